@@ -1,0 +1,162 @@
+/**
+ * The small interfaces octoha uses to talk to Octopus (design.md, "Talking to Octopus").
+ * Steps depend on these, never on HTTP, SQL or child processes. One concern each; the REST,
+ * CLI and SQL adapters implement them, and src/octopus/fakes.ts has in-memory doubles.
+ * Field names follow reference/octopus.md.
+ */
+
+/** Cluster-wide maintenance mode: REST GET/PUT /api/maintenanceconfiguration. */
+export interface MaintenanceMode {
+  isOn(): Promise<boolean>;
+  set(on: boolean): Promise<void>;
+}
+
+export interface ServerNode {
+  /** API id: "OctopusServerNodes-OCTO1" on 2022.4; the name itself on 3.x. Never parse it. */
+  id: string;
+  /** Node name, as Octopus knows it: match nodes by this. */
+  name: string;
+  /** Task cap. */
+  maxConcurrentTasks: number;
+  /** The node drain flag (API/DB field IsInMaintenanceMode). */
+  isDraining: boolean;
+  isOffline?: boolean;
+  lastSeen?: string;
+  runningTaskCount?: number;
+  version?: string;
+}
+
+export type NodePing = "online" | "draining" | "offline";
+
+/** Nodes, drain flag and task cap: REST /api/octopusservernodes (+/summary, /{id}, /ping). */
+export interface ServerNodes {
+  /** Every node with its running-task count (from /summary). */
+  list(): Promise<ServerNode[]>;
+  /** PUT /api/octopusservernodes/{id}: change drain flag and/or task cap. */
+  update(nodeId: string, change: { isDraining?: boolean; maxConcurrentTasks?: number }): Promise<ServerNode>;
+  /** GET /api/octopusservernodes/ping on that node's own base URL: 200 online, 418 draining. */
+  ping(nodeName: string): Promise<NodePing>;
+}
+
+/** Task states (string enum in DB and API). Active = Queued, Executing, Cancelling. */
+export type TaskState = "Queued" | "Executing" | "Failed" | "Canceled" | "TimedOut" | "Success" | "Cancelling";
+export const ACTIVE_TASK_STATES: readonly string[] = ["Queued", "Executing", "Cancelling"];
+/** Unknown states (e.g. a newer "Pending") count as active: safer to wait than to copy under a writer. */
+export function isActiveState(state: string): boolean {
+  return ACTIVE_TASK_STATES.includes(state) || !["Failed", "Canceled", "TimedOut", "Success"].includes(state);
+}
+
+export interface ServerTask {
+  id: string;
+  name: string;
+  description?: string;
+  state: string;
+  /** Node that runs/ran it (API ServerNode). */
+  serverNode?: string | null;
+  queueTime?: string;
+  startTime?: string | null;
+  completedTime?: string | null;
+  spaceId?: string | null;
+}
+
+/** Tasks through the API. */
+export interface ServerTasks {
+  /** Every non-completed task, all spaces, system tasks included. */
+  listActive(): Promise<ServerTask[]>;
+  /** POST /api/tasks/{id}/cancel */
+  cancel(taskId: string): Promise<void>;
+  /** GET /api/tasks/{id}/raw through one node's own base URL (bypassing the load balancer). */
+  readRawLog(taskId: string, viaNodeName?: string): Promise<string>;
+}
+
+/** Server folder kinds octoha moves; the keys match Octopus.Server.exe path options. */
+export type FolderKind = "taskLogs" | "artifacts" | "packages" | "imports" | "eventExports";
+export const FOLDER_KINDS: readonly FolderKind[] = ["taskLogs", "artifacts", "packages", "imports", "eventExports"];
+
+/** Folder paths as Octopus sees them (Windows paths for Windows servers). */
+export interface ServerFolderPaths {
+  taskLogs?: string;
+  artifacts?: string;
+  /** The built-in repository (path --nugetRepository). */
+  packages?: string;
+  clusterShared?: string;
+  imports?: string;
+  eventExports?: string;
+}
+
+/** Server folders: `Octopus.Server.exe show-configuration` to read, `path` to write (stored in the DB, cluster-wide). */
+export interface ServerFolders {
+  read(): Promise<ServerFolderPaths>;
+  /** Writes only the keys given; refuses keys the server version does not have. */
+  write(paths: ServerFolderPaths): Promise<void>;
+}
+
+export type ServiceState = "running" | "stopped" | "unknown";
+
+/** Stop/start the Octopus service on one node (`service --stop/--start`, or the plan's per-node argv). */
+export interface NodeServices {
+  stop(nodeName: string): Promise<void>;
+  start(nodeName: string): Promise<void>;
+  state(nodeName: string): Promise<ServiceState>;
+}
+
+/** A ServerTask row read from the database (read-only inventory). */
+export interface TaskRow {
+  id: string;
+  state: string;
+  /** Value of ServerTask.ServerNode (3.x) or ServerNodeId (2018+), as stored: may be a name or an id. */
+  serverNode: string | null;
+  completedTime: string | null;
+}
+
+/** A built-in feed package indexed in the NuGetPackage table. */
+export interface PackageRow {
+  id: string;
+  packageId: string;
+  version: string;
+  spaceId?: string | null;
+}
+
+export interface NodeRow {
+  id: string;
+  name: string;
+  maxConcurrentTasks?: number;
+  isDraining?: boolean;
+}
+
+/** Which spelling of the schema the probe found. */
+export interface SchemaShape {
+  /** Column on ServerTask naming the node. */
+  taskNodeColumn: "ServerNode" | "ServerNodeId";
+  nodeTable: "OctopusServerNode" | "OctopusServerNodes";
+  hasNodeStatusTable: boolean;
+  hasSpaceId: boolean;
+  hasNuGetPackage: boolean;
+}
+
+/** Read-only SQL inventory. Streams rows: never the whole table in memory. */
+export interface DatabaseInventory {
+  probe(): Promise<SchemaShape>;
+  tasks(options?: { completedOnly?: boolean }): AsyncIterable<TaskRow>;
+  packages(): AsyncIterable<PackageRow>;
+  nodes(): Promise<NodeRow[]>;
+  /** Whether the SQL connection is encrypted (report it; warn when not). */
+  connectionInfo(): Promise<{ encrypted: boolean; server: string; database: string }>;
+  close(): Promise<void>;
+}
+
+/** Server version: REST GET /api → Version. */
+export interface VersionProbe {
+  serverVersion(): Promise<string>;
+}
+
+/** Everything a step may use to talk to Octopus. Steps take the slices they need. */
+export interface OctopusPorts {
+  maintenance: MaintenanceMode;
+  nodes: ServerNodes;
+  tasks: ServerTasks;
+  folders: ServerFolders;
+  services: NodeServices;
+  inventory: DatabaseInventory;
+  version: VersionProbe;
+}

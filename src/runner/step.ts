@@ -1,0 +1,105 @@
+/**
+ * The step contract (design.md, "Steps"). A step is a plain object; the runner knows nothing about
+ * Octopus. Every method receives a StepContext: the only way a step reports progress, saves a
+ * checkpoint, or learns it should stop.
+ */
+
+/** What kind of change a preview line describes (Terraform's closed Action set). */
+export type ChangeAction = "noop" | "create" | "update" | "delete" | "copy";
+
+export interface Change {
+  action: ChangeAction;
+  /** The thing changed: "maintenance mode", "node OCTO1 drain flag", "\\\\fs01\\OctopusShared\\TaskLogs". */
+  target: string;
+  before?: unknown;
+  after?: unknown;
+  /** One line a human reads in the dry-run report. */
+  summary: string;
+  /** Bytes and files this change moves, when it is a copy. */
+  bytes?: number;
+  files?: number;
+}
+
+export type Severity = "error" | "warning" | "info";
+
+/** A preflight or inspection finding: what, why, and the fix. Errors block a run. */
+export interface Finding {
+  severity: Severity;
+  code: string;
+  summary: string;
+  detail?: string;
+  fix?: string;
+  node?: string;
+  path?: string;
+}
+
+export interface Preview {
+  changes: Change[];
+  findings: Finding[];
+  /** Step-specific facts for the report (free-form, JSON-safe, secrets redacted by the reporter). */
+  facts?: Record<string, unknown>;
+}
+
+export interface Verdict {
+  ok: boolean;
+  summary: string;
+  problems?: string[];
+}
+
+/** A progress event from a step; the runner forwards it to the view (never printed by the step). */
+export interface StepEvent {
+  level: "info" | "warn" | "progress";
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export interface StepContext {
+  readonly runId: string;
+  readonly stepId: string;
+  /** Aborted on SIGINT/SIGTERM: finish or abandon in-flight work, checkpoint, return or throw. */
+  readonly signal: AbortSignal;
+  /** Persist progress; resolves only once it is on disk (fsync'd). Must be JSON-safe. */
+  checkpoint(data: unknown): Promise<void>;
+  emit(event: StepEvent): void;
+  /** Milliseconds since epoch; tests may pass a fake clock. */
+  now(): number;
+}
+
+/** Retry/timeout/failure policy of one step; the runner applies it. */
+export interface StepPolicy {
+  /** Attempts for errors marked retryable (including the first). Default 3. */
+  attempts?: number;
+  /** First backoff in ms; doubles each time. Default 1000. */
+  backoffMs?: number;
+  /** Per-attempt timeout in ms; none when absent. */
+  timeoutMs?: number;
+  /** What to do when the step fails for good. Default "stop". */
+  onFailure?: "stop" | "rollback";
+}
+
+/**
+ * Thrown by rollback() when undoing would be unsafe (past the point of no return), with the reason.
+ * The runner reports it and does not pretend the system is clean.
+ */
+export class RollbackRefused extends Error {
+  constructor(readonly stepId: string, readonly reason: string) {
+    super(`Cannot roll back step ${stepId}: ${reason}`);
+    this.name = "RollbackRefused";
+  }
+}
+
+export interface Step<C = unknown, Id extends string = string> {
+  readonly id: Id;
+  readonly title: string;
+  /** Ask the operator before apply (passed with --yes / --no-prompt). */
+  readonly requiresApproval?: boolean;
+  readonly policy?: StepPolicy;
+  /** Read-only: what would change and why. Never writes anything. */
+  inspect(ctx: StepContext): Promise<Preview>;
+  /** Idempotent. First checkpoint records the before-state. `last` is the last checkpoint saved (resume). */
+  apply(ctx: StepContext, last: C | undefined): Promise<C>;
+  /** Proves the effect against reality. */
+  verify(ctx: StepContext, result: C): Promise<Verdict>;
+  /** Restores the recorded before-state; throws RollbackRefused past the point of no return. */
+  rollback(ctx: StepContext, result: C): Promise<void>;
+}

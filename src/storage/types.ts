@@ -1,0 +1,101 @@
+/**
+ * The copy engine's public contract (design.md, "Copy engine"). Steps and the `copy` verb use
+ * copyTree(); the engine's own file-system calls go through FileOps so tests can inject faults.
+ */
+
+export type VerifyMode = "none" | "size" | "sha256";
+
+/** What to do when the target already holds something different under the same (case-folded) name. */
+export type CollisionPolicy =
+  /** Keep what is at the target; quarantine the incoming copy under .octoha/conflicts/<node>/. */
+  | "keep-target"
+  /** Keep the newer file (by mtime) at the target, quarantine the other. */
+  | "keep-newer"
+  /** Stop the step and report. */
+  | "fail";
+
+export type CollisionKind = "different-bytes" | "case-only" | "file-vs-folder";
+
+export interface Collision {
+  kind: CollisionKind;
+  /** Path relative to the copy root, with '/' separators. */
+  relPath: string;
+  /** The name already at the target (differs from relPath in case for case-only collisions). */
+  targetRelPath: string;
+  sourceNode?: string;
+  /** Which copy stayed at the target: the incoming one or the one already there. */
+  winner: "source" | "target";
+  /** Where the losing copy went (absolute access path); never dropped. */
+  quarantinedAt?: string;
+  reason: string;
+}
+
+/** A problem found before copying: a name Windows cannot hold, a path over 260 characters. */
+export interface NameProblem {
+  relPath: string;
+  problem: "invalid-windows-name" | "path-too-long";
+  detail: string;
+}
+
+export interface CopyProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second, smoothed. */
+  rate: number;
+  /** Seconds left, or undefined while unknown. */
+  etaSeconds?: number;
+}
+
+/** Which node ran a task, so a task-log collision keeps that node's copy (repair). */
+export type TaskLogOwner = (relPath: string) => string | undefined;
+
+export interface CopyOptions {
+  /** Source folder as this process reaches it. */
+  source: string;
+  /** Target folder as this process reaches it. */
+  target: string;
+  /** Name of the node the source belongs to (manifest, quarantine folder). */
+  sourceNode?: string;
+  /** How the target path will look to Octopus (Windows path), for name/length checks. */
+  targetAsOctopusSeesIt?: string;
+  /** Parallel file copies. */
+  concurrency?: number;
+  verify?: VerifyMode;
+  collisionPolicy?: CollisionPolicy;
+  /** Root for quarantined copies; default <target>/.octoha/conflicts. */
+  quarantineDir?: string;
+  /** Manifest file (JSONL, group-committed, fsync'd). */
+  manifestPath?: string;
+  /** Inspect only: compute what would be copied, write nothing. */
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: CopyProgress) => void;
+  taskLogOwner?: TaskLogOwner;
+}
+
+export interface CopySummary {
+  filesCopied: number;
+  bytesCopied: number;
+  /** Already at the target with equal size, mtime (and hash). */
+  filesSkipped: number;
+  bytesSkipped: number;
+  collisions: Collision[];
+  nameProblems: NameProblem[];
+  /** Files that failed with a count-and-continue error (e.g. unreadable source), with the fix. */
+  errors: { relPath: string; code: string; message: string }[];
+  durationMs: number;
+  /** True when stopped by the signal before finishing. */
+  interrupted: boolean;
+}
+
+/** One line of the manifest (relative path with '/', size, mtime ms, sha256 hex, node). */
+export interface ManifestRecord {
+  v: 1;
+  relPath: string;
+  size: number;
+  mtimeMs: number;
+  sha256?: string;
+  node?: string;
+}
