@@ -1,0 +1,102 @@
+/**
+ * Reads and validates a plan file. Every problem is reported at once (JSON path, value found,
+ * what is accepted) and nothing is written. Cross-field rules: validate.ts.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { InputError } from "../shared/errors.js";
+import { Plan, PLAN_FORMAT_VERSION } from "./schema.js";
+import { crossFieldIssues } from "./validate.js";
+
+export interface LoadedPlan {
+  plan: Plan;
+  /** Absolute path of the plan file. */
+  file: string;
+  /** Absolute state directory: options.stateDir (relative to the plan) or .octoha next to the plan. */
+  stateDir: string;
+}
+
+export interface PlanIssue {
+  /** JSON path, e.g. "nodes[1].folders.taskLogs.octopus". */
+  path: string;
+  message: string;
+  /** Value found (secrets redacted by the caller's redactor). */
+  value?: unknown;
+  fix?: string;
+}
+
+export function formatPath(segments: readonly PropertyKey[]): string {
+  let out = "";
+  for (const s of segments) out += typeof s === "number" ? `[${s}]` : out ? `.${String(s)}` : String(s);
+  return out || "(plan)";
+}
+
+function valueAt(root: unknown, segments: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const s of segments) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[s];
+  }
+  return v;
+}
+
+/** Parses plan JSON text; returns the plan or every issue found. */
+export function parsePlan(raw: unknown): { plan: Plan; issues: [] } | { plan: undefined; issues: PlanIssue[] } {
+  if (raw && typeof raw === "object" && "version" in raw && (raw as { version: unknown }).version !== PLAN_FORMAT_VERSION) {
+    const found = (raw as { version: unknown }).version;
+    return {
+      plan: undefined,
+      issues: [{ path: "version", value: found, message: `unsupported plan format version: expected ${PLAN_FORMAT_VERSION}, found ${JSON.stringify(found)}`, fix: "Run `octoha init` to write a plan in the current format." }],
+    };
+  }
+  const result = Plan.safeParse(raw);
+  if (!result.success) {
+    return {
+      plan: undefined,
+      issues: result.error.issues.map((i) => {
+        const keys = i.code === "unrecognized_keys" ? (i as { keys?: string[] }).keys ?? [] : [];
+        return {
+          path: formatPath(i.path),
+          value: i.code === "unrecognized_keys" ? keys : valueAt(raw, i.path),
+          message: i.code === "unrecognized_keys" ? `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => JSON.stringify(k)).join(", ")} (a typo?)` : i.message,
+          fix: i.code === "unrecognized_keys" ? "Remove it or correct its spelling; `octoha schema` prints every accepted key." : undefined,
+        };
+      }),
+    };
+  }
+  const issues = crossFieldIssues(result.data);
+  return issues.length > 0 ? { plan: undefined, issues } : { plan: result.data, issues: [] };
+}
+
+export function describeIssues(file: string, issues: PlanIssue[]): string {
+  return issues
+    .map((i) => `  ${i.path}: ${i.message}${i.value !== undefined ? ` (found ${JSON.stringify(i.value)})` : ""}${i.fix ? `\n    fix: ${i.fix}` : ""}`)
+    .join("\n");
+}
+
+export async function loadPlan(file: string): Promise<LoadedPlan> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, "utf8");
+  } catch (error) {
+    throw new InputError(`Cannot read plan file ${abs}`, { code: "PLAN_UNREADABLE", path: abs, cause: error, hint: "Check the path; `octoha init plan.json` writes a template." });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`Plan file ${abs} is not valid JSON: ${(error as Error).message}`, { code: "PLAN_NOT_JSON", path: abs });
+  }
+  const parsed = parsePlan(raw);
+  if (!parsed.plan) {
+    const n = parsed.issues.length;
+    throw new InputError(`Plan ${abs} has ${n} problem${n === 1 ? "" : "s"}; nothing was changed:\n${describeIssues(abs, parsed.issues)}`, {
+      code: "PLAN_INVALID",
+      path: abs,
+      issues: parsed.issues.map((i) => `${i.path}: ${i.message}`),
+    });
+  }
+  const stateDir = path.resolve(path.dirname(abs), parsed.plan.options.stateDir ?? ".octoha");
+  return { plan: parsed.plan, file: abs, stateDir };
+}

@@ -1,0 +1,36 @@
+/**
+ * Which steps a verb runs. The runner knows nothing about Octopus: src/steps registers the
+ * Octopus workflows here ("migrate", "preseed", "repair"); tests register their own.
+ */
+import type { Plan } from "../plan/schema.js";
+import type { Redactor } from "../shared/redact.js";
+import type { Step } from "./step.js";
+
+export type WorkflowName = "migrate" | "preseed" | "repair";
+
+export interface WorkflowEnv {
+  plan: Plan;
+  planFile: string;
+  stateDir: string;
+  redactor: Redactor;
+  /** Flags from the command line that steps honour (e.g. --cancel-tasks, --verify-all). */
+  flags: Record<string, boolean | string | undefined>;
+}
+
+export interface Workflow {
+  steps: Step[];
+  /** Releases connections (SQL pool, HTTP agents). */
+  close(): Promise<void>;
+}
+
+export type WorkflowFactory = (env: WorkflowEnv) => Promise<Workflow>;
+
+const registry = new Map<WorkflowName, WorkflowFactory>();
+
+export function registerWorkflow(name: WorkflowName, factory: WorkflowFactory): void {
+  registry.set(name, factory);
+}
+
+export function workflowFactory(name: WorkflowName): WorkflowFactory | undefined {
+  return registry.get(name);
+}
