@@ -15,6 +15,12 @@ export interface WorkflowEnv {
   redactor: Redactor;
   /** Flags from the command line that steps honour (e.g. --cancel-tasks, --verify-all). */
   flags: Record<string, boolean | string | undefined>;
+  /**
+   * The last checkpoint an earlier step of this run saved (from the journal), so a later step can
+   * read an earlier step's result after a resume (e.g. undrain reads drain-nodes' before-state).
+   * Optional, additive: absent on a fresh run.
+   */
+  priorResult?: (stepId: string) => unknown;
 }
 
 export interface Workflow {

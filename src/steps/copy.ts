@@ -1,0 +1,131 @@
+/**
+ * Copy steps: one per folder kind (copy-task-logs, copy-artifacts, …), and "preseed", which copies
+ * every kind while Octopus is live and changes nothing in Octopus. Every node's local folder goes
+ * into the shared folder; the manifest per kind and node is stable across runs, so the window copy
+ * after a preseed moves only the delta. Task-log collisions keep the copy from the node that ran
+ * the task (per the database); others follow the plan's collision policy. Copy never moves:
+ * sources stay, and rollback leaves copied files in place.
+ */
+import type { FolderKind } from "../octopus/types.js";
+import type { Change, Finding, Step, StepContext } from "../runner/step.js";
+import type { Collision, CollisionPolicy, CopySummary, NameProblem, TaskLogOwner, VerifyMode } from "../storage/types.js";
+import { ExitCode } from "../shared/exit-codes.js";
+import { OctohaError } from "../shared/errors.js";
+import type { CopyEngine } from "./deps.js";
+import { COPY_STEP_IDS } from "./ids.js";
+import { manifestPath, type NodeSource, type PlacedFolder } from "./folders.js";
+
+export interface CopyJob {
+  kind: FolderKind;
+  source: NodeSource;
+  target: PlacedFolder;
+}
+
+export interface CopyJobResult {
+  kind: FolderKind;
+  node: string;
+  filesCopied: number;
+  bytesCopied: number;
+  filesSkipped: number;
+  bytesSkipped: number;
+  collisions: Collision[];
+  nameProblems: NameProblem[];
+  errors: CopySummary["errors"];
+}
+
+export interface CopyResult {
+  /** Jobs finished, keyed "kind:node"; a resumed run skips none (the engine skips verified files). */
+  jobs: CopyJobResult[];
+}
+
+export interface CopyStepDeps {
+  engine: CopyEngine;
+  jobs: CopyJob[];
+  stateDir: string;
+  concurrency: number;
+  verify: VerifyMode;
+  collisionPolicy: CollisionPolicy;
+  /** Built lazily (reads the whole task table): only copies that include task logs need it. */
+  taskLogOwner?: () => Promise<TaskLogOwner>;
+}
+
+const jobKey = (j: { kind: FolderKind; node: string }) => `${j.kind}:${j.node}`;
+
+function toJobResult(job: CopyJob, s: CopySummary): CopyJobResult {
+  return { kind: job.kind, node: job.source.node, filesCopied: s.filesCopied, bytesCopied: s.bytesCopied, filesSkipped: s.filesSkipped, bytesSkipped: s.bytesSkipped, collisions: s.collisions, nameProblems: s.nameProblems, errors: s.errors };
+}
+
+function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[FolderKind]>(id: Id, title: string, deps: CopyStepDeps): Step<CopyResult, Id> {
+  const run = async (job: CopyJob, dryRun: boolean, ctx: StepContext) =>
+    deps.engine.copyTree({
+      source: job.source.access,
+      target: job.target.access,
+      sourceNode: job.source.node,
+      targetAsOctopusSeesIt: job.target.octopus,
+      concurrency: deps.concurrency,
+      verify: deps.verify,
+      collisionPolicy: deps.collisionPolicy,
+      manifestPath: manifestPath(deps.stateDir, job.kind, job.source.node),
+      dryRun,
+      signal: ctx.signal,
+      onProgress: dryRun ? undefined : (p) => ctx.emit({ level: "progress", message: `${job.kind} from ${job.source.node}: ${p.filesDone}/${p.filesTotal} files`, data: { kind: job.kind, node: job.source.node, ...p } }),
+      taskLogOwner: job.kind === "taskLogs" && deps.taskLogOwner ? await deps.taskLogOwner() : undefined,
+    });
+
+  return {
+    id,
+    title,
+    async inspect(ctx) {
+      const changes: Change[] = [];
+      const findings: Finding[] = [];
+      const jobs: CopyJobResult[] = [];
+      for (const job of deps.jobs) {
+        const s = await run(job, true, ctx);
+        jobs.push(toJobResult(job, s));
+        changes.push({ action: s.filesCopied > 0 ? "copy" : "noop", target: job.target.octopus, before: job.source.octopus, after: job.target.octopus, bytes: s.bytesCopied, files: s.filesCopied, summary: `copy ${s.filesCopied} ${job.kind} file(s) (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there` });
+        for (const c of s.collisions) findings.push({ severity: "warning", code: "COLLISION", node: job.source.node, path: c.relPath, summary: `${job.kind}/${c.relPath}: ${c.kind} (${c.reason}); ${c.winner === "source" ? `${job.source.node}'s copy wins` : "the copy already there stays"}`, fix: "The other copy is quarantined under .octoha/conflicts, never dropped; review it after the run." });
+        for (const p of s.nameProblems) findings.push({ severity: "error", code: p.problem === "path-too-long" ? "PATH_TOO_LONG" : "INVALID_WINDOWS_NAME", node: job.source.node, path: p.relPath, summary: `${job.kind}/${p.relPath}: ${p.detail}`, fix: "Rename or remove the file on the source node, or choose a shorter shared path." });
+      }
+      return { changes, findings, facts: { jobs } };
+    },
+    async apply(ctx, last) {
+      const done = new Map((last?.jobs ?? []).map((j) => [jobKey(j), j]));
+      for (const job of deps.jobs) {
+        if (done.has(jobKey({ kind: job.kind, node: job.source.node }))) continue;
+        const s = await run(job, false, ctx);
+        if (s.interrupted) {
+          throw new OctohaError(`Copy of ${job.kind} from ${job.source.node} interrupted; verified files are kept`, { code: "INTERRUPTED", step: id, node: job.source.node, exitCode: ExitCode.Resumable, hint: "Run `octoha resume`: files already verified at the target are not copied again." });
+        }
+        done.set(jobKey({ kind: job.kind, node: job.source.node }), toJobResult(job, s));
+        await ctx.checkpoint({ jobs: [...done.values()] });
+      }
+      const jobs = [...done.values()];
+      const failed = jobs.flatMap((j) => j.errors.map((e) => `${j.kind} from ${j.node}: ${e.relPath}: ${e.message}`));
+      if (failed.length > 0) {
+        throw new OctohaError(`${failed.length} file(s) could not be copied`, { code: "COPY_INCOMPLETE", step: id, hint: `${failed.slice(0, 20).join("\n")}${failed.length > 20 ? `\n… and ${failed.length - 20} more` : ""}\nFix the cause (permissions, locks) and run \`octoha resume\`; copied files are not copied again.` });
+      }
+      return { jobs };
+    },
+    async verify(ctx) {
+      const problems: string[] = [];
+      for (const job of deps.jobs) {
+        const s = await run(job, true, ctx);
+        if (s.filesCopied > 0) problems.push(`${s.filesCopied} ${job.kind} file(s) from ${job.source.node} are not (or no longer equal) at ${job.target.octopus}`);
+      }
+      return { ok: problems.length === 0, summary: problems.length === 0 ? "every source file is at the target" : "target incomplete", problems };
+    },
+    async rollback(ctx) {
+      // Copy never moves or deletes: the sources are untouched and Octopus still points at them.
+      ctx.emit({ level: "info", message: `${id}: copied files stay in the shared folders (clean up explicitly if unwanted)` });
+    },
+  };
+}
+
+export function createCopyStep(kind: FolderKind, deps: CopyStepDeps): Step<CopyResult, (typeof COPY_STEP_IDS)[FolderKind]> {
+  return createCopyLikeStep(COPY_STEP_IDS[kind], `Copy ${kind} from every node into shared storage`, { ...deps, jobs: deps.jobs.filter((j) => j.kind === kind) });
+}
+
+/** Copies every kind while Octopus is live; nothing in Octopus changes. */
+export function createPreseedStep(deps: CopyStepDeps): Step<CopyResult, "preseed"> {
+  return createCopyLikeStep("preseed", "Pre-seed shared storage while Octopus runs", deps);
+}

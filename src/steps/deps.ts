@@ -1,0 +1,57 @@
+/**
+ * What steps are built from: the Octopus ports they need, the copy engine, a clock, and the
+ * options derived from the plan and command-line flags. Steps take these explicitly; nothing global.
+ */
+import type { CopyOptions, CopySummary } from "../storage/types.js";
+
+/** What the steps need from the copy engine (src/storage implements it). */
+export interface CopyEngine {
+  copyTree(options: CopyOptions): Promise<CopySummary>;
+  /** Free space and writability of a target, checked before the first byte. `dryRun` must not write (no probe file). */
+  preflightTarget(options: { target: string; bytesNeeded?: number; dryRun?: boolean }): Promise<TargetCheck>;
+  /** Bytes per second measured on a short read sample of `source`, when the engine can measure it. */
+  measureRate?(options: { source: string; signal?: AbortSignal }): Promise<number | undefined>;
+}
+
+export interface TargetCheck {
+  exists: boolean;
+  /** Undefined when it cannot be known (e.g. the folder does not exist yet). */
+  freeBytes?: number;
+  /** Undefined in dry-run: proving writability needs a probe file. */
+  writable?: boolean;
+  /** Why the target is not usable, with the fix. */
+  problem?: string;
+}
+
+/** Time, injectable so tests drive waits without waiting. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      signal?.addEventListener("abort", done, { once: true });
+    }),
+};
+
+/** Command-line flags that change step behaviour. */
+export interface StepFlags {
+  /** --cancel-tasks: cancel tasks still running when the drain wait ends. */
+  cancelTasks: boolean;
+  /** --verify-all: read every task log through every node, not a sample. */
+  verifyAll: boolean;
+}
+
+export function stepFlags(flags: Record<string, boolean | string | undefined>): StepFlags {
+  return { cancelTasks: flags["cancelTasks"] === true, verifyAll: flags["verifyAll"] === true };
+}

@@ -1,0 +1,168 @@
+/**
+ * drain-nodes: records every node's drain flag and task cap, drains them all, then waits (bounded)
+ * until no task runs anywhere, polling the running-task counts itself (`node --wait` gave up after
+ * 5 minutes before 2025.3.10568). Then it waits for task-log handles to close. Both deadlines are
+ * timestamps in the checkpoint, so a resumed run continues the wait instead of restarting it.
+ */
+import type { ServerNodes, ServerTask, ServerTasks } from "../octopus/types.js";
+import type { Step, StepContext } from "../runner/step.js";
+import { ExitCode } from "../shared/exit-codes.js";
+import { OctohaError } from "../shared/errors.js";
+import type { Clock } from "./deps.js";
+import type { RunFacts } from "./facts.js";
+
+export interface NodeDrainState {
+  id: string;
+  name: string;
+  isDraining: boolean;
+  maxConcurrentTasks: number;
+}
+
+export interface DrainResult {
+  phase: "recorded" | "draining" | "handles" | "done";
+  /** Every node's flag and cap before this run touched them: undrain restores exactly these. */
+  before: NodeDrainState[];
+  drainDeadline?: number;
+  handleDeadline?: number;
+  cancelled?: string[];
+}
+
+export interface DrainDeps {
+  ports: { nodes: ServerNodes; tasks: ServerTasks };
+  facts: RunFacts;
+  clock: Clock;
+  drainTimeoutMinutes: number;
+  logHandleWaitSeconds: number;
+  /** plan.options.cancelTasksOnDrainTimeout or --cancel-tasks. */
+  cancelOnTimeout: boolean;
+  /** How often to poll the running-task counts. */
+  pollIntervalMs?: number;
+  /** How long cancelled tasks get to stop before giving up. */
+  cancelWaitMs?: number;
+}
+
+/** Tasks holding a node busy: anything active except Queued (a queued task waits; it writes no log yet). */
+const isRunning = (t: ServerTask) => t.state !== "Queued";
+
+export function describeTasks(tasks: ServerTask[]): string[] {
+  return tasks.map((t) => `${t.id} (${t.name}, ${t.state}) on ${t.serverNode ?? "no node yet"}`);
+}
+
+export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-nodes"> {
+  const { nodes, tasks } = deps.ports;
+  const poll = deps.pollIntervalMs ?? 5000;
+
+  /** Waits until no task runs or the deadline passes; returns the tasks still running. */
+  async function waitForIdle(ctx: StepContext, deadline: number): Promise<ServerTask[]> {
+    for (;;) {
+      const [list, active] = await Promise.all([nodes.list(), tasks.listActive()]);
+      const running = active.filter(isRunning);
+      const busyNodes = list.filter((n) => (n.runningTaskCount ?? 0) > 0);
+      if (running.length === 0 && busyNodes.length === 0) return [];
+      if (deps.clock.now() >= deadline || ctx.signal.aborted) return running;
+      ctx.emit({
+        level: "progress",
+        message: `Waiting for ${running.length} task(s) to finish: ${describeTasks(running).join("; ")}`,
+        data: { tasks: running.map((t) => ({ id: t.id, state: t.state, node: t.serverNode })), secondsLeft: Math.round((deadline - deps.clock.now()) / 1000) },
+      });
+      await deps.clock.sleep(Math.min(poll, Math.max(0, deadline - deps.clock.now())), ctx.signal);
+    }
+  }
+
+  function interrupted(): OctohaError {
+    return new OctohaError("Drain interrupted; the nodes stay drained", { code: "INTERRUPTED", step: "drain-nodes", exitCode: ExitCode.Resumable, hint: "Run `octoha resume` to continue waiting, or `octoha rollback` to undrain." });
+  }
+
+  return {
+    id: "drain-nodes",
+    title: "Drain every node and wait for running tasks to finish",
+    async inspect() {
+      const [list, active] = await Promise.all([nodes.list(), tasks.listActive()]);
+      const running = active.filter(isRunning);
+      return {
+        changes: list.map((n) =>
+          n.isDraining
+            ? { action: "noop" as const, target: `node ${n.name} drain flag`, before: true, after: true, summary: `${n.name} is already draining` }
+            : { action: "update" as const, target: `node ${n.name} drain flag`, before: false, after: true, summary: `drain ${n.name} (task cap ${n.maxConcurrentTasks} kept, restored by undrain)` },
+        ),
+        findings: running.length
+          ? [{ severity: "info", code: "TASKS_RUNNING", summary: `${running.length} task(s) running now; the drain waits up to ${deps.drainTimeoutMinutes} min for them`, detail: describeTasks(running).join("\n"), fix: deps.cancelOnTimeout ? "They will be cancelled if still running at the deadline." : "Schedule the window when nothing runs, or pass --cancel-tasks to cancel them at the deadline." }]
+          : [],
+        facts: { runningTasks: running.map((t) => t.id), drainTimeoutMinutes: deps.drainTimeoutMinutes, logHandleWaitSeconds: deps.logHandleWaitSeconds },
+      };
+    },
+    async apply(ctx, last) {
+      // Before-state first, once: a resumed run keeps the flags recorded before it drained anything.
+      let r: DrainResult = last ?? { phase: "recorded", before: (await nodes.list()).map((n) => ({ id: n.id, name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks })) };
+      if (!last) await ctx.checkpoint(r);
+      deps.facts.set("drain-nodes", r);
+
+      if (r.phase === "recorded" || r.phase === "draining") {
+        for (const n of await nodes.list()) if (!n.isDraining) await nodes.update(n.id, { isDraining: true });
+        r = { ...r, phase: "draining", drainDeadline: r.drainDeadline ?? deps.clock.now() + deps.drainTimeoutMinutes * 60_000 };
+        await ctx.checkpoint(r);
+        deps.facts.set("drain-nodes", r);
+        let still = await waitForIdle(ctx, r.drainDeadline!);
+        if (ctx.signal.aborted) throw interrupted();
+        if (still.length > 0 && deps.cancelOnTimeout) {
+          for (const t of still) await tasks.cancel(t.id);
+          r = { ...r, cancelled: still.map((t) => t.id) };
+          await ctx.checkpoint(r);
+          ctx.emit({ level: "warn", message: `Cancelled ${still.length} task(s) still running at the drain deadline: ${still.map((t) => t.id).join(", ")}` });
+          still = await waitForIdle(ctx, deps.clock.now() + (deps.cancelWaitMs ?? 5 * 60_000));
+        }
+        if (still.length > 0) {
+          throw new OctohaError(`Drain timed out after ${deps.drainTimeoutMinutes} min with ${still.length} task(s) still running; nothing else was changed`, {
+            code: "DRAIN_TIMEOUT",
+            step: "drain-nodes",
+            exitCode: ExitCode.Resumable,
+            hint: `Still running:\n${describeTasks(still).join("\n")}\nWait for them and run \`octoha resume\`, cancel them in the Octopus UI, or resume with --cancel-tasks to cancel them through the API. The nodes stay drained; \`octoha rollback\` undrains them.`,
+          });
+        }
+        r = { ...r, phase: "handles", handleDeadline: deps.clock.now() + deps.logHandleWaitSeconds * 1000 };
+        await ctx.checkpoint(r);
+      }
+      if (r.phase === "handles") {
+        // Octopus keeps a task log open about a minute after its last write.
+        while (deps.clock.now() < r.handleDeadline! && !ctx.signal.aborted) {
+          await deps.clock.sleep(r.handleDeadline! - deps.clock.now(), ctx.signal);
+        }
+        if (ctx.signal.aborted) throw interrupted();
+        r = { ...r, phase: "done" };
+        await ctx.checkpoint(r);
+      }
+      deps.facts.set("drain-nodes", r);
+      return r;
+    },
+    async verify() {
+      const [list, active] = await Promise.all([nodes.list(), tasks.listActive()]);
+      const problems = [
+        ...list.filter((n) => !n.isDraining).map((n) => `${n.name} is not draining`),
+        ...list.filter((n) => (n.runningTaskCount ?? 0) > 0).map((n) => `${n.name} runs ${n.runningTaskCount} task(s)`),
+        ...describeTasks(active.filter(isRunning)).map((t) => `still running: ${t}`),
+      ];
+      return { ok: problems.length === 0, summary: problems.length === 0 ? "every node drained and idle" : "drain incomplete", problems };
+    },
+    async rollback(_ctx, r) {
+      await restoreNodes(nodes, r.before);
+    },
+  };
+}
+
+/** Puts every node's drain flag and task cap back exactly as recorded; writes only what differs. */
+export async function restoreNodes(nodes: ServerNodes, before: NodeDrainState[]): Promise<string[]> {
+  const current = await nodes.list();
+  const changed: string[] = [];
+  for (const b of before) {
+    const now = current.find((n) => n.id === b.id);
+    if (!now) continue;
+    const change: { isDraining?: boolean; maxConcurrentTasks?: number } = {};
+    if (now.isDraining !== b.isDraining) change.isDraining = b.isDraining;
+    if (now.maxConcurrentTasks !== b.maxConcurrentTasks) change.maxConcurrentTasks = b.maxConcurrentTasks;
+    if (Object.keys(change).length > 0) {
+      await nodes.update(b.id, change);
+      changed.push(b.name);
+    }
+  }
+  return changed;
+}

@@ -1,0 +1,36 @@
+/** Every step id octoha knows: a closed set, so a typo is a compile error, never a run-time lookup miss. */
+import type { FolderKind } from "../octopus/types.js";
+
+export const STEP_IDS = [
+  "preflight",
+  "provision-storage",
+  "preseed",
+  "drain-nodes",
+  "maintenance-on",
+  "stop-services",
+  "copy-task-logs",
+  "copy-artifacts",
+  "copy-packages",
+  "copy-imports",
+  "copy-event-exports",
+  "verify-copy",
+  "repath",
+  "start-services",
+  "verify-octopus",
+  "maintenance-off",
+  "undrain",
+] as const;
+
+export type StepId = (typeof STEP_IDS)[number];
+
+export const COPY_STEP_IDS = {
+  taskLogs: "copy-task-logs",
+  artifacts: "copy-artifacts",
+  packages: "copy-packages",
+  imports: "copy-imports",
+  eventExports: "copy-event-exports",
+} as const satisfies Record<FolderKind, StepId>;
+
+export function isStepId(value: string): value is StepId {
+  return (STEP_IDS as readonly string[]).includes(value);
+}

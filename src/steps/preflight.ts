@@ -1,0 +1,143 @@
+/**
+ * preflight: reads everything and changes nothing. Server version and the features it has, the
+ * database schema (refuses one it does not recognise), plan nodes against Octopus's nodes, every
+ * folder reachable, free space on the targets, env references set, SQL encryption. Apply fails
+ * with every error-level finding at once, each with its fix.
+ */
+import { access } from "node:fs/promises";
+import type { Plan } from "../plan/schema.js";
+import type { DatabaseInventory, FolderKind, SchemaShape, ServerNodes, VersionProbe } from "../octopus/types.js";
+import { featuresOf, type VersionFeatures } from "../octopus/versions.js";
+import type { Finding, Step, StepContext } from "../runner/step.js";
+import { OctohaError } from "../shared/errors.js";
+import type { CopyEngine, TargetCheck } from "./deps.js";
+import type { RunFacts } from "./facts.js";
+import { kindsToMove, nodeSources, sharedFolder } from "./folders.js";
+
+export interface PreflightResult {
+  version: string;
+  features: VersionFeatures;
+  schema?: SchemaShape;
+  kinds: FolderKind[];
+  sqlEncrypted?: boolean;
+  targets: { kind: FolderKind | "clusterShared"; access: string; check: TargetCheck }[];
+  findings: Finding[];
+}
+
+export interface PreflightDeps {
+  plan: Plan;
+  ports: { version: VersionProbe; inventory: DatabaseInventory; nodes: ServerNodes };
+  engine: CopyEngine;
+  facts: RunFacts;
+  /** The environment env references are read from. */
+  env: Record<string, string | undefined>;
+  /** Whether this process can reach a path (default: fs.access). */
+  canReach?: (accessPath: string) => Promise<boolean>;
+}
+
+const reachable = async (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
+
+async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightResult> {
+  const { plan, ports, engine } = deps;
+  const findings: Finding[] = [];
+  const canReach = deps.canReach ?? reachable;
+
+  for (const [what, ref] of [
+    ["API key", plan.octopus.apiKey.env],
+    ["SQL connection string", plan.octopus.sql.connectionString.env],
+  ] as const) {
+    if (!deps.env[ref]) findings.push({ severity: "error", code: "ENV_UNSET", summary: `Environment variable ${ref} (${what}) is not set`, fix: `Set ${ref} in the environment of this shell before running octoha; secrets are never read from the plan or the command line.` });
+  }
+
+  const version = await ports.version.serverVersion();
+  const features = featuresOf(version);
+  const kinds = kindsToMove(plan, features);
+  if (features.duplicateExecutionBug) findings.push({ severity: "warning", code: "VERSION_DUPLICATE_EXECUTION", summary: `Octopus ${version} can run one task on several nodes at once (2023.3 before .13026)`, fix: "Upgrade to 2023.3.13026 or later before running HA." });
+  for (const [kind, has] of [["imports", features.imports], ["eventExports", features.eventExports]] as const) {
+    if (plan.shared[kind] && !has) findings.push({ severity: "warning", code: "KIND_NOT_IN_VERSION", summary: `Octopus ${version} has no ${kind} folder; shared.${kind} is ignored`, fix: `Remove shared.${kind} from the plan, or upgrade Octopus first.` });
+  }
+  if (plan.shared.clusterShared && !features.clusterShared) findings.push({ severity: "warning", code: "KIND_NOT_IN_VERSION", summary: `Octopus ${version} has no path --clusterShared (2020.2.15+); shared.clusterShared is ignored`, fix: "Remove shared.clusterShared from the plan." });
+
+  let schema: SchemaShape | undefined;
+  try {
+    schema = await ports.inventory.probe();
+    if (!schema.hasNuGetPackage) findings.push({ severity: "warning", code: "SCHEMA_NO_NUGETPACKAGE", summary: "The database has no NuGetPackage table: built-in feed packages cannot be checked against the index", fix: "Check that the plan's SQL connection points at the Octopus database." });
+  } catch (error) {
+    findings.push({ severity: "error", code: "SCHEMA_UNKNOWN", summary: `The Octopus database schema was not recognised: ${(error as Error).message}`, detail: "octoha reads the database to prove completeness and refuses to act on a schema it does not know.", fix: "Check the SQL connection string points at the Octopus database; if it does, report the Octopus version so support can be added." });
+  }
+
+  let sqlEncrypted: boolean | undefined;
+  try {
+    const info = await ports.inventory.connectionInfo();
+    sqlEncrypted = info.encrypted;
+    findings.push(
+      info.encrypted
+        ? { severity: "info", code: "SQL_ENCRYPTED", summary: `SQL connection to ${info.server}/${info.database} is encrypted` }
+        : { severity: "warning", code: "SQL_NOT_ENCRYPTED", summary: `SQL connection to ${info.server}/${info.database} is not encrypted`, fix: "Add Encrypt=True to the connection string (and trust the server certificate)." },
+    );
+  } catch (error) {
+    findings.push({ severity: "error", code: "SQL_UNREACHABLE", summary: `Cannot connect to the Octopus database: ${(error as Error).message}`, fix: "Check the SQL connection string environment variable, the server name and the firewall." });
+  }
+
+  const known = await ports.nodes.list();
+  const knownNames = new Set(known.map((n) => n.name.toLowerCase()));
+  const planNames = new Set(plan.nodes.map((n) => n.name.toLowerCase()));
+  for (const n of plan.nodes) {
+    if (!knownNames.has(n.name.toLowerCase())) findings.push({ severity: "error", code: "NODE_UNKNOWN", node: n.name, summary: `Node ${n.name} is in the plan but Octopus has no node with that name`, fix: `Use the names shown in Configuration ➜ Nodes: ${known.map((k) => k.name).join(", ")}.` });
+  }
+  for (const n of known) {
+    if (!planNames.has(n.name.toLowerCase())) findings.push({ severity: "warning", code: "NODE_NOT_IN_PLAN", node: n.name, summary: `Octopus node ${n.name} is not in the plan: its service is not stopped or started, and its local folders are not copied`, fix: "Add it to plan.nodes, or delete it in Configuration ➜ Nodes if it is retired." });
+  }
+
+  for (const kind of kinds) {
+    for (const src of nodeSources(plan, kind)) {
+      if (!(await canReach(src.access))) findings.push({ severity: "warning", code: "SOURCE_UNREACHABLE", node: src.node, path: src.access, summary: `${kind} folder of ${src.node} is not reachable from here: ${src.access}`, fix: "Check the access path in the plan (a UNC path or a mount of that node's disk) and that this account can read it; nothing will be copied from it otherwise." });
+    }
+  }
+
+  const targets: PreflightResult["targets"] = [];
+  for (const kind of [...kinds, ...(features.clusterShared && plan.shared.clusterShared ? (["clusterShared"] as const) : [])]) {
+    const folder = sharedFolder(plan, kind)!;
+    const check = await engine.preflightTarget({ target: folder.access, dryRun });
+    targets.push({ kind, access: folder.access, check });
+    if (check.problem) findings.push({ severity: "error", code: "TARGET_UNUSABLE", path: folder.access, summary: `Shared ${kind} folder ${folder.access}: ${check.problem}`, fix: "Give the account running octoha and every node's Octopus service account full control on the share and its NTFS ACLs." });
+    else if (check.writable === false) findings.push({ severity: "error", code: "TARGET_NOT_WRITABLE", path: folder.access, summary: `Cannot write to shared ${kind} folder ${folder.access}`, fix: "Grant full control (share and NTFS) to this account and to every node's Octopus service account." });
+  }
+  return { version, features, schema, kinds, sqlEncrypted, targets, findings };
+}
+
+export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, "preflight"> {
+  return {
+    id: "preflight",
+    title: "Preflight: version, schema, nodes, folders, free space, secrets",
+    async inspect() {
+      const r = await examine(deps, true);
+      return { changes: [], findings: r.findings, facts: { version: r.version, kinds: r.kinds, features: r.features, sqlEncrypted: r.sqlEncrypted, targets: r.targets } };
+    },
+    async apply(ctx: StepContext) {
+      const r = await examine(deps, false);
+      await ctx.checkpoint(r);
+      const errors = r.findings.filter((f) => f.severity === "error");
+      if (errors.length > 0) {
+        throw new OctohaError(`Preflight found ${errors.length} problem${errors.length === 1 ? "" : "s"}; nothing was changed`, {
+          code: "PREFLIGHT_FAILED",
+          step: "preflight",
+          hint: errors.map((f) => `${f.summary}${f.fix ? `\n  fix: ${f.fix}` : ""}`).join("\n"),
+        });
+      }
+      deps.facts.set("preflight", r);
+      return r;
+    },
+    async verify(_ctx, r) {
+      const errors = r.findings.filter((f) => f.severity === "error");
+      return { ok: errors.length === 0, summary: errors.length === 0 ? `Octopus ${r.version}: ready` : `${errors.length} preflight error(s)`, problems: errors.map((f) => f.summary) };
+    },
+    async rollback() {
+      // Preflight changes nothing.
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * provision-storage: creates the shared target folders that do not exist yet. It records each
+ * folder before creating it, so rollback removes only folders this run created, and only if empty.
+ */
+import { mkdir, readdir, rmdir, stat } from "node:fs/promises";
+import path from "node:path";
+import type { Change, Step, StepContext } from "../runner/step.js";
+
+export interface ProvisionResult {
+  /** Folders (access paths) this run created: the outermost one created for each target. */
+  created: string[];
+}
+
+export interface ProvisionDeps {
+  /** Shared targets as this process reaches them. */
+  targets: string[];
+}
+
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
+
+export function createProvisionStorageStep(deps: ProvisionDeps): Step<ProvisionResult, "provision-storage"> {
+  return {
+    id: "provision-storage",
+    title: "Create the shared folders",
+    async inspect() {
+      const changes: Change[] = [];
+      for (const t of deps.targets) {
+        changes.push((await exists(t)) ? { action: "noop", target: t, summary: `${t} exists` } : { action: "create", target: t, before: "absent", after: "folder", summary: `create ${t}` });
+      }
+      return { changes, findings: [] };
+    },
+    async apply(ctx: StepContext, last) {
+      const created = [...(last?.created ?? [])];
+      for (const t of deps.targets) {
+        if (await exists(t)) continue;
+        // mkdir returns the first folder it created: that is what rollback may remove.
+        const first = await mkdir(t, { recursive: true });
+        if (first) {
+          created.push(first);
+          await ctx.checkpoint({ created });
+        }
+      }
+      return { created };
+    },
+    async verify(_ctx, _r) {
+      const missing: string[] = [];
+      for (const t of deps.targets) if (!(await exists(t))) missing.push(t);
+      return { ok: missing.length === 0, summary: missing.length === 0 ? "every shared folder exists" : `${missing.length} shared folder(s) missing`, problems: missing };
+    },
+    async rollback(ctx, r) {
+      for (const dir of [...r.created].reverse()) {
+        if (!(await exists(dir))) continue;
+        if (await isEmptyTree(dir)) await removeEmptyTree(dir);
+        else ctx.emit({ level: "warn", message: `Left ${dir} in place: it holds files (copies are never deleted by rollback)`, data: { path: dir } });
+      }
+    },
+  };
+}
+
+async function isEmptyTree(dir: string): Promise<boolean> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (!e.isDirectory() || !(await isEmptyTree(path.join(dir, e.name)))) return false;
+  }
+  return true;
+}
+
+async function removeEmptyTree(dir: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) await removeEmptyTree(path.join(dir, e.name));
+  await rmdir(dir);
+}

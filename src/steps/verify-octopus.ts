@@ -1,0 +1,78 @@
+/**
+ * verify-octopus: reads completed tasks' logs through /api/tasks/{id}/raw on EACH node directly
+ * (bypassing the load balancer): any failure means that node still cannot see the shared file.
+ * A sample spread evenly over the task history by default, every task with --verify-all.
+ */
+import type { DatabaseInventory, ServerTasks } from "../octopus/types.js";
+import type { Step } from "../runner/step.js";
+import { OctohaError } from "../shared/errors.js";
+
+export interface VerifyOctopusResult {
+  checked: number;
+  failures: { taskId: string; node: string; error: string }[];
+}
+
+export interface VerifyOctopusDeps {
+  ports: { tasks: ServerTasks; inventory: DatabaseInventory };
+  nodeNames: string[];
+  sampleSize: number;
+  verifyAll: boolean;
+  /** Tasks whose logs exist nowhere (known before): not expected to read. */
+  skip?: () => ReadonlySet<string>;
+}
+
+/** Evenly spread, deterministic sample: the same tasks on a resume. */
+export function spreadSample<T>(items: T[], size: number): T[] {
+  if (items.length <= size) return items;
+  const out: T[] = [];
+  for (let i = 0; i < size; i++) out.push(items[Math.floor((i * items.length) / size)]!);
+  return out;
+}
+
+export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOctopusResult, "verify-octopus"> {
+  const sample = async () => {
+    const skip = deps.skip?.() ?? new Set<string>();
+    const ids: string[] = [];
+    for await (const t of deps.ports.inventory.tasks({ completedOnly: true })) if (!skip.has(t.id)) ids.push(t.id);
+    return deps.verifyAll ? ids : spreadSample(ids, deps.sampleSize);
+  };
+  const readAll = async (ids: string[]): Promise<VerifyOctopusResult> => {
+    const failures: VerifyOctopusResult["failures"] = [];
+    for (const node of deps.nodeNames) {
+      for (const id of ids) {
+        try {
+          await deps.ports.tasks.readRawLog(id, node);
+        } catch (error) {
+          failures.push({ taskId: id, node, error: (error as Error).message });
+        }
+      }
+    }
+    return { checked: ids.length * deps.nodeNames.length, failures };
+  };
+  return {
+    id: "verify-octopus",
+    title: "Read task logs through every node",
+    async inspect() {
+      const ids = await sample();
+      return { changes: [], findings: [], facts: { tasksToRead: ids.length, nodes: deps.nodeNames, verifyAll: deps.verifyAll } };
+    },
+    async apply(ctx) {
+      const r = await readAll(await sample());
+      await ctx.checkpoint(r);
+      if (r.failures.length > 0) {
+        throw new OctohaError(`${r.failures.length} of ${r.checked} task-log read(s) failed through the nodes; maintenance mode stays on`, {
+          code: "VERIFY_OCTOPUS_FAILED",
+          step: "verify-octopus",
+          hint: `${r.failures.slice(0, 20).map((f) => `${f.taskId} via ${f.node}: ${f.error}`).join("\n")}\nA node that cannot read a log does not see the shared folder: check its service account's access and that it restarted after the repath, then run \`octoha resume\`.`,
+        });
+      }
+      return r;
+    },
+    async verify(_ctx, r) {
+      return { ok: r.failures.length === 0, summary: `${r.checked - r.failures.length}/${r.checked} task-log reads succeeded`, problems: r.failures.map((f) => `${f.taskId} via ${f.node}: ${f.error}`) };
+    },
+    async rollback() {
+      // Read-only step.
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * The Octopus workflows: which steps, in which order, built from the plan (design.md "Steps";
+ * reference/octopus.md §6.1 migration and §6.2 repair runbooks).
+ *   migrate: preflight → provision-storage → preseed (live) → drain → maintenance on → stop →
+ *            copy each kind (delta) → verify-copy → repath → start → verify-octopus → maintenance off → undrain
+ *   preseed: preflight → provision-storage → preseed
+ *   repair:  preflight → provision-storage → drain → maintenance on → stop → repath (if needed) →
+ *            merge every node's folders → verify-copy → start → verify-octopus → maintenance off → undrain
+ */
+import type { OctopusPorts } from "../octopus/types.js";
+import { featuresOf } from "../octopus/versions.js";
+import type { Plan } from "../plan/schema.js";
+import type { Step } from "../runner/step.js";
+import { registerWorkflow, type WorkflowEnv, type WorkflowName } from "../runner/workflows.js";
+import { createCopyStep, createPreseedStep, type CopyJob, type CopyStepDeps } from "./copy.js";
+import { realClock, stepFlags, type Clock, type CopyEngine, type StepFlags } from "./deps.js";
+import { createDrainNodesStep } from "./drain-nodes.js";
+import { createRunFacts, type PriorResultLookup, type RunFacts } from "./facts.js";
+import { kindsToMove, nodeSources, sharedFolder, targetServerFolders } from "./folders.js";
+import { createMaintenanceOffStep, createMaintenanceOnStep } from "./maintenance.js";
+import { createOctopusPorts, createCopyEngine } from "./ports.js";
+import { createPreflightStep } from "./preflight.js";
+import { createProvisionStorageStep } from "./provision-storage.js";
+import { createRepathStep } from "./repath.js";
+import { createStartServicesStep, createStopServicesStep } from "./services.js";
+import { buildTaskLogOwner } from "./task-log-owner.js";
+import { createUndrainStep } from "./undrain.js";
+import { createVerifyCopyStep } from "./verify-copy.js";
+import { createVerifyOctopusStep } from "./verify-octopus.js";
+import type { StepId } from "./ids.js";
+
+export interface BuildStepsOptions {
+  plan: Plan;
+  stateDir: string;
+  ports: OctopusPorts;
+  engine: CopyEngine;
+  flags: StepFlags;
+  /** Server version (probed once when the workflow is built: it decides which kinds exist). */
+  version: string;
+  facts?: RunFacts;
+  clock?: Clock;
+  env?: Record<string, string | undefined>;
+  /** Drain poll interval (tests pass a small one). */
+  pollIntervalMs?: number;
+}
+
+export type AnyStep = Step<unknown, StepId>;
+
+/** The runner treats checkpoints as opaque JSON; each step reads back only what it wrote. */
+const erase = <C, Id extends StepId>(step: Step<C, Id>): AnyStep => step as unknown as AnyStep;
+
+export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] {
+  const { plan, ports, engine } = o;
+  const facts = o.facts ?? createRunFacts();
+  const clock = o.clock ?? realClock;
+  const features = featuresOf(o.version);
+  const kinds = kindsToMove(plan, features);
+  const nodeNames = plan.nodes.map((n) => n.name);
+  const jobs: CopyJob[] = kinds.flatMap((kind) => nodeSources(plan, kind).map((source) => ({ kind, source, target: sharedFolder(plan, kind)! })));
+  let owner: ReturnType<typeof buildTaskLogOwner> | undefined;
+  const copyDeps: CopyStepDeps = {
+    engine,
+    jobs,
+    stateDir: o.stateDir,
+    concurrency: plan.options.concurrency,
+    verify: plan.options.verify,
+    collisionPolicy: plan.options.collisionPolicy,
+    taskLogOwner: async () => (await (owner ??= buildTaskLogOwner(ports.inventory))).owner,
+  };
+  const targets = [...kinds.map((k) => sharedFolder(plan, k)!.access)];
+  const shared = (k: "taskLogs" | "packages") => sharedFolder(plan, k)!.access;
+
+  const preflight = createPreflightStep({ plan, ports, engine, facts, env: o.env ?? process.env });
+  const provision = createProvisionStorageStep({ targets });
+  const drain = createDrainNodesStep({ ports, facts, clock, drainTimeoutMinutes: plan.options.drainTimeoutMinutes, logHandleWaitSeconds: plan.options.logHandleWaitSeconds, cancelOnTimeout: plan.options.cancelTasksOnDrainTimeout || o.flags.cancelTasks, pollIntervalMs: o.pollIntervalMs });
+  const maintenanceOn = createMaintenanceOnStep({ ports, facts });
+  const stop = createStopServicesStep({ ports, facts, nodeNames });
+  const copies = kinds.map((k) => createCopyStep(k, copyDeps));
+  const verifyCopy = createVerifyCopyStep({
+    ports,
+    facts,
+    sharedTaskLogs: shared("taskLogs"),
+    sharedPackages: shared("packages"),
+    nodeTaskLogs: nodeSources(plan, "taskLogs"),
+    nodePackages: nodeSources(plan, "packages"),
+    logsMissingEverywhere: name === "repair" ? "list" : "fail",
+  });
+  const repath = createRepathStep({ plan, ports, facts, target: targetServerFolders(plan, features) });
+  const start = createStartServicesStep({ ports, facts, nodeNames });
+  const verifyOctopus = createVerifyOctopusStep({ ports, nodeNames, sampleSize: plan.options.verifySampleSize, verifyAll: o.flags.verifyAll, skip: () => new Set(facts.get("verify-copy")?.logsNowhere ?? []) });
+  const maintenanceOff = createMaintenanceOffStep({ ports, facts });
+  const undrain = createUndrainStep({ ports, facts });
+
+  const steps: AnyStep[] =
+    name === "preseed"
+      ? [erase(preflight), erase(provision), erase(createPreseedStep(copyDeps))]
+      : name === "migrate"
+        ? [erase(preflight), erase(provision), erase(createPreseedStep(copyDeps)), erase(drain), erase(maintenanceOn), erase(stop), ...copies.map(erase), erase(verifyCopy), erase(repath), erase(start), erase(verifyOctopus), erase(maintenanceOff), erase(undrain)]
+        : [erase(preflight), erase(provision), erase(drain), erase(maintenanceOn), erase(stop), erase(repath), ...copies.map(erase), erase(verifyCopy), erase(start), erase(verifyOctopus), erase(maintenanceOff), erase(undrain)];
+  return steps;
+}
+
+/** Reads a secret from the environment named by the plan (falling back to OCTOPUS_API_KEY) and registers it for redaction. */
+function secretFrom(env: WorkflowEnv, name: string): string {
+  const value = process.env[name] ?? "";
+  env.redactor.add(value);
+  return value;
+}
+
+async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
+  const ports = await createOctopusPorts(env.plan, {
+    apiKey: secretFrom(env, env.plan.octopus.apiKey.env) || secretFrom(env, "OCTOPUS_API_KEY"),
+    sqlConnectionString: secretFrom(env, env.plan.octopus.sql.connectionString.env),
+  });
+  const version = await ports.version.serverVersion();
+  const steps = buildSteps(name, { plan: env.plan, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags: stepFlags(env.flags), version, facts: createRunFacts(env.priorResult) });
+  return { steps, close: () => ports.inventory.close() };
+}
+
+export function registerOctopusWorkflows(): void {
+  for (const name of ["migrate", "preseed", "repair"] as const) registerWorkflow(name, (env) => createWorkflow(name, env));
+}
