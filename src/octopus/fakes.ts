@@ -59,7 +59,7 @@ export interface FakeClusterState {
 export interface FakeKnobs {
   /** Tasks (ids) that never finish on their own: a drain waiting on them times out. */
   stuckTasks: Set<string>;
-  /** Executing tasks finish after this many listActive()/list() polls (0 = already done). */
+  /** Executing tasks finish after this many listActive() polls (0 = at the first poll). */
   pollsUntilTasksFinish: number;
   /** Nodes whose start() throws. */
   nodesFailingToStart: Set<string>;
@@ -167,7 +167,6 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
   const nodes: ServerNodes = {
     async list() {
       record("nodes", "list", []);
-      advanceTasks();
       return state.nodes.map(toServerNode);
     },
     async update(nodeId, change) {
@@ -187,6 +186,7 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
   const tasks: ServerTasks = {
     async listActive() {
       record("tasks", "listActive", []);
+      advanceTasks();
       return state.tasks.filter((t) => isActiveState(t.state)).map((t): ServerTask => ({ id: t.id, name: t.name, state: t.state, serverNode: t.serverNode, completedTime: t.completedTime }));
     },
     async cancel(taskId) {

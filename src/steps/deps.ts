@@ -13,6 +13,7 @@ export interface CopyEngine {
   measureRate?(options: { source: string; signal?: AbortSignal }): Promise<number | undefined>;
 }
 
+/** A target that does not exist yet is judged by its nearest existing parent (where provision-storage will create it). */
 export interface TargetCheck {
   exists: boolean;
   /** Undefined when it cannot be known (e.g. the folder does not exist yet). */

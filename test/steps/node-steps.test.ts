@@ -1,0 +1,184 @@
+import { describe, expect, it } from "vitest";
+import { createFakeCluster, defaultFakeState } from "../../src/octopus/fakes.js";
+import { createDrainNodesStep } from "../../src/steps/drain-nodes.js";
+import { createRunFacts } from "../../src/steps/facts.js";
+import { createMaintenanceOffStep, createMaintenanceOnStep } from "../../src/steps/maintenance.js";
+import { createStartServicesStep, createStopServicesStep } from "../../src/steps/services.js";
+import { createUndrainStep } from "../../src/steps/undrain.js";
+import { OctohaError } from "../../src/shared/errors.js";
+import { fakeClock, recordingContext } from "./helpers.js";
+
+function drainFixture(opts: { cancel?: boolean; stuck?: boolean; pollsUntilDone?: number } = {}) {
+  const state = defaultFakeState();
+  state.nodes[1]!.isDraining = true; // OCTO2 was already drained by the operator, with cap 10
+  state.tasks = [
+    { id: "ServerTasks-7", name: "Deploy", state: "Executing", serverNode: "OctopusServerNodes-OCTO1", completedTime: null },
+    { id: "ServerTasks-8", name: "Backup", state: "Queued", serverNode: null, completedTime: null },
+  ];
+  const cluster = createFakeCluster(state, { stuckTasks: new Set(opts.stuck ? ["ServerTasks-7"] : []), pollsUntilTasksFinish: opts.pollsUntilDone ?? 3 });
+  const clock = fakeClock();
+  const facts = createRunFacts();
+  const drain = createDrainNodesStep({ ports: cluster.ports, facts, clock, drainTimeoutMinutes: 2, logHandleWaitSeconds: 60, cancelOnTimeout: opts.cancel ?? false, pollIntervalMs: 10_000 });
+  return { cluster, clock, facts, drain };
+}
+
+describe("drain-nodes", () => {
+  it("records every node's drain flag and task cap before draining anything", async () => {
+    const { cluster, drain, clock } = drainFixture();
+    const ctx = recordingContext("drain-nodes", clock);
+    await drain.apply(ctx, undefined);
+    expect(ctx.checkpoints[0]).toEqual({
+      phase: "recorded",
+      before: [
+        { id: "OctopusServerNodes-OCTO1", name: "OCTO1", isDraining: false, maxConcurrentTasks: 5 },
+        { id: "OctopusServerNodes-OCTO2", name: "OCTO2", isDraining: true, maxConcurrentTasks: 10 },
+      ],
+    });
+    const firstUpdate = cluster.calls.findIndex((c) => c.method === "update");
+    expect(firstUpdate).toBeGreaterThan(0);
+    expect(cluster.state.nodes.every((n) => n.isDraining)).toBe(true);
+  });
+
+  it("waits while a task runs, says which task runs on which node, then waits for log handles to close", async () => {
+    const { drain, clock } = drainFixture({ pollsUntilDone: 3 });
+    const ctx = recordingContext("drain-nodes", clock);
+    const r = await drain.apply(ctx, undefined);
+    expect(r.phase).toBe("done");
+    const waiting = ctx.events.filter((e) => e.level === "progress");
+    expect(waiting.length).toBeGreaterThan(0);
+    expect(waiting[0]!.message).toContain("ServerTasks-7 (Deploy, Executing) on OctopusServerNodes-OCTO1");
+    // The queued task does not hold the drain.
+    expect(waiting[0]!.message).not.toContain("ServerTasks-8");
+    expect(r.handleDeadline! - (r.drainDeadline! - 2 * 60_000)).toBeGreaterThanOrEqual(60_000);
+    expect(clock.now()).toBeGreaterThanOrEqual(r.handleDeadline!);
+    expect((await drain.verify(ctx, r)).ok).toBe(true);
+  });
+
+  it("times out resumably (exit 3) with the list of tasks still running, and cancels nothing", async () => {
+    const { cluster, drain, clock } = drainFixture({ stuck: true });
+    const ctx = recordingContext("drain-nodes", clock);
+    const error = await drain.apply(ctx, undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OctohaError);
+    expect((error as OctohaError).code).toBe("DRAIN_TIMEOUT");
+    expect((error as OctohaError).exitCode).toBe(3);
+    expect((error as OctohaError).hint).toContain("ServerTasks-7 (Deploy, Executing) on OctopusServerNodes-OCTO1");
+    expect(cluster.calls.some((c) => c.method === "cancel")).toBe(false);
+  });
+
+  it("cancels tasks still running at the deadline only when told to", async () => {
+    const { cluster, drain, clock } = drainFixture({ stuck: true, cancel: true });
+    const ctx = recordingContext("drain-nodes", clock);
+    const r = await drain.apply(ctx, undefined);
+    expect(r.cancelled).toEqual(["ServerTasks-7"]);
+    expect(cluster.calls.filter((c) => c.method === "cancel").map((c) => c.args[0])).toEqual(["ServerTasks-7"]);
+  });
+
+  it("a resume continues the log-handle wait from the recorded deadline instead of restarting it", async () => {
+    const { drain, clock } = drainFixture({ pollsUntilDone: 0 });
+    const deadline = clock.now() + 5_000;
+    const last = { phase: "handles" as const, before: [], drainDeadline: clock.now(), handleDeadline: deadline };
+    const ctx = recordingContext("drain-nodes", clock);
+    await drain.apply(ctx, last);
+    expect(clock.slept.reduce((a, b) => a + b, 0)).toBe(5_000);
+  });
+
+  it("rollback puts back every node's flag and cap exactly", async () => {
+    const { cluster, drain, clock } = drainFixture({ pollsUntilDone: 0 });
+    const ctx = recordingContext("drain-nodes", clock);
+    const r = await drain.apply(ctx, undefined);
+    await drain.rollback(ctx, r);
+    expect(cluster.state.nodes.map((n) => [n.name, n.isDraining, n.maxConcurrentTasks])).toEqual([
+      ["OCTO1", false, 5],
+      ["OCTO2", true, 10],
+    ]);
+  });
+});
+
+describe("undrain", () => {
+  it("restores flags and task caps exactly as drain recorded them, even if someone changed a cap meanwhile", async () => {
+    const { cluster, drain, clock, facts } = drainFixture({ pollsUntilDone: 0 });
+    await drain.apply(recordingContext("drain-nodes", clock), undefined);
+    cluster.state.nodes[0]!.maxConcurrentTasks = 0;
+    const undrain = createUndrainStep({ ports: cluster.ports, facts });
+    const ctx = recordingContext("undrain");
+    const r = await undrain.apply(ctx, undefined);
+    expect(cluster.state.nodes.map((n) => [n.name, n.isDraining, n.maxConcurrentTasks])).toEqual([
+      ["OCTO1", false, 5],
+      ["OCTO2", true, 10],
+    ]);
+    expect((await undrain.verify(ctx, r)).ok).toBe(true);
+    const writes = cluster.writes().length;
+    await undrain.apply(ctx, r);
+    expect(cluster.writes().length).toBe(writes);
+  });
+
+  it("reads drain's record from the journal after a resume (a fresh process)", async () => {
+    const cluster = createFakeCluster();
+    cluster.state.nodes.forEach((n) => (n.isDraining = true));
+    const journal = { "drain-nodes": { phase: "done", before: [{ id: "OctopusServerNodes-OCTO1", name: "OCTO1", isDraining: false, maxConcurrentTasks: 3 }] } };
+    const facts = createRunFacts((id) => journal[id as keyof typeof journal]);
+    await createUndrainStep({ ports: cluster.ports, facts }).apply(recordingContext("undrain"), undefined);
+    expect(cluster.state.nodes[0]).toMatchObject({ isDraining: false, maxConcurrentTasks: 3 });
+  });
+
+  it("refuses to guess when there is no record of the drain", async () => {
+    const cluster = createFakeCluster();
+    const error = await createUndrainStep({ ports: cluster.ports, facts: createRunFacts() }).apply(recordingContext("undrain"), undefined).catch((e: unknown) => e);
+    expect((error as OctohaError).code).toBe("UNDRAIN_NO_RECORD");
+    expect(cluster.writes()).toEqual([]);
+  });
+});
+
+describe("maintenance-on / maintenance-off", () => {
+  it("records the mode first, switches it on, applying twice writes once, rollback restores it", async () => {
+    const cluster = createFakeCluster();
+    const facts = createRunFacts();
+    const on = createMaintenanceOnStep({ ports: cluster.ports, facts });
+    expect(on.requiresApproval).toBe(true);
+    const ctx = recordingContext("maintenance-on");
+    const r = await on.apply(ctx, undefined);
+    expect(ctx.checkpoints[0]).toEqual({ before: false, after: true });
+    await on.apply(ctx, r);
+    expect(cluster.writes().map((c) => c.args)).toEqual([[true]]);
+    expect((await on.verify(ctx, r)).ok).toBe(true);
+    await on.rollback(ctx, r);
+    expect(cluster.state.maintenance).toBe(false);
+  });
+
+  it("maintenance-off leaves maintenance on when the operator had it on before the run", async () => {
+    const cluster = createFakeCluster();
+    cluster.state.maintenance = true;
+    const facts = createRunFacts();
+    await createMaintenanceOnStep({ ports: cluster.ports, facts }).apply(recordingContext("maintenance-on"), undefined);
+    const off = createMaintenanceOffStep({ ports: cluster.ports, facts });
+    const r = await off.apply(recordingContext("maintenance-off"), undefined);
+    expect(cluster.state.maintenance).toBe(true);
+    expect(cluster.writes()).toEqual([]);
+    expect((await off.verify(recordingContext("maintenance-off"), r)).ok).toBe(true);
+  });
+});
+
+describe("stop-services / start-services", () => {
+  it("stop records which nodes ran; rollback starts only those", async () => {
+    const cluster = createFakeCluster();
+    cluster.state.nodes[1]!.service = "stopped";
+    const facts = createRunFacts();
+    const stop = createStopServicesStep({ ports: cluster.ports, facts, nodeNames: ["OCTO1", "OCTO2"] });
+    const ctx = recordingContext("stop-services");
+    const r = await stop.apply(ctx, undefined);
+    expect(r.acted).toEqual(["OCTO1"]);
+    expect((await stop.verify(ctx, r)).ok).toBe(true);
+    await stop.rollback(ctx, r);
+    expect(cluster.state.nodes.map((n) => n.service)).toEqual(["running", "stopped"]);
+  });
+
+  it("a node that fails to start is named, and the other node is still started", async () => {
+    const cluster = createFakeCluster(undefined, { nodesFailingToStart: new Set(["OCTO1"]) });
+    cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"] });
+    const error = await start.apply(recordingContext("start-services"), undefined).catch((e: unknown) => e);
+    expect((error as OctohaError).code).toBe("SERVICE_START_FAILED");
+    expect((error as OctohaError).hint).toContain("OCTO1");
+    expect(cluster.state.nodes[1]!.service).toBe("running");
+  });
+});

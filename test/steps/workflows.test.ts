@@ -1,0 +1,183 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { RollbackRefused } from "../../src/runner/step.js";
+import { STEP_IDS } from "../../src/steps/ids.js";
+import type { OctohaError } from "../../src/shared/errors.js";
+import { clusterFixture, type ClusterFixture } from "./fixture.js";
+import { listTree, recordingContext, runAll, writeFiles } from "./helpers.js";
+
+let fx: ClusterFixture | undefined;
+afterEach(async () => {
+  await fx?.cleanup();
+  fx = undefined;
+});
+const shared = (f: ClusterFixture, rel: string) => path.join(f.root, "shared", rel);
+
+describe("repair workflow", () => {
+  it("merges every node's task logs, artifacts and packages into shared storage, task logs by the node that ran the task", async () => {
+    fx = await clusterFixture();
+    const steps = fx.steps("repair");
+    expect(steps.map((s) => s.id)).toEqual(["preflight", "provision-storage", "drain-nodes", "maintenance-on", "stop-services", "repath", "copy-task-logs", "copy-artifacts", "copy-packages", "verify-copy", "start-services", "verify-octopus", "maintenance-off", "undrain"]);
+    await runAll(steps, fx.clock);
+
+    expect(await readFile(shared(fx, "TaskLogs/servertasks-1_AAAAAAAAAA.txt"), "utf8")).toBe("log of task 1 from OCTO1");
+    expect(await readFile(shared(fx, "TaskLogs/servertasks-2_BBBBBBBBBB/part1.tl.txt"), "utf8")).toBe("log of task 2 from OCTO2");
+    // Task 3 ran on OCTO1 (the DB stores its node id, in another case): OCTO1's copy wins, OCTO2's is quarantined.
+    expect(await readFile(shared(fx, "TaskLogs/servertasks-3_CCCCCCCCCC.txt"), "utf8")).toBe("log of task 3 from OCTO1");
+    expect(await readFile(shared(fx, "TaskLogs/.octoha/conflicts/OCTO2/servertasks-3_CCCCCCCCCC.txt"), "utf8")).toBe("stale copy on OCTO2");
+    // Same-named scheduler logs: the first one stays, the other is quarantined, nothing dropped.
+    expect(await readFile(shared(fx, "TaskLogs/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO1 scheduler");
+    expect(await readFile(shared(fx, "TaskLogs/.octoha/conflicts/OCTO2/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO2 scheduler");
+    expect(await readFile(shared(fx, "Packages/Spaces-1/feeds-builtin/Widget/Widget.2.0.0.nupkg"), "utf8")).toBe("WIDGET-2.0.0");
+    expect(await readFile(shared(fx, "Artifacts/Spaces-1/ServerTasks-1/report.html"), "utf8")).toBe("<p>artifact 1</p>");
+    // Sources stay (copy, never move).
+    expect(await listTree(path.join(fx.root, "OCTO2", "TaskLogs"))).toContain("servertasks-3_CCCCCCCCCC.txt");
+
+    const s = fx.cluster.state;
+    expect(s.folders).toEqual({ taskLogs: "\\\\fs01\\Octopus Shared\\TaskLogs", artifacts: "\\\\fs01\\Octopus Shared\\Artifacts", packages: "\\\\fs01\\Octopus Shared\\Packages" });
+    expect(s.maintenance).toBe(false);
+    expect(s.nodes.map((n) => [n.name, n.isDraining, n.maxConcurrentTasks, n.service])).toEqual([
+      ["OCTO1", false, 5, "running"],
+      ["OCTO2", false, 10, "running"],
+    ]);
+    // Every node served every sampled task log.
+    expect(fx.cluster.calls.filter((c) => c.method === "readRawLog").length).toBe(6);
+  });
+
+  it("lists tasks whose logs exist nowhere without failing the repair", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.tasks.push({ id: "ServerTasks-9", name: "Deploy", state: "Success", serverNode: "OCTO2", completedTime: "2026-01-04T00:00:00Z" });
+    const { results } = await runAll(fx.steps("repair"), fx.clock);
+    expect(results.get("verify-copy")).toMatchObject({ logsNowhere: ["ServerTasks-9"], logsNotCopied: [], packagesMissing: [] });
+    // And verify-octopus does not try to read a log known to be lost.
+    expect(fx.cluster.calls.filter((c) => c.method === "readRawLog" && c.args[0] === "ServerTasks-9")).toEqual([]);
+  });
+
+  it("a package the database indexes but no node has stops the run before any node starts, naming it", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.packages.push({ id: "packages-Ghost.9.9.9", packageId: "Ghost", version: "9.9.9", spaceId: "Spaces-1" });
+    const error = await runAll(fx.steps("repair"), fx.clock).catch((e: unknown) => e as OctohaError);
+    expect((error as OctohaError).code).toBe("VERIFY_COPY_FAILED");
+    expect((error as OctohaError).hint).toContain("Ghost 9.9.9");
+    expect(fx.cluster.calls.some((c) => c.method === "start")).toBe(false);
+    expect(fx.cluster.state.nodes.every((n) => n.service === "stopped")).toBe(true);
+  });
+});
+
+describe("migrate workflow", () => {
+  it("runs the full order, copies everything, repaths with only the changed keys, and leaves Octopus as it found it otherwise", async () => {
+    fx = await clusterFixture();
+    const steps = fx.steps("migrate");
+    expect(steps.map((s) => s.id)).toEqual(["preflight", "provision-storage", "preseed", "drain-nodes", "maintenance-on", "stop-services", "copy-task-logs", "copy-artifacts", "copy-packages", "verify-copy", "repath", "start-services", "verify-octopus", "maintenance-off", "undrain"]);
+    for (const s of steps) expect(STEP_IDS).toContain(s.id);
+    await runAll(steps, fx.clock);
+    expect(await readFile(shared(fx, "TaskLogs/servertasks-1_AAAAAAAAAA.txt"), "utf8")).toBe("log of task 1 from OCTO1");
+    const pathWrites = fx.cluster.calls.filter((c) => c.method === "write");
+    expect(pathWrites).toHaveLength(1);
+    expect(Object.keys(pathWrites[0]!.args[0] as object).sort()).toEqual(["artifacts", "packages", "taskLogs"]);
+  });
+
+  it("after a preseed, the window copy moves only the delta (new and grown files)", async () => {
+    fx = await clusterFixture();
+    await runAll(fx.steps("preseed"), fx.clock);
+    expect(fx.cluster.writes()).toEqual([]); // preseed changes nothing in Octopus
+    await writeFiles(path.join(fx.root, "OCTO1"), { "TaskLogs/servertasks-4_DDDDDDDDDD.txt": "new while live", "TaskLogs/servertasks-1_AAAAAAAAAA.txt": "log of task 1 from OCTO1, grown" });
+    const copyLogs = fx.steps("migrate").find((s) => s.id === "copy-task-logs")!;
+    const r = (await copyLogs.apply(recordingContext("copy-task-logs"), undefined)) as { jobs: { node: string; filesCopied: number }[] };
+    expect(r.jobs.find((j) => j.node === "OCTO1")!.filesCopied).toBe(2);
+    expect(await readFile(shared(fx, "TaskLogs/servertasks-1_AAAAAAAAAA.txt"), "utf8")).toBe("log of task 1 from OCTO1, grown");
+  });
+});
+
+describe("preflight", () => {
+  it("refuses to run on a database schema it does not recognise, before changing anything", async () => {
+    fx = await clusterFixture({ knobs: { unknownSchema: true } });
+    const error = await runAll(fx.steps("repair"), fx.clock).catch((e: unknown) => e as OctohaError);
+    expect((error as OctohaError).code).toBe("PREFLIGHT_FAILED");
+    expect((error as OctohaError).hint).toContain("schema was not recognised");
+    expect(fx.cluster.writes()).toEqual([]);
+  });
+
+  it("reports an unset secret env var and an unencrypted SQL connection, each with its fix", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.encrypted = false;
+    const preflight = fx.steps("repair", {}, { OCTOPUS_API_KEY: "API-ABCDEFGHIJKLMNOPQRSTUV" })[0]!;
+    const p = await preflight.inspect(recordingContext("preflight"));
+    expect(p.findings.map((f) => f.code)).toEqual(expect.arrayContaining(["SQL_NOT_ENCRYPTED", "ENV_UNSET"]));
+    expect(p.findings.find((f) => f.code === "ENV_UNSET")!.summary).toContain("OCTOHA_TEST_SQL");
+    expect(p.findings.every((f) => f.severity === "info" || f.fix)).toBe(true);
+  });
+});
+
+describe("provision-storage", () => {
+  it("rollback removes only the folders this run created, and only when empty", async () => {
+    fx = await clusterFixture();
+    await writeFiles(path.join(fx.root, "shared"), { "Artifacts/keep.txt": "pre-existing" });
+    const provision = fx.steps("repair")[1]!;
+    const ctx = recordingContext("provision-storage");
+    const r = (await provision.apply(ctx, undefined)) as { created: string[] };
+    expect(r.created.sort()).toEqual([shared(fx, "Packages"), shared(fx, "TaskLogs")]);
+    await provision.apply(ctx, r);
+    await writeFiles(shared(fx, ""), { "TaskLogs/servertasks-1_X.txt": "copied" });
+    await provision.rollback(ctx, r);
+    expect(await listTree(shared(fx, ""))).toEqual(["Artifacts/", "Artifacts/keep.txt", "TaskLogs/", "TaskLogs/servertasks-1_X.txt"]);
+    expect(ctx.events.some((e) => e.level === "warn" && e.message.includes("TaskLogs"))).toBe(true);
+  });
+});
+
+describe("repath", () => {
+  it("records the folders first, writes only what changes, and rollback writes back exactly the before-state", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.folders.artifacts = "\\\\FS01\\Octopus Shared\\Artifacts\\"; // already shared, other spelling
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const repath = fx.steps("repair").find((s) => s.id === "repath")!;
+    const before = { ...fx.cluster.state.folders };
+    const ctx = recordingContext("repath");
+    const r = await repath.apply(ctx, undefined);
+    expect(ctx.checkpoints[0]).toMatchObject({ before });
+    expect(fx.cluster.calls.filter((c) => c.method === "write").map((c) => Object.keys(c.args[0] as object).sort())).toEqual([["packages", "taskLogs"]]);
+    await repath.apply(ctx, r);
+    expect(fx.cluster.calls.filter((c) => c.method === "write")).toHaveLength(1);
+    await repath.rollback(ctx, r);
+    expect(fx.cluster.state.folders).toEqual(before);
+  });
+
+  it("refuses rollback once a node has started on the new folders, saying why", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const steps = fx.steps("repair");
+    const repath = steps.find((s) => s.id === "repath")!;
+    const start = steps.find((s) => s.id === "start-services")!;
+    const r = await repath.apply(recordingContext("repath"), undefined);
+    const started = await start.apply(recordingContext("start-services"), undefined);
+    await start.rollback(recordingContext("start-services"), started);
+    const error = await repath.rollback(recordingContext("repath"), r).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RollbackRefused);
+    expect((error as RollbackRefused).reason).toContain("may have written new task logs");
+    expect(fx.cluster.state.folders.taskLogs).toBe("\\\\fs01\\Octopus Shared\\TaskLogs");
+  });
+
+  it("a failing path write is reported and the recorded before-state still allows rollback", async () => {
+    fx = await clusterFixture({ knobs: { failingPathWrites: new Set(["packages"]) } });
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const repath = fx.steps("repair").find((s) => s.id === "repath")!;
+    const ctx = recordingContext("repath");
+    await expect(repath.apply(ctx, undefined)).rejects.toMatchObject({ code: "PATH_WRITE_FAILED" });
+    expect(ctx.checkpoints).toHaveLength(1);
+  });
+});
+
+describe("verify-octopus", () => {
+  it("reads a sample through each node by default and every task with --verify-all, naming the node that fails", async () => {
+    fx = await clusterFixture({ planOptions: { verifySampleSize: 1 } });
+    delete fx.cluster.state.tasks[1]!.logVia!["OCTO2"];
+    const sampled = fx.steps("repair").find((s) => s.id === "verify-octopus")!;
+    const r = (await sampled.apply(recordingContext("verify-octopus"), undefined)) as { checked: number };
+    expect(r.checked).toBe(2);
+    const all = fx.steps("repair", { verifyAll: true }).find((s) => s.id === "verify-octopus")!;
+    const error = await all.apply(recordingContext("verify-octopus"), undefined).catch((e: unknown) => e as OctohaError);
+    expect((error as OctohaError).code).toBe("VERIFY_OCTOPUS_FAILED");
+    expect((error as OctohaError).hint).toContain("ServerTasks-2 via OCTO2");
+  });
+});
