@@ -86,7 +86,10 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
         for (const c of s.collisions) findings.push({ severity: "warning", code: "COLLISION", node: job.source.node, path: c.relPath, summary: `${job.kind}/${c.relPath}: ${c.kind} (${c.reason}); ${c.winner === "source" ? `${job.source.node}'s copy wins` : "the copy already there stays"}`, fix: "The other copy is quarantined under .octoha/conflicts, never dropped; review it after the run." });
         for (const p of s.nameProblems) findings.push({ severity: "error", code: p.problem === "path-too-long" ? "PATH_TOO_LONG" : "INVALID_WINDOWS_NAME", node: job.source.node, path: p.relPath, summary: `${job.kind}/${p.relPath}: ${p.detail}`, fix: "Rename or remove the file on the source node, or choose a shorter shared path." });
       }
-      return { changes, findings, facts: { jobs } };
+      // A short read sample, when the engine can measure one, turns bytes into an estimated duration.
+      const first = deps.jobs[0];
+      const rateBytesPerSecond = first && deps.engine.measureRate ? await deps.engine.measureRate({ source: first.source.access, signal: ctx.signal }) : undefined;
+      return { changes, findings, facts: { jobs, rateBytesPerSecond } };
     },
     async apply(ctx, last) {
       const done = new Map((last?.jobs ?? []).map((j) => [jobKey(j), j]));

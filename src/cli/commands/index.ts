@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { register as dryRun } from "./dry-run.js";
+import { register as repair } from "./repair.js";
 
 /** Each verb's registration function. One import and one entry per verb file. */
-export const commands: ((program: Command) => void)[] = [];
+export const commands: ((program: Command) => void)[] = [dryRun, repair];

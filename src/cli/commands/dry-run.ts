@@ -1,0 +1,44 @@
+import { Command, Option } from "commander";
+import { runDryRun } from "../../report/dry-run-command.js";
+import { REPORT_FORMATS, type ReportFormat } from "../../report/render.js";
+import { ExitCode } from "../../shared/exit-codes.js";
+import { redactor } from "../../shared/redact.js";
+import { registerOctopusWorkflows } from "../../steps/workflows.js";
+import { interruptSignal, reportFailure } from "../output.js";
+
+interface DryRunFlags {
+  format: ReportFormat;
+  out?: string;
+  detailedExitcode?: boolean;
+  workflow: "migrate" | "repair";
+  json?: boolean;
+  cancelTasks?: boolean;
+  verifyAll?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("dry-run")
+    .description("Show what a run would change, how much data it would copy, collisions, free space and the estimated window. Writes nothing anywhere (no journal, no lock).")
+    .argument("<plan>", "plan file (JSON)")
+    .addOption(new Option("--format <format>", "report format").choices([...REPORT_FORMATS]).default("md"))
+    .option("--out <file>", "write the report to this file instead of stdout")
+    .option("--detailed-exitcode", "exit 0 when nothing would change, 10 when something would")
+    .addOption(new Option("--workflow <name>", "which run to preview").choices(["migrate", "repair"]).default("migrate"))
+    .option("--json", "same as --format json")
+    .option("--cancel-tasks", "preview a run that cancels tasks still running at the drain deadline")
+    .option("--verify-all", "preview a run that reads every task log through every node")
+    .addHelpText("after", "\nExamples:\n  octoha dry-run plan.json\n  octoha dry-run plan.json --format html --out window-report.html\n  octoha dry-run plan.json --workflow repair --detailed-exitcode")
+    .action(async (planFile: string, flags: DryRunFlags) => {
+      const format = flags.json ? "json" : flags.format;
+      try {
+        registerOctopusWorkflows();
+        const outcome = await runDryRun({ planFile, workflow: flags.workflow, format, out: flags.out, flags: { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true }, redactor, signal: interruptSignal() });
+        if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
+        else process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
+        process.exitCode = flags.detailedExitcode && outcome.report.wouldChange ? ExitCode.WouldChange : ExitCode.Done;
+      } catch (error) {
+        process.exitCode = reportFailure(error, format === "json");
+      }
+    });
+}

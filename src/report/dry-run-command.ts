@@ -1,0 +1,48 @@
+/**
+ * What `octoha dry-run` does, outside the CLI: load the plan, build the workflow, inspect every
+ * step, render. Writes only the --out file the operator asked for (never a journal or lock).
+ */
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { loadPlan } from "../plan/load.js";
+import { workflowFactory, type WorkflowName } from "../runner/workflows.js";
+import { InputError } from "../shared/errors.js";
+import type { Redactor } from "../shared/redact.js";
+import { collectDryRun } from "./dry-run.js";
+import type { DryRunReport } from "./model.js";
+import { renderDryRun, type ReportFormat } from "./render.js";
+
+export interface DryRunOptions {
+  planFile: string;
+  workflow: WorkflowName;
+  format: ReportFormat;
+  /** Write the rendering here instead of returning it for stdout. */
+  out?: string;
+  flags: Record<string, boolean | string | undefined>;
+  redactor: Redactor;
+  signal?: AbortSignal;
+}
+
+export interface DryRunOutcome {
+  report: DryRunReport;
+  /** The rendering (also when written to --out). */
+  text: string;
+  writtenTo?: string;
+}
+
+export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
+  const loaded = await loadPlan(o.planFile);
+  const factory = workflowFactory(o.workflow);
+  if (!factory) throw new InputError(`Unknown workflow ${o.workflow}`, { code: "WORKFLOW_UNKNOWN", hint: "Use --workflow migrate or --workflow repair." });
+  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir: loaded.stateDir, redactor: o.redactor, flags: o.flags });
+  try {
+    const report = await collectDryRun({ workflow: o.workflow, planFile: loaded.file, steps: workflow.steps, redactor: o.redactor, signal: o.signal });
+    const text = renderDryRun(report, o.format, o.redactor);
+    if (!o.out) return { report, text };
+    const target = path.resolve(o.out);
+    await writeFile(target, text);
+    return { report, text, writtenTo: target };
+  } finally {
+    await workflow.close();
+  }
+}

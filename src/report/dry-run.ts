@@ -1,0 +1,105 @@
+/**
+ * Dry-run: inspect every step of a workflow and collect what a run would do. Nothing is written
+ * anywhere: the context handed to the steps refuses checkpoints, and steps' inspect() is read-only
+ * by contract. An inspect that fails is reported as that step's error; the others still run.
+ */
+import type { Finding, Step, StepContext, StepEvent } from "../runner/step.js";
+import { InternalError } from "../shared/errors.js";
+import type { Redactor } from "../shared/redact.js";
+import type { CopyJobResult } from "../steps/copy.js";
+import { DRY_RUN_FORMAT_VERSION, type CopyVolume, type DryRunReport, type StepPreviewReport } from "./model.js";
+
+export interface CollectOptions {
+  workflow: string;
+  planFile: string;
+  steps: readonly Step[];
+  redactor: Redactor;
+  now?: () => number;
+  signal?: AbortSignal;
+  onEvent?: (stepId: string, event: StepEvent) => void;
+}
+
+const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
+
+function inspectContext(stepId: string, o: CollectOptions): StepContext {
+  return {
+    runId: "dry-run",
+    stepId,
+    signal: o.signal ?? new AbortController().signal,
+    async checkpoint() {
+      throw new InternalError(`step ${stepId} tried to save a checkpoint during a dry-run`);
+    },
+    emit: (e) => o.onEvent?.(stepId, e),
+    now: o.now ?? Date.now,
+  };
+}
+
+export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
+  const previews: StepPreviewReport[] = [];
+  const facts = new Map<string, Record<string, unknown>>();
+  for (const step of o.steps) {
+    try {
+      const p = await step.inspect(inspectContext(step.id, o));
+      previews.push({ id: step.id, title: step.title, requiresApproval: step.requiresApproval ?? false, changes: p.changes, findings: p.findings });
+      facts.set(step.id, p.facts ?? {});
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      previews.push({ id: step.id, title: step.title, requiresApproval: step.requiresApproval ?? false, changes: [], findings: [{ severity: "error", code: "INSPECT_FAILED", summary: `Could not preview ${step.id}: ${message}`, fix: "Fix the cause and run the dry-run again; a real run would stop here." }], error: message });
+    }
+  }
+  const findings = previews.flatMap((p) => p.findings.map((f): Finding & { step: string } => ({ ...f, step: p.id }))).sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+
+  // The window copy (copy-*) when the workflow has one, else the preseed: never both (same files).
+  const copySteps = o.steps.map((s) => s.id).filter((id) => id.startsWith("copy-"));
+  const volumeSource = copySteps.length > 0 ? copySteps : ["preseed"];
+  const jobs = volumeSource.flatMap((id) => (facts.get(id)?.["jobs"] as CopyJobResult[] | undefined) ?? []);
+  const copy: CopyVolume[] = jobs.map((j) => ({ kind: j.kind, node: j.node, files: j.filesCopied, bytes: j.bytesCopied, filesAlreadyThere: j.filesSkipped }));
+  const collisions = jobs.flatMap((j) => j.collisions.map((c) => ({ ...c, folder: j.kind, node: j.node })));
+  const rate = volumeSource.map((id) => facts.get(id)?.["rateBytesPerSecond"]).find((r): r is number => typeof r === "number" && r > 0);
+
+  const pre = facts.get("preflight") ?? {};
+  const targets = (pre["targets"] as { kind: string; access: string; check: { freeBytes?: number } }[] | undefined) ?? [];
+  const freeSpace = targets.map((t) => {
+    const bytesNeeded = copy.filter((c) => c.kind === t.kind).reduce((a, c) => a + c.bytes, 0);
+    return { kind: t.kind, path: t.access, freeBytes: t.check.freeBytes, bytesNeeded, enough: t.check.freeBytes === undefined ? undefined : t.check.freeBytes >= bytesNeeded };
+  });
+  for (const f of freeSpace) {
+    if (f.enough === false) findings.unshift({ step: "preflight", severity: "error", code: "NOT_ENOUGH_SPACE", path: f.path, summary: `${f.kind}: ${f.bytesNeeded} bytes to copy but ${f.freeBytes} free at ${f.path}`, fix: "Grow the share or free space on it before the window." });
+  }
+
+  const drain = facts.get("drain-nodes");
+  const running = (drain?.["runningTasks"] as string[] | undefined) ?? [];
+  const drainWaitSeconds = drain && running.length > 0 ? Number(drain["drainTimeoutMinutes"] ?? 0) * 60 : 0;
+  const logHandleWaitSeconds = drain ? Number(drain["logHandleWaitSeconds"] ?? 0) : 0;
+  const totalBytes = copy.reduce((a, c) => a + c.bytes, 0);
+  const copySeconds = rate ? totalBytes / rate : totalBytes === 0 ? 0 : undefined;
+  const estimate = {
+    rateBytesPerSecond: rate,
+    copySeconds,
+    drainWaitSeconds,
+    logHandleWaitSeconds,
+    totalSeconds: copySeconds === undefined ? undefined : copySeconds + drainWaitSeconds + logHandleWaitSeconds,
+    basis: rate ? "copy time from a measured read sample; drain wait is the plan's timeout when tasks run now (upper bound)" : "no measured copy rate: copy time unknown",
+  };
+
+  const pathCommand = facts.get("repath")?.["command"];
+  const report: DryRunReport = {
+    format: "octoha-dry-run",
+    formatVersion: DRY_RUN_FORMAT_VERSION,
+    generatedAt: new Date((o.now ?? Date.now)()).toISOString(),
+    workflow: o.workflow,
+    planFile: o.planFile,
+    octopusVersion: typeof pre["version"] === "string" ? pre["version"] : undefined,
+    kinds: (pre["kinds"] as string[] | undefined) ?? [],
+    findings,
+    steps: previews,
+    pathCommand: typeof pathCommand === "string" ? pathCommand : undefined,
+    collisions,
+    copy,
+    freeSpace,
+    estimate,
+    wouldChange: previews.some((p) => p.changes.some((c) => c.action !== "noop")),
+    blocked: findings.some((f) => f.severity === "error"),
+  };
+  return o.redactor.redactValue(report);
+}

@@ -1,0 +1,79 @@
+/**
+ * The dry-run report as a value (versioned JSON). Collected from the steps' inspect() previews;
+ * rendered as Markdown, HTML or JSON. Everything in it has been through the redactor.
+ */
+import type { Change, Finding } from "../runner/step.js";
+import type { Collision } from "../storage/types.js";
+
+export const DRY_RUN_FORMAT_VERSION = 1;
+
+export interface StepPreviewReport {
+  id: string;
+  title: string;
+  requiresApproval: boolean;
+  changes: Change[];
+  findings: Finding[];
+  /** Set when inspect itself failed: the step could not be previewed. */
+  error?: string;
+}
+
+export interface CopyVolume {
+  kind: string;
+  node: string;
+  files: number;
+  bytes: number;
+  filesAlreadyThere: number;
+}
+
+export interface DryRunReport {
+  format: "octoha-dry-run";
+  formatVersion: typeof DRY_RUN_FORMAT_VERSION;
+  generatedAt: string;
+  workflow: string;
+  planFile: string;
+  octopusVersion?: string;
+  kinds: string[];
+  /** Every finding of every step, errors first. */
+  findings: (Finding & { step: string })[];
+  steps: StepPreviewReport[];
+  /** The exact command repath would run (Windows-quoted), when folders change. */
+  pathCommand?: string;
+  collisions: (Collision & { folder: string; node: string })[];
+  copy: CopyVolume[];
+  freeSpace: { kind: string; path: string; freeBytes?: number; bytesNeeded: number; enough?: boolean }[];
+  estimate: WindowEstimate;
+  /** Something would change (for --detailed-exitcode). */
+  wouldChange: boolean;
+  /** Error-level findings: a real run would stop at preflight or before the restart. */
+  blocked: boolean;
+}
+
+export interface WindowEstimate {
+  /** Bytes per second from a measured read sample; absent when the engine could not measure. */
+  rateBytesPerSecond?: number;
+  copySeconds?: number;
+  /** Upper bound of the drain wait: the plan's timeout when tasks run now, else 0. */
+  drainWaitSeconds: number;
+  logHandleWaitSeconds: number;
+  totalSeconds?: number;
+  basis: string;
+}
+
+export function formatBytes(n: number | undefined): string {
+  if (n === undefined) return "unknown";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+export function formatSeconds(s: number | undefined): string {
+  if (s === undefined) return "unknown";
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}

@@ -1,0 +1,62 @@
+/** Markdown rendering of a dry-run report (the terminal view). */
+import type { Change } from "../runner/step.js";
+import type { Redactor } from "../shared/redact.js";
+import { formatBytes, formatSeconds, type DryRunReport } from "./model.js";
+
+const cell = (v: unknown) => String(v ?? "").replace(/\|/g, "\\|").replace(/\n/g, " ");
+const show = (v: unknown) => (v === undefined ? "—" : typeof v === "string" ? v : JSON.stringify(v));
+
+function changeLine(c: Change): string {
+  const arrow = c.before !== undefined || c.after !== undefined ? ` (${show(c.before)} → ${show(c.after)})` : "";
+  return `- \`${c.action}\` ${c.summary}${c.action === "update" ? arrow : ""}`;
+}
+
+export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
+  const out: string[] = [];
+  out.push(`# octoha dry-run: ${r.workflow}`, "");
+  out.push(`Plan \`${r.planFile}\` · Octopus ${r.octopusVersion ?? "version unknown"} · folders moved: ${r.kinds.join(", ") || "none"} · ${r.generatedAt}`, "");
+  out.push(r.blocked ? "**A run would stop: fix the errors below first.**" : r.wouldChange ? "A run would change the items below. Nothing has been changed." : "Nothing would change.", "");
+
+  out.push("## Preflight findings", "");
+  if (r.findings.length === 0) out.push("None.", "");
+  for (const f of r.findings) {
+    out.push(`- **${f.severity.toUpperCase()}** [${f.step}] ${f.summary}${f.fix ? `\n  - fix: ${f.fix}` : ""}`);
+  }
+  if (r.findings.length) out.push("");
+
+  out.push("## Steps", "");
+  for (const s of r.steps) {
+    out.push(`### ${s.id}${s.requiresApproval ? " (asks for approval)" : ""}`, "", s.title, "");
+    if (s.error) out.push(`Could not preview: ${s.error}`, "");
+    for (const c of s.changes) out.push(changeLine(c));
+    if (s.changes.length) out.push("");
+  }
+
+  if (r.pathCommand) out.push("## Command repath runs", "", "```", r.pathCommand, "```", "");
+
+  out.push("## Data to copy", "");
+  if (r.copy.length === 0) out.push("Nothing to copy.", "");
+  else {
+    out.push("| folder | node | files | bytes | already there |", "|---|---|---:|---:|---:|");
+    for (const c of r.copy) out.push(`| ${cell(c.kind)} | ${cell(c.node)} | ${c.files} | ${formatBytes(c.bytes)} | ${c.filesAlreadyThere} |`);
+    out.push("");
+  }
+
+  out.push("## Collisions", "");
+  if (r.collisions.length === 0) out.push("None.", "");
+  else {
+    out.push("| folder | file | node | kind | kept | reason |", "|---|---|---|---|---|---|");
+    for (const c of r.collisions) out.push(`| ${cell(c.folder)} | ${cell(c.relPath)} | ${cell(c.node)} | ${c.kind} | ${c.winner === "source" ? `${cell(c.node)}'s copy` : "target's copy"} | ${cell(c.reason)} |`);
+    out.push("");
+  }
+
+  out.push("## Free space", "");
+  out.push("| folder | path | needed | free |", "|---|---|---:|---:|");
+  for (const f of r.freeSpace) out.push(`| ${cell(f.kind)} | ${cell(f.path)} | ${formatBytes(f.bytesNeeded)} | ${formatBytes(f.freeBytes)}${f.enough === false ? " **not enough**" : ""} |`);
+  out.push("");
+
+  const e = r.estimate;
+  out.push("## Estimated window", "");
+  out.push(`- drain wait: up to ${formatSeconds(e.drainWaitSeconds)}`, `- log handles: ${formatSeconds(e.logHandleWaitSeconds)}`, `- copy: ${formatSeconds(e.copySeconds)}${e.rateBytesPerSecond ? ` at ${formatBytes(e.rateBytesPerSecond)}/s` : ""}`, `- total: ${formatSeconds(e.totalSeconds)}`, `- basis: ${e.basis}`, "");
+  return redactor.redact(out.join("\n"));
+}
