@@ -19,6 +19,9 @@ export interface CollectOptions {
   onEvent?: (stepId: string, event: StepEvent) => void;
 }
 
+/** Steps whose changes the run itself undoes before it ends. */
+const WINDOW_STEPS = new Set(["drain-nodes", "maintenance-on", "stop-services", "start-services", "maintenance-off", "undrain"]);
+
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
 function inspectContext(stepId: string, o: CollectOptions): StepContext {
@@ -98,7 +101,7 @@ export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
     copy,
     freeSpace,
     estimate,
-    wouldChange: previews.some((p) => p.changes.some((c) => c.action !== "noop")),
+    wouldChange: previews.some((p) => !WINDOW_STEPS.has(p.id) && p.changes.some((c) => c.action !== "noop")),
     blocked: findings.some((f) => f.severity === "error"),
   };
   return o.redactor.redactValue(report);

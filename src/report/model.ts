@@ -42,7 +42,11 @@ export interface DryRunReport {
   copy: CopyVolume[];
   freeSpace: { kind: string; path: string; freeBytes?: number; bytesNeeded: number; enough?: boolean }[];
   estimate: WindowEstimate;
-  /** Something would change (for --detailed-exitcode). */
+  /**
+   * Something would change for good (for --detailed-exitcode): files to copy, folders to create,
+   * server folders to repath. The window's own drain/maintenance/stop/start are restored by the
+   * run itself, so they alone do not count.
+   */
   wouldChange: boolean;
   /** Error-level findings: a real run would stop at preflight or before the restart. */
   blocked: boolean;

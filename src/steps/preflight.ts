@@ -41,17 +41,18 @@ const reachable = async (p: string) =>
     () => false,
   );
 
+const unsetEnv = (ref: string, what: string): Finding => ({ severity: "error", code: "ENV_UNSET", summary: `Environment variable ${ref} (${what}) is not set`, fix: `Set ${ref} in the environment of this shell before running octoha; secrets are never read from the plan or the command line.` });
+
 async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightResult> {
   const { plan, ports, engine } = deps;
   const findings: Finding[] = [];
   const canReach = deps.canReach ?? reachable;
 
-  for (const [what, ref] of [
-    ["API key", plan.octopus.apiKey.env],
-    ["SQL connection string", plan.octopus.sql.connectionString.env],
-  ] as const) {
-    if (!deps.env[ref]) findings.push({ severity: "error", code: "ENV_UNSET", summary: `Environment variable ${ref} (${what}) is not set`, fix: `Set ${ref} in the environment of this shell before running octoha; secrets are never read from the plan or the command line.` });
-  }
+  // The API key falls back to OCTOPUS_API_KEY, as the Octopus CLI does.
+  const apiKeyRef = plan.octopus.apiKey.env;
+  if (!deps.env[apiKeyRef] && !deps.env["OCTOPUS_API_KEY"]) findings.push(unsetEnv(apiKeyRef, "API key"));
+  const sqlRef = plan.octopus.sql.connectionString.env;
+  if (!deps.env[sqlRef]) findings.push(unsetEnv(sqlRef, "SQL connection string"));
 
   const version = await ports.version.serverVersion();
   const features = featuresOf(version);

@@ -83,7 +83,9 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     sharedPackages: shared("packages"),
     nodeTaskLogs: nodeSources(plan, "taskLogs"),
     nodePackages: nodeSources(plan, "packages"),
-    logsMissingEverywhere: name === "repair" ? "list" : "fail",
+    // A log lost before the run cannot be copied by any resume: failing would strand the window
+    // with nodes stopped. Listed (and shown by the dry-run) instead; packages still block the start.
+    logsMissingEverywhere: "list",
   });
   const repath = createRepathStep({ plan, ports, facts, target: targetServerFolders(plan, features) });
   const start = createStartServicesStep({ ports, facts, nodeNames });

@@ -93,8 +93,9 @@ describe("dry-run", () => {
     await runAll(fx.steps("repair"), fx.clock);
     const { report } = await dryRunOf(fx, "repair");
     const changing = report.steps.flatMap((s) => s.changes.filter((c) => c.action !== "noop").map((c) => `${s.id}: ${c.summary}`));
-    // Drain, maintenance, stop and start always act in a window; the folders and files are done.
+    // Drain, maintenance, stop and start always act in a window (and are undone by it); folders and files are done.
     expect(changing.filter((c) => c.startsWith("repath") || c.startsWith("copy-") || c.startsWith("provision"))).toEqual([]);
+    expect(report.wouldChange).toBe(false);
   });
 });
 

@@ -1,0 +1,76 @@
+import { readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { OctohaError } from "../../src/shared/errors.js";
+import { buildTaskLogOwner, taskNumberOf } from "../../src/steps/task-log-owner.js";
+import { packageStem } from "../../src/steps/verify-copy.js";
+import { clusterFixture, type ClusterFixture } from "./fixture.js";
+import { recordingContext } from "./helpers.js";
+
+let fx: ClusterFixture | undefined;
+afterEach(async () => {
+  await fx?.cleanup();
+  fx = undefined;
+});
+
+describe("copy steps", () => {
+  it("applying a copy twice copies each file once, and verify proves the target holds every source file", async () => {
+    fx = await clusterFixture();
+    const copy = fx.steps("repair").find((s) => s.id === "copy-packages")!;
+    const ctx = recordingContext("copy-packages");
+    const first = (await copy.apply(ctx, undefined)) as { jobs: { filesCopied: number }[] };
+    const second = (await copy.apply(recordingContext("copy-packages"), undefined)) as { jobs: { filesCopied: number; filesSkipped: number }[] };
+    expect(first.jobs.map((j) => j.filesCopied)).toEqual([1, 1]);
+    expect(second.jobs.map((j) => j.filesCopied)).toEqual([0, 0]);
+    expect(second.jobs.map((j) => j.filesSkipped)).toEqual([1, 1]);
+    expect((await copy.verify(ctx, first)).ok).toBe(true);
+    // A checkpoint after each node: a resume skips the nodes already done.
+    expect(ctx.checkpoints).toHaveLength(2);
+  });
+
+  it("a resume skips nodes whose copy finished before the crash", async () => {
+    fx = await clusterFixture();
+    const copy = fx.steps("repair").find((s) => s.id === "copy-task-logs")!;
+    const done = { jobs: [{ kind: "taskLogs", node: "OCTO1", filesCopied: 3, bytesCopied: 1, filesSkipped: 0, bytesSkipped: 0, collisions: [], nameProblems: [], errors: [] }] };
+    await copy.apply(recordingContext("copy-task-logs"), done);
+    expect(fx.engine.runs.map((r) => r.sourceNode)).toEqual(["OCTO2"]);
+  });
+
+  it("copy never touches Octopus and leaves the sources in place", async () => {
+    fx = await clusterFixture();
+    for (const s of fx.steps("repair").filter((x) => x.id.startsWith("copy-"))) await s.apply(recordingContext(s.id), undefined);
+    expect(fx.cluster.writes()).toEqual([]);
+    expect(await readFile(path.join(fx.root, "OCTO1/TaskLogs/servertasks-1_AAAAAAAAAA.txt"), "utf8")).toBe("log of task 1 from OCTO1");
+  });
+});
+
+describe("verify-copy", () => {
+  it("fails naming a task whose log is on a node but was not copied to shared storage", async () => {
+    fx = await clusterFixture();
+    const steps = fx.steps("repair");
+    for (const s of steps.filter((x) => x.id.startsWith("copy-"))) await s.apply(recordingContext(s.id), undefined);
+    await rm(path.join(fx.root, "shared/TaskLogs/servertasks-2_BBBBBBBBBB"), { recursive: true });
+    const verify = steps.find((s) => s.id === "verify-copy")!;
+    const error = await verify.apply(recordingContext("verify-copy"), undefined).catch((e: unknown) => e as OctohaError);
+    expect((error as OctohaError).code).toBe("VERIFY_COPY_FAILED");
+    expect((error as OctohaError).hint).toContain("ServerTasks-2");
+  });
+});
+
+describe("task log owner", () => {
+  it("maps servertasks-<n>_ files and per-task folders to the node that ran the task, whether the DB holds a name or an id", async () => {
+    fx = await clusterFixture();
+    const { owner } = await buildTaskLogOwner(fx.cluster.ports.inventory);
+    expect(owner("servertasks-1_AAAAAAAAAA.txt")).toBe("OCTO1");
+    expect(owner("ServerTasks-2_BBBBBBBBBB/part1.tl.txt")).toBe("OCTO2");
+    expect(owner("servertasks-3_CCCCCCCCCC.txt")).toBe("OCTO1");
+    expect(owner("scheduledtasks_processsubscriptions.txt")).toBeUndefined();
+    expect(taskNumberOf("servertasks-12x_A.txt")).toBeUndefined();
+  });
+
+  it("recognises package files by id and version, not by a prefix of another version", () => {
+    expect(packageStem("Acme.1.4.0.zip")).toBe("acme.1.4.0");
+    expect(packageStem("Acme.1.4.0.1.tar.gz")).toBe("acme.1.4.0.1");
+    expect(packageStem("readme.txt")).toBeUndefined();
+  });
+});
