@@ -4,6 +4,7 @@
  * folder reachable, free space on the targets, env references set, SQL encryption. Apply fails
  * with every error-level finding at once, each with its fix.
  */
+import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import type { Plan } from "../plan/schema.js";
 import type { DatabaseInventory, FolderKind, SchemaShape, ServerNodes, VersionProbe } from "../octopus/types.js";
@@ -31,14 +32,14 @@ export interface PreflightDeps {
   facts: RunFacts;
   /** The environment env references are read from. */
   env: Record<string, string | undefined>;
-  /** Whether this process can reach a path (default: fs.access). */
-  canReach?: (accessPath: string) => Promise<boolean>;
+  /** Whether this process can read a node folder: "ok", "missing", or the error code (default: fs.access). */
+  probeSource?: (accessPath: string) => Promise<string>;
 }
 
-const reachable = async (p: string) =>
-  access(p).then(
-    () => true,
-    () => false,
+const readable = async (p: string): Promise<string> =>
+  access(p, constants.R_OK).then(
+    () => "ok",
+    (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? "missing" : error.code ?? "unreadable"),
   );
 
 const unsetEnv = (ref: string, what: string): Finding => ({ severity: "error", code: "ENV_UNSET", summary: `Environment variable ${ref} (${what}) is not set`, fix: `Set ${ref} in the environment of this shell before running octoha; secrets are never read from the plan or the command line.` });
@@ -46,7 +47,7 @@ const unsetEnv = (ref: string, what: string): Finding => ({ severity: "error", c
 async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightResult> {
   const { plan, ports, engine } = deps;
   const findings: Finding[] = [];
-  const canReach = deps.canReach ?? reachable;
+  const probeSource = deps.probeSource ?? readable;
 
   // The API key falls back to OCTOPUS_API_KEY, as the Octopus CLI does.
   const apiKeyRef = plan.octopus.apiKey.env;
@@ -96,7 +97,9 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
 
   for (const kind of kinds) {
     for (const src of nodeSources(plan, kind)) {
-      if (!(await canReach(src.access))) findings.push({ severity: "warning", code: "SOURCE_UNREACHABLE", node: src.node, path: src.access, summary: `${kind} folder of ${src.node} is not reachable from here: ${src.access}`, fix: "Check the access path in the plan (a UNC path or a mount of that node's disk) and that this account can read it; nothing will be copied from it otherwise." });
+      const reach = await probeSource(src.access);
+      if (reach === "missing") findings.push({ severity: "warning", code: "SOURCE_MISSING", node: src.node, path: src.access, summary: `${kind} folder of ${src.node} does not exist: ${src.access}; nothing is copied from it`, fix: "If that node did write there, correct the access path in the plan (a UNC path or a mount of that node's disk)." });
+      else if (reach !== "ok") findings.push({ severity: "error", code: "SOURCE_UNREACHABLE", node: src.node, path: src.access, summary: `${kind} folder of ${src.node} cannot be read from here: ${src.access} (${reach})`, detail: "Its files would be neither copied nor counted, and Octopus would be repointed away from them.", fix: "Give the account running octoha read access to that folder (share and NTFS permissions)." });
     }
   }
 

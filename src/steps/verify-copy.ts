@@ -114,6 +114,8 @@ export function createVerifyCopyStep(deps: VerifyCopyDeps): Step<VerifyCopyResul
     ...(r.logsNotCopied.length ? [`${r.logsNotCopied.length} task log(s) are on a node but not on shared storage: ${list(r.logsNotCopied)}`] : []),
     ...(r.packagesMissing.length ? [`${r.packagesMissing.length} package(s) the database indexes have no file in ${deps.sharedPackages}: ${list(r.packagesMissing)}`] : []),
     ...(r.logsNowhere.length && deps.logsMissingEverywhere === "fail" ? [`${r.logsNowhere.length} completed task(s) have a log nowhere: ${list(r.logsNowhere)}`] : []),
+    // Not one log anywhere is not lost history, it is a plan pointing at the wrong folders.
+    ...(r.tasksChecked > 0 && r.logsNowhere.length === r.tasksChecked ? [`none of the ${r.tasksChecked} completed tasks has a log on any node or on shared storage: the plan's TaskLogs folders are probably wrong`] : []),
   ];
   return {
     id: "verify-copy",

@@ -67,7 +67,8 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     collisionPolicy: plan.options.collisionPolicy,
     taskLogOwner: async () => (await (owner ??= buildTaskLogOwner(ports.inventory))).owner,
   };
-  const targets = [...kinds.map((k) => sharedFolder(plan, k)!.access)];
+  const clusterShared = features.clusterShared ? sharedFolder(plan, "clusterShared") : undefined;
+  const targets = [...(clusterShared ? [clusterShared.access] : []), ...kinds.map((k) => sharedFolder(plan, k)!.access)];
   const shared = (k: "taskLogs" | "packages") => sharedFolder(plan, k)!.access;
 
   const preflight = createPreflightStep({ plan, ports, engine, facts, env: o.env ?? process.env });

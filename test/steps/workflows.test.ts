@@ -110,6 +110,24 @@ describe("preflight", () => {
   });
 });
 
+describe("safety nets against a wrong plan", () => {
+  it("preflight warns when a node folder named in the plan does not exist", async () => {
+    fx = await clusterFixture();
+    const p = await fx.steps("repair")[0]!.inspect(recordingContext("preflight"));
+    expect(p.findings.find((f) => f.code === "SOURCE_MISSING")).toMatchObject({ severity: "warning", node: "OCTO2", path: path.join(fx.root, "OCTO2/Artifacts") });
+  });
+
+  it("verify-copy stops the run when not one task log is found anywhere (folders in the plan are wrong)", async () => {
+    fx = await clusterFixture();
+    const plan = fx.plan;
+    for (const n of plan.nodes) n.folders.taskLogs = { octopus: "C:\\Octopus\\TaskLogs", access: path.join(fx.root, "nowhere", n.name) };
+    const error = await runAll(fx.steps("migrate"), fx.clock).catch((e: unknown) => e as OctohaError);
+    expect((error as OctohaError).code).toBe("VERIFY_COPY_FAILED");
+    expect((error as OctohaError).hint).toContain("TaskLogs folders are probably wrong");
+    expect(fx.cluster.calls.some((c) => c.method === "write" || c.method === "start")).toBe(false);
+  });
+});
+
 describe("provision-storage", () => {
   it("rollback removes only the folders this run created, and only when empty", async () => {
     fx = await clusterFixture();

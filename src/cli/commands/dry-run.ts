@@ -12,6 +12,7 @@ interface DryRunFlags {
   detailedExitcode?: boolean;
   workflow: "migrate" | "repair";
   json?: boolean;
+  outputFormat?: "json" | "table" | "basic";
   cancelTasks?: boolean;
   verifyAll?: boolean;
 }
@@ -26,11 +27,12 @@ export function register(program: Command): void {
     .option("--detailed-exitcode", "exit 0 when nothing would change, 10 when something would")
     .addOption(new Option("--workflow <name>", "which run to preview").choices(["migrate", "repair"]).default("migrate"))
     .option("--json", "same as --format json")
+    .addOption(new Option("-f, --output-format <format>", "Octopus CLI habit: json is --format json, table/basic are Markdown").choices(["json", "table", "basic"]))
     .option("--cancel-tasks", "preview a run that cancels tasks still running at the drain deadline")
     .option("--verify-all", "preview a run that reads every task log through every node")
     .addHelpText("after", "\nExamples:\n  octoha dry-run plan.json\n  octoha dry-run plan.json --format html --out window-report.html\n  octoha dry-run plan.json --workflow repair --detailed-exitcode")
     .action(async (planFile: string, flags: DryRunFlags) => {
-      const format = flags.json ? "json" : flags.format;
+      const format = flags.json || flags.outputFormat === "json" ? "json" : flags.outputFormat ? "md" : flags.format;
       try {
         registerOctopusWorkflows();
         const outcome = await runDryRun({ planFile, workflow: flags.workflow, format, out: flags.out, flags: { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true }, redactor, signal: interruptSignal() });
