@@ -83,7 +83,12 @@ describe("migrate workflow", () => {
     await runAll(fx.steps("preseed"), fx.clock);
     expect(fx.cluster.writes()).toEqual([]); // preseed changes nothing in Octopus
     await writeFiles(path.join(fx.root, "OCTO1"), { "TaskLogs/servertasks-4_DDDDDDDDDD.txt": "new while live", "TaskLogs/servertasks-1_AAAAAAAAAA.txt": "log of task 1 from OCTO1, grown" });
+    // Octopus kept writing while live: the preseed still verifies (the window copy moves the delta)…
+    const preseed = fx.steps("migrate").find((s) => s.id === "preseed")!;
+    expect((await preseed.verify(recordingContext("preseed"), { jobs: [] })).ok).toBe(true);
+    // …but the window copy, with Octopus stopped, must leave nothing behind.
     const copyLogs = fx.steps("migrate").find((s) => s.id === "copy-task-logs")!;
+    expect((await copyLogs.verify(recordingContext("copy-task-logs"), { jobs: [] })).ok).toBe(false);
     const r = (await copyLogs.apply(recordingContext("copy-task-logs"), undefined)) as { jobs: { node: string; filesCopied: number }[] };
     expect(r.jobs.find((j) => j.node === "OCTO1")!.filesCopied).toBe(2);
     expect(await readFile(shared(fx, "TaskLogs/servertasks-1_AAAAAAAAAA.txt"), "utf8")).toBe("log of task 1 from OCTO1, grown");
