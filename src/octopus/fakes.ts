@@ -59,7 +59,7 @@ export interface FakeClusterState {
 export interface FakeKnobs {
   /** Tasks (ids) that never finish on their own: a drain waiting on them times out. */
   stuckTasks: Set<string>;
-  /** Executing tasks finish after this many listActive() polls (0 = at the first poll). */
+  /** Executing tasks finish after this many listActive() polls while a node drains (0 = at the first such poll). */
   pollsUntilTasksFinish: number;
   /** Nodes whose start() throws. */
   nodesFailingToStart: Set<string>;
@@ -130,9 +130,10 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     const v = t.serverNode?.toLowerCase();
     return state.nodes.find((n) => n.id.toLowerCase() === v || n.name.toLowerCase() === v)?.name;
   };
-  /** Each poll brings executing tasks one step closer to finishing (unless stuck). */
+  /** Each poll during a drain brings executing tasks one step closer to finishing (unless stuck). */
   let polls = 0;
   const advanceTasks = () => {
+    if (!state.nodes.some((n) => n.isDraining)) return;
     polls++;
     if (polls < k.pollsUntilTasksFinish) return;
     for (const t of state.tasks) {

@@ -50,7 +50,15 @@ export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
       previews.push({ id: step.id, title: step.title, requiresApproval: step.requiresApproval ?? false, changes: [], findings: [{ severity: "error", code: "INSPECT_FAILED", summary: `Could not preview ${step.id}: ${message}`, fix: "Fix the cause and run the dry-run again; a real run would stop here." }], error: message });
     }
   }
-  const findings = previews.flatMap((p) => p.findings.map((f): Finding & { step: string } => ({ ...f, step: p.id }))).sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+  // The preseed and the window copy preview the same files: report each finding once.
+  const seen = new Set<string>();
+  const findings = previews
+    .flatMap((p) => p.findings.map((f): Finding & { step: string } => ({ ...f, step: p.id })))
+    .filter((f) => {
+      const key = `${f.code}|${f.node ?? ""}|${f.path ?? ""}|${f.summary}`;
+      return seen.has(key) ? false : (seen.add(key), true);
+    })
+    .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 
   // The window copy (copy-*) when the workflow has one, else the preseed: never both (same files).
   const copySteps = o.steps.map((s) => s.id).filter((id) => id.startsWith("copy-"));
@@ -82,7 +90,7 @@ export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
     drainWaitSeconds,
     logHandleWaitSeconds,
     totalSeconds: copySeconds === undefined ? undefined : copySeconds + drainWaitSeconds + logHandleWaitSeconds,
-    basis: rate ? "copy time from a measured read sample; drain wait is the plan's timeout when tasks run now (upper bound)" : "no measured copy rate: copy time unknown",
+    basis: `${totalBytes === 0 ? "nothing to copy" : rate ? "copy time from a measured read sample" : "no measured copy rate: copy time unknown"}; drain wait is the plan's timeout when tasks run now (upper bound)`,
   };
 
   const pathCommand = facts.get("repath")?.["command"];

@@ -8,7 +8,7 @@ const show = (v: unknown) => (v === undefined ? "—" : typeof v === "string" ? 
 
 function changeLine(c: Change): string {
   const arrow = c.before !== undefined || c.after !== undefined ? ` (${show(c.before)} → ${show(c.after)})` : "";
-  return `- \`${c.action}\` ${c.summary}${c.action === "update" ? arrow : ""}`;
+  return `- \`${c.action}\` ${c.summary}${c.action === "update" && !c.summary.includes("→") ? arrow : ""}`;
 }
 
 export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {

@@ -52,7 +52,8 @@ export function createMaintenanceOffStep(deps: MaintenanceDeps): Step<Maintenanc
     title: "Put maintenance mode back as it was",
     async inspect() {
       const on = await maintenance.isOn();
-      const after = target();
+      // Previewed before maintenance-on ran: what it will record is the mode right now.
+      const after = deps.facts.get("maintenance-on")?.before ?? on;
       return { changes: [{ action: "update", target: "maintenance mode", before: true, after, summary: after ? "leave maintenance mode on (it was on before the run)" : "switch maintenance mode off" }], findings: [], facts: { currentlyOn: on } };
     },
     async apply(ctx, last) {

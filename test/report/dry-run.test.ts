@@ -99,6 +99,26 @@ describe("dry-run", () => {
   });
 });
 
+describe("dry-run window estimate", () => {
+  it("uses the engine's measured rate for the copy and the drain timeout as the upper bound when tasks run now", async () => {
+    fx = await clusterFixture({ planOptions: { drainTimeoutMinutes: 20 } });
+    fx.engine.measureRate = async () => 10;
+    fx.cluster.state.tasks.push({ id: "ServerTasks-7", name: "Deploy", state: "Executing", serverNode: "OCTO1", completedTime: null });
+    const { report } = await dryRunOf(fx, "migrate");
+    const bytes = report.copy.reduce((a, c) => a + c.bytes, 0);
+    expect(report.estimate).toMatchObject({ rateBytesPerSecond: 10, copySeconds: bytes / 10, drainWaitSeconds: 1200, logHandleWaitSeconds: 60, totalSeconds: bytes / 10 + 1260 });
+    expect(report.findings.find((f) => f.code === "TASKS_RUNNING")?.detail).toContain("ServerTasks-7 (Deploy, Executing) on OCTO1");
+  });
+
+  it("reports a collision seen by both the preseed and the window copy once", async () => {
+    fx = await clusterFixture();
+    await runAll(fx.steps("preseed"), fx.clock);
+    const { report } = await dryRunOf(fx, "migrate");
+    expect(report.findings.filter((f) => f.code === "COLLISION" && f.path === "servertasks-3_CCCCCCCCCC.txt")).toHaveLength(1);
+    expect(report.collisions.filter((c) => c.relPath === "servertasks-3_CCCCCCCCCC.txt")).toHaveLength(1);
+  });
+});
+
 describe("run report", () => {
   it("lists what was copied, how collisions were resolved, and tasks whose logs exist nowhere", async () => {
     fx = await clusterFixture();
