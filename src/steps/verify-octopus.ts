@@ -3,9 +3,10 @@
  * (bypassing the load balancer): any failure means that node still cannot see the shared file.
  * A sample spread evenly over the task history by default, every task with --verify-all.
  */
-import type { DatabaseInventory, ServerTasks } from "../octopus/types.js";
-import type { Step } from "../runner/step.js";
-import { OctohaError } from "../shared/errors.js";
+import type { DatabaseInventory, ServerNodes, ServerTasks } from "../octopus/types.js";
+import type { Step, StepContext } from "../runner/step.js";
+import { isRetryable, OctohaError } from "../shared/errors.js";
+import type { Clock } from "./deps.js";
 
 export interface VerifyOctopusResult {
   checked: number;
@@ -13,8 +14,11 @@ export interface VerifyOctopusResult {
 }
 
 export interface VerifyOctopusDeps {
-  ports: { tasks: ServerTasks; inventory: DatabaseInventory };
+  ports: { tasks: ServerTasks; inventory: DatabaseInventory; nodes: ServerNodes };
+  clock: Clock;
   nodeNames: string[];
+  /** How long a freshly started node gets to answer its ping before reads count as failures. */
+  startupTimeoutSeconds?: number;
   sampleSize: number;
   verifyAll: boolean;
   /** Tasks whose logs exist nowhere (known before): not expected to read. */
@@ -36,15 +40,34 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
     for await (const t of deps.ports.inventory.tasks({ completedOnly: true })) if (!skip.has(t.id)) ids.push(t.id);
     return deps.verifyAll ? ids : spreadSample(ids, deps.sampleSize);
   };
-  const readAll = async (ids: string[]): Promise<VerifyOctopusResult> => {
+  /** A node just started needs a while before it serves the API (418 while drained still counts as up). */
+  const waitUntilUp = async (ctx: StepContext) => {
+    const deadline = deps.clock.now() + (deps.startupTimeoutSeconds ?? 300) * 1000;
+    for (const node of deps.nodeNames) {
+      while ((await deps.ports.nodes.ping(node).catch(() => "offline" as const)) === "offline" && deps.clock.now() < deadline && !ctx.signal.aborted) {
+        ctx.emit({ level: "progress", message: `Waiting for ${node} to answer after its start` });
+        await deps.clock.sleep(5000, ctx.signal);
+      }
+    }
+  };
+  const readOne = async (id: string, node: string): Promise<string | undefined> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await deps.ports.tasks.readRawLog(id, node);
+        return undefined;
+      } catch (error) {
+        if (!isRetryable(error) || attempt >= 3) return (error as Error).message;
+        await deps.clock.sleep(1000 * attempt);
+      }
+    }
+  };
+  const readAll = async (ctx: StepContext, ids: string[]): Promise<VerifyOctopusResult> => {
+    await waitUntilUp(ctx);
     const failures: VerifyOctopusResult["failures"] = [];
     for (const node of deps.nodeNames) {
       for (const id of ids) {
-        try {
-          await deps.ports.tasks.readRawLog(id, node);
-        } catch (error) {
-          failures.push({ taskId: id, node, error: (error as Error).message });
-        }
+        const error = await readOne(id, node);
+        if (error !== undefined) failures.push({ taskId: id, node, error });
       }
     }
     return { checked: ids.length * deps.nodeNames.length, failures };
@@ -57,7 +80,7 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
       return { changes: [], findings: [], facts: { tasksToRead: ids.length, nodes: deps.nodeNames, verifyAll: deps.verifyAll } };
     },
     async apply(ctx) {
-      const r = await readAll(await sample());
+      const r = await readAll(ctx, await sample());
       await ctx.checkpoint(r);
       if (r.failures.length > 0) {
         throw new OctohaError(`${r.failures.length} of ${r.checked} task-log read(s) failed through the nodes; maintenance mode stays on`, {

@@ -90,7 +90,7 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
   });
   const repath = createRepathStep({ plan, ports, facts, target: targetServerFolders(plan, features) });
   const start = createStartServicesStep({ ports, facts, nodeNames });
-  const verifyOctopus = createVerifyOctopusStep({ ports, nodeNames, sampleSize: plan.options.verifySampleSize, verifyAll: o.flags.verifyAll, skip: () => new Set(facts.get("verify-copy")?.logsNowhere ?? []) });
+  const verifyOctopus = createVerifyOctopusStep({ ports, clock, nodeNames, sampleSize: plan.options.verifySampleSize, verifyAll: o.flags.verifyAll, skip: () => new Set(facts.get("verify-copy")?.logsNowhere ?? []) });
   const maintenanceOff = createMaintenanceOffStep({ ports, facts });
   const undrain = createUndrainStep({ ports, facts });
 

@@ -65,6 +65,20 @@ describe("drain-nodes", () => {
     expect(cluster.calls.some((c) => c.method === "cancel")).toBe(false);
   });
 
+  it("an interrupt during the wait stops resumably (exit 3) with the nodes still drained and the deadline saved", async () => {
+    const { cluster, drain, clock } = drainFixture({ stuck: true });
+    const ctx = recordingContext("drain-nodes", clock);
+    const sleep = clock.sleep;
+    clock.sleep = async (ms: number) => {
+      ctx.abort();
+      await sleep(ms);
+    };
+    const error = await drain.apply(ctx, undefined).catch((e: unknown) => e as OctohaError);
+    expect(error).toMatchObject({ code: "INTERRUPTED", exitCode: 3 });
+    expect(cluster.state.nodes.every((n) => n.isDraining)).toBe(true);
+    expect(ctx.checkpoints.at(-1)).toMatchObject({ phase: "draining", drainDeadline: expect.any(Number) });
+  });
+
   it("cancels tasks still running at the deadline only when told to", async () => {
     const { cluster, drain, clock } = drainFixture({ stuck: true, cancel: true });
     const ctx = recordingContext("drain-nodes", clock);

@@ -192,6 +192,22 @@ describe("repath", () => {
 });
 
 describe("verify-octopus", () => {
+  it("gives a node that is still starting time to answer before reading logs through it", async () => {
+    fx = await clusterFixture();
+    const f = fx;
+    f.cluster.state.nodes[1]!.service = "stopped";
+    const sleep = f.clock.sleep;
+    f.clock.sleep = async (ms: number) => {
+      f.cluster.state.nodes[1]!.service = "running"; // comes up while we wait
+      await sleep(ms);
+    };
+    const verify = f.steps("repair").find((s) => s.id === "verify-octopus")!;
+    const ctx = recordingContext("verify-octopus", f.clock);
+    const r = (await verify.apply(ctx, undefined)) as { failures: unknown[] };
+    expect(r.failures).toEqual([]);
+    expect(ctx.events.some((e) => e.message.includes("Waiting for OCTO2"))).toBe(true);
+  });
+
   it("reads a sample through each node by default and every task with --verify-all, naming the node that fails", async () => {
     fx = await clusterFixture({ planOptions: { verifySampleSize: 1 } });
     delete fx.cluster.state.tasks[1]!.logVia!["OCTO2"];
