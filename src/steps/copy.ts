@@ -6,6 +6,7 @@
  * the task (per the database); others follow the plan's collision policy. Copy never moves:
  * sources stay, and rollback leaves copied files in place.
  */
+import path from "node:path";
 import type { FolderKind } from "../octopus/types.js";
 import type { Change, Finding, Step, StepContext } from "../runner/step.js";
 import type { Collision, CollisionPolicy, CopySummary, NameProblem, TaskLogOwner, VerifyMode } from "../storage/types.js";
@@ -49,6 +50,15 @@ export interface CopyStepDeps {
   taskLogOwner?: () => Promise<TaskLogOwner>;
 }
 
+/**
+ * Losing copies of packages are kept beside the Packages folder, not inside it: Octopus re-indexes
+ * the built-in repository at start and must not find a second file for the same package there.
+ * Other kinds use the engine's default (<target>/.octoha/conflicts).
+ */
+function quarantineDirFor(job: CopyJob): string | undefined {
+  return job.kind === "packages" ? path.join(path.dirname(job.target.access), ".octoha-conflicts", path.basename(job.target.access)) : undefined;
+}
+
 const jobKey = (j: { kind: FolderKind; node: string }) => `${j.kind}:${j.node}`;
 
 function toJobResult(job: CopyJob, s: CopySummary): CopyJobResult {
@@ -67,6 +77,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       verify: deps.verify,
       collisionPolicy: deps.collisionPolicy,
       manifestPath: manifestPath(deps.stateDir, job.kind, job.source.node),
+      quarantineDir: quarantineDirFor(job),
       dryRun,
       signal: ctx.signal,
       onProgress: dryRun ? undefined : (p) => ctx.emit({ level: "progress", message: `${job.kind} from ${job.source.node}: ${p.filesDone}/${p.filesTotal} files`, data: { kind: job.kind, node: job.source.node, ...p } }),

@@ -60,6 +60,7 @@ describe("dry-run", () => {
     fx.cluster.state.packages.push({ id: "packages-Ghost.9.9.9", packageId: "Ghost", version: "9.9.9", spaceId: "Spaces-1" });
     const { report } = await dryRunOf(fx, "repair");
     expect(report.collisions.map((c) => `${c.folder}/${c.relPath}:${c.node}:${c.winner}`).sort()).toEqual([
+      "packages/Spaces-1/feeds-builtin/Acme/Acme.1.4.0.zip:OCTO2:target",
       "taskLogs/scheduledtasks_processsubscriptions.txt:OCTO2:target",
       "taskLogs/servertasks-3_CCCCCCCCCC.txt:OCTO2:target",
     ]);

@@ -37,6 +37,7 @@ export async function clusterFixture(options: { knobs?: Partial<FakeKnobs>; plan
     "TaskLogs/servertasks-3_CCCCCCCCCC.txt": "stale copy on OCTO2",
     "TaskLogs/scheduledtasks_processsubscriptions.txt": "OCTO2 scheduler",
     "Packages/Spaces-1/feeds-builtin/Widget/Widget.2.0.0.nupkg": "WIDGET-2.0.0",
+    "Packages/Spaces-1/feeds-builtin/Acme/Acme.1.4.0.zip": "ACME-1.4.0 rebuilt on OCTO2",
   });
   const state = defaultFakeState();
   const log = (text: string) => ({ OCTO1: text, OCTO2: text });

@@ -64,7 +64,7 @@ export function createFileCopyEngine(): CopyEngine & { runs: CopyOptions[] } {
           if (!wroteIt) {
             const owner = o.taskLogOwner?.(rel);
             const winner: Collision["winner"] = owner !== undefined && owner === o.sourceNode ? "source" : "target";
-            quarantine = path.join(o.target, ".octoha", "conflicts", o.sourceNode ?? "unknown", rel);
+            quarantine = path.join(o.quarantineDir ?? path.join(o.target, ".octoha", "conflicts"), o.sourceNode ?? "unknown", rel);
             s.collisions.push({ kind: "different-bytes", relPath: rel, targetRelPath: rel, sourceNode: o.sourceNode, winner, quarantinedAt: quarantine, reason: owner ? `task ran on ${owner}` : "kept the target" });
             if (o.dryRun) continue;
             await mkdir(path.dirname(quarantine), { recursive: true });

@@ -30,6 +30,10 @@ describe("repair workflow", () => {
     expect(await readFile(shared(fx, "TaskLogs/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO1 scheduler");
     expect(await readFile(shared(fx, "TaskLogs/.octoha/conflicts/OCTO2/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO2 scheduler");
     expect(await readFile(shared(fx, "Packages/Spaces-1/feeds-builtin/Widget/Widget.2.0.0.nupkg"), "utf8")).toBe("WIDGET-2.0.0");
+    // A package file that differs between nodes: the loser goes beside Packages, where the re-index never looks.
+    expect(await readFile(shared(fx, ".octoha-conflicts/Packages/OCTO2/Spaces-1/feeds-builtin/Acme/Acme.1.4.0.zip"), "utf8")).toBe("ACME-1.4.0 rebuilt on OCTO2");
+    expect(await readFile(shared(fx, "Packages/Spaces-1/feeds-builtin/Acme/Acme.1.4.0.zip"), "utf8")).toBe("ACME-1.4.0");
+    expect((await listTree(shared(fx, "Packages"))).some((p) => p.includes(".octoha"))).toBe(false);
     expect(await readFile(shared(fx, "Artifacts/Spaces-1/ServerTasks-1/report.html"), "utf8")).toBe("<p>artifact 1</p>");
     // Sources stay (copy, never move).
     expect(await listTree(path.join(fx.root, "OCTO2", "TaskLogs"))).toContain("servertasks-3_CCCCCCCCCC.txt");
