@@ -95,7 +95,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
         const s = await run(job, true, ctx);
         jobs.push(toJobResult(job, s));
         changes.push({ action: s.filesCopied > 0 ? "copy" : "noop", target: job.target.octopus, before: job.source.octopus, after: job.target.octopus, bytes: s.bytesCopied, files: s.filesCopied, summary: `copy ${s.filesCopied} ${job.kind} file(s) (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there` });
-        for (const c of s.collisions) findings.push({ severity: "warning", code: "COLLISION", node: job.source.node, path: c.relPath, summary: `${job.kind}/${c.relPath}: ${c.kind} (${c.reason}); ${c.winner === "source" ? `${job.source.node}'s copy wins` : "the copy already there stays"}`, fix: "The other copy is quarantined under .octoha/conflicts, never dropped; review it after the run." });
+        for (const c of s.collisions) findings.push({ severity: "warning", code: "COLLISION", node: job.source.node, path: c.relPath, summary: `${job.kind}/${c.relPath}: ${c.kind} (${c.reason}); ${c.winner === "source" ? `${job.source.node}'s copy wins` : "the copy already there stays"}`, fix: `The other copy is kept${c.quarantinedAt ? ` at ${c.quarantinedAt}` : " in quarantine"}, never dropped; review it after the run.` });
         for (const p of s.nameProblems) findings.push({ severity: "error", code: p.problem === "path-too-long" ? "PATH_TOO_LONG" : "INVALID_WINDOWS_NAME", node: job.source.node, path: p.relPath, summary: `${job.kind}/${p.relPath}: ${p.detail}`, fix: "Rename or remove the file on the source node, or choose a shorter shared path." });
       }
       // A short read sample, when the engine can measure one, turns bytes into an estimated duration.
