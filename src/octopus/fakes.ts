@@ -69,6 +69,8 @@ export interface FakeKnobs {
   unsupportedPathKeys: Set<keyof ServerFolderPaths>;
   /** probe() throws: a schema we do not recognise. */
   unknownSchema: boolean;
+  /** The next N task inventories lose the SQL connection after the first row (retryable). */
+  sqlDropsRemaining: number;
 }
 
 export interface FakeCall {
@@ -112,6 +114,7 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     failingPathWrites: new Set(),
     unsupportedPathKeys: new Set(),
     unknownSchema: false,
+    sqlDropsRemaining: 0,
     ...knobs,
   };
   const calls: FakeCall[] = [];
@@ -249,8 +252,13 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     },
     async *tasks(options) {
       record("inventory", "tasks", [options]);
+      const drop = k.sqlDropsRemaining > 0;
+      if (drop) k.sqlDropsRemaining--;
+      let rows = 0;
       for (const t of state.tasks) {
+        if (drop && rows === 1) throw new OctohaError("SQL connection lost while reading ServerTask", { code: "SQL_CONNECTION_LOST", behaviour: "retryable" });
         if (options?.completedOnly && isActiveState(t.state)) continue;
+        rows++;
         yield { id: t.id, state: t.state, serverNode: t.serverNode, completedTime: t.completedTime } satisfies TaskRow;
       }
     },

@@ -65,7 +65,16 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     concurrency: plan.options.concurrency,
     verify: plan.options.verify,
     collisionPolicy: plan.options.collisionPolicy,
-    taskLogOwner: async () => (await (owner ??= buildTaskLogOwner(ports.inventory))).owner,
+    // Read once per run and shared by the copy steps; forgotten on failure so a retry reads again.
+    taskLogOwner: async () => {
+      owner ??= buildTaskLogOwner(ports.inventory);
+      try {
+        return (await owner).owner;
+      } catch (error) {
+        owner = undefined;
+        throw error;
+      }
+    },
   };
   const clusterShared = features.clusterShared ? sharedFolder(plan, "clusterShared") : undefined;
   const targets = [...(clusterShared ? [clusterShared.access] : []), ...kinds.map((k) => sharedFolder(plan, k)!.access)];

@@ -44,6 +44,17 @@ describe("copy steps", () => {
   });
 });
 
+describe("SQL connection dropped mid-inventory", () => {
+  it("fails the task-log copy as retryable, and the retry reads the inventory again and copies", async () => {
+    fx = await clusterFixture({ knobs: { sqlDropsRemaining: 1 } });
+    const copy = fx.steps("repair").find((s) => s.id === "copy-task-logs")!;
+    await expect(copy.apply(recordingContext("copy-task-logs"), undefined)).rejects.toMatchObject({ code: "SQL_CONNECTION_LOST", behaviour: "retryable" });
+    const r = (await copy.apply(recordingContext("copy-task-logs"), undefined)) as { jobs: { node: string; collisions: { winner: string }[] }[] };
+    expect(r.jobs.map((j) => j.node)).toEqual(["OCTO1", "OCTO2"]);
+    expect(await readFile(path.join(fx.root, "shared/TaskLogs/servertasks-3_CCCCCCCCCC.txt"), "utf8")).toBe("log of task 3 from OCTO1");
+  });
+});
+
 describe("verify-copy", () => {
   it("fails naming a task whose log is on a node but was not copied to shared storage", async () => {
     fx = await clusterFixture();
