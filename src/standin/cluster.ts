@@ -492,7 +492,7 @@ export class Cluster {
       task.serverNode = node.name;
       task.startTime = this.iso();
       this.runtime.set(task.id, { endsAt: this.nowMs + (this.durations.get(task.id) ?? this.durationMs) });
-      this.writeLog(node, task, `${this.iso()}  Info     | ${task.description} started on ${node.name}\n`);
+      this.writeLog(node, task, `${this.iso()}  Info     | ${task.id}: ${task.description} started on ${node.name}\n`);
       changed = true;
     }
     if (changed) this.changed();
