@@ -192,6 +192,13 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
         };
       }
       if (p.startsWith("/api/octopusservernodes")) return nodesApi(method, p, q, body, needsAdmin);
+      if (p === "/api/spaces" && method === "GET" && compareVersions(cluster.version, "2019.1") >= 0) {
+        // One space: enough for clients that resolve a space name (Spaces came in 2019.1).
+        const { skip, take } = paging(q);
+        const partial = q.get("partialName")?.toLowerCase() ?? "";
+        const items = [{ Id: "Spaces-1", Name: "Default", Slug: "default", IsDefault: true, TaskQueueStopped: false, Links: { Self: "/api/spaces/Spaces-1" } }].filter((x) => x.Name.toLowerCase().includes(partial));
+        return { status: 200, body: collection("Space", items, skip, take, "/api/spaces") };
+      }
       const spaceScoped = /^\/api\/(Spaces-\d+)(\/tasks.*)$/i.exec(p);
       if (spaceScoped) return tasksApi(method, `/api${spaceScoped[2]}`, q, body, node, who, spaceScoped[1]);
       if (p.startsWith("/api/tasks")) return tasksApi(method, p, q, body, node, who, undefined);
