@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { register as standin } from "./standin.js";
 
 /** Each verb's registration function. One import and one entry per verb file. */
-export const commands: ((program: Command) => void)[] = [];
+export const commands: ((program: Command) => void)[] = [standin];
