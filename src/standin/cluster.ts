@@ -345,7 +345,11 @@ export class Cluster {
       this.schedule();
     }
     this.nowMs = target;
-    for (const node of this.s.nodes) if (node.running) node.lastSeen = this.iso();
+    if (ms > 0) {
+      // Heartbeats: a revision bump without listeners, nothing else changed.
+      for (const node of this.s.nodes) if (node.running) node.lastSeen = this.iso();
+      this.rev++;
+    }
     this.schedule();
   }
 

@@ -53,6 +53,8 @@ export interface StandinHttp {
   nodeUrls: Record<string, string>;
   controlUrl: string;
   setFaults(listener: string, faults: ListenerFaults): void;
+  /** Resolves once node listeners match the nodes' service state (a stop closes the node's port). */
+  settle(): Promise<void>;
   executableFaults: ExecutableFaults;
   close(): Promise<void>;
 }
@@ -370,7 +372,8 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
   /** Stopped nodes refuse connections on their own port; a started node listens on it again. */
   let syncing: Promise<void> = Promise.resolve();
   const syncNodeListeners = (): Promise<void> => {
-    syncing = syncing.then(async () => {
+    // A failed re-listen (port taken meanwhile) must not wedge later syncs.
+    syncing = syncing.catch(() => undefined).then(async () => {
       for (const node of cluster.nodes()) {
         const l = nodeListeners.get(node.name)!;
         if (!node.running && l.server) await closeListener(l);
@@ -394,6 +397,7 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
     nodeUrls: Object.fromEntries([...nodeListeners].map(([name, l]) => [name, base(l.port)])),
     controlUrl: `${base(lb.port)}/__standin`,
     setFaults,
+    settle: () => syncNodeListeners(),
     executableFaults,
     async close() {
       closed = true;

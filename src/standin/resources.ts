@@ -22,7 +22,6 @@ export function rootDocument(cluster: Cluster): Record<string, unknown> {
       ServerStatus: "/api/serverstatus",
       ServerHealthStatus: "/api/serverstatus/health",
       OctopusServerNodes: "/api/octopusservernodes{/id}{?skip,take,ids,partialName}",
-      OctopusServerClusterSummary: "/api/octopusservernodes/summary",
       Tasks: "/api/tasks{/id}{?skip,active,environment,tenant,project,name,node,running,states,hasPendingInterruptions,hasWarningsOrErrors,take,ids,partialName,spaces,includeSystem}",
     },
   };

@@ -115,7 +115,7 @@ describe("REST adapters under faults", () => {
     const p = ports();
     s.cluster.updateNode("OCTO2", { isDraining: true });
     s.cluster.stopNode("OCTO1");
-    await new Promise((r) => setTimeout(r, 50));
+    await s.http.settle();
     expect(await p.nodes.ping("OCTO1")).toBe("offline");
     expect(await p.nodes.ping("OCTO2")).toBe("draining");
   });

@@ -89,8 +89,7 @@ describe("stand-in HTTP API", () => {
 
   it("a stopped node's own port refuses connections and the load balancer stops sending to it", async () => {
     s.cluster.stopNode("OCTO1");
-    await fetch(`${s.controlUrl}/state`, { headers: { "X-Standin-Token": s.controlToken } }); // let the listener close
-    await new Promise((r) => setTimeout(r, 50));
+    await s.http.settle();
     await expect(get(`${s.nodes[0]!.url}/api/octopusservernodes/ping`)).rejects.toThrow();
     for (let i = 0; i < 3; i++) expect((await get(`${s.url}/api/serverstatus`, s.apiKey)).headers.get("octopus-node")).toBe("OCTO2");
     const summary = (await (await get(`${s.url}/api/octopusservernodes/summary`, s.apiKey)).json()) as { Nodes: { Name: string; IsOffline: boolean }[] };
