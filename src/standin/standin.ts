@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cluster, type ClusterOptions } from "./cluster.js";
-import { CONTROL_ENV, CONTROL_FILE, type ControlInfo } from "./control-info.js";
+import { CONTROL_ENV, CONTROL_FILE, NODE_ENV, type ControlInfo } from "./control-info.js";
 import { startStandinHttp, type StandinHttp } from "./http.js";
 
 export { CONTROL_ENV, CONTROL_FILE, NODE_ENV, type ControlInfo } from "./control-info.js";
@@ -35,7 +35,8 @@ export interface StandinOptions {
 
 export interface RunningStandin {
   url: string;
-  nodes: { name: string; url: string }[];
+  /** Each node's own URL, and a serverExe that acts as that node (sets OCTOHA_STANDIN_NODE). */
+  nodes: { name: string; url: string; serverExe: string }[];
   apiKey: string;
   /** A key without AdministerSystem: maintenance mode blocks it. */
   userApiKey: string;
@@ -96,12 +97,21 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   const binJs = octopusServerBinPath();
   const serverExe = path.join(dataDir, "bin", "octopus-server");
   mkdirSync(path.dirname(serverExe), { recursive: true });
-  writeFileSync(serverExe, `#!/bin/sh\n${CONTROL_ENV}=${shellQuote(controlFile)} exec ${shellQuote(process.execPath)} ${shellQuote(binJs)} "$@"\n`);
-  chmodSync(serverExe, 0o755);
+  const writeScript = (file: string, nodeEnv: string) => {
+    writeFileSync(file, `#!/bin/sh\n${nodeEnv}${CONTROL_ENV}=${shellQuote(controlFile)} exec ${shellQuote(process.execPath)} ${shellQuote(binJs)} "$@"\n`);
+    chmodSync(file, 0o755);
+  };
+  writeScript(serverExe, "");
+  // One script per node: "Octopus.Server.exe as run on that node", for plans' per-node service commands.
+  const nodeServerExes: Record<string, string> = {};
+  for (const name of info.nodes) {
+    nodeServerExes[name] = path.join(dataDir, "bin", `octopus-server-${name}`);
+    writeScript(nodeServerExes[name], `${NODE_ENV}=${shellQuote(name)} `);
+  }
 
   return {
     url: http.url,
-    nodes: Object.entries(http.nodeUrls).map(([name, url]) => ({ name, url })),
+    nodes: Object.entries(http.nodeUrls).map(([name, url]) => ({ name, url, serverExe: nodeServerExes[name]! })),
     apiKey,
     userApiKey,
     controlUrl: http.controlUrl,

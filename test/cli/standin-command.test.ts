@@ -25,11 +25,11 @@ function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
 }
 
 describe("octoha standin", () => {
-  it("prints URL, node URLs, API key and serverExe as JSON, serves them, and exits 0 on SIGTERM", async () => {
+  it("prints URL, node URLs, API key and serverExe as JSON, serves them (a node's own serverExe stops that node), and exits 0 on SIGTERM", async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), "octoha-standin-cli-"));
     tmps.push(tmp);
     const child = spawn(process.execPath, [main, "standin", "--nodes", "3", "--data", tmp, "--seed-tasks", "2", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
-    const info = JSON.parse(await firstLine(child)) as { url: string; nodes: { name: string; url: string }[]; apiKey: string; serverExe: string; dataDir: string };
+    const info = JSON.parse(await firstLine(child)) as { url: string; nodes: { name: string; url: string; serverExe: string }[]; apiKey: string; serverExe: string; dataDir: string };
     expect(info.nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2", "OCTO3"]);
     expect(info.apiKey).toMatch(/^API-/);
     const summary = (await (await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } })).json()) as { Nodes: unknown[] };
@@ -38,6 +38,8 @@ describe("octoha standin", () => {
     expect(tasks.TotalResults).toBe(6);
     const { stdout } = await promisify(execFile)(info.serverExe, ["show-configuration", "--format=json", "--noconsolelogging", "--instance=OCTO3"]);
     expect((JSON.parse(stdout) as Record<string, string>)["Octopus.Server.NodeName"]).toBe("OCTO3");
+    await promisify(execFile)(info.nodes[1]!.serverExe, ["service", "--stop"]);
+    expect((await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } }).then((r) => r.json())) as { Nodes: { Name: string; IsOffline: boolean }[] }).toMatchObject({ Nodes: [{ IsOffline: false }, { Name: "OCTO2", IsOffline: true }, { IsOffline: false }] });
     const exited = new Promise<number | null>((r) => child.once("exit", r));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
