@@ -167,4 +167,32 @@ describe("REST adapters under faults", () => {
     expect(e.code).toBe("OCTOPUS_API_NOT_FOUND");
     expect(e.behaviour).toBe("fatal");
   });
+
+  it("a fault on one node's own listener leaves the other node and the load balancer alone", async () => {
+    s.http.setFaults("OCTO1", { failNext: 100 });
+    const p = ports();
+    expect(await p.nodes.ping("OCTO1")).toBe("offline");
+    expect(await p.nodes.ping("OCTO2")).toBe("online");
+    expect(await p.nodes.list()).toHaveLength(2);
+  });
+
+  it("a steady rate of 5xx answers is absorbed by the retries", async () => {
+    s.http.setFaults("lb", { errorRate: 0.3 });
+    const p = ports({ attempts: 8 });
+    for (let i = 0; i < 15; i++) expect(await p.maintenance.isOn()).toBe(false);
+  });
+
+  it("a drain that never finishes: the drained node keeps reporting its running task", async () => {
+    const stuck = await fetch(`${s.controlUrl}/services/OCTO1/stuck`, { method: "POST", headers: { "X-Standin-Token": s.controlToken } });
+    expect(stuck.status).toBe(200);
+    s.cluster.updateNode("OCTO2", { maxConcurrentTasks: 0 });
+    s.cluster.queueTask();
+    s.cluster.advance(0);
+    const p = ports();
+    await p.nodes.update("OctopusServerNodes-OCTO1", { isDraining: true });
+    s.cluster.advance(24 * 3_600_000);
+    const octo1 = (await p.nodes.list()).find((n) => n.name === "OCTO1")!;
+    expect(octo1).toMatchObject({ isDraining: true, runningTaskCount: 1 });
+    expect(await p.nodes.ping("OCTO1")).toBe("draining");
+  });
 });
