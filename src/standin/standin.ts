@@ -4,7 +4,7 @@
  * API and a control file in the data dir), and the TDS endpoint when that module is present.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cluster, type ClusterOptions } from "./cluster.js";
@@ -29,7 +29,7 @@ export interface StandinOptions {
   /** Start the TDS endpoint when its module is built in (default true). */
   sql?: boolean;
   apiKey?: string;
-  /** Write state.json into the data dir on close. */
+  /** Start from <data>/state.json when it exists, and write it back on close. */
   snapshot?: boolean;
 }
 
@@ -73,8 +73,9 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     taskDurationMs: options.taskDurationMs,
     folders: options.folders,
   };
-  const cluster = new Cluster(clusterOptions);
-  if (options.seedTasks) cluster.seedHistory({ tasksPerNode: options.seedTasks, artifactsPerTask: 1, packagesPerNode: 2, scheduledJobLogs: true });
+  const snapshotFile = path.join(dataDir, "state.json");
+  const cluster = options.snapshot && existsSync(snapshotFile) ? Cluster.fromSnapshot(clusterOptions, JSON.parse(readFileSync(snapshotFile, "utf8")) as ClusterState) : new Cluster(clusterOptions);
+  if (options.seedTasks && cluster.tasks().length === 0) cluster.seedHistory({ tasksPerNode: options.seedTasks, artifactsPerTask: 1, packagesPerNode: 2, scheduledJobLogs: true });
 
   const apiKey = options.apiKey ?? `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
   const userApiKey = `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
@@ -128,7 +129,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
       stopClock();
       await sql?.close();
       await http.close();
-      if (options.snapshot) writeFileSync(path.join(dataDir, "state.json"), JSON.stringify(cluster.state(), null, 2));
+      if (options.snapshot) writeFileSync(snapshotFile, JSON.stringify(cluster.state(), null, 2));
     },
   };
 }

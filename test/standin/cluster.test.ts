@@ -165,4 +165,13 @@ describe("simulated cluster", () => {
     expect(makeCluster({ schema: "3.x" }).nodes()[0]!.id).toBe("OCTO1");
     expect(makeCluster({ schema: "2018+" }).nodes()[0]!.id).toBe("OctopusServerNodes-OCTO1");
   });
+
+  it("a snapshot restores the same tasks and folders, and new task ids continue after the old ones", () => {
+    const c = makeCluster();
+    c.seedHistory({ tasksPerNode: 2 });
+    c.setFolders({ taskLogs: "\\\\fs01\\OctopusShared\\TaskLogs" });
+    const restored = Cluster.fromSnapshot({ dataDir: c.dataDir, nodes: 2 }, JSON.parse(JSON.stringify(c.state())));
+    expect(restored.state()).toEqual(c.state());
+    expect(restored.queueTask().id).toBe("ServerTasks-5");
+  });
 });

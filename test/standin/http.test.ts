@@ -108,3 +108,21 @@ describe("stand-in HTTP API", () => {
     expect(s.cluster.node("OCTO1").isDraining).toBe(false);
   });
 });
+
+describe("stand-in snapshot", () => {
+  it("with snapshot on, a restarted stand-in comes back with the same tasks and maintenance mode", async () => {
+    const { startStandin } = await import("../../src/standin/standin.js");
+    const dataDir = `${s.tmp}/snap`;
+    const first = await startStandin({ dataDir, clock: "manual", sql: false, snapshot: true, seedTasks: 1 });
+    first.cluster.setMaintenanceMode(true);
+    const ids = first.cluster.tasks().map((t) => t.id);
+    await first.close();
+    const second = await startStandin({ dataDir, clock: "manual", sql: false, snapshot: true, seedTasks: 1 });
+    try {
+      expect(second.cluster.tasks().map((t) => t.id)).toEqual(ids);
+      expect(second.cluster.isInMaintenanceMode).toBe(true);
+    } finally {
+      await second.close();
+    }
+  });
+});
