@@ -36,6 +36,8 @@ export interface SimFolders {
   clusterShared?: string;
   imports?: string;
   eventExports?: string;
+  /** path --telemetry (2020.x): performance and temporal telemetry files. */
+  telemetry?: string;
 }
 
 export interface SimTask {

@@ -1,0 +1,75 @@
+/** `octoha standin`: run the local Octopus stand-in until SIGINT/SIGTERM (see README, "The Octopus stand-in"). */
+import type { Command } from "commander";
+import { ExitCode } from "../../shared/exit-codes.js";
+import { startStandin } from "../../standin/standin.js";
+
+interface StandinFlags {
+  nodes: string;
+  data: string;
+  version?: string;
+  schema: string;
+  seedTasks: string;
+  taskDurationMs: string;
+  port: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("standin")
+    .description("Run a simulated Octopus Server cluster on 127.0.0.1 (REST API, octopus-server executable, SQL when built in) for tests and rehearsals.")
+    .requiredOption("--data <dir>", "folder for the nodes' simulated disks, the shared folder and the control file")
+    .option("--nodes <n>", "number of nodes (OCTO1…OCTOn)", "2")
+    .option("--version <v>", "Octopus version to simulate, e.g. 2024.1.12345")
+    .option("--schema <s>", "database schema spelling: 3.x or 2018+", "2018+")
+    .option("--seed-tasks <k>", "completed tasks (with logs, artifacts, packages) to seed per node", "0")
+    .option("--task-duration-ms <ms>", "how long a queued task runs once picked up", "30000")
+    .option("--port <port>", "port of the load-balanced URL (0 = any free port)", "0")
+    .option("--json", "print the connection details as one JSON line")
+    .action(async (flags: StandinFlags) => {
+      const nodes = Number(flags.nodes);
+      const seedTasks = Number(flags.seedTasks);
+      const problems = [
+        Number.isInteger(nodes) && nodes >= 1 && nodes <= 16 ? undefined : `--nodes must be a whole number from 1 to 16, not ${flags.nodes}`,
+        Number.isInteger(seedTasks) && seedTasks >= 0 ? undefined : `--seed-tasks must be a whole number, not ${flags.seedTasks}`,
+        flags.schema === "3.x" || flags.schema === "2018+" ? undefined : `--schema must be 3.x or 2018+, not ${flags.schema}`,
+        flags.version === undefined || /^\d+(\.\d+)+$/.test(flags.version) ? undefined : `--version must look like 2024.1.12345, not ${flags.version}`,
+      ].filter((p): p is string => p !== undefined);
+      if (problems.length > 0) {
+        process.stderr.write(`octoha standin: ${problems.join("\n  ")}\n`);
+        process.exitCode = ExitCode.BadInput;
+        return;
+      }
+      const standin = await startStandin({
+        dataDir: flags.data,
+        nodes,
+        version: flags.version,
+        schema: flags.schema === "3.x" ? "3.x" : "2018+",
+        seedTasks,
+        taskDurationMs: Number(flags.taskDurationMs),
+        port: Number(flags.port),
+        // The stand-in's own throwaway key; a fixed one may come from the environment, never argv.
+        apiKey: process.env.OCTOHA_STANDIN_API_KEY || undefined,
+      });
+      const details = {
+        url: standin.url,
+        nodes: standin.nodes,
+        apiKey: standin.apiKey,
+        sqlConnectionString: standin.sqlConnectionString ?? null,
+        controlUrl: standin.controlUrl,
+        controlFile: standin.controlFile,
+        serverExe: standin.serverExe,
+        serverExeArgv: standin.serverExeArgv,
+        version: standin.cluster.version,
+        dataDir: standin.dataDir,
+      };
+      if (flags.json) process.stdout.write(`${JSON.stringify(details)}\n`);
+      else process.stdout.write(`Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe}\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await standin.close();
+      process.exitCode = ExitCode.Done;
+    });
+}

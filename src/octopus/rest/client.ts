@@ -1,0 +1,193 @@
+/**
+ * A small Octopus REST client on Node's own fetch.
+ *
+ * Why not @octopusdeploy/api-client: it brings axios, lodash, glob, adm-zip, form-data, urijs and
+ * semver for the seven endpoints octoha calls, and gives us neither per-attempt timeouts, retry
+ * classification (5xx / reset → retryable) nor per-node base URLs; its errors can carry request
+ * config. Plain fetch (Node 20) with AbortSignal.timeout does all of that in ~200 lines, and the
+ * fidelity test proves the official client still works against the same stand-in.
+ */
+import { OctohaError } from "../../shared/errors.js";
+import { redactor } from "../../shared/redact.js";
+
+export interface OctopusClientOptions {
+  /** The load-balanced URL, e.g. https://octopus.example.com */
+  serverUrl: string;
+  apiKey: string;
+  /** Each node's own base URL, by node name (ping, raw logs through one node). */
+  nodeUrls?: Record<string, string>;
+  /** Per attempt (default 30 s). */
+  timeoutMs?: number;
+  /** Attempts for retryable failures (default 4). */
+  attempts?: number;
+  /** First backoff delay; doubles each attempt with jitter (default 500 ms). */
+  backoffMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Send to this node's own base URL instead of the load balancer. */
+  node?: string;
+  /** Answer text instead of JSON. */
+  text?: boolean;
+  /** Statuses that are answers, not errors (e.g. 418 for ping). */
+  accept?: number[];
+  /** Retry HTTP 500 (default true). /raw answers 500 for an unreadable log file: not transient. */
+  retry500?: boolean;
+  attempts?: number;
+}
+
+export interface HttpAnswer<T> {
+  status: number;
+  body: T;
+  /** Which node answered (Octopus-Node header), when the server says. */
+  answeredBy?: string;
+}
+
+/** An error talking to Octopus: names the URL (never the key) and says what to do. */
+export class OctopusApiError extends OctohaError {
+  constructor(
+    summary: string,
+    readonly status: number | undefined,
+    readonly url: string,
+    options: { code: string; behaviour: "retryable" | "fatal" | "continue"; hint: string; node?: string; cause?: unknown },
+  ) {
+    super(redactor.redact(summary), { ...options, hint: redactor.redact(options.hint) });
+  }
+}
+
+const RETRYABLE_STATUS = new Set([500, 502, 503, 504, 429]);
+
+export class OctopusHttpClient {
+  readonly serverUrl: string;
+  private readonly nodeUrls: Map<string, string>;
+  private readonly o: Required<Pick<OctopusClientOptions, "timeoutMs" | "attempts" | "backoffMs">> & OctopusClientOptions;
+  private rootDoc: Promise<Record<string, unknown>> | undefined;
+
+  constructor(options: OctopusClientOptions) {
+    if (!options.apiKey) throw new OctohaError("No Octopus API key was given.", { code: "OCTOPUS_API_KEY_MISSING", hint: "Set OCTOPUS_API_KEY (or the env var the plan names) to an API key of a user with AdministerSystem." });
+    redactor.add(options.apiKey);
+    this.o = { timeoutMs: 30_000, attempts: 4, backoffMs: 500, ...options };
+    this.serverUrl = options.serverUrl.replace(/\/+$/, "");
+    this.nodeUrls = new Map(Object.entries(options.nodeUrls ?? {}).map(([k, v]) => [k.toLowerCase(), v.replace(/\/+$/, "")]));
+  }
+
+  nodeUrl(node: string): string {
+    const url = this.nodeUrls.get(node.toLowerCase());
+    if (!url)
+      throw new OctohaError(`No base URL is known for node ${node}.`, {
+        code: "OCTOPUS_NODE_URL_MISSING",
+        node,
+        hint: "Add the node's own URL (bypassing the load balancer) as nodes[].url in the plan, so octoha can ask that node directly.",
+      });
+    return url;
+  }
+
+  /** The /api root document (cached): Version and the Links templates. */
+  root(): Promise<Record<string, unknown>> {
+    this.rootDoc ??= this.request<Record<string, unknown>>("GET", "/api").then((a) => a.body);
+    this.rootDoc.catch(() => (this.rootDoc = undefined));
+    return this.rootDoc;
+  }
+
+  /** A path from the root document's Links (template part stripped), or the documented default. */
+  async link(name: string, fallback: string): Promise<string> {
+    const links = (await this.root()).Links as Record<string, string> | undefined;
+    const template = links?.[name];
+    return template ? template.replace(/\{[^}]*\}/g, "") : fallback;
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<HttpAnswer<T>> {
+    const base = options.node ? this.nodeUrl(options.node) : this.serverUrl;
+    const url = `${base}${path}`;
+    const attempts = options.attempts ?? this.o.attempts;
+    let last: OctopusApiError | undefined;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) await sleep(this.o.backoffMs * 2 ** (attempt - 2) * (0.75 + Math.random() * 0.5));
+      const result = await this.once<T>(method, url, options);
+      if (!(result instanceof OctopusApiError)) return result;
+      last = result;
+      if (result.behaviour !== "retryable") throw result;
+    }
+    throw new OctopusApiError(`${last!.message} (gave up after ${attempts} attempts)`, last!.status, url, {
+      code: last!.code,
+      behaviour: "retryable",
+      node: options.node,
+      hint: last!.hint ?? "",
+      cause: last,
+    });
+  }
+
+  private async once<T>(method: string, url: string, options: RequestOptions): Promise<HttpAnswer<T> | OctopusApiError> {
+    const where = options.node ? `node ${options.node} (${url})` : url;
+    let res: Response;
+    try {
+      res = await (this.o.fetch ?? fetch)(url, {
+        method,
+        headers: { "X-Octopus-ApiKey": this.o.apiKey, Accept: options.text ? "text/plain" : "application/json", ...(options.body !== undefined ? { "Content-Type": "application/json" } : {}) },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
+    } catch (error) {
+      const timedOut = (error as Error).name === "TimeoutError" || (error as Error).name === "AbortError";
+      const code = errnoOfFetch(error);
+      return new OctopusApiError(timedOut ? `${method} ${where} timed out after ${this.o.timeoutMs} ms` : `${method} ${where} failed: ${code ?? (error as Error).message}`, undefined, url, {
+        code: timedOut ? "OCTOPUS_API_TIMEOUT" : "OCTOPUS_API_UNREACHABLE",
+        behaviour: "retryable",
+        node: options.node,
+        hint: timedOut
+          ? "Octopus did not answer in time. Check the server's load and the network; raise the timeout if the server is just slow."
+          : "The connection failed or was reset. Check that the URL is right, the Octopus service runs and the load balancer/firewall lets this machine through.",
+        cause: error,
+      });
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (error) {
+      return new OctopusApiError(`${method} ${where}: the connection broke while reading the answer`, res.status, url, { code: "OCTOPUS_API_UNREACHABLE", behaviour: "retryable", node: options.node, hint: "Transient network failure; retried.", cause: error });
+    }
+    const answeredBy = res.headers.get("octopus-node") ?? undefined;
+    if (res.ok || options.accept?.includes(res.status)) {
+      if (options.text) return { status: res.status, body: text as T, answeredBy };
+      try {
+        return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, answeredBy };
+      } catch (error) {
+        return new OctopusApiError(`${method} ${where} answered ${res.status} with something that is not JSON`, res.status, url, { code: "OCTOPUS_API_BAD_ANSWER", behaviour: "fatal", node: options.node, hint: "Is this URL an Octopus Server? A proxy or login page may be answering instead.", cause: error });
+      }
+    }
+    return this.statusError(method, where, url, res.status, text, options);
+  }
+
+  private statusError(method: string, where: string, url: string, status: number, text: string, options: RequestOptions): OctopusApiError {
+    let message = "";
+    try {
+      message = String((JSON.parse(text) as { ErrorMessage?: unknown }).ErrorMessage ?? "");
+    } catch {
+      message = text.slice(0, 200);
+    }
+    const summary = `${method} ${where} answered HTTP ${status}${message ? `: ${message}` : ""}`;
+    const base = { node: options.node };
+    if (status === 401) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_UNAUTHORIZED", behaviour: "fatal", hint: "The API key was refused. Check OCTOPUS_API_KEY (or the env var the plan names) holds a current key of a user with the AdministerSystem permission." });
+    if (status === 403) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_FORBIDDEN", behaviour: "fatal", hint: "The key's user lacks a permission: maintenance mode and server nodes need AdministerSystem. While maintenance mode is on, only such users can change anything." });
+    if (status === 404) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_NOT_FOUND", behaviour: "fatal", hint: "Check the id and the server URL (it must be the Octopus root, not /app or /api). Older Octopus versions lack some endpoints: see reference §2 for when each appeared." });
+    if (status === 418) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_NODE_DRAINING", behaviour: "fatal", hint: "The node is draining (418): it takes no new tasks. Undrain it in Configuration ➜ Nodes or with octoha's undrain step." });
+    if (status >= 500 && RETRYABLE_STATUS.has(status) && (status !== 500 || options.retry500 !== false))
+      return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_UNAVAILABLE", behaviour: "retryable", hint: "The server or the load balancer failed (5xx). It was retried with backoff; if it persists, look at the Octopus server log (Home\\Logs\\OctopusServer.txt) on the node that answered." });
+    if (status >= 500) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_SERVER_ERROR", behaviour: "fatal", hint: "The server failed to answer this request; look at the Octopus server log on the node that answered." });
+    return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_REJECTED", behaviour: "fatal", hint: "Octopus rejected the request; the message above says why." });
+  }
+}
+
+function errnoOfFetch(error: unknown): string | undefined {
+  let e: unknown = error;
+  for (let i = 0; e && i < 5; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,80 @@
+/**
+ * The stand-in's control API (/__standin/ on the load-balanced URL): tests, `octoha standin` and the
+ * octopus-server executable arrange state and faults through it. http.ts admits loopback callers with
+ * the token only.
+ */
+import { MaintenanceModeError, NotFoundError, type Cluster } from "./cluster.js";
+import type { SimFolders } from "./model.js";
+import { HttpError, notFound, type Answer } from "./api-routes.js";
+import type { ExecutableFaults, ListenerFaults } from "./http.js";
+
+export interface ControlContext {
+  cluster: Cluster;
+  setFaults(listener: string, faults: ListenerFaults): void;
+  executableFaults: ExecutableFaults;
+  /** Wait until node listeners follow a service stop/start. */
+  settle(): Promise<void>;
+  extensions?: Record<string, (body: Record<string, unknown>) => Promise<unknown> | unknown>;
+}
+
+export async function answerControl(ctx: ControlContext, method: string, pathname: string, body: Record<string, unknown>): Promise<Answer> {
+  const { cluster, executableFaults } = ctx;
+  const p = pathname.slice("/__standin/".length).replace(/\/+$/, "");
+  const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+  try {
+    if (p === "state" && method === "GET") return { status: 200, body: { state: cluster.state(), revision: cluster.revision(), now: new Date(cluster.now()).toISOString() } };
+    if (p === "faults" && method === "POST") {
+      const target = str(body.listener) ?? "lb";
+      ctx.setFaults(target, (body.faults ?? {}) as ListenerFaults);
+      return { status: 200, body: { ok: true } };
+    }
+    if (p === "executable-faults" && method === "POST") {
+      Object.assign(executableFaults, body);
+      return { status: 200, body: executableFaults };
+    }
+    if (p === "executable-faults" && method === "GET") return { status: 200, body: executableFaults };
+    if (p === "advance" && method === "POST") {
+      cluster.advance(Number(body.ms ?? 0));
+      return { status: 200, body: { now: new Date(cluster.now()).toISOString() } };
+    }
+    if (p === "tasks" && method === "POST") {
+      const task = cluster.queueTask({
+        name: str(body.name),
+        description: str(body.description),
+        spaceId: str(body.spaceId),
+        isSystem: body.isSystem === true,
+        requestedBy: body.requestedBy === "administrator" ? "administrator" : "user",
+        durationMs: typeof body.durationMs === "number" ? body.durationMs : undefined,
+      });
+      return { status: 201, body: task };
+    }
+    const complete = /^tasks\/([^/]+)\/complete$/.exec(p);
+    if (complete && method === "POST") {
+      const state = (str(body.state) ?? "Success") as "Success" | "Failed" | "Canceled" | "TimedOut";
+      return { status: 200, body: cluster.completeTask(complete[1]!, state) };
+    }
+    const svc = /^services\/([^/]+)\/(start|stop|stuck|unstuck)$/.exec(p);
+    if (svc && method === "POST") {
+      const name = decodeURIComponent(svc[1]!);
+      if (svc[2] === "stop") cluster.stopNode(name);
+      else if (svc[2] === "start") cluster.startNode(name);
+      else cluster.setStuck(name, svc[2] === "stuck");
+      await ctx.settle();
+      return { status: 200, body: cluster.node(name) };
+    }
+    if (p === "path" && method === "POST") {
+      if (executableFaults.failPath) return HttpError(500, "Injected fault: could not write the folder settings to the database.");
+      return { status: 200, body: cluster.setFolders(body as Partial<SimFolders>) };
+    }
+    if (p === "write-file" && method === "POST") {
+      return { status: 200, body: { local: cluster.writeFile(String(body.node), String(body.path), String(body.content ?? "")) } };
+    }
+    const ext = ctx.extensions?.[p];
+    if (ext && method === "POST") return { status: 200, body: (await ext(body)) ?? { ok: true } };
+    return notFound(pathname);
+  } catch (error) {
+    if (error instanceof MaintenanceModeError) return HttpError(error.status, error.message);
+    if (error instanceof NotFoundError) return HttpError(404, error.message);
+    return HttpError(400, error instanceof Error ? error.message : String(error));
+  }
+}

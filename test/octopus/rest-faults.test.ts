@@ -1,0 +1,198 @@
+/**
+ * The REST adapters under the stand-in's fault knobs: 5xx storms, latency, connection resets, wrong
+ * keys, missing permissions, stopped and draining nodes. Every error names where and says what to do;
+ * none carries the API key.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { OctopusApiError, OctopusHttpClient, RestServerNodes, createRestPorts, type OctopusClientOptions } from "../../src/octopus/rest/index.js";
+import { OctohaError, isRetryable } from "../../src/shared/errors.js";
+import { nodeUrls, startTestStandin, type TestStandin } from "../standin/harness.js";
+
+let s: TestStandin;
+const seen: unknown[] = [];
+beforeEach(async () => {
+  s = await startTestStandin();
+});
+afterEach(async () => {
+  // Redaction: whatever went wrong in a test, the key is in none of its error texts.
+  for (const e of seen.splice(0)) expectNoKey(e, s.apiKey);
+  await s.close();
+});
+
+function ports(extra: Partial<OctopusClientOptions> = {}) {
+  return createRestPorts({ serverUrl: s.url, apiKey: s.apiKey, nodeUrls: nodeUrls(s), backoffMs: 5, timeoutMs: 2000, attempts: 3, ...extra });
+}
+
+async function failure(p: Promise<unknown>): Promise<OctohaError> {
+  try {
+    await p;
+  } catch (error) {
+    seen.push(error);
+    expect(error).toBeInstanceOf(OctohaError);
+    return error as OctohaError;
+  }
+  throw new Error("expected a failure");
+}
+
+function expectNoKey(error: unknown, key: string): void {
+  const texts: string[] = [];
+  for (let e: unknown = error, i = 0; e && i < 8; e = (e as { cause?: unknown }).cause, i++) {
+    texts.push(String(e), (e as Error).message ?? "", (e as Error).stack ?? "");
+    if (e instanceof OctohaError) texts.push(e.describe(), e.hint ?? "", JSON.stringify({ ...e }));
+  }
+  for (const t of texts) expect(t).not.toContain(key);
+}
+
+describe("REST adapters under faults", () => {
+  it("a short 5xx storm is retried away", async () => {
+    s.http.setFaults("lb", { failNext: 2 });
+    expect(await ports().maintenance.isOn()).toBe(false);
+  });
+
+  it("a 5xx storm that does not end surfaces as a retryable error naming the URL and the attempts", async () => {
+    s.http.setFaults("lb", { failNext: 100, errorStatus: 502 });
+    const e = await failure(ports().maintenance.set(true));
+    expect(e.code).toBe("OCTOPUS_API_UNAVAILABLE");
+    expect(isRetryable(e)).toBe(true);
+    expect(e.message).toContain(s.url);
+    expect(e.message).toMatch(/502.*gave up after 3 attempts/);
+    expect(s.cluster.isInMaintenanceMode).toBe(false);
+  });
+
+  it("a server slower than the timeout fails with a timeout error after its retries", async () => {
+    s.http.setFaults("lb", { latencyMs: 400 });
+    const e = await failure(ports({ timeoutMs: 100, attempts: 2 }).version.serverVersion());
+    expect(e.code).toBe("OCTOPUS_API_TIMEOUT");
+    expect(e.message).toMatch(/timed out after 100 ms/);
+  });
+
+  it("latency within the timeout is only slower", async () => {
+    s.http.setFaults("lb", { latencyMs: 100 });
+    expect(await ports().version.serverVersion()).toBe(s.cluster.version);
+  });
+
+  it("a reset connection is retried; resets that continue surface as unreachable", async () => {
+    s.http.setFaults("lb", { resetNext: 1 });
+    expect((await ports().nodes.list()).length).toBe(2);
+    s.http.setFaults("lb", { resetNext: 10 });
+    const e = await failure(ports().nodes.list());
+    expect(e.code).toBe("OCTOPUS_API_UNREACHABLE");
+    expect(e.hint).toMatch(/connection failed or was reset/);
+  });
+
+  it("a wrong API key fails at once with 401 and says to check the key and AdministerSystem", async () => {
+    const e = await failure(createRestPorts({ serverUrl: s.url, apiKey: "API-WRONGKEYWRONGKEYWRONG1", backoffMs: 5 }).maintenance.isOn());
+    expect(e.code).toBe("OCTOPUS_API_UNAUTHORIZED");
+    expect(e.hint).toMatch(/AdministerSystem/);
+    expect(e.describe()).not.toContain("API-WRONGKEYWRONGKEYWRONG1");
+  });
+
+  it("a key without AdministerSystem cannot switch maintenance mode: 403 with the permission named", async () => {
+    const e = await failure(createRestPorts({ serverUrl: s.url, apiKey: s.userApiKey, backoffMs: 5 }).maintenance.set(true));
+    expect(e.code).toBe("OCTOPUS_API_FORBIDDEN");
+    expect(e.message).toMatch(/AdministerSystem/);
+    expectNoKey(e, s.userApiKey);
+  });
+
+  it("raw log through the wrong node fails once (no retry storm) with a 'continue' error that explains scattered logs", async () => {
+    const id = s.cluster.queueTask().id;
+    s.cluster.advance(0);
+    const wrong = s.cluster.nodes().find((n) => n.name !== s.cluster.task(id).serverNode)!.name;
+    let calls = 0;
+    const counting: typeof fetch = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    const e = await failure(ports({ fetch: counting }).tasks.readRawLog(id, wrong));
+    expect(calls).toBe(1);
+    expect(e.code).toBe("OCTOPUS_TASK_LOG_UNREADABLE");
+    expect(e.behaviour).toBe("continue");
+    expect(e.node).toBe(wrong);
+    expect(e.hint).toMatch(/shared storage/);
+  });
+
+  it("ping says offline for a stopped node and draining for a draining one", async () => {
+    const p = ports();
+    s.cluster.updateNode("OCTO2", { isDraining: true });
+    s.cluster.stopNode("OCTO1");
+    await s.http.settle();
+    expect(await p.nodes.ping("OCTO1")).toBe("offline");
+    expect(await p.nodes.ping("OCTO2")).toBe("draining");
+  });
+
+  it("ping of a node without a known URL says how to give one", async () => {
+    const p = createRestPorts({ serverUrl: s.url, apiKey: s.apiKey });
+    const e = await failure(p.nodes.ping("OCTO1"));
+    expect(e.code).toBe("OCTOPUS_NODE_URL_MISSING");
+    expect(e.hint).toMatch(/nodes\[\]\.url/);
+  });
+
+  it("lists every active task across pages, system tasks included", async () => {
+    for (let i = 0; i < 130; i++) s.cluster.queueTask({ isSystem: i % 10 === 0 });
+    const active = await ports().tasks.listActive();
+    expect(active).toHaveLength(130);
+    expect(new Set(active.map((t) => t.id)).size).toBe(130);
+  });
+
+  it("on a server older than 2019 (no /summary) the node list still comes back, without running counts", async () => {
+    await s.close();
+    s = await startTestStandin({ version: "2018.10.5" });
+    const nodes = await ports().nodes.list();
+    expect(nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
+    expect(nodes[0]!.runningTaskCount).toBeUndefined();
+  });
+
+  it("cancelling an executing task moves it to Cancelling, then Canceled", async () => {
+    const id = s.cluster.queueTask().id;
+    s.cluster.advance(0);
+    await ports().tasks.cancel(id);
+    expect(s.cluster.task(id).state).toBe("Cancelling");
+    s.cluster.advance(0);
+    expect(s.cluster.task(id).state).toBe("Canceled");
+  });
+
+  it("an API key is required to build a client", () => {
+    expect(() => new OctopusHttpClient({ serverUrl: s.url, apiKey: "" })).toThrow(OctohaError);
+    try {
+      new OctopusHttpClient({ serverUrl: s.url, apiKey: "" });
+    } catch (error) {
+      expect((error as OctohaError).hint).toMatch(/OCTOPUS_API_KEY/);
+    }
+  });
+
+  it("update reports a 404 for an unknown node as a fatal error with a hint", async () => {
+    const nodes = new RestServerNodes(new OctopusHttpClient({ serverUrl: s.url, apiKey: s.apiKey, backoffMs: 5 }));
+    const e = await failure(nodes.update("OctopusServerNodes-GHOST", { isDraining: true }));
+    expect(e).toBeInstanceOf(OctopusApiError);
+    expect(e.code).toBe("OCTOPUS_API_NOT_FOUND");
+    expect(e.behaviour).toBe("fatal");
+  });
+
+  it("a fault on one node's own listener leaves the other node and the load balancer alone", async () => {
+    s.http.setFaults("OCTO1", { failNext: 100 });
+    const p = ports();
+    expect(await p.nodes.ping("OCTO1")).toBe("offline");
+    expect(await p.nodes.ping("OCTO2")).toBe("online");
+    expect(await p.nodes.list()).toHaveLength(2);
+  });
+
+  it("a steady rate of 5xx answers is absorbed by the retries", async () => {
+    s.http.setFaults("lb", { errorRate: 0.3 });
+    const p = ports({ attempts: 8 });
+    for (let i = 0; i < 15; i++) expect(await p.maintenance.isOn()).toBe(false);
+  });
+
+  it("a drain that never finishes: the drained node keeps reporting its running task", async () => {
+    const stuck = await fetch(`${s.controlUrl}/services/OCTO1/stuck`, { method: "POST", headers: { "X-Standin-Token": s.controlToken } });
+    expect(stuck.status).toBe(200);
+    s.cluster.updateNode("OCTO2", { maxConcurrentTasks: 0 });
+    s.cluster.queueTask();
+    s.cluster.advance(0);
+    const p = ports();
+    await p.nodes.update("OctopusServerNodes-OCTO1", { isDraining: true });
+    s.cluster.advance(24 * 3_600_000);
+    const octo1 = (await p.nodes.list()).find((n) => n.name === "OCTO1")!;
+    expect(octo1).toMatchObject({ isDraining: true, runningTaskCount: 1 });
+    expect(await p.nodes.ping("OCTO1")).toBe("draining");
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * The stand-in's octopus-server executable, run as a real process: the same options and output shapes
+ * as Octopus.Server.exe (reference §3), acting on the running stand-in's state.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseShowConfiguration, configValue } from "../../src/octopus/cli/folders.js";
+import { startTestStandin, type TestStandin } from "./harness.js";
+
+const run = promisify(execFile);
+let s: TestStandin;
+beforeAll(async () => {
+  s = await startTestStandin({ version: "2022.1.2000" });
+});
+afterAll(async () => {
+  await s.close();
+});
+
+async function exe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(s.serverExe, args, { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("octopus-server executable", () => {
+  it("path accepts both --x=v and --x v, writes the cluster-wide folders, and a restarted node picks them up", async () => {
+    const r = await exe(["path", "--instance", "OctopusServer", "--taskLogs", "\\\\fs01\\OctopusShared\\TaskLogs", "--artifacts=\\\\fs01\\OctopusShared\\Artifacts"]);
+    expect(r).toMatchObject({ code: 0 });
+    expect(s.cluster.state().folders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
+    expect(s.cluster.node("OCTO1").effectiveFolders.taskLogs).toBe("C:\\Octopus\\TaskLogs");
+    expect((await exe(["service", "--stop", "--instance=OCTO1"])).code).toBe(0);
+    expect(s.cluster.node("OCTO1").running).toBe(false);
+    expect((await exe(["service", "--start"], { OCTOHA_STANDIN_NODE: "OCTO1" })).code).toBe(0);
+    expect(s.cluster.node("OCTO1").effectiveFolders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
+    expect(s.cluster.node("OCTO2").effectiveFolders.taskLogs).toBe("C:\\Octopus\\TaskLogs");
+  });
+
+  it("path refuses an option this Octopus version does not have, like its CLI, and changes nothing", async () => {
+    const before = s.cluster.state().folders;
+    const r = await exe(["path", "--taskLogs=\\\\x\\TaskLogs", "--eventExports=\\\\x\\EventExports"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Unrecognized command line arguments: --eventExports/);
+    expect(s.cluster.state().folders).toEqual(before);
+  });
+
+  it("relative paths after --clusterShared land under the cluster-shared folder", async () => {
+    expect((await exe(["path", "--clusterShared=\\\\fs01\\OctopusShared", "--imports=Imports"])).code).toBe(0);
+    expect(s.cluster.state().folders.imports).toBe("\\\\fs01\\OctopusShared\\Imports");
+  });
+
+  it("the failing-path fault makes path exit 1 without changing anything", async () => {
+    await fetch(`${s.controlUrl}/executable-faults`, { method: "POST", headers: { "X-Standin-Token": s.controlToken }, body: JSON.stringify({ failPath: true }) });
+    const before = s.cluster.state().folders;
+    const r = await exe(["path", "--taskLogs=\\\\y\\TaskLogs"]);
+    await fetch(`${s.controlUrl}/executable-faults`, { method: "POST", headers: { "X-Standin-Token": s.controlToken }, body: JSON.stringify({ failPath: false }) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Injected fault/);
+    expect(s.cluster.state().folders).toEqual(before);
+  });
+
+  it("show-configuration prints console text before the JSON unless --noconsolelogging; both JSON shapes carry the same keys", async () => {
+    const noisy = await exe(["show-configuration", "--format=json", "--instance=OCTO2"]);
+    expect(noisy.code).toBe(0);
+    expect(noisy.stdout.startsWith("{")).toBe(false);
+    const flat = parseShowConfiguration(noisy.stdout);
+    expect(flat["Octopus.Server.NodeName"]).toBe("OCTO2");
+    const quiet = await exe(["show-configuration", "--format", "json-hierarchical", "--noconsolelogging", "--console", "--instance=OCTO2"]);
+    const nested = JSON.parse(quiet.stdout) as Record<string, unknown>;
+    for (const key of ["Octopus.Folders.LogDirectory", "Octopus.Folders.ArtifactsDirectory", "Octopus.Folders.PackagesDirectory", "Octopus.Server.NodeName"]) {
+      expect(configValue(nested, key)).toBe(flat[key]);
+    }
+    expect(configValue(nested, "Octopus.Folders.LogDirectory")).toBe(s.cluster.state().folders.taskLogs);
+  });
+
+  it("show-configuration --format=xml writes octopus-settings, to a file with --file", async () => {
+    const file = path.join(s.tmp, "config.xml");
+    expect((await exe(["show-configuration", "--format=XML", `--file=${file}`, "--noconsolelogging"])).code).toBe(0);
+    expect(readFileSync(file, "utf8")).toMatch(/<set key="Octopus.Folders.LogDirectory">/);
+  });
+
+  it("service refuses to guess which node an unknown instance is", async () => {
+    const r = await exe(["service", "--stop", "--instance=OctopusServer"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not one of the simulated nodes \(OCTO1, OCTO2\)/);
+  });
+
+  it("commands it does not simulate fail and say so", async () => {
+    const r = await exe(["database", "--connectionString=Server=x;Password=hunter2hunter2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not simulated/);
+  });
+});
