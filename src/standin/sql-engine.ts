@@ -76,12 +76,19 @@ export function createSqlEngine(source: ClusterStateSource): SqlHandler {
         bindings[`@${name}`] = toSqlite(params[key]);
       }
       const snap = await snapshot();
-      const types = declaredTypes(snap.db, query.sql);
       let stmt: Statement;
+      let types: (SqlColumnType | undefined)[];
       try {
+        // Prepare first: it names a missing table or column the way SQLite's parser sees it.
         stmt = snap.db.prepare(query.sql);
-        stmt.bind(bindings);
       } catch (error) {
+        throw sqlServerErrorFromSqlite(error instanceof Error ? error.message : String(error));
+      }
+      try {
+        stmt.bind(bindings);
+        types = declaredTypes(snap.db, query.sql);
+      } catch (error) {
+        stmt.free();
         throw sqlServerErrorFromSqlite(error instanceof Error ? error.message : String(error));
       }
       snap.open();
@@ -154,11 +161,7 @@ const WIRE_TYPES: readonly SqlColumnType[] = ["nvarchar", "int", "bigint", "bit"
  */
 function declaredTypes(db: Database, sql: string): (SqlColumnType | undefined)[] {
   const asView = sql.replace(/'(?:[^']|'')*'|@\w+/g, (m) => (m.startsWith("@") ? "NULL" : m));
-  try {
-    db.run(`CREATE TEMP VIEW octoha_probe AS ${asView}`);
-  } catch (error) {
-    throw sqlServerErrorFromSqlite(error instanceof Error ? error.message : String(error));
-  }
+  db.run(`CREATE TEMP VIEW octoha_probe AS ${asView}`);
   try {
     const info = db.exec("PRAGMA temp.table_info(octoha_probe)")[0];
     return (info?.values ?? []).map((r) => {

@@ -50,7 +50,7 @@ function firstWords(s: string): string {
 /** Maps a SQLite error to the SQL Server error a client would have seen for the same mistake. */
 export function sqlServerErrorFromSqlite(message: string): SqlServerError {
   let m: RegExpExecArray | null;
-  if ((m = /no such table: (?:\w+\.)?(\S+)/.exec(message)) || (m = /unknown database (\S+)/.exec(message))) {
+  if ((m = /no such table: (\S+)/.exec(message)) || (m = /unknown database (\S+)/.exec(message))) {
     return new SqlServerError(208, `Invalid object name '${m[1]}'.`);
   }
   if ((m = /no such column: (\S+)/.exec(message))) return new SqlServerError(207, `Invalid column name '${m[1]!.replace(/^.*\./, "")}'.`);

@@ -4,7 +4,7 @@
  * and the acknowledgement (DONE with DONE_ATTN) follows as its own message (tds-notes.md, 3).
  */
 import type net from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as yieldToIo, setTimeout as sleep } from "node:timers/promises";
 import { parseLogin7, parseRpc, parseSqlBatch, preloginResponse, ProtocolError } from "./requests.js";
 import type { FaultState, SqlHandler, SqlResultSet } from "./server.js";
 import { SqlServerError } from "./server.js";
@@ -192,7 +192,8 @@ export class TdsConnection {
     if (this.attention) return this.respondCancelled(endKind);
     let sets: SqlResultSet[];
     try {
-      sets = await this.o.handler.execute(sql, params);
+      // mssql validates every pooled connection with `SELECT 1;`: answered here, whatever the handler.
+      sets = /^\s*select\s+1\s*;?\s*$/i.test(sql) ? [{ columns: [{ name: "", type: "int" }], rows: [[1]] }] : await this.o.handler.execute(sql, params);
     } catch (error) {
       return this.respondError(endKind, asSqlServerError(error));
     }
@@ -322,7 +323,11 @@ class ResponseStream {
 
   private async write(bytes: Buffer): Promise<void> {
     if (this.socket.destroyed) throw new ConnectionDropped();
-    if (this.socket.write(bytes)) return;
+    if (this.socket.write(bytes)) {
+      // Let socket events (an ATTENTION from the client, other connections) in between chunks.
+      await yieldToIo();
+      return;
+    }
     await new Promise<void>((resolve) => {
       const done = (): void => {
         this.socket.off("drain", done);
