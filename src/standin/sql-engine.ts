@@ -35,6 +35,7 @@ class Snapshot {
   constructor(
     readonly db: Database,
     readonly revision: number,
+    readonly builtAt: number,
   ) {}
 
   open(): void {
@@ -53,14 +54,24 @@ class Snapshot {
   }
 }
 
-export function createSqlEngine(source: ClusterStateSource): SqlHandler {
+export interface SqlEngineOptions {
+  /**
+   * Reuse a snapshot this young even if the revision moved on (default 0: always fresh). A busy
+   * simulation with a large task table can otherwise rebuild before every page of a paged read.
+   */
+  maxStalenessMs?: number;
+  now?: () => number;
+}
+
+export function createSqlEngine(source: ClusterStateSource, options: SqlEngineOptions = {}): SqlHandler {
+  const now = options.now ?? Date.now;
   let current: Snapshot | undefined;
 
   async function snapshot(): Promise<Snapshot> {
     const SQL = await loadSqlJs();
     const revision = source.revision();
-    if (current?.revision === revision) return current;
-    const next = new Snapshot(materialise(SQL, source.state()), revision);
+    if (current && (current.revision === revision || now() - current.builtAt < (options.maxStalenessMs ?? 0))) return current;
+    const next = new Snapshot(materialise(SQL, source.state()), revision, now());
     current?.retire();
     current = next;
     return next;

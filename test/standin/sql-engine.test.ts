@@ -2,6 +2,7 @@
 import sql from "mssql";
 import { afterEach, describe, expect, test } from "vitest";
 import type { ClusterState } from "../../src/standin/model.js";
+import { createSqlEngine } from "../../src/standin/sql-engine.js";
 import { makeClusterState, startSqlStandin } from "./fixtures/sql-cluster.js";
 
 describe("stand-in SQL engine", () => {
@@ -105,5 +106,23 @@ describe("stand-in SQL engine", () => {
     expect(await count()).toBe(4);
     holder.revision++;
     expect(await count()).toBe(9);
+  });
+
+  test("with maxStalenessMs, a young snapshot is reused across revisions until it ages out", async () => {
+    let clock = 0;
+    let state = makeClusterState({ tasks: 2 });
+    let revision = 1;
+    const engine = createSqlEngine({ state: () => state, revision: () => revision }, { maxStalenessMs: 1000, now: () => clock });
+    const count = async () => {
+      const [set] = await engine.execute("SELECT COUNT(*) AS n FROM dbo.ServerTask", {});
+      return [...(set!.rows as Iterable<unknown[]>)][0]![0];
+    };
+    expect(await count()).toBe(2);
+    state = makeClusterState({ tasks: 3 });
+    revision++;
+    clock = 999;
+    expect(await count()).toBe(2);
+    clock = 1000;
+    expect(await count()).toBe(3);
   });
 });

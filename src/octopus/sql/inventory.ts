@@ -64,7 +64,8 @@ class SqlInventory implements DatabaseInventory {
       requestTimeout: options.requestTimeoutMs ?? 60_000,
       connectionTimeout: options.connectTimeoutMs ?? 15_000,
       pool: { ...parsed.pool, min: 0, max: 2 },
-      options: { ...parsed.options, appName: "octoha", readOnlyIntent: true },
+      // No ApplicationIntent=ReadOnly: a lagging AG secondary could miss recent tasks and make "0 missing" a lie.
+      options: { ...parsed.options, appName: "octoha" },
       beforeConnect: (connection) => {
         connection.on("errorMessage", (token: { number: number; message: string }) => {
           this.loginMessages = [...this.loginMessages.slice(-4), { number: token.number, message: token.message }];
