@@ -147,7 +147,7 @@ describe("SQL inventory adapter", () => {
   test("a connection dropped mid-inventory is a retryable error, and a retry lists every task", async () => {
     const server = await standin(makeClusterState({ tasks: 3000 }));
     const warnings: string[] = [];
-    const inv = inventoryFor(server.connectionString, { pageSize: 1000, onWarning: (w) => warnings.push(w) });
+    const inv = inventoryFor(server.connectionString, { pageSize: 1000, retries: 0, onWarning: (w) => warnings.push(w) });
     await inv.probe();
     server.setFaults({ dropConnectionAfterRows: 500 });
     let seen = 0;
@@ -163,10 +163,29 @@ describe("SQL inventory adapter", () => {
     expect(warnings.join("\n")).not.toContain(SQL_PASSWORD);
   });
 
+  test("by default a connection dropped mid-page is retried, and every task arrives exactly once", async () => {
+    const server = await standin(makeClusterState({ tasks: 3000 }));
+    const warnings: string[] = [];
+    const inv = inventoryFor(server.connectionString, { pageSize: 1000, retryDelayMs: 10, onWarning: (w) => warnings.push(w) });
+    const ids: string[] = [];
+    let armed = false;
+    for await (const t of inv.tasks()) {
+      ids.push(t.id);
+      if (!armed && ids.length === 1500) {
+        // Cut the connection in the middle of the next page.
+        server.setFaults({ dropConnectionAfterRows: 400 });
+        armed = true;
+      }
+    }
+    expect(ids).toHaveLength(3000);
+    expect(new Set(ids).size).toBe(3000);
+    expect(warnings.some((w) => w.includes("retrying"))).toBe(true);
+  });
+
   test("a connection reset at connect time is retryable, and the next attempt connects", async () => {
     const server = await standin();
     server.setFaults({ dropNextConnections: 1 });
-    const inv = inventoryFor(server.connectionString, { connectTimeoutMs: 5000 });
+    const inv = inventoryFor(server.connectionString, { connectTimeoutMs: 5000, retries: 0 });
     const e = await failureOf(inv.probe());
     expect(isRetryable(e)).toBe(true);
     expect((await inv.probe()).taskNodeColumn).toBe("ServerNodeId");

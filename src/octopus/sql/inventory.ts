@@ -3,8 +3,9 @@
  * ran, which packages the built-in feed indexes, which nodes there are. Rows are read in keyset
  * pages (see queries.ts for why) and yielded one by one, so 100k+ tasks never sit in memory.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import sql from "mssql";
-import { InputError } from "../../shared/errors.js";
+import { InputError, isRetryable } from "../../shared/errors.js";
 import { redactor } from "../../shared/redact.js";
 import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
 import { toOctohaError } from "./errors.js";
@@ -20,6 +21,10 @@ export interface InventoryOptions {
   connectTimeoutMs?: number;
   /** Where the connection string came from, named in error hints (e.g. "OCTOHA_SQL"). */
   envVar?: string;
+  /** Retryable failures (dropped connection, timeout) are retried this many times per request (default 2). */
+  retries?: number;
+  /** First retry delay; doubles each time (default 250 ms). */
+  retryDelayMs?: number;
   /** Receives warnings an operator should see (unencrypted connection, pool errors). Never given secrets. */
   onWarning?: (message: string) => void;
 }
@@ -98,16 +103,27 @@ class SqlInventory implements DatabaseInventory {
     return this.config.port ? `${this.config.server},${this.config.port}` : this.config.server;
   }
 
+  /**
+   * One read-only request. Each answer is complete before any row is yielded, so a request that
+   * failed in a retryable way (dropped connection, timeout) is simply sent again: no row is lost or
+   * repeated. Only the last failure reaches the caller, still marked retryable.
+   */
   private async query<T>(text: string, doing: string, params: { batch?: number; after?: string } = {}): Promise<T[]> {
-    const pool = await this.connect();
-    try {
-      const request = pool.request();
-      if (params.batch !== undefined) request.input("batch", sql.Int, params.batch);
-      if (params.after !== undefined) request.input("after", sql.NVarChar(250), params.after);
-      const result = await request.query<T>(text);
-      return result.recordset ?? [];
-    } catch (error) {
-      throw toOctohaError(error, { doing, envVar: this.options.envVar });
+    const retries = this.options.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const pool = await this.connect();
+        const request = pool.request();
+        if (params.batch !== undefined) request.input("batch", sql.Int, params.batch);
+        if (params.after !== undefined) request.input("after", sql.NVarChar(250), params.after);
+        const result = await request.query<T>(text);
+        return result.recordset ?? [];
+      } catch (error) {
+        const failure = toOctohaError(error, { doing, envVar: this.options.envVar });
+        if (!isRetryable(failure) || attempt >= retries) throw failure;
+        this.options.onWarning?.(`${failure.message} (attempt ${attempt + 1} of ${retries + 1}; retrying)`);
+        await sleep((this.options.retryDelayMs ?? 250) * 2 ** attempt);
+      }
     }
   }
 
