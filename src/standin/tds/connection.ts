@@ -4,7 +4,8 @@
  * and the acknowledgement (DONE with DONE_ATTN) follows as its own message (tds-notes.md, 3).
  */
 import type net from "node:net";
-import { setImmediate as yieldToIo, setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ConnectionDropped, ResponseStream } from "./response-stream.js";
 import { parseLogin7, parseRpc, parseSqlBatch, preloginResponse, ProtocolError } from "./requests.js";
 import type { FaultState, SqlHandler, SqlResultSet } from "./server.js";
 import { SqlServerError } from "./server.js";
@@ -14,7 +15,6 @@ import {
   DoneStatus,
   EnvChangeKind,
   frame,
-  HEADER_LENGTH,
   PacketReader,
   PacketType,
   TokenWriter,
@@ -40,8 +40,6 @@ export interface ConnectionOptions {
   faults: FaultState;
 }
 
-/** Raised inside a response when the fault knob cut the socket: stop writing, quietly. */
-class ConnectionDropped extends Error {}
 
 export class TdsConnection {
   private readonly reader = new PacketReader();
@@ -292,51 +290,6 @@ export class TdsConnection {
 
   private sendAndClose(body: Buffer): void {
     this.socket.end(frame(PacketType.TabularResult, body, this.packetSize, true, this.packetId));
-  }
-}
-
-/** Builds one response message and writes it in whole packets as it grows, honouring backpressure. */
-class ResponseStream {
-  readonly writer = new TokenWriter(64 * 1024);
-  private readonly payload: number;
-  /** Write once this much is buffered: one socket write per ~16 packets. */
-  private readonly threshold: number;
-
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly packetSize: number,
-    private readonly packetId: { next: number },
-  ) {
-    this.payload = packetSize - HEADER_LENGTH;
-    this.threshold = this.payload * 16;
-  }
-
-  async flushFull(): Promise<void> {
-    if (this.writer.length < this.threshold) return;
-    const whole = Math.floor(this.writer.length / this.payload) * this.payload;
-    await this.write(frame(PacketType.TabularResult, this.writer.takeFirst(whole), this.packetSize, false, this.packetId));
-  }
-
-  async end(): Promise<void> {
-    await this.write(frame(PacketType.TabularResult, this.writer.take(), this.packetSize, true, this.packetId));
-  }
-
-  private async write(bytes: Buffer): Promise<void> {
-    if (this.socket.destroyed) throw new ConnectionDropped();
-    if (this.socket.write(bytes)) {
-      // Let socket events (an ATTENTION from the client, other connections) in between chunks.
-      await yieldToIo();
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.socket.off("drain", done);
-        this.socket.off("close", done);
-        resolve();
-      };
-      this.socket.on("drain", done);
-      this.socket.on("close", done);
-    });
   }
 }
 

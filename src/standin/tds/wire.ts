@@ -315,7 +315,7 @@ function writeValue(w: TokenWriter, c: WireColumn, v: unknown): void {
       return;
     case "bigint":
       if (isNull) w.u8(0);
-      else w.u8(8).i64(BigInt(toInteger(c, v)));
+      else w.u8(8).i64(typeof v === "bigint" ? v : BigInt(toInteger(c, v)));
       return;
     case "bit":
       if (isNull) w.u8(0);
@@ -338,7 +338,7 @@ function writeValue(w: TokenWriter, c: WireColumn, v: unknown): void {
 }
 
 function toInteger(c: WireColumn, v: unknown): number {
-  const n = typeof v === "bigint" ? Number(v) : typeof v === "boolean" ? Number(v) : Number(v);
+  const n = Number(v);
   if (!Number.isInteger(n)) throw new WireValueError(`column ${c.name}: ${String(v)} is not an integer`);
   return n;
 }
