@@ -201,6 +201,15 @@ describe("SQL inventory adapter", () => {
     expect(warnings.some((w) => w.includes("NOT encrypted"))).toBe(true);
   });
 
+  test("Encrypt=strict is honoured: a server without TLS is refused at once, not silently used in plain text", async () => {
+    const server = await standin();
+    const inv = inventoryFor(server.connectionString.replace("Encrypt=true", "Encrypt=strict"), { connectTimeoutMs: 5000 });
+    const e = await failureOf(inv.probe());
+    expect(e.code).toBe("SQL_TLS_UNAVAILABLE");
+    expect(e.behaviour).toBe("fatal");
+    expect(e.describe()).toContain("SQL Server 2022");
+  });
+
   test("the connection string comes from the plan's environment variable and is redacted afterwards", async () => {
     const server = await standin();
     const inv = inventoryFromEnv({ env: "OCTOHA_TEST_SQL" }, { OCTOHA_TEST_SQL: server.connectionString });

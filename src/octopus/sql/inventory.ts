@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import sql from "mssql";
-import { InputError, isRetryable } from "../../shared/errors.js";
+import { InputError, isRetryable, OctohaError } from "../../shared/errors.js";
 import { redactor } from "../../shared/redact.js";
 import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
 import { toOctohaError } from "./errors.js";
@@ -21,6 +21,11 @@ export interface InventoryOptions {
   connectTimeoutMs?: number;
   /** Where the connection string came from, named in error hints (e.g. "OCTOHA_SQL"). */
   envVar?: string;
+  /**
+   * Refuse to talk to SQL Server without TLS (tedious `encrypt: "strict"`, TDS 8.0, SQL Server 2022+).
+   * `Encrypt=strict` in the connection string means the same.
+   */
+  requireEncryption?: boolean;
   /** Retryable failures (dropped connection, timeout) are retried this many times per request (default 2). */
   retries?: number;
   /** First retry delay; doubles each time (default 250 ms). */
@@ -45,6 +50,8 @@ class SqlInventory implements DatabaseInventory {
   private pool: sql.ConnectionPool | undefined;
   private connecting: Promise<sql.ConnectionPool> | undefined;
   private schema: ProbedSchema | undefined;
+  /** TLS demanded (TDS 8.0 strict): a connection that cannot negotiate it fails instead of falling back. */
+  private readonly strict: boolean;
   /** SQL Server ERROR tokens seen while logging in, for a precise connect error. */
   private loginMessages: { number: number; message: string }[] = [];
 
@@ -63,6 +70,8 @@ class SqlInventory implements DatabaseInventory {
       });
     }
     redactor.add(parsed.password);
+    // mssql's parser turns Encrypt=strict into a boolean, silently dropping the operator's demand for TLS.
+    this.strict = options.requireEncryption === true || /(^|;)\s*encrypt\s*=\s*strict\s*(;|$)/i.test(connectionString);
     this.pageSize = options.pageSize ?? 5000;
     this.config = {
       ...parsed,
@@ -70,7 +79,7 @@ class SqlInventory implements DatabaseInventory {
       connectionTimeout: options.connectTimeoutMs ?? 15_000,
       pool: { ...parsed.pool, min: 0, max: 2 },
       // No ApplicationIntent=ReadOnly: a lagging AG secondary could miss recent tasks and make "0 missing" a lie.
-      options: { ...parsed.options, appName: "octoha" },
+      options: { ...parsed.options, appName: "octoha", ...(this.strict ? { encrypt: "strict" as const } : {}) },
       beforeConnect: (connection) => {
         connection.on("errorMessage", (token: { number: number; message: string }) => {
           this.loginMessages = [...this.loginMessages.slice(-4), { number: token.number, message: token.message }];
@@ -91,7 +100,17 @@ class SqlInventory implements DatabaseInventory {
       } catch (error) {
         this.connecting = undefined;
         await pool.close().catch(() => undefined);
-        throw toOctohaError(error, { doing: `connecting to SQL Server ${this.serverName()}`, envVar: this.options.envVar, serverMessages: this.loginMessages });
+        const failure = toOctohaError(error, { doing: `connecting to SQL Server ${this.serverName()}`, envVar: this.options.envVar, serverMessages: this.loginMessages });
+        if (this.strict && failure.behaviour === "retryable") {
+          // Retrying will not make a server speak TLS.
+          throw new OctohaError(`SQL Server ${this.serverName()} did not complete a strict (TDS 8.0) TLS connection: ${failure.message}`, {
+            code: "SQL_TLS_UNAVAILABLE",
+            behaviour: "fatal",
+            hint: "Encrypt=strict needs SQL Server 2022 or later with a certificate this machine trusts. Use Encrypt=true to allow TLS negotiation on older servers; octoha then reports and warns if the connection ends up unencrypted.",
+            cause: failure,
+          });
+        }
+        throw failure;
       }
       this.pool = pool;
       return pool;
@@ -197,7 +216,7 @@ class SqlInventory implements DatabaseInventory {
     const info = { encrypted, server: this.serverName(), database: this.config.database ?? "" };
     if (!encrypted) {
       this.options.onWarning?.(
-        `The SQL connection to ${info.server} (database ${info.database}) is NOT encrypted: the server did not negotiate TLS. Set Encrypt=strict in the connection string to refuse unencrypted connections.`,
+        `The SQL connection to ${info.server} (database ${info.database}) is NOT encrypted: the server did not negotiate TLS. Set Encrypt=strict in the connection string (SQL Server 2022+) to refuse unencrypted connections.`,
       );
     }
     return info;

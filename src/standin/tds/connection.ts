@@ -46,6 +46,7 @@ export class TdsConnection {
   private readonly packetId = { next: 1 };
   private packetSize = DEFAULT_PACKET_SIZE;
   private loggedIn = false;
+  private started = false;
   private parts: Buffer[] = [];
   private queue: Promise<void> = Promise.resolve();
   private attention = false;
@@ -63,6 +64,15 @@ export class TdsConnection {
   }
 
   private onData(data: Buffer): void {
+    // A client must open with PRELOGIN; a TLS ClientHello (TDS 8.0 "strict") or anything else is
+    // cut at once, as a server without TDS 8.0 does, instead of waiting for a packet that never ends.
+    if (!this.started) {
+      this.started = true;
+      if (data[0] !== PacketType.Prelogin) {
+        this.socket.destroy();
+        return;
+      }
+    }
     let packets;
     try {
       packets = this.reader.push(data);
