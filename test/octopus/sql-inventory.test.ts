@@ -111,6 +111,36 @@ describe("SQL inventory adapter", () => {
     await expect(inv.tasks()[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: "SCHEMA_UNRECOGNISED" });
   });
 
+  test("the 2019 split node table is read where it is, and a missing NuGetPackage table is an error, not an empty feed", async () => {
+    const sent: string[] = [];
+    const catalog = [
+      ["ServerTask", "Id"],
+      ["ServerTask", "State"],
+      ["ServerTask", "CompletedTime"],
+      ["ServerTask", "ServerNodeId"],
+      ["OctopusServerNodes", "Id"],
+      ["OctopusServerNodes", "Name"],
+      ["OctopusServerNodeStatus", "Id"],
+    ];
+    const handler: SqlHandler = {
+      execute: (text) => {
+        sent.push(text);
+        if (/INFORMATION_SCHEMA/.test(text)) return [{ columns: [{ name: "TABLE_NAME", type: "nvarchar" }, { name: "COLUMN_NAME", type: "nvarchar" }], rows: catalog }];
+        return [{ columns: [{ name: "Id", type: "nvarchar" }, { name: "Name", type: "nvarchar" }], rows: [["OctopusServerNodes-A", "A"]] }];
+      },
+    };
+    const server = await startTdsServer({ user: SQL_USER, password: SQL_PASSWORD, database: SQL_DATABASE, handler });
+    cleanups.push(() => server.close());
+    const inv = inventoryFor(server.connectionString);
+    expect(await inv.probe()).toMatchObject({ nodeTable: "OctopusServerNodes", hasNodeStatusTable: true, hasNuGetPackage: false });
+    expect(await inv.nodes()).toEqual([{ id: "OctopusServerNodes-A", name: "A" }]);
+    expect(sent.at(-1)).toBe("SELECT [Id], [Name] FROM [dbo].[OctopusServerNodes] ORDER BY [Name]");
+    const e = await failureOf(inv.packages()[Symbol.asyncIterator]().next());
+    expect(e.code).toBe("SQL_SCHEMA_MISMATCH");
+    expect(e.message).toContain("NuGetPackage");
+    expect(sent.some((q) => q.includes("FROM [dbo].[NuGetPackage]"))).toBe(false);
+  });
+
   test("a database that is not Octopus's (no ServerTask) is refused", async () => {
     const handler: SqlHandler = { execute: () => [{ columns: [{ name: "TABLE_NAME", type: "nvarchar" }, { name: "COLUMN_NAME", type: "nvarchar" }], rows: [] }] };
     const server = await startTdsServer({ user: SQL_USER, password: SQL_PASSWORD, database: SQL_DATABASE, handler });
