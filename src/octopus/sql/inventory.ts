@@ -1,0 +1,253 @@
+/**
+ * The read-only SQL inventory (DatabaseInventory) over mssql: which tasks exist and where they
+ * ran, which packages the built-in feed indexes, which nodes there are. Rows are read in keyset
+ * pages (see queries.ts for why) and yielded one by one, so 100k+ tasks never sit in memory.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import sql from "mssql";
+import { InputError, isRetryable, OctohaError } from "../../shared/errors.js";
+import { redactor } from "../../shared/redact.js";
+import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
+import { toOctohaError } from "./errors.js";
+import { nodesSql, packagePageSql, PROBE_SQL, taskPageSql } from "./queries.js";
+import { decideSchema, foundColumns, type ProbedSchema } from "./schema-probe.js";
+
+export interface InventoryOptions {
+  /** Rows per keyset page (default 5000). */
+  pageSize?: number;
+  /** Per-request timeout (default 60 s). */
+  requestTimeoutMs?: number;
+  /** Connect/login timeout (default 15 s). */
+  connectTimeoutMs?: number;
+  /** Where the connection string came from, named in error hints (e.g. "OCTOHA_SQL"). */
+  envVar?: string;
+  /**
+   * Refuse to talk to SQL Server without TLS (tedious `encrypt: "strict"`, TDS 8.0, SQL Server 2022+).
+   * `Encrypt=strict` in the connection string means the same.
+   */
+  requireEncryption?: boolean;
+  /** Retryable failures (dropped connection, timeout) are retried this many times per request (default 2). */
+  retries?: number;
+  /** First retry delay; doubles each time (default 250 ms). */
+  retryDelayMs?: number;
+  /** Receives warnings an operator should see (unencrypted connection, pool errors). Never given secrets. */
+  onWarning?: (message: string) => void;
+}
+
+/** The bits of tedious's Connection that reveal whether TLS is in use. */
+interface TediousConnectionView {
+  messageIo?: { tlsNegotiationComplete?: boolean };
+}
+
+interface PoolWithAcquire {
+  acquire(): Promise<TediousConnectionView>;
+  release(connection: TediousConnectionView): void;
+}
+
+class SqlInventory implements DatabaseInventory {
+  private readonly config: sql.config;
+  private readonly pageSize: number;
+  private pool: sql.ConnectionPool | undefined;
+  private connecting: Promise<sql.ConnectionPool> | undefined;
+  private schema: ProbedSchema | undefined;
+  /** TLS demanded (TDS 8.0 strict): a connection that cannot negotiate it fails instead of falling back. */
+  private readonly strict: boolean;
+  /** SQL Server ERROR tokens seen while logging in, for a precise connect error. */
+  private loginMessages: { number: number; message: string }[] = [];
+
+  constructor(
+    connectionString: string,
+    private readonly options: InventoryOptions,
+  ) {
+    redactor.add(connectionString);
+    let parsed: ReturnType<typeof sql.ConnectionPool.parseConnectionString>;
+    try {
+      parsed = sql.ConnectionPool.parseConnectionString(connectionString);
+    } catch (error) {
+      throw new InputError(`The SQL connection string${options.envVar ? ` in ${options.envVar}` : ""} cannot be parsed`, {
+        code: "SQL_CONNECTION_STRING_INVALID",
+        hint: redactor.redact(`Use the ADO.NET form: Server=host,1433;Database=Octopus;User Id=…;Password=…;Encrypt=true. (${error instanceof Error ? error.message : String(error)})`),
+      });
+    }
+    redactor.add(parsed.password);
+    // mssql's parser turns Encrypt=strict into a boolean, silently dropping the operator's demand for TLS.
+    this.strict = options.requireEncryption === true || /(^|;)\s*encrypt\s*=\s*strict\s*(;|$)/i.test(connectionString);
+    this.pageSize = options.pageSize ?? 5000;
+    this.config = {
+      ...parsed,
+      requestTimeout: options.requestTimeoutMs ?? 60_000,
+      connectionTimeout: options.connectTimeoutMs ?? 15_000,
+      pool: { ...parsed.pool, min: 0, max: 2 },
+      // No ApplicationIntent=ReadOnly: a lagging AG secondary could miss recent tasks and make "0 missing" a lie.
+      options: { ...parsed.options, appName: "octoha", ...(this.strict ? { encrypt: "strict" as const } : {}) },
+      beforeConnect: (connection) => {
+        connection.on("errorMessage", (token: { number: number; message: string }) => {
+          this.loginMessages = [...this.loginMessages.slice(-4), { number: token.number, message: token.message }];
+        });
+      },
+    };
+  }
+
+  private connect(): Promise<sql.ConnectionPool> {
+    if (this.pool) return Promise.resolve(this.pool);
+    this.connecting ??= (async () => {
+      this.loginMessages = [];
+      const pool = new sql.ConnectionPool(this.config);
+      // tedious reports a socket cut mid-request as a pool 'error' event; unheard, it kills the process.
+      pool.on("error", (error: unknown) => this.options.onWarning?.(redactor.redact(`SQL connection error: ${error instanceof Error ? error.message : String(error)}`)));
+      try {
+        await pool.connect();
+      } catch (error) {
+        this.connecting = undefined;
+        await pool.close().catch(() => undefined);
+        const failure = toOctohaError(error, { doing: `connecting to SQL Server ${this.serverName()}`, envVar: this.options.envVar, serverMessages: this.loginMessages });
+        if (this.strict && failure.behaviour === "retryable") {
+          // Retrying will not make a server speak TLS.
+          throw new OctohaError(`SQL Server ${this.serverName()} did not complete a strict (TDS 8.0) TLS connection: ${failure.message}`, {
+            code: "SQL_TLS_UNAVAILABLE",
+            behaviour: "fatal",
+            hint: "Encrypt=strict needs SQL Server 2022 or later with a certificate this machine trusts. Use Encrypt=true to allow TLS negotiation on older servers; octoha then reports and warns if the connection ends up unencrypted.",
+            cause: failure,
+          });
+        }
+        throw failure;
+      }
+      this.pool = pool;
+      return pool;
+    })();
+    return this.connecting;
+  }
+
+  private serverName(): string {
+    return this.config.port ? `${this.config.server},${this.config.port}` : this.config.server;
+  }
+
+  /**
+   * One read-only request. Each answer is complete before any row is yielded, so a request that
+   * failed in a retryable way (dropped connection, timeout) is simply sent again: no row is lost or
+   * repeated. Only the last failure reaches the caller, still marked retryable.
+   */
+  private async query<T>(text: string, doing: string, params: { batch?: number; after?: string } = {}): Promise<T[]> {
+    const retries = this.options.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const pool = await this.connect();
+        const request = pool.request();
+        if (params.batch !== undefined) request.input("batch", sql.Int, params.batch);
+        if (params.after !== undefined) request.input("after", sql.NVarChar(250), params.after);
+        const result = await request.query<T>(text);
+        return result.recordset ?? [];
+      } catch (error) {
+        const failure = toOctohaError(error, { doing, envVar: this.options.envVar });
+        if (!isRetryable(failure) || attempt >= retries) throw failure;
+        this.options.onWarning?.(`${failure.message} (attempt ${attempt + 1} of ${retries + 1}; retrying)`);
+        await sleep((this.options.retryDelayMs ?? 250) * 2 ** attempt);
+      }
+    }
+  }
+
+  async probe(): Promise<ProbedSchema> {
+    if (this.schema) return this.schema;
+    const rows = await this.query<{ TABLE_NAME: string; COLUMN_NAME: string }>(PROBE_SQL, "probing the Octopus schema");
+    this.schema = decideSchema(foundColumns(rows));
+    return this.schema;
+  }
+
+  /** Yields every row of a keyset-paged query, one page in memory at a time. */
+  private async *pages<T extends { Id: string }>(text: string, doing: string): AsyncGenerator<T> {
+    let after = "";
+    for (;;) {
+      const page = await this.query<T>(text, doing, { batch: this.pageSize, after });
+      yield* page;
+      const last = page[page.length - 1];
+      if (page.length < this.pageSize || !last) return;
+      after = last.Id;
+    }
+  }
+
+  async *tasks(options: { completedOnly?: boolean } = {}): AsyncIterable<TaskRow> {
+    const schema = await this.probe();
+    type Row = { Id: string; State: string; ServerNode: string | null; CompletedTime: Date | string | null };
+    for await (const r of this.pages<Row>(taskPageSql(schema, options.completedOnly ?? false), "reading ServerTask rows")) {
+      yield { id: r.Id, state: r.State, serverNode: r.ServerNode ?? null, completedTime: isoOrNull(r.CompletedTime) };
+    }
+  }
+
+  async *packages(): AsyncIterable<PackageRow> {
+    const schema = await this.probe();
+    if (!schema.hasNuGetPackage) {
+      throw toOctohaError(
+        Object.assign(new Error("table dbo.NuGetPackage (Id, PackageId, Version) is not in this database"), { number: 208 }),
+        { doing: "reading the built-in feed's package index", envVar: this.options.envVar },
+      );
+    }
+    type Row = { Id: string; PackageId: string; Version: string; SpaceId: string | null };
+    for await (const r of this.pages<Row>(packagePageSql(schema), "reading NuGetPackage rows")) {
+      yield { id: r.Id, packageId: r.PackageId, version: r.Version, spaceId: r.SpaceId ?? null };
+    }
+  }
+
+  async nodes(): Promise<NodeRow[]> {
+    const schema = await this.probe();
+    type Row = { Id: string; Name: string; MaxConcurrentTasks?: number | null; IsInMaintenanceMode?: boolean | null };
+    const rows = await this.query<Row>(nodesSql(schema), `reading ${schema.nodeTable} rows`);
+    return rows.map((r) => ({
+      id: r.Id,
+      name: r.Name,
+      ...(typeof r.MaxConcurrentTasks === "number" ? { maxConcurrentTasks: r.MaxConcurrentTasks } : {}),
+      ...(typeof r.IsInMaintenanceMode === "boolean" ? { isDraining: r.IsInMaintenanceMode } : {}),
+    }));
+  }
+
+  async connectionInfo(): Promise<{ encrypted: boolean; server: string; database: string }> {
+    const pool = (await this.connect()) as unknown as PoolWithAcquire;
+    let encrypted = false;
+    let connection: TediousConnectionView | undefined;
+    try {
+      connection = await pool.acquire();
+      // tedious silently falls back to plain TCP when the server does not offer TLS, even with
+      // Encrypt=true: only the negotiated state tells the truth.
+      encrypted = connection.messageIo?.tlsNegotiationComplete === true;
+    } catch (error) {
+      throw toOctohaError(error, { doing: "checking the SQL connection's encryption", envVar: this.options.envVar });
+    } finally {
+      if (connection) pool.release(connection);
+    }
+    const info = { encrypted, server: this.serverName(), database: this.config.database ?? "" };
+    if (!encrypted) {
+      this.options.onWarning?.(
+        `The SQL connection to ${info.server} (database ${info.database}) is NOT encrypted: the server did not negotiate TLS. Set Encrypt=strict in the connection string (SQL Server 2022+) to refuse unencrypted connections.`,
+      );
+    }
+    return info;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    this.connecting = undefined;
+    if (pool) await pool.close();
+  }
+}
+
+function isoOrNull(v: Date | string | null): string | null {
+  if (v === null || v === undefined) return null;
+  return v instanceof Date ? v.toISOString() : new Date(v).toISOString();
+}
+
+/** The SQL inventory for one connection string (a secret: registered with the redactor here). */
+export function createInventory(connectionString: string, options: InventoryOptions = {}): DatabaseInventory {
+  return new SqlInventory(connectionString, options);
+}
+
+/** The SQL inventory for a plan's `{ env: "NAME" }` reference. */
+export function inventoryFromEnv(ref: { env: string }, env: NodeJS.ProcessEnv = process.env, options: Omit<InventoryOptions, "envVar"> = {}): DatabaseInventory {
+  const value = env[ref.env];
+  if (!value) {
+    throw new InputError(`Environment variable ${ref.env} (the SQL connection string) is not set`, {
+      code: "SQL_CONNECTION_STRING_MISSING",
+      hint: `Set ${ref.env} to the Octopus database's connection string before running octoha; secrets are never taken from the command line.`,
+    });
+  }
+  return createInventory(value, { ...options, envVar: ref.env });
+}
