@@ -255,7 +255,9 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
       const drop = k.sqlDropsRemaining > 0;
       if (drop) k.sqlDropsRemaining--;
       let rows = 0;
-      for (const t of state.tasks) {
+      // The SQL adapter reads in Id order (keyset paging); so does the fake.
+      const ordered = [...state.tasks].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      for (const t of ordered) {
         if (drop && rows === 1) throw new OctohaError("SQL connection lost while reading ServerTask", { code: "SQL_CONNECTION_LOST", behaviour: "retryable" });
         if (options?.completedOnly && isActiveState(t.state)) continue;
         rows++;

@@ -3,6 +3,8 @@
  * One Cluster state seen three ways: the HTTP API, the octopus-server executable (through the control
  * API and a control file in the data dir), and the TDS endpoint when that module is present.
  */
+import { startTdsServer, type TdsFaults } from "./tds/server.js";
+import { createSqlEngine } from "./sql-engine.js";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -58,7 +60,7 @@ export interface RunningStandin {
 
 interface SqlEndpoint {
   connectionString: string;
-  setFaults(f: Record<string, unknown>): void;
+  setFaults(f: TdsFaults): void;
   close(): Promise<void>;
 }
 
@@ -145,27 +147,9 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/**
- * The TDS endpoint and SQL engine come from another branch (src/standin/tds/server.ts and
- * src/standin/sql-engine.ts). Until they are merged this returns undefined and the stand-in runs
- * without SQL. Specifiers are variables so this branch compiles without those files.
- */
+/** The cluster seen over TDS: the real mssql driver connects here and reads the simulated Octopus tables. */
 async function startSqlEndpoint(cluster: Cluster): Promise<SqlEndpoint | undefined> {
-  interface TdsModule {
-    startTdsServer(o: { host?: string; port?: number; user: string; password: string; database: string; handler: unknown }): Promise<{ port: number; connectionString: string; setFaults(f: unknown): void; close(): Promise<void> }>;
-  }
-  interface EngineModule {
-    createSqlEngine(source: { state(): ClusterState; revision(): number }): unknown;
-  }
-  const tdsSpec = "./tds/server.js";
-  const engineSpec = "./sql-engine.js";
-  // Present as .js in dist/ or as .ts when vitest runs src/: look before importing, so a real import
-  // error inside those modules is not mistaken for "not merged yet".
-  const present = (spec: string) => [spec, spec.replace(/\.js$/, ".ts")].some((s) => existsSync(fileURLToPath(new URL(s, import.meta.url))));
-  if (!present(tdsSpec) || !present(engineSpec)) return undefined;
-  const tds = (await import(tdsSpec)) as TdsModule;
-  const engine = (await import(engineSpec)) as EngineModule;
   const password = `Sa-${randomBytes(12).toString("hex")}`;
-  const server = await tds.startTdsServer({ host: "127.0.0.1", port: 0, user: "octoha_reader", password, database: "Octopus", handler: engine.createSqlEngine(cluster) });
+  const server = await startTdsServer({ host: "127.0.0.1", port: 0, user: "octoha_reader", password, database: "Octopus", handler: createSqlEngine(cluster) });
   return { connectionString: server.connectionString, setFaults: (f) => server.setFaults(f), close: () => server.close() };
 }

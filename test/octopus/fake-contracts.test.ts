@@ -9,6 +9,7 @@ import { describeNodesContract } from "./contracts/nodes.js";
 import { describeTasksContract } from "./contracts/tasks.js";
 import { describeFoldersContract } from "./contracts/folders.js";
 import { describeServicesContract } from "./contracts/services.js";
+import { describeInventoryContract } from "./contracts/inventory-contract.js";
 
 const close = async () => {};
 let nextTask = 1000;
@@ -82,4 +83,21 @@ describeServicesContract("in-memory fake", async () => {
     control: { nodeNames: fake.state.nodes.map((n) => n.name), isRunning: async (name) => fake.state.nodes.find((n) => n.name === name)!.service === "running" },
     close,
   };
+});
+
+describeInventoryContract("in-memory fake", async (seed) => {
+  const idOf = (name: string | null) => seed.nodes.find((n) => n.name === name)?.id ?? name;
+  const fake = createFakeCluster({
+    ...defaultFakeState(),
+    version: seed.version,
+    // 3.x stored the node name as the node row's Id.
+    nodes: seed.nodes.map((n) => ({ id: seed.schema === "3.x" ? n.name : n.id, name: n.name, maxConcurrentTasks: n.maxConcurrentTasks, isDraining: n.isDraining, service: n.running ? "running" : "stopped" })),
+    tasks: seed.tasks.map((t) => ({ id: t.id, name: t.name, state: t.state, serverNode: seed.schema === "3.x" ? t.serverNode : idOf(t.serverNode), completedTime: t.completedTime })),
+    packages: seed.packages.map((p) => ({ id: p.id, packageId: p.packageId, version: p.version, spaceId: seed.schema === "3.x" ? null : p.spaceId })),
+    schema:
+      seed.schema === "3.x"
+        ? { taskNodeColumn: "ServerNode", nodeTable: "OctopusServerNode", hasNodeStatusTable: false, hasSpaceId: false, hasNuGetPackage: true }
+        : { taskNodeColumn: "ServerNodeId", nodeTable: "OctopusServerNode", hasNodeStatusTable: false, hasSpaceId: true, hasNuGetPackage: true },
+  });
+  return { inventory: fake.ports.inventory, cleanup: close };
 });
