@@ -7,6 +7,8 @@ import path from "node:path";
 import { InputError } from "../shared/errors.js";
 import { Plan, PLAN_FORMAT_VERSION } from "./schema.js";
 import { crossFieldIssues } from "./validate.js";
+import { inlineSecretIssues, inlineSecrets, looksSecret, redactIssues } from "./secrets.js";
+import { redactor } from "../shared/redact.js";
 
 export interface LoadedPlan {
   plan: Plan;
@@ -40,32 +42,30 @@ function valueAt(root: unknown, segments: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** Parses plan JSON text; returns the plan or every issue found. */
+/** Parses plan JSON text; returns the plan or every issue found (inline secrets never echoed). */
 export function parsePlan(raw: unknown): { plan: Plan; issues: [] } | { plan: undefined; issues: PlanIssue[] } {
+  const secrets = inlineSecrets(raw);
+  const issues = redactIssues([...inlineSecretIssues(secrets), ...schemaIssues(raw)], secrets);
+  return issues.length > 0 ? { plan: undefined, issues } : { plan: Plan.parse(raw), issues: [] };
+}
+
+/** Schema problems, then (only once the shape is right) the cross-field rules. */
+function schemaIssues(raw: unknown): PlanIssue[] {
   if (raw && typeof raw === "object" && "version" in raw && (raw as { version: unknown }).version !== PLAN_FORMAT_VERSION) {
     const found = (raw as { version: unknown }).version;
-    return {
-      plan: undefined,
-      issues: [{ path: "version", value: found, message: `unsupported plan format version: expected ${PLAN_FORMAT_VERSION}, found ${JSON.stringify(found)}`, fix: "Run `octoha init` to write a plan in the current format." }],
-    };
+    return [{ path: "version", value: found, message: `unsupported plan format version: expected ${PLAN_FORMAT_VERSION}, found ${JSON.stringify(found)}`, fix: "Run `octoha init` to write a plan in the current format." }];
   }
   const result = Plan.safeParse(raw);
-  if (!result.success) {
+  if (result.success) return crossFieldIssues(result.data);
+  return result.error.issues.map((i) => {
+    const keys = i.code === "unrecognized_keys" ? (i as { keys?: string[] }).keys ?? [] : [];
     return {
-      plan: undefined,
-      issues: result.error.issues.map((i) => {
-        const keys = i.code === "unrecognized_keys" ? (i as { keys?: string[] }).keys ?? [] : [];
-        return {
-          path: formatPath(i.path),
-          value: i.code === "unrecognized_keys" ? keys : valueAt(raw, i.path),
-          message: i.code === "unrecognized_keys" ? `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => JSON.stringify(k)).join(", ")} (a typo?)` : i.message,
-          fix: i.code === "unrecognized_keys" ? "Remove it or correct its spelling; `octoha schema` prints every accepted key." : undefined,
-        };
-      }),
+      path: formatPath(i.path),
+      value: i.code === "unrecognized_keys" ? keys : valueAt(raw, i.path),
+      message: i.code === "unrecognized_keys" ? `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => JSON.stringify(k)).join(", ")} (a typo?)` : i.message,
+      fix: i.code === "unrecognized_keys" ? "Remove it or correct its spelling; `octoha schema` prints every accepted key." : undefined,
     };
-  }
-  const issues = crossFieldIssues(result.data);
-  return issues.length > 0 ? { plan: undefined, issues } : { plan: result.data, issues: [] };
+  });
 }
 
 export function describeIssues(file: string, issues: PlanIssue[]): string {
@@ -86,7 +86,9 @@ export async function loadPlan(file: string): Promise<LoadedPlan> {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new InputError(`Plan file ${abs} is not valid JSON: ${(error as Error).message}`, { code: "PLAN_NOT_JSON", path: abs });
+    // JSON.parse quotes the text around the error, which may be an inline secret.
+    const why = looksSecret(text) ? "details hidden because the file holds what looks like a secret" : (error as Error).message;
+    throw new InputError(`Plan file ${abs} is not valid JSON: ${redactor.redact(why)}`, { code: "PLAN_NOT_JSON", path: abs, hint: "Check commas, quotes and backslashes (a Windows path in JSON is written C:\\\\Octopus)." });
   }
   const parsed = parsePlan(raw);
   if (!parsed.plan) {

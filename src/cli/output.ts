@@ -1,0 +1,45 @@
+/**
+ * The command line's only way out to the terminal: everything passes the redactor, and errors
+ * become exit codes in one place (OctohaError carries its own; anything else is a bug: 1).
+ */
+import { OctohaError, InputError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
+import { redactor } from "../shared/redact.js";
+
+export function out(text: string): void {
+  process.stdout.write(redactor.redact(text.endsWith("\n") ? text : `${text}\n`));
+}
+
+export function err(text: string): void {
+  process.stderr.write(redactor.redact(text.endsWith("\n") ? text : `${text}\n`));
+}
+
+export function outJson(value: unknown): void {
+  out(JSON.stringify(redactor.redactValue(value), null, 2));
+}
+
+/** Prints an error (JSON on stdout with --json, text on stderr otherwise) and returns its exit code. */
+export function reportError(error: unknown, json: boolean): number {
+  const known = error instanceof OctohaError;
+  const code = known ? error.exitCode : ExitCode.Failed;
+  if (json) {
+    outJson({
+      ok: false,
+      error: known
+        ? { code: error.code, message: error.message, hint: error.hint, path: error.path, issues: error instanceof InputError ? error.issues : undefined }
+        : { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) },
+    });
+  } else {
+    err(`octoha: ${known ? error.describe() : `internal error: ${error instanceof Error ? error.message : String(error)}\n  This is a bug in octoha; please report it with the command you ran.`}`);
+  }
+  return code;
+}
+
+/** Runs a verb's body and sets the exit code from its result or its error. */
+export async function runVerb(json: boolean, body: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await body();
+  } catch (error) {
+    process.exitCode = reportError(error, json);
+  }
+}
