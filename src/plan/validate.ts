@@ -87,6 +87,10 @@ function spellingIssues(plan: Plan): PlanIssue[] {
         continue;
       }
       const style = pathStyle(value);
+      if (style === "relative" && /^[\\/]{2}/.test(value)) {
+        issues.push({ path: at, value, message: "a UNC path needs a server and a share (\\\\server\\share\\folder); device paths (\\\\?\\, \\\\.\\) are not accepted", fix: "Write \\\\server\\share\\Folder (in JSON: \"\\\\\\\\server\\\\share\\\\Folder\")." });
+        continue;
+      }
       if (style === "relative") {
         issues.push({ path: at, value, message: "relative path: it would resolve differently on each node and in each working directory", fix: field === "octopus" ? (platform === "windows" ? "Use a full path: C:\\Octopus\\TaskLogs or \\\\server\\share\\TaskLogs." : "Use the full path inside the container, e.g. /taskLogs.") : "Use a full path as this process reaches the folder, e.g. /mnt/octoshared/TaskLogs or \\\\fs01\\OctopusShared\\TaskLogs." });
         continue;
@@ -105,7 +109,8 @@ function spellingIssues(plan: Plan): PlanIssue[] {
 /** The places two locations coincide: by access spelling, or by octopus spelling when both are seen from one machine. */
 function overlap(a: PlacedLocation, b: PlacedLocation, compareOctopus: boolean): { relation: Exclude<PathRelation, "apart">; spelling: "access" | "octopus" } | undefined {
   const byAccess = relate(accessPath(a.loc), accessPath(b.loc));
-  if (byAccess !== "apart") return { relation: byAccess, spelling: "access" };
+  // Without an access spelling, the octopus one is what this process uses: name the field the operator wrote.
+  if (byAccess !== "apart") return { relation: byAccess, spelling: a.loc.access === undefined ? "octopus" : "access" };
   if (!compareOctopus) return undefined;
   const byOctopus = relate(a.loc.octopus, b.loc.octopus);
   return byOctopus === "apart" ? undefined : { relation: byOctopus, spelling: "octopus" };
@@ -121,7 +126,7 @@ function kindsSharingAFolder(locs: PlacedLocation[]): PlanIssue[] {
   locs.forEach((b, j) => {
     for (const a of locs.slice(0, j)) {
       const o = overlap(b, a, true);
-      if (o) issues.push({ path: `${b.where}.${o.spelling}`, value: b.loc[o.spelling] ?? accessPath(b.loc), message: `${describeRelation(o.relation, `${a.where} (${a.kind})`)}: task logs, artifacts and packages each need their own folder`, fix: `Give ${b.kind} its own folder, e.g. a sibling named ${b.kind.charAt(0).toUpperCase()}${b.kind.slice(1)}.` });
+      if (o) issues.push({ path: `${b.where}.${o.spelling}`, value: b.loc[o.spelling] ?? accessPath(b.loc), message: `${describeRelation(o.relation, `${a.where} (${a.kind})`)}: task logs, artifacts and packages each need their own folder`, fix: "Give each kind its own folder, side by side: …\\TaskLogs, …\\Artifacts, …\\Packages." });
     }
   });
   return issues;
@@ -151,10 +156,11 @@ function targetSourceOverlaps(plan: Plan): PlanIssue[] {
   for (const source of nodeLocations(plan)) {
     for (const target of sharedLocations(plan)) {
       const o = overlap(source, target, compareOctopus);
-      if (!o) continue;
+      // A node folder elsewhere on the share (\\fs01\OctopusShared\OCTO1\TaskLogs) may sit under clusterShared.
+      if (!o || (target.kind === "clusterShared" && o.relation === "inside")) continue;
       const node = plan.nodes[source.node ?? 0]?.name ?? "?";
       if (o.relation === "same")
-        issues.push({ path: `${source.where}.${o.spelling}`, value: source.loc[o.spelling] ?? accessPath(source.loc), message: `node ${node}'s current ${source.kind} folder is the shared ${target.where}: there is nothing to copy and copying onto itself would be unsafe`, fix: `If ${node} already writes to shared storage, leave ${source.where} out; otherwise correct one of the two paths.` });
+        issues.push({ path: `${source.where}.${o.spelling}`, value: source.loc[o.spelling] ?? accessPath(source.loc), message: `node ${node}'s current ${source.kind} folder is ${target.where} itself: there is nothing to copy and copying onto itself would be unsafe`, fix: `If ${node} already writes to shared storage, leave ${source.where} out; otherwise correct one of the two paths.` });
       else
         issues.push({ path: `${source.where}.${o.spelling}`, value: source.loc[o.spelling] ?? accessPath(source.loc), message: o.relation === "inside" ? `source inside a target: node ${node}'s ${source.kind} folder is inside ${target.where}, so the copy would copy into itself` : `target inside a source: ${target.where} is inside node ${node}'s ${source.kind} folder, so the copy would copy into itself`, fix: "Keep shared storage and node-local folders apart: shared folders on the file share, node folders on the node." });
     }
@@ -171,7 +177,7 @@ function nodesSharingAFolder(plan: Plan): PlanIssue[] {
       if (a.node === b.node) continue;
       const relation = relate(accessPath(b.loc), accessPath(a.loc));
       if (relation === "apart") continue;
-      issues.push({ path: `${b.where}.access`, value: accessPath(b.loc), message: `this process would read node ${plan.nodes[b.node ?? 0]?.name}'s folder at the same place as ${a.where} (${describeRelation(relation, a.where)})`, fix: `Give each node's folder an "access" spelling this machine can reach, e.g. \\\\${plan.nodes[b.node ?? 0]?.name ?? "NODE"}\\c$\\Octopus\\TaskLogs.` });
+      issues.push({ path: `${b.where}.${b.loc.access === undefined ? "octopus" : "access"}`, value: accessPath(b.loc), message: `this process would read node ${plan.nodes[b.node ?? 0]?.name}'s folder at the same place as ${a.where} (${describeRelation(relation, a.where)})`, fix: `Give each node's folder an "access" spelling this machine can reach, e.g. \\\\${plan.nodes[b.node ?? 0]?.name ?? "NODE"}\\c$\\Octopus\\TaskLogs.` });
       break;
     }
   });
