@@ -7,6 +7,7 @@ import path from "node:path";
 import { InputError } from "../shared/errors.js";
 import { Plan, PLAN_FORMAT_VERSION } from "./schema.js";
 import { crossFieldIssues } from "./validate.js";
+import { planJsonSchema } from "./json-schema.js";
 import { inlineSecretIssues, inlineSecrets, looksSecret, redactIssues } from "./secrets.js";
 import { redactor } from "../shared/redact.js";
 
@@ -57,15 +58,61 @@ function schemaIssues(raw: unknown): PlanIssue[] {
   }
   const result = Plan.safeParse(raw);
   if (result.success) return crossFieldIssues(result.data);
-  return result.error.issues.map((i) => {
-    const keys = i.code === "unrecognized_keys" ? (i as { keys?: string[] }).keys ?? [] : [];
+  const issues = result.error.issues.map((i): PlanIssue => {
+    if (i.code !== "unrecognized_keys") {
+      const value = valueAt(raw, i.path);
+      if (value === undefined && (i.code === "invalid_type" || i.code === "invalid_value"))
+        return { path: formatPath(i.path), message: "missing, and required", fix: "Add it; `octoha init` writes a complete example and `octoha schema` describes every field." };
+      return { path: formatPath(i.path), value, message: i.message };
+    }
+    const keys = i.keys;
+    const suggestions = keys.map((k) => closestKey(k, knownKeysAt(i.path))).filter((k): k is string => k !== undefined);
     return {
       path: formatPath(i.path),
-      value: i.code === "unrecognized_keys" ? keys : valueAt(raw, i.path),
-      message: i.code === "unrecognized_keys" ? `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => JSON.stringify(k)).join(", ")} (a typo?)` : i.message,
-      fix: i.code === "unrecognized_keys" ? "Remove it or correct its spelling; `octoha schema` prints every accepted key." : undefined,
+      value: keys,
+      message: `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => JSON.stringify(k)).join(", ")} (a typo?)`,
+      fix: suggestions.length > 0 ? `Did you mean ${suggestions.map((k) => JSON.stringify(k)).join(", ")}? \`octoha schema\` prints every accepted key.` : "Remove it or correct its spelling; `octoha schema` prints every accepted key.",
     };
   });
+  // Typos alone still let the rest be checked, so one run lists every problem.
+  if (result.error.issues.every((i) => i.code === "unrecognized_keys")) {
+    const stripped = Plan.safeParse(withoutKeys(raw, result.error.issues.map((i) => ({ at: i.path, keys: (i as { keys: string[] }).keys }))));
+    if (stripped.success) issues.push(...crossFieldIssues(stripped.data));
+  }
+  return issues;
+}
+
+function withoutKeys(raw: unknown, removals: { at: readonly PropertyKey[]; keys: string[] }[]): unknown {
+  const copy = structuredClone(raw);
+  for (const { at, keys } of removals) {
+    const holder = valueAt(copy, at);
+    if (holder && typeof holder === "object") for (const k of keys) delete (holder as Record<string, unknown>)[k];
+  }
+  return copy;
+}
+
+type SchemaNode = { properties?: Record<string, SchemaNode>; items?: SchemaNode };
+
+/** Keys the JSON Schema accepts at a JSON path. */
+function knownKeysAt(at: readonly PropertyKey[]): string[] {
+  let node: SchemaNode | undefined = planJsonSchema() as SchemaNode;
+  for (const seg of at) node = typeof seg === "number" ? node?.items : node?.properties?.[String(seg)];
+  return Object.keys(node?.properties ?? {});
+}
+
+/** The accepted key a typo most likely meant: same letters ignoring case, or at most two edits away. */
+function closestKey(typo: string, known: string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+    return prev[b.length]!;
+  };
+  const scored = known.map((k) => ({ k, d: distance(typo.toLowerCase(), k.toLowerCase()) })).filter((x) => x.d <= 2).sort((x, y) => x.d - y.d);
+  return scored[0]?.k;
 }
 
 export function describeIssues(file: string, issues: PlanIssue[]): string {

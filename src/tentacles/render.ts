@@ -10,7 +10,9 @@ export function renderTentacleAdvice(advice: TentacleAdvice): string {
   }
   lines.push(`Polling Tentacles must poll every node (${advice.nodes.length}). On each polling Tentacle machine:`, "");
   lines.push(`1. Set ${advice.apiKeyVariable} in the shell (octoha never prints the key), then register with each node:`);
-  for (const n of advice.nodes) lines.push(`   # ${n.node}: polls ${n.address} (from the plan's ${n.addressFrom})`, `   ${n.commandLine}`);
+  const present = new Set(advice.trusted?.present.map((p) => p.node));
+  for (const n of advice.nodes)
+    lines.push(`   # ${n.node}: polls ${n.address} (from the plan's ${n.addressFrom})${present.has(n.node) ? "; already in the given Tentacle.config, so this one may be skipped there" : ""}`, `   ${n.commandLine}`);
   lines.push("", "2. Restart the Tentacle service; it reads its trusted servers only at start:", `   ${advice.restart.commandLine}`);
   if (advice.trusted) {
     const t = advice.trusted;

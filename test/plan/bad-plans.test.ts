@@ -72,7 +72,7 @@ describe("octoha check refuses a bad plan with exit 2, names the field, and writ
       plan.nodes[1].name = "octo1";
       const file = path.join(dir, "plan.json");
       await writeFile(file, JSON.stringify(plan));
-      const result = await runCli(["check", file, "--json"], { cwd: dir, env });
+      const result = await runCli(["check", file, "-f", "json"], { cwd: dir, env });
       expect(result.code).toBe(2);
       const body = JSON.parse(result.stdout) as { ok: boolean; error: { code: string; issues: string[] } };
       expect(body.ok).toBe(false);

@@ -72,7 +72,7 @@ function broken(base: () => PlanInput, name: string, path: string, edit: (p: Loo
 }
 
 export const BAD_PLANS: BadPlan[] = [
-  broken(windowsPlan, "a typo in an option name", "options", (p) => (p.options = { concurency: 4 }), { mentions: ['"concurency"'] }),
+  broken(windowsPlan, "a typo in an option name", "options", (p) => (p.options = { concurency: 4 }), { mentions: ['"concurency"', 'Did you mean "concurrency"'] }),
   broken(windowsPlan, "a typo in a node folder kind", "nodes[0].folders", (p) => (p.nodes[0].folders.taskLog = p.nodes[0].folders.taskLogs), { mentions: ['"taskLog"'] }),
   broken(windowsPlan, "a typo at the top level", "(plan)", (p) => (p.node = []), { mentions: ['"node"'] }),
   broken(windowsPlan, "a relative shared path", "shared.taskLogs.octopus", (p) => (p.shared.taskLogs.octopus = "TaskLogs"), { mentions: ["relative path"] }),

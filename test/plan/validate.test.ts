@@ -48,6 +48,14 @@ describe("plan rules compare Windows spellings as Windows does", () => {
 });
 
 describe("validation output", () => {
+  it("a typo does not hide the plan's other problems", () => {
+    const p = windowsPlan() as Loose;
+    p.nodes[0].folders.taskLog = p.nodes[0].folders.taskLogs;
+    p.shared.packages.octopus = "Packages";
+    expect(issuesOf(p)).toEqual([expect.stringMatching(/^nodes\[0\]\.folders: unknown key "taskLog"/), expect.stringMatching(/^shared\.packages\.octopus: relative path/)]);
+    expect(parsePlan(p).issues[0]?.fix).toContain('Did you mean "taskLogs"');
+  });
+
   it("gives each problem the value found and a fix", () => {
     const p = windowsPlan() as Loose;
     p.shared.packages.octopus = "Packages";

@@ -2,9 +2,9 @@ import { Option, type Command } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { adviseTentacles, renderTentacleAdvice } from "../../tentacles/index.js";
 import type { Shell } from "../../tentacles/advice.js";
-import { out, outJson, runVerb } from "../output.js";
+import { addOutputOptions, out, outJson, runVerb, wantsJson, type OutputFlags } from "../output.js";
 
-interface TentaclesFlags {
+interface TentaclesFlags extends OutputFlags {
   tentacleConfig?: string;
   thumbprint?: string;
   redisEnabled?: boolean;
@@ -12,11 +12,10 @@ interface TentaclesFlags {
   shell: Shell;
   tentacleInstance: string;
   tentacleExe?: string;
-  json?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command("tentacles")
     .description("Show how each polling Tentacle must be registered with every node (poll-server commands, Tentacle.config entries); changes nothing")
     .argument("<plan>", "plan file")
@@ -27,14 +26,13 @@ export function register(program: Command): void {
     .addOption(new Option("--shell <shell>", "shell the commands are written for").choices(["pwsh", "sh"]).default("pwsh"))
     .option("--tentacle-instance <name>", "Tentacle instance name", "Tentacle")
     .option("--tentacle-exe <path>", "Tentacle executable (default: the usual install path for the shell)")
-    .option("--json", "print the advice as JSON")
-    .addHelpText("after", "\nThe API key is never printed: commands read it from the environment variable the plan names.\nExample:\n  octoha tentacles plan.json --tentacle-config C:\\Octopus\\Tentacle\\Tentacle.config")
-    .action(async (planFile: string, flags: TentaclesFlags) =>
-      runVerb(Boolean(flags.json), async () => {
-        const advice = await adviseTentacles({ planFile, tentacleConfig: flags.tentacleConfig, thumbprint: flags.thumbprint, redisEnabled: flags.redisEnabled, probeRedis: flags.probeRedis, shell: flags.shell, instance: flags.tentacleInstance, tentacleExe: flags.tentacleExe });
-        if (flags.json) outJson(advice);
-        else out(renderTentacleAdvice(advice));
-        return ExitCode.Done;
-      }),
-    );
+    .addHelpText("after", "\nThe API key is never printed: commands read it from the environment variable the plan names.\nExample:\n  octoha tentacles plan.json --tentacle-config C:\\Octopus\\Tentacle\\Tentacle.config");
+  addOutputOptions(command).action(async (planFile: string, flags: TentaclesFlags) =>
+    runVerb(wantsJson(flags), async () => {
+      const advice = await adviseTentacles({ planFile, tentacleConfig: flags.tentacleConfig, thumbprint: flags.thumbprint, redisEnabled: flags.redisEnabled, probeRedis: flags.probeRedis, shell: flags.shell, instance: flags.tentacleInstance, tentacleExe: flags.tentacleExe });
+      if (wantsJson(flags)) outJson(advice);
+      else out(renderTentacleAdvice(advice));
+      return ExitCode.Done;
+    }),
+  );
 }
