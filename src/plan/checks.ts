@@ -8,6 +8,7 @@ import type { Finding } from "../runner/step.js";
 import { OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
 import type { LoadedPlan } from "./load.js";
+import { planWarnings } from "./warnings.js";
 import { resolveSecrets, type ResolvedSecrets } from "./secrets.js";
 
 export interface CheckContext {
@@ -84,8 +85,17 @@ export const envRefsCheck: PlanCheck = {
   },
 };
 
+/** Valid but risky choices (mapped drives, nodes without folders, state dir), as warnings. */
+export const planWarningsCheck: PlanCheck = {
+  id: "plan-warnings",
+  title: "Plan choices worth a second look",
+  async run({ loaded }) {
+    return planWarnings(loaded);
+  },
+};
+
 /** The checks `octoha check` runs when nothing else is registered: plan-only, no network. */
-export const planChecks: readonly PlanCheck[] = [envRefsCheck];
+export const planChecks: readonly PlanCheck[] = [envRefsCheck, planWarningsCheck];
 
 const extraChecks: PlanCheck[] = [];
 

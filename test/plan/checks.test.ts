@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { allChecks, envRefsCheck, registerCheck, runChecks, type PlanCheck } from "../../src/plan/checks.js";
+import { allChecks, envRefsCheck, planWarningsCheck, registerCheck, runChecks, type PlanCheck } from "../../src/plan/checks.js";
 import type { LoadedPlan } from "../../src/plan/load.js";
 import { Plan } from "../../src/plan/schema.js";
 import { InputError } from "../../src/shared/errors.js";
@@ -31,5 +31,15 @@ describe("runChecks", () => {
     registerCheck(probe);
     expect(allChecks().filter((c) => c.id === "test-registered")).toHaveLength(1);
     expect(allChecks()[0]).toBe(envRefsCheck);
+  });
+});
+
+describe("plan warnings", () => {
+  it("warns that a shared folder on a drive letter must be mapped for the service account, without failing the check", async () => {
+    const p = windowsPlan() as Record<string, unknown> & { shared: { taskLogs: { octopus: string } } };
+    p.shared.taskLogs.octopus = "X:\\OctopusShared\\TaskLogs";
+    const report = await runChecks({ ...loaded, plan: Plan.parse(p) }, [planWarningsCheck], { env });
+    expect(report.ok).toBe(true);
+    expect(report.results[0]!.findings).toEqual([expect.objectContaining({ severity: "warning", code: "SHARED_ON_DRIVE_LETTER", path: "shared.taskLogs.octopus" }), expect.objectContaining({ code: "STATE_DIR_LOCAL" })]);
   });
 });

@@ -15,7 +15,7 @@ async function samplePlans(): Promise<string[]> {
 
 describe("the sample plans in plans/", () => {
   it("cover a Windows UNC migration, a two-node repair and a Linux container", async () => {
-    expect(await samplePlans()).toEqual(["migrate-linux-container.json", "migrate-windows-unc.json", "repair-two-nodes.json"]);
+    expect(await samplePlans()).toEqual(expect.arrayContaining(["migrate-linux-container.json", "migrate-windows-unc.json", "repair-two-nodes.json"]));
   });
 
   it("each validates and points its $schema at the committed schema file", async () => {
