@@ -52,6 +52,7 @@ function urlIssues(plan: Plan): PlanIssue[] {
   if (!isHttpUrl(plan.octopus.serverUrl))
     issues.push({ path: "octopus.serverUrl", value: plan.octopus.serverUrl, message: "not an http(s) URL", fix: "Use the load-balanced Octopus address, e.g. https://octopus.example.com." });
   const seenUrl = new Map<string, number>();
+  const seenPolling = new Map<string, number>();
   plan.nodes.forEach((n, i) => {
     if (n.url !== undefined) {
       if (!isHttpUrl(n.url)) issues.push({ path: `nodes[${i}].url`, value: n.url, message: "not an http(s) URL", fix: "Use this node's own web address, bypassing the load balancer, e.g. https://octo1.example.com." });
@@ -59,11 +60,18 @@ function urlIssues(plan: Plan): PlanIssue[] {
         const key = new URL(n.url).origin.toLowerCase();
         const first = seenUrl.get(key);
         if (first !== undefined) issues.push({ path: `nodes[${i}].url`, value: n.url, message: `same address as nodes[${first}].url, so checks through this node would really reach the other one`, fix: "Give each node its own address, not the load balancer's." });
+        else if (plan.nodes.length > 1 && isHttpUrl(plan.octopus.serverUrl) && key === new URL(plan.octopus.serverUrl).origin.toLowerCase())
+          issues.push({ path: `nodes[${i}].url`, value: n.url, message: "the load balancer's address (octopus.serverUrl), so checks through this node would reach whichever node answers", fix: "Use this node's own address, e.g. https://octo1.example.com, or leave url out." });
         else seenUrl.set(key, i);
       }
     }
-    if (n.pollingAddress !== undefined && !isPollingAddress(n.pollingAddress))
+    if (n.pollingAddress === undefined) return;
+    const polling = n.pollingAddress.replace(/\/+$/, "").toLowerCase();
+    if (!isPollingAddress(n.pollingAddress))
       issues.push({ path: `nodes[${i}].pollingAddress`, value: n.pollingAddress, message: "not an https:// or wss:// address", fix: "Use https://<node host>:10943 (the node's comms port), or wss://<node host>/OctopusComms for WebSocket polling." });
+    else if (seenPolling.has(polling))
+      issues.push({ path: `nodes[${i}].pollingAddress`, value: n.pollingAddress, message: `same as nodes[${seenPolling.get(polling)}].pollingAddress: a polling Tentacle must reach every node at its own address (or port)`, fix: "Give each node a unique address, or the same address with a unique port that the load balancer forwards to that node." });
+    else seenPolling.set(polling, i);
   });
   return issues;
 }

@@ -99,6 +99,11 @@ export const BAD_PLANS: BadPlan[] = [
   broken(windowsPlan, "a concurrency of zero", "options.concurrency", (p) => (p.options = { concurrency: 0 })),
   broken(windowsPlan, "an unknown collision policy", "options.collisionPolicy", (p) => (p.options = { collisionPolicy: "overwrite" })),
   broken(windowsPlan, "a polling address without a scheme", "nodes[0].pollingAddress", (p) => (p.nodes[0].pollingAddress = "octo1.example.com:10943"), { mentions: ["https:// or wss://"] }),
+  broken(windowsPlan, "a node URL that is the load balancer's", "nodes[1].url", (p) => (p.nodes[1].url = "https://OCTOPUS.example.com/"), { mentions: ["the load balancer's address"] }),
+  broken(windowsPlan, "two nodes with one polling address", "nodes[1].pollingAddress", (p) => {
+    p.nodes[0].pollingAddress = "https://lb.example.com:10943";
+    p.nodes[1].pollingAddress = "https://LB.example.com:10943/";
+  }, { mentions: ["unique port"] }),
   broken(windowsPlan, "a path with a trailing space", "shared.artifacts.octopus", (p) => (p.shared.artifacts.octopus = "\\\\fs01\\OctopusShared\\Artifacts "), { mentions: ["trailing spaces"] }),
   broken(windowsPlan, "an env reference that is not a variable name", "octopus.apiKey.env", (p) => (p.octopus.apiKey = { env: "OCTOPUS-API-KEY" })),
   broken(windowsPlan, "no nodes", "nodes", (p) => (p.nodes = [])),
