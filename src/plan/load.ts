@@ -8,6 +8,7 @@ import { InputError } from "../shared/errors.js";
 import { Plan, PLAN_FORMAT_VERSION } from "./schema.js";
 import { crossFieldIssues } from "./validate.js";
 import { planJsonSchema } from "./json-schema.js";
+import { pathStyle } from "./locations.js";
 import { inlineSecretIssues, inlineSecrets, looksSecret, redactIssues } from "./secrets.js";
 import { redactor } from "../shared/redact.js";
 
@@ -131,7 +132,8 @@ export async function loadPlan(file: string): Promise<LoadedPlan> {
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    // Notepad and PowerShell 5 save UTF-8 with a byte-order mark, which JSON.parse rejects.
+    raw = JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (error) {
     // JSON.parse quotes the text around the error, which may be an inline secret.
     const why = looksSecret(text) ? "details hidden because the file holds what looks like a secret" : (error as Error).message;
@@ -146,6 +148,14 @@ export async function loadPlan(file: string): Promise<LoadedPlan> {
       issues: parsed.issues.map((i) => `${i.path}: ${i.message}`),
     });
   }
-  const stateDir = path.resolve(path.dirname(abs), parsed.plan.options.stateDir ?? ".octoha");
-  return { plan: parsed.plan, file: abs, stateDir };
+  return { plan: parsed.plan, file: abs, stateDir: resolveStateDir(abs, parsed.plan.options.stateDir) };
+}
+
+/** options.stateDir as this process reaches it: Windows spellings kept whole (even on a Linux host), relative ones next to the plan. */
+export function resolveStateDir(planFile: string, stateDir: string | undefined): string {
+  const dir = stateDir ?? ".octoha";
+  const style = pathStyle(dir);
+  if (style === "windows") return path.win32.normalize(dir);
+  if (style === "posix") return path.posix.normalize(dir);
+  return path.resolve(path.dirname(planFile), dir);
 }
