@@ -27,7 +27,7 @@ export function reportError(error: unknown, json: boolean): number {
     outJson({
       ok: false,
       error: known
-        ? { code: error.code, message: error.message, hint: error.hint, path: error.path, issues: error instanceof InputError ? error.issues : undefined }
+        ? { code: error.code, message: error.message, hint: error.hint, path: error.path, issues: error instanceof InputError ? error.issues : undefined, details: (error as { details?: unknown }).details }
         : { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) },
     });
   } else {

@@ -122,6 +122,13 @@ export function describeIssues(file: string, issues: PlanIssue[]): string {
     .join("\n");
 }
 
+/** The plan broke rules: `details` has every issue with its path, value found and fix (secrets already hidden). */
+export class PlanInvalidError extends InputError {
+  constructor(summary: string, file: string, readonly details: PlanIssue[]) {
+    super(summary, { code: "PLAN_INVALID", path: file, issues: details.map((i) => `${i.path}: ${i.message}`) });
+  }
+}
+
 export async function loadPlan(file: string): Promise<LoadedPlan> {
   const abs = path.resolve(file);
   let text: string;
@@ -142,11 +149,7 @@ export async function loadPlan(file: string): Promise<LoadedPlan> {
   const parsed = parsePlan(raw);
   if (!parsed.plan) {
     const n = parsed.issues.length;
-    throw new InputError(`Plan ${abs} has ${n} problem${n === 1 ? "" : "s"}; nothing was changed:\n${describeIssues(abs, parsed.issues)}`, {
-      code: "PLAN_INVALID",
-      path: abs,
-      issues: parsed.issues.map((i) => `${i.path}: ${i.message}`),
-    });
+    throw new PlanInvalidError(`Plan ${abs} has ${n} problem${n === 1 ? "" : "s"}; nothing was changed:\n${describeIssues(abs, parsed.issues)}`, abs, parsed.issues);
   }
   return { plan: parsed.plan, file: abs, stateDir: resolveStateDir(abs, parsed.plan.options.stateDir) };
 }

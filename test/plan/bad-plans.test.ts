@@ -74,10 +74,11 @@ describe("octoha check refuses a bad plan with exit 2, names the field, and writ
       await writeFile(file, JSON.stringify(plan));
       const result = await runCli(["check", file, "-f", "json"], { cwd: dir, env });
       expect(result.code).toBe(2);
-      const body = JSON.parse(result.stdout) as { ok: boolean; error: { code: string; issues: string[] } };
+      const body = JSON.parse(result.stdout) as { ok: boolean; error: { code: string; issues: string[]; details: { path: string; value: unknown; fix: string }[] } };
       expect(body.ok).toBe(false);
       expect(body.error.code).toBe("PLAN_INVALID");
       expect(body.error.issues.some((i) => i.startsWith("nodes[1].name:"))).toBe(true);
+      expect(body.error.details).toEqual([expect.objectContaining({ path: "nodes[1].name", value: "octo1", fix: expect.stringContaining("List each node once") })]);
     }),
   );
 });
