@@ -67,7 +67,7 @@ function pollingAddress(node: Plan["nodes"][number]): { address: string; from: N
 }
 
 function quote(shell: Shell, arg: string): string {
-  if (/^[A-Za-z0-9_\-./:=$]+$/.test(arg)) return arg;
+  if (/^[A-Za-z0-9_\-./:=]+$/.test(arg)) return arg;
   return shell === "pwsh" ? `'${arg.replace(/'/g, "''")}'` : `'${arg.replace(/'/g, "'\\''")}'`;
 }
 

@@ -98,6 +98,14 @@ describe("tentacle advice", () => {
     expect(() => tentacleAdvice(plan, { shell: "pwsh", instance: "Tentacle", trusted: entries, redis: { enabled: undefined, source: "not-checked" } })).toThrow(/no polling/);
   });
 
+  it("quotes arguments the shell would split or expand, but leaves the API key reference for the shell", () => {
+    const advice = tentacleAdvice(plan, { shell: "sh", instance: "Web $1", redis: { enabled: false, source: "flag" } });
+    expect(advice.nodes[0]?.commandLine).toContain("'--instance=Web $1'");
+    expect(advice.nodes[0]?.commandLine).toMatch(/ --apiKey="\$OCTOPUS_API_KEY"$/);
+    const pwsh = tentacleAdvice(plan, { shell: "pwsh", instance: "It's", redis: { enabled: false, source: "flag" } });
+    expect(pwsh.nodes[0]?.commandLine).toMatch(/^& 'C:\\Program Files\\Octopus Deploy\\Tentacle\\Tentacle\.exe' poll-server '--instance=It''s'/);
+  });
+
   it("uses --server-web-socket for a wss:// polling address", () => {
     const p = windowsPlan() as Loose;
     p.nodes[0].pollingAddress = "wss://octo1.example.com/OctopusComms";
