@@ -56,7 +56,7 @@ export function inlineSecretIssues(secrets: InlineSecret[]): PlanIssue[] {
 }
 
 /** Paths whose value is a secret slot: whatever is there, it is never echoed. */
-const SECRET_SLOT = /(^|\.)(apiKey|connectionString)(\.|$)/;
+const SECRET_SLOT = /(^|\.)(apiKey|connectionString)$/;
 
 /** Hides inline secrets and secret-slot values from validation issues before anyone prints them. */
 export function redactIssues(issues: PlanIssue[], secrets: InlineSecret[]): PlanIssue[] {

@@ -29,5 +29,7 @@ export function planWarnings({ plan, stateDir }: LoadedPlan): Finding[] {
   });
   if (plan.nodes.length > 1 && plan.options.stateDir === undefined)
     findings.push({ severity: "info", code: "STATE_DIR_LOCAL", summary: `run state goes to ${stateDir}, next to the plan`, fix: "Set options.stateDir to a folder on shared storage to resume a run from another node.", path: "options.stateDir" });
+  const kinds = sharedLocations(plan).map((l) => `${l.kind} ${l.loc.octopus}`);
+  findings.push({ severity: "info", code: "PLAN_SUMMARY", summary: `${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"} (${plan.nodes.map((n) => n.name).join(", ")}), ${plan.octopus.platform} paths; shared: ${kinds.join("; ")}` });
   return findings;
 }

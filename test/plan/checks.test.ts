@@ -40,6 +40,6 @@ describe("plan warnings", () => {
     p.shared.taskLogs.octopus = "X:\\OctopusShared\\TaskLogs";
     const report = await runChecks({ ...loaded, plan: Plan.parse(p) }, [planWarningsCheck], { env });
     expect(report.ok).toBe(true);
-    expect(report.results[0]!.findings).toEqual([expect.objectContaining({ severity: "warning", code: "SHARED_ON_DRIVE_LETTER", path: "shared.taskLogs.octopus" }), expect.objectContaining({ code: "STATE_DIR_LOCAL" })]);
+    expect(report.results[0]!.findings).toEqual([expect.objectContaining({ severity: "warning", code: "SHARED_ON_DRIVE_LETTER", path: "shared.taskLogs.octopus" }), expect.objectContaining({ code: "STATE_DIR_LOCAL" }), expect.objectContaining({ severity: "info", code: "PLAN_SUMMARY" })]);
   });
 });

@@ -105,7 +105,7 @@ export const BAD_PLANS: BadPlan[] = [
     p.nodes[1].pollingAddress = "https://LB.example.com:10943/";
   }, { mentions: ["unique port"] }),
   broken(windowsPlan, "a path with a trailing space", "shared.artifacts.octopus", (p) => (p.shared.artifacts.octopus = "\\\\fs01\\OctopusShared\\Artifacts "), { mentions: ["trailing spaces"] }),
-  broken(windowsPlan, "an env reference that is not a variable name", "octopus.apiKey.env", (p) => (p.octopus.apiKey = { env: "OCTOPUS-API-KEY" })),
+  broken(windowsPlan, "an env reference that is not a variable name", "octopus.apiKey.env", (p) => (p.octopus.apiKey = { env: "OCTOPUS-API-KEY" }), { mentions: ['found "OCTOPUS-API-KEY"'] }),
   broken(windowsPlan, "no nodes", "nodes", (p) => (p.nodes = [])),
   broken(windowsPlan, "a character Windows forbids", "nodes[0].folders.packages.octopus", (p) => (p.nodes[0].folders.packages.octopus = "C:\\Octopus\\Pack|ages"), { mentions: ["does not allow"] }),
   broken(windowsPlan, "a UNC path without a share", "shared.clusterShared.octopus", (p) => (p.shared.clusterShared.octopus = "\\\\fs01"), { mentions: ["needs a server and a share"] }),
