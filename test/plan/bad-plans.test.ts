@@ -13,7 +13,8 @@ describe("octoha check refuses a bad plan with exit 2, names the field, and writ
     expect(new Set(BAD_PLANS.map((b) => b.name)).size).toBe(BAD_PLANS.length);
   });
 
-  it.each(BAD_PLANS.map((b) => [b.name, b] as const))("%s", async (_name, bad) =>
+  // Each case has its own temp dir; running them side by side roughly halves the wall time.
+  it.concurrent.each(BAD_PLANS.map((b) => [b.name, b] as const))("%s", async (_name, bad) =>
     withTempDir(async (dir) => {
       const file = path.join(dir, "bad.json");
       await writeFile(file, JSON.stringify(bad.plan, null, 2));
