@@ -14,7 +14,8 @@ describe("octoha check refuses a bad plan with exit 2, names the field, and writ
   });
 
   // Each case has its own temp dir; running them side by side roughly halves the wall time.
-  it.concurrent.each(BAD_PLANS.map((b) => [b.name, b] as const))("%s", async (_name, bad) =>
+  // Concurrent tests must assert with their own context's expect.
+  it.concurrent.for(BAD_PLANS.map((b) => [b.name, b] as const))("%s", async ([, bad], { expect }) =>
     withTempDir(async (dir) => {
       const file = path.join(dir, "bad.json");
       await writeFile(file, JSON.stringify(bad.plan, null, 2));
