@@ -15,7 +15,8 @@ import { formatPath, type PlanIssue } from "./load.js";
 import type { Plan } from "./schema.js";
 
 const SECRET_SHAPES: { what: string; pattern: RegExp }[] = [
-  { what: "an Octopus API key", pattern: /\bAPI-[A-Z0-9]{8,}\b/i },
+  // Octopus keys are API- and 16+ upper-case letters/digits; lower-case would hit folder names like "API-Backups2025".
+  { what: "an Octopus API key", pattern: /\bAPI-[A-Z0-9]{16,}\b/ },
   { what: "a password in a connection string", pattern: /\b(?:password|pwd)\s*=\s*(?!;)\S/i },
   { what: "a password in a URL", pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^@/\s]+@/i },
 ];

@@ -20,6 +20,12 @@ describe("plan rules that must not cry wolf", () => {
     expect(issuesOf(p)).toEqual([]);
   });
 
+  it("a folder named like API-Backups2025 is not taken for an API key", () => {
+    const p = windowsPlan() as Loose;
+    p.shared.artifacts.octopus = "\\\\fs01\\API-Backups2025\\Artifacts";
+    expect(issuesOf(p)).toEqual([]);
+  });
+
   it("POSIX paths differing only in case are different folders", () => {
     const p = linuxPlan() as Loose;
     p.shared.artifacts.access = "/mnt/octoshared/TASKLOGS";
