@@ -38,6 +38,11 @@ export const PlanNode = z
   .object({
     name: z.string().min(1).describe("Node name as Octopus knows it (Configuration ➜ Nodes)."),
     url: z.string().url().optional().describe("This node's own base URL, bypassing the load balancer (verification, ping)."),
+    pollingAddress: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Where polling Tentacles reach this node's comms port, bypassing the load balancer: https://octo1.corp:10943, or wss://octo1.corp/OctopusComms for WebSockets. Defaults to this node's url host on port 10943 (`octoha tentacles`)."),
     folders: NodeFolders.default({}).describe("This node's current local folders, as Octopus sees them and as this process reaches them."),
     service: z
       .object({ stop: Argv.optional(), start: Argv.optional() })

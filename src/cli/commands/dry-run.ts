@@ -4,7 +4,7 @@ import { REPORT_FORMATS, type ReportFormat } from "../../report/render.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import { registerOctopusWorkflows } from "../../steps/workflows.js";
-import { interruptSignal, reportFailure } from "../output.js";
+import { interruptSignal, reportError } from "../output.js";
 
 interface DryRunFlags {
   format: ReportFormat;
@@ -40,7 +40,7 @@ export function register(program: Command): void {
         else process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
         process.exitCode = flags.detailedExitcode && outcome.report.wouldChange ? ExitCode.WouldChange : ExitCode.Done;
       } catch (error) {
-        process.exitCode = reportFailure(error, format === "json");
+        process.exitCode = reportError(error, format === "json");
       }
     });
 }

@@ -1,7 +1,11 @@
 import type { Command } from "commander";
+import { register as check } from "./check.js";
 import { register as dryRun } from "./dry-run.js";
+import { register as init } from "./init.js";
 import { register as repair } from "./repair.js";
+import { register as schema } from "./schema.js";
 import { register as standin } from "./standin.js";
+import { register as tentacles } from "./tentacles.js";
 
-/** Each verb's registration function. One import and one entry per verb file. */
-export const commands: ((program: Command) => void)[] = [dryRun, repair, standin];
+/** Each verb's registration function, in the order `octoha --help` lists them. */
+export const commands: ((program: Command) => void)[] = [init, check, schema, dryRun, repair, tentacles, standin];

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 // At merge: import { runWorkflow } from "../../runner/run-workflow.js";
 import { runWorkflow } from "../../runner/run-workflow-shim.js";
 import { registerOctopusWorkflows } from "../../steps/workflows.js";
-import { interruptSignal, reportFailure } from "../output.js";
+import { interruptSignal, reportError } from "../output.js";
 
 interface RepairFlags {
   yes?: boolean;
@@ -36,7 +36,7 @@ export function register(program: Command): void {
         });
         process.exitCode = exitCode;
       } catch (error) {
-        process.exitCode = reportFailure(error, flags.json === true);
+        process.exitCode = reportError(error, flags.json === true);
       }
     });
 }

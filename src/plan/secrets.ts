@@ -1,0 +1,127 @@
+/**
+ * Secrets and the plan: a plan holds only `{ "env": "NAME" }` references. inlineSecrets() finds
+ * secrets someone wrote into the plan anyway (so validation can refuse them without echoing
+ * them); resolveSecrets() reads the references from the environment for `check` and the runner.
+ *
+ * Decisions (README, "Plan files"):
+ * - apiKey: the variable the plan names; when that one is unset, OCTOPUS_API_KEY (the Octopus
+ *   CLI's variable) is used instead.
+ * - serverUrl: the plan's value always wins. A plan names one cluster, and an OCTOPUS_URL left
+ *   over in a shell must not silently aim a run at another one; when OCTOPUS_URL is set and
+ *   differs, `check` warns.
+ */
+import { Redactor, redactor as globalRedactor } from "../shared/redact.js";
+import { formatPath, type PlanIssue } from "./load.js";
+import type { Plan } from "./schema.js";
+
+const SECRET_SHAPES: { what: string; pattern: RegExp }[] = [
+  // Octopus keys are API- and 16+ upper-case letters/digits; lower-case would hit folder names like "API-Backups2025".
+  { what: "an Octopus API key", pattern: /\bAPI-[A-Z0-9]{16,}\b/ },
+  { what: "a password in a connection string", pattern: /\b(?:password|pwd)\s*=\s*(?!;)\S/i },
+  { what: "a password in a URL", pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^@/\s]+@/i },
+];
+
+/** True when the text contains anything shaped like a secret. */
+export function looksSecret(text: string): boolean {
+  return SECRET_SHAPES.some((s) => s.pattern.test(text));
+}
+
+export interface InlineSecret {
+  /** JSON path of the string holding it. */
+  path: string;
+  what: string;
+  /** The whole string value (to be hidden from every message; never printed). */
+  value: string;
+}
+
+/** Every string in the raw plan that looks like a secret. */
+export function inlineSecrets(raw: unknown): InlineSecret[] {
+  const found: InlineSecret[] = [];
+  const walk = (v: unknown, at: PropertyKey[]): void => {
+    if (typeof v === "string") {
+      const shape = SECRET_SHAPES.find((s) => s.pattern.test(v));
+      if (shape) found.push({ path: formatPath(at), what: shape.what, value: v });
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, [...at, k]);
+  };
+  walk(raw, []);
+  return found;
+}
+
+export function inlineSecretIssues(secrets: InlineSecret[]): PlanIssue[] {
+  return secrets.map((s) => ({
+    path: s.path,
+    message: `looks like ${s.what} written into the plan (value not shown)`,
+    fix: 'Plans hold only references: put the secret in an environment variable and write { "env": "VARIABLE_NAME" } here (apiKey defaults to OCTOPUS_API_KEY). Then rotate the secret: it has been saved in a file.',
+  }));
+}
+
+/** Paths whose value is a secret slot: whatever is there, it is never echoed. */
+const SECRET_SLOT = /(^|\.)(apiKey|connectionString)$/;
+
+/** Hides inline secrets and secret-slot values from validation issues before anyone prints them. */
+export function redactIssues(issues: PlanIssue[], secrets: InlineSecret[]): PlanIssue[] {
+  const local = new Redactor();
+  for (const s of secrets) local.add(s.value);
+  const hide = (text: string): string => globalRedactor.redact(local.redact(text));
+  return issues.map((i) => ({
+    ...i,
+    message: hide(i.message),
+    value: SECRET_SLOT.test(i.path) || secrets.some((s) => s.path === i.path) ? undefined : i.value === undefined ? undefined : local.redactValue(globalRedactor.redactValue(i.value)),
+    fix: i.fix === undefined ? undefined : hide(i.fix),
+  }));
+}
+
+export interface ResolvedSecrets {
+  apiKey: string | undefined;
+  sqlConnectionString: string | undefined;
+  serverUrl: string;
+  /** Which variable each value came from (names only, never values). */
+  sources: { apiKey?: string; sqlConnectionString?: string };
+  /** One per unset variable; empty when every secret was found. */
+  missing: MissingSecret[];
+  /** Non-blocking remarks, e.g. an OCTOPUS_URL that differs from the plan. */
+  notes: string[];
+}
+
+export interface MissingSecret {
+  /** Plan path of the reference, e.g. "octopus.sql.connectionString". */
+  path: string;
+  /** The variable(s) looked at, in order. */
+  variables: string[];
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function firstSet(env: Env, names: string[]): { name: string; value: string } | undefined {
+  for (const name of names) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== "") return { name, value };
+  }
+  return undefined;
+}
+
+/** Reads every env reference at once, registers the values with the redactor, and lists every unset variable. */
+export function resolveSecrets(plan: Plan, env: Env, redactor: Redactor = globalRedactor): ResolvedSecrets {
+  const apiKeyVars = [...new Set([plan.octopus.apiKey.env, "OCTOPUS_API_KEY"])];
+  const sqlVars = [plan.octopus.sql.connectionString.env];
+  const apiKey = firstSet(env, apiKeyVars);
+  const sql = firstSet(env, sqlVars);
+  redactor.add(apiKey?.value);
+  redactor.add(sql?.value);
+  const missing: MissingSecret[] = [];
+  if (!apiKey) missing.push({ path: "octopus.apiKey", variables: apiKeyVars });
+  if (!sql) missing.push({ path: "octopus.sql.connectionString", variables: sqlVars });
+  const notes: string[] = [];
+  const envUrl = env.OCTOPUS_URL?.trim();
+  if (envUrl && envUrl.replace(/\/+$/, "").toLowerCase() !== plan.octopus.serverUrl.replace(/\/+$/, "").toLowerCase())
+    notes.push(`OCTOPUS_URL is set to ${redactor.redact(envUrl)} but the plan's octopus.serverUrl is ${plan.octopus.serverUrl}; octoha uses the plan's.`);
+  return {
+    apiKey: apiKey?.value,
+    sqlConnectionString: sql?.value,
+    serverUrl: plan.octopus.serverUrl,
+    sources: { apiKey: apiKey?.name, sqlConnectionString: sql?.name },
+    missing,
+    notes,
+  };
+}
