@@ -26,6 +26,7 @@ export function reportError(error: unknown, json: boolean): number {
   if (json) {
     outJson({
       ok: false,
+      exitCode: code,
       error: known
         ? { code: error.code, message: error.message, hint: error.hint, path: error.path, issues: error instanceof InputError ? error.issues : undefined, details: (error as { details?: unknown }).details }
         : { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) },

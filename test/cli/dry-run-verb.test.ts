@@ -38,7 +38,7 @@ describe("octoha dry-run / repair verbs", () => {
     cleanup = t.cleanup;
     const r = await octoha(["dry-run", "missing.json", "--json"], t.dir);
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, code: "PLAN_UNREADABLE", exitCode: 2 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: "PLAN_UNREADABLE" } });
   });
 
   it("help lists the dry-run and repair verbs with their options", async () => {
