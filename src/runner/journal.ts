@@ -3,7 +3,7 @@
  * each record fsync'd before append() resolves. Everything passes through the redactor first.
  * Reading tolerates a torn last line (a crash mid-write) and refuses a corrupt line anywhere else.
  */
-import { mkdir, open, readFile, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readFile, truncate, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
@@ -70,7 +70,7 @@ export function parseJournal(file: string, text: string): JournalReadResult {
   const last = lines.pop() ?? "";
   const records: JournalRecord[] = [];
   let tornLastLine: JournalReadResult["tornLastLine"];
-  const parseLine = (line: string, n: number): JournalRecord | undefined => {
+  const parseLine = (line: string): JournalRecord | undefined => {
     try {
       const rec = JSON.parse(line) as JournalRecord;
       if (rec && typeof rec === "object" && typeof rec.t === "string" && typeof rec.v === "number") return rec;
@@ -80,7 +80,7 @@ export function parseJournal(file: string, text: string): JournalReadResult {
     return undefined;
   };
   lines.forEach((line, i) => {
-    const rec = parseLine(line, i + 1);
+    const rec = parseLine(line);
     if (rec === undefined) {
       const isLast = i === lines.length - 1 && last === "";
       if (isLast) {
@@ -103,7 +103,7 @@ export function parseJournal(file: string, text: string): JournalReadResult {
     records.push(rec);
   });
   if (last !== "") {
-    const rec = parseLine(last, lines.length + 1);
+    const rec = parseLine(last);
     if (rec) records.push(rec);
     else tornLastLine = { line: lines.length + 1, bytes: Buffer.byteLength(last) };
   }
@@ -144,7 +144,6 @@ export interface JournalWriterOptions {
   redactor: Redactor;
   /** Existing records (resume): the in-memory step index starts from them. */
   records?: JournalRecord[];
-  /** Bytes of a torn last line to cut off before appending (so the file reads back cleanly). */
   now?: () => number;
   /** Test hook: called after each record is on disk, with the count written by this process. */
   afterWrite?: (count: number) => void;
@@ -166,19 +165,11 @@ export class JournalWriter {
 
   async open(): Promise<void> {
     await mkdir(path.dirname(this.file), { recursive: true });
+    // A torn last line from a crash (reported by readJournal): cut it off, or it would become a
+    // corrupt line in the middle once the next record is appended.
+    const text = await readFile(this.file).catch(() => Buffer.alloc(0));
+    if (text.length > 0 && text[text.length - 1] !== 0x0a) await truncate(this.file, text.lastIndexOf(0x0a) + 1);
     this.handle = await open(this.file, "a");
-    // A torn last line from a crash: end it so the next record starts on its own line.
-    const { size } = await this.handle.stat();
-    if (size > 0) {
-      const tail = Buffer.alloc(1);
-      const fd = await open(this.file, "r");
-      try {
-        await fd.read(tail, 0, 1, size - 1);
-      } finally {
-        await fd.close();
-      }
-      if (tail[0] !== 0x0a) await this.handle.write("\n");
-    }
   }
 
   /** Queues a record; resolves when it is on disk. Records are written in call order. */
