@@ -20,7 +20,7 @@ function outcomeLines(o: RunOutcome): string[] {
     done: `Run ${o.runId} is done: ${o.applied.length} step(s) applied and verified.`,
     failed: `Run ${o.runId} failed${o.failure?.stepId ? ` at step ${o.failure.stepId}` : ""}: ${o.failure?.message ?? "unknown error"}`,
     interrupted: `Run ${o.runId} stopped on request; everything done so far is journaled.`,
-    "awaiting-approval": `Run ${o.runId} is waiting for approval; nothing more was changed.`,
+    "awaiting-approval": o.state === "unchanged" ? `Rollback of run ${o.runId} was not confirmed; nothing was undone.` : `Run ${o.runId} is waiting for approval; nothing more was changed.`,
     "rolled-back": `Run ${o.runId} rolled back: undid ${o.undone.length ? o.undone.join(", ") : "nothing (nothing was applied)"}.`,
     "rollback-incomplete": `Run ${o.runId} could NOT be fully rolled back.`,
   };

@@ -124,7 +124,11 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
       const undo = compensationList(o.steps, journal.steps, o.rollbackTo).map((s) => ({ id: s.id, title: s.title }));
       const ok = o.approve === "yes" || (o.approve === "prompt" && undo.length > 0 && (await o.view.confirm({ runId, action: "rollback", steps: undo }, o.signal)));
       if (!ok && undo.length > 0) {
-        return { status: "awaiting-approval", exitCode: ExitCode.Resumable, runId, stateDir: o.stateDir, journal: journal.file, state: "unchanged", applied: [], undone: [], undoProblems: [], nextCommand: continueCommand({ verb: "rollback", runId, stateDir: o.stateDir, yes: true, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}), ...(o.rollbackTo ? { to: o.rollbackTo } : {}) }) };
+        // Not confirmed: nothing is journaled or undone; say how to confirm.
+        const nextCommand = continueCommand({ verb: "rollback", runId, stateDir: o.stateDir, yes: true, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}), ...(o.rollbackTo ? { to: o.rollbackTo } : {}) });
+        const unconfirmed: RunOutcome = { status: "awaiting-approval", exitCode: ExitCode.Resumable, runId, stateDir: o.stateDir, journal: journal.file, state: "unchanged", applied: [], undone: [], undoProblems: [], nextCommand };
+        o.view.notify({ type: "outcome", outcome: unconfirmed });
+        return unconfirmed;
       }
     }
     if (o.mode === "run") await journal.append({ t: "run", runId, stepIds: o.steps.map((s) => s.id), octohaVersion: OCTOHA_VERSION, machineVersion: MACHINE_VERSION, ...(o.invocation ? { invocation: o.invocation } : {}) });
