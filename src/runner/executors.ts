@@ -60,8 +60,9 @@ async function withTimeout<T>(stepId: string, timeoutMs: number | undefined, run
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      timeout.abort();
+      // Reject first: aborting lets the step reject synchronously, and the race must report the timeout.
       reject(new StepTimeoutError(stepId, timeoutMs));
+      timeout.abort();
     }, timeoutMs);
   });
   try {
@@ -120,7 +121,7 @@ export async function applyStep(deps: ExecutorDeps, input: StepInput): Promise<S
   } catch (error) {
     if (deps.signal.aborted) return { kind: "interrupted" };
     const rec = errorRecord(error);
-    await deps.journal.append({ t: "step-failed", stepId: step.id, attempt: 0, error: rec });
+    await deps.journal.append({ t: "step-failed", stepId: step.id, error: rec });
     deps.view.notify({ type: "step-failed", stepId: step.id, error: rec });
     return { kind: "failed", error: rec, rollback: policy.onFailure === "rollback" };
   }

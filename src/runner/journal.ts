@@ -24,7 +24,7 @@ export type JournalRecord = { v: number; at: number } & (
   | { t: "checkpoint"; stepId: string; data: unknown }
   | { t: "applied"; stepId: string; result: unknown }
   | { t: "verified"; stepId: string; ok: boolean; summary: string; problems?: string[] }
-  | { t: "step-failed"; stepId: string; attempt: number; error: ErrorRecord }
+  | { t: "step-failed"; stepId: string; error: ErrorRecord }
   | { t: "rolled-back"; stepId: string }
   | { t: "rollback-refused"; stepId: string; reason: string }
   | { t: "rollback-failed"; stepId: string; error: ErrorRecord }

@@ -117,7 +117,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
     onWarning: (message) => o.view.notify({ type: "warning", message }),
   });
-  const journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}), records: prior ? (await readPriorRun(o, runId)).records : [] });
+  const journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}), records: prior ? (await readJournal(o.stateDir, runId)).records : [] });
   try {
     await journal.open();
     if (o.mode === "rollback") {
