@@ -61,7 +61,7 @@ describe("crash safety", () => {
       // Up to three crashes per trial (the first in `run`, then in `resume`), then a clean resume.
       for (let crash = 0; crash < 3; crash++) {
         const started = (await listRuns(stateDir)).length > 0;
-        const kill = random() < 0.7 ? { KILL_AFTER_WRITES: String(1 + Math.floor(random() * 28)) } : { KILL_AFTER_MS: String(Math.floor(random() * 25)) };
+        const kill: Record<string, string> = random() < 0.7 ? { KILL_AFTER_WRITES: String(1 + Math.floor(random() * 28)) } : { KILL_AFTER_MS: String(Math.floor(random() * 25)) };
         const r = await runChild({ STATE_DIR: stateDir, EFFECTS: effects, MODE: started ? "resume" : "run", ...kill });
         if (r.signal === "SIGKILL") {
           kills++;
