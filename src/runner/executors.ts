@@ -159,6 +159,8 @@ export async function undoNext(deps: ExecutorDeps, input: UndoInput): Promise<Un
   try {
     await withRetries(deps, step, () => step.rollback(stepContext(deps, step, deps.signal), data));
   } catch (error) {
+    // Ctrl-C during an undo: the step stopped part-way; it is still on the compensation list.
+    if (deps.signal.aborted && !(error instanceof RollbackRefused)) return { kind: "interrupted" };
     if (error instanceof RollbackRefused) {
       await deps.journal.append({ t: "rollback-refused", stepId: step.id, reason: error.reason });
       deps.view.notify({ type: "undo-refused", stepId: step.id, reason: error.reason });

@@ -40,6 +40,7 @@ export type UndoOutcome =
   | { kind: "undone"; stepId: string }
   | { kind: "refused"; stepId: string; reason: string }
   | { kind: "failed"; stepId: string; error: ErrorRecord }
+  | { kind: "interrupted" }
   | { kind: "none-left" };
 
 const notProvided = (name: string) => () => Promise.reject(new Error(`runner actor ${name} was not provided`));
@@ -76,6 +77,7 @@ export const runMachine = setup({
       return id !== undefined && context.approvalStepIds.includes(id) && !context.approved.includes(id);
     },
     rollbackFinished: ({ context }) => context.rollback?.finished === true,
+    rollbackUnfinished: ({ context }) => context.rollback !== undefined && !context.rollback.finished,
   },
   actions: {
     requestStop: assign((_, params: { reason: StopReason }) => ({ stop: params.reason })),
@@ -96,6 +98,7 @@ export const runMachine = setup({
     recordUndo: assign(({ context }, out: UndoOutcome) => {
       const rb = context.rollback ?? { finished: false, undone: [] };
       if (out.kind === "none-left") return { rollback: { ...rb, finished: true } };
+      if (out.kind === "interrupted") return { stop: "signal" as const };
       if (out.kind === "undone") {
         const at = context.stepIds.indexOf(out.stepId);
         return { index: Math.min(context.index, at), approved: context.approved.filter((id) => id !== out.stepId), rollback: { ...rb, undone: [...rb.undone, out.stepId], finished: out.stepId === rb.to } };
@@ -173,8 +176,14 @@ export const runMachine = setup({
       on: { RESUME: { target: "routing", actions: "clearStop" }, ROLLBACK: { target: "rollingBack", actions: "startRollback" } },
     },
     interrupted: {
-      description: "Stopped on a signal or at an approval gate, with everything checkpointed; resume continues.",
-      on: { RESUME: { target: "routing", actions: "clearStop" }, ROLLBACK: { target: "rollingBack", actions: "startRollback" } },
+      description: "Stopped on a signal or at an approval gate, with everything checkpointed; resume continues (an interrupted rollback goes on rolling back).",
+      on: {
+        RESUME: [
+          { guard: "rollbackUnfinished", target: "rollingBack", actions: "clearStop" },
+          { target: "routing", actions: "clearStop" },
+        ],
+        ROLLBACK: { target: "rollingBack", actions: "startRollback" },
+      },
     },
     rolledBack: {
       description: "The requested undos are done (all of them, or down to --to). Resume applies the undone steps again.",

@@ -82,7 +82,9 @@ function outcomeOf(o: RunStepsOptions, runId: string, journalFile: string, snap:
   if (state === "rolledBack") return finish("rolled-back", ExitCode.RolledBack);
   if (state === "interrupted") {
     const gate = c.stop === "approval-needed" || c.stop === "approval-declined";
-    return finish(gate ? "awaiting-approval" : "interrupted", ExitCode.Resumable, { ...(c.stop ? { stop: c.stop } : {}), nextCommand: cmd("resume", gate) });
+    // An interrupted rollback is continued by rollback (resume would too, but says less).
+    const undoing = c.rollback !== undefined && !c.rollback.finished;
+    return finish(gate ? "awaiting-approval" : "interrupted", ExitCode.Resumable, { ...(c.stop ? { stop: c.stop } : {}), nextCommand: undoing ? cmd("rollback", true) : cmd("resume", gate) });
   }
   const failure = c.failure ? { code: c.failure.code, message: c.failure.message, ...(c.failure.hint ? { hint: c.failure.hint } : {}), ...(c.failure.stepId ? { stepId: c.failure.stepId } : {}) } : undefined;
   if (c.failure?.during === "rollback") {

@@ -83,3 +83,28 @@ describe("rollback", () => {
     expect(readWorld(s.worldFile)).toEqual({ a: "a1", b: "b1", c: "c1", d: "d1" });
   });
 });
+
+describe("interrupted rollback", () => {
+  it("Ctrl-C during an undo exits 3 with the rollback command, and running it finishes the rollback", async () => {
+    const s = setup();
+    const run = await runSteps({ ...s.base, mode: "run", view: new RecordingView() });
+    const slow = s.steps[2]!;
+    const original = slow.rollback.bind(slow);
+    const controller = new AbortController();
+    let blockOnce = true;
+    slow.rollback = (ctx, r) => {
+      if (!blockOnce) return original(ctx, r);
+      blockOnce = false;
+      controller.abort();
+      return Promise.reject(new Error("stopped by Ctrl-C before undoing"));
+    };
+    const stopped = await runSteps({ ...s.base, mode: "rollback", runId: run.runId, signal: controller.signal, view: new RecordingView() });
+    expect(stopped.exitCode).toBe(3);
+    expect(stopped.nextCommand).toBe(`octoha rollback --state-dir ${s.base.stateDir} --run ${run.runId} --yes`);
+    expect(s.undoLog).toEqual(["set-d"]);
+    const finished = await runSteps({ ...s.base, mode: "rollback", runId: run.runId, view: new RecordingView() });
+    expect(finished.exitCode).toBe(4);
+    expect(s.undoLog).toEqual(["set-d", "set-c", "set-b", "set-a"]);
+    expect(readWorld(s.worldFile)).toEqual(s.initial);
+  });
+});
