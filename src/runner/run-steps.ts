@@ -10,7 +10,7 @@ import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "./events.js";
 import { applyStep, askApproval, compensationList, undoNext, type ExecutorDeps } from "./executors.js";
-import { JournalWriter, readJournal, type JournalRecord, type RunInvocation } from "./journal.js";
+import { JournalWriter, readJournal, runDir, type JournalRecord, type RunInvocation } from "./journal.js";
 import { acquireLock } from "./lock.js";
 import { MACHINE_VERSION, runMachine, SETTLED_STATES, type RunContext } from "./machine.js";
 import { continueCommand, listRuns, newRunId } from "./runs.js";
@@ -119,8 +119,12 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
     onWarning: (message) => o.view.notify({ type: "warning", message }),
   });
-  const journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}), records: prior ? (await readJournal(o.stateDir, runId)).records : [] });
+  let journal: JournalWriter | undefined;
   try {
+    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation);
+    // Read again under the lock: the first read only checked the run before taking the lock.
+    const records = prior ? (await readJournal(o.stateDir, runId)).records : [];
+    journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, records, ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}) });
     await journal.open();
     if (o.mode === "rollback") {
       const undo = compensationList(o.steps, journal.steps, o.rollbackTo).map((s) => ({ id: s.id, title: s.title }));
@@ -141,9 +145,29 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     o.view.notify({ type: "outcome", outcome: final });
     return final;
   } finally {
-    await journal.close().catch(() => undefined);
+    await journal?.close().catch(() => undefined);
     await lock.release();
   }
+}
+
+/**
+ * A new run while the newest one is half-done would apply steps on top of a half-applied cluster:
+ * refuse, and say how to resume or undo it.
+ */
+async function refuseUnfinishedRun(stateDir: string, newRunId: string, invocation: RunInvocation | undefined): Promise<void> {
+  const latest = (await listRuns(stateDir)).find((id) => id !== newRunId);
+  if (!latest) return;
+  const { records } = await readJournal(stateDir, latest);
+  const last = [...records].reverse().find((r) => r.t === "outcome" || r.t === "snapshot");
+  if (last?.t === "outcome" && (last.status === "done" || last.status === "rolled-back")) return;
+  if (!records.some((r) => r.t === "applied" || r.t === "checkpoint")) return; // it never changed anything
+  const status = last?.t === "outcome" ? last.status : "stopped without an outcome (crash or kill)";
+  const where = { runId: latest, stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };
+  throw new OctohaError(`Run ${latest} in ${stateDir} is unfinished (${status}); a new run would start on top of it`, {
+    code: "RUN_UNFINISHED",
+    exitCode: ExitCode.Failed,
+    hint: `Continue it:\n  ${continueCommand({ verb: "resume", ...where })}\nor undo it:\n  ${continueCommand({ verb: "rollback", ...where })}\nIf it must be abandoned as it is, move ${runDir(stateDir, latest)} out of the state directory first.`,
+  });
 }
 
 async function drive(o: RunStepsOptions, runId: string, journal: JournalWriter, prior: PriorRun | undefined): Promise<RunSnapshot> {

@@ -112,3 +112,20 @@ describe("journal", () => {
     expect(bytes).toContain("Password=***");
   });
 });
+
+describe("a new run over an unfinished one", () => {
+  it("is refused with the commands that resume or undo the unfinished run, and changes nothing", async () => {
+    const s = setup();
+    const { run } = await stoppedRun(s);
+    const err = await runSteps({ ...s.base, mode: "run", approve: "yes", view: new RecordingView() }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "RUN_UNFINISHED", exitCode: 1 });
+    expect((err as OctohaError).hint).toContain(`octoha resume --state-dir ${s.base.stateDir} --run ${run.runId}`);
+    expect((err as OctohaError).hint).toContain(`octoha rollback --state-dir ${s.base.stateDir} --run ${run.runId}`);
+    expect(readWorld(s.worldFile)).toEqual({ a: "1" });
+    expect(existsSync(lockFile(s.base.stateDir))).toBe(false);
+    const done = await runSteps({ ...s.base, mode: "resume", approve: "yes", view: new RecordingView() });
+    expect(done.exitCode).toBe(0);
+    const next = await runSteps({ ...s.base, mode: "run", approve: "yes", view: new RecordingView() });
+    expect(next.exitCode).toBe(0);
+  });
+});
