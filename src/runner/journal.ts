@@ -121,20 +121,24 @@ export async function readJournal(stateDir: string, runId: string): Promise<Jour
   return parseJournal(file, text);
 }
 
-/** Replays records into per-step facts. A "rolled-back" record forgets the step's earlier generation. */
+/** Folds one record into per-step facts. A "rolled-back" record forgets the step's earlier generation. */
+function foldRecord(steps: Map<string, StepRecord>, r: JournalRecord): void {
+  if (r.t === "rolled-back") {
+    steps.delete(r.stepId);
+    return;
+  }
+  if (r.t !== "checkpoint" && r.t !== "applied" && r.t !== "verified") return;
+  const s = steps.get(r.stepId) ?? { checkpoints: 0, applied: false };
+  steps.set(r.stepId, s);
+  if (r.t === "checkpoint") Object.assign(s, { lastCheckpoint: r.data, checkpoints: s.checkpoints + 1 });
+  else if (r.t === "applied") Object.assign(s, { applied: true, result: r.result });
+  else s.verified = r.ok;
+}
+
+/** Replays records into per-step facts for the current generation of each step. */
 export function indexSteps(records: readonly JournalRecord[]): Map<string, StepRecord> {
   const steps = new Map<string, StepRecord>();
-  const get = (id: string): StepRecord => {
-    let s = steps.get(id);
-    if (!s) steps.set(id, (s = { checkpoints: 0, applied: false }));
-    return s;
-  };
-  for (const r of records) {
-    if (r.t === "checkpoint") Object.assign(get(r.stepId), { lastCheckpoint: r.data, checkpoints: get(r.stepId).checkpoints + 1 });
-    else if (r.t === "applied") Object.assign(get(r.stepId), { applied: true, result: r.result });
-    else if (r.t === "verified") get(r.stepId).verified = r.ok;
-    else if (r.t === "rolled-back") steps.delete(r.stepId);
-  }
+  for (const r of records) foldRecord(steps, r);
   return steps;
 }
 
@@ -209,17 +213,6 @@ export class JournalWriter {
   }
 
   private indexRecord(record: JournalRecord): void {
-    const next = indexSteps([record]);
-    if (record.t === "rolled-back") this.steps.delete(record.stepId);
-    for (const [id, s] of next) {
-      const cur = this.steps.get(id) ?? { checkpoints: 0, applied: false };
-      this.steps.set(id, {
-        checkpoints: cur.checkpoints + s.checkpoints,
-        lastCheckpoint: s.checkpoints > 0 ? s.lastCheckpoint : cur.lastCheckpoint,
-        applied: cur.applied || s.applied,
-        result: s.applied ? s.result : cur.result,
-        verified: s.verified ?? cur.verified,
-      });
-    }
+    foldRecord(this.steps, record);
   }
 }

@@ -3,9 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { journalFile, readJournal } from "../../src/runner/journal.js";
+import { readJournal } from "../../src/runner/journal.js";
 import { lockFile } from "../../src/runner/lock.js";
 import { listRuns } from "../../src/runner/runs.js";
+import { readRunStatus } from "../../src/runner/status.js";
 import { tempDir } from "./helpers.js";
 
 const CHILD = fileURLToPath(new URL("./fixtures/crash-child.mjs", import.meta.url));
@@ -81,7 +82,9 @@ describe("crash safety", () => {
       expect(tornLastLine, where).toBeUndefined();
       expect(records.at(-1), where).toMatchObject({ t: "outcome", status: "done", exitCode: 0 });
       expect(existsSync(lockFile(stateDir)), `${where}: lock left behind`).toBe(false);
-      expect(existsSync(journalFile(stateDir, runId))).toBe(true);
+      const status = await readRunStatus({ stateDir, runId });
+      expect(status.outcome?.status, where).toBe("done");
+      expect(status.steps.every((st) => st.state === "verified"), where).toBe(true);
     }
     if (process.env.CRASH_VERBOSE) console.log(`seed ${SEED}: ${kills} kills, ${spawnCount - spawns} children`, killPoints);
     expect(kills, `seed ${SEED}: only ${kills} kills happened`).toBeGreaterThanOrEqual(KILLS_WANTED);
