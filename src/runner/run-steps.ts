@@ -53,9 +53,9 @@ interface PriorRun {
 }
 
 /** Reads and checks an existing run before anything is written (corrupt journal, other machine version, other steps). */
-async function readPriorRun(o: RunStepsOptions, runId: string): Promise<PriorRun> {
+async function readPriorRun(o: RunStepsOptions, runId: string, warn: boolean): Promise<PriorRun> {
   const { records, tornLastLine } = await readJournal(o.stateDir, runId);
-  if (tornLastLine) o.view.notify({ type: "warning", message: `Ignored a torn last line (line ${tornLastLine.line}, ${tornLastLine.bytes} bytes) in the journal of run ${runId}: the previous process stopped mid-write.` });
+  if (tornLastLine && warn) o.view.notify({ type: "warning", message: `Ignored a torn last line (line ${tornLastLine.line}, ${tornLastLine.bytes} bytes) in the journal of run ${runId}: the previous process stopped mid-write.` });
   const header = records.find((r) => r.t === "run");
   const ids = o.steps.map((s) => s.id);
   if (header && header.t === "run" && header.stepIds.join("\n") !== ids.join("\n")) {
@@ -108,8 +108,8 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     throw new InputError(`--to ${o.rollbackTo} is not a step of this run`, { code: "ROLLBACK_TO_UNKNOWN", hint: `Steps: ${o.steps.map((s) => s.id).join(", ")}` });
   }
   const runId = await resolveRunId(o);
-  const prior = o.mode === "run" ? undefined : await readPriorRun(o, runId);
-  const invocation = prior?.invocation ?? o.invocation;
+  const checked = o.mode === "run" ? undefined : await readPriorRun(o, runId, true);
+  const invocation = checked?.invocation ?? o.invocation;
   const lock = await acquireLock({
     stateDir: o.stateDir,
     runId,
@@ -123,8 +123,8 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   try {
     if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation);
     // Read again under the lock: the first read only checked the run before taking the lock.
-    const records = prior ? (await readJournal(o.stateDir, runId)).records : [];
-    journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, records, ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}) });
+    const prior = checked ? await readPriorRun(o, runId, false) : undefined;
+    journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, records: prior?.records ?? [], ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}) });
     await journal.open();
     if (o.mode === "rollback") {
       const undo = compensationList(o.steps, journal.steps, o.rollbackTo).map((s) => ({ id: s.id, title: s.title }));
