@@ -114,7 +114,7 @@ export const runMachine = setup({
   on: { INTERRUPT: { actions: { type: "requestStop", params: { reason: "signal" } } } },
   states: {
     preflight: {
-      description: "Checks the step list before anything is touched.",
+      description: "Makes sure the run header and the first snapshot are on disk (fsync'd) before any step touches anything.",
       invoke: { src: "preflight", input: ({ context }) => ({ stepIds: context.stepIds }), onDone: "routing", onError: { target: "failed", actions: { type: "recordCrash", params: ({ event }) => ({ error: event.error, during: "apply" }) } } },
     },
     routing: {

@@ -186,7 +186,7 @@ async function drive(o: RunStepsOptions, runId: string, journal: JournalWriter, 
   };
   const machine = runMachine.provide({
     actors: {
-      preflight: fromPromise<void, { stepIds: string[] }>(async () => undefined),
+      preflight: fromPromise<void, { stepIds: string[] }>(() => journal.flush()),
       runStep: fromPromise(({ input }) => applyStep(deps, input)),
       askApproval: fromPromise(({ input }) => askApproval(deps, input)),
       undoNext: fromPromise(({ input }) => undoNext(deps, input)),
