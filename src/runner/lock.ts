@@ -140,14 +140,20 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
     await unlink(file).catch(() => undefined);
     if (!(await createExclusive(file, info))) throw new LockedError((await readLock(stateDir)) ?? holder, stateDir, { stale: false });
   }
+  // One refresh at a time, and release waits for it: a refresh finishing after release would
+  // resurrect the lock file.
+  let beating: Promise<void> | undefined;
   const beat = setInterval(() => {
-    void refreshHeartbeat(stateDir, info).catch((error: unknown) => options.onWarning?.(`Could not refresh the lock heartbeat: ${(error as Error).message}`));
+    beating ??= refreshHeartbeat(stateDir, info)
+      .catch((error: unknown) => options.onWarning?.(`Could not refresh the lock heartbeat: ${(error as Error).message}`))
+      .finally(() => (beating = undefined));
   }, options.heartbeatMs ?? HEARTBEAT_MS);
   beat.unref();
   return {
     info,
     async release() {
       clearInterval(beat);
+      await beating;
       const current = await readLock(stateDir).catch(() => undefined);
       if (current?.id === info.id && current.pid === info.pid) await unlink(file).catch(() => undefined);
     },
