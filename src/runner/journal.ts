@@ -153,6 +153,28 @@ export interface JournalWriterOptions {
   afterWrite?: (count: number) => void;
 }
 
+/** Byte length up to the last "\n" when the file ends in a torn line; undefined when it is clean or absent. */
+async function endOfLastCompleteLine(file: string): Promise<number | undefined> {
+  const fh = await open(file, "r").catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    const { size } = await fh.stat();
+    // Scan backwards in chunks: journals grow long, torn lines are short.
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let pos = size; pos > 0; ) {
+      const start = Math.max(0, pos - chunk.length);
+      const { bytesRead } = await fh.read(chunk, 0, pos - start, start);
+      const nl = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (pos === size && nl === bytesRead - 1) return undefined;
+      if (nl >= 0) return start + nl + 1;
+      pos = start;
+    }
+    return size > 0 ? 0 : undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Appends records one at a time, in order; append() resolves once the record is fsync'd. */
 export class JournalWriter {
   readonly file: string;
@@ -171,8 +193,8 @@ export class JournalWriter {
     await mkdir(path.dirname(this.file), { recursive: true });
     // A torn last line from a crash (reported by readJournal): cut it off, or it would become a
     // corrupt line in the middle once the next record is appended.
-    const text = await readFile(this.file).catch(() => Buffer.alloc(0));
-    if (text.length > 0 && text[text.length - 1] !== 0x0a) await truncate(this.file, text.lastIndexOf(0x0a) + 1);
+    const end = await endOfLastCompleteLine(this.file);
+    if (end !== undefined) await truncate(this.file, end);
     this.handle = await open(this.file, "a");
   }
 

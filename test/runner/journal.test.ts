@@ -129,3 +129,27 @@ describe("a new run over an unfinished one", () => {
     expect(next.exitCode).toBe(0);
   });
 });
+
+describe("journal writer", () => {
+  it("cuts a torn tail longer than its read-back chunk, keeping every complete line", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const { JournalWriter } = await import("../../src/runner/journal.js");
+    const w0 = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor() });
+    await w0.open();
+    await w0.append({ t: "checkpoint", stepId: "copy", data: { big: "x".repeat(100_000) } });
+    await w0.close();
+    const file = journalFile(t.dir, "r");
+    const complete = readFileSync(file, "utf8");
+    appendFileSync(file, `{"v":1,"at":2,"t":"checkpoint","stepId":"copy","data":{"big":"${"y".repeat(150_000)}`);
+    const w1 = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor() });
+    await w1.open();
+    await w1.append({ t: "applied", stepId: "copy", result: { ok: true } });
+    await w1.close();
+    const after = readFileSync(file, "utf8");
+    expect(after.startsWith(complete)).toBe(true);
+    const { records, tornLastLine } = await readJournal(t.dir, "r");
+    expect(tornLastLine).toBeUndefined();
+    expect(records.map((r) => r.t)).toEqual(["checkpoint", "applied"]);
+  });
+});
