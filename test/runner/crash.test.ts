@@ -89,4 +89,28 @@ describe("crash safety", () => {
     if (process.env.CRASH_VERBOSE) console.log(`seed ${SEED}: ${kills} kills, ${spawnCount - spawns} children`, killPoints);
     expect(kills, `seed ${SEED}: only ${kills} kills happened`).toBeGreaterThanOrEqual(KILLS_WANTED);
   });
+
+  it("SIGKILL during rollback at seeded points, then rollback again: every effect undone exactly once, newest first", async () => {
+    const random = prng(SEED + 1);
+    let kills = 0;
+    for (let trial = 0; kills < 6 && trial < 10; trial++) {
+      const t = tempDir("octoha-crash-rb-");
+      cleanups.push(t.cleanup);
+      const env = { STATE_DIR: path.join(t.dir, "state"), EFFECTS: path.join(t.dir, "effects.log") };
+      expect((await runChild({ ...env, MODE: "run" })).code).toBe(0);
+      const where = `seed ${SEED + 1}, trial ${trial}`;
+      for (let crash = 0; crash < 2; crash++) {
+        const r = await runChild({ ...env, MODE: "rollback", KILL_AFTER_WRITES: String(1 + Math.floor(random() * 14)) });
+        if (r.signal !== "SIGKILL") break;
+        kills++;
+      }
+      const final = await runChild({ ...env, MODE: "rollback" });
+      expect(final.code, `${where}: ${final.stderr}${final.stdout}`).toBe(4);
+      const lines = readFileSync(env.EFFECTS, "utf8").split("\n").filter(Boolean);
+      const applied = lines.filter((l) => !l.startsWith("undo:"));
+      const undone = lines.filter((l) => l.startsWith("undo:")).map((l) => l.slice(5));
+      expect(undone, `${where}: undos not exactly once, newest first`).toEqual([...applied].reverse());
+    }
+    expect(kills, `seed ${SEED + 1}: only ${kills} kills during rollback`).toBeGreaterThanOrEqual(6);
+  });
 });
