@@ -136,9 +136,8 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
     const stale = staleness(holder);
     const deadHere = stale.stale && holder.host === os.hostname() && !pidAlive(holder.pid);
     if (!(deadHere && holder.id === options.takeOverDeadHolderOf)) throw new LockedError(holder, stateDir, stale);
+    await takeOver(stateDir, holder, info);
     options.onWarning?.(`Took over the lock of run ${holder.id}: ${stale.stale ? stale.reason : ""} (it was interrupted without releasing it).`);
-    await unlink(file).catch(() => undefined);
-    if (!(await createExclusive(file, info))) throw new LockedError((await readLock(stateDir)) ?? holder, stateDir, { stale: false });
   }
   // One refresh at a time, and release waits for it: a refresh finishing after release would
   // resurrect the lock file.
@@ -158,6 +157,29 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
       if (current?.id === info.id && current.pid === info.pid) await unlink(file).catch(() => undefined);
     },
   };
+}
+
+/**
+ * Replaces a dead holder's lock with ours. Two processes taking over at once must not both win
+ * (one could unlink the other's fresh lock), so the swap happens under a second O_EXCL file.
+ */
+async function takeOver(stateDir: string, dead: LockInfo, ours: LockInfo): Promise<void> {
+  const file = lockFile(stateDir);
+  const guard = `${file}.takeover`;
+  const guardInfo = { ...ours, heartbeat: new Date().toISOString() };
+  if (!(await createExclusive(guard, guardInfo))) {
+    // A takeover guard left by a process that died mid-takeover is stale like any lock.
+    const other = (await readFile(guard, "utf8").then((t) => JSON.parse(t) as LockInfo).catch(() => undefined)) ?? dead;
+    if (!staleness(other).stale || !(await unlink(guard).then(() => createExclusive(guard, guardInfo), () => false))) throw new LockedError(other, stateDir, { stale: false });
+  }
+  try {
+    const current = await readLock(stateDir);
+    if (current && (current.id !== dead.id || current.pid !== dead.pid)) throw new LockedError(current, stateDir, staleness(current));
+    await unlink(file).catch(() => undefined);
+    if (!(await createExclusive(file, ours))) throw new LockedError((await readLock(stateDir)) ?? dead, stateDir, { stale: false });
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
 }
 
 async function refreshHeartbeat(stateDir: string, info: LockInfo): Promise<void> {
