@@ -170,7 +170,9 @@ async function takeOver(stateDir: string, dead: LockInfo, ours: LockInfo): Promi
   if (!(await createExclusive(guard, guardInfo))) {
     // A takeover guard left by a process that died mid-takeover is stale like any lock.
     const other = (await readFile(guard, "utf8").then((t) => JSON.parse(t) as LockInfo).catch(() => undefined)) ?? dead;
-    if (!staleness(other).stale || !(await unlink(guard).then(() => createExclusive(guard, guardInfo), () => false))) throw new LockedError(other, stateDir, { stale: false });
+    if (!staleness(other).stale) throw new LockedError(other, stateDir, { stale: false });
+    await unlink(guard).catch(() => undefined);
+    if (!(await createExclusive(guard, guardInfo))) throw new LockedError(other, stateDir, { stale: false });
   }
   try {
     const current = await readLock(stateDir);
