@@ -1,0 +1,32 @@
+import type { Command } from "commander";
+import { continueRun } from "../../runner/run-workflow.js";
+import { addApprovalOptions, addOutputOptions, approveMode, failWith, withInterrupts, wantsJson, type OutputOptions } from "../run-options.js";
+
+interface ResumeFlags extends OutputOptions {
+  run?: string;
+  stateDir?: string;
+  yes?: boolean;
+  prompt?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("resume")
+    .argument("[plan]", "plan file; its state directory holds the run (default: the plan the run was started with)")
+    .description("Continue a stopped run (Ctrl-C, crash, failure or approval gate) from its journal; applied steps are not applied again")
+    .option("--run <id>", "run id (default: the newest run in the state directory)")
+    .option("--state-dir <dir>", "state directory when no plan is given (default ./.octoha)");
+  addOutputOptions(addApprovalOptions(cmd));
+  cmd.addHelpText("after", "\nWithout PLAN, the run is looked up in --state-dir (default ./.octoha); its journal names the plan and workflow it started with.\nExit codes as for `octoha run`.\n");
+  cmd.action(async (plan: string | undefined, o: ResumeFlags) => {
+    const json = wantsJson(o);
+    try {
+      const outcome = await withInterrupts((signal) =>
+        continueRun({ mode: "resume", ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}), approve: approveMode(o, json), json, signal }),
+      );
+      process.exitCode = outcome.exitCode;
+    } catch (error) {
+      failWith(error, json);
+    }
+  });
+}

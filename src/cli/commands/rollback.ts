@@ -1,0 +1,34 @@
+import type { Command } from "commander";
+import { continueRun } from "../../runner/run-workflow.js";
+import { addApprovalOptions, addOutputOptions, approveMode, failWith, withInterrupts, wantsJson, type OutputOptions } from "../run-options.js";
+
+interface RollbackFlags extends OutputOptions {
+  run?: string;
+  stateDir?: string;
+  to?: string;
+  yes?: boolean;
+  prompt?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("rollback")
+    .argument("[plan]", "plan file; its state directory holds the run")
+    .description("Undo a run's applied steps newest first, restoring each recorded before-state; a step past its point of no return refuses, with the reason")
+    .option("--to <step>", "stop after undoing this step (it and every later step are undone)")
+    .option("--run <id>", "run id (default: the newest run in the state directory)")
+    .option("--state-dir <dir>", "state directory when no plan is given (default ./.octoha)");
+  addOutputOptions(addApprovalOptions(cmd));
+  cmd.addHelpText("after", "\nAsks before undoing on a terminal; without one, pass --yes.\nExit codes: 4 rolled back, 1 a step refused or failed to roll back (named with the reason), 3 not confirmed.\n");
+  cmd.action(async (plan: string | undefined, o: RollbackFlags) => {
+    const json = wantsJson(o);
+    try {
+      const outcome = await withInterrupts((signal) =>
+        continueRun({ mode: "rollback", ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.to ? { rollbackTo: o.to } : {}), approve: approveMode(o, json), json, signal }),
+      );
+      process.exitCode = outcome.exitCode;
+    } catch (error) {
+      failWith(error, json);
+    }
+  });
+}

@@ -1,0 +1,46 @@
+import type { Command } from "commander";
+import { runWorkflow } from "../../runner/run-workflow.js";
+import { addApprovalOptions, addOutputOptions, approveMode, failWith, withInterrupts, wantsJson, type OutputOptions } from "../run-options.js";
+
+interface RunFlags extends OutputOptions {
+  yes?: boolean;
+  prompt?: boolean;
+  phase?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("run")
+    .argument("<plan>", "plan file (JSON)")
+    .description("Apply the plan: walk its steps in order, journaling every checkpoint; stops safely on failure, Ctrl-C or an approval gate")
+    .option("--phase <phase>", "preseed: copy the data while Octopus stays live (run again without --phase in the window)");
+  addOutputOptions(addApprovalOptions(cmd));
+  cmd.addHelpText(
+    "after",
+    `
+Exit codes: 0 done, 1 failed (or the state directory is locked), 2 bad plan, 3 stopped but resumable
+(Ctrl-C or an approval gate: the exact command to continue is printed), 4 rolled back.
+
+Examples:
+  octoha run plan.json --phase preseed      copy while Octopus is live
+  octoha run plan.json                      the migration; asks before gated steps on a terminal
+  octoha run plan.json --yes --json         unattended, machine-readable progress
+`,
+  );
+  cmd.action(async (plan: string, o: RunFlags) => {
+    const json = wantsJson(o);
+    if (o.phase !== undefined && o.phase !== "preseed") {
+      process.stderr.write(`octoha: --phase must be "preseed" (got ${JSON.stringify(o.phase)}); without --phase the whole migration runs.\n`);
+      process.exitCode = 2;
+      return;
+    }
+    try {
+      const outcome = await withInterrupts((signal) =>
+        runWorkflow({ workflow: o.phase === "preseed" ? "preseed" : "migrate", planFile: plan, flags: {}, approve: approveMode(o, json), json, signal }),
+      );
+      process.exitCode = outcome.exitCode;
+    } catch (error) {
+      failWith(error, json);
+    }
+  });
+}

@@ -1,0 +1,29 @@
+import type { Command } from "commander";
+import { renderStatus } from "../../report/status-view.js";
+import { readRunStatus } from "../../runner/status.js";
+import { redactor } from "../../shared/redact.js";
+import { addOutputOptions, failWith, wantsJson, type OutputOptions } from "../run-options.js";
+
+interface StatusFlags extends OutputOptions {
+  run?: string;
+  stateDir?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("status")
+    .argument("[plan]", "plan file; its state directory holds the runs")
+    .description("Show where a run stands: each step's state and checkpoints, the outcome, and who holds the lock (reads only)")
+    .option("--run <id>", "run id (default: the newest run)")
+    .option("--state-dir <dir>", "state directory when no plan is given (default ./.octoha)");
+  addOutputOptions(cmd);
+  cmd.action(async (plan: string | undefined, o: StatusFlags) => {
+    const json = wantsJson(o);
+    try {
+      const report = await readRunStatus({ ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}) });
+      process.stdout.write(renderStatus(report, { json, redactor }));
+    } catch (error) {
+      failWith(error, json);
+    }
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * What the run-family verbs (run, resume, rollback, status, unlock) share: output format options,
+ * the approval mode, Ctrl-C handling, and mapping errors to exit codes. No fs, no I/O of its own.
+ */
+import { Option, type Command } from "commander";
+import type { ApproveMode } from "../runner/events.js";
+import { OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
+import { redactor } from "../shared/redact.js";
+
+export interface OutputOptions {
+  json?: boolean;
+  outputFormat?: "json" | "table" | "basic";
+}
+
+export function addOutputOptions(cmd: Command): Command {
+  return cmd
+    .option("--json", "machine-readable output (one JSON object a line while running)")
+    .addOption(new Option("-f, --output-format <format>", "json (same as --json), table or basic").choices(["json", "table", "basic"]));
+}
+
+export function addApprovalOptions(cmd: Command): Command {
+  return cmd.option("-y, --yes", "approve every approval gate without asking").option("--no-prompt", "same as --yes (the Octopus CLI's spelling)");
+}
+
+export const wantsJson = (o: OutputOptions): boolean => o.json === true || o.outputFormat === "json";
+
+/** --yes/--no-prompt pass gates; a terminal is asked; otherwise the run stops resumable at a gate. */
+export function approveMode(o: { yes?: boolean; prompt?: boolean }, json: boolean): ApproveMode {
+  if (o.yes || o.prompt === false) return "yes";
+  return process.stdin.isTTY && process.stderr.isTTY && !json ? "prompt" : "no";
+}
+
+/** Runs `work` with a signal aborted on the first SIGINT/SIGTERM; a second one exits 3 at once. */
+export async function withInterrupts<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`octoha: second ${name}, exiting now; the journal is intact, resume will redo the step in flight.\n`);
+      process.exit(ExitCode.Resumable);
+    }
+    process.stderr.write(`octoha: ${name} received: letting the current step checkpoint, then stopping (press Ctrl-C again to exit now).\n`);
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/** Prints an error (redacted) and sets the exit code it carries. */
+export function failWith(error: unknown, json: boolean): void {
+  const known = error instanceof OctohaError;
+  const code = known ? error.exitCode : ExitCode.Failed;
+  if (json) {
+    const body = known ? { code: error.code, message: error.message, hint: error.hint } : { code: "INTERNAL", message: String(error) };
+    process.stdout.write(`${JSON.stringify(redactor.redactValue({ type: "error", error: body }))}\n`);
+  }
+  const text = known ? error.describe() : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+  process.stderr.write(`octoha: ${redactor.redact(text)}\n`);
+  process.exitCode = code;
+}

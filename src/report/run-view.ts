@@ -1,0 +1,121 @@
+/**
+ * Views of a run: the same RunNotices rendered for people (Human) or machines (Json, one JSON
+ * object a line). Only views print; everything printed passes through the redactor.
+ */
+import { createInterface } from "node:readline/promises";
+import type { ApprovalRequest, RunNotice, RunObserver, RunOutcome } from "../runner/events.js";
+import type { Redactor } from "../shared/redact.js";
+
+export interface ViewStreams {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  input: NodeJS.ReadableStream;
+}
+
+const defaultStreams = (): ViewStreams => ({ out: process.stdout, err: process.stderr, input: process.stdin });
+
+function outcomeLines(o: RunOutcome): string[] {
+  const lines: string[] = [];
+  const head: Record<RunOutcome["status"], string> = {
+    done: `Run ${o.runId} is done: ${o.applied.length} step(s) applied and verified.`,
+    failed: `Run ${o.runId} failed${o.failure?.stepId ? ` at step ${o.failure.stepId}` : ""}: ${o.failure?.message ?? "unknown error"}`,
+    interrupted: `Run ${o.runId} stopped on request; everything done so far is journaled.`,
+    "awaiting-approval": o.state === "unchanged" ? `Rollback of run ${o.runId} was not confirmed; nothing was undone.` : `Run ${o.runId} is waiting for approval; nothing more was changed.`,
+    "rolled-back": `Run ${o.runId} rolled back: undid ${o.undone.length ? o.undone.join(", ") : "nothing (nothing was applied)"}.`,
+    "rollback-incomplete": `Run ${o.runId} could NOT be fully rolled back.`,
+  };
+  lines.push(head[o.status]);
+  if (o.failure?.hint && o.status === "failed") lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
+  if (o.undone.length && o.status === "rollback-incomplete") lines.push(`  Undone: ${o.undone.join(", ")}`);
+  for (const p of o.undoProblems) lines.push(`  Step ${p.stepId} ${p.kind === "refused" ? "refused to roll back" : "failed to roll back"}: ${p.reason}`, "  Its changes, and those of the steps before it, are still in place.");
+  if (o.nextCommand) lines.push(`To continue, run:\n  ${o.nextCommand}`);
+  lines.push(`Journal: ${o.journal}`);
+  return lines;
+}
+
+function describeRequest(r: ApprovalRequest): string {
+  const lines = [r.action === "apply" ? `Run ${r.runId} will now apply:` : `Run ${r.runId} will now undo, newest first:`];
+  for (const s of r.steps) lines.push(`  - ${s.id}: ${s.title}`);
+  for (const c of r.preview?.changes ?? []) lines.push(`      ${c.action} ${c.target}: ${c.summary}`);
+  for (const f of r.preview?.findings ?? []) lines.push(`      ${f.severity}: ${f.summary}`);
+  lines.push("Only 'yes' will be accepted to approve.");
+  return lines.join("\n");
+}
+
+/** Progress lines for people. */
+export class HumanRunView implements RunObserver {
+  private readonly s: ViewStreams;
+  constructor(private readonly redactor: Redactor, streams: Partial<ViewStreams> = {}) {
+    this.s = { ...defaultStreams(), ...streams };
+  }
+
+  private line(text: string, stream: "out" | "err" = "out"): void {
+    this.s[stream].write(`${this.redactor.redact(text)}\n`);
+  }
+
+  notify(n: RunNotice): void {
+    switch (n.type) {
+      case "run-started":
+        return this.line(`${n.mode === "run" ? "Starting" : n.mode === "resume" ? "Resuming" : "Rolling back"} run ${n.runId} (${n.steps.length} steps, state in ${n.stateDir})${n.restoredState ? `, journal says: ${n.restoredState}` : ""}`);
+      case "warning":
+        return this.line(`warning: ${n.message}`, "err");
+      case "step-started":
+        return this.line(`[${n.index + 1}/${n.total}] ${n.title}${n.attempt > 1 ? ` (attempt ${n.attempt})` : ""}`);
+      case "step-progress":
+        return this.line(`    ${n.event.message}`, n.event.level === "warn" ? "err" : "out");
+      case "step-retry":
+        return this.line(`    ${n.stepId}: ${n.error.message}; retrying in ${n.delayMs} ms`, "err");
+      case "step-applied":
+        return n.alreadyApplied ? this.line(`    ${n.stepId}: already applied by this run, not applied again`) : undefined;
+      case "step-verified":
+        return this.line(`    ${n.stepId}: ${n.verdict.ok ? "verified" : "NOT verified"}: ${n.verdict.summary}`);
+      case "step-failed":
+        return this.line(`    ${n.stepId} failed: ${n.error.message}`, "err");
+      case "approval":
+        return n.decision === "approved" ? this.line(`    ${n.stepId}: approved${n.by === "flag" ? " by --yes" : ""}`) : undefined;
+      case "undo-started":
+        return this.line(`Undoing ${n.stepId}: ${n.title}`);
+      case "undone":
+        return this.line(`    ${n.stepId}: undone`);
+      case "undo-refused":
+        return this.line(`    ${n.stepId}: refused to roll back: ${n.reason}`, "err");
+      case "undo-failed":
+        return this.line(`    ${n.stepId}: rollback failed: ${n.error.message}`, "err");
+      case "outcome":
+        return this.line(outcomeLines(n.outcome).join("\n"), n.outcome.exitCode === 0 ? "out" : "err");
+    }
+  }
+
+  async confirm(request: ApprovalRequest, signal: AbortSignal): Promise<boolean> {
+    this.line(describeRequest(request), "err");
+    const rl = createInterface({ input: this.s.input, output: this.s.err });
+    try {
+      const answer = await rl.question("Enter a value: ", { signal });
+      return answer.trim() === "yes";
+    } catch {
+      return false; // aborted (Ctrl-C) or input closed
+    } finally {
+      rl.close();
+    }
+  }
+}
+
+/** One JSON object a line on stdout, for machines; never prompts. */
+export class JsonRunView implements RunObserver {
+  private readonly s: ViewStreams;
+  constructor(private readonly redactor: Redactor, streams: Partial<ViewStreams> = {}) {
+    this.s = { ...defaultStreams(), ...streams };
+  }
+
+  notify(n: RunNotice): void {
+    this.s.out.write(`${JSON.stringify(this.redactor.redactValue(n))}\n`);
+  }
+
+  confirm(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+}
+
+export function createRunView(options: { json: boolean; redactor: Redactor; streams?: Partial<ViewStreams> }): RunObserver {
+  return options.json ? new JsonRunView(options.redactor, options.streams) : new HumanRunView(options.redactor, options.streams);
+}

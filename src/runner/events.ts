@@ -1,0 +1,67 @@
+/**
+ * What the runner tells its view (src/report/run-view.ts renders it). The runner never prints;
+ * the Human and Json views render the same notices.
+ */
+import type { ExitCode } from "../shared/exit-codes.js";
+import type { ErrorRecord } from "./journal.js";
+import type { StopReason } from "./machine.js";
+import type { Preview, StepEvent, Verdict } from "./step.js";
+
+export type RunMode = "run" | "resume" | "rollback";
+export type ApproveMode = "yes" | "prompt" | "no";
+
+export type RunStatus = "done" | "failed" | "interrupted" | "awaiting-approval" | "rolled-back" | "rollback-incomplete";
+
+export interface UndoProblem {
+  stepId: string;
+  kind: "refused" | "failed";
+  reason: string;
+}
+
+export interface RunOutcome {
+  status: RunStatus;
+  exitCode: ExitCode;
+  runId: string;
+  stateDir: string;
+  journal: string;
+  /** Machine state the run stopped in. */
+  state: string;
+  applied: string[];
+  undone: string[];
+  failure?: ErrorRecord & { stepId?: string };
+  undoProblems: UndoProblem[];
+  stop?: StopReason;
+  /** The exact command that continues this run (exit 3) or retries the rollback. */
+  nextCommand?: string;
+}
+
+export type RunNotice =
+  | { type: "run-started"; runId: string; mode: RunMode; stateDir: string; steps: { id: string; title: string }[]; restoredState?: string }
+  | { type: "warning"; message: string }
+  | { type: "step-started"; stepId: string; title: string; attempt: number; index: number; total: number }
+  | { type: "step-progress"; stepId: string; event: StepEvent }
+  | { type: "step-retry"; stepId: string; attempt: number; delayMs: number; error: ErrorRecord }
+  | { type: "step-applied"; stepId: string; alreadyApplied: boolean }
+  | { type: "step-verified"; stepId: string; verdict: Verdict }
+  | { type: "step-failed"; stepId: string; error: ErrorRecord }
+  | { type: "approval"; stepId: string; decision: "approved" | "declined" | "deferred"; by: "flag" | "prompt" | "none" }
+  | { type: "undo-started"; stepId: string; title: string }
+  | { type: "undone"; stepId: string }
+  | { type: "undo-refused"; stepId: string; reason: string }
+  | { type: "undo-failed"; stepId: string; error: ErrorRecord }
+  | { type: "outcome"; outcome: RunOutcome };
+
+export interface ApprovalRequest {
+  runId: string;
+  action: "apply" | "rollback";
+  /** Steps this answer covers, in the order they would run. */
+  steps: { id: string; title: string }[];
+  /** What applying would change (inspect), when known. */
+  preview?: Preview;
+}
+
+export interface RunObserver {
+  notify(notice: RunNotice): void;
+  /** Asks the operator; only an explicit "yes" resolves true. Resolves false when the signal aborts. */
+  confirm(request: ApprovalRequest, signal: AbortSignal): Promise<boolean>;
+}

@@ -1,0 +1,177 @@
+/**
+ * The plain functions behind the machine's actors: apply+verify one step under its policy, ask
+ * for approval, undo the newest applied step. They talk to the journal and the view, never print.
+ */
+import { isRetryable, OctohaError } from "../shared/errors.js";
+import type { ApproveMode, RunObserver } from "./events.js";
+import type { JournalWriter, StepRecord } from "./journal.js";
+import { errorRecord, type ApprovalOutcome, type RunEvent, type StepInput, type StepOutcome, type UndoInput, type UndoOutcome } from "./machine.js";
+import { RollbackRefused, type Step, type StepContext, type StepPolicy } from "./step.js";
+
+export const DEFAULT_POLICY: Required<Omit<StepPolicy, "timeoutMs">> = { attempts: 3, backoffMs: 1000, onFailure: "stop" };
+
+export interface ExecutorDeps {
+  runId: string;
+  steps: readonly Step[];
+  journal: JournalWriter;
+  view: RunObserver;
+  signal: AbortSignal;
+  approve: ApproveMode;
+  now: () => number;
+  /** Sends an event to the run machine (attempt start times, kept in context). */
+  send: (event: RunEvent) => void;
+  /** True while a rollback-mode runner waits for a restored step to stand down. */
+  holdSteps: () => boolean;
+}
+
+class StepTimeoutError extends OctohaError {
+  constructor(stepId: string, ms: number) {
+    // Fatal, not retried: a step that ignored its abort may still be running.
+    super(`Step ${stepId} did not finish within ${ms} ms`, { code: "STEP_TIMEOUT", step: stepId, hint: "The step's timeout (policy.timeoutMs) elapsed; check what it was waiting for, then resume." });
+  }
+}
+
+function stepContext(deps: ExecutorDeps, step: Step, signal: AbortSignal): StepContext {
+  return {
+    runId: deps.runId,
+    stepId: step.id,
+    signal,
+    checkpoint: (data) => deps.journal.append({ t: "checkpoint", stepId: step.id, data }),
+    emit: (event) => deps.view.notify({ type: "step-progress", stepId: step.id, event }),
+    now: deps.now,
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+async function withTimeout<T>(stepId: string, timeoutMs: number | undefined, run: (signal: AbortSignal) => Promise<T>, outer: AbortSignal): Promise<T> {
+  if (timeoutMs === undefined) return run(outer);
+  const timeout = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Reject first: aborting lets the step reject synchronously, and the race must report the timeout.
+      reject(new StepTimeoutError(stepId, timeoutMs));
+      timeout.abort();
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(AbortSignal.any([outer, timeout.signal])), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs `attempt` under the step's retry policy; retries only errors marked retryable. */
+async function withRetries<T>(deps: ExecutorDeps, step: Step, attempt: (n: number) => Promise<T>): Promise<T> {
+  const policy = { ...DEFAULT_POLICY, ...step.policy };
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (error) {
+      if (deps.signal.aborted || !isRetryable(error) || n >= policy.attempts) throw error;
+      const delayMs = policy.backoffMs * 2 ** (n - 1);
+      deps.view.notify({ type: "step-retry", stepId: step.id, attempt: n, delayMs, error: errorRecord(error) });
+      await sleep(delayMs, deps.signal);
+      if (deps.signal.aborted) throw error;
+    }
+  }
+}
+
+export async function applyStep(deps: ExecutorDeps, input: StepInput): Promise<StepOutcome> {
+  const step = deps.steps[input.index];
+  if (!step) throw new OctohaError(`No step at index ${input.index}`, { code: "INTERNAL" });
+  if (deps.holdSteps() || deps.signal.aborted) return { kind: "interrupted" };
+  let record: StepRecord | undefined = deps.journal.steps.get(step.id);
+  const policy = { ...DEFAULT_POLICY, ...step.policy };
+  try {
+    let result = record?.result;
+    if (record?.applied) {
+      deps.view.notify({ type: "step-applied", stepId: step.id, alreadyApplied: true });
+    } else {
+      result = await withRetries(deps, step, async (attempt) => {
+        const startedAt = deps.now();
+        deps.send({ type: "ATTEMPT_STARTED", stepId: step.id, attempt, startedAt, ...(policy.timeoutMs === undefined ? {} : { deadlineAt: startedAt + policy.timeoutMs }) });
+        deps.view.notify({ type: "step-started", stepId: step.id, title: step.title, attempt, index: input.index, total: deps.steps.length });
+        // Each attempt starts from the latest checkpoint, including ones saved by a failed attempt.
+        const last = deps.journal.steps.get(step.id)?.lastCheckpoint;
+        return withTimeout(step.id, policy.timeoutMs, (signal) => step.apply(stepContext(deps, step, signal), last), deps.signal);
+      });
+      await deps.journal.append({ t: "applied", stepId: step.id, result });
+      deps.view.notify({ type: "step-applied", stepId: step.id, alreadyApplied: false });
+      record = deps.journal.steps.get(step.id);
+    }
+    if (!record?.verified) {
+      const verdict = await withRetries(deps, step, () => step.verify(stepContext(deps, step, deps.signal), result));
+      await deps.journal.append({ t: "verified", stepId: step.id, ok: verdict.ok, summary: verdict.summary, ...(verdict.problems ? { problems: verdict.problems } : {}) });
+      deps.view.notify({ type: "step-verified", stepId: step.id, verdict });
+      if (!verdict.ok) throw new OctohaError(`Step ${step.id} applied but did not verify: ${verdict.summary}`, { code: "VERIFY_FAILED", step: step.id, hint: [...(verdict.problems ?? []), "Fix the cause, then resume (verify runs again) or roll back."].join("\n") });
+    }
+    return { kind: "applied" };
+  } catch (error) {
+    if (deps.signal.aborted) return { kind: "interrupted" };
+    const rec = errorRecord(error);
+    await deps.journal.append({ t: "step-failed", stepId: step.id, error: rec });
+    deps.view.notify({ type: "step-failed", stepId: step.id, error: rec });
+    return { kind: "failed", error: rec, rollback: policy.onFailure === "rollback" };
+  }
+}
+
+export async function askApproval(deps: ExecutorDeps, input: StepInput): Promise<ApprovalOutcome> {
+  const step = deps.steps[input.index];
+  if (!step) throw new OctohaError(`No step at index ${input.index}`, { code: "INTERNAL" });
+  const decide = (decision: "approved" | "declined" | "deferred", by: "flag" | "prompt" | "none"): ApprovalOutcome => {
+    deps.view.notify({ type: "approval", stepId: step.id, decision, by });
+    return { kind: decision };
+  };
+  if (deps.holdSteps()) return { kind: "deferred" };
+  if (deps.approve === "yes") return decide("approved", "flag");
+  if (deps.approve === "no") return decide("deferred", "none");
+  // Say exactly what will happen: inspect is read-only.
+  const preview = await step.inspect(stepContext(deps, step, deps.signal)).catch(() => undefined);
+  const yes = await deps.view.confirm({ runId: deps.runId, action: "apply", steps: [{ id: step.id, title: step.title }], ...(preview ? { preview } : {}) }, deps.signal);
+  return decide(yes ? "approved" : "declined", "prompt");
+}
+
+/** The compensation list: steps this run touched (applied, or checkpointed before a crash), newest first. */
+export function compensationList(steps: readonly Step[], journal: ReadonlyMap<string, StepRecord>, to?: string): Step[] {
+  const floor = to === undefined ? 0 : steps.findIndex((s) => s.id === to);
+  return steps.filter((s, i) => i >= floor && (journal.get(s.id)?.applied || (journal.get(s.id)?.checkpoints ?? 0) > 0)).reverse();
+}
+
+export async function undoNext(deps: ExecutorDeps, input: UndoInput): Promise<UndoOutcome> {
+  const step = compensationList(deps.steps, deps.journal.steps, input.to)[0];
+  if (!step) return { kind: "none-left" };
+  const record = deps.journal.steps.get(step.id);
+  // A step that crashed mid-apply is undone from its last checkpoint (its first one is the before-state).
+  const data = record?.applied ? record.result : record?.lastCheckpoint;
+  deps.view.notify({ type: "undo-started", stepId: step.id, title: step.title });
+  try {
+    await withRetries(deps, step, () => step.rollback(stepContext(deps, step, deps.signal), data));
+  } catch (error) {
+    // Ctrl-C during an undo: the step stopped part-way; it is still on the compensation list.
+    if (deps.signal.aborted && !(error instanceof RollbackRefused)) return { kind: "interrupted" };
+    if (error instanceof RollbackRefused) {
+      await deps.journal.append({ t: "rollback-refused", stepId: step.id, reason: error.reason });
+      deps.view.notify({ type: "undo-refused", stepId: step.id, reason: error.reason });
+      return { kind: "refused", stepId: step.id, reason: error.reason };
+    }
+    const rec = errorRecord(error);
+    await deps.journal.append({ t: "rollback-failed", stepId: step.id, error: rec });
+    deps.view.notify({ type: "undo-failed", stepId: step.id, error: rec });
+    return { kind: "failed", stepId: step.id, error: rec };
+  }
+  await deps.journal.append({ t: "rolled-back", stepId: step.id });
+  deps.view.notify({ type: "undone", stepId: step.id });
+  return { kind: "undone", stepId: step.id };
+}

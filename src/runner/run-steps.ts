@@ -1,0 +1,231 @@
+/**
+ * runSteps: the runner's one entry point (CLI, tests, workflows). It takes the lock, opens or
+ * restores the journal, drives the run machine with actors wrapping executors.ts, journals the
+ * persisted snapshot after every transition, and returns an outcome with the exit code.
+ */
+import { createActor, fromPromise, waitFor, type SnapshotFrom } from "xstate";
+import { InputError, OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
+import type { Redactor } from "../shared/redact.js";
+import { OCTOHA_VERSION } from "../shared/version.js";
+import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "./events.js";
+import { applyStep, askApproval, compensationList, undoNext, type ExecutorDeps } from "./executors.js";
+import { JournalWriter, readJournal, runDir, type JournalRecord, type RunInvocation } from "./journal.js";
+import { acquireLock } from "./lock.js";
+import { MACHINE_VERSION, runMachine, SETTLED_STATES, type RunContext } from "./machine.js";
+import { continueCommand, listRuns, newRunId } from "./runs.js";
+import type { Step } from "./step.js";
+
+export interface RunStepsOptions {
+  /** Required for resume/rollback unless the state directory's newest run is meant. */
+  runId?: string;
+  stateDir: string;
+  steps: readonly Step[];
+  mode: RunMode;
+  /** rollback: undo down to and including this step. */
+  rollbackTo?: string;
+  approve: ApproveMode;
+  signal: AbortSignal;
+  view: RunObserver;
+  redactor: Redactor;
+  /** Recorded in the journal so resume/rollback can rebuild the same steps. */
+  invocation?: RunInvocation;
+  now?: () => number;
+  /** Test hooks (crash tests kill the process after the N-th journal write). */
+  hooks?: { afterJournalWrite?: (count: number) => void };
+  heartbeatMs?: number;
+}
+
+type RunSnapshot = SnapshotFrom<typeof runMachine>;
+
+function checkSteps(steps: readonly Step[]): void {
+  const seen = new Set<string>();
+  for (const s of steps) {
+    if (seen.has(s.id)) throw new InputError(`Two steps share the id ${s.id}`, { code: "STEP_ID_DUPLICATE", hint: "Step ids key checkpoints and idempotency; each must be unique in a workflow." });
+    seen.add(s.id);
+  }
+}
+
+interface PriorRun {
+  records: JournalRecord[];
+  snapshot?: unknown;
+  invocation?: RunInvocation;
+}
+
+/** Reads and checks an existing run before anything is written (corrupt journal, other machine version, other steps). */
+async function readPriorRun(o: RunStepsOptions, runId: string, warn: boolean): Promise<PriorRun> {
+  const { records, tornLastLine } = await readJournal(o.stateDir, runId);
+  if (tornLastLine && warn) o.view.notify({ type: "warning", message: `Ignored a torn last line (line ${tornLastLine.line}, ${tornLastLine.bytes} bytes) in the journal of run ${runId}: the previous process stopped mid-write.` });
+  const header = records.find((r) => r.t === "run");
+  const ids = o.steps.map((s) => s.id);
+  if (header && header.t === "run" && header.stepIds.join("\n") !== ids.join("\n")) {
+    throw new InputError(`Run ${runId} was started with steps [${header.stepIds.join(", ")}], not [${ids.join(", ")}]`, { code: "RUN_STEPS_CHANGED", hint: "Resume or roll back a run with the same workflow and octoha version that started it." });
+  }
+  const snap = [...records].reverse().find((r) => r.t === "snapshot");
+  if (snap && snap.t === "snapshot" && snap.machineVersion !== MACHINE_VERSION) {
+    throw new OctohaError(`Journal of run ${runId} was written by runner machine version ${snap.machineVersion}; this octoha has version ${MACHINE_VERSION}`, {
+      code: "MACHINE_VERSION_MISMATCH",
+      exitCode: ExitCode.BadInput,
+      hint: "Finish or roll back that run with the octoha version that started it. Nothing was changed.",
+    });
+  }
+  return { records, ...(snap && snap.t === "snapshot" ? { snapshot: snap.snapshot } : {}), ...(header?.t === "run" && header.invocation ? { invocation: header.invocation } : {}) };
+}
+
+function outcomeOf(o: RunStepsOptions, runId: string, journalFile: string, snap: RunSnapshot, invocation: RunInvocation | undefined): RunOutcome {
+  const c: RunContext = snap.context;
+  const state = String(snap.value);
+  const base = { runId, stateDir: o.stateDir, journal: journalFile, state, applied: c.stepIds.slice(0, c.index), undone: c.rollback?.undone ?? [], undoProblems: [] as RunOutcome["undoProblems"] };
+  const cmd = (verb: "resume" | "rollback", yes: boolean) => continueCommand({ verb, runId, stateDir: o.stateDir, yes, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}), ...(verb === "rollback" && c.rollback?.to ? { to: c.rollback.to } : {}) });
+  const finish = (status: RunStatus, exitCode: ExitCode, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...base, status, exitCode, ...extra });
+  if (state === "done") return finish("done", ExitCode.Done);
+  if (state === "rolledBack") return finish("rolled-back", ExitCode.RolledBack);
+  if (state === "interrupted") {
+    const gate = c.stop === "approval-needed" || c.stop === "approval-declined";
+    // An interrupted rollback is continued by rollback (resume would too, but says less).
+    const undoing = c.rollback !== undefined && !c.rollback.finished;
+    return finish(gate ? "awaiting-approval" : "interrupted", ExitCode.Resumable, { ...(c.stop ? { stop: c.stop } : {}), nextCommand: undoing ? cmd("rollback", true) : cmd("resume", gate) });
+  }
+  const failure = c.failure ? { code: c.failure.code, message: c.failure.message, ...(c.failure.hint ? { hint: c.failure.hint } : {}), ...(c.failure.stepId ? { stepId: c.failure.stepId } : {}) } : undefined;
+  if (c.failure?.during === "rollback") {
+    const problem = { stepId: c.failure.stepId ?? "?", kind: c.failure.code === "ROLLBACK_REFUSED" ? ("refused" as const) : ("failed" as const), reason: c.failure.message };
+    return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], nextCommand: cmd("rollback", false) });
+  }
+  return finish("failed", ExitCode.Failed, { ...(failure ? { failure } : {}), nextCommand: cmd("resume", false) });
+}
+
+async function resolveRunId(o: RunStepsOptions): Promise<string> {
+  if (o.mode === "run") return o.runId ?? newRunId();
+  if (o.runId) return o.runId;
+  const latest = (await listRuns(o.stateDir))[0];
+  if (!latest) throw new InputError(`No run to ${o.mode} in ${o.stateDir}`, { code: "RUN_NOT_FOUND", path: o.stateDir, hint: "Start one with `octoha run PLAN`, or point --state-dir at the state directory of the run." });
+  return latest;
+}
+
+export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
+  checkSteps(o.steps);
+  if (o.rollbackTo !== undefined && !o.steps.some((s) => s.id === o.rollbackTo)) {
+    throw new InputError(`--to ${o.rollbackTo} is not a step of this run`, { code: "ROLLBACK_TO_UNKNOWN", hint: `Steps: ${o.steps.map((s) => s.id).join(", ")}` });
+  }
+  const runId = await resolveRunId(o);
+  const checked = o.mode === "run" ? undefined : await readPriorRun(o, runId, true);
+  const invocation = checked?.invocation ?? o.invocation;
+  const lock = await acquireLock({
+    stateDir: o.stateDir,
+    runId,
+    operation: o.mode,
+    version: OCTOHA_VERSION,
+    ...(o.mode === "run" ? {} : { takeOverDeadHolderOf: runId }),
+    ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
+    onWarning: (message) => o.view.notify({ type: "warning", message }),
+  });
+  let journal: JournalWriter | undefined;
+  try {
+    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation);
+    // Read again under the lock: the first read only checked the run before taking the lock.
+    const prior = checked ? await readPriorRun(o, runId, false) : undefined;
+    journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, records: prior?.records ?? [], ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}) });
+    await journal.open();
+    if (o.mode === "rollback") {
+      const undo = compensationList(o.steps, journal.steps, o.rollbackTo).map((s) => ({ id: s.id, title: s.title }));
+      const ok = o.approve === "yes" || (o.approve === "prompt" && undo.length > 0 && (await o.view.confirm({ runId, action: "rollback", steps: undo }, o.signal)));
+      if (!ok && undo.length > 0) {
+        // Not confirmed: nothing is journaled or undone; say how to confirm.
+        const nextCommand = continueCommand({ verb: "rollback", runId, stateDir: o.stateDir, yes: true, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}), ...(o.rollbackTo ? { to: o.rollbackTo } : {}) });
+        const unconfirmed: RunOutcome = { status: "awaiting-approval", exitCode: ExitCode.Resumable, runId, stateDir: o.stateDir, journal: journal.file, state: "unchanged", applied: [], undone: [], undoProblems: [], nextCommand };
+        o.view.notify({ type: "outcome", outcome: unconfirmed });
+        return unconfirmed;
+      }
+    }
+    if (o.mode === "run") await journal.append({ t: "run", runId, stepIds: o.steps.map((s) => s.id), octohaVersion: OCTOHA_VERSION, machineVersion: MACHINE_VERSION, ...(o.invocation ? { invocation: o.invocation } : {}) });
+    const outcome = await drive(o, runId, journal, prior);
+    const final = outcomeOf(o, runId, journal.file, outcome, invocation);
+    await journal.append({ t: "outcome", status: final.status, exitCode: final.exitCode });
+    await journal.flush();
+    o.view.notify({ type: "outcome", outcome: final });
+    return final;
+  } finally {
+    await journal?.close().catch(() => undefined);
+    await lock.release();
+  }
+}
+
+/**
+ * A new run while the newest one is half-done would apply steps on top of a half-applied cluster:
+ * refuse, and say how to resume or undo it.
+ */
+async function refuseUnfinishedRun(stateDir: string, newRunId: string, invocation: RunInvocation | undefined): Promise<void> {
+  const latest = (await listRuns(stateDir)).find((id) => id !== newRunId);
+  if (!latest) return;
+  const { records } = await readJournal(stateDir, latest);
+  const last = [...records].reverse().find((r) => r.t === "outcome" || r.t === "snapshot");
+  if (last?.t === "outcome" && (last.status === "done" || last.status === "rolled-back")) return;
+  if (!records.some((r) => r.t === "applied" || r.t === "checkpoint")) return; // it never changed anything
+  const status = last?.t === "outcome" ? last.status : "stopped without an outcome (crash or kill)";
+  const where = { runId: latest, stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };
+  throw new OctohaError(`Run ${latest} in ${stateDir} is unfinished (${status}); a new run would start on top of it`, {
+    code: "RUN_UNFINISHED",
+    exitCode: ExitCode.Failed,
+    hint: `Continue it:\n  ${continueCommand({ verb: "resume", ...where })}\nor undo it:\n  ${continueCommand({ verb: "rollback", ...where })}\nIf it must be abandoned as it is, move ${runDir(stateDir, latest)} out of the state directory first.`,
+  });
+}
+
+async function drive(o: RunStepsOptions, runId: string, journal: JournalWriter, prior: PriorRun | undefined): Promise<RunSnapshot> {
+  let holding = o.mode === "rollback";
+  let actorRef: { send: (e: Parameters<ExecutorDeps["send"]>[0]) => void } | undefined;
+  const deps: ExecutorDeps = {
+    runId,
+    steps: o.steps,
+    journal,
+    view: o.view,
+    signal: o.signal,
+    approve: o.approve,
+    now: o.now ?? Date.now,
+    send: (event) => actorRef?.send(event),
+    holdSteps: () => holding,
+  };
+  const machine = runMachine.provide({
+    actors: {
+      preflight: fromPromise<void, { stepIds: string[] }>(() => journal.flush()),
+      runStep: fromPromise(({ input }) => applyStep(deps, input)),
+      askApproval: fromPromise(({ input }) => askApproval(deps, input)),
+      undoNext: fromPromise(({ input }) => undoNext(deps, input)),
+    },
+  });
+  const input = { runId, stepIds: o.steps.map((s) => s.id), approvalStepIds: o.steps.filter((s) => s.requiresApproval).map((s) => s.id) };
+  const actor = createActor(machine, prior?.snapshot ? { snapshot: prior.snapshot as RunSnapshot, input } : { input });
+  actorRef = actor;
+  let lastJournaled = "";
+  let failure: unknown;
+  actor.subscribe({
+    next: (snap) => {
+      const persisted = actor.getPersistedSnapshot();
+      const key = JSON.stringify(persisted);
+      if (key === lastJournaled) return;
+      lastJournaled = key;
+      journal.append({ t: "snapshot", machineVersion: MACHINE_VERSION, state: String(snap.value), snapshot: persisted }).catch((error: unknown) => (failure ??= error));
+    },
+    error: (error) => (failure ??= error),
+  });
+  const onAbort = () => actor.send({ type: "INTERRUPT" });
+  o.signal.addEventListener("abort", onAbort);
+  const settled = () => waitFor(actor, (s) => (SETTLED_STATES as readonly string[]).includes(String(s.value)), { timeout: Infinity });
+  try {
+    actor.start();
+    o.view.notify({ type: "run-started", runId, mode: o.mode, stateDir: o.stateDir, steps: o.steps.map((s) => ({ id: s.id, title: s.title })), ...(prior?.snapshot ? { restoredState: String(actor.getSnapshot().value) } : {}) });
+    if (o.signal.aborted) onAbort();
+    if (o.mode === "resume") actor.send({ type: "RESUME" });
+    let snap = await settled();
+    if (o.mode === "rollback") {
+      holding = false;
+      actor.send({ type: "ROLLBACK", ...(o.rollbackTo ? { to: o.rollbackTo } : {}) });
+      snap = await settled();
+    }
+    await journal.flush();
+    if (failure !== undefined) throw failure;
+    return snap;
+  } finally {
+    o.signal.removeEventListener("abort", onAbort);
+    actor.stop();
+  }
+}

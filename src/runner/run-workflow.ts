@@ -1,0 +1,100 @@
+/**
+ * The bridge between verbs and the runner: load the plan, build a registered workflow's steps,
+ * run them with the right view, release the workflow. `run` and `repair` call runWorkflow;
+ * `resume` and `rollback` call continueRun, which reads the workflow, plan and flags the run was
+ * started with from its journal.
+ */
+import path from "node:path";
+import { loadPlan } from "../plan/load.js";
+import type { Plan } from "../plan/schema.js";
+import { createRunView, type ViewStreams } from "../report/run-view.js";
+import { InputError, OctohaError } from "../shared/errors.js";
+import { redactor } from "../shared/redact.js";
+import type { ApproveMode, RunMode, RunOutcome } from "./events.js";
+import { readJournal, type RunInvocation } from "./journal.js";
+import { runSteps } from "./run-steps.js";
+import { listRuns } from "./runs.js";
+import { workflowFactory, type WorkflowName } from "./workflows.js";
+
+export const DEFAULT_STATE_DIR = ".octoha";
+const WORKFLOWS: readonly WorkflowName[] = ["migrate", "preseed", "repair"];
+
+export interface RunWorkflowOptions {
+  workflow: WorkflowName;
+  planFile: string;
+  flags: Record<string, boolean | string | undefined>;
+  approve: ApproveMode;
+  json: boolean;
+  signal: AbortSignal;
+  mode?: RunMode;
+  runId?: string;
+  rollbackTo?: string;
+  /** Overrides the plan's state directory (resume from another node with --state-dir). */
+  stateDir?: string;
+  streams?: Partial<ViewStreams>;
+}
+
+/** Secrets the plan refers to are registered before anything can print or journal them. */
+function registerPlanSecrets(plan: Plan): void {
+  for (const name of [plan.octopus.apiKey.env, plan.octopus.sql.connectionString.env, "OCTOPUS_API_KEY"]) redactor.add(process.env[name]);
+}
+
+export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
+  const loaded = await loadPlan(o.planFile);
+  registerPlanSecrets(loaded.plan);
+  const factory = workflowFactory(o.workflow);
+  if (!factory) {
+    throw new OctohaError(`This build of octoha has no "${o.workflow}" workflow registered`, {
+      code: "WORKFLOW_NOT_REGISTERED",
+      exitCode: 1,
+      hint: "The runner is in place but the steps of this workflow are not part of this build yet; nothing was changed.",
+    });
+  }
+  const stateDir = o.stateDir ? path.resolve(o.stateDir) : loaded.stateDir;
+  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir, redactor, flags: o.flags });
+  try {
+    return await runSteps({
+      ...(o.runId ? { runId: o.runId } : {}),
+      ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}),
+      stateDir,
+      steps: workflow.steps,
+      mode: o.mode ?? "run",
+      // approvals: "auto" in the plan is the operator saying yes in advance.
+      approve: loaded.plan.options.approvals === "auto" ? "yes" : o.approve,
+      signal: o.signal,
+      view: createRunView({ json: o.json, redactor, ...(o.streams ? { streams: o.streams } : {}) }),
+      redactor,
+      invocation: { workflow: o.workflow, planFile: loaded.file, flags: o.flags },
+    });
+  } finally {
+    await workflow.close();
+  }
+}
+
+export interface ContinueRunOptions {
+  mode: "resume" | "rollback";
+  planFile?: string;
+  /** Used without a plan; default ./.octoha. */
+  stateDir?: string;
+  runId?: string;
+  rollbackTo?: string;
+  approve: ApproveMode;
+  json: boolean;
+  signal: AbortSignal;
+  streams?: Partial<ViewStreams>;
+}
+
+/** Finds a run (newest unless --run) and continues or undoes it with the workflow it started with. */
+export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
+  const stateDir = o.stateDir ? path.resolve(o.stateDir) : o.planFile ? (await loadPlan(o.planFile)).stateDir : path.resolve(DEFAULT_STATE_DIR);
+  const runId = o.runId ?? (await listRuns(stateDir))[0];
+  if (!runId) throw new InputError(`No run to ${o.mode} in ${stateDir}`, { code: "RUN_NOT_FOUND", path: stateDir, hint: "Give the plan (its state directory is used) or --state-dir where the run's journal lives." });
+  const header = (await readJournal(stateDir, runId)).records.find((r) => r.t === "run");
+  const invocation: RunInvocation = header?.t === "run" ? (header.invocation ?? {}) : {};
+  const workflow = WORKFLOWS.find((w) => w === invocation.workflow);
+  const planFile = o.planFile ?? invocation.planFile;
+  if (!workflow || !planFile) {
+    throw new InputError(`Run ${runId} does not record which workflow and plan started it`, { code: "RUN_INVOCATION_UNKNOWN", hint: "It was not started by `octoha run`; continue it with the tool that started it." });
+  }
+  return runWorkflow({ workflow, planFile, flags: invocation.flags ?? {}, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}) });
+}

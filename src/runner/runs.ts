@@ -1,0 +1,38 @@
+/** Run ids, finding runs in a state directory, and the exact commands that continue a run. */
+import { randomBytes } from "node:crypto";
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+
+/** Sortable by start time: 20261126T040102Z-a1b2. */
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(2).toString("hex")}`;
+}
+
+/** Run ids in the state directory, newest first. */
+export async function listRuns(stateDir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(path.join(stateDir, "runs"), { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort().reverse();
+  } catch {
+    return [];
+  }
+}
+
+function quote(arg: string): string {
+  return /^[\w@%+=:,./\\-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\$`])/g, "\\$1")}"`;
+}
+
+export interface ContinueCommandOptions {
+  verb: "resume" | "rollback";
+  runId: string;
+  stateDir: string;
+  planFile?: string;
+  yes?: boolean;
+  to?: string;
+}
+
+/** `octoha resume plan.json --run ID --yes`: what the operator types to go on. */
+export function continueCommand(o: ContinueCommandOptions): string {
+  const where = o.planFile ? [quote(o.planFile)] : ["--state-dir", quote(o.stateDir)];
+  return ["octoha", o.verb, ...where, "--run", o.runId, ...(o.to ? ["--to", quote(o.to)] : []), ...(o.yes ? ["--yes"] : [])].join(" ");
+}

@@ -1,0 +1,57 @@
+/** `octoha status`: what a run's journal says, read-only (never takes the lock, never writes). */
+import path from "node:path";
+import { loadPlan } from "../plan/load.js";
+import { InputError } from "../shared/errors.js";
+import { indexSteps, journalFile, readJournal } from "./journal.js";
+import { readLock, staleness, unlockCommand, type LockInfo } from "./lock.js";
+import { listRuns } from "./runs.js";
+import { DEFAULT_STATE_DIR } from "./run-workflow.js";
+
+export type StepState = "pending" | "in-progress" | "applied" | "verified" | "not-verified" | "failed";
+
+export interface RunStatusReport {
+  runId: string;
+  stateDir: string;
+  journal: string;
+  /** Machine state of the last journaled snapshot. */
+  state: string;
+  outcome?: { status: string; exitCode: number };
+  steps: { id: string; state: StepState; checkpoints: number; lastError?: string }[];
+  lock?: LockInfo & { stale: boolean; staleReason?: string; unlockCommand: string };
+  warnings: string[];
+  otherRuns: string[];
+}
+
+export async function readRunStatus(o: { planFile?: string; stateDir?: string; runId?: string }): Promise<RunStatusReport> {
+  const stateDir = o.stateDir ? path.resolve(o.stateDir) : o.planFile ? (await loadPlan(o.planFile)).stateDir : path.resolve(DEFAULT_STATE_DIR);
+  const runs = await listRuns(stateDir);
+  const runId = o.runId ?? runs[0];
+  if (!runId) throw new InputError(`No runs in ${stateDir}`, { code: "RUN_NOT_FOUND", path: stateDir, hint: "Give the plan (its state directory is used) or --state-dir." });
+  const { records, tornLastLine } = await readJournal(stateDir, runId);
+  const header = records.find((r) => r.t === "run");
+  const stepIds = header?.t === "run" ? header.stepIds : [];
+  const index = indexSteps(records);
+  const failed = new Map<string, string>();
+  for (const r of records) if (r.t === "step-failed") failed.set(r.stepId, r.error.message);
+  const snap = [...records].reverse().find((r) => r.t === "snapshot");
+  const out = [...records].reverse().find((r) => r.t === "outcome");
+  const lastOutcome = out?.t === "outcome" && (!snap || records.lastIndexOf(out) > records.lastIndexOf(snap)) ? { status: out.status, exitCode: out.exitCode } : undefined;
+  const steps = stepIds.map((id) => {
+    const s = index.get(id);
+    const state: StepState = s?.verified === true ? "verified" : s?.verified === false ? "not-verified" : s?.applied ? "applied" : failed.has(id) && s ? "failed" : s ? "in-progress" : "pending";
+    return { id, state, checkpoints: s?.checkpoints ?? 0, ...(state === "failed" ? { lastError: failed.get(id)! } : {}) };
+  });
+  const lock = await readLock(stateDir);
+  const stale = lock ? staleness(lock) : undefined;
+  return {
+    runId,
+    stateDir,
+    journal: journalFile(stateDir, runId),
+    state: snap?.t === "snapshot" ? snap.state : "not started",
+    ...(lastOutcome ? { outcome: lastOutcome } : {}),
+    steps,
+    ...(lock && stale ? { lock: { ...lock, stale: stale.stale, ...(stale.stale ? { staleReason: stale.reason } : {}), unlockCommand: unlockCommand(lock, stateDir) } } : {}),
+    warnings: tornLastLine ? [`The journal's last line is torn (line ${tornLastLine.line}); the run stopped mid-write and resume will ignore it.`] : [],
+    otherRuns: runs.filter((r) => r !== runId),
+  };
+}

@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { lockFile, readLock } from "../../src/runner/lock.js";
+import { runWorkflow } from "../../src/runner/run-workflow.js";
+import { tempDir } from "./helpers.js";
+
+const CLI = fileURLToPath(new URL("./fixtures/cli-test-workflow.mjs", import.meta.url));
+
+interface Done {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<Done> } {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Done>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+const octoha = (args: string[], env: Record<string, string>) => start(args, env).done;
+
+async function waitForFile(file: string): Promise<void> {
+  for (let i = 0; i < 400 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(existsSync(file), `${file} never appeared`).toBe(true);
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+function fixture() {
+  const t = tempDir("octoha-cli-");
+  cleanups.push(t.cleanup);
+  const plan = path.join(t.dir, "plan.json");
+  writeFileSync(
+    plan,
+    JSON.stringify({
+      version: 1,
+      octopus: { serverUrl: "https://octopus.example.com", apiKey: { env: "OCTOHA_TEST_API_KEY" }, sql: { connectionString: { env: "OCTOHA_TEST_SQL" } } },
+      nodes: [{ name: "OCTO1" }],
+      shared: { taskLogs: { octopus: "\\\\fs01\\Octopus\\TaskLogs" }, artifacts: { octopus: "\\\\fs01\\Octopus\\Artifacts" }, packages: { octopus: "\\\\fs01\\Octopus\\Packages" } },
+    }),
+  );
+  const effects = path.join(t.dir, "effects.log");
+  const env = { EFFECTS: effects, READY: path.join(t.dir, "ready") };
+  const lines = () => (existsSync(effects) ? readFileSync(effects, "utf8").split("\n").filter(Boolean) : []);
+  return { dir: t.dir, plan, stateDir: path.join(t.dir, ".octoha"), env, lines };
+}
+
+/** Splits the printed command (no quoted arguments in these temp paths) and drops "octoha". */
+function printedCommand(output: string, verb: string): string[] {
+  const line = output.split("\n").find((l) => l.trim().startsWith(`octoha ${verb} `));
+  expect(line, `no "octoha ${verb}" command in:\n${output}`).toBeDefined();
+  return line!.trim().split(/\s+/).slice(1);
+}
+
+describe("octoha run / resume / status / unlock", () => {
+  it("an approval gate without a terminal stops with exit 3 and prints the exact command; that command finishes the run", async () => {
+    const f = fixture();
+    const env = { ...f.env, GATE: "1" };
+    const first = await octoha(["run", f.plan], env);
+    expect(first.code).toBe(3);
+    const resume = printedCommand(first.stderr, "resume");
+    expect(resume).toEqual(["resume", f.plan, "--run", expect.stringMatching(/^\d{8}T\d{6}Z-[0-9a-f]{4}$/), "--yes"]);
+    expect(f.lines()).toHaveLength(1);
+    const second = await octoha(resume, env);
+    expect(second.code, second.stderr).toBe(0);
+    expect(f.lines()).toHaveLength(3);
+  });
+
+  it("with --yes an approval gate passes and the run is done", async () => {
+    const f = fixture();
+    const r = await octoha(["run", f.plan, "--yes"], { ...f.env, GATE: "1" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(f.lines()).toHaveLength(3);
+    const status = await octoha(["status", f.plan, "--json"], f.env);
+    expect(status.code).toBe(0);
+    const report = JSON.parse(status.stdout) as { outcome: { status: string }; steps: { state: string }[] };
+    expect(report.outcome.status).toBe("done");
+    expect(report.steps.map((s) => s.state)).toEqual(["verified", "verified", "verified"]);
+  });
+
+  it("SIGINT mid-step exits 3 with the resume command; a second run meanwhile is refused naming the holder; resume completes", async () => {
+    const f = fixture();
+    const env = { ...f.env, BLOCK: "1" };
+    const running = start(["run", f.plan, "--yes"], env);
+    await waitForFile(env.READY);
+    const holder = await readLock(f.stateDir);
+    const second = await octoha(["run", f.plan, "--yes"], env);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`is locked by run ${holder!.id} (run)`);
+    expect(second.stderr).toContain(`pid ${running.child.pid}`);
+    running.child.kill("SIGINT");
+    const stopped = await running.done;
+    expect(stopped.code, stopped.stderr).toBe(3);
+    expect(existsSync(lockFile(f.stateDir))).toBe(false);
+    const resume = printedCommand(stopped.stderr, "resume");
+    expect(resume).toEqual(["resume", f.plan, "--run", holder!.id]);
+    const finished = await octoha(resume, env);
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(f.lines().sort()).toEqual([`${holder!.id}:step-1`, `${holder!.id}:step-2`, `${holder!.id}:step-3`]);
+  });
+
+  it("unlock ID releases a stale lock left by a killed run, and resume without a plan finds the run in --state-dir", async () => {
+    const f = fixture();
+    const env = { ...f.env, BLOCK: "1" };
+    const running = start(["run", f.plan, "--yes"], env);
+    await waitForFile(env.READY);
+    running.child.kill("SIGKILL");
+    await running.done;
+    const holder = (await readLock(f.stateDir))!;
+    const refused = await octoha(["run", f.plan, "--yes"], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`octoha unlock ${holder.id} --state-dir "${f.stateDir}"`);
+    const unlocked = await octoha(["unlock", holder.id, "--state-dir", f.stateDir], env);
+    expect(unlocked.code, unlocked.stderr).toBe(0);
+    expect(existsSync(lockFile(f.stateDir))).toBe(false);
+    const resumed = await octoha(["resume", "--state-dir", f.stateDir, "--yes"], { ...env, BLOCK: "" });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(f.lines()).toHaveLength(3);
+  });
+
+  it("run says clearly that a workflow is missing and exits 1 when none is registered", async () => {
+    const f = fixture();
+    const err = await runWorkflow({ workflow: "preseed", planFile: f.plan, flags: {}, approve: "yes", json: false, signal: new AbortController().signal }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "WORKFLOW_NOT_REGISTERED", exitCode: 1 });
+    expect((err as Error).message).toContain('no "preseed" workflow registered');
+    expect(existsSync(f.stateDir)).toBe(false);
+  });
+});

@@ -1,0 +1,155 @@
+import { existsSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { journalFile, parseJournal, readJournal } from "../../src/runner/journal.js";
+import { lockFile } from "../../src/runner/lock.js";
+import { runSteps } from "../../src/runner/run-steps.js";
+import type { Step } from "../../src/runner/step.js";
+import { Redactor } from "../../src/shared/redact.js";
+import { OctohaError } from "../../src/shared/errors.js";
+import { readWorld, RecordingView, settingStep, tempDir } from "./helpers.js";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+function setup() {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  const worldFile = path.join(t.dir, "world.json");
+  const undoLog: string[] = [];
+  const steps = [settingStep(worldFile, "one", "a", "1", { undoLog }), settingStep(worldFile, "two", "b", "2", { undoLog, requiresApproval: true })];
+  const base = { stateDir: path.join(t.dir, "state"), steps, signal: new AbortController().signal, redactor: new Redactor() };
+  return { worldFile, base };
+}
+
+/** Runs up to the approval gate of step two: a journal of a resumable run. */
+async function stoppedRun(s: ReturnType<typeof setup>) {
+  const run = await runSteps({ ...s.base, mode: "run", approve: "no", view: new RecordingView() });
+  expect(run.exitCode).toBe(3);
+  return { run, file: journalFile(s.base.stateDir, run.runId) };
+}
+
+describe("journal", () => {
+  it("a torn last line (crash mid-write) is ignored with a warning and the run resumes", async () => {
+    const s = setup();
+    const { run, file } = await stoppedRun(s);
+    appendFileSync(file, '{"v":1,"at":17,"t":"checkpoint","stepId":"tw');
+    const view = new RecordingView();
+    const resumed = await runSteps({ ...s.base, mode: "resume", approve: "yes", runId: run.runId, view });
+    expect(resumed.exitCode).toBe(0);
+    expect(view.notices.find((n) => n.type === "warning")).toMatchObject({ message: expect.stringContaining("torn last line") });
+    expect(readWorld(s.worldFile)).toEqual({ a: "1", b: "2" });
+    // The torn fragment was cut off before appending, so the journal reads back clean.
+    const back = await readJournal(s.base.stateDir, run.runId);
+    expect(back.tornLastLine).toBeUndefined();
+  });
+
+  it("a corrupt line in the middle stops with file:line and changes nothing", async () => {
+    const s = setup();
+    const { run, file } = await stoppedRun(s);
+    const lines = readFileSync(file, "utf8").split("\n");
+    lines[2] = "{not json";
+    writeFileSync(file, lines.join("\n"));
+    const before = readFileSync(file);
+    const attempt = runSteps({ ...s.base, mode: "resume", approve: "yes", runId: run.runId, view: new RecordingView() });
+    await expect(attempt).rejects.toThrow(`${file}:3 is corrupt`);
+    await expect(attempt).rejects.toMatchObject({ code: "JOURNAL_CORRUPT" });
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(existsSync(lockFile(s.base.stateDir))).toBe(false);
+    expect(readWorld(s.worldFile)).toEqual({ a: "1" });
+  });
+
+  it("a snapshot journaled by an older machine version is refused with a clear message", async () => {
+    const s = setup();
+    const { run, file } = await stoppedRun(s);
+    const old = readFileSync(file, "utf8").replace(/"machineVersion":1/g, '"machineVersion":0');
+    writeFileSync(file, old);
+    const err = await runSteps({ ...s.base, mode: "resume", approve: "yes", runId: run.runId, view: new RecordingView() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OctohaError);
+    expect((err as OctohaError).message).toBe(`Journal of run ${run.runId} was written by runner machine version 0; this octoha has version 1`);
+    expect((err as OctohaError).hint).toContain("Finish or roll back that run with the octoha version that started it");
+    expect(readFileSync(file, "utf8")).toBe(old);
+    expect(readWorld(s.worldFile)).toEqual({ a: "1" });
+  });
+
+  it("every record carries the format version and the run's snapshots carry the machine version", async () => {
+    const s = setup();
+    const { run } = await stoppedRun(s);
+    const { records } = await readJournal(s.base.stateDir, run.runId);
+    expect(records.every((r) => r.v === 1)).toBe(true);
+    const snaps = records.filter((r) => r.t === "snapshot");
+    expect(snaps.length).toBeGreaterThan(3);
+    expect(snaps.map((r) => (r.t === "snapshot" ? r.state : ""))).toContain("awaitingApproval");
+    expect(records.at(-1)).toMatchObject({ t: "outcome", status: "awaiting-approval", exitCode: 3 });
+  });
+
+  it("a line of a future journal format is refused, naming the versions", () => {
+    expect(() => parseJournal("j.jsonl", '{"v":9,"at":1,"t":"outcome","status":"done","exitCode":0}\n')).toThrow("j.jsonl:1 has format version 9; expected 1");
+  });
+
+  it("secrets in checkpoints are redacted in the journal file bytes", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const redactor = new Redactor();
+    redactor.add("registered-s3cr3t-value");
+    const step: Step<{ conn: string; token: string }> = {
+      id: "leaky",
+      title: "checkpoints secrets",
+      inspect: () => Promise.resolve({ changes: [], findings: [] }),
+      async apply(ctx) {
+        const data = { conn: "Server=sql01;Database=Octopus;Password=Hunter2-ultra;", token: "registered-s3cr3t-value" };
+        await ctx.checkpoint(data);
+        return data;
+      },
+      verify: () => Promise.resolve({ ok: true, summary: "ok" }),
+      rollback: () => Promise.resolve(),
+    };
+    const out = await runSteps({ stateDir: t.dir, steps: [step], mode: "run", approve: "yes", signal: new AbortController().signal, view: new RecordingView(), redactor });
+    expect(out.exitCode).toBe(0);
+    const bytes = readFileSync(journalFile(t.dir, out.runId), "utf8");
+    expect(bytes).not.toContain("Hunter2-ultra");
+    expect(bytes).not.toContain("registered-s3cr3t-value");
+    expect(bytes).toContain("Password=***");
+  });
+});
+
+describe("a new run over an unfinished one", () => {
+  it("is refused with the commands that resume or undo the unfinished run, and changes nothing", async () => {
+    const s = setup();
+    const { run } = await stoppedRun(s);
+    const err = await runSteps({ ...s.base, mode: "run", approve: "yes", view: new RecordingView() }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "RUN_UNFINISHED", exitCode: 1 });
+    expect((err as OctohaError).hint).toContain(`octoha resume --state-dir ${s.base.stateDir} --run ${run.runId}`);
+    expect((err as OctohaError).hint).toContain(`octoha rollback --state-dir ${s.base.stateDir} --run ${run.runId}`);
+    expect(readWorld(s.worldFile)).toEqual({ a: "1" });
+    expect(existsSync(lockFile(s.base.stateDir))).toBe(false);
+    const done = await runSteps({ ...s.base, mode: "resume", approve: "yes", view: new RecordingView() });
+    expect(done.exitCode).toBe(0);
+    const next = await runSteps({ ...s.base, mode: "run", approve: "yes", view: new RecordingView() });
+    expect(next.exitCode).toBe(0);
+  });
+});
+
+describe("journal writer", () => {
+  it("cuts a torn tail longer than its read-back chunk, keeping every complete line", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const { JournalWriter } = await import("../../src/runner/journal.js");
+    const w0 = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor() });
+    await w0.open();
+    await w0.append({ t: "checkpoint", stepId: "copy", data: { big: "x".repeat(100_000) } });
+    await w0.close();
+    const file = journalFile(t.dir, "r");
+    const complete = readFileSync(file, "utf8");
+    appendFileSync(file, `{"v":1,"at":2,"t":"checkpoint","stepId":"copy","data":{"big":"${"y".repeat(150_000)}`);
+    const w1 = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor() });
+    await w1.open();
+    await w1.append({ t: "applied", stepId: "copy", result: { ok: true } });
+    await w1.close();
+    const after = readFileSync(file, "utf8");
+    expect(after.startsWith(complete)).toBe(true);
+    const { records, tornLastLine } = await readJournal(t.dir, "r");
+    expect(tornLastLine).toBeUndefined();
+    expect(records.map((r) => r.t)).toEqual(["checkpoint", "applied"]);
+  });
+});

@@ -1,0 +1,140 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { acquireLock, lockFile, readLock, unlock, type LockInfo } from "../../src/runner/lock.js";
+import { runSteps } from "../../src/runner/run-steps.js";
+import type { Step } from "../../src/runner/step.js";
+import { Redactor } from "../../src/shared/redact.js";
+import { RecordingView, tempDir } from "./helpers.js";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+function gatedStep(): { step: Step; started: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let started!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const startedP = new Promise<void>((r) => (started = r));
+  const step: Step = {
+    id: "wait",
+    title: "waits for the test",
+    inspect: () => Promise.resolve({ changes: [], findings: [] }),
+    async apply() {
+      started();
+      await gate;
+      return {};
+    },
+    verify: () => Promise.resolve({ ok: true, summary: "ok" }),
+    rollback: () => Promise.resolve(),
+  };
+  return { step, started: startedP, release };
+}
+
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", ""]);
+  return child.pid!;
+}
+
+function writeLock(stateDir: string, info: Partial<LockInfo>): LockInfo {
+  const now = new Date().toISOString();
+  const full: LockInfo = { id: "20260101T000000Z-dead", operation: "run", who: "ops@elsewhere", host: os.hostname(), pid: process.pid, version: "0.1.0", created: now, path: stateDir, heartbeat: now, ...info };
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(lockFile(stateDir), JSON.stringify(full));
+  return full;
+}
+
+const base = () => ({ mode: "run" as const, approve: "yes" as const, signal: new AbortController().signal, redactor: new Redactor() });
+
+describe("state lock", () => {
+  it("a second run while one is active is refused and names the holder", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const g = gatedStep();
+    const first = runSteps({ ...base(), stateDir: t.dir, steps: [g.step], view: new RecordingView() });
+    await g.started;
+    const holder = await readLock(t.dir);
+    const second = await runSteps({ ...base(), stateDir: t.dir, steps: [g.step], view: new RecordingView() }).catch((e: unknown) => e);
+    expect(second).toMatchObject({ code: "STATE_LOCKED", exitCode: 1 });
+    expect((second as Error).message).toContain(`locked by run ${holder!.id} (run) by ${os.userInfo().username}@${os.hostname()}, pid ${process.pid}`);
+    g.release();
+    expect((await first).exitCode).toBe(0);
+    expect(existsSync(lockFile(t.dir))).toBe(false);
+  });
+
+  it("a lock left by a dead process is reported as stale with the exact unlock command, and unlock releases it", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const stale = writeLock(t.dir, { pid: deadPid() });
+    const err = await runSteps({ ...base(), stateDir: t.dir, steps: [gatedStep().step], view: new RecordingView() }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "STATE_LOCK_STALE", exitCode: 1 });
+    expect((err as { hint: string }).hint).toContain(`is no longer running`);
+    expect((err as { hint: string }).hint).toContain(`octoha unlock ${stale.id} --state-dir ${JSON.stringify(t.dir)}`);
+    expect((err as { hint: string }).hint).toContain("Warning");
+    const released = await unlock(t.dir, stale.id);
+    expect(released.wasStale).toBe(true);
+    expect(existsSync(lockFile(t.dir))).toBe(false);
+  });
+
+  it("a lock whose heartbeat is too old is stale even when its host is another machine", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    writeLock(t.dir, { host: "OCTO-OTHER", heartbeat: new Date(Date.now() - 3_600_000).toISOString() });
+    const err = await acquireLock({ stateDir: t.dir, runId: "x", operation: "run", version: "0" }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "STATE_LOCK_STALE" });
+    expect((err as { hint: string }).hint).toMatch(/heartbeat is 3600 s old/);
+  });
+
+  it("unlock refuses a different id and a live holder unless forced", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const live = writeLock(t.dir, {});
+    await expect(unlock(t.dir, "not-the-id")).rejects.toMatchObject({ code: "LOCK_ID_MISMATCH" });
+    await expect(unlock(t.dir, live.id)).rejects.toMatchObject({ code: "LOCK_HELD_LIVE" });
+    expect(existsSync(lockFile(t.dir))).toBe(true);
+    await unlock(t.dir, live.id, true);
+    expect(existsSync(lockFile(t.dir))).toBe(false);
+  });
+
+  it("the holder refreshes its heartbeat while it runs", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const held = await acquireLock({ stateDir: path.join(t.dir, "s"), runId: "r1", operation: "run", version: "0", heartbeatMs: 20 });
+    const first = (await readLock(path.join(t.dir, "s")))!.heartbeat;
+    let later = first;
+    for (let i = 0; i < 100 && later === first; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      later = (await readLock(path.join(t.dir, "s")))?.heartbeat ?? first;
+    }
+    expect(Date.parse(later)).toBeGreaterThan(Date.parse(first));
+    await held.release();
+  });
+});
+
+describe("taking over a dead run's lock", () => {
+  it("resume of the same run takes over a lock whose process is dead, with a warning; two at once never both win", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const dead = writeLock(t.dir, { pid: deadPid(), id: "run-1" });
+    const warnings: string[] = [];
+    const attempts = await Promise.allSettled(
+      [1, 2, 3].map(() => acquireLock({ stateDir: t.dir, runId: dead.id, operation: "resume", version: "0", takeOverDeadHolderOf: dead.id, onWarning: (m) => warnings.push(m) })),
+    );
+    const won = attempts.filter((a) => a.status === "fulfilled");
+    expect(won).toHaveLength(1);
+    expect(attempts.filter((a) => a.status === "rejected").every((a) => (a as PromiseRejectedResult).reason instanceof Error)).toBe(true);
+    expect(warnings).toEqual([expect.stringContaining(`Took over the lock of run run-1: process ${dead.pid}`)]);
+    expect((await readLock(t.dir))?.pid).toBe(process.pid);
+    await (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value.release();
+    expect(existsSync(lockFile(t.dir))).toBe(false);
+  });
+
+  it("a new run does not take over a dead run's lock", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const dead = writeLock(t.dir, { pid: deadPid(), id: "run-1" });
+    await expect(acquireLock({ stateDir: t.dir, runId: "run-2", operation: "run", version: "0", takeOverDeadHolderOf: "run-2" })).rejects.toMatchObject({ code: "STATE_LOCK_STALE" });
+    expect((await readLock(t.dir))?.pid).toBe(dead.pid);
+  });
+});

@@ -1,0 +1,99 @@
+import { describe, expect, it, afterEach } from "vitest";
+import { runSteps } from "../../src/runner/run-steps.js";
+import type { Step, StepPolicy } from "../../src/runner/step.js";
+import { OctohaError } from "../../src/shared/errors.js";
+import { Redactor } from "../../src/shared/redact.js";
+import { RecordingView, tempDir } from "./helpers.js";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+function flakyStep(failures: OctohaError[], policy: StepPolicy, calls: { n: number; lastSeen: unknown[] }): Step<{ ok: true }> {
+  return {
+    id: "flaky",
+    title: "fails a few times",
+    policy,
+    inspect: () => Promise.resolve({ changes: [], findings: [] }),
+    async apply(ctx, last) {
+      calls.n++;
+      calls.lastSeen.push(last);
+      await ctx.checkpoint({ attempt: calls.n });
+      const f = failures.shift();
+      if (f) throw f;
+      return { ok: true };
+    },
+    verify: () => Promise.resolve({ ok: true, summary: "ok" }),
+    rollback: () => Promise.resolve(),
+  };
+}
+
+async function run(step: Step, view = new RecordingView()) {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  const outcome = await runSteps({ stateDir: t.dir, steps: [step], mode: "run", approve: "yes", signal: new AbortController().signal, view, redactor: new Redactor() });
+  return { outcome, view };
+}
+
+const transient = () => new OctohaError("share busy", { code: "EBUSY", behaviour: "retryable" });
+
+describe("step policy", () => {
+  it("errors marked retryable are retried with doubling backoff, each attempt starting from the last checkpoint", async () => {
+    const calls = { n: 0, lastSeen: [] as unknown[] };
+    const { outcome, view } = await run(flakyStep([transient(), transient()], { attempts: 3, backoffMs: 5 }, calls));
+    expect(outcome.exitCode).toBe(0);
+    expect(calls.n).toBe(3);
+    expect(calls.lastSeen).toEqual([undefined, { attempt: 1 }, { attempt: 2 }]);
+    expect(view.notices.filter((n) => n.type === "step-retry").map((n) => (n.type === "step-retry" ? n.delayMs : 0))).toEqual([5, 10]);
+  });
+
+  it("a retryable error that outlasts the attempts fails the run with exit 1 and the step named", async () => {
+    const calls = { n: 0, lastSeen: [] as unknown[] };
+    const { outcome } = await run(flakyStep([transient(), transient()], { attempts: 2, backoffMs: 1 }, calls));
+    expect(calls.n).toBe(2);
+    expect(outcome).toMatchObject({ status: "failed", exitCode: 1, failure: { stepId: "flaky", code: "EBUSY", message: "share busy" } });
+    expect(outcome.nextCommand).toContain("octoha resume");
+  });
+
+  it("a fatal error is not retried", async () => {
+    const calls = { n: 0, lastSeen: [] as unknown[] };
+    const { outcome } = await run(flakyStep([new OctohaError("access denied", { code: "EACCES" })], { attempts: 5, backoffMs: 1 }, calls));
+    expect(calls.n).toBe(1);
+    expect(outcome.failure).toMatchObject({ code: "EACCES" });
+  });
+
+  it("a step that overruns its timeout is aborted and fails without a retry", async () => {
+    let aborted = false;
+    const step: Step = {
+      id: "slow",
+      title: "never finishes",
+      policy: { timeoutMs: 30, attempts: 3, backoffMs: 1 },
+      inspect: () => Promise.resolve({ changes: [], findings: [] }),
+      apply: (ctx) =>
+        new Promise((_, reject) =>
+          ctx.signal.addEventListener("abort", () => {
+            aborted = true;
+            reject(new Error("aborted"));
+          }),
+        ),
+      verify: () => Promise.resolve({ ok: true, summary: "ok" }),
+      rollback: () => Promise.resolve(),
+    };
+    const { outcome } = await run(step);
+    expect(aborted).toBe(true);
+    expect(outcome).toMatchObject({ status: "failed", exitCode: 1, failure: { code: "STEP_TIMEOUT", stepId: "slow" } });
+  });
+
+  it("a step that applies but does not verify fails with the verdict's problems", async () => {
+    const step: Step = {
+      id: "unverified",
+      title: "claims success",
+      inspect: () => Promise.resolve({ changes: [], findings: [] }),
+      apply: () => Promise.resolve({}),
+      verify: () => Promise.resolve({ ok: false, summary: "3 task logs missing", problems: ["ServerTasks-1.log"] }),
+      rollback: () => Promise.resolve(),
+    };
+    const { outcome } = await run(step);
+    expect(outcome.failure).toMatchObject({ code: "VERIFY_FAILED", message: "Step unverified applied but did not verify: 3 task logs missing" });
+    expect(outcome.failure?.hint).toContain("ServerTasks-1.log");
+  });
+});
