@@ -1,5 +1,9 @@
 #!/usr/bin/env node
+import { registerOctopusWorkflows } from "../steps/workflows.js";
 import { buildProgram } from "./program.js";
+
+// The runner knows nothing about Octopus: the Octopus workflows are registered here, at the top.
+registerOctopusWorkflows();
 
 const program = buildProgram();
 program.parseAsync(process.argv).catch((error: unknown) => {

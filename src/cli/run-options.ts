@@ -2,28 +2,19 @@
  * What the run-family verbs (run, resume, rollback, status, unlock) share: output format options,
  * the approval mode, Ctrl-C handling, and mapping errors to exit codes. No fs, no I/O of its own.
  */
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import type { ApproveMode } from "../runner/events.js";
 import { OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { redactor } from "../shared/redact.js";
 
-export interface OutputOptions {
-  json?: boolean;
-  outputFormat?: "json" | "table" | "basic";
-}
-
-export function addOutputOptions(cmd: Command): Command {
-  return cmd
-    .option("--json", "machine-readable output (one JSON object a line while running)")
-    .addOption(new Option("-f, --output-format <format>", "json (same as --json), table or basic").choices(["json", "table", "basic"]));
-}
+/** The run-family verbs print with the same --json / -f options as every other verb. */
+export { addOutputOptions, wantsJson, type OutputFlags as OutputOptions } from "./output.js";
 
 export function addApprovalOptions(cmd: Command): Command {
   return cmd.option("-y, --yes", "approve every approval gate without asking").option("--no-prompt", "same as --yes (the Octopus CLI's spelling)");
 }
 
-export const wantsJson = (o: OutputOptions): boolean => o.json === true || o.outputFormat === "json";
 
 /** --yes/--no-prompt pass gates; a terminal is asked; otherwise the run stops resumable at a gate. */
 export function approveMode(o: { yes?: boolean; prompt?: boolean }, json: boolean): ApproveMode {

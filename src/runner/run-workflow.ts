@@ -11,7 +11,7 @@ import { createRunView, type ViewStreams } from "../report/run-view.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
 import type { ApproveMode, RunMode, RunOutcome } from "./events.js";
-import { readJournal, type RunInvocation } from "./journal.js";
+import { indexSteps, readJournal, type RunInvocation } from "./journal.js";
 import { runSteps } from "./run-steps.js";
 import { listRuns } from "./runs.js";
 import { workflowFactory, type WorkflowName } from "./workflows.js";
@@ -51,7 +51,8 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
     });
   }
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : loaded.stateDir;
-  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir, redactor, flags: o.flags });
+  const priorResult = o.runId ? await journaledResults(stateDir, o.runId) : undefined;
+  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir, redactor, flags: o.flags, ...(priorResult ? { priorResult } : {}) });
   try {
     return await runSteps({
       ...(o.runId ? { runId: o.runId } : {}),
@@ -69,6 +70,18 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   } finally {
     await workflow.close();
   }
+}
+
+/**
+ * What earlier steps of a resumed run recorded (their result, else their last checkpoint): a step
+ * that finished before a crash is not re-applied, yet a later one may need its before-state.
+ */
+async function journaledResults(stateDir: string, runId: string): Promise<(stepId: string) => unknown> {
+  const steps = indexSteps((await readJournal(stateDir, runId)).records);
+  return (stepId) => {
+    const record = steps.get(stepId);
+    return record?.applied ? record.result : record?.lastCheckpoint;
+  };
 }
 
 export interface ContinueRunOptions {

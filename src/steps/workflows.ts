@@ -120,7 +120,7 @@ function secretFrom(env: WorkflowEnv, name: string): string {
 }
 
 async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
-  const ports = await createOctopusPorts(env.plan, {
+  const ports = createOctopusPorts(env.plan, {
     apiKey: secretFrom(env, env.plan.octopus.apiKey.env) || secretFrom(env, "OCTOPUS_API_KEY"),
     sqlConnectionString: secretFrom(env, env.plan.octopus.sql.connectionString.env),
   });

@@ -3,6 +3,8 @@ import { runWorkflow } from "../../runner/run-workflow.js";
 import { addApprovalOptions, addOutputOptions, approveMode, failWith, withInterrupts, wantsJson, type OutputOptions } from "../run-options.js";
 
 interface RunFlags extends OutputOptions {
+  cancelTasks?: boolean;
+  verifyAll?: boolean;
   yes?: boolean;
   prompt?: boolean;
   phase?: string;
@@ -13,7 +15,9 @@ export function register(program: Command): void {
     .command("run")
     .argument("<plan>", "plan file (JSON)")
     .description("Apply the plan: walk its steps in order, journaling every checkpoint; stops safely on failure, Ctrl-C or an approval gate")
-    .option("--phase <phase>", "preseed: copy the data while Octopus stays live (run again without --phase in the window)");
+    .option("--phase <phase>", "preseed: copy the data while Octopus stays live (run again without --phase in the window)")
+    .option("--cancel-tasks", "cancel tasks still running when the drain timeout ends (default: stop, resumable)")
+    .option("--verify-all", "read every task log through every node, not a sample");
   addOutputOptions(addApprovalOptions(cmd));
   cmd.addHelpText(
     "after",
@@ -36,7 +40,7 @@ Examples:
     }
     try {
       const outcome = await withInterrupts((signal) =>
-        runWorkflow({ workflow: o.phase === "preseed" ? "preseed" : "migrate", planFile: plan, flags: {}, approve: approveMode(o, json), json, signal }),
+        runWorkflow({ workflow: o.phase === "preseed" ? "preseed" : "migrate", planFile: plan, flags: { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true }, approve: approveMode(o, json), json, signal }),
       );
       process.exitCode = outcome.exitCode;
     } catch (error) {

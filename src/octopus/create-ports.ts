@@ -1,0 +1,35 @@
+/**
+ * Builds every Octopus port from a plan: REST for maintenance/nodes/tasks/version, the
+ * Octopus.Server executable for folders and services, SQL (read-only) for the inventory.
+ * Secrets arrive already read from the environment and registered with the redactor.
+ */
+import type { Plan } from "../plan/schema.js";
+import { CliNodeServices, CliServerFolders } from "./cli/index.js";
+import { createRestPorts, OctopusHttpClient, serviceStateViaPing } from "./rest/index.js";
+import { createInventory } from "./sql/inventory.js";
+import type { OctopusPorts } from "./types.js";
+
+export interface PortSecrets {
+  apiKey: string;
+  sqlConnectionString: string;
+}
+
+export interface CreatePortsOptions {
+  /** Receives warnings an operator should see (e.g. an unencrypted SQL connection). */
+  onWarning?: (message: string) => void;
+}
+
+export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: CreatePortsOptions = {}): OctopusPorts {
+  const nodeUrls = Object.fromEntries(plan.nodes.flatMap((n) => (n.url ? [[n.name, n.url] as const] : [])));
+  const clientOptions = { serverUrl: plan.octopus.serverUrl, apiKey: secrets.apiKey, nodeUrls };
+  const rest = createRestPorts(clientOptions);
+  const client = new OctopusHttpClient(clientOptions);
+  const command = [plan.octopus.serverExe];
+  const perNode = Object.fromEntries(plan.nodes.flatMap((n) => (n.service ? [[n.name, n.service] as const] : [])));
+  return {
+    ...rest,
+    folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => rest.version.serverVersion() }),
+    services: new CliNodeServices({ command, instanceFor: () => plan.octopus.instance, perNode, probe: (name) => serviceStateViaPing(client, name) }),
+    inventory: createInventory(secrets.sqlConnectionString, { envVar: plan.octopus.sql.connectionString.env, ...(options.onWarning ? { onWarning: options.onWarning } : {}) }),
+  };
+}
