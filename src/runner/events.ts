@@ -33,6 +33,8 @@ export interface RunOutcome {
   stop?: StopReason;
   /** The exact command that continues this run (exit 3) or retries the rollback. */
   nextCommand?: string;
+  /** The run report (Markdown) written beside the journal, when the verb writes one. */
+  report?: string;
 }
 
 export type RunNotice =

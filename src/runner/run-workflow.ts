@@ -4,7 +4,9 @@
  * `resume` and `rollback` call continueRun, which reads the workflow, plan and flags the run was
  * started with from its journal.
  */
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
+import { buildRunReport, renderRunReportMarkdown } from "../report/run-report.js";
 import { loadPlan } from "../plan/load.js";
 import type { Plan } from "../plan/schema.js";
 import { createRunView, type ViewStreams } from "../report/run-view.js";
@@ -54,7 +56,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   const priorResult = o.runId ? await journaledResults(stateDir, o.runId) : undefined;
   const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir, redactor, flags: o.flags, ...(priorResult ? { priorResult } : {}) });
   try {
-    return await runSteps({
+    const outcome = await runSteps({
       ...(o.runId ? { runId: o.runId } : {}),
       ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}),
       stateDir,
@@ -67,9 +69,22 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
       redactor,
       invocation: { workflow: o.workflow, planFile: loaded.file, flags: o.flags },
     });
+    return { ...outcome, report: await writeRunReport(o.workflow, outcome) };
   } finally {
     await workflow.close();
   }
+}
+
+/** The human report of a run (what was copied, collisions, logs found nowhere), beside its journal. */
+async function writeRunReport(workflow: WorkflowName, outcome: RunOutcome): Promise<string> {
+  const steps = indexSteps((await readJournal(outcome.stateDir, outcome.runId)).records);
+  const results = new Map([...steps].flatMap(([id, r]) => (r.applied ? [[id, r.result] as const] : [])));
+  const errors = outcome.failure ? [`${outcome.failure.stepId ?? "run"}: ${outcome.failure.message}`] : [];
+  const report = buildRunReport({ workflow, runId: outcome.runId, results, errors });
+  const file = path.join(path.dirname(outcome.journal), "report.md");
+  await writeFile(file, renderRunReportMarkdown(report, redactor));
+  await writeFile(path.join(path.dirname(outcome.journal), "report.json"), `${JSON.stringify(redactor.redactValue(report), null, 2)}\n`);
+  return file;
 }
 
 /**
