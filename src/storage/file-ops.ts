@@ -1,0 +1,95 @@
+/**
+ * The copy engine's only door to the file system, and its fault-injection seam: tests wrap
+ * nodeFileOps to make one call fail with EIO, ENOSPC or EACCES (tests run as root, where chmod 000
+ * does not stop a read, so an unreadable source can only be simulated here).
+ */
+import { promises as fsp } from "node:fs";
+
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+  atimeMs: number;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+export interface DirEntry {
+  name: string;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+/** An open file. Reads and writes are positional (position null = current offset). */
+export interface OpenFile {
+  read(buffer: Buffer, offset: number, length: number, position: number | null): Promise<number>;
+  write(buffer: Buffer, offset: number, length: number): Promise<number>;
+  /** fsync: the bytes are on disk before the rename makes them visible under the final name. */
+  sync(): Promise<void>;
+  stat(): Promise<FileStat>;
+  /** Set access and modification times (milliseconds since the epoch). */
+  utimes(atimeMs: number, mtimeMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type OpenMode =
+  /** Read only. */
+  | "r"
+  /** Create or truncate for writing. */
+  | "w"
+  /** Append (manifest). */
+  | "a";
+
+export interface StatFs {
+  /** Bytes available to an unprivileged writer. */
+  freeBytes: number;
+  totalBytes: number;
+}
+
+export interface FileOps {
+  open(path: string, mode: OpenMode): Promise<OpenFile>;
+  /** lstat: a symlink is reported as neither file nor directory. */
+  stat(path: string): Promise<FileStat>;
+  /** Streams a directory's entries (bounded memory even for 250 000 task logs in one folder). */
+  readdir(path: string): AsyncIterable<DirEntry>;
+  mkdir(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  statfs(path: string): Promise<StatFs>;
+  /** Resolves when this process may write into the folder (dry-run's write check: no probe file). */
+  canWrite(path: string): Promise<void>;
+}
+
+function toStat(s: import("node:fs").Stats): FileStat {
+  return { size: s.size, mtimeMs: s.mtimeMs, atimeMs: s.atimeMs, isFile: s.isFile(), isDirectory: s.isDirectory() };
+}
+
+function wrapHandle(handle: fsp.FileHandle): OpenFile {
+  return {
+    read: async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead,
+    write: async (buffer, offset, length) => (await handle.write(buffer, offset, length)).bytesWritten,
+    sync: () => handle.sync(),
+    stat: async () => toStat(await handle.stat()),
+    utimes: (atimeMs, mtimeMs) => handle.utimes(atimeMs / 1000, mtimeMs / 1000),
+    close: () => handle.close(),
+  };
+}
+
+/** The real file system through node:fs. */
+export const nodeFileOps: FileOps = {
+  open: async (path, mode) => wrapHandle(await fsp.open(path, mode)),
+  stat: async (path) => toStat(await fsp.lstat(path)),
+  async *readdir(path) {
+    const dir = await fsp.opendir(path, { bufferSize: 256 });
+    for await (const d of dir) yield { name: d.name, isFile: d.isFile(), isDirectory: d.isDirectory() };
+  },
+  mkdir: async (path) => {
+    await fsp.mkdir(path, { recursive: true });
+  },
+  rename: (from, to) => fsp.rename(from, to),
+  unlink: (path) => fsp.unlink(path),
+  statfs: async (path) => {
+    const s = await fsp.statfs(path);
+    return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+  },
+  canWrite: (path) => fsp.access(path, 2 /* W_OK */),
+};
