@@ -29,6 +29,8 @@ export interface FileJob {
   settle?: () => void;
   /** For "case-only": the earlier name this run is still writing, if any. */
   waitFor?: Promise<void>;
+  /** For "case-only": the source file (relPath) this run writes under the existing name, if any. */
+  reservedFrom?: string;
   /** Creates the target folder once for all the files in it. */
   ensureFolder: () => Promise<void>;
 }
@@ -112,13 +114,19 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<File
     } else if (!existing) {
       let settle: (() => void) | undefined;
       const pending = options.trackPending ? new Promise<void>((resolve) => (settle = resolve)) : undefined;
-      ctx.index.reserve({ name: entry.name, isDir: false, ...(pending ? { pending } : {}) });
+      ctx.index.reserve({ name: entry.name, isDir: false, from: entry.relPath, ...(pending ? { pending } : {}) });
       yield { ...base, kind: "new", targetRelPath: join(ctx.targetRel, entry.name), ...(settle ? { settle } : {}) };
     } else if (existing.isDir) {
       yield { ...base, kind: "file-vs-folder", targetRelPath: join(ctx.targetRel, existing.name) };
     } else {
       const kind = existing.name === entry.name ? "same-name" : "case-only";
-      yield { ...base, kind, targetRelPath: join(ctx.targetRel, existing.name), ...(existing.pending ? { waitFor: existing.pending } : {}) };
+      yield {
+        ...base,
+        kind,
+        targetRelPath: join(ctx.targetRel, existing.name),
+        ...(existing.pending ? { waitFor: existing.pending } : {}),
+        ...(existing.from ? { reservedFrom: existing.from } : {}),
+      };
     }
   }
 }

@@ -95,8 +95,13 @@ export class FileTactics {
       return true;
     }
     await job.waitFor;
-    const targetAbs = abs(this.s.target, job.targetRelPath);
-    const t = await this.s.ops.stat(targetAbs).catch(() => undefined);
+    let targetAbs = abs(this.s.target, job.targetRelPath);
+    let t = await this.s.ops.stat(targetAbs).catch(() => undefined);
+    if (!t && this.s.dryRun && job.reservedFrom) {
+      // Dry-run wrote nothing: the file that would be there is the other source file.
+      targetAbs = abs(this.s.source, job.reservedFrom);
+      t = await this.s.ops.stat(targetAbs).catch(() => undefined);
+    }
     if (!t) {
       await this.copyNew(job, signal);
       return true;
@@ -109,7 +114,7 @@ export class FileTactics {
       this.skipped(job);
       return false;
     }
-    await this.compareAndResolve(job, t, signal);
+    await this.compareAndResolve(job, t, targetAbs, signal);
     return true;
   }
 
@@ -139,9 +144,8 @@ export class FileTactics {
   }
 
   /** Same name (or same name but case) with other size/mtime, or no trusted hash: compare bytes. */
-  private async compareAndResolve(job: FileJob, t: FileStat, signal: AbortSignal): Promise<void> {
+  private async compareAndResolve(job: FileJob, t: FileStat, targetAbs: string, signal: AbortSignal): Promise<void> {
     const sourceAbs = abs(this.s.source, job.entry.relPath);
-    const targetAbs = abs(this.s.target, job.targetRelPath);
     const kind: CollisionKind = job.kind === "case-only" ? "case-only" : "different-bytes";
     const src = await this.retry(() => hashFile(this.s.ops, sourceAbs, "source", signal), sourceAbs);
     if (t.size === job.entry.size) {

@@ -12,6 +12,8 @@ export interface TargetName {
   isDir: boolean;
   /** Settles when this run has finished writing the name (case-only duplicates among sources wait for it). */
   pending?: Promise<void>;
+  /** The source file (relPath) this run is writing under the name: dry-run compares against it. */
+  from?: string;
 }
 
 export function foldName(name: string): string {
