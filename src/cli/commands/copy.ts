@@ -39,6 +39,8 @@ export function register(program: Command): void {
     .option("--octopus-path <winpath>", "DST as Octopus will see it (e.g. \\\\fs01\\Octopus\\TaskLogs), for the 260-character check")
     .option("--dry-run", "report what would be copied; write nothing")
     .option("--json", "print one JSON summary object on stdout")
+    // Bad flags are bad input (exit 2), not a failed copy (commander's default is 1).
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.Done : ExitCode.BadInput))
     .addHelpText("after", "\nExit codes: 0 done, 1 a file failed (listed), 2 bad input, 3 interrupted (re-run to resume).\nExample: octoha copy /mnt/node1/TaskLogs /mnt/shared/TaskLogs --node OCTO1")
     .action(async (src: string, dst: string, flags: CopyFlags) => {
       process.exitCode = await runCopy(src, dst, flags);
