@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import "./threadpool.js";
 import { buildProgram } from "./program.js";
 
 const program = buildProgram();

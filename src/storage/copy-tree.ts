@@ -74,24 +74,29 @@ interface PlanTotals {
 
 async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string | undefined): Promise<PlanTotals> {
   const totals: PlanTotals = { workFiles: 0, workBytes: 0, skipFiles: 0, skipBytes: 0, nameProblems: [], nameProblemsOmitted: 0 };
-  const jobs = jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false });
-  await runPool(jobs, { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: s.signal }, async (job) => {
-    if (!("kind" in job)) {
-      totals.workFiles++; // reported by the copy pass
-      return;
+  // Sequential on purpose: the listing already carries the target's size and mtime, so a file
+  // costs no system call here (a name this run reserved needs none either: it is "new").
+  let lastParent: string | undefined;
+  for await (const jobs of jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false })) {
+    for (const job of jobs) {
+      if (!("kind" in job)) {
+        totals.workFiles++; // reported by the copy pass
+        continue;
+      }
+      for (const p of nameProblems(job.targetRelPath, octopusRoot, job.entry.parentRel === lastParent ? 1 : undefined)) {
+        if (totals.nameProblems.length < NAME_PROBLEM_LIMIT) totals.nameProblems.push(p);
+        else totals.nameProblemsOmitted++;
+      }
+      if (tactics.isCheapSkip(job)) {
+        totals.skipFiles++;
+        totals.skipBytes += job.entry.size;
+      } else {
+        totals.workFiles++;
+        totals.workBytes += job.entry.size;
+      }
+      lastParent = job.entry.parentRel;
     }
-    for (const p of nameProblems(job.targetRelPath, octopusRoot)) {
-      if (totals.nameProblems.length < NAME_PROBLEM_LIMIT) totals.nameProblems.push(p);
-      else totals.nameProblemsOmitted++;
-    }
-    if (await tactics.isCheapSkip(job)) {
-      totals.skipFiles++;
-      totals.skipBytes += job.entry.size;
-    } else {
-      totals.workFiles++;
-      totals.workBytes += job.entry.size;
-    }
-  });
+  }
   return totals;
 }
 

@@ -3,7 +3,8 @@
  * nodeFileOps to make one call fail with EIO, ENOSPC or EACCES (tests run as root, where chmod 000
  * does not stop a read, so an unreadable source can only be simulated here).
  */
-import { promises as fsp } from "node:fs";
+import { lstatSync, promises as fsp, readdirSync } from "node:fs";
+import path from "node:path";
 
 export interface FileStat {
   size: number;
@@ -17,6 +18,13 @@ export interface DirEntry {
   name: string;
   isFile: boolean;
   isDirectory: boolean;
+}
+
+/** A directory entry with its lstat facts (size and times are 0 for anything but files). */
+export interface StatDirEntry extends DirEntry {
+  size: number;
+  mtimeMs: number;
+  atimeMs: number;
 }
 
 /** An open file. Reads and writes are positional (position null = current offset). */
@@ -51,6 +59,8 @@ export interface FileOps {
   stat(path: string): Promise<FileStat>;
   /** Streams a directory's entries (bounded memory even for 250 000 task logs in one folder). */
   readdir(path: string): AsyncIterable<DirEntry>;
+  /** Streams a directory's entries in chunks, with each file's size and times (the walk's hot path). */
+  list(path: string): AsyncIterable<StatDirEntry[]>;
   mkdir(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -81,6 +91,29 @@ export const nodeFileOps: FileOps = {
   async *readdir(path) {
     const dir = await fsp.opendir(path, { bufferSize: 256 });
     for await (const d of dir) yield { name: d.name, isFile: d.isFile(), isDirectory: d.isDirectory() };
+  },
+  /**
+   * One readdir and a synchronous lstat per entry, yielded 256 at a time: on local disks and the
+   * kernel's SMB/NFS attribute cache this is several times faster than a thread-pool round trip
+   * per file, and it is what keeps a no-op re-run close to rsync's. Memory: one folder's names
+   * (opendir would stream them but costs twice the time per entry). Vanished entries are skipped.
+   */
+  async *list(dirPath) {
+    const names = readdirSync(dirPath, { withFileTypes: true });
+    const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
+    for (let i = 0; i < names.length; i += 256) {
+      const chunk: StatDirEntry[] = [];
+      for (const d of names.slice(i, i + 256)) {
+        if (d.isDirectory()) {
+          chunk.push({ name: d.name, isFile: false, isDirectory: true, size: 0, mtimeMs: 0, atimeMs: 0 });
+          continue;
+        }
+        // lstat everything else: some network file systems report no type in the listing.
+        const s = lstatSync(prefix + d.name, { throwIfNoEntry: false });
+        if (s) chunk.push({ name: d.name, isFile: s.isFile(), isDirectory: s.isDirectory(), size: s.size, mtimeMs: s.mtimeMs, atimeMs: s.atimeMs });
+      }
+      yield chunk;
+    }
   },
   mkdir: async (path) => {
     await fsp.mkdir(path, { recursive: true });

@@ -59,8 +59,9 @@ export function classify(kind: FolderKind, relPath: string): Pick<InventoryEntry
  * left out; unreadable sub-folders are skipped here (the copy reports them).
  */
 export async function* inventory(root: string, kind: FolderKind, ops: FileOps = nodeFileOps): AsyncGenerator<InventoryEntry> {
-  for await (const entry of walkTree(ops, root)) {
-    if (entry.type !== "file") continue;
-    yield { relPath: entry.relPath, size: entry.size, mtimeMs: entry.mtimeMs, ...classify(kind, entry.relPath) };
+  for await (const entries of walkTree(ops, root)) {
+    for (const entry of entries) {
+      if (entry.type === "file") yield { relPath: entry.relPath, size: entry.size, mtimeMs: entry.mtimeMs, ...classify(kind, entry.relPath) };
+    }
   }
 }

@@ -4,7 +4,7 @@
  * stream feeds the planning pass (totals, name report) and the copying pass.
  */
 import path from "node:path";
-import type { FileOps } from "./file-ops.js";
+import type { FileOps, FileStat } from "./file-ops.js";
 import { TargetDirIndex, type TargetName } from "./target-index.js";
 import { walkTree, type WalkEntry } from "./walk.js";
 
@@ -31,6 +31,8 @@ export interface FileJob {
   waitFor?: Promise<void>;
   /** For "case-only": the source file (relPath) this run writes under the existing name, if any. */
   reservedFrom?: string;
+  /** What the target folder's listing said about the existing name (absent when this run reserved it). */
+  targetStat?: FileStat;
   /** Creates the target folder once for all the files in it. */
   ensureFolder: () => Promise<void>;
 }
@@ -69,7 +71,8 @@ function absOf(root: string, rel: string): string {
   return rel === "" ? root : path.join(root, ...rel.split("/"));
 }
 
-export async function* jobStream(options: JobStreamOptions): AsyncGenerator<FileJob | Problem> {
+/** Jobs in chunks (one per listing chunk), in walk order. */
+export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(FileJob | Problem)[]> {
   const { ops, target } = options;
   // Folders seen in their parent but not entered yet; removed on entry, so this never holds the tree.
   const resolutions = new Map<string, DirResolution>([["", { targetRel: "" }]]);
@@ -92,43 +95,50 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<File
     };
   };
 
-  for await (const entry of walkTree(ops, options.source)) {
-    if (entry.parentRel !== currentSrcRel) {
-      current = await enter(entry.parentRel);
-      currentSrcRel = entry.parentRel;
+  for await (const entries of walkTree(ops, options.source)) {
+    const jobs: (FileJob | Problem)[] = [];
+    for (const entry of entries) {
+      if (entry.parentRel !== currentSrcRel) {
+        current = await enter(entry.parentRel);
+        currentSrcRel = entry.parentRel;
+      }
+      const job = jobFor(current!, entry, resolutions, options.trackPending);
+      if (job) jobs.push(job);
     }
-    const ctx = current!;
-    if (entry.type === "other" || entry.type === "error") {
-      yield { entry };
-      continue;
-    }
-    const existing: TargetName | undefined = ctx.blockedBy ? undefined : ctx.index.find(entry.name);
-    if (entry.type === "dir") {
-      resolutions.set(entry.relPath, resolveDir(ctx, entry.name, existing));
-      if (!existing && !ctx.blockedBy) ctx.index.reserve({ name: entry.name, isDir: true });
-      continue;
-    }
-    const base = { entry, ensureFolder: ctx.ensureFolder };
-    if (ctx.blockedBy) {
-      yield { ...base, kind: "file-vs-folder", targetRelPath: ctx.blockedBy };
-    } else if (!existing) {
-      let settle: (() => void) | undefined;
-      const pending = options.trackPending ? new Promise<void>((resolve) => (settle = resolve)) : undefined;
-      ctx.index.reserve({ name: entry.name, isDir: false, from: entry.relPath, ...(pending ? { pending } : {}) });
-      yield { ...base, kind: "new", targetRelPath: join(ctx.targetRel, entry.name), ...(settle ? { settle } : {}) };
-    } else if (existing.isDir) {
-      yield { ...base, kind: "file-vs-folder", targetRelPath: join(ctx.targetRel, existing.name) };
-    } else {
-      const kind = existing.name === entry.name ? "same-name" : "case-only";
-      yield {
-        ...base,
-        kind,
-        targetRelPath: join(ctx.targetRel, existing.name),
-        ...(existing.pending ? { waitFor: existing.pending } : {}),
-        ...(existing.from ? { reservedFrom: existing.from } : {}),
-      };
+    if (jobs.length > 0) yield jobs;
+  }
+}
+
+/** The job for one entry of the current folder; folders only record how they map to the target. */
+function jobFor(ctx: DirContext, entry: WalkEntry, resolutions: Map<string, DirResolution>, trackPending: boolean): FileJob | Problem | undefined {
+  if (entry.type === "other" || entry.type === "error") return { entry };
+  const existing: TargetName | undefined = ctx.blockedBy ? undefined : ctx.index.find(entry.name);
+  if (entry.type === "dir") {
+    resolutions.set(entry.relPath, resolveDir(ctx, entry.name, existing));
+    if (!existing && !ctx.blockedBy) ctx.index.reserve({ name: entry.name, isDir: true });
+    return undefined;
+  }
+  // Built field by field (no conditional spreads): this runs once per file on the hot path.
+  const job: FileJob = { kind: "new", entry, targetRelPath: "", ensureFolder: ctx.ensureFolder };
+  if (ctx.blockedBy) {
+    job.kind = "file-vs-folder";
+    job.targetRelPath = ctx.blockedBy;
+  } else if (!existing) {
+    job.targetRelPath = join(ctx.targetRel, entry.name);
+    const reserved: TargetName = { name: entry.name, isDir: false, from: entry.relPath };
+    if (trackPending) reserved.pending = new Promise<void>((resolve) => (job.settle = resolve));
+    ctx.index.reserve(reserved);
+  } else {
+    job.targetRelPath = join(ctx.targetRel, existing.name);
+    if (existing.isDir) job.kind = "file-vs-folder";
+    else {
+      job.kind = existing.name === entry.name ? "same-name" : "case-only";
+      if (existing.pending) job.waitFor = existing.pending;
+      if (existing.from) job.reservedFrom = existing.from;
+      if (existing.stat) job.targetStat = existing.stat;
     }
   }
+  return job;
 }
 
 function resolveDir(ctx: DirContext, name: string, existing: TargetName | undefined): DirResolution {

@@ -25,8 +25,9 @@ export class ManifestIndex {
   verifiedHash(relPath: string, size: number, mtimeMs: number): string | undefined {
     const v = this.byPath.get(relPath);
     if (!v) return undefined;
-    const [s, m, h] = v.split("|");
-    return Number(s) === size && sameMtime(Number(m), mtimeMs) ? h : undefined;
+    const a = v.indexOf("|");
+    const b = v.indexOf("|", a + 1);
+    return Number(v.slice(0, a)) === size && sameMtime(Number(v.slice(a + 1, b)), mtimeMs) ? v.slice(b + 1) : undefined;
   }
 
   get size(): number {

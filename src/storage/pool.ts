@@ -18,8 +18,8 @@ function sizeOf(job: unknown): number {
   return typeof entry?.size === "number" ? entry.size : 0;
 }
 
-/** Runs worker over every job; the worker must not throw (it records its own failures). */
-export async function runPool<J>(jobs: AsyncIterable<J>, options: PoolOptions, worker: (job: J) => Promise<void>): Promise<void> {
+/** Runs worker over every job (arriving in chunks); the worker must not throw (it records its own failures). */
+export async function runPool<J>(chunks: AsyncIterable<J[]>, options: PoolOptions, worker: (job: J) => Promise<void>): Promise<void> {
   const smallLimit = pLimit(options.small);
   const largeLimit = pLimit(options.large);
   const maxQueued = (options.small + options.large) * 4;
@@ -31,14 +31,16 @@ export async function runPool<J>(jobs: AsyncIterable<J>, options: PoolOptions, w
   };
   const all = new Set<Promise<void>>();
   try {
-    for await (const job of jobs) {
-      if (options.signal?.aborted) break;
-      const limit = sizeOf(job) >= options.largeBytes ? largeLimit : smallLimit;
-      queued++;
-      const p = limit(() => worker(job)).finally(settled);
-      all.add(p);
-      void p.finally(() => all.delete(p));
-      while (queued >= maxQueued) await new Promise<void>((resolve) => (wake = resolve));
+    outer: for await (const jobs of chunks) {
+      for (const job of jobs) {
+        if (options.signal?.aborted) break outer;
+        const limit = sizeOf(job) >= options.largeBytes ? largeLimit : smallLimit;
+        queued++;
+        const p = limit(() => worker(job)).finally(settled);
+        all.add(p);
+        void p.finally(() => all.delete(p));
+        while (queued >= maxQueued) await new Promise<void>((resolve) => (wake = resolve));
+      }
     }
   } finally {
     await Promise.allSettled([...all]);

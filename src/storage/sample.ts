@@ -41,15 +41,20 @@ export async function measureSample(options: SampleOptions): Promise<SampleResul
   try {
     const picked = async function* () {
       let n = 0;
-      for await (const e of walkTree(ops, options.source)) {
-        if (e.type !== "file") continue;
-        if (files >= maxFiles || bytes + e.size > maxBytes) {
-          if (files > 0) return;
-          continue; // every file so far is bigger than the budget: keep looking for one that fits
+      for await (const entries of walkTree(ops, options.source)) {
+        const picks = [];
+        for (const e of entries) {
+          if (e.type !== "file") continue;
+          if (files >= maxFiles || bytes + e.size > maxBytes) {
+            if (files > 0) break;
+            continue; // every file so far is bigger than the budget: keep looking for one that fits
+          }
+          files++;
+          bytes += e.size;
+          picks.push({ from: path.join(options.source, ...e.relPath.split("/")), to: path.join(scratch, `${n++}`), entry: e });
         }
-        files++;
-        bytes += e.size;
-        yield { from: path.join(options.source, ...e.relPath.split("/")), to: path.join(scratch, `${n++}`), entry: e };
+        if (picks.length > 0) yield picks;
+        if (files >= maxFiles) return;
       }
     };
     const c = options.concurrency ?? 16;

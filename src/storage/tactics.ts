@@ -44,10 +44,8 @@ export class FileTactics {
   ) {}
 
   /** Planning: true when the target already holds this file and no hashing is needed to know it. */
-  async isCheapSkip(job: FileJob): Promise<boolean> {
-    if (job.kind !== "same-name") return false;
-    const t = await this.s.ops.stat(abs(this.s.target, job.targetRelPath)).catch(() => undefined);
-    return t !== undefined && this.trustedSame(job, t);
+  isCheapSkip(job: FileJob): boolean {
+    return job.kind === "same-name" && job.targetStat !== undefined && this.trustedSame(job, job.targetStat);
   }
 
   /** Size and mtime equal, and for sha256 the manifest vouches for the target's hash. */
@@ -96,7 +94,8 @@ export class FileTactics {
     }
     await job.waitFor;
     let targetAbs = abs(this.s.target, job.targetRelPath);
-    let t = await this.s.ops.stat(targetAbs).catch(() => undefined);
+    // The folder listing's facts are as fresh as an lstat now; a name this run wrote needs a stat.
+    let t = job.targetStat ?? (await this.s.ops.stat(targetAbs).catch(() => undefined));
     if (!t && this.s.dryRun && job.reservedFrom) {
       // Dry-run wrote nothing: the file that would be there is the other source file.
       targetAbs = abs(this.s.source, job.reservedFrom);

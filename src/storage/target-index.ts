@@ -3,7 +3,7 @@
  * file even when the Linux path we write through does not, so every lookup is case-insensitive.
  * Names being written by this run are reserved with a promise that settles when they are done.
  */
-import type { FileOps } from "./file-ops.js";
+import type { FileOps, FileStat } from "./file-ops.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 
 export interface TargetName {
@@ -14,6 +14,8 @@ export interface TargetName {
   pending?: Promise<void>;
   /** The source file (relPath) this run is writing under the name: dry-run compares against it. */
   from?: string;
+  /** Size and mtime from the listing (absent for names this run reserved). */
+  stat?: FileStat;
 }
 
 export function foldName(name: string): string {
@@ -30,10 +32,12 @@ export class TargetDirIndex {
   static async load(ops: FileOps, absDir: string, relDir: string, staleTemps: string[]): Promise<TargetDirIndex> {
     const index = new TargetDirIndex();
     try {
-      for await (const d of ops.readdir(absDir)) {
-        if (d.name.endsWith(TEMP_SUFFIX)) staleTemps.push(d.name);
-        if (isOwnName(relDir, d.name)) continue;
-        index.names.set(foldName(d.name), { name: d.name, isDir: d.isDirectory });
+      for await (const chunk of ops.list(absDir)) {
+        for (const d of chunk) {
+          if (d.name.endsWith(TEMP_SUFFIX)) staleTemps.push(d.name);
+          if (isOwnName(relDir, d.name)) continue;
+          index.names.set(foldName(d.name), { name: d.name, isDir: d.isDirectory, stat: d });
+        }
       }
     } catch (error) {
       const code = (error as { code?: string }).code;

@@ -5,7 +5,7 @@
  * one target-folder index at a time.
  */
 import path from "node:path";
-import type { DirEntry, FileOps } from "./file-ops.js";
+import type { FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 
 /** Our own temp files: never inventoried, never copied, cleaned from the target. */
@@ -21,8 +21,6 @@ export type WalkEntry =
   /** A sub-folder or file that could not be listed or stat'ed. */
   | { type: "error"; relPath: string; parentRel: string; name: string; error: unknown };
 
-const STAT_BATCH = 64;
-
 function join(parentRel: string, name: string): string {
   return parentRel === "" ? name : `${parentRel}/${name}`;
 }
@@ -35,7 +33,7 @@ export function isOwnName(parentRel: string, name: string): boolean {
  * Walk root. A missing or unreadable root throws (fatal, with the Octopus docs' wording); a
  * sub-folder that cannot be read becomes an "error" entry and the walk carries on.
  */
-export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<WalkEntry> {
+export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<WalkEntry[]> {
   try {
     const s = await ops.stat(root);
     if (!s.isDirectory) throw Object.assign(new Error(`not a directory: ${root}`), { code: "ENOTDIR" });
@@ -47,42 +45,32 @@ export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<Walk
     const rel = pending.pop()!;
     const subdirs: string[] = [];
     try {
-      for await (const entry of listBatched(ops, root, rel)) {
-        if (entry.type === "dir") subdirs.push(entry.relPath);
-        yield entry;
+      for await (const entries of listChunks(ops, root, rel)) {
+        for (const entry of entries) if (entry.type === "dir") subdirs.push(entry.relPath);
+        yield entries;
       }
     } catch (error) {
       if (rel === "") throw classifyFsError(error, { side: "source-root", path: root });
-      yield { type: "error", relPath: rel, parentRel: path.posix.dirname(rel) === "." ? "" : path.posix.dirname(rel), name: path.posix.basename(rel), error };
+      const parentRel = path.posix.dirname(rel) === "." ? "" : path.posix.dirname(rel);
+      yield [{ type: "error", relPath: rel, parentRel, name: path.posix.basename(rel), error }];
     }
     // Reverse so pop() visits sub-folders in listing order.
     for (let i = subdirs.length - 1; i >= 0; i--) pending.push(subdirs[i]!);
   }
 }
 
-async function* listBatched(ops: FileOps, root: string, rel: string): AsyncGenerator<WalkEntry> {
-  const batch: DirEntry[] = [];
-  const abs = rel === "" ? root : path.join(root, ...rel.split("/"));
-  const flush = async function* (): AsyncGenerator<WalkEntry> {
-    // Stat a batch in parallel: one await per batch instead of one per file.
-    const stats = await Promise.allSettled(batch.map((d) => (d.isFile ? ops.stat(path.join(abs, d.name)) : Promise.resolve(undefined))));
-    for (let i = 0; i < batch.length; i++) {
-      const d = batch[i]!;
-      const relPath = join(rel, d.name);
-      const base = { relPath, parentRel: rel, name: d.name };
-      const s = stats[i]!;
-      if (d.isDirectory) yield { type: "dir", ...base };
-      else if (!d.isFile) yield { type: "other", ...base };
-      else if (s.status === "rejected") {
-        if ((s.reason as { code?: string }).code !== "ENOENT") yield { type: "error", ...base, error: s.reason };
-      } else if (s.value?.isFile) yield { type: "file", ...base, size: s.value.size, mtimeMs: s.value.mtimeMs, atimeMs: s.value.atimeMs };
+/** One directory's entries, a chunk at a time (one await per chunk, not per file). */
+async function* listChunks(ops: FileOps, root: string, rel: string): AsyncGenerator<WalkEntry[]> {
+  const abs = rel === "" ? root : root + path.sep + rel.split("/").join(path.sep);
+  for await (const chunk of ops.list(abs)) {
+    const out: WalkEntry[] = [];
+    for (const d of chunk) {
+      const name = d.name;
+      if (isOwnName(rel, name)) continue;
+      const relPath = join(rel, name);
+      if (d.isFile) out.push({ type: "file", relPath, parentRel: rel, name, size: d.size, mtimeMs: d.mtimeMs, atimeMs: d.atimeMs });
+      else out.push({ type: d.isDirectory ? "dir" : "other", relPath, parentRel: rel, name });
     }
-    batch.length = 0;
-  };
-  for await (const d of ops.readdir(abs)) {
-    if (isOwnName(rel, d.name)) continue;
-    batch.push(d);
-    if (batch.length >= STAT_BATCH) yield* flush();
+    if (out.length > 0) yield out;
   }
-  yield* flush();
 }

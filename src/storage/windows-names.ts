@@ -25,12 +25,13 @@ export function windowsNameProblem(segment: string): string | undefined {
 
 /**
  * Every problem with relPath ('/'-separated) as Octopus would see it under octopusRoot (a Windows
- * path). Without octopusRoot only the names are checked.
+ * path). Without octopusRoot only the names are checked. lastSegments limits the name check to the
+ * last N segments (the caller already checked the folder the file is in).
  */
-export function nameProblems(relPath: string, octopusRoot: string | undefined): NameProblem[] {
+export function nameProblems(relPath: string, octopusRoot: string | undefined, lastSegments?: number): NameProblem[] {
   const problems: NameProblem[] = [];
   const segments = relPath.split("/");
-  for (const segment of segments) {
+  for (const segment of lastSegments === undefined ? segments : segments.slice(-lastSegments)) {
     const detail = windowsNameProblem(segment);
     if (detail) {
       problems.push({ relPath, problem: "invalid-windows-name", detail: `'${segment}' ${detail}` });

@@ -1,18 +1,10 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { copyTree, type CopySummary } from "../../src/storage/index.js";
-import { sha256Of, snapshot, tempDir, writeFile } from "./helpers.js";
+import { sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-function dir(label: string): string {
-  const t = tempDir(label);
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirs();
 
 /** Two nodes' folders that collide in every way the design names. */
 function corpus(): { node1: string; node2: string } {

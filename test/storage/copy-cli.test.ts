@@ -2,21 +2,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
-import { allFiles, snapshot, tempDir, writeFile } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { allFiles, snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const main = path.join(repo, "dist", "cli", "main.js");
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-function dir(label: string): string {
-  const t = tempDir(label);
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirs();
 
 function tree(files: number, bytesEach: number): string {
   const source = dir("source");

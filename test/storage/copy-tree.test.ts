@@ -1,19 +1,11 @@
 import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { makeHome } from "../../bench/make-home.mjs";
 import { copyTree } from "../../src/storage/index.js";
-import { allFiles, faultyOps, snapshot, tempDir } from "./helpers.js";
+import { allFiles, tempDir, faultyOps, snapshot, tempDirs } from "./helpers.js";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-function dir(label: string): string {
-  const t = tempDir(label);
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirs();
 
 let home: string;
 let homeCleanup: () => void;
@@ -86,13 +78,13 @@ describe("copyTree on a node folder", () => {
     const target = dir("target");
     const manifestPath = path.join(target, ".octoha", "m.jsonl");
     await copyTree({ source, target, manifestPath });
-    writeFileSync(path.join(source, "TaskLogs", "servertasks-99_NEWTASK001.txt"), "new log\n");
+    writeFileSync(path.join(source, "servertasks-99_NEWTASK001.txt"), "new log\n");
     const progress: number[] = [];
     const delta = await copyTree({ source, target, manifestPath, onProgress: (p) => progress.push(p.filesTotal) });
     expect(delta.filesCopied).toBe(1);
     expect(delta.filesPlanned).toBe(1);
     expect(new Set(progress)).toEqual(new Set([1]));
-    expect(readFileSync(path.join(target, "TaskLogs", "servertasks-99_NEWTASK001.txt"), "utf8")).toBe("new log\n");
+    expect(readFileSync(path.join(target, "servertasks-99_NEWTASK001.txt"), "utf8")).toBe("new log\n");
   });
 
   it("dry-run reports what would be copied and writes nothing, not even the target folder", async () => {

@@ -3,19 +3,11 @@
 import os from "node:os";
 import path from "node:path";
 import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { copyTree, preflightTarget } from "../../src/storage/index.js";
-import { allFiles, errno, faultyOps, snapshot, tempDir, writeFile } from "./helpers.js";
+import { allFiles, errno, faultyOps, snapshot, tempDirs, writeFile } from "./helpers.js";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-function dir(label: string): string {
-  const t = tempDir(label);
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirs();
 
 function smallTree(): string {
   const source = dir("source");

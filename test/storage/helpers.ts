@@ -2,11 +2,25 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, utimesSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { afterEach } from "vitest";
 import { nodeFileOps, type FileOps, type OpenFile } from "../../src/storage/index.js";
 
 export function tempDir(label: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), `octoha-${label}-`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A temp-dir maker for one test file: every dir it made is removed after each test. */
+export function tempDirs(): (label: string) => string {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    while (cleanups.length) cleanups.pop()!();
+  });
+  return (label) => {
+    const t = tempDir(label);
+    cleanups.push(t.cleanup);
+    return t.dir;
+  };
 }
 
 export interface FileFacts {

@@ -1,12 +1,9 @@
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { copyTree, nameProblems, windowsNameProblem } from "../../src/storage/index.js";
-import { tempDir, writeFile } from "./helpers.js";
+import { tempDirs, writeFile } from "./helpers.js";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const dir = tempDirs();
 
 describe("names Windows cannot hold", () => {
   it.each([
@@ -43,9 +40,8 @@ describe("names Windows cannot hold", () => {
 
 describe("the copy's name report", () => {
   it("lists bad names and long paths before copying, and still copies them to the Linux target", async () => {
-    const source = tempDir("source");
-    const target = tempDir("target");
-    cleanups.push(source.cleanup, target.cleanup);
+    const source = { dir: dir("source") };
+    const target = { dir: dir("target") };
     writeFile(source.dir, "Artifacts/ok.txt", "ok");
     writeFile(source.dir, "Artifacts/bad:name.txt", "colon");
     writeFile(source.dir, "Artifacts/aux.zip", "aux");
