@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import "./threadpool.js";
 import { registerOctopusWorkflows } from "../steps/workflows.js";
 import { buildProgram } from "./program.js";
 

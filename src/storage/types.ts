@@ -86,6 +86,13 @@ export interface CopySummary {
   /** Files that failed with a count-and-continue error (e.g. unreadable source), with the fix. */
   errors: { relPath: string; code: string; message: string }[];
   durationMs: number;
+  /** Losing copies written to (or, in dry-run, that would go to) the quarantine folder. */
+  filesQuarantined?: number;
+  /** Work found by the planning pass (files not already at the target), the progress totals. */
+  filesPlanned?: number;
+  bytesPlanned?: number;
+  /** Name problems beyond the first 1000, counted but not listed. */
+  nameProblemsOmitted?: number;
   /** True when stopped by the signal before finishing. */
   interrupted: boolean;
 }

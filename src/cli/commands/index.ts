@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { register as check } from "./check.js";
+import { register as copy } from "./copy.js";
 import { register as demo } from "./demo.js";
 import { register as dryRun } from "./dry-run.js";
 import { register as init } from "./init.js";
@@ -14,4 +15,4 @@ import { register as tentacles } from "./tentacles.js";
 import { register as unlock } from "./unlock.js";
 
 /** Each verb's registration function, in the order `octoha --help` lists them. */
-export const commands: ((program: Command) => void)[] = [init, check, schema, dryRun, run, resume, rollback, status, unlock, repair, tentacles, standin, demo];
+export const commands: ((program: Command) => void)[] = [init, check, schema, dryRun, run, resume, rollback, status, unlock, repair, copy, tentacles, standin, demo];

@@ -1,0 +1,20 @@
+export interface MakeHomeOptions {
+  out: string;
+  preset?: "tiny" | "small" | "medium" | "large";
+  layout?: "flat" | "dirs";
+  node?: number;
+  seed?: number;
+  collideWithNode?: number;
+  collisions?: number;
+  scheduled?: boolean;
+}
+export interface MakeHomeSummary {
+  node: number;
+  layout: string;
+  files: number;
+  bytes: number;
+  kinds: Record<string, { files: number; bytes: number }>;
+  collisions: string[];
+}
+export const PRESETS: Record<string, { logs: number; artifacts: number; packages: number; packageMiB: number }>;
+export function makeHome(options: MakeHomeOptions): MakeHomeSummary;

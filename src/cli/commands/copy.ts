@@ -1,0 +1,89 @@
+import os from "node:os";
+import path from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ExitCode } from "../../shared/exit-codes.js";
+import { OctohaError } from "../../shared/errors.js";
+import { redactor } from "../../shared/redact.js";
+import { createProgressRenderer } from "../../report/progress.js";
+import { renderCopySummaryJson, renderCopySummaryText } from "../../report/copy-summary.js";
+import { copyTree, DEFAULT_CONCURRENCY, STATE_FOLDER, type CollisionPolicy, type VerifyMode } from "../../storage/index.js";
+
+interface CopyFlags {
+  concurrency: number;
+  verify: VerifyMode;
+  json?: boolean;
+  node?: string;
+  stateDir?: string;
+  octopusPath?: string;
+  collisionPolicy: CollisionPolicy;
+  dryRun?: boolean;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("expected an integer from 1 to 256.");
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command("copy")
+    .description("Copy a node folder to shared storage, verified and resumable (like robocopy /E /COPY:DT, but never overwriting a different file). Re-run the same command to resume.")
+    .argument("<src>", "source folder (a node's TaskLogs, Artifacts, Packages …)")
+    .argument("<dst>", "target folder on the shared storage")
+    .addOption(new Option("--concurrency <n>", "parallel file copies").argParser(positiveInt).default(DEFAULT_CONCURRENCY))
+    .addOption(new Option("--verify <mode>", "how a file already at the target is proven equal").choices(["none", "size", "sha256"]).default("sha256"))
+    .addOption(new Option("--collision-policy <policy>", "same name, other bytes").choices(["keep-target", "keep-newer", "fail"]).default("keep-target"))
+    .option("--node <name>", "name of the node SRC belongs to (manifest, quarantine folder)", os.hostname())
+    .option("--state-dir <dir>", `manifest folder (default <dst>/${STATE_FOLDER})`)
+    .option("--octopus-path <winpath>", "DST as Octopus will see it (e.g. \\\\fs01\\Octopus\\TaskLogs), for the 260-character check")
+    .option("--dry-run", "report what would be copied; write nothing")
+    .option("--json", "print one JSON summary object on stdout")
+    // Bad flags are bad input (exit 2), not a failed copy (commander's default is 1).
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.Done : ExitCode.BadInput))
+    .addHelpText("after", "\nExit codes: 0 done, 1 a file failed (listed), 2 bad input, 3 interrupted (re-run to resume).\nExample: octoha copy /mnt/node1/TaskLogs /mnt/shared/TaskLogs --node OCTO1")
+    .action(async (src: string, dst: string, flags: CopyFlags) => {
+      process.exitCode = await runCopy(src, dst, flags);
+    });
+}
+
+async function runCopy(src: string, dst: string, flags: CopyFlags): Promise<number> {
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const progress = createProgressRenderer(process.stderr);
+  const stateDir = flags.stateDir ?? path.join(dst, STATE_FOLDER);
+  try {
+    const summary = await copyTree({
+      source: src,
+      target: dst,
+      sourceNode: flags.node ?? "source",
+      concurrency: flags.concurrency,
+      verify: flags.verify,
+      collisionPolicy: flags.collisionPolicy,
+      manifestPath: path.join(stateDir, "manifest-copy.jsonl"),
+      dryRun: flags.dryRun === true,
+      signal: abort.signal,
+      onProgress: (p) => progress.update(p),
+      ...(flags.octopusPath ? { targetAsOctopusSeesIt: flags.octopusPath } : {}),
+    });
+    progress.done();
+    const dryRun = flags.dryRun === true;
+    if (flags.json) process.stdout.write(renderCopySummaryJson({ ...summary, dryRun }));
+    else process.stdout.write(renderCopySummaryText(summary, dryRun));
+    if (summary.interrupted) return ExitCode.Resumable;
+    return summary.errors.length > 0 ? ExitCode.Failed : ExitCode.Done;
+  } catch (error) {
+    progress.done();
+    const e = error instanceof OctohaError ? error : undefined;
+    const text = e ? e.describe() : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+    if (flags.json) process.stdout.write(JSON.stringify(redactor.redactValue({ error: { code: e?.code ?? "INTERNAL", message: text } })) + "\n");
+    process.stderr.write(redactor.redact(`octoha copy: ${text}`) + "\n");
+    if (abort.signal.aborted) return ExitCode.Resumable;
+    return e?.exitCode ?? ExitCode.Failed;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

@@ -1,0 +1,25 @@
+/** The end of `octoha copy`: one JSON object for machines, a short account for humans. Redacted. */
+import { redactor } from "../shared/redact.js";
+import type { CopySummary } from "../storage/types.js";
+import { formatBytes, formatDuration } from "./format.js";
+
+export function renderCopySummaryJson(summary: CopySummary & { dryRun: boolean }): string {
+  return JSON.stringify(redactor.redactValue(summary), null, 2) + "\n";
+}
+
+export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): string {
+  const lines: string[] = [];
+  const verb = dryRun ? "would copy" : "copied";
+  lines.push(
+    `${verb} ${summary.filesCopied} files (${formatBytes(summary.bytesCopied)}), already there ${summary.filesSkipped} (${formatBytes(summary.bytesSkipped)}), ` +
+      `quarantined ${summary.filesQuarantined ?? 0}, failed ${summary.errors.length}, in ${formatDuration(summary.durationMs / 1000)}`,
+  );
+  if (summary.interrupted) lines.push("interrupted: temp files were removed; re-run the same command to resume (verified files are not copied again)");
+  for (const c of summary.collisions) {
+    lines.push(`collision (${c.kind}) ${c.relPath} vs ${c.targetRelPath}: kept the ${c.winner === "source" ? "incoming" : "target's"} copy; ${c.reason}${c.quarantinedAt ? `; other copy at ${c.quarantinedAt}` : ""}`);
+  }
+  for (const p of summary.nameProblems) lines.push(`name problem (${p.problem}) ${p.relPath}: ${p.detail}`);
+  if (summary.nameProblemsOmitted) lines.push(`… and ${summary.nameProblemsOmitted} more name problems (use --json for the listed ones)`);
+  for (const e of summary.errors) lines.push(`failed ${e.relPath} [${e.code}]: ${e.message}`);
+  return redactor.redact(lines.join("\n")) + "\n";
+}

@@ -1,0 +1,54 @@
+/**
+ * Progress for a human: a redrawn bar with rate and ETA on a TTY, a plain line every few seconds
+ * otherwise (logs, CI). Both render the same CopyProgress events.
+ */
+import type { CopyProgress } from "../storage/types.js";
+import { formatBytes, formatDuration } from "./format.js";
+
+export interface ProgressStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface ProgressRenderer {
+  update(p: CopyProgress): void;
+  /** Ends the bar's line (TTY) so the summary starts on a fresh line. */
+  done(): void;
+}
+
+function describe(p: CopyProgress): string {
+  const eta = p.etaSeconds === undefined ? "ETA --" : `ETA ${formatDuration(p.etaSeconds)}`;
+  return `${p.filesDone}/${p.filesTotal} files  ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${formatBytes(p.rate)}/s  ${eta}`;
+}
+
+export function createProgressRenderer(stream: ProgressStream, options: { plainEveryMs?: number } = {}): ProgressRenderer {
+  if (stream.isTTY) {
+    let drawn = false;
+    return {
+      update(p) {
+        const fraction = p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : p.filesTotal > 0 ? p.filesDone / p.filesTotal : 1;
+        const width = 24;
+        const filled = Math.min(width, Math.round(fraction * width));
+        const line = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${describe(p)}`;
+        stream.write(`\r${line.slice(0, (stream.columns ?? 120) - 1)}\x1b[K`);
+        drawn = true;
+      },
+      done() {
+        if (drawn) stream.write("\n");
+      },
+    };
+  }
+  const every = options.plainEveryMs ?? 5000;
+  let last = 0;
+  return {
+    update(p) {
+      const now = Date.now();
+      const finished = p.filesDone >= p.filesTotal;
+      if (now - last < every && !finished) return;
+      last = now;
+      stream.write(`progress: ${describe(p)}\n`);
+    },
+    done() {},
+  };
+}

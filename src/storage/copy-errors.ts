@@ -1,0 +1,132 @@
+/**
+ * Turns node:fs errors into OctohaErrors marked by behaviour, with the messages Octopus's own
+ * troubleshooting docs use ("Could not find a part of the path", "Access to the path … is denied"),
+ * so an operator who searches the text lands on the right page.
+ */
+import os from "node:os";
+import { OctohaError, TRANSIENT_ERRNO, errnoOf } from "../shared/errors.js";
+
+/** Which side of the copy a failing call touched: decides whether we stop or carry on. */
+export type FailingSide = "source-root" | "source" | "target";
+
+function account(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return "the account running octoha";
+  }
+}
+
+export interface ErrorContext {
+  side: FailingSide;
+  path: string;
+  node?: string;
+}
+
+/** Classify a file-system error. Already-classified errors pass through unchanged. */
+export function classifyFsError(error: unknown, where: ErrorContext): OctohaError {
+  if (error instanceof OctohaError) return error;
+  const code = errnoOf(error) ?? "UNKNOWN";
+  const base = { path: where.path, node: where.node, cause: error };
+  const who = account();
+  if (TRANSIENT_ERRNO.has(code)) {
+    return new OctohaError(`Transient ${code} on '${where.path}'`, {
+      ...base,
+      code: "COPY_TRANSIENT",
+      behaviour: "retryable",
+      hint: "The storage did not answer (busy file, dropped connection or I/O error) even after retries. Check the share and network, then re-run: files already verified are not copied again.",
+    });
+  }
+  if ((code === "EACCES" || code === "EPERM") && where.side === "source") {
+    return new OctohaError(`Access to the path '${where.path}' is denied (reading the source as ${who})`, {
+      ...base,
+      code: "COPY_SOURCE_UNREADABLE",
+      behaviour: "continue",
+      hint: `Grant ${who} read access to this file (or run octoha as an account that has it), then re-run: the rest was copied and will not be copied again.`,
+    });
+  }
+  if (code === "ENOENT" && where.side === "source") {
+    return new OctohaError(`The source file '${where.path}' disappeared while copying`, {
+      ...base,
+      code: "COPY_SOURCE_VANISHED",
+      behaviour: "continue",
+      hint: "Octopus (retention) or another process removed it after the inventory. Nothing to do unless the file matters; re-run to confirm.",
+    });
+  }
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    return new OctohaError(`Access to the path '${where.path}' is denied`, {
+      ...base,
+      code: "COPY_ACCESS_DENIED",
+      hint: `octoha runs as ${who}. Grant that account Full Control on the share AND on the NTFS/file-system ACLs of the folder (both are checked), then re-run.`,
+    });
+  }
+  if (code === "ENOENT" || code === "ENOTDIR") {
+    return new OctohaError(`Could not find a part of the path '${where.path}'`, {
+      ...base,
+      code: "COPY_PATH_NOT_FOUND",
+      hint: `A drive letter mapped in another session is invisible to ${who}, and the folder must exist. Map the drive under the account that runs octoha (and the Octopus service account), or use a UNC path (\\\\server\\share\\…), and check the folder exists.`,
+    });
+  }
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new OctohaError(`No space left on the target while writing '${where.path}'`, {
+      ...base,
+      code: "COPY_NO_SPACE",
+      hint: "Free space on the shared storage (or raise the quota for the account), then re-run: verified files are kept and not copied again, and the partial file was removed.",
+    });
+  }
+  if (code === "ENAMETOOLONG") {
+    return new OctohaError(`The path '${where.path}' is too long for the file system`, {
+      ...base,
+      code: "COPY_NAME_TOO_LONG",
+      hint: "Use a shorter target root (e.g. a share mapped near the drive root), or enable long-path support on the target; see the path-too-long report.",
+    });
+  }
+  return new OctohaError(`${code} on '${where.path}': ${error instanceof Error ? error.message : String(error)}`, {
+    ...base,
+    code: `COPY_${code}`,
+  });
+}
+
+/** Thrown inside a copy when the run is aborted: the temp file is removed, nothing is reported. */
+export class CopyAborted extends Error {
+  constructor() {
+    super("copy aborted");
+  }
+}
+
+export interface RetryOptions {
+  attempts?: number;
+  baseDelayMs?: number;
+  signal?: AbortSignal;
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Run fn; when it fails with a retryable error (after classify), wait with doubling backoff and
+ * try again, up to `attempts` times in all. The decision comes from the behaviour mark only.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, classify: (e: unknown) => OctohaError, options: RetryOptions = {}): Promise<T> {
+  const attempts = options.attempts ?? 5;
+  const base = options.baseDelayMs ?? 50;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof CopyAborted) throw error;
+      const classified = classify(error);
+      if (classified.behaviour !== "retryable" || attempt >= attempts || options.signal?.aborted) throw classified;
+      await delay(base * 2 ** (attempt - 1), options.signal);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * One file, one tactic per function (rclone's operations/copy.go): hash a file; copy-verify-rename
+ * (temp name beside the target, SHA-256 while the bytes stream, fsync, mtime, rename); quarantine.
+ * A partial temp file is removed on every failure and on abort.
+ */
+import { createHash } from "node:crypto";
+import path from "node:path";
+import { OctohaError } from "../shared/errors.js";
+import type { FileOps, OpenFile } from "./file-ops.js";
+import { CopyAborted, classifyFsError } from "./copy-errors.js";
+
+export { CopyAborted };
+import { TEMP_SUFFIX } from "./walk.js";
+
+const CHUNK = 1 << 20;
+
+export interface CopiedFile {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
+
+function bufferFor(size: number): Buffer {
+  // size + 1 so a file read in one call also shows its end (a short read) without a second read.
+  return Buffer.allocUnsafe(Math.max(1, Math.min(size + 1, CHUNK)));
+}
+
+async function closeQuietly(file: OpenFile | undefined): Promise<void> {
+  try {
+    await file?.close();
+  } catch {
+    // already failing; the first error is the one worth reporting
+  }
+}
+
+/** SHA-256 and size of a file, read once in 1 MiB chunks. */
+export async function hashFile(ops: FileOps, file: string, side: "source" | "target", signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+  let handle: OpenFile | undefined;
+  try {
+    handle = await ops.open(file, "r");
+    const { size } = await handle.stat();
+    const buffer = bufferFor(size);
+    const hash = createHash("sha256");
+    let total = 0;
+    for (;;) {
+      if (signal?.aborted) throw new CopyAborted();
+      const n = await handle.read(buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      hash.update(buffer.subarray(0, n));
+      total += n;
+      if (n < buffer.length && total === size) break;
+    }
+    return { sha256: hash.digest("hex"), size: total };
+  } catch (error) {
+    if (error instanceof CopyAborted) throw error;
+    throw classifyFsError(error, { side, path: file });
+  } finally {
+    await closeQuietly(handle);
+  }
+}
+
+/**
+ * Copy `from` to `to` through `to.octoha-tmp`: hash while streaming, check the byte count against
+ * the source's size, fsync, set the source's times, rename. `to` is replaced atomically when it
+ * exists (the caller decided that is safe). The caller creates the parent folder.
+ */
+export async function copyVerifyRename(ops: FileOps, from: string, to: string, signal?: AbortSignal): Promise<CopiedFile> {
+  const temp = to + TEMP_SUFFIX;
+  let source: OpenFile | undefined;
+  let target: OpenFile | undefined;
+  let tempCreated = false;
+  let stage: "source" | "target" = "source";
+  try {
+    source = await ops.open(from, "r");
+    const before = await source.stat();
+    stage = "target";
+    target = await ops.open(temp, "w");
+    tempCreated = true;
+    const buffer = bufferFor(before.size);
+    const hash = createHash("sha256");
+    let total = 0;
+    for (;;) {
+      if (signal?.aborted) throw new CopyAborted();
+      stage = "source";
+      const n = await source.read(buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      hash.update(buffer.subarray(0, n));
+      stage = "target";
+      for (let off = 0; off < n; ) off += await target.write(buffer, off, n - off);
+      total += n;
+      if (n < buffer.length && total === before.size) break;
+    }
+    if (total !== before.size) {
+      throw new OctohaError(`The source file '${from}' changed while it was copied (${before.size} bytes when opened, ${total} read)`, {
+        code: "COPY_SOURCE_CHANGING",
+        behaviour: "continue",
+        path: from,
+        hint: "Something is still writing it (a node that is not drained, or a log held open for ~60 s after a task). The copy was discarded; re-run once the node is idle and it is copied then.",
+      });
+    }
+    stage = "target";
+    await target.sync();
+    await target.utimes(before.atimeMs, before.mtimeMs);
+    await target.close();
+    target = undefined;
+    await ops.rename(temp, to);
+    tempCreated = false;
+    return { size: total, mtimeMs: before.mtimeMs, sha256: hash.digest("hex") };
+  } catch (error) {
+    if (error instanceof CopyAborted || error instanceof OctohaError) throw error;
+    throw classifyFsError(error, { side: stage, path: stage === "source" ? from : to });
+  } finally {
+    await closeQuietly(source);
+    await closeQuietly(target);
+    if (tempCreated) await ops.unlink(temp).catch(() => undefined);
+  }
+}
+
+/**
+ * Put a losing copy under quarantineRoot/<node>/<relPath>, never overwriting an earlier
+ * quarantined copy with other bytes (a second one gets ".1", ".2" …). Returns where it is.
+ */
+export async function quarantineFile(
+  ops: FileOps,
+  from: string,
+  quarantineRoot: string,
+  node: string,
+  relPath: string,
+  fromSha256: string | undefined,
+  signal?: AbortSignal,
+): Promise<string> {
+  const base = path.join(quarantineRoot, node, ...relPath.split("/"));
+  await ops.mkdir(path.dirname(base)).catch((error: unknown) => {
+    throw classifyFsError(error, { side: "target", path: path.dirname(base) });
+  });
+  const sha = fromSha256 ?? (await hashFile(ops, from, "source", signal)).sha256;
+  for (let n = 0; n < 1000; n++) {
+    const candidate = n === 0 ? base : `${base}.${n}`;
+    const existing = await ops.stat(candidate).catch(() => undefined);
+    if (!existing) {
+      const copied = await copyVerifyRename(ops, from, candidate, signal);
+      if (copied.sha256 !== sha) throw classifyFsError(Object.assign(new Error("changed during quarantine"), { code: "EIO" }), { side: "source", path: from });
+      return candidate;
+    }
+    if (existing.isFile && (await hashFile(ops, candidate, "target", signal)).sha256 === sha) return candidate;
+  }
+  throw new OctohaError(`Too many quarantined copies of '${relPath}'`, { code: "COPY_QUARANTINE_FULL", path: base, hint: "Clean up the quarantine folder after reviewing it, then re-run." });
+}
+
+/** Whether quarantine would need to be written for this file (dry-run): the path it would use. */
+export function quarantinePath(quarantineRoot: string, node: string, relPath: string): string {
+  return path.join(quarantineRoot, node, ...relPath.split("/"));
+}

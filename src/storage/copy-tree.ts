@@ -1,0 +1,174 @@
+/**
+ * copyTree: one node's folder into the shared target, without losing or overwriting a byte.
+ *
+ *   1. plan    stream the source against the target: totals of real work, Windows-name report
+ *   2. check   free space for the work plus a margin; probe file (dry-run: access check only)
+ *   3. copy    stream again, file tactics in parallel (copy-verify-rename, skip-if-same,
+ *              quarantine), manifest group-committed, progress events
+ *
+ * Dry-run runs the same code with every write behind one guard (Settings.dryRun).
+ */
+import path from "node:path";
+import { OctohaError } from "../shared/errors.js";
+import { nodeFileOps, type FileOps } from "./file-ops.js";
+import { classifyFsError } from "./copy-errors.js";
+import { loadManifest, ManifestIndex, ManifestWriter } from "./manifest.js";
+import { jobStream, type FileJob, type Problem } from "./jobs.js";
+import { preflightTarget } from "./preflight.js";
+import { ProgressMeter } from "./progress-meter.js";
+import { runPool } from "./pool.js";
+import { FileTactics, type Settings } from "./tactics.js";
+import { STATE_FOLDER } from "./walk.js";
+import { nameProblems } from "./windows-names.js";
+import type { CopyOptions, CopySummary, NameProblem } from "./types.js";
+
+/** Measured on the bench (see README "Copy engine benchmark"): small files gain from more parallel calls. */
+export const DEFAULT_CONCURRENCY = 16;
+/** Files at or above this size use the large-file limit, so a few packages do not starve the logs. */
+export const LARGE_FILE_BYTES = 8 * 1024 * 1024;
+/** Name problems listed in full; beyond this only counted (a summary line says how many more). */
+const NAME_PROBLEM_LIMIT = 1000;
+
+export interface CopyEngineExtras {
+  /** File-system calls (fault-injection seam); default node:fs. */
+  ops?: FileOps;
+  /** Parallel copies of files >= LARGE_FILE_BYTES; default max(2, concurrency / 4). */
+  largeFileConcurrency?: number;
+  /** Transient-error attempts per file (default 5) and first backoff (default 50 ms). */
+  retryAttempts?: number;
+  retryBaseDelayMs?: number;
+}
+
+function settingsOf(options: CopyOptions & CopyEngineExtras): Settings {
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
+    throw new OctohaError(`concurrency must be an integer from 1 to 256, got ${String(options.concurrency)}`, { code: "COPY_BAD_OPTION", hint: "Pass e.g. --concurrency 16." });
+  }
+  const source = path.resolve(options.source);
+  const target = path.resolve(options.target);
+  return {
+    ops: options.ops ?? nodeFileOps,
+    source,
+    target,
+    node: options.sourceNode ?? "source",
+    verify: options.verify ?? "sha256",
+    policy: options.collisionPolicy ?? "keep-target",
+    quarantineRoot: path.resolve(options.quarantineDir ?? path.join(target, STATE_FOLDER, "conflicts")),
+    dryRun: options.dryRun === true,
+    signal: options.signal,
+    taskLogOwner: options.taskLogOwner,
+    retry: { attempts: options.retryAttempts ?? 5, baseDelayMs: options.retryBaseDelayMs ?? 50 },
+    concurrency,
+    largeConcurrency: options.largeFileConcurrency ?? Math.max(2, Math.floor(concurrency / 4)),
+  };
+}
+
+interface PlanTotals {
+  workFiles: number;
+  workBytes: number;
+  skipFiles: number;
+  skipBytes: number;
+  nameProblems: NameProblem[];
+  nameProblemsOmitted: number;
+}
+
+async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string | undefined): Promise<PlanTotals> {
+  const totals: PlanTotals = { workFiles: 0, workBytes: 0, skipFiles: 0, skipBytes: 0, nameProblems: [], nameProblemsOmitted: 0 };
+  // Sequential on purpose: the listing already carries the target's size and mtime, so a file
+  // costs no system call here (a name this run reserved needs none either: it is "new").
+  let lastParent: string | undefined;
+  for await (const jobs of jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false })) {
+    for (const job of jobs) {
+      if (!("kind" in job)) {
+        totals.workFiles++; // reported by the copy pass
+        continue;
+      }
+      for (const p of nameProblems(job.targetRelPath, octopusRoot, job.entry.parentRel === lastParent ? 1 : undefined)) {
+        if (totals.nameProblems.length < NAME_PROBLEM_LIMIT) totals.nameProblems.push(p);
+        else totals.nameProblemsOmitted++;
+      }
+      if (tactics.isCheapSkip(job)) {
+        totals.skipFiles++;
+        totals.skipBytes += job.entry.size;
+      } else {
+        totals.workFiles++;
+        totals.workBytes += job.entry.size;
+      }
+      lastParent = job.entry.parentRel;
+    }
+  }
+  return totals;
+}
+
+export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise<CopySummary> {
+  const started = Date.now();
+  const s = settingsOf(options);
+  const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
+  const summary: CopySummary = {
+    filesCopied: 0,
+    bytesCopied: 0,
+    filesSkipped: 0,
+    bytesSkipped: 0,
+    filesQuarantined: 0,
+    collisions: [],
+    nameProblems: [],
+    errors: [],
+    durationMs: 0,
+    interrupted: false,
+  };
+  const tactics = new FileTactics(s, manifest, summary);
+  const plan = await planPass(s, tactics, options.targetAsOctopusSeesIt);
+  summary.nameProblems = plan.nameProblems;
+  if (plan.nameProblemsOmitted > 0) summary.nameProblemsOmitted = plan.nameProblemsOmitted;
+  summary.filesPlanned = plan.workFiles;
+  summary.bytesPlanned = plan.workBytes;
+
+  if (s.signal?.aborted) return { ...summary, interrupted: true, durationMs: Date.now() - started };
+  const preflight = await preflightTarget({ target: s.target, bytesNeeded: plan.workBytes, probe: !s.dryRun && plan.workFiles > 0, ops: s.ops });
+  if (!preflight.ok) throw preflight.problems[0]!;
+
+  const writer = s.dryRun || !options.manifestPath || plan.workFiles === 0 ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
+  tactics.writer = writer;
+  const meter = new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress);
+  // Our own controller: a fatal error in one file stops the others (they clean up their temp files).
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  s.signal?.addEventListener("abort", onAbort, { once: true });
+  let fatal: OctohaError | undefined;
+  try {
+    if (plan.workFiles === 0) {
+      // Nothing to do: the planning pass already proved every file is at the target.
+      summary.filesSkipped = plan.skipFiles;
+      summary.bytesSkipped = plan.skipBytes;
+    } else {
+      const jobs = jobStream({
+        ops: s.ops,
+        source: s.source,
+        target: s.target,
+        trackPending: true,
+        ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
+      });
+      await runPool(jobs, { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal }, async (job: FileJob | Problem) => {
+        try {
+          const counted = await tactics.process(job, stop.signal);
+          if (counted && "kind" in job) meter.add(1, job.entry.size);
+        } catch (error) {
+          fatal ??= classifyFsError(error, { side: "target", path: s.target });
+          stop.abort();
+        }
+      });
+    }
+  } finally {
+    s.signal?.removeEventListener("abort", onAbort);
+    meter.finish();
+    try {
+      await writer?.close();
+    } catch (error) {
+      fatal ??= classifyFsError(error, { side: "target", path: options.manifestPath ?? s.target });
+    }
+  }
+  summary.durationMs = Date.now() - started;
+  if (fatal) throw fatal;
+  summary.interrupted = s.signal?.aborted === true;
+  return summary;
+}

@@ -1,0 +1,9 @@
+/** The copy engine's public surface (design.md, "Copy engine"). */
+export { copyTree, DEFAULT_CONCURRENCY, LARGE_FILE_BYTES, type CopyEngineExtras } from "./copy-tree.js";
+export { inventory, classify, type FolderKind, type InventoryEntry, type Layout } from "./inventory.js";
+export { preflightTarget, defaultMargin, type PreflightOptions, type PreflightResult } from "./preflight.js";
+export { measureSample, estimateSeconds, type SampleOptions, type SampleResult } from "./sample.js";
+export { nameProblems, windowsNameProblem, WINDOWS_MAX_PATH } from "./windows-names.js";
+export { nodeFileOps, type FileOps, type OpenFile, type FileStat, type DirEntry, type StatFs } from "./file-ops.js";
+export { TEMP_SUFFIX, STATE_FOLDER } from "./walk.js";
+export type * from "./types.js";

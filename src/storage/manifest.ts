@@ -1,0 +1,154 @@
+/**
+ * The copy manifest: one JSON line per verified file at the target (ManifestRecord, format v1),
+ * appended in fsync'd batches (group commit) so a crash loses at most the last batch, never
+ * corrupts earlier lines. A re-run trusts a record's hash for a target whose size and mtime still
+ * match it: re-hashing every target on a no-op re-run would read the whole share again.
+ */
+import path from "node:path";
+import { OctohaError } from "../shared/errors.js";
+import type { FileOps, OpenFile } from "./file-ops.js";
+import { classifyFsError } from "./copy-errors.js";
+import type { ManifestRecord } from "./types.js";
+
+export const MANIFEST_VERSION = 1;
+
+/** What the manifest says about a target file: size, mtime and hash, packed to keep 10^6 entries small. */
+export class ManifestIndex {
+  private readonly byPath = new Map<string, string>();
+
+  set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256">): void {
+    if (r.sha256) this.byPath.set(r.relPath, `${r.size}|${r.mtimeMs}|${r.sha256}`);
+    else this.byPath.delete(r.relPath);
+  }
+
+  /** The recorded hash when the target still has the recorded size and mtime, else undefined. */
+  verifiedHash(relPath: string, size: number, mtimeMs: number): string | undefined {
+    const v = this.byPath.get(relPath);
+    if (!v) return undefined;
+    const a = v.indexOf("|");
+    const b = v.indexOf("|", a + 1);
+    return Number(v.slice(0, a)) === size && sameMtime(Number(v.slice(a + 1, b)), mtimeMs) ? v.slice(b + 1) : undefined;
+  }
+
+  get size(): number {
+    return this.byPath.size;
+  }
+}
+
+/** Modification times equal to the millisecond (utimes keeps microseconds; SMB keeps 100 ns). */
+export function sameMtime(a: number, b: number): boolean {
+  return Math.abs(a - b) < 1;
+}
+
+/** Read a manifest (missing file = empty). A torn last line from a crash is ignored. */
+export async function loadManifest(ops: FileOps, file: string): Promise<ManifestIndex> {
+  const index = new ManifestIndex();
+  let handle: OpenFile;
+  try {
+    handle = await ops.open(file, "r");
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") return index;
+    throw classifyFsError(error, { side: "target", path: file });
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    let carry = "";
+    let lineNo = 0;
+    for (;;) {
+      const n = await handle.read(buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      const lines = (carry + buffer.toString("utf8", 0, n)).split("\n");
+      carry = lines.pop()!;
+      for (const line of lines) {
+        lineNo++;
+        if (line.trim() !== "") parseLine(index, line, file, lineNo);
+      }
+    }
+    // carry is a line without its newline: a batch torn by a crash, ignored on purpose.
+  } finally {
+    await handle.close();
+  }
+  return index;
+}
+
+function parseLine(index: ManifestIndex, line: string, file: string, lineNo: number): void {
+  let record: ManifestRecord;
+  try {
+    record = JSON.parse(line) as ManifestRecord;
+  } catch {
+    return; // torn write inside a batch that was never fsync'd: ignore, the file is re-checked
+  }
+  if (record.v !== MANIFEST_VERSION) {
+    throw new OctohaError(`Manifest '${file}' line ${lineNo}: format version expected ${MANIFEST_VERSION}, found ${String(record.v)}`, {
+      code: "MANIFEST_VERSION",
+      path: file,
+      hint: "It was written by another octoha version. Use that version, or pass another --state-dir (files are then re-verified by hash).",
+    });
+  }
+  index.set(record);
+}
+
+export interface ManifestWriterOptions {
+  /** Records per fsync'd batch. */
+  batchSize?: number;
+  /** Longest a record waits before its batch is written. */
+  maxDelayMs?: number;
+}
+
+/** Appends records in fsync'd batches; close() commits the rest. */
+export class ManifestWriter {
+  private buffered: string[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private failure: unknown;
+
+  private constructor(
+    private readonly handle: OpenFile,
+    private readonly file: string,
+    private readonly batchSize: number,
+    private readonly maxDelayMs: number,
+  ) {}
+
+  static async open(ops: FileOps, file: string, options: ManifestWriterOptions = {}): Promise<ManifestWriter> {
+    try {
+      await ops.mkdir(path.dirname(file));
+      const handle = await ops.open(file, "a");
+      return new ManifestWriter(handle, file, options.batchSize ?? 512, options.maxDelayMs ?? 250);
+    } catch (error) {
+      throw classifyFsError(error, { side: "target", path: file });
+    }
+  }
+
+  add(record: ManifestRecord): void {
+    if (this.failure) throw classifyFsError(this.failure, { side: "target", path: this.file });
+    this.buffered.push(JSON.stringify(record));
+    if (this.buffered.length >= this.batchSize) this.commit();
+    else this.timer ??= setTimeout(() => this.commit(), this.maxDelayMs);
+  }
+
+  private commit(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffered.length === 0) return;
+    const bytes = Buffer.from(this.buffered.join("\n") + "\n");
+    this.buffered = [];
+    this.chain = this.chain.then(async () => {
+      if (this.failure) return;
+      try {
+        let offset = 0;
+        while (offset < bytes.length) offset += await this.handle.write(bytes, offset, bytes.length - offset);
+        await this.handle.sync();
+      } catch (error) {
+        this.failure = error;
+      }
+    });
+  }
+
+  /** Commit what is buffered and close. Throws if any batch failed to reach the disk. */
+  async close(): Promise<void> {
+    this.commit();
+    await this.chain;
+    await this.handle.close();
+    if (this.failure) throw classifyFsError(this.failure, { side: "target", path: this.file });
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * What to do with one file, each tactic a short method: skip-if-same, copy (verify + rename),
+ * collision by policy with the loser quarantined. Every write sits behind the dry-run guard.
+ */
+import path from "node:path";
+import { OctohaError } from "../shared/errors.js";
+import type { FileOps, FileStat } from "./file-ops.js";
+import { classifyFsError, withRetry } from "./copy-errors.js";
+import { CopyAborted, copyVerifyRename, hashFile, quarantineFile, quarantinePath } from "./copy-file.js";
+import { sameMtime, type ManifestIndex, type ManifestWriter } from "./manifest.js";
+import type { FileJob, Problem } from "./jobs.js";
+import type { Collision, CollisionKind, CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "./types.js";
+
+export interface Settings {
+  ops: FileOps;
+  source: string;
+  target: string;
+  node: string;
+  verify: VerifyMode;
+  policy: CollisionPolicy;
+  quarantineRoot: string;
+  dryRun: boolean;
+  signal: AbortSignal | undefined;
+  taskLogOwner: TaskLogOwner | undefined;
+  retry: { attempts: number; baseDelayMs: number };
+  concurrency: number;
+  largeConcurrency: number;
+}
+
+/** The node name used for a target copy that loses to an incoming one (we cannot know who wrote it). */
+export const EXISTING_TARGET_NODE = "existing-target";
+
+function abs(root: string, relPath: string): string {
+  return path.join(root, ...relPath.split("/"));
+}
+
+export class FileTactics {
+  writer: ManifestWriter | undefined;
+
+  constructor(
+    private readonly s: Settings,
+    private readonly manifest: ManifestIndex,
+    private readonly summary: CopySummary,
+  ) {}
+
+  /** Planning: true when the target already holds this file and no hashing is needed to know it. */
+  isCheapSkip(job: FileJob): boolean {
+    return job.kind === "same-name" && job.targetStat !== undefined && this.trustedSame(job, job.targetStat);
+  }
+
+  /** Size and mtime equal, and for sha256 the manifest vouches for the target's hash. */
+  private trustedSame(job: FileJob, t: FileStat): boolean {
+    if (!t.isFile || t.size !== job.entry.size || !sameMtime(t.mtimeMs, job.entry.mtimeMs)) return false;
+    return this.s.verify !== "sha256" || this.manifest.verifiedHash(job.targetRelPath, t.size, t.mtimeMs) !== undefined;
+  }
+
+  /** Do the job. Returns true when it was counted as work (progress), false for a cheap skip. */
+  async process(job: FileJob | Problem, signal: AbortSignal): Promise<boolean> {
+    try {
+      if (!("kind" in job)) return this.problem(job);
+      try {
+        return await this.dispatch(job, signal);
+      } finally {
+        job.settle?.();
+      }
+    } catch (error) {
+      if (error instanceof CopyAborted) return false;
+      const e = error instanceof OctohaError ? error : classifyFsError(error, { side: "target", path: this.s.target });
+      if (e.behaviour !== "continue") throw e;
+      this.summary.errors.push({ relPath: "entry" in job ? job.entry.relPath : "", code: e.code, message: e.describe() });
+      return true;
+    }
+  }
+
+  private problem(job: Problem): boolean {
+    const where = abs(this.s.source, job.entry.relPath);
+    if (job.entry.type === "error") throw classifyFsError(job.entry.error, { side: "source", path: where });
+    this.summary.errors.push({
+      relPath: job.entry.relPath,
+      code: "COPY_NOT_A_FILE",
+      message: `'${where}' is a symbolic link or special file and was not copied\n  Octopus writes only regular files here; copy its target by hand if it matters.`,
+    });
+    return true;
+  }
+
+  private async dispatch(job: FileJob, signal: AbortSignal): Promise<boolean> {
+    if (job.kind === "new") {
+      await this.copyNew(job, signal);
+      return true;
+    }
+    if (job.kind === "file-vs-folder") {
+      await this.loseIncoming(job, "file-vs-folder", "the target has a folder where the source has a file (or a file where it has a folder)", undefined, signal);
+      return true;
+    }
+    await job.waitFor;
+    let targetAbs = abs(this.s.target, job.targetRelPath);
+    // The folder listing's facts are as fresh as an lstat now; a name this run wrote needs a stat.
+    let t = job.targetStat ?? (await this.s.ops.stat(targetAbs).catch(() => undefined));
+    if (!t && this.s.dryRun && job.reservedFrom) {
+      // Dry-run wrote nothing: the file that would be there is the other source file.
+      targetAbs = abs(this.s.source, job.reservedFrom);
+      t = await this.s.ops.stat(targetAbs).catch(() => undefined);
+    }
+    if (!t) {
+      await this.copyNew(job, signal);
+      return true;
+    }
+    if (!t.isFile) {
+      await this.loseIncoming(job, "file-vs-folder", "the target has something other than a file under this name", undefined, signal);
+      return true;
+    }
+    if (job.kind === "same-name" && this.trustedSame(job, t)) {
+      this.skipped(job);
+      return false;
+    }
+    await this.compareAndResolve(job, t, targetAbs, signal);
+    return true;
+  }
+
+  private retry<T>(fn: () => Promise<T>, where: string): Promise<T> {
+    return withRetry(fn, (e) => classifyFsError(e, { side: "target", path: where }), {
+      ...this.s.retry,
+      ...(this.s.signal ? { signal: this.s.signal } : {}),
+    });
+  }
+
+  private async copyNew(job: FileJob, signal: AbortSignal): Promise<void> {
+    if (!this.s.dryRun) await this.writeToTarget(job, signal);
+    this.summary.filesCopied++;
+    this.summary.bytesCopied += job.entry.size;
+  }
+
+  private async writeToTarget(job: FileJob, signal: AbortSignal): Promise<void> {
+    const to = abs(this.s.target, job.targetRelPath);
+    await this.retry(() => job.ensureFolder(), path.dirname(to));
+    const copied = await this.retry(() => copyVerifyRename(this.s.ops, abs(this.s.source, job.entry.relPath), to, signal), to);
+    this.writer?.add({ v: 1, relPath: job.targetRelPath, size: copied.size, mtimeMs: copied.mtimeMs, sha256: copied.sha256, node: this.s.node });
+  }
+
+  private skipped(job: FileJob): void {
+    this.summary.filesSkipped++;
+    this.summary.bytesSkipped += job.entry.size;
+  }
+
+  /** Same name (or same name but case) with other size/mtime, or no trusted hash: compare bytes. */
+  private async compareAndResolve(job: FileJob, t: FileStat, targetAbs: string, signal: AbortSignal): Promise<void> {
+    const sourceAbs = abs(this.s.source, job.entry.relPath);
+    const kind: CollisionKind = job.kind === "case-only" ? "case-only" : "different-bytes";
+    const src = await this.retry(() => hashFile(this.s.ops, sourceAbs, "source", signal), sourceAbs);
+    if (t.size === job.entry.size) {
+      const tgt = this.manifest.verifiedHash(job.targetRelPath, t.size, t.mtimeMs) ?? (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal), targetAbs)).sha256;
+      if (tgt === src.sha256) {
+        this.skipped(job);
+        if (kind === "case-only") this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
+        else this.writer?.add({ v: 1, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: tgt, node: this.s.node });
+        return;
+      }
+    }
+    const winner = this.winner(job, t, kind);
+    if (winner.side === "target") await this.loseIncoming(job, kind, winner.reason, src.sha256, signal);
+    else await this.replaceTarget(job, kind, winner.reason, signal);
+  }
+
+  private winner(job: FileJob, t: FileStat, kind: CollisionKind): { side: "source" | "target"; reason: string } {
+    const owner = this.s.taskLogOwner?.(job.targetRelPath);
+    if (owner !== undefined) {
+      return owner === this.s.node
+        ? { side: "source", reason: `the database says node ${owner} ran this task, and this copy is from ${owner}` }
+        : { side: "target", reason: `the database says node ${owner} ran this task, not ${this.s.node}` };
+    }
+    const what = kind === "case-only" ? "a name differing only in case" : "the same name";
+    if (this.s.policy === "fail") {
+      throw new OctohaError(`Collision on '${job.targetRelPath}': ${what} with different bytes from node ${this.s.node}`, {
+        code: "COPY_COLLISION",
+        path: abs(this.s.target, job.targetRelPath),
+        node: this.s.node,
+        hint: "The collision policy is 'fail'. Compare the two files, remove or rename one, or choose keep-target / keep-newer, then re-run.",
+      });
+    }
+    if (this.s.policy === "keep-newer" && job.entry.mtimeMs > t.mtimeMs) return { side: "source", reason: `${what} with different bytes; keep-newer: the incoming copy is newer` };
+    return { side: "target", reason: `${what} with different bytes; ${this.s.policy}: the target's copy stays` };
+  }
+
+  /** The incoming copy loses: it goes to <quarantine>/<node>/<relPath>. */
+  private async loseIncoming(job: FileJob, kind: CollisionKind, reason: string, sha256: string | undefined, signal: AbortSignal): Promise<void> {
+    const from = abs(this.s.source, job.entry.relPath);
+    const at = this.s.dryRun
+      ? quarantinePath(this.s.quarantineRoot, this.s.node, job.entry.relPath)
+      : await this.retry(() => quarantineFile(this.s.ops, from, this.s.quarantineRoot, this.s.node, job.entry.relPath, sha256, signal), from);
+    this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
+    this.report(job, kind, "target", at, reason);
+  }
+
+  /** The incoming copy wins: quarantine the target's copy first, then replace it atomically. */
+  private async replaceTarget(job: FileJob, kind: CollisionKind, reason: string, signal: AbortSignal): Promise<void> {
+    const targetAbs = abs(this.s.target, job.targetRelPath);
+    const at = this.s.dryRun
+      ? quarantinePath(this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath)
+      : await this.retry(() => quarantineFile(this.s.ops, targetAbs, this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath, undefined, signal), targetAbs);
+    this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
+    await this.copyNew(job, signal);
+    this.report(job, kind, "source", at, reason);
+  }
+
+  private report(job: FileJob, kind: CollisionKind, winner: "source" | "target", quarantinedAt: string | undefined, reason: string): void {
+    const c: Collision = { kind, relPath: job.entry.relPath, targetRelPath: job.targetRelPath, sourceNode: this.s.node, winner, reason };
+    if (quarantinedAt) c.quarantinedAt = quarantinedAt;
+    this.summary.collisions.push(c);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Streaming, read-only walk of a node folder. Memory is bounded by one directory's sub-folder
+ * names, never by the tree: a million files are never held at once. Entries of one directory come
+ * out together (files and sub-folders), then each sub-folder in turn, so a consumer can keep just
+ * one target-folder index at a time.
+ */
+import path from "node:path";
+import type { FileOps } from "./file-ops.js";
+import { classifyFsError } from "./copy-errors.js";
+
+/** Our own temp files: never inventoried, never copied, cleaned from the target. */
+export const TEMP_SUFFIX = ".octoha-tmp";
+/** Our own state folder (manifest, quarantine) at the root of a copy target. */
+export const STATE_FOLDER = ".octoha";
+
+export type WalkEntry =
+  | { type: "file"; relPath: string; parentRel: string; name: string; size: number; mtimeMs: number; atimeMs: number }
+  | { type: "dir"; relPath: string; parentRel: string; name: string }
+  /** A symlink, device or socket: not copied, reported. */
+  | { type: "other"; relPath: string; parentRel: string; name: string }
+  /** A sub-folder or file that could not be listed or stat'ed. */
+  | { type: "error"; relPath: string; parentRel: string; name: string; error: unknown };
+
+function join(parentRel: string, name: string): string {
+  return parentRel === "" ? name : `${parentRel}/${name}`;
+}
+
+export function isOwnName(parentRel: string, name: string): boolean {
+  return name.endsWith(TEMP_SUFFIX) || (parentRel === "" && name === STATE_FOLDER);
+}
+
+/**
+ * Walk root. A missing or unreadable root throws (fatal, with the Octopus docs' wording); a
+ * sub-folder that cannot be read becomes an "error" entry and the walk carries on.
+ */
+export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<WalkEntry[]> {
+  try {
+    const s = await ops.stat(root);
+    if (!s.isDirectory) throw Object.assign(new Error(`not a directory: ${root}`), { code: "ENOTDIR" });
+  } catch (error) {
+    throw classifyFsError(error, { side: "source-root", path: root });
+  }
+  const pending: string[] = [""];
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    const subdirs: string[] = [];
+    try {
+      for await (const entries of listChunks(ops, root, rel)) {
+        for (const entry of entries) if (entry.type === "dir") subdirs.push(entry.relPath);
+        yield entries;
+      }
+    } catch (error) {
+      if (rel === "") throw classifyFsError(error, { side: "source-root", path: root });
+      const parentRel = path.posix.dirname(rel) === "." ? "" : path.posix.dirname(rel);
+      yield [{ type: "error", relPath: rel, parentRel, name: path.posix.basename(rel), error }];
+    }
+    // Reverse so pop() visits sub-folders in listing order.
+    for (let i = subdirs.length - 1; i >= 0; i--) pending.push(subdirs[i]!);
+  }
+}
+
+/** One directory's entries, a chunk at a time (one await per chunk, not per file). */
+async function* listChunks(ops: FileOps, root: string, rel: string): AsyncGenerator<WalkEntry[]> {
+  const abs = rel === "" ? root : root + path.sep + rel.split("/").join(path.sep);
+  for await (const chunk of ops.list(abs)) {
+    const out: WalkEntry[] = [];
+    for (const d of chunk) {
+      const name = d.name;
+      if (isOwnName(rel, name)) continue;
+      const relPath = join(rel, name);
+      if (d.isFile) out.push({ type: "file", relPath, parentRel: rel, name, size: d.size, mtimeMs: d.mtimeMs, atimeMs: d.atimeMs });
+      else out.push({ type: d.isDirectory ? "dir" : "other", relPath, parentRel: rel, name });
+    }
+    if (out.length > 0) yield out;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Names Octopus on Windows cannot open, found before the first byte is copied: a Linux node's disk
+ * can hold `a:b.txt` or `CON.txt`, a Windows share cannot.
+ */
+import path from "node:path";
+import type { NameProblem } from "./types.js";
+
+const INVALID_CHARS = /[:*?"<>|\\\u0000-\u001f]/;
+/** CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension ("nul.txt" is still NUL). */
+const RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
+/**
+ * MAX_PATH is 260 including the terminating NUL, so 259 characters is the longest path that
+ * .NET Framework and Explorer open without long-path support.
+ */
+export const WINDOWS_MAX_PATH = 260;
+
+/** The problem with one name segment, or undefined when Windows can hold it. */
+export function windowsNameProblem(segment: string): string | undefined {
+  const bad = INVALID_CHARS.exec(segment);
+  if (bad) return `contains '${bad[0] < " " ? `\\x${bad[0].charCodeAt(0).toString(16).padStart(2, "0")}` : bad[0]}', which Windows does not allow in a name`;
+  if (/[. ]$/.test(segment)) return "ends with a dot or a space, which Windows strips (the file could not be opened by that name)";
+  if (RESERVED.test(segment)) return `'${segment.split(".")[0]}' is a reserved device name on Windows`;
+  return undefined;
+}
+
+/**
+ * Every problem with relPath ('/'-separated) as Octopus would see it under octopusRoot (a Windows
+ * path). Without octopusRoot only the names are checked. lastSegments limits the name check to the
+ * last N segments (the caller already checked the folder the file is in).
+ */
+export function nameProblems(relPath: string, octopusRoot: string | undefined, lastSegments?: number): NameProblem[] {
+  const problems: NameProblem[] = [];
+  const segments = relPath.split("/");
+  for (const segment of lastSegments === undefined ? segments : segments.slice(-lastSegments)) {
+    const detail = windowsNameProblem(segment);
+    if (detail) {
+      problems.push({ relPath, problem: "invalid-windows-name", detail: `'${segment}' ${detail}` });
+      break;
+    }
+  }
+  if (octopusRoot !== undefined) {
+    const full = path.win32.join(octopusRoot, ...segments);
+    if (full.length >= WINDOWS_MAX_PATH) {
+      problems.push({
+        relPath,
+        problem: "path-too-long",
+        detail: `${full.length} characters as Octopus sees it ('${full}'); Windows' limit is ${WINDOWS_MAX_PATH - 1} without long-path support`,
+      });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { copyTree, type CopySummary } from "../../src/storage/index.js";
+import { sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
+
+const dir = tempDirs();
+
+/** Two nodes' folders that collide in every way the design names. */
+function corpus(): { node1: string; node2: string } {
+  const node1 = dir("node1");
+  const node2 = dir("node2");
+  // Same task-log name, different bytes (only possible after a DB restore; the DB owner decides).
+  writeFile(node1, "TaskLogs/servertasks-5_AAAAAAAAAA.txt", "node1 wrote task 5\n");
+  writeFile(node2, "TaskLogs/servertasks-5_AAAAAAAAAA.txt", "node2 wrote task 5, longer\n");
+  // Scheduled-job logs: the same names on every node, the classic case.
+  writeFile(node1, "TaskLogs/scheduledtasks_processsubscriptions.txt", "node1 subscriptions\n", 1_790_000_000);
+  writeFile(node2, "TaskLogs/scheduledtasks_processsubscriptions.txt", "node2 subscriptions!\n", 1_790_000_500);
+  // The same package on both nodes, identical bytes: not a collision.
+  writeFile(node1, "Packages/Spaces-1/feeds-builtin/Acme/Acme.1.0.0.zip", "PK same bytes");
+  writeFile(node2, "Packages/Spaces-1/feeds-builtin/Acme/Acme.1.0.0.zip", "PK same bytes", 1_790_000_900);
+  // Case-only, across nodes and inside one node.
+  writeFile(node1, "Artifacts/Report.txt", "upper R from node1");
+  writeFile(node2, "Artifacts/report.txt", "lower r from node2");
+  writeFile(node2, "Artifacts/dup/Foo.txt", "Foo on node2");
+  writeFile(node2, "Artifacts/dup/foo.txt", "foo on node2");
+  // File where the other node has a folder, and the reverse.
+  writeFile(node1, "Artifacts/x", "x is a file on node1");
+  writeFile(node2, "Artifacts/x/inner.txt", "inner under folder x on node2");
+  writeFile(node1, "Artifacts/y/inner.txt", "inner under folder y on node1");
+  writeFile(node2, "Artifacts/y", "y is a file on node2");
+  return { node1, node2 };
+}
+
+/** Every source file's bytes are somewhere under the target (final place or quarantine). */
+function expectNothingLost(target: string, ...sources: string[]): void {
+  const found = new Set([...snapshot(target, []).values()].map((f) => f.sha256));
+  for (const source of sources) for (const [rel, f] of snapshot(source)) expect(found.has(f.sha256), `${source}/${rel}`).toBe(true);
+}
+
+function byPath(summary: CopySummary): Map<string, CopySummary["collisions"][number]> {
+  return new Map(summary.collisions.map((c) => [c.relPath, c]));
+}
+
+describe("merging two nodes into one target", () => {
+  it("keeps the target's copy, quarantines every other one under the node's name, and loses nothing", async () => {
+    const { node1, node2 } = corpus();
+    const target = dir("target");
+    const first = await copyTree({ source: node1, target, sourceNode: "OCTO1" });
+    expect(first.collisions).toEqual([]);
+    const second = await copyTree({ source: node2, target, sourceNode: "OCTO2" });
+    const c = byPath(second);
+    const q = path.join(target, ".octoha", "conflicts", "OCTO2");
+
+    expect(c.get("TaskLogs/scheduledtasks_processsubscriptions.txt")).toMatchObject({ kind: "different-bytes", winner: "target" });
+    expect(readFileSync(path.join(target, "TaskLogs/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("node1 subscriptions\n");
+    expect(readFileSync(path.join(q, "TaskLogs/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("node2 subscriptions!\n");
+
+    expect(c.get("Artifacts/report.txt")).toMatchObject({ kind: "case-only", targetRelPath: "Artifacts/Report.txt", winner: "target" });
+    expect(readFileSync(path.join(q, "Artifacts/report.txt"), "utf8")).toBe("lower r from node2");
+    expect(c.get("Artifacts/dup/foo.txt") ?? c.get("Artifacts/dup/Foo.txt")).toMatchObject({ kind: "case-only" });
+
+    expect(c.get("Artifacts/x/inner.txt")).toMatchObject({ kind: "file-vs-folder", targetRelPath: "Artifacts/x", winner: "target" });
+    expect(c.get("Artifacts/y")).toMatchObject({ kind: "file-vs-folder", targetRelPath: "Artifacts/y", winner: "target" });
+
+    expect(c.has("Packages/Spaces-1/feeds-builtin/Acme/Acme.1.0.0.zip")).toBe(false);
+    for (const collision of second.collisions) expect(collision.quarantinedAt, collision.relPath).toBeDefined();
+    expect(second.collisions).toHaveLength(6);
+    expectNothingLost(target, node1, node2);
+  });
+
+  it("a task-log collision keeps the copy from the node that ran the task per the database", async () => {
+    const { node1, node2 } = corpus();
+    const target = dir("target");
+    const taskLogOwner = (rel: string): string | undefined => (rel.startsWith("TaskLogs/servertasks-5_") ? "OCTO2" : undefined);
+    await copyTree({ source: node1, target, sourceNode: "OCTO1", taskLogOwner });
+    const second = await copyTree({ source: node2, target, sourceNode: "OCTO2", taskLogOwner });
+    const c = byPath(second).get("TaskLogs/servertasks-5_AAAAAAAAAA.txt");
+    expect(c).toMatchObject({ kind: "different-bytes", winner: "source" });
+    expect(readFileSync(path.join(target, "TaskLogs/servertasks-5_AAAAAAAAAA.txt"), "utf8")).toBe("node2 wrote task 5, longer\n");
+    expect(readFileSync(c!.quarantinedAt!, "utf8")).toBe("node1 wrote task 5\n");
+    expectNothingLost(target, node1, node2);
+  });
+
+  it("keep-newer puts the newer scheduled-task log in place and quarantines the older", async () => {
+    const { node1, node2 } = corpus();
+    const target = dir("target");
+    await copyTree({ source: node1, target, sourceNode: "OCTO1" });
+    const second = await copyTree({ source: node2, target, sourceNode: "OCTO2", collisionPolicy: "keep-newer" });
+    expect(byPath(second).get("TaskLogs/scheduledtasks_processsubscriptions.txt")).toMatchObject({ winner: "source" });
+    expect(readFileSync(path.join(target, "TaskLogs/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("node2 subscriptions!\n");
+    expectNothingLost(target, node1, node2);
+  });
+
+  it("the fail policy stops at the first collision, naming the file", async () => {
+    const { node1, node2 } = corpus();
+    const target = dir("target");
+    await copyTree({ source: node1, target, sourceNode: "OCTO1" });
+    await expect(copyTree({ source: node2, target, sourceNode: "OCTO2", collisionPolicy: "fail", concurrency: 1 })).rejects.toMatchObject({ code: "COPY_COLLISION" });
+  });
+
+  it("a re-run after the merge quarantines nothing twice and reports the same collisions", async () => {
+    const { node1, node2 } = corpus();
+    const target = dir("target");
+    await copyTree({ source: node1, target, sourceNode: "OCTO1" });
+    const once = await copyTree({ source: node2, target, sourceNode: "OCTO2" });
+    const before = snapshot(target, []);
+    const twice = await copyTree({ source: node2, target, sourceNode: "OCTO2" });
+    expect(twice.collisions.map((c) => c.relPath).sort()).toEqual(once.collisions.map((c) => c.relPath).sort());
+    expect(twice.filesCopied).toBe(0);
+    expect([...snapshot(target, []).keys()].sort()).toEqual([...before.keys()].sort());
+  });
+
+  it("dry-run reports the collisions it would have, and where the losers would go, writing nothing", async () => {
+    const { node1, node2 } = corpus();
+    const target = dir("target");
+    await copyTree({ source: node1, target, sourceNode: "OCTO1" });
+    const before = snapshot(target, []);
+    const dry = await copyTree({ source: node2, target, sourceNode: "OCTO2", dryRun: true });
+    expect(dry.collisions).toHaveLength(6);
+    expect(dry.collisions.every((c) => c.quarantinedAt?.includes(path.join(".octoha", "conflicts", "OCTO2")))).toBe(true);
+    expect(snapshot(target, [])).toEqual(before);
+    expect(sha256Of(path.join(target, "Artifacts/Report.txt"))).toBe(sha256Of(path.join(node1, "Artifacts/Report.txt")));
+  });
+});

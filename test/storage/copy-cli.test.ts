@@ -1,0 +1,121 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, symlinkSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { allFiles, snapshot, tempDirs, writeFile } from "./helpers.js";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const main = path.join(repo, "dist", "cli", "main.js");
+
+const dir = tempDirs();
+
+function tree(files: number, bytesEach: number): string {
+  const source = dir("source");
+  for (let i = 0; i < files; i++) writeFile(source, `TaskLogs/servertasks-${i}_ABCDEFGHIJ.txt`, Buffer.alloc(bytesEach, 97 + (i % 26)));
+  return source;
+}
+
+function manifestPaths(file: string): string[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.endsWith("}"))
+    .map((l) => (JSON.parse(l) as { relPath: string }).relPath);
+}
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Start a copy and SIGKILL it once the manifest holds at least `after` verified files. */
+async function killMidCopy(args: string[], manifest: string, after: number): Promise<void> {
+  const child = spawn(process.execPath, [main, ...args], { stdio: "ignore" });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && manifestPaths(manifest).length < after && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+  child.kill("SIGKILL");
+  await exited;
+}
+
+describe("octoha copy", () => {
+  it("killed with SIGKILL mid-copy and re-run: no partial file under a final name, nothing verified copied again, identical tree", async () => {
+    const source = tree(300, 48 * 1024);
+    const target = dir("target");
+    const manifest = path.join(target, ".octoha", "manifest-copy.jsonl");
+    const args = ["copy", source, target, "--concurrency", "1", "--node", "OCTO1", "--json"];
+    await killMidCopy(args, manifest, 20);
+
+    const verifiedBeforeKill = manifestPaths(manifest);
+    expect(verifiedBeforeKill.length).toBeGreaterThanOrEqual(20);
+    expect(verifiedBeforeKill.length).toBeLessThan(300); // it really was killed mid-copy
+    const src = snapshot(source);
+    for (const [rel, f] of snapshot(target)) {
+      if (rel.endsWith(".octoha-tmp")) continue;
+      expect(f.sha256, `${rel} is complete under its final name`).toBe(src.get(rel)!.sha256);
+    }
+
+    const again = run(args);
+    expect(again.status).toBe(0);
+    const summary = JSON.parse(again.stdout) as { filesCopied: number; filesSkipped: number };
+    expect(summary.filesCopied + summary.filesSkipped).toBe(300);
+    expect(summary.filesSkipped).toBeGreaterThanOrEqual(verifiedBeforeKill.length);
+    const recopied = manifestPaths(manifest).slice(verifiedBeforeKill.length).filter((p) => verifiedBeforeKill.includes(p));
+    expect(recopied).toEqual([]);
+    expect(snapshot(target)).toEqual(src);
+    expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
+  });
+
+  it("SIGINT stops cleanly with exit code 3 and no temp file; re-running finishes", async () => {
+    const source = tree(200, 48 * 1024);
+    const target = dir("target");
+    const manifest = path.join(target, ".octoha", "manifest-copy.jsonl");
+    const child = spawn(process.execPath, [main, "copy", source, target, "--concurrency", "1", "--json"], { stdio: ["ignore", "pipe", "ignore"] });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && manifestPaths(manifest).length < 5 && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+    child.kill("SIGINT");
+    expect(await exited).toBe(3);
+    expect((JSON.parse(stdout) as { interrupted: boolean }).interrupted).toBe(true);
+    expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
+    expect(run(["copy", source, target]).status).toBe(0);
+    expect(snapshot(target)).toEqual(snapshot(source));
+  });
+
+  it("exits 1 and lists the file when one could not be copied (a symlink), after copying the rest", () => {
+    const source = tree(3, 10);
+    symlinkSync("/etc/hostname", path.join(source, "TaskLogs", "link.txt"));
+    const target = dir("target");
+    const r = run(["copy", source, target, "--json"]);
+    expect(r.status).toBe(1);
+    const summary = JSON.parse(r.stdout) as { filesCopied: number; errors: { relPath: string; code: string }[] };
+    expect(summary.filesCopied).toBe(3);
+    expect(summary.errors).toEqual([expect.objectContaining({ relPath: "TaskLogs/link.txt", code: "COPY_NOT_A_FILE" })]);
+  });
+
+  it("--dry-run prints what it would copy and creates nothing", () => {
+    const source = tree(5, 100);
+    const target = path.join(dir("parent"), "TaskLogs");
+    const r = run(["copy", source, target, "--dry-run"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("would copy 5 files");
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it("a missing source exits 1 with the 'Could not find a part of the path' message and the fix", () => {
+    const target = dir("target");
+    const r = run(["copy", path.join(target, "missing"), path.join(target, "out")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("Could not find a part of the path");
+    expect(r.stderr).toContain("UNC path");
+  });
+
+  it("rejects a bad --verify value with exit code 2", () => {
+    const r = run(["copy", "a", "b", "--verify", "md5"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("md5");
+  });
+});

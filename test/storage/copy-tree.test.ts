@@ -1,0 +1,138 @@
+import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { makeHome } from "../../bench/make-home.mjs";
+import { copyTree } from "../../src/storage/index.js";
+import { allFiles, tempDir, faultyOps, snapshot, tempDirs } from "./helpers.js";
+
+const dir = tempDirs();
+
+let home: string;
+let homeCleanup: () => void;
+beforeAll(() => {
+  const t = tempDir("home");
+  home = t.dir;
+  homeCleanup = t.cleanup;
+  makeHome({ out: home, preset: "tiny", layout: "flat", node: 1 });
+  makeHome({ out: path.join(home, "dirs"), preset: "tiny", layout: "dirs", node: 2 });
+  return () => homeCleanup();
+});
+
+describe("copyTree on a node folder", () => {
+  it("leaves a byte-identical tree with the source's modification times at the target", async () => {
+    const target = dir("target");
+    const summary = await copyTree({ source: home, target, sourceNode: "OCTO1", manifestPath: path.join(target, ".octoha", "m.jsonl") });
+    const src = snapshot(home);
+    const dst = snapshot(target);
+    expect([...dst.keys()].sort()).toEqual([...src.keys()].sort());
+    for (const [rel, facts] of src) {
+      expect(dst.get(rel)!.sha256, rel).toBe(facts.sha256);
+      expect(Math.abs(dst.get(rel)!.mtimeMs - facts.mtimeMs), rel).toBeLessThan(1);
+    }
+    expect(summary.filesCopied).toBe(src.size);
+    expect(summary.collisions).toEqual([]);
+    expect(summary.errors).toEqual([]);
+    expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
+  });
+
+  it("writes one manifest record per copied file, with the hash of the bytes at the target", async () => {
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "m.jsonl");
+    await copyTree({ source: path.join(home, "Artifacts"), target, sourceNode: "OCTO1", manifestPath });
+    const records = readFileSync(manifestPath, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { relPath: string; sha256: string; node: string; v: number });
+    const dst = snapshot(target);
+    expect(records).toHaveLength(dst.size);
+    for (const r of records) {
+      expect(r.v).toBe(1);
+      expect(r.node).toBe("OCTO1");
+      expect(r.sha256).toBe(dst.get(r.relPath)!.sha256);
+    }
+  });
+
+  it("a re-run over a complete target opens no file and copies nothing", async () => {
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "m.jsonl");
+    await copyTree({ source: home, target, manifestPath });
+    const opened: string[] = [];
+    const ops = faultyOps({ before: (call, p) => void (call === "open" && opened.push(p)) });
+    const again = await copyTree({ source: home, target, manifestPath, ops });
+    expect(again.filesCopied).toBe(0);
+    expect(again.filesSkipped).toBe(snapshot(home).size);
+    expect(opened).toEqual([manifestPath]);
+  });
+
+  it("without a manifest, a re-run proves equality by hash and still copies nothing", async () => {
+    const target = dir("target");
+    const source = path.join(home, "TaskLogs");
+    await copyTree({ source, target });
+    const ops = faultyOps({});
+    const again = await copyTree({ source, target, ops });
+    expect(again.filesCopied).toBe(0);
+    expect(again.filesSkipped).toBe(snapshot(source).size);
+    expect(ops.calls.get("rename") ?? 0).toBe(0);
+  });
+
+  it("copies only the files that changed or appeared since the last run (delta after a preseed)", async () => {
+    const source = dir("source");
+    for (let i = 0; i < 20; i++) writeFileSync(path.join(source, `servertasks-${i}_ABCDEFGHIJ.txt`), `log ${i}\n`);
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "m.jsonl");
+    await copyTree({ source, target, manifestPath });
+    writeFileSync(path.join(source, "servertasks-99_NEWTASK001.txt"), "new log\n");
+    const progress: number[] = [];
+    const delta = await copyTree({ source, target, manifestPath, onProgress: (p) => progress.push(p.filesTotal) });
+    expect(delta.filesCopied).toBe(1);
+    expect(delta.filesPlanned).toBe(1);
+    expect(new Set(progress)).toEqual(new Set([1]));
+    expect(readFileSync(path.join(target, "servertasks-99_NEWTASK001.txt"), "utf8")).toBe("new log\n");
+  });
+
+  it("dry-run reports what would be copied and writes nothing, not even the target folder", async () => {
+    const parent = dir("target");
+    const target = path.join(parent, "TaskLogs");
+    const summary = await copyTree({ source: home, target, dryRun: true, manifestPath: path.join(target, ".octoha", "m.jsonl") });
+    expect(summary.filesCopied).toBe(snapshot(home).size);
+    expect(summary.bytesCopied).toBeGreaterThan(0);
+    expect(existsSync(target)).toBe(false);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it("dry-run over a partly filled target touches no file there", async () => {
+    const target = dir("target");
+    await copyTree({ source: path.join(home, "Packages"), target: path.join(target, "Packages") });
+    const before = snapshot(target, []);
+    const summary = await copyTree({ source: home, target, dryRun: true });
+    expect(snapshot(target, [])).toEqual(before);
+    expect(summary.filesSkipped).toBe(snapshot(path.join(home, "Packages")).size);
+  });
+
+  it("removes temp files a killed run left behind and leaves our folder out of the copy", async () => {
+    const source = dir("source");
+    writeFileSync(path.join(source, "a.txt"), "a");
+    writeFileSync(path.join(source, "stale.txt.octoha-tmp"), "from an earlier crash on the source side");
+    const target = dir("target");
+    writeFileSync(path.join(target, "a.txt.octoha-tmp"), "partial");
+    await copyTree({ source, target });
+    expect(readdirSync(target).sort()).toEqual(["a.txt"]);
+  });
+
+  it("a missing source folder stops with the Octopus docs' wording and the fix", async () => {
+    const target = dir("target");
+    await expect(copyTree({ source: path.join(target, "nope"), target })).rejects.toMatchObject({
+      code: "COPY_PATH_NOT_FOUND",
+      message: expect.stringContaining("Could not find a part of the path"),
+      hint: expect.stringContaining("UNC path"),
+    });
+  });
+
+  it("an equal-size file with another mtime and other bytes is never overwritten", async () => {
+    const source = dir("source");
+    const target = dir("target");
+    writeFileSync(path.join(source, "x.txt"), "AAAA");
+    writeFileSync(path.join(target, "x.txt"), "BBBB");
+    utimesSync(path.join(target, "x.txt"), 1_700_000_000, 1_700_000_000);
+    const summary = await copyTree({ source, target, verify: "size", sourceNode: "n1" });
+    expect(readFileSync(path.join(target, "x.txt"), "utf8")).toBe("BBBB");
+    expect(summary.collisions).toHaveLength(1);
+  });
+});

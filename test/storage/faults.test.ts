@@ -1,0 +1,137 @@
+// Faults come through the engine's FileOps seam: tests run as root, where chmod 000 does not stop
+// a read, so "no read permission" is simulated by failing the open() of that file with EACCES.
+import os from "node:os";
+import path from "node:path";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { copyTree, preflightTarget } from "../../src/storage/index.js";
+import { allFiles, errno, faultyOps, snapshot, tempDirs, writeFile } from "./helpers.js";
+
+const dir = tempDirs();
+
+function smallTree(): string {
+  const source = dir("source");
+  for (let i = 1; i <= 30; i++) writeFile(source, `TaskLogs/servertasks-${i}_ABCDEFGHIJ.txt`, `task ${i}\n`.repeat(200 * i));
+  writeFile(source, "Packages/Spaces-1/feeds-builtin/Acme/Acme.1.0.0.zip", Buffer.alloc(3 << 20, 7));
+  return source;
+}
+
+const LOCKED = "servertasks-7_ABCDEFGHIJ.txt";
+
+describe("a source file octoha may not read", () => {
+  it("is listed with its path, the account and the fix; everything else is copied; a re-run after the fix completes", async () => {
+    const source = smallTree();
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "m.jsonl");
+    const ops = faultyOps({
+      before: (call, p) => {
+        if (call === "open" && p.endsWith(LOCKED) && p.startsWith(source)) throw errno("EACCES");
+      },
+    });
+    const first = await copyTree({ source, target, manifestPath, ops });
+    expect(first.errors).toHaveLength(1);
+    const [e] = first.errors;
+    expect(e!.code).toBe("COPY_SOURCE_UNREADABLE");
+    expect(e!.message).toContain(path.join(source, "TaskLogs", LOCKED));
+    expect(e!.message).toContain(os.userInfo().username);
+    expect(e!.message).toMatch(/Grant .* read access/);
+    expect(first.filesCopied).toBe(snapshot(source).size - 1);
+
+    const opened: string[] = [];
+    const second = await copyTree({ source, target, manifestPath, ops: faultyOps({ before: (c, p) => void (c === "open" && opened.push(p)) }) });
+    expect(second.errors).toEqual([]);
+    expect(second.filesCopied).toBe(1);
+    expect(opened.filter((p) => p.startsWith(source))).toEqual([path.join(source, "TaskLogs", LOCKED)]);
+    expect(snapshot(target)).toEqual(snapshot(source));
+  });
+});
+
+describe("transient and permanent storage errors", () => {
+  it("an EIO while reading is retried and the file arrives intact", async () => {
+    const source = smallTree();
+    const target = dir("target");
+    let failures = 0;
+    const ops = faultyOps({
+      before: (call, p) => {
+        if (call === "read" && p.endsWith("Acme.1.0.0.zip") && failures < 2) {
+          failures++;
+          throw errno("EIO", "read");
+        }
+      },
+    });
+    const summary = await copyTree({ source, target, ops, retryBaseDelayMs: 1 });
+    expect(failures).toBe(2);
+    expect(summary.errors).toEqual([]);
+    expect(snapshot(target)).toEqual(snapshot(source));
+    expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
+  });
+
+  it("an EIO that never clears stops the copy as retryable, without a partial file", async () => {
+    const source = smallTree();
+    const target = dir("target");
+    const ops = faultyOps({ before: (call, p) => void (call === "write" && p.includes("Acme.1.0.0.zip") && (() => { throw errno("EIO", "write"); })()) });
+    await expect(copyTree({ source, target, ops, retryAttempts: 3, retryBaseDelayMs: 1 })).rejects.toMatchObject({ code: "COPY_TRANSIENT", behaviour: "retryable" });
+    expect(allFiles(target).filter((f) => f.includes("Acme"))).toEqual([]);
+  });
+
+  it("a disk that fills up stops the copy with a clear message, removes the partial file and keeps verified ones", async () => {
+    const source = smallTree();
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "m.jsonl");
+    let writes = 0;
+    const ops = faultyOps({
+      before: (call, p) => {
+        if (call === "write" && p.endsWith(".octoha-tmp") && ++writes > 10) throw errno("ENOSPC", "write");
+      },
+    });
+    const error = await copyTree({ source, target, manifestPath, ops, concurrency: 2 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "COPY_NO_SPACE", behaviour: "fatal" });
+    expect((error as Error).message).toContain("No space left on the target");
+    expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
+    // What was copied before the disk filled is complete and in the manifest: the re-run skips it.
+    const copiedBefore = snapshot(target);
+    expect(copiedBefore.size).toBeGreaterThan(0);
+    for (const [rel, f] of copiedBefore) expect(f.sha256).toBe(snapshot(source).get(rel)!.sha256);
+    const rerun = await copyTree({ source, target, manifestPath });
+    expect(rerun.filesSkipped).toBe(copiedBefore.size);
+    expect(snapshot(target)).toEqual(snapshot(source));
+  });
+
+  it("too little free space is caught before the first byte, with the sizes", async () => {
+    const source = smallTree();
+    const target = dir("target");
+    const opened: string[] = [];
+    const ops = faultyOps({ statfsFree: 1024, before: (c, p) => void (c === "open" && opened.push(p)) });
+    const error = await copyTree({ source, target, ops }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "COPY_NO_SPACE" });
+    expect((error as Error).message).toMatch(/free, .* to copy plus .* margin/);
+    expect(opened.filter((p) => p.startsWith(source))).toEqual([]);
+  });
+
+  it("a target octoha may not write to is reported with the Octopus docs' wording and Full Control fix", async () => {
+    const target = dir("target");
+    const ops = faultyOps({ before: (c, p) => void (c === "open" && p.includes(".octoha-probe") && (() => { throw errno("EACCES"); })()) });
+    const result = await preflightTarget({ target, bytesNeeded: 10, ops });
+    expect(result.ok).toBe(false);
+    expect(result.problems[0]!.message).toBe(`Access to the path '${target}' is denied`);
+    expect(result.problems[0]!.hint).toMatch(/Full Control on the share AND on the NTFS/);
+  });
+});
+
+describe("interrupting a copy", () => {
+  it("an abort mid-copy leaves no temp file and says it was interrupted; the re-run finishes the job", async () => {
+    const source = smallTree();
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "m.jsonl");
+    const abort = new AbortController();
+    let reads = 0;
+    const ops = faultyOps({ before: (call) => void (call === "read" && ++reads === 8 && abort.abort()) });
+    const first = await copyTree({ source, target, manifestPath, ops, signal: abort.signal, concurrency: 2 });
+    expect(first.interrupted).toBe(true);
+    expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
+    const second = await copyTree({ source, target, manifestPath });
+    expect(second.filesCopied + second.filesSkipped).toBe(snapshot(source).size);
+    expect(snapshot(target)).toEqual(snapshot(source));
+    expect(readFileSync(manifestPath, "utf8").trim().split("\n").length).toBe(snapshot(source).size);
+  });
+});

@@ -1,0 +1,64 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { copyTree, nameProblems, windowsNameProblem } from "../../src/storage/index.js";
+import { tempDirs, writeFile } from "./helpers.js";
+
+const dir = tempDirs();
+
+describe("names Windows cannot hold", () => {
+  it.each([
+    ["a:b.txt", "':'"],
+    ["what?.txt", "'?'"],
+    ['say"hi".txt', "'\"'"],
+    ["pipe|.txt", "'|'"],
+    ["star*.zip", "'*'"],
+    ["less<more>.txt", "'<'"],
+    ["trailing.", "ends with a dot"],
+    ["trailing ", "ends with a dot or a space"],
+    ["CON", "reserved device name"],
+    ["nul.txt", "reserved device name"],
+    ["COM1.log", "reserved device name"],
+    ["lpt9", "reserved device name"],
+  ])("%s is reported (%s)", (name, why) => {
+    expect(windowsNameProblem(name)).toContain(why);
+  });
+
+  it.each(["servertasks-1_ABCDEFGHIJ.txt", "CONSOLE.txt", "COM10", "Acme.1.0.0.zip", "scheduledtasks_retention.txt"])("%s is fine", (name) => {
+    expect(windowsNameProblem(name)).toBeUndefined();
+  });
+
+  it("a path of 260 characters or more as Octopus sees it is reported with its length", () => {
+    const root = "\\\\fs01\\OctopusShared\\Artifacts"; // 30 characters
+    const fits = `${"a".repeat(100)}/${"b".repeat(127)}`; // 30 + 1 + 100 + 1 + 127 = 259
+    const tooLong = `${"a".repeat(100)}/${"b".repeat(128)}`; // 260
+    expect(nameProblems(fits, root)).toEqual([]);
+    expect(nameProblems(tooLong, root)).toEqual([
+      expect.objectContaining({ problem: "path-too-long", detail: expect.stringContaining("260 characters") }),
+    ]);
+  });
+});
+
+describe("the copy's name report", () => {
+  it("lists bad names and long paths before copying, and still copies them to the Linux target", async () => {
+    const source = { dir: dir("source") };
+    const target = { dir: dir("target") };
+    writeFile(source.dir, "Artifacts/ok.txt", "ok");
+    writeFile(source.dir, "Artifacts/bad:name.txt", "colon");
+    writeFile(source.dir, "Artifacts/aux.zip", "aux");
+    writeFile(source.dir, `Artifacts/${"deep/".repeat(50)}file.txt`, "deep");
+    const progress: number[] = [];
+    const summary = await copyTree({
+      source: source.dir,
+      target: target.dir,
+      targetAsOctopusSeesIt: "D:\\Octopus\\Shared",
+      onProgress: (p) => progress.push(p.filesDone),
+    });
+    const byPath = new Map(summary.nameProblems.map((p) => [p.relPath, p.problem]));
+    expect(byPath.get("Artifacts/bad:name.txt")).toBe("invalid-windows-name");
+    expect(byPath.get("Artifacts/aux.zip")).toBe("invalid-windows-name");
+    expect(byPath.get(`Artifacts/${"deep/".repeat(50)}file.txt`)).toBe("path-too-long");
+    expect(byPath.has("Artifacts/ok.txt")).toBe(false);
+    expect(summary.filesCopied).toBe(4);
+    expect(path.isAbsolute(target.dir)).toBe(true);
+  });
+});
