@@ -51,7 +51,7 @@ export class FileTactics {
   /** Size and mtime equal, and for sha256 the manifest vouches for the target's hash. */
   private trustedSame(job: FileJob, t: FileStat): boolean {
     if (!t.isFile || t.size !== job.entry.size || !sameMtime(t.mtimeMs, job.entry.mtimeMs)) return false;
-    return this.s.verify !== "sha256" || this.manifest.verifiedHash(job.targetRelPath, t.size, t.mtimeMs) !== undefined;
+    return this.s.verify !== "sha256" || this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs);
   }
 
   /** Do the job. Returns true when it was counted as work (progress), false for a cheap skip. */
@@ -148,7 +148,7 @@ export class FileTactics {
     const kind: CollisionKind = job.kind === "case-only" ? "case-only" : "different-bytes";
     const src = await this.retry(() => hashFile(this.s.ops, sourceAbs, "source", signal), sourceAbs);
     if (t.size === job.entry.size) {
-      const tgt = this.manifest.verifiedHash(job.targetRelPath, t.size, t.mtimeMs) ?? (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal), targetAbs)).sha256;
+      const tgt = (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal), targetAbs)).sha256;
       if (tgt === src.sha256) {
         this.skipped(job);
         if (kind === "case-only") this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
