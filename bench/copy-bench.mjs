@@ -47,6 +47,7 @@ function timed(command, argv) {
   sh("sync", []);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const rssMb = useTime ? Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) / 1024 : undefined;
+  rmSync(rssFile, { force: true });
   return { seconds, rssMb };
 }
 
