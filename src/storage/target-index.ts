@@ -6,16 +6,30 @@
 import type { FileOps, FileStat } from "./file-ops.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 
+/**
+ * A name at the target: the listing's own entry (with size and times: no second object per file,
+ * which matters at 250 000 task logs in one folder), or a name this run reserved.
+ */
 export interface TargetName {
   /** The name as it is (or will be) at the target. */
   name: string;
-  isDir: boolean;
+  isDirectory: boolean;
+  /** Present for listed entries; a reserved name has none of these yet. */
+  isFile?: boolean;
+  size?: number;
+  mtimeMs?: number;
+  atimeMs?: number;
   /** Settles when this run has finished writing the name (case-only duplicates among sources wait for it). */
-  pending?: Promise<void>;
+  pending?: Promise<void> | undefined;
   /** The source file (relPath) this run is writing under the name: dry-run compares against it. */
   from?: string;
-  /** Size and mtime from the listing (absent for names this run reserved). */
-  stat?: FileStat;
+}
+
+/** The listing's facts about a name, when it came from the listing. */
+export function listedStat(t: TargetName): FileStat | undefined {
+  return t.size === undefined || t.from !== undefined
+    ? undefined
+    : { size: t.size, mtimeMs: t.mtimeMs ?? 0, atimeMs: t.atimeMs ?? 0, isFile: t.isFile === true, isDirectory: t.isDirectory };
 }
 
 export function foldName(name: string): string {
@@ -36,7 +50,7 @@ export class TargetDirIndex {
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX)) staleTemps.push(d.name);
           if (isOwnName(relDir, d.name)) continue;
-          index.names.set(foldName(d.name), { name: d.name, isDir: d.isDirectory, stat: d });
+          index.names.set(foldName(d.name), d);
         }
       }
     } catch (error) {
