@@ -12,22 +12,38 @@ import type { ManifestRecord } from "./types.js";
 
 export const MANIFEST_VERSION = 1;
 
-/** What the manifest says about a target file: size, mtime and hash, packed to keep 10^6 entries small. */
+/** A manifest record that still describes the file at the target: its hash and the node it was copied from. */
+export interface VerifiedRecord {
+  sha256: string;
+  /** The source node of the copy that wrote (or vouched for) the target; undefined in records without one. */
+  node: string | undefined;
+}
+
+/** What the manifest says about a target file: size, mtime, hash and source node, packed to keep 10^6 entries small. */
 export class ManifestIndex {
   private readonly byPath = new Map<string, string>();
 
-  set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256">): void {
-    if (r.sha256) this.byPath.set(r.relPath, `${r.size}|${r.mtimeMs}|${r.sha256}`);
+  set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256" | "node">): void {
+    // The hash is hex and the node a machine name: neither holds "|", so the node is simply the rest.
+    if (r.sha256) this.byPath.set(r.relPath, `${r.size}|${r.mtimeMs}|${r.sha256}|${r.node ?? ""}`);
     else this.byPath.delete(r.relPath);
   }
 
-  /** The recorded hash when the target still has the recorded size and mtime, else undefined. */
-  verifiedHash(relPath: string, size: number, mtimeMs: number): string | undefined {
+  /** The record when the target still has the recorded size and mtime, else undefined. */
+  verifiedRecord(relPath: string, size: number, mtimeMs: number): VerifiedRecord | undefined {
     const v = this.byPath.get(relPath);
     if (!v) return undefined;
     const a = v.indexOf("|");
     const b = v.indexOf("|", a + 1);
-    return Number(v.slice(0, a)) === size && sameMtime(Number(v.slice(a + 1, b)), mtimeMs) ? v.slice(b + 1) : undefined;
+    const c = v.indexOf("|", b + 1);
+    if (Number(v.slice(0, a)) !== size || !sameMtime(Number(v.slice(a + 1, b)), mtimeMs)) return undefined;
+    const node = v.slice(c + 1);
+    return { sha256: v.slice(b + 1, c), node: node === "" ? undefined : node };
+  }
+
+  /** The recorded hash when the target still has the recorded size and mtime, else undefined. */
+  verifiedHash(relPath: string, size: number, mtimeMs: number): string | undefined {
+    return this.verifiedRecord(relPath, size, mtimeMs)?.sha256;
   }
 
   get size(): number {
