@@ -13,6 +13,7 @@ import { startStandin, type RunningStandin, type StandinOptions } from "../../sr
 import type { PlanInput } from "../../src/plan/schema.js";
 import type { RunOutcome } from "../../src/runner/events.js";
 import type { RunReport } from "../../src/report/run-report.js";
+import { indexSteps, readJournal } from "../../src/runner/journal.js";
 import { CLI, cleanEnv, type CliResult } from "../helpers/cli.js";
 
 export interface CliRun extends CliResult {
@@ -163,4 +164,11 @@ export async function unreadableLogs(s: Scenario): Promise<string[]> {
     }
   }
   return failed;
+}
+
+/** What a step of a run returned, from the run's journal. */
+export async function stepResult<T>(s: Scenario, outcome: RunOutcome | undefined, stepId: string): Promise<T | undefined> {
+  if (!outcome) throw new Error("no run outcome");
+  const steps = indexSteps((await readJournal(outcome.stateDir, outcome.runId)).records);
+  return steps.get(stepId)?.result as T | undefined;
 }
