@@ -46,7 +46,7 @@ describe("drain-nodes", () => {
     expect(r.phase).toBe("done");
     const waiting = ctx.events.filter((e) => e.level === "progress");
     expect(waiting.length).toBeGreaterThan(0);
-    expect(waiting[0]!.message).toContain("ServerTasks-7 (Deploy, Executing) on OctopusServerNodes-OCTO1");
+    expect(waiting[0]!.message).toContain("ServerTasks-7 (Deploy, Executing) on OCTO1");
     // The queued task does not hold the drain.
     expect(waiting[0]!.message).not.toContain("ServerTasks-8");
     expect(r.handleDeadline! - (r.drainDeadline! - 2 * 60_000)).toBeGreaterThanOrEqual(60_000);
@@ -61,7 +61,7 @@ describe("drain-nodes", () => {
     expect(error).toBeInstanceOf(OctohaError);
     expect((error as OctohaError).code).toBe("DRAIN_TIMEOUT");
     expect((error as OctohaError).exitCode).toBe(3);
-    expect((error as OctohaError).hint).toContain("ServerTasks-7 (Deploy, Executing) on OctopusServerNodes-OCTO1");
+    expect((error as OctohaError).hint).toContain("ServerTasks-7 (Deploy, Executing) on OCTO1");
     expect(cluster.calls.some((c) => c.method === "cancel")).toBe(false);
   });
 
