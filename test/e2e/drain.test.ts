@@ -1,15 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { sharedFolder, startScenario, treeOf, until, unreadableLogs, type Scenario } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { sharedFolder, treeOf, until, unreadableLogs, scenarios } from "./harness.js";
 
-let s: Scenario | undefined;
-afterEach(async () => {
-  await s?.close();
-  s = undefined;
-});
+const scenario = scenarios();
 
 describe("a drain that never finishes", () => {
   it("stops resumable (exit 3) naming the running task and its node, copies nothing, leaves the nodes drained but Octopus out of maintenance mode; resume --cancel-tasks cancels it and completes", async () => {
-    s = await startScenario({ options: { drainTimeoutMinutes: 0.05 } });
+    const s = await scenario({ options: { drainTimeoutMinutes: 0.05 } });
     const { cluster } = s.standin;
     for (const n of cluster.nodes()) cluster.setStuck(n.name, true);
     const stuck = cluster.queueTask({ description: "Deploy Acme.Web to Production (hangs)", durationMs: 3_600_000 });

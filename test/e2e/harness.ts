@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
+import { afterEach } from "vitest";
 import path from "node:path";
 import { demoPlan } from "../../src/standin/demo.js";
 import { startStandin, type RunningStandin, type StandinOptions } from "../../src/standin/standin.js";
@@ -40,6 +41,19 @@ export interface ScenarioOptions {
   options?: Partial<PlanInput["options"]>;
   /** Adjust the plan before it is written (e.g. a single-node migration). */
   editPlan?: (plan: PlanInput) => void;
+}
+
+/** startScenario for one test file: every scenario it started is closed (and its temp dir removed) after each test. */
+export function scenarios(): (o?: ScenarioOptions) => Promise<Scenario> {
+  const open: Scenario[] = [];
+  afterEach(async () => {
+    while (open.length) await open.pop()!.close();
+  });
+  return async (o) => {
+    const s = await startScenario(o);
+    open.push(s);
+    return s;
+  };
 }
 
 export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> {

@@ -1,15 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { nodeFolder, sharedFolder, startScenario, treeOf, unreadableLogs, type Scenario } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { nodeFolder, sharedFolder, treeOf, unreadableLogs, scenarios } from "./harness.js";
 
-let s: Scenario | undefined;
-afterEach(async () => {
-  await s?.close();
-  s = undefined;
-});
+const scenario = scenarios();
 
 describe("migration of a single node to HA (`octoha run PLAN --yes`)", () => {
   it("puts every file on shared storage byte for byte, repoints Octopus, and leaves it out of maintenance mode with the node's own task cap", async () => {
-    s = await startScenario({ standin: { nodes: 1, seedTasks: 4 } });
+    const s = await scenario({ standin: { nodes: 1, seedTasks: 4 } });
     s.standin.cluster.updateNode("OCTO1", { maxConcurrentTasks: 7 });
     const sources = { TaskLogs: treeOf(nodeFolder(s, "OCTO1", "TaskLogs")), Artifacts: treeOf(nodeFolder(s, "OCTO1", "Artifacts")), Packages: treeOf(nodeFolder(s, "OCTO1", "Packages")) };
     expect(sources.TaskLogs.size).toBeGreaterThan(4);

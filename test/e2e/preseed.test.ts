@@ -1,18 +1,14 @@
 import { appendFileSync, existsSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CopyResult } from "../../src/steps/copy.js";
-import { nodeFolder, sharedFolder, startScenario, stepResult, treeOf, until, unreadableLogs, type Scenario } from "./harness.js";
+import { nodeFolder, sharedFolder, stepResult, treeOf, until, unreadableLogs, scenarios } from "./harness.js";
 
-let s: Scenario | undefined;
-afterEach(async () => {
-  await s?.close();
-  s = undefined;
-});
+const scenario = scenarios();
 
 describe("preseed while Octopus is live, then the window (`run --phase preseed`, then `run --yes`)", () => {
   it("the window copies only what changed since the preseed: new logs, and a grown log replaced, not quarantined as a collision", async () => {
-    s = await startScenario({ standin: { nodes: 1, seedTasks: 3 } });
+    const s = await scenario({ standin: { nodes: 1, seedTasks: 3 } });
     const { cluster } = s.standin;
     const pre = await s.cli("run", s.planFile, "--phase", "preseed", "--json");
     expect(pre.code, pre.stderr).toBe(0);

@@ -1,17 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { nodeFolder, sharedFolder, startScenario, unreadableLogs, type Scenario } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { nodeFolder, sharedFolder, unreadableLogs, scenarios } from "./harness.js";
 
-let s: Scenario | undefined;
-afterEach(async () => {
-  await s?.close();
-  s = undefined;
-});
+const scenario = scenarios();
 
 describe("repair of a two-node cluster whose nodes wrote to their own disks (`octoha repair PLAN --yes`)", () => {
   it("makes every task log open through every node and quarantines the second scheduled-job log, naming it in the run report", async () => {
-    s = await startScenario();
+    const s = await scenario();
     // The symptom before: each node opens only the logs it wrote.
     expect((await unreadableLogs(s)).length).toBeGreaterThan(0);
 
