@@ -91,14 +91,28 @@ function runCliJson(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], { env, timeout: 55_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
-      const lines = stdout
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = parseJsonOutput(stdout);
       const outcome = (lines.find((l) => l.type === "outcome") as { outcome?: RunOutcome } | undefined)?.outcome;
       resolve({ code, stdout, stderr, lines, outcome });
     });
   });
+}
+
+/** One pretty-printed JSON document (dry-run) or one JSON object a line (run verbs). */
+function parseJsonOutput(stdout: string): Record<string, unknown>[] {
+  try {
+    return [JSON.parse(stdout) as Record<string, unknown>];
+  } catch {
+    const out: Record<string, unknown>[] = [];
+    for (const line of stdout.split("\n")) {
+      try {
+        if (line.startsWith("{")) out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a JSON line: human text on stdout is not this parser's business
+      }
+    }
+    return out;
+  }
 }
 
 export interface FileFacts {
