@@ -7,12 +7,13 @@ import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
-import { afterEach } from "vitest";
+import { afterEach, vi } from "vitest";
 import path from "node:path";
 import { demoPlan } from "../../src/standin/demo.js";
 import { startStandin, type RunningStandin, type StandinOptions } from "../../src/standin/standin.js";
 import type { PlanInput } from "../../src/plan/schema.js";
 import type { RunOutcome } from "../../src/runner/events.js";
+import type { ListenerFaults } from "../../src/standin/http.js";
 import type { RunReport } from "../../src/report/run-report.js";
 import { indexSteps, readJournal } from "../../src/runner/journal.js";
 import { CLI, cleanEnv, type CliResult } from "../helpers/cli.js";
@@ -43,8 +44,12 @@ export interface ScenarioOptions {
   editPlan?: (plan: PlanInput) => void;
 }
 
+export const E2E_TIMEOUT_MS = 180_000;
+
 /** startScenario for one test file: every scenario it started is closed (and its temp dir removed) after each test. */
 export function scenarios(): (o?: ScenarioOptions) => Promise<Scenario> {
+  // Each scenario runs octoha two or three times as a child process; on a busy 2-core machine that takes more than the default minute.
+  vi.setConfig({ testTimeout: E2E_TIMEOUT_MS });
   const open: Scenario[] = [];
   afterEach(async () => {
     while (open.length) await open.pop()!.close();
@@ -89,7 +94,7 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
 
 function runCliJson(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env, timeout: 55_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { env, timeout: 120_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
       const lines = parseJsonOutput(stdout);
       const outcome = (lines.find((l) => l.type === "outcome") as { outcome?: RunOutcome } | undefined)?.outcome;
@@ -199,4 +204,15 @@ export async function stepResult<T>(s: Scenario, outcome: RunOutcome | undefined
   if (!outcome) throw new Error("no run outcome");
   const steps = indexSteps((await readJournal(outcome.stateDir, outcome.runId)).records);
   return steps.get(stepId)?.result as T | undefined;
+}
+
+/** Starts the storm on the load-balanced URL the moment the run drains the first node. */
+export function stormOnDrain(s: Scenario, faults: ListenerFaults): void {
+  const { cluster, http } = s.standin;
+  let started = false;
+  cluster.onChange(() => {
+    if (started || !cluster.nodes().some((n) => n.isDraining)) return;
+    started = true;
+    http.setFaults("lb", faults);
+  });
 }
