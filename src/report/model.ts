@@ -23,6 +23,8 @@ export interface CopyVolume {
   files: number;
   bytes: number;
   filesAlreadyThere: number;
+  /** Of files: earlier copies by the same node (a preseed's) replaced by newer bytes (run reports). */
+  filesUpdated?: number;
 }
 
 export interface DryRunReport {

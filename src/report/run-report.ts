@@ -34,7 +34,7 @@ export function buildRunReport(o: { workflow: string; runId: string; results: Re
     formatVersion: RUN_REPORT_FORMAT_VERSION,
     workflow: o.workflow,
     runId: o.runId,
-    copied: jobs.map((j) => ({ kind: j.kind, node: j.node, files: j.filesCopied, bytes: j.bytesCopied, filesAlreadyThere: j.filesSkipped })),
+    copied: jobs.map((j) => ({ kind: j.kind, node: j.node, files: j.filesCopied, bytes: j.bytesCopied, filesAlreadyThere: j.filesSkipped, filesUpdated: j.filesUpdated ?? 0 })),
     collisions: jobs.flatMap((j) => j.collisions.map((c) => ({ ...c, folder: j.kind, node: j.node }))),
     logsNowhere: verify?.logsNowhere ?? [],
     packagesMissing: verify?.packagesMissing ?? [],
@@ -47,7 +47,7 @@ export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): strin
   if (r.copied.length === 0) out.push("Nothing copied.", "");
   else {
     out.push("| folder | node | files copied | bytes | already there |", "|---|---|---:|---:|---:|");
-    for (const c of r.copied) out.push(`| ${c.kind} | ${c.node} | ${c.files} | ${formatBytes(c.bytes)} | ${c.filesAlreadyThere} |`);
+    for (const c of r.copied) out.push(`| ${c.kind} | ${c.node} | ${c.files}${c.filesUpdated ? ` (${c.filesUpdated} updated)` : ""} | ${formatBytes(c.bytes)} | ${c.filesAlreadyThere} |`);
     out.push("");
   }
   out.push("## Collisions", "");

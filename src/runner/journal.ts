@@ -15,6 +15,8 @@ export interface ErrorRecord {
   message: string;
   hint?: string;
   behaviour?: string;
+  /** The exit code the error asked for (an OctohaError's exitCode), e.g. 3 for "stopped, resumable". */
+  exitCode?: number;
 }
 
 /** Every line of a journal. `v` is the journal format version. */

@@ -46,12 +46,13 @@ export type UndoOutcome =
 const notProvided = (name: string) => () => Promise.reject(new Error(`runner actor ${name} was not provided`));
 
 export function errorRecord(error: unknown): ErrorRecord {
-  const e = error as { code?: unknown; message?: unknown; hint?: unknown; behaviour?: unknown } | null;
+  const e = error as { code?: unknown; message?: unknown; hint?: unknown; behaviour?: unknown; exitCode?: unknown } | null;
   return {
     code: typeof e?.code === "string" ? e.code : "ERROR",
     message: typeof e?.message === "string" ? e.message : String(error),
     ...(typeof e?.hint === "string" ? { hint: e.hint } : {}),
     ...(typeof e?.behaviour === "string" ? { behaviour: e.behaviour } : {}),
+    ...(typeof e?.exitCode === "number" ? { exitCode: e.exitCode } : {}),
   };
 }
 

@@ -91,7 +91,9 @@ function outcomeOf(o: RunStepsOptions, runId: string, journalFile: string, snap:
     const problem = { stepId: c.failure.stepId ?? "?", kind: c.failure.code === "ROLLBACK_REFUSED" ? ("refused" as const) : ("failed" as const), reason: c.failure.message };
     return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], nextCommand: cmd("rollback", false) });
   }
-  return finish("failed", ExitCode.Failed, { ...(failure ? { failure } : {}), nextCommand: cmd("resume", false) });
+  // A step that stopped on purpose in a safe, resumable place (a drain timeout) says so with exit code 3.
+  const exitCode = c.failure?.exitCode === ExitCode.Resumable ? ExitCode.Resumable : ExitCode.Failed;
+  return finish("failed", exitCode, { ...(failure ? { failure } : {}), nextCommand: cmd("resume", false) });
 }
 
 async function resolveRunId(o: RunStepsOptions): Promise<string> {

@@ -106,6 +106,8 @@ export interface ContinueRunOptions {
   stateDir?: string;
   runId?: string;
   rollbackTo?: string;
+  /** Flags added to (or overriding) those the run was started with, e.g. resume --cancel-tasks. */
+  flags?: Record<string, boolean>;
   approve: ApproveMode;
   json: boolean;
   signal: AbortSignal;
@@ -124,5 +126,5 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
   if (!workflow || !planFile) {
     throw new InputError(`Run ${runId} does not record which workflow and plan started it`, { code: "RUN_INVOCATION_UNKNOWN", hint: "It was not started by `octoha run`; continue it with the tool that started it." });
   }
-  return runWorkflow({ workflow, planFile, flags: invocation.flags ?? {}, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}) });
+  return runWorkflow({ workflow, planFile, flags: { ...(invocation.flags ?? {}), ...(o.flags ?? {}) }, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}) });
 }

@@ -415,6 +415,14 @@ export class Cluster {
     return { tasks: created, files };
   }
 
+  /** A NuGetPackage row with no file written anywhere: a package the database indexes but no node has (tests). */
+  indexPackage(input: { packageId: string; version: string; spaceId?: string }): SimPackage {
+    const pkg: SimPackage = { id: `packages-${input.packageId}.${input.version}`, packageId: input.packageId, version: input.version, spaceId: input.spaceId ?? "Spaces-1" };
+    this.s.packages.push(pkg);
+    this.changed();
+    return { ...pkg };
+  }
+
   /** Write a file through a node's path mapping (tests arrange odd states with it). */
   writeFile(node: SimNode | string, octopusPath: string, content: string): string {
     const n = typeof node === "string" ? this.requireNode(node) : node;

@@ -55,12 +55,15 @@ export interface RunningStandin {
   http: StandinHttp;
   /** Faults of the TDS endpoint, when it runs. */
   setSqlFaults?: (faults: Record<string, unknown>) => void;
+  /** The TDS fault knobs now (a fired one-shot knob is gone). */
+  sqlFaults?: () => TdsFaults;
   close(): Promise<void>;
 }
 
 interface SqlEndpoint {
   connectionString: string;
   setFaults(f: TdsFaults): void;
+  faults(): TdsFaults;
   close(): Promise<void>;
 }
 
@@ -127,6 +130,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     cluster,
     http,
     setSqlFaults: sql ? (f) => sql?.setFaults(f) : undefined,
+    sqlFaults: sql ? () => sql?.faults() ?? {} : undefined,
     async close() {
       stopClock();
       await sql?.close();
@@ -151,5 +155,5 @@ function shellQuote(s: string): string {
 async function startSqlEndpoint(cluster: Cluster): Promise<SqlEndpoint | undefined> {
   const password = `Sa-${randomBytes(12).toString("hex")}`;
   const server = await startTdsServer({ host: "127.0.0.1", port: 0, user: "octoha_reader", password, database: "Octopus", handler: createSqlEngine(cluster) });
-  return { connectionString: server.connectionString, setFaults: (f) => server.setFaults(f), close: () => server.close() };
+  return { connectionString: server.connectionString, setFaults: (f) => server.setFaults(f), faults: () => server.faults(), close: () => server.close() };
 }

@@ -29,6 +29,8 @@ export interface CopyJobResult {
   bytesCopied: number;
   filesSkipped: number;
   bytesSkipped: number;
+  /** Of filesCopied: this node's own earlier copies (a preseed's) replaced by the file's newer bytes. */
+  filesUpdated?: number;
   collisions: Collision[];
   nameProblems: NameProblem[];
   errors: CopySummary["errors"];
@@ -62,7 +64,7 @@ function quarantineDirFor(job: CopyJob): string | undefined {
 const jobKey = (j: { kind: FolderKind; node: string }) => `${j.kind}:${j.node}`;
 
 function toJobResult(job: CopyJob, s: CopySummary): CopyJobResult {
-  return { kind: job.kind, node: job.source.node, filesCopied: s.filesCopied, bytesCopied: s.bytesCopied, filesSkipped: s.filesSkipped, bytesSkipped: s.bytesSkipped, collisions: s.collisions, nameProblems: s.nameProblems, errors: s.errors };
+  return { kind: job.kind, node: job.source.node, filesCopied: s.filesCopied, bytesCopied: s.bytesCopied, filesSkipped: s.filesSkipped, bytesSkipped: s.bytesSkipped, filesUpdated: s.filesUpdated ?? 0, collisions: s.collisions, nameProblems: s.nameProblems, errors: s.errors };
 }
 
 /** `live`: Octopus runs during the copy (preseed), so sources keep changing. */

@@ -4,7 +4,7 @@
  * 5 minutes before 2025.3.10568). Then it waits for task-log handles to close. Both deadlines are
  * timestamps in the checkpoint, so a resumed run continues the wait instead of restarting it.
  */
-import type { ServerNode, ServerNodes, ServerTask, ServerTasks } from "../octopus/types.js";
+import type { ServerNodes, ServerTask, ServerTasks } from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { OctohaError } from "../shared/errors.js";
@@ -44,10 +44,15 @@ export interface DrainDeps {
 /** Tasks holding a node busy: anything active except Queued (a queued task waits; it writes no log yet). */
 const isRunning = (t: ServerTask) => t.state !== "Queued";
 
-/** "ServerTasks-81 (Deploy, Executing) on OCTO1": the API may name the node by its Id; operators know names. */
-export function describeTasks(tasks: ServerTask[], nodes: readonly ServerNode[] = []): string[] {
-  const nameOf = (node: string) => nodes.find((n) => n.id === node)?.name ?? node;
-  return tasks.map((t) => `${t.id} (${t.name}, ${t.state}) on ${t.serverNode ? nameOf(t.serverNode) : "no node yet"}`);
+/** The node's name for a task's ServerNode, which holds the node Id on 2018+ ("OctopusServerNodes-OCTO1") and the name on 3.x. */
+function nodeNameOf(serverNode: string | null | undefined, nodes: readonly { id: string; name: string }[]): string | undefined {
+  if (!serverNode) return undefined;
+  const key = serverNode.toLowerCase();
+  return nodes.find((n) => n.id.toLowerCase() === key || n.name.toLowerCase() === key)?.name ?? serverNode;
+}
+
+export function describeTasks(tasks: ServerTask[], nodes: readonly { id: string; name: string }[] = []): string[] {
+  return tasks.map((t) => `${t.id} (${t.name}, ${t.state}) on ${nodeNameOf(t.serverNode, nodes) ?? "no node yet"}`);
 }
 
 export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-nodes"> {
@@ -65,7 +70,7 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
       ctx.emit({
         level: "progress",
         message: `Waiting for ${running.length} task(s) to finish: ${describeTasks(running, list).join("; ")}`,
-        data: { tasks: running.map((t) => ({ id: t.id, state: t.state, node: t.serverNode })), secondsLeft: Math.round((deadline - deps.clock.now()) / 1000) },
+        data: { tasks: running.map((t) => ({ id: t.id, state: t.state, node: nodeNameOf(t.serverNode, list) ?? null })), secondsLeft: Math.round((deadline - deps.clock.now()) / 1000) },
       });
       await deps.clock.sleep(Math.min(poll, Math.max(0, deadline - deps.clock.now())), ctx.signal);
     }
@@ -88,7 +93,7 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
             : { action: "update" as const, target: `node ${n.name} drain flag`, before: false, after: true, summary: `drain ${n.name} (task cap ${n.maxConcurrentTasks} kept, restored by undrain)` },
         ),
         findings: running.length
-          ? [{ severity: "info", code: "TASKS_RUNNING", summary: `${running.length} task(s) running now; the drain waits up to ${deps.drainTimeoutMinutes} min for them`, detail: describeTasks(running).join("\n"), fix: deps.cancelOnTimeout ? "They will be cancelled if still running at the deadline." : "Schedule the window when nothing runs, or pass --cancel-tasks to cancel them at the deadline." }]
+          ? [{ severity: "info", code: "TASKS_RUNNING", summary: `${running.length} task(s) running now; the drain waits up to ${deps.drainTimeoutMinutes} min for them`, detail: describeTasks(running, list).join("\n"), fix: deps.cancelOnTimeout ? "They will be cancelled if still running at the deadline." : "Schedule the window when nothing runs, or pass --cancel-tasks to cancel them at the deadline." }]
           : [],
         facts: { runningTasks: running.map((t) => t.id), drainTimeoutMinutes: deps.drainTimeoutMinutes, logHandleWaitSeconds: deps.logHandleWaitSeconds },
       };
@@ -114,11 +119,13 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
           still = await waitForIdle(ctx, deps.clock.now() + (deps.cancelWaitMs ?? 5 * 60_000));
         }
         if (still.length > 0) {
+          // Names, not node Ids, in what the operator reads; a failing read must not hide the timeout.
+          const known = await nodes.list().catch(() => []);
           throw new OctohaError(`Drain timed out after ${deps.drainTimeoutMinutes} min with ${still.length} task(s) still running; nothing else was changed`, {
             code: "DRAIN_TIMEOUT",
             step: "drain-nodes",
             exitCode: ExitCode.Resumable,
-            hint: `Still running:\n${describeTasks(still).join("\n")}\nWait for them and run \`octoha resume\`, cancel them in the Octopus UI, or resume with --cancel-tasks to cancel them through the API. The nodes stay drained; \`octoha rollback\` undrains them.`,
+            hint: `Still running:\n${describeTasks(still, known).join("\n")}\nWait for them and run \`octoha resume\`, cancel them in the Octopus UI, or resume with --cancel-tasks to cancel them through the API. The nodes stay drained; \`octoha rollback\` undrains them.`,
           });
         }
         r = { ...r, phase: "handles", handleDeadline: deps.clock.now() + deps.logHandleWaitSeconds * 1000 };
@@ -141,7 +148,7 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
       const problems = [
         ...list.filter((n) => !n.isDraining).map((n) => `${n.name} is not draining`),
         ...list.filter((n) => (n.runningTaskCount ?? 0) > 0).map((n) => `${n.name} runs ${n.runningTaskCount} task(s)`),
-        ...describeTasks(active.filter(isRunning)).map((t) => `still running: ${t}`),
+        ...describeTasks(active.filter(isRunning), list).map((t) => `still running: ${t}`),
       ];
       return { ok: problems.length === 0, summary: problems.length === 0 ? "every node drained and idle" : "drain incomplete", problems };
     },

@@ -138,7 +138,8 @@ export function createVerifyCopyStep(deps: VerifyCopyDeps): Step<VerifyCopyResul
         throw new OctohaError("Shared storage is incomplete; no node has been started", {
           code: "VERIFY_COPY_FAILED",
           step: "verify-copy",
-          hint: `${problems.join("\n")}\nPut the missing files in place (a node's folder, then \`octoha resume\` copies them) before any node starts: Octopus drops packages whose files are missing when it re-indexes.`,
+          // A resume retries this check only (the copy steps are done), so the files go straight to shared storage.
+          hint: `${problems.join("\n")}\nCopy the missing files into the shared folders (${deps.sharedPackages}, ${deps.sharedTaskLogs}) with the layout the nodes use (Packages: Spaces-<n>/feeds-builtin/<PackageId>/<PackageId>.<version>.<ext>), then run \`octoha resume\`: it checks again before any node starts. Octopus drops packages whose files are missing when it re-indexes.`,
         });
       }
       return r;

@@ -124,7 +124,10 @@ async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
     apiKey: secretFrom(env, env.plan.octopus.apiKey.env) || secretFrom(env, "OCTOPUS_API_KEY"),
     sqlConnectionString: secretFrom(env, env.plan.octopus.sql.connectionString.env),
   });
-  const version = await ports.version.serverVersion();
+  // A resumed run keeps the version its preflight recorded: mid-window every node may be stopped,
+  // and then no API answers (the load balancer has nothing behind it).
+  const recorded = (env.priorResult?.("preflight") as { version?: unknown } | undefined)?.version;
+  const version = typeof recorded === "string" ? recorded : await ports.version.serverVersion();
   const steps = buildSteps(name, { plan: env.plan, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags: stepFlags(env.flags), version, facts: createRunFacts(env.priorResult) });
   return { steps, close: () => ports.inventory.close() };
 }

@@ -15,14 +15,18 @@ export const MANIFEST_VERSION = 1;
 /**
  * Which target files the manifest vouches for, as (relPath, size, mtime) fingerprints: a number
  * per file instead of its path and hash keeps 260 000 records in a few MB. It is only ever asked
- * after the target's size and mtime already equal the source's, so a fingerprint clash (odds about
- * n²/2⁵³) could at worst skip re-hashing a file that already looks identical.
+ * after the target's size and mtime already equal the source's (or, for writtenBy, after the bytes
+ * were found to differ), so a fingerprint clash (odds about n²/2⁵³) could at worst skip re-hashing a
+ * file that already looks identical. Each fingerprint keeps the node whose copy wrote the file, as an
+ * index into a short list of node names (a cluster has a handful), so a preseed's copy of a log that
+ * has grown since is recognised as this node's own and updated rather than treated as a rival.
  */
 export class ManifestIndex {
-  private readonly verified = new Set<number>();
+  private readonly verified = new Map<number, number>();
+  private readonly nodes: (string | undefined)[] = [];
 
-  set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256">): void {
-    if (r.sha256) this.verified.add(fingerprint(r.relPath, r.size, r.mtimeMs));
+  set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256" | "node">): void {
+    if (r.sha256) this.verified.set(fingerprint(r.relPath, r.size, r.mtimeMs), this.nodeIndex(r.node));
   }
 
   /** True when a record with this path, size and mtime (to the millisecond) carried a hash. */
@@ -30,8 +34,19 @@ export class ManifestIndex {
     return this.verified.has(fingerprint(relPath, size, mtimeMs));
   }
 
+  /** The source node of the copy that left the target as it is now (same path, size and mtime as recorded). */
+  writtenBy(relPath: string, size: number, mtimeMs: number): string | undefined {
+    const i = this.verified.get(fingerprint(relPath, size, mtimeMs));
+    return i === undefined ? undefined : this.nodes[i];
+  }
+
   get size(): number {
     return this.verified.size;
+  }
+
+  private nodeIndex(node: string | undefined): number {
+    const i = this.nodes.indexOf(node);
+    return i >= 0 ? i : this.nodes.push(node) - 1;
   }
 }
 

@@ -175,9 +175,23 @@ export class FileTactics {
         return;
       }
     }
+    if (this.isOwnEarlierCopy(job, t)) {
+      // The target is this node's own earlier copy (a preseed, an interrupted run) of a file that has
+      // grown since: the incoming bytes are the newer state of the same file, not a rival. Replace it
+      // (no-clobber off: the name is taken by the very file being replaced).
+      await this.copyNew(job, signal, false);
+      this.summary.filesUpdated = (this.summary.filesUpdated ?? 0) + 1;
+      return;
+    }
     const winner = this.winner(job, t, kind);
     if (winner.side === "target") await this.loseIncoming(job, kind, winner.reason, src.sha256, signal);
     else await this.replaceTarget(job, kind, winner.reason, signal);
+  }
+
+  /** The manifest vouches that this node's copy wrote the target as it is now (same size and mtime as recorded). */
+  private isOwnEarlierCopy(job: FileJob, t: FileStat): boolean {
+    if (job.kind !== "same-name") return false;
+    return this.s.node !== undefined && this.manifest.writtenBy(job.targetRelPath, t.size, t.mtimeMs) === this.s.node;
   }
 
   private winner(job: FileJob, t: FileStat, kind: CollisionKind): { side: "source" | "target"; reason: string } {

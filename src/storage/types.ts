@@ -88,6 +88,11 @@ export interface CopySummary {
   durationMs: number;
   /** Losing copies written to (or, in dry-run, that would go to) the quarantine folder. */
   filesQuarantined?: number;
+  /**
+   * Of filesCopied: targets that were this node's own earlier copy (per the manifest) of a file that
+   * changed since, replaced by the newer bytes; not collisions, nothing quarantined.
+   */
+  filesUpdated?: number;
   /** Work found by the planning pass (files not already at the target), the progress totals. */
   filesPlanned?: number;
   bytesPlanned?: number;

@@ -61,7 +61,7 @@ describe("drain-nodes", () => {
     expect(error).toBeInstanceOf(OctohaError);
     expect((error as OctohaError).code).toBe("DRAIN_TIMEOUT");
     expect((error as OctohaError).exitCode).toBe(3);
-    expect((error as OctohaError).hint).toContain("ServerTasks-7 (Deploy, Executing) on OctopusServerNodes-OCTO1");
+    expect((error as OctohaError).hint).toContain("ServerTasks-7 (Deploy, Executing) on OCTO1");
     expect(cluster.calls.some((c) => c.method === "cancel")).toBe(false);
   });
 
@@ -202,7 +202,7 @@ describe("drain progress names nodes the way operators know them", () => {
     const { describeTasks } = await import("../../src/steps/drain-nodes.js");
     const lines = describeTasks(
       [{ id: "ServerTasks-81", name: "Deploy", state: "Executing", serverNode: "OctopusServerNodes-OCTO2" }],
-      [{ id: "OctopusServerNodes-OCTO2", name: "OCTO2", maxConcurrentTasks: 5, isDraining: true }],
+      [{ id: "OctopusServerNodes-OCTO2", name: "OCTO2" }],
     );
     expect(lines).toEqual(["ServerTasks-81 (Deploy, Executing) on OCTO2"]);
   });

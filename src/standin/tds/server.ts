@@ -60,6 +60,8 @@ export interface TdsServer {
   /** ADO.NET-style connection string for `mssql` (contains the password: treat as a secret). */
   connectionString: string;
   setFaults(f: TdsFaults): void;
+  /** The knobs as they are now: a one-shot knob that fired is gone (tests prove a fault happened). */
+  faults(): TdsFaults;
   close(): Promise<void>;
 }
 
@@ -112,6 +114,7 @@ export async function startTdsServer(o: TdsServerOptions): Promise<TdsServer> {
     setFaults(f: TdsFaults) {
       faults.faults = { ...f };
     },
+    faults: () => ({ ...faults.faults }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

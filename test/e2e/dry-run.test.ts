@@ -1,0 +1,26 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { fullSnapshot, scenarios } from "./harness.js";
+
+const scenario = scenarios();
+
+describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --detailed-exitcode`)", () => {
+  it("exits 10 and writes nothing anywhere (no journal, no lock, no shared folder), then exits 0 once a repair has run", async () => {
+    const s = await scenario();
+    const planDir = path.dirname(s.planFile);
+    const before = { cluster: fullSnapshot(s.standin.dataDir), plan: fullSnapshot(planDir) };
+    const stateBefore = s.standin.cluster.state();
+
+    const dry = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--detailed-exitcode", "--json");
+    expect(dry.code, dry.stderr).toBe(10);
+    expect(dry.lines[0]).toMatchObject({ format: "octoha-dry-run", wouldChange: true });
+    expect({ cluster: fullSnapshot(s.standin.dataDir), plan: fullSnapshot(planDir) }).toEqual(before);
+    const stateAfter = s.standin.cluster.state();
+    expect({ ...stateAfter, nodes: stateAfter.nodes.map((n) => ({ ...n, lastSeen: "" })) }).toEqual({ ...stateBefore, nodes: stateBefore.nodes.map((n) => ({ ...n, lastSeen: "" })) });
+
+    const repair = await s.cli("repair", s.planFile, "--yes", "--json");
+    expect(repair.code, repair.stderr).toBe(0);
+    const again = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--detailed-exitcode", "--json");
+    expect(again.code, `${again.stderr}\n${again.stdout.slice(0, 2000)}`).toBe(0);
+  });
+});

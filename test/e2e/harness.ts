@@ -1,0 +1,218 @@
+/**
+ * End-to-end scenarios: the stand-in cluster runs in the test process, octoha runs as the operator
+ * runs it (`node dist/cli/main.js … --json`), against a plan written for that cluster.
+ */
+import { createHash } from "node:crypto";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import os from "node:os";
+import { afterEach, vi } from "vitest";
+import path from "node:path";
+import { demoPlan } from "../../src/standin/demo.js";
+import { startStandin, type RunningStandin, type StandinOptions } from "../../src/standin/standin.js";
+import type { PlanInput } from "../../src/plan/schema.js";
+import type { RunOutcome } from "../../src/runner/events.js";
+import type { ListenerFaults } from "../../src/standin/http.js";
+import type { RunReport } from "../../src/report/run-report.js";
+import { indexSteps, readJournal } from "../../src/runner/journal.js";
+import { CLI, cleanEnv, type CliResult } from "../helpers/cli.js";
+
+export interface CliRun extends CliResult {
+  /** The JSON lines printed on stdout. */
+  lines: Record<string, unknown>[];
+  /** The run's outcome line (`{ type: "outcome" }`), when the verb ran a workflow. */
+  outcome: RunOutcome | undefined;
+}
+
+export interface Scenario {
+  root: string;
+  standin: RunningStandin;
+  plan: PlanInput;
+  planFile: string;
+  stateDir: string;
+  cli(...args: string[]): Promise<CliRun>;
+  /** report.json of a run (beside its journal). */
+  runReport(outcome: RunOutcome | undefined): Promise<RunReport>;
+  close(): Promise<void>;
+}
+
+export interface ScenarioOptions {
+  standin?: Partial<StandinOptions>;
+  options?: Partial<PlanInput["options"]>;
+  /** Adjust the plan before it is written (e.g. a single-node migration). */
+  editPlan?: (plan: PlanInput) => void;
+}
+
+export const E2E_TIMEOUT_MS = 180_000;
+
+/** startScenario for one test file: every scenario it started is closed (and its temp dir removed) after each test. */
+export function scenarios(): (o?: ScenarioOptions) => Promise<Scenario> {
+  // Each scenario runs octoha two or three times as a child process; on a busy 2-core machine that takes more than the default minute.
+  vi.setConfig({ testTimeout: E2E_TIMEOUT_MS });
+  const open: Scenario[] = [];
+  afterEach(async () => {
+    while (open.length) await open.pop()!.close();
+  });
+  return async (o) => {
+    const s = await startScenario(o);
+    open.push(s);
+    return s;
+  };
+}
+
+export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> {
+  const root = await mkdtemp(path.join(os.tmpdir(), "octoha-e2e-"));
+  const standin = await startStandin({ dataDir: path.join(root, "cluster"), nodes: 2, seedTasks: 3, taskDurationMs: 1_000, ...o.standin });
+  const stateDir = path.join(root, "plan", "state");
+  const plan = demoPlan(standin, stateDir);
+  // Short waits: nothing writes logs after the drain in the stand-in, and no handle lingers.
+  plan.options = { ...plan.options, drainTimeoutMinutes: 1, logHandleWaitSeconds: 0, verifySampleSize: 50, ...o.options };
+  o.editPlan?.(plan);
+  const planFile = path.join(root, "plan", "plan.json");
+  await mkdir(path.dirname(planFile), { recursive: true });
+  await writeFile(planFile, `${JSON.stringify(plan, null, 2)}\n`);
+  const env = cleanEnv({ [plan.octopus.apiKey!.env]: standin.apiKey, [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "" });
+
+  return {
+    root,
+    standin,
+    plan,
+    planFile,
+    stateDir,
+    cli: (...args) => runCliJson(args, env),
+    async runReport(outcome) {
+      if (!outcome) throw new Error("no run outcome to read the report of");
+      return JSON.parse(await readFile(path.join(path.dirname(outcome.journal), "report.json"), "utf8")) as RunReport;
+    },
+    async close() {
+      await standin.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+function runCliJson(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env, timeout: 120_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
+      const lines = parseJsonOutput(stdout);
+      const outcome = (lines.find((l) => l.type === "outcome") as { outcome?: RunOutcome } | undefined)?.outcome;
+      resolve({ code, stdout, stderr, lines, outcome });
+    });
+  });
+}
+
+/** One pretty-printed JSON document (dry-run) or one JSON object a line (run verbs). */
+function parseJsonOutput(stdout: string): Record<string, unknown>[] {
+  try {
+    return [JSON.parse(stdout) as Record<string, unknown>];
+  } catch {
+    const out: Record<string, unknown>[] = [];
+    for (const line of stdout.split("\n")) {
+      try {
+        if (line.startsWith("{")) out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a JSON line: human text on stdout is not this parser's business
+      }
+    }
+    return out;
+  }
+}
+
+export interface FileFacts {
+  sha256: string;
+  size: number;
+}
+
+/** Every regular file under root by '/' relative path (skipping the given top-level names). */
+export function treeOf(root: string, skipTop: string[] = [".octoha"]): Map<string, FileFacts> {
+  const out = new Map<string, FileFacts>();
+  if (!existsSync(root)) return out;
+  const walk = (rel: string): void => {
+    for (const d of readdirSync(path.join(root, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${d.name}` : d.name;
+      if (!rel && skipTop.includes(d.name)) continue;
+      if (d.isDirectory()) walk(r);
+      else {
+        const bytes = readFileSync(path.join(root, r));
+        out.set(r, { sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length });
+      }
+    }
+  };
+  walk("");
+  return out;
+}
+
+/** Files, sizes, hashes and mtimes of everything under root: "nothing was written" compares two of these. */
+export function fullSnapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    for (const d of readdirSync(path.join(root, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${d.name}` : d.name;
+      const abs = path.join(root, r);
+      if (d.isDirectory()) {
+        out[`${r}/`] = "dir";
+        walk(r);
+      } else out[r] = `${statSync(abs).size}:${statSync(abs).mtimeMs}:${createHash("sha256").update(readFileSync(abs)).digest("hex")}`;
+    }
+  };
+  walk("");
+  return out;
+}
+
+/** A node's local Octopus folder of one kind, as the demo plan spells it. */
+export function nodeFolder(s: Scenario, node: string, kind: "TaskLogs" | "Artifacts" | "Packages"): string {
+  return path.join(s.standin.dataDir, "nodes", node, "C", "Octopus", kind);
+}
+
+export function sharedFolder(s: Scenario, kind: "TaskLogs" | "Artifacts" | "Packages"): string {
+  return path.join(s.standin.dataDir, "shared", kind);
+}
+
+/** Waits (bounded) until the cluster says so; the stand-in's clock follows wall time. */
+export async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** GET /api/tasks/{id}/raw through one node's own URL: the status and body an operator's browser would get. */
+export async function rawLogVia(s: Scenario, node: string, taskId: string): Promise<{ status: number; body: string }> {
+  const url = s.standin.nodes.find((n) => n.name === node)?.url;
+  if (!url) throw new Error(`no node ${node}`);
+  const res = await fetch(`${url.replace(/\/$/, "")}/api/tasks/${taskId}/raw`, { headers: { "X-Octopus-ApiKey": s.standin.apiKey } });
+  return { status: res.status, body: await res.text() };
+}
+
+/** Every completed task's log through every node: the list of "task via node" that failed. */
+export async function unreadableLogs(s: Scenario): Promise<string[]> {
+  const failed: string[] = [];
+  for (const t of s.standin.cluster.tasks().filter((x) => x.completedTime !== null)) {
+    for (const n of s.standin.nodes) {
+      const r = await rawLogVia(s, n.name, t.id);
+      if (r.status !== 200 || r.body.length === 0) failed.push(`${t.id} via ${n.name} (${r.status})`);
+    }
+  }
+  return failed;
+}
+
+/** What a step of a run returned, from the run's journal. */
+export async function stepResult<T>(s: Scenario, outcome: RunOutcome | undefined, stepId: string): Promise<T | undefined> {
+  if (!outcome) throw new Error("no run outcome");
+  const steps = indexSteps((await readJournal(outcome.stateDir, outcome.runId)).records);
+  return steps.get(stepId)?.result as T | undefined;
+}
+
+/** Starts the storm on the load-balanced URL the moment the run drains the first node. */
+export function stormOnDrain(s: Scenario, faults: ListenerFaults): void {
+  const { cluster, http } = s.standin;
+  let started = false;
+  cluster.onChange(() => {
+    if (started || !cluster.nodes().some((n) => n.isDraining)) return;
+    started = true;
+    http.setFaults("lb", faults);
+  });
+}

@@ -1,0 +1,69 @@
+import { appendFileSync, existsSync, readFileSync, utimesSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { copyTree } from "../../src/storage/index.js";
+import { ManifestIndex } from "../../src/storage/manifest.js";
+import { snapshot, tempDirs, writeFile } from "./helpers.js";
+
+const dir = tempDirs();
+
+describe("a window copy after a preseed (same manifest)", () => {
+  it("replaces this node's own earlier copy of a log that grew, without calling it a collision or quarantining anything", async () => {
+    const node = dir("node1");
+    const target = dir("target");
+    const manifestPath = path.join(dir("state"), "manifests", "taskLogs-OCTO1.jsonl");
+    writeFile(node, "servertasks-7_ABCDEFGHIJ.txt", "line 1\n", 1_790_000_000);
+    writeFile(node, "servertasks-8_KLMNOPQRST.txt", "finished long ago\n", 1_790_000_000);
+    const preseed = await copyTree({ source: node, target, sourceNode: "OCTO1", manifestPath });
+    expect(preseed.filesCopied).toBe(2);
+
+    // Octopus kept running: the log grew and its mtime moved on.
+    const grown = path.join(node, "servertasks-7_ABCDEFGHIJ.txt");
+    appendFileSync(grown, "line 2\nline 3\n");
+    utimesSync(grown, 1_790_000_100, 1_790_000_100);
+    const window = await copyTree({ source: node, target, sourceNode: "OCTO1", manifestPath, collisionPolicy: "keep-target" });
+
+    expect(window.collisions).toEqual([]);
+    expect(window.filesQuarantined ?? 0).toBe(0);
+    expect(window.filesCopied).toBe(1);
+    expect(window.filesUpdated).toBe(1);
+    expect(window.filesSkipped).toBe(1);
+    expect(readFileSync(path.join(target, "servertasks-7_ABCDEFGHIJ.txt"), "utf8")).toBe("line 1\nline 2\nline 3\n");
+    expect(existsSync(path.join(target, ".octoha", "conflicts"))).toBe(false);
+    expect(snapshot(target)).toEqual(snapshot(node));
+  });
+
+  it("still treats a target another node wrote as a collision, even when this node has copied the same name before", async () => {
+    const node1 = dir("node1");
+    const node2 = dir("node2");
+    const target = dir("target");
+    const state = dir("state");
+    writeFile(node1, "scheduledtasks_processsubscriptions.txt", "OCTO1 v1\n", 1_790_000_000);
+    writeFile(node2, "scheduledtasks_processsubscriptions.txt", "OCTO2 wrote this\n", 1_790_000_050);
+    await copyTree({ source: node1, target, sourceNode: "OCTO1", manifestPath: path.join(state, "OCTO1.jsonl") });
+    // OCTO2 replaces the file (keep-newer); OCTO1's manifest record no longer matches the target.
+    await copyTree({ source: node2, target, sourceNode: "OCTO2", manifestPath: path.join(state, "OCTO2.jsonl"), collisionPolicy: "keep-newer" });
+    writeFile(node1, "scheduledtasks_processsubscriptions.txt", "OCTO1 v2, longer\n", 1_790_000_010);
+    const again = await copyTree({ source: node1, target, sourceNode: "OCTO1", manifestPath: path.join(state, "OCTO1.jsonl"), collisionPolicy: "keep-target" });
+
+    expect(again.filesUpdated ?? 0).toBe(0);
+    expect(again.collisions).toMatchObject([{ relPath: "scheduledtasks_processsubscriptions.txt", winner: "target" }]);
+    expect(readFileSync(path.join(target, "scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO2 wrote this\n");
+    expect(readFileSync(path.join(target, ".octoha", "conflicts", "OCTO1", "scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO1 v2, longer\n");
+  });
+});
+
+describe("ManifestIndex.writtenBy", () => {
+  it("names the node whose copy wrote the file while the target still has the recorded size and mtime", () => {
+    const index = new ManifestIndex();
+    index.set({ relPath: "a.txt", size: 5, mtimeMs: 1000.2, sha256: "ab".repeat(32), node: "OCTO2" });
+    index.set({ relPath: "b.txt", size: 1, mtimeMs: 1, sha256: "cd".repeat(32) });
+    index.set({ relPath: "c.txt", size: 1, mtimeMs: 1, sha256: "ef".repeat(32), node: "OCTO1" });
+    expect(index.writtenBy("a.txt", 5, 1000.4)).toBe("OCTO2");
+    expect(index.writtenBy("a.txt", 6, 1000.2)).toBeUndefined();
+    expect(index.writtenBy("a.txt", 5, 2000)).toBeUndefined();
+    expect(index.writtenBy("b.txt", 1, 1)).toBeUndefined();
+    expect(index.vouchesFor("b.txt", 1, 1)).toBe(true);
+    expect(index.writtenBy("c.txt", 1, 1)).toBe("OCTO1");
+  });
+});
