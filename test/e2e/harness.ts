@@ -8,9 +8,11 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { demoPlan } from "../../src/standin/demo.js";
 import { startStandin, type RunningStandin } from "../../src/standin/standin.js";
 import type { SimFolders } from "../../src/standin/model.js";
+import { expect } from "vitest";
 import { CLI } from "../helpers/cli.js";
 
 export type Workflow = "migrate" | "repair";
@@ -109,9 +111,20 @@ function baseEnv(): NodeJS.ProcessEnv {
   return out;
 }
 
+/** Where the child kills itself: right after this --json event (see fixtures/kill-on-event.mjs). */
+export interface KillSpec {
+  type: "step-applied" | "step-verified" | "mid-copy";
+  /** Without it, the first matching event. */
+  stepId?: string;
+  /** mid-copy: the folder kind being copied. */
+  kind?: string;
+}
+
+const KILL_FIXTURE = fileURLToPath(new URL("./fixtures/kill-on-event.mjs", import.meta.url));
+
 export interface OctohaOptions {
-  /** SIGKILL the child on the first --json event this returns true for. */
-  killWhen?: (e: ChildEvent) => boolean;
+  /** The child SIGKILLs itself right after writing this event. */
+  killOn?: KillSpec;
   /** Without --yes (gates stop the run, exit 3). */
   noYes?: boolean;
   timeoutMs?: number;
@@ -119,43 +132,36 @@ export interface OctohaOptions {
 
 /** `octoha VERB PLAN --yes --json` as a child process; --json events parsed as they arrive. */
 export function octoha(c: E2eCase, verb: "run" | "repair" | "resume" | "rollback", o: OctohaOptions = {}): Promise<ChildResult> {
-  const args = [CLI, verb, c.planFile, "--json", ...(o.noYes ? [] : ["--yes"])];
+  const args = [...(o.killOn ? ["--import", KILL_FIXTURE] : []), CLI, verb, c.planFile, "--json", ...(o.noYes ? [] : ["--yes"])];
+  const env = o.killOn ? { ...c.env, E2E_KILL_ON: JSON.stringify(o.killOn) } : c.env;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: c.env, stdio: ["ignore", "pipe", "pipe"] });
-    const events: ChildEvent[] = [];
+    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    let pending = "";
-    let killedOn: ChildEvent | undefined;
     const timer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 120_000);
-    child.stdout.on("data", (d: Buffer) => {
-      const text = d.toString();
-      stdout += text;
-      pending += text;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        let e: ChildEvent;
-        try {
-          e = JSON.parse(line) as ChildEvent;
-        } catch {
-          continue;
-        }
-        events.push(e);
-        if (!killedOn && o.killWhen?.(e)) {
-          killedOn = e;
-          child.kill("SIGKILL");
-        }
-      }
-    });
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, events, stdout, stderr, ...(killedOn ? { killedOn } : {}) });
+      const events = stdout.split("\n").flatMap((line) => {
+        try {
+          return line.trim() ? [JSON.parse(line) as ChildEvent] : [];
+        } catch {
+          return [];
+        }
+      });
+      resolve({ code, signal, events, stdout, stderr, ...(o.killOn && signal === "SIGKILL" && events.length ? { killedOn: events[events.length - 1]! } : {}) });
     });
   });
+}
+
+/** What a failure message needs to know about a child: exit, stderr tail, last events. */
+export const describeChild = (r: ChildResult) => `exit ${r.code} signal ${r.signal}\nstderr: ${r.stderr.slice(-1500)}\nlast events: ${r.events.slice(-3).map((e) => JSON.stringify(e).slice(0, 400)).join("\n")}`;
+
+/** The child died of its own kill, on the planned event (the last one it wrote). */
+export function expectKilledAtPlannedPoint(r: ChildResult, where: string): void {
+  expect(r.signal, `${where}: the child was not killed at the planned point\n${describeChild(r)}`).toBe("SIGKILL");
 }
 
 export const verbFor = (w: Workflow) => (w === "migrate" ? "run" : "repair");

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { endState, hashTree, octoha, prng, sharedRoot, startCase, stepIdsOf, verbFor, type ChildEvent, type ChildResult, type E2eCase, type Workflow } from "./harness.js";
+import { describeChild, endState, expectKilledAtPlannedPoint, hashTree, octoha, prng, sharedRoot, startCase, stepIdsOf, verbFor, type E2eCase, type KillSpec, type Workflow } from "./harness.js";
 
 const SEED = Number(process.env.E2E_SEED ?? 20261126);
 const BIG_FILES = 24;
@@ -29,20 +29,6 @@ function bigArtifacts(node: string): Record<string, Buffer> {
 
 /** The copy step whose middle the chain interrupts: preseed moves everything in a migration. */
 const midCopyStep = (w: Workflow) => (w === "migrate" ? "preseed" : "copy-artifacts");
-
-type Kill = { kind: "applied" | "verified" | "mid-copy"; stepId: string };
-
-function killPredicate(kill: Kill): (e: ChildEvent) => boolean {
-  return (e) => {
-    if (e.stepId !== kill.stepId) return false;
-    if (kill.kind === "applied") return e.type === "step-applied" && e.alreadyApplied === false;
-    if (kill.kind === "verified") return e.type === "step-verified";
-    const d = e.type === "step-progress" ? e.event?.data : undefined;
-    return d?.["kind"] === "artifacts" && typeof d["filesDone"] === "number" && typeof d["filesTotal"] === "number" && d["filesDone"] > 0 && d["filesDone"] < d["filesTotal"];
-  };
-}
-
-const describeChild = (r: ChildResult) => `exit ${r.code} signal ${r.signal}\nstderr: ${r.stderr.slice(-2000)}\nlast events: ${r.events.slice(-4).map((e) => JSON.stringify(e).slice(0, 300)).join("\n")}`;
 
 const opened: E2eCase[] = [];
 afterAll(async () => {
@@ -73,13 +59,12 @@ async function killedAtEveryStep(w: Workflow, random: () => number) {
     const stepId = steps?.[k];
     if (steps && stepId === undefined) break;
     // The first invocation's step list is not known yet: it dies after whatever step comes first.
-    const kill: Kill = stepId === midCopyStep(w) && !midCopyDone ? { kind: "mid-copy", stepId } : { kind: random() < 0.5 ? "applied" : "verified", stepId: stepId ?? "" };
-    const predicate = stepId === undefined ? (e: ChildEvent) => e.type === "step-applied" && e.alreadyApplied === false : killPredicate(kill);
-    const r = await octoha(c, k === 0 ? verbFor(w) : "resume", { killWhen: predicate });
+    const kill: KillSpec = stepId === undefined ? { type: "step-applied" } : stepId === midCopyStep(w) && !midCopyDone ? { type: "mid-copy", stepId, kind: "artifacts" } : { type: random() < 0.5 ? "step-applied" : "step-verified", stepId };
+    const r = await octoha(c, k === 0 ? verbFor(w) : "resume", { killOn: kill });
     steps ??= stepIdsOf(r);
-    log.push(`${kill.kind}:${stepId ?? steps[0]}`);
-    expect(r.signal, `${where()}: the child was not killed at the planned point\n${describeChild(r)}`).toBe("SIGKILL");
-    if (kill.kind === "mid-copy") {
+    log.push(`${kill.type}:${stepId ?? steps[0]}`);
+    expectKilledAtPlannedPoint(r, where());
+    if (kill.type === "mid-copy") {
       midCopyDone = true;
       k--; // the same step's boundary is next
       const copied = Object.keys(await hashTree(sharedRoot(c))).filter((p) => p.startsWith("Artifacts/Spaces-1/Bundles/") && !p.endsWith(".octoha-tmp"));
@@ -108,5 +93,5 @@ describe("SIGKILL at every step boundary, then resume", () => {
     expect(reference.state.octopus.maintenance).toBe(false);
     expect(reference.state.octopus.nodes.every((n) => n.running && !n.isDraining && n.effectiveFolders.taskLogs === "\\\\fs01\\OctopusShared\\TaskLogs")).toBe(true);
     expect(Object.keys(reference.state.shared).filter((p) => p.startsWith("Artifacts/Spaces-1/Bundles/")).length).toBe(BIG_FILES * 2);
-  }, 240_000);
+  }, 300_000);
 });
