@@ -7,7 +7,7 @@ import type { Plan } from "../plan/schema.js";
 import { CliNodeServices, CliServerFolders } from "./cli/index.js";
 import { createRestPorts, OctopusHttpClient, serviceStateViaPing } from "./rest/index.js";
 import { createInventory } from "./sql/inventory.js";
-import type { OctopusPorts } from "./types.js";
+import type { OctopusPorts, VersionProbe } from "./types.js";
 
 export interface PortSecrets {
   apiKey: string;
@@ -17,6 +17,11 @@ export interface PortSecrets {
 export interface CreatePortsOptions {
   /** Receives warnings an operator should see (e.g. an unencrypted SQL connection). */
   onWarning?: (message: string) => void;
+  /**
+   * The server version a resumed run journaled at its preflight. Used instead of asking /api: once
+   * the services are stopped no node answers, and a resume or rollback must still work then.
+   */
+  knownVersion?: string;
 }
 
 export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: CreatePortsOptions = {}): OctopusPorts {
@@ -26,9 +31,12 @@ export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: Cr
   const client = new OctopusHttpClient(clientOptions);
   const command = [plan.octopus.serverExe];
   const perNode = Object.fromEntries(plan.nodes.flatMap((n) => (n.service ? [[n.name, n.service] as const] : [])));
+  const knownVersion = options.knownVersion;
+  const version: VersionProbe = knownVersion ? { serverVersion: () => Promise.resolve(knownVersion) } : rest.version;
   return {
     ...rest,
-    folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => rest.version.serverVersion() }),
+    version,
+    folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => version.serverVersion() }),
     services: new CliNodeServices({ command, instanceFor: () => plan.octopus.instance, perNode, probe: (name) => serviceStateViaPing(client, name) }),
     inventory: createInventory(secrets.sqlConnectionString, { envVar: plan.octopus.sql.connectionString.env, ...(options.onWarning ? { onWarning: options.onWarning } : {}) }),
   };

@@ -149,12 +149,34 @@ export function compensationList(steps: readonly Step[], journal: ReadonlyMap<st
   return steps.filter((s, i) => i >= floor && (journal.get(s.id)?.applied || (journal.get(s.id)?.checkpoints ?? 0) > 0)).reverse();
 }
 
-export async function undoNext(deps: ExecutorDeps, input: UndoInput): Promise<UndoOutcome> {
-  const step = compensationList(deps.steps, deps.journal.steps, input.to)[0];
-  if (!step) return { kind: "none-left" };
+/** What a step's rollback works from: its result, or the last checkpoint of a step that crashed mid-apply (its first one is the before-state). */
+function undoData(deps: ExecutorDeps, step: Step): unknown {
   const record = deps.journal.steps.get(step.id);
-  // A step that crashed mid-apply is undone from its last checkpoint (its first one is the before-state).
-  const data = record?.applied ? record.result : record?.lastCheckpoint;
+  return record?.applied ? record.result : record?.lastCheckpoint;
+}
+
+/** The first step of the list whose rollback would refuse now, with the reason (read-only checks). */
+async function firstRefusal(deps: ExecutorDeps, steps: readonly Step[]): Promise<RollbackRefused | undefined> {
+  for (const step of steps) {
+    const reason = await step.rollbackRefusal?.(stepContext(deps, step, deps.signal), undoData(deps, step));
+    if (reason !== undefined) return new RollbackRefused(step.id, reason);
+  }
+  return undefined;
+}
+
+export async function undoNext(deps: ExecutorDeps, input: UndoInput): Promise<UndoOutcome> {
+  const list = compensationList(deps.steps, deps.journal.steps, input.to);
+  const step = list[0];
+  if (!step) return { kind: "none-left" };
+  const data = undoData(deps, step);
+  // Past a point of no return nothing is undone: undoing only the newer steps would leave a
+  // cluster that is neither as it was nor as the run left it (e.g. every node stopped again).
+  const blocker = await firstRefusal(deps, list).catch(() => undefined);
+  if (blocker) {
+    await deps.journal.append({ t: "rollback-refused", stepId: blocker.stepId, reason: blocker.reason });
+    deps.view.notify({ type: "undo-refused", stepId: blocker.stepId, reason: blocker.reason });
+    return { kind: "refused", stepId: blocker.stepId, reason: blocker.reason };
+  }
   deps.view.notify({ type: "undo-started", stepId: step.id, title: step.title });
   try {
     await withRetries(deps, step, () => step.rollback(stepContext(deps, step, deps.signal), data));

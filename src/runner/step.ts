@@ -102,4 +102,10 @@ export interface Step<C = unknown, Id extends string = string> {
   verify(ctx: StepContext, result: C): Promise<Verdict>;
   /** Restores the recorded before-state; throws RollbackRefused past the point of no return. */
   rollback(ctx: StepContext, result: C): Promise<void>;
+  /**
+   * Read-only: why this step's rollback would refuse right now, or undefined when it would not.
+   * The runner asks every step of a rollback before undoing any of them, so a rollback past a point
+   * of no return refuses up front instead of undoing the newer steps and stopping half-way.
+   */
+  rollbackRefusal?(ctx: StepContext, result: C): Promise<string | undefined>;
 }

@@ -36,6 +36,14 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
     }
     return out;
   };
+  /** Past the point of no return once a node ran on the new folders: it may have written there. */
+  const refusal = async (r: RepathResult): Promise<string | undefined> => {
+    const started = deps.facts.get("start-services");
+    const running: string[] = [];
+    for (const n of deps.plan.nodes) if ((await services.state(n.name)) !== "stopped") running.push(n.name);
+    if (!started && running.length === 0) return undefined;
+    return `node(s) ${(running.length ? running : (started?.acted ?? [])).join(", ")} started on the new folders, so Octopus may have written new task logs, artifacts or packages there that the old folders do not have. Keep the shared folders, or stop every node, copy the new files back, and run \`${renderCommand(deps.plan, pathCommandArgv(deps.plan, restoreOf(r)))}\` yourself.`;
+  };
   return {
     id: "repath",
     title: "Point Octopus at the shared folders",
@@ -65,13 +73,12 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
       const keys = Object.keys(remaining) as Key[];
       return { ok: keys.length === 0, summary: keys.length === 0 ? "Octopus points at the shared folders" : "folders differ from the plan", problems: keys.map((k) => `${k} is not ${deps.target[k]}`) };
     },
+    async rollbackRefusal(_ctx, r) {
+      return refusal(r);
+    },
     async rollback(_ctx, r) {
-      const started = deps.facts.get("start-services");
-      const running: string[] = [];
-      for (const n of deps.plan.nodes) if ((await services.state(n.name)) !== "stopped") running.push(n.name);
-      if (started || running.length > 0) {
-        throw new RollbackRefused("repath", `node(s) ${(running.length ? running : started?.acted ?? []).join(", ")} started on the new folders, so Octopus may have written new task logs, artifacts or packages there that the old folders do not have. Keep the shared folders, or stop every node, copy the new files back, and run \`${renderCommand(deps.plan, pathCommandArgv(deps.plan, restoreOf(r)))}\` yourself.`);
-      }
+      const reason = await refusal(r);
+      if (reason !== undefined) throw new RollbackRefused("repath", reason);
       const restore = restoreOf(r);
       if (Object.keys(restore).length > 0) await folders.write(restore);
     },

@@ -19,7 +19,7 @@ import { createRunFacts, type PriorResultLookup, type RunFacts } from "./facts.j
 import { kindsToMove, nodeSources, sharedFolder, targetServerFolders } from "./folders.js";
 import { createMaintenanceOffStep, createMaintenanceOnStep } from "./maintenance.js";
 import { createOctopusPorts, createCopyEngine } from "./ports.js";
-import { createPreflightStep } from "./preflight.js";
+import { createPreflightStep, type PreflightResult } from "./preflight.js";
 import { createProvisionStorageStep } from "./provision-storage.js";
 import { createRepathStep } from "./repath.js";
 import { createStartServicesStep, createStopServicesStep } from "./services.js";
@@ -120,14 +120,18 @@ function secretFrom(env: WorkflowEnv, name: string): string {
 }
 
 async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
-  const ports = createOctopusPorts(env.plan, {
-    apiKey: secretFrom(env, env.plan.octopus.apiKey.env) || secretFrom(env, "OCTOPUS_API_KEY"),
-    sqlConnectionString: secretFrom(env, env.plan.octopus.sql.connectionString.env),
-  });
-  // A resumed run keeps the version its preflight recorded: mid-window every node may be stopped,
-  // and then no API answers (the load balancer has nothing behind it).
-  const recorded = (env.priorResult?.("preflight") as { version?: unknown } | undefined)?.version;
-  const version = typeof recorded === "string" ? recorded : await ports.version.serverVersion();
+  // A resumed run is rebuilt with the version it journaled: the same steps, and no /api call that
+  // would fail while the run has every node stopped.
+  const journaled = (env.priorResult?.("preflight") as Partial<PreflightResult> | undefined)?.version;
+  const ports = createOctopusPorts(
+    env.plan,
+    {
+      apiKey: secretFrom(env, env.plan.octopus.apiKey.env) || secretFrom(env, "OCTOPUS_API_KEY"),
+      sqlConnectionString: secretFrom(env, env.plan.octopus.sql.connectionString.env),
+    },
+    typeof journaled === "string" ? { knownVersion: journaled } : {},
+  );
+  const version = await ports.version.serverVersion();
   const steps = buildSteps(name, { plan: env.plan, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags: stepFlags(env.flags), version, facts: createRunFacts(env.priorResult) });
   return { steps, close: () => ports.inventory.close() };
 }

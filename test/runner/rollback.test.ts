@@ -54,6 +54,25 @@ describe("rollback", () => {
     expect(view.notices).toContainEqual({ type: "undo-refused", stepId: "set-c", reason: "Octopus already wrote new task logs to the shared folder" });
   });
 
+  it("a step that says up front it would refuse stops the rollback before anything is undone, newer steps included", async () => {
+    const s = setup();
+    const reason = "nodes started on the new folders";
+    const steps = s.steps.map((step, i) => (i === 1 ? { ...step, rollbackRefusal: () => Promise.resolve(reason) } : step));
+    const run = await runSteps({ ...s.base, steps, mode: "run", view: new RecordingView() });
+    expect(run.exitCode).toBe(0);
+    const view = new RecordingView();
+    const back = await runSteps({ ...s.base, steps, mode: "rollback", runId: run.runId, view });
+    expect(back.exitCode).toBe(1);
+    expect(back.undone).toEqual([]);
+    expect(back.undoProblems).toEqual([{ stepId: "set-b", kind: "refused", reason }]);
+    expect(s.undoLog).toEqual([]);
+    expect(readWorld(s.worldFile)).toEqual({ a: "a1", b: "b1", c: "c1", d: "d1" });
+    // rollback --to a step after the refusing one is still allowed.
+    const partial = await runSteps({ ...s.base, steps, mode: "rollback", runId: run.runId, rollbackTo: "set-c", view: new RecordingView() });
+    expect(partial.exitCode).toBe(4);
+    expect(s.undoLog).toEqual(["set-d", "set-c"]);
+  });
+
   it("rollback --to STEP stops after undoing that step, and resume re-applies from there", async () => {
     const s = setup();
     const run = await runSteps({ ...s.base, mode: "run", view: new RecordingView() });

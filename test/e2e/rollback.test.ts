@@ -1,0 +1,101 @@
+/**
+ * Rollback of the real migration and repair, end to end, from a cluster that is NOT in its default
+ * state (maintenance mode already on, OCTO2 already draining with task cap 3, OCTO1 with task cap 7):
+ * - stopped after every step before the point of no return (SIGKILL, or the first approval gate
+ *   without --yes), `rollback --yes` puts Octopus back exactly (maintenance, drain flags, task caps,
+ *   folders, services), removes the shared folders it created only when empty, never touches a source;
+ * - once nodes have started on the new folders, `rollback` refuses with exit 1 and the reason, and
+ *   undoes nothing; the run can still be resumed, and at its end restores that exact before-state.
+ * Kill points ("applied" or "verified") come from a seeded PRNG: E2E_SEED replays one.
+ */
+import { existsSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { describeChild, endState, expectKilledAtPlannedPoint, octoha, octopusState, prng, sharedRoot, startCase, verbFor, type ChildResult, type E2eCase, type KillSpec, type Workflow } from "./crash-harness.js";
+
+const SEED = Number(process.env.E2E_SEED ?? 20261127);
+const BEFORE = { maintenance: true, nodes: { OCTO1: { maxConcurrentTasks: 7 }, OCTO2: { isDraining: true, maxConcurrentTasks: 3 } } };
+/** The first step past which a rollback must refuse. */
+const POINT_OF_NO_RETURN = "start-services";
+
+const outcomeOf = (r: ChildResult) => r.events.find((e) => e.type === "outcome")?.outcome;
+
+const afterStep = (stepId: string, random: () => number): KillSpec => ({ type: random() < 0.5 ? "step-verified" : "step-applied", stepId });
+
+const opened: E2eCase[] = [];
+afterAll(async () => {
+  await Promise.all(opened.splice(0).map((c) => c.close()));
+});
+
+const STEPS: Record<Workflow, string[]> = {
+  migrate: ["preflight", "provision-storage", "preseed", "drain-nodes", "maintenance-on", "stop-services", "copy-task-logs", "copy-artifacts", "copy-packages", "verify-copy", "repath", "start-services", "verify-octopus", "maintenance-off", "undrain"],
+  repair: ["preflight", "provision-storage", "drain-nodes", "maintenance-on", "stop-services", "repath", "copy-task-logs", "copy-artifacts", "copy-packages", "verify-copy", "start-services", "verify-octopus", "maintenance-off", "undrain"],
+};
+
+describe.concurrent("rollback from after every step", () => {
+  it.each(["migrate", "repair"] as const)("%s: before the point of no return, rollback puts a non-default cluster back exactly; after it, rollback refuses and the finished run restores that cluster", async (w) => {
+    const random = prng(SEED + (w === "migrate" ? 1 : 2));
+    const c = await startCase({ before: BEFORE });
+    opened.push(c);
+    const before = await endState(c);
+    expect(before.octopus.maintenance).toBe(true);
+    const sourceHashes = new Set(Object.values(before.nodes));
+    const steps = STEPS[w];
+    const ponr = steps.indexOf(POINT_OF_NO_RETURN);
+    let everCopied = false;
+
+    for (let k = 0; k < ponr; k++) {
+      const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
+      // Stopped by the first approval gate (maintenance-on) without --yes, or killed.
+      const viaGate = steps[k + 1] === "maintenance-on";
+      const r = viaGate ? await octoha(c, verbFor(w), { noYes: true }) : await octoha(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
+      if (viaGate) {
+        expect(r.code, `${where}: ${describeChild(r)}`).toBe(3);
+        expect(outcomeOf(r)?.status).toBe("awaiting-approval");
+      } else {
+        expectKilledAtPlannedPoint(r, where);
+      }
+
+      const rb = await octoha(c, "rollback");
+      expect(rb.code, `${where}: rollback\n${describeChild(rb)}`).toBe(4);
+      expect(outcomeOf(rb)?.status).toBe("rolled-back");
+      const after = await endState(c);
+      expect(after.octopus, `${where}: Octopus is not back as it was`).toEqual(before.octopus);
+      expect(after.nodes, `${where}: a source file changed`).toEqual(before.nodes);
+      const shared = Object.entries(after.shared);
+      expect(shared.filter(([p]) => p.endsWith(".octoha-tmp")), where).toEqual([]);
+      // What was copied stays (copy never deletes), byte for byte a copy of some node's file.
+      expect(shared.filter(([, hash]) => !sourceHashes.has(hash)).map(([p]) => p), where).toEqual([]);
+      everCopied ||= shared.length > 0;
+      // The shared folders this run created are removed when (and only when) they are empty.
+      if (!everCopied) expect(existsSync(sharedRoot(c)), `${where}: an empty shared folder octoha created was left behind`).toBe(false);
+    }
+
+    // Past the point of no return: a rollback after any later step refuses and changes nothing.
+    for (let k = ponr; k < steps.length; k++) {
+      const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
+      const r = await octoha(c, k === ponr ? verbFor(w) : "resume", { killOn: afterStep(steps[k]!, random) });
+      expectKilledAtPlannedPoint(r, where);
+      const stopped = octopusState(c.standin);
+      const rb = await octoha(c, "rollback");
+      expect(rb.code, `${where}: rollback must refuse\n${describeChild(rb)}`).toBe(1);
+      const outcome = outcomeOf(rb);
+      expect(outcome?.status).toBe("rollback-incomplete");
+      expect(outcome?.undone, where).toEqual([]);
+      expect(outcome?.undoProblems?.[0]).toMatchObject({ stepId: "repath", kind: "refused" });
+      expect(outcome?.undoProblems?.[0]?.reason, where).toMatch(/started on the new folders/);
+      expect(octopusState(c.standin), `${where}: a refused rollback changed Octopus`).toEqual(stopped);
+    }
+    const done = await octoha(c, "resume");
+    expect(done.code, `${w}, seed ${SEED}: final resume\n${describeChild(done)}`).toBe(0);
+
+    // The finished run restores the exact non-default before-state, on the shared folders.
+    const end = octopusState(c.standin);
+    expect(end.maintenance).toBe(true);
+    expect(end.nodes.map((n) => ({ name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks, running: n.running }))).toEqual([
+      { name: "OCTO1", isDraining: false, maxConcurrentTasks: 7, running: true },
+      { name: "OCTO2", isDraining: true, maxConcurrentTasks: 3, running: true },
+    ]);
+    expect(end.folders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
+    expect(end.nodes.every((n) => n.effectiveFolders.taskLogs === end.folders.taskLogs)).toBe(true);
+  }, 480_000);
+});
