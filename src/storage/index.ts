@@ -6,4 +6,5 @@ export { measureSample, estimateSeconds, type SampleOptions, type SampleResult }
 export { nameProblems, windowsNameProblem, WINDOWS_MAX_PATH } from "./windows-names.js";
 export { nodeFileOps, type FileOps, type OpenFile, type FileStat, type DirEntry, type StatFs } from "./file-ops.js";
 export { TEMP_SUFFIX, STATE_FOLDER } from "./walk.js";
+export { TargetReservations, type Reservation } from "./reservations.js";
 export type * from "./types.js";

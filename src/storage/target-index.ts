@@ -4,6 +4,7 @@
  * Names being written by this run are reserved with a promise that settles when they are done.
  */
 import type { FileOps, FileStat } from "./file-ops.js";
+import type { TargetReservations } from "./reservations.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 
 export interface TargetName {
@@ -16,6 +17,9 @@ export interface TargetName {
   from?: string;
   /** Size and mtime from the listing (absent for names this run reserved). */
   stat?: FileStat;
+  /** Dry-run: an earlier source's file that the run would have put here (its path, to hash), and its node. */
+  virtualAt?: string;
+  virtualNode?: string;
 }
 
 export function foldName(name: string): string {
@@ -27,9 +31,10 @@ export class TargetDirIndex {
 
   /**
    * List a target folder (missing = empty). Our temp files left by a killed run are collected in
-   * staleTemps for the caller to delete.
+   * staleTemps for the caller to delete. Dry-run: what earlier sources would have left here
+   * (reservations) is laid over the listing, as the run would find it.
    */
-  static async load(ops: FileOps, absDir: string, relDir: string, staleTemps: string[]): Promise<TargetDirIndex> {
+  static async load(ops: FileOps, absDir: string, relDir: string, staleTemps: string[], reservations?: TargetReservations): Promise<TargetDirIndex> {
     const index = new TargetDirIndex();
     try {
       for await (const chunk of ops.list(absDir)) {
@@ -42,6 +47,14 @@ export class TargetDirIndex {
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
+    }
+    for (const r of reservations?.in(relDir) ?? []) {
+      const key = foldName(r.name);
+      if (r.isDir) {
+        if (!index.names.has(key)) index.names.set(key, { name: r.name, isDir: true });
+        continue;
+      }
+      index.names.set(key, { name: r.name, isDir: false, stat: { size: r.size, mtimeMs: r.mtimeMs, atimeMs: r.mtimeMs, isFile: true, isDirectory: false }, virtualAt: r.sourceAbs, virtualNode: r.node });
     }
     return index;
   }
