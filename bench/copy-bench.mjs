@@ -7,7 +7,7 @@
 //   npm run bench -- [--preset tiny|small|medium|large] [--rounds 3] [--layout flat|dirs]
 //                    [--work DIR] [--concurrency N] [--verify sha256|size|none] [--keep]
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,6 +47,7 @@ function timed(command, argv) {
   sh("sync", []);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const rssMb = useTime ? Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) / 1024 : undefined;
+  rmSync(rssFile, { force: true });
   return { seconds, rssMb };
 }
 
@@ -104,7 +105,12 @@ function main() {
     }
   }
   rmSync(dst, { recursive: true, force: true });
-  if (!o.keep) rmSync(src, { recursive: true, force: true });
+  if (!o.keep) {
+    rmSync(src, { recursive: true, force: true });
+    try {
+      rmdirSync(o.work); // only if nothing else lives there
+    } catch {}
+  }
 
   const m = Object.fromEntries(names.map((n) => [n, median(results[n])]));
   const lines = [

@@ -7,6 +7,11 @@ export interface MakeHomeOptions {
   collideWithNode?: number;
   collisions?: number;
   scheduled?: boolean;
+  /** Override the preset's counts, and the median task-log size in bytes. */
+  logs?: number;
+  artifacts?: number;
+  packages?: number;
+  logMedian?: number;
 }
 export interface MakeHomeSummary {
   node: number;

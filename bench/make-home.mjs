@@ -4,6 +4,7 @@
 //
 //   node bench/make-home.mjs --out DIR [--preset tiny|small|medium|large] [--layout flat|dirs]
 //        [--node N] [--seed S] [--collide-with-node K --collisions C] [--no-scheduled]
+//        [--logs N] [--log-median BYTES] [--artifacts N] [--packages N]   (override the preset)
 //
 // Writes DIR/TaskLogs, DIR/Artifacts, DIR/Packages and prints a JSON summary (files, bytes per kind,
 // colliding task-log paths). File mtimes are fixed per file (from the seed), so two runs are equal.
@@ -85,8 +86,10 @@ function binaryOf(block, size, offset, header) {
 }
 
 export function makeHome(options) {
-  const preset = PRESETS[options.preset ?? "tiny"];
-  if (!preset) throw new Error(`unknown preset '${options.preset}' (tiny, small, medium, large)`);
+  if (!PRESETS[options.preset ?? "tiny"]) throw new Error(`unknown preset '${options.preset}' (tiny, small, medium, large)`);
+  const preset = { ...PRESETS[options.preset ?? "tiny"] };
+  for (const k of ["logs", "artifacts", "packages"]) if (options[k] !== undefined) preset[k] = options[k];
+  const logMedian = options.logMedian ?? 12_000;
   const layout = options.layout ?? "flat";
   if (layout !== "flat" && layout !== "dirs") throw new Error(`unknown layout '${layout}' (flat, dirs)`);
   const node = options.node ?? 1;
@@ -122,7 +125,7 @@ export function makeHome(options) {
     return `TaskLogs/${base}/`;
   };
   const firstTask = (node - 1) * 10_000_000 + 1;
-  for (let i = 0; i < preset.logs; i++) taskLog(firstTask + i, logNormal(rand, 12_000, 1.3, 8 << 20));
+  for (let i = 0; i < preset.logs; i++) taskLog(firstTask + i, logNormal(rand, logMedian, 1.3, 8 << 20));
   if (options.scheduled !== false) {
     for (const job of ["processautodeployments", "processsubscriptions", "retention", "checkformajorupgrades"]) {
       write("TaskLogs", join(logs, `scheduledtasks_${job}.txt`), textOf(rand, pool, logNormal(rand, 5_000, 0.7, 256 << 10), `node ${node} ${job}\n`));
@@ -162,7 +165,7 @@ function parseArgs(argv) {
     const value = argv[++i];
     if (!key.startsWith("--") || value === undefined) throw new Error(`expected --name value pairs, got '${key}'`);
     const name = key.slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    o[name] = ["node", "seed", "collideWithNode", "collisions"].includes(name) ? Number(value) : value;
+    o[name] = ["node", "seed", "collideWithNode", "collisions", "logs", "artifacts", "packages", "logMedian"].includes(name) ? Number(value) : value;
   }
   if (!o.out) throw new Error("--out DIR is required");
   return o;

@@ -4,7 +4,7 @@
  * 5 minutes before 2025.3.10568). Then it waits for task-log handles to close. Both deadlines are
  * timestamps in the checkpoint, so a resumed run continues the wait instead of restarting it.
  */
-import type { ServerNodes, ServerTask, ServerTasks } from "../octopus/types.js";
+import type { ServerNode, ServerNodes, ServerTask, ServerTasks } from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { OctohaError } from "../shared/errors.js";
@@ -44,8 +44,10 @@ export interface DrainDeps {
 /** Tasks holding a node busy: anything active except Queued (a queued task waits; it writes no log yet). */
 const isRunning = (t: ServerTask) => t.state !== "Queued";
 
-export function describeTasks(tasks: ServerTask[]): string[] {
-  return tasks.map((t) => `${t.id} (${t.name}, ${t.state}) on ${t.serverNode ?? "no node yet"}`);
+/** "ServerTasks-81 (Deploy, Executing) on OCTO1": the API may name the node by its Id; operators know names. */
+export function describeTasks(tasks: ServerTask[], nodes: readonly ServerNode[] = []): string[] {
+  const nameOf = (node: string) => nodes.find((n) => n.id === node)?.name ?? node;
+  return tasks.map((t) => `${t.id} (${t.name}, ${t.state}) on ${t.serverNode ? nameOf(t.serverNode) : "no node yet"}`);
 }
 
 export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-nodes"> {
@@ -62,7 +64,7 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
       if (deps.clock.now() >= deadline || ctx.signal.aborted) return running;
       ctx.emit({
         level: "progress",
-        message: `Waiting for ${running.length} task(s) to finish: ${describeTasks(running).join("; ")}`,
+        message: `Waiting for ${running.length} task(s) to finish: ${describeTasks(running, list).join("; ")}`,
         data: { tasks: running.map((t) => ({ id: t.id, state: t.state, node: t.serverNode })), secondsLeft: Math.round((deadline - deps.clock.now()) / 1000) },
       });
       await deps.clock.sleep(Math.min(poll, Math.max(0, deadline - deps.clock.now())), ctx.signal);

@@ -94,6 +94,13 @@ export class CopyAborted extends Error {
   }
 }
 
+/** Thrown by a no-clobber copy when something appeared under the final name while it was copied. */
+export class TargetAppeared extends Error {
+  constructor(readonly path: string) {
+    super(`'${path}' appeared at the target during the copy`);
+  }
+}
+
 export interface RetryOptions {
   attempts?: number;
   baseDelayMs?: number;
@@ -123,7 +130,7 @@ export async function withRetry<T>(fn: () => Promise<T>, classify: (e: unknown) 
     try {
       return await fn();
     } catch (error) {
-      if (error instanceof CopyAborted) throw error;
+      if (error instanceof CopyAborted || error instanceof TargetAppeared) throw error;
       const classified = classify(error);
       if (classified.behaviour !== "retryable" || attempt >= attempts || options.signal?.aborted) throw classified;
       await delay(base * 2 ** (attempt - 1), options.signal);

@@ -7,9 +7,9 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
 import type { FileOps, OpenFile } from "./file-ops.js";
-import { CopyAborted, classifyFsError } from "./copy-errors.js";
+import { CopyAborted, TargetAppeared, classifyFsError } from "./copy-errors.js";
 
-export { CopyAborted };
+export { CopyAborted, TargetAppeared };
 import { TEMP_SUFFIX } from "./walk.js";
 
 const CHUNK = 1 << 20;
@@ -64,7 +64,7 @@ export async function hashFile(ops: FileOps, file: string, side: "source" | "tar
  * the source's size, fsync, set the source's times, rename. `to` is replaced atomically when it
  * exists (the caller decided that is safe). The caller creates the parent folder.
  */
-export async function copyVerifyRename(ops: FileOps, from: string, to: string, signal?: AbortSignal): Promise<CopiedFile> {
+export async function copyVerifyRename(ops: FileOps, from: string, to: string, signal?: AbortSignal, noClobber = false): Promise<CopiedFile> {
   const temp = to + TEMP_SUFFIX;
   let source: OpenFile | undefined;
   let target: OpenFile | undefined;
@@ -103,11 +103,15 @@ export async function copyVerifyRename(ops: FileOps, from: string, to: string, s
     await target.utimes(before.atimeMs, before.mtimeMs);
     await target.close();
     target = undefined;
+    // A name that was free when the folder was listed may have been taken since (another node's
+    // copy running at the same time): never let the rename replace it. The window left is the
+    // gap between this stat and the rename, microseconds instead of the whole run.
+    if (noClobber && (await ops.stat(to).catch(() => undefined))) throw new TargetAppeared(to);
     await ops.rename(temp, to);
     tempCreated = false;
     return { size: total, mtimeMs: before.mtimeMs, sha256: hash.digest("hex") };
   } catch (error) {
-    if (error instanceof CopyAborted || error instanceof OctohaError) throw error;
+    if (error instanceof CopyAborted || error instanceof OctohaError || error instanceof TargetAppeared) throw error;
     throw classifyFsError(error, { side: stage, path: stage === "source" ? from : to });
   } finally {
     await closeQuietly(source);

@@ -125,8 +125,12 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   summary.bytesPlanned = plan.workBytes;
 
   if (s.signal?.aborted) return { ...summary, interrupted: true, durationMs: Date.now() - started };
-  const preflight = await preflightTarget({ target: s.target, bytesNeeded: plan.workBytes, probe: !s.dryRun && plan.workFiles > 0, ops: s.ops });
-  if (!preflight.ok) throw preflight.problems[0]!;
+  if (plan.workFiles > 0) {
+    // The target root is created first so the probe file goes where the copies will.
+    if (!s.dryRun) await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
+    const preflight = await preflightTarget({ target: s.target, bytesNeeded: plan.workBytes, probe: !s.dryRun, ops: s.ops });
+    if (!preflight.ok) throw preflight.problems[0]!;
+  }
 
   const writer = s.dryRun || !options.manifestPath || plan.workFiles === 0 ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
   tactics.writer = writer;

@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
-import { TargetDirIndex, type TargetName } from "./target-index.js";
+import { TargetDirIndex, listedStat, type TargetName } from "./target-index.js";
 import { walkTree, type WalkEntry } from "./walk.js";
 
 export type FileEntry = Extract<WalkEntry, { type: "file" }>;
@@ -121,7 +121,7 @@ function jobFor(ctx: DirContext, entry: WalkEntry, resolutions: Map<string, DirR
   const existing: TargetName | undefined = ctx.blockedBy ? undefined : ctx.index.find(entry.name);
   if (entry.type === "dir") {
     resolutions.set(entry.relPath, resolveDir(ctx, entry.name, existing));
-    if (!existing && !ctx.blockedBy) ctx.index.reserve({ name: entry.name, isDir: true });
+    if (!existing && !ctx.blockedBy) ctx.index.reserve({ name: entry.name, isDirectory: true });
     return undefined;
   }
   // Built field by field (no conditional spreads): this runs once per file on the hot path.
@@ -131,17 +131,25 @@ function jobFor(ctx: DirContext, entry: WalkEntry, resolutions: Map<string, DirR
     job.targetRelPath = ctx.blockedBy;
   } else if (!existing) {
     job.targetRelPath = join(ctx.targetRel, entry.name);
-    const reserved: TargetName = { name: entry.name, isDir: false, from: entry.relPath };
-    if (trackPending) reserved.pending = new Promise<void>((resolve) => (job.settle = resolve));
+    const reserved: TargetName = { name: entry.name, isDirectory: false, from: entry.relPath };
+    if (trackPending) {
+      reserved.pending = new Promise<void>((resolve) => {
+        job.settle = () => {
+          reserved.pending = undefined; // a folder of 250 000 files must not keep 250 000 promises
+          resolve();
+        };
+      });
+    }
     ctx.index.reserve(reserved);
   } else {
     job.targetRelPath = join(ctx.targetRel, existing.name);
-    if (existing.isDir) job.kind = "file-vs-folder";
+    if (existing.isDirectory) job.kind = "file-vs-folder";
     else {
       job.kind = existing.name === entry.name ? "same-name" : "case-only";
       if (existing.pending) job.waitFor = existing.pending;
       if (existing.from) job.reservedFrom = existing.from;
-      if (existing.stat) job.targetStat = existing.stat;
+      const stat = listedStat(existing);
+      if (stat) job.targetStat = stat;
       if (existing.virtualAt !== undefined) {
         job.virtualAt = existing.virtualAt;
         job.virtualNode = existing.virtualNode;
@@ -155,6 +163,6 @@ function resolveDir(ctx: DirContext, name: string, existing: TargetName | undefi
   if (ctx.blockedBy) return { targetRel: join(ctx.targetRel, name), blockedBy: ctx.blockedBy };
   if (!existing) return { targetRel: join(ctx.targetRel, name) };
   // A folder differing only in case is the same folder on a Windows share: merge into it.
-  if (existing.isDir) return { targetRel: join(ctx.targetRel, existing.name) };
+  if (existing.isDirectory) return { targetRel: join(ctx.targetRel, existing.name) };
   return { targetRel: join(ctx.targetRel, name), blockedBy: join(ctx.targetRel, existing.name) };
 }

@@ -1,8 +1,8 @@
 /**
  * The copy manifest: one JSON line per verified file at the target (ManifestRecord, format v1),
  * appended in fsync'd batches (group commit) so a crash loses at most the last batch, never
- * corrupts earlier lines. A re-run trusts a record's hash for a target whose size and mtime still
- * match it: re-hashing every target on a no-op re-run would read the whole share again.
+ * corrupts earlier lines. A re-run trusts a record for a target whose size and mtime still match
+ * it: re-hashing every target on a no-op re-run would read the whole share again.
  */
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
@@ -12,27 +12,40 @@ import type { ManifestRecord } from "./types.js";
 
 export const MANIFEST_VERSION = 1;
 
-/** What the manifest says about a target file: size, mtime and hash, packed to keep 10^6 entries small. */
+/**
+ * Which target files the manifest vouches for, as (relPath, size, mtime) fingerprints: a number
+ * per file instead of its path and hash keeps 260 000 records in a few MB. It is only ever asked
+ * after the target's size and mtime already equal the source's, so a fingerprint clash (odds about
+ * n²/2⁵³) could at worst skip re-hashing a file that already looks identical.
+ */
 export class ManifestIndex {
-  private readonly byPath = new Map<string, string>();
+  private readonly verified = new Set<number>();
 
   set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256">): void {
-    if (r.sha256) this.byPath.set(r.relPath, `${r.size}|${r.mtimeMs}|${r.sha256}`);
-    else this.byPath.delete(r.relPath);
+    if (r.sha256) this.verified.add(fingerprint(r.relPath, r.size, r.mtimeMs));
   }
 
-  /** The recorded hash when the target still has the recorded size and mtime, else undefined. */
-  verifiedHash(relPath: string, size: number, mtimeMs: number): string | undefined {
-    const v = this.byPath.get(relPath);
-    if (!v) return undefined;
-    const a = v.indexOf("|");
-    const b = v.indexOf("|", a + 1);
-    return Number(v.slice(0, a)) === size && sameMtime(Number(v.slice(a + 1, b)), mtimeMs) ? v.slice(b + 1) : undefined;
+  /** True when a record with this path, size and mtime (to the millisecond) carried a hash. */
+  vouchesFor(relPath: string, size: number, mtimeMs: number): boolean {
+    return this.verified.has(fingerprint(relPath, size, mtimeMs));
   }
 
   get size(): number {
-    return this.byPath.size;
+    return this.verified.size;
   }
+}
+
+/** 53 bits from two FNV-1a variants over "relPath|size|mtime rounded to ms". */
+function fingerprint(relPath: string, size: number, mtimeMs: number): number {
+  const key = `${relPath}|${size}|${Math.round(mtimeMs)}`;
+  let h1 = 0x811c9dc5;
+  let h2 = 0x5bd1e995;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 16777619);
+    h2 = Math.imul(h2 ^ c, 0x27d4eb2f);
+  }
+  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
 }
 
 /** Modification times equal to the millisecond (utimes keeps microseconds; SMB keeps 100 ns). */

@@ -6,7 +6,7 @@ import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
 import type { FileOps, FileStat } from "./file-ops.js";
 import { classifyFsError, withRetry } from "./copy-errors.js";
-import { CopyAborted, copyVerifyRename, hashFile, quarantineFile, quarantinePath } from "./copy-file.js";
+import { CopyAborted, TargetAppeared, copyVerifyRename, hashFile, quarantineFile, quarantinePath } from "./copy-file.js";
 import { sameMtime, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
 import type { TargetReservations } from "./reservations.js";
@@ -54,9 +54,9 @@ export class FileTactics {
   /** Size and mtime equal, and for sha256 the manifest vouches for the target's hash. */
   private trustedSame(job: FileJob, t: FileStat): boolean {
     if (!t.isFile || t.size !== job.entry.size || !sameMtime(t.mtimeMs, job.entry.mtimeMs)) return false;
-    // Another node's would-be copy: this node's manifest cannot vouch for it, compare bytes.
+    // Another node's would-be copy (dry-run): this node's manifest cannot vouch for it, compare bytes.
     if (job.virtualAt !== undefined) return this.s.verify !== "sha256";
-    return this.s.verify !== "sha256" || this.manifest.verifiedHash(job.targetRelPath, t.size, t.mtimeMs) !== undefined;
+    return this.s.verify !== "sha256" || this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs);
   }
 
   /** Do the job. Returns true when it was counted as work (progress), false for a cheap skip. */
@@ -129,17 +129,35 @@ export class FileTactics {
     });
   }
 
-  private async copyNew(job: FileJob, signal: AbortSignal): Promise<void> {
-    if (!this.s.dryRun) await this.writeToTarget(job, signal);
-    else this.s.reservations?.recordFile(job.targetRelPath, { size: job.entry.size, mtimeMs: job.entry.mtimeMs, node: this.s.node, sourceAbs: abs(this.s.source, job.entry.relPath) });
+  /** Copy to a free name (noClobber: if the name got taken meanwhile, compare instead), or replace a loser. */
+  private async copyNew(job: FileJob, signal: AbortSignal, noClobber = true): Promise<void> {
+    if (!this.s.dryRun) {
+      try {
+        await this.writeToTarget(job, signal, noClobber);
+      } catch (error) {
+        if (!(error instanceof TargetAppeared)) throw error;
+        await this.resolveAppeared(job, signal);
+        return;
+      }
+    } else this.s.reservations?.recordFile(job.targetRelPath, { size: job.entry.size, mtimeMs: job.entry.mtimeMs, node: this.s.node, sourceAbs: abs(this.s.source, job.entry.relPath) });
     this.summary.filesCopied++;
     this.summary.bytesCopied += job.entry.size;
   }
 
-  private async writeToTarget(job: FileJob, signal: AbortSignal): Promise<void> {
+  /** Another writer took the name while we copied: treat it as what it now is. */
+  private async resolveAppeared(job: FileJob, signal: AbortSignal): Promise<void> {
+    const targetAbs = abs(this.s.target, job.targetRelPath);
+    const t = await this.s.ops.stat(targetAbs).catch(() => undefined);
+    if (!t) await this.copyNew(job, signal);
+    else if (!t.isFile) await this.loseIncoming(job, "file-vs-folder", "a folder appeared at the target under this name during the copy", undefined, signal);
+    else if (t.size === job.entry.size && sameMtime(t.mtimeMs, job.entry.mtimeMs) && this.s.verify !== "sha256") this.skipped(job);
+    else await this.compareAndResolve(job, t, targetAbs, signal);
+  }
+
+  private async writeToTarget(job: FileJob, signal: AbortSignal, noClobber: boolean): Promise<void> {
     const to = abs(this.s.target, job.targetRelPath);
     await this.retry(() => job.ensureFolder(), path.dirname(to));
-    const copied = await this.retry(() => copyVerifyRename(this.s.ops, abs(this.s.source, job.entry.relPath), to, signal), to);
+    const copied = await this.retry(() => copyVerifyRename(this.s.ops, abs(this.s.source, job.entry.relPath), to, signal, noClobber), to);
     this.writer?.add({ v: 1, relPath: job.targetRelPath, size: copied.size, mtimeMs: copied.mtimeMs, sha256: copied.sha256, node: this.s.node });
   }
 
@@ -154,8 +172,7 @@ export class FileTactics {
     const kind: CollisionKind = job.kind === "case-only" ? "case-only" : "different-bytes";
     const src = await this.retry(() => hashFile(this.s.ops, sourceAbs, "source", signal), sourceAbs);
     if (t.size === job.entry.size) {
-      const vouched = job.virtualAt === undefined ? this.manifest.verifiedHash(job.targetRelPath, t.size, t.mtimeMs) : undefined;
-      const tgt = vouched ?? (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal), targetAbs)).sha256;
+      const tgt = (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal), targetAbs)).sha256;
       if (tgt === src.sha256) {
         this.skipped(job);
         if (kind === "case-only") this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
@@ -205,7 +222,7 @@ export class FileTactics {
       ? quarantinePath(this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath)
       : await this.retry(() => quarantineFile(this.s.ops, targetAbs, this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath, undefined, signal), targetAbs);
     this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
-    await this.copyNew(job, signal);
+    await this.copyNew(job, signal, false);
     this.report(job, kind, "source", at, reason);
   }
 

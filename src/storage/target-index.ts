@@ -7,19 +7,33 @@ import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 
+/**
+ * A name at the target: the listing's own entry (with size and times: no second object per file,
+ * which matters at 250 000 task logs in one folder), or a name this run reserved.
+ */
 export interface TargetName {
   /** The name as it is (or will be) at the target. */
   name: string;
-  isDir: boolean;
+  isDirectory: boolean;
+  /** Present for listed entries; a reserved name has none of these yet. */
+  isFile?: boolean;
+  size?: number;
+  mtimeMs?: number;
+  atimeMs?: number;
   /** Settles when this run has finished writing the name (case-only duplicates among sources wait for it). */
-  pending?: Promise<void>;
+  pending?: Promise<void> | undefined;
   /** The source file (relPath) this run is writing under the name: dry-run compares against it. */
   from?: string;
-  /** Size and mtime from the listing (absent for names this run reserved). */
-  stat?: FileStat;
   /** Dry-run: an earlier source's file that the run would have put here (its path, to hash), and its node. */
   virtualAt?: string;
   virtualNode?: string;
+}
+
+/** The listing's facts about a name, when it came from the listing. */
+export function listedStat(t: TargetName): FileStat | undefined {
+  return t.size === undefined || t.from !== undefined
+    ? undefined
+    : { size: t.size, mtimeMs: t.mtimeMs ?? 0, atimeMs: t.atimeMs ?? 0, isFile: t.isFile === true, isDirectory: t.isDirectory };
 }
 
 export function foldName(name: string): string {
@@ -41,7 +55,7 @@ export class TargetDirIndex {
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX)) staleTemps.push(d.name);
           if (isOwnName(relDir, d.name)) continue;
-          index.names.set(foldName(d.name), { name: d.name, isDir: d.isDirectory, stat: d });
+          index.names.set(foldName(d.name), d);
         }
       }
     } catch (error) {
@@ -51,10 +65,10 @@ export class TargetDirIndex {
     for (const r of reservations?.in(relDir) ?? []) {
       const key = foldName(r.name);
       if (r.isDir) {
-        if (!index.names.has(key)) index.names.set(key, { name: r.name, isDir: true });
+        if (!index.names.has(key)) index.names.set(key, { name: r.name, isDirectory: true });
         continue;
       }
-      index.names.set(key, { name: r.name, isDir: false, stat: { size: r.size, mtimeMs: r.mtimeMs, atimeMs: r.mtimeMs, isFile: true, isDirectory: false }, virtualAt: r.sourceAbs, virtualNode: r.node });
+      index.names.set(key, { name: r.name, isDirectory: false, isFile: true, size: r.size, mtimeMs: r.mtimeMs, atimeMs: r.mtimeMs, virtualAt: r.sourceAbs, virtualNode: r.node });
     }
     return index;
   }

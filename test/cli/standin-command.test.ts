@@ -25,11 +25,12 @@ function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
 }
 
 describe("octoha standin", () => {
-  it("prints URL, node URLs, API key and serverExe as JSON, serves them (a node's own serverExe stops that node), and exits 0 on SIGTERM", async () => {
+  it("prints URL, node URLs, API key, SQL connection string and serverExe as JSON on stdout, serves them (a node's own serverExe stops that node), and exits 0 on SIGTERM", async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), "octoha-standin-cli-"));
     tmps.push(tmp);
-    const child = spawn(process.execPath, [main, "standin", "--nodes", "3", "--data", tmp, "--seed-tasks", "2", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
-    const info = JSON.parse(await firstLine(child)) as { url: string; nodes: { name: string; url: string; serverExe: string }[]; apiKey: string; serverExe: string; dataDir: string };
+    const child = spawn(process.execPath, [main, "standin", "--nodes", "3", "--data", tmp, "--seed-tasks", "2"], { stdio: ["ignore", "pipe", "pipe"] });
+    const info = JSON.parse(await firstLine(child)) as { url: string; nodes: { name: string; url: string; serverExe: string }[]; apiKey: string; serverExe: string; dataDir: string; sqlConnectionString: string | null };
+    expect(info.sqlConnectionString).toMatch(/^Server=127\.0\.0\.1,\d+;Database=Octopus;/);
     expect(info.nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2", "OCTO3"]);
     expect(info.apiKey).toMatch(/^API-/);
     const summary = (await (await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } })).json()) as { Nodes: unknown[] };

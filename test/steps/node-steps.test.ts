@@ -46,7 +46,7 @@ describe("drain-nodes", () => {
     expect(r.phase).toBe("done");
     const waiting = ctx.events.filter((e) => e.level === "progress");
     expect(waiting.length).toBeGreaterThan(0);
-    expect(waiting[0]!.message).toContain("ServerTasks-7 (Deploy, Executing) on OctopusServerNodes-OCTO1");
+    expect(waiting[0]!.message).toContain("ServerTasks-7 (Deploy, Executing) on OCTO1");
     // The queued task does not hold the drain.
     expect(waiting[0]!.message).not.toContain("ServerTasks-8");
     expect(r.handleDeadline! - (r.drainDeadline! - 2 * 60_000)).toBeGreaterThanOrEqual(60_000);
@@ -194,5 +194,16 @@ describe("stop-services / start-services", () => {
     expect((error as OctohaError).code).toBe("SERVICE_START_FAILED");
     expect((error as OctohaError).hint).toContain("OCTO1");
     expect(cluster.state.nodes[1]!.service).toBe("running");
+  });
+});
+
+describe("drain progress names nodes the way operators know them", () => {
+  it("shows the node's name even when the API reports the task's node by its Id", async () => {
+    const { describeTasks } = await import("../../src/steps/drain-nodes.js");
+    const lines = describeTasks(
+      [{ id: "ServerTasks-81", name: "Deploy", state: "Executing", serverNode: "OctopusServerNodes-OCTO2" }],
+      [{ id: "OctopusServerNodes-OCTO2", name: "OCTO2", maxConcurrentTasks: 5, isDraining: true }],
+    );
+    expect(lines).toEqual(["ServerTasks-81 (Deploy, Executing) on OCTO2"]);
   });
 });

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
 import { copyTree, TargetReservations, type CopyOptions, type CopySummary } from "../../src/storage/index.js";
-import { sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
+import { faultyOps, sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
 
@@ -121,6 +122,20 @@ describe("merging two nodes into one target", () => {
     expect(dry.collisions.every((c) => c.quarantinedAt?.includes(path.join(".octoha", "conflicts", "OCTO2")))).toBe(true);
     expect(snapshot(target, [])).toEqual(before);
     expect(sha256Of(path.join(target, "Artifacts/Report.txt"))).toBe(sha256Of(path.join(node1, "Artifacts/Report.txt")));
+  });
+
+  it("a file another node writes under the same name while we copy is not replaced: it is compared and the loser quarantined", async () => {
+    const source = dir("node2");
+    writeFile(source, "TaskLogs/scheduledtasks_retention.txt", "node2 retention log\n");
+    const target = dir("target");
+    const rival = path.join(target, "TaskLogs", "scheduledtasks_retention.txt");
+    // Just before our fsync, the other node's copy lands under the final name.
+    const ops = faultyOps({ before: (call, p) => void (call === "sync" && p === rival + ".octoha-tmp" && writeFileSync(rival, "node1 retention log, other bytes\n")) });
+    const summary = await copyTree({ source, target, sourceNode: "OCTO2", ops });
+    expect(readFileSync(rival, "utf8")).toBe("node1 retention log, other bytes\n");
+    expect(summary.collisions).toEqual([expect.objectContaining({ kind: "different-bytes", winner: "target" })]);
+    expect(readFileSync(summary.collisions[0]!.quarantinedAt!, "utf8")).toBe("node2 retention log\n");
+    expect(summary.filesCopied).toBe(0);
   });
 });
 

@@ -17,7 +17,7 @@ interface StandinFlags {
 export function register(program: Command): void {
   program
     .command("standin")
-    .description("Run a simulated Octopus Server cluster on 127.0.0.1 (REST API, octopus-server executable, SQL when built in) for tests and rehearsals.")
+    .description("Run a simulated Octopus Server cluster on 127.0.0.1 (REST API, octopus-server executable, SQL Server over TDS) for tests and rehearsals. Prints its URLs, API key and SQL connection string as one JSON line on stdout.")
     .requiredOption("--data <dir>", "folder for the nodes' simulated disks, the shared folder and the control file")
     .option("--nodes <n>", "number of nodes (OCTO1…OCTOn)", "2")
     .option("--version <v>", "Octopus version to simulate, e.g. 2024.1.12345")
@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .option("--seed-tasks <k>", "completed tasks (with logs, artifacts, packages) to seed per node", "0")
     .option("--task-duration-ms <ms>", "how long a queued task runs once picked up", "30000")
     .option("--port <port>", "port of the load-balanced URL (0 = any free port)", "0")
-    .option("--json", "print the connection details as one JSON line")
+    .option("--json", "print only the JSON line (no human summary on stderr)")
     .action(async (flags: StandinFlags) => {
       const nodes = Number(flags.nodes);
       const seedTasks = Number(flags.seedTasks);
@@ -63,8 +63,9 @@ export function register(program: Command): void {
         version: standin.cluster.version,
         dataDir: standin.dataDir,
       };
-      if (flags.json) process.stdout.write(`${JSON.stringify(details)}\n`);
-      else process.stdout.write(`Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe}\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`);
+      // stdout is the machine-readable connection details, always; the human summary goes to stderr.
+      process.stdout.write(`${JSON.stringify(details)}\n`);
+      if (!flags.json) process.stderr.write(`Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe}\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
