@@ -61,7 +61,9 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   try {
     version = await ports.version.serverVersion();
   } catch (error) {
-    // Reported, not thrown: one pass names every problem (SQL, folders) even when the API refuses us.
+    // Inspect (check, dry-run) reports it so one pass names every problem (SQL, folders); apply
+    // rethrows so the runner's retry policy applies to a transient failure.
+    if (!dryRun) throw error;
     findings.push(octopusUnreachable(error, plan.octopus.serverUrl, "the version request"));
     version = "unknown";
   }
@@ -104,6 +106,7 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
       known = await ports.nodes.list();
       findings.push({ severity: "info", code: "OCTOPUS_REACHABLE", summary: `Octopus ${version} at ${plan.octopus.serverUrl} accepts the API key (${known.length} node${known.length === 1 ? "" : "s"})` });
     } catch (error) {
+      if (!dryRun) throw error;
       findings.push(octopusUnreachable(error, plan.octopus.serverUrl, "the node list"));
       apiOk = false;
     }
