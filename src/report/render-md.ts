@@ -46,7 +46,7 @@ export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
   if (r.collisions.length === 0) out.push("None.", "");
   else {
     out.push("| folder | file | node | kind | kept | reason |", "|---|---|---|---|---|---|");
-    for (const c of r.collisions) out.push(`| ${cell(c.folder)} | ${cell(c.relPath)} | ${cell(c.node)} | ${c.kind} | ${c.winner === "source" ? `${cell(c.node)}'s copy` : "target's copy"} | ${cell(c.reason)} |`);
+    for (const c of r.collisions) out.push(`| ${cell(c.folder)} | ${cell(c.relPath)} | ${cell(c.node)} | ${c.kind} | ${c.winner === "source" ? `${cell(c.node)}'s copy` : c.targetNode ? `${cell(c.targetNode)}'s copy` : "target's copy"} | ${cell(c.reason)} |`);
     out.push("");
   }
 

@@ -10,6 +10,7 @@ import path from "node:path";
 import type { FolderKind } from "../octopus/types.js";
 import type { Change, Finding, Step, StepContext } from "../runner/step.js";
 import type { Collision, CollisionPolicy, CopySummary, NameProblem, TaskLogOwner, VerifyMode } from "../storage/types.js";
+import { TargetReservations } from "../storage/reservations.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { OctohaError } from "../shared/errors.js";
 import type { CopyEngine } from "./deps.js";
@@ -69,7 +70,7 @@ function toJobResult(job: CopyJob, s: CopySummary): CopyJobResult {
 
 /** `live`: Octopus runs during the copy (preseed), so sources keep changing. */
 function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[FolderKind]>(id: Id, title: string, deps: CopyStepDeps, live: boolean): Step<CopyResult, Id> {
-  const run = async (job: CopyJob, dryRun: boolean, ctx: StepContext) =>
+  const run = async (job: CopyJob, dryRun: boolean, ctx: StepContext, reservations?: TargetReservations) =>
     deps.engine.copyTree({
       source: job.source.access,
       target: job.target.access,
@@ -81,6 +82,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       manifestPath: manifestPath(deps.stateDir, job.kind, job.source.node),
       quarantineDir: quarantineDirFor(job),
       dryRun,
+      reservations,
       signal: ctx.signal,
       onProgress: dryRun ? undefined : (p) => ctx.emit({ level: "progress", message: `${job.kind} from ${job.source.node}: ${p.filesDone}/${p.filesTotal} files`, data: { kind: job.kind, node: job.source.node, ...p } }),
       taskLogOwner: job.kind === "taskLogs" && deps.taskLogOwner ? await deps.taskLogOwner() : undefined,
@@ -93,11 +95,16 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       const changes: Change[] = [];
       const findings: Finding[] = [];
       const jobs: CopyJobResult[] = [];
+      // One per shared folder, shared by the nodes in the order apply copies them: node 2's dry-run
+      // meets node 1's would-be copies, so collisions between nodes are predicted with their winner.
+      const reservations = new Map<string, TargetReservations>();
       for (const job of deps.jobs) {
-        const s = await run(job, true, ctx);
+        let r = reservations.get(job.target.access);
+        if (!r) reservations.set(job.target.access, (r = new TargetReservations()));
+        const s = await run(job, true, ctx, r);
         jobs.push(toJobResult(job, s));
         changes.push({ action: s.filesCopied > 0 ? "copy" : "noop", target: job.target.octopus, before: job.source.octopus, after: job.target.octopus, bytes: s.bytesCopied, files: s.filesCopied, summary: `copy ${s.filesCopied} ${job.kind} file(s) (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there` });
-        for (const c of s.collisions) findings.push({ severity: "warning", code: "COLLISION", node: job.source.node, path: c.relPath, summary: `${job.kind}/${c.relPath}: ${c.kind} (${c.reason}); ${c.winner === "source" ? `${job.source.node}'s copy wins` : "the copy already there stays"}`, fix: `The other copy is kept${c.quarantinedAt ? ` at ${c.quarantinedAt}` : " in quarantine"}, never dropped; review it after the run.` });
+        for (const c of s.collisions) findings.push({ severity: "warning", code: "COLLISION", node: job.source.node, path: c.relPath, summary: `${job.kind}/${c.relPath}: ${c.kind} (${c.reason}); ${c.winner === "source" ? `${job.source.node}'s copy wins` : c.targetNode ? `${c.targetNode}'s copy stays` : "the copy already there stays"}`, fix: `The other copy is kept${c.quarantinedAt ? ` at ${c.quarantinedAt}` : " in quarantine"}, never dropped; review it after the run.` });
         for (const p of s.nameProblems) findings.push({ severity: "error", code: p.problem === "path-too-long" ? "PATH_TOO_LONG" : "INVALID_WINDOWS_NAME", node: job.source.node, path: p.relPath, summary: `${job.kind}/${p.relPath}: ${p.detail}`, fix: "Rename or remove the file on the source node, or choose a shorter shared path." });
       }
       // A short read sample, when the engine can measure one, turns bytes into an estimated duration.

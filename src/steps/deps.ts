@@ -11,6 +11,8 @@ export interface CopyEngine {
   preflightTarget(options: { target: string; bytesNeeded?: number; dryRun?: boolean }): Promise<TargetCheck>;
   /** Bytes per second measured on a short read sample of `source`, when the engine can measure it. */
   measureRate?(options: { source: string; signal?: AbortSignal }): Promise<number | undefined>;
+  /** Files and bytes under a node folder (streamed walk, read-only): the most a copy from it can need. */
+  sourceTotals?(options: { source: string; signal?: AbortSignal }): Promise<{ files: number; bytes: number }>;
 }
 
 /** A target that does not exist yet is judged by its nearest existing parent (where provision-storage will create it). */

@@ -2,7 +2,7 @@
  * Construction of the real Octopus adapters and copy engine from a plan; tests inject fakes instead.
  */
 import { stat } from "node:fs/promises";
-import { copyTree, measureSample, preflightTarget } from "../storage/index.js";
+import { copyTree, measureSample, preflightTarget, sourceTotals } from "../storage/index.js";
 import type { CopyEngine, TargetCheck } from "./deps.js";
 
 export { createOctopusPorts, type PortSecrets } from "../octopus/create-ports.js";
@@ -18,6 +18,7 @@ export function createCopyEngine(): CopyEngine {
       const problem = result.problems.map((p) => (p.hint ? `${p.message}. ${p.hint}` : p.message)).join("; ");
       return { exists, freeBytes: result.freeBytes, ...(dryRun ? {} : { writable: result.ok }), ...(problem ? { problem } : {}) };
     },
+    sourceTotals,
     async measureRate({ source }) {
       const sample = await measureSample({ source, maxBytes: 16 * 1024 * 1024, maxFiles: 200 });
       return sample.bytes > 0 ? sample.bytesPerSecond : undefined;

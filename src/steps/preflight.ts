@@ -32,6 +32,8 @@ export interface PreflightDeps {
   facts: RunFacts;
   /** The environment env references are read from. */
   env: Record<string, string | undefined>;
+  /** Check each plan node's own URL answers the ping (inspect only: `octoha check` and dry-run). */
+  pingNodes?: boolean;
   /** Whether this process can read a node folder: "ok", "missing", or the error code (default: fs.access). */
   probeSource?: (accessPath: string) => Promise<string>;
 }
@@ -55,8 +57,18 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   const sqlRef = plan.octopus.sql.connectionString.env;
   if (!deps.env[sqlRef]) findings.push(unsetEnv(sqlRef, "SQL connection string"));
 
-  const version = await ports.version.serverVersion();
-  const features = featuresOf(version);
+  let version: string;
+  try {
+    version = await ports.version.serverVersion();
+  } catch (error) {
+    // Inspect (check, dry-run) reports it so one pass names every problem (SQL, folders); apply
+    // rethrows so the runner's retry policy applies to a transient failure.
+    if (!dryRun) throw error;
+    findings.push(octopusUnreachable(error, plan.octopus.serverUrl, "the version request"));
+    version = "unknown";
+  }
+  // An unknown version: check every folder the plan names (the newest version has every kind).
+  const features = featuresOf(version === "unknown" ? UNKNOWN_VERSION_AS : version);
   const kinds = kindsToMove(plan, features);
   if (features.duplicateExecutionBug) findings.push({ severity: "warning", code: "VERSION_DUPLICATE_EXECUTION", summary: `Octopus ${version} can run one task on several nodes at once (2023.3 before .13026)`, fix: "Upgrade to 2023.3.13026 or later before running HA." });
   for (const [kind, has] of [["imports", features.imports], ["eventExports", features.eventExports]] as const) {
@@ -67,6 +79,7 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   let schema: SchemaShape | undefined;
   try {
     schema = await ports.inventory.probe();
+    findings.push({ severity: "info", code: "SCHEMA_RECOGNISED", summary: `Octopus database schema recognised (ServerTask.${schema.taskNodeColumn}, ${schema.nodeTable})` });
     if (!schema.hasNuGetPackage) findings.push({ severity: "warning", code: "SCHEMA_NO_NUGETPACKAGE", summary: "The database has no NuGetPackage table: built-in feed packages cannot be checked against the index", fix: "Check that the plan's SQL connection points at the Octopus database." });
   } catch (error) {
     findings.push({ severity: "error", code: "SCHEMA_UNKNOWN", summary: `The Octopus database schema was not recognised: ${(error as Error).message}`, detail: "octoha reads the database to prove completeness and refuses to act on a schema it does not know.", fix: "Check the SQL connection string points at the Octopus database; if it does, report the Octopus version so support can be added." });
@@ -85,20 +98,42 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
     findings.push({ severity: "error", code: "SQL_UNREACHABLE", summary: `Cannot connect to the Octopus database: ${(error as Error).message}`, fix: "Check the SQL connection string environment variable, the server name and the firewall." });
   }
 
-  const known = await ports.nodes.list();
+  // The API root answers without a key: the node list is what proves the key is accepted.
+  let apiOk = version !== "unknown";
+  let known: Awaited<ReturnType<ServerNodes["list"]>> = [];
+  if (apiOk) {
+    try {
+      known = await ports.nodes.list();
+      findings.push({ severity: "info", code: "OCTOPUS_REACHABLE", summary: `Octopus ${version} at ${plan.octopus.serverUrl} accepts the API key (${known.length} node${known.length === 1 ? "" : "s"})` });
+    } catch (error) {
+      if (!dryRun) throw error;
+      findings.push(octopusUnreachable(error, plan.octopus.serverUrl, "the node list"));
+      apiOk = false;
+    }
+  }
   const knownNames = new Set(known.map((n) => n.name.toLowerCase()));
   const planNames = new Set(plan.nodes.map((n) => n.name.toLowerCase()));
-  for (const n of plan.nodes) {
+  for (const n of apiOk ? plan.nodes : []) {
     if (!knownNames.has(n.name.toLowerCase())) findings.push({ severity: "error", code: "NODE_UNKNOWN", node: n.name, summary: `Node ${n.name} is in the plan but Octopus has no node with that name`, fix: `Use the names shown in Configuration ➜ Nodes: ${known.map((k) => k.name).join(", ")}.` });
   }
   for (const n of known) {
     if (!planNames.has(n.name.toLowerCase())) findings.push({ severity: "warning", code: "NODE_NOT_IN_PLAN", node: n.name, summary: `Octopus node ${n.name} is not in the plan: its service is not stopped or started, and its local folders are not copied`, fix: "Add it to plan.nodes, or delete it in Configuration ➜ Nodes if it is retired." });
   }
 
+  if (deps.pingNodes && apiOk) {
+    for (const n of plan.nodes.filter((x) => x.url)) {
+      const answer = await ports.nodes.ping(n.name);
+      if (answer === "offline") findings.push({ severity: "error", code: "NODE_NO_PING", node: n.name, summary: `Node ${n.name} does not answer at ${n.url}/api/octopusservernodes/ping`, fix: `Check the node's Octopus service is running and ${n.url} is reachable from this machine (firewall, binding, certificate), or correct nodes[].url in the plan.` });
+      else findings.push({ severity: "info", code: "NODE_PING", node: n.name, summary: `Node ${n.name} answers its ping at ${n.url}${answer === "draining" ? " (draining)" : ""}` });
+    }
+  }
+
+  const bytesToCopy = new Map<FolderKind, number>();
   for (const kind of kinds) {
     for (const src of nodeSources(plan, kind)) {
       const reach = await probeSource(src.access);
       if (reach === "missing") findings.push({ severity: "warning", code: "SOURCE_MISSING", node: src.node, path: src.access, summary: `${kind} folder of ${src.node} does not exist: ${src.access}; nothing is copied from it`, fix: "If that node did write there, correct the access path in the plan (a UNC path or a mount of that node's disk)." });
+      else if (reach === "ok" && dryRun && engine.sourceTotals) bytesToCopy.set(kind, (bytesToCopy.get(kind) ?? 0) + (await engine.sourceTotals({ source: src.access })).bytes);
       else if (reach !== "ok") findings.push({ severity: "error", code: "SOURCE_UNREACHABLE", node: src.node, path: src.access, summary: `${kind} folder of ${src.node} cannot be read from here: ${src.access} (${reach})`, detail: "Its files would be neither copied nor counted, and Octopus would be repointed away from them.", fix: "Give the account running octoha read access to that folder (share and NTFS permissions)." });
     }
   }
@@ -110,8 +145,28 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
     targets.push({ kind, access: folder.access, check });
     if (check.problem) findings.push({ severity: "error", code: "TARGET_UNUSABLE", path: folder.access, summary: `Shared ${kind} folder ${folder.access}: ${check.problem}`, fix: "Give the account running octoha and every node's Octopus service account full control on the share and its NTFS ACLs." });
     else if (check.writable === false) findings.push({ severity: "error", code: "TARGET_NOT_WRITABLE", path: folder.access, summary: `Cannot write to shared ${kind} folder ${folder.access}`, fix: "Grant full control (share and NTFS) to this account and to every node's Octopus service account." });
+    const needed = kind === "clusterShared" ? undefined : bytesToCopy.get(kind);
+    if (needed !== undefined && check.freeBytes !== undefined && check.freeBytes >= needed) findings.push({ severity: "info", code: "TARGET_SPACE", path: folder.access, summary: `Shared ${kind} folder ${folder.access}: ${check.freeBytes} bytes free for at most ${needed} bytes from the nodes` });
+    else if (needed !== undefined && check.freeBytes !== undefined) {
+      // The node folders' total is an upper bound: files already at the target (a preseed) need no room.
+      findings.push({ severity: check.exists ? "warning" : "error", code: "TARGET_SPACE", path: folder.access, summary: `Shared ${kind} folder ${folder.access}: ${check.freeBytes} bytes free, the node folders hold ${needed} bytes`, fix: check.exists ? "Files already in the shared folder are not copied again; if most are not there yet, grow the share before the window." : "Grow the share (or free space on it) before the window." });
+    }
   }
   return { version, features, schema, kinds, sqlEncrypted, targets, findings };
+}
+
+/** Stands in for an unreachable server's version so every folder the plan names is checked. */
+const UNKNOWN_VERSION_AS = "9999.1";
+
+function octopusUnreachable(error: unknown, serverUrl: string, what: string): Finding {
+  const e = error instanceof OctohaError ? error : undefined;
+  const status = (error as { status?: number }).status;
+  return {
+    severity: "error",
+    code: status === 401 || status === 403 ? "OCTOPUS_AUTH" : "OCTOPUS_UNREACHABLE",
+    summary: `Octopus at ${serverUrl} refused or did not answer ${what}${status ? ` (HTTP ${status})` : ""}: ${error instanceof Error ? error.message : String(error)}`,
+    fix: e?.hint ?? "Check octopus.serverUrl, the network path to it, and the API key's environment variable.",
+  };
 }
 
 export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, "preflight"> {

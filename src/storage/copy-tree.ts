@@ -57,6 +57,7 @@ function settingsOf(options: CopyOptions & CopyEngineExtras): Settings {
     dryRun: options.dryRun === true,
     signal: options.signal,
     taskLogOwner: options.taskLogOwner,
+    reservations: options.dryRun === true ? options.reservations : undefined,
     retry: { attempts: options.retryAttempts ?? 5, baseDelayMs: options.retryBaseDelayMs ?? 50 },
     concurrency,
     largeConcurrency: options.largeFileConcurrency ?? Math.max(2, Math.floor(concurrency / 4)),
@@ -77,7 +78,7 @@ async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string |
   // Sequential on purpose: the listing already carries the target's size and mtime, so a file
   // costs no system call here (a name this run reserved needs none either: it is "new").
   let lastParent: string | undefined;
-  for await (const jobs of jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false })) {
+  for await (const jobs of jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false, reservations: s.reservations })) {
     for (const job of jobs) {
       if (!("kind" in job)) {
         totals.workFiles++; // reported by the copy pass
@@ -150,6 +151,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
         source: s.source,
         target: s.target,
         trackPending: true,
+        reservations: s.reservations,
         ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
       });
       await runPool(jobs, { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal }, async (job: FileJob | Problem) => {
@@ -174,5 +176,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   summary.durationMs = Date.now() - started;
   if (fatal) throw fatal;
   summary.interrupted = s.signal?.aborted === true;
+  // The next source's dry-run meets this one's would-be copies (an interrupted one is not trusted).
+  if (!summary.interrupted) s.reservations?.commit();
   return summary;
 }

@@ -6,4 +6,6 @@ export { measureSample, estimateSeconds, type SampleOptions, type SampleResult }
 export { nameProblems, windowsNameProblem, WINDOWS_MAX_PATH } from "./windows-names.js";
 export { nodeFileOps, type FileOps, type OpenFile, type FileStat, type DirEntry, type StatFs } from "./file-ops.js";
 export { TEMP_SUFFIX, STATE_FOLDER } from "./walk.js";
+export { sourceTotals } from "./totals.js";
+export { TargetReservations, type Reservation } from "./reservations.js";
 export type * from "./types.js";

@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import type { FileOps, FileStat } from "./file-ops.js";
+import type { TargetReservations } from "./reservations.js";
 import { TargetDirIndex, listedStat, type TargetName } from "./target-index.js";
 import { walkTree, type WalkEntry } from "./walk.js";
 
@@ -33,6 +34,9 @@ export interface FileJob {
   reservedFrom?: string;
   /** What the target folder's listing said about the existing name (absent when this run reserved it). */
   targetStat?: FileStat;
+  /** Dry-run: the existing name is an earlier source's file the run would have copied (its path and node). */
+  virtualAt?: string;
+  virtualNode?: string;
   /** Creates the target folder once for all the files in it. */
   ensureFolder: () => Promise<void>;
 }
@@ -61,6 +65,8 @@ export interface JobStreamOptions {
   trackPending: boolean;
   /** Delete our temp files from a killed run as folders are listed (not in dry-run). */
   onStaleTemp?: (absPath: string) => Promise<void>;
+  /** Dry-run: what earlier sources would have left at the target, seen as if listed there. */
+  reservations?: TargetReservations;
 }
 
 function join(a: string, b: string): string {
@@ -84,7 +90,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     resolutions.delete(srcRel);
     const abs = absOf(target, resolution.targetRel);
     const stale: string[] = [];
-    const index = resolution.blockedBy ? new TargetDirIndex() : await TargetDirIndex.load(ops, abs, resolution.targetRel, stale);
+    const index = resolution.blockedBy ? new TargetDirIndex() : await TargetDirIndex.load(ops, abs, resolution.targetRel, stale, options.reservations);
     if (options.onStaleTemp) for (const name of stale) await options.onStaleTemp(path.join(abs, name));
     let made: Promise<void> | undefined;
     return { ...resolution, index, ensureFolder: () =>
@@ -144,6 +150,10 @@ function jobFor(ctx: DirContext, entry: WalkEntry, resolutions: Map<string, DirR
       if (existing.from) job.reservedFrom = existing.from;
       const stat = listedStat(existing);
       if (stat) job.targetStat = stat;
+      if (existing.virtualAt !== undefined) {
+        job.virtualAt = existing.virtualAt;
+        job.virtualNode = existing.virtualNode;
+      }
     }
   }
   return job;

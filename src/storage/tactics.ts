@@ -9,6 +9,7 @@ import { classifyFsError, withRetry } from "./copy-errors.js";
 import { CopyAborted, TargetAppeared, copyVerifyRename, hashFile, quarantineFile, quarantinePath } from "./copy-file.js";
 import { sameMtime, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
+import type { TargetReservations } from "./reservations.js";
 import type { Collision, CollisionKind, CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "./types.js";
 
 export interface Settings {
@@ -22,6 +23,8 @@ export interface Settings {
   dryRun: boolean;
   signal: AbortSignal | undefined;
   taskLogOwner: TaskLogOwner | undefined;
+  /** Dry-run only: earlier sources' would-be copies (read) and this source's (recorded). */
+  reservations: TargetReservations | undefined;
   retry: { attempts: number; baseDelayMs: number };
   concurrency: number;
   largeConcurrency: number;
@@ -51,6 +54,8 @@ export class FileTactics {
   /** Size and mtime equal, and for sha256 the manifest vouches for the target's hash. */
   private trustedSame(job: FileJob, t: FileStat): boolean {
     if (!t.isFile || t.size !== job.entry.size || !sameMtime(t.mtimeMs, job.entry.mtimeMs)) return false;
+    // Another node's would-be copy (dry-run): this node's manifest cannot vouch for it, compare bytes.
+    if (job.virtualAt !== undefined) return this.s.verify !== "sha256";
     return this.s.verify !== "sha256" || this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs);
   }
 
@@ -93,7 +98,7 @@ export class FileTactics {
       return true;
     }
     await job.waitFor;
-    let targetAbs = abs(this.s.target, job.targetRelPath);
+    let targetAbs = job.virtualAt ?? abs(this.s.target, job.targetRelPath);
     // The folder listing's facts are as fresh as an lstat now; a name this run wrote needs a stat.
     let t = job.targetStat ?? (await this.s.ops.stat(targetAbs).catch(() => undefined));
     if (!t && this.s.dryRun && job.reservedFrom) {
@@ -134,7 +139,7 @@ export class FileTactics {
         await this.resolveAppeared(job, signal);
         return;
       }
-    }
+    } else this.s.reservations?.recordFile(job.targetRelPath, { size: job.entry.size, mtimeMs: job.entry.mtimeMs, node: this.s.node, sourceAbs: abs(this.s.source, job.entry.relPath) });
     this.summary.filesCopied++;
     this.summary.bytesCopied += job.entry.size;
   }
@@ -238,6 +243,7 @@ export class FileTactics {
   private report(job: FileJob, kind: CollisionKind, winner: "source" | "target", quarantinedAt: string | undefined, reason: string): void {
     const c: Collision = { kind, relPath: job.entry.relPath, targetRelPath: job.targetRelPath, sourceNode: this.s.node, winner, reason };
     if (quarantinedAt) c.quarantinedAt = quarantinedAt;
+    if (job.virtualNode !== undefined) c.targetNode = job.virtualNode;
     this.summary.collisions.push(c);
   }
 }

@@ -4,6 +4,7 @@
  * Names being written by this run are reserved with a promise that settles when they are done.
  */
 import type { FileOps, FileStat } from "./file-ops.js";
+import type { TargetReservations } from "./reservations.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 
 /**
@@ -23,6 +24,9 @@ export interface TargetName {
   pending?: Promise<void> | undefined;
   /** The source file (relPath) this run is writing under the name: dry-run compares against it. */
   from?: string;
+  /** Dry-run: an earlier source's file that the run would have put here (its path, to hash), and its node. */
+  virtualAt?: string;
+  virtualNode?: string;
 }
 
 /** The listing's facts about a name, when it came from the listing. */
@@ -41,9 +45,10 @@ export class TargetDirIndex {
 
   /**
    * List a target folder (missing = empty). Our temp files left by a killed run are collected in
-   * staleTemps for the caller to delete.
+   * staleTemps for the caller to delete. Dry-run: what earlier sources would have left here
+   * (reservations) is laid over the listing, as the run would find it.
    */
-  static async load(ops: FileOps, absDir: string, relDir: string, staleTemps: string[]): Promise<TargetDirIndex> {
+  static async load(ops: FileOps, absDir: string, relDir: string, staleTemps: string[], reservations?: TargetReservations): Promise<TargetDirIndex> {
     const index = new TargetDirIndex();
     try {
       for await (const chunk of ops.list(absDir)) {
@@ -56,6 +61,14 @@ export class TargetDirIndex {
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
+    }
+    for (const r of reservations?.in(relDir) ?? []) {
+      const key = foldName(r.name);
+      if (r.isDir) {
+        if (!index.names.has(key)) index.names.set(key, { name: r.name, isDirectory: true });
+        continue;
+      }
+      index.names.set(key, { name: r.name, isDirectory: false, isFile: true, size: r.size, mtimeMs: r.mtimeMs, atimeMs: r.mtimeMs, virtualAt: r.sourceAbs, virtualNode: r.node });
     }
     return index;
   }

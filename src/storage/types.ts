@@ -1,3 +1,5 @@
+import type { TargetReservations } from "./reservations.js";
+
 /**
  * The copy engine's public contract (design.md, "Copy engine"). Steps and the `copy` verb use
  * copyTree(); the engine's own file-system calls go through FileOps so tests can inject faults.
@@ -23,6 +25,8 @@ export interface Collision {
   /** The name already at the target (differs from relPath in case for case-only collisions). */
   targetRelPath: string;
   sourceNode?: string;
+  /** Node whose copy the incoming one met, when known (dry-run across nodes: an earlier node's file). */
+  targetNode?: string;
   /** Which copy stayed at the target: the incoming one or the one already there. */
   winner: "source" | "target";
   /** Where the losing copy went (absolute access path); never dropped. */
@@ -70,6 +74,13 @@ export interface CopyOptions {
   manifestPath?: string;
   /** Inspect only: compute what would be copied, write nothing. */
   dryRun?: boolean;
+  /**
+   * Dry-run of several sources into one target: pass the same instance for each source, in the
+   * order the run copies them. Each dry-run meets what the earlier ones would have copied (so
+   * collisions between nodes are predicted) and records its own additions when it finishes.
+   * Ignored by a real copy.
+   */
+  reservations?: TargetReservations;
   signal?: AbortSignal;
   onProgress?: (p: CopyProgress) => void;
   taskLogOwner?: TaskLogOwner;

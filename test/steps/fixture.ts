@@ -5,6 +5,7 @@ import { createRunFacts, type RunFacts } from "../../src/steps/facts.js";
 import { buildSteps, type AnyStep } from "../../src/steps/workflows.js";
 import type { WorkflowName } from "../../src/runner/workflows.js";
 import type { Plan, PlanInput } from "../../src/plan/schema.js";
+import type { CopyEngine } from "../../src/steps/deps.js";
 import { createFileCopyEngine, fakeClock, tempDir, twoNodePlan, writeFiles } from "./helpers.js";
 
 export interface ClusterFixture {
@@ -21,7 +22,8 @@ export interface ClusterFixture {
 
 export const SQL_SECRET = "Server=sql01;Database=Octopus;User Id=octo;Password=Sup3rS3cret!;";
 
-export async function clusterFixture(options: { knobs?: Partial<FakeKnobs>; planOptions?: Partial<PlanInput["options"]> } = {}): Promise<ClusterFixture> {
+/** `engine`: the copy engine the steps use (default: the recording file-copy fake). */
+export async function clusterFixture(options: { knobs?: Partial<FakeKnobs>; planOptions?: Partial<PlanInput["options"]>; engine?: CopyEngine } = {}): Promise<ClusterFixture> {
   const { dir: root, cleanup } = await tempDir();
   const plan = twoNodePlan(root, options.planOptions);
   await writeFiles(path.join(root, "OCTO1"), {
@@ -69,7 +71,7 @@ export async function clusterFixture(options: { knobs?: Partial<FakeKnobs>; plan
         plan,
         stateDir,
         ports: cluster.ports,
-        engine,
+        engine: options.engine ?? engine,
         flags: { cancelTasks: flags.cancelTasks ?? false, verifyAll: flags.verifyAll ?? false },
         version: state.version,
         facts,

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
-import { copyTree, type CopySummary } from "../../src/storage/index.js";
+import { copyTree, TargetReservations, type CopyOptions, type CopySummary } from "../../src/storage/index.js";
 import { faultyOps, sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
@@ -136,5 +136,60 @@ describe("merging two nodes into one target", () => {
     expect(summary.collisions).toEqual([expect.objectContaining({ kind: "different-bytes", winner: "target" })]);
     expect(readFileSync(summary.collisions[0]!.quarantinedAt!, "utf8")).toBe("node2 retention log\n");
     expect(summary.filesCopied).toBe(0);
+  });
+});
+
+describe("dry-run of several nodes into one target (reservations of earlier nodes)", () => {
+  /** Dry-run node1 then node2 sharing reservations, then really copy them in the same order. */
+  async function dryThenReal(extra: Partial<CopyOptions> = {}) {
+    const { node1, node2 } = corpus();
+    // Same size, different bytes: only the SHA-256 can tell them apart.
+    writeFile(node1, "TaskLogs/scheduledtasks_cleanup.txt", "aaaa");
+    writeFile(node2, "TaskLogs/scheduledtasks_cleanup.txt", "bbbb");
+    const target = dir("target");
+    const reservations = new TargetReservations();
+    const dry1 = await copyTree({ source: node1, target, sourceNode: "OCTO1", dryRun: true, reservations, ...extra });
+    const dry2 = await copyTree({ source: node2, target, sourceNode: "OCTO2", dryRun: true, reservations, ...extra });
+    const writtenByDryRun = snapshot(target, []).size;
+    const real1 = await copyTree({ source: node1, target, sourceNode: "OCTO1", ...extra });
+    const real2 = await copyTree({ source: node2, target, sourceNode: "OCTO2", ...extra });
+    return { dry1, dry2, real1, real2, writtenByDryRun, target };
+  }
+  const facts = (s: CopySummary) => s.collisions.map(({ targetNode: _, ...c }) => c).sort((a, b) => a.relPath.localeCompare(b.relPath));
+
+  it("predicts every collision between the nodes (bytes, case-only, file vs folder) with the run's winner and quarantine path, writing nothing", async () => {
+    const r = await dryThenReal();
+    expect(r.writtenByDryRun).toBe(0);
+    const c = byPath(r.dry2);
+    expect(c.get("TaskLogs/scheduledtasks_processsubscriptions.txt")).toMatchObject({ kind: "different-bytes", winner: "target", targetNode: "OCTO1" });
+    expect(c.get("TaskLogs/scheduledtasks_cleanup.txt")).toMatchObject({ kind: "different-bytes", winner: "target", targetNode: "OCTO1" });
+    expect(c.get("Artifacts/report.txt")).toMatchObject({ kind: "case-only", targetRelPath: "Artifacts/Report.txt", winner: "target", targetNode: "OCTO1" });
+    expect(c.get("Artifacts/x/inner.txt")).toMatchObject({ kind: "file-vs-folder", targetRelPath: "Artifacts/x", winner: "target" });
+    expect(c.get("Artifacts/y")).toMatchObject({ kind: "file-vs-folder", targetRelPath: "Artifacts/y", winner: "target" });
+    // Identical bytes on both nodes are not a collision, and the dry-run says the copy would be skipped.
+    expect(c.has("Packages/Spaces-1/feeds-builtin/Acme/Acme.1.0.0.zip")).toBe(false);
+    expect(facts(r.dry1)).toEqual(facts(r.real1));
+    expect(facts(r.dry2)).toEqual(facts(r.real2));
+    expect(r.dry2.filesCopied).toBe(r.real2.filesCopied);
+    expect(r.dry2.filesSkipped).toBe(r.real2.filesSkipped);
+  });
+
+  it("a task-log collision is predicted with the node that ran the task (per the database) as winner", async () => {
+    const taskLogOwner = (rel: string): string | undefined => (rel.startsWith("TaskLogs/servertasks-5_") ? "OCTO2" : undefined);
+    const r = await dryThenReal({ taskLogOwner });
+    expect(byPath(r.dry2).get("TaskLogs/servertasks-5_AAAAAAAAAA.txt")).toMatchObject({ winner: "source", targetNode: "OCTO1", quarantinedAt: path.join(r.target, ".octoha", "conflicts", "existing-target", "TaskLogs", "servertasks-5_AAAAAAAAAA.txt") });
+    expect(facts(r.dry2)).toEqual(facts(r.real2));
+  });
+
+  it("keep-newer is predicted from the nodes' modification times, as the run decides", async () => {
+    const r = await dryThenReal({ collisionPolicy: "keep-newer" });
+    expect(byPath(r.dry2).get("TaskLogs/scheduledtasks_processsubscriptions.txt")).toMatchObject({ winner: "source" });
+    expect(facts(r.dry2)).toEqual(facts(r.real2));
+  });
+
+  it("without reservations each node's dry-run sees only the real target (one node at a time)", async () => {
+    const { node2 } = corpus();
+    const dry = await copyTree({ source: node2, target: dir("target"), sourceNode: "OCTO2", dryRun: true });
+    expect(dry.collisions.map((c) => c.relPath)).toEqual(["Artifacts/dup/foo.txt"]);
   });
 });

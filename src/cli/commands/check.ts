@@ -1,23 +1,28 @@
 import type { Command } from "commander";
-import { allChecks, runChecks } from "../../plan/checks.js";
+import { allChecks, registerCheck, runChecks } from "../../plan/checks.js";
 import { renderCheckReport } from "../../plan/check-report.js";
 import { loadPlan } from "../../plan/load.js";
 import { ExitCode } from "../../shared/exit-codes.js";
+import { PREFLIGHT_CHECK_ID, preflightCheck } from "../../steps/preflight-check.js";
 import { addOutputOptions, out, outJson, runVerb, wantsJson, type OutputFlags } from "../output.js";
 
 export function register(program: Command): void {
   const command = program
     .command("check")
-    .description("Validate a plan and the environment variables it refers to; changes and writes nothing")
+    .description("Validate a plan and its environment variables, then (secrets set) run the read-only preflight against Octopus, SQL and the folders; changes and writes nothing")
     .argument("<plan>", "plan file")
-    .addHelpText("after", "\nExit codes: 0 good, 2 problems found (each with its fix).\nExample:\n  octoha check plan.json");
-  addOutputOptions(command).action(async (planFile: string, flags: OutputFlags) =>
+    .option("--no-preflight", "validate the plan and its environment variables only; reach nothing on the network")
+    .addHelpText("after", "\nExit codes: 0 ready, 1 the preflight found a problem, 2 plan or environment problems (each with its fix).\nExample:\n  octoha check plan.json\n  octoha check plan.json --no-preflight   (plan only, e.g. in CI)");
+  addOutputOptions(command).action(async (planFile: string, flags: OutputFlags & { preflight?: boolean }) =>
     runVerb(wantsJson(flags), async () => {
       const loaded = await loadPlan(planFile);
+      if (flags.preflight !== false) registerCheck(preflightCheck);
       const report = await runChecks(loaded, allChecks(), { env: process.env });
       if (wantsJson(flags)) outJson(report);
       else out(renderCheckReport(report));
-      return report.ok ? ExitCode.Done : ExitCode.BadInput;
+      if (report.ok) return ExitCode.Done;
+      const planProblem = report.results.some((r) => r.id !== PREFLIGHT_CHECK_ID && r.findings.some((f) => f.severity === "error"));
+      return planProblem ? ExitCode.BadInput : ExitCode.Failed;
     }),
   );
 }

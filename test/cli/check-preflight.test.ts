@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { demoPlan } from "../../src/standin/demo.js";
+import { startStandin, type RunningStandin } from "../../src/standin/standin.js";
+import { cleanEnv, runCli } from "../helpers/cli.js";
+
+let dir: string;
+let standin: RunningStandin;
+let planFile: string;
+
+/** Every path under root with its bytes' hash (folders too), to prove `check` wrote nothing. */
+function tree(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (rel: string): void => {
+    for (const d of readdirSync(path.join(root, rel), { withFileTypes: true })) {
+      const r = path.join(rel, d.name);
+      if (d.isDirectory()) {
+        out.set(r, "dir");
+        walk(r);
+      } else out.set(r, createHash("sha256").update(readFileSync(path.join(root, r))).digest("hex") + statSync(path.join(root, r)).mtimeMs);
+    }
+  };
+  walk("");
+  return out;
+}
+
+const env = (apiKey: string) => cleanEnv({ OCTOHA_DEMO_API_KEY: apiKey, OCTOHA_DEMO_SQL_CONNECTION_STRING: standin.sqlConnectionString ?? "" });
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "octoha-check-"));
+  standin = await startStandin({ dataDir: path.join(dir, "cluster"), nodes: 2, seedTasks: 3, clock: "manual" });
+  planFile = path.join(dir, "plan.json");
+  await writeFile(planFile, JSON.stringify(demoPlan(standin, path.join(dir, "state"))));
+}, 60_000);
+
+afterAll(async () => {
+  await standin?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("octoha check runs the read-only preflight when the plan's secrets are set", () => {
+  it("exits 0 for a cluster that is ready, and writes nothing anywhere", async () => {
+    expect(standin.sqlConnectionString, "the stand-in's SQL endpoint").toBeDefined();
+    const before = tree(dir);
+    const r = await runCli(["check", planFile, "--json"], { env: env(standin.apiKey) });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { results: { id: string; findings: { code: string; severity: string }[] }[] };
+    const preflight = report.results.find((x) => x.id === "preflight")!;
+    expect(preflight.findings.filter((f) => f.severity === "error")).toEqual([]);
+    const codes = preflight.findings.map((f) => f.code);
+    // Each part of the preflight reported it was reached, not silently skipped.
+    for (const code of ["OCTOPUS_REACHABLE", "SCHEMA_RECOGNISED", "SQL_NOT_ENCRYPTED", "TARGET_SPACE"]) expect(codes).toContain(code);
+    expect(codes.filter((c) => c === "NODE_PING")).toHaveLength(2);
+    expect(tree(dir)).toEqual(before);
+  });
+
+  it("a wrong API key exits 1 naming 401 and the fix, without printing the key", async () => {
+    const wrongKey = "API-WRONGWRONGWRONGWRONG0";
+    const r = await runCli(["check", planFile], { env: env(wrongKey) });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("HTTP 401");
+    expect(r.stdout).toMatch(/fix: .*API key/i);
+    expect(r.stdout + r.stderr).not.toContain(wrongKey);
+    expect(r.stdout + r.stderr).not.toContain(standin.apiKey);
+  });
+
+  it("a node folder that cannot be found is named in a finding", async () => {
+    const taskLogs = path.join(standin.dataDir, "nodes", standin.nodes[1]!.name, "C", "Octopus", "TaskLogs");
+    const moved = `${taskLogs}.away`;
+    const { rename } = await import("node:fs/promises");
+    await rename(taskLogs, moved);
+    try {
+      const r = await runCli(["check", planFile, "--json"], { env: env(standin.apiKey) });
+      const report = JSON.parse(r.stdout) as { results: { id: string; findings: { code: string; node?: string; path?: string; summary: string }[] }[] };
+      const missing = report.results.find((x) => x.id === "preflight")!.findings.find((f) => f.code === "SOURCE_MISSING");
+      expect(missing).toMatchObject({ node: standin.nodes[1]!.name, path: taskLogs });
+      expect(missing!.summary).toContain(taskLogs);
+    } finally {
+      await rename(moved, taskLogs);
+    }
+  });
+
+  it("with a secret unset it exits 2 and does not reach Octopus", async () => {
+    const r = await runCli(["check", planFile], { env: cleanEnv({ OCTOHA_DEMO_API_KEY: standin.apiKey }) });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain("OCTOHA_DEMO_SQL_CONNECTION_STRING");
+    expect(r.stdout).toContain("Preflight not run");
+  });
+});
