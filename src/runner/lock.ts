@@ -5,7 +5,8 @@
  * `octoha unlock <id>` command. Only a resume/rollback of the same run whose holder is provably
  * dead (its pid is gone on this host) takes the lock over, with a warning.
  */
-import { mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
@@ -98,11 +99,45 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/**
+ * Creates `file` with `info` only if it does not exist, so that whoever sees the file sees all of it:
+ * the content is written and fsync'd under a private name, then hard-linked into place (link fails
+ * with EEXIST when the name is taken). A reader racing an open("wx") + write could see an empty
+ * file, take it for a dead holder's, and delete a live lock. Where hard links are not supported
+ * (some network shares), falls back to open("wx").
+ */
 async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
+  const text = `${JSON.stringify(info, null, 2)}\n`;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    const fh = await open(tmp, "wx");
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await link(tmp, file);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw error;
+      return await createWithOpen(file, text);
+    }
+  } catch (error) {
+    throw new OctohaError(`Cannot create the lock file ${file}`, { code: "LOCK_CREATE", path: file, cause: error, hint: "The state directory must exist and be writable by this account." });
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+async function createWithOpen(file: string, text: string): Promise<boolean> {
   try {
     const fh = await open(file, "wx");
     try {
-      await fh.writeFile(`${JSON.stringify(info, null, 2)}\n`);
+      await fh.writeFile(text);
       await fh.sync();
     } finally {
       await fh.close();
@@ -110,7 +145,7 @@ async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw new OctohaError(`Cannot create the lock file ${file}`, { code: "LOCK_CREATE", path: file, cause: error, hint: "The state directory must exist and be writable by this account." });
+    throw error;
   }
 }
 
