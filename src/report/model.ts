@@ -2,6 +2,7 @@
  * The dry-run report as a value (versioned JSON). Collected from the steps' inspect() previews;
  * rendered as Markdown, HTML or JSON. Everything in it has been through the redactor.
  */
+import { formatBytes as formatKnownBytes } from "./format.js";
 import type { Change, Finding } from "../runner/step.js";
 import type { Collision } from "../storage/types.js";
 
@@ -66,15 +67,7 @@ export interface WindowEstimate {
 }
 
 export function formatBytes(n: number | undefined): string {
-  if (n === undefined) return "unknown";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+  return n === undefined ? "unknown" : formatKnownBytes(n);
 }
 
 export function formatSeconds(s: number | undefined): string {

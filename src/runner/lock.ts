@@ -110,13 +110,7 @@ async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
   const text = `${JSON.stringify(info, null, 2)}\n`;
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
-    const fh = await open(tmp, "wx");
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeNew(tmp, text);
     try {
       await link(tmp, file);
       return true;
@@ -133,15 +127,20 @@ async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
   }
 }
 
+/** Writes and fsyncs a file that must not exist yet (EEXIST otherwise). */
+async function writeNew(file: string, text: string): Promise<void> {
+  const fh = await open(file, "wx");
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 async function createWithOpen(file: string, text: string): Promise<boolean> {
   try {
-    const fh = await open(file, "wx");
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeNew(file, text);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
