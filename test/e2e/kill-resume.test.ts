@@ -27,8 +27,15 @@ function bigArtifacts(node: string): Record<string, Buffer> {
   return out;
 }
 
-/** The copy step whose middle the chain interrupts: preseed moves everything in a migration. */
-const midCopyStep = (w: Workflow) => (w === "migrate" ? "preseed" : "copy-artifacts");
+/**
+ * Where the chain kills in the middle of a copy: every copy step that moves data, once per folder
+ * kind it copies. In a migration the preseed moves everything (the window's copy steps then find
+ * nothing left to copy), so it is interrupted once per kind; a repair copies each kind in its own step.
+ */
+const midCopies = (w: Workflow): { stepId: string; kind: string }[] =>
+  w === "migrate"
+    ? [{ stepId: "preseed", kind: "taskLogs" }, { stepId: "preseed", kind: "artifacts" }, { stepId: "preseed", kind: "packages" }]
+    : [{ stepId: "copy-task-logs", kind: "taskLogs" }, { stepId: "copy-artifacts", kind: "artifacts" }, { stepId: "copy-packages", kind: "packages" }];
 
 const opened: E2eCase[] = [];
 afterAll(async () => {
@@ -48,41 +55,44 @@ async function uninterrupted(w: Workflow) {
   return { steps: stepIdsOf(r), state: await endState(c) };
 }
 
-/** Kill after every step (and once mid-copy), resume each time, finish; returns the kill log. */
+/** Kill after every step (and in the middle of every copy), resume each time, finish; returns the kill log. */
 async function killedAtEveryStep(w: Workflow, random: () => number) {
   const c = await newCase();
   const log: string[] = [];
   const where = () => `${w}, seed ${SEED}, kills so far: ${log.join(" → ")}`;
   let steps: string[] | undefined;
-  let midCopyDone = false;
+  const pendingMidCopies = midCopies(w);
   for (let k = 0; ; k++) {
     const stepId = steps?.[k];
     if (steps && stepId === undefined) break;
     // The first invocation's step list is not known yet: it dies after whatever step comes first.
-    const kill: KillSpec = stepId === undefined ? { type: "step-applied" } : stepId === midCopyStep(w) && !midCopyDone ? { type: "mid-copy", stepId, kind: "artifacts" } : { type: random() < 0.5 ? "step-applied" : "step-verified", stepId };
+    const mid = pendingMidCopies[0];
+    const kill: KillSpec = stepId === undefined ? { type: "step-applied" } : mid !== undefined && mid.stepId === stepId ? { type: "mid-copy", stepId, kind: mid.kind } : { type: random() < 0.5 ? "step-applied" : "step-verified", stepId };
     const r = await octoha(c, k === 0 ? verbFor(w) : "resume", { killOn: kill });
     steps ??= stepIdsOf(r);
-    log.push(`${kill.type}:${stepId ?? steps[0]}`);
+    log.push(`${kill.type}:${stepId ?? steps[0]}${kill.kind ? `/${kill.kind}` : ""}`);
     expectKilledAtPlannedPoint(r, where());
     if (kill.type === "mid-copy") {
-      midCopyDone = true;
-      k--; // the same step's boundary is next
+      pendingMidCopies.shift();
+      k--; // the same step again: its next mid-copy kill, or its boundary
+      if (kill.kind !== "artifacts") continue;
       const copied = Object.keys(await hashTree(sharedRoot(c))).filter((p) => p.startsWith("Artifacts/Spaces-1/Bundles/") && !p.endsWith(".octoha-tmp"));
       expect(copied.length, `${where()}: the kill did not land in the middle of the copy`).toBeGreaterThan(0);
       expect(copied.length, `${where()}: the kill did not land in the middle of the copy`).toBeLessThan(BIG_FILES * 2);
     }
   }
+  expect(pendingMidCopies, `${where()}: a planned mid-copy kill never happened`).toEqual([]);
   const final = await octoha(c, "resume");
   expect(final.code, `${where()}: the last resume did not finish\n${describeChild(final)}`).toBe(0);
   return { steps: steps ?? [], log, where: where(), state: await endState(c) };
 }
 
 describe("SIGKILL at every step boundary, then resume", () => {
-  it.concurrent.each(["migrate", "repair"] as const)("%s: after a kill after every step and one mid-copy, resumed runs end exactly as an uninterrupted run", async (w) => {
+  it.concurrent.each(["migrate", "repair"] as const)("%s: after a kill after every step and in the middle of every copy, resumed runs end exactly as an uninterrupted run", async (w) => {
     const random = prng(SEED + (w === "migrate" ? 1 : 2));
     const [reference, chain] = await Promise.all([uninterrupted(w), killedAtEveryStep(w, random)]);
     expect(chain.steps).toEqual(reference.steps);
-    expect(chain.log.length, chain.where).toBe(reference.steps.length + 1);
+    expect(chain.log.length, chain.where).toBe(reference.steps.length + midCopies(w).length);
     // No temp file survives a resume, nothing is lost, nothing differs.
     expect(Object.keys(chain.state.shared).filter((p) => p.endsWith(".octoha-tmp")), chain.where).toEqual([]);
     expect(chain.state.octopus, chain.where).toEqual(reference.state.octopus);
