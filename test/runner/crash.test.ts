@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { xorshift } from "../../src/standin/prng.js";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,18 +14,6 @@ const CHILD = fileURLToPath(new URL("./fixtures/crash-child.mjs", import.meta.ur
 const PARTS = [1, 3, 1, 4, 2, 1];
 const SEED = Number(process.env.CRASH_SEED ?? 20261126);
 const KILLS_WANTED = 30;
-
-/** mulberry32: a tiny seeded PRNG so every kill point is reproducible from SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function runChildRaw(env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -49,7 +38,7 @@ afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
 describe("crash safety", () => {
   it(`SIGKILL at ${KILLS_WANTED}+ seeded points, then resume: every effect exactly once, journal reads back, run done`, async () => {
-    const random = prng(SEED);
+    const random = xorshift(SEED);
     let kills = 0;
     const spawns = spawnCount;
     const killPoints: string[] = [];
@@ -91,7 +80,7 @@ describe("crash safety", () => {
   });
 
   it("SIGKILL during rollback at seeded points, then rollback again: every effect undone exactly once, newest first", async () => {
-    const random = prng(SEED + 1);
+    const random = xorshift(SEED + 1);
     let kills = 0;
     for (let trial = 0; kills < 6 && trial < 10; trial++) {
       const t = tempDir("octoha-crash-rb-");
