@@ -4,13 +4,24 @@
  * pages (see queries.ts for why) and yielded one by one, so 100k+ tasks never sit in memory.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import sql from "mssql";
+import { createRequire } from "node:module";
+import type sql from "mssql";
 import { InputError, isRetryable, OctohaError } from "../../shared/errors.js";
 import { redactor } from "../../shared/redact.js";
 import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
 import { toOctohaError } from "./errors.js";
 import { nodesSql, packagePageSql, PROBE_SQL, taskPageSql } from "./queries.js";
 import { decideSchema, foundColumns, type ProbedSchema } from "./schema-probe.js";
+
+/**
+ * mssql (with tedious under it) takes most of a second to load: only commands that really talk to
+ * SQL Server pay for it, not `--help`, `copy` or `status`. Loaded synchronously on first use, so a
+ * bad connection string still fails where it always did (when the inventory is created).
+ */
+let loadedMssql: typeof sql | undefined;
+function mssql(): typeof sql {
+  return (loadedMssql ??= createRequire(import.meta.url)("mssql") as typeof sql);
+}
 
 export interface InventoryOptions {
   /** Rows per keyset page (default 5000). */
@@ -62,7 +73,7 @@ class SqlInventory implements DatabaseInventory {
     redactor.add(connectionString);
     let parsed: ReturnType<typeof sql.ConnectionPool.parseConnectionString>;
     try {
-      parsed = sql.ConnectionPool.parseConnectionString(connectionString);
+      parsed = mssql().ConnectionPool.parseConnectionString(connectionString);
     } catch (error) {
       throw new InputError(`The SQL connection string${options.envVar ? ` in ${options.envVar}` : ""} cannot be parsed`, {
         code: "SQL_CONNECTION_STRING_INVALID",
@@ -92,7 +103,7 @@ class SqlInventory implements DatabaseInventory {
     if (this.pool) return Promise.resolve(this.pool);
     this.connecting ??= (async () => {
       this.loginMessages = [];
-      const pool = new sql.ConnectionPool(this.config);
+      const pool = new (mssql().ConnectionPool)(this.config);
       // tedious reports a socket cut mid-request as a pool 'error' event; unheard, it kills the process.
       pool.on("error", (error: unknown) => this.options.onWarning?.(redactor.redact(`SQL connection error: ${error instanceof Error ? error.message : String(error)}`)));
       try {
@@ -133,8 +144,8 @@ class SqlInventory implements DatabaseInventory {
       try {
         const pool = await this.connect();
         const request = pool.request();
-        if (params.batch !== undefined) request.input("batch", sql.Int, params.batch);
-        if (params.after !== undefined) request.input("after", sql.NVarChar(250), params.after);
+        if (params.batch !== undefined) request.input("batch", mssql().Int, params.batch);
+        if (params.after !== undefined) request.input("after", mssql().NVarChar(250), params.after);
         const result = await request.query<T>(text);
         return result.recordset ?? [];
       } catch (error) {
