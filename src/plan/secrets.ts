@@ -107,8 +107,8 @@ export function resolveSecrets(plan: Plan, env: Env, redactor: Redactor = global
   const sqlVars = [plan.octopus.sql.connectionString.env];
   const apiKey = firstSet(env, apiKeyVars);
   const sql = firstSet(env, sqlVars);
-  redactor.add(apiKey?.value);
-  redactor.add(sql?.value);
+  // Every candidate is a secret, also the one the fallback order did not pick.
+  for (const name of [...apiKeyVars, ...sqlVars]) redactor.add(env[name]);
   const missing: MissingSecret[] = [];
   if (!apiKey) missing.push({ path: "octopus.apiKey", variables: apiKeyVars });
   if (!sql) missing.push({ path: "octopus.sql.connectionString", variables: sqlVars });

@@ -4,11 +4,11 @@
  * `resume` and `rollback` call continueRun, which reads the workflow, plan and flags the run was
  * started with from its journal.
  */
+import { resolveSecrets } from "../plan/secrets.js";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { buildRunReport, renderRunReportMarkdown } from "../report/run-report.js";
 import { loadPlan } from "../plan/load.js";
-import type { Plan } from "../plan/schema.js";
 import { createRunView, type ViewStreams } from "../report/run-view.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
@@ -36,14 +36,10 @@ export interface RunWorkflowOptions {
   streams?: Partial<ViewStreams>;
 }
 
-/** Secrets the plan refers to are registered before anything can print or journal them. */
-function registerPlanSecrets(plan: Plan): void {
-  for (const name of [plan.octopus.apiKey.env, plan.octopus.sql.connectionString.env, "OCTOPUS_API_KEY"]) redactor.add(process.env[name]);
-}
-
 export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   const loaded = await loadPlan(o.planFile);
-  registerPlanSecrets(loaded.plan);
+  // Secrets the plan refers to are registered before anything can print or journal them.
+  resolveSecrets(loaded.plan, process.env, redactor);
   const factory = workflowFactory(o.workflow);
   if (!factory) {
     throw new OctohaError(`This build of octoha has no "${o.workflow}" workflow registered`, {

@@ -7,6 +7,7 @@
  *   repair:  preflight → provision-storage → drain → maintenance on → stop → repath (if needed) →
  *            merge every node's folders → verify-copy → start → verify-octopus → maintenance off → undrain
  */
+import { resolveSecrets } from "../plan/secrets.js";
 import type { OctopusPorts } from "../octopus/types.js";
 import { featuresOf } from "../octopus/versions.js";
 import type { Plan } from "../plan/schema.js";
@@ -112,23 +113,14 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
   return steps;
 }
 
-/** Reads a secret from the environment named by the plan (falling back to OCTOPUS_API_KEY) and registers it for redaction. */
-function secretFrom(env: WorkflowEnv, name: string): string {
-  const value = process.env[name] ?? "";
-  env.redactor.add(value);
-  return value;
-}
-
 async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
   // A resumed run is rebuilt with the version it journaled: the same steps, and no /api call that
   // would fail while the run has every node stopped.
   const journaled = (env.priorResult?.("preflight") as Partial<PreflightResult> | undefined)?.version;
+  const secrets = resolveSecrets(env.plan, process.env, env.redactor);
   const ports = createOctopusPorts(
     env.plan,
-    {
-      apiKey: secretFrom(env, env.plan.octopus.apiKey.env) || secretFrom(env, "OCTOPUS_API_KEY"),
-      sqlConnectionString: secretFrom(env, env.plan.octopus.sql.connectionString.env),
-    },
+    { apiKey: secrets.apiKey ?? "", sqlConnectionString: secrets.sqlConnectionString ?? "" },
     typeof journaled === "string" ? { knownVersion: journaled } : {},
   );
   const version = await ports.version.serverVersion();
