@@ -4,17 +4,47 @@
  */
 import type { Command } from "commander";
 import type { ApproveMode } from "../runner/events.js";
+import { runWorkflow } from "../runner/run-workflow.js";
+import type { WorkflowName } from "../runner/workflows.js";
 import { OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { redactor } from "../shared/redact.js";
 
 /** The run-family verbs print with the same --json / -f options as every other verb. */
 export { addOutputOptions, wantsJson, type OutputFlags as OutputOptions } from "./output.js";
+import { wantsJson, type OutputFlags } from "./output.js";
 
 export function addApprovalOptions(cmd: Command): Command {
   return cmd.option("-y, --yes", "approve every approval gate without asking").option("--no-prompt", "same as --yes (the Octopus CLI's spelling)");
 }
 
+
+/** Flags that change what steps do, shared by the verbs that start a workflow (run, repair). */
+export interface StepFlagOptions extends OutputFlags {
+  yes?: boolean;
+  prompt?: boolean;
+  cancelTasks?: boolean;
+  verifyAll?: boolean;
+}
+
+export function addStepFlagOptions(cmd: Command): Command {
+  return cmd
+    .option("--cancel-tasks", "cancel tasks still running when the drain timeout ends (default: stop, resumable)")
+    .option("--verify-all", "read every task log through every node, not a sample");
+}
+
+/** Starts a workflow from a verb: step flags, approval mode, Ctrl-C, exit code. */
+export async function startWorkflow(workflow: WorkflowName, planFile: string, o: StepFlagOptions): Promise<void> {
+  const json = wantsJson(o);
+  try {
+    const outcome = await withInterrupts((signal) =>
+      runWorkflow({ workflow, planFile, flags: { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true }, approve: approveMode(o, json), json, signal }),
+    );
+    process.exitCode = outcome.exitCode;
+  } catch (error) {
+    failWith(error, json);
+  }
+}
 
 /** --yes/--no-prompt pass gates; a terminal is asked; otherwise the run stops resumable at a gate. */
 export function approveMode(o: { yes?: boolean; prompt?: boolean }, json: boolean): ApproveMode {

@@ -1,12 +1,7 @@
 import type { Command } from "commander";
-import { runWorkflow } from "../../runner/run-workflow.js";
-import { addApprovalOptions, addOutputOptions, approveMode, failWith, withInterrupts, wantsJson, type OutputOptions } from "../run-options.js";
+import { addApprovalOptions, addOutputOptions, addStepFlagOptions, startWorkflow, type StepFlagOptions } from "../run-options.js";
 
-interface RunFlags extends OutputOptions {
-  cancelTasks?: boolean;
-  verifyAll?: boolean;
-  yes?: boolean;
-  prompt?: boolean;
+interface RunFlags extends StepFlagOptions {
   phase?: string;
 }
 
@@ -15,10 +10,8 @@ export function register(program: Command): void {
     .command("run")
     .argument("<plan>", "plan file (JSON)")
     .description("Apply the plan: walk its steps in order, journaling every checkpoint; stops safely on failure, Ctrl-C or an approval gate")
-    .option("--phase <phase>", "preseed: copy the data while Octopus stays live (run again without --phase in the window)")
-    .option("--cancel-tasks", "cancel tasks still running when the drain timeout ends (default: stop, resumable)")
-    .option("--verify-all", "read every task log through every node, not a sample");
-  addOutputOptions(addApprovalOptions(cmd));
+    .option("--phase <phase>", "preseed: copy the data while Octopus stays live (run again without --phase in the window)");
+  addOutputOptions(addApprovalOptions(addStepFlagOptions(cmd)));
   cmd.addHelpText(
     "after",
     `
@@ -32,19 +25,11 @@ Examples:
 `,
   );
   cmd.action(async (plan: string, o: RunFlags) => {
-    const json = wantsJson(o);
     if (o.phase !== undefined && o.phase !== "preseed") {
       process.stderr.write(`octoha: --phase must be "preseed" (got ${JSON.stringify(o.phase)}); without --phase the whole migration runs.\n`);
       process.exitCode = 2;
       return;
     }
-    try {
-      const outcome = await withInterrupts((signal) =>
-        runWorkflow({ workflow: o.phase === "preseed" ? "preseed" : "migrate", planFile: plan, flags: { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true }, approve: approveMode(o, json), json, signal }),
-      );
-      process.exitCode = outcome.exitCode;
-    } catch (error) {
-      failWith(error, json);
-    }
+    await startWorkflow(o.phase === "preseed" ? "preseed" : "migrate", plan, o);
   });
 }
