@@ -13,30 +13,40 @@ import type { ManifestRecord } from "./types.js";
 export const MANIFEST_VERSION = 1;
 
 /**
- * Which target files the manifest vouches for, as (relPath, size, mtime) fingerprints: a number
- * per file instead of its path and hash keeps 260 000 records in a few MB. It is only ever asked
- * after the target's size and mtime already equal the source's (or, for writtenBy, after the bytes
- * were found to differ), so a fingerprint clash (odds about n²/2⁵³) could at worst skip re-hashing a
- * file that already looks identical. Each fingerprint keeps the node whose copy wrote the file, as an
- * index into a short list of node names (a cluster has a handful), so a preseed's copy of a log that
- * has grown since is recognised as this node's own and updated rather than treated as a rival.
+ * Which target files the manifest vouches for: a number per file instead of its path and hash keeps
+ * 260 000 records in a few MB. The key is a 53-bit fingerprint of (relPath, size); the value packs
+ * the recorded mtime (whole milliseconds) with the node whose copy wrote the file, as an index into
+ * a short list of node names (a cluster has a handful). The mtime is compared with sameMtime's
+ * tolerance, never hashed: a time rounded to the millisecond can land on either side of a .5
+ * (the target's mtime goes through utimes, the source's through the listing), and a hashed rounded
+ * time made a no-op re-run re-hash such files. Only ever asked after the target's size and mtime
+ * already equal the source's (or, for writtenBy, after the bytes were found to differ), so a
+ * fingerprint clash (odds about n²/2⁵³) could at worst skip re-hashing a file that already looks
+ * identical. Knowing the writer lets a preseed's copy of a log that has grown since be recognised
+ * as this node's own and updated rather than treated as a rival.
  */
 export class ManifestIndex {
   private readonly verified = new Map<number, number>();
   private readonly nodes: (string | undefined)[] = [];
 
   set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256" | "node">): void {
-    if (r.sha256) this.verified.set(fingerprint(r.relPath, r.size, r.mtimeMs), this.nodeIndex(r.node));
+    if (!r.sha256) return;
+    const ms = Math.round(r.mtimeMs);
+    const key = fingerprint(r.relPath, r.size);
+    // Outside ±2^42 ms (about 139 years from 1970) the time does not pack: forget any older record
+    // instead, so the file is re-verified by hash.
+    if (Math.abs(ms) >= MTIME_LIMIT) this.verified.delete(key);
+    else this.verified.set(key, ms * NODE_SLOTS + this.nodeIndex(r.node));
   }
 
-  /** True when a record with this path, size and mtime (to the millisecond) carried a hash. */
+  /** True when a record with this path and size, and an mtime equal to the millisecond, carried a hash. */
   vouchesFor(relPath: string, size: number, mtimeMs: number): boolean {
-    return this.verified.has(fingerprint(relPath, size, mtimeMs));
+    return this.lookup(relPath, size, mtimeMs) !== undefined;
   }
 
   /** The source node of the copy that left the target as it is now (same path, size and mtime as recorded). */
   writtenBy(relPath: string, size: number, mtimeMs: number): string | undefined {
-    const i = this.verified.get(fingerprint(relPath, size, mtimeMs));
+    const i = this.lookup(relPath, size, mtimeMs);
     return i === undefined ? undefined : this.nodes[i];
   }
 
@@ -44,15 +54,35 @@ export class ManifestIndex {
     return this.verified.size;
   }
 
+  /** The node index of a matching record. */
+  private lookup(relPath: string, size: number, mtimeMs: number): number | undefined {
+    const packed = this.verified.get(fingerprint(relPath, size));
+    if (packed === undefined) return undefined;
+    const ms = Math.floor(packed / NODE_SLOTS);
+    // The record was rounded to the millisecond: allow that half millisecond on top of sameMtime's.
+    return Math.abs(ms - mtimeMs) < 1.5 ? packed - ms * NODE_SLOTS : undefined;
+  }
+
   private nodeIndex(node: string | undefined): number {
     const i = this.nodes.indexOf(node);
-    return i >= 0 ? i : this.nodes.push(node) - 1;
+    if (i >= 0) return i;
+    if (this.nodes.length >= NODE_SLOTS) {
+      throw new OctohaError(`The copy manifest names more than ${NODE_SLOTS} source nodes`, {
+        code: "MANIFEST_NODES",
+        hint: "A cluster has a handful of nodes: use one --state-dir per target, or pass --node with the node's name.",
+      });
+    }
+    return this.nodes.push(node) - 1;
   }
 }
 
-/** 53 bits from two FNV-1a variants over "relPath|size|mtime rounded to ms". */
-function fingerprint(relPath: string, size: number, mtimeMs: number): number {
-  const key = `${relPath}|${size}|${Math.round(mtimeMs)}`;
+/** Node indexes per packed value (2^11); the mtime takes the other 42 of 53 bits. */
+const NODE_SLOTS = 2048;
+const MTIME_LIMIT = 2 ** 42;
+
+/** 53 bits from two FNV-1a variants over "relPath|size". */
+function fingerprint(relPath: string, size: number): number {
+  const key = `${relPath}|${size}`;
   let h1 = 0x811c9dc5;
   let h2 = 0x5bd1e995;
   for (let i = 0; i < key.length; i++) {

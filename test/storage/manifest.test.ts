@@ -20,6 +20,25 @@ describe("the copy manifest", () => {
     expect(index.vouchesFor("TaskLogs/b.txt", 5, 1_790_000_000_123.4)).toBe(false);
   });
 
+  it("vouches for a target whose mtime rounds to the other millisecond than the recorded one", async () => {
+    // utimes and the listing can leave the target a few microseconds from the source, on either side
+    // of a .5 ms: a no-op re-run must still trust the record instead of re-hashing the file.
+    const file = path.join(dir("m"), "manifest.jsonl");
+    writeFileSync(file, record("TaskLogs/a.txt", { mtimeMs: 1_790_000_000_123.4996 }) + "\n");
+    const index = await loadManifest(nodeFileOps, file);
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.5004)).toBe(true);
+    expect(index.writtenBy("TaskLogs/a.txt", 5, 1_790_000_000_123.5004)).toBe("OCTO1");
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_125.6)).toBe(false);
+  });
+
+  it("keeps the latest record of a file that was copied again after it grew", async () => {
+    const file = path.join(dir("m"), "manifest.jsonl");
+    writeFileSync(file, record("TaskLogs/a.txt") + "\n" + record("TaskLogs/a.txt", { size: 9, mtimeMs: 1_790_000_060_000, node: "OCTO2" }) + "\n");
+    const index = await loadManifest(nodeFileOps, file);
+    expect(index.writtenBy("TaskLogs/a.txt", 9, 1_790_000_060_000)).toBe("OCTO2");
+    expect(index.vouchesFor("TaskLogs/a.txt", 9, 1_790_000_000_123.4)).toBe(false);
+  });
+
   it("ignores a last line torn by a crash and keeps every committed record", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
     writeFileSync(file, record("a") + "\n" + record("b") + "\n" + record("c").slice(0, 30));
