@@ -1,17 +1,21 @@
 import { Command } from "commander";
 import { ExitCode } from "../shared/exit-codes.js";
-import { commands } from "./commands/index.js";
+import { OCTOHA_VERSION } from "../shared/version.js";
 
-export const VERSION = "0.1.0";
+export const VERSION = OCTOHA_VERSION;
 
-/** The octoha command line: each verb registers itself from src/cli/commands/<verb>.ts. */
-export function buildProgram(): Command {
+/**
+ * The octoha command line with the given verbs (each registers itself from
+ * src/cli/commands/<verb>.ts). main.ts passes all of them, or only `copy` when that is the verb:
+ * operators pre-seed with it in loops, and loading the workflows costs ~0.3 s per start.
+ */
+export function buildProgram(verbs: readonly ((program: Command) => void)[]): Command {
   const program = new Command("octoha")
     .description("Move an Octopus Deploy Server to High Availability, and repair HA clusters whose task logs, artifacts and packages are scattered over node-local disks.")
     .version(VERSION)
     .showHelpAfterError()
     // A usage error (missing argument, unknown option, bad choice) is bad input: exit 2, not commander's 1.
     .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.Done : ExitCode.BadInput));
-  for (const register of commands) register(program);
+  for (const register of verbs) register(program);
   return program;
 }
