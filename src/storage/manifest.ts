@@ -13,30 +13,43 @@ import type { ManifestRecord } from "./types.js";
 export const MANIFEST_VERSION = 1;
 
 /**
- * Which target files the manifest vouches for: a number per file instead of its path and hash keeps
- * 260 000 records in a few MB. The key is a 53-bit fingerprint of (relPath, size); the value packs
+ * Which target files the manifest vouches for: 16 bytes per file instead of its path and hash keeps
+ * 260 000 records in ~8 MB. The key is a 64-bit fingerprint of (relPath, size); the value packs
  * the recorded mtime (whole milliseconds) with the node whose copy wrote the file, as an index into
  * a short list of node names (a cluster has a handful). The mtime is compared with sameMtime's
  * tolerance, never hashed: a time rounded to the millisecond can land on either side of a .5
  * (the target's mtime goes through utimes, the source's through the listing), and a hashed rounded
  * time made a no-op re-run re-hash such files. Only ever asked after the target's size and mtime
  * already equal the source's (or, for writtenBy, after the bytes were found to differ), so a
- * fingerprint clash (odds about n²/2⁵³) could at worst skip re-hashing a file that already looks
+ * fingerprint clash (odds about n²/2⁶⁴) could at worst skip re-hashing a file that already looks
  * identical. Knowing the writer lets a preseed's copy of a log that has grown since be recognised
  * as this node's own and updated rather than treated as a rival.
  */
 export class ManifestIndex {
-  private readonly verified = new Map<number, number>();
+  // Open addressing in typed arrays (a Map of 260 000 doubles cost ~40 MB and most of a no-op's
+  // lookup time): slot i holds the fingerprint's two halves, and the packed mtime and node.
+  private hi = new Uint32Array(1024);
+  private lo = new Uint32Array(1024);
+  private packed = new Float64Array(1024).fill(EMPTY);
+  private used = 0;
   private readonly nodes: (string | undefined)[] = [];
 
   set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256" | "node">): void {
     if (!r.sha256) return;
     const ms = Math.round(r.mtimeMs);
-    const key = fingerprint(r.relPath, r.size);
+    fingerprint(r.relPath, r.size);
     // Outside ±2^42 ms (about 139 years from 1970) the time does not pack: forget any older record
     // instead, so the file is re-verified by hash.
-    if (Math.abs(ms) >= MTIME_LIMIT) this.verified.delete(key);
-    else this.verified.set(key, ms * NODE_SLOTS + this.nodeIndex(r.node));
+    const value = Math.abs(ms) >= MTIME_LIMIT ? GONE : ms * NODE_SLOTS + this.nodeIndex(r.node);
+    const i = this.slot(fpHi, fpLo);
+    if (this.packed[i] === EMPTY) {
+      if (value === GONE) return;
+      this.hi[i] = fpHi;
+      this.lo[i] = fpLo;
+      this.used++;
+    }
+    this.packed[i] = value;
+    if (this.used * 2 > this.packed.length) this.grow();
   }
 
   /** True when a record with this path and size, and an mtime equal to the millisecond, carried a hash. */
@@ -50,17 +63,43 @@ export class ManifestIndex {
     return i === undefined ? undefined : this.nodes[i];
   }
 
+  /** Files the manifest vouches for. */
   get size(): number {
-    return this.verified.size;
+    let n = 0;
+    for (let i = 0; i < this.packed.length; i++) if (this.packed[i]! > GONE) n++;
+    return n;
   }
 
   /** The node index of a matching record. */
   private lookup(relPath: string, size: number, mtimeMs: number): number | undefined {
-    const packed = this.verified.get(fingerprint(relPath, size));
-    if (packed === undefined) return undefined;
+    fingerprint(relPath, size);
+    const packed = this.packed[this.slot(fpHi, fpLo)]!;
+    if (packed <= GONE) return undefined;
     const ms = Math.floor(packed / NODE_SLOTS);
     // The record was rounded to the millisecond: allow that half millisecond on top of sameMtime's.
     return Math.abs(ms - mtimeMs) < 1.5 ? packed - ms * NODE_SLOTS : undefined;
+  }
+
+  /** The slot holding this fingerprint, or the empty slot where it would go (linear probing). */
+  private slot(h: number, l: number): number {
+    const mask = this.packed.length - 1;
+    let i = (l ^ Math.imul(h, 0x9e3779b1)) & mask;
+    while (this.packed[i] !== EMPTY && (this.hi[i] !== h || this.lo[i] !== l)) i = (i + 1) & mask;
+    return i;
+  }
+
+  private grow(): void {
+    const { hi, lo, packed } = this;
+    this.hi = new Uint32Array(hi.length * 2);
+    this.lo = new Uint32Array(lo.length * 2);
+    this.packed = new Float64Array(packed.length * 2).fill(EMPTY);
+    for (let i = 0; i < packed.length; i++) {
+      if (packed[i] === EMPTY) continue;
+      const j = this.slot(hi[i]!, lo[i]!);
+      this.hi[j] = hi[i]!;
+      this.lo[j] = lo[i]!;
+      this.packed[j] = packed[i]!;
+    }
   }
 
   private nodeIndex(node: string | undefined): number {
@@ -79,18 +118,32 @@ export class ManifestIndex {
 /** Node indexes per packed value (2^11); the mtime takes the other 42 of 53 bits. */
 const NODE_SLOTS = 2048;
 const MTIME_LIMIT = 2 ** 42;
+/** Packed values below any real one: a free slot, and a slot whose record was withdrawn. */
+const EMPTY = -(2 ** 60);
+const GONE = -(2 ** 59);
 
-/** 53 bits from two FNV-1a variants over "relPath|size". */
-function fingerprint(relPath: string, size: number): number {
-  const key = `${relPath}|${size}`;
+/** Two FNV-1a variants over "relPath|size", left in fpHi and fpLo (no object per call on the hot path). */
+let fpHi = 0;
+let fpLo = 0;
+function fingerprint(relPath: string, size: number): void {
   let h1 = 0x811c9dc5;
   let h2 = 0x5bd1e995;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
+  for (let i = 0; i < relPath.length; i++) {
+    const c = relPath.charCodeAt(i);
     h1 = Math.imul(h1 ^ c, 16777619);
     h2 = Math.imul(h2 ^ c, 0x27d4eb2f);
   }
-  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+  // The size as its decimal digits after a separator, as the key "relPath|size" always was.
+  h1 = Math.imul(h1 ^ 0x7c, 16777619);
+  h2 = Math.imul(h2 ^ 0x7c, 0x27d4eb2f);
+  const digits = String(size);
+  for (let i = 0; i < digits.length; i++) {
+    const c = digits.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 16777619);
+    h2 = Math.imul(h2 ^ c, 0x27d4eb2f);
+  }
+  fpHi = h1 >>> 0;
+  fpLo = h2 >>> 0;
 }
 
 /** Modification times equal to the millisecond (utimes keeps microseconds; SMB keeps 100 ns). */
@@ -129,7 +182,16 @@ export async function loadManifest(ops: FileOps, file: string): Promise<Manifest
   return index;
 }
 
+/** A line exactly as ManifestWriter writes it (fast path); anything else goes through JSON.parse. */
+const OWN_LINE = /^\{"v":1,"relPath":"([^"\\]*)","size":(\d+),"mtimeMs":(-?[0-9.e+]+),"sha256":"[0-9a-f]{64}"(?:,"node":"([^"\\]*)")?\}$/;
+
 function parseLine(index: ManifestIndex, line: string, file: string, lineNo: number): void {
+  const own = OWN_LINE.exec(line);
+  if (own) {
+    // Half the time of JSON.parse on 260 000 lines, and no object per record.
+    index.set({ relPath: own[1]!, size: Number(own[2]), mtimeMs: Number(own[3]), sha256: "x", node: own[4] });
+    return;
+  }
   let record: ManifestRecord;
   try {
     record = JSON.parse(line) as ManifestRecord;
