@@ -90,7 +90,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     resolutions.delete(srcRel);
     const abs = absOf(target, resolution.targetRel);
     const stale: string[] = [];
-    const index = resolution.blockedBy ? new TargetDirIndex() : await TargetDirIndex.load(ops, abs, resolution.targetRel, stale, options.reservations);
+    const index = resolution.blockedBy ? new TargetDirIndex(srcRel) : await TargetDirIndex.load(ops, abs, resolution.targetRel, stale, options.reservations, srcRel);
     if (options.onStaleTemp) for (const name of stale) await options.onStaleTemp(path.join(abs, name));
     let made: Promise<void> | undefined;
     return { ...resolution, index, ensureFolder: () =>
@@ -121,7 +121,7 @@ function jobFor(ctx: DirContext, entry: WalkEntry, resolutions: Map<string, DirR
   const existing: TargetName | undefined = ctx.blockedBy ? undefined : ctx.index.find(entry.name);
   if (entry.type === "dir") {
     resolutions.set(entry.relPath, resolveDir(ctx, entry.name, existing));
-    if (!existing && !ctx.blockedBy) ctx.index.reserve({ name: entry.name, isDirectory: true });
+    if (!existing && !ctx.blockedBy) ctx.index.reserveFolder(entry.name);
     return undefined;
   }
   // Built field by field (no conditional spreads): this runs once per file on the hot path.
@@ -131,16 +131,19 @@ function jobFor(ctx: DirContext, entry: WalkEntry, resolutions: Map<string, DirR
     job.targetRelPath = ctx.blockedBy;
   } else if (!existing) {
     job.targetRelPath = join(ctx.targetRel, entry.name);
-    const reserved: TargetName = { name: entry.name, isDirectory: false, from: entry.relPath };
     if (trackPending) {
-      reserved.pending = new Promise<void>((resolve) => {
-        job.settle = () => {
-          reserved.pending = undefined; // a folder of 250 000 files must not keep 250 000 promises
-          resolve();
-        };
-      });
-    }
-    ctx.index.reserve(reserved);
+      const index = ctx.index;
+      let slot = -1;
+      slot = index.reserveFile(
+        entry.name,
+        new Promise<void>((resolve) => {
+          job.settle = () => {
+            index.settle(slot); // a folder of 250 000 files must not keep 250 000 promises
+            resolve();
+          };
+        }),
+      );
+    } else ctx.index.reserveFile(entry.name);
   } else {
     job.targetRelPath = join(ctx.targetRel, existing.name);
     if (existing.isDirectory) job.kind = "file-vs-folder";

@@ -1,0 +1,47 @@
+import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { TargetDirIndex, listedStat } from "../../src/storage/target-index.js";
+import { nodeFileOps } from "../../src/storage/index.js";
+import { tempDirs } from "./helpers.js";
+
+const dir = tempDirs();
+
+describe("the target folder index", () => {
+  it("finds listed names case-insensitively, with the listing's size and mtime, and collects our stale temp files", async () => {
+    const target = dir("t");
+    writeFileSync(path.join(target, "ServerTasks-1_ABC.txt"), "12345");
+    utimesSync(path.join(target, "ServerTasks-1_ABC.txt"), 1_700_000_000, 1_700_000_000.25);
+    mkdirSync(path.join(target, "Spaces-1"));
+    writeFileSync(path.join(target, "half.txt.octoha-tmp"), "x");
+    const stale: string[] = [];
+    const index = await TargetDirIndex.load(nodeFileOps, target, "TaskLogs", stale);
+    const found = index.find("servertasks-1_abc.TXT");
+    expect(found).toMatchObject({ name: "ServerTasks-1_ABC.txt", isDirectory: false, isFile: true, size: 5 });
+    expect(listedStat(found!)).toMatchObject({ size: 5, mtimeMs: 1_700_000_000_250, isFile: true });
+    expect(index.find("SPACES-1")).toMatchObject({ name: "Spaces-1", isDirectory: true });
+    expect(index.find("missing.txt")).toBeUndefined();
+    expect(stale).toEqual(["half.txt.octoha-tmp"]);
+  });
+
+  it("a missing target folder is an empty index", async () => {
+    const index = await TargetDirIndex.load(nodeFileOps, path.join(dir("t"), "nope"), "", []);
+    expect(index.find("a")).toBeUndefined();
+  });
+
+  it("keeps every one of 20 000 names (the table grows) and reserved names carry their source and pending write", async () => {
+    const index = new TargetDirIndex("TaskLogs");
+    for (let i = 0; i < 20_000; i++) index.reserveFile(`servertasks-${i}_X.txt`);
+    for (let i = 0; i < 20_000; i += 997) expect(index.find(`SERVERTASKS-${i}_x.txt`)).toMatchObject({ name: `servertasks-${i}_X.txt`, from: `TaskLogs/servertasks-${i}_X.txt` });
+    let settle!: () => void;
+    const pending = new Promise<void>((resolve) => (settle = resolve));
+    const slot = index.reserveFile("Foo.txt", pending);
+    expect(index.find("foo.txt")?.pending).toBe(pending);
+    index.settle(slot);
+    settle();
+    expect(index.find("foo.txt")?.pending).toBeUndefined();
+    expect(listedStat(index.find("foo.txt")!)).toBeUndefined();
+    index.reserveFolder("Sub");
+    expect(index.find("sub")).toEqual({ name: "Sub", isDirectory: true });
+  });
+});
