@@ -5,7 +5,11 @@
 // of octoha against rsync's no-op, and octoha's peak RSS.
 //
 //   npm run bench -- [--preset tiny|small|medium|large] [--rounds 3] [--layout flat|dirs]
-//                    [--work DIR] [--concurrency N] [--verify sha256|size|none] [--keep]
+//                    [--work DIR] [--concurrency N] [--verify sha256|size|none] [--keep] [--floor]
+//
+// --floor also times bench/protocol-floor.py (python3): the design's per-file system calls (temp
+// name, SHA-256, fsync, times, rename) in 4 processes with nothing else, the best any
+// implementation of that protocol can do on this machine.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -21,6 +25,7 @@ function args(argv) {
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, "");
     if (k === "keep") o.keep = true;
+    else if (k === "floor") o.floor = true;
     else o[k] = argv[++i];
   }
   o.rounds = Number(o.rounds);
@@ -81,6 +86,7 @@ function main() {
     octoha: () => timed(process.execPath, [cli, "copy", home, dst, "--node", "bench", "--json", ...extra]),
     cp: () => timed("cp", ["-a", home, dst]),
     ...(rsync ? { rsync: () => timed("rsync", ["-a", `${home}/`, `${dst}/`]) } : {}),
+    ...(o.floor && has("python3") ? { floor: () => timed("python3", [path.join(repo, "bench", "protocol-floor.py"), home, dst, "4", "1"]) } : {}),
   };
   const names = Object.keys(tools);
   const results = Object.fromEntries(names.map((n) => [n, []]));
@@ -118,6 +124,7 @@ function main() {
     ...names.map((n) => `  ${n.padEnd(7)} median ${m[n].toFixed(2)} s   (${results[n].map((x) => x.toFixed(2)).join(", ")})`),
     `  octoha/cp     ${(m.octoha / m.cp).toFixed(2)}  (goal <= 0.8 on medium)`,
     ...(rsync ? [`  octoha/rsync  ${(m.octoha / m.rsync).toFixed(2)}`] : []),
+    ...(m.floor ? [`  floor/cp      ${(m.floor / m.cp).toFixed(2)}  (the protocol itself, 4 processes: no implementation of it does better here)`, `  octoha/floor  ${(m.octoha / m.floor).toFixed(2)}`] : []),
     `  no-op re-run: octoha ${median(noop.octoha).toFixed(2)} s` +
       (rsync ? `, rsync ${median(noop.rsync).toFixed(2)} s, ratio ${(median(noop.octoha) / median(noop.rsync)).toFixed(2)} (goal <= 1.5)` : ""),
     `  octoha peak RSS ${peakRss ? `${peakRss.toFixed(0)} MB` : "unknown (no /usr/bin/time)"} (goal <= 200 MB on large)`,
