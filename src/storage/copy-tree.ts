@@ -12,7 +12,7 @@ import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
 import { nodeFileOps, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
-import { loadManifest, ManifestIndex, ManifestWriter } from "./manifest.js";
+import { loadManifest, ManifestIndex, ManifestWriter, refreshManifestSnapshot } from "./manifest.js";
 import { jobStream, type FileJob, type Problem } from "./jobs.js";
 import { preflightTarget } from "./preflight.js";
 import { ProgressMeter } from "./progress-meter.js";
@@ -173,8 +173,10 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
       fatal ??= classifyFsError(error, { side: "target", path: options.manifestPath ?? s.target });
     }
   }
-  summary.durationMs = Date.now() - started;
   if (fatal) throw fatal;
+  // The next run loads the index from a snapshot instead of parsing every line again.
+  if (!s.dryRun && options.manifestPath && (writer || !manifest.snapshotFresh)) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
+  summary.durationMs = Date.now() - started;
   summary.interrupted = s.signal?.aborted === true;
   // The next source's dry-run meets this one's would-be copies (an interrupted one is not trusted).
   if (!summary.interrupted) s.reservations?.commit();

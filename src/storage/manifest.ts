@@ -9,6 +9,7 @@ import { OctohaError } from "../shared/errors.js";
 import type { FileOps, OpenFile } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import type { ManifestRecord } from "./types.js";
+import { readSnapshot, writeSnapshot } from "./manifest-snapshot.js";
 
 export const MANIFEST_VERSION = 1;
 
@@ -28,11 +29,31 @@ export const MANIFEST_VERSION = 1;
 export class ManifestIndex {
   // Open addressing in typed arrays (a Map of 260 000 doubles cost ~40 MB and most of a no-op's
   // lookup time): slot i holds the fingerprint's two halves, and the packed mtime and node.
-  private hi = new Uint32Array(1024);
-  private lo = new Uint32Array(1024);
-  private packed = new Float64Array(1024).fill(EMPTY);
+  private hi: Uint32Array = new Uint32Array(1024);
+  private lo: Uint32Array = new Uint32Array(1024);
+  private packed: Float64Array = new Float64Array(1024).fill(EMPTY);
   private used = 0;
-  private readonly nodes: (string | undefined)[] = [];
+  private nodes: (string | undefined)[] = [];
+  /** Bytes of the manifest file this index reflects, through its last whole line. */
+  coveredBytes = 0;
+  /** True when loaded from a snapshot that already covered the whole manifest. */
+  snapshotFresh = false;
+
+  /** The table itself, for a snapshot. */
+  table(): ManifestTable {
+    return { hi: this.hi, lo: this.lo, packed: this.packed, used: this.used, nodes: this.nodes };
+  }
+
+  /** An index over a snapshot's table (used as is, not copied). */
+  static fromTable(t: ManifestTable): ManifestIndex {
+    const index = new ManifestIndex();
+    index.hi = t.hi;
+    index.lo = t.lo;
+    index.packed = t.packed;
+    index.used = t.used;
+    index.nodes = t.nodes;
+    return index;
+  }
 
   set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256" | "node">): void {
     if (!r.sha256) return;
@@ -115,6 +136,15 @@ export class ManifestIndex {
   }
 }
 
+/** The index's open-addressing table: parallel arrays of one power-of-two length. */
+export interface ManifestTable {
+  hi: Uint32Array;
+  lo: Uint32Array;
+  packed: Float64Array;
+  used: number;
+  nodes: (string | undefined)[];
+}
+
 /** Node indexes per packed value (2^11); the mtime takes the other 42 of 53 bits. */
 const NODE_SLOTS = 2048;
 const MTIME_LIMIT = 2 ** 42;
@@ -151,41 +181,85 @@ export function sameMtime(a: number, b: number): boolean {
   return Math.abs(a - b) < 1;
 }
 
-/** Read a manifest (missing file = empty). A torn last line from a crash is ignored. */
+/**
+ * Read a manifest (missing file = empty): from its snapshot when one matches, plus the lines
+ * appended since. A torn last line from a crash is ignored.
+ */
 export async function loadManifest(ops: FileOps, file: string): Promise<ManifestIndex> {
-  const index = new ManifestIndex();
   let handle: OpenFile;
   try {
     handle = await ops.open(file, "r");
   } catch (error) {
-    if ((error as { code?: string }).code === "ENOENT") return index;
+    if ((error as { code?: string }).code === "ENOENT") return new ManifestIndex();
     throw classifyFsError(error, { side: "target", path: file });
   }
   try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    let carry = "";
-    let lineNo = 0;
-    for (;;) {
-      const n = await handle.read(buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      const lines = (carry + buffer.toString("utf8", 0, n)).split("\n");
-      carry = lines.pop()!;
-      for (const line of lines) {
-        lineNo++;
-        if (line.trim() !== "") parseLine(index, line, file, lineNo);
-      }
-    }
-    // carry is a line without its newline: a batch torn by a crash, ignored on purpose.
+    const snapshot = await readSnapshot(ops, file, handle, (await handle.stat()).size);
+    const index = snapshot?.index ?? new ManifestIndex();
+    const from = snapshot?.bytes ?? 0;
+    index.coveredBytes = await parseFrom(handle, from, index, file);
+    index.snapshotFresh = snapshot !== undefined && index.coveredBytes === from;
+    return index;
   } finally {
     await handle.close();
   }
-  return index;
+}
+
+/**
+ * Bring `index` (loaded by loadManifest) up to the manifest's end and write its snapshot, so the
+ * next run starts from it. Does nothing when the loaded snapshot was already current and nothing
+ * was appended. A snapshot is a cache: failing to write one costs the next run time, not data.
+ */
+export async function refreshManifestSnapshot(ops: FileOps, file: string, index: ManifestIndex): Promise<void> {
+  let handle: OpenFile;
+  try {
+    handle = await ops.open(file, "r");
+  } catch {
+    return;
+  }
+  try {
+    const before = index.coveredBytes;
+    index.coveredBytes = await parseFrom(handle, before, index, file);
+    if (index.snapshotFresh && index.coveredBytes === before) return;
+    await writeSnapshot(ops, file, handle, index);
+    index.snapshotFresh = true;
+  } catch {
+    // Left for the next run to parse in full.
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Parse the manifest's lines from byte `from` into index; returns the offset after the last whole line. */
+async function parseFrom(handle: OpenFile, from: number, index: ManifestIndex, file: string): Promise<number> {
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  let position = from;
+  let carry: Buffer | undefined;
+  let lineNo = 0;
+  for (;;) {
+    const n = await handle.read(buffer, 0, buffer.length, position);
+    if (n === 0) break;
+    position += n;
+    const chunk = carry ? Buffer.concat([carry, buffer.subarray(0, n)]) : buffer.subarray(0, n);
+    const last = chunk.lastIndexOf(10);
+    if (last < 0) {
+      carry = Buffer.from(chunk); // the buffer is reused: keep a copy
+      continue;
+    }
+    for (const line of chunk.toString("utf8", 0, last).split("\n")) {
+      lineNo++;
+      if (line.trim() !== "") parseLine(index, line, file, lineNo, from);
+    }
+    carry = last + 1 < chunk.length ? Buffer.from(chunk.subarray(last + 1)) : undefined;
+  }
+  // carry is a line without its newline: a batch torn by a crash, ignored on purpose.
+  return position - (carry?.length ?? 0);
 }
 
 /** A line exactly as ManifestWriter writes it (fast path); anything else goes through JSON.parse. */
 const OWN_LINE = /^\{"v":1,"relPath":"([^"\\]*)","size":(\d+),"mtimeMs":(-?[0-9.e+]+),"sha256":"[0-9a-f]{64}"(?:,"node":"([^"\\]*)")?\}$/;
 
-function parseLine(index: ManifestIndex, line: string, file: string, lineNo: number): void {
+function parseLine(index: ManifestIndex, line: string, file: string, lineNo: number, from: number): void {
   const own = OWN_LINE.exec(line);
   if (own) {
     // Half the time of JSON.parse on 260 000 lines, and no object per record.
@@ -199,7 +273,7 @@ function parseLine(index: ManifestIndex, line: string, file: string, lineNo: num
     return; // torn write inside a batch that was never fsync'd: ignore, the file is re-checked
   }
   if (record.v !== MANIFEST_VERSION) {
-    throw new OctohaError(`Manifest '${file}' line ${lineNo}: format version expected ${MANIFEST_VERSION}, found ${String(record.v)}`, {
+    throw new OctohaError(`Manifest '${file}' line ${lineNo}${from > 0 ? ` after byte ${from}` : ""}: format version expected ${MANIFEST_VERSION}, found ${String(record.v)}`, {
       code: "MANIFEST_VERSION",
       path: file,
       hint: "It was written by another octoha version. Use that version, or pass another --state-dir (files are then re-verified by hash).",

@@ -3,6 +3,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeHome } from "../../bench/make-home.mjs";
 import { copyTree } from "../../src/storage/index.js";
+import { snapshotPathOf } from "../../src/storage/manifest-snapshot.js";
 import { allFiles, tempDir, faultyOps, snapshot, tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
@@ -49,16 +50,17 @@ describe("copyTree on a node folder", () => {
     }
   });
 
-  it("a re-run over a complete target opens no file and copies nothing", async () => {
+  it("a re-run over a complete target opens no file but the manifest and its index snapshot, and copies nothing", async () => {
     const target = dir("target");
     const manifestPath = path.join(target, ".octoha", "m.jsonl");
     await copyTree({ source: home, target, manifestPath });
+    expect(existsSync(snapshotPathOf(manifestPath))).toBe(true); // left by the first run for the next
     const opened: string[] = [];
     const ops = faultyOps({ before: (call, p) => void (call === "open" && opened.push(p)) });
     const again = await copyTree({ source: home, target, manifestPath, ops });
     expect(again.filesCopied).toBe(0);
     expect(again.filesSkipped).toBe(snapshot(home).size);
-    expect(opened).toEqual([manifestPath]);
+    expect(opened).toEqual([manifestPath, snapshotPathOf(manifestPath)]); // the snapshot was current: not rewritten
   });
 
   it("without a manifest, a re-run proves equality by hash and still copies nothing", async () => {

@@ -1,7 +1,8 @@
-import { writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadManifest } from "../../src/storage/manifest.js";
+import { loadManifest, refreshManifestSnapshot } from "../../src/storage/manifest.js";
+import { snapshotPathOf } from "../../src/storage/manifest-snapshot.js";
 import { nodeFileOps } from "../../src/storage/index.js";
 import { tempDirs } from "./helpers.js";
 
@@ -50,5 +51,81 @@ describe("the copy manifest", () => {
     const file = path.join(dir("m"), "manifest.jsonl");
     writeFileSync(file, record("a", { v: 2 }) + "\n");
     await expect(loadManifest(nodeFileOps, file)).rejects.toMatchObject({ code: "MANIFEST_VERSION", message: expect.stringContaining("expected 1, found 2") });
+  });
+
+  describe("snapshot of the index", () => {
+    const lines = (from: number, to: number, extra: Record<string, unknown> = {}): string => {
+      let out = "";
+      for (let i = from; i < to; i++) out += record(`TaskLogs/servertasks-${i}_x.txt`, { size: i, ...extra }) + "\n";
+      return out;
+    };
+    const snapshotted = async (file: string): Promise<void> => {
+      const index = await loadManifest(nodeFileOps, file);
+      await refreshManifestSnapshot(nodeFileOps, file, index);
+      expect(existsSync(snapshotPathOf(file))).toBe(true);
+    };
+
+    it("gives a re-run the same answers as parsing the manifest, without parsing it", async () => {
+      const file = path.join(dir("m"), "manifest.jsonl");
+      writeFileSync(file, lines(0, 3000) + record("TaskLogs/servertasks-5_x.txt", { size: 5, mtimeMs: 1_790_000_060_000, node: "OCTO2" }) + "\n");
+      await snapshotted(file);
+      const index = await loadManifest(nodeFileOps, file);
+      expect(index.snapshotFresh).toBe(true);
+      expect(index.size).toBe(3000);
+      expect(index.vouchesFor("TaskLogs/servertasks-2999_x.txt", 2999, 1_790_000_000_123.4)).toBe(true);
+      expect(index.vouchesFor("TaskLogs/servertasks-3000_x.txt", 3000, 1_790_000_000_123.4)).toBe(false);
+      expect(index.writtenBy("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_060_000)).toBe("OCTO2");
+      expect(index.vouchesFor("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_000_123.4)).toBe(false);
+      // The snapshot is the index, not the manifest: proven by a manifest whose lines no longer parse.
+      const bytes = readFileSync(file);
+      writeFileSync(file, Buffer.from(bytes.toString("latin1").replace(/"v":1,"relPath":"TaskLogs\/servertasks-1\d_/g, '"v":1,"relPath":"TaskLogs/servertasks-1?_'), "latin1"));
+      expect((await loadManifest(nodeFileOps, file)).vouchesFor("TaskLogs/servertasks-12_x.txt", 12, 1_790_000_000_123.4)).toBe(true);
+    });
+
+    it("adds the lines appended since the snapshot, and a torn last line stays ignored", async () => {
+      const file = path.join(dir("m"), "manifest.jsonl");
+      writeFileSync(file, lines(0, 100));
+      await snapshotted(file);
+      appendFileSync(file, lines(100, 150) + record("TaskLogs/torn.txt").slice(0, 40));
+      const index = await loadManifest(nodeFileOps, file);
+      expect(index.snapshotFresh).toBe(false);
+      expect(index.size).toBe(150);
+      expect(index.vouchesFor("TaskLogs/servertasks-149_x.txt", 149, 1_790_000_000_123.4)).toBe(true);
+      // The refreshed snapshot stops before the torn line; a later batch after it is still read.
+      await refreshManifestSnapshot(nodeFileOps, file, index);
+      appendFileSync(file, "\n" + lines(150, 151));
+      const again = await loadManifest(nodeFileOps, file);
+      expect(again.size).toBe(151);
+      expect(again.vouchesFor("TaskLogs/torn.txt", 5, 1_790_000_000_123.4)).toBe(false);
+    });
+
+    it("is ignored when the manifest was replaced, cut short, or the snapshot is damaged", async () => {
+      const file = path.join(dir("m"), "manifest.jsonl");
+      writeFileSync(file, lines(0, 200));
+      await snapshotted(file);
+      // Replaced by a longer manifest with other records: the snapshot must not vouch for the old ones.
+      writeFileSync(file, lines(0, 300, { mtimeMs: 1_790_000_555_000 }));
+      let index = await loadManifest(nodeFileOps, file);
+      expect(index.vouchesFor("TaskLogs/servertasks-7_x.txt", 7, 1_790_000_000_123.4)).toBe(false);
+      expect(index.vouchesFor("TaskLogs/servertasks-7_x.txt", 7, 1_790_000_555_000)).toBe(true);
+      expect(index.size).toBe(300);
+
+      writeFileSync(file, lines(0, 200));
+      await snapshotted(file);
+      truncateSync(file, 1000); // shorter than the snapshot covers
+      index = await loadManifest(nodeFileOps, file);
+      expect(index.snapshotFresh).toBe(false);
+      expect(index.vouchesFor("TaskLogs/servertasks-150_x.txt", 150, 1_790_000_000_123.4)).toBe(false);
+
+      writeFileSync(file, lines(0, 200));
+      await snapshotted(file);
+      const snap = readFileSync(snapshotPathOf(file));
+      for (const damage of [snap.subarray(0, snap.length - 7), Buffer.concat([snap, Buffer.from("x")]), Buffer.from(snap.map((b, i) => (i === 200 ? b ^ 1 : b)))]) {
+        writeFileSync(snapshotPathOf(file), damage);
+        index = await loadManifest(nodeFileOps, file);
+        expect(index.snapshotFresh).toBe(false);
+        expect(index.size).toBe(200);
+      }
+    });
   });
 });
