@@ -14,8 +14,13 @@ const RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
  */
 export const WINDOWS_MAX_PATH = 260;
 
+/** Anything any of the three checks below could object to: one test for the common, clean name. */
+const SUSPECT = /[:*?"<>|\\\u0000-\u001f]|[. ]$|^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\.|$)/i;
+const NONE: readonly NameProblem[] = Object.freeze([]);
+
 /** The problem with one name segment, or undefined when Windows can hold it. */
 export function windowsNameProblem(segment: string): string | undefined {
+  if (!SUSPECT.test(segment)) return undefined;
   const bad = INVALID_CHARS.exec(segment);
   if (bad) return `contains '${bad[0] < " " ? `\\x${bad[0].charCodeAt(0).toString(16).padStart(2, "0")}` : bad[0]}', which Windows does not allow in a name`;
   if (/[. ]$/.test(segment)) return "ends with a dot or a space, which Windows strips (the file could not be opened by that name)";
@@ -28,7 +33,12 @@ export function windowsNameProblem(segment: string): string | undefined {
  * path). Without octopusRoot only the names are checked. lastSegments limits the name check to the
  * last N segments (the caller already checked the folder the file is in).
  */
-export function nameProblems(relPath: string, octopusRoot: string | undefined, lastSegments?: number): NameProblem[] {
+export function nameProblems(relPath: string, octopusRoot: string | undefined, lastSegments?: number): readonly NameProblem[] {
+  // The planning pass asks once per file: a clean last name in a short path costs one regex test.
+  // (root + separator + relPath is never shorter than the joined Windows path.)
+  if (lastSegments === 1 && !SUSPECT.test(relPath.slice(relPath.lastIndexOf("/") + 1))) {
+    if (octopusRoot === undefined || octopusRoot.length + 1 + relPath.length < WINDOWS_MAX_PATH) return NONE;
+  }
   const problems: NameProblem[] = [];
   const segments = relPath.split("/");
   for (const segment of lastSegments === undefined ? segments : segments.slice(-lastSegments)) {

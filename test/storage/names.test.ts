@@ -35,6 +35,21 @@ describe("names Windows cannot hold", () => {
     expect(nameProblems(tooLong, root)).toEqual([
       expect.objectContaining({ problem: "path-too-long", detail: expect.stringContaining("260 characters") }),
     ]);
+    // The planning pass checks only the last name of a file in a folder it already checked.
+    expect(nameProblems(fits, root, 1)).toEqual([]);
+    expect(nameProblems(tooLong, root, 1)).toEqual([expect.objectContaining({ problem: "path-too-long" })]);
+    expect(nameProblems(`${"a".repeat(100)}/${"b".repeat(126)}`, `${root}\\`, 1)).toEqual([]); // a trailing separator is not doubled
+  });
+
+  it.each([
+    ["a:b.txt", "invalid-windows-name"],
+    ["trailing.", "invalid-windows-name"],
+    ["nul.txt", "invalid-windows-name"],
+    ["ok.txt", undefined],
+    ["CONSOLE.txt", undefined],
+  ])("checking only the last name of Artifacts/deep/%s finds %s", (name, problem) => {
+    expect(nameProblems(`Artifacts/deep/${name}`, "D:\\Octopus", 1).map((p) => p.problem)[0]).toBe(problem);
+    expect(nameProblems(`Art:facts/${name}`, undefined, 1).map((p) => p.problem)[0]).toBe(problem); // the folder was checked before
   });
 });
 
