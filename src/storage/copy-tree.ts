@@ -17,6 +17,7 @@ import { jobStream, type FileJob, type Problem } from "./jobs.js";
 import { preflightTarget } from "./preflight.js";
 import { ProgressMeter } from "./progress-meter.js";
 import { runPool } from "./pool.js";
+import { collectGarbage } from "./heap.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
 import { nameProblems } from "./windows-names.js";
@@ -126,6 +127,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
 
   if (s.signal?.aborted) return { ...summary, interrupted: true, durationMs: Date.now() - started };
   if (plan.workFiles > 0) {
+    collectGarbage(); // the planning pass's listings, before the copy pass lists the same folders
     // The target root is created first so the probe file goes where the copies will.
     if (!s.dryRun) await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
     const preflight = await preflightTarget({ target: s.target, bytesNeeded: plan.workBytes, probe: !s.dryRun, ops: s.ops });
