@@ -29,23 +29,29 @@ export function snapshotPathOf(manifestFile: string): string {
   return `${manifestFile}.index`;
 }
 
+/** Fill `bytes` from the file at `position` (fewer only at the end of the file); returns how many. */
+async function readAt(file: OpenFile, bytes: Buffer, position: number): Promise<number> {
+  let got = 0;
+  while (got < bytes.length) {
+    const n = await file.read(bytes, got, bytes.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
 /** SHA-256 of the manifest's TAIL bytes before `end`: ties a snapshot to the manifest it was made from. */
 async function tailHash(manifest: OpenFile, end: number): Promise<Buffer> {
   const start = Math.max(0, end - TAIL);
   const bytes = Buffer.alloc(end - start);
-  let got = 0;
-  while (got < bytes.length) {
-    const n = await manifest.read(bytes, got, bytes.length - got, start + got);
-    if (n === 0) break;
-    got += n;
-  }
+  const got = await readAt(manifest, bytes, start);
   return createHash("sha256").update(bytes.subarray(0, got)).digest();
 }
 
-/** FNV-1a over the body as 32-bit words (the body length is a multiple of 4 up to the node list). */
-function checksum(words: Uint32Array): number {
+/** FNV-1a over 32-bit words, across the parts in order (the body: packed, hi, lo). */
+function checksum(...parts: Uint32Array[]): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 16777619);
+  for (const words of parts) for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 16777619);
   return h >>> 0;
 }
 
@@ -60,14 +66,7 @@ async function readAll(ops: FileOps, file: string): Promise<ArrayBuffer | undefi
     const size = (await handle.stat()).size;
     if (size < HEADER || size > 2 ** 31) return undefined;
     const data = new ArrayBuffer(size);
-    const view = Buffer.from(data);
-    let got = 0;
-    while (got < size) {
-      const n = await handle.read(view, got, size - got, got);
-      if (n === 0) return undefined;
-      got += n;
-    }
-    return data;
+    return (await readAt(handle, Buffer.from(data), 0)) === size ? data : undefined;
   } finally {
     await handle.close();
   }
@@ -129,12 +128,8 @@ export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest
   head[5] = nodeJson.length;
   new Float64Array(header, 24, 1)[0] = index.coveredBytes;
   Buffer.from(header).set(await tailHash(manifest, index.coveredBytes), 32);
-  // The body's words in file order, for the checksum, without copying the arrays.
-  let h = 0x811c9dc5;
-  for (const words of [new Uint32Array(t.packed.buffer, t.packed.byteOffset, capacity * 2), t.hi, t.lo]) {
-    for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 16777619);
-  }
-  head[16] = h >>> 0;
+  // The body's words in file order, without copying the arrays.
+  head[16] = checksum(new Uint32Array(t.packed.buffer, t.packed.byteOffset, capacity * 2), t.hi, t.lo);
   const final = snapshotPathOf(manifestFile);
   const temp = `${final}.${process.pid}.octoha-tmp`;
   const out = await ops.open(temp, "w");
