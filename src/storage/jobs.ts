@@ -104,6 +104,12 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
   for await (const entries of walkTree(ops, options.source)) {
     const jobs: (FileJob | Problem)[] = [];
     for (const entry of entries) {
+      if (entry.type === "error") {
+        // A folder the walk could not list is reported as it is. Nothing at the target is looked
+        // at for it, so the folder it sits in (entered earlier) is not entered and listed again.
+        jobs.push({ entry });
+        continue;
+      }
       if (entry.parentRel !== currentSrcRel) {
         current = await enter(entry.parentRel);
         currentSrcRel = entry.parentRel;

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { copyTree, preflightTarget } from "../../src/storage/index.js";
+import { copyTree, nodeFileOps, preflightTarget, type FileOps } from "../../src/storage/index.js";
 import { allFiles, errno, faultyOps, snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
@@ -43,6 +43,32 @@ describe("a source file octoha may not read", () => {
     expect(second.filesCopied).toBe(1);
     expect(opened.filter((p) => p.startsWith(source))).toEqual([path.join(source, "TaskLogs", LOCKED)]);
     expect(snapshot(target)).toEqual(snapshot(source));
+  });
+});
+
+describe("a source folder octoha may not list", () => {
+  it("is reported, the rest is copied, and the folder around it is not listed again for it", async () => {
+    // The 2025.2+ layout: a folder per task inside TaskLogs. Listing the target's TaskLogs again
+    // for every unreadable task folder would read a 250 000-entry folder once per such folder.
+    const source = dir("source");
+    for (const task of ["servertasks-1_A", "servertasks-2_B", "servertasks-3_C", "servertasks-4_D"]) writeFile(source, `TaskLogs/${task}/0.tl.txt`, task);
+    const target = dir("target");
+    const unreadable = [path.join(source, "TaskLogs", "servertasks-2_B"), path.join(source, "TaskLogs", "servertasks-3_C")];
+    const listed: string[] = [];
+    const ops: FileOps = {
+      ...nodeFileOps,
+      async *list(p) {
+        listed.push(p);
+        if (unreadable.includes(p)) throw errno("EACCES", "scandir");
+        yield* nodeFileOps.list(p);
+      },
+    };
+    const summary = await copyTree({ source, target, ops });
+    expect(summary.errors.map((e) => e.relPath).sort()).toEqual(["TaskLogs/servertasks-2_B", "TaskLogs/servertasks-3_C"]);
+    expect(summary.filesCopied).toBe(2);
+    expect(allFiles(target).map((f) => path.relative(target, f).split(path.sep).join("/")).filter((f) => !f.startsWith(".octoha")).sort()).toEqual(["TaskLogs/servertasks-1_A/0.tl.txt", "TaskLogs/servertasks-4_D/0.tl.txt"]);
+    // Once per pass (planning, copying), not once more per unreadable folder.
+    expect(listed.filter((p) => p === path.join(target, "TaskLogs"))).toHaveLength(2);
   });
 });
 
