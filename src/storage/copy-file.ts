@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
-import type { FileOps, OpenFile } from "./file-ops.js";
+import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { CopyAborted, TargetAppeared, classifyFsError } from "./copy-errors.js";
 
 export { CopyAborted, TargetAppeared };
@@ -102,7 +102,7 @@ export async function copyVerifyRename(ops: FileOps, from: string, to: string, s
       if (n === 0) break;
       hash.update(buffer.subarray(0, n));
       stage = "target";
-      for (let off = 0; off < n; ) off += await target.write(buffer, off, n - off);
+      await writeFully(target, buffer, n);
       total += n;
       if (n < buffer.length && total === before.size) break;
     }

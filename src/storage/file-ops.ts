@@ -39,6 +39,22 @@ export interface OpenFile {
   close(): Promise<void>;
 }
 
+/** Write bytes[0, length) whole (a write may take fewer bytes than asked). */
+export async function writeFully(file: OpenFile, bytes: Buffer, length = bytes.length): Promise<void> {
+  for (let offset = 0; offset < length; ) offset += await file.write(bytes, offset, length - offset);
+}
+
+/** Fill bytes from the file at position (fewer only at the end of the file); returns how many. */
+export async function readFully(file: OpenFile, bytes: Buffer, position: number): Promise<number> {
+  let got = 0;
+  while (got < bytes.length) {
+    const n = await file.read(bytes, got, bytes.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
 export type OpenMode =
   /** Read only. */
   | "r"

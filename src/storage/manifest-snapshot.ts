@@ -17,7 +17,7 @@
  */
 import { createHash } from "node:crypto";
 import { ManifestIndex, type ManifestTable } from "./manifest.js";
-import type { FileOps, OpenFile } from "./file-ops.js";
+import { readFully, writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 
 const MAGIC = 0x584d484f; // "OHMX" little-endian
 const VERSION = 1;
@@ -29,22 +29,11 @@ export function snapshotPathOf(manifestFile: string): string {
   return `${manifestFile}.index`;
 }
 
-/** Fill `bytes` from the file at `position` (fewer only at the end of the file); returns how many. */
-async function readAt(file: OpenFile, bytes: Buffer, position: number): Promise<number> {
-  let got = 0;
-  while (got < bytes.length) {
-    const n = await file.read(bytes, got, bytes.length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
-}
-
 /** SHA-256 of the manifest's TAIL bytes before `end`: ties a snapshot to the manifest it was made from. */
 async function tailHash(manifest: OpenFile, end: number): Promise<Buffer> {
   const start = Math.max(0, end - TAIL);
   const bytes = Buffer.alloc(end - start);
-  const got = await readAt(manifest, bytes, start);
+  const got = await readFully(manifest, bytes, start);
   return createHash("sha256").update(bytes.subarray(0, got)).digest();
 }
 
@@ -66,7 +55,7 @@ async function readAll(ops: FileOps, file: string): Promise<ArrayBuffer | undefi
     const size = (await handle.stat()).size;
     if (size < HEADER || size > 2 ** 31) return undefined;
     const data = new ArrayBuffer(size);
-    return (await readAt(handle, Buffer.from(data), 0)) === size ? data : undefined;
+    return (await readFully(handle, Buffer.from(data), 0)) === size ? data : undefined;
   } finally {
     await handle.close();
   }
@@ -136,9 +125,7 @@ export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest
   let closed = false;
   try {
     for (const part of [header, t.packed, t.hi, t.lo, nodeJson]) {
-      const bytes = part instanceof ArrayBuffer ? Buffer.from(part) : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
-      let offset = 0;
-      while (offset < bytes.length) offset += await out.write(bytes, offset, bytes.length - offset);
+      await writeFully(out, part instanceof ArrayBuffer ? Buffer.from(part) : Buffer.from(part.buffer, part.byteOffset, part.byteLength));
     }
     closed = true;
     await out.close();

@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
-import type { FileOps, OpenFile } from "./file-ops.js";
+import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import type { ManifestRecord } from "./types.js";
 import { readSnapshot, writeSnapshot } from "./manifest-snapshot.js";
@@ -329,8 +329,7 @@ export class ManifestWriter {
     this.chain = this.chain.then(async () => {
       if (this.failure) return;
       try {
-        let offset = 0;
-        while (offset < bytes.length) offset += await this.handle.write(bytes, offset, bytes.length - offset);
+        await writeFully(this.handle, bytes);
         await this.handle.sync();
       } catch (error) {
         this.failure = error;
