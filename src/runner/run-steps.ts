@@ -123,7 +123,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   });
   let journal: JournalWriter | undefined;
   try {
-    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation);
+    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation, new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id)));
     // Read again under the lock: the first read only checked the run before taking the lock.
     const prior = checked ? await readPriorRun(o, runId, false) : undefined;
     journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, records: prior?.records ?? [], ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}) });
@@ -156,13 +156,14 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
  * A new run while the newest one is half-done would apply steps on top of a half-applied cluster:
  * refuse, and say how to resume or undo it.
  */
-async function refuseUnfinishedRun(stateDir: string, newRunId: string, invocation: RunInvocation | undefined): Promise<void> {
+async function refuseUnfinishedRun(stateDir: string, newRunId: string, invocation: RunInvocation | undefined, readOnly: ReadonlySet<string>): Promise<void> {
   const latest = (await listRuns(stateDir)).find((id) => id !== newRunId);
   if (!latest) return;
   const { records } = await readJournal(stateDir, latest);
   const last = [...records].reverse().find((r) => r.t === "outcome" || r.t === "snapshot");
   if (last?.t === "outcome" && (last.status === "done" || last.status === "rolled-back")) return;
-  if (!records.some((r) => r.t === "applied" || r.t === "checkpoint")) return; // it never changed anything
+  // It never changed anything: no step but read-only ones (e.g. a failed preflight) got as far as a checkpoint.
+  if (!records.some((r) => (r.t === "applied" || r.t === "checkpoint") && !readOnly.has(r.stepId))) return;
   const status = last?.t === "outcome" ? last.status : "stopped without an outcome (crash or kill)";
   const where = { runId: latest, stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };
   throw new OctohaError(`Run ${latest} in ${stateDir} is unfinished (${status}); a new run would start on top of it`, {

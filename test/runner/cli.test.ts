@@ -52,7 +52,8 @@ function fixture() {
     }),
   );
   const effects = path.join(t.dir, "effects.log");
-  const env = { EFFECTS: effects, READY: path.join(t.dir, "ready") };
+  // The plan's secret references must be set: a run refuses an unset one before it starts (exit 2).
+  const env = { EFFECTS: effects, READY: path.join(t.dir, "ready"), OCTOHA_TEST_API_KEY: "API-CLITEST000000000000000", OCTOHA_TEST_SQL: "Server=sql01;Database=Octopus;Integrated Security=true" };
   const lines = () => (existsSync(effects) ? readFileSync(effects, "utf8").split("\n").filter(Boolean) : []);
   return { dir: t.dir, plan, stateDir: path.join(t.dir, ".octoha"), env, lines };
 }
