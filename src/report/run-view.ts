@@ -28,7 +28,8 @@ function outcomeLines(o: RunOutcome): string[] {
   if (o.failure?.hint && o.status === "failed") lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
   if (o.undone.length && o.status === "rollback-incomplete") lines.push(`  Undone: ${o.undone.join(", ")}`);
   for (const p of o.undoProblems) lines.push(`  Step ${p.stepId} ${p.kind === "refused" ? "refused to roll back" : "failed to roll back"}: ${p.reason}`, o.undone.length ? "  Its changes, and those of the steps before it, are still in place." : "  Nothing was undone: the cluster is as the run left it.");
-  if (o.nextCommand) lines.push(`To continue, run:\n  ${o.nextCommand}`);
+  if (o.status === "rollback-incomplete" && o.undoProblems[0]?.kind === "failed" && o.failure?.hint) lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
+  if (o.nextCommand) lines.push(`${o.undoProblems[0]?.kind === "failed" ? "Once the cause is fixed, roll back again" : "To continue, run"}:\n  ${o.nextCommand}`);
   lines.push(`Journal: ${o.journal}`);
   return lines;
 }

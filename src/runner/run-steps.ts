@@ -89,7 +89,8 @@ function outcomeOf(o: RunStepsOptions, runId: string, journalFile: string, snap:
   const failure = c.failure ? { code: c.failure.code, message: c.failure.message, ...(c.failure.hint ? { hint: c.failure.hint } : {}), ...(c.failure.stepId ? { stepId: c.failure.stepId } : {}) } : undefined;
   if (c.failure?.during === "rollback") {
     const problem = { stepId: c.failure.stepId ?? "?", kind: c.failure.code === "ROLLBACK_REFUSED" ? ("refused" as const) : ("failed" as const), reason: c.failure.message };
-    return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], nextCommand: cmd("rollback", false) });
+    // Confirmed with --yes once: the command to try again is confirmed the same way.
+    return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], nextCommand: cmd("rollback", o.approve === "yes") });
   }
   // A step that stopped on purpose in a safe, resumable place (a drain timeout) says so with exit code 3.
   const exitCode = c.failure?.exitCode === ExitCode.Resumable ? ExitCode.Resumable : ExitCode.Failed;

@@ -139,3 +139,24 @@ describe("octoha run / resume / status / unlock", () => {
     expect(existsSync(f.stateDir)).toBe(false);
   });
 });
+
+describe("octoha rollback when a step cannot be undone", () => {
+  it("a refusal check that throws stops the rollback before anything is undone, naming the step and the error; the printed rollback works once the cause is gone", async () => {
+    const f = fixture();
+    const run = await octoha(["run", f.plan, "--yes"], f.env);
+    expect(run.code, run.stderr).toBe(0);
+    const applied = f.lines();
+    const runId = applied[0]!.split(":")[0]!;
+    const failed = await octoha(["rollback", f.plan, "--yes"], { ...f.env, PROBE_THROWS: "step-2" });
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(f.lines(), "a step was undone although the check before the rollback failed").toEqual(applied);
+    expect(failed.stderr).toContain("Could not check whether step step-2 can still be undone: service probe: connection reset by OCTO1");
+    expect(failed.stderr).toContain("Nothing was undone");
+    const again = printedCommand(failed.stderr, "rollback");
+    expect(again).toEqual(["rollback", f.plan, "--run", runId, "--yes"]);
+    const done = await octoha(again, f.env);
+    expect(done.code, done.stderr).toBe(4);
+    expect(f.lines()).toEqual([`undo:${runId}:step-3`, `undo:${runId}:step-2`, `undo:${runId}:step-1`]);
+  });
+
+});
