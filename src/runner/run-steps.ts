@@ -10,7 +10,7 @@ import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "./events.js";
 import { applyStep, askApproval, compensationList, undoNext, type ExecutorDeps } from "./executors.js";
-import { JournalWriter, readJournal, runDir, type JournalRecord, type RunInvocation } from "./journal.js";
+import { JournalWriter, readJournal, runDir, type JournalRecord, type RunInvocation, type StepRecord } from "./journal.js";
 import { acquireLock } from "./lock.js";
 import { MACHINE_VERSION, runMachine, SETTLED_STATES, type RunContext } from "./machine.js";
 import { continueCommand, listRuns, newRunId } from "./runs.js";
@@ -72,7 +72,8 @@ async function readPriorRun(o: RunStepsOptions, runId: string, warn: boolean): P
   return { records, ...(snap && snap.t === "snapshot" ? { snapshot: snap.snapshot } : {}), ...(header?.t === "run" && header.invocation ? { invocation: header.invocation } : {}) };
 }
 
-function outcomeOf(o: RunStepsOptions, runId: string, journalFile: string, snap: RunSnapshot, invocation: RunInvocation | undefined): RunOutcome {
+function outcomeOf(o: RunStepsOptions, runId: string, journal: JournalWriter, snap: RunSnapshot, invocation: RunInvocation | undefined): RunOutcome {
+  const journalFile = journal.file;
   const c: RunContext = snap.context;
   const state = String(snap.value);
   const base = { runId, stateDir: o.stateDir, journal: journalFile, state, applied: c.stepIds.slice(0, c.index), undone: c.rollback?.undone ?? [], undoProblems: [] as RunOutcome["undoProblems"] };
@@ -88,13 +89,35 @@ function outcomeOf(o: RunStepsOptions, runId: string, journalFile: string, snap:
   }
   const failure = c.failure ? { code: c.failure.code, message: c.failure.message, ...(c.failure.hint ? { hint: c.failure.hint } : {}), ...(c.failure.stepId ? { stepId: c.failure.stepId } : {}) } : undefined;
   if (c.failure?.during === "rollback") {
-    const problem = { stepId: c.failure.stepId ?? "?", kind: c.failure.code === "ROLLBACK_REFUSED" ? ("refused" as const) : ("failed" as const), reason: c.failure.message };
-    // Confirmed with --yes once: the command to try again is confirmed the same way.
-    return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], nextCommand: cmd("rollback", o.approve === "yes") });
+    const refused = c.failure.code === "ROLLBACK_REFUSED";
+    const problem = { stepId: c.failure.stepId ?? "?", kind: refused ? ("refused" as const) : ("failed" as const), reason: c.failure.message };
+    // A failed undo or check is tried again as it was confirmed (--yes); a refusal would refuse again.
+    const next = refused ? afterRefusal(o, journal.steps, { runId, refusedStepId: problem.stepId, invocation }) : { nextCommand: cmd("rollback", o.approve === "yes") };
+    return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], ...next });
   }
   // A step that stopped on purpose in a safe, resumable place (a drain timeout) says so with exit code 3.
   const exitCode = c.failure?.exitCode === ExitCode.Resumable ? ExitCode.Resumable : ExitCode.Failed;
   return finish("failed", exitCode, { ...(failure ? { failure } : {}), nextCommand: cmd("resume", false) });
+}
+
+/**
+ * After a refusal the same rollback would refuse again. What works: `resume`, which leaves the
+ * run's changes in place and finishes it (re-applying anything undone before the refusal); or
+ * `rollback --to` the oldest step after the refusing one, which undoes only the later steps.
+ */
+function afterRefusal(
+  o: RunStepsOptions,
+  steps: ReadonlyMap<string, StepRecord>,
+  r: { runId: string; refusedStepId: string; invocation: RunInvocation | undefined },
+): Pick<RunOutcome, "nextCommand" | "partialRollbackCommand"> {
+  const where = { runId: r.runId, stateDir: o.stateDir, ...(r.invocation?.planFile ? { planFile: r.invocation.planFile } : {}) };
+  const later = compensationList(o.steps, steps).map((s) => s.id);
+  const at = later.indexOf(r.refusedStepId);
+  const oldestLater = at > 0 ? later[at - 1] : undefined;
+  return {
+    nextCommand: continueCommand({ verb: "resume", ...where }),
+    ...(oldestLater ? { partialRollbackCommand: continueCommand({ verb: "rollback", ...where, to: oldestLater, yes: o.approve === "yes" }) } : {}),
+  };
 }
 
 async function resolveRunId(o: RunStepsOptions): Promise<string> {
@@ -142,7 +165,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     }
     if (o.mode === "run") await journal.append({ t: "run", runId, stepIds: o.steps.map((s) => s.id), octohaVersion: OCTOHA_VERSION, machineVersion: MACHINE_VERSION, ...(o.invocation ? { invocation: o.invocation } : {}) });
     const outcome = await drive(o, runId, journal, prior);
-    const final = outcomeOf(o, runId, journal.file, outcome, invocation);
+    const final = outcomeOf(o, runId, journal, outcome, invocation);
     await journal.append({ t: "outcome", status: final.status, exitCode: final.exitCode });
     await journal.flush();
     o.view.notify({ type: "outcome", outcome: final });

@@ -159,4 +159,31 @@ describe("octoha rollback when a step cannot be undone", () => {
     expect(f.lines()).toEqual([`undo:${runId}:step-3`, `undo:${runId}:step-2`, `undo:${runId}:step-1`]);
   });
 
+  it("a refused rollback prints resume (which finishes the run) and rollback --to the next step (which undoes only the later steps), not the rollback that refuses again", async () => {
+    const f = fixture();
+    const env = { ...f.env, REFUSE: "step-2" };
+    expect((await octoha(["run", f.plan, "--yes"], env)).code).toBe(0);
+    const applied = f.lines();
+    const runId = applied[0]!.split(":")[0]!;
+    const refused = await octoha(["rollback", f.plan, "--yes"], env);
+    expect(refused.code).toBe(1);
+    expect(f.lines()).toEqual(applied);
+    expect(refused.stderr).toContain("Step step-2 refused to roll back: nodes started on the new folders");
+    const resume = printedCommand(refused.stderr, "resume");
+    expect(resume).toEqual(["resume", f.plan, "--run", runId]);
+    const partial = printedCommand(refused.stderr, "rollback");
+    expect(partial).toEqual(["rollback", f.plan, "--run", runId, "--to", "step-3", "--yes"]);
+
+    // resume: the run's changes stay and the run is done again, so a new run may start.
+    const resumed = await octoha(resume, env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(f.lines()).toEqual(applied);
+    const status = JSON.parse((await octoha(["status", f.plan, "--json"], env)).stdout) as { outcome: { status: string } };
+    expect(status.outcome.status).toBe("done");
+
+    // rollback --to step-3: only the step after the refusing one is undone.
+    const undone = await octoha(partial, env);
+    expect(undone.code, undone.stderr).toBe(4);
+    expect(f.lines()).toEqual([`${runId}:step-1`, `${runId}:step-2`, `undo:${runId}:step-3`]);
+  });
 });
