@@ -10,7 +10,7 @@ import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "./events.js";
 import { applyStep, askApproval, compensationList, undoNext, type ExecutorDeps } from "./executors.js";
-import { JournalWriter, readJournal, runDir, type JournalRecord, type RunInvocation, type StepRecord } from "./journal.js";
+import { JournalWriter, legacyWarning, readJournal, runDir, type JournalRecord, type RunInvocation, type StepRecord } from "./journal.js";
 import { acquireLock } from "./lock.js";
 import { MACHINE_VERSION, runMachine, SETTLED_STATES, type RunContext } from "./machine.js";
 import { continueCommand, listRuns, newRunId } from "./runs.js";
@@ -54,8 +54,9 @@ interface PriorRun {
 
 /** Reads and checks an existing run before anything is written (corrupt journal, other machine version, other steps). */
 async function readPriorRun(o: RunStepsOptions, runId: string, warn: boolean): Promise<PriorRun> {
-  const { records, tornLastLine } = await readJournal(o.stateDir, runId);
+  const { records, tornLastLine, legacyRecords } = await readJournal(o.stateDir, runId);
   if (tornLastLine && warn) o.view.notify({ type: "warning", message: `Ignored a torn last line (line ${tornLastLine.line}, ${tornLastLine.bytes} bytes) in the journal of run ${runId}: the previous process stopped mid-write.` });
+  if (legacyRecords && warn) o.view.notify({ type: "warning", message: legacyWarning(runId, legacyRecords) });
   const header = records.find((r) => r.t === "run");
   const ids = o.steps.map((s) => s.id);
   if (header && header.t === "run" && header.stepIds.join("\n") !== ids.join("\n")) {
