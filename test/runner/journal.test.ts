@@ -160,3 +160,26 @@ describe("journal writer", () => {
     expect(records.map((r) => r.t)).toEqual(["checkpoint", "applied"]);
   });
 });
+
+describe("journal.head", () => {
+  it("a crash after a record is on disk but before journal.head names it is no damage: the head is a lower bound", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const w = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor() });
+    await w.open();
+    await w.append({ t: "checkpoint", stepId: "one", data: { n: 1 } });
+    await w.close();
+    const headFile = path.join(path.dirname(journalFile(t.dir, "r")), "journal.head");
+    const afterOne = readFileSync(headFile);
+    const w2 = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor() });
+    await w2.open();
+    await w2.append({ t: "checkpoint", stepId: "one", data: { n: 2 } });
+    await w2.close();
+    writeFileSync(headFile, afterOne);
+    const { records } = await readJournal(t.dir, "r");
+    expect(records.map((r) => (r.t === "checkpoint" ? r.data : undefined))).toEqual([{ n: 1 }, { n: 2 }]);
+    // Without journal.head the end of a checked journal cannot be proven: refused.
+    rmSync(headFile);
+    await expect(readJournal(t.dir, "r")).rejects.toThrow(/:2 is damaged: journal.head beside it is missing/);
+  });
+});
