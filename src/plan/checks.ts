@@ -9,7 +9,7 @@ import { OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
 import type { LoadedPlan } from "./load.js";
 import { planWarnings } from "./warnings.js";
-import { resolveSecrets, type ResolvedSecrets } from "./secrets.js";
+import { describeMissing, missingFix, resolveSecrets, type ResolvedSecrets } from "./secrets.js";
 
 export interface CheckContext {
   readonly loaded: LoadedPlan;
@@ -73,9 +73,9 @@ export const envRefsCheck: PlanCheck = {
     const findings: Finding[] = secrets.missing.map((m) => ({
       severity: "error",
       code: "ENV_UNSET",
-      summary: `${m.path}: environment variable ${m.variables.join(" (or ")}${m.variables.length > 1 ? ")" : ""} is not set`,
+      summary: describeMissing(m),
       detail: "The plan refers to it for a secret; octoha reads secrets only from the environment.",
-      fix: `Set ${m.variables[0]} in this shell before running octoha (PowerShell: $env:${m.variables[0]} = "…"; sh: export ${m.variables[0]}=…).`,
+      fix: missingFix(m),
       path: m.path,
     }));
     for (const note of secrets.notes) findings.push({ severity: "warning", code: "OCTOPUS_URL_IGNORED", summary: note, fix: "Unset OCTOPUS_URL or change octopus.serverUrl so both name the same cluster." });

@@ -11,6 +11,7 @@ import { planJsonSchema } from "./json-schema.js";
 import { pathStyle } from "./locations.js";
 import { inlineSecretIssues, inlineSecrets, looksSecret, redactIssues } from "./secrets.js";
 import { redactor } from "../shared/redact.js";
+import { checkPlanText, type TextProblem } from "./plan-text.js";
 
 export interface LoadedPlan {
   plan: Plan;
@@ -23,6 +24,8 @@ export interface LoadedPlan {
 export interface PlanIssue {
   /** JSON path, e.g. "nodes[1].folders.taskLogs.octopus". */
   path: string;
+  /** Where in the file, for problems found in its text (encoding, duplicate keys, syntax). */
+  at?: { line: number; column: number };
   message: string;
   /** Value found (secrets redacted by the caller's redactor). */
   value?: unknown;
@@ -31,7 +34,11 @@ export interface PlanIssue {
 
 export function formatPath(segments: readonly PropertyKey[]): string {
   let out = "";
-  for (const s of segments) out += typeof s === "number" ? `[${s}]` : out ? `.${String(s)}` : String(s);
+  for (const s of segments) {
+    const key = String(s);
+    // A key is echoed in every path under it: a 50 MB key is cut, not printed.
+    out += typeof s === "number" ? `[${s}]` : `${out ? "." : ""}${key.length > 60 ? `${key.slice(0, 60)}…` : key}`;
+  }
   return out || "(plan)";
 }
 
@@ -47,8 +54,32 @@ function valueAt(root: unknown, segments: readonly PropertyKey[]): unknown {
 /** Parses plan JSON text; returns the plan or every issue found (inline secrets never echoed). */
 export function parsePlan(raw: unknown): { plan: Plan; issues: [] } | { plan: undefined; issues: PlanIssue[] } {
   const secrets = inlineSecrets(raw);
-  const issues = redactIssues([...inlineSecretIssues(secrets), ...schemaIssues(raw)], secrets);
+  const issues = redactIssues([...inlineSecretIssues(secrets), ...schemaIssues(raw)], secrets).map(boundIssue);
   return issues.length > 0 ? { plan: undefined, issues } : { plan: Plan.parse(raw), issues: [] };
+}
+
+/** Longest string echoed back from a plan; a 50 MB value is named, not printed. */
+const MAX_ECHO_CHARS = 200;
+const MAX_ECHO_ITEMS = 10;
+
+/** The value as it is safe to print: long strings cut with their length, long lists and deep objects summarised. */
+export function boundForEcho(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return value.length <= MAX_ECHO_CHARS ? value : `${value.slice(0, MAX_ECHO_CHARS / 2)}… (${value.length} characters)`;
+  if (value === null || typeof value !== "object") return value;
+  if (depth >= 3) return Array.isArray(value) ? `[… ${value.length} items]` : "{…}";
+  if (Array.isArray(value)) {
+    const shown = value.slice(0, MAX_ECHO_ITEMS).map((v) => boundForEcho(v, depth + 1));
+    return value.length > MAX_ECHO_ITEMS ? [...shown, `… ${value.length - MAX_ECHO_ITEMS} more`] : shown;
+  }
+  const entries = Object.entries(value);
+  const shown = entries.slice(0, MAX_ECHO_ITEMS).map(([k, v]) => [boundForEcho(k) as string, boundForEcho(v, depth + 1)]);
+  if (entries.length > MAX_ECHO_ITEMS) shown.push(["…", `${entries.length - MAX_ECHO_ITEMS} more keys`]);
+  return Object.fromEntries(shown);
+}
+
+function boundIssue(issue: PlanIssue): PlanIssue {
+  const message = issue.message.length <= 2 * MAX_ECHO_CHARS ? issue.message : `${issue.message.slice(0, 2 * MAX_ECHO_CHARS)}… (message cut at ${2 * MAX_ECHO_CHARS} of ${issue.message.length} characters)`;
+  return { ...issue, message, ...(issue.value === undefined ? {} : { value: boundForEcho(issue.value) }) };
 }
 
 /** Schema problems, then (only once the shape is right) the cross-field rules. */
@@ -103,6 +134,7 @@ function knownKeysAt(at: readonly PropertyKey[]): string[] {
 
 /** The accepted key a typo most likely meant: same letters ignoring case, or at most two edits away. */
 function closestKey(typo: string, known: string[]): string | undefined {
+  if (typo.length > 100) return undefined;
   const distance = (a: string, b: string): number => {
     let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
@@ -118,40 +150,59 @@ function closestKey(typo: string, known: string[]): string | undefined {
 
 export function describeIssues(file: string, issues: PlanIssue[]): string {
   return issues
-    .map((i) => `  ${i.path}: ${i.message}${i.value !== undefined ? ` (found ${JSON.stringify(i.value)})` : ""}${i.fix ? `\n    fix: ${i.fix}` : ""}`)
+    .map((i) => `  ${i.path}${i.at ? ` (line ${i.at.line}, column ${i.at.column})` : ""}: ${i.message}${i.value !== undefined ? ` (found ${JSON.stringify(i.value)})` : ""}${i.fix ? `\n    fix: ${i.fix}` : ""}`)
     .join("\n");
 }
 
 /** The plan broke rules: `details` has every issue with its path, value found and fix (secrets already hidden). */
 export class PlanInvalidError extends InputError {
-  constructor(summary: string, file: string, readonly details: PlanIssue[]) {
-    super(summary, { code: "PLAN_INVALID", path: file, issues: details.map((i) => `${i.path}: ${i.message}`) });
+  constructor(summary: string, file: string, readonly details: PlanIssue[], code = "PLAN_INVALID") {
+    super(summary, { code, path: file, issues: details.map((i) => `${i.path}${i.at ? ` (line ${i.at.line}, column ${i.at.column})` : ""}: ${i.message}`) });
   }
+}
+
+function textIssue(p: TextProblem): PlanIssue {
+  return { path: p.path ?? "(plan)", at: { line: p.line, column: p.column }, message: p.message, ...(p.fix ? { fix: p.fix } : {}) };
+}
+
+/**
+ * Encoding, NUL, duplicate keys, depth and syntax first (plan-text.ts), then the schema: every
+ * problem at once, unless the text cannot be parsed at all.
+ */
+function readPlanText(abs: string, bytes: Uint8Array): unknown {
+  const checked = checkPlanText(bytes);
+  const textIssues = checked.problems.map(textIssue);
+  const fail = (issues: PlanIssue[], code?: string): never => {
+    const n = issues.length;
+    const head = code === "PLAN_NOT_JSON" ? `Plan file ${abs} is not valid JSON` : `Plan ${abs} has ${n} problem${n === 1 ? "" : "s"}`;
+    throw new PlanInvalidError(`${head}; nothing was changed:\n${describeIssues(abs, issues)}`, abs, issues, code);
+  };
+  if (!checked.parseable) fail(textIssues, checked.syntaxError ? "PLAN_NOT_JSON" : undefined);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(checked.text);
+  } catch (error) {
+    // The scanner accepted it, so this is unexpected; JSON.parse may quote the text, which may hold a secret.
+    const why = looksSecret(checked.text) ? "details hidden because the file holds what looks like a secret" : (error as Error).message;
+    fail([...textIssues, { path: "(plan)", message: redactor.redact(boundIssue({ path: "", message: why }).message) }], "PLAN_NOT_JSON");
+  }
+  const parsed = parsePlan(raw);
+  const issues = [...textIssues, ...parsed.issues];
+  if (issues.length > 0) fail(issues);
+  return raw;
 }
 
 export async function loadPlan(file: string): Promise<LoadedPlan> {
   const abs = path.resolve(file);
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(abs, "utf8");
+    bytes = await readFile(abs);
   } catch (error) {
     throw new InputError(`Cannot read plan file ${abs}`, { code: "PLAN_UNREADABLE", path: abs, cause: error, hint: "Check the path; `octoha init plan.json` writes a template." });
   }
-  let raw: unknown;
-  try {
-    // Notepad and PowerShell 5 save UTF-8 with a byte-order mark, which JSON.parse rejects.
-    raw = JSON.parse(text.replace(/^\uFEFF/, ""));
-  } catch (error) {
-    // JSON.parse quotes the text around the error, which may be an inline secret.
-    const why = looksSecret(text) ? "details hidden because the file holds what looks like a secret" : (error as Error).message;
-    throw new InputError(`Plan file ${abs} is not valid JSON: ${redactor.redact(why)}`, { code: "PLAN_NOT_JSON", path: abs, hint: "Check commas, quotes and backslashes (a Windows path in JSON is written C:\\\\Octopus)." });
-  }
-  const parsed = parsePlan(raw);
-  if (!parsed.plan) {
-    const n = parsed.issues.length;
-    throw new PlanInvalidError(`Plan ${abs} has ${n} problem${n === 1 ? "" : "s"}; nothing was changed:\n${describeIssues(abs, parsed.issues)}`, abs, parsed.issues);
-  }
-  return { plan: parsed.plan, file: abs, stateDir: resolveStateDir(abs, parsed.plan.options.stateDir) };
+  // Notepad and PowerShell 5 save UTF-8 with a byte-order mark: accepted (plan-text.ts removes it).
+  const plan = Plan.parse(readPlanText(abs, bytes));
+  return { plan, file: abs, stateDir: resolveStateDir(abs, plan.options.stateDir) };
 }
 
 /** options.stateDir as this process reaches it: Windows spellings kept whole (even on a Linux host), relative ones next to the plan. */

@@ -10,6 +10,7 @@
  *   over in a shell must not silently aim a run at another one; when OCTOPUS_URL is set and
  *   differs, `check` warns.
  */
+import { InputError } from "../shared/errors.js";
 import { Redactor, redactor as globalRedactor } from "../shared/redact.js";
 import { formatPath, type PlanIssue } from "./load.js";
 import type { Plan } from "./schema.js";
@@ -124,4 +125,29 @@ export function resolveSecrets(plan: Plan, env: Env, redactor: Redactor = global
     missing,
     notes,
   };
+}
+
+/** "octopus.apiKey: environment variable X (or OCTOPUS_API_KEY) is not set": names only, never a value. */
+export function describeMissing(m: MissingSecret): string {
+  return `${m.path}: environment variable ${m.variables.join(" (or ")}${m.variables.length > 1 ? ")" : ""} is not set`;
+}
+
+export function missingFix(m: MissingSecret): string {
+  const name = m.variables[0] ?? "";
+  return `Set ${name} in this shell before running octoha (PowerShell: $env:${name} = "…"; sh: export ${name}=…).`;
+}
+
+/**
+ * The secrets a verb that reaches Octopus needs, or exit 2 naming every unset variable: bad input,
+ * found before anything is written (no state directory, journal or lock) or reached.
+ */
+export function requireSecrets(plan: Plan, env: Env, redactor: Redactor = globalRedactor): ResolvedSecrets & { apiKey: string; sqlConnectionString: string } {
+  const secrets = resolveSecrets(plan, env, redactor);
+  if (secrets.missing.length === 0 && secrets.apiKey !== undefined && secrets.sqlConnectionString !== undefined) return { ...secrets, apiKey: secrets.apiKey, sqlConnectionString: secrets.sqlConnectionString };
+  const n = secrets.missing.length;
+  throw new InputError(`${n} environment variable${n === 1 ? "" : "s"} the plan names for its secrets ${n === 1 ? "is" : "are"} not set; nothing was changed:\n${secrets.missing.map((m) => `  ${describeMissing(m)}`).join("\n")}`, {
+    code: "ENV_UNSET",
+    issues: secrets.missing.map(describeMissing),
+    hint: `${secrets.missing.map(missingFix).join("\n")}\nSecrets are read only from the environment, never from the plan or the command line.`,
+  });
 }

@@ -5,6 +5,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadPlan } from "../plan/load.js";
+import { requireSecrets } from "../plan/secrets.js";
 import { workflowFactory, type WorkflowName } from "../runner/workflows.js";
 import { InputError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
@@ -34,6 +35,8 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
   const loaded = await loadPlan(o.planFile);
   const factory = workflowFactory(o.workflow);
   if (!factory) throw new InputError(`Unknown workflow ${o.workflow}`, { code: "WORKFLOW_UNKNOWN", hint: "Use --workflow migrate or --workflow repair." });
+  // As for a run: an unset variable is bad input (exit 2), not a report of a run that cannot start.
+  requireSecrets(loaded.plan, process.env, o.redactor);
   const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir: loaded.stateDir, redactor: o.redactor, flags: o.flags });
   try {
     const report = await collectDryRun({ workflow: o.workflow, planFile: loaded.file, steps: workflow.steps, redactor: o.redactor, signal: o.signal });

@@ -28,8 +28,20 @@ function outcomeLines(o: RunOutcome): string[] {
   if (o.failure?.hint && o.status === "failed") lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
   if (o.undone.length && o.status === "rollback-incomplete") lines.push(`  Undone: ${o.undone.join(", ")}`);
   for (const p of o.undoProblems) lines.push(`  Step ${p.stepId} ${p.kind === "refused" ? "refused to roll back" : "failed to roll back"}: ${p.reason}`, o.undone.length ? "  Its changes, and those of the steps before it, are still in place." : "  Nothing was undone: the cluster is as the run left it.");
-  if (o.nextCommand) lines.push(`To continue, run:\n  ${o.nextCommand}`);
+  if (o.status === "rollback-incomplete" && o.undoProblems[0]?.kind === "failed" && o.failure?.hint) lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
+  lines.push(...nextCommandLines(o));
   lines.push(`Journal: ${o.journal}`);
+  return lines;
+}
+
+/** What to type next, said as what it does: after a refused rollback the same rollback would refuse again. */
+function nextCommandLines(o: RunOutcome): string[] {
+  if (!o.nextCommand) return [];
+  const problem = o.status === "rollback-incomplete" ? o.undoProblems[0] : undefined;
+  if (problem?.kind === "failed") return [`Once the cause is fixed, roll back again:\n  ${o.nextCommand}`];
+  if (problem?.kind !== "refused") return [`To continue, run:\n  ${o.nextCommand}`];
+  const lines = [`The same rollback would refuse again. To keep the run's changes and finish the run${o.undone.length ? ` (re-applying ${o.undone.join(", ")})` : ""}, run:\n  ${o.nextCommand}`];
+  if (o.partialRollbackCommand) lines.push(`Or, to undo only the steps after ${problem.stepId} (${problem.stepId} and the steps before it stay applied), run:\n  ${o.partialRollbackCommand}`);
   return lines;
 }
 

@@ -31,8 +31,13 @@ export interface RunOutcome {
   failure?: ErrorRecord & { stepId?: string };
   undoProblems: UndoProblem[];
   stop?: StopReason;
-  /** The exact command that continues this run (exit 3) or retries the rollback. */
+  /**
+   * The exact command that continues this run (exit 3), retries a rollback that failed, or, after
+   * a rollback refused past a point of no return, resumes the run (the same rollback would refuse again).
+   */
   nextCommand?: string;
+  /** After a refused rollback: `rollback --to` the oldest step after the refusing one (undoes only the later steps). */
+  partialRollbackCommand?: string;
   /** The run report (Markdown) written beside the journal, when the verb writes one. */
   report?: string;
 }

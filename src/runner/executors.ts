@@ -4,7 +4,7 @@
  */
 import { isRetryable, OctohaError } from "../shared/errors.js";
 import type { ApproveMode, RunObserver } from "./events.js";
-import type { JournalWriter, StepRecord } from "./journal.js";
+import type { ErrorRecord, JournalWriter, StepRecord } from "./journal.js";
 import { errorRecord, type ApprovalOutcome, type RunEvent, type StepInput, type StepOutcome, type UndoInput, type UndoOutcome } from "./machine.js";
 import { RollbackRefused, type Step, type StepContext, type StepPolicy } from "./step.js";
 
@@ -155,13 +155,39 @@ function undoData(deps: ExecutorDeps, step: Step): unknown {
   return record?.applied ? record.result : record?.lastCheckpoint;
 }
 
-/** The first step of the list whose rollback would refuse now, with the reason (read-only checks). */
-async function firstRefusal(deps: ExecutorDeps, steps: readonly Step[]): Promise<RollbackRefused | undefined> {
+type Blocker = { kind: "refused"; stepId: string; reason: string } | { kind: "failed"; stepId: string; error: ErrorRecord } | { kind: "interrupted" };
+
+/**
+ * The first step of the list whose rollback would refuse now (read-only checks). Fails closed: a
+ * check that throws (after the step's retries) blocks the rollback like a refusal, since nothing
+ * may be undone while it is unknown whether undoing is still safe.
+ */
+async function firstBlocker(deps: ExecutorDeps, steps: readonly Step[]): Promise<Blocker | undefined> {
   for (const step of steps) {
-    const reason = await step.rollbackRefusal?.(stepContext(deps, step, deps.signal), undoData(deps, step));
-    if (reason !== undefined) return new RollbackRefused(step.id, reason);
+    const check = step.rollbackRefusal?.bind(step);
+    if (!check) continue;
+    let reason: string | undefined;
+    try {
+      reason = await withRetries(deps, step, () => check(stepContext(deps, step, deps.signal), undoData(deps, step)));
+    } catch (error) {
+      if (deps.signal.aborted) return { kind: "interrupted" };
+      return { kind: "failed", stepId: step.id, error: refusalCheckFailed(step.id, errorRecord(error)) };
+    }
+    if (reason !== undefined) return { kind: "refused", stepId: step.id, reason };
   }
   return undefined;
+}
+
+function refusalCheckFailed(stepId: string, cause: ErrorRecord): ErrorRecord {
+  return {
+    code: "ROLLBACK_CHECK_FAILED",
+    message: `Could not check whether step ${stepId} can still be undone: ${cause.message}`,
+    hint: [
+      `Before undoing anything, octoha asks ${stepId} whether undoing it is still safe (e.g. whether a node started on the new folders), and it does not undo what it cannot check.`,
+      ...(cause.hint ? [cause.hint] : []),
+      "Fix the cause, then run the same rollback again.",
+    ].join("\n"),
+  };
 }
 
 export async function undoNext(deps: ExecutorDeps, input: UndoInput): Promise<UndoOutcome> {
@@ -171,11 +197,17 @@ export async function undoNext(deps: ExecutorDeps, input: UndoInput): Promise<Un
   const data = undoData(deps, step);
   // Past a point of no return nothing is undone: undoing only the newer steps would leave a
   // cluster that is neither as it was nor as the run left it (e.g. every node stopped again).
-  const blocker = await firstRefusal(deps, list).catch(() => undefined);
-  if (blocker) {
+  const blocker = await firstBlocker(deps, list);
+  if (blocker?.kind === "interrupted") return blocker;
+  if (blocker?.kind === "refused") {
     await deps.journal.append({ t: "rollback-refused", stepId: blocker.stepId, reason: blocker.reason });
     deps.view.notify({ type: "undo-refused", stepId: blocker.stepId, reason: blocker.reason });
-    return { kind: "refused", stepId: blocker.stepId, reason: blocker.reason };
+    return blocker;
+  }
+  if (blocker?.kind === "failed") {
+    await deps.journal.append({ t: "rollback-failed", stepId: blocker.stepId, error: blocker.error });
+    deps.view.notify({ type: "undo-failed", stepId: blocker.stepId, error: blocker.error });
+    return blocker;
   }
   deps.view.notify({ type: "undo-started", stepId: step.id, title: step.title });
   try {

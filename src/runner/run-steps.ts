@@ -10,7 +10,7 @@ import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "./events.js";
 import { applyStep, askApproval, compensationList, undoNext, type ExecutorDeps } from "./executors.js";
-import { JournalWriter, readJournal, runDir, type JournalRecord, type RunInvocation } from "./journal.js";
+import { JournalWriter, legacyWarning, readJournal, runDir, type JournalRecord, type RunInvocation, type StepRecord } from "./journal.js";
 import { acquireLock } from "./lock.js";
 import { MACHINE_VERSION, runMachine, SETTLED_STATES, type RunContext } from "./machine.js";
 import { continueCommand, listRuns, newRunId } from "./runs.js";
@@ -54,8 +54,9 @@ interface PriorRun {
 
 /** Reads and checks an existing run before anything is written (corrupt journal, other machine version, other steps). */
 async function readPriorRun(o: RunStepsOptions, runId: string, warn: boolean): Promise<PriorRun> {
-  const { records, tornLastLine } = await readJournal(o.stateDir, runId);
+  const { records, tornLastLine, legacyRecords } = await readJournal(o.stateDir, runId);
   if (tornLastLine && warn) o.view.notify({ type: "warning", message: `Ignored a torn last line (line ${tornLastLine.line}, ${tornLastLine.bytes} bytes) in the journal of run ${runId}: the previous process stopped mid-write.` });
+  if (legacyRecords && warn) o.view.notify({ type: "warning", message: legacyWarning(runId, legacyRecords) });
   const header = records.find((r) => r.t === "run");
   const ids = o.steps.map((s) => s.id);
   if (header && header.t === "run" && header.stepIds.join("\n") !== ids.join("\n")) {
@@ -72,7 +73,8 @@ async function readPriorRun(o: RunStepsOptions, runId: string, warn: boolean): P
   return { records, ...(snap && snap.t === "snapshot" ? { snapshot: snap.snapshot } : {}), ...(header?.t === "run" && header.invocation ? { invocation: header.invocation } : {}) };
 }
 
-function outcomeOf(o: RunStepsOptions, runId: string, journalFile: string, snap: RunSnapshot, invocation: RunInvocation | undefined): RunOutcome {
+function outcomeOf(o: RunStepsOptions, runId: string, journal: JournalWriter, snap: RunSnapshot, invocation: RunInvocation | undefined): RunOutcome {
+  const journalFile = journal.file;
   const c: RunContext = snap.context;
   const state = String(snap.value);
   const base = { runId, stateDir: o.stateDir, journal: journalFile, state, applied: c.stepIds.slice(0, c.index), undone: c.rollback?.undone ?? [], undoProblems: [] as RunOutcome["undoProblems"] };
@@ -88,12 +90,35 @@ function outcomeOf(o: RunStepsOptions, runId: string, journalFile: string, snap:
   }
   const failure = c.failure ? { code: c.failure.code, message: c.failure.message, ...(c.failure.hint ? { hint: c.failure.hint } : {}), ...(c.failure.stepId ? { stepId: c.failure.stepId } : {}) } : undefined;
   if (c.failure?.during === "rollback") {
-    const problem = { stepId: c.failure.stepId ?? "?", kind: c.failure.code === "ROLLBACK_REFUSED" ? ("refused" as const) : ("failed" as const), reason: c.failure.message };
-    return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], nextCommand: cmd("rollback", false) });
+    const refused = c.failure.code === "ROLLBACK_REFUSED";
+    const problem = { stepId: c.failure.stepId ?? "?", kind: refused ? ("refused" as const) : ("failed" as const), reason: c.failure.message };
+    // A failed undo or check is tried again as it was confirmed (--yes); a refusal would refuse again.
+    const next = refused ? afterRefusal(o, journal.steps, { runId, refusedStepId: problem.stepId, invocation }) : { nextCommand: cmd("rollback", o.approve === "yes") };
+    return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], ...next });
   }
   // A step that stopped on purpose in a safe, resumable place (a drain timeout) says so with exit code 3.
   const exitCode = c.failure?.exitCode === ExitCode.Resumable ? ExitCode.Resumable : ExitCode.Failed;
   return finish("failed", exitCode, { ...(failure ? { failure } : {}), nextCommand: cmd("resume", false) });
+}
+
+/**
+ * After a refusal the same rollback would refuse again. What works: `resume`, which leaves the
+ * run's changes in place and finishes it (re-applying anything undone before the refusal); or
+ * `rollback --to` the oldest step after the refusing one, which undoes only the later steps.
+ */
+function afterRefusal(
+  o: RunStepsOptions,
+  steps: ReadonlyMap<string, StepRecord>,
+  r: { runId: string; refusedStepId: string; invocation: RunInvocation | undefined },
+): Pick<RunOutcome, "nextCommand" | "partialRollbackCommand"> {
+  const where = { runId: r.runId, stateDir: o.stateDir, ...(r.invocation?.planFile ? { planFile: r.invocation.planFile } : {}) };
+  const later = compensationList(o.steps, steps).map((s) => s.id);
+  const at = later.indexOf(r.refusedStepId);
+  const oldestLater = at > 0 ? later[at - 1] : undefined;
+  return {
+    nextCommand: continueCommand({ verb: "resume", ...where }),
+    ...(oldestLater ? { partialRollbackCommand: continueCommand({ verb: "rollback", ...where, to: oldestLater, yes: o.approve === "yes" }) } : {}),
+  };
 }
 
 async function resolveRunId(o: RunStepsOptions): Promise<string> {
@@ -123,7 +148,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   });
   let journal: JournalWriter | undefined;
   try {
-    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation);
+    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation, new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id)));
     // Read again under the lock: the first read only checked the run before taking the lock.
     const prior = checked ? await readPriorRun(o, runId, false) : undefined;
     journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, records: prior?.records ?? [], ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}) });
@@ -141,7 +166,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     }
     if (o.mode === "run") await journal.append({ t: "run", runId, stepIds: o.steps.map((s) => s.id), octohaVersion: OCTOHA_VERSION, machineVersion: MACHINE_VERSION, ...(o.invocation ? { invocation: o.invocation } : {}) });
     const outcome = await drive(o, runId, journal, prior);
-    const final = outcomeOf(o, runId, journal.file, outcome, invocation);
+    const final = outcomeOf(o, runId, journal, outcome, invocation);
     await journal.append({ t: "outcome", status: final.status, exitCode: final.exitCode });
     await journal.flush();
     o.view.notify({ type: "outcome", outcome: final });
@@ -156,13 +181,14 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
  * A new run while the newest one is half-done would apply steps on top of a half-applied cluster:
  * refuse, and say how to resume or undo it.
  */
-async function refuseUnfinishedRun(stateDir: string, newRunId: string, invocation: RunInvocation | undefined): Promise<void> {
+async function refuseUnfinishedRun(stateDir: string, newRunId: string, invocation: RunInvocation | undefined, readOnly: ReadonlySet<string>): Promise<void> {
   const latest = (await listRuns(stateDir)).find((id) => id !== newRunId);
   if (!latest) return;
   const { records } = await readJournal(stateDir, latest);
   const last = [...records].reverse().find((r) => r.t === "outcome" || r.t === "snapshot");
   if (last?.t === "outcome" && (last.status === "done" || last.status === "rolled-back")) return;
-  if (!records.some((r) => r.t === "applied" || r.t === "checkpoint")) return; // it never changed anything
+  // It never changed anything: no step but read-only ones (e.g. a failed preflight) got as far as a checkpoint.
+  if (!records.some((r) => (r.t === "applied" || r.t === "checkpoint") && !readOnly.has(r.stepId))) return;
   const status = last?.t === "outcome" ? last.status : "stopped without an outcome (crash or kill)";
   const where = { runId: latest, stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };
   throw new OctohaError(`Run ${latest} in ${stateDir} is unfinished (${status}); a new run would start on top of it`, {

@@ -4,7 +4,7 @@
  * `resume` and `rollback` call continueRun, which reads the workflow, plan and flags the run was
  * started with from its journal.
  */
-import { resolveSecrets } from "../plan/secrets.js";
+import { requireSecrets } from "../plan/secrets.js";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { buildRunReport, renderRunReportMarkdown } from "../report/run-report.js";
@@ -38,8 +38,6 @@ export interface RunWorkflowOptions {
 
 export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   const loaded = await loadPlan(o.planFile);
-  // Secrets the plan refers to are registered before anything can print or journal them.
-  resolveSecrets(loaded.plan, process.env, redactor);
   const factory = workflowFactory(o.workflow);
   if (!factory) {
     throw new OctohaError(`This build of octoha has no "${o.workflow}" workflow registered`, {
@@ -48,6 +46,9 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
       hint: "The runner is in place but the steps of this workflow are not part of this build yet; nothing was changed.",
     });
   }
+  // Registered before anything can print or journal them; an unset one is bad input (exit 2),
+  // refused before the state directory, the lock or a journal exists.
+  requireSecrets(loaded.plan, process.env, redactor);
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : loaded.stateDir;
   const priorResult = o.runId ? await journaledResults(stateDir, o.runId) : undefined;
   const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir, redactor, flags: o.flags, ...(priorResult ? { priorResult } : {}) });

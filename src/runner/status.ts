@@ -2,7 +2,7 @@
 import path from "node:path";
 import { loadPlan } from "../plan/load.js";
 import { InputError } from "../shared/errors.js";
-import { indexSteps, journalFile, readJournal } from "./journal.js";
+import { indexSteps, journalFile, legacyWarning, readJournal } from "./journal.js";
 import { readLock, staleness, unlockCommand, type LockInfo } from "./lock.js";
 import { listRuns } from "./runs.js";
 import { DEFAULT_STATE_DIR } from "./run-workflow.js";
@@ -27,7 +27,7 @@ export async function readRunStatus(o: { planFile?: string; stateDir?: string; r
   const runs = await listRuns(stateDir);
   const runId = o.runId ?? runs[0];
   if (!runId) throw new InputError(`No runs in ${stateDir}`, { code: "RUN_NOT_FOUND", path: stateDir, hint: "Give the plan (its state directory is used) or --state-dir." });
-  const { records, tornLastLine } = await readJournal(stateDir, runId);
+  const { records, tornLastLine, legacyRecords } = await readJournal(stateDir, runId);
   const header = records.find((r) => r.t === "run");
   const stepIds = header?.t === "run" ? header.stepIds : [];
   const index = indexSteps(records);
@@ -51,7 +51,10 @@ export async function readRunStatus(o: { planFile?: string; stateDir?: string; r
     ...(lastOutcome ? { outcome: lastOutcome } : {}),
     steps,
     ...(lock && stale ? { lock: { ...lock, stale: stale.stale, ...(stale.stale ? { staleReason: stale.reason } : {}), unlockCommand: unlockCommand(lock, stateDir) } } : {}),
-    warnings: tornLastLine ? [`The journal's last line is torn (line ${tornLastLine.line}); the run stopped mid-write and resume will ignore it.`] : [],
+    warnings: [
+      ...(tornLastLine ? [`The journal's last line is torn (line ${tornLastLine.line}); the run stopped mid-write and resume will ignore it.`] : []),
+      ...(legacyRecords ? [legacyWarning(runId, legacyRecords)] : []),
+    ],
     otherRuns: runs.filter((r) => r !== runId),
   };
 }

@@ -93,6 +93,11 @@ export interface Step<C = unknown, Id extends string = string> {
   readonly title: string;
   /** Ask the operator before apply (passed with --yes / --no-prompt). */
   readonly requiresApproval?: boolean;
+  /**
+   * Changes nothing anywhere (preflight, verify-*): its checkpoints and results are facts, not
+   * changes, so a run that stopped having run only read-only steps leaves nothing to resume or undo.
+   */
+  readonly readOnly?: boolean;
   readonly policy?: StepPolicy;
   /** Read-only: what would change and why. Never writes anything. */
   inspect(ctx: StepContext): Promise<Preview>;

@@ -173,6 +173,7 @@ export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, 
   return {
     id: "preflight",
     title: "Preflight: version, schema, nodes, folders, free space, secrets",
+    readOnly: true,
     async inspect() {
       const r = await examine(deps, true);
       return { changes: [], findings: r.findings, facts: { version: r.version, kinds: r.kinds, features: r.features, sqlEncrypted: r.sqlEncrypted, targets: r.targets } };

@@ -120,6 +120,7 @@ export function createVerifyCopyStep(deps: VerifyCopyDeps): Step<VerifyCopyResul
   return {
     id: "verify-copy",
     title: "Prove every task log and indexed package is on shared storage",
+    readOnly: true,
     async inspect() {
       // Before the copy, predict from the nodes' folders: what would still be missing afterwards.
       const r = await check(deps, false);

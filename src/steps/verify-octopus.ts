@@ -75,6 +75,7 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
   return {
     id: "verify-octopus",
     title: "Read task logs through every node",
+    readOnly: true,
     async inspect() {
       const ids = await sample();
       return { changes: [], findings: [], facts: { tasksToRead: ids.length, nodes: deps.nodeNames, verifyAll: deps.verifyAll } };

@@ -47,7 +47,15 @@ export interface ChildEvent {
   stepId?: string;
   alreadyApplied?: boolean;
   event?: { data?: Record<string, unknown> };
-  outcome?: { status: string; exitCode: number; undoProblems?: { stepId: string; kind: string; reason: string }[]; undone?: string[] };
+  outcome?: {
+    status: string;
+    exitCode: number;
+    runId: string;
+    undoProblems?: { stepId: string; kind: string; reason: string }[];
+    undone?: string[];
+    nextCommand?: string;
+    partialRollbackCommand?: string;
+  };
   [key: string]: unknown;
 }
 

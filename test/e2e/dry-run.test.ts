@@ -23,4 +23,16 @@ describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --deta
     const again = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--detailed-exitcode", "--json");
     expect(again.code, `${again.stderr}\n${again.stdout.slice(0, 2000)}`).toBe(0);
   });
+
+  it("a report blocked by a wrong API key exits 1, with or without --detailed-exitcode, never 0 \"nothing would change\"", async () => {
+    const s = await scenario();
+    const wrongKey = { [s.plan.octopus.apiKey!.env]: "API-WRONGKEY0000000000000000" };
+    const dry = await s.cliWithEnv(wrongKey, "dry-run", s.planFile, "--workflow", "repair", "--detailed-exitcode", "--json");
+    expect(dry.lines[0], dry.stdout.slice(0, 2000)).toMatchObject({ format: "octoha-dry-run", blocked: true });
+    expect(dry.code, dry.stderr).toBe(1);
+    expect(dry.stderr).toMatch(/a run would stop: the report has \d+ errors? \(first: .*HTTP 401/);
+    const plain = await s.cliWithEnv(wrongKey, "dry-run", s.planFile, "--workflow", "repair");
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toContain("A run would stop: fix the errors below first.");
+  });
 });

@@ -32,6 +32,8 @@ export interface Scenario {
   planFile: string;
   stateDir: string;
   cli(...args: string[]): Promise<CliRun>;
+  /** The same, with these variables changed in octoha's environment (undefined removes one). */
+  cliWithEnv(changes: Record<string, string | undefined>, ...args: string[]): Promise<CliRun>;
   /** report.json of a run (beside its journal). */
   runReport(outcome: RunOutcome | undefined): Promise<RunReport>;
   close(): Promise<void>;
@@ -81,6 +83,7 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
     planFile,
     stateDir,
     cli: (...args) => runCliJson(args, env),
+    cliWithEnv: (changes, ...args) => runCliJson(args, { ...env, ...changes }),
     async runReport(outcome) {
       if (!outcome) throw new Error("no run outcome to read the report of");
       return JSON.parse(await readFile(path.join(path.dirname(outcome.journal), "report.json"), "utf8")) as RunReport;

@@ -83,6 +83,10 @@ describe.concurrent("rollback from after every step", () => {
       expect(outcome?.undone, where).toEqual([]);
       expect(outcome?.undoProblems?.[0]).toMatchObject({ stepId: "repath", kind: "refused" });
       expect(outcome?.undoProblems?.[0]?.reason, where).toMatch(/started on the new folders/);
+      // What it prints next would work: resume (the same rollback refuses again), or undo only the steps after repath.
+      const after = steps[steps.indexOf("repath") + 1]!;
+      expect(outcome?.nextCommand, where).toBe(`octoha resume ${c.planFile} --run ${outcome?.runId}`);
+      expect(outcome?.partialRollbackCommand, where).toBe(`octoha rollback ${c.planFile} --run ${outcome?.runId} --to ${after} --yes`);
       expect(octopusState(c.standin), `${where}: a refused rollback changed Octopus`).toEqual(stopped);
     }
     const done = await octoha(c, "resume");

@@ -1,68 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { existsSync } from "node:fs";
+import { describe, expect, it } from "vitest";
 import { lockFile, readLock } from "../../src/runner/lock.js";
 import { runWorkflow } from "../../src/runner/run-workflow.js";
-import { tempDir } from "./helpers.js";
-
-const CLI = fileURLToPath(new URL("./fixtures/cli-test-workflow.mjs", import.meta.url));
-
-interface Done {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<Done> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Done>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-  return { child, done };
-}
-
-const octoha = (args: string[], env: Record<string, string>) => start(args, env).done;
-
-async function waitForFile(file: string): Promise<void> {
-  for (let i = 0; i < 400 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 50));
-  expect(existsSync(file), `${file} never appeared`).toBe(true);
-}
-
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
-
-function fixture() {
-  const t = tempDir("octoha-cli-");
-  cleanups.push(t.cleanup);
-  const plan = path.join(t.dir, "plan.json");
-  writeFileSync(
-    plan,
-    JSON.stringify({
-      version: 1,
-      octopus: { serverUrl: "https://octopus.example.com", apiKey: { env: "OCTOHA_TEST_API_KEY" }, sql: { connectionString: { env: "OCTOHA_TEST_SQL" } } },
-      nodes: [{ name: "OCTO1" }],
-      shared: { taskLogs: { octopus: "\\\\fs01\\Octopus\\TaskLogs" }, artifacts: { octopus: "\\\\fs01\\Octopus\\Artifacts" }, packages: { octopus: "\\\\fs01\\Octopus\\Packages" } },
-    }),
-  );
-  const effects = path.join(t.dir, "effects.log");
-  const env = { EFFECTS: effects, READY: path.join(t.dir, "ready") };
-  const lines = () => (existsSync(effects) ? readFileSync(effects, "utf8").split("\n").filter(Boolean) : []);
-  return { dir: t.dir, plan, stateDir: path.join(t.dir, ".octoha"), env, lines };
-}
-
-/** Splits the printed command (no quoted arguments in these temp paths) and drops "octoha". */
-function printedCommand(output: string, verb: string): string[] {
-  const line = output.split("\n").find((l) => l.trim().startsWith(`octoha ${verb} `));
-  expect(line, `no "octoha ${verb}" command in:\n${output}`).toBeDefined();
-  return line!.trim().split(/\s+/).slice(1);
-}
+import { cliFixture as fixture, octoha, printedCommand, start, waitForFile } from "./cli-fixture.js";
 
 describe("octoha run / resume / status / unlock", () => {
   it("an approval gate without a terminal stops with exit 3 and prints the exact command; that command finishes the run", async () => {
@@ -136,5 +76,53 @@ describe("octoha run / resume / status / unlock", () => {
     expect(err).toMatchObject({ code: "WORKFLOW_NOT_REGISTERED", exitCode: 1 });
     expect((err as Error).message).toContain('no "preseed" workflow registered');
     expect(existsSync(f.stateDir)).toBe(false);
+  });
+});
+
+describe("octoha rollback when a step cannot be undone", () => {
+  it("a refusal check that throws stops the rollback before anything is undone, naming the step and the error; the printed rollback works once the cause is gone", async () => {
+    const f = fixture();
+    const run = await octoha(["run", f.plan, "--yes"], f.env);
+    expect(run.code, run.stderr).toBe(0);
+    const applied = f.lines();
+    const runId = applied[0]!.split(":")[0]!;
+    const failed = await octoha(["rollback", f.plan, "--yes"], { ...f.env, PROBE_THROWS: "step-2" });
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(f.lines(), "a step was undone although the check before the rollback failed").toEqual(applied);
+    expect(failed.stderr).toContain("Could not check whether step step-2 can still be undone: service probe: connection reset by OCTO1");
+    expect(failed.stderr).toContain("Nothing was undone");
+    const again = printedCommand(failed.stderr, "rollback");
+    expect(again).toEqual(["rollback", f.plan, "--run", runId, "--yes"]);
+    const done = await octoha(again, f.env);
+    expect(done.code, done.stderr).toBe(4);
+    expect(f.lines()).toEqual([`undo:${runId}:step-3`, `undo:${runId}:step-2`, `undo:${runId}:step-1`]);
+  });
+
+  it("a refused rollback prints resume (which finishes the run) and rollback --to the next step (which undoes only the later steps), not the rollback that refuses again", async () => {
+    const f = fixture();
+    const env = { ...f.env, REFUSE: "step-2" };
+    expect((await octoha(["run", f.plan, "--yes"], env)).code).toBe(0);
+    const applied = f.lines();
+    const runId = applied[0]!.split(":")[0]!;
+    const refused = await octoha(["rollback", f.plan, "--yes"], env);
+    expect(refused.code).toBe(1);
+    expect(f.lines()).toEqual(applied);
+    expect(refused.stderr).toContain("Step step-2 refused to roll back: nodes started on the new folders");
+    const resume = printedCommand(refused.stderr, "resume");
+    expect(resume).toEqual(["resume", f.plan, "--run", runId]);
+    const partial = printedCommand(refused.stderr, "rollback");
+    expect(partial).toEqual(["rollback", f.plan, "--run", runId, "--to", "step-3", "--yes"]);
+
+    // resume: the run's changes stay and the run is done again, so a new run may start.
+    const resumed = await octoha(resume, env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(f.lines()).toEqual(applied);
+    const status = JSON.parse((await octoha(["status", f.plan, "--json"], env)).stdout) as { outcome: { status: string } };
+    expect(status.outcome.status).toBe("done");
+
+    // rollback --to step-3: only the step after the refusing one is undone.
+    const undone = await octoha(partial, env);
+    expect(undone.code, undone.stderr).toBe(4);
+    expect(f.lines()).toEqual([`${runId}:step-1`, `${runId}:step-2`, `undo:${runId}:step-3`]);
   });
 });

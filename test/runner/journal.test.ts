@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { journalFile, parseJournal, readJournal } from "../../src/runner/journal.js";
+import { journalFile, JournalWriter, parseJournal, readJournal, type JournalEntry } from "../../src/runner/journal.js";
 import { lockFile } from "../../src/runner/lock.js";
 import { runSteps } from "../../src/runner/run-steps.js";
 import type { Step } from "../../src/runner/step.js";
@@ -52,7 +52,7 @@ describe("journal", () => {
     writeFileSync(file, lines.join("\n"));
     const before = readFileSync(file);
     const attempt = runSteps({ ...s.base, mode: "resume", approve: "yes", runId: run.runId, view: new RecordingView() });
-    await expect(attempt).rejects.toThrow(`${file}:3 is corrupt`);
+    await expect(attempt).rejects.toThrow(`${file}:3 is damaged`);
     await expect(attempt).rejects.toMatchObject({ code: "JOURNAL_CORRUPT" });
     expect(readFileSync(file).equals(before)).toBe(true);
     expect(existsSync(lockFile(s.base.stateDir))).toBe(false);
@@ -62,8 +62,15 @@ describe("journal", () => {
   it("a snapshot journaled by an older machine version is refused with a clear message", async () => {
     const s = setup();
     const { run, file } = await stoppedRun(s);
-    const old = readFileSync(file, "utf8").replace(/"machineVersion":1/g, '"machineVersion":0');
-    writeFileSync(file, old);
+    // The same records, journaled (checksummed) as a runner with machine version 0 would have.
+    const { records } = await readJournal(s.base.stateDir, run.runId);
+    rmSync(path.dirname(file), { recursive: true });
+    const writer = new JournalWriter({ stateDir: s.base.stateDir, runId: run.runId, redactor: new Redactor() });
+    await writer.open();
+    for (const { v: _v, seq: _seq, at: _at, ...entry } of records) await writer.append(JSON.parse(JSON.stringify(entry).replace(/"machineVersion":1/g, '"machineVersion":0')) as JournalEntry);
+    await writer.close();
+    const old = readFileSync(file, "utf8");
+    expect(old).toContain('"machineVersion":0');
     const err = await runSteps({ ...s.base, mode: "resume", approve: "yes", runId: run.runId, view: new RecordingView() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OctohaError);
     expect((err as OctohaError).message).toBe(`Journal of run ${run.runId} was written by runner machine version 0; this octoha has version 1`);
@@ -76,7 +83,8 @@ describe("journal", () => {
     const s = setup();
     const { run } = await stoppedRun(s);
     const { records } = await readJournal(s.base.stateDir, run.runId);
-    expect(records.every((r) => r.v === 1)).toBe(true);
+    expect(records.every((r) => r.v === 2)).toBe(true);
+    expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => i + 1));
     const snaps = records.filter((r) => r.t === "snapshot");
     expect(snaps.length).toBeGreaterThan(3);
     expect(snaps.map((r) => (r.t === "snapshot" ? r.state : ""))).toContain("awaitingApproval");
@@ -84,7 +92,7 @@ describe("journal", () => {
   });
 
   it("a line of a future journal format is refused, naming the versions", () => {
-    expect(() => parseJournal("j.jsonl", '{"v":9,"at":1,"t":"outcome","status":"done","exitCode":0}\n')).toThrow("j.jsonl:1 has format version 9; expected 1");
+    expect(() => parseJournal("j.jsonl", '{"v":9,"at":1,"t":"outcome","status":"done","exitCode":0}\n')).toThrow("Journal j.jsonl:1: unsupported journal format version: expected 2, found 9");
   });
 
   it("secrets in checkpoints are redacted in the journal file bytes", async () => {
@@ -134,7 +142,6 @@ describe("journal writer", () => {
   it("cuts a torn tail longer than its read-back chunk, keeping every complete line", async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
-    const { JournalWriter } = await import("../../src/runner/journal.js");
     const w0 = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor() });
     await w0.open();
     await w0.append({ t: "checkpoint", stepId: "copy", data: { big: "x".repeat(100_000) } });
@@ -151,5 +158,28 @@ describe("journal writer", () => {
     const { records, tornLastLine } = await readJournal(t.dir, "r");
     expect(tornLastLine).toBeUndefined();
     expect(records.map((r) => r.t)).toEqual(["checkpoint", "applied"]);
+  });
+});
+
+describe("journal.head", () => {
+  it("a crash after a record is on disk but before journal.head names it is no damage: the head is a lower bound", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const w = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor() });
+    await w.open();
+    await w.append({ t: "checkpoint", stepId: "one", data: { n: 1 } });
+    await w.close();
+    const headFile = path.join(path.dirname(journalFile(t.dir, "r")), "journal.head");
+    const afterOne = readFileSync(headFile);
+    const w2 = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor() });
+    await w2.open();
+    await w2.append({ t: "checkpoint", stepId: "one", data: { n: 2 } });
+    await w2.close();
+    writeFileSync(headFile, afterOne);
+    const { records } = await readJournal(t.dir, "r");
+    expect(records.map((r) => (r.t === "checkpoint" ? r.data : undefined))).toEqual([{ n: 1 }, { n: 2 }]);
+    // Without journal.head the end of a checked journal cannot be proven: refused.
+    rmSync(headFile);
+    await expect(readJournal(t.dir, "r")).rejects.toThrow(/:2 is damaged: journal.head beside it is missing/);
   });
 });

@@ -4,7 +4,8 @@ import { REPORT_FORMATS, type ReportFormat } from "../../report/render.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import { registerOctopusWorkflows } from "../../steps/workflows.js";
-import { interruptSignal, reportError } from "../output.js";
+import type { DryRunReport } from "../../report/model.js";
+import { err, interruptSignal, reportError } from "../output.js";
 
 interface DryRunFlags {
   format: ReportFormat;
@@ -24,7 +25,7 @@ export function register(program: Command): void {
     .argument("<plan>", "plan file (JSON)")
     .addOption(new Option("--format <format>", "report format").choices([...REPORT_FORMATS]).default("md"))
     .option("--out <file>", "write the report to this file instead of stdout")
-    .option("--detailed-exitcode", "exit 0 when nothing would change, 10 when something would")
+    .option("--detailed-exitcode", "exit 0 when nothing would change, 10 when something would (1 when a run would stop at an error, either way)")
     .addOption(new Option("--workflow <name>", "which run to preview").choices(["migrate", "repair"]).default("migrate"))
     .option("--json", "same as --format json")
     .addOption(new Option("-f, --output-format <format>", "Octopus CLI habit: json is --format json, table/basic are Markdown").choices(["json", "table", "basic"]))
@@ -38,9 +39,25 @@ export function register(program: Command): void {
         const outcome = await runDryRun({ planFile, workflow: flags.workflow, format, out: flags.out, flags: { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true }, redactor, signal: interruptSignal() });
         if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
         else process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
-        process.exitCode = flags.detailedExitcode && outcome.report.wouldChange ? ExitCode.WouldChange : ExitCode.Done;
+        process.exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);
+        if (outcome.report.blocked) err(`octoha: ${blockedSummary(outcome.report)}`);
       } catch (error) {
         process.exitCode = reportError(error, format === "json");
       }
     });
+}
+
+/**
+ * A report with an error finding means a run would stop there: exit 1 (as Terraform's plan does on
+ * an error), never 0 "nothing would change", since a blocked inspect cannot see what would change.
+ */
+export function dryRunExitCode(report: Pick<DryRunReport, "blocked" | "wouldChange">, detailed: boolean): ExitCode {
+  if (report.blocked) return ExitCode.Failed;
+  return detailed && report.wouldChange ? ExitCode.WouldChange : ExitCode.Done;
+}
+
+function blockedSummary(report: DryRunReport): string {
+  const errors = report.findings.filter((f) => f.severity === "error");
+  const first = errors[0]?.summary ?? "";
+  return `a run would stop: the report has ${errors.length} error${errors.length === 1 ? "" : "s"} (first: ${first}); fix them and run the dry-run again.`;
 }

@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .option("--run <id>", "run id (default: the newest run in the state directory)")
     .option("--state-dir <dir>", "state directory when no plan is given (default ./.octoha)");
   addOutputOptions(addApprovalOptions(cmd));
-  cmd.addHelpText("after", "\nAsks before undoing on a terminal; without one, pass --yes.\nExit codes: 4 rolled back, 1 a step refused or failed to roll back (named with the reason), 3 not confirmed.\n");
+  cmd.addHelpText("after", "\nAsks before undoing on a terminal; without one, pass --yes.\nExit codes: 4 rolled back, 1 a step refused or failed to roll back (named with the reason, and what to run next),\n2 bad input (e.g. a damaged journal; nothing changed), 3 not confirmed.\n");
   cmd.action(async (plan: string | undefined, o: RollbackFlags) => {
     const json = wantsJson(o);
     try {
