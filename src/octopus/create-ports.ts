@@ -32,12 +32,14 @@ export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: Cr
   const command = [plan.octopus.serverExe];
   const perNode = Object.fromEntries(plan.nodes.flatMap((n) => (n.service ? [[n.name, n.service] as const] : [])));
   const knownVersion = options.knownVersion;
+  // Children (Octopus.Server.exe, service recipes) never inherit the variables the plan reads secrets from.
+  const secretEnv = [plan.octopus.apiKey.env, plan.octopus.sql.connectionString.env];
   const version: VersionProbe = knownVersion ? { serverVersion: () => Promise.resolve(knownVersion) } : rest.version;
   return {
     ...rest,
     version,
-    folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => version.serverVersion() }),
-    services: new CliNodeServices({ command, instanceFor: () => plan.octopus.instance, perNode, probe: (name) => serviceStateViaPing(client, name) }),
+    folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => version.serverVersion(), secretEnv }),
+    services: new CliNodeServices({ command, instanceFor: () => plan.octopus.instance, perNode, secretEnv, probe: (name) => serviceStateViaPing(client, name) }),
     inventory: createInventory(secrets.sqlConnectionString, { envVar: plan.octopus.sql.connectionString.env, ...(options.onWarning ? { onWarning: options.onWarning } : {}) }),
   };
 }
