@@ -63,6 +63,8 @@ export interface FakeKnobs {
   pollsUntilTasksFinish: number;
   /** Nodes whose start() throws. */
   nodesFailingToStart: Set<string>;
+  /** A started node answers "unknown" (503 while Octopus starts up) to this many state() calls first. */
+  statePollsWhileStarting: number;
   /** ServerFolders.write() throws for these keys. */
   failingPathWrites: Set<keyof ServerFolderPaths>;
   /** Kinds the fake server version does not support: write() refuses them. */
@@ -111,6 +113,7 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     stuckTasks: new Set(),
     pollsUntilTasksFinish: 0,
     nodesFailingToStart: new Set(),
+    statePollsWhileStarting: 0,
     failingPathWrites: new Set(),
     unsupportedPathKeys: new Set(),
     unknownSchema: false,
@@ -228,6 +231,8 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     },
   };
 
+  /** State polls a started node still answers as starting, by node name. */
+  const starting = new Map<string, number>();
   const services: NodeServices = {
     async stop(nodeName) {
       record("services", "stop", [nodeName]);
@@ -236,11 +241,19 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     async start(nodeName) {
       record("services", "start", [nodeName]);
       if (k.nodesFailingToStart.has(nodeName)) throw new OctohaError(`Node ${nodeName} did not start`, { code: "SERVICE_START_FAILED", node: nodeName });
-      nodeByName(nodeName).service = "running";
+      const n = nodeByName(nodeName);
+      if (n.service !== "running" && k.statePollsWhileStarting > 0) starting.set(n.name, k.statePollsWhileStarting);
+      n.service = "running";
     },
     async state(nodeName) {
       record("services", "state", [nodeName]);
-      return nodeByName(nodeName).service;
+      const n = nodeByName(nodeName);
+      const left = starting.get(n.name) ?? 0;
+      if (n.service === "running" && left > 0) {
+        starting.set(n.name, left - 1);
+        return "unknown";
+      }
+      return n.service;
     },
   };
 

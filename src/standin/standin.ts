@@ -24,6 +24,8 @@ export interface StandinOptions {
   /** Completed tasks with logs, artifacts and packages per node. */
   seedTasks?: number;
   taskDurationMs?: number;
+  /** How long a started node answers 503 before serving (default 2 s of the cluster clock). */
+  startupMs?: number;
   folders?: SimFolders;
   /** "real": the clock follows wall time; "manual": only advance() moves it (deterministic tests). */
   clock?: "real" | "manual";
@@ -76,6 +78,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     version: options.version,
     schema: options.schema,
     taskDurationMs: options.taskDurationMs,
+    startupMs: options.startupMs,
     folders: options.folders,
   };
   const snapshotFile = path.join(dataDir, "state.json");
