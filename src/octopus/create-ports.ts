@@ -22,11 +22,13 @@ export interface CreatePortsOptions {
    * the services are stopped no node answers, and a resume or rollback must still work then.
    */
   knownVersion?: string;
+  /** The run's abort signal: a Ctrl-C aborts the REST request or SQL query in flight. */
+  signal?: AbortSignal;
 }
 
 export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: CreatePortsOptions = {}): OctopusPorts {
   const nodeUrls = Object.fromEntries(plan.nodes.flatMap((n) => (n.url ? [[n.name, n.url] as const] : [])));
-  const clientOptions = { serverUrl: plan.octopus.serverUrl, apiKey: secrets.apiKey, nodeUrls };
+  const clientOptions = { serverUrl: plan.octopus.serverUrl, apiKey: secrets.apiKey, nodeUrls, ...(options.signal ? { signal: options.signal } : {}) };
   const rest = createRestPorts(clientOptions);
   const client = new OctopusHttpClient(clientOptions);
   const command = [plan.octopus.serverExe];
@@ -40,6 +42,10 @@ export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: Cr
     version,
     folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => version.serverVersion(), secretEnv }),
     services: new CliNodeServices({ command, instanceFor: () => plan.octopus.instance, perNode, secretEnv, probe: (name) => serviceStateViaPing(client, name) }),
-    inventory: createInventory(secrets.sqlConnectionString, { envVar: plan.octopus.sql.connectionString.env, ...(options.onWarning ? { onWarning: options.onWarning } : {}) }),
+    inventory: createInventory(secrets.sqlConnectionString, {
+      envVar: plan.octopus.sql.connectionString.env,
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    }),
   };
 }

@@ -34,7 +34,7 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
   const loaded = await loadPlan(o.planFile);
   const factory = workflowFactory(o.workflow);
   if (!factory) throw new InputError(`Unknown workflow ${o.workflow}`, { code: "WORKFLOW_UNKNOWN", hint: "Use --workflow migrate or --workflow repair." });
-  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir: loaded.stateDir, redactor: o.redactor, flags: o.flags });
+  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir: loaded.stateDir, redactor: o.redactor, flags: o.flags, ...(o.signal ? { signal: o.signal } : {}) });
   try {
     const report = await collectDryRun({ workflow: o.workflow, planFile: loaded.file, steps: workflow.steps, redactor: o.redactor, signal: o.signal });
     const text = renderDryRun(report, o.format, o.redactor);

@@ -33,7 +33,7 @@ export const preflightCheck: PlanCheck = {
     if (missing.length > 0 || apiKey === undefined || sqlConnectionString === undefined) {
       return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary: "Preflight not run: the plan's secrets are not all set", fix: "Set the environment variables named above and run `octoha check` again to reach Octopus, SQL and the folders." }];
     }
-    const ports = createOctopusPorts(ctx.loaded.plan, { apiKey, sqlConnectionString });
+    const ports = createOctopusPorts(ctx.loaded.plan, { apiKey, sqlConnectionString }, ctx.signal ? { signal: ctx.signal } : {});
     try {
       const step = createPreflightStep({ plan: ctx.loaded.plan, ports, engine: createCopyEngine(), facts: createRunFacts(), env: { ...ctx.env }, pingNodes: true });
       return (await step.inspect(checkStepContext(ctx))).findings;

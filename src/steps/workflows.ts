@@ -122,7 +122,7 @@ async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
   const ports = createOctopusPorts(
     env.plan,
     { apiKey: secrets.apiKey ?? "", sqlConnectionString: secrets.sqlConnectionString ?? "" },
-    typeof journaled === "string" ? { knownVersion: journaled } : {},
+    { ...(typeof journaled === "string" ? { knownVersion: journaled } : {}), ...(env.signal ? { signal: env.signal } : {}) },
   );
   const version = await ports.version.serverVersion();
   const steps = buildSteps(name, { plan: env.plan, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags: stepFlags(env.flags), version, facts: createRunFacts(env.priorResult) });

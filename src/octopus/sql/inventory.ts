@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createRequire } from "node:module";
 import type sql from "mssql";
 import { InputError, isRetryable, OctohaError } from "../../shared/errors.js";
+import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
 import { toOctohaError } from "./errors.js";
@@ -43,6 +44,8 @@ export interface InventoryOptions {
   retryDelayMs?: number;
   /** Receives warnings an operator should see (unencrypted connection, pool errors). Never given secrets. */
   onWarning?: (message: string) => void;
+  /** The run's abort signal (Ctrl-C): cancels the query in flight and ends the retries at once. */
+  signal?: AbortSignal;
 }
 
 /** The bits of tedious's Connection that reveal whether TLS is in use. */
@@ -140,19 +143,29 @@ class SqlInventory implements DatabaseInventory {
    */
   private async query<T>(text: string, doing: string, params: { batch?: number; after?: string } = {}): Promise<T[]> {
     const retries = this.options.retries ?? 2;
+    const signal = this.options.signal;
     for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw sqlInterrupted(doing);
       try {
-        const pool = await this.connect();
+        const pool = await untilAborted(this.connect(), signal, doing);
         const request = pool.request();
         if (params.batch !== undefined) request.input("batch", mssql().Int, params.batch);
         if (params.after !== undefined) request.input("after", mssql().NVarChar(250), params.after);
-        const result = await request.query<T>(text);
-        return result.recordset ?? [];
+        // Ctrl-C: SQL Server is told to stop (ATTENTION), and the caller does not wait for its answer.
+        const cancel = () => request.cancel();
+        signal?.addEventListener("abort", cancel, { once: true });
+        try {
+          const result = await untilAborted(request.query<T>(text), signal, doing);
+          return result.recordset ?? [];
+        } finally {
+          signal?.removeEventListener("abort", cancel);
+        }
       } catch (error) {
+        if (signal?.aborted) throw sqlInterrupted(doing);
         const failure = toOctohaError(error, { doing, envVar: this.options.envVar });
         if (!isRetryable(failure) || attempt >= retries) throw failure;
         this.options.onWarning?.(`${failure.message} (attempt ${attempt + 1} of ${retries + 1}; retrying)`);
-        await sleep((this.options.retryDelayMs ?? 250) * 2 ** attempt);
+        await sleep((this.options.retryDelayMs ?? 250) * 2 ** attempt, undefined, signal ? { signal } : {}).catch(() => undefined);
       }
     }
   }
@@ -215,7 +228,7 @@ class SqlInventory implements DatabaseInventory {
     let encrypted = false;
     let connection: TediousConnectionView | undefined;
     try {
-      connection = await pool.acquire();
+      connection = await untilAborted(pool.acquire(), this.options.signal, "checking the SQL connection's encryption");
       // tedious silently falls back to plain TCP when the server does not offer TLS, even with
       // Encrypt=true: only the negotiated state tells the truth.
       encrypted = connection.messageIo?.tlsNegotiationComplete === true;
@@ -239,6 +252,21 @@ class SqlInventory implements DatabaseInventory {
     this.connecting = undefined;
     if (pool) await pool.close();
   }
+}
+
+function sqlInterrupted(doing: string): OctohaError {
+  return new OctohaError(`Stopped ${doing}: octoha was interrupted`, { code: "INTERRUPTED", exitCode: ExitCode.Resumable, hint: "The run stopped on request; resume it to continue." });
+}
+
+/** The promise's outcome, or an interruption as soon as the signal aborts (the promise is left to settle unheard). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, doing: string): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(sqlInterrupted(doing));
+    if (signal.aborted) stop();
+    signal.addEventListener("abort", stop, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
 }
 
 function isoOrNull(v: Date | string | null): string | null {
