@@ -24,6 +24,8 @@ import type {
   VersionProbe,
 } from "./types.js";
 import { isActiveState } from "./types.js";
+import { folderDefaults } from "./folder-defaults.js";
+import { featuresOf } from "./versions.js";
 import { OctohaError } from "../shared/errors.js";
 
 export interface FakeNode {
@@ -51,7 +53,10 @@ export interface FakeClusterState {
   nodes: FakeNode[];
   tasks: FakeTask[];
   packages: PackageRow[];
+  /** Stored folder settings (what `path` wrote); a key nobody set is absent. */
   folders: ServerFolderPaths;
+  /** Octopus.Home as show-configuration reports it; undefined: not reported (unset keys' folders unknown). */
+  home?: string;
   schema: SchemaShape;
   encrypted: boolean;
 }
@@ -103,6 +108,7 @@ export function defaultFakeState(): FakeClusterState {
     tasks: [],
     packages: [],
     folders: { taskLogs: "C:\\Octopus\\TaskLogs", artifacts: "C:\\Octopus\\Artifacts", packages: "C:\\Octopus\\Packages" },
+    home: "C:\\Octopus",
     schema: { taskNodeColumn: "ServerNodeId", nodeTable: "OctopusServerNode", hasNodeStatusTable: true, hasSpaceId: true, hasNuGetPackage: true },
     encrypted: true,
   };
@@ -219,7 +225,7 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
   const folders: ServerFolders = {
     async read() {
       record("folders", "read", []);
-      return { ...state.folders };
+      return { stored: { ...state.folders }, defaults: folderDefaults(state.folders, state.home, featuresOf(state.version)) };
     },
     async write(paths) {
       record("folders", "write", [{ ...paths }]);
