@@ -9,7 +9,8 @@
  * that folder explicitly: the same folder as before, now set. When that folder cannot be known, repath
  * refuses before it changes anything, since it could not be undone.
  */
-import { effectiveFolders, type NodeServices, type ServerFolderPaths, type ServerFolderReading, type ServerFolders } from "../octopus/types.js";
+import { effectiveFolders } from "../octopus/types.js";
+import type { NodeServices, ServerFolderPaths, ServerFolderReading, ServerFolders } from "../octopus/types.js";
 import type { Plan } from "../plan/schema.js";
 import { RollbackRefused, type Change, type Finding, type Step, type StepContext } from "../runner/step.js";
 import { OctohaError } from "../shared/errors.js";
@@ -42,12 +43,33 @@ function unknowable(reading: ServerFolderReading, write: ServerFolderPaths): Key
   return keysOf(write).filter((k) => reading.stored[k] === undefined && reading.defaults[k] === undefined);
 }
 
+/** "it"/"them" and friends, so one message reads right for one key or several. */
+const grammar = (keys: readonly Key[]) =>
+  keys.length === 1 ? { is: "is", was: "was", it: "it", they: "it" } : { is: "are", was: "were", it: "them", they: "they" };
+
 function unknowableError(keys: Key[]): OctohaError {
-  return new OctohaError(`Refusing to repath: ${keys.join(", ")} ${keys.length === 1 ? "is" : "are"} not set and octoha cannot tell which folder Octopus uses for ${keys.length === 1 ? "it" : "them"}`, {
+  const g = grammar(keys);
+  const summary = `Refusing to repath: ${keys.join(", ")} ${g.is} not set and octoha cannot tell which folder Octopus uses for ${g.it}`;
+  return new OctohaError(summary, {
     code: "REPATH_BEFORE_UNKNOWN",
     step: "repath",
-    hint: `\`path\` cannot unset a folder, so a rollback would have to write the folder Octopus used before; show-configuration names no Octopus.Home to derive it from. Set ${keys.length === 1 ? "it" : "each"} explicitly to the folder Octopus uses now (\`Octopus.Server.exe path ${PATH_OPTION[keys[0]!]} …\`), or leave ${keys.length === 1 ? "it" : "them"} out of the plan's shared folders; then run again. Nothing was changed.`,
+    hint: [
+      "`path` cannot unset a folder, so a rollback would have to write the folder Octopus used before;",
+      "show-configuration names no Octopus.Home to derive it from.",
+      `Set ${g.it} explicitly to the folder Octopus uses now (\`Octopus.Server.exe path ${PATH_OPTION[keys[0]!]} …\`),`,
+      `or leave ${g.it} out of the plan's shared folders; then run again. Nothing was changed.`,
+    ].join(" "),
   });
+}
+
+/** Why a rollback cannot write back keys whose before-folder was not recorded (a run journaled before it was). */
+function lostReason(lost: Key[]): string {
+  const g = grammar(lost);
+  return [
+    `${lost.join(", ")} ${g.was} not set before the run and the folder ${g.they} resolved to was not recorded,`,
+    `so ${g.it} cannot be written back (\`path\` cannot unset a key). Keep the shared folders, or write ${g.it} back by hand`,
+    `with \`Octopus.Server.exe path ${PATH_OPTION[lost[0]!]} <the folder Octopus used before the run>\`.`,
+  ].join(" ");
 }
 
 export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath"> {
@@ -63,7 +85,7 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
   /** Past the point of no return once a node ran on the new folders: it may have written there. */
   const refusal = async (r: RepathResult): Promise<string | undefined> => {
     const { restore, lost } = restoreOf(r);
-    if (lost.length > 0) return `${lost.join(", ")} ${lost.length === 1 ? "was" : "were"} not set before the run and the folder ${lost.length === 1 ? "it" : "they"} resolved to was not recorded, so it cannot be written back (\`path\` cannot unset a key). Keep the shared folders, or write ${lost.length === 1 ? "it" : "them"} back by hand with \`Octopus.Server.exe path ${PATH_OPTION[lost[0]!]} <the folder Octopus used before the run>\`.`;
+    if (lost.length > 0) return lostReason(lost);
     const started = deps.facts.get("start-services");
     const running: string[] = [];
     for (const n of deps.plan.nodes) if ((await services.state(n.name)) !== "stopped") running.push(n.name);
@@ -82,11 +104,15 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
       const write = diff(current);
       const changes: Change[] = keysOf(deps.target).map((key) =>
         key in write
-          ? { action: "update", target: `server folder ${key}`, before: describeBefore(reading, key), after: deps.target[key], summary: `${key}: ${describeBefore(reading, key)} → ${deps.target[key]}` }
+          ? { action: "update", target: `server folder ${key}`, before: describeBefore(reading, key), after: deps.target[key],
+              summary: `${key}: ${describeBefore(reading, key)} → ${deps.target[key]}` }
           : { action: "noop", target: `server folder ${key}`, before: current[key], after: current[key], summary: `${key} already ${current[key]}` },
       );
       const lost = unknowable(reading, write);
-      const findings: Finding[] = lost.length ? [{ severity: "error", code: "REPATH_BEFORE_UNKNOWN", summary: unknowableError(lost).message, fix: unknowableError(lost).hint }] : [];
+      const refused = lost.length ? unknowableError(lost) : undefined;
+      const findings: Finding[] = refused
+        ? [{ severity: "error", code: refused.code, summary: refused.message, ...(refused.hint ? { fix: refused.hint } : {}) }]
+        : [];
       const keys = keysOf(write);
       return { changes, findings, facts: { command: keys.length ? command(write) : undefined, argv: keys.length ? pathCommandArgv(deps.plan, write) : undefined } };
     },
@@ -147,7 +173,10 @@ function reportNowExplicit(ctx: StepContext, r: RepathResult): void {
   const list = keys.map((k) => `${k} = ${r.unsetBefore![k]}`).join(", ");
   ctx.emit({
     level: "warn",
-    message: `Not set before the run, now set explicitly to the folder Octopus used then (\`path\` cannot unset a key; the folders Octopus uses are as before): ${list}`,
+    message: [
+      "Not set before the run, now set explicitly to the folder Octopus used then",
+      `(\`path\` cannot unset a key; the folders Octopus uses are as before): ${list}`,
+    ].join(" "),
     data: { nowExplicit: Object.fromEntries(keys.map((k) => [k, r.unsetBefore![k]])) },
   });
 }

@@ -38,6 +38,8 @@ export const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
 /** verify re-proves the nodes answer: a reset in that moment is waited out this long at least. */
 const VERIFY_GRACE_MS = 30_000;
 
+type States = Record<string, ServiceState>;
+
 async function states(services: NodeServices, names: string[]): Promise<Record<string, ServiceState>> {
   const out: Record<string, ServiceState> = {};
   for (const n of names) out[n] = await services.state(n);
@@ -45,7 +47,7 @@ async function states(services: NodeServices, names: string[]): Promise<Record<s
 }
 
 /** Polls until every node answers (running) or the deadline passes; returns the last states seen. */
-async function waitUntilRunning(deps: ServicesDeps, ctx: StepContext, names: string[], deadline: number): Promise<Record<string, ServiceState>> {
+async function waitUntilRunning(deps: ServicesDeps, ctx: StepContext, names: string[], deadline: number): Promise<States> {
   const clock = deps.clock ?? realClock;
   const poll = deps.pollIntervalMs ?? 2000;
   for (;;) {
@@ -64,18 +66,27 @@ async function waitUntilRunning(deps: ServicesDeps, ctx: StepContext, names: str
 const describeState = (s: ServiceState | undefined) => (s === "stopped" ? "not listening yet" : "not answering its ping yet");
 
 function interrupted(stepId: string): OctohaError {
-  return new OctohaError("Stopped while waiting for the nodes to answer", { code: "INTERRUPTED", step: stepId, exitCode: ExitCode.Resumable, hint: "The start commands were sent. Run `octoha resume` to go on waiting." });
+  return new OctohaError("Stopped while waiting for the nodes to answer", {
+    code: "INTERRUPTED",
+    step: stepId,
+    exitCode: ExitCode.Resumable,
+    hint: "The start commands were sent. Run `octoha resume` to go on waiting.",
+  });
 }
 
+const SILENT = "nothing listens on its URL (the service stopped again, or has not opened its port)";
+const NOT_ANSWERING = "its ping did not answer 200/418 (still starting, or failing)";
+
 /** The nodes did not answer in time: which ones, what they did, and what to look at. */
-function notReady(deps: ServicesDeps, stepId: string, s: Record<string, ServiceState>, down: string[]): OctohaError {
+function notReady(deps: ServicesDeps, stepId: string, s: States, down: string[]): OctohaError {
   const minutes = Math.round((deps.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) / 6000) / 10;
   return new OctohaError(`${down.length} node(s) did not answer within ${minutes} min of their start: ${down.join(", ")}`, {
     code: "SERVICE_NOT_READY",
     step: stepId,
     hint: [
-      ...down.map((n) => `${n}: ${s[n] === "stopped" ? "nothing listens on its URL (the service stopped again, or has not opened its port)" : "its ping did not answer 200/418 (still starting, or failing)"}`),
-      "Look at the node's Octopus server log (Home\\Logs\\OctopusServer.txt): a folder the service account cannot reach stops the service right after start.",
+      ...down.map((n) => `${n}: ${s[n] === "stopped" ? SILENT : NOT_ANSWERING}`),
+      "Look at the node's Octopus server log (Home\\Logs\\OctopusServer.txt): a folder the service account cannot reach",
+      "stops the service right after start.",
       "Raise options.serviceStartTimeoutMinutes if the node only starts slowly, then run `octoha resume`.",
     ].join("\n"),
   });

@@ -12,7 +12,8 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { configValue, parseShowConfiguration } from "../../src/octopus/cli/folders.js";
 import type { PlanInput } from "../../src/plan/schema.js";
-import { describeChild, expectKilledAtPlannedPoint, octoha, sharedRoot, startCase, type ChildResult, type E2eCase } from "./crash-harness.js";
+import { describeChild, expectKilledAtPlannedPoint, octoha, sharedRoot, startCase } from "./crash-harness.js";
+import type { ChildResult, E2eCase } from "./crash-harness.js";
 
 const SHARE = "\\\\fs01\\OctopusShared";
 const opened: E2eCase[] = [];
@@ -33,7 +34,8 @@ async function caseWithClusterShared(): Promise<E2eCase> {
 
 /** The folders Octopus uses, as its show-configuration tells them: a key not printed resolves from Octopus.Home. */
 async function effectiveFolders(c: E2eCase): Promise<{ clusterShared: string; imports: string; printed: string[] }> {
-  const { stdout } = await promisify(execFile)(c.standin.serverExe, ["show-configuration", "--format=json-hierarchical", "--noconsolelogging"]);
+  const args = ["show-configuration", "--format=json-hierarchical", "--noconsolelogging"];
+  const { stdout } = await promisify(execFile)(c.standin.serverExe, args);
   const config = parseShowConfiguration(stdout);
   const value = (key: string) => configValue(config, key) as string | undefined;
   const home = value("Octopus.Home")!;
