@@ -28,7 +28,7 @@ describe("child processes and secrets", () => {
       editPlan: (plan, root) => {
         records = path.join(root, "records");
         mkdirSync(records);
-        plan.octopus.serverExe = recorder(records, "server", plan.octopus.serverExe);
+        plan.octopus.serverExe = recorder(records, "server", plan.octopus.serverExe!);
         for (const node of plan.nodes) {
           const svc = node.service!;
           node.service = {

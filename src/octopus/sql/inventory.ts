@@ -68,6 +68,8 @@ class SqlInventory implements DatabaseInventory {
   private readonly strict: boolean;
   /** SQL Server ERROR tokens seen while logging in, for a precise connect error. */
   private loginMessages: { number: number; message: string }[] = [];
+  /** Every tedious connection not yet ended (logging in, idle or busy). */
+  private readonly live = new Set<{ close(): void }>();
 
   constructor(
     connectionString: string,
@@ -95,11 +97,21 @@ class SqlInventory implements DatabaseInventory {
       // No ApplicationIntent=ReadOnly: a lagging AG secondary could miss recent tasks and make "0 missing" a lie.
       options: { ...parsed.options, appName: "octoha", ...(this.strict ? { encrypt: "strict" as const } : {}) },
       beforeConnect: (connection) => {
+        // A connection the pool opens after Ctrl-C (to replace a closed one) is closed at once too.
+        if (options.signal?.aborted) return setImmediate(() => connection.close());
+        this.live.add(connection);
+        connection.on("end", () => this.live.delete(connection));
         connection.on("errorMessage", (token: { number: number; message: string }) => {
           this.loginMessages = [...this.loginMessages.slice(-4), { number: token.number, message: token.message }];
         });
       },
     };
+    // Ctrl-C: every connection is closed at once (SQL Server abandons a query whose session ends),
+    // so neither a hung query, a login nor the pool's own validation query keeps octoha waiting.
+    options.signal?.addEventListener("abort", () => {
+      for (const connection of this.live) connection.close();
+      this.close().catch(() => undefined);
+    }, { once: true });
   }
 
   private connect(): Promise<sql.ConnectionPool> {
@@ -151,15 +163,8 @@ class SqlInventory implements DatabaseInventory {
         const request = pool.request();
         if (params.batch !== undefined) request.input("batch", mssql().Int, params.batch);
         if (params.after !== undefined) request.input("after", mssql().NVarChar(250), params.after);
-        // Ctrl-C: SQL Server is told to stop (ATTENTION), and the caller does not wait for its answer.
-        const cancel = () => request.cancel();
-        signal?.addEventListener("abort", cancel, { once: true });
-        try {
-          const result = await untilAborted(request.query<T>(text), signal, doing);
-          return result.recordset ?? [];
-        } finally {
-          signal?.removeEventListener("abort", cancel);
-        }
+        const result = await untilAborted(request.query<T>(text), signal, doing);
+        return result.recordset ?? [];
       } catch (error) {
         if (signal?.aborted) throw sqlInterrupted(doing);
         const failure = toOctohaError(error, { doing, envVar: this.options.envVar });
