@@ -7,6 +7,7 @@
  */
 import type { CheckContext, PlanCheck } from "../plan/checks.js";
 import type { StepContext } from "../runner/step.js";
+import { connectionStringProblem } from "../octopus/sql/connection-string.js";
 import { createRunFacts } from "./facts.js";
 import { createCopyEngine, createOctopusPorts } from "./ports.js";
 import { createPreflightStep } from "./preflight.js";
@@ -32,6 +33,9 @@ export const preflightCheck: PlanCheck = {
     const { apiKey, sqlConnectionString, missing } = ctx.secrets;
     if (missing.length > 0 || apiKey === undefined || sqlConnectionString === undefined) {
       return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary: "Preflight not run: the plan's secrets are not all set", fix: "Set the environment variables named above and run `octoha check` again to reach Octopus, SQL and the folders." }];
+    }
+    if (connectionStringProblem(sqlConnectionString, "")) {
+      return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary: "Preflight not run: the SQL connection string is not usable (see above)", fix: "Correct it and run `octoha check` again." }];
     }
     const ports = createOctopusPorts(ctx.loaded.plan, { apiKey, sqlConnectionString }, ctx.signal ? { signal: ctx.signal } : {});
     try {

@@ -42,8 +42,8 @@ export interface ScenarioOptions {
   options?: Partial<PlanInput["options"]>;
   /** Adjust the plan before it is written (e.g. a single-node migration). */
   editPlan?: (plan: PlanInput, root: string) => void;
-  /** Extra variables in octoha's environment. */
-  env?: Record<string, string>;
+  /** Extra variables in octoha's environment (they win over the plan's secrets). */
+  env?: Record<string, string> | ((standin: RunningStandin) => Record<string, string>);
 }
 
 export const E2E_TIMEOUT_MS = 180_000;
@@ -74,7 +74,7 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
   const planFile = path.join(root, "plan", "plan.json");
   await mkdir(path.dirname(planFile), { recursive: true });
   await writeFile(planFile, `${JSON.stringify(plan, null, 2)}\n`);
-  const env = cleanEnv({ [plan.octopus.apiKey!.env]: standin.apiKey, [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "", ...o.env });
+  const env = cleanEnv({ [plan.octopus.apiKey!.env]: standin.apiKey, [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "", ...(typeof o.env === "function" ? o.env(standin) : o.env) });
 
   return {
     root,

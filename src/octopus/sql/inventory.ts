@@ -10,6 +10,7 @@ import { InputError, isRetryable, OctohaError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
+import { ACCEPTED_CONNECTION_STRINGS, connectionStringProblem } from "./connection-string.js";
 import { toOctohaError } from "./errors.js";
 import { nodesSql, packagePageSql, PROBE_SQL, taskPageSql } from "./queries.js";
 import { decideSchema, foundColumns, type ProbedSchema } from "./schema-probe.js";
@@ -76,13 +77,17 @@ class SqlInventory implements DatabaseInventory {
     private readonly options: InventoryOptions,
   ) {
     redactor.add(connectionString);
+    const where = `The SQL connection string${options.envVar ? ` in ${options.envVar}` : ""}`;
+    // mssql's parser reads a URL or a server-less string as a config without a server ("SQL Server undefined,1433").
+    const problem = connectionStringProblem(connectionString, where);
+    if (problem) throw new InputError(problem.summary, { code: "SQL_CONNECTION_STRING_INVALID", hint: problem.hint });
     let parsed: ReturnType<typeof sql.ConnectionPool.parseConnectionString>;
     try {
       parsed = mssql().ConnectionPool.parseConnectionString(connectionString);
     } catch (error) {
-      throw new InputError(`The SQL connection string${options.envVar ? ` in ${options.envVar}` : ""} cannot be parsed`, {
+      throw new InputError(`${where} cannot be parsed`, {
         code: "SQL_CONNECTION_STRING_INVALID",
-        hint: redactor.redact(`Use the ADO.NET form: Server=host,1433;Database=Octopus;User Id=…;Password=…;Encrypt=true. (${error instanceof Error ? error.message : String(error)})`),
+        hint: redactor.redact(`${ACCEPTED_CONNECTION_STRINGS} (${error instanceof Error ? error.message : String(error)})`),
       });
     }
     redactor.add(parsed.password);
