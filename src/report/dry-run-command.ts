@@ -6,7 +6,8 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadPlan } from "../plan/load.js";
 import { workflowFactory, type WorkflowName } from "../runner/workflows.js";
-import { InputError } from "../shared/errors.js";
+import { InputError, OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
 import type { Redactor } from "../shared/redact.js";
 import { collectDryRun } from "./dry-run.js";
 import type { DryRunReport } from "./model.js";
@@ -37,6 +38,8 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
   const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir: loaded.stateDir, redactor: o.redactor, flags: o.flags, ...(o.signal ? { signal: o.signal } : {}) });
   try {
     const report = await collectDryRun({ workflow: o.workflow, planFile: loaded.file, steps: workflow.steps, redactor: o.redactor, signal: o.signal });
+    // Ctrl-C aborted the requests in flight: a report of "interrupted" findings would only mislead.
+    if (o.signal?.aborted) throw new OctohaError("Dry-run interrupted; no report was written", { code: "INTERRUPTED", exitCode: ExitCode.Resumable, hint: "Nothing was changed anywhere. Run the dry-run again." });
     const text = renderDryRun(report, o.format, o.redactor);
     if (!o.out) return { report, text };
     const target = path.resolve(o.out);

@@ -6,6 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { indexSteps, readJournal } from "../../src/runner/journal.js";
 import { lockFile } from "../../src/runner/lock.js";
@@ -31,10 +32,10 @@ interface Interrupted {
   stderr: string;
 }
 
-/** `octoha repair PLAN --yes --json`; once `ready()` holds, SIGINT, and time how long it takes to exit. */
-function repairThenInterrupt(c: E2eCase, ready: () => boolean): Promise<Interrupted> {
+/** `octoha repair PLAN --yes --json` (or `args`); once `ready()` holds, SIGINT, and time how long it takes to exit. */
+function repairThenInterrupt(c: E2eCase, ready: () => boolean, args = ["repair", c.planFile, "--yes", "--json"]): Promise<Interrupted> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, "repair", c.planFile, "--yes", "--json"], { env: c.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: c.env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     let sentAt = 0;
@@ -53,7 +54,7 @@ function repairThenInterrupt(c: E2eCase, ready: () => boolean): Promise<Interrup
     );
     child.on("close", (code) => {
       clearTimeout(kill);
-      const lines = stdout.split("\n").flatMap((l) => (l.startsWith("{") ? [JSON.parse(l) as { type: string; outcome?: RunOutcome }] : []));
+      const lines = stdout.split("\n").flatMap((l) => (l.startsWith("{\"type\"") ? [JSON.parse(l) as { type: string; outcome?: RunOutcome }] : []));
       resolve({ code, stopMs: Date.now() - sentAt, outcome: lines.find((l) => l.type === "outcome")?.outcome, stderr });
     });
   });
@@ -117,5 +118,19 @@ describe("Ctrl-C while Octopus or SQL Server does not answer", { timeout: 150_00
     const resumed = await octoha(c, "resume");
     expect(resumed.code, describeChild(resumed)).toBe(0);
     expect(cluster.nodes().every((n) => n.running && !n.isDraining)).toBe(true);
+  });
+
+  it("SQL Server hangs during a dry-run: exit 3 within seconds, and no report of half-read findings is written", async () => {
+    const c = await startCase({ tasksPerNode: 2 });
+    opened.push(c);
+    const before = c.standin.sqlRequestsReceived!();
+    c.standin.setSqlFaults!({ latencyMs: HANG_MS });
+    const report = path.join(c.dir, "dry-run.md");
+    const r = await repairThenInterrupt(c, () => c.standin.sqlRequestsReceived!() > before, ["dry-run", c.planFile, "--workflow", "repair", "--out", report]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stopMs, `exited ${r.stopMs} ms after SIGINT`).toBeLessThan(STOP_BOUND_MS);
+    expect(r.stderr).toMatch(/interrupted/);
+    expect(existsSync(report)).toBe(false);
+    expect(existsSync(c.stateDir)).toBe(false);
   });
 });

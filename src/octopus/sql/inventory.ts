@@ -70,7 +70,7 @@ class SqlInventory implements DatabaseInventory {
   /** SQL Server ERROR tokens seen while logging in, for a precise connect error. */
   private loginMessages: { number: number; message: string }[] = [];
   /** Every tedious connection not yet ended (logging in, idle or busy). */
-  private readonly live = new Set<{ close(): void }>();
+  private readonly live = new Set<TediousConnection>();
 
   constructor(
     connectionString: string,
@@ -103,7 +103,7 @@ class SqlInventory implements DatabaseInventory {
       options: { ...parsed.options, appName: "octoha", ...(this.strict ? { encrypt: "strict" as const } : {}) },
       beforeConnect: (connection) => {
         // A connection the pool opens after Ctrl-C (to replace a closed one) is closed at once too.
-        if (options.signal?.aborted) return setImmediate(() => connection.close());
+        if (options.signal?.aborted) return setImmediate(() => dropConnection(connection));
         this.live.add(connection);
         connection.on("end", () => this.live.delete(connection));
         connection.on("errorMessage", (token: { number: number; message: string }) => {
@@ -114,7 +114,7 @@ class SqlInventory implements DatabaseInventory {
     // Ctrl-C: every connection is closed at once (SQL Server abandons a query whose session ends),
     // so neither a hung query, a login nor the pool's own validation query keeps octoha waiting.
     options.signal?.addEventListener("abort", () => {
-      for (const connection of this.live) connection.close();
+      for (const connection of this.live) dropConnection(connection);
       this.close().catch(() => undefined);
     }, { once: true });
   }
@@ -262,6 +262,22 @@ class SqlInventory implements DatabaseInventory {
     this.connecting = undefined;
     if (pool) await pool.close();
   }
+}
+
+/** The parts of tedious's Connection that closing it at once needs. */
+interface TediousConnection {
+  socket?: { destroy(error?: Error): void };
+  close(): void;
+}
+
+/**
+ * Closes a connection now. tedious's close() alone leaves a login in progress waiting for its
+ * answer until the connect timeout (15 s), keeping the process alive: failing its socket first
+ * ends that wait.
+ */
+function dropConnection(connection: TediousConnection): void {
+  connection.socket?.destroy(new Error("octoha was interrupted"));
+  connection.close();
 }
 
 function sqlInterrupted(doing: string): OctohaError {
