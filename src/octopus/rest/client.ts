@@ -69,7 +69,7 @@ export class OctopusApiError extends OctohaError {
  */
 export class RequestInterrupted extends OctohaError {
   constructor(summary: string, node?: string) {
-    super(summary, { code: "INTERRUPTED", behaviour: "fatal", exitCode: ExitCode.Resumable, node, hint: "The run stopped on request; resume it to continue." });
+    super(summary, { code: "INTERRUPTED", behaviour: "fatal", exitCode: ExitCode.Resumable, node, hint: "Stopped on request (Ctrl-C or SIGTERM); nothing more was sent. A run says how to resume it." });
   }
 }
 
