@@ -28,7 +28,8 @@ export interface CreatePortsOptions {
 
 export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: CreatePortsOptions = {}): OctopusPorts {
   const nodeUrls = Object.fromEntries(plan.nodes.flatMap((n) => (n.url ? [[n.name, n.url] as const] : [])));
-  const clientOptions = { serverUrl: plan.octopus.serverUrl, apiKey: secrets.apiKey, nodeUrls, ...(options.signal ? { signal: options.signal } : {}) };
+  const signal = options.signal ? { signal: options.signal } : {};
+  const clientOptions = { serverUrl: plan.octopus.serverUrl, apiKey: secrets.apiKey, nodeUrls, ...signal };
   const rest = createRestPorts(clientOptions);
   const client = new OctopusHttpClient(clientOptions);
   const command = [plan.octopus.serverExe];
@@ -41,11 +42,17 @@ export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: Cr
     ...rest,
     version,
     folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => version.serverVersion(), secretEnv }),
-    services: new CliNodeServices({ command, instanceFor: () => plan.octopus.instance, perNode, secretEnv, probe: (name) => serviceStateViaPing(client, name) }),
+    services: new CliNodeServices({
+      command,
+      instanceFor: () => plan.octopus.instance,
+      perNode,
+      secretEnv,
+      probe: (name) => serviceStateViaPing(client, name),
+    }),
     inventory: createInventory(secrets.sqlConnectionString, {
       envVar: plan.octopus.sql.connectionString.env,
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
+      ...signal,
     }),
   };
 }

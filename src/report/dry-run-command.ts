@@ -39,7 +39,10 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
   try {
     const report = await collectDryRun({ workflow: o.workflow, planFile: loaded.file, steps: workflow.steps, redactor: o.redactor, signal: o.signal });
     // Ctrl-C aborted the requests in flight: a report of "interrupted" findings would only mislead.
-    if (o.signal?.aborted) throw new OctohaError("Dry-run interrupted; no report was written", { code: "INTERRUPTED", exitCode: ExitCode.Resumable, hint: "Nothing was changed anywhere. Run the dry-run again." });
+    if (o.signal?.aborted) {
+      const hint = "Nothing was changed anywhere. Run the dry-run again.";
+      throw new OctohaError("Dry-run interrupted; no report was written", { code: "INTERRUPTED", exitCode: ExitCode.Resumable, hint });
+    }
     const text = renderDryRun(report, o.format, o.redactor);
     if (!o.out) return { report, text };
     const target = path.resolve(o.out);

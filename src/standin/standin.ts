@@ -162,5 +162,11 @@ function shellQuote(s: string): string {
 async function startSqlEndpoint(cluster: Cluster): Promise<SqlEndpoint | undefined> {
   const password = `Sa-${randomBytes(12).toString("hex")}`;
   const server = await startTdsServer({ host: "127.0.0.1", port: 0, user: "octoha_reader", password, database: "Octopus", handler: createSqlEngine(cluster) });
-  return { connectionString: server.connectionString, setFaults: (f) => server.setFaults(f), faults: () => server.faults(), received: () => server.received(), close: () => server.close() };
+  return {
+    connectionString: server.connectionString,
+    setFaults: (f) => server.setFaults(f),
+    faults: () => server.faults(),
+    received: () => server.received(),
+    close: () => server.close(),
+  };
 }

@@ -35,7 +35,8 @@ export const preflightCheck: PlanCheck = {
       return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary: "Preflight not run: the plan's secrets are not all set", fix: "Set the environment variables named above and run `octoha check` again to reach Octopus, SQL and the folders." }];
     }
     if (connectionStringProblem(sqlConnectionString, "")) {
-      return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary: "Preflight not run: the SQL connection string is not usable (see above)", fix: "Correct it and run `octoha check` again." }];
+      const summary = "Preflight not run: the SQL connection string is not usable (see above)";
+      return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary, fix: "Correct it and run `octoha check` again." }];
     }
     const ports = createOctopusPorts(ctx.loaded.plan, { apiKey, sqlConnectionString }, ctx.signal ? { signal: ctx.signal } : {});
     try {

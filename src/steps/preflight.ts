@@ -177,7 +177,12 @@ function probeFailure(error: unknown): Finding {
   if (e?.code === "SCHEMA_UNRECOGNISED" || e?.code === "SCHEMA_UNKNOWN") {
     return { severity: "error", code: "SCHEMA_UNKNOWN", summary: `The Octopus database schema was not recognised: ${message}`, detail: "octoha reads the database to prove completeness and refuses to act on a schema it does not know.", fix: "Check the SQL connection string points at the Octopus database; if it does, report the Octopus version so support can be added." };
   }
-  return { severity: "error", code: e?.code ?? "SQL_UNREACHABLE", summary: `Cannot read the Octopus database: ${message}`, fix: e?.hint ?? "Check the SQL connection string environment variable, the server name and the firewall." };
+  return {
+    severity: "error",
+    code: e?.code ?? "SQL_UNREACHABLE",
+    summary: `Cannot read the Octopus database: ${message}`,
+    fix: e?.hint ?? "Check the SQL connection string environment variable, the server name and the firewall.",
+  };
 }
 
 /** Stands in for an unreachable server's version so every folder the plan names is checked. */

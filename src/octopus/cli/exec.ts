@@ -47,7 +47,9 @@ export function runExe(argv: readonly string[], options: ExeRunOptions = {}): Pr
   const shown = redactor.redact(argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" "));
   const timeoutMs = options.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, killSignal: "SIGKILL", env: childEnv(options.env ?? process.env, options.secretEnv), maxBuffer: 16 * 1024 * 1024, windowsHide: true }, (error, stdout, stderr) => {
+    const env = childEnv(options.env ?? process.env, options.secretEnv);
+    const execOptions = { timeout: timeoutMs, killSignal: "SIGKILL" as const, env, maxBuffer: 16 * 1024 * 1024, windowsHide: true };
+    execFile(file, args, execOptions, (error, stdout, stderr) => {
       if (!error) return resolve({ stdout, stderr });
       const e = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
       if (e.code === "ENOENT" || e.code === "EACCES")

@@ -67,9 +67,11 @@ export class OctopusApiError extends OctohaError {
  * The run was interrupted (Ctrl-C) while a request was in flight or backing off. Not an Octopus
  * failure, so not an OctopusApiError: code that reads any API failure as "offline" must let it pass.
  */
+const INTERRUPTED_HINT = "Stopped on request (Ctrl-C or SIGTERM); nothing more was sent. A run says how to resume it.";
+
 export class RequestInterrupted extends OctohaError {
   constructor(summary: string, node?: string) {
-    super(summary, { code: "INTERRUPTED", behaviour: "fatal", exitCode: ExitCode.Resumable, node, hint: "Stopped on request (Ctrl-C or SIGTERM); nothing more was sent. A run says how to resume it." });
+    super(summary, { code: "INTERRUPTED", behaviour: "fatal", exitCode: ExitCode.Resumable, node, hint: INTERRUPTED_HINT });
   }
 }
 

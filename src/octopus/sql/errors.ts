@@ -60,7 +60,10 @@ export function toOctohaError(error: unknown, ctx: SqlErrorContext): OctohaError
       "SQL_LOGIN_FAILED",
       "fatal",
       "SQL Server refused the login",
-      `Check User Id and Password in ${where} (a SQL login: octoha cannot use Integrated Security), and on the SQL Server that the login exists, is enabled, SQL Server authentication (mixed mode) is on, and the login is mapped to the Octopus database with read access. SQL Server's error log gives the reason (the state of error 18456); octoha never prints the password.`,
+      `Check User Id and Password in ${where} (a SQL login: octoha cannot use Integrated Security), and on ` +
+        "the SQL Server that the login exists, is enabled, SQL Server authentication (mixed mode) is on, and the " +
+        "login is mapped to the Octopus database with read access. SQL Server's error log gives the reason (the " +
+        "state of error 18456); octoha never prints the password.",
     );
   }
   if (numbers.some((n) => n === 208 || n === 207)) {

@@ -281,7 +281,11 @@ function dropConnection(connection: TediousConnection): void {
 }
 
 function sqlInterrupted(doing: string): OctohaError {
-  return new OctohaError(`Stopped ${doing}: octoha was interrupted`, { code: "INTERRUPTED", exitCode: ExitCode.Resumable, hint: "Stopped on request (Ctrl-C or SIGTERM); nothing more was sent. A run says how to resume it." });
+  return new OctohaError(`Stopped ${doing}: octoha was interrupted`, {
+    code: "INTERRUPTED",
+    exitCode: ExitCode.Resumable,
+    hint: "Stopped on request (Ctrl-C or SIGTERM); nothing more was sent. A run says how to resume it.",
+  });
 }
 
 /** The promise's outcome, or an interruption as soon as the signal aborts (the promise is left to settle unheard). */
