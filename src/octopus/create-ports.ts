@@ -22,22 +22,37 @@ export interface CreatePortsOptions {
    * the services are stopped no node answers, and a resume or rollback must still work then.
    */
   knownVersion?: string;
+  /** The run's abort signal: a Ctrl-C aborts the REST request or SQL query in flight. */
+  signal?: AbortSignal;
 }
 
 export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: CreatePortsOptions = {}): OctopusPorts {
   const nodeUrls = Object.fromEntries(plan.nodes.flatMap((n) => (n.url ? [[n.name, n.url] as const] : [])));
-  const clientOptions = { serverUrl: plan.octopus.serverUrl, apiKey: secrets.apiKey, nodeUrls };
+  const signal = options.signal ? { signal: options.signal } : {};
+  const clientOptions = { serverUrl: plan.octopus.serverUrl, apiKey: secrets.apiKey, nodeUrls, ...signal };
   const rest = createRestPorts(clientOptions);
   const client = new OctopusHttpClient(clientOptions);
   const command = [plan.octopus.serverExe];
   const perNode = Object.fromEntries(plan.nodes.flatMap((n) => (n.service ? [[n.name, n.service] as const] : [])));
   const knownVersion = options.knownVersion;
+  // Children (Octopus.Server.exe, service recipes) never inherit the variables the plan reads secrets from.
+  const secretEnv = [plan.octopus.apiKey.env, plan.octopus.sql.connectionString.env];
   const version: VersionProbe = knownVersion ? { serverVersion: () => Promise.resolve(knownVersion) } : rest.version;
   return {
     ...rest,
     version,
-    folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => version.serverVersion() }),
-    services: new CliNodeServices({ command, instanceFor: () => plan.octopus.instance, perNode, probe: (name) => serviceStateViaPing(client, name) }),
-    inventory: createInventory(secrets.sqlConnectionString, { envVar: plan.octopus.sql.connectionString.env, ...(options.onWarning ? { onWarning: options.onWarning } : {}) }),
+    folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => version.serverVersion(), secretEnv }),
+    services: new CliNodeServices({
+      command,
+      instanceFor: () => plan.octopus.instance,
+      perNode,
+      secretEnv,
+      probe: (name) => serviceStateViaPing(client, name),
+    }),
+    inventory: createInventory(secrets.sqlConnectionString, {
+      envVar: plan.octopus.sql.connectionString.env,
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+      ...signal,
+    }),
   };
 }

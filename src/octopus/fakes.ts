@@ -24,6 +24,8 @@ import type {
   VersionProbe,
 } from "./types.js";
 import { isActiveState } from "./types.js";
+import { folderDefaults } from "./folder-defaults.js";
+import { featuresOf } from "./versions.js";
 import { OctohaError } from "../shared/errors.js";
 
 export interface FakeNode {
@@ -51,7 +53,10 @@ export interface FakeClusterState {
   nodes: FakeNode[];
   tasks: FakeTask[];
   packages: PackageRow[];
+  /** Stored folder settings (what `path` wrote); a key nobody set is absent. */
   folders: ServerFolderPaths;
+  /** Octopus.Home as show-configuration reports it; undefined: not reported (unset keys' folders unknown). */
+  home?: string;
   schema: SchemaShape;
   encrypted: boolean;
 }
@@ -63,6 +68,8 @@ export interface FakeKnobs {
   pollsUntilTasksFinish: number;
   /** Nodes whose start() throws. */
   nodesFailingToStart: Set<string>;
+  /** A started node answers "unknown" (503 while Octopus starts up) to this many state() calls first. */
+  statePollsWhileStarting: number;
   /** ServerFolders.write() throws for these keys. */
   failingPathWrites: Set<keyof ServerFolderPaths>;
   /** Kinds the fake server version does not support: write() refuses them. */
@@ -101,6 +108,7 @@ export function defaultFakeState(): FakeClusterState {
     tasks: [],
     packages: [],
     folders: { taskLogs: "C:\\Octopus\\TaskLogs", artifacts: "C:\\Octopus\\Artifacts", packages: "C:\\Octopus\\Packages" },
+    home: "C:\\Octopus",
     schema: { taskNodeColumn: "ServerNodeId", nodeTable: "OctopusServerNode", hasNodeStatusTable: true, hasSpaceId: true, hasNuGetPackage: true },
     encrypted: true,
   };
@@ -111,6 +119,7 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     stuckTasks: new Set(),
     pollsUntilTasksFinish: 0,
     nodesFailingToStart: new Set(),
+    statePollsWhileStarting: 0,
     failingPathWrites: new Set(),
     unsupportedPathKeys: new Set(),
     unknownSchema: false,
@@ -216,7 +225,7 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
   const folders: ServerFolders = {
     async read() {
       record("folders", "read", []);
-      return { ...state.folders };
+      return { stored: { ...state.folders }, defaults: folderDefaults(state.folders, state.home, featuresOf(state.version)) };
     },
     async write(paths) {
       record("folders", "write", [{ ...paths }]);
@@ -228,6 +237,8 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     },
   };
 
+  /** State polls a started node still answers as starting, by node name. */
+  const starting = new Map<string, number>();
   const services: NodeServices = {
     async stop(nodeName) {
       record("services", "stop", [nodeName]);
@@ -236,11 +247,19 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     async start(nodeName) {
       record("services", "start", [nodeName]);
       if (k.nodesFailingToStart.has(nodeName)) throw new OctohaError(`Node ${nodeName} did not start`, { code: "SERVICE_START_FAILED", node: nodeName });
-      nodeByName(nodeName).service = "running";
+      const n = nodeByName(nodeName);
+      if (n.service !== "running" && k.statePollsWhileStarting > 0) starting.set(n.name, k.statePollsWhileStarting);
+      n.service = "running";
     },
     async state(nodeName) {
       record("services", "state", [nodeName]);
-      return nodeByName(nodeName).service;
+      const n = nodeByName(nodeName);
+      const left = starting.get(n.name) ?? 0;
+      if (n.service === "running" && left > 0) {
+        starting.set(n.name, left - 1);
+        return "unknown";
+      }
+      return n.service;
     },
   };
 

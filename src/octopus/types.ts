@@ -84,9 +84,25 @@ export interface ServerFolderPaths {
   eventExports?: string;
 }
 
+/** The server folders as read: what is stored, and what a key nobody set resolves to. */
+export interface ServerFolderReading {
+  /** Values stored in the database (what `path` last wrote). A key the version has but nobody set is absent. */
+  stored: ServerFolderPaths;
+  /**
+   * The folder Octopus uses for each key it has that is not stored (src/octopus/folder-defaults.ts), when
+   * knowable: a key missing from both `stored` and `defaults` is one whose folder octoha cannot tell.
+   */
+  defaults: ServerFolderPaths;
+}
+
+/** Each key's folder as Octopus uses it: the stored value, else its default. */
+export function effectiveFolders(reading: ServerFolderReading): ServerFolderPaths {
+  return { ...reading.defaults, ...reading.stored };
+}
+
 /** Server folders: `Octopus.Server.exe show-configuration` to read, `path` to write (stored in the DB, cluster-wide). */
 export interface ServerFolders {
-  read(): Promise<ServerFolderPaths>;
+  read(): Promise<ServerFolderReading>;
   /** Writes only the keys given; refuses keys the server version does not have. */
   write(paths: ServerFolderPaths): Promise<void>;
 }

@@ -5,6 +5,7 @@
  * A check writes nothing; one that throws becomes an error finding, so one run reports everything.
  */
 import type { Finding } from "../runner/step.js";
+import { connectionStringProblem } from "../octopus/sql/connection-string.js";
 import { OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
 import type { LoadedPlan } from "./load.js";
@@ -79,6 +80,13 @@ export const envRefsCheck: PlanCheck = {
       path: m.path,
     }));
     for (const note of secrets.notes) findings.push({ severity: "warning", code: "OCTOPUS_URL_IGNORED", summary: note, fix: "Unset OCTOPUS_URL or change octopus.serverUrl so both name the same cluster." });
+    const cs = secrets.sqlConnectionString;
+    const where = `The SQL connection string in ${secrets.sources.sqlConnectionString}`;
+    const sql = cs === undefined ? undefined : connectionStringProblem(cs, where);
+    if (sql) {
+      const path = "octopus.sql.connectionString";
+      findings.push({ severity: "error", code: "SQL_CONNECTION_STRING_INVALID", summary: sql.summary, fix: sql.hint, path });
+    }
     if (secrets.apiKey !== undefined && !/^API-/i.test(secrets.apiKey))
       findings.push({ severity: "warning", code: "API_KEY_SHAPE", summary: `the API key in ${secrets.sources.apiKey} does not start with "API-"`, fix: "Octopus API keys look like API-XXXX…; check the variable holds a key, not a user name or password." });
     return findings;

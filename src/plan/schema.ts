@@ -72,6 +72,12 @@ export const PlanOptions = z
     /** Seconds to wait after drain for task-log handles to close (Octopus keeps a log open ~1 min). */
     logHandleWaitSeconds: z.number().int().min(0).max(3600).default(60),
     cancelTasksOnDrainTimeout: z.boolean().default(false),
+    serviceStartTimeoutMinutes: z
+      .number()
+      .min(0)
+      .max(24 * 60)
+      .default(5)
+      .describe("How long start-services (and a rollback that starts nodes) waits for every started node to answer its ping; an Octopus Server answers 503 while it starts."),
     collisionPolicy: z.enum(["keep-target", "keep-newer", "fail"]).default("keep-target"),
     verify: z.enum(["none", "size", "sha256"]).default("sha256"),
     approvals: z.enum(["required", "auto"]).default("required"),

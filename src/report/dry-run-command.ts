@@ -7,7 +7,8 @@ import path from "node:path";
 import { loadPlan } from "../plan/load.js";
 import { requireSecrets } from "../plan/secrets.js";
 import { workflowFactory, type WorkflowName } from "../runner/workflows.js";
-import { InputError } from "../shared/errors.js";
+import { InputError, OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
 import type { Redactor } from "../shared/redact.js";
 import { collectDryRun } from "./dry-run.js";
 import type { DryRunReport } from "./model.js";
@@ -37,9 +38,14 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
   if (!factory) throw new InputError(`Unknown workflow ${o.workflow}`, { code: "WORKFLOW_UNKNOWN", hint: "Use --workflow migrate or --workflow repair." });
   // As for a run: an unset variable is bad input (exit 2), not a report of a run that cannot start.
   requireSecrets(loaded.plan, process.env, o.redactor);
-  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir: loaded.stateDir, redactor: o.redactor, flags: o.flags });
+  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir: loaded.stateDir, redactor: o.redactor, flags: o.flags, ...(o.signal ? { signal: o.signal } : {}) });
   try {
     const report = await collectDryRun({ workflow: o.workflow, planFile: loaded.file, steps: workflow.steps, redactor: o.redactor, signal: o.signal });
+    // Ctrl-C aborted the requests in flight: a report of "interrupted" findings would only mislead.
+    if (o.signal?.aborted) {
+      const hint = "Nothing was changed anywhere. Run the dry-run again.";
+      throw new OctohaError("Dry-run interrupted; no report was written", { code: "INTERRUPTED", exitCode: ExitCode.Resumable, hint });
+    }
     const text = renderDryRun(report, o.format, o.redactor);
     if (!o.out) return { report, text };
     const target = path.resolve(o.out);

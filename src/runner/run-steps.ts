@@ -96,8 +96,11 @@ function outcomeOf(o: RunStepsOptions, runId: string, journal: JournalWriter, sn
     const next = refused ? afterRefusal(o, journal.steps, { runId, refusedStepId: problem.stepId, invocation }) : { nextCommand: cmd("rollback", o.approve === "yes") };
     return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], ...next });
   }
-  // A step that stopped on purpose in a safe, resumable place (a drain timeout) says so with exit code 3.
-  const exitCode = c.failure?.exitCode === ExitCode.Resumable ? ExitCode.Resumable : ExitCode.Failed;
+  // A step that stopped on purpose in a safe, resumable place (a drain timeout) says so with exit code 3,
+  // and so does a transient failure that outlasted its retries (Octopus or SQL unreachable): resume
+  // once it is back. Its step re-applies from its last checkpoint.
+  const resumable = c.failure?.exitCode === ExitCode.Resumable || c.failure?.behaviour === "retryable";
+  const exitCode = resumable ? ExitCode.Resumable : ExitCode.Failed;
   return finish("failed", exitCode, { ...(failure ? { failure } : {}), nextCommand: cmd("resume", false) });
 }
 

@@ -51,7 +51,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   requireSecrets(loaded.plan, process.env, redactor);
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : loaded.stateDir;
   const priorResult = o.runId ? await journaledResults(stateDir, o.runId) : undefined;
-  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir, redactor, flags: o.flags, ...(priorResult ? { priorResult } : {}) });
+  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir, redactor, flags: o.flags, signal: o.signal, ...(priorResult ? { priorResult } : {}) });
   try {
     const outcome = await runSteps({
       ...(o.runId ? { runId: o.runId } : {}),

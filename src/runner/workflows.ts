@@ -21,6 +21,8 @@ export interface WorkflowEnv {
    * Optional, additive: absent on a fresh run.
    */
   priorResult?: (stepId: string) => unknown;
+  /** The run's abort signal (Ctrl-C): adapters abort requests in flight with it. */
+  signal?: AbortSignal;
 }
 
 export interface Workflow {

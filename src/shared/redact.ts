@@ -26,6 +26,11 @@ export class Redactor {
     if (secret && secret.length >= 4) this.secrets.add(secret);
   }
 
+  /** True when the value is a registered secret (a whole value: a password may well be a word inside PATH). */
+  isSecret(value: string): boolean {
+    return this.secrets.has(value);
+  }
+
   redact(text: string): string {
     let out = text;
     // Longest first so a secret that contains another is hidden whole.

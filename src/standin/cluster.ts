@@ -18,6 +18,8 @@ import { xorshift } from "./prng.js";
 import type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
 
 export const DEFAULT_VERSION = "2024.1.12345";
+/** How long a started node answers 503 before it serves requests (cluster clock): never instantly ready. */
+export const DEFAULT_STARTUP_MS = 2_000;
 /** Fake clocks start here so runs are reproducible. */
 export const EPOCH = Date.parse("2026-01-05T09:00:00.000Z");
 
@@ -39,6 +41,8 @@ export interface ClusterOptions {
   seed?: number;
   /** Start time of the fake clock (ms since epoch). */
   startTime?: number;
+  /** How long a node answers 503 after its service starts (cluster clock; default DEFAULT_STARTUP_MS). */
+  startupMs?: number;
 }
 
 export class MaintenanceModeError extends Error {
@@ -104,6 +108,7 @@ export class Cluster {
   private nextPackageNumber = 1;
   private readonly runtime = new Map<string, Runtime>();
   private readonly durationMs: number;
+  private readonly startupMs: number;
   /** Nodes whose executing tasks never finish (the "drain that never finishes" knob). */
   private readonly stuckNodes = new Set<string>();
   private readonly listeners = new Set<() => void>();
@@ -114,6 +119,7 @@ export class Cluster {
     this.nowMs = options.startTime ?? EPOCH;
     this.random = xorshift(options.seed ?? 42);
     this.durationMs = options.taskDurationMs ?? 30_000;
+    this.startupMs = options.startupMs ?? DEFAULT_STARTUP_MS;
     const version = options.version ?? DEFAULT_VERSION;
     const schema = options.schema ?? "2018+";
     const folders: SimFolders = options.folders ?? {
@@ -192,6 +198,12 @@ export class Cluster {
     return { ...t };
   }
 
+  /** Running and past its start-up: serves API requests (a starting node answers 503). */
+  isReady(nameOrId: string): boolean {
+    const node = this.requireNode(nameOrId);
+    return node.running && (node.startingUntil === undefined || this.nowMs >= Date.parse(node.startingUntil));
+  }
+
   runningTaskCount(nodeName: string): number {
     return this.s.tasks.filter((t) => t.serverNode === nodeName && (t.state === "Executing" || t.state === "Cancelling")).length;
   }
@@ -257,6 +269,7 @@ export class Cluster {
     const node = this.requireNode(nameOrId);
     if (node.running) return;
     node.running = true;
+    node.startingUntil = new Date(this.nowMs + this.startupMs).toISOString();
     node.effectiveFolders = { ...this.s.folders };
     node.lastSeen = this.iso();
     for (const t of this.s.tasks) {
@@ -496,7 +509,7 @@ export class Cluster {
     let changed = false;
     for (const task of this.s.tasks) {
       if (task.state !== "Queued") continue;
-      const candidates = this.s.nodes.filter((n) => n.running && !n.isDraining && this.runningTaskCount(n.name) < n.maxConcurrentTasks);
+      const candidates = this.s.nodes.filter((n) => this.isReady(n.name) && !n.isDraining && this.runningTaskCount(n.name) < n.maxConcurrentTasks);
       if (candidates.length === 0) break;
       candidates.sort((a, b) => this.runningTaskCount(a.name) / a.maxConcurrentTasks - this.runningTaskCount(b.name) / b.maxConcurrentTasks);
       const node = candidates[0]!;

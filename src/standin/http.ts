@@ -76,7 +76,8 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
   let closed = false;
 
   const pickNode = (): SimNode | undefined => {
-    const running = cluster.nodes().filter((n) => n.running);
+    // A starting node fails the load balancer's health check: it gets nothing until it is ready.
+    const running = cluster.nodes().filter((n) => cluster.isReady(n.name));
     if (running.length === 0) return undefined;
     return running[roundRobin++ % running.length];
   };
@@ -124,6 +125,7 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
       }
       const node = fixedNode !== undefined ? cluster.nodes().find((n) => n.name === fixedNode) : pickNode();
       if (!node || !node.running) return send(res, HttpError(503, "No Octopus Server node is available behind the load balancer."));
+      if (!cluster.isReady(node.name)) return send(res, HttpError(503, `Octopus Server node ${node.name} is starting up; try again in a moment.`));
       res.setHeader("Octopus-Node", node.name);
       const body = req.method === "PUT" || req.method === "POST" ? await readJson(req) : {};
       send(res, answerApi(options, req.method ?? "GET", req.headers, url, node, body));

@@ -18,6 +18,11 @@ export interface SimNode {
   lastSeen: string;
   /** Service state; a stopped node takes no tasks and its API answers nothing. */
   running: boolean;
+  /**
+   * Until this time (cluster clock, ISO) a started node is still starting up: its API answers 503 and
+   * the load balancer sends it nothing, as a real Octopus Server does for a while after its service starts.
+   */
+  startingUntil?: string;
   /** Folder paths (as Octopus spells them) this node read at its last start: nodes read folder paths at start. */
   effectiveFolders: SimFolders;
   /**

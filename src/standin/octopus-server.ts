@@ -141,7 +141,8 @@ async function pathCommand(argv: string[], ctl: ControlClient, environment: ExeE
   pickNode(state, parsed.values.get("instance"), environment.env, false);
   const change: Partial<SimFolders> = {};
   const lines: string[] = [];
-  const clusterShared = parsed.values.get("clusterShared") ?? state.folders.clusterShared;
+  // An unset ClusterShared is the Home folder [V, reference §1.5].
+  const clusterShared = parsed.values.get("clusterShared") ?? state.folders.clusterShared ?? HOME;
   for (const [option, spec] of Object.entries(PATH_OPTIONS)) {
     const raw = parsed.values.get(option);
     if (raw === undefined) continue;
@@ -178,11 +179,18 @@ async function showConfiguration(argv: string[], ctl: ControlClient, environment
   return { exitCode: 0, stdout: `${banner}${body}${body ? "\n" : ""}`, stderr: "" };
 }
 
-/** Keys as show-configuration prints them; folder values come from the DB (what `path` last wrote). */
+/** Every simulated node's Home folder (show-configuration's Octopus.Home). */
+export const HOME = "C:\\Octopus";
+
+/**
+ * Keys as show-configuration prints them; folder values come from the DB (what `path` last wrote).
+ * A folder nobody set is not printed (what the real tool prints then is not documented): a reader
+ * derives it from Octopus.Home, ClusterShared being Home and the other kinds its children.
+ */
 export function configurationValues(state: ClusterState, node: SimNode): Record<string, string | number | boolean> {
   const has = (min: string) => compareVersions(state.version, min) >= 0;
   const out: Record<string, string | number | boolean> = {
-    "Octopus.Home": "C:\\Octopus",
+    "Octopus.Home": HOME,
     "Octopus.Server.NodeName": node.name,
     "Octopus.Server.TaskCap": node.maxConcurrentTasks,
     "Octopus.Server.MaintenanceMode": node.isDraining,
@@ -191,10 +199,10 @@ export function configurationValues(state: ClusterState, node: SimNode): Record<
     "Octopus.Folders.PackagesDirectory": state.folders.packages,
     "Octopus.Node.Cache": "C:\\Octopus\\OctopusServer\\PackageCache",
   };
-  if (has("2020.2.15")) out["Octopus.Folders.ClusterSharedDirectory"] = state.folders.clusterShared ?? "C:\\Octopus";
+  if (has("2020.2.15") && state.folders.clusterShared) out["Octopus.Folders.ClusterSharedDirectory"] = state.folders.clusterShared;
   if (has("2020.1") && state.folders.telemetry) out["Octopus.Folders.TelemetryDirectory"] = state.folders.telemetry;
-  if (has("2021.1")) out["Octopus.Folders.ImportsDirectory"] = state.folders.imports ?? "C:\\Octopus\\Imports";
-  if (has("2023.3")) out["Octopus.Folders.EventExportsDirectory"] = state.folders.eventExports ?? "C:\\Octopus\\EventExports";
+  if (has("2021.1") && state.folders.imports) out["Octopus.Folders.ImportsDirectory"] = state.folders.imports;
+  if (has("2023.3") && state.folders.eventExports) out["Octopus.Folders.EventExportsDirectory"] = state.folders.eventExports;
   return out;
 }
 

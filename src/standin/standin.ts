@@ -24,6 +24,8 @@ export interface StandinOptions {
   /** Completed tasks with logs, artifacts and packages per node. */
   seedTasks?: number;
   taskDurationMs?: number;
+  /** How long a started node answers 503 before serving (default 2 s of the cluster clock). */
+  startupMs?: number;
   folders?: SimFolders;
   /** "real": the clock follows wall time; "manual": only advance() moves it (deterministic tests). */
   clock?: "real" | "manual";
@@ -57,6 +59,8 @@ export interface RunningStandin {
   setSqlFaults?: (faults: Record<string, unknown>) => void;
   /** The TDS fault knobs now (a fired one-shot knob is gone). */
   sqlFaults?: () => TdsFaults;
+  /** Messages the TDS endpoint has received (a query held by a latency fault is counted on arrival). */
+  sqlRequestsReceived?: () => number;
   close(): Promise<void>;
 }
 
@@ -64,6 +68,7 @@ interface SqlEndpoint {
   connectionString: string;
   setFaults(f: TdsFaults): void;
   faults(): TdsFaults;
+  received(): number;
   close(): Promise<void>;
 }
 
@@ -76,6 +81,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     version: options.version,
     schema: options.schema,
     taskDurationMs: options.taskDurationMs,
+    startupMs: options.startupMs,
     folders: options.folders,
   };
   const snapshotFile = path.join(dataDir, "state.json");
@@ -131,6 +137,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     http,
     setSqlFaults: sql ? (f) => sql?.setFaults(f) : undefined,
     sqlFaults: sql ? () => sql?.faults() ?? {} : undefined,
+    sqlRequestsReceived: sql ? () => sql?.received() ?? 0 : undefined,
     async close() {
       stopClock();
       await sql?.close();
@@ -155,5 +162,11 @@ function shellQuote(s: string): string {
 async function startSqlEndpoint(cluster: Cluster): Promise<SqlEndpoint | undefined> {
   const password = `Sa-${randomBytes(12).toString("hex")}`;
   const server = await startTdsServer({ host: "127.0.0.1", port: 0, user: "octoha_reader", password, database: "Octopus", handler: createSqlEngine(cluster) });
-  return { connectionString: server.connectionString, setFaults: (f) => server.setFaults(f), faults: () => server.faults(), close: () => server.close() };
+  return {
+    connectionString: server.connectionString,
+    setFaults: (f) => server.setFaults(f),
+    faults: () => server.faults(),
+    received: () => server.received(),
+    close: () => server.close(),
+  };
 }

@@ -7,6 +7,7 @@
  */
 import type { CheckContext, PlanCheck } from "../plan/checks.js";
 import type { StepContext } from "../runner/step.js";
+import { connectionStringProblem } from "../octopus/sql/connection-string.js";
 import { createRunFacts } from "./facts.js";
 import { createCopyEngine, createOctopusPorts } from "./ports.js";
 import { createPreflightStep } from "./preflight.js";
@@ -33,7 +34,11 @@ export const preflightCheck: PlanCheck = {
     if (missing.length > 0 || apiKey === undefined || sqlConnectionString === undefined) {
       return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary: "Preflight not run: the plan's secrets are not all set", fix: "Set the environment variables named above and run `octoha check` again to reach Octopus, SQL and the folders." }];
     }
-    const ports = createOctopusPorts(ctx.loaded.plan, { apiKey, sqlConnectionString });
+    if (connectionStringProblem(sqlConnectionString, "")) {
+      const summary = "Preflight not run: the SQL connection string is not usable (see above)";
+      return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary, fix: "Correct it and run `octoha check` again." }];
+    }
+    const ports = createOctopusPorts(ctx.loaded.plan, { apiKey, sqlConnectionString }, ctx.signal ? { signal: ctx.signal } : {});
     try {
       const step = createPreflightStep({ plan: ctx.loaded.plan, ports, engine: createCopyEngine(), facts: createRunFacts(), env: { ...ctx.env }, pingNodes: true });
       return (await step.inspect(checkStepContext(ctx))).findings;

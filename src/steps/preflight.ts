@@ -77,26 +77,20 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   if (plan.shared.clusterShared && !features.clusterShared) findings.push({ severity: "warning", code: "KIND_NOT_IN_VERSION", summary: `Octopus ${version} has no path --clusterShared (2020.2.15+); shared.clusterShared is ignored`, fix: "Remove shared.clusterShared from the plan." });
 
   let schema: SchemaShape | undefined;
+  let sqlReached = true;
   try {
     schema = await ports.inventory.probe();
     findings.push({ severity: "info", code: "SCHEMA_RECOGNISED", summary: `Octopus database schema recognised (ServerTask.${schema.taskNodeColumn}, ${schema.nodeTable})` });
     if (!schema.hasNuGetPackage) findings.push({ severity: "warning", code: "SCHEMA_NO_NUGETPACKAGE", summary: "The database has no NuGetPackage table: built-in feed packages cannot be checked against the index", fix: "Check that the plan's SQL connection points at the Octopus database." });
   } catch (error) {
-    findings.push({ severity: "error", code: "SCHEMA_UNKNOWN", summary: `The Octopus database schema was not recognised: ${(error as Error).message}`, detail: "octoha reads the database to prove completeness and refuses to act on a schema it does not know.", fix: "Check the SQL connection string points at the Octopus database; if it does, report the Octopus version so support can be added." });
+    if ((error as { code?: unknown }).code === "INTERRUPTED") throw error;
+    const finding = probeFailure(error);
+    sqlReached = finding.code === "SCHEMA_UNKNOWN";
+    findings.push(finding);
   }
 
-  let sqlEncrypted: boolean | undefined;
-  try {
-    const info = await ports.inventory.connectionInfo();
-    sqlEncrypted = info.encrypted;
-    findings.push(
-      info.encrypted
-        ? { severity: "info", code: "SQL_ENCRYPTED", summary: `SQL connection to ${info.server}/${info.database} is encrypted` }
-        : { severity: "warning", code: "SQL_NOT_ENCRYPTED", summary: `SQL connection to ${info.server}/${info.database} is not encrypted`, fix: "Add Encrypt=True to the connection string (and trust the server certificate)." },
-    );
-  } catch (error) {
-    findings.push({ severity: "error", code: "SQL_UNREACHABLE", summary: `Cannot connect to the Octopus database: ${(error as Error).message}`, fix: "Check the SQL connection string environment variable, the server name and the firewall." });
-  }
+  // A failed login or an unreachable server is reported once, by the probe, not again here.
+  const sqlEncrypted = sqlReached ? await connectionEncryption(ports.inventory, findings) : undefined;
 
   // The API root answers without a key: the node list is what proves the key is accepted.
   let apiOk = version !== "unknown";
@@ -153,6 +147,42 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
     }
   }
   return { version, features, schema, kinds, sqlEncrypted, targets, findings };
+}
+
+/** Whether the SQL connection is encrypted, as a finding; undefined when it cannot be told. */
+async function connectionEncryption(inventory: DatabaseInventory, findings: Finding[]): Promise<boolean | undefined> {
+  try {
+    const info = await inventory.connectionInfo();
+    findings.push(
+      info.encrypted
+        ? { severity: "info", code: "SQL_ENCRYPTED", summary: `SQL connection to ${info.server}/${info.database} is encrypted` }
+        : { severity: "warning", code: "SQL_NOT_ENCRYPTED", summary: `SQL connection to ${info.server}/${info.database} is not encrypted`, fix: "Add Encrypt=True to the connection string (and trust the server certificate)." },
+    );
+    return info.encrypted;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "INTERRUPTED") throw error;
+    findings.push({ severity: "error", code: "SQL_UNREACHABLE", summary: `Cannot connect to the Octopus database: ${(error as Error).message}`, fix: "Check the SQL connection string environment variable, the server name and the firewall." });
+    return undefined;
+  }
+}
+
+/**
+ * A schema octoha does not know is one finding; a connection that failed before any schema was
+ * read (wrong password, no such database, server unreachable) is another, with its own fix: a
+ * login failure is not a reason to "report the Octopus version".
+ */
+function probeFailure(error: unknown): Finding {
+  const e = error instanceof OctohaError ? error : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  if (e?.code === "SCHEMA_UNRECOGNISED" || e?.code === "SCHEMA_UNKNOWN") {
+    return { severity: "error", code: "SCHEMA_UNKNOWN", summary: `The Octopus database schema was not recognised: ${message}`, detail: "octoha reads the database to prove completeness and refuses to act on a schema it does not know.", fix: "Check the SQL connection string points at the Octopus database; if it does, report the Octopus version so support can be added." };
+  }
+  return {
+    severity: "error",
+    code: e?.code ?? "SQL_UNREACHABLE",
+    summary: `Cannot read the Octopus database: ${message}`,
+    fix: e?.hint ?? "Check the SQL connection string environment variable, the server name and the firewall.",
+  };
 }
 
 /** Stands in for an unreachable server's version so every folder the plan names is checked. */

@@ -3,18 +3,28 @@
  * database: once per cluster). Records the folders first, writes only what changes; rollback
  * writes the recorded folders back, and refuses once a node has started on the new folders,
  * because Octopus may have written new task logs there that the old folders do not have.
+ *
+ * `path` cannot unset a key. A key nobody had set (ClusterShared is unset on most single nodes, and
+ * then resolves to the Home folder) is recorded with the folder it resolved to, and rollback writes
+ * that folder explicitly: the same folder as before, now set. When that folder cannot be known, repath
+ * refuses before it changes anything, since it could not be undone.
  */
-import type { NodeServices, ServerFolderPaths, ServerFolders } from "../octopus/types.js";
+import { effectiveFolders } from "../octopus/types.js";
+import type { NodeServices, ServerFolderPaths, ServerFolderReading, ServerFolders } from "../octopus/types.js";
 import type { Plan } from "../plan/schema.js";
-import { RollbackRefused, type Change, type Step } from "../runner/step.js";
+import { RollbackRefused, type Change, type Finding, type Step, type StepContext } from "../runner/step.js";
+import { OctohaError } from "../shared/errors.js";
 import type { RunFacts } from "./facts.js";
 import { samePath } from "./folders.js";
-import { pathCommandArgv, renderCommand } from "./server-command.js";
+import { PATH_OPTION, pathCommandArgv, renderCommand } from "./server-command.js";
 
 export interface RepathResult {
+  /** The stored values before the run (a key nobody had set is absent). */
   before: ServerFolderPaths;
   /** Only the keys that changed, with their new values. */
   written: ServerFolderPaths;
+  /** For each written key that was not set before: the folder it resolved to then (restored explicitly). */
+  unsetBefore?: ServerFolderPaths;
 }
 
 export interface RepathDeps {
@@ -26,68 +36,147 @@ export interface RepathDeps {
 }
 
 type Key = keyof ServerFolderPaths;
+const keysOf = (paths: ServerFolderPaths) => Object.keys(paths) as Key[];
+
+/** Keys about to be written that nobody set and whose folder cannot be told: their before-state would be lost. */
+function unknowable(reading: ServerFolderReading, write: ServerFolderPaths): Key[] {
+  return keysOf(write).filter((k) => reading.stored[k] === undefined && reading.defaults[k] === undefined);
+}
+
+/** "it"/"them" and friends, so one message reads right for one key or several. */
+const grammar = (keys: readonly Key[]) =>
+  keys.length === 1 ? { is: "is", was: "was", it: "it", they: "it" } : { is: "are", was: "were", it: "them", they: "they" };
+
+function unknowableError(keys: Key[]): OctohaError {
+  const g = grammar(keys);
+  const summary = `Refusing to repath: ${keys.join(", ")} ${g.is} not set and octoha cannot tell which folder Octopus uses for ${g.it}`;
+  return new OctohaError(summary, {
+    code: "REPATH_BEFORE_UNKNOWN",
+    step: "repath",
+    hint: [
+      "`path` cannot unset a folder, so a rollback would have to write the folder Octopus used before;",
+      "show-configuration names no Octopus.Home to derive it from.",
+      `Set ${g.it} explicitly to the folder Octopus uses now (\`Octopus.Server.exe path ${PATH_OPTION[keys[0]!]} …\`),`,
+      `or leave ${g.it} out of the plan's shared folders; then run again. Nothing was changed.`,
+    ].join(" "),
+  });
+}
+
+/** Why a rollback cannot write back keys whose before-folder was not recorded (a run journaled before it was). */
+function lostReason(lost: Key[]): string {
+  const g = grammar(lost);
+  return [
+    `${lost.join(", ")} ${g.was} not set before the run and the folder ${g.they} resolved to was not recorded,`,
+    `so ${g.it} cannot be written back (\`path\` cannot unset a key). Keep the shared folders, or write ${g.it} back by hand`,
+    `with \`Octopus.Server.exe path ${PATH_OPTION[lost[0]!]} <the folder Octopus used before the run>\`.`,
+  ].join(" ");
+}
 
 export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath"> {
   const { folders, services } = deps.ports;
   const diff = (current: ServerFolderPaths): ServerFolderPaths => {
     const out: ServerFolderPaths = {};
-    for (const key of Object.keys(deps.target) as Key[]) {
+    for (const key of keysOf(deps.target)) {
       if (!samePath(current[key], deps.target[key], deps.plan.octopus.platform)) out[key] = deps.target[key];
     }
     return out;
   };
+  const command = (paths: ServerFolderPaths) => renderCommand(deps.plan, pathCommandArgv(deps.plan, paths));
   /** Past the point of no return once a node ran on the new folders: it may have written there. */
   const refusal = async (r: RepathResult): Promise<string | undefined> => {
+    const { restore, lost } = restoreOf(r);
+    if (lost.length > 0) return lostReason(lost);
     const started = deps.facts.get("start-services");
     const running: string[] = [];
     for (const n of deps.plan.nodes) if ((await services.state(n.name)) !== "stopped") running.push(n.name);
     if (!started && running.length === 0) return undefined;
-    return `node(s) ${(running.length ? running : (started?.acted ?? [])).join(", ")} started on the new folders, so Octopus may have written new task logs, artifacts or packages there that the old folders do not have. Keep the shared folders, or stop every node, copy the new files back, and run \`${renderCommand(deps.plan, pathCommandArgv(deps.plan, restoreOf(r)))}\` yourself.`;
+    return `node(s) ${(running.length ? running : (started?.acted ?? [])).join(", ")} started on the new folders, so Octopus may have written new task logs, artifacts or packages there that the old folders do not have. Keep the shared folders, or stop every node, copy the new files back, and run \`${command(restore)}\` yourself.`;
   };
+  const describeBefore = (reading: ServerFolderReading, key: Key) =>
+    reading.stored[key] ?? (reading.defaults[key] !== undefined ? `(not set: uses ${reading.defaults[key]})` : "(not set)");
   return {
     id: "repath",
     title: "Point Octopus at the shared folders",
     requiresApproval: true,
     async inspect() {
-      const current = await folders.read();
+      const reading = await folders.read();
+      const current = effectiveFolders(reading);
       const write = diff(current);
-      const changes: Change[] = (Object.keys(deps.target) as Key[]).map((key) =>
+      const changes: Change[] = keysOf(deps.target).map((key) =>
         key in write
-          ? { action: "update", target: `server folder ${key}`, before: current[key] ?? "(not set)", after: deps.target[key], summary: `${key}: ${current[key] ?? "(not set)"} → ${deps.target[key]}` }
+          ? { action: "update", target: `server folder ${key}`, before: describeBefore(reading, key), after: deps.target[key],
+              summary: `${key}: ${describeBefore(reading, key)} → ${deps.target[key]}` }
           : { action: "noop", target: `server folder ${key}`, before: current[key], after: current[key], summary: `${key} already ${current[key]}` },
       );
-      const keys = Object.keys(write);
-      return { changes, findings: [], facts: { command: keys.length ? renderCommand(deps.plan, pathCommandArgv(deps.plan, write)) : undefined, argv: keys.length ? pathCommandArgv(deps.plan, write) : undefined } };
+      const lost = unknowable(reading, write);
+      const refused = lost.length ? unknowableError(lost) : undefined;
+      const findings: Finding[] = refused
+        ? [{ severity: "error", code: refused.code, summary: refused.message, ...(refused.hint ? { fix: refused.hint } : {}) }]
+        : [];
+      const keys = keysOf(write);
+      return { changes, findings, facts: { command: keys.length ? command(write) : undefined, argv: keys.length ? pathCommandArgv(deps.plan, write) : undefined } };
     },
     async apply(ctx, last) {
-      const before = last?.before ?? (await folders.read());
-      const written = last?.written ?? diff(before);
-      if (!last) await ctx.checkpoint({ before, written });
+      let r = last;
+      if (!r) {
+        const reading = await folders.read();
+        const written = diff(effectiveFolders(reading));
+        const lost = unknowable(reading, written);
+        if (lost.length > 0) throw unknowableError(lost);
+        const unsetBefore: ServerFolderPaths = {};
+        for (const key of keysOf(written)) if (reading.stored[key] === undefined) unsetBefore[key] = reading.defaults[key];
+        r = { before: reading.stored, written, unsetBefore };
+        await ctx.checkpoint(r);
+      }
       // Re-read: a resumed run writes only what is still different.
-      const pending = diff(await folders.read());
-      if (Object.keys(pending).length > 0) await folders.write(pending);
-      return { before, written };
+      const pending = diff(effectiveFolders(await folders.read()));
+      if (keysOf(pending).length > 0) await folders.write(pending);
+      return r;
     },
     async verify(_ctx, _r) {
-      const remaining = diff(await folders.read());
-      const keys = Object.keys(remaining) as Key[];
+      const remaining = diff(effectiveFolders(await folders.read()));
+      const keys = keysOf(remaining);
       return { ok: keys.length === 0, summary: keys.length === 0 ? "Octopus points at the shared folders" : "folders differ from the plan", problems: keys.map((k) => `${k} is not ${deps.target[k]}`) };
     },
     async rollbackRefusal(_ctx, r) {
       return refusal(r);
     },
-    async rollback(_ctx, r) {
+    async rollback(ctx, r) {
       const reason = await refusal(r);
       if (reason !== undefined) throw new RollbackRefused("repath", reason);
-      const restore = restoreOf(r);
-      if (Object.keys(restore).length > 0) await folders.write(restore);
+      const { restore } = restoreOf(r);
+      if (keysOf(restore).length > 0) await folders.write(restore);
+      reportNowExplicit(ctx, r);
     },
   };
 }
 
-/** The recorded values of the keys this step changed (a key that was unset cannot be unset by `path`: left as is). */
-function restoreOf(r: RepathResult): ServerFolderPaths {
-  const out: ServerFolderPaths = {};
-  for (const key of Object.keys(r.written) as Key[]) if (r.before[key] !== undefined) out[key] = r.before[key];
-  return out;
+/**
+ * The folders to write back for the keys this step changed: the recorded value, or, for a key that
+ * was not set, the folder it resolved to. `lost`: keys with neither (a run journaled before this was recorded).
+ */
+export function restoreOf(r: RepathResult): { restore: ServerFolderPaths; lost: Key[] } {
+  const restore: ServerFolderPaths = {};
+  const lost: Key[] = [];
+  for (const key of keysOf(r.written)) {
+    const value = r.before[key] ?? r.unsetBefore?.[key];
+    if (value === undefined) lost.push(key);
+    else restore[key] = value;
+  }
+  return { restore, lost };
+}
+
+/** Says which keys were unset and are now set explicitly, to the same folder they resolved to. */
+function reportNowExplicit(ctx: StepContext, r: RepathResult): void {
+  const keys = keysOf(r.unsetBefore ?? {}).filter((k) => k in r.written && r.before[k] === undefined);
+  if (keys.length === 0) return;
+  const list = keys.map((k) => `${k} = ${r.unsetBefore![k]}`).join(", ");
+  ctx.emit({
+    level: "warn",
+    message: [
+      "Not set before the run, now set explicitly to the folder Octopus used then",
+      `(\`path\` cannot unset a key; the folders Octopus uses are as before): ${list}`,
+    ].join(" "),
+    data: { nowExplicit: Object.fromEntries(keys.map((k) => [k, r.unsetBefore![k]])) },
+  });
 }

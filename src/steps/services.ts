@@ -3,28 +3,93 @@
  * rollback starts only those; start brings up the nodes stop-services stopped (all plan nodes when
  * no record), and its result marks the point of no return for repath: once a node started on the
  * new folders, Octopus may have written there.
+ *
+ * A started Octopus Server answers 503 (or nothing) for a while before it serves requests, so
+ * "started" is proven by polling each node's ping until a deadline, never by one attempt. The
+ * deadline is a timestamp in the checkpoint: a resumed run continues the same wait.
  */
 import type { NodeServices, ServiceState } from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
+import { ExitCode } from "../shared/exit-codes.js";
 import { OctohaError } from "../shared/errors.js";
+import { realClock, type Clock } from "./deps.js";
 import type { RunFacts } from "./facts.js";
 
 export interface ServicesResult {
   before: Record<string, ServiceState>;
   /** Nodes this step acted on. */
   acted: string[];
+  /** start-services: when every started node must answer by (ms since epoch), once the starts were sent. */
+  readyDeadline?: number;
 }
 
 export interface ServicesDeps {
   ports: { services: NodeServices };
   facts: RunFacts;
   nodeNames: string[];
+  clock?: Clock;
+  /** How long started nodes get to answer their ping (plan serviceStartTimeoutMinutes; default 5 min). */
+  startTimeoutMs?: number;
+  /** How often to ask a starting node (default 2 s). */
+  pollIntervalMs?: number;
 }
+
+export const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
+/** verify re-proves the nodes answer: a reset in that moment is waited out this long at least. */
+const VERIFY_GRACE_MS = 30_000;
+
+type States = Record<string, ServiceState>;
 
 async function states(services: NodeServices, names: string[]): Promise<Record<string, ServiceState>> {
   const out: Record<string, ServiceState> = {};
   for (const n of names) out[n] = await services.state(n);
   return out;
+}
+
+/** Polls until every node answers (running) or the deadline passes; returns the last states seen. */
+async function waitUntilRunning(deps: ServicesDeps, ctx: StepContext, names: string[], deadline: number): Promise<States> {
+  const clock = deps.clock ?? realClock;
+  const poll = deps.pollIntervalMs ?? 2000;
+  for (;;) {
+    const s = await states(deps.ports.services, names);
+    const waiting = names.filter((n) => s[n] !== "running");
+    if (waiting.length === 0 || clock.now() >= deadline || ctx.signal.aborted) return s;
+    ctx.emit({
+      level: "progress",
+      message: `Waiting for ${waiting.map((n) => `${n} (${describeState(s[n])})`).join(", ")} to answer`,
+      data: { waiting, secondsLeft: Math.round((deadline - clock.now()) / 1000) },
+    });
+    await clock.sleep(Math.min(poll, Math.max(0, deadline - clock.now())), ctx.signal);
+  }
+}
+
+const describeState = (s: ServiceState | undefined) => (s === "stopped" ? "not listening yet" : "not answering its ping yet");
+
+function interrupted(stepId: string): OctohaError {
+  return new OctohaError("Stopped while waiting for the nodes to answer", {
+    code: "INTERRUPTED",
+    step: stepId,
+    exitCode: ExitCode.Resumable,
+    hint: "The start commands were sent. Run `octoha resume` to go on waiting.",
+  });
+}
+
+const SILENT = "nothing listens on its URL (the service stopped again, or has not opened its port)";
+const NOT_ANSWERING = "its ping did not answer 200/418 (still starting, or failing)";
+
+/** The nodes did not answer in time: which ones, what they did, and what to look at. */
+function notReady(deps: ServicesDeps, stepId: string, s: States, down: string[]): OctohaError {
+  const minutes = Math.round((deps.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) / 6000) / 10;
+  return new OctohaError(`${down.length} node(s) did not answer within ${minutes} min of their start: ${down.join(", ")}`, {
+    code: "SERVICE_NOT_READY",
+    step: stepId,
+    hint: [
+      ...down.map((n) => `${n}: ${s[n] === "stopped" ? SILENT : NOT_ANSWERING}`),
+      "Look at the node's Octopus server log (Home\\Logs\\OctopusServer.txt): a folder the service account cannot reach",
+      "stops the service right after start.",
+      "Raise options.serviceStartTimeoutMinutes if the node only starts slowly, then run `octoha resume`.",
+    ].join("\n"),
+  });
 }
 
 export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult, "stop-services"> {
@@ -50,8 +115,14 @@ export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult,
       const running = deps.nodeNames.filter((n) => s[n] !== "stopped");
       return { ok: running.length === 0, summary: running.length === 0 ? "every node stopped" : `still running: ${running.join(", ")}`, problems: running };
     },
-    async rollback(_ctx, r) {
+    async rollback(ctx, r) {
       await startAll(services, r.acted);
+      // Rolled back means serving again: the undos after this one talk to the API.
+      const deadline = (deps.clock ?? realClock).now() + (deps.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+      const s = await waitUntilRunning(deps, ctx, r.acted, deadline);
+      if (ctx.signal.aborted) throw interrupted("stop-services");
+      const down = r.acted.filter((n) => s[n] !== "running");
+      if (down.length > 0) throw notReady(deps, "stop-services", s, down);
     },
   };
 }
@@ -77,6 +148,7 @@ async function startAll(services: NodeServices, names: string[]): Promise<void> 
 
 export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult, "start-services"> {
   const { services } = deps.ports;
+  const clock = deps.clock ?? realClock;
   const toStart = () => deps.facts.get("stop-services")?.acted ?? deps.nodeNames;
   return {
     id: "start-services",
@@ -86,15 +158,25 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
     },
     async apply(ctx, last) {
       const names = toStart();
-      const r = last ?? { before: await states(services, names), acted: names };
+      let r: ServicesResult = last ?? { before: await states(services, names), acted: names };
       if (!last) await ctx.checkpoint(r);
       // Recorded before the first start: from here on Octopus may write to the new folders.
       deps.facts.set("start-services", r);
       await startAll(services, r.acted);
+      if (r.readyDeadline === undefined) {
+        r = { ...r, readyDeadline: clock.now() + (deps.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) };
+        await ctx.checkpoint(r);
+        deps.facts.set("start-services", r);
+      }
+      const s = await waitUntilRunning(deps, ctx, r.acted, r.readyDeadline!);
+      if (ctx.signal.aborted) throw interrupted("start-services");
+      const down = r.acted.filter((n) => s[n] !== "running");
+      if (down.length > 0) throw notReady(deps, "start-services", s, down);
       return r;
     },
-    async verify(_ctx, r) {
-      const s = await states(services, r.acted);
+    async verify(ctx, r) {
+      const s = await waitUntilRunning(deps, ctx, r.acted, Math.max(r.readyDeadline ?? 0, clock.now() + VERIFY_GRACE_MS));
+      if (ctx.signal.aborted) throw interrupted("start-services");
       const down = r.acted.filter((n) => s[n] !== "running");
       return { ok: down.length === 0, summary: down.length === 0 ? "every node running" : `not running: ${down.join(", ")}`, problems: down };
     },

@@ -85,7 +85,8 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
   const provision = createProvisionStorageStep({ targets });
   const drain = createDrainNodesStep({ ports, facts, clock, drainTimeoutMinutes: plan.options.drainTimeoutMinutes, logHandleWaitSeconds: plan.options.logHandleWaitSeconds, cancelOnTimeout: plan.options.cancelTasksOnDrainTimeout || o.flags.cancelTasks, pollIntervalMs: o.pollIntervalMs });
   const maintenanceOn = createMaintenanceOnStep({ ports, facts });
-  const stop = createStopServicesStep({ ports, facts, nodeNames });
+  const serviceDeps = { ports, facts, nodeNames, clock, startTimeoutMs: plan.options.serviceStartTimeoutMinutes * 60_000, ...(o.pollIntervalMs ? { pollIntervalMs: o.pollIntervalMs } : {}) };
+  const stop = createStopServicesStep(serviceDeps);
   const copies = kinds.map((k) => createCopyStep(k, copyDeps));
   const verifyCopy = createVerifyCopyStep({
     ports,
@@ -99,7 +100,7 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     logsMissingEverywhere: "list",
   });
   const repath = createRepathStep({ plan, ports, facts, target: targetServerFolders(plan, features) });
-  const start = createStartServicesStep({ ports, facts, nodeNames });
+  const start = createStartServicesStep(serviceDeps);
   const verifyOctopus = createVerifyOctopusStep({ ports, clock, nodeNames, sampleSize: plan.options.verifySampleSize, verifyAll: o.flags.verifyAll, skip: () => new Set(facts.get("verify-copy")?.logsNowhere ?? []) });
   const maintenanceOff = createMaintenanceOffStep({ ports, facts });
   const undrain = createUndrainStep({ ports, facts });
@@ -121,7 +122,7 @@ async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
   const ports = createOctopusPorts(
     env.plan,
     { apiKey: secrets.apiKey ?? "", sqlConnectionString: secrets.sqlConnectionString ?? "" },
-    typeof journaled === "string" ? { knownVersion: journaled } : {},
+    { ...(typeof journaled === "string" ? { knownVersion: journaled } : {}), ...(env.signal ? { signal: env.signal } : {}) },
   );
   const version = await ports.version.serverVersion();
   const steps = buildSteps(name, { plan: env.plan, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags: stepFlags(env.flags), version, facts: createRunFacts(env.priorResult) });

@@ -43,7 +43,9 @@ export interface ScenarioOptions {
   standin?: Partial<StandinOptions>;
   options?: Partial<PlanInput["options"]>;
   /** Adjust the plan before it is written (e.g. a single-node migration). */
-  editPlan?: (plan: PlanInput) => void;
+  editPlan?: (plan: PlanInput, root: string) => void;
+  /** Extra variables in octoha's environment (they win over the plan's secrets). */
+  env?: Record<string, string> | ((standin: RunningStandin) => Record<string, string>);
 }
 
 export const E2E_TIMEOUT_MS = 180_000;
@@ -70,11 +72,11 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
   const plan = demoPlan(standin, stateDir);
   // Short waits: nothing writes logs after the drain in the stand-in, and no handle lingers.
   plan.options = { ...plan.options, drainTimeoutMinutes: 1, logHandleWaitSeconds: 0, verifySampleSize: 50, ...o.options };
-  o.editPlan?.(plan);
+  o.editPlan?.(plan, root);
   const planFile = path.join(root, "plan", "plan.json");
   await mkdir(path.dirname(planFile), { recursive: true });
   await writeFile(planFile, `${JSON.stringify(plan, null, 2)}\n`);
-  const env = cleanEnv({ [plan.octopus.apiKey!.env]: standin.apiKey, [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "" });
+  const env = cleanEnv({ [plan.octopus.apiKey!.env]: standin.apiKey, [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "", ...(typeof o.env === "function" ? o.env(standin) : o.env) });
 
   return {
     root,

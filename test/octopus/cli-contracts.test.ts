@@ -8,6 +8,7 @@ import { OctopusHttpClient, serviceStateViaPing } from "../../src/octopus/rest/i
 import type { ServerFolderPaths } from "../../src/octopus/types.js";
 import { nodeUrls, startTestStandin, type TestStandin } from "../standin/harness.js";
 import { describeFoldersContract } from "./contracts/folders.js";
+import { HOME } from "../../src/standin/octopus-server.js";
 import { describeServicesContract } from "./contracts/services.js";
 
 function stored(s: TestStandin): ServerFolderPaths {
@@ -21,7 +22,7 @@ for (const version of ["2022.1.2000"]) {
     const s = await startTestStandin({ version });
     return {
       port: new CliServerFolders({ command: [s.serverExe], instance: "OctopusServer", version: async () => version, timeoutMs: 20_000 }),
-      control: { version, stored: async () => stored(s) },
+      control: { version, home: HOME, stored: async () => stored(s) },
       close: () => s.close(),
     };
   });

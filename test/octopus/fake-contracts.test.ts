@@ -73,7 +73,7 @@ describeTasksContract("in-memory fake", async () => {
 describeFoldersContract("in-memory fake, Octopus 2022.1", async () => {
   const state = { ...defaultFakeState(), version: "2022.1.2000" };
   const fake = createFakeCluster(state, { unsupportedPathKeys: new Set(["eventExports"]) });
-  return { port: fake.ports.folders, control: { version: state.version, stored: async () => ({ ...fake.state.folders }) }, close };
+  return { port: fake.ports.folders, control: { version: state.version, home: "C:\\Octopus", stored: async () => ({ ...fake.state.folders }) }, close };
 });
 
 describeServicesContract("in-memory fake", async () => {

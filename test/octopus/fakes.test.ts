@@ -19,6 +19,6 @@ describe("in-memory Octopus fakes", () => {
   it("a version without a folder kind refuses to write it", async () => {
     const f = createFakeCluster(undefined, { unsupportedPathKeys: new Set(["eventExports"]) });
     await expect(f.ports.folders.write({ eventExports: "\\\\fs\\E" })).rejects.toMatchObject({ code: "PATH_OPTION_UNSUPPORTED" });
-    expect((await f.ports.folders.read()).eventExports).toBeUndefined();
+    expect((await f.ports.folders.read()).stored.eventExports).toBeUndefined();
   });
 });

@@ -44,6 +44,25 @@ function expectNoKey(error: unknown, key: string): void {
 }
 
 describe("REST adapters under faults", () => {
+  it("the run's abort signal ends a 5xx storm's backoff at once: the request rejects as an interruption (exit 3), not after every attempt", async () => {
+    s.http.setFaults("lb", { errorRate: 1, errorStatus: 503 });
+    const stop = new AbortController();
+    const started = Date.now();
+    setTimeout(() => stop.abort(), 200);
+    // Without the signal this takes at least 2 + 4 + 8 s of backoff.
+    const e = await failure(ports({ backoffMs: 2000, attempts: 4, signal: stop.signal }).maintenance.isOn());
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(e).toMatchObject({ code: "INTERRUPTED", exitCode: 3 });
+    expect(e).not.toBeInstanceOf(OctopusApiError);
+  });
+
+  it("an aborted ping is an interruption, not an offline node", async () => {
+    s.http.setFaults(s.cluster.nodes()[0]!.name, { latencyMs: 3_000 });
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 200);
+    const nodes = ports({ signal: stop.signal, timeoutMs: 20_000 }).nodes;
+    expect(await failure(nodes.ping(s.cluster.nodes()[0]!.name))).toMatchObject({ code: "INTERRUPTED" });
+  });
   it("a short 5xx storm is retried away", async () => {
     s.http.setFaults("lb", { failNext: 2 });
     expect(await ports().maintenance.isOn()).toBe(false);

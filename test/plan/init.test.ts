@@ -14,7 +14,7 @@ describe("octoha init", () => {
       expect(parsePlan(raw).issues).toEqual([]);
       // The $schema reference resolves to the packaged schema from where the plan is.
       expect(path.resolve(dir, raw.$schema)).toBe(path.join(REPO, "plans", "octoha.schema.json"));
-      const check = await runCli(["check", "plan.json", "--no-preflight"], { cwd: dir, env: cleanEnv({ OCTOPUS_API_KEY: "API-INITKEY00000000000000", OCTOHA_SQL_CONNECTION_STRING: "Server=sql01;Integrated Security=true" }) });
+      const check = await runCli(["check", "plan.json", "--no-preflight"], { cwd: dir, env: cleanEnv({ OCTOPUS_API_KEY: "API-INITKEY00000000000000", OCTOHA_SQL_CONNECTION_STRING: "Server=sql01;Database=Octopus;User Id=octoha_reader;Password=init-test-pw" }) });
       expect(check.code).toBe(0);
     }),
   );

@@ -46,11 +46,11 @@ describe("step policy", () => {
     expect(view.notices.filter((n) => n.type === "step-retry").map((n) => (n.type === "step-retry" ? n.delayMs : 0))).toEqual([5, 10]);
   });
 
-  it("a retryable error that outlasts the attempts fails the run with exit 1 and the step named", async () => {
+  it("a retryable error that outlasts the attempts stops the run resumable (exit 3) with the step named and the resume command", async () => {
     const calls = { n: 0, lastSeen: [] as unknown[] };
     const { outcome } = await run(flakyStep([transient(), transient()], { attempts: 2, backoffMs: 1 }, calls));
     expect(calls.n).toBe(2);
-    expect(outcome).toMatchObject({ status: "failed", exitCode: 1, failure: { stepId: "flaky", code: "EBUSY", message: "share busy" } });
+    expect(outcome).toMatchObject({ status: "failed", exitCode: 3, failure: { stepId: "flaky", code: "EBUSY", message: "share busy" } });
     expect(outcome.nextCommand).toContain("octoha resume");
   });
 

@@ -36,6 +36,18 @@ describe("stand-in HTTP API", () => {
     expect((await get(`${s.nodes[1]!.url}/api/serverstatus`, s.apiKey)).headers.get("octopus-node")).toBe("OCTO2");
   });
 
+  it("a node answers 503 for a while after its service starts, and the load balancer sends it nothing until then", async () => {
+    const post = (p: string) => fetch(`${s.controlUrl}/${p}`, { method: "POST", headers: { "X-Standin-Token": s.controlToken }, body: "{}" });
+    await post("services/OCTO1/stop");
+    await post("services/OCTO1/start");
+    const starting = await get(`${s.nodes[0]!.url}/api/octopusservernodes/ping`);
+    expect(starting.status).toBe(503);
+    expect(((await starting.json()) as { ErrorMessage: string }).ErrorMessage).toMatch(/starting/);
+    for (let i = 0; i < 4; i++) expect((await get(`${s.url}/api/serverstatus`, s.apiKey)).headers.get("octopus-node")).toBe("OCTO2");
+    s.cluster.advance(2_000);
+    expect((await get(`${s.nodes[0]!.url}/api/octopusservernodes/ping`)).status).toBe(200);
+  });
+
   it("a draining node's ping answers 418 with the node JSON; its drain flag is IsInMaintenanceMode", async () => {
     s.cluster.updateNode("OCTO1", { isDraining: true });
     const res = await get(`${s.nodes[0]!.url}/api/octopusservernodes/ping`);

@@ -197,6 +197,58 @@ describe("stop-services / start-services", () => {
   });
 });
 
+describe("start-services waits for the started nodes to answer", () => {
+  const stoppedCluster = (pollsWhileStarting: number) => {
+    const cluster = createFakeCluster(undefined, { statePollsWhileStarting: pollsWhileStarting });
+    cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    return cluster;
+  };
+
+  it("a node that answers 503 for a while after its start is polled until it answers, not failed at the first try", async () => {
+    const cluster = stoppedCluster(3);
+    const clock = fakeClock();
+    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"], clock, startTimeoutMs: 60_000, pollIntervalMs: 1000 });
+    const ctx = recordingContext("start-services", clock);
+    const r = await start.apply(ctx, undefined);
+    expect(r.readyDeadline).toBe(1_700_000_000_000 + 60_000);
+    expect(ctx.checkpoints.at(-1)).toMatchObject({ readyDeadline: r.readyDeadline });
+    expect(ctx.events.filter((e) => e.level === "progress").length).toBeGreaterThan(0);
+    expect((await start.verify(ctx, r)).ok).toBe(true);
+  });
+
+  it("nodes that never answer fail the step at the recorded deadline, naming them", async () => {
+    const cluster = stoppedCluster(1_000_000);
+    const clock = fakeClock();
+    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"], clock, startTimeoutMs: 60_000, pollIntervalMs: 1000 });
+    const error = (await start.apply(recordingContext("start-services", clock), undefined).catch((e: unknown) => e)) as OctohaError;
+    expect(error.code).toBe("SERVICE_NOT_READY");
+    expect(error.message).toContain("OCTO1, OCTO2");
+    expect(clock.now()).toBe(1_700_000_000_000 + 60_000);
+  });
+
+  it("a resumed start continues the recorded deadline instead of starting a new wait", async () => {
+    const cluster = stoppedCluster(1_000_000);
+    const clock = fakeClock();
+    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"], clock, startTimeoutMs: 60_000, pollIntervalMs: 1000 });
+    const last = { before: { OCTO1: "stopped" as const, OCTO2: "stopped" as const }, acted: ["OCTO1", "OCTO2"], readyDeadline: clock.now() + 5_000 };
+    const error = (await start.apply(recordingContext("start-services", clock), last).catch((e: unknown) => e)) as OctohaError;
+    expect(error.code).toBe("SERVICE_NOT_READY");
+    expect(clock.now()).toBe(last.readyDeadline);
+  });
+
+  it("rollback of stop-services starts the nodes and waits until they answer", async () => {
+    const cluster = createFakeCluster(undefined, { statePollsWhileStarting: 2 });
+    const clock = fakeClock();
+    const facts = createRunFacts();
+    const stop = createStopServicesStep({ ports: cluster.ports, facts, nodeNames: ["OCTO1", "OCTO2"], clock, pollIntervalMs: 1000 });
+    const ctx = recordingContext("stop-services", clock);
+    const r = await stop.apply(ctx, undefined);
+    await stop.rollback(ctx, r);
+    expect(await cluster.ports.services.state("OCTO1")).toBe("running");
+    expect(ctx.events.some((e) => /Waiting for OCTO1/.test(e.message))).toBe(true);
+  });
+});
+
 describe("drain progress names nodes the way operators know them", () => {
   it("shows the node's name even when the API reports the task's node by its Id", async () => {
     const { describeTasks } = await import("../../src/steps/drain-nodes.js");

@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RollbackRefused } from "../../src/runner/step.js";
 import { STEP_IDS } from "../../src/steps/ids.js";
+import { createRepathStep } from "../../src/steps/repath.js";
 import type { OctohaError } from "../../src/shared/errors.js";
 import { clusterFixture, type ClusterFixture } from "./fixture.js";
 import { listTree, recordingContext, runAll, writeFiles } from "./helpers.js";
@@ -192,6 +193,62 @@ describe("repath", () => {
     const ctx = recordingContext("repath");
     await expect(repath.apply(ctx, undefined)).rejects.toMatchObject({ code: "PATH_WRITE_FAILED" });
     expect(ctx.checkpoints).toHaveLength(1);
+  });
+});
+
+describe("repath: keys nobody had set (ClusterShared, Imports)", () => {
+  const SHARE = "\\\\fs01\\Octopus Shared";
+  const repathOf = (f: ClusterFixture) =>
+    createRepathStep({ plan: f.plan, ports: f.cluster.ports, facts: f.facts, target: { clusterShared: SHARE, taskLogs: `${SHARE}\\TaskLogs`, imports: `${SHARE}\\Imports` } });
+
+  it("records the folder an unset key resolved to, and rollback writes it back explicitly and says so", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const before = { ...fx.cluster.state.folders };
+    const repath = repathOf(fx);
+    const ctx = recordingContext("repath");
+    const r = await repath.apply(ctx, undefined);
+    expect(ctx.checkpoints[0]).toMatchObject({ before, unsetBefore: { clusterShared: "C:\\Octopus", imports: "C:\\Octopus\\Imports" } });
+    expect(fx.cluster.state.folders.clusterShared).toBe(SHARE);
+    await repath.rollback(ctx, r);
+    expect(fx.cluster.state.folders).toEqual({ ...before, clusterShared: "C:\\Octopus", imports: "C:\\Octopus\\Imports" });
+    const said = ctx.events.find((e) => e.level === "warn");
+    expect(said?.message).toMatch(/Not set before the run, now set explicitly/);
+    expect(said?.data).toEqual({ nowExplicit: { clusterShared: "C:\\Octopus", imports: "C:\\Octopus\\Imports" } });
+  });
+
+  it("refuses before changing anything when it cannot tell which folder an unset key uses (no Octopus.Home)", async () => {
+    fx = await clusterFixture();
+    delete fx.cluster.state.home;
+    const repath = repathOf(fx);
+    const preview = await repath.inspect(recordingContext("repath"));
+    expect(preview.findings).toMatchObject([{ severity: "error", code: "REPATH_BEFORE_UNKNOWN" }]);
+    const ctx = recordingContext("repath");
+    const error = (await repath.apply(ctx, undefined).catch((e: unknown) => e)) as OctohaError;
+    expect(error.code).toBe("REPATH_BEFORE_UNKNOWN");
+    expect(error.message).toContain("clusterShared, imports");
+    expect(ctx.checkpoints).toEqual([]);
+    expect(fx.cluster.writes()).toEqual([]);
+  });
+
+  it("past the point of no return, the refusal's manual path command writes back the unset keys' folders too", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const repath = repathOf(fx);
+    const r = await repath.apply(recordingContext("repath"), undefined);
+    fx.cluster.state.nodes.forEach((n) => (n.service = "running"));
+    const reason = await repath.rollbackRefusal!(recordingContext("repath"), r);
+    expect(reason).toContain("--clusterShared C:\\Octopus --taskLogs C:\\Octopus\\TaskLogs --imports C:\\Octopus\\Imports");
+  });
+
+  it("a journaled result that did not record an unset key's folder refuses to roll back instead of leaving the key as it is", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const repath = repathOf(fx);
+    const old = { before: { taskLogs: "C:\\Octopus\\TaskLogs" }, written: { clusterShared: SHARE, taskLogs: `${SHARE}\\TaskLogs` } };
+    expect(await repath.rollbackRefusal!(recordingContext("repath"), old)).toMatch(/clusterShared was not set before the run/);
+    await expect(repath.rollback(recordingContext("repath"), old)).rejects.toBeInstanceOf(RollbackRefused);
+    expect(fx.cluster.writes()).toEqual([]);
   });
 });
 

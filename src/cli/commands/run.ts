@@ -16,8 +16,8 @@ export function register(program: Command): void {
     "after",
     `
 Exit codes: 0 done, 1 failed (or the state directory is locked), 2 bad input (the plan, an unset
-variable, a damaged journal: nothing changed), 3 stopped but resumable (Ctrl-C or an approval gate:
-the exact command to continue is printed), 4 rolled back.
+variable, a damaged journal: nothing changed), 3 stopped but resumable (Ctrl-C, an approval gate,
+Octopus or SQL still failing after every retry: the exact command to continue is printed), 4 rolled back.
 
 Examples:
   octoha run plan.json --phase preseed      copy while Octopus is live

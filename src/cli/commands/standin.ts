@@ -10,6 +10,7 @@ interface StandinFlags {
   schema: string;
   seedTasks: string;
   taskDurationMs: string;
+  startupMs: string;
   port: string;
   json?: boolean;
 }
@@ -24,6 +25,7 @@ export function register(program: Command): void {
     .option("--schema <s>", "database schema spelling: 3.x or 2018+", "2018+")
     .option("--seed-tasks <k>", "completed tasks (with logs, artifacts, packages) to seed per node", "0")
     .option("--task-duration-ms <ms>", "how long a queued task runs once picked up", "30000")
+    .option("--startup-ms <ms>", "how long a started node answers 503 before it serves requests", "2000")
     .option("--port <port>", "port of the load-balanced URL (0 = any free port)", "0")
     .option("--json", "print only the JSON line (no human summary on stderr)")
     .action(async (flags: StandinFlags) => {
@@ -33,6 +35,7 @@ export function register(program: Command): void {
         Number.isInteger(nodes) && nodes >= 1 && nodes <= 16 ? undefined : `--nodes must be a whole number from 1 to 16, not ${flags.nodes}`,
         Number.isInteger(seedTasks) && seedTasks >= 0 ? undefined : `--seed-tasks must be a whole number, not ${flags.seedTasks}`,
         flags.schema === "3.x" || flags.schema === "2018+" ? undefined : `--schema must be 3.x or 2018+, not ${flags.schema}`,
+        Number.isInteger(Number(flags.startupMs)) && Number(flags.startupMs) >= 0 ? undefined : `--startup-ms must be a whole number, not ${flags.startupMs}`,
         flags.version === undefined || /^\d+(\.\d+)+$/.test(flags.version) ? undefined : `--version must look like 2024.1.12345, not ${flags.version}`,
       ].filter((p): p is string => p !== undefined);
       if (problems.length > 0) {
@@ -47,6 +50,7 @@ export function register(program: Command): void {
         schema: flags.schema === "3.x" ? "3.x" : "2018+",
         seedTasks,
         taskDurationMs: Number(flags.taskDurationMs),
+        startupMs: Number(flags.startupMs),
         port: Number(flags.port),
         // The stand-in's own throwaway key; a fixed one may come from the environment, never argv.
         apiKey: process.env.OCTOHA_STANDIN_API_KEY || undefined,

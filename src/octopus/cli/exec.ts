@@ -9,7 +9,10 @@ import { redactor } from "../../shared/redact.js";
 
 export interface ExeRunOptions {
   timeoutMs?: number;
+  /** The child's environment before secrets are removed (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** Variables the plan names as secrets: never handed to the child (OCTOPUS_API_KEY never is either). */
+  secretEnv?: readonly string[];
   /** Node the command acts on, for error messages. */
   node?: string;
 }
@@ -19,13 +22,34 @@ export interface ExeOutput {
   stderr: string;
 }
 
+/** Always withheld: the Octopus CLI's own API-key variable, whatever the plan names. */
+const ALWAYS_SECRET = ["OCTOPUS_API_KEY"];
+
+/**
+ * The environment a child gets: this process's, without the secret variables (by name, compared
+ * case-insensitively as Windows does) and without any variable whose value is a secret octoha has
+ * read (the same key under another name). Octopus.Server.exe and service recipes need none of
+ * them, and a child could log or pass them on.
+ */
+export function childEnv(env: NodeJS.ProcessEnv, secretNames: readonly string[] = []): NodeJS.ProcessEnv {
+  const names = new Set([...ALWAYS_SECRET, ...secretNames].map((n) => n.toUpperCase()));
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || names.has(name.toUpperCase()) || redactor.isSecret(value)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
 export function runExe(argv: readonly string[], options: ExeRunOptions = {}): Promise<ExeOutput> {
   const [file, ...args] = argv;
   if (!file) return Promise.reject(new OctohaError("No command was given to run.", { code: "OCTOPUS_EXE_MISSING", hint: "Set octopus.serverExe in the plan, or the node's service commands." }));
   const shown = redactor.redact(argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" "));
   const timeoutMs = options.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, killSignal: "SIGKILL", env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024, windowsHide: true }, (error, stdout, stderr) => {
+    const env = childEnv(options.env ?? process.env, options.secretEnv);
+    const execOptions = { timeout: timeoutMs, killSignal: "SIGKILL" as const, env, maxBuffer: 16 * 1024 * 1024, windowsHide: true };
+    execFile(file, args, execOptions, (error, stdout, stderr) => {
       if (!error) return resolve({ stdout, stderr });
       const e = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
       if (e.code === "ENOENT" || e.code === "EACCES")

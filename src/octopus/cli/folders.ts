@@ -1,11 +1,12 @@
 /**
  * ServerFolders through Octopus.Server.exe: `show-configuration` to read (the values stored in the
- * database), `path` to write (once per cluster). Keys a version lacks are refused before anything runs
+ * database, and Octopus.Home for the defaults of keys nobody set), `path` to write (once per cluster). Keys a version lacks are refused before anything runs
  * (reference §3.1, version gates in src/octopus/versions.ts).
  */
 import { InputError, OctohaError } from "../../shared/errors.js";
 import { featuresOf, type VersionFeatures } from "../versions.js";
-import type { ServerFolderPaths, ServerFolders } from "../types.js";
+import { folderDefaults } from "../folder-defaults.js";
+import type { ServerFolderPaths, ServerFolderReading, ServerFolders } from "../types.js";
 import { runExe, type ExeRunOptions } from "./exec.js";
 
 export interface ServerExeOptions extends ExeRunOptions {
@@ -29,15 +30,18 @@ const FOLDER_SPECS: { kind: keyof ServerFolderPaths; option: string; key: string
 export class CliServerFolders implements ServerFolders {
   constructor(private readonly o: ServerExeOptions) {}
 
-  async read(): Promise<ServerFolderPaths> {
+  async read(): Promise<ServerFolderReading> {
     const { stdout } = await runExe([...this.o.command, "show-configuration", "--format=json-hierarchical", "--noconsolelogging", "--console", `--instance=${this.o.instance}`], this.o);
     const config = parseShowConfiguration(stdout);
-    const out: ServerFolderPaths = {};
+    const stored: ServerFolderPaths = {};
     for (const spec of FOLDER_SPECS) {
       const value = configValue(config, spec.key);
-      if (typeof value === "string" && value !== "") out[spec.kind] = value;
+      if (typeof value === "string" && value !== "") stored[spec.kind] = value;
     }
-    return out;
+    // An unset key (absent, null or empty) resolves from Home: ClusterShared to Home itself, the kinds under ClusterShared.
+    const home = configValue(config, "Octopus.Home");
+    const features = featuresOf(await this.o.version());
+    return { stored, defaults: folderDefaults(stored, typeof home === "string" && home !== "" ? home : undefined, features) };
   }
 
   async write(paths: ServerFolderPaths): Promise<void> {

@@ -6,7 +6,7 @@
 import { OctohaError } from "../../shared/errors.js";
 import type { MaintenanceMode, NodePing, ServerNode, ServerNodes, ServerTask, ServerTasks, VersionProbe } from "../types.js";
 import { ACTIVE_TASK_STATES } from "../types.js";
-import { OctopusApiError, type OctopusHttpClient } from "./client.js";
+import { OctopusApiError, RequestInterrupted, type OctopusHttpClient } from "./client.js";
 
 interface NodeResource {
   Id: string;
@@ -182,6 +182,7 @@ export async function serviceStateViaPing(client: OctopusHttpClient, nodeName: s
     await client.request("GET", "/api/octopusservernodes/ping", { node: nodeName, accept: [418], attempts: 1 });
     return "running";
   } catch (error) {
+    if (error instanceof RequestInterrupted) throw error;
     let e: unknown = error;
     for (let i = 0; e && i < 6; i++) {
       if ((e as { code?: unknown }).code === "ECONNREFUSED") return "stopped";

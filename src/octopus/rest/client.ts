@@ -8,6 +8,7 @@
  * fidelity test proves the official client still works against the same stand-in.
  */
 import { OctohaError } from "../../shared/errors.js";
+import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 
 export interface OctopusClientOptions {
@@ -23,6 +24,11 @@ export interface OctopusClientOptions {
   /** First backoff delay; doubles each attempt with jitter (default 500 ms). */
   backoffMs?: number;
   fetch?: typeof fetch;
+  /**
+   * The run's abort signal (Ctrl-C / SIGTERM): aborts the request in flight and cuts a backoff
+   * short, so an interrupted run stops at once instead of after every attempt has timed out.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RequestOptions {
@@ -54,6 +60,18 @@ export class OctopusApiError extends OctohaError {
     options: { code: string; behaviour: "retryable" | "fatal" | "continue"; hint: string; node?: string; cause?: unknown },
   ) {
     super(redactor.redact(summary), { ...options, hint: redactor.redact(options.hint) });
+  }
+}
+
+/**
+ * The run was interrupted (Ctrl-C) while a request was in flight or backing off. Not an Octopus
+ * failure, so not an OctopusApiError: code that reads any API failure as "offline" must let it pass.
+ */
+const INTERRUPTED_HINT = "Stopped on request (Ctrl-C or SIGTERM); nothing more was sent. A run says how to resume it.";
+
+export class RequestInterrupted extends OctohaError {
+  constructor(summary: string, node?: string) {
+    super(summary, { code: "INTERRUPTED", behaviour: "fatal", exitCode: ExitCode.Resumable, node, hint: INTERRUPTED_HINT });
   }
 }
 
@@ -104,7 +122,8 @@ export class OctopusHttpClient {
     const attempts = options.attempts ?? this.o.attempts;
     let last: OctopusApiError | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) await sleep(this.o.backoffMs * 2 ** (attempt - 2) * (0.75 + Math.random() * 0.5));
+      if (attempt > 1) await sleep(this.o.backoffMs * 2 ** (attempt - 2) * (0.75 + Math.random() * 0.5), this.o.signal);
+      if (this.o.signal?.aborted) throw this.interrupted(method, url, options);
       const result = await this.once<T>(method, url, options);
       if (!(result instanceof OctopusApiError)) return result;
       last = result;
@@ -119,17 +138,23 @@ export class OctopusHttpClient {
     });
   }
 
+  private interrupted(method: string, url: string, options: RequestOptions): RequestInterrupted {
+    return new RequestInterrupted(`${method} ${url} was abandoned: octoha was interrupted`, options.node);
+  }
+
   private async once<T>(method: string, url: string, options: RequestOptions): Promise<HttpAnswer<T> | OctopusApiError> {
     const where = options.node ? `node ${options.node} (${url})` : url;
+    const timeout = AbortSignal.timeout(this.o.timeoutMs);
     let res: Response;
     try {
       res = await (this.o.fetch ?? fetch)(url, {
         method,
         headers: { "X-Octopus-ApiKey": this.o.apiKey, Accept: options.text ? "text/plain" : "application/json", ...(options.body !== undefined ? { "Content-Type": "application/json" } : {}) },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(this.o.timeoutMs),
+        signal: this.o.signal ? AbortSignal.any([timeout, this.o.signal]) : timeout,
       });
     } catch (error) {
+      if (this.o.signal?.aborted) throw this.interrupted(method, url, options);
       const timedOut = (error as Error).name === "TimeoutError" || (error as Error).name === "AbortError";
       const code = errnoOfFetch(error);
       return new OctopusApiError(timedOut ? `${method} ${where} timed out after ${this.o.timeoutMs} ms` : `${method} ${where} failed: ${code ?? (error as Error).message}`, undefined, url, {
@@ -146,6 +171,7 @@ export class OctopusHttpClient {
     try {
       text = await res.text();
     } catch (error) {
+      if (this.o.signal?.aborted) throw this.interrupted(method, url, options);
       return new OctopusApiError(`${method} ${where}: the connection broke while reading the answer`, res.status, url, { code: "OCTOPUS_API_UNREACHABLE", behaviour: "retryable", node: options.node, hint: "Transient network failure; retried.", cause: error });
     }
     const answeredBy = res.headers.get("octopus-node") ?? undefined;
@@ -190,4 +216,16 @@ function errnoOfFetch(error: unknown): string | undefined {
   return undefined;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves after ms, or at once when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

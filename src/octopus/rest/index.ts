@@ -3,7 +3,7 @@ import { OctopusHttpClient, type OctopusClientOptions } from "./client.js";
 import { RestMaintenanceMode, RestServerNodes, RestServerTasks, RestVersionProbe } from "./adapters.js";
 import type { MaintenanceMode, ServerNodes, ServerTasks, VersionProbe } from "../types.js";
 
-export { OctopusHttpClient, OctopusApiError, type OctopusClientOptions } from "./client.js";
+export { OctopusHttpClient, OctopusApiError, RequestInterrupted, type OctopusClientOptions } from "./client.js";
 export { RestMaintenanceMode, RestServerNodes, RestServerTasks, RestVersionProbe, serviceStateViaPing } from "./adapters.js";
 
 export interface RestPorts {

@@ -56,7 +56,15 @@ export function toOctohaError(error: unknown, ctx: SqlErrorContext): OctohaError
     return make("SQL_DATABASE_NOT_FOUND", "fatal", "SQL Server cannot open the database", `Check Database=/Initial Catalog= in ${where}: it must name the Octopus database, and the login must have access to it.`);
   }
   if (numbers.includes(18456) || e.code === "ELOGIN") {
-    return make("SQL_LOGIN_FAILED", "fatal", "SQL Server refused the login", `Check User Id and Password in ${where}. SQL Server's error log says why (the state number); octoha never prints the password.`);
+    return make(
+      "SQL_LOGIN_FAILED",
+      "fatal",
+      "SQL Server refused the login",
+      `Check User Id and Password in ${where} (a SQL login: octoha cannot use Integrated Security), and on ` +
+        "the SQL Server that the login exists, is enabled, SQL Server authentication (mixed mode) is on, and the " +
+        "login is mapped to the Octopus database with read access. SQL Server's error log gives the reason (the " +
+        "state of error 18456); octoha never prints the password.",
+    );
   }
   if (numbers.some((n) => n === 208 || n === 207)) {
     return make("SQL_SCHEMA_MISMATCH", "fatal", "A table or column octoha expected is missing", "The schema changed since the probe, or this is not an Octopus database. Run `octoha check` to probe it again.");

@@ -7,8 +7,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createRequire } from "node:module";
 import type sql from "mssql";
 import { InputError, isRetryable, OctohaError } from "../../shared/errors.js";
+import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
+import { ACCEPTED_CONNECTION_STRINGS, connectionStringProblem } from "./connection-string.js";
 import { toOctohaError } from "./errors.js";
 import { nodesSql, packagePageSql, PROBE_SQL, taskPageSql } from "./queries.js";
 import { decideSchema, foundColumns, type ProbedSchema } from "./schema-probe.js";
@@ -43,6 +45,8 @@ export interface InventoryOptions {
   retryDelayMs?: number;
   /** Receives warnings an operator should see (unencrypted connection, pool errors). Never given secrets. */
   onWarning?: (message: string) => void;
+  /** The run's abort signal (Ctrl-C): cancels the query in flight and ends the retries at once. */
+  signal?: AbortSignal;
 }
 
 /** The bits of tedious's Connection that reveal whether TLS is in use. */
@@ -65,19 +69,25 @@ class SqlInventory implements DatabaseInventory {
   private readonly strict: boolean;
   /** SQL Server ERROR tokens seen while logging in, for a precise connect error. */
   private loginMessages: { number: number; message: string }[] = [];
+  /** Every tedious connection not yet ended (logging in, idle or busy). */
+  private readonly live = new Set<TediousConnection>();
 
   constructor(
     connectionString: string,
     private readonly options: InventoryOptions,
   ) {
     redactor.add(connectionString);
+    const where = `The SQL connection string${options.envVar ? ` in ${options.envVar}` : ""}`;
+    // mssql's parser reads a URL or a server-less string as a config without a server ("SQL Server undefined,1433").
+    const problem = connectionStringProblem(connectionString, where);
+    if (problem) throw new InputError(problem.summary, { code: "SQL_CONNECTION_STRING_INVALID", hint: problem.hint });
     let parsed: ReturnType<typeof sql.ConnectionPool.parseConnectionString>;
     try {
       parsed = mssql().ConnectionPool.parseConnectionString(connectionString);
     } catch (error) {
-      throw new InputError(`The SQL connection string${options.envVar ? ` in ${options.envVar}` : ""} cannot be parsed`, {
+      throw new InputError(`${where} cannot be parsed`, {
         code: "SQL_CONNECTION_STRING_INVALID",
-        hint: redactor.redact(`Use the ADO.NET form: Server=host,1433;Database=Octopus;User Id=…;Password=…;Encrypt=true. (${error instanceof Error ? error.message : String(error)})`),
+        hint: redactor.redact(`${ACCEPTED_CONNECTION_STRINGS} (${error instanceof Error ? error.message : String(error)})`),
       });
     }
     redactor.add(parsed.password);
@@ -92,11 +102,21 @@ class SqlInventory implements DatabaseInventory {
       // No ApplicationIntent=ReadOnly: a lagging AG secondary could miss recent tasks and make "0 missing" a lie.
       options: { ...parsed.options, appName: "octoha", ...(this.strict ? { encrypt: "strict" as const } : {}) },
       beforeConnect: (connection) => {
+        // A connection the pool opens after Ctrl-C (to replace a closed one) is closed at once too.
+        if (options.signal?.aborted) return setImmediate(() => dropConnection(connection));
+        this.live.add(connection);
+        connection.on("end", () => this.live.delete(connection));
         connection.on("errorMessage", (token: { number: number; message: string }) => {
           this.loginMessages = [...this.loginMessages.slice(-4), { number: token.number, message: token.message }];
         });
       },
     };
+    // Ctrl-C: every connection is closed at once (SQL Server abandons a query whose session ends),
+    // so neither a hung query, a login nor the pool's own validation query keeps octoha waiting.
+    options.signal?.addEventListener("abort", () => {
+      for (const connection of this.live) dropConnection(connection);
+      this.close().catch(() => undefined);
+    }, { once: true });
   }
 
   private connect(): Promise<sql.ConnectionPool> {
@@ -140,19 +160,22 @@ class SqlInventory implements DatabaseInventory {
    */
   private async query<T>(text: string, doing: string, params: { batch?: number; after?: string } = {}): Promise<T[]> {
     const retries = this.options.retries ?? 2;
+    const signal = this.options.signal;
     for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw sqlInterrupted(doing);
       try {
-        const pool = await this.connect();
+        const pool = await untilAborted(this.connect(), signal, doing);
         const request = pool.request();
         if (params.batch !== undefined) request.input("batch", mssql().Int, params.batch);
         if (params.after !== undefined) request.input("after", mssql().NVarChar(250), params.after);
-        const result = await request.query<T>(text);
+        const result = await untilAborted(request.query<T>(text), signal, doing);
         return result.recordset ?? [];
       } catch (error) {
+        if (signal?.aborted) throw sqlInterrupted(doing);
         const failure = toOctohaError(error, { doing, envVar: this.options.envVar });
         if (!isRetryable(failure) || attempt >= retries) throw failure;
         this.options.onWarning?.(`${failure.message} (attempt ${attempt + 1} of ${retries + 1}; retrying)`);
-        await sleep((this.options.retryDelayMs ?? 250) * 2 ** attempt);
+        await sleep((this.options.retryDelayMs ?? 250) * 2 ** attempt, undefined, signal ? { signal } : {}).catch(() => undefined);
       }
     }
   }
@@ -215,7 +238,7 @@ class SqlInventory implements DatabaseInventory {
     let encrypted = false;
     let connection: TediousConnectionView | undefined;
     try {
-      connection = await pool.acquire();
+      connection = await untilAborted(pool.acquire(), this.options.signal, "checking the SQL connection's encryption");
       // tedious silently falls back to plain TCP when the server does not offer TLS, even with
       // Encrypt=true: only the negotiated state tells the truth.
       encrypted = connection.messageIo?.tlsNegotiationComplete === true;
@@ -239,6 +262,41 @@ class SqlInventory implements DatabaseInventory {
     this.connecting = undefined;
     if (pool) await pool.close();
   }
+}
+
+/** The parts of tedious's Connection that closing it at once needs. */
+interface TediousConnection {
+  socket?: { destroy(error?: Error): void };
+  close(): void;
+}
+
+/**
+ * Closes a connection now. tedious's close() alone leaves a login in progress waiting for its
+ * answer until the connect timeout (15 s), keeping the process alive: failing its socket first
+ * ends that wait.
+ */
+function dropConnection(connection: TediousConnection): void {
+  connection.socket?.destroy(new Error("octoha was interrupted"));
+  connection.close();
+}
+
+function sqlInterrupted(doing: string): OctohaError {
+  return new OctohaError(`Stopped ${doing}: octoha was interrupted`, {
+    code: "INTERRUPTED",
+    exitCode: ExitCode.Resumable,
+    hint: "Stopped on request (Ctrl-C or SIGTERM); nothing more was sent. A run says how to resume it.",
+  });
+}
+
+/** The promise's outcome, or an interruption as soon as the signal aborts (the promise is left to settle unheard). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, doing: string): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(sqlInterrupted(doing));
+    if (signal.aborted) stop();
+    signal.addEventListener("abort", stop, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
 }
 
 function isoOrNull(v: Date | string | null): string | null {

@@ -102,6 +102,7 @@ export class TdsConnection {
   }
 
   private async handleMessage(type: number, body: Buffer): Promise<void> {
+    this.o.faults.received++;
     const latency = this.o.faults.faults.latencyMs;
     if (latency) await sleep(latency);
     if (this.socket.destroyed) return;

@@ -62,11 +62,15 @@ export interface TdsServer {
   setFaults(f: TdsFaults): void;
   /** The knobs as they are now: a one-shot knob that fired is gone (tests prove a fault happened). */
   faults(): TdsFaults;
+  /** Messages (logins, queries, cancels) received so far, counted before any latency fault delays them. */
+  received(): number;
   close(): Promise<void>;
 }
 
 /** Shared by every connection of one server: the current fault knobs. */
 export class FaultState {
+  /** Messages received by every connection (tests wait for a query to be in flight). */
+  received = 0;
   constructor(public faults: TdsFaults = {}) {}
 
   /** True (and consumes one) when the next accepted connection must be dropped. */
@@ -115,6 +119,7 @@ export async function startTdsServer(o: TdsServerOptions): Promise<TdsServer> {
       faults.faults = { ...f };
     },
     faults: () => ({ ...faults.faults }),
+    received: () => faults.received,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

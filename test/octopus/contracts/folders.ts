@@ -12,6 +12,8 @@ export interface FoldersHarness {
     version: string;
     /** The folders stored cluster-wide, read behind the port's back. */
     stored(): Promise<ServerFolderPaths>;
+    /** The server's Home folder (Octopus.Home). */
+    home: string;
   };
   close(): Promise<void>;
 }
@@ -22,11 +24,28 @@ export function describeFoldersContract(name: string, make: () => Promise<Folder
 
     it("reads the task logs, artifacts and packages folders as stored", async () => {
       const h = harness();
-      const read = await h.port.read();
+      const read = (await h.port.read()).stored;
       const stored = await h.control.stored();
       expect(read.taskLogs).toBe(stored.taskLogs);
       expect(read.artifacts).toBe(stored.artifacts);
       expect(read.packages).toBe(stored.packages);
+    });
+
+    it("a folder nobody set reads as unset, with the folder it resolves to: ClusterShared the Home folder, the kinds under it", async () => {
+      const h = harness();
+      const has = featuresOf(h.control.version);
+      const { stored, defaults } = await h.port.read();
+      expect(stored.clusterShared).toBeUndefined();
+      expect(stored.imports).toBeUndefined();
+      if (has.clusterShared) expect(defaults.clusterShared).toBe(h.control.home);
+      if (has.imports) expect(defaults.imports).toBe(`${h.control.home}\\Imports`);
+      if (!has.eventExports) expect(defaults.eventExports).toBeUndefined();
+      expect(defaults.taskLogs).toBeUndefined(); // it is set
+
+      await h.port.write({ clusterShared: "\\\\fs01\\OctopusShared" });
+      const after = await h.port.read();
+      expect(after.stored.clusterShared).toBe("\\\\fs01\\OctopusShared");
+      if (has.imports) expect(after.defaults.imports).toBe("\\\\fs01\\OctopusShared\\Imports");
     });
 
     it("writes only the folders given and leaves the others as they were", async () => {
@@ -36,7 +55,7 @@ export function describeFoldersContract(name: string, make: () => Promise<Folder
       const after = await h.control.stored();
       expect(after.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
       expect(after.artifacts).toBe(before.artifacts);
-      expect((await h.port.read()).taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
+      expect((await h.port.read()).stored.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
     });
 
     it("refuses a folder the server version does not have, and changes nothing", async () => {

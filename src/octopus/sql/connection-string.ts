@@ -1,0 +1,53 @@
+/**
+ * What octoha accepts as a SQL connection string, checked before anything connects (and without
+ * loading mssql, so `octoha check` can say it cheaply). The string is a secret: no message here
+ * quotes it or any part of it.
+ */
+
+/** The forms octoha takes, for every refusal's hint. */
+export const ACCEPTED_CONNECTION_STRINGS =
+  "Use the ADO.NET form Octopus itself stores (Octopus.Storage.ExternalDatabaseConnectionString): " +
+  "Server=HOST[,PORT] or Server=HOST\\INSTANCE;Database=Octopus;User Id=LOGIN;Password=…;Encrypt=true " +
+  "(Data Source, Initial Catalog, UID and PWD are accepted spellings).";
+
+export interface ConnectionStringProblem {
+  summary: string;
+  hint: string;
+}
+
+/** The keys of an ADO.NET connection string, lower-cased (values are never looked at beyond being empty or not). */
+function keysOf(connectionString: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const part of connectionString.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) keys.set(part.slice(0, eq).trim().toLowerCase().replace(/\s+/g, " "), part.slice(eq + 1).trim());
+  }
+  return keys;
+}
+
+const SERVER_KEYS = ["server", "data source", "address", "addr", "network address"];
+const USER_KEYS = ["user id", "uid", "user"];
+const INTEGRATED_KEYS = ["integrated security", "trusted_connection"];
+
+/**
+ * Why octoha cannot use this connection string, or undefined. `where` names its source for the
+ * message ("the connection string in OCTOHA_SQL").
+ */
+export function connectionStringProblem(connectionString: string, where: string): ConnectionStringProblem | undefined {
+  const text = connectionString.trim();
+  if (/^(jdbc:)?[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    return { summary: `${where} is a URL (scheme://…), which octoha does not take`, hint: ACCEPTED_CONNECTION_STRINGS };
+  }
+  const keys = keysOf(text);
+  if (!SERVER_KEYS.some((k) => keys.get(k))) {
+    return { summary: `${where} names no server (no Server= or Data Source=)`, hint: ACCEPTED_CONNECTION_STRINGS };
+  }
+  const integrated = INTEGRATED_KEYS.map((k) => keys.get(k)?.toLowerCase()).find((v) => v !== undefined);
+  if (integrated !== undefined && ["true", "yes", "sspi"].includes(integrated) && !USER_KEYS.some((k) => keys.get(k))) {
+    return {
+      summary: `${where} asks for Integrated Security (the Windows login running octoha), which octoha's SQL driver cannot use`,
+      hint: `Give a SQL login with read access to the Octopus database instead. ${ACCEPTED_CONNECTION_STRINGS}`,
+    };
+  }
+  return undefined;
+}
