@@ -20,6 +20,8 @@ import { runPool } from "./pool.js";
 import { collectGarbage } from "./heap.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
+import { lockTarget, newCopyLockId, type LockOwner } from "./target-lock.js";
+import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
 import type { CopyOptions, CopySummary, NameProblem } from "./types.js";
 
@@ -126,15 +128,50 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   summary.bytesPlanned = plan.workBytes;
 
   if (s.signal?.aborted) return { ...summary, interrupted: true, durationMs: Date.now() - started };
-  if (plan.workFiles > 0) {
-    collectGarbage(); // the planning pass's listings, before the copy pass lists the same folders
-    // The target root is created first so the probe file goes where the copies will.
-    if (!s.dryRun) await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
-    const preflight = await preflightTarget({ target: s.target, bytesNeeded: plan.workBytes, probe: !s.dryRun, ops: s.ops });
-    if (!preflight.ok) throw preflight.problems[0]!;
+  const lock = plan.workFiles > 0 ? await prepareTarget(s, options.lockOwner, plan.workBytes, summary) : undefined;
+  try {
+    if (plan.workFiles === 0) {
+      // Nothing to do: the planning pass already proved every file is at the target.
+      summary.filesSkipped = plan.skipFiles;
+      summary.bytesSkipped = plan.skipBytes;
+      new ProgressMeter(0, 0, options.onProgress).finish(); // a renderer still gets its closing event
+    } else await copyPass(s, options, tactics, plan);
+    // The next run loads the index from a snapshot instead of parsing every line again.
+    if (!s.dryRun && options.manifestPath && (tactics.writer || !manifest.snapshotFresh)) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
+  } finally {
+    await lock?.release();
   }
+  summary.durationMs = Date.now() - started;
+  summary.interrupted = s.signal?.aborted === true;
+  // The next source's dry-run meets this one's would-be copies (an interrupted one is not trusted).
+  if (!summary.interrupted) s.reservations?.commit();
+  return summary;
+}
 
-  const writer = s.dryRun || !options.manifestPath || plan.workFiles === 0 ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
+/**
+ * Before the first byte: the target root exists (so the probe goes where the copies will), this
+ * copy holds the target's lock (a real copy), and free space and write access are proven.
+ */
+async function prepareTarget(s: Settings, owner: LockOwner | undefined, bytesNeeded: number, summary: CopySummary): Promise<HeldLock | undefined> {
+  collectGarbage(); // the planning pass's listings, before the copy pass lists the same folders
+  let lock: HeldLock | undefined;
+  if (!s.dryRun) {
+    await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
+    // One writer per target: the copy pass lists it again under the lock and decides from that.
+    const onWarning = (message: string): void => void (summary.warnings ??= []).push(message);
+    lock = await lockTarget({ target: s.target, owner: owner ?? { id: newCopyLockId(), operation: "copy" }, onWarning });
+  }
+  const preflight = await preflightTarget({ target: s.target, bytesNeeded, probe: !s.dryRun, ops: s.ops });
+  if (!preflight.ok) {
+    await lock?.release();
+    throw preflight.problems[0]!;
+  }
+  return lock;
+}
+
+/** Every job of the stream through the pool; the manifest writer is open (and closed) around it. */
+async function copyPass(s: Settings, options: CopyOptions & CopyEngineExtras, tactics: FileTactics, plan: PlanTotals): Promise<void> {
+  const writer = s.dryRun || !options.manifestPath ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
   tactics.writer = writer;
   const meter = new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress);
   // Our own controller: a fatal error in one file stops the others (they clean up their temp files).
@@ -143,29 +180,23 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   s.signal?.addEventListener("abort", onAbort, { once: true });
   let fatal: OctohaError | undefined;
   try {
-    if (plan.workFiles === 0) {
-      // Nothing to do: the planning pass already proved every file is at the target.
-      summary.filesSkipped = plan.skipFiles;
-      summary.bytesSkipped = plan.skipBytes;
-    } else {
-      const jobs = jobStream({
-        ops: s.ops,
-        source: s.source,
-        target: s.target,
-        trackPending: true,
-        reservations: s.reservations,
-        ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
-      });
-      await runPool(jobs, { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal }, async (job: FileJob | Problem) => {
-        try {
-          const counted = await tactics.process(job, stop.signal);
-          if (counted && "kind" in job) meter.add(1, job.entry.size);
-        } catch (error) {
-          fatal ??= classifyFsError(error, { side: "target", path: s.target });
-          stop.abort();
-        }
-      });
-    }
+    const jobs = jobStream({
+      ops: s.ops,
+      source: s.source,
+      target: s.target,
+      trackPending: true,
+      reservations: s.reservations,
+      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
+    });
+    await runPool(jobs, { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal }, async (job: FileJob | Problem) => {
+      try {
+        const counted = await tactics.process(job, stop.signal);
+        if (counted && "kind" in job) meter.add(1, job.entry.size);
+      } catch (error) {
+        fatal ??= classifyFsError(error, { side: "target", path: s.target });
+        stop.abort();
+      }
+    });
   } finally {
     s.signal?.removeEventListener("abort", onAbort);
     meter.finish();
@@ -176,11 +207,4 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
     }
   }
   if (fatal) throw fatal;
-  // The next run loads the index from a snapshot instead of parsing every line again.
-  if (!s.dryRun && options.manifestPath && (writer || !manifest.snapshotFresh)) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
-  summary.durationMs = Date.now() - started;
-  summary.interrupted = s.signal?.aborted === true;
-  // The next source's dry-run meets this one's would-be copies (an interrupted one is not trusted).
-  if (!summary.interrupted) s.reservations?.commit();
-  return summary;
 }

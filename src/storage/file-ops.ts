@@ -60,6 +60,8 @@ export type OpenMode =
   | "r"
   /** Create or truncate for writing. */
   | "w"
+  /** Create a new file for writing; fails with EEXIST when the name is taken (O_EXCL). */
+  | "wx"
   /** Append (manifest). */
   | "a";
 

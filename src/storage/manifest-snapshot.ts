@@ -18,6 +18,7 @@
 import { createHash } from "node:crypto";
 import { ManifestIndex, type ManifestTable } from "./manifest.js";
 import { readFully, writeFully, type FileOps, type OpenFile } from "./file-ops.js";
+import { tempPathFor } from "./temp-names.js";
 
 const MAGIC = 0x584d484f; // "OHMX" little-endian
 const VERSION = 1;
@@ -120,8 +121,8 @@ export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest
   // The body's words in file order, without copying the arrays.
   head[16] = checksum(new Uint32Array(t.packed.buffer, t.packed.byteOffset, capacity * 2), t.hi, t.lo);
   const final = snapshotPathOf(manifestFile);
-  const temp = `${final}.${process.pid}.octoha-tmp`;
-  const out = await ops.open(temp, "w");
+  const temp = tempPathFor(final);
+  const out = await ops.open(temp, "wx");
   let closed = false;
   try {
     for (const part of [header, t.packed, t.hi, t.lo, nodeJson]) {

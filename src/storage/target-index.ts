@@ -5,6 +5,7 @@
  */
 import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
+import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 
 /** A name at the target, as find() describes it: listed there, reserved by this run, or (dry-run) an earlier source's. */
@@ -76,16 +77,17 @@ export class TargetDirIndex {
   constructor(private readonly sourceRel = "") {}
 
   /**
-   * List a target folder (missing = empty). Our temp files left by a killed run are collected in
-   * staleTemps for the caller to delete. Dry-run: what earlier sources would have left here
+   * List a target folder (missing = empty). Our temp files left by a run that is gone are collected
+   * in staleTemps for the caller to delete (a live process's never are: see temp-names.ts). Dry-run: what earlier sources would have left here
    * (reservations) is laid over the listing, as the run would find it.
    */
   static async load(ops: FileOps, absDir: string, relDir: string, staleTemps: string[], reservations?: TargetReservations, sourceRel = relDir): Promise<TargetDirIndex> {
     const index = new TargetDirIndex(sourceRel);
+    const now = Date.now();
     try {
       for await (const chunk of ops.list(absDir)) {
         for (const d of chunk) {
-          if (d.name.endsWith(TEMP_SUFFIX)) staleTemps.push(d.name);
+          if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);
           if (isOwnName(relDir, d.name)) continue;
           index.put(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs, d.atimeMs);
         }

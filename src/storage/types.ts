@@ -1,4 +1,5 @@
 import type { TargetReservations } from "./reservations.js";
+import type { LockOwner } from "./target-lock.js";
 
 /**
  * The copy engine's public contract (design.md, "Copy engine"). Steps and the `copy` verb use
@@ -84,6 +85,11 @@ export interface CopyOptions {
   signal?: AbortSignal;
   onProgress?: (p: CopyProgress) => void;
   taskLogOwner?: TaskLogOwner;
+  /**
+   * Who holds the target's lock while this copy writes (a run's id and step); default a copy id of
+   * its own. A copy that writes takes the lock; a dry-run and a copy with nothing to do do not.
+   */
+  lockOwner?: LockOwner;
 }
 
 export interface CopySummary {
@@ -111,6 +117,8 @@ export interface CopySummary {
   nameProblemsOmitted?: number;
   /** True when stopped by the signal before finishing. */
   interrupted: boolean;
+  /** Things the operator should know that are not problems with a file (e.g. a dead copy's lock taken over). */
+  warnings?: string[];
 }
 
 /** One line of the manifest (relative path with '/', size, mtime ms, sha256 hex, node). */
