@@ -85,6 +85,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       reservations,
       signal: ctx.signal,
       lockOwner: { id: ctx.runId, operation: id },
+      runTag: `${ctx.runId}/${id}`,
       onProgress: dryRun ? undefined : (p) => ctx.emit({ level: "progress", message: `${job.kind} from ${job.source.node}: ${p.filesDone}/${p.filesTotal} files`, data: { kind: job.kind, node: job.source.node, ...p } }),
       taskLogOwner: job.kind === "taskLogs" && deps.taskLogOwner ? await deps.taskLogOwner() : undefined,
     });

@@ -8,6 +8,7 @@
  *
  * Dry-run runs the same code with every write behind one guard (Settings.dryRun).
  */
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
 import { nodeFileOps, type FileOps } from "./file-ops.js";
@@ -23,6 +24,7 @@ import { STATE_FOLDER } from "./walk.js";
 import { lockTarget, newCopyLockId, type LockOwner } from "./target-lock.js";
 import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
+import { sourceIdentity } from "./source-identity.js";
 import type { CopyOptions, CopySummary, NameProblem } from "./types.js";
 
 /** Measured on the bench (see README "Copy engine benchmark"): small files gain from more parallel calls. */
@@ -42,18 +44,22 @@ export interface CopyEngineExtras {
   retryBaseDelayMs?: number;
 }
 
-function settingsOf(options: CopyOptions & CopyEngineExtras): Settings {
+async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Settings> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
     throw new OctohaError(`concurrency must be an integer from 1 to 256, got ${String(options.concurrency)}`, { code: "COPY_BAD_OPTION", hint: "Pass e.g. --concurrency 16." });
   }
   const source = path.resolve(options.source);
   const target = path.resolve(options.target);
+  const ops = options.ops ?? nodeFileOps;
+  const sourceId = await sourceIdentity(ops, source);
   return {
-    ops: options.ops ?? nodeFileOps,
+    ops,
     source,
     target,
-    node: options.sourceNode ?? "source",
+    sourceId,
+    runTag: options.runTag,
+    node: options.sourceNode ?? defaultLabel(sourceId),
     verify: options.verify ?? "sha256",
     policy: options.collisionPolicy ?? "keep-target",
     quarantineRoot: path.resolve(options.quarantineDir ?? path.join(target, STATE_FOLDER, "conflicts")),
@@ -65,6 +71,11 @@ function settingsOf(options: CopyOptions & CopyEngineExtras): Settings {
     concurrency,
     largeConcurrency: options.largeFileConcurrency ?? Math.max(2, Math.floor(concurrency / 4)),
   };
+}
+
+/** A source without --node is labelled by its identity (two sources never share a quarantine folder by default). */
+function defaultLabel(sourceId: string | undefined): string {
+  return sourceId === undefined ? "source" : `source-${createHash("sha256").update(sourceId).digest("hex").slice(0, 8)}`;
 }
 
 interface PlanTotals {
@@ -106,7 +117,7 @@ async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string |
 
 export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise<CopySummary> {
   const started = Date.now();
-  const s = settingsOf(options);
+  const s = await settingsOf(options);
   const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
   const summary: CopySummary = {
     filesCopied: 0,

@@ -12,6 +12,9 @@ export interface FileStat {
   atimeMs: number;
   isFile: boolean;
   isDirectory: boolean;
+  /** Device and file number (a folder's identity; Windows: volume serial number and file index). */
+  dev?: number;
+  ino?: number;
 }
 
 export interface DirEntry {
@@ -85,10 +88,12 @@ export interface FileOps {
   statfs(path: string): Promise<StatFs>;
   /** Resolves when this process may write into the folder (dry-run's write check: no probe file). */
   canWrite(path: string): Promise<void>;
+  /** The canonical absolute path: links resolved (Windows: a mapped drive as its UNC path, the stored case). */
+  realpath(path: string): Promise<string>;
 }
 
 function toStat(s: import("node:fs").Stats): FileStat {
-  return { size: s.size, mtimeMs: s.mtimeMs, atimeMs: s.atimeMs, isFile: s.isFile(), isDirectory: s.isDirectory() };
+  return { size: s.size, mtimeMs: s.mtimeMs, atimeMs: s.atimeMs, isFile: s.isFile(), isDirectory: s.isDirectory(), dev: s.dev, ino: s.ino };
 }
 
 function wrapHandle(handle: fsp.FileHandle): OpenFile {
@@ -142,4 +147,5 @@ export const nodeFileOps: FileOps = {
     return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
   },
   canWrite: (path) => fsp.access(path, 2 /* W_OK */),
+  realpath: (path) => fsp.realpath(path),
 };
