@@ -72,6 +72,8 @@ export class TargetDirIndex {
   private readonly pending = new Map<number, Promise<void>>();
   /** Dry-run overlay only. */
   private readonly virtual = new Map<number, { at: string; node: string }>();
+  /** Names reserved from another source folder than sourceRel (a case variant of it sharing this index). */
+  private readonly reservedFrom = new Map<number, string>();
 
   /** @param sourceRel the source folder whose files are reserved here (for `from`). */
   constructor(private readonly sourceRel = "") {}
@@ -112,7 +114,8 @@ export class TargetDirIndex {
     const kind = this.kinds[i]!;
     const found: TargetName = { name: this.names[i]!, isDirectory: kind === Kind.Dir || kind === Kind.ReservedDir };
     if (kind === Kind.ReservedFile) {
-      found.from = this.sourceRel === "" ? found.name : `${this.sourceRel}/${found.name}`;
+      const dir = this.reservedFrom.get(i) ?? this.sourceRel;
+      found.from = dir === "" ? found.name : `${dir}/${found.name}`;
       const pending = this.pending.get(i);
       if (pending) found.pending = pending;
     } else if (kind !== Kind.ReservedDir) {
@@ -135,12 +138,13 @@ export class TargetDirIndex {
   }
 
   /**
-   * This run writes the source file of the same name here. With a promise, find() hands it to a
-   * case-variant source file until settle() is called.
+   * This run writes the source file of the same name (in source folder `fromDir`, default the
+   * index's own) here. With a promise, find() hands it to a case-variant source file until settle().
    */
-  reserveFile(name: string, pending?: Promise<void>): number {
+  reserveFile(name: string, pending?: Promise<void>, fromDir?: string): number {
     const i = this.put(name, Kind.ReservedFile, 0, 0, 0);
     if (pending) this.pending.set(i, pending);
+    if (fromDir !== undefined && fromDir !== this.sourceRel) this.reservedFrom.set(i, fromDir);
     return i;
   }
 
@@ -173,6 +177,7 @@ export class TargetDirIndex {
         this.set(e, name, kind, size, mtimeMs, atimeMs);
         this.pending.delete(e);
         this.virtual.delete(e);
+        this.reservedFrom.delete(e);
         return e;
       }
     }

@@ -100,3 +100,53 @@ describe("copying two nodes' folders from one machine into one target, without -
     expect(existsSync(path.join(target, ".octoha", "conflicts"))).toBe(false);
   });
 });
+
+/** The latest manifest record per target path. */
+function manifestOf(target: string): Map<string, string> {
+  const lines = readFileSync(path.join(target, ".octoha", "manifest-copy.jsonl"), "utf8").split("\n").filter((l) => l.endsWith("}"));
+  return new Map(lines.map((l) => JSON.parse(l) as { relPath: string; sha256: string }).map((r) => [r.relPath, r.sha256]));
+}
+
+describe("source folders whose names differ only in case (one folder on a Windows share)", () => {
+  it("meet each other's files in one index: one copy stays, the other is quarantined and reported, and the manifest agrees with the bytes, every run", () => {
+    const source = dir("node");
+    const pairs = 24;
+    for (let i = 0; i < pairs; i++) {
+      // Different sizes, so no run can pass by finding equal bytes.
+      writeFile(source, `Dir/log-${i}.txt`, `upper ${i}\n`.repeat(50 + i));
+      writeFile(source, `dir/log-${i}.txt`, `lower ${i}\n`.repeat(80 + i));
+      writeFile(source, `Dir/sub/deep-${i}.txt`, `upper deep ${i}\n`.repeat(10 + i));
+      writeFile(source, `dir/SUB/deep-${i}.txt`, `lower deep ${i}\n`.repeat(30 + i));
+    }
+    writeFile(source, "Dir/Report.txt", "upper report");
+    writeFile(source, "dir/report.txt", "lower report, other bytes");
+    writeFile(source, "dir/only-lower.txt", "only in dir/");
+    for (let run = 0; run < 6; run++) {
+      const target = dir("target");
+      const summary = copy(source, target, "--concurrency", "16");
+      const [top] = readdirSync(target).filter((n) => n !== ".octoha");
+      expect(readdirSync(target).filter((n) => n !== ".octoha"), `run ${run}: one folder at the target`).toHaveLength(1);
+      const manifest = manifestOf(target);
+      const collided = new Set(summary.collisions.map((c) => c.relPath.toLowerCase()));
+      const check = (upperRel: string, lowerRel: string): void => {
+        const at = path.join(target, top!, ...upperRel.split("/").slice(1));
+        const kept = sha256Of(at);
+        const versions = [sha256Of(path.join(source, upperRel)), sha256Of(path.join(source, lowerRel))];
+        expect(versions, `run ${run}: ${upperRel} holds one of the two versions`).toContain(kept);
+        const relAtTarget = path.relative(target, at).split(path.sep).join("/");
+        expect(manifest.get(relAtTarget), `run ${run}: the manifest records the bytes at ${relAtTarget}`).toBe(kept);
+        const other = versions.find((v) => v !== kept)!;
+        const quarantined = summary.collisions.filter((c) => c.relPath.toLowerCase() === upperRel.toLowerCase()).map((c) => sha256Of(c.quarantinedAt!));
+        expect(quarantined, `run ${run}: the other version of ${upperRel} is quarantined`).toEqual([other]);
+        expect(collided.has(upperRel.toLowerCase()), `run ${run}: ${upperRel} reported`).toBe(true);
+      };
+      for (let i = 0; i < pairs; i++) {
+        check(`Dir/log-${i}.txt`, `dir/log-${i}.txt`);
+        check(`Dir/sub/deep-${i}.txt`, `dir/SUB/deep-${i}.txt`);
+      }
+      check("Dir/Report.txt", "dir/report.txt");
+      expect(readFileSync(path.join(target, top!, "only-lower.txt"), "utf8")).toBe("only in dir/");
+      expect(summary.collisions, `run ${run}`).toHaveLength(2 * pairs + 1);
+    }
+  });
+});
