@@ -11,6 +11,7 @@ import { CopyAborted, TargetAppeared, classifyFsError } from "./copy-errors.js";
 
 export { CopyAborted, TargetAppeared };
 import { tempPathFor } from "./temp-names.js";
+import { joinUnder } from "./under-root.js";
 
 const CHUNK = 1 << 20;
 
@@ -151,7 +152,7 @@ export async function quarantineFile(
   fromSha256: string | undefined,
   signal?: AbortSignal,
 ): Promise<string> {
-  const base = path.join(quarantineRoot, node, ...relPath.split("/"));
+  const base = quarantinePath(quarantineRoot, node, relPath);
   await ops.mkdir(path.dirname(base)).catch((error: unknown) => {
     throw classifyFsError(error, { side: "target", path: path.dirname(base) });
   });
@@ -171,5 +172,5 @@ export async function quarantineFile(
 
 /** Whether quarantine would need to be written for this file (dry-run): the path it would use. */
 export function quarantinePath(quarantineRoot: string, node: string, relPath: string): string {
-  return path.join(quarantineRoot, node, ...relPath.split("/"));
+  return joinUnder(joinUnder(quarantineRoot, node), relPath);
 }

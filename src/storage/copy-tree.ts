@@ -10,7 +10,8 @@
  */
 import { createHash } from "node:crypto";
 import path from "node:path";
-import { OctohaError } from "../shared/errors.js";
+import { InputError, OctohaError } from "../shared/errors.js";
+import { LABEL_RULE, labelProblem } from "../shared/names.js";
 import { nodeFileOps, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import { loadManifest, ManifestIndex, ManifestWriter, refreshManifestSnapshot } from "./manifest.js";
@@ -25,6 +26,7 @@ import { lockTarget, newCopyLockId, type LockOwner } from "./target-lock.js";
 import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
 import { sourceIdentity } from "./source-identity.js";
+import { refuseOverlap } from "./overlap.js";
 import type { CopyOptions, CopySummary, NameProblem } from "./types.js";
 
 /** Measured on the bench (see README "Copy engine benchmark"): small files gain from more parallel calls. */
@@ -48,6 +50,10 @@ async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Sett
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
     throw new OctohaError(`concurrency must be an integer from 1 to 256, got ${String(options.concurrency)}`, { code: "COPY_BAD_OPTION", hint: "Pass e.g. --concurrency 16." });
+  }
+  const labelIssue = options.sourceNode === undefined ? undefined : labelProblem(options.sourceNode);
+  if (labelIssue) {
+    throw new InputError(`The source's name '${options.sourceNode}' ${labelIssue}; it names the source's quarantine folder`, { code: "COPY_BAD_OPTION", hint: `Use ${LABEL_RULE}, e.g. the node's name: --node OCTO1.` });
   }
   const source = path.resolve(options.source);
   const target = path.resolve(options.target);
@@ -118,6 +124,7 @@ async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string |
 export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise<CopySummary> {
   const started = Date.now();
   const s = await settingsOf(options);
+  await refuseOverlap(s.ops, s.source, s.target, options.manifestPath);
   const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
   const summary: CopySummary = {
     filesCopied: 0,

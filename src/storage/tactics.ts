@@ -9,6 +9,7 @@ import { classifyFsError, withRetry } from "./copy-errors.js";
 import { CopyAborted, TargetAppeared, copyVerifyRename, hashFile, quarantineFile, quarantinePath } from "./copy-file.js";
 import { originOf, sameMtime, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
+import { joinUnder } from "./under-root.js";
 import type { TargetReservations } from "./reservations.js";
 import type { Collision, CollisionKind, CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "./types.js";
 
@@ -160,7 +161,7 @@ export class FileTactics {
   }
 
   private async writeToTarget(job: FileJob, signal: AbortSignal, noClobber: boolean): Promise<void> {
-    const to = abs(this.s.target, job.targetRelPath);
+    const to = joinUnder(this.s.target, job.targetRelPath); // its temp file sits beside it
     await this.retry(() => job.ensureFolder(), path.dirname(to));
     const copied = await this.retry(() => copyVerifyRename(this.s.ops, abs(this.s.source, job.entry.relPath), to, signal, noClobber), to);
     // Undefined fields are left out of the line; the order is the one the manifest's fast parser expects.
