@@ -4,7 +4,8 @@
  * into the shared folder; the manifest per kind and node is stable across runs, so the window copy
  * after a preseed moves only the delta. Task-log collisions keep the copy from the node that ran
  * the task (per the database); others follow the plan's collision policy. Copy never moves:
- * sources stay, and rollback leaves copied files in place.
+ * sources stay. Rollback removes the temp files a stopped copy left; the files the step copied stay
+ * (counted, with the command that removes them) unless the rollback is given --remove-copies.
  */
 import path from "node:path";
 import type { FolderKind } from "../octopus/types.js";
@@ -51,6 +52,10 @@ export interface CopyStepDeps {
   collisionPolicy: CollisionPolicy;
   /** Built lazily (reads the whole task table): only copies that include task logs need it. */
   taskLogOwner?: () => Promise<TaskLogOwner>;
+  /** rollback --remove-copies: rollback removes the files the step copied (those it may: storage/run-copies.ts). */
+  removeCopies?: boolean;
+  /** The exact command that rolls this run back with --remove-copies (printed when copies stay). */
+  removeCopiesCommand?: (runId: string) => string;
 }
 
 /**
@@ -116,6 +121,8 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
     },
     async apply(ctx, last) {
       const done = new Map((last?.jobs ?? []).map((j) => [jobKey(j), j]));
+      // Before the first byte: a step killed in its first job is still on rollback's list (its temp files, its copies).
+      if (!last) await ctx.checkpoint({ jobs: [] });
       for (const job of deps.jobs) {
         if (done.has(jobKey({ kind: job.kind, node: job.source.node }))) continue;
         const s = await run(job, false, ctx);
@@ -145,10 +152,51 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       return { ok: problems.length === 0, summary: problems.length === 0 ? "every source file is at the target" : "target incomplete", problems };
     },
     async rollback(ctx) {
-      // Copy never moves or deletes: the sources are untouched and Octopus still points at them.
-      ctx.emit({ level: "info", message: `${id}: copied files stay in the shared folders (clean up explicitly if unwanted)` });
+      // Copy never moves: the sources are untouched and Octopus still points at them.
+      await undoCopies(id, deps, ctx);
     },
   };
+}
+
+const LISTED = 20;
+
+/** A copy step's rollback: per target, under its lock, stale temp files removed and the copies removed or counted. */
+async function undoCopies(id: string, deps: CopyStepDeps, ctx: StepContext): Promise<void> {
+  const undo = deps.engine.undoCopies;
+  if (!undo) return ctx.emit({ level: "info", message: `${id}: copied files stay in the shared folders` });
+  const remove = deps.removeCopies === true;
+  const totals = { temps: 0, removed: 0, folders: 0, kept: [] as { path: string; reason: string }[] };
+  const targets = new Map<string, CopyJob[]>();
+  for (const job of deps.jobs) targets.set(job.target.access, [...(targets.get(job.target.access) ?? []), job]);
+  for (const [target, jobs] of targets) {
+    const r = await undo({
+      target,
+      quarantineDirs: jobs.flatMap((j) => quarantineDirFor(j) ?? []),
+      manifests: jobs.map((j) => manifestPath(deps.stateDir, j.kind, j.source.node)),
+      runId: ctx.runId,
+      stepId: id,
+      remove,
+      signal: ctx.signal,
+    });
+    totals.temps += r.tempsRemoved.length;
+    totals.removed += r.removed.length;
+    totals.folders += r.foldersRemoved.length;
+    totals.kept.push(...r.kept);
+  }
+  const where = [...targets.keys()].join(", ");
+  const data = { tempsRemoved: totals.temps, copiesRemoved: remove ? totals.removed : 0, copiesStayed: remove ? totals.kept.length : totals.removed + totals.kept.length, kept: totals.kept };
+  if (totals.temps > 0) ctx.emit({ level: "info", message: `${id}: removed ${totals.temps} partial temp file(s) a stopped copy left in ${where}`, data });
+  if (remove) {
+    ctx.emit({ level: "info", message: `${id}: removed ${totals.removed} file(s) this step copied${totals.folders ? ` and ${totals.folders} folder(s) left empty` : ""}; ${totals.kept.length} kept`, data });
+  } else if (data.copiesStayed > 0) {
+    const command = deps.removeCopiesCommand?.(ctx.runId);
+    ctx.emit({ level: "info", message: `${id}: ${data.copiesStayed} file(s) this step copied stay in ${where}${command ? `. To remove them (only those still as copied), run:\n      ${command}` : ""}`, data: { ...data, ...(command ? { command } : {}) } });
+  }
+  if (remove && totals.kept.length > 0) {
+    const lines = totals.kept.slice(0, LISTED).map((k) => `      ${k.path}: ${k.reason}`);
+    if (totals.kept.length > LISTED) lines.push(`      … and ${totals.kept.length - LISTED} more`);
+    ctx.emit({ level: "warn", message: `${id}: kept ${totals.kept.length} file(s) it copied:\n${lines.join("\n")}`, data });
+  }
 }
 
 export function createCopyStep(kind: FolderKind, deps: CopyStepDeps): Step<CopyResult, (typeof COPY_STEP_IDS)[FolderKind]> {

@@ -85,6 +85,8 @@ export interface FileOps {
   mkdir(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
+  /** Remove an empty folder (fails when it is not empty). */
+  rmdir(path: string): Promise<void>;
   statfs(path: string): Promise<StatFs>;
   /** Resolves when this process may write into the folder (dry-run's write check: no probe file). */
   canWrite(path: string): Promise<void>;
@@ -142,6 +144,7 @@ export const nodeFileOps: FileOps = {
   },
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
+  rmdir: (path) => fsp.rmdir(path),
   statfs: async (path) => {
     const s = await fsp.statfs(path);
     return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };

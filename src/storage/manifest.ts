@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { OctohaError } from "../shared/errors.js";
 import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
@@ -285,6 +286,44 @@ function parseLine(index: ManifestIndex, line: string, file: string, lineNo: num
     });
   }
   index.set(record);
+}
+
+/**
+ * Every whole record of a manifest, in file order (missing file: none), for the few readers that
+ * need more than the index holds (rollback's removal of a run's copies). Lines that do not parse
+ * (a torn batch) are skipped, as loading does.
+ */
+export async function* manifestRecords(ops: FileOps, file: string): AsyncGenerator<ManifestRecord> {
+  let handle: OpenFile;
+  try {
+    handle = await ops.open(file, "r");
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") return;
+    throw classifyFsError(error, { side: "target", path: file });
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    const decoder = new StringDecoder("utf8"); // a character split between two reads stays whole
+    let position = 0;
+    let carry = "";
+    for (;;) {
+      const n = await handle.read(buffer, 0, buffer.length, position);
+      if (n === 0) break;
+      position += n;
+      const lines = (carry + decoder.write(buffer.subarray(0, n))).split("\n");
+      carry = lines.pop() ?? "";
+      for (const line of lines) {
+        try {
+          const record = JSON.parse(line) as ManifestRecord;
+          if (typeof record.relPath === "string" && READABLE_VERSIONS.includes(record.v)) yield record;
+        } catch {
+          // a torn batch: nothing was vouched for by it
+        }
+      }
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 export interface ManifestWriterOptions {

@@ -8,6 +8,7 @@ interface RollbackFlags extends OutputOptions {
   to?: string;
   yes?: boolean;
   prompt?: boolean;
+  removeCopies?: boolean;
 }
 
 export function register(program: Command): void {
@@ -17,6 +18,7 @@ export function register(program: Command): void {
     .description("Undo a run's applied steps newest first, restoring each recorded before-state; a step past its point of no return refuses, with the reason")
     .option("--to <step>", "stop after undoing this step (it and every later step are undone)")
     .option("--run <id>", "run id (default: the newest run in the state directory)")
+    .option("--remove-copies", "also remove the files the run copied into the shared folders, those still exactly as copied (others stay and are listed), and the folders it created once empty; works on a run already rolled back too")
     .option("--state-dir <dir>", "state directory when no plan is given (default ./.octoha)");
   addOutputOptions(addApprovalOptions(cmd));
   cmd.addHelpText("after", "\nAsks before undoing on a terminal; without one, pass --yes.\nExit codes: 4 rolled back, 1 a step refused or failed to roll back (named with the reason), 3 not confirmed.\n");
@@ -24,7 +26,7 @@ export function register(program: Command): void {
     const json = wantsJson(o);
     try {
       const outcome = await withInterrupts((signal) =>
-        continueRun({ mode: "rollback", ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.to ? { rollbackTo: o.to } : {}), approve: approveMode(o, json), json, signal }),
+        continueRun({ mode: "rollback", ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.to ? { rollbackTo: o.to } : {}), ...(o.removeCopies ? { flags: { removeCopies: true } } : {}), approve: approveMode(o, json), json, signal }),
       );
       process.exitCode = outcome.exitCode;
     } catch (error) {
