@@ -126,6 +126,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       for (const job of deps.jobs) {
         if (done.has(jobKey({ kind: job.kind, node: job.source.node }))) continue;
         const s = await run(job, false, ctx);
+        for (const warning of s.warnings ?? []) ctx.emit({ level: "warn", message: `${job.kind} from ${job.source.node}: ${warning}` });
         if (s.interrupted) {
           throw new OctohaError(`Copy of ${job.kind} from ${job.source.node} interrupted; verified files are kept`, { code: "INTERRUPTED", step: id, node: job.source.node, exitCode: ExitCode.Resumable, hint: "Run `octoha resume`: files already verified at the target are not copied again." });
         }
