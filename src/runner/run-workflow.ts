@@ -66,7 +66,9 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
       redactor,
       invocation: { workflow: o.workflow, planFile: loaded.file, flags: o.flags },
     });
-    if (o.mode === "rollback" && outcome.status === "rolled-back" && workflow.afterRollback) await workflow.afterRollback(await afterRollbackOf(outcome, view, o.signal));
+    if (o.mode === "rollback" && outcome.status === "rolled-back" && workflow.afterRollback) {
+      await workflow.afterRollback(await afterRollbackOf(outcome, view, o.signal));
+    }
     return { ...outcome, report: await writeRunReport(o.workflow, outcome) };
   } finally {
     await workflow.close();

@@ -138,9 +138,19 @@ export async function acquireLockFile(o: LockFileOptions): Promise<HeldLock> {
   const { file } = o;
   await mkdir(path.dirname(file), { recursive: true });
   const now = new Date().toISOString();
-  const info: LockInfo = { ...o.holder, who: `${os.userInfo().username}@${os.hostname()}`, host: os.hostname(), pid: process.pid, created: now, heartbeat: now };
+  const { id, operation, version } = o.holder;
   // Key order as LockInfo declares it (the file is read by people).
-  const ordered: LockInfo = { id: info.id, operation: info.operation, who: info.who, host: info.host, pid: info.pid, version: info.version, created: info.created, path: info.path, heartbeat: info.heartbeat };
+  const ordered: LockInfo = {
+    id,
+    operation,
+    who: `${os.userInfo().username}@${os.hostname()}`,
+    host: os.hostname(),
+    pid: process.pid,
+    version,
+    created: now,
+    path: o.holder.path,
+    heartbeat: now,
+  };
   for (;;) {
     if (await createExclusive(file, ordered)) break;
     const holder = await readLockFile(file);

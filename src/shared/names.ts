@@ -33,4 +33,6 @@ export function labelProblem(name: string): string | undefined {
 }
 
 /** The rule in one line, for a fix hint. */
-export const LABEL_RULE = `one folder name: at most ${MAX_LABEL_LENGTH} characters, not '.' or '..', none of / \\ : * ? " < > | or control characters, no trailing dot or space, not a Windows device name (CON, NUL, COM1 …)`;
+export const LABEL_RULE =
+  `one folder name: at most ${MAX_LABEL_LENGTH} characters, not '.' or '..', none of / \\ : * ? " < > | or control characters, ` +
+  "no trailing dot or space, not a Windows device name (CON, NUL, COM1 …)";

@@ -161,14 +161,22 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
 
 const LISTED = 20;
 
+interface UndoTotals {
+  temps: number;
+  removed: number;
+  folders: number;
+  kept: { path: string; reason: string }[];
+  where: string;
+}
+
 /** A copy step's rollback: per target, under its lock, stale temp files removed and the copies removed or counted. */
 async function undoCopies(id: string, deps: CopyStepDeps, ctx: StepContext): Promise<void> {
   const undo = deps.engine.undoCopies;
   if (!undo) return ctx.emit({ level: "info", message: `${id}: copied files stay in the shared folders` });
   const remove = deps.removeCopies === true;
-  const totals = { temps: 0, removed: 0, folders: 0, kept: [] as { path: string; reason: string }[] };
   const targets = new Map<string, CopyJob[]>();
   for (const job of deps.jobs) targets.set(job.target.access, [...(targets.get(job.target.access) ?? []), job]);
+  const totals: UndoTotals = { temps: 0, removed: 0, folders: 0, kept: [], where: [...targets.keys()].join(", ") };
   for (const [target, jobs] of targets) {
     const r = await undo({
       target,
@@ -184,19 +192,28 @@ async function undoCopies(id: string, deps: CopyStepDeps, ctx: StepContext): Pro
     totals.folders += r.foldersRemoved.length;
     totals.kept.push(...r.kept);
   }
-  const where = [...targets.keys()].join(", ");
-  const data = { tempsRemoved: totals.temps, copiesRemoved: remove ? totals.removed : 0, copiesStayed: remove ? totals.kept.length : totals.removed + totals.kept.length, kept: totals.kept };
-  if (totals.temps > 0) ctx.emit({ level: "info", message: `${id}: removed ${totals.temps} partial temp file(s) a stopped copy left in ${where}`, data });
-  if (remove) {
-    ctx.emit({ level: "info", message: `${id}: removed ${totals.removed} file(s) this step copied${totals.folders ? ` and ${totals.folders} folder(s) left empty` : ""}; ${totals.kept.length} kept`, data });
-  } else if (data.copiesStayed > 0) {
-    const command = deps.removeCopiesCommand?.(ctx.runId);
-    ctx.emit({ level: "info", message: `${id}: ${data.copiesStayed} file(s) this step copied stay in ${where}${command ? `. To remove them (only those still as copied), run:\n      ${command}` : ""}`, data: { ...data, ...(command ? { command } : {}) } });
+  reportUndo(id, totals, remove ? undefined : deps.removeCopiesCommand?.(ctx.runId) ?? "", ctx);
+}
+
+/** What a copy step's rollback did, for the operator. `command` is undefined when the copies were removed. */
+function reportUndo(id: string, t: UndoTotals, command: string | undefined, ctx: StepContext): void {
+  const removing = command === undefined;
+  const stayed = removing ? t.kept.length : t.removed + t.kept.length;
+  const kept = t.kept.slice(0, LISTED);
+  const data = { tempsRemoved: t.temps, copiesRemoved: removing ? t.removed : 0, copiesStayed: stayed, kept, keptCount: t.kept.length };
+  if (t.temps > 0) ctx.emit({ level: "info", message: `${id}: removed ${t.temps} partial temp file(s) a stopped copy left in ${t.where}`, data });
+  if (removing) {
+    const folders = t.folders ? ` and ${t.folders} folder(s) left empty` : "";
+    ctx.emit({ level: "info", message: `${id}: removed ${t.removed} file(s) this step copied${folders}; ${t.kept.length} kept`, data });
+  } else if (stayed > 0) {
+    const how = command ? `. To remove them (only those still as copied), run:\n      ${command}` : "";
+    const message = `${id}: ${stayed} file(s) this step copied stay in ${t.where}${how}`;
+    ctx.emit({ level: "info", message, data: { ...data, ...(command ? { command } : {}) } });
   }
-  if (remove && totals.kept.length > 0) {
-    const lines = totals.kept.slice(0, LISTED).map((k) => `      ${k.path}: ${k.reason}`);
-    if (totals.kept.length > LISTED) lines.push(`      … and ${totals.kept.length - LISTED} more`);
-    ctx.emit({ level: "warn", message: `${id}: kept ${totals.kept.length} file(s) it copied:\n${lines.join("\n")}`, data });
+  if (removing && t.kept.length > 0) {
+    const lines = t.kept.slice(0, LISTED).map((k) => `      ${k.path}: ${k.reason}`);
+    if (t.kept.length > LISTED) lines.push(`      … and ${t.kept.length - LISTED} more`);
+    ctx.emit({ level: "warn", message: `${id}: kept ${t.kept.length} file(s) it copied:\n${lines.join("\n")}`, data });
   }
 }
 

@@ -61,5 +61,6 @@ export interface StepFlags {
 }
 
 export function stepFlags(flags: Record<string, boolean | string | undefined>): StepFlags {
-  return { cancelTasks: flags["cancelTasks"] === true, verifyAll: flags["verifyAll"] === true, removeCopies: flags["removeCopies"] === true };
+  const on = (name: string) => flags[name] === true;
+  return { cancelTasks: on("cancelTasks"), verifyAll: on("verifyAll"), removeCopies: on("removeCopies") };
 }

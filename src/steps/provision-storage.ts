@@ -61,11 +61,9 @@ export function createProvisionStorageStep(deps: ProvisionDeps): Step<ProvisionR
           continue;
         }
         const list = files.slice(0, LISTED).map((f) => `      ${f}`).join("\n");
-        ctx.emit({
-          level: "warn",
-          message: `Left ${dir} in place: it holds files. A rollback removes only copies it can prove this run made (with --remove-copies); quarantined copies, files a killed copy had not recorded yet, and anyone else's stay:\n${list}${files.length > LISTED ? "\n      …" : ""}`,
-          data: { path: dir, files: files.slice(0, LISTED) },
-        });
+        const why = "A rollback removes only copies it can prove this run made (with --remove-copies); quarantined copies, files a killed copy had not recorded yet, and anyone else's stay";
+        const more = files.length > LISTED ? "\n      …" : "";
+        ctx.emit({ level: "warn", message: `Left ${dir} in place: it holds files. ${why}:\n${list}${more}`, data: { path: dir, files: files.slice(0, LISTED) } });
       }
     },
   };

@@ -70,7 +70,10 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     verify: plan.options.verify,
     collisionPolicy: plan.options.collisionPolicy,
     removeCopies: o.flags.removeCopies,
-    removeCopiesCommand: (runId) => `${continueCommand({ verb: "rollback", runId, stateDir: o.stateDir, yes: true, ...(o.planFile ? { planFile: o.planFile } : {}) })} --remove-copies`,
+    removeCopiesCommand: (runId) => {
+      const rollback = continueCommand({ verb: "rollback", runId, stateDir: o.stateDir, yes: true, ...(o.planFile ? { planFile: o.planFile } : {}) });
+      return `${rollback} --remove-copies`;
+    },
     // Read once per run and shared by the copy steps; forgotten on failure so a retry reads again.
     taskLogOwner: async () => {
       owner ??= buildTaskLogOwner(ports.inventory);
@@ -130,7 +133,8 @@ async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
   );
   const version = await ports.version.serverVersion();
   const flags = stepFlags(env.flags);
-  const steps = buildSteps(name, { plan: env.plan, planFile: env.planFile, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags, version, facts: createRunFacts(env.priorResult) });
+  const facts = createRunFacts(env.priorResult);
+  const steps = buildSteps(name, { plan: env.plan, planFile: env.planFile, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags, version, facts });
   return { steps, close: () => ports.inventory.close(), afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a) };
 }
 

@@ -53,7 +53,10 @@ async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Sett
   }
   const labelIssue = options.sourceNode === undefined ? undefined : labelProblem(options.sourceNode);
   if (labelIssue) {
-    throw new InputError(`The source's name '${options.sourceNode}' ${labelIssue}; it names the source's quarantine folder`, { code: "COPY_BAD_OPTION", hint: `Use ${LABEL_RULE}, e.g. the node's name: --node OCTO1.` });
+    throw new InputError(`The source's name '${options.sourceNode}' ${labelIssue}; it names the source's quarantine folder`, {
+      code: "COPY_BAD_OPTION",
+      hint: `Use ${LABEL_RULE}, e.g. the node's name: --node OCTO1.`,
+    });
   }
   const source = path.resolve(options.source);
   const target = path.resolve(options.target);
@@ -155,7 +158,8 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
       new ProgressMeter(0, 0, options.onProgress).finish(); // a renderer still gets its closing event
     } else await copyPass(s, options, tactics, plan);
     // The next run loads the index from a snapshot instead of parsing every line again.
-    if (!s.dryRun && options.manifestPath && (tactics.writer || !manifest.snapshotFresh)) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
+    const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
+    if (!s.dryRun && options.manifestPath && snapshotStale) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
   } finally {
     await lock?.release();
   }
@@ -170,7 +174,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
  * Before the first byte: the target root exists (so the probe goes where the copies will), this
  * copy holds the target's lock (a real copy), and free space and write access are proven.
  */
-async function prepareTarget(s: Settings, owner: LockOwner | undefined, bytesNeeded: number, summary: CopySummary): Promise<HeldLock | undefined> {
+async function prepareTarget(s: Settings, owner: LockOwner | undefined, bytes: number, summary: CopySummary): Promise<HeldLock | undefined> {
   collectGarbage(); // the planning pass's listings, before the copy pass lists the same folders
   let lock: HeldLock | undefined;
   if (!s.dryRun) {
@@ -179,7 +183,7 @@ async function prepareTarget(s: Settings, owner: LockOwner | undefined, bytesNee
     const onWarning = (message: string): void => void (summary.warnings ??= []).push(message);
     lock = await lockTarget({ target: s.target, owner: owner ?? { id: newCopyLockId(), operation: "copy" }, onWarning });
   }
-  const preflight = await preflightTarget({ target: s.target, bytesNeeded, probe: !s.dryRun, ops: s.ops });
+  const preflight = await preflightTarget({ target: s.target, bytesNeeded: bytes, probe: !s.dryRun, ops: s.ops });
   if (!preflight.ok) {
     await lock?.release();
     throw preflight.problems[0]!;
@@ -206,7 +210,8 @@ async function copyPass(s: Settings, options: CopyOptions & CopyEngineExtras, ta
       reservations: s.reservations,
       ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
     });
-    await runPool(jobs, { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal }, async (job: FileJob | Problem) => {
+    const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal };
+    await runPool(jobs, pool, async (job: FileJob | Problem) => {
       try {
         const counted = await tactics.process(job, stop.signal);
         if (counted && "kind" in job) meter.add(1, job.entry.size);

@@ -86,7 +86,8 @@ export async function readSnapshot(ops: FileOps, manifestFile: string, manifest:
   if (checksum(bodyWords) !== head[16]!) return undefined;
   if (!(await tailHash(manifest, covered)).equals(Buffer.from(data, 32, 32))) return undefined;
   const words = (k: number) => new Uint32Array(data, HEADER + capacity * (8 + 4 * k), capacity);
-  const table: ManifestTable = { mtimes: new Float64Array(data, HEADER, capacity), hi: words(0), lo: words(1), srcHi: words(2), srcLo: words(3), used };
+  const mtimes = new Float64Array(data, HEADER, capacity);
+  const table: ManifestTable = { mtimes, hi: words(0), lo: words(1), srcHi: words(2), srcLo: words(3), used };
   return { index: ManifestIndex.fromTable(table), bytes: covered };
 }
 

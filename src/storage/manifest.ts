@@ -263,7 +263,10 @@ async function parseFrom(handle: OpenFile, from: number, index: ManifestIndex, f
 }
 
 /** A line exactly as ManifestWriter writes it (fast path); anything else goes through JSON.parse. */
-const OWN_LINE = /^\{"v":[12],"relPath":"([^"\\]*)","size":(\d+),"mtimeMs":(-?[0-9.e+]+),"sha256":"[0-9a-f]{64}"(?:,"node":"[^"\\]*")?(?:,"src":"([0-9a-f]{16})")?(?:,"run":"[^"\\]*")?(?:,"replaced":true)?\}$/;
+const OWN_LINE = new RegExp(
+  String.raw`^\{"v":[12],"relPath":"([^"\\]*)","size":(\d+),"mtimeMs":(-?[0-9.e+]+),"sha256":"[0-9a-f]{64}"` +
+    String.raw`(?:,"node":"[^"\\]*")?(?:,"src":"([0-9a-f]{16})")?(?:,"run":"[^"\\]*")?(?:,"replaced":true)?\}$`,
+);
 
 function parseLine(index: ManifestIndex, line: string, file: string, lineNo: number, from: number): void {
   const own = OWN_LINE.exec(line);
@@ -279,7 +282,8 @@ function parseLine(index: ManifestIndex, line: string, file: string, lineNo: num
     return; // torn write inside a batch that was never fsync'd: ignore, the file is re-checked
   }
   if (!READABLE_VERSIONS.includes(record.v)) {
-    throw new OctohaError(`Manifest '${file}' line ${lineNo}${from > 0 ? ` after byte ${from}` : ""}: format version expected ${READABLE_VERSIONS.join(" or ")}, found ${String(record.v)}`, {
+    const where = `Manifest '${file}' line ${lineNo}${from > 0 ? ` after byte ${from}` : ""}`;
+    throw new OctohaError(`${where}: format version expected ${READABLE_VERSIONS.join(" or ")}, found ${String(record.v)}`, {
       code: "MANIFEST_VERSION",
       path: file,
       hint: "It was written by another octoha version. Use that version, or pass another --state-dir (files are then re-verified by hash).",

@@ -46,7 +46,9 @@ function refusal(what: string, source: string, target: string): InputError {
   return new InputError(what, {
     code: "COPY_OVERLAP",
     path: target,
-    hint: `Choose a target outside the source, and a source outside the target (source '${source}', target '${target}'), e.g. the shared folder on the file share. Nothing was written.`,
+    hint:
+      `Choose a target outside the source, and a source outside the target (source '${source}', target '${target}'), ` +
+      "e.g. the shared folder on the file share. Nothing was written.",
   });
 }
 
@@ -59,7 +61,8 @@ export async function refuseOverlap(ops: FileOps, source: string, target: string
   const tgtStat = tgt.path === tgt.existing ? await ops.stat(tgt.path).catch(() => undefined) : undefined;
   if (contains(src.path, tgt.path) && contains(tgt.path, src.path)) throw refusal(`The target '${target}' is the source '${source}' itself`, source, target);
   if (contains(src.path, tgt.path) || (await underByIdentity(ops, tgt.existing, srcStat))) {
-    throw refusal(`The target '${target}' is ${sameFolder(tgtStat, srcStat) ? "the source itself" : "inside the source"} '${source}': the copy would copy its own output without end`, source, target);
+    const where = sameFolder(tgtStat, srcStat) ? "the source itself" : "inside the source";
+    throw refusal(`The target '${target}' is ${where} '${source}': the copy would copy its own output without end`, source, target);
   }
   if (contains(tgt.path, src.path) || (await underByIdentity(ops, src.path, tgtStat))) {
     throw refusal(`The source '${source}' is inside the target '${target}': the copy would merge the folder into itself`, source, target);
@@ -70,7 +73,7 @@ export async function refuseOverlap(ops: FileOps, source: string, target: string
       throw new InputError(`The copy manifest '${manifestPath}' would be written inside the source '${source}'`, {
         code: "COPY_OVERLAP",
         path: manifestPath,
-        hint: "A copy never writes into its source. Pass a --state-dir outside the source (or leave it out: the default is DST/.octoha). Nothing was written.",
+        hint: "A copy never writes into its source. Pass a --state-dir outside the source (or none: the default is DST/.octoha). Nothing was written.",
       });
     }
   }

@@ -11,7 +11,7 @@
  * - its bytes still are the ones that record names (size, mtime, then SHA-256).
  */
 import path from "node:path";
-import type { FileOps } from "./file-ops.js";
+import type { FileOps, FileStat } from "./file-ops.js";
 import { nodeFileOps } from "./file-ops.js";
 import { hashFile } from "./copy-file.js";
 import { manifestRecords, sameMtime } from "./manifest.js";
@@ -60,7 +60,9 @@ async function historyOf(ops: FileOps, manifestPath: string, runId: string): Pro
 
 /** Why a file this step copied first must stay, or undefined when its records allow removal (bytes still to check). */
 function reasonToKeep(h: History, runId: string): string | undefined {
-  if (h.first.replaced) return "it replaced a file that was there before this run (the earlier one is kept in quarantine, or was this source's own earlier copy)";
+  if (h.first.replaced) {
+    return "it replaced a file that was there before this run (the earlier one is kept in quarantine, or was this source's own earlier copy)";
+  }
   if (!h.last.run?.startsWith(`${runId}/`)) return "another copy wrote it since this run did";
   return undefined;
 }
@@ -91,10 +93,11 @@ export async function runCopies(o: RunCopiesOptions): Promise<RunCopiesResult> {
   return result;
 }
 
-async function changedSince(ops: FileOps, at: string, now: { isFile: boolean; size: number; mtimeMs: number }, record: ManifestRecord, hash: boolean, signal?: AbortSignal): Promise<string | undefined> {
+/** Why the file at `at` is no longer what `record` says this run wrote (hashing only when `hash`), or undefined. */
+async function changedSince(ops: FileOps, at: string, now: FileStat, record: ManifestRecord, hash: boolean, signal?: AbortSignal): Promise<string | undefined> {
   if (!now.isFile || now.size !== record.size || !sameMtime(now.mtimeMs, record.mtimeMs)) return "it changed since this run copied it";
-  if (hash && record.sha256 !== undefined && (await hashFile(ops, at, "target", signal)).sha256 !== record.sha256) return "its bytes changed since this run copied it";
-  return undefined;
+  if (!hash || record.sha256 === undefined) return undefined;
+  return (await hashFile(ops, at, "target", signal)).sha256 === record.sha256 ? undefined : "its bytes changed since this run copied it";
 }
 
 /** Remove `folder` and its parents while they are empty, up to (not including) root. */
@@ -120,7 +123,9 @@ export async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps)
         for (const e of chunk) {
           const at = path.join(folder, e.name);
           if (e.isDirectory) pending.push(at);
-          else if (e.name.endsWith(TEMP_SUFFIX) && isStaleTemp(e.name, e.mtimeMs, now) && (await ops.unlink(at).then(() => true, () => false))) removed.push(at);
+          else if (e.name.endsWith(TEMP_SUFFIX) && isStaleTemp(e.name, e.mtimeMs, now)) {
+            if (await ops.unlink(at).then(() => true, () => false)) removed.push(at);
+          }
         }
       }
     } catch (error) {
@@ -161,7 +166,8 @@ export async function undoRunCopies(o: UndoCopiesOptions, ops: FileOps = nodeFil
   try {
     for (const root of [o.target, ...o.quarantineDirs]) result.tempsRemoved.push(...(await removeStaleTemps(root, ops)));
     for (const manifestPath of o.manifests) {
-      const r = await runCopies({ manifestPath, target: o.target, runId: o.runId, stepId: o.stepId, remove: o.remove, ops, ...(o.signal ? { signal: o.signal } : {}) });
+      const { target, runId, stepId, remove, signal } = o;
+      const r = await runCopies({ manifestPath, target, runId, stepId, remove, ops, ...(signal ? { signal } : {}) });
       result.removed.push(...r.removed);
       result.kept.push(...r.kept);
       result.foldersRemoved.push(...r.foldersRemoved);

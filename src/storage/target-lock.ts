@@ -38,13 +38,16 @@ export function newCopyLockId(): string {
 
 export class TargetLockedError extends OctohaError {
   constructor(readonly holder: LockInfo, target: string, readonly stale: Staleness) {
+    const unlock = targetUnlockCommand(holder, target);
     super(stale.stale ? `The copy target ${target} has a stale lock: ${describeHolder(holder)}` : `The copy target ${target} is locked by ${describeHolder(holder)}`, {
       code: stale.stale ? "COPY_TARGET_LOCK_STALE" : "COPY_TARGET_LOCKED",
       path: targetLockFile(target),
       exitCode: 1,
       hint: stale.stale
-        ? `The lock looks stale because ${stale.reason}. If no octoha is copying into this folder any more, release it with:\n  ${targetUnlockCommand(holder, target)}\nWarning: releasing a lock a live copy still holds lets two copies write this folder at once (files lost or corrupted).`
-        : `Another octoha copy (or a run with another state directory) is writing into this folder, and two at once would corrupt it. Nothing was written. Wait for it to finish, then run this again. If you are sure it is gone:\n  ${targetUnlockCommand(holder, target)}`,
+        ? `The lock looks stale because ${stale.reason}. If no octoha is copying into this folder any more, release it with:\n  ${unlock}\n` +
+          "Warning: releasing a lock a live copy still holds lets two copies write this folder at once (files lost or corrupted)."
+        : "Another octoha copy (or a run with another state directory) is writing into this folder, and two at once would corrupt it. " +
+          `Nothing was written. Wait for it to finish, then run this again. If you are sure it is gone:\n  ${unlock}`,
     });
   }
 }

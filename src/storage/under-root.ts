@@ -14,7 +14,9 @@ export function underRoot(root: string, p: string): string {
     throw new OctohaError(`Refusing to write '${p}': it is outside '${root}'`, {
       code: "COPY_PATH_ESCAPES",
       path: p,
-      hint: "A name that becomes part of a path (a node name, a manifest's file name) leads out of the folder octoha writes in. Nothing was written there. Check --node and the plan's node names; if they are plain names, report this as a bug.",
+      hint:
+        "A name that becomes part of a path (a node name, a manifest's file name) leads out of the folder octoha writes in. " +
+        "Nothing was written there. Check --node and the plan's node names; if they are plain names, report this as a bug.",
     });
   }
   return p;

@@ -19,6 +19,8 @@ interface CopyFlags {
   dryRun?: boolean;
 }
 
+const NODE_HELP = "label for SRC: its quarantine folder under DST/.octoha/conflicts/ and its name in reports (default source-<8 hex> from SRC's identity)";
+
 function label(value: string): string {
   const problem = labelProblem(value);
   if (problem) throw new InvalidArgumentError(`the node name ${problem}. It names SRC's quarantine folder, so it must be ${LABEL_RULE}.`);
@@ -40,7 +42,7 @@ export function register(program: Command): void {
     .addOption(new Option("--concurrency <n>", "parallel file copies").argParser(positiveInt).default(DEFAULT_CONCURRENCY))
     .addOption(new Option("--verify <mode>", "how a file already at the target is proven equal").choices(["none", "size", "sha256"]).default("sha256"))
     .addOption(new Option("--collision-policy <policy>", "same name, other bytes").choices(["keep-target", "keep-newer", "fail"]).default("keep-target"))
-    .addOption(new Option("--node <name>", "label for SRC: its quarantine folder under DST/.octoha/conflicts/ and its name in reports (default source-<8 hex> from SRC's identity)").argParser(label))
+    .addOption(new Option("--node <name>", NODE_HELP).argParser(label))
     .option("--state-dir <dir>", `manifest folder (default <dst>/${STATE_FOLDER})`)
     .option("--octopus-path <winpath>", "DST as Octopus will see it (e.g. \\\\fs01\\Octopus\\TaskLogs), for the 260-character check")
     .option("--dry-run", "report what would be copied; write nothing")

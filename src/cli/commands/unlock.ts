@@ -16,7 +16,7 @@ export function register(program: Command): void {
   const cmd = program
     .command("unlock")
     .argument("<id>", "the lock id (the run id shown in the 'locked' message and by `octoha status`)")
-    .description("Release the state directory's lock left by a run that died (crash, killed process, lost node), or with --target a copy target's lock")
+    .description("Release the state directory's lock left by a run that died (crash, killed process, lost node); with --target, a copy target's")
     .option("--state-dir <dir>", "state directory (default ./.octoha)")
     .option("--target <dst>", "release the lock of this copy target (a shared folder octoha copy or a run's copy step writes into)")
     .option("--force", "release even though the holder looks alive (dangerous: two runs could change Octopus at once)");
@@ -26,7 +26,8 @@ export function register(program: Command): void {
     try {
       if (o.target !== undefined) {
         const result = await unlockTarget(path.resolve(o.target), id, o.force === true);
-        const text = json ? JSON.stringify(result) : `Released the lock of ${path.resolve(o.target)} held by ${describeHolder(result.released)}${result.wasStale ? "" : " (forced)"}.\nRe-run the copy (or resume the run) to continue it.`;
+        const released = `Released the lock of ${path.resolve(o.target)} held by ${describeHolder(result.released)}${result.wasStale ? "" : " (forced)"}.`;
+        const text = json ? JSON.stringify(result) : `${released}\nRe-run the copy (or resume the run) to continue it.`;
         process.stdout.write(`${redactor.redact(text)}\n`);
         return;
       }
