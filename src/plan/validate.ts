@@ -4,6 +4,7 @@
  * (secrets.ts) because they must be caught even where the schema rejects the value.
  */
 import type { Plan } from "./schema.js";
+import { LABEL_RULE, labelProblem } from "../shared/names.js";
 import type { PlanIssue } from "./load.js";
 import { accessPath, nodeLocations, pathStyle, relate, sharedLocations, type PlacedLocation, type PathRelation } from "./locations.js";
 
@@ -26,6 +27,11 @@ function nodeNameIssues(plan: Plan): PlanIssue[] {
   const issues: PlanIssue[] = [];
   const seen = new Map<string, number>();
   plan.nodes.forEach((n, i) => {
+    const problem = labelProblem(n.name);
+    if (problem) {
+      const message = `${problem}; a node's name becomes a folder name (its quarantine folder and its copy manifest)`;
+      issues.push({ path: `nodes[${i}].name`, value: n.name, message, fix: `Use the node's name as Configuration ➜ Nodes shows it: ${LABEL_RULE}.` });
+    }
     const key = n.name.trim().toLowerCase();
     const first = seen.get(key);
     if (first !== undefined) issues.push({ path: `nodes[${i}].name`, value: n.name, message: `duplicate node name (also nodes[${first}].name); Octopus node names are case-insensitive`, fix: "List each node once, with its name from Configuration ➜ Nodes." });

@@ -12,11 +12,11 @@ import { loadPlan } from "../plan/load.js";
 import { createRunView, type ViewStreams } from "../report/run-view.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
-import type { ApproveMode, RunMode, RunOutcome } from "./events.js";
+import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "./events.js";
 import { indexSteps, readJournal, type RunInvocation } from "./journal.js";
 import { runSteps } from "./run-steps.js";
 import { listRuns } from "./runs.js";
-import { workflowFactory, type WorkflowName } from "./workflows.js";
+import { workflowFactory, type AfterRollback, type WorkflowName } from "./workflows.js";
 
 export const DEFAULT_STATE_DIR = ".octoha";
 const WORKFLOWS: readonly WorkflowName[] = ["migrate", "preseed", "repair"];
@@ -52,6 +52,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : loaded.stateDir;
   const priorResult = o.runId ? await journaledResults(stateDir, o.runId) : undefined;
   const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir, redactor, flags: o.flags, signal: o.signal, ...(priorResult ? { priorResult } : {}) });
+  const view = createRunView({ json: o.json, redactor, ...(o.streams ? { streams: o.streams } : {}) });
   try {
     const outcome = await runSteps({
       ...(o.runId ? { runId: o.runId } : {}),
@@ -62,14 +63,38 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
       // approvals: "auto" in the plan is the operator saying yes in advance.
       approve: loaded.plan.options.approvals === "auto" ? "yes" : o.approve,
       signal: o.signal,
-      view: createRunView({ json: o.json, redactor, ...(o.streams ? { streams: o.streams } : {}) }),
+      view,
       redactor,
       invocation: { workflow: o.workflow, planFile: loaded.file, flags: o.flags },
     });
+    if (o.mode === "rollback" && outcome.status === "rolled-back" && workflow.afterRollback) {
+      await workflow.afterRollback(await afterRollbackOf(outcome, view, o.signal));
+    }
     return { ...outcome, report: await writeRunReport(o.workflow, outcome) };
   } finally {
     await workflow.close();
   }
+}
+
+/** What a workflow's afterRollback may see of the run: steps undone by earlier rollbacks and what they recorded. */
+async function afterRollbackOf(outcome: RunOutcome, view: RunObserver, signal: AbortSignal): Promise<AfterRollback> {
+  const { records } = await readJournal(outcome.stateDir, outcome.runId);
+  const current = indexSteps(records);
+  const recorded = new Map<string, unknown>();
+  for (const r of records) if (r.t === "applied" || r.t === "checkpoint") recorded.set(r.stepId, r.t === "applied" ? r.result : r.data);
+  return {
+    runId: outcome.runId,
+    undoneEarlier: [...recorded.keys()].filter((id) => !current.has(id) && !outcome.undone.includes(id)),
+    recorded: (stepId) => recorded.get(stepId),
+    context: (stepId) => ({
+      runId: outcome.runId,
+      stepId,
+      signal,
+      checkpoint: () => Promise.resolve(), // nothing to resume: the run is rolled back
+      emit: (event) => view.notify({ type: "step-progress", stepId, event }),
+      now: () => Date.now(),
+    }),
+  };
 }
 
 /** The human report of a run (what was copied, collisions, logs found nowhere), beside its journal. */

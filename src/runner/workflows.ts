@@ -4,7 +4,7 @@
  */
 import type { Plan } from "../plan/schema.js";
 import type { Redactor } from "../shared/redact.js";
-import type { Step } from "./step.js";
+import type { Step, StepContext } from "./step.js";
 
 export type WorkflowName = "migrate" | "preseed" | "repair";
 
@@ -29,6 +29,21 @@ export interface Workflow {
   steps: Step[];
   /** Releases connections (SQL pool, HTTP agents). */
   close(): Promise<void>;
+  /**
+   * After a rollback: work on steps an earlier rollback of the run already undid (e.g. removing
+   * the copies that rollback left, when asked with --remove-copies). Optional.
+   */
+  afterRollback?(a: AfterRollback): Promise<void>;
+}
+
+export interface AfterRollback {
+  runId: string;
+  /** Steps undone by an earlier rollback of this run, not by the one that just ran. */
+  undoneEarlier: readonly string[];
+  /** What such a step recorded last (its result, else its last checkpoint). */
+  recorded(stepId: string): unknown;
+  /** A context for running such a step's code; its events go to the run's view. */
+  context(stepId: string): StepContext;
 }
 
 export type WorkflowFactory = (env: WorkflowEnv) => Promise<Workflow>;

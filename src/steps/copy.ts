@@ -4,7 +4,8 @@
  * into the shared folder; the manifest per kind and node is stable across runs, so the window copy
  * after a preseed moves only the delta. Task-log collisions keep the copy from the node that ran
  * the task (per the database); others follow the plan's collision policy. Copy never moves:
- * sources stay, and rollback leaves copied files in place.
+ * sources stay. Rollback removes the temp files a stopped copy left; the files the step copied stay
+ * (counted, with the command that removes them) unless the rollback is given --remove-copies.
  */
 import path from "node:path";
 import type { FolderKind } from "../octopus/types.js";
@@ -51,6 +52,10 @@ export interface CopyStepDeps {
   collisionPolicy: CollisionPolicy;
   /** Built lazily (reads the whole task table): only copies that include task logs need it. */
   taskLogOwner?: () => Promise<TaskLogOwner>;
+  /** rollback --remove-copies: rollback removes the files the step copied (those it may: storage/run-copies.ts). */
+  removeCopies?: boolean;
+  /** The exact command that rolls this run back with --remove-copies (printed when copies stay). */
+  removeCopiesCommand?: (runId: string) => string;
 }
 
 /**
@@ -84,6 +89,8 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       dryRun,
       reservations,
       signal: ctx.signal,
+      lockOwner: { id: ctx.runId, operation: id },
+      runTag: `${ctx.runId}/${id}`,
       onProgress: dryRun ? undefined : (p) => ctx.emit({ level: "progress", message: `${job.kind} from ${job.source.node}: ${p.filesDone}/${p.filesTotal} files`, data: { kind: job.kind, node: job.source.node, ...p } }),
       taskLogOwner: job.kind === "taskLogs" && deps.taskLogOwner ? await deps.taskLogOwner() : undefined,
     });
@@ -114,9 +121,12 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
     },
     async apply(ctx, last) {
       const done = new Map((last?.jobs ?? []).map((j) => [jobKey(j), j]));
+      // Before the first byte: a step killed in its first job is still on rollback's list (its temp files, its copies).
+      if (!last) await ctx.checkpoint({ jobs: [] });
       for (const job of deps.jobs) {
         if (done.has(jobKey({ kind: job.kind, node: job.source.node }))) continue;
         const s = await run(job, false, ctx);
+        for (const warning of s.warnings ?? []) ctx.emit({ level: "warn", message: `${job.kind} from ${job.source.node}: ${warning}` });
         if (s.interrupted) {
           throw new OctohaError(`Copy of ${job.kind} from ${job.source.node} interrupted; verified files are kept`, { code: "INTERRUPTED", step: id, node: job.source.node, exitCode: ExitCode.Resumable, hint: "Run `octoha resume`: files already verified at the target are not copied again." });
         }
@@ -143,10 +153,68 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       return { ok: problems.length === 0, summary: problems.length === 0 ? "every source file is at the target" : "target incomplete", problems };
     },
     async rollback(ctx) {
-      // Copy never moves or deletes: the sources are untouched and Octopus still points at them.
-      ctx.emit({ level: "info", message: `${id}: copied files stay in the shared folders (clean up explicitly if unwanted)` });
+      // Copy never moves: the sources are untouched and Octopus still points at them.
+      await undoCopies(id, deps, ctx);
     },
   };
+}
+
+const LISTED = 20;
+
+interface UndoTotals {
+  temps: number;
+  removed: number;
+  folders: number;
+  kept: { path: string; reason: string }[];
+  where: string;
+}
+
+/** A copy step's rollback: per target, under its lock, stale temp files removed and the copies removed or counted. */
+async function undoCopies(id: string, deps: CopyStepDeps, ctx: StepContext): Promise<void> {
+  const undo = deps.engine.undoCopies;
+  if (!undo) return ctx.emit({ level: "info", message: `${id}: copied files stay in the shared folders` });
+  const remove = deps.removeCopies === true;
+  const targets = new Map<string, CopyJob[]>();
+  for (const job of deps.jobs) targets.set(job.target.access, [...(targets.get(job.target.access) ?? []), job]);
+  const totals: UndoTotals = { temps: 0, removed: 0, folders: 0, kept: [], where: [...targets.keys()].join(", ") };
+  for (const [target, jobs] of targets) {
+    const r = await undo({
+      target,
+      quarantineDirs: jobs.flatMap((j) => quarantineDirFor(j) ?? []),
+      manifests: jobs.map((j) => manifestPath(deps.stateDir, j.kind, j.source.node)),
+      runId: ctx.runId,
+      stepId: id,
+      remove,
+      signal: ctx.signal,
+    });
+    totals.temps += r.tempsRemoved.length;
+    totals.removed += r.removed.length;
+    totals.folders += r.foldersRemoved.length;
+    totals.kept.push(...r.kept);
+  }
+  reportUndo(id, totals, remove ? undefined : deps.removeCopiesCommand?.(ctx.runId) ?? "", ctx);
+}
+
+/** What a copy step's rollback did, for the operator. `command` is undefined when the copies were removed. */
+function reportUndo(id: string, t: UndoTotals, command: string | undefined, ctx: StepContext): void {
+  const removing = command === undefined;
+  const stayed = removing ? t.kept.length : t.removed + t.kept.length;
+  const kept = t.kept.slice(0, LISTED);
+  const data = { tempsRemoved: t.temps, copiesRemoved: removing ? t.removed : 0, copiesStayed: stayed, kept, keptCount: t.kept.length };
+  if (t.temps > 0) ctx.emit({ level: "info", message: `${id}: removed ${t.temps} partial temp file(s) a stopped copy left in ${t.where}`, data });
+  if (removing) {
+    const folders = t.folders ? ` and ${t.folders} folder(s) left empty` : "";
+    ctx.emit({ level: "info", message: `${id}: removed ${t.removed} file(s) this step copied${folders}; ${t.kept.length} kept`, data });
+  } else if (stayed > 0) {
+    const how = command ? `. To remove them (only those still as copied), run:\n      ${command}` : "";
+    const message = `${id}: ${stayed} file(s) this step copied stay in ${t.where}${how}`;
+    ctx.emit({ level: "info", message, data: { ...data, ...(command ? { command } : {}) } });
+  }
+  if (removing && t.kept.length > 0) {
+    const lines = t.kept.slice(0, LISTED).map((k) => `      ${k.path}: ${k.reason}`);
+    if (t.kept.length > LISTED) lines.push(`      … and ${t.kept.length - LISTED} more`);
+    ctx.emit({ level: "warn", message: `${id}: kept ${t.kept.length} file(s) it copied:\n${lines.join("\n")}`, data });
+  }
 }
 
 export function createCopyStep(kind: FolderKind, deps: CopyStepDeps): Step<CopyResult, (typeof COPY_STEP_IDS)[FolderKind]> {

@@ -3,6 +3,7 @@
  * options derived from the plan and command-line flags. Steps take these explicitly; nothing global.
  */
 import type { CopyOptions, CopySummary } from "../storage/types.js";
+import type { UndoCopiesOptions, UndoCopiesResult } from "../storage/run-copies.js";
 
 /** What the steps need from the copy engine (src/storage implements it). */
 export interface CopyEngine {
@@ -13,6 +14,8 @@ export interface CopyEngine {
   measureRate?(options: { source: string; signal?: AbortSignal }): Promise<number | undefined>;
   /** Files and bytes under a node folder (streamed walk, read-only): the most a copy from it can need. */
   sourceTotals?(options: { source: string; signal?: AbortSignal }): Promise<{ files: number; bytes: number }>;
+  /** A copy step's rollback at one target: stale temp files removed, the step's copies removed or counted. */
+  undoCopies?(options: UndoCopiesOptions): Promise<UndoCopiesResult>;
 }
 
 /** A target that does not exist yet is judged by its nearest existing parent (where provision-storage will create it). */
@@ -53,8 +56,11 @@ export interface StepFlags {
   cancelTasks: boolean;
   /** --verify-all: read every task log through every node, not a sample. */
   verifyAll: boolean;
+  /** rollback --remove-copies: a copy step's rollback removes the files it copied (see storage/run-copies.ts). */
+  removeCopies: boolean;
 }
 
 export function stepFlags(flags: Record<string, boolean | string | undefined>): StepFlags {
-  return { cancelTasks: flags["cancelTasks"] === true, verifyAll: flags["verifyAll"] === true };
+  const on = (name: string) => flags[name] === true;
+  return { cancelTasks: on("cancelTasks"), verifyAll: on("verifyAll"), removeCopies: on("removeCopies") };
 }

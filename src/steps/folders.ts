@@ -4,6 +4,7 @@ import type { Plan } from "../plan/schema.js";
 import type { FolderKind, ServerFolderPaths } from "../octopus/types.js";
 import { FOLDER_KINDS } from "../octopus/types.js";
 import type { VersionFeatures } from "../octopus/versions.js";
+import { underRoot } from "../storage/under-root.js";
 
 export interface PlacedFolder {
   /** As Octopus sees it (written by `path`). */
@@ -62,5 +63,6 @@ export function samePath(a: string | undefined, b: string | undefined, platform:
 
 /** Where a run keeps a copy manifest for one kind and node: stable across runs, so the window copy knows what the preseed wrote. */
 export function manifestPath(stateDir: string, kind: FolderKind, node: string): string {
-  return path.join(stateDir, "manifests", `${kind}-${node.replace(/[^A-Za-z0-9_.-]/g, "_")}.jsonl`);
+  const folder = path.join(stateDir, "manifests");
+  return underRoot(folder, path.join(folder, `${kind}-${node.replace(/[^A-Za-z0-9_.-]/g, "_")}.jsonl`));
 }

@@ -2,7 +2,7 @@
  * Construction of the real Octopus adapters and copy engine from a plan; tests inject fakes instead.
  */
 import { stat } from "node:fs/promises";
-import { copyTree, measureSample, preflightTarget, sourceTotals } from "../storage/index.js";
+import { copyTree, measureSample, preflightTarget, sourceTotals, undoRunCopies } from "../storage/index.js";
 import type { CopyEngine, TargetCheck } from "./deps.js";
 
 export { createOctopusPorts, type PortSecrets } from "../octopus/create-ports.js";
@@ -19,6 +19,7 @@ export function createCopyEngine(): CopyEngine {
       return { exists, freeBytes: result.freeBytes, ...(dryRun ? {} : { writable: result.ok }), ...(problem ? { problem } : {}) };
     },
     sourceTotals,
+    undoCopies: (options) => undoRunCopies(options),
     async measureRate({ source }) {
       const sample = await measureSample({ source, maxBytes: 16 * 1024 * 1024, maxFiles: 200 });
       return sample.bytes > 0 ? sample.bytesPerSecond : undefined;

@@ -1,6 +1,7 @@
 /**
  * provision-storage: creates the shared target folders that do not exist yet. It records each
- * folder before creating it, so rollback removes only folders this run created, and only if empty.
+ * folder before creating it, so rollback removes only folders this run created, and only once
+ * they hold no file (the copies stay unless the rollback is given --remove-copies; what stays is listed).
  */
 import { mkdir, readdir, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -54,18 +55,32 @@ export function createProvisionStorageStep(deps: ProvisionDeps): Step<ProvisionR
     async rollback(ctx, r) {
       for (const dir of [...r.created].reverse()) {
         if (!(await exists(dir))) continue;
-        if (await isEmptyTree(dir)) await removeEmptyTree(dir);
-        else ctx.emit({ level: "warn", message: `Left ${dir} in place: it holds files (copies are never deleted by rollback)`, data: { path: dir } });
+        const files = await filesIn(dir, LISTED + 1);
+        if (files.length === 0) {
+          await removeEmptyTree(dir);
+          continue;
+        }
+        const list = files.slice(0, LISTED).map((f) => `      ${f}`).join("\n");
+        const why = "A rollback removes only copies it can prove this run made (with --remove-copies); quarantined copies, files a killed copy had not recorded yet, and anyone else's stay";
+        const more = files.length > LISTED ? "\n      …" : "";
+        ctx.emit({ level: "warn", message: `Left ${dir} in place: it holds files. ${why}:\n${list}${more}`, data: { path: dir, files: files.slice(0, LISTED) } });
       }
     },
   };
 }
 
-async function isEmptyTree(dir: string): Promise<boolean> {
+const LISTED = 20;
+
+/** Up to `limit` files (anything but a folder) under dir. */
+async function filesIn(dir: string, limit: number): Promise<string[]> {
+  const found: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
-    if (!e.isDirectory() || !(await isEmptyTree(path.join(dir, e.name)))) return false;
+    if (found.length >= limit) break;
+    const at = path.join(dir, e.name);
+    if (e.isDirectory()) found.push(...(await filesIn(at, limit - found.length)));
+    else found.push(at);
   }
-  return true;
+  return found;
 }
 
 async function removeEmptyTree(dir: string): Promise<void> {

@@ -12,7 +12,8 @@ import type { OctopusPorts } from "../octopus/types.js";
 import { featuresOf } from "../octopus/versions.js";
 import type { Plan } from "../plan/schema.js";
 import type { Step } from "../runner/step.js";
-import { registerWorkflow, type WorkflowEnv, type WorkflowName } from "../runner/workflows.js";
+import { registerWorkflow, type AfterRollback, type WorkflowEnv, type WorkflowName } from "../runner/workflows.js";
+import { continueCommand } from "../runner/runs.js";
 import { createCopyStep, createPreseedStep, type CopyJob, type CopyStepDeps } from "./copy.js";
 import { realClock, stepFlags, type Clock, type CopyEngine, type StepFlags } from "./deps.js";
 import { createDrainNodesStep } from "./drain-nodes.js";
@@ -28,7 +29,7 @@ import { buildTaskLogOwner } from "./task-log-owner.js";
 import { createUndrainStep } from "./undrain.js";
 import { createVerifyCopyStep } from "./verify-copy.js";
 import { createVerifyOctopusStep } from "./verify-octopus.js";
-import type { StepId } from "./ids.js";
+import { COPY_STEP_IDS, type StepId } from "./ids.js";
 
 export interface BuildStepsOptions {
   plan: Plan;
@@ -43,6 +44,8 @@ export interface BuildStepsOptions {
   env?: Record<string, string | undefined>;
   /** Drain poll interval (tests pass a small one). */
   pollIntervalMs?: number;
+  /** The plan file, for commands printed to the operator. */
+  planFile?: string;
 }
 
 export type AnyStep = Step<unknown, StepId>;
@@ -66,6 +69,11 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     concurrency: plan.options.concurrency,
     verify: plan.options.verify,
     collisionPolicy: plan.options.collisionPolicy,
+    removeCopies: o.flags.removeCopies,
+    removeCopiesCommand: (runId) => {
+      const rollback = continueCommand({ verb: "rollback", runId, stateDir: o.stateDir, yes: true, ...(o.planFile ? { planFile: o.planFile } : {}) });
+      return `${rollback} --remove-copies`;
+    },
     // Read once per run and shared by the copy steps; forgotten on failure so a retry reads again.
     taskLogOwner: async () => {
       owner ??= buildTaskLogOwner(ports.inventory);
@@ -125,8 +133,23 @@ async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
     { ...(typeof journaled === "string" ? { knownVersion: journaled } : {}), ...(env.signal ? { signal: env.signal } : {}) },
   );
   const version = await ports.version.serverVersion();
-  const steps = buildSteps(name, { plan: env.plan, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags: stepFlags(env.flags), version, facts: createRunFacts(env.priorResult) });
-  return { steps, close: () => ports.inventory.close() };
+  const flags = stepFlags(env.flags);
+  const facts = createRunFacts(env.priorResult);
+  const steps = buildSteps(name, { plan: env.plan, planFile: env.planFile, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags, version, facts });
+  return { steps, close: () => ports.inventory.close(), afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a) };
+}
+
+/**
+ * `rollback --remove-copies` on a run an earlier rollback already undid: its copy steps' rollbacks
+ * (which remove the copies they may) and then provision-storage's (which removes the folders it
+ * created once they are empty) run again, newest first. Both are safe to repeat.
+ */
+async function removeCopiesLeftEarlier(steps: AnyStep[], flags: StepFlags, a: AfterRollback): Promise<void> {
+  if (!flags.removeCopies) return;
+  const again = new Set<string>([...Object.values(COPY_STEP_IDS), "preseed", "provision-storage"]);
+  for (const step of [...steps].reverse()) {
+    if (again.has(step.id) && a.undoneEarlier.includes(step.id)) await step.rollback(a.context(step.id), a.recorded(step.id));
+  }
 }
 
 export function registerOctopusWorkflows(): void {

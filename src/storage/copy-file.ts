@@ -10,7 +10,8 @@ import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { CopyAborted, TargetAppeared, classifyFsError } from "./copy-errors.js";
 
 export { CopyAborted, TargetAppeared };
-import { TEMP_SUFFIX } from "./walk.js";
+import { tempPathFor } from "./temp-names.js";
+import { joinUnder } from "./under-root.js";
 
 const CHUNK = 1 << 20;
 
@@ -75,12 +76,13 @@ export async function hashFile(ops: FileOps, file: string, side: "source" | "tar
 }
 
 /**
- * Copy `from` to `to` through `to.octoha-tmp`: hash while streaming, check the byte count against
+ * Copy `from` to `to` through a temp file beside it (this process's own name, created with O_EXCL:
+ * another copy can never write into it or truncate it): hash while streaming, check the byte count against
  * the source's size, fsync, set the source's times, rename. `to` is replaced atomically when it
  * exists (the caller decided that is safe). The caller creates the parent folder.
  */
 export async function copyVerifyRename(ops: FileOps, from: string, to: string, signal?: AbortSignal, noClobber = false): Promise<CopiedFile> {
-  const temp = to + TEMP_SUFFIX;
+  const temp = tempPathFor(to);
   let source: OpenFile | undefined;
   let target: OpenFile | undefined;
   let tempCreated = false;
@@ -90,7 +92,7 @@ export async function copyVerifyRename(ops: FileOps, from: string, to: string, s
     source = await ops.open(from, "r");
     const before = await source.stat();
     stage = "target";
-    target = await ops.open(temp, "w");
+    target = await ops.open(temp, "wx");
     tempCreated = true;
     buffer = bufferFor(before.size);
     const hash = createHash("sha256");
@@ -150,7 +152,7 @@ export async function quarantineFile(
   fromSha256: string | undefined,
   signal?: AbortSignal,
 ): Promise<string> {
-  const base = path.join(quarantineRoot, node, ...relPath.split("/"));
+  const base = quarantinePath(quarantineRoot, node, relPath);
   await ops.mkdir(path.dirname(base)).catch((error: unknown) => {
     throw classifyFsError(error, { side: "target", path: path.dirname(base) });
   });
@@ -170,5 +172,5 @@ export async function quarantineFile(
 
 /** Whether quarantine would need to be written for this file (dry-run): the path it would use. */
 export function quarantinePath(quarantineRoot: string, node: string, relPath: string): string {
-  return path.join(quarantineRoot, node, ...relPath.split("/"));
+  return joinUnder(joinUnder(quarantineRoot, node), relPath);
 }

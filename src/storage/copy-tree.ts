@@ -8,8 +8,10 @@
  *
  * Dry-run runs the same code with every write behind one guard (Settings.dryRun).
  */
+import { createHash } from "node:crypto";
 import path from "node:path";
-import { OctohaError } from "../shared/errors.js";
+import { InputError, OctohaError } from "../shared/errors.js";
+import { LABEL_RULE, labelProblem } from "../shared/names.js";
 import { nodeFileOps, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import { loadManifest, ManifestIndex, ManifestWriter, refreshManifestSnapshot } from "./manifest.js";
@@ -20,7 +22,11 @@ import { runPool } from "./pool.js";
 import { collectGarbage } from "./heap.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
+import { lockTarget, newCopyLockId, type LockOwner } from "./target-lock.js";
+import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
+import { sourceIdentity } from "./source-identity.js";
+import { refuseOverlap } from "./overlap.js";
 import type { CopyOptions, CopySummary, NameProblem } from "./types.js";
 
 /** Measured on the bench (see README "Copy engine benchmark"): small files gain from more parallel calls. */
@@ -40,18 +46,29 @@ export interface CopyEngineExtras {
   retryBaseDelayMs?: number;
 }
 
-function settingsOf(options: CopyOptions & CopyEngineExtras): Settings {
+async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Settings> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
     throw new OctohaError(`concurrency must be an integer from 1 to 256, got ${String(options.concurrency)}`, { code: "COPY_BAD_OPTION", hint: "Pass e.g. --concurrency 16." });
   }
+  const labelIssue = options.sourceNode === undefined ? undefined : labelProblem(options.sourceNode);
+  if (labelIssue) {
+    throw new InputError(`The source's name '${options.sourceNode}' ${labelIssue}; it names the source's quarantine folder`, {
+      code: "COPY_BAD_OPTION",
+      hint: `Use ${LABEL_RULE}, e.g. the node's name: --node OCTO1.`,
+    });
+  }
   const source = path.resolve(options.source);
   const target = path.resolve(options.target);
+  const ops = options.ops ?? nodeFileOps;
+  const sourceId = await sourceIdentity(ops, source);
   return {
-    ops: options.ops ?? nodeFileOps,
+    ops,
     source,
     target,
-    node: options.sourceNode ?? "source",
+    sourceId,
+    runTag: options.runTag,
+    node: options.sourceNode ?? defaultLabel(sourceId),
     verify: options.verify ?? "sha256",
     policy: options.collisionPolicy ?? "keep-target",
     quarantineRoot: path.resolve(options.quarantineDir ?? path.join(target, STATE_FOLDER, "conflicts")),
@@ -63,6 +80,11 @@ function settingsOf(options: CopyOptions & CopyEngineExtras): Settings {
     concurrency,
     largeConcurrency: options.largeFileConcurrency ?? Math.max(2, Math.floor(concurrency / 4)),
   };
+}
+
+/** A source without --node is labelled by its identity (two sources never share a quarantine folder by default). */
+function defaultLabel(sourceId: string | undefined): string {
+  return sourceId === undefined ? "source" : `source-${createHash("sha256").update(sourceId).digest("hex").slice(0, 8)}`;
 }
 
 interface PlanTotals {
@@ -104,7 +126,8 @@ async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string |
 
 export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise<CopySummary> {
   const started = Date.now();
-  const s = settingsOf(options);
+  const s = await settingsOf(options);
+  await refuseOverlap(s.ops, s.source, s.target, options.manifestPath);
   const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
   const summary: CopySummary = {
     filesCopied: 0,
@@ -126,15 +149,51 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   summary.bytesPlanned = plan.workBytes;
 
   if (s.signal?.aborted) return { ...summary, interrupted: true, durationMs: Date.now() - started };
-  if (plan.workFiles > 0) {
-    collectGarbage(); // the planning pass's listings, before the copy pass lists the same folders
-    // The target root is created first so the probe file goes where the copies will.
-    if (!s.dryRun) await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
-    const preflight = await preflightTarget({ target: s.target, bytesNeeded: plan.workBytes, probe: !s.dryRun, ops: s.ops });
-    if (!preflight.ok) throw preflight.problems[0]!;
+  const lock = plan.workFiles > 0 ? await prepareTarget(s, options.lockOwner, plan.workBytes, summary) : undefined;
+  try {
+    if (plan.workFiles === 0) {
+      // Nothing to do: the planning pass already proved every file is at the target.
+      summary.filesSkipped = plan.skipFiles;
+      summary.bytesSkipped = plan.skipBytes;
+      new ProgressMeter(0, 0, options.onProgress).finish(); // a renderer still gets its closing event
+    } else await copyPass(s, options, tactics, plan);
+    // The next run loads the index from a snapshot instead of parsing every line again.
+    const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
+    if (!s.dryRun && options.manifestPath && snapshotStale) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
+  } finally {
+    await lock?.release();
   }
+  summary.durationMs = Date.now() - started;
+  summary.interrupted = s.signal?.aborted === true;
+  // The next source's dry-run meets this one's would-be copies (an interrupted one is not trusted).
+  if (!summary.interrupted) s.reservations?.commit();
+  return summary;
+}
 
-  const writer = s.dryRun || !options.manifestPath || plan.workFiles === 0 ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
+/**
+ * Before the first byte: the target root exists (so the probe goes where the copies will), this
+ * copy holds the target's lock (a real copy), and free space and write access are proven.
+ */
+async function prepareTarget(s: Settings, owner: LockOwner | undefined, bytes: number, summary: CopySummary): Promise<HeldLock | undefined> {
+  collectGarbage(); // the planning pass's listings, before the copy pass lists the same folders
+  let lock: HeldLock | undefined;
+  if (!s.dryRun) {
+    await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
+    // One writer per target: the copy pass lists it again under the lock and decides from that.
+    const onWarning = (message: string): void => void (summary.warnings ??= []).push(message);
+    lock = await lockTarget({ target: s.target, owner: owner ?? { id: newCopyLockId(), operation: "copy" }, onWarning });
+  }
+  const preflight = await preflightTarget({ target: s.target, bytesNeeded: bytes, probe: !s.dryRun, ops: s.ops });
+  if (!preflight.ok) {
+    await lock?.release();
+    throw preflight.problems[0]!;
+  }
+  return lock;
+}
+
+/** Every job of the stream through the pool; the manifest writer is open (and closed) around it. */
+async function copyPass(s: Settings, options: CopyOptions & CopyEngineExtras, tactics: FileTactics, plan: PlanTotals): Promise<void> {
+  const writer = s.dryRun || !options.manifestPath ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
   tactics.writer = writer;
   const meter = new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress);
   // Our own controller: a fatal error in one file stops the others (they clean up their temp files).
@@ -143,29 +202,24 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   s.signal?.addEventListener("abort", onAbort, { once: true });
   let fatal: OctohaError | undefined;
   try {
-    if (plan.workFiles === 0) {
-      // Nothing to do: the planning pass already proved every file is at the target.
-      summary.filesSkipped = plan.skipFiles;
-      summary.bytesSkipped = plan.skipBytes;
-    } else {
-      const jobs = jobStream({
-        ops: s.ops,
-        source: s.source,
-        target: s.target,
-        trackPending: true,
-        reservations: s.reservations,
-        ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
-      });
-      await runPool(jobs, { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal }, async (job: FileJob | Problem) => {
-        try {
-          const counted = await tactics.process(job, stop.signal);
-          if (counted && "kind" in job) meter.add(1, job.entry.size);
-        } catch (error) {
-          fatal ??= classifyFsError(error, { side: "target", path: s.target });
-          stop.abort();
-        }
-      });
-    }
+    const jobs = jobStream({
+      ops: s.ops,
+      source: s.source,
+      target: s.target,
+      trackPending: true,
+      reservations: s.reservations,
+      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
+    });
+    const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal };
+    await runPool(jobs, pool, async (job: FileJob | Problem) => {
+      try {
+        const counted = await tactics.process(job, stop.signal);
+        if (counted && "kind" in job) meter.add(1, job.entry.size);
+      } catch (error) {
+        fatal ??= classifyFsError(error, { side: "target", path: s.target });
+        stop.abort();
+      }
+    });
   } finally {
     s.signal?.removeEventListener("abort", onAbort);
     meter.finish();
@@ -176,11 +230,4 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
     }
   }
   if (fatal) throw fatal;
-  // The next run loads the index from a snapshot instead of parsing every line again.
-  if (!s.dryRun && options.manifestPath && (writer || !manifest.snapshotFresh)) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
-  summary.durationMs = Date.now() - started;
-  summary.interrupted = s.signal?.aborted === true;
-  // The next source's dry-run meets this one's would-be copies (an interrupted one is not trusted).
-  if (!summary.interrupted) s.reservations?.commit();
-  return summary;
 }

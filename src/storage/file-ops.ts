@@ -12,6 +12,9 @@ export interface FileStat {
   atimeMs: number;
   isFile: boolean;
   isDirectory: boolean;
+  /** Device and file number (a folder's identity; Windows: volume serial number and file index). */
+  dev?: number;
+  ino?: number;
 }
 
 export interface DirEntry {
@@ -60,6 +63,8 @@ export type OpenMode =
   | "r"
   /** Create or truncate for writing. */
   | "w"
+  /** Create a new file for writing; fails with EEXIST when the name is taken (O_EXCL). */
+  | "wx"
   /** Append (manifest). */
   | "a";
 
@@ -80,13 +85,17 @@ export interface FileOps {
   mkdir(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
+  /** Remove an empty folder (fails when it is not empty). */
+  rmdir(path: string): Promise<void>;
   statfs(path: string): Promise<StatFs>;
   /** Resolves when this process may write into the folder (dry-run's write check: no probe file). */
   canWrite(path: string): Promise<void>;
+  /** The canonical absolute path: links resolved (Windows: a mapped drive as its UNC path, the stored case). */
+  realpath(path: string): Promise<string>;
 }
 
 function toStat(s: import("node:fs").Stats): FileStat {
-  return { size: s.size, mtimeMs: s.mtimeMs, atimeMs: s.atimeMs, isFile: s.isFile(), isDirectory: s.isDirectory() };
+  return { size: s.size, mtimeMs: s.mtimeMs, atimeMs: s.atimeMs, isFile: s.isFile(), isDirectory: s.isDirectory(), dev: s.dev, ino: s.ino };
 }
 
 function wrapHandle(handle: fsp.FileHandle): OpenFile {
@@ -135,9 +144,11 @@ export const nodeFileOps: FileOps = {
   },
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
+  rmdir: (path) => fsp.rmdir(path),
   statfs: async (path) => {
     const s = await fsp.statfs(path);
     return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
   },
   canWrite: (path) => fsp.access(path, 2 /* W_OK */),
+  realpath: (path) => fsp.realpath(path),
 };

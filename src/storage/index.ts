@@ -9,3 +9,5 @@ export { TEMP_SUFFIX, STATE_FOLDER } from "./walk.js";
 export { sourceTotals } from "./totals.js";
 export { TargetReservations, type Reservation } from "./reservations.js";
 export type * from "./types.js";
+export { undoRunCopies, type UndoCopiesOptions, type UndoCopiesResult } from "./run-copies.js";
+export { lockTarget, unlockTarget, targetLockFile, TargetLockedError, type LockOwner } from "./target-lock.js";

@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
-import { TargetDirIndex, listedStat, type TargetName } from "./target-index.js";
+import { TargetDirIndex, foldName, listedStat, type TargetName } from "./target-index.js";
 import { walkTree, type WalkEntry } from "./walk.js";
 
 export type FileEntry = Extract<WalkEntry, { type: "file" }>;
@@ -53,6 +53,16 @@ interface DirResolution {
 }
 
 interface DirContext extends DirResolution {
+  /** The source folder being walked. */
+  srcRel: string;
+  index: TargetDirIndex;
+  ensureFolder: () => Promise<void>;
+  /** The case-folded target folder, when its index is shared (not for a folder blocked by a file). */
+  key?: string;
+}
+
+/** A target folder's index and folder creation, shared by every source folder that maps onto it. */
+interface TargetFolder {
   index: TargetDirIndex;
   ensureFolder: () => Promise<void>;
 }
@@ -77,28 +87,66 @@ function absOf(root: string, rel: string): string {
   return rel === "" ? root : path.join(root, ...rel.split("/"));
 }
 
-/** Jobs in chunks (one per listing chunk), in walk order. */
+/**
+ * Jobs in chunks (one per listing chunk), in walk order. Source folders whose names differ only in
+ * case (`Dir/`, `dir/`) are one folder on a Windows share: they share one index of that target
+ * folder, so each one's files meet the other's (reserved, in flight, written) instead of racing
+ * them. An index is dropped when the walk leaves its folder, except under a target folder that
+ * several source folders map onto: their sub-folders meet again (`Dir/x/`, `dir/x/`), so those
+ * indexes stay until the end (case-variant folders are rare; the common tree keeps one index).
+ */
 export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(FileJob | Problem)[]> {
   const { ops, target } = options;
   // Folders seen in their parent but not entered yet; removed on entry, so this never holds the tree.
   const resolutions = new Map<string, DirResolution>([["", { targetRel: "" }]]);
+  // Case-folded target folder → its index, while it may be entered (again).
+  const folders = new Map<string, TargetFolder>();
+  // Case-folded target folders that more than one source folder maps onto, and how many map there.
+  const mapped = new Map<string, number>();
+  const shared = new Set<string>();
   let current: DirContext | undefined;
-  let currentSrcRel: string | undefined;
+
+  const load = async (targetRel: string, srcRel: string): Promise<TargetFolder> => {
+    const abs = absOf(target, targetRel);
+    const stale: string[] = [];
+    const index = await TargetDirIndex.load(ops, abs, targetRel, stale, options.reservations, srcRel);
+    if (options.onStaleTemp) for (const name of stale) await options.onStaleTemp(path.join(abs, name));
+    let made: Promise<void> | undefined;
+    const ensureFolder = () =>
+      (made ??= ops.mkdir(abs).catch((error: unknown) => {
+        made = undefined; // let a retry try again
+        throw error;
+      }));
+    return { index, ensureFolder };
+  };
 
   const enter = async (srcRel: string): Promise<DirContext> => {
     const resolution = resolutions.get(srcRel) ?? { targetRel: srcRel };
     resolutions.delete(srcRel);
-    const abs = absOf(target, resolution.targetRel);
-    const stale: string[] = [];
-    const index = resolution.blockedBy ? new TargetDirIndex(srcRel) : await TargetDirIndex.load(ops, abs, resolution.targetRel, stale, options.reservations, srcRel);
-    if (options.onStaleTemp) for (const name of stale) await options.onStaleTemp(path.join(abs, name));
-    let made: Promise<void> | undefined;
-    return { ...resolution, index, ensureFolder: () =>
-        (made ??= ops.mkdir(abs).catch((error: unknown) => {
-          made = undefined; // let a retry try again
-          throw error;
-        })),
-    };
+    if (resolution.blockedBy) return { ...resolution, srcRel, index: new TargetDirIndex(srcRel), ensureFolder: () => Promise.resolve() };
+    const key = foldName(resolution.targetRel);
+    let folder = folders.get(key);
+    if (!folder) folders.set(key, (folder = await load(resolution.targetRel, srcRel)));
+    return { ...resolution, srcRel, key, index: folder.index, ensureFolder: folder.ensureFolder };
+  };
+
+  /** The walk left a source folder mapped onto `key`: its index goes unless that target folder (or one above it) is shared. */
+  const leave = (key: string | undefined): void => {
+    if (key === undefined) return;
+    mapped.delete(key);
+    if (shared.size > 0) for (let k = key; ; k = k.slice(0, Math.max(0, k.lastIndexOf("/")))) {
+      if (shared.has(k)) return;
+      if (k === "") break;
+    }
+    folders.delete(key);
+  };
+  // Case variants are siblings, listed together before either is entered: counted here, in time.
+  const expect = (resolution: DirResolution): void => {
+    if (resolution.blockedBy) return;
+    const key = foldName(resolution.targetRel);
+    const n = (mapped.get(key) ?? 0) + 1;
+    mapped.set(key, n);
+    if (n > 1) shared.add(key);
   };
 
   for await (const entries of walkTree(ops, options.source)) {
@@ -107,14 +155,15 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
       if (entry.type === "error") {
         // A folder the walk could not list is reported as it is. Nothing at the target is looked
         // at for it, so the folder it sits in (entered earlier) is not entered and listed again.
+        resolutions.delete(entry.relPath);
         jobs.push({ entry });
         continue;
       }
-      if (entry.parentRel !== currentSrcRel) {
+      if (entry.parentRel !== current?.srcRel) {
+        leave(current?.key);
         current = await enter(entry.parentRel);
-        currentSrcRel = entry.parentRel;
       }
-      const job = jobFor(current!, entry, resolutions, options.trackPending);
+      const job = jobFor(current, entry, resolutions, options.trackPending, expect);
       if (job) jobs.push(job);
     }
     if (jobs.length > 0) yield jobs;
@@ -122,11 +171,19 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
 }
 
 /** The job for one entry of the current folder; folders only record how they map to the target. */
-function jobFor(ctx: DirContext, entry: WalkEntry, resolutions: Map<string, DirResolution>, trackPending: boolean): FileJob | Problem | undefined {
+function jobFor(
+  ctx: DirContext,
+  entry: WalkEntry,
+  resolutions: Map<string, DirResolution>,
+  trackPending: boolean,
+  expect: (r: DirResolution) => void,
+): FileJob | Problem | undefined {
   if (entry.type === "other" || entry.type === "error") return { entry };
   const existing: TargetName | undefined = ctx.blockedBy ? undefined : ctx.index.find(entry.name);
   if (entry.type === "dir") {
-    resolutions.set(entry.relPath, resolveDir(ctx, entry.name, existing));
+    const resolution = resolveDir(ctx, entry.name, existing);
+    resolutions.set(entry.relPath, resolution);
+    expect(resolution);
     if (!existing && !ctx.blockedBy) ctx.index.reserveFolder(entry.name);
     return undefined;
   }
@@ -148,8 +205,9 @@ function jobFor(ctx: DirContext, entry: WalkEntry, resolutions: Map<string, DirR
             resolve();
           };
         }),
+        ctx.srcRel,
       );
-    } else ctx.index.reserveFile(entry.name);
+    } else ctx.index.reserveFile(entry.name, undefined, ctx.srcRel);
   } else {
     job.targetRelPath = join(ctx.targetRel, existing.name);
     if (existing.isDirectory) job.kind = "file-vs-folder";

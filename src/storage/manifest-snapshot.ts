@@ -11,16 +11,21 @@
  *
  * Layout (host byte order, checked by a byte-order mark; the body is 8-byte aligned):
  *   0  u32 magic 'OHMX'      4  u32 version        8  u32 byte-order mark   12 u32 capacity (slots)
- *   16 u32 slots used        20 u32 node-list bytes 24 f64 manifestBytes    32 32 B manifest tail SHA-256
+ *   16 u32 slots used        20 u32 reserved (0)    24 f64 manifestBytes    32 32 B manifest tail SHA-256
  *   64 u32 body checksum     68..80 reserved
- *   80 f64 packed[capacity], u32 hi[capacity], u32 lo[capacity], node list (JSON)
+ *   80 f64 mtimes[capacity], u32 hi[capacity], u32 lo[capacity], u32 srcHi[capacity], u32 srcLo[capacity]
+ * (Version 1 held node names where version 2 holds each record's origin: a version 1 snapshot is
+ * ignored and the manifest parsed again.)
  */
 import { createHash } from "node:crypto";
 import { ManifestIndex, type ManifestTable } from "./manifest.js";
 import { readFully, writeFully, type FileOps, type OpenFile } from "./file-ops.js";
+import { tempPathFor } from "./temp-names.js";
 
 const MAGIC = 0x584d484f; // "OHMX" little-endian
-const VERSION = 1;
+const VERSION = 2;
+/** Bytes per slot in the body. */
+const SLOT_BYTES = 24;
 const BYTE_ORDER = 0x01020304;
 const HEADER = 80;
 const TAIL = 4096;
@@ -37,7 +42,7 @@ async function tailHash(manifest: OpenFile, end: number): Promise<Buffer> {
   return createHash("sha256").update(bytes.subarray(0, got)).digest();
 }
 
-/** FNV-1a over 32-bit words, across the parts in order (the body: packed, hi, lo). */
+/** FNV-1a over 32-bit words, across the parts in order (the body: mtimes, hi, lo, srcHi, srcLo). */
 function checksum(...parts: Uint32Array[]): number {
   let h = 0x811c9dc5;
   for (const words of parts) for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 16777619);
@@ -72,30 +77,17 @@ export async function readSnapshot(ops: FileOps, manifestFile: string, manifest:
   if (head[0] !== MAGIC || head[1] !== VERSION || head[2] !== BYTE_ORDER) return undefined;
   const capacity = head[3]!;
   const used = head[4]!;
-  const nodeBytes = head[5]!;
   const covered = new Float64Array(data, 24, 1)[0]!;
   // A power of two, at most half full, and exactly the file's length: anything else is not ours.
-  if (capacity < 16 || (capacity & (capacity - 1)) !== 0 || used * 2 > capacity) return undefined;
-  if (HEADER + capacity * 16 + nodeBytes !== data.byteLength) return undefined;
+  if (capacity < 16 || (capacity & (capacity - 1)) !== 0 || used * 2 > capacity || head[5] !== 0) return undefined;
+  if (HEADER + capacity * SLOT_BYTES !== data.byteLength) return undefined;
   if (!Number.isSafeInteger(covered) || covered < 0 || covered > manifestSize) return undefined;
-  const bodyWords = new Uint32Array(data, HEADER, capacity * 4);
+  const bodyWords = new Uint32Array(data, HEADER, capacity * (SLOT_BYTES / 4));
   if (checksum(bodyWords) !== head[16]!) return undefined;
   if (!(await tailHash(manifest, covered)).equals(Buffer.from(data, 32, 32))) return undefined;
-  let nodes: (string | undefined)[];
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(data, HEADER + capacity * 16, nodeBytes).toString("utf8"));
-    if (!Array.isArray(parsed) || !parsed.every((n) => n === null || typeof n === "string")) return undefined;
-    nodes = parsed.map((n: string | null) => n ?? undefined);
-  } catch {
-    return undefined;
-  }
-  const table: ManifestTable = {
-    packed: new Float64Array(data, HEADER, capacity),
-    hi: new Uint32Array(data, HEADER + capacity * 8, capacity),
-    lo: new Uint32Array(data, HEADER + capacity * 12, capacity),
-    used,
-    nodes,
-  };
+  const words = (k: number) => new Uint32Array(data, HEADER + capacity * (8 + 4 * k), capacity);
+  const mtimes = new Float64Array(data, HEADER, capacity);
+  const table: ManifestTable = { mtimes, hi: words(0), lo: words(1), srcHi: words(2), srcLo: words(3), used };
   return { index: ManifestIndex.fromTable(table), bytes: covered };
 }
 
@@ -105,8 +97,7 @@ export async function readSnapshot(ops: FileOps, manifestFile: string, manifest:
  */
 export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest: OpenFile, index: ManifestIndex): Promise<void> {
   const t = index.table();
-  const capacity = t.packed.length;
-  const nodeJson = Buffer.from(JSON.stringify(t.nodes.map((n) => n ?? null)));
+  const capacity = t.mtimes.length;
   const header = new ArrayBuffer(HEADER);
   const head = new Uint32Array(header, 0, 20);
   head[0] = MAGIC;
@@ -114,17 +105,17 @@ export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest
   head[2] = BYTE_ORDER;
   head[3] = capacity;
   head[4] = t.used;
-  head[5] = nodeJson.length;
   new Float64Array(header, 24, 1)[0] = index.coveredBytes;
   Buffer.from(header).set(await tailHash(manifest, index.coveredBytes), 32);
   // The body's words in file order, without copying the arrays.
-  head[16] = checksum(new Uint32Array(t.packed.buffer, t.packed.byteOffset, capacity * 2), t.hi, t.lo);
+  const body = [t.mtimes, t.hi, t.lo, t.srcHi, t.srcLo];
+  head[16] = checksum(...body.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.byteLength / 4)));
   const final = snapshotPathOf(manifestFile);
-  const temp = `${final}.${process.pid}.octoha-tmp`;
-  const out = await ops.open(temp, "w");
+  const temp = tempPathFor(final);
+  const out = await ops.open(temp, "wx");
   let closed = false;
   try {
-    for (const part of [header, t.packed, t.hi, t.lo, nodeJson]) {
+    for (const part of [header, ...body]) {
       await writeFully(out, part instanceof ArrayBuffer ? Buffer.from(part) : Buffer.from(part.buffer, part.byteOffset, part.byteLength));
     }
     closed = true;

@@ -4,36 +4,42 @@
  * corrupts earlier lines. A re-run trusts a record for a target whose size and mtime still match
  * it: re-hashing every target on a no-op re-run would read the whole share again.
  */
+import { createHash } from "node:crypto";
 import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { OctohaError } from "../shared/errors.js";
 import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import type { ManifestRecord } from "./types.js";
 import { readSnapshot, writeSnapshot } from "./manifest-snapshot.js";
 
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
+/** Version 1 lines (before records said which source file they came from) are still read: origin unknown. */
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 /**
- * Which target files the manifest vouches for: 16 bytes per file instead of its path and hash keeps
- * 260 000 records in ~8 MB. The key is a 64-bit fingerprint of (relPath, size); the value packs
- * the recorded mtime (whole milliseconds) with the node whose copy wrote the file, as an index into
- * a short list of node names (a cluster has a handful). The mtime is compared with sameMtime's
- * tolerance, never hashed: a time rounded to the millisecond can land on either side of a .5
- * (the target's mtime goes through utimes, the source's through the listing), and a hashed rounded
- * time made a no-op re-run re-hash such files. Only ever asked after the target's size and mtime
- * already equal the source's (or, for writtenBy, after the bytes were found to differ), so a
- * fingerprint clash (odds about n²/2⁶⁴) could at worst skip re-hashing a file that already looks
- * identical. Knowing the writer lets a preseed's copy of a log that has grown since be recognised
- * as this node's own and updated rather than treated as a rival.
+ * Which target files the manifest vouches for, and which source file each was written from: 24
+ * bytes per slot instead of its path and hash keeps 260 000 records in ~12 MB. The key is a 64-bit
+ * fingerprint of (relPath, size); the values are the recorded mtime (whole milliseconds) and the
+ * 64-bit origin of the copy that wrote the file (see `src` in ManifestRecord; 0 = unknown). The
+ * mtime is compared with sameMtime's tolerance, never hashed: a time rounded to the millisecond
+ * can land on either side of a .5 (the target's mtime goes through utimes, the source's through the
+ * listing), and a hashed rounded time made a no-op re-run re-hash such files. Only ever asked after
+ * the target's size and mtime already equal the source's (or, for writtenFrom, after the bytes were
+ * found to differ), so a fingerprint clash (odds about n²/2⁶⁴) could at worst skip re-hashing a file
+ * that already looks identical. Knowing the origin lets a preseed's copy of a log that has grown
+ * since be recognised as this very source file's and updated rather than treated as a rival, and
+ * nothing else: another source's file, whatever its node name, is never replaced as "our own".
  */
 export class ManifestIndex {
   // Open addressing in typed arrays (a Map of 260 000 doubles cost ~40 MB and most of a no-op's
-  // lookup time): slot i holds the fingerprint's two halves, and the packed mtime and node.
+  // lookup time): slot i holds the fingerprint's two halves, the mtime and the origin's two halves.
   private hi: Uint32Array = new Uint32Array(1024);
   private lo: Uint32Array = new Uint32Array(1024);
-  private packed: Float64Array = new Float64Array(1024).fill(EMPTY);
+  private mtimes: Float64Array = new Float64Array(1024).fill(EMPTY);
+  private srcHi: Uint32Array = new Uint32Array(1024);
+  private srcLo: Uint32Array = new Uint32Array(1024);
   private used = 0;
-  private nodes: (string | undefined)[] = [];
   /** Bytes of the manifest file this index reflects, through its last whole line. */
   coveredBytes = 0;
   /** True when loaded from a snapshot that already covered the whole manifest. */
@@ -41,36 +47,30 @@ export class ManifestIndex {
 
   /** The table itself, for a snapshot. */
   table(): ManifestTable {
-    return { hi: this.hi, lo: this.lo, packed: this.packed, used: this.used, nodes: this.nodes };
+    return { hi: this.hi, lo: this.lo, mtimes: this.mtimes, srcHi: this.srcHi, srcLo: this.srcLo, used: this.used };
   }
 
   /** An index over a snapshot's table (used as is, not copied). */
   static fromTable(t: ManifestTable): ManifestIndex {
     const index = new ManifestIndex();
-    index.hi = t.hi;
-    index.lo = t.lo;
-    index.packed = t.packed;
-    index.used = t.used;
-    index.nodes = t.nodes;
+    Object.assign(index, { hi: t.hi, lo: t.lo, mtimes: t.mtimes, srcHi: t.srcHi, srcLo: t.srcLo, used: t.used });
     return index;
   }
 
-  set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256" | "node">): void {
+  set(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256" | "src">): void {
     if (!r.sha256) return;
-    const ms = Math.round(r.mtimeMs);
     fingerprint(r.relPath, r.size);
-    // Outside ±2^42 ms (about 139 years from 1970) the time does not pack: forget any older record
-    // instead, so the file is re-verified by hash.
-    const value = Math.abs(ms) >= MTIME_LIMIT ? GONE : ms * NODE_SLOTS + this.nodeIndex(r.node);
     const i = this.slot(fpHi, fpLo);
-    if (this.packed[i] === EMPTY) {
-      if (value === GONE) return;
+    if (this.mtimes[i] === EMPTY) {
       this.hi[i] = fpHi;
       this.lo[i] = fpLo;
       this.used++;
     }
-    this.packed[i] = value;
-    if (this.used * 2 > this.packed.length) this.grow();
+    this.mtimes[i] = Math.round(r.mtimeMs);
+    const origin = r.src !== undefined && ORIGIN.test(r.src) ? r.src : "0000000000000000";
+    this.srcHi[i] = Number.parseInt(origin.slice(0, 8), 16);
+    this.srcLo[i] = Number.parseInt(origin.slice(8), 16);
+    if (this.used * 2 > this.mtimes.length) this.grow();
   }
 
   /** True when a record with this path and size, and an mtime equal to the millisecond, carried a hash. */
@@ -78,61 +78,59 @@ export class ManifestIndex {
     return this.lookup(relPath, size, mtimeMs) !== undefined;
   }
 
-  /** The source node of the copy that left the target as it is now (same path, size and mtime as recorded). */
-  writtenBy(relPath: string, size: number, mtimeMs: number): string | undefined {
+  /**
+   * True when the target as it is now (same path, size and mtime as recorded) was written by a copy
+   * from the source file whose origin is `origin` (originOf): the only proof that lets a copy
+   * replace a target instead of treating it as a rival.
+   */
+  writtenFrom(relPath: string, size: number, mtimeMs: number, origin: string): boolean {
     const i = this.lookup(relPath, size, mtimeMs);
-    return i === undefined ? undefined : this.nodes[i];
+    if (i === undefined || (this.srcHi[i] === 0 && this.srcLo[i] === 0)) return false;
+    return this.srcHi[i] === Number.parseInt(origin.slice(0, 8), 16) && this.srcLo[i] === Number.parseInt(origin.slice(8), 16);
   }
 
   /** Files the manifest vouches for. */
   get size(): number {
     let n = 0;
-    for (let i = 0; i < this.packed.length; i++) if (this.packed[i]! > GONE) n++;
+    for (let i = 0; i < this.mtimes.length; i++) if (this.mtimes[i]! > GONE) n++;
     return n;
   }
 
-  /** The node index of a matching record. */
+  /** The slot of a matching record. */
   private lookup(relPath: string, size: number, mtimeMs: number): number | undefined {
     fingerprint(relPath, size);
-    const packed = this.packed[this.slot(fpHi, fpLo)]!;
-    if (packed <= GONE) return undefined;
-    const ms = Math.floor(packed / NODE_SLOTS);
+    const i = this.slot(fpHi, fpLo);
+    const ms = this.mtimes[i]!;
+    if (ms <= GONE) return undefined;
     // The record was rounded to the millisecond: allow that half millisecond on top of sameMtime's.
-    return Math.abs(ms - mtimeMs) < 1.5 ? packed - ms * NODE_SLOTS : undefined;
+    return Math.abs(ms - mtimeMs) < 1.5 ? i : undefined;
   }
 
   /** The slot holding this fingerprint, or the empty slot where it would go (linear probing). */
   private slot(h: number, l: number): number {
-    const mask = this.packed.length - 1;
+    const mask = this.mtimes.length - 1;
     let i = (l ^ Math.imul(h, 0x9e3779b1)) & mask;
-    while (this.packed[i] !== EMPTY && (this.hi[i] !== h || this.lo[i] !== l)) i = (i + 1) & mask;
+    while (this.mtimes[i] !== EMPTY && (this.hi[i] !== h || this.lo[i] !== l)) i = (i + 1) & mask;
     return i;
   }
 
   private grow(): void {
-    const { hi, lo, packed } = this;
-    this.hi = new Uint32Array(hi.length * 2);
-    this.lo = new Uint32Array(lo.length * 2);
-    this.packed = new Float64Array(packed.length * 2).fill(EMPTY);
-    for (let i = 0; i < packed.length; i++) {
-      if (packed[i] === EMPTY) continue;
-      const j = this.slot(hi[i]!, lo[i]!);
-      this.hi[j] = hi[i]!;
-      this.lo[j] = lo[i]!;
-      this.packed[j] = packed[i]!;
+    const old = this.table();
+    const n = old.mtimes.length * 2;
+    this.hi = new Uint32Array(n);
+    this.lo = new Uint32Array(n);
+    this.mtimes = new Float64Array(n).fill(EMPTY);
+    this.srcHi = new Uint32Array(n);
+    this.srcLo = new Uint32Array(n);
+    for (let i = 0; i < old.mtimes.length; i++) {
+      if (old.mtimes[i] === EMPTY) continue;
+      const j = this.slot(old.hi[i]!, old.lo[i]!);
+      this.hi[j] = old.hi[i]!;
+      this.lo[j] = old.lo[i]!;
+      this.mtimes[j] = old.mtimes[i]!;
+      this.srcHi[j] = old.srcHi[i]!;
+      this.srcLo[j] = old.srcLo[i]!;
     }
-  }
-
-  private nodeIndex(node: string | undefined): number {
-    const i = this.nodes.indexOf(node);
-    if (i >= 0) return i;
-    if (this.nodes.length >= NODE_SLOTS) {
-      throw new OctohaError(`The copy manifest names more than ${NODE_SLOTS} source nodes`, {
-        code: "MANIFEST_NODES",
-        hint: "A cluster has a handful of nodes: use one --state-dir per target, or pass --node with the node's name.",
-      });
-    }
-    return this.nodes.push(node) - 1;
   }
 }
 
@@ -140,17 +138,25 @@ export class ManifestIndex {
 export interface ManifestTable {
   hi: Uint32Array;
   lo: Uint32Array;
-  packed: Float64Array;
+  mtimes: Float64Array;
+  srcHi: Uint32Array;
+  srcLo: Uint32Array;
   used: number;
-  nodes: (string | undefined)[];
 }
 
-/** Node indexes per packed value (2^11); the mtime takes the other 42 of 53 bits. */
-const NODE_SLOTS = 2048;
-const MTIME_LIMIT = 2 ** 42;
-/** Packed values below any real one: a free slot, and a slot whose record was withdrawn. */
+/** Values below any real mtime: a free slot, and a slot whose record was withdrawn. */
 const EMPTY = -(2 ** 60);
 const GONE = -(2 ** 59);
+const ORIGIN = /^[0-9a-f]{16}$/;
+
+/**
+ * The origin a record carries for a file written from `sourceRelPath` under the source folder whose
+ * identity is `sourceId` (source-identity.ts): 64 bits of SHA-256 over both, so the manifest says
+ * which source file a target was written from without holding every source path.
+ */
+export function originOf(sourceId: string, sourceRelPath: string): string {
+  return createHash("sha256").update(sourceId).update("\n").update(sourceRelPath).digest("hex").slice(0, 16);
+}
 
 /** Two FNV-1a variants over "relPath|size", left in fpHi and fpLo (no object per call on the hot path). */
 let fpHi = 0;
@@ -257,13 +263,16 @@ async function parseFrom(handle: OpenFile, from: number, index: ManifestIndex, f
 }
 
 /** A line exactly as ManifestWriter writes it (fast path); anything else goes through JSON.parse. */
-const OWN_LINE = /^\{"v":1,"relPath":"([^"\\]*)","size":(\d+),"mtimeMs":(-?[0-9.e+]+),"sha256":"[0-9a-f]{64}"(?:,"node":"([^"\\]*)")?\}$/;
+const OWN_LINE = new RegExp(
+  String.raw`^\{"v":[12],"relPath":"([^"\\]*)","size":(\d+),"mtimeMs":(-?[0-9.e+]+),"sha256":"[0-9a-f]{64}"` +
+    String.raw`(?:,"node":"[^"\\]*")?(?:,"src":"([0-9a-f]{16})")?(?:,"run":"[^"\\]*")?(?:,"replaced":true)?\}$`,
+);
 
 function parseLine(index: ManifestIndex, line: string, file: string, lineNo: number, from: number): void {
   const own = OWN_LINE.exec(line);
   if (own) {
     // Half the time of JSON.parse on 260 000 lines, and no object per record.
-    index.set({ relPath: own[1]!, size: Number(own[2]), mtimeMs: Number(own[3]), sha256: "x", node: own[4] });
+    index.set({ relPath: own[1]!, size: Number(own[2]), mtimeMs: Number(own[3]), sha256: "x", src: own[4] });
     return;
   }
   let record: ManifestRecord;
@@ -272,14 +281,53 @@ function parseLine(index: ManifestIndex, line: string, file: string, lineNo: num
   } catch {
     return; // torn write inside a batch that was never fsync'd: ignore, the file is re-checked
   }
-  if (record.v !== MANIFEST_VERSION) {
-    throw new OctohaError(`Manifest '${file}' line ${lineNo}${from > 0 ? ` after byte ${from}` : ""}: format version expected ${MANIFEST_VERSION}, found ${String(record.v)}`, {
+  if (!READABLE_VERSIONS.includes(record.v)) {
+    const where = `Manifest '${file}' line ${lineNo}${from > 0 ? ` after byte ${from}` : ""}`;
+    throw new OctohaError(`${where}: format version expected ${READABLE_VERSIONS.join(" or ")}, found ${String(record.v)}`, {
       code: "MANIFEST_VERSION",
       path: file,
       hint: "It was written by another octoha version. Use that version, or pass another --state-dir (files are then re-verified by hash).",
     });
   }
   index.set(record);
+}
+
+/**
+ * Every whole record of a manifest, in file order (missing file: none), for the few readers that
+ * need more than the index holds (rollback's removal of a run's copies). Lines that do not parse
+ * (a torn batch) are skipped, as loading does.
+ */
+export async function* manifestRecords(ops: FileOps, file: string): AsyncGenerator<ManifestRecord> {
+  let handle: OpenFile;
+  try {
+    handle = await ops.open(file, "r");
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") return;
+    throw classifyFsError(error, { side: "target", path: file });
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    const decoder = new StringDecoder("utf8"); // a character split between two reads stays whole
+    let position = 0;
+    let carry = "";
+    for (;;) {
+      const n = await handle.read(buffer, 0, buffer.length, position);
+      if (n === 0) break;
+      position += n;
+      const lines = (carry + decoder.write(buffer.subarray(0, n))).split("\n");
+      carry = lines.pop() ?? "";
+      for (const line of lines) {
+        try {
+          const record = JSON.parse(line) as ManifestRecord;
+          if (typeof record.relPath === "string" && READABLE_VERSIONS.includes(record.v)) yield record;
+        } catch {
+          // a torn batch: nothing was vouched for by it
+        }
+      }
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 export interface ManifestWriterOptions {

@@ -6,7 +6,7 @@ import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
 import { nodeFileOps, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
-import { TEMP_SUFFIX } from "./walk.js";
+import { tempPathFor } from "./temp-names.js";
 
 export interface PreflightOptions {
   /** Target folder as this process reaches it (need not exist yet: its nearest existing parent is checked). */
@@ -72,8 +72,8 @@ export async function preflightTarget(options: PreflightOptions): Promise<Prefli
   try {
     if (options.probe === false) await ops.canWrite(checkedPath);
     else {
-      const probe = path.join(checkedPath, `.octoha-probe-${process.pid}${TEMP_SUFFIX}`);
-      const handle = await ops.open(probe, "w");
+      const probe = tempPathFor(path.join(checkedPath, ".octoha-probe"));
+      const handle = await ops.open(probe, "wx");
       await handle.close();
       await ops.unlink(probe);
     }

@@ -7,8 +7,9 @@ import { OctohaError } from "../shared/errors.js";
 import type { FileOps, FileStat } from "./file-ops.js";
 import { classifyFsError, withRetry } from "./copy-errors.js";
 import { CopyAborted, TargetAppeared, copyVerifyRename, hashFile, quarantineFile, quarantinePath } from "./copy-file.js";
-import { sameMtime, type ManifestIndex, type ManifestWriter } from "./manifest.js";
+import { originOf, sameMtime, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
+import { joinUnder } from "./under-root.js";
 import type { TargetReservations } from "./reservations.js";
 import type { Collision, CollisionKind, CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "./types.js";
 
@@ -16,6 +17,11 @@ export interface Settings {
   ops: FileOps;
   source: string;
   target: string;
+  /** The source folder's identity (source-identity.ts); undefined when it could not be read. */
+  sourceId: string | undefined;
+  /** Written into each manifest record of a file this copy writes. */
+  runTag: string | undefined;
+  /** The source's label (quarantine folder, reports). */
   node: string;
   verify: VerifyMode;
   policy: CollisionPolicy;
@@ -155,10 +161,21 @@ export class FileTactics {
   }
 
   private async writeToTarget(job: FileJob, signal: AbortSignal, noClobber: boolean): Promise<void> {
-    const to = abs(this.s.target, job.targetRelPath);
+    const to = joinUnder(this.s.target, job.targetRelPath); // its temp file sits beside it
     await this.retry(() => job.ensureFolder(), path.dirname(to));
     const copied = await this.retry(() => copyVerifyRename(this.s.ops, abs(this.s.source, job.entry.relPath), to, signal, noClobber), to);
-    this.writer?.add({ v: 1, relPath: job.targetRelPath, size: copied.size, mtimeMs: copied.mtimeMs, sha256: copied.sha256, node: this.s.node });
+    // Undefined fields are left out of the line; the order is the one the manifest's fast parser expects.
+    this.writer?.add({
+      v: 2,
+      relPath: job.targetRelPath,
+      size: copied.size,
+      mtimeMs: copied.mtimeMs,
+      sha256: copied.sha256,
+      node: this.s.node,
+      src: this.originOf(job),
+      run: this.s.runTag,
+      replaced: noClobber ? undefined : true,
+    });
   }
 
   private skipped(job: FileJob): void {
@@ -176,13 +193,14 @@ export class FileTactics {
       if (tgt === src.sha256) {
         this.skipped(job);
         if (kind === "case-only") this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
-        else this.writer?.add({ v: 1, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: tgt, node: this.s.node });
+        // Vouched for (no re-hash next time), but not written by us: no origin, no run.
+        else this.writer?.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: tgt, node: this.s.node });
         return;
       }
     }
     if (this.isOwnEarlierCopy(job, t)) {
-      // The target is this node's own earlier copy (a preseed, an interrupted run) of a file that has
-      // grown since: the incoming bytes are the newer state of the same file, not a rival. Replace it
+      // The target is a copy octoha wrote from this very source file (a preseed, an interrupted run),
+      // and the file has grown since: the incoming bytes are its newer state, not a rival. Replace it
       // (no-clobber off: the name is taken by the very file being replaced).
       await this.copyNew(job, signal, false);
       this.summary.filesUpdated = (this.summary.filesUpdated ?? 0) + 1;
@@ -193,10 +211,18 @@ export class FileTactics {
     else await this.replaceTarget(job, kind, winner.reason, signal);
   }
 
-  /** The manifest vouches that this node's copy wrote the target as it is now (same size and mtime as recorded). */
+  /**
+   * The manifest proves a copy wrote the target as it is now (same size and mtime as recorded) from
+   * this very source file (same source folder identity and path). Nothing else may be replaced.
+   */
   private isOwnEarlierCopy(job: FileJob, t: FileStat): boolean {
-    if (job.kind !== "same-name") return false;
-    return this.s.node !== undefined && this.manifest.writtenBy(job.targetRelPath, t.size, t.mtimeMs) === this.s.node;
+    const origin = this.originOf(job);
+    return job.kind === "same-name" && origin !== undefined && this.manifest.writtenFrom(job.targetRelPath, t.size, t.mtimeMs, origin);
+  }
+
+  /** The origin recorded for a file written from this job's source file (undefined: cannot be proven later). */
+  private originOf(job: FileJob): string | undefined {
+    return this.s.sourceId === undefined ? undefined : originOf(this.s.sourceId, job.entry.relPath);
   }
 
   private winner(job: FileJob, t: FileStat, kind: CollisionKind): { side: "source" | "target"; reason: string } {

@@ -5,6 +5,7 @@
  */
 import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
+import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 
 /** A name at the target, as find() describes it: listed there, reserved by this run, or (dry-run) an earlier source's. */
@@ -71,21 +72,24 @@ export class TargetDirIndex {
   private readonly pending = new Map<number, Promise<void>>();
   /** Dry-run overlay only. */
   private readonly virtual = new Map<number, { at: string; node: string }>();
+  /** Names reserved from another source folder than sourceRel (a case variant of it sharing this index). */
+  private readonly reservedFrom = new Map<number, string>();
 
   /** @param sourceRel the source folder whose files are reserved here (for `from`). */
   constructor(private readonly sourceRel = "") {}
 
   /**
-   * List a target folder (missing = empty). Our temp files left by a killed run are collected in
-   * staleTemps for the caller to delete. Dry-run: what earlier sources would have left here
+   * List a target folder (missing = empty). Our temp files left by a run that is gone are collected
+   * in staleTemps for the caller to delete (a live process's never are: see temp-names.ts). Dry-run: what earlier sources would have left here
    * (reservations) is laid over the listing, as the run would find it.
    */
   static async load(ops: FileOps, absDir: string, relDir: string, staleTemps: string[], reservations?: TargetReservations, sourceRel = relDir): Promise<TargetDirIndex> {
     const index = new TargetDirIndex(sourceRel);
+    const now = Date.now();
     try {
       for await (const chunk of ops.list(absDir)) {
         for (const d of chunk) {
-          if (d.name.endsWith(TEMP_SUFFIX)) staleTemps.push(d.name);
+          if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);
           if (isOwnName(relDir, d.name)) continue;
           index.put(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs, d.atimeMs);
         }
@@ -110,7 +114,8 @@ export class TargetDirIndex {
     const kind = this.kinds[i]!;
     const found: TargetName = { name: this.names[i]!, isDirectory: kind === Kind.Dir || kind === Kind.ReservedDir };
     if (kind === Kind.ReservedFile) {
-      found.from = this.sourceRel === "" ? found.name : `${this.sourceRel}/${found.name}`;
+      const dir = this.reservedFrom.get(i) ?? this.sourceRel;
+      found.from = dir === "" ? found.name : `${dir}/${found.name}`;
       const pending = this.pending.get(i);
       if (pending) found.pending = pending;
     } else if (kind !== Kind.ReservedDir) {
@@ -133,12 +138,13 @@ export class TargetDirIndex {
   }
 
   /**
-   * This run writes the source file of the same name here. With a promise, find() hands it to a
-   * case-variant source file until settle() is called.
+   * This run writes the source file of the same name (in source folder `fromDir`, default the
+   * index's own) here. With a promise, find() hands it to a case-variant source file until settle().
    */
-  reserveFile(name: string, pending?: Promise<void>): number {
+  reserveFile(name: string, pending?: Promise<void>, fromDir?: string): number {
     const i = this.put(name, Kind.ReservedFile, 0, 0, 0);
     if (pending) this.pending.set(i, pending);
+    if (fromDir !== undefined && fromDir !== this.sourceRel) this.reservedFrom.set(i, fromDir);
     return i;
   }
 
@@ -171,6 +177,7 @@ export class TargetDirIndex {
         this.set(e, name, kind, size, mtimeMs, atimeMs);
         this.pending.delete(e);
         this.virtual.delete(e);
+        this.reservedFrom.delete(e);
         return e;
       }
     }

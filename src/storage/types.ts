@@ -1,4 +1,5 @@
 import type { TargetReservations } from "./reservations.js";
+import type { LockOwner } from "./target-lock.js";
 
 /**
  * The copy engine's public contract (design.md, "Copy engine"). Steps and the `copy` verb use
@@ -60,8 +61,14 @@ export interface CopyOptions {
   source: string;
   /** Target folder as this process reaches it. */
   target: string;
-  /** Name of the node the source belongs to (manifest, quarantine folder). */
+  /**
+   * Label of the source: its quarantine folder's name and how reports name it (a plan's node name).
+   * Never proof of anything: whether a target was written from this source is decided by the
+   * source folder's identity recorded in the manifest. Default `source-<8 hex of that identity>`.
+   */
   sourceNode?: string;
+  /** Recorded with every file this copy writes (`<runId>/<stepId>`), so a rollback can find them. */
+  runTag?: string;
   /** How the target path will look to Octopus (Windows path), for name/length checks. */
   targetAsOctopusSeesIt?: string;
   /** Parallel file copies. */
@@ -84,6 +91,11 @@ export interface CopyOptions {
   signal?: AbortSignal;
   onProgress?: (p: CopyProgress) => void;
   taskLogOwner?: TaskLogOwner;
+  /**
+   * Who holds the target's lock while this copy writes (a run's id and step); default a copy id of
+   * its own. A copy that writes takes the lock; a dry-run and a copy with nothing to do do not.
+   */
+  lockOwner?: LockOwner;
 }
 
 export interface CopySummary {
@@ -111,14 +123,31 @@ export interface CopySummary {
   nameProblemsOmitted?: number;
   /** True when stopped by the signal before finishing. */
   interrupted: boolean;
+  /** Things the operator should know that are not problems with a file (e.g. a dead copy's lock taken over). */
+  warnings?: string[];
 }
 
-/** One line of the manifest (relative path with '/', size, mtime ms, sha256 hex, node). */
+/**
+ * One line of the manifest (format v2; v1 lines lack src, run and replaced): a file at the target
+ * and the bytes octoha verified there.
+ */
 export interface ManifestRecord {
-  v: 1;
+  v: 1 | 2;
+  /** Path relative to the target root, with '/'. */
   relPath: string;
   size: number;
+  /** Modification time in ms. */
   mtimeMs: number;
   sha256?: string;
+  /** Label of the source (the node name): reports and people only, never proof of anything. */
   node?: string;
+  /**
+   * Which source file this copy wrote the target from: originOf(source folder identity, source
+   * relPath). Absent when the copy did not write the bytes (found identical ones already there).
+   */
+  src?: string;
+  /** The run and step whose copy wrote the bytes (`<runId>/<stepId>`), so a rollback can remove them. */
+  run?: string;
+  /** True when the write replaced a file already under this name (an earlier copy, or a quarantined loser). */
+  replaced?: true;
 }

@@ -4,10 +4,10 @@
  */
 import path from "node:path";
 import type { NameProblem } from "./types.js";
+import { windowsNameProblem } from "../shared/names.js";
 
-const INVALID_CHARS = /[:*?"<>|\\\u0000-\u001f]/;
-/** CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension ("nul.txt" is still NUL). */
-const RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
+export { windowsNameProblem };
+
 /**
  * MAX_PATH is 260 including the terminating NUL, so 259 characters is the longest path that
  * .NET Framework and Explorer open without long-path support.
@@ -17,16 +17,6 @@ export const WINDOWS_MAX_PATH = 260;
 /** Anything any of the three checks below could object to: one test for the common, clean name. */
 const SUSPECT = /[:*?"<>|\\\u0000-\u001f]|[. ]$|^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\.|$)/i;
 const NONE: readonly NameProblem[] = Object.freeze([]);
-
-/** The problem with one name segment, or undefined when Windows can hold it. */
-export function windowsNameProblem(segment: string): string | undefined {
-  if (!SUSPECT.test(segment)) return undefined;
-  const bad = INVALID_CHARS.exec(segment);
-  if (bad) return `contains '${bad[0] < " " ? `\\x${bad[0].charCodeAt(0).toString(16).padStart(2, "0")}` : bad[0]}', which Windows does not allow in a name`;
-  if (/[. ]$/.test(segment)) return "ends with a dot or a space, which Windows strips (the file could not be opened by that name)";
-  if (RESERVED.test(segment)) return `'${segment.split(".")[0]}' is a reserved device name on Windows`;
-  return undefined;
-}
 
 /**
  * Every problem with relPath ('/'-separated) as Octopus would see it under octopusRoot (a Windows
@@ -42,7 +32,7 @@ export function nameProblems(relPath: string, octopusRoot: string | undefined, l
   const problems: NameProblem[] = [];
   const segments = relPath.split("/");
   for (const segment of lastSegments === undefined ? segments : segments.slice(-lastSegments)) {
-    const detail = windowsNameProblem(segment);
+    const detail = SUSPECT.test(segment) ? windowsNameProblem(segment) : undefined;
     if (detail) {
       problems.push({ relPath, problem: "invalid-windows-name", detail: `'${segment}' ${detail}` });
       break;

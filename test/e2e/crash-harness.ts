@@ -136,11 +136,13 @@ export interface OctohaOptions {
   /** Without --yes (gates stop the run, exit 3). */
   noYes?: boolean;
   timeoutMs?: number;
+  /** More arguments after the plan (e.g. --remove-copies). */
+  args?: string[];
 }
 
 /** `octoha VERB PLAN --yes --json` as a child process; --json events parsed as they arrive. */
 export function octoha(c: E2eCase, verb: "run" | "repair" | "resume" | "rollback", o: OctohaOptions = {}): Promise<ChildResult> {
-  const args = [...(o.killOn ? ["--import", KILL_FIXTURE] : []), CLI, verb, c.planFile, "--json", ...(o.noYes ? [] : ["--yes"])];
+  const args = [...(o.killOn ? ["--import", KILL_FIXTURE] : []), CLI, verb, c.planFile, "--json", ...(o.noYes ? [] : ["--yes"]), ...(o.args ?? [])];
   const env = o.killOn ? { ...c.env, E2E_KILL_ON: JSON.stringify(o.killOn) } : c.env;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });

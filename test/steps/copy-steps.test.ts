@@ -24,8 +24,10 @@ describe("copy steps", () => {
     expect(second.jobs.map((j) => j.filesCopied)).toEqual([0, 0]);
     expect(second.jobs.map((j) => j.filesSkipped)).toEqual([1, 1]);
     expect((await copy.verify(ctx, first)).ok).toBe(true);
-    // A checkpoint after each node: a resume skips the nodes already done.
-    expect(ctx.checkpoints).toHaveLength(2);
+    // One before the first byte (rollback then knows the step touched the shares), one after each
+    // node: a resume skips the nodes already done.
+    expect(ctx.checkpoints).toHaveLength(3);
+    expect(ctx.checkpoints[0]).toEqual({ jobs: [] });
   });
 
   it("a resume skips nodes whose copy finished before the crash", async () => {

@@ -72,7 +72,7 @@ export async function clusterFixture(options: { knobs?: Partial<FakeKnobs>; plan
         stateDir,
         ports: cluster.ports,
         engine: options.engine ?? engine,
-        flags: { cancelTasks: flags.cancelTasks ?? false, verifyAll: flags.verifyAll ?? false },
+        flags: { cancelTasks: flags.cancelTasks ?? false, verifyAll: flags.verifyAll ?? false, removeCopies: false },
         version: state.version,
         facts,
         clock,

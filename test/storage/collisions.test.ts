@@ -130,7 +130,7 @@ describe("merging two nodes into one target", () => {
     const target = dir("target");
     const rival = path.join(target, "TaskLogs", "scheduledtasks_retention.txt");
     // Just before our fsync, the other node's copy lands under the final name.
-    const ops = faultyOps({ before: (call, p) => void (call === "sync" && p === rival + ".octoha-tmp" && writeFileSync(rival, "node1 retention log, other bytes\n")) });
+    const ops = faultyOps({ before: (call, p) => void (call === "sync" && p.startsWith(rival + ".") && p.endsWith(".octoha-tmp") && writeFileSync(rival, "node1 retention log, other bytes\n")) });
     const summary = await copyTree({ source, target, sourceNode: "OCTO2", ops });
     expect(readFileSync(rival, "utf8")).toBe("node1 retention log, other bytes\n");
     expect(summary.collisions).toEqual([expect.objectContaining({ kind: "different-bytes", winner: "target" })]);

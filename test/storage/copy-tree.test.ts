@@ -40,14 +40,16 @@ describe("copyTree on a node folder", () => {
     const target = dir("target");
     const manifestPath = path.join(target, ".octoha", "m.jsonl");
     await copyTree({ source: path.join(home, "Artifacts"), target, sourceNode: "OCTO1", manifestPath });
-    const records = readFileSync(manifestPath, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { relPath: string; sha256: string; node: string; v: number });
+    const records = readFileSync(manifestPath, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { relPath: string; sha256: string; node: string; v: number; src: string });
     const dst = snapshot(target);
     expect(records).toHaveLength(dst.size);
     for (const r of records) {
-      expect(r.v).toBe(1);
+      expect(r.v).toBe(2);
       expect(r.node).toBe("OCTO1");
       expect(r.sha256).toBe(dst.get(r.relPath)!.sha256);
+      expect(r.src).toMatch(/^[0-9a-f]{16}$/); // which source file wrote it
     }
+    expect(new Set(records.map((r) => r.src)).size).toBe(records.length);
   });
 
   it("a re-run over a complete target opens no file but the manifest and its index snapshot, and copies nothing", async () => {

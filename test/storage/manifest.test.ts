@@ -1,14 +1,16 @@
 import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadManifest, refreshManifestSnapshot } from "../../src/storage/manifest.js";
+import { loadManifest, originOf, refreshManifestSnapshot } from "../../src/storage/manifest.js";
 import { snapshotPathOf } from "../../src/storage/manifest-snapshot.js";
 import { nodeFileOps } from "../../src/storage/index.js";
 import { tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
+const FROM_1 = originOf("host:/mnt/octo1|1:2", "TaskLogs/a.txt");
+const FROM_2 = originOf("host:/mnt/octo2|1:3", "TaskLogs/a.txt");
 const record = (relPath: string, extra: Record<string, unknown> = {}): string =>
-  JSON.stringify({ v: 1, relPath, size: 5, mtimeMs: 1_790_000_000_123.4, sha256: "ab".repeat(32), node: "OCTO1", ...extra });
+  JSON.stringify({ v: 2, relPath, size: 5, mtimeMs: 1_790_000_000_123.4, sha256: "ab".repeat(32), node: "OCTO1", src: FROM_1, ...extra });
 
 describe("the copy manifest", () => {
   it("vouches for a target only while its size and mtime are the recorded ones", async () => {
@@ -28,15 +30,16 @@ describe("the copy manifest", () => {
     writeFileSync(file, record("TaskLogs/a.txt", { mtimeMs: 1_790_000_000_123.4996 }) + "\n");
     const index = await loadManifest(nodeFileOps, file);
     expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.5004)).toBe(true);
-    expect(index.writtenBy("TaskLogs/a.txt", 5, 1_790_000_000_123.5004)).toBe("OCTO1");
+    expect(index.writtenFrom("TaskLogs/a.txt", 5, 1_790_000_000_123.5004, FROM_1)).toBe(true);
     expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_125.6)).toBe(false);
   });
 
   it("keeps the latest record of a file that was copied again after it grew", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
-    writeFileSync(file, record("TaskLogs/a.txt") + "\n" + record("TaskLogs/a.txt", { size: 9, mtimeMs: 1_790_000_060_000, node: "OCTO2" }) + "\n");
+    writeFileSync(file, record("TaskLogs/a.txt") + "\n" + record("TaskLogs/a.txt", { size: 9, mtimeMs: 1_790_000_060_000, node: "OCTO2", src: FROM_2 }) + "\n");
     const index = await loadManifest(nodeFileOps, file);
-    expect(index.writtenBy("TaskLogs/a.txt", 9, 1_790_000_060_000)).toBe("OCTO2");
+    expect(index.writtenFrom("TaskLogs/a.txt", 9, 1_790_000_060_000, FROM_2)).toBe(true);
+    expect(index.writtenFrom("TaskLogs/a.txt", 9, 1_790_000_060_000, FROM_1)).toBe(false);
     expect(index.vouchesFor("TaskLogs/a.txt", 9, 1_790_000_000_123.4)).toBe(false);
   });
 
@@ -49,8 +52,16 @@ describe("the copy manifest", () => {
 
   it("refuses a manifest written in another format version, saying which", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
-    writeFileSync(file, record("a", { v: 2 }) + "\n");
-    await expect(loadManifest(nodeFileOps, file)).rejects.toMatchObject({ code: "MANIFEST_VERSION", message: expect.stringContaining("expected 1, found 2") });
+    writeFileSync(file, record("a", { v: 3 }) + "\n");
+    await expect(loadManifest(nodeFileOps, file)).rejects.toMatchObject({ code: "MANIFEST_VERSION", message: expect.stringContaining("expected 1 or 2, found 3") });
+  });
+
+  it("reads a version 1 manifest: its records vouch for their hashes but prove no file's origin", async () => {
+    const file = path.join(dir("m"), "manifest.jsonl");
+    writeFileSync(file, JSON.stringify({ v: 1, relPath: "TaskLogs/a.txt", size: 5, mtimeMs: 1000, sha256: "ab".repeat(32), node: "OCTO1" }) + "\n");
+    const index = await loadManifest(nodeFileOps, file);
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1000)).toBe(true);
+    expect(index.writtenFrom("TaskLogs/a.txt", 5, 1000, FROM_1)).toBe(false);
   });
 
   describe("snapshot of the index", () => {
@@ -67,18 +78,19 @@ describe("the copy manifest", () => {
 
     it("gives a re-run the same answers as parsing the manifest, without parsing it", async () => {
       const file = path.join(dir("m"), "manifest.jsonl");
-      writeFileSync(file, lines(0, 3000) + record("TaskLogs/servertasks-5_x.txt", { size: 5, mtimeMs: 1_790_000_060_000, node: "OCTO2" }) + "\n");
+      writeFileSync(file, lines(0, 3000) + record("TaskLogs/servertasks-5_x.txt", { size: 5, mtimeMs: 1_790_000_060_000, node: "OCTO2", src: FROM_2 }) + "\n");
       await snapshotted(file);
       const index = await loadManifest(nodeFileOps, file);
       expect(index.snapshotFresh).toBe(true);
       expect(index.size).toBe(3000);
       expect(index.vouchesFor("TaskLogs/servertasks-2999_x.txt", 2999, 1_790_000_000_123.4)).toBe(true);
       expect(index.vouchesFor("TaskLogs/servertasks-3000_x.txt", 3000, 1_790_000_000_123.4)).toBe(false);
-      expect(index.writtenBy("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_060_000)).toBe("OCTO2");
+      expect(index.writtenFrom("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_060_000, FROM_2)).toBe(true);
+      expect(index.writtenFrom("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_060_000, FROM_1)).toBe(false);
       expect(index.vouchesFor("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_000_123.4)).toBe(false);
       // The snapshot is the index, not the manifest: proven by a manifest whose lines no longer parse.
       const bytes = readFileSync(file);
-      writeFileSync(file, Buffer.from(bytes.toString("latin1").replace(/"v":1,"relPath":"TaskLogs\/servertasks-1\d_/g, '"v":1,"relPath":"TaskLogs/servertasks-1?_'), "latin1"));
+      writeFileSync(file, Buffer.from(bytes.toString("latin1").replace(/"v":2,"relPath":"TaskLogs\/servertasks-1\d_/g, '"v":2,"relPath":"TaskLogs/servertasks-1?_'), "latin1"));
       expect((await loadManifest(nodeFileOps, file)).vouchesFor("TaskLogs/servertasks-12_x.txt", 12, 1_790_000_000_123.4)).toBe(true);
     });
 

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, readFileSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { copyTree } from "../../src/storage/index.js";
-import { ManifestIndex } from "../../src/storage/manifest.js";
+import { ManifestIndex, originOf } from "../../src/storage/manifest.js";
 import { snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
@@ -53,17 +53,18 @@ describe("a window copy after a preseed (same manifest)", () => {
   });
 });
 
-describe("ManifestIndex.writtenBy", () => {
-  it("names the node whose copy wrote the file while the target still has the recorded size and mtime", () => {
+describe("ManifestIndex.writtenFrom", () => {
+  it("is true only for the source file whose copy wrote the target, while it still has the recorded size and mtime", () => {
     const index = new ManifestIndex();
-    index.set({ relPath: "a.txt", size: 5, mtimeMs: 1000.2, sha256: "ab".repeat(32), node: "OCTO2" });
+    const fromA = originOf("host:/mnt/octo1|1:2", "a.txt");
+    index.set({ relPath: "a.txt", size: 5, mtimeMs: 1000.2, sha256: "ab".repeat(32), src: fromA });
     index.set({ relPath: "b.txt", size: 1, mtimeMs: 1, sha256: "cd".repeat(32) });
-    index.set({ relPath: "c.txt", size: 1, mtimeMs: 1, sha256: "ef".repeat(32), node: "OCTO1" });
-    expect(index.writtenBy("a.txt", 5, 1000.4)).toBe("OCTO2");
-    expect(index.writtenBy("a.txt", 6, 1000.2)).toBeUndefined();
-    expect(index.writtenBy("a.txt", 5, 2000)).toBeUndefined();
-    expect(index.writtenBy("b.txt", 1, 1)).toBeUndefined();
+    expect(index.writtenFrom("a.txt", 5, 1000.4, fromA)).toBe(true);
+    expect(index.writtenFrom("a.txt", 5, 1000.4, originOf("host:/mnt/octo2|1:3", "a.txt"))).toBe(false);
+    expect(index.writtenFrom("a.txt", 5, 1000.4, originOf("host:/mnt/octo1|1:2", "A.txt"))).toBe(false);
+    expect(index.writtenFrom("a.txt", 6, 1000.2, fromA)).toBe(false);
+    expect(index.writtenFrom("a.txt", 5, 2000, fromA)).toBe(false);
+    expect(index.writtenFrom("b.txt", 1, 1, originOf("host:/mnt/octo1|1:2", "b.txt"))).toBe(false);
     expect(index.vouchesFor("b.txt", 1, 1)).toBe(true);
-    expect(index.writtenBy("c.txt", 1, 1)).toBe("OCTO1");
   });
 });

@@ -1,8 +1,8 @@
-import os from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { OctohaError } from "../../shared/errors.js";
+import { LABEL_RULE, labelProblem } from "../../shared/names.js";
 import { redactor } from "../../shared/redact.js";
 import { createProgressRenderer } from "../../report/progress.js";
 import { renderCopySummaryJson, renderCopySummaryText } from "../../report/copy-summary.js";
@@ -17,6 +17,14 @@ interface CopyFlags {
   octopusPath?: string;
   collisionPolicy: CollisionPolicy;
   dryRun?: boolean;
+}
+
+const NODE_HELP = "label for SRC: its quarantine folder under DST/.octoha/conflicts/ and its name in reports (default source-<8 hex> from SRC's identity)";
+
+function label(value: string): string {
+  const problem = labelProblem(value);
+  if (problem) throw new InvalidArgumentError(`the node name ${problem}. It names SRC's quarantine folder, so it must be ${LABEL_RULE}.`);
+  return value;
 }
 
 function positiveInt(value: string): number {
@@ -34,7 +42,7 @@ export function register(program: Command): void {
     .addOption(new Option("--concurrency <n>", "parallel file copies").argParser(positiveInt).default(DEFAULT_CONCURRENCY))
     .addOption(new Option("--verify <mode>", "how a file already at the target is proven equal").choices(["none", "size", "sha256"]).default("sha256"))
     .addOption(new Option("--collision-policy <policy>", "same name, other bytes").choices(["keep-target", "keep-newer", "fail"]).default("keep-target"))
-    .option("--node <name>", "name of the node SRC belongs to (manifest, quarantine folder)", os.hostname())
+    .addOption(new Option("--node <name>", NODE_HELP).argParser(label))
     .option("--state-dir <dir>", `manifest folder (default <dst>/${STATE_FOLDER})`)
     .option("--octopus-path <winpath>", "DST as Octopus will see it (e.g. \\\\fs01\\Octopus\\TaskLogs), for the 260-character check")
     .option("--dry-run", "report what would be copied; write nothing")
@@ -58,7 +66,7 @@ async function runCopy(src: string, dst: string, flags: CopyFlags): Promise<numb
     const summary = await copyTree({
       source: src,
       target: dst,
-      sourceNode: flags.node ?? "source",
+      ...(flags.node !== undefined ? { sourceNode: flags.node } : {}),
       concurrency: flags.concurrency,
       verify: flags.verify,
       collisionPolicy: flags.collisionPolicy,

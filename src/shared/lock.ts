@@ -1,0 +1,238 @@
+/**
+ * A lock file that one process at a time holds: created atomically (O_EXCL through a hard link),
+ * holding what Terraform's LockInfo holds plus a heartbeat the holder refreshes. Two users share it:
+ * the runner's state-directory lock (src/runner/lock.ts) and the copy engine's target lock
+ * (src/storage/target-lock.ts). Each decides what a refusal says and whether a holder found in the
+ * file may be replaced; the stale-lock rules and the file handling live here, once.
+ */
+import { randomBytes } from "node:crypto";
+import { link, mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { OctohaError } from "./errors.js";
+
+/** The holder rewrites its heartbeat this often. */
+export const HEARTBEAT_MS = 10_000;
+/** A heartbeat older than this marks the lock stale (the holder on another host may be gone). */
+export const STALE_AFTER_MS = 120_000;
+
+export interface LockInfo {
+  /** Lock id: the run id of the holder (or a copy's own id). */
+  id: string;
+  operation: string;
+  who: string;
+  host: string;
+  pid: number;
+  version: string;
+  created: string;
+  /** What is locked: the state directory, or the copy target. */
+  path: string;
+  heartbeat: string;
+}
+
+export type Staleness = { stale: false } | { stale: true; reason: string };
+
+/** True while a process with this pid exists on this host (EPERM: it exists but is someone else's). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export function staleness(info: LockInfo, now = Date.now(), staleAfterMs = STALE_AFTER_MS): Staleness {
+  if (info.host === os.hostname() && !pidAlive(info.pid)) return { stale: true, reason: `process ${info.pid} on ${info.host} is no longer running` };
+  const age = now - Date.parse(info.heartbeat);
+  if (!(age <= staleAfterMs)) return { stale: true, reason: `its heartbeat is ${Math.round(age / 1000)} s old (limit ${Math.round(staleAfterMs / 1000)} s)` };
+  return { stale: false };
+}
+
+/** Provably gone: its process is no longer running on this very host (a stale heartbeat alone is not proof). */
+export function holderDeadHere(info: LockInfo): boolean {
+  return info.host === os.hostname() && !pidAlive(info.pid);
+}
+
+export function describeHolder(info: LockInfo): string {
+  return `run ${info.id} (${info.operation}) by ${info.who}, pid ${info.pid}, octoha ${info.version}, since ${info.created}, last heartbeat ${info.heartbeat}`;
+}
+
+/** The lock in `file`, or undefined when there is none. */
+export async function readLockFile(file: string): Promise<LockInfo | undefined> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as LockInfo;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new OctohaError(`Cannot read the lock file ${file}`, { code: "LOCK_UNREADABLE", path: file, cause: error, hint: "If no octoha run is active, delete the file by hand." });
+  }
+}
+
+export interface LockFileOptions {
+  file: string;
+  /** Who takes the lock; the rest (user@host, pid, times) is filled in. */
+  holder: Pick<LockInfo, "id" | "operation" | "version" | "path">;
+  /** Whether a holder found in the file may be replaced (only ever asked about a stale one). */
+  mayTakeOver(holder: LockInfo, stale: Staleness): boolean;
+  /** The error a refusal throws, naming the holder. */
+  refuse(holder: LockInfo, stale: Staleness): Error;
+  heartbeatMs?: number;
+  onWarning?: (message: string) => void;
+}
+
+export interface HeldLock {
+  info: LockInfo;
+  release(): Promise<void>;
+}
+
+/**
+ * Creates `file` with `info` only if it does not exist, so that whoever sees the file sees all of it:
+ * the content is written and fsync'd under a private name, then hard-linked into place (link fails
+ * with EEXIST when the name is taken). A reader racing an open("wx") + write could see an empty
+ * file, take it for a dead holder's, and delete a live lock. Where hard links are not supported
+ * (some network shares), falls back to open("wx").
+ */
+async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
+  const text = `${JSON.stringify(info, null, 2)}\n`;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await writeNew(tmp, text);
+    try {
+      await link(tmp, file);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw error;
+      return await createWithOpen(file, text);
+    }
+  } catch (error) {
+    throw new OctohaError(`Cannot create the lock file ${file}`, { code: "LOCK_CREATE", path: file, cause: error, hint: "The folder must exist and be writable by this account." });
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** Writes and fsyncs a file that must not exist yet (EEXIST otherwise). */
+async function writeNew(file: string, text: string): Promise<void> {
+  const fh = await open(file, "wx");
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function createWithOpen(file: string, text: string): Promise<boolean> {
+  try {
+    await writeNew(file, text);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+}
+
+export async function acquireLockFile(o: LockFileOptions): Promise<HeldLock> {
+  const { file } = o;
+  await mkdir(path.dirname(file), { recursive: true });
+  const now = new Date().toISOString();
+  const { id, operation, version } = o.holder;
+  // Key order as LockInfo declares it (the file is read by people).
+  const ordered: LockInfo = {
+    id,
+    operation,
+    who: `${os.userInfo().username}@${os.hostname()}`,
+    host: os.hostname(),
+    pid: process.pid,
+    version,
+    created: now,
+    path: o.holder.path,
+    heartbeat: now,
+  };
+  for (;;) {
+    if (await createExclusive(file, ordered)) break;
+    const holder = await readLockFile(file);
+    if (!holder) continue; // released between our two calls
+    const stale = staleness(holder);
+    if (!stale.stale || !o.mayTakeOver(holder, stale)) throw o.refuse(holder, stale);
+    await takeOver(file, holder, ordered, o.refuse);
+    o.onWarning?.(`Took over the lock of run ${holder.id}: ${stale.reason} (it was interrupted without releasing it).`);
+    break;
+  }
+  // One refresh at a time, and release waits for it: a refresh finishing after release would
+  // resurrect the lock file.
+  let beating: Promise<void> | undefined;
+  const beat = setInterval(() => {
+    beating ??= refreshHeartbeat(file, ordered)
+      .catch((error: unknown) => o.onWarning?.(`Could not refresh the lock heartbeat: ${(error as Error).message}`))
+      .finally(() => (beating = undefined));
+  }, o.heartbeatMs ?? HEARTBEAT_MS);
+  beat.unref();
+  return {
+    info: ordered,
+    async release() {
+      clearInterval(beat);
+      await beating;
+      const current = await readLockFile(file).catch(() => undefined);
+      if (current?.id === ordered.id && current.pid === ordered.pid) await unlink(file).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Replaces a dead holder's lock with ours. Two processes taking over at once must not both win
+ * (one could unlink the other's fresh lock), so the swap happens under a second O_EXCL file.
+ */
+async function takeOver(file: string, dead: LockInfo, ours: LockInfo, refuse: LockFileOptions["refuse"]): Promise<void> {
+  const guard = `${file}.takeover`;
+  const guardInfo = { ...ours, heartbeat: new Date().toISOString() };
+  if (!(await createExclusive(guard, guardInfo))) {
+    // A takeover guard left by a process that died mid-takeover is stale like any lock.
+    const other = (await readFile(guard, "utf8").then((t) => JSON.parse(t) as LockInfo).catch(() => undefined)) ?? dead;
+    if (!staleness(other).stale) throw refuse(other, { stale: false });
+    await unlink(guard).catch(() => undefined);
+    if (!(await createExclusive(guard, guardInfo))) throw refuse(other, { stale: false });
+  }
+  try {
+    const current = await readLockFile(file);
+    if (current && (current.id !== dead.id || current.pid !== dead.pid)) throw refuse(current, staleness(current));
+    await unlink(file).catch(() => undefined);
+    if (!(await createExclusive(file, ours))) throw refuse((await readLockFile(file)) ?? dead, { stale: false });
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
+}
+
+async function refreshHeartbeat(file: string, info: LockInfo): Promise<void> {
+  const current = await readLockFile(file);
+  // Someone unlocked (and maybe relocked) behind our back: never overwrite their lock.
+  if (current?.id !== info.id || current.pid !== info.pid) return;
+  info.heartbeat = new Date().toISOString();
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(info, null, 2)}\n`);
+  await rename(tmp, file);
+}
+
+export interface UnlockResult {
+  released: LockInfo;
+  wasStale: boolean;
+}
+
+/** Releases the lock in `file` if its id matches; refuses a live holder unless forced. `what` names the locked thing in messages. */
+export async function unlockFile(file: string, id: string, what: string, force = false): Promise<UnlockResult> {
+  const holder = await readLockFile(file);
+  if (!holder) throw new OctohaError(`No lock in ${what}`, { code: "NOT_LOCKED", path: file, exitCode: 1, hint: "Nothing to unlock; check the --state-dir (or --target) given." });
+  if (holder.id !== id) throw new OctohaError(`The lock in ${what} has id ${holder.id}, not ${id}`, { code: "LOCK_ID_MISMATCH", path: file, exitCode: 2, hint: `The id protects against releasing somebody else's lock. It is held by ${describeHolder(holder)}.` });
+  const stale = staleness(holder);
+  if (!stale.stale && !force) {
+    throw new OctohaError(`Run ${holder.id} still holds the lock and looks alive`, {
+      code: "LOCK_HELD_LIVE",
+      path: file,
+      hint: `Held by ${describeHolder(holder)}. Stop that run (Ctrl-C lets it checkpoint) instead. If you are certain it is gone, add --force.`,
+    });
+  }
+  await unlink(file);
+  return { released: holder, wasStale: stale.stale };
+}

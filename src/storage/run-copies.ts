@@ -1,0 +1,179 @@
+/**
+ * What a run's copy step left at a target, for its rollback: the files it copied (manifest records
+ * tagged `<runId>/<stepId>`, see ManifestRecord.run), and the temp files a killed copy left.
+ *
+ * A file is removed (with --remove-copies) only when all of this holds, and otherwise stays and is
+ * listed with the reason:
+ * - this step wrote it first in this run, to a free name (not `replaced`): nothing was under that
+ *   name before the run;
+ * - the latest record for it is this run's (a later step of the run may have updated it; a later
+ *   run or another copy did not write it since);
+ * - its bytes still are the ones that record names (size, mtime, then SHA-256).
+ */
+import path from "node:path";
+import type { FileOps, FileStat } from "./file-ops.js";
+import { nodeFileOps } from "./file-ops.js";
+import { hashFile } from "./copy-file.js";
+import { manifestRecords, sameMtime } from "./manifest.js";
+import { isStaleTemp } from "./temp-names.js";
+import { TEMP_SUFFIX } from "./walk.js";
+import { joinUnder } from "./under-root.js";
+import { lockTarget } from "./target-lock.js";
+import type { ManifestRecord } from "./types.js";
+
+export interface RunCopiesOptions {
+  manifestPath: string;
+  target: string;
+  runId: string;
+  stepId: string;
+  /** Remove the files (true), or only say which would go (false: no file is hashed or touched). */
+  remove: boolean;
+  ops?: FileOps;
+  signal?: AbortSignal;
+}
+
+export interface RunCopiesResult {
+  /** Files removed (remove) or that would be removed (count only), as absolute paths. */
+  removed: string[];
+  /** Files this step copied that stay, with why. */
+  kept: { path: string; reason: string }[];
+  /** Folders left empty by the removals and removed with them (never the target root). */
+  foldersRemoved: string[];
+}
+
+interface History {
+  first: ManifestRecord;
+  last: ManifestRecord;
+}
+
+/** The records of every file this run wrote (first of the run, and latest of all), from one manifest. */
+async function historyOf(ops: FileOps, manifestPath: string, runId: string): Promise<Map<string, History>> {
+  const prefix = `${runId}/`;
+  const files = new Map<string, History>();
+  for await (const r of manifestRecords(ops, manifestPath)) {
+    const h = files.get(r.relPath);
+    if (h) h.last = r;
+    else if (r.run?.startsWith(prefix)) files.set(r.relPath, { first: r, last: r });
+  }
+  return files;
+}
+
+/** Why a file this step copied first must stay, or undefined when its records allow removal (bytes still to check). */
+function reasonToKeep(h: History, runId: string): string | undefined {
+  if (h.first.replaced) {
+    return "it replaced a file that was there before this run (the earlier one is kept in quarantine, or was this source's own earlier copy)";
+  }
+  if (!h.last.run?.startsWith(`${runId}/`)) return "another copy wrote it since this run did";
+  return undefined;
+}
+
+/** This step's copies at one target: removed, or only counted. Missing files are already gone: skipped. */
+export async function runCopies(o: RunCopiesOptions): Promise<RunCopiesResult> {
+  const ops = o.ops ?? nodeFileOps;
+  const result: RunCopiesResult = { removed: [], kept: [], foldersRemoved: [] };
+  const emptied = new Set<string>();
+  for (const [relPath, h] of await historyOf(ops, o.manifestPath, o.runId)) {
+    if (h.first.run !== `${o.runId}/${o.stepId}`) continue;
+    if (o.signal?.aborted) break;
+    const at = joinUnder(o.target, relPath);
+    const now = await ops.stat(at).catch(() => undefined);
+    if (!now) continue;
+    const why = reasonToKeep(h, o.runId) ?? (await changedSince(ops, at, now, h.last, o.remove, o.signal));
+    if (why) {
+      result.kept.push({ path: at, reason: why });
+      continue;
+    }
+    if (o.remove) {
+      await ops.unlink(at);
+      emptied.add(path.dirname(at));
+    }
+    result.removed.push(at);
+  }
+  for (const folder of emptied) result.foldersRemoved.push(...(await removeEmptied(ops, o.target, folder)));
+  return result;
+}
+
+/** Why the file at `at` is no longer what `record` says this run wrote (hashing only when `hash`), or undefined. */
+async function changedSince(ops: FileOps, at: string, now: FileStat, record: ManifestRecord, hash: boolean, signal?: AbortSignal): Promise<string | undefined> {
+  if (!now.isFile || now.size !== record.size || !sameMtime(now.mtimeMs, record.mtimeMs)) return "it changed since this run copied it";
+  if (!hash || record.sha256 === undefined) return undefined;
+  return (await hashFile(ops, at, "target", signal)).sha256 === record.sha256 ? undefined : "its bytes changed since this run copied it";
+}
+
+/** Remove `folder` and its parents while they are empty, up to (not including) root. */
+async function removeEmptied(ops: FileOps, root: string, folder: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (let current = folder; current !== root && path.dirname(current) !== current; current = path.dirname(current)) {
+    joinUnder(root, path.relative(root, current));
+    if (!(await ops.rmdir(current).then(() => true, () => false))) break;
+    removed.push(current);
+  }
+  return removed;
+}
+
+/** Remove the temp files of copies that are gone (a kill -9, a crash) under `root`, its .octoha folder included. */
+export async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps): Promise<string[]> {
+  const removed: string[] = [];
+  const now = Date.now();
+  const pending = [root];
+  while (pending.length > 0) {
+    const folder = pending.pop()!;
+    try {
+      for await (const chunk of ops.list(folder)) {
+        for (const e of chunk) {
+          const at = path.join(folder, e.name);
+          if (e.isDirectory) pending.push(at);
+          else if (e.name.endsWith(TEMP_SUFFIX) && isStaleTemp(e.name, e.mtimeMs, now)) {
+            if (await ops.unlink(at).then(() => true, () => false)) removed.push(at);
+          }
+        }
+      }
+    } catch (error) {
+      if ((error as { code?: string }).code !== "ENOENT") throw error;
+    }
+  }
+  return removed;
+}
+
+export interface UndoCopiesOptions {
+  /** The shared folder the step copied into. */
+  target: string;
+  /** Quarantine folders outside the target (packages'), searched for stale temp files too. */
+  quarantineDirs: string[];
+  /** The manifests of the step's copies into this target (one per node). */
+  manifests: string[];
+  runId: string;
+  stepId: string;
+  /** Remove this step's copies (rollback --remove-copies), or only count them. */
+  remove: boolean;
+  signal?: AbortSignal;
+}
+
+export interface UndoCopiesResult extends RunCopiesResult {
+  /** Temp files of stopped copies that were removed. */
+  tempsRemoved: string[];
+}
+
+/**
+ * A copy step's rollback at one target, under the target's lock (never while another copy writes
+ * there): the temp files a stopped copy left are removed, and the step's copies removed or counted.
+ * A target that does not exist is left alone (nothing is created by undoing).
+ */
+export async function undoRunCopies(o: UndoCopiesOptions, ops: FileOps = nodeFileOps): Promise<UndoCopiesResult> {
+  const result: UndoCopiesResult = { tempsRemoved: [], removed: [], kept: [], foldersRemoved: [] };
+  if (!(await ops.stat(o.target).then((s) => s.isDirectory, () => false))) return result;
+  const lock = await lockTarget({ target: o.target, owner: { id: o.runId, operation: `rollback ${o.stepId}` } });
+  try {
+    for (const root of [o.target, ...o.quarantineDirs]) result.tempsRemoved.push(...(await removeStaleTemps(root, ops)));
+    for (const manifestPath of o.manifests) {
+      const { target, runId, stepId, remove, signal } = o;
+      const r = await runCopies({ manifestPath, target, runId, stepId, remove, ops, ...(signal ? { signal } : {}) });
+      result.removed.push(...r.removed);
+      result.kept.push(...r.kept);
+      result.foldersRemoved.push(...r.foldersRemoved);
+    }
+  } finally {
+    await lock.release();
+  }
+  return result;
+}

@@ -1,0 +1,88 @@
+/**
+ * One writer at a time per copy target: `<target>/.octoha/copy-lock.json`, the same lock file as
+ * the runner's (src/shared/lock.ts: O_EXCL, user@host, pid, heartbeat). Two copies into one folder
+ * at once would each take the other's names for free and the other's temp files for stale; so a
+ * second copy, or a run from another state directory, is refused naming the holder. A lock whose
+ * holder is provably dead (its process is gone on this host: a kill -9, a crash) is taken over, as
+ * a resume takes over its own run's lock, so re-running the same copy continues it. A lock that is
+ * stale only by its heartbeat (a holder on another machine) is refused with the unlock command.
+ */
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { rmdir } from "node:fs/promises";
+import { OctohaError } from "../shared/errors.js";
+import { acquireLockFile, describeHolder, holderDeadHere, readLockFile, unlockFile, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
+import { OCTOHA_VERSION } from "../shared/version.js";
+import { STATE_FOLDER } from "./walk.js";
+
+export const TARGET_LOCK_FILE = "copy-lock.json";
+
+/** Who takes a target's lock: a run's id and step, or a copy of its own. */
+export interface LockOwner {
+  id: string;
+  operation: string;
+}
+
+export function targetLockFile(target: string): string {
+  return path.join(target, STATE_FOLDER, TARGET_LOCK_FILE);
+}
+
+export function targetUnlockCommand(info: LockInfo, target: string): string {
+  return `octoha unlock ${info.id} --target ${JSON.stringify(target)}`;
+}
+
+/** An id for a copy that is not part of a run. */
+export function newCopyLockId(): string {
+  return `copy-${new Date().toISOString().replace(/[-:]|\.\d+/g, "")}-${randomBytes(3).toString("hex")}`;
+}
+
+export class TargetLockedError extends OctohaError {
+  constructor(readonly holder: LockInfo, target: string, readonly stale: Staleness) {
+    const unlock = targetUnlockCommand(holder, target);
+    super(stale.stale ? `The copy target ${target} has a stale lock: ${describeHolder(holder)}` : `The copy target ${target} is locked by ${describeHolder(holder)}`, {
+      code: stale.stale ? "COPY_TARGET_LOCK_STALE" : "COPY_TARGET_LOCKED",
+      path: targetLockFile(target),
+      exitCode: 1,
+      hint: stale.stale
+        ? `The lock looks stale because ${stale.reason}. If no octoha is copying into this folder any more, release it with:\n  ${unlock}\n` +
+          "Warning: releasing a lock a live copy still holds lets two copies write this folder at once (files lost or corrupted)."
+        : "Another octoha copy (or a run with another state directory) is writing into this folder, and two at once would corrupt it. " +
+          `Nothing was written. Wait for it to finish, then run this again. If you are sure it is gone:\n  ${unlock}`,
+    });
+  }
+}
+
+export interface TargetLockOptions {
+  target: string;
+  owner: LockOwner;
+  onWarning?: (message: string) => void;
+}
+
+/** Takes the target's lock (creating `<target>/.octoha`), or throws TargetLockedError naming the holder. */
+export async function lockTarget(o: TargetLockOptions): Promise<HeldLock> {
+  const file = targetLockFile(o.target);
+  const held = await acquireLockFile({
+    file,
+    holder: { id: o.owner.id, operation: o.owner.operation, version: OCTOHA_VERSION, path: path.resolve(o.target) },
+    mayTakeOver: (holder) => holderDeadHere(holder),
+    refuse: (holder, stale) => new TargetLockedError(holder, o.target, stale),
+    ...(o.onWarning ? { onWarning: o.onWarning } : {}),
+  });
+  return {
+    info: held.info,
+    async release() {
+      await held.release();
+      // Leave no empty .octoha behind (a Packages folder is Octopus's own repository).
+      await rmdir(path.dirname(file)).catch(() => undefined);
+    },
+  };
+}
+
+export function readTargetLock(target: string): Promise<LockInfo | undefined> {
+  return readLockFile(targetLockFile(target));
+}
+
+/** `octoha unlock ID --target DST`. */
+export function unlockTarget(target: string, id: string, force = false): Promise<UnlockResult> {
+  return unlockFile(targetLockFile(target), id, `the copy target ${target}`, force);
+}

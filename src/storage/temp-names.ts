@@ -1,0 +1,35 @@
+/**
+ * Our temp files' names: `<final name>.<host>-<pid>-<random>.octoha-tmp`, unique per process and
+ * created exclusively (O_EXCL), so two copies can never write into one temp file, and a temp file
+ * says who wrote it. That decides whether a temp file met at the target is stale (its writer is
+ * gone: remove it) or live (another process still writing it: never touch it):
+ * - written on this host: stale once its process is no longer running;
+ * - written on another host: stale once untouched for longer than a lock's heartbeat limit (a
+ *   live copy keeps writing to it);
+ * - an untagged `<name>.octoha-tmp` from an older octoha: stale (those runs took no lock, and the
+ *   run that meets it holds the target's lock).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import os from "node:os";
+import { pidAlive, STALE_AFTER_MS } from "../shared/lock.js";
+import { TEMP_SUFFIX } from "./walk.js";
+
+const HOST_TAG = createHash("sha256").update(os.hostname().toLowerCase()).digest("hex").slice(0, 6);
+/** This process's tag; the random part tells a reused pid's temp files from ours. */
+const PROCESS_TAG = `${HOST_TAG}-${process.pid.toString(36)}-${randomBytes(2).toString("hex")}`;
+const TAGGED = /\.([0-9a-f]{6})-([0-9a-z]{1,8})-[0-9a-f]{4}\.octoha-tmp$/;
+
+/** The temp file this process writes `finalPath` through. */
+export function tempPathFor(finalPath: string): string {
+  return `${finalPath}.${PROCESS_TAG}${TEMP_SUFFIX}`;
+}
+
+/** True for a temp file (by name) whose writer is provably or presumably gone; false for our own and for live ones. */
+export function isStaleTemp(name: string, mtimeMs: number, now = Date.now()): boolean {
+  if (!name.endsWith(TEMP_SUFFIX)) return false;
+  if (name.endsWith(`.${PROCESS_TAG}${TEMP_SUFFIX}`)) return false;
+  const tag = TAGGED.exec(name);
+  if (!tag) return true;
+  if (tag[1] === HOST_TAG) return !pidAlive(Number.parseInt(tag[2]!, 36));
+  return now - mtimeMs > STALE_AFTER_MS;
+}

@@ -1,0 +1,116 @@
+/**
+ * Input `octoha copy` refuses before writing anything (issue 10, items 4 and 5): a node name that
+ * would lead out of the quarantine folder, and a target inside its source (or the reverse). Plus
+ * the guard every write path goes through.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { copyTree } from "../../src/storage/index.js";
+import { quarantinePath } from "../../src/storage/copy-file.js";
+import { joinUnder } from "../../src/storage/under-root.js";
+import { CLI } from "../helpers/cli.js";
+import { allFiles, snapshot, tempDirs, writeFile } from "./helpers.js";
+
+const dir = tempDirs();
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("a node name that would lead out of the quarantine folder", () => {
+  it("copy --node ../../../escaped is refused with exit 2, naming the option and the rule, and writes nothing anywhere", () => {
+    const root = dir("root");
+    const source = path.join(root, "a", "b", "src");
+    const target = path.join(root, "a", "b", "dst");
+    writeFile(source, "scheduledtasks_retention.txt", "node 2's log, which would be quarantined");
+    writeFile(target, "scheduledtasks_retention.txt", "what is already at the target");
+    const before = allFiles(root).sort();
+    const r = run(["copy", source, target, "--node", "../../../escaped"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--node");
+    expect(r.stderr).toContain("contains '/'");
+    expect(r.stderr).toContain("not '.' or '..'");
+    expect(allFiles(root).sort()).toEqual(before);
+    expect(existsSync(path.join(root, "escaped"))).toBe(false);
+  });
+
+  it.each([["."], [".."], ["a\\b"], ["CON"], ["x".repeat(101)]])("copy --node %j is refused with exit 2", (name) => {
+    const source = dir("src");
+    writeFile(source, "a.txt", "a");
+    const target = path.join(dir("parent"), "dst");
+    const r = run(["copy", source, target, "--node", name]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--node");
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it("the engine refuses such a label too, and every quarantine path is proven to stay under its root", async () => {
+    const source = dir("src");
+    writeFile(source, "a.txt", "a");
+    await expect(copyTree({ source, target: dir("dst"), sourceNode: "../x" })).rejects.toMatchObject({ code: "COPY_BAD_OPTION", exitCode: 2 });
+    const root = path.join(dir("t"), ".octoha", "conflicts");
+    expect(() => quarantinePath(root, "../../x", "a.txt")).toThrow(/outside/);
+    expect(() => quarantinePath(root, "OCTO1", "../../../a.txt")).toThrow(expect.objectContaining({ code: "COPY_PATH_ESCAPES" }));
+    expect(quarantinePath(root, "OCTO1", "TaskLogs/..a.txt")).toBe(path.join(root, "OCTO1", "TaskLogs", "..a.txt"));
+    expect(() => joinUnder(root, "..")).toThrow(/outside/);
+  });
+});
+
+describe("a target inside its source, or a source inside its target", () => {
+  const cases: [string, (src: string) => string][] = [
+    ["the target is the source", (src) => src],
+    ["the target is inside the source", (src) => path.join(src, "inner")],
+    ["the target is deeper inside the source, not there yet", (src) => path.join(src, "TaskLogs", "new", "copy")],
+    ["the source is inside the target", (src) => path.dirname(src)],
+  ];
+  it.each(cases)("%s: refused with exit 2 naming both paths, and nothing written into either", (_, targetOf) => {
+    const parent = dir("parent");
+    const source = path.join(parent, "src");
+    writeFile(source, "TaskLogs/servertasks-1_A.txt", "log 1");
+    writeFile(source, "TaskLogs/servertasks-2_B.txt", "log 2");
+    const target = targetOf(source);
+    const before = snapshot(parent, []);
+    const r = run(["copy", source, target]);
+    expect(r.status, r.stdout).toBe(2);
+    expect(r.stderr).toContain(source);
+    expect(r.stderr).toContain(target);
+    expect(r.stderr).toMatch(/Choose a target outside the source/);
+    expect(snapshot(parent, [])).toEqual(before);
+    expect(readdirSync(source)).toEqual(["TaskLogs"]);
+  });
+
+  it("the same folder reached through a link, or spelled in another case where the file system ignores case, is refused", () => {
+    const parent = dir("parent");
+    const source = path.join(parent, "src");
+    writeFile(source, "a.txt", "a");
+    const link = path.join(parent, "link-to-src");
+    symlinkSync(source, link);
+    const viaLink = run(["copy", source, path.join(link, "inner")]);
+    expect(viaLink.status).toBe(2);
+    expect(readdirSync(source)).toEqual(["a.txt"]);
+    // A bind mount or case-insensitive spelling: proven by folder identity (device and file number).
+    const r = run(["copy", link, source]);
+    expect(r.status).toBe(2);
+  });
+
+  it("--state-dir inside the source is refused too (the manifest would be written into the source)", () => {
+    const source = dir("src");
+    writeFile(source, "a.txt", "a");
+    const target = dir("dst");
+    const r = run(["copy", source, target, "--state-dir", path.join(source, ".state")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--state-dir");
+    expect(readdirSync(source)).toEqual(["a.txt"]);
+  });
+
+  it("sibling folders whose names share a prefix are fine", () => {
+    const parent = dir("parent");
+    mkdirSync(path.join(parent, "TaskLogs"));
+    writeFile(path.join(parent, "TaskLogs"), "a.txt", "a");
+    const r = run(["copy", path.join(parent, "TaskLogs"), path.join(parent, "TaskLogs-copy")]);
+    expect(r.status, r.stderr).toBe(0);
+  });
+});
