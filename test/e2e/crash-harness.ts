@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { demoPlan } from "../../src/standin/demo.js";
+import { demoPlan } from "../../src/demo/demo.js";
 import { startStandin, type RunningStandin } from "../../src/standin/standin.js";
 import type { SimFolders } from "../../src/standin/model.js";
 import { expect } from "vitest";

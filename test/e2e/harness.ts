@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import { afterEach, vi } from "vitest";
 import path from "node:path";
-import { demoPlan } from "../../src/standin/demo.js";
+import { demoPlan } from "../../src/demo/demo.js";
 import { startStandin, type RunningStandin, type StandinOptions } from "../../src/standin/standin.js";
 import type { PlanInput } from "../../src/plan/schema.js";
 import type { RunOutcome } from "../../src/runner/events.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { runDemo } from "../../standin/demo.js";
+import { runDemo } from "../../demo/demo.js";
 import { redactor } from "../../shared/redact.js";
 import { addOutputOptions, err, outJson, wantsJson, type OutputFlags } from "../output.js";
 import { failWith, withInterrupts } from "../run-options.js";
