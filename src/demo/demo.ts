@@ -16,7 +16,7 @@ import { renderDryRun } from "../report/render.js";
 import type { RunOutcome } from "../runner/events.js";
 import { runWorkflow } from "../runner/run-workflow.js";
 import type { Redactor } from "../shared/redact.js";
-import { startStandin, type RunningStandin } from "../standin/standin.js";
+import { startStandin, type RunningStandin } from "@octoha/standin";
 
 export const DEMO_MARKER = ".octoha-demo";
 const API_KEY_ENV = "OCTOHA_DEMO_API_KEY";

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoPlan } from "../../src/demo/demo.js";
-import { startStandin, type RunningStandin } from "../../src/standin/standin.js";
+import { startStandin, type RunningStandin } from "@octoha/standin";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 
 let dir: string;

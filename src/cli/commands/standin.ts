@@ -1,7 +1,7 @@
 /** `octoha standin`: run the local Octopus stand-in until SIGINT/SIGTERM (see README, "The Octopus stand-in"). */
 import type { Command } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
-import { startStandin } from "../../standin/standin.js";
+import { startStandin } from "@octoha/standin";
 
 interface StandinFlags {
   nodes: string;
