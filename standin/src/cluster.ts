@@ -13,7 +13,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, existsSync } from "node:fs";
 import path from "node:path";
-import { featuresOf } from "../octopus/versions.js";
+import { hasPerTaskLogDirectories } from "./versions.js";
 import { xorshift } from "./prng.js";
 import type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
 
@@ -476,7 +476,7 @@ export class Cluster {
   private logFileNameFor(n: number): string {
     // Lowercase prefix, random uppercase suffix (§4.2); a directory from 2025.2.10530 on.
     const base = `servertasks-${n}_${this.rand10()}`;
-    return featuresOf(this.s.version).perTaskLogDirectories ? base : `${base}.txt`;
+    return hasPerTaskLogDirectories(this.s.version) ? base : `${base}.txt`;
   }
 
   private findNode(nameOrId: string): SimNode | undefined {
@@ -544,7 +544,7 @@ export class Cluster {
     const octoPath = path.win32.join(node.effectiveFolders.taskLogs, task.logFileName);
     const local = resolveThroughMap(node.pathMap, octoPath);
     if (local === null) throw new Error(`node ${node.name} has no disk for '${octoPath}'`);
-    if (featuresOf(this.s.version).perTaskLogDirectories) {
+    if (hasPerTaskLogDirectories(this.s.version)) {
       mkdirSync(local, { recursive: true });
       const part = path.join(local, `${this.rand10()}.tl.txt`);
       writeFileSync(part, text);
