@@ -83,6 +83,11 @@ describe("saved change sets (`dry-run --out changes.json`, `run --changes change
     const changes = await approve(s);
     s.standin.cluster.setMaintenanceMode(true);
     await expectDrift(s, changes, /maintenance mode: off → on/);
+    // Machines get the same diff as data.
+    const json = await s.cli("run", s.planFile, "--changes", changes, "--yes", "--json");
+    expect(json.code).toBe(2);
+    expect(json.lines[0]).toMatchObject({ type: "error", error: { code: "CHANGE_SET_DRIFT", details: { drift: [{ what: "maintenance mode", approved: "off", now: "on" }], tolerance: { copyGrowthPercent: 10 } } } });
+    expect(existsSync(s.stateDir)).toBe(false);
   });
 
   it("Octopus's server folders changed since the dry-run: exit 2 naming the folder", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildChangeSet, driftOf, parseChangeSet, serializeChangeSet, type ChangeSet } from "../../src/report/change-set.js";
+import { buildChangeSet, driftOf, parseChangeSet, requireApplicable, serializeChangeSet, type ChangeSet } from "../../src/report/change-set.js";
 import type { DryRunReport } from "../../src/report/model.js";
 import { OctohaError } from "../../src/shared/errors.js";
 import { Redactor } from "../../src/shared/redact.js";
@@ -79,6 +79,12 @@ describe("change set file", () => {
     expect(refused(JSON.stringify({ ...c, version: 3 }))).toBe("2 CHANGE_SET_VERSION");
     expect(refused(JSON.stringify({ format: "octoha-dry-run" }))).toBe("2 CHANGE_SET_INVALID");
     expect(refused("{")).toBe("2 CHANGE_SET_INVALID");
+  });
+
+  it("a change set from a blocked dry-run is refused (Terraform: cannot apply an incomplete plan), naming the first error", () => {
+    const r = report([], { blocked: true, findings: [{ step: "preflight", severity: "error", code: "OCTOPUS_AUTH", summary: "HTTP 401" }] });
+    expect(() => requireApplicable(build(r), "c.json", "migrate")).toThrow(/found errors \(first: HTTP 401\); a run would stop there/);
+    expect(() => requireApplicable(build(report([])), "c.json", "repair")).toThrow(/approved for the migrate workflow, not repair/);
   });
 
   it("secrets the redactor knows are gone before the checksum, so the file still reads back", () => {
