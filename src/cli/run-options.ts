@@ -34,7 +34,7 @@ export function addStepFlagOptions(cmd: Command): Command {
   return cmd
     .option("--cancel-tasks", "cancel tasks still running when the drain timeout ends (default: stop, resumable)")
     .option("--verify-all", "read every task log through every node, not a sample")
-    .option("--changes <file>", "apply this approved change set (written by `dry-run --out changes.json`); exit 2 with a diff if anything drifted since");
+    .option("--changes <file>", "apply this approved change set (`dry-run --out changes.json`); exit 2 with a diff if anything drifted");
 }
 
 /** Starts a workflow from a verb: step flags, approval mode, Ctrl-C, exit code. */
@@ -85,7 +85,8 @@ export function failWith(error: unknown, json: boolean): void {
   const known = error instanceof OctohaError;
   const code = known ? error.exitCode : ExitCode.Failed;
   if (json) {
-    const extra = error instanceof InputError && error.issues.length ? { issues: error.issues, details: (error as { details?: unknown }).details } : {};
+    const details = (error as { details?: unknown }).details;
+    const extra = error instanceof InputError && error.issues.length ? { issues: error.issues, details } : {};
     const body = known ? { code: error.code, message: error.message, hint: error.hint, ...extra } : { code: "INTERNAL", message: String(error) };
     process.stdout.write(`${JSON.stringify(redactor.redactValue({ type: "error", error: body }))}\n`);
   }

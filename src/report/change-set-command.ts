@@ -15,7 +15,12 @@ import { pinnedFlags, planSha256, runDryRun } from "./dry-run-command.js";
 export class ChangeSetDrift extends InputError {
   /** For --json: the drift as { what, approved, now }. */
   readonly details: { changeSet: string; drift: Drift[]; tolerance: { copyGrowthPercent: number } };
-  constructor(readonly file: string, readonly drift: Drift[], tolerancePercent: number, commands: { dryRun: string; run: string }) {
+  constructor(
+    readonly file: string,
+    readonly drift: Drift[],
+    tolerancePercent: number,
+    commands: { dryRun: string; run: string },
+  ) {
     const lines = renderDrift(drift);
     super(`The approved change set ${file} is stale: ${drift.length} thing${drift.length === 1 ? "" : "s"} changed since the dry-run`, {
       code: "CHANGE_SET_DRIFT",
@@ -43,12 +48,32 @@ export interface CheckChangesOptions {
 export async function checkApprovedChanges(o: CheckChangesOptions): Promise<void> {
   const file = path.resolve(o.file);
   const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
-    throw new InputError(`Cannot read change set ${file} (${error.code ?? error.message})`, { code: "CHANGE_SET_UNREADABLE", path: file, hint: "Pass the file `octoha dry-run PLAN --out changes.json` wrote." });
+    throw new InputError(`Cannot read change set ${file} (${error.code ?? error.message})`, {
+      code: "CHANGE_SET_UNREADABLE",
+      path: file,
+      hint: "Pass the file `octoha dry-run PLAN --out changes.json` wrote.",
+    });
   });
   const approved = parseChangeSet(text, file);
   requireApplicable(approved, file, o.workflow);
-  const { report } = await runDryRun({ planFile: o.planFile, workflow: o.workflow, format: "json", flags: o.flags, redactor: o.redactor, ...(o.signal ? { signal: o.signal } : {}) });
-  const now = buildChangeSet({ report, plan: { file: o.planFile, sha256: await planSha256(o.planFile) }, octohaVersion: OCTOHA_VERSION, flags: pinnedFlags(o.flags), tolerance: approved.tolerance }, o.redactor);
+  const { report } = await runDryRun({
+    planFile: o.planFile,
+    workflow: o.workflow,
+    format: "json",
+    flags: o.flags,
+    redactor: o.redactor,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  const now = buildChangeSet(
+    {
+      report,
+      plan: { file: o.planFile, sha256: await planSha256(o.planFile) },
+      octohaVersion: OCTOHA_VERSION,
+      flags: pinnedFlags(o.flags),
+      tolerance: approved.tolerance,
+    },
+    o.redactor,
+  );
   const drift = driftOf(approved, now);
   if (drift.length === 0) return;
   const workflow = o.workflow === "migrate" ? "" : ` --workflow ${o.workflow}`;

@@ -97,7 +97,10 @@ export function factsOf(report: DryRunReport): ChangeSetFacts {
   const step = (id: string) => report.steps.find((s) => s.id === id);
   const maintenance = step("maintenance-on")?.changes[0]?.before;
   const repath = step("repath");
-  const folders = repath && !repath.error ? Object.fromEntries(repath.changes.map((c) => [c.target.replace(/^server folder /, ""), String(c.before ?? "(not set)")])) : undefined;
+  const folders =
+    repath && !repath.error
+      ? Object.fromEntries(repath.changes.map((c) => [c.target.replace(/^server folder /, ""), String(c.before ?? "(not set)")]))
+      : undefined;
   return {
     ...(report.octopusVersion !== undefined ? { octopusVersion: report.octopusVersion } : {}),
     ...(report.nodes ? { nodes: [...report.nodes].sort((a, b) => a.name.localeCompare(b.name)) } : {}),
@@ -115,7 +118,9 @@ export function serializeChangeSet(c: ChangeSet): string {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value && typeof value === "object") {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
@@ -125,7 +130,8 @@ function checksumOf(body: ChangeSetBody): string {
   return `sha256:${createHash("sha256").update(canonical(body)).digest("hex")}`;
 }
 
-const refuse = (file: string, summary: string, hint: string, code = "CHANGE_SET_INVALID") => new InputError(summary, { code, path: file, hint });
+const refuse = (file: string, summary: string, hint: string, code = "CHANGE_SET_INVALID") =>
+  new InputError(summary, { code, path: file, hint });
 const REDO = "Run the dry-run again with --out to write a new change set, have it approved, and run with that one.";
 
 /** Reads a change set file's text: the right kind, a version we know, an intact checksum. */
@@ -138,14 +144,28 @@ export function parseChangeSet(text: string, file: string): ChangeSet {
   }
   const doc = (raw && typeof raw === "object" ? raw : {}) as Partial<ChangeSet>;
   if (doc.kind !== CHANGE_SET_KIND) {
-    throw refuse(file, `${file} is not an octoha change set (kind ${JSON.stringify(doc.kind ?? null)})`, `Pass the file written by \`octoha dry-run PLAN --out changes.json\`. ${REDO}`);
+    throw refuse(
+      file,
+      `${file} is not an octoha change set (kind ${JSON.stringify(doc.kind ?? null)})`,
+      `Pass the file written by \`octoha dry-run PLAN --out changes.json\`. ${REDO}`,
+    );
   }
   if (doc.version !== CHANGE_SET_VERSION) {
-    throw refuse(file, `Change set ${file} has format version ${JSON.stringify(doc.version ?? null)}; this octoha reads version ${CHANGE_SET_VERSION}`, `It was written by another octoha version. ${REDO}`, "CHANGE_SET_VERSION");
+    throw refuse(
+      file,
+      `Change set ${file} has format version ${JSON.stringify(doc.version ?? null)}; this octoha reads version ${CHANGE_SET_VERSION}`,
+      `It was written by another octoha version. ${REDO}`,
+      "CHANGE_SET_VERSION",
+    );
   }
   const { checksum, ...body } = doc as ChangeSet;
   if (typeof checksum !== "string" || checksum !== checksumOf(body)) {
-    throw refuse(file, `Change set ${file} was changed after it was written (its checksum does not match its content)`, `A change set is approved as written and cannot be edited. ${REDO}`, "CHANGE_SET_TAMPERED");
+    throw refuse(
+      file,
+      `Change set ${file} was changed after it was written (its checksum does not match its content)`,
+      `A change set is approved as written and cannot be edited. ${REDO}`,
+      "CHANGE_SET_TAMPERED",
+    );
   }
   return doc as ChangeSet;
 }
@@ -153,11 +173,21 @@ export function parseChangeSet(text: string, file: string): ChangeSet {
 /** The run must be the one approved: same workflow, and a change set a run could apply. */
 export function requireApplicable(c: ChangeSet, file: string, workflow: string): void {
   if (c.workflow !== workflow) {
-    throw refuse(file, `Change set ${file} was approved for the ${c.workflow} workflow, not ${workflow}`, `Run the verb that matches it (${verbFor(c.workflow)}), or ${REDO.charAt(0).toLowerCase()}${REDO.slice(1)}`, "CHANGE_SET_WORKFLOW");
+    throw refuse(
+      file,
+      `Change set ${file} was approved for the ${c.workflow} workflow, not ${workflow}`,
+      `Run the verb that matches it (${verbFor(c.workflow)}), or ${REDO.charAt(0).toLowerCase()}${REDO.slice(1)}`,
+      "CHANGE_SET_WORKFLOW",
+    );
   }
   if (c.blocked) {
     const first = c.report.findings.find((f) => f.severity === "error")?.summary ?? "";
-    throw refuse(file, `Change set ${file} comes from a dry-run that found errors (first: ${first}); a run would stop there`, `Fix the errors, then ${REDO.charAt(0).toLowerCase()}${REDO.slice(1)}`, "CHANGE_SET_BLOCKED");
+    throw refuse(
+      file,
+      `Change set ${file} comes from a dry-run that found errors (first: ${first}); a run would stop there`,
+      `Fix the errors, then ${REDO.charAt(0).toLowerCase()}${REDO.slice(1)}`,
+      "CHANGE_SET_BLOCKED",
+    );
   }
 }
 
@@ -177,15 +207,18 @@ export function driftOf(approved: ChangeSet, now: ChangeSetBody): Drift[] {
   };
   differ("plan file (sha256)", approved.plan.sha256, now.plan.sha256);
   differ("octoha version", approved.octohaVersion, now.octohaVersion);
-  for (const flag of new Set([...Object.keys(approved.flags), ...Object.keys(now.flags)])) differ(`flag --${kebab(flag)}`, approved.flags[flag] ?? false, now.flags[flag] ?? false);
+  for (const flag of new Set([...Object.keys(approved.flags), ...Object.keys(now.flags)]))
+    differ(`flag --${kebab(flag)}`, approved.flags[flag] ?? false, now.flags[flag] ?? false);
   const a = approved.facts;
   const b = now.facts;
   differ("Octopus version", a.octopusVersion, b.octopusVersion);
   out.push(...nodeDrift(a.nodes ?? [], b.nodes ?? []));
   differ("maintenance mode", onOff(a.maintenance), onOff(b.maintenance));
-  for (const key of new Set([...Object.keys(a.folders ?? {}), ...Object.keys(b.folders ?? {})])) differ(`server folder ${key}`, a.folders?.[key], b.folders?.[key]);
+  for (const key of new Set([...Object.keys(a.folders ?? {}), ...Object.keys(b.folders ?? {})]))
+    differ(`server folder ${key}`, a.folders?.[key], b.folders?.[key]);
   out.push(...copyDrift(a.copy, b.copy, approved.tolerance.copyGrowthPercent));
-  for (const f of now.report.findings.filter((x) => x.severity === "error")) out.push({ what: `error ${f.code}`, approved: "(none)", now: f.summary });
+  for (const f of now.report.findings.filter((x) => x.severity === "error"))
+    out.push({ what: `error ${f.code}`, approved: "(none)", now: f.summary });
   return out;
 }
 
@@ -193,7 +226,8 @@ const onOff = (v: boolean | undefined) => (v === undefined ? undefined : v ? "on
 const kebab = (s: string) => s.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
 
 function nodeDrift(approved: NonNullable<ChangeSetFacts["nodes"]>, now: NonNullable<ChangeSetFacts["nodes"]>): Drift[] {
-  const describe = (n: (typeof now)[number] | undefined) => (n ? `present, ${n.isDraining ? "draining" : "not draining"}, task cap ${n.maxConcurrentTasks}` : "absent");
+  const describe = (n: (typeof now)[number] | undefined) =>
+    n ? `present, ${n.isDraining ? "draining" : "not draining"}, task cap ${n.maxConcurrentTasks}` : "absent";
   const out: Drift[] = [];
   const key = (n: { name: string }) => n.name.toLowerCase();
   for (const name of new Set([...approved.map(key), ...now.map(key)])) {
@@ -215,7 +249,11 @@ function copyDrift(approved: ChangeSetFacts["copy"], now: ChangeSetFacts["copy"]
       const limit = Math.floor(a[unit] * (1 + percent / 100));
       if (c[unit] <= limit) continue;
       const growth = a[unit] === 0 ? "new" : `+${Math.round(((c[unit] - a[unit]) / a[unit]) * 100)}%`;
-      out.push({ what: `${key(c)} (${unit} to copy)`, approved: String(a[unit]), now: `${c[unit]} (${growth}; tolerance +${percent}%, at most ${limit})` });
+      out.push({
+        what: `${key(c)} (${unit} to copy)`,
+        approved: String(a[unit]),
+        now: `${c[unit]} (${growth}; tolerance +${percent}%, at most ${limit})`,
+      });
     }
   }
   return out;

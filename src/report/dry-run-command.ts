@@ -54,7 +54,8 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
     const text = renderDryRun(report, o.format, o.redactor);
     if (!o.out) return { report, text };
     const target = path.resolve(o.out);
-    await writeFile(target, o.changeSet ? await changeSetText(report, loaded.file, o.flags, o.changeSet, o.redactor) : text);
+    const written = o.changeSet ? await changeSetText(report, loaded.file, o.flags, o.changeSet, o.redactor) : text;
+    await writeFile(target, written);
     return { report, text, writtenTo: target };
   } finally {
     await workflow.close();
@@ -70,7 +71,14 @@ export function pinnedFlags(flags: Record<string, boolean | string | undefined>)
   return Object.fromEntries(Object.entries(flags).filter((e): e is [string, boolean] => typeof e[1] === "boolean"));
 }
 
-async function changeSetText(report: DryRunReport, planFile: string, flags: DryRunOptions["flags"], tolerance: ChangeSetTolerance, redactor: Redactor): Promise<string> {
+async function changeSetText(
+  report: DryRunReport,
+  planFile: string,
+  flags: DryRunOptions["flags"],
+  tolerance: ChangeSetTolerance,
+  redactor: Redactor,
+): Promise<string> {
   const plan = { file: planFile, sha256: await planSha256(planFile) };
-  return serializeChangeSet(buildChangeSet({ report, plan, octohaVersion: OCTOHA_VERSION, flags: pinnedFlags(flags), tolerance }, redactor));
+  const changeSet = buildChangeSet({ report, plan, octohaVersion: OCTOHA_VERSION, flags: pinnedFlags(flags), tolerance }, redactor);
+  return serializeChangeSet(changeSet);
 }

@@ -148,7 +148,7 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
       findings.push({ severity: check.exists ? "warning" : "error", code: "TARGET_SPACE", path: folder.access, summary: `Shared ${kind} folder ${folder.access}: ${check.freeBytes} bytes free, the node folders hold ${needed} bytes`, fix: check.exists ? "Files already in the shared folder are not copied again; if most are not there yet, grow the share before the window." : "Grow the share (or free space on it) before the window." });
     }
   }
-  const nodes = apiOk ? known.map((n) => ({ name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks })) : undefined;
+  const nodes = apiOk ? known.map(({ name, isDraining, maxConcurrentTasks }) => ({ name, isDraining, maxConcurrentTasks })) : undefined;
   return { version, features, schema, kinds, sqlEncrypted, targets, findings, ...(nodes ? { nodes } : {}) };
 }
 
@@ -209,7 +209,8 @@ export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, 
     readOnly: true,
     async inspect() {
       const r = await examine(deps, true);
-      return { changes: [], findings: r.findings, facts: { version: r.version, kinds: r.kinds, features: r.features, sqlEncrypted: r.sqlEncrypted, targets: r.targets, nodes: r.nodes } };
+      const facts = { version: r.version, kinds: r.kinds, features: r.features, sqlEncrypted: r.sqlEncrypted, targets: r.targets, nodes: r.nodes };
+      return { changes: [], findings: r.findings, facts };
     },
     async apply(ctx: StepContext) {
       const r = await examine(deps, false);

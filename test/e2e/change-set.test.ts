@@ -29,7 +29,9 @@ async function expectDrift(s: Scenario, changes: string, what: RegExp, ...runArg
   expect(r.stderr).toContain("Nothing was changed");
   expect(existsSync(s.stateDir), "run --changes created the state directory (lock, journal) on drift").toBe(false);
   const after = s.standin.cluster.state();
-  expect(after.nodes.map((n) => [n.name, n.isDraining, n.running])).toEqual(clusterBefore.nodes.map((n) => [n.name, n.isDraining, n.running]));
+  expect(after.nodes.map((n) => [n.name, n.isDraining, n.running])).toEqual(
+    clusterBefore.nodes.map((n) => [n.name, n.isDraining, n.running]),
+  );
   expect(after.isInMaintenanceMode).toBe(clusterBefore.isInMaintenanceMode);
   return r.stderr;
 }
@@ -44,7 +46,13 @@ describe("saved change sets (`dry-run --out changes.json`, `run --changes change
     const s = await scenario();
     const changes = await approve(s);
     const set = JSON.parse(await readFile(changes, "utf8")) as Record<string, unknown>;
-    expect(set).toMatchObject({ kind: "octoha-change-set", version: 1, workflow: "migrate", tolerance: { copyGrowthPercent: 10 }, blocked: false });
+    expect(set).toMatchObject({
+      kind: "octoha-change-set",
+      version: 1,
+      workflow: "migrate",
+      tolerance: { copyGrowthPercent: 10 },
+      blocked: false,
+    });
     expect(set["checksum"]).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(set["facts"]).toMatchObject({ octopusVersion: s.standin.cluster.version, maintenance: false });
     expect((set["changes"] as { step: string }[]).some((c) => c.step === "repath")).toBe(true);
@@ -86,7 +94,13 @@ describe("saved change sets (`dry-run --out changes.json`, `run --changes change
     // Machines get the same diff as data.
     const json = await s.cli("run", s.planFile, "--changes", changes, "--yes", "--json");
     expect(json.code).toBe(2);
-    expect(json.lines[0]).toMatchObject({ type: "error", error: { code: "CHANGE_SET_DRIFT", details: { drift: [{ what: "maintenance mode", approved: "off", now: "on" }], tolerance: { copyGrowthPercent: 10 } } } });
+    expect(json.lines[0]).toMatchObject({
+      type: "error",
+      error: {
+        code: "CHANGE_SET_DRIFT",
+        details: { drift: [{ what: "maintenance mode", approved: "off", now: "on" }], tolerance: { copyGrowthPercent: 10 } },
+      },
+    });
     expect(existsSync(s.stateDir)).toBe(false);
   });
 
@@ -101,8 +115,13 @@ describe("saved change sets (`dry-run --out changes.json`, `run --changes change
     const s = await scenario();
     const changes = await approve(s, "--copy-tolerance", "60");
     const approved = await approvedTaskLogs(changes, "OCTO1");
-    for (let i = 0; i < approved * 2; i++) s.standin.cluster.writeFile("OCTO1", `C:\\Octopus\\TaskLogs\\servertasks-95${i}.log.txt`, `late log ${i}\n`);
-    const stderr = await expectDrift(s, changes, /taskLogs from OCTO1 \(files to copy\): \d+ → \d+ \(\+\d+%; tolerance \+60%, at most \d+\)/);
+    for (let i = 0; i < approved * 2; i++)
+      s.standin.cluster.writeFile("OCTO1", `C:\\Octopus\\TaskLogs\\servertasks-95${i}.log.txt`, `late log ${i}\n`);
+    const stderr = await expectDrift(
+      s,
+      changes,
+      /taskLogs from OCTO1 \(files to copy\): \d+ → \d+ \(\+\d+%; tolerance \+60%, at most \d+\)/,
+    );
     expect(stderr).toMatch(/files to copy may grow by 60%/);
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { buildChangeSet, driftOf, parseChangeSet, requireApplicable, serializeChangeSet, type ChangeSet } from "../../src/report/change-set.js";
+import {
+  buildChangeSet,
+  driftOf,
+  parseChangeSet,
+  requireApplicable,
+  serializeChangeSet,
+  type ChangeSet,
+} from "../../src/report/change-set.js";
 import type { DryRunReport } from "../../src/report/model.js";
 import { OctohaError } from "../../src/shared/errors.js";
 import { Redactor } from "../../src/shared/redact.js";
@@ -16,8 +23,22 @@ function report(copy: { kind: string; node: string; files: number; bytes: number
     kinds: ["taskLogs"],
     findings: [],
     steps: [
-      { id: "maintenance-on", title: "m", requiresApproval: true, changes: [{ action: "update", target: "maintenance mode", before: false, after: true, summary: "on" }], findings: [] },
-      { id: "repath", title: "r", requiresApproval: true, changes: [{ action: "update", target: "server folder taskLogs", before: "C:\\Octopus\\TaskLogs", after: "\\\\fs\\TaskLogs", summary: "x" }], findings: [] },
+      {
+        id: "maintenance-on",
+        title: "m",
+        requiresApproval: true,
+        changes: [{ action: "update", target: "maintenance mode", before: false, after: true, summary: "on" }],
+        findings: [],
+      },
+      {
+        id: "repath",
+        title: "r",
+        requiresApproval: true,
+        changes: [
+          { action: "update", target: "server folder taskLogs", before: "C:\\Octopus\\TaskLogs", after: "\\\\fs\\TaskLogs", summary: "x" },
+        ],
+        findings: [],
+      },
     ],
     collisions: [],
     copy: copy.map((c) => ({ ...c, filesAlreadyThere: 0 })),
@@ -30,7 +51,16 @@ function report(copy: { kind: string; node: string; files: number; bytes: number
 }
 
 const build = (r: DryRunReport, percent = 10, redactor?: Redactor): ChangeSet =>
-  buildChangeSet({ report: r, plan: { file: r.planFile, sha256: "a".repeat(64) }, octohaVersion: "0.1.0", flags: { cancelTasks: false }, tolerance: { copyGrowthPercent: percent } }, redactor);
+  buildChangeSet(
+    {
+      report: r,
+      plan: { file: r.planFile, sha256: "a".repeat(64) },
+      octohaVersion: "0.1.0",
+      flags: { cancelTasks: false },
+      tolerance: { copyGrowthPercent: percent },
+    },
+    redactor,
+  );
 
 describe("change set drift", () => {
   const approved = build(report([{ kind: "taskLogs", node: "OCTO1", files: 100, bytes: 1000 }]));
@@ -41,7 +71,12 @@ describe("change set drift", () => {
   });
 
   it("growth beyond the tolerance, and a folder and node with files that had none, are drift naming both counts", () => {
-    const now = build(report([{ kind: "taskLogs", node: "OCTO1", files: 111, bytes: 1000 }, { kind: "artifacts", node: "OCTO1", files: 1, bytes: 5 }]));
+    const now = build(
+      report([
+        { kind: "taskLogs", node: "OCTO1", files: 111, bytes: 1000 },
+        { kind: "artifacts", node: "OCTO1", files: 1, bytes: 5 },
+      ]),
+    );
     expect(driftOf(approved, now)).toEqual([
       { what: "taskLogs from OCTO1 (files to copy)", approved: "100", now: "111 (+11%; tolerance +10%, at most 110)" },
       { what: "artifacts from OCTO1 (files to copy)", approved: "0", now: "1 (new; tolerance +10%, at most 0)" },
@@ -50,9 +85,17 @@ describe("change set drift", () => {
   });
 
   it("a different flag, a new error finding and a changed task cap are drift", () => {
-    const r = report([{ kind: "taskLogs", node: "OCTO1", files: 100, bytes: 1000 }], { nodes: [{ name: "OCTO1", isDraining: false, maxConcurrentTasks: 0 }] });
+    const r = report([{ kind: "taskLogs", node: "OCTO1", files: 100, bytes: 1000 }], {
+      nodes: [{ name: "OCTO1", isDraining: false, maxConcurrentTasks: 0 }],
+    });
     r.findings = [{ step: "preflight", severity: "error", code: "TARGET_UNUSABLE", summary: "share gone" }];
-    const now = buildChangeSet({ report: r, plan: approved.plan, octohaVersion: "0.1.0", flags: { cancelTasks: true }, tolerance: approved.tolerance });
+    const now = buildChangeSet({
+      report: r,
+      plan: approved.plan,
+      octohaVersion: "0.1.0",
+      flags: { cancelTasks: true },
+      tolerance: approved.tolerance,
+    });
     expect(driftOf(approved, now).map((d) => d.what)).toEqual(["flag --cancel-tasks", "node OCTO1", "error TARGET_UNUSABLE"]);
   });
 });
@@ -82,7 +125,10 @@ describe("change set file", () => {
   });
 
   it("a change set from a blocked dry-run is refused (Terraform: cannot apply an incomplete plan), naming the first error", () => {
-    const r = report([], { blocked: true, findings: [{ step: "preflight", severity: "error", code: "OCTOPUS_AUTH", summary: "HTTP 401" }] });
+    const r = report([], {
+      blocked: true,
+      findings: [{ step: "preflight", severity: "error", code: "OCTOPUS_AUTH", summary: "HTTP 401" }],
+    });
     expect(() => requireApplicable(build(r), "c.json", "migrate")).toThrow(/found errors \(first: HTTP 401\); a run would stop there/);
     expect(() => requireApplicable(build(report([])), "c.json", "repair")).toThrow(/approved for the migrate workflow, not repair/);
   });

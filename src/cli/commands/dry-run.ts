@@ -27,8 +27,8 @@ export function register(program: Command): void {
     .description("Show what a run would change, how much data it would copy, collisions, free space and the estimated window. Writes nothing anywhere (no journal, no lock).")
     .argument("<plan>", "plan file (JSON)")
     .addOption(new Option("--format <format>", "report format").choices([...REPORT_FORMATS]).default("md"))
-    .option("--out <file>", "write the report to this file instead of stdout; a .json file (or --format json) is a change set a run can apply with --changes")
-    .option("--copy-tolerance <percent>", "change set: how much the files and bytes to copy may grow before a run refuses it", percent, DEFAULT_COPY_GROWTH_PERCENT)
+    .option("--out <file>", "write the report to this file instead of stdout; a .json file (or --format json) is a change set for run --changes")
+    .option("--copy-tolerance <percent>", "change set: how much files and bytes to copy may grow before a run refuses it", percent, DEFAULT_COPY_GROWTH_PERCENT)
     .option("--detailed-exitcode", "exit 0 when nothing would change, 10 when something would (1 when a run would stop at an error, either way)")
     .addOption(new Option("--workflow <name>", "which run to preview").choices(["migrate", "preseed", "repair"]).default("migrate"))
     .option("--json", "same as --format json")
@@ -43,8 +43,18 @@ export function register(program: Command): void {
         registerOctopusWorkflows();
         const stepFlags = { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true };
         const tolerance: ChangeSetTolerance | undefined = changeSet ? { copyGrowthPercent: flags.copyTolerance } : undefined;
-        const outcome = await runDryRun({ planFile, workflow: flags.workflow, format, out: flags.out, ...(tolerance ? { changeSet: tolerance } : {}), flags: stepFlags, redactor, signal: interruptSignal() });
-        if (outcome.writtenTo && changeSet) process.stderr.write(`octoha: change set written to ${outcome.writtenTo}; once approved, apply it with: ${verbFor(flags.workflow, planFile, flags.out)}\n`);
+        const outcome = await runDryRun({
+          planFile,
+          workflow: flags.workflow,
+          format,
+          out: flags.out,
+          ...(tolerance ? { changeSet: tolerance } : {}),
+          flags: stepFlags,
+          redactor,
+          signal: interruptSignal(),
+        });
+        const apply = verbFor(flags.workflow, planFile, flags.out);
+        if (outcome.writtenTo && changeSet) process.stderr.write(`octoha: change set written to ${outcome.writtenTo}; once approved, apply it with: ${apply}\n`);
         else if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
         else process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
         process.exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);
@@ -63,14 +73,17 @@ function changeSetWanted(out: string | undefined, format: ReportFormat, formatGi
   if (!out) return false;
   const jsonFile = out.toLowerCase().endsWith(".json");
   if (jsonFile && format !== "json" && formatGiven) {
-    throw new InputError(`--out ${out} is a .json file but --format is ${format}`, { code: "OUT_FORMAT_CONFLICT", hint: `A .json --out file is a change set (JSON). Drop --format ${format}, or name the file .${format}.` });
+    const hint = `A .json --out file is a change set (JSON). Drop --format ${format}, or name the file .${format}.`;
+    throw new InputError(`--out ${out} is a .json file but --format is ${format}`, { code: "OUT_FORMAT_CONFLICT", hint });
   }
   return jsonFile || format === "json";
 }
 
 function percent(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 1000) throw new InvalidArgumentError(`expected a percentage from 0 to 1000, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(n) || n < 0 || n > 1000) {
+    throw new InvalidArgumentError(`expected a percentage from 0 to 1000, got ${JSON.stringify(value)}`);
+  }
   return n;
 }
 
