@@ -253,6 +253,32 @@ export class Cluster {
     return structuredClone(node);
   }
 
+  /** An in-place upgrade of Octopus (same database, new version): what the API and the nodes report from now on. */
+  upgrade(version: string): void {
+    this.s.version = version;
+    this.changed();
+  }
+
+  /** A node that joined the cluster (registered in the database, listed by the API); it runs, with the cluster's folders. */
+  joinNode(name: string): SimNode {
+    if (this.s.nodes.some((n) => n.name.toLowerCase() === name.toLowerCase())) throw new Error(`node ${name} already exists`);
+    const like = this.s.nodes[0]!;
+    const node: SimNode = {
+      ...structuredClone(like),
+      id: like.id === like.name ? name : `OctopusServerNodes-${name}`,
+      name,
+      isDraining: false,
+      running: true,
+      lastSeen: new Date(this.nowMs).toISOString(),
+      effectiveFolders: { ...this.s.folders },
+      pathMap: [{ prefix: "C:\\", local: path.join(this.dataDir, "nodes", name, "C") }, ...like.pathMap.slice(1)],
+    };
+    delete node.startingUntil;
+    this.s.nodes.push(node);
+    this.changed();
+    return structuredClone(node);
+  }
+
   /** Stop the node's service: it takes no tasks; its running tasks are left as they are until it starts again. */
   stopNode(nameOrId: string): void {
     const node = this.requireNode(nameOrId);
