@@ -82,7 +82,8 @@ async function withRetries<T>(deps: ExecutorDeps, step: Step, attempt: (n: numbe
       isRetryable,
       signal: deps.signal,
       clock: { now: deps.now, sleep: deps.sleep },
-      onRetry: ({ error, attempt: n, delayMs }) => deps.view.notify({ type: "step-retry", stepId: step.id, attempt: n, delayMs, error: errorRecord(error) }),
+      onRetry: ({ error, attempt: n, delayMs }) =>
+        deps.view.notify({ type: "step-retry", stepId: step.id, attempt: n, delayMs, error: errorRecord(error) }),
     }),
   );
 }

@@ -77,7 +77,10 @@ async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Sett
     signal: options.signal,
     taskLogOwner: options.taskLogOwner,
     reservations: options.dryRun === true ? options.reservations : undefined,
-    retry: { attempts: options.retryAttempts ?? RETRY_BUDGETS.fileOp.attempts, baseDelayMs: options.retryBaseDelayMs ?? RETRY_BUDGETS.fileOp.backoff.initialMs },
+    retry: {
+      attempts: options.retryAttempts ?? RETRY_BUDGETS.fileOp.attempts,
+      baseDelayMs: options.retryBaseDelayMs ?? RETRY_BUDGETS.fileOp.backoff.initialMs,
+    },
     concurrency,
     largeConcurrency: options.largeFileConcurrency ?? Math.max(2, Math.floor(concurrency / 4)),
   };

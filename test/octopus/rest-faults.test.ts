@@ -22,7 +22,8 @@ afterEach(async () => {
 });
 
 function ports(extra: Partial<OctopusClientOptions> = {}) {
-  return createRestPorts({ serverUrl: s.url, apiKey: s.apiKey, nodeUrls: nodeUrls(s), backoffMs: 5, timeoutMs: 2000, attempts: 3, clock: fakeClock(), ...extra });
+  const budget = { backoffMs: 5, timeoutMs: 2000, attempts: 3, clock: fakeClock() };
+  return createRestPorts({ serverUrl: s.url, apiKey: s.apiKey, nodeUrls: nodeUrls(s), ...budget, ...extra });
 }
 
 async function failure(p: Promise<unknown>): Promise<OctohaError> {

@@ -33,7 +33,9 @@ async function run(step: Step, view = new RecordingView(), clock: FakeClock = fa
   const t = tempDir();
   cleanups.push(t.cleanup);
   const signal = new AbortController().signal;
-  const outcome = await runSteps({ stateDir: t.dir, steps: [step], mode: "run", approve: "yes", signal, view, redactor: new Redactor(), now: clock.now, sleep: clock.sleep });
+  const redactor = new Redactor();
+  const fake = { now: clock.now, sleep: clock.sleep };
+  const outcome = await runSteps({ stateDir: t.dir, steps: [step], mode: "run", approve: "yes", signal, view, redactor, ...fake });
   return { outcome, view, clock };
 }
 
@@ -68,7 +70,12 @@ describe("step policy", () => {
           requests++;
           throw transient();
         },
-        { ...RETRY_BUDGETS.restRequest, backoff: { ...RETRY_BUDGETS.restRequest.backoff, jitter: 0 }, isRetryable: (e) => e instanceof OctohaError && e.behaviour === "retryable", clock },
+        {
+          ...RETRY_BUDGETS.restRequest,
+          backoff: { ...RETRY_BUDGETS.restRequest.backoff, jitter: 0 },
+          isRetryable: (e) => e instanceof OctohaError && e.behaviour === "retryable",
+          clock,
+        },
       );
     const step: Step = { ...flakyStep([], { retryWindowMs: 3_000 }, { n: 0, lastSeen: [] }), apply: request };
     const started = clock.now();

@@ -24,7 +24,8 @@ describe("retry", () => {
     const clock = fakeClock();
     const { fn, calls } = failing(new Transient(), new Transient(), new Transient());
     const retries: number[] = [];
-    await expect(retry(fn, { attempts: 5, backoff: doubling, isRetryable: transient, clock, onRetry: (r) => retries.push(r.attempt) })).resolves.toBe("ok");
+    const onRetry = (r: { attempt: number }) => void retries.push(r.attempt);
+    await expect(retry(fn, { attempts: 5, backoff: doubling, isRetryable: transient, clock, onRetry })).resolves.toBe("ok");
     expect(calls.n).toBe(4);
     expect(clock.slept).toEqual([100, 200, 400]);
     expect(retries).toEqual([1, 2, 3]);
@@ -68,7 +69,8 @@ describe("retry", () => {
     const reason = new Error("Ctrl-C");
     const { fn, calls } = failing(new Transient(), new Transient());
     const started = Date.now();
-    const run = retry(fn, { attempts: 3, backoff: { ...doubling, initialMs: 3_600_000, maxMs: 3_600_000 }, isRetryable: transient, signal: stop.signal, clock: realClock });
+    const hour = { ...doubling, initialMs: 3_600_000, maxMs: 3_600_000 };
+    const run = retry(fn, { attempts: 3, backoff: hour, isRetryable: transient, signal: stop.signal, clock: realClock });
     setTimeout(() => stop.abort(reason), 20);
     await expect(run).rejects.toBe(reason);
     expect(calls.n).toBe(1);
@@ -93,7 +95,8 @@ describe("retry", () => {
     const last = new Transient("last");
     const { fn, calls } = failing(new Transient(), new Transient(), new Transient(), last);
     // 100 + 200 = 300 fits in 500; the next sleep (400) would end at 700.
-    await expect(retry(fn, { attempts: 10, deadlineMs: 500, backoff: doubling, isRetryable: transient, clock })).rejects.toBeInstanceOf(Transient);
+    const options = { attempts: 10, deadlineMs: 500, backoff: doubling, isRetryable: transient, clock };
+    await expect(retry(fn, options)).rejects.toBeInstanceOf(Transient);
     expect(clock.slept).toEqual([100, 200]);
     expect(calls.n).toBe(3);
   });

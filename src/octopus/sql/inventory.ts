@@ -172,7 +172,8 @@ class SqlInventory implements DatabaseInventory {
         isRetryable,
         ...(signal ? { signal } : {}),
         ...(this.options.clock ? { clock: this.options.clock } : {}),
-        onRetry: ({ error, attempt }) => this.options.onWarning?.(`${(error as Error).message} (attempt ${attempt} of ${attempts}; retrying)`),
+        onRetry: ({ error, attempt }) =>
+          this.options.onWarning?.(`${(error as Error).message} (attempt ${attempt} of ${attempts}; retrying)`),
       });
     } catch (error) {
       // Aborted during a backoff: retry() rejects with the signal's reason, which says nothing about the query.
