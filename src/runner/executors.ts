@@ -2,13 +2,20 @@
  * The plain functions behind the machine's actors: apply+verify one step under its policy, ask
  * for approval, undo the newest applied step. They talk to the journal and the view, never print.
  */
+import type { Clock } from "../shared/clock.js";
 import { isRetryable, OctohaError } from "../shared/errors.js";
+import { retry, RETRY_BUDGETS, RetryWindow, withinRetryWindow } from "../shared/retry.js";
 import type { ApproveMode, RunObserver } from "./events.js";
 import type { ErrorRecord, JournalWriter, StepRecord } from "./journal.js";
 import { errorRecord, type ApprovalOutcome, type RunEvent, type StepInput, type StepOutcome, type UndoInput, type UndoOutcome } from "./machine.js";
 import { RollbackRefused, type Step, type StepContext, type StepPolicy } from "./step.js";
 
-export const DEFAULT_POLICY: Required<Omit<StepPolicy, "timeoutMs">> = { attempts: 3, backoffMs: 1000, onFailure: "stop" };
+export const DEFAULT_POLICY: Required<Omit<StepPolicy, "timeoutMs">> = {
+  attempts: RETRY_BUDGETS.step.attempts,
+  backoffMs: RETRY_BUDGETS.step.backoff.initialMs,
+  retryWindowMs: RETRY_BUDGETS.step.windowMs,
+  onFailure: "stop",
+};
 
 export interface ExecutorDeps {
   runId: string;
@@ -18,6 +25,8 @@ export interface ExecutorDeps {
   signal: AbortSignal;
   approve: ApproveMode;
   now: () => number;
+  /** Backoff sleeps between a step's attempts (a fake clock's in tests). */
+  sleep: Clock["sleep"];
   /** Sends an event to the run machine (attempt start times, kept in context). */
   send: (event: RunEvent) => void;
   /** True while a rollback-mode runner waits for a restored step to stand down. */
@@ -42,18 +51,6 @@ function stepContext(deps: ExecutorDeps, step: Step, signal: AbortSignal): StepC
   };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 async function withTimeout<T>(stepId: string, timeoutMs: number | undefined, run: (signal: AbortSignal) => Promise<T>, outer: AbortSignal): Promise<T> {
   if (timeoutMs === undefined) return run(outer);
   const timeout = new AbortController();
@@ -72,20 +69,23 @@ async function withTimeout<T>(stepId: string, timeoutMs: number | undefined, run
   }
 }
 
-/** Runs `attempt` under the step's retry policy; retries only errors marked retryable. */
+/**
+ * Runs `attempt` under the step's retry policy; retries only errors marked retryable. The step's
+ * retry window also bounds the retries of every REST request, SQL query and file operation inside.
+ */
 async function withRetries<T>(deps: ExecutorDeps, step: Step, attempt: (n: number) => Promise<T>): Promise<T> {
   const policy = { ...DEFAULT_POLICY, ...step.policy };
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt(n);
-    } catch (error) {
-      if (deps.signal.aborted || !isRetryable(error) || n >= policy.attempts) throw error;
-      const delayMs = policy.backoffMs * 2 ** (n - 1);
-      deps.view.notify({ type: "step-retry", stepId: step.id, attempt: n, delayMs, error: errorRecord(error) });
-      await sleep(delayMs, deps.signal);
-      if (deps.signal.aborted) throw error;
-    }
-  }
+  return withinRetryWindow(new RetryWindow(policy.retryWindowMs), () =>
+    retry(attempt, {
+      attempts: policy.attempts,
+      backoff: { ...RETRY_BUDGETS.step.backoff, initialMs: policy.backoffMs },
+      isRetryable,
+      signal: deps.signal,
+      clock: { now: deps.now, sleep: deps.sleep },
+      onRetry: ({ error, attempt: n, delayMs }) =>
+        deps.view.notify({ type: "step-retry", stepId: step.id, attempt: n, delayMs, error: errorRecord(error) }),
+    }),
+  );
 }
 
 export async function applyStep(deps: ExecutorDeps, input: StepInput): Promise<StepOutcome> {

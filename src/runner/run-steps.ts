@@ -4,6 +4,7 @@
  * persisted snapshot after every transition, and returns an outcome with the exit code.
  */
 import { createActor, fromPromise, waitFor, type SnapshotFrom } from "xstate";
+import { realClock, type Clock } from "../shared/clock.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import type { Redactor } from "../shared/redact.js";
@@ -31,6 +32,8 @@ export interface RunStepsOptions {
   /** Recorded in the journal so resume/rollback can rebuild the same steps. */
   invocation?: RunInvocation;
   now?: () => number;
+  /** Backoff sleeps between a step's attempts; tests pass a fake clock's. */
+  sleep?: Clock["sleep"];
   /** Test hooks (crash tests kill the process after the N-th journal write). */
   hooks?: { afterJournalWrite?: (count: number) => void };
   heartbeatMs?: number;
@@ -212,6 +215,7 @@ async function drive(o: RunStepsOptions, runId: string, journal: JournalWriter, 
     signal: o.signal,
     approve: o.approve,
     now: o.now ?? Date.now,
+    sleep: o.sleep ?? realClock.sleep,
     send: (event) => actorRef?.send(event),
     holdSteps: () => holding,
   };

@@ -71,6 +71,11 @@ export interface StepPolicy {
   attempts?: number;
   /** First backoff in ms; doubles each time. Default 1000. */
   backoffMs?: number;
+  /**
+   * Time budget for retrying, opened by the step's first retryable failure: no retry inside the step
+   * (of the step itself or of a REST request, SQL query or file operation) sleeps past it. Default 60 s.
+   */
+  retryWindowMs?: number;
   /** Per-attempt timeout in ms; none when absent. */
   timeoutMs?: number;
   /** What to do when the step fails for good. Default "stop". */

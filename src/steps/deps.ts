@@ -29,26 +29,7 @@ export interface TargetCheck {
   problem?: string;
 }
 
-/** Time, injectable so tests drive waits without waiting. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      }
-      signal?.addEventListener("abort", done, { once: true });
-    }),
-};
+export { realClock, type Clock } from "../shared/clock.js";
 
 /** Command-line flags that change step behaviour. */
 export interface StepFlags {

@@ -4,7 +4,9 @@
  * so an operator who searches the text lands on the right page.
  */
 import os from "node:os";
+import type { Clock } from "../shared/clock.js";
 import { OctohaError, TRANSIENT_ERRNO, errnoOf } from "../shared/errors.js";
+import { retry, RETRY_BUDGETS } from "../shared/retry.js";
 
 /** Which side of the copy a failing call touched: decides whether we stop or carry on. */
 export type FailingSide = "source-root" | "source" | "target";
@@ -102,38 +104,40 @@ export class TargetAppeared extends Error {
 }
 
 export interface RetryOptions {
+  /** Attempts in all (default RETRY_BUDGETS.fileOp: 5). */
   attempts?: number;
+  /** First backoff; doubles each time (default 50 ms). */
   baseDelayMs?: number;
   signal?: AbortSignal;
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  clock?: Clock;
 }
 
 /**
  * Run fn; when it fails with a retryable error (after classify), wait with doubling backoff and
- * try again, up to `attempts` times in all. The decision comes from the behaviour mark only.
+ * try again, up to `attempts` times in all (and within the step's retry window). The decision
+ * comes from the behaviour mark only. An abort during a backoff ends it with the last error.
  */
 export async function withRetry<T>(fn: () => Promise<T>, classify: (e: unknown) => OctohaError, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 5;
-  const base = options.baseDelayMs ?? 50;
-  for (let attempt = 1; ; attempt++) {
+  const budget = RETRY_BUDGETS.fileOp;
+  let last: OctohaError | undefined;
+  const attempt = async () => {
     try {
       return await fn();
     } catch (error) {
       if (error instanceof CopyAborted || error instanceof TargetAppeared) throw error;
-      const classified = classify(error);
-      if (classified.behaviour !== "retryable" || attempt >= attempts || options.signal?.aborted) throw classified;
-      await delay(base * 2 ** (attempt - 1), options.signal);
+      throw (last = classify(error));
     }
+  };
+  try {
+    return await retry(attempt, {
+      attempts: options.attempts ?? budget.attempts,
+      backoff: { ...budget.backoff, initialMs: options.baseDelayMs ?? budget.backoff.initialMs },
+      isRetryable: (e) => e instanceof OctohaError && e.behaviour === "retryable",
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  } catch (error) {
+    if (last && options.signal?.aborted && error === options.signal.reason) throw last;
+    throw error;
   }
 }

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { LABEL_RULE, labelProblem } from "../shared/names.js";
+import { RETRY_BUDGETS } from "../shared/retry.js";
 import { nodeFileOps, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import { loadManifest, ManifestIndex, ManifestWriter, refreshManifestSnapshot } from "./manifest.js";
@@ -41,7 +42,7 @@ export interface CopyEngineExtras {
   ops?: FileOps;
   /** Parallel copies of files >= LARGE_FILE_BYTES; default max(2, concurrency / 4). */
   largeFileConcurrency?: number;
-  /** Transient-error attempts per file (default 5) and first backoff (default 50 ms). */
+  /** Transient-error attempts per file operation (default 5) and first backoff (default 50 ms): RETRY_BUDGETS.fileOp. */
   retryAttempts?: number;
   retryBaseDelayMs?: number;
 }
@@ -76,7 +77,10 @@ async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Sett
     signal: options.signal,
     taskLogOwner: options.taskLogOwner,
     reservations: options.dryRun === true ? options.reservations : undefined,
-    retry: { attempts: options.retryAttempts ?? 5, baseDelayMs: options.retryBaseDelayMs ?? 50 },
+    retry: {
+      attempts: options.retryAttempts ?? RETRY_BUDGETS.fileOp.attempts,
+      baseDelayMs: options.retryBaseDelayMs ?? RETRY_BUDGETS.fileOp.backoff.initialMs,
+    },
     concurrency,
     largeConcurrency: options.largeFileConcurrency ?? Math.max(2, Math.floor(concurrency / 4)),
   };

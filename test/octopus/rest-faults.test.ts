@@ -5,7 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OctopusApiError, OctopusHttpClient, RestServerNodes, createRestPorts, type OctopusClientOptions } from "../../src/octopus/rest/index.js";
+import { realClock } from "../../src/shared/clock.js";
 import { OctohaError, isRetryable } from "../../src/shared/errors.js";
+import { fakeClock } from "../helpers/fake-clock.js";
 import { nodeUrls, startTestStandin, type TestStandin } from "@octoha/standin/testing";
 
 let s: TestStandin;
@@ -20,7 +22,8 @@ afterEach(async () => {
 });
 
 function ports(extra: Partial<OctopusClientOptions> = {}) {
-  return createRestPorts({ serverUrl: s.url, apiKey: s.apiKey, nodeUrls: nodeUrls(s), backoffMs: 5, timeoutMs: 2000, attempts: 3, ...extra });
+  const budget = { backoffMs: 5, timeoutMs: 2000, attempts: 3, clock: fakeClock() };
+  return createRestPorts({ serverUrl: s.url, apiKey: s.apiKey, nodeUrls: nodeUrls(s), ...budget, ...extra });
 }
 
 async function failure(p: Promise<unknown>): Promise<OctohaError> {
@@ -50,7 +53,7 @@ describe("REST adapters under faults", () => {
     const started = Date.now();
     setTimeout(() => stop.abort(), 200);
     // Without the signal this takes at least 2 + 4 + 8 s of backoff.
-    const e = await failure(ports({ backoffMs: 2000, attempts: 4, signal: stop.signal }).maintenance.isOn());
+    const e = await failure(ports({ backoffMs: 2000, attempts: 4, signal: stop.signal, clock: realClock }).maintenance.isOn());
     expect(Date.now() - started).toBeLessThan(1500);
     expect(e).toMatchObject({ code: "INTERRUPTED", exitCode: 3 });
     expect(e).not.toBeInstanceOf(OctopusApiError);
@@ -76,6 +79,18 @@ describe("REST adapters under faults", () => {
     expect(e.message).toContain(s.url);
     expect(e.message).toMatch(/502.*gave up after 3 attempts/);
     expect(s.cluster.isInMaintenanceMode).toBe(false);
+  });
+
+  it("a request's retries back off from 500 ms, doubling, with ±25 % jitter, within its default budget of 4 attempts", async () => {
+    s.http.setFaults("lb", { failNext: 100, errorStatus: 503 });
+    const clock = fakeClock();
+    const e = await failure(createRestPorts({ serverUrl: s.url, apiKey: s.apiKey, clock }).maintenance.isOn());
+    expect(e.message).toMatch(/503.*gave up after 4 attempts/);
+    expect(clock.slept).toHaveLength(3);
+    clock.slept.forEach((ms, i) => {
+      expect(ms).toBeGreaterThanOrEqual(500 * 2 ** i * 0.75);
+      expect(ms).toBeLessThanOrEqual(500 * 2 ** i * 1.25);
+    });
   });
 
   it("a server slower than the timeout fails with a timeout error after its retries", async () => {

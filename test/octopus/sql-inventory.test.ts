@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { createInventory, inventoryFromEnv } from "../../src/octopus/sql/inventory.js";
 import { OctohaError, isRetryable } from "../../src/shared/errors.js";
 import { redactor } from "../../src/shared/redact.js";
+import { fakeClock } from "../helpers/fake-clock.js";
 import { startTdsServer, type SqlHandler, type TdsServer } from "@octoha/standin";
 import { makeClusterState, SQL_DATABASE, SQL_PASSWORD, SQL_USER, startSqlStandin } from "@octoha/standin/testing";
 import { describeInventoryContract } from "./contracts/inventory-contract.js";
@@ -196,7 +197,8 @@ describe("SQL inventory adapter", () => {
   test("by default a connection dropped mid-page is retried, and every task arrives exactly once", async () => {
     const server = await standin(makeClusterState({ tasks: 3000 }));
     const warnings: string[] = [];
-    const inv = inventoryFor(server.connectionString, { pageSize: 1000, retryDelayMs: 10, onWarning: (w) => warnings.push(w) });
+    const clock = fakeClock();
+    const inv = inventoryFor(server.connectionString, { pageSize: 1000, clock, onWarning: (w) => warnings.push(w) });
     const ids: string[] = [];
     let armed = false;
     for await (const t of inv.tasks()) {
@@ -209,7 +211,8 @@ describe("SQL inventory adapter", () => {
     }
     expect(ids).toHaveLength(3000);
     expect(new Set(ids).size).toBe(3000);
-    expect(warnings.some((w) => w.includes("retrying"))).toBe(true);
+    expect(warnings.some((w) => w.includes("(attempt 1 of 3; retrying)"))).toBe(true);
+    expect(clock.slept).toEqual([250]);
   });
 
   test("a connection reset at connect time is retryable, and the next attempt connects", async () => {

@@ -3,6 +3,8 @@ import { runSteps } from "../../src/runner/run-steps.js";
 import type { Step, StepPolicy } from "../../src/runner/step.js";
 import { OctohaError } from "../../src/shared/errors.js";
 import { Redactor } from "../../src/shared/redact.js";
+import { retry, RETRY_BUDGETS } from "../../src/shared/retry.js";
+import { fakeClock, type FakeClock } from "../helpers/fake-clock.js";
 import { RecordingView, tempDir } from "./helpers.js";
 
 const cleanups: (() => void)[] = [];
@@ -27,11 +29,14 @@ function flakyStep(failures: OctohaError[], policy: StepPolicy, calls: { n: numb
   };
 }
 
-async function run(step: Step, view = new RecordingView()) {
+async function run(step: Step, view = new RecordingView(), clock: FakeClock = fakeClock()) {
   const t = tempDir();
   cleanups.push(t.cleanup);
-  const outcome = await runSteps({ stateDir: t.dir, steps: [step], mode: "run", approve: "yes", signal: new AbortController().signal, view, redactor: new Redactor() });
-  return { outcome, view };
+  const signal = new AbortController().signal;
+  const redactor = new Redactor();
+  const fake = { now: clock.now, sleep: clock.sleep };
+  const outcome = await runSteps({ stateDir: t.dir, steps: [step], mode: "run", approve: "yes", signal, view, redactor, ...fake });
+  return { outcome, view, clock };
 }
 
 const transient = () => new OctohaError("share busy", { code: "EBUSY", behaviour: "retryable" });
@@ -39,8 +44,9 @@ const transient = () => new OctohaError("share busy", { code: "EBUSY", behaviour
 describe("step policy", () => {
   it("errors marked retryable are retried with doubling backoff, each attempt starting from the last checkpoint", async () => {
     const calls = { n: 0, lastSeen: [] as unknown[] };
-    const { outcome, view } = await run(flakyStep([transient(), transient()], { attempts: 3, backoffMs: 5 }, calls));
+    const { outcome, view, clock } = await run(flakyStep([transient(), transient()], { attempts: 3, backoffMs: 5 }, calls));
     expect(outcome.exitCode).toBe(0);
+    expect(clock.slept).toEqual([5, 10]);
     expect(calls.n).toBe(3);
     expect(calls.lastSeen).toEqual([undefined, { attempt: 1 }, { attempt: 2 }]);
     expect(view.notices.filter((n) => n.type === "step-retry").map((n) => (n.type === "step-retry" ? n.delayMs : 0))).toEqual([5, 10]);
@@ -52,6 +58,33 @@ describe("step policy", () => {
     expect(calls.n).toBe(2);
     expect(outcome).toMatchObject({ status: "failed", exitCode: 3, failure: { stepId: "flaky", code: "EBUSY", message: "share busy" } });
     expect(outcome.nextCommand).toContain("octoha resume");
+  });
+
+  it("the step's retry window bounds the retries inside it: a call's attempts and the step's attempts do not multiply", async () => {
+    const clock = fakeClock();
+    let requests = 0;
+    // Like a REST request in a 502 storm: its own budget (4 attempts), inside a step with the default budget.
+    const request = () =>
+      retry(
+        async () => {
+          requests++;
+          throw transient();
+        },
+        {
+          ...RETRY_BUDGETS.restRequest,
+          backoff: { ...RETRY_BUDGETS.restRequest.backoff, jitter: 0 },
+          isRetryable: (e) => e instanceof OctohaError && e.behaviour === "retryable",
+          clock,
+        },
+      );
+    const step: Step = { ...flakyStep([], { retryWindowMs: 3_000 }, { n: 0, lastSeen: [] }), apply: request };
+    const started = clock.now();
+    const { outcome } = await run(step, new RecordingView(), clock);
+    expect(outcome).toMatchObject({ status: "failed", exitCode: 3, failure: { code: "EBUSY" } });
+    // Without the window: 3 step attempts × 4 requests, 13.5 s of backoff. With it: 500 + 1000 (request), 1000 (step), 500 (request).
+    expect(clock.slept).toEqual([500, 1_000, 1_000, 500]);
+    expect(requests).toBe(5);
+    expect(clock.now() - started).toBeLessThanOrEqual(3_000);
   });
 
   it("a fatal error is not retried", async () => {

@@ -7,9 +7,11 @@
  * config. Plain fetch (Node 20) with AbortSignal.timeout does all of that in ~200 lines, and the
  * fidelity test proves the official client still works against the same stand-in.
  */
+import type { Clock } from "../../shared/clock.js";
 import { OctohaError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
+import { retry, RETRY_BUDGETS } from "../../shared/retry.js";
 
 export interface OctopusClientOptions {
   /** The load-balanced URL, e.g. https://octopus.example.com */
@@ -19,10 +21,12 @@ export interface OctopusClientOptions {
   nodeUrls?: Record<string, string>;
   /** Per attempt (default 30 s). */
   timeoutMs?: number;
-  /** Attempts for retryable failures (default 4). */
+  /** Attempts for retryable failures (default RETRY_BUDGETS.restRequest: 4). */
   attempts?: number;
   /** First backoff delay; doubles each attempt with jitter (default 500 ms). */
   backoffMs?: number;
+  /** Backoff sleeps (a fake clock in tests). */
+  clock?: Clock;
   fetch?: typeof fetch;
   /**
    * The run's abort signal (Ctrl-C / SIGTERM): aborts the request in flight and cuts a backoff
@@ -86,7 +90,8 @@ export class OctopusHttpClient {
   constructor(options: OctopusClientOptions) {
     if (!options.apiKey) throw new OctohaError("No Octopus API key was given.", { code: "OCTOPUS_API_KEY_MISSING", hint: "Set OCTOPUS_API_KEY (or the env var the plan names) to an API key of a user with AdministerSystem." });
     redactor.add(options.apiKey);
-    this.o = { timeoutMs: 30_000, attempts: 4, backoffMs: 500, ...options };
+    const budget = RETRY_BUDGETS.restRequest;
+    this.o = { timeoutMs: 30_000, attempts: budget.attempts, backoffMs: budget.backoff.initialMs, ...options };
     this.serverUrl = options.serverUrl.replace(/\/+$/, "");
     this.nodeUrls = new Map(Object.entries(options.nodeUrls ?? {}).map(([k, v]) => [k.toLowerCase(), v.replace(/\/+$/, "")]));
   }
@@ -119,23 +124,36 @@ export class OctopusHttpClient {
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<HttpAnswer<T>> {
     const base = options.node ? this.nodeUrl(options.node) : this.serverUrl;
     const url = `${base}${path}`;
-    const attempts = options.attempts ?? this.o.attempts;
-    let last: OctopusApiError | undefined;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) await sleep(this.o.backoffMs * 2 ** (attempt - 2) * (0.75 + Math.random() * 0.5), this.o.signal);
-      if (this.o.signal?.aborted) throw this.interrupted(method, url, options);
-      const result = await this.once<T>(method, url, options);
-      if (!(result instanceof OctopusApiError)) return result;
-      last = result;
-      if (result.behaviour !== "retryable") throw result;
+    let tries = 0;
+    try {
+      return await retry(
+        async () => {
+          tries++;
+          if (this.o.signal?.aborted) throw this.interrupted(method, url, options);
+          const result = await this.once<T>(method, url, options);
+          if (result instanceof OctopusApiError) throw result;
+          return result;
+        },
+        {
+          attempts: options.attempts ?? this.o.attempts,
+          backoff: { ...RETRY_BUDGETS.restRequest.backoff, initialMs: this.o.backoffMs },
+          isRetryable: (e) => e instanceof OctopusApiError && e.behaviour === "retryable",
+          ...(this.o.signal ? { signal: this.o.signal } : {}),
+          ...(this.o.clock ? { clock: this.o.clock } : {}),
+        },
+      );
+    } catch (error) {
+      // Aborted during a backoff: retry() rejects with the signal's reason, which says nothing about the request.
+      if (this.o.signal?.aborted && error === this.o.signal.reason) throw this.interrupted(method, url, options);
+      if (!(error instanceof OctopusApiError) || error.behaviour !== "retryable") throw error;
+      throw new OctopusApiError(`${error.message} (gave up after ${tries} attempts)`, error.status, url, {
+        code: error.code,
+        behaviour: "retryable",
+        node: options.node,
+        hint: error.hint ?? "",
+        cause: error,
+      });
     }
-    throw new OctopusApiError(`${last!.message} (gave up after ${attempts} attempts)`, last!.status, url, {
-      code: last!.code,
-      behaviour: "retryable",
-      node: options.node,
-      hint: last!.hint ?? "",
-      cause: last,
-    });
   }
 
   private interrupted(method: string, url: string, options: RequestOptions): RequestInterrupted {
@@ -214,18 +232,4 @@ function errnoOfFetch(error: unknown): string | undefined {
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;
-}
-
-/** Resolves after ms, or at once when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -3,12 +3,13 @@
  * ran, which packages the built-in feed indexes, which nodes there are. Rows are read in keyset
  * pages (see queries.ts for why) and yielded one by one, so 100k+ tasks never sit in memory.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { createRequire } from "node:module";
 import type sql from "mssql";
+import type { Clock } from "../../shared/clock.js";
 import { InputError, isRetryable, OctohaError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
+import { retry, RETRY_BUDGETS } from "../../shared/retry.js";
 import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
 import { ACCEPTED_CONNECTION_STRINGS, connectionStringProblem } from "./connection-string.js";
 import { toOctohaError } from "./errors.js";
@@ -39,10 +40,12 @@ export interface InventoryOptions {
    * `Encrypt=strict` in the connection string means the same.
    */
   requireEncryption?: boolean;
-  /** Retryable failures (dropped connection, timeout) are retried this many times per request (default 2). */
+  /** Retryable failures (dropped connection, timeout) are retried this many times per request (default 2, see RETRY_BUDGETS.sqlQuery). */
   retries?: number;
   /** First retry delay; doubles each time (default 250 ms). */
   retryDelayMs?: number;
+  /** Backoff sleeps (a fake clock in tests). */
+  clock?: Clock;
   /** Receives warnings an operator should see (unencrypted connection, pool errors). Never given secrets. */
   onWarning?: (message: string) => void;
   /** The run's abort signal (Ctrl-C): cancels the query in flight and ends the retries at once. */
@@ -159,24 +162,39 @@ class SqlInventory implements DatabaseInventory {
    * repeated. Only the last failure reaches the caller, still marked retryable.
    */
   private async query<T>(text: string, doing: string, params: { batch?: number; after?: string } = {}): Promise<T[]> {
-    const retries = this.options.retries ?? 2;
+    const budget = RETRY_BUDGETS.sqlQuery;
+    const attempts = (this.options.retries ?? budget.attempts - 1) + 1;
     const signal = this.options.signal;
-    for (let attempt = 0; ; attempt++) {
+    try {
+      return await retry(() => this.queryOnce<T>(text, doing, params), {
+        attempts,
+        backoff: { ...budget.backoff, initialMs: this.options.retryDelayMs ?? budget.backoff.initialMs },
+        isRetryable,
+        ...(signal ? { signal } : {}),
+        ...(this.options.clock ? { clock: this.options.clock } : {}),
+        onRetry: ({ error, attempt }) =>
+          this.options.onWarning?.(`${(error as Error).message} (attempt ${attempt} of ${attempts}; retrying)`),
+      });
+    } catch (error) {
+      // Aborted during a backoff: retry() rejects with the signal's reason, which says nothing about the query.
+      if (signal?.aborted && error === signal.reason) throw sqlInterrupted(doing);
+      throw error;
+    }
+  }
+
+  private async queryOnce<T>(text: string, doing: string, params: { batch?: number; after?: string }): Promise<T[]> {
+    const signal = this.options.signal;
+    if (signal?.aborted) throw sqlInterrupted(doing);
+    try {
+      const pool = await untilAborted(this.connect(), signal, doing);
+      const request = pool.request();
+      if (params.batch !== undefined) request.input("batch", mssql().Int, params.batch);
+      if (params.after !== undefined) request.input("after", mssql().NVarChar(250), params.after);
+      const result = await untilAborted(request.query<T>(text), signal, doing);
+      return result.recordset ?? [];
+    } catch (error) {
       if (signal?.aborted) throw sqlInterrupted(doing);
-      try {
-        const pool = await untilAborted(this.connect(), signal, doing);
-        const request = pool.request();
-        if (params.batch !== undefined) request.input("batch", mssql().Int, params.batch);
-        if (params.after !== undefined) request.input("after", mssql().NVarChar(250), params.after);
-        const result = await untilAborted(request.query<T>(text), signal, doing);
-        return result.recordset ?? [];
-      } catch (error) {
-        if (signal?.aborted) throw sqlInterrupted(doing);
-        const failure = toOctohaError(error, { doing, envVar: this.options.envVar });
-        if (!isRetryable(failure) || attempt >= retries) throw failure;
-        this.options.onWarning?.(`${failure.message} (attempt ${attempt + 1} of ${retries + 1}; retrying)`);
-        await sleep((this.options.retryDelayMs ?? 250) * 2 ** attempt, undefined, signal ? { signal } : {}).catch(() => undefined);
-      }
+      throw toOctohaError(error, { doing, envVar: this.options.envVar });
     }
   }
 
