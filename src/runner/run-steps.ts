@@ -31,9 +31,13 @@ export interface RunStepsOptions {
   /** Recorded in the journal so resume/rollback can rebuild the same steps. */
   invocation?: RunInvocation;
   now?: () => number;
-  /** Test hooks (crash tests kill the process after the N-th journal write). */
-  hooks?: { afterJournalWrite?: (count: number) => void };
+  /** Test hooks: crash tests stop the run right after a given journal record (see JournalWriterOptions.afterWrite). */
+  hooks?: RunHooks;
   heartbeatMs?: number;
+}
+
+export interface RunHooks {
+  afterJournalWrite?: (count: number, record: JournalRecord) => void;
 }
 
 type RunSnapshot = SnapshotFrom<typeof runMachine>;
