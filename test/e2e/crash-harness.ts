@@ -78,7 +78,7 @@ export interface ChildResult {
   /** The event the child was killed on, when it was. */
   killedOn?: ChildEvent;
   /** In-process runs: the journal record the simulated kill happened at, when it did. */
-  simulatedKillAt?: { stateDir: string; runId: string; record: JournalRecord };
+  simulatedKillAt?: { stateDir: string; runId: string; record: JournalRecord; spec: KillSpec };
 }
 
 let cases = 0;
@@ -242,7 +242,7 @@ export async function octohaInProcess(c: E2eCase, verb: "run" | "repair" | "resu
   }
   const events = parseEvents(stdout);
   const started = events.find((e) => e.type === "run-started") as { runId?: string; stateDir?: string } | undefined;
-  const simulatedKillAt = killedAt && code === null && started?.runId && started.stateDir ? { stateDir: started.stateDir, runId: started.runId, record: killedAt } : undefined;
+  const simulatedKillAt = killedAt && spec && code === null && started?.runId && started.stateDir ? { stateDir: started.stateDir, runId: started.runId, record: killedAt, spec } : undefined;
   return { code, signal: null, events, stdout, stderr, ...(simulatedKillAt ? { simulatedKillAt } : {}) };
 }
 
@@ -271,7 +271,11 @@ export function expectKilledAtPlannedPoint(r: ChildResult, where: string): void 
 export async function expectStoppedAtPlannedPoint(r: ChildResult, where: string): Promise<void> {
   if (r.signal === "SIGKILL") return expectKilledAtPlannedPoint(r, where);
   expect(r.simulatedKillAt, `${where}: the run did not stop at the planned point\n${describeChild(r)}`).toBeDefined();
-  const { stateDir, runId, record } = r.simulatedKillAt!;
+  const { stateDir, runId, record, spec } = r.simulatedKillAt!;
+  expect({ t: record.t, stepId: "stepId" in record ? record.stepId : undefined }, `${where}: stopped at another record`).toEqual({
+    t: spec.type === "step-applied" ? "applied" : "verified",
+    stepId: spec.stepId ?? ("stepId" in record ? record.stepId : undefined),
+  });
   const { records } = await readJournal(stateDir, runId);
   expect(records.at(-1), `${where}: the journal goes on past the simulated kill`).toEqual(record);
 }
