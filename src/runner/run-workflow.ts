@@ -152,5 +152,7 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
   if (!workflow || !planFile) {
     throw new InputError(`Run ${runId} does not record which workflow and plan started it`, { code: "RUN_INVOCATION_UNKNOWN", hint: "It was not started by `octoha run`; continue it with the tool that started it." });
   }
-  return runWorkflow({ workflow, planFile, flags: { ...(invocation.flags ?? {}), ...(o.flags ?? {}) }, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}), ...(o.hooks ? { hooks: o.hooks } : {}) });
+  return runWorkflow({ workflow, planFile, flags: { ...(invocation.flags ?? {}), ...(o.flags ?? {}) }, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}),
+    ...(o.hooks ? { hooks: o.hooks } : {}),
+  });
 }

@@ -105,7 +105,10 @@ export async function startCase(o: CaseOptions = {}): Promise<E2eCase> {
     // Secret variables named per case: in-process runs read them from this process's environment,
     // and cases running at the same time must not see each other's.
     const n = ++cases;
-    const secrets = { [`OCTOHA_E2E_${n}_API_KEY`]: standin.apiKey, [`OCTOHA_E2E_${n}_SQL_CONNECTION_STRING`]: standin.sqlConnectionString ?? "" };
+    const secrets = {
+      [`OCTOHA_E2E_${n}_API_KEY`]: standin.apiKey,
+      [`OCTOHA_E2E_${n}_SQL_CONNECTION_STRING`]: standin.sqlConnectionString ?? "",
+    };
     const [keyEnv, sqlEnv] = Object.keys(secrets) as [string, string];
     plan.octopus.apiKey = { env: keyEnv };
     plan.octopus.sql.connectionString = { env: sqlEnv };
@@ -205,13 +208,18 @@ let workflowsRegistered = false;
  * (step-applied / step-verified only; a kill in the middle of a copy needs a real child) stops the
  * run right after that journal record, as a kill -9 would leave it.
  */
-export async function octohaInProcess(c: E2eCase, verb: "run" | "repair" | "resume" | "rollback", o: Omit<OctohaOptions, "timeoutMs" | "args"> = {}): Promise<ChildResult> {
+export async function octohaInProcess(
+  c: E2eCase,
+  verb: "run" | "repair" | "resume" | "rollback",
+  o: Omit<OctohaOptions, "timeoutMs" | "args"> = {},
+): Promise<ChildResult> {
   if (o.killOn?.type === "mid-copy") throw new Error("a kill in the middle of a copy needs a real child process: use octoha()");
   if (!workflowsRegistered) registerOctopusWorkflows();
   workflowsRegistered = true;
   let stdout = "";
   let stderr = "";
-  const sink = (append: (text: string) => void) => new Writable({ write: (chunk: Buffer | string, _enc, done) => (append(String(chunk)), done()) });
+  const sink = (append: (text: string) => void) =>
+    new Writable({ write: (chunk: Buffer | string, _enc, done) => (append(String(chunk)), done()) });
   const streams = { out: sink((t) => (stdout += t)), err: sink((t) => (stderr += t)) };
   const kill = new SimulatedKill(`simulated kill at ${JSON.stringify(o.killOn)}`);
   let killedAt: JournalRecord | undefined;
@@ -225,12 +233,14 @@ export async function octohaInProcess(c: E2eCase, verb: "run" | "repair" | "resu
         },
       }
     : undefined;
-  const common = { approve: o.noYes ? ("no" as const) : ("yes" as const), json: true, signal: new AbortController().signal, streams, ...(hooks ? { hooks } : {}) };
+  const approve = o.noYes ? ("no" as const) : ("yes" as const);
+  const common = { approve, json: true, signal: new AbortController().signal, streams, ...(hooks ? { hooks } : {}) };
   let code: number | null = null;
   try {
     const outcome =
       verb === "run" || verb === "repair"
-        ? await runWorkflow({ workflow: verb === "run" ? "migrate" : "repair", planFile: c.planFile, flags: { cancelTasks: false, verifyAll: false }, ...common })
+        ? await runWorkflow({ workflow: verb === "run" ? "migrate" : "repair", planFile: c.planFile,
+            flags: { cancelTasks: false, verifyAll: false }, ...common })
         : await continueRun({ mode: verb, planFile: c.planFile, ...common });
     code = outcome.exitCode;
   } catch (error) {
@@ -242,7 +252,8 @@ export async function octohaInProcess(c: E2eCase, verb: "run" | "repair" | "resu
   }
   const events = parseEvents(stdout);
   const started = events.find((e) => e.type === "run-started") as { runId?: string; stateDir?: string } | undefined;
-  const simulatedKillAt = killedAt && spec && code === null && started?.runId && started.stateDir ? { stateDir: started.stateDir, runId: started.runId, record: killedAt, spec } : undefined;
+  const stopped = killedAt && spec && code === null && started?.runId && started.stateDir;
+  const simulatedKillAt = stopped ? { stateDir: started.stateDir!, runId: started.runId!, record: killedAt!, spec: spec! } : undefined;
   return { code, signal: null, events, stdout, stderr, ...(simulatedKillAt ? { simulatedKillAt } : {}) };
 }
 

@@ -51,7 +51,9 @@ describe.concurrent("rollback from after every step", () => {
       const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
       // Stopped by the first approval gate (maintenance-on) without --yes, or killed.
       const viaGate = steps[k + 1] === "maintenance-on";
-      const r = viaGate ? await octohaInProcess(c, verbFor(w), { noYes: true }) : await octohaInProcess(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
+      const r = viaGate
+        ? await octohaInProcess(c, verbFor(w), { noYes: true })
+        : await octohaInProcess(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
       if (viaGate) {
         expect(r.code, `${where}: ${describeChild(r)}`).toBe(3);
         expect(outcomeOf(r)?.status).toBe("awaiting-approval");
@@ -78,7 +80,8 @@ describe.concurrent("rollback from after every step", () => {
     for (let k = ponr; k < steps.length; k++) {
       const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
       // The first kill past the point of no return is a real SIGKILL of a child process.
-      const r = k === ponr ? await octoha(c, verbFor(w), { killOn: afterStep(steps[k]!, random) }) : await octohaInProcess(c, "resume", { killOn: afterStep(steps[k]!, random) });
+      const killOn = afterStep(steps[k]!, random);
+      const r = k === ponr ? await octoha(c, verbFor(w), { killOn }) : await octohaInProcess(c, "resume", { killOn });
       await expectStoppedAtPlannedPoint(r, where);
       if (k === ponr) expect(r.signal, `${where}: the real kill`).toBe("SIGKILL");
       const stopped = octopusState(c.standin);

@@ -164,7 +164,10 @@ describe("journal writer", () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const crash = new Error("simulated crash");
-    const w = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor(), afterWrite: (_n, r) => { if (r.t === "applied") throw crash; } });
+    const afterWrite = (_n: number, r: { t: string }) => {
+      if (r.t === "applied") throw crash;
+    };
+    const w = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor(), afterWrite });
     await w.open();
     await w.append({ t: "checkpoint", stepId: "copy", data: { n: 1 } });
     await expect(w.append({ t: "applied", stepId: "copy", result: { ok: true } })).rejects.toBe(crash);
