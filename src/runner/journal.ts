@@ -274,8 +274,11 @@ export interface JournalWriterOptions {
   /** Existing records (resume): the in-memory step index starts from them. */
   records?: JournalRecord[];
   now?: () => number;
-  /** Test hook: called after each record is on disk, with the count written by this process. */
-  afterWrite?: (count: number) => void;
+  /**
+   * Test hook: called after each record is on disk, with the count written by this process and the record.
+   * If it throws, the writer stops as a killed process would: that error fails this and every later append.
+   */
+  afterWrite?: (count: number, record: JournalRecord) => void;
 }
 
 /** journal.head is one fixed-size line rewritten in place, so a reader never sees it half-long. */
@@ -344,7 +347,12 @@ export class JournalWriter {
       }
       this.indexRecord(record);
       this.written += 1;
-      this.options.afterWrite?.(this.written);
+      try {
+        this.options.afterWrite?.(this.written, record);
+      } catch (error) {
+        this.failure = error;
+        throw error;
+      }
     });
     // Keep the chain alive after a failure so later appends report it instead of hanging.
     this.queue = task.catch(() => undefined);

@@ -34,9 +34,13 @@ export interface RunStepsOptions {
   now?: () => number;
   /** Backoff sleeps between a step's attempts; tests pass a fake clock's. */
   sleep?: Clock["sleep"];
-  /** Test hooks (crash tests kill the process after the N-th journal write). */
-  hooks?: { afterJournalWrite?: (count: number) => void };
+  /** Test hooks: crash tests stop the run right after a given journal record (see JournalWriterOptions.afterWrite). */
+  hooks?: RunHooks;
   heartbeatMs?: number;
+}
+
+export interface RunHooks {
+  afterJournalWrite?: (count: number, record: JournalRecord) => void;
 }
 
 type RunSnapshot = SnapshotFrom<typeof runMachine>;

@@ -14,7 +14,7 @@ import { InputError, OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
 import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "./events.js";
 import { indexSteps, readJournal, type RunInvocation } from "./journal.js";
-import { runSteps } from "./run-steps.js";
+import { runSteps, type RunHooks } from "./run-steps.js";
 import { listRuns } from "./runs.js";
 import { workflowFactory, type AfterRollback, type WorkflowName } from "./workflows.js";
 
@@ -34,6 +34,8 @@ export interface RunWorkflowOptions {
   /** Overrides the plan's state directory (resume from another node with --state-dir). */
   stateDir?: string;
   streams?: Partial<ViewStreams>;
+  /** Test seam: see RunStepsOptions.hooks. */
+  hooks?: RunHooks;
 }
 
 export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
@@ -66,6 +68,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
       view,
       redactor,
       invocation: { workflow: o.workflow, planFile: loaded.file, flags: o.flags },
+      ...(o.hooks ? { hooks: o.hooks } : {}),
     });
     if (o.mode === "rollback" && outcome.status === "rolled-back" && workflow.afterRollback) {
       await workflow.afterRollback(await afterRollbackOf(outcome, view, o.signal));
@@ -134,6 +137,7 @@ export interface ContinueRunOptions {
   json: boolean;
   signal: AbortSignal;
   streams?: Partial<ViewStreams>;
+  hooks?: RunHooks;
 }
 
 /** Finds a run (newest unless --run) and continues or undoes it with the workflow it started with. */
@@ -148,5 +152,7 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
   if (!workflow || !planFile) {
     throw new InputError(`Run ${runId} does not record which workflow and plan started it`, { code: "RUN_INVOCATION_UNKNOWN", hint: "It was not started by `octoha run`; continue it with the tool that started it." });
   }
-  return runWorkflow({ workflow, planFile, flags: { ...(invocation.flags ?? {}), ...(o.flags ?? {}) }, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}) });
+  return runWorkflow({ workflow, planFile, flags: { ...(invocation.flags ?? {}), ...(o.flags ?? {}) }, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}),
+    ...(o.hooks ? { hooks: o.hooks } : {}),
+  });
 }

@@ -2,6 +2,11 @@
  * End-to-end harness: the stand-in runs in the test process (so it outlives a SIGKILLed octoha),
  * octoha runs as `node dist/cli/main.js VERB PLAN --yes --json` with the plan's secrets in its
  * environment, and the test reads the cluster's state and the bytes on disk afterwards.
+ *
+ * octohaInProcess runs the same verb in the test process (no node start, modules loaded once) and
+ * simulates a kill at a journal record through the runner's journal hook: the record is on disk,
+ * nothing after it is journaled and the run stops there. The real SIGKILL path (octoha with killOn)
+ * stays covered by a few child-process kills per workflow.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -12,8 +17,13 @@ import { fileURLToPath } from "node:url";
 import { demoPlan } from "../../src/demo/demo.js";
 import { startStandin, type RunningStandin } from "@octoha/standin";
 import type { SimFolders } from "@octoha/standin";
+import { Writable } from "node:stream";
 import { expect } from "vitest";
 import { CLI } from "../helpers/cli.js";
+import { readJournal, type JournalRecord } from "../../src/runner/journal.js";
+import { continueRun, runWorkflow } from "../../src/runner/run-workflow.js";
+import { registerOctopusWorkflows } from "../../src/steps/workflows.js";
+import { OctohaError } from "../../src/shared/errors.js";
 
 export type Workflow = "migrate" | "repair";
 
@@ -67,7 +77,11 @@ export interface ChildResult {
   stderr: string;
   /** The event the child was killed on, when it was. */
   killedOn?: ChildEvent;
+  /** In-process runs: the journal record the simulated kill happened at, when it did. */
+  simulatedKillAt?: { stateDir: string; runId: string; record: JournalRecord; spec: KillSpec };
 }
+
+let cases = 0;
 
 /** A fresh two-node cluster with node-local folders (the classic misconfiguration) and a plan for it. */
 export async function startCase(o: CaseOptions = {}): Promise<E2eCase> {
@@ -88,9 +102,20 @@ export async function startCase(o: CaseOptions = {}): Promise<E2eCase> {
     const stateDir = path.join(dir, "state");
     const plan = demoPlan(standin, stateDir);
     plan.options = { ...plan.options, drainTimeoutMinutes: 1, logHandleWaitSeconds: 0, verifySampleSize: 4, approvals: o.approvals ?? "required" };
+    // Secret variables named per case: in-process runs read them from this process's environment,
+    // and cases running at the same time must not see each other's.
+    const n = ++cases;
+    const secrets = {
+      [`OCTOHA_E2E_${n}_API_KEY`]: standin.apiKey,
+      [`OCTOHA_E2E_${n}_SQL_CONNECTION_STRING`]: standin.sqlConnectionString ?? "",
+    };
+    const [keyEnv, sqlEnv] = Object.keys(secrets) as [string, string];
+    plan.octopus.apiKey = { env: keyEnv };
+    plan.octopus.sql.connectionString = { env: sqlEnv };
     const planFile = path.join(dir, "plan.json");
     await writeFile(planFile, `${JSON.stringify(plan, null, 2)}\n`);
-    const env: NodeJS.ProcessEnv = { ...baseEnv(), OCTOHA_DEMO_API_KEY: standin.apiKey, OCTOHA_DEMO_SQL_CONNECTION_STRING: standin.sqlConnectionString ?? "" };
+    const env: NodeJS.ProcessEnv = { ...baseEnv(), ...secrets };
+    Object.assign(process.env, secrets);
     return {
       dir,
       planFile,
@@ -98,6 +123,7 @@ export async function startCase(o: CaseOptions = {}): Promise<E2eCase> {
       standin,
       env,
       async close() {
+        for (const name of Object.keys(secrets)) delete process.env[name];
         await standin.close();
         await rm(dir, { recursive: true, force: true });
       },
@@ -166,12 +192,103 @@ export function octoha(c: E2eCase, verb: "run" | "repair" | "resume" | "rollback
   });
 }
 
+/** Thrown by the journal hook at the planned record: the in-process run stops there as if killed. */
+class SimulatedKill extends Error {}
+
+/** The journal record right before the --json event KillSpec names (the runner writes the event once the record is on disk). */
+function killRecordMatches(spec: KillSpec, r: JournalRecord): boolean {
+  if (spec.stepId !== undefined && (!("stepId" in r) || r.stepId !== spec.stepId)) return false;
+  return (spec.type === "step-applied" && r.t === "applied") || (spec.type === "step-verified" && r.t === "verified");
+}
+
+let workflowsRegistered = false;
+
+/**
+ * `octoha VERB PLAN --json [--yes]` in this process, with the result shaped as a child's. killOn
+ * (step-applied / step-verified only; a kill in the middle of a copy needs a real child) stops the
+ * run right after that journal record, as a kill -9 would leave it.
+ */
+export async function octohaInProcess(
+  c: E2eCase,
+  verb: "run" | "repair" | "resume" | "rollback",
+  o: Omit<OctohaOptions, "timeoutMs" | "args"> = {},
+): Promise<ChildResult> {
+  if (o.killOn?.type === "mid-copy") throw new Error("a kill in the middle of a copy needs a real child process: use octoha()");
+  if (!workflowsRegistered) registerOctopusWorkflows();
+  workflowsRegistered = true;
+  let stdout = "";
+  let stderr = "";
+  const sink = (append: (text: string) => void) =>
+    new Writable({ write: (chunk: Buffer | string, _enc, done) => (append(String(chunk)), done()) });
+  const streams = { out: sink((t) => (stdout += t)), err: sink((t) => (stderr += t)) };
+  const kill = new SimulatedKill(`simulated kill at ${JSON.stringify(o.killOn)}`);
+  let killedAt: JournalRecord | undefined;
+  const spec = o.killOn;
+  const hooks = spec
+    ? {
+        afterJournalWrite: (_count: number, record: JournalRecord) => {
+          if (killedAt || !killRecordMatches(spec, record)) return;
+          killedAt = record;
+          throw kill;
+        },
+      }
+    : undefined;
+  const approve = o.noYes ? ("no" as const) : ("yes" as const);
+  const common = { approve, json: true, signal: new AbortController().signal, streams, ...(hooks ? { hooks } : {}) };
+  let code: number | null = null;
+  try {
+    const outcome =
+      verb === "run" || verb === "repair"
+        ? await runWorkflow({ workflow: verb === "run" ? "migrate" : "repair", planFile: c.planFile,
+            flags: { cancelTasks: false, verifyAll: false }, ...common })
+        : await continueRun({ mode: verb, planFile: c.planFile, ...common });
+    code = outcome.exitCode;
+  } catch (error) {
+    if (error !== kill) {
+      // As the CLI maps it: a known error carries its exit code, anything else is 1.
+      code = error instanceof OctohaError ? error.exitCode : 1;
+      stderr += `octoha: ${error instanceof Error ? error.message : String(error)}\n`;
+    }
+  }
+  const events = parseEvents(stdout);
+  const started = events.find((e) => e.type === "run-started") as { runId?: string; stateDir?: string } | undefined;
+  const stopped = killedAt && spec && code === null && started?.runId && started.stateDir;
+  const simulatedKillAt = stopped ? { stateDir: started.stateDir!, runId: started.runId!, record: killedAt!, spec: spec! } : undefined;
+  return { code, signal: null, events, stdout, stderr, ...(simulatedKillAt ? { simulatedKillAt } : {}) };
+}
+
+function parseEvents(stdout: string): ChildEvent[] {
+  return stdout.split("\n").flatMap((line) => {
+    try {
+      return line.trim() ? [JSON.parse(line) as ChildEvent] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** What a failure message needs to know about a child: exit, stderr tail, last events. */
 export const describeChild = (r: ChildResult) => `exit ${r.code} signal ${r.signal}\nstderr: ${r.stderr.slice(-1500)}\nlast events: ${r.events.slice(-3).map((e) => JSON.stringify(e).slice(0, 400)).join("\n")}`;
 
 /** The child died of its own kill, on the planned event (the last one it wrote). */
 export function expectKilledAtPlannedPoint(r: ChildResult, where: string): void {
   expect(r.signal, `${where}: the child was not killed at the planned point\n${describeChild(r)}`).toBe("SIGKILL");
+}
+
+/**
+ * A real kill as expectKilledAtPlannedPoint checks it, or an in-process run that stopped at the
+ * planned journal record with that record the last one in the journal on disk.
+ */
+export async function expectStoppedAtPlannedPoint(r: ChildResult, where: string): Promise<void> {
+  if (r.signal === "SIGKILL") return expectKilledAtPlannedPoint(r, where);
+  expect(r.simulatedKillAt, `${where}: the run did not stop at the planned point\n${describeChild(r)}`).toBeDefined();
+  const { stateDir, runId, record, spec } = r.simulatedKillAt!;
+  expect({ t: record.t, stepId: "stepId" in record ? record.stepId : undefined }, `${where}: stopped at another record`).toEqual({
+    t: spec.type === "step-applied" ? "applied" : "verified",
+    stepId: spec.stepId ?? ("stepId" in record ? record.stepId : undefined),
+  });
+  const { records } = await readJournal(stateDir, runId);
+  expect(records.at(-1), `${where}: the journal goes on past the simulated kill`).toEqual(record);
 }
 
 export const verbFor = (w: Workflow) => (w === "migrate" ? "run" : "repair");

@@ -8,10 +8,15 @@
  * step 1; resume, killed after step 2; … ; resume to the end. Every resume thus starts from a
  * process that died right after a different step. Whether a kill lands after "applied" or after
  * "verified" is chosen by a seeded PRNG (E2E_SEED to replay; the seed is in every failure message).
+ *
+ * The kills in the middle of a copy are real: a child process SIGKILLs itself on a copy progress
+ * event. The kills at step boundaries run octoha in this process and simulate the kill at the
+ * journal record through the runner's journal hook (see octohaInProcess), which saves a node start
+ * and a module load per step.
  */
 import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeChild, endState, expectKilledAtPlannedPoint, hashTree, octoha, prng, sharedRoot, startCase, stepIdsOf, verbFor, type E2eCase, type KillSpec, type Workflow } from "./crash-harness.js";
+import { describeChild, endState, expectStoppedAtPlannedPoint, hashTree, octoha, octohaInProcess, prng, sharedRoot, startCase, stepIdsOf, verbFor, type E2eCase, type KillSpec, type Workflow } from "./crash-harness.js";
 
 const SEED = Number(process.env.E2E_SEED ?? 20261126);
 const BIG_FILES = 24;
@@ -68,10 +73,12 @@ async function killedAtEveryStep(w: Workflow, random: () => number) {
     // The first invocation's step list is not known yet: it dies after whatever step comes first.
     const mid = pendingMidCopies[0];
     const kill: KillSpec = stepId === undefined ? { type: "step-applied" } : mid !== undefined && mid.stepId === stepId ? { type: "mid-copy", stepId, kind: mid.kind } : { type: random() < 0.5 ? "step-applied" : "step-verified", stepId };
-    const r = await octoha(c, k === 0 ? verbFor(w) : "resume", { killOn: kill });
+    const verb = k === 0 ? verbFor(w) : "resume";
+    const r = kill.type === "mid-copy" ? await octoha(c, verb, { killOn: kill }) : await octohaInProcess(c, verb, { killOn: kill });
     steps ??= stepIdsOf(r);
     log.push(`${kill.type}:${stepId ?? steps[0]}${kill.kind ? `/${kill.kind}` : ""}`);
-    expectKilledAtPlannedPoint(r, where());
+    await expectStoppedAtPlannedPoint(r, where());
+    if (kill.type === "mid-copy") expect(r.signal, `${where()}: a mid-copy kill is a real SIGKILL`).toBe("SIGKILL");
     if (kill.type === "mid-copy") {
       pendingMidCopies.shift();
       k--; // the same step again: its next mid-copy kill, or its boundary
@@ -82,12 +89,12 @@ async function killedAtEveryStep(w: Workflow, random: () => number) {
     }
   }
   expect(pendingMidCopies, `${where()}: a planned mid-copy kill never happened`).toEqual([]);
-  const final = await octoha(c, "resume");
+  const final = await octohaInProcess(c, "resume");
   expect(final.code, `${where()}: the last resume did not finish\n${describeChild(final)}`).toBe(0);
   return { steps: steps ?? [], log, where: where(), state: await endState(c) };
 }
 
-describe("SIGKILL at every step boundary, then resume", () => {
+describe("killed at every step boundary (simulated in-process) and in the middle of every copy (SIGKILL), then resume", () => {
   it.concurrent.each(["migrate", "repair"] as const)("%s: after a kill after every step and in the middle of every copy, resumed runs end exactly as an uninterrupted run", async (w) => {
     const random = prng(SEED + (w === "migrate" ? 1 : 2));
     const [reference, chain] = await Promise.all([uninterrupted(w), killedAtEveryStep(w, random)]);

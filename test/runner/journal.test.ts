@@ -159,6 +159,24 @@ describe("journal writer", () => {
     expect(tornLastLine).toBeUndefined();
     expect(records.map((r) => r.t)).toEqual(["checkpoint", "applied"]);
   });
+
+  it("an afterWrite hook that throws stops the writer as a kill would: that record is on disk, nothing after it is", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const crash = new Error("simulated crash");
+    const afterWrite = (_n: number, r: { t: string }) => {
+      if (r.t === "applied") throw crash;
+    };
+    const w = new JournalWriter({ stateDir: t.dir, runId: "r", redactor: new Redactor(), afterWrite });
+    await w.open();
+    await w.append({ t: "checkpoint", stepId: "copy", data: { n: 1 } });
+    await expect(w.append({ t: "applied", stepId: "copy", result: { ok: true } })).rejects.toBe(crash);
+    await expect(w.append({ t: "verified", stepId: "copy", ok: true, summary: "ok" })).rejects.toBe(crash);
+    await expect(w.flush()).rejects.toBe(crash);
+    await w.close();
+    const { records } = await readJournal(t.dir, "r");
+    expect(records.map((r) => r.t)).toEqual(["checkpoint", "applied"]);
+  });
 });
 
 describe("journal.head", () => {
