@@ -69,10 +69,6 @@ export interface ServerTasks {
   readRawLog(taskId: string, viaNodeName?: string): Promise<string>;
 }
 
-/** Server folder kinds octoha moves; the keys match Octopus.Server.exe path options. */
-export type FolderKind = "taskLogs" | "artifacts" | "packages" | "imports" | "eventExports";
-export const FOLDER_KINDS: readonly FolderKind[] = ["taskLogs", "artifacts", "packages", "imports", "eventExports"];
-
 /** Folder paths as Octopus sees them (Windows paths for Windows servers). */
 export interface ServerFolderPaths {
   taskLogs?: string;

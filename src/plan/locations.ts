@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import type { Location, Plan } from "./schema.js";
-import type { FolderKind } from "../octopus/types.js";
+import type { FolderKind } from "../model/folders.js";
 
 /** Where this process reaches a location: `access` when given, else the `octopus` spelling. */
 export function accessPath(loc: Location): string {

@@ -4,8 +4,8 @@
  * journaled; rendered as Markdown or JSON, through the redactor.
  */
 import type { Redactor } from "../shared/redact.js";
-import type { CopyResult } from "../steps/copy.js";
-import type { VerifyCopyResult } from "../steps/verify-copy.js";
+import type { CopyResult } from "../model/copy-results.js";
+import type { VerifyCopyResult } from "../model/copy-results.js";
 import { formatBytes, type CopyVolume, type DryRunReport } from "./model.js";
 
 export const RUN_REPORT_FORMAT_VERSION = 1;

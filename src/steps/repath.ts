@@ -12,7 +12,8 @@
 import { effectiveFolders } from "../octopus/types.js";
 import type { NodeServices, ServerFolderPaths, ServerFolderReading, ServerFolders } from "../octopus/types.js";
 import type { Plan } from "../plan/schema.js";
-import { RollbackRefused, type Change, type Finding, type Step, type StepContext } from "../runner/step.js";
+import { RollbackRefused, type Step, type StepContext } from "../runner/step.js";
+import { type Change, type Finding } from "../model/preview.js";
 import { OctohaError } from "../shared/errors.js";
 import type { RunFacts } from "./facts.js";
 import { samePath } from "./folders.js";

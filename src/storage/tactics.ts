@@ -11,7 +11,8 @@ import { originOf, sameMtime, type ManifestIndex, type ManifestWriter } from "./
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
 import type { TargetReservations } from "./reservations.js";
-import type { Collision, CollisionKind, CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "./types.js";
+import type { CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "./types.js";
+import type { Collision, CollisionKind } from "../model/copy-results.js";
 
 export interface Settings {
   ops: FileOps;

@@ -1,5 +1,5 @@
 /** Every step id octoha knows: a closed set, so a typo is a compile error, never a run-time lookup miss. */
-import type { FolderKind } from "../octopus/types.js";
+import type { FolderKind } from "./folders.js";
 
 export const STEP_IDS = [
   "preflight",
