@@ -30,7 +30,3 @@ export const COPY_STEP_IDS = {
   imports: "copy-imports",
   eventExports: "copy-event-exports",
 } as const satisfies Record<FolderKind, StepId>;
-
-export function isStepId(value: string): value is StepId {
-  return (STEP_IDS as readonly string[]).includes(value);
-}

@@ -38,8 +38,10 @@ export interface ServerNodes {
   ping(nodeName: string): Promise<NodePing>;
 }
 
-/** Task states (string enum in DB and API). Active = Queued, Executing, Cancelling. */
-export type TaskState = "Queued" | "Executing" | "Failed" | "Canceled" | "TimedOut" | "Success" | "Cancelling";
+/**
+ * Task states (string enum in DB and API): Queued, Executing, Failed, Canceled, TimedOut, Success,
+ * Cancelling. Active = Queued, Executing, Cancelling.
+ */
 export const ACTIVE_TASK_STATES: readonly string[] = ["Queued", "Executing", "Cancelling"];
 /** Unknown states (e.g. a newer "Pending") count as active: safer to wait than to copy under a writer. */
 export function isActiveState(state: string): boolean {

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { rmdir } from "node:fs/promises";
 import { OctohaError } from "../shared/errors.js";
-import { acquireLockFile, describeHolder, holderDeadHere, readLockFile, unlockFile, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
+import { acquireLockFile, describeHolder, holderDeadHere, unlockFile, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import { STATE_FOLDER } from "./walk.js";
 
@@ -76,10 +76,6 @@ export async function lockTarget(o: TargetLockOptions): Promise<HeldLock> {
       await rmdir(path.dirname(file)).catch(() => undefined);
     },
   };
-}
-
-export function readTargetLock(target: string): Promise<LockInfo | undefined> {
-  return readLockFile(targetLockFile(target));
 }
 
 /** `octoha unlock ID --target DST`. */
