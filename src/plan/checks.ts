@@ -103,7 +103,7 @@ export const planWarningsCheck: PlanCheck = {
 };
 
 /** The checks `octoha check` runs when nothing else is registered: plan-only, no network. */
-export const planChecks: readonly PlanCheck[] = [envRefsCheck, planWarningsCheck];
+const planChecks: readonly PlanCheck[] = [envRefsCheck, planWarningsCheck];
 
 const extraChecks: PlanCheck[] = [];
 

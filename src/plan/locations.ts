@@ -25,7 +25,7 @@ export function pathStyle(p: string): PathStyle {
 }
 
 /** A comparable form: normalised separators, no trailing separator, lower-cased for Windows. */
-export function comparable(p: string): string {
+function comparable(p: string): string {
   const style = pathStyle(p);
   if (style === "windows") {
     const n = path.win32.normalize(p).replace(/[\\]+$/, "");

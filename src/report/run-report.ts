@@ -8,7 +8,7 @@ import type { CopyResult } from "../model/copy-results.js";
 import type { VerifyCopyResult } from "../model/copy-results.js";
 import { formatBytes, type CopyVolume, type DryRunReport } from "./model.js";
 
-export const RUN_REPORT_FORMAT_VERSION = 1;
+const RUN_REPORT_FORMAT_VERSION = 1;
 
 export interface RunReport {
   format: "octoha-run";

@@ -19,7 +19,7 @@ export interface NodeSource extends PlacedFolder {
 }
 
 /** Kinds this server version has (imports 2021.1+, event exports 2023.3+). */
-export function kindsForVersion(features: VersionFeatures): FolderKind[] {
+function kindsForVersion(features: VersionFeatures): FolderKind[] {
   return FOLDER_KINDS.filter((k) => (k === "imports" ? features.imports : k === "eventExports" ? features.eventExports : true));
 }
 

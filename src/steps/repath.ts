@@ -156,7 +156,7 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
  * The folders to write back for the keys this step changed: the recorded value, or, for a key that
  * was not set, the folder it resolved to. `lost`: keys with neither (a run journaled before this was recorded).
  */
-export function restoreOf(r: RepathResult): { restore: ServerFolderPaths; lost: Key[] } {
+function restoreOf(r: RepathResult): { restore: ServerFolderPaths; lost: Key[] } {
   const restore: ServerFolderPaths = {};
   const lost: Key[] = [];
   for (const key of keysOf(r.written)) {

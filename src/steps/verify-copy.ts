@@ -52,7 +52,7 @@ export function packageStem(fileName: string): string | undefined {
   return ext ? lower.slice(0, -ext.length) : undefined;
 }
 
-export const packageKey = (p: Pick<PackageRow, "packageId" | "version">) => `${p.packageId}.${p.version}`.toLowerCase();
+const packageKey = (p: Pick<PackageRow, "packageId" | "version">) => `${p.packageId}.${p.version}`.toLowerCase();
 
 /** Stems of every package file anywhere under a Packages folder (flat, or per space/feed). */
 async function packageStems(dir: string): Promise<Set<string>> {

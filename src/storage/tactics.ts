@@ -38,7 +38,7 @@ export interface Settings {
 }
 
 /** The node name used for a target copy that loses to an incoming one (we cannot know who wrote it). */
-export const EXISTING_TARGET_NODE = "existing-target";
+const EXISTING_TARGET_NODE = "existing-target";
 
 function abs(root: string, relPath: string): string {
   return path.join(root, ...relPath.split("/"));

@@ -15,7 +15,7 @@ import { acquireLockFile, describeHolder, holderDeadHere, unlockFile, type HeldL
 import { OCTOHA_VERSION } from "../shared/version.js";
 import { STATE_FOLDER } from "./walk.js";
 
-export const TARGET_LOCK_FILE = "copy-lock.json";
+const TARGET_LOCK_FILE = "copy-lock.json";
 
 /** Who takes a target's lock: a run's id and step, or a copy of its own. */
 export interface LockOwner {
@@ -27,7 +27,7 @@ export function targetLockFile(target: string): string {
   return path.join(target, STATE_FOLDER, TARGET_LOCK_FILE);
 }
 
-export function targetUnlockCommand(info: LockInfo, target: string): string {
+function targetUnlockCommand(info: LockInfo, target: string): string {
   return `octoha unlock ${info.id} --target ${JSON.stringify(target)}`;
 }
 
