@@ -1,8 +1,18 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const standin = (file: string) => fileURLToPath(new URL(`./standin/src/${file}`, import.meta.url));
+
 export default defineConfig({
+  // Tests run the stand-in from its source, as they run octoha's; child CLIs load its dist like an install would.
+  resolve: {
+    alias: [
+      { find: /^@octoha\/standin\/testing$/, replacement: standin("testing/index.ts") },
+      { find: /^@octoha\/standin$/, replacement: standin("index.ts") },
+    ],
+  },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "standin/test/**/*.test.ts"],
     // Child processes, sockets and real files: give slow 2-core CI machines room.
     testTimeout: 60_000,
     hookTimeout: 60_000,

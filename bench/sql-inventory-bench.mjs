@@ -8,8 +8,8 @@ const dist = new URL("../dist/", import.meta.url);
 const [tasks = "100000", pageSize = "5000"] = process.argv.slice(2).filter((a) => a !== "--serve");
 
 if (process.argv.includes("--serve")) {
-  const { startTdsServer } = await import(new URL("standin/tds/server.js", dist).href);
-  const { createSqlEngine } = await import(new URL("standin/sql-engine.js", dist).href);
+  // The stand-in is the workspace standin/ (built by npm run build), reached by its package name.
+  const { startTdsServer, createSqlEngine } = await import("@octoha/standin");
   const n = Number(tasks);
   const state = {
     version: "2022.4.3963", schema: "2018+", isInMaintenanceMode: false,

@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import type { ApproveMode } from "../runner/events.js";
 import { runWorkflow } from "../runner/run-workflow.js";
 import type { WorkflowName } from "../runner/workflows.js";
-import { OctohaError } from "../shared/errors.js";
+import { checkApprovedChanges } from "../report/change-set-command.js";
+import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { redactor } from "../shared/redact.js";
 
@@ -25,21 +26,27 @@ export interface StepFlagOptions extends OutputFlags {
   prompt?: boolean;
   cancelTasks?: boolean;
   verifyAll?: boolean;
+  /** An approved change set (`dry-run --out changes.json`): refuse to run when the world drifted from it. */
+  changes?: string;
 }
 
 export function addStepFlagOptions(cmd: Command): Command {
   return cmd
     .option("--cancel-tasks", "cancel tasks still running when the drain timeout ends (default: stop, resumable)")
-    .option("--verify-all", "read every task log through every node, not a sample");
+    .option("--verify-all", "read every task log through every node, not a sample")
+    .option("--changes <file>", "apply this approved change set (`dry-run --out changes.json`); exit 2 with a diff if anything drifted");
 }
 
 /** Starts a workflow from a verb: step flags, approval mode, Ctrl-C, exit code. */
 export async function startWorkflow(workflow: WorkflowName, planFile: string, o: StepFlagOptions): Promise<void> {
   const json = wantsJson(o);
   try {
-    const outcome = await withInterrupts((signal) =>
-      runWorkflow({ workflow, planFile, flags: { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true }, approve: approveMode(o, json), json, signal }),
-    );
+    const flags = { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true };
+    const outcome = await withInterrupts(async (signal) => {
+      // Read-only, and before runWorkflow creates the state directory, the lock or a journal.
+      if (o.changes) await checkApprovedChanges({ file: o.changes, planFile, workflow, flags, redactor, signal });
+      return runWorkflow({ workflow, planFile, flags, approve: approveMode(o, json), json, signal });
+    });
     process.exitCode = outcome.exitCode;
   } catch (error) {
     failWith(error, json);
@@ -78,7 +85,9 @@ export function failWith(error: unknown, json: boolean): void {
   const known = error instanceof OctohaError;
   const code = known ? error.exitCode : ExitCode.Failed;
   if (json) {
-    const body = known ? { code: error.code, message: error.message, hint: error.hint } : { code: "INTERNAL", message: String(error) };
+    const details = (error as { details?: unknown }).details;
+    const extra = error instanceof InputError && error.issues.length ? { issues: error.issues, details } : {};
+    const body = known ? { code: error.code, message: error.message, hint: error.hint, ...extra } : { code: "INTERNAL", message: String(error) };
     process.stdout.write(`${JSON.stringify(redactor.redactValue({ type: "error", error: body }))}\n`);
   }
   const text = known ? error.describe() : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;

@@ -1,7 +1,7 @@
 /**
  * The small interfaces octoha uses to talk to Octopus (design.md, "Talking to Octopus").
  * Steps depend on these, never on HTTP, SQL or child processes. One concern each; the REST,
- * CLI and SQL adapters implement them, and src/octopus/fakes.ts has in-memory doubles.
+ * CLI and SQL adapters implement them, and test/octopus/fakes.ts has in-memory doubles.
  * Field names follow reference/octopus.md.
  */
 

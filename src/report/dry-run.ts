@@ -102,6 +102,7 @@ export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
     workflow: o.workflow,
     planFile: o.planFile,
     octopusVersion: typeof pre["version"] === "string" ? pre["version"] : undefined,
+    ...(Array.isArray(pre["nodes"]) ? { nodes: pre["nodes"] as NonNullable<DryRunReport["nodes"]> } : {}),
     kinds: (pre["kinds"] as string[] | undefined) ?? [],
     findings,
     steps: previews,

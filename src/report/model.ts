@@ -35,6 +35,8 @@ export interface DryRunReport {
   workflow: string;
   planFile: string;
   octopusVersion?: string;
+  /** Octopus's nodes with their drain flag and task cap, as preflight read them (absent when it could not). */
+  nodes?: { name: string; isDraining: boolean; maxConcurrentTasks: number }[];
   kinds: string[];
   /** Every finding of every step, errors first. */
   findings: (Finding & { step: string })[];

@@ -25,6 +25,8 @@ export interface PreflightResult {
   sqlEncrypted?: boolean;
   targets: { kind: FolderKind | "clusterShared"; access: string; check: TargetCheck }[];
   findings: Finding[];
+  /** Octopus's nodes as the API listed them (absent when it could not be read). */
+  nodes?: { name: string; isDraining: boolean; maxConcurrentTasks: number }[];
 }
 
 export interface PreflightDeps {
@@ -148,7 +150,8 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
       findings.push({ severity: check.exists ? "warning" : "error", code: "TARGET_SPACE", path: folder.access, summary: `Shared ${kind} folder ${folder.access}: ${check.freeBytes} bytes free, the node folders hold ${needed} bytes`, fix: check.exists ? "Files already in the shared folder are not copied again; if most are not there yet, grow the share before the window." : "Grow the share (or free space on it) before the window." });
     }
   }
-  return { version, features, schema, kinds, sqlEncrypted, targets, findings };
+  const nodes = apiOk ? known.map(({ name, isDraining, maxConcurrentTasks }) => ({ name, isDraining, maxConcurrentTasks })) : undefined;
+  return { version, features, schema, kinds, sqlEncrypted, targets, findings, ...(nodes ? { nodes } : {}) };
 }
 
 /** Whether the SQL connection is encrypted, as a finding; undefined when it cannot be told. */
@@ -208,7 +211,8 @@ export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, 
     readOnly: true,
     async inspect() {
       const r = await examine(deps, true);
-      return { changes: [], findings: r.findings, facts: { version: r.version, kinds: r.kinds, features: r.features, sqlEncrypted: r.sqlEncrypted, targets: r.targets } };
+      const facts = { version: r.version, kinds: r.kinds, features: r.features, sqlEncrypted: r.sqlEncrypted, targets: r.targets, nodes: r.nodes };
+      return { changes: [], findings: r.findings, facts };
     },
     async apply(ctx: StepContext) {
       const r = await examine(deps, false);

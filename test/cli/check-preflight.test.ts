@@ -4,8 +4,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoPlan } from "../../src/standin/demo.js";
-import { startStandin, type RunningStandin } from "../../src/standin/standin.js";
+import { demoPlan } from "../../src/demo/demo.js";
+import { startStandin, type RunningStandin } from "@octoha/standin";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 
 let dir: string;

@@ -41,6 +41,14 @@ describe("octoha dry-run / repair verbs", () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: "PLAN_UNREADABLE" } });
   });
 
+  it("--out x.json is a change set (JSON): with --format html it is refused as bad input before anything is read", async () => {
+    const t = await tempDir();
+    cleanup = t.cleanup;
+    const r = await octoha(["dry-run", "missing.json", "--format", "html", "--out", "changes.json"], t.dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--out changes\.json is a \.json file but --format is html/);
+  });
+
   it("help lists the dry-run and repair verbs with their options", async () => {
     const t = await tempDir();
     cleanup = t.cleanup;

@@ -9,9 +9,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { demoPlan } from "../../src/standin/demo.js";
-import { startStandin, type RunningStandin } from "../../src/standin/standin.js";
-import type { SimFolders } from "../../src/standin/model.js";
+import { demoPlan } from "../../src/demo/demo.js";
+import { startStandin, type RunningStandin } from "@octoha/standin";
+import type { SimFolders } from "@octoha/standin";
 import { expect } from "vitest";
 import { CLI } from "../helpers/cli.js";
 
@@ -249,4 +249,4 @@ export async function endState(c: E2eCase): Promise<{ octopus: OctopusState; sha
 }
 
 /** Seeded randomness (the stand-in's own PRNG), so every choice is reproducible from the printed seed. */
-export { xorshift as prng } from "../../src/standin/prng.js";
+export { xorshift as prng } from "@octoha/standin";

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { RunningStandin } from "../../src/standin/standin.js";
+import type { RunningStandin } from "@octoha/standin";
 import { scenarios } from "./harness.js";
 
 const scenario = scenarios();

@@ -6,9 +6,9 @@ import { CliNodeServices } from "../../src/octopus/cli/services.js";
 import { CliServerFolders } from "../../src/octopus/cli/folders.js";
 import { OctopusHttpClient, serviceStateViaPing } from "../../src/octopus/rest/index.js";
 import type { ServerFolderPaths } from "../../src/octopus/types.js";
-import { nodeUrls, startTestStandin, type TestStandin } from "../standin/harness.js";
+import { nodeUrls, startTestStandin, type TestStandin } from "@octoha/standin/testing";
 import { describeFoldersContract } from "./contracts/folders.js";
-import { HOME } from "../../src/standin/octopus-server.js";
+import { HOME } from "@octoha/standin";
 import { describeServicesContract } from "./contracts/services.js";
 
 function stored(s: TestStandin): ServerFolderPaths {

@@ -3,7 +3,7 @@
  * (which run against the stand-in in rest-contracts and cli-contracts), so a step that passes
  * against the fakes is exercised on honest behaviour.
  */
-import { createFakeCluster, defaultFakeState, type FakeCluster } from "../../src/octopus/fakes.js";
+import { createFakeCluster, defaultFakeState, type FakeCluster } from "./fakes.js";
 import { describeMaintenanceContract } from "./contracts/maintenance.js";
 import { describeNodesContract } from "./contracts/nodes.js";
 import { describeTasksContract } from "./contracts/tasks.js";

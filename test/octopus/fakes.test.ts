@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createFakeCluster } from "../../src/octopus/fakes.js";
+import { createFakeCluster } from "./fakes.js";
 
 describe("in-memory Octopus fakes", () => {
   it("behave like the real ports: update returns the new node, isOn reflects set, a stopped node serves no log", async () => {

@@ -1,6 +1,6 @@
 /** The REST adapters pass the port contracts against the stand-in, over real sockets. */
 import { createRestPorts } from "../../src/octopus/rest/index.js";
-import { nodeUrls, startTestStandin } from "../standin/harness.js";
+import { nodeUrls, startTestStandin } from "@octoha/standin/testing";
 import { describeMaintenanceContract } from "./contracts/maintenance.js";
 import { describeNodesContract } from "./contracts/nodes.js";
 import { describeTasksContract } from "./contracts/tasks.js";

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OctopusApiError, OctopusHttpClient, RestServerNodes, createRestPorts, type OctopusClientOptions } from "../../src/octopus/rest/index.js";
 import { OctohaError, isRetryable } from "../../src/shared/errors.js";
-import { nodeUrls, startTestStandin, type TestStandin } from "../standin/harness.js";
+import { nodeUrls, startTestStandin, type TestStandin } from "@octoha/standin/testing";
 
 let s: TestStandin;
 const seen: unknown[] = [];

@@ -3,8 +3,8 @@ import { afterEach, describe, expect, test } from "vitest";
 import { createInventory, inventoryFromEnv } from "../../src/octopus/sql/inventory.js";
 import { OctohaError, isRetryable } from "../../src/shared/errors.js";
 import { redactor } from "../../src/shared/redact.js";
-import { startTdsServer, type SqlHandler, type TdsServer } from "../../src/standin/tds/server.js";
-import { makeClusterState, SQL_DATABASE, SQL_PASSWORD, SQL_USER, startSqlStandin } from "../standin/fixtures/sql-cluster.js";
+import { startTdsServer, type SqlHandler, type TdsServer } from "@octoha/standin";
+import { makeClusterState, SQL_DATABASE, SQL_PASSWORD, SQL_USER, startSqlStandin } from "@octoha/standin/testing";
 import { describeInventoryContract } from "./contracts/inventory-contract.js";
 
 describeInventoryContract("mssql adapter through the TDS stand-in", async (seed) => {

@@ -8,8 +8,8 @@ import sql from "mssql";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createInventory } from "../../src/octopus/sql/inventory.js";
 import type { DatabaseInventory } from "../../src/octopus/types.js";
-import type { ClusterState } from "../../src/standin/model.js";
-import { octopusRows, octopusTables, type ColumnDef, type TableDef } from "../../src/standin/octopus-tables.js";
+import type { ClusterState } from "@octoha/standin";
+import { octopusRows, octopusTables, type ColumnDef, type TableDef } from "@octoha/standin";
 import { describeInventoryContract } from "./contracts/inventory-contract.js";
 
 const connectionString = process.env.OCTOHA_TEST_MSSQL;

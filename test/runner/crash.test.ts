@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { xorshift } from "../../src/standin/prng.js";
+import { xorshift } from "@octoha/standin";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -1,6 +1,6 @@
 /** A two-node cluster in temp dirs: each node's local folders hold the history it ran (the classic HA misconfiguration). */
 import path from "node:path";
-import { createFakeCluster, defaultFakeState, type FakeCluster, type FakeKnobs } from "../../src/octopus/fakes.js";
+import { createFakeCluster, defaultFakeState, type FakeCluster, type FakeKnobs } from "../octopus/fakes.js";
 import { createRunFacts, type RunFacts } from "../../src/steps/facts.js";
 import { buildSteps, type AnyStep } from "../../src/steps/workflows.js";
 import type { WorkflowName } from "../../src/runner/workflows.js";

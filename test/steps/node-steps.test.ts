@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createFakeCluster, defaultFakeState } from "../../src/octopus/fakes.js";
+import { createFakeCluster, defaultFakeState } from "../octopus/fakes.js";
 import { createDrainNodesStep } from "../../src/steps/drain-nodes.js";
 import { createRunFacts } from "../../src/steps/facts.js";
 import { createMaintenanceOffStep, createMaintenanceOnStep } from "../../src/steps/maintenance.js";

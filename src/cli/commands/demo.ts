@@ -1,7 +1,8 @@
 import type { Command } from "commander";
-import { runDemo } from "../../standin/demo.js";
+import { runDemo } from "../../demo/demo.js";
 import { redactor } from "../../shared/redact.js";
 import { addOutputOptions, err, outJson, wantsJson, type OutputFlags } from "../output.js";
+import { loadStandin } from "../load-standin.js";
 import { failWith, withInterrupts } from "../run-options.js";
 
 interface DemoFlags extends OutputFlags {
@@ -28,7 +29,9 @@ export function register(program: Command): void {
       return;
     }
     try {
-      const outcome = await withInterrupts((signal) => runDemo({ dir: o.dir, nodes, tasksPerNode: tasks, redactor, signal, json, say: (line) => (json ? undefined : err(line)) }));
+      const { startStandin } = await loadStandin();
+      const say = (line: string) => (json ? undefined : err(line));
+      const outcome = await withInterrupts((signal) => runDemo({ dir: o.dir, nodes, tasksPerNode: tasks, redactor, signal, json, say, startStandin }));
       if (json) outJson({ ok: outcome.exitCode === 0, ...outcome, run: { status: outcome.run.status, runId: outcome.run.runId, journal: outcome.run.journal, report: outcome.run.report } });
       else err(`Run report: ${outcome.run.report ?? "(none)"}\n${outcome.exitCode === 0 ? "Demo finished: every task log opens through every node." : `Demo finished with exit code ${outcome.exitCode}.`}`);
       process.exitCode = outcome.exitCode;

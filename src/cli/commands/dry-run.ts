@@ -1,6 +1,8 @@
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_COPY_GROWTH_PERCENT, verbFor, type ChangeSetTolerance } from "../../report/change-set.js";
 import { runDryRun } from "../../report/dry-run-command.js";
 import { REPORT_FORMATS, type ReportFormat } from "../../report/render.js";
+import { InputError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import { registerOctopusWorkflows } from "../../steps/workflows.js";
@@ -11,7 +13,8 @@ interface DryRunFlags {
   format: ReportFormat;
   out?: string;
   detailedExitcode?: boolean;
-  workflow: "migrate" | "repair";
+  workflow: "migrate" | "preseed" | "repair";
+  copyTolerance: number;
   json?: boolean;
   outputFormat?: "json" | "table" | "basic";
   cancelTasks?: boolean;
@@ -24,20 +27,35 @@ export function register(program: Command): void {
     .description("Show what a run would change, how much data it would copy, collisions, free space and the estimated window. Writes nothing anywhere (no journal, no lock).")
     .argument("<plan>", "plan file (JSON)")
     .addOption(new Option("--format <format>", "report format").choices([...REPORT_FORMATS]).default("md"))
-    .option("--out <file>", "write the report to this file instead of stdout")
+    .option("--out <file>", "write the report to this file instead of stdout; a .json file (or --format json) is a change set for run --changes")
+    .option("--copy-tolerance <percent>", "change set: how much files and bytes to copy may grow before a run refuses it", percent, DEFAULT_COPY_GROWTH_PERCENT)
     .option("--detailed-exitcode", "exit 0 when nothing would change, 10 when something would (1 when a run would stop at an error, either way)")
-    .addOption(new Option("--workflow <name>", "which run to preview").choices(["migrate", "repair"]).default("migrate"))
+    .addOption(new Option("--workflow <name>", "which run to preview").choices(["migrate", "preseed", "repair"]).default("migrate"))
     .option("--json", "same as --format json")
     .addOption(new Option("-f, --output-format <format>", "Octopus CLI habit: json is --format json, table/basic are Markdown").choices(["json", "table", "basic"]))
     .option("--cancel-tasks", "preview a run that cancels tasks still running at the drain deadline")
     .option("--verify-all", "preview a run that reads every task log through every node")
-    .addHelpText("after", "\nExamples:\n  octoha dry-run plan.json\n  octoha dry-run plan.json --format html --out window-report.html\n  octoha dry-run plan.json --workflow repair --detailed-exitcode")
-    .action(async (planFile: string, flags: DryRunFlags) => {
+    .addHelpText("after", "\nExamples:\n  octoha dry-run plan.json\n  octoha dry-run plan.json --format html --out window-report.html\n  octoha dry-run plan.json --out changes.json   (then, once approved: octoha run plan.json --changes changes.json)\n  octoha dry-run plan.json --workflow repair --detailed-exitcode")
+    .action(async (planFile: string, flags: DryRunFlags, command: Command) => {
       const format = flags.json || flags.outputFormat === "json" ? "json" : flags.outputFormat ? "md" : flags.format;
       try {
+        const changeSet = changeSetWanted(flags.out, format, command.getOptionValueSource("format") === "cli");
         registerOctopusWorkflows();
-        const outcome = await runDryRun({ planFile, workflow: flags.workflow, format, out: flags.out, flags: { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true }, redactor, signal: interruptSignal() });
-        if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
+        const stepFlags = { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true };
+        const tolerance: ChangeSetTolerance | undefined = changeSet ? { copyGrowthPercent: flags.copyTolerance } : undefined;
+        const outcome = await runDryRun({
+          planFile,
+          workflow: flags.workflow,
+          format,
+          out: flags.out,
+          ...(tolerance ? { changeSet: tolerance } : {}),
+          flags: stepFlags,
+          redactor,
+          signal: interruptSignal(),
+        });
+        const apply = verbFor(flags.workflow, planFile, flags.out);
+        if (outcome.writtenTo && changeSet) process.stderr.write(`octoha: change set written to ${outcome.writtenTo}; once approved, apply it with: ${apply}\n`);
+        else if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
         else process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
         process.exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);
         if (outcome.report.blocked) err(`octoha: ${blockedSummary(outcome.report)}`);
@@ -45,6 +63,28 @@ export function register(program: Command): void {
         process.exitCode = reportError(error, format === "json");
       }
     });
+}
+
+/**
+ * `--out x.json` (or `--format json --out x`) writes a change set rather than the bare report: the
+ * same report, inside a versioned, checksummed file a run can apply with --changes.
+ */
+function changeSetWanted(out: string | undefined, format: ReportFormat, formatGiven: boolean): boolean {
+  if (!out) return false;
+  const jsonFile = out.toLowerCase().endsWith(".json");
+  if (jsonFile && format !== "json" && formatGiven) {
+    const hint = `A .json --out file is a change set (JSON). Drop --format ${format}, or name the file .${format}.`;
+    throw new InputError(`--out ${out} is a .json file but --format is ${format}`, { code: "OUT_FORMAT_CONFLICT", hint });
+  }
+  return jsonFile || format === "json";
+}
+
+function percent(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1000) {
+    throw new InvalidArgumentError(`expected a percentage from 0 to 1000, got ${JSON.stringify(value)}`);
+  }
+  return n;
 }
 
 /**

@@ -16,13 +16,14 @@ export function register(program: Command): void {
     "after",
     `
 Exit codes: 0 done, 1 failed (or the state directory is locked), 2 bad input (the plan, an unset
-variable, a damaged journal: nothing changed), 3 stopped but resumable (Ctrl-C, an approval gate,
+variable, a damaged journal, a change set that drifted: nothing changed), 3 stopped but resumable (Ctrl-C, an approval gate,
 Octopus or SQL still failing after every retry: the exact command to continue is printed), 4 rolled back.
 
 Examples:
   octoha run plan.json --phase preseed      copy while Octopus is live
   octoha run plan.json                      the migration; asks before gated steps on a terminal
   octoha run plan.json --yes --json         unattended, machine-readable progress
+  octoha run plan.json --changes changes.json   only what \`dry-run --out changes.json\` showed (exit 2 if it drifted)
 `,
   );
   cmd.action(async (plan: string, o: RunFlags) => {

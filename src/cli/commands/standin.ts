@@ -1,7 +1,8 @@
 /** `octoha standin`: run the local Octopus stand-in until SIGINT/SIGTERM (see README, "The Octopus stand-in"). */
 import type { Command } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
-import { startStandin } from "../../standin/standin.js";
+import { loadStandin, type StandinModule } from "../load-standin.js";
+import { failWith } from "../run-options.js";
 
 interface StandinFlags {
   nodes: string;
@@ -41,6 +42,13 @@ export function register(program: Command): void {
       if (problems.length > 0) {
         process.stderr.write(`octoha standin: ${problems.join("\n  ")}\n`);
         process.exitCode = ExitCode.BadInput;
+        return;
+      }
+      let startStandin: StandinModule["startStandin"];
+      try {
+        ({ startStandin } = await loadStandin());
+      } catch (error) {
+        failWith(error, flags.json === true);
         return;
       }
       const standin = await startStandin({

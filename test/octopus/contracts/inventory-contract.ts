@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import type { DatabaseInventory, TaskRow } from "../../../src/octopus/types.js";
-import type { ClusterState } from "../../../src/standin/model.js";
-import { makeClusterState } from "../../standin/fixtures/sql-cluster.js";
+import type { ClusterState } from "@octoha/standin";
+import { makeClusterState } from "@octoha/standin/testing";
 
 export interface InventoryUnderTest {
   inventory: DatabaseInventory;

@@ -16,7 +16,7 @@ import { renderDryRun } from "../report/render.js";
 import type { RunOutcome } from "../runner/events.js";
 import { runWorkflow } from "../runner/run-workflow.js";
 import type { Redactor } from "../shared/redact.js";
-import { startStandin, type RunningStandin } from "./standin.js";
+import type { RunningStandin, StandinOptions } from "@octoha/standin";
 
 export const DEMO_MARKER = ".octoha-demo";
 const API_KEY_ENV = "OCTOHA_DEMO_API_KEY";
@@ -33,6 +33,8 @@ export interface DemoOptions {
   say(line: string): void;
   signal: AbortSignal;
   json: boolean;
+  /** The stand-in's startStandin, loaded by the caller (the stand-in is an optional package: src/cli/load-standin.ts). */
+  startStandin(options: StandinOptions): Promise<RunningStandin>;
 }
 
 export interface LogReadability {
@@ -117,7 +119,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
   const dir = path.resolve(o.dir);
   await prepareDir(dir);
   o.say(`Starting a simulated ${o.nodes}-node Octopus cluster in ${dir} (each node writes C:\\Octopus\\TaskLogs on its own disk) …`);
-  const standin = await startStandin({ dataDir: path.join(dir, "cluster"), nodes: o.nodes, seedTasks: o.tasksPerNode, taskDurationMs: 3_000 });
+  const standin = await o.startStandin({ dataDir: path.join(dir, "cluster"), nodes: o.nodes, seedTasks: o.tasksPerNode, taskDurationMs: 3_000 });
   try {
     process.env[API_KEY_ENV] = standin.apiKey;
     process.env[SQL_ENV] = standin.sqlConnectionString ?? "";

@@ -1,7 +1,7 @@
 /** The TDS endpoint itself, driven by the real mssql/tedious client over loopback sockets. */
 import sql from "mssql";
 import { afterEach, describe, expect, test } from "vitest";
-import { SqlServerError, startTdsServer, type SqlHandler, type TdsServer } from "../../src/standin/tds/server.js";
+import { SqlServerError, startTdsServer, type SqlHandler, type TdsServer } from "../src/tds/server.js";
 
 const USER = "octoha_reader";
 const PASSWORD = "Tds-Secret-9f3c!";

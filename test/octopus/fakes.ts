@@ -22,11 +22,11 @@ import type {
   ServiceState,
   TaskRow,
   VersionProbe,
-} from "./types.js";
-import { isActiveState } from "./types.js";
-import { folderDefaults } from "./folder-defaults.js";
-import { featuresOf } from "./versions.js";
-import { OctohaError } from "../shared/errors.js";
+} from "../../src/octopus/types.js";
+import { isActiveState } from "../../src/octopus/types.js";
+import { folderDefaults } from "../../src/octopus/folder-defaults.js";
+import { featuresOf } from "../../src/octopus/versions.js";
+import { OctohaError } from "../../src/shared/errors.js";
 
 export interface FakeNode {
   id: string;

@@ -1,9 +1,9 @@
 /** The stand-in's SQL engine (sql.js) answering through the TDS endpoint and the real mssql client. */
 import sql from "mssql";
 import { afterEach, describe, expect, test } from "vitest";
-import type { ClusterState } from "../../src/standin/model.js";
-import { createSqlEngine } from "../../src/standin/sql-engine.js";
-import { makeClusterState, startSqlStandin } from "./fixtures/sql-cluster.js";
+import type { ClusterState } from "../src/model.js";
+import { createSqlEngine } from "../src/sql-engine.js";
+import { makeClusterState, startSqlStandin } from "../src/testing/sql-cluster.js";
 
 describe("stand-in SQL engine", () => {
   const cleanups: (() => Promise<void>)[] = [];

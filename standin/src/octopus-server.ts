@@ -11,7 +11,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { compareVersions } from "../octopus/versions.js";
+import { compareVersions } from "./versions.js";
 import type { ClusterState, SimFolders, SimNode } from "./model.js";
 import { CONTROL_ENV, NODE_ENV, type ControlInfo } from "./control-info.js";
 

@@ -1,6 +1,6 @@
 /** The stand-in's HTTP API answers with Octopus's documented shapes and status codes (reference §2). */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startTestStandin, type TestStandin } from "./harness.js";
+import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 
 let s: TestStandin;
 beforeEach(async () => {
@@ -123,7 +123,7 @@ describe("stand-in HTTP API", () => {
 
 describe("stand-in snapshot", () => {
   it("with snapshot on, a restarted stand-in comes back with the same tasks and maintenance mode", async () => {
-    const { startStandin } = await import("../../src/standin/standin.js");
+    const { startStandin } = await import("../src/standin.js");
     const dataDir = `${s.tmp}/snap`;
     const first = await startStandin({ dataDir, clock: "manual", sql: false, snapshot: true, seedTasks: 1 });
     first.cluster.setMaintenanceMode(true);

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createInventory } from "../../src/octopus/sql/inventory.js";
 import type { TaskRow } from "../../src/octopus/types.js";
-import { startTestStandin, type TestStandin } from "./harness.js";
+import { startTestStandin, type TestStandin } from "@octoha/standin/testing";
 
 let standin: TestStandin | undefined;
 afterEach(async () => {

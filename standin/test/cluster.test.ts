@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Cluster, MaintenanceModeError, TaskLogMissingError } from "../../src/standin/cluster.js";
+import { Cluster, MaintenanceModeError, TaskLogMissingError } from "../src/cluster.js";
 
 const dirs: string[] = [];
 function makeCluster(options: Partial<ConstructorParameters<typeof Cluster>[0]> = {}): Cluster {

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startStandin, type RunningStandin, type StandinOptions } from "../../src/standin/standin.js";
+import { startStandin, type RunningStandin, type StandinOptions } from "../standin.js";
 
 export interface TestStandin extends RunningStandin {
   tmp: string;

@@ -3,7 +3,7 @@
  * request to an answer over the one Cluster. Listeners, faults and the wire live in http.ts.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { compareVersions } from "../octopus/versions.js";
+import { compareVersions } from "./versions.js";
 import { MaintenanceModeError, NotFoundError, TaskLogMissingError, type Cluster } from "./cluster.js";
 import type { SimNode } from "./model.js";
 import { ACTIVE_STATES, collection, maintenanceResource, nodeResource, nodeSummaryItem, rootDocument, taskResource } from "./resources.js";

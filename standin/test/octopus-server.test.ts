@@ -7,8 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseShowConfiguration, configValue } from "../../src/octopus/cli/folders.js";
-import { startTestStandin, type TestStandin } from "./harness.js";
+import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 
 const run = promisify(execFile);
 let s: TestStandin;
@@ -63,20 +62,6 @@ describe("octopus-server executable", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Injected fault/);
     expect(s.cluster.state().folders).toEqual(before);
-  });
-
-  it("show-configuration prints console text before the JSON unless --noconsolelogging; both JSON shapes carry the same keys", async () => {
-    const noisy = await exe(["show-configuration", "--format=json", "--instance=OCTO2"]);
-    expect(noisy.code).toBe(0);
-    expect(noisy.stdout.startsWith("{")).toBe(false);
-    const flat = parseShowConfiguration(noisy.stdout);
-    expect(flat["Octopus.Server.NodeName"]).toBe("OCTO2");
-    const quiet = await exe(["show-configuration", "--format", "json-hierarchical", "--noconsolelogging", "--console", "--instance=OCTO2"]);
-    const nested = JSON.parse(quiet.stdout) as Record<string, unknown>;
-    for (const key of ["Octopus.Folders.LogDirectory", "Octopus.Folders.ArtifactsDirectory", "Octopus.Folders.PackagesDirectory", "Octopus.Server.NodeName"]) {
-      expect(configValue(nested, key)).toBe(flat[key]);
-    }
-    expect(configValue(nested, "Octopus.Folders.LogDirectory")).toBe(s.cluster.state().folders.taskLogs);
   });
 
   it("show-configuration --format=xml writes octopus-settings, to a file with --file", async () => {

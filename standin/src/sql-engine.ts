@@ -1,7 +1,7 @@
 /**
  * The stand-in's SQL engine: the Octopus tables of a ClusterState in an embedded SQLite (sql.js,
  * WASM, no native build), rebuilt only when the state's revision changes, answering the
- * read-only queries octoha sends through the TDS endpoint (src/standin/tds/server.ts).
+ * read-only queries octoha sends through the TDS endpoint (tds/server.ts).
  *
  * Tables live in attached databases named dbo, INFORMATION_SCHEMA and sys, so `[dbo].[ServerTask]`,
  * `INFORMATION_SCHEMA.COLUMNS` and `sys.tables` resolve as they do on SQL Server. Text columns

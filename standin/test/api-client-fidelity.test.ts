@@ -4,7 +4,7 @@
  */
 import { Client, SpaceServerTaskRepository, type ServerTask } from "@octopusdeploy/api-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestStandin, type TestStandin } from "./harness.js";
+import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 
 let s: TestStandin;
 beforeAll(async () => {

@@ -2,7 +2,7 @@
  * The JSON resources the stand-in answers with, spelled as reference/octopus.md §2 documents them
  * (PascalCase fields, Links with relative URIs).
  */
-import { compareVersions } from "../octopus/versions.js";
+import { compareVersions } from "./versions.js";
 import type { Cluster } from "./cluster.js";
 import type { SimNode, SimTask } from "./model.js";
 

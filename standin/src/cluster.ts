@@ -13,7 +13,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, existsSync } from "node:fs";
 import path from "node:path";
-import { featuresOf } from "../octopus/versions.js";
+import { hasPerTaskLogDirectories } from "./versions.js";
 import { xorshift } from "./prng.js";
 import type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
 
@@ -253,6 +253,32 @@ export class Cluster {
     return structuredClone(node);
   }
 
+  /** An in-place upgrade of Octopus (same database, new version): what the API and the nodes report from now on. */
+  upgrade(version: string): void {
+    this.s.version = version;
+    this.changed();
+  }
+
+  /** A node that joined the cluster (registered in the database, listed by the API); it runs, with the cluster's folders. */
+  joinNode(name: string): SimNode {
+    if (this.s.nodes.some((n) => n.name.toLowerCase() === name.toLowerCase())) throw new Error(`node ${name} already exists`);
+    const like = this.s.nodes[0]!;
+    const node: SimNode = {
+      ...structuredClone(like),
+      id: like.id === like.name ? name : `OctopusServerNodes-${name}`,
+      name,
+      isDraining: false,
+      running: true,
+      lastSeen: new Date(this.nowMs).toISOString(),
+      effectiveFolders: { ...this.s.folders },
+      pathMap: [{ prefix: "C:\\", local: path.join(this.dataDir, "nodes", name, "C") }, ...like.pathMap.slice(1)],
+    };
+    delete node.startingUntil;
+    this.s.nodes.push(node);
+    this.changed();
+    return structuredClone(node);
+  }
+
   /** Stop the node's service: it takes no tasks; its running tasks are left as they are until it starts again. */
   stopNode(nameOrId: string): void {
     const node = this.requireNode(nameOrId);
@@ -476,7 +502,7 @@ export class Cluster {
   private logFileNameFor(n: number): string {
     // Lowercase prefix, random uppercase suffix (§4.2); a directory from 2025.2.10530 on.
     const base = `servertasks-${n}_${this.rand10()}`;
-    return featuresOf(this.s.version).perTaskLogDirectories ? base : `${base}.txt`;
+    return hasPerTaskLogDirectories(this.s.version) ? base : `${base}.txt`;
   }
 
   private findNode(nameOrId: string): SimNode | undefined {
@@ -544,7 +570,7 @@ export class Cluster {
     const octoPath = path.win32.join(node.effectiveFolders.taskLogs, task.logFileName);
     const local = resolveThroughMap(node.pathMap, octoPath);
     if (local === null) throw new Error(`node ${node.name} has no disk for '${octoPath}'`);
-    if (featuresOf(this.s.version).perTaskLogDirectories) {
+    if (hasPerTaskLogDirectories(this.s.version)) {
       mkdirSync(local, { recursive: true });
       const part = path.join(local, `${this.rand10()}.tl.txt`);
       writeFileSync(part, text);

@@ -147,11 +147,11 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   };
 }
 
-/** dist/standin/octopus-server-bin.js, also when this module runs from src/ under vitest. */
+/** dist/octopus-server-bin.js of this package, also when this module runs from src/ under vitest. */
 export function octopusServerBinPath(): string {
   const here = fileURLToPath(new URL("./octopus-server-bin.js", import.meta.url));
   if (existsSync(here)) return here;
-  return here.replace(`${path.sep}src${path.sep}standin${path.sep}`, `${path.sep}dist${path.sep}standin${path.sep}`);
+  return path.resolve(path.dirname(here), "..", "dist", "octopus-server-bin.js");
 }
 
 function shellQuote(s: string): string {

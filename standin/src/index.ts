@@ -1,0 +1,18 @@
+/**
+ * @octoha/standin: a simulated Octopus Server cluster on 127.0.0.1 (REST API, an Octopus.Server.exe
+ * look-alike, SQL Server over TDS backed by sql.js) for octoha's tests, its demo and rehearsals.
+ */
+export { startStandin, octopusServerBinPath, CONTROL_ENV, CONTROL_FILE, NODE_ENV } from "./standin.js";
+export type { ControlInfo, RunningStandin, StandinOptions } from "./standin.js";
+export { Cluster, DEFAULT_VERSION, MaintenanceModeError, NotFoundError, TaskLogMissingError } from "./cluster.js";
+export type { ClusterOptions, QueueTaskInput, SeedOptions, SeedResult } from "./cluster.js";
+export type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
+export type { ExecutableFaults, ListenerFaults, StandinHttp } from "./http.js";
+export { HOME, runOctopusServer } from "./octopus-server.js";
+export type { ExeResult } from "./octopus-server.js";
+export { octopusRows, octopusTables } from "./octopus-tables.js";
+export type { ColumnDef, Row, TableDef } from "./octopus-tables.js";
+export { createSqlEngine } from "./sql-engine.js";
+export { SqlServerError, startTdsServer } from "./tds/server.js";
+export type { SqlHandler, SqlResultSet, TdsFaults, TdsServer } from "./tds/server.js";
+export { xorshift } from "./prng.js";
