@@ -23,7 +23,7 @@ const SUBFOLDER: Record<Exclude<FolderKey, "clusterShared">, string> = {
 };
 
 /** The folder keys a server version has. */
-export function folderKeysOf(features: VersionFeatures): FolderKey[] {
+function folderKeysOf(features: VersionFeatures): FolderKey[] {
   return [
     ...(features.clusterShared ? (["clusterShared"] as const) : []),
     "taskLogs",

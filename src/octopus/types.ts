@@ -38,8 +38,10 @@ export interface ServerNodes {
   ping(nodeName: string): Promise<NodePing>;
 }
 
-/** Task states (string enum in DB and API). Active = Queued, Executing, Cancelling. */
-export type TaskState = "Queued" | "Executing" | "Failed" | "Canceled" | "TimedOut" | "Success" | "Cancelling";
+/**
+ * Task states (string enum in DB and API): Queued, Executing, Failed, Canceled, TimedOut, Success,
+ * Cancelling. Active = Queued, Executing, Cancelling.
+ */
 export const ACTIVE_TASK_STATES: readonly string[] = ["Queued", "Executing", "Cancelling"];
 /** Unknown states (e.g. a newer "Pending") count as active: safer to wait than to copy under a writer. */
 export function isActiveState(state: string): boolean {
@@ -68,10 +70,6 @@ export interface ServerTasks {
   /** GET /api/tasks/{id}/raw through one node's own base URL (bypassing the load balancer). */
   readRawLog(taskId: string, viaNodeName?: string): Promise<string>;
 }
-
-/** Server folder kinds octoha moves; the keys match Octopus.Server.exe path options. */
-export type FolderKind = "taskLogs" | "artifacts" | "packages" | "imports" | "eventExports";
-export const FOLDER_KINDS: readonly FolderKind[] = ["taskLogs", "artifacts", "packages", "imports", "eventExports"];
 
 /** Folder paths as Octopus sees them (Windows paths for Windows servers). */
 export interface ServerFolderPaths {

@@ -5,7 +5,7 @@
 
 export type Version = readonly number[];
 
-export function parseVersion(text: string): Version {
+function parseVersion(text: string): Version {
   const m = /^\s*v?(\d+(?:\.\d+)*)/.exec(text);
   if (!m) throw new Error(`not an Octopus version: ${JSON.stringify(text)}`);
   return m[1]!.split(".").map(Number);

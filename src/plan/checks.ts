@@ -4,7 +4,7 @@
  * adding a PlanCheck to the list (they read `ctx.secrets`, already resolved and redacted).
  * A check writes nothing; one that throws becomes an error finding, so one run reports everything.
  */
-import type { Finding } from "../runner/step.js";
+import type { Finding } from "../model/preview.js";
 import { connectionStringProblem } from "../octopus/sql/connection-string.js";
 import { OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
@@ -103,7 +103,7 @@ export const planWarningsCheck: PlanCheck = {
 };
 
 /** The checks `octoha check` runs when nothing else is registered: plan-only, no network. */
-export const planChecks: readonly PlanCheck[] = [envRefsCheck, planWarningsCheck];
+const planChecks: readonly PlanCheck[] = [envRefsCheck, planWarningsCheck];
 
 const extraChecks: PlanCheck[] = [];
 

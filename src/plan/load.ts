@@ -63,7 +63,7 @@ const MAX_ECHO_CHARS = 200;
 const MAX_ECHO_ITEMS = 10;
 
 /** The value as it is safe to print: long strings cut with their length, long lists and deep objects summarised. */
-export function boundForEcho(value: unknown, depth = 0): unknown {
+function boundForEcho(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return value.length <= MAX_ECHO_CHARS ? value : `${value.slice(0, MAX_ECHO_CHARS / 2)}… (${value.length} characters)`;
   if (value === null || typeof value !== "object") return value;
   if (depth >= 3) return Array.isArray(value) ? `[… ${value.length} items]` : "{…}";
@@ -148,14 +148,14 @@ function closestKey(typo: string, known: string[]): string | undefined {
   return scored[0]?.k;
 }
 
-export function describeIssues(file: string, issues: PlanIssue[]): string {
+function describeIssues(file: string, issues: PlanIssue[]): string {
   return issues
     .map((i) => `  ${i.path}${i.at ? ` (line ${i.at.line}, column ${i.at.column})` : ""}: ${i.message}${i.value !== undefined ? ` (found ${JSON.stringify(i.value)})` : ""}${i.fix ? `\n    fix: ${i.fix}` : ""}`)
     .join("\n");
 }
 
 /** The plan broke rules: `details` has every issue with its path, value found and fix (secrets already hidden). */
-export class PlanInvalidError extends InputError {
+class PlanInvalidError extends InputError {
   constructor(summary: string, file: string, readonly details: PlanIssue[], code = "PLAN_INVALID") {
     super(summary, { code, path: file, issues: details.map((i) => `${i.path}${i.at ? ` (line ${i.at.line}, column ${i.at.column})` : ""}: ${i.message}`) });
   }

@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import type { Location, Plan } from "./schema.js";
-import type { FolderKind } from "../octopus/types.js";
+import type { FolderKind } from "../model/folders.js";
 
 /** Where this process reaches a location: `access` when given, else the `octopus` spelling. */
 export function accessPath(loc: Location): string {
@@ -25,7 +25,7 @@ export function pathStyle(p: string): PathStyle {
 }
 
 /** A comparable form: normalised separators, no trailing separator, lower-cased for Windows. */
-export function comparable(p: string): string {
+function comparable(p: string): string {
   const style = pathStyle(p);
   if (style === "windows") {
     const n = path.win32.normalize(p).replace(/[\\]+$/, "");

@@ -13,7 +13,7 @@
 import { isUtf8 } from "node:buffer";
 
 /** Plans are about five levels deep; anything near this is not a plan. */
-export const MAX_PLAN_DEPTH = 64;
+const MAX_PLAN_DEPTH = 64;
 /** Byte-level problems reported before the rest is summarised (a UTF-16 file has one per character). */
 const MAX_BYTE_PROBLEMS = 5;
 

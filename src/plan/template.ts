@@ -11,9 +11,9 @@ import type { PlanInput } from "./schema.js";
 import { PLAN_FORMAT_VERSION } from "./schema.js";
 
 /** plans/octoha.schema.json inside the installed package (dist/plan/ → ../../plans). */
-export const PACKAGED_SCHEMA_FILE = fileURLToPath(new URL("../../plans/octoha.schema.json", import.meta.url));
+const PACKAGED_SCHEMA_FILE = fileURLToPath(new URL("../../plans/octoha.schema.json", import.meta.url));
 
-export function planTemplate(schemaRef: string): PlanInput {
+function planTemplate(schemaRef: string): PlanInput {
   return {
     $schema: schemaRef,
     version: PLAN_FORMAT_VERSION,
@@ -49,7 +49,7 @@ export function planTemplate(schemaRef: string): PlanInput {
 }
 
 /** How a plan at `planFile` points at the packaged schema: relative when possible, else a file URL. */
-export function schemaRefFor(planFile: string, schemaFile: string = PACKAGED_SCHEMA_FILE): string {
+function schemaRefFor(planFile: string, schemaFile: string = PACKAGED_SCHEMA_FILE): string {
   const rel = path.relative(path.dirname(planFile), schemaFile);
   return path.isAbsolute(rel) ? pathToFileURL(schemaFile).href : rel.split(path.sep).join("/");
 }

@@ -2,7 +2,7 @@
  * Plan-only warnings: things that are valid but often wrong at 2 a.m. (reference/octopus.md §6.5).
  * They never block (`check` still exits 0); each says why and what to do.
  */
-import type { Finding } from "../runner/step.js";
+import type { Finding } from "../model/preview.js";
 import type { LoadedPlan } from "./load.js";
 import { sharedLocations } from "./locations.js";
 

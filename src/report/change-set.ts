@@ -5,7 +5,7 @@
  * Pure: building, serializing, reading back (version, checksum) and comparing. No I/O here.
  */
 import { createHash } from "node:crypto";
-import type { Change } from "../runner/step.js";
+import type { Change } from "../model/preview.js";
 import { InputError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
 import type { DryRunReport } from "./model.js";

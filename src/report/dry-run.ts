@@ -3,10 +3,11 @@
  * anywhere: the context handed to the steps refuses checkpoints, and steps' inspect() is read-only
  * by contract. An inspect that fails is reported as that step's error; the others still run.
  */
-import type { Finding, Step, StepContext, StepEvent } from "../runner/step.js";
+import type { Step, StepContext, StepEvent } from "../runner/step.js";
+import type { Finding } from "../model/preview.js";
 import { InternalError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
-import type { CopyJobResult } from "../steps/copy.js";
+import type { CopyJobResult } from "../model/copy-results.js";
 import { DRY_RUN_FORMAT_VERSION, type CopyVolume, type DryRunReport, type StepPreviewReport } from "./model.js";
 
 export interface CollectOptions {

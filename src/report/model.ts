@@ -3,8 +3,8 @@
  * rendered as Markdown, HTML or JSON. Everything in it has been through the redactor.
  */
 import { formatBytes as formatKnownBytes } from "./format.js";
-import type { Change, Finding } from "../runner/step.js";
-import type { Collision } from "../storage/types.js";
+import type { Change, Finding } from "../model/preview.js";
+import type { Collision } from "../model/copy-results.js";
 
 export const DRY_RUN_FORMAT_VERSION = 1;
 

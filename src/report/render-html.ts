@@ -5,7 +5,7 @@
 import type { Redactor } from "../shared/redact.js";
 import { formatBytes, formatSeconds, type DryRunReport } from "./model.js";
 
-export const escapeHtml = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const escapeHtml = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 interface Bar {
   label: string;
@@ -14,7 +14,7 @@ interface Bar {
 }
 
 /** Horizontal bar chart as inline SVG. */
-export function barChart(title: string, bars: Bar[]): string {
+function barChart(title: string, bars: Bar[]): string {
   const rowH = 22;
   const labelW = 200;
   const barW = 360;

@@ -1,5 +1,5 @@
 /** Markdown rendering of a dry-run report (the terminal view). */
-import type { Change } from "../runner/step.js";
+import type { Change } from "../model/preview.js";
 import type { Redactor } from "../shared/redact.js";
 import { formatBytes, formatSeconds, type DryRunReport } from "./model.js";
 

@@ -4,11 +4,11 @@
  * journaled; rendered as Markdown or JSON, through the redactor.
  */
 import type { Redactor } from "../shared/redact.js";
-import type { CopyResult } from "../steps/copy.js";
-import type { VerifyCopyResult } from "../steps/verify-copy.js";
+import type { CopyResult } from "../model/copy-results.js";
+import type { VerifyCopyResult } from "../model/copy-results.js";
 import { formatBytes, type CopyVolume, type DryRunReport } from "./model.js";
 
-export const RUN_REPORT_FORMAT_VERSION = 1;
+const RUN_REPORT_FORMAT_VERSION = 1;
 
 export interface RunReport {
   format: "octoha-run";

@@ -5,7 +5,8 @@
 import type { ExitCode } from "../shared/exit-codes.js";
 import type { ErrorRecord } from "./journal.js";
 import type { StopReason } from "./machine.js";
-import type { Preview, StepEvent, Verdict } from "./step.js";
+import type { StepEvent } from "./step.js";
+import type { Preview, Verdict } from "../model/preview.js";
 
 export type RunMode = "run" | "resume" | "rollback";
 export type ApproveMode = "yes" | "prompt" | "no";

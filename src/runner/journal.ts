@@ -20,9 +20,9 @@ import path from "node:path";
 import { InputError, OctohaError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
 
-export const JOURNAL_FORMAT_VERSION = 2;
+const JOURNAL_FORMAT_VERSION = 2;
 /** The previous release's format: read (records without checksums), never written. */
-export const LEGACY_JOURNAL_FORMAT_VERSION = 1;
+const LEGACY_JOURNAL_FORMAT_VERSION = 1;
 
 export interface ErrorRecord {
   code: string;
@@ -74,7 +74,7 @@ export function journalFile(stateDir: string, runId: string): string {
 }
 
 /** journal.head: the newest record on disk (its seq and sum); the journal may not end before it. */
-export function journalHeadFile(stateDir: string, runId: string): string {
+function journalHeadFile(stateDir: string, runId: string): string {
   return path.join(runDir(stateDir, runId), "journal.head");
 }
 

@@ -11,7 +11,7 @@ import { acquireLockFile, describeHolder, holderDeadHere, readLockFile, unlockFi
 
 export { HEARTBEAT_MS, STALE_AFTER_MS, describeHolder, staleness, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
 
-export const LOCK_FILE = "lock.json";
+const LOCK_FILE = "lock.json";
 
 export function lockFile(stateDir: string): string {
   return path.join(stateDir, LOCK_FILE);
@@ -25,7 +25,7 @@ export function readLock(stateDir: string): Promise<LockInfo | undefined> {
   return readLockFile(lockFile(stateDir));
 }
 
-export class LockedError extends OctohaError {
+class LockedError extends OctohaError {
   constructor(readonly holder: LockInfo, stateDir: string, readonly stale: Staleness) {
     super(stale.stale ? `State directory ${stateDir} has a stale lock: ${describeHolder(holder)}` : `State directory ${stateDir} is locked by ${describeHolder(holder)}`, {
       code: stale.stale ? "STATE_LOCK_STALE" : "STATE_LOCKED",

@@ -195,4 +195,3 @@ export const runMachine = setup({
 
 /** States where the machine waits for the operator; the runner returns an outcome there. */
 export const SETTLED_STATES = ["done", "failed", "interrupted", "rolledBack"] as const;
-export type SettledState = (typeof SETTLED_STATES)[number];

@@ -8,7 +8,7 @@ const INVALID_CHARS = /[:*?"<>|\\\u0000-\u001f]/;
 /** CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension ("nul.txt" is still NUL). */
 const RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
 /** Longest label accepted as a folder name (a segment is at most 255 characters on NTFS and ext4). */
-export const MAX_LABEL_LENGTH = 100;
+const MAX_LABEL_LENGTH = 100;
 
 /** The problem with one name segment, or undefined when Windows can hold it. */
 export function windowsNameProblem(segment: string): string | undefined {

@@ -5,7 +5,7 @@
  * connection strings).
  */
 
-export const REDACTED = "***";
+const REDACTED = "***";
 
 const PATTERNS: RegExp[] = [
   // Octopus API keys: API-XXXXXXXX…

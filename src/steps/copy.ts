@@ -8,39 +8,22 @@
  * (counted, with the command that removes them) unless the rollback is given --remove-copies.
  */
 import path from "node:path";
-import type { FolderKind } from "../octopus/types.js";
-import type { Change, Finding, Step, StepContext } from "../runner/step.js";
-import type { Collision, CollisionPolicy, CopySummary, NameProblem, TaskLogOwner, VerifyMode } from "../storage/types.js";
+import type { FolderKind } from "../model/folders.js";
+import type { Step, StepContext } from "../runner/step.js";
+import type { Change, Finding } from "../model/preview.js";
+import type { CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "../storage/types.js";
+import type { Collision, CopyJobResult, CopyResult, NameProblem } from "../model/copy-results.js";
 import { TargetReservations } from "../storage/reservations.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { OctohaError } from "../shared/errors.js";
 import type { CopyEngine } from "./deps.js";
-import { COPY_STEP_IDS } from "./ids.js";
+import { COPY_STEP_IDS } from "../model/step-ids.js";
 import { manifestPath, type NodeSource, type PlacedFolder } from "./folders.js";
 
 export interface CopyJob {
   kind: FolderKind;
   source: NodeSource;
   target: PlacedFolder;
-}
-
-export interface CopyJobResult {
-  kind: FolderKind;
-  node: string;
-  filesCopied: number;
-  bytesCopied: number;
-  filesSkipped: number;
-  bytesSkipped: number;
-  /** Of filesCopied: this node's own earlier copies (a preseed's) replaced by the file's newer bytes. */
-  filesUpdated?: number;
-  collisions: Collision[];
-  nameProblems: NameProblem[];
-  errors: CopySummary["errors"];
-}
-
-export interface CopyResult {
-  /** Jobs finished, keyed "kind:node"; a resumed run skips none (the engine skips verified files). */
-  jobs: CopyJobResult[];
 }
 
 export interface CopyStepDeps {

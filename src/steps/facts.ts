@@ -11,8 +11,8 @@ import type { DrainResult } from "./drain-nodes.js";
 import type { MaintenanceResult } from "./maintenance.js";
 import type { PreflightResult } from "./preflight.js";
 import type { ServicesResult } from "./services.js";
-import type { StepId } from "./ids.js";
-import type { VerifyCopyResult } from "./verify-copy.js";
+import type { StepId } from "../model/step-ids.js";
+import type { VerifyCopyResult } from "../model/copy-results.js";
 
 export interface StepResults {
   preflight: PreflightResult;

@@ -1,8 +1,9 @@
 /** Which folder kinds a run moves, and where each one is, as Octopus sees it and as this process reaches it. */
 import path from "node:path";
 import type { Plan } from "../plan/schema.js";
-import type { FolderKind, ServerFolderPaths } from "../octopus/types.js";
-import { FOLDER_KINDS } from "../octopus/types.js";
+import type { ServerFolderPaths } from "../octopus/types.js";
+import type { FolderKind } from "../model/folders.js";
+import { FOLDER_KINDS } from "../model/folders.js";
 import type { VersionFeatures } from "../octopus/versions.js";
 import { underRoot } from "../storage/under-root.js";
 
@@ -18,7 +19,7 @@ export interface NodeSource extends PlacedFolder {
 }
 
 /** Kinds this server version has (imports 2021.1+, event exports 2023.3+). */
-export function kindsForVersion(features: VersionFeatures): FolderKind[] {
+function kindsForVersion(features: VersionFeatures): FolderKind[] {
   return FOLDER_KINDS.filter((k) => (k === "imports" ? features.imports : k === "eventExports" ? features.eventExports : true));
 }
 

@@ -5,7 +5,7 @@ import { stat } from "node:fs/promises";
 import { copyTree, measureSample, preflightTarget, sourceTotals, undoRunCopies } from "../storage/index.js";
 import type { CopyEngine, TargetCheck } from "./deps.js";
 
-export { createOctopusPorts, type PortSecrets } from "../octopus/create-ports.js";
+export { createOctopusPorts, type PortSecrets } from "./octopus-ports.js";
 
 /** The steps' view of src/storage: copy, check a target before the first byte, measure a sample rate. */
 export function createCopyEngine(): CopyEngine {

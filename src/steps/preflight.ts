@@ -7,9 +7,11 @@
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import type { Plan } from "../plan/schema.js";
-import type { DatabaseInventory, FolderKind, SchemaShape, ServerNodes, VersionProbe } from "../octopus/types.js";
+import type { DatabaseInventory, SchemaShape, ServerNodes, VersionProbe } from "../octopus/types.js";
+import type { FolderKind } from "../model/folders.js";
 import { featuresOf, type VersionFeatures } from "../octopus/versions.js";
-import type { Finding, Step, StepContext } from "../runner/step.js";
+import type { Step, StepContext } from "../runner/step.js";
+import type { Finding } from "../model/preview.js";
 import { OctohaError } from "../shared/errors.js";
 import type { CopyEngine, TargetCheck } from "./deps.js";
 import type { RunFacts } from "./facts.js";

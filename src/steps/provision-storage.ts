@@ -5,7 +5,8 @@
  */
 import { mkdir, readdir, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
-import type { Change, Step, StepContext } from "../runner/step.js";
+import type { Step, StepContext } from "../runner/step.js";
+import type { Change } from "../model/preview.js";
 
 export interface ProvisionResult {
   /** Folders (access paths) this run created: the outermost one created for each target. */

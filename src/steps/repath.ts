@@ -12,7 +12,8 @@
 import { effectiveFolders } from "../octopus/types.js";
 import type { NodeServices, ServerFolderPaths, ServerFolderReading, ServerFolders } from "../octopus/types.js";
 import type { Plan } from "../plan/schema.js";
-import { RollbackRefused, type Change, type Finding, type Step, type StepContext } from "../runner/step.js";
+import { RollbackRefused, type Step, type StepContext } from "../runner/step.js";
+import { type Change, type Finding } from "../model/preview.js";
 import { OctohaError } from "../shared/errors.js";
 import type { RunFacts } from "./facts.js";
 import { samePath } from "./folders.js";
@@ -155,7 +156,7 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
  * The folders to write back for the keys this step changed: the recorded value, or, for a key that
  * was not set, the folder it resolved to. `lost`: keys with neither (a run journaled before this was recorded).
  */
-export function restoreOf(r: RepathResult): { restore: ServerFolderPaths; lost: Key[] } {
+function restoreOf(r: RepathResult): { restore: ServerFolderPaths; lost: Key[] } {
   const restore: ServerFolderPaths = {};
   const lost: Key[] = [];
   for (const key of keysOf(r.written)) {

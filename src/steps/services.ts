@@ -34,7 +34,7 @@ export interface ServicesDeps {
   pollIntervalMs?: number;
 }
 
-export const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
+const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
 /** verify re-proves the nodes answer: a reset in that moment is waited out this long at least. */
 const VERIFY_GRACE_MS = 30_000;
 

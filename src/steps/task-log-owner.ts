@@ -20,7 +20,7 @@ export function taskNumberOfId(taskId: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-export function nodeNameResolver(nodes: readonly NodeRow[]): (stored: string | null) => string | undefined {
+function nodeNameResolver(nodes: readonly NodeRow[]): (stored: string | null) => string | undefined {
   const byKey = new Map<string, string>();
   for (const n of nodes) {
     byKey.set(n.id.toLowerCase(), n.name);

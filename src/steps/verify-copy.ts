@@ -9,21 +9,12 @@
 import { opendir } from "node:fs/promises";
 import path from "node:path";
 import type { DatabaseInventory, PackageRow } from "../octopus/types.js";
-import type { Finding, Step } from "../runner/step.js";
+import type { Step } from "../runner/step.js";
+import type { Finding } from "../model/preview.js";
+import type { VerifyCopyResult } from "../model/copy-results.js";
 import { OctohaError } from "../shared/errors.js";
 import type { RunFacts } from "./facts.js";
 import { taskNumberOf, taskNumberOfId } from "./task-log-owner.js";
-
-export interface VerifyCopyResult {
-  tasksChecked: number;
-  packagesChecked: number;
-  /** Completed tasks whose log is on a node but not on shared storage. */
-  logsNotCopied: string[];
-  /** Completed tasks whose log exists on no node and not on shared storage. */
-  logsNowhere: string[];
-  /** Indexed packages with no file under the shared Packages folder ("PackageId version"). */
-  packagesMissing: string[];
-}
 
 export interface VerifyCopyDeps {
   ports: { inventory: DatabaseInventory };
@@ -61,7 +52,7 @@ export function packageStem(fileName: string): string | undefined {
   return ext ? lower.slice(0, -ext.length) : undefined;
 }
 
-export const packageKey = (p: Pick<PackageRow, "packageId" | "version">) => `${p.packageId}.${p.version}`.toLowerCase();
+const packageKey = (p: Pick<PackageRow, "packageId" | "version">) => `${p.packageId}.${p.version}`.toLowerCase();
 
 /** Stems of every package file anywhere under a Packages folder (flat, or per space/feed). */
 async function packageStems(dir: string): Promise<Set<string>> {

@@ -26,7 +26,7 @@ export interface VerifyOctopusDeps {
 }
 
 /** Evenly spread, deterministic sample: the same tasks on a resume. */
-export function spreadSample<T>(items: T[], size: number): T[] {
+function spreadSample<T>(items: T[], size: number): T[] {
   if (items.length <= size) return items;
   const out: T[] = [];
   for (let i = 0; i < size; i++) out.push(items[Math.floor((i * items.length) / size)]!);

@@ -29,7 +29,7 @@ import { buildTaskLogOwner } from "./task-log-owner.js";
 import { createUndrainStep } from "./undrain.js";
 import { createVerifyCopyStep } from "./verify-copy.js";
 import { createVerifyOctopusStep } from "./verify-octopus.js";
-import { COPY_STEP_IDS, type StepId } from "./ids.js";
+import { COPY_STEP_IDS, type StepId } from "../model/step-ids.js";
 
 export interface BuildStepsOptions {
   plan: Plan;

@@ -28,7 +28,8 @@ import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
 import { sourceIdentity } from "./source-identity.js";
 import { refuseOverlap } from "./overlap.js";
-import type { CopyOptions, CopySummary, NameProblem } from "./types.js";
+import type { CopyOptions, CopySummary } from "./types.js";
+import type { NameProblem } from "../model/copy-results.js";
 
 /** Measured on the bench (see README "Copy engine benchmark"): small files gain from more parallel calls. */
 export const DEFAULT_CONCURRENCY = 16;

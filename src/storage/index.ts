@@ -1,6 +1,5 @@
 /** The copy engine's public surface (design.md, "Copy engine"). */
 export { copyTree, DEFAULT_CONCURRENCY, LARGE_FILE_BYTES, type CopyEngineExtras } from "./copy-tree.js";
-export { inventory, classify, type FolderKind, type InventoryEntry, type Layout } from "./inventory.js";
 export { preflightTarget, defaultMargin, type PreflightOptions, type PreflightResult } from "./preflight.js";
 export { measureSample, estimateSeconds, type SampleOptions, type SampleResult } from "./sample.js";
 export { nameProblems, windowsNameProblem, WINDOWS_MAX_PATH } from "./windows-names.js";

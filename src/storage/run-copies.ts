@@ -68,7 +68,7 @@ function reasonToKeep(h: History, runId: string): string | undefined {
 }
 
 /** This step's copies at one target: removed, or only counted. Missing files are already gone: skipped. */
-export async function runCopies(o: RunCopiesOptions): Promise<RunCopiesResult> {
+async function runCopies(o: RunCopiesOptions): Promise<RunCopiesResult> {
   const ops = o.ops ?? nodeFileOps;
   const result: RunCopiesResult = { removed: [], kept: [], foldersRemoved: [] };
   const emptied = new Set<string>();
@@ -112,7 +112,7 @@ async function removeEmptied(ops: FileOps, root: string, folder: string): Promis
 }
 
 /** Remove the temp files of copies that are gone (a kill -9, a crash) under `root`, its .octoha folder included. */
-export async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps): Promise<string[]> {
+async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps): Promise<string[]> {
   const removed: string[] = [];
   const now = Date.now();
   const pending = [root];

@@ -11,7 +11,8 @@ import { originOf, sameMtime, type ManifestIndex, type ManifestWriter } from "./
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
 import type { TargetReservations } from "./reservations.js";
-import type { Collision, CollisionKind, CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "./types.js";
+import type { CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "./types.js";
+import type { Collision, CollisionKind } from "../model/copy-results.js";
 
 export interface Settings {
   ops: FileOps;
@@ -37,7 +38,7 @@ export interface Settings {
 }
 
 /** The node name used for a target copy that loses to an incoming one (we cannot know who wrote it). */
-export const EXISTING_TARGET_NODE = "existing-target";
+const EXISTING_TARGET_NODE = "existing-target";
 
 function abs(root: string, relPath: string): string {
   return path.join(root, ...relPath.split("/"));

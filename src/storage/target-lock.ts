@@ -11,11 +11,11 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { rmdir } from "node:fs/promises";
 import { OctohaError } from "../shared/errors.js";
-import { acquireLockFile, describeHolder, holderDeadHere, readLockFile, unlockFile, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
+import { acquireLockFile, describeHolder, holderDeadHere, unlockFile, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import { STATE_FOLDER } from "./walk.js";
 
-export const TARGET_LOCK_FILE = "copy-lock.json";
+const TARGET_LOCK_FILE = "copy-lock.json";
 
 /** Who takes a target's lock: a run's id and step, or a copy of its own. */
 export interface LockOwner {
@@ -27,7 +27,7 @@ export function targetLockFile(target: string): string {
   return path.join(target, STATE_FOLDER, TARGET_LOCK_FILE);
 }
 
-export function targetUnlockCommand(info: LockInfo, target: string): string {
+function targetUnlockCommand(info: LockInfo, target: string): string {
   return `octoha unlock ${info.id} --target ${JSON.stringify(target)}`;
 }
 
@@ -76,10 +76,6 @@ export async function lockTarget(o: TargetLockOptions): Promise<HeldLock> {
       await rmdir(path.dirname(file)).catch(() => undefined);
     },
   };
-}
-
-export function readTargetLock(target: string): Promise<LockInfo | undefined> {
-  return readLockFile(targetLockFile(target));
 }
 
 /** `octoha unlock ID --target DST`. */

@@ -1,3 +1,4 @@
+import type { Collision, CopyError, NameProblem } from "../model/copy-results.js";
 import type { TargetReservations } from "./reservations.js";
 import type { LockOwner } from "./target-lock.js";
 
@@ -16,31 +17,6 @@ export type CollisionPolicy =
   | "keep-newer"
   /** Stop the step and report. */
   | "fail";
-
-export type CollisionKind = "different-bytes" | "case-only" | "file-vs-folder";
-
-export interface Collision {
-  kind: CollisionKind;
-  /** Path relative to the copy root, with '/' separators. */
-  relPath: string;
-  /** The name already at the target (differs from relPath in case for case-only collisions). */
-  targetRelPath: string;
-  sourceNode?: string;
-  /** Node whose copy the incoming one met, when known (dry-run across nodes: an earlier node's file). */
-  targetNode?: string;
-  /** Which copy stayed at the target: the incoming one or the one already there. */
-  winner: "source" | "target";
-  /** Where the losing copy went (absolute access path); never dropped. */
-  quarantinedAt?: string;
-  reason: string;
-}
-
-/** A problem found before copying: a name Windows cannot hold, a path over 260 characters. */
-export interface NameProblem {
-  relPath: string;
-  problem: "invalid-windows-name" | "path-too-long";
-  detail: string;
-}
 
 export interface CopyProgress {
   filesDone: number;
@@ -107,7 +83,7 @@ export interface CopySummary {
   collisions: Collision[];
   nameProblems: NameProblem[];
   /** Files that failed with a count-and-continue error (e.g. unreadable source), with the fix. */
-  errors: { relPath: string; code: string; message: string }[];
+  errors: CopyError[];
   durationMs: number;
   /** Losing copies written to (or, in dry-run, that would go to) the quarantine folder. */
   filesQuarantined?: number;

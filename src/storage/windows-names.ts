@@ -3,7 +3,7 @@
  * can hold `a:b.txt` or `CON.txt`, a Windows share cannot.
  */
 import path from "node:path";
-import type { NameProblem } from "./types.js";
+import type { NameProblem } from "../model/copy-results.js";
 import { windowsNameProblem } from "../shared/names.js";
 
 export { windowsNameProblem };

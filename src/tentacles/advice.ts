@@ -9,7 +9,7 @@ import type { Plan } from "../plan/schema.js";
 import { isPolling, type TrustedServer } from "./config.js";
 import type { RedisPollingStatus } from "./redis-probe.js";
 
-export const DEFAULT_COMMS_PORT = 10943;
+const DEFAULT_COMMS_PORT = 10943;
 
 export type Shell = "pwsh" | "sh";
 

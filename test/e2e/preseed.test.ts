@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CopyResult } from "../../src/steps/copy.js";
+import type { CopyResult } from "../../src/model/copy-results.js";
 import { nodeFolder, sharedFolder, stepResult, treeOf, until, unreadableLogs, scenarios } from "./harness.js";
 
 const scenario = scenarios();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { VerifyCopyResult } from "../../src/steps/verify-copy.js";
+import type { VerifyCopyResult } from "../../src/model/copy-results.js";
 import { scenarios, stepResult, unreadableLogs } from "./harness.js";
 
 const scenario = scenarios();

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Collision } from "../../src/storage/types.js";
+import type { Collision } from "../../src/model/copy-results.js";
 import { createCopyEngine } from "../../src/steps/ports.js";
 import { clusterFixture, type ClusterFixture } from "./fixture.js";
 import { recordingContext } from "./helpers.js";

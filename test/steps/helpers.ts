@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, utimes, writeFile,
 import os from "node:os";
 import path from "node:path";
 import type { CopyEngine, TargetCheck } from "../../src/steps/deps.js";
-import type { Collision, CopyOptions, CopySummary } from "../../src/storage/types.js";
+import type { CopyOptions, CopySummary } from "../../src/storage/types.js";
+import type { Collision } from "../../src/model/copy-results.js";
 import type { StepContext, StepEvent } from "../../src/runner/step.js";
 import type { AnyStep } from "../../src/steps/workflows.js";
 import { Plan, type PlanInput } from "../../src/plan/schema.js";

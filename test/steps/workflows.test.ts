@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RollbackRefused } from "../../src/runner/step.js";
-import { STEP_IDS } from "../../src/steps/ids.js";
+import { STEP_IDS } from "../../src/model/step-ids.js";
 import { createRepathStep } from "../../src/steps/repath.js";
 import type { OctohaError } from "../../src/shared/errors.js";
 import { clusterFixture, type ClusterFixture } from "./fixture.js";

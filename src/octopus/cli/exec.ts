@@ -31,7 +31,7 @@ const ALWAYS_SECRET = ["OCTOPUS_API_KEY"];
  * read (the same key under another name). Octopus.Server.exe and service recipes need none of
  * them, and a child could log or pass them on.
  */
-export function childEnv(env: NodeJS.ProcessEnv, secretNames: readonly string[] = []): NodeJS.ProcessEnv {
+function childEnv(env: NodeJS.ProcessEnv, secretNames: readonly string[] = []): NodeJS.ProcessEnv {
   const names = new Set([...ALWAYS_SECRET, ...secretNames].map((n) => n.toUpperCase()));
   const out: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {

@@ -2,12 +2,13 @@
  * Builds every Octopus port from a plan: REST for maintenance/nodes/tasks/version, the
  * Octopus.Server executable for folders and services, SQL (read-only) for the inventory.
  * Secrets arrive already read from the environment and registered with the redactor.
+ * Lives above octopus/ (not in it) because it reads the plan: octopus/ knows nothing of plans.
  */
 import type { Plan } from "../plan/schema.js";
-import { CliNodeServices, CliServerFolders } from "./cli/index.js";
-import { createRestPorts, OctopusHttpClient, serviceStateViaPing } from "./rest/index.js";
-import { createInventory } from "./sql/inventory.js";
-import type { OctopusPorts, VersionProbe } from "./types.js";
+import { CliNodeServices, CliServerFolders } from "../octopus/cli/index.js";
+import { createRestPorts, OctopusHttpClient, serviceStateViaPing } from "../octopus/rest/index.js";
+import { createInventory } from "../octopus/sql/inventory.js";
+import type { OctopusPorts, VersionProbe } from "../octopus/types.js";
 
 export interface PortSecrets {
   apiKey: string;

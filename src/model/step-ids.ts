@@ -1,5 +1,5 @@
 /** Every step id octoha knows: a closed set, so a typo is a compile error, never a run-time lookup miss. */
-import type { FolderKind } from "../octopus/types.js";
+import type { FolderKind } from "./folders.js";
 
 export const STEP_IDS = [
   "preflight",
@@ -30,7 +30,3 @@ export const COPY_STEP_IDS = {
   imports: "copy-imports",
   eventExports: "copy-event-exports",
 } as const satisfies Record<FolderKind, StepId>;
-
-export function isStepId(value: string): value is StepId {
-  return (STEP_IDS as readonly string[]).includes(value);
-}

@@ -1,0 +1,67 @@
+/**
+ * What a copy and its verification produced: the results the copy steps journal and the run and
+ * dry-run reports read. Plain data, JSON-safe.
+ */
+import type { FolderKind } from "./folders.js";
+
+export type CollisionKind = "different-bytes" | "case-only" | "file-vs-folder";
+
+export interface Collision {
+  kind: CollisionKind;
+  /** Path relative to the copy root, with '/' separators. */
+  relPath: string;
+  /** The name already at the target (differs from relPath in case for case-only collisions). */
+  targetRelPath: string;
+  sourceNode?: string;
+  /** Node whose copy the incoming one met, when known (dry-run across nodes: an earlier node's file). */
+  targetNode?: string;
+  /** Which copy stayed at the target: the incoming one or the one already there. */
+  winner: "source" | "target";
+  /** Where the losing copy went (absolute access path); never dropped. */
+  quarantinedAt?: string;
+  reason: string;
+}
+
+/** A problem found before copying: a name Windows cannot hold, a path over 260 characters. */
+export interface NameProblem {
+  relPath: string;
+  problem: "invalid-windows-name" | "path-too-long";
+  detail: string;
+}
+
+/** A file that failed with a count-and-continue error (e.g. unreadable source), with the fix. */
+export interface CopyError {
+  relPath: string;
+  code: string;
+  message: string;
+}
+
+export interface CopyJobResult {
+  kind: FolderKind;
+  node: string;
+  filesCopied: number;
+  bytesCopied: number;
+  filesSkipped: number;
+  bytesSkipped: number;
+  /** Of filesCopied: this node's own earlier copies (a preseed's) replaced by the file's newer bytes. */
+  filesUpdated?: number;
+  collisions: Collision[];
+  nameProblems: NameProblem[];
+  errors: CopyError[];
+}
+
+export interface CopyResult {
+  /** Jobs finished, keyed "kind:node"; a resumed run skips none (the engine skips verified files). */
+  jobs: CopyJobResult[];
+}
+
+export interface VerifyCopyResult {
+  tasksChecked: number;
+  packagesChecked: number;
+  /** Completed tasks whose log is on a node but not on shared storage. */
+  logsNotCopied: string[];
+  /** Completed tasks whose log exists on no node and not on shared storage. */
+  logsNowhere: string[];
+  /** Indexed packages with no file under the shared Packages folder ("PackageId version"). */
+  packagesMissing: string[];
+}
