@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import type { ApproveMode } from "../runner/events.js";
-import { runWorkflow } from "../runner/run-workflow.js";
+import { runWorkflow } from "../operations/apply.js";
 import type { WorkflowName } from "../runner/workflows.js";
 import { OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";

@@ -14,7 +14,7 @@ import type { PlanInput } from "../plan/schema.js";
 import { runDryRun } from "../report/dry-run-command.js";
 import { renderDryRun } from "../report/render.js";
 import type { RunOutcome } from "../runner/events.js";
-import { runWorkflow } from "../runner/run-workflow.js";
+import { runWorkflow } from "../operations/apply.js";
 import type { Redactor } from "../shared/redact.js";
 import { startStandin, type RunningStandin } from "./standin.js";
 

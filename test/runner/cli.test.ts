@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { lockFile, readLock } from "../../src/runner/lock.js";
-import { runWorkflow } from "../../src/runner/run-workflow.js";
+import { runWorkflow } from "../../src/operations/apply.js";
 import { cliFixture as fixture, octoha, printedCommand, start, waitForFile } from "./cli-fixture.js";
 
 describe("octoha run / resume / status / unlock", () => {

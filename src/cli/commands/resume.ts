@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { continueRun } from "../../runner/run-workflow.js";
+import { continueRun } from "../../operations/apply.js";
 import { addApprovalOptions, addOutputOptions, approveMode, failWith, withInterrupts, wantsJson, type OutputOptions } from "../run-options.js";
 
 interface ResumeFlags extends OutputOptions {

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { describeHolder, unlock } from "../../runner/lock.js";
-import { DEFAULT_STATE_DIR } from "../../runner/run-workflow.js";
+import { DEFAULT_STATE_DIR } from "../../runner/runs.js";
 import { unlockTarget } from "../../storage/target-lock.js";
 import { redactor } from "../../shared/redact.js";
 import { addOutputOptions, failWith, wantsJson, type OutputOptions } from "../run-options.js";

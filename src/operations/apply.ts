@@ -1,6 +1,6 @@
 /**
- * The bridge between verbs and the runner: load the plan, build a registered workflow's steps,
- * run them with the right view, release the workflow. `run` and `repair` call runWorkflow;
+ * Applying a workflow (run, repair, resume, rollback): load the plan, build a registered workflow's
+ * steps, run them through the runner with the right view, write the run's report, release the workflow. `run` and `repair` call runWorkflow;
  * `resume` and `rollback` call continueRun, which reads the workflow, plan and flags the run was
  * started with from its journal.
  */
@@ -12,13 +12,12 @@ import { loadPlan } from "../plan/load.js";
 import { createRunView, type ViewStreams } from "../report/run-view.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
-import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "./events.js";
-import { indexSteps, readJournal, type RunInvocation } from "./journal.js";
-import { runSteps } from "./run-steps.js";
-import { listRuns } from "./runs.js";
-import { workflowFactory, type AfterRollback, type WorkflowName } from "./workflows.js";
+import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "../runner/events.js";
+import { indexSteps, readJournal, type RunInvocation } from "../runner/journal.js";
+import { runSteps } from "../runner/run-steps.js";
+import { DEFAULT_STATE_DIR, listRuns } from "../runner/runs.js";
+import { workflowFactory, type AfterRollback, type WorkflowName } from "../runner/workflows.js";
 
-export const DEFAULT_STATE_DIR = ".octoha";
 const WORKFLOWS: readonly WorkflowName[] = ["migrate", "preseed", "repair"];
 
 export interface RunWorkflowOptions {
