@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { runDryRun } from "../../report/dry-run-command.js";
+import { runDryRun } from "../../operations/dry-run.js";
 import { REPORT_FORMATS, type ReportFormat } from "../../report/render.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";

@@ -1,0 +1,102 @@
+/**
+ * What `octoha dry-run` does, outside the CLI: load the plan, build the workflow, inspect every
+ * step, build the report, render. Writes only the --out file the operator asked for (never a
+ * journal or lock): the context handed to the steps refuses checkpoints, and inspect() is read-only
+ * by contract. An inspect that fails is reported as that step's error; the others still run.
+ */
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { loadPlan } from "../plan/load.js";
+import { requireSecrets } from "../plan/secrets.js";
+import { workflowFactory, type WorkflowName } from "../runner/workflows.js";
+import type { Step, StepContext, StepEvent } from "../runner/step.js";
+import { InputError, InternalError, OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
+import type { Redactor } from "../shared/redact.js";
+import { buildDryRunReport } from "../report/dry-run.js";
+import type { DryRunReport, StepPreviewReport } from "../report/model.js";
+import { renderDryRun, type ReportFormat } from "../report/render.js";
+
+export interface DryRunOptions {
+  planFile: string;
+  workflow: WorkflowName;
+  format: ReportFormat;
+  /** Write the rendering here instead of returning it for stdout. */
+  out?: string;
+  flags: Record<string, boolean | string | undefined>;
+  redactor: Redactor;
+  signal?: AbortSignal;
+}
+
+export interface DryRunOutcome {
+  report: DryRunReport;
+  /** The rendering (also when written to --out). */
+  text: string;
+  writtenTo?: string;
+}
+
+export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
+  const loaded = await loadPlan(o.planFile);
+  const factory = workflowFactory(o.workflow);
+  if (!factory) throw new InputError(`Unknown workflow ${o.workflow}`, { code: "WORKFLOW_UNKNOWN", hint: "Use --workflow migrate or --workflow repair." });
+  // As for a run: an unset variable is bad input (exit 2), not a report of a run that cannot start.
+  requireSecrets(loaded.plan, process.env, o.redactor);
+  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir: loaded.stateDir, redactor: o.redactor, flags: o.flags, ...(o.signal ? { signal: o.signal } : {}) });
+  try {
+    const report = await collectDryRun({ workflow: o.workflow, planFile: loaded.file, steps: workflow.steps, redactor: o.redactor, signal: o.signal });
+    // Ctrl-C aborted the requests in flight: a report of "interrupted" findings would only mislead.
+    if (o.signal?.aborted) {
+      const hint = "Nothing was changed anywhere. Run the dry-run again.";
+      throw new OctohaError("Dry-run interrupted; no report was written", { code: "INTERRUPTED", exitCode: ExitCode.Resumable, hint });
+    }
+    const text = renderDryRun(report, o.format, o.redactor);
+    if (!o.out) return { report, text };
+    const target = path.resolve(o.out);
+    await writeFile(target, text);
+    return { report, text, writtenTo: target };
+  } finally {
+    await workflow.close();
+  }
+}
+
+export interface CollectOptions {
+  workflow: string;
+  planFile: string;
+  steps: readonly Step[];
+  redactor: Redactor;
+  now?: () => number;
+  signal?: AbortSignal;
+  onEvent?: (stepId: string, event: StepEvent) => void;
+}
+
+function inspectContext(stepId: string, o: CollectOptions): StepContext {
+  return {
+    runId: "dry-run",
+    stepId,
+    signal: o.signal ?? new AbortController().signal,
+    async checkpoint() {
+      throw new InternalError(`step ${stepId} tried to save a checkpoint during a dry-run`);
+    },
+    emit: (e) => o.onEvent?.(stepId, e),
+    now: o.now ?? Date.now,
+  };
+}
+
+/** Inspects every step in order and builds the (redacted) report of what a run would do. */
+export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
+  const previews: StepPreviewReport[] = [];
+  const facts = new Map<string, Record<string, unknown>>();
+  for (const step of o.steps) {
+    const requiresApproval = step.requiresApproval ?? false;
+    try {
+      const p = await step.inspect(inspectContext(step.id, o));
+      previews.push({ id: step.id, title: step.title, requiresApproval, changes: p.changes, findings: p.findings });
+      facts.set(step.id, p.facts ?? {});
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const failed = { severity: "error" as const, code: "INSPECT_FAILED", summary: `Could not preview ${step.id}: ${message}`, fix: "Fix the cause and run the dry-run again; a real run would stop here." };
+      previews.push({ id: step.id, title: step.title, requiresApproval, changes: [], findings: [failed], error: message });
+    }
+  }
+  return buildDryRunReport({ workflow: o.workflow, planFile: o.planFile, previews, facts, redactor: o.redactor, ...(o.now ? { now: o.now } : {}) });
+}
