@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import type { ApproveMode } from "../runner/events.js";
 import { runWorkflow } from "../operations/apply.js";
 import type { WorkflowName } from "../runner/workflows.js";
+import type { VerbContext } from "./program.js";
 import { OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { redactor } from "../shared/redact.js";
@@ -34,11 +35,11 @@ export function addStepFlagOptions(cmd: Command): Command {
 }
 
 /** Starts a workflow from a verb: step flags, approval mode, Ctrl-C, exit code. */
-export async function startWorkflow(workflow: WorkflowName, planFile: string, o: StepFlagOptions): Promise<void> {
+export async function startWorkflow(workflow: WorkflowName, planFile: string, o: StepFlagOptions, context: VerbContext): Promise<void> {
   const json = wantsJson(o);
   try {
     const outcome = await withInterrupts((signal) =>
-      runWorkflow({ workflow, planFile, flags: { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true }, approve: approveMode(o, json), json, signal }),
+      runWorkflow({ ...context, workflow, planFile, flags: { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true }, approve: approveMode(o, json), json, signal }),
     );
     process.exitCode = outcome.exitCode;
   } catch (error) {

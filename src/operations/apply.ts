@@ -16,9 +16,9 @@ import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "../runner/ev
 import { indexSteps, readJournal, type RunInvocation } from "../runner/journal.js";
 import { runSteps } from "../runner/run-steps.js";
 import { DEFAULT_STATE_DIR, listRuns } from "../runner/runs.js";
-import { workflowFactory, type AfterRollback, type WorkflowName } from "../runner/workflows.js";
+import type { AfterRollback, WorkflowName } from "../runner/workflows.js";
+import { octopusWorkflows, WORKFLOW_NAMES, type WorkflowTable } from "./workflows.js";
 
-const WORKFLOWS: readonly WorkflowName[] = ["migrate", "preseed", "repair"];
 
 export interface RunWorkflowOptions {
   workflow: WorkflowName;
@@ -33,11 +33,13 @@ export interface RunWorkflowOptions {
   /** Overrides the plan's state directory (resume from another node with --state-dir). */
   stateDir?: string;
   streams?: Partial<ViewStreams>;
+  /** Which workflows exist (default: the Octopus ones). */
+  workflows?: WorkflowTable;
 }
 
 export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   const loaded = await loadPlan(o.planFile);
-  const factory = workflowFactory(o.workflow);
+  const factory = (o.workflows ?? octopusWorkflows)[o.workflow];
   if (!factory) {
     throw new OctohaError(`This build of octoha has no "${o.workflow}" workflow registered`, {
       code: "WORKFLOW_NOT_REGISTERED",
@@ -133,6 +135,7 @@ export interface ContinueRunOptions {
   json: boolean;
   signal: AbortSignal;
   streams?: Partial<ViewStreams>;
+  workflows?: WorkflowTable;
 }
 
 /** Finds a run (newest unless --run) and continues or undoes it with the workflow it started with. */
@@ -142,10 +145,12 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
   if (!runId) throw new InputError(`No run to ${o.mode} in ${stateDir}`, { code: "RUN_NOT_FOUND", path: stateDir, hint: "Give the plan (its state directory is used) or --state-dir where the run's journal lives." });
   const header = (await readJournal(stateDir, runId)).records.find((r) => r.t === "run");
   const invocation: RunInvocation = header?.t === "run" ? (header.invocation ?? {}) : {};
-  const workflow = WORKFLOWS.find((w) => w === invocation.workflow);
+  const workflow = WORKFLOW_NAMES.find((w) => w === invocation.workflow);
   const planFile = o.planFile ?? invocation.planFile;
   if (!workflow || !planFile) {
     throw new InputError(`Run ${runId} does not record which workflow and plan started it`, { code: "RUN_INVOCATION_UNKNOWN", hint: "It was not started by `octoha run`; continue it with the tool that started it." });
   }
-  return runWorkflow({ workflow, planFile, flags: { ...(invocation.flags ?? {}), ...(o.flags ?? {}) }, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}) });
+  const extras = { ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}), ...(o.workflows ? { workflows: o.workflows } : {}) };
+  const flags = { ...(invocation.flags ?? {}), ...(o.flags ?? {}) };
+  return runWorkflow({ workflow, planFile, flags, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...extras });
 }

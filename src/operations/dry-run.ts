@@ -8,7 +8,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadPlan } from "../plan/load.js";
 import { requireSecrets } from "../plan/secrets.js";
-import { workflowFactory, type WorkflowName } from "../runner/workflows.js";
+import type { WorkflowName } from "../runner/workflows.js";
 import type { Step, StepContext, StepEvent } from "../runner/step.js";
 import { InputError, InternalError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
@@ -16,6 +16,7 @@ import type { Redactor } from "../shared/redact.js";
 import { buildDryRunReport } from "../report/dry-run.js";
 import type { DryRunReport, StepPreviewReport } from "../report/model.js";
 import { renderDryRun, type ReportFormat } from "../report/render.js";
+import { octopusWorkflows, type WorkflowTable } from "./workflows.js";
 
 export interface DryRunOptions {
   planFile: string;
@@ -26,6 +27,8 @@ export interface DryRunOptions {
   flags: Record<string, boolean | string | undefined>;
   redactor: Redactor;
   signal?: AbortSignal;
+  /** Which workflows exist (default: the Octopus ones). */
+  workflows?: WorkflowTable;
 }
 
 export interface DryRunOutcome {
@@ -37,7 +40,7 @@ export interface DryRunOutcome {
 
 export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
   const loaded = await loadPlan(o.planFile);
-  const factory = workflowFactory(o.workflow);
+  const factory = (o.workflows ?? octopusWorkflows)[o.workflow];
   if (!factory) throw new InputError(`Unknown workflow ${o.workflow}`, { code: "WORKFLOW_UNKNOWN", hint: "Use --workflow migrate or --workflow repair." });
   // As for a run: an unset variable is bad input (exit 2), not a report of a run that cannot start.
   requireSecrets(loaded.plan, process.env, o.redactor);

@@ -12,7 +12,7 @@ import type { OctopusPorts } from "../octopus/types.js";
 import { featuresOf } from "../octopus/versions.js";
 import type { Plan } from "../plan/schema.js";
 import type { Step } from "../runner/step.js";
-import { registerWorkflow, type AfterRollback, type WorkflowEnv, type WorkflowName } from "../runner/workflows.js";
+import type { AfterRollback, Workflow, WorkflowEnv, WorkflowName } from "../runner/workflows.js";
 import { continueCommand } from "../runner/runs.js";
 import { createCopyStep, createPreseedStep, type CopyJob, type CopyStepDeps } from "./copy.js";
 import { realClock, stepFlags, type Clock, type CopyEngine, type StepFlags } from "./deps.js";
@@ -122,7 +122,8 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
   return steps;
 }
 
-async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
+/** One Octopus workflow: its ports (REST, SQL, server command) and steps, built from the plan. */
+export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Promise<Workflow> {
   // A resumed run is rebuilt with the version it journaled: the same steps, and no /api call that
   // would fail while the run has every node stopped.
   const journaled = (env.priorResult?.("preflight") as Partial<PreflightResult> | undefined)?.version;
@@ -150,8 +151,4 @@ async function removeCopiesLeftEarlier(steps: AnyStep[], flags: StepFlags, a: Af
   for (const step of [...steps].reverse()) {
     if (again.has(step.id) && a.undoneEarlier.includes(step.id)) await step.rollback(a.context(step.id), a.recorded(step.id));
   }
-}
-
-export function registerOctopusWorkflows(): void {
-  for (const name of ["migrate", "preseed", "repair"] as const) registerWorkflow(name, (env) => createWorkflow(name, env));
 }

@@ -3,9 +3,9 @@ import { runDryRun } from "../../operations/dry-run.js";
 import { REPORT_FORMATS, type ReportFormat } from "../../report/render.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
-import { registerOctopusWorkflows } from "../../steps/workflows.js";
 import type { DryRunReport } from "../../report/model.js";
 import { err, interruptSignal, reportError } from "../output.js";
+import type { VerbContext } from "../program.js";
 
 interface DryRunFlags {
   format: ReportFormat;
@@ -18,7 +18,7 @@ interface DryRunFlags {
   verifyAll?: boolean;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, context: VerbContext = {}): void {
   program
     .command("dry-run")
     .description("Show what a run would change, how much data it would copy, collisions, free space and the estimated window. Writes nothing anywhere (no journal, no lock).")
@@ -35,8 +35,7 @@ export function register(program: Command): void {
     .action(async (planFile: string, flags: DryRunFlags) => {
       const format = flags.json || flags.outputFormat === "json" ? "json" : flags.outputFormat ? "md" : flags.format;
       try {
-        registerOctopusWorkflows();
-        const outcome = await runDryRun({ planFile, workflow: flags.workflow, format, out: flags.out, flags: { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true }, redactor, signal: interruptSignal() });
+        const outcome = await runDryRun({ ...context, planFile, workflow: flags.workflow, format, out: flags.out, flags: { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true }, redactor, signal: interruptSignal() });
         if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
         else process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
         process.exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);

@@ -1,11 +1,12 @@
 import type { Command } from "commander";
+import type { VerbContext } from "../program.js";
 import { addApprovalOptions, addOutputOptions, addStepFlagOptions, startWorkflow, type StepFlagOptions } from "../run-options.js";
 
 interface RunFlags extends StepFlagOptions {
   phase?: string;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, context: VerbContext = {}): void {
   const cmd = program
     .command("run")
     .argument("<plan>", "plan file (JSON)")
@@ -31,6 +32,6 @@ Examples:
       process.exitCode = 2;
       return;
     }
-    await startWorkflow(o.phase === "preseed" ? "preseed" : "migrate", plan, o);
+    await startWorkflow(o.phase === "preseed" ? "preseed" : "migrate", plan, o, context);
   });
 }
