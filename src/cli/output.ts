@@ -63,12 +63,3 @@ export async function runVerb(json: boolean, body: () => Promise<number>): Promi
     process.exitCode = reportError(error, json);
   }
 }
-
-/** Aborted on the first SIGINT/SIGTERM so the work in flight can checkpoint and stop. */
-export function interruptSignal(): AbortSignal {
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-  return controller.signal;
-}

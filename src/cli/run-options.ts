@@ -1,11 +1,12 @@
 /**
  * What the run-family verbs (run, resume, rollback, status, unlock) share: output format options,
- * the approval mode, Ctrl-C handling, and mapping errors to exit codes. No fs, no I/O of its own.
+ * the approval mode, and mapping errors to exit codes (Ctrl-C: interrupts.ts). No fs, no I/O of its own.
  */
 import type { Command } from "commander";
 import type { ApproveMode } from "../runner/events.js";
 import { runWorkflow } from "../operations/apply.js";
 import type { WorkflowName } from "../runner/workflows.js";
+import { withInterrupts } from "./interrupts.js";
 import type { VerbContext } from "./program.js";
 import { OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
@@ -51,27 +52,6 @@ export async function startWorkflow(workflow: WorkflowName, planFile: string, o:
 export function approveMode(o: { yes?: boolean; prompt?: boolean }, json: boolean): ApproveMode {
   if (o.yes || o.prompt === false) return "yes";
   return process.stdin.isTTY && process.stderr.isTTY && !json ? "prompt" : "no";
-}
-
-/** Runs `work` with a signal aborted on the first SIGINT/SIGTERM; a second one exits 3 at once. */
-export async function withInterrupts<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      process.stderr.write(`octoha: second ${name}, exiting now; the journal is intact, resume will redo the step in flight.\n`);
-      process.exit(ExitCode.Resumable);
-    }
-    process.stderr.write(`octoha: ${name} received: letting the current step checkpoint, then stopping (press Ctrl-C again to exit now).\n`);
-    controller.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  try {
-    return await work(controller.signal);
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
 }
 
 /** Prints an error (redacted) and sets the exit code it carries. */

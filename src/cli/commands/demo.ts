@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { runDemo } from "../../standin/demo.js";
 import { redactor } from "../../shared/redact.js";
 import { addOutputOptions, err, outJson, wantsJson, type OutputFlags } from "../output.js";
-import { failWith, withInterrupts } from "../run-options.js";
+import { withInterrupts } from "../interrupts.js";
+import { failWith } from "../run-options.js";
 
 interface DemoFlags extends OutputFlags {
   dir: string;

@@ -4,7 +4,8 @@ import { REPORT_FORMATS, type ReportFormat } from "../../report/render.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import type { DryRunReport } from "../../report/model.js";
-import { err, interruptSignal, reportError } from "../output.js";
+import { withInterrupts } from "../interrupts.js";
+import { err, reportError } from "../output.js";
 import type { VerbContext } from "../program.js";
 
 interface DryRunFlags {
@@ -35,7 +36,11 @@ export function register(program: Command, context: VerbContext = {}): void {
     .action(async (planFile: string, flags: DryRunFlags) => {
       const format = flags.json || flags.outputFormat === "json" ? "json" : flags.outputFormat ? "md" : flags.format;
       try {
-        const outcome = await runDryRun({ ...context, planFile, workflow: flags.workflow, format, out: flags.out, flags: { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true }, redactor, signal: interruptSignal() });
+        const stepFlags = { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true };
+        const outcome = await withInterrupts(
+          (signal) => runDryRun({ ...context, planFile, workflow: flags.workflow, format, out: flags.out, flags: stepFlags, redactor, signal }),
+          { second: (name) => `octoha: second ${name}, exiting now; the dry-run changed nothing.` },
+        );
         if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
         else process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
         process.exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);

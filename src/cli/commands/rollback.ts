@@ -1,7 +1,8 @@
 import type { Command } from "commander";
+import { withInterrupts } from "../interrupts.js";
 import type { VerbContext } from "../program.js";
 import { continueRun } from "../../operations/apply.js";
-import { addApprovalOptions, addOutputOptions, approveMode, failWith, withInterrupts, wantsJson, type OutputOptions } from "../run-options.js";
+import { addApprovalOptions, addOutputOptions, approveMode, failWith, wantsJson, type OutputOptions } from "../run-options.js";
 
 interface RollbackFlags extends OutputOptions {
   run?: string;
