@@ -8,13 +8,11 @@ import { runWorkflow } from "../operations/apply.js";
 import type { WorkflowName } from "../runner/workflows.js";
 import { withInterrupts } from "./interrupts.js";
 import type { VerbContext } from "./program.js";
-import { OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
-import { redactor } from "../shared/redact.js";
 
 /** The run-family verbs print with the same --json / -f options as every other verb. */
 export { addOutputOptions, wantsJson, type OutputFlags as OutputOptions } from "./output.js";
-import { wantsJson, type OutputFlags } from "./output.js";
+import { reportError, wantsJson, type OutputFlags } from "./output.js";
 
 export function addApprovalOptions(cmd: Command): Command {
   return cmd.option("-y, --yes", "approve every approval gate without asking").option("--no-prompt", "same as --yes (the Octopus CLI's spelling)");
@@ -44,7 +42,7 @@ export async function startWorkflow(workflow: WorkflowName, planFile: string, o:
     );
     process.exitCode = outcome.exitCode;
   } catch (error) {
-    failWith(error, json);
+    process.exitCode = reportError(error, json, workflow === "repair" ? "repair" : "run");
   }
 }
 
@@ -52,17 +50,4 @@ export async function startWorkflow(workflow: WorkflowName, planFile: string, o:
 export function approveMode(o: { yes?: boolean; prompt?: boolean }, json: boolean): ApproveMode {
   if (o.yes || o.prompt === false) return "yes";
   return process.stdin.isTTY && process.stderr.isTTY && !json ? "prompt" : "no";
-}
-
-/** Prints an error (redacted) and sets the exit code it carries. */
-export function failWith(error: unknown, json: boolean): void {
-  const known = error instanceof OctohaError;
-  const code = known ? error.exitCode : ExitCode.Failed;
-  if (json) {
-    const body = known ? { code: error.code, message: error.message, hint: error.hint } : { code: "INTERNAL", message: String(error) };
-    process.stdout.write(`${JSON.stringify(redactor.redactValue({ type: "error", error: body }))}\n`);
-  }
-  const text = known ? error.describe() : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-  process.stderr.write(`octoha: ${redactor.redact(text)}\n`);
-  process.exitCode = code;
 }

@@ -1,10 +1,9 @@
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
-import { OctohaError } from "../../shared/errors.js";
 import { LABEL_RULE, labelProblem } from "../../shared/names.js";
-import { redactor } from "../../shared/redact.js";
 import { withInterrupts, type InterruptMessages } from "../interrupts.js";
+import { reportError } from "../output.js";
 import { createProgressRenderer } from "../../report/progress.js";
 import { renderCopySummaryJson, renderCopySummaryText } from "../../report/copy-summary.js";
 import { copyTree, DEFAULT_CONCURRENCY, STATE_FOLDER, type CollisionPolicy, type VerifyMode } from "../../storage/index.js";
@@ -89,11 +88,7 @@ async function copyUntilDone(src: string, dst: string, flags: CopyFlags, signal:
     return summary.errors.length > 0 ? ExitCode.Failed : ExitCode.Done;
   } catch (error) {
     progress.done();
-    const e = error instanceof OctohaError ? error : undefined;
-    const text = e ? e.describe() : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-    if (flags.json) process.stdout.write(JSON.stringify(redactor.redactValue({ error: { code: e?.code ?? "INTERNAL", message: text } })) + "\n");
-    process.stderr.write(redactor.redact(`octoha copy: ${text}`) + "\n");
-    if (signal.aborted) return ExitCode.Resumable;
-    return e?.exitCode ?? ExitCode.Failed;
+    const code = reportError(error, flags.json === true, "copy");
+    return signal.aborted ? ExitCode.Resumable : code;
   }
 }

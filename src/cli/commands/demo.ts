@@ -1,9 +1,8 @@
 import type { Command } from "commander";
 import { runDemo } from "../../standin/demo.js";
 import { redactor } from "../../shared/redact.js";
-import { addOutputOptions, err, outJson, wantsJson, type OutputFlags } from "../output.js";
+import { addOutputOptions, err, outJson, reportError, wantsJson, type OutputFlags } from "../output.js";
 import { withInterrupts } from "../interrupts.js";
-import { failWith } from "../run-options.js";
 
 interface DemoFlags extends OutputFlags {
   dir: string;
@@ -34,7 +33,7 @@ export function register(program: Command): void {
       else err(`Run report: ${outcome.run.report ?? "(none)"}\n${outcome.exitCode === 0 ? "Demo finished: every task log opens through every node." : `Demo finished with exit code ${outcome.exitCode}.`}`);
       process.exitCode = outcome.exitCode;
     } catch (error) {
-      failWith(error, json);
+      process.exitCode = reportError(error, json, "demo");
     }
   });
 }

@@ -46,7 +46,7 @@ export function register(program: Command, context: VerbContext = {}): void {
         process.exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);
         if (outcome.report.blocked) err(`octoha: ${blockedSummary(outcome.report)}`);
       } catch (error) {
-        process.exitCode = reportError(error, format === "json");
+        process.exitCode = reportError(error, format === "json", "dry-run");
       }
     });
 }

@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { withInterrupts } from "../interrupts.js";
 import type { VerbContext } from "../program.js";
 import { continueRun } from "../../operations/apply.js";
-import { addApprovalOptions, addOutputOptions, approveMode, failWith, wantsJson, type OutputOptions } from "../run-options.js";
+import { addApprovalOptions, addOutputOptions, approveMode, wantsJson, type OutputOptions } from "../run-options.js";
+import { reportError } from "../output.js";
 
 interface ResumeFlags extends OutputOptions {
   run?: string;
@@ -31,7 +32,7 @@ export function register(program: Command, context: VerbContext = {}): void {
       );
       process.exitCode = outcome.exitCode;
     } catch (error) {
-      failWith(error, json);
+      process.exitCode = reportError(error, json, "resume");
     }
   });
 }

@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { withInterrupts } from "../interrupts.js";
 import type { VerbContext } from "../program.js";
 import { continueRun } from "../../operations/apply.js";
-import { addApprovalOptions, addOutputOptions, approveMode, failWith, wantsJson, type OutputOptions } from "../run-options.js";
+import { addApprovalOptions, addOutputOptions, approveMode, wantsJson, type OutputOptions } from "../run-options.js";
+import { reportError } from "../output.js";
 
 interface RollbackFlags extends OutputOptions {
   run?: string;
@@ -36,7 +37,7 @@ export function register(program: Command, context: VerbContext = {}): void {
       const outcome = await withInterrupts((signal) => continueRun({ ...context, mode: "rollback", ...where, ...extras, approve: approveMode(o, json), json, signal }));
       process.exitCode = outcome.exitCode;
     } catch (error) {
-      failWith(error, json);
+      process.exitCode = reportError(error, json, "rollback");
     }
   });
 }
