@@ -18,6 +18,7 @@ import { runSteps } from "../runner/run-steps.js";
 import { DEFAULT_STATE_DIR, listRuns } from "../runner/runs.js";
 import type { AfterRollback, WorkflowName } from "../runner/workflows.js";
 import { octopusWorkflows, WORKFLOW_NAMES, type WorkflowTable } from "./workflows.js";
+import { ExitCode } from "../shared/exit-codes.js";
 
 
 export interface RunWorkflowOptions {
@@ -43,7 +44,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   if (!factory) {
     throw new OctohaError(`This build of octoha has no "${o.workflow}" workflow registered`, {
       code: "WORKFLOW_NOT_REGISTERED",
-      exitCode: 1,
+      exitCode: ExitCode.Failed,
       hint: "The runner is in place but the steps of this workflow are not part of this build yet; nothing was changed.",
     });
   }
