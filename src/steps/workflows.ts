@@ -126,7 +126,8 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
 export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Promise<Workflow> {
   // A resumed run is rebuilt with the version it journaled: the same steps, and no /api call that
   // would fail while the run has every node stopped.
-  const journaled = (env.priorResult?.("preflight") as Partial<PreflightResult> | undefined)?.version;
+  const facts = createRunFacts(env.priorResult);
+  const journaled = (facts.get("preflight") as Partial<PreflightResult> | undefined)?.version;
   const secrets = resolveSecrets(env.plan, process.env, env.redactor);
   const ports = createOctopusPorts(
     env.plan,
@@ -135,7 +136,6 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
   );
   const version = await ports.version.serverVersion();
   const flags = stepFlags(env.flags);
-  const facts = createRunFacts(env.priorResult);
   const steps = buildSteps(name, { plan: env.plan, planFile: env.planFile, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags, version, facts });
   return { steps, close: () => ports.inventory.close(), afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a) };
 }
