@@ -19,7 +19,10 @@ export const RUN_INTERRUPTS: InterruptMessages = {
 };
 
 /** Runs `work` with a signal aborted on the first SIGINT/SIGTERM; a second one exits 3 at once. */
-export async function withInterrupts<T>(work: (signal: AbortSignal) => Promise<T>, messages: InterruptMessages = RUN_INTERRUPTS): Promise<T> {
+export async function withInterrupts<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  messages: InterruptMessages = RUN_INTERRUPTS,
+): Promise<T> {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) {

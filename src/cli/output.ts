@@ -34,7 +34,8 @@ export interface ErrorEnvelope {
 
 export function errorEnvelope(error: unknown, command: string): ErrorEnvelope {
   if (!(error instanceof OctohaError)) {
-    return { type: "error", ok: false, command, exitCode: ExitCode.Failed, error: { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) } };
+    const message = error instanceof Error ? error.message : String(error);
+    return { type: "error", ok: false, command, exitCode: ExitCode.Failed, error: { code: "INTERNAL", message } };
   }
   const details = (error as { details?: unknown }).details;
   const body = {

@@ -151,7 +151,12 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
   if (!workflow || !planFile) {
     throw new InputError(`Run ${runId} does not record which workflow and plan started it`, { code: "RUN_INVOCATION_UNKNOWN", hint: "It was not started by `octoha run`; continue it with the tool that started it." });
   }
-  const extras = { ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}), ...(o.workflows ? { workflows: o.workflows } : {}) };
+  const extras = {
+    ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}),
+    ...(o.streams ? { streams: o.streams } : {}),
+    ...(o.workflows ? { workflows: o.workflows } : {}),
+  };
   const flags = { ...(invocation.flags ?? {}), ...(o.flags ?? {}) };
-  return runWorkflow({ workflow, planFile, flags, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...extras });
+  const { approve, json, signal, mode } = o;
+  return runWorkflow({ workflow, planFile, flags, approve, json, signal, mode, runId, stateDir, ...extras });
 }

@@ -97,9 +97,11 @@ export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
       facts.set(step.id, p.facts ?? {});
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      const failed = { severity: "error" as const, code: "INSPECT_FAILED", summary: `Could not preview ${step.id}: ${message}`, fix: "Fix the cause and run the dry-run again; a real run would stop here." };
+      const fix = "Fix the cause and run the dry-run again; a real run would stop here.";
+      const failed = { severity: "error" as const, code: "INSPECT_FAILED", summary: `Could not preview ${step.id}: ${message}`, fix };
       previews.push({ id: step.id, title: step.title, requiresApproval, changes: [], findings: [failed], error: message });
     }
   }
-  return buildDryRunReport({ workflow: o.workflow, planFile: o.planFile, previews, facts, redactor: o.redactor, ...(o.now ? { now: o.now } : {}) });
+  const { workflow, planFile, redactor } = o;
+  return buildDryRunReport({ workflow, planFile, previews, facts, redactor, ...(o.now ? { now: o.now } : {}) });
 }
