@@ -19,24 +19,56 @@ export function outJson(value: unknown): void {
   out(JSON.stringify(redactor.redactValue(value), null, 2));
 }
 
-/** Prints an error (JSON on stdout with --json, text on stderr otherwise) and returns its exit code. */
-export function reportError(error: unknown, json: boolean): number {
-  const known = error instanceof OctohaError;
-  const code = known ? error.exitCode : ExitCode.Failed;
-  if (json) {
-    outJson({
-      ok: false,
-      exitCode: code,
-      error: known
-        ? { code: error.code, message: error.message, hint: error.hint, path: error.path, issues: error instanceof InputError ? error.issues : undefined, details: (error as { details?: unknown }).details }
-        : { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) },
-    });
-  } else {
-    // Issues not already spelled out in the message (plan errors list theirs) are listed under it.
-    const extra = error instanceof InputError ? error.issues.filter((i) => !error.message.includes(i.split(": ")[0] ?? i)) : [];
-    err(`octoha: ${known ? error.describe() : `internal error: ${error instanceof Error ? error.message : String(error)}\n  This is a bug in octoha; please report it with the command you ran.`}${extra.map((i) => `\n  ${i}`).join("")}`);
+/**
+ * Every verb's error, as JSON (one line on stdout, so it is also one event of a run's --json
+ * stream; `type` first for readers that pick events by it). `details` carries the error's own data
+ * (plan problems with their fix, step and node of a run error).
+ */
+export interface ErrorEnvelope {
+  type: "error";
+  ok: false;
+  command: string;
+  exitCode: number;
+  error: { code: string; message: string; hint?: string; path?: string; issues?: readonly string[]; details?: unknown };
+}
+
+export function errorEnvelope(error: unknown, command: string): ErrorEnvelope {
+  if (!(error instanceof OctohaError)) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { type: "error", ok: false, command, exitCode: ExitCode.Failed, error: { code: "INTERNAL", message } };
   }
-  return code;
+  const details = (error as { details?: unknown }).details;
+  const body = {
+    code: error.code,
+    message: error.message,
+    ...(error.hint !== undefined ? { hint: error.hint } : {}),
+    ...(error.path !== undefined ? { path: error.path } : {}),
+    ...(error instanceof InputError ? { issues: error.issues } : {}),
+    ...(details !== undefined ? { details } : {}),
+  };
+  return { type: "error", ok: false, command, exitCode: error.exitCode, error: body };
+}
+
+/**
+ * The one way a verb reports an error: text on stderr (always: a terminal watching a --json run
+ * sees it too), the envelope on stdout with --json. Returns the exit code it carries (an error
+ * that is not an OctohaError is a bug: 1).
+ */
+export function reportError(error: unknown, json: boolean, command: string): number {
+  const envelope = errorEnvelope(error, command);
+  if (json) out(JSON.stringify(redactor.redactValue(envelope)));
+  err(`octoha: ${describeError(error)}`);
+  return envelope.exitCode;
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof OctohaError)) {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    return `internal error: ${text}\n  This is a bug in octoha; please report it with the command you ran.`;
+  }
+  // Issues not already spelled out in the message (plan errors list theirs) are listed under it.
+  const extra = error instanceof InputError ? error.issues.filter((i) => !error.message.includes(i.split(": ")[0] ?? i)) : [];
+  return `${error.describe()}${extra.map((i) => `\n  ${i}`).join("")}`;
 }
 
 export interface OutputFlags {
@@ -56,19 +88,10 @@ export function wantsJson(flags: OutputFlags): boolean {
 }
 
 /** Runs a verb's body and sets the exit code from its result or its error. */
-export async function runVerb(json: boolean, body: () => Promise<number>): Promise<void> {
+export async function runVerb(command: string, json: boolean, body: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await body();
   } catch (error) {
-    process.exitCode = reportError(error, json);
+    process.exitCode = reportError(error, json, command);
   }
-}
-
-/** Aborted on the first SIGINT/SIGTERM so the work in flight can checkpoint and stop. */
-export function interruptSignal(): AbortSignal {
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-  return controller.signal;
 }

@@ -1,21 +1,29 @@
 import { Command } from "commander";
+import type { WorkflowTable } from "../operations/workflows.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 
 export const VERSION = OCTOHA_VERSION;
+
+/** What verbs are given: the workflow table to run (default, when absent: the Octopus workflows). */
+export interface VerbContext {
+  workflows?: WorkflowTable;
+}
+
+export type RegisterVerb = (program: Command, context: VerbContext) => void;
 
 /**
  * The octoha command line with the given verbs (each registers itself from
  * src/cli/commands/<verb>.ts). main.ts passes all of them, or only `copy` when that is the verb:
  * operators pre-seed with it in loops, and loading the workflows costs ~0.3 s per start.
  */
-export function buildProgram(verbs: readonly ((program: Command) => void)[]): Command {
+export function buildProgram(verbs: readonly RegisterVerb[], context: VerbContext = {}): Command {
   const program = new Command("octoha")
     .description("Move an Octopus Deploy Server to High Availability, and repair HA clusters whose task logs, artifacts and packages are scattered over node-local disks.")
     .version(VERSION)
     .showHelpAfterError()
     // A usage error (missing argument, unknown option, bad choice) is bad input: exit 2, not commander's 1.
     .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.Done : ExitCode.BadInput));
-  for (const register of verbs) register(program);
+  for (const register of verbs) register(program, context);
   return program;
 }

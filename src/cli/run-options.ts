@@ -1,19 +1,20 @@
 /**
  * What the run-family verbs (run, resume, rollback, status, unlock) share: output format options,
- * the approval mode, Ctrl-C handling, and mapping errors to exit codes. No fs, no I/O of its own.
+ * the approval mode, and mapping errors to exit codes (Ctrl-C: interrupts.ts). No fs, no I/O of its own.
  */
 import type { Command } from "commander";
 import type { ApproveMode } from "../runner/events.js";
-import { runWorkflow } from "../runner/run-workflow.js";
+import { runWorkflow } from "../operations/apply.js";
 import type { WorkflowName } from "../runner/workflows.js";
-import { checkApprovedChanges } from "../report/change-set-command.js";
-import { InputError, OctohaError } from "../shared/errors.js";
-import { ExitCode } from "../shared/exit-codes.js";
+import { checkApprovedChanges } from "../operations/approved-changes.js";
 import { redactor } from "../shared/redact.js";
+import { withInterrupts } from "./interrupts.js";
+import type { VerbContext } from "./program.js";
+import { ExitCode } from "../shared/exit-codes.js";
 
 /** The run-family verbs print with the same --json / -f options as every other verb. */
 export { addOutputOptions, wantsJson, type OutputFlags as OutputOptions } from "./output.js";
-import { wantsJson, type OutputFlags } from "./output.js";
+import { reportError, wantsJson, type OutputFlags } from "./output.js";
 
 export function addApprovalOptions(cmd: Command): Command {
   return cmd.option("-y, --yes", "approve every approval gate without asking").option("--no-prompt", "same as --yes (the Octopus CLI's spelling)");
@@ -38,18 +39,18 @@ export function addStepFlagOptions(cmd: Command): Command {
 }
 
 /** Starts a workflow from a verb: step flags, approval mode, Ctrl-C, exit code. */
-export async function startWorkflow(workflow: WorkflowName, planFile: string, o: StepFlagOptions): Promise<void> {
+export async function startWorkflow(workflow: WorkflowName, planFile: string, o: StepFlagOptions, context: VerbContext): Promise<void> {
   const json = wantsJson(o);
   try {
     const flags = { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true };
     const outcome = await withInterrupts(async (signal) => {
       // Read-only, and before runWorkflow creates the state directory, the lock or a journal.
-      if (o.changes) await checkApprovedChanges({ file: o.changes, planFile, workflow, flags, redactor, signal });
-      return runWorkflow({ workflow, planFile, flags, approve: approveMode(o, json), json, signal });
+      if (o.changes) await checkApprovedChanges({ ...context, file: o.changes, planFile, workflow, flags, redactor, signal });
+      return runWorkflow({ ...context, workflow, planFile, flags, approve: approveMode(o, json), json, signal });
     });
     process.exitCode = outcome.exitCode;
   } catch (error) {
-    failWith(error, json);
+    process.exitCode = reportError(error, json, workflow === "repair" ? "repair" : "run");
   }
 }
 
@@ -57,40 +58,4 @@ export async function startWorkflow(workflow: WorkflowName, planFile: string, o:
 export function approveMode(o: { yes?: boolean; prompt?: boolean }, json: boolean): ApproveMode {
   if (o.yes || o.prompt === false) return "yes";
   return process.stdin.isTTY && process.stderr.isTTY && !json ? "prompt" : "no";
-}
-
-/** Runs `work` with a signal aborted on the first SIGINT/SIGTERM; a second one exits 3 at once. */
-export async function withInterrupts<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      process.stderr.write(`octoha: second ${name}, exiting now; the journal is intact, resume will redo the step in flight.\n`);
-      process.exit(ExitCode.Resumable);
-    }
-    process.stderr.write(`octoha: ${name} received: letting the current step checkpoint, then stopping (press Ctrl-C again to exit now).\n`);
-    controller.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  try {
-    return await work(controller.signal);
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
-}
-
-/** Prints an error (redacted) and sets the exit code it carries. */
-export function failWith(error: unknown, json: boolean): void {
-  const known = error instanceof OctohaError;
-  const code = known ? error.exitCode : ExitCode.Failed;
-  if (json) {
-    const details = (error as { details?: unknown }).details;
-    const extra = error instanceof InputError && error.issues.length ? { issues: error.issues, details } : {};
-    const body = known ? { code: error.code, message: error.message, hint: error.hint, ...extra } : { code: "INTERNAL", message: String(error) };
-    process.stdout.write(`${JSON.stringify(redactor.redactValue({ type: "error", error: body }))}\n`);
-  }
-  const text = known ? error.describe() : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-  process.stderr.write(`octoha: ${redactor.redact(text)}\n`);
-  process.exitCode = code;
 }

@@ -11,10 +11,10 @@ import path from "node:path";
 import { createRestPorts } from "../octopus/rest/index.js";
 import type { ServerTasks } from "../octopus/types.js";
 import type { PlanInput } from "../plan/schema.js";
-import { runDryRun } from "../report/dry-run-command.js";
+import { runDryRun } from "../operations/dry-run.js";
 import { renderDryRun } from "../report/render.js";
 import type { RunOutcome } from "../runner/events.js";
-import { runWorkflow } from "../runner/run-workflow.js";
+import { runWorkflow } from "../operations/apply.js";
 import type { Redactor } from "../shared/redact.js";
 import type { RunningStandin, StandinOptions } from "@octoha/standin";
 

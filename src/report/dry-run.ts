@@ -1,23 +1,21 @@
 /**
- * Dry-run: inspect every step of a workflow and collect what a run would do. Nothing is written
- * anywhere: the context handed to the steps refuses checkpoints, and steps' inspect() is read-only
- * by contract. An inspect that fails is reported as that step's error; the others still run.
+ * The dry-run report: what a run would do, built from every step's preview (src/operations/dry-run.ts
+ * inspects the steps): findings once each, copy volume, collisions, free space, the estimated window.
  */
-import type { Step, StepContext, StepEvent } from "../runner/step.js";
 import type { Finding } from "../model/preview.js";
-import { InternalError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
 import type { CopyJobResult } from "../model/copy-results.js";
 import { DRY_RUN_FORMAT_VERSION, type CopyVolume, type DryRunReport, type StepPreviewReport } from "./model.js";
 
-export interface CollectOptions {
+export interface DryRunInputs {
   workflow: string;
   planFile: string;
-  steps: readonly Step[];
+  /** Every step's preview, in workflow order. */
+  previews: readonly StepPreviewReport[];
+  /** The facts each step's inspect reported, by step id. */
+  facts: ReadonlyMap<string, Record<string, unknown>>;
   redactor: Redactor;
   now?: () => number;
-  signal?: AbortSignal;
-  onEvent?: (stepId: string, event: StepEvent) => void;
 }
 
 /** Steps whose changes the run itself undoes before it ends. */
@@ -25,32 +23,8 @@ const WINDOW_STEPS = new Set(["drain-nodes", "maintenance-on", "stop-services", 
 
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
-function inspectContext(stepId: string, o: CollectOptions): StepContext {
-  return {
-    runId: "dry-run",
-    stepId,
-    signal: o.signal ?? new AbortController().signal,
-    async checkpoint() {
-      throw new InternalError(`step ${stepId} tried to save a checkpoint during a dry-run`);
-    },
-    emit: (e) => o.onEvent?.(stepId, e),
-    now: o.now ?? Date.now,
-  };
-}
-
-export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
-  const previews: StepPreviewReport[] = [];
-  const facts = new Map<string, Record<string, unknown>>();
-  for (const step of o.steps) {
-    try {
-      const p = await step.inspect(inspectContext(step.id, o));
-      previews.push({ id: step.id, title: step.title, requiresApproval: step.requiresApproval ?? false, changes: p.changes, findings: p.findings });
-      facts.set(step.id, p.facts ?? {});
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      previews.push({ id: step.id, title: step.title, requiresApproval: step.requiresApproval ?? false, changes: [], findings: [{ severity: "error", code: "INSPECT_FAILED", summary: `Could not preview ${step.id}: ${message}`, fix: "Fix the cause and run the dry-run again; a real run would stop here." }], error: message });
-    }
-  }
+export function buildDryRunReport(o: DryRunInputs): DryRunReport {
+  const { previews, facts } = o;
   // The preseed and the window copy preview the same files: report each finding once.
   const seen = new Set<string>();
   const findings = previews
@@ -62,7 +36,7 @@ export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
     .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 
   // The window copy (copy-*) when the workflow has one, else the preseed: never both (same files).
-  const copySteps = o.steps.map((s) => s.id).filter((id) => id.startsWith("copy-"));
+  const copySteps = previews.map((p) => p.id).filter((id) => id.startsWith("copy-"));
   const volumeSource = copySteps.length > 0 ? copySteps : ["preseed"];
   const jobs = volumeSource.flatMap((id) => (facts.get(id)?.["jobs"] as CopyJobResult[] | undefined) ?? []);
   const copy: CopyVolume[] = jobs.map((j) => ({ kind: j.kind, node: j.node, files: j.filesCopied, bytes: j.bytesCopied, filesAlreadyThere: j.filesSkipped }));
@@ -105,7 +79,7 @@ export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
     ...(Array.isArray(pre["nodes"]) ? { nodes: pre["nodes"] as NonNullable<DryRunReport["nodes"]> } : {}),
     kinds: (pre["kinds"] as string[] | undefined) ?? [],
     findings,
-    steps: previews,
+    steps: [...previews],
     pathCommand: typeof pathCommand === "string" ? pathCommand : undefined,
     collisions,
     copy,

@@ -5,6 +5,7 @@
 import { createInterface } from "node:readline/promises";
 import type { ApprovalRequest, RunNotice, RunObserver, RunOutcome } from "../runner/events.js";
 import type { Redactor } from "../shared/redact.js";
+import { ExitCode } from "../shared/exit-codes.js";
 
 export interface ViewStreams {
   out: NodeJS.WritableStream;
@@ -94,7 +95,7 @@ export class HumanRunView implements RunObserver {
       case "undo-failed":
         return this.line(`    ${n.stepId}: rollback failed: ${n.error.message}`, "err");
       case "outcome":
-        return this.line(outcomeLines(n.outcome).join("\n"), n.outcome.exitCode === 0 ? "out" : "err");
+        return this.line(outcomeLines(n.outcome).join("\n"), n.outcome.exitCode === ExitCode.Done ? "out" : "err");
     }
   }
 

@@ -19,6 +19,7 @@ import { mkdir, open, readFile, truncate, type FileHandle } from "node:fs/promis
 import path from "node:path";
 import { InputError, OctohaError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
+import { ExitCode } from "../shared/exit-codes.js";
 
 const JOURNAL_FORMAT_VERSION = 2;
 /** The previous release's format: read (records without checksums), never written. */
@@ -241,7 +242,7 @@ export async function readJournal(stateDir: string, runId: string): Promise<Jour
   try {
     bytes = await readFile(file);
   } catch (error) {
-    throw new OctohaError(`No journal for run ${runId} at ${file}`, { code: "RUN_NOT_FOUND", path: file, cause: error, exitCode: 2, hint: "Check --run and --state-dir; `octoha status` lists the latest run." });
+    throw new OctohaError(`No journal for run ${runId} at ${file}`, { code: "RUN_NOT_FOUND", path: file, cause: error, exitCode: ExitCode.BadInput, hint: "Check --run and --state-dir; `octoha status` lists the latest run." });
   }
   return parseJournal(file, bytes, head);
 }

@@ -3,6 +3,9 @@ import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 
+/** Where runs live when no plan names a state directory. */
+export const DEFAULT_STATE_DIR = ".octoha";
+
 /** Sortable by start time: 20261126T040102Z-a1b2. */
 export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(2).toString("hex")}`;

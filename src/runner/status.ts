@@ -4,8 +4,7 @@ import { loadPlan } from "../plan/load.js";
 import { InputError } from "../shared/errors.js";
 import { indexSteps, journalFile, legacyWarning, readJournal } from "./journal.js";
 import { readLock, staleness, unlockCommand, type LockInfo } from "./lock.js";
-import { listRuns } from "./runs.js";
-import { DEFAULT_STATE_DIR } from "./run-workflow.js";
+import { DEFAULT_STATE_DIR, listRuns } from "./runs.js";
 
 export type StepState = "pending" | "in-progress" | "applied" | "verified" | "not-verified" | "failed";
 

@@ -1,6 +1,7 @@
 /**
- * Which steps a verb runs. The runner knows nothing about Octopus: src/steps registers the
- * Octopus workflows here ("migrate", "preseed", "repair"); tests register their own.
+ * What a workflow is to the runner: its steps, how to release it, and what it does after a rollback.
+ * The runner knows nothing about Octopus: src/steps builds the Octopus workflows and
+ * src/operations/workflows.ts names them; tests hand their own table to the operations.
  */
 import type { Plan } from "../plan/schema.js";
 import type { Redactor } from "../shared/redact.js";
@@ -47,13 +48,3 @@ export interface AfterRollback {
 }
 
 export type WorkflowFactory = (env: WorkflowEnv) => Promise<Workflow>;
-
-const registry = new Map<WorkflowName, WorkflowFactory>();
-
-export function registerWorkflow(name: WorkflowName, factory: WorkflowFactory): void {
-  registry.set(name, factory);
-}
-
-export function workflowFactory(name: WorkflowName): WorkflowFactory | undefined {
-  return registry.get(name);
-}

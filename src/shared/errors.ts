@@ -3,6 +3,7 @@
  * do next (detail/hint), and how the caller should treat it (behaviour), so retry decisions never
  * depend on message text.
  */
+import { ExitCode } from "./exit-codes.js";
 
 /** How an error should be handled by whoever catches it. */
 export type ErrorBehaviour =
@@ -45,7 +46,7 @@ export class OctohaError extends Error {
     this.step = options.step;
     this.node = options.node;
     this.path = options.path;
-    this.exitCode = options.exitCode ?? 1;
+    this.exitCode = options.exitCode ?? ExitCode.Failed;
   }
 
   /** "summary\n  hint" — the text a human sees. */
@@ -63,7 +64,7 @@ export class OctohaError extends Error {
 /** Bad input from the operator (plan, flags): exit 2, nothing changed. */
 export class InputError extends OctohaError {
   constructor(summary: string, options: Omit<OctohaErrorOptions, "exitCode" | "behaviour"> & { issues?: string[] }) {
-    super(summary, { ...options, behaviour: "fatal", exitCode: 2 });
+    super(summary, { ...options, behaviour: "fatal", exitCode: ExitCode.BadInput });
     this.issues = options.issues ?? [];
   }
   readonly issues: string[];

@@ -10,6 +10,7 @@ import { link, mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/
 import os from "node:os";
 import path from "node:path";
 import { OctohaError } from "./errors.js";
+import { ExitCode } from "./exit-codes.js";
 
 /** The holder rewrites its heartbeat this often. */
 export const HEARTBEAT_MS = 10_000;
@@ -223,8 +224,8 @@ export interface UnlockResult {
 /** Releases the lock in `file` if its id matches; refuses a live holder unless forced. `what` names the locked thing in messages. */
 export async function unlockFile(file: string, id: string, what: string, force = false): Promise<UnlockResult> {
   const holder = await readLockFile(file);
-  if (!holder) throw new OctohaError(`No lock in ${what}`, { code: "NOT_LOCKED", path: file, exitCode: 1, hint: "Nothing to unlock; check the --state-dir (or --target) given." });
-  if (holder.id !== id) throw new OctohaError(`The lock in ${what} has id ${holder.id}, not ${id}`, { code: "LOCK_ID_MISMATCH", path: file, exitCode: 2, hint: `The id protects against releasing somebody else's lock. It is held by ${describeHolder(holder)}.` });
+  if (!holder) throw new OctohaError(`No lock in ${what}`, { code: "NOT_LOCKED", path: file, exitCode: ExitCode.Failed, hint: "Nothing to unlock; check the --state-dir (or --target) given." });
+  if (holder.id !== id) throw new OctohaError(`The lock in ${what} has id ${holder.id}, not ${id}`, { code: "LOCK_ID_MISMATCH", path: file, exitCode: ExitCode.BadInput, hint: `The id protects against releasing somebody else's lock. It is held by ${describeHolder(holder)}.` });
   const stale = staleness(holder);
   if (!stale.stale && !force) {
     throw new OctohaError(`Run ${holder.id} still holds the lock and looks alive`, {

@@ -4,7 +4,7 @@
  * nodes were started). Keys are step ids, values are that step's typed result.
  *
  * Memory alone is not enough: after a crash, a resumed run does not re-apply finished steps. So a
- * RunFacts falls back to `priorResult`, which the runner backs with the journal (the last
+ * RunFacts falls back to `priorResult`, which operations/apply.ts backs with the journal (the last
  * checkpoint each step saved). Steps always set their result when apply finishes.
  */
 import type { DrainResult } from "./drain-nodes.js";

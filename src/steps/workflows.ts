@@ -12,7 +12,7 @@ import type { OctopusPorts } from "../octopus/types.js";
 import { featuresOf } from "../octopus/versions.js";
 import type { Plan } from "../plan/schema.js";
 import type { Step } from "../runner/step.js";
-import { registerWorkflow, type AfterRollback, type WorkflowEnv, type WorkflowName } from "../runner/workflows.js";
+import type { AfterRollback, Workflow, WorkflowEnv, WorkflowName } from "../runner/workflows.js";
 import { continueCommand } from "../runner/runs.js";
 import { createCopyStep, createPreseedStep, type CopyJob, type CopyStepDeps } from "./copy.js";
 import { realClock, stepFlags, type Clock, type CopyEngine, type StepFlags } from "./deps.js";
@@ -122,10 +122,12 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
   return steps;
 }
 
-async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
+/** One Octopus workflow: its ports (REST, SQL, server command) and steps, built from the plan. */
+export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Promise<Workflow> {
   // A resumed run is rebuilt with the version it journaled: the same steps, and no /api call that
   // would fail while the run has every node stopped.
-  const journaled = (env.priorResult?.("preflight") as Partial<PreflightResult> | undefined)?.version;
+  const facts = createRunFacts(env.priorResult);
+  const journaled = (facts.get("preflight") as Partial<PreflightResult> | undefined)?.version;
   const secrets = resolveSecrets(env.plan, process.env, env.redactor);
   const ports = createOctopusPorts(
     env.plan,
@@ -134,7 +136,6 @@ async function createWorkflow(name: WorkflowName, env: WorkflowEnv) {
   );
   const version = await ports.version.serverVersion();
   const flags = stepFlags(env.flags);
-  const facts = createRunFacts(env.priorResult);
   const steps = buildSteps(name, { plan: env.plan, planFile: env.planFile, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags, version, facts });
   return { steps, close: () => ports.inventory.close(), afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a) };
 }
@@ -150,8 +151,4 @@ async function removeCopiesLeftEarlier(steps: AnyStep[], flags: StepFlags, a: Af
   for (const step of [...steps].reverse()) {
     if (again.has(step.id) && a.undoneEarlier.includes(step.id)) await step.rollback(a.context(step.id), a.recorded(step.id));
   }
-}
-
-export function registerOctopusWorkflows(): void {
-  for (const name of ["migrate", "preseed", "repair"] as const) registerWorkflow(name, (env) => createWorkflow(name, env));
 }

@@ -14,6 +14,7 @@ import { OctohaError } from "../shared/errors.js";
 import { acquireLockFile, describeHolder, holderDeadHere, unlockFile, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import { STATE_FOLDER } from "./walk.js";
+import { ExitCode } from "../shared/exit-codes.js";
 
 const TARGET_LOCK_FILE = "copy-lock.json";
 
@@ -42,7 +43,7 @@ export class TargetLockedError extends OctohaError {
     super(stale.stale ? `The copy target ${target} has a stale lock: ${describeHolder(holder)}` : `The copy target ${target} is locked by ${describeHolder(holder)}`, {
       code: stale.stale ? "COPY_TARGET_LOCK_STALE" : "COPY_TARGET_LOCKED",
       path: targetLockFile(target),
-      exitCode: 1,
+      exitCode: ExitCode.Failed,
       hint: stale.stale
         ? `The lock looks stale because ${stale.reason}. If no octoha is copying into this folder any more, release it with:\n  ${unlock}\n` +
           "Warning: releasing a lock a live copy still holds lets two copies write this folder at once (files lost or corrupted)."

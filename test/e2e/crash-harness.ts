@@ -21,8 +21,7 @@ import { Writable } from "node:stream";
 import { expect } from "vitest";
 import { CLI } from "../helpers/cli.js";
 import { readJournal, type JournalRecord } from "../../src/runner/journal.js";
-import { continueRun, runWorkflow } from "../../src/runner/run-workflow.js";
-import { registerOctopusWorkflows } from "../../src/steps/workflows.js";
+import { continueRun, runWorkflow } from "../../src/operations/apply.js";
 import { OctohaError } from "../../src/shared/errors.js";
 
 export type Workflow = "migrate" | "repair";
@@ -201,7 +200,6 @@ function killRecordMatches(spec: KillSpec, r: JournalRecord): boolean {
   return (spec.type === "step-applied" && r.t === "applied") || (spec.type === "step-verified" && r.t === "verified");
 }
 
-let workflowsRegistered = false;
 
 /**
  * `octoha VERB PLAN --json [--yes]` in this process, with the result shaped as a child's. killOn
@@ -214,8 +212,6 @@ export async function octohaInProcess(
   o: Omit<OctohaOptions, "timeoutMs" | "args"> = {},
 ): Promise<ChildResult> {
   if (o.killOn?.type === "mid-copy") throw new Error("a kill in the middle of a copy needs a real child process: use octoha()");
-  if (!workflowsRegistered) registerOctopusWorkflows();
-  workflowsRegistered = true;
   let stdout = "";
   let stderr = "";
   const sink = (append: (text: string) => void) =>

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { collectDryRun } from "../../src/report/dry-run.js";
+import { collectDryRun } from "../../src/operations/dry-run.js";
 import { renderDryRun } from "../../src/report/render.js";
 import { buildRunReport, renderRunReportMarkdown } from "../../src/report/run-report.js";
 import { Redactor } from "../../src/shared/redact.js";

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { lockFile, readLock } from "../../src/runner/lock.js";
-import { runWorkflow } from "../../src/runner/run-workflow.js";
+import { runWorkflow } from "../../src/operations/apply.js";
 import { cliFixture as fixture, octoha, printedCommand, start, waitForFile } from "./cli-fixture.js";
 
 describe("octoha run / resume / status / unlock", () => {
@@ -72,7 +72,7 @@ describe("octoha run / resume / status / unlock", () => {
 
   it("run says clearly that a workflow is missing and exits 1 when none is registered", async () => {
     const f = fixture();
-    const err = await runWorkflow({ workflow: "preseed", planFile: f.plan, flags: {}, approve: "yes", json: false, signal: new AbortController().signal }).catch((e: unknown) => e);
+    const err = await runWorkflow({ workflows: {}, workflow: "preseed", planFile: f.plan, flags: {}, approve: "yes", json: false, signal: new AbortController().signal }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "WORKFLOW_NOT_REGISTERED", exitCode: 1 });
     expect((err as Error).message).toContain('no "preseed" workflow registered');
     expect(existsSync(f.stateDir)).toBe(false);

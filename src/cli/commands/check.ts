@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .option("--no-preflight", "validate the plan and its environment variables only; reach nothing on the network")
     .addHelpText("after", "\nExit codes: 0 ready, 1 the preflight found a problem, 2 plan or environment problems (each with its fix).\nExample:\n  octoha check plan.json\n  octoha check plan.json --no-preflight   (plan only, e.g. in CI)");
   addOutputOptions(command).action(async (planFile: string, flags: OutputFlags & { preflight?: boolean }) =>
-    runVerb(wantsJson(flags), async () => {
+    runVerb("check", wantsJson(flags), async () => {
       const loaded = await loadPlan(planFile);
       if (flags.preflight !== false) registerCheck(preflightCheck);
       const report = await runChecks(loaded, allChecks(), { env: process.env });

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
-import { OctohaError } from "../../shared/errors.js";
 import { LABEL_RULE, labelProblem } from "../../shared/names.js";
-import { redactor } from "../../shared/redact.js";
+import { withInterrupts, type InterruptMessages } from "../interrupts.js";
+import { reportError } from "../output.js";
 import { createProgressRenderer } from "../../report/progress.js";
 import { renderCopySummaryJson, renderCopySummaryText } from "../../report/copy-summary.js";
 import { copyTree, DEFAULT_CONCURRENCY, STATE_FOLDER, type CollisionPolicy, type VerifyMode } from "../../storage/index.js";
@@ -55,11 +55,15 @@ export function register(program: Command): void {
     });
 }
 
-async function runCopy(src: string, dst: string, flags: CopyFlags): Promise<number> {
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+const COPY_INTERRUPTS: InterruptMessages = {
+  second: (name) => `octoha copy: second ${name}, exiting now; the manifest is intact: run the same command again to resume.`,
+};
+
+function runCopy(src: string, dst: string, flags: CopyFlags): Promise<number> {
+  return withInterrupts((signal) => copyUntilDone(src, dst, flags, signal), COPY_INTERRUPTS);
+}
+
+async function copyUntilDone(src: string, dst: string, flags: CopyFlags, signal: AbortSignal): Promise<number> {
   const progress = createProgressRenderer(process.stderr);
   const stateDir = flags.stateDir ?? path.join(dst, STATE_FOLDER);
   try {
@@ -72,7 +76,7 @@ async function runCopy(src: string, dst: string, flags: CopyFlags): Promise<numb
       collisionPolicy: flags.collisionPolicy,
       manifestPath: path.join(stateDir, "manifest-copy.jsonl"),
       dryRun: flags.dryRun === true,
-      signal: abort.signal,
+      signal,
       onProgress: (p) => progress.update(p),
       ...(flags.octopusPath ? { targetAsOctopusSeesIt: flags.octopusPath } : {}),
     });
@@ -84,14 +88,7 @@ async function runCopy(src: string, dst: string, flags: CopyFlags): Promise<numb
     return summary.errors.length > 0 ? ExitCode.Failed : ExitCode.Done;
   } catch (error) {
     progress.done();
-    const e = error instanceof OctohaError ? error : undefined;
-    const text = e ? e.describe() : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-    if (flags.json) process.stdout.write(JSON.stringify(redactor.redactValue({ error: { code: e?.code ?? "INTERNAL", message: text } })) + "\n");
-    process.stderr.write(redactor.redact(`octoha copy: ${text}`) + "\n");
-    if (abort.signal.aborted) return ExitCode.Resumable;
-    return e?.exitCode ?? ExitCode.Failed;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    const code = reportError(error, flags.json === true, "copy");
+    return signal.aborted ? ExitCode.Resumable : code;
   }
 }

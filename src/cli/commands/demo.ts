@@ -1,9 +1,10 @@
 import type { Command } from "commander";
 import { runDemo } from "../../demo/demo.js";
 import { redactor } from "../../shared/redact.js";
-import { addOutputOptions, err, outJson, wantsJson, type OutputFlags } from "../output.js";
+import { addOutputOptions, err, outJson, reportError, wantsJson, type OutputFlags } from "../output.js";
+import { withInterrupts } from "../interrupts.js";
+import { ExitCode } from "../../shared/exit-codes.js";
 import { loadStandin } from "../load-standin.js";
-import { failWith, withInterrupts } from "../run-options.js";
 
 interface DemoFlags extends OutputFlags {
   dir: string;
@@ -25,18 +26,18 @@ export function register(program: Command): void {
     const tasks = Number(o.tasks);
     if (!Number.isInteger(nodes) || nodes < 1 || nodes > 8 || !Number.isInteger(tasks) || tasks < 1 || tasks > 5000) {
       err(`octoha: --nodes takes 1 to 8 and --tasks 1 to 5000 (got ${JSON.stringify(o.nodes)} and ${JSON.stringify(o.tasks)})`);
-      process.exitCode = 2;
+      process.exitCode = ExitCode.BadInput;
       return;
     }
     try {
       const { startStandin } = await loadStandin();
       const say = (line: string) => (json ? undefined : err(line));
       const outcome = await withInterrupts((signal) => runDemo({ dir: o.dir, nodes, tasksPerNode: tasks, redactor, signal, json, say, startStandin }));
-      if (json) outJson({ ok: outcome.exitCode === 0, ...outcome, run: { status: outcome.run.status, runId: outcome.run.runId, journal: outcome.run.journal, report: outcome.run.report } });
-      else err(`Run report: ${outcome.run.report ?? "(none)"}\n${outcome.exitCode === 0 ? "Demo finished: every task log opens through every node." : `Demo finished with exit code ${outcome.exitCode}.`}`);
+      if (json) outJson({ ok: outcome.exitCode === ExitCode.Done, ...outcome, run: { status: outcome.run.status, runId: outcome.run.runId, journal: outcome.run.journal, report: outcome.run.report } });
+      else err(`Run report: ${outcome.run.report ?? "(none)"}\n${outcome.exitCode === ExitCode.Done ? "Demo finished: every task log opens through every node." : `Demo finished with exit code ${outcome.exitCode}.`}`);
       process.exitCode = outcome.exitCode;
     } catch (error) {
-      failWith(error, json);
+      process.exitCode = reportError(error, json, "demo");
     }
   });
 }

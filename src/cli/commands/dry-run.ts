@@ -1,13 +1,14 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_COPY_GROWTH_PERCENT, verbFor, type ChangeSetTolerance } from "../../report/change-set.js";
-import { runDryRun } from "../../report/dry-run-command.js";
+import { runDryRun } from "../../operations/dry-run.js";
 import { REPORT_FORMATS, type ReportFormat } from "../../report/render.js";
 import { InputError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
-import { registerOctopusWorkflows } from "../../steps/workflows.js";
 import type { DryRunReport } from "../../report/model.js";
-import { err, interruptSignal, reportError } from "../output.js";
+import { withInterrupts } from "../interrupts.js";
+import { err, reportError } from "../output.js";
+import type { VerbContext } from "../program.js";
 
 interface DryRunFlags {
   format: ReportFormat;
@@ -21,7 +22,7 @@ interface DryRunFlags {
   verifyAll?: boolean;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, context: VerbContext = {}): void {
   program
     .command("dry-run")
     .description("Show what a run would change, how much data it would copy, collisions, free space and the estimated window. Writes nothing anywhere (no journal, no lock).")
@@ -40,19 +41,13 @@ export function register(program: Command): void {
       const format = flags.json || flags.outputFormat === "json" ? "json" : flags.outputFormat ? "md" : flags.format;
       try {
         const changeSet = changeSetWanted(flags.out, format, command.getOptionValueSource("format") === "cli");
-        registerOctopusWorkflows();
         const stepFlags = { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true };
         const tolerance: ChangeSetTolerance | undefined = changeSet ? { copyGrowthPercent: flags.copyTolerance } : undefined;
-        const outcome = await runDryRun({
-          planFile,
-          workflow: flags.workflow,
-          format,
-          out: flags.out,
-          ...(tolerance ? { changeSet: tolerance } : {}),
-          flags: stepFlags,
-          redactor,
-          signal: interruptSignal(),
-        });
+        const outcome = await withInterrupts(
+          (signal) =>
+            runDryRun({ ...context, planFile, workflow: flags.workflow, format, out: flags.out, ...(tolerance ? { changeSet: tolerance } : {}), flags: stepFlags, redactor, signal }),
+          { second: (name) => `octoha: second ${name}, exiting now; the dry-run changed nothing.` },
+        );
         const apply = verbFor(flags.workflow, planFile, flags.out);
         if (outcome.writtenTo && changeSet) process.stderr.write(`octoha: change set written to ${outcome.writtenTo}; once approved, apply it with: ${apply}\n`);
         else if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
@@ -60,7 +55,7 @@ export function register(program: Command): void {
         process.exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);
         if (outcome.report.blocked) err(`octoha: ${blockedSummary(outcome.report)}`);
       } catch (error) {
-        process.exitCode = reportError(error, format === "json");
+        process.exitCode = reportError(error, format === "json", "dry-run");
       }
     });
 }

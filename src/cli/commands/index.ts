@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import type { RegisterVerb } from "../program.js";
 import { register as check } from "./check.js";
 import { register as copy } from "./copy.js";
 import { register as demo } from "./demo.js";
@@ -15,4 +15,4 @@ import { register as tentacles } from "./tentacles.js";
 import { register as unlock } from "./unlock.js";
 
 /** Each verb's registration function, in the order `octoha --help` lists them. */
-export const commands: ((program: Command) => void)[] = [init, check, schema, dryRun, run, resume, rollback, status, unlock, repair, copy, tentacles, standin, demo];
+export const commands: RegisterVerb[] = [init, check, schema, dryRun, run, resume, rollback, status, unlock, repair, copy, tentacles, standin, demo];

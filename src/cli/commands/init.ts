@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .option("--force", "replace the file if it exists")
     .addHelpText("after", "\nExample:\n  octoha init migrate.json && octoha check migrate.json");
   addOutputOptions(command).action(async (file: string, flags: InitFlags) =>
-    runVerb(wantsJson(flags), async () => {
+    runVerb("init", wantsJson(flags), async () => {
       const written = await writePlanTemplate(file, { force: flags.force });
       if (wantsJson(flags)) outJson({ ok: true, file: written });
       else out(`Wrote ${written}.\nEdit the node names, URLs and folders, set the environment variables it names, then run: octoha check ${file}`);

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
+import type { VerbContext } from "../program.js";
 import { addApprovalOptions, addOutputOptions, addStepFlagOptions, startWorkflow, type StepFlagOptions } from "../run-options.js";
 
-export function register(program: Command): void {
+export function register(program: Command, context: VerbContext = {}): void {
   const cmd = program
     .command("repair")
     .description("Fix missing task logs, artifacts and packages in an HA cluster whose nodes wrote to their own disks: drain, maintenance mode, repath, merge every node's folders into shared storage, verify, bring the cluster back. Resumable.")
@@ -17,5 +18,5 @@ Examples:
   octoha repair plan.json --yes
 `,
   );
-  cmd.action((planFile: string, o: StepFlagOptions) => startWorkflow("repair", planFile, o));
+  cmd.action((planFile: string, o: StepFlagOptions) => startWorkflow("repair", planFile, o, context));
 }

@@ -1,6 +1,9 @@
 import type { Command } from "commander";
-import { continueRun } from "../../runner/run-workflow.js";
-import { addApprovalOptions, addOutputOptions, approveMode, failWith, withInterrupts, wantsJson, type OutputOptions } from "../run-options.js";
+import { withInterrupts } from "../interrupts.js";
+import type { VerbContext } from "../program.js";
+import { continueRun } from "../../operations/apply.js";
+import { addApprovalOptions, addOutputOptions, approveMode, wantsJson, type OutputOptions } from "../run-options.js";
+import { reportError } from "../output.js";
 
 interface ResumeFlags extends OutputOptions {
   run?: string;
@@ -10,7 +13,7 @@ interface ResumeFlags extends OutputOptions {
   cancelTasks?: boolean;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, context: VerbContext = {}): void {
   const cmd = program
     .command("resume")
     .argument("[plan]", "plan file; its state directory holds the run (default: the plan the run was started with)")
@@ -25,11 +28,11 @@ export function register(program: Command): void {
     const json = wantsJson(o);
     try {
       const outcome = await withInterrupts((signal) =>
-        continueRun({ mode: "resume", ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.cancelTasks ? { flags: { cancelTasks: true } } : {}), approve: approveMode(o, json), json, signal }),
+        continueRun({ ...context, mode: "resume", ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.cancelTasks ? { flags: { cancelTasks: true } } : {}), approve: approveMode(o, json), json, signal }),
       );
       process.exitCode = outcome.exitCode;
     } catch (error) {
-      failWith(error, json);
+      process.exitCode = reportError(error, json, "resume");
     }
   });
 }

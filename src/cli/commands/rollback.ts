@@ -1,6 +1,9 @@
 import type { Command } from "commander";
-import { continueRun } from "../../runner/run-workflow.js";
-import { addApprovalOptions, addOutputOptions, approveMode, failWith, withInterrupts, wantsJson, type OutputOptions } from "../run-options.js";
+import { withInterrupts } from "../interrupts.js";
+import type { VerbContext } from "../program.js";
+import { continueRun } from "../../operations/apply.js";
+import { addApprovalOptions, addOutputOptions, approveMode, wantsJson, type OutputOptions } from "../run-options.js";
+import { reportError } from "../output.js";
 
 interface RollbackFlags extends OutputOptions {
   run?: string;
@@ -15,7 +18,7 @@ const REMOVE_COPIES_HELP =
   "also remove the files the run copied into the shared folders that are still exactly as copied (others stay and are listed), " +
   "and the shared folders it created once empty; works on a run already rolled back too";
 
-export function register(program: Command): void {
+export function register(program: Command, context: VerbContext = {}): void {
   const cmd = program
     .command("rollback")
     .argument("[plan]", "plan file; its state directory holds the run")
@@ -31,10 +34,10 @@ export function register(program: Command): void {
     try {
       const where = { ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}) };
       const extras = { ...(o.to ? { rollbackTo: o.to } : {}), ...(o.removeCopies ? { flags: { removeCopies: true } } : {}) };
-      const outcome = await withInterrupts((signal) => continueRun({ mode: "rollback", ...where, ...extras, approve: approveMode(o, json), json, signal }));
+      const outcome = await withInterrupts((signal) => continueRun({ ...context, mode: "rollback", ...where, ...extras, approve: approveMode(o, json), json, signal }));
       process.exitCode = outcome.exitCode;
     } catch (error) {
-      failWith(error, json);
+      process.exitCode = reportError(error, json, "rollback");
     }
   });
 }

@@ -1,11 +1,13 @@
 import type { Command } from "commander";
+import type { VerbContext } from "../program.js";
 import { addApprovalOptions, addOutputOptions, addStepFlagOptions, startWorkflow, type StepFlagOptions } from "../run-options.js";
+import { ExitCode } from "../../shared/exit-codes.js";
 
 interface RunFlags extends StepFlagOptions {
   phase?: string;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, context: VerbContext = {}): void {
   const cmd = program
     .command("run")
     .argument("<plan>", "plan file (JSON)")
@@ -29,9 +31,9 @@ Examples:
   cmd.action(async (plan: string, o: RunFlags) => {
     if (o.phase !== undefined && o.phase !== "preseed") {
       process.stderr.write(`octoha: --phase must be "preseed" (got ${JSON.stringify(o.phase)}); without --phase the whole migration runs.\n`);
-      process.exitCode = 2;
+      process.exitCode = ExitCode.BadInput;
       return;
     }
-    await startWorkflow(o.phase === "preseed" ? "preseed" : "migrate", plan, o);
+    await startWorkflow(o.phase === "preseed" ? "preseed" : "migrate", plan, o, context);
   });
 }

@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .description("Print the plan file's JSON Schema (for editors: reference it with \"$schema\")")
     .addHelpText("after", "\nExample:\n  octoha schema > octoha.schema.json")
     .action(async () =>
-      runVerb(false, async () => {
+      runVerb("schema", false, async () => {
         out(planJsonSchemaText());
         return ExitCode.Done;
       }),

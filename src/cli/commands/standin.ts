@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { loadStandin, type StandinModule } from "../load-standin.js";
-import { failWith } from "../run-options.js";
+import { reportError } from "../output.js";
 
 interface StandinFlags {
   nodes: string;
@@ -48,7 +48,7 @@ export function register(program: Command): void {
       try {
         ({ startStandin } = await loadStandin());
       } catch (error) {
-        failWith(error, flags.json === true);
+        process.exitCode = reportError(error, flags.json === true, "standin");
         return;
       }
       const standin = await startStandin({

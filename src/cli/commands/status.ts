@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { renderStatus } from "../../report/status-view.js";
 import { readRunStatus } from "../../runner/status.js";
 import { redactor } from "../../shared/redact.js";
-import { addOutputOptions, failWith, wantsJson, type OutputOptions } from "../run-options.js";
+import { addOutputOptions, wantsJson, type OutputOptions } from "../run-options.js";
+import { reportError } from "../output.js";
 
 interface StatusFlags extends OutputOptions {
   run?: string;
@@ -23,7 +24,7 @@ export function register(program: Command): void {
       const report = await readRunStatus({ ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}) });
       process.stdout.write(renderStatus(report, { json, redactor }));
     } catch (error) {
-      failWith(error, json);
+      process.exitCode = reportError(error, json, "status");
     }
   });
 }

@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option("--tentacle-exe <path>", "Tentacle executable (default: the usual install path for the shell)")
     .addHelpText("after", "\nThe API key is never printed: commands read it from the environment variable the plan names.\nExample:\n  octoha tentacles plan.json --tentacle-config C:\\Octopus\\Tentacle\\Tentacle.config");
   addOutputOptions(command).action(async (planFile: string, flags: TentaclesFlags) =>
-    runVerb(wantsJson(flags), async () => {
+    runVerb("tentacles", wantsJson(flags), async () => {
       const advice = await adviseTentacles({ planFile, tentacleConfig: flags.tentacleConfig, thumbprint: flags.thumbprint, redisEnabled: flags.redisEnabled, probeRedis: flags.probeRedis, shell: flags.shell, instance: flags.tentacleInstance, tentacleExe: flags.tentacleExe });
       if (wantsJson(flags)) outJson(advice);
       else out(renderTentacleAdvice(advice));

@@ -1,10 +1,11 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { describeHolder, unlock } from "../../runner/lock.js";
-import { DEFAULT_STATE_DIR } from "../../runner/run-workflow.js";
+import { DEFAULT_STATE_DIR } from "../../runner/runs.js";
 import { unlockTarget } from "../../storage/target-lock.js";
 import { redactor } from "../../shared/redact.js";
-import { addOutputOptions, failWith, wantsJson, type OutputOptions } from "../run-options.js";
+import { addOutputOptions, wantsJson, type OutputOptions } from "../run-options.js";
+import { reportError } from "../output.js";
 
 interface UnlockFlags extends OutputOptions {
   stateDir?: string;
@@ -35,7 +36,7 @@ export function register(program: Command): void {
       const text = json ? JSON.stringify(result) : `Released the lock of ${describeHolder(result.released)}${result.wasStale ? "" : " (forced)"}.\nResume that run with: octoha resume --run ${result.released.id} --state-dir ${JSON.stringify(result.released.path)}`;
       process.stdout.write(`${redactor.redact(text)}\n`);
     } catch (error) {
-      failWith(error, json);
+      process.exitCode = reportError(error, json, "unlock");
     }
   });
 }

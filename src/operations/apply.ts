@@ -1,6 +1,6 @@
 /**
- * The bridge between verbs and the runner: load the plan, build a registered workflow's steps,
- * run them with the right view, release the workflow. `run` and `repair` call runWorkflow;
+ * Applying a workflow (run, repair, resume, rollback): load the plan, build a registered workflow's
+ * steps, run them through the runner with the right view, write the run's report, release the workflow. `run` and `repair` call runWorkflow;
  * `resume` and `rollback` call continueRun, which reads the workflow, plan and flags the run was
  * started with from its journal.
  */
@@ -12,14 +12,14 @@ import { loadPlan } from "../plan/load.js";
 import { createRunView, type ViewStreams } from "../report/run-view.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
-import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "./events.js";
-import { indexSteps, readJournal, type RunInvocation } from "./journal.js";
-import { runSteps, type RunHooks } from "./run-steps.js";
-import { listRuns } from "./runs.js";
-import { workflowFactory, type AfterRollback, type WorkflowName } from "./workflows.js";
+import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "../runner/events.js";
+import { indexSteps, readJournal, type RunInvocation } from "../runner/journal.js";
+import { runSteps, type RunHooks } from "../runner/run-steps.js";
+import { DEFAULT_STATE_DIR, listRuns } from "../runner/runs.js";
+import type { AfterRollback, WorkflowName } from "../runner/workflows.js";
+import { octopusWorkflows, WORKFLOW_NAMES, type WorkflowTable } from "./workflows.js";
+import { ExitCode } from "../shared/exit-codes.js";
 
-export const DEFAULT_STATE_DIR = ".octoha";
-const WORKFLOWS: readonly WorkflowName[] = ["migrate", "preseed", "repair"];
 
 export interface RunWorkflowOptions {
   workflow: WorkflowName;
@@ -34,17 +34,19 @@ export interface RunWorkflowOptions {
   /** Overrides the plan's state directory (resume from another node with --state-dir). */
   stateDir?: string;
   streams?: Partial<ViewStreams>;
+  /** Which workflows exist (default: the Octopus ones). */
+  workflows?: WorkflowTable;
   /** Test seam: see RunStepsOptions.hooks. */
   hooks?: RunHooks;
 }
 
 export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   const loaded = await loadPlan(o.planFile);
-  const factory = workflowFactory(o.workflow);
+  const factory = (o.workflows ?? octopusWorkflows)[o.workflow];
   if (!factory) {
     throw new OctohaError(`This build of octoha has no "${o.workflow}" workflow registered`, {
       code: "WORKFLOW_NOT_REGISTERED",
-      exitCode: 1,
+      exitCode: ExitCode.Failed,
       hint: "The runner is in place but the steps of this workflow are not part of this build yet; nothing was changed.",
     });
   }
@@ -137,6 +139,8 @@ export interface ContinueRunOptions {
   json: boolean;
   signal: AbortSignal;
   streams?: Partial<ViewStreams>;
+  workflows?: WorkflowTable;
+  /** Test seam: see RunStepsOptions.hooks. */
   hooks?: RunHooks;
 }
 
@@ -147,12 +151,18 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
   if (!runId) throw new InputError(`No run to ${o.mode} in ${stateDir}`, { code: "RUN_NOT_FOUND", path: stateDir, hint: "Give the plan (its state directory is used) or --state-dir where the run's journal lives." });
   const header = (await readJournal(stateDir, runId)).records.find((r) => r.t === "run");
   const invocation: RunInvocation = header?.t === "run" ? (header.invocation ?? {}) : {};
-  const workflow = WORKFLOWS.find((w) => w === invocation.workflow);
+  const workflow = WORKFLOW_NAMES.find((w) => w === invocation.workflow);
   const planFile = o.planFile ?? invocation.planFile;
   if (!workflow || !planFile) {
     throw new InputError(`Run ${runId} does not record which workflow and plan started it`, { code: "RUN_INVOCATION_UNKNOWN", hint: "It was not started by `octoha run`; continue it with the tool that started it." });
   }
-  return runWorkflow({ workflow, planFile, flags: { ...(invocation.flags ?? {}), ...(o.flags ?? {}) }, approve: o.approve, json: o.json, signal: o.signal, mode: o.mode, runId, stateDir, ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}), ...(o.streams ? { streams: o.streams } : {}),
+  const extras = {
+    ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}),
+    ...(o.streams ? { streams: o.streams } : {}),
+    ...(o.workflows ? { workflows: o.workflows } : {}),
     ...(o.hooks ? { hooks: o.hooks } : {}),
-  });
+  };
+  const flags = { ...(invocation.flags ?? {}), ...(o.flags ?? {}) };
+  const { approve, json, signal, mode } = o;
+  return runWorkflow({ workflow, planFile, flags, approve, json, signal, mode, runId, stateDir, ...extras });
 }

@@ -1,21 +1,25 @@
 /**
  * What `octoha dry-run` does, outside the CLI: load the plan, build the workflow, inspect every
- * step, render. Writes only the --out file the operator asked for (never a journal or lock).
+ * step, build the report, render. Writes only the --out file the operator asked for (never a
+ * journal or lock): the context handed to the steps refuses checkpoints, and inspect() is read-only
+ * by contract. An inspect that fails is reported as that step's error; the others still run.
  */
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadPlan } from "../plan/load.js";
 import { requireSecrets } from "../plan/secrets.js";
-import { workflowFactory, type WorkflowName } from "../runner/workflows.js";
-import { InputError, OctohaError } from "../shared/errors.js";
+import type { WorkflowName } from "../runner/workflows.js";
+import type { Step, StepContext, StepEvent } from "../runner/step.js";
+import { InputError, InternalError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
-import { buildChangeSet, serializeChangeSet, type ChangeSetTolerance } from "./change-set.js";
-import { collectDryRun } from "./dry-run.js";
-import type { DryRunReport } from "./model.js";
-import { renderDryRun, type ReportFormat } from "./render.js";
+import { buildChangeSet, serializeChangeSet, type ChangeSetTolerance } from "../report/change-set.js";
+import { buildDryRunReport } from "../report/dry-run.js";
+import type { DryRunReport, StepPreviewReport } from "../report/model.js";
+import { renderDryRun, type ReportFormat } from "../report/render.js";
+import { octopusWorkflows, type WorkflowTable } from "./workflows.js";
 
 export interface DryRunOptions {
   planFile: string;
@@ -28,6 +32,8 @@ export interface DryRunOptions {
   flags: Record<string, boolean | string | undefined>;
   redactor: Redactor;
   signal?: AbortSignal;
+  /** Which workflows exist (default: the Octopus ones). */
+  workflows?: WorkflowTable;
 }
 
 export interface DryRunOutcome {
@@ -39,7 +45,7 @@ export interface DryRunOutcome {
 
 export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
   const loaded = await loadPlan(o.planFile);
-  const factory = workflowFactory(o.workflow);
+  const factory = (o.workflows ?? octopusWorkflows)[o.workflow];
   if (!factory) throw new InputError(`Unknown workflow ${o.workflow}`, { code: "WORKFLOW_UNKNOWN", hint: "Use --workflow migrate or --workflow repair." });
   // As for a run: an unset variable is bad input (exit 2), not a report of a run that cannot start.
   requireSecrets(loaded.plan, process.env, o.redactor);
@@ -81,4 +87,48 @@ async function changeSetText(
   const plan = { file: planFile, sha256: await planSha256(planFile) };
   const changeSet = buildChangeSet({ report, plan, octohaVersion: OCTOHA_VERSION, flags: pinnedFlags(flags), tolerance }, redactor);
   return serializeChangeSet(changeSet);
+}
+
+export interface CollectOptions {
+  workflow: string;
+  planFile: string;
+  steps: readonly Step[];
+  redactor: Redactor;
+  now?: () => number;
+  signal?: AbortSignal;
+  onEvent?: (stepId: string, event: StepEvent) => void;
+}
+
+function inspectContext(stepId: string, o: CollectOptions): StepContext {
+  return {
+    runId: "dry-run",
+    stepId,
+    signal: o.signal ?? new AbortController().signal,
+    async checkpoint() {
+      throw new InternalError(`step ${stepId} tried to save a checkpoint during a dry-run`);
+    },
+    emit: (e) => o.onEvent?.(stepId, e),
+    now: o.now ?? Date.now,
+  };
+}
+
+/** Inspects every step in order and builds the (redacted) report of what a run would do. */
+export async function collectDryRun(o: CollectOptions): Promise<DryRunReport> {
+  const previews: StepPreviewReport[] = [];
+  const facts = new Map<string, Record<string, unknown>>();
+  for (const step of o.steps) {
+    const requiresApproval = step.requiresApproval ?? false;
+    try {
+      const p = await step.inspect(inspectContext(step.id, o));
+      previews.push({ id: step.id, title: step.title, requiresApproval, changes: p.changes, findings: p.findings });
+      facts.set(step.id, p.facts ?? {});
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const fix = "Fix the cause and run the dry-run again; a real run would stop here.";
+      const failed = { severity: "error" as const, code: "INSPECT_FAILED", summary: `Could not preview ${step.id}: ${message}`, fix };
+      previews.push({ id: step.id, title: step.title, requiresApproval, changes: [], findings: [failed], error: message });
+    }
+  }
+  const { workflow, planFile, redactor } = o;
+  return buildDryRunReport({ workflow, planFile, previews, facts, redactor, ...(o.now ? { now: o.now } : {}) });
 }

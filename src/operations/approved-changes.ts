@@ -5,11 +5,12 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { WorkflowName } from "../runner/workflows.js";
+import type { WorkflowTable } from "./workflows.js";
 import { InputError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
-import { buildChangeSet, driftOf, parseChangeSet, renderDrift, requireApplicable, verbFor, type Drift } from "./change-set.js";
-import { pinnedFlags, planSha256, runDryRun } from "./dry-run-command.js";
+import { buildChangeSet, driftOf, parseChangeSet, renderDrift, requireApplicable, verbFor, type Drift } from "../report/change-set.js";
+import { pinnedFlags, planSha256, runDryRun } from "./dry-run.js";
 
 /** The world moved since the change set was approved: exit 2, with the diff. */
 export class ChangeSetDrift extends InputError {
@@ -43,6 +44,8 @@ export interface CheckChangesOptions {
   flags: Record<string, boolean | string | undefined>;
   redactor: Redactor;
   signal?: AbortSignal;
+  /** Which workflows exist (default: the Octopus ones). */
+  workflows?: WorkflowTable;
 }
 
 export async function checkApprovedChanges(o: CheckChangesOptions): Promise<void> {
@@ -63,6 +66,7 @@ export async function checkApprovedChanges(o: CheckChangesOptions): Promise<void
     flags: o.flags,
     redactor: o.redactor,
     ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.workflows ? { workflows: o.workflows } : {}),
   });
   const now = buildChangeSet(
     {

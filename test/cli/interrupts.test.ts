@@ -1,0 +1,58 @@
+/**
+ * The command line's one Ctrl-C handling (src/cli/interrupts.ts), in a real process receiving real
+ * signals: the first aborts the work's signal and lets it finish; a second exits 3 at once.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO } from "../helpers/cli.js";
+
+const MODULE = path.join(REPO, "dist/cli/interrupts.js");
+
+/** A child whose work waits for its abort signal, then (if `finish`) stops by itself after 200 ms, else hangs. */
+function child(finish: boolean, messages: string) {
+  const script = `
+    const { withInterrupts } = await import(${JSON.stringify(MODULE)});
+    const messages = ${messages};
+    const alive = setInterval(() => {}, 1000); // a real CLI has sockets or files open meanwhile
+    const code = await withInterrupts((signal) => new Promise((resolve) => {
+      process.stdout.write("ready\\n");
+      signal.addEventListener("abort", () => { process.stdout.write("aborted\\n"); if (${finish}) setTimeout(() => resolve(7), 200); });
+    }), messages);
+    clearInterval(alive);
+    process.stdout.write("finished " + code + "\\n");
+    process.exitCode = code;`;
+  const p = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const ready = new Promise<void>((resolve) => p.stdout.on("data", () => stdout.includes("ready") && resolve()));
+  const aborted = new Promise<void>((resolve) => p.stdout.on("data", () => stdout.includes("aborted") && resolve()));
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => p.on("close", (code) => resolve({ code, stdout, stderr })));
+  return { p, ready, aborted, exited };
+}
+
+describe("Ctrl-C", { timeout: 30_000 }, () => {
+  it("the first SIGINT aborts the work, which stops by itself with its own exit code; the run's message is printed", async () => {
+    const c = child(true, "undefined");
+    await c.ready;
+    c.p.kill("SIGINT");
+    const r = await c.exited;
+    expect(r.code).toBe(7);
+    expect(r.stdout).toContain("aborted\nfinished 7");
+    expect(r.stderr).toContain("SIGINT received: letting the current step checkpoint");
+  });
+
+  it("a second SIGINT exits 3 at once with the caller's message, while the work still hangs", async () => {
+    const c = child(false, `{ second: (n) => "second " + n + ": bye" }`);
+    await c.ready;
+    c.p.kill("SIGINT");
+    await c.aborted;
+    c.p.kill("SIGINT");
+    const r = await c.exited;
+    expect(r.code).toBe(3);
+    expect(r.stdout).not.toContain("finished");
+    expect(r.stderr).toBe("second SIGINT: bye\n");
+  });
+});
