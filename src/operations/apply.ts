@@ -149,7 +149,15 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : o.planFile ? (await loadPlan(o.planFile)).stateDir : path.resolve(DEFAULT_STATE_DIR);
   const runId = o.runId ?? (await listRuns(stateDir))[0];
   if (!runId) throw new InputError(`No run to ${o.mode} in ${stateDir}`, { code: "RUN_NOT_FOUND", path: stateDir, hint: "Give the plan (its state directory is used) or --state-dir where the run's journal lives." });
-  const header = (await readJournal(stateDir, runId)).records.find((r) => r.t === "run");
+  const { records } = await readJournal(stateDir, runId);
+  if (records.length === 0) {
+    throw new InputError(`Run ${runId} recorded nothing: it was stopped before its first journal record, so it changed nothing and there is nothing to ${o.mode}`, {
+      code: "RUN_EMPTY",
+      path: stateDir,
+      hint: "Start the run again with the same command (`octoha run PLAN` or `octoha repair PLAN`): it takes over the stopped run's lock once that process is gone.",
+    });
+  }
+  const header = records.find((r) => r.t === "run");
   const invocation: RunInvocation = header?.t === "run" ? (header.invocation ?? {}) : {};
   const workflow = WORKFLOW_NAMES.find((w) => w === invocation.workflow);
   const planFile = o.planFile ?? invocation.planFile;

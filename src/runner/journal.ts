@@ -15,7 +15,7 @@
  * checked, and records appended to it are version 2.
  */
 import { createHash } from "node:crypto";
-import { mkdir, open, readFile, truncate, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readFile, rename, truncate, writeFile, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { InputError, OctohaError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
@@ -222,7 +222,12 @@ function parseHead(file: string, text: string): JournalHead {
 async function readHead(stateDir: string, runId: string): Promise<JournalHead | undefined> {
   const file = journalHeadFile(stateDir, runId);
   try {
-    return parseHead(file, await readFile(file, "utf8"));
+    const text = await readFile(file, "utf8");
+    // Empty: created by a release that opened the head before writing it, and killed in between. The
+    // head is written before the first checked record, so this is "no head": a journal with checked
+    // records beside it is still refused (checkHead), an empty one was never written to.
+    if (text.length === 0) return undefined;
+    return parseHead(file, text);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
@@ -286,6 +291,18 @@ export interface JournalWriterOptions {
 const HEAD_BYTES = 64;
 const headText = (head: JournalHead): string => `${JSON.stringify(head).padEnd(HEAD_BYTES - 1)}\n`;
 
+async function createHead(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  const fh = await open(tmp, "r+");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
 /** Appends records one at a time, in order; append() resolves once the record is fsync'd. */
 export class JournalWriter {
   readonly file: string;
@@ -319,7 +336,10 @@ export class JournalWriter {
     this.last = { seq: existing.tail.count, sum: existing.tail.sum };
     this.handle = await open(this.file, "a");
     // journal.head exists (fsync'd) before the first checked record: from then on a journal without one is damaged.
-    this.head = await open(this.headFile, head ? "r+" : "w");
+    // A new head is written whole under a private name and renamed into place: opened with "w" and then
+    // written, a kill between the two left an empty head that every later resume refused as damage.
+    if (!head) await createHead(this.headFile, headText(this.last));
+    this.head = await open(this.headFile, "r+");
     await this.head.write(headText(this.last), 0);
     await this.head.sync();
   }

@@ -3,6 +3,8 @@
  * restores the journal, drives the run machine with actors wrapping executors.ts, journals the
  * persisted snapshot after every transition, and returns an outcome with the exit code.
  */
+import { readdir, rmdir, stat, unlink } from "node:fs/promises";
+import path from "node:path";
 import { createActor, fromPromise, waitFor, type SnapshotFrom } from "xstate";
 import { realClock, type Clock } from "../shared/clock.js";
 import { InputError, OctohaError } from "../shared/errors.js";
@@ -11,8 +13,9 @@ import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "./events.js";
 import { applyStep, askApproval, compensationList, undoNext, type ExecutorDeps } from "./executors.js";
-import { JournalWriter, legacyWarning, readJournal, runDir, type JournalRecord, type RunInvocation, type StepRecord } from "./journal.js";
-import { acquireLock } from "./lock.js";
+import { JournalWriter, journalFile, legacyWarning, readJournal, runDir, type JournalRecord, type RunInvocation, type StepRecord } from "./journal.js";
+import { acquireLock, readLock } from "./lock.js";
+import { holderDeadHere } from "../shared/lock.js";
 import { MACHINE_VERSION, runMachine, SETTLED_STATES, type RunContext } from "./machine.js";
 import { continueCommand, listRuns, newRunId } from "./runs.js";
 import type { Step } from "./step.js";
@@ -147,17 +150,19 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   const runId = await resolveRunId(o);
   const checked = o.mode === "run" ? undefined : await readPriorRun(o, runId, true);
   const invocation = checked?.invocation ?? o.invocation;
+  const abandoned = o.mode === "run" ? await deadRunThatRecordedNothing(o.stateDir) : undefined;
   const lock = await acquireLock({
     stateDir: o.stateDir,
     runId,
     operation: o.mode,
     version: OCTOHA_VERSION,
-    ...(o.mode === "run" ? {} : { takeOverDeadHolderOf: runId }),
+    ...(o.mode === "run" ? (abandoned ? { takeOverDeadHolderOf: abandoned } : {}) : { takeOverDeadHolderOf: runId }),
     ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
     onWarning: (message) => o.view.notify({ type: "warning", message }),
   });
   let journal: JournalWriter | undefined;
   try {
+    if (abandoned) await removeEmptyRunDir(o, abandoned);
     if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation, new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id)));
     // Read again under the lock: the first read only checked the run before taking the lock.
     const prior = checked ? await readPriorRun(o, runId, false) : undefined;
@@ -185,6 +190,31 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     await journal?.close().catch(() => undefined);
     await lock.release();
   }
+}
+
+/**
+ * The run holding the state lock, when its process is provably dead on this host and its journal
+ * holds not one byte: it was killed between taking the lock and its first record (the `run` record
+ * comes before any step), so it changed nothing and there is nothing to resume. Re-running the same
+ * command takes its lock over, as resume does for a run that recorded something.
+ */
+async function deadRunThatRecordedNothing(stateDir: string): Promise<string | undefined> {
+  const holder = await readLock(stateDir).catch(() => undefined);
+  if (!holder || !holderDeadHere(holder)) return undefined;
+  const size = await stat(journalFile(stateDir, holder.id)).then((st) => st.size, (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? 0 : 1));
+  return size === 0 ? holder.id : undefined;
+}
+
+/** The abandoned run's folder goes (an empty journal and head at most), so `resume` and `status` see the new run. */
+async function removeEmptyRunDir(o: RunStepsOptions, abandoned: string): Promise<void> {
+  const dir = runDir(o.stateDir, abandoned);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const empty = async (name: string) => (await stat(path.join(dir, name)).catch(() => undefined))?.size === 0;
+  const removable = names.every((n) => n === "journal.jsonl" || n === "journal.head" || /^journal\.head\.\d+\.tmp$/.test(n));
+  if (!removable || !(await empty("journal.jsonl").then((e) => e || !names.includes("journal.jsonl")))) return;
+  await Promise.all(names.map((n) => unlink(path.join(dir, n))));
+  await rmdir(dir).catch(() => undefined);
+  o.view.notify({ type: "warning", message: `Run ${abandoned} was stopped before it recorded anything (it changed nothing); removed its empty folder ${dir}.` });
 }
 
 /**

@@ -24,6 +24,7 @@ import { collectGarbage } from "./heap.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
 import { lockTarget, newCopyLockId, type LockOwner } from "./target-lock.js";
+import { removeStaleTemps } from "./run-copies.js";
 import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
 import { sourceIdentity } from "./source-identity.js";
@@ -187,6 +188,9 @@ async function prepareTarget(s: Settings, owner: LockOwner | undefined, bytes: n
     // One writer per target: the copy pass lists it again under the lock and decides from that.
     const onWarning = (message: string): void => void (summary.warnings ??= []).push(message);
     lock = await lockTarget({ target: s.target, owner: owner ?? { id: newCopyLockId(), operation: "copy" }, onWarning });
+    // The copy pass sweeps dead temp files from the target folders it lists, never from the quarantine:
+    // a kill -9 while a losing copy was being quarantined left its temp file there for good.
+    await removeStaleTemps(s.quarantineRoot, s.ops);
   }
   const preflight = await preflightTarget({ target: s.target, bytesNeeded: bytes, probe: !s.dryRun, ops: s.ops });
   if (!preflight.ok) {

@@ -154,10 +154,19 @@ export interface KillSpec {
 }
 
 const KILL_FIXTURE = fileURLToPath(new URL("./fixtures/kill-on-event.mjs", import.meta.url));
+const KILL_ON_OPEN_FIXTURE = fileURLToPath(new URL("./fixtures/kill-on-open.mjs", import.meta.url));
+
+/** Where the child kills itself: right after it opens (or links into place) a file with this name ending (see fixtures/kill-on-open.mjs). */
+export interface KillOnOpenSpec {
+  suffix: string;
+  call?: "open" | "link";
+}
 
 export interface OctohaOptions {
   /** The child SIGKILLs itself right after writing this event. */
   killOn?: KillSpec;
+  /** The child SIGKILLs itself right after creating this file. */
+  killOnOpen?: KillOnOpenSpec;
   /** Without --yes (gates stop the run, exit 3). */
   noYes?: boolean;
   timeoutMs?: number;
@@ -167,8 +176,9 @@ export interface OctohaOptions {
 
 /** `octoha VERB PLAN --yes --json` as a child process; --json events parsed as they arrive. */
 export function octoha(c: E2eCase, verb: "run" | "repair" | "resume" | "rollback", o: OctohaOptions = {}): Promise<ChildResult> {
-  const args = [...(o.killOn ? ["--import", KILL_FIXTURE] : []), CLI, verb, c.planFile, "--json", ...(o.noYes ? [] : ["--yes"]), ...(o.args ?? [])];
-  const env = o.killOn ? { ...c.env, E2E_KILL_ON: JSON.stringify(o.killOn) } : c.env;
+  const preload = [...(o.killOn ? ["--import", KILL_FIXTURE] : []), ...(o.killOnOpen ? ["--import", KILL_ON_OPEN_FIXTURE] : [])];
+  const args = [...preload, CLI, verb, c.planFile, "--json", ...(o.noYes ? [] : ["--yes"]), ...(o.args ?? [])];
+  const env = { ...c.env, ...(o.killOn ? { E2E_KILL_ON: JSON.stringify(o.killOn) } : {}), ...(o.killOnOpen ? { E2E_KILL_ON_OPEN: JSON.stringify(o.killOnOpen) } : {}) };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

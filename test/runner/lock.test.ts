@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { acquireLock, lockFile, readLock, unlock, type LockInfo } from "../../src/runner/lock.js";
+import { journalFile } from "../../src/runner/journal.js";
 import { runSteps } from "../../src/runner/run-steps.js";
 import type { Step } from "../../src/runner/step.js";
 import { Redactor } from "../../src/shared/redact.js";
@@ -63,10 +64,13 @@ describe("state lock", () => {
     expect(existsSync(lockFile(t.dir))).toBe(false);
   });
 
-  it("a lock left by a dead process is reported as stale with the exact unlock command, and unlock releases it", async () => {
+  it("a lock left by a dead process whose run recorded something is reported as stale with the exact unlock command, and unlock releases it", async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const stale = writeLock(t.dir, { pid: deadPid() });
+    // A run that recorded nothing changed nothing, and a new run takes its lock over (e2e kill-before-first-record).
+    mkdirSync(path.dirname(journalFile(t.dir, stale.id)), { recursive: true });
+    writeFileSync(journalFile(t.dir, stale.id), '{"v":2,"seq":1,"t":"run"}\n');
     const err = await runSteps({ ...base(), stateDir: t.dir, steps: [gatedStep().step], view: new RecordingView() }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "STATE_LOCK_STALE", exitCode: 1 });
     expect((err as { hint: string }).hint).toContain(`is no longer running`);
