@@ -112,7 +112,7 @@ async function removeEmptied(ops: FileOps, root: string, folder: string): Promis
 }
 
 /** Remove the temp files of copies that are gone (a kill -9, a crash) under `root`, its .octoha folder included. */
-async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps): Promise<string[]> {
+export async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps): Promise<string[]> {
   const removed: string[] = [];
   const now = Date.now();
   const pending = [root];
