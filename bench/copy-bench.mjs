@@ -86,7 +86,9 @@ function main() {
     octoha: () => timed(process.execPath, [cli, "copy", home, dst, "--node", "bench", "--json", ...extra]),
     cp: () => timed("cp", ["-a", home, dst]),
     ...(rsync ? { rsync: () => timed("rsync", ["-a", `${home}/`, `${dst}/`]) } : {}),
-    ...(o.floor && has("python3") ? { floor: () => timed("python3", [path.join(repo, "bench", "protocol-floor.py"), home, dst, "4", "1"]) } : {}),
+    ...(o.floor && has("python3")
+      ? { floor: () => timed("python3", [path.join(repo, "bench", "protocol-floor.py"), home, dst, "4", "1"]) }
+      : {}),
   };
   const names = Object.keys(tools);
   const results = Object.fromEntries(names.map((n) => [n, []]));
@@ -124,9 +126,16 @@ function main() {
     ...names.map((n) => `  ${n.padEnd(7)} median ${m[n].toFixed(2)} s   (${results[n].map((x) => x.toFixed(2)).join(", ")})`),
     `  octoha/cp     ${(m.octoha / m.cp).toFixed(2)}  (goal <= 0.8 on medium)`,
     ...(rsync ? [`  octoha/rsync  ${(m.octoha / m.rsync).toFixed(2)}`] : []),
-    ...(m.floor ? [`  floor/cp      ${(m.floor / m.cp).toFixed(2)}  (the protocol itself, 4 processes: no implementation of it does better here)`, `  octoha/floor  ${(m.octoha / m.floor).toFixed(2)}`] : []),
+    ...(m.floor
+      ? [
+          `  floor/cp      ${(m.floor / m.cp).toFixed(2)}  (the protocol itself, 4 processes: no implementation of it does better here)`,
+          `  octoha/floor  ${(m.octoha / m.floor).toFixed(2)}`,
+        ]
+      : []),
     `  no-op re-run: octoha ${median(noop.octoha).toFixed(2)} s` +
-      (rsync ? `, rsync ${median(noop.rsync).toFixed(2)} s, ratio ${(median(noop.octoha) / median(noop.rsync)).toFixed(2)} (goal <= 1.5)` : ""),
+      (rsync
+        ? `, rsync ${median(noop.rsync).toFixed(2)} s, ratio ${(median(noop.octoha) / median(noop.rsync)).toFixed(2)} (goal <= 1.5)`
+        : ""),
     `  octoha peak RSS ${peakRss ? `${peakRss.toFixed(0)} MB` : "unknown (no /usr/bin/time)"} (goal <= 200 MB on large)`,
   ];
   process.stdout.write(lines.join("\n") + "\n");

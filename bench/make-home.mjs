@@ -53,7 +53,9 @@ function linePool(rand) {
     const level = rand() < 0.8 ? "Info   " : rand() < 0.7 ? "Verbose" : "Warning";
     const verb = VERBS[Math.floor(rand() * VERBS.length)];
     const target = TARGETS[Math.floor(rand() * TARGETS.length)];
-    lines.push(`2026-10-${String(1 + (i % 28)).padStart(2, "0")}T0${i % 10}:${String(i % 60).padStart(2, "0")}:00Z ${level} | ${verb} 'Acme.App' 3.${i % 17}.${i} on ${target} (${i})\n`);
+    lines.push(
+      `2026-10-${String(1 + (i % 28)).padStart(2, "0")}T0${i % 10}:${String(i % 60).padStart(2, "0")}:00Z ${level} | ${verb} 'Acme.App' 3.${i % 17}.${i} on ${target} (${i})\n`,
+    );
   }
   return lines;
 }
@@ -121,19 +123,25 @@ export function makeHome(options) {
     }
     mkdirSync(join(logs, base), { recursive: true });
     const parts = 1 + Math.floor(rand() * 3);
-    for (let p = 0; p < parts; p++) write("TaskLogs", join(logs, base, `${suffixFor(id * 10 + p)}.tl.txt`), textOf(rand, pool, Math.ceil(size / parts), header));
+    for (let p = 0; p < parts; p++)
+      write("TaskLogs", join(logs, base, `${suffixFor(id * 10 + p)}.tl.txt`), textOf(rand, pool, Math.ceil(size / parts), header));
     return `TaskLogs/${base}/`;
   };
   const firstTask = (node - 1) * 10_000_000 + 1;
   for (let i = 0; i < preset.logs; i++) taskLog(firstTask + i, logNormal(rand, logMedian, 1.3, 8 << 20));
   if (options.scheduled !== false) {
     for (const job of ["processautodeployments", "processsubscriptions", "retention", "checkformajorupgrades"]) {
-      write("TaskLogs", join(logs, `scheduledtasks_${job}.txt`), textOf(rand, pool, logNormal(rand, 5_000, 0.7, 256 << 10), `node ${node} ${job}\n`));
+      write(
+        "TaskLogs",
+        join(logs, `scheduledtasks_${job}.txt`),
+        textOf(rand, pool, logNormal(rand, 5_000, 0.7, 256 << 10), `node ${node} ${job}\n`),
+      );
     }
   }
   if (options.collideWithNode) {
     const otherFirst = (options.collideWithNode - 1) * 10_000_000 + 1;
-    for (let i = 0; i < (options.collisions ?? 0); i++) summary.collisions.push(taskLog(otherFirst + i, logNormal(rand, 8_000, 1, 1 << 20)));
+    for (let i = 0; i < (options.collisions ?? 0); i++)
+      summary.collisions.push(taskLog(otherFirst + i, logNormal(rand, 8_000, 1, 1 << 20)));
   }
 
   const artifactNames = ["screenshot.png", "web.config", "iis-logs.zip", "results.xml", "memory.dmp"];
@@ -141,7 +149,11 @@ export function makeHome(options) {
     const dir = join(out, "Artifacts", "Spaces-1", `ServerTasks-${firstTask + Math.floor(i / 3)}`);
     mkdirSync(dir, { recursive: true });
     const name = `${i % 3}-${artifactNames[Math.floor(rand() * artifactNames.length)]}`;
-    write("Artifacts", join(dir, name), binaryOf(block, logNormal(rand, 50_000, 1.6, 48 << 20), Math.floor(rand() * block.length), `artifact ${node}/${i}\n`));
+    write(
+      "Artifacts",
+      join(dir, name),
+      binaryOf(block, logNormal(rand, 50_000, 1.6, 48 << 20), Math.floor(rand() * block.length), `artifact ${node}/${i}\n`),
+    );
   }
 
   for (let i = 0; i < preset.packages; i++) {
@@ -149,7 +161,11 @@ export function makeHome(options) {
     const dir = join(out, "Packages", "Spaces-1", "feeds-builtin", id);
     mkdirSync(dir, { recursive: true });
     const size = Math.round(preset.packageMiB * (1 << 20) * (0.5 + rand()));
-    write("Packages", join(dir, `${id}.${1 + (i % 4)}.${Math.floor(i / 10)}.${node}${i}.zip`), binaryOf(block, size, Math.floor(rand() * block.length), `package ${node}/${i}\n`));
+    write(
+      "Packages",
+      join(dir, `${id}.${1 + (i % 4)}.${Math.floor(i / 10)}.${node}${i}.zip`),
+      binaryOf(block, size, Math.floor(rand() * block.length), `package ${node}/${i}\n`),
+    );
   }
   return summary;
 }
@@ -165,7 +181,9 @@ function parseArgs(argv) {
     const value = argv[++i];
     if (!key.startsWith("--") || value === undefined) throw new Error(`expected --name value pairs, got '${key}'`);
     const name = key.slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    o[name] = ["node", "seed", "collideWithNode", "collisions", "logs", "artifacts", "packages", "logMedian"].includes(name) ? Number(value) : value;
+    o[name] = ["node", "seed", "collideWithNode", "collisions", "logs", "artifacts", "packages", "logMedian"].includes(name)
+      ? Number(value)
+      : value;
   }
   if (!o.out) throw new Error("--out DIR is required");
   return o;

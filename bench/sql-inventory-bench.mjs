@@ -12,10 +12,33 @@ if (process.argv.includes("--serve")) {
   const { startTdsServer, createSqlEngine } = await import("@octoha/standin");
   const n = Number(tasks);
   const state = {
-    version: "2022.4.3963", schema: "2018+", isInMaintenanceMode: false,
+    version: "2022.4.3963",
+    schema: "2018+",
+    isInMaintenanceMode: false,
     folders: { taskLogs: "C:\\Octopus\\TaskLogs", artifacts: "C:\\Octopus\\Artifacts", packages: "C:\\Octopus\\Packages" },
-    nodes: ["OCTO1", "OCTO2"].map((name) => ({ id: `OctopusServerNodes-${name}`, name, maxConcurrentTasks: 5, isDraining: false, lastSeen: "2026-01-01T00:00:00.000Z", running: true, effectiveFolders: { taskLogs: "", artifacts: "", packages: "" }, pathMap: [] })),
-    tasks: Array.from({ length: n }, (_, i) => ({ id: `ServerTasks-${i + 1}`, name: "Deploy", description: `Deploy ${i + 1}`, state: "Success", serverNode: i % 2 ? "OCTO1" : "OCTO2", queueTime: "2026-01-01T00:00:00.000Z", startTime: "2026-01-01T00:00:00.000Z", completedTime: "2026-01-01T00:01:00.000Z", spaceId: "Spaces-1", isSystem: false, logFileName: "" })),
+    nodes: ["OCTO1", "OCTO2"].map((name) => ({
+      id: `OctopusServerNodes-${name}`,
+      name,
+      maxConcurrentTasks: 5,
+      isDraining: false,
+      lastSeen: "2026-01-01T00:00:00.000Z",
+      running: true,
+      effectiveFolders: { taskLogs: "", artifacts: "", packages: "" },
+      pathMap: [],
+    })),
+    tasks: Array.from({ length: n }, (_, i) => ({
+      id: `ServerTasks-${i + 1}`,
+      name: "Deploy",
+      description: `Deploy ${i + 1}`,
+      state: "Success",
+      serverNode: i % 2 ? "OCTO1" : "OCTO2",
+      queueTime: "2026-01-01T00:00:00.000Z",
+      startTime: "2026-01-01T00:00:00.000Z",
+      completedTime: "2026-01-01T00:01:00.000Z",
+      spaceId: "Spaces-1",
+      isSystem: false,
+      logFileName: "",
+    })),
     packages: [],
   };
   const engine = createSqlEngine({ state: () => state, revision: () => 1 });
@@ -43,7 +66,16 @@ if (process.argv.includes("--serve")) {
     }
   }
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  console.log(JSON.stringify({ rows: count, pageSize: Number(pageSize), seconds: +(ms / 1000).toFixed(2), rowsPerSecond: Math.round(count / (ms / 1000)), peakHeapGrowthMB: +((peak - base) / 1e6).toFixed(1), maxRetainedAfterGcMB: +(retained / 1e6).toFixed(1) }));
+  console.log(
+    JSON.stringify({
+      rows: count,
+      pageSize: Number(pageSize),
+      seconds: +(ms / 1000).toFixed(2),
+      rowsPerSecond: Math.round(count / (ms / 1000)),
+      peakHeapGrowthMB: +((peak - base) / 1e6).toFixed(1),
+      maxRetainedAfterGcMB: +(retained / 1e6).toFixed(1),
+    }),
+  );
   await inventory.close();
   child.kill();
 }

@@ -102,8 +102,9 @@ function cleanEnv(extra = {}) {
   return { ...env, NO_COLOR: "1", ...extra };
 }
 
-const tail = (r) => `exit ${r.code} signal ${r.signal}; stderr: ${r.stderr.trim().split("\n").slice(-6).join(" | ").slice(0, 1200)}`
-  + (r.code !== 0 && r.stdout ? `; stdout: ${r.stdout.trim().split("\n").slice(-2).join(" | ").slice(0, 800)}` : "");
+const tail = (r) =>
+  `exit ${r.code} signal ${r.signal}; stderr: ${r.stderr.trim().split("\n").slice(-6).join(" | ").slice(0, 1200)}` +
+  (r.code !== 0 && r.stdout ? `; stdout: ${r.stdout.trim().split("\n").slice(-2).join(" | ").slice(0, 800)}` : "");
 
 // ---- bytes on disk --------------------------------------------------------------------------
 /** relPath → sha256 of every file under root ('/' separators); skips top-level names in `skip`. */
@@ -115,7 +116,13 @@ function hashTree(root, skip = []) {
       const r = rel ? `${rel}/${d.name}` : d.name;
       if (!rel && skip.includes(d.name)) continue;
       if (d.isDirectory()) walk(r);
-      else out.set(r, createHash("sha256").update(readFileSync(path.join(root, r))).digest("hex"));
+      else
+        out.set(
+          r,
+          createHash("sha256")
+            .update(readFileSync(path.join(root, r)))
+            .digest("hex"),
+        );
     }
   };
   walk("");
@@ -166,7 +173,8 @@ function checkManifest(target, problems) {
     }
     const bytes = readFileSync(abs);
     if (bytes.length !== rec.size) problems.push(`manifest says ${rel} has ${rec.size} bytes, disk has ${bytes.length}`);
-    else if (rec.sha256 && createHash("sha256").update(bytes).digest("hex") !== rec.sha256) problems.push(`manifest hash of ${rel} disagrees with the bytes`);
+    else if (rec.sha256 && createHash("sha256").update(bytes).digest("hex") !== rec.sha256)
+      problems.push(`manifest hash of ${rel} disagrees with the bytes`);
   }
 }
 
@@ -211,7 +219,14 @@ async function copyRound(base, r, delayFor) {
       if (plain.code !== 0) problems.push(`uninterrupted copy ${cmd[3]}: ${tail(plain)}`);
     }
   }
-  checkNothingLost(dst, [["OCTO1", src1], ["OCTO2", src2]], problems);
+  checkNothingLost(
+    dst,
+    [
+      ["OCTO1", src1],
+      ["OCTO2", src2],
+    ],
+    problems,
+  );
   for (const t of tempsUnder(dst)) problems.push(`temp file left: ${t}`);
   if (existsSync(path.join(dst, ".octoha", "copy-lock.json"))) problems.push("copy lock left behind after a finished copy");
   checkManifest(dst, problems);
@@ -237,7 +252,10 @@ async function repairRound(base, r, delayFor) {
     plan.options = { ...plan.options, drainTimeoutMinutes: 1, logHandleWaitSeconds: 0, verifySampleSize: 4 };
     const planFile = path.join(dir, "plan.json");
     writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);
-    const env = cleanEnv({ [plan.octopus.apiKey.env]: standin.apiKey, [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "" });
+    const env = cleanEnv({
+      [plan.octopus.apiKey.env]: standin.apiKey,
+      [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "",
+    });
     const nodesRoot = path.join(standin.dataDir, "nodes");
     const sharedRoot = path.join(standin.dataDir, "shared");
     const before = new Map(standin.cluster.nodes().map((n) => [n.name, n]));
@@ -268,8 +286,10 @@ async function repairRound(base, r, delayFor) {
       if (n.isDraining) problems.push(`${n.name} still draining`);
       if (!n.running) problems.push(`${n.name} not running`);
       const was = before.get(n.name);
-      if (was && n.maxConcurrentTasks !== was.maxConcurrentTasks) problems.push(`${n.name} task cap ${n.maxConcurrentTasks}, was ${was.maxConcurrentTasks}`);
-      if (n.effectiveFolders.taskLogs !== "\\\\fs01\\OctopusShared\\TaskLogs") problems.push(`${n.name} reads task logs from ${n.effectiveFolders.taskLogs}`);
+      if (was && n.maxConcurrentTasks !== was.maxConcurrentTasks)
+        problems.push(`${n.name} task cap ${n.maxConcurrentTasks}, was ${was.maxConcurrentTasks}`);
+      if (n.effectiveFolders.taskLogs !== "\\\\fs01\\OctopusShared\\TaskLogs")
+        problems.push(`${n.name} reads task logs from ${n.effectiveFolders.taskLogs}`);
     }
     // The journal says done.
     const runs = existsSync(path.join(stateDir, "runs")) ? readdirSync(path.join(stateDir, "runs")) : [];
@@ -335,18 +355,26 @@ async function main() {
     for (const c of round.reruns) tally.reruns[`${round.kind}:${c}`] = (tally.reruns[`${round.kind}:${c}`] ?? 0) + 1;
     if (round.problems.length) {
       tally.failures.push({ round: r, kind: round.kind, killedAt: round.killedAt, problems: round.problems });
-      console.log(`FAIL round ${r} (${round.where}, kill at ${round.killedAt} ms): ${round.problems.length} problem(s); replay: --seed ${SEED} --only ${r}`);
+      console.log(
+        `FAIL round ${r} (${round.where}, kill at ${round.killedAt} ms): ${round.problems.length} problem(s); replay: --seed ${SEED} --only ${r}`,
+      );
       for (const p of round.problems.slice(0, 8)) console.log(`    ${p}`);
     } else if ((r + 1) % 10 === 0) {
       const secs = Math.round((Date.now() - started) / 1000);
-      console.log(`round ${r + 1}/${ROUNDS} ok (${secs} s; kills landed ${tally.killsLanded}; re-runs ${JSON.stringify(tally.reruns)}; failures ${tally.failures.length})`);
+      console.log(
+        `round ${r + 1}/${ROUNDS} ok (${secs} s; kills landed ${tally.killsLanded}; re-runs ${JSON.stringify(tally.reruns)}; failures ${tally.failures.length})`,
+      );
     }
   }
   stopLoad();
   const secs = Math.round((Date.now() - started) / 1000);
-  console.log(`\ntally: seed ${SEED}, load ${LOAD}, rounds ${tally.rounds}, kills ${tally.kills} (${tally.killsLanded} landed before the run ended), wall ${secs} s`);
+  console.log(
+    `\ntally: seed ${SEED}, load ${LOAD}, rounds ${tally.rounds}, kills ${tally.kills} (${tally.killsLanded} landed before the run ended), wall ${secs} s`,
+  );
   console.log(`re-run exit codes: ${JSON.stringify(tally.reruns)}`);
-  console.log(`failures: ${tally.failures.length}${tally.failures.map((f) => `\n  round ${f.round} (${f.kind}, kill at ${f.killedAt} ms): ${f.problems[0]}  [--seed ${SEED} --only ${f.round}]`).join("")}`);
+  console.log(
+    `failures: ${tally.failures.length}${tally.failures.map((f) => `\n  round ${f.round} (${f.kind}, kill at ${f.killedAt} ms): ${f.problems[0]}  [--seed ${SEED} --only ${f.round}]`).join("")}`,
+  );
   if (tally.failures.length === 0 && !args.keep) rmSync(base, { recursive: true, force: true });
   process.exitCode = tally.failures.length ? 1 : 0;
 }

@@ -80,7 +80,9 @@ export interface OutputFlags {
 export function addOutputOptions(command: Command): Command {
   return command
     .option("--json", "print the result as JSON")
-    .addOption(new Option("-f, --output-format <format>", "json, or table/basic for text (Octopus CLI habit)").choices(["json", "table", "basic"]));
+    .addOption(
+      new Option("-f, --output-format <format>", "json, or table/basic for text (Octopus CLI habit)").choices(["json", "table", "basic"]),
+    );
 }
 
 export function wantsJson(flags: OutputFlags): boolean {

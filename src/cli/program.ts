@@ -19,7 +19,9 @@ export type RegisterVerb = (program: Command, context: VerbContext) => void;
  */
 export function buildProgram(verbs: readonly RegisterVerb[], context: VerbContext = {}): Command {
   const program = new Command("octoha")
-    .description("Move an Octopus Deploy Server to High Availability, and repair HA clusters whose task logs, artifacts and packages are scattered over node-local disks.")
+    .description(
+      "Move an Octopus Deploy Server to High Availability, and repair HA clusters whose task logs, artifacts and packages are scattered over node-local disks.",
+    )
     .version(VERSION)
     .showHelpAfterError()
     // A usage error (missing argument, unknown option, bad choice) is bad input: exit 2, not commander's 1.

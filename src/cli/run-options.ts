@@ -17,9 +17,10 @@ export { addOutputOptions, wantsJson, type OutputFlags as OutputOptions } from "
 import { reportError, wantsJson, type OutputFlags } from "./output.js";
 
 export function addApprovalOptions(cmd: Command): Command {
-  return cmd.option("-y, --yes", "approve every approval gate without asking").option("--no-prompt", "same as --yes (the Octopus CLI's spelling)");
+  return cmd
+    .option("-y, --yes", "approve every approval gate without asking")
+    .option("--no-prompt", "same as --yes (the Octopus CLI's spelling)");
 }
-
 
 /** Flags that change what steps do, shared by the verbs that start a workflow (run, repair). */
 export interface StepFlagOptions extends OutputFlags {

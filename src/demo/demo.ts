@@ -90,7 +90,10 @@ export function demoPlan(standin: RunningStandin, stateDir: string): PlanInput {
         packages: { octopus: "C:\\Octopus\\Packages", access: local(n.name, "Packages") },
       },
       // Each node's service is stopped and started on that node, as an operator's remote command would.
-      service: { stop: [n.serverExe, "service", "--stop", "--instance=OctopusServer"], start: [n.serverExe, "service", "--start", "--instance=OctopusServer"] },
+      service: {
+        stop: [n.serverExe, "service", "--stop", "--instance=OctopusServer"],
+        start: [n.serverExe, "service", "--start", "--instance=OctopusServer"],
+      },
     })),
     shared: { taskLogs: shared("TaskLogs"), artifacts: shared("Artifacts"), packages: shared("Packages") },
     options: { stateDir, drainTimeoutMinutes: 2, logHandleWaitSeconds: 2, verifySampleSize: 20, approvals: "required" },
@@ -119,7 +122,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
   const dir = path.resolve(o.dir);
   await prepareDir(dir);
   o.say(`Starting a simulated ${o.nodes}-node Octopus cluster in ${dir} (each node writes C:\\Octopus\\TaskLogs on its own disk) …`);
-  const standin = await o.startStandin({ dataDir: path.join(dir, "cluster"), nodes: o.nodes, seedTasks: o.tasksPerNode, taskDurationMs: 3_000 });
+  const standin = await o.startStandin({
+    dataDir: path.join(dir, "cluster"),
+    nodes: o.nodes,
+    seedTasks: o.tasksPerNode,
+    taskDurationMs: 3_000,
+  });
   try {
     process.env[API_KEY_ENV] = standin.apiKey;
     process.env[SQL_ENV] = standin.sqlConnectionString ?? "";
@@ -130,8 +138,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
     o.say(`Plan written to ${planFile} (secrets are env references: ${API_KEY_ENV}, ${SQL_ENV}).`);
 
     const nodeNames = standin.nodes.map((n) => n.name);
-    const completed = standin.cluster.tasks().filter((t) => t.completedTime !== null).map((t) => t.id);
-    const rest = createRestPorts({ serverUrl: standin.url, apiKey: standin.apiKey, nodeUrls: Object.fromEntries(standin.nodes.map((n) => [n.name, n.url])), attempts: 1 });
+    const completed = standin.cluster
+      .tasks()
+      .filter((t) => t.completedTime !== null)
+      .map((t) => t.id);
+    const rest = createRestPorts({
+      serverUrl: standin.url,
+      apiKey: standin.apiKey,
+      nodeUrls: Object.fromEntries(standin.nodes.map((n) => [n.name, n.url])),
+      attempts: 1,
+    });
     const before = await logReadability(rest.tasks, completed, nodeNames);
     o.say(`Before: ${before.map((b) => `${b.node} opens ${b.readable} of ${b.total} task logs`).join("; ")}.`);
 

@@ -20,7 +20,6 @@ import type { AfterRollback, WorkflowName } from "../runner/workflows.js";
 import { octopusWorkflows, WORKFLOW_NAMES, type WorkflowTable } from "./workflows.js";
 import { ExitCode } from "../shared/exit-codes.js";
 
-
 export interface RunWorkflowOptions {
   workflow: WorkflowName;
   planFile: string;
@@ -55,7 +54,15 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   requireSecrets(loaded.plan, process.env, redactor);
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : loaded.stateDir;
   const priorResult = o.runId ? await journaledResults(stateDir, o.runId) : undefined;
-  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir, redactor, flags: o.flags, signal: o.signal, ...(priorResult ? { priorResult } : {}) });
+  const workflow = await factory({
+    plan: loaded.plan,
+    planFile: loaded.file,
+    stateDir,
+    redactor,
+    flags: o.flags,
+    signal: o.signal,
+    ...(priorResult ? { priorResult } : {}),
+  });
   const view = createRunView({ json: o.json, redactor, ...(o.streams ? { streams: o.streams } : {}) });
   try {
     const outcome = await runSteps({
@@ -146,23 +153,38 @@ export interface ContinueRunOptions {
 
 /** Finds a run (newest unless --run) and continues or undoes it with the workflow it started with. */
 export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
-  const stateDir = o.stateDir ? path.resolve(o.stateDir) : o.planFile ? (await loadPlan(o.planFile)).stateDir : path.resolve(DEFAULT_STATE_DIR);
+  const stateDir = o.stateDir
+    ? path.resolve(o.stateDir)
+    : o.planFile
+      ? (await loadPlan(o.planFile)).stateDir
+      : path.resolve(DEFAULT_STATE_DIR);
   const runId = o.runId ?? (await listRuns(stateDir))[0];
-  if (!runId) throw new InputError(`No run to ${o.mode} in ${stateDir}`, { code: "RUN_NOT_FOUND", path: stateDir, hint: "Give the plan (its state directory is used) or --state-dir where the run's journal lives." });
+  if (!runId)
+    throw new InputError(`No run to ${o.mode} in ${stateDir}`, {
+      code: "RUN_NOT_FOUND",
+      path: stateDir,
+      hint: "Give the plan (its state directory is used) or --state-dir where the run's journal lives.",
+    });
   const { records } = await readJournal(stateDir, runId);
   if (records.length === 0) {
-    throw new InputError(`Run ${runId} recorded nothing: it was stopped before its first journal record, so it changed nothing and there is nothing to ${o.mode}`, {
-      code: "RUN_EMPTY",
-      path: stateDir,
-      hint: "Start the run again with the same command (`octoha run PLAN` or `octoha repair PLAN`): it takes over the stopped run's lock once that process is gone.",
-    });
+    throw new InputError(
+      `Run ${runId} recorded nothing: it was stopped before its first journal record, so it changed nothing and there is nothing to ${o.mode}`,
+      {
+        code: "RUN_EMPTY",
+        path: stateDir,
+        hint: "Start the run again with the same command (`octoha run PLAN` or `octoha repair PLAN`): it takes over the stopped run's lock once that process is gone.",
+      },
+    );
   }
   const header = records.find((r) => r.t === "run");
   const invocation: RunInvocation = header?.t === "run" ? (header.invocation ?? {}) : {};
   const workflow = WORKFLOW_NAMES.find((w) => w === invocation.workflow);
   const planFile = o.planFile ?? invocation.planFile;
   if (!workflow || !planFile) {
-    throw new InputError(`Run ${runId} does not record which workflow and plan started it`, { code: "RUN_INVOCATION_UNKNOWN", hint: "It was not started by `octoha run`; continue it with the tool that started it." });
+    throw new InputError(`Run ${runId} does not record which workflow and plan started it`, {
+      code: "RUN_INVOCATION_UNKNOWN",
+      hint: "It was not started by `octoha run`; continue it with the tool that started it.",
+    });
   }
   const extras = {
     ...(o.rollbackTo ? { rollbackTo: o.rollbackTo } : {}),

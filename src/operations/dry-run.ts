@@ -46,12 +46,29 @@ export interface DryRunOutcome {
 export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
   const loaded = await loadPlan(o.planFile);
   const factory = (o.workflows ?? octopusWorkflows)[o.workflow];
-  if (!factory) throw new InputError(`Unknown workflow ${o.workflow}`, { code: "WORKFLOW_UNKNOWN", hint: "Use --workflow migrate or --workflow repair." });
+  if (!factory)
+    throw new InputError(`Unknown workflow ${o.workflow}`, {
+      code: "WORKFLOW_UNKNOWN",
+      hint: "Use --workflow migrate or --workflow repair.",
+    });
   // As for a run: an unset variable is bad input (exit 2), not a report of a run that cannot start.
   requireSecrets(loaded.plan, process.env, o.redactor);
-  const workflow = await factory({ plan: loaded.plan, planFile: loaded.file, stateDir: loaded.stateDir, redactor: o.redactor, flags: o.flags, ...(o.signal ? { signal: o.signal } : {}) });
+  const workflow = await factory({
+    plan: loaded.plan,
+    planFile: loaded.file,
+    stateDir: loaded.stateDir,
+    redactor: o.redactor,
+    flags: o.flags,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   try {
-    const report = await collectDryRun({ workflow: o.workflow, planFile: loaded.file, steps: workflow.steps, redactor: o.redactor, signal: o.signal });
+    const report = await collectDryRun({
+      workflow: o.workflow,
+      planFile: loaded.file,
+      steps: workflow.steps,
+      redactor: o.redactor,
+      signal: o.signal,
+    });
     // Ctrl-C aborted the requests in flight: a report of "interrupted" findings would only mislead.
     if (o.signal?.aborted) {
       const hint = "Nothing was changed anywhere. Run the dry-run again.";
@@ -69,7 +86,9 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
 }
 
 export async function planSha256(planFile: string): Promise<string> {
-  return createHash("sha256").update(await readFile(planFile)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(planFile))
+    .digest("hex");
 }
 
 /** The step flags a change set pins (--cancel-tasks, --verify-all). */

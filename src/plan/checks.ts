@@ -62,8 +62,20 @@ export async function runChecks(loaded: LoadedPlan, checks: readonly PlanCheck[]
 
 function crashFinding(check: PlanCheck, error: unknown): Finding {
   if (error instanceof OctohaError)
-    return { severity: "error", code: error.code, summary: `${check.title}: ${error.message}`, fix: error.hint, node: error.node, path: error.path };
-  return { severity: "error", code: "CHECK_FAILED", summary: `${check.title} could not run: ${error instanceof Error ? error.message : String(error)}`, fix: "This is probably a bug in octoha; please report it with the output of `octoha check --json`." };
+    return {
+      severity: "error",
+      code: error.code,
+      summary: `${check.title}: ${error.message}`,
+      fix: error.hint,
+      node: error.node,
+      path: error.path,
+    };
+  return {
+    severity: "error",
+    code: "CHECK_FAILED",
+    summary: `${check.title} could not run: ${error instanceof Error ? error.message : String(error)}`,
+    fix: "This is probably a bug in octoha; please report it with the output of `octoha check --json`.",
+  };
 }
 
 /** Every env reference is set (names the variables, never a value). */
@@ -79,7 +91,13 @@ export const envRefsCheck: PlanCheck = {
       fix: missingFix(m),
       path: m.path,
     }));
-    for (const note of secrets.notes) findings.push({ severity: "warning", code: "OCTOPUS_URL_IGNORED", summary: note, fix: "Unset OCTOPUS_URL or change octopus.serverUrl so both name the same cluster." });
+    for (const note of secrets.notes)
+      findings.push({
+        severity: "warning",
+        code: "OCTOPUS_URL_IGNORED",
+        summary: note,
+        fix: "Unset OCTOPUS_URL or change octopus.serverUrl so both name the same cluster.",
+      });
     const cs = secrets.sqlConnectionString;
     const where = `The SQL connection string in ${secrets.sources.sqlConnectionString}`;
     const sql = cs === undefined ? undefined : connectionStringProblem(cs, where);
@@ -88,7 +106,12 @@ export const envRefsCheck: PlanCheck = {
       findings.push({ severity: "error", code: "SQL_CONNECTION_STRING_INVALID", summary: sql.summary, fix: sql.hint, path });
     }
     if (secrets.apiKey !== undefined && !/^API-/i.test(secrets.apiKey))
-      findings.push({ severity: "warning", code: "API_KEY_SHAPE", summary: `the API key in ${secrets.sources.apiKey} does not start with "API-"`, fix: "Octopus API keys look like API-XXXX…; check the variable holds a key, not a user name or password." });
+      findings.push({
+        severity: "warning",
+        code: "API_KEY_SHAPE",
+        summary: `the API key in ${secrets.sources.apiKey} does not start with "API-"`,
+        fix: "Octopus API keys look like API-XXXX…; check the variable holds a key, not a user name or password.",
+      });
     return findings;
   },
 };

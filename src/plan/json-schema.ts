@@ -7,7 +7,8 @@ export function planJsonSchema(): Record<string, unknown> {
   cached ??= {
     ...(z.toJSONSchema(Plan, { io: "input", unrepresentable: "any" }) as Record<string, unknown>),
     title: "octoha plan",
-    description: "An octoha plan: which Octopus cluster, which nodes and folders, and where shared storage is. Secrets are env references only.",
+    description:
+      "An octoha plan: which Octopus cluster, which nodes and folders, and where shared storage is. Secrets are env references only.",
   };
   return structuredClone(cached);
 }

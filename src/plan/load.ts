@@ -64,7 +64,8 @@ const MAX_ECHO_ITEMS = 10;
 
 /** The value as it is safe to print: long strings cut with their length, long lists and deep objects summarised. */
 function boundForEcho(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") return value.length <= MAX_ECHO_CHARS ? value : `${value.slice(0, MAX_ECHO_CHARS / 2)}… (${value.length} characters)`;
+  if (typeof value === "string")
+    return value.length <= MAX_ECHO_CHARS ? value : `${value.slice(0, MAX_ECHO_CHARS / 2)}… (${value.length} characters)`;
   if (value === null || typeof value !== "object") return value;
   if (depth >= 3) return Array.isArray(value) ? `[… ${value.length} items]` : "{…}";
   if (Array.isArray(value)) {
@@ -78,7 +79,10 @@ function boundForEcho(value: unknown, depth = 0): unknown {
 }
 
 function boundIssue(issue: PlanIssue): PlanIssue {
-  const message = issue.message.length <= 2 * MAX_ECHO_CHARS ? issue.message : `${issue.message.slice(0, 2 * MAX_ECHO_CHARS)}… (message cut at ${2 * MAX_ECHO_CHARS} of ${issue.message.length} characters)`;
+  const message =
+    issue.message.length <= 2 * MAX_ECHO_CHARS
+      ? issue.message
+      : `${issue.message.slice(0, 2 * MAX_ECHO_CHARS)}… (message cut at ${2 * MAX_ECHO_CHARS} of ${issue.message.length} characters)`;
   return { ...issue, message, ...(issue.value === undefined ? {} : { value: boundForEcho(issue.value) }) };
 }
 
@@ -86,7 +90,14 @@ function boundIssue(issue: PlanIssue): PlanIssue {
 function schemaIssues(raw: unknown): PlanIssue[] {
   if (raw && typeof raw === "object" && "version" in raw && (raw as { version: unknown }).version !== PLAN_FORMAT_VERSION) {
     const found = (raw as { version: unknown }).version;
-    return [{ path: "version", value: found, message: `unsupported plan format version: expected ${PLAN_FORMAT_VERSION}, found ${JSON.stringify(found)}`, fix: "Run `octoha init` to write a plan in the current format." }];
+    return [
+      {
+        path: "version",
+        value: found,
+        message: `unsupported plan format version: expected ${PLAN_FORMAT_VERSION}, found ${JSON.stringify(found)}`,
+        fix: "Run `octoha init` to write a plan in the current format.",
+      },
+    ];
   }
   const result = Plan.safeParse(raw);
   if (result.success) return crossFieldIssues(result.data);
@@ -94,7 +105,11 @@ function schemaIssues(raw: unknown): PlanIssue[] {
     if (i.code !== "unrecognized_keys") {
       const value = valueAt(raw, i.path);
       if (value === undefined && (i.code === "invalid_type" || i.code === "invalid_value"))
-        return { path: formatPath(i.path), message: "missing, and required", fix: "Add it; `octoha init` writes a complete example and `octoha schema` describes every field." };
+        return {
+          path: formatPath(i.path),
+          message: "missing, and required",
+          fix: "Add it; `octoha init` writes a complete example and `octoha schema` describes every field.",
+        };
       return { path: formatPath(i.path), value, message: i.message };
     }
     const keys = i.keys;
@@ -103,12 +118,20 @@ function schemaIssues(raw: unknown): PlanIssue[] {
       path: formatPath(i.path),
       value: keys,
       message: `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => JSON.stringify(k)).join(", ")} (a typo?)`,
-      fix: suggestions.length > 0 ? `Did you mean ${suggestions.map((k) => JSON.stringify(k)).join(", ")}? \`octoha schema\` prints every accepted key.` : "Remove it or correct its spelling; `octoha schema` prints every accepted key.",
+      fix:
+        suggestions.length > 0
+          ? `Did you mean ${suggestions.map((k) => JSON.stringify(k)).join(", ")}? \`octoha schema\` prints every accepted key.`
+          : "Remove it or correct its spelling; `octoha schema` prints every accepted key.",
     };
   });
   // Typos alone still let the rest be checked, so one run lists every problem.
   if (result.error.issues.every((i) => i.code === "unrecognized_keys")) {
-    const stripped = Plan.safeParse(withoutKeys(raw, result.error.issues.map((i) => ({ at: i.path, keys: (i as { keys: string[] }).keys }))));
+    const stripped = Plan.safeParse(
+      withoutKeys(
+        raw,
+        result.error.issues.map((i) => ({ at: i.path, keys: (i as { keys: string[] }).keys })),
+      ),
+    );
     if (stripped.success) issues.push(...crossFieldIssues(stripped.data));
   }
   return issues;
@@ -144,20 +167,35 @@ function closestKey(typo: string, known: string[]): string | undefined {
     }
     return prev[b.length]!;
   };
-  const scored = known.map((k) => ({ k, d: distance(typo.toLowerCase(), k.toLowerCase()) })).filter((x) => x.d <= 2).sort((x, y) => x.d - y.d);
+  const scored = known
+    .map((k) => ({ k, d: distance(typo.toLowerCase(), k.toLowerCase()) }))
+    .filter((x) => x.d <= 2)
+    .sort((x, y) => x.d - y.d);
   return scored[0]?.k;
 }
 
 function describeIssues(file: string, issues: PlanIssue[]): string {
   return issues
-    .map((i) => `  ${i.path}${i.at ? ` (line ${i.at.line}, column ${i.at.column})` : ""}: ${i.message}${i.value !== undefined ? ` (found ${JSON.stringify(i.value)})` : ""}${i.fix ? `\n    fix: ${i.fix}` : ""}`)
+    .map(
+      (i) =>
+        `  ${i.path}${i.at ? ` (line ${i.at.line}, column ${i.at.column})` : ""}: ${i.message}${i.value !== undefined ? ` (found ${JSON.stringify(i.value)})` : ""}${i.fix ? `\n    fix: ${i.fix}` : ""}`,
+    )
     .join("\n");
 }
 
 /** The plan broke rules: `details` has every issue with its path, value found and fix (secrets already hidden). */
 class PlanInvalidError extends InputError {
-  constructor(summary: string, file: string, readonly details: PlanIssue[], code = "PLAN_INVALID") {
-    super(summary, { code, path: file, issues: details.map((i) => `${i.path}${i.at ? ` (line ${i.at.line}, column ${i.at.column})` : ""}: ${i.message}`) });
+  constructor(
+    summary: string,
+    file: string,
+    readonly details: PlanIssue[],
+    code = "PLAN_INVALID",
+  ) {
+    super(summary, {
+      code,
+      path: file,
+      issues: details.map((i) => `${i.path}${i.at ? ` (line ${i.at.line}, column ${i.at.column})` : ""}: ${i.message}`),
+    });
   }
 }
 
@@ -198,7 +236,12 @@ export async function loadPlan(file: string): Promise<LoadedPlan> {
   try {
     bytes = await readFile(abs);
   } catch (error) {
-    throw new InputError(`Cannot read plan file ${abs}`, { code: "PLAN_UNREADABLE", path: abs, cause: error, hint: "Check the path; `octoha init plan.json` writes a template." });
+    throw new InputError(`Cannot read plan file ${abs}`, {
+      code: "PLAN_UNREADABLE",
+      path: abs,
+      cause: error,
+      hint: "Check the path; `octoha init plan.json` writes a template.",
+    });
   }
   // Notepad and PowerShell 5 save UTF-8 with a byte-order mark: accepted (plan-text.ts removes it).
   const plan = Plan.parse(readPlanText(abs, bytes));

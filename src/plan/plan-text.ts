@@ -40,7 +40,8 @@ type Segment = string | number;
 
 /** A JSON path as messages print it, kept short: long keys cut, deep paths cut in the middle. */
 function formatSegments(segments: readonly Segment[]): string {
-  const part = (s: Segment, first: boolean) => (typeof s === "number" ? `[${s}]` : `${first ? "" : "."}${s.length > 60 ? `${s.slice(0, 60)}…` : s}`);
+  const part = (s: Segment, first: boolean) =>
+    typeof s === "number" ? `[${s}]` : `${first ? "" : "."}${s.length > 60 ? `${s.slice(0, 60)}…` : s}`;
   const join = (list: readonly Segment[], first: boolean) => list.map((s, i) => part(s, first && i === 0)).join("");
   if (segments.length > 12) return `${join(segments.slice(0, 5), true)}…${join(segments.slice(-5), false)}`;
   return join(segments, true) || "(plan)";
@@ -65,7 +66,12 @@ function locator(text: string): (offset: number) => { line: number; column: numb
   };
 }
 
-const describeChar = (c: string | undefined): string => (c === undefined ? "the end of the file" : /[\x21-\x7e]/.test(c) ? `'${c}'` : `character U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+const describeChar = (c: string | undefined): string =>
+  c === undefined
+    ? "the end of the file"
+    : /[\x21-\x7e]/.test(c)
+      ? `'${c}'`
+      : `character U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
 
 /** Length in bytes of the valid UTF-8 sequence starting at i, or 0 when it is invalid (RFC 3629). */
 function utf8SequenceLength(b: Uint8Array, i: number): number {
@@ -88,7 +94,7 @@ function utf8SequenceLength(b: Uint8Array, i: number): number {
 function invalidUtf8(bytes: Uint8Array, start: number): { charOffset: number; byte: number }[] {
   const found: { charOffset: number; byte: number }[] = [];
   const decoder = new TextDecoder();
-  for (let i = start; i < bytes.length && found.length < MAX_BYTE_PROBLEMS; ) {
+  for (let i = start; i < bytes.length && found.length < MAX_BYTE_PROBLEMS;) {
     const n = utf8SequenceLength(bytes, i);
     if (n > 0) {
       i += n;
@@ -105,13 +111,24 @@ const UTF16_FIX = "Save the file as UTF-8 (PowerShell: Set-Content -Encoding utf
 /** Decodes and checks a plan file's bytes; see the module comment. */
 export function checkPlanText(bytes: Uint8Array): PlanText {
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    return { text: "", parseable: false, syntaxError: false, problems: [{ line: 1, column: 1, message: "the file is UTF-16 (as PowerShell's `>` and Out-File write it), not UTF-8", fix: UTF16_FIX }] };
+    return {
+      text: "",
+      parseable: false,
+      syntaxError: false,
+      problems: [
+        { line: 1, column: 1, message: "the file is UTF-16 (as PowerShell's `>` and Out-File write it), not UTF-8", fix: UTF16_FIX },
+      ],
+    };
   }
   const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   const text = new TextDecoder().decode(bytes.subarray(start));
   const bad = isUtf8(bytes.subarray(start)) ? [] : invalidUtf8(bytes, start);
   const at = locator(text);
-  const scan = scanJson(text, bad.map((b) => b.charOffset), at);
+  const scan = scanJson(
+    text,
+    bad.map((b) => b.charOffset),
+    at,
+  );
   const encoding = bad.map((b): TextProblem => {
     const path = scan.pathAt.get(b.charOffset);
     return {
@@ -121,7 +138,12 @@ export function checkPlanText(bytes: Uint8Array): PlanText {
       fix: "The file was saved in another encoding (e.g. Windows-1252 / ANSI); save it as UTF-8.",
     };
   });
-  return { text, parseable: scan.parseable, syntaxError: scan.syntaxError, problems: [...encoding, ...scan.problems.map(({ offset, ...p }) => ({ ...at(offset), ...p }))] };
+  return {
+    text,
+    parseable: scan.parseable,
+    syntaxError: scan.syntaxError,
+    problems: [...encoding, ...scan.problems.map(({ offset, ...p }) => ({ ...at(offset), ...p }))],
+  };
 }
 
 type Frame = { kind: "object"; keys: Map<string, number>; key: string | undefined } | { kind: "array"; index: number };
@@ -148,13 +170,21 @@ function scanJson(text: string, marks: readonly number[], at: (offset: number) =
   let nulReported = 0;
   let rawNul = false;
   let i = 0;
-  const path = (extra?: Segment): string => formatSegments([...stack.flatMap((f): Segment[] => (f.kind === "array" ? [f.index] : f.key === undefined ? [] : [f.key])), ...(extra === undefined ? [] : [extra])]);
+  const path = (extra?: Segment): string =>
+    formatSegments([
+      ...stack.flatMap((f): Segment[] => (f.kind === "array" ? [f.index] : f.key === undefined ? [] : [f.key])),
+      ...(extra === undefined ? [] : [extra]),
+    ]);
   const skipWhitespace = () => {
     WHITESPACE.lastIndex = i;
     WHITESPACE.test(text);
     i = WHITESPACE.lastIndex;
   };
-  const fail = (message: string, fix = "Check commas, quotes, brackets and backslashes (a Windows path in JSON is written C:\\\\Octopus).", syntaxError = true): ScanResult => {
+  const fail = (
+    message: string,
+    fix = "Check commas, quotes, brackets and backslashes (a Windows path in JSON is written C:\\\\Octopus).",
+    syntaxError = true,
+  ): ScanResult => {
     const isNul = text[i] === "\0";
     if (isNul) nul(i, path());
     else problems.push({ offset: i, path: path(), message, fix });
@@ -162,7 +192,13 @@ function scanJson(text: string, marks: readonly number[], at: (offset: number) =
   };
   const finished = (): ScanResult => ({ problems, parseable: !rawNul, syntaxError: false, pathAt });
   const nul = (offset: number, where: string) => {
-    if (nulReported++ < MAX_BYTE_PROBLEMS) problems.push({ offset, path: where, message: "a NUL character: no name or path can hold one", fix: "Remove it (a file with NUL after every letter was saved as UTF-16: save it as UTF-8)." });
+    if (nulReported++ < MAX_BYTE_PROBLEMS)
+      problems.push({
+        offset,
+        path: where,
+        message: "a NUL character: no name or path can hold one",
+        fix: "Remove it (a file with NUL after every letter was saved as UTF-16: save it as UTF-8).",
+      });
   };
   /** Scans the string starting at i (on its opening quote); returns its raw text end, or -1 when unterminated. */
   const string = (where: () => string): { end: number; error?: string } => {
@@ -185,8 +221,7 @@ function scanJson(text: string, marks: readonly number[], at: (offset: number) =
       } else if (c === 0) {
         rawNul = true;
         nul(j, where());
-      }
-      else if (c < 0x20) return { end: j, error: "a line break or control character inside a string (write it as \\n, \\t …)" };
+      } else if (c < 0x20) return { end: j, error: "a line break or control character inside a string (write it as \\n, \\t …)" };
     }
     return { end: -1 };
   };
@@ -225,19 +260,25 @@ function scanJson(text: string, marks: readonly number[], at: (offset: number) =
       if (text[i] !== '"') return fail(`expected a key in double quotes, found ${describeChar(text[i])}`);
       const keyStart = i;
       const s = string(() => path());
-      if (s.end < 0) return fail("a key that is never closed (missing \")");
-      if (s.error) return (i = s.end), fail(s.error);
+      if (s.end < 0) return fail('a key that is never closed (missing ")');
+      if (s.error) return ((i = s.end), fail(s.error));
       const key = JSON.parse(text.slice(keyStart, s.end)) as string;
       const first = top.keys.get(key);
       top.key = key;
       if (first !== undefined) {
         const shown = key.length > 60 ? `${key.slice(0, 60)}…` : key;
         const seen = at(first);
-        problems.push({ offset: keyStart, path: path(), message: `duplicate key "${shown}" (first at line ${seen.line}, column ${seen.column}); JSON keeps only the last one, so the first would be silently ignored`, fix: "Keep one of the two and delete the other." });
+        problems.push({
+          offset: keyStart,
+          path: path(),
+          message: `duplicate key "${shown}" (first at line ${seen.line}, column ${seen.column}); JSON keeps only the last one, so the first would be silently ignored`,
+          fix: "Keep one of the two and delete the other.",
+        });
       } else top.keys.set(key, keyStart);
       i = s.end;
       skipWhitespace();
-      if (text[i] !== ":") return fail(`expected ":" after the key "${key.length > 60 ? `${key.slice(0, 60)}…` : key}", found ${describeChar(text[i])}`);
+      if (text[i] !== ":")
+        return fail(`expected ":" after the key "${key.length > 60 ? `${key.slice(0, 60)}…` : key}", found ${describeChar(text[i])}`);
       i += 1;
       skipWhitespace();
     } else if (top?.kind === "array" && text[i] === "]" && top.index === 0) {
@@ -251,15 +292,20 @@ function scanJson(text: string, marks: readonly number[], at: (offset: number) =
     // A value.
     const c = text[i];
     if (c === "{" || c === "[") {
-      if (stack.length >= MAX_PLAN_DEPTH) return fail(`nested deeper than ${MAX_PLAN_DEPTH} levels; a plan is about five levels deep`, "This is not a plan file: check it is the file you meant.", false);
+      if (stack.length >= MAX_PLAN_DEPTH)
+        return fail(
+          `nested deeper than ${MAX_PLAN_DEPTH} levels; a plan is about five levels deep`,
+          "This is not a plan file: check it is the file you meant.",
+          false,
+        );
       stack.push(c === "{" ? { kind: "object", keys: new Map(), key: undefined } : { kind: "array", index: 0 });
       i += 1;
       continue;
     }
     if (c === '"') {
       const s = string(() => path());
-      if (s.end < 0) return fail("a string that is never closed (missing \")");
-      if (s.error) return (i = s.end), fail(s.error);
+      if (s.end < 0) return fail('a string that is never closed (missing ")');
+      if (s.error) return ((i = s.end), fail(s.error));
       i = s.end;
     } else if (c === "t" || c === "f" || c === "n") {
       const word = c === "t" ? "true" : c === "f" ? "false" : "null";
@@ -267,7 +313,10 @@ function scanJson(text: string, marks: readonly number[], at: (offset: number) =
       i += word.length;
     } else {
       NUMBER.lastIndex = i;
-      if (!NUMBER.test(text)) return fail(`expected a value, found ${describeChar(c)}${c !== undefined && /[A-Za-z\\/]/.test(c) ? " (strings need double quotes)" : ""}`);
+      if (!NUMBER.test(text))
+        return fail(
+          `expected a value, found ${describeChar(c)}${c !== undefined && /[A-Za-z\\/]/.test(c) ? " (strings need double quotes)" : ""}`,
+        );
       i = NUMBER.lastIndex;
     }
     const next = afterValue();

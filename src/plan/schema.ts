@@ -16,7 +16,12 @@ export type EnvRef = z.infer<typeof EnvRef>;
 
 export const Location = z
   .object({
-    octopus: z.string().min(1).describe("The path as Octopus sees it and as `Octopus.Server.exe path` writes it: C:\\…, \\\\server\\share\\…, or /… for Linux containers."),
+    octopus: z
+      .string()
+      .min(1)
+      .describe(
+        "The path as Octopus sees it and as `Octopus.Server.exe path` writes it: C:\\…, \\\\server\\share\\…, or /… for Linux containers.",
+      ),
     access: z.string().min(1).optional().describe("The same place as this process reaches it (defaults to `octopus`)."),
   })
   .strict();
@@ -42,7 +47,9 @@ export const PlanNode = z
       .string()
       .min(1)
       .optional()
-      .describe("Where polling Tentacles reach this node's comms port, bypassing the load balancer: https://octo1.corp:10943, or wss://octo1.corp/OctopusComms for WebSockets. Defaults to this node's url host on port 10943 (`octoha tentacles`)."),
+      .describe(
+        "Where polling Tentacles reach this node's comms port, bypassing the load balancer: https://octo1.corp:10943, or wss://octo1.corp/OctopusComms for WebSockets. Defaults to this node's url host on port 10943 (`octoha tentacles`).",
+      ),
     folders: NodeFolders.default({}).describe("This node's current local folders, as Octopus sees them and as this process reaches them."),
     service: z
       .object({ stop: Argv.optional(), start: Argv.optional() })
@@ -68,7 +75,11 @@ export type SharedFolders = z.infer<typeof SharedFolders>;
 export const PlanOptions = z
   .object({
     concurrency: z.number().int().min(1).max(256).default(8),
-    drainTimeoutMinutes: z.number().min(0).max(24 * 60).default(30),
+    drainTimeoutMinutes: z
+      .number()
+      .min(0)
+      .max(24 * 60)
+      .default(30),
     /** Seconds to wait after drain for task-log handles to close (Octopus keeps a log open ~1 min). */
     logHandleWaitSeconds: z.number().int().min(0).max(3600).default(60),
     cancelTasksOnDrainTimeout: z.boolean().default(false),
@@ -77,12 +88,17 @@ export const PlanOptions = z
       .min(0)
       .max(24 * 60)
       .default(5)
-      .describe("How long start-services (and a rollback that starts nodes) waits for every started node to answer its ping; an Octopus Server answers 503 while it starts."),
+      .describe(
+        "How long start-services (and a rollback that starts nodes) waits for every started node to answer its ping; an Octopus Server answers 503 while it starts.",
+      ),
     collisionPolicy: z.enum(["keep-target", "keep-newer", "fail"]).default("keep-target"),
     verify: z.enum(["none", "size", "sha256"]).default("sha256"),
     approvals: z.enum(["required", "auto"]).default("required"),
     onFailure: z.enum(["stop", "rollback"]).default("stop"),
-    stateDir: z.string().optional().describe("Where journals and locks live; default .octoha next to the plan. Put it on shared storage to resume from another node."),
+    stateDir: z
+      .string()
+      .optional()
+      .describe("Where journals and locks live; default .octoha next to the plan. Put it on shared storage to resume from another node."),
     verifySampleSize: z.number().int().min(1).default(25),
   })
   .strict();
@@ -96,10 +112,20 @@ export const Plan = z
       .object({
         serverUrl: z.string().url().describe("The load-balanced Octopus URL."),
         apiKey: EnvRef.default({ env: "OCTOPUS_API_KEY" }),
-        sql: z.object({ connectionString: EnvRef }).strict().describe("Read-only inventory: which tasks exist, where they ran, which packages are indexed."),
-        serverExe: z.string().min(1).default("Octopus.Server.exe").describe("Octopus.Server.exe (Windows) or Octopus.Server (Linux) as this process runs it."),
+        sql: z
+          .object({ connectionString: EnvRef })
+          .strict()
+          .describe("Read-only inventory: which tasks exist, where they ran, which packages are indexed."),
+        serverExe: z
+          .string()
+          .min(1)
+          .default("Octopus.Server.exe")
+          .describe("Octopus.Server.exe (Windows) or Octopus.Server (Linux) as this process runs it."),
         instance: z.string().min(1).default("OctopusServer"),
-        platform: z.enum(["windows", "linux"]).default("windows").describe("Path style Octopus uses: windows (C:\\, \\\\server\\share) or linux (containers)."),
+        platform: z
+          .enum(["windows", "linux"])
+          .default("windows")
+          .describe("Path style Octopus uses: windows (C:\\, \\\\server\\share) or linux (containers)."),
       })
       .strict(),
     nodes: z.array(PlanNode).min(1),

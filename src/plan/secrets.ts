@@ -68,7 +68,12 @@ export function redactIssues(issues: PlanIssue[], secrets: InlineSecret[]): Plan
   return issues.map((i) => ({
     ...i,
     message: hide(i.message),
-    value: SECRET_SLOT.test(i.path) || secrets.some((s) => s.path === i.path) ? undefined : i.value === undefined ? undefined : local.redactValue(globalRedactor.redactValue(i.value)),
+    value:
+      SECRET_SLOT.test(i.path) || secrets.some((s) => s.path === i.path)
+        ? undefined
+        : i.value === undefined
+          ? undefined
+          : local.redactValue(globalRedactor.redactValue(i.value)),
     fix: i.fix === undefined ? undefined : hide(i.fix),
   }));
 }
@@ -116,7 +121,9 @@ export function resolveSecrets(plan: Plan, env: Env, redactor: Redactor = global
   const notes: string[] = [];
   const envUrl = env.OCTOPUS_URL?.trim();
   if (envUrl && envUrl.replace(/\/+$/, "").toLowerCase() !== plan.octopus.serverUrl.replace(/\/+$/, "").toLowerCase())
-    notes.push(`OCTOPUS_URL is set to ${redactor.redact(envUrl)} but the plan's octopus.serverUrl is ${plan.octopus.serverUrl}; octoha uses the plan's.`);
+    notes.push(
+      `OCTOPUS_URL is set to ${redactor.redact(envUrl)} but the plan's octopus.serverUrl is ${plan.octopus.serverUrl}; octoha uses the plan's.`,
+    );
   return {
     apiKey: apiKey?.value,
     sqlConnectionString: sql?.value,
@@ -141,13 +148,21 @@ export function missingFix(m: MissingSecret): string {
  * The secrets a verb that reaches Octopus needs, or exit 2 naming every unset variable: bad input,
  * found before anything is written (no state directory, journal or lock) or reached.
  */
-export function requireSecrets(plan: Plan, env: Env, redactor: Redactor = globalRedactor): ResolvedSecrets & { apiKey: string; sqlConnectionString: string } {
+export function requireSecrets(
+  plan: Plan,
+  env: Env,
+  redactor: Redactor = globalRedactor,
+): ResolvedSecrets & { apiKey: string; sqlConnectionString: string } {
   const secrets = resolveSecrets(plan, env, redactor);
-  if (secrets.missing.length === 0 && secrets.apiKey !== undefined && secrets.sqlConnectionString !== undefined) return { ...secrets, apiKey: secrets.apiKey, sqlConnectionString: secrets.sqlConnectionString };
+  if (secrets.missing.length === 0 && secrets.apiKey !== undefined && secrets.sqlConnectionString !== undefined)
+    return { ...secrets, apiKey: secrets.apiKey, sqlConnectionString: secrets.sqlConnectionString };
   const n = secrets.missing.length;
-  throw new InputError(`${n} environment variable${n === 1 ? "" : "s"} the plan names for its secrets ${n === 1 ? "is" : "are"} not set; nothing was changed:\n${secrets.missing.map((m) => `  ${describeMissing(m)}`).join("\n")}`, {
-    code: "ENV_UNSET",
-    issues: secrets.missing.map(describeMissing),
-    hint: `${secrets.missing.map(missingFix).join("\n")}\nSecrets are read only from the environment, never from the plan or the command line.`,
-  });
+  throw new InputError(
+    `${n} environment variable${n === 1 ? "" : "s"} the plan names for its secrets ${n === 1 ? "is" : "are"} not set; nothing was changed:\n${secrets.missing.map((m) => `  ${describeMissing(m)}`).join("\n")}`,
+    {
+      code: "ENV_UNSET",
+      issues: secrets.missing.map(describeMissing),
+      hint: `${secrets.missing.map(missingFix).join("\n")}\nSecrets are read only from the environment, never from the plan or the command line.`,
+    },
+  );
 }

@@ -67,8 +67,17 @@ export async function writePlanTemplate(file: string, options: WriteTemplateOpti
     await writeFile(abs, text, { flag: options.force ? "w" : "wx" });
   } catch (error) {
     if (errnoOf(error) === "EEXIST")
-      throw new InputError(`${abs} already exists; nothing was written`, { code: "INIT_EXISTS", path: abs, hint: "Choose another file name, or pass --force to replace it." });
-    throw new InputError(`Cannot write ${abs}: ${(error as Error).message}`, { code: "INIT_UNWRITABLE", path: abs, cause: error, hint: "Check the folder exists and this account may write to it." });
+      throw new InputError(`${abs} already exists; nothing was written`, {
+        code: "INIT_EXISTS",
+        path: abs,
+        hint: "Choose another file name, or pass --force to replace it.",
+      });
+    throw new InputError(`Cannot write ${abs}: ${(error as Error).message}`, {
+      code: "INIT_UNWRITABLE",
+      path: abs,
+      cause: error,
+      hint: "Check the folder exists and this account may write to it.",
+    });
   }
   return abs;
 }

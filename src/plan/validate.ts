@@ -30,11 +30,22 @@ function nodeNameIssues(plan: Plan): PlanIssue[] {
     const problem = labelProblem(n.name);
     if (problem) {
       const message = `${problem}; a node's name becomes a folder name (its quarantine folder and its copy manifest)`;
-      issues.push({ path: `nodes[${i}].name`, value: n.name, message, fix: `Use the node's name as Configuration ➜ Nodes shows it: ${LABEL_RULE}.` });
+      issues.push({
+        path: `nodes[${i}].name`,
+        value: n.name,
+        message,
+        fix: `Use the node's name as Configuration ➜ Nodes shows it: ${LABEL_RULE}.`,
+      });
     }
     const key = n.name.trim().toLowerCase();
     const first = seen.get(key);
-    if (first !== undefined) issues.push({ path: `nodes[${i}].name`, value: n.name, message: `duplicate node name (also nodes[${first}].name); Octopus node names are case-insensitive`, fix: "List each node once, with its name from Configuration ➜ Nodes." });
+    if (first !== undefined)
+      issues.push({
+        path: `nodes[${i}].name`,
+        value: n.name,
+        message: `duplicate node name (also nodes[${first}].name); Octopus node names are case-insensitive`,
+        fix: "List each node once, with its name from Configuration ➜ Nodes.",
+      });
     else seen.set(key, i);
   });
   return issues;
@@ -56,27 +67,59 @@ const isPollingAddress = (value: string): boolean => isUrlOf(value, ["https:", "
 function urlIssues(plan: Plan): PlanIssue[] {
   const issues: PlanIssue[] = [];
   if (!isHttpUrl(plan.octopus.serverUrl))
-    issues.push({ path: "octopus.serverUrl", value: plan.octopus.serverUrl, message: "not an http(s) URL", fix: "Use the load-balanced Octopus address, e.g. https://octopus.example.com." });
+    issues.push({
+      path: "octopus.serverUrl",
+      value: plan.octopus.serverUrl,
+      message: "not an http(s) URL",
+      fix: "Use the load-balanced Octopus address, e.g. https://octopus.example.com.",
+    });
   const seenUrl = new Map<string, number>();
   const seenPolling = new Map<string, number>();
   plan.nodes.forEach((n, i) => {
     if (n.url !== undefined) {
-      if (!isHttpUrl(n.url)) issues.push({ path: `nodes[${i}].url`, value: n.url, message: "not an http(s) URL", fix: "Use this node's own web address, bypassing the load balancer, e.g. https://octo1.example.com." });
+      if (!isHttpUrl(n.url))
+        issues.push({
+          path: `nodes[${i}].url`,
+          value: n.url,
+          message: "not an http(s) URL",
+          fix: "Use this node's own web address, bypassing the load balancer, e.g. https://octo1.example.com.",
+        });
       else {
         const key = new URL(n.url).origin.toLowerCase();
         const first = seenUrl.get(key);
-        if (first !== undefined) issues.push({ path: `nodes[${i}].url`, value: n.url, message: `same address as nodes[${first}].url, so checks through this node would really reach the other one`, fix: "Give each node its own address, not the load balancer's." });
+        if (first !== undefined)
+          issues.push({
+            path: `nodes[${i}].url`,
+            value: n.url,
+            message: `same address as nodes[${first}].url, so checks through this node would really reach the other one`,
+            fix: "Give each node its own address, not the load balancer's.",
+          });
         else if (plan.nodes.length > 1 && isHttpUrl(plan.octopus.serverUrl) && key === new URL(plan.octopus.serverUrl).origin.toLowerCase())
-          issues.push({ path: `nodes[${i}].url`, value: n.url, message: "the load balancer's address (octopus.serverUrl), so checks through this node would reach whichever node answers", fix: "Use this node's own address, e.g. https://octo1.example.com, or leave url out." });
+          issues.push({
+            path: `nodes[${i}].url`,
+            value: n.url,
+            message: "the load balancer's address (octopus.serverUrl), so checks through this node would reach whichever node answers",
+            fix: "Use this node's own address, e.g. https://octo1.example.com, or leave url out.",
+          });
         else seenUrl.set(key, i);
       }
     }
     if (n.pollingAddress === undefined) return;
     const polling = n.pollingAddress.replace(/\/+$/, "").toLowerCase();
     if (!isPollingAddress(n.pollingAddress))
-      issues.push({ path: `nodes[${i}].pollingAddress`, value: n.pollingAddress, message: "not an https:// or wss:// address", fix: "Use https://<node host>:10943 (the node's comms port), or wss://<node host>/OctopusComms for WebSocket polling." });
+      issues.push({
+        path: `nodes[${i}].pollingAddress`,
+        value: n.pollingAddress,
+        message: "not an https:// or wss:// address",
+        fix: "Use https://<node host>:10943 (the node's comms port), or wss://<node host>/OctopusComms for WebSocket polling.",
+      });
     else if (seenPolling.has(polling))
-      issues.push({ path: `nodes[${i}].pollingAddress`, value: n.pollingAddress, message: `same as nodes[${seenPolling.get(polling)}].pollingAddress: a polling Tentacle must reach every node at its own address (or port)`, fix: "Give each node a unique address, or the same address with a unique port that the load balancer forwards to that node." });
+      issues.push({
+        path: `nodes[${i}].pollingAddress`,
+        value: n.pollingAddress,
+        message: `same as nodes[${seenPolling.get(polling)}].pollingAddress: a polling Tentacle must reach every node at its own address (or port)`,
+        fix: "Give each node a unique address, or the same address with a unique port that the load balancer forwards to that node.",
+      });
     else seenPolling.set(polling, i);
   });
   return issues;
@@ -93,35 +136,77 @@ function spellingIssues(plan: Plan): PlanIssue[] {
   const issues: PlanIssue[] = [];
   const platform = plan.octopus.platform;
   for (const { where, loc } of allLocations(plan)) {
-    for (const [field, value] of [["octopus", loc.octopus], ["access", loc.access]] as const) {
+    for (const [field, value] of [
+      ["octopus", loc.octopus],
+      ["access", loc.access],
+    ] as const) {
       if (value === undefined) continue;
       const at = `${where}.${field}`;
       if (value !== value.trim()) {
-        issues.push({ path: at, value, message: "leading or trailing spaces", fix: "Remove the spaces; Octopus would create a folder whose name ends in a space." });
+        issues.push({
+          path: at,
+          value,
+          message: "leading or trailing spaces",
+          fix: "Remove the spaces; Octopus would create a folder whose name ends in a space.",
+        });
         continue;
       }
       const style = pathStyle(value);
       if (style === "relative" && /^[\\/]{2}/.test(value)) {
-        issues.push({ path: at, value, message: "a UNC path needs a server and a share (\\\\server\\share\\folder); device paths (\\\\?\\, \\\\.\\) are not accepted", fix: "Write \\\\server\\share\\Folder (in JSON: \"\\\\\\\\server\\\\share\\\\Folder\")." });
+        issues.push({
+          path: at,
+          value,
+          message: "a UNC path needs a server and a share (\\\\server\\share\\folder); device paths (\\\\?\\, \\\\.\\) are not accepted",
+          fix: 'Write \\\\server\\share\\Folder (in JSON: "\\\\\\\\server\\\\share\\\\Folder").',
+        });
         continue;
       }
       if (style === "relative") {
-        issues.push({ path: at, value, message: "relative path: it would resolve differently on each node and in each working directory", fix: field === "octopus" ? (platform === "windows" ? "Use a full path: C:\\Octopus\\TaskLogs or \\\\server\\share\\TaskLogs." : "Use the full path inside the container, e.g. /taskLogs.") : "Use a full path as this process reaches the folder, e.g. /mnt/octoshared/TaskLogs or \\\\fs01\\OctopusShared\\TaskLogs." });
+        issues.push({
+          path: at,
+          value,
+          message: "relative path: it would resolve differently on each node and in each working directory",
+          fix:
+            field === "octopus"
+              ? platform === "windows"
+                ? "Use a full path: C:\\Octopus\\TaskLogs or \\\\server\\share\\TaskLogs."
+                : "Use the full path inside the container, e.g. /taskLogs."
+              : "Use a full path as this process reaches the folder, e.g. /mnt/octoshared/TaskLogs or \\\\fs01\\OctopusShared\\TaskLogs.",
+        });
         continue;
       }
       if (field === "octopus" && platform === "windows" && style === "posix")
-        issues.push({ path: at, value, message: 'a Linux path, but octopus.platform is "windows"', fix: 'Write the path as the Windows nodes see it (C:\\… or \\\\server\\share\\…) and put this Linux spelling under "access"; or set octopus.platform to "linux" for Linux containers.' });
+        issues.push({
+          path: at,
+          value,
+          message: 'a Linux path, but octopus.platform is "windows"',
+          fix: 'Write the path as the Windows nodes see it (C:\\… or \\\\server\\share\\…) and put this Linux spelling under "access"; or set octopus.platform to "linux" for Linux containers.',
+        });
       else if (field === "octopus" && platform === "linux" && style === "windows")
-        issues.push({ path: at, value, message: 'a Windows path, but octopus.platform is "linux"', fix: 'Write the path as the container sees it (/taskLogs, /repository…); set octopus.platform to "windows" if the nodes are Windows servers.' });
+        issues.push({
+          path: at,
+          value,
+          message: 'a Windows path, but octopus.platform is "linux"',
+          fix: 'Write the path as the container sees it (/taskLogs, /repository…); set octopus.platform to "windows" if the nodes are Windows servers.',
+        });
       else if (style === "windows" && WINDOWS_FORBIDDEN.test(value.replace(/^[\\/]{2}/, "")))
-        issues.push({ path: at, value, message: 'contains a character Windows does not allow in a path (< > " | ? * or a colon after the drive)', fix: "Correct the path; in JSON a backslash is written \\\\." });
+        issues.push({
+          path: at,
+          value,
+          message: 'contains a character Windows does not allow in a path (< > " | ? * or a colon after the drive)',
+          fix: "Correct the path; in JSON a backslash is written \\\\.",
+        });
     }
   }
   return issues;
 }
 
 /** The places two locations coincide: by access spelling, or by octopus spelling when both are seen from one machine. */
-function overlap(a: PlacedLocation, b: PlacedLocation, compareOctopus: boolean): { relation: Exclude<PathRelation, "apart">; spelling: "access" | "octopus" } | undefined {
+function overlap(
+  a: PlacedLocation,
+  b: PlacedLocation,
+  compareOctopus: boolean,
+): { relation: Exclude<PathRelation, "apart">; spelling: "access" | "octopus" } | undefined {
   const byAccess = relate(accessPath(a.loc), accessPath(b.loc));
   // Without an access spelling, the octopus one is what this process uses: name the field the operator wrote.
   if (byAccess !== "apart") return { relation: byAccess, spelling: a.loc.access === undefined ? "octopus" : "access" };
@@ -140,7 +225,13 @@ function kindsSharingAFolder(locs: PlacedLocation[]): PlanIssue[] {
   locs.forEach((b, j) => {
     for (const a of locs.slice(0, j)) {
       const o = overlap(b, a, true);
-      if (o) issues.push({ path: `${b.where}.${o.spelling}`, value: b.loc[o.spelling] ?? accessPath(b.loc), message: `${describeRelation(o.relation, `${a.where} (${a.kind})`)}: task logs, artifacts and packages each need their own folder`, fix: "Give each kind its own folder, side by side: …\\TaskLogs, …\\Artifacts, …\\Packages." });
+      if (o)
+        issues.push({
+          path: `${b.where}.${o.spelling}`,
+          value: b.loc[o.spelling] ?? accessPath(b.loc),
+          message: `${describeRelation(o.relation, `${a.where} (${a.kind})`)}: task logs, artifacts and packages each need their own folder`,
+          fix: "Give each kind its own folder, side by side: …\\TaskLogs, …\\Artifacts, …\\Packages.",
+        });
     }
   });
   return issues;
@@ -154,7 +245,12 @@ function clusterSharedIssues(plan: Plan): PlanIssue[] {
   for (const child of sharedLocations(plan).filter((l) => l.kind !== "clusterShared")) {
     const o = overlap(rootPlaced, child, true);
     if (o && o.relation !== "contains")
-      issues.push({ path: `shared.clusterShared.${o.spelling}`, value: root[o.spelling] ?? accessPath(root), message: `${describeRelation(o.relation, child.where)}; clusterShared is the parent of the shared folders, not one of them`, fix: `Point clusterShared at the share root (e.g. \\\\fs01\\OctopusShared) and ${child.where} at a folder under it (…\\${child.kind.charAt(0).toUpperCase()}${child.kind.slice(1)}).` });
+      issues.push({
+        path: `shared.clusterShared.${o.spelling}`,
+        value: root[o.spelling] ?? accessPath(root),
+        message: `${describeRelation(o.relation, child.where)}; clusterShared is the parent of the shared folders, not one of them`,
+        fix: `Point clusterShared at the share root (e.g. \\\\fs01\\OctopusShared) and ${child.where} at a folder under it (…\\${child.kind.charAt(0).toUpperCase()}${child.kind.slice(1)}).`,
+      });
   }
   return issues;
 }
@@ -174,9 +270,24 @@ function targetSourceOverlaps(plan: Plan): PlanIssue[] {
       if (!o || (target.kind === "clusterShared" && o.relation === "inside")) continue;
       const node = plan.nodes[source.node ?? 0]?.name ?? "?";
       if (o.relation === "same")
-        issues.push({ path: `${source.where}.${o.spelling}`, value: source.loc[o.spelling] ?? accessPath(source.loc), message: `node ${node}'s current ${source.kind} folder is ${target.where} itself: there is nothing to copy and copying onto itself would be unsafe`, fix: compareOctopus ? `If ${node} already writes to shared storage, leave ${source.where} out; otherwise correct one of the two paths.` : `In a Linux container the mount point stays the same: give ${source.where} and ${target.where} each an "access" spelling (the host folder behind the volume, e.g. /srv/octopus/node1/taskLogs and /mnt/octoshared/taskLogs).` });
+        issues.push({
+          path: `${source.where}.${o.spelling}`,
+          value: source.loc[o.spelling] ?? accessPath(source.loc),
+          message: `node ${node}'s current ${source.kind} folder is ${target.where} itself: there is nothing to copy and copying onto itself would be unsafe`,
+          fix: compareOctopus
+            ? `If ${node} already writes to shared storage, leave ${source.where} out; otherwise correct one of the two paths.`
+            : `In a Linux container the mount point stays the same: give ${source.where} and ${target.where} each an "access" spelling (the host folder behind the volume, e.g. /srv/octopus/node1/taskLogs and /mnt/octoshared/taskLogs).`,
+        });
       else
-        issues.push({ path: `${source.where}.${o.spelling}`, value: source.loc[o.spelling] ?? accessPath(source.loc), message: o.relation === "inside" ? `source inside a target: node ${node}'s ${source.kind} folder is inside ${target.where}, so the copy would copy into itself` : `target inside a source: ${target.where} is inside node ${node}'s ${source.kind} folder, so the copy would copy into itself`, fix: "Keep shared storage and node-local folders apart: shared folders on the file share, node folders on the node." });
+        issues.push({
+          path: `${source.where}.${o.spelling}`,
+          value: source.loc[o.spelling] ?? accessPath(source.loc),
+          message:
+            o.relation === "inside"
+              ? `source inside a target: node ${node}'s ${source.kind} folder is inside ${target.where}, so the copy would copy into itself`
+              : `target inside a source: ${target.where} is inside node ${node}'s ${source.kind} folder, so the copy would copy into itself`,
+          fix: "Keep shared storage and node-local folders apart: shared folders on the file share, node folders on the node.",
+        });
     }
   }
   return issues;
@@ -191,7 +302,12 @@ function nodesSharingAFolder(plan: Plan): PlanIssue[] {
       if (a.node === b.node) continue;
       const relation = relate(accessPath(b.loc), accessPath(a.loc));
       if (relation === "apart") continue;
-      issues.push({ path: `${b.where}.${b.loc.access === undefined ? "octopus" : "access"}`, value: accessPath(b.loc), message: `this process would read node ${plan.nodes[b.node ?? 0]?.name}'s folder at the same place as ${a.where} (${describeRelation(relation, a.where)})`, fix: `Give each node's folder an "access" spelling this machine can reach, e.g. \\\\${plan.nodes[b.node ?? 0]?.name ?? "NODE"}\\c$\\Octopus\\TaskLogs.` });
+      issues.push({
+        path: `${b.where}.${b.loc.access === undefined ? "octopus" : "access"}`,
+        value: accessPath(b.loc),
+        message: `this process would read node ${plan.nodes[b.node ?? 0]?.name}'s folder at the same place as ${a.where} (${describeRelation(relation, a.where)})`,
+        fix: `Give each node's folder an "access" spelling this machine can reach, e.g. \\\\${plan.nodes[b.node ?? 0]?.name ?? "NODE"}\\c$\\Octopus\\TaskLogs.`,
+      });
       break;
     }
   });
@@ -201,7 +317,12 @@ function nodesSharingAFolder(plan: Plan): PlanIssue[] {
 function kindsWithNowhereToGo(plan: Plan): PlanIssue[] {
   return nodeLocations(plan)
     .filter((l) => l.kind !== "clusterShared" && plan.shared[l.kind] === undefined)
-    .map((l) => ({ path: l.where, value: l.loc.octopus, message: `node folder for ${l.kind} is set but shared.${l.kind} is not, so there is nowhere to copy it`, fix: `Add shared.${l.kind} (the folder on shared storage), or leave ${l.where} out if this Octopus version has no ${l.kind}.` }));
+    .map((l) => ({
+      path: l.where,
+      value: l.loc.octopus,
+      message: `node folder for ${l.kind} is set but shared.${l.kind} is not, so there is nowhere to copy it`,
+      fix: `Add shared.${l.kind} (the folder on shared storage), or leave ${l.where} out if this Octopus version has no ${l.kind}.`,
+    }));
 }
 
 /** The state directory must not sit inside a folder octoha copies from or to. */
@@ -209,5 +330,14 @@ function stateDirIssues(plan: Plan): PlanIssue[] {
   const dir = plan.options.stateDir;
   if (dir === undefined || pathStyle(dir) === "relative") return [];
   const hit = allLocations(plan).find((l) => l.kind !== "clusterShared" && ["same", "inside"].includes(relate(dir, accessPath(l.loc))));
-  return hit ? [{ path: "options.stateDir", value: dir, message: `inside ${hit.where}, so journals and locks would be copied as ${hit.kind}`, fix: "Put the state directory beside the data, not in it: e.g. a .octoha folder in the share root." }] : [];
+  return hit
+    ? [
+        {
+          path: "options.stateDir",
+          value: dir,
+          message: `inside ${hit.where}, so journals and locks would be copied as ${hit.kind}`,
+          fix: "Put the state directory beside the data, not in it: e.g. a .octoha folder in the share root.",
+        },
+      ]
+    : [];
 }

@@ -18,18 +18,36 @@ export function planWarnings({ plan, stateDir }: LoadedPlan): Finding[] {
           severity: "warning",
           code: "SHARED_ON_DRIVE_LETTER",
           summary: `${where}.octopus is on drive ${drive.toUpperCase()}:, which each node must map for the Octopus service account`,
-          detail: 'Drives are mapped per user; when the service account does not see it, Octopus fails with "Could not find a part of the path" and stops.',
+          detail:
+            'Drives are mapped per user; when the service account does not see it, Octopus fails with "Could not find a part of the path" and stops.',
           fix: `Prefer the UNC path (\\\\server\\share\\…); otherwise map ${drive.toUpperCase()}: persistently for the service account on every node.`,
           path: `${where}.octopus`,
         });
     }
   plan.nodes.forEach((n, i) => {
     if (Object.keys(n.folders).length === 0)
-      findings.push({ severity: "warning", code: "NODE_WITHOUT_FOLDERS", summary: `nodes[${i}] (${n.name}) lists no folders, so nothing is copied from it`, fix: "Fine if it already uses shared storage; otherwise add its local TaskLogs/Artifacts/Packages folders.", node: n.name, path: `nodes[${i}].folders` });
+      findings.push({
+        severity: "warning",
+        code: "NODE_WITHOUT_FOLDERS",
+        summary: `nodes[${i}] (${n.name}) lists no folders, so nothing is copied from it`,
+        fix: "Fine if it already uses shared storage; otherwise add its local TaskLogs/Artifacts/Packages folders.",
+        node: n.name,
+        path: `nodes[${i}].folders`,
+      });
   });
   if (plan.nodes.length > 1 && plan.options.stateDir === undefined)
-    findings.push({ severity: "info", code: "STATE_DIR_LOCAL", summary: `run state goes to ${stateDir}, next to the plan`, fix: "Set options.stateDir to a folder on shared storage to resume a run from another node.", path: "options.stateDir" });
+    findings.push({
+      severity: "info",
+      code: "STATE_DIR_LOCAL",
+      summary: `run state goes to ${stateDir}, next to the plan`,
+      fix: "Set options.stateDir to a folder on shared storage to resume a run from another node.",
+      path: "options.stateDir",
+    });
   const kinds = sharedLocations(plan).map((l) => `${l.kind} ${l.loc.octopus}`);
-  findings.push({ severity: "info", code: "PLAN_SUMMARY", summary: `${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"} (${plan.nodes.map((n) => n.name).join(", ")}), ${plan.octopus.platform} paths; shared: ${kinds.join("; ")}` });
+  findings.push({
+    severity: "info",
+    code: "PLAN_SUMMARY",
+    summary: `${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"} (${plan.nodes.map((n) => n.name).join(", ")}), ${plan.octopus.platform} paths; shared: ${kinds.join("; ")}`,
+  });
   return findings;
 }

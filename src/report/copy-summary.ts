@@ -15,9 +15,12 @@ export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): st
       `quarantined ${summary.filesQuarantined ?? 0}, failed ${summary.errors.length}, in ${formatDuration(summary.durationMs / 1000)}`,
   );
   for (const w of summary.warnings ?? []) lines.push(`warning: ${w}`);
-  if (summary.interrupted) lines.push("interrupted: temp files were removed; re-run the same command to resume (verified files are not copied again)");
+  if (summary.interrupted)
+    lines.push("interrupted: temp files were removed; re-run the same command to resume (verified files are not copied again)");
   for (const c of summary.collisions) {
-    lines.push(`collision (${c.kind}) ${c.relPath} vs ${c.targetRelPath}: kept the ${c.winner === "source" ? "incoming" : "target's"} copy; ${c.reason}${c.quarantinedAt ? `; other copy at ${c.quarantinedAt}` : ""}`);
+    lines.push(
+      `collision (${c.kind}) ${c.relPath} vs ${c.targetRelPath}: kept the ${c.winner === "source" ? "incoming" : "target's"} copy; ${c.reason}${c.quarantinedAt ? `; other copy at ${c.quarantinedAt}` : ""}`,
+    );
   }
   for (const p of summary.nameProblems) lines.push(`name problem (${p.problem}) ${p.relPath}: ${p.detail}`);
   if (summary.nameProblemsOmitted) lines.push(`… and ${summary.nameProblemsOmitted} more name problems (use --json for the listed ones)`);

@@ -39,7 +39,13 @@ export function buildDryRunReport(o: DryRunInputs): DryRunReport {
   const copySteps = previews.map((p) => p.id).filter((id) => id.startsWith("copy-"));
   const volumeSource = copySteps.length > 0 ? copySteps : ["preseed"];
   const jobs = volumeSource.flatMap((id) => (facts.get(id)?.["jobs"] as CopyJobResult[] | undefined) ?? []);
-  const copy: CopyVolume[] = jobs.map((j) => ({ kind: j.kind, node: j.node, files: j.filesCopied, bytes: j.bytesCopied, filesAlreadyThere: j.filesSkipped }));
+  const copy: CopyVolume[] = jobs.map((j) => ({
+    kind: j.kind,
+    node: j.node,
+    files: j.filesCopied,
+    bytes: j.bytesCopied,
+    filesAlreadyThere: j.filesSkipped,
+  }));
   const collisions = jobs.flatMap((j) => j.collisions.map((c) => ({ ...c, folder: j.kind, node: j.node })));
   const rate = volumeSource.map((id) => facts.get(id)?.["rateBytesPerSecond"]).find((r): r is number => typeof r === "number" && r > 0);
 
@@ -47,10 +53,24 @@ export function buildDryRunReport(o: DryRunInputs): DryRunReport {
   const targets = (pre["targets"] as { kind: string; access: string; check: { freeBytes?: number } }[] | undefined) ?? [];
   const freeSpace = targets.map((t) => {
     const bytesNeeded = copy.filter((c) => c.kind === t.kind).reduce((a, c) => a + c.bytes, 0);
-    return { kind: t.kind, path: t.access, freeBytes: t.check.freeBytes, bytesNeeded, enough: t.check.freeBytes === undefined ? undefined : t.check.freeBytes >= bytesNeeded };
+    return {
+      kind: t.kind,
+      path: t.access,
+      freeBytes: t.check.freeBytes,
+      bytesNeeded,
+      enough: t.check.freeBytes === undefined ? undefined : t.check.freeBytes >= bytesNeeded,
+    };
   });
   for (const f of freeSpace) {
-    if (f.enough === false) findings.unshift({ step: "preflight", severity: "error", code: "NOT_ENOUGH_SPACE", path: f.path, summary: `${f.kind}: ${f.bytesNeeded} bytes to copy but ${f.freeBytes} free at ${f.path}`, fix: "Grow the share or free space on it before the window." });
+    if (f.enough === false)
+      findings.unshift({
+        step: "preflight",
+        severity: "error",
+        code: "NOT_ENOUGH_SPACE",
+        path: f.path,
+        summary: `${f.kind}: ${f.bytesNeeded} bytes to copy but ${f.freeBytes} free at ${f.path}`,
+        fix: "Grow the share or free space on it before the window.",
+      });
   }
 
   const drain = facts.get("drain-nodes");

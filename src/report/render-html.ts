@@ -5,7 +5,8 @@
 import type { Redactor } from "../shared/redact.js";
 import { formatBytes, formatSeconds, type DryRunReport } from "./model.js";
 
-const escapeHtml = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const escapeHtml = (s: unknown) =>
+  String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 interface Bar {
   label: string;
@@ -41,8 +42,14 @@ svg .l,svg .v{font:12px system-ui,sans-serif;fill:#333}svg .t{font:bold 13px sys
 export function renderHtml(r: DryRunReport, redactor: Redactor): string {
   const e = escapeHtml;
   const per = r.copy.map((c) => ({ key: `${c.node} · ${c.kind}`, c }));
-  const bytesChart = barChart("Bytes to copy per node and folder", per.map(({ key, c }) => ({ label: key, value: c.bytes, text: formatBytes(c.bytes) })));
-  const filesChart = barChart("Files to copy per node and folder", per.map(({ key, c }) => ({ label: key, value: c.files, text: String(c.files) })));
+  const bytesChart = barChart(
+    "Bytes to copy per node and folder",
+    per.map(({ key, c }) => ({ label: key, value: c.bytes, text: formatBytes(c.bytes) })),
+  );
+  const filesChart = barChart(
+    "Files to copy per node and folder",
+    per.map(({ key, c }) => ({ label: key, value: c.files, text: String(c.files) })),
+  );
   const est = r.estimate;
   const windowChart = barChart("Estimated window", [
     { label: "drain wait (upper bound)", value: est.drainWaitSeconds, text: formatSeconds(est.drainWaitSeconds) },
@@ -53,7 +60,10 @@ export function renderHtml(r: DryRunReport, redactor: Redactor): string {
     ? `<ul>${r.findings.map((f) => `<li class="${f.severity}"><b>${e(f.severity.toUpperCase())}</b> [${e(f.step)}] ${e(f.summary)}${f.fix ? `<div class="fix">fix: ${e(f.fix)}</div>` : ""}</li>`).join("")}</ul>`
     : "<p>None.</p>";
   const steps = r.steps
-    .map((s) => `<h3>${e(s.id)}${s.requiresApproval ? " (asks for approval)" : ""}</h3><p>${e(s.title)}</p>${s.changes.length ? `<table><tr><th>action</th><th>what</th><th>before</th><th>after</th></tr>${s.changes.map((c) => `<tr><td>${e(c.action)}</td><td>${e(c.summary)}</td><td>${e(c.before === undefined ? "" : typeof c.before === "string" ? c.before : JSON.stringify(c.before))}</td><td>${e(c.after === undefined ? "" : typeof c.after === "string" ? c.after : JSON.stringify(c.after))}</td></tr>`).join("")}</table>` : ""}`)
+    .map(
+      (s) =>
+        `<h3>${e(s.id)}${s.requiresApproval ? " (asks for approval)" : ""}</h3><p>${e(s.title)}</p>${s.changes.length ? `<table><tr><th>action</th><th>what</th><th>before</th><th>after</th></tr>${s.changes.map((c) => `<tr><td>${e(c.action)}</td><td>${e(c.summary)}</td><td>${e(c.before === undefined ? "" : typeof c.before === "string" ? c.before : JSON.stringify(c.before))}</td><td>${e(c.after === undefined ? "" : typeof c.after === "string" ? c.after : JSON.stringify(c.after))}</td></tr>`).join("")}</table>` : ""}`,
+    )
     .join("");
   const collisions = r.collisions.length
     ? `<table><tr><th>folder</th><th>file</th><th>node</th><th>kind</th><th>kept</th><th>reason</th></tr>${r.collisions.map((c) => `<tr><td>${e(c.folder)}</td><td>${e(c.relPath)}</td><td>${e(c.node)}</td><td>${e(c.kind)}</td><td>${c.winner === "source" ? `${e(c.node)}'s copy` : c.targetNode ? `${e(c.targetNode)}'s copy` : "target's copy"}</td><td>${e(c.reason)}</td></tr>`).join("")}</table>`

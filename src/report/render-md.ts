@@ -3,7 +3,10 @@ import type { Change } from "../model/preview.js";
 import type { Redactor } from "../shared/redact.js";
 import { formatBytes, formatSeconds, type DryRunReport } from "./model.js";
 
-const cell = (v: unknown) => String(v ?? "").replace(/\|/g, "\\|").replace(/\n/g, " ");
+const cell = (v: unknown) =>
+  String(v ?? "")
+    .replace(/\|/g, "\\|")
+    .replace(/\n/g, " ");
 const show = (v: unknown) => (v === undefined ? "—" : typeof v === "string" ? v : JSON.stringify(v));
 
 function changeLine(c: Change): string {
@@ -14,8 +17,18 @@ function changeLine(c: Change): string {
 export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
   const out: string[] = [];
   out.push(`# octoha dry-run: ${r.workflow}`, "");
-  out.push(`Plan \`${r.planFile}\` · Octopus ${r.octopusVersion ?? "version unknown"} · folders moved: ${r.kinds.join(", ") || "none"} · ${r.generatedAt}`, "");
-  out.push(r.blocked ? "**A run would stop: fix the errors below first.**" : r.wouldChange ? "A run would change the items below. Nothing has been changed." : "Nothing would change.", "");
+  out.push(
+    `Plan \`${r.planFile}\` · Octopus ${r.octopusVersion ?? "version unknown"} · folders moved: ${r.kinds.join(", ") || "none"} · ${r.generatedAt}`,
+    "",
+  );
+  out.push(
+    r.blocked
+      ? "**A run would stop: fix the errors below first.**"
+      : r.wouldChange
+        ? "A run would change the items below. Nothing has been changed."
+        : "Nothing would change.",
+    "",
+  );
 
   out.push("## Preflight findings", "");
   if (r.findings.length === 0) out.push("None.", "");
@@ -38,7 +51,8 @@ export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
   if (r.copy.length === 0) out.push("Nothing to copy.", "");
   else {
     out.push("| folder | node | files | bytes | already there |", "|---|---|---:|---:|---:|");
-    for (const c of r.copy) out.push(`| ${cell(c.kind)} | ${cell(c.node)} | ${c.files} | ${formatBytes(c.bytes)} | ${c.filesAlreadyThere} |`);
+    for (const c of r.copy)
+      out.push(`| ${cell(c.kind)} | ${cell(c.node)} | ${c.files} | ${formatBytes(c.bytes)} | ${c.filesAlreadyThere} |`);
     out.push("");
   }
 
@@ -46,17 +60,30 @@ export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
   if (r.collisions.length === 0) out.push("None.", "");
   else {
     out.push("| folder | file | node | kind | kept | reason |", "|---|---|---|---|---|---|");
-    for (const c of r.collisions) out.push(`| ${cell(c.folder)} | ${cell(c.relPath)} | ${cell(c.node)} | ${c.kind} | ${c.winner === "source" ? `${cell(c.node)}'s copy` : c.targetNode ? `${cell(c.targetNode)}'s copy` : "target's copy"} | ${cell(c.reason)} |`);
+    for (const c of r.collisions)
+      out.push(
+        `| ${cell(c.folder)} | ${cell(c.relPath)} | ${cell(c.node)} | ${c.kind} | ${c.winner === "source" ? `${cell(c.node)}'s copy` : c.targetNode ? `${cell(c.targetNode)}'s copy` : "target's copy"} | ${cell(c.reason)} |`,
+      );
     out.push("");
   }
 
   out.push("## Free space", "");
   out.push("| folder | path | needed | free |", "|---|---|---:|---:|");
-  for (const f of r.freeSpace) out.push(`| ${cell(f.kind)} | ${cell(f.path)} | ${formatBytes(f.bytesNeeded)} | ${formatBytes(f.freeBytes)}${f.enough === false ? " **not enough**" : ""} |`);
+  for (const f of r.freeSpace)
+    out.push(
+      `| ${cell(f.kind)} | ${cell(f.path)} | ${formatBytes(f.bytesNeeded)} | ${formatBytes(f.freeBytes)}${f.enough === false ? " **not enough**" : ""} |`,
+    );
   out.push("");
 
   const e = r.estimate;
   out.push("## Estimated window", "");
-  out.push(`- drain wait: up to ${formatSeconds(e.drainWaitSeconds)}`, `- log handles: ${formatSeconds(e.logHandleWaitSeconds)}`, `- copy: ${formatSeconds(e.copySeconds)}${e.rateBytesPerSecond ? ` at ${formatBytes(e.rateBytesPerSecond)}/s` : ""}`, `- total: ${formatSeconds(e.totalSeconds)}`, `- basis: ${e.basis}`, "");
+  out.push(
+    `- drain wait: up to ${formatSeconds(e.drainWaitSeconds)}`,
+    `- log handles: ${formatSeconds(e.logHandleWaitSeconds)}`,
+    `- copy: ${formatSeconds(e.copySeconds)}${e.rateBytesPerSecond ? ` at ${formatBytes(e.rateBytesPerSecond)}/s` : ""}`,
+    `- total: ${formatSeconds(e.totalSeconds)}`,
+    `- basis: ${e.basis}`,
+    "",
+  );
   return redactor.redact(out.join("\n"));
 }

@@ -21,15 +21,25 @@ function outcomeLines(o: RunOutcome): string[] {
     done: `Run ${o.runId} is done: ${o.applied.length} step(s) applied and verified.`,
     failed: `Run ${o.runId} failed${o.failure?.stepId ? ` at step ${o.failure.stepId}` : ""}: ${o.failure?.message ?? "unknown error"}`,
     interrupted: `Run ${o.runId} stopped on request; everything done so far is journaled.`,
-    "awaiting-approval": o.state === "unchanged" ? `Rollback of run ${o.runId} was not confirmed; nothing was undone.` : `Run ${o.runId} is waiting for approval; nothing more was changed.`,
+    "awaiting-approval":
+      o.state === "unchanged"
+        ? `Rollback of run ${o.runId} was not confirmed; nothing was undone.`
+        : `Run ${o.runId} is waiting for approval; nothing more was changed.`,
     "rolled-back": `Run ${o.runId} rolled back: undid ${o.undone.length ? o.undone.join(", ") : "nothing (nothing was applied)"}.`,
     "rollback-incomplete": `Run ${o.runId} could NOT be fully rolled back.`,
   };
   lines.push(head[o.status]);
   if (o.failure?.hint && o.status === "failed") lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
   if (o.undone.length && o.status === "rollback-incomplete") lines.push(`  Undone: ${o.undone.join(", ")}`);
-  for (const p of o.undoProblems) lines.push(`  Step ${p.stepId} ${p.kind === "refused" ? "refused to roll back" : "failed to roll back"}: ${p.reason}`, o.undone.length ? "  Its changes, and those of the steps before it, are still in place." : "  Nothing was undone: the cluster is as the run left it.");
-  if (o.status === "rollback-incomplete" && o.undoProblems[0]?.kind === "failed" && o.failure?.hint) lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
+  for (const p of o.undoProblems)
+    lines.push(
+      `  Step ${p.stepId} ${p.kind === "refused" ? "refused to roll back" : "failed to roll back"}: ${p.reason}`,
+      o.undone.length
+        ? "  Its changes, and those of the steps before it, are still in place."
+        : "  Nothing was undone: the cluster is as the run left it.",
+    );
+  if (o.status === "rollback-incomplete" && o.undoProblems[0]?.kind === "failed" && o.failure?.hint)
+    lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
   lines.push(...nextCommandLines(o));
   lines.push(`Journal: ${o.journal}`);
   return lines;
@@ -41,8 +51,13 @@ function nextCommandLines(o: RunOutcome): string[] {
   const problem = o.status === "rollback-incomplete" ? o.undoProblems[0] : undefined;
   if (problem?.kind === "failed") return [`Once the cause is fixed, roll back again:\n  ${o.nextCommand}`];
   if (problem?.kind !== "refused") return [`To continue, run:\n  ${o.nextCommand}`];
-  const lines = [`The same rollback would refuse again. To keep the run's changes and finish the run${o.undone.length ? ` (re-applying ${o.undone.join(", ")})` : ""}, run:\n  ${o.nextCommand}`];
-  if (o.partialRollbackCommand) lines.push(`Or, to undo only the steps after ${problem.stepId} (${problem.stepId} and the steps before it stay applied), run:\n  ${o.partialRollbackCommand}`);
+  const lines = [
+    `The same rollback would refuse again. To keep the run's changes and finish the run${o.undone.length ? ` (re-applying ${o.undone.join(", ")})` : ""}, run:\n  ${o.nextCommand}`,
+  ];
+  if (o.partialRollbackCommand)
+    lines.push(
+      `Or, to undo only the steps after ${problem.stepId} (${problem.stepId} and the steps before it stay applied), run:\n  ${o.partialRollbackCommand}`,
+    );
   return lines;
 }
 
@@ -58,7 +73,10 @@ function describeRequest(r: ApprovalRequest): string {
 /** Progress lines for people. */
 export class HumanRunView implements RunObserver {
   private readonly s: ViewStreams;
-  constructor(private readonly redactor: Redactor, streams: Partial<ViewStreams> = {}) {
+  constructor(
+    private readonly redactor: Redactor,
+    streams: Partial<ViewStreams> = {},
+  ) {
     this.s = { ...defaultStreams(), ...streams };
   }
 
@@ -69,7 +87,9 @@ export class HumanRunView implements RunObserver {
   notify(n: RunNotice): void {
     switch (n.type) {
       case "run-started":
-        return this.line(`${n.mode === "run" ? "Starting" : n.mode === "resume" ? "Resuming" : "Rolling back"} run ${n.runId} (${n.steps.length} steps, state in ${n.stateDir})${n.restoredState ? `, journal says: ${n.restoredState}` : ""}`);
+        return this.line(
+          `${n.mode === "run" ? "Starting" : n.mode === "resume" ? "Resuming" : "Rolling back"} run ${n.runId} (${n.steps.length} steps, state in ${n.stateDir})${n.restoredState ? `, journal says: ${n.restoredState}` : ""}`,
+        );
       case "warning":
         return this.line(`warning: ${n.message}`, "err");
       case "step-started":
@@ -116,7 +136,10 @@ export class HumanRunView implements RunObserver {
 /** One JSON object a line on stdout, for machines; never prompts. */
 export class JsonRunView implements RunObserver {
   private readonly s: ViewStreams;
-  constructor(private readonly redactor: Redactor, streams: Partial<ViewStreams> = {}) {
+  constructor(
+    private readonly redactor: Redactor,
+    streams: Partial<ViewStreams> = {},
+  ) {
     this.s = { ...defaultStreams(), ...streams };
   }
 

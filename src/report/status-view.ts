@@ -4,13 +4,21 @@ import type { Redactor } from "../shared/redact.js";
 
 export function renderStatus(report: RunStatusReport, o: { json: boolean; redactor: Redactor }): string {
   if (o.json) return `${JSON.stringify(o.redactor.redactValue(report), null, 2)}\n`;
-  const lines = [`Run ${report.runId}: ${report.outcome ? `${report.outcome.status} (exit ${report.outcome.exitCode})` : report.state}`, `Journal: ${report.journal}`];
+  const lines = [
+    `Run ${report.runId}: ${report.outcome ? `${report.outcome.status} (exit ${report.outcome.exitCode})` : report.state}`,
+    `Journal: ${report.journal}`,
+  ];
   const width = Math.max(4, ...report.steps.map((s) => s.id.length));
   lines.push("", `${"STEP".padEnd(width)}  STATE         CHECKPOINTS`);
-  for (const s of report.steps) lines.push(`${s.id.padEnd(width)}  ${s.state.padEnd(12)}  ${s.checkpoints}${s.lastError ? `  ${s.lastError}` : ""}`);
+  for (const s of report.steps)
+    lines.push(`${s.id.padEnd(width)}  ${s.state.padEnd(12)}  ${s.checkpoints}${s.lastError ? `  ${s.lastError}` : ""}`);
   if (report.lock) {
-    lines.push("", `Lock: run ${report.lock.id} (${report.lock.operation}) by ${report.lock.who}, pid ${report.lock.pid}, heartbeat ${report.lock.heartbeat}`);
-    if (report.lock.stale) lines.push(`  Stale: ${report.lock.staleReason ?? ""}. If no octoha is running here: ${report.lock.unlockCommand}`);
+    lines.push(
+      "",
+      `Lock: run ${report.lock.id} (${report.lock.operation}) by ${report.lock.who}, pid ${report.lock.pid}, heartbeat ${report.lock.heartbeat}`,
+    );
+    if (report.lock.stale)
+      lines.push(`  Stale: ${report.lock.staleReason ?? ""}. If no octoha is running here: ${report.lock.unlockCommand}`);
   }
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   if (report.otherRuns.length) lines.push("", `Other runs: ${report.otherRuns.join(", ")}`);

@@ -7,7 +7,15 @@ import { isRetryable, OctohaError } from "../shared/errors.js";
 import { retry, RETRY_BUDGETS, RetryWindow, withinRetryWindow } from "../shared/retry.js";
 import type { ApproveMode, RunObserver } from "./events.js";
 import type { ErrorRecord, JournalWriter, StepRecord } from "./journal.js";
-import { errorRecord, type ApprovalOutcome, type RunEvent, type StepInput, type StepOutcome, type UndoInput, type UndoOutcome } from "./machine.js";
+import {
+  errorRecord,
+  type ApprovalOutcome,
+  type RunEvent,
+  type StepInput,
+  type StepOutcome,
+  type UndoInput,
+  type UndoOutcome,
+} from "./machine.js";
 import { RollbackRefused, type Step, type StepContext, type StepPolicy } from "./step.js";
 
 export const DEFAULT_POLICY: Required<Omit<StepPolicy, "timeoutMs">> = {
@@ -36,7 +44,11 @@ export interface ExecutorDeps {
 class StepTimeoutError extends OctohaError {
   constructor(stepId: string, ms: number) {
     // Fatal, not retried: a step that ignored its abort may still be running.
-    super(`Step ${stepId} did not finish within ${ms} ms`, { code: "STEP_TIMEOUT", step: stepId, hint: "The step's timeout (policy.timeoutMs) elapsed; check what it was waiting for, then resume." });
+    super(`Step ${stepId} did not finish within ${ms} ms`, {
+      code: "STEP_TIMEOUT",
+      step: stepId,
+      hint: "The step's timeout (policy.timeoutMs) elapsed; check what it was waiting for, then resume.",
+    });
   }
 }
 
@@ -51,7 +63,12 @@ function stepContext(deps: ExecutorDeps, step: Step, signal: AbortSignal): StepC
   };
 }
 
-async function withTimeout<T>(stepId: string, timeoutMs: number | undefined, run: (signal: AbortSignal) => Promise<T>, outer: AbortSignal): Promise<T> {
+async function withTimeout<T>(
+  stepId: string,
+  timeoutMs: number | undefined,
+  run: (signal: AbortSignal) => Promise<T>,
+  outer: AbortSignal,
+): Promise<T> {
   if (timeoutMs === undefined) return run(outer);
   const timeout = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -101,8 +118,21 @@ export async function applyStep(deps: ExecutorDeps, input: StepInput): Promise<S
     } else {
       result = await withRetries(deps, step, async (attempt) => {
         const startedAt = deps.now();
-        deps.send({ type: "ATTEMPT_STARTED", stepId: step.id, attempt, startedAt, ...(policy.timeoutMs === undefined ? {} : { deadlineAt: startedAt + policy.timeoutMs }) });
-        deps.view.notify({ type: "step-started", stepId: step.id, title: step.title, attempt, index: input.index, total: deps.steps.length });
+        deps.send({
+          type: "ATTEMPT_STARTED",
+          stepId: step.id,
+          attempt,
+          startedAt,
+          ...(policy.timeoutMs === undefined ? {} : { deadlineAt: startedAt + policy.timeoutMs }),
+        });
+        deps.view.notify({
+          type: "step-started",
+          stepId: step.id,
+          title: step.title,
+          attempt,
+          index: input.index,
+          total: deps.steps.length,
+        });
         // Each attempt starts from the latest checkpoint, including ones saved by a failed attempt.
         const last = deps.journal.steps.get(step.id)?.lastCheckpoint;
         return withTimeout(step.id, policy.timeoutMs, (signal) => step.apply(stepContext(deps, step, signal), last), deps.signal);
@@ -113,9 +143,20 @@ export async function applyStep(deps: ExecutorDeps, input: StepInput): Promise<S
     }
     if (!record?.verified) {
       const verdict = await withRetries(deps, step, () => step.verify(stepContext(deps, step, deps.signal), result));
-      await deps.journal.append({ t: "verified", stepId: step.id, ok: verdict.ok, summary: verdict.summary, ...(verdict.problems ? { problems: verdict.problems } : {}) });
+      await deps.journal.append({
+        t: "verified",
+        stepId: step.id,
+        ok: verdict.ok,
+        summary: verdict.summary,
+        ...(verdict.problems ? { problems: verdict.problems } : {}),
+      });
       deps.view.notify({ type: "step-verified", stepId: step.id, verdict });
-      if (!verdict.ok) throw new OctohaError(`Step ${step.id} applied but did not verify: ${verdict.summary}`, { code: "VERIFY_FAILED", step: step.id, hint: [...(verdict.problems ?? []), "Fix the cause, then resume (verify runs again) or roll back."].join("\n") });
+      if (!verdict.ok)
+        throw new OctohaError(`Step ${step.id} applied but did not verify: ${verdict.summary}`, {
+          code: "VERIFY_FAILED",
+          step: step.id,
+          hint: [...(verdict.problems ?? []), "Fix the cause, then resume (verify runs again) or roll back."].join("\n"),
+        });
     }
     return { kind: "applied" };
   } catch (error) {
@@ -139,7 +180,10 @@ export async function askApproval(deps: ExecutorDeps, input: StepInput): Promise
   if (deps.approve === "no") return decide("deferred", "none");
   // Say exactly what will happen: inspect is read-only.
   const preview = await step.inspect(stepContext(deps, step, deps.signal)).catch(() => undefined);
-  const yes = await deps.view.confirm({ runId: deps.runId, action: "apply", steps: [{ id: step.id, title: step.title }], ...(preview ? { preview } : {}) }, deps.signal);
+  const yes = await deps.view.confirm(
+    { runId: deps.runId, action: "apply", steps: [{ id: step.id, title: step.title }], ...(preview ? { preview } : {}) },
+    deps.signal,
+  );
   return decide(yes ? "approved" : "declined", "prompt");
 }
 
@@ -155,7 +199,8 @@ function undoData(deps: ExecutorDeps, step: Step): unknown {
   return record?.applied ? record.result : record?.lastCheckpoint;
 }
 
-type Blocker = { kind: "refused"; stepId: string; reason: string } | { kind: "failed"; stepId: string; error: ErrorRecord } | { kind: "interrupted" };
+type Blocker =
+  { kind: "refused"; stepId: string; reason: string } | { kind: "failed"; stepId: string; error: ErrorRecord } | { kind: "interrupted" };
 
 /**
  * The first step of the list whose rollback would refuse now (read-only checks). Fails closed: a

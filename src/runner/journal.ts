@@ -125,11 +125,14 @@ function damaged(file: string, line: number, why: string): InputError {
 }
 
 function unsupportedVersion(file: string, line: number, found: unknown): InputError {
-  return new InputError(`Journal ${file}:${line}: unsupported journal format version: expected ${JOURNAL_FORMAT_VERSION}, found ${JSON.stringify(found)}`, {
-    code: "JOURNAL_VERSION",
-    path: file,
-    hint: "Finish or roll back that run with the octoha version that started it. Nothing was changed.",
-  });
+  return new InputError(
+    `Journal ${file}:${line}: unsupported journal format version: expected ${JOURNAL_FORMAT_VERSION}, found ${JSON.stringify(found)}`,
+    {
+      code: "JOURNAL_VERSION",
+      path: file,
+      hint: "Finish or roll back that run with the octoha version that started it. Nothing was changed.",
+    },
+  );
 }
 
 const isRecord = (r: unknown): r is JournalRecord => r !== null && typeof r === "object" && typeof (r as { t?: unknown }).t === "string";
@@ -137,7 +140,10 @@ const isRecord = (r: unknown): r is JournalRecord => r !== null && typeof r === 
 /** One complete line: a checked version-2 record (with its sum), or a previous-format record (sum undefined). */
 function parseLine(file: string, lineNo: number, line: Buffer, previousSum: string): { record: JournalRecord; sum: string | undefined } {
   const suffix = line.length >= SUM_SUFFIX_BYTES ? line.subarray(line.length - SUM_SUFFIX_BYTES) : undefined;
-  const hasSum = suffix !== undefined && suffix.subarray(0, SUM_KEY.length).equals(SUM_KEY) && /^[0-9a-f]{16}"}$/.test(suffix.subarray(SUM_KEY.length).toString("latin1"));
+  const hasSum =
+    suffix !== undefined &&
+    suffix.subarray(0, SUM_KEY.length).equals(SUM_KEY) &&
+    /^[0-9a-f]{16}"}$/.test(suffix.subarray(SUM_KEY.length).toString("latin1"));
   if (hasSum) {
     const body = Buffer.concat([line.subarray(0, line.length - SUM_SUFFIX_BYTES), Buffer.from("}")]);
     const sum = suffix.subarray(SUM_KEY.length, SUM_KEY.length + SUM_HEX).toString("latin1");
@@ -150,8 +156,14 @@ function parseLine(file: string, lineNo: number, line: Buffer, previousSum: stri
     if (!isRecord(record)) throw damaged(file, lineNo, "it is not a journal record");
     if (typeof record.v === "number" && record.v > JOURNAL_FORMAT_VERSION) throw unsupportedVersion(file, lineNo, record.v);
     // The sequence number first: it says more about a line removed, repeated or moved than the checksum chain does.
-    if (record.seq !== lineNo) throw damaged(file, lineNo, `it is record ${JSON.stringify(record.seq)}, where record ${lineNo} belongs: lines were removed, repeated or moved (or this one was changed)`);
-    if (recordSum(previousSum, body) !== sum || record.v !== JOURNAL_FORMAT_VERSION) throw damaged(file, lineNo, "its checksum does not match: the line was changed after it was written");
+    if (record.seq !== lineNo)
+      throw damaged(
+        file,
+        lineNo,
+        `it is record ${JSON.stringify(record.seq)}, where record ${lineNo} belongs: lines were removed, repeated or moved (or this one was changed)`,
+      );
+    if (recordSum(previousSum, body) !== sum || record.v !== JOURNAL_FORMAT_VERSION)
+      throw damaged(file, lineNo, "its checksum does not match: the line was changed after it was written");
     return { record, sum };
   }
   let record: unknown;
@@ -199,24 +211,35 @@ export function parseJournal(file: string, bytes: Buffer | string, head?: Journa
 function checkHead(file: string, lineSums: readonly (string | undefined)[], head: JournalHead | undefined): void {
   if (!head) {
     // journal.head is written before the first checked record, so only a previous-format journal has none.
-    if (lineSums.some((x) => x !== undefined)) throw damaged(file, lineSums.length, "journal.head beside it is missing, so its end cannot be checked");
+    if (lineSums.some((x) => x !== undefined))
+      throw damaged(file, lineSums.length, "journal.head beside it is missing, so its end cannot be checked");
     return;
   }
   if (head.seq > lineSums.length) {
-    throw damaged(file, lineSums.length + 1, `it ends after record ${lineSums.length}, but record ${head.seq} was written (journal.head): the end of the journal is missing`);
+    throw damaged(
+      file,
+      lineSums.length + 1,
+      `it ends after record ${lineSums.length}, but record ${head.seq} was written (journal.head): the end of the journal is missing`,
+    );
   }
   const named = head.seq > 0 ? lineSums[head.seq - 1] : undefined;
-  if (named !== undefined && named !== head.sum) throw damaged(file, head.seq, "journal.head names another record here: the journal was replaced or rewritten");
+  if (named !== undefined && named !== head.sum)
+    throw damaged(file, head.seq, "journal.head names another record here: the journal was replaced or rewritten");
 }
 
 function parseHead(file: string, text: string): JournalHead {
   try {
     const head = JSON.parse(text) as Partial<JournalHead>;
-    if (typeof head.seq === "number" && Number.isInteger(head.seq) && head.seq >= 0 && typeof head.sum === "string") return { seq: head.seq, sum: head.sum };
+    if (typeof head.seq === "number" && Number.isInteger(head.seq) && head.seq >= 0 && typeof head.sum === "string")
+      return { seq: head.seq, sum: head.sum };
   } catch {
     // fall through
   }
-  throw new InputError(`Journal head ${file} is damaged: ${JSON.stringify(text.slice(0, 80))}`, { code: "JOURNAL_CORRUPT", path: file, hint: DAMAGED_HINT(path.join(path.dirname(file), "journal.jsonl")) });
+  throw new InputError(`Journal head ${file} is damaged: ${JSON.stringify(text.slice(0, 80))}`, {
+    code: "JOURNAL_CORRUPT",
+    path: file,
+    hint: DAMAGED_HINT(path.join(path.dirname(file), "journal.jsonl")),
+  });
 }
 
 async function readHead(stateDir: string, runId: string): Promise<JournalHead | undefined> {
@@ -247,7 +270,13 @@ export async function readJournal(stateDir: string, runId: string): Promise<Jour
   try {
     bytes = await readFile(file);
   } catch (error) {
-    throw new OctohaError(`No journal for run ${runId} at ${file}`, { code: "RUN_NOT_FOUND", path: file, cause: error, exitCode: ExitCode.BadInput, hint: "Check --run and --state-dir; `octoha status` lists the latest run." });
+    throw new OctohaError(`No journal for run ${runId} at ${file}`, {
+      code: "RUN_NOT_FOUND",
+      path: file,
+      cause: error,
+      exitCode: ExitCode.BadInput,
+      hint: "Check --run and --state-dir; `octoha status` lists the latest run.",
+    });
   }
   return parseJournal(file, bytes, head);
 }
@@ -363,7 +392,12 @@ export class JournalWriter {
         // Only after the record is on disk: journal.head never names a record that is not.
         await head.write(headText(next), 0);
       } catch (error) {
-        this.failure = new OctohaError(`Cannot write the run journal ${this.file}`, { code: "JOURNAL_WRITE", path: this.file, cause: error, hint: "The state directory must be writable and have free space; the run stops so that nothing happens unjournaled." });
+        this.failure = new OctohaError(`Cannot write the run journal ${this.file}`, {
+          code: "JOURNAL_WRITE",
+          path: this.file,
+          cause: error,
+          hint: "The state directory must be writable and have free space; the run stops so that nothing happens unjournaled.",
+        });
         throw this.failure;
       }
       this.indexRecord(record);

@@ -7,10 +7,29 @@
  */
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
-import { acquireLockFile, describeHolder, holderDeadHere, readLockFile, unlockFile, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
+import {
+  acquireLockFile,
+  describeHolder,
+  holderDeadHere,
+  readLockFile,
+  unlockFile,
+  type HeldLock,
+  type LockInfo,
+  type Staleness,
+  type UnlockResult,
+} from "../shared/lock.js";
 import { ExitCode } from "../shared/exit-codes.js";
 
-export { HEARTBEAT_MS, STALE_AFTER_MS, describeHolder, staleness, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
+export {
+  HEARTBEAT_MS,
+  STALE_AFTER_MS,
+  describeHolder,
+  staleness,
+  type HeldLock,
+  type LockInfo,
+  type Staleness,
+  type UnlockResult,
+} from "../shared/lock.js";
 
 const LOCK_FILE = "lock.json";
 
@@ -27,15 +46,24 @@ export function readLock(stateDir: string): Promise<LockInfo | undefined> {
 }
 
 class LockedError extends OctohaError {
-  constructor(readonly holder: LockInfo, stateDir: string, readonly stale: Staleness) {
-    super(stale.stale ? `State directory ${stateDir} has a stale lock: ${describeHolder(holder)}` : `State directory ${stateDir} is locked by ${describeHolder(holder)}`, {
-      code: stale.stale ? "STATE_LOCK_STALE" : "STATE_LOCKED",
-      path: lockFile(stateDir),
-      exitCode: ExitCode.Failed,
-      hint: stale.stale
-        ? `The lock looks stale because ${stale.reason}. If no octoha is running against this state directory, release it with:\n  ${unlockCommand(holder, stateDir)}\nWarning: releasing a lock that a live run still holds lets two runs change Octopus at once.`
-        : `One run at a time changes a cluster; wait for it to finish, or stop it (Ctrl-C) and resume later. If you are sure it is gone:\n  ${unlockCommand(holder, stateDir)}`,
-    });
+  constructor(
+    readonly holder: LockInfo,
+    stateDir: string,
+    readonly stale: Staleness,
+  ) {
+    super(
+      stale.stale
+        ? `State directory ${stateDir} has a stale lock: ${describeHolder(holder)}`
+        : `State directory ${stateDir} is locked by ${describeHolder(holder)}`,
+      {
+        code: stale.stale ? "STATE_LOCK_STALE" : "STATE_LOCKED",
+        path: lockFile(stateDir),
+        exitCode: ExitCode.Failed,
+        hint: stale.stale
+          ? `The lock looks stale because ${stale.reason}. If no octoha is running against this state directory, release it with:\n  ${unlockCommand(holder, stateDir)}\nWarning: releasing a lock that a live run still holds lets two runs change Octopus at once.`
+          : `One run at a time changes a cluster; wait for it to finish, or stop it (Ctrl-C) and resume later. If you are sure it is gone:\n  ${unlockCommand(holder, stateDir)}`,
+      },
+    );
   }
 }
 

@@ -32,10 +32,15 @@ export type RunEvent =
   | { type: "ROLLBACK"; to?: string }
   | { type: "ATTEMPT_STARTED"; stepId: string; attempt: number; startedAt: number; deadlineAt?: number };
 
-export interface StepInput { index: number; stepId: string }
+export interface StepInput {
+  index: number;
+  stepId: string;
+}
 export type StepOutcome = { kind: "applied" } | { kind: "interrupted" } | { kind: "failed"; error: ErrorRecord; rollback: boolean };
 export type ApprovalOutcome = { kind: "approved" } | { kind: "declined" } | { kind: "deferred" };
-export interface UndoInput { to?: string }
+export interface UndoInput {
+  to?: string;
+}
 export type UndoOutcome =
   | { kind: "undone"; stepId: string }
   | { kind: "refused"; stepId: string; reason: string }
@@ -83,26 +88,51 @@ export const runMachine = setup({
   actions: {
     requestStop: assign((_, params: { reason: StopReason }) => ({ stop: params.reason })),
     clearStop: assign({ stop: undefined, failure: undefined, rollbackOnFailure: false }),
-    noteAttempt: assign(({ event }) => (event.type === "ATTEMPT_STARTED" ? { current: { stepId: event.stepId, attempt: event.attempt, startedAt: event.startedAt, ...(event.deadlineAt === undefined ? {} : { deadlineAt: event.deadlineAt }) } } : {})),
+    noteAttempt: assign(({ event }) =>
+      event.type === "ATTEMPT_STARTED"
+        ? {
+            current: {
+              stepId: event.stepId,
+              attempt: event.attempt,
+              startedAt: event.startedAt,
+              ...(event.deadlineAt === undefined ? {} : { deadlineAt: event.deadlineAt }),
+            },
+          }
+        : {},
+    ),
     recordStep: assign(({ context }, out: StepOutcome) => {
       if (out.kind === "applied") return { index: context.index + 1, current: undefined };
       if (out.kind === "interrupted") return { stop: "signal" as const };
-      return { failure: { ...out.error, stepId: context.stepIds[context.index], during: "apply" as const }, rollbackOnFailure: out.rollback };
+      return {
+        failure: { ...out.error, stepId: context.stepIds[context.index], during: "apply" as const },
+        rollbackOnFailure: out.rollback,
+      };
     }),
-    recordCrash: assign((_, params: { error: unknown; during: "apply" | "rollback" }) => ({ failure: { ...errorRecord(params.error), during: params.during } })),
+    recordCrash: assign((_, params: { error: unknown; during: "apply" | "rollback" }) => ({
+      failure: { ...errorRecord(params.error), during: params.during },
+    })),
     recordApproval: assign(({ context }, out: ApprovalOutcome) => {
       const id = context.stepIds[context.index] ?? "";
       if (out.kind === "approved") return { approved: [...context.approved, id] };
       return { stop: out.kind === "declined" ? ("approval-declined" as const) : ("approval-needed" as const) };
     }),
-    startRollback: assign(({ event }) => ({ rollback: { ...(event.type === "ROLLBACK" && event.to ? { to: event.to } : {}), finished: false, undone: [] }, stop: undefined, failure: undefined, rollbackOnFailure: false })),
+    startRollback: assign(({ event }) => ({
+      rollback: { ...(event.type === "ROLLBACK" && event.to ? { to: event.to } : {}), finished: false, undone: [] },
+      stop: undefined,
+      failure: undefined,
+      rollbackOnFailure: false,
+    })),
     recordUndo: assign(({ context }, out: UndoOutcome) => {
       const rb = context.rollback ?? { finished: false, undone: [] };
       if (out.kind === "none-left") return { rollback: { ...rb, finished: true } };
       if (out.kind === "interrupted") return { stop: "signal" as const };
       if (out.kind === "undone") {
         const at = context.stepIds.indexOf(out.stepId);
-        return { index: Math.min(context.index, at), approved: context.approved.filter((id) => id !== out.stepId), rollback: { ...rb, undone: [...rb.undone, out.stepId], finished: out.stepId === rb.to } };
+        return {
+          index: Math.min(context.index, at),
+          approved: context.approved.filter((id) => id !== out.stepId),
+          rollback: { ...rb, undone: [...rb.undone, out.stepId], finished: out.stepId === rb.to },
+        };
       }
       const error = out.kind === "refused" ? { code: "ROLLBACK_REFUSED", message: out.reason } : out.error;
       return { failure: { ...error, stepId: out.stepId, during: "rollback" as const } };
@@ -116,7 +146,12 @@ export const runMachine = setup({
   states: {
     preflight: {
       description: "Makes sure the run header and the first snapshot are on disk (fsync'd) before any step touches anything.",
-      invoke: { src: "preflight", input: ({ context }) => ({ stepIds: context.stepIds }), onDone: "routing", onError: { target: "failed", actions: { type: "recordCrash", params: ({ event }) => ({ error: event.error, during: "apply" }) } } },
+      invoke: {
+        src: "preflight",
+        input: ({ context }) => ({ stepIds: context.stepIds }),
+        onDone: "routing",
+        onError: { target: "failed", actions: { type: "recordCrash", params: ({ event }) => ({ error: event.error, during: "apply" }) } },
+      },
     },
     routing: {
       description: "Decides what comes next from the context alone: roll back, stop, finish, ask, or apply the next step.",
@@ -130,7 +165,8 @@ export const runMachine = setup({
       ],
     },
     stepping: {
-      description: "Applies and verifies the next step. Restored from a snapshot, the step starts over with its last checkpoint (apply is idempotent).",
+      description:
+        "Applies and verifies the next step. Restored from a snapshot, the step starts over with its last checkpoint (apply is idempotent).",
       on: { ATTEMPT_STARTED: { actions: "noteAttempt" }, RESUME: { actions: "clearStop" } },
       invoke: {
         src: "runStep",
@@ -141,7 +177,10 @@ export const runMachine = setup({
     },
     awaitingApproval: {
       description: "The next step needs an operator's yes: --yes passes, a TTY is asked, otherwise the run stops resumable.",
-      on: { RESUME: { actions: "clearStop" }, INTERRUPT: { target: "interrupted", actions: { type: "requestStop", params: { reason: "signal" } } } },
+      on: {
+        RESUME: { actions: "clearStop" },
+        INTERRUPT: { target: "interrupted", actions: { type: "requestStop", params: { reason: "signal" } } },
+      },
       invoke: {
         src: "askApproval",
         input: ({ context }) => ({ index: context.index, stepId: context.stepIds[context.index] ?? "" }),
@@ -150,13 +189,17 @@ export const runMachine = setup({
       },
     },
     rollingBack: {
-      description: "Undoes applied steps newest first from the journal's compensation list, one at a time; stops at the first refusal or failure.",
+      description:
+        "Undoes applied steps newest first from the journal's compensation list, one at a time; stops at the first refusal or failure.",
       on: { RESUME: { actions: "clearStop" } },
       invoke: {
         src: "undoNext",
         input: ({ context }) => (context.rollback?.to ? { to: context.rollback.to } : {}),
         onDone: { target: "rollbackRouting", actions: { type: "recordUndo", params: ({ event }) => event.output } },
-        onError: { target: "failed", actions: { type: "recordCrash", params: ({ event }) => ({ error: event.error, during: "rollback" }) } },
+        onError: {
+          target: "failed",
+          actions: { type: "recordCrash", params: ({ event }) => ({ error: event.error, during: "rollback" }) },
+        },
       },
     },
     rollbackRouting: {
@@ -177,7 +220,8 @@ export const runMachine = setup({
       on: { RESUME: { target: "routing", actions: "clearStop" }, ROLLBACK: { target: "rollingBack", actions: "startRollback" } },
     },
     interrupted: {
-      description: "Stopped on a signal or at an approval gate, with everything checkpointed; resume continues (an interrupted rollback goes on rolling back).",
+      description:
+        "Stopped on a signal or at an approval gate, with everything checkpointed; resume continues (an interrupted rollback goes on rolling back).",
       on: {
         RESUME: [
           { guard: "rollbackUnfinished", target: "rollingBack", actions: "clearStop" },

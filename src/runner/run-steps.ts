@@ -13,7 +13,16 @@ import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "./events.js";
 import { applyStep, askApproval, compensationList, undoNext, type ExecutorDeps } from "./executors.js";
-import { JournalWriter, journalFile, legacyWarning, readJournal, runDir, type JournalRecord, type RunInvocation, type StepRecord } from "./journal.js";
+import {
+  JournalWriter,
+  journalFile,
+  legacyWarning,
+  readJournal,
+  runDir,
+  type JournalRecord,
+  type RunInvocation,
+  type StepRecord,
+} from "./journal.js";
 import { acquireLock, readLock } from "./lock.js";
 import { holderDeadHere } from "../shared/lock.js";
 import { MACHINE_VERSION, runMachine, SETTLED_STATES, type RunContext } from "./machine.js";
@@ -51,7 +60,11 @@ type RunSnapshot = SnapshotFrom<typeof runMachine>;
 function checkSteps(steps: readonly Step[]): void {
   const seen = new Set<string>();
   for (const s of steps) {
-    if (seen.has(s.id)) throw new InputError(`Two steps share the id ${s.id}`, { code: "STEP_ID_DUPLICATE", hint: "Step ids key checkpoints and idempotency; each must be unique in a workflow." });
+    if (seen.has(s.id))
+      throw new InputError(`Two steps share the id ${s.id}`, {
+        code: "STEP_ID_DUPLICATE",
+        hint: "Step ids key checkpoints and idempotency; each must be unique in a workflow.",
+      });
     seen.add(s.id);
   }
 }
@@ -65,45 +78,102 @@ interface PriorRun {
 /** Reads and checks an existing run before anything is written (corrupt journal, other machine version, other steps). */
 async function readPriorRun(o: RunStepsOptions, runId: string, warn: boolean): Promise<PriorRun> {
   const { records, tornLastLine, legacyRecords } = await readJournal(o.stateDir, runId);
-  if (tornLastLine && warn) o.view.notify({ type: "warning", message: `Ignored a torn last line (line ${tornLastLine.line}, ${tornLastLine.bytes} bytes) in the journal of run ${runId}: the previous process stopped mid-write.` });
+  if (tornLastLine && warn)
+    o.view.notify({
+      type: "warning",
+      message: `Ignored a torn last line (line ${tornLastLine.line}, ${tornLastLine.bytes} bytes) in the journal of run ${runId}: the previous process stopped mid-write.`,
+    });
   if (legacyRecords && warn) o.view.notify({ type: "warning", message: legacyWarning(runId, legacyRecords) });
   const header = records.find((r) => r.t === "run");
   const ids = o.steps.map((s) => s.id);
   if (header && header.t === "run" && header.stepIds.join("\n") !== ids.join("\n")) {
-    throw new InputError(`Run ${runId} was started with steps [${header.stepIds.join(", ")}], not [${ids.join(", ")}]`, { code: "RUN_STEPS_CHANGED", hint: "Resume or roll back a run with the same workflow and octoha version that started it." });
+    throw new InputError(`Run ${runId} was started with steps [${header.stepIds.join(", ")}], not [${ids.join(", ")}]`, {
+      code: "RUN_STEPS_CHANGED",
+      hint: "Resume or roll back a run with the same workflow and octoha version that started it.",
+    });
   }
   const snap = [...records].reverse().find((r) => r.t === "snapshot");
   if (snap && snap.t === "snapshot" && snap.machineVersion !== MACHINE_VERSION) {
-    throw new OctohaError(`Journal of run ${runId} was written by runner machine version ${snap.machineVersion}; this octoha has version ${MACHINE_VERSION}`, {
-      code: "MACHINE_VERSION_MISMATCH",
-      exitCode: ExitCode.BadInput,
-      hint: "Finish or roll back that run with the octoha version that started it. Nothing was changed.",
-    });
+    throw new OctohaError(
+      `Journal of run ${runId} was written by runner machine version ${snap.machineVersion}; this octoha has version ${MACHINE_VERSION}`,
+      {
+        code: "MACHINE_VERSION_MISMATCH",
+        exitCode: ExitCode.BadInput,
+        hint: "Finish or roll back that run with the octoha version that started it. Nothing was changed.",
+      },
+    );
   }
-  return { records, ...(snap && snap.t === "snapshot" ? { snapshot: snap.snapshot } : {}), ...(header?.t === "run" && header.invocation ? { invocation: header.invocation } : {}) };
+  return {
+    records,
+    ...(snap && snap.t === "snapshot" ? { snapshot: snap.snapshot } : {}),
+    ...(header?.t === "run" && header.invocation ? { invocation: header.invocation } : {}),
+  };
 }
 
-function outcomeOf(o: RunStepsOptions, runId: string, journal: JournalWriter, snap: RunSnapshot, invocation: RunInvocation | undefined): RunOutcome {
+function outcomeOf(
+  o: RunStepsOptions,
+  runId: string,
+  journal: JournalWriter,
+  snap: RunSnapshot,
+  invocation: RunInvocation | undefined,
+): RunOutcome {
   const journalFile = journal.file;
   const c: RunContext = snap.context;
   const state = String(snap.value);
-  const base = { runId, stateDir: o.stateDir, journal: journalFile, state, applied: c.stepIds.slice(0, c.index), undone: c.rollback?.undone ?? [], undoProblems: [] as RunOutcome["undoProblems"] };
-  const cmd = (verb: "resume" | "rollback", yes: boolean) => continueCommand({ verb, runId, stateDir: o.stateDir, yes, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}), ...(verb === "rollback" && c.rollback?.to ? { to: c.rollback.to } : {}) });
-  const finish = (status: RunStatus, exitCode: ExitCode, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...base, status, exitCode, ...extra });
+  const base = {
+    runId,
+    stateDir: o.stateDir,
+    journal: journalFile,
+    state,
+    applied: c.stepIds.slice(0, c.index),
+    undone: c.rollback?.undone ?? [],
+    undoProblems: [] as RunOutcome["undoProblems"],
+  };
+  const cmd = (verb: "resume" | "rollback", yes: boolean) =>
+    continueCommand({
+      verb,
+      runId,
+      stateDir: o.stateDir,
+      yes,
+      ...(invocation?.planFile ? { planFile: invocation.planFile } : {}),
+      ...(verb === "rollback" && c.rollback?.to ? { to: c.rollback.to } : {}),
+    });
+  const finish = (status: RunStatus, exitCode: ExitCode, extra: Partial<RunOutcome> = {}): RunOutcome => ({
+    ...base,
+    status,
+    exitCode,
+    ...extra,
+  });
   if (state === "done") return finish("done", ExitCode.Done);
   if (state === "rolledBack") return finish("rolled-back", ExitCode.RolledBack);
   if (state === "interrupted") {
     const gate = c.stop === "approval-needed" || c.stop === "approval-declined";
     // An interrupted rollback is continued by rollback (resume would too, but says less).
     const undoing = c.rollback !== undefined && !c.rollback.finished;
-    return finish(gate ? "awaiting-approval" : "interrupted", ExitCode.Resumable, { ...(c.stop ? { stop: c.stop } : {}), nextCommand: undoing ? cmd("rollback", true) : cmd("resume", gate) });
+    return finish(gate ? "awaiting-approval" : "interrupted", ExitCode.Resumable, {
+      ...(c.stop ? { stop: c.stop } : {}),
+      nextCommand: undoing ? cmd("rollback", true) : cmd("resume", gate),
+    });
   }
-  const failure = c.failure ? { code: c.failure.code, message: c.failure.message, ...(c.failure.hint ? { hint: c.failure.hint } : {}), ...(c.failure.stepId ? { stepId: c.failure.stepId } : {}) } : undefined;
+  const failure = c.failure
+    ? {
+        code: c.failure.code,
+        message: c.failure.message,
+        ...(c.failure.hint ? { hint: c.failure.hint } : {}),
+        ...(c.failure.stepId ? { stepId: c.failure.stepId } : {}),
+      }
+    : undefined;
   if (c.failure?.during === "rollback") {
     const refused = c.failure.code === "ROLLBACK_REFUSED";
-    const problem = { stepId: c.failure.stepId ?? "?", kind: refused ? ("refused" as const) : ("failed" as const), reason: c.failure.message };
+    const problem = {
+      stepId: c.failure.stepId ?? "?",
+      kind: refused ? ("refused" as const) : ("failed" as const),
+      reason: c.failure.message,
+    };
     // A failed undo or check is tried again as it was confirmed (--yes); a refusal would refuse again.
-    const next = refused ? afterRefusal(o, journal.steps, { runId, refusedStepId: problem.stepId, invocation }) : { nextCommand: cmd("rollback", o.approve === "yes") };
+    const next = refused
+      ? afterRefusal(o, journal.steps, { runId, refusedStepId: problem.stepId, invocation })
+      : { nextCommand: cmd("rollback", o.approve === "yes") };
     return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], ...next });
   }
   // A step that stopped on purpose in a safe, resumable place (a drain timeout) says so with exit code 3,
@@ -130,7 +200,9 @@ function afterRefusal(
   const oldestLater = at > 0 ? later[at - 1] : undefined;
   return {
     nextCommand: continueCommand({ verb: "resume", ...where }),
-    ...(oldestLater ? { partialRollbackCommand: continueCommand({ verb: "rollback", ...where, to: oldestLater, yes: o.approve === "yes" }) } : {}),
+    ...(oldestLater
+      ? { partialRollbackCommand: continueCommand({ verb: "rollback", ...where, to: oldestLater, yes: o.approve === "yes" }) }
+      : {}),
   };
 }
 
@@ -138,14 +210,22 @@ async function resolveRunId(o: RunStepsOptions): Promise<string> {
   if (o.mode === "run") return o.runId ?? newRunId();
   if (o.runId) return o.runId;
   const latest = (await listRuns(o.stateDir))[0];
-  if (!latest) throw new InputError(`No run to ${o.mode} in ${o.stateDir}`, { code: "RUN_NOT_FOUND", path: o.stateDir, hint: "Start one with `octoha run PLAN`, or point --state-dir at the state directory of the run." });
+  if (!latest)
+    throw new InputError(`No run to ${o.mode} in ${o.stateDir}`, {
+      code: "RUN_NOT_FOUND",
+      path: o.stateDir,
+      hint: "Start one with `octoha run PLAN`, or point --state-dir at the state directory of the run.",
+    });
   return latest;
 }
 
 export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   checkSteps(o.steps);
   if (o.rollbackTo !== undefined && !o.steps.some((s) => s.id === o.rollbackTo)) {
-    throw new InputError(`--to ${o.rollbackTo} is not a step of this run`, { code: "ROLLBACK_TO_UNKNOWN", hint: `Steps: ${o.steps.map((s) => s.id).join(", ")}` });
+    throw new InputError(`--to ${o.rollbackTo} is not a step of this run`, {
+      code: "ROLLBACK_TO_UNKNOWN",
+      hint: `Steps: ${o.steps.map((s) => s.id).join(", ")}`,
+    });
   }
   const runId = await resolveRunId(o);
   const checked = o.mode === "run" ? undefined : await readPriorRun(o, runId, true);
@@ -163,23 +243,59 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   let journal: JournalWriter | undefined;
   try {
     if (abandoned) await removeEmptyRunDir(o, abandoned);
-    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation, new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id)));
+    if (o.mode === "run")
+      await refuseUnfinishedRun(o.stateDir, runId, invocation, new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id)));
     // Read again under the lock: the first read only checked the run before taking the lock.
     const prior = checked ? await readPriorRun(o, runId, false) : undefined;
-    journal = new JournalWriter({ stateDir: o.stateDir, runId, redactor: o.redactor, records: prior?.records ?? [], ...(o.now ? { now: o.now } : {}), ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}) });
+    journal = new JournalWriter({
+      stateDir: o.stateDir,
+      runId,
+      redactor: o.redactor,
+      records: prior?.records ?? [],
+      ...(o.now ? { now: o.now } : {}),
+      ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}),
+    });
     await journal.open();
     if (o.mode === "rollback") {
       const undo = compensationList(o.steps, journal.steps, o.rollbackTo).map((s) => ({ id: s.id, title: s.title }));
-      const ok = o.approve === "yes" || (o.approve === "prompt" && undo.length > 0 && (await o.view.confirm({ runId, action: "rollback", steps: undo }, o.signal)));
+      const ok =
+        o.approve === "yes" ||
+        (o.approve === "prompt" && undo.length > 0 && (await o.view.confirm({ runId, action: "rollback", steps: undo }, o.signal)));
       if (!ok && undo.length > 0) {
         // Not confirmed: nothing is journaled or undone; say how to confirm.
-        const nextCommand = continueCommand({ verb: "rollback", runId, stateDir: o.stateDir, yes: true, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}), ...(o.rollbackTo ? { to: o.rollbackTo } : {}) });
-        const unconfirmed: RunOutcome = { status: "awaiting-approval", exitCode: ExitCode.Resumable, runId, stateDir: o.stateDir, journal: journal.file, state: "unchanged", applied: [], undone: [], undoProblems: [], nextCommand };
+        const nextCommand = continueCommand({
+          verb: "rollback",
+          runId,
+          stateDir: o.stateDir,
+          yes: true,
+          ...(invocation?.planFile ? { planFile: invocation.planFile } : {}),
+          ...(o.rollbackTo ? { to: o.rollbackTo } : {}),
+        });
+        const unconfirmed: RunOutcome = {
+          status: "awaiting-approval",
+          exitCode: ExitCode.Resumable,
+          runId,
+          stateDir: o.stateDir,
+          journal: journal.file,
+          state: "unchanged",
+          applied: [],
+          undone: [],
+          undoProblems: [],
+          nextCommand,
+        };
         o.view.notify({ type: "outcome", outcome: unconfirmed });
         return unconfirmed;
       }
     }
-    if (o.mode === "run") await journal.append({ t: "run", runId, stepIds: o.steps.map((s) => s.id), octohaVersion: OCTOHA_VERSION, machineVersion: MACHINE_VERSION, ...(o.invocation ? { invocation: o.invocation } : {}) });
+    if (o.mode === "run")
+      await journal.append({
+        t: "run",
+        runId,
+        stepIds: o.steps.map((s) => s.id),
+        octohaVersion: OCTOHA_VERSION,
+        machineVersion: MACHINE_VERSION,
+        ...(o.invocation ? { invocation: o.invocation } : {}),
+      });
     const outcome = await drive(o, runId, journal, prior);
     const final = outcomeOf(o, runId, journal, outcome, invocation);
     await journal.append({ t: "outcome", status: final.status, exitCode: final.exitCode });
@@ -201,7 +317,10 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
 async function deadRunThatRecordedNothing(stateDir: string): Promise<string | undefined> {
   const holder = await readLock(stateDir).catch(() => undefined);
   if (!holder || !holderDeadHere(holder)) return undefined;
-  const size = await stat(journalFile(stateDir, holder.id)).then((st) => st.size, (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? 0 : 1));
+  const size = await stat(journalFile(stateDir, holder.id)).then(
+    (st) => st.size,
+    (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? 0 : 1),
+  );
   return size === 0 ? holder.id : undefined;
 }
 
@@ -214,14 +333,22 @@ async function removeEmptyRunDir(o: RunStepsOptions, abandoned: string): Promise
   if (!removable || !(await empty("journal.jsonl").then((e) => e || !names.includes("journal.jsonl")))) return;
   await Promise.all(names.map((n) => unlink(path.join(dir, n))));
   await rmdir(dir).catch(() => undefined);
-  o.view.notify({ type: "warning", message: `Run ${abandoned} was stopped before it recorded anything (it changed nothing); removed its empty folder ${dir}.` });
+  o.view.notify({
+    type: "warning",
+    message: `Run ${abandoned} was stopped before it recorded anything (it changed nothing); removed its empty folder ${dir}.`,
+  });
 }
 
 /**
  * A new run while the newest one is half-done would apply steps on top of a half-applied cluster:
  * refuse, and say how to resume or undo it.
  */
-async function refuseUnfinishedRun(stateDir: string, newRunId: string, invocation: RunInvocation | undefined, readOnly: ReadonlySet<string>): Promise<void> {
+async function refuseUnfinishedRun(
+  stateDir: string,
+  newRunId: string,
+  invocation: RunInvocation | undefined,
+  readOnly: ReadonlySet<string>,
+): Promise<void> {
   const latest = (await listRuns(stateDir)).find((id) => id !== newRunId);
   if (!latest) return;
   const { records } = await readJournal(stateDir, latest);
@@ -272,7 +399,9 @@ async function drive(o: RunStepsOptions, runId: string, journal: JournalWriter, 
       const key = JSON.stringify(persisted);
       if (key === lastJournaled) return;
       lastJournaled = key;
-      journal.append({ t: "snapshot", machineVersion: MACHINE_VERSION, state: String(snap.value), snapshot: persisted }).catch((error: unknown) => (failure ??= error));
+      journal
+        .append({ t: "snapshot", machineVersion: MACHINE_VERSION, state: String(snap.value), snapshot: persisted })
+        .catch((error: unknown) => (failure ??= error));
     },
     error: (error) => (failure ??= error),
   });
@@ -281,7 +410,14 @@ async function drive(o: RunStepsOptions, runId: string, journal: JournalWriter, 
   const settled = () => waitFor(actor, (s) => (SETTLED_STATES as readonly string[]).includes(String(s.value)), { timeout: Infinity });
   try {
     actor.start();
-    o.view.notify({ type: "run-started", runId, mode: o.mode, stateDir: o.stateDir, steps: o.steps.map((s) => ({ id: s.id, title: s.title })), ...(prior?.snapshot ? { restoredState: String(actor.getSnapshot().value) } : {}) });
+    o.view.notify({
+      type: "run-started",
+      runId,
+      mode: o.mode,
+      stateDir: o.stateDir,
+      steps: o.steps.map((s) => ({ id: s.id, title: s.title })),
+      ...(prior?.snapshot ? { restoredState: String(actor.getSnapshot().value) } : {}),
+    });
     if (o.signal.aborted) onAbort();
     if (o.mode === "resume") actor.send({ type: "RESUME" });
     let snap = await settled();

@@ -8,14 +8,21 @@ export const DEFAULT_STATE_DIR = ".octoha";
 
 /** Sortable by start time: 20261126T040102Z-a1b2. */
 export function newRunId(now = new Date()): string {
-  return `${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(2).toString("hex")}`;
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${randomBytes(2).toString("hex")}`;
 }
 
 /** Run ids in the state directory, newest first. */
 export async function listRuns(stateDir: string): Promise<string[]> {
   try {
     const entries = await readdir(path.join(stateDir, "runs"), { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort().reverse();
+    return entries
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort()
+      .reverse();
   } catch {
     return [];
   }

@@ -22,10 +22,19 @@ export interface RunStatusReport {
 }
 
 export async function readRunStatus(o: { planFile?: string; stateDir?: string; runId?: string }): Promise<RunStatusReport> {
-  const stateDir = o.stateDir ? path.resolve(o.stateDir) : o.planFile ? (await loadPlan(o.planFile)).stateDir : path.resolve(DEFAULT_STATE_DIR);
+  const stateDir = o.stateDir
+    ? path.resolve(o.stateDir)
+    : o.planFile
+      ? (await loadPlan(o.planFile)).stateDir
+      : path.resolve(DEFAULT_STATE_DIR);
   const runs = await listRuns(stateDir);
   const runId = o.runId ?? runs[0];
-  if (!runId) throw new InputError(`No runs in ${stateDir}`, { code: "RUN_NOT_FOUND", path: stateDir, hint: "Give the plan (its state directory is used) or --state-dir." });
+  if (!runId)
+    throw new InputError(`No runs in ${stateDir}`, {
+      code: "RUN_NOT_FOUND",
+      path: stateDir,
+      hint: "Give the plan (its state directory is used) or --state-dir.",
+    });
   const { records, tornLastLine, legacyRecords } = await readJournal(stateDir, runId);
   const header = records.find((r) => r.t === "run");
   const stepIds = header?.t === "run" ? header.stepIds : [];
@@ -34,10 +43,24 @@ export async function readRunStatus(o: { planFile?: string; stateDir?: string; r
   for (const r of records) if (r.t === "step-failed") failed.set(r.stepId, r.error.message);
   const snap = [...records].reverse().find((r) => r.t === "snapshot");
   const out = [...records].reverse().find((r) => r.t === "outcome");
-  const lastOutcome = out?.t === "outcome" && (!snap || records.lastIndexOf(out) > records.lastIndexOf(snap)) ? { status: out.status, exitCode: out.exitCode } : undefined;
+  const lastOutcome =
+    out?.t === "outcome" && (!snap || records.lastIndexOf(out) > records.lastIndexOf(snap))
+      ? { status: out.status, exitCode: out.exitCode }
+      : undefined;
   const steps = stepIds.map((id) => {
     const s = index.get(id);
-    const state: StepState = s?.verified === true ? "verified" : s?.verified === false ? "not-verified" : s?.applied ? "applied" : failed.has(id) && s ? "failed" : s ? "in-progress" : "pending";
+    const state: StepState =
+      s?.verified === true
+        ? "verified"
+        : s?.verified === false
+          ? "not-verified"
+          : s?.applied
+            ? "applied"
+            : failed.has(id) && s
+              ? "failed"
+              : s
+                ? "in-progress"
+                : "pending";
     return { id, state, checkpoints: s?.checkpoints ?? 0, ...(state === "failed" ? { lastError: failed.get(id)! } : {}) };
   });
   const lock = await readLock(stateDir);
@@ -49,9 +72,20 @@ export async function readRunStatus(o: { planFile?: string; stateDir?: string; r
     state: snap?.t === "snapshot" ? snap.state : "not started",
     ...(lastOutcome ? { outcome: lastOutcome } : {}),
     steps,
-    ...(lock && stale ? { lock: { ...lock, stale: stale.stale, ...(stale.stale ? { staleReason: stale.reason } : {}), unlockCommand: unlockCommand(lock, stateDir) } } : {}),
+    ...(lock && stale
+      ? {
+          lock: {
+            ...lock,
+            stale: stale.stale,
+            ...(stale.stale ? { staleReason: stale.reason } : {}),
+            unlockCommand: unlockCommand(lock, stateDir),
+          },
+        }
+      : {}),
     warnings: [
-      ...(tornLastLine ? [`The journal's last line is torn (line ${tornLastLine.line}); the run stopped mid-write and resume will ignore it.`] : []),
+      ...(tornLastLine
+        ? [`The journal's last line is torn (line ${tornLastLine.line}); the run stopped mid-write and resume will ignore it.`]
+        : []),
       ...(legacyRecords ? [legacyWarning(runId, legacyRecords)] : []),
     ],
     otherRuns: runs.filter((r) => r !== runId),

@@ -46,7 +46,10 @@ export interface StepPolicy {
  * The runner reports it and does not pretend the system is clean.
  */
 export class RollbackRefused extends Error {
-  constructor(readonly stepId: string, readonly reason: string) {
+  constructor(
+    readonly stepId: string,
+    readonly reason: string,
+  ) {
     super(`Cannot roll back step ${stepId}: ${reason}`);
     this.name = "RollbackRefused";
   }

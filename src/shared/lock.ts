@@ -44,9 +44,11 @@ export function pidAlive(pid: number): boolean {
 }
 
 export function staleness(info: LockInfo, now = Date.now(), staleAfterMs = STALE_AFTER_MS): Staleness {
-  if (info.host === os.hostname() && !pidAlive(info.pid)) return { stale: true, reason: `process ${info.pid} on ${info.host} is no longer running` };
+  if (info.host === os.hostname() && !pidAlive(info.pid))
+    return { stale: true, reason: `process ${info.pid} on ${info.host} is no longer running` };
   const age = now - Date.parse(info.heartbeat);
-  if (!(age <= staleAfterMs)) return { stale: true, reason: `its heartbeat is ${Math.round(age / 1000)} s old (limit ${Math.round(staleAfterMs / 1000)} s)` };
+  if (!(age <= staleAfterMs))
+    return { stale: true, reason: `its heartbeat is ${Math.round(age / 1000)} s old (limit ${Math.round(staleAfterMs / 1000)} s)` };
   return { stale: false };
 }
 
@@ -65,7 +67,12 @@ export async function readLockFile(file: string): Promise<LockInfo | undefined> 
     return JSON.parse(await readFile(file, "utf8")) as LockInfo;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new OctohaError(`Cannot read the lock file ${file}`, { code: "LOCK_UNREADABLE", path: file, cause: error, hint: "If no octoha run is active, delete the file by hand." });
+    throw new OctohaError(`Cannot read the lock file ${file}`, {
+      code: "LOCK_UNREADABLE",
+      path: file,
+      cause: error,
+      hint: "If no octoha run is active, delete the file by hand.",
+    });
   }
 }
 
@@ -108,7 +115,12 @@ async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
       return await createWithOpen(file, text);
     }
   } catch (error) {
-    throw new OctohaError(`Cannot create the lock file ${file}`, { code: "LOCK_CREATE", path: file, cause: error, hint: "The folder must exist and be writable by this account." });
+    throw new OctohaError(`Cannot create the lock file ${file}`, {
+      code: "LOCK_CREATE",
+      path: file,
+      cause: error,
+      hint: "The folder must exist and be writable by this account.",
+    });
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
@@ -191,7 +203,10 @@ async function takeOver(file: string, dead: LockInfo, ours: LockInfo, refuse: Lo
   const guardInfo = { ...ours, heartbeat: new Date().toISOString() };
   if (!(await createExclusive(guard, guardInfo))) {
     // A takeover guard left by a process that died mid-takeover is stale like any lock.
-    const other = (await readFile(guard, "utf8").then((t) => JSON.parse(t) as LockInfo).catch(() => undefined)) ?? dead;
+    const other =
+      (await readFile(guard, "utf8")
+        .then((t) => JSON.parse(t) as LockInfo)
+        .catch(() => undefined)) ?? dead;
     if (!staleness(other).stale) throw refuse(other, { stale: false });
     await unlink(guard).catch(() => undefined);
     if (!(await createExclusive(guard, guardInfo))) throw refuse(other, { stale: false });
@@ -224,8 +239,20 @@ export interface UnlockResult {
 /** Releases the lock in `file` if its id matches; refuses a live holder unless forced. `what` names the locked thing in messages. */
 export async function unlockFile(file: string, id: string, what: string, force = false): Promise<UnlockResult> {
   const holder = await readLockFile(file);
-  if (!holder) throw new OctohaError(`No lock in ${what}`, { code: "NOT_LOCKED", path: file, exitCode: ExitCode.Failed, hint: "Nothing to unlock; check the --state-dir (or --target) given." });
-  if (holder.id !== id) throw new OctohaError(`The lock in ${what} has id ${holder.id}, not ${id}`, { code: "LOCK_ID_MISMATCH", path: file, exitCode: ExitCode.BadInput, hint: `The id protects against releasing somebody else's lock. It is held by ${describeHolder(holder)}.` });
+  if (!holder)
+    throw new OctohaError(`No lock in ${what}`, {
+      code: "NOT_LOCKED",
+      path: file,
+      exitCode: ExitCode.Failed,
+      hint: "Nothing to unlock; check the --state-dir (or --target) given.",
+    });
+  if (holder.id !== id)
+    throw new OctohaError(`The lock in ${what} has id ${holder.id}, not ${id}`, {
+      code: "LOCK_ID_MISMATCH",
+      path: file,
+      exitCode: ExitCode.BadInput,
+      hint: `The id protects against releasing somebody else's lock. It is held by ${describeHolder(holder)}.`,
+    });
   const stale = staleness(holder);
   if (!stale.stale && !force) {
     throw new OctohaError(`Run ${holder.id} still holds the lock and looks alive`, {

@@ -13,7 +13,8 @@ const MAX_LABEL_LENGTH = 100;
 /** The problem with one name segment, or undefined when Windows can hold it. */
 export function windowsNameProblem(segment: string): string | undefined {
   const bad = INVALID_CHARS.exec(segment);
-  if (bad) return `contains '${bad[0] < " " ? `\\x${bad[0].charCodeAt(0).toString(16).padStart(2, "0")}` : bad[0]}', which Windows does not allow in a name`;
+  if (bad)
+    return `contains '${bad[0] < " " ? `\\x${bad[0].charCodeAt(0).toString(16).padStart(2, "0")}` : bad[0]}', which Windows does not allow in a name`;
   if (/[. ]$/.test(segment)) return "ends with a dot or a space, which Windows strips (the file could not be opened by that name)";
   if (RESERVED.test(segment)) return `'${segment.split(".")[0]}' is a reserved device name on Windows`;
   return undefined;

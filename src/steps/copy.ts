@@ -47,17 +47,35 @@ export interface CopyStepDeps {
  * Other kinds use the engine's default (<target>/.octoha/conflicts).
  */
 function quarantineDirFor(job: CopyJob): string | undefined {
-  return job.kind === "packages" ? path.join(path.dirname(job.target.access), ".octoha-conflicts", path.basename(job.target.access)) : undefined;
+  return job.kind === "packages"
+    ? path.join(path.dirname(job.target.access), ".octoha-conflicts", path.basename(job.target.access))
+    : undefined;
 }
 
 const jobKey = (j: { kind: FolderKind; node: string }) => `${j.kind}:${j.node}`;
 
 function toJobResult(job: CopyJob, s: CopySummary): CopyJobResult {
-  return { kind: job.kind, node: job.source.node, filesCopied: s.filesCopied, bytesCopied: s.bytesCopied, filesSkipped: s.filesSkipped, bytesSkipped: s.bytesSkipped, filesUpdated: s.filesUpdated ?? 0, collisions: s.collisions, nameProblems: s.nameProblems, errors: s.errors };
+  return {
+    kind: job.kind,
+    node: job.source.node,
+    filesCopied: s.filesCopied,
+    bytesCopied: s.bytesCopied,
+    filesSkipped: s.filesSkipped,
+    bytesSkipped: s.bytesSkipped,
+    filesUpdated: s.filesUpdated ?? 0,
+    collisions: s.collisions,
+    nameProblems: s.nameProblems,
+    errors: s.errors,
+  };
 }
 
 /** `live`: Octopus runs during the copy (preseed), so sources keep changing. */
-function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[FolderKind]>(id: Id, title: string, deps: CopyStepDeps, live: boolean): Step<CopyResult, Id> {
+function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[FolderKind]>(
+  id: Id,
+  title: string,
+  deps: CopyStepDeps,
+  live: boolean,
+): Step<CopyResult, Id> {
   const run = async (job: CopyJob, dryRun: boolean, ctx: StepContext, reservations?: TargetReservations) =>
     deps.engine.copyTree({
       source: job.source.access,
@@ -74,7 +92,14 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       signal: ctx.signal,
       lockOwner: { id: ctx.runId, operation: id },
       runTag: `${ctx.runId}/${id}`,
-      onProgress: dryRun ? undefined : (p) => ctx.emit({ level: "progress", message: `${job.kind} from ${job.source.node}: ${p.filesDone}/${p.filesTotal} files`, data: { kind: job.kind, node: job.source.node, ...p } }),
+      onProgress: dryRun
+        ? undefined
+        : (p) =>
+            ctx.emit({
+              level: "progress",
+              message: `${job.kind} from ${job.source.node}: ${p.filesDone}/${p.filesTotal} files`,
+              data: { kind: job.kind, node: job.source.node, ...p },
+            }),
       taskLogOwner: job.kind === "taskLogs" && deps.taskLogOwner ? await deps.taskLogOwner() : undefined,
     });
 
@@ -93,13 +118,38 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
         if (!r) reservations.set(job.target.access, (r = new TargetReservations()));
         const s = await run(job, true, ctx, r);
         jobs.push(toJobResult(job, s));
-        changes.push({ action: s.filesCopied > 0 ? "copy" : "noop", target: job.target.octopus, before: job.source.octopus, after: job.target.octopus, bytes: s.bytesCopied, files: s.filesCopied, summary: `copy ${s.filesCopied} ${job.kind} file(s) (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there` });
-        for (const c of s.collisions) findings.push({ severity: "warning", code: "COLLISION", node: job.source.node, path: c.relPath, summary: `${job.kind}/${c.relPath}: ${c.kind} (${c.reason}); ${c.winner === "source" ? `${job.source.node}'s copy wins` : c.targetNode ? `${c.targetNode}'s copy stays` : "the copy already there stays"}`, fix: `The other copy is kept${c.quarantinedAt ? ` at ${c.quarantinedAt}` : " in quarantine"}, never dropped; review it after the run.` });
-        for (const p of s.nameProblems) findings.push({ severity: "error", code: p.problem === "path-too-long" ? "PATH_TOO_LONG" : "INVALID_WINDOWS_NAME", node: job.source.node, path: p.relPath, summary: `${job.kind}/${p.relPath}: ${p.detail}`, fix: "Rename or remove the file on the source node, or choose a shorter shared path." });
+        changes.push({
+          action: s.filesCopied > 0 ? "copy" : "noop",
+          target: job.target.octopus,
+          before: job.source.octopus,
+          after: job.target.octopus,
+          bytes: s.bytesCopied,
+          files: s.filesCopied,
+          summary: `copy ${s.filesCopied} ${job.kind} file(s) (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there`,
+        });
+        for (const c of s.collisions)
+          findings.push({
+            severity: "warning",
+            code: "COLLISION",
+            node: job.source.node,
+            path: c.relPath,
+            summary: `${job.kind}/${c.relPath}: ${c.kind} (${c.reason}); ${c.winner === "source" ? `${job.source.node}'s copy wins` : c.targetNode ? `${c.targetNode}'s copy stays` : "the copy already there stays"}`,
+            fix: `The other copy is kept${c.quarantinedAt ? ` at ${c.quarantinedAt}` : " in quarantine"}, never dropped; review it after the run.`,
+          });
+        for (const p of s.nameProblems)
+          findings.push({
+            severity: "error",
+            code: p.problem === "path-too-long" ? "PATH_TOO_LONG" : "INVALID_WINDOWS_NAME",
+            node: job.source.node,
+            path: p.relPath,
+            summary: `${job.kind}/${p.relPath}: ${p.detail}`,
+            fix: "Rename or remove the file on the source node, or choose a shorter shared path.",
+          });
       }
       // A short read sample, when the engine can measure one, turns bytes into an estimated duration.
       const first = deps.jobs[0];
-      const rateBytesPerSecond = first && deps.engine.measureRate ? await deps.engine.measureRate({ source: first.source.access, signal: ctx.signal }) : undefined;
+      const rateBytesPerSecond =
+        first && deps.engine.measureRate ? await deps.engine.measureRate({ source: first.source.access, signal: ctx.signal }) : undefined;
       return { changes, findings, facts: { jobs, rateBytesPerSecond } };
     },
     async apply(ctx, last) {
@@ -111,7 +161,13 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
         const s = await run(job, false, ctx);
         for (const warning of s.warnings ?? []) ctx.emit({ level: "warn", message: `${job.kind} from ${job.source.node}: ${warning}` });
         if (s.interrupted) {
-          throw new OctohaError(`Copy of ${job.kind} from ${job.source.node} interrupted; verified files are kept`, { code: "INTERRUPTED", step: id, node: job.source.node, exitCode: ExitCode.Resumable, hint: "Run `octoha resume`: files already verified at the target are not copied again." });
+          throw new OctohaError(`Copy of ${job.kind} from ${job.source.node} interrupted; verified files are kept`, {
+            code: "INTERRUPTED",
+            step: id,
+            node: job.source.node,
+            exitCode: ExitCode.Resumable,
+            hint: "Run `octoha resume`: files already verified at the target are not copied again.",
+          });
         }
         done.set(jobKey({ kind: job.kind, node: job.source.node }), toJobResult(job, s));
         await ctx.checkpoint({ jobs: [...done.values()] });
@@ -119,7 +175,11 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       const jobs = [...done.values()];
       const failed = jobs.flatMap((j) => j.errors.map((e) => `${j.kind} from ${j.node}: ${e.relPath}: ${e.message}`));
       if (failed.length > 0) {
-        throw new OctohaError(`${failed.length} file(s) could not be copied`, { code: "COPY_INCOMPLETE", step: id, hint: `${failed.slice(0, 20).join("\n")}${failed.length > 20 ? `\n… and ${failed.length - 20} more` : ""}\nFix the cause (permissions, locks) and run \`octoha resume\`; copied files are not copied again.` });
+        throw new OctohaError(`${failed.length} file(s) could not be copied`, {
+          code: "COPY_INCOMPLETE",
+          step: id,
+          hint: `${failed.slice(0, 20).join("\n")}${failed.length > 20 ? `\n… and ${failed.length - 20} more` : ""}\nFix the cause (permissions, locks) and run \`octoha resume\`; copied files are not copied again.`,
+        });
       }
       return { jobs };
     },
@@ -127,13 +187,20 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       const problems: string[] = [];
       for (const job of deps.jobs) {
         const s = await run(job, true, ctx);
-        if (s.filesCopied > 0) problems.push(`${s.filesCopied} ${job.kind} file(s) from ${job.source.node} are not (or no longer equal) at ${job.target.octopus}`);
+        if (s.filesCopied > 0)
+          problems.push(
+            `${s.filesCopied} ${job.kind} file(s) from ${job.source.node} are not (or no longer equal) at ${job.target.octopus}`,
+          );
       }
       if (live && problems.length > 0) {
         // Octopus keeps writing while a preseed runs: a delta is expected, and the window copy moves it.
         return { ok: true, summary: `pre-seeded; changed since, moved by the window copy: ${problems.join("; ")}` };
       }
-      return { ok: problems.length === 0, summary: problems.length === 0 ? "every source file is at the target" : "target incomplete", problems };
+      return {
+        ok: problems.length === 0,
+        summary: problems.length === 0 ? "every source file is at the target" : "target incomplete",
+        problems,
+      };
     },
     async rollback(ctx) {
       // Copy never moves: the sources are untouched and Octopus still points at them.
@@ -175,7 +242,7 @@ async function undoCopies(id: string, deps: CopyStepDeps, ctx: StepContext): Pro
     totals.folders += r.foldersRemoved.length;
     totals.kept.push(...r.kept);
   }
-  reportUndo(id, totals, remove ? undefined : deps.removeCopiesCommand?.(ctx.runId) ?? "", ctx);
+  reportUndo(id, totals, remove ? undefined : (deps.removeCopiesCommand?.(ctx.runId) ?? ""), ctx);
 }
 
 /** What a copy step's rollback did, for the operator. `command` is undefined when the copies were removed. */
@@ -184,7 +251,8 @@ function reportUndo(id: string, t: UndoTotals, command: string | undefined, ctx:
   const stayed = removing ? t.kept.length : t.removed + t.kept.length;
   const kept = t.kept.slice(0, LISTED);
   const data = { tempsRemoved: t.temps, copiesRemoved: removing ? t.removed : 0, copiesStayed: stayed, kept, keptCount: t.kept.length };
-  if (t.temps > 0) ctx.emit({ level: "info", message: `${id}: removed ${t.temps} partial temp file(s) a stopped copy left in ${t.where}`, data });
+  if (t.temps > 0)
+    ctx.emit({ level: "info", message: `${id}: removed ${t.temps} partial temp file(s) a stopped copy left in ${t.where}`, data });
   if (removing) {
     const folders = t.folders ? ` and ${t.folders} folder(s) left empty` : "";
     ctx.emit({ level: "info", message: `${id}: removed ${t.removed} file(s) this step copied${folders}; ${t.kept.length} kept`, data });
@@ -201,7 +269,12 @@ function reportUndo(id: string, t: UndoTotals, command: string | undefined, ctx:
 }
 
 export function createCopyStep(kind: FolderKind, deps: CopyStepDeps): Step<CopyResult, (typeof COPY_STEP_IDS)[FolderKind]> {
-  return createCopyLikeStep(COPY_STEP_IDS[kind], `Copy ${kind} from every node into shared storage`, { ...deps, jobs: deps.jobs.filter((j) => j.kind === kind) }, false);
+  return createCopyLikeStep(
+    COPY_STEP_IDS[kind],
+    `Copy ${kind} from every node into shared storage`,
+    { ...deps, jobs: deps.jobs.filter((j) => j.kind === kind) },
+    false,
+  );
 }
 
 /** Copies every kind while Octopus is live; nothing in Octopus changes. */

@@ -70,14 +70,22 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
       ctx.emit({
         level: "progress",
         message: `Waiting for ${running.length} task(s) to finish: ${describeTasks(running, list).join("; ")}`,
-        data: { tasks: running.map((t) => ({ id: t.id, state: t.state, node: nodeNameOf(t.serverNode, list) ?? null })), secondsLeft: Math.round((deadline - deps.clock.now()) / 1000) },
+        data: {
+          tasks: running.map((t) => ({ id: t.id, state: t.state, node: nodeNameOf(t.serverNode, list) ?? null })),
+          secondsLeft: Math.round((deadline - deps.clock.now()) / 1000),
+        },
       });
       await deps.clock.sleep(Math.min(poll, Math.max(0, deadline - deps.clock.now())), ctx.signal);
     }
   }
 
   function interrupted(): OctohaError {
-    return new OctohaError("Drain interrupted; the nodes stay drained", { code: "INTERRUPTED", step: "drain-nodes", exitCode: ExitCode.Resumable, hint: "Run `octoha resume` to continue waiting, or `octoha rollback` to undrain." });
+    return new OctohaError("Drain interrupted; the nodes stay drained", {
+      code: "INTERRUPTED",
+      step: "drain-nodes",
+      exitCode: ExitCode.Resumable,
+      hint: "Run `octoha resume` to continue waiting, or `octoha rollback` to undrain.",
+    });
   }
 
   return {
@@ -89,18 +97,52 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
       return {
         changes: list.map((n) =>
           n.isDraining
-            ? { action: "noop" as const, target: `node ${n.name} drain flag`, before: true, after: true, summary: `${n.name} is already draining` }
-            : { action: "update" as const, target: `node ${n.name} drain flag`, before: false, after: true, summary: `drain ${n.name} (task cap ${n.maxConcurrentTasks} kept, restored by undrain)` },
+            ? {
+                action: "noop" as const,
+                target: `node ${n.name} drain flag`,
+                before: true,
+                after: true,
+                summary: `${n.name} is already draining`,
+              }
+            : {
+                action: "update" as const,
+                target: `node ${n.name} drain flag`,
+                before: false,
+                after: true,
+                summary: `drain ${n.name} (task cap ${n.maxConcurrentTasks} kept, restored by undrain)`,
+              },
         ),
         findings: running.length
-          ? [{ severity: "info", code: "TASKS_RUNNING", summary: `${running.length} task(s) running now; the drain waits up to ${deps.drainTimeoutMinutes} min for them`, detail: describeTasks(running, list).join("\n"), fix: deps.cancelOnTimeout ? "They will be cancelled if still running at the deadline." : "Schedule the window when nothing runs, or pass --cancel-tasks to cancel them at the deadline." }]
+          ? [
+              {
+                severity: "info",
+                code: "TASKS_RUNNING",
+                summary: `${running.length} task(s) running now; the drain waits up to ${deps.drainTimeoutMinutes} min for them`,
+                detail: describeTasks(running, list).join("\n"),
+                fix: deps.cancelOnTimeout
+                  ? "They will be cancelled if still running at the deadline."
+                  : "Schedule the window when nothing runs, or pass --cancel-tasks to cancel them at the deadline.",
+              },
+            ]
           : [],
-        facts: { runningTasks: running.map((t) => t.id), drainTimeoutMinutes: deps.drainTimeoutMinutes, logHandleWaitSeconds: deps.logHandleWaitSeconds },
+        facts: {
+          runningTasks: running.map((t) => t.id),
+          drainTimeoutMinutes: deps.drainTimeoutMinutes,
+          logHandleWaitSeconds: deps.logHandleWaitSeconds,
+        },
       };
     },
     async apply(ctx, last) {
       // Before-state first, once: a resumed run keeps the flags recorded before it drained anything.
-      let r: DrainResult = last ?? { phase: "recorded", before: (await nodes.list()).map((n) => ({ id: n.id, name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks })) };
+      let r: DrainResult = last ?? {
+        phase: "recorded",
+        before: (await nodes.list()).map((n) => ({
+          id: n.id,
+          name: n.name,
+          isDraining: n.isDraining,
+          maxConcurrentTasks: n.maxConcurrentTasks,
+        })),
+      };
       if (!last) await ctx.checkpoint(r);
       deps.facts.set("drain-nodes", r);
 
@@ -115,18 +157,24 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
           for (const t of still) await tasks.cancel(t.id);
           r = { ...r, cancelled: still.map((t) => t.id) };
           await ctx.checkpoint(r);
-          ctx.emit({ level: "warn", message: `Cancelled ${still.length} task(s) still running at the drain deadline: ${still.map((t) => t.id).join(", ")}` });
+          ctx.emit({
+            level: "warn",
+            message: `Cancelled ${still.length} task(s) still running at the drain deadline: ${still.map((t) => t.id).join(", ")}`,
+          });
           still = await waitForIdle(ctx, deps.clock.now() + (deps.cancelWaitMs ?? 5 * 60_000));
         }
         if (still.length > 0) {
           // Names, not node Ids, in what the operator reads; a failing read must not hide the timeout.
           const known = await nodes.list().catch(() => []);
-          throw new OctohaError(`Drain timed out after ${deps.drainTimeoutMinutes} min with ${still.length} task(s) still running; nothing else was changed`, {
-            code: "DRAIN_TIMEOUT",
-            step: "drain-nodes",
-            exitCode: ExitCode.Resumable,
-            hint: `Still running:\n${describeTasks(still, known).join("\n")}\nWait for them and run \`octoha resume\`, cancel them in the Octopus UI, or resume with --cancel-tasks to cancel them through the API. The nodes stay drained; \`octoha rollback\` undrains them.`,
-          });
+          throw new OctohaError(
+            `Drain timed out after ${deps.drainTimeoutMinutes} min with ${still.length} task(s) still running; nothing else was changed`,
+            {
+              code: "DRAIN_TIMEOUT",
+              step: "drain-nodes",
+              exitCode: ExitCode.Resumable,
+              hint: `Still running:\n${describeTasks(still, known).join("\n")}\nWait for them and run \`octoha resume\`, cancel them in the Octopus UI, or resume with --cancel-tasks to cancel them through the API. The nodes stay drained; \`octoha rollback\` undrains them.`,
+            },
+          );
         }
         r = { ...r, phase: "handles", handleDeadline: deps.clock.now() + deps.logHandleWaitSeconds * 1000 };
         await ctx.checkpoint(r);

@@ -25,7 +25,20 @@ export function createMaintenanceOnStep(deps: MaintenanceDeps): Step<Maintenance
     requiresApproval: true,
     async inspect() {
       const on = await maintenance.isOn();
-      return { changes: [on ? { action: "noop", target: "maintenance mode", before: true, after: true, summary: "maintenance mode is already on" } : { action: "update", target: "maintenance mode", before: false, after: true, summary: "switch maintenance mode on (only administrators can change anything)" }], findings: [] };
+      return {
+        changes: [
+          on
+            ? { action: "noop", target: "maintenance mode", before: true, after: true, summary: "maintenance mode is already on" }
+            : {
+                action: "update",
+                target: "maintenance mode",
+                before: false,
+                after: true,
+                summary: "switch maintenance mode on (only administrators can change anything)",
+              },
+        ],
+        findings: [],
+      };
     },
     async apply(ctx, last) {
       const r = last ?? { before: await maintenance.isOn(), after: true };
@@ -54,7 +67,19 @@ export function createMaintenanceOffStep(deps: MaintenanceDeps): Step<Maintenanc
       const on = await maintenance.isOn();
       // Previewed before maintenance-on ran: what it will record is the mode right now.
       const after = deps.facts.get("maintenance-on")?.before ?? on;
-      return { changes: [{ action: "update", target: "maintenance mode", before: true, after, summary: after ? "leave maintenance mode on (it was on before the run)" : "switch maintenance mode off" }], findings: [], facts: { currentlyOn: on } };
+      return {
+        changes: [
+          {
+            action: "update",
+            target: "maintenance mode",
+            before: true,
+            after,
+            summary: after ? "leave maintenance mode on (it was on before the run)" : "switch maintenance mode off",
+          },
+        ],
+        findings: [],
+        facts: { currentlyOn: on },
+      };
     },
     async apply(ctx, last) {
       const r = last ?? { before: await maintenance.isOn(), after: target() };

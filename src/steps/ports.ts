@@ -12,7 +12,10 @@ export function createCopyEngine(): CopyEngine {
   return {
     copyTree,
     async preflightTarget({ target, bytesNeeded, dryRun }): Promise<TargetCheck> {
-      const exists = await stat(target).then((s) => s.isDirectory(), () => false);
+      const exists = await stat(target).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
       // Dry-run writes nothing, not even a probe file: only access rights are checked then.
       const result = await preflightTarget({ target, bytesNeeded: bytesNeeded ?? 0, probe: !dryRun });
       const problem = result.problems.map((p) => (p.hint ? `${p.message}. ${p.hint}` : p.message)).join("; ");

@@ -32,7 +32,14 @@ export const preflightCheck: PlanCheck = {
   async run(ctx) {
     const { apiKey, sqlConnectionString, missing } = ctx.secrets;
     if (missing.length > 0 || apiKey === undefined || sqlConnectionString === undefined) {
-      return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary: "Preflight not run: the plan's secrets are not all set", fix: "Set the environment variables named above and run `octoha check` again to reach Octopus, SQL and the folders." }];
+      return [
+        {
+          severity: "info",
+          code: "PREFLIGHT_SKIPPED",
+          summary: "Preflight not run: the plan's secrets are not all set",
+          fix: "Set the environment variables named above and run `octoha check` again to reach Octopus, SQL and the folders.",
+        },
+      ];
     }
     if (connectionStringProblem(sqlConnectionString, "")) {
       const summary = "Preflight not run: the SQL connection string is not usable (see above)";
@@ -40,7 +47,14 @@ export const preflightCheck: PlanCheck = {
     }
     const ports = createOctopusPorts(ctx.loaded.plan, { apiKey, sqlConnectionString }, ctx.signal ? { signal: ctx.signal } : {});
     try {
-      const step = createPreflightStep({ plan: ctx.loaded.plan, ports, engine: createCopyEngine(), facts: createRunFacts(), env: { ...ctx.env }, pingNodes: true });
+      const step = createPreflightStep({
+        plan: ctx.loaded.plan,
+        ports,
+        engine: createCopyEngine(),
+        facts: createRunFacts(),
+        env: { ...ctx.env },
+        pingNodes: true,
+      });
       return (await step.inspect(checkStepContext(ctx))).findings;
     } finally {
       await ports.inventory.close().catch(() => undefined);

@@ -45,10 +45,15 @@ export interface PreflightDeps {
 const readable = async (p: string): Promise<string> =>
   access(p, constants.R_OK).then(
     () => "ok",
-    (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? "missing" : error.code ?? "unreadable"),
+    (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? "missing" : (error.code ?? "unreadable")),
   );
 
-const unsetEnv = (ref: string, what: string): Finding => ({ severity: "error", code: "ENV_UNSET", summary: `Environment variable ${ref} (${what}) is not set`, fix: `Set ${ref} in the environment of this shell before running octoha; secrets are never read from the plan or the command line.` });
+const unsetEnv = (ref: string, what: string): Finding => ({
+  severity: "error",
+  code: "ENV_UNSET",
+  summary: `Environment variable ${ref} (${what}) is not set`,
+  fix: `Set ${ref} in the environment of this shell before running octoha; secrets are never read from the plan or the command line.`,
+});
 
 async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightResult> {
   const { plan, ports, engine } = deps;
@@ -74,18 +79,49 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   // An unknown version: check every folder the plan names (the newest version has every kind).
   const features = featuresOf(version === "unknown" ? UNKNOWN_VERSION_AS : version);
   const kinds = kindsToMove(plan, features);
-  if (features.duplicateExecutionBug) findings.push({ severity: "warning", code: "VERSION_DUPLICATE_EXECUTION", summary: `Octopus ${version} can run one task on several nodes at once (2023.3 before .13026)`, fix: "Upgrade to 2023.3.13026 or later before running HA." });
-  for (const [kind, has] of [["imports", features.imports], ["eventExports", features.eventExports]] as const) {
-    if (plan.shared[kind] && !has) findings.push({ severity: "warning", code: "KIND_NOT_IN_VERSION", summary: `Octopus ${version} has no ${kind} folder; shared.${kind} is ignored`, fix: `Remove shared.${kind} from the plan, or upgrade Octopus first.` });
+  if (features.duplicateExecutionBug)
+    findings.push({
+      severity: "warning",
+      code: "VERSION_DUPLICATE_EXECUTION",
+      summary: `Octopus ${version} can run one task on several nodes at once (2023.3 before .13026)`,
+      fix: "Upgrade to 2023.3.13026 or later before running HA.",
+    });
+  for (const [kind, has] of [
+    ["imports", features.imports],
+    ["eventExports", features.eventExports],
+  ] as const) {
+    if (plan.shared[kind] && !has)
+      findings.push({
+        severity: "warning",
+        code: "KIND_NOT_IN_VERSION",
+        summary: `Octopus ${version} has no ${kind} folder; shared.${kind} is ignored`,
+        fix: `Remove shared.${kind} from the plan, or upgrade Octopus first.`,
+      });
   }
-  if (plan.shared.clusterShared && !features.clusterShared) findings.push({ severity: "warning", code: "KIND_NOT_IN_VERSION", summary: `Octopus ${version} has no path --clusterShared (2020.2.15+); shared.clusterShared is ignored`, fix: "Remove shared.clusterShared from the plan." });
+  if (plan.shared.clusterShared && !features.clusterShared)
+    findings.push({
+      severity: "warning",
+      code: "KIND_NOT_IN_VERSION",
+      summary: `Octopus ${version} has no path --clusterShared (2020.2.15+); shared.clusterShared is ignored`,
+      fix: "Remove shared.clusterShared from the plan.",
+    });
 
   let schema: SchemaShape | undefined;
   let sqlReached = true;
   try {
     schema = await ports.inventory.probe();
-    findings.push({ severity: "info", code: "SCHEMA_RECOGNISED", summary: `Octopus database schema recognised (ServerTask.${schema.taskNodeColumn}, ${schema.nodeTable})` });
-    if (!schema.hasNuGetPackage) findings.push({ severity: "warning", code: "SCHEMA_NO_NUGETPACKAGE", summary: "The database has no NuGetPackage table: built-in feed packages cannot be checked against the index", fix: "Check that the plan's SQL connection points at the Octopus database." });
+    findings.push({
+      severity: "info",
+      code: "SCHEMA_RECOGNISED",
+      summary: `Octopus database schema recognised (ServerTask.${schema.taskNodeColumn}, ${schema.nodeTable})`,
+    });
+    if (!schema.hasNuGetPackage)
+      findings.push({
+        severity: "warning",
+        code: "SCHEMA_NO_NUGETPACKAGE",
+        summary: "The database has no NuGetPackage table: built-in feed packages cannot be checked against the index",
+        fix: "Check that the plan's SQL connection points at the Octopus database.",
+      });
   } catch (error) {
     if ((error as { code?: unknown }).code === "INTERRUPTED") throw error;
     const finding = probeFailure(error);
@@ -102,7 +138,11 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   if (apiOk) {
     try {
       known = await ports.nodes.list();
-      findings.push({ severity: "info", code: "OCTOPUS_REACHABLE", summary: `Octopus ${version} at ${plan.octopus.serverUrl} accepts the API key (${known.length} node${known.length === 1 ? "" : "s"})` });
+      findings.push({
+        severity: "info",
+        code: "OCTOPUS_REACHABLE",
+        summary: `Octopus ${version} at ${plan.octopus.serverUrl} accepts the API key (${known.length} node${known.length === 1 ? "" : "s"})`,
+      });
     } catch (error) {
       if (!dryRun) throw error;
       findings.push(octopusUnreachable(error, plan.octopus.serverUrl, "the node list"));
@@ -112,17 +152,44 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   const knownNames = new Set(known.map((n) => n.name.toLowerCase()));
   const planNames = new Set(plan.nodes.map((n) => n.name.toLowerCase()));
   for (const n of apiOk ? plan.nodes : []) {
-    if (!knownNames.has(n.name.toLowerCase())) findings.push({ severity: "error", code: "NODE_UNKNOWN", node: n.name, summary: `Node ${n.name} is in the plan but Octopus has no node with that name`, fix: `Use the names shown in Configuration ➜ Nodes: ${known.map((k) => k.name).join(", ")}.` });
+    if (!knownNames.has(n.name.toLowerCase()))
+      findings.push({
+        severity: "error",
+        code: "NODE_UNKNOWN",
+        node: n.name,
+        summary: `Node ${n.name} is in the plan but Octopus has no node with that name`,
+        fix: `Use the names shown in Configuration ➜ Nodes: ${known.map((k) => k.name).join(", ")}.`,
+      });
   }
   for (const n of known) {
-    if (!planNames.has(n.name.toLowerCase())) findings.push({ severity: "warning", code: "NODE_NOT_IN_PLAN", node: n.name, summary: `Octopus node ${n.name} is not in the plan: its service is not stopped or started, and its local folders are not copied`, fix: "Add it to plan.nodes, or delete it in Configuration ➜ Nodes if it is retired." });
+    if (!planNames.has(n.name.toLowerCase()))
+      findings.push({
+        severity: "warning",
+        code: "NODE_NOT_IN_PLAN",
+        node: n.name,
+        summary: `Octopus node ${n.name} is not in the plan: its service is not stopped or started, and its local folders are not copied`,
+        fix: "Add it to plan.nodes, or delete it in Configuration ➜ Nodes if it is retired.",
+      });
   }
 
   if (deps.pingNodes && apiOk) {
     for (const n of plan.nodes.filter((x) => x.url)) {
       const answer = await ports.nodes.ping(n.name);
-      if (answer === "offline") findings.push({ severity: "error", code: "NODE_NO_PING", node: n.name, summary: `Node ${n.name} does not answer at ${n.url}/api/octopusservernodes/ping`, fix: `Check the node's Octopus service is running and ${n.url} is reachable from this machine (firewall, binding, certificate), or correct nodes[].url in the plan.` });
-      else findings.push({ severity: "info", code: "NODE_PING", node: n.name, summary: `Node ${n.name} answers its ping at ${n.url}${answer === "draining" ? " (draining)" : ""}` });
+      if (answer === "offline")
+        findings.push({
+          severity: "error",
+          code: "NODE_NO_PING",
+          node: n.name,
+          summary: `Node ${n.name} does not answer at ${n.url}/api/octopusservernodes/ping`,
+          fix: `Check the node's Octopus service is running and ${n.url} is reachable from this machine (firewall, binding, certificate), or correct nodes[].url in the plan.`,
+        });
+      else
+        findings.push({
+          severity: "info",
+          code: "NODE_PING",
+          node: n.name,
+          summary: `Node ${n.name} answers its ping at ${n.url}${answer === "draining" ? " (draining)" : ""}`,
+        });
     }
   }
 
@@ -130,9 +197,27 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   for (const kind of kinds) {
     for (const src of nodeSources(plan, kind)) {
       const reach = await probeSource(src.access);
-      if (reach === "missing") findings.push({ severity: "warning", code: "SOURCE_MISSING", node: src.node, path: src.access, summary: `${kind} folder of ${src.node} does not exist: ${src.access}; nothing is copied from it`, fix: "If that node did write there, correct the access path in the plan (a UNC path or a mount of that node's disk)." });
-      else if (reach === "ok" && dryRun && engine.sourceTotals) bytesToCopy.set(kind, (bytesToCopy.get(kind) ?? 0) + (await engine.sourceTotals({ source: src.access })).bytes);
-      else if (reach !== "ok") findings.push({ severity: "error", code: "SOURCE_UNREACHABLE", node: src.node, path: src.access, summary: `${kind} folder of ${src.node} cannot be read from here: ${src.access} (${reach})`, detail: "Its files would be neither copied nor counted, and Octopus would be repointed away from them.", fix: "Give the account running octoha read access to that folder (share and NTFS permissions)." });
+      if (reach === "missing")
+        findings.push({
+          severity: "warning",
+          code: "SOURCE_MISSING",
+          node: src.node,
+          path: src.access,
+          summary: `${kind} folder of ${src.node} does not exist: ${src.access}; nothing is copied from it`,
+          fix: "If that node did write there, correct the access path in the plan (a UNC path or a mount of that node's disk).",
+        });
+      else if (reach === "ok" && dryRun && engine.sourceTotals)
+        bytesToCopy.set(kind, (bytesToCopy.get(kind) ?? 0) + (await engine.sourceTotals({ source: src.access })).bytes);
+      else if (reach !== "ok")
+        findings.push({
+          severity: "error",
+          code: "SOURCE_UNREACHABLE",
+          node: src.node,
+          path: src.access,
+          summary: `${kind} folder of ${src.node} cannot be read from here: ${src.access} (${reach})`,
+          detail: "Its files would be neither copied nor counted, and Octopus would be repointed away from them.",
+          fix: "Give the account running octoha read access to that folder (share and NTFS permissions).",
+        });
     }
   }
 
@@ -141,13 +226,41 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
     const folder = sharedFolder(plan, kind)!;
     const check = await engine.preflightTarget({ target: folder.access, dryRun });
     targets.push({ kind, access: folder.access, check });
-    if (check.problem) findings.push({ severity: "error", code: "TARGET_UNUSABLE", path: folder.access, summary: `Shared ${kind} folder ${folder.access}: ${check.problem}`, fix: "Give the account running octoha and every node's Octopus service account full control on the share and its NTFS ACLs." });
-    else if (check.writable === false) findings.push({ severity: "error", code: "TARGET_NOT_WRITABLE", path: folder.access, summary: `Cannot write to shared ${kind} folder ${folder.access}`, fix: "Grant full control (share and NTFS) to this account and to every node's Octopus service account." });
+    if (check.problem)
+      findings.push({
+        severity: "error",
+        code: "TARGET_UNUSABLE",
+        path: folder.access,
+        summary: `Shared ${kind} folder ${folder.access}: ${check.problem}`,
+        fix: "Give the account running octoha and every node's Octopus service account full control on the share and its NTFS ACLs.",
+      });
+    else if (check.writable === false)
+      findings.push({
+        severity: "error",
+        code: "TARGET_NOT_WRITABLE",
+        path: folder.access,
+        summary: `Cannot write to shared ${kind} folder ${folder.access}`,
+        fix: "Grant full control (share and NTFS) to this account and to every node's Octopus service account.",
+      });
     const needed = kind === "clusterShared" ? undefined : bytesToCopy.get(kind);
-    if (needed !== undefined && check.freeBytes !== undefined && check.freeBytes >= needed) findings.push({ severity: "info", code: "TARGET_SPACE", path: folder.access, summary: `Shared ${kind} folder ${folder.access}: ${check.freeBytes} bytes free for at most ${needed} bytes from the nodes` });
+    if (needed !== undefined && check.freeBytes !== undefined && check.freeBytes >= needed)
+      findings.push({
+        severity: "info",
+        code: "TARGET_SPACE",
+        path: folder.access,
+        summary: `Shared ${kind} folder ${folder.access}: ${check.freeBytes} bytes free for at most ${needed} bytes from the nodes`,
+      });
     else if (needed !== undefined && check.freeBytes !== undefined) {
       // The node folders' total is an upper bound: files already at the target (a preseed) need no room.
-      findings.push({ severity: check.exists ? "warning" : "error", code: "TARGET_SPACE", path: folder.access, summary: `Shared ${kind} folder ${folder.access}: ${check.freeBytes} bytes free, the node folders hold ${needed} bytes`, fix: check.exists ? "Files already in the shared folder are not copied again; if most are not there yet, grow the share before the window." : "Grow the share (or free space on it) before the window." });
+      findings.push({
+        severity: check.exists ? "warning" : "error",
+        code: "TARGET_SPACE",
+        path: folder.access,
+        summary: `Shared ${kind} folder ${folder.access}: ${check.freeBytes} bytes free, the node folders hold ${needed} bytes`,
+        fix: check.exists
+          ? "Files already in the shared folder are not copied again; if most are not there yet, grow the share before the window."
+          : "Grow the share (or free space on it) before the window.",
+      });
     }
   }
   const nodes = apiOk ? known.map(({ name, isDraining, maxConcurrentTasks }) => ({ name, isDraining, maxConcurrentTasks })) : undefined;
@@ -161,12 +274,22 @@ async function connectionEncryption(inventory: DatabaseInventory, findings: Find
     findings.push(
       info.encrypted
         ? { severity: "info", code: "SQL_ENCRYPTED", summary: `SQL connection to ${info.server}/${info.database} is encrypted` }
-        : { severity: "warning", code: "SQL_NOT_ENCRYPTED", summary: `SQL connection to ${info.server}/${info.database} is not encrypted`, fix: "Add Encrypt=True to the connection string (and trust the server certificate)." },
+        : {
+            severity: "warning",
+            code: "SQL_NOT_ENCRYPTED",
+            summary: `SQL connection to ${info.server}/${info.database} is not encrypted`,
+            fix: "Add Encrypt=True to the connection string (and trust the server certificate).",
+          },
     );
     return info.encrypted;
   } catch (error) {
     if ((error as { code?: unknown }).code === "INTERRUPTED") throw error;
-    findings.push({ severity: "error", code: "SQL_UNREACHABLE", summary: `Cannot connect to the Octopus database: ${(error as Error).message}`, fix: "Check the SQL connection string environment variable, the server name and the firewall." });
+    findings.push({
+      severity: "error",
+      code: "SQL_UNREACHABLE",
+      summary: `Cannot connect to the Octopus database: ${(error as Error).message}`,
+      fix: "Check the SQL connection string environment variable, the server name and the firewall.",
+    });
     return undefined;
   }
 }
@@ -180,7 +303,13 @@ function probeFailure(error: unknown): Finding {
   const e = error instanceof OctohaError ? error : undefined;
   const message = error instanceof Error ? error.message : String(error);
   if (e?.code === "SCHEMA_UNRECOGNISED" || e?.code === "SCHEMA_UNKNOWN") {
-    return { severity: "error", code: "SCHEMA_UNKNOWN", summary: `The Octopus database schema was not recognised: ${message}`, detail: "octoha reads the database to prove completeness and refuses to act on a schema it does not know.", fix: "Check the SQL connection string points at the Octopus database; if it does, report the Octopus version so support can be added." };
+    return {
+      severity: "error",
+      code: "SCHEMA_UNKNOWN",
+      summary: `The Octopus database schema was not recognised: ${message}`,
+      detail: "octoha reads the database to prove completeness and refuses to act on a schema it does not know.",
+      fix: "Check the SQL connection string points at the Octopus database; if it does, report the Octopus version so support can be added.",
+    };
   }
   return {
     severity: "error",
@@ -211,7 +340,14 @@ export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, 
     readOnly: true,
     async inspect() {
       const r = await examine(deps, true);
-      const facts = { version: r.version, kinds: r.kinds, features: r.features, sqlEncrypted: r.sqlEncrypted, targets: r.targets, nodes: r.nodes };
+      const facts = {
+        version: r.version,
+        kinds: r.kinds,
+        features: r.features,
+        sqlEncrypted: r.sqlEncrypted,
+        targets: r.targets,
+        nodes: r.nodes,
+      };
       return { changes: [], findings: r.findings, facts };
     },
     async apply(ctx: StepContext) {
@@ -230,7 +366,11 @@ export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, 
     },
     async verify(_ctx, r) {
       const errors = r.findings.filter((f) => f.severity === "error");
-      return { ok: errors.length === 0, summary: errors.length === 0 ? `Octopus ${r.version}: ready` : `${errors.length} preflight error(s)`, problems: errors.map((f) => f.summary) };
+      return {
+        ok: errors.length === 0,
+        summary: errors.length === 0 ? `Octopus ${r.version}: ready` : `${errors.length} preflight error(s)`,
+        problems: errors.map((f) => f.summary),
+      };
     },
     async rollback() {
       // Preflight changes nothing.

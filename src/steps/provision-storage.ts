@@ -31,7 +31,11 @@ export function createProvisionStorageStep(deps: ProvisionDeps): Step<ProvisionR
     async inspect() {
       const changes: Change[] = [];
       for (const t of deps.targets) {
-        changes.push((await exists(t)) ? { action: "noop", target: t, summary: `${t} exists` } : { action: "create", target: t, before: "absent", after: "folder", summary: `create ${t}` });
+        changes.push(
+          (await exists(t))
+            ? { action: "noop", target: t, summary: `${t} exists` }
+            : { action: "create", target: t, before: "absent", after: "folder", summary: `create ${t}` },
+        );
       }
       return { changes, findings: [] };
     },
@@ -51,7 +55,11 @@ export function createProvisionStorageStep(deps: ProvisionDeps): Step<ProvisionR
     async verify(_ctx, _r) {
       const missing: string[] = [];
       for (const t of deps.targets) if (!(await exists(t))) missing.push(t);
-      return { ok: missing.length === 0, summary: missing.length === 0 ? "every shared folder exists" : `${missing.length} shared folder(s) missing`, problems: missing };
+      return {
+        ok: missing.length === 0,
+        summary: missing.length === 0 ? "every shared folder exists" : `${missing.length} shared folder(s) missing`,
+        problems: missing,
+      };
     },
     async rollback(ctx, r) {
       for (const dir of [...r.created].reverse()) {
@@ -61,10 +69,18 @@ export function createProvisionStorageStep(deps: ProvisionDeps): Step<ProvisionR
           await removeEmptyTree(dir);
           continue;
         }
-        const list = files.slice(0, LISTED).map((f) => `      ${f}`).join("\n");
-        const why = "A rollback removes only copies it can prove this run made (with --remove-copies); quarantined copies, files a killed copy had not recorded yet, and anyone else's stay";
+        const list = files
+          .slice(0, LISTED)
+          .map((f) => `      ${f}`)
+          .join("\n");
+        const why =
+          "A rollback removes only copies it can prove this run made (with --remove-copies); quarantined copies, files a killed copy had not recorded yet, and anyone else's stay";
         const more = files.length > LISTED ? "\n      …" : "";
-        ctx.emit({ level: "warn", message: `Left ${dir} in place: it holds files. ${why}:\n${list}${more}`, data: { path: dir, files: files.slice(0, LISTED) } });
+        ctx.emit({
+          level: "warn",
+          message: `Left ${dir} in place: it holds files. ${why}:\n${list}${more}`,
+          data: { path: dir, files: files.slice(0, LISTED) },
+        });
       }
     },
   };

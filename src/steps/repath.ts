@@ -105,9 +105,20 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
       const write = diff(current);
       const changes: Change[] = keysOf(deps.target).map((key) =>
         key in write
-          ? { action: "update", target: `server folder ${key}`, before: describeBefore(reading, key), after: deps.target[key],
-              summary: `${key}: ${describeBefore(reading, key)} → ${deps.target[key]}` }
-          : { action: "noop", target: `server folder ${key}`, before: current[key], after: current[key], summary: `${key} already ${current[key]}` },
+          ? {
+              action: "update",
+              target: `server folder ${key}`,
+              before: describeBefore(reading, key),
+              after: deps.target[key],
+              summary: `${key}: ${describeBefore(reading, key)} → ${deps.target[key]}`,
+            }
+          : {
+              action: "noop",
+              target: `server folder ${key}`,
+              before: current[key],
+              after: current[key],
+              summary: `${key} already ${current[key]}`,
+            },
       );
       const lost = unknowable(reading, write);
       const refused = lost.length ? unknowableError(lost) : undefined;
@@ -115,7 +126,11 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
         ? [{ severity: "error", code: refused.code, summary: refused.message, ...(refused.hint ? { fix: refused.hint } : {}) }]
         : [];
       const keys = keysOf(write);
-      return { changes, findings, facts: { command: keys.length ? command(write) : undefined, argv: keys.length ? pathCommandArgv(deps.plan, write) : undefined } };
+      return {
+        changes,
+        findings,
+        facts: { command: keys.length ? command(write) : undefined, argv: keys.length ? pathCommandArgv(deps.plan, write) : undefined },
+      };
     },
     async apply(ctx, last) {
       let r = last;
@@ -137,7 +152,11 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
     async verify(_ctx, _r) {
       const remaining = diff(effectiveFolders(await folders.read()));
       const keys = keysOf(remaining);
-      return { ok: keys.length === 0, summary: keys.length === 0 ? "Octopus points at the shared folders" : "folders differ from the plan", problems: keys.map((k) => `${k} is not ${deps.target[k]}`) };
+      return {
+        ok: keys.length === 0,
+        summary: keys.length === 0 ? "Octopus points at the shared folders" : "folders differ from the plan",
+        problems: keys.map((k) => `${k} is not ${deps.target[k]}`),
+      };
     },
     async rollbackRefusal(_ctx, r) {
       return refusal(r);

@@ -99,7 +99,26 @@ export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult,
     title: "Stop the Octopus service on every node",
     async inspect() {
       const s = await states(services, deps.nodeNames);
-      return { changes: deps.nodeNames.map((n) => (s[n] === "stopped" ? { action: "noop" as const, target: `service on ${n}`, before: "stopped", after: "stopped", summary: `${n} is already stopped` } : { action: "update" as const, target: `service on ${n}`, before: s[n], after: "stopped", summary: `stop the Octopus service on ${n}` })), findings: [] };
+      return {
+        changes: deps.nodeNames.map((n) =>
+          s[n] === "stopped"
+            ? {
+                action: "noop" as const,
+                target: `service on ${n}`,
+                before: "stopped",
+                after: "stopped",
+                summary: `${n} is already stopped`,
+              }
+            : {
+                action: "update" as const,
+                target: `service on ${n}`,
+                before: s[n],
+                after: "stopped",
+                summary: `stop the Octopus service on ${n}`,
+              },
+        ),
+        findings: [],
+      };
     },
     async apply(ctx: StepContext, last) {
       const before = last?.before ?? (await states(services, deps.nodeNames));
@@ -113,7 +132,11 @@ export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult,
     async verify() {
       const s = await states(services, deps.nodeNames);
       const running = deps.nodeNames.filter((n) => s[n] !== "stopped");
-      return { ok: running.length === 0, summary: running.length === 0 ? "every node stopped" : `still running: ${running.join(", ")}`, problems: running };
+      return {
+        ok: running.length === 0,
+        summary: running.length === 0 ? "every node stopped" : `still running: ${running.join(", ")}`,
+        problems: running,
+      };
     },
     async rollback(ctx, r) {
       await startAll(services, r.acted);
@@ -154,7 +177,16 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
     id: "start-services",
     title: "Start the Octopus service on every node",
     async inspect() {
-      return { changes: toStart().map((n) => ({ action: "update" as const, target: `service on ${n}`, before: "stopped", after: "running", summary: `start the Octopus service on ${n} (it reads the new folders at start)` })), findings: [] };
+      return {
+        changes: toStart().map((n) => ({
+          action: "update" as const,
+          target: `service on ${n}`,
+          before: "stopped",
+          after: "running",
+          summary: `start the Octopus service on ${n} (it reads the new folders at start)`,
+        })),
+        findings: [],
+      };
     },
     async apply(ctx, last) {
       const names = toStart();
@@ -178,7 +210,11 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
       const s = await waitUntilRunning(deps, ctx, r.acted, Math.max(r.readyDeadline ?? 0, clock.now() + VERIFY_GRACE_MS));
       if (ctx.signal.aborted) throw interrupted("start-services");
       const down = r.acted.filter((n) => s[n] !== "running");
-      return { ok: down.length === 0, summary: down.length === 0 ? "every node running" : `not running: ${down.join(", ")}`, problems: down };
+      return {
+        ok: down.length === 0,
+        summary: down.length === 0 ? "every node running" : `not running: ${down.join(", ")}`,
+        problems: down,
+      };
     },
     async rollback(_ctx, r) {
       for (const n of r.acted) if (r.before[n] !== "running" && (await services.state(n)) !== "stopped") await services.stop(n);

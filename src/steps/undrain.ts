@@ -32,7 +32,8 @@ export function createUndrainStep(deps: UndrainDeps): Step<UndrainResult, "undra
     }
     return drain.before;
   };
-  const snapshot = async (): Promise<NodeDrainState[]> => (await nodes.list()).map((n) => ({ id: n.id, name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks }));
+  const snapshot = async (): Promise<NodeDrainState[]> =>
+    (await nodes.list()).map((n) => ({ id: n.id, name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks }));
 
   return {
     id: "undrain",
@@ -43,8 +44,16 @@ export function createUndrainStep(deps: UndrainDeps): Step<UndrainResult, "undra
       return {
         changes: current.map((n) => {
           const b = target?.find((x) => x.id === n.id);
-          const after = b ? { isDraining: b.isDraining, maxConcurrentTasks: b.maxConcurrentTasks } : { isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks };
-          return { action: "update" as const, target: `node ${n.name} drain flag and task cap`, before: "drained by this run", after, summary: `restore ${n.name}: drain ${after.isDraining}, task cap ${after.maxConcurrentTasks}` };
+          const after = b
+            ? { isDraining: b.isDraining, maxConcurrentTasks: b.maxConcurrentTasks }
+            : { isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks };
+          return {
+            action: "update" as const,
+            target: `node ${n.name} drain flag and task cap`,
+            before: "drained by this run",
+            after,
+            summary: `restore ${n.name}: drain ${after.isDraining}, task cap ${after.maxConcurrentTasks}`,
+          };
         }),
         findings: [],
       };
@@ -61,9 +70,15 @@ export function createUndrainStep(deps: UndrainDeps): Step<UndrainResult, "undra
       const problems = r.restored.flatMap((b) => {
         const n = current.find((x) => x.id === b.id);
         if (!n) return [`${b.name} no longer exists`];
-        return n.isDraining !== b.isDraining || n.maxConcurrentTasks !== b.maxConcurrentTasks ? [`${b.name}: drain ${n.isDraining} cap ${n.maxConcurrentTasks}, expected drain ${b.isDraining} cap ${b.maxConcurrentTasks}`] : [];
+        return n.isDraining !== b.isDraining || n.maxConcurrentTasks !== b.maxConcurrentTasks
+          ? [`${b.name}: drain ${n.isDraining} cap ${n.maxConcurrentTasks}, expected drain ${b.isDraining} cap ${b.maxConcurrentTasks}`]
+          : [];
       });
-      return { ok: problems.length === 0, summary: problems.length === 0 ? "every node's drain flag and task cap restored" : "nodes differ from the recorded state", problems };
+      return {
+        ok: problems.length === 0,
+        summary: problems.length === 0 ? "every node's drain flag and task cap restored" : "nodes differ from the recorded state",
+        problems,
+      };
     },
     async rollback(_ctx, r) {
       await restoreNodes(nodes, r.before);

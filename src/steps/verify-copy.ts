@@ -102,11 +102,21 @@ const list = (xs: string[], max = 20) => `${xs.slice(0, max).join(", ")}${xs.len
 
 export function createVerifyCopyStep(deps: VerifyCopyDeps): Step<VerifyCopyResult, "verify-copy"> {
   const failures = (r: VerifyCopyResult) => [
-    ...(r.logsNotCopied.length ? [`${r.logsNotCopied.length} task log(s) are on a node but not on shared storage: ${list(r.logsNotCopied)}`] : []),
-    ...(r.packagesMissing.length ? [`${r.packagesMissing.length} package(s) the database indexes have no file in ${deps.sharedPackages}: ${list(r.packagesMissing)}`] : []),
-    ...(r.logsNowhere.length && deps.logsMissingEverywhere === "fail" ? [`${r.logsNowhere.length} completed task(s) have a log nowhere: ${list(r.logsNowhere)}`] : []),
+    ...(r.logsNotCopied.length
+      ? [`${r.logsNotCopied.length} task log(s) are on a node but not on shared storage: ${list(r.logsNotCopied)}`]
+      : []),
+    ...(r.packagesMissing.length
+      ? [`${r.packagesMissing.length} package(s) the database indexes have no file in ${deps.sharedPackages}: ${list(r.packagesMissing)}`]
+      : []),
+    ...(r.logsNowhere.length && deps.logsMissingEverywhere === "fail"
+      ? [`${r.logsNowhere.length} completed task(s) have a log nowhere: ${list(r.logsNowhere)}`]
+      : []),
     // Not one log anywhere is not lost history, it is a plan pointing at the wrong folders.
-    ...(r.tasksChecked > 0 && r.logsNowhere.length === r.tasksChecked ? [`none of the ${r.tasksChecked} completed tasks has a log on any node or on shared storage: the plan's TaskLogs folders are probably wrong`] : []),
+    ...(r.tasksChecked > 0 && r.logsNowhere.length === r.tasksChecked
+      ? [
+          `none of the ${r.tasksChecked} completed tasks has a log on any node or on shared storage: the plan's TaskLogs folders are probably wrong`,
+        ]
+      : []),
   ];
   return {
     id: "verify-copy",
@@ -116,15 +126,41 @@ export function createVerifyCopyStep(deps: VerifyCopyDeps): Step<VerifyCopyResul
       // Before the copy, predict from the nodes' folders: what would still be missing afterwards.
       const r = await check(deps, false);
       const findings: Finding[] = [];
-      if (r.logsNowhere.length) findings.push({ severity: deps.logsMissingEverywhere === "fail" ? "error" : "warning", code: "TASK_LOGS_NOWHERE", summary: `${r.logsNowhere.length} completed task(s) have no log on any node: ${list(r.logsNowhere)}`, fix: "These logs are lost already; the run lists them in its report. Restore them from a backup into a node's TaskLogs folder if you have one." });
-      if (r.packagesMissing.length) findings.push({ severity: "error", code: "PACKAGES_ON_NO_NODE", summary: `${r.packagesMissing.length} package(s) indexed in the database have no file on any node: ${list(r.packagesMissing)}`, fix: "Octopus drops index rows whose files are missing when it starts: restore those files into a node's Packages folder (or re-push them) before the run." });
-      return { changes: [], findings, facts: { tasksChecked: r.tasksChecked, packagesChecked: r.packagesChecked, logsNowhere: r.logsNowhere, packagesOnNoNode: r.packagesMissing } };
+      if (r.logsNowhere.length)
+        findings.push({
+          severity: deps.logsMissingEverywhere === "fail" ? "error" : "warning",
+          code: "TASK_LOGS_NOWHERE",
+          summary: `${r.logsNowhere.length} completed task(s) have no log on any node: ${list(r.logsNowhere)}`,
+          fix: "These logs are lost already; the run lists them in its report. Restore them from a backup into a node's TaskLogs folder if you have one.",
+        });
+      if (r.packagesMissing.length)
+        findings.push({
+          severity: "error",
+          code: "PACKAGES_ON_NO_NODE",
+          summary: `${r.packagesMissing.length} package(s) indexed in the database have no file on any node: ${list(r.packagesMissing)}`,
+          fix: "Octopus drops index rows whose files are missing when it starts: restore those files into a node's Packages folder (or re-push them) before the run.",
+        });
+      return {
+        changes: [],
+        findings,
+        facts: {
+          tasksChecked: r.tasksChecked,
+          packagesChecked: r.packagesChecked,
+          logsNowhere: r.logsNowhere,
+          packagesOnNoNode: r.packagesMissing,
+        },
+      };
     },
     async apply(ctx) {
       const r = await check(deps, true);
       await ctx.checkpoint(r);
       deps.facts.set("verify-copy", r);
-      if (r.logsNowhere.length) ctx.emit({ level: "warn", message: `${r.logsNowhere.length} completed task(s) have a log nowhere: ${list(r.logsNowhere)}`, data: { tasks: r.logsNowhere } });
+      if (r.logsNowhere.length)
+        ctx.emit({
+          level: "warn",
+          message: `${r.logsNowhere.length} completed task(s) have a log nowhere: ${list(r.logsNowhere)}`,
+          data: { tasks: r.logsNowhere },
+        });
       const problems = failures(r);
       if (problems.length > 0) {
         throw new OctohaError("Shared storage is incomplete; no node has been started", {
@@ -139,7 +175,14 @@ export function createVerifyCopyStep(deps: VerifyCopyDeps): Step<VerifyCopyResul
     async verify() {
       const r = await check(deps, true);
       const problems = failures(r);
-      return { ok: problems.length === 0, summary: problems.length === 0 ? `${r.tasksChecked} task(s) and ${r.packagesChecked} package(s) accounted for` : "shared storage incomplete", problems };
+      return {
+        ok: problems.length === 0,
+        summary:
+          problems.length === 0
+            ? `${r.tasksChecked} task(s) and ${r.packagesChecked} package(s) accounted for`
+            : "shared storage incomplete",
+        problems,
+      };
     },
     async rollback() {
       // Read-only step.

@@ -44,7 +44,11 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
   const waitUntilUp = async (ctx: StepContext) => {
     const deadline = deps.clock.now() + (deps.startupTimeoutSeconds ?? 300) * 1000;
     for (const node of deps.nodeNames) {
-      while ((await deps.ports.nodes.ping(node).catch(() => "offline" as const)) === "offline" && deps.clock.now() < deadline && !ctx.signal.aborted) {
+      while (
+        (await deps.ports.nodes.ping(node).catch(() => "offline" as const)) === "offline" &&
+        deps.clock.now() < deadline &&
+        !ctx.signal.aborted
+      ) {
         ctx.emit({ level: "progress", message: `Waiting for ${node} to answer after its start` });
         await deps.clock.sleep(5000, ctx.signal);
       }
@@ -87,13 +91,22 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
         throw new OctohaError(`${r.failures.length} of ${r.checked} task-log read(s) failed through the nodes; maintenance mode stays on`, {
           code: "VERIFY_OCTOPUS_FAILED",
           step: "verify-octopus",
-          hint: `${r.failures.slice(0, 20).map((f) => `${f.taskId} via ${f.node}: ${f.error}`).join("\n")}\nA node that cannot read a log does not see the shared folder: check its service account's access and that it restarted after the repath, then run \`octoha resume\`.`,
+          hint: `${r.failures
+            .slice(0, 20)
+            .map((f) => `${f.taskId} via ${f.node}: ${f.error}`)
+            .join(
+              "\n",
+            )}\nA node that cannot read a log does not see the shared folder: check its service account's access and that it restarted after the repath, then run \`octoha resume\`.`,
         });
       }
       return r;
     },
     async verify(_ctx, r) {
-      return { ok: r.failures.length === 0, summary: `${r.checked - r.failures.length}/${r.checked} task-log reads succeeded`, problems: r.failures.map((f) => `${f.taskId} via ${f.node}: ${f.error}`) };
+      return {
+        ok: r.failures.length === 0,
+        summary: `${r.checked - r.failures.length}/${r.checked} task-log reads succeeded`,
+        problems: r.failures.map((f) => `${f.taskId} via ${f.node}: ${f.error}`),
+      };
     },
     async rollback() {
       // Read-only step.

@@ -60,7 +60,9 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
   const features = featuresOf(o.version);
   const kinds = kindsToMove(plan, features);
   const nodeNames = plan.nodes.map((n) => n.name);
-  const jobs: CopyJob[] = kinds.flatMap((kind) => nodeSources(plan, kind).map((source) => ({ kind, source, target: sharedFolder(plan, kind)! })));
+  const jobs: CopyJob[] = kinds.flatMap((kind) =>
+    nodeSources(plan, kind).map((source) => ({ kind, source, target: sharedFolder(plan, kind)! })),
+  );
   let owner: ReturnType<typeof buildTaskLogOwner> | undefined;
   const copyDeps: CopyStepDeps = {
     engine,
@@ -71,7 +73,13 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     collisionPolicy: plan.options.collisionPolicy,
     removeCopies: o.flags.removeCopies,
     removeCopiesCommand: (runId) => {
-      const rollback = continueCommand({ verb: "rollback", runId, stateDir: o.stateDir, yes: true, ...(o.planFile ? { planFile: o.planFile } : {}) });
+      const rollback = continueCommand({
+        verb: "rollback",
+        runId,
+        stateDir: o.stateDir,
+        yes: true,
+        ...(o.planFile ? { planFile: o.planFile } : {}),
+      });
       return `${rollback} --remove-copies`;
     },
     // Read once per run and shared by the copy steps; forgotten on failure so a retry reads again.
@@ -91,9 +99,24 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
 
   const preflight = createPreflightStep({ plan, ports, engine, facts, env: o.env ?? process.env });
   const provision = createProvisionStorageStep({ targets });
-  const drain = createDrainNodesStep({ ports, facts, clock, drainTimeoutMinutes: plan.options.drainTimeoutMinutes, logHandleWaitSeconds: plan.options.logHandleWaitSeconds, cancelOnTimeout: plan.options.cancelTasksOnDrainTimeout || o.flags.cancelTasks, pollIntervalMs: o.pollIntervalMs });
+  const drain = createDrainNodesStep({
+    ports,
+    facts,
+    clock,
+    drainTimeoutMinutes: plan.options.drainTimeoutMinutes,
+    logHandleWaitSeconds: plan.options.logHandleWaitSeconds,
+    cancelOnTimeout: plan.options.cancelTasksOnDrainTimeout || o.flags.cancelTasks,
+    pollIntervalMs: o.pollIntervalMs,
+  });
   const maintenanceOn = createMaintenanceOnStep({ ports, facts });
-  const serviceDeps = { ports, facts, nodeNames, clock, startTimeoutMs: plan.options.serviceStartTimeoutMinutes * 60_000, ...(o.pollIntervalMs ? { pollIntervalMs: o.pollIntervalMs } : {}) };
+  const serviceDeps = {
+    ports,
+    facts,
+    nodeNames,
+    clock,
+    startTimeoutMs: plan.options.serviceStartTimeoutMinutes * 60_000,
+    ...(o.pollIntervalMs ? { pollIntervalMs: o.pollIntervalMs } : {}),
+  };
   const stop = createStopServicesStep(serviceDeps);
   const copies = kinds.map((k) => createCopyStep(k, copyDeps));
   const verifyCopy = createVerifyCopyStep({
@@ -109,7 +132,14 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
   });
   const repath = createRepathStep({ plan, ports, facts, target: targetServerFolders(plan, features) });
   const start = createStartServicesStep(serviceDeps);
-  const verifyOctopus = createVerifyOctopusStep({ ports, clock, nodeNames, sampleSize: plan.options.verifySampleSize, verifyAll: o.flags.verifyAll, skip: () => new Set(facts.get("verify-copy")?.logsNowhere ?? []) });
+  const verifyOctopus = createVerifyOctopusStep({
+    ports,
+    clock,
+    nodeNames,
+    sampleSize: plan.options.verifySampleSize,
+    verifyAll: o.flags.verifyAll,
+    skip: () => new Set(facts.get("verify-copy")?.logsNowhere ?? []),
+  });
   const maintenanceOff = createMaintenanceOffStep({ ports, facts });
   const undrain = createUndrainStep({ ports, facts });
 
@@ -117,8 +147,35 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     name === "preseed"
       ? [erase(preflight), erase(provision), erase(createPreseedStep(copyDeps))]
       : name === "migrate"
-        ? [erase(preflight), erase(provision), erase(createPreseedStep(copyDeps)), erase(drain), erase(maintenanceOn), erase(stop), ...copies.map(erase), erase(verifyCopy), erase(repath), erase(start), erase(verifyOctopus), erase(maintenanceOff), erase(undrain)]
-        : [erase(preflight), erase(provision), erase(drain), erase(maintenanceOn), erase(stop), erase(repath), ...copies.map(erase), erase(verifyCopy), erase(start), erase(verifyOctopus), erase(maintenanceOff), erase(undrain)];
+        ? [
+            erase(preflight),
+            erase(provision),
+            erase(createPreseedStep(copyDeps)),
+            erase(drain),
+            erase(maintenanceOn),
+            erase(stop),
+            ...copies.map(erase),
+            erase(verifyCopy),
+            erase(repath),
+            erase(start),
+            erase(verifyOctopus),
+            erase(maintenanceOff),
+            erase(undrain),
+          ]
+        : [
+            erase(preflight),
+            erase(provision),
+            erase(drain),
+            erase(maintenanceOn),
+            erase(stop),
+            erase(repath),
+            ...copies.map(erase),
+            erase(verifyCopy),
+            erase(start),
+            erase(verifyOctopus),
+            erase(maintenanceOff),
+            erase(undrain),
+          ];
   return steps;
 }
 
@@ -136,7 +193,16 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
   );
   const version = await ports.version.serverVersion();
   const flags = stepFlags(env.flags);
-  const steps = buildSteps(name, { plan: env.plan, planFile: env.planFile, stateDir: env.stateDir, ports, engine: createCopyEngine(), flags, version, facts });
+  const steps = buildSteps(name, {
+    plan: env.plan,
+    planFile: env.planFile,
+    stateDir: env.stateDir,
+    ports,
+    engine: createCopyEngine(),
+    flags,
+    version,
+    facts,
+  });
   return { steps, close: () => ports.inventory.close(), afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a) };
 }
 

@@ -48,7 +48,12 @@ async function closeQuietly(file: OpenFile | undefined): Promise<void> {
 }
 
 /** SHA-256 and size of a file, read once in 1 MiB chunks. */
-export async function hashFile(ops: FileOps, file: string, side: "source" | "target", signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+export async function hashFile(
+  ops: FileOps,
+  file: string,
+  side: "source" | "target",
+  signal?: AbortSignal,
+): Promise<{ sha256: string; size: number }> {
   let handle: OpenFile | undefined;
   let buffer: Buffer | undefined;
   try {
@@ -81,7 +86,13 @@ export async function hashFile(ops: FileOps, file: string, side: "source" | "tar
  * the source's size, fsync, set the source's times, rename. `to` is replaced atomically when it
  * exists (the caller decided that is safe). The caller creates the parent folder.
  */
-export async function copyVerifyRename(ops: FileOps, from: string, to: string, signal?: AbortSignal, noClobber = false): Promise<CopiedFile> {
+export async function copyVerifyRename(
+  ops: FileOps,
+  from: string,
+  to: string,
+  signal?: AbortSignal,
+  noClobber = false,
+): Promise<CopiedFile> {
   const temp = tempPathFor(to);
   let source: OpenFile | undefined;
   let target: OpenFile | undefined;
@@ -162,12 +173,17 @@ export async function quarantineFile(
     const existing = await ops.stat(candidate).catch(() => undefined);
     if (!existing) {
       const copied = await copyVerifyRename(ops, from, candidate, signal);
-      if (copied.sha256 !== sha) throw classifyFsError(Object.assign(new Error("changed during quarantine"), { code: "EIO" }), { side: "source", path: from });
+      if (copied.sha256 !== sha)
+        throw classifyFsError(Object.assign(new Error("changed during quarantine"), { code: "EIO" }), { side: "source", path: from });
       return candidate;
     }
     if (existing.isFile && (await hashFile(ops, candidate, "target", signal)).sha256 === sha) return candidate;
   }
-  throw new OctohaError(`Too many quarantined copies of '${relPath}'`, { code: "COPY_QUARANTINE_FULL", path: base, hint: "Clean up the quarantine folder after reviewing it, then re-run." });
+  throw new OctohaError(`Too many quarantined copies of '${relPath}'`, {
+    code: "COPY_QUARANTINE_FULL",
+    path: base,
+    hint: "Clean up the quarantine folder after reviewing it, then re-run.",
+  });
 }
 
 /** Whether quarantine would need to be written for this file (dry-run): the path it would use. */

@@ -52,7 +52,10 @@ export interface CopyEngineExtras {
 async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Settings> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
-    throw new OctohaError(`concurrency must be an integer from 1 to 256, got ${String(options.concurrency)}`, { code: "COPY_BAD_OPTION", hint: "Pass e.g. --concurrency 16." });
+    throw new OctohaError(`concurrency must be an integer from 1 to 256, got ${String(options.concurrency)}`, {
+      code: "COPY_BAD_OPTION",
+      hint: "Pass e.g. --concurrency 16.",
+    });
   }
   const labelIssue = options.sourceNode === undefined ? undefined : labelProblem(options.sourceNode);
   if (labelIssue) {
@@ -107,7 +110,13 @@ async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string |
   // Sequential on purpose: the listing already carries the target's size and mtime, so a file
   // costs no system call here (a name this run reserved needs none either: it is "new").
   let lastParent: string | undefined;
-  for await (const jobs of jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false, reservations: s.reservations })) {
+  for await (const jobs of jobStream({
+    ops: s.ops,
+    source: s.source,
+    target: s.target,
+    trackPending: false,
+    reservations: s.reservations,
+  })) {
     for (const job of jobs) {
       if (!("kind" in job)) {
         totals.workFiles++; // reported by the copy pass
@@ -180,7 +189,12 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
  * Before the first byte: the target root exists (so the probe goes where the copies will), this
  * copy holds the target's lock (a real copy), and free space and write access are proven.
  */
-async function prepareTarget(s: Settings, owner: LockOwner | undefined, bytes: number, summary: CopySummary): Promise<HeldLock | undefined> {
+async function prepareTarget(
+  s: Settings,
+  owner: LockOwner | undefined,
+  bytes: number,
+  summary: CopySummary,
+): Promise<HeldLock | undefined> {
   collectGarbage(); // the planning pass's listings, before the copy pass lists the same folders
   let lock: HeldLock | undefined;
   if (!s.dryRun) {

@@ -44,7 +44,7 @@ export interface OpenFile {
 
 /** Write bytes[0, length) whole (a write may take fewer bytes than asked). */
 export async function writeFully(file: OpenFile, bytes: Buffer, length = bytes.length): Promise<void> {
-  for (let offset = 0; offset < length; ) offset += await file.write(bytes, offset, length - offset);
+  for (let offset = 0; offset < length;) offset += await file.write(bytes, offset, length - offset);
 }
 
 /** Fill bytes from the file at position (fewer only at the end of the file); returns how many. */

@@ -134,10 +134,11 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
   const leave = (key: string | undefined): void => {
     if (key === undefined) return;
     mapped.delete(key);
-    if (shared.size > 0) for (let k = key; ; k = k.slice(0, Math.max(0, k.lastIndexOf("/")))) {
-      if (shared.has(k)) return;
-      if (k === "") break;
-    }
+    if (shared.size > 0)
+      for (let k = key; ; k = k.slice(0, Math.max(0, k.lastIndexOf("/")))) {
+        if (shared.has(k)) return;
+        if (k === "") break;
+      }
     folders.delete(key);
   };
   // Case variants are siblings, listed together before either is entered: counted here, in time.

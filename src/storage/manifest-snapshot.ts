@@ -70,7 +70,12 @@ async function readAll(ops: FileOps, file: string): Promise<ArrayBuffer | undefi
  * The index a snapshot holds and the manifest length it covers, or undefined when there is no
  * snapshot that matches this manifest (`manifestSize` is the manifest's current length).
  */
-export async function readSnapshot(ops: FileOps, manifestFile: string, manifest: OpenFile, manifestSize: number): Promise<{ index: ManifestIndex; bytes: number } | undefined> {
+export async function readSnapshot(
+  ops: FileOps,
+  manifestFile: string,
+  manifest: OpenFile,
+  manifestSize: number,
+): Promise<{ index: ManifestIndex; bytes: number } | undefined> {
   const data = await readAll(ops, snapshotPathOf(manifestFile));
   if (!data) return undefined;
   const head = new Uint32Array(data, 0, 20);

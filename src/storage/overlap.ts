@@ -59,7 +59,8 @@ export async function refuseOverlap(ops: FileOps, source: string, target: string
   if (!src || !tgt || src.path !== src.existing) return; // a missing source is reported by the walk, with the fix
   const srcStat = await ops.stat(src.path).catch(() => undefined);
   const tgtStat = tgt.path === tgt.existing ? await ops.stat(tgt.path).catch(() => undefined) : undefined;
-  if (contains(src.path, tgt.path) && contains(tgt.path, src.path)) throw refusal(`The target '${target}' is the source '${source}' itself`, source, target);
+  if (contains(src.path, tgt.path) && contains(tgt.path, src.path))
+    throw refusal(`The target '${target}' is the source '${source}' itself`, source, target);
   if (contains(src.path, tgt.path) || (await underByIdentity(ops, tgt.existing, srcStat))) {
     const where = sameFolder(tgtStat, srcStat) ? "the source itself" : "inside the source";
     throw refusal(`The target '${target}' is ${where} '${source}': the copy would copy its own output without end`, source, target);

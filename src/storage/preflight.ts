@@ -59,11 +59,14 @@ export async function preflightTarget(options: PreflightOptions): Promise<Prefli
     freeBytes = (await ops.statfs(checkedPath)).freeBytes;
     if (freeBytes < options.bytesNeeded + marginBytes) {
       problems.push(
-        new OctohaError(`Not enough free space on '${options.target}': ${gib(freeBytes)} free, ${gib(options.bytesNeeded)} to copy plus ${gib(marginBytes)} margin`, {
-          code: "COPY_NO_SPACE",
-          path: options.target,
-          hint: "Grow the share or free space before the window; nothing was written.",
-        }),
+        new OctohaError(
+          `Not enough free space on '${options.target}': ${gib(freeBytes)} free, ${gib(options.bytesNeeded)} to copy plus ${gib(marginBytes)} margin`,
+          {
+            code: "COPY_NO_SPACE",
+            path: options.target,
+            hint: "Grow the share or free space before the window; nothing was written.",
+          },
+        ),
       );
     }
   } catch (error) {

@@ -94,7 +94,14 @@ async function runCopies(o: RunCopiesOptions): Promise<RunCopiesResult> {
 }
 
 /** Why the file at `at` is no longer what `record` says this run wrote (hashing only when `hash`), or undefined. */
-async function changedSince(ops: FileOps, at: string, now: FileStat, record: ManifestRecord, hash: boolean, signal?: AbortSignal): Promise<string | undefined> {
+async function changedSince(
+  ops: FileOps,
+  at: string,
+  now: FileStat,
+  record: ManifestRecord,
+  hash: boolean,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   if (!now.isFile || now.size !== record.size || !sameMtime(now.mtimeMs, record.mtimeMs)) return "it changed since this run copied it";
   if (!hash || record.sha256 === undefined) return undefined;
   return (await hashFile(ops, at, "target", signal)).sha256 === record.sha256 ? undefined : "its bytes changed since this run copied it";
@@ -105,7 +112,13 @@ async function removeEmptied(ops: FileOps, root: string, folder: string): Promis
   const removed: string[] = [];
   for (let current = folder; current !== root && path.dirname(current) !== current; current = path.dirname(current)) {
     joinUnder(root, path.relative(root, current));
-    if (!(await ops.rmdir(current).then(() => true, () => false))) break;
+    if (
+      !(await ops.rmdir(current).then(
+        () => true,
+        () => false,
+      ))
+    )
+      break;
     removed.push(current);
   }
   return removed;
@@ -124,7 +137,13 @@ export async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps)
           const at = path.join(folder, e.name);
           if (e.isDirectory) pending.push(at);
           else if (e.name.endsWith(TEMP_SUFFIX) && isStaleTemp(e.name, e.mtimeMs, now)) {
-            if (await ops.unlink(at).then(() => true, () => false)) removed.push(at);
+            if (
+              await ops.unlink(at).then(
+                () => true,
+                () => false,
+              )
+            )
+              removed.push(at);
           }
         }
       }
@@ -161,7 +180,13 @@ export interface UndoCopiesResult extends RunCopiesResult {
  */
 export async function undoRunCopies(o: UndoCopiesOptions, ops: FileOps = nodeFileOps): Promise<UndoCopiesResult> {
   const result: UndoCopiesResult = { tempsRemoved: [], removed: [], kept: [], foldersRemoved: [] };
-  if (!(await ops.stat(o.target).then((s) => s.isDirectory, () => false))) return result;
+  if (
+    !(await ops.stat(o.target).then(
+      (s) => s.isDirectory,
+      () => false,
+    ))
+  )
+    return result;
   const lock = await lockTarget({ target: o.target, owner: { id: o.runId, operation: `rollback ${o.stepId}` } });
   try {
     for (const root of [o.target, ...o.quarantineDirs]) result.tempsRemoved.push(...(await removeStaleTemps(root, ops)));

@@ -65,7 +65,13 @@ export async function measureSample(options: SampleOptions): Promise<SampleResul
     await fsp.rm(scratch, { recursive: true, force: true });
   }
   const durationMs = Math.max(1, performance.now() - started);
-  return { files, bytes, durationMs: Math.round(durationMs), bytesPerSecond: Math.round((bytes * 1000) / durationMs), filesPerSecond: (files * 1000) / durationMs };
+  return {
+    files,
+    bytes,
+    durationMs: Math.round(durationMs),
+    bytesPerSecond: Math.round((bytes * 1000) / durationMs),
+    filesPerSecond: (files * 1000) / durationMs,
+  };
 }
 
 /** Seconds to copy `files` files of `bytes` bytes at the sampled rate (bytes bound, or per-file cost bound, whichever is slower). */

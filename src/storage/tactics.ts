@@ -101,7 +101,13 @@ export class FileTactics {
       return true;
     }
     if (job.kind === "file-vs-folder") {
-      await this.loseIncoming(job, "file-vs-folder", "the target has a folder where the source has a file (or a file where it has a folder)", undefined, signal);
+      await this.loseIncoming(
+        job,
+        "file-vs-folder",
+        "the target has a folder where the source has a file (or a file where it has a folder)",
+        undefined,
+        signal,
+      );
       return true;
     }
     await job.waitFor;
@@ -146,7 +152,13 @@ export class FileTactics {
         await this.resolveAppeared(job, signal);
         return;
       }
-    } else this.s.reservations?.recordFile(job.targetRelPath, { size: job.entry.size, mtimeMs: job.entry.mtimeMs, node: this.s.node, sourceAbs: abs(this.s.source, job.entry.relPath) });
+    } else
+      this.s.reservations?.recordFile(job.targetRelPath, {
+        size: job.entry.size,
+        mtimeMs: job.entry.mtimeMs,
+        node: this.s.node,
+        sourceAbs: abs(this.s.source, job.entry.relPath),
+      });
     this.summary.filesCopied++;
     this.summary.bytesCopied += job.entry.size;
   }
@@ -156,7 +168,8 @@ export class FileTactics {
     const targetAbs = abs(this.s.target, job.targetRelPath);
     const t = await this.s.ops.stat(targetAbs).catch(() => undefined);
     if (!t) await this.copyNew(job, signal);
-    else if (!t.isFile) await this.loseIncoming(job, "file-vs-folder", "a folder appeared at the target under this name during the copy", undefined, signal);
+    else if (!t.isFile)
+      await this.loseIncoming(job, "file-vs-folder", "a folder appeared at the target under this name during the copy", undefined, signal);
     else if (t.size === job.entry.size && sameMtime(t.mtimeMs, job.entry.mtimeMs) && this.s.verify !== "sha256") this.skipped(job);
     else await this.compareAndResolve(job, t, targetAbs, signal);
   }
@@ -193,7 +206,8 @@ export class FileTactics {
       const tgt = (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal), targetAbs)).sha256;
       if (tgt === src.sha256) {
         this.skipped(job);
-        if (kind === "case-only") this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
+        if (kind === "case-only")
+          this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
         // Vouched for (no re-hash next time), but not written by us: no origin, no run.
         else this.writer?.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: tgt, node: this.s.node });
         return;
@@ -242,16 +256,26 @@ export class FileTactics {
         hint: "The collision policy is 'fail'. Compare the two files, remove or rename one, or choose keep-target / keep-newer, then re-run.",
       });
     }
-    if (this.s.policy === "keep-newer" && job.entry.mtimeMs > t.mtimeMs) return { side: "source", reason: `${what} with different bytes; keep-newer: the incoming copy is newer` };
+    if (this.s.policy === "keep-newer" && job.entry.mtimeMs > t.mtimeMs)
+      return { side: "source", reason: `${what} with different bytes; keep-newer: the incoming copy is newer` };
     return { side: "target", reason: `${what} with different bytes; ${this.s.policy}: the target's copy stays` };
   }
 
   /** The incoming copy loses: it goes to <quarantine>/<node>/<relPath>. */
-  private async loseIncoming(job: FileJob, kind: CollisionKind, reason: string, sha256: string | undefined, signal: AbortSignal): Promise<void> {
+  private async loseIncoming(
+    job: FileJob,
+    kind: CollisionKind,
+    reason: string,
+    sha256: string | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
     const from = abs(this.s.source, job.entry.relPath);
     const at = this.s.dryRun
       ? quarantinePath(this.s.quarantineRoot, this.s.node, job.entry.relPath)
-      : await this.retry(() => quarantineFile(this.s.ops, from, this.s.quarantineRoot, this.s.node, job.entry.relPath, sha256, signal), from);
+      : await this.retry(
+          () => quarantineFile(this.s.ops, from, this.s.quarantineRoot, this.s.node, job.entry.relPath, sha256, signal),
+          from,
+        );
     this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
     this.report(job, kind, "target", at, reason);
   }
@@ -261,7 +285,10 @@ export class FileTactics {
     const targetAbs = abs(this.s.target, job.targetRelPath);
     const at = this.s.dryRun
       ? quarantinePath(this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath)
-      : await this.retry(() => quarantineFile(this.s.ops, targetAbs, this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath, undefined, signal), targetAbs);
+      : await this.retry(
+          () => quarantineFile(this.s.ops, targetAbs, this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath, undefined, signal),
+          targetAbs,
+        );
     this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
     await this.copyNew(job, signal, false);
     this.report(job, kind, "source", at, reason);

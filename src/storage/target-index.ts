@@ -83,7 +83,14 @@ export class TargetDirIndex {
    * in staleTemps for the caller to delete (a live process's never are: see temp-names.ts). Dry-run: what earlier sources would have left here
    * (reservations) is laid over the listing, as the run would find it.
    */
-  static async load(ops: FileOps, absDir: string, relDir: string, staleTemps: string[], reservations?: TargetReservations, sourceRel = relDir): Promise<TargetDirIndex> {
+  static async load(
+    ops: FileOps,
+    absDir: string,
+    relDir: string,
+    staleTemps: string[],
+    reservations?: TargetReservations,
+    sourceRel = relDir,
+  ): Promise<TargetDirIndex> {
     const index = new TargetDirIndex(sourceRel);
     const now = Date.now();
     try {

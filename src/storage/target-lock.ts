@@ -11,7 +11,16 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { rmdir } from "node:fs/promises";
 import { OctohaError } from "../shared/errors.js";
-import { acquireLockFile, describeHolder, holderDeadHere, unlockFile, type HeldLock, type LockInfo, type Staleness, type UnlockResult } from "../shared/lock.js";
+import {
+  acquireLockFile,
+  describeHolder,
+  holderDeadHere,
+  unlockFile,
+  type HeldLock,
+  type LockInfo,
+  type Staleness,
+  type UnlockResult,
+} from "../shared/lock.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 import { STATE_FOLDER } from "./walk.js";
 import { ExitCode } from "../shared/exit-codes.js";
@@ -38,18 +47,27 @@ export function newCopyLockId(): string {
 }
 
 export class TargetLockedError extends OctohaError {
-  constructor(readonly holder: LockInfo, target: string, readonly stale: Staleness) {
+  constructor(
+    readonly holder: LockInfo,
+    target: string,
+    readonly stale: Staleness,
+  ) {
     const unlock = targetUnlockCommand(holder, target);
-    super(stale.stale ? `The copy target ${target} has a stale lock: ${describeHolder(holder)}` : `The copy target ${target} is locked by ${describeHolder(holder)}`, {
-      code: stale.stale ? "COPY_TARGET_LOCK_STALE" : "COPY_TARGET_LOCKED",
-      path: targetLockFile(target),
-      exitCode: ExitCode.Failed,
-      hint: stale.stale
-        ? `The lock looks stale because ${stale.reason}. If no octoha is copying into this folder any more, release it with:\n  ${unlock}\n` +
-          "Warning: releasing a lock a live copy still holds lets two copies write this folder at once (files lost or corrupted)."
-        : "Another octoha copy (or a run with another state directory) is writing into this folder, and two at once would corrupt it. " +
-          `Nothing was written. Wait for it to finish, then run this again. If you are sure it is gone:\n  ${unlock}`,
-    });
+    super(
+      stale.stale
+        ? `The copy target ${target} has a stale lock: ${describeHolder(holder)}`
+        : `The copy target ${target} is locked by ${describeHolder(holder)}`,
+      {
+        code: stale.stale ? "COPY_TARGET_LOCK_STALE" : "COPY_TARGET_LOCKED",
+        path: targetLockFile(target),
+        exitCode: ExitCode.Failed,
+        hint: stale.stale
+          ? `The lock looks stale because ${stale.reason}. If no octoha is copying into this folder any more, release it with:\n  ${unlock}\n` +
+            "Warning: releasing a lock a live copy still holds lets two copies write this folder at once (files lost or corrupted)."
+          : "Another octoha copy (or a run with another state directory) is writing into this folder, and two at once would corrupt it. " +
+            `Nothing was written. Wait for it to finish, then run this again. If you are sure it is gone:\n  ${unlock}`,
+      },
+    );
   }
 }
 

@@ -2,7 +2,11 @@
 import { nodeFileOps, type FileOps } from "./file-ops.js";
 import { walkTree } from "./walk.js";
 
-export async function sourceTotals(options: { source: string; signal?: AbortSignal; ops?: FileOps }): Promise<{ files: number; bytes: number }> {
+export async function sourceTotals(options: {
+  source: string;
+  signal?: AbortSignal;
+  ops?: FileOps;
+}): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
   for await (const entries of walkTree(options.ops ?? nodeFileOps, options.source)) {

@@ -79,7 +79,9 @@ function commandLine(shell: Shell, argv: string[], apiKeyArg?: string): string {
 
 export function tentacleAdvice(plan: Plan, options: TentacleAdviceOptions): TentacleAdvice {
   const variable = plan.octopus.apiKey.env;
-  const exe = options.tentacleExe ?? (options.shell === "pwsh" ? "C:\\Program Files\\Octopus Deploy\\Tentacle\\Tentacle.exe" : "/opt/octopus/tentacle/Tentacle");
+  const exe =
+    options.tentacleExe ??
+    (options.shell === "pwsh" ? "C:\\Program Files\\Octopus Deploy\\Tentacle\\Tentacle.exe" : "/opt/octopus/tentacle/Tentacle");
   // The key is referenced, never written: the shell expands it on the Tentacle machine.
   const apiKeyArg = options.shell === "pwsh" ? `--apiKey=$env:${variable}` : `--apiKey="$${variable}"`;
   const restartArgv = [exe, "service", `--instance=${options.instance}`, "--stop", "--start"];
@@ -87,8 +89,11 @@ export function tentacleAdvice(plan: Plan, options: TentacleAdviceOptions): Tent
   const notes: string[] = [];
 
   if (options.redis.enabled === true) {
-    notes.push("Redis multi-node polling is enabled: polling Tentacles poll the load balancer's address once and every node serves them, so no per-node poll-server registration is needed.");
-    if (options.redis.reachable === false) notes.push("But the server reports Redis as not reachable: fix that first, or polling Tentacles will not get work from every node.");
+    notes.push(
+      "Redis multi-node polling is enabled: polling Tentacles poll the load balancer's address once and every node serves them, so no per-node poll-server registration is needed.",
+    );
+    if (options.redis.reachable === false)
+      notes.push("But the server reports Redis as not reachable: fix that first, or polling Tentacles will not get work from every node.");
     return { needed: false, redis: options.redis, apiKeyVariable: variable, nodes: [], restart, notes };
   }
 
@@ -104,13 +109,33 @@ export function tentacleAdvice(plan: Plan, options: TentacleAdviceOptions): Tent
     const { address, from } = pollingAddress(n)!;
     const transport = address.toLowerCase().startsWith("wss:") ? "web-socket" : "comms-address";
     const server = n.url ?? plan.octopus.serverUrl;
-    const argv = [exe, "poll-server", `--instance=${options.instance}`, `--server=${server}`, transport === "web-socket" ? `--server-web-socket=${address}` : `--server-comms-address=${address}`];
+    const argv = [
+      exe,
+      "poll-server",
+      `--instance=${options.instance}`,
+      `--server=${server}`,
+      transport === "web-socket" ? `--server-web-socket=${address}` : `--server-comms-address=${address}`,
+    ];
     return { node: n.name, server, address, transport, addressFrom: from, argv, commandLine: commandLine(options.shell, argv, apiKeyArg) };
   });
   if (options.redis.enabled === undefined)
-    notes.push(options.redis.note ? `Could not tell whether Redis multi-node polling is on (${options.redis.note}); if it is (Octopus 2026.4.6909+), none of this is needed.` : "If this cluster uses Redis multi-node polling (Octopus 2026.4.6909+), none of this is needed; `--probe-redis` asks the server.");
-  notes.push(`poll-server reads the API key from ${variable} in the Tentacle machine's shell; set it there first. It only works for a Tentacle already registered as polling (it reuses its subscription).`);
-  return { needed: true, redis: options.redis, apiKeyVariable: variable, nodes, trusted: options.trusted ? trustedChanges(options.trusted, nodes, options.thumbprint) : undefined, restart, notes };
+    notes.push(
+      options.redis.note
+        ? `Could not tell whether Redis multi-node polling is on (${options.redis.note}); if it is (Octopus 2026.4.6909+), none of this is needed.`
+        : "If this cluster uses Redis multi-node polling (Octopus 2026.4.6909+), none of this is needed; `--probe-redis` asks the server.",
+    );
+  notes.push(
+    `poll-server reads the API key from ${variable} in the Tentacle machine's shell; set it there first. It only works for a Tentacle already registered as polling (it reuses its subscription).`,
+  );
+  return {
+    needed: true,
+    redis: options.redis,
+    apiKeyVariable: variable,
+    nodes,
+    trusted: options.trusted ? trustedChanges(options.trusted, nodes, options.thumbprint) : undefined,
+    restart,
+    notes,
+  };
 }
 
 const sameAddress = (a: string | null | undefined, b: string): boolean => (a ?? "").replace(/\/+$/, "").toLowerCase() === b.toLowerCase();
@@ -122,9 +147,17 @@ function trustedChanges(existing: TrustedServer[], nodes: NodePolling[], wanted:
   if (candidates.length !== 1)
     throw new InputError(
       candidates.length === 0
-        ? wanted ? `The Tentacle does not poll a server with thumbprint ${wanted}` : "The Tentacle config has no polling (CommunicationStyle 2) entry with a SubscriptionId"
+        ? wanted
+          ? `The Tentacle does not poll a server with thumbprint ${wanted}`
+          : "The Tentacle config has no polling (CommunicationStyle 2) entry with a SubscriptionId"
         : `The Tentacle polls ${candidates.length} servers with different thumbprints (${candidates.join(", ")})`,
-      { code: "TENTACLE_TRUST_AMBIGUOUS", hint: candidates.length === 0 && !wanted ? "Register the Tentacle as a polling Tentacle with this Octopus first (Tentacle.exe register-with); then run this again." : "Pass --thumbprint with this Octopus Server's certificate thumbprint (Configuration ➜ Thumbprint)." },
+      {
+        code: "TENTACLE_TRUST_AMBIGUOUS",
+        hint:
+          candidates.length === 0 && !wanted
+            ? "Register the Tentacle as a polling Tentacle with this Octopus first (Tentacle.exe register-with); then run this again."
+            : "Pass --thumbprint with this Octopus Server's certificate thumbprint (Configuration ➜ Thumbprint).",
+      },
     );
   const thumbprint = candidates[0]!;
   const source = polling.find((e) => e.Thumbprint.trim().toUpperCase() === thumbprint)!;
@@ -134,7 +167,14 @@ function trustedChanges(existing: TrustedServer[], nodes: NodePolling[], wanted:
   for (const n of nodes) {
     const there = existing.some((e) => e.Thumbprint.trim().toUpperCase() === thumbprint && sameAddress(e.Address, n.address));
     if (there || add.some((e) => sameAddress(e.Address, n.address))) present.push({ node: n.node, address: n.address });
-    else add.push({ Thumbprint: source.Thumbprint.trim(), CommunicationStyle: 2, Address: n.address, Squid: source.Squid ?? null, SubscriptionId: subscriptionId });
+    else
+      add.push({
+        Thumbprint: source.Thumbprint.trim(),
+        CommunicationStyle: 2,
+        Address: n.address,
+        Squid: source.Squid ?? null,
+        SubscriptionId: subscriptionId,
+      });
   }
   return { thumbprint, subscriptionId, add, present, merged: [...existing, ...add] };
 }

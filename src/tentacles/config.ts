@@ -40,7 +40,11 @@ export function parseTrustedServers(xml: string, source = "Tentacle.config"): Tr
   const match = pattern.exec(xml);
   if (!match) {
     if (!/<octopus-settings[\s>]/i.test(xml))
-      throw new InputError(`${source} is not a Tentacle configuration file (no <octopus-settings> element)`, { code: "TENTACLE_CONFIG_INVALID", path: source, hint: "Pass the Tentacle instance's config, by default C:\\Octopus\\Tentacle\\Tentacle.config (Linux: /etc/octopus/<instance>/tentacle-<instance>.config)." });
+      throw new InputError(`${source} is not a Tentacle configuration file (no <octopus-settings> element)`, {
+        code: "TENTACLE_CONFIG_INVALID",
+        path: source,
+        hint: "Pass the Tentacle instance's config, by default C:\\Octopus\\Tentacle\\Tentacle.config (Linux: /etc/octopus/<instance>/tentacle-<instance>.config).",
+      });
     return [];
   }
   const body = decodeXmlText(match[3] ?? "").trim();
@@ -49,10 +53,21 @@ export function parseTrustedServers(xml: string, source = "Tentacle.config"): Tr
   try {
     parsed = JSON.parse(body);
   } catch (error) {
-    throw new InputError(`${source}: the ${TRUSTED_SERVERS_KEY} setting is not a JSON array: ${(error as Error).message}`, { code: "TENTACLE_CONFIG_INVALID", path: source, hint: "Restore the file from a backup, or re-register the Tentacle." });
+    throw new InputError(`${source}: the ${TRUSTED_SERVERS_KEY} setting is not a JSON array: ${(error as Error).message}`, {
+      code: "TENTACLE_CONFIG_INVALID",
+      path: source,
+      hint: "Restore the file from a backup, or re-register the Tentacle.",
+    });
   }
-  if (!Array.isArray(parsed) || !parsed.every((e) => e && typeof e === "object" && typeof (e as { Thumbprint?: unknown }).Thumbprint === "string"))
-    throw new InputError(`${source}: the ${TRUSTED_SERVERS_KEY} setting is not an array of entries with a Thumbprint`, { code: "TENTACLE_CONFIG_INVALID", path: source, hint: "Restore the file from a backup, or re-register the Tentacle." });
+  if (
+    !Array.isArray(parsed) ||
+    !parsed.every((e) => e && typeof e === "object" && typeof (e as { Thumbprint?: unknown }).Thumbprint === "string")
+  )
+    throw new InputError(`${source}: the ${TRUSTED_SERVERS_KEY} setting is not an array of entries with a Thumbprint`, {
+      code: "TENTACLE_CONFIG_INVALID",
+      path: source,
+      hint: "Restore the file from a backup, or re-register the Tentacle.",
+    });
   return parsed as TrustedServer[];
 }
 
@@ -62,7 +77,12 @@ export async function readTrustedServers(file: string): Promise<TrustedServer[]>
   try {
     text = await readFile(abs, "utf8");
   } catch (error) {
-    throw new InputError(`Cannot read Tentacle config ${abs}`, { code: "TENTACLE_CONFIG_UNREADABLE", path: abs, cause: error, hint: "Check the path; on the Tentacle machine `Tentacle.exe show-configuration` names the file." });
+    throw new InputError(`Cannot read Tentacle config ${abs}`, {
+      code: "TENTACLE_CONFIG_UNREADABLE",
+      path: abs,
+      cause: error,
+      hint: "Check the path; on the Tentacle machine `Tentacle.exe show-configuration` names the file.",
+    });
   }
   return parseTrustedServers(text.replace(/^\uFEFF/, ""), abs);
 }

@@ -22,8 +22,17 @@ export interface TentaclesOptions {
 export async function adviseTentacles(options: TentaclesOptions): Promise<TentacleAdvice> {
   const { plan } = await loadPlan(options.planFile);
   const trusted = options.tentacleConfig ? await readTrustedServers(options.tentacleConfig) : undefined;
-  const probe = options.probe ?? (options.redisEnabled ? flagProbe(true) : options.probeRedis ? httpRedisProbe(plan.octopus.serverUrl) : flagProbe(undefined));
-  return tentacleAdvice(plan, { shell: options.shell, instance: options.instance, tentacleExe: options.tentacleExe, trusted, thumbprint: options.thumbprint, redis: await probe.status() });
+  const probe =
+    options.probe ??
+    (options.redisEnabled ? flagProbe(true) : options.probeRedis ? httpRedisProbe(plan.octopus.serverUrl) : flagProbe(undefined));
+  return tentacleAdvice(plan, {
+    shell: options.shell,
+    instance: options.instance,
+    tentacleExe: options.tentacleExe,
+    trusted,
+    thumbprint: options.thumbprint,
+    redis: await probe.status(),
+  });
 }
 
 export { renderTentacleAdvice } from "./render.js";

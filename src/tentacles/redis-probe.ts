@@ -39,8 +39,16 @@ export function httpRedisProbe(serverUrl: string, options: HttpProbeOptions = {}
     async status() {
       const url = new URL("api/serverstatus/redis", serverUrl.endsWith("/") ? serverUrl : `${serverUrl}/`).href;
       try {
-        const res = await fetchImpl(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 10_000), headers: { accept: "application/json" } });
-        if (res.status === 404) return { enabled: false, source: "api", note: `${url} answered 404: this Octopus version has no multi-node polling (it arrived in 2026.4.6909)` };
+        const res = await fetchImpl(url, {
+          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+          headers: { accept: "application/json" },
+        });
+        if (res.status === 404)
+          return {
+            enabled: false,
+            source: "api",
+            note: `${url} answered 404: this Octopus version has no multi-node polling (it arrived in 2026.4.6909)`,
+          };
         if (!res.ok) return { enabled: undefined, source: "api", note: `${url} answered HTTP ${res.status}` };
         const body = (await res.json()) as { IsEnabled?: unknown; IsConfigured?: unknown; IsReachable?: unknown };
         return {
@@ -50,7 +58,11 @@ export function httpRedisProbe(serverUrl: string, options: HttpProbeOptions = {}
           source: "api",
         };
       } catch (error) {
-        return { enabled: undefined, source: "api", note: `could not read ${url}: ${error instanceof Error ? error.message : String(error)}` };
+        return {
+          enabled: undefined,
+          source: "api",
+          note: `could not read ${url}: ${error instanceof Error ? error.message : String(error)}`,
+        };
       }
     },
   };

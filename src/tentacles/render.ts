@@ -12,7 +12,10 @@ export function renderTentacleAdvice(advice: TentacleAdvice): string {
   lines.push(`1. Set ${advice.apiKeyVariable} in the shell (octoha never prints the key), then register with each node:`);
   const present = new Set(advice.trusted?.present.map((p) => p.node));
   for (const n of advice.nodes)
-    lines.push(`   # ${n.node}: polls ${n.address} (from the plan's ${n.addressFrom})${present.has(n.node) ? "; already in the given Tentacle.config, so this one may be skipped there" : ""}`, `   ${n.commandLine}`);
+    lines.push(
+      `   # ${n.node}: polls ${n.address} (from the plan's ${n.addressFrom})${present.has(n.node) ? "; already in the given Tentacle.config, so this one may be skipped there" : ""}`,
+      `   ${n.commandLine}`,
+    );
   lines.push("", "2. Restart the Tentacle service; it reads its trusted servers only at start:", `   ${advice.restart.commandLine}`);
   if (advice.trusted) {
     const t = advice.trusted;
@@ -20,7 +23,9 @@ export function renderTentacleAdvice(advice: TentacleAdvice): string {
     for (const p of t.present) lines.push(`   already there: ${p.node} ${p.address}`);
     if (t.add.length === 0) lines.push("   every node is already trusted; nothing to add.");
     else {
-      lines.push(`   ${t.add.length} entr${t.add.length === 1 ? "y" : "ies"} to add (poll-server above adds them; for configuration management, the whole value afterwards follows):`);
+      lines.push(
+        `   ${t.add.length} entr${t.add.length === 1 ? "y" : "ies"} to add (poll-server above adds them; for configuration management, the whole value afterwards follows):`,
+      );
       for (const e of t.add) lines.push(`   + ${JSON.stringify(e)}`);
       lines.push("", JSON.stringify(t.merged, null, 2).replace(/^/gm, "   "));
     }

@@ -34,13 +34,21 @@ function authorize(ctx: ApiContext, headers: IncomingHttpHeaders): Who | undefin
 }
 
 /** Answer one API request as `node` would. `body` is undefined when it was not valid JSON. */
-export function answerApi(ctx: ApiContext, method: string, headers: IncomingHttpHeaders, url: URL, node: SimNode, body: Record<string, unknown> | undefined): Answer {
+export function answerApi(
+  ctx: ApiContext,
+  method: string,
+  headers: IncomingHttpHeaders,
+  url: URL,
+  node: SimNode,
+  body: Record<string, unknown> | undefined,
+): Answer {
   const { cluster } = ctx;
   const p = url.pathname.replace(/\/+$/, "") || "/";
   const q = url.searchParams;
   // Anonymous endpoints: the root document, the node ping (load balancers call it), Redis status.
   if (p === "/api" && method === "GET") return { status: 200, body: rootDocument(cluster) };
-  if (p === "/api/octopusservernodes/ping" && method === "GET") return { status: node.isDraining ? 418 : 200, body: nodeResource(cluster, node) };
+  if (p === "/api/octopusservernodes/ping" && method === "GET")
+    return { status: node.isDraining ? 418 : 200, body: nodeResource(cluster, node) };
   if (p === "/api/serverstatus/redis" && method === "GET") {
     if (compareVersions(cluster.version, "2026.4.6909") < 0) return notFound(p);
     return { status: 200, body: { IsEnabled: false, IsConfigured: false, IsReachable: false } };
@@ -49,7 +57,12 @@ export function answerApi(ctx: ApiContext, method: string, headers: IncomingHttp
   if (!who) return HttpError(401, "You must be logged in to perform this action. Please provide a valid API key or log in again.");
   if (body === undefined) return HttpError(400, "The request body is not valid JSON.");
   const needsAdmin = (): Answer | undefined =>
-    who === "administrator" ? undefined : HttpError(403, "You do not have permission to perform this action. Please contact your Octopus administrator. Missing permission: AdministerSystem");
+    who === "administrator"
+      ? undefined
+      : HttpError(
+          403,
+          "You do not have permission to perform this action. Please contact your Octopus administrator. Missing permission: AdministerSystem",
+        );
   try {
     if (p === "/api/maintenanceconfiguration") {
       if (method === "GET") return { status: 200, body: maintenanceResource(cluster) };
@@ -62,7 +75,19 @@ export function answerApi(ctx: ApiContext, method: string, headers: IncomingHttp
       }
     }
     if (p === "/api/serverstatus" && method === "GET") {
-      return { status: 200, body: { IsDatabaseEncrypted: true, IsMajorMinorUpgrade: false, IsInMaintenanceMode: cluster.isInMaintenanceMode, IsUpgradeAvailable: false, MaintenanceExpires: "2027-01-01T00:00:00.000Z", MaximumAvailableVersion: cluster.version, MaximumAvailableVersionCoveredByLicense: cluster.version, Links: { Self: "/api/serverstatus", Health: "/api/serverstatus/health" } } };
+      return {
+        status: 200,
+        body: {
+          IsDatabaseEncrypted: true,
+          IsMajorMinorUpgrade: false,
+          IsInMaintenanceMode: cluster.isInMaintenanceMode,
+          IsUpgradeAvailable: false,
+          MaintenanceExpires: "2027-01-01T00:00:00.000Z",
+          MaximumAvailableVersion: cluster.version,
+          MaximumAvailableVersionCoveredByLicense: cluster.version,
+          Links: { Self: "/api/serverstatus", Health: "/api/serverstatus/health" },
+        },
+      };
     }
     if (p === "/api/serverstatus/health" && method === "GET") {
       const nodes = cluster.nodes();
@@ -71,7 +96,11 @@ export function answerApi(ctx: ApiContext, method: string, headers: IncomingHttp
         status: 200,
         body: {
           IsOperatingNormally: !cluster.isInMaintenanceMode && !allDraining,
-          Description: cluster.isInMaintenanceMode ? "The server is in maintenance mode." : allDraining ? "Every node is draining tasks." : "Operating normally.",
+          Description: cluster.isInMaintenanceMode
+            ? "The server is in maintenance mode."
+            : allDraining
+              ? "Every node is draining tasks."
+              : "Operating normally.",
           IsEntireClusterReadOnly: cluster.isInMaintenanceMode,
           IsEntireClusterDrainingTasks: allDraining,
           IsCompliantWithLicense: true,
@@ -83,7 +112,16 @@ export function answerApi(ctx: ApiContext, method: string, headers: IncomingHttp
       // One space: enough for clients that resolve a space name (Spaces came in 2019.1).
       const { skip, take } = paging(q);
       const partial = q.get("partialName")?.toLowerCase() ?? "";
-      const items = [{ Id: "Spaces-1", Name: "Default", Slug: "default", IsDefault: true, TaskQueueStopped: false, Links: { Self: "/api/spaces/Spaces-1" } }].filter((x) => x.Name.toLowerCase().includes(partial));
+      const items = [
+        {
+          Id: "Spaces-1",
+          Name: "Default",
+          Slug: "default",
+          IsDefault: true,
+          TaskQueueStopped: false,
+          Links: { Self: "/api/spaces/Spaces-1" },
+        },
+      ].filter((x) => x.Name.toLowerCase().includes(partial));
       return { status: 200, body: collection("Space", items, skip, take, "/api/spaces") };
     }
     const spaceScoped = /^\/api\/(Spaces-\d+)(\/tasks.*)$/i.exec(p);
@@ -99,20 +137,32 @@ export function answerApi(ctx: ApiContext, method: string, headers: IncomingHttp
   }
 }
 
-function nodesApi(cluster: Cluster, method: string, p: string, q: URLSearchParams, body: Record<string, unknown>, needsAdmin: () => Answer | undefined): Answer {
+function nodesApi(
+  cluster: Cluster,
+  method: string,
+  p: string,
+  q: URLSearchParams,
+  body: Record<string, unknown>,
+  needsAdmin: () => Answer | undefined,
+): Answer {
   const all = cluster.nodes();
   if (p === "/api/octopusservernodes" && method === "GET") {
     const { skip, take } = paging(q);
     const ids = q.get("ids")?.split(",").filter(Boolean);
     const partial = q.get("partialName")?.toLowerCase();
-    const items = all.filter((n) => (!ids || ids.includes(n.id)) && (!partial || n.name.toLowerCase().includes(partial))).map((n) => nodeResource(cluster, n));
+    const items = all
+      .filter((n) => (!ids || ids.includes(n.id)) && (!partial || n.name.toLowerCase().includes(partial)))
+      .map((n) => nodeResource(cluster, n));
     return { status: 200, body: collection("OctopusServerNode", items, skip, take, "/api/octopusservernodes") };
   }
   if (p === "/api/octopusservernodes/all" && method === "GET") return { status: 200, body: all.map((n) => nodeResource(cluster, n)) };
   if (p === "/api/octopusservernodes/summary" && method === "GET") {
     // Added in 2019 (reference §2.3): older servers answer 404, as they would.
     if (compareVersions(cluster.version, "2019.1") < 0) return notFound(p);
-    return { status: 200, body: { Nodes: all.map((n) => nodeSummaryItem(cluster, n)), Links: { Self: "/api/octopusservernodes/summary" } } };
+    return {
+      status: 200,
+      body: { Nodes: all.map((n) => nodeSummaryItem(cluster, n)), Links: { Self: "/api/octopusservernodes/summary" } },
+    };
   }
   const m = /^\/api\/octopusservernodes\/([^/]+)(\/details)?$/.exec(p);
   if (m) {
@@ -137,7 +187,16 @@ function nodesApi(cluster: Cluster, method: string, p: string, q: URLSearchParam
   return notFound(p);
 }
 
-function tasksApi(cluster: Cluster, method: string, p: string, q: URLSearchParams, body: Record<string, unknown>, node: SimNode, who: Who, space: string | undefined): Answer {
+function tasksApi(
+  cluster: Cluster,
+  method: string,
+  p: string,
+  q: URLSearchParams,
+  body: Record<string, unknown>,
+  node: SimNode,
+  who: Who,
+  space: string | undefined,
+): Answer {
   if (p === "/api/tasks" && method === "GET") {
     const { skip, take } = paging(q);
     const states = q.get("states")?.split(",").filter(Boolean);
@@ -147,7 +206,9 @@ function tasksApi(cluster: Cluster, method: string, p: string, q: URLSearchParam
     const includeSystem = !space && q.get("includeSystem") === "true";
     const ids = q.get("ids")?.split(",").filter(Boolean);
     const name = q.get("name");
-    const nodeMatch = nodeFilter ? cluster.nodes().find((n) => n.name.toLowerCase() === nodeFilter.toLowerCase() || n.id === nodeFilter) : undefined;
+    const nodeMatch = nodeFilter
+      ? cluster.nodes().find((n) => n.name.toLowerCase() === nodeFilter.toLowerCase() || n.id === nodeFilter)
+      : undefined;
     const items = cluster
       .tasks()
       .filter((t) => (t.isSystem ? includeSystem : !spaces || spaces.includes(t.spaceId)))
@@ -160,7 +221,10 @@ function tasksApi(cluster: Cluster, method: string, p: string, q: URLSearchParam
       .map((t) => taskResource(cluster, t));
     const counts: Record<string, number> = {};
     for (const t of items) counts[String(t.State)] = (counts[String(t.State)] ?? 0) + 1;
-    return { status: 200, body: { ...collection("Task", items, skip, take, space ? `/api/${space}/tasks` : "/api/tasks"), TotalCounts: counts } };
+    return {
+      status: 200,
+      body: { ...collection("Task", items, skip, take, space ? `/api/${space}/tasks` : "/api/tasks"), TotalCounts: counts },
+    };
   }
   if (p === "/api/tasks" && method === "POST") {
     const task = cluster.queueTask({
@@ -182,7 +246,10 @@ function tasksApi(cluster: Cluster, method: string, p: string, q: URLSearchParam
 }
 
 export function notFound(p: string): Answer {
-  return HttpError(404, `The stand-in does not implement '${p}'. It answers only the endpoints it simulates (see README, "The Octopus stand-in").`);
+  return HttpError(
+    404,
+    `The stand-in does not implement '${p}'. It answers only the endpoints it simulates (see README, "The Octopus stand-in").`,
+  );
 }
 
 export function paging(q: URLSearchParams): { skip: number; take: number } {

@@ -48,7 +48,9 @@ export interface ClusterOptions {
 export class MaintenanceModeError extends Error {
   readonly status = 403;
   constructor() {
-    super("The Octopus Server is currently in maintenance mode. Only users with the AdministerSystem permission can make changes or queue tasks until an administrator turns maintenance mode off.");
+    super(
+      "The Octopus Server is currently in maintenance mode. Only users with the AdministerSystem permission can make changes or queue tasks until an administrator turns maintenance mode off.",
+    );
   }
 }
 
@@ -59,8 +61,14 @@ export class NotFoundError extends Error {
 /** Raw log reading failed: the file is not where the answering node looks for it. */
 export class TaskLogMissingError extends Error {
   readonly status = 500;
-  constructor(readonly taskId: string, readonly nodeName: string, readonly octopusPath: string) {
-    super(`Could not find the task log file for ${taskId} at '${octopusPath}' on node ${nodeName}. The log was written by another node to a folder this node cannot see: point every node's TaskLogs at shared storage.`);
+  constructor(
+    readonly taskId: string,
+    readonly nodeName: string,
+    readonly octopusPath: string,
+  ) {
+    super(
+      `Could not find the task log file for ${taskId} at '${octopusPath}' on node ${nodeName}. The log was written by another node to a folder this node cannot see: point every node's TaskLogs at shared storage.`,
+    );
   }
 }
 
@@ -245,7 +253,8 @@ export class Cluster {
   updateNode(nameOrId: string, change: { isDraining?: boolean; maxConcurrentTasks?: number }): SimNode {
     const node = this.requireNode(nameOrId);
     if (change.maxConcurrentTasks !== undefined) {
-      if (!Number.isInteger(change.maxConcurrentTasks) || change.maxConcurrentTasks < 0) throw new RangeError("MaxConcurrentTasks must be a whole number of 0 or more.");
+      if (!Number.isInteger(change.maxConcurrentTasks) || change.maxConcurrentTasks < 0)
+        throw new RangeError("MaxConcurrentTasks must be a whole number of 0 or more.");
       node.maxConcurrentTasks = change.maxConcurrentTasks;
     }
     if (change.isDraining !== undefined) node.isDraining = change.isDraining;
@@ -440,8 +449,19 @@ export class Cluster {
       }
       for (let p = 0; p < (options.packagesPerNode ?? 0); p++) {
         const number = this.nextPackageNumber++;
-        const pkg: SimPackage = { id: `packages-Acme.Lib${number}.1.0.${number}`, packageId: `Acme.Lib${number}`, version: `1.0.${number}`, spaceId: "Spaces-1" };
-        const octo = path.win32.join(node.effectiveFolders.packages, "Spaces-1", "feeds-builtin", pkg.packageId, `${pkg.packageId}.${pkg.version}.zip`);
+        const pkg: SimPackage = {
+          id: `packages-Acme.Lib${number}.1.0.${number}`,
+          packageId: `Acme.Lib${number}`,
+          version: `1.0.${number}`,
+          spaceId: "Spaces-1",
+        };
+        const octo = path.win32.join(
+          node.effectiveFolders.packages,
+          "Spaces-1",
+          "feeds-builtin",
+          pkg.packageId,
+          `${pkg.packageId}.${pkg.version}.zip`,
+        );
         files.push(this.writeFile(node, octo, `PK fake zip of ${pkg.packageId} ${pkg.version}\n`));
         this.s.packages.push(pkg);
       }
@@ -456,7 +476,12 @@ export class Cluster {
 
   /** A NuGetPackage row with no file written anywhere: a package the database indexes but no node has (tests). */
   indexPackage(input: { packageId: string; version: string; spaceId?: string }): SimPackage {
-    const pkg: SimPackage = { id: `packages-${input.packageId}.${input.version}`, packageId: input.packageId, version: input.version, spaceId: input.spaceId ?? "Spaces-1" };
+    const pkg: SimPackage = {
+      id: `packages-${input.packageId}.${input.version}`,
+      packageId: input.packageId,
+      version: input.version,
+      spaceId: input.spaceId ?? "Spaces-1",
+    };
     this.s.packages.push(pkg);
     this.changed();
     return { ...pkg };
@@ -535,9 +560,13 @@ export class Cluster {
     let changed = false;
     for (const task of this.s.tasks) {
       if (task.state !== "Queued") continue;
-      const candidates = this.s.nodes.filter((n) => this.isReady(n.name) && !n.isDraining && this.runningTaskCount(n.name) < n.maxConcurrentTasks);
+      const candidates = this.s.nodes.filter(
+        (n) => this.isReady(n.name) && !n.isDraining && this.runningTaskCount(n.name) < n.maxConcurrentTasks,
+      );
       if (candidates.length === 0) break;
-      candidates.sort((a, b) => this.runningTaskCount(a.name) / a.maxConcurrentTasks - this.runningTaskCount(b.name) / b.maxConcurrentTasks);
+      candidates.sort(
+        (a, b) => this.runningTaskCount(a.name) / a.maxConcurrentTasks - this.runningTaskCount(b.name) / b.maxConcurrentTasks,
+      );
       const node = candidates[0]!;
       task.state = "Executing";
       task.serverNode = node.name;
@@ -599,7 +628,8 @@ export function resolveThroughMap(pathMap: SimNode["pathMap"], octopusPath: stri
 
 function logText(task: SimTask, nodeName: string, bytes: number): string {
   const lines = [`${task.startTime}  Info     | ${task.description} started on ${nodeName}`];
-  for (let i = 0; lines.join("\n").length < bytes; i++) lines.push(`${task.startTime}  Verbose  | Step ${i + 1}: deploying package Acme.Web to web-${(i % 4) + 1}`);
+  for (let i = 0; lines.join("\n").length < bytes; i++)
+    lines.push(`${task.startTime}  Verbose  | Step ${i + 1}: deploying package Acme.Web to web-${(i % 4) + 1}`);
   lines.push(`${task.completedTime}  Info     | ${task.id} finished: ${task.state}`);
   return `${lines.join("\n")}\n`;
 }

@@ -22,7 +22,8 @@ export async function answerControl(ctx: ControlContext, method: string, pathnam
   const p = pathname.slice("/__standin/".length).replace(/\/+$/, "");
   const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
   try {
-    if (p === "state" && method === "GET") return { status: 200, body: { state: cluster.state(), revision: cluster.revision(), now: new Date(cluster.now()).toISOString() } };
+    if (p === "state" && method === "GET")
+      return { status: 200, body: { state: cluster.state(), revision: cluster.revision(), now: new Date(cluster.now()).toISOString() } };
     if (p === "faults" && method === "POST") {
       const target = str(body.listener) ?? "lb";
       ctx.setFaults(target, (body.faults ?? {}) as ListenerFaults);

@@ -125,7 +125,8 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
       }
       const node = fixedNode !== undefined ? cluster.nodes().find((n) => n.name === fixedNode) : pickNode();
       if (!node || !node.running) return send(res, HttpError(503, "No Octopus Server node is available behind the load balancer."));
-      if (!cluster.isReady(node.name)) return send(res, HttpError(503, `Octopus Server node ${node.name} is starting up; try again in a moment.`));
+      if (!cluster.isReady(node.name))
+        return send(res, HttpError(503, `Octopus Server node ${node.name} is starting up; try again in a moment.`));
       res.setHeader("Octopus-Node", node.name);
       const body = req.method === "PUT" || req.method === "POST" ? await readJson(req) : {};
       send(res, answerApi(options, req.method ?? "GET", req.headers, url, node, body));
@@ -139,7 +140,12 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
     if (!["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(remote)) return HttpError(403, "The control API answers loopback callers only.");
     if (req.headers["x-standin-token"] !== options.controlToken) return HttpError(401, "The control API needs the X-Standin-Token header.");
     const body = req.method === "POST" ? ((await readJson(req)) ?? {}) : {};
-    return answerControl({ cluster, setFaults, executableFaults, settle: () => syncNodeListeners(), extensions: options.controlExtensions }, req.method ?? "GET", pathname, body);
+    return answerControl(
+      { cluster, setFaults, executableFaults, settle: () => syncNodeListeners(), extensions: options.controlExtensions },
+      req.method ?? "GET",
+      pathname,
+      body,
+    );
   };
 
   const setFaults = (target: string, faults: ListenerFaults): void => {
@@ -152,13 +158,15 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
   let syncing: Promise<void> = Promise.resolve();
   const syncNodeListeners = (): Promise<void> => {
     // A failed re-listen (port taken meanwhile) must not wedge later syncs.
-    syncing = syncing.catch(() => undefined).then(async () => {
-      for (const node of cluster.nodes()) {
-        const l = nodeListeners.get(node.name)!;
-        if (!node.running && l.server) await closeListener(l);
-        if (node.running && !l.server && !closed) await listen(l, handle(l, node.name), l.port);
-      }
-    });
+    syncing = syncing
+      .catch(() => undefined)
+      .then(async () => {
+        for (const node of cluster.nodes()) {
+          const l = nodeListeners.get(node.name)!;
+          if (!node.running && l.server) await closeListener(l);
+          if (node.running && !l.server && !closed) await listen(l, handle(l, node.name), l.port);
+        }
+      });
     return syncing;
   };
 
@@ -191,7 +199,10 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
 function send(res: ServerResponse, answer: Answer): void {
   if (res.headersSent || res.destroyed) return;
   const payload = answer.text ? String(answer.body) : JSON.stringify(answer.body);
-  res.writeHead(answer.status, { "Content-Type": answer.text ? "text/plain; charset=utf-8" : "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(payload) });
+  res.writeHead(answer.status, {
+    "Content-Type": answer.text ? "text/plain; charset=utf-8" : "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(payload),
+  });
   res.end(payload);
 }
 

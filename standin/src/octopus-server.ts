@@ -50,7 +50,8 @@ export function parseOptions(argv: string[], valueOptions: string[], flagOptions
     const arg = argv[i]!;
     const m = /^--?([A-Za-z][A-Za-z0-9-]*)(?:=(.*))?$/s.exec(arg);
     if (!m) throw new UsageError(`Unrecognized command line arguments: ${arg}`);
-    const name = valueOptions.find((o) => o.toLowerCase() === m[1]!.toLowerCase()) ?? flagOptions.find((o) => o.toLowerCase() === m[1]!.toLowerCase());
+    const name =
+      valueOptions.find((o) => o.toLowerCase() === m[1]!.toLowerCase()) ?? flagOptions.find((o) => o.toLowerCase() === m[1]!.toLowerCase());
     if (!name) throw new UsageError(`Unrecognized command line arguments: --${m[1]}`);
     if (flagOptions.includes(name)) {
       if (m[2] !== undefined && !["true", "false"].includes(m[2].toLowerCase())) throw new UsageError(`Option --${name} takes no value`);
@@ -77,7 +78,8 @@ export async function runOctopusServer(argv: string[], environment: ExeEnvironme
   const [command, ...rest] = argv;
   try {
     const controlPath = environment.env[CONTROL_ENV];
-    if (!controlPath) throw new Error(`${CONTROL_ENV} is not set: it must name the stand-in's control file (<data dir>/standin-control.json).`);
+    if (!controlPath)
+      throw new Error(`${CONTROL_ENV} is not set: it must name the stand-in's control file (<data dir>/standin-control.json).`);
     const info = JSON.parse(readFileSync(controlPath, "utf8")) as ControlInfo;
     const ctl = controlClient(info, environment.fetch ?? fetch);
     switch (command) {
@@ -91,7 +93,9 @@ export async function runOctopusServer(argv: string[], environment: ExeEnvironme
       case "help":
         return { exitCode: 0, stdout: "Usage: octopus-server <path|show-configuration|service> [options]\n", stderr: "" };
       default:
-        throw new UsageError(`Command '${command}' is not simulated by the octoha stand-in (it simulates path, show-configuration and service).`);
+        throw new UsageError(
+          `Command '${command}' is not simulated by the octoha stand-in (it simulates path, show-configuration and service).`,
+        );
     }
   } catch (error) {
     return { exitCode: 1, stdout: "", stderr: `${error instanceof Error ? error.message : String(error)}\n` };
@@ -114,7 +118,9 @@ function controlClient(info: ControlInfo, f: typeof fetch): ControlClient {
         signal: AbortSignal.timeout(10_000),
       });
     } catch (error) {
-      throw new Error(`Could not connect to the database: the stand-in at ${info.controlUrl} did not answer (${(error as Error).message}).`);
+      throw new Error(
+        `Could not connect to the database: the stand-in at ${info.controlUrl} did not answer (${(error as Error).message}).`,
+      );
     }
     const text = await res.text();
     if (!res.ok) throw new Error((JSON.parse(text) as { ErrorMessage?: string }).ErrorMessage ?? `HTTP ${res.status}`);
@@ -127,16 +133,21 @@ function pickNode(state: ClusterState, instance: string | undefined, env: NodeJS
   const wanted = env[NODE_ENV] ?? instance;
   const byName = wanted ? state.nodes.find((n) => n.name.toLowerCase() === wanted.toLowerCase()) : undefined;
   if (byName) return byName;
-  if (env[NODE_ENV]) throw new Error(`${NODE_ENV}=${env[NODE_ENV]} names no node of the simulated cluster (${state.nodes.map((n) => n.name).join(", ")}).`);
+  if (env[NODE_ENV])
+    throw new Error(`${NODE_ENV}=${env[NODE_ENV]} names no node of the simulated cluster (${state.nodes.map((n) => n.name).join(", ")}).`);
   if (mustBeExplicit && state.nodes.length > 1)
-    throw new Error(`The instance '${instance ?? "OctopusServer"}' is not one of the simulated nodes (${state.nodes.map((n) => n.name).join(", ")}): pass --instance <NODE> or set ${NODE_ENV}.`);
+    throw new Error(
+      `The instance '${instance ?? "OctopusServer"}' is not one of the simulated nodes (${state.nodes.map((n) => n.name).join(", ")}): pass --instance <NODE> or set ${NODE_ENV}.`,
+    );
   return state.nodes[0]!;
 }
 
 async function pathCommand(argv: string[], ctl: ControlClient, environment: ExeEnvironment): Promise<ExeResult> {
   const { state } = await ctl.get<{ state: ClusterState }>("state");
   // Options the simulated version lacks are unknown options, as they are to that version's CLI.
-  const known = Object.entries(PATH_OPTIONS).filter(([, o]) => !o.since || compareVersions(state.version, o.since) >= 0).map(([name]) => name);
+  const known = Object.entries(PATH_OPTIONS)
+    .filter(([, o]) => !o.since || compareVersions(state.version, o.since) >= 0)
+    .map(([name]) => name);
   const parsed = parseOptions(argv, [...known, ...COMMON_VALUE_OPTIONS], PATH_FLAGS);
   pickNode(state, parsed.values.get("instance"), environment.env, false);
   const change: Partial<SimFolders> = {};
@@ -148,7 +159,10 @@ async function pathCommand(argv: string[], ctl: ControlClient, environment: ExeE
     if (raw === undefined) continue;
     if (raw.trim() === "") throw new UsageError(`The value for --${option} cannot be empty.`);
     // Relative paths resolve under clusterShared ([I] in the reference).
-    const value = path.win32.isAbsolute(raw) || raw.startsWith("/") || !clusterShared || option === "clusterShared" ? raw : path.win32.join(clusterShared, raw);
+    const value =
+      path.win32.isAbsolute(raw) || raw.startsWith("/") || !clusterShared || option === "clusterShared"
+        ? raw
+        : path.win32.join(clusterShared, raw);
     if (spec.key !== "cacheDirectory") change[spec.key] = value;
     lines.push(`${spec.label} directory set to: ${value}`);
   }
@@ -161,21 +175,27 @@ async function pathCommand(argv: string[], ctl: ControlClient, environment: ExeE
 async function showConfiguration(argv: string[], ctl: ControlClient, environment: ExeEnvironment): Promise<ExeResult> {
   const parsed = parseOptions(argv, ["format", "file", ...COMMON_VALUE_OPTIONS], ["noconsolelogging", "console"]);
   const format = (parsed.values.get("format") ?? "xml").toLowerCase();
-  if (!["xml", "json", "json-hierarchical"].includes(format)) throw new UsageError(`Unknown format '${format}': use XML, json or json-hierarchical.`);
+  if (!["xml", "json", "json-hierarchical"].includes(format))
+    throw new UsageError(`Unknown format '${format}': use XML, json or json-hierarchical.`);
   const { state } = await ctl.get<{ state: ClusterState }>("state");
   const node = pickNode(state, parsed.values.get("instance"), environment.env, false);
   const flat = configurationValues(state, node);
   let body: string;
   if (format === "json") body = JSON.stringify(flat, null, 2);
   else if (format === "json-hierarchical") body = JSON.stringify(hierarchical(flat), null, 2);
-  else body = `<?xml version="1.0" encoding="utf-8"?>\n<octopus-settings>\n${Object.entries(flat).map(([k, v]) => `  <set key="${k}">${xmlEscape(String(v))}</set>`).join("\n")}\n</octopus-settings>`;
+  else
+    body = `<?xml version="1.0" encoding="utf-8"?>\n<octopus-settings>\n${Object.entries(flat)
+      .map(([k, v]) => `  <set key="${k}">${xmlEscape(String(v))}</set>`)
+      .join("\n")}\n</octopus-settings>`;
   const file = parsed.values.get("file");
   if (file) {
     writeFileSync(file, body);
     body = "";
   }
   // Like the real one, it logs to the console first unless told not to (reference §3.5).
-  const banner = parsed.flags.has("noconsolelogging") ? "" : `Octopus Deploy: Octopus Server version ${state.version}\nShowing configuration for instance ${parsed.values.get("instance") ?? "OctopusServer"} (node ${node.name})\n`;
+  const banner = parsed.flags.has("noconsolelogging")
+    ? ""
+    : `Octopus Deploy: Octopus Server version ${state.version}\nShowing configuration for instance ${parsed.values.get("instance") ?? "OctopusServer"} (node ${node.name})\n`;
   return { exitCode: 0, stdout: `${banner}${body}${body ? "\n" : ""}`, stderr: "" };
 }
 
@@ -218,7 +238,11 @@ function hierarchical(flat: Record<string, unknown>): Record<string, unknown> {
 }
 
 async function serviceCommand(argv: string[], ctl: ControlClient, environment: ExeEnvironment): Promise<ExeResult> {
-  const parsed = parseOptions(argv, [...COMMON_VALUE_OPTIONS, "username", "user", "password", "dependOn"], ["start", "stop", "restart", "install", "reconfigure", "uninstall"]);
+  const parsed = parseOptions(
+    argv,
+    [...COMMON_VALUE_OPTIONS, "username", "user", "password", "dependOn"],
+    ["start", "stop", "restart", "install", "reconfigure", "uninstall"],
+  );
   for (const unsupported of ["install", "reconfigure", "uninstall"]) {
     if (parsed.flags.has(unsupported)) throw new UsageError(`service --${unsupported} is not simulated by the octoha stand-in.`);
   }

@@ -21,7 +21,13 @@ export interface TableDef {
   columns: ColumnDef[];
 }
 
-const nv = (name: string, maxLength: number, nullable = false): ColumnDef => ({ name, sqlType: "nvarchar", maxLength, nullable, wire: "nvarchar" });
+const nv = (name: string, maxLength: number, nullable = false): ColumnDef => ({
+  name,
+  sqlType: "nvarchar",
+  maxLength,
+  nullable,
+  wire: "nvarchar",
+});
 const dto = (name: string, nullable = false): ColumnDef => ({ name, sqlType: "datetimeoffset", nullable, wire: "datetimeoffset" });
 const int = (name: string, nullable = false): ColumnDef => ({ name, sqlType: "int", nullable, wire: "int" });
 const bit = (name: string): ColumnDef => ({ name, sqlType: "bit", nullable: false, wire: "bit" });
@@ -97,7 +103,8 @@ export function octopusRows(state: ClusterState): Map<string, Iterable<Row>> {
     "ServerTask",
     (function* () {
       for (const t of state.tasks) {
-        const duration = t.startTime && t.completedTime ? Math.max(0, Math.round((Date.parse(t.completedTime) - Date.parse(t.startTime)) / 1000)) : 0;
+        const duration =
+          t.startTime && t.completedTime ? Math.max(0, Math.round((Date.parse(t.completedTime) - Date.parse(t.startTime)) / 1000)) : 0;
         yield {
           Id: t.id,
           Name: t.name,
@@ -141,7 +148,13 @@ export function octopusRows(state: ClusterState): Map<string, Iterable<Row>> {
   rows.set("SchemaVersions", [{ Id: 1, ScriptName: `Octopus.Core.UpgradeScripts.Script${state.version}.sql`, Applied: installed }]);
   rows.set(
     "OctopusServerInstallationHistory",
-    state.nodes.map((n, i) => ({ Id: `OctopusServerInstallationHistories-${i + 1}`, Installed: installed, JSON: "{}", Node: n.name, Version: state.version })),
+    state.nodes.map((n, i) => ({
+      Id: `OctopusServerInstallationHistories-${i + 1}`,
+      Installed: installed,
+      JSON: "{}",
+      Node: n.name,
+      Version: state.version,
+    })),
   );
   return rows;
 }

@@ -22,7 +22,8 @@ export function rootDocument(cluster: Cluster): Record<string, unknown> {
       ServerStatus: "/api/serverstatus",
       ServerHealthStatus: "/api/serverstatus/health",
       OctopusServerNodes: "/api/octopusservernodes{/id}{?skip,take,ids,partialName}",
-      Tasks: "/api/tasks{/id}{?skip,active,environment,tenant,project,name,node,running,states,hasPendingInterruptions,hasWarningsOrErrors,take,ids,partialName,spaces,includeSystem}",
+      Tasks:
+        "/api/tasks{/id}{?skip,active,environment,tenant,project,name,node,running,states,hasPendingInterruptions,hasWarningsOrErrors,take,ids,partialName,spaces,includeSystem}",
     },
   };
 }
@@ -66,7 +67,9 @@ export function taskNodeValue(cluster: Cluster, task: SimTask): string | null {
 export function taskResource(cluster: Cluster, task: SimTask): Record<string, unknown> {
   const self = `/api/tasks/${task.id}`;
   const completed = !ACTIVE_STATES.includes(task.state);
-  const duration = task.startTime ? Math.round(((task.completedTime ? Date.parse(task.completedTime) : cluster.now()) - Date.parse(task.startTime)) / 1000) : 0;
+  const duration = task.startTime
+    ? Math.round(((task.completedTime ? Date.parse(task.completedTime) : cluster.now()) - Date.parse(task.startTime)) / 1000)
+    : 0;
   return {
     Id: task.id,
     SpaceId: task.isSystem ? null : task.spaceId,

@@ -116,11 +116,18 @@ function materialise(SQL: SqlJsStatic, state: ClusterState): Database {
     db.run("BEGIN");
     for (const t of tables) {
       // Id is the primary key of every Octopus table: keyset paging (WHERE Id > @after ORDER BY Id) walks its index.
-      const column = (c: TableDef["columns"][number]): string => `[${c.name}] ${c.wire.toUpperCase()}${c.wire === "nvarchar" ? " COLLATE NOCASE" : ""}${c.name === "Id" ? " PRIMARY KEY" : ""}`;
+      const column = (c: TableDef["columns"][number]): string =>
+        `[${c.name}] ${c.wire.toUpperCase()}${c.wire === "nvarchar" ? " COLLATE NOCASE" : ""}${c.name === "Id" ? " PRIMARY KEY" : ""}`;
       db.run(`CREATE TABLE dbo.[${t.name}] (${t.columns.map(column).join(", ")})`);
     }
     const rows = octopusRows(state);
-    for (const t of tables) insertAll(db, `dbo.[${t.name}]`, t.columns.map((c) => c.name), rows.get(t.name) ?? []);
+    for (const t of tables)
+      insertAll(
+        db,
+        `dbo.[${t.name}]`,
+        t.columns.map((c) => c.name),
+        rows.get(t.name) ?? [],
+      );
     createCatalog(db, tables);
     db.run("COMMIT");
     return db;
@@ -131,7 +138,9 @@ function materialise(SQL: SqlJsStatic, state: ClusterState): Database {
 }
 
 function insertAll(db: Database, table: string, columns: string[], rows: Iterable<Record<string, unknown>>): void {
-  const stmt = db.prepare(`INSERT INTO ${table} (${columns.map((c) => `[${c}]`).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`);
+  const stmt = db.prepare(
+    `INSERT INTO ${table} (${columns.map((c) => `[${c}]`).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+  );
   try {
     for (const row of rows) stmt.run(columns.map((c) => toSqlite(row[c])));
   } finally {
@@ -144,7 +153,9 @@ function createCatalog(db: Database, tables: TableDef[]): void {
   db.run(
     "CREATE TABLE INFORMATION_SCHEMA.COLUMNS (TABLE_CATALOG NVARCHAR COLLATE NOCASE, TABLE_SCHEMA NVARCHAR COLLATE NOCASE, TABLE_NAME NVARCHAR COLLATE NOCASE, COLUMN_NAME NVARCHAR COLLATE NOCASE, ORDINAL_POSITION INT, IS_NULLABLE NVARCHAR, DATA_TYPE NVARCHAR COLLATE NOCASE, CHARACTER_MAXIMUM_LENGTH INT)",
   );
-  db.run("CREATE TABLE INFORMATION_SCHEMA.TABLES (TABLE_CATALOG NVARCHAR COLLATE NOCASE, TABLE_SCHEMA NVARCHAR COLLATE NOCASE, TABLE_NAME NVARCHAR COLLATE NOCASE, TABLE_TYPE NVARCHAR)");
+  db.run(
+    "CREATE TABLE INFORMATION_SCHEMA.TABLES (TABLE_CATALOG NVARCHAR COLLATE NOCASE, TABLE_SCHEMA NVARCHAR COLLATE NOCASE, TABLE_NAME NVARCHAR COLLATE NOCASE, TABLE_TYPE NVARCHAR)",
+  );
   db.run("CREATE TABLE sys.tables (name NVARCHAR COLLATE NOCASE, object_id INT, schema_id INT, type NVARCHAR, type_desc NVARCHAR)");
   const columnRows = tables.flatMap((t) =>
     t.columns.map((c, i) => ({
@@ -159,8 +170,18 @@ function createCatalog(db: Database, tables: TableDef[]): void {
     })),
   );
   insertAll(db, "INFORMATION_SCHEMA.COLUMNS", Object.keys(columnRows[0]!), columnRows);
-  insertAll(db, "INFORMATION_SCHEMA.TABLES", ["TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE"], tables.map((t) => ({ TABLE_CATALOG: "Octopus", TABLE_SCHEMA: "dbo", TABLE_NAME: t.name, TABLE_TYPE: "BASE TABLE" })));
-  insertAll(db, "sys.tables", ["name", "object_id", "schema_id", "type", "type_desc"], tables.map((t, i) => ({ name: t.name, object_id: 1000 + i, schema_id: 1, type: "U", type_desc: "USER_TABLE" })));
+  insertAll(
+    db,
+    "INFORMATION_SCHEMA.TABLES",
+    ["TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE"],
+    tables.map((t) => ({ TABLE_CATALOG: "Octopus", TABLE_SCHEMA: "dbo", TABLE_NAME: t.name, TABLE_TYPE: "BASE TABLE" })),
+  );
+  insertAll(
+    db,
+    "sys.tables",
+    ["name", "object_id", "schema_id", "type", "type_desc"],
+    tables.map((t, i) => ({ name: t.name, object_id: 1000 + i, schema_id: 1, type: "U", type_desc: "USER_TABLE" })),
+  );
 }
 
 const WIRE_TYPES: readonly SqlColumnType[] = ["nvarchar", "int", "bigint", "bit", "datetimeoffset"];

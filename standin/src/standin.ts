@@ -85,8 +85,12 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     folders: options.folders,
   };
   const snapshotFile = path.join(dataDir, "state.json");
-  const cluster = options.snapshot && existsSync(snapshotFile) ? Cluster.fromSnapshot(clusterOptions, JSON.parse(readFileSync(snapshotFile, "utf8")) as ClusterState) : new Cluster(clusterOptions);
-  if (options.seedTasks && cluster.tasks().length === 0) cluster.seedHistory({ tasksPerNode: options.seedTasks, artifactsPerTask: 1, packagesPerNode: 2, scheduledJobLogs: true });
+  const cluster =
+    options.snapshot && existsSync(snapshotFile)
+      ? Cluster.fromSnapshot(clusterOptions, JSON.parse(readFileSync(snapshotFile, "utf8")) as ClusterState)
+      : new Cluster(clusterOptions);
+  if (options.seedTasks && cluster.tasks().length === 0)
+    cluster.seedHistory({ tasksPerNode: options.seedTasks, artifactsPerTask: 1, packagesPerNode: 2, scheduledJobLogs: true });
 
   const apiKey = options.apiKey ?? `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
   const userApiKey = `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
@@ -104,13 +108,21 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   const stopClock = options.clock === "manual" ? () => undefined : cluster.startRealTimeDriver();
 
   const controlFile = path.join(dataDir, CONTROL_FILE);
-  const info: ControlInfo = { controlUrl: http.controlUrl, token: controlToken, nodes: cluster.nodes().map((n) => n.name), instance: "OctopusServer" };
+  const info: ControlInfo = {
+    controlUrl: http.controlUrl,
+    token: controlToken,
+    nodes: cluster.nodes().map((n) => n.name),
+    instance: "OctopusServer",
+  };
   writeFileSync(controlFile, JSON.stringify(info, null, 2), { mode: 0o600 });
   const binJs = octopusServerBinPath();
   const serverExe = path.join(dataDir, "bin", "octopus-server");
   mkdirSync(path.dirname(serverExe), { recursive: true });
   const writeScript = (file: string, nodeEnv: string) => {
-    writeFileSync(file, `#!/bin/sh\n${nodeEnv}${CONTROL_ENV}=${shellQuote(controlFile)} exec ${shellQuote(process.execPath)} ${shellQuote(binJs)} "$@"\n`);
+    writeFileSync(
+      file,
+      `#!/bin/sh\n${nodeEnv}${CONTROL_ENV}=${shellQuote(controlFile)} exec ${shellQuote(process.execPath)} ${shellQuote(binJs)} "$@"\n`,
+    );
     chmodSync(file, 0o755);
   };
   writeScript(serverExe, "");
@@ -161,7 +173,14 @@ function shellQuote(s: string): string {
 /** The cluster seen over TDS: the real mssql driver connects here and reads the simulated Octopus tables. */
 async function startSqlEndpoint(cluster: Cluster): Promise<SqlEndpoint | undefined> {
   const password = `Sa-${randomBytes(12).toString("hex")}`;
-  const server = await startTdsServer({ host: "127.0.0.1", port: 0, user: "octoha_reader", password, database: "Octopus", handler: createSqlEngine(cluster) });
+  const server = await startTdsServer({
+    host: "127.0.0.1",
+    port: 0,
+    user: "octoha_reader",
+    password,
+    database: "Octopus",
+    handler: createSqlEngine(cluster),
+  });
   return {
     connectionString: server.connectionString,
     setFaults: (f) => server.setFaults(f),

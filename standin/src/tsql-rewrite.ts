@@ -23,14 +23,17 @@ export function notSupported(what: string): SqlServerError {
 export function rewriteTsql(text: string): RewrittenQuery {
   let sql = text.trim().replace(/;\s*$/, "");
   const params = new Set<string>();
-  sql = sql.replace(LEXEME, (match: string, _n: string | undefined, body: string | undefined, at: string | undefined, name: string | undefined) => {
-    if (at === "@@") throw notSupported(`The system variable @@${name}`);
-    if (at === "@") {
-      params.add(name!);
-      return match;
-    }
-    return `'${body}'`;
-  });
+  sql = sql.replace(
+    LEXEME,
+    (match: string, _n: string | undefined, body: string | undefined, at: string | undefined, name: string | undefined) => {
+      if (at === "@@") throw notSupported(`The system variable @@${name}`);
+      if (at === "@") {
+        params.add(name!);
+        return match;
+      }
+      return `'${body}'`;
+    },
+  );
   const unquoted = sql.replace(/'(?:[^']|'')*'/g, "''");
   if (unquoted.includes(";")) throw notSupported("More than one statement per request");
   if (!/^\s*select\b/i.test(unquoted)) throw notSupported(`The statement "${firstWords(unquoted)}" (only SELECT)`);
@@ -54,7 +57,8 @@ export function sqlServerErrorFromSqlite(message: string): SqlServerError {
     return new SqlServerError(208, `Invalid object name '${m[1]}'.`);
   }
   if ((m = /no such column: (\S+)/.exec(message))) return new SqlServerError(207, `Invalid column name '${m[1]!.replace(/^.*\./, "")}'.`);
-  if ((m = /no such function: (\S+)/.exec(message))) return new SqlServerError(195, `'${m[1]}' is not a recognized built-in function name.`);
+  if ((m = /no such function: (\S+)/.exec(message)))
+    return new SqlServerError(195, `'${m[1]}' is not a recognized built-in function name.`);
   if ((m = /near "([^"]*)": syntax error/.exec(message))) return new SqlServerError(102, `Incorrect syntax near '${m[1]}'.`, 1, 15);
   if (/incomplete input/.test(message)) return new SqlServerError(102, "Incorrect syntax near the end of the statement.", 1, 15);
   return notSupported(`This statement (the embedded engine said: ${message})`);

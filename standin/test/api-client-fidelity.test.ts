@@ -36,14 +36,23 @@ describe("@octopusdeploy/api-client against the stand-in", () => {
 
   it("reads tasks: the cross-space list, one task and its raw log through the space repository", async () => {
     const c = await client();
-    const list = await c.get<{ Items: ServerTask[]; TotalResults: number }>("~/api/tasks{?skip,take,states,includeSystem}", { skip: 0, take: 100, states: "Success,Failed", includeSystem: true });
+    const list = await c.get<{ Items: ServerTask[]; TotalResults: number }>("~/api/tasks{?skip,take,states,includeSystem}", {
+      skip: 0,
+      take: 100,
+      states: "Success,Failed",
+      includeSystem: true,
+    });
     expect(list.TotalResults).toBe(4);
     const first = list.Items[0]!;
     const tasks = new SpaceServerTaskRepository(c, "Default");
     const one = await tasks.getById(first.Id);
     expect(one.State).toBe(first.State);
     const ranOn = s.cluster.task(first.Id).serverNode!;
-    const direct = await Client.create({ instanceURL: s.nodes.find((n) => n.name === ranOn)!.url, apiKey: s.apiKey, userAgentApp: "octoha-fidelity-test" });
+    const direct = await Client.create({
+      instanceURL: s.nodes.find((n) => n.name === ranOn)!.url,
+      apiKey: s.apiKey,
+      userAgentApp: "octoha-fidelity-test",
+    });
     expect(await new SpaceServerTaskRepository(direct, "Default").getRaw(first.Id)).toContain(first.Id);
   });
 });

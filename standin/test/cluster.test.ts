@@ -39,7 +39,13 @@ describe("simulated cluster", () => {
   });
 
   it("logs written on shared storage are readable through every node", () => {
-    const c = makeCluster({ folders: { taskLogs: "\\\\fs01\\OctopusShared\\TaskLogs", artifacts: "\\\\fs01\\OctopusShared\\Artifacts", packages: "\\\\fs01\\OctopusShared\\Packages" } });
+    const c = makeCluster({
+      folders: {
+        taskLogs: "\\\\fs01\\OctopusShared\\TaskLogs",
+        artifacts: "\\\\fs01\\OctopusShared\\Artifacts",
+        packages: "\\\\fs01\\OctopusShared\\Packages",
+      },
+    });
     const id = c.queueTask().id;
     c.advance(0);
     c.advance(10_000);
@@ -145,20 +151,45 @@ describe("simulated cluster", () => {
     expect(seeded.tasks).toHaveLength(6);
     for (const t of seeded.tasks) {
       expect(c.readRawLog(t.id, t.serverNode!)).toContain(t.id);
-      expect(existsSync(path.join(c.dataDir, "nodes", t.serverNode!, "C", "Octopus", "Artifacts", "Spaces-1", t.id, "artifact-1.txt"))).toBe(true);
+      expect(
+        existsSync(path.join(c.dataDir, "nodes", t.serverNode!, "C", "Octopus", "Artifacts", "Spaces-1", t.id, "artifact-1.txt")),
+      ).toBe(true);
     }
     expect(c.state().packages).toHaveLength(4);
     const pkg = c.state().packages[0]!;
-    expect(existsSync(path.join(c.dataDir, "nodes", "OCTO1", "C", "Octopus", "Packages", "Spaces-1", "feeds-builtin", pkg.packageId, `${pkg.packageId}.${pkg.version}.zip`))).toBe(true);
-    const sched1 = readFileSync(path.join(c.dataDir, "nodes", "OCTO1", "C", "Octopus", "TaskLogs", "scheduledtasks_processsubscriptions.txt"), "utf8");
-    const sched2 = readFileSync(path.join(c.dataDir, "nodes", "OCTO2", "C", "Octopus", "TaskLogs", "scheduledtasks_processsubscriptions.txt"), "utf8");
+    expect(
+      existsSync(
+        path.join(
+          c.dataDir,
+          "nodes",
+          "OCTO1",
+          "C",
+          "Octopus",
+          "Packages",
+          "Spaces-1",
+          "feeds-builtin",
+          pkg.packageId,
+          `${pkg.packageId}.${pkg.version}.zip`,
+        ),
+      ),
+    ).toBe(true);
+    const sched1 = readFileSync(
+      path.join(c.dataDir, "nodes", "OCTO1", "C", "Octopus", "TaskLogs", "scheduledtasks_processsubscriptions.txt"),
+      "utf8",
+    );
+    const sched2 = readFileSync(
+      path.join(c.dataDir, "nodes", "OCTO2", "C", "Octopus", "TaskLogs", "scheduledtasks_processsubscriptions.txt"),
+      "utf8",
+    );
     expect(sched1).not.toBe(sched2);
   });
 
   it("the same seed gives the same file names: runs are reproducible", () => {
     const a = makeCluster();
     const b = makeCluster();
-    expect(a.seedHistory({ tasksPerNode: 2 }).tasks.map((t) => t.logFileName)).toEqual(b.seedHistory({ tasksPerNode: 2 }).tasks.map((t) => t.logFileName));
+    expect(a.seedHistory({ tasksPerNode: 2 }).tasks.map((t) => t.logFileName)).toEqual(
+      b.seedHistory({ tasksPerNode: 2 }).tasks.map((t) => t.logFileName),
+    );
   });
 
   it("3.x clusters use the node name as node id; 2018+ use OctopusServerNodes-<NAME>", () => {

@@ -37,7 +37,8 @@ describe("stand-in HTTP API", () => {
   });
 
   it("a node answers 503 for a while after its service starts, and the load balancer sends it nothing until then", async () => {
-    const post = (p: string) => fetch(`${s.controlUrl}/${p}`, { method: "POST", headers: { "X-Standin-Token": s.controlToken }, body: "{}" });
+    const post = (p: string) =>
+      fetch(`${s.controlUrl}/${p}`, { method: "POST", headers: { "X-Standin-Token": s.controlToken }, body: "{}" });
     await post("services/OCTO1/stop");
     await post("services/OCTO1/start");
     const starting = await get(`${s.nodes[0]!.url}/api/octopusservernodes/ping`);
@@ -73,7 +74,12 @@ describe("stand-in HTTP API", () => {
 
   it("pages task lists 30 at a time by default, with TotalResults and a Page.Next link", async () => {
     for (let i = 0; i < 35; i++) s.cluster.queueTask();
-    const page = (await (await get(`${s.url}/api/tasks`, s.apiKey)).json()) as { Items: unknown[]; TotalResults: number; ItemsPerPage: number; Links: Record<string, string> };
+    const page = (await (await get(`${s.url}/api/tasks`, s.apiKey)).json()) as {
+      Items: unknown[];
+      TotalResults: number;
+      ItemsPerPage: number;
+      Links: Record<string, string>;
+    };
     expect(page).toMatchObject({ TotalResults: 35, ItemsPerPage: 30 });
     expect(page.Items).toHaveLength(30);
     expect(page.Links["Page.Next"]).toBe("/api/tasks?skip=30&take=30");
@@ -82,7 +88,8 @@ describe("stand-in HTTP API", () => {
   it("system tasks are listed only with includeSystem=true; states= filters", async () => {
     s.cluster.queueTask({ isSystem: true });
     s.cluster.queueTask();
-    const count = async (q: string) => ((await (await get(`${s.url}/api/tasks?${q}`, s.apiKey)).json()) as { TotalResults: number }).TotalResults;
+    const count = async (q: string) =>
+      ((await (await get(`${s.url}/api/tasks?${q}`, s.apiKey)).json()) as { TotalResults: number }).TotalResults;
     expect(await count("active=true")).toBe(1);
     expect(await count("active=true&includeSystem=true")).toBe(2);
     expect(await count("states=Success&includeSystem=true")).toBe(0);
@@ -90,10 +97,18 @@ describe("stand-in HTTP API", () => {
 
   it("in maintenance mode a non-administrator cannot queue a task (403) while system tasks still queue", async () => {
     s.cluster.setMaintenanceMode(true);
-    const res = await fetch(`${s.url}/api/tasks`, { method: "POST", headers: { "X-Octopus-ApiKey": s.userApiKey, "Content-Type": "application/json" }, body: JSON.stringify({ Name: "Deploy" }) });
+    const res = await fetch(`${s.url}/api/tasks`, {
+      method: "POST",
+      headers: { "X-Octopus-ApiKey": s.userApiKey, "Content-Type": "application/json" },
+      body: JSON.stringify({ Name: "Deploy" }),
+    });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { ErrorMessage: string }).ErrorMessage).toMatch(/maintenance mode/);
-    const ctl = await fetch(`${s.controlUrl}/tasks`, { method: "POST", headers: { "X-Standin-Token": s.controlToken }, body: JSON.stringify({ isSystem: true }) });
+    const ctl = await fetch(`${s.controlUrl}/tasks`, {
+      method: "POST",
+      headers: { "X-Standin-Token": s.controlToken },
+      body: JSON.stringify({ isSystem: true }),
+    });
     expect(ctl.status).toBe(201);
     const serverStatus = (await (await get(`${s.url}/api/serverstatus`, s.apiKey)).json()) as { IsInMaintenanceMode: boolean };
     expect(serverStatus.IsInMaintenanceMode).toBe(true);
@@ -104,7 +119,9 @@ describe("stand-in HTTP API", () => {
     await s.http.settle();
     await expect(get(`${s.nodes[0]!.url}/api/octopusservernodes/ping`)).rejects.toThrow();
     for (let i = 0; i < 3; i++) expect((await get(`${s.url}/api/serverstatus`, s.apiKey)).headers.get("octopus-node")).toBe("OCTO2");
-    const summary = (await (await get(`${s.url}/api/octopusservernodes/summary`, s.apiKey)).json()) as { Nodes: { Name: string; IsOffline: boolean }[] };
+    const summary = (await (await get(`${s.url}/api/octopusservernodes/summary`, s.apiKey)).json()) as {
+      Nodes: { Name: string; IsOffline: boolean }[];
+    };
     expect(summary.Nodes.find((n) => n.Name === "OCTO1")?.IsOffline).toBe(true);
   });
 
@@ -115,7 +132,11 @@ describe("stand-in HTTP API", () => {
   });
 
   it("PUT of a node with a wrong field type answers 400 and changes nothing", async () => {
-    const res = await fetch(`${s.url}/api/octopusservernodes/OctopusServerNodes-OCTO1`, { method: "PUT", headers: { "X-Octopus-ApiKey": s.apiKey }, body: JSON.stringify({ IsInMaintenanceMode: "yes" }) });
+    const res = await fetch(`${s.url}/api/octopusservernodes/OctopusServerNodes-OCTO1`, {
+      method: "PUT",
+      headers: { "X-Octopus-ApiKey": s.apiKey },
+      body: JSON.stringify({ IsInMaintenanceMode: "yes" }),
+    });
     expect(res.status).toBe(400);
     expect(s.cluster.node("OCTO1").isDraining).toBe(false);
   });

@@ -30,7 +30,14 @@ async function exe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
 
 describe("octopus-server executable", () => {
   it("path accepts both --x=v and --x v, writes the cluster-wide folders, and a restarted node picks them up", async () => {
-    const r = await exe(["path", "--instance", "OctopusServer", "--taskLogs", "\\\\fs01\\OctopusShared\\TaskLogs", "--artifacts=\\\\fs01\\OctopusShared\\Artifacts"]);
+    const r = await exe([
+      "path",
+      "--instance",
+      "OctopusServer",
+      "--taskLogs",
+      "\\\\fs01\\OctopusShared\\TaskLogs",
+      "--artifacts=\\\\fs01\\OctopusShared\\Artifacts",
+    ]);
     expect(r).toMatchObject({ code: 0 });
     expect(s.cluster.state().folders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
     expect(s.cluster.node("OCTO1").effectiveFolders.taskLogs).toBe("C:\\Octopus\\TaskLogs");
@@ -55,10 +62,18 @@ describe("octopus-server executable", () => {
   });
 
   it("the failing-path fault makes path exit 1 without changing anything", async () => {
-    await fetch(`${s.controlUrl}/executable-faults`, { method: "POST", headers: { "X-Standin-Token": s.controlToken }, body: JSON.stringify({ failPath: true }) });
+    await fetch(`${s.controlUrl}/executable-faults`, {
+      method: "POST",
+      headers: { "X-Standin-Token": s.controlToken },
+      body: JSON.stringify({ failPath: true }),
+    });
     const before = s.cluster.state().folders;
     const r = await exe(["path", "--taskLogs=\\\\y\\TaskLogs"]);
-    await fetch(`${s.controlUrl}/executable-faults`, { method: "POST", headers: { "X-Standin-Token": s.controlToken }, body: JSON.stringify({ failPath: false }) });
+    await fetch(`${s.controlUrl}/executable-faults`, {
+      method: "POST",
+      headers: { "X-Standin-Token": s.controlToken },
+      body: JSON.stringify({ failPath: false }),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Injected fault/);
     expect(s.cluster.state().folders).toEqual(before);

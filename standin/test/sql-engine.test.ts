@@ -25,9 +25,12 @@ describe("stand-in SQL engine", () => {
 
   const columnsOf = async (pool: sql.ConnectionPool, table: string) =>
     (
-      await pool.request().input("t", sql.NVarChar(128), table).query<{ COLUMN_NAME: string }>(
-        "SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = N'dbo' AND TABLE_NAME = @t ORDER BY ORDINAL_POSITION",
-      )
+      await pool
+        .request()
+        .input("t", sql.NVarChar(128), table)
+        .query<{ COLUMN_NAME: string }>(
+          "SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = N'dbo' AND TABLE_NAME = @t ORDER BY ORDINAL_POSITION",
+        )
     ).recordset.map((r) => r.COLUMN_NAME);
 
   test("a 3.x database names the task's node in ServerTask.ServerNode and has Rank on nodes", async () => {
@@ -36,7 +39,15 @@ describe("stand-in SQL engine", () => {
     expect(task).toContain("ServerNode");
     expect(task).not.toContain("ServerNodeId");
     expect(task).not.toContain("SpaceId");
-    expect(await columnsOf(pool, "OctopusServerNode")).toEqual(["Id", "Name", "LastSeen", "Rank", "JSON", "MaxConcurrentTasks", "IsInMaintenanceMode"]);
+    expect(await columnsOf(pool, "OctopusServerNode")).toEqual([
+      "Id",
+      "Name",
+      "LastSeen",
+      "Rank",
+      "JSON",
+      "MaxConcurrentTasks",
+      "IsInMaintenanceMode",
+    ]);
     const nodes = await pool.request().query("SELECT [Id], [Name], [Rank] FROM [dbo].[OctopusServerNode] ORDER BY [Name]");
     expect(nodes.recordset).toEqual([
       { Id: "OCTO1", Name: "OCTO1", Rank: "Leader" },
@@ -49,15 +60,22 @@ describe("stand-in SQL engine", () => {
     const task = await columnsOf(pool, "ServerTask");
     expect(task).toEqual(expect.arrayContaining(["ServerNodeId", "SpaceId", "DurationSeconds"]));
     expect(task).not.toContain("ServerNode");
-    const r = await pool.request().input("id", sql.NVarChar(50), "ServerTasks-1").query("SELECT [ServerNodeId], [State], [CompletedTime] FROM [dbo].[ServerTask] WHERE [Id] = @id");
-    expect(r.recordset).toEqual([{ ServerNodeId: "OctopusServerNodes-OCTO2", State: "Failed", CompletedTime: new Date("2026-01-01T00:01:30.000Z") }]);
+    const r = await pool
+      .request()
+      .input("id", sql.NVarChar(50), "ServerTasks-1")
+      .query("SELECT [ServerNodeId], [State], [CompletedTime] FROM [dbo].[ServerTask] WHERE [Id] = @id");
+    expect(r.recordset).toEqual([
+      { ServerNodeId: "OctopusServerNodes-OCTO2", State: "Failed", CompletedTime: new Date("2026-01-01T00:01:30.000Z") },
+    ]);
   });
 
   test("sys.tables and INFORMATION_SCHEMA.TABLES list the tables, and no invented OctopusServerNodeStatus", async () => {
     const { pool } = await open();
     const names = (await pool.request().query<{ name: string }>("SELECT name FROM sys.tables ORDER BY name")).recordset.map((r) => r.name);
     expect(names).toEqual(["NuGetPackage", "OctopusServerInstallationHistory", "OctopusServerNode", "SchemaVersions", "ServerTask"]);
-    const t = await pool.request().query("SELECT COUNT(*) AS n FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = N'OctopusServerNodeStatus'");
+    const t = await pool
+      .request()
+      .query("SELECT COUNT(*) AS n FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = N'OctopusServerNodeStatus'");
     expect(t.recordset).toEqual([{ n: 0 }]);
   });
 

@@ -215,7 +215,10 @@ describe("TDS stand-in", () => {
       },
     });
     const pool = await connect(server.connectionString);
-    await expect(pool.request().query("SELECT * FROM dbo.Nope")).rejects.toMatchObject({ number: 208, message: "Invalid object name 'dbo.Nope'." });
+    await expect(pool.request().query("SELECT * FROM dbo.Nope")).rejects.toMatchObject({
+      number: 208,
+      message: "Invalid object name 'dbo.Nope'.",
+    });
   });
 
   test("a failure part-way through a result is an error at the client, never a short result", async () => {

@@ -21,14 +21,21 @@ function tree(root: string): Map<string, string> {
       if (d.isDirectory()) {
         out.set(r, "dir");
         walk(r);
-      } else out.set(r, createHash("sha256").update(readFileSync(path.join(root, r))).digest("hex") + statSync(path.join(root, r)).mtimeMs);
+      } else
+        out.set(
+          r,
+          createHash("sha256")
+            .update(readFileSync(path.join(root, r)))
+            .digest("hex") + statSync(path.join(root, r)).mtimeMs,
+        );
     }
   };
   walk("");
   return out;
 }
 
-const env = (apiKey: string) => cleanEnv({ OCTOHA_DEMO_API_KEY: apiKey, OCTOHA_DEMO_SQL_CONNECTION_STRING: standin.sqlConnectionString ?? "" });
+const env = (apiKey: string) =>
+  cleanEnv({ OCTOHA_DEMO_API_KEY: apiKey, OCTOHA_DEMO_SQL_CONNECTION_STRING: standin.sqlConnectionString ?? "" });
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "octoha-check-"));
@@ -76,7 +83,9 @@ describe("octoha check runs the read-only preflight when the plan's secrets are 
     await rename(taskLogs, moved);
     try {
       const r = await runCli(["check", planFile, "--json"], { env: env(standin.apiKey) });
-      const report = JSON.parse(r.stdout) as { results: { id: string; findings: { code: string; node?: string; path?: string; summary: string }[] }[] };
+      const report = JSON.parse(r.stdout) as {
+        results: { id: string; findings: { code: string; node?: string; path?: string; summary: string }[] }[];
+      };
       const missing = report.results.find((x) => x.id === "preflight")!.findings.find((f) => f.code === "SOURCE_MISSING");
       expect(missing).toMatchObject({ node: standin.nodes[1]!.name, path: taskLogs });
       expect(missing!.summary).toContain(taskLogs);

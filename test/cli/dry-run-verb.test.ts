@@ -25,7 +25,10 @@ describe("octoha dry-run / repair verbs", () => {
   it("a plan with problems exits 2, names the field, and writes nothing (no state directory)", async () => {
     const t = await tempDir();
     cleanup = t.cleanup;
-    await writeFile(path.join(t.dir, "plan.json"), JSON.stringify({ version: 1, octopus: { serverUrl: "not a url", sql: { connectionString: { env: "SQL" } } }, nodes: [], shared: {} }));
+    await writeFile(
+      path.join(t.dir, "plan.json"),
+      JSON.stringify({ version: 1, octopus: { serverUrl: "not a url", sql: { connectionString: { env: "SQL" } } }, nodes: [], shared: {} }),
+    );
     const before = await listTree(t.dir);
     const r = await octoha(["dry-run", "plan.json", "--format", "html", "--out", "report.html"], t.dir);
     expect(r.code).toBe(2);

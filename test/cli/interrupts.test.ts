@@ -29,7 +29,9 @@ function child(finish: boolean, messages: string) {
   p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const ready = new Promise<void>((resolve) => p.stdout.on("data", () => stdout.includes("ready") && resolve()));
   const aborted = new Promise<void>((resolve) => p.stdout.on("data", () => stdout.includes("aborted") && resolve()));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => p.on("close", (code) => resolve({ code, stdout, stderr })));
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    p.on("close", (code) => resolve({ code, stdout, stderr })),
+  );
   return { p, ready, aborted, exited };
 }
 

@@ -27,10 +27,15 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 function octoha(args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(home, "dist/cli/main.js"), ...args], { cwd: home, env: cleanEnv(), timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [path.join(home, "dist/cli/main.js"), ...args],
+      { cwd: home, env: cleanEnv(), timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -28,19 +28,41 @@ describe("octoha standin", () => {
   it("prints URL, node URLs, API key, SQL connection string and serverExe as JSON on stdout, serves them (a node's own serverExe stops that node), and exits 0 on SIGTERM", async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), "octoha-standin-cli-"));
     tmps.push(tmp);
-    const child = spawn(process.execPath, [main, "standin", "--nodes", "3", "--data", tmp, "--seed-tasks", "2"], { stdio: ["ignore", "pipe", "pipe"] });
-    const info = JSON.parse(await firstLine(child)) as { url: string; nodes: { name: string; url: string; serverExe: string }[]; apiKey: string; serverExe: string; dataDir: string; sqlConnectionString: string | null };
+    const child = spawn(process.execPath, [main, "standin", "--nodes", "3", "--data", tmp, "--seed-tasks", "2"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const info = JSON.parse(await firstLine(child)) as {
+      url: string;
+      nodes: { name: string; url: string; serverExe: string }[];
+      apiKey: string;
+      serverExe: string;
+      dataDir: string;
+      sqlConnectionString: string | null;
+    };
     expect(info.sqlConnectionString).toMatch(/^Server=127\.0\.0\.1,\d+;Database=Octopus;/);
     expect(info.nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2", "OCTO3"]);
     expect(info.apiKey).toMatch(/^API-/);
-    const summary = (await (await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } })).json()) as { Nodes: unknown[] };
+    const summary = (await (
+      await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } })
+    ).json()) as { Nodes: unknown[] };
     expect(summary.Nodes).toHaveLength(3);
-    const tasks = (await (await fetch(`${info.nodes[2]!.url}/api/tasks?states=Success,Failed`, { headers: { "X-Octopus-ApiKey": info.apiKey } })).json()) as { TotalResults: number };
+    const tasks = (await (
+      await fetch(`${info.nodes[2]!.url}/api/tasks?states=Success,Failed`, { headers: { "X-Octopus-ApiKey": info.apiKey } })
+    ).json()) as { TotalResults: number };
     expect(tasks.TotalResults).toBe(6);
-    const { stdout } = await promisify(execFile)(info.serverExe, ["show-configuration", "--format=json", "--noconsolelogging", "--instance=OCTO3"]);
+    const { stdout } = await promisify(execFile)(info.serverExe, [
+      "show-configuration",
+      "--format=json",
+      "--noconsolelogging",
+      "--instance=OCTO3",
+    ]);
     expect((JSON.parse(stdout) as Record<string, string>)["Octopus.Server.NodeName"]).toBe("OCTO3");
     await promisify(execFile)(info.nodes[1]!.serverExe, ["service", "--stop"]);
-    expect((await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } }).then((r) => r.json())) as { Nodes: { Name: string; IsOffline: boolean }[] }).toMatchObject({ Nodes: [{ IsOffline: false }, { Name: "OCTO2", IsOffline: true }, { IsOffline: false }] });
+    expect(
+      (await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } }).then((r) =>
+        r.json(),
+      )) as { Nodes: { Name: string; IsOffline: boolean }[] },
+    ).toMatchObject({ Nodes: [{ IsOffline: false }, { Name: "OCTO2", IsOffline: true }, { IsOffline: false }] });
     const exited = new Promise<number | null>((r) => child.once("exit", r));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
@@ -48,7 +70,9 @@ describe("octoha standin", () => {
 
   it("bad options exit 2 and say what is accepted", async () => {
     const run = promisify(execFile);
-    const err = await run(process.execPath, [main, "standin", "--nodes", "zero", "--data", os.tmpdir(), "--schema", "2020"]).catch((e: { code: number; stderr: string }) => e);
+    const err = await run(process.execPath, [main, "standin", "--nodes", "zero", "--data", os.tmpdir(), "--schema", "2020"]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(err).toMatchObject({ code: 2 });
     expect((err as { stderr: string }).stderr).toMatch(/--nodes must be a whole number[\s\S]*--schema must be 3.x or 2018\+/);
   });

@@ -10,7 +10,10 @@ describe("a 5xx storm on the load-balanced API during the run", () => {
     stormOnDrain(s, { failNext: 9, errorStatus: 503 });
     const r = await s.cli("repair", s.planFile, "--yes", "--json");
     expect(r.code, r.stderr).toBe(0);
-    expect(r.lines.filter((l) => l.type === "step-retry").map((l) => [l.stepId, (l.error as { code: string }).code])).toContainEqual(["drain-nodes", "OCTOPUS_API_UNAVAILABLE"]);
+    expect(r.lines.filter((l) => l.type === "step-retry").map((l) => [l.stepId, (l.error as { code: string }).code])).toContainEqual([
+      "drain-nodes",
+      "OCTOPUS_API_UNAVAILABLE",
+    ]);
     expect(s.standin.cluster.state().nodes.map((n) => [n.name, n.isDraining, n.running])).toEqual([
       ["OCTO1", false, true],
       ["OCTO2", false, true],

@@ -44,7 +44,10 @@ describe("child processes and secrets", () => {
     const files = readdirSync(records).filter((f) => f.startsWith("env-"));
     // show-configuration and path (server), and a stop and a start on each node.
     for (const label of ["server", "stop-OCTO1", "stop-OCTO2", "start-OCTO1", "start-OCTO2"]) {
-      expect(files.some((f) => f.startsWith(`env-${label}-`)), `${label} never ran`).toBe(true);
+      expect(
+        files.some((f) => f.startsWith(`env-${label}-`)),
+        `${label} never ran`,
+      ).toBe(true);
     }
     const secretNames = [s.plan.octopus.apiKey!.env, s.plan.octopus.sql.connectionString.env, "OCTOPUS_API_KEY"];
     const secretValues = [s.standin.apiKey, s.standin.sqlConnectionString!, otherKey];

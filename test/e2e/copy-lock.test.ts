@@ -31,7 +31,8 @@ describe("two writers into one shared folder", () => {
     const taskLogs = path.join(sharedRoot(c), "TaskLogs");
     const other = path.join(c.dir, "other-node-logs");
     mkdirSync(other, { recursive: true });
-    for (let i = 0; i < 400; i++) writeFileSync(path.join(other, `servertasks-9${i}_OTHERNODE1.txt`), `another node's log ${i}\n`.repeat(500));
+    for (let i = 0; i < 400; i++)
+      writeFileSync(path.join(other, `servertasks-9${i}_OTHERNODE1.txt`), `another node's log ${i}\n`.repeat(500));
     const lock = path.join(taskLogs, ".octoha", "copy-lock.json");
     const copy = spawn(process.execPath, [CLI, "copy", other, taskLogs, "--concurrency", "1", "--node", "OCTO9"], { stdio: "ignore" });
     const copyDone = new Promise<number | null>((resolve) => copy.on("exit", (code) => resolve(code)));
@@ -44,7 +45,8 @@ describe("two writers into one shared folder", () => {
       copy.kill("SIGCONT");
     }
     expect(run.code, describeChild(run)).toBe(1);
-    const failed = run.events.find((e) => e.type === "step-failed") as { stepId?: string; error?: { code: string; message: string; hint?: string } } | undefined;
+    const failed = run.events.find((e) => e.type === "step-failed") as
+      { stepId?: string; error?: { code: string; message: string; hint?: string } } | undefined;
     expect(failed?.stepId).toBe("copy-task-logs");
     expect(failed?.error?.code).toBe("COPY_TARGET_LOCKED");
     expect(failed?.error?.message).toContain(`pid ${copy.pid}`);

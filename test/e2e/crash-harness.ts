@@ -100,7 +100,13 @@ export async function startCase(o: CaseOptions = {}): Promise<E2eCase> {
     for (const [name, change] of Object.entries(o.before?.nodes ?? {})) cluster.updateNode(name, change);
     const stateDir = path.join(dir, "state");
     const plan = demoPlan(standin, stateDir);
-    plan.options = { ...plan.options, drainTimeoutMinutes: 1, logHandleWaitSeconds: 0, verifySampleSize: 4, approvals: o.approvals ?? "required" };
+    plan.options = {
+      ...plan.options,
+      drainTimeoutMinutes: 1,
+      logHandleWaitSeconds: 0,
+      verifySampleSize: 4,
+      approvals: o.approvals ?? "required",
+    };
     // Secret variables named per case: in-process runs read them from this process's environment,
     // and cases running at the same time must not see each other's.
     const n = ++cases;
@@ -178,7 +184,11 @@ export interface OctohaOptions {
 export function octoha(c: E2eCase, verb: "run" | "repair" | "resume" | "rollback", o: OctohaOptions = {}): Promise<ChildResult> {
   const preload = [...(o.killOn ? ["--import", KILL_FIXTURE] : []), ...(o.killOnOpen ? ["--import", KILL_ON_OPEN_FIXTURE] : [])];
   const args = [...preload, CLI, verb, c.planFile, "--json", ...(o.noYes ? [] : ["--yes"]), ...(o.args ?? [])];
-  const env = { ...c.env, ...(o.killOn ? { E2E_KILL_ON: JSON.stringify(o.killOn) } : {}), ...(o.killOnOpen ? { E2E_KILL_ON_OPEN: JSON.stringify(o.killOnOpen) } : {}) };
+  const env = {
+    ...c.env,
+    ...(o.killOn ? { E2E_KILL_ON: JSON.stringify(o.killOn) } : {}),
+    ...(o.killOnOpen ? { E2E_KILL_ON_OPEN: JSON.stringify(o.killOnOpen) } : {}),
+  };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -196,7 +206,14 @@ export function octoha(c: E2eCase, verb: "run" | "repair" | "resume" | "rollback
           return [];
         }
       });
-      resolve({ code, signal, events, stdout, stderr, ...(o.killOn && signal === "SIGKILL" && events.length ? { killedOn: events[events.length - 1]! } : {}) });
+      resolve({
+        code,
+        signal,
+        events,
+        stdout,
+        stderr,
+        ...(o.killOn && signal === "SIGKILL" && events.length ? { killedOn: events[events.length - 1]! } : {}),
+      });
     });
   });
 }
@@ -209,7 +226,6 @@ function killRecordMatches(spec: KillSpec, r: JournalRecord): boolean {
   if (spec.stepId !== undefined && (!("stepId" in r) || r.stepId !== spec.stepId)) return false;
   return (spec.type === "step-applied" && r.t === "applied") || (spec.type === "step-verified" && r.t === "verified");
 }
-
 
 /**
  * `octoha VERB PLAN --json [--yes]` in this process, with the result shaped as a child's. killOn
@@ -245,8 +261,12 @@ export async function octohaInProcess(
   try {
     const outcome =
       verb === "run" || verb === "repair"
-        ? await runWorkflow({ workflow: verb === "run" ? "migrate" : "repair", planFile: c.planFile,
-            flags: { cancelTasks: false, verifyAll: false }, ...common })
+        ? await runWorkflow({
+            workflow: verb === "run" ? "migrate" : "repair",
+            planFile: c.planFile,
+            flags: { cancelTasks: false, verifyAll: false },
+            ...common,
+          })
         : await continueRun({ mode: verb, planFile: c.planFile, ...common });
     code = outcome.exitCode;
   } catch (error) {
@@ -274,7 +294,11 @@ function parseEvents(stdout: string): ChildEvent[] {
 }
 
 /** What a failure message needs to know about a child: exit, stderr tail, last events. */
-export const describeChild = (r: ChildResult) => `exit ${r.code} signal ${r.signal}\nstderr: ${r.stderr.slice(-1500)}\nlast events: ${r.events.slice(-3).map((e) => JSON.stringify(e).slice(0, 400)).join("\n")}`;
+export const describeChild = (r: ChildResult) =>
+  `exit ${r.code} signal ${r.signal}\nstderr: ${r.stderr.slice(-1500)}\nlast events: ${r.events
+    .slice(-3)
+    .map((e) => JSON.stringify(e).slice(0, 400))
+    .join("\n")}`;
 
 /** The child died of its own kill, on the planned event (the last one it wrote). */
 export function expectKilledAtPlannedPoint(r: ChildResult, where: string): void {
@@ -317,7 +341,13 @@ export function octopusState(s: RunningStandin): OctopusState {
   return {
     maintenance: st.isInMaintenanceMode,
     folders: st.folders,
-    nodes: st.nodes.map((n) => ({ name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks, running: n.running, effectiveFolders: n.effectiveFolders })),
+    nodes: st.nodes.map((n) => ({
+      name: n.name,
+      isDraining: n.isDraining,
+      maxConcurrentTasks: n.maxConcurrentTasks,
+      running: n.running,
+      effectiveFolders: n.effectiveFolders,
+    })),
   };
 }
 
@@ -335,7 +365,10 @@ export async function hashTree(root: string): Promise<Record<string, string>> {
     for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(path.join(dir, e.name), r);
-      else out[r] = createHash("sha256").update(await readFile(path.join(dir, e.name))).digest("hex");
+      else
+        out[r] = createHash("sha256")
+          .update(await readFile(path.join(dir, e.name)))
+          .digest("hex");
     }
   };
   await walk(root, "");
@@ -367,7 +400,9 @@ export const sharedRoot = (c: E2eCase) => path.join(c.standin.dataDir, "shared")
 export const nodesRoot = (c: E2eCase) => path.join(c.standin.dataDir, "nodes");
 
 /** The whole observable end state: Octopus, the shared folders (bytes), the nodes' own folders (bytes). */
-export async function endState(c: E2eCase): Promise<{ octopus: OctopusState; shared: Record<string, string>; nodes: Record<string, string> }> {
+export async function endState(
+  c: E2eCase,
+): Promise<{ octopus: OctopusState; shared: Record<string, string>; nodes: Record<string, string> }> {
   return { octopus: octopusState(c.standin), shared: await hashTree(sharedRoot(c)), nodes: await hashTree(nodesRoot(c)) };
 }
 

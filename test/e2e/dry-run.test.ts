@@ -16,7 +16,10 @@ describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --deta
     expect(dry.lines[0]).toMatchObject({ format: "octoha-dry-run", wouldChange: true });
     expect({ cluster: fullSnapshot(s.standin.dataDir), plan: fullSnapshot(planDir) }).toEqual(before);
     const stateAfter = s.standin.cluster.state();
-    expect({ ...stateAfter, nodes: stateAfter.nodes.map((n) => ({ ...n, lastSeen: "" })) }).toEqual({ ...stateBefore, nodes: stateBefore.nodes.map((n) => ({ ...n, lastSeen: "" })) });
+    expect({ ...stateAfter, nodes: stateAfter.nodes.map((n) => ({ ...n, lastSeen: "" })) }).toEqual({
+      ...stateBefore,
+      nodes: stateBefore.nodes.map((n) => ({ ...n, lastSeen: "" })),
+    });
 
     const repair = await s.cli("repair", s.planFile, "--yes", "--json");
     expect(repair.code, repair.stderr).toBe(0);
@@ -24,7 +27,7 @@ describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --deta
     expect(again.code, `${again.stderr}\n${again.stdout.slice(0, 2000)}`).toBe(0);
   });
 
-  it("a report blocked by a wrong API key exits 1, with or without --detailed-exitcode, never 0 \"nothing would change\"", async () => {
+  it('a report blocked by a wrong API key exits 1, with or without --detailed-exitcode, never 0 "nothing would change"', async () => {
     const s = await scenario();
     const wrongKey = { [s.plan.octopus.apiKey!.env]: "API-WRONGKEY0000000000000000" };
     const dry = await s.cliWithEnv(wrongKey, "dry-run", s.planFile, "--workflow", "repair", "--detailed-exitcode", "--json");

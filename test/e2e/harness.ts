@@ -76,7 +76,11 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
   const planFile = path.join(root, "plan", "plan.json");
   await mkdir(path.dirname(planFile), { recursive: true });
   await writeFile(planFile, `${JSON.stringify(plan, null, 2)}\n`);
-  const env = cleanEnv({ [plan.octopus.apiKey!.env]: standin.apiKey, [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "", ...(typeof o.env === "function" ? o.env(standin) : o.env) });
+  const env = cleanEnv({
+    [plan.octopus.apiKey!.env]: standin.apiKey,
+    [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "",
+    ...(typeof o.env === "function" ? o.env(standin) : o.env),
+  });
 
   return {
     root,

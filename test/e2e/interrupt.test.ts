@@ -54,7 +54,9 @@ function repairThenInterrupt(c: E2eCase, ready: () => boolean, args = ["repair",
     );
     child.on("close", (code) => {
       clearTimeout(kill);
-      const lines = stdout.split("\n").flatMap((l) => (l.startsWith("{\"type\"") ? [JSON.parse(l) as { type: string; outcome?: RunOutcome }] : []));
+      const lines = stdout
+        .split("\n")
+        .flatMap((l) => (l.startsWith('{"type"') ? [JSON.parse(l) as { type: string; outcome?: RunOutcome }] : []));
       resolve({ code, stopMs: Date.now() - sentAt, outcome: lines.find((l) => l.type === "outcome")?.outcome, stderr });
     });
   });
@@ -86,12 +88,18 @@ describe("Ctrl-C while Octopus or SQL Server does not answer", { timeout: 150_00
     expect(steps.get("drain-nodes")?.applied).toBeFalsy();
     expect(existsSync(lockFile(c.stateDir)), "the lock was not released").toBe(false);
     // The abandoned request changed nothing: OCTO2 was never drained.
-    expect(cluster.nodes().map((n) => [n.name, n.isDraining])).toEqual([["OCTO1", true], ["OCTO2", false]]);
+    expect(cluster.nodes().map((n) => [n.name, n.isDraining])).toEqual([
+      ["OCTO1", true],
+      ["OCTO2", false],
+    ]);
 
     http.setFaults("lb", {});
     const resumed = await octoha(c, "resume");
     expect(resumed.code, describeChild(resumed)).toBe(0);
-    expect(cluster.nodes().map((n) => [n.name, n.isDraining])).toEqual([["OCTO1", false], ["OCTO2", false]]);
+    expect(cluster.nodes().map((n) => [n.name, n.isDraining])).toEqual([
+      ["OCTO1", false],
+      ["OCTO2", false],
+    ]);
   });
 
   it("SQL Server hangs on the task inventory: exit 3 within seconds, the step in flight is journaled, resume finishes once SQL answers", async () => {
@@ -126,7 +134,14 @@ describe("Ctrl-C while Octopus or SQL Server does not answer", { timeout: 150_00
     const before = c.standin.sqlRequestsReceived!();
     c.standin.setSqlFaults!({ latencyMs: HANG_MS });
     const report = path.join(c.dir, "dry-run.md");
-    const r = await repairThenInterrupt(c, () => c.standin.sqlRequestsReceived!() > before, ["dry-run", c.planFile, "--workflow", "repair", "--out", report]);
+    const r = await repairThenInterrupt(c, () => c.standin.sqlRequestsReceived!() > before, [
+      "dry-run",
+      c.planFile,
+      "--workflow",
+      "repair",
+      "--out",
+      report,
+    ]);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stopMs, `exited ${r.stopMs} ms after SIGINT`).toBeLessThan(STOP_BOUND_MS);
     expect(r.stderr).toMatch(/interrupted/);

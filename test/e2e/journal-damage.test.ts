@@ -34,7 +34,10 @@ describe.concurrent("a damaged journal against the stand-in cluster", () => {
     const lines = intact.split("\n");
     const at = lines.findIndex((l) => l.includes('"t":"applied","stepId":"drain-nodes"'));
     expect(lines[at]).toContain('"name":"OCTO1","isDraining":false,"maxConcurrentTasks":5}');
-    lines[at] = lines[at]!.replace('"name":"OCTO1","isDraining":false,"maxConcurrentTasks":5}', '"name":"OCTO1","isDraining":false,"maxConcurrentTasks":9}');
+    lines[at] = lines[at]!.replace(
+      '"name":"OCTO1","isDraining":false,"maxConcurrentTasks":5}',
+      '"name":"OCTO1","isDraining":false,"maxConcurrentTasks":9}',
+    );
     writeFileSync(file, lines.join("\n"));
     const drained = octopusState(c.standin);
     expect(drained.nodes.find((n) => n.name === "OCTO1")).toMatchObject({ isDraining: true, maxConcurrentTasks: 5 });
@@ -63,7 +66,9 @@ describe.concurrent("a damaged journal against the stand-in cluster", () => {
 
     const refused = await octoha(c, "resume");
     expect(refused.code, describeChild(refused)).toBe(2);
-    expect(refused.stdout + refused.stderr).toMatch(/is damaged: it ends after record \d+, but record \d+ was written \(journal.head\): the end of the journal is missing/);
+    expect(refused.stdout + refused.stderr).toMatch(
+      /is damaged: it ends after record \d+, but record \d+ was written \(journal.head\): the end of the journal is missing/,
+    );
     expect(octopusState(c.standin), "a refused resume changed Octopus").toEqual(stopped);
 
     writeFileSync(file, intact);

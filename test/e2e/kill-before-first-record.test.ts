@@ -34,7 +34,9 @@ async function expectSameCommandFinishes(c: E2eCase): Promise<void> {
   expect(again.stdout + again.stderr).toMatch(/Took over the lock of run/);
   const st = octopusState(c.standin);
   expect(st.maintenance).toBe(false);
-  expect(st.nodes.every((n) => n.running && !n.isDraining && n.effectiveFolders.taskLogs === "\\\\fs01\\OctopusShared\\TaskLogs")).toBe(true);
+  expect(st.nodes.every((n) => n.running && !n.isDraining && n.effectiveFolders.taskLogs === "\\\\fs01\\OctopusShared\\TaskLogs")).toBe(
+    true,
+  );
   // Only the finished run is left: resume and status see it, not the empty one.
   expect(runsOf(c)).toHaveLength(1);
   expect(existsSync(path.join(c.stateDir, "lock.json"))).toBe(false);

@@ -44,7 +44,10 @@ describe("SIGKILL while quarantining a collision", () => {
     const after = await hashTree(dst);
     expect(Object.keys(after).filter((p) => p.endsWith(".octoha-tmp"))).toEqual([]);
     // Nothing lost: each node's file is at its name or quarantined under its node, with its bytes.
-    for (const [node, src] of [["OCTO1", a], ["OCTO2", b]] as const) {
+    for (const [node, src] of [
+      ["OCTO1", a],
+      ["OCTO2", b],
+    ] as const) {
       for (const [rel, sha] of Object.entries(await hashTree(src))) {
         expect([after[rel], after[`.octoha/conflicts/${node}/${rel}`]], `${node} ${rel}`).toContain(sha);
       }

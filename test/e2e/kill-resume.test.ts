@@ -16,7 +16,22 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeChild, endState, expectStoppedAtPlannedPoint, hashTree, octoha, octohaInProcess, prng, sharedRoot, startCase, stepIdsOf, verbFor, type E2eCase, type KillSpec, type Workflow } from "./crash-harness.js";
+import {
+  describeChild,
+  endState,
+  expectStoppedAtPlannedPoint,
+  hashTree,
+  octoha,
+  octohaInProcess,
+  prng,
+  sharedRoot,
+  startCase,
+  stepIdsOf,
+  verbFor,
+  type E2eCase,
+  type KillSpec,
+  type Workflow,
+} from "./crash-harness.js";
 
 const SEED = Number(process.env.E2E_SEED ?? 20261126);
 const BIG_FILES = 24;
@@ -39,8 +54,16 @@ function bigArtifacts(node: string): Record<string, Buffer> {
  */
 const midCopies = (w: Workflow): { stepId: string; kind: string }[] =>
   w === "migrate"
-    ? [{ stepId: "preseed", kind: "taskLogs" }, { stepId: "preseed", kind: "artifacts" }, { stepId: "preseed", kind: "packages" }]
-    : [{ stepId: "copy-task-logs", kind: "taskLogs" }, { stepId: "copy-artifacts", kind: "artifacts" }, { stepId: "copy-packages", kind: "packages" }];
+    ? [
+        { stepId: "preseed", kind: "taskLogs" },
+        { stepId: "preseed", kind: "artifacts" },
+        { stepId: "preseed", kind: "packages" },
+      ]
+    : [
+        { stepId: "copy-task-logs", kind: "taskLogs" },
+        { stepId: "copy-artifacts", kind: "artifacts" },
+        { stepId: "copy-packages", kind: "packages" },
+      ];
 
 const opened: E2eCase[] = [];
 afterAll(async () => {
@@ -72,7 +95,12 @@ async function killedAtEveryStep(w: Workflow, random: () => number) {
     if (steps && stepId === undefined) break;
     // The first invocation's step list is not known yet: it dies after whatever step comes first.
     const mid = pendingMidCopies[0];
-    const kill: KillSpec = stepId === undefined ? { type: "step-applied" } : mid !== undefined && mid.stepId === stepId ? { type: "mid-copy", stepId, kind: mid.kind } : { type: random() < 0.5 ? "step-applied" : "step-verified", stepId };
+    const kill: KillSpec =
+      stepId === undefined
+        ? { type: "step-applied" }
+        : mid !== undefined && mid.stepId === stepId
+          ? { type: "mid-copy", stepId, kind: mid.kind }
+          : { type: random() < 0.5 ? "step-applied" : "step-verified", stepId };
     const verb = k === 0 ? verbFor(w) : "resume";
     const r = kill.type === "mid-copy" ? await octoha(c, verb, { killOn: kill }) : await octohaInProcess(c, verb, { killOn: kill });
     steps ??= stepIdsOf(r);
@@ -83,7 +111,9 @@ async function killedAtEveryStep(w: Workflow, random: () => number) {
       pendingMidCopies.shift();
       k--; // the same step again: its next mid-copy kill, or its boundary
       if (kill.kind !== "artifacts") continue;
-      const copied = Object.keys(await hashTree(sharedRoot(c))).filter((p) => p.startsWith("Artifacts/Spaces-1/Bundles/") && !p.endsWith(".octoha-tmp"));
+      const copied = Object.keys(await hashTree(sharedRoot(c))).filter(
+        (p) => p.startsWith("Artifacts/Spaces-1/Bundles/") && !p.endsWith(".octoha-tmp"),
+      );
       expect(copied.length, `${where()}: the kill did not land in the middle of the copy`).toBeGreaterThan(0);
       expect(copied.length, `${where()}: the kill did not land in the middle of the copy`).toBeLessThan(BIG_FILES * 2);
     }
@@ -95,20 +125,31 @@ async function killedAtEveryStep(w: Workflow, random: () => number) {
 }
 
 describe("killed at every step boundary (simulated in-process) and in the middle of every copy (SIGKILL), then resume", () => {
-  it.concurrent.each(["migrate", "repair"] as const)("%s: after a kill after every step and in the middle of every copy, resumed runs end exactly as an uninterrupted run", async (w) => {
-    const random = prng(SEED + (w === "migrate" ? 1 : 2));
-    const [reference, chain] = await Promise.all([uninterrupted(w), killedAtEveryStep(w, random)]);
-    expect(chain.steps).toEqual(reference.steps);
-    expect(chain.log.length, chain.where).toBe(reference.steps.length + midCopies(w).length);
-    // No temp file survives a resume, nothing is lost, nothing differs.
-    expect(Object.keys(chain.state.shared).filter((p) => p.endsWith(".octoha-tmp")), chain.where).toEqual([]);
-    expect(chain.state.octopus, chain.where).toEqual(reference.state.octopus);
-    expect(chain.state.shared, chain.where).toEqual(reference.state.shared);
-    // Copy, never move: the nodes' own folders are as they were.
-    expect(chain.state.nodes, chain.where).toEqual(reference.state.nodes);
-    // And the run did its job: every node runs on the shared folders, out of maintenance, undrained.
-    expect(reference.state.octopus.maintenance).toBe(false);
-    expect(reference.state.octopus.nodes.every((n) => n.running && !n.isDraining && n.effectiveFolders.taskLogs === "\\\\fs01\\OctopusShared\\TaskLogs")).toBe(true);
-    expect(Object.keys(reference.state.shared).filter((p) => p.startsWith("Artifacts/Spaces-1/Bundles/")).length).toBe(BIG_FILES * 2);
-  }, 300_000);
+  it.concurrent.each(["migrate", "repair"] as const)(
+    "%s: after a kill after every step and in the middle of every copy, resumed runs end exactly as an uninterrupted run",
+    async (w) => {
+      const random = prng(SEED + (w === "migrate" ? 1 : 2));
+      const [reference, chain] = await Promise.all([uninterrupted(w), killedAtEveryStep(w, random)]);
+      expect(chain.steps).toEqual(reference.steps);
+      expect(chain.log.length, chain.where).toBe(reference.steps.length + midCopies(w).length);
+      // No temp file survives a resume, nothing is lost, nothing differs.
+      expect(
+        Object.keys(chain.state.shared).filter((p) => p.endsWith(".octoha-tmp")),
+        chain.where,
+      ).toEqual([]);
+      expect(chain.state.octopus, chain.where).toEqual(reference.state.octopus);
+      expect(chain.state.shared, chain.where).toEqual(reference.state.shared);
+      // Copy, never move: the nodes' own folders are as they were.
+      expect(chain.state.nodes, chain.where).toEqual(reference.state.nodes);
+      // And the run did its job: every node runs on the shared folders, out of maintenance, undrained.
+      expect(reference.state.octopus.maintenance).toBe(false);
+      expect(
+        reference.state.octopus.nodes.every(
+          (n) => n.running && !n.isDraining && n.effectiveFolders.taskLogs === "\\\\fs01\\OctopusShared\\TaskLogs",
+        ),
+      ).toBe(true);
+      expect(Object.keys(reference.state.shared).filter((p) => p.startsWith("Artifacts/Spaces-1/Bundles/")).length).toBe(BIG_FILES * 2);
+    },
+    300_000,
+  );
 });

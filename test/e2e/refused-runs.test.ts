@@ -15,7 +15,11 @@ describe("refused and failed-at-preflight runs", () => {
     const sqlVar = s.plan.octopus.sql.connectionString.env;
     const planDir = path.dirname(s.planFile);
     const before = { cluster: fullSnapshot(s.standin.dataDir), plan: fullSnapshot(planDir) };
-    for (const args of [["run", s.planFile, "--yes"], ["repair", s.planFile, "--yes", "--json"], ["dry-run", s.planFile, "--detailed-exitcode"]]) {
+    for (const args of [
+      ["run", s.planFile, "--yes"],
+      ["repair", s.planFile, "--yes", "--json"],
+      ["dry-run", s.planFile, "--detailed-exitcode"],
+    ]) {
       const r = await s.cliWithEnv({ [sqlVar]: undefined }, ...args);
       expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
       if (args.includes("--json")) expect(JSON.parse(r.stdout)).toMatchObject({ type: "error", error: { code: "ENV_UNSET" } });

@@ -23,7 +23,9 @@ describe("repair of a two-node cluster whose nodes wrote to their own disks (`oc
     expect(readFileSync(quarantined, "utf8")).toBe(readFileSync(path.join(nodeFolder(s, "OCTO2", "TaskLogs"), name), "utf8"));
 
     const report = await s.runReport(r.outcome);
-    expect(report.collisions).toMatchObject([{ folder: "taskLogs", node: "OCTO2", relPath: name, winner: "target", quarantinedAt: quarantined }]);
+    expect(report.collisions).toMatchObject([
+      { folder: "taskLogs", node: "OCTO2", relPath: name, winner: "target", quarantinedAt: quarantined },
+    ]);
     expect(report.logsNowhere).toEqual([]);
     const md = readFileSync(r.outcome!.report ?? path.join(path.dirname(r.outcome!.journal), "report.md"), "utf8");
     expect(md).toContain(`taskLogs/${name}`);

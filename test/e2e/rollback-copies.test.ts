@@ -9,7 +9,19 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeChild, expectKilledAtPlannedPoint, hashTree, listDirs, nodesRoot, octoha, octopusState, sharedRoot, startCase, type ChildEvent, type E2eCase } from "./crash-harness.js";
+import {
+  describeChild,
+  expectKilledAtPlannedPoint,
+  hashTree,
+  listDirs,
+  nodesRoot,
+  octoha,
+  octopusState,
+  sharedRoot,
+  startCase,
+  type ChildEvent,
+  type E2eCase,
+} from "./crash-harness.js";
 
 const opened: E2eCase[] = [];
 afterAll(async () => {
@@ -19,12 +31,16 @@ afterAll(async () => {
 /** Enough artifact bytes per node that the copy is caught with files in flight. */
 function bigArtifacts(node: string): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
-  for (let i = 0; i < 40; i++) out[`Bundles\\${node}-bundle-${i}.bin`] = Buffer.alloc(512 * 1024, createHash("sha256").update(`${node}:${i}`).digest("hex"));
+  for (let i = 0; i < 40; i++)
+    out[`Bundles\\${node}-bundle-${i}.bin`] = Buffer.alloc(512 * 1024, createHash("sha256").update(`${node}:${i}`).digest("hex"));
   return out;
 }
 
 const temps = (tree: Record<string, string>) => Object.keys(tree).filter((p) => p.endsWith(".octoha-tmp"));
-const progress = (events: ChildEvent[], stepId: string) => events.filter((e) => e.type === "step-progress" && e.stepId === stepId).map((e) => e.event as { message: string; data?: Record<string, unknown> });
+const progress = (events: ChildEvent[], stepId: string) =>
+  events
+    .filter((e) => e.type === "step-progress" && e.stepId === stepId)
+    .map((e) => e.event as { message: string; data?: Record<string, unknown> });
 const outcomeOf = (r: { events: ChildEvent[] }) => r.events.find((e) => e.type === "outcome")?.outcome;
 
 describe("rollback and the files a run copied", () => {
@@ -52,7 +68,10 @@ describe("rollback and the files a run copied", () => {
     expect(rb.code, describeChild(rb)).toBe(4);
     const afterRollback = await hashTree(shared);
     expect(temps(afterRollback), "rollback removed the partial files the killed copy left").toEqual([]);
-    expect(Object.keys(afterRollback).filter((p) => p.startsWith("TaskLogs/")).length, "without --remove-copies the copies stay").toBeGreaterThanOrEqual(copiedLogs.length);
+    expect(
+      Object.keys(afterRollback).filter((p) => p.startsWith("TaskLogs/")).length,
+      "without --remove-copies the copies stay",
+    ).toBeGreaterThanOrEqual(copiedLogs.length);
     const stayed = progress(rb.events, "copy-task-logs").find((e) => e.data?.["copiesStayed"] !== undefined)!;
     expect(stayed.data?.["copiesStayed"]).toBeGreaterThan(0);
     expect(stayed.message).toMatch(/file\(s\) this step copied stay in /);
@@ -71,13 +90,17 @@ describe("rollback and the files a run copied", () => {
     // they cannot be proven the run's, so they stay, listed by provision-storage's rollback.
     const unrecorded = remaining.filter((p) => p.startsWith("Artifacts/"));
     expect(remaining.filter((p) => !p.startsWith("Artifacts/")).sort()).toEqual([copiedLogs[0]!, "Packages/operator-notes.txt"].sort());
-    expect(unrecorded.length, "most of the copied artifacts were recorded and removed").toBeLessThan(Object.keys(left).filter((p) => p.startsWith("Artifacts/") && !p.endsWith(".octoha-tmp")).length);
+    expect(unrecorded.length, "most of the copied artifacts were recorded and removed").toBeLessThan(
+      Object.keys(left).filter((p) => p.startsWith("Artifacts/") && !p.endsWith(".octoha-tmp")).length,
+    );
     const listed = progress(removal.events, "provision-storage").flatMap((e) => (e.data?.["files"] as string[] | undefined) ?? []);
     for (const p of unrecorded) {
       expect(sources.has(end[p]!), `${p} is a byte copy of a node's file`).toBe(true);
       expect(listed, `${p} is listed as left in place`).toContain(path.join(shared, ...p.split("/")));
     }
-    const kept = progress(removal.events, "copy-task-logs").flatMap((e) => (e.data?.["kept"] as { path: string; reason: string }[] | undefined) ?? []);
+    const kept = progress(removal.events, "copy-task-logs").flatMap(
+      (e) => (e.data?.["kept"] as { path: string; reason: string }[] | undefined) ?? [],
+    );
     expect(kept).toContainEqual({ path: changed, reason: "it changed since this run copied it" });
     // Quarantined losers (collisions between the nodes) stay for review: copies of node files.
     for (const [p, hash] of Object.entries(end)) if (p.includes("/.octoha/")) expect(sources.has(hash), p).toBe(true);
@@ -101,7 +124,10 @@ describe("rollback and the files a run copied", () => {
     expect(removed.data?.["copiesRemoved"]).toBeGreaterThan(0);
     const left = await hashTree(sharedRoot(c));
     // Only quarantined losers may stay (reported as collisions by the run); everything copied is gone.
-    expect(Object.keys(left).filter((p) => !p.includes("/.octoha/")), JSON.stringify(readdirSync(c.standin.dataDir))).toEqual([]);
+    expect(
+      Object.keys(left).filter((p) => !p.includes("/.octoha/")),
+      JSON.stringify(readdirSync(c.standin.dataDir)),
+    ).toEqual([]);
     if (Object.keys(left).length === 0) expect(existsSync(sharedRoot(c))).toBe(false);
     expect(await hashTree(nodesRoot(c))).toEqual(nodesBefore);
   }, 300_000);

@@ -14,7 +14,22 @@
  */
 import { existsSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeChild, endState, expectStoppedAtPlannedPoint, octoha, octohaInProcess, octopusState, prng, sharedRoot, startCase, verbFor, type ChildResult, type E2eCase, type KillSpec, type Workflow } from "./crash-harness.js";
+import {
+  describeChild,
+  endState,
+  expectStoppedAtPlannedPoint,
+  octoha,
+  octohaInProcess,
+  octopusState,
+  prng,
+  sharedRoot,
+  startCase,
+  verbFor,
+  type ChildResult,
+  type E2eCase,
+  type KillSpec,
+  type Workflow,
+} from "./crash-harness.js";
 
 const SEED = Number(process.env.E2E_SEED ?? 20261127);
 const BEFORE = { maintenance: true, nodes: { OCTO1: { maxConcurrentTasks: 7 }, OCTO2: { isDraining: true, maxConcurrentTasks: 3 } } };
@@ -31,84 +46,127 @@ afterAll(async () => {
 });
 
 const STEPS: Record<Workflow, string[]> = {
-  migrate: ["preflight", "provision-storage", "preseed", "drain-nodes", "maintenance-on", "stop-services", "copy-task-logs", "copy-artifacts", "copy-packages", "verify-copy", "repath", "start-services", "verify-octopus", "maintenance-off", "undrain"],
-  repair: ["preflight", "provision-storage", "drain-nodes", "maintenance-on", "stop-services", "repath", "copy-task-logs", "copy-artifacts", "copy-packages", "verify-copy", "start-services", "verify-octopus", "maintenance-off", "undrain"],
+  migrate: [
+    "preflight",
+    "provision-storage",
+    "preseed",
+    "drain-nodes",
+    "maintenance-on",
+    "stop-services",
+    "copy-task-logs",
+    "copy-artifacts",
+    "copy-packages",
+    "verify-copy",
+    "repath",
+    "start-services",
+    "verify-octopus",
+    "maintenance-off",
+    "undrain",
+  ],
+  repair: [
+    "preflight",
+    "provision-storage",
+    "drain-nodes",
+    "maintenance-on",
+    "stop-services",
+    "repath",
+    "copy-task-logs",
+    "copy-artifacts",
+    "copy-packages",
+    "verify-copy",
+    "start-services",
+    "verify-octopus",
+    "maintenance-off",
+    "undrain",
+  ],
 };
 
 describe.concurrent("rollback from after every step", () => {
-  it.each(["migrate", "repair"] as const)("%s: before the point of no return, rollback puts a non-default cluster back exactly; after it, rollback refuses and the finished run restores that cluster", async (w) => {
-    const random = prng(SEED + (w === "migrate" ? 1 : 2));
-    const c = await startCase({ before: BEFORE });
-    opened.push(c);
-    const before = await endState(c);
-    expect(before.octopus.maintenance).toBe(true);
-    const sourceHashes = new Set(Object.values(before.nodes));
-    const steps = STEPS[w];
-    const ponr = steps.indexOf(POINT_OF_NO_RETURN);
-    let everCopied = false;
+  it.each(["migrate", "repair"] as const)(
+    "%s: before the point of no return, rollback puts a non-default cluster back exactly; after it, rollback refuses and the finished run restores that cluster",
+    async (w) => {
+      const random = prng(SEED + (w === "migrate" ? 1 : 2));
+      const c = await startCase({ before: BEFORE });
+      opened.push(c);
+      const before = await endState(c);
+      expect(before.octopus.maintenance).toBe(true);
+      const sourceHashes = new Set(Object.values(before.nodes));
+      const steps = STEPS[w];
+      const ponr = steps.indexOf(POINT_OF_NO_RETURN);
+      let everCopied = false;
 
-    for (let k = 0; k < ponr; k++) {
-      const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
-      // Stopped by the first approval gate (maintenance-on) without --yes, or killed.
-      const viaGate = steps[k + 1] === "maintenance-on";
-      const r = viaGate
-        ? await octohaInProcess(c, verbFor(w), { noYes: true })
-        : await octohaInProcess(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
-      if (viaGate) {
-        expect(r.code, `${where}: ${describeChild(r)}`).toBe(3);
-        expect(outcomeOf(r)?.status).toBe("awaiting-approval");
-      } else {
-        await expectStoppedAtPlannedPoint(r, where);
+      for (let k = 0; k < ponr; k++) {
+        const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
+        // Stopped by the first approval gate (maintenance-on) without --yes, or killed.
+        const viaGate = steps[k + 1] === "maintenance-on";
+        const r = viaGate
+          ? await octohaInProcess(c, verbFor(w), { noYes: true })
+          : await octohaInProcess(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
+        if (viaGate) {
+          expect(r.code, `${where}: ${describeChild(r)}`).toBe(3);
+          expect(outcomeOf(r)?.status).toBe("awaiting-approval");
+        } else {
+          await expectStoppedAtPlannedPoint(r, where);
+        }
+
+        const rb = await octohaInProcess(c, "rollback");
+        expect(rb.code, `${where}: rollback\n${describeChild(rb)}`).toBe(4);
+        expect(outcomeOf(rb)?.status).toBe("rolled-back");
+        const after = await endState(c);
+        expect(after.octopus, `${where}: Octopus is not back as it was`).toEqual(before.octopus);
+        expect(after.nodes, `${where}: a source file changed`).toEqual(before.nodes);
+        const shared = Object.entries(after.shared);
+        expect(
+          shared.filter(([p]) => p.endsWith(".octoha-tmp")),
+          where,
+        ).toEqual([]);
+        // What was copied stays (copy never deletes), byte for byte a copy of some node's file.
+        expect(
+          shared.filter(([, hash]) => !sourceHashes.has(hash)).map(([p]) => p),
+          where,
+        ).toEqual([]);
+        everCopied ||= shared.length > 0;
+        // The shared folders this run created are removed when (and only when) they are empty.
+        if (!everCopied) expect(existsSync(sharedRoot(c)), `${where}: an empty shared folder octoha created was left behind`).toBe(false);
       }
 
-      const rb = await octohaInProcess(c, "rollback");
-      expect(rb.code, `${where}: rollback\n${describeChild(rb)}`).toBe(4);
-      expect(outcomeOf(rb)?.status).toBe("rolled-back");
-      const after = await endState(c);
-      expect(after.octopus, `${where}: Octopus is not back as it was`).toEqual(before.octopus);
-      expect(after.nodes, `${where}: a source file changed`).toEqual(before.nodes);
-      const shared = Object.entries(after.shared);
-      expect(shared.filter(([p]) => p.endsWith(".octoha-tmp")), where).toEqual([]);
-      // What was copied stays (copy never deletes), byte for byte a copy of some node's file.
-      expect(shared.filter(([, hash]) => !sourceHashes.has(hash)).map(([p]) => p), where).toEqual([]);
-      everCopied ||= shared.length > 0;
-      // The shared folders this run created are removed when (and only when) they are empty.
-      if (!everCopied) expect(existsSync(sharedRoot(c)), `${where}: an empty shared folder octoha created was left behind`).toBe(false);
-    }
+      // Past the point of no return: a rollback after any later step refuses and changes nothing.
+      for (let k = ponr; k < steps.length; k++) {
+        const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
+        // The first kill past the point of no return is a real SIGKILL of a child process.
+        const killOn = afterStep(steps[k]!, random);
+        const r = k === ponr ? await octoha(c, verbFor(w), { killOn }) : await octohaInProcess(c, "resume", { killOn });
+        await expectStoppedAtPlannedPoint(r, where);
+        if (k === ponr) expect(r.signal, `${where}: the real kill`).toBe("SIGKILL");
+        const stopped = octopusState(c.standin);
+        const rb = await octohaInProcess(c, "rollback");
+        expect(rb.code, `${where}: rollback must refuse\n${describeChild(rb)}`).toBe(1);
+        const outcome = outcomeOf(rb);
+        expect(outcome?.status).toBe("rollback-incomplete");
+        expect(outcome?.undone, where).toEqual([]);
+        expect(outcome?.undoProblems?.[0]).toMatchObject({ stepId: "repath", kind: "refused" });
+        expect(outcome?.undoProblems?.[0]?.reason, where).toMatch(/started on the new folders/);
+        // What it prints next would work: resume (the same rollback refuses again), or undo only the steps after repath.
+        const after = steps[steps.indexOf("repath") + 1]!;
+        expect(outcome?.nextCommand, where).toBe(`octoha resume ${c.planFile} --run ${outcome?.runId}`);
+        expect(outcome?.partialRollbackCommand, where).toBe(`octoha rollback ${c.planFile} --run ${outcome?.runId} --to ${after} --yes`);
+        expect(octopusState(c.standin), `${where}: a refused rollback changed Octopus`).toEqual(stopped);
+      }
+      const done = await octohaInProcess(c, "resume");
+      expect(done.code, `${w}, seed ${SEED}: final resume\n${describeChild(done)}`).toBe(0);
 
-    // Past the point of no return: a rollback after any later step refuses and changes nothing.
-    for (let k = ponr; k < steps.length; k++) {
-      const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
-      // The first kill past the point of no return is a real SIGKILL of a child process.
-      const killOn = afterStep(steps[k]!, random);
-      const r = k === ponr ? await octoha(c, verbFor(w), { killOn }) : await octohaInProcess(c, "resume", { killOn });
-      await expectStoppedAtPlannedPoint(r, where);
-      if (k === ponr) expect(r.signal, `${where}: the real kill`).toBe("SIGKILL");
-      const stopped = octopusState(c.standin);
-      const rb = await octohaInProcess(c, "rollback");
-      expect(rb.code, `${where}: rollback must refuse\n${describeChild(rb)}`).toBe(1);
-      const outcome = outcomeOf(rb);
-      expect(outcome?.status).toBe("rollback-incomplete");
-      expect(outcome?.undone, where).toEqual([]);
-      expect(outcome?.undoProblems?.[0]).toMatchObject({ stepId: "repath", kind: "refused" });
-      expect(outcome?.undoProblems?.[0]?.reason, where).toMatch(/started on the new folders/);
-      // What it prints next would work: resume (the same rollback refuses again), or undo only the steps after repath.
-      const after = steps[steps.indexOf("repath") + 1]!;
-      expect(outcome?.nextCommand, where).toBe(`octoha resume ${c.planFile} --run ${outcome?.runId}`);
-      expect(outcome?.partialRollbackCommand, where).toBe(`octoha rollback ${c.planFile} --run ${outcome?.runId} --to ${after} --yes`);
-      expect(octopusState(c.standin), `${where}: a refused rollback changed Octopus`).toEqual(stopped);
-    }
-    const done = await octohaInProcess(c, "resume");
-    expect(done.code, `${w}, seed ${SEED}: final resume\n${describeChild(done)}`).toBe(0);
-
-    // The finished run restores the exact non-default before-state, on the shared folders.
-    const end = octopusState(c.standin);
-    expect(end.maintenance).toBe(true);
-    expect(end.nodes.map((n) => ({ name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks, running: n.running }))).toEqual([
-      { name: "OCTO1", isDraining: false, maxConcurrentTasks: 7, running: true },
-      { name: "OCTO2", isDraining: true, maxConcurrentTasks: 3, running: true },
-    ]);
-    expect(end.folders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
-    expect(end.nodes.every((n) => n.effectiveFolders.taskLogs === end.folders.taskLogs)).toBe(true);
-  }, 480_000);
+      // The finished run restores the exact non-default before-state, on the shared folders.
+      const end = octopusState(c.standin);
+      expect(end.maintenance).toBe(true);
+      expect(
+        end.nodes.map((n) => ({ name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks, running: n.running })),
+      ).toEqual([
+        { name: "OCTO1", isDraining: false, maxConcurrentTasks: 7, running: true },
+        { name: "OCTO2", isDraining: true, maxConcurrentTasks: 3, running: true },
+      ]);
+      expect(end.folders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
+      expect(end.nodes.every((n) => n.effectiveFolders.taskLogs === end.folders.taskLogs)).toBe(true);
+    },
+    480_000,
+  );
 });

@@ -21,7 +21,8 @@ async function stoppedAt(types: ("applied" | "verified")[], at: number, spec: Ki
   dirs.push(stateDir);
   const w = new JournalWriter({ stateDir, runId: "r", redactor: new Redactor() });
   await w.open();
-  for (const t of types) await w.append(t === "applied" ? { t, stepId: "drain-nodes", result: {} } : { t, stepId: "drain-nodes", ok: true, summary: "ok" });
+  for (const t of types)
+    await w.append(t === "applied" ? { t, stepId: "drain-nodes", result: {} } : { t, stepId: "drain-nodes", ok: true, summary: "ok" });
   await w.close();
   const record = (await readJournal(stateDir, "r")).records[at - 1] as JournalRecord;
   return { code: null, signal: null, events: [], stdout: "", stderr: "", simulatedKillAt: { stateDir, runId: "r", record, spec } };

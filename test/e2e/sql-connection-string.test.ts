@@ -23,7 +23,8 @@ interface Finding {
 const errorsOf = (stdout: string): Finding[] =>
   (JSON.parse(stdout) as { results: { findings: Finding[] }[] }).results.flatMap((r) => r.findings.filter((f) => f.severity === "error"));
 
-const withPassword = (standin: RunningStandin, password: string) => standin.sqlConnectionString!.replace(/Password=[^;]*/, `Password=${password}`);
+const withPassword = (standin: RunningStandin, password: string) =>
+  standin.sqlConnectionString!.replace(/Password=[^;]*/, `Password=${password}`);
 
 describe("a SQL connection string that does not work", () => {
   it("a wrong password is a refused login with the login's fix, in check and in repair; never an unrecognised schema", async () => {
@@ -47,24 +48,31 @@ describe("a SQL connection string that does not work", () => {
   });
 
   it.each([
-    ["a URL", (st: RunningStandin) => `mssql://octoha_reader:${WRONG}@127.0.0.1:${/,(\d+)/.exec(st.sqlConnectionString!)![1]}/Octopus`, /is a URL/],
+    [
+      "a URL",
+      (st: RunningStandin) => `mssql://octoha_reader:${WRONG}@127.0.0.1:${/,(\d+)/.exec(st.sqlConnectionString!)![1]}/Octopus`,
+      /is a URL/,
+    ],
     ["no server", () => `Database=Octopus;User Id=octoha_reader;Password=${WRONG}`, /names no server/],
     ["Integrated Security without a login", () => "Server=127.0.0.1,1433;Database=Octopus;Integrated Security=SSPI", /Integrated Security/],
-  ])("%s is refused with exit 2 naming the accepted form, by check and by repair, and nothing is written", async (_what, connectionString, reason) => {
-    const s = await scenario({ env: (standin) => ({ [SQL_ENV]: connectionString(standin) }) });
-    const check = await s.cli("check", s.planFile, "--json");
-    expect(check.code, check.stderr).toBe(2);
-    const errors = errorsOf(check.stdout);
-    expect(errors.map((f) => f.code)).toEqual(["SQL_CONNECTION_STRING_INVALID"]);
-    expect(errors[0]!.summary).toMatch(reason);
-    expect(errors[0]!.fix).toMatch(/Server=HOST\[,PORT\].*Database=Octopus;User Id=LOGIN/);
+  ])(
+    "%s is refused with exit 2 naming the accepted form, by check and by repair, and nothing is written",
+    async (_what, connectionString, reason) => {
+      const s = await scenario({ env: (standin) => ({ [SQL_ENV]: connectionString(standin) }) });
+      const check = await s.cli("check", s.planFile, "--json");
+      expect(check.code, check.stderr).toBe(2);
+      const errors = errorsOf(check.stdout);
+      expect(errors.map((f) => f.code)).toEqual(["SQL_CONNECTION_STRING_INVALID"]);
+      expect(errors[0]!.summary).toMatch(reason);
+      expect(errors[0]!.fix).toMatch(/Server=HOST\[,PORT\].*Database=Octopus;User Id=LOGIN/);
 
-    const run = await s.cli("repair", s.planFile, "--yes");
-    expect(run.code, run.stderr).toBe(2);
-    expect(run.stderr).toMatch(reason);
-    expect(run.stderr).toMatch(/ADO\.NET form/);
-    expect(run.stderr).not.toMatch(/undefined/);
-    expect(existsSync(s.stateDir), "a refused run wrote its state directory").toBe(false);
-    for (const text of [check.stdout, check.stderr, run.stdout, run.stderr]) expect(text).not.toContain(WRONG);
-  });
+      const run = await s.cli("repair", s.planFile, "--yes");
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(reason);
+      expect(run.stderr).toMatch(/ADO\.NET form/);
+      expect(run.stderr).not.toMatch(/undefined/);
+      expect(existsSync(s.stateDir), "a refused run wrote its state directory").toBe(false);
+      for (const text of [check.stdout, check.stderr, run.stdout, run.stderr]) expect(text).not.toContain(WRONG);
+    },
+  );
 });

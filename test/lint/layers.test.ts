@@ -17,7 +17,10 @@ describe("layering lint", () => {
   });
 
   it("rejects a back edge from a nested folder (src/octopus/rest → src/plan)", async () => {
-    const errors = await errorsFor("src/octopus/rest/fixture.ts", 'import type { Plan } from "../../plan/schema.js";\nexport type P = Plan;\n');
+    const errors = await errorsFor(
+      "src/octopus/rest/fixture.ts",
+      'import type { Plan } from "../../plan/schema.js";\nexport type P = Plan;\n',
+    );
     expect(errors).toEqual([expect.stringMatching(/^no-restricted-imports: .*src\/octopus may import only/)]);
   });
 
@@ -28,7 +31,9 @@ describe("layering lint", () => {
 
   it("allows imports down the layers and inside a folder", async () => {
     expect(await errorsFor("src/cli/fixture.ts", 'import "../operations/run.js";\nimport "../steps/copy.js";\n')).toEqual([]);
-    expect(await errorsFor("src/plan/fixture.ts", 'import "../model/preview.js";\nimport "../octopus/sql/connection-string.js";\n')).toEqual([]);
+    expect(
+      await errorsFor("src/plan/fixture.ts", 'import "../model/preview.js";\nimport "../octopus/sql/connection-string.js";\n'),
+    ).toEqual([]);
     // src/octopus/cli is a subfolder of octopus, not the cli layer.
     expect(await errorsFor("src/octopus/rest/fixture.ts", 'import "../cli/index.js";\nimport "../../model/folders.js";\n')).toEqual([]);
   });

@@ -45,7 +45,11 @@ describe("running Octopus.Server.exe", () => {
     const exe = script("echo-args", `for a in "$@"; do printf '%s\\n' "$a" >> '${log}'; done`);
     const folders = new CliServerFolders({ command: [exe], instance: "My Instance", version: async () => "2024.1.1" });
     await folders.write({ taskLogs: "\\\\fs01\\Octo Share & 'Co'\\TaskLogs" });
-    expect(readFileSync(log, "utf8").split("\n").filter(Boolean)).toEqual(["path", "--instance=My Instance", "--taskLogs=\\\\fs01\\Octo Share & 'Co'\\TaskLogs"]);
+    expect(readFileSync(log, "utf8").split("\n").filter(Boolean)).toEqual([
+      "path",
+      "--instance=My Instance",
+      "--taskLogs=\\\\fs01\\Octo Share & 'Co'\\TaskLogs",
+    ]);
   });
 
   it("refuses --imports on a 2020 server before running anything, as bad input", async () => {
@@ -82,7 +86,11 @@ describe("running Octopus.Server.exe", () => {
   it("a node with its own service commands in the plan runs those instead of service --stop", async () => {
     const log = path.join(tmp, "custom.txt");
     const exe = script("custom", `echo "$@" >> '${log}'`);
-    const services = new CliNodeServices({ command: ["/nonexistent/Octopus.Server.exe"], instanceFor: () => "OctopusServer", perNode: { OCTO2: { stop: [exe, "stop-remote", "OCTO2"] } } });
+    const services = new CliNodeServices({
+      command: ["/nonexistent/Octopus.Server.exe"],
+      instanceFor: () => "OctopusServer",
+      perNode: { OCTO2: { stop: [exe, "stop-remote", "OCTO2"] } },
+    });
     await services.stop("OCTO2");
     expect(readFileSync(log, "utf8").trim()).toBe("stop-remote OCTO2");
     expect(await services.state("OCTO2")).toBe("unknown");

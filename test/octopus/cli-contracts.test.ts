@@ -13,7 +13,14 @@ import { describeServicesContract } from "./contracts/services.js";
 
 function stored(s: TestStandin): ServerFolderPaths {
   const f = s.cluster.state().folders;
-  return { taskLogs: f.taskLogs, artifacts: f.artifacts, packages: f.packages, clusterShared: f.clusterShared, imports: f.imports, eventExports: f.eventExports };
+  return {
+    taskLogs: f.taskLogs,
+    artifacts: f.artifacts,
+    packages: f.packages,
+    clusterShared: f.clusterShared,
+    imports: f.imports,
+    eventExports: f.eventExports,
+  };
 }
 
 // 2022.1 lacks --eventExports, so the refusal behaviour is exercised too.
@@ -32,7 +39,12 @@ describeServicesContract("octopus-server service --stop/--start --instance <node
   const s = await startTestStandin();
   const client = new OctopusHttpClient({ serverUrl: s.url, apiKey: s.apiKey, nodeUrls: nodeUrls(s), timeoutMs: 3000 });
   return {
-    port: new CliNodeServices({ command: [s.serverExe], instanceFor: (name) => name, probe: (name) => serviceStateViaPing(client, name), timeoutMs: 20_000 }),
+    port: new CliNodeServices({
+      command: [s.serverExe],
+      instanceFor: (name) => name,
+      probe: (name) => serviceStateViaPing(client, name),
+      timeoutMs: 20_000,
+    }),
     control: { nodeNames: s.cluster.nodes().map((n) => n.name), isRunning: async (name) => s.cluster.node(name).running },
     close: () => s.close(),
   };

@@ -73,14 +73,21 @@ describeTasksContract("in-memory fake", async () => {
 describeFoldersContract("in-memory fake, Octopus 2022.1", async () => {
   const state = { ...defaultFakeState(), version: "2022.1.2000" };
   const fake = createFakeCluster(state, { unsupportedPathKeys: new Set(["eventExports"]) });
-  return { port: fake.ports.folders, control: { version: state.version, home: "C:\\Octopus", stored: async () => ({ ...fake.state.folders }) }, close };
+  return {
+    port: fake.ports.folders,
+    control: { version: state.version, home: "C:\\Octopus", stored: async () => ({ ...fake.state.folders }) },
+    close,
+  };
 });
 
 describeServicesContract("in-memory fake", async () => {
   const fake = createFakeCluster();
   return {
     port: fake.ports.services,
-    control: { nodeNames: fake.state.nodes.map((n) => n.name), isRunning: async (name) => fake.state.nodes.find((n) => n.name === name)!.service === "running" },
+    control: {
+      nodeNames: fake.state.nodes.map((n) => n.name),
+      isRunning: async (name) => fake.state.nodes.find((n) => n.name === name)!.service === "running",
+    },
     close,
   };
 });
@@ -91,13 +98,42 @@ describeInventoryContract("in-memory fake", async (seed) => {
     ...defaultFakeState(),
     version: seed.version,
     // 3.x stored the node name as the node row's Id.
-    nodes: seed.nodes.map((n) => ({ id: seed.schema === "3.x" ? n.name : n.id, name: n.name, maxConcurrentTasks: n.maxConcurrentTasks, isDraining: n.isDraining, service: n.running ? "running" : "stopped" })),
-    tasks: seed.tasks.map((t) => ({ id: t.id, name: t.name, state: t.state, serverNode: seed.schema === "3.x" ? t.serverNode : idOf(t.serverNode), completedTime: t.completedTime })),
-    packages: seed.packages.map((p) => ({ id: p.id, packageId: p.packageId, version: p.version, spaceId: seed.schema === "3.x" ? null : p.spaceId })),
+    nodes: seed.nodes.map((n) => ({
+      id: seed.schema === "3.x" ? n.name : n.id,
+      name: n.name,
+      maxConcurrentTasks: n.maxConcurrentTasks,
+      isDraining: n.isDraining,
+      service: n.running ? "running" : "stopped",
+    })),
+    tasks: seed.tasks.map((t) => ({
+      id: t.id,
+      name: t.name,
+      state: t.state,
+      serverNode: seed.schema === "3.x" ? t.serverNode : idOf(t.serverNode),
+      completedTime: t.completedTime,
+    })),
+    packages: seed.packages.map((p) => ({
+      id: p.id,
+      packageId: p.packageId,
+      version: p.version,
+      spaceId: seed.schema === "3.x" ? null : p.spaceId,
+    })),
     schema:
       seed.schema === "3.x"
-        ? { taskNodeColumn: "ServerNode", nodeTable: "OctopusServerNode", hasNodeStatusTable: false, hasSpaceId: false, hasNuGetPackage: true }
-        : { taskNodeColumn: "ServerNodeId", nodeTable: "OctopusServerNode", hasNodeStatusTable: false, hasSpaceId: true, hasNuGetPackage: true },
+        ? {
+            taskNodeColumn: "ServerNode",
+            nodeTable: "OctopusServerNode",
+            hasNodeStatusTable: false,
+            hasSpaceId: false,
+            hasNuGetPackage: true,
+          }
+        : {
+            taskNodeColumn: "ServerNodeId",
+            nodeTable: "OctopusServerNode",
+            hasNodeStatusTable: false,
+            hasSpaceId: true,
+            hasNuGetPackage: true,
+          },
   });
   return { inventory: fake.ports.inventory, cleanup: close };
 });

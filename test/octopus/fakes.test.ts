@@ -9,7 +9,14 @@ describe("in-memory Octopus fakes", () => {
     expect(await f.ports.nodes.ping("octo1")).toBe("draining");
     await f.ports.maintenance.set(true);
     expect(await f.ports.maintenance.isOn()).toBe(true);
-    f.state.tasks.push({ id: "ServerTasks-1", name: "Deploy", state: "Success", serverNode: "OCTO1", completedTime: "x", logVia: { OCTO1: "ok", OCTO2: "ok" } });
+    f.state.tasks.push({
+      id: "ServerTasks-1",
+      name: "Deploy",
+      state: "Success",
+      serverNode: "OCTO1",
+      completedTime: "x",
+      logVia: { OCTO1: "ok", OCTO2: "ok" },
+    });
     await f.ports.services.stop("OCTO2");
     expect(await f.ports.tasks.readRawLog("ServerTasks-1", "OCTO1")).toBe("ok");
     await expect(f.ports.tasks.readRawLog("ServerTasks-1", "OCTO2")).rejects.toMatchObject({ code: "NODE_OFFLINE" });

@@ -95,7 +95,22 @@ export interface FakeCluster {
   writes(): FakeCall[];
 }
 
-const READ_METHODS = new Set(["isOn", "list", "ping", "listActive", "readRawLog", "read", "state", "probe", "tasks", "packages", "nodes", "connectionInfo", "serverVersion", "close"]);
+const READ_METHODS = new Set([
+  "isOn",
+  "list",
+  "ping",
+  "listActive",
+  "readRawLog",
+  "read",
+  "state",
+  "probe",
+  "tasks",
+  "packages",
+  "nodes",
+  "connectionInfo",
+  "serverVersion",
+  "close",
+]);
 
 export function defaultFakeState(): FakeClusterState {
   return {
@@ -109,7 +124,13 @@ export function defaultFakeState(): FakeClusterState {
     packages: [],
     folders: { taskLogs: "C:\\Octopus\\TaskLogs", artifacts: "C:\\Octopus\\Artifacts", packages: "C:\\Octopus\\Packages" },
     home: "C:\\Octopus",
-    schema: { taskNodeColumn: "ServerNodeId", nodeTable: "OctopusServerNode", hasNodeStatusTable: true, hasSpaceId: true, hasNuGetPackage: true },
+    schema: {
+      taskNodeColumn: "ServerNodeId",
+      nodeTable: "OctopusServerNode",
+      hasNodeStatusTable: true,
+      hasSpaceId: true,
+      hasNuGetPackage: true,
+    },
     encrypted: true,
   };
 }
@@ -155,7 +176,8 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
       }
     }
   };
-  const runningOn = (n: FakeNode) => state.tasks.filter((t) => (t.state === "Executing" || t.state === "Cancelling") && ownerName(t) === n.name).length;
+  const runningOn = (n: FakeNode) =>
+    state.tasks.filter((t) => (t.state === "Executing" || t.state === "Cancelling") && ownerName(t) === n.name).length;
   const toServerNode = (n: FakeNode): ServerNode => ({
     id: n.id,
     name: n.name,
@@ -200,7 +222,9 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     async listActive() {
       record("tasks", "listActive", []);
       advanceTasks();
-      return state.tasks.filter((t) => isActiveState(t.state)).map((t): ServerTask => ({ id: t.id, name: t.name, state: t.state, serverNode: t.serverNode, completedTime: t.completedTime }));
+      return state.tasks
+        .filter((t) => isActiveState(t.state))
+        .map((t): ServerTask => ({ id: t.id, name: t.name, state: t.state, serverNode: t.serverNode, completedTime: t.completedTime }));
     },
     async cancel(taskId) {
       record("tasks", "cancel", [taskId]);
@@ -215,9 +239,15 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
       const t = state.tasks.find((x) => x.id === taskId);
       const via = viaNodeName ? nodeByName(viaNodeName) : state.nodes.find((n) => n.service === "running");
       if (!t) throw new OctohaError(`No task ${taskId}`, { code: "TASK_NOT_FOUND" });
-      if (!via || via.service !== "running") throw new OctohaError(`Node ${viaNodeName ?? "(any)"} is not running`, { code: "NODE_OFFLINE", behaviour: "retryable", node: viaNodeName });
+      if (!via || via.service !== "running")
+        throw new OctohaError(`Node ${viaNodeName ?? "(any)"} is not running`, {
+          code: "NODE_OFFLINE",
+          behaviour: "retryable",
+          node: viaNodeName,
+        });
       const text = t.logVia?.[via.name];
-      if (text === undefined) throw new OctohaError(`Task log for ${taskId} is missing on node ${via.name}`, { code: "TASK_LOG_MISSING", node: via.name });
+      if (text === undefined)
+        throw new OctohaError(`Task log for ${taskId} is missing on node ${via.name}`, { code: "TASK_LOG_MISSING", node: via.name });
       return text;
     },
   };
@@ -230,7 +260,8 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     async write(paths) {
       record("folders", "write", [{ ...paths }]);
       for (const key of Object.keys(paths) as (keyof ServerFolderPaths)[]) {
-        if (k.unsupportedPathKeys.has(key)) throw new OctohaError(`This Octopus version has no path --${key}`, { code: "PATH_OPTION_UNSUPPORTED" });
+        if (k.unsupportedPathKeys.has(key))
+          throw new OctohaError(`This Octopus version has no path --${key}`, { code: "PATH_OPTION_UNSUPPORTED" });
         if (k.failingPathWrites.has(key)) throw new OctohaError(`Octopus.Server.exe path --${key} failed`, { code: "PATH_WRITE_FAILED" });
       }
       Object.assign(state.folders, paths);
@@ -246,7 +277,8 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     },
     async start(nodeName) {
       record("services", "start", [nodeName]);
-      if (k.nodesFailingToStart.has(nodeName)) throw new OctohaError(`Node ${nodeName} did not start`, { code: "SERVICE_START_FAILED", node: nodeName });
+      if (k.nodesFailingToStart.has(nodeName))
+        throw new OctohaError(`Node ${nodeName} did not start`, { code: "SERVICE_START_FAILED", node: nodeName });
       const n = nodeByName(nodeName);
       if (n.service !== "running" && k.statePollsWhileStarting > 0) starting.set(n.name, k.statePollsWhileStarting);
       n.service = "running";
@@ -277,7 +309,8 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
       // The SQL adapter reads in Id order (keyset paging); so does the fake.
       const ordered = [...state.tasks].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       for (const t of ordered) {
-        if (drop && rows === 1) throw new OctohaError("SQL connection lost while reading ServerTask", { code: "SQL_CONNECTION_LOST", behaviour: "retryable" });
+        if (drop && rows === 1)
+          throw new OctohaError("SQL connection lost while reading ServerTask", { code: "SQL_CONNECTION_LOST", behaviour: "retryable" });
         if (options?.completedOnly && isActiveState(t.state)) continue;
         rows++;
         yield { id: t.id, state: t.state, serverNode: t.serverNode, completedTime: t.completedTime } satisfies TaskRow;
@@ -289,7 +322,12 @@ export function createFakeCluster(state: FakeClusterState = defaultFakeState(), 
     },
     async nodes() {
       record("inventory", "nodes", []);
-      return state.nodes.map((n): NodeRow => ({ id: n.id, name: n.name, maxConcurrentTasks: n.maxConcurrentTasks, isDraining: n.isDraining }));
+      return state.nodes.map((n): NodeRow => ({
+        id: n.id,
+        name: n.name,
+        maxConcurrentTasks: n.maxConcurrentTasks,
+        isDraining: n.isDraining,
+      }));
     },
     async connectionInfo() {
       record("inventory", "connectionInfo", []);

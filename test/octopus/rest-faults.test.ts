@@ -4,7 +4,13 @@
  * none carries the API key.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { OctopusApiError, OctopusHttpClient, RestServerNodes, createRestPorts, type OctopusClientOptions } from "../../src/octopus/rest/index.js";
+import {
+  OctopusApiError,
+  OctopusHttpClient,
+  RestServerNodes,
+  createRestPorts,
+  type OctopusClientOptions,
+} from "../../src/octopus/rest/index.js";
 import { realClock } from "../../src/shared/clock.js";
 import { OctohaError, isRetryable } from "../../src/shared/errors.js";
 import { fakeClock } from "../helpers/fake-clock.js";

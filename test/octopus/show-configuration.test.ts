@@ -36,10 +36,14 @@ describe("octopus-server executable", () => {
     expect(flat["Octopus.Server.NodeName"]).toBe("OCTO2");
     const quiet = await exe(["show-configuration", "--format", "json-hierarchical", "--noconsolelogging", "--console", "--instance=OCTO2"]);
     const nested = JSON.parse(quiet.stdout) as Record<string, unknown>;
-    for (const key of ["Octopus.Folders.LogDirectory", "Octopus.Folders.ArtifactsDirectory", "Octopus.Folders.PackagesDirectory", "Octopus.Server.NodeName"]) {
+    for (const key of [
+      "Octopus.Folders.LogDirectory",
+      "Octopus.Folders.ArtifactsDirectory",
+      "Octopus.Folders.PackagesDirectory",
+      "Octopus.Server.NodeName",
+    ]) {
       expect(configValue(nested, key)).toBe(flat[key]);
     }
     expect(configValue(nested, "Octopus.Folders.LogDirectory")).toBe(s.cluster.state().folders.taskLogs);
   });
-
 });

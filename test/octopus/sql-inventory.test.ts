@@ -126,8 +126,25 @@ describe("SQL inventory adapter", () => {
     const handler: SqlHandler = {
       execute: (text) => {
         sent.push(text);
-        if (/INFORMATION_SCHEMA/.test(text)) return [{ columns: [{ name: "TABLE_NAME", type: "nvarchar" }, { name: "COLUMN_NAME", type: "nvarchar" }], rows: catalog }];
-        return [{ columns: [{ name: "Id", type: "nvarchar" }, { name: "Name", type: "nvarchar" }], rows: [["OctopusServerNodes-A", "A"]] }];
+        if (/INFORMATION_SCHEMA/.test(text))
+          return [
+            {
+              columns: [
+                { name: "TABLE_NAME", type: "nvarchar" },
+                { name: "COLUMN_NAME", type: "nvarchar" },
+              ],
+              rows: catalog,
+            },
+          ];
+        return [
+          {
+            columns: [
+              { name: "Id", type: "nvarchar" },
+              { name: "Name", type: "nvarchar" },
+            ],
+            rows: [["OctopusServerNodes-A", "A"]],
+          },
+        ];
       },
     };
     const server = await startTdsServer({ user: SQL_USER, password: SQL_PASSWORD, database: SQL_DATABASE, handler });
@@ -143,7 +160,17 @@ describe("SQL inventory adapter", () => {
   });
 
   test("a database that is not Octopus's (no ServerTask) is refused", async () => {
-    const handler: SqlHandler = { execute: () => [{ columns: [{ name: "TABLE_NAME", type: "nvarchar" }, { name: "COLUMN_NAME", type: "nvarchar" }], rows: [] }] };
+    const handler: SqlHandler = {
+      execute: () => [
+        {
+          columns: [
+            { name: "TABLE_NAME", type: "nvarchar" },
+            { name: "COLUMN_NAME", type: "nvarchar" },
+          ],
+          rows: [],
+        },
+      ],
+    };
     const server = await startTdsServer({ user: SQL_USER, password: SQL_PASSWORD, database: SQL_DATABASE, handler });
     cleanups.push(() => server.close());
     const e = await failureOf(inventoryFor(server.connectionString).probe());

@@ -50,7 +50,9 @@ async function loadSeed(pool: sql.ConnectionPool, seed: ClusterState): Promise<v
         const v = row[c.name];
         request.input(c.name, sqlType(c), c.wire === "datetimeoffset" && typeof v === "string" ? new Date(v) : (v ?? null));
       }
-      await request.query(`INSERT INTO dbo.[${t.name}] (${t.columns.map((c) => `[${c.name}]`).join(", ")}) VALUES (${t.columns.map((c) => `@${c.name}`).join(", ")})`);
+      await request.query(
+        `INSERT INTO dbo.[${t.name}] (${t.columns.map((c) => `[${c.name}]`).join(", ")}) VALUES (${t.columns.map((c) => `@${c.name}`).join(", ")})`,
+      );
     }
   }
 }
@@ -68,14 +70,24 @@ describe.skipIf(!connectionString)(`SQL inventory against a real SQL Server (${S
     afterAll(async () => inventory?.close());
 
     test("is recognised as the 2018+ spelling", async () => {
-      expect(await inventory.probe()).toMatchObject({ taskNodeColumn: "ServerNodeId", nodeTable: "OctopusServerNode", hasNuGetPackage: true, hasSpaceId: true });
+      expect(await inventory.probe()).toMatchObject({
+        taskNodeColumn: "ServerNodeId",
+        nodeTable: "OctopusServerNode",
+        hasNuGetPackage: true,
+        hasSpaceId: true,
+      });
     });
 
     test("lists its tasks across pages, with completion times normalised to UTC", async () => {
       const tasks = [];
       for await (const t of inventory.tasks()) tasks.push(t);
       expect(tasks.map((t) => t.id)).toEqual(["ServerTasks-1", "ServerTasks-2", "ServerTasks-3", "ServerTasks-4"]);
-      expect(tasks[1]).toEqual({ id: "ServerTasks-2", state: "Failed", serverNode: "OctopusServerNodes-OCTO2", completedTime: "2025-12-31T22:02:30.000Z" });
+      expect(tasks[1]).toEqual({
+        id: "ServerTasks-2",
+        state: "Failed",
+        serverNode: "OctopusServerNodes-OCTO2",
+        completedTime: "2025-12-31T22:02:30.000Z",
+      });
     });
 
     test("reports its nodes and whether the connection is encrypted", async () => {

@@ -4,22 +4,47 @@ import { toOctohaError } from "../../src/octopus/sql/errors.js";
 import { decideSchema, foundColumns } from "../../src/octopus/sql/schema-probe.js";
 import { redactor } from "../../src/shared/redact.js";
 
-const rows = (tables: Record<string, string[]>) => foundColumns(Object.entries(tables).flatMap(([t, cols]) => cols.map((c) => ({ TABLE_NAME: t, COLUMN_NAME: c }))));
+const rows = (tables: Record<string, string[]>) =>
+  foundColumns(Object.entries(tables).flatMap(([t, cols]) => cols.map((c) => ({ TABLE_NAME: t, COLUMN_NAME: c }))));
 const TASK = ["Id", "State", "CompletedTime"];
 
 describe("schema probe", () => {
   test("the 2019 split node table (OctopusServerNodes) and a status table are recognised", () => {
-    const shape = decideSchema(rows({ ServerTask: [...TASK, "ServerNodeId", "SpaceId"], OctopusServerNodes: ["Id", "Name"], OctopusServerNodeStatus: ["Id"], NuGetPackage: ["Id", "PackageId", "Version", "SpaceId"] }));
-    expect(shape).toMatchObject({ taskNodeColumn: "ServerNodeId", nodeTable: "OctopusServerNodes", hasNodeStatusTable: true, hasSpaceId: true, hasNuGetPackage: true, nodeHasTaskCap: false, packageHasSpaceId: true });
+    const shape = decideSchema(
+      rows({
+        ServerTask: [...TASK, "ServerNodeId", "SpaceId"],
+        OctopusServerNodes: ["Id", "Name"],
+        OctopusServerNodeStatus: ["Id"],
+        NuGetPackage: ["Id", "PackageId", "Version", "SpaceId"],
+      }),
+    );
+    expect(shape).toMatchObject({
+      taskNodeColumn: "ServerNodeId",
+      nodeTable: "OctopusServerNodes",
+      hasNodeStatusTable: true,
+      hasSpaceId: true,
+      hasNuGetPackage: true,
+      nodeHasTaskCap: false,
+      packageHasSpaceId: true,
+    });
   });
 
   test("table and column names match case-insensitively, as SQL Server's catalog does", () => {
-    const shape = decideSchema(rows({ servertask: ["id", "state", "completedtime", "servernode"], octopusservernode: ["ID", "NAME", "maxconcurrenttasks"] }));
-    expect(shape).toMatchObject({ taskNodeColumn: "ServerNode", nodeTable: "OctopusServerNode", nodeHasTaskCap: true, hasNuGetPackage: false });
+    const shape = decideSchema(
+      rows({ servertask: ["id", "state", "completedtime", "servernode"], octopusservernode: ["ID", "NAME", "maxconcurrenttasks"] }),
+    );
+    expect(shape).toMatchObject({
+      taskNodeColumn: "ServerNode",
+      nodeTable: "OctopusServerNode",
+      nodeHasTaskCap: true,
+      hasNuGetPackage: false,
+    });
   });
 
   test("both ServerNode and ServerNodeId on ServerTask is ambiguous and refused", () => {
-    expect(() => decideSchema(rows({ ServerTask: [...TASK, "ServerNode", "ServerNodeId"], OctopusServerNode: ["Id", "Name"] }))).toThrow(/ambiguous/);
+    expect(() => decideSchema(rows({ ServerTask: [...TASK, "ServerNode", "ServerNodeId"], OctopusServerNode: ["Id", "Name"] }))).toThrow(
+      /ambiguous/,
+    );
   });
 
   test("a missing node table is refused with the columns that were found", () => {
@@ -35,9 +60,15 @@ describe("schema probe", () => {
 
 describe("SQL error marks", () => {
   test("a socket error is retryable; a permission error is fatal", () => {
-    expect(toOctohaError(Object.assign(new Error("Connection lost - read ECONNRESET"), { code: "ESOCKET" }), { doing: "x" }).behaviour).toBe("retryable");
-    expect(toOctohaError(Object.assign(new Error("Transaction was deadlocked"), { number: 1205, code: "EREQUEST" }), { doing: "x" }).behaviour).toBe("retryable");
-    const denied = toOctohaError(Object.assign(new Error("The SELECT permission was denied"), { number: 229, code: "EREQUEST" }), { doing: "x" });
+    expect(
+      toOctohaError(Object.assign(new Error("Connection lost - read ECONNRESET"), { code: "ESOCKET" }), { doing: "x" }).behaviour,
+    ).toBe("retryable");
+    expect(
+      toOctohaError(Object.assign(new Error("Transaction was deadlocked"), { number: 1205, code: "EREQUEST" }), { doing: "x" }).behaviour,
+    ).toBe("retryable");
+    const denied = toOctohaError(Object.assign(new Error("The SELECT permission was denied"), { number: 229, code: "EREQUEST" }), {
+      doing: "x",
+    });
     expect(denied).toMatchObject({ code: "SQL_PERMISSION_DENIED", behaviour: "fatal" });
   });
 

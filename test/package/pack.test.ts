@@ -45,7 +45,10 @@ describe("npm pack of octoha", () => {
   });
 
   it("declares neither the stand-in's bin nor its sql.js dependency", () => {
-    const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { bin: Record<string, string>; dependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as {
+      bin: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
     expect(pkg.bin).toEqual({ octoha: "dist/cli/main.js" });
     expect(Object.keys(pkg.dependencies)).not.toContain("sql.js");
   });
@@ -57,7 +60,8 @@ describe("npm pack of octoha", () => {
       const rel = path.relative(REPO, file).replace(/\\/g, "/");
       for (const line of readFileSync(file, "utf8").split("\n")) {
         if (!/\bfrom\s+"@octoha\/standin[/"]|import\("@octoha\/standin[/"]/.test(line)) continue;
-        const typeOnly = /^\s*import type\b/.test(line) || /^\s*export type\b/.test(line) || /typeof import\("@octoha\/standin"\)/.test(line);
+        const typeOnly =
+          /^\s*import type\b/.test(line) || /^\s*export type\b/.test(line) || /typeof import\("@octoha\/standin"\)/.test(line);
         if (!typeOnly) runtime.push(`${rel}: ${line.trim()}`);
       }
     }

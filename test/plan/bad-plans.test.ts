@@ -5,7 +5,10 @@ import { cleanEnv, runCli, withTempDir } from "../helpers/cli.js";
 import { BAD_PLANS, windowsPlan, type Loose } from "./fixtures.js";
 
 /** Env with every variable the plans refer to, so only the plan itself can be wrong. */
-const env = cleanEnv({ OCTOPUS_API_KEY: "API-TESTKEY0000000000000000", OCTOHA_SQL_CONNECTION_STRING: "Server=sql01;Database=Octopus;Integrated Security=true" });
+const env = cleanEnv({
+  OCTOPUS_API_KEY: "API-TESTKEY0000000000000000",
+  OCTOHA_SQL_CONNECTION_STRING: "Server=sql01;Database=Octopus;Integrated Security=true",
+});
 
 describe("octoha check refuses a bad plan with exit 2, names the field, and writes nothing", () => {
   it("has at least 20 distinct bad plans", () => {
@@ -44,8 +47,7 @@ describe("octoha check refuses a bad plan with exit 2, names the field, and writ
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/3 problems/);
       for (const p of ["nodes[1].name:", "shared.taskLogs.octopus:", "nodes[0].url:"]) expect(result.stderr).toContain(p);
-    }),
-  );
+    }));
 
   it("a plan that is not JSON is refused without quoting a secret in it", async () =>
     withTempDir(async (dir) => {
@@ -56,8 +58,7 @@ describe("octoha check refuses a bad plan with exit 2, names the field, and writ
       expect(result.stderr).toContain("not valid JSON");
       expect(result.stderr).not.toContain("SECRETSECRET12345678");
       expect(await readdir(dir)).toEqual(["plan.json"]);
-    }),
-  );
+    }));
 
   it("a missing plan file is bad input (exit 2), naming the file", async () =>
     withTempDir(async (dir) => {
@@ -65,8 +66,7 @@ describe("octoha check refuses a bad plan with exit 2, names the field, and writ
       expect(result.code).toBe(2);
       expect(result.stderr).toContain("nope.json");
       expect(await readdir(dir)).toEqual([]);
-    }),
-  );
+    }));
 
   it("--json reports the problems as JSON on stdout with exit 2", async () =>
     withTempDir(async (dir) => {
@@ -76,11 +76,15 @@ describe("octoha check refuses a bad plan with exit 2, names the field, and writ
       await writeFile(file, JSON.stringify(plan));
       const result = await runCli(["check", file, "-f", "json"], { cwd: dir, env });
       expect(result.code).toBe(2);
-      const body = JSON.parse(result.stdout) as { ok: boolean; error: { code: string; issues: string[]; details: { path: string; value: unknown; fix: string }[] } };
+      const body = JSON.parse(result.stdout) as {
+        ok: boolean;
+        error: { code: string; issues: string[]; details: { path: string; value: unknown; fix: string }[] };
+      };
       expect(body.ok).toBe(false);
       expect(body.error.code).toBe("PLAN_INVALID");
       expect(body.error.issues.some((i) => i.startsWith("nodes[1].name:"))).toBe(true);
-      expect(body.error.details).toEqual([expect.objectContaining({ path: "nodes[1].name", value: "octo1", fix: expect.stringContaining("List each node once") })]);
-    }),
-  );
+      expect(body.error.details).toEqual([
+        expect.objectContaining({ path: "nodes[1].name", value: "octo1", fix: expect.stringContaining("List each node once") }),
+      ]);
+    }));
 });

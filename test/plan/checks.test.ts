@@ -11,15 +11,27 @@ const env = { OCTOPUS_API_KEY: "API-CHECKS000000000000", OCTOHA_SQL_CONNECTION_S
 
 describe("runChecks", () => {
   it("turns a check that throws into an error finding and still runs the others", async () => {
-    const boom: PlanCheck = { id: "sql-reachable", title: "SQL Server reachable", run: async () => { throw new InputError("cannot log in", { code: "SQL_LOGIN", hint: "Grant the account db_datareader." }); } };
+    const boom: PlanCheck = {
+      id: "sql-reachable",
+      title: "SQL Server reachable",
+      run: async () => {
+        throw new InputError("cannot log in", { code: "SQL_LOGIN", hint: "Grant the account db_datareader." });
+      },
+    };
     const report = await runChecks(loaded, [boom, envRefsCheck], { env });
     expect(report.ok).toBe(false);
     expect(report.results.map((r) => r.id)).toEqual(["sql-reachable", "env-refs"]);
-    expect(report.results[0]!.findings).toEqual([expect.objectContaining({ severity: "error", code: "SQL_LOGIN", fix: "Grant the account db_datareader." })]);
+    expect(report.results[0]!.findings).toEqual([
+      expect.objectContaining({ severity: "error", code: "SQL_LOGIN", fix: "Grant the account db_datareader." }),
+    ]);
   });
 
   it("gives preflight checks the resolved secrets, and hides them in what the checks return", async () => {
-    const leaky: PlanCheck = { id: "leaky", title: "Leaky", run: async ({ secrets }) => [{ severity: "warning", code: "X", summary: `connected with ${secrets.sqlConnectionString}` }] };
+    const leaky: PlanCheck = {
+      id: "leaky",
+      title: "Leaky",
+      run: async ({ secrets }) => [{ severity: "warning", code: "X", summary: `connected with ${secrets.sqlConnectionString}` }],
+    };
     const report = await runChecks(loaded, [leaky], { env });
     expect(report.ok).toBe(true);
     expect(JSON.stringify(report)).not.toContain("Checks-Secret-1");
@@ -40,6 +52,10 @@ describe("plan warnings", () => {
     p.shared.taskLogs.octopus = "X:\\OctopusShared\\TaskLogs";
     const report = await runChecks({ ...loaded, plan: Plan.parse(p) }, [planWarningsCheck], { env });
     expect(report.ok).toBe(true);
-    expect(report.results[0]!.findings).toEqual([expect.objectContaining({ severity: "warning", code: "SHARED_ON_DRIVE_LETTER", path: "shared.taskLogs.octopus" }), expect.objectContaining({ code: "STATE_DIR_LOCAL" }), expect.objectContaining({ severity: "info", code: "PLAN_SUMMARY" })]);
+    expect(report.results[0]!.findings).toEqual([
+      expect.objectContaining({ severity: "warning", code: "SHARED_ON_DRIVE_LETTER", path: "shared.taskLogs.octopus" }),
+      expect.objectContaining({ code: "STATE_DIR_LOCAL" }),
+      expect.objectContaining({ severity: "info", code: "PLAN_SUMMARY" }),
+    ]);
   });
 });

@@ -14,10 +14,15 @@ describe("octoha init", () => {
       expect(parsePlan(raw).issues).toEqual([]);
       // The $schema reference resolves to the packaged schema from where the plan is.
       expect(path.resolve(dir, raw.$schema)).toBe(path.join(REPO, "plans", "octoha.schema.json"));
-      const check = await runCli(["check", "plan.json", "--no-preflight"], { cwd: dir, env: cleanEnv({ OCTOPUS_API_KEY: "API-INITKEY00000000000000", OCTOHA_SQL_CONNECTION_STRING: "Server=sql01;Database=Octopus;User Id=octoha_reader;Password=init-test-pw" }) });
+      const check = await runCli(["check", "plan.json", "--no-preflight"], {
+        cwd: dir,
+        env: cleanEnv({
+          OCTOPUS_API_KEY: "API-INITKEY00000000000000",
+          OCTOHA_SQL_CONNECTION_STRING: "Server=sql01;Database=Octopus;User Id=octoha_reader;Password=init-test-pw",
+        }),
+      });
       expect(check.code).toBe(0);
-    }),
-  );
+    }));
 
   it("refuses to overwrite an existing file (exit 2, file unchanged) unless --force", async () =>
     withTempDir(async (dir) => {
@@ -32,6 +37,5 @@ describe("octoha init", () => {
       expect(forced.code).toBe(0);
       expect(JSON.parse(forced.stdout)).toEqual({ ok: true, file });
       expect(await readFile(file, "utf8")).toContain('"version": 1');
-    }),
-  );
+    }));
 });

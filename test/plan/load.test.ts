@@ -13,8 +13,7 @@ describe("loadPlan", () => {
       const loaded = await loadPlan(file);
       expect(loaded.plan.nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
       expect(loaded.stateDir).toBe(path.join(dir, ".octoha"));
-    }),
-  );
+    }));
 });
 
 describe("resolveStateDir", () => {

@@ -8,7 +8,10 @@ import { describe, expect, it } from "vitest";
 import { cleanEnv, runCli, withTempDir } from "../helpers/cli.js";
 import { windowsPlan, type Loose } from "./fixtures.js";
 
-const env = cleanEnv({ OCTOPUS_API_KEY: "API-TESTKEY0000000000000000", OCTOHA_SQL_CONNECTION_STRING: "Server=sql01;Database=Octopus;Integrated Security=true" });
+const env = cleanEnv({
+  OCTOPUS_API_KEY: "API-TESTKEY0000000000000000",
+  OCTOHA_SQL_CONNECTION_STRING: "Server=sql01;Database=Octopus;Integrated Security=true",
+});
 
 /** The fixture plan, pretty-printed as an operator's editor would save it. */
 const planText = (edit?: (p: Loose) => void): string => {
@@ -41,7 +44,9 @@ describe("plan file text: refused with exit 2, naming line:column and the JSON p
       const r = await check(dir, bytes, "dry-run");
       expect(r.code, r.stderr).toBe(2);
       const at = where(text, "ArtXfacts");
-      expect(r.stderr).toContain(`nodes[0].folders.artifacts.octopus (line ${at.line}, column ${at.column + 3}): byte 0xE9 is not valid UTF-8`);
+      expect(r.stderr).toContain(
+        `nodes[0].folders.artifacts.octopus (line ${at.line}, column ${at.column + 3}): byte 0xE9 is not valid UTF-8`,
+      );
       expect(r.stdout).not.toContain("Art\uFFFDfacts");
     }));
 
@@ -52,7 +57,9 @@ describe("plan file text: refused with exit 2, naming line:column and the JSON p
       expect(r.code).toBe(2);
       const first = where(text, '"platform": "linux"');
       const second = where(text, '"platform": "windows"');
-      expect(r.stderr).toContain(`octopus.platform (line ${second.line}, column ${second.column}): duplicate key "platform" (first at line ${first.line}, column ${first.column})`);
+      expect(r.stderr).toContain(
+        `octopus.platform (line ${second.line}, column ${second.column}): duplicate key "platform" (first at line ${first.line}, column ${first.column})`,
+      );
     }));
 
   it("a NUL character, raw or escaped, is refused where it is", async () =>
@@ -95,7 +102,9 @@ describe("plan file text: refused with exit 2, naming line:column and the JSON p
       const json = await check(dir, text, "check", ["--json"]);
       expect(json.code).toBe(2);
       expect(json.stdout.length).toBeLessThan(4_000);
-      expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: "PLAN_INVALID", details: [{ path: "nodes[0].url", value: expect.stringContaining("(5000000 characters)") }] } });
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        error: { code: "PLAN_INVALID", details: [{ path: "nodes[0].url", value: expect.stringContaining("(5000000 characters)") }] },
+      });
     }));
 
   it("a syntax error names its line and column, without quoting the text around it", async () =>
@@ -105,7 +114,9 @@ describe("plan file text: refused with exit 2, naming line:column and the JSON p
       expect(r.code).toBe(2);
       const at = where(text, '"octopus": {');
       expect(r.stderr).toContain(`is not valid JSON`);
-      expect(r.stderr).toContain(`version (line ${at.line}, column ${at.column}): expected "," or "}" after the value of "version", found '"'`);
+      expect(r.stderr).toContain(
+        `version (line ${at.line}, column ${at.column}): expected "," or "}" after the value of "version", found '"'`,
+      );
     }));
 
   it("lists every problem at once: encoding, duplicate key and schema", async () =>
@@ -119,6 +130,7 @@ describe("plan file text: refused with exit 2, naming line:column and the JSON p
       const r = await check(dir, bytes);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/has 3 problems/);
-      for (const p of ["nodes[0].folders.artifacts.octopus (line", "version (line 3, column 3): duplicate key", "nodes[1].url:"]) expect(r.stderr).toContain(p);
+      for (const p of ["nodes[0].folders.artifacts.octopus (line", "version (line 3, column 3): duplicate key", "nodes[1].url:"])
+        expect(r.stderr).toContain(p);
     }));
 });

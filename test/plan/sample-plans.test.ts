@@ -15,7 +15,9 @@ async function samplePlans(): Promise<string[]> {
 
 describe("the sample plans in plans/", () => {
   it("cover a Windows UNC migration, a two-node repair and a Linux container", async () => {
-    expect(await samplePlans()).toEqual(expect.arrayContaining(["migrate-linux-container.json", "migrate-windows-unc.json", "repair-two-nodes.json"]));
+    expect(await samplePlans()).toEqual(
+      expect.arrayContaining(["migrate-linux-container.json", "migrate-windows-unc.json", "repair-two-nodes.json"]),
+    );
   });
 
   it("each validates and points its $schema at the committed schema file", async () => {
@@ -27,7 +29,9 @@ describe("the sample plans in plans/", () => {
   });
 
   it("octoha check passes a sample plan (exit 0) when its variables are set, without echoing them", async () => {
-    const result = await runCli(["check", path.join(PLANS, "repair-two-nodes.json"), "--no-preflight"], { env: cleanEnv({ OCTOPUS_API_KEY: SECRET_KEY, OCTOHA_SQL_CONNECTION_STRING: SECRET_SQL }) });
+    const result = await runCli(["check", path.join(PLANS, "repair-two-nodes.json"), "--no-preflight"], {
+      env: cleanEnv({ OCTOPUS_API_KEY: SECRET_KEY, OCTOHA_SQL_CONNECTION_STRING: SECRET_SQL }),
+    });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("is valid");
     expect(result.stdout + result.stderr).not.toContain("SAMPLEKEY");
@@ -35,9 +39,14 @@ describe("the sample plans in plans/", () => {
   });
 
   it("octoha check names every unset variable at once (exit 2) and never prints a value", async () => {
-    const result = await runCli(["check", path.join(PLANS, "migrate-windows-unc.json"), "--json"], { env: cleanEnv({ OCTOHA_SQL_CONNECTION_STRING: SECRET_SQL }) });
+    const result = await runCli(["check", path.join(PLANS, "migrate-windows-unc.json"), "--json"], {
+      env: cleanEnv({ OCTOHA_SQL_CONNECTION_STRING: SECRET_SQL }),
+    });
     expect(result.code).toBe(2);
-    const report = JSON.parse(result.stdout) as { ok: boolean; results: { findings: { code: string; summary: string; path?: string }[] }[] };
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      results: { findings: { code: string; summary: string; path?: string }[] }[];
+    };
     expect(report.ok).toBe(false);
     const unset = report.results.flatMap((r) => r.findings).filter((f) => f.code === "ENV_UNSET");
     expect(unset.map((f) => f.path)).toEqual(["octopus.apiKey"]);
@@ -56,7 +65,10 @@ describe("octoha schema", () => {
   });
 
   it("rejects unknown keys everywhere, so editors flag typos", () => {
-    const schema = JSON.parse(planJsonSchemaText()) as { additionalProperties?: boolean; properties: { options: { additionalProperties?: boolean } } };
+    const schema = JSON.parse(planJsonSchemaText()) as {
+      additionalProperties?: boolean;
+      properties: { options: { additionalProperties?: boolean } };
+    };
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.options.additionalProperties).toBe(false);
   });

@@ -13,25 +13,41 @@ const plan = (edit: (p: Loose) => void = () => {}): Plan => {
 describe("resolveSecrets", () => {
   it("reads both references and registers their values so every later output hides them", () => {
     const redactor = new Redactor();
-    const s = resolveSecrets(plan(), { OCTOPUS_API_KEY: "API-KEY123456789", OCTOHA_SQL_CONNECTION_STRING: "Server=db;Integrated Security=true" }, redactor);
+    const s = resolveSecrets(
+      plan(),
+      { OCTOPUS_API_KEY: "API-KEY123456789", OCTOHA_SQL_CONNECTION_STRING: "Server=db;Integrated Security=true" },
+      redactor,
+    );
     expect(s.missing).toEqual([]);
     expect(s.apiKey).toBe("API-KEY123456789");
     expect(redactor.redact("key API-KEY123456789 cs Server=db;Integrated Security=true")).toBe("key *** cs ***");
   });
 
   it("falls back to OCTOPUS_API_KEY when the plan's own variable is unset", () => {
-    const s = resolveSecrets(plan((p) => (p.octopus.apiKey = { env: "PROD_OCTO_KEY" })), { OCTOPUS_API_KEY: "API-FALLBACK0000", OCTOHA_SQL_CONNECTION_STRING: "x=y" }, new Redactor());
+    const s = resolveSecrets(
+      plan((p) => (p.octopus.apiKey = { env: "PROD_OCTO_KEY" })),
+      { OCTOPUS_API_KEY: "API-FALLBACK0000", OCTOHA_SQL_CONNECTION_STRING: "x=y" },
+      new Redactor(),
+    );
     expect(s.apiKey).toBe("API-FALLBACK0000");
     expect(s.sources.apiKey).toBe("OCTOPUS_API_KEY");
   });
 
   it("prefers the plan's variable over OCTOPUS_API_KEY", () => {
-    const s = resolveSecrets(plan((p) => (p.octopus.apiKey = { env: "PROD_OCTO_KEY" })), { PROD_OCTO_KEY: "API-PROD00000000", OCTOPUS_API_KEY: "API-OTHER0000000" }, new Redactor());
+    const s = resolveSecrets(
+      plan((p) => (p.octopus.apiKey = { env: "PROD_OCTO_KEY" })),
+      { PROD_OCTO_KEY: "API-PROD00000000", OCTOPUS_API_KEY: "API-OTHER0000000" },
+      new Redactor(),
+    );
     expect(s.apiKey).toBe("API-PROD00000000");
   });
 
   it("reports every unset (or blank) variable at once, by name", () => {
-    const s = resolveSecrets(plan((p) => (p.octopus.apiKey = { env: "PROD_OCTO_KEY" })), { OCTOHA_SQL_CONNECTION_STRING: "  " }, new Redactor());
+    const s = resolveSecrets(
+      plan((p) => (p.octopus.apiKey = { env: "PROD_OCTO_KEY" })),
+      { OCTOHA_SQL_CONNECTION_STRING: "  " },
+      new Redactor(),
+    );
     expect(s.missing).toEqual([
       { path: "octopus.apiKey", variables: ["PROD_OCTO_KEY", "OCTOPUS_API_KEY"] },
       { path: "octopus.sql.connectionString", variables: ["OCTOHA_SQL_CONNECTION_STRING"] },

@@ -47,7 +47,14 @@ describe("plan rules compare Windows spellings as Windows does", () => {
   });
 
   it("classifies spellings by their shape, not by the host", () => {
-    expect(["C:\\x", "\\\\fs\\share", "/mnt/x", "x\\y", "\\\\fs", "\\\\?\\C:\\x"].map(pathStyle)).toEqual(["windows", "windows", "posix", "relative", "relative", "relative"]);
+    expect(["C:\\x", "\\\\fs\\share", "/mnt/x", "x\\y", "\\\\fs", "\\\\?\\C:\\x"].map(pathStyle)).toEqual([
+      "windows",
+      "windows",
+      "posix",
+      "relative",
+      "relative",
+      "relative",
+    ]);
     expect(accessPath({ octopus: "C:\\x" })).toBe("C:\\x");
     expect(accessPath({ octopus: "C:\\x", access: "/mnt/x" })).toBe("/mnt/x");
   });
@@ -58,7 +65,10 @@ describe("validation output", () => {
     const p = windowsPlan() as Loose;
     p.nodes[0].folders.taskLog = p.nodes[0].folders.taskLogs;
     p.shared.packages.octopus = "Packages";
-    expect(issuesOf(p)).toEqual([expect.stringMatching(/^nodes\[0\]\.folders: unknown key "taskLog"/), expect.stringMatching(/^shared\.packages\.octopus: relative path/)]);
+    expect(issuesOf(p)).toEqual([
+      expect.stringMatching(/^nodes\[0\]\.folders: unknown key "taskLog"/),
+      expect.stringMatching(/^shared\.packages\.octopus: relative path/),
+    ]);
     expect(parsePlan(p).issues[0]?.fix).toContain('Did you mean "taskLogs"');
   });
 

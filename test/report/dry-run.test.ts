@@ -19,7 +19,13 @@ async function dryRunOf(f: ClusterFixture, workflow: "migrate" | "repair") {
   redactor.add("Sup3rS3cret!");
   // An adapter that echoes its connection string into what it reports must still not leak it.
   f.cluster.ports.inventory.connectionInfo = async () => ({ encrypted: false, server: `sql01;Password=Sup3rS3cret!`, database: "Octopus" });
-  const report = await collectDryRun({ workflow, planFile: path.join(f.root, "plan.json"), steps: f.steps(workflow), redactor, now: () => Date.parse("2026-11-26T02:00:00Z") });
+  const report = await collectDryRun({
+    workflow,
+    planFile: path.join(f.root, "plan.json"),
+    steps: f.steps(workflow),
+    redactor,
+    now: () => Date.parse("2026-11-26T02:00:00Z"),
+  });
   return { report, redactor };
 }
 
@@ -45,7 +51,13 @@ describe("dry-run", () => {
       'Octopus.Server.exe path --instance OctopusServer --taskLogs "\\\\fs01\\Octopus Shared\\TaskLogs" --artifacts "\\\\fs01\\Octopus Shared\\Artifacts" --nugetRepository "\\\\fs01\\Octopus Shared\\Packages"',
     );
     expect(report.findings.find((f) => f.code === "SQL_NOT_ENCRYPTED")?.fix).toContain("Encrypt=True");
-    expect(report.copy).toContainEqual({ kind: "taskLogs", node: "OCTO2", files: 3, bytes: "log of task 2 from OCTO2".length + "stale copy on OCTO2".length + "OCTO2 scheduler".length, filesAlreadyThere: 0 });
+    expect(report.copy).toContainEqual({
+      kind: "taskLogs",
+      node: "OCTO2",
+      files: 3,
+      bytes: "log of task 2 from OCTO2".length + "stale copy on OCTO2".length + "OCTO2 scheduler".length,
+      filesAlreadyThere: 0,
+    });
     // Before any copy, the two nodes' files do not collide at the (empty) target yet; the preview counts both.
     expect(report.copy.filter((c) => c.kind === "taskLogs").reduce((a, c) => a + c.files, 0)).toBe(6);
     expect(report.freeSpace.map((f) => f.kind).sort()).toEqual(["artifacts", "packages", "taskLogs"]);
@@ -107,7 +119,13 @@ describe("dry-run window estimate", () => {
     fx.cluster.state.tasks.push({ id: "ServerTasks-7", name: "Deploy", state: "Executing", serverNode: "OCTO1", completedTime: null });
     const { report } = await dryRunOf(fx, "migrate");
     const bytes = report.copy.reduce((a, c) => a + c.bytes, 0);
-    expect(report.estimate).toMatchObject({ rateBytesPerSecond: 10, copySeconds: bytes / 10, drainWaitSeconds: 1200, logHandleWaitSeconds: 60, totalSeconds: bytes / 10 + 1260 });
+    expect(report.estimate).toMatchObject({
+      rateBytesPerSecond: 10,
+      copySeconds: bytes / 10,
+      drainWaitSeconds: 1200,
+      logHandleWaitSeconds: 60,
+      totalSeconds: bytes / 10 + 1260,
+    });
     expect(report.findings.find((f) => f.code === "TASKS_RUNNING")?.detail).toContain("ServerTasks-7 (Deploy, Executing) on OCTO1");
   });
 
@@ -123,7 +141,13 @@ describe("dry-run window estimate", () => {
 describe("run report", () => {
   it("lists what was copied, how collisions were resolved, and tasks whose logs exist nowhere", async () => {
     fx = await clusterFixture();
-    fx.cluster.state.tasks.push({ id: "ServerTasks-9", name: "Deploy", state: "Success", serverNode: "OCTO2", completedTime: "2026-01-04T00:00:00Z" });
+    fx.cluster.state.tasks.push({
+      id: "ServerTasks-9",
+      name: "Deploy",
+      state: "Success",
+      serverNode: "OCTO2",
+      completedTime: "2026-01-04T00:00:00Z",
+    });
     const { results } = await runAll(fx.steps("repair"), fx.clock);
     const report = buildRunReport({ workflow: "repair", runId: "r1", results });
     expect(report.logsNowhere).toEqual(["ServerTasks-9"]);

@@ -41,18 +41,33 @@ describe("run views", () => {
     const view = new JsonRunView(r, c);
     view.notify({ type: "warning", message: "connection Password=abc; token hunter2-secret" });
     view.notify({ type: "outcome", outcome: refused });
-    const lines = c.text.out.trim().split("\n").map((l) => JSON.parse(l) as { type: string });
+    const lines = c.text.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string });
     expect(lines.map((l) => l.type)).toEqual(["warning", "outcome"]);
     expect(c.text.out).not.toContain("hunter2-secret");
     expect(c.text.out).not.toContain("Password=abc");
   });
 
   it("on a terminal only an exact 'yes' approves, after saying what will change", async () => {
-    for (const [answer, expected] of [["yes", true], ["y", false], ["YES please", false]] as const) {
+    for (const [answer, expected] of [
+      ["yes", true],
+      ["y", false],
+      ["YES please", false],
+    ] as const) {
       const c = capture();
       const input = new PassThrough();
       const view = new HumanRunView(new Redactor(), { ...c, input });
-      const pending = view.confirm({ runId: "r1", action: "apply", steps: [{ id: "maintenance-on", title: "Put Octopus in maintenance mode" }], preview: { changes: [{ action: "update", target: "maintenance mode", summary: "off -> on" }], findings: [] } }, new AbortController().signal);
+      const pending = view.confirm(
+        {
+          runId: "r1",
+          action: "apply",
+          steps: [{ id: "maintenance-on", title: "Put Octopus in maintenance mode" }],
+          preview: { changes: [{ action: "update", target: "maintenance mode", summary: "off -> on" }], findings: [] },
+        },
+        new AbortController().signal,
+      );
       input.write(`${answer}\n`);
       expect(await pending).toBe(expected);
       expect(c.text.err).toContain("maintenance-on: Put Octopus in maintenance mode");

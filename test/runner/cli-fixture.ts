@@ -49,14 +49,27 @@ export function cliFixture() {
     plan,
     JSON.stringify({
       version: 1,
-      octopus: { serverUrl: "https://octopus.example.com", apiKey: { env: "OCTOHA_TEST_API_KEY" }, sql: { connectionString: { env: "OCTOHA_TEST_SQL" } } },
+      octopus: {
+        serverUrl: "https://octopus.example.com",
+        apiKey: { env: "OCTOHA_TEST_API_KEY" },
+        sql: { connectionString: { env: "OCTOHA_TEST_SQL" } },
+      },
       nodes: [{ name: "OCTO1" }],
-      shared: { taskLogs: { octopus: "\\\\fs01\\Octopus\\TaskLogs" }, artifacts: { octopus: "\\\\fs01\\Octopus\\Artifacts" }, packages: { octopus: "\\\\fs01\\Octopus\\Packages" } },
+      shared: {
+        taskLogs: { octopus: "\\\\fs01\\Octopus\\TaskLogs" },
+        artifacts: { octopus: "\\\\fs01\\Octopus\\Artifacts" },
+        packages: { octopus: "\\\\fs01\\Octopus\\Packages" },
+      },
     }),
   );
   const effects = path.join(t.dir, "effects.log");
   // The plan's secret references must be set: a run refuses an unset one before it starts (exit 2).
-  const env = { EFFECTS: effects, READY: path.join(t.dir, "ready"), OCTOHA_TEST_API_KEY: "API-CLITEST000000000000000", OCTOHA_TEST_SQL: "Server=sql01;Database=Octopus;Integrated Security=true" };
+  const env = {
+    EFFECTS: effects,
+    READY: path.join(t.dir, "ready"),
+    OCTOHA_TEST_API_KEY: "API-CLITEST000000000000000",
+    OCTOHA_TEST_SQL: "Server=sql01;Database=Octopus;Integrated Security=true",
+  };
   const lines = () => (existsSync(effects) ? readFileSync(effects, "utf8").split("\n").filter(Boolean) : []);
   return { dir: t.dir, plan, stateDir: path.join(t.dir, ".octoha"), env, lines };
 }

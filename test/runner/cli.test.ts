@@ -72,7 +72,15 @@ describe("octoha run / resume / status / unlock", () => {
 
   it("run says clearly that a workflow is missing and exits 1 when none is registered", async () => {
     const f = fixture();
-    const err = await runWorkflow({ workflows: {}, workflow: "preseed", planFile: f.plan, flags: {}, approve: "yes", json: false, signal: new AbortController().signal }).catch((e: unknown) => e);
+    const err = await runWorkflow({
+      workflows: {},
+      workflow: "preseed",
+      planFile: f.plan,
+      flags: {},
+      approve: "yes",
+      json: false,
+      signal: new AbortController().signal,
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "WORKFLOW_NOT_REGISTERED", exitCode: 1 });
     expect((err as Error).message).toContain('no "preseed" workflow registered');
     expect(existsSync(f.stateDir)).toBe(false);

@@ -15,7 +15,9 @@ const PARTS = [1, 3, 1, 4, 2, 1];
 const SEED = Number(process.env.CRASH_SEED ?? 20261126);
 const KILLS_WANTED = 30;
 
-function runChildRaw(env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function runChildRaw(
+  env: Record<string, string>,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -51,7 +53,10 @@ describe("crash safety", () => {
       // Up to three crashes per trial (the first in `run`, then in `resume`), then a clean resume.
       for (let crash = 0; crash < 3; crash++) {
         const started = (await listRuns(stateDir)).length > 0;
-        const kill: Record<string, string> = random() < 0.7 ? { KILL_AFTER_WRITES: String(1 + Math.floor(random() * 28)) } : { KILL_AFTER_MS: String(Math.floor(random() * 25)) };
+        const kill: Record<string, string> =
+          random() < 0.7
+            ? { KILL_AFTER_WRITES: String(1 + Math.floor(random() * 28)) }
+            : { KILL_AFTER_MS: String(Math.floor(random() * 25)) };
         const r = await runChild({ STATE_DIR: stateDir, EFFECTS: effects, MODE: started ? "resume" : "run", ...kill });
         if (r.signal === "SIGKILL") {
           kills++;
@@ -62,7 +67,10 @@ describe("crash safety", () => {
         }
       }
       const final = await runChild({ STATE_DIR: stateDir, EFFECTS: effects, MODE: "resume" });
-      expect(final.code, `${where}: resume did not finish (kills: ${killPoints.slice(-3).join("; ")}): ${final.stderr}${final.stdout}`).toBe(0);
+      expect(
+        final.code,
+        `${where}: resume did not finish (kills: ${killPoints.slice(-3).join("; ")}): ${final.stderr}${final.stdout}`,
+      ).toBe(0);
       const runId = (await listRuns(stateDir))[0]!;
       const lines = readFileSync(effects, "utf8").split("\n").filter(Boolean);
       const expected = PARTS.flatMap((parts, i) => Array.from({ length: parts }, (_, p) => `${runId}:step-${i + 1}:${p}`));
@@ -73,7 +81,10 @@ describe("crash safety", () => {
       expect(existsSync(lockFile(stateDir)), `${where}: lock left behind`).toBe(false);
       const status = await readRunStatus({ stateDir, runId });
       expect(status.outcome?.status, where).toBe("done");
-      expect(status.steps.every((st) => st.state === "verified"), where).toBe(true);
+      expect(
+        status.steps.every((st) => st.state === "verified"),
+        where,
+      ).toBe(true);
     }
     if (process.env.CRASH_VERBOSE) console.log(`seed ${SEED}: ${kills} kills, ${spawnCount - spawns} children`, killPoints);
     expect(kills, `seed ${SEED}: only ${kills} kills happened`).toBeGreaterThanOrEqual(KILLS_WANTED);

@@ -40,7 +40,8 @@ export function settingStep(worldFile: string, id: string, key: string, value: s
     title: `set ${key} to ${value}`,
     ...(o.requiresApproval ? { requiresApproval: true } : {}),
     policy: { attempts: 1, backoffMs: 1, ...(o.onFailure ? { onFailure: o.onFailure } : {}) },
-    inspect: () => Promise.resolve({ changes: [{ action: "update", target: key, after: value, summary: `${key} becomes ${value}` }], findings: [] }),
+    inspect: () =>
+      Promise.resolve({ changes: [{ action: "update", target: key, after: value, summary: `${key} becomes ${value}` }], findings: [] }),
     async apply(ctx, last) {
       const before = last ? last.before : (readWorld(worldFile)[key] ?? null);
       if (!last) await ctx.checkpoint({ before });

@@ -68,7 +68,11 @@ describe("a damaged journal is refused with file:line and exit 2", () => {
       else [lines[2], lines[3]] = [lines[3]!, lines[2]!];
       writeFileSync(r.file, `${lines.join("\n")}\n`);
       const line = damage === "repeat" ? 4 : 3;
-      await expectRefused(r, line, new RegExp(`it is record ${damage === "repeat" ? 3 : 4}, where record ${line} belongs: lines were removed, repeated or moved`));
+      await expectRefused(
+        r,
+        line,
+        new RegExp(`it is record ${damage === "repeat" ? 3 : 4}, where record ${line} belongs: lines were removed, repeated or moved`),
+      );
     }
   });
 
@@ -81,7 +85,13 @@ describe("a damaged journal is refused with file:line and exit 2", () => {
       const length = cut === "middle" ? Math.floor(bytes.length / 2) : cut === "boundary" ? lastStart : lastStart + 20;
       writeFileSync(r.file, bytes.subarray(0, length));
       const complete = bytes.subarray(0, length).toString().split("\n").length - 1;
-      await expectRefused(r, complete + 1, new RegExp(`it ends after record ${complete}, but record ${lines.length} was written \\(journal.head\\): the end of the journal is missing`));
+      await expectRefused(
+        r,
+        complete + 1,
+        new RegExp(
+          `it ends after record ${complete}, but record ${lines.length} was written \\(journal.head\\): the end of the journal is missing`,
+        ),
+      );
     }
   });
 });
@@ -123,7 +133,11 @@ describe("journals of the previous format (version 1, no checksums)", () => {
 
     const status = await octoha(["status", f.plan, "--json"], env);
     expect(status.code, status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ runId: RUN_ID, outcome: { status: "awaiting-approval" }, warnings: [expect.stringContaining("previous journal format (version 1)")] });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      runId: RUN_ID,
+      outcome: { status: "awaiting-approval" },
+      warnings: [expect.stringContaining("previous journal format (version 1)")],
+    });
 
     const resumed = await octoha(["resume", "--state-dir", f.stateDir, "--yes"], env);
     expect(resumed.code, resumed.stderr).toBe(0);

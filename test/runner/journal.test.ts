@@ -17,7 +17,10 @@ function setup() {
   cleanups.push(t.cleanup);
   const worldFile = path.join(t.dir, "world.json");
   const undoLog: string[] = [];
-  const steps = [settingStep(worldFile, "one", "a", "1", { undoLog }), settingStep(worldFile, "two", "b", "2", { undoLog, requiresApproval: true })];
+  const steps = [
+    settingStep(worldFile, "one", "a", "1", { undoLog }),
+    settingStep(worldFile, "two", "b", "2", { undoLog, requiresApproval: true }),
+  ];
   const base = { stateDir: path.join(t.dir, "state"), steps, signal: new AbortController().signal, redactor: new Redactor() };
   return { worldFile, base };
 }
@@ -67,13 +70,18 @@ describe("journal", () => {
     rmSync(path.dirname(file), { recursive: true });
     const writer = new JournalWriter({ stateDir: s.base.stateDir, runId: run.runId, redactor: new Redactor() });
     await writer.open();
-    for (const { v: _v, seq: _seq, at: _at, ...entry } of records) await writer.append(JSON.parse(JSON.stringify(entry).replace(/"machineVersion":1/g, '"machineVersion":0')) as JournalEntry);
+    for (const { v: _v, seq: _seq, at: _at, ...entry } of records)
+      await writer.append(JSON.parse(JSON.stringify(entry).replace(/"machineVersion":1/g, '"machineVersion":0')) as JournalEntry);
     await writer.close();
     const old = readFileSync(file, "utf8");
     expect(old).toContain('"machineVersion":0');
-    const err = await runSteps({ ...s.base, mode: "resume", approve: "yes", runId: run.runId, view: new RecordingView() }).catch((e: unknown) => e);
+    const err = await runSteps({ ...s.base, mode: "resume", approve: "yes", runId: run.runId, view: new RecordingView() }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(OctohaError);
-    expect((err as OctohaError).message).toBe(`Journal of run ${run.runId} was written by runner machine version 0; this octoha has version 1`);
+    expect((err as OctohaError).message).toBe(
+      `Journal of run ${run.runId} was written by runner machine version 0; this octoha has version 1`,
+    );
     expect((err as OctohaError).hint).toContain("Finish or roll back that run with the octoha version that started it");
     expect(readFileSync(file, "utf8")).toBe(old);
     expect(readWorld(s.worldFile)).toEqual({ a: "1" });
@@ -92,7 +100,9 @@ describe("journal", () => {
   });
 
   it("a line of a future journal format is refused, naming the versions", () => {
-    expect(() => parseJournal("j.jsonl", '{"v":9,"at":1,"t":"outcome","status":"done","exitCode":0}\n')).toThrow("Journal j.jsonl:1: unsupported journal format version: expected 2, found 9");
+    expect(() => parseJournal("j.jsonl", '{"v":9,"at":1,"t":"outcome","status":"done","exitCode":0}\n')).toThrow(
+      "Journal j.jsonl:1: unsupported journal format version: expected 2, found 9",
+    );
   });
 
   it("secrets in checkpoints are redacted in the journal file bytes", async () => {
@@ -112,7 +122,15 @@ describe("journal", () => {
       verify: () => Promise.resolve({ ok: true, summary: "ok" }),
       rollback: () => Promise.resolve(),
     };
-    const out = await runSteps({ stateDir: t.dir, steps: [step], mode: "run", approve: "yes", signal: new AbortController().signal, view: new RecordingView(), redactor });
+    const out = await runSteps({
+      stateDir: t.dir,
+      steps: [step],
+      mode: "run",
+      approve: "yes",
+      signal: new AbortController().signal,
+      view: new RecordingView(),
+      redactor,
+    });
     expect(out.exitCode).toBe(0);
     const bytes = readFileSync(journalFile(t.dir, out.runId), "utf8");
     expect(bytes).not.toContain("Hunter2-ultra");

@@ -40,7 +40,18 @@ function deadPid(): number {
 
 function writeLock(stateDir: string, info: Partial<LockInfo>): LockInfo {
   const now = new Date().toISOString();
-  const full: LockInfo = { id: "20260101T000000Z-dead", operation: "run", who: "ops@elsewhere", host: os.hostname(), pid: process.pid, version: "0.1.0", created: now, path: stateDir, heartbeat: now, ...info };
+  const full: LockInfo = {
+    id: "20260101T000000Z-dead",
+    operation: "run",
+    who: "ops@elsewhere",
+    host: os.hostname(),
+    pid: process.pid,
+    version: "0.1.0",
+    created: now,
+    path: stateDir,
+    heartbeat: now,
+    ...info,
+  };
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(lockFile(stateDir), JSON.stringify(full));
   return full;
@@ -58,7 +69,9 @@ describe("state lock", () => {
     const holder = await readLock(t.dir);
     const second = await runSteps({ ...base(), stateDir: t.dir, steps: [g.step], view: new RecordingView() }).catch((e: unknown) => e);
     expect(second).toMatchObject({ code: "STATE_LOCKED", exitCode: 1 });
-    expect((second as Error).message).toContain(`locked by run ${holder!.id} (run) by ${os.userInfo().username}@${os.hostname()}, pid ${process.pid}`);
+    expect((second as Error).message).toContain(
+      `locked by run ${holder!.id} (run) by ${os.userInfo().username}@${os.hostname()}, pid ${process.pid}`,
+    );
     g.release();
     expect((await first).exitCode).toBe(0);
     expect(existsSync(lockFile(t.dir))).toBe(false);
@@ -71,7 +84,9 @@ describe("state lock", () => {
     // A run that recorded nothing changed nothing, and a new run takes its lock over (e2e kill-before-first-record).
     mkdirSync(path.dirname(journalFile(t.dir, stale.id)), { recursive: true });
     writeFileSync(journalFile(t.dir, stale.id), '{"v":2,"seq":1,"t":"run"}\n');
-    const err = await runSteps({ ...base(), stateDir: t.dir, steps: [gatedStep().step], view: new RecordingView() }).catch((e: unknown) => e);
+    const err = await runSteps({ ...base(), stateDir: t.dir, steps: [gatedStep().step], view: new RecordingView() }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: "STATE_LOCK_STALE", exitCode: 1 });
     expect((err as { hint: string }).hint).toContain(`is no longer running`);
     expect((err as { hint: string }).hint).toContain(`octoha unlock ${stale.id} --state-dir ${JSON.stringify(t.dir)}`);
@@ -123,7 +138,16 @@ describe("taking over a dead run's lock", () => {
     const dead = writeLock(t.dir, { pid: deadPid(), id: "run-1" });
     const warnings: string[] = [];
     const attempts = await Promise.allSettled(
-      [1, 2, 3].map(() => acquireLock({ stateDir: t.dir, runId: dead.id, operation: "resume", version: "0", takeOverDeadHolderOf: dead.id, onWarning: (m) => warnings.push(m) })),
+      [1, 2, 3].map(() =>
+        acquireLock({
+          stateDir: t.dir,
+          runId: dead.id,
+          operation: "resume",
+          version: "0",
+          takeOverDeadHolderOf: dead.id,
+          onWarning: (m) => warnings.push(m),
+        }),
+      ),
     );
     const won = attempts.filter((a) => a.status === "fulfilled");
     expect(won).toHaveLength(1);
@@ -138,7 +162,9 @@ describe("taking over a dead run's lock", () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const dead = writeLock(t.dir, { pid: deadPid(), id: "run-1" });
-    await expect(acquireLock({ stateDir: t.dir, runId: "run-2", operation: "run", version: "0", takeOverDeadHolderOf: "run-2" })).rejects.toMatchObject({ code: "STATE_LOCK_STALE" });
+    await expect(
+      acquireLock({ stateDir: t.dir, runId: "run-2", operation: "run", version: "0", takeOverDeadHolderOf: "run-2" }),
+    ).rejects.toMatchObject({ code: "STATE_LOCK_STALE" });
     expect((await readLock(t.dir))?.pid).toBe(dead.pid);
   });
 });

@@ -126,7 +126,10 @@ describe("step policy", () => {
       rollback: () => Promise.resolve(),
     };
     const { outcome } = await run(step);
-    expect(outcome.failure).toMatchObject({ code: "VERIFY_FAILED", message: "Step unverified applied but did not verify: 3 task logs missing" });
+    expect(outcome.failure).toMatchObject({
+      code: "VERIFY_FAILED",
+      message: "Step unverified applied but did not verify: 3 task logs missing",
+    });
     expect(outcome.failure?.hint).toContain("ServerTasks-1.log");
   });
 });

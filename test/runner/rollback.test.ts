@@ -19,7 +19,13 @@ function setup(overrides: Partial<Record<number, Partial<SettingStepOptions>>> =
   const undoLog: string[] = [];
   const keys = ["a", "b", "c", "d"];
   const steps = keys.map((k, i) => settingStep(worldFile, `set-${k}`, k, `${k}1`, { undoLog, ...overrides[i] }));
-  const base = { stateDir: path.join(t.dir, "state"), steps, approve: "yes" as const, signal: new AbortController().signal, redactor: new Redactor() };
+  const base = {
+    stateDir: path.join(t.dir, "state"),
+    steps,
+    approve: "yes" as const,
+    signal: new AbortController().signal,
+    redactor: new Redactor(),
+  };
   return { worldFile, initial, undoLog, steps, base };
 }
 
@@ -48,10 +54,16 @@ describe("rollback", () => {
     const back = await runSteps({ ...s.base, mode: "rollback", runId: run.runId, view });
     expect(back.exitCode).toBe(1);
     expect(back.status).toBe("rollback-incomplete");
-    expect(back.undoProblems).toEqual([{ stepId: "set-c", kind: "refused", reason: "Octopus already wrote new task logs to the shared folder" }]);
+    expect(back.undoProblems).toEqual([
+      { stepId: "set-c", kind: "refused", reason: "Octopus already wrote new task logs to the shared folder" },
+    ]);
     expect(s.undoLog).toEqual(["set-d"]);
     expect(readWorld(s.worldFile)).toEqual({ a: "a1", b: "b1", c: "c1", d: "d0" });
-    expect(view.notices).toContainEqual({ type: "undo-refused", stepId: "set-c", reason: "Octopus already wrote new task logs to the shared folder" });
+    expect(view.notices).toContainEqual({
+      type: "undo-refused",
+      stepId: "set-c",
+      reason: "Octopus already wrote new task logs to the shared folder",
+    });
   });
 
   it("a step that says up front it would refuse stops the rollback before anything is undone, newer steps included", async () => {
@@ -68,7 +80,14 @@ describe("rollback", () => {
     expect(s.undoLog).toEqual([]);
     expect(readWorld(s.worldFile)).toEqual({ a: "a1", b: "b1", c: "c1", d: "d1" });
     // rollback --to a step after the refusing one is still allowed.
-    const partial = await runSteps({ ...s.base, steps, mode: "rollback", runId: run.runId, rollbackTo: "set-c", view: new RecordingView() });
+    const partial = await runSteps({
+      ...s.base,
+      steps,
+      mode: "rollback",
+      runId: run.runId,
+      rollbackTo: "set-c",
+      view: new RecordingView(),
+    });
     expect(partial.exitCode).toBe(4);
     expect(s.undoLog).toEqual(["set-d", "set-c"]);
   });

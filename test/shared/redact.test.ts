@@ -22,7 +22,7 @@ describe("redaction", () => {
 
   it("redacts every string inside a journal record without breaking its shape", () => {
     const r = new Redactor();
-    const rec = { cs: "Server=x;Password=abc\"def", nested: [{ key: "API-ABCDEFGHIJKLMNOPQRST" }], n: 3 };
+    const rec = { cs: 'Server=x;Password=abc"def', nested: [{ key: "API-ABCDEFGHIJKLMNOPQRST" }], n: 3 };
     const out = r.redactValue(rec);
     expect(JSON.stringify(out)).not.toContain("abc");
     expect(JSON.stringify(out)).not.toContain("API-ABCDEFGHIJKLMNOPQRST");

@@ -19,7 +19,9 @@ describe("copy steps", () => {
     const copy = fx.steps("repair").find((s) => s.id === "copy-packages")!;
     const ctx = recordingContext("copy-packages");
     const first = (await copy.apply(ctx, undefined)) as { jobs: { filesCopied: number }[] };
-    const second = (await copy.apply(recordingContext("copy-packages"), undefined)) as { jobs: { filesCopied: number; filesSkipped: number }[] };
+    const second = (await copy.apply(recordingContext("copy-packages"), undefined)) as {
+      jobs: { filesCopied: number; filesSkipped: number }[];
+    };
     expect(first.jobs.map((j) => j.filesCopied)).toEqual([1, 1]);
     expect(second.jobs.map((j) => j.filesCopied)).toEqual([0, 0]);
     expect(second.jobs.map((j) => j.filesSkipped)).toEqual([1, 1]);
@@ -33,7 +35,21 @@ describe("copy steps", () => {
   it("a resume skips nodes whose copy finished before the crash", async () => {
     fx = await clusterFixture();
     const copy = fx.steps("repair").find((s) => s.id === "copy-task-logs")!;
-    const done = { jobs: [{ kind: "taskLogs", node: "OCTO1", filesCopied: 3, bytesCopied: 1, filesSkipped: 0, bytesSkipped: 0, collisions: [], nameProblems: [], errors: [] }] };
+    const done = {
+      jobs: [
+        {
+          kind: "taskLogs",
+          node: "OCTO1",
+          filesCopied: 3,
+          bytesCopied: 1,
+          filesSkipped: 0,
+          bytesSkipped: 0,
+          collisions: [],
+          nameProblems: [],
+          errors: [],
+        },
+      ],
+    };
     await copy.apply(recordingContext("copy-task-logs"), done);
     expect(fx.engine.runs.map((r) => r.sourceNode)).toEqual(["OCTO2"]);
   });
@@ -50,8 +66,13 @@ describe("SQL connection dropped mid-inventory", () => {
   it("fails the task-log copy as retryable, and the retry reads the inventory again and copies", async () => {
     fx = await clusterFixture({ knobs: { sqlDropsRemaining: 1 } });
     const copy = fx.steps("repair").find((s) => s.id === "copy-task-logs")!;
-    await expect(copy.apply(recordingContext("copy-task-logs"), undefined)).rejects.toMatchObject({ code: "SQL_CONNECTION_LOST", behaviour: "retryable" });
-    const r = (await copy.apply(recordingContext("copy-task-logs"), undefined)) as { jobs: { node: string; collisions: { winner: string }[] }[] };
+    await expect(copy.apply(recordingContext("copy-task-logs"), undefined)).rejects.toMatchObject({
+      code: "SQL_CONNECTION_LOST",
+      behaviour: "retryable",
+    });
+    const r = (await copy.apply(recordingContext("copy-task-logs"), undefined)) as {
+      jobs: { node: string; collisions: { winner: string }[] }[];
+    };
     expect(r.jobs.map((j) => j.node)).toEqual(["OCTO1", "OCTO2"]);
     expect(await readFile(path.join(fx.root, "shared/TaskLogs/servertasks-3_CCCCCCCCCC.txt"), "utf8")).toBe("log of task 3 from OCTO1");
   });

@@ -21,7 +21,9 @@ interface JobFacts {
 /** What an operator compares between the dry-run and the run: which file, whose copy stays, where the other goes. */
 const outcome = (jobs: JobFacts[]) =>
   jobs
-    .flatMap((j) => j.collisions.map((c) => ({ node: j.node, relPath: c.relPath, kind: c.kind, winner: c.winner, quarantinedAt: c.quarantinedAt })))
+    .flatMap((j) =>
+      j.collisions.map((c) => ({ node: j.node, relPath: c.relPath, kind: c.kind, winner: c.winner, quarantinedAt: c.quarantinedAt })),
+    )
     .sort((a, b) => a.relPath.localeCompare(b.relPath));
 
 describe("dry-run of the task-log copy across nodes (real copy engine)", () => {

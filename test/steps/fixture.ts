@@ -23,7 +23,9 @@ export interface ClusterFixture {
 export const SQL_SECRET = "Server=sql01;Database=Octopus;User Id=octo;Password=Sup3rS3cret!;";
 
 /** `engine`: the copy engine the steps use (default: the recording file-copy fake). */
-export async function clusterFixture(options: { knobs?: Partial<FakeKnobs>; planOptions?: Partial<PlanInput["options"]>; engine?: CopyEngine } = {}): Promise<ClusterFixture> {
+export async function clusterFixture(
+  options: { knobs?: Partial<FakeKnobs>; planOptions?: Partial<PlanInput["options"]>; engine?: CopyEngine } = {},
+): Promise<ClusterFixture> {
   const { dir: root, cleanup } = await tempDir();
   const plan = twoNodePlan(root, options.planOptions);
   await writeFiles(path.join(root, "OCTO1"), {
@@ -46,8 +48,22 @@ export async function clusterFixture(options: { knobs?: Partial<FakeKnobs>; plan
   state.tasks = [
     { id: "ServerTasks-1", name: "Deploy", state: "Success", serverNode: "OCTO1", completedTime: "2026-01-01T00:00:00Z", logVia: log("1") },
     // 2018+ schema: the column holds the node id.
-    { id: "ServerTasks-2", name: "Deploy", state: "Failed", serverNode: "OctopusServerNodes-OCTO2", completedTime: "2026-01-02T00:00:00Z", logVia: log("2") },
-    { id: "ServerTasks-3", name: "RunbookRun", state: "Success", serverNode: "octopusservernodes-octo1", completedTime: "2026-01-03T00:00:00Z", logVia: log("3") },
+    {
+      id: "ServerTasks-2",
+      name: "Deploy",
+      state: "Failed",
+      serverNode: "OctopusServerNodes-OCTO2",
+      completedTime: "2026-01-02T00:00:00Z",
+      logVia: log("2"),
+    },
+    {
+      id: "ServerTasks-3",
+      name: "RunbookRun",
+      state: "Success",
+      serverNode: "octopusservernodes-octo1",
+      completedTime: "2026-01-03T00:00:00Z",
+      logVia: log("3"),
+    },
   ];
   state.packages = [
     { id: "packages-Acme.1.4.0", packageId: "Acme", version: "1.4.0", spaceId: "Spaces-1" },

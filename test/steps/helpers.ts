@@ -29,7 +29,10 @@ async function* walk(root: string, rel = ""): AsyncGenerator<string> {
   }
 }
 
-const sha = async (p: string) => createHash("sha256").update(await readFile(p)).digest("hex");
+const sha = async (p: string) =>
+  createHash("sha256")
+    .update(await readFile(p))
+    .digest("hex");
 
 /** A copy engine double: same contract as src/storage, naive implementation. */
 export function createFileCopyEngine(): CopyEngine & { runs: CopyOptions[] } {
@@ -39,7 +42,17 @@ export function createFileCopyEngine(): CopyEngine & { runs: CopyOptions[] } {
     async copyTree(o: CopyOptions): Promise<CopySummary> {
       runs.push(o);
       const started = Date.now();
-      const s: CopySummary = { filesCopied: 0, bytesCopied: 0, filesSkipped: 0, bytesSkipped: 0, collisions: [], nameProblems: [], errors: [], durationMs: 0, interrupted: false };
+      const s: CopySummary = {
+        filesCopied: 0,
+        bytesCopied: 0,
+        filesSkipped: 0,
+        bytesSkipped: 0,
+        collisions: [],
+        nameProblems: [],
+        errors: [],
+        durationMs: 0,
+        interrupted: false,
+      };
       const manifest = new Map<string, { size: number; mtimeMs: number }>();
       if (o.manifestPath) {
         const text = await readFile(o.manifestPath, "utf8").catch(() => "");
@@ -66,7 +79,15 @@ export function createFileCopyEngine(): CopyEngine & { runs: CopyOptions[] } {
             const owner = o.taskLogOwner?.(rel);
             const winner: Collision["winner"] = owner !== undefined && owner === o.sourceNode ? "source" : "target";
             quarantine = path.join(o.quarantineDir ?? path.join(o.target, ".octoha", "conflicts"), o.sourceNode ?? "unknown", rel);
-            s.collisions.push({ kind: "different-bytes", relPath: rel, targetRelPath: rel, sourceNode: o.sourceNode, winner, quarantinedAt: quarantine, reason: owner ? `task ran on ${owner}` : "kept the target" });
+            s.collisions.push({
+              kind: "different-bytes",
+              relPath: rel,
+              targetRelPath: rel,
+              sourceNode: o.sourceNode,
+              winner,
+              quarantinedAt: quarantine,
+              reason: owner ? `task ran on ${owner}` : "kept the target",
+            });
             if (o.dryRun) continue;
             await mkdir(path.dirname(quarantine), { recursive: true });
             if (winner === "target") {
@@ -84,16 +105,29 @@ export function createFileCopyEngine(): CopyEngine & { runs: CopyOptions[] } {
         await utimes(dst, st.atime, st.mtime);
         if (o.manifestPath) {
           await mkdir(path.dirname(o.manifestPath), { recursive: true });
-          await appendFile(o.manifestPath, JSON.stringify({ v: 1, relPath: rel, size: st.size, mtimeMs: Math.round(st.mtimeMs), node: o.sourceNode }) + "\n");
+          await appendFile(
+            o.manifestPath,
+            JSON.stringify({ v: 1, relPath: rel, size: st.size, mtimeMs: Math.round(st.mtimeMs), node: o.sourceNode }) + "\n",
+          );
         }
       }
       s.durationMs = Date.now() - started;
       return s;
     },
     async preflightTarget(o): Promise<TargetCheck> {
-      const exists = await stat(o.target).then(() => true, () => false);
+      const exists = await stat(o.target).then(
+        () => true,
+        () => false,
+      );
       let probe = o.target;
-      while (!(await stat(probe).then(() => true, () => false)) && path.dirname(probe) !== probe) probe = path.dirname(probe);
+      while (
+        !(await stat(probe).then(
+          () => true,
+          () => false,
+        )) &&
+        path.dirname(probe) !== probe
+      )
+        probe = path.dirname(probe);
       const fs = await statfs(probe);
       return { exists, freeBytes: fs.bavail * fs.bsize, writable: o.dryRun ? undefined : true };
     },

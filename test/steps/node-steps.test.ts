@@ -15,10 +15,21 @@ function drainFixture(opts: { cancel?: boolean; stuck?: boolean; pollsUntilDone?
     { id: "ServerTasks-7", name: "Deploy", state: "Executing", serverNode: "OctopusServerNodes-OCTO1", completedTime: null },
     { id: "ServerTasks-8", name: "Backup", state: "Queued", serverNode: null, completedTime: null },
   ];
-  const cluster = createFakeCluster(state, { stuckTasks: new Set(opts.stuck ? ["ServerTasks-7"] : []), pollsUntilTasksFinish: opts.pollsUntilDone ?? 3 });
+  const cluster = createFakeCluster(state, {
+    stuckTasks: new Set(opts.stuck ? ["ServerTasks-7"] : []),
+    pollsUntilTasksFinish: opts.pollsUntilDone ?? 3,
+  });
   const clock = fakeClock();
   const facts = createRunFacts();
-  const drain = createDrainNodesStep({ ports: cluster.ports, facts, clock, drainTimeoutMinutes: 2, logHandleWaitSeconds: 60, cancelOnTimeout: opts.cancel ?? false, pollIntervalMs: 10_000 });
+  const drain = createDrainNodesStep({
+    ports: cluster.ports,
+    facts,
+    clock,
+    drainTimeoutMinutes: 2,
+    logHandleWaitSeconds: 60,
+    cancelOnTimeout: opts.cancel ?? false,
+    pollIntervalMs: 10_000,
+  });
   return { cluster, clock, facts, drain };
 }
 
@@ -129,7 +140,12 @@ describe("undrain", () => {
   it("reads drain's record from the journal after a resume (a fresh process)", async () => {
     const cluster = createFakeCluster();
     cluster.state.nodes.forEach((n) => (n.isDraining = true));
-    const journal = { "drain-nodes": { phase: "done", before: [{ id: "OctopusServerNodes-OCTO1", name: "OCTO1", isDraining: false, maxConcurrentTasks: 3 }] } };
+    const journal = {
+      "drain-nodes": {
+        phase: "done",
+        before: [{ id: "OctopusServerNodes-OCTO1", name: "OCTO1", isDraining: false, maxConcurrentTasks: 3 }],
+      },
+    };
     const facts = createRunFacts((id) => journal[id as keyof typeof journal]);
     await createUndrainStep({ ports: cluster.ports, facts }).apply(recordingContext("undrain"), undefined);
     expect(cluster.state.nodes[0]).toMatchObject({ isDraining: false, maxConcurrentTasks: 3 });
@@ -137,7 +153,9 @@ describe("undrain", () => {
 
   it("refuses to guess when there is no record of the drain", async () => {
     const cluster = createFakeCluster();
-    const error = await createUndrainStep({ ports: cluster.ports, facts: createRunFacts() }).apply(recordingContext("undrain"), undefined).catch((e: unknown) => e);
+    const error = await createUndrainStep({ ports: cluster.ports, facts: createRunFacts() })
+      .apply(recordingContext("undrain"), undefined)
+      .catch((e: unknown) => e);
     expect((error as OctohaError).code).toBe("UNDRAIN_NO_RECORD");
     expect(cluster.writes()).toEqual([]);
   });
@@ -207,7 +225,14 @@ describe("start-services waits for the started nodes to answer", () => {
   it("a node that answers 503 for a while after its start is polled until it answers, not failed at the first try", async () => {
     const cluster = stoppedCluster(3);
     const clock = fakeClock();
-    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"], clock, startTimeoutMs: 60_000, pollIntervalMs: 1000 });
+    const start = createStartServicesStep({
+      ports: cluster.ports,
+      facts: createRunFacts(),
+      nodeNames: ["OCTO1", "OCTO2"],
+      clock,
+      startTimeoutMs: 60_000,
+      pollIntervalMs: 1000,
+    });
     const ctx = recordingContext("start-services", clock);
     const r = await start.apply(ctx, undefined);
     expect(r.readyDeadline).toBe(1_700_000_000_000 + 60_000);
@@ -219,7 +244,14 @@ describe("start-services waits for the started nodes to answer", () => {
   it("nodes that never answer fail the step at the recorded deadline, naming them", async () => {
     const cluster = stoppedCluster(1_000_000);
     const clock = fakeClock();
-    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"], clock, startTimeoutMs: 60_000, pollIntervalMs: 1000 });
+    const start = createStartServicesStep({
+      ports: cluster.ports,
+      facts: createRunFacts(),
+      nodeNames: ["OCTO1", "OCTO2"],
+      clock,
+      startTimeoutMs: 60_000,
+      pollIntervalMs: 1000,
+    });
     const error = (await start.apply(recordingContext("start-services", clock), undefined).catch((e: unknown) => e)) as OctohaError;
     expect(error.code).toBe("SERVICE_NOT_READY");
     expect(error.message).toContain("OCTO1, OCTO2");
@@ -229,8 +261,19 @@ describe("start-services waits for the started nodes to answer", () => {
   it("a resumed start continues the recorded deadline instead of starting a new wait", async () => {
     const cluster = stoppedCluster(1_000_000);
     const clock = fakeClock();
-    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"], clock, startTimeoutMs: 60_000, pollIntervalMs: 1000 });
-    const last = { before: { OCTO1: "stopped" as const, OCTO2: "stopped" as const }, acted: ["OCTO1", "OCTO2"], readyDeadline: clock.now() + 5_000 };
+    const start = createStartServicesStep({
+      ports: cluster.ports,
+      facts: createRunFacts(),
+      nodeNames: ["OCTO1", "OCTO2"],
+      clock,
+      startTimeoutMs: 60_000,
+      pollIntervalMs: 1000,
+    });
+    const last = {
+      before: { OCTO1: "stopped" as const, OCTO2: "stopped" as const },
+      acted: ["OCTO1", "OCTO2"],
+      readyDeadline: clock.now() + 5_000,
+    };
     const error = (await start.apply(recordingContext("start-services", clock), last).catch((e: unknown) => e)) as OctohaError;
     expect(error.code).toBe("SERVICE_NOT_READY");
     expect(clock.now()).toBe(last.readyDeadline);

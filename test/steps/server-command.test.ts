@@ -29,15 +29,12 @@ function parseWindowsArg(quoted: string): string {
 }
 
 describe("Windows quoting of the path command", () => {
-  it.each([
-    "\\\\fs01\\OctopusShared\\TaskLogs",
-    "\\\\fs01\\Octopus Shared\\TaskLogs",
-    "C:\\Octopus Shared\\",
-    'D:\\odd "name"\\x',
-    "",
-  ])("%j survives Windows argument parsing unchanged", (value) => {
-    expect(parseWindowsArg(quoteWindowsArg(value))).toBe(value);
-  });
+  it.each(["\\\\fs01\\OctopusShared\\TaskLogs", "\\\\fs01\\Octopus Shared\\TaskLogs", "C:\\Octopus Shared\\", 'D:\\odd "name"\\x', ""])(
+    "%j survives Windows argument parsing unchanged",
+    (value) => {
+      expect(parseWindowsArg(quoteWindowsArg(value))).toBe(value);
+    },
+  );
 
   it("leaves plain UNC paths unquoted and quotes paths with spaces, doubling a trailing backslash", () => {
     expect(quoteWindowsArg("\\\\fs01\\Share\\TaskLogs")).toBe("\\\\fs01\\Share\\TaskLogs");

@@ -19,7 +19,22 @@ describe("repair workflow", () => {
   it("merges every node's task logs, artifacts and packages into shared storage, task logs by the node that ran the task", async () => {
     fx = await clusterFixture();
     const steps = fx.steps("repair");
-    expect(steps.map((s) => s.id)).toEqual(["preflight", "provision-storage", "drain-nodes", "maintenance-on", "stop-services", "repath", "copy-task-logs", "copy-artifacts", "copy-packages", "verify-copy", "start-services", "verify-octopus", "maintenance-off", "undrain"]);
+    expect(steps.map((s) => s.id)).toEqual([
+      "preflight",
+      "provision-storage",
+      "drain-nodes",
+      "maintenance-on",
+      "stop-services",
+      "repath",
+      "copy-task-logs",
+      "copy-artifacts",
+      "copy-packages",
+      "verify-copy",
+      "start-services",
+      "verify-octopus",
+      "maintenance-off",
+      "undrain",
+    ]);
     await runAll(steps, fx.clock);
 
     expect(await readFile(shared(fx, "TaskLogs/servertasks-1_AAAAAAAAAA.txt"), "utf8")).toBe("log of task 1 from OCTO1");
@@ -29,10 +44,14 @@ describe("repair workflow", () => {
     expect(await readFile(shared(fx, "TaskLogs/.octoha/conflicts/OCTO2/servertasks-3_CCCCCCCCCC.txt"), "utf8")).toBe("stale copy on OCTO2");
     // Same-named scheduler logs: the first one stays, the other is quarantined, nothing dropped.
     expect(await readFile(shared(fx, "TaskLogs/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO1 scheduler");
-    expect(await readFile(shared(fx, "TaskLogs/.octoha/conflicts/OCTO2/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO2 scheduler");
+    expect(await readFile(shared(fx, "TaskLogs/.octoha/conflicts/OCTO2/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe(
+      "OCTO2 scheduler",
+    );
     expect(await readFile(shared(fx, "Packages/Spaces-1/feeds-builtin/Widget/Widget.2.0.0.nupkg"), "utf8")).toBe("WIDGET-2.0.0");
     // A package file that differs between nodes: the loser goes beside Packages, where the re-index never looks.
-    expect(await readFile(shared(fx, ".octoha-conflicts/Packages/OCTO2/Spaces-1/feeds-builtin/Acme/Acme.1.4.0.zip"), "utf8")).toBe("ACME-1.4.0 rebuilt on OCTO2");
+    expect(await readFile(shared(fx, ".octoha-conflicts/Packages/OCTO2/Spaces-1/feeds-builtin/Acme/Acme.1.4.0.zip"), "utf8")).toBe(
+      "ACME-1.4.0 rebuilt on OCTO2",
+    );
     expect(await readFile(shared(fx, "Packages/Spaces-1/feeds-builtin/Acme/Acme.1.4.0.zip"), "utf8")).toBe("ACME-1.4.0");
     expect((await listTree(shared(fx, "Packages"))).some((p) => p.includes(".octoha"))).toBe(false);
     expect(await readFile(shared(fx, "Artifacts/Spaces-1/ServerTasks-1/report.html"), "utf8")).toBe("<p>artifact 1</p>");
@@ -40,7 +59,11 @@ describe("repair workflow", () => {
     expect(await listTree(path.join(fx.root, "OCTO2", "TaskLogs"))).toContain("servertasks-3_CCCCCCCCCC.txt");
 
     const s = fx.cluster.state;
-    expect(s.folders).toEqual({ taskLogs: "\\\\fs01\\Octopus Shared\\TaskLogs", artifacts: "\\\\fs01\\Octopus Shared\\Artifacts", packages: "\\\\fs01\\Octopus Shared\\Packages" });
+    expect(s.folders).toEqual({
+      taskLogs: "\\\\fs01\\Octopus Shared\\TaskLogs",
+      artifacts: "\\\\fs01\\Octopus Shared\\Artifacts",
+      packages: "\\\\fs01\\Octopus Shared\\Packages",
+    });
     expect(s.maintenance).toBe(false);
     expect(s.nodes.map((n) => [n.name, n.isDraining, n.maxConcurrentTasks, n.service])).toEqual([
       ["OCTO1", false, 5, "running"],
@@ -52,7 +75,13 @@ describe("repair workflow", () => {
 
   it("lists tasks whose logs exist nowhere without failing the repair", async () => {
     fx = await clusterFixture();
-    fx.cluster.state.tasks.push({ id: "ServerTasks-9", name: "Deploy", state: "Success", serverNode: "OCTO2", completedTime: "2026-01-04T00:00:00Z" });
+    fx.cluster.state.tasks.push({
+      id: "ServerTasks-9",
+      name: "Deploy",
+      state: "Success",
+      serverNode: "OCTO2",
+      completedTime: "2026-01-04T00:00:00Z",
+    });
     const { results } = await runAll(fx.steps("repair"), fx.clock);
     expect(results.get("verify-copy")).toMatchObject({ logsNowhere: ["ServerTasks-9"], logsNotCopied: [], packagesMissing: [] });
     // And verify-octopus does not try to read a log known to be lost.
@@ -74,7 +103,23 @@ describe("migrate workflow", () => {
   it("runs the full order, copies everything, repaths with only the changed keys, and leaves Octopus as it found it otherwise", async () => {
     fx = await clusterFixture();
     const steps = fx.steps("migrate");
-    expect(steps.map((s) => s.id)).toEqual(["preflight", "provision-storage", "preseed", "drain-nodes", "maintenance-on", "stop-services", "copy-task-logs", "copy-artifacts", "copy-packages", "verify-copy", "repath", "start-services", "verify-octopus", "maintenance-off", "undrain"]);
+    expect(steps.map((s) => s.id)).toEqual([
+      "preflight",
+      "provision-storage",
+      "preseed",
+      "drain-nodes",
+      "maintenance-on",
+      "stop-services",
+      "copy-task-logs",
+      "copy-artifacts",
+      "copy-packages",
+      "verify-copy",
+      "repath",
+      "start-services",
+      "verify-octopus",
+      "maintenance-off",
+      "undrain",
+    ]);
     for (const s of steps) expect(STEP_IDS).toContain(s.id);
     await runAll(steps, fx.clock);
     expect(await readFile(shared(fx, "TaskLogs/servertasks-1_AAAAAAAAAA.txt"), "utf8")).toBe("log of task 1 from OCTO1");
@@ -87,7 +132,10 @@ describe("migrate workflow", () => {
     fx = await clusterFixture();
     await runAll(fx.steps("preseed"), fx.clock);
     expect(fx.cluster.writes()).toEqual([]); // preseed changes nothing in Octopus
-    await writeFiles(path.join(fx.root, "OCTO1"), { "TaskLogs/servertasks-4_DDDDDDDDDD.txt": "new while live", "TaskLogs/servertasks-1_AAAAAAAAAA.txt": "log of task 1 from OCTO1, grown" });
+    await writeFiles(path.join(fx.root, "OCTO1"), {
+      "TaskLogs/servertasks-4_DDDDDDDDDD.txt": "new while live",
+      "TaskLogs/servertasks-1_AAAAAAAAAA.txt": "log of task 1 from OCTO1, grown",
+    });
     // Octopus kept writing while live: the preseed still verifies (the window copy moves the delta)…
     const preseed = fx.steps("migrate").find((s) => s.id === "preseed")!;
     expect((await preseed.verify(recordingContext("preseed"), { jobs: [] })).ok).toBe(true);
@@ -124,7 +172,11 @@ describe("safety nets against a wrong plan", () => {
   it("preflight warns when a node folder named in the plan does not exist", async () => {
     fx = await clusterFixture();
     const p = await fx.steps("repair")[0]!.inspect(recordingContext("preflight"));
-    expect(p.findings.find((f) => f.code === "SOURCE_MISSING")).toMatchObject({ severity: "warning", node: "OCTO2", path: path.join(fx.root, "OCTO2/Artifacts") });
+    expect(p.findings.find((f) => f.code === "SOURCE_MISSING")).toMatchObject({
+      severity: "warning",
+      node: "OCTO2",
+      path: path.join(fx.root, "OCTO2/Artifacts"),
+    });
   });
 
   it("verify-copy stops the run when not one task log is found anywhere (folders in the plan are wrong)", async () => {
@@ -164,7 +216,9 @@ describe("repath", () => {
     const ctx = recordingContext("repath");
     const r = await repath.apply(ctx, undefined);
     expect(ctx.checkpoints[0]).toMatchObject({ before });
-    expect(fx.cluster.calls.filter((c) => c.method === "write").map((c) => Object.keys(c.args[0] as object).sort())).toEqual([["packages", "taskLogs"]]);
+    expect(fx.cluster.calls.filter((c) => c.method === "write").map((c) => Object.keys(c.args[0] as object).sort())).toEqual([
+      ["packages", "taskLogs"],
+    ]);
     await repath.apply(ctx, r);
     expect(fx.cluster.calls.filter((c) => c.method === "write")).toHaveLength(1);
     await repath.rollback(ctx, r);
@@ -199,7 +253,12 @@ describe("repath", () => {
 describe("repath: keys nobody had set (ClusterShared, Imports)", () => {
   const SHARE = "\\\\fs01\\Octopus Shared";
   const repathOf = (f: ClusterFixture) =>
-    createRepathStep({ plan: f.plan, ports: f.cluster.ports, facts: f.facts, target: { clusterShared: SHARE, taskLogs: `${SHARE}\\TaskLogs`, imports: `${SHARE}\\Imports` } });
+    createRepathStep({
+      plan: f.plan,
+      ports: f.cluster.ports,
+      facts: f.facts,
+      target: { clusterShared: SHARE, taskLogs: `${SHARE}\\TaskLogs`, imports: `${SHARE}\\Imports` },
+    });
 
   it("records the folder an unset key resolved to, and rollback writes it back explicitly and says so", async () => {
     fx = await clusterFixture();

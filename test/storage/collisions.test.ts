@@ -97,7 +97,9 @@ describe("merging two nodes into one target", () => {
     const { node1, node2 } = corpus();
     const target = dir("target");
     await copyTree({ source: node1, target, sourceNode: "OCTO1" });
-    await expect(copyTree({ source: node2, target, sourceNode: "OCTO2", collisionPolicy: "fail", concurrency: 1 })).rejects.toMatchObject({ code: "COPY_COLLISION" });
+    await expect(copyTree({ source: node2, target, sourceNode: "OCTO2", collisionPolicy: "fail", concurrency: 1 })).rejects.toMatchObject({
+      code: "COPY_COLLISION",
+    });
   });
 
   it("a re-run after the merge quarantines nothing twice and reports the same collisions", async () => {
@@ -130,7 +132,15 @@ describe("merging two nodes into one target", () => {
     const target = dir("target");
     const rival = path.join(target, "TaskLogs", "scheduledtasks_retention.txt");
     // Just before our fsync, the other node's copy lands under the final name.
-    const ops = faultyOps({ before: (call, p) => void (call === "sync" && p.startsWith(rival + ".") && p.endsWith(".octoha-tmp") && writeFileSync(rival, "node1 retention log, other bytes\n")) });
+    const ops = faultyOps({
+      before: (call, p) =>
+        void (
+          call === "sync" &&
+          p.startsWith(rival + ".") &&
+          p.endsWith(".octoha-tmp") &&
+          writeFileSync(rival, "node1 retention log, other bytes\n")
+        ),
+    });
     const summary = await copyTree({ source, target, sourceNode: "OCTO2", ops });
     expect(readFileSync(rival, "utf8")).toBe("node1 retention log, other bytes\n");
     expect(summary.collisions).toEqual([expect.objectContaining({ kind: "different-bytes", winner: "target" })]);
@@ -161,9 +171,18 @@ describe("dry-run of several nodes into one target (reservations of earlier node
     const r = await dryThenReal();
     expect(r.writtenByDryRun).toBe(0);
     const c = byPath(r.dry2);
-    expect(c.get("TaskLogs/scheduledtasks_processsubscriptions.txt")).toMatchObject({ kind: "different-bytes", winner: "target", targetNode: "OCTO1" });
+    expect(c.get("TaskLogs/scheduledtasks_processsubscriptions.txt")).toMatchObject({
+      kind: "different-bytes",
+      winner: "target",
+      targetNode: "OCTO1",
+    });
     expect(c.get("TaskLogs/scheduledtasks_cleanup.txt")).toMatchObject({ kind: "different-bytes", winner: "target", targetNode: "OCTO1" });
-    expect(c.get("Artifacts/report.txt")).toMatchObject({ kind: "case-only", targetRelPath: "Artifacts/Report.txt", winner: "target", targetNode: "OCTO1" });
+    expect(c.get("Artifacts/report.txt")).toMatchObject({
+      kind: "case-only",
+      targetRelPath: "Artifacts/Report.txt",
+      winner: "target",
+      targetNode: "OCTO1",
+    });
     expect(c.get("Artifacts/x/inner.txt")).toMatchObject({ kind: "file-vs-folder", targetRelPath: "Artifacts/x", winner: "target" });
     expect(c.get("Artifacts/y")).toMatchObject({ kind: "file-vs-folder", targetRelPath: "Artifacts/y", winner: "target" });
     // Identical bytes on both nodes are not a collision, and the dry-run says the copy would be skipped.
@@ -177,7 +196,11 @@ describe("dry-run of several nodes into one target (reservations of earlier node
   it("a task-log collision is predicted with the node that ran the task (per the database) as winner", async () => {
     const taskLogOwner = (rel: string): string | undefined => (rel.startsWith("TaskLogs/servertasks-5_") ? "OCTO2" : undefined);
     const r = await dryThenReal({ taskLogOwner });
-    expect(byPath(r.dry2).get("TaskLogs/servertasks-5_AAAAAAAAAA.txt")).toMatchObject({ winner: "source", targetNode: "OCTO1", quarantinedAt: path.join(r.target, ".octoha", "conflicts", "existing-target", "TaskLogs", "servertasks-5_AAAAAAAAAA.txt") });
+    expect(byPath(r.dry2).get("TaskLogs/servertasks-5_AAAAAAAAAA.txt")).toMatchObject({
+      winner: "source",
+      targetNode: "OCTO1",
+      quarantinedAt: path.join(r.target, ".octoha", "conflicts", "existing-target", "TaskLogs", "servertasks-5_AAAAAAAAAA.txt"),
+    });
     expect(facts(r.dry2)).toEqual(facts(r.real2));
   });
 

@@ -34,7 +34,8 @@ async function killMidCopy(args: string[], manifest: string, after: number): Pro
   const child = spawn(process.execPath, [main, ...args], { stdio: "ignore" });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && manifestPaths(manifest).length < after && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+  while (Date.now() < deadline && manifestPaths(manifest).length < after && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 10));
   child.kill("SIGKILL");
   await exited;
 }
@@ -61,7 +62,9 @@ describe("octoha copy", () => {
     const summary = JSON.parse(again.stdout) as { filesCopied: number; filesSkipped: number };
     expect(summary.filesCopied + summary.filesSkipped).toBe(300);
     expect(summary.filesSkipped).toBeGreaterThanOrEqual(verifiedBeforeKill.length);
-    const recopied = manifestPaths(manifest).slice(verifiedBeforeKill.length).filter((p) => verifiedBeforeKill.includes(p));
+    const recopied = manifestPaths(manifest)
+      .slice(verifiedBeforeKill.length)
+      .filter((p) => verifiedBeforeKill.includes(p));
     expect(recopied).toEqual([]);
     expect(snapshot(target)).toEqual(src);
     expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
@@ -71,12 +74,15 @@ describe("octoha copy", () => {
     const source = tree(200, 48 * 1024);
     const target = dir("target");
     const manifest = path.join(target, ".octoha", "manifest-copy.jsonl");
-    const child = spawn(process.execPath, [main, "copy", source, target, "--concurrency", "1", "--json"], { stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn(process.execPath, [main, "copy", source, target, "--concurrency", "1", "--json"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && manifestPaths(manifest).length < 5 && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+    while (Date.now() < deadline && manifestPaths(manifest).length < 5 && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 10));
     child.kill("SIGINT");
     expect(await exited).toBe(3);
     expect((JSON.parse(stdout) as { interrupted: boolean }).interrupted).toBe(true);

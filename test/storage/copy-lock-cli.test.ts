@@ -38,9 +38,17 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
 
 /** Every manifest line's hash equals the bytes now at the target under its path. */
 function expectManifestMatchesDisk(target: string): void {
-  const lines = readFileSync(path.join(target, ".octoha", "manifest-copy.jsonl"), "utf8").split("\n").filter((l) => l.endsWith("}"));
+  const lines = readFileSync(path.join(target, ".octoha", "manifest-copy.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.endsWith("}"));
   const latest = new Map(lines.map((l) => JSON.parse(l) as { relPath: string; sha256: string }).map((r) => [r.relPath, r.sha256]));
-  for (const [rel, sha] of latest) expect(createHash("sha256").update(readFileSync(path.join(target, rel))).digest("hex"), rel).toBe(sha);
+  for (const [rel, sha] of latest)
+    expect(
+      createHash("sha256")
+        .update(readFileSync(path.join(target, rel)))
+        .digest("hex"),
+      rel,
+    ).toBe(sha);
 }
 
 /** The name another process on this host would give its temp file (same host tag, its pid). */
@@ -94,7 +102,9 @@ describe("two copies into one target", () => {
     for (const name of [live, dead, "servertasks-2_src.txt.octoha-tmp"]) writeFileSync(path.join(folder, name), "partial");
     const r = run(["copy", source, target, "--json"]);
     expect(r.status, r.stderr).toBe(0);
-    const temps = allFiles(target).filter((f) => f.endsWith(".octoha-tmp")).map((f) => path.basename(f));
+    const temps = allFiles(target)
+      .filter((f) => f.endsWith(".octoha-tmp"))
+      .map((f) => path.basename(f));
     expect(temps).toEqual([live]);
     expect(readFileSync(path.join(folder, live), "utf8")).toBe("partial");
   });

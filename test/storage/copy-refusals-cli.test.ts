@@ -50,7 +50,10 @@ describe("a node name that would lead out of the quarantine folder", () => {
   it("the engine refuses such a label too, and every quarantine path is proven to stay under its root", async () => {
     const source = dir("src");
     writeFile(source, "a.txt", "a");
-    await expect(copyTree({ source, target: dir("dst"), sourceNode: "../x" })).rejects.toMatchObject({ code: "COPY_BAD_OPTION", exitCode: 2 });
+    await expect(copyTree({ source, target: dir("dst"), sourceNode: "../x" })).rejects.toMatchObject({
+      code: "COPY_BAD_OPTION",
+      exitCode: 2,
+    });
     const root = path.join(dir("t"), ".octoha", "conflicts");
     expect(() => quarantinePath(root, "../../x", "a.txt")).toThrow(/outside/);
     expect(() => quarantinePath(root, "OCTO1", "../../../a.txt")).toThrow(expect.objectContaining({ code: "COPY_PATH_ESCAPES" }));

@@ -45,7 +45,11 @@ describe("copying two nodes' folders from one machine into one target, without -
     const second = copy(octo2, target);
 
     expect(second.filesUpdated ?? 0).toBe(0);
-    expect(second.collisions.map((c) => c.relPath).sort()).toEqual(["scheduledtasks_healthcheck.txt", "scheduledtasks_processsubscriptions.txt", "scheduledtasks_retention.txt"]);
+    expect(second.collisions.map((c) => c.relPath).sort()).toEqual([
+      "scheduledtasks_healthcheck.txt",
+      "scheduledtasks_processsubscriptions.txt",
+      "scheduledtasks_retention.txt",
+    ]);
     expect(second.collisions.every((c) => c.kind === "different-bytes" && c.winner === "target")).toBe(true);
     expect(second.filesQuarantined).toBe(3);
     for (const job of ["processsubscriptions", "retention", "healthcheck"]) {
@@ -68,7 +72,9 @@ describe("copying two nodes' folders from one machine into one target, without -
     const second = copy(octo2, target, "--node", "OCTO1");
     expect(second.filesUpdated ?? 0).toBe(0);
     expect(second.collisions).toHaveLength(3);
-    expect(readFileSync(path.join(target, "scheduledtasks_retention.txt"), "utf8")).toBe(readFileSync(path.join(octo1, "scheduledtasks_retention.txt"), "utf8"));
+    expect(readFileSync(path.join(target, "scheduledtasks_retention.txt"), "utf8")).toBe(
+      readFileSync(path.join(octo1, "scheduledtasks_retention.txt"), "utf8"),
+    );
   });
 
   it("another folder mounted (or created) where the first one was is another source", () => {
@@ -103,7 +109,9 @@ describe("copying two nodes' folders from one machine into one target, without -
 
 /** The latest manifest record per target path. */
 function manifestOf(target: string): Map<string, string> {
-  const lines = readFileSync(path.join(target, ".octoha", "manifest-copy.jsonl"), "utf8").split("\n").filter((l) => l.endsWith("}"));
+  const lines = readFileSync(path.join(target, ".octoha", "manifest-copy.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.endsWith("}"));
   return new Map(lines.map((l) => JSON.parse(l) as { relPath: string; sha256: string }).map((r) => [r.relPath, r.sha256]));
 }
 
@@ -125,7 +133,10 @@ describe("source folders whose names differ only in case (one folder on a Window
       const target = dir("target");
       const summary = copy(source, target, "--concurrency", "16");
       const [top] = readdirSync(target).filter((n) => n !== ".octoha");
-      expect(readdirSync(target).filter((n) => n !== ".octoha"), `run ${run}: one folder at the target`).toHaveLength(1);
+      expect(
+        readdirSync(target).filter((n) => n !== ".octoha"),
+        `run ${run}: one folder at the target`,
+      ).toHaveLength(1);
       const manifest = manifestOf(target);
       const collided = new Set(summary.collisions.map((c) => c.relPath.toLowerCase()));
       const check = (upperRel: string, lowerRel: string): void => {
@@ -136,7 +147,9 @@ describe("source folders whose names differ only in case (one folder on a Window
         const relAtTarget = path.relative(target, at).split(path.sep).join("/");
         expect(manifest.get(relAtTarget), `run ${run}: the manifest records the bytes at ${relAtTarget}`).toBe(kept);
         const other = versions.find((v) => v !== kept)!;
-        const quarantined = summary.collisions.filter((c) => c.relPath.toLowerCase() === upperRel.toLowerCase()).map((c) => sha256Of(c.quarantinedAt!));
+        const quarantined = summary.collisions
+          .filter((c) => c.relPath.toLowerCase() === upperRel.toLowerCase())
+          .map((c) => sha256Of(c.quarantinedAt!));
         expect(quarantined, `run ${run}: the other version of ${upperRel} is quarantined`).toEqual([other]);
         expect(collided.has(upperRel.toLowerCase()), `run ${run}: ${upperRel} reported`).toBe(true);
       };

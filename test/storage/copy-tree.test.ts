@@ -40,7 +40,10 @@ describe("copyTree on a node folder", () => {
     const target = dir("target");
     const manifestPath = path.join(target, ".octoha", "m.jsonl");
     await copyTree({ source: path.join(home, "Artifacts"), target, sourceNode: "OCTO1", manifestPath });
-    const records = readFileSync(manifestPath, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { relPath: string; sha256: string; node: string; v: number; src: string });
+    const records = readFileSync(manifestPath, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { relPath: string; sha256: string; node: string; v: number; src: string });
     const dst = snapshot(target);
     expect(records).toHaveLength(dst.size);
     for (const r of records) {

@@ -38,7 +38,12 @@ describe("a source file octoha may not read", () => {
     expect(first.filesCopied).toBe(snapshot(source).size - 1);
 
     const opened: string[] = [];
-    const second = await copyTree({ source, target, manifestPath, ops: faultyOps({ before: (c, p) => void (c === "open" && opened.push(p)) }) });
+    const second = await copyTree({
+      source,
+      target,
+      manifestPath,
+      ops: faultyOps({ before: (c, p) => void (c === "open" && opened.push(p)) }),
+    });
     expect(second.errors).toEqual([]);
     expect(second.filesCopied).toBe(1);
     expect(opened.filter((p) => p.startsWith(source))).toEqual([path.join(source, "TaskLogs", LOCKED)]);
@@ -51,7 +56,8 @@ describe("a source folder octoha may not list", () => {
     // The 2025.2+ layout: a folder per task inside TaskLogs. Listing the target's TaskLogs again
     // for every unreadable task folder would read a 250 000-entry folder once per such folder.
     const source = dir("source");
-    for (const task of ["servertasks-1_A", "servertasks-2_B", "servertasks-3_C", "servertasks-4_D"]) writeFile(source, `TaskLogs/${task}/0.tl.txt`, task);
+    for (const task of ["servertasks-1_A", "servertasks-2_B", "servertasks-3_C", "servertasks-4_D"])
+      writeFile(source, `TaskLogs/${task}/0.tl.txt`, task);
     const target = dir("target");
     const unreadable = [path.join(source, "TaskLogs", "servertasks-2_B"), path.join(source, "TaskLogs", "servertasks-3_C")];
     const listed: string[] = [];
@@ -66,7 +72,12 @@ describe("a source folder octoha may not list", () => {
     const summary = await copyTree({ source, target, ops });
     expect(summary.errors.map((e) => e.relPath).sort()).toEqual(["TaskLogs/servertasks-2_B", "TaskLogs/servertasks-3_C"]);
     expect(summary.filesCopied).toBe(2);
-    expect(allFiles(target).map((f) => path.relative(target, f).split(path.sep).join("/")).filter((f) => !f.startsWith(".octoha")).sort()).toEqual(["TaskLogs/servertasks-1_A/0.tl.txt", "TaskLogs/servertasks-4_D/0.tl.txt"]);
+    expect(
+      allFiles(target)
+        .map((f) => path.relative(target, f).split(path.sep).join("/"))
+        .filter((f) => !f.startsWith(".octoha"))
+        .sort(),
+    ).toEqual(["TaskLogs/servertasks-1_A/0.tl.txt", "TaskLogs/servertasks-4_D/0.tl.txt"]);
     // Once per pass (planning, copying), not once more per unreadable folder.
     expect(listed.filter((p) => p === path.join(target, "TaskLogs"))).toHaveLength(2);
   });
@@ -95,8 +106,20 @@ describe("transient and permanent storage errors", () => {
   it("an EIO that never clears stops the copy as retryable, without a partial file", async () => {
     const source = smallTree();
     const target = dir("target");
-    const ops = faultyOps({ before: (call, p) => void (call === "write" && p.includes("Acme.1.0.0.zip") && (() => { throw errno("EIO", "write"); })()) });
-    await expect(copyTree({ source, target, ops, retryAttempts: 3, retryBaseDelayMs: 1 })).rejects.toMatchObject({ code: "COPY_TRANSIENT", behaviour: "retryable" });
+    const ops = faultyOps({
+      before: (call, p) =>
+        void (
+          call === "write" &&
+          p.includes("Acme.1.0.0.zip") &&
+          (() => {
+            throw errno("EIO", "write");
+          })()
+        ),
+    });
+    await expect(copyTree({ source, target, ops, retryAttempts: 3, retryBaseDelayMs: 1 })).rejects.toMatchObject({
+      code: "COPY_TRANSIENT",
+      behaviour: "retryable",
+    });
     expect(allFiles(target).filter((f) => f.includes("Acme"))).toEqual([]);
   });
 
@@ -136,7 +159,16 @@ describe("transient and permanent storage errors", () => {
 
   it("a target octoha may not write to is reported with the Octopus docs' wording and Full Control fix", async () => {
     const target = dir("target");
-    const ops = faultyOps({ before: (c, p) => void (c === "open" && p.includes(".octoha-probe") && (() => { throw errno("EACCES"); })()) });
+    const ops = faultyOps({
+      before: (c, p) =>
+        void (
+          c === "open" &&
+          p.includes(".octoha-probe") &&
+          (() => {
+            throw errno("EACCES");
+          })()
+        ),
+    });
     const result = await preflightTarget({ target, bytesNeeded: 10, ops });
     expect(result.ok).toBe(false);
     expect(result.problems[0]!.message).toBe(`Access to the path '${target}' is denied`);

@@ -36,7 +36,13 @@ describe("the copy manifest", () => {
 
   it("keeps the latest record of a file that was copied again after it grew", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
-    writeFileSync(file, record("TaskLogs/a.txt") + "\n" + record("TaskLogs/a.txt", { size: 9, mtimeMs: 1_790_000_060_000, node: "OCTO2", src: FROM_2 }) + "\n");
+    writeFileSync(
+      file,
+      record("TaskLogs/a.txt") +
+        "\n" +
+        record("TaskLogs/a.txt", { size: 9, mtimeMs: 1_790_000_060_000, node: "OCTO2", src: FROM_2 }) +
+        "\n",
+    );
     const index = await loadManifest(nodeFileOps, file);
     expect(index.writtenFrom("TaskLogs/a.txt", 9, 1_790_000_060_000, FROM_2)).toBe(true);
     expect(index.writtenFrom("TaskLogs/a.txt", 9, 1_790_000_060_000, FROM_1)).toBe(false);
@@ -53,12 +59,18 @@ describe("the copy manifest", () => {
   it("refuses a manifest written in another format version, saying which", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
     writeFileSync(file, record("a", { v: 3 }) + "\n");
-    await expect(loadManifest(nodeFileOps, file)).rejects.toMatchObject({ code: "MANIFEST_VERSION", message: expect.stringContaining("expected 1 or 2, found 3") });
+    await expect(loadManifest(nodeFileOps, file)).rejects.toMatchObject({
+      code: "MANIFEST_VERSION",
+      message: expect.stringContaining("expected 1 or 2, found 3"),
+    });
   });
 
   it("reads a version 1 manifest: its records vouch for their hashes but prove no file's origin", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
-    writeFileSync(file, JSON.stringify({ v: 1, relPath: "TaskLogs/a.txt", size: 5, mtimeMs: 1000, sha256: "ab".repeat(32), node: "OCTO1" }) + "\n");
+    writeFileSync(
+      file,
+      JSON.stringify({ v: 1, relPath: "TaskLogs/a.txt", size: 5, mtimeMs: 1000, sha256: "ab".repeat(32), node: "OCTO1" }) + "\n",
+    );
     const index = await loadManifest(nodeFileOps, file);
     expect(index.vouchesFor("TaskLogs/a.txt", 5, 1000)).toBe(true);
     expect(index.writtenFrom("TaskLogs/a.txt", 5, 1000, FROM_1)).toBe(false);
@@ -78,7 +90,10 @@ describe("the copy manifest", () => {
 
     it("gives a re-run the same answers as parsing the manifest, without parsing it", async () => {
       const file = path.join(dir("m"), "manifest.jsonl");
-      writeFileSync(file, lines(0, 3000) + record("TaskLogs/servertasks-5_x.txt", { size: 5, mtimeMs: 1_790_000_060_000, node: "OCTO2", src: FROM_2 }) + "\n");
+      writeFileSync(
+        file,
+        lines(0, 3000) + record("TaskLogs/servertasks-5_x.txt", { size: 5, mtimeMs: 1_790_000_060_000, node: "OCTO2", src: FROM_2 }) + "\n",
+      );
       await snapshotted(file);
       const index = await loadManifest(nodeFileOps, file);
       expect(index.snapshotFresh).toBe(true);
@@ -90,7 +105,13 @@ describe("the copy manifest", () => {
       expect(index.vouchesFor("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_000_123.4)).toBe(false);
       // The snapshot is the index, not the manifest: proven by a manifest whose lines no longer parse.
       const bytes = readFileSync(file);
-      writeFileSync(file, Buffer.from(bytes.toString("latin1").replace(/"v":2,"relPath":"TaskLogs\/servertasks-1\d_/g, '"v":2,"relPath":"TaskLogs/servertasks-1?_'), "latin1"));
+      writeFileSync(
+        file,
+        Buffer.from(
+          bytes.toString("latin1").replace(/"v":2,"relPath":"TaskLogs\/servertasks-1\d_/g, '"v":2,"relPath":"TaskLogs/servertasks-1?_'),
+          "latin1",
+        ),
+      );
       expect((await loadManifest(nodeFileOps, file)).vouchesFor("TaskLogs/servertasks-12_x.txt", 12, 1_790_000_000_123.4)).toBe(true);
     });
 
@@ -132,7 +153,11 @@ describe("the copy manifest", () => {
       writeFileSync(file, lines(0, 200));
       await snapshotted(file);
       const snap = readFileSync(snapshotPathOf(file));
-      for (const damage of [snap.subarray(0, snap.length - 7), Buffer.concat([snap, Buffer.from("x")]), Buffer.from(snap.map((b, i) => (i === 200 ? b ^ 1 : b)))]) {
+      for (const damage of [
+        snap.subarray(0, snap.length - 7),
+        Buffer.concat([snap, Buffer.from("x")]),
+        Buffer.from(snap.map((b, i) => (i === 200 ? b ^ 1 : b))),
+      ]) {
         writeFileSync(snapshotPathOf(file), damage);
         index = await loadManifest(nodeFileOps, file);
         expect(index.snapshotFresh).toBe(false);

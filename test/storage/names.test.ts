@@ -23,9 +23,12 @@ describe("names Windows cannot hold", () => {
     expect(windowsNameProblem(name)).toContain(why);
   });
 
-  it.each(["servertasks-1_ABCDEFGHIJ.txt", "CONSOLE.txt", "COM10", "Acme.1.0.0.zip", "scheduledtasks_retention.txt"])("%s is fine", (name) => {
-    expect(windowsNameProblem(name)).toBeUndefined();
-  });
+  it.each(["servertasks-1_ABCDEFGHIJ.txt", "CONSOLE.txt", "COM10", "Acme.1.0.0.zip", "scheduledtasks_retention.txt"])(
+    "%s is fine",
+    (name) => {
+      expect(windowsNameProblem(name)).toBeUndefined();
+    },
+  );
 
   it("a path of 260 characters or more as Octopus sees it is reported with its length", () => {
     const root = "\\\\fs01\\OctopusShared\\Artifacts"; // 30 characters

@@ -42,14 +42,28 @@ describe("a window copy after a preseed (same manifest)", () => {
     writeFile(node2, "scheduledtasks_processsubscriptions.txt", "OCTO2 wrote this\n", 1_790_000_050);
     await copyTree({ source: node1, target, sourceNode: "OCTO1", manifestPath: path.join(state, "OCTO1.jsonl") });
     // OCTO2 replaces the file (keep-newer); OCTO1's manifest record no longer matches the target.
-    await copyTree({ source: node2, target, sourceNode: "OCTO2", manifestPath: path.join(state, "OCTO2.jsonl"), collisionPolicy: "keep-newer" });
+    await copyTree({
+      source: node2,
+      target,
+      sourceNode: "OCTO2",
+      manifestPath: path.join(state, "OCTO2.jsonl"),
+      collisionPolicy: "keep-newer",
+    });
     writeFile(node1, "scheduledtasks_processsubscriptions.txt", "OCTO1 v2, longer\n", 1_790_000_010);
-    const again = await copyTree({ source: node1, target, sourceNode: "OCTO1", manifestPath: path.join(state, "OCTO1.jsonl"), collisionPolicy: "keep-target" });
+    const again = await copyTree({
+      source: node1,
+      target,
+      sourceNode: "OCTO1",
+      manifestPath: path.join(state, "OCTO1.jsonl"),
+      collisionPolicy: "keep-target",
+    });
 
     expect(again.filesUpdated ?? 0).toBe(0);
     expect(again.collisions).toMatchObject([{ relPath: "scheduledtasks_processsubscriptions.txt", winner: "target" }]);
     expect(readFileSync(path.join(target, "scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO2 wrote this\n");
-    expect(readFileSync(path.join(target, ".octoha", "conflicts", "OCTO1", "scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO1 v2, longer\n");
+    expect(readFileSync(path.join(target, ".octoha", "conflicts", "OCTO1", "scheduledtasks_processsubscriptions.txt"), "utf8")).toBe(
+      "OCTO1 v2, longer\n",
+    );
   });
 });
 

@@ -32,7 +32,11 @@ describe("the target folder index", () => {
   it("keeps every one of 20 000 names (the table grows) and reserved names carry their source and pending write", async () => {
     const index = new TargetDirIndex("TaskLogs");
     for (let i = 0; i < 20_000; i++) index.reserveFile(`servertasks-${i}_X.txt`);
-    for (let i = 0; i < 20_000; i += 997) expect(index.find(`SERVERTASKS-${i}_x.txt`)).toMatchObject({ name: `servertasks-${i}_X.txt`, from: `TaskLogs/servertasks-${i}_X.txt` });
+    for (let i = 0; i < 20_000; i += 997)
+      expect(index.find(`SERVERTASKS-${i}_x.txt`)).toMatchObject({
+        name: `servertasks-${i}_X.txt`,
+        from: `TaskLogs/servertasks-${i}_X.txt`,
+      });
     let settle!: () => void;
     const pending = new Promise<void>((resolve) => (settle = resolve));
     const slot = index.reserveFile("Foo.txt", pending);

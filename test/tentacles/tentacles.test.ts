@@ -31,12 +31,30 @@ describe("octoha tentacles", () => {
     const advice = JSON.parse(result.stdout) as AdviceJson;
     expect(advice.needed).toBe(true);
     expect(advice.nodes.map((n) => n.argv.slice(1))).toEqual([
-      ["poll-server", "--instance=Tentacle", "--server=https://octo1.example.com", "--server-comms-address=https://octo1.example.com:10943"],
-      ["poll-server", "--instance=Tentacle", "--server=https://octo2.example.com", "--server-comms-address=https://octo2.example.com:10943"],
+      [
+        "poll-server",
+        "--instance=Tentacle",
+        "--server=https://octo1.example.com",
+        "--server-comms-address=https://octo1.example.com:10943",
+      ],
+      [
+        "poll-server",
+        "--instance=Tentacle",
+        "--server=https://octo2.example.com",
+        "--server-comms-address=https://octo2.example.com:10943",
+      ],
     ]);
     // OCTO1 is already trusted (Thumbprint + Address match case-insensitively); only OCTO2 is added.
     expect(advice.trusted.present.map((p) => p.node)).toEqual(["OCTO1"]);
-    expect(advice.trusted.add).toEqual([{ Thumbprint: THUMB, CommunicationStyle: 2, Address: "https://octo2.example.com:10943", Squid: null, SubscriptionId: "poll://kx7b2mq9fz3wn4tsd8yr/" }]);
+    expect(advice.trusted.add).toEqual([
+      {
+        Thumbprint: THUMB,
+        CommunicationStyle: 2,
+        Address: "https://octo2.example.com:10943",
+        Squid: null,
+        SubscriptionId: "poll://kx7b2mq9fz3wn4tsd8yr/",
+      },
+    ]);
     expect(advice.trusted.merged).toHaveLength(2);
     expect(advice.restart.commandLine).toContain("service --instance=Tentacle --stop --start");
   });
@@ -69,33 +87,47 @@ describe("octoha tentacles", () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain("OCTO2");
       expect(result.stderr).toContain("pollingAddress");
-    }),
-  );
+    }));
 });
 
 describe("tentacle advice", () => {
   const plan = Plan.parse(windowsPlan());
-  const trusted = (entries: unknown[]): string => `<octopus-settings><set key="Tentacle.Communication.TrustedOctopusServers">${JSON.stringify(entries).replace(/"/g, "&quot;")}</set></octopus-settings>`;
+  const trusted = (entries: unknown[]): string =>
+    `<octopus-settings><set key="Tentacle.Communication.TrustedOctopusServers">${JSON.stringify(entries).replace(/"/g, "&quot;")}</set></octopus-settings>`;
 
   it("reads an entity-encoded TrustedOctopusServers setting", () => {
-    expect(parseTrustedServers(trusted([{ Thumbprint: "AB", CommunicationStyle: "TentacleActive", SubscriptionId: "poll://x/" }]))).toEqual([{ Thumbprint: "AB", CommunicationStyle: "TentacleActive", SubscriptionId: "poll://x/" }]);
+    expect(parseTrustedServers(trusted([{ Thumbprint: "AB", CommunicationStyle: "TentacleActive", SubscriptionId: "poll://x/" }]))).toEqual(
+      [{ Thumbprint: "AB", CommunicationStyle: "TentacleActive", SubscriptionId: "poll://x/" }],
+    );
     expect(parseTrustedServers("<octopus-settings></octopus-settings>")).toEqual([]);
     expect(() => parseTrustedServers("<html/>")).toThrow(/not a Tentacle configuration file/);
   });
 
   it("asks for --thumbprint when the Tentacle polls several servers, and uses the one given", () => {
-    const entries = parseTrustedServers(trusted([
-      { Thumbprint: "AAAA", CommunicationStyle: 2, Address: "https://other:10943", SubscriptionId: "poll://s/" },
-      { Thumbprint: "BBBB", CommunicationStyle: 2, Address: "https://octo1.example.com:10943", SubscriptionId: "poll://s/" },
-    ]));
-    expect(() => tentacleAdvice(plan, { shell: "pwsh", instance: "Tentacle", trusted: entries, redis: { enabled: false, source: "flag" } })).toThrow(/different thumbprints/);
-    const advice = tentacleAdvice(plan, { shell: "pwsh", instance: "Tentacle", trusted: entries, thumbprint: "bbbb", redis: { enabled: false, source: "flag" } });
+    const entries = parseTrustedServers(
+      trusted([
+        { Thumbprint: "AAAA", CommunicationStyle: 2, Address: "https://other:10943", SubscriptionId: "poll://s/" },
+        { Thumbprint: "BBBB", CommunicationStyle: 2, Address: "https://octo1.example.com:10943", SubscriptionId: "poll://s/" },
+      ]),
+    );
+    expect(() =>
+      tentacleAdvice(plan, { shell: "pwsh", instance: "Tentacle", trusted: entries, redis: { enabled: false, source: "flag" } }),
+    ).toThrow(/different thumbprints/);
+    const advice = tentacleAdvice(plan, {
+      shell: "pwsh",
+      instance: "Tentacle",
+      trusted: entries,
+      thumbprint: "bbbb",
+      redis: { enabled: false, source: "flag" },
+    });
     expect(advice.trusted?.add.map((e) => e.Address)).toEqual(["https://octo2.example.com:10943"]);
   });
 
   it("refuses a Tentacle that is not registered as polling, because poll-server would fail", () => {
     const entries = parseTrustedServers(trusted([{ Thumbprint: "AAAA", CommunicationStyle: 1, Address: null }]));
-    expect(() => tentacleAdvice(plan, { shell: "pwsh", instance: "Tentacle", trusted: entries, redis: { enabled: undefined, source: "not-checked" } })).toThrow(/no polling/);
+    expect(() =>
+      tentacleAdvice(plan, { shell: "pwsh", instance: "Tentacle", trusted: entries, redis: { enabled: undefined, source: "not-checked" } }),
+    ).toThrow(/no polling/);
   });
 
   it("quotes arguments the shell would split or expand, but leaves the API key reference for the shell", () => {
@@ -103,7 +135,9 @@ describe("tentacle advice", () => {
     expect(advice.nodes[0]?.commandLine).toContain("'--instance=Web $1'");
     expect(advice.nodes[0]?.commandLine).toMatch(/ --apiKey="\$OCTOPUS_API_KEY"$/);
     const pwsh = tentacleAdvice(plan, { shell: "pwsh", instance: "It's", redis: { enabled: false, source: "flag" } });
-    expect(pwsh.nodes[0]?.commandLine).toMatch(/^& 'C:\\Program Files\\Octopus Deploy\\Tentacle\\Tentacle\.exe' poll-server '--instance=It''s'/);
+    expect(pwsh.nodes[0]?.commandLine).toMatch(
+      /^& 'C:\\Program Files\\Octopus Deploy\\Tentacle\\Tentacle\.exe' poll-server '--instance=It''s'/,
+    );
   });
 
   it("uses --server-web-socket for a wss:// polling address", () => {
@@ -115,7 +149,10 @@ describe("tentacle advice", () => {
 });
 
 describe("the Redis probe", () => {
-  async function withServer(handler: (status: (code: number, body?: unknown) => void) => void, fn: (url: string) => Promise<void>): Promise<void> {
+  async function withServer(
+    handler: (status: (code: number, body?: unknown) => void) => void,
+    fn: (url: string) => Promise<void>,
+  ): Promise<void> {
     const asked: (string | undefined)[] = [];
     const server = createServer((req, res) => {
       asked.push(req.url);
@@ -134,14 +171,20 @@ describe("the Redis probe", () => {
   }
 
   it("reads IsEnabled/IsReachable from /api/serverstatus/redis", () =>
-    withServer((send) => send(200, { IsEnabled: true, IsConfigured: true, IsReachable: false }), async (url) => {
-      expect(await httpRedisProbe(url).status()).toEqual({ enabled: true, configured: true, reachable: false, source: "api" });
-    }));
+    withServer(
+      (send) => send(200, { IsEnabled: true, IsConfigured: true, IsReachable: false }),
+      async (url) => {
+        expect(await httpRedisProbe(url).status()).toEqual({ enabled: true, configured: true, reachable: false, source: "api" });
+      },
+    ));
 
   it("treats 404 as an Octopus without multi-node polling", () =>
-    withServer((send) => send(404), async (url) => {
-      expect((await httpRedisProbe(`${url}/`).status()).enabled).toBe(false);
-    }));
+    withServer(
+      (send) => send(404),
+      async (url) => {
+        expect((await httpRedisProbe(`${url}/`).status()).enabled).toBe(false);
+      },
+    ));
 
   it("reports an unreachable server as unknown instead of failing", async () => {
     // A loopback port that was free a moment ago: nothing listens there now.

@@ -9,10 +9,15 @@ import { addOutputOptions, out, outJson, runVerb, wantsJson, type OutputFlags } 
 export function register(program: Command): void {
   const command = program
     .command("check")
-    .description("Validate a plan and its environment variables, then (secrets set) run the read-only preflight against Octopus, SQL and the folders; changes and writes nothing")
+    .description(
+      "Validate a plan and its environment variables, then (secrets set) run the read-only preflight against Octopus, SQL and the folders; changes and writes nothing",
+    )
     .argument("<plan>", "plan file")
     .option("--no-preflight", "validate the plan and its environment variables only; reach nothing on the network")
-    .addHelpText("after", "\nExit codes: 0 ready, 1 the preflight found a problem, 2 plan or environment problems (each with its fix).\nExample:\n  octoha check plan.json\n  octoha check plan.json --no-preflight   (plan only, e.g. in CI)");
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ready, 1 the preflight found a problem, 2 plan or environment problems (each with its fix).\nExample:\n  octoha check plan.json\n  octoha check plan.json --no-preflight   (plan only, e.g. in CI)",
+    );
   addOutputOptions(command).action(async (planFile: string, flags: OutputFlags & { preflight?: boolean }) =>
     runVerb("check", wantsJson(flags), async () => {
       const loaded = await loadPlan(planFile);

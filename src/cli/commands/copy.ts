@@ -19,7 +19,8 @@ interface CopyFlags {
   dryRun?: boolean;
 }
 
-const NODE_HELP = "label for SRC: its quarantine folder under DST/.octoha/conflicts/ and its name in reports (default source-<8 hex> from SRC's identity)";
+const NODE_HELP =
+  "label for SRC: its quarantine folder under DST/.octoha/conflicts/ and its name in reports (default source-<8 hex> from SRC's identity)";
 
 function label(value: string): string {
   const problem = labelProblem(value);
@@ -36,12 +37,22 @@ function positiveInt(value: string): number {
 export function register(program: Command): void {
   program
     .command("copy")
-    .description("Copy a node folder to shared storage, verified and resumable (like robocopy /E /COPY:DT, but never overwriting a different file). Re-run the same command to resume.")
+    .description(
+      "Copy a node folder to shared storage, verified and resumable (like robocopy /E /COPY:DT, but never overwriting a different file). Re-run the same command to resume.",
+    )
     .argument("<src>", "source folder (a node's TaskLogs, Artifacts, Packages …)")
     .argument("<dst>", "target folder on the shared storage")
     .addOption(new Option("--concurrency <n>", "parallel file copies").argParser(positiveInt).default(DEFAULT_CONCURRENCY))
-    .addOption(new Option("--verify <mode>", "how a file already at the target is proven equal").choices(["none", "size", "sha256"]).default("sha256"))
-    .addOption(new Option("--collision-policy <policy>", "same name, other bytes").choices(["keep-target", "keep-newer", "fail"]).default("keep-target"))
+    .addOption(
+      new Option("--verify <mode>", "how a file already at the target is proven equal")
+        .choices(["none", "size", "sha256"])
+        .default("sha256"),
+    )
+    .addOption(
+      new Option("--collision-policy <policy>", "same name, other bytes")
+        .choices(["keep-target", "keep-newer", "fail"])
+        .default("keep-target"),
+    )
     .addOption(new Option("--node <name>", NODE_HELP).argParser(label))
     .option("--state-dir <dir>", `manifest folder (default <dst>/${STATE_FOLDER})`)
     .option("--octopus-path <winpath>", "DST as Octopus will see it (e.g. \\\\fs01\\Octopus\\TaskLogs), for the 260-character check")
@@ -49,7 +60,10 @@ export function register(program: Command): void {
     .option("--json", "print one JSON summary object on stdout")
     // Bad flags are bad input (exit 2), not a failed copy (commander's default is 1).
     .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.Done : ExitCode.BadInput))
-    .addHelpText("after", "\nExit codes: 0 done, 1 a file failed (listed), 2 bad input, 3 interrupted (re-run to resume).\nExample: octoha copy /mnt/node1/TaskLogs /mnt/shared/TaskLogs --node OCTO1")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 done, 1 a file failed (listed), 2 bad input, 3 interrupted (re-run to resume).\nExample: octoha copy /mnt/node1/TaskLogs /mnt/shared/TaskLogs --node OCTO1",
+    )
     .action(async (src: string, dst: string, flags: CopyFlags) => {
       process.exitCode = await runCopy(src, dst, flags);
     });

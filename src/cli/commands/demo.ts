@@ -15,8 +15,14 @@ interface DemoFlags extends OutputFlags {
 export function register(program: Command): void {
   const cmd = program
     .command("demo")
-    .description("Repair a simulated two-node Octopus cluster whose nodes wrote task logs to their own disks: the stand-in, a plan, the dry-run report, the repair and the proof, in under a minute. Touches nothing but --dir.")
-    .option("--dir <dir>", "folder for the demo's cluster, plan, journal and reports (wiped at start if an earlier demo made it)", "octoha-demo")
+    .description(
+      "Repair a simulated two-node Octopus cluster whose nodes wrote task logs to their own disks: the stand-in, a plan, the dry-run report, the repair and the proof, in under a minute. Touches nothing but --dir.",
+    )
+    .option(
+      "--dir <dir>",
+      "folder for the demo's cluster, plan, journal and reports (wiped at start if an earlier demo made it)",
+      "octoha-demo",
+    )
     .option("--nodes <n>", "nodes in the simulated cluster", "2")
     .option("--tasks <n>", "completed tasks per node in the synthetic history", "40");
   addOutputOptions(cmd);
@@ -32,9 +38,19 @@ export function register(program: Command): void {
     try {
       const { startStandin } = await loadStandin();
       const say = (line: string) => (json ? undefined : err(line));
-      const outcome = await withInterrupts((signal) => runDemo({ dir: o.dir, nodes, tasksPerNode: tasks, redactor, signal, json, say, startStandin }));
-      if (json) outJson({ ok: outcome.exitCode === ExitCode.Done, ...outcome, run: { status: outcome.run.status, runId: outcome.run.runId, journal: outcome.run.journal, report: outcome.run.report } });
-      else err(`Run report: ${outcome.run.report ?? "(none)"}\n${outcome.exitCode === ExitCode.Done ? "Demo finished: every task log opens through every node." : `Demo finished with exit code ${outcome.exitCode}.`}`);
+      const outcome = await withInterrupts((signal) =>
+        runDemo({ dir: o.dir, nodes, tasksPerNode: tasks, redactor, signal, json, say, startStandin }),
+      );
+      if (json)
+        outJson({
+          ok: outcome.exitCode === ExitCode.Done,
+          ...outcome,
+          run: { status: outcome.run.status, runId: outcome.run.runId, journal: outcome.run.journal, report: outcome.run.report },
+        });
+      else
+        err(
+          `Run report: ${outcome.run.report ?? "(none)"}\n${outcome.exitCode === ExitCode.Done ? "Demo finished: every task log opens through every node." : `Demo finished with exit code ${outcome.exitCode}.`}`,
+        );
       process.exitCode = outcome.exitCode;
     } catch (error) {
       process.exitCode = reportError(error, json, "demo");

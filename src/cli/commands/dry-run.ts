@@ -25,18 +25,40 @@ interface DryRunFlags {
 export function register(program: Command, context: VerbContext = {}): void {
   program
     .command("dry-run")
-    .description("Show what a run would change, how much data it would copy, collisions, free space and the estimated window. Writes nothing anywhere (no journal, no lock).")
+    .description(
+      "Show what a run would change, how much data it would copy, collisions, free space and the estimated window. Writes nothing anywhere (no journal, no lock).",
+    )
     .argument("<plan>", "plan file (JSON)")
     .addOption(new Option("--format <format>", "report format").choices([...REPORT_FORMATS]).default("md"))
-    .option("--out <file>", "write the report to this file instead of stdout; a .json file (or --format json) is a change set for run --changes")
-    .option("--copy-tolerance <percent>", "change set: how much files and bytes to copy may grow before a run refuses it", percent, DEFAULT_COPY_GROWTH_PERCENT)
-    .option("--detailed-exitcode", "exit 0 when nothing would change, 10 when something would (1 when a run would stop at an error, either way)")
+    .option(
+      "--out <file>",
+      "write the report to this file instead of stdout; a .json file (or --format json) is a change set for run --changes",
+    )
+    .option(
+      "--copy-tolerance <percent>",
+      "change set: how much files and bytes to copy may grow before a run refuses it",
+      percent,
+      DEFAULT_COPY_GROWTH_PERCENT,
+    )
+    .option(
+      "--detailed-exitcode",
+      "exit 0 when nothing would change, 10 when something would (1 when a run would stop at an error, either way)",
+    )
     .addOption(new Option("--workflow <name>", "which run to preview").choices(["migrate", "preseed", "repair"]).default("migrate"))
     .option("--json", "same as --format json")
-    .addOption(new Option("-f, --output-format <format>", "Octopus CLI habit: json is --format json, table/basic are Markdown").choices(["json", "table", "basic"]))
+    .addOption(
+      new Option("-f, --output-format <format>", "Octopus CLI habit: json is --format json, table/basic are Markdown").choices([
+        "json",
+        "table",
+        "basic",
+      ]),
+    )
     .option("--cancel-tasks", "preview a run that cancels tasks still running at the drain deadline")
     .option("--verify-all", "preview a run that reads every task log through every node")
-    .addHelpText("after", "\nExamples:\n  octoha dry-run plan.json\n  octoha dry-run plan.json --format html --out window-report.html\n  octoha dry-run plan.json --out changes.json   (then, once approved: octoha run plan.json --changes changes.json)\n  octoha dry-run plan.json --workflow repair --detailed-exitcode")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  octoha dry-run plan.json\n  octoha dry-run plan.json --format html --out window-report.html\n  octoha dry-run plan.json --out changes.json   (then, once approved: octoha run plan.json --changes changes.json)\n  octoha dry-run plan.json --workflow repair --detailed-exitcode",
+    )
     .action(async (planFile: string, flags: DryRunFlags, command: Command) => {
       const format = flags.json || flags.outputFormat === "json" ? "json" : flags.outputFormat ? "md" : flags.format;
       try {
@@ -45,11 +67,22 @@ export function register(program: Command, context: VerbContext = {}): void {
         const tolerance: ChangeSetTolerance | undefined = changeSet ? { copyGrowthPercent: flags.copyTolerance } : undefined;
         const outcome = await withInterrupts(
           (signal) =>
-            runDryRun({ ...context, planFile, workflow: flags.workflow, format, out: flags.out, ...(tolerance ? { changeSet: tolerance } : {}), flags: stepFlags, redactor, signal }),
+            runDryRun({
+              ...context,
+              planFile,
+              workflow: flags.workflow,
+              format,
+              out: flags.out,
+              ...(tolerance ? { changeSet: tolerance } : {}),
+              flags: stepFlags,
+              redactor,
+              signal,
+            }),
           { second: (name) => `octoha: second ${name}, exiting now; the dry-run changed nothing.` },
         );
         const apply = verbFor(flags.workflow, planFile, flags.out);
-        if (outcome.writtenTo && changeSet) process.stderr.write(`octoha: change set written to ${outcome.writtenTo}; once approved, apply it with: ${apply}\n`);
+        if (outcome.writtenTo && changeSet)
+          process.stderr.write(`octoha: change set written to ${outcome.writtenTo}; once approved, apply it with: ${apply}\n`);
         else if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
         else process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
         process.exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);

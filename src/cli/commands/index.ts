@@ -15,4 +15,19 @@ import { register as tentacles } from "./tentacles.js";
 import { register as unlock } from "./unlock.js";
 
 /** Each verb's registration function, in the order `octoha --help` lists them. */
-export const commands: RegisterVerb[] = [init, check, schema, dryRun, run, resume, rollback, status, unlock, repair, copy, tentacles, standin, demo];
+export const commands: RegisterVerb[] = [
+  init,
+  check,
+  schema,
+  dryRun,
+  run,
+  resume,
+  rollback,
+  status,
+  unlock,
+  repair,
+  copy,
+  tentacles,
+  standin,
+  demo,
+];

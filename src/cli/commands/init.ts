@@ -18,7 +18,10 @@ export function register(program: Command): void {
     runVerb("init", wantsJson(flags), async () => {
       const written = await writePlanTemplate(file, { force: flags.force });
       if (wantsJson(flags)) outJson({ ok: true, file: written });
-      else out(`Wrote ${written}.\nEdit the node names, URLs and folders, set the environment variables it names, then run: octoha check ${file}`);
+      else
+        out(
+          `Wrote ${written}.\nEdit the node names, URLs and folders, set the environment variables it names, then run: octoha check ${file}`,
+        );
       return ExitCode.Done;
     }),
   );

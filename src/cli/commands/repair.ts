@@ -5,7 +5,9 @@ import { addApprovalOptions, addOutputOptions, addStepFlagOptions, startWorkflow
 export function register(program: Command, context: VerbContext = {}): void {
   const cmd = program
     .command("repair")
-    .description("Fix missing task logs, artifacts and packages in an HA cluster whose nodes wrote to their own disks: drain, maintenance mode, repath, merge every node's folders into shared storage, verify, bring the cluster back. Resumable.")
+    .description(
+      "Fix missing task logs, artifacts and packages in an HA cluster whose nodes wrote to their own disks: drain, maintenance mode, repath, merge every node's folders into shared storage, verify, bring the cluster back. Resumable.",
+    )
     .argument("<plan>", "plan file (JSON)");
   addOutputOptions(addApprovalOptions(addStepFlagOptions(cmd)));
   cmd.addHelpText(

@@ -23,12 +23,25 @@ export function register(program: Command, context: VerbContext = {}): void {
     // The drain-timeout message tells the operator to resume with this flag: it adds to the flags the run started with.
     .option("--cancel-tasks", "cancel tasks still running at the drain deadline through the API (even if the run was started without it)");
   addOutputOptions(addApprovalOptions(cmd));
-  cmd.addHelpText("after", "\nWithout PLAN, the run is looked up in --state-dir (default ./.octoha); its journal names the plan and workflow it started with.\nExit codes as for `octoha run`.\n");
+  cmd.addHelpText(
+    "after",
+    "\nWithout PLAN, the run is looked up in --state-dir (default ./.octoha); its journal names the plan and workflow it started with.\nExit codes as for `octoha run`.\n",
+  );
   cmd.action(async (plan: string | undefined, o: ResumeFlags) => {
     const json = wantsJson(o);
     try {
       const outcome = await withInterrupts((signal) =>
-        continueRun({ ...context, mode: "resume", ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.cancelTasks ? { flags: { cancelTasks: true } } : {}), approve: approveMode(o, json), json, signal }),
+        continueRun({
+          ...context,
+          mode: "resume",
+          ...(plan ? { planFile: plan } : {}),
+          ...(o.stateDir ? { stateDir: o.stateDir } : {}),
+          ...(o.run ? { runId: o.run } : {}),
+          ...(o.cancelTasks ? { flags: { cancelTasks: true } } : {}),
+          approve: approveMode(o, json),
+          json,
+          signal,
+        }),
       );
       process.exitCode = outcome.exitCode;
     } catch (error) {

@@ -22,19 +22,30 @@ export function register(program: Command, context: VerbContext = {}): void {
   const cmd = program
     .command("rollback")
     .argument("[plan]", "plan file; its state directory holds the run")
-    .description("Undo a run's applied steps newest first, restoring each recorded before-state; a step past its point of no return refuses, with the reason")
+    .description(
+      "Undo a run's applied steps newest first, restoring each recorded before-state; a step past its point of no return refuses, with the reason",
+    )
     .option("--to <step>", "stop after undoing this step (it and every later step are undone)")
     .option("--run <id>", "run id (default: the newest run in the state directory)")
     .option("--remove-copies", REMOVE_COPIES_HELP)
     .option("--state-dir <dir>", "state directory when no plan is given (default ./.octoha)");
   addOutputOptions(addApprovalOptions(cmd));
-  cmd.addHelpText("after", "\nAsks before undoing on a terminal; without one, pass --yes.\nExit codes: 4 rolled back, 1 a step refused or failed to roll back (named with the reason, and what to run next),\n2 bad input (e.g. a damaged journal; nothing changed), 3 not confirmed.\n");
+  cmd.addHelpText(
+    "after",
+    "\nAsks before undoing on a terminal; without one, pass --yes.\nExit codes: 4 rolled back, 1 a step refused or failed to roll back (named with the reason, and what to run next),\n2 bad input (e.g. a damaged journal; nothing changed), 3 not confirmed.\n",
+  );
   cmd.action(async (plan: string | undefined, o: RollbackFlags) => {
     const json = wantsJson(o);
     try {
-      const where = { ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}) };
+      const where = {
+        ...(plan ? { planFile: plan } : {}),
+        ...(o.stateDir ? { stateDir: o.stateDir } : {}),
+        ...(o.run ? { runId: o.run } : {}),
+      };
       const extras = { ...(o.to ? { rollbackTo: o.to } : {}), ...(o.removeCopies ? { flags: { removeCopies: true } } : {}) };
-      const outcome = await withInterrupts((signal) => continueRun({ ...context, mode: "rollback", ...where, ...extras, approve: approveMode(o, json), json, signal }));
+      const outcome = await withInterrupts((signal) =>
+        continueRun({ ...context, mode: "rollback", ...where, ...extras, approve: approveMode(o, json), json, signal }),
+      );
       process.exitCode = outcome.exitCode;
     } catch (error) {
       process.exitCode = reportError(error, json, "rollback");

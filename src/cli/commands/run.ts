@@ -11,7 +11,9 @@ export function register(program: Command, context: VerbContext = {}): void {
   const cmd = program
     .command("run")
     .argument("<plan>", "plan file (JSON)")
-    .description("Apply the plan: walk its steps in order, journaling every checkpoint; stops safely on failure, Ctrl-C or an approval gate")
+    .description(
+      "Apply the plan: walk its steps in order, journaling every checkpoint; stops safely on failure, Ctrl-C or an approval gate",
+    )
     .option("--phase <phase>", "preseed: copy the data while Octopus stays live (run again without --phase in the window)");
   addOutputOptions(addApprovalOptions(addStepFlagOptions(cmd)));
   cmd.addHelpText(
@@ -30,7 +32,9 @@ Examples:
   );
   cmd.action(async (plan: string, o: RunFlags) => {
     if (o.phase !== undefined && o.phase !== "preseed") {
-      process.stderr.write(`octoha: --phase must be "preseed" (got ${JSON.stringify(o.phase)}); without --phase the whole migration runs.\n`);
+      process.stderr.write(
+        `octoha: --phase must be "preseed" (got ${JSON.stringify(o.phase)}); without --phase the whole migration runs.\n`,
+      );
       process.exitCode = ExitCode.BadInput;
       return;
     }

@@ -19,7 +19,9 @@ interface StandinFlags {
 export function register(program: Command): void {
   program
     .command("standin")
-    .description("Run a simulated Octopus Server cluster on 127.0.0.1 (REST API, octopus-server executable, SQL Server over TDS) for tests and rehearsals. Prints its URLs, API key and SQL connection string as one JSON line on stdout.")
+    .description(
+      "Run a simulated Octopus Server cluster on 127.0.0.1 (REST API, octopus-server executable, SQL Server over TDS) for tests and rehearsals. Prints its URLs, API key and SQL connection string as one JSON line on stdout.",
+    )
     .requiredOption("--data <dir>", "folder for the nodes' simulated disks, the shared folder and the control file")
     .option("--nodes <n>", "number of nodes (OCTO1…OCTOn)", "2")
     .option("--version <v>", "Octopus version to simulate, e.g. 2024.1.12345")
@@ -33,11 +35,17 @@ export function register(program: Command): void {
       const nodes = Number(flags.nodes);
       const seedTasks = Number(flags.seedTasks);
       const problems = [
-        Number.isInteger(nodes) && nodes >= 1 && nodes <= 16 ? undefined : `--nodes must be a whole number from 1 to 16, not ${flags.nodes}`,
+        Number.isInteger(nodes) && nodes >= 1 && nodes <= 16
+          ? undefined
+          : `--nodes must be a whole number from 1 to 16, not ${flags.nodes}`,
         Number.isInteger(seedTasks) && seedTasks >= 0 ? undefined : `--seed-tasks must be a whole number, not ${flags.seedTasks}`,
         flags.schema === "3.x" || flags.schema === "2018+" ? undefined : `--schema must be 3.x or 2018+, not ${flags.schema}`,
-        Number.isInteger(Number(flags.startupMs)) && Number(flags.startupMs) >= 0 ? undefined : `--startup-ms must be a whole number, not ${flags.startupMs}`,
-        flags.version === undefined || /^\d+(\.\d+)+$/.test(flags.version) ? undefined : `--version must look like 2024.1.12345, not ${flags.version}`,
+        Number.isInteger(Number(flags.startupMs)) && Number(flags.startupMs) >= 0
+          ? undefined
+          : `--startup-ms must be a whole number, not ${flags.startupMs}`,
+        flags.version === undefined || /^\d+(\.\d+)+$/.test(flags.version)
+          ? undefined
+          : `--version must look like 2024.1.12345, not ${flags.version}`,
       ].filter((p): p is string => p !== undefined);
       if (problems.length > 0) {
         process.stderr.write(`octoha standin: ${problems.join("\n  ")}\n`);
@@ -77,7 +85,10 @@ export function register(program: Command): void {
       };
       // stdout is the machine-readable connection details, always; the human summary goes to stderr.
       process.stdout.write(`${JSON.stringify(details)}\n`);
-      if (!flags.json) process.stderr.write(`Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe}\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`);
+      if (!flags.json)
+        process.stderr.write(
+          `Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe}\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`,
+        );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);

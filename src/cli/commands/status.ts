@@ -21,7 +21,11 @@ export function register(program: Command): void {
   cmd.action(async (plan: string | undefined, o: StatusFlags) => {
     const json = wantsJson(o);
     try {
-      const report = await readRunStatus({ ...(plan ? { planFile: plan } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.run ? { runId: o.run } : {}) });
+      const report = await readRunStatus({
+        ...(plan ? { planFile: plan } : {}),
+        ...(o.stateDir ? { stateDir: o.stateDir } : {}),
+        ...(o.run ? { runId: o.run } : {}),
+      });
       process.stdout.write(renderStatus(report, { json, redactor }));
     } catch (error) {
       process.exitCode = reportError(error, json, "status");

@@ -17,19 +17,36 @@ interface TentaclesFlags extends OutputFlags {
 export function register(program: Command): void {
   const command = program
     .command("tentacles")
-    .description("Show how each polling Tentacle must be registered with every node (poll-server commands, Tentacle.config entries); changes nothing")
+    .description(
+      "Show how each polling Tentacle must be registered with every node (poll-server commands, Tentacle.config entries); changes nothing",
+    )
     .argument("<plan>", "plan file")
-    .option("--tentacle-config <file>", "a Tentacle.config to read the thumbprint and subscription from, and check which nodes it already trusts")
+    .option(
+      "--tentacle-config <file>",
+      "a Tentacle.config to read the thumbprint and subscription from, and check which nodes it already trusts",
+    )
     .option("--thumbprint <thumbprint>", "this Octopus Server's thumbprint, when the Tentacle trusts several servers")
     .option("--redis-enabled", "this cluster uses Redis multi-node polling (2026.4.6909+): nothing per node is needed")
     .option("--probe-redis", "ask the server (GET /api/serverstatus/redis) whether Redis multi-node polling is on")
     .addOption(new Option("--shell <shell>", "shell the commands are written for").choices(["pwsh", "sh"]).default("pwsh"))
     .option("--tentacle-instance <name>", "Tentacle instance name", "Tentacle")
     .option("--tentacle-exe <path>", "Tentacle executable (default: the usual install path for the shell)")
-    .addHelpText("after", "\nThe API key is never printed: commands read it from the environment variable the plan names.\nExample:\n  octoha tentacles plan.json --tentacle-config C:\\Octopus\\Tentacle\\Tentacle.config");
+    .addHelpText(
+      "after",
+      "\nThe API key is never printed: commands read it from the environment variable the plan names.\nExample:\n  octoha tentacles plan.json --tentacle-config C:\\Octopus\\Tentacle\\Tentacle.config",
+    );
   addOutputOptions(command).action(async (planFile: string, flags: TentaclesFlags) =>
     runVerb("tentacles", wantsJson(flags), async () => {
-      const advice = await adviseTentacles({ planFile, tentacleConfig: flags.tentacleConfig, thumbprint: flags.thumbprint, redisEnabled: flags.redisEnabled, probeRedis: flags.probeRedis, shell: flags.shell, instance: flags.tentacleInstance, tentacleExe: flags.tentacleExe });
+      const advice = await adviseTentacles({
+        planFile,
+        tentacleConfig: flags.tentacleConfig,
+        thumbprint: flags.thumbprint,
+        redisEnabled: flags.redisEnabled,
+        probeRedis: flags.probeRedis,
+        shell: flags.shell,
+        instance: flags.tentacleInstance,
+        tentacleExe: flags.tentacleExe,
+      });
       if (wantsJson(flags)) outJson(advice);
       else out(renderTentacleAdvice(advice));
       return ExitCode.Done;

@@ -17,7 +17,9 @@ export function register(program: Command): void {
   const cmd = program
     .command("unlock")
     .argument("<id>", "the lock id (the run id shown in the 'locked' message and by `octoha status`)")
-    .description("Release the state directory's lock left by a run that died (crash, killed process, lost node); with --target, a copy target's")
+    .description(
+      "Release the state directory's lock left by a run that died (crash, killed process, lost node); with --target, a copy target's",
+    )
     .option("--state-dir <dir>", "state directory (default ./.octoha)")
     .option("--target <dst>", "release the lock of this copy target (a shared folder octoha copy or a run's copy step writes into)")
     .option("--force", "release even though the holder looks alive (dangerous: two runs could change Octopus at once)");
@@ -33,7 +35,9 @@ export function register(program: Command): void {
         return;
       }
       const result = await unlock(path.resolve(o.stateDir ?? DEFAULT_STATE_DIR), id, o.force === true);
-      const text = json ? JSON.stringify(result) : `Released the lock of ${describeHolder(result.released)}${result.wasStale ? "" : " (forced)"}.\nResume that run with: octoha resume --run ${result.released.id} --state-dir ${JSON.stringify(result.released.path)}`;
+      const text = json
+        ? JSON.stringify(result)
+        : `Released the lock of ${describeHolder(result.released)}${result.wasStale ? "" : " (forced)"}.\nResume that run with: octoha resume --run ${result.released.id} --state-dir ${JSON.stringify(result.released.path)}`;
       process.stdout.write(`${redactor.redact(text)}\n`);
     } catch (error) {
       process.exitCode = reportError(error, json, "unlock");

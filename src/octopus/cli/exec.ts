@@ -43,7 +43,13 @@ function childEnv(env: NodeJS.ProcessEnv, secretNames: readonly string[] = []): 
 
 export function runExe(argv: readonly string[], options: ExeRunOptions = {}): Promise<ExeOutput> {
   const [file, ...args] = argv;
-  if (!file) return Promise.reject(new OctohaError("No command was given to run.", { code: "OCTOPUS_EXE_MISSING", hint: "Set octopus.serverExe in the plan, or the node's service commands." }));
+  if (!file)
+    return Promise.reject(
+      new OctohaError("No command was given to run.", {
+        code: "OCTOPUS_EXE_MISSING",
+        hint: "Set octopus.serverExe in the plan, or the node's service commands.",
+      }),
+    );
   const shown = redactor.redact(argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" "));
   const timeoutMs = options.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
@@ -53,11 +59,34 @@ export function runExe(argv: readonly string[], options: ExeRunOptions = {}): Pr
       if (!error) return resolve({ stdout, stderr });
       const e = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
       if (e.code === "ENOENT" || e.code === "EACCES")
-        return reject(new OctohaError(`Could not run ${file}: ${e.code}`, { code: "OCTOPUS_EXE_NOT_FOUND", node: options.node, path: file, hint: "Check octopus.serverExe in the plan: it must be the full path of Octopus.Server.exe (or Octopus.Server on Linux) on this machine, runnable by this account.", cause: error }));
+        return reject(
+          new OctohaError(`Could not run ${file}: ${e.code}`, {
+            code: "OCTOPUS_EXE_NOT_FOUND",
+            node: options.node,
+            path: file,
+            hint: "Check octopus.serverExe in the plan: it must be the full path of Octopus.Server.exe (or Octopus.Server on Linux) on this machine, runnable by this account.",
+            cause: error,
+          }),
+        );
       if (e.killed)
-        return reject(new OctohaError(`${shown} did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped.`, { code: "OCTOPUS_EXE_TIMEOUT", behaviour: "retryable", node: options.node, hint: "Octopus.Server.exe waits for the database and the service manager; check both are reachable, then retry.", cause: error }));
+        return reject(
+          new OctohaError(`${shown} did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped.`, {
+            code: "OCTOPUS_EXE_TIMEOUT",
+            behaviour: "retryable",
+            node: options.node,
+            hint: "Octopus.Server.exe waits for the database and the service manager; check both are reachable, then retry.",
+            cause: error,
+          }),
+        );
       const tail = redactor.redact((stderr || stdout).trim().split("\n").slice(-8).join("\n"));
-      reject(new OctohaError(`${shown} exited with code ${String(e.code)}${tail ? `:\n${tail}` : ""}`, { code: "OCTOPUS_EXE_FAILED", node: options.node, hint: "Octopus.Server.exe refused or failed; its message is above. Run the same command by hand on that node to see the full output.", cause: error }));
+      reject(
+        new OctohaError(`${shown} exited with code ${String(e.code)}${tail ? `:\n${tail}` : ""}`, {
+          code: "OCTOPUS_EXE_FAILED",
+          node: options.node,
+          hint: "Octopus.Server.exe refused or failed; its message is above. Run the same command by hand on that node to see the full output.",
+          cause: error,
+        }),
+      );
     });
   });
 }

@@ -31,7 +31,17 @@ export class CliServerFolders implements ServerFolders {
   constructor(private readonly o: ServerExeOptions) {}
 
   async read(): Promise<ServerFolderReading> {
-    const { stdout } = await runExe([...this.o.command, "show-configuration", "--format=json-hierarchical", "--noconsolelogging", "--console", `--instance=${this.o.instance}`], this.o);
+    const { stdout } = await runExe(
+      [
+        ...this.o.command,
+        "show-configuration",
+        "--format=json-hierarchical",
+        "--noconsolelogging",
+        "--console",
+        `--instance=${this.o.instance}`,
+      ],
+      this.o,
+    );
     const config = parseShowConfiguration(stdout);
     const stored: ServerFolderPaths = {};
     for (const spec of FOLDER_SPECS) {
@@ -57,7 +67,11 @@ export class CliServerFolders implements ServerFolders {
       else args.push(`--${spec.option}=${value}`);
     }
     if (refused.length > 0)
-      throw new InputError(`Refusing to run path: ${refused.join("; ")}.`, { code: "OCTOPUS_PATH_OPTION_UNSUPPORTED", issues: refused, hint: "Drop those folders from the plan's shared section for this Octopus version (reference §3.1 lists when each option appeared)." });
+      throw new InputError(`Refusing to run path: ${refused.join("; ")}.`, {
+        code: "OCTOPUS_PATH_OPTION_UNSUPPORTED",
+        issues: refused,
+        hint: "Drop those folders from the plan's shared section for this Octopus version (reference §3.1 lists when each option appeared).",
+      });
     if (args.length === 0) return;
     await runExe([...this.o.command, "path", `--instance=${this.o.instance}`, ...args], this.o);
   }

@@ -124,7 +124,11 @@ export class RestServerTasks implements ServerTasks {
 
   /** Every space and system tasks too: `active=true` alone would miss tasks outside the default listing. */
   async listActive(): Promise<ServerTask[]> {
-    const items = await readAllPages<TaskResource>(this.client, "/api/tasks", `states=${ACTIVE_TASK_STATES.join(",")}&active=true&includeSystem=true`);
+    const items = await readAllPages<TaskResource>(
+      this.client,
+      "/api/tasks",
+      `states=${ACTIVE_TASK_STATES.join(",")}&active=true&includeSystem=true`,
+    );
     return items.map(toServerTask);
   }
 
@@ -134,17 +138,26 @@ export class RestServerTasks implements ServerTasks {
 
   async readRawLog(taskId: string, viaNodeName?: string): Promise<string> {
     try {
-      const { body } = await this.client.request<string>("GET", `/api/tasks/${encodeURIComponent(taskId)}/raw`, { node: viaNodeName, text: true, retry500: false });
+      const { body } = await this.client.request<string>("GET", `/api/tasks/${encodeURIComponent(taskId)}/raw`, {
+        node: viaNodeName,
+        text: true,
+        retry500: false,
+      });
       return body;
     } catch (error) {
       if (error instanceof OctopusApiError && error.status !== undefined && error.status >= 500 && error.behaviour === "fatal") {
-        throw new OctopusApiError(`The task log of ${taskId} could not be read through ${viaNodeName ? `node ${viaNodeName}` : "the load balancer"}: ${error.message}`, error.status, error.url, {
-          code: "OCTOPUS_TASK_LOG_UNREADABLE",
-          behaviour: "continue",
-          node: viaNodeName,
-          hint: "The node answering looks for the file in its own TaskLogs folder. If another node wrote it to a local disk, this node cannot see it: move TaskLogs to shared storage (octoha repair).",
-          cause: error,
-        });
+        throw new OctopusApiError(
+          `The task log of ${taskId} could not be read through ${viaNodeName ? `node ${viaNodeName}` : "the load balancer"}: ${error.message}`,
+          error.status,
+          error.url,
+          {
+            code: "OCTOPUS_TASK_LOG_UNREADABLE",
+            behaviour: "continue",
+            node: viaNodeName,
+            hint: "The node answering looks for the file in its own TaskLogs folder. If another node wrote it to a local disk, this node cannot see it: move TaskLogs to shared storage (octoha repair).",
+            cause: error,
+          },
+        );
       }
       throw error;
     }
@@ -157,7 +170,10 @@ export class RestVersionProbe implements VersionProbe {
   async serverVersion(): Promise<string> {
     const version = (await this.client.root()).Version;
     if (typeof version !== "string")
-      throw new OctohaError(`${this.client.serverUrl}/api has no Version.`, { code: "OCTOPUS_API_BAD_ANSWER", hint: "Is the URL the Octopus Server root? The /api document of every Octopus version names its Version." });
+      throw new OctohaError(`${this.client.serverUrl}/api has no Version.`, {
+        code: "OCTOPUS_API_BAD_ANSWER",
+        hint: "Is the URL the Octopus Server root? The /api document of every Octopus version names its Version.",
+      });
     return version;
   }
 }
@@ -170,7 +186,10 @@ async function readAllPages<T>(client: OctopusHttpClient, path: string, query: s
     out.push(...body.Items);
     if (body.Items.length === 0 || out.length >= body.TotalResults) return out;
   }
-  throw new OctohaError(`${path} kept returning pages after ${MAX_PAGES} pages.`, { code: "OCTOPUS_API_PAGING", hint: "The server's paging did not end; this is unexpected. Report it with the Octopus version." });
+  throw new OctohaError(`${path} kept returning pages after ${MAX_PAGES} pages.`, {
+    code: "OCTOPUS_API_PAGING",
+    hint: "The server's paging did not end; this is unexpected. Report it with the Octopus version.",
+  });
 }
 
 /**

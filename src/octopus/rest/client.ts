@@ -88,7 +88,11 @@ export class OctopusHttpClient {
   private rootDoc: Promise<Record<string, unknown>> | undefined;
 
   constructor(options: OctopusClientOptions) {
-    if (!options.apiKey) throw new OctohaError("No Octopus API key was given.", { code: "OCTOPUS_API_KEY_MISSING", hint: "Set OCTOPUS_API_KEY (or the env var the plan names) to an API key of a user with AdministerSystem." });
+    if (!options.apiKey)
+      throw new OctohaError("No Octopus API key was given.", {
+        code: "OCTOPUS_API_KEY_MISSING",
+        hint: "Set OCTOPUS_API_KEY (or the env var the plan names) to an API key of a user with AdministerSystem.",
+      });
     redactor.add(options.apiKey);
     const budget = RETRY_BUDGETS.restRequest;
     this.o = { timeoutMs: 30_000, attempts: budget.attempts, backoffMs: budget.backoff.initialMs, ...options };
@@ -167,7 +171,11 @@ export class OctopusHttpClient {
     try {
       res = await (this.o.fetch ?? fetch)(url, {
         method,
-        headers: { "X-Octopus-ApiKey": this.o.apiKey, Accept: options.text ? "text/plain" : "application/json", ...(options.body !== undefined ? { "Content-Type": "application/json" } : {}) },
+        headers: {
+          "X-Octopus-ApiKey": this.o.apiKey,
+          Accept: options.text ? "text/plain" : "application/json",
+          ...(options.body !== undefined ? { "Content-Type": "application/json" } : {}),
+        },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: this.o.signal ? AbortSignal.any([timeout, this.o.signal]) : timeout,
       });
@@ -175,22 +183,35 @@ export class OctopusHttpClient {
       if (this.o.signal?.aborted) throw this.interrupted(method, url, options);
       const timedOut = (error as Error).name === "TimeoutError" || (error as Error).name === "AbortError";
       const code = errnoOfFetch(error);
-      return new OctopusApiError(timedOut ? `${method} ${where} timed out after ${this.o.timeoutMs} ms` : `${method} ${where} failed: ${code ?? (error as Error).message}`, undefined, url, {
-        code: timedOut ? "OCTOPUS_API_TIMEOUT" : "OCTOPUS_API_UNREACHABLE",
-        behaviour: "retryable",
-        node: options.node,
-        hint: timedOut
-          ? "Octopus did not answer in time. Check the server's load and the network; raise the timeout if the server is just slow."
-          : "The connection failed or was reset. Check that the URL is right, the Octopus service runs and the load balancer/firewall lets this machine through.",
-        cause: error,
-      });
+      return new OctopusApiError(
+        timedOut
+          ? `${method} ${where} timed out after ${this.o.timeoutMs} ms`
+          : `${method} ${where} failed: ${code ?? (error as Error).message}`,
+        undefined,
+        url,
+        {
+          code: timedOut ? "OCTOPUS_API_TIMEOUT" : "OCTOPUS_API_UNREACHABLE",
+          behaviour: "retryable",
+          node: options.node,
+          hint: timedOut
+            ? "Octopus did not answer in time. Check the server's load and the network; raise the timeout if the server is just slow."
+            : "The connection failed or was reset. Check that the URL is right, the Octopus service runs and the load balancer/firewall lets this machine through.",
+          cause: error,
+        },
+      );
     }
     let text: string;
     try {
       text = await res.text();
     } catch (error) {
       if (this.o.signal?.aborted) throw this.interrupted(method, url, options);
-      return new OctopusApiError(`${method} ${where}: the connection broke while reading the answer`, res.status, url, { code: "OCTOPUS_API_UNREACHABLE", behaviour: "retryable", node: options.node, hint: "Transient network failure; retried.", cause: error });
+      return new OctopusApiError(`${method} ${where}: the connection broke while reading the answer`, res.status, url, {
+        code: "OCTOPUS_API_UNREACHABLE",
+        behaviour: "retryable",
+        node: options.node,
+        hint: "Transient network failure; retried.",
+        cause: error,
+      });
     }
     const answeredBy = res.headers.get("octopus-node") ?? undefined;
     if (res.ok || options.accept?.includes(res.status)) {
@@ -198,7 +219,13 @@ export class OctopusHttpClient {
       try {
         return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, answeredBy };
       } catch (error) {
-        return new OctopusApiError(`${method} ${where} answered ${res.status} with something that is not JSON`, res.status, url, { code: "OCTOPUS_API_BAD_ANSWER", behaviour: "fatal", node: options.node, hint: "Is this URL an Octopus Server? A proxy or login page may be answering instead.", cause: error });
+        return new OctopusApiError(`${method} ${where} answered ${res.status} with something that is not JSON`, res.status, url, {
+          code: "OCTOPUS_API_BAD_ANSWER",
+          behaviour: "fatal",
+          node: options.node,
+          hint: "Is this URL an Octopus Server? A proxy or login page may be answering instead.",
+          cause: error,
+        });
       }
     }
     return this.statusError(method, where, url, res.status, text, options);
@@ -213,14 +240,54 @@ export class OctopusHttpClient {
     }
     const summary = `${method} ${where} answered HTTP ${status}${message ? `: ${message}` : ""}`;
     const base = { node: options.node };
-    if (status === 401) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_UNAUTHORIZED", behaviour: "fatal", hint: "The API key was refused. Check OCTOPUS_API_KEY (or the env var the plan names) holds a current key of a user with the AdministerSystem permission." });
-    if (status === 403) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_FORBIDDEN", behaviour: "fatal", hint: "The key's user lacks a permission: maintenance mode and server nodes need AdministerSystem. While maintenance mode is on, only such users can change anything." });
-    if (status === 404) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_NOT_FOUND", behaviour: "fatal", hint: "Check the id and the server URL (it must be the Octopus root, not /app or /api). Older Octopus versions lack some endpoints: see reference §2 for when each appeared." });
-    if (status === 418) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_NODE_DRAINING", behaviour: "fatal", hint: "The node is draining (418): it takes no new tasks. Undrain it in Configuration ➜ Nodes or with octoha's undrain step." });
+    if (status === 401)
+      return new OctopusApiError(summary, status, url, {
+        ...base,
+        code: "OCTOPUS_API_UNAUTHORIZED",
+        behaviour: "fatal",
+        hint: "The API key was refused. Check OCTOPUS_API_KEY (or the env var the plan names) holds a current key of a user with the AdministerSystem permission.",
+      });
+    if (status === 403)
+      return new OctopusApiError(summary, status, url, {
+        ...base,
+        code: "OCTOPUS_API_FORBIDDEN",
+        behaviour: "fatal",
+        hint: "The key's user lacks a permission: maintenance mode and server nodes need AdministerSystem. While maintenance mode is on, only such users can change anything.",
+      });
+    if (status === 404)
+      return new OctopusApiError(summary, status, url, {
+        ...base,
+        code: "OCTOPUS_API_NOT_FOUND",
+        behaviour: "fatal",
+        hint: "Check the id and the server URL (it must be the Octopus root, not /app or /api). Older Octopus versions lack some endpoints: see reference §2 for when each appeared.",
+      });
+    if (status === 418)
+      return new OctopusApiError(summary, status, url, {
+        ...base,
+        code: "OCTOPUS_NODE_DRAINING",
+        behaviour: "fatal",
+        hint: "The node is draining (418): it takes no new tasks. Undrain it in Configuration ➜ Nodes or with octoha's undrain step.",
+      });
     if (status >= 500 && RETRYABLE_STATUS.has(status) && (status !== 500 || options.retry500 !== false))
-      return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_UNAVAILABLE", behaviour: "retryable", hint: "The server or the load balancer failed (5xx). It was retried with backoff; if it persists, look at the Octopus server log (Home\\Logs\\OctopusServer.txt) on the node that answered." });
-    if (status >= 500) return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_SERVER_ERROR", behaviour: "fatal", hint: "The server failed to answer this request; look at the Octopus server log on the node that answered." });
-    return new OctopusApiError(summary, status, url, { ...base, code: "OCTOPUS_API_REJECTED", behaviour: "fatal", hint: "Octopus rejected the request; the message above says why." });
+      return new OctopusApiError(summary, status, url, {
+        ...base,
+        code: "OCTOPUS_API_UNAVAILABLE",
+        behaviour: "retryable",
+        hint: "The server or the load balancer failed (5xx). It was retried with backoff; if it persists, look at the Octopus server log (Home\\Logs\\OctopusServer.txt) on the node that answered.",
+      });
+    if (status >= 500)
+      return new OctopusApiError(summary, status, url, {
+        ...base,
+        code: "OCTOPUS_API_SERVER_ERROR",
+        behaviour: "fatal",
+        hint: "The server failed to answer this request; look at the Octopus server log on the node that answered.",
+      });
+    return new OctopusApiError(summary, status, url, {
+      ...base,
+      code: "OCTOPUS_API_REJECTED",
+      behaviour: "fatal",
+      hint: "Octopus rejected the request; the message above says why.",
+    });
   }
 }
 

@@ -53,7 +53,12 @@ export function toOctohaError(error: unknown, ctx: SqlErrorContext): OctohaError
     new OctohaError(`${summary} while ${ctx.doing}: ${message}`, { code, behaviour, hint, cause: redactedCause(e, message) });
 
   if (numbers.includes(4060)) {
-    return make("SQL_DATABASE_NOT_FOUND", "fatal", "SQL Server cannot open the database", `Check Database=/Initial Catalog= in ${where}: it must name the Octopus database, and the login must have access to it.`);
+    return make(
+      "SQL_DATABASE_NOT_FOUND",
+      "fatal",
+      "SQL Server cannot open the database",
+      `Check Database=/Initial Catalog= in ${where}: it must name the Octopus database, and the login must have access to it.`,
+    );
   }
   if (numbers.includes(18456) || e.code === "ELOGIN") {
     return make(
@@ -67,18 +72,42 @@ export function toOctohaError(error: unknown, ctx: SqlErrorContext): OctohaError
     );
   }
   if (numbers.some((n) => n === 208 || n === 207)) {
-    return make("SQL_SCHEMA_MISMATCH", "fatal", "A table or column octoha expected is missing", "The schema changed since the probe, or this is not an Octopus database. Run `octoha check` to probe it again.");
+    return make(
+      "SQL_SCHEMA_MISMATCH",
+      "fatal",
+      "A table or column octoha expected is missing",
+      "The schema changed since the probe, or this is not an Octopus database. Run `octoha check` to probe it again.",
+    );
   }
   if (numbers.some((n) => n === 229 || n === 297 || n === 300)) {
-    return make("SQL_PERMISSION_DENIED", "fatal", "SQL Server denied a read", "Grant the login read access (db_datareader) on the Octopus database; octoha only reads.");
+    return make(
+      "SQL_PERMISSION_DENIED",
+      "fatal",
+      "SQL Server denied a read",
+      "Grant the login read access (db_datareader) on the Octopus database; octoha only reads.",
+    );
   }
-  if ((e.code && TRANSIENT_CODES.has(e.code)) || (e.originalError?.code && TRANSIENT_CODES.has(e.originalError.code)) || numbers.some((n) => TRANSIENT_NUMBERS.has(n))) {
-    return make("SQL_CONNECTION_LOST", "retryable", "The SQL Server connection failed", "A network drop, failover or timeout. Retrying usually works; if it keeps failing, check that SQL Server is reachable from this machine.");
+  if (
+    (e.code && TRANSIENT_CODES.has(e.code)) ||
+    (e.originalError?.code && TRANSIENT_CODES.has(e.originalError.code)) ||
+    numbers.some((n) => TRANSIENT_NUMBERS.has(n))
+  ) {
+    return make(
+      "SQL_CONNECTION_LOST",
+      "retryable",
+      "The SQL Server connection failed",
+      "A network drop, failover or timeout. Retrying usually works; if it keeps failing, check that SQL Server is reachable from this machine.",
+    );
   }
   if (e.code === "ECANCEL") {
     return make("SQL_CANCELLED", "fatal", "The SQL request was cancelled", "octoha cancelled it (interrupt or shutdown).");
   }
-  return make("SQL_QUERY_FAILED", "fatal", "A SQL query failed", "This is unexpected for octoha's read-only queries: check the database and octoha's version support.");
+  return make(
+    "SQL_QUERY_FAILED",
+    "fatal",
+    "A SQL query failed",
+    "This is unexpected for octoha's read-only queries: check the database and octoha's version support.",
+  );
 }
 
 /** Keeps the cause chain for debugging without carrying the raw (possibly secret) message along. */

@@ -116,10 +116,14 @@ class SqlInventory implements DatabaseInventory {
     };
     // Ctrl-C: every connection is closed at once (SQL Server abandons a query whose session ends),
     // so neither a hung query, a login nor the pool's own validation query keeps octoha waiting.
-    options.signal?.addEventListener("abort", () => {
-      for (const connection of this.live) dropConnection(connection);
-      this.close().catch(() => undefined);
-    }, { once: true });
+    options.signal?.addEventListener(
+      "abort",
+      () => {
+        for (const connection of this.live) dropConnection(connection);
+        this.close().catch(() => undefined);
+      },
+      { once: true },
+    );
   }
 
   private connect(): Promise<sql.ConnectionPool> {
@@ -128,13 +132,19 @@ class SqlInventory implements DatabaseInventory {
       this.loginMessages = [];
       const pool = new (mssql().ConnectionPool)(this.config);
       // tedious reports a socket cut mid-request as a pool 'error' event; unheard, it kills the process.
-      pool.on("error", (error: unknown) => this.options.onWarning?.(redactor.redact(`SQL connection error: ${error instanceof Error ? error.message : String(error)}`)));
+      pool.on("error", (error: unknown) =>
+        this.options.onWarning?.(redactor.redact(`SQL connection error: ${error instanceof Error ? error.message : String(error)}`)),
+      );
       try {
         await pool.connect();
       } catch (error) {
         this.connecting = undefined;
         await pool.close().catch(() => undefined);
-        const failure = toOctohaError(error, { doing: `connecting to SQL Server ${this.serverName()}`, envVar: this.options.envVar, serverMessages: this.loginMessages });
+        const failure = toOctohaError(error, {
+          doing: `connecting to SQL Server ${this.serverName()}`,
+          envVar: this.options.envVar,
+          serverMessages: this.loginMessages,
+        });
         if (this.strict && failure.behaviour === "retryable") {
           // Retrying will not make a server speak TLS.
           throw new OctohaError(`SQL Server ${this.serverName()} did not complete a strict (TDS 8.0) TLS connection: ${failure.message}`, {
@@ -328,7 +338,11 @@ export function createInventory(connectionString: string, options: InventoryOpti
 }
 
 /** The SQL inventory for a plan's `{ env: "NAME" }` reference. */
-export function inventoryFromEnv(ref: { env: string }, env: NodeJS.ProcessEnv = process.env, options: Omit<InventoryOptions, "envVar"> = {}): DatabaseInventory {
+export function inventoryFromEnv(
+  ref: { env: string },
+  env: NodeJS.ProcessEnv = process.env,
+  options: Omit<InventoryOptions, "envVar"> = {},
+): DatabaseInventory {
   const value = env[ref.env];
   if (!value) {
     throw new InputError(`Environment variable ${ref.env} (the SQL connection string) is not set`, {

@@ -25,6 +25,11 @@ export function packagePageSql(schema: ProbedSchema): string {
 }
 
 export function nodesSql(schema: ProbedSchema): string {
-  const columns = ["[Id]", "[Name]", ...(schema.nodeHasTaskCap ? ["[MaxConcurrentTasks]"] : []), ...(schema.nodeHasDrainFlag ? ["[IsInMaintenanceMode]"] : [])];
+  const columns = [
+    "[Id]",
+    "[Name]",
+    ...(schema.nodeHasTaskCap ? ["[MaxConcurrentTasks]"] : []),
+    ...(schema.nodeHasDrainFlag ? ["[IsInMaintenanceMode]"] : []),
+  ];
   return `SELECT ${columns.join(", ")} FROM [dbo].[${schema.nodeTable}] ORDER BY [Name]`;
 }

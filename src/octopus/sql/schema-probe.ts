@@ -57,9 +57,18 @@ export function decideSchema(found: FoundColumns): ProbedSchema {
   const byName = has(task, "ServerNode");
   const byId = has(task, "ServerNodeId");
   if (byName === byId) {
-    throw unrecognised(byName ? "ServerTask has both ServerNode and ServerNodeId: ambiguous" : "ServerTask has neither ServerNode (3.x) nor ServerNodeId (2018+)", found);
+    throw unrecognised(
+      byName
+        ? "ServerTask has both ServerNode and ServerNodeId: ambiguous"
+        : "ServerTask has neither ServerNode (3.x) nor ServerNodeId (2018+)",
+      found,
+    );
   }
-  const nodeTable = found.has("OctopusServerNode") ? "OctopusServerNode" : found.has("OctopusServerNodes") ? "OctopusServerNodes" : undefined;
+  const nodeTable = found.has("OctopusServerNode")
+    ? "OctopusServerNode"
+    : found.has("OctopusServerNodes")
+      ? "OctopusServerNodes"
+      : undefined;
   if (!nodeTable) throw unrecognised("neither OctopusServerNode nor OctopusServerNodes exists", found);
   const node = found.get(nodeTable);
   if (!has(node, "Id") || !has(node, "Name")) throw unrecognised(`${nodeTable} lacks Id or Name`, found);

@@ -40,7 +40,6 @@ export interface ConnectionOptions {
   faults: FaultState;
 }
 
-
 export class TdsConnection {
   private readonly reader = new PacketReader();
   private readonly packetId = { next: 1 };
@@ -121,7 +120,10 @@ export class TdsConnection {
         if (!this.loggedIn) return this.refuseBeforeLogin();
         return this.transactionRequest(body);
       default:
-        return this.respondError("done", new SqlServerError(4014, `Packet type 0x${type.toString(16)} is not supported by the octoha stand-in.`, 1, 20));
+        return this.respondError(
+          "done",
+          new SqlServerError(4014, `Packet type 0x${type.toString(16)} is not supported by the octoha stand-in.`, 1, 20),
+        );
     }
   }
 
@@ -137,21 +139,45 @@ export class TdsConnection {
     const wantedDb = login.database || this.o.database;
     if (login.userName !== this.o.user || login.password !== this.o.password) {
       // Like SQL Server: the client learns nothing about which part was wrong, and never sees the password.
-      writeError(w, { number: 18456, state: 1, severity: 14, message: `Login failed for user '${login.userName}'.`, serverName: SERVER_NAME });
+      writeError(w, {
+        number: 18456,
+        state: 1,
+        severity: 14,
+        message: `Login failed for user '${login.userName}'.`,
+        serverName: SERVER_NAME,
+      });
       writeDone(w, "done", DoneStatus.Error);
       this.sendAndClose(w.take());
       return;
     }
     if (wantedDb.toLowerCase() !== this.o.database.toLowerCase()) {
-      writeError(w, { number: 4060, state: 1, severity: 11, message: `Cannot open database "${wantedDb}" requested by the login. The login failed.`, serverName: SERVER_NAME });
-      writeError(w, { number: 18456, state: 1, severity: 14, message: `Login failed for user '${login.userName}'.`, serverName: SERVER_NAME });
+      writeError(w, {
+        number: 4060,
+        state: 1,
+        severity: 11,
+        message: `Cannot open database "${wantedDb}" requested by the login. The login failed.`,
+        serverName: SERVER_NAME,
+      });
+      writeError(w, {
+        number: 18456,
+        state: 1,
+        severity: 14,
+        message: `Login failed for user '${login.userName}'.`,
+        serverName: SERVER_NAME,
+      });
       writeDone(w, "done", DoneStatus.Error);
       this.sendAndClose(w.take());
       return;
     }
     this.packetSize = login.packetSize >= 512 && login.packetSize <= 32767 ? login.packetSize : DEFAULT_PACKET_SIZE;
     writeEnvChange(w, EnvChangeKind.Database, this.o.database, "master");
-    writeInfo(w, { number: 5701, state: 2, severity: 0, message: `Changed database context to '${this.o.database}'.`, serverName: SERVER_NAME });
+    writeInfo(w, {
+      number: 5701,
+      state: 2,
+      severity: 0,
+      message: `Changed database context to '${this.o.database}'.`,
+      serverName: SERVER_NAME,
+    });
     writeEnvChange(w, EnvChangeKind.Collation, DEFAULT_COLLATION, Buffer.alloc(0));
     writeEnvChange(w, EnvChangeKind.Language, "us_english", "");
     writeInfo(w, { number: 5703, state: 1, severity: 0, message: "Changed language setting to us_english.", serverName: SERVER_NAME });
@@ -167,7 +193,10 @@ export class TdsConnection {
   private async sqlBatch(body: Buffer): Promise<void> {
     const { sql } = parseSqlBatch(body);
     // tedious sends `set textsize …`, `set ansi_nulls on` … after login: session settings we accept as no-ops.
-    const statements = sql.split(/[\r\n;]+/).map((s) => s.trim()).filter(Boolean);
+    const statements = sql
+      .split(/[\r\n;]+/)
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (statements.length > 0 && statements.every((s) => /^set\s/i.test(s))) {
       const w = new TokenWriter(64);
       writeDone(w, "done", DoneStatus.Final);
@@ -185,11 +214,17 @@ export class TdsConnection {
       throw error;
     }
     if (call.procedure.toLowerCase() !== "sp_executesql") {
-      return this.respondError("doneProc", new SqlServerError(2812, `Could not find stored procedure '${call.procedure}'. (The octoha stand-in only runs sp_executesql.)`, 62));
+      return this.respondError(
+        "doneProc",
+        new SqlServerError(2812, `Could not find stored procedure '${call.procedure}'. (The octoha stand-in only runs sp_executesql.)`, 62),
+      );
     }
     const [statement, , ...named] = call.params;
     if (typeof statement?.value !== "string") {
-      return this.respondError("doneProc", new SqlServerError(214, "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'.", 2));
+      return this.respondError(
+        "doneProc",
+        new SqlServerError(214, "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'.", 2),
+      );
     }
     const params: Record<string, unknown> = {};
     for (const p of named) params[p.name.replace(/^@/, "")] = p.value;
@@ -202,7 +237,9 @@ export class TdsConnection {
     let sets: SqlResultSet[];
     try {
       // mssql validates every pooled connection with `SELECT 1;`: answered here, whatever the handler.
-      sets = /^\s*select\s+1\s*;?\s*$/i.test(sql) ? [{ columns: [{ name: "", type: "int" }], rows: [[1]] }] : await this.o.handler.execute(sql, params);
+      sets = /^\s*select\s+1\s*;?\s*$/i.test(sql)
+        ? [{ columns: [{ name: "", type: "int" }], rows: [[1]] }]
+        : await this.o.handler.execute(sql, params);
     } catch (error) {
       return this.respondError(endKind, asSqlServerError(error));
     }
@@ -262,10 +299,21 @@ export class TdsConnection {
       this.transaction = descriptor;
       writeEnvChange(w, EnvChangeKind.BeginTransaction, descriptor, Buffer.alloc(0));
     } else if ((request === COMMIT || request === ROLLBACK) && this.transaction) {
-      writeEnvChange(w, request === COMMIT ? EnvChangeKind.CommitTransaction : EnvChangeKind.RollbackTransaction, Buffer.alloc(0), this.transaction);
+      writeEnvChange(
+        w,
+        request === COMMIT ? EnvChangeKind.CommitTransaction : EnvChangeKind.RollbackTransaction,
+        Buffer.alloc(0),
+        this.transaction,
+      );
       this.transaction = undefined;
     } else {
-      return this.respondError("done", new SqlServerError(3902, "The COMMIT/ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION (or the request type is not supported by the octoha stand-in)."));
+      return this.respondError(
+        "done",
+        new SqlServerError(
+          3902,
+          "The COMMIT/ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION (or the request type is not supported by the octoha stand-in).",
+        ),
+      );
     }
     writeDone(w, "done", DoneStatus.Final);
     this.send(w.take(), PacketType.TabularResult);

@@ -44,7 +44,8 @@ export interface Login7 {
 }
 
 export function parseLogin7(p: Buffer): Login7 {
-  if (p.length < 94) throw new ProtocolError(4014, "A fatal error occurred while reading the input stream from the network (LOGIN7 too short).");
+  if (p.length < 94)
+    throw new ProtocolError(4014, "A fatal error occurred while reading the input stream from the network (LOGIN7 too short).");
   const str = (at: number): string => {
     const offset = p.readUInt16LE(at);
     const chars = p.readUInt16LE(at + 2);
@@ -92,7 +93,13 @@ export interface RpcCall {
 }
 
 /** ProcIDs [MS-TDS] 2.2.6.6. */
-const PROC_NAMES: Record<number, string> = { 10: "sp_executesql", 11: "sp_prepare", 12: "sp_execute", 13: "sp_prepexec", 15: "sp_unprepare" };
+const PROC_NAMES: Record<number, string> = {
+  10: "sp_executesql",
+  11: "sp_prepare",
+  12: "sp_execute",
+  13: "sp_prepexec",
+  15: "sp_unprepare",
+};
 
 const DAYS_1900_TO_1970 = 25_567;
 const DAYS_0001_TO_1970 = 719_162;
@@ -119,7 +126,11 @@ class Cursor {
     return v;
   }
   bytes(n: number): Buffer {
-    if (this.at + n > this.p.length) throw new ProtocolError(8009, "The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect: value runs past the end of the message.");
+    if (this.at + n > this.p.length)
+      throw new ProtocolError(
+        8009,
+        "The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect: value runs past the end of the message.",
+      );
     const b = this.p.subarray(this.at, this.at + n);
     this.at += n;
     return b;

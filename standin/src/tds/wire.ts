@@ -209,7 +209,15 @@ export function writeEnvChange(w: TokenWriter, kind: number, newValue: string | 
   w.u8(Token.EnvChange).u16(bytes.length).raw(bytes);
 }
 
-export const EnvChangeKind = { Database: 1, Language: 2, PacketSize: 4, Collation: 7, BeginTransaction: 8, CommitTransaction: 9, RollbackTransaction: 10 } as const;
+export const EnvChangeKind = {
+  Database: 1,
+  Language: 2,
+  PacketSize: 4,
+  Collation: 7,
+  BeginTransaction: 8,
+  CommitTransaction: 9,
+  RollbackTransaction: 10,
+} as const;
 
 export function writeLoginAck(w: TokenWriter, progName: string): void {
   const body = new TokenWriter(64);
@@ -233,7 +241,14 @@ export interface MessageToken {
 
 function writeMessage(w: TokenWriter, token: number, m: MessageToken): void {
   const body = new TokenWriter(256);
-  body.i32(m.number).u8(m.state).u8(m.severity).usVarChar(m.message).bVarChar(m.serverName).bVarChar(m.procName ?? "").i32(m.line ?? 1);
+  body
+    .i32(m.number)
+    .u8(m.state)
+    .u8(m.severity)
+    .usVarChar(m.message)
+    .bVarChar(m.serverName)
+    .bVarChar(m.procName ?? "")
+    .i32(m.line ?? 1);
   const bytes = body.take();
   w.u8(token).u16(bytes.length).raw(bytes);
 }
@@ -331,7 +346,10 @@ function writeValue(w: TokenWriter, c: WireColumn, v: unknown): void {
       const days = Math.floor(ms / MS_PER_DAY);
       const msOfDay = ms - days * MS_PER_DAY;
       // UTC time in 100 ns units (scale 7), days since 0001-01-01, offset 0 minutes.
-      w.u8(10).uintN(msOfDay * 10_000, 5).uintN(days + DAYS_0001_TO_1970, 3).i16(0);
+      w.u8(10)
+        .uintN(msOfDay * 10_000, 5)
+        .uintN(days + DAYS_0001_TO_1970, 3)
+        .i16(0);
       return;
     }
   }

@@ -62,7 +62,11 @@ export function describeFoldersContract(name: string, make: () => Promise<Folder
       const h = harness();
       const has = featuresOf(h.control.version);
       const before = await h.control.stored();
-      const attempt = h.port.write({ taskLogs: "\\\\fs01\\x\\TaskLogs", ...(has.eventExports ? {} : { eventExports: "\\\\fs01\\x\\EventExports" }), ...(has.imports ? {} : { imports: "\\\\fs01\\x\\Imports" }) });
+      const attempt = h.port.write({
+        taskLogs: "\\\\fs01\\x\\TaskLogs",
+        ...(has.eventExports ? {} : { eventExports: "\\\\fs01\\x\\EventExports" }),
+        ...(has.imports ? {} : { imports: "\\\\fs01\\x\\Imports" }),
+      });
       if (has.eventExports && has.imports) {
         await attempt;
         return;

@@ -64,7 +64,12 @@ export function describeInventoryContract(name: string, makeInventory: MakeInven
           const seed = makeClusterState({ schema, tasks: 12 });
           const inv = await open(seed);
           const rows = await collect(inv.tasks({ completedOnly: true }));
-          expect(rows.map((r) => r.id).sort()).toEqual(seed.tasks.filter((t) => t.completedTime !== null).map((t) => t.id).sort());
+          expect(rows.map((r) => r.id).sort()).toEqual(
+            seed.tasks
+              .filter((t) => t.completedTime !== null)
+              .map((t) => t.id)
+              .sort(),
+          );
           expect(rows.every((r) => r.completedTime !== null)).toBe(true);
         });
 
@@ -72,7 +77,9 @@ export function describeInventoryContract(name: string, makeInventory: MakeInven
           const seed = makeClusterState({ schema, packages: 4 });
           const inv = await open(seed);
           const rows = await collect(inv.packages());
-          expect(rows.map((r) => `${r.packageId}@${r.version}`).sort()).toEqual(seed.packages.map((p) => `${p.packageId}@${p.version}`).sort());
+          expect(rows.map((r) => `${r.packageId}@${r.version}`).sort()).toEqual(
+            seed.packages.map((p) => `${p.packageId}@${p.version}`).sort(),
+          );
           expect(rows.map((r) => r.id).sort()).toEqual(seed.packages.map((p) => p.id).sort());
         });
 
