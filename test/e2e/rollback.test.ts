@@ -7,19 +7,14 @@
  * - once nodes have started on the new folders, `rollback` refuses with exit 1 and the reason, and
  *   undoes nothing; the run can still be resumed, and at its end restores that exact before-state.
  * Kill points ("applied" or "verified") come from a seeded PRNG: E2E_SEED replays one.
- *
- * octoha runs in this process (see octohaInProcess: a kill is simulated at the journal record through
- * the runner's journal hook), except the kill after the point of no return: a real child SIGKILLed
- * after that step, once per workflow, so the real crash path stays proven here too.
  */
 import { existsSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   describeChild,
   endState,
-  expectStoppedAtPlannedPoint,
+  expectKilledAtPlannedPoint,
   octoha,
-  octohaInProcess,
   octopusState,
   prng,
   sharedRoot,
@@ -100,16 +95,16 @@ describe.concurrent("rollback from after every step", () => {
         // Stopped by the first approval gate (maintenance-on) without --yes, or killed.
         const viaGate = steps[k + 1] === "maintenance-on";
         const r = viaGate
-          ? await octohaInProcess(c, verbFor(w), { noYes: true })
-          : await octohaInProcess(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
+          ? await octoha(c, verbFor(w), { noYes: true })
+          : await octoha(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
         if (viaGate) {
           expect(r.code, `${where}: ${describeChild(r)}`).toBe(3);
           expect(outcomeOf(r)?.status).toBe("awaiting-approval");
         } else {
-          await expectStoppedAtPlannedPoint(r, where);
+          expectKilledAtPlannedPoint(r, where);
         }
 
-        const rb = await octohaInProcess(c, "rollback");
+        const rb = await octoha(c, "rollback");
         expect(rb.code, `${where}: rollback\n${describeChild(rb)}`).toBe(4);
         expect(outcomeOf(rb)?.status).toBe("rolled-back");
         const after = await endState(c);
@@ -133,13 +128,10 @@ describe.concurrent("rollback from after every step", () => {
       // Past the point of no return: a rollback after any later step refuses and changes nothing.
       for (let k = ponr; k < steps.length; k++) {
         const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
-        // The first kill past the point of no return is a real SIGKILL of a child process.
-        const killOn = afterStep(steps[k]!, random);
-        const r = k === ponr ? await octoha(c, verbFor(w), { killOn }) : await octohaInProcess(c, "resume", { killOn });
-        await expectStoppedAtPlannedPoint(r, where);
-        if (k === ponr) expect(r.signal, `${where}: the real kill`).toBe("SIGKILL");
+        const r = await octoha(c, k === ponr ? verbFor(w) : "resume", { killOn: afterStep(steps[k]!, random) });
+        expectKilledAtPlannedPoint(r, where);
         const stopped = octopusState(c.standin);
-        const rb = await octohaInProcess(c, "rollback");
+        const rb = await octoha(c, "rollback");
         expect(rb.code, `${where}: rollback must refuse\n${describeChild(rb)}`).toBe(1);
         const outcome = outcomeOf(rb);
         expect(outcome?.status).toBe("rollback-incomplete");
@@ -152,7 +144,7 @@ describe.concurrent("rollback from after every step", () => {
         expect(outcome?.partialRollbackCommand, where).toBe(`octoha rollback ${c.planFile} --run ${outcome?.runId} --to ${after} --yes`);
         expect(octopusState(c.standin), `${where}: a refused rollback changed Octopus`).toEqual(stopped);
       }
-      const done = await octohaInProcess(c, "resume");
+      const done = await octoha(c, "resume");
       expect(done.code, `${w}, seed ${SEED}: final resume\n${describeChild(done)}`).toBe(0);
 
       // The finished run restores the exact non-default before-state, on the shared folders.
