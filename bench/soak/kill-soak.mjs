@@ -184,9 +184,11 @@ function copyFixture(base) {
   if (copyData) return copyData;
   const src1 = path.join(base, "data", "OCTO1");
   const src2 = path.join(base, "data", "OCTO2");
-  // Small packages keep a round short; node 2 reuses 10 of node 1's task-log names with other bytes.
-  makeHome({ out: src1, preset: "tiny", node: 1, seed: 1, layout: "dirs", packages: 2 });
-  makeHome({ out: src2, preset: "tiny", node: 2, seed: 1, layout: "dirs", packages: 2, collideWithNode: 1, collisions: 10 });
+  // A few files keep a round short (the kill windows are the same); node 2 reuses 10 of node 1's
+  // task-log names with other bytes, so every round quarantines collisions.
+  const counts = { logs: 80, artifacts: 20, packages: 1 };
+  makeHome({ out: src1, preset: "tiny", node: 1, seed: 1, layout: "dirs", ...counts });
+  makeHome({ out: src2, preset: "tiny", node: 2, seed: 1, layout: "dirs", ...counts, collideWithNode: 1, collisions: 10 });
   copyData = { src1, src2 };
   return copyData;
 }
@@ -265,10 +267,10 @@ async function repairRound(base, r, delayFor) {
     firstMs = k.ms;
     killLanded = k.signal === "SIGKILL";
     if (!killLanded && k.code !== 0) problems.push(`killed repair finished before the kill with ${tail(k)}`);
-    // A repair stopped by a kill is continued with `resume`; one that never wrote its journal (killed
-    // before its first record) has nothing to resume and is started again.
+    // A repair stopped by a kill is continued with `resume`; one killed before its first journal
+    // record changed nothing and has nothing to resume (RUN_NOT_FOUND, RUN_EMPTY): it is started again.
     let again = await octoha(["resume", planFile, "--yes", "--json"], env);
-    if (again.code !== 0 && /NO_RUN|no run|nothing to resume/i.test(again.stderr + again.stdout)) {
+    if (again.code === 2 && /No run to resume|recorded nothing/.test(again.stderr + again.stdout)) {
       reruns.push(`resume:${again.code}`);
       again = await octoha(["repair", planFile, "--yes", "--json"], env);
     }
