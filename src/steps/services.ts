@@ -150,21 +150,27 @@ export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult,
   };
 }
 
-/** Starts each node, collecting failures so one bad node does not hide the others. */
+/**
+ * Starts each node, collecting failures so one bad node does not hide the others. One failure is
+ * rethrown as it is (its node, cause and fix); several are listed, resumable when any of them is.
+ */
 async function startAll(services: NodeServices, names: string[]): Promise<void> {
-  const failed: string[] = [];
+  const failed: { node: string; error: unknown }[] = [];
   for (const n of names) {
     if ((await services.state(n)) === "running") continue;
     try {
       await services.start(n);
     } catch (error) {
-      failed.push(`${n}: ${(error as Error).message}`);
+      failed.push({ node: n, error });
     }
   }
+  if (failed.length === 1 && failed[0]!.error instanceof OctohaError) throw failed[0]!.error;
   if (failed.length > 0) {
+    const resumable = failed.some((f) => f.error instanceof OctohaError && f.error.exitCode === ExitCode.Resumable);
     throw new OctohaError(`${failed.length} node(s) did not start`, {
       code: "SERVICE_START_FAILED",
-      hint: `${failed.join("\n")}\nCheck the node's Octopus server log (Home\\Logs\\OctopusServer.txt): a folder the service account cannot reach stops the service right after start. Then run \`octoha resume\`.`,
+      ...(resumable ? { exitCode: ExitCode.Resumable } : {}),
+      hint: `${failed.map((f) => `${f.node}: ${f.error instanceof OctohaError ? f.error.describe() : (f.error as Error).message}`).join("\n")}\nCheck the node's Octopus server log (Home\\Logs\\OctopusServer.txt): a folder the service account cannot reach stops the service right after start. Then run \`octoha resume\`.`,
     });
   }
 }

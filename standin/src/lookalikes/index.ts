@@ -42,7 +42,13 @@ export function writeNodeControlLookalikes(dir: string, standin: RunningStandin,
     hosts: Object.fromEntries(
       standin.nodes.map((n) => [
         n.name.toUpperCase(),
-        { node: n.name, serverExe: n.serverExe, instances: options.instances ?? ["OctopusServer"], windowsExe: DEFAULT_WINDOWS_EXE, unit: DEFAULT_UNIT },
+        {
+          node: n.name,
+          serverExe: n.serverExe,
+          instances: options.instances ?? ["OctopusServer"],
+          windowsExe: DEFAULT_WINDOWS_EXE,
+          unit: DEFAULT_UNIT,
+        },
       ]),
     ),
     pendingQueries: options.pendingQueries ?? 1,

@@ -61,7 +61,11 @@ export async function sc(config: LookalikeConfig, argv: string[]): Promise<ExeRu
   logCall(config, "sc", argv);
   const [unc, verb, service] = argv;
   if (!unc?.startsWith("\\\\") || !verb || !service || !["query", "stop", "start"].includes(verb))
-    return { exitCode: 1639, stdout: "DESCRIPTION:\r\n        The look-alike simulates sc.exe \\\\HOST query|stop|start <service> only.\r\n", stderr: "" };
+    return {
+      exitCode: 1639,
+      stdout: "DESCRIPTION:\r\n        The look-alike simulates sc.exe \\\\HOST query|stop|start <service> only.\r\n",
+      stderr: "",
+    };
   const m = machine(config, unc.slice(2));
   if (m.fault === "hang") return hang();
   if (!m.spec || m.fault === "unreachable") return scFailure("OpenSCManager", 1722);

@@ -16,22 +16,30 @@ export async function ssh(config: LookalikeConfig, argv: string[]): Promise<ExeR
   const [user, host] = target.includes("@") ? [target.slice(0, target.indexOf("@")), target.slice(target.indexOf("@") + 1)] : ["", target];
   const m = machine(config, host);
   if (m.fault === "hang") return hang();
-  if (!m.spec) return { exitCode: 255, stdout: "", stderr: `ssh: Could not resolve hostname ${host.toLowerCase()}: Name or service not known\r\n` };
-  if (m.fault === "unreachable") return { exitCode: 255, stdout: "", stderr: `ssh: connect to host ${host} port 22: Connection refused\r\n` };
+  if (!m.spec)
+    return { exitCode: 255, stdout: "", stderr: `ssh: Could not resolve hostname ${host.toLowerCase()}: Name or service not known\r\n` };
+  if (m.fault === "unreachable")
+    return { exitCode: 255, stdout: "", stderr: `ssh: connect to host ${host} port 22: Connection refused\r\n` };
   if (m.fault === "denied") return { exitCode: 255, stdout: "", stderr: `${user || "octoha"}@${host}: Permission denied (publickey).\r\n` };
   const sudo = words[0] === "sudo";
   const cmd = sudo ? words.slice(words[1] === "-n" ? 2 : 1) : words;
   if (sudo && m.fault === "sudo-password") return { exitCode: 1, stdout: "", stderr: "sudo: a password is required\n" };
   const [tool, verb, unit] = cmd;
-  if (tool !== "systemctl" || !verb || !unit) return { exitCode: 127, stdout: "", stderr: `bash: ${tool ?? ""}: simulated only: systemctl\n` };
+  if (tool !== "systemctl" || !verb || !unit)
+    return { exitCode: 127, stdout: "", stderr: `bash: ${tool ?? ""}: simulated only: systemctl\n` };
   const known = unit.replace(/\.service$/, "") === m.spec.unit && m.fault !== "no-service";
   const running = known && (await nodeRunning(config, m.spec.node));
-  if (verb === "is-active") return running ? { exitCode: 0, stdout: "active\n", stderr: "" } : { exitCode: 3, stdout: "inactive\n", stderr: "" };
+  if (verb === "is-active")
+    return running ? { exitCode: 0, stdout: "active\n", stderr: "" } : { exitCode: 3, stdout: "inactive\n", stderr: "" };
   if (verb !== "stop" && verb !== "start") return { exitCode: 1, stdout: "", stderr: `Unknown command verb ${verb}.\n` };
   const name = unit.endsWith(".service") ? unit : `${unit}.service`;
   const failed = `Failed to ${verb} ${name}`;
   if (!sudo && user !== "root")
-    return { exitCode: 1, stdout: "", stderr: `${failed}: Interactive authentication required.\nSee system logs and 'systemctl status ${name}' for details.\n` };
+    return {
+      exitCode: 1,
+      stdout: "",
+      stderr: `${failed}: Interactive authentication required.\nSee system logs and 'systemctl status ${name}' for details.\n`,
+    };
   if (!known) return { exitCode: 5, stdout: "", stderr: `${failed}: Unit ${name} not loaded.\n` };
   if ((verb === "stop") !== running) return { exitCode: 0, stdout: "", stderr: "" };
   // The unit's ExecStart/ExecStop: the machine's own Octopus.Server for its one instance.
