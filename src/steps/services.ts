@@ -151,8 +151,8 @@ export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult,
 }
 
 /**
- * Starts each node, collecting failures so one bad node does not hide the others. One failure is
- * rethrown as it is (its node, cause and fix); several are listed, resumable when any of them is.
+ * Starts each node, collecting failures so one bad node does not hide the others. One recipe failure
+ * is rethrown as it is (its node, cause and fix); several are listed, resumable when any of them is.
  */
 async function startAll(services: NodeServices, names: string[]): Promise<void> {
   const failed: { node: string; error: unknown }[] = [];
@@ -164,9 +164,10 @@ async function startAll(services: NodeServices, names: string[]): Promise<void> 
       failed.push({ node: n, error });
     }
   }
-  if (failed.length === 1 && failed[0]!.error instanceof OctohaError) throw failed[0]!.error;
+  const resumable = failed.some((f) => f.error instanceof OctohaError && f.error.exitCode === ExitCode.Resumable);
+  // A recipe's own error already names the node, the cause, the fix and the command to try by hand.
+  if (failed.length === 1 && resumable) throw failed[0]!.error;
   if (failed.length > 0) {
-    const resumable = failed.some((f) => f.error instanceof OctohaError && f.error.exitCode === ExitCode.Resumable);
     throw new OctohaError(`${failed.length} node(s) did not start`, {
       code: "SERVICE_START_FAILED",
       ...(resumable ? { exitCode: ExitCode.Resumable } : {}),
