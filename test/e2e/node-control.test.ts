@@ -175,3 +175,51 @@ describe("check and dry-run read each node's service read-only, two ways", () =>
     expect(r.code).toBe(1);
   });
 });
+
+describe("more nodes, the migration and a rollback through the remote recipes", () => {
+  it("a three-node repair through sc reaches each node once for stop and once for start", async () => {
+    const s = await scenario({ standin: { nodes: 3, seedTasks: 2 } });
+    const tools = await withRecipe(s, "sc");
+    const r = await s.cli("repair", s.planFile, "--yes", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    expect(await unreadableLogs(s)).toEqual([]);
+    const acts = tools
+      .calls()
+      .filter((c) => c.argv[1] === "stop" || c.argv[1] === "start")
+      .map((c) => `${c.argv[1]} ${c.argv[0]}`);
+    expect(acts).toEqual(["stop \\\\OCTO1", "stop \\\\OCTO2", "stop \\\\OCTO3", "start \\\\OCTO1", "start \\\\OCTO2", "start \\\\OCTO3"]);
+  });
+
+  it("a two-node migration (`run`) through winrm repoints Octopus with every node restarted on the shared folders", async () => {
+    const s = await scenario();
+    await withRecipe(s, "winrm");
+    const r = await s.cli("run", s.planFile, "--yes", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const state = s.standin.cluster.state();
+    expect(state.nodes.map((n) => [n.name, n.running, n.effectiveFolders.taskLogs])).toEqual([
+      ["OCTO1", true, "\\\\fs01\\OctopusShared\\TaskLogs"],
+      ["OCTO2", true, "\\\\fs01\\OctopusShared\\TaskLogs"],
+    ]);
+  });
+
+  it("a failed repair rolled back through sc starts the nodes it stopped, on their own machines (exit 4)", async () => {
+    const s = await scenario();
+    const tools = await withRecipe(s, "sc");
+    s.standin.http.executableFaults.failPath = true;
+    const r = await s.cli("repair", s.planFile, "--yes", "--json");
+    expect(r.code, r.stderr).not.toBe(0);
+    expect(running(s)).toEqual([
+      ["OCTO1", false],
+      ["OCTO2", false],
+    ]);
+    delete s.standin.http.executableFaults.failPath;
+    const rb = await s.cli("rollback", s.planFile, "--yes", "--json");
+    expect(rb.code, `${rb.stdout}\n${rb.stderr}`).toBe(4);
+    expect(running(s)).toEqual([
+      ["OCTO1", true],
+      ["OCTO2", true],
+    ]);
+    const starts = tools.calls().filter((c) => c.argv[1] === "start");
+    expect(starts.map((c) => c.argv[0])).toEqual(["\\\\OCTO1", "\\\\OCTO2"]);
+  });
+});
