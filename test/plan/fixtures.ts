@@ -207,6 +207,18 @@ export const BAD_PLANS: BadPlan[] = [
   ),
   broken(
     windowsPlan,
+    "a password on a node's control command line",
+    "nodes[1].control.start[3]",
+    (p) =>
+      (p.nodes[1].control = {
+        kind: "argv",
+        stop: ["ssh", "octo2", "stop"],
+        start: ["ssh", "octo2", "start", "--password=Correct-Horse-7"],
+      }),
+    { secret: "Correct-Horse-7" },
+  ),
+  broken(
+    windowsPlan,
     "an sc recipe whose host is written as a UNC name",
     "nodes[1].control.host",
     (p) => (p.nodes[1].control.host = "\\\\OCTO2"),
