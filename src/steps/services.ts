@@ -46,6 +46,29 @@ async function states(services: NodeServices, names: string[]): Promise<Record<s
   return out;
 }
 
+/**
+ * Every node's state, read before the first stop so a node octoha cannot reach (or whose recipe reaches
+ * the wrong service) stops the run while every node still runs. A node whose service manager says
+ * stopped while its URL still answers is refused: stopping "it" would not stop what serves that URL.
+ */
+async function statesBeforeStopping(services: NodeServices, names: string[]): Promise<States> {
+  if (!services.check) return states(services, names);
+  const out: States = {};
+  for (const n of names) {
+    const c = await services.check(n);
+    if (c.error) throw new OctohaError(c.error.message, { code: c.error.code, node: n, exitCode: ExitCode.Resumable, hint: c.error.hint });
+    if (c.status?.state === "stopped" && c.ping === "running")
+      throw new OctohaError(`Node ${n}: its service manager says stopped (${c.status.raw}) but the node still answers its ping`, {
+        code: "NODE_STOPPED_BUT_ANSWERS",
+        node: n,
+        exitCode: ExitCode.Resumable,
+        hint: `The recipe (${c.recipe}) reaches another machine or service than the one serving this node's URL: check nodes[].control (host, service, instance or unit) and nodes[].url, then run \`octoha resume\`. Nothing was stopped.`,
+      });
+    out[n] = c.state ?? "unknown";
+  }
+  return out;
+}
+
 /** Polls until every node answers (running) or the deadline passes; returns the last states seen. */
 async function waitUntilRunning(deps: ServicesDeps, ctx: StepContext, names: string[], deadline: number): Promise<States> {
   const clock = deps.clock ?? realClock;
@@ -121,7 +144,7 @@ export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult,
       };
     },
     async apply(ctx: StepContext, last) {
-      const before = last?.before ?? (await states(services, deps.nodeNames));
+      const before = last?.before ?? (await statesBeforeStopping(services, deps.nodeNames));
       const acted = deps.nodeNames.filter((n) => before[n] !== "stopped");
       if (!last) await ctx.checkpoint({ before, acted });
       for (const n of deps.nodeNames) if ((await services.state(n)) !== "stopped") await services.stop(n);
