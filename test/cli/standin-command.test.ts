@@ -50,11 +50,11 @@ describe("octoha standin", () => {
       await fetch(`${info.nodes[2]!.url}/api/tasks?states=Success,Failed`, { headers: { "X-Octopus-ApiKey": info.apiKey } })
     ).json()) as { TotalResults: number };
     expect(tasks.TotalResults).toBe(6);
-    const { stdout } = await promisify(execFile)(info.serverExe, [
+    const { stdout } = await promisify(execFile)(info.nodes[2]!.serverExe, [
       "show-configuration",
       "--format=json",
       "--noconsolelogging",
-      "--instance=OCTO3",
+      "--instance=OctopusServer",
     ]);
     expect((JSON.parse(stdout) as Record<string, string>)["Octopus.Server.NodeName"]).toBe("OCTO3");
     await promisify(execFile)(info.nodes[1]!.serverExe, ["service", "--stop"]);
