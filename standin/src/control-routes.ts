@@ -108,6 +108,10 @@ async function answerMachines(
     await ctx.settle();
     return { status: 200, body: { host: machines.machine(host).host, services: machines.services(host) } };
   }
+  if (what === "services" && service !== undefined && action === undefined && method === "GET") {
+    await ctx.settle();
+    return { status: 200, body: machines.service(host, service) };
+  }
   if (what === "services" && service !== undefined && (action === "stop" || action === "start") && method === "POST")
     return { status: 200, body: machines.control(host, service, action) };
   if (what === "faults" && method === "POST") {
@@ -124,7 +128,6 @@ const MACHINE_STATUS: Record<MachineError["code"], number> = {
   unreachable: 503,
   accessDenied: 403,
   serviceDoesNotExist: 404,
-  unknownInstance: 404,
   serviceNotActive: 409,
   serviceAlreadyRunning: 409,
   cannotAcceptControl: 409,

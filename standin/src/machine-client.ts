@@ -65,6 +65,8 @@ export interface StandinMachines {
   machine(host: string): Promise<MachineView>;
   /** Each installed instance's service and state, as the machine's service manager reports it. */
   services(host: string): Promise<InstalledService[]>;
+  /** One service by its key name; ControlError code serviceDoesNotExist (1060) when not installed. */
+  service(host: string, service: string): Promise<InstalledService>;
   /** Ask the service manager to stop or start a service by its key name; returns at *_PENDING. */
   control(host: string, service: string, action: "stop" | "start"): Promise<InstalledService>;
   setFaults(host: string, faults: MachineFaults): Promise<MachineView>;
@@ -79,6 +81,7 @@ export function standinMachines(env: NodeJS.ProcessEnv = process.env, f: typeof 
     localMachine: env[MACHINE_ENV] || info.localMachine,
     machine: (h) => ctl.get(`machines/${host(h)}`),
     services: async (h) => (await ctl.get<{ services: InstalledService[] }>(`machines/${host(h)}/services`)).services,
+    service: (h, service) => ctl.get(`machines/${host(h)}/services/${encodeURIComponent(service)}`),
     control: (h, service, action) => ctl.post(`machines/${host(h)}/services/${encodeURIComponent(service)}/${action}`, {}),
     setFaults: (h, faults) => ctl.post(`machines/${host(h)}/faults`, faults),
   };

@@ -48,8 +48,7 @@ export type MachineErrorCode =
   | "serviceDoesNotExist"
   | "serviceNotActive"
   | "serviceAlreadyRunning"
-  | "cannotAcceptControl"
-  | "unknownInstance";
+  | "cannotAcceptControl";
 
 /** Win32 error numbers the service manager answers with (research §1.4). */
 const WIN32: Partial<Record<MachineErrorCode, number>> = {
@@ -149,25 +148,13 @@ export class Machines {
     return this.instancesOf(name).map((instance, i) => this.serviceOf(name, instance, i === 0));
   }
 
-  /** An instance of the machine by name (case-insensitive, like Octopus.Server.exe's --instance). */
-  instance(host: string, instance: string): InstalledService {
-    const name = this.requireHost(host);
-    const list = this.instancesOf(name);
-    const i = list.findIndex((x) => x.toLowerCase() === instance.toLowerCase());
-    if (i < 0)
-      throw new MachineError(
-        "unknownInstance",
-        // The shared library's wording [V for Tentacle's copy; INFERRED for current Octopus Server].
-        `Instance ${instance} of OctopusServer has not been configured on this machine. Available instances: ${availableText(list)}.`,
-      );
+  /** One service by its key name (case-insensitive, as the service manager matches it). */
+  service(host: string, service: string): InstalledService {
+    const { name, list, i } = this.find(host, service);
     return this.serviceOf(name, list[i]!, i === 0);
   }
 
-  /**
-   * Ask the service manager to stop or start a service. Returns at once with the service STOP_PENDING or
-   * START_PENDING; it is STOPPED or RUNNING after the machine's pendingMs. Errors follow the SCM's.
-   */
-  control(host: string, service: string, action: "stop" | "start"): InstalledService {
+  private find(host: string, service: string): { name: string; list: string[]; i: number } {
     const name = this.reachable(host);
     const list = this.instancesOf(name);
     const i = list.findIndex((x) => serviceNameFor(x).toLowerCase() === service.toLowerCase());
@@ -176,7 +163,17 @@ export class Machines {
         "serviceDoesNotExist",
         `The specified service does not exist as an installed service. (${service} on ${name})`,
       );
+    return { name, list, i };
+  }
+
+  /**
+   * Ask the service manager to stop or start a service. Returns at once with the service STOP_PENDING or
+   * START_PENDING; it is STOPPED or RUNNING after the machine's pendingMs. Errors follow the SCM's.
+   */
+  control(host: string, service: string, action: "stop" | "start"): InstalledService {
+    const { name, list, i } = this.find(host, service);
     const now = this.serviceOf(name, list[i]!, i === 0);
+    // 1061 for a stop while pending is seen on real machines; for a start while pending it is INFERRED.
     if (now.state === "STOP_PENDING" || now.state === "START_PENDING")
       throw new MachineError(
         "cannotAcceptControl",
@@ -242,6 +239,14 @@ export class Machines {
 
 function serviceKey(host: string, instance: string): string {
   return `${host}\n${instance}`.toLowerCase();
+}
+
+/**
+ * Octopus.Server.exe's refusal of an --instance not installed on its machine: the wording of the shared
+ * library Octopus Server was built on (VERIFIED in Tentacle's copy; INFERRED for current Octopus Server).
+ */
+export function unknownInstanceMessage(wanted: string, installed: string[]): string {
+  return `Instance ${wanted} of OctopusServer has not been configured on this machine. Available instances: ${availableText(installed)}.`;
 }
 
 /** Octopus lists instances sorted case-insensitively, comma-separated. */

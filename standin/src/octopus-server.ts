@@ -25,7 +25,7 @@ import {
   type ControlClient,
   type StandinMachines,
 } from "./machine-client.js";
-import { availableText, DEFAULT_INSTANCE, type InstalledService, type MachineView } from "./machines.js";
+import { availableText, DEFAULT_INSTANCE, unknownInstanceMessage, type InstalledService, type MachineView } from "./machines.js";
 
 export interface ExeResult {
   exitCode: number;
@@ -137,13 +137,10 @@ async function localInstance(exe: Exe, wanted: string | undefined): Promise<{ ma
     throw error;
   });
   const list = machine.instances;
-  // Wording of the shared library Octopus Server was built on [V for its Tentacle copy; INFERRED for Server].
+  // The instance selector of the shared library Octopus Server was built on [V for Tentacle's copy; INFERRED for Server].
   if (wanted !== undefined) {
     const found = list.find((i) => i.toLowerCase() === wanted.toLowerCase());
-    if (!found)
-      throw new Error(
-        `Instance ${wanted} of OctopusServer has not been configured on this machine. Available instances: ${availableText(list)}.`,
-      );
+    if (!found) throw new Error(unknownInstanceMessage(wanted, list));
     return { machine, instance: found };
   }
   const byDefault = list.find((i) => i === DEFAULT_INSTANCE) ?? (list.length === 1 ? list[0] : undefined);

@@ -109,6 +109,10 @@ describe("stand-in machines", () => {
     const stop = await control(s, "POST", "machines/octo2/services/OctopusDeploy/stop");
     expect(stop).toMatchObject({ status: 200, body: { service: "OctopusDeploy", state: "STOP_PENDING", node: "OCTO2" } });
     expect((await services(s, "OCTO2"))[0]!.state).toBe("STOP_PENDING");
+    expect(await control(s, "GET", "machines/OCTO2/services/octopusdeploy")).toMatchObject({
+      status: 200,
+      body: { service: "OctopusDeploy", state: "STOP_PENDING" },
+    });
     // Not stopped yet: a recipe that does not poll sees the node still up.
     expect(await ping(s, 1)).toBe(200);
     const again = await control(s, "POST", "machines/OCTO2/services/OctopusDeploy/stop");
@@ -129,6 +133,10 @@ describe("stand-in machines", () => {
       body: { code: "serviceAlreadyRunning", win32Error: 1056 },
     });
     expect(await control(s, "POST", "machines/OCTO2/services/OctopusDeploy%3A%20OctopusServer/stop")).toMatchObject({
+      status: 404,
+      body: { code: "serviceDoesNotExist", win32Error: 1060 },
+    });
+    expect(await control(s, "GET", "machines/OCTO2/services/OctopusDeploy%3A%20Prod")).toMatchObject({
       status: 404,
       body: { code: "serviceDoesNotExist", win32Error: 1060 },
     });
