@@ -137,6 +137,7 @@ async function localInstance(exe: Exe, wanted: string | undefined): Promise<{ ma
     throw error;
   });
   const list = machine.instances;
+  if (wanted === "*") throw new UsageError("--instance * (every instance of the machine) is not simulated by the octoha stand-in.");
   // The instance selector of the shared library Octopus Server was built on [V for Tentacle's copy; INFERRED for Server].
   if (wanted !== undefined) {
     const found = list.find((i) => i.toLowerCase() === wanted.toLowerCase());

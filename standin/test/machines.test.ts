@@ -80,6 +80,9 @@ describe("stand-in machines", () => {
     const r = await exe(s.nodes[0]!.serverExe, ["service", "--stop", "--instance=OCTO2"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("Instance OCTO2 of OctopusServer has not been configured on this machine. Available instances: OctopusServer.\n");
+    const all = await exe(s.nodes[0]!.serverExe, ["service", "--stop", "--instance=*"]);
+    expect(all.code).toBe(1);
+    expect(all.stderr).toMatch(/--instance \* .* is not simulated/);
     expect(s.cluster.nodes().map((n) => n.running)).toEqual([true, true]);
     expect(await ping(s, 1)).toBe(200);
   });

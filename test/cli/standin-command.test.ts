@@ -36,12 +36,14 @@ describe("octoha standin", () => {
       nodes: { name: string; url: string; serverExe: string }[];
       apiKey: string;
       serverExe: string;
+      localMachine: string;
       dataDir: string;
       sqlConnectionString: string | null;
     };
     expect(info.sqlConnectionString).toMatch(/^Server=127\.0\.0\.1,\d+;Database=Octopus;/);
     expect(info.nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2", "OCTO3"]);
     expect(info.apiKey).toMatch(/^API-/);
+    expect(info.localMachine).toBe("OCTO1");
     const summary = (await (
       await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } })
     ).json()) as { Nodes: unknown[] };
