@@ -89,6 +89,9 @@ export interface ExeEnvironment {
 export async function runOctopusServer(argv: string[], environment: ExeEnvironment): Promise<ExeResult> {
   const [command, ...rest] = argv;
   try {
+    // The variable that once picked a node: a caller still setting it would silently act on the local machine.
+    if (environment.env.OCTOHA_STANDIN_NODE !== undefined)
+      throw new UsageError(`OCTOHA_STANDIN_NODE is no longer read: set ${MACHINE_ENV} to the machine (node name) this executable runs on.`);
     const info = readControlInfo(environment.env);
     const f = environment.fetch ?? fetch;
     const exe: Exe = { ctl: controlClient(info, f), machines: standinMachines(environment.env, f) };

@@ -92,6 +92,17 @@ describe("octopus-server executable", () => {
     expect(s.cluster.nodes().map((n) => n.running)).toEqual([true, true]);
   });
 
+  it("refuses the old OCTOHA_STANDIN_NODE instead of silently acting on its own machine", async () => {
+    const r = await run(s.serverExe, ["service", "--stop"], { env: { ...process.env, OCTOHA_STANDIN_NODE: "OCTO2" } }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/OCTOHA_STANDIN_NODE is no longer read: set OCTOHA_STANDIN_MACHINE/),
+    });
+    expect(s.cluster.nodes().map((n) => n.running)).toEqual([true, true]);
+  });
+
   it("commands it does not simulate fail and say so", async () => {
     // No password in the text: the refusal does not depend on the connection string's contents.
     const r = await exe(["database", "--connectionString=Server=x;Database=Octopus"]);
