@@ -35,13 +35,24 @@ for (const version of ["2022.1.2000"]) {
   });
 }
 
-describeServicesContract("octopus-server service --stop/--start --instance <node>", async () => {
+describeServicesContract("each machine's octopus-server service --stop/--start --instance OctopusServer", async () => {
   const s = await startTestStandin();
   const client = new OctopusHttpClient({ serverUrl: s.url, apiKey: s.apiKey, nodeUrls: nodeUrls(s), timeoutMs: 3000 });
+  // Each node's own executable: the local one manages only this machine's instance.
+  const perNode = Object.fromEntries(
+    s.nodes.map((n) => [
+      n.name,
+      {
+        stop: [n.serverExe, "service", "--stop", "--instance=OctopusServer"],
+        start: [n.serverExe, "service", "--start", "--instance=OctopusServer"],
+      },
+    ]),
+  );
   return {
     port: new CliNodeServices({
       command: [s.serverExe],
-      instanceFor: (name) => name,
+      instanceFor: () => "OctopusServer",
+      perNode,
       probe: (name) => serviceStateViaPing(client, name),
       timeoutMs: 20_000,
     }),
