@@ -90,7 +90,8 @@ export function haproxyConfig(t: LbTarget, o: HaproxyOptions): string {
     "    option httpchk",
     `    http-check send meth GET uri ${t.pingPath} ver HTTP/1.1 hdr Host ${t.hostHeader}`,
     "    http-check expect status 200      # 418 = draining: out of the pool until it answers 200 again",
-    `    default-server check inter ${ms(c.intervalMs)} fall ${c.fall} rise ${c.rise}`,
+    `    default-server check inter ${ms(c.intervalMs)} fall ${c.fall} rise ${c.rise} init-addr last,libc,none`,
+    "    # init-addr ...,none: a node whose name does not resolve when HAProxy starts is DOWN, not a failed start.",
   );
   for (const b of t.backends) {
     const tls = b.scheme === "https" ? ` ssl verify none sni str(${b.host})` : "";
