@@ -1,7 +1,7 @@
 // Lint for what tsc does not check: the direction of imports between the folders of src/, `any`,
 // and a line limit. Dependencies point down only:
 //   cli → demo → operations → steps → runner / report / tentacles / plan / octopus / storage → model → shared
-// Inside the middle row: report → runner → plan → octopus; report → storage; tentacles → plan; lb → plan.
+// Inside the middle row: report → runner → plan → octopus; report → storage; tentacles → plan; lb → plan; join → plan → octopus.
 import tseslint from "typescript-eslint";
 
 const LAYERS = [
@@ -31,12 +31,14 @@ const MAY_IMPORT = {
   tentacles: ["plan", "model", "shared"],
   // Load balancer configurations from a plan: text generation only, reaches nothing.
   lb: ["plan", "model", "shared"],
+  // Adding a node: the commands to run on it, and the read-only checks (REST) before them.
+  join: ["plan", "octopus", "model", "shared"],
   report: ["runner", "plan", "storage", "model", "shared"],
-  steps: ["report", "tentacles", "lb", "runner", "plan", "octopus", "storage", "model", "shared"],
-  operations: ["steps", "report", "tentacles", "lb", "runner", "plan", "octopus", "storage", "model", "shared"],
+  steps: ["report", "tentacles", "lb", "join", "runner", "plan", "octopus", "storage", "model", "shared"],
+  operations: ["steps", "report", "tentacles", "lb", "join", "runner", "plan", "octopus", "storage", "model", "shared"],
   // The demo drives the stand-in package and whole operations (a dry-run, a repair), as a verb does.
-  demo: ["operations", "steps", "report", "tentacles", "lb", "runner", "plan", "octopus", "storage", "model", "shared"],
-  cli: ["operations", "demo", "steps", "report", "tentacles", "lb", "runner", "plan", "octopus", "storage", "model", "shared"],
+  demo: ["operations", "steps", "report", "tentacles", "lb", "join", "runner", "plan", "octopus", "storage", "model", "shared"],
+  cli: ["operations", "demo", "steps", "report", "tentacles", "lb", "join", "runner", "plan", "octopus", "storage", "model", "shared"],
 };
 
 /**
