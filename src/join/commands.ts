@@ -6,7 +6,8 @@
  * Option names, and where they come from (Octopus's command-line reference):
  * | command / option                                               | conf     | source |
  * | create-instance --instance --config --home --serverNodeName    | VERIFIED | CMD/create-instance ("Unique Server Node name for a clustered environment") |
- * | database --instance --connectionString --masterKey (no --create) | VERIFIED | CMD/database ("Use this option when pointing to an existing database that uses an existing Master Key") |
+ * | database --instance --connectionString --masterKey (no --create) | VERIFIED | CMD/database ("Use this option when pointing to
+ * |   an existing database that uses an existing Master Key") |
  * | configure --instance --webForceSSL --webListenPrefixes --commsListenPort | VERIFIED | CMD/configure; HA guide's "second and additional nodes" script |
  * | configure --serverNodeName is deprecated: the name goes to create-instance | VERIFIED | CMD/configure |
  * | path --clusterShared --taskLogs --artifacts --nugetRepository --imports --eventExports | VERIFIED | CMD/path (stored in the database, cluster-wide) |
