@@ -84,7 +84,7 @@ export function arrConfig(t: LbTarget): string {
     `    <webFarm name="${xml(farm)}" enabled="true">`,
     ...t.backends.flatMap((b) => [
       `      <!-- node ${inComment(b.node)}: ${inComment(b.url)} -->`,
-      `      <server address="${xml(b.host)}" enabled="true">`,
+      `      <server address="${xml(b.host)}" enabled="${b.down ? "false" : "true"}">`,
       `        <applicationRequestRouting ${portAttr}="${b.port}" />`,
       "      </server>",
     ]),

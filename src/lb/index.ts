@@ -12,6 +12,8 @@ export interface LbOptions {
   format: LbFormat;
   /** Frontend ADDRESS:PORT; default from the plan's serverUrl. */
   bind?: string;
+  /** Nodes to take out of the pool (nginx's only way to drain one). */
+  down?: string[];
   check?: Partial<HealthCheck>;
   /** HAProxy stats listener ADDRESS:PORT (HAProxy only). */
   stats?: string;
@@ -30,7 +32,7 @@ export interface LbConfig {
 }
 
 export function lbConfig(plan: Plan, options: LbOptions): LbConfig {
-  const target = lbTarget(plan, { bind: options.bind, check: options.check });
+  const target = lbTarget(plan, { bind: options.bind, down: options.down, check: options.check });
   const c = target.check;
   const notes: string[] = [];
   let text: string;
@@ -42,7 +44,7 @@ export function lbConfig(plan: Plan, options: LbOptions): LbConfig {
     case "nginx":
       text = nginxConfig(target, { cert: options.cert, certKey: options.certKey });
       notes.push(
-        "nginx open source has passive health checks only: a draining node (ping 418) is NOT taken out. Mark its server line `down` and reload nginx to drain it.",
+        "nginx open source has passive health checks only: a draining node (ping 418) is NOT taken out. Drain it with --down NODE (its server line gets `down`) and reload nginx.",
       );
       break;
     case "iis-arr":
@@ -50,6 +52,8 @@ export function lbConfig(plan: Plan, options: LbOptions): LbConfig {
       notes.push("Set the farm's Health Test 'Acceptable status codes' to 200 in IIS Manager so that a draining node (418) is taken out.");
       break;
   }
+  const down = target.backends.filter((b) => b.down).map((b) => b.node);
+  if (down.length > 0) notes.push(`Marked down (no traffic until you generate and load the file without --down): ${down.join(", ")}.`);
   if (target.tls) notes.push(`TLS is terminated at the load balancer for ${target.hostname}: install its certificate where the file says.`);
   notes.push("Polling Tentacles must reach every node directly (octoha tentacles); they do not go through this load balancer.");
   return { format: options.format, text, target, notes };

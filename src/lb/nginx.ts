@@ -32,7 +32,7 @@ export function nginxConfig(t: LbTarget, o: NginxOptions): string {
       "PASSIVE HEALTH CHECKS ONLY: open-source nginx does not call /api/octopusservernodes/ping. It takes a node out only after " +
         `${t.check.fall} failed requests (connection refused, timeout, 502/503/504) within ${failTimeout}s, for ${failTimeout}s. ` +
         "A DRAINING node still answers normal requests with 200, so nginx keeps sending it traffic: to drain a node, add `down` " +
-        "to its server line and reload; remove it and reload when the node is back. Active checks on the ping need NGINX Plus " +
+        "to its server line (octoha lb --down NODE) and reload; remove it and reload when the node is back. Active checks on the ping need NGINX Plus " +
         "(health_check uri=... match=...), HAProxy (octoha lb --format haproxy) or IIS ARR.",
       ...LB_FACTS.map((f) => `${f.text} (${f.source})`),
     ]),
@@ -47,7 +47,8 @@ export function nginxConfig(t: LbTarget, o: NginxOptions): string {
   ];
   for (const b of t.backends) {
     const host = b.host.includes(":") ? `[${b.host}]` : b.host;
-    lines.push(`    server ${host}:${b.port} max_fails=${t.check.fall} fail_timeout=${failTimeout}s;   # node ${b.node}: ${b.url}`);
+    const down = b.down ? " down" : "";
+    lines.push(`    server ${host}:${b.port} max_fails=${t.check.fall} fail_timeout=${failTimeout}s${down};   # node ${b.node}: ${b.url}`);
   }
   lines.push("}", "");
   const { address } = splitBind(t.bind);

@@ -19,6 +19,8 @@ export interface LbBackend {
   port: number;
   /** The node's URL as the plan gives it. */
   url: string;
+  /** Taken out by the operator (--down): gets no traffic whatever its health. */
+  down: boolean;
 }
 
 export interface HealthCheck {
@@ -51,6 +53,8 @@ export interface LbTarget {
 
 export interface TargetOptions {
   bind?: string;
+  /** Node names to mark down (any case). */
+  down?: string[];
   check?: Partial<HealthCheck>;
 }
 
@@ -95,6 +99,14 @@ export function lbTarget(plan: Plan, options: TargetOptions = {}): LbTarget {
         hint: "Give every node the same listen prefix (e.g. http://+:80/ on each) and write each node's url with it.",
       },
     );
+  const unknown = (options.down ?? []).filter((d) => !plan.nodes.some((n) => n.name.toLowerCase() === d.toLowerCase()));
+  if (unknown.length > 0)
+    throw new InputError(`--down ${unknown.join(", ")}: not a node of the plan`, {
+      code: "LB_DOWN_UNKNOWN_NODE",
+      issues: [`the plan's nodes: ${plan.nodes.map((n) => n.name).join(", ")}`],
+      hint: "Name a node as the plan spells it (any case).",
+    });
+  const down = new Set((options.down ?? []).map((d) => d.toLowerCase()));
   const basePath = [...paths][0] ?? "/";
   const backends = urls.map(({ node, url }): LbBackend => ({
     node,
@@ -103,6 +115,7 @@ export function lbTarget(plan: Plan, options: TargetOptions = {}): LbTarget {
     host: url.hostname,
     port: url.port ? Number(url.port) : defaultPort(url.protocol),
     url: url.href,
+    down: down.has(node.toLowerCase()),
   }));
   const tls = server.protocol === "https:";
   const interval = options.check?.intervalMs ?? DEFAULT_CHECK.intervalMs;

@@ -194,6 +194,33 @@ describe("octoha lb --format iis-arr", () => {
   });
 });
 
+describe("octoha lb --down", () => {
+  it("takes the named node out in every format (any case), and refuses a name the plan does not have", async () => {
+    const down = { down: ["octo1"] };
+    expect(lbConfig(httpPlan(), { format: "nginx", ...down }).text).toMatch(
+      /^\s+server octo1\.corp\.local:8080 max_fails=2 fail_timeout=10s down;/m,
+    );
+    expect(lbConfig(httpPlan(), { format: "nginx", ...down }).text).toMatch(
+      /^\s+server octo2\.corp\.local:8080 max_fails=2 fail_timeout=10s;/m,
+    );
+    const haproxy = lbConfig(httpPlan(), { format: "haproxy", ...down });
+    expect(haproxy.text).toMatch(/^\s+server OCTO1 octo1\.corp\.local:8080 disabled +#/m);
+    expect(haproxy.notes.join("\n")).toContain("Marked down");
+    expect(lbConfig(httpPlan(), { format: "iis-arr", ...down }).text).toContain('<server address="octo1.corp.local" enabled="false">');
+    if (HAPROXY)
+      await withTempDir(async (dir) => {
+        const file = path.join(dir, "down.cfg");
+        writeFileSync(file, haproxy.text);
+        expect(haproxyCheck(file)).toMatchObject({ status: 0 });
+      });
+    const result = await runCli(["lb", REPAIR_PLAN, "--format", "nginx", "--down", "OCTO9", "--json"], { env });
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      error: { code: "LB_DOWN_UNKNOWN_NODE", issues: ["the plan's nodes: OCTO1, OCTO2"] },
+    });
+  });
+});
+
 describe("octoha lb, bad input and secrets", () => {
   it("refuses a plan whose node has no url, naming it, with exit 2 and no file written", async () => {
     await withTempDir(async (dir) => {

@@ -13,6 +13,7 @@ interface LbFlags extends OutputFlags {
   out?: string;
   force?: boolean;
   bind?: string;
+  down: string[];
   checkInterval?: number;
   checkFall?: number;
   checkRise?: number;
@@ -57,6 +58,12 @@ export function register(program: Command): void {
     .option("--out <file>", "write the configuration to this file (default: print it)")
     .option("--force", "replace --out if it exists")
     .option("--bind <address:port>", "where the load balancer listens (default: *:<port of the plan's serverUrl>)")
+    .option(
+      "--down <node>",
+      "take this node out of the pool (nginx's only way to drain one); repeatable",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .addOption(new Option("--check-interval <ms>", "milliseconds between two health checks of a node").argParser(intIn(100, 3_600_000)))
     .addOption(new Option("--check-fall <n>", "failed checks that take a node out").argParser(intIn(1, 100)))
     .addOption(new Option("--check-rise <n>", "good checks that put it back").argParser(intIn(1, 100)))
@@ -74,6 +81,7 @@ export function register(program: Command): void {
       const config = lbConfig(plan, {
         format: flags.format,
         bind: flags.bind,
+        down: flags.down,
         check: { intervalMs: flags.checkInterval, fall: flags.checkFall, rise: flags.checkRise, timeoutMs: flags.checkTimeout },
         stats: flags.stats === "none" ? undefined : flags.stats,
         cert: flags.cert,
