@@ -20,6 +20,8 @@ const tool = (name: string): string | undefined => ["/usr/sbin", "/usr/local/sbi
 const HAPROXY = tool("haproxy");
 const NGINX = tool("nginx");
 const OPENSSL = tool("openssl");
+if (!HAPROXY) console.warn("lb.test.ts: haproxy -c checks SKIPPED: haproxy is not installed (Debian: apt-get install -y haproxy).");
+if (!NGINX) console.warn("lb.test.ts: nginx -t checks SKIPPED: nginx is not installed (Debian: apt-get install -y nginx-light).");
 
 const httpPlan = (): Plan =>
   Plan.parse({
