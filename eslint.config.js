@@ -1,10 +1,24 @@
 // Lint for what tsc does not check: the direction of imports between the folders of src/, `any`,
 // and a line limit. Dependencies point down only:
 //   cli → demo → operations → steps → runner / report / tentacles / plan / octopus / storage → model → shared
-// Inside the middle row: report → runner → plan → octopus; report → storage; tentacles → plan.
+// Inside the middle row: report → runner → plan → octopus; report → storage; tentacles → plan; lb → plan; join → plan → octopus.
 import tseslint from "typescript-eslint";
 
-const LAYERS = ["cli", "operations", "steps", "report", "tentacles", "runner", "plan", "octopus", "storage", "model", "shared", "demo"];
+const LAYERS = [
+  "cli",
+  "operations",
+  "steps",
+  "report",
+  "tentacles",
+  "lb",
+  "runner",
+  "plan",
+  "octopus",
+  "storage",
+  "model",
+  "shared",
+  "demo",
+];
 
 /** The folders each folder of src/ may import (besides itself). Anything else is a back edge. */
 const MAY_IMPORT = {
@@ -15,12 +29,16 @@ const MAY_IMPORT = {
   plan: ["octopus", "model", "shared"],
   runner: ["plan", "model", "shared"],
   tentacles: ["plan", "model", "shared"],
+  // Load balancer configurations from a plan: text generation only, reaches nothing.
+  lb: ["plan", "model", "shared"],
+  // Adding a node: the commands to run on it, and the read-only checks (REST) before them.
+  join: ["plan", "octopus", "model", "shared"],
   report: ["runner", "plan", "storage", "model", "shared"],
-  steps: ["report", "tentacles", "runner", "plan", "octopus", "storage", "model", "shared"],
-  operations: ["steps", "report", "tentacles", "runner", "plan", "octopus", "storage", "model", "shared"],
+  steps: ["report", "tentacles", "lb", "join", "runner", "plan", "octopus", "storage", "model", "shared"],
+  operations: ["steps", "report", "tentacles", "lb", "join", "runner", "plan", "octopus", "storage", "model", "shared"],
   // The demo drives the stand-in package and whole operations (a dry-run, a repair), as a verb does.
-  demo: ["operations", "steps", "report", "tentacles", "runner", "plan", "octopus", "storage", "model", "shared"],
-  cli: ["operations", "demo", "steps", "report", "tentacles", "runner", "plan", "octopus", "storage", "model", "shared"],
+  demo: ["operations", "steps", "report", "tentacles", "lb", "join", "runner", "plan", "octopus", "storage", "model", "shared"],
+  cli: ["operations", "demo", "steps", "report", "tentacles", "lb", "join", "runner", "plan", "octopus", "storage", "model", "shared"],
 };
 
 /**

@@ -3,13 +3,14 @@
 export const CONTROL_FILE = "standin-control.json";
 /** Env var the octopus-server executable reads: path of the control file. */
 export const CONTROL_ENV = "OCTOHA_STANDIN_CONTROL";
-/** Env var naming the node the executable acts as (else --instance must name a node). */
-export const NODE_ENV = "OCTOHA_STANDIN_NODE";
+/** Env var naming the machine (host name = node name) an executable runs on; else the control file's localMachine. */
+export const MACHINE_ENV = "OCTOHA_STANDIN_MACHINE";
 
 /** What the control file holds. */
 export interface ControlInfo {
   controlUrl: string;
   token: string;
   nodes: string[];
-  instance: string;
+  /** The machine octoha runs on: where an executable without OCTOHA_STANDIN_MACHINE runs. */
+  localMachine: string;
 }

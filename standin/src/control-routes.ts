@@ -7,6 +7,7 @@ import { MaintenanceModeError, NotFoundError, type Cluster } from "./cluster.js"
 import type { SimFolders } from "./model.js";
 import { HttpError, notFound, type Answer } from "./api-routes.js";
 import type { ExecutableFaults, ListenerFaults } from "./http.js";
+import { MachineError, type MachineFaults, type Machines } from "./machines.js";
 
 export interface ControlContext {
   cluster: Cluster;
@@ -15,6 +16,7 @@ export interface ControlContext {
   /** Wait until node listeners follow a service stop/start. */
   settle(): Promise<void>;
   extensions?: Record<string, (body: Record<string, unknown>) => Promise<unknown> | unknown>;
+  machines?: Machines;
 }
 
 export async function answerControl(ctx: ControlContext, method: string, pathname: string, body: Record<string, unknown>): Promise<Answer> {
@@ -70,12 +72,70 @@ export async function answerControl(ctx: ControlContext, method: string, pathnam
     if (p === "write-file" && method === "POST") {
       return { status: 200, body: { local: cluster.writeFile(String(body.node), String(body.path), String(body.content ?? "")) } };
     }
+    if (ctx.machines && (p === "machines" || p.startsWith("machines/"))) {
+      const answer = await answerMachines(ctx, ctx.machines, method, p.split("/").slice(1).map(decodeURIComponent), body);
+      if (answer) return answer;
+    }
     const ext = ctx.extensions?.[p];
     if (ext && method === "POST") return { status: 200, body: (await ext(body)) ?? { ok: true } };
     return notFound(pathname);
   } catch (error) {
+    if (error instanceof MachineError) return machineError(error);
     if (error instanceof MaintenanceModeError) return HttpError(error.status, error.message);
     if (error instanceof NotFoundError) return HttpError(404, error.message);
     return HttpError(400, error instanceof Error ? error.message : String(error));
   }
+}
+
+/**
+ * The simulated machines (machines.ts): what each has installed, its services' states, the service
+ * manager's stop/start (returns at *_PENDING) and the unreachable / access-denied knobs.
+ */
+async function answerMachines(
+  ctx: ControlContext,
+  machines: Machines,
+  method: string,
+  parts: string[],
+  body: Record<string, unknown>,
+): Promise<Answer | undefined> {
+  const [host, what, service, action] = parts;
+  if (host === undefined && method === "GET")
+    return { status: 200, body: { localMachine: machines.localMachine, machines: machines.hosts().map((h) => machines.machine(h)) } };
+  if (host === undefined) return undefined;
+  if (what === undefined && method === "GET") return { status: 200, body: machines.machine(host) };
+  if (what === "services" && service === undefined && method === "GET") {
+    // A STOPPED answer means the node's port is already closed.
+    await ctx.settle();
+    return { status: 200, body: { host: machines.machine(host).host, services: machines.services(host) } };
+  }
+  if (what === "services" && service !== undefined && action === undefined && method === "GET") {
+    await ctx.settle();
+    return { status: 200, body: machines.service(host, service) };
+  }
+  if (what === "services" && service !== undefined && (action === "stop" || action === "start") && method === "POST")
+    return { status: 200, body: machines.control(host, service, action) };
+  if (what === "faults" && method === "POST") {
+    const faults: MachineFaults = {};
+    for (const k of ["unreachable", "accessDenied"] as const) if (typeof body[k] === "boolean") faults[k] = body[k];
+    if (typeof body.pendingMs === "number") faults.pendingMs = body.pendingMs;
+    return { status: 200, body: machines.setFaults(host, faults) };
+  }
+  return undefined;
+}
+
+const MACHINE_STATUS: Record<MachineError["code"], number> = {
+  unknownHost: 404,
+  unreachable: 503,
+  accessDenied: 403,
+  serviceDoesNotExist: 404,
+  serviceNotActive: 409,
+  serviceAlreadyRunning: 409,
+  cannotAcceptControl: 409,
+};
+
+function machineError(error: MachineError): Answer {
+  return {
+    status: MACHINE_STATUS[error.code],
+    body: { ErrorMessage: error.message, Errors: [], code: error.code, ...(error.win32Error ? { win32Error: error.win32Error } : {}) },
+  };
 }

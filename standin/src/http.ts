@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { answerApi, HttpError, type Answer } from "./api-routes.js";
 import { NotFoundError, type Cluster } from "./cluster.js";
 import { answerControl } from "./control-routes.js";
+import type { Machines } from "./machines.js";
 import type { SimNode } from "./model.js";
 import { xorshift } from "./prng.js";
 
@@ -46,6 +47,8 @@ export interface StandinHttpOptions {
   port?: number;
   /** Extra control handlers (e.g. the TDS faults), by name: POST /__standin/<name>. */
   controlExtensions?: Record<string, (body: Record<string, unknown>) => Promise<unknown> | unknown>;
+  /** The simulated machines, served under /__standin/machines. */
+  machines?: Machines;
 }
 
 export interface StandinHttp {
@@ -141,7 +144,14 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
     if (req.headers["x-standin-token"] !== options.controlToken) return HttpError(401, "The control API needs the X-Standin-Token header.");
     const body = req.method === "POST" ? ((await readJson(req)) ?? {}) : {};
     return answerControl(
-      { cluster, setFaults, executableFaults, settle: () => syncNodeListeners(), extensions: options.controlExtensions },
+      {
+        cluster,
+        setFaults,
+        executableFaults,
+        settle: () => syncNodeListeners(),
+        extensions: options.controlExtensions,
+        machines: options.machines,
+      },
       req.method ?? "GET",
       pathname,
       body,

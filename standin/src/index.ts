@@ -2,12 +2,16 @@
  * @octoha/standin: a simulated Octopus Server cluster on 127.0.0.1 (REST API, an Octopus.Server.exe
  * look-alike, SQL Server over TDS backed by sql.js) for octoha's tests, its demo and rehearsals.
  */
-export { startStandin, octopusServerBinPath, CONTROL_ENV, CONTROL_FILE, NODE_ENV } from "./standin.js";
+export { startStandin, octopusServerBinPath, CONTROL_ENV, CONTROL_FILE, MACHINE_ENV } from "./standin.js";
 export type { ControlInfo, RunningStandin, StandinOptions } from "./standin.js";
 export { Cluster, DEFAULT_VERSION, MaintenanceModeError, NotFoundError, TaskLogMissingError } from "./cluster.js";
 export type { ClusterOptions, QueueTaskInput, SeedOptions, SeedResult } from "./cluster.js";
 export type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
 export type { ExecutableFaults, ListenerFaults, StandinHttp } from "./http.js";
+export { DEFAULT_INSTANCE, DEFAULT_PENDING_MS, MachineError, Machines, serviceNameFor } from "./machines.js";
+export type { InstalledService, MachineErrorCode, MachineFaults, MachineView, ServiceState } from "./machines.js";
+export { ControlError, standinMachines } from "./machine-client.js";
+export type { StandinMachines } from "./machine-client.js";
 export { HOME, runOctopusServer } from "./octopus-server.js";
 export type { ExeResult } from "./octopus-server.js";
 export { octopusRows, octopusTables } from "./octopus-tables.js";

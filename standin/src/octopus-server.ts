@@ -2,18 +2,30 @@
  * The stand-in's Octopus.Server.exe: `path`, `show-configuration` and `service`, with the options
  * reference/octopus.md §3 documents, acting on the running stand-in through its control API.
  *
- * Which node it acts as: $OCTOHA_STANDIN_NODE when set; otherwise `--instance NAME` when NAME is a
- * node name (case-insensitive); otherwise, for `path` and `show-configuration` only, the first node
- * (`path` is cluster-wide anyway). `service` refuses to guess.
+ * It runs on one simulated machine: $OCTOHA_STANDIN_MACHINE, else the control file's localMachine (the
+ * machine octoha runs on). Like the real tool it knows only that machine's installed instances:
+ * `--instance` must name one of them (case-insensitive); without it, the default instance OctopusServer,
+ * else the only one. `service` acts on that machine only. `path` and `show-configuration` read and write
+ * the cluster-wide settings in the shared database, so they work from any machine of the cluster.
  * Where the stand-in is: the control file named by $OCTOHA_STANDIN_CONTROL (written by startStandin
  * into its data dir as standin-control.json).
- * Exit codes: 0 done; 1 anything failed (message on stderr), as the real tool's exact codes are not documented.
+ * Exit codes: 0 done; 1 a controlled failure (message on stderr); 42 access denied (the real tool's
+ * security exception); 100 a service that did not reach its state in time (the real tool's general exception).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { compareVersions } from "./versions.js";
 import type { ClusterState, SimFolders, SimNode } from "./model.js";
-import { CONTROL_ENV, NODE_ENV, type ControlInfo } from "./control-info.js";
+import { MACHINE_ENV } from "./control-info.js";
+import {
+  ControlError,
+  controlClient,
+  readControlInfo,
+  standinMachines,
+  type ControlClient,
+  type StandinMachines,
+} from "./machine-client.js";
+import { availableText, DEFAULT_INSTANCE, unknownInstanceMessage, type InstalledService, type MachineView } from "./machines.js";
 
 export interface ExeResult {
   exitCode: number;
@@ -77,18 +89,19 @@ export interface ExeEnvironment {
 export async function runOctopusServer(argv: string[], environment: ExeEnvironment): Promise<ExeResult> {
   const [command, ...rest] = argv;
   try {
-    const controlPath = environment.env[CONTROL_ENV];
-    if (!controlPath)
-      throw new Error(`${CONTROL_ENV} is not set: it must name the stand-in's control file (<data dir>/standin-control.json).`);
-    const info = JSON.parse(readFileSync(controlPath, "utf8")) as ControlInfo;
-    const ctl = controlClient(info, environment.fetch ?? fetch);
+    // The variable that once picked a node: a caller still setting it would silently act on the local machine.
+    if (environment.env.OCTOHA_STANDIN_NODE !== undefined)
+      throw new UsageError(`OCTOHA_STANDIN_NODE is no longer read: set ${MACHINE_ENV} to the machine (node name) this executable runs on.`);
+    const info = readControlInfo(environment.env);
+    const f = environment.fetch ?? fetch;
+    const exe: Exe = { ctl: controlClient(info, f), machines: standinMachines(environment.env, f) };
     switch (command) {
       case "path":
-        return await pathCommand(rest, ctl, environment);
+        return await pathCommand(rest, exe);
       case "show-configuration":
-        return await showConfiguration(rest, ctl, environment);
+        return await showConfiguration(rest, exe);
       case "service":
-        return await serviceCommand(rest, ctl, environment);
+        return await serviceCommand(rest, exe);
       case undefined:
       case "help":
         return { exitCode: 0, stdout: "Usage: octopus-server <path|show-configuration|service> [options]\n", stderr: "" };
@@ -98,58 +111,68 @@ export async function runOctopusServer(argv: string[], environment: ExeEnvironme
         );
     }
   } catch (error) {
-    return { exitCode: 1, stdout: "", stderr: `${error instanceof Error ? error.message : String(error)}\n` };
+    const exitCode = error instanceof ExitError ? error.exitCode : 1;
+    return { exitCode, stdout: "", stderr: `${error instanceof Error ? error.message : String(error)}\n` };
   }
 }
 
-interface ControlClient {
-  get<T>(p: string): Promise<T>;
-  post<T>(p: string, body: unknown): Promise<T>;
+/** A failure with the real tool's exit code for it. */
+class ExitError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
 }
 
-function controlClient(info: ControlInfo, f: typeof fetch): ControlClient {
-  const call = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
-    let res: Response;
-    try {
-      res = await f(`${info.controlUrl}/${p}`, {
-        method,
-        headers: { "X-Standin-Token": info.token, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (error) {
-      throw new Error(
-        `Could not connect to the database: the stand-in at ${info.controlUrl} did not answer (${(error as Error).message}).`,
-      );
-    }
-    const text = await res.text();
-    if (!res.ok) throw new Error((JSON.parse(text) as { ErrorMessage?: string }).ErrorMessage ?? `HTTP ${res.status}`);
-    return JSON.parse(text) as T;
-  };
-  return { get: (p) => call("GET", p), post: (p, body) => call("POST", p, body) };
+interface Exe {
+  ctl: ControlClient;
+  machines: StandinMachines;
 }
 
-function pickNode(state: ClusterState, instance: string | undefined, env: NodeJS.ProcessEnv, mustBeExplicit: boolean): SimNode {
-  const wanted = env[NODE_ENV] ?? instance;
-  const byName = wanted ? state.nodes.find((n) => n.name.toLowerCase() === wanted.toLowerCase()) : undefined;
-  if (byName) return byName;
-  if (env[NODE_ENV])
-    throw new Error(`${NODE_ENV}=${env[NODE_ENV]} names no node of the simulated cluster (${state.nodes.map((n) => n.name).join(", ")}).`);
-  if (mustBeExplicit && state.nodes.length > 1)
+/** This machine's instance that --instance selects, as the real tool's instance selector picks it. */
+async function localInstance(exe: Exe, wanted: string | undefined): Promise<{ machine: MachineView; instance: string }> {
+  const host = exe.machines.localMachine;
+  const machine = await exe.machines.machine(host).catch((error: unknown) => {
+    if (error instanceof ControlError && error.code === "unknownHost")
+      throw new Error(`${MACHINE_ENV}=${host} names no machine of the simulated cluster: ${error.message}`);
+    throw error;
+  });
+  const list = machine.instances;
+  if (wanted === "*") throw new UsageError("--instance * (every instance of the machine) is not simulated by the octoha stand-in.");
+  // The instance selector of the shared library Octopus Server was built on [V for Tentacle's copy; INFERRED for Server].
+  if (wanted !== undefined) {
+    const found = list.find((i) => i.toLowerCase() === wanted.toLowerCase());
+    if (!found) throw new Error(unknownInstanceMessage(wanted, list));
+    return { machine, instance: found };
+  }
+  const byDefault = list.find((i) => i === DEFAULT_INSTANCE) ?? (list.length === 1 ? list[0] : undefined);
+  if (!byDefault)
     throw new Error(
-      `The instance '${instance ?? "OctopusServer"}' is not one of the simulated nodes (${state.nodes.map((n) => n.name).join(", ")}): pass --instance <NODE> or set ${NODE_ENV}.`,
+      `There is more than one instance of OctopusServer configured on this machine. Please pass --instance=INSTANCENAME when invoking this command to target a specific instance. Available instances: ${availableText(list)}.`,
     );
-  return state.nodes[0]!;
+  return { machine, instance: byDefault };
 }
 
-async function pathCommand(argv: string[], ctl: ControlClient, environment: ExeEnvironment): Promise<ExeResult> {
-  const { state } = await ctl.get<{ state: ClusterState }>("state");
+/** The cluster node behind this machine's instance; other installations are not simulated. */
+function nodeOf(state: ClusterState, machine: MachineView, instance: string): SimNode {
+  if (instance !== machine.instances[0])
+    throw new UsageError(
+      `Instance ${instance} on ${machine.host} is not part of the simulated cluster (its node runs instance ${machine.instances[0]}): the octoha stand-in simulates only its service.`,
+    );
+  return state.nodes.find((n) => n.name === machine.host)!;
+}
+
+async function pathCommand(argv: string[], exe: Exe): Promise<ExeResult> {
+  const { state } = await exe.ctl.get<{ state: ClusterState }>("state");
   // Options the simulated version lacks are unknown options, as they are to that version's CLI.
   const known = Object.entries(PATH_OPTIONS)
     .filter(([, o]) => !o.since || compareVersions(state.version, o.since) >= 0)
     .map(([name]) => name);
   const parsed = parseOptions(argv, [...known, ...COMMON_VALUE_OPTIONS], PATH_FLAGS);
-  pickNode(state, parsed.values.get("instance"), environment.env, false);
+  const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
+  nodeOf(state, machine, instance);
   const change: Partial<SimFolders> = {};
   const lines: string[] = [];
   // An unset ClusterShared is the Home folder [V, reference §1.5].
@@ -167,18 +190,19 @@ async function pathCommand(argv: string[], ctl: ControlClient, environment: ExeE
     lines.push(`${spec.label} directory set to: ${value}`);
   }
   if (lines.length === 0) throw new UsageError("No folder was given: pass at least one of --" + known.join(", --"));
-  await ctl.post("path", change);
+  await exe.ctl.post("path", change);
   lines.push("These changes require a restart of the Octopus Server.");
   return { exitCode: 0, stdout: `${lines.join("\n")}\n`, stderr: "" };
 }
 
-async function showConfiguration(argv: string[], ctl: ControlClient, environment: ExeEnvironment): Promise<ExeResult> {
+async function showConfiguration(argv: string[], exe: Exe): Promise<ExeResult> {
   const parsed = parseOptions(argv, ["format", "file", ...COMMON_VALUE_OPTIONS], ["noconsolelogging", "console"]);
   const format = (parsed.values.get("format") ?? "xml").toLowerCase();
   if (!["xml", "json", "json-hierarchical"].includes(format))
     throw new UsageError(`Unknown format '${format}': use XML, json or json-hierarchical.`);
-  const { state } = await ctl.get<{ state: ClusterState }>("state");
-  const node = pickNode(state, parsed.values.get("instance"), environment.env, false);
+  const { state } = await exe.ctl.get<{ state: ClusterState }>("state");
+  const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
+  const node = nodeOf(state, machine, instance);
   const flat = configurationValues(state, node);
   let body: string;
   if (format === "json") body = JSON.stringify(flat, null, 2);
@@ -195,7 +219,7 @@ async function showConfiguration(argv: string[], ctl: ControlClient, environment
   // Like the real one, it logs to the console first unless told not to (reference §3.5).
   const banner = parsed.flags.has("noconsolelogging")
     ? ""
-    : `Octopus Deploy: Octopus Server version ${state.version}\nShowing configuration for instance ${parsed.values.get("instance") ?? "OctopusServer"} (node ${node.name})\n`;
+    : `Octopus Deploy: Octopus Server version ${state.version}\nShowing configuration for instance ${instance} (node ${node.name})\n`;
   return { exitCode: 0, stdout: `${banner}${body}${body ? "\n" : ""}`, stderr: "" };
 }
 
@@ -237,7 +261,7 @@ function hierarchical(flat: Record<string, unknown>): Record<string, unknown> {
   return root;
 }
 
-async function serviceCommand(argv: string[], ctl: ControlClient, environment: ExeEnvironment): Promise<ExeResult> {
+async function serviceCommand(argv: string[], exe: Exe): Promise<ExeResult> {
   const parsed = parseOptions(
     argv,
     [...COMMON_VALUE_OPTIONS, "username", "user", "password", "dependOn"],
@@ -246,21 +270,72 @@ async function serviceCommand(argv: string[], ctl: ControlClient, environment: E
   for (const unsupported of ["install", "reconfigure", "uninstall"]) {
     if (parsed.flags.has(unsupported)) throw new UsageError(`service --${unsupported} is not simulated by the octoha stand-in.`);
   }
-  const { state } = await ctl.get<{ state: ClusterState }>("state");
-  const node = pickNode(state, parsed.values.get("instance"), environment.env, true);
+  const stop = parsed.flags.has("stop") || parsed.flags.has("restart");
+  const start = parsed.flags.has("start") || parsed.flags.has("restart");
+  if (!stop && !start) throw new UsageError("service needs --start, --stop or --restart.");
+  const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
   const lines: string[] = [];
-  const name = encodeURIComponent(node.name);
-  if (parsed.flags.has("stop") || parsed.flags.has("restart")) {
-    await ctl.post(`services/${name}/stop`, {});
-    lines.push(`Stopping service OctopusDeploy: ${node.name}`, "Service stopped");
+  try {
+    if (stop) {
+      const svc = await settled(exe, machine.host, instance);
+      lines.push(`Stopping service ${svc.service}`);
+      if (svc.state !== "STOPPED") await exe.machines.control(machine.host, svc.service, "stop");
+      await waitFor(exe, machine.host, instance, "STOPPED");
+      lines.push("Service stopped");
+    }
+    if (start) {
+      const svc = await settled(exe, machine.host, instance);
+      lines.push(`Starting service ${svc.service}`);
+      if (svc.state !== "RUNNING") await exe.machines.control(machine.host, svc.service, "start");
+      await waitFor(exe, machine.host, instance, "RUNNING");
+      lines.push("Service started");
+    }
+  } catch (error) {
+    throw serviceFailure(error, machine.host);
   }
-  if (parsed.flags.has("start") || parsed.flags.has("restart")) {
-    await ctl.post(`services/${name}/start`, {});
-    lines.push(`Starting service OctopusDeploy: ${node.name}`, "Service started");
-  }
-  if (lines.length === 0) throw new UsageError("service needs --start, --stop or --restart.");
   return { exitCode: 0, stdout: `${lines.join("\n")}\n`, stderr: "" };
 }
+
+/** How often and how long the tool waits for its service (the real one: 300 ms x 150 for a stop). */
+const POLL_MS = 100;
+const WAIT_MS = 45_000;
+
+async function serviceState(exe: Exe, host: string, instance: string): Promise<InstalledService> {
+  return (await exe.machines.services(host)).find((s) => s.instance === instance)!;
+}
+
+/** The service once it is no longer pending (a stop or start by someone else is let finish first). */
+async function settled(exe: Exe, host: string, instance: string): Promise<InstalledService> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const svc = await serviceState(exe, host, instance);
+    if (!svc.state.endsWith("_PENDING")) return svc;
+    if (Date.now() > deadline) throw new ExitError(`The service ${svc.service} stayed ${svc.state}: Exceeded max retries.`, 100);
+    await sleep(POLL_MS);
+  }
+}
+
+async function waitFor(exe: Exe, host: string, instance: string, want: "STOPPED" | "RUNNING"): Promise<void> {
+  const svc = await settled(exe, host, instance);
+  if (svc.state !== want)
+    throw new ExitError(`The service ${svc.service} could not be ${want === "STOPPED" ? "stopped" : "started"}: it is ${svc.state}.`, 1);
+}
+
+/** A refused service request, as the real tool reports it. */
+function serviceFailure(error: unknown, host: string): unknown {
+  if (!(error instanceof ControlError)) return error;
+  if (error.code === "accessDenied")
+    return new ExitError(
+      "A security exception was encountered. Please try re-running the command as an Administrator from an elevated command prompt.",
+      42,
+    );
+  if (error.code === "unreachable")
+    // Stand-in wording: the machine is down or cut off, so nothing could be run on it.
+    return new ExitError(`The octoha stand-in's machine ${host} is unreachable (machine fault): nothing ran on it.`, 1);
+  return error;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function xmlEscape(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");

@@ -10,10 +10,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cluster, type ClusterOptions } from "./cluster.js";
-import { CONTROL_ENV, CONTROL_FILE, NODE_ENV, type ControlInfo } from "./control-info.js";
+import { CONTROL_ENV, CONTROL_FILE, MACHINE_ENV, type ControlInfo } from "./control-info.js";
 import { startStandinHttp, type StandinHttp } from "./http.js";
+import { Machines } from "./machines.js";
 
-export { CONTROL_ENV, CONTROL_FILE, NODE_ENV, type ControlInfo } from "./control-info.js";
+export { CONTROL_ENV, CONTROL_FILE, MACHINE_ENV, type ControlInfo } from "./control-info.js";
 import type { ClusterState, SchemaVariant, SimFolders } from "./model.js";
 
 export interface StandinOptions {
@@ -35,12 +36,24 @@ export interface StandinOptions {
   apiKey?: string;
   /** Start from <data>/state.json when it exists, and write it back on close. */
   snapshot?: boolean;
+  /**
+   * Octopus Server instances installed on each machine (host name = node name), default [OctopusServer].
+   * The first is the node's instance; others are installations outside the simulated cluster.
+   */
+  instances?: Record<string, string[]>;
+  /** The machine octoha runs on: where bin/octopus-server and serverExeArgv act (default the first node). */
+  localMachine?: string;
+  /** How long a service stays STOP_PENDING / START_PENDING after a stop or start request (wall ms, default 300). */
+  servicePendingMs?: number;
 }
 
 export interface RunningStandin {
   url: string;
-  /** Each node's own URL, and a serverExe that acts as that node (sets OCTOHA_STANDIN_NODE). */
-  nodes: { name: string; url: string; serverExe: string }[];
+  /**
+   * Each node's own URL, the instances installed on its machine, and that machine's own Octopus.Server
+   * (sets OCTOHA_STANDIN_MACHINE): it manages only those instances.
+   */
+  nodes: { name: string; url: string; serverExe: string; instances: string[] }[];
   apiKey: string;
   /** A key without AdministerSystem: maintenance mode blocks it. */
   userApiKey: string;
@@ -48,10 +61,14 @@ export interface RunningStandin {
   controlToken: string;
   controlFile: string;
   sqlConnectionString?: string;
-  /** A script path a plan's serverExe can name (sets the control env itself). */
+  /** Octopus.Server on the machine octoha runs on (localMachine), as a script path a plan's serverExe can name. */
   serverExe: string;
   /** The same as an argv prefix; needs OCTOHA_STANDIN_CONTROL in the environment. */
   serverExeArgv: string[];
+  /** The machine octoha runs on (a node name). */
+  localMachine: string;
+  /** The simulated machines: installed instances, service states, unreachable / access-denied knobs. */
+  machines: Machines;
   dataDir: string;
   cluster: Cluster;
   http: StandinHttp;
@@ -95,8 +112,14 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   const apiKey = options.apiKey ?? `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
   const userApiKey = `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
   const controlToken = randomBytes(24).toString("hex");
+  const machines = new Machines(cluster, {
+    instances: options.instances,
+    localMachine: options.localMachine,
+    pendingMs: options.servicePendingMs,
+  });
   let sql: SqlEndpoint | undefined;
   const http = await startStandinHttp({
+    machines,
     cluster,
     apiKey,
     userApiKey,
@@ -112,7 +135,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     controlUrl: http.controlUrl,
     token: controlToken,
     nodes: cluster.nodes().map((n) => n.name),
-    instance: "OctopusServer",
+    localMachine: machines.localMachine,
   };
   writeFileSync(controlFile, JSON.stringify(info, null, 2), { mode: 0o600 });
   const binJs = octopusServerBinPath();
@@ -126,16 +149,21 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     chmodSync(file, 0o755);
   };
   writeScript(serverExe, "");
-  // One script per node: "Octopus.Server.exe as run on that node", for plans' per-node service commands.
+  // One script per machine: "Octopus.Server.exe as run on that node's machine", for plans' per-node service commands.
   const nodeServerExes: Record<string, string> = {};
   for (const name of info.nodes) {
     nodeServerExes[name] = path.join(dataDir, "bin", `octopus-server-${name}`);
-    writeScript(nodeServerExes[name], `${NODE_ENV}=${shellQuote(name)} `);
+    writeScript(nodeServerExes[name], `${MACHINE_ENV}=${shellQuote(name)} `);
   }
 
   return {
     url: http.url,
-    nodes: Object.entries(http.nodeUrls).map(([name, url]) => ({ name, url, serverExe: nodeServerExes[name]! })),
+    nodes: Object.entries(http.nodeUrls).map(([name, url]) => ({
+      name,
+      url,
+      serverExe: nodeServerExes[name]!,
+      instances: machines.machine(name).instances,
+    })),
     apiKey,
     userApiKey,
     controlUrl: http.controlUrl,
@@ -144,6 +172,8 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     sqlConnectionString: sql?.connectionString,
     serverExe,
     serverExeArgv: [process.execPath, binJs],
+    localMachine: machines.localMachine,
+    machines,
     dataDir,
     cluster,
     http,
@@ -152,6 +182,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     sqlRequestsReceived: sql ? () => sql?.received() ?? 0 : undefined,
     async close() {
       stopClock();
+      machines.close();
       await sql?.close();
       await http.close();
       if (options.snapshot) writeFileSync(snapshotFile, JSON.stringify(cluster.state(), null, 2));

@@ -18,9 +18,9 @@ afterAll(async () => {
   await s.close();
 });
 
-async function exe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function exe(args: string[], file = s.serverExe): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(s.serverExe, args, { env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run(file, args, { env: process.env });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -41,9 +41,9 @@ describe("octopus-server executable", () => {
     expect(r).toMatchObject({ code: 0 });
     expect(s.cluster.state().folders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
     expect(s.cluster.node("OCTO1").effectiveFolders.taskLogs).toBe("C:\\Octopus\\TaskLogs");
-    expect((await exe(["service", "--stop", "--instance=OCTO1"])).code).toBe(0);
+    expect((await exe(["service", "--stop", "--instance=OctopusServer"], s.nodes[0]!.serverExe)).code).toBe(0);
     expect(s.cluster.node("OCTO1").running).toBe(false);
-    expect((await exe(["service", "--start"], { OCTOHA_STANDIN_NODE: "OCTO1" })).code).toBe(0);
+    expect((await exe(["service", "--start"], s.nodes[0]!.serverExe)).code).toBe(0);
     expect(s.cluster.node("OCTO1").effectiveFolders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
     expect(s.cluster.node("OCTO2").effectiveFolders.taskLogs).toBe("C:\\Octopus\\TaskLogs");
   });
@@ -85,10 +85,22 @@ describe("octopus-server executable", () => {
     expect(readFileSync(file, "utf8")).toMatch(/<set key="Octopus.Folders.LogDirectory">/);
   });
 
-  it("service refuses to guess which node an unknown instance is", async () => {
-    const r = await exe(["service", "--stop", "--instance=OctopusServer"]);
+  it("service refuses an instance that is not installed on its machine, even one named like another node", async () => {
+    const r = await exe(["service", "--stop", "--instance=OCTO2"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/not one of the simulated nodes \(OCTO1, OCTO2\)/);
+    expect(r.stderr).toBe("Instance OCTO2 of OctopusServer has not been configured on this machine. Available instances: OctopusServer.\n");
+    expect(s.cluster.nodes().map((n) => n.running)).toEqual([true, true]);
+  });
+
+  it("refuses the old OCTOHA_STANDIN_NODE instead of silently acting on its own machine", async () => {
+    const r = await run(s.serverExe, ["service", "--stop"], { env: { ...process.env, OCTOHA_STANDIN_NODE: "OCTO2" } }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/OCTOHA_STANDIN_NODE is no longer read: set OCTOHA_STANDIN_MACHINE/),
+    });
+    expect(s.cluster.nodes().map((n) => n.running)).toEqual([true, true]);
   });
 
   it("commands it does not simulate fail and say so", async () => {

@@ -36,12 +36,14 @@ describe("octoha standin", () => {
       nodes: { name: string; url: string; serverExe: string }[];
       apiKey: string;
       serverExe: string;
+      localMachine: string;
       dataDir: string;
       sqlConnectionString: string | null;
     };
     expect(info.sqlConnectionString).toMatch(/^Server=127\.0\.0\.1,\d+;Database=Octopus;/);
     expect(info.nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2", "OCTO3"]);
     expect(info.apiKey).toMatch(/^API-/);
+    expect(info.localMachine).toBe("OCTO1");
     const summary = (await (
       await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } })
     ).json()) as { Nodes: unknown[] };
@@ -50,11 +52,11 @@ describe("octoha standin", () => {
       await fetch(`${info.nodes[2]!.url}/api/tasks?states=Success,Failed`, { headers: { "X-Octopus-ApiKey": info.apiKey } })
     ).json()) as { TotalResults: number };
     expect(tasks.TotalResults).toBe(6);
-    const { stdout } = await promisify(execFile)(info.serverExe, [
+    const { stdout } = await promisify(execFile)(info.nodes[2]!.serverExe, [
       "show-configuration",
       "--format=json",
       "--noconsolelogging",
-      "--instance=OCTO3",
+      "--instance=OctopusServer",
     ]);
     expect((JSON.parse(stdout) as Record<string, string>)["Octopus.Server.NodeName"]).toBe("OCTO3");
     await promisify(execFile)(info.nodes[1]!.serverExe, ["service", "--stop"]);

@@ -17,9 +17,10 @@ afterAll(async () => {
   await s.close();
 });
 
-async function exe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+/** OCTO2's own Octopus.Server: it shows that machine's node. */
+async function exe(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(s.serverExe, args, { env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run(s.nodes[1]!.serverExe, args, { env: process.env });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -29,12 +30,19 @@ async function exe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
 
 describe("octopus-server executable", () => {
   it("show-configuration prints console text before the JSON unless --noconsolelogging; both JSON shapes carry the same keys", async () => {
-    const noisy = await exe(["show-configuration", "--format=json", "--instance=OCTO2"]);
+    const noisy = await exe(["show-configuration", "--format=json", "--instance=OctopusServer"]);
     expect(noisy.code).toBe(0);
     expect(noisy.stdout.startsWith("{")).toBe(false);
     const flat = parseShowConfiguration(noisy.stdout);
     expect(flat["Octopus.Server.NodeName"]).toBe("OCTO2");
-    const quiet = await exe(["show-configuration", "--format", "json-hierarchical", "--noconsolelogging", "--console", "--instance=OCTO2"]);
+    const quiet = await exe([
+      "show-configuration",
+      "--format",
+      "json-hierarchical",
+      "--noconsolelogging",
+      "--console",
+      "--instance=OctopusServer",
+    ]);
     const nested = JSON.parse(quiet.stdout) as Record<string, unknown>;
     for (const key of [
       "Octopus.Folders.LogDirectory",

@@ -88,6 +88,22 @@ describe("octoha tentacles", () => {
       expect(result.stderr).toContain("OCTO2");
       expect(result.stderr).toContain("pollingAddress");
     }));
+
+  it("includes a node given by --with-node (one joining the cluster), and refuses one the plan already has", async () => {
+    const result = await runCli(["tentacles", REPAIR_PLAN, "--with-node", "OCTO3=https://octo3.example.com", "--json"], { env });
+    expect(result.code, result.stderr).toBe(0);
+    const advice = JSON.parse(result.stdout) as AdviceJson;
+    expect(advice.nodes.map((n) => [n.node, n.address])).toEqual([
+      ["OCTO1", "https://octo1.example.com:10943"],
+      ["OCTO2", "https://octo2.example.com:10943"],
+      ["OCTO3", "https://octo3.example.com:10943"],
+    ]);
+    expect(advice.nodes[2]!.argv).toContain("--server=https://octo3.example.com");
+    const duplicate = await runCli(["tentacles", REPAIR_PLAN, "--with-node", "octo2=https://x.example.com"], { env });
+    expect(duplicate.code).toBe(2);
+    expect(duplicate.stderr).toContain("the plan already has a node OCTO2");
+    expect((await runCli(["tentacles", REPAIR_PLAN, "--with-node", "OCTO3"], { env })).code).toBe(2);
+  });
 });
 
 describe("tentacle advice", () => {

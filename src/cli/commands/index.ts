@@ -4,6 +4,8 @@ import { register as copy } from "./copy.js";
 import { register as demo } from "./demo.js";
 import { register as dryRun } from "./dry-run.js";
 import { register as init } from "./init.js";
+import { register as join } from "./join.js";
+import { register as lb } from "./lb.js";
 import { register as repair } from "./repair.js";
 import { register as resume } from "./resume.js";
 import { register as rollback } from "./rollback.js";
@@ -28,6 +30,8 @@ export const commands: RegisterVerb[] = [
   repair,
   copy,
   tentacles,
+  lb,
+  join,
   standin,
   demo,
 ];

@@ -80,6 +80,7 @@ export function register(program: Command): void {
         controlFile: standin.controlFile,
         serverExe: standin.serverExe,
         serverExeArgv: standin.serverExeArgv,
+        localMachine: standin.localMachine,
         version: standin.cluster.version,
         dataDir: standin.dataDir,
       };
@@ -87,7 +88,7 @@ export function register(program: Command): void {
       process.stdout.write(`${JSON.stringify(details)}\n`);
       if (!flags.json)
         process.stderr.write(
-          `Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe}\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`,
+          `Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe} (on ${details.localMachine})\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`,
         );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);

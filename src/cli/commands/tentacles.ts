@@ -12,6 +12,7 @@ interface TentaclesFlags extends OutputFlags {
   shell: Shell;
   tentacleInstance: string;
   tentacleExe?: string;
+  withNode: string[];
 }
 
 export function register(program: Command): void {
@@ -31,6 +32,12 @@ export function register(program: Command): void {
     .addOption(new Option("--shell <shell>", "shell the commands are written for").choices(["pwsh", "sh"]).default("pwsh"))
     .option("--tentacle-instance <name>", "Tentacle instance name", "Tentacle")
     .option("--tentacle-exe <path>", "Tentacle executable (default: the usual install path for the shell)")
+    .option(
+      "--with-node <name=url>",
+      "also a node not in the plan yet (one joining the cluster); repeatable",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .addHelpText(
       "after",
       "\nThe API key is never printed: commands read it from the environment variable the plan names.\nExample:\n  octoha tentacles plan.json --tentacle-config C:\\Octopus\\Tentacle\\Tentacle.config",
@@ -46,6 +53,7 @@ export function register(program: Command): void {
         shell: flags.shell,
         instance: flags.tentacleInstance,
         tentacleExe: flags.tentacleExe,
+        withNodes: flags.withNode,
       });
       if (wantsJson(flags)) outJson(advice);
       else out(renderTentacleAdvice(advice));

@@ -1,0 +1,170 @@
+/**
+ * The `Octopus.Server.exe` commands that add a node to the cluster, in order, quoted for PowerShell
+ * (Windows) or bash (Linux). The master key and the connection string are never arguments here:
+ * the commands name environment variables, which the shell on the new node expands.
+ *
+ * Option names, and where they come from (Octopus's command-line reference):
+ * | command / option                                               | conf     | source |
+ * | create-instance --instance --config --home --serverNodeName    | VERIFIED | CMD/create-instance ("Unique Server Node name for a clustered environment") |
+ * | database --instance --connectionString --masterKey (no --create) | VERIFIED | CMD/database ("Use this option when pointing to
+ * |   an existing database that uses an existing Master Key") |
+ * | configure --instance --webForceSSL --webListenPrefixes --commsListenPort | VERIFIED | CMD/configure; HA guide's "second and additional nodes" script |
+ * | configure --serverNodeName is deprecated: the name goes to create-instance | VERIFIED | CMD/configure |
+ * | path --clusterShared --taskLogs --artifacts --nugetRepository --imports --eventExports | VERIFIED | CMD/path (stored in the database, cluster-wide) |
+ * | service --instance --stop; service --install --reconfigure --start | VERIFIED | CMD/service; HA guide script |
+ * | service account from OCTOPUS_SERVICE_USERNAME / OCTOPUS_SERVICE_PASSWORD | VERIFIED | CMD/service ("Can also be passed via an environment variable") |
+ * | listen prefix http://+:PORT/ (any host name, so the load balancer's Host header is accepted) | INFERRED | HTTP.sys prefix matching |
+ * | Linux executable /opt/octopus/Octopus.Server, home /var/opt/octopus | INFERRED | no non-container Linux install path is documented |
+ * CMD = https://octopus.com/docs/octopus-rest-api/octopus.server.exe-command-line; HA guide =
+ * https://octopus.com/docs/administration/high-availability/configure/octopus-with-active-directory
+ */
+import type { Plan } from "../plan/schema.js";
+
+export type JoinPlatform = "windows" | "linux";
+
+/** An argument the shell takes from an environment variable on the new node. */
+export interface EnvArg {
+  env: string;
+}
+export type JoinArg = string | EnvArg;
+
+export interface JoinCommand {
+  step: "create-instance" | "database" | "configure" | "path" | "service-stop" | "service-install";
+  why: string;
+  argv: JoinArg[];
+  commandLine: string;
+  /** Printed commented out: run only in the case `why` names. */
+  optional?: boolean;
+}
+
+export interface JoinCommandOptions {
+  node: string;
+  platform: JoinPlatform;
+  instance: string;
+  serverExe?: string;
+  home?: string;
+  config?: string;
+  /** HTTP.sys listen prefixes (comma-joined for --webListenPrefixes). */
+  listenPrefixes: string[];
+  commsPort: number;
+  masterKeyEnv: string;
+  connectionStringEnv: string;
+}
+
+export const JOIN_FACTS: { fact: string; conf: "VERIFIED" | "INFERRED"; source: string }[] = [
+  { fact: "create-instance --instance --config --home --serverNodeName", conf: "VERIFIED", source: "CMD/create-instance" },
+  { fact: "database --connectionString --masterKey (existing database: no --create)", conf: "VERIFIED", source: "CMD/database" },
+  { fact: "configure --webForceSSL --webListenPrefixes --commsListenPort", conf: "VERIFIED", source: "CMD/configure; HA guide" },
+  { fact: "node name at create-instance (configure --serverNodeName is deprecated)", conf: "VERIFIED", source: "CMD/configure" },
+  { fact: "path: folders are stored in the database, cluster-wide", conf: "VERIFIED", source: "CMD/path; HA guide" },
+  { fact: "service --stop, then service --install --reconfigure --start", conf: "VERIFIED", source: "CMD/service; HA guide" },
+  { fact: "service account from OCTOPUS_SERVICE_USERNAME / OCTOPUS_SERVICE_PASSWORD", conf: "VERIFIED", source: "CMD/service" },
+  { fact: "listen prefix http://+:PORT/ accepts the load balancer's Host header", conf: "INFERRED", source: "HTTP.sys prefix matching" },
+  { fact: "Linux paths /opt/octopus/Octopus.Server, /var/opt/octopus", conf: "INFERRED", source: "not documented outside containers" },
+];
+export const JOIN_SOURCES = {
+  CMD: "https://octopus.com/docs/octopus-rest-api/octopus.server.exe-command-line",
+  "HA guide": "https://octopus.com/docs/administration/high-availability/configure/octopus-with-active-directory",
+};
+
+const DEFAULTS: Record<JoinPlatform, { exe: string; home: string; config: (instance: string) => string }> = {
+  windows: {
+    exe: "C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe",
+    home: "C:\\Octopus",
+    config: (i) => `C:\\Octopus\\${i === "OctopusServer" ? "OctopusServer" : `OctopusServer-${i}`}.config`,
+  },
+  linux: {
+    exe: "/opt/octopus/Octopus.Server",
+    home: "/var/opt/octopus",
+    config: (i) => `/var/opt/octopus/${i === "OctopusServer" ? "OctopusServer" : `OctopusServer-${i}`}.config`,
+  },
+};
+
+/** Windows PowerShell 5.1 passes a quoted argument ending in a backslash as an escaped quote: drop trailing separators. */
+const trimSeparators = (p: string): string => (/^[A-Za-z]:\\$/.test(p) || p === "/" ? p : p.replace(/[\\/]+$/, ""));
+
+function quote(platform: JoinPlatform, arg: JoinArg): string {
+  if (typeof arg !== "string") return platform === "windows" ? `$env:${arg.env}` : `"$${arg.env}"`;
+  if (/^[A-Za-z0-9_\-./:=+,@]+$/.test(arg)) return arg;
+  return platform === "windows" ? `'${arg.replace(/'/g, "''")}'` : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function commandLine(platform: JoinPlatform, argv: JoinArg[]): string {
+  const [exe, ...rest] = argv.map((a) => quote(platform, a));
+  // PowerShell runs a quoted path only through the call operator.
+  const head = platform === "windows" && exe?.startsWith("'") ? `& ${exe}` : (exe ?? "");
+  return [head, ...rest].join(" ");
+}
+
+export function joinCommands(plan: Plan, o: JoinCommandOptions): JoinCommand[] {
+  const d = DEFAULTS[o.platform];
+  const exe = o.serverExe ?? d.exe;
+  const instance = ["--instance", o.instance];
+  const home = trimSeparators(o.home ?? d.home);
+  const config = trimSeparators(o.config ?? d.config(o.instance));
+  const shared = plan.shared;
+  const folders: [string, string | undefined][] = [
+    ["--clusterShared", shared.clusterShared?.octopus],
+    ["--taskLogs", shared.taskLogs.octopus],
+    ["--artifacts", shared.artifacts.octopus],
+    ["--nugetRepository", shared.packages.octopus],
+    ["--imports", shared.imports?.octopus],
+    ["--eventExports", shared.eventExports?.octopus],
+  ];
+  const make = (step: JoinCommand["step"], why: string, args: JoinArg[], optional?: boolean): JoinCommand => {
+    const argv = [exe, ...args];
+    return { step, why, argv, commandLine: commandLine(o.platform, argv), ...(optional ? { optional } : {}) };
+  };
+  return [
+    make("create-instance", `Register the instance on this machine, with its home folder and its node name ${o.node}.`, [
+      "create-instance",
+      ...instance,
+      "--config",
+      config,
+      "--home",
+      home,
+      "--serverNodeName",
+      o.node,
+    ]),
+    make("database", "Point it at the cluster's database with the cluster's master key (the database exists: no --create).", [
+      "database",
+      ...instance,
+      "--connectionString",
+      { env: o.connectionStringEnv },
+      "--masterKey",
+      { env: o.masterKeyEnv },
+    ]),
+    make("configure", "Listen where the load balancer and the other nodes reach it; TLS, if any, ends at the load balancer.", [
+      "configure",
+      ...instance,
+      "--webForceSSL",
+      "False",
+      "--webListenPrefixes",
+      o.listenPrefixes.join(","),
+      "--commsListenPort",
+      String(o.commsPort),
+    ]),
+    make(
+      "path",
+      "Only if the cluster does not use these folders yet: folder paths live in the database and the new node reads them from there " +
+        "(octoha run / repair set them). Running it changes them for every node.",
+      ["path", ...instance, ...folders.flatMap(([opt, value]) => (value ? [opt, value] : []))],
+      true,
+    ),
+    make("service-stop", "Stop the instance if configuring started it.", ["service", ...instance, "--stop"]),
+    make(
+      "service-install",
+      "Install and start the Windows service / systemd unit; a service account comes from OCTOPUS_SERVICE_USERNAME and OCTOPUS_SERVICE_PASSWORD when set.",
+      ["service", ...instance, "--install", "--reconfigure", "--start"],
+    ),
+  ];
+}
+
+/** http://octo3.corp:8080/octopus/ → http://+:8080/octopus/ (any host name: the load balancer's and the node's own). */
+export function listenPrefixFor(url: string | undefined): string {
+  if (!url) return "http://+:80/";
+  const u = new URL(url);
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  const p = u.pathname.endsWith("/") ? u.pathname : `${u.pathname}/`;
+  return `${u.protocol}//+:${port}${p}`;
+}

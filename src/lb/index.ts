@@ -1,0 +1,62 @@
+/** `octoha lb`: a load balancer configuration for the plan's nodes. Reads the plan only; reaches nothing. */
+import type { Plan } from "../plan/schema.js";
+import { haproxyConfig } from "./haproxy.js";
+import { arrConfig } from "./iis-arr.js";
+import { nginxConfig } from "./nginx.js";
+import { lbTarget, type HealthCheck, type LbTarget } from "./target.js";
+
+export const LB_FORMATS = ["haproxy", "nginx", "iis-arr"] as const;
+export type LbFormat = (typeof LB_FORMATS)[number];
+
+export interface LbOptions {
+  format: LbFormat;
+  /** Frontend ADDRESS:PORT; default from the plan's serverUrl. */
+  bind?: string;
+  /** Nodes to take out of the pool (nginx's only way to drain one). */
+  down?: string[];
+  check?: Partial<HealthCheck>;
+  /** HAProxy stats listener ADDRESS:PORT (HAProxy only). */
+  stats?: string;
+  /** TLS certificate (HAProxy: PEM with the key; nginx: the certificate chain). */
+  cert?: string;
+  /** nginx: the certificate's key. */
+  certKey?: string;
+}
+
+export interface LbConfig {
+  format: LbFormat;
+  text: string;
+  target: LbTarget;
+  /** What the operator must know that the file cannot enforce. */
+  notes: string[];
+}
+
+export function lbConfig(plan: Plan, options: LbOptions): LbConfig {
+  const target = lbTarget(plan, { bind: options.bind, down: options.down, check: options.check });
+  const c = target.check;
+  const notes: string[] = [];
+  let text: string;
+  switch (options.format) {
+    case "haproxy":
+      text = haproxyConfig(target, { stats: options.stats, cert: options.cert });
+      notes.push(`Active checks: a draining or stopped node leaves the pool after ${c.fall} failed checks ${c.intervalMs} ms apart.`);
+      break;
+    case "nginx":
+      text = nginxConfig(target, { cert: options.cert, certKey: options.certKey });
+      notes.push(
+        "nginx open source has passive health checks only: a draining node (ping 418) is NOT taken out. Drain it with --down NODE (its server line gets `down`) and reload nginx.",
+      );
+      break;
+    case "iis-arr":
+      text = arrConfig(target);
+      notes.push("Set the farm's Health Test 'Acceptable status codes' to 200 in IIS Manager so that a draining node (418) is taken out.");
+      break;
+  }
+  const down = target.backends.filter((b) => b.down).map((b) => b.node);
+  if (down.length > 0) notes.push(`Marked down (no traffic until you generate and load the file without --down): ${down.join(", ")}.`);
+  if (target.tls) notes.push(`TLS is terminated at the load balancer for ${target.hostname}: install its certificate where the file says.`);
+  notes.push("Polling Tentacles must reach every node directly (octoha tentacles); they do not go through this load balancer.");
+  return { format: options.format, text, target, notes };
+}
+
+export { lbTarget, DEFAULT_CHECK, PING_PATH, type LbTarget, type LbBackend, type HealthCheck } from "./target.js";

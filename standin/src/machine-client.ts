@@ -1,0 +1,88 @@
+/**
+ * A client of the stand-in's control API for processes (the octopus-server executable, and look-alikes
+ * of sc.exe, PowerShell remoting or ssh): it finds the stand-in through $OCTOHA_STANDIN_CONTROL and
+ * the machine it runs on through $OCTOHA_STANDIN_MACHINE (else the control file's localMachine).
+ */
+import { readFileSync } from "node:fs";
+import { CONTROL_ENV, MACHINE_ENV, type ControlInfo } from "./control-info.js";
+import type { InstalledService, MachineErrorCode, MachineFaults, MachineView } from "./machines.js";
+
+/** An error answer of the control API; machine errors carry the service manager's code and Win32 number. */
+export class ControlError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: MachineErrorCode,
+    readonly win32Error?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ControlClient {
+  get<T>(p: string): Promise<T>;
+  post<T>(p: string, body: unknown): Promise<T>;
+}
+
+export function controlClient(info: ControlInfo, f: typeof fetch = fetch): ControlClient {
+  const call = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
+    let res: Response;
+    try {
+      res = await f(`${info.controlUrl}/${p}`, {
+        method,
+        headers: { "X-Standin-Token": info.token, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (error) {
+      throw new ControlError(
+        `Could not connect to the database: the stand-in at ${info.controlUrl} did not answer (${(error as Error).message}).`,
+        0,
+      );
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      const e = JSON.parse(text) as { ErrorMessage?: string; code?: MachineErrorCode; win32Error?: number };
+      throw new ControlError(e.ErrorMessage ?? `HTTP ${res.status}`, res.status, e.code, e.win32Error);
+    }
+    return JSON.parse(text) as T;
+  };
+  return { get: (p) => call("GET", p), post: (p, body) => call("POST", p, body) };
+}
+
+/** The control file named by $OCTOHA_STANDIN_CONTROL. */
+export function readControlInfo(env: NodeJS.ProcessEnv = process.env): ControlInfo {
+  const controlPath = env[CONTROL_ENV];
+  if (!controlPath)
+    throw new Error(`${CONTROL_ENV} is not set: it must name the stand-in's control file (<data dir>/standin-control.json).`);
+  return JSON.parse(readFileSync(controlPath, "utf8")) as ControlInfo;
+}
+
+export interface StandinMachines {
+  /** The machine this process runs on. */
+  localMachine: string;
+  /** Installed instances and faults of a machine (no fault applies to this read). */
+  machine(host: string): Promise<MachineView>;
+  /** Each installed instance's service and state, as the machine's service manager reports it. */
+  services(host: string): Promise<InstalledService[]>;
+  /** One service by its key name; ControlError code serviceDoesNotExist (1060) when not installed. */
+  service(host: string, service: string): Promise<InstalledService>;
+  /** Ask the service manager to stop or start a service by its key name; returns at *_PENDING. */
+  control(host: string, service: string, action: "stop" | "start"): Promise<InstalledService>;
+  setFaults(host: string, faults: MachineFaults): Promise<MachineView>;
+}
+
+/** The simulated machines, for a process started with the stand-in's environment. */
+export function standinMachines(env: NodeJS.ProcessEnv = process.env, f: typeof fetch = fetch): StandinMachines {
+  const info = readControlInfo(env);
+  const ctl = controlClient(info, f);
+  const host = (h: string) => encodeURIComponent(h);
+  return {
+    localMachine: env[MACHINE_ENV] || info.localMachine,
+    machine: (h) => ctl.get(`machines/${host(h)}`),
+    services: async (h) => (await ctl.get<{ services: InstalledService[] }>(`machines/${host(h)}/services`)).services,
+    service: (h, service) => ctl.get(`machines/${host(h)}/services/${encodeURIComponent(service)}`),
+    control: (h, service, action) => ctl.post(`machines/${host(h)}/services/${encodeURIComponent(service)}/${action}`, {}),
+    setFaults: (h, faults) => ctl.post(`machines/${host(h)}/faults`, faults),
+  };
+}

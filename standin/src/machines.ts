@@ -1,0 +1,255 @@
+/**
+ * Every simulated node is a machine (host name = node name) with its own installed Octopus Server
+ * instances and their Windows services. The first instance of a machine is the cluster node; any
+ * other is a separate installation whose service exists but belongs to no simulated cluster.
+ *
+ * Service control follows the Windows Service Control Manager: a stop or start request returns at
+ * STOP_PENDING / START_PENDING and the service reaches STOPPED / RUNNING a little later (wall time,
+ * `pendingMs`), so a caller that does not poll sees the node still up. A machine can be unreachable
+ * (RPC unavailable, Win32 1722) or deny access (Win32 5) to test how callers report it.
+ */
+import type { Cluster } from "./cluster.js";
+
+export type ServiceState = "RUNNING" | "STOPPED" | "STOP_PENDING" | "START_PENDING";
+
+/** The default instance name of a real install [V, research §2]. */
+export const DEFAULT_INSTANCE = "OctopusServer";
+/** How long a stop or start stays pending by default. */
+export const DEFAULT_PENDING_MS = 300;
+
+export interface InstalledService {
+  /** The service's key name, as `sc.exe` takes it. */
+  service: string;
+  instance: string;
+  state: ServiceState;
+  /** The cluster node this instance runs, when it is the simulated node of this machine. */
+  node?: string;
+}
+
+export interface MachineFaults {
+  /** The machine's service manager cannot be reached (host down, firewall): Win32 1722. */
+  unreachable?: boolean;
+  /** Octoha's account is not an administrator of the machine: Win32 5. */
+  accessDenied?: boolean;
+  /** This machine's services stay pending this long (e.g. a stop that takes minutes). */
+  pendingMs?: number;
+}
+
+export interface MachineView {
+  host: string;
+  instances: string[];
+  faults: MachineFaults;
+}
+
+export type MachineErrorCode =
+  | "unknownHost"
+  | "unreachable"
+  | "accessDenied"
+  | "serviceDoesNotExist"
+  | "serviceNotActive"
+  | "serviceAlreadyRunning"
+  | "cannotAcceptControl";
+
+/** Win32 error numbers the service manager answers with (research §1.4). */
+const WIN32: Partial<Record<MachineErrorCode, number>> = {
+  unreachable: 1722,
+  accessDenied: 5,
+  serviceDoesNotExist: 1060,
+  serviceNotActive: 1062,
+  serviceAlreadyRunning: 1056,
+  cannotAcceptControl: 1061,
+};
+
+export class MachineError extends Error {
+  readonly win32Error: number | undefined;
+  constructor(
+    readonly code: MachineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.win32Error = WIN32[code];
+  }
+}
+
+/**
+ * The service name Octopus installs for an instance: `OctopusDeploy` for the default instance (exact,
+ * case-sensitive comparison), `OctopusDeploy: <instance>` otherwise. INFERRED from the shared library
+ * Octopus Server was built on (research §2); the current Server source is not public.
+ */
+export function serviceNameFor(instance: string): string {
+  return instance === DEFAULT_INSTANCE ? "OctopusDeploy" : `OctopusDeploy: ${instance}`;
+}
+
+export interface MachinesOptions {
+  /** Installed instances per machine (host name, case-insensitive); default [OctopusServer]. The first runs the node. */
+  instances?: Record<string, string[]>;
+  /** The machine octoha runs on (default the first node's). */
+  localMachine?: string;
+  pendingMs?: number;
+}
+
+interface Pending {
+  to: "STOPPED" | "RUNNING";
+  timer: NodeJS.Timeout;
+}
+
+export class Machines {
+  private readonly instances = new Map<string, string[]>();
+  private readonly faults = new Map<string, MachineFaults>();
+  /** State of the instances that are not cluster nodes, by "host\ninstance" (lower case). */
+  private readonly otherState = new Map<string, "RUNNING" | "STOPPED">();
+  private readonly pending = new Map<string, Pending>();
+  private readonly pendingMs: number;
+  readonly localMachine: string;
+
+  constructor(
+    private readonly cluster: Cluster,
+    options: MachinesOptions = {},
+  ) {
+    this.pendingMs = options.pendingMs ?? DEFAULT_PENDING_MS;
+    for (const [host, list] of Object.entries(options.instances ?? {})) {
+      const node = this.nodeName(host);
+      if (!node) throw new RangeError(`instances names '${host}', which is not a node of the simulated cluster.`);
+      if (list.length === 0) throw new RangeError(`instances.${host} is empty: the machine of a node has at least its node's instance.`);
+      const seen = new Set<string>();
+      for (const name of list) {
+        if (name.trim() === "" || seen.has(name.toLowerCase())) throw new RangeError(`instances.${host}: '${name}' is empty or repeated.`);
+        seen.add(name.toLowerCase());
+      }
+      this.instances.set(node.toLowerCase(), [...list]);
+    }
+    const local = options.localMachine ?? cluster.nodes()[0]!.name;
+    const localNode = this.nodeName(local);
+    if (!localNode) throw new RangeError(`localMachine '${local}' is not a node of the simulated cluster.`);
+    this.localMachine = localNode;
+  }
+
+  hosts(): string[] {
+    return this.cluster.nodes().map((n) => n.name);
+  }
+
+  /** A machine's installed instances and faults; unknown host names throw (code unknownHost). */
+  machine(host: string): MachineView {
+    const name = this.requireHost(host);
+    return { host: name, instances: this.instancesOf(name), faults: { ...this.faults.get(name.toLowerCase()) } };
+  }
+
+  setFaults(host: string, faults: MachineFaults): MachineView {
+    const name = this.requireHost(host);
+    const next = { ...this.faults.get(name.toLowerCase()), ...faults };
+    if (next.pendingMs !== undefined && !(next.pendingMs >= 0)) throw new RangeError("pendingMs must be a non-negative number");
+    this.faults.set(name.toLowerCase(), next);
+    return this.machine(name);
+  }
+
+  /** Every installed instance's service on the machine, as the remote service manager reports it. */
+  services(host: string): InstalledService[] {
+    const name = this.reachable(host);
+    return this.instancesOf(name).map((instance, i) => this.serviceOf(name, instance, i === 0));
+  }
+
+  /** One service by its key name (case-insensitive, as the service manager matches it). */
+  service(host: string, service: string): InstalledService {
+    const { name, list, i } = this.find(host, service);
+    return this.serviceOf(name, list[i]!, i === 0);
+  }
+
+  private find(host: string, service: string): { name: string; list: string[]; i: number } {
+    const name = this.reachable(host);
+    const list = this.instancesOf(name);
+    const i = list.findIndex((x) => serviceNameFor(x).toLowerCase() === service.toLowerCase());
+    if (i < 0)
+      throw new MachineError(
+        "serviceDoesNotExist",
+        `The specified service does not exist as an installed service. (${service} on ${name})`,
+      );
+    return { name, list, i };
+  }
+
+  /**
+   * Ask the service manager to stop or start a service. Returns at once with the service STOP_PENDING or
+   * START_PENDING; it is STOPPED or RUNNING after the machine's pendingMs. Errors follow the SCM's.
+   */
+  control(host: string, service: string, action: "stop" | "start"): InstalledService {
+    const { name, list, i } = this.find(host, service);
+    const now = this.serviceOf(name, list[i]!, i === 0);
+    // 1061 for a stop while pending is seen on real machines; for a start while pending it is INFERRED.
+    if (now.state === "STOP_PENDING" || now.state === "START_PENDING")
+      throw new MachineError(
+        "cannotAcceptControl",
+        `The service cannot accept control messages at this time. (${now.service} is ${now.state})`,
+      );
+    if (action === "stop" && now.state === "STOPPED") throw new MachineError("serviceNotActive", "The service has not been started.");
+    if (action === "start" && now.state === "RUNNING")
+      throw new MachineError("serviceAlreadyRunning", "An instance of the service is already running.");
+    const key = serviceKey(name, list[i]!);
+    const to = action === "stop" ? "STOPPED" : "RUNNING";
+    const ms = this.faults.get(name.toLowerCase())?.pendingMs ?? this.pendingMs;
+    const timer = setTimeout(() => this.settle(name, list[i]!, i === 0, to), ms);
+    timer.unref();
+    this.pending.set(key, { to, timer });
+    return this.serviceOf(name, list[i]!, i === 0);
+  }
+
+  /** Stop the clocks of pending services (the stand-in is closing). */
+  close(): void {
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+  }
+
+  private settle(host: string, instance: string, isNode: boolean, to: "STOPPED" | "RUNNING"): void {
+    this.pending.delete(serviceKey(host, instance));
+    if (!isNode) this.otherState.set(serviceKey(host, instance), to);
+    else if (to === "STOPPED") this.cluster.stopNode(host);
+    else this.cluster.startNode(host);
+  }
+
+  private serviceOf(host: string, instance: string, isNode: boolean): InstalledService {
+    const key = serviceKey(host, instance);
+    const pending = this.pending.get(key);
+    const settled = isNode ? (this.cluster.node(host).running ? "RUNNING" : "STOPPED") : (this.otherState.get(key) ?? "RUNNING");
+    const state: ServiceState = pending ? (pending.to === "STOPPED" ? "STOP_PENDING" : "START_PENDING") : settled;
+    return { service: serviceNameFor(instance), instance, state, ...(isNode ? { node: host } : {}) };
+  }
+
+  private reachable(host: string): string {
+    const name = this.requireHost(host);
+    const f = this.faults.get(name.toLowerCase());
+    if (f?.unreachable) throw new MachineError("unreachable", `The RPC server is unavailable. (${name})`);
+    if (f?.accessDenied) throw new MachineError("accessDenied", `Access is denied. (${name})`);
+    return name;
+  }
+
+  private instancesOf(host: string): string[] {
+    return this.instances.get(host.toLowerCase()) ?? [DEFAULT_INSTANCE];
+  }
+
+  private requireHost(host: string): string {
+    const name = this.nodeName(host);
+    if (!name)
+      throw new MachineError("unknownHost", `There is no machine '${host}' in the simulated cluster (${this.hosts().join(", ")}).`);
+    return name;
+  }
+
+  /** Host names are node names, case-insensitive as Windows machine names are. */
+  private nodeName(host: string): string | undefined {
+    return this.cluster.nodes().find((n) => n.name.toLowerCase() === host.toLowerCase())?.name;
+  }
+}
+
+function serviceKey(host: string, instance: string): string {
+  return `${host}\n${instance}`.toLowerCase();
+}
+
+/**
+ * Octopus.Server.exe's refusal of an --instance not installed on its machine: the wording of the shared
+ * library Octopus Server was built on (VERIFIED in Tentacle's copy; INFERRED for current Octopus Server).
+ */
+export function unknownInstanceMessage(wanted: string, installed: string[]): string {
+  return `Instance ${wanted} of OctopusServer has not been configured on this machine. Available instances: ${availableText(installed)}.`;
+}
+
+/** Octopus lists instances sorted case-insensitively, comma-separated. */
+export function availableText(instances: string[]): string {
+  return [...instances].sort((a, b) => a.localeCompare(b, "en", { sensitivity: "base" })).join(", ");
+}

@@ -1,0 +1,167 @@
+/**
+ * `octoha join NODE --print` against the stand-in: the Octopus.Server commands in order, quoted for
+ * PowerShell and bash (a home folder with a space and a quote), the read-only checks (name taken:
+ * exit 2; the cluster's version printed), and no secret in any output. The bash script is run for
+ * real with a stand-in executable that records the argv it gets.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestStandin, type TestStandin } from "@octoha/standin/testing";
+import { cleanEnv, runCli } from "../helpers/cli.js";
+
+const MASTER_KEY = "Nc91+1kfZszMpe7DMne8wg==";
+const SQL = "Server=sql01;Database=Octopus;User Id=octopus;Password=It's a S3cret; Encrypt=True;";
+const WIN_HOME = "C:\\Octopus Home\\it's";
+const LINUX_HOME = "/srv/octopus home/it's";
+
+let standin: TestStandin;
+let planFile: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  standin = await startTestStandin({ nodes: 2 });
+  planFile = path.join(standin.tmp, "plan.json");
+  const plan = {
+    version: 1,
+    octopus: { serverUrl: standin.url, sql: { connectionString: { env: "OCTOHA_SQL_CONNECTION_STRING" } } },
+    nodes: standin.nodes.map((n) => ({ name: n.name, url: n.url })),
+    shared: {
+      clusterShared: { octopus: "\\\\fs01\\Octopus Shared" },
+      taskLogs: { octopus: "\\\\fs01\\Octopus Shared\\TaskLogs" },
+      artifacts: { octopus: "\\\\fs01\\Octopus Shared\\Artifacts" },
+      packages: { octopus: "\\\\fs01\\Octopus Shared\\Packages" },
+    },
+  };
+  writeFileSync(planFile, JSON.stringify(plan, null, 2));
+  env = cleanEnv({ OCTOPUS_API_KEY: standin.apiKey, OCTOHA_SQL_CONNECTION_STRING: SQL, OCTOPUS_MASTER_KEY: MASTER_KEY });
+});
+afterAll(async () => standin?.close());
+
+const noSecrets = (...texts: string[]) => {
+  for (const t of texts) for (const s of [MASTER_KEY, SQL, "S3cret", standin.apiKey]) expect(t).not.toContain(s);
+};
+
+interface Printed {
+  cluster: { version: string; nodes: string[] };
+  commands: { step: string; commandLine: string; optional?: boolean }[];
+}
+
+describe("octoha join NODE --print", () => {
+  it("prints the Windows commands in order, quoted for PowerShell, after checking the name and reading the cluster's version", async () => {
+    const args = ["join", "OCTO3", "--plan", planFile, "--print", "--home", WIN_HOME, "--url", "http://octo3.corp:8080/"];
+    const text = await runCli(args, { env });
+    expect(text.code, text.stderr).toBe(0);
+    const json = await runCli([...args, "--json"], { env });
+    expect(json.code, json.stderr).toBe(0);
+    const printed = JSON.parse(json.stdout) as Printed;
+    const version = standin.cluster.state().version;
+    expect(printed.cluster).toEqual({ version, nodes: ["OCTO1", "OCTO2"] });
+    expect(text.stdout).toContain(`Install Octopus Server ${version} on OCTO3, exactly that version`);
+    expect(printed.commands.map((c) => c.step)).toEqual([
+      "create-instance",
+      "database",
+      "configure",
+      "path",
+      "service-stop",
+      "service-install",
+    ]);
+    const exe = "& 'C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe'";
+    const [create, database, configure, pathCmd, stop, install] = printed.commands.map((c) => c.commandLine);
+    expect(create).toBe(
+      `${exe} create-instance --instance OctopusServer --config 'C:\\Octopus\\OctopusServer.config' --home 'C:\\Octopus Home\\it''s' --serverNodeName OCTO3`,
+    );
+    expect(database).toBe(
+      `${exe} database --instance OctopusServer --connectionString $env:OCTOHA_SQL_CONNECTION_STRING --masterKey $env:OCTOPUS_MASTER_KEY`,
+    );
+    expect(configure).toBe(
+      `${exe} configure --instance OctopusServer --webForceSSL False --webListenPrefixes http://+:8080/ --commsListenPort 10943`,
+    );
+    expect(pathCmd).toContain("path --instance OctopusServer --clusterShared '\\\\fs01\\Octopus Shared' --taskLogs");
+    expect(printed.commands[3]!.optional).toBe(true);
+    expect(stop).toBe(`${exe} service --instance OctopusServer --stop`);
+    expect(install).toBe(`${exe} service --instance OctopusServer --install --reconfigure --start`);
+    // In the script: path commented out, each command stops the script when it fails, a guard first.
+    expect(text.stdout).toContain(`\n# ${pathCmd}\n`);
+    expect(text.stdout).toContain(`\n${database}; if ($LASTEXITCODE -ne 0) { throw 'database failed' }\n`);
+    expect(text.stdout).toContain("foreach ($v in 'OCTOPUS_MASTER_KEY', 'OCTOHA_SQL_CONNECTION_STRING')");
+    expect(text.stdout).toContain("Confirm the master key is backed up");
+    expect(text.stdout).toMatch(/VERIFIED +create-instance --instance --config --home --serverNodeName/);
+    noSecrets(text.stdout, text.stderr, json.stdout, json.stderr);
+  });
+
+  it("prints bash commands that pass every argument intact, the secrets only from the environment, and stop when one is unset", async () => {
+    const exe = path.join(standin.tmp, "Octopus Server");
+    const log = path.join(standin.tmp, "argv.log");
+    writeFileSync(exe, `#!/bin/bash\nfor a in "$@"; do printf '%s\\0' "$a"; done >> '${log}'\nprintf '\\n\\0' >> '${log}'\n`);
+    chmodSync(exe, 0o755);
+    const args = ["join", "OCTO3", "--plan", planFile, "--print", "--platform", "linux", "--home", LINUX_HOME, "--server-exe", exe];
+    const printed = await runCli(args, { env });
+    expect(printed.code, printed.stderr).toBe(0);
+    noSecrets(printed.stdout, printed.stderr);
+    const script = path.join(standin.tmp, "join.sh");
+    writeFileSync(script, printed.stdout);
+
+    const unset = spawnSync("bash", [script], { env: { PATH: process.env.PATH, OCTOHA_SQL_CONNECTION_STRING: SQL }, encoding: "utf8" });
+    expect(unset.status).not.toBe(0);
+    expect(unset.stderr).toContain("set OCTOPUS_MASTER_KEY first; nothing was changed");
+    expect(() => readFileSync(log)).toThrow();
+
+    const ran = spawnSync("bash", [script], {
+      env: { PATH: process.env.PATH, OCTOHA_SQL_CONNECTION_STRING: SQL, OCTOPUS_MASTER_KEY: MASTER_KEY },
+      encoding: "utf8",
+    });
+    expect(ran.status, ran.stderr).toBe(0);
+    const calls = readFileSync(log, "utf8")
+      .split("\n\0")
+      .filter(Boolean)
+      .map((c) => c.split("\0").filter((a, i, all) => i < all.length - 1 || a !== ""));
+    expect(calls).toEqual([
+      ["create-instance", "--instance", "OctopusServer", "--config", "/var/opt/octopus/OctopusServer.config", "--home", LINUX_HOME].concat([
+        "--serverNodeName",
+        "OCTO3",
+      ]),
+      ["database", "--instance", "OctopusServer", "--connectionString", SQL, "--masterKey", MASTER_KEY],
+      [
+        "configure",
+        "--instance",
+        "OctopusServer",
+        "--webForceSSL",
+        "False",
+        "--webListenPrefixes",
+        "http://+:80/",
+        "--commsListenPort",
+        "10943",
+      ],
+      ["service", "--instance", "OctopusServer", "--stop"],
+      ["service", "--instance", "OctopusServer", "--install", "--reconfigure", "--start"],
+    ]);
+  });
+
+  it("refuses a node name the cluster already has (any case) with exit 2, printing no command", async () => {
+    for (const name of ["OCTO2", "octo2"]) {
+      const result = await runCli(["join", name, "--plan", planFile, "--print"], { env });
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain(`The node name ${name} is taken`);
+      const json = await runCli(["join", name, "--plan", planFile, "--print", "--json"], { env });
+      expect(JSON.parse(json.stdout)).toMatchObject({ exitCode: 2, error: { code: "JOIN_NODE_NAME_TAKEN" } });
+      noSecrets(result.stdout, result.stderr, json.stdout);
+    }
+  });
+
+  it("needs the API key to check the cluster (exit 2), unless --offline; and --print itself", async () => {
+    const noKey = cleanEnv({ OCTOHA_SQL_CONNECTION_STRING: SQL, OCTOPUS_MASTER_KEY: MASTER_KEY });
+    const refused = await runCli(["join", "OCTO3", "--plan", planFile, "--print"], { env: noKey });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("OCTOPUS_API_KEY");
+    expect(refused.stderr).toContain("--offline");
+    const offline = await runCli(["join", "OCTO3", "--plan", planFile, "--print", "--offline"], { env: noKey });
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stdout).toContain("Not checked (--offline)");
+    const noPrint = await runCli(["join", "OCTO3", "--plan", planFile], { env });
+    expect(noPrint.code).toBe(2);
+    expect(noPrint.stderr).toContain("--print");
+  });
+});

@@ -1,0 +1,269 @@
+/**
+ * `octoha lb`: the directives that matter in each generated configuration (no snapshots), each one
+ * accepted by the real tool when it is installed (haproxy -c, nginx -t), the plan problems refused
+ * with exit 2, and no secret from the environment in any file or output.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { lbConfig } from "../../src/lb/index.js";
+import { Plan, type PlanInput } from "../../src/plan/schema.js";
+import { cleanEnv, REPO, runCli, withTempDir } from "../helpers/cli.js";
+
+const REPAIR_PLAN = path.join(REPO, "plans", "repair-two-nodes.json");
+const API_KEY = "API-LBSECRETKEY0000000000001";
+const SQL = "Server=sql01;Database=Octopus;User Id=octoha;Password=Sw0rdfish-LB;";
+const env = cleanEnv({ OCTOPUS_API_KEY: API_KEY, OCTOHA_SQL_CONNECTION_STRING: SQL, OCTOPUS_MASTER_KEY: "c2VjcmV0LW1hc3Rlci1rZXk=" });
+
+const tool = (name: string): string | undefined => ["/usr/sbin", "/usr/local/sbin", "/usr/bin"].map((d) => `${d}/${name}`).find(existsSync);
+const HAPROXY = tool("haproxy");
+const NGINX = tool("nginx");
+const OPENSSL = tool("openssl");
+if (!HAPROXY) console.warn("lb.test.ts: haproxy -c checks SKIPPED: haproxy is not installed (Debian: apt-get install -y haproxy).");
+if (!NGINX) console.warn("lb.test.ts: nginx -t checks SKIPPED: nginx is not installed (Debian: apt-get install -y nginx-light).");
+
+const httpPlan = (): Plan =>
+  Plan.parse({
+    version: 1,
+    octopus: { serverUrl: "http://octopus.corp.local", sql: { connectionString: { env: "OCTOHA_SQL_CONNECTION_STRING" } } },
+    nodes: [
+      { name: "OCTO1", url: "http://octo1.corp.local:8080/" },
+      { name: "OCTO 2 (spare)", url: "http://octo2.corp.local:8080/" },
+    ],
+    shared: {
+      taskLogs: { octopus: "\\\\fs01\\Octo\\TaskLogs" },
+      artifacts: { octopus: "\\\\fs01\\Octo\\Artifacts" },
+      packages: { octopus: "\\\\fs01\\Octo\\Packages" },
+    },
+  } satisfies PlanInput);
+
+/** nginx resolves upstream names when it loads its configuration: nodes on names that resolve here. */
+function loopbackPlan(serverUrl: string, scheme: "http" | "https"): PlanInput {
+  const plan = JSON.parse(JSON.stringify(httpPlan())) as PlanInput;
+  plan.octopus.serverUrl = serverUrl;
+  plan.nodes = [
+    { name: "OCTO1", url: `${scheme}://127.0.0.1:8080/` },
+    { name: "OCTO2", url: `${scheme}://localhost:8081/` },
+  ];
+  return plan;
+}
+
+function haproxyCheck(file: string): { status: number | null; out: string } {
+  const r = spawnSync(HAPROXY!, ["-c", "-f", file], { encoding: "utf8" });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+function nginxCheck(dir: string, file: string): { status: number | null; out: string } {
+  const main = path.join(dir, "nginx-main.conf");
+  writeFileSync(main, `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp { include ${file}; }\n`);
+  const r = spawnSync(NGINX!, ["-t", "-c", main, "-p", dir], { encoding: "utf8" });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+/** A self-signed certificate: the TLS variants are checked by the real tools too. */
+function selfSigned(dir: string): { crt: string; key: string; pem: string } {
+  const crt = path.join(dir, "lb.crt");
+  const key = path.join(dir, "lb.key");
+  const r = spawnSync(
+    OPENSSL!,
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=octopus.example.com", "-days", "1"].concat([
+      "-keyout",
+      key,
+      "-out",
+      crt,
+    ]),
+  );
+  expect(r.status, String(r.stderr)).toBe(0);
+  const pem = path.join(dir, "lb.pem");
+  writeFileSync(pem, readFileSync(crt, "utf8") + readFileSync(key, "utf8"));
+  return { crt, key, pem };
+}
+
+describe("octoha lb --format haproxy", () => {
+  it("checks each node's ping with GET, expects 200, and balances round-robin without stickiness", () => {
+    const { text } = lbConfig(httpPlan(), { format: "haproxy", stats: "127.0.0.1:8404" });
+    expect(text).toMatch(/^\s+option httpchk$/m);
+    expect(text).toContain("http-check send meth GET uri /api/octopusservernodes/ping ver HTTP/1.1 hdr Host octopus.corp.local");
+    expect(text).toMatch(/^\s+http-check expect status 200\b/m);
+    expect(text).toMatch(/^\s+default-server check inter 5s fall 2 rise 2 init-addr last,libc,none$/m);
+    expect(text).toMatch(/^\s+balance roundrobin\b/m);
+    expect(text).not.toMatch(/^\s+(cookie|stick)\b/m);
+    expect(text).toMatch(/^\s+server OCTO1 octo1\.corp\.local:8080 +# node OCTO1/m);
+    // A node name with spaces and brackets becomes a valid identifier; the comment keeps the real one.
+    expect(text).toMatch(/^\s+server OCTO_2__spare_ octo2\.corp\.local:8080 +# node OCTO 2 \(spare\)/m);
+    expect(text).toMatch(/^\s+timeout (client|server)\s+5m\b/m);
+    expect(text).toMatch(/^\s+timeout tunnel\s+1h\b/m);
+    expect(text).toMatch(/^\s+bind :80$/m);
+    expect(text).toContain("418");
+    expect(text).toContain("https://octopus.com/docs/installation/load-balancers");
+  });
+
+  it("terminates TLS for an https serverUrl, redirects port 80, and talks TLS to https nodes", async () => {
+    const result = await runCli(["lb", REPAIR_PLAN, "--format", "haproxy", "--cert", "/etc/haproxy/certs/octo.pem"], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\s+bind :443 ssl crt \/etc\/haproxy\/certs\/octo\.pem\b/m);
+    expect(result.stdout).toMatch(/^\s+bind :80$/m);
+    expect(result.stdout).toContain("http-request redirect scheme https code 301 unless { ssl_fc }");
+    expect(result.stdout).toMatch(/^\s+server OCTO1 octo1\.example\.com:443 ssl verify none sni str\(octo1\.example\.com\)/m);
+    expect(result.stderr).toContain("Polling Tentacles must reach every node directly");
+  });
+
+  it.skipIf(!HAPROXY)("haproxy -c accepts the http and the https configuration", async () => {
+    await withTempDir(async (dir) => {
+      const plain = path.join(dir, "plain.cfg");
+      writeFileSync(plain, lbConfig(httpPlan(), { format: "haproxy", stats: "127.0.0.1:8404" }).text);
+      expect(haproxyCheck(plain)).toMatchObject({ status: 0 });
+      if (!OPENSSL) return;
+      const { pem } = selfSigned(dir);
+      const tls = path.join(dir, "tls.cfg");
+      const result = await runCli(["lb", REPAIR_PLAN, "--format", "haproxy", "--cert", pem, "--out", tls, "--stats", "none"], { env });
+      expect(result.code, result.stderr).toBe(0);
+      const checked = haproxyCheck(tls);
+      expect(checked.status, checked.out).toBe(0);
+    });
+  });
+});
+
+describe("octoha lb --format nginx", () => {
+  it("says it has passive checks only, and sets upload, WebSocket and timeout directives", () => {
+    const { text, notes } = lbConfig(httpPlan(), { format: "nginx" });
+    const comments = text.replace(/\n#\s+/g, " ");
+    expect(comments).toContain("PASSIVE HEALTH CHECKS ONLY");
+    expect(comments).toContain("A DRAINING node still answers normal requests with 200, so nginx keeps sending it traffic");
+    expect(notes.join("\n")).toContain("passive health checks only");
+    expect(text).toMatch(/^\s+server octo1\.corp\.local:8080 max_fails=2 fail_timeout=10s;/m);
+    expect(text).not.toMatch(/^\s+health_check\b/m);
+    expect(text).toMatch(/^\s+client_max_body_size 0;/m);
+    expect(text).toMatch(/^\s+proxy_set_header Upgrade \$http_upgrade;/m);
+    expect(text).toMatch(/^\s+proxy_set_header Connection \$octopus_connection_upgrade;/m);
+    expect(text).toMatch(/^\s+proxy_read_timeout 300s;/m);
+    expect(text).not.toMatch(/^\s+(ip_hash|hash|sticky)\b/m);
+  });
+
+  it.skipIf(!NGINX)("nginx -t accepts the http and the https configuration", async () => {
+    await withTempDir(async (dir) => {
+      const plain = path.join(dir, "plain.conf");
+      writeFileSync(
+        plain,
+        lbConfig(Plan.parse(loopbackPlan("http://octopus.corp.local", "http")), { format: "nginx", bind: "127.0.0.1:18080" }).text,
+      );
+      const checked = nginxCheck(dir, plain);
+      expect(checked.status, checked.out).toBe(0);
+      if (!OPENSSL) return;
+      const { crt, key } = selfSigned(dir);
+      const tls = path.join(dir, "tls.conf");
+      const planFile = path.join(dir, "plan.json");
+      writeFileSync(planFile, JSON.stringify(loopbackPlan("https://octopus.example.com", "https")));
+      const args = ["lb", planFile, "--format", "nginx", "--bind", "127.0.0.1:18443", "--cert", crt, "--cert-key", key, "--out", tls];
+      const result = await runCli(args, { env });
+      expect(result.code, result.stderr).toBe(0);
+      expect(readFileSync(tls, "utf8")).toMatch(/^\s+proxy_pass https:\/\/octopus_nodes;/m);
+      const checkedTls = nginxCheck(dir, tls);
+      expect(checkedTls.status, checkedTls.out).toBe(0);
+    });
+  });
+});
+
+describe("octoha lb --format iis-arr", () => {
+  it("writes the server farm with its health test on the ping, no affinity, and the upload limit raised", () => {
+    const { text } = lbConfig(httpPlan(), { format: "iis-arr", check: { intervalMs: 10_000 } });
+    expect(text).toContain('<webFarm name="octopus.corp.local" enabled="true">');
+    expect(text).toContain('<server address="octo1.corp.local" enabled="true">');
+    expect(text).toContain('<applicationRequestRouting httpPort="8080" />');
+    expect(text).toContain(
+      '<healthCheck url="http://octopus.corp.local/api/octopusservernodes/ping" interval="00:00:10" timeout="00:00:05" />',
+    );
+    expect(text).toContain('<affinity useCookie="false" />');
+    expect(text).toContain('<action type="Rewrite" url="http://octopus.corp.local/{R:0}" />');
+    expect(text).toContain('<requestLimits maxAllowedContentLength="4294967295" />');
+    expect(text).toContain("Acceptable status codes to 200");
+    expect(text).toContain("appcmd.exe set config -section:webFarms");
+    // An XML comment may not contain "--": the file stays well-formed.
+    for (const c of text.match(/<!--([\s\S]*?)-->/g) ?? []) expect(c.slice(4, -3)).not.toContain("--");
+  });
+
+  it("refuses two nodes on one host (ARR keys farm servers by address) with exit 2", async () => {
+    await withTempDir(async (dir) => {
+      const plan = JSON.parse(JSON.stringify(httpPlan())) as { nodes: { url: string }[] };
+      plan.nodes[1]!.url = "http://octo1.corp.local:8081/";
+      const file = path.join(dir, "plan.json");
+      writeFileSync(file, JSON.stringify(plan));
+      const result = await runCli(["lb", file, "--format", "iis-arr", "--json"], { env });
+      expect(result.code).toBe(2);
+      expect(JSON.parse(result.stdout)).toMatchObject({ exitCode: 2, error: { code: "LB_ARR_SHARED_ADDRESS" } });
+    });
+  });
+});
+
+describe("octoha lb --down", () => {
+  it("takes the named node out in every format (any case), and refuses a name the plan does not have", async () => {
+    const down = { down: ["octo1"] };
+    expect(lbConfig(httpPlan(), { format: "nginx", ...down }).text).toMatch(
+      /^\s+server octo1\.corp\.local:8080 max_fails=2 fail_timeout=10s down;/m,
+    );
+    expect(lbConfig(httpPlan(), { format: "nginx", ...down }).text).toMatch(
+      /^\s+server octo2\.corp\.local:8080 max_fails=2 fail_timeout=10s;/m,
+    );
+    const haproxy = lbConfig(httpPlan(), { format: "haproxy", ...down });
+    expect(haproxy.text).toMatch(/^\s+server OCTO1 octo1\.corp\.local:8080 disabled +#/m);
+    expect(haproxy.notes.join("\n")).toContain("Marked down");
+    expect(lbConfig(httpPlan(), { format: "iis-arr", ...down }).text).toContain('<server address="octo1.corp.local" enabled="false">');
+    if (HAPROXY)
+      await withTempDir(async (dir) => {
+        const file = path.join(dir, "down.cfg");
+        writeFileSync(file, haproxy.text);
+        expect(haproxyCheck(file)).toMatchObject({ status: 0 });
+      });
+    const result = await runCli(["lb", REPAIR_PLAN, "--format", "nginx", "--down", "OCTO9", "--json"], { env });
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      error: { code: "LB_DOWN_UNKNOWN_NODE", issues: ["the plan's nodes: OCTO1, OCTO2"] },
+    });
+  });
+});
+
+describe("octoha lb, bad input and secrets", () => {
+  it("refuses a plan whose node has no url, naming it, with exit 2 and no file written", async () => {
+    await withTempDir(async (dir) => {
+      const plan = JSON.parse(JSON.stringify(httpPlan())) as { nodes: { url?: string }[] };
+      delete plan.nodes[1]!.url;
+      const file = path.join(dir, "plan.json");
+      writeFileSync(file, JSON.stringify(plan));
+      const out = path.join(dir, "haproxy.cfg");
+      const result = await runCli(["lb", file, "--format", "haproxy", "--out", out], { env });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("nodes[1].url (OCTO 2 (spare)): not set");
+      expect(existsSync(out)).toBe(false);
+    });
+  });
+
+  it("refuses to replace an existing --out file without --force", async () => {
+    await withTempDir(async (dir) => {
+      const out = path.join(dir, "haproxy.cfg");
+      writeFileSync(out, "# mine\n");
+      const result = await runCli(["lb", REPAIR_PLAN, "--format", "haproxy", "--out", out], { env });
+      expect(result.code).toBe(2);
+      expect(readFileSync(out, "utf8")).toBe("# mine\n");
+      expect((await runCli(["lb", REPAIR_PLAN, "--format", "haproxy", "--out", out, "--force"], { env })).code).toBe(0);
+      expect(readFileSync(out, "utf8")).toContain("backend octopus_nodes");
+    });
+  });
+
+  it("puts no secret from the environment in any generated file or output", async () => {
+    await withTempDir(async (dir) => {
+      for (const format of ["haproxy", "nginx", "iis-arr"]) {
+        const out = path.join(dir, `${format}.conf`);
+        for (const args of [["--out", out], [], ["--json"]]) {
+          const result = await runCli(["lb", REPAIR_PLAN, "--format", format, ...args], { env });
+          expect(result.code, result.stderr).toBe(0);
+          const texts = [result.stdout, result.stderr, ...(args[0] === "--out" ? [readFileSync(out, "utf8")] : [])];
+          expect(texts.join("").length).toBeGreaterThan(500);
+          for (const t of texts) {
+            for (const secret of [API_KEY, SQL, "Sw0rdfish-LB", "c2VjcmV0LW1hc3Rlci1rZXk="]) expect(t).not.toContain(secret);
+          }
+        }
+      }
+    });
+  });
+});
