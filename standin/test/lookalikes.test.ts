@@ -26,21 +26,29 @@ function run(file: string, args: string[]): Promise<{ code: number; stdout: stri
   );
 }
 
+/** Queries until sc says `state` (the machines model settles a pending control after a few hundred ms). */
+async function settle(host: string, state: string): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if ((await run(tools.sc, [`\\\\${host}`, "query", "OctopusDeploy"])).stdout.includes(`STATE              : ${state}`)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 describe("sc look-alike", () => {
-  it("stop returns at STOP_PENDING, the next query still says so, then STOPPED; a second stop is 1062", async () => {
+  it("stop returns at STOP_PENDING and query reaches STOPPED later (the machine's service manager); a second stop is 1062", async () => {
     const stop = await run(tools.sc, ["\\\\OCTO2", "stop", "OctopusDeploy"]);
     expect(stop.code).toBe(0);
     expect(stop.stdout).toContain("\r\nSERVICE_NAME: OctopusDeploy \r\n");
     expect(stop.stdout).toMatch(/^\s+STATE\s+: 3  STOP_PENDING \r$/m);
+    expect(await settle("OCTO2", "1  STOPPED")).toBe(true);
     expect(s.cluster.node("OCTO2").running).toBe(false);
     expect(s.cluster.node("OCTO1").running).toBe(true);
-    expect((await run(tools.sc, ["\\\\OCTO2", "query", "OctopusDeploy"])).stdout).toContain("3  STOP_PENDING");
-    expect((await run(tools.sc, ["\\\\OCTO2", "query", "OctopusDeploy"])).stdout).toContain("STATE              : 1  STOPPED");
     const again = await run(tools.sc, ["\\\\OCTO2", "stop", "OctopusDeploy"]);
     expect(again.stdout).toBe("[SC] ControlService FAILED 1062:\r\n\r\nThe service has not been started.\r\n\r\n");
     expect(again.code).toBe(1062 & 0xff);
     expect((await run(tools.sc, ["\\\\OCTO2", "start", "OctopusDeploy"])).stdout).toContain("2  START_PENDING");
-    expect(s.cluster.node("OCTO2").running).toBe(true);
+    expect(await settle("OCTO2", "4  RUNNING")).toBe(true);
   });
 
   it("prints the real failure lines: unknown service 1060, unknown host 1722, denied 5", async () => {
@@ -53,6 +61,9 @@ describe("sc look-alike", () => {
       /^\[SC\] OpenSCManager FAILED 5:\r\n\r\nAccess is denied\./,
     );
     tools.setFault("OCTO1", undefined);
+    s.machines.setFaults("OCTO1", { accessDenied: true });
+    expect((await run(tools.sc, ["\\\\OCTO1", "query", "OctopusDeploy"])).stdout).toMatch(/^\[SC\] OpenSCManager FAILED 5:/);
+    s.machines.setFaults("OCTO1", { accessDenied: false });
   });
 });
 

@@ -21,13 +21,11 @@ export interface LookalikeConfig {
   controlFile: string;
   /** By upper-cased host name. */
   hosts: Record<string, LookalikeHost>;
-  /** `sc query` answers this many times with STOP_PENDING/START_PENDING after a stop/start before the final state. */
-  pendingQueries: number;
   /** JSON { HOST: fault } (rewritten by setFault). */
   faultsFile: string;
   /** One JSON line per call: { tool, argv }. */
   callsFile: string;
-  /** Pending markers per host. */
+  /** Scratch space of the look-alikes. */
   stateDir: string;
 }
 

@@ -28,8 +28,6 @@ export interface NodeControlLookalikes {
 }
 
 export interface LookalikeOptions {
-  /** Queries that still report STOP_PENDING/START_PENDING after sc stop/start (default 1). */
-  pendingQueries?: number;
   /** Octopus instances on every machine (default ["OctopusServer"]). */
   instances?: string[];
 }
@@ -45,13 +43,12 @@ export function writeNodeControlLookalikes(dir: string, standin: RunningStandin,
         {
           node: n.name,
           serverExe: n.serverExe,
-          instances: options.instances ?? ["OctopusServer"],
+          instances: options.instances ?? n.instances,
           windowsExe: DEFAULT_WINDOWS_EXE,
           unit: DEFAULT_UNIT,
         },
       ]),
     ),
-    pendingQueries: options.pendingQueries ?? 1,
     faultsFile: path.join(abs, "faults.json"),
     callsFile: path.join(abs, "calls.jsonl"),
     stateDir: path.join(abs, "state"),

@@ -1,9 +1,7 @@
 /** The simulated machines behind the look-alikes: node state from the stand-in's control API, service acts through the node's own executable. */
 import { execFile } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import type { ControlInfo } from "../control-info.js";
-import type { ClusterState } from "../model.js";
 import type { HostFault, LookalikeConfig, LookalikeHost } from "./config.js";
 
 export interface Machine {
@@ -25,16 +23,6 @@ export function logCall(config: LookalikeConfig, tool: string, argv: string[]): 
 /** A command that never returns (until it is killed). */
 export function hang(): Promise<never> {
   return new Promise(() => setInterval(() => undefined, 60_000));
-}
-
-export async function nodeRunning(config: LookalikeConfig, node: string): Promise<boolean> {
-  const info = JSON.parse(readFileSync(config.controlFile, "utf8")) as ControlInfo;
-  const res = await fetch(`${info.controlUrl}/state`, { headers: { "X-Standin-Token": info.token }, signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`the stand-in's control API answered ${res.status}`);
-  const { state } = (await res.json()) as { state: ClusterState };
-  const n = state.nodes.find((x) => x.name.toLowerCase() === node.toLowerCase());
-  if (!n) throw new Error(`the stand-in has no node ${node}`);
-  return n.running;
 }
 
 export interface ExeRun {
@@ -67,23 +55,25 @@ export function hasInstance(spec: LookalikeHost, instance: string): string | und
   return spec.instances.find((i) => i.toLowerCase() === instance.toLowerCase());
 }
 
-interface Pending {
-  state: number;
-  remaining: number;
-}
+/** A service as the stand-in's machines model answers (machines.ts), or the service manager's refusal. */
+export type ServiceAnswer = { ok: true; state: string; instance: string } | { ok: false; code: string; win32?: number };
 
-const pendingFile = (config: LookalikeConfig, host: string) => path.join(config.stateDir, `pending-${host.toUpperCase()}.json`);
-
-export function setPending(config: LookalikeConfig, host: string, state: number): void {
-  if (config.pendingQueries > 0) writeFileSync(pendingFile(config, host), JSON.stringify({ state, remaining: config.pendingQueries }));
-}
-
-/** The pending state a query still reports (and one fewer left), if any. */
-export function takePending(config: LookalikeConfig, host: string): number | undefined {
-  const file = pendingFile(config, host);
-  if (!existsSync(file)) return undefined;
-  const p = JSON.parse(readFileSync(file, "utf8")) as Pending;
-  if (p.remaining <= 1) rmSync(file, { force: true });
-  else writeFileSync(file, JSON.stringify({ ...p, remaining: p.remaining - 1 }));
-  return p.state;
+/** GET (or POST stop/start) /__standin/machines/<host>/services/<service>: the machine's service manager. */
+export async function machineService(
+  config: LookalikeConfig,
+  host: string,
+  service: string,
+  action?: "stop" | "start",
+): Promise<ServiceAnswer> {
+  const info = JSON.parse(readFileSync(config.controlFile, "utf8")) as ControlInfo;
+  const url = `${info.controlUrl}/machines/${encodeURIComponent(host)}/services/${encodeURIComponent(service)}${action ? `/${action}` : ""}`;
+  const res = await fetch(url, {
+    method: action ? "POST" : "GET",
+    headers: { "X-Standin-Token": info.token, "Content-Type": "application/json" },
+    ...(action ? { body: "{}" } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json()) as { state?: string; instance?: string; code?: string; win32Error?: number };
+  if (res.ok) return { ok: true, state: body.state ?? "", instance: body.instance ?? "" };
+  return { ok: false, code: body.code ?? `HTTP ${res.status}`, ...(body.win32Error ? { win32: body.win32Error } : {}) };
 }

@@ -5,8 +5,15 @@
  * error records (FullyQualifiedErrorId) and exit 1; anything else it does not understand fails loudly.
  */
 import type { LookalikeConfig } from "./config.js";
-import { instanceOfService } from "./sc.js";
-import { hang, hasInstance, logCall, machine, nodeRunning, runServerExe, unknownInstance, type ExeRun } from "./machine.js";
+import { hang, hasInstance, logCall, machine, machineService, runServerExe, unknownInstance, type ExeRun } from "./machine.js";
+
+/** ServiceControllerStatus names, as Get-Service prints them. */
+const STATUS_NAMES: Record<string, string> = {
+  RUNNING: "Running",
+  STOPPED: "Stopped",
+  STOP_PENDING: "StopPending",
+  START_PENDING: "StartPending",
+};
 
 const literal = /'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*)'/g;
 const unquote = (s: string) => s.replace(/(['\u2018\u2019\u201a\u201b])\1/g, "$1");
@@ -40,18 +47,20 @@ export async function powershell(config: LookalikeConfig, argv: string[]): Promi
   if (m.fault === "denied") return remoteError(m.host, "Access is denied.", "AccessDenied");
   if (/Get-Service/.test(script)) {
     const service = args[0] ?? "";
-    const instance = instanceOfService(service);
-    if (instance === undefined || !hasInstance(m.spec, instance) || m.fault === "no-service")
-      return {
-        exitCode: 1,
-        stdout: "",
-        stderr:
-          `Cannot find any service with service name '${service}'.\n` +
-          `    + CategoryInfo          : ObjectNotFound: (${service}:String) [Get-Service], ServiceCommandException\n` +
-          "    + FullyQualifiedErrorId : NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand\n" +
-          `    + PSComputerName        : ${m.host}\n`,
-      };
-    return { exitCode: 0, stdout: `${(await nodeRunning(config, m.spec.node)) ? "Running" : "Stopped"}\r\n`, stderr: "" };
+    const answer =
+      m.fault === "no-service" ? ({ ok: false, code: "serviceDoesNotExist" } as const) : await machineService(config, m.host, service);
+    if (answer.ok) return { exitCode: 0, stdout: `${STATUS_NAMES[answer.state] ?? answer.state}\r\n`, stderr: "" };
+    if (answer.code === "unknownHost" || answer.code === "unreachable") return remoteError(m.host, UNREACHABLE, "WinRMOperationTimeout");
+    if (answer.code === "accessDenied") return remoteError(m.host, "Access is denied.", "AccessDenied");
+    return {
+      exitCode: 1,
+      stdout: "",
+      stderr:
+        `Cannot find any service with service name '${service}'.\n` +
+        `    + CategoryInfo          : ObjectNotFound: (${service}:String) [Get-Service], ServiceCommandException\n` +
+        "    + FullyQualifiedErrorId : NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand\n" +
+        `    + PSComputerName        : ${m.host}\n`,
+    };
   }
   const action = /service --(stop|start) /.exec(script)?.[1] as "stop" | "start" | undefined;
   const [exe, instance] = args;

@@ -5,7 +5,7 @@
  * that takes sc's exit 0 for "done" is caught.
  */
 import type { LookalikeConfig } from "./config.js";
-import { hang, hasInstance, logCall, machine, nodeRunning, runServerExe, setPending, takePending, type ExeRun } from "./machine.js";
+import { hang, logCall, machine, machineService, type ExeRun } from "./machine.js";
 
 const STATES: Record<number, string> = { 1: "STOPPED", 2: "START_PENDING", 3: "STOP_PENDING", 4: "RUNNING" };
 const CONTROLS: Record<number, string> = {
@@ -57,6 +57,24 @@ const OPEN_SERVICE_API: Record<string, string> = {
   start: "StartService: OpenService",
 };
 
+const STATE_NUMBER: Record<string, number> = { STOPPED: 1, START_PENDING: 2, STOP_PENDING: 3, RUNNING: 4 };
+
+/** The Win32 error a refusal of the machines model is, in sc.exe's words for this verb. */
+function refusal(verb: string, code: string, win32: number | undefined): ExeRun {
+  if (code === "unknownHost" || code === "unreachable") return scFailure("OpenSCManager", 1722);
+  if (code === "accessDenied") return scFailure("OpenSCManager", 5);
+  if (code === "serviceDoesNotExist") return scFailure(OPEN_SERVICE_API[verb]!, 1060);
+  if (code === "serviceNotActive") return scFailure("ControlService", 1062);
+  if (code === "serviceAlreadyRunning") return scFailure("StartService", 1056);
+  if (code === "cannotAcceptControl") return scFailure("ControlService", 1061);
+  return scFailure(verb === "start" ? "StartService" : "ControlService", win32 ?? 1064);
+}
+
+/**
+ * sc.exe talks to the machine's service manager, not to Octopus.Server.exe: each verb is the stand-in's
+ * machines model (STOP_PENDING/START_PENDING for a while after a control, its unreachable and
+ * access-denied knobs), plus this look-alike's own faults (hang, no-service, denied, unreachable).
+ */
 export async function sc(config: LookalikeConfig, argv: string[]): Promise<ExeRun> {
   logCall(config, "sc", argv);
   const [unc, verb, service] = argv;
@@ -70,16 +88,8 @@ export async function sc(config: LookalikeConfig, argv: string[]): Promise<ExeRu
   if (m.fault === "hang") return hang();
   if (!m.spec || m.fault === "unreachable") return scFailure("OpenSCManager", 1722);
   if (m.fault === "denied") return scFailure("OpenSCManager", 5);
-  const wanted = instanceOfService(service);
-  const instance = wanted === undefined ? undefined : hasInstance(m.spec, wanted);
-  if (instance === undefined || m.fault === "no-service") return scFailure(OPEN_SERVICE_API[verb]!, 1060);
-  const running = await nodeRunning(config, m.spec.node);
-  if (verb === "query") return { exitCode: 0, stdout: scBlock(service, takePending(config, m.host) ?? (running ? 4 : 1)), stderr: "" };
-  if (verb === "stop" && !running) return scFailure("ControlService", 1062);
-  if (verb === "start" && running) return scFailure("StartService", 1056);
-  const r = await runServerExe(m.spec, verb as "stop" | "start", instance);
-  if (r.exitCode !== 0) return { exitCode: 1064, stdout: crlf([`[SC] ControlService FAILED 1064:`, "", r.stderr.trim(), ""]), stderr: "" };
-  const state = verb === "stop" ? 3 : 2;
-  setPending(config, m.host, state);
-  return { exitCode: 0, stdout: scBlock(service, state, verb === "start"), stderr: "" };
+  if (m.fault === "no-service") return scFailure(OPEN_SERVICE_API[verb]!, 1060);
+  const answer = await machineService(config, m.host, service, verb === "query" ? undefined : (verb as "stop" | "start"));
+  if (!answer.ok) return refusal(verb, answer.code, answer.win32);
+  return { exitCode: 0, stdout: scBlock(service, STATE_NUMBER[answer.state] ?? 1, verb === "start"), stderr: "" };
 }

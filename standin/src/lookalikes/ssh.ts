@@ -4,7 +4,14 @@
  * is-active 0/3, `Unit … not loaded` 5, polkit's refusal without sudo).
  */
 import type { LookalikeConfig } from "./config.js";
-import { hang, logCall, machine, nodeRunning, runServerExe, type ExeRun } from "./machine.js";
+import { hang, logCall, machine, machineService, runServerExe, type ExeRun } from "./machine.js";
+
+const UNIT_STATES: Record<string, string> = {
+  RUNNING: "active",
+  STOPPED: "inactive",
+  STOP_PENDING: "deactivating",
+  START_PENDING: "activating",
+};
 
 export async function ssh(config: LookalikeConfig, argv: string[]): Promise<ExeRun> {
   logCall(config, "ssh", argv);
@@ -28,9 +35,14 @@ export async function ssh(config: LookalikeConfig, argv: string[]): Promise<ExeR
   if (tool !== "systemctl" || !verb || !unit)
     return { exitCode: 127, stdout: "", stderr: `bash: ${tool ?? ""}: simulated only: systemctl\n` };
   const known = unit.replace(/\.service$/, "") === m.spec.unit && m.fault !== "no-service";
-  const running = known && (await nodeRunning(config, m.spec.node));
-  if (verb === "is-active")
-    return running ? { exitCode: 0, stdout: "active\n", stderr: "" } : { exitCode: 3, stdout: "inactive\n", stderr: "" };
+  // The unit runs the machine's default instance; its state is that service's (machines model).
+  const answer = known ? await machineService(config, m.host, "OctopusDeploy") : undefined;
+  const running = answer?.ok === true && answer.state === "RUNNING";
+  if (verb === "is-active") {
+    // systemd: a unit it does not have is "inactive" too.
+    const word = answer?.ok ? (UNIT_STATES[answer.state] ?? "inactive") : "inactive";
+    return { exitCode: word === "active" ? 0 : 3, stdout: `${word}\n`, stderr: "" };
+  }
   if (verb !== "stop" && verb !== "start") return { exitCode: 1, stdout: "", stderr: `Unknown command verb ${verb}.\n` };
   const name = unit.endsWith(".service") ? unit : `${unit}.service`;
   const failed = `Failed to ${verb} ${name}`;
