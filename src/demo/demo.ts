@@ -89,8 +89,10 @@ export function demoPlan(standin: RunningStandin, stateDir: string): PlanInput {
         artifacts: { octopus: "C:\\Octopus\\Artifacts", access: local(n.name, "Artifacts") },
         packages: { octopus: "C:\\Octopus\\Packages", access: local(n.name, "Packages") },
       },
-      // Each node's service is stopped and started on that node, as an operator's remote command would.
-      service: {
+      // Each simulated node is its own machine: its own Octopus.Server stops and starts it (the argv recipe;
+      // a real cluster would use sc, winrm or ssh, as the README's "Using it on a real cluster" shows).
+      control: {
+        kind: "argv" as const,
         stop: [n.serverExe, "service", "--stop", "--instance=OctopusServer"],
         start: [n.serverExe, "service", "--start", "--instance=OctopusServer"],
       },

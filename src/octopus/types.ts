@@ -107,11 +107,28 @@ export interface ServerFolders {
 
 export type ServiceState = "running" | "stopped" | "unknown";
 
-/** Stop/start the Octopus service on one node (`service --stop/--start`, or the plan's per-node argv). */
+/** What a read-only look at one node's service found (`check`, dry-run). */
+export interface NodeServiceCheck {
+  /** How the node is reached: `sc.exe \\OCTO2 (service OctopusDeploy)`. */
+  recipe: string;
+  /** The recipe's own status; absent when the recipe has none (its ping decides) or it failed. */
+  status?: { state: "running" | "stopped" | "pending" | "other"; raw: string };
+  /** The node's ping as a service state. */
+  ping: ServiceState;
+  /** Both witnesses together (absent when the status failed). */
+  state?: ServiceState;
+  /** Why the status could not be read, and the fix. */
+  error?: { code: string; message: string; hint?: string | undefined };
+}
+
+/** Stop/start the Octopus service on one node, through that node's control recipe (src/octopus/control). */
 export interface NodeServices {
   stop(nodeName: string): Promise<void>;
   start(nodeName: string): Promise<void>;
+  /** Running/stopped as the recipe's status and the node's ping agree; "unknown" when they do not. */
   state(nodeName: string): Promise<ServiceState>;
+  /** Read-only: the node's recipe, status and ping, or why they cannot be read. */
+  check?(nodeName: string): Promise<NodeServiceCheck>;
 }
 
 /** A ServerTask row read from the database (read-only inventory). */

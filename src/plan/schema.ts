@@ -29,6 +29,85 @@ export type Location = z.infer<typeof Location>;
 
 const Argv = z.array(z.string().min(1)).min(1).describe("A command as an argv array (never a shell string).");
 
+const Host = z
+  .string()
+  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, "a host name or IPv4 address (letters, digits, dots, hyphens)")
+  .describe("The node's machine as this one reaches it: OCTO2, octo2.corp.example.com or an IP address.");
+
+/** Words that end up on a remote shell's command line (ssh): strictly no metacharacters. */
+const RemoteWord = (what: string) => z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.@:+-]*$/, `${what}: letters, digits and _ . @ : + - only`);
+
+export const LocalControl = z
+  .object({ kind: z.literal("local") })
+  .strict()
+  .describe(
+    "This machine: octopus.serverExe `service --stop|--start --instance=<octopus.instance>`. Octopus.Server.exe manages only the instances of the machine it runs on, so at most one node (the one octoha runs on) can use it.",
+  );
+
+export const ScControl = z
+  .object({
+    kind: z.literal("sc"),
+    host: Host,
+    service: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Windows service name; default OctopusDeploy for the instance OctopusServer, else "OctopusDeploy: <instance>".'),
+  })
+  .strict()
+  .describe(
+    "Windows service manager over RPC: `sc.exe \\\\HOST query|stop|start <service>`. octoha's account needs local admin rights on HOST, and the firewall must allow remote service management (RPC/SMB).",
+  );
+
+export const WinRmControl = z
+  .object({
+    kind: z.literal("winrm"),
+    host: Host,
+    serverExe: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Octopus.Server.exe on that node (default C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe)."),
+    instance: z.string().min(1).optional().describe("The instance on that node (default octopus.instance)."),
+    service: z.string().min(1).optional().describe("Its Windows service name, for the status (default from the instance, as for sc)."),
+  })
+  .strict()
+  .describe(
+    "PowerShell remoting: `Invoke-Command -ComputerName HOST { & <serverExe> service --stop|--start --instance <instance> }`, status through Get-Service. Needs WinRM on HOST and admin rights there.",
+  );
+
+export const SshControl = z
+  .object({
+    kind: z.literal("ssh"),
+    host: Host,
+    user: RemoteWord("a user name").optional().describe("Login user (default: ssh's own default)."),
+    unit: RemoteWord("a systemd unit name").optional().describe("The systemd unit running Octopus Server (default octopusdeploy)."),
+    sudo: z.boolean().optional().describe("Run systemctl stop/start through `sudo -n` (passwordless sudo for the unit)."),
+  })
+  .strict()
+  .describe(
+    "Linux: `ssh -o BatchMode=yes [user@]HOST [sudo -n] systemctl stop|start|is-active <unit>` (key-based login, no password prompt).",
+  );
+
+export const ArgvControl = z
+  .object({
+    kind: z.literal("argv"),
+    stop: Argv,
+    start: Argv,
+    status: Argv.optional().describe(
+      "Read-only state command: prints running/stopped (or active/inactive, true/false), or exits 3 when stopped. Without it the node's ping decides.",
+    ),
+  })
+  .strict()
+  .describe("Your own commands (docker, kubectl, Ansible …), each an argv array run without a shell.");
+
+export const NodeControl = z
+  .discriminatedUnion("kind", [LocalControl, ScControl, WinRmControl, SshControl, ArgvControl])
+  .describe(
+    "How octoha stops, starts and reads this node's Octopus service where it runs: local (this machine), sc, winrm, ssh or argv. Required on every node of a multi-node plan but the one octoha runs on.",
+  );
+export type NodeControl = z.infer<typeof NodeControl>;
+
 export const NodeFolders = z
   .object({
     taskLogs: Location.optional(),
@@ -51,11 +130,12 @@ export const PlanNode = z
         "Where polling Tentacles reach this node's comms port, bypassing the load balancer: https://octo1.corp:10943, or wss://octo1.corp/OctopusComms for WebSockets. Defaults to this node's url host on port 10943 (`octoha tentacles`).",
       ),
     folders: NodeFolders.default({}).describe("This node's current local folders, as Octopus sees them and as this process reaches them."),
+    control: NodeControl.optional(),
     service: z
       .object({ stop: Argv.optional(), start: Argv.optional() })
       .strict()
       .optional()
-      .describe("Commands that stop/start this node's Octopus service, replacing `Octopus.Server.exe service`."),
+      .describe('Deprecated: write control: { "kind": "argv", "stop": […], "start": […] } instead (read as that).'),
   })
   .strict();
 export type PlanNode = z.infer<typeof PlanNode>;
@@ -100,6 +180,28 @@ export const PlanOptions = z
       .optional()
       .describe("Where journals and locks live; default .octoha next to the plan. Put it on shared storage to resume from another node."),
     verifySampleSize: z.number().int().min(1).default(25),
+    serviceCommandTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(120)
+      .describe(
+        "How long one node-control command may run before it is killed, and how long a stop/start may take to reach STOPPED/RUNNING (sc polls query until then).",
+      ),
+    tools: z
+      .object({
+        sc: z.string().min(1).optional().describe("sc.exe (default: sc.exe on PATH)."),
+        powershell: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("PowerShell for the winrm recipe (default: powershell.exe on PATH; pwsh works too)."),
+        ssh: z.string().min(1).optional().describe("The ssh client (default: ssh on PATH)."),
+      })
+      .strict()
+      .default({})
+      .describe("The executables node-control recipes run, when not the ones on PATH."),
   })
   .strict();
 export type PlanOptions = z.infer<typeof PlanOptions>;

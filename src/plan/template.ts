@@ -1,5 +1,6 @@
 /**
- * `octoha init`: a filled-in plan for the commonest job (one Windows node to HA on a UNC share),
+ * `octoha init`: a filled-in plan for the commonest job (Windows nodes to HA on a UNC share, the second
+ * node reached through the Windows service manager),
  * valid as written, for the operator to edit. Never overwrites a file unless asked to.
  */
 import { writeFile } from "node:fs/promises";
@@ -35,6 +36,19 @@ function planTemplate(schemaRef: string): PlanInput {
           packages: { octopus: "C:\\Octopus\\Packages" },
           imports: { octopus: "C:\\Octopus\\Imports" },
         },
+        // The machine octoha runs on: its own Octopus.Server.exe (octopus.serverExe) stops and starts it.
+        control: { kind: "local" },
+      },
+      {
+        name: "OCTO2",
+        url: "https://octo2.example.com",
+        folders: {
+          taskLogs: { octopus: "C:\\Octopus\\TaskLogs", access: "\\\\OCTO2\\c$\\Octopus\\TaskLogs" },
+          artifacts: { octopus: "C:\\Octopus\\Artifacts", access: "\\\\OCTO2\\c$\\Octopus\\Artifacts" },
+          packages: { octopus: "C:\\Octopus\\Packages", access: "\\\\OCTO2\\c$\\Octopus\\Packages" },
+        },
+        // Every other node needs a remote recipe: sc (Windows service manager), winrm, ssh (Linux) or argv.
+        control: { kind: "sc", host: "OCTO2", service: "OctopusDeploy" },
       },
     ],
     shared: {
@@ -44,7 +58,15 @@ function planTemplate(schemaRef: string): PlanInput {
       packages: { octopus: "\\\\fs01\\OctopusShared\\Packages" },
       imports: { octopus: "\\\\fs01\\OctopusShared\\Imports" },
     },
-    options: { concurrency: 8, drainTimeoutMinutes: 30, collisionPolicy: "keep-target", approvals: "required", onFailure: "stop" },
+    options: {
+      concurrency: 8,
+      drainTimeoutMinutes: 30,
+      collisionPolicy: "keep-target",
+      approvals: "required",
+      onFailure: "stop",
+      serviceCommandTimeoutSeconds: 120,
+      tools: { sc: "sc.exe", powershell: "powershell.exe", ssh: "ssh" },
+    },
   };
 }
 

@@ -6,6 +6,7 @@
 import type { Plan } from "./schema.js";
 import { LABEL_RULE, labelProblem } from "../shared/names.js";
 import type { PlanIssue } from "./load.js";
+import { RECIPE_EXAMPLES, usesLocalDefault } from "./control.js";
 import { accessPath, nodeLocations, pathStyle, relate, sharedLocations, type PlacedLocation, type PathRelation } from "./locations.js";
 
 export function crossFieldIssues(plan: Plan): PlanIssue[] {
@@ -20,7 +21,49 @@ export function crossFieldIssues(plan: Plan): PlanIssue[] {
     ...nodesSharingAFolder(plan),
     ...kindsWithNowhereToGo(plan),
     ...stateDirIssues(plan),
+    ...controlIssues(plan),
   ];
+}
+
+/**
+ * Octopus.Server.exe manages only the instances of the machine it runs on: on a cluster, the local
+ * default would stop this machine once per node and never the others. So every node of a multi-node
+ * plan names its recipe, and `local` (this machine) fits one node at most.
+ */
+function controlIssues(plan: Plan): PlanIssue[] {
+  const issues: PlanIssue[] = [];
+  const recipes = `Give it one of:\n${RECIPE_EXAMPLES.map((r) => `  "control": ${r}`).join("\n")}`;
+  let localAt: number | undefined;
+  plan.nodes.forEach((n, i) => {
+    if (n.control && n.service)
+      issues.push({
+        path: `nodes[${i}].service`,
+        message: "both control and the deprecated service commands are set",
+        fix: 'Keep control only (service is read as { "kind": "argv", … }).',
+      });
+    if (plan.nodes.length > 1 && usesLocalDefault(n))
+      issues.push({
+        path: `nodes[${i}].control`,
+        message: `no control recipe for node ${n.name}: the default runs Octopus.Server.exe on this machine, which manages only this machine's instances, so on a ${plan.nodes.length}-node cluster it would stop this machine ${plan.nodes.length} times and never reach the others`,
+        fix: recipes,
+      });
+    if (plan.nodes.length > 1 && n.service && !n.control && (!n.service.stop || !n.service.start))
+      issues.push({
+        path: `nodes[${i}].service.${n.service.stop ? "start" : "stop"}`,
+        message: `missing: node ${n.name} would fall back to Octopus.Server.exe on this machine for it`,
+        fix: 'Use control: { "kind": "argv", "stop": […], "start": […] } with both commands, or another recipe.',
+      });
+    if (n.control?.kind !== "local") return;
+    if (localAt === undefined) localAt = i;
+    else
+      issues.push({
+        path: `nodes[${i}].control`,
+        value: n.control,
+        message: `"local" is already used by nodes[${localAt}] (${plan.nodes[localAt]!.name}): it means the machine octoha runs on, which is one node`,
+        fix: recipes,
+      });
+  });
+  return issues;
 }
 
 function nodeNameIssues(plan: Plan): PlanIssue[] {

@@ -25,6 +25,15 @@ export function planWarnings({ plan, stateDir }: LoadedPlan): Finding[] {
         });
     }
   plan.nodes.forEach((n, i) => {
+    if (n.service && !n.control)
+      findings.push({
+        severity: "warning",
+        code: "NODE_SERVICE_DEPRECATED",
+        summary: `nodes[${i}].service is read as control: { "kind": "argv", … }`,
+        fix: 'Write control: { "kind": "argv", "stop": […], "start": […], "status": […] } instead, or a remote recipe (sc, winrm, ssh).',
+        node: n.name,
+        path: `nodes[${i}].service`,
+      });
     if (Object.keys(n.folders).length === 0)
       findings.push({
         severity: "warning",

@@ -5,7 +5,9 @@
  * Lives above octopus/ (not in it) because it reads the plan: octopus/ knows nothing of plans.
  */
 import type { Plan } from "../plan/schema.js";
-import { CliNodeServices, CliServerFolders } from "../octopus/cli/index.js";
+import { CliServerFolders } from "../octopus/cli/index.js";
+import { RecipeNodeServices } from "../octopus/control/index.js";
+import { controlTools, nodeRecipes } from "../plan/control.js";
 import { createRestPorts, OctopusHttpClient, serviceStateViaPing } from "../octopus/rest/index.js";
 import { createInventory } from "../octopus/sql/inventory.js";
 import type { OctopusPorts, VersionProbe } from "../octopus/types.js";
@@ -34,7 +36,6 @@ export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: Cr
   const rest = createRestPorts(clientOptions);
   const client = new OctopusHttpClient(clientOptions);
   const command = [plan.octopus.serverExe];
-  const perNode = Object.fromEntries(plan.nodes.flatMap((n) => (n.service ? [[n.name, n.service] as const] : [])));
   const knownVersion = options.knownVersion;
   // Children (Octopus.Server.exe, service recipes) never inherit the variables the plan reads secrets from.
   const secretEnv = [plan.octopus.apiKey.env, plan.octopus.sql.connectionString.env];
@@ -43,12 +44,14 @@ export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: Cr
     ...rest,
     version,
     folders: new CliServerFolders({ command, instance: plan.octopus.instance, version: () => version.serverVersion(), secretEnv }),
-    services: new CliNodeServices({
-      command,
-      instanceFor: () => plan.octopus.instance,
-      perNode,
+    services: new RecipeNodeServices({
+      recipes: nodeRecipes(plan),
+      serverExe: plan.octopus.serverExe,
+      instance: plan.octopus.instance,
+      tools: controlTools(plan),
+      timeoutMs: plan.options.serviceCommandTimeoutSeconds * 1000,
       secretEnv,
-      probe: (name) => serviceStateViaPing(client, name),
+      ping: (name) => serviceStateViaPing(client, name),
     }),
     inventory: createInventory(secrets.sqlConnectionString, {
       envVar: plan.octopus.sql.connectionString.env,

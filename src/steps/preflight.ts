@@ -7,7 +7,7 @@
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import type { Plan } from "../plan/schema.js";
-import type { DatabaseInventory, SchemaShape, ServerNodes, VersionProbe } from "../octopus/types.js";
+import type { DatabaseInventory, NodeServices, SchemaShape, ServerNodes, VersionProbe } from "../octopus/types.js";
 import type { FolderKind } from "../model/folders.js";
 import { featuresOf, type VersionFeatures } from "../octopus/versions.js";
 import type { Step, StepContext } from "../runner/step.js";
@@ -16,6 +16,7 @@ import { OctohaError } from "../shared/errors.js";
 import type { CopyEngine, TargetCheck } from "./deps.js";
 import type { RunFacts } from "./facts.js";
 import { kindsToMove, nodeSources, sharedFolder } from "./folders.js";
+import { serviceFindings } from "./service-findings.js";
 
 export interface PreflightResult {
   version: string;
@@ -31,7 +32,8 @@ export interface PreflightResult {
 
 export interface PreflightDeps {
   plan: Plan;
-  ports: { version: VersionProbe; inventory: DatabaseInventory; nodes: ServerNodes };
+  /** services: each node's recipe status, read in inspect only (`check`, dry-run). */
+  ports: { version: VersionProbe; inventory: DatabaseInventory; nodes: ServerNodes; services?: NodeServices };
   engine: CopyEngine;
   facts: RunFacts;
   /** The environment env references are read from. */
@@ -192,6 +194,14 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
         });
     }
   }
+
+  if (dryRun && ports.services)
+    findings.push(
+      ...(await serviceFindings(
+        ports.services,
+        plan.nodes.map((n) => n.name),
+      )),
+    );
 
   const bytesToCopy = new Map<FolderKind, number>();
   for (const kind of kinds) {

@@ -46,6 +46,29 @@ async function states(services: NodeServices, names: string[]): Promise<Record<s
   return out;
 }
 
+/**
+ * Every node's state, read before the first stop so a node octoha cannot reach (or whose recipe reaches
+ * the wrong service) stops the run while every node still runs. A node whose service manager says
+ * stopped while its URL still answers is refused: stopping "it" would not stop what serves that URL.
+ */
+async function statesBeforeStopping(services: NodeServices, names: string[]): Promise<States> {
+  if (!services.check) return states(services, names);
+  const out: States = {};
+  for (const n of names) {
+    const c = await services.check(n);
+    if (c.error) throw new OctohaError(c.error.message, { code: c.error.code, node: n, exitCode: ExitCode.Resumable, hint: c.error.hint });
+    if (c.status?.state === "stopped" && c.ping === "running")
+      throw new OctohaError(`Node ${n}: its service manager says stopped (${c.status.raw}) but the node still answers its ping`, {
+        code: "NODE_STOPPED_BUT_ANSWERS",
+        node: n,
+        exitCode: ExitCode.Resumable,
+        hint: `The recipe (${c.recipe}) reaches another machine or service than the one serving this node's URL: check nodes[].control (host, service, instance or unit) and nodes[].url, then run \`octoha resume\`. Nothing was stopped.`,
+      });
+    out[n] = c.state ?? "unknown";
+  }
+  return out;
+}
+
 /** Polls until every node answers (running) or the deadline passes; returns the last states seen. */
 async function waitUntilRunning(deps: ServicesDeps, ctx: StepContext, names: string[], deadline: number): Promise<States> {
   const clock = deps.clock ?? realClock;
@@ -121,7 +144,7 @@ export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult,
       };
     },
     async apply(ctx: StepContext, last) {
-      const before = last?.before ?? (await states(services, deps.nodeNames));
+      const before = last?.before ?? (await statesBeforeStopping(services, deps.nodeNames));
       const acted = deps.nodeNames.filter((n) => before[n] !== "stopped");
       if (!last) await ctx.checkpoint({ before, acted });
       for (const n of deps.nodeNames) if ((await services.state(n)) !== "stopped") await services.stop(n);
@@ -150,21 +173,28 @@ export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult,
   };
 }
 
-/** Starts each node, collecting failures so one bad node does not hide the others. */
+/**
+ * Starts each node, collecting failures so one bad node does not hide the others. One recipe failure
+ * is rethrown as it is (its node, cause and fix); several are listed, resumable when any of them is.
+ */
 async function startAll(services: NodeServices, names: string[]): Promise<void> {
-  const failed: string[] = [];
+  const failed: { node: string; error: unknown }[] = [];
   for (const n of names) {
     if ((await services.state(n)) === "running") continue;
     try {
       await services.start(n);
     } catch (error) {
-      failed.push(`${n}: ${(error as Error).message}`);
+      failed.push({ node: n, error });
     }
   }
+  const resumable = failed.some((f) => f.error instanceof OctohaError && f.error.exitCode === ExitCode.Resumable);
+  // A recipe's own error already names the node, the cause, the fix and the command to try by hand.
+  if (failed.length === 1 && resumable) throw failed[0]!.error;
   if (failed.length > 0) {
     throw new OctohaError(`${failed.length} node(s) did not start`, {
       code: "SERVICE_START_FAILED",
-      hint: `${failed.join("\n")}\nCheck the node's Octopus server log (Home\\Logs\\OctopusServer.txt): a folder the service account cannot reach stops the service right after start. Then run \`octoha resume\`.`,
+      ...(resumable ? { exitCode: ExitCode.Resumable } : {}),
+      hint: `${failed.map((f) => `${f.node}: ${f.error instanceof OctohaError ? f.error.describe() : (f.error as Error).message}`).join("\n")}\nCheck the node's Octopus server log (Home\\Logs\\OctopusServer.txt): a folder the service account cannot reach stops the service right after start. Then run \`octoha resume\`.`,
     });
   }
 }

@@ -30,10 +30,12 @@ describe("child processes and secrets", () => {
         mkdirSync(records);
         plan.octopus.serverExe = recorder(records, "server", plan.octopus.serverExe!);
         for (const node of plan.nodes) {
-          const svc = node.service!;
-          node.service = {
-            stop: [recorder(records, `stop-${node.name}`, svc.stop![0]!), ...svc.stop!.slice(1)],
-            start: [recorder(records, `start-${node.name}`, svc.start![0]!), ...svc.start!.slice(1)],
+          if (node.control?.kind !== "argv") throw new Error("the demo plan's nodes use the argv recipe");
+          const svc = node.control;
+          node.control = {
+            kind: "argv",
+            stop: [recorder(records, `stop-${node.name}`, svc.stop[0]!), ...svc.stop.slice(1)],
+            start: [recorder(records, `start-${node.name}`, svc.start[0]!), ...svc.start.slice(1)],
           };
         }
       },

@@ -61,7 +61,7 @@ describe.skipIf(!HAPROXY)("a real HAProxy with octoha's configuration in front o
     const plan = {
       version: 1,
       octopus: { serverUrl: frontend, sql: { connectionString: { env: "OCTOHA_SQL_CONNECTION_STRING" } } },
-      nodes: standin.nodes.map((n) => ({ name: n.name, url: `${n.url}/` })),
+      nodes: standin.nodes.map((n) => ({ name: n.name, url: `${n.url}/`, control: { kind: "sc", host: n.name } })),
       shared: {
         taskLogs: { octopus: "\\\\fs01\\OctopusShared\\TaskLogs" },
         artifacts: { octopus: "\\\\fs01\\OctopusShared\\Artifacts" },

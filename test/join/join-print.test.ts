@@ -26,7 +26,7 @@ beforeAll(async () => {
   const plan = {
     version: 1,
     octopus: { serverUrl: standin.url, sql: { connectionString: { env: "OCTOHA_SQL_CONNECTION_STRING" } } },
-    nodes: standin.nodes.map((n) => ({ name: n.name, url: n.url })),
+    nodes: standin.nodes.map((n) => ({ name: n.name, url: n.url, control: { kind: "sc", host: n.name } })),
     shared: {
       clusterShared: { octopus: "\\\\fs01\\Octopus Shared" },
       taskLogs: { octopus: "\\\\fs01\\Octopus Shared\\TaskLogs" },

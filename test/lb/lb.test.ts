@@ -28,8 +28,8 @@ const httpPlan = (): Plan =>
     version: 1,
     octopus: { serverUrl: "http://octopus.corp.local", sql: { connectionString: { env: "OCTOHA_SQL_CONNECTION_STRING" } } },
     nodes: [
-      { name: "OCTO1", url: "http://octo1.corp.local:8080/" },
-      { name: "OCTO 2 (spare)", url: "http://octo2.corp.local:8080/" },
+      { name: "OCTO1", url: "http://octo1.corp.local:8080/", control: { kind: "sc", host: "octo1.corp.local" } },
+      { name: "OCTO 2 (spare)", url: "http://octo2.corp.local:8080/", control: { kind: "sc", host: "octo2.corp.local" } },
     ],
     shared: {
       taskLogs: { octopus: "\\\\fs01\\Octo\\TaskLogs" },
@@ -43,8 +43,8 @@ function loopbackPlan(serverUrl: string, scheme: "http" | "https"): PlanInput {
   const plan = JSON.parse(JSON.stringify(httpPlan())) as PlanInput;
   plan.octopus.serverUrl = serverUrl;
   plan.nodes = [
-    { name: "OCTO1", url: `${scheme}://127.0.0.1:8080/` },
-    { name: "OCTO2", url: `${scheme}://localhost:8081/` },
+    { name: "OCTO1", url: `${scheme}://127.0.0.1:8080/`, control: { kind: "sc", host: "OCTO1" } },
+    { name: "OCTO2", url: `${scheme}://localhost:8081/`, control: { kind: "sc", host: "OCTO2" } },
   ];
   return plan;
 }

@@ -4,7 +4,6 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CliServerFolders, configValue, parseShowConfiguration } from "../../src/octopus/cli/folders.js";
-import { CliNodeServices } from "../../src/octopus/cli/services.js";
 import { runExe } from "../../src/octopus/cli/exec.js";
 import { InputError, OctohaError } from "../../src/shared/errors.js";
 import { redactor } from "../../src/shared/redact.js";
@@ -81,18 +80,5 @@ describe("running Octopus.Server.exe", () => {
     const e = (await runExe([exe], { timeoutMs: 300 }).catch((x: unknown) => x)) as OctohaError;
     expect(e.code).toBe("OCTOPUS_EXE_TIMEOUT");
     expect(e.behaviour).toBe("retryable");
-  });
-
-  it("a node with its own service commands in the plan runs those instead of service --stop", async () => {
-    const log = path.join(tmp, "custom.txt");
-    const exe = script("custom", `echo "$@" >> '${log}'`);
-    const services = new CliNodeServices({
-      command: ["/nonexistent/Octopus.Server.exe"],
-      instanceFor: () => "OctopusServer",
-      perNode: { OCTO2: { stop: [exe, "stop-remote", "OCTO2"] } },
-    });
-    await services.stop("OCTO2");
-    expect(readFileSync(log, "utf8").trim()).toBe("stop-remote OCTO2");
-    expect(await services.state("OCTO2")).toBe("unknown");
   });
 });

@@ -2,11 +2,12 @@
  * The CLI adapters pass the port contracts by running the stand-in's octopus-server executable as a
  * real child process (dist/ is built by pretest).
  */
-import { CliNodeServices } from "../../src/octopus/cli/services.js";
+import path from "node:path";
+import { RecipeNodeServices, DEFAULT_TOOLS, type ControlRecipe } from "../../src/octopus/control/index.js";
 import { CliServerFolders } from "../../src/octopus/cli/folders.js";
 import { OctopusHttpClient, serviceStateViaPing } from "../../src/octopus/rest/index.js";
 import type { ServerFolderPaths } from "../../src/octopus/types.js";
-import { nodeUrls, startTestStandin, type TestStandin } from "@octoha/standin/testing";
+import { nodeUrls, startTestStandin, writeNodeControlLookalikes, type TestStandin } from "@octoha/standin/testing";
 import { describeFoldersContract } from "./contracts/folders.js";
 import { HOME } from "@octoha/standin";
 import { describeServicesContract } from "./contracts/services.js";
@@ -35,28 +36,38 @@ for (const version of ["2022.1.2000"]) {
   });
 }
 
-describeServicesContract("each machine's octopus-server service --stop/--start --instance OctopusServer", async () => {
-  const s = await startTestStandin();
-  const client = new OctopusHttpClient({ serverUrl: s.url, apiKey: s.apiKey, nodeUrls: nodeUrls(s), timeoutMs: 3000 });
-  // Each node's own executable: the local one manages only this machine's instance.
-  const perNode = Object.fromEntries(
-    s.nodes.map((n) => [
-      n.name,
-      {
-        stop: [n.serverExe, "service", "--stop", "--instance=OctopusServer"],
-        start: [n.serverExe, "service", "--start", "--instance=OctopusServer"],
-      },
-    ]),
-  );
-  return {
-    port: new CliNodeServices({
-      command: [s.serverExe],
-      instanceFor: () => "OctopusServer",
-      perNode,
-      probe: (name) => serviceStateViaPing(client, name),
-      timeoutMs: 20_000,
-    }),
-    control: { nodeNames: s.cluster.nodes().map((n) => n.name), isRunning: async (name) => s.cluster.node(name).running },
-    close: () => s.close(),
-  };
-});
+/** Each recipe, through the sc/powershell/ssh look-alikes or each node's own executable (argv). */
+const RECIPES: Record<string, (host: string, s: TestStandin) => ControlRecipe> = {
+  argv: (host, s) => {
+    const exe = s.nodes.find((n) => n.name === host)!.serverExe;
+    return {
+      kind: "argv",
+      stop: [exe, "service", "--stop", "--instance=OctopusServer"],
+      start: [exe, "service", "--start", "--instance=OctopusServer"],
+    };
+  },
+  sc: (host) => ({ kind: "sc", host }),
+  winrm: (host) => ({ kind: "winrm", host }),
+  ssh: (host) => ({ kind: "ssh", host, sudo: true }),
+};
+
+for (const [kind, recipe] of Object.entries(RECIPES)) {
+  describeServicesContract(`the ${kind} node-control recipe`, async () => {
+    const s = await startTestStandin();
+    const client = new OctopusHttpClient({ serverUrl: s.url, apiKey: s.apiKey, nodeUrls: nodeUrls(s), timeoutMs: 3000 });
+    const tools = writeNodeControlLookalikes(path.join(s.tmp, "tools"), s);
+    return {
+      port: new RecipeNodeServices({
+        recipes: Object.fromEntries(s.nodes.map((n) => [n.name, recipe(n.name, s)])),
+        serverExe: s.serverExe,
+        instance: "OctopusServer",
+        tools: { ...DEFAULT_TOOLS, sc: tools.sc, powershell: tools.powershell, ssh: tools.ssh },
+        timeoutMs: 20_000,
+        pollIntervalMs: 50,
+        ping: (name) => serviceStateViaPing(client, name),
+      }),
+      control: { nodeNames: s.cluster.nodes().map((n) => n.name), isRunning: async (name) => s.cluster.node(name).running },
+      close: () => s.close(),
+    };
+  });
+}

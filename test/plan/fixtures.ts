@@ -8,6 +8,7 @@ function windowsNode(name: string): PlanInput["nodes"][number] {
     name,
     url: `https://${name.toLowerCase()}.example.com`,
     folders: { taskLogs: folder("TaskLogs"), artifacts: folder("Artifacts"), packages: folder("Packages") },
+    control: { kind: "sc", host: name },
   };
 }
 
@@ -186,6 +187,47 @@ export const BAD_PLANS: BadPlan[] = [
     "nodes[0].service.stop[2]",
     (p) => (p.nodes[0].service = { stop: ["sc.exe", "stop", "password=Correct-Horse-9"] }),
     { secret: "Correct-Horse-9" },
+  ),
+  broken(
+    windowsPlan,
+    "a two-node plan whose second node has no control recipe (the local default would stop this machine twice)",
+    "nodes[1].control",
+    (p) => delete p.nodes[1].control,
+    { mentions: ["never reach the others", '"kind": "sc"', '"kind": "winrm"', '"kind": "ssh"'] },
+  ),
+  broken(
+    windowsPlan,
+    "two nodes that both say they are this machine (local)",
+    "nodes[1].control",
+    (p) => {
+      p.nodes[0].control = { kind: "local" };
+      p.nodes[1].control = { kind: "local" };
+    },
+    { mentions: ["already used by nodes[0] (OCTO1)"] },
+  ),
+  broken(
+    windowsPlan,
+    "a password on a node's control command line",
+    "nodes[1].control.start[3]",
+    (p) =>
+      (p.nodes[1].control = {
+        kind: "argv",
+        stop: ["ssh", "octo2", "stop"],
+        start: ["ssh", "octo2", "start", "--password=Correct-Horse-7"],
+      }),
+    { secret: "Correct-Horse-7" },
+  ),
+  broken(
+    windowsPlan,
+    "an sc recipe whose host is written as a UNC name",
+    "nodes[1].control.host",
+    (p) => (p.nodes[1].control.host = "\\\\OCTO2"),
+  ),
+  broken(
+    windowsPlan,
+    "an ssh recipe whose unit would reach the remote shell with a metacharacter",
+    "nodes[1].control.unit",
+    (p) => (p.nodes[1].control = { kind: "ssh", host: "octo2", unit: "octopus;reboot" }),
   ),
   broken(windowsPlan, "a node URL that is not http(s)", "nodes[0].url", (p) => (p.nodes[0].url = "ftp://octo1.example.com"), {
     mentions: ["not an http(s) URL"],

@@ -5,6 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { OctohaError } from "../../shared/errors.js";
+import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 
 export interface ExeRunOptions {
@@ -39,6 +40,65 @@ function childEnv(env: NodeJS.ProcessEnv, secretNames: readonly string[] = []): 
     out[name] = value;
   }
   return out;
+}
+
+/** A finished command: its output and exit code, whatever the code (the caller decides what it means). */
+export interface CommandResult extends ExeOutput {
+  exitCode: number;
+}
+
+/** The command as an operator would type it (redacted): arguments with spaces or quotes in double quotes. */
+export function commandLine(argv: readonly string[]): string {
+  return redactor.redact(argv.map((a) => (a === "" || /[\s"]/.test(a) ? `"${a.replace(/"/g, '\\"')}"` : a)).join(" "));
+}
+
+export interface CommandRunOptions extends ExeRunOptions {
+  /** What to tell the operator when the program cannot be started (ENOENT/EACCES). */
+  notFoundHint: string;
+  /** What to tell the operator when it hangs past its timeout (the command to try by hand is added). */
+  timeoutHint: string;
+}
+
+/**
+ * Runs argv (never a shell) and resolves with its exit code, zero or not: node-control recipes read
+ * the output of failures (sc.exe prints `[SC] OpenService FAILED 1060:`). Rejects only when the program
+ * cannot start, or hangs past the timeout, when it is killed (SIGKILL) and the error names the node and the
+ * exact command to try by hand. Both are resumable: nothing was half-done by a command that never ran.
+ */
+export function runCommand(argv: readonly string[], options: CommandRunOptions): Promise<CommandResult> {
+  const [file, ...args] = argv;
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const shown = commandLine(argv);
+  return new Promise((resolve, reject) => {
+    const env = childEnv(options.env ?? process.env, options.secretEnv);
+    const execOptions = { timeout: timeoutMs, killSignal: "SIGKILL" as const, env, maxBuffer: 16 * 1024 * 1024, windowsHide: true };
+    execFile(file ?? "", args, execOptions, (error, stdout, stderr) => {
+      if (!error) return resolve({ stdout, stderr, exitCode: 0 });
+      const e = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string; signal?: string };
+      if (e.code === "ENOENT" || e.code === "EACCES" || !file)
+        return reject(
+          new OctohaError(`Could not run ${file ?? "(no command)"}: ${String(e.code)}`, {
+            code: "NODE_CONTROL_NOT_FOUND",
+            exitCode: ExitCode.Resumable,
+            node: options.node,
+            path: file,
+            hint: options.notFoundHint,
+            cause: error,
+          }),
+        );
+      if (e.killed || e.signal === "SIGKILL")
+        return reject(
+          new OctohaError(`${shown} did not finish within ${Math.round(timeoutMs / 1000)} s and was killed`, {
+            code: "NODE_CONTROL_TIMEOUT",
+            exitCode: ExitCode.Resumable,
+            node: options.node,
+            hint: `${options.timeoutHint}\nTry it by hand from this machine: ${shown}\nThen run \`octoha resume\`.`,
+            cause: error,
+          }),
+        );
+      resolve({ stdout, stderr, exitCode: typeof e.code === "number" ? e.code : 1 });
+    });
+  });
 }
 
 export function runExe(argv: readonly string[], options: ExeRunOptions = {}): Promise<ExeOutput> {

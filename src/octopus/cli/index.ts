@@ -1,4 +1,3 @@
 /** The Octopus.Server.exe side of OctopusPorts. */
 export { CliServerFolders, parseShowConfiguration, configValue, type ServerExeOptions } from "./folders.js";
-export { CliNodeServices, type NodeServicesOptions } from "./services.js";
 export { runExe, type ExeRunOptions, type ExeOutput } from "./exec.js";

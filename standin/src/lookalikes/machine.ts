@@ -1,0 +1,79 @@
+/** The simulated machines behind the look-alikes: node state from the stand-in's control API, service acts through the node's own executable. */
+import { execFile } from "node:child_process";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import type { ControlInfo } from "../control-info.js";
+import type { HostFault, LookalikeConfig, LookalikeHost } from "./config.js";
+
+export interface Machine {
+  host: string;
+  spec: LookalikeHost | undefined;
+  fault: HostFault | undefined;
+}
+
+export function machine(config: LookalikeConfig, host: string): Machine {
+  const faults = existsSync(config.faultsFile) ? (JSON.parse(readFileSync(config.faultsFile, "utf8")) as Record<string, HostFault>) : {};
+  const key = host.toUpperCase();
+  return { host, spec: config.hosts[key], fault: faults[key] };
+}
+
+export function logCall(config: LookalikeConfig, tool: string, argv: string[]): void {
+  appendFileSync(config.callsFile, `${JSON.stringify({ tool, argv })}\n`);
+}
+
+/** A command that never returns (until it is killed). */
+export function hang(): Promise<never> {
+  return new Promise(() => setInterval(() => undefined, 60_000));
+}
+
+export interface ExeRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The machine's own Octopus.Server executable: `service --stop|--start --instance=<instance>`. */
+export function runServerExe(spec: LookalikeHost, action: "stop" | "start", instance: string): Promise<ExeRun> {
+  return new Promise((resolve) => {
+    execFile(spec.serverExe, ["service", `--${action}`, `--instance=${instance}`], { timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
+      resolve({ exitCode: code, stdout, stderr });
+    });
+  });
+}
+
+/** Octopus's message for an instance this machine does not have (reference: shared library's text, exit 1). */
+export function unknownInstance(spec: LookalikeHost, instance: string): ExeRun {
+  const available = spec.instances.join(", ");
+  return {
+    exitCode: 1,
+    stdout: "",
+    stderr: `Instance ${instance} of OctopusServer has not been configured on this machine. Available instances: ${available}.\n`,
+  };
+}
+
+export function hasInstance(spec: LookalikeHost, instance: string): string | undefined {
+  return spec.instances.find((i) => i.toLowerCase() === instance.toLowerCase());
+}
+
+/** A service as the stand-in's machines model answers (machines.ts), or the service manager's refusal. */
+export type ServiceAnswer = { ok: true; state: string; instance: string } | { ok: false; code: string; win32?: number };
+
+/** GET (or POST stop/start) /__standin/machines/<host>/services/<service>: the machine's service manager. */
+export async function machineService(
+  config: LookalikeConfig,
+  host: string,
+  service: string,
+  action?: "stop" | "start",
+): Promise<ServiceAnswer> {
+  const info = JSON.parse(readFileSync(config.controlFile, "utf8")) as ControlInfo;
+  const url = `${info.controlUrl}/machines/${encodeURIComponent(host)}/services/${encodeURIComponent(service)}${action ? `/${action}` : ""}`;
+  const res = await fetch(url, {
+    method: action ? "POST" : "GET",
+    headers: { "X-Standin-Token": info.token, "Content-Type": "application/json" },
+    ...(action ? { body: "{}" } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json()) as { state?: string; instance?: string; code?: string; win32Error?: number };
+  if (res.ok) return { ok: true, state: body.state ?? "", instance: body.instance ?? "" };
+  return { ok: false, code: body.code ?? `HTTP ${res.status}`, ...(body.win32Error ? { win32: body.win32Error } : {}) };
+}

@@ -1,0 +1,81 @@
+/**
+ * `powershell.exe -NoProfile -NonInteractive -Command "<script>"` for the scripts octoha's winrm recipe
+ * writes: `Invoke-Command -ComputerName '<host>' … -ArgumentList '<a>', '<b>'`, running the machine's
+ * own Octopus.Server executable or Get-Service there. Connection failures print PowerShell's real
+ * error records (FullyQualifiedErrorId) and exit 1; anything else it does not understand fails loudly.
+ */
+import type { LookalikeConfig } from "./config.js";
+import { hang, hasInstance, logCall, machine, machineService, runServerExe, unknownInstance, type ExeRun } from "./machine.js";
+
+/** ServiceControllerStatus names, as Get-Service prints them. */
+const STATUS_NAMES: Record<string, string> = {
+  RUNNING: "Running",
+  STOPPED: "Stopped",
+  STOP_PENDING: "StopPending",
+  START_PENDING: "StartPending",
+};
+
+const literal = /'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*)'/g;
+const unquote = (s: string) => s.replace(/(['\u2018\u2019\u201a\u201b])\1/g, "$1");
+
+function remoteError(host: string, message: string, id: string): ExeRun {
+  const text =
+    `[${host}] Connecting to remote server ${host} failed with the following error message : ${message} ` +
+    "For more information, see the about_Remote_Troubleshooting Help topic.\n" +
+    `    + CategoryInfo          : OpenError: (${host}:String) [], PSRemotingTransportException\n` +
+    `    + FullyQualifiedErrorId : ${id},PSSessionStateBroken\n`;
+  return { exitCode: 1, stdout: "", stderr: text };
+}
+
+const UNREACHABLE =
+  "WinRM cannot complete the operation. Verify that the specified computer name is valid, that the computer is accessible over the network, " +
+  "and that a firewall exception for the WinRM service is enabled and allows access from this computer. By default, the WinRM firewall exception " +
+  "for public profiles limits access to remote computers within the same local subnet.";
+
+export async function powershell(config: LookalikeConfig, argv: string[]): Promise<ExeRun> {
+  logCall(config, "powershell", argv);
+  const i = argv.findIndex((a) => /^-c(ommand)?$/i.test(a));
+  const script = i >= 0 ? argv[i + 1] : undefined;
+  const host = script ? /Invoke-Command -ComputerName '((?:[^']|'')*)'/.exec(script)?.[1] : undefined;
+  const list = script ? /-ArgumentList ((?:'(?:[^']|'')*'(?:, )?)+)/.exec(script)?.[1] : undefined;
+  if (!script || host === undefined || list === undefined)
+    return { exitCode: 1, stdout: "", stderr: "The look-alike understands only octoha's Invoke-Command scripts.\n" };
+  const args = [...list.matchAll(literal)].map((m) => unquote(m[1]!));
+  const m = machine(config, unquote(host));
+  if (m.fault === "hang") return hang();
+  if (!m.spec || m.fault === "unreachable") return remoteError(m.host, UNREACHABLE, "WinRMOperationTimeout");
+  if (m.fault === "denied") return remoteError(m.host, "Access is denied.", "AccessDenied");
+  if (/Get-Service/.test(script)) {
+    const service = args[0] ?? "";
+    const answer =
+      m.fault === "no-service" ? ({ ok: false, code: "serviceDoesNotExist" } as const) : await machineService(config, m.host, service);
+    if (answer.ok) return { exitCode: 0, stdout: `${STATUS_NAMES[answer.state] ?? answer.state}\r\n`, stderr: "" };
+    if (answer.code === "unknownHost" || answer.code === "unreachable") return remoteError(m.host, UNREACHABLE, "WinRMOperationTimeout");
+    if (answer.code === "accessDenied") return remoteError(m.host, "Access is denied.", "AccessDenied");
+    return {
+      exitCode: 1,
+      stdout: "",
+      stderr:
+        `Cannot find any service with service name '${service}'.\n` +
+        `    + CategoryInfo          : ObjectNotFound: (${service}:String) [Get-Service], ServiceCommandException\n` +
+        "    + FullyQualifiedErrorId : NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand\n" +
+        `    + PSComputerName        : ${m.host}\n`,
+    };
+  }
+  const action = /service --(stop|start) /.exec(script)?.[1] as "stop" | "start" | undefined;
+  const [exe, instance] = args;
+  if (!action || exe === undefined || instance === undefined)
+    return { exitCode: 1, stdout: "", stderr: "The look-alike understands only octoha's Invoke-Command scripts.\n" };
+  if (exe.toLowerCase() !== m.spec.windowsExe.toLowerCase())
+    return {
+      exitCode: 1,
+      stdout: "",
+      stderr:
+        `The term '${exe}' is not recognized as the name of a cmdlet, function, script file, or operable program.\n` +
+        "    + FullyQualifiedErrorId : CommandNotFoundException\n",
+    };
+  const known = hasInstance(m.spec, instance);
+  // The remote tool's output and exit code come back through the script block's result object.
+  const r = known === undefined || m.fault === "no-service" ? unknownInstance(m.spec, instance) : await runServerExe(m.spec, action, known);
+  return { exitCode: r.exitCode, stdout: `${r.stdout}${r.stderr}`, stderr: "" };
+}
