@@ -6,7 +6,7 @@
 // removed between tools. Prints wall time and peak RSS per tool (medians over rounds).
 //
 //   npm run bench:memory -- [--preset huge|large|...] [--layout flat|dirs] [--logs N] [--rounds 1]
-//                           [--work DIR] [--home DIR] [--only dry-run,rsync-an,...] [--keep]
+//                           [--work DIR] [--home DIR] [--only octoha-dry-run,rsync-an,rsync-a-fsync,...] [--keep]
 //
 // Peak RSS comes from `/usr/bin/time -f %M` when installed, else from the child's VmHWM in /proc
 // (read just before it exits). Generated data stays under --work/src-<preset>-<layout>[-<logs>]
@@ -115,7 +115,7 @@ async function main() {
     ["rsync -a", "empty", () => run("rsync", ["-a", `${home}/`, `${dst}/`])],
     ["rsync no-op", "keep", () => run("rsync", ["-a", `${home}/`, `${dst}/`])],
     ["rsync -a --fsync", "empty", () => run("rsync", ["-a", "--fsync", `${home}/`, `${dst}/`])],
-  ].filter(([name]) => !o.only || o.only.split(",").some((w) => name.replace(/ /g, "-").includes(w)));
+  ].filter(([name]) => !o.only || o.only.split(",").some((w) => name.replace(/\s+-*/g, "-").includes(w)));
   const results = new Map(tools.map(([name]) => [name, []]));
   for (let round = 0; round < o.rounds; round++) {
     for (const [name, target, fn] of tools) {
