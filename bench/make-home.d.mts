@@ -1,6 +1,6 @@
 export interface MakeHomeOptions {
   out: string;
-  preset?: "tiny" | "small" | "medium" | "large";
+  preset?: "tiny" | "small" | "medium" | "large" | "huge";
   layout?: "flat" | "dirs";
   node?: number;
   seed?: number;
@@ -21,5 +21,5 @@ export interface MakeHomeSummary {
   kinds: Record<string, { files: number; bytes: number }>;
   collisions: string[];
 }
-export const PRESETS: Record<string, { logs: number; artifacts: number; packages: number; packageMiB: number }>;
+export const PRESETS: Record<string, { logs: number; artifacts: number; packages: number; packageMiB: number; logMedian?: number }>;
 export function makeHome(options: MakeHomeOptions): MakeHomeSummary;

@@ -2,7 +2,7 @@
 // octoha's own generator of synthetic Octopus node folders (reference/octopus.md §4), deterministic
 // for a given seed and node number. Used by the copy benchmark and the storage tests.
 //
-//   node bench/make-home.mjs --out DIR [--preset tiny|small|medium|large] [--layout flat|dirs]
+//   node bench/make-home.mjs --out DIR [--preset tiny|small|medium|large|huge] [--layout flat|dirs]
 //        [--node N] [--seed S] [--collide-with-node K --collisions C] [--no-scheduled]
 //        [--logs N] [--log-median BYTES] [--artifacts N] [--packages N]   (override the preset)
 //
@@ -17,6 +17,10 @@ export const PRESETS = {
   small: { logs: 5_000, artifacts: 500, packages: 20, packageMiB: 8 },
   medium: { logs: 50_000, artifacts: 3_000, packages: 60, packageMiB: 24 },
   large: { logs: 250_000, artifacts: 10_000, packages: 150, packageMiB: 60 },
+  // A long-lived installation without aggressive retention: a million task logs in one flat TaskLogs
+  // folder (before 2025.2). Median log 1 KB (80 B to 8 MB, log-normal): ~3.5 GB of logs, ~5 GB on
+  // disk with 4 KiB blocks; the 12 KB median of the other presets would need ~28 GB per copy.
+  huge: { logs: 1_000_000, artifacts: 2_000, packages: 10, packageMiB: 8, logMedian: 1_000 },
 };
 
 // mulberry32: tiny, fast, good enough for shapes and bytes.
@@ -88,10 +92,10 @@ function binaryOf(block, size, offset, header) {
 }
 
 export function makeHome(options) {
-  if (!PRESETS[options.preset ?? "tiny"]) throw new Error(`unknown preset '${options.preset}' (tiny, small, medium, large)`);
+  if (!PRESETS[options.preset ?? "tiny"]) throw new Error(`unknown preset '${options.preset}' (${Object.keys(PRESETS).join(", ")})`);
   const preset = { ...PRESETS[options.preset ?? "tiny"] };
   for (const k of ["logs", "artifacts", "packages"]) if (options[k] !== undefined) preset[k] = options[k];
-  const logMedian = options.logMedian ?? 12_000;
+  const logMedian = options.logMedian ?? preset.logMedian ?? 12_000;
   const layout = options.layout ?? "flat";
   if (layout !== "flat" && layout !== "dirs") throw new Error(`unknown layout '${layout}' (flat, dirs)`);
   const node = options.node ?? 1;

@@ -45,8 +45,14 @@ export interface CopyJobResult {
   bytesSkipped: number;
   /** Of filesCopied: this node's own earlier copies (a preseed's) replaced by the file's newer bytes. */
   filesUpdated?: number;
+  /** The first collisions (the engine lists 1000); the rest are counted in collisionsOmitted. */
   collisions: Collision[];
+  collisionsOmitted?: number;
+  /** Every collision counted by kind, listed or not (absent in results journaled before it existed). */
+  collisionsByKind?: Partial<Record<CollisionKind, number>>;
   nameProblems: NameProblem[];
+  /** Name problems beyond the listed ones. */
+  nameProblemsOmitted?: number;
   errors: CopyError[];
 }
 
@@ -58,10 +64,36 @@ export interface CopyResult {
 export interface VerifyCopyResult {
   tasksChecked: number;
   packagesChecked: number;
-  /** Completed tasks whose log is on a node but not on shared storage. */
+  /** Completed tasks whose log is on a node but not on shared storage (the first VERIFY_LIST_LIMIT). */
   logsNotCopied: string[];
-  /** Completed tasks whose log exists on no node and not on shared storage. */
+  /**
+   * Completed tasks whose log exists on no node and not on shared storage: every one after the copy
+   * (verify-octopus skips them), the first VERIFY_LIST_LIMIT in a dry-run's prediction.
+   */
   logsNowhere: string[];
-  /** Indexed packages with no file under the shared Packages folder ("PackageId version"). */
+  /** Indexed packages with no file under the shared Packages folder ("PackageId version"; the first VERIFY_LIST_LIMIT). */
   packagesMissing: string[];
+  /** How many of each there are in all, listed or not (absent in results journaled before they existed: the lists are whole). */
+  logsNotCopiedTotal?: number;
+  logsNowhereTotal?: number;
+  packagesMissingTotal?: number;
+}
+
+/**
+ * One line of a dry-run's full list (`--full-list FILE`, JSON Lines): everything the report only
+ * counts beyond its first rows. `step` says which step's preview found it.
+ */
+export type FullListRecord =
+  | ({ list: "collision"; step: string; folder: string; node: string } & Collision)
+  | { list: "task-log-nowhere" | "package-on-no-node"; step: string; name: string };
+
+/** Receives full-list records as a dry-run finds them (nothing is held in memory). */
+export type FullListSink = (record: FullListRecord) => void;
+
+/** Names a verify-copy result lists per problem: a million missing logs are counted, not journaled one by one. */
+export const VERIFY_LIST_LIMIT = 1000;
+
+/** How many collisions a job result stands for (listed + omitted). */
+export function collisionCount(j: Pick<CopyJobResult, "collisions" | "collisionsOmitted">): number {
+  return j.collisions.length + (j.collisionsOmitted ?? 0);
 }

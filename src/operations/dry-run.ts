@@ -20,6 +20,8 @@ import { buildDryRunReport } from "../report/dry-run.js";
 import type { DryRunReport, StepPreviewReport } from "../report/model.js";
 import { renderDryRun, type ReportFormat } from "../report/render.js";
 import { octopusWorkflows, type WorkflowTable } from "./workflows.js";
+import { openFullList, type FullListFile } from "./full-list.js";
+import type { FullListRecord } from "../model/copy-results.js";
 
 export interface DryRunOptions {
   planFile: string;
@@ -34,6 +36,8 @@ export interface DryRunOptions {
   signal?: AbortSignal;
   /** Which workflows exist (default: the Octopus ones). */
   workflows?: WorkflowTable;
+  /** Write every collision and missing log here as JSON Lines (the report lists the first ones). */
+  fullList?: string;
 }
 
 export interface DryRunOutcome {
@@ -53,7 +57,11 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
     });
   // As for a run: an unset variable is bad input (exit 2), not a report of a run that cannot start.
   requireSecrets(loaded.plan, process.env, o.redactor);
+  // The sink exists before the steps (they are built with it); which steps count is known only after.
+  let list: FullListFile | undefined;
+  const pending: FullListRecord[] = [];
   const workflow = await factory({
+    ...(o.fullList ? { fullList: (r: FullListRecord) => (list ? list.sink(r) : pending.push(r)) } : {}),
     plan: loaded.plan,
     planFile: loaded.file,
     stateDir: loaded.stateDir,
@@ -62,6 +70,14 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
     ...(o.signal ? { signal: o.signal } : {}),
   });
   try {
+    if (o.fullList) {
+      list = openFullList(
+        o.fullList,
+        workflow.steps.map((s) => s.id),
+        o.redactor,
+      );
+      for (const r of pending.splice(0)) list.sink(r);
+    }
     const report = await collectDryRun({
       workflow: o.workflow,
       planFile: loaded.file,
@@ -81,6 +97,7 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
     await writeFile(target, written);
     return { report, text, writtenTo: target };
   } finally {
+    list?.close();
     await workflow.close();
   }
 }

@@ -22,6 +22,7 @@ export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): st
       `collision (${c.kind}) ${c.relPath} vs ${c.targetRelPath}: kept the ${c.winner === "source" ? "incoming" : "target's"} copy; ${c.reason}${c.quarantinedAt ? `; other copy at ${c.quarantinedAt}` : ""}`,
     );
   }
+  if (summary.collisionsOmitted) lines.push(`… and ${summary.collisionsOmitted} more collisions (counted by kind in --json)`);
   for (const p of summary.nameProblems) lines.push(`name problem (${p.problem}) ${p.relPath}: ${p.detail}`);
   if (summary.nameProblemsOmitted) lines.push(`… and ${summary.nameProblemsOmitted} more name problems (use --json for the listed ones)`);
   for (const e of summary.errors) lines.push(`failed ${e.relPath} [${e.code}]: ${e.message}`);

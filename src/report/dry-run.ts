@@ -5,6 +5,7 @@
 import type { Finding } from "../model/preview.js";
 import type { Redactor } from "../shared/redact.js";
 import type { CopyJobResult } from "../model/copy-results.js";
+import { collisionSample, collisionTotals } from "./bounded.js";
 import { DRY_RUN_FORMAT_VERSION, type CopyVolume, type DryRunReport, type StepPreviewReport } from "./model.js";
 
 export interface DryRunInputs {
@@ -46,7 +47,7 @@ export function buildDryRunReport(o: DryRunInputs): DryRunReport {
     bytes: j.bytesCopied,
     filesAlreadyThere: j.filesSkipped,
   }));
-  const collisions = jobs.flatMap((j) => j.collisions.map((c) => ({ ...c, folder: j.kind, node: j.node })));
+  const collisions = collisionSample(jobs);
   const rate = volumeSource.map((id) => facts.get(id)?.["rateBytesPerSecond"]).find((r): r is number => typeof r === "number" && r > 0);
 
   const pre = facts.get("preflight") ?? {};
@@ -102,6 +103,7 @@ export function buildDryRunReport(o: DryRunInputs): DryRunReport {
     steps: [...previews],
     pathCommand: typeof pathCommand === "string" ? pathCommand : undefined,
     collisions,
+    collisionTotals: collisionTotals(jobs, collisions.length),
     copy,
     freeSpace,
     estimate,

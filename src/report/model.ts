@@ -4,7 +4,7 @@
  */
 import { formatBytes as formatKnownBytes } from "./format.js";
 import type { Change, Finding } from "../model/preview.js";
-import type { Collision } from "../model/copy-results.js";
+import type { CollisionTotals, ReportCollision } from "./bounded.js";
 
 export const DRY_RUN_FORMAT_VERSION = 1;
 
@@ -43,7 +43,10 @@ export interface DryRunReport {
   steps: StepPreviewReport[];
   /** The exact command repath would run (Windows-quoted), when folders change. */
   pathCommand?: string;
-  collisions: (Collision & { folder: string; node: string })[];
+  /** The first collisions (REPORT_COLLISION_ROWS at most); collisionTotals counts them all. */
+  collisions: ReportCollision[];
+  /** Absent in reports (change sets) written before it existed: their collisions list every one. */
+  collisionTotals?: CollisionTotals;
   copy: CopyVolume[];
   freeSpace: { kind: string; path: string; freeBytes?: number; bytesNeeded: number; enough?: boolean }[];
   estimate: WindowEstimate;

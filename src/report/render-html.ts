@@ -4,6 +4,7 @@
  */
 import type { Redactor } from "../shared/redact.js";
 import { formatBytes, formatSeconds, type DryRunReport } from "./model.js";
+import { kindsLine, REPORT_FINDING_ROWS, totalsOf } from "./bounded.js";
 
 const escapeHtml = (s: unknown) =>
   String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
@@ -56,8 +57,15 @@ export function renderHtml(r: DryRunReport, redactor: Redactor): string {
     { label: "log handles close", value: est.logHandleWaitSeconds, text: formatSeconds(est.logHandleWaitSeconds) },
     { label: "copy", value: est.copySeconds ?? 0, text: formatSeconds(est.copySeconds) },
   ]);
+  const moreFindings = r.findings.length - REPORT_FINDING_ROWS;
   const findings = r.findings.length
-    ? `<ul>${r.findings.map((f) => `<li class="${f.severity}"><b>${e(f.severity.toUpperCase())}</b> [${e(f.step)}] ${e(f.summary)}${f.fix ? `<div class="fix">fix: ${e(f.fix)}</div>` : ""}</li>`).join("")}</ul>`
+    ? `<ul>${r.findings
+        .slice(0, REPORT_FINDING_ROWS)
+        .map(
+          (f) =>
+            `<li class="${f.severity}"><b>${e(f.severity.toUpperCase())}</b> [${e(f.step)}] ${e(f.summary)}${f.fix ? `<div class="fix">fix: ${e(f.fix)}</div>` : ""}</li>`,
+        )
+        .join("")}${moreFindings > 0 ? `<li>… and ${moreFindings} more findings (the JSON report lists them)</li>` : ""}</ul>`
     : "<p>None.</p>";
   const steps = r.steps
     .map(
@@ -65,9 +73,13 @@ export function renderHtml(r: DryRunReport, redactor: Redactor): string {
         `<h3>${e(s.id)}${s.requiresApproval ? " (asks for approval)" : ""}</h3><p>${e(s.title)}</p>${s.changes.length ? `<table><tr><th>action</th><th>what</th><th>before</th><th>after</th></tr>${s.changes.map((c) => `<tr><td>${e(c.action)}</td><td>${e(c.summary)}</td><td>${e(c.before === undefined ? "" : typeof c.before === "string" ? c.before : JSON.stringify(c.before))}</td><td>${e(c.after === undefined ? "" : typeof c.after === "string" ? c.after : JSON.stringify(c.after))}</td></tr>`).join("")}</table>` : ""}`,
     )
     .join("");
+  const t = totalsOf(r);
+  const totals = t.total
+    ? `<p>${t.total} collision(s), ${e(kindsLine(t.byKind))}. The other copy is always kept (quarantined), never dropped.</p><table><tr><th>folder</th><th>node</th><th>collisions</th></tr>${t.perJob.map((j) => `<tr><td>${e(j.folder)}</td><td>${e(j.node)}</td><td>${j.count}</td></tr>`).join("")}</table>${t.total > r.collisions.length ? `<p>The first ${r.collisions.length} of ${t.total} (<code>--full-list FILE</code> writes every one as JSON Lines):</p>` : ""}`
+    : "";
   const collisions = r.collisions.length
-    ? `<table><tr><th>folder</th><th>file</th><th>node</th><th>kind</th><th>kept</th><th>reason</th></tr>${r.collisions.map((c) => `<tr><td>${e(c.folder)}</td><td>${e(c.relPath)}</td><td>${e(c.node)}</td><td>${e(c.kind)}</td><td>${c.winner === "source" ? `${e(c.node)}'s copy` : c.targetNode ? `${e(c.targetNode)}'s copy` : "target's copy"}</td><td>${e(c.reason)}</td></tr>`).join("")}</table>`
-    : "<p>None.</p>";
+    ? `${totals}<table><tr><th>folder</th><th>file</th><th>node</th><th>kind</th><th>kept</th><th>reason</th></tr>${r.collisions.map((c) => `<tr><td>${e(c.folder)}</td><td>${e(c.relPath)}</td><td>${e(c.node)}</td><td>${e(c.kind)}</td><td>${c.winner === "source" ? `${e(c.node)}'s copy` : c.targetNode ? `${e(c.targetNode)}'s copy` : "target's copy"}</td><td>${e(c.reason)}</td></tr>`).join("")}</table>`
+    : totals || "<p>None.</p>";
   const space = `<table><tr><th>folder</th><th>path</th><th>needed</th><th>free</th></tr>${r.freeSpace.map((f) => `<tr><td>${e(f.kind)}</td><td>${e(f.path)}</td><td>${formatBytes(f.bytesNeeded)}</td><td class="${f.enough === false ? "error" : ""}">${formatBytes(f.freeBytes)}</td></tr>`).join("")}</table>`;
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>octoha dry-run: ${e(r.workflow)}</title><style>${CSS}</style></head><body>
 <h1>octoha dry-run: ${e(r.workflow)}</h1>

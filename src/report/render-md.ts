@@ -2,6 +2,7 @@
 import type { Change } from "../model/preview.js";
 import type { Redactor } from "../shared/redact.js";
 import { formatBytes, formatSeconds, type DryRunReport } from "./model.js";
+import { kindsLine, REPORT_FINDING_ROWS, totalsOf } from "./bounded.js";
 
 const cell = (v: unknown) =>
   String(v ?? "")
@@ -32,9 +33,11 @@ export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
 
   out.push("## Preflight findings", "");
   if (r.findings.length === 0) out.push("None.", "");
-  for (const f of r.findings) {
+  for (const f of r.findings.slice(0, REPORT_FINDING_ROWS)) {
     out.push(`- **${f.severity.toUpperCase()}** [${f.step}] ${f.summary}${f.fix ? `\n  - fix: ${f.fix}` : ""}`);
   }
+  if (r.findings.length > REPORT_FINDING_ROWS)
+    out.push(`- … and ${r.findings.length - REPORT_FINDING_ROWS} more findings (--format json lists them)`);
   if (r.findings.length) out.push("");
 
   out.push("## Steps", "");
@@ -57,8 +60,17 @@ export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
   }
 
   out.push("## Collisions", "");
-  if (r.collisions.length === 0) out.push("None.", "");
+  const t = totalsOf(r);
+  if (t.total === 0) out.push("None.", "");
   else {
+    out.push(`${t.total} collision(s), ${kindsLine(t.byKind)}. The other copy is always kept (quarantined), never dropped.`, "");
+    out.push("| folder | node | collisions |", "|---|---|---:|");
+    for (const j of t.perJob) out.push(`| ${cell(j.folder)} | ${cell(j.node)} | ${j.count} |`);
+    out.push("");
+    if (t.total > r.collisions.length)
+      out.push(`The first ${r.collisions.length} of ${t.total} (\`--full-list FILE\` writes every one as JSON Lines):`, "");
+  }
+  if (r.collisions.length > 0) {
     out.push("| folder | file | node | kind | kept | reason |", "|---|---|---|---|---|---|");
     for (const c of r.collisions)
       out.push(

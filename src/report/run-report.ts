@@ -7,6 +7,7 @@ import type { Redactor } from "../shared/redact.js";
 import type { CopyResult } from "../model/copy-results.js";
 import type { VerifyCopyResult } from "../model/copy-results.js";
 import { formatBytes, type CopyVolume, type DryRunReport } from "./model.js";
+import { collisionSample, collisionTotals, kindsLine, nameList, type CollisionTotals } from "./bounded.js";
 
 const RUN_REPORT_FORMAT_VERSION = 1;
 
@@ -16,10 +17,14 @@ export interface RunReport {
   workflow: string;
   runId: string;
   copied: CopyVolume[];
+  /** The first collisions; collisionTotals counts them all. */
   collisions: DryRunReport["collisions"];
-  /** Completed tasks whose logs exist on no node and not on shared storage. */
+  collisionTotals: CollisionTotals;
+  /** Completed tasks whose logs exist on no node and not on shared storage (the first ones), and how many in all. */
   logsNowhere: string[];
+  logsNowhereTotal: number;
   packagesMissing: string[];
+  packagesMissingTotal: number;
   errors: string[];
 }
 
@@ -34,6 +39,7 @@ export function buildRunReport(o: {
   const ids = copySteps.length > 0 ? copySteps : o.results.has("preseed") ? ["preseed"] : [];
   const jobs = ids.flatMap((id) => (o.results.get(id) as CopyResult | undefined)?.jobs ?? []);
   const verify = o.results.get("verify-copy") as VerifyCopyResult | undefined;
+  const collisions = collisionSample(jobs);
   return {
     format: "octoha-run",
     formatVersion: RUN_REPORT_FORMAT_VERSION,
@@ -47,9 +53,12 @@ export function buildRunReport(o: {
       filesAlreadyThere: j.filesSkipped,
       filesUpdated: j.filesUpdated ?? 0,
     })),
-    collisions: jobs.flatMap((j) => j.collisions.map((c) => ({ ...c, folder: j.kind, node: j.node }))),
+    collisions,
+    collisionTotals: collisionTotals(jobs, collisions.length),
     logsNowhere: verify?.logsNowhere ?? [],
+    logsNowhereTotal: verify?.logsNowhereTotal ?? verify?.logsNowhere.length ?? 0,
     packagesMissing: verify?.packagesMissing ?? [],
+    packagesMissingTotal: verify?.packagesMissingTotal ?? verify?.packagesMissing.length ?? 0,
     errors: o.errors ?? [],
   };
 }
@@ -66,7 +75,13 @@ export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): strin
     out.push("");
   }
   out.push("## Collisions", "");
-  if (r.collisions.length === 0) out.push("None.", "");
+  const t = r.collisionTotals;
+  if (t.total === 0) out.push("None.", "");
+  else
+    out.push(
+      `${t.total} collision(s), ${kindsLine(t.byKind)}${t.total > r.collisions.length ? `; the first ${r.collisions.length}:` : ":"}`,
+      "",
+    );
   for (const c of r.collisions)
     out.push(
       `- ${c.folder}/${c.relPath} (${c.kind}, from ${c.node}): kept ${c.winner === "source" ? `${c.node}'s copy` : "the copy already there"}; the other is at ${c.quarantinedAt ?? "(not quarantined)"}. ${c.reason}`,
@@ -74,12 +89,12 @@ export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): strin
   if (r.collisions.length) out.push("");
   out.push("## Task logs that exist nowhere", "");
   out.push(
-    r.logsNowhere.length
-      ? `${r.logsNowhere.length} completed task(s) have no log on any node or on shared storage: ${r.logsNowhere.join(", ")}`
+    r.logsNowhereTotal
+      ? `${r.logsNowhereTotal} completed task(s) have no log on any node or on shared storage: ${nameList(r.logsNowhere, r.logsNowhereTotal)}`
       : "None: every completed task has its log on shared storage.",
     "",
   );
-  if (r.packagesMissing.length) out.push("## Packages missing", "", r.packagesMissing.join(", "), "");
+  if (r.packagesMissingTotal) out.push("## Packages missing", "", nameList(r.packagesMissing, r.packagesMissingTotal), "");
   if (r.errors.length) out.push("## Errors", "", ...r.errors.map((e) => `- ${e}`), "");
   return redactor.redact(out.join("\n"));
 }

@@ -3,6 +3,7 @@
  * The runner knows nothing about Octopus: src/steps builds the Octopus workflows and
  * src/operations/workflows.ts names them; tests hand their own table to the operations.
  */
+import type { FullListSink } from "../model/copy-results.js";
 import type { Plan } from "../plan/schema.js";
 import type { Redactor } from "../shared/redact.js";
 import type { Step, StepContext } from "./step.js";
@@ -24,6 +25,8 @@ export interface WorkflowEnv {
   priorResult?: (stepId: string) => unknown;
   /** The run's abort signal (Ctrl-C): adapters abort requests in flight with it. */
   signal?: AbortSignal;
+  /** Dry-run `--full-list`: steps hand it every collision and missing log their previews find. */
+  fullList?: FullListSink;
 }
 
 export interface Workflow {

@@ -12,7 +12,7 @@ import type { FolderKind } from "../model/folders.js";
 import type { Step, StepContext } from "../runner/step.js";
 import type { Change, Finding } from "../model/preview.js";
 import type { CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "../storage/types.js";
-import type { Collision, CopyJobResult, CopyResult, NameProblem } from "../model/copy-results.js";
+import type { Collision, CopyJobResult, CopyResult, FullListSink, NameProblem } from "../model/copy-results.js";
 import { TargetReservations } from "../storage/reservations.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { OctohaError } from "../shared/errors.js";
@@ -39,7 +39,12 @@ export interface CopyStepDeps {
   removeCopies?: boolean;
   /** The exact command that rolls this run back with --remove-copies (printed when copies stay). */
   removeCopiesCommand?: (runId: string) => string;
+  /** Dry-run: every collision a preview finds, beyond what its result lists (`dry-run --full-list`). */
+  fullList?: FullListSink;
 }
+
+/** Collisions and name problems a preview turns into findings, per job; the rest are summed up in one. */
+const FINDINGS_PER_JOB = 20;
 
 /**
  * Losing copies of packages are kept beside the Packages folder, not inside it: Octopus re-indexes
@@ -64,7 +69,10 @@ function toJobResult(job: CopyJob, s: CopySummary): CopyJobResult {
     bytesSkipped: s.bytesSkipped,
     filesUpdated: s.filesUpdated ?? 0,
     collisions: s.collisions,
+    ...(s.collisionsOmitted ? { collisionsOmitted: s.collisionsOmitted } : {}),
+    collisionsByKind: s.collisionsByKind ?? {},
     nameProblems: s.nameProblems,
+    ...(s.nameProblemsOmitted ? { nameProblemsOmitted: s.nameProblemsOmitted } : {}),
     errors: s.errors,
   };
 }
@@ -76,7 +84,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
   deps: CopyStepDeps,
   live: boolean,
 ): Step<CopyResult, Id> {
-  const run = async (job: CopyJob, dryRun: boolean, ctx: StepContext, reservations?: TargetReservations) =>
+  const run = async (job: CopyJob, dryRun: boolean, ctx: StepContext, reservations?: TargetReservations, fullList?: FullListSink) =>
     deps.engine.copyTree({
       source: job.source.access,
       target: job.target.access,
@@ -101,6 +109,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
               data: { kind: job.kind, node: job.source.node, ...p },
             }),
       taskLogOwner: job.kind === "taskLogs" && deps.taskLogOwner ? await deps.taskLogOwner() : undefined,
+      onCollision: fullList ? (c) => fullList({ list: "collision", step: id, folder: job.kind, node: job.source.node, ...c }) : undefined,
     });
 
   return {
@@ -116,7 +125,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       for (const job of deps.jobs) {
         let r = reservations.get(job.target.access);
         if (!r) reservations.set(job.target.access, (r = new TargetReservations()));
-        const s = await run(job, true, ctx, r);
+        const s = await run(job, true, ctx, r, deps.fullList);
         jobs.push(toJobResult(job, s));
         changes.push({
           action: s.filesCopied > 0 ? "copy" : "noop",
@@ -127,7 +136,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
           files: s.filesCopied,
           summary: `copy ${s.filesCopied} ${job.kind} file(s) (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there`,
         });
-        for (const c of s.collisions)
+        for (const c of s.collisions.slice(0, FINDINGS_PER_JOB))
           findings.push({
             severity: "warning",
             code: "COLLISION",
@@ -136,7 +145,16 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
             summary: `${job.kind}/${c.relPath}: ${c.kind} (${c.reason}); ${c.winner === "source" ? `${job.source.node}'s copy wins` : c.targetNode ? `${c.targetNode}'s copy stays` : "the copy already there stays"}`,
             fix: `The other copy is kept${c.quarantinedAt ? ` at ${c.quarantinedAt}` : " in quarantine"}, never dropped; review it after the run.`,
           });
-        for (const p of s.nameProblems)
+        const moreCollisions = s.collisions.length + (s.collisionsOmitted ?? 0) - FINDINGS_PER_JOB;
+        if (moreCollisions > 0)
+          findings.push({
+            severity: "warning",
+            code: "COLLISION",
+            node: job.source.node,
+            summary: `${job.kind} from ${job.source.node}: ${moreCollisions} more collision(s) like these`,
+            fix: "The report's collision table lists the first ones; `octoha dry-run --full-list FILE` writes every one.",
+          });
+        for (const p of s.nameProblems.slice(0, FINDINGS_PER_JOB))
           findings.push({
             severity: "error",
             code: p.problem === "path-too-long" ? "PATH_TOO_LONG" : "INVALID_WINDOWS_NAME",
@@ -144,6 +162,15 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
             path: p.relPath,
             summary: `${job.kind}/${p.relPath}: ${p.detail}`,
             fix: "Rename or remove the file on the source node, or choose a shorter shared path.",
+          });
+        const moreNames = s.nameProblems.length + (s.nameProblemsOmitted ?? 0) - FINDINGS_PER_JOB;
+        if (moreNames > 0)
+          findings.push({
+            severity: "error",
+            code: "INVALID_WINDOWS_NAME",
+            node: job.source.node,
+            summary: `${job.kind} from ${job.source.node}: ${moreNames} more name problem(s) like these`,
+            fix: "`octoha copy SRC DST --dry-run --json` lists the first 1000; rename or remove them on the source node.",
           });
       }
       // A short read sample, when the engine can measure one, turns bytes into an estimated duration.

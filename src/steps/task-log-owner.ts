@@ -4,6 +4,7 @@
  */
 import type { DatabaseInventory, NodeRow } from "../octopus/types.js";
 import type { TaskLogOwner } from "../storage/types.js";
+import { TaskNumberMap } from "./task-number-map.js";
 
 const TASK_LOG_NAME = /^servertasks-(\d+)_/i;
 
@@ -31,16 +32,23 @@ function nodeNameResolver(nodes: readonly NodeRow[]): (stored: string | null) =>
 
 export async function buildTaskLogOwner(inventory: DatabaseInventory): Promise<{ owner: TaskLogOwner; tasksWithOwner: number }> {
   const resolve = nodeNameResolver(await inventory.nodes());
-  const owners = new Map<number, string>();
+  // The rows arrive a page at a time (keyset paging); what stays is a node number per task.
+  const names: string[] = [];
+  const numbers = new Map<string, number>();
+  const owners = new TaskNumberMap();
   for await (const row of inventory.tasks()) {
     const n = taskNumberOfId(row.id);
     const name = resolve(row.serverNode);
-    if (n !== undefined && name) owners.set(n, name);
+    if (n === undefined || !name) continue;
+    let i = numbers.get(name);
+    if (i === undefined) numbers.set(name, (i = names.push(name) - 1));
+    owners.set(n, i);
   }
   return {
     owner: (relPath) => {
       const n = taskNumberOf(relPath);
-      return n === undefined ? undefined : owners.get(n);
+      const i = n === undefined ? undefined : owners.get(n);
+      return i === undefined ? undefined : names[i];
     },
     tasksWithOwner: owners.size,
   };

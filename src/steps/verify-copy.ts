@@ -11,10 +11,11 @@ import path from "node:path";
 import type { DatabaseInventory, PackageRow } from "../octopus/types.js";
 import type { Step } from "../runner/step.js";
 import type { Finding } from "../model/preview.js";
-import type { VerifyCopyResult } from "../model/copy-results.js";
+import { VERIFY_LIST_LIMIT, type FullListSink, type VerifyCopyResult } from "../model/copy-results.js";
 import { OctohaError } from "../shared/errors.js";
 import type { RunFacts } from "./facts.js";
 import { taskNumberOf, taskNumberOfId } from "./task-log-owner.js";
+import { TaskNumberMap } from "./task-number-map.js";
 
 export interface VerifyCopyDeps {
   ports: { inventory: DatabaseInventory };
@@ -27,20 +28,41 @@ export interface VerifyCopyDeps {
   nodePackages: { node: string; access: string }[];
   /** migrate: a log that exists nowhere fails the step; repair: it is listed. */
   logsMissingEverywhere: "fail" | "list";
+  /** Dry-run `--full-list`: every task log found nowhere and package on no node, beyond the listed ones. */
+  fullList?: FullListSink;
 }
 
-/** Task numbers with a log in this TaskLogs folder (top-level names only; a missing folder has none). */
-async function taskLogNumbers(dir: string): Promise<Set<number>> {
-  const out = new Set<number>();
+/** Task numbers with a log in these TaskLogs folders (top-level names only; a missing folder has none). */
+async function taskLogNumbers(dirs: readonly string[]): Promise<TaskNumberMap> {
+  const out = new TaskNumberMap();
+  for (const dir of dirs) await addTaskLogNumbers(dir, out);
+  return out;
+}
+
+async function addTaskLogNumbers(dir: string, out: TaskNumberMap): Promise<void> {
   try {
     for await (const e of await opendir(dir)) {
       const n = taskNumberOf(e.name);
-      if (n !== undefined) out.add(n);
+      if (n !== undefined) out.set(n);
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  return out;
+}
+
+/** A problem list that keeps the first VERIFY_LIST_LIMIT names and counts every one. */
+class BoundedList {
+  readonly names: string[] = [];
+  total = 0;
+  constructor(
+    private readonly onName?: (name: string) => void,
+    private readonly limit = VERIFY_LIST_LIMIT,
+  ) {}
+  add(name: string): void {
+    this.total++;
+    this.onName?.(name);
+    if (this.names.length < this.limit) this.names.push(name);
+  }
 }
 
 const PACKAGE_EXTENSIONS = [".tar.gz", ".tar.bz2", ".nupkg", ".zip", ".tgz", ".tar", ".jar", ".war", ".ear", ".rar"];
@@ -78,66 +100,93 @@ async function packageStems(dir: string): Promise<Set<string>> {
   return out;
 }
 
-async function check(deps: VerifyCopyDeps, includeShared: boolean): Promise<VerifyCopyResult> {
-  const shared = includeShared ? await taskLogNumbers(deps.sharedTaskLogs) : new Set<number>();
-  const onNodes = new Set<number>();
-  for (const n of deps.nodeTaskLogs) for (const x of await taskLogNumbers(n.access)) onNodes.add(x);
-  const result: VerifyCopyResult = { tasksChecked: 0, packagesChecked: 0, logsNotCopied: [], logsNowhere: [], packagesMissing: [] };
+/**
+ * Streams the completed tasks (keyset-paged by the inventory, one page in memory) against compact
+ * sets of the task numbers that have a log; the problem lists keep their first names and counts.
+ */
+async function check(deps: VerifyCopyDeps, includeShared: boolean, fullList?: FullListSink): Promise<VerifyCopyResult> {
+  // The run keeps every log found nowhere: verify-octopus must not expect to read those (a dry-run lists the first ones).
+  const nowhereLimit = includeShared ? Infinity : VERIFY_LIST_LIMIT;
+  const shared = await taskLogNumbers(includeShared ? [deps.sharedTaskLogs] : []);
+  const onNodes = await taskLogNumbers(deps.nodeTaskLogs.map((n) => n.access));
+  const step = "verify-copy";
+  const notCopied = new BoundedList();
+  const nowhere = new BoundedList(fullList && ((name) => fullList({ list: "task-log-nowhere", step, name })), nowhereLimit);
+  const missing = new BoundedList(fullList && ((name) => fullList({ list: "package-on-no-node", step, name })));
+  let tasksChecked = 0;
+  let packagesChecked = 0;
   for await (const t of deps.ports.inventory.tasks({ completedOnly: true })) {
-    result.tasksChecked++;
+    tasksChecked++;
     const n = taskNumberOfId(t.id);
     if (n === undefined || shared.has(n)) continue;
-    (onNodes.has(n) ? result.logsNotCopied : result.logsNowhere).push(t.id);
+    (onNodes.has(n) ? notCopied : nowhere).add(t.id);
   }
   const stems = includeShared ? await packageStems(deps.sharedPackages) : new Set<string>();
   if (!includeShared) for (const n of deps.nodePackages) for (const s of await packageStems(n.access)) stems.add(s);
   for await (const p of deps.ports.inventory.packages()) {
-    result.packagesChecked++;
-    if (!stems.has(packageKey(p))) result.packagesMissing.push(`${p.packageId} ${p.version}`);
+    packagesChecked++;
+    if (!stems.has(packageKey(p))) missing.add(`${p.packageId} ${p.version}`);
   }
-  return result;
+  return {
+    tasksChecked,
+    packagesChecked,
+    logsNotCopied: notCopied.names,
+    logsNowhere: nowhere.names,
+    packagesMissing: missing.names,
+    logsNotCopiedTotal: notCopied.total,
+    logsNowhereTotal: nowhere.total,
+    packagesMissingTotal: missing.total,
+  };
 }
 
-const list = (xs: string[], max = 20) => `${xs.slice(0, max).join(", ")}${xs.length > max ? ` … and ${xs.length - max} more` : ""}`;
+/** How many a result's list stands for (results journaled before the totals existed list every name). */
+const totalOf = (names: string[], total: number | undefined) => total ?? names.length;
+const list = (xs: string[], total: number, max = 20) =>
+  `${xs.slice(0, max).join(", ")}${total > Math.min(max, xs.length) ? ` … and ${total - Math.min(max, xs.length)} more` : ""}`;
 
 export function createVerifyCopyStep(deps: VerifyCopyDeps): Step<VerifyCopyResult, "verify-copy"> {
-  const failures = (r: VerifyCopyResult) => [
-    ...(r.logsNotCopied.length
-      ? [`${r.logsNotCopied.length} task log(s) are on a node but not on shared storage: ${list(r.logsNotCopied)}`]
-      : []),
-    ...(r.packagesMissing.length
-      ? [`${r.packagesMissing.length} package(s) the database indexes have no file in ${deps.sharedPackages}: ${list(r.packagesMissing)}`]
-      : []),
-    ...(r.logsNowhere.length && deps.logsMissingEverywhere === "fail"
-      ? [`${r.logsNowhere.length} completed task(s) have a log nowhere: ${list(r.logsNowhere)}`]
-      : []),
-    // Not one log anywhere is not lost history, it is a plan pointing at the wrong folders.
-    ...(r.tasksChecked > 0 && r.logsNowhere.length === r.tasksChecked
-      ? [
-          `none of the ${r.tasksChecked} completed tasks has a log on any node or on shared storage: the plan's TaskLogs folders are probably wrong`,
-        ]
-      : []),
-  ];
+  const failures = (r: VerifyCopyResult) => {
+    const notCopied = totalOf(r.logsNotCopied, r.logsNotCopiedTotal);
+    const missing = totalOf(r.packagesMissing, r.packagesMissingTotal);
+    const nowhere = totalOf(r.logsNowhere, r.logsNowhereTotal);
+    return [
+      ...(notCopied ? [`${notCopied} task log(s) are on a node but not on shared storage: ${list(r.logsNotCopied, notCopied)}`] : []),
+      ...(missing
+        ? [`${missing} package(s) the database indexes have no file in ${deps.sharedPackages}: ${list(r.packagesMissing, missing)}`]
+        : []),
+      ...(nowhere && deps.logsMissingEverywhere === "fail"
+        ? [`${nowhere} completed task(s) have a log nowhere: ${list(r.logsNowhere, nowhere)}`]
+        : []),
+      // Not one log anywhere is not lost history, it is a plan pointing at the wrong folders.
+      ...(r.tasksChecked > 0 && nowhere === r.tasksChecked
+        ? [
+            `none of the ${r.tasksChecked} completed tasks has a log on any node or on shared storage: the plan's TaskLogs folders are probably wrong`,
+          ]
+        : []),
+    ];
+  };
   return {
     id: "verify-copy",
     title: "Prove every task log and indexed package is on shared storage",
     readOnly: true,
     async inspect() {
       // Before the copy, predict from the nodes' folders: what would still be missing afterwards.
-      const r = await check(deps, false);
+      const r = await check(deps, false, deps.fullList);
       const findings: Finding[] = [];
-      if (r.logsNowhere.length)
+      const nowhere = totalOf(r.logsNowhere, r.logsNowhereTotal);
+      const missing = totalOf(r.packagesMissing, r.packagesMissingTotal);
+      if (nowhere)
         findings.push({
           severity: deps.logsMissingEverywhere === "fail" ? "error" : "warning",
           code: "TASK_LOGS_NOWHERE",
-          summary: `${r.logsNowhere.length} completed task(s) have no log on any node: ${list(r.logsNowhere)}`,
+          summary: `${nowhere} completed task(s) have no log on any node: ${list(r.logsNowhere, nowhere)}`,
           fix: "These logs are lost already; the run lists them in its report. Restore them from a backup into a node's TaskLogs folder if you have one.",
         });
-      if (r.packagesMissing.length)
+      if (missing)
         findings.push({
           severity: "error",
           code: "PACKAGES_ON_NO_NODE",
-          summary: `${r.packagesMissing.length} package(s) indexed in the database have no file on any node: ${list(r.packagesMissing)}`,
+          summary: `${missing} package(s) indexed in the database have no file on any node: ${list(r.packagesMissing, missing)}`,
           fix: "Octopus drops index rows whose files are missing when it starts: restore those files into a node's Packages folder (or re-push them) before the run.",
         });
       return {
@@ -147,7 +196,9 @@ export function createVerifyCopyStep(deps: VerifyCopyDeps): Step<VerifyCopyResul
           tasksChecked: r.tasksChecked,
           packagesChecked: r.packagesChecked,
           logsNowhere: r.logsNowhere,
+          logsNowhereTotal: nowhere,
           packagesOnNoNode: r.packagesMissing,
+          packagesOnNoNodeTotal: missing,
         },
       };
     },
@@ -155,10 +206,11 @@ export function createVerifyCopyStep(deps: VerifyCopyDeps): Step<VerifyCopyResul
       const r = await check(deps, true);
       await ctx.checkpoint(r);
       deps.facts.set("verify-copy", r);
-      if (r.logsNowhere.length)
+      const nowhere = totalOf(r.logsNowhere, r.logsNowhereTotal);
+      if (nowhere)
         ctx.emit({
           level: "warn",
-          message: `${r.logsNowhere.length} completed task(s) have a log nowhere: ${list(r.logsNowhere)}`,
+          message: `${nowhere} completed task(s) have a log nowhere: ${list(r.logsNowhere, nowhere)}`,
           data: { tasks: r.logsNowhere },
         });
       const problems = failures(r);

@@ -29,6 +29,7 @@ import { buildTaskLogOwner } from "./task-log-owner.js";
 import { createUndrainStep } from "./undrain.js";
 import { createVerifyCopyStep } from "./verify-copy.js";
 import { createVerifyOctopusStep } from "./verify-octopus.js";
+import type { FullListSink } from "../model/copy-results.js";
 import { COPY_STEP_IDS, type StepId } from "../model/step-ids.js";
 
 export interface BuildStepsOptions {
@@ -46,6 +47,8 @@ export interface BuildStepsOptions {
   pollIntervalMs?: number;
   /** The plan file, for commands printed to the operator. */
   planFile?: string;
+  /** Dry-run: every collision and missing log a preview finds, beyond what the report lists. */
+  fullList?: FullListSink;
 }
 
 export type AnyStep = Step<unknown, StepId>;
@@ -65,6 +68,7 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
   );
   let owner: ReturnType<typeof buildTaskLogOwner> | undefined;
   const copyDeps: CopyStepDeps = {
+    ...(o.fullList ? { fullList: o.fullList } : {}),
     engine,
     jobs,
     stateDir: o.stateDir,
@@ -129,6 +133,7 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     // A log lost before the run cannot be copied by any resume: failing would strand the window
     // with nodes stopped. Listed (and shown by the dry-run) instead; packages still block the start.
     logsMissingEverywhere: "list",
+    ...(o.fullList ? { fullList: o.fullList } : {}),
   });
   const repath = createRepathStep({ plan, ports, facts, target: targetServerFolders(plan, features) });
   const start = createStartServicesStep(serviceDeps);
@@ -202,6 +207,7 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
     flags,
     version,
     facts,
+    ...(env.fullList ? { fullList: env.fullList } : {}),
   });
   return { steps, close: () => ports.inventory.close(), afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a) };
 }

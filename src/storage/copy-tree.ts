@@ -81,6 +81,7 @@ async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Sett
     dryRun: options.dryRun === true,
     signal: options.signal,
     taskLogOwner: options.taskLogOwner,
+    onCollision: options.onCollision,
     reservations: options.dryRun === true ? options.reservations : undefined,
     retry: {
       attempts: options.retryAttempts ?? RETRY_BUDGETS.fileOp.attempts,

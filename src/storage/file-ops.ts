@@ -3,7 +3,7 @@
  * nodeFileOps to make one call fail with EIO, ENOSPC or EACCES (tests run as root, where chmod 000
  * does not stop a read, so an unreadable source can only be simulated here).
  */
-import { lstatSync, promises as fsp, readdirSync } from "node:fs";
+import { lstatSync, opendirSync, promises as fsp } from "node:fs";
 import path from "node:path";
 
 export interface FileStat {
@@ -94,6 +94,46 @@ export interface FileOps {
   realpath(path: string): Promise<string>;
 }
 
+/**
+ * A folder's names in readdirSync's order (strcmp of the UTF-8 bytes), read through opendir a
+ * buffer at a time. readdirSync (libuv scandir) mallocs every entry of the folder at once: for a
+ * million task logs that is ~100 MB the C allocator keeps after it is freed, the largest part of
+ * a dry-run's peak RSS. Listing this way is faster; the sort costs ~0.8 s a million names.
+ */
+export function sortedNames(dirPath: string): string[] {
+  const dir = opendirSync(dirPath, { bufferSize: 1024 });
+  const names: string[] = [];
+  let astral = false;
+  try {
+    for (let d = dir.readSync(); d !== null; d = dir.readSync()) {
+      names.push(d.name);
+      if (!astral && ASTRAL_OR_PRIVATE.test(d.name)) astral = true;
+    }
+  } finally {
+    dir.closeSync();
+  }
+  return astral ? names.sort(byCodePoint) : names.sort();
+}
+
+/** UTF-16 order equals UTF-8 byte order except between surrogate pairs and U+E000-U+FFFF. */
+const ASTRAL_OR_PRIVATE = /[\ud800-\uffff]/;
+
+function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      // Surrogates (code points above U+FFFF) sort after U+E000-U+FFFF in UTF-8.
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 function toStat(s: import("node:fs").Stats): FileStat {
   return { size: s.size, mtimeMs: s.mtimeMs, atimeMs: s.atimeMs, isFile: s.isFile(), isDirectory: s.isDirectory(), dev: s.dev, ino: s.ino };
 }
@@ -126,7 +166,7 @@ export const nodeFileOps: FileOps = {
    * trip per folder made the medium preset's no-op 15-30 % slower, see the README.)
    */
   async *list(dirPath) {
-    const names = readdirSync(dirPath);
+    const names = sortedNames(dirPath);
     const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
     for (let i = 0; i < names.length; i += 256) {
       const chunk: StatDirEntry[] = [];

@@ -26,3 +26,26 @@ export function collectGarbage(): void {
   }
   gc?.();
 }
+
+/** Heap growth since the last collection that triggers the next one (see boundHeap). */
+export const HEAP_GROWTH_LIMIT = 48 * 2 ** 20;
+/** boundHeap looks at the heap once per this many calls (getHeapStatistics costs a few µs). */
+const CHECK_EVERY = 16;
+
+let calls = 0;
+let liveAfterLast = 0;
+
+/**
+ * Called once per listing chunk: collects when the heap has grown by HEAP_GROWTH_LIMIT since the
+ * last collection. A walk allocates ~600 bytes of short-lived objects per file (stat results,
+ * entries, jobs), and the few thousand in flight at each young-generation collection are promoted;
+ * V8 lets that garbage pile up in the old generation until its own limit, which it raises with the
+ * heap: a million-file folder reached 300 MB of heap with 75 MB alive (--trace-gc), 525 MB RSS.
+ * A collection here costs 30-50 ms with a million names alive, a few times per pass.
+ */
+export function boundHeap(): void {
+  if (++calls % CHECK_EVERY !== 0) return;
+  if (v8.getHeapStatistics().used_heap_size - liveAfterLast < HEAP_GROWTH_LIMIT) return;
+  collectGarbage();
+  liveAfterLast = v8.getHeapStatistics().used_heap_size;
+}

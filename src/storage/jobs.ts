@@ -8,6 +8,7 @@ import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
 import { TargetDirIndex, foldName, listedStat, type TargetName } from "./target-index.js";
 import { walkTree, type WalkEntry } from "./walk.js";
+import { boundHeap } from "./heap.js";
 
 export type FileEntry = Extract<WalkEntry, { type: "file" }>;
 
@@ -168,6 +169,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
       if (job) jobs.push(job);
     }
     if (jobs.length > 0) yield jobs;
+    boundHeap();
   }
 }
 

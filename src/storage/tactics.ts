@@ -33,9 +33,14 @@ export interface Settings {
   /** Dry-run only: earlier sources' would-be copies (read) and this source's (recorded). */
   reservations: TargetReservations | undefined;
   retry: { attempts: number; baseDelayMs: number };
+  /** Every collision as it is decided (the summary lists only the first COLLISION_LIMIT). */
+  onCollision: ((c: Collision) => void) | undefined;
   concurrency: number;
   largeConcurrency: number;
 }
+
+/** Collisions listed in a summary; beyond this only counted (collisionsOmitted, collisionsByKind). */
+export const COLLISION_LIMIT = 1000;
 
 /** The node name used for a target copy that loses to an incoming one (we cannot know who wrote it). */
 const EXISTING_TARGET_NODE = "existing-target";
@@ -298,6 +303,11 @@ export class FileTactics {
     const c: Collision = { kind, relPath: job.entry.relPath, targetRelPath: job.targetRelPath, sourceNode: this.s.node, winner, reason };
     if (quarantinedAt) c.quarantinedAt = quarantinedAt;
     if (job.virtualNode !== undefined) c.targetNode = job.virtualNode;
-    this.summary.collisions.push(c);
+    const counts = (this.summary.collisionsByKind ??= {});
+    counts[kind] = (counts[kind] ?? 0) + 1;
+    this.s.onCollision?.(c);
+    // A folder of a million logs can collide a million times: the summary lists the first ones only.
+    if (this.summary.collisions.length < COLLISION_LIMIT) this.summary.collisions.push(c);
+    else this.summary.collisionsOmitted = (this.summary.collisionsOmitted ?? 0) + 1;
   }
 }

@@ -1,4 +1,4 @@
-import type { Collision, CopyError, NameProblem } from "../model/copy-results.js";
+import type { Collision, CollisionKind, CopyError, NameProblem } from "../model/copy-results.js";
 import type { TargetReservations } from "./reservations.js";
 import type { LockOwner } from "./target-lock.js";
 
@@ -66,6 +66,8 @@ export interface CopyOptions {
   reservations?: TargetReservations;
   signal?: AbortSignal;
   onProgress?: (p: CopyProgress) => void;
+  /** Every collision as it is decided (for a full list on disk): the summary lists only the first 1000. */
+  onCollision?: (c: Collision) => void;
   taskLogOwner?: TaskLogOwner;
   /**
    * Who holds the target's lock while this copy writes (a run's id and step); default a copy id of
@@ -80,7 +82,12 @@ export interface CopySummary {
   /** Already at the target with equal size, mtime (and hash). */
   filesSkipped: number;
   bytesSkipped: number;
+  /** The first 1000 collisions (memory stays bounded at a million files); onCollision sees every one. */
   collisions: Collision[];
+  /** Collisions beyond the listed ones, counted only. */
+  collisionsOmitted?: number;
+  /** Every collision, counted by kind (listed or not). */
+  collisionsByKind?: Partial<Record<CollisionKind, number>>;
   nameProblems: NameProblem[];
   /** Files that failed with a count-and-continue error (e.g. unreadable source), with the fix. */
   errors: CopyError[];

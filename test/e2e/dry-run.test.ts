@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { fullSnapshot, scenarios } from "./harness.js";
@@ -37,5 +38,21 @@ describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --deta
     const plain = await s.cliWithEnv(wrongKey, "dry-run", s.planFile, "--workflow", "repair");
     expect(plain.code).toBe(1);
     expect(plain.stdout).toContain("A run would stop: fix the errors below first.");
+  });
+
+  it("--full-list writes every collision the report counts, one JSON line each, and the report still goes to stdout", async () => {
+    const s = await scenario();
+    const file = path.join(path.dirname(s.planFile), "full-list.jsonl");
+    const dry = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--json", "--full-list", file);
+    expect(dry.code, dry.stderr).toBe(0);
+    const report = dry.lines[0] as { collisionTotals: { total: number } };
+    const lines = readFileSync(file, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { list: string; step: string; folder: string });
+    const collisions = lines.filter((l) => l.list === "collision");
+    expect(report.collisionTotals.total).toBeGreaterThan(0);
+    expect(collisions).toHaveLength(report.collisionTotals.total);
+    for (const c of collisions) expect(c).toMatchObject({ step: expect.stringMatching(/^copy-/), folder: expect.any(String) });
   });
 });

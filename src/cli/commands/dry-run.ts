@@ -20,6 +20,7 @@ interface DryRunFlags {
   outputFormat?: "json" | "table" | "basic";
   cancelTasks?: boolean;
   verifyAll?: boolean;
+  fullList?: string;
 }
 
 export function register(program: Command, context: VerbContext = {}): void {
@@ -53,6 +54,7 @@ export function register(program: Command, context: VerbContext = {}): void {
         "basic",
       ]),
     )
+    .option("--full-list <file>", "also write every collision and missing task log as JSON Lines (the report lists the first ones)")
     .option("--cancel-tasks", "preview a run that cancels tasks still running at the drain deadline")
     .option("--verify-all", "preview a run that reads every task log through every node")
     .addHelpText(
@@ -75,6 +77,7 @@ export function register(program: Command, context: VerbContext = {}): void {
               out: flags.out,
               ...(tolerance ? { changeSet: tolerance } : {}),
               flags: stepFlags,
+              ...(flags.fullList ? { fullList: flags.fullList } : {}),
               redactor,
               signal,
             }),

@@ -117,6 +117,12 @@ export class TokenWriter {
     this.len += bytes;
     return this;
   }
+  /** A string as UTF-16LE, written in place (no intermediate Buffer: this runs per value of every row). */
+  utf16(s: string): this {
+    this.ensure(s.length * 2);
+    this.len += this.buf.write(s, this.len, "utf16le");
+    return this;
+  }
   raw(b: Buffer): this {
     this.ensure(b.length);
     b.copy(this.buf, this.len);
@@ -315,12 +321,13 @@ function writeValue(w: TokenWriter, c: WireColumn, v: unknown): void {
   switch (c.type) {
     case "nvarchar": {
       if (isNull) {
-        w.u64(0xffffffffffffffffn);
+        w.u32(0xffffffff).u32(0xffffffff); // PLP NULL: eight 0xFF bytes
         return;
       }
-      const bytes = Buffer.from(typeof v === "string" ? v : String(v), "utf16le");
-      w.u64(BigInt(bytes.length));
-      if (bytes.length > 0) w.u32(bytes.length).raw(bytes);
+      // Total length (8 bytes: a string here is far below 4 GiB), one chunk, terminator.
+      const s = typeof v === "string" ? v : String(v);
+      w.u32(s.length * 2).u32(0);
+      if (s.length > 0) w.u32(s.length * 2).utf16(s);
       w.u32(0); // PLP terminator
       return;
     }
