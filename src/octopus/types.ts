@@ -5,6 +5,8 @@
  * Field names follow reference/octopus.md.
  */
 
+import type { DatabaseHaFacts } from "./sql/ha-probe.js";
+
 /** Cluster-wide maintenance mode: REST GET/PUT /api/maintenanceconfiguration. */
 export interface MaintenanceMode {
   isOn(): Promise<boolean>;
@@ -173,6 +175,8 @@ export interface DatabaseInventory {
   nodes(): Promise<NodeRow[]>;
   /** Whether the SQL connection is encrypted (report it; warn when not). */
   connectionInfo(): Promise<{ encrypted: boolean; server: string; database: string }>;
+  /** Whether the database itself is highly available (read-only; unanswerable questions come back as unknown). */
+  databaseHa?(): Promise<DatabaseHaFacts>;
   close(): Promise<void>;
 }
 

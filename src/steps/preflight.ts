@@ -7,6 +7,7 @@
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import type { Plan } from "../plan/schema.js";
+import { databaseHaFindings } from "./database-ha.js";
 import type { DatabaseInventory, NodeServices, SchemaShape, ServerNodes, VersionProbe } from "../octopus/types.js";
 import type { FolderKind } from "../model/folders.js";
 import { featuresOf, type VersionFeatures } from "../octopus/versions.js";
@@ -133,6 +134,7 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
 
   // A failed login or an unreachable server is reported once, by the probe, not again here.
   const sqlEncrypted = sqlReached ? await connectionEncryption(ports.inventory, findings) : undefined;
+  if (sqlEncrypted !== undefined && ports.inventory.databaseHa) findings.push(...databaseHaFindings(await ports.inventory.databaseHa()));
 
   // The API root answers without a key: the node list is what proves the key is accepted.
   let apiOk = version !== "unknown";

@@ -14,6 +14,8 @@ export { ControlError, standinMachines } from "./machine-client.js";
 export type { StandinMachines } from "./machine-client.js";
 export { HOME, runOctopusServer } from "./octopus-server.js";
 export type { ExeResult } from "./octopus-server.js";
+export { DATABASE_HA_CONFIGURATIONS, DATABASE_HA_ENV } from "./database-ha.js";
+export type { DatabaseHaConfiguration } from "./database-ha.js";
 export { octopusRows, octopusTables } from "./octopus-tables.js";
 export type { ColumnDef, Row, TableDef } from "./octopus-tables.js";
 export { createSqlEngine } from "./sql-engine.js";

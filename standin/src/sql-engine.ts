@@ -9,6 +9,7 @@
  */
 import { createRequire } from "node:module";
 import initSqlJs, { type Database, type SqlJsStatic, type SqlValue, type Statement } from "sql.js";
+import { deniedDmv, haCatalog, OCTOPUS_DATABASE_ID, serverProperty, type DatabaseHaConfiguration } from "./database-ha.js";
 import type { ClusterState } from "./model.js";
 import { octopusRows, octopusTables, type TableDef } from "./octopus-tables.js";
 import { SqlServerError, type SqlColumnType, type SqlHandler, type SqlResultSet } from "./tds/server.js";
@@ -61,6 +62,8 @@ export interface SqlEngineOptions {
    */
   maxStalenessMs?: number;
   now?: () => number;
+  /** How highly available the server claims to be (default standalone). */
+  databaseHa?: DatabaseHaConfiguration;
 }
 
 export function createSqlEngine(source: ClusterStateSource, options: SqlEngineOptions = {}): SqlHandler {
@@ -71,7 +74,7 @@ export function createSqlEngine(source: ClusterStateSource, options: SqlEngineOp
     const SQL = await loadSqlJs();
     const revision = source.revision();
     if (current && (current.revision === revision || now() - current.builtAt < (options.maxStalenessMs ?? 0))) return current;
-    const next = new Snapshot(materialise(SQL, source.state()), revision, now());
+    const next = new Snapshot(materialise(SQL, source.state(), options.databaseHa ?? "standalone"), revision, now());
     current?.retire();
     current = next;
     return next;
@@ -79,7 +82,10 @@ export function createSqlEngine(source: ClusterStateSource, options: SqlEngineOp
 
   return {
     async execute(text: string, params: Record<string, unknown>): Promise<SqlResultSet[]> {
-      const query = rewriteTsql(text);
+      const denied = deniedDmv(options.databaseHa ?? "standalone", text);
+      if (denied) throw denied;
+      // Three-part msdb names: msdb.dbo is the attached database msdb_dbo.
+      const query = rewriteTsql(text.replace(/\bmsdb\.dbo\./gi, "msdb_dbo."));
       const bindings: Record<string, SqlValue> = {};
       for (const name of query.params) {
         const key = Object.keys(params).find((k) => k.toLowerCase() === name.toLowerCase());
@@ -93,7 +99,7 @@ export function createSqlEngine(source: ClusterStateSource, options: SqlEngineOp
         // Prepare first: it names a missing table or column the way SQLite's parser sees it.
         stmt = snap.db.prepare(query.sql);
       } catch (error) {
-        throw sqlServerErrorFromSqlite(error instanceof Error ? error.message : String(error));
+        throw sqlServerErrorFromSqlite((error instanceof Error ? error.message : String(error)).replace(/msdb_dbo\./g, "msdb.dbo."));
       }
       try {
         stmt.bind(bindings);
@@ -108,10 +114,14 @@ export function createSqlEngine(source: ClusterStateSource, options: SqlEngineOp
   };
 }
 
-function materialise(SQL: SqlJsStatic, state: ClusterState): Database {
+function materialise(SQL: SqlJsStatic, state: ClusterState, ha: DatabaseHaConfiguration): Database {
   const db = new SQL.Database();
   try {
-    for (const schema of ["dbo", "INFORMATION_SCHEMA", "sys"]) db.run(`ATTACH DATABASE ':memory:' AS ${schema}`);
+    for (const schema of ["dbo", "INFORMATION_SCHEMA", "sys", ...(ha === "azure-sql-database" ? [] : ["msdb_dbo"])])
+      db.run(`ATTACH DATABASE ':memory:' AS ${schema}`);
+    db.create_function("SERVERPROPERTY", (name: unknown) => serverProperty(ha, name));
+    db.create_function("DB_ID", () => OCTOPUS_DATABASE_ID);
+    db.create_function("DB_NAME", () => "Octopus");
     const tables = octopusTables(state.schema);
     db.run("BEGIN");
     for (const t of tables) {
@@ -129,6 +139,10 @@ function materialise(SQL: SqlJsStatic, state: ClusterState): Database {
         rows.get(t.name) ?? [],
       );
     createCatalog(db, tables);
+    for (const t of haCatalog(ha)) {
+      db.run(`CREATE TABLE ${t.name} (${t.columns.map((c) => `[${c}]`).join(", ")})`);
+      insertAll(db, t.name, t.columns, t.rows);
+    }
     db.run("COMMIT");
     return db;
   } catch (error) {

@@ -4,6 +4,7 @@
  * API and a control file in the data dir), and the TDS endpoint when that module is present.
  */
 import { startTdsServer, type TdsFaults } from "./tds/server.js";
+import { parseDatabaseHaConfiguration, type DatabaseHaConfiguration } from "./database-ha.js";
 import { createSqlEngine } from "./sql-engine.js";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -33,6 +34,11 @@ export interface StandinOptions {
   port?: number;
   /** Start the TDS endpoint when its module is built in (default true). */
   sql?: boolean;
+  /**
+   * How highly available the SQL endpoint claims the database is (database-ha.ts; default "standalone").
+   * A string so the `standin` verb can pass a flag through; an unknown name refuses to start.
+   */
+  databaseHa?: DatabaseHaConfiguration | string;
   apiKey?: string;
   /** Start from <data>/state.json when it exists, and write it back on close. */
   snapshot?: boolean;
@@ -109,6 +115,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   if (options.seedTasks && cluster.tasks().length === 0)
     cluster.seedHistory({ tasksPerNode: options.seedTasks, artifactsPerTask: 1, packagesPerNode: 2, scheduledJobLogs: true });
 
+  const databaseHa = parseDatabaseHaConfiguration(options.databaseHa ?? "standalone", "databaseHa");
   const apiKey = options.apiKey ?? `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
   const userApiKey = `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
   const controlToken = randomBytes(24).toString("hex");
@@ -127,7 +134,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     port: options.port,
     controlExtensions: { "sql-faults": (body) => sql?.setFaults(body) },
   });
-  if (options.sql !== false) sql = await startSqlEndpoint(cluster);
+  if (options.sql !== false) sql = await startSqlEndpoint(cluster, databaseHa);
   const stopClock = options.clock === "manual" ? () => undefined : cluster.startRealTimeDriver();
 
   const controlFile = path.join(dataDir, CONTROL_FILE);
@@ -202,7 +209,7 @@ function shellQuote(s: string): string {
 }
 
 /** The cluster seen over TDS: the real mssql driver connects here and reads the simulated Octopus tables. */
-async function startSqlEndpoint(cluster: Cluster): Promise<SqlEndpoint | undefined> {
+async function startSqlEndpoint(cluster: Cluster, databaseHa: DatabaseHaConfiguration): Promise<SqlEndpoint | undefined> {
   const password = `Sa-${randomBytes(12).toString("hex")}`;
   const server = await startTdsServer({
     host: "127.0.0.1",
@@ -210,7 +217,7 @@ async function startSqlEndpoint(cluster: Cluster): Promise<SqlEndpoint | undefin
     user: "octoha_reader",
     password,
     database: "Octopus",
-    handler: createSqlEngine(cluster),
+    handler: createSqlEngine(cluster, { databaseHa }),
   });
   return {
     connectionString: server.connectionString,

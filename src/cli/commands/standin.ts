@@ -13,6 +13,7 @@ interface StandinFlags {
   taskDurationMs: string;
   startupMs: string;
   port: string;
+  databaseHa?: string;
   json?: boolean;
 }
 
@@ -30,6 +31,12 @@ export function register(program: Command): void {
     .option("--task-duration-ms <ms>", "how long a queued task runs once picked up", "30000")
     .option("--startup-ms <ms>", "how long a started node answers 503 before it serves requests", "2000")
     .option("--port <port>", "port of the load-balanced URL (0 = any free port)", "0")
+    .option(
+      "--database-ha <config>",
+      "how highly available the SQL endpoint claims the database is: standalone, failover-cluster-instance, availability-group, " +
+        "availability-group-multi-subnet, azure-sql-database, managed-instance, mirroring, log-shipping, published, " +
+        "no-view-server-state (default: $OCTOHA_STANDIN_DB_HA, else standalone)",
+    )
     .option("--json", "print only the JSON line (no human summary on stderr)")
     .action(async (flags: StandinFlags) => {
       const nodes = Number(flags.nodes);
@@ -68,6 +75,7 @@ export function register(program: Command): void {
         taskDurationMs: Number(flags.taskDurationMs),
         startupMs: Number(flags.startupMs),
         port: Number(flags.port),
+        databaseHa: flags.databaseHa ?? (process.env.OCTOHA_STANDIN_DB_HA || undefined),
         // The stand-in's own throwaway key; a fixed one may come from the environment, never argv.
         apiKey: process.env.OCTOHA_STANDIN_API_KEY || undefined,
       });

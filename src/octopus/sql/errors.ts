@@ -18,6 +18,8 @@ interface DriverError {
   message?: string;
   originalError?: DriverError & { errors?: DriverError[] };
   errors?: DriverError[];
+  /** mssql puts the errors before the last one here (tedious: 300 "VIEW SERVER STATE permission was denied" before 297). */
+  precedingErrors?: DriverError[];
 }
 
 /** The SQL Server error numbers anywhere in the error (tedious nests login errors). */
@@ -27,6 +29,7 @@ function numbersOf(e: DriverError | undefined, depth = 0): number[] {
     ...(typeof e.number === "number" ? [e.number] : []),
     ...numbersOf(e.originalError, depth + 1),
     ...(e.errors ?? []).flatMap((x) => numbersOf(x, depth + 1)),
+    ...(e.precedingErrors ?? []).flatMap((x) => numbersOf(x, depth + 1)),
   ];
 }
 
@@ -114,5 +117,5 @@ export function toOctohaError(error: unknown, ctx: SqlErrorContext): OctohaError
 function redactedCause(e: DriverError, message: string): Error {
   const cause = new Error(message);
   cause.name = e.name ?? "Error";
-  return Object.assign(cause, { code: e.code, number: e.number });
+  return Object.assign(cause, { code: e.code, number: e.number, numbers: numbersOf(e) });
 }

@@ -13,6 +13,7 @@ import { retry, RETRY_BUDGETS } from "../../shared/retry.js";
 import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
 import { ACCEPTED_CONNECTION_STRINGS, connectionStringProblem } from "./connection-string.js";
 import { toOctohaError } from "./errors.js";
+import { probeDatabaseHa, type DatabaseHaFacts } from "./ha-probe.js";
 import { nodesSql, packagePageSql, PROBE_SQL, taskPageSql } from "./queries.js";
 import { decideSchema, foundColumns, type ProbedSchema } from "./schema-probe.js";
 
@@ -259,6 +260,15 @@ class SqlInventory implements DatabaseInventory {
       ...(typeof r.MaxConcurrentTasks === "number" ? { maxConcurrentTasks: r.MaxConcurrentTasks } : {}),
       ...(typeof r.IsInMaintenanceMode === "boolean" ? { isDraining: r.IsInMaintenanceMode } : {}),
     }));
+  }
+
+  /** Whether the database is itself highly available; each question degrades to "unknown" on its own (ha-probe.ts). */
+  async databaseHa(): Promise<DatabaseHaFacts> {
+    const options = (this.config.options ?? {}) as { multiSubnetFailover?: boolean };
+    return probeDatabaseHa(
+      { rows: <T>(text: string) => this.query<T>(text, "probing whether the Octopus database is highly available") },
+      { server: this.serverName(), multiSubnetFailover: options.multiSubnetFailover === true, login: this.config.user ?? "octoha-login" },
+    );
   }
 
   async connectionInfo(): Promise<{ encrypted: boolean; server: string; database: string }> {

@@ -323,6 +323,7 @@ export class TdsConnection {
 
   private respondError(endKind: DoneKind, error: SqlServerError): void {
     const w = new TokenWriter(256);
+    for (const before of error.preceding) writeError(w, toMessage(before));
     writeError(w, toMessage(error));
     writeDone(w, endKind, DoneStatus.Error);
     this.send(w.take(), PacketType.TabularResult);

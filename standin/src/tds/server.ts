@@ -30,6 +30,8 @@ export class SqlServerError extends Error {
     message: string,
     readonly state = 1,
     readonly severity = 16,
+    /** Errors SQL Server sends before this one in the same response (300 before 297 for a denied DMV). */
+    readonly preceding: SqlServerError[] = [],
   ) {
     super(message);
     this.name = "SqlServerError";
