@@ -238,8 +238,8 @@ async function copyRound(base, r, delayFor) {
 
 // ---- repair rounds --------------------------------------------------------------------------
 async function repairRound(base, r, delayFor) {
-  const { startStandin } = await dist("standin/standin.js");
-  const { demoPlan } = await dist("standin/demo.js");
+  const { startStandin } = await import("@octoha/standin");
+  const { demoPlan } = await dist("demo/demo.js");
   const { readJournal } = await dist("runner/journal.js");
   const dir = path.join(base, `r${r}`);
   const standin = await startStandin({ dataDir: path.join(dir, "cluster"), nodes: 2, seedTasks: 8 });
