@@ -223,3 +223,35 @@ describe("more nodes, the migration and a rollback through the remote recipes", 
     expect(starts.map((c) => c.argv[0])).toEqual(["\\\\OCTO1", "\\\\OCTO2"]);
   });
 });
+
+// The issue's matrix: repair and migrate with three nodes through sc, WinRM and free-form argv (the
+// demo plan's own recipe: each node's own Octopus.Server), every node stopped and started on its machine.
+describe.each(["sc", "winrm", "argv"] as const)("three nodes through the %s recipe", (kind) => {
+  it.each([
+    ["repair", "repair"],
+    ["migration", "run"],
+  ])("a %s ends with every node running and every task log open through every node", async (_name, verb) => {
+    const s = await scenario({ standin: { nodes: 3, seedTasks: 2 } });
+    if (kind !== "argv") await withRecipe(s, kind);
+    else expect(s.plan.nodes.map((n) => n.control?.kind)).toEqual(["argv", "argv", "argv"]);
+    const r = await s.cli(verb, s.planFile, "--yes", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    expect(await unreadableLogs(s)).toEqual([]);
+    const state = s.standin.cluster.state();
+    expect(state.nodes.map((n) => [n.name, n.running, n.effectiveFolders.taskLogs])).toEqual(
+      ["OCTO1", "OCTO2", "OCTO3"].map((name) => [name, true, "\\\\fs01\\OctopusShared\\TaskLogs"]),
+    );
+  });
+});
+
+it("a two-node migration (`run`) through sc ends with both nodes on the shared folders", async () => {
+  const s = await scenario();
+  await withRecipe(s, "sc");
+  const r = await s.cli("run", s.planFile, "--yes", "--json");
+  expect(r.code, r.stderr).toBe(0);
+  expect(await unreadableLogs(s)).toEqual([]);
+  expect(s.standin.cluster.state().nodes.map((n) => [n.name, n.running, n.effectiveFolders.taskLogs])).toEqual([
+    ["OCTO1", true, "\\\\fs01\\OctopusShared\\TaskLogs"],
+    ["OCTO2", true, "\\\\fs01\\OctopusShared\\TaskLogs"],
+  ]);
+});
