@@ -8,43 +8,8 @@ const dist = new URL("../dist/", import.meta.url);
 const [tasks = "100000", pageSize = "5000"] = process.argv.slice(2).filter((a) => a !== "--serve");
 
 if (process.argv.includes("--serve")) {
-  // The stand-in is the workspace standin/ (built by npm run build), reached by its package name.
-  const { startTdsServer, createSqlEngine } = await import("@octoha/standin");
-  const n = Number(tasks);
-  const state = {
-    version: "2022.4.3963",
-    schema: "2018+",
-    isInMaintenanceMode: false,
-    folders: { taskLogs: "C:\\Octopus\\TaskLogs", artifacts: "C:\\Octopus\\Artifacts", packages: "C:\\Octopus\\Packages" },
-    nodes: ["OCTO1", "OCTO2"].map((name) => ({
-      id: `OctopusServerNodes-${name}`,
-      name,
-      maxConcurrentTasks: 5,
-      isDraining: false,
-      lastSeen: "2026-01-01T00:00:00.000Z",
-      running: true,
-      effectiveFolders: { taskLogs: "", artifacts: "", packages: "" },
-      pathMap: [],
-    })),
-    tasks: Array.from({ length: n }, (_, i) => ({
-      id: `ServerTasks-${i + 1}`,
-      name: "Deploy",
-      description: `Deploy ${i + 1}`,
-      state: "Success",
-      serverNode: i % 2 ? "OCTO1" : "OCTO2",
-      queueTime: "2026-01-01T00:00:00.000Z",
-      startTime: "2026-01-01T00:00:00.000Z",
-      completedTime: "2026-01-01T00:01:00.000Z",
-      spaceId: "Spaces-1",
-      isSystem: false,
-      logFileName: "",
-    })),
-    packages: [],
-  };
-  const engine = createSqlEngine({ state: () => state, revision: () => 1 });
-  await engine.execute("SELECT COUNT(*) FROM dbo.ServerTask", {}); // materialise before timing
-  const server = await startTdsServer({ user: "bench", password: "Bench-Pass-1", database: "Octopus", handler: engine });
-  process.send({ connectionString: server.connectionString });
+  const { serveCompletedTasks } = await import("./task-server.mjs");
+  process.send({ connectionString: await serveCompletedTasks(Number(tasks)) });
 } else {
   const child = fork(fileURLToPath(import.meta.url), [tasks, pageSize, "--serve"], { stdio: "inherit" });
   const { connectionString } = await new Promise((resolve) => child.once("message", resolve));

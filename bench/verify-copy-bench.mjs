@@ -15,43 +15,8 @@ for (let i = 2; i < process.argv.length; i += 2)
   o[process.argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = process.argv[i + 1];
 
 if (o.serve) {
-  const { startTdsServer, createSqlEngine } = await import("@octoha/standin");
-  const n = Number(o.tasks);
-  const node = (i) => ({
-    id: `OctopusServerNodes-OCTO${i}`,
-    name: `OCTO${i}`,
-    maxConcurrentTasks: 5,
-    isDraining: false,
-    lastSeen: "2026-01-01T00:00:00.000Z",
-    running: true,
-    effectiveFolders: { taskLogs: "", artifacts: "", packages: "" },
-    pathMap: [],
-  });
-  const state = {
-    version: "2022.4.3963",
-    schema: "2018+",
-    isInMaintenanceMode: false,
-    folders: { taskLogs: "C:\\Octopus\\TaskLogs", artifacts: "C:\\Octopus\\Artifacts", packages: "C:\\Octopus\\Packages" },
-    nodes: [node(1), node(2)],
-    tasks: Array.from({ length: n }, (_, i) => ({
-      id: `ServerTasks-${i + 1}`,
-      name: "Deploy",
-      description: `Deploy ${i + 1}`,
-      state: "Success",
-      serverNode: i % 2 ? "OCTO1" : "OCTO2",
-      queueTime: "2026-01-01T00:00:00.000Z",
-      startTime: "2026-01-01T00:00:00.000Z",
-      completedTime: "2026-01-01T00:01:00.000Z",
-      spaceId: "Spaces-1",
-      isSystem: false,
-      logFileName: "",
-    })),
-    packages: [],
-  };
-  const engine = createSqlEngine({ state: () => state, revision: () => 1 });
-  await engine.execute("SELECT COUNT(*) FROM dbo.ServerTask", {}); // materialise before timing
-  const server = await startTdsServer({ user: "bench", password: "Bench-Pass-1", database: "Octopus", handler: engine });
-  process.send({ connectionString: server.connectionString });
+  const { serveCompletedTasks } = await import("./task-server.mjs");
+  process.send({ connectionString: await serveCompletedTasks(Number(o.tasks)) });
   process.on("message", () => process.exit(0));
 } else {
   if (!o.nodeLogs) throw new Error("--node-logs DIR is required (a node's TaskLogs folder)");
