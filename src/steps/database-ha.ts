@@ -86,7 +86,9 @@ function listenerFindings(facts: DatabaseHaFacts, ag: NonNullable<DatabaseHaFact
   const listeners = ag.listeners;
   if (!listeners) return [];
   const host = facts.connection.server.split(/[,\\]/)[0]?.replace(/^tcp:/i, "").toLowerCase() ?? "";
-  const named = listeners.find((l) => l.dnsName.toLowerCase() === host || host.startsWith(`${l.dnsName.toLowerCase()}.`));
+  const named = listeners.find(
+    (l) => l.dnsName.toLowerCase() === host || host.startsWith(`${l.dnsName.toLowerCase()}.`) || l.ipAddresses.includes(host),
+  );
   const findings: Finding[] = [];
   if (listeners.length === 0 || !named)
     findings.push({

@@ -52,6 +52,23 @@ describe("the database HA probe against the stand-in", () => {
       }
     });
 
+  it("a connection string that names the listener by one of its IP addresses is the listener", async () => {
+    standin = await startTestStandin({ sql: true, databaseHa: "availability-group-multi-subnet" });
+    const inventory = createInventory(standin.sqlConnectionString!);
+    try {
+      const facts = await inventory.databaseHa!();
+      expect(facts.availabilityGroup?.listeners).toEqual([{ dnsName: "octopus-ag", subnets: 2, ipAddresses: ["10.0.1.50", "10.0.2.50"] }]);
+      for (const server of ["10.0.2.50", "tcp:10.0.1.50,1433", "octopus-ag.corp.example"]) {
+        const codes = databaseHaFindings({ ...facts, connection: { ...facts.connection, server } }).map((f) => f.code);
+        expect(codes, server).toEqual(["DB_HA_KIND", "DB_HA_MULTISUBNET"]);
+      }
+      const other = databaseHaFindings({ ...facts, connection: { ...facts.connection, server: "10.0.3.50" } }).map((f) => f.code);
+      expect(other).toContain("DB_HA_NOT_LISTENER");
+    } finally {
+      await inventory.close();
+    }
+  });
+
   it("a login without VIEW SERVER STATE: 'unknown' with the GRANT naming the login, no kind claimed", async () => {
     standin = await startTestStandin({ sql: true, databaseHa: "no-view-server-state" });
     const inventory = createInventory(standin.sqlConnectionString!);

@@ -23,8 +23,8 @@ export interface AvailabilityGroupFacts {
   name: string;
   replicas: number;
   synchronousReplicas: number;
-  /** Listener DNS names and how many distinct subnets each spans; undefined when unreadable. */
-  listeners?: { dnsName: string; subnets: number }[];
+  /** Listener DNS names, their IP addresses and how many distinct subnets each spans; undefined when unreadable. */
+  listeners?: { dnsName: string; subnets: number; ipAddresses: string[] }[];
 }
 
 export interface DatabaseHaFacts {
@@ -77,11 +77,12 @@ export const HA_SQL = {
     "FROM sys.dm_hadr_database_replica_states drs JOIN sys.availability_groups ag ON ag.group_id = drs.group_id " +
     "WHERE drs.database_id = DB_ID() AND drs.is_local = 1",
   listeners:
-    "SELECT l.dns_name AS DnsName, COUNT(DISTINCT ip.network_subnet_ip) AS Subnets " +
+    // One row per listener address: a connection string may name the listener by one of its IPs.
+    "SELECT l.dns_name AS DnsName, ip.ip_address AS IpAddress, ip.network_subnet_ip AS SubnetIp " +
     "FROM sys.availability_group_listeners l " +
     "JOIN sys.availability_group_listener_ip_addresses ip ON ip.listener_id = l.listener_id " +
     "JOIN sys.dm_hadr_database_replica_states drs ON drs.group_id = l.group_id " +
-    "WHERE drs.database_id = DB_ID() AND drs.is_local = 1 GROUP BY l.dns_name",
+    "WHERE drs.database_id = DB_ID() AND drs.is_local = 1",
   mirroring:
     "SELECT CASE WHEN mirroring_guid IS NULL THEN 0 ELSE 1 END AS Mirrored FROM sys.database_mirroring WHERE database_id = DB_ID()",
   logShipping: "SELECT COUNT(*) AS Primaries FROM msdb.dbo.log_shipping_primary_databases WHERE primary_database = DB_NAME()",
@@ -171,9 +172,20 @@ async function probeAvailabilityGroup(reader: SqlReader, login: string, facts: D
   const first = ag.rows[0];
   if (!first) return;
   facts.availabilityGroup = { name: first.AgName, replicas: first.Replicas, synchronousReplicas: first.SyncReplicas };
-  const listeners = await ask<{ DnsName: string; Subnets: number }>(reader, "listeners", login);
-  if (listeners.ok) facts.availabilityGroup.listeners = listeners.rows.map((l) => ({ dnsName: l.DnsName, subnets: l.Subnets }));
+  const listeners = await ask<{ DnsName: string; IpAddress: string; SubnetIp: string }>(reader, "listeners", login);
+  if (listeners.ok) facts.availabilityGroup.listeners = groupListeners(listeners.rows);
   else facts.unknown.push(listeners.unknown);
+}
+
+function groupListeners(rows: { DnsName: string; IpAddress: string; SubnetIp: string }[]): AvailabilityGroupFacts["listeners"] {
+  const byName = new Map<string, { ips: Set<string>; subnets: Set<string> }>();
+  for (const row of rows) {
+    const entry = byName.get(row.DnsName) ?? { ips: new Set<string>(), subnets: new Set<string>() };
+    entry.ips.add(row.IpAddress);
+    entry.subnets.add(row.SubnetIp);
+    byName.set(row.DnsName, entry);
+  }
+  return [...byName].map(([dnsName, e]) => ({ dnsName, subnets: e.subnets.size, ipAddresses: [...e.ips] }));
 }
 
 async function probeMirroringAndLogShipping(reader: SqlReader, login: string, facts: DatabaseHaFacts): Promise<void> {
