@@ -2,7 +2,7 @@
  * The command line's only way out to the terminal: everything passes the redactor, and errors
  * become exit codes in one place (OctohaError carries its own; anything else is a bug: 1).
  */
-import { Option, type Command } from "commander";
+import { Option, type Command, type CommanderError } from "commander";
 import { OctohaError, InputError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { redactor } from "../shared/redact.js";
@@ -103,6 +103,30 @@ function describeError(error: unknown): string {
   // Issues not already spelled out in the message (plan errors list theirs) are listed under it.
   const extra = error instanceof InputError ? error.issues.filter((i) => !error.message.includes(i.split(": ")[0] ?? i)) : [];
   return `${error.describe()}${extra.map((i) => `\n  ${i}`).join("")}`;
+}
+
+/**
+ * Commander's usage errors (missing argument, unknown option, bad choice; it has printed the text)
+ * are bad input: exit 2, not its 1, and with --json the error envelope like any other bad input.
+ */
+export function exitOnUsageError(error: CommanderError, argv: readonly string[] = process.argv): never {
+  if (error.exitCode === 0) process.exit(ExitCode.Done); // --help, --version
+  const args = argv.slice(2);
+  const json = args.some(
+    (a, i) => a === "--json" || /^(-f|--output-format)=?json$/.test(a) || (/^(-f|--output-format)$/.test(a) && args[i + 1] === "json"),
+  );
+  if (json) {
+    const message = error.message.replace(/^error: /, "");
+    const envelope: ErrorEnvelope = {
+      type: "error",
+      ok: false,
+      command: args[0] ?? "octoha",
+      exitCode: ExitCode.BadInput,
+      error: { code: "USAGE", message },
+    };
+    out(JSON.stringify(redactor.redactValue(envelope)));
+  }
+  process.exit(ExitCode.BadInput);
 }
 
 export interface OutputFlags {

@@ -86,6 +86,24 @@ describe("the JSON result envelope", { timeout: 60_000 }, () => {
     expect(badPhase.stderr).toContain('octoha: --phase must be "preseed" (got "later")');
   });
 
+  it("a usage error (missing argument, bad choice) is bad input: exit 2 and, with --json or -f json, the error envelope", async () => {
+    const cases: [string[], string, RegExp][] = [
+      [["check", "--json"], "check", /missing required argument 'plan'/],
+      [["copy", "a", "b", "--verify", "md5", "--json"], "copy", /--verify <mode>' argument 'md5' is invalid/],
+      [["dry-run", "plan.json", "--workflow", "nope", "-f", "json"], "dry-run", /--workflow <name>' argument 'nope' is invalid/],
+    ];
+    for (const [args, command, message] of cases) {
+      const r = await runCli(args, { env: cleanEnv() });
+      expect(r.code, command).toBe(2);
+      expect(r.stdout.trim().split("\n"), command).toHaveLength(1);
+      expect(errorOf(r.stdout, command, 2)).toMatchObject({ code: "USAGE", message: expect.stringMatching(message) });
+      expect(r.stderr, command).toMatch(message);
+    }
+    const text = await runCli(["check"], { env: cleanEnv() });
+    expect(text.code).toBe(2);
+    expect(text.stdout).toBe("");
+  });
+
   it("unlock --json passes its result through the redactor: a secret in the lock file's holder is not printed", () =>
     withTempDir(async (dir) => {
       const stateDir = path.join(dir, "state");

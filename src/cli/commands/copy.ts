@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { LABEL_RULE, labelProblem } from "../../shared/names.js";
 import { withInterrupts, type InterruptMessages } from "../interrupts.js";
-import { outResult, reportError } from "../output.js";
+import { exitOnUsageError, outResult, reportError } from "../output.js";
 import { createProgressRenderer } from "../../report/progress.js";
 import { renderCopySummaryText } from "../../report/copy-summary.js";
 import { copyTree, DEFAULT_CONCURRENCY, STATE_FOLDER, type CollisionPolicy, type VerifyMode } from "../../storage/index.js";
@@ -59,7 +59,7 @@ export function register(program: Command): void {
     .option("--dry-run", "report what would be copied; write nothing")
     .option("--json", "print the summary as one JSON line (the result envelope) on stdout")
     // Bad flags are bad input (exit 2), not a failed copy (commander's default is 1).
-    .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.Done : ExitCode.BadInput))
+    .exitOverride((error) => exitOnUsageError(error))
     .addHelpText(
       "after",
       "\nExit codes: 0 done, 1 a file failed (listed), 2 bad input, 3 interrupted (re-run to resume).\nExample: octoha copy /mnt/node1/TaskLogs /mnt/shared/TaskLogs --node OCTO1",
