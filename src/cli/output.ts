@@ -2,7 +2,7 @@
  * The command line's only way out to the terminal: everything passes the redactor, and errors
  * become exit codes in one place (OctohaError carries its own; anything else is a bug: 1).
  */
-import { Option, type Command } from "commander";
+import { Option, type Command, type CommanderError } from "commander";
 import { OctohaError, InputError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { redactor } from "../shared/redact.js";
@@ -15,8 +15,41 @@ export function err(text: string): void {
   process.stderr.write(redactor.redact(text.endsWith("\n") ? text : `${text}\n`));
 }
 
-export function outJson(value: unknown): void {
-  out(JSON.stringify(redactor.redactValue(value), null, 2));
+/**
+ * Every verb's result, as JSON: one line on stdout, the last one (after a run's progress events), so a
+ * reader takes stdout's last line and finds either this or the ErrorEnvelope. `ok` is false when the
+ * verb finished but did not do what was asked (a failed check, a run stopped at a gate: exit 1, 3).
+ */
+export interface ResultEnvelope {
+  type: "result";
+  ok: boolean;
+  command: string;
+  exitCode: number;
+  result: unknown;
+}
+
+/** What a verb's body hands back: its exit code and the value its --json result carries. */
+export interface VerbResult {
+  exitCode: number;
+  result: unknown;
+  /** When the exit code alone does not say it (rollback's 4 is what was asked); default: exit 0 or 10. */
+  ok?: boolean;
+  /** Strings printed as they are, not redacted: only what the verb exists to hand over (the stand-in's own key). */
+  keep?: readonly string[];
+  /** The verb printed its result itself when it was ready (a server prints it once it serves, long before it exits). */
+  printed?: boolean;
+}
+
+export function resultEnvelope(command: string, verdict: VerbResult): ResultEnvelope {
+  const ok = verdict.ok ?? (verdict.exitCode === ExitCode.Done || verdict.exitCode === ExitCode.WouldChange);
+  return { type: "result", ok, command, exitCode: verdict.exitCode, result: verdict.result };
+}
+
+/** The one way a result reaches stdout as JSON: enveloped, every string through the redactor. */
+export function outResult(command: string, verdict: VerbResult): void {
+  const envelope = redactor.redactValue(resultEnvelope(command, verdict), new Set(verdict.keep ?? []));
+  // Not out(): it would redact the kept strings again as text.
+  process.stdout.write(`${JSON.stringify(envelope)}\n`);
 }
 
 /**
@@ -32,10 +65,11 @@ export interface ErrorEnvelope {
   error: { code: string; message: string; hint?: string; path?: string; issues?: readonly string[]; details?: unknown };
 }
 
-export function errorEnvelope(error: unknown, command: string): ErrorEnvelope {
+/** `exitCode`, when given, wins over the error's own (copy interrupted mid-error exits 3). */
+export function errorEnvelope(error: unknown, command: string, exitCode?: number): ErrorEnvelope {
   if (!(error instanceof OctohaError)) {
     const message = error instanceof Error ? error.message : String(error);
-    return { type: "error", ok: false, command, exitCode: ExitCode.Failed, error: { code: "INTERNAL", message } };
+    return { type: "error", ok: false, command, exitCode: exitCode ?? ExitCode.Failed, error: { code: "INTERNAL", message } };
   }
   const details = (error as { details?: unknown }).details;
   const body = {
@@ -46,7 +80,7 @@ export function errorEnvelope(error: unknown, command: string): ErrorEnvelope {
     ...(error instanceof InputError ? { issues: error.issues } : {}),
     ...(details !== undefined ? { details } : {}),
   };
-  return { type: "error", ok: false, command, exitCode: error.exitCode, error: body };
+  return { type: "error", ok: false, command, exitCode: exitCode ?? error.exitCode, error: body };
 }
 
 /**
@@ -54,8 +88,8 @@ export function errorEnvelope(error: unknown, command: string): ErrorEnvelope {
  * sees it too), the envelope on stdout with --json. Returns the exit code it carries (an error
  * that is not an OctohaError is a bug: 1).
  */
-export function reportError(error: unknown, json: boolean, command: string): number {
-  const envelope = errorEnvelope(error, command);
+export function reportError(error: unknown, json: boolean, command: string, exitCode?: number): number {
+  const envelope = errorEnvelope(error, command, exitCode);
   if (json) out(JSON.stringify(redactor.redactValue(envelope)));
   err(`octoha: ${describeError(error)}`);
   return envelope.exitCode;
@@ -69,6 +103,30 @@ function describeError(error: unknown): string {
   // Issues not already spelled out in the message (plan errors list theirs) are listed under it.
   const extra = error instanceof InputError ? error.issues.filter((i) => !error.message.includes(i.split(": ")[0] ?? i)) : [];
   return `${error.describe()}${extra.map((i) => `\n  ${i}`).join("")}`;
+}
+
+/**
+ * Commander's usage errors (missing argument, unknown option, bad choice; it has printed the text)
+ * are bad input: exit 2, not its 1, and with --json the error envelope like any other bad input.
+ */
+export function exitOnUsageError(error: CommanderError, argv: readonly string[] = process.argv): never {
+  if (error.exitCode === 0) process.exit(ExitCode.Done); // --help, --version
+  const args = argv.slice(2);
+  const json = args.some(
+    (a, i) => a === "--json" || /^(-f|--output-format)=?json$/.test(a) || (/^(-f|--output-format)$/.test(a) && args[i + 1] === "json"),
+  );
+  if (json) {
+    const message = error.message.replace(/^error: /, "");
+    const envelope: ErrorEnvelope = {
+      type: "error",
+      ok: false,
+      command: args[0] ?? "octoha",
+      exitCode: ExitCode.BadInput,
+      error: { code: "USAGE", message },
+    };
+    out(JSON.stringify(redactor.redactValue(envelope)));
+  }
+  process.exit(ExitCode.BadInput);
 }
 
 export interface OutputFlags {
@@ -89,10 +147,15 @@ export function wantsJson(flags: OutputFlags): boolean {
   return Boolean(flags.json) || flags.outputFormat === "json";
 }
 
-/** Runs a verb's body and sets the exit code from its result or its error. */
-export async function runVerb(command: string, json: boolean, body: () => Promise<number>): Promise<void> {
+/**
+ * Runs a verb's body (which prints its text itself, without --json) and sets the exit code from its
+ * result or its error; with --json it prints the result envelope, or the error one.
+ */
+export async function runVerb(command: string, json: boolean, body: () => Promise<VerbResult>): Promise<void> {
   try {
-    process.exitCode = await body();
+    const verdict = await body();
+    if (json && !verdict.printed) outResult(command, verdict);
+    process.exitCode = verdict.exitCode;
   } catch (error) {
     process.exitCode = reportError(error, json, command);
   }

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import type { WorkflowTable } from "../operations/workflows.js";
-import { ExitCode } from "../shared/exit-codes.js";
+import { exitOnUsageError } from "./output.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 
 export const VERSION = OCTOHA_VERSION;
@@ -25,7 +25,7 @@ export function buildProgram(verbs: readonly RegisterVerb[], context: VerbContex
     .version(VERSION)
     .showHelpAfterError()
     // A usage error (missing argument, unknown option, bad choice) is bad input: exit 2, not commander's 1.
-    .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.Done : ExitCode.BadInput));
+    .exitOverride((error) => exitOnUsageError(error));
   for (const register of verbs) register(program, context);
   return program;
 }

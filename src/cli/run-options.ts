@@ -10,11 +10,10 @@ import { checkApprovedChanges } from "../operations/approved-changes.js";
 import { redactor } from "../shared/redact.js";
 import { withInterrupts } from "./interrupts.js";
 import type { VerbContext } from "./program.js";
-import { ExitCode } from "../shared/exit-codes.js";
 
 /** The run-family verbs print with the same --json / -f options as every other verb. */
 export { addOutputOptions, wantsJson, type OutputFlags as OutputOptions } from "./output.js";
-import { reportError, wantsJson, type OutputFlags } from "./output.js";
+import { runVerb, wantsJson, type OutputFlags } from "./output.js";
 
 export function addApprovalOptions(cmd: Command): Command {
   return cmd
@@ -39,20 +38,18 @@ export function addStepFlagOptions(cmd: Command): Command {
     .option("--changes <file>", "apply this approved change set (`dry-run --out changes.json`); exit 2 with a diff if anything drifted");
 }
 
-/** Starts a workflow from a verb: step flags, approval mode, Ctrl-C, exit code. */
-export async function startWorkflow(workflow: WorkflowName, planFile: string, o: StepFlagOptions, context: VerbContext): Promise<void> {
+/** Starts a workflow from a verb: step flags, approval mode, Ctrl-C; the run's outcome is the verb's result. */
+export function startWorkflow(workflow: WorkflowName, planFile: string, o: StepFlagOptions, context: VerbContext): Promise<void> {
   const json = wantsJson(o);
-  try {
+  return runVerb(workflow === "repair" ? "repair" : "run", json, async () => {
     const flags = { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true };
     const outcome = await withInterrupts(async (signal) => {
       // Read-only, and before runWorkflow creates the state directory, the lock or a journal.
       if (o.changes) await checkApprovedChanges({ ...context, file: o.changes, planFile, workflow, flags, redactor, signal });
       return runWorkflow({ ...context, workflow, planFile, flags, approve: approveMode(o, json), json, signal });
     });
-    process.exitCode = outcome.exitCode;
-  } catch (error) {
-    process.exitCode = reportError(error, json, workflow === "repair" ? "repair" : "run");
-  }
+    return { exitCode: outcome.exitCode, result: outcome };
+  });
 }
 
 /** --yes/--no-prompt pass gates; a terminal is asked; otherwise the run stops resumable at a gate. */

@@ -1,11 +1,7 @@
-/** The end of `octoha copy`: one JSON object for machines, a short account for humans. Redacted. */
+/** The end of `octoha copy` for humans: a short account, redacted (machines get the summary in the --json envelope). */
 import { redactor } from "../shared/redact.js";
 import type { CopySummary } from "../storage/types.js";
 import { formatBytes, formatDuration } from "./format.js";
-
-export function renderCopySummaryJson(summary: CopySummary & { dryRun: boolean }): string {
-  return JSON.stringify(redactor.redactValue(summary), null, 2) + "\n";
-}
 
 export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): string {
   const lines: string[] = [];

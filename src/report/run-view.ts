@@ -133,7 +133,10 @@ export class HumanRunView implements RunObserver {
   }
 }
 
-/** One JSON object a line on stdout, for machines; never prompts. */
+/**
+ * One JSON object a line on stdout, for machines; never prompts. The outcome is not one of them: it
+ * is the verb's result, which the command line prints last, in the result envelope.
+ */
 export class JsonRunView implements RunObserver {
   private readonly s: ViewStreams;
   constructor(
@@ -144,6 +147,7 @@ export class JsonRunView implements RunObserver {
   }
 
   notify(n: RunNotice): void {
+    if (n.type === "outcome") return;
     this.s.out.write(`${JSON.stringify(this.redactor.redactValue(n))}\n`);
   }
 

@@ -1,9 +1,8 @@
-/** Renders `octoha status` for people (a table) or machines (one JSON document). */
+/** Renders `octoha status` for people (a table); machines get the report itself in the --json envelope. */
 import type { RunStatusReport } from "../runner/status.js";
 import type { Redactor } from "../shared/redact.js";
 
-export function renderStatus(report: RunStatusReport, o: { json: boolean; redactor: Redactor }): string {
-  if (o.json) return `${JSON.stringify(o.redactor.redactValue(report), null, 2)}\n`;
+export function renderStatus(report: RunStatusReport, redactor: Redactor): string {
   const lines = [
     `Run ${report.runId}: ${report.outcome ? `${report.outcome.status} (exit ${report.outcome.exitCode})` : report.state}`,
     `Journal: ${report.journal}`,
@@ -22,5 +21,5 @@ export function renderStatus(report: RunStatusReport, o: { json: boolean; redact
   }
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   if (report.otherRuns.length) lines.push("", `Other runs: ${report.otherRuns.join(", ")}`);
-  return `${o.redactor.redact(lines.join("\n"))}\n`;
+  return `${redactor.redact(lines.join("\n"))}\n`;
 }

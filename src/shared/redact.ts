@@ -42,10 +42,13 @@ export class Redactor {
     return out;
   }
 
-  /** Redact every string inside a JSON-safe value (for journals and reports). */
-  redactValue<T>(value: T): T {
+  /**
+   * Redact every string inside a JSON-safe value (for journals and reports). A string equal to one in
+   * `keep` stays as it is: a value the output exists to hand over (the stand-in's own throwaway key).
+   */
+  redactValue<T>(value: T, keep: ReadonlySet<string> = new Set()): T {
     const walk = (v: unknown): unknown => {
-      if (typeof v === "string") return this.redact(v);
+      if (typeof v === "string") return keep.has(v) ? v : this.redact(v);
       if (Array.isArray(v)) return v.map(walk);
       if (v && typeof v === "object") {
         const out: Record<string, unknown> = {};

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoPlan } from "../../src/demo/demo.js";
 import { startStandin, type RunningStandin } from "@octoha/standin";
 import { cleanEnv, runCli } from "../helpers/cli.js";
+import { resultOf } from "../helpers/envelope.js";
 
 let dir: string;
 let standin: RunningStandin;
@@ -56,7 +57,7 @@ describe("octoha check runs the read-only preflight when the plan's secrets are 
     const r = await runCli(["check", planFile, "--json"], { env: env(standin.apiKey) });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    const report = JSON.parse(r.stdout) as { results: { id: string; findings: { code: string; severity: string }[] }[] };
+    const report = resultOf<{ results: { id: string; findings: { code: string; severity: string }[] }[] }>(r.stdout, "check", 0);
     const preflight = report.results.find((x) => x.id === "preflight")!;
     expect(preflight.findings.filter((f) => f.severity === "error")).toEqual([]);
     const codes = preflight.findings.map((f) => f.code);
@@ -83,9 +84,9 @@ describe("octoha check runs the read-only preflight when the plan's secrets are 
     await rename(taskLogs, moved);
     try {
       const r = await runCli(["check", planFile, "--json"], { env: env(standin.apiKey) });
-      const report = JSON.parse(r.stdout) as {
+      const report = resultOf<{
         results: { id: string; findings: { code: string; node?: string; path?: string; summary: string }[] }[];
-      };
+      }>(r.stdout, "check", r.code);
       const missing = report.results.find((x) => x.id === "preflight")!.findings.find((f) => f.code === "SOURCE_MISSING");
       expect(missing).toMatchObject({ node: standin.nodes[1]!.name, path: taskLogs });
       expect(missing!.summary).toContain(taskLogs);

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { demoPlan } from "../../src/demo/demo.js";
 import { startStandin, type DatabaseHaConfiguration, type RunningStandin } from "@octoha/standin";
 import { cleanEnv, runCli } from "../helpers/cli.js";
+import { resultOf } from "../helpers/envelope.js";
 
 let standin: RunningStandin | undefined;
 let dir: string | undefined;
@@ -75,7 +76,7 @@ describe("database HA findings in check and the dry-run report", () => {
 
       const check = await runCli(["check", planFile, "--json"], { env });
       expect(check.code, check.stdout + check.stderr).toBe(c.checkExit);
-      const findings = (JSON.parse(check.stdout) as Report).results.find((r) => r.id === "preflight")!.findings;
+      const findings = resultOf<Report>(check.stdout, "check", c.checkExit).results.find((r) => r.id === "preflight")!.findings;
       const found = findings.find((f) => f.code === c.code);
       expect(found, JSON.stringify(findings)).toMatchObject({ severity: c.severity });
       expect(`${found!.summary} ${found!.fix ?? ""}`).toContain(c.text);

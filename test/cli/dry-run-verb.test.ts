@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { listTree, tempDir } from "../steps/helpers.js";
+import { errorOf } from "../helpers/envelope.js";
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/cli/main.js");
 
@@ -41,7 +42,7 @@ describe("octoha dry-run / repair verbs", () => {
     cleanup = t.cleanup;
     const r = await octoha(["dry-run", "missing.json", "--json"], t.dir);
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: "PLAN_UNREADABLE" } });
+    expect(errorOf(r.stdout, "dry-run", 2)).toMatchObject({ code: "PLAN_UNREADABLE" });
   });
 
   it("--out x.json is a change set (JSON): with --format html it is refused as bad input before anything is read", async () => {

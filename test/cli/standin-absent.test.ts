@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO, cleanEnv, type CliResult } from "../helpers/cli.js";
+import { errorOf } from "../helpers/envelope.js";
 
 let home: string;
 
@@ -75,7 +76,7 @@ describe("octoha installed without the stand-in package", () => {
     expect(existsSync(dir)).toBe(false);
     const j = await octoha(["demo", "--dir", dir, "--json"]);
     expect(j.code).toBe(2);
-    expect(JSON.parse(j.stdout)).toMatchObject({ type: "error", error: { code: "STANDIN_NOT_INSTALLED" } });
+    expect(errorOf(j.stdout, "demo", 2)).toMatchObject({ code: "STANDIN_NOT_INSTALLED" });
   });
 
   it("a stand-in package that was never built: exit 2, says it cannot be loaded and to build it", async () => {
@@ -85,7 +86,7 @@ describe("octoha installed without the stand-in package", () => {
     try {
       const r = await octoha(["standin", "--data", path.join(home, "unbuilt"), "--json"]);
       expect(r.code).toBe(2);
-      expect(JSON.parse(r.stdout)).toMatchObject({ type: "error", error: { code: "STANDIN_NOT_LOADABLE" } });
+      expect(errorOf(r.stdout, "standin", 2)).toMatchObject({ code: "STANDIN_NOT_LOADABLE" });
       expect(r.stderr).toContain("the Octopus stand-in is installed but cannot be loaded");
       expect(r.stderr).toContain("run `npm install` and `npm run build` in the octoha clone");
     } finally {

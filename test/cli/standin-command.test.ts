@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { resultOf } from "../helpers/envelope.js";
 
 const main = path.resolve("dist/cli/main.js");
 const tmps: string[] = [];
@@ -31,7 +32,7 @@ describe("octoha standin", () => {
     const child = spawn(process.execPath, [main, "standin", "--nodes", "3", "--data", tmp, "--seed-tasks", "2"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const info = JSON.parse(await firstLine(child)) as {
+    const info = resultOf<{
       url: string;
       nodes: { name: string; url: string; serverExe: string }[];
       apiKey: string;
@@ -39,7 +40,7 @@ describe("octoha standin", () => {
       localMachine: string;
       dataDir: string;
       sqlConnectionString: string | null;
-    };
+    }>(await firstLine(child), "standin", 0);
     expect(info.sqlConnectionString).toMatch(/^Server=127\.0\.0\.1,\d+;Database=Octopus;/);
     expect(info.nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2", "OCTO3"]);
     expect(info.apiKey).toMatch(/^API-/);
@@ -65,6 +66,26 @@ describe("octoha standin", () => {
         r.json(),
       )) as { Nodes: { Name: string; IsOffline: boolean }[] },
     ).toMatchObject({ Nodes: [{ IsOffline: false }, { Name: "OCTO2", IsOffline: true }, { IsOffline: false }] });
+    const exited = new Promise<number | null>((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+
+  it("its envelope passes the redactor: a secret in its data folder's path is hidden, its own API key and SQL login are kept", async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "octoha-standin-cli-"));
+    tmps.push(tmp);
+    const data = path.join(tmp, "Password=hunter2-standin");
+    const child = spawn(process.execPath, [main, "standin", "--nodes", "1", "--data", data, "--json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const line = await firstLine(child);
+    const info = resultOf<{ url: string; apiKey: string; sqlConnectionString: string; dataDir: string }>(line, "standin", 0);
+    expect(line).not.toContain("hunter2-standin");
+    expect(info.dataDir).toBe(path.join(tmp, "Password=***"));
+    expect(info.apiKey).toMatch(/^API-[0-9A-F]{26}$/);
+    expect(info.sqlConnectionString).toMatch(/Password=(?!\*\*\*)[^;]+;/);
+    const summary = await fetch(`${info.url}/api/octopusservernodes/summary`, { headers: { "X-Octopus-ApiKey": info.apiKey } });
+    expect(summary.status).toBe(200);
     const exited = new Promise<number | null>((r) => child.once("exit", r));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

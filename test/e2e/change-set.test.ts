@@ -94,7 +94,7 @@ describe("saved change sets (`dry-run --out changes.json`, `run --changes change
     // Machines get the same diff as data.
     const json = await s.cli("run", s.planFile, "--changes", changes, "--yes", "--json");
     expect(json.code).toBe(2);
-    expect(json.lines[0]).toMatchObject({
+    expect(json.envelope).toMatchObject({
       type: "error",
       error: {
         code: "CHANGE_SET_DRIFT",

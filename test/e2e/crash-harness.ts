@@ -20,6 +20,7 @@ import type { SimFolders } from "@octoha/standin";
 import { Writable } from "node:stream";
 import { expect } from "vitest";
 import { CLI } from "../helpers/cli.js";
+import { readJsonStdout } from "../helpers/envelope.js";
 import { readJournal, type JournalRecord } from "../../src/runner/journal.js";
 import { continueRun, runWorkflow } from "../../src/operations/apply.js";
 import { OctohaError } from "../../src/shared/errors.js";
@@ -56,22 +57,27 @@ export interface ChildEvent {
   stepId?: string;
   alreadyApplied?: boolean;
   event?: { data?: Record<string, unknown> };
-  outcome?: {
-    status: string;
-    exitCode: number;
-    runId: string;
-    undoProblems?: { stepId: string; kind: string; reason: string }[];
-    undone?: string[];
-    nextCommand?: string;
-    partialRollbackCommand?: string;
-  };
   [key: string]: unknown;
+}
+
+/** What a test reads of a run's outcome (the result of its --json envelope). */
+export interface ChildOutcome {
+  status: string;
+  exitCode: number;
+  runId: string;
+  undoProblems?: { stepId: string; kind: string; reason: string }[];
+  undone?: string[];
+  nextCommand?: string;
+  partialRollbackCommand?: string;
 }
 
 export interface ChildResult {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** The --json progress events (the envelope is not one of them). */
   events: ChildEvent[];
+  /** The run's outcome: the envelope's result, absent when the run was killed before it printed one. */
+  outcome?: ChildOutcome;
   stdout: string;
   stderr: string;
   /** The event the child was killed on, when it was. */
@@ -199,17 +205,14 @@ export function octoha(c: E2eCase, verb: "run" | "repair" | "resume" | "rollback
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      const events = stdout.split("\n").flatMap((line) => {
-        try {
-          return line.trim() ? [JSON.parse(line) as ChildEvent] : [];
-        } catch {
-          return [];
-        }
-      });
+      const read = readJsonStdout(stdout, verb, code);
+      const events = read.events as ChildEvent[];
+      const result = read.result as ChildOutcome | undefined;
       resolve({
         code,
         signal,
         events,
+        ...(result ? { outcome: result } : {}),
         stdout,
         stderr,
         ...(o.killOn && signal === "SIGKILL" && events.length ? { killedOn: events[events.length - 1]! } : {}),
@@ -258,6 +261,7 @@ export async function octohaInProcess(
   const approve = o.noYes ? ("no" as const) : ("yes" as const);
   const common = { approve, json: true, signal: new AbortController().signal, streams, ...(hooks ? { hooks } : {}) };
   let code: number | null = null;
+  let result: ChildOutcome | undefined;
   try {
     const outcome =
       verb === "run" || verb === "repair"
@@ -269,6 +273,8 @@ export async function octohaInProcess(
           })
         : await continueRun({ mode: verb, planFile: c.planFile, ...common });
     code = outcome.exitCode;
+    // The command line prints the outcome as the verb's result, in the envelope: as a child's, it is the outcome.
+    result = outcome;
   } catch (error) {
     if (error !== kill) {
       // As the CLI maps it: a known error carries its exit code, anything else is 1.
@@ -280,7 +286,15 @@ export async function octohaInProcess(
   const started = events.find((e) => e.type === "run-started") as { runId?: string; stateDir?: string } | undefined;
   const stopped = killedAt && spec && code === null && started?.runId && started.stateDir;
   const simulatedKillAt = stopped ? { stateDir: started.stateDir!, runId: started.runId!, record: killedAt!, spec: spec! } : undefined;
-  return { code, signal: null, events, stdout, stderr, ...(simulatedKillAt ? { simulatedKillAt } : {}) };
+  return {
+    code,
+    signal: null,
+    events,
+    ...(result ? { outcome: result } : {}),
+    stdout,
+    stderr,
+    ...(simulatedKillAt ? { simulatedKillAt } : {}),
+  };
 }
 
 function parseEvents(stdout: string): ChildEvent[] {

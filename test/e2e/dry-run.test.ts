@@ -14,7 +14,7 @@ describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --deta
 
     const dry = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--detailed-exitcode", "--json");
     expect(dry.code, dry.stderr).toBe(10);
-    expect(dry.lines[0]).toMatchObject({ format: "octoha-dry-run", wouldChange: true });
+    expect(dry.result).toMatchObject({ format: "octoha-dry-run", wouldChange: true });
     expect({ cluster: fullSnapshot(s.standin.dataDir), plan: fullSnapshot(planDir) }).toEqual(before);
     const stateAfter = s.standin.cluster.state();
     expect({ ...stateAfter, nodes: stateAfter.nodes.map((n) => ({ ...n, lastSeen: "" })) }).toEqual({
@@ -32,7 +32,7 @@ describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --deta
     const s = await scenario();
     const wrongKey = { [s.plan.octopus.apiKey!.env]: "API-WRONGKEY0000000000000000" };
     const dry = await s.cliWithEnv(wrongKey, "dry-run", s.planFile, "--workflow", "repair", "--detailed-exitcode", "--json");
-    expect(dry.lines[0], dry.stdout.slice(0, 2000)).toMatchObject({ format: "octoha-dry-run", blocked: true });
+    expect(dry.result, dry.stdout.slice(0, 2000)).toMatchObject({ format: "octoha-dry-run", blocked: true });
     expect(dry.code, dry.stderr).toBe(1);
     expect(dry.stderr).toMatch(/a run would stop: the report has \d+ errors? \(first: .*HTTP 401/);
     const plain = await s.cliWithEnv(wrongKey, "dry-run", s.planFile, "--workflow", "repair");
@@ -45,7 +45,7 @@ describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --deta
     const file = path.join(path.dirname(s.planFile), "full-list.jsonl");
     const dry = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--json", "--full-list", file);
     expect(dry.code, dry.stderr).toBe(0);
-    const report = dry.lines[0] as { collisionTotals: { total: number } };
+    const report = dry.result as { collisionTotals: { total: number } };
     const lines = readFileSync(file, "utf8")
       .trimEnd()
       .split("\n")

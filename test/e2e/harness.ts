@@ -17,13 +17,20 @@ import type { ListenerFaults } from "@octoha/standin";
 import type { RunReport } from "../../src/report/run-report.js";
 import { indexSteps, readJournal } from "../../src/runner/journal.js";
 import { CLI, cleanEnv, type CliResult } from "../helpers/cli.js";
+import { readJsonStdout, type Envelope } from "../helpers/envelope.js";
 
 export interface CliRun extends CliResult {
-  /** The JSON lines printed on stdout. */
+  /** The JSON lines printed on stdout before the envelope (a run's progress events). */
   lines: Record<string, unknown>[];
-  /** The run's outcome line (`{ type: "outcome" }`), when the verb ran a workflow. */
+  /** The --json envelope (stdout's last line), checked to name the verb and the exit code. */
+  envelope: Envelope | undefined;
+  /** The envelope's result (a dry-run or check report, a run's outcome …). */
+  result: unknown;
+  /** The run's outcome (the result of run, repair, resume, rollback). */
   outcome: RunOutcome | undefined;
 }
+
+const RUN_VERBS = new Set(["run", "repair", "resume", "rollback"]);
 
 export interface Scenario {
   root: string;
@@ -105,28 +112,12 @@ function runCliJson(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], { env, timeout: 120_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
-      const lines = parseJsonOutput(stdout);
-      const outcome = (lines.find((l) => l.type === "outcome") as { outcome?: RunOutcome } | undefined)?.outcome;
-      resolve({ code, stdout, stderr, lines, outcome });
+      const verb = args[0] ?? "";
+      const { events, envelope, result } = readJsonStdout(stdout, verb, code);
+      const outcome = RUN_VERBS.has(verb) ? (result as RunOutcome | undefined) : undefined;
+      resolve({ code, stdout, stderr, lines: events, envelope, result, outcome });
     });
   });
-}
-
-/** One pretty-printed JSON document (dry-run) or one JSON object a line (run verbs). */
-function parseJsonOutput(stdout: string): Record<string, unknown>[] {
-  try {
-    return [JSON.parse(stdout) as Record<string, unknown>];
-  } catch {
-    const out: Record<string, unknown>[] = [];
-    for (const line of stdout.split("\n")) {
-      try {
-        if (line.startsWith("{")) out.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not a JSON line: human text on stdout is not this parser's business
-      }
-    }
-    return out;
-  }
 }
 
 export interface FileFacts {

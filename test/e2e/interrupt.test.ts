@@ -12,6 +12,7 @@ import { indexSteps, readJournal } from "../../src/runner/journal.js";
 import { lockFile } from "../../src/runner/lock.js";
 import type { RunOutcome } from "../../src/runner/events.js";
 import { CLI } from "../helpers/cli.js";
+import { readJsonStdout } from "../helpers/envelope.js";
 import { describeChild, octoha, startCase, type E2eCase } from "./crash-harness.js";
 import { until } from "./harness.js";
 
@@ -54,10 +55,8 @@ function repairThenInterrupt(c: E2eCase, ready: () => boolean, args = ["repair",
     );
     child.on("close", (code) => {
       clearTimeout(kill);
-      const lines = stdout
-        .split("\n")
-        .flatMap((l) => (l.startsWith('{"type"') ? [JSON.parse(l) as { type: string; outcome?: RunOutcome }] : []));
-      resolve({ code, stopMs: Date.now() - sentAt, outcome: lines.find((l) => l.type === "outcome")?.outcome, stderr });
+      const outcome = readJsonStdout(stdout, args[0]!, code).result as RunOutcome | undefined;
+      resolve({ code, stopMs: Date.now() - sentAt, outcome, stderr });
     });
   });
 }

@@ -139,7 +139,7 @@ describe("check and dry-run read each node's service read-only, two ways", () =>
     const s = await scenario();
     const tools = await withRecipe(s, "sc");
     const ok = await s.cli("check", s.planFile, "--json");
-    const findings = (ok.lines[0] as { results: { findings: { code: string; node?: string; summary: string }[] }[] }).results.flatMap(
+    const findings = (ok.result as { results: { findings: { code: string; node?: string; summary: string }[] }[] }).results.flatMap(
       (x) => x.findings,
     );
     expect(findings.filter((f) => f.code === "NODE_SERVICE_RUNNING").map((f) => [f.node, f.summary])).toEqual([
@@ -149,7 +149,7 @@ describe("check and dry-run read each node's service read-only, two ways", () =>
 
     tools.setFault("OCTO2", "denied");
     const denied = await s.cli("check", s.planFile, "--json");
-    const f2 = (denied.lines[0] as { results: { findings: { code: string; node?: string; fix?: string }[] }[] }).results
+    const f2 = (denied.result as { results: { findings: { code: string; node?: string; fix?: string }[] }[] }).results
       .flatMap((x) => x.findings)
       .filter((f) => f.node === "OCTO2" && f.code.startsWith("NODE_CONTROL"));
     expect(f2).toMatchObject([{ code: "NODE_CONTROL_DENIED" }]);
@@ -169,7 +169,7 @@ describe("check and dry-run read each node's service read-only, two ways", () =>
     await writeFile(s.planFile, JSON.stringify(s.plan));
     s.standin.cluster.stopNode("OCTO1");
     const r = await s.cli("dry-run", s.planFile, "--format", "json");
-    const report = r.lines[0] as { findings?: { code: string; node?: string; severity: string }[]; report?: { findings: unknown[] } };
+    const report = r.result as { findings?: { code: string; node?: string; severity: string }[]; report?: { findings: unknown[] } };
     const findings = (report.findings ?? (report.report?.findings as typeof report.findings) ?? []).filter((f) => f.node === "OCTO2");
     expect(findings).toContainEqual(expect.objectContaining({ code: "NODE_STOPPED_BUT_ANSWERS", severity: "error" }));
     expect(r.code).toBe(1);

@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { errorOf } from "../helpers/envelope.js";
 import { fullSnapshot, scenarios } from "./harness.js";
 
 const scenario = scenarios();
@@ -22,7 +23,7 @@ describe("refused and failed-at-preflight runs", () => {
     ]) {
       const r = await s.cliWithEnv({ [sqlVar]: undefined }, ...args);
       expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
-      if (args.includes("--json")) expect(JSON.parse(r.stdout)).toMatchObject({ type: "error", error: { code: "ENV_UNSET" } });
+      if (args.includes("--json")) expect(errorOf(r.stdout, args[0]!, 2)).toMatchObject({ code: "ENV_UNSET" });
       else expect(r.stderr).toContain(`octopus.sql.connectionString: environment variable ${sqlVar} is not set`);
       expect(existsSync(s.stateDir), `${args[0]} created the state directory`).toBe(false);
     }

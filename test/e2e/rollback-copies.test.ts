@@ -20,6 +20,7 @@ import {
   sharedRoot,
   startCase,
   type ChildEvent,
+  type ChildOutcome,
   type E2eCase,
 } from "./crash-harness.js";
 
@@ -41,7 +42,7 @@ const progress = (events: ChildEvent[], stepId: string) =>
   events
     .filter((e) => e.type === "step-progress" && e.stepId === stepId)
     .map((e) => e.event as { message: string; data?: Record<string, unknown> });
-const outcomeOf = (r: { events: ChildEvent[] }) => r.events.find((e) => e.type === "outcome")?.outcome;
+const outcomeOf = (r: { outcome?: ChildOutcome }) => r.outcome;
 
 describe("rollback and the files a run copied", () => {
   it("repair killed mid-copy: rollback removes the partial temp files and says how to remove the copies; that command removes them later, keeps what changed or was not ours", async () => {

@@ -45,7 +45,7 @@ async function effectiveFolders(c: E2eCase): Promise<{ clusterShared: string; im
   return { clusterShared, imports, printed };
 }
 
-const outcomeOf = (r: ChildResult) => r.events.find((e) => e.type === "outcome")?.outcome;
+const outcomeOf = (r: ChildResult) => r.outcome;
 
 describe.concurrent("rollback puts back folder keys that were not set before the run", () => {
   it("killed during the task-log copy of a repair, rollback exits 4 with ClusterShared and Imports back on the Home folder, now set explicitly, and says so", async () => {

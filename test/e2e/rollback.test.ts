@@ -31,7 +31,7 @@ const BEFORE = { maintenance: true, nodes: { OCTO1: { maxConcurrentTasks: 7 }, O
 /** The first step past which a rollback must refuse. */
 const POINT_OF_NO_RETURN = "start-services";
 
-const outcomeOf = (r: ChildResult) => r.events.find((e) => e.type === "outcome")?.outcome;
+const outcomeOf = (r: ChildResult) => r.outcome;
 
 const afterStep = (stepId: string, random: () => number): KillSpec => ({ type: random() < 0.5 ? "step-verified" : "step-applied", stepId });
 

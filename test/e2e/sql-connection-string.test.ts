@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { RunningStandin } from "@octoha/standin";
+import { resultOf } from "../helpers/envelope.js";
 import { scenarios } from "./harness.js";
 
 const scenario = scenarios();
@@ -20,8 +21,10 @@ interface Finding {
   fix?: string;
 }
 
-const errorsOf = (stdout: string): Finding[] =>
-  (JSON.parse(stdout) as { results: { findings: Finding[] }[] }).results.flatMap((r) => r.findings.filter((f) => f.severity === "error"));
+const errorsOf = (stdout: string, exitCode: number): Finding[] =>
+  resultOf<{ results: { findings: Finding[] }[] }>(stdout, "check", exitCode).results.flatMap((r) =>
+    r.findings.filter((f) => f.severity === "error"),
+  );
 
 const withPassword = (standin: RunningStandin, password: string) =>
   standin.sqlConnectionString!.replace(/Password=[^;]*/, `Password=${password}`);
@@ -31,7 +34,7 @@ describe("a SQL connection string that does not work", () => {
     const s = await scenario({ env: (standin) => ({ [SQL_ENV]: withPassword(standin, WRONG) }) });
     const check = await s.cli("check", s.planFile, "--json");
     expect(check.code, check.stderr).toBe(1);
-    const errors = errorsOf(check.stdout);
+    const errors = errorsOf(check.stdout, 1);
     expect(errors.map((f) => f.code)).toEqual(["SQL_LOGIN_FAILED"]);
     expect(errors[0]!.summary).toMatch(/refused the login.*Login failed for user 'octoha_reader'/);
     expect(errors[0]!.fix).toMatch(/User Id and Password in the connection string in OCTOHA_DEMO_SQL_CONNECTION_STRING/);
@@ -61,7 +64,7 @@ describe("a SQL connection string that does not work", () => {
       const s = await scenario({ env: (standin) => ({ [SQL_ENV]: connectionString(standin) }) });
       const check = await s.cli("check", s.planFile, "--json");
       expect(check.code, check.stderr).toBe(2);
-      const errors = errorsOf(check.stdout);
+      const errors = errorsOf(check.stdout, 2);
       expect(errors.map((f) => f.code)).toEqual(["SQL_CONNECTION_STRING_INVALID"]);
       expect(errors[0]!.summary).toMatch(reason);
       expect(errors[0]!.fix).toMatch(/Server=HOST\[,PORT\].*Database=Octopus;User Id=LOGIN/);

@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStandin, type TestStandin } from "@octoha/standin/testing";
 import { cleanEnv, runCli } from "../helpers/cli.js";
+import { errorOf, resultOf } from "../helpers/envelope.js";
 
 const MASTER_KEY = "Nc91+1kfZszMpe7DMne8wg==";
 const SQL = "Server=sql01;Database=Octopus;User Id=octopus;Password=It's a S3cret; Encrypt=True;";
@@ -55,7 +56,7 @@ describe("octoha join NODE --print", () => {
     expect(text.code, text.stderr).toBe(0);
     const json = await runCli([...args, "--json"], { env });
     expect(json.code, json.stderr).toBe(0);
-    const printed = JSON.parse(json.stdout) as Printed;
+    const printed = resultOf<Printed>(json.stdout, "join", 0);
     const version = standin.cluster.state().version;
     expect(printed.cluster).toEqual({ version, nodes: ["OCTO1", "OCTO2"] });
     expect(text.stdout).toContain(`Install Octopus Server ${version} on OCTO3, exactly that version`);
@@ -146,7 +147,7 @@ describe("octoha join NODE --print", () => {
       expect(result.stdout).toBe("");
       expect(result.stderr).toContain(`The node name ${name} is taken`);
       const json = await runCli(["join", name, "--plan", planFile, "--print", "--json"], { env });
-      expect(JSON.parse(json.stdout)).toMatchObject({ exitCode: 2, error: { code: "JOIN_NODE_NAME_TAKEN" } });
+      expect(errorOf(json.stdout, "join", 2)).toMatchObject({ code: "JOIN_NODE_NAME_TAKEN" });
       noSecrets(result.stdout, result.stderr, json.stdout);
     }
   });

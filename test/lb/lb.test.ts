@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { lbConfig } from "../../src/lb/index.js";
 import { Plan, type PlanInput } from "../../src/plan/schema.js";
 import { cleanEnv, REPO, runCli, withTempDir } from "../helpers/cli.js";
+import { errorOf } from "../helpers/envelope.js";
 
 const REPAIR_PLAN = path.join(REPO, "plans", "repair-two-nodes.json");
 const API_KEY = "API-LBSECRETKEY0000000000001";
@@ -191,7 +192,7 @@ describe("octoha lb --format iis-arr", () => {
       writeFileSync(file, JSON.stringify(plan));
       const result = await runCli(["lb", file, "--format", "iis-arr", "--json"], { env });
       expect(result.code).toBe(2);
-      expect(JSON.parse(result.stdout)).toMatchObject({ exitCode: 2, error: { code: "LB_ARR_SHARED_ADDRESS" } });
+      expect(errorOf(result.stdout, "lb", 2)).toMatchObject({ code: "LB_ARR_SHARED_ADDRESS" });
     });
   });
 });
@@ -217,9 +218,7 @@ describe("octoha lb --down", () => {
       });
     const result = await runCli(["lb", REPAIR_PLAN, "--format", "nginx", "--down", "OCTO9", "--json"], { env });
     expect(result.code).toBe(2);
-    expect(JSON.parse(result.stdout)).toMatchObject({
-      error: { code: "LB_DOWN_UNKNOWN_NODE", issues: ["the plan's nodes: OCTO1, OCTO2"] },
-    });
+    expect(errorOf(result.stdout, "lb", 2)).toMatchObject({ code: "LB_DOWN_UNKNOWN_NODE", issues: ["the plan's nodes: OCTO1, OCTO2"] });
   });
 });
 

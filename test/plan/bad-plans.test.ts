@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { cleanEnv, runCli, withTempDir } from "../helpers/cli.js";
 import { BAD_PLANS, windowsPlan, type Loose } from "./fixtures.js";
+import { errorOf } from "../helpers/envelope.js";
 
 /** Env with every variable the plans refer to, so only the plan itself can be wrong. */
 const env = cleanEnv({
@@ -76,11 +77,9 @@ describe("octoha check refuses a bad plan with exit 2, names the field, and writ
       await writeFile(file, JSON.stringify(plan));
       const result = await runCli(["check", file, "-f", "json"], { cwd: dir, env });
       expect(result.code).toBe(2);
-      const body = JSON.parse(result.stdout) as {
-        ok: boolean;
-        error: { code: string; issues: string[]; details: { path: string; value: unknown; fix: string }[] };
+      const body = { error: errorOf(result.stdout, "check", 2) } as {
+        error: { code: string; issues: readonly string[]; details: { path: string; value: unknown; fix: string }[] };
       };
-      expect(body.ok).toBe(false);
       expect(body.error.code).toBe("PLAN_INVALID");
       expect(body.error.issues.some((i) => i.startsWith("nodes[1].name:"))).toBe(true);
       expect(body.error.details).toEqual([

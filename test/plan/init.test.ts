@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parsePlan } from "../../src/plan/load.js";
 import { cleanEnv, REPO, runCli, withTempDir } from "../helpers/cli.js";
+import { resultOf } from "../helpers/envelope.js";
 
 describe("octoha init", () => {
   it("writes a template that passes octoha check once its variables are set", async () =>
@@ -35,7 +36,8 @@ describe("octoha init", () => {
       expect(await readFile(file, "utf8")).toBe("my edited plan");
       const forced = await runCli(["init", file, "--force", "--json"], { cwd: dir });
       expect(forced.code).toBe(0);
-      expect(JSON.parse(forced.stdout)).toEqual({ ok: true, file });
+      // ok: true is the envelope's (resultOf asserts it).
+      expect(resultOf(forced.stdout, "init", 0)).toEqual({ file });
       expect(await readFile(file, "utf8")).toContain('"version": 1');
     }));
 });

@@ -7,6 +7,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { cleanEnv, runCli, withTempDir } from "../helpers/cli.js";
 import { windowsPlan, type Loose } from "./fixtures.js";
+import { errorOf } from "../helpers/envelope.js";
 
 const env = cleanEnv({
   OCTOPUS_API_KEY: "API-TESTKEY0000000000000000",
@@ -102,8 +103,9 @@ describe("plan file text: refused with exit 2, naming line:column and the JSON p
       const json = await check(dir, text, "check", ["--json"]);
       expect(json.code).toBe(2);
       expect(json.stdout.length).toBeLessThan(4_000);
-      expect(JSON.parse(json.stdout)).toMatchObject({
-        error: { code: "PLAN_INVALID", details: [{ path: "nodes[0].url", value: expect.stringContaining("(5000000 characters)") }] },
+      expect(errorOf(json.stdout, "check", 2)).toMatchObject({
+        code: "PLAN_INVALID",
+        details: [{ path: "nodes[0].url", value: expect.stringContaining("(5000000 characters)") }],
       });
     }));
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { planJsonSchemaText } from "../../src/plan/json-schema.js";
 import { parsePlan } from "../../src/plan/load.js";
 import { cleanEnv, REPO, runCli } from "../helpers/cli.js";
+import { resultOf } from "../helpers/envelope.js";
 
 const PLANS = path.join(REPO, "plans");
 const SECRET_KEY = "API-SAMPLEKEY1234567890ABCD";
@@ -43,10 +44,10 @@ describe("the sample plans in plans/", () => {
       env: cleanEnv({ OCTOHA_SQL_CONNECTION_STRING: SECRET_SQL }),
     });
     expect(result.code).toBe(2);
-    const report = JSON.parse(result.stdout) as {
+    const report = resultOf<{
       ok: boolean;
       results: { findings: { code: string; summary: string; path?: string }[] }[];
-    };
+    }>(result.stdout, "check", 2);
     expect(report.ok).toBe(false);
     const unset = report.results.flatMap((r) => r.findings).filter((f) => f.code === "ENV_UNSET");
     expect(unset.map((f) => f.path)).toEqual(["octopus.apiKey"]);

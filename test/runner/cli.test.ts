@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { lockFile, readLock } from "../../src/runner/lock.js";
 import { runWorkflow } from "../../src/operations/apply.js";
 import { cliFixture as fixture, octoha, printedCommand, start, waitForFile } from "./cli-fixture.js";
+import { resultOf } from "../helpers/envelope.js";
 
 describe("octoha run / resume / status / unlock", () => {
   it("an approval gate without a terminal stops with exit 3 and prints the exact command; that command finishes the run", async () => {
@@ -25,7 +26,7 @@ describe("octoha run / resume / status / unlock", () => {
     expect(f.lines()).toHaveLength(3);
     const status = await octoha(["status", f.plan, "--json"], f.env);
     expect(status.code).toBe(0);
-    const report = JSON.parse(status.stdout) as { outcome: { status: string }; steps: { state: string }[] };
+    const report = resultOf<{ outcome: { status: string }; steps: { state: string }[] }>(status.stdout, "status", 0);
     expect(report.outcome.status).toBe("done");
     expect(report.steps.map((s) => s.state)).toEqual(["verified", "verified", "verified"]);
   });
@@ -125,7 +126,7 @@ describe("octoha rollback when a step cannot be undone", () => {
     const resumed = await octoha(resume, env);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(f.lines()).toEqual(applied);
-    const status = JSON.parse((await octoha(["status", f.plan, "--json"], env)).stdout) as { outcome: { status: string } };
+    const status = resultOf<{ outcome: { status: string } }>((await octoha(["status", f.plan, "--json"], env)).stdout, "status", 0);
     expect(status.outcome.status).toBe("done");
 
     // rollback --to step-3: only the step after the refusing one is undone.

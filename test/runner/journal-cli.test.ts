@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { lockFile } from "../../src/runner/lock.js";
 import { cliFixture, octoha } from "./cli-fixture.js";
+import { resultOf } from "../helpers/envelope.js";
 
 /** A run stopped at step two's approval gate: step one applied, a resumable journal of N records. */
 async function stoppedRun() {
@@ -114,7 +115,7 @@ describe("a torn final record (a crash while writing it) is accepted", () => {
     expect(r.f.lines()).toEqual([`${r.runId}:step-1`, `${r.runId}:step-2`, `${r.runId}:step-3`]);
     // The torn fragment was cut off before appending: the journal reads back clean.
     const status = await octoha(["status", r.f.plan, "--json"], r.env);
-    expect(JSON.parse(status.stdout)).toMatchObject({ outcome: { status: "done" }, warnings: [] });
+    expect(resultOf(status.stdout, "status", 0)).toMatchObject({ outcome: { status: "done" }, warnings: [] });
   });
 });
 
@@ -133,7 +134,7 @@ describe("journals of the previous format (version 1, no checksums)", () => {
 
     const status = await octoha(["status", f.plan, "--json"], env);
     expect(status.code, status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({
+    expect(resultOf(status.stdout, "status", 0)).toMatchObject({
       runId: RUN_ID,
       outcome: { status: "awaiting-approval" },
       warnings: [expect.stringContaining("previous journal format (version 1)")],

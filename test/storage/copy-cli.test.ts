@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { allFiles, snapshot, tempDirs, writeFile } from "./helpers.js";
+import { resultOf } from "../helpers/envelope.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const main = path.join(repo, "dist", "cli", "main.js");
@@ -59,7 +60,7 @@ describe("octoha copy", () => {
 
     const again = run(args);
     expect(again.status).toBe(0);
-    const summary = JSON.parse(again.stdout) as { filesCopied: number; filesSkipped: number };
+    const summary = resultOf<{ filesCopied: number; filesSkipped: number }>(again.stdout, "copy", 0);
     expect(summary.filesCopied + summary.filesSkipped).toBe(300);
     expect(summary.filesSkipped).toBeGreaterThanOrEqual(verifiedBeforeKill.length);
     const recopied = manifestPaths(manifest)
@@ -85,7 +86,7 @@ describe("octoha copy", () => {
       await new Promise((r) => setTimeout(r, 10));
     child.kill("SIGINT");
     expect(await exited).toBe(3);
-    expect((JSON.parse(stdout) as { interrupted: boolean }).interrupted).toBe(true);
+    expect(resultOf<{ interrupted: boolean }>(stdout, "copy", 3).interrupted).toBe(true);
     expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
     expect(run(["copy", source, target]).status).toBe(0);
     expect(snapshot(target)).toEqual(snapshot(source));
@@ -97,7 +98,7 @@ describe("octoha copy", () => {
     const target = dir("target");
     const r = run(["copy", source, target, "--json"]);
     expect(r.status).toBe(1);
-    const summary = JSON.parse(r.stdout) as { filesCopied: number; errors: { relPath: string; code: string }[] };
+    const summary = resultOf<{ filesCopied: number; errors: { relPath: string; code: string }[] }>(r.stdout, "copy", 1);
     expect(summary.filesCopied).toBe(3);
     expect(summary.errors).toEqual([expect.objectContaining({ relPath: "TaskLogs/link.txt", code: "COPY_NOT_A_FILE" })]);
   });

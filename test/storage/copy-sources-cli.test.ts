@@ -9,6 +9,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CLI } from "../helpers/cli.js";
 import { sha256Of, tempDirs, writeFile } from "./helpers.js";
+import { resultOf } from "../helpers/envelope.js";
 
 const dir = tempDirs();
 
@@ -22,7 +23,7 @@ interface Summary {
 function copy(...args: string[]): Summary {
   const r = spawnSync(process.execPath, [CLI, "copy", ...args, "--json"], { encoding: "utf8", timeout: 60_000 });
   expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as Summary;
+  return resultOf<Summary>(r.stdout, "copy", 0);
 }
 
 /** A node folder with the names every node has (scheduled-task logs) and one task log of its own. */

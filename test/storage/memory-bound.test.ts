@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, cleanEnv } from "../helpers/cli.js";
+import { resultOf } from "../helpers/envelope.js";
 
 const ENTRIES = 200_000;
 const COLLIDING = 100_000;
@@ -42,12 +43,12 @@ describe("a 200 000-entry folder through the planner with a 96 MB heap", () => {
     const r = await run(["copy", source, target, "--dry-run", "--json", "--node", "OCTO2"]);
     expect(r.stderr).not.toContain("heap out of memory");
     expect(r.code).toBe(0);
-    const summary = JSON.parse(r.stdout) as {
+    const summary = resultOf<{
       filesCopied: number;
       collisions: unknown[];
       collisionsOmitted: number;
       collisionsByKind: Record<string, number>;
-    };
+    }>(r.stdout, "copy", 0);
     expect(summary.filesCopied).toBe(ENTRIES - COLLIDING);
     expect(summary.collisions).toHaveLength(1000);
     expect(summary.collisionsOmitted).toBe(COLLIDING - 1000);

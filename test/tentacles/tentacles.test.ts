@@ -10,6 +10,7 @@ import { parseTrustedServers } from "../../src/tentacles/config.js";
 import { httpRedisProbe } from "../../src/tentacles/redis-probe.js";
 import { cleanEnv, REPO, runCli, withTempDir } from "../helpers/cli.js";
 import { windowsPlan, type Loose } from "../plan/fixtures.js";
+import { resultOf } from "../helpers/envelope.js";
 
 const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "Tentacle.config");
 const REPAIR_PLAN = path.join(REPO, "plans", "repair-two-nodes.json");
@@ -28,7 +29,7 @@ describe("octoha tentacles", () => {
   it("prints one poll-server per node and the trusted-server entries a Tentacle.config still lacks", async () => {
     const result = await runCli(["tentacles", REPAIR_PLAN, "--tentacle-config", CONFIG, "--json"], { env });
     expect(result.code).toBe(0);
-    const advice = JSON.parse(result.stdout) as AdviceJson;
+    const advice = resultOf<AdviceJson>(result.stdout, "tentacles", 0);
     expect(advice.needed).toBe(true);
     expect(advice.nodes.map((n) => n.argv.slice(1))).toEqual([
       [
@@ -92,7 +93,7 @@ describe("octoha tentacles", () => {
   it("includes a node given by --with-node (one joining the cluster), and refuses one the plan already has", async () => {
     const result = await runCli(["tentacles", REPAIR_PLAN, "--with-node", "OCTO3=https://octo3.example.com", "--json"], { env });
     expect(result.code, result.stderr).toBe(0);
-    const advice = JSON.parse(result.stdout) as AdviceJson;
+    const advice = resultOf<AdviceJson>(result.stdout, "tentacles", 0);
     expect(advice.nodes.map((n) => [n.node, n.address])).toEqual([
       ["OCTO1", "https://octo1.example.com:10943"],
       ["OCTO2", "https://octo2.example.com:10943"],

@@ -4,7 +4,7 @@ import { renderCheckReport } from "../../plan/check-report.js";
 import { loadPlan } from "../../plan/load.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { PREFLIGHT_CHECK_ID, preflightCheck } from "../../steps/preflight-check.js";
-import { addOutputOptions, out, outJson, runVerb, wantsJson, type OutputFlags } from "../output.js";
+import { addOutputOptions, out, runVerb, wantsJson, type OutputFlags } from "../output.js";
 
 export function register(program: Command): void {
   const command = program
@@ -23,11 +23,10 @@ export function register(program: Command): void {
       const loaded = await loadPlan(planFile);
       if (flags.preflight !== false) registerCheck(preflightCheck);
       const report = await runChecks(loaded, allChecks(), { env: process.env });
-      if (wantsJson(flags)) outJson(report);
-      else out(renderCheckReport(report));
-      if (report.ok) return ExitCode.Done;
+      if (!wantsJson(flags)) out(renderCheckReport(report));
+      if (report.ok) return { exitCode: ExitCode.Done, result: report };
       const planProblem = report.results.some((r) => r.id !== PREFLIGHT_CHECK_ID && r.findings.some((f) => f.severity === "error"));
-      return planProblem ? ExitCode.BadInput : ExitCode.Failed;
+      return { exitCode: planProblem ? ExitCode.BadInput : ExitCode.Failed, result: report };
     }),
   );
 }

@@ -3,9 +3,9 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { LABEL_RULE, labelProblem } from "../../shared/names.js";
 import { withInterrupts, type InterruptMessages } from "../interrupts.js";
-import { reportError } from "../output.js";
+import { exitOnUsageError, outResult, reportError } from "../output.js";
 import { createProgressRenderer } from "../../report/progress.js";
-import { renderCopySummaryJson, renderCopySummaryText } from "../../report/copy-summary.js";
+import { renderCopySummaryText } from "../../report/copy-summary.js";
 import { copyTree, DEFAULT_CONCURRENCY, STATE_FOLDER, type CollisionPolicy, type VerifyMode } from "../../storage/index.js";
 
 interface CopyFlags {
@@ -57,9 +57,9 @@ export function register(program: Command): void {
     .option("--state-dir <dir>", `manifest folder (default <dst>/${STATE_FOLDER})`)
     .option("--octopus-path <winpath>", "DST as Octopus will see it (e.g. \\\\fs01\\Octopus\\TaskLogs), for the 260-character check")
     .option("--dry-run", "report what would be copied; write nothing")
-    .option("--json", "print one JSON summary object on stdout")
+    .option("--json", "print the summary as one JSON line (the result envelope) on stdout")
     // Bad flags are bad input (exit 2), not a failed copy (commander's default is 1).
-    .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.Done : ExitCode.BadInput))
+    .exitOverride((error) => exitOnUsageError(error))
     .addHelpText(
       "after",
       "\nExit codes: 0 done, 1 a file failed (listed), 2 bad input, 3 interrupted (re-run to resume).\nExample: octoha copy /mnt/node1/TaskLogs /mnt/shared/TaskLogs --node OCTO1",
@@ -96,13 +96,13 @@ async function copyUntilDone(src: string, dst: string, flags: CopyFlags, signal:
     });
     progress.done();
     const dryRun = flags.dryRun === true;
-    if (flags.json) process.stdout.write(renderCopySummaryJson({ ...summary, dryRun }));
+    const exitCode = summary.interrupted ? ExitCode.Resumable : summary.errors.length > 0 ? ExitCode.Failed : ExitCode.Done;
+    if (flags.json) outResult("copy", { exitCode, result: { ...summary, dryRun } });
     else process.stdout.write(renderCopySummaryText(summary, dryRun));
-    if (summary.interrupted) return ExitCode.Resumable;
-    return summary.errors.length > 0 ? ExitCode.Failed : ExitCode.Done;
+    return exitCode;
   } catch (error) {
     progress.done();
-    const code = reportError(error, flags.json === true, "copy");
-    return signal.aborted ? ExitCode.Resumable : code;
+    // Interrupted while failing: the manifest is intact, so the exit (and the envelope) say resumable.
+    return reportError(error, flags.json === true, "copy", signal.aborted ? ExitCode.Resumable : undefined);
   }
 }

@@ -7,7 +7,7 @@ import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import type { DryRunReport } from "../../report/model.js";
 import { withInterrupts } from "../interrupts.js";
-import { err, reportError } from "../output.js";
+import { err, runVerb } from "../output.js";
 import type { VerbContext } from "../program.js";
 
 interface DryRunFlags {
@@ -63,7 +63,7 @@ export function register(program: Command, context: VerbContext = {}): void {
     )
     .action(async (planFile: string, flags: DryRunFlags, command: Command) => {
       const format = flags.json || flags.outputFormat === "json" ? "json" : flags.outputFormat ? "md" : flags.format;
-      try {
+      await runVerb("dry-run", format === "json", async () => {
         const changeSet = changeSetWanted(flags.out, format, command.getOptionValueSource("format") === "cli");
         const stepFlags = { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true };
         const tolerance: ChangeSetTolerance | undefined = changeSet ? { copyGrowthPercent: flags.copyTolerance } : undefined;
@@ -87,12 +87,13 @@ export function register(program: Command, context: VerbContext = {}): void {
         if (outcome.writtenTo && changeSet)
           process.stderr.write(`octoha: change set written to ${outcome.writtenTo}; once approved, apply it with: ${apply}\n`);
         else if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
-        else process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
-        process.exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);
+        else if (format !== "json") process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
         if (outcome.report.blocked) err(`octoha: ${blockedSummary(outcome.report)}`);
-      } catch (error) {
-        process.exitCode = reportError(error, format === "json", "dry-run");
-      }
+        const exitCode = dryRunExitCode(outcome.report, flags.detailedExitcode === true);
+        // With --out the report is in the file (a change set is its own versioned format); stdout says where.
+        const result = outcome.writtenTo ? { file: outcome.writtenTo, changeSet } : outcome.report;
+        return { exitCode, result };
+      });
     });
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { writePlanTemplate } from "../../plan/template.js";
 import { ExitCode } from "../../shared/exit-codes.js";
-import { addOutputOptions, out, outJson, runVerb, wantsJson, type OutputFlags } from "../output.js";
+import { addOutputOptions, out, runVerb, wantsJson, type OutputFlags } from "../output.js";
 
 interface InitFlags extends OutputFlags {
   force?: boolean;
@@ -17,12 +17,11 @@ export function register(program: Command): void {
   addOutputOptions(command).action(async (file: string, flags: InitFlags) =>
     runVerb("init", wantsJson(flags), async () => {
       const written = await writePlanTemplate(file, { force: flags.force });
-      if (wantsJson(flags)) outJson({ ok: true, file: written });
-      else
+      if (!wantsJson(flags))
         out(
           `Wrote ${written}.\nEdit the node names, URLs and folders, set the environment variables it names, then run: octoha check ${file}`,
         );
-      return ExitCode.Done;
+      return { exitCode: ExitCode.Done, result: { file: written } };
     }),
   );
 }

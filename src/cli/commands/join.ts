@@ -3,7 +3,7 @@ import { joinPrint, renderJoinPrint } from "../../join/index.js";
 import type { JoinPlatform } from "../../join/commands.js";
 import { InputError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
-import { addOutputOptions, out, outJson, runVerb, wantsJson, type OutputFlags } from "../output.js";
+import { addOutputOptions, out, runVerb, wantsJson, type OutputFlags } from "../output.js";
 
 interface JoinFlags extends OutputFlags {
   plan: string;
@@ -73,9 +73,8 @@ export function register(program: Command): void {
         offline: flags.offline,
         env: process.env,
       });
-      if (wantsJson(flags)) outJson(printed);
-      else out(renderJoinPrint(printed));
-      return ExitCode.Done;
+      if (!wantsJson(flags)) out(renderJoinPrint(printed));
+      return { exitCode: ExitCode.Done, result: printed };
     }),
   );
 }

@@ -6,7 +6,7 @@ import { loadPlan } from "../../plan/load.js";
 import { InputError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
-import { addOutputOptions, err, out, outJson, runVerb, wantsJson, type OutputFlags } from "../output.js";
+import { addOutputOptions, err, out, runVerb, wantsJson, type OutputFlags } from "../output.js";
 
 interface LbFlags extends OutputFlags {
   format: LbFormat;
@@ -91,14 +91,14 @@ export function register(program: Command): void {
       const text = redactor.redact(config.text);
       const file = flags.out ? await writeConfig(flags.out, text, flags.force) : undefined;
       const nodes = config.target.backends.map((b) => ({ node: b.node, server: `${b.host}:${b.port}`, scheme: b.scheme }));
-      if (wantsJson(flags))
-        outJson({ ok: true, format: config.format, file, nodes, check: config.target.check, notes: config.notes, text });
-      else if (file) out([`Wrote ${file} (${config.format}, ${nodes.length} nodes).`, ...config.notes.map((n) => `  - ${n}`)].join("\n"));
+      const result = { format: config.format, file, nodes, check: config.target.check, notes: config.notes, text };
+      if (wantsJson(flags)) return { exitCode: ExitCode.Done, result };
+      if (file) out([`Wrote ${file} (${config.format}, ${nodes.length} nodes).`, ...config.notes.map((n) => `  - ${n}`)].join("\n"));
       else {
         out(text);
         err(config.notes.map((n) => `octoha: ${n}`).join("\n"));
       }
-      return ExitCode.Done;
+      return { exitCode: ExitCode.Done, result };
     }),
   );
 }

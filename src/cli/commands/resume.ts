@@ -3,7 +3,7 @@ import { withInterrupts } from "../interrupts.js";
 import type { VerbContext } from "../program.js";
 import { continueRun } from "../../operations/apply.js";
 import { addApprovalOptions, addOutputOptions, approveMode, wantsJson, type OutputOptions } from "../run-options.js";
-import { reportError } from "../output.js";
+import { runVerb } from "../output.js";
 
 interface ResumeFlags extends OutputOptions {
   run?: string;
@@ -29,7 +29,7 @@ export function register(program: Command, context: VerbContext = {}): void {
   );
   cmd.action(async (plan: string | undefined, o: ResumeFlags) => {
     const json = wantsJson(o);
-    try {
+    await runVerb("resume", json, async () => {
       const outcome = await withInterrupts((signal) =>
         continueRun({
           ...context,
@@ -43,9 +43,7 @@ export function register(program: Command, context: VerbContext = {}): void {
           signal,
         }),
       );
-      process.exitCode = outcome.exitCode;
-    } catch (error) {
-      process.exitCode = reportError(error, json, "resume");
-    }
+      return { exitCode: outcome.exitCode, result: outcome };
+    });
   });
 }

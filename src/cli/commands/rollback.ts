@@ -3,7 +3,8 @@ import { withInterrupts } from "../interrupts.js";
 import type { VerbContext } from "../program.js";
 import { continueRun } from "../../operations/apply.js";
 import { addApprovalOptions, addOutputOptions, approveMode, wantsJson, type OutputOptions } from "../run-options.js";
-import { reportError } from "../output.js";
+import { ExitCode } from "../../shared/exit-codes.js";
+import { runVerb } from "../output.js";
 
 interface RollbackFlags extends OutputOptions {
   run?: string;
@@ -36,7 +37,7 @@ export function register(program: Command, context: VerbContext = {}): void {
   );
   cmd.action(async (plan: string | undefined, o: RollbackFlags) => {
     const json = wantsJson(o);
-    try {
+    await runVerb("rollback", json, async () => {
       const where = {
         ...(plan ? { planFile: plan } : {}),
         ...(o.stateDir ? { stateDir: o.stateDir } : {}),
@@ -46,9 +47,8 @@ export function register(program: Command, context: VerbContext = {}): void {
       const outcome = await withInterrupts((signal) =>
         continueRun({ ...context, mode: "rollback", ...where, ...extras, approve: approveMode(o, json), json, signal }),
       );
-      process.exitCode = outcome.exitCode;
-    } catch (error) {
-      process.exitCode = reportError(error, json, "rollback");
-    }
+      // Exit 4, rolled back, is what a rollback is asked for.
+      return { exitCode: outcome.exitCode, result: outcome, ok: outcome.exitCode === ExitCode.RolledBack };
+    });
   });
 }

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import type { VerbContext } from "../program.js";
 import { addApprovalOptions, addOutputOptions, addStepFlagOptions, startWorkflow, type StepFlagOptions } from "../run-options.js";
-import { ExitCode } from "../../shared/exit-codes.js";
+import { InputError } from "../../shared/errors.js";
+import { reportError, wantsJson } from "../output.js";
 
 interface RunFlags extends StepFlagOptions {
   phase?: string;
@@ -32,10 +33,8 @@ Examples:
   );
   cmd.action(async (plan: string, o: RunFlags) => {
     if (o.phase !== undefined && o.phase !== "preseed") {
-      process.stderr.write(
-        `octoha: --phase must be "preseed" (got ${JSON.stringify(o.phase)}); without --phase the whole migration runs.\n`,
-      );
-      process.exitCode = ExitCode.BadInput;
+      const message = `--phase must be "preseed" (got ${JSON.stringify(o.phase)}); without --phase the whole migration runs.`;
+      process.exitCode = reportError(new InputError(message, { code: "BAD_PHASE" }), wantsJson(o), "run");
       return;
     }
     await startWorkflow(o.phase === "preseed" ? "preseed" : "migrate", plan, o, context);

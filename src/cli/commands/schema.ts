@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .action(async () =>
       runVerb("schema", false, async () => {
         out(planJsonSchemaText());
-        return ExitCode.Done;
+        return { exitCode: ExitCode.Done, result: undefined };
       }),
     );
 }

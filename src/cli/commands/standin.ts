@@ -1,8 +1,9 @@
 /** `octoha standin`: run the local Octopus stand-in until SIGINT/SIGTERM (see README, "The Octopus stand-in"). */
 import type { Command } from "commander";
+import { InputError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
-import { loadStandin, type StandinModule } from "../load-standin.js";
-import { reportError } from "../output.js";
+import { loadStandin } from "../load-standin.js";
+import { outResult, runVerb, type VerbResult } from "../output.js";
 
 interface StandinFlags {
   nodes: string;
@@ -21,7 +22,7 @@ export function register(program: Command): void {
   program
     .command("standin")
     .description(
-      "Run a simulated Octopus Server cluster on 127.0.0.1 (REST API, octopus-server executable, SQL Server over TDS) for tests and rehearsals. Prints its URLs, API key and SQL connection string as one JSON line on stdout.",
+      "Run a simulated Octopus Server cluster on 127.0.0.1 (REST API, octopus-server executable, SQL Server over TDS) for tests and rehearsals. Prints its URLs, API key and SQL connection string as one JSON line (the result envelope) on stdout.",
     )
     .requiredOption("--data <dir>", "folder for the nodes' simulated disks, the shared folder and the control file")
     .option("--nodes <n>", "number of nodes (OCTO1…OCTOn)", "2")
@@ -38,71 +39,70 @@ export function register(program: Command): void {
         "no-view-server-state (default: $OCTOHA_STANDIN_DB_HA, else standalone)",
     )
     .option("--json", "print only the JSON line (no human summary on stderr)")
-    .action(async (flags: StandinFlags) => {
-      const nodes = Number(flags.nodes);
-      const seedTasks = Number(flags.seedTasks);
-      const problems = [
-        Number.isInteger(nodes) && nodes >= 1 && nodes <= 16
-          ? undefined
-          : `--nodes must be a whole number from 1 to 16, not ${flags.nodes}`,
-        Number.isInteger(seedTasks) && seedTasks >= 0 ? undefined : `--seed-tasks must be a whole number, not ${flags.seedTasks}`,
-        flags.schema === "3.x" || flags.schema === "2018+" ? undefined : `--schema must be 3.x or 2018+, not ${flags.schema}`,
-        Number.isInteger(Number(flags.startupMs)) && Number(flags.startupMs) >= 0
-          ? undefined
-          : `--startup-ms must be a whole number, not ${flags.startupMs}`,
-        flags.version === undefined || /^\d+(\.\d+)+$/.test(flags.version)
-          ? undefined
-          : `--version must look like 2024.1.12345, not ${flags.version}`,
-      ].filter((p): p is string => p !== undefined);
-      if (problems.length > 0) {
-        process.stderr.write(`octoha standin: ${problems.join("\n  ")}\n`);
-        process.exitCode = ExitCode.BadInput;
-        return;
-      }
-      let startStandin: StandinModule["startStandin"];
-      try {
-        ({ startStandin } = await loadStandin());
-      } catch (error) {
-        process.exitCode = reportError(error, flags.json === true, "standin");
-        return;
-      }
-      const standin = await startStandin({
-        dataDir: flags.data,
-        nodes,
-        version: flags.version,
-        schema: flags.schema === "3.x" ? "3.x" : "2018+",
-        seedTasks,
-        taskDurationMs: Number(flags.taskDurationMs),
-        startupMs: Number(flags.startupMs),
-        port: Number(flags.port),
-        databaseHa: flags.databaseHa ?? (process.env.OCTOHA_STANDIN_DB_HA || undefined),
-        // The stand-in's own throwaway key; a fixed one may come from the environment, never argv.
-        apiKey: process.env.OCTOHA_STANDIN_API_KEY || undefined,
-      });
-      const details = {
-        url: standin.url,
-        nodes: standin.nodes,
-        apiKey: standin.apiKey,
-        sqlConnectionString: standin.sqlConnectionString ?? null,
-        controlUrl: standin.controlUrl,
-        controlFile: standin.controlFile,
-        serverExe: standin.serverExe,
-        serverExeArgv: standin.serverExeArgv,
-        localMachine: standin.localMachine,
-        version: standin.cluster.version,
-        dataDir: standin.dataDir,
-      };
-      // stdout is the machine-readable connection details, always; the human summary goes to stderr.
-      process.stdout.write(`${JSON.stringify(details)}\n`);
-      if (!flags.json)
-        process.stderr.write(
-          `Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe} (on ${details.localMachine})\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`,
-        );
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
-      await standin.close();
-      process.exitCode = ExitCode.Done;
-    });
+    .action(async (flags: StandinFlags) => runVerb("standin", flags.json === true, () => serve(flags)));
+}
+
+function optionProblems(flags: StandinFlags, nodes: number, seedTasks: number): string[] {
+  return [
+    Number.isInteger(nodes) && nodes >= 1 && nodes <= 16 ? undefined : `--nodes must be a whole number from 1 to 16, not ${flags.nodes}`,
+    Number.isInteger(seedTasks) && seedTasks >= 0 ? undefined : `--seed-tasks must be a whole number, not ${flags.seedTasks}`,
+    flags.schema === "3.x" || flags.schema === "2018+" ? undefined : `--schema must be 3.x or 2018+, not ${flags.schema}`,
+    Number.isInteger(Number(flags.startupMs)) && Number(flags.startupMs) >= 0
+      ? undefined
+      : `--startup-ms must be a whole number, not ${flags.startupMs}`,
+    flags.version === undefined || /^\d+(\.\d+)+$/.test(flags.version)
+      ? undefined
+      : `--version must look like 2024.1.12345, not ${flags.version}`,
+  ].filter((p): p is string => p !== undefined);
+}
+
+/** Starts the stand-in, prints its connection details once it serves, and serves until SIGINT/SIGTERM. */
+async function serve(flags: StandinFlags): Promise<VerbResult> {
+  const nodes = Number(flags.nodes);
+  const seedTasks = Number(flags.seedTasks);
+  const problems = optionProblems(flags, nodes, seedTasks);
+  if (problems.length > 0)
+    throw new InputError(`the stand-in's options are not valid: ${problems.join("; ")}`, { code: "STANDIN_BAD_OPTIONS", issues: problems });
+  const { startStandin } = await loadStandin();
+  const standin = await startStandin({
+    dataDir: flags.data,
+    nodes,
+    version: flags.version,
+    schema: flags.schema === "3.x" ? "3.x" : "2018+",
+    seedTasks,
+    taskDurationMs: Number(flags.taskDurationMs),
+    startupMs: Number(flags.startupMs),
+    port: Number(flags.port),
+    databaseHa: flags.databaseHa ?? (process.env.OCTOHA_STANDIN_DB_HA || undefined),
+    // The stand-in's own throwaway key; a fixed one may come from the environment, never argv.
+    apiKey: process.env.OCTOHA_STANDIN_API_KEY || undefined,
+  });
+  const details = {
+    url: standin.url,
+    nodes: standin.nodes,
+    apiKey: standin.apiKey,
+    sqlConnectionString: standin.sqlConnectionString ?? null,
+    controlUrl: standin.controlUrl,
+    controlFile: standin.controlFile,
+    serverExe: standin.serverExe,
+    serverExeArgv: standin.serverExeArgv,
+    localMachine: standin.localMachine,
+    version: standin.cluster.version,
+    dataDir: standin.dataDir,
+  };
+  // stdout is the machine-readable connection details, always, once it serves; the human summary goes to stderr.
+  // The stand-in's own throwaway key and connection string are what it exists to hand over: not redacted.
+  const keep = [details.apiKey, details.sqlConnectionString].filter((s): s is string => s !== null);
+  const verdict = { exitCode: ExitCode.Done, result: details, keep, printed: true };
+  outResult("standin", verdict);
+  if (!flags.json)
+    process.stderr.write(
+      `Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe} (on ${details.localMachine})\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`,
+    );
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await standin.close();
+  return verdict;
 }

@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { renderStatus } from "../../report/status-view.js";
 import { readRunStatus } from "../../runner/status.js";
 import { redactor } from "../../shared/redact.js";
+import { ExitCode } from "../../shared/exit-codes.js";
 import { addOutputOptions, wantsJson, type OutputOptions } from "../run-options.js";
-import { reportError } from "../output.js";
+import { runVerb } from "../output.js";
 
 interface StatusFlags extends OutputOptions {
   run?: string;
@@ -18,17 +19,16 @@ export function register(program: Command): void {
     .option("--run <id>", "run id (default: the newest run)")
     .option("--state-dir <dir>", "state directory when no plan is given (default ./.octoha)");
   addOutputOptions(cmd);
-  cmd.action(async (plan: string | undefined, o: StatusFlags) => {
-    const json = wantsJson(o);
-    try {
+  cmd.action(async (plan: string | undefined, o: StatusFlags) =>
+    runVerb("status", wantsJson(o), async () => {
       const report = await readRunStatus({
         ...(plan ? { planFile: plan } : {}),
         ...(o.stateDir ? { stateDir: o.stateDir } : {}),
         ...(o.run ? { runId: o.run } : {}),
       });
-      process.stdout.write(renderStatus(report, { json, redactor }));
-    } catch (error) {
-      process.exitCode = reportError(error, json, "status");
-    }
-  });
+      if (!wantsJson(o)) process.stdout.write(renderStatus(report, redactor));
+      // Reading the status succeeded whatever the run's own outcome: that is in the result.
+      return { exitCode: ExitCode.Done, result: report };
+    }),
+  );
 }

@@ -2,7 +2,7 @@ import { Option, type Command } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { adviseTentacles, renderTentacleAdvice } from "../../tentacles/index.js";
 import type { Shell } from "../../tentacles/advice.js";
-import { addOutputOptions, out, outJson, runVerb, wantsJson, type OutputFlags } from "../output.js";
+import { addOutputOptions, out, runVerb, wantsJson, type OutputFlags } from "../output.js";
 
 interface TentaclesFlags extends OutputFlags {
   tentacleConfig?: string;
@@ -55,9 +55,8 @@ export function register(program: Command): void {
         tentacleExe: flags.tentacleExe,
         withNodes: flags.withNode,
       });
-      if (wantsJson(flags)) outJson(advice);
-      else out(renderTentacleAdvice(advice));
-      return ExitCode.Done;
+      if (!wantsJson(flags)) out(renderTentacleAdvice(advice));
+      return { exitCode: ExitCode.Done, result: advice };
     }),
   );
 }
