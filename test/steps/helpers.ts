@@ -134,25 +134,6 @@ export function createFileCopyEngine(): CopyEngine & { runs: CopyOptions[] } {
   };
 }
 
-export interface FakeClock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-  slept: number[];
-}
-
-export function fakeClock(start = 1_700_000_000_000): FakeClock {
-  let t = start;
-  const slept: number[] = [];
-  return {
-    now: () => t,
-    async sleep(ms: number) {
-      slept.push(ms);
-      t += Math.max(ms, 1);
-    },
-    slept,
-  };
-}
-
 export interface RecordingContext extends StepContext {
   checkpoints: unknown[];
   events: StepEvent[];

@@ -6,7 +6,8 @@ import { createMaintenanceOffStep, createMaintenanceOnStep } from "../../src/ste
 import { createStartServicesStep, createStopServicesStep } from "../../src/steps/services.js";
 import { createUndrainStep } from "../../src/steps/undrain.js";
 import { OctohaError } from "../../src/shared/errors.js";
-import { fakeClock, recordingContext } from "./helpers.js";
+import { fakeClock } from "../helpers/fake-clock.js";
+import { recordingContext } from "./helpers.js";
 
 function drainFixture(opts: { cancel?: boolean; stuck?: boolean; pollsUntilDone?: number } = {}) {
   const state = defaultFakeState();
