@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import type { ApproveMode } from "../runner/events.js";
 import { runWorkflow } from "../operations/apply.js";
-import type { WorkflowName } from "../runner/workflows.js";
+import type { WorkflowName } from "../model/step-ids.js";
 import { checkApprovedChanges } from "../operations/approved-changes.js";
 import { redactor } from "../shared/redact.js";
 import { withInterrupts } from "./interrupts.js";

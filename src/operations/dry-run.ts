@@ -9,7 +9,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadPlan } from "../plan/load.js";
 import { requireSecrets } from "../plan/secrets.js";
-import type { WorkflowName } from "../runner/workflows.js";
+import type { WorkflowName } from "../model/step-ids.js";
 import type { Step, StepContext, StepEvent } from "../runner/step.js";
 import { InputError, InternalError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";

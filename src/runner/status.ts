@@ -1,6 +1,5 @@
 /** `octoha status`: what a run's journal says, read-only (never takes the lock, never writes). */
 import path from "node:path";
-import { loadPlan } from "../plan/load.js";
 import { InputError } from "../shared/errors.js";
 import { indexSteps, journalFile, legacyWarning, readJournal } from "./journal.js";
 import { readLock, staleness, unlockCommand, type LockInfo } from "./lock.js";
@@ -21,12 +20,9 @@ export interface RunStatusReport {
   otherRuns: string[];
 }
 
-export async function readRunStatus(o: { planFile?: string; stateDir?: string; runId?: string }): Promise<RunStatusReport> {
-  const stateDir = o.stateDir
-    ? path.resolve(o.stateDir)
-    : o.planFile
-      ? (await loadPlan(o.planFile)).stateDir
-      : path.resolve(DEFAULT_STATE_DIR);
+/** `stateDir`: the plan's, or the one given (default ./.octoha). */
+export async function readRunStatus(o: { stateDir?: string; runId?: string }): Promise<RunStatusReport> {
+  const stateDir = path.resolve(o.stateDir ?? DEFAULT_STATE_DIR);
   const runs = await listRuns(stateDir);
   const runId = o.runId ?? runs[0];
   if (!runId)
