@@ -3,7 +3,7 @@
  * the approval mode, and mapping errors to exit codes (Ctrl-C: interrupts.ts). No fs, no I/O of its own.
  */
 import type { Command } from "commander";
-import type { ApproveMode } from "../runner/events.js";
+import type { ApproveMode } from "../model/run.js";
 import { runWorkflow } from "../operations/apply.js";
 import type { WorkflowName } from "../model/step-ids.js";
 import { checkApprovedChanges } from "../operations/approved-changes.js";

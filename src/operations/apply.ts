@@ -12,7 +12,7 @@ import { loadPlan } from "../plan/load.js";
 import { createRunView, type ViewStreams } from "../report/run-view.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
-import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "../runner/events.js";
+import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "../model/run.js";
 import { indexSteps, readJournal, type RunInvocation } from "../runner/journal.js";
 import { runSteps, type RunHooks } from "../runner/run-steps.js";
 import { DEFAULT_STATE_DIR, listRuns } from "../runner/runs.js";

@@ -10,7 +10,8 @@ import path from "node:path";
 import type { CopyEngine, TargetCheck } from "../../src/steps/deps.js";
 import type { CopyOptions, CopySummary } from "../../src/storage/types.js";
 import type { Collision } from "../../src/model/copy-results.js";
-import type { StepContext, StepEvent } from "../../src/runner/step.js";
+import type { StepEvent } from "../../src/model/run.js";
+import type { StepContext } from "../../src/runner/step.js";
 import type { AnyStep } from "../../src/steps/workflows.js";
 import { Plan, type PlanInput } from "../../src/plan/schema.js";
 
