@@ -1,6 +1,6 @@
 /** The end of `octoha copy`: one JSON object for machines, a short account for humans. Redacted. */
 import { redactor } from "../shared/redact.js";
-import type { CopySummary } from "../storage/types.js";
+import type { CopySummary } from "../model/copy-results.js";
 import { formatBytes, formatDuration } from "./format.js";
 
 export function renderCopySummaryJson(summary: CopySummary & { dryRun: boolean }): string {
