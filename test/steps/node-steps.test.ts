@@ -242,6 +242,14 @@ describe("start-services waits for the started nodes to answer", () => {
     expect((await start.verify(ctx, r)).ok).toBe(true);
   });
 
+  it("a starting node is asked again after 250 ms, then at doubling waits up to the poll interval", async () => {
+    const cluster = stoppedCluster(6);
+    const clock = fakeClock();
+    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"], clock });
+    await start.apply(recordingContext("start-services", clock), undefined);
+    expect(clock.slept).toEqual([250, 500, 1000, 2000, 2000, 2000]);
+  });
+
   it("nodes that never answer fail the step at the recorded deadline, naming them", async () => {
     const cluster = stoppedCluster(1_000_000);
     const clock = fakeClock();
