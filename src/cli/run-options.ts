@@ -3,9 +3,9 @@
  * the approval mode, and mapping errors to exit codes (Ctrl-C: interrupts.ts). No fs, no I/O of its own.
  */
 import type { Command } from "commander";
-import type { ApproveMode } from "../runner/events.js";
+import type { ApproveMode } from "../model/run.js";
 import { runWorkflow } from "../operations/apply.js";
-import type { WorkflowName } from "../runner/workflows.js";
+import type { WorkflowName } from "../model/step-ids.js";
 import { checkApprovedChanges } from "../operations/approved-changes.js";
 import { redactor } from "../shared/redact.js";
 import { withInterrupts } from "./interrupts.js";

@@ -13,7 +13,7 @@ import type { ServerTasks } from "../octopus/types.js";
 import type { PlanInput } from "../plan/schema.js";
 import { runDryRun } from "../operations/dry-run.js";
 import { renderDryRun } from "../report/render.js";
-import type { RunOutcome } from "../runner/events.js";
+import type { RunOutcome } from "../model/run.js";
 import { runWorkflow } from "../operations/apply.js";
 import type { Redactor } from "../shared/redact.js";
 import type { RunningStandin, StandinOptions } from "@octoha/standin";

@@ -36,6 +36,53 @@ export interface CopyError {
   message: string;
 }
 
+/** Progress of one copy, as the engine reports it while it works. */
+export interface CopyProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second, smoothed. */
+  rate: number;
+  /** Seconds left, or undefined while unknown. */
+  etaSeconds?: number;
+}
+
+/** What one copy (copyTree) did: the `copy` verb prints it, a copy step journals it per job. */
+export interface CopySummary {
+  filesCopied: number;
+  bytesCopied: number;
+  /** Already at the target with equal size, mtime (and hash). */
+  filesSkipped: number;
+  bytesSkipped: number;
+  /** The first 1000 collisions (memory stays bounded at a million files); onCollision sees every one. */
+  collisions: Collision[];
+  /** Collisions beyond the listed ones, counted only. */
+  collisionsOmitted?: number;
+  /** Every collision, counted by kind (listed or not). */
+  collisionsByKind?: Partial<Record<CollisionKind, number>>;
+  nameProblems: NameProblem[];
+  /** Files that failed with a count-and-continue error (e.g. unreadable source), with the fix. */
+  errors: CopyError[];
+  durationMs: number;
+  /** Losing copies written to (or, in dry-run, that would go to) the quarantine folder. */
+  filesQuarantined?: number;
+  /**
+   * Of filesCopied: targets that were this node's own earlier copy (per the manifest) of a file that
+   * changed since, replaced by the newer bytes; not collisions, nothing quarantined.
+   */
+  filesUpdated?: number;
+  /** Work found by the planning pass (files not already at the target), the progress totals. */
+  filesPlanned?: number;
+  bytesPlanned?: number;
+  /** Name problems beyond the first 1000, counted but not listed. */
+  nameProblemsOmitted?: number;
+  /** True when stopped by the signal before finishing. */
+  interrupted: boolean;
+  /** Things the operator should know that are not problems with a file (e.g. a dead copy's lock taken over). */
+  warnings?: string[];
+}
+
 export interface CopyJobResult {
   kind: FolderKind;
   node: string;

@@ -1,4 +1,4 @@
-/** Every step id octoha knows: a closed set, so a typo is a compile error, never a run-time lookup miss. */
+/** Every step and workflow id octoha knows: closed sets, so a typo is a compile error, never a run-time lookup miss. */
 import type { FolderKind } from "./folders.js";
 
 export const STEP_IDS = [
@@ -30,3 +30,8 @@ export const COPY_STEP_IDS = {
   imports: "copy-imports",
   eventExports: "copy-event-exports",
 } as const satisfies Record<FolderKind, StepId>;
+
+/** The workflows a verb runs (src/steps builds their steps, src/operations runs them). */
+export const WORKFLOW_NAMES = ["migrate", "preseed", "repair"] as const;
+
+export type WorkflowName = (typeof WORKFLOW_NAMES)[number];

@@ -12,12 +12,13 @@ import { loadPlan } from "../plan/load.js";
 import { createRunView, type ViewStreams } from "../report/run-view.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
-import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "../runner/events.js";
+import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "../model/run.js";
 import { indexSteps, readJournal, type RunInvocation } from "../runner/journal.js";
 import { runSteps, type RunHooks } from "../runner/run-steps.js";
 import { DEFAULT_STATE_DIR, listRuns } from "../runner/runs.js";
-import type { AfterRollback, WorkflowName } from "../runner/workflows.js";
-import { octopusWorkflows, WORKFLOW_NAMES, type WorkflowTable } from "./workflows.js";
+import { WORKFLOW_NAMES, type WorkflowName } from "../model/step-ids.js";
+import type { AfterRollback } from "../steps/workflows.js";
+import { octopusWorkflows, type WorkflowTable } from "./workflows.js";
 import { ExitCode } from "../shared/exit-codes.js";
 
 export interface RunWorkflowOptions {

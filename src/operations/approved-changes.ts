@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import type { WorkflowName } from "../runner/workflows.js";
+import type { WorkflowName } from "../model/step-ids.js";
 import type { WorkflowTable } from "./workflows.js";
 import { InputError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";

@@ -2,12 +2,10 @@
  * The workflow table: which workflow a verb runs, by name. A plain map, passed down (tests hand
  * the operations a table of their own); nothing registers into it at start-up.
  */
-import type { WorkflowFactory, WorkflowName } from "../runner/workflows.js";
-import { createWorkflow } from "../steps/workflows.js";
+import type { WorkflowName } from "../model/step-ids.js";
+import { createWorkflow, type WorkflowFactory } from "../steps/workflows.js";
 
 export type WorkflowTable = Readonly<Partial<Record<WorkflowName, WorkflowFactory>>>;
-
-export const WORKFLOW_NAMES: readonly WorkflowName[] = ["migrate", "preseed", "repair"];
 
 export const octopusWorkflows: WorkflowTable = {
   migrate: (env) => createWorkflow("migrate", env),

@@ -1,6 +1,6 @@
 /** The end of `octoha copy` for humans: a short account, redacted (machines get the summary in the --json envelope). */
 import { redactor } from "../shared/redact.js";
-import type { CopySummary } from "../storage/types.js";
+import type { CopySummary } from "../model/copy-results.js";
 import { formatBytes, formatDuration } from "./format.js";
 
 export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): string {

@@ -2,7 +2,7 @@
  * Progress for a human: a redrawn bar with rate and ETA on a TTY, a plain line every few seconds
  * otherwise (logs, CI). Both render the same CopyProgress events.
  */
-import type { CopyProgress } from "../storage/types.js";
+import type { CopyProgress } from "../model/copy-results.js";
 import { formatBytes, formatDuration } from "./format.js";
 
 export interface ProgressStream {

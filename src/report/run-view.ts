@@ -3,7 +3,7 @@
  * object a line). Only views print; everything printed passes through the redactor.
  */
 import { createInterface } from "node:readline/promises";
-import type { ApprovalRequest, RunNotice, RunObserver, RunOutcome } from "../runner/events.js";
+import type { ApprovalRequest, RunNotice, RunObserver, RunOutcome } from "../model/run.js";
 import type { Redactor } from "../shared/redact.js";
 import { ExitCode } from "../shared/exit-codes.js";
 

@@ -1,5 +1,5 @@
 /** Renders `octoha status` for people (a table); machines get the report itself in the --json envelope. */
-import type { RunStatusReport } from "../runner/status.js";
+import type { RunStatusReport } from "../model/run.js";
 import type { Redactor } from "../shared/redact.js";
 
 export function renderStatus(report: RunStatusReport, redactor: Redactor): string {

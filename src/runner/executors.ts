@@ -5,8 +5,8 @@
 import type { Clock } from "../shared/clock.js";
 import { isRetryable, OctohaError } from "../shared/errors.js";
 import { retry, RETRY_BUDGETS, RetryWindow, withinRetryWindow } from "../shared/retry.js";
-import type { ApproveMode, RunObserver } from "./events.js";
-import type { ErrorRecord, JournalWriter, StepRecord } from "./journal.js";
+import type { ApproveMode, ErrorRecord, RunObserver } from "../model/run.js";
+import type { JournalWriter, StepRecord } from "./journal.js";
 import {
   errorRecord,
   type ApprovalOutcome,

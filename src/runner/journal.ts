@@ -18,21 +18,13 @@ import { createHash } from "node:crypto";
 import { mkdir, open, readFile, rename, truncate, writeFile, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { InputError, OctohaError } from "../shared/errors.js";
+import type { ErrorRecord } from "../model/run.js";
 import type { Redactor } from "../shared/redact.js";
 import { ExitCode } from "../shared/exit-codes.js";
 
 const JOURNAL_FORMAT_VERSION = 2;
 /** The previous release's format: read (records without checksums), never written. */
 const LEGACY_JOURNAL_FORMAT_VERSION = 1;
-
-export interface ErrorRecord {
-  code: string;
-  message: string;
-  hint?: string;
-  behaviour?: string;
-  /** The exit code the error asked for (an OctohaError's exitCode), e.g. 3 for "stopped, resumable". */
-  exitCode?: number;
-}
 
 /** Every line of a journal. `v` is the journal format version; `seq` its line number (1-based). */
 export type JournalRecord = { v: number; seq: number; at: number } & (

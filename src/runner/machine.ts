@@ -5,12 +5,10 @@
  * context, never `after` timers (lost on restore).
  */
 import { assign, fromPromise, setup } from "xstate";
-import type { ErrorRecord } from "./journal.js";
+import type { ErrorRecord, StopReason } from "../model/run.js";
 
 /** Bump when states, actors or context change shape: old snapshots are refused, not misread. */
 export const MACHINE_VERSION = 1;
-
-export type StopReason = "signal" | "approval-declined" | "approval-needed";
 
 export interface RunContext {
   runId: string;

@@ -11,7 +11,7 @@ import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
-import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "./events.js";
+import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "../model/run.js";
 import { applyStep, askApproval, compensationList, undoNext, type ExecutorDeps } from "./executors.js";
 import {
   JournalWriter,

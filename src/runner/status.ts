@@ -1,32 +1,14 @@
 /** `octoha status`: what a run's journal says, read-only (never takes the lock, never writes). */
 import path from "node:path";
-import { loadPlan } from "../plan/load.js";
+import type { RunStatusReport, StepState } from "../model/run.js";
 import { InputError } from "../shared/errors.js";
 import { indexSteps, journalFile, legacyWarning, readJournal } from "./journal.js";
 import { readLock, staleness, unlockCommand, type LockInfo } from "./lock.js";
 import { DEFAULT_STATE_DIR, listRuns } from "./runs.js";
 
-export type StepState = "pending" | "in-progress" | "applied" | "verified" | "not-verified" | "failed";
-
-export interface RunStatusReport {
-  runId: string;
-  stateDir: string;
-  journal: string;
-  /** Machine state of the last journaled snapshot. */
-  state: string;
-  outcome?: { status: string; exitCode: number };
-  steps: { id: string; state: StepState; checkpoints: number; lastError?: string }[];
-  lock?: LockInfo & { stale: boolean; staleReason?: string; unlockCommand: string };
-  warnings: string[];
-  otherRuns: string[];
-}
-
-export async function readRunStatus(o: { planFile?: string; stateDir?: string; runId?: string }): Promise<RunStatusReport> {
-  const stateDir = o.stateDir
-    ? path.resolve(o.stateDir)
-    : o.planFile
-      ? (await loadPlan(o.planFile)).stateDir
-      : path.resolve(DEFAULT_STATE_DIR);
+/** `stateDir`: the plan's, or the one given (default ./.octoha). */
+export async function readRunStatus(o: { stateDir?: string; runId?: string }): Promise<RunStatusReport> {
+  const stateDir = path.resolve(o.stateDir ?? DEFAULT_STATE_DIR);
   const runs = await listRuns(stateDir);
   const runId = o.runId ?? runs[0];
   if (!runId)

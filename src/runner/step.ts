@@ -4,13 +4,7 @@
  * checkpoint, or learns it should stop.
  */
 import type { Preview, Verdict } from "../model/preview.js";
-
-/** A progress event from a step; the runner forwards it to the view (never printed by the step). */
-export interface StepEvent {
-  level: "info" | "warn" | "progress";
-  message: string;
-  data?: Record<string, unknown>;
-}
+import type { StepEvent } from "../model/run.js";
 
 export interface StepContext {
   readonly runId: string;

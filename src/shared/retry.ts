@@ -45,6 +45,11 @@ export const RETRY_BUDGETS = {
   restRequest: { attempts: 4, backoff: { initialMs: 500, maxMs: 8_000, factor: 2, jitter: 0.25 } },
   /** One SQL query: dropped connection, timeout. */
   sqlQuery: { attempts: 3, backoff: { initialMs: 250, maxMs: 4_000, factor: 2, jitter: 0 } },
+  /**
+   * One task-log read through one node (verify-octopus): a node that has just started may refuse a
+   * while longer. Each attempt is a REST request with its own budget; the step's window bounds both.
+   */
+  taskLogRead: { attempts: 3, backoff: { initialMs: 1_000, maxMs: 2_000, factor: 2, jitter: 0 } },
   /** One file operation of the copy engine: EBUSY, EIO, ECONNRESET … */
   fileOp: { attempts: 5, backoff: { initialMs: 50, maxMs: 2_000, factor: 2, jitter: 0 } },
   /**

@@ -6,12 +6,15 @@
  *
  * A started Octopus Server answers 503 (or nothing) for a while before it serves requests, so
  * "started" is proven by polling each node's ping until a deadline, never by one attempt. The
- * deadline is a timestamp in the checkpoint: a resumed run continues the same wait.
+ * deadline is a timestamp in the checkpoint: a resumed run continues the same wait. The first
+ * polls come after 250 ms and double up to the poll interval: a node up in half a second is seen
+ * then, one that takes minutes is asked every 2 s.
  */
 import type { NodeServices, ServiceState } from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { OctohaError } from "../shared/errors.js";
+import { backoffDelay } from "../shared/retry.js";
 import { realClock, type Clock } from "./deps.js";
 import type { RunFacts } from "./facts.js";
 
@@ -30,11 +33,13 @@ export interface ServicesDeps {
   clock?: Clock;
   /** How long started nodes get to answer their ping (plan serviceStartTimeoutMinutes; default 5 min). */
   startTimeoutMs?: number;
-  /** How often to ask a starting node (default 2 s). */
+  /** How often to ask a starting node once it has been starting a while (default 2 s; the first asks come sooner). */
   pollIntervalMs?: number;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
+/** The first wait for a starting node; the waits double from here up to the poll interval. */
+const FIRST_POLL_MS = 250;
 /** verify re-proves the nodes answer: a reset in that moment is waited out this long at least. */
 const VERIFY_GRACE_MS = 30_000;
 
@@ -73,7 +78,8 @@ async function statesBeforeStopping(services: NodeServices, names: string[]): Pr
 async function waitUntilRunning(deps: ServicesDeps, ctx: StepContext, names: string[], deadline: number): Promise<States> {
   const clock = deps.clock ?? realClock;
   const poll = deps.pollIntervalMs ?? 2000;
-  for (;;) {
+  const backoff = { initialMs: Math.min(FIRST_POLL_MS, poll), maxMs: poll, factor: 2, jitter: 0 };
+  for (let asked = 1; ; asked++) {
     const s = await states(deps.ports.services, names);
     const waiting = names.filter((n) => s[n] !== "running");
     if (waiting.length === 0 || clock.now() >= deadline || ctx.signal.aborted) return s;
@@ -82,7 +88,7 @@ async function waitUntilRunning(deps: ServicesDeps, ctx: StepContext, names: str
       message: `Waiting for ${waiting.map((n) => `${n} (${describeState(s[n])})`).join(", ")} to answer`,
       data: { waiting, secondsLeft: Math.round((deadline - clock.now()) / 1000) },
     });
-    await clock.sleep(Math.min(poll, Math.max(0, deadline - clock.now())), ctx.signal);
+    await clock.sleep(Math.min(backoffDelay(backoff, asked), Math.max(0, deadline - clock.now())), ctx.signal);
   }
 }
 

@@ -6,6 +6,8 @@
 import type { DatabaseInventory, ServerNodes, ServerTasks } from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { isRetryable, OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
+import { retry, RETRY_BUDGETS } from "../shared/retry.js";
 import type { Clock } from "./deps.js";
 
 export interface VerifyOctopusResult {
@@ -33,6 +35,15 @@ function spreadSample<T>(items: T[], size: number): T[] {
   return out;
 }
 
+function interrupted(): OctohaError {
+  return new OctohaError("Task-log reads through the nodes interrupted; maintenance mode stays on", {
+    code: "INTERRUPTED",
+    step: "verify-octopus",
+    exitCode: ExitCode.Resumable,
+    hint: "Run `octoha resume` to read the logs again (nothing was changed), or `octoha rollback`.",
+  });
+}
+
 export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOctopusResult, "verify-octopus"> {
   const sample = async () => {
     const skip = deps.skip?.() ?? new Set<string>();
@@ -54,15 +65,19 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
       }
     }
   };
-  const readOne = async (id: string, node: string): Promise<string | undefined> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await deps.ports.tasks.readRawLog(id, node);
-        return undefined;
-      } catch (error) {
-        if (!isRetryable(error) || attempt >= 3) return (error as Error).message;
-        await deps.clock.sleep(1000 * attempt);
-      }
+  /** A read's failure is a finding, not an error: every node and task is tried. An interrupt stops the step. */
+  const readOne = async (ctx: StepContext, id: string, node: string): Promise<string | undefined> => {
+    try {
+      await retry(() => deps.ports.tasks.readRawLog(id, node), {
+        ...RETRY_BUDGETS.taskLogRead,
+        isRetryable,
+        signal: ctx.signal,
+        clock: deps.clock,
+      });
+      return undefined;
+    } catch (error) {
+      if (ctx.signal.aborted) throw interrupted();
+      return (error as Error).message;
     }
   };
   const readAll = async (ctx: StepContext, ids: string[]): Promise<VerifyOctopusResult> => {
@@ -70,7 +85,8 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
     const failures: VerifyOctopusResult["failures"] = [];
     for (const node of deps.nodeNames) {
       for (const id of ids) {
-        const error = await readOne(id, node);
+        if (ctx.signal.aborted) throw interrupted();
+        const error = await readOne(ctx, id, node);
         if (error !== undefined) failures.push({ taskId: id, node, error });
       }
     }

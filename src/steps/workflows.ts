@@ -11,9 +11,9 @@ import { resolveSecrets } from "../plan/secrets.js";
 import type { OctopusPorts } from "../octopus/types.js";
 import { featuresOf } from "../octopus/versions.js";
 import type { Plan } from "../plan/schema.js";
-import type { Step } from "../runner/step.js";
-import type { AfterRollback, Workflow, WorkflowEnv, WorkflowName } from "../runner/workflows.js";
+import type { Step, StepContext } from "../runner/step.js";
 import { continueCommand } from "../runner/runs.js";
+import type { Redactor } from "../shared/redact.js";
 import { createCopyStep, createPreseedStep, type CopyJob, type CopyStepDeps } from "./copy.js";
 import { realClock, stepFlags, type Clock, type CopyEngine, type StepFlags } from "./deps.js";
 import { createDrainNodesStep } from "./drain-nodes.js";
@@ -30,7 +30,50 @@ import { createUndrainStep } from "./undrain.js";
 import { createVerifyCopyStep } from "./verify-copy.js";
 import { createVerifyOctopusStep } from "./verify-octopus.js";
 import type { FullListSink } from "../model/copy-results.js";
-import { COPY_STEP_IDS, type StepId } from "../model/step-ids.js";
+import { COPY_STEP_IDS, type StepId, type WorkflowName } from "../model/step-ids.js";
+
+/** What a workflow gets from the operation that runs it (src/operations), for a plan and a run. */
+export interface WorkflowEnv {
+  plan: Plan;
+  planFile: string;
+  stateDir: string;
+  redactor: Redactor;
+  /** Flags from the command line that steps honour (e.g. --cancel-tasks, --verify-all). */
+  flags: Record<string, boolean | string | undefined>;
+  /**
+   * The last checkpoint an earlier step of this run saved (from the journal), so a later step can
+   * read an earlier step's result after a resume (e.g. undrain reads drain-nodes' before-state).
+   * Optional, additive: absent on a fresh run.
+   */
+  priorResult?: (stepId: string) => unknown;
+  /** The run's abort signal (Ctrl-C): adapters abort requests in flight with it. */
+  signal?: AbortSignal;
+  /** Dry-run `--full-list`: steps hand it every collision and missing log their previews find. */
+  fullList?: FullListSink;
+}
+
+export interface Workflow {
+  steps: Step[];
+  /** Releases connections (SQL pool, HTTP agents). */
+  close(): Promise<void>;
+  /**
+   * After a rollback: work on steps an earlier rollback of the run already undid (e.g. removing
+   * the copies that rollback left, when asked with --remove-copies). Optional.
+   */
+  afterRollback?(a: AfterRollback): Promise<void>;
+}
+
+export interface AfterRollback {
+  runId: string;
+  /** Steps undone by an earlier rollback of this run, not by the one that just ran. */
+  undoneEarlier: readonly string[];
+  /** What such a step recorded last (its result, else its last checkpoint). */
+  recorded(stepId: string): unknown;
+  /** A context for running such a step's code; its events go to the run's view. */
+  context(stepId: string): StepContext;
+}
+
+export type WorkflowFactory = (env: WorkflowEnv) => Promise<Workflow>;
 
 export interface BuildStepsOptions {
   plan: Plan;

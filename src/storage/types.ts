@@ -1,11 +1,13 @@
-import type { Collision, CollisionKind, CopyError, NameProblem } from "../model/copy-results.js";
+import type { Collision, CopyProgress, CopySummary } from "../model/copy-results.js";
 import type { TargetReservations } from "./reservations.js";
 import type { LockOwner } from "./target-lock.js";
 
 /**
  * The copy engine's public contract (design.md, "Copy engine"). Steps and the `copy` verb use
  * copyTree(); the engine's own file-system calls go through FileOps so tests can inject faults.
+ * What it reports (CopySummary, CopyProgress) lives in src/model, where the reports read it.
  */
+export type { CopyProgress, CopySummary };
 
 export type VerifyMode = "none" | "size" | "sha256";
 
@@ -17,17 +19,6 @@ export type CollisionPolicy =
   | "keep-newer"
   /** Stop the step and report. */
   | "fail";
-
-export interface CopyProgress {
-  filesDone: number;
-  filesTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-  /** Bytes per second, smoothed. */
-  rate: number;
-  /** Seconds left, or undefined while unknown. */
-  etaSeconds?: number;
-}
 
 /** Which node ran a task, so a task-log collision keeps that node's copy (repair). */
 export type TaskLogOwner = (relPath: string) => string | undefined;
@@ -74,40 +65,6 @@ export interface CopyOptions {
    * its own. A copy that writes takes the lock; a dry-run and a copy with nothing to do do not.
    */
   lockOwner?: LockOwner;
-}
-
-export interface CopySummary {
-  filesCopied: number;
-  bytesCopied: number;
-  /** Already at the target with equal size, mtime (and hash). */
-  filesSkipped: number;
-  bytesSkipped: number;
-  /** The first 1000 collisions (memory stays bounded at a million files); onCollision sees every one. */
-  collisions: Collision[];
-  /** Collisions beyond the listed ones, counted only. */
-  collisionsOmitted?: number;
-  /** Every collision, counted by kind (listed or not). */
-  collisionsByKind?: Partial<Record<CollisionKind, number>>;
-  nameProblems: NameProblem[];
-  /** Files that failed with a count-and-continue error (e.g. unreadable source), with the fix. */
-  errors: CopyError[];
-  durationMs: number;
-  /** Losing copies written to (or, in dry-run, that would go to) the quarantine folder. */
-  filesQuarantined?: number;
-  /**
-   * Of filesCopied: targets that were this node's own earlier copy (per the manifest) of a file that
-   * changed since, replaced by the newer bytes; not collisions, nothing quarantined.
-   */
-  filesUpdated?: number;
-  /** Work found by the planning pass (files not already at the target), the progress totals. */
-  filesPlanned?: number;
-  bytesPlanned?: number;
-  /** Name problems beyond the first 1000, counted but not listed. */
-  nameProblemsOmitted?: number;
-  /** True when stopped by the signal before finishing. */
-  interrupted: boolean;
-  /** Things the operator should know that are not problems with a file (e.g. a dead copy's lock taken over). */
-  warnings?: string[];
 }
 
 /**

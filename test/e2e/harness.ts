@@ -12,7 +12,7 @@ import path from "node:path";
 import { demoPlan } from "../../src/demo/demo.js";
 import { startStandin, type RunningStandin, type StandinOptions } from "@octoha/standin";
 import type { PlanInput } from "../../src/plan/schema.js";
-import type { RunOutcome } from "../../src/runner/events.js";
+import type { RunOutcome } from "../../src/model/run.js";
 import type { ListenerFaults } from "@octoha/standin";
 import type { RunReport } from "../../src/report/run-report.js";
 import { indexSteps, readJournal } from "../../src/runner/journal.js";

@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { indexSteps, readJournal } from "../../src/runner/journal.js";
 import { lockFile } from "../../src/runner/lock.js";
-import type { RunOutcome } from "../../src/runner/events.js";
+import type { RunOutcome } from "../../src/model/run.js";
 import { CLI } from "../helpers/cli.js";
 import { readJsonStdout } from "../helpers/envelope.js";
 import { describeChild, octoha, startCase, type E2eCase } from "./crash-harness.js";

@@ -29,6 +29,15 @@ describe("layering lint", () => {
     expect(await errorsFor("src/runner/fixture.ts", code)).toHaveLength(2);
   });
 
+  it("rejects the old back edges: src/runner → src/plan, src/report → src/runner and src/storage", async () => {
+    const runner = await errorsFor("src/runner/fixture.ts", 'import type { Plan } from "../plan/schema.js";\nexport type P = Plan;\n');
+    expect(runner).toEqual([expect.stringMatching(/^no-restricted-imports: .*src\/runner may import only src\/model, src\/shared /)]);
+    const code = 'import "../runner/status.js";\nimport "../storage/types.js";\nimport "../model/run.js";\n';
+    expect(await errorsFor("src/report/fixture.ts", code)).toHaveLength(2);
+    // join is a layer too: nothing below it may reach it.
+    expect(await errorsFor("src/plan/fixture.ts", 'import "../join/index.js";\n')).toHaveLength(1);
+  });
+
   it("allows imports down the layers and inside a folder", async () => {
     expect(await errorsFor("src/cli/fixture.ts", 'import "../operations/run.js";\nimport "../steps/copy.js";\n')).toEqual([]);
     expect(

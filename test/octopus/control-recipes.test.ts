@@ -91,7 +91,8 @@ describe("sc recipe (sc.exe \\\\HOST query|stop|start <service>)", () => {
       ["sc.exe", "\\\\OCTO2", "query", "OctopusDeploy"],
       ["sc.exe", "\\\\OCTO2", "query", "OctopusDeploy"],
     ]);
-    expect(clock.slept.length).toBe(2);
+    // Asked again after 250 ms, then after 500 ms: the waits double up to the 1 s poll interval.
+    expect(clock.slept).toEqual([250, 500]);
   });
 
   it("names a named instance's service 'OctopusDeploy: <instance>' and takes the plan's override as one argv element", async () => {

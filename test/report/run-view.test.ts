@@ -1,7 +1,7 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { HumanRunView, JsonRunView } from "../../src/report/run-view.js";
-import type { RunOutcome } from "../../src/runner/events.js";
+import type { RunOutcome } from "../../src/model/run.js";
 import { Redactor } from "../../src/shared/redact.js";
 
 function capture() {

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { ApprovalRequest, RunNotice, RunObserver } from "../../src/runner/events.js";
+import type { ApprovalRequest, RunNotice, RunObserver } from "../../src/model/run.js";
 import { RollbackRefused, type Step } from "../../src/runner/step.js";
 
 export function tempDir(prefix = "octoha-runner-"): { dir: string; cleanup: () => void } {

@@ -3,10 +3,11 @@ import path from "node:path";
 import { createFakeCluster, defaultFakeState, type FakeCluster, type FakeKnobs } from "../octopus/fakes.js";
 import { createRunFacts, type RunFacts } from "../../src/steps/facts.js";
 import { buildSteps, type AnyStep } from "../../src/steps/workflows.js";
-import type { WorkflowName } from "../../src/runner/workflows.js";
+import type { WorkflowName } from "../../src/model/step-ids.js";
 import type { Plan, PlanInput } from "../../src/plan/schema.js";
 import type { CopyEngine } from "../../src/steps/deps.js";
-import { createFileCopyEngine, fakeClock, tempDir, twoNodePlan, writeFiles } from "./helpers.js";
+import { fakeClock } from "../helpers/fake-clock.js";
+import { createFileCopyEngine, tempDir, twoNodePlan, writeFiles } from "./helpers.js";
 
 export interface ClusterFixture {
   root: string;

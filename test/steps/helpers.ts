@@ -10,7 +10,8 @@ import path from "node:path";
 import type { CopyEngine, TargetCheck } from "../../src/steps/deps.js";
 import type { CopyOptions, CopySummary } from "../../src/storage/types.js";
 import type { Collision } from "../../src/model/copy-results.js";
-import type { StepContext, StepEvent } from "../../src/runner/step.js";
+import type { StepEvent } from "../../src/model/run.js";
+import type { StepContext } from "../../src/runner/step.js";
 import type { AnyStep } from "../../src/steps/workflows.js";
 import { Plan, type PlanInput } from "../../src/plan/schema.js";
 
@@ -131,25 +132,6 @@ export function createFileCopyEngine(): CopyEngine & { runs: CopyOptions[] } {
       const fs = await statfs(probe);
       return { exists, freeBytes: fs.bavail * fs.bsize, writable: o.dryRun ? undefined : true };
     },
-  };
-}
-
-export interface FakeClock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-  slept: number[];
-}
-
-export function fakeClock(start = 1_700_000_000_000): FakeClock {
-  let t = start;
-  const slept: number[] = [];
-  return {
-    now: () => t,
-    async sleep(ms: number) {
-      slept.push(ms);
-      t += Math.max(ms, 1);
-    },
-    slept,
   };
 }
 

@@ -6,7 +6,8 @@ import { createMaintenanceOffStep, createMaintenanceOnStep } from "../../src/ste
 import { createStartServicesStep, createStopServicesStep } from "../../src/steps/services.js";
 import { createUndrainStep } from "../../src/steps/undrain.js";
 import { OctohaError } from "../../src/shared/errors.js";
-import { fakeClock, recordingContext } from "./helpers.js";
+import { fakeClock } from "../helpers/fake-clock.js";
+import { recordingContext } from "./helpers.js";
 
 function drainFixture(opts: { cancel?: boolean; stuck?: boolean; pollsUntilDone?: number } = {}) {
   const state = defaultFakeState();
@@ -239,6 +240,14 @@ describe("start-services waits for the started nodes to answer", () => {
     expect(ctx.checkpoints.at(-1)).toMatchObject({ readyDeadline: r.readyDeadline });
     expect(ctx.events.filter((e) => e.level === "progress").length).toBeGreaterThan(0);
     expect((await start.verify(ctx, r)).ok).toBe(true);
+  });
+
+  it("a starting node is asked again after 250 ms, then at doubling waits up to the poll interval", async () => {
+    const cluster = stoppedCluster(6);
+    const clock = fakeClock();
+    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"], clock });
+    await start.apply(recordingContext("start-services", clock), undefined);
+    expect(clock.slept).toEqual([250, 500, 1000, 2000, 2000, 2000]);
   });
 
   it("nodes that never answer fail the step at the recorded deadline, naming them", async () => {

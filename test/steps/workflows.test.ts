@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { RollbackRefused } from "../../src/runner/step.js";
 import { STEP_IDS } from "../../src/model/step-ids.js";
 import { createRepathStep } from "../../src/steps/repath.js";
-import type { OctohaError } from "../../src/shared/errors.js";
+import { OctohaError } from "../../src/shared/errors.js";
 import { clusterFixture, type ClusterFixture } from "./fixture.js";
 import { listTree, recordingContext, runAll, writeFiles } from "./helpers.js";
 
@@ -326,6 +326,64 @@ describe("verify-octopus", () => {
     const r = (await verify.apply(ctx, undefined)) as { failures: unknown[] };
     expect(r.failures).toEqual([]);
     expect(ctx.events.some((e) => e.message.includes("Waiting for OCTO2"))).toBe(true);
+  });
+
+  /** OCTO2 refuses its first `n` task-log reads as a node still settling does (retryable); `calls` counts its reads. */
+  function refuseReadsViaOcto2(f: ClusterFixture, n: number) {
+    const tasks = f.cluster.ports.tasks;
+    const read = tasks.readRawLog.bind(tasks);
+    const calls = { octo2: 0 };
+    tasks.readRawLog = async (taskId, node) => {
+      if (node === "OCTO2" && calls.octo2++ < n)
+        throw new OctohaError(`GET /api/tasks/${taskId}/raw on OCTO2 answered 503`, {
+          code: "OCTOPUS_HTTP_503",
+          behaviour: "retryable",
+          node,
+        });
+      return read(taskId, node);
+    };
+    return calls;
+  }
+
+  it("a read refused for a moment is tried again after 1 s and 2 s (the task-log read budget) and then counts as read", async () => {
+    fx = await clusterFixture();
+    const calls = refuseReadsViaOcto2(fx, 2);
+    const verify = fx.steps("repair").find((s) => s.id === "verify-octopus")!;
+    const r = (await verify.apply(recordingContext("verify-octopus", fx.clock), undefined)) as { checked: number; failures: unknown[] };
+    expect(r).toEqual({ checked: 6, failures: [] });
+    expect(fx.clock.slept).toEqual([1000, 2000]);
+    expect(calls.octo2).toBe(5);
+  });
+
+  it("a read still refused after 3 attempts is a failure naming the task and node, and the other reads still happen", async () => {
+    fx = await clusterFixture();
+    const calls = refuseReadsViaOcto2(fx, Infinity);
+    const verify = fx.steps("repair").find((s) => s.id === "verify-octopus")!;
+    const error = await verify.apply(recordingContext("verify-octopus", fx.clock), undefined).catch((e: unknown) => e as OctohaError);
+    expect(error).toMatchObject({ code: "VERIFY_OCTOPUS_FAILED" });
+    expect((error as OctohaError).message).toContain("3 of 6");
+    expect((error as OctohaError).hint).toContain("ServerTasks-1 via OCTO2: GET /api/tasks/ServerTasks-1/raw on OCTO2 answered 503");
+    expect(calls.octo2).toBe(9);
+    expect(fx.clock.slept).toEqual([1000, 2000, 1000, 2000, 1000, 2000]);
+  });
+
+  it("an interrupt during a read's backoff stops the step resumably at once: no failure recorded, no further reads", async () => {
+    fx = await clusterFixture();
+    const calls = refuseReadsViaOcto2(fx, Infinity);
+    const ctx = recordingContext("verify-octopus", fx.clock);
+    const sleep = fx.clock.sleep;
+    fx.clock.sleep = async (ms: number) => {
+      ctx.abort();
+      await sleep(ms);
+    };
+    const readsBefore = fx.cluster.calls.filter((c) => c.method === "readRawLog").length;
+    const verify = fx.steps("repair").find((s) => s.id === "verify-octopus")!;
+    const error = await verify.apply(ctx, undefined).catch((e: unknown) => e as OctohaError);
+    expect(error).toMatchObject({ code: "INTERRUPTED", exitCode: 3, step: "verify-octopus" });
+    expect(calls.octo2).toBe(1);
+    // OCTO1's reads (before OCTO2's) all happened; none after the interrupt.
+    expect(fx.cluster.calls.filter((c) => c.method === "readRawLog").length - readsBefore).toBe(3);
+    expect(ctx.checkpoints).toEqual([]);
   });
 
   it("reads a sample through each node by default and every task with --verify-all, naming the node that fails", async () => {

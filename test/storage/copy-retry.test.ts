@@ -1,6 +1,5 @@
 /** The copy engine's per-file-operation retry: classified by behaviour, doubling backoff, abort ends it with the real error. */
 import { describe, expect, it } from "vitest";
-import { realClock } from "../../src/shared/clock.js";
 import { OctohaError } from "../../src/shared/errors.js";
 import { classifyFsError, CopyAborted, withRetry } from "../../src/storage/copy-errors.js";
 import { fakeClock } from "../helpers/fake-clock.js";
@@ -48,12 +47,18 @@ describe("copy engine retry (withRetry)", () => {
 
   it("an abort during the backoff ends it at once with the classified error, not the abort reason", async () => {
     const stop = new AbortController();
+    const clock = fakeClock();
+    const sleep = clock.sleep;
+    // Ctrl-C while the backoff sleeps (a real sleep ends early on abort: test/shared/retry.test.ts).
+    clock.sleep = (ms, signal) => {
+      stop.abort();
+      return sleep(ms, signal);
+    };
     const { fn, calls } = failing(errno("EBUSY"), errno("EBUSY"));
-    const run = withRetry(fn, classify, { baseDelayMs: 3_600_000, signal: stop.signal, clock: realClock });
-    setTimeout(() => stop.abort(), 20);
-    const error = await run.catch((e: unknown) => e);
+    const error = await withRetry(fn, classify, { signal: stop.signal, clock }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OctohaError);
     expect(error).toMatchObject({ code: "COPY_TRANSIENT" });
     expect(calls.n).toBe(1);
+    expect(clock.slept).toEqual([50]);
   });
 });

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { loadPlan } from "../../plan/load.js";
 import { renderStatus } from "../../report/status-view.js";
 import { readRunStatus } from "../../runner/status.js";
 import { redactor } from "../../shared/redact.js";
@@ -21,9 +22,10 @@ export function register(program: Command): void {
   addOutputOptions(cmd);
   cmd.action(async (plan: string | undefined, o: StatusFlags) =>
     runVerb("status", wantsJson(o), async () => {
+      // --state-dir wins over the plan's.
+      const stateDir = o.stateDir ?? (plan ? (await loadPlan(plan)).stateDir : undefined);
       const report = await readRunStatus({
-        ...(plan ? { planFile: plan } : {}),
-        ...(o.stateDir ? { stateDir: o.stateDir } : {}),
+        ...(stateDir ? { stateDir } : {}),
         ...(o.run ? { runId: o.run } : {}),
       });
       if (!wantsJson(o)) process.stdout.write(renderStatus(report, redactor));

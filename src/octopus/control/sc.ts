@@ -7,6 +7,7 @@
 import type { ControlContext, RecipeStatus, ScRecipe, ServiceControl } from "./types.js";
 import { windowsServiceName } from "./types.js";
 import { controlError } from "./errors.js";
+import { nextPollDelay } from "./poll.js";
 import type { CommandResult } from "../cli/exec.js";
 
 const STATE_NAMES: Record<number, string> = {
@@ -95,7 +96,7 @@ export function scControl(recipe: ScRecipe, ctx: ControlContext): ServiceControl
   const waitFor = async (want: 1 | 4, verb: "stop" | "start"): Promise<void> => {
     const deadline = ctx.clock.now() + ctx.timeoutMs;
     let last: number | undefined;
-    for (;;) {
+    for (let polled = 1; ; polled++) {
       last = await sc("query");
       if (last === want) return;
       if (last === 1 && want === 4)
@@ -107,7 +108,7 @@ export function scControl(recipe: ScRecipe, ctx: ControlContext): ServiceControl
           argv("query"),
         );
       if (ctx.clock.now() >= deadline) break;
-      await ctx.clock.sleep(Math.min(ctx.pollIntervalMs ?? 1000, Math.max(0, deadline - ctx.clock.now())));
+      await ctx.clock.sleep(nextPollDelay(ctx, polled, deadline));
     }
     throw controlError(
       ctx.node,

@@ -6,6 +6,7 @@
  * the local script exits with it. Values reach the script block through -ArgumentList, each a
  * single-quoted literal: nothing in them is ever parsed as PowerShell.
  */
+import { nextPollDelay } from "./poll.js";
 import type { ControlContext, RecipeStatus, ServiceControl, WinRmRecipe } from "./types.js";
 import { windowsServiceName } from "./types.js";
 import { controlError } from "./errors.js";
@@ -106,7 +107,7 @@ export function winrmControl(recipe: WinRmRecipe, ctx: ControlContext): ServiceC
   /** Octopus.Server.exe waits for the service itself; but a missing service is skipped with exit 0, so prove the state. */
   const settle = async (want: "stopped" | "running", action: "stop" | "start") => {
     const deadline = ctx.clock.now() + ctx.timeoutMs;
-    for (;;) {
+    for (let polled = 1; ; polled++) {
       const s = await status();
       if (s.state === want) return;
       if (ctx.clock.now() >= deadline || s.state !== "pending")
@@ -117,7 +118,7 @@ export function winrmControl(recipe: WinRmRecipe, ctx: ControlContext): ServiceC
           `Look at ${recipe.host}'s Octopus server log (Home\\Logs\\OctopusServer.txt) and check nodes[].control.instance names the instance this node runs.`,
           argv("status"),
         );
-      await ctx.clock.sleep(Math.min(ctx.pollIntervalMs ?? 1000, Math.max(0, deadline - ctx.clock.now())));
+      await ctx.clock.sleep(nextPollDelay(ctx, polled, deadline));
     }
   };
 

@@ -1,12 +1,31 @@
 /**
- * What the runner tells its view (src/report/run-view.ts renders it). The runner never prints;
- * the Human and Json views render the same notices.
+ * What a run tells whoever watches it: the notices the runner sends its view, the outcome, and what
+ * `octoha status` reads from a journal. The runner writes these; src/report renders them. The
+ * runner never prints; the Human and Json views render the same notices.
  */
 import type { ExitCode } from "../shared/exit-codes.js";
-import type { ErrorRecord } from "./journal.js";
-import type { StopReason } from "./machine.js";
-import type { StepEvent } from "./step.js";
-import type { Preview, Verdict } from "../model/preview.js";
+import type { LockInfo } from "../shared/lock.js";
+import type { Preview, Verdict } from "./preview.js";
+
+/** An error as a journal keeps it and a report shows it. */
+export interface ErrorRecord {
+  code: string;
+  message: string;
+  hint?: string;
+  behaviour?: string;
+  /** The exit code the error asked for (an OctohaError's exitCode), e.g. 3 for "stopped, resumable". */
+  exitCode?: number;
+}
+
+/** Why a run stopped before its end (not a failure). */
+export type StopReason = "signal" | "approval-declined" | "approval-needed";
+
+/** A progress event from a step; the runner forwards it to the view (never printed by the step). */
+export interface StepEvent {
+  level: "info" | "warn" | "progress";
+  message: string;
+  data?: Record<string, unknown>;
+}
 
 export type RunMode = "run" | "resume" | "rollback";
 export type ApproveMode = "yes" | "prompt" | "no";
@@ -72,4 +91,19 @@ export interface RunObserver {
   notify(notice: RunNotice): void;
   /** Asks the operator; only an explicit "yes" resolves true. Resolves false when the signal aborts. */
   confirm(request: ApprovalRequest, signal: AbortSignal): Promise<boolean>;
+}
+
+export type StepState = "pending" | "in-progress" | "applied" | "verified" | "not-verified" | "failed";
+
+export interface RunStatusReport {
+  runId: string;
+  stateDir: string;
+  journal: string;
+  /** Machine state of the last journaled snapshot. */
+  state: string;
+  outcome?: { status: string; exitCode: number };
+  steps: { id: string; state: StepState; checkpoints: number; lastError?: string }[];
+  lock?: LockInfo & { stale: boolean; staleReason?: string; unlockCommand: string };
+  warnings: string[];
+  otherRuns: string[];
 }
