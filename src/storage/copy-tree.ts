@@ -232,7 +232,7 @@ async function copyPass(s: Settings, options: CopyOptions & CopyEngineExtras, ta
       target: s.target,
       trackPending: true,
       reservations: s.reservations,
-      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
+      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined), createFolders: true }),
     });
     const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal };
     await runPool(jobs, pool, async (job: FileJob | Problem) => {

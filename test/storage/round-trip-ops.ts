@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
-import { nodeFileOps, type FileOps, type OpenFile, type StatDirEntry } from "../../src/storage/file-ops.js";
+import { listWithStats, nodeFileOps, type FileOps, type OpenFile } from "../../src/storage/file-ops.js";
 
 export type Side = "source" | "target" | "state";
 
@@ -16,8 +16,8 @@ export interface CountingOps extends FileOps {
 }
 
 /**
- * Counts every call. `list` is one readdir round trip for the folder plus one lstat per entry
- * (`list.lstat`), which is what listing a folder with its files' sizes and times costs on a share.
+ * Counts every call. `list` is the engine's listWithStats: the folder's names (`list`, its readdir)
+ * and one lstat per entry (`list.lstat`), what listing a folder with sizes and times costs on a share.
  * Paths under the target's .octoha folder (manifest, lock, quarantine) count as "state".
  */
 export function countingOps(roots: { source: string; target: string }, base: FileOps = nodeFileOps): CountingOps {
@@ -49,13 +49,15 @@ export function countingOps(roots: { source: string; target: string }, base: Fil
       hit(p, "readdir");
       yield* base.readdir(p);
     },
-    async *list(p) {
-      hit(p, "list");
-      for await (const chunk of base.list(p)) {
-        hit(p, "list.lstat", chunk.length);
-        yield chunk;
-      }
-    },
+    names: (p) => (hit(p, "list"), base.names(p)),
+    list: (p) =>
+      listWithStats(
+        {
+          names: (d) => (hit(d, "list"), base.names(d)),
+          stat: (f) => (hit(f, "list.lstat"), base.stat(f)),
+        },
+        p,
+      ),
     mkdir: (p) => (hit(p, "mkdir"), base.mkdir(p)),
     rename: (from, to) => (hit(to, "rename"), base.rename(from, to)),
     unlink: (p) => (hit(p, "unlink"), base.unlink(p)),
@@ -84,8 +86,8 @@ export function perFile(small: Map<string, number>, big: Map<string, number>, ex
 }
 
 /**
- * Every call waits `ms` first, as over a share. `list` waits once for the folder, then once per
- * entry one after another: nodeFileOps.list lstats its entries one at a time.
+ * Every call waits `ms` first, as over a share (`list` is the engine's listWithStats over the
+ * slowed names and lstat, so it keeps as many lstats in flight as the engine does).
  */
 export function latencyOps(ms: number, base: FileOps = nodeFileOps): FileOps {
   const slow =
@@ -109,17 +111,8 @@ export function latencyOps(ms: number, base: FileOps = nodeFileOps): FileOps {
       await sleep(ms);
       yield* base.readdir(p);
     },
-    async *list(p) {
-      await sleep(ms);
-      for await (const chunk of base.list(p)) {
-        const out: StatDirEntry[] = [];
-        for (const e of chunk) {
-          await sleep(ms);
-          out.push(e);
-        }
-        yield out;
-      }
-    },
+    names: slow((p: string) => base.names(p)),
+    list: (p) => listWithStats({ names: slow((d: string) => base.names(d)), stat: slow((f: string) => base.stat(f)) }, p),
     mkdir: slow((p: string) => base.mkdir(p)),
     rename: slow((from: string, to: string) => base.rename(from, to)),
     unlink: slow((p: string) => base.unlink(p)),

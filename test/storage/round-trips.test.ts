@@ -66,6 +66,17 @@ describe("round trips per file (a counting FileOps)", () => {
   });
 });
 
+describe("round trips per folder", () => {
+  it("a target folder missing from its parent's listing is not listed: each pass lists the target root only", async () => {
+    const source = makeSource(10, 2);
+    const target = dir("target");
+    const counts = await countCopy(source, target);
+    expect(counts.get("target:list")).toBe(2);
+    expect(counts.get("target:mkdir")).toBe(1 + 10); // the root, then each folder once
+    expect(snapshot(target).size).toBe(20);
+  });
+});
+
 describe("overlapping round trips (a FileOps that waits 2 ms per call)", () => {
   it("copies 200 files spread over 10 folders in well under the time of its calls made one after another", async () => {
     const source = makeSource(10, 20);
