@@ -47,18 +47,29 @@ async function closeQuietly(file: OpenFile | undefined): Promise<void> {
   }
 }
 
-/** SHA-256 and size of a file, read once in 1 MiB chunks. */
+/** What a folder's listing said about a file a moment ago (its lstat facts). */
+export interface ListedFile {
+  size: number;
+  mtimeMs: number;
+  atimeMs: number;
+}
+
+/**
+ * SHA-256 and size of a file, read once in 1 MiB chunks. `listedSize` (from the folder's listing)
+ * saves the fstat that only sizes the buffer: the hash is of whatever the file holds when read.
+ */
 export async function hashFile(
   ops: FileOps,
   file: string,
   side: "source" | "target",
   signal?: AbortSignal,
+  listedSize?: number,
 ): Promise<{ sha256: string; size: number }> {
   let handle: OpenFile | undefined;
   let buffer: Buffer | undefined;
   try {
     handle = await ops.open(file, "r");
-    const { size } = await handle.stat();
+    const size = listedSize ?? (await handle.stat()).size;
     buffer = bufferFor(size);
     const hash = createHash("sha256");
     let total = 0;
@@ -85,6 +96,11 @@ export async function hashFile(
  * another copy can never write into it or truncate it): hash while streaming, check the byte count against
  * the source's size, fsync, set the source's times, rename. `to` is replaced atomically when it
  * exists (the caller decided that is safe). The caller creates the parent folder.
+ *
+ * Round trips for a small file (what a share waits for; test/storage/round-trips.test.ts counts
+ * them): source open, read, close; temp create, write, fsync, times, close; a stat of `to` when
+ * noClobber; rename. `listed` (the source folder's listing, made moments ago) saves the source's
+ * fstat: a file that changed since shows as a byte count other than the listed size, read to its end.
  */
 export async function copyVerifyRename(
   ops: FileOps,
@@ -92,6 +108,7 @@ export async function copyVerifyRename(
   to: string,
   signal?: AbortSignal,
   noClobber = false,
+  listed?: ListedFile,
 ): Promise<CopiedFile> {
   const temp = tempPathFor(to);
   let source: OpenFile | undefined;
@@ -101,7 +118,7 @@ export async function copyVerifyRename(
   let stage: "source" | "target" = "source";
   try {
     source = await ops.open(from, "r");
-    const before = await source.stat();
+    const before = listed ?? (await source.stat());
     stage = "target";
     target = await ops.open(temp, "wx");
     tempCreated = true;
@@ -128,13 +145,16 @@ export async function copyVerifyRename(
       });
     }
     stage = "target";
+    // Bytes durable before the name says the file is there (and before the manifest says done).
     await target.sync();
+    // The source's times, through the open handle (no path lookup): after the fsync, so no write
+    // flushed later (an SMB client's cache) stamps its own time over them.
     await target.utimes(before.atimeMs, before.mtimeMs);
     await target.close();
     target = undefined;
-    // A name that was free when the folder was listed may have been taken since (another node's
-    // copy running at the same time): never let the rename replace it. The window left is the
-    // gap between this stat and the rename, microseconds instead of the whole run.
+    // A name that was free when the folder was listed may have been taken since (the target lock
+    // keeps other copies out, not a node writing there): never let the rename replace it. The window
+    // left is the gap between this stat and the rename, microseconds instead of the whole run.
     if (noClobber && (await ops.stat(to).catch(() => undefined))) throw new TargetAppeared(to);
     await ops.rename(temp, to);
     tempCreated = false;
