@@ -14,6 +14,11 @@ import { tempPathFor } from "./temp-names.js";
 import { joinUnder } from "./under-root.js";
 
 const CHUNK = 1 << 20;
+/**
+ * A large file's chunks being written at once (positional writes, each from its own buffer): a
+ * share takes a 1 MiB write as several requests, and one write after another waits for each.
+ */
+const WRITES_IN_FLIGHT = 4;
 
 export interface CopiedFile {
   size: number;
@@ -122,19 +127,38 @@ export async function copyVerifyRename(
     stage = "target";
     target = await ops.open(temp, "wx");
     tempCreated = true;
-    buffer = bufferFor(before.size);
     const hash = createHash("sha256");
     let total = 0;
-    for (;;) {
-      if (signal?.aborted) throw new CopyAborted();
-      stage = "source";
-      const n = await source.read(buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      hash.update(buffer.subarray(0, n));
+    const writing = new Set<Promise<void>>();
+    let writeFailed: unknown;
+    try {
+      for (;;) {
+        if (signal?.aborted) throw new CopyAborted();
+        stage = "source";
+        buffer = bufferFor(before.size);
+        const n = await source.read(buffer, 0, buffer.length, null);
+        if (n === 0) break;
+        hash.update(buffer.subarray(0, n));
+        const chunk = buffer;
+        buffer = undefined; // the write gives it back
+        const write: Promise<void> = writeFully(target, chunk, n, total)
+          .catch((error: unknown) => void (writeFailed ??= error))
+          .finally(() => {
+            giveBack(chunk);
+            writing.delete(write);
+          });
+        writing.add(write);
+        total += n;
+        if (writing.size >= WRITES_IN_FLIGHT) await Promise.race(writing);
+        if (writeFailed !== undefined) break;
+        if (n < chunk.length && total === before.size) break;
+      }
+    } finally {
+      await Promise.all(writing); // never close or remove the temp file under a write in flight
+    }
+    if (writeFailed !== undefined) {
       stage = "target";
-      await writeFully(target, buffer, n);
-      total += n;
-      if (n < buffer.length && total === before.size) break;
+      throw writeFailed;
     }
     if (total !== before.size) {
       throw new OctohaError(`The source file '${from}' changed while it was copied (${before.size} bytes when opened, ${total} read)`, {

@@ -33,7 +33,8 @@ export interface StatDirEntry extends DirEntry {
 /** An open file. Reads and writes are positional (position null = current offset). */
 export interface OpenFile {
   read(buffer: Buffer, offset: number, length: number, position: number | null): Promise<number>;
-  write(buffer: Buffer, offset: number, length: number): Promise<number>;
+  /** At `position`, or at the current offset when it is absent (then one write at a time). */
+  write(buffer: Buffer, offset: number, length: number, position?: number): Promise<number>;
   /** fsync: the bytes are on disk before the rename makes them visible under the final name. */
   sync(): Promise<void>;
   stat(): Promise<FileStat>;
@@ -42,9 +43,14 @@ export interface OpenFile {
   close(): Promise<void>;
 }
 
-/** Write bytes[0, length) whole (a write may take fewer bytes than asked). */
-export async function writeFully(file: OpenFile, bytes: Buffer, length = bytes.length): Promise<void> {
-  for (let offset = 0; offset < length;) offset += await file.write(bytes, offset, length - offset);
+/** Write bytes[0, length) whole (a write may take fewer bytes than asked), at `position` when given. */
+export async function writeFully(file: OpenFile, bytes: Buffer, length = bytes.length, position?: number): Promise<void> {
+  for (let offset = 0; offset < length;) {
+    offset +=
+      position === undefined
+        ? await file.write(bytes, offset, length - offset)
+        : await file.write(bytes, offset, length - offset, position + offset);
+  }
 }
 
 /** Fill bytes from the file at position (fewer only at the end of the file); returns how many. */
@@ -188,7 +194,7 @@ function toStat(s: import("node:fs").Stats): FileStat {
 function wrapHandle(handle: fsp.FileHandle): OpenFile {
   return {
     read: async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead,
-    write: async (buffer, offset, length) => (await handle.write(buffer, offset, length)).bytesWritten,
+    write: async (buffer, offset, length, position) => (await handle.write(buffer, offset, length, position)).bytesWritten,
     sync: () => handle.sync(),
     stat: async () => toStat(await handle.stat()),
     utimes: (atimeMs, mtimeMs) => handle.utimes(atimeMs / 1000, mtimeMs / 1000),

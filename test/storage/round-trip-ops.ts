@@ -34,7 +34,7 @@ export function countingOps(roots: { source: string; target: string }, base: Fil
   };
   const wrap = (file: OpenFile, p: string): OpenFile => ({
     read: (b, o, l, pos) => (hit(p, "read"), file.read(b, o, l, pos)),
-    write: (b, o, l) => (hit(p, "write"), file.write(b, o, l)),
+    write: (b, o, l, pos) => (hit(p, "write"), file.write(b, o, l, pos)),
     sync: () => (hit(p, "fsync"), file.sync()),
     stat: () => (hit(p, "fstat"), file.stat()),
     utimes: (a, m) => (hit(p, "futimes"), file.utimes(a, m)),
@@ -98,7 +98,7 @@ export function latencyOps(ms: number, base: FileOps = nodeFileOps): FileOps {
     };
   const wrap = (file: OpenFile): OpenFile => ({
     read: slow((b: Buffer, o: number, l: number, p: number | null) => file.read(b, o, l, p)),
-    write: slow((b: Buffer, o: number, l: number) => file.write(b, o, l)),
+    write: slow((b: Buffer, o: number, l: number, pos?: number) => file.write(b, o, l, pos)),
     sync: slow(() => file.sync()),
     stat: slow(() => file.stat()),
     utimes: slow((a: number, m: number) => file.utimes(a, m)),

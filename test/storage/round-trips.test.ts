@@ -3,12 +3,14 @@
  * calls overlap (latencyOps). Each count is the difference between a run over 2n files and one
  * over n, so what a run costs once (lock, manifest, probe, folders) drops out.
  */
+import { createHash, randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { copyTree } from "../../src/storage/index.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { copyTree, nodeFileOps, type FileOps } from "../../src/storage/index.js";
 import { countingOps, latencyOps, perFile, total } from "./round-trip-ops.js";
-import { snapshot, tempDirs, writeFile } from "./helpers.js";
+import { sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
 
@@ -96,6 +98,41 @@ describe("overlapping round trips (a FileOps that waits 2 ms per call)", () => {
     const calls = total(counter.counts);
     expect(calls).toBeGreaterThan(200 * 8);
     expect(wallMs).toBeLessThan(calls * 2 * 0.5);
+  });
+});
+
+describe("a large file on a slow target", () => {
+  it("is written several chunks at a time, and its bytes arrive intact", async () => {
+    const source = dir("src");
+    const bytes = randomBytes(5 * 1024 * 1024 + 123);
+    writeFile(source, "Packages/Acme.1.0.0.nupkg", bytes);
+    const target = dir("target");
+    // Writes that take 200 ms: reading and hashing the next 1 MiB is sooner, so a copy that writes
+    // one chunk after another never has two in flight.
+    const slow = nodeFileOps;
+    let inFlight = 0;
+    let most = 0;
+    const ops: FileOps = {
+      ...slow,
+      open: async (p, mode) => {
+        const file = await slow.open(p, mode);
+        return {
+          ...file,
+          write: async (b, o, l, pos) => {
+            most = Math.max(most, ++inFlight);
+            try {
+              await sleep(200);
+              return await file.write(b, o, l, pos);
+            } finally {
+              inFlight--;
+            }
+          },
+        };
+      },
+    };
+    await copyTree({ source, target, manifestPath: path.join(target, ".octoha", "m.jsonl"), ops });
+    expect(most).toBeGreaterThan(1);
+    expect(sha256Of(path.join(target, "Packages", "Acme.1.0.0.nupkg"))).toBe(createHash("sha256").update(bytes).digest("hex"));
   });
 });
 
