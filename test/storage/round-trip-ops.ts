@@ -3,6 +3,7 @@
  * countingOps counts them (by side: source, target, or other such as the manifest), latencyOps makes
  * each one wait, so a test can tell calls that overlap from calls made one after another.
  */
+import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { listWithStats, nodeFileOps, type FileOps, type OpenFile } from "../../src/storage/file-ops.js";
@@ -75,10 +76,14 @@ export function total(counts: Map<string, number>, side?: Side): number {
   return n;
 }
 
-/** What each call costs per file: (counts of the bigger run − counts of the smaller) / extra files. */
-export function perFile(small: Map<string, number>, big: Map<string, number>, extraFiles: number): Record<string, number> {
+/**
+ * What each call costs per file: (counts of the bigger run − counts of the smaller) / extra files.
+ * `skip` leaves a side out (the manifest's "state" writes are group-committed by time, not per file).
+ */
+export function perFile(small: Map<string, number>, big: Map<string, number>, extraFiles: number, skip?: Side): Record<string, number> {
   const out: Record<string, number> = {};
   for (const key of new Set([...small.keys(), ...big.keys()])) {
+    if (skip !== undefined && key.startsWith(`${skip}:`)) continue;
     const d = ((big.get(key) ?? 0) - (small.get(key) ?? 0)) / extraFiles;
     if (d !== 0) out[key] = d;
   }
@@ -89,12 +94,20 @@ export function perFile(small: Map<string, number>, big: Map<string, number>, ex
  * Every call waits `ms` first, as over a share (`list` is the engine's listWithStats over the
  * slowed names and lstat, so it keeps as many lstats in flight as the engine does).
  */
-export function latencyOps(ms: number, base: FileOps = nodeFileOps): FileOps {
+export function latencyOps(ms: number, base: FileOps = nodeFileOps): FileOps & { busy: { ms: number } } {
+  // What the calls took one by one, summed (on a loaded machine a 2 ms timer fires late: this is
+  // the time they would have taken one after another, as measured, not as asked for).
+  const busy = { ms: 0 };
   const slow =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
-      await sleep(ms);
-      return fn(...args);
+      const started = performance.now();
+      try {
+        await sleep(ms);
+        return await fn(...args);
+      } finally {
+        busy.ms += performance.now() - started;
+      }
     };
   const wrap = (file: OpenFile): OpenFile => ({
     read: slow((b: Buffer, o: number, l: number, p: number | null) => file.read(b, o, l, p)),
@@ -105,6 +118,7 @@ export function latencyOps(ms: number, base: FileOps = nodeFileOps): FileOps {
     close: slow(() => file.close()),
   });
   return {
+    busy,
     open: slow(async (p: string, mode: Parameters<FileOps["open"]>[1]) => wrap(await base.open(p, mode))),
     stat: slow((p: string) => base.stat(p)),
     async *readdir(p) {
