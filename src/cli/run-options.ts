@@ -2,7 +2,7 @@
  * What the run-family verbs (run, resume, rollback, status, unlock) share: output format options,
  * the approval mode, and mapping errors to exit codes (Ctrl-C: interrupts.ts). No fs, no I/O of its own.
  */
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import type { ApproveMode } from "../model/run.js";
 import { runWorkflow } from "../operations/apply.js";
 import type { WorkflowName } from "../model/step-ids.js";
@@ -29,20 +29,35 @@ export interface StepFlagOptions extends OutputFlags {
   verifyAll?: boolean;
   /** An approved change set (`dry-run --out changes.json`): refuse to run when the world drifted from it. */
   changes?: string;
+  /** --concurrency: parallel file copies of the copy steps (overrides the plan's options.concurrency). */
+  concurrency?: number;
+}
+
+/** Parallel file copies: an integer from 1 to 256 (copy and the run-family verbs). */
+export function concurrencyArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("expected an integer from 1 to 256.");
+  return n;
 }
 
 export function addStepFlagOptions(cmd: Command): Command {
   return cmd
     .option("--cancel-tasks", "cancel tasks still running when the drain timeout ends (default: stop, resumable)")
     .option("--verify-all", "read every task log through every node, not a sample")
-    .option("--changes <file>", "apply this approved change set (`dry-run --out changes.json`); exit 2 with a diff if anything drifted");
+    .option("--changes <file>", "apply this approved change set (`dry-run --out changes.json`); exit 2 with a diff if anything drifted")
+    .option("--concurrency <n>", "parallel file copies of the copy steps (default: the plan's options.concurrency)", concurrencyArg);
 }
 
 /** Starts a workflow from a verb: step flags, approval mode, Ctrl-C; the run's outcome is the verb's result. */
 export function startWorkflow(workflow: WorkflowName, planFile: string, o: StepFlagOptions, context: VerbContext): Promise<void> {
   const json = wantsJson(o);
   return runVerb(workflow === "repair" ? "repair" : "run", json, async () => {
-    const flags = { cancelTasks: o.cancelTasks === true, verifyAll: o.verifyAll === true };
+    // A string flag, so `resume` reads it back from the journal with the others.
+    const flags = {
+      cancelTasks: o.cancelTasks === true,
+      verifyAll: o.verifyAll === true,
+      ...(o.concurrency === undefined ? {} : { concurrency: String(o.concurrency) }),
+    };
     const outcome = await withInterrupts(async (signal) => {
       // Read-only, and before runWorkflow creates the state directory, the lock or a journal.
       if (o.changes) await checkApprovedChanges({ ...context, file: o.changes, planFile, workflow, flags, redactor, signal });

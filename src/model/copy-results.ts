@@ -44,6 +44,10 @@ export interface CopyProgress {
   bytesTotal: number;
   /** Bytes per second, smoothed. */
   rate: number;
+  /** Files per second, smoothed. */
+  filesRate: number;
+  /** The round-trip time of one call to the target (ms) as the engine sees it; absent until a call was timed. */
+  roundTripMs?: number;
   /** Seconds left, or undefined while unknown. */
   etaSeconds?: number;
 }

@@ -154,7 +154,8 @@ export type SharedFolders = z.infer<typeof SharedFolders>;
 
 export const PlanOptions = z
   .object({
-    concurrency: z.number().int().min(1).max(256).default(8),
+    // The copy engine's DEFAULT_CONCURRENCY (plan may not import storage).
+    concurrency: z.number().int().min(1).max(256).default(16),
     drainTimeoutMinutes: z
       .number()
       .min(0)

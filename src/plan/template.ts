@@ -59,7 +59,7 @@ function planTemplate(schemaRef: string): PlanInput {
       imports: { octopus: "\\\\fs01\\OctopusShared\\Imports" },
     },
     options: {
-      concurrency: 8,
+      concurrency: 16,
       drainTimeoutMinutes: 30,
       collisionPolicy: "keep-target",
       approvals: "required",

@@ -19,7 +19,14 @@ export interface ProgressRenderer {
 
 function describe(p: CopyProgress): string {
   const eta = p.etaSeconds === undefined ? "ETA --" : `ETA ${formatDuration(p.etaSeconds)}`;
-  return `${p.filesDone}/${p.filesTotal} files  ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${formatBytes(p.rate)}/s  ${eta}`;
+  const trip = p.roundTripMs === undefined ? "" : `  round trip ${formatRoundTrip(p.roundTripMs)}`;
+  const files = `${p.filesDone}/${p.filesTotal} files`;
+  return `${files}  ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${p.filesRate} files/s  ${formatBytes(p.rate)}/s${trip}  ${eta}`;
+}
+
+/** A share's 0.5 ms and a local disk's 0.02 ms both readable. */
+function formatRoundTrip(ms: number): string {
+  return ms >= 10 ? `${ms.toFixed(0)} ms` : ms >= 0.1 ? `${ms.toFixed(1)} ms` : `${(ms * 1000).toFixed(0)} µs`;
 }
 
 export function createProgressRenderer(stream: ProgressStream, options: { plainEveryMs?: number } = {}): ProgressRenderer {

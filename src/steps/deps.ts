@@ -39,9 +39,14 @@ export interface StepFlags {
   verifyAll: boolean;
   /** rollback --remove-copies: a copy step's rollback removes the files it copied (see storage/run-copies.ts). */
   removeCopies: boolean;
+  /** --concurrency: parallel file copies (overrides the plan's options.concurrency). */
+  concurrency?: number;
 }
 
 export function stepFlags(flags: Record<string, boolean | string | undefined>): StepFlags {
   const on = (name: string) => flags[name] === true;
-  return { cancelTasks: on("cancelTasks"), verifyAll: on("verifyAll"), removeCopies: on("removeCopies") };
+  const out: StepFlags = { cancelTasks: on("cancelTasks"), verifyAll: on("verifyAll"), removeCopies: on("removeCopies") };
+  const concurrency = Number(flags["concurrency"]);
+  if (typeof flags["concurrency"] === "string" && Number.isInteger(concurrency)) out.concurrency = concurrency;
+  return out;
 }

@@ -115,7 +115,7 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     engine,
     jobs,
     stateDir: o.stateDir,
-    concurrency: plan.options.concurrency,
+    concurrency: o.flags.concurrency ?? plan.options.concurrency,
     verify: plan.options.verify,
     collisionPolicy: plan.options.collisionPolicy,
     removeCopies: o.flags.removeCopies,

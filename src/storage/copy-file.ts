@@ -14,6 +14,11 @@ import { tempPathFor } from "./temp-names.js";
 import { joinUnder } from "./under-root.js";
 
 const CHUNK = 1 << 20;
+/**
+ * A large file's chunks being written at once (positional writes, each from its own buffer): a
+ * share takes a 1 MiB write as several requests, and one write after another waits for each.
+ */
+const WRITES_IN_FLIGHT = 4;
 
 export interface CopiedFile {
   size: number;
@@ -47,18 +52,29 @@ async function closeQuietly(file: OpenFile | undefined): Promise<void> {
   }
 }
 
-/** SHA-256 and size of a file, read once in 1 MiB chunks. */
+/** What a folder's listing said about a file a moment ago (its lstat facts). */
+export interface ListedFile {
+  size: number;
+  mtimeMs: number;
+  atimeMs: number;
+}
+
+/**
+ * SHA-256 and size of a file, read once in 1 MiB chunks. `listedSize` (from the folder's listing)
+ * saves the fstat that only sizes the buffer: the hash is of whatever the file holds when read.
+ */
 export async function hashFile(
   ops: FileOps,
   file: string,
   side: "source" | "target",
   signal?: AbortSignal,
+  listedSize?: number,
 ): Promise<{ sha256: string; size: number }> {
   let handle: OpenFile | undefined;
   let buffer: Buffer | undefined;
   try {
     handle = await ops.open(file, "r");
-    const { size } = await handle.stat();
+    const size = listedSize ?? (await handle.stat()).size;
     buffer = bufferFor(size);
     const hash = createHash("sha256");
     let total = 0;
@@ -85,6 +101,11 @@ export async function hashFile(
  * another copy can never write into it or truncate it): hash while streaming, check the byte count against
  * the source's size, fsync, set the source's times, rename. `to` is replaced atomically when it
  * exists (the caller decided that is safe). The caller creates the parent folder.
+ *
+ * Round trips for a small file (what a share waits for; test/storage/round-trips.test.ts counts
+ * them): source open, read, close; temp create, write, fsync, times, close; a stat of `to` when
+ * noClobber; rename. `listed` (the source folder's listing, made moments ago) saves the source's
+ * fstat: a file that changed since shows as a byte count other than the listed size, read to its end.
  */
 export async function copyVerifyRename(
   ops: FileOps,
@@ -92,6 +113,7 @@ export async function copyVerifyRename(
   to: string,
   signal?: AbortSignal,
   noClobber = false,
+  listed?: ListedFile,
 ): Promise<CopiedFile> {
   const temp = tempPathFor(to);
   let source: OpenFile | undefined;
@@ -101,23 +123,42 @@ export async function copyVerifyRename(
   let stage: "source" | "target" = "source";
   try {
     source = await ops.open(from, "r");
-    const before = await source.stat();
+    const before = listed ?? (await source.stat());
     stage = "target";
     target = await ops.open(temp, "wx");
     tempCreated = true;
-    buffer = bufferFor(before.size);
     const hash = createHash("sha256");
     let total = 0;
-    for (;;) {
-      if (signal?.aborted) throw new CopyAborted();
-      stage = "source";
-      const n = await source.read(buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      hash.update(buffer.subarray(0, n));
+    const writing = new Set<Promise<void>>();
+    let writeFailed: unknown;
+    try {
+      for (;;) {
+        if (signal?.aborted) throw new CopyAborted();
+        stage = "source";
+        buffer = bufferFor(before.size);
+        const n = await source.read(buffer, 0, buffer.length, null);
+        if (n === 0) break;
+        hash.update(buffer.subarray(0, n));
+        const chunk = buffer;
+        buffer = undefined; // the write gives it back
+        const write: Promise<void> = writeFully(target, chunk, n, total)
+          .catch((error: unknown) => void (writeFailed ??= error))
+          .finally(() => {
+            giveBack(chunk);
+            writing.delete(write);
+          });
+        writing.add(write);
+        total += n;
+        if (writing.size >= WRITES_IN_FLIGHT) await Promise.race(writing);
+        if (writeFailed !== undefined) break;
+        if (n < chunk.length && total === before.size) break;
+      }
+    } finally {
+      await Promise.all(writing); // never close or remove the temp file under a write in flight
+    }
+    if (writeFailed !== undefined) {
       stage = "target";
-      await writeFully(target, buffer, n);
-      total += n;
-      if (n < buffer.length && total === before.size) break;
+      throw writeFailed;
     }
     if (total !== before.size) {
       throw new OctohaError(`The source file '${from}' changed while it was copied (${before.size} bytes when opened, ${total} read)`, {
@@ -128,13 +169,16 @@ export async function copyVerifyRename(
       });
     }
     stage = "target";
+    // Bytes durable before the name says the file is there (and before the manifest says done).
     await target.sync();
+    // The source's times, through the open handle (no path lookup): after the fsync, so no write
+    // flushed later (an SMB client's cache) stamps its own time over them.
     await target.utimes(before.atimeMs, before.mtimeMs);
     await target.close();
     target = undefined;
-    // A name that was free when the folder was listed may have been taken since (another node's
-    // copy running at the same time): never let the rename replace it. The window left is the
-    // gap between this stat and the rename, microseconds instead of the whole run.
+    // A name that was free when the folder was listed may have been taken since (the target lock
+    // keeps other copies out, not a node writing there): never let the rename replace it. The window
+    // left is the gap between this stat and the rename, microseconds instead of the whole run.
     if (noClobber && (await ops.stat(to).catch(() => undefined))) throw new TargetAppeared(to);
     await ops.rename(temp, to);
     tempCreated = false;

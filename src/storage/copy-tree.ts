@@ -18,7 +18,7 @@ import { classifyFsError } from "./copy-errors.js";
 import { loadManifest, ManifestIndex, ManifestWriter, refreshManifestSnapshot } from "./manifest.js";
 import { jobStream, type FileJob, type Problem } from "./jobs.js";
 import { preflightTarget } from "./preflight.js";
-import { ProgressMeter } from "./progress-meter.js";
+import { ProgressMeter, RoundTrips, timeRoundTrips } from "./progress-meter.js";
 import { runPool } from "./pool.js";
 import { collectGarbage } from "./heap.js";
 import { FileTactics, type Settings } from "./tactics.js";
@@ -143,6 +143,8 @@ async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string |
 export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise<CopySummary> {
   const started = Date.now();
   const s = await settingsOf(options);
+  const trips = new RoundTrips();
+  s.ops = timeRoundTrips(s.ops, s.target, trips);
   await refuseOverlap(s.ops, s.source, s.target, options.manifestPath);
   const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
   const summary: CopySummary = {
@@ -172,7 +174,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
       summary.filesSkipped = plan.skipFiles;
       summary.bytesSkipped = plan.skipBytes;
       new ProgressMeter(0, 0, options.onProgress).finish(); // a renderer still gets its closing event
-    } else await copyPass(s, options, tactics, plan);
+    } else await copyPass(s, options, tactics, plan, trips);
     // The next run loads the index from a snapshot instead of parsing every line again.
     const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
     if (!s.dryRun && options.manifestPath && snapshotStale) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
@@ -216,10 +218,16 @@ async function prepareTarget(
 }
 
 /** Every job of the stream through the pool; the manifest writer is open (and closed) around it. */
-async function copyPass(s: Settings, options: CopyOptions & CopyEngineExtras, tactics: FileTactics, plan: PlanTotals): Promise<void> {
+async function copyPass(
+  s: Settings,
+  options: CopyOptions & CopyEngineExtras,
+  tactics: FileTactics,
+  plan: PlanTotals,
+  trips: RoundTrips,
+): Promise<void> {
   const writer = s.dryRun || !options.manifestPath ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
   tactics.writer = writer;
-  const meter = new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress);
+  const meter = new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress, undefined, trips);
   // Our own controller: a fatal error in one file stops the others (they clean up their temp files).
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
@@ -232,7 +240,7 @@ async function copyPass(s: Settings, options: CopyOptions & CopyEngineExtras, ta
       target: s.target,
       trackPending: true,
       reservations: s.reservations,
-      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
+      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined), createFolders: true }),
     });
     const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal };
     await runPool(jobs, pool, async (job: FileJob | Problem) => {

@@ -51,6 +51,8 @@ interface DirResolution {
   targetRel: string;
   /** Target relPath of the file that stands where this folder should be. */
   blockedBy?: string;
+  /** The parent's listing has nothing under this name: the target folder is not listed (it is empty). */
+  absent?: boolean;
 }
 
 interface DirContext extends DirResolution {
@@ -60,6 +62,8 @@ interface DirContext extends DirResolution {
   ensureFolder: () => Promise<void>;
   /** The case-folded target folder, when its index is shared (not for a folder blocked by a file). */
   key?: string;
+  /** createFolders: this folder's creation has been started. */
+  creating?: boolean;
 }
 
 /** A target folder's index and folder creation, shared by every source folder that maps onto it. */
@@ -78,7 +82,16 @@ export interface JobStreamOptions {
   onStaleTemp?: (absPath: string) => Promise<void>;
   /** Dry-run: what earlier sources would have left at the target, seen as if listed there. */
   reservations?: TargetReservations;
+  /** Start creating a target folder as soon as a file that needs it is planned (copy pass, not dry-run). */
+  createFolders?: boolean;
 }
+
+/**
+ * Target folders listed ahead of the walk: the next ones it will enter, so their round trips
+ * overlap the files being copied (a folder per task on a share is otherwise a listing round trip
+ * after another). Each holds one folder's index until the walk gets there.
+ */
+const LIST_AHEAD = 8;
 
 function join(a: string, b: string): string {
   return a === "" ? b : `${a}/${b}`;
@@ -107,27 +120,63 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
   const shared = new Set<string>();
   let current: DirContext | undefined;
 
-  const load = async (targetRel: string, srcRel: string): Promise<TargetFolder> => {
-    const abs = absOf(target, targetRel);
-    const stale: string[] = [];
-    const index = await TargetDirIndex.load(ops, abs, targetRel, stale, options.reservations, srcRel);
-    if (options.onStaleTemp) for (const name of stale) await options.onStaleTemp(path.join(abs, name));
+  const folderMaker = (abs: string): (() => Promise<void>) => {
     let made: Promise<void> | undefined;
-    const ensureFolder = () =>
+    return () =>
       (made ??= ops.mkdir(abs).catch((error: unknown) => {
         made = undefined; // let a retry try again
         throw error;
       }));
-    return { index, ensureFolder };
+  };
+  const load = async (r: DirResolution, srcRel: string): Promise<TargetFolder> => {
+    const abs = absOf(target, r.targetRel);
+    // Not there when its parent was listed: nothing to list (and no round trip to learn that).
+    if (r.absent) return { index: new TargetDirIndex(srcRel), ensureFolder: folderMaker(abs) };
+    const stale: string[] = [];
+    const index = await TargetDirIndex.load(ops, abs, r.targetRel, stale, options.reservations, srcRel);
+    if (options.onStaleTemp) await Promise.all(stale.map((name) => options.onStaleTemp!(path.join(abs, name))));
+    return { index, ensureFolder: folderMaker(abs) };
+  };
+
+  // The walk's pending folders, mirrored: `upcoming` is its stack (next on top), `children` the
+  // current folder's sub-folders (entered next, first one first). `ahead` holds their loads.
+  const upcoming: string[] = [];
+  let children: string[] = [];
+  const ahead = new Map<string, Promise<TargetFolder>>();
+  const listAhead = (): void => {
+    let n = 0;
+    const consider = (srcRel: string): boolean => {
+      if (n++ >= LIST_AHEAD) return false;
+      const r = resolutions.get(srcRel);
+      if (!r || r.blockedBy || r.absent || ahead.has(srcRel)) return true;
+      const key = foldName(r.targetRel);
+      if (folders.has(key) || (mapped.get(key) ?? 0) > 1) return true;
+      const loading = load(r, srcRel);
+      loading.catch(() => undefined); // awaited when entered; a folder never entered must not crash the run
+      ahead.set(srcRel, loading);
+      return true;
+    };
+    for (const c of children) if (!consider(c)) return;
+    for (let i = upcoming.length - 1; i >= 0; i--) if (!consider(upcoming[i]!)) return;
   };
 
   const enter = async (srcRel: string): Promise<DirContext> => {
+    for (let i = children.length - 1; i >= 0; i--) upcoming.push(children[i]!);
+    children = [];
+    // Folders the walk passed without entries (empty, or unreadable) are popped on the way.
+    while (upcoming.length > 0) {
+      const top = upcoming.pop()!;
+      if (top === srcRel) break;
+      ahead.delete(top);
+    }
     const resolution = resolutions.get(srcRel) ?? { targetRel: srcRel };
     resolutions.delete(srcRel);
+    const early = ahead.get(srcRel);
+    ahead.delete(srcRel);
     if (resolution.blockedBy) return { ...resolution, srcRel, index: new TargetDirIndex(srcRel), ensureFolder: () => Promise.resolve() };
     const key = foldName(resolution.targetRel);
     let folder = folders.get(key);
-    if (!folder) folders.set(key, (folder = await load(resolution.targetRel, srcRel)));
+    if (!folder) folders.set(key, (folder = await (early ?? load(resolution, srcRel))));
     return { ...resolution, srcRel, key, index: folder.index, ensureFolder: folder.ensureFolder };
   };
 
@@ -166,8 +215,14 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
         current = await enter(entry.parentRel);
       }
       const job = jobFor(current, entry, resolutions, options.trackPending, expect);
+      if (entry.type === "dir") children.push(entry.relPath);
+      else if (job && options.createFolders && "kind" in job && job.kind === "new" && !current.creating) {
+        current.creating = true;
+        job.ensureFolder().catch(() => undefined); // the file's own call waits for it, retries, reports
+      }
       if (job) jobs.push(job);
     }
+    listAhead();
     if (jobs.length > 0) yield jobs;
     boundHeap();
   }
@@ -231,7 +286,7 @@ function jobFor(
 
 function resolveDir(ctx: DirContext, name: string, existing: TargetName | undefined): DirResolution {
   if (ctx.blockedBy) return { targetRel: join(ctx.targetRel, name), blockedBy: ctx.blockedBy };
-  if (!existing) return { targetRel: join(ctx.targetRel, name) };
+  if (!existing) return { targetRel: join(ctx.targetRel, name), absent: true };
   // A folder differing only in case is the same folder on a Windows share: merge into it.
   if (existing.isDirectory) return { targetRel: join(ctx.targetRel, existing.name) };
   return { targetRel: join(ctx.targetRel, name), blockedBy: join(ctx.targetRel, existing.name) };

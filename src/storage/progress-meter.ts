@@ -1,15 +1,61 @@
 /**
  * Counts work done against work planned and emits throttled CopyProgress events. Files already at
- * the target are not part of the total, so a resumed copy's ETA is about what is left.
+ * the target are not part of the total, so a resumed copy's ETA is about what is left. Each event
+ * also says files per second and the round-trip time the engine sees at the target (RoundTrips).
  */
+import { performance } from "node:perf_hooks";
+import type { FileOps } from "./file-ops.js";
 import type { CopyProgress } from "./types.js";
+
+/**
+ * The round-trip time of target calls, as the fastest call of each progress interval (smoothed):
+ * the slowest ones also waited in the thread pool's queue or on a folder's lock, the fastest show
+ * what one trip to the share costs (TCP estimates its RTT from the minimum the same way).
+ */
+export class RoundTrips {
+  private fastest = Infinity;
+  private smoothed: number | undefined;
+
+  sample(ms: number): void {
+    if (ms < this.fastest) this.fastest = ms;
+  }
+
+  /** The smoothed estimate in ms, folding in this interval's fastest call (undefined: none seen yet). */
+  take(): number | undefined {
+    if (this.fastest !== Infinity) this.smoothed = this.smoothed === undefined ? this.fastest : this.smoothed * 0.7 + this.fastest * 0.3;
+    this.fastest = Infinity;
+    return this.smoothed;
+  }
+}
+
+/** ops, with the single-trip calls on paths under `root` (stat, open, rename, mkdir) timed into `trips`. */
+export function timeRoundTrips(ops: FileOps, root: string, trips: RoundTrips): FileOps {
+  const timed =
+    <A extends [string, ...unknown[]], R>(fn: (...args: A) => Promise<R>, pathAt = 0) =>
+    async (...args: A): Promise<R> => {
+      if (!(args[pathAt] as string).startsWith(root)) return fn(...args);
+      const started = performance.now();
+      const result = await fn(...args);
+      trips.sample(performance.now() - started);
+      return result;
+    };
+  return {
+    ...ops,
+    stat: timed((p: string) => ops.stat(p)),
+    open: timed((p: string, mode: Parameters<FileOps["open"]>[1]) => ops.open(p, mode)),
+    rename: timed((from: string, to: string) => ops.rename(from, to), 1),
+    mkdir: timed((p: string) => ops.mkdir(p)),
+  };
+}
 
 export class ProgressMeter {
   private filesDone = 0;
   private bytesDone = 0;
   private rate = 0;
+  private filesRate = 0;
   private lastEmit = 0;
   private lastBytes = 0;
+  private lastFiles = 0;
   private readonly started = Date.now();
 
   constructor(
@@ -17,6 +63,7 @@ export class ProgressMeter {
     private readonly bytesTotal: number,
     private readonly onProgress: ((p: CopyProgress) => void) | undefined,
     private readonly intervalMs = 250,
+    private readonly trips?: RoundTrips,
   ) {}
 
   add(files: number, bytes: number): void {
@@ -35,12 +82,14 @@ export class ProgressMeter {
     if (!this.onProgress) return;
     const elapsed = (now - (this.lastEmit || this.started)) / 1000;
     if (elapsed > 0) {
-      const instant = (this.bytesDone - this.lastBytes) / elapsed;
       // Exponential smoothing: steady ETA despite a burst of tiny task logs after a big package.
-      this.rate = this.rate === 0 ? instant : this.rate * 0.7 + instant * 0.3;
+      const smooth = (old: number, instant: number): number => (old === 0 ? instant : old * 0.7 + instant * 0.3);
+      this.rate = smooth(this.rate, (this.bytesDone - this.lastBytes) / elapsed);
+      this.filesRate = smooth(this.filesRate, (this.filesDone - this.lastFiles) / elapsed);
     }
     this.lastEmit = now;
     this.lastBytes = this.bytesDone;
+    this.lastFiles = this.filesDone;
     const left = Math.max(0, this.bytesTotal - this.bytesDone);
     const progress: CopyProgress = {
       filesDone: this.filesDone,
@@ -48,7 +97,10 @@ export class ProgressMeter {
       bytesDone: this.bytesDone,
       bytesTotal: this.bytesTotal,
       rate: Math.round(this.rate),
+      filesRate: Math.round(this.filesRate),
     };
+    const latency = this.trips?.take();
+    if (latency !== undefined) progress.roundTripMs = Math.round(latency * 100) / 100;
     if (this.rate > 0) progress.etaSeconds = Math.round(left / this.rate);
     else if (left === 0) progress.etaSeconds = 0;
     this.onProgress(progress);

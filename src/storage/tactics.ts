@@ -182,7 +182,8 @@ export class FileTactics {
   private async writeToTarget(job: FileJob, signal: AbortSignal, noClobber: boolean): Promise<void> {
     const to = joinUnder(this.s.target, job.targetRelPath); // its temp file sits beside it
     await this.retry(() => job.ensureFolder(), path.dirname(to));
-    const copied = await this.retry(() => copyVerifyRename(this.s.ops, abs(this.s.source, job.entry.relPath), to, signal, noClobber), to);
+    const from = abs(this.s.source, job.entry.relPath);
+    const copied = await this.retry(() => copyVerifyRename(this.s.ops, from, to, signal, noClobber, job.entry), to);
     // Undefined fields are left out of the line; the order is the one the manifest's fast parser expects.
     this.writer?.add({
       v: 2,
@@ -206,9 +207,9 @@ export class FileTactics {
   private async compareAndResolve(job: FileJob, t: FileStat, targetAbs: string, signal: AbortSignal): Promise<void> {
     const sourceAbs = abs(this.s.source, job.entry.relPath);
     const kind: CollisionKind = job.kind === "case-only" ? "case-only" : "different-bytes";
-    const src = await this.retry(() => hashFile(this.s.ops, sourceAbs, "source", signal), sourceAbs);
+    const src = await this.retry(() => hashFile(this.s.ops, sourceAbs, "source", signal, job.entry.size), sourceAbs);
     if (t.size === job.entry.size) {
-      const tgt = (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal), targetAbs)).sha256;
+      const tgt = (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal, t.size), targetAbs)).sha256;
       if (tgt === src.sha256) {
         this.skipped(job);
         if (kind === "case-only")

@@ -2,7 +2,7 @@
 // a read, so "no read permission" is simulated by failing the open() of that file with EACCES.
 import os from "node:os";
 import path from "node:path";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { copyTree, nodeFileOps, preflightTarget, type FileOps } from "../../src/storage/index.js";
 import { allFiles, errno, faultyOps, snapshot, tempDirs, writeFile } from "./helpers.js";
@@ -59,6 +59,8 @@ describe("a source folder octoha may not list", () => {
     for (const task of ["servertasks-1_A", "servertasks-2_B", "servertasks-3_C", "servertasks-4_D"])
       writeFile(source, `TaskLogs/${task}/0.tl.txt`, task);
     const target = dir("target");
+    // Already there, so each pass lists it (a folder missing from its parent's listing is not listed).
+    mkdirSync(path.join(target, "TaskLogs"));
     const unreadable = [path.join(source, "TaskLogs", "servertasks-2_B"), path.join(source, "TaskLogs", "servertasks-3_C")];
     const listed: string[] = [];
     const ops: FileOps = {

@@ -90,9 +90,9 @@ export function faultyOps(faults: Faults, base: FileOps = nodeFileOps): FileOps 
       hit("read", target);
       return file.read(b, o, l, p);
     },
-    write: async (b, o, l) => {
+    write: async (b, o, l, pos) => {
       hit("write", target);
-      return file.write(b, o, l);
+      return file.write(b, o, l, pos);
     },
     sync: async () => {
       hit("sync", target);

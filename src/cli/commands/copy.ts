@@ -4,6 +4,7 @@ import { ExitCode } from "../../shared/exit-codes.js";
 import { LABEL_RULE, labelProblem } from "../../shared/names.js";
 import { withInterrupts, type InterruptMessages } from "../interrupts.js";
 import { exitOnUsageError, outResult, reportError } from "../output.js";
+import { concurrencyArg } from "../run-options.js";
 import { createProgressRenderer } from "../../report/progress.js";
 import { renderCopySummaryText } from "../../report/copy-summary.js";
 import { copyTree, DEFAULT_CONCURRENCY, STATE_FOLDER, type CollisionPolicy, type VerifyMode } from "../../storage/index.js";
@@ -28,12 +29,6 @@ function label(value: string): string {
   return value;
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("expected an integer from 1 to 256.");
-  return n;
-}
-
 export function register(program: Command): void {
   program
     .command("copy")
@@ -42,7 +37,11 @@ export function register(program: Command): void {
     )
     .argument("<src>", "source folder (a node's TaskLogs, Artifacts, Packages …)")
     .argument("<dst>", "target folder on the shared storage")
-    .addOption(new Option("--concurrency <n>", "parallel file copies").argParser(positiveInt).default(DEFAULT_CONCURRENCY))
+    .addOption(
+      new Option("--concurrency <n>", "parallel file copies (the folder listings keep as many lstats in flight)")
+        .argParser(concurrencyArg)
+        .default(DEFAULT_CONCURRENCY),
+    )
     .addOption(
       new Option("--verify <mode>", "how a file already at the target is proven equal")
         .choices(["none", "size", "sha256"])

@@ -1,0 +1,48 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { copyTree, type CopyProgress } from "../../src/storage/index.js";
+import { createProgressRenderer } from "../../src/report/progress.js";
+import { stepFlags } from "../../src/steps/deps.js";
+import { latencyOps } from "./round-trip-ops.js";
+import { tempDirs, writeFile } from "./helpers.js";
+
+const dir = tempDirs();
+
+describe("the copy's progress line", () => {
+  it("shows files per second and the round trip to a target that takes 2 ms a call", async () => {
+    const source = dir("src");
+    for (let i = 0; i < 40; i++) writeFile(source, `F${i % 4}/ServerTasks-${i}.log.txt`, `log ${i}\n`);
+    const target = dir("target");
+    const events: CopyProgress[] = [];
+    await copyTree({
+      source,
+      target,
+      manifestPath: path.join(target, ".octoha", "m.jsonl"),
+      ops: latencyOps(2),
+      onProgress: (p) => events.push(p),
+    });
+    const last = events.at(-1)!;
+    expect(last.filesDone).toBe(40);
+    expect(last.filesRate).toBeGreaterThan(0);
+    // About the injected 2 ms (timers may fire a little early), and not the seconds of the whole copy.
+    expect(last.roundTripMs).toBeGreaterThanOrEqual(1.5);
+    expect(last.roundTripMs).toBeLessThan(1000);
+    const lines: string[] = [];
+    createProgressRenderer({ write: (t: string) => lines.push(t) }).update(last);
+    expect(lines[0]).toMatch(/40\/40 files .* \d+ files\/s .* round trip \d+(\.\d)? ms/);
+  });
+
+  it("says nothing of a round trip before one was timed", () => {
+    const lines: string[] = [];
+    const p: CopyProgress = { filesDone: 1, filesTotal: 1, bytesDone: 10, bytesTotal: 10, rate: 10, filesRate: 1 };
+    createProgressRenderer({ write: (t: string) => lines.push(t) }).update(p);
+    expect(lines[0]).not.toContain("round trip");
+  });
+});
+
+describe("--concurrency on the run-family verbs", () => {
+  it("reaches the copy steps from the journal's string flag, and is absent unless given", () => {
+    expect(stepFlags({ concurrency: "32" }).concurrency).toBe(32);
+    expect(stepFlags({ cancelTasks: true }).concurrency).toBeUndefined();
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * Round trips per file, counted as a share would serve them (countingOps), and proof that the
+ * calls overlap (latencyOps). Each count is the difference between a run over 2n files and one
+ * over n, so what a run costs once (lock, manifest, probe, folders) drops out.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { copyTree, nodeFileOps, type FileOps } from "../../src/storage/index.js";
+import { countingOps, latencyOps, perFile, total } from "./round-trip-ops.js";
+import { sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
+
+const dir = tempDirs();
+
+/** `folders` folders of `perFolder` small files each (distinct bytes and times). */
+function makeSource(folders: number, perFolder: number): string {
+  const root = dir("src");
+  for (let f = 0; f < folders; f++)
+    for (let i = 0; i < perFolder; i++) writeFile(root, `F${f}/ServerTasks-${i}.log.txt`, `log ${f}/${i}\n`.repeat(20), 1_790_000_000 + i);
+  return root;
+}
+
+/** The round trips of one copy of source into target (counted), after `prepare` ran uncounted. */
+async function countCopy(source: string, target: string, prepare?: () => Promise<void>): Promise<Map<string, number>> {
+  const manifestPath = path.join(target, ".octoha", "manifest.jsonl");
+  await prepare?.();
+  const ops = countingOps({ source, target });
+  const summary = await copyTree({ source, target, sourceNode: "OCTO1", manifestPath, ops });
+  expect(summary.errors).toEqual([]);
+  return new Map(ops.counts);
+}
+
+const copyOnce = (source: string, target: string) => () =>
+  copyTree({ source, target, sourceNode: "OCTO1", manifestPath: path.join(target, ".octoha", "manifest.jsonl") }).then(() => undefined);
+
+describe("round trips per file (a counting FileOps)", () => {
+  const n = 20;
+
+  it("a copied file costs the source's listing and read, and the target's temp file, fsync, times and rename", async () => {
+    const small = await countCopy(makeSource(2, n / 2), dir("target"));
+    const big = await countCopy(makeSource(2, n), dir("target"));
+    expect(perFile(small, big, n, "state")).toEqual(COPIED);
+    expect(total(big, "target") - total(small, "target")).toBe(n * TARGET_PER_COPIED);
+  });
+
+  it("a file skipped by a run that copies others costs its listing on both sides, twice (plan and copy pass)", async () => {
+    const count = async (files: number) => {
+      const source = makeSource(2, files / 2);
+      const target = dir("target");
+      // One file is missing at the target, so the run has work and makes its copy pass.
+      return countCopy(source, target, async () => {
+        await copyOnce(source, target)();
+        rmSync(path.join(target, "F0", "ServerTasks-0.log.txt"));
+      });
+    };
+    expect(perFile(await count(n), await count(2 * n), n, "state")).toEqual(SKIPPED);
+  });
+
+  it("a no-op re-run costs one listing of each file on each side, and nothing else", async () => {
+    const count = async (files: number) => {
+      const source = makeSource(2, files / 2);
+      const target = dir("target");
+      return countCopy(source, target, copyOnce(source, target));
+    };
+    expect(perFile(await count(n), await count(2 * n), n, "state")).toEqual(NOOP);
+  });
+});
+
+describe("round trips per folder", () => {
+  it("a target folder missing from its parent's listing is not listed: each pass lists the target root only", async () => {
+    const source = makeSource(10, 2);
+    const target = dir("target");
+    const counts = await countCopy(source, target);
+    expect(counts.get("target:list")).toBe(2);
+    expect(counts.get("target:mkdir")).toBe(1 + 10); // the root, then each folder once
+    expect(snapshot(target).size).toBe(20);
+  });
+});
+
+describe("overlapping round trips (a FileOps that waits 2 ms per call)", () => {
+  it("copies 200 files spread over 10 folders in well under the time of its calls made one after another", async () => {
+    const source = makeSource(10, 20);
+    const target = dir("target");
+    const slow = latencyOps(2);
+    const counter = countingOps({ source, target }, slow);
+    const started = Date.now();
+    const summary = await copyTree({
+      source,
+      target,
+      sourceNode: "OCTO1",
+      manifestPath: path.join(target, ".octoha", "m.jsonl"),
+      ops: counter,
+    });
+    const wallMs = Date.now() - started;
+    expect(summary.filesCopied).toBe(200);
+    expect(snapshot(target).size).toBe(200);
+    const calls = total(counter.counts);
+    expect(calls).toBeGreaterThan(200 * 8);
+    // At least calls × 2 ms one after another; under half of it (the calls' own measured times) overall.
+    expect(slow.busy.ms).toBeGreaterThanOrEqual(calls * 1.5);
+    expect(wallMs).toBeLessThan(slow.busy.ms * 0.5);
+  });
+});
+
+describe("a large file on a slow target", () => {
+  it("is written several chunks at a time, and its bytes arrive intact", async () => {
+    const source = dir("src");
+    const bytes = randomBytes(5 * 1024 * 1024 + 123);
+    writeFile(source, "Packages/Acme.1.0.0.nupkg", bytes);
+    const target = dir("target");
+    // Writes that take 200 ms: reading and hashing the next 1 MiB is sooner, so a copy that writes
+    // one chunk after another never has two in flight.
+    const slow = nodeFileOps;
+    let inFlight = 0;
+    let most = 0;
+    const ops: FileOps = {
+      ...slow,
+      open: async (p, mode) => {
+        const file = await slow.open(p, mode);
+        return {
+          ...file,
+          write: async (b, o, l, pos) => {
+            most = Math.max(most, ++inFlight);
+            try {
+              await sleep(200);
+              return await file.write(b, o, l, pos);
+            } finally {
+              inFlight--;
+            }
+          },
+        };
+      },
+    };
+    await copyTree({ source, target, manifestPath: path.join(target, ".octoha", "m.jsonl"), ops });
+    expect(most).toBeGreaterThan(1);
+    expect(sha256Of(path.join(target, "Packages", "Acme.1.0.0.nupkg"))).toBe(createHash("sha256").update(bytes).digest("hex"));
+  });
+});
+
+// Was 13 (7 at the target); the source's fstat went (the listing's facts are used).
+const COPIED = {
+  "source:list.lstat": 2,
+  "source:open": 1,
+  "source:read": 1,
+  "source:close": 1,
+  "target:open": 1,
+  "target:write": 1,
+  "target:fsync": 1,
+  "target:futimes": 1,
+  "target:close": 1,
+  "target:stat": 1,
+  "target:rename": 1,
+};
+const TARGET_PER_COPIED = 7;
+const SKIPPED = { "source:list.lstat": 2, "target:list.lstat": 2 };
+const NOOP = { "source:list.lstat": 1, "target:list.lstat": 1 };
