@@ -234,6 +234,19 @@ async function dryRunPass(
   return summary;
 }
 
+/** Dry-run: the jobs that need no system call are done as they stream past; the rest go on to the pool. */
+async function* withoutIo(
+  chunks: AsyncIterable<(FileJob | Problem)[]>,
+  tactics: FileTactics,
+  signal: AbortSignal,
+): AsyncGenerator<(FileJob | Problem)[]> {
+  for await (const jobs of chunks) {
+    if (signal.aborted) return;
+    const rest = jobs.filter((job) => !tactics.doneWithoutIo(job));
+    if (rest.length > 0) yield rest;
+  }
+}
+
 /**
  * Before the first byte: the target root exists (so the probe goes where the copies will), this
  * copy holds the target's lock (a real copy), and free space and write access are proven.
@@ -283,11 +296,13 @@ async function copyPass(
       ops: s.ops,
       source: s.source,
       target: s.target,
-      trackPending: true,
+      // Dry-run writes nothing, so a case variant has nothing to wait for (it looks at the other source file).
+      trackPending: !s.dryRun,
       reservations: s.reservations,
       ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined) }),
     });
-    const jobs = tally ? tally.through(stream) : stream;
+    const tallied = tally ? tally.through(stream) : stream;
+    const jobs = s.dryRun ? withoutIo(tallied, tactics, stop.signal) : tallied;
     const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal };
     await runPool(jobs, pool, async (job: FileJob | Problem) => {
       try {
