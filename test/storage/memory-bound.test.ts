@@ -14,7 +14,8 @@ import { CLI, cleanEnv } from "../helpers/cli.js";
 const ENTRIES = 200_000;
 const COLLIDING = 100_000;
 const root = mkdtempSync(path.join(os.tmpdir(), "octoha-memory-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+// Removing 300 000 files takes more than the default minute on a busy machine.
+afterAll(() => rmSync(root, { recursive: true, force: true }), 300_000);
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
