@@ -196,8 +196,6 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   }
   summary.durationMs = Date.now() - started;
   summary.interrupted = s.signal?.aborted === true;
-  // The next source's dry-run meets this one's would-be copies (an interrupted one is not trusted).
-  if (!summary.interrupted) s.reservations?.commit();
   return summary;
 }
 
@@ -222,16 +220,23 @@ async function dryRunPass(
   started: number,
 ): Promise<CopySummary> {
   const tally = new PlanTally(tactics, options.targetAsOctopusSeesIt);
-  await copyPass(s, options, tactics, new ProgressMeter(0, 0, undefined), tally);
-  const plan = tally.totals;
-  applyPlan(summary, plan);
-  // The closing event, with the totals the pass found (the pass itself cannot know them ahead).
-  new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress).add(plan.workFiles, plan.workBytes);
-  summary.interrupted = s.signal?.aborted === true;
-  if (!summary.interrupted && plan.workFiles > 0) await prepareTarget(s, undefined, plan.workBytes, summary);
-  summary.durationMs = Date.now() - started;
-  if (!summary.interrupted) s.reservations?.commit();
-  return summary;
+  let complete = false;
+  try {
+    await copyPass(s, options, tactics, new ProgressMeter(0, 0, undefined), tally);
+    const plan = tally.totals;
+    applyPlan(summary, plan);
+    // The closing event, with the totals the pass found (the pass itself cannot know them ahead).
+    new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress).add(plan.workFiles, plan.workBytes);
+    summary.interrupted = s.signal?.aborted === true;
+    if (!summary.interrupted && plan.workFiles > 0) await prepareTarget(s, undefined, plan.workBytes, summary);
+    summary.durationMs = Date.now() - started;
+    complete = !summary.interrupted;
+    return summary;
+  } finally {
+    // The next source's dry-run meets this one's would-be copies; a stopped or failed one's are not trusted.
+    if (complete) s.reservations?.commit();
+    else s.reservations?.abandon();
+  }
 }
 
 /** Dry-run: the jobs that need no system call are done as they stream past; the rest go on to the pool. */

@@ -181,7 +181,8 @@ export class FileTactics {
       size: job.entry.size,
       mtimeMs: job.entry.mtimeMs,
       node: this.s.node,
-      sourceAbs: abs(this.s.source, job.entry.relPath),
+      sourceRoot: this.s.source,
+      sourceRelPath: job.entry.relPath,
     });
     this.summary.filesCopied++;
     this.summary.bytesCopied += job.entry.size;
