@@ -64,8 +64,8 @@ const SURROGATE = /[\ud800-\udfff]/;
  * 1 MiB chunks, not as a string: a no-op re-run over a flat folder of a million task logs lists the
  * target before the source, and a million strings (~56 bytes each, and each one more object for
  * every full collection to mark) would stay alive beside the source's own listing. A name this run
- * reserves is the source listing's own string (alive while its folder is walked anyway). About 40
- * bytes a reserved name and 76 a listed one (with its bytes), no object per name.
+ * reserves is the source listing's own string (alive while its folder is walked anyway). About 21
+ * bytes a reserved name (a fresh target: no byte arrays at all) and 76 a listed one with its bytes.
  */
 export class TargetDirIndex {
   private count = 0;
@@ -76,9 +76,9 @@ export class TargetDirIndex {
   private kinds = new Uint8Array(16);
   /** FNV-1a of the case-folded name: a probe compares names only when the hashes are equal. */
   private hashes = new Uint32Array(16);
-  /** Listed names: chunk number * CHUNK_BYTES + offset, and byte length. */
-  private starts = new Float64Array(16);
-  private lengths = new Uint16Array(16);
+  /** Listed names: chunk number * CHUNK_BYTES + offset, and byte length (allocated with the first). */
+  private starts: Float64Array | undefined;
+  private lengths: Uint16Array | undefined;
   /** Size and mtime of listed entries; allocated with the first one (a fresh target has none). */
   private sizes: Float64Array | undefined;
   private mtimes: Float64Array | undefined;
@@ -179,10 +179,10 @@ export class TargetDirIndex {
   private nameOf(e: number): string {
     const kept = this.strings[e];
     if (kept !== undefined) return kept;
-    const start = this.starts[e]!;
+    const start = this.starts![e]!;
     const chunk = Math.floor(start / CHUNK_BYTES);
     const offset = start - chunk * CHUNK_BYTES;
-    return this.chunks[chunk]!.toString("utf8", offset, offset + this.lengths[e]!);
+    return this.chunks[chunk]!.toString("utf8", offset, offset + this.lengths![e]!);
   }
 
   /** The entry holding `name` (hashed `hash`, folded `folded`) case-insensitively, or the free slot where it goes (-slot - 1). */
@@ -252,8 +252,8 @@ export class TargetDirIndex {
     }
     const chunk = this.chunks.length - 1;
     this.chunks[chunk]!.write(name, this.chunkUsed, "utf8");
-    this.starts[e] = chunk * CHUNK_BYTES + this.chunkUsed;
-    this.lengths[e] = bytes;
+    (this.starts ??= new Float64Array(this.kinds.length))[e] = chunk * CHUNK_BYTES + this.chunkUsed;
+    (this.lengths ??= new Uint16Array(this.kinds.length))[e] = bytes;
     this.chunkUsed += bytes;
   }
 
@@ -266,8 +266,8 @@ export class TargetDirIndex {
     };
     this.kinds = grow(this.kinds, (k) => new Uint8Array(k));
     this.hashes = grow(this.hashes, (k) => new Uint32Array(k));
-    this.starts = grow(this.starts, (k) => new Float64Array(k));
-    this.lengths = grow(this.lengths, (k) => new Uint16Array(k));
+    if (this.starts) this.starts = grow(this.starts, (k) => new Float64Array(k));
+    if (this.lengths) this.lengths = grow(this.lengths, (k) => new Uint16Array(k));
     if (this.sizes) this.sizes = grow(this.sizes, (k) => new Float64Array(k));
     if (this.mtimes) this.mtimes = grow(this.mtimes, (k) => new Float64Array(k));
   }
