@@ -73,6 +73,9 @@ export class TargetDirIndex {
   private readonly strings: (string | undefined)[] = [];
   /** The name probe() matched last (find() hands it out instead of decoding it twice). */
   private matched = "";
+  private lastName = "";
+  private lastFolded = "";
+  private lastHash = hashOf("");
   private kinds = new Uint8Array(16);
   /** FNV-1a of the case-folded name: a probe compares names only when the hashes are equal. */
   private hashes = new Uint32Array(16);
@@ -202,14 +205,23 @@ export class TargetDirIndex {
 
   /** The entry number of a name, case-insensitively, or -1. */
   private entryOf(name: string): number {
-    const folded = foldName(name);
-    return Math.max(-1, this.probe(name, folded, hashOf(folded)));
+    this.keyOf(name);
+    return Math.max(-1, this.probe(name, this.lastFolded, this.lastHash));
+  }
+
+  /** Folds and hashes a name once: find() then reserveFile() of the same name is the common path. */
+  private keyOf(name: string): void {
+    if (name === this.lastName) return;
+    this.lastName = name;
+    this.lastFolded = foldName(name);
+    this.lastHash = hashOf(this.lastFolded);
   }
 
   /** Add a name, or replace what an equal (case-folded) name held. Returns its entry number. */
   private put(name: string, kind: Kind, size: number, mtimeMs: number): number {
-    const folded = foldName(name);
-    const hash = hashOf(folded);
+    this.keyOf(name);
+    const folded = this.lastFolded;
+    const hash = this.lastHash;
     const found = this.probe(name, folded, hash);
     if (found >= 0) {
       this.set(found, name, kind, size, mtimeMs);
