@@ -118,8 +118,8 @@ export interface VerifyCopyResult {
   /** Completed tasks whose log is on a node but not on shared storage (the first VERIFY_LIST_LIMIT). */
   logsNotCopied: string[];
   /**
-   * Completed tasks whose log exists on no node and not on shared storage: every one after the copy
-   * (verify-octopus skips them), the first VERIFY_LIST_LIMIT in a dry-run's prediction.
+   * Completed tasks whose log exists on no node and not on shared storage (the first
+   * VERIFY_LIST_LIMIT; verify-octopus finds the others again from the folders to skip them).
    */
   logsNowhere: string[];
   /** Indexed packages with no file under the shared Packages folder ("PackageId version"; the first VERIFY_LIST_LIMIT). */

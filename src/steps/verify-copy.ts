@@ -33,7 +33,7 @@ export interface VerifyCopyDeps {
 }
 
 /** Task numbers with a log in these TaskLogs folders (top-level names only; a missing folder has none). */
-async function taskLogNumbers(dirs: readonly string[]): Promise<TaskNumberMap> {
+export async function taskLogNumbers(dirs: readonly string[]): Promise<TaskNumberMap> {
   const out = new TaskNumberMap();
   for (const dir of dirs) await addTaskLogNumbers(dir, out);
   return out;
@@ -105,13 +105,12 @@ async function packageStems(dir: string): Promise<Set<string>> {
  * sets of the task numbers that have a log; the problem lists keep their first names and counts.
  */
 async function check(deps: VerifyCopyDeps, includeShared: boolean, fullList?: FullListSink): Promise<VerifyCopyResult> {
-  // The run keeps every log found nowhere: verify-octopus must not expect to read those (a dry-run lists the first ones).
-  const nowhereLimit = includeShared ? Infinity : VERIFY_LIST_LIMIT;
   const shared = await taskLogNumbers(includeShared ? [deps.sharedTaskLogs] : []);
   const onNodes = await taskLogNumbers(deps.nodeTaskLogs.map((n) => n.access));
   const step = "verify-copy";
   const notCopied = new BoundedList();
-  const nowhere = new BoundedList(fullList && ((name) => fullList({ list: "task-log-nowhere", step, name })), nowhereLimit);
+  // The first ones, as for every list (verify-octopus finds the others again when it needs them).
+  const nowhere = new BoundedList(fullList && ((name) => fullList({ list: "task-log-nowhere", step, name })));
   const missing = new BoundedList(fullList && ((name) => fullList({ list: "package-on-no-node", step, name })));
   let tasksChecked = 0;
   let packagesChecked = 0;

@@ -12,8 +12,14 @@ import type { Clock } from "./deps.js";
 
 export interface VerifyOctopusResult {
   checked: number;
+  /** The first FAILURE_LIMIT failed reads (a node that sees no shared file fails every one). */
   failures: { taskId: string; node: string; error: string }[];
+  /** Every failed read, listed or not (absent in results journaled before it existed: the list is whole). */
+  failuresTotal?: number;
 }
+
+/** Failed reads a result lists; beyond this only counted. */
+export const FAILURE_LIMIT = 1000;
 
 export interface VerifyOctopusDeps {
   ports: { tasks: ServerTasks; inventory: DatabaseInventory; nodes: ServerNodes };
@@ -23,8 +29,8 @@ export interface VerifyOctopusDeps {
   startupTimeoutSeconds?: number;
   sampleSize: number;
   verifyAll: boolean;
-  /** Tasks whose logs exist nowhere (known before): not expected to read. */
-  skip?: () => ReadonlySet<string>;
+  /** Which tasks' logs exist nowhere (known before): not expected to read. Resolved once per pass over the tasks. */
+  skip?: () => Promise<(taskId: string) => boolean>;
 }
 
 /** Evenly spread, deterministic sample: the same tasks on a resume. */
@@ -44,13 +50,44 @@ function interrupted(): OctohaError {
   });
 }
 
+/**
+ * An evenly spread sample of a stream of unknown length in bounded memory: keeps every stride-th
+ * item, and when 2 × size are kept, drops every other one and doubles the stride. A million
+ * completed tasks cost 2 × size ids, not a million.
+ */
+export class SpreadSampler<T> {
+  private kept: T[] = [];
+  private stride = 1;
+  private seen = 0;
+
+  constructor(private readonly size: number) {}
+
+  add(item: T): void {
+    if (this.size <= 0 || this.seen++ % this.stride !== 0) return;
+    this.kept.push(item);
+    if (this.kept.length < 2 * this.size) return;
+    this.kept = this.kept.filter((_, i) => i % 2 === 0);
+    this.stride *= 2;
+  }
+
+  result(): T[] {
+    return spreadSample(this.kept, this.size);
+  }
+}
+
 export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOctopusResult, "verify-octopus"> {
-  const sample = async () => {
-    const skip = deps.skip?.() ?? new Set<string>();
-    const ids: string[] = [];
-    for await (const t of deps.ports.inventory.tasks({ completedOnly: true })) if (!skip.has(t.id)) ids.push(t.id);
-    return deps.verifyAll ? ids : spreadSample(ids, deps.sampleSize);
+  /** The completed tasks expected to have a readable log, streamed (keyset pages). */
+  const readable = async function* (): AsyncGenerator<string> {
+    const skip = (await deps.skip?.()) ?? (() => false);
+    for await (const t of deps.ports.inventory.tasks({ completedOnly: true })) if (!skip(t.id)) yield t.id;
   };
+  const sample = async (): Promise<string[]> => {
+    const sampler = new SpreadSampler<string>(deps.sampleSize);
+    for await (const id of readable()) sampler.add(id);
+    return sampler.result();
+  };
+  /** What a run reads: every task with --verify-all (streamed, never all held), else the sample. */
+  const toRead = async (): Promise<AsyncIterable<string> | string[]> => (deps.verifyAll ? readable() : await sample());
   /** A node just started needs a while before it serves the API (418 while drained still counts as up). */
   const waitUntilUp = async (ctx: StepContext) => {
     const deadline = deps.clock.now() + (deps.startupTimeoutSeconds ?? 300) * 1000;
@@ -80,31 +117,38 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
       return (error as Error).message;
     }
   };
-  const readAll = async (ctx: StepContext, ids: string[]): Promise<VerifyOctopusResult> => {
+  const readAll = async (ctx: StepContext, ids: AsyncIterable<string> | string[]): Promise<VerifyOctopusResult> => {
     await waitUntilUp(ctx);
     const failures: VerifyOctopusResult["failures"] = [];
-    for (const node of deps.nodeNames) {
-      for (const id of ids) {
+    let checked = 0;
+    let failuresTotal = 0;
+    for await (const id of ids) {
+      for (const node of deps.nodeNames) {
+        checked++;
         if (ctx.signal.aborted) throw interrupted();
         const error = await readOne(ctx, id, node);
-        if (error !== undefined) failures.push({ taskId: id, node, error });
+        if (error === undefined) continue;
+        failuresTotal++;
+        if (failures.length < FAILURE_LIMIT) failures.push({ taskId: id, node, error });
       }
     }
-    return { checked: ids.length * deps.nodeNames.length, failures };
+    return { checked, failures, failuresTotal };
   };
+  const failedCount = (r: VerifyOctopusResult): number => r.failuresTotal ?? r.failures.length;
   return {
     id: "verify-octopus",
     title: "Read task logs through every node",
     readOnly: true,
     async inspect() {
-      const ids = await sample();
-      return { changes: [], findings: [], facts: { tasksToRead: ids.length, nodes: deps.nodeNames, verifyAll: deps.verifyAll } };
+      let tasksToRead = 0;
+      for await (const _id of await toRead()) tasksToRead++;
+      return { changes: [], findings: [], facts: { tasksToRead, nodes: deps.nodeNames, verifyAll: deps.verifyAll } };
     },
     async apply(ctx) {
-      const r = await readAll(ctx, await sample());
+      const r = await readAll(ctx, await toRead());
       await ctx.checkpoint(r);
-      if (r.failures.length > 0) {
-        throw new OctohaError(`${r.failures.length} of ${r.checked} task-log read(s) failed through the nodes; maintenance mode stays on`, {
+      if (failedCount(r) > 0) {
+        throw new OctohaError(`${failedCount(r)} of ${r.checked} task-log read(s) failed through the nodes; maintenance mode stays on`, {
           code: "VERIFY_OCTOPUS_FAILED",
           step: "verify-octopus",
           hint: `${r.failures
@@ -119,8 +163,8 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
     },
     async verify(_ctx, r) {
       return {
-        ok: r.failures.length === 0,
-        summary: `${r.checked - r.failures.length}/${r.checked} task-log reads succeeded`,
+        ok: failedCount(r) === 0,
+        summary: `${r.checked - failedCount(r)}/${r.checked} task-log reads succeeded`,
         problems: r.failures.map((f) => `${f.taskId} via ${f.node}: ${f.error}`),
       };
     },

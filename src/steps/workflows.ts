@@ -25,9 +25,9 @@ import { createPreflightStep, type PreflightResult } from "./preflight.js";
 import { createProvisionStorageStep } from "./provision-storage.js";
 import { createRepathStep } from "./repath.js";
 import { createStartServicesStep, createStopServicesStep } from "./services.js";
-import { buildTaskLogOwner } from "./task-log-owner.js";
+import { buildTaskLogOwner, taskNumberOfId } from "./task-log-owner.js";
 import { createUndrainStep } from "./undrain.js";
-import { createVerifyCopyStep } from "./verify-copy.js";
+import { createVerifyCopyStep, taskLogNumbers } from "./verify-copy.js";
 import { createVerifyOctopusStep } from "./verify-octopus.js";
 import type { FullListSink } from "../model/copy-results.js";
 import { COPY_STEP_IDS, type StepId, type WorkflowName } from "../model/step-ids.js";
@@ -186,7 +186,16 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
     nodeNames,
     sampleSize: plan.options.verifySampleSize,
     verifyAll: o.flags.verifyAll,
-    skip: () => new Set(facts.get("verify-copy")?.logsNowhere ?? []),
+    skip: async () => {
+      // verify-copy journals only the first lost logs: the rest are found again (a compact set of numbers).
+      const found = facts.get("verify-copy");
+      if (!found || (found.logsNowhereTotal ?? found.logsNowhere.length) === 0) return () => false;
+      const logs = await taskLogNumbers([shared("taskLogs"), ...nodeSources(plan, "taskLogs").map((n) => n.access)]);
+      return (taskId) => {
+        const n = taskNumberOfId(taskId);
+        return n !== undefined && !logs.has(n);
+      };
+    },
   });
   const maintenanceOff = createMaintenanceOffStep({ ports, facts });
   const undrain = createUndrainStep({ ports, facts });

@@ -6,7 +6,8 @@
  *   3. copy    stream again, file tactics in parallel (copy-verify-rename, skip-if-same,
  *              quarantine), manifest group-committed, progress events
  *
- * Dry-run runs the same code with every write behind one guard (Settings.dryRun).
+ * Dry-run runs the same code with every write behind one guard (Settings.dryRun), in one pass:
+ * the copy pass tallies the plan as it goes, and the check comes after it.
  */
 import { createHash } from "node:crypto";
 import path from "node:path";
@@ -106,38 +107,54 @@ interface PlanTotals {
   nameProblemsOmitted: number;
 }
 
-async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string | undefined): Promise<PlanTotals> {
-  const totals: PlanTotals = { workFiles: 0, workBytes: 0, skipFiles: 0, skipBytes: 0, nameProblems: [], nameProblemsOmitted: 0 };
-  // Sequential on purpose: the listing already carries the target's size and mtime, so a file
-  // costs no system call here (a name this run reserved needs none either: it is "new").
-  let lastParent: string | undefined;
-  for await (const jobs of jobStream({
-    ops: s.ops,
-    source: s.source,
-    target: s.target,
-    trackPending: false,
-    reservations: s.reservations,
-  })) {
-    for (const job of jobs) {
-      if (!("kind" in job)) {
-        totals.workFiles++; // reported by the copy pass
-        continue;
-      }
-      for (const p of nameProblems(job.targetRelPath, octopusRoot, job.entry.parentRel === lastParent ? 1 : undefined)) {
-        if (totals.nameProblems.length < NAME_PROBLEM_LIMIT) totals.nameProblems.push(p);
-        else totals.nameProblemsOmitted++;
-      }
-      if (tactics.isCheapSkip(job)) {
-        totals.skipFiles++;
-        totals.skipBytes += job.entry.size;
-      } else {
-        totals.workFiles++;
-        totals.workBytes += job.entry.size;
-      }
-      lastParent = job.entry.parentRel;
+/**
+ * The plan's totals and Windows-name report, tallied from jobs as they stream past in walk order
+ * (no system call: the listing already carries the target's size and mtime, and a name this run
+ * reserved is "new").
+ */
+class PlanTally {
+  readonly totals: PlanTotals = { workFiles: 0, workBytes: 0, skipFiles: 0, skipBytes: 0, nameProblems: [], nameProblemsOmitted: 0 };
+  private lastParent: string | undefined;
+
+  constructor(
+    private readonly tactics: FileTactics,
+    private readonly octopusRoot: string | undefined,
+  ) {}
+
+  async *through(chunks: AsyncIterable<(FileJob | Problem)[]>): AsyncGenerator<(FileJob | Problem)[]> {
+    for await (const jobs of chunks) {
+      for (const job of jobs) this.add(job);
+      yield jobs;
     }
   }
-  return totals;
+
+  private add(job: FileJob | Problem): void {
+    const totals = this.totals;
+    if (!("kind" in job)) {
+      totals.workFiles++; // reported by the copy pass
+      return;
+    }
+    for (const p of nameProblems(job.targetRelPath, this.octopusRoot, job.entry.parentRel === this.lastParent ? 1 : undefined)) {
+      if (totals.nameProblems.length < NAME_PROBLEM_LIMIT) totals.nameProblems.push(p);
+      else totals.nameProblemsOmitted++;
+    }
+    if (this.tactics.isCheapSkip(job)) {
+      totals.skipFiles++;
+      totals.skipBytes += job.entry.size;
+    } else {
+      totals.workFiles++;
+      totals.workBytes += job.entry.size;
+    }
+    this.lastParent = job.entry.parentRel;
+  }
+}
+
+/** A real copy plans first (totals for progress and the free-space check), sequentially, before it writes. */
+async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string | undefined): Promise<PlanTotals> {
+  const tally = new PlanTally(tactics, octopusRoot);
+  const jobs = jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false, reservations: s.reservations });
+  for await (const chunk of tally.through(jobs)) void chunk;
+  return tally.totals;
 }
 
 export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise<CopySummary> {
@@ -160,11 +177,9 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
     interrupted: false,
   };
   const tactics = new FileTactics(s, manifest, summary);
+  if (s.dryRun) return dryRunPass(s, options, tactics, summary, started);
   const plan = await planPass(s, tactics, options.targetAsOctopusSeesIt);
-  summary.nameProblems = plan.nameProblems;
-  if (plan.nameProblemsOmitted > 0) summary.nameProblemsOmitted = plan.nameProblemsOmitted;
-  summary.filesPlanned = plan.workFiles;
-  summary.bytesPlanned = plan.workBytes;
+  applyPlan(summary, plan);
 
   if (s.signal?.aborted) return { ...summary, interrupted: true, durationMs: Date.now() - started };
   const lock = plan.workFiles > 0 ? await prepareTarget(s, options.lockOwner, plan.workBytes, summary) : undefined;
@@ -174,7 +189,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
       summary.filesSkipped = plan.skipFiles;
       summary.bytesSkipped = plan.skipBytes;
       new ProgressMeter(0, 0, options.onProgress).finish(); // a renderer still gets its closing event
-    } else await copyPass(s, options, tactics, plan, trips);
+    } else await copyPass(s, options, tactics, new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress, undefined, trips));
     // The next run loads the index from a snapshot instead of parsing every line again.
     const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
     if (!s.dryRun && options.manifestPath && snapshotStale) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
@@ -183,9 +198,60 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   }
   summary.durationMs = Date.now() - started;
   summary.interrupted = s.signal?.aborted === true;
-  // The next source's dry-run meets this one's would-be copies (an interrupted one is not trusted).
-  if (!summary.interrupted) s.reservations?.commit();
   return summary;
+}
+
+function applyPlan(summary: CopySummary, plan: PlanTotals): void {
+  summary.nameProblems = plan.nameProblems;
+  if (plan.nameProblemsOmitted > 0) summary.nameProblemsOmitted = plan.nameProblemsOmitted;
+  summary.filesPlanned = plan.workFiles;
+  summary.bytesPlanned = plan.workBytes;
+}
+
+/**
+ * Dry-run in one pass: it writes nothing, so nothing needs the totals before the copy pass (no
+ * progress bar to size, no space to check before the first byte). The tactics run on each job as
+ * the plan is tallied from the same stream: every folder is listed and every file stat'ed once, not
+ * twice. The free-space and access check follows, with the totals the pass found.
+ */
+async function dryRunPass(
+  s: Settings,
+  options: CopyOptions & CopyEngineExtras,
+  tactics: FileTactics,
+  summary: CopySummary,
+  started: number,
+): Promise<CopySummary> {
+  const tally = new PlanTally(tactics, options.targetAsOctopusSeesIt);
+  let complete = false;
+  try {
+    await copyPass(s, options, tactics, new ProgressMeter(0, 0, undefined), tally);
+    const plan = tally.totals;
+    applyPlan(summary, plan);
+    // The closing event, with the totals the pass found (the pass itself cannot know them ahead).
+    new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress).add(plan.workFiles, plan.workBytes);
+    summary.interrupted = s.signal?.aborted === true;
+    if (!summary.interrupted && plan.workFiles > 0) await prepareTarget(s, undefined, plan.workBytes, summary);
+    summary.durationMs = Date.now() - started;
+    complete = !summary.interrupted;
+    return summary;
+  } finally {
+    // The next source's dry-run meets this one's would-be copies; a stopped or failed one's are not trusted.
+    if (complete) s.reservations?.commit();
+    else s.reservations?.abandon();
+  }
+}
+
+/** Dry-run: the jobs that need no system call are done as they stream past; the rest go on to the pool. */
+async function* withoutIo(
+  chunks: AsyncIterable<(FileJob | Problem)[]>,
+  tactics: FileTactics,
+  signal: AbortSignal,
+): AsyncGenerator<(FileJob | Problem)[]> {
+  for await (const jobs of chunks) {
+    if (signal.aborted) return;
+    const rest = jobs.filter((job) => !tactics.doneWithoutIo(job));
+    if (rest.length > 0) yield rest;
+  }
 }
 
 /**
@@ -222,26 +288,28 @@ async function copyPass(
   s: Settings,
   options: CopyOptions & CopyEngineExtras,
   tactics: FileTactics,
-  plan: PlanTotals,
-  trips: RoundTrips,
+  meter: ProgressMeter,
+  tally?: PlanTally,
 ): Promise<void> {
   const writer = s.dryRun || !options.manifestPath ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
   tactics.writer = writer;
-  const meter = new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress, undefined, trips);
   // Our own controller: a fatal error in one file stops the others (they clean up their temp files).
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   s.signal?.addEventListener("abort", onAbort, { once: true });
   let fatal: OctohaError | undefined;
   try {
-    const jobs = jobStream({
+    const stream = jobStream({
       ops: s.ops,
       source: s.source,
       target: s.target,
-      trackPending: true,
+      // Dry-run writes nothing, so a case variant has nothing to wait for (it looks at the other source file).
+      trackPending: !s.dryRun,
       reservations: s.reservations,
       ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined), createFolders: true }),
     });
+    const tallied = tally ? tally.through(stream) : stream;
+    const jobs = s.dryRun ? withoutIo(tallied, tactics, stop.signal) : tallied;
     const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal };
     await runPool(jobs, pool, async (job: FileJob | Problem) => {
       try {

@@ -71,6 +71,19 @@ export class FileTactics {
     return this.s.verify !== "sha256" || this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs);
   }
 
+  /**
+   * Dry-run: do a job that needs no system call (a name free at the target, a cheap skip) right
+   * here, without the pool's promises: most of a million-file dry-run. False when it needs the pool.
+   */
+  doneWithoutIo(job: FileJob | Problem): boolean {
+    if (!this.s.dryRun || !("kind" in job)) return false;
+    if (job.kind === "new") this.countNewDry(job);
+    else if (this.isCheapSkip(job)) this.skipped(job);
+    else return false;
+    job.settle?.();
+    return true;
+  }
+
   /** Do the job. Returns true when it was counted as work (progress), false for a cheap skip. */
   async process(job: FileJob | Problem, signal: AbortSignal): Promise<boolean> {
     try {
@@ -157,13 +170,20 @@ export class FileTactics {
         await this.resolveAppeared(job, signal);
         return;
       }
-    } else
-      this.s.reservations?.recordFile(job.targetRelPath, {
-        size: job.entry.size,
-        mtimeMs: job.entry.mtimeMs,
-        node: this.s.node,
-        sourceAbs: abs(this.s.source, job.entry.relPath),
-      });
+      this.summary.filesCopied++;
+      this.summary.bytesCopied += job.entry.size;
+    } else this.countNewDry(job);
+  }
+
+  /** Dry-run: what copyNew would have written, recorded for the next source and counted. */
+  private countNewDry(job: FileJob): void {
+    this.s.reservations?.recordFile(job.targetRelPath, {
+      size: job.entry.size,
+      mtimeMs: job.entry.mtimeMs,
+      node: this.s.node,
+      sourceRoot: this.s.source,
+      sourceRelPath: job.entry.relPath,
+    });
     this.summary.filesCopied++;
     this.summary.bytesCopied += job.entry.size;
   }

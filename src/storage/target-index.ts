@@ -54,18 +54,39 @@ function hashOf(folded: string): number {
   return h >>> 0;
 }
 
+/** A chunk of the listed names' UTF-8 bytes (a name never spans two; a Windows name is at most 255 UTF-16 units). */
+const CHUNK_BYTES = 1 << 20;
+const SURROGATE = /[\ud800-\udfff]/;
+
 /**
- * Entries live in parallel arrays (a name, a kind, size and times) found through an open-addressing
- * table of case-folded hashes: about 60 bytes per name instead of ~220 for a Map of folded keys to
- * entry objects, which is what a flat TaskLogs folder of 250 000 logs costs twice over (listing,
- * then this run's reservations).
+ * Entries live in parallel typed arrays (kind, hash, size, mtime, where the name is) found through
+ * an open-addressing table of case-folded hashes. A listed name is kept as UTF-8 bytes in shared
+ * 1 MiB chunks, not as a string: a no-op re-run over a flat folder of a million task logs lists the
+ * target before the source, and a million strings (~56 bytes each, and each one more object for
+ * every full collection to mark) would stay alive beside the source's own listing. A name this run
+ * reserves is the source listing's own string (alive while its folder is walked anyway). About 21
+ * bytes a reserved name (a fresh target: no byte arrays at all) and 76 a listed one with its bytes.
  */
 export class TargetDirIndex {
-  private names: string[] = [];
+  private count = 0;
+  /** Names kept as strings: reserved ones (the source's own) and any with a surrogate; undefined when in chunks. */
+  private readonly strings: (string | undefined)[] = [];
+  /** The name probe() matched last (find() hands it out instead of decoding it twice). */
+  private matched = "";
+  private lastName = "";
+  private lastFolded = "";
+  private lastHash = hashOf("");
   private kinds = new Uint8Array(16);
-  private sizes = new Float64Array(16);
-  private mtimes = new Float64Array(16);
-  private atimes = new Float64Array(16);
+  /** FNV-1a of the case-folded name: a probe compares names only when the hashes are equal. */
+  private hashes = new Uint32Array(16);
+  /** Listed names: chunk number * CHUNK_BYTES + offset, and byte length (allocated with the first). */
+  private starts: Float64Array | undefined;
+  private lengths: Uint16Array | undefined;
+  /** Size and mtime of listed entries; allocated with the first one (a fresh target has none). */
+  private sizes: Float64Array | undefined;
+  private mtimes: Float64Array | undefined;
+  private readonly chunks: Buffer[] = [];
+  private chunkUsed = CHUNK_BYTES;
   /** Entry number + 1 per slot (0 = free). */
   private table = new Int32Array(32);
   /** In-flight writes only: deleted when they settle. */
@@ -98,7 +119,7 @@ export class TargetDirIndex {
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);
           if (isOwnName(relDir, d.name)) continue;
-          index.put(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs, d.atimeMs);
+          index.put(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs);
         }
       }
     } catch (error) {
@@ -107,10 +128,10 @@ export class TargetDirIndex {
     }
     for (const r of reservations?.in(relDir) ?? []) {
       if (r.isDir) {
-        if (!index.find(r.name)) index.put(r.name, Kind.Dir, 0, 0, 0);
+        if (!index.find(r.name)) index.put(r.name, Kind.Dir, 0, 0);
         continue;
       }
-      index.virtual.set(index.put(r.name, Kind.File, r.size, r.mtimeMs, r.mtimeMs), { at: r.sourceAbs, node: r.node });
+      index.virtual.set(index.put(r.name, Kind.File, r.size, r.mtimeMs), { at: r.sourceAbs, node: r.node });
     }
     return index;
   }
@@ -119,7 +140,7 @@ export class TargetDirIndex {
     const i = this.entryOf(name);
     if (i < 0) return undefined;
     const kind = this.kinds[i]!;
-    const found: TargetName = { name: this.names[i]!, isDirectory: kind === Kind.Dir || kind === Kind.ReservedDir };
+    const found: TargetName = { name: this.matched, isDirectory: kind === Kind.Dir || kind === Kind.ReservedDir };
     if (kind === Kind.ReservedFile) {
       const dir = this.reservedFrom.get(i) ?? this.sourceRel;
       found.from = dir === "" ? found.name : `${dir}/${found.name}`;
@@ -127,9 +148,8 @@ export class TargetDirIndex {
       if (pending) found.pending = pending;
     } else if (kind !== Kind.ReservedDir) {
       found.isFile = kind === Kind.File;
-      found.size = this.sizes[i]!;
-      found.mtimeMs = this.mtimes[i]!;
-      found.atimeMs = this.atimes[i]!;
+      found.size = this.sizes?.[i] ?? 0;
+      found.mtimeMs = this.mtimes?.[i] ?? 0;
       const v = this.virtual.get(i);
       if (v) {
         found.virtualAt = v.at;
@@ -141,7 +161,7 @@ export class TargetDirIndex {
 
   /** This run creates a folder under the name. */
   reserveFolder(name: string): void {
-    this.put(name, Kind.ReservedDir, 0, 0, 0);
+    this.put(name, Kind.ReservedDir, 0, 0);
   }
 
   /**
@@ -149,7 +169,7 @@ export class TargetDirIndex {
    * index's own) here. With a promise, find() hands it to a case-variant source file until settle().
    */
   reserveFile(name: string, pending?: Promise<void>, fromDir?: string): number {
-    const i = this.put(name, Kind.ReservedFile, 0, 0, 0);
+    const i = this.put(name, Kind.ReservedFile, 0, 0);
     if (pending) this.pending.set(i, pending);
     if (fromDir !== undefined && fromDir !== this.sourceRel) this.reservedFrom.set(i, fromDir);
     return i;
@@ -159,69 +179,116 @@ export class TargetDirIndex {
     this.pending.delete(entry);
   }
 
-  /** The entry number of a name, case-insensitively, or -1. */
-  private entryOf(name: string): number {
-    const folded = foldName(name);
-    const mask = this.table.length - 1;
-    for (let s = hashOf(folded) & mask; ; s = (s + 1) & mask) {
-      const e = this.table[s]! - 1;
-      if (e < 0) return -1;
-      const candidate = this.names[e]!;
-      if (candidate === name || foldName(candidate) === folded) return e;
-    }
+  private nameOf(e: number): string {
+    const kept = this.strings[e];
+    if (kept !== undefined) return kept;
+    const start = this.starts![e]!;
+    const chunk = Math.floor(start / CHUNK_BYTES);
+    const offset = start - chunk * CHUNK_BYTES;
+    return this.chunks[chunk]!.toString("utf8", offset, offset + this.lengths![e]!);
   }
 
-  /** Add a name, or replace what an equal (case-folded) name held. Returns its entry number. */
-  private put(name: string, kind: Kind, size: number, mtimeMs: number, atimeMs: number): number {
-    const folded = foldName(name);
+  /** The entry holding `name` (hashed `hash`, folded `folded`) case-insensitively, or the free slot where it goes (-slot - 1). */
+  private probe(name: string, folded: string, hash: number): number {
     const mask = this.table.length - 1;
-    let s = hashOf(folded) & mask;
-    for (; ; s = (s + 1) & mask) {
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
       const e = this.table[s]! - 1;
-      if (e < 0) break;
-      const candidate = this.names[e]!;
+      if (e < 0) return -s - 1;
+      if (this.hashes[e] !== hash) continue;
+      const candidate = this.nameOf(e);
       if (candidate === name || foldName(candidate) === folded) {
-        this.set(e, name, kind, size, mtimeMs, atimeMs);
-        this.pending.delete(e);
-        this.virtual.delete(e);
-        this.reservedFrom.delete(e);
+        this.matched = candidate;
         return e;
       }
     }
-    const e = this.names.length;
+  }
+
+  /** The entry number of a name, case-insensitively, or -1. */
+  private entryOf(name: string): number {
+    this.keyOf(name);
+    return Math.max(-1, this.probe(name, this.lastFolded, this.lastHash));
+  }
+
+  /** Folds and hashes a name once: find() then reserveFile() of the same name is the common path. */
+  private keyOf(name: string): void {
+    if (name === this.lastName) return;
+    this.lastName = name;
+    this.lastFolded = foldName(name);
+    this.lastHash = hashOf(this.lastFolded);
+  }
+
+  /** Add a name, or replace what an equal (case-folded) name held. Returns its entry number. */
+  private put(name: string, kind: Kind, size: number, mtimeMs: number): number {
+    this.keyOf(name);
+    const folded = this.lastFolded;
+    const hash = this.lastHash;
+    const found = this.probe(name, folded, hash);
+    if (found >= 0) {
+      this.set(found, name, kind, size, mtimeMs);
+      this.pending.delete(found);
+      this.virtual.delete(found);
+      this.reservedFrom.delete(found);
+      return found;
+    }
+    const e = this.count++;
     if (e === this.kinds.length) this.growEntries();
-    this.set(e, name, kind, size, mtimeMs, atimeMs);
-    this.table[s] = e + 1;
+    this.hashes[e] = hash;
+    this.set(e, name, kind, size, mtimeMs);
+    this.table[-found - 1] = e + 1;
     if ((e + 1) * 2 > this.table.length) this.growTable();
     return e;
   }
 
-  private set(e: number, name: string, kind: Kind, size: number, mtimeMs: number, atimeMs: number): void {
-    this.names[e] = name;
+  private set(e: number, name: string, kind: Kind, size: number, mtimeMs: number): void {
     this.kinds[e] = kind;
+    if (kind === Kind.ReservedFile || kind === Kind.ReservedDir || SURROGATE.test(name)) {
+      // A lone surrogate (possible in a Windows name) would not survive UTF-8: kept as it is.
+      this.strings[e] = name;
+      if (kind === Kind.ReservedFile || kind === Kind.ReservedDir) return;
+    } else {
+      this.strings[e] = undefined;
+      this.storeBytes(e, name);
+    }
+    if (size === 0 && mtimeMs === 0 && this.sizes === undefined) return;
+    this.sizes ??= new Float64Array(this.kinds.length);
+    this.mtimes ??= new Float64Array(this.kinds.length);
     this.sizes[e] = size;
     this.mtimes[e] = mtimeMs;
-    this.atimes[e] = atimeMs;
+  }
+
+  private storeBytes(e: number, name: string): void {
+    const bytes = Buffer.byteLength(name);
+    if (this.chunkUsed + bytes > CHUNK_BYTES) {
+      this.chunks.push(Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes)));
+      this.chunkUsed = 0;
+    }
+    const chunk = this.chunks.length - 1;
+    this.chunks[chunk]!.write(name, this.chunkUsed, "utf8");
+    (this.starts ??= new Float64Array(this.kinds.length))[e] = chunk * CHUNK_BYTES + this.chunkUsed;
+    (this.lengths ??= new Uint16Array(this.kinds.length))[e] = bytes;
+    this.chunkUsed += bytes;
   }
 
   private growEntries(): void {
     const n = this.kinds.length * 2;
-    const grow = <T extends Uint8Array | Float64Array>(old: T, make: (n: number) => T): T => {
+    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(old: T, make: (n: number) => T): T => {
       const next = make(n);
       next.set(old);
       return next;
     };
     this.kinds = grow(this.kinds, (k) => new Uint8Array(k));
-    this.sizes = grow(this.sizes, (k) => new Float64Array(k));
-    this.mtimes = grow(this.mtimes, (k) => new Float64Array(k));
-    this.atimes = grow(this.atimes, (k) => new Float64Array(k));
+    this.hashes = grow(this.hashes, (k) => new Uint32Array(k));
+    if (this.starts) this.starts = grow(this.starts, (k) => new Float64Array(k));
+    if (this.lengths) this.lengths = grow(this.lengths, (k) => new Uint16Array(k));
+    if (this.sizes) this.sizes = grow(this.sizes, (k) => new Float64Array(k));
+    if (this.mtimes) this.mtimes = grow(this.mtimes, (k) => new Float64Array(k));
   }
 
   private growTable(): void {
     this.table = new Int32Array(this.table.length * 2);
     const mask = this.table.length - 1;
-    for (let e = 0; e < this.names.length; e++) {
-      let s = hashOf(foldName(this.names[e]!)) & mask;
+    for (let e = 0; e < this.count; e++) {
+      let s = this.hashes[e]! & mask;
       while (this.table[s] !== 0) s = (s + 1) & mask;
       this.table[s] = e + 1;
     }

@@ -7,6 +7,8 @@ import { createRepathStep } from "../../src/steps/repath.js";
 import { OctohaError } from "../../src/shared/errors.js";
 import { clusterFixture, type ClusterFixture } from "./fixture.js";
 import { listTree, recordingContext, runAll, writeFiles } from "./helpers.js";
+import { VERIFY_LIST_LIMIT } from "../../src/model/copy-results.js";
+import { SpreadSampler } from "../../src/steps/verify-octopus.js";
 
 let fx: ClusterFixture | undefined;
 afterEach(async () => {
@@ -86,6 +88,26 @@ describe("repair workflow", () => {
     expect(results.get("verify-copy")).toMatchObject({ logsNowhere: ["ServerTasks-9"], logsNotCopied: [], packagesMissing: [] });
     // And verify-octopus does not try to read a log known to be lost.
     expect(fx.cluster.calls.filter((c) => c.method === "readRawLog" && c.args[0] === "ServerTasks-9")).toEqual([]);
+  });
+
+  it("journals only the first lost logs, yet verify-octopus still reads none of the others", async () => {
+    fx = await clusterFixture();
+    const lost = VERIFY_LIST_LIMIT + 5;
+    for (let i = 0; i < lost; i++)
+      fx.cluster.state.tasks.push({
+        id: `ServerTasks-${9000 + i}`,
+        name: "Deploy",
+        state: "Success",
+        serverNode: "OCTO2",
+        completedTime: "2026-01-04T00:00:00Z",
+      });
+    const { results } = await runAll(fx.steps("repair", { verifyAll: true }), fx.clock);
+    const verified = results.get("verify-copy") as { logsNowhere: string[]; logsNowhereTotal: number };
+    expect(verified.logsNowhere).toHaveLength(VERIFY_LIST_LIMIT);
+    expect(verified.logsNowhereTotal).toBe(lost);
+    const reads = fx.cluster.calls.filter((c) => c.method === "readRawLog").map((c) => String(c.args[0]));
+    expect(reads.filter((id) => Number(id.split("-")[1]) >= 9000)).toEqual([]);
+    expect(reads.length).toBeGreaterThan(0);
   });
 
   it("a package the database indexes but no node has stops the run before any node starts, naming it", async () => {
@@ -396,5 +418,29 @@ describe("verify-octopus", () => {
     const error = await all.apply(recordingContext("verify-octopus"), undefined).catch((e: unknown) => e as OctohaError);
     expect((error as OctohaError).code).toBe("VERIFY_OCTOPUS_FAILED");
     expect((error as OctohaError).hint).toContain("ServerTasks-2 via OCTO2");
+  });
+});
+
+describe("verify-octopus's sample of a million completed tasks", () => {
+  it("is spread evenly over the whole history, the same on a resume, from at most twice its size held", () => {
+    const pick = () => {
+      const sampler = new SpreadSampler<number>(100);
+      let held = 0;
+      for (let i = 0; i < 1_000_000; i++) {
+        sampler.add(i);
+        held = Math.max(held, (sampler as unknown as { kept: number[] }).kept.length);
+      }
+      return { sample: sampler.result(), held };
+    };
+    const { sample, held } = pick();
+    expect(held).toBeLessThanOrEqual(200);
+    expect(sample).toHaveLength(100);
+    expect(sample[0]).toBe(0);
+    expect(sample.at(-1)).toBeGreaterThan(980_000); // reaches the newest tasks
+    for (let i = 1; i < sample.length; i++) expect(sample[i]! - sample[i - 1]!).toBeLessThanOrEqual(2 * 10_000);
+    expect(pick().sample).toEqual(sample);
+    const few = new SpreadSampler<number>(100);
+    for (let i = 0; i < 30; i++) few.add(i);
+    expect(few.result()).toEqual(Array.from({ length: 30 }, (_, i) => i));
   });
 });

@@ -1,12 +1,20 @@
-import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeHome } from "../../bench/make-home.mjs";
 import { copyTree } from "../../src/storage/index.js";
+import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
 import { snapshotPathOf } from "../../src/storage/manifest-snapshot.js";
 import { allFiles, tempDir, faultyOps, snapshot, tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
+
+/** Every folder under root, root included (absolute paths, as the engine lists them). */
+function allFolders(root: string): string[] {
+  const out = [root];
+  for (const name of readdirSync(root)) if (statSync(path.join(root, name)).isDirectory()) out.push(...allFolders(path.join(root, name)));
+  return out;
+}
 
 let home: string;
 let homeCleanup: () => void;
@@ -102,6 +110,34 @@ describe("copyTree on a node folder", () => {
     expect(summary.bytesCopied).toBeGreaterThan(0);
     expect(existsSync(target)).toBe(false);
     expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it("dry-run lists each folder once and stats no file: one pass, not a planning pass and a copy pass", async () => {
+    const target = dir("target");
+    await copyTree({ source: path.join(home, "Packages"), target: path.join(target, "Packages") });
+    const listed = new Map<string, number>();
+    const stats: string[] = [];
+    const ops: FileOps = {
+      ...nodeFileOps,
+      list: (p) => {
+        listed.set(p, (listed.get(p) ?? 0) + 1);
+        return nodeFileOps.list(p);
+      },
+      stat: (p) => {
+        stats.push(p);
+        return nodeFileOps.stat(p);
+      },
+    };
+    const summary = await copyTree({ source: home, target, dryRun: true, ops });
+    const files = snapshot(home).size;
+    expect(summary.filesCopied + summary.filesSkipped).toBe(files);
+    expect(summary.filesPlanned).toBeGreaterThanOrEqual(summary.filesCopied);
+    const folders = allFolders(home);
+    for (const f of folders) expect(listed.get(f), f).toBe(1);
+    for (const [p, n] of listed) expect(n, p).toBe(1);
+    // The roots only (overlap check, source identity, free-space check), never a file or folder under them.
+    expect(stats.filter((p) => p.startsWith(home + path.sep) || p.startsWith(target + path.sep))).toEqual([]);
+    expect(files).toBeGreaterThan(50);
   });
 
   it("dry-run over a partly filled target touches no file there", async () => {

@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { TargetDirIndex, listedStat } from "../../src/storage/target-index.js";
 import { nodeFileOps } from "../../src/storage/index.js";
+import type { FileOps, StatDirEntry } from "../../src/storage/file-ops.js";
 import { tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
@@ -47,5 +48,38 @@ describe("the target folder index", () => {
     expect(listedStat(index.find("foo.txt")!)).toBeUndefined();
     index.reserveFolder("Sub");
     expect(index.find("sub")).toEqual({ name: "Sub", isDirectory: true });
+  });
+
+  it("hands back listed names exactly as listed (kept as UTF-8 bytes): accents, astral characters, a lone surrogate", async () => {
+    const names = ["Überprüfung-1.txt", "日志-2.txt", "log-😀-3.txt", "bad-\ud800-4.txt", "plain-5.txt"];
+    // 300 000 more: the names span several 1 MiB chunks of bytes and the table grows many times.
+    const many = Array.from({ length: 300_000 }, (_, i) => `servertasks-${i}_ABCDEFGHIJ.txt`);
+    const listing: StatDirEntry[] = [...names, ...many].map((name, i) => ({
+      name,
+      isFile: true,
+      isDirectory: false,
+      size: i,
+      mtimeMs: 1_700_000_000_000 + i,
+      atimeMs: 0,
+    }));
+    const ops: FileOps = {
+      ...nodeFileOps,
+      async *list() {
+        for (let i = 0; i < listing.length; i += 256) yield listing.slice(i, i + 256);
+      },
+    };
+    const index = await TargetDirIndex.load(ops, "/nowhere", "", []);
+    expect(index.find("ÜBERPRÜFUNG-1.TXT")).toMatchObject({ name: "Überprüfung-1.txt", size: 0, isFile: true });
+    expect(index.find("日志-2.TXT")).toMatchObject({ name: "日志-2.txt", size: 1 });
+    expect(index.find("LOG-😀-3.txt")).toMatchObject({ name: "log-😀-3.txt", size: 2 });
+    expect(index.find("BAD-\ud800-4.txt")).toMatchObject({ name: "bad-\ud800-4.txt", size: 3 });
+    expect(index.find("bad-\ufffd-4.txt")).toBeUndefined(); // not confused with its UTF-8 replacement
+    for (let i = 0; i < many.length; i += 4999)
+      expect(index.find(many[i]!.toUpperCase())).toMatchObject({
+        name: many[i],
+        size: i + names.length,
+        mtimeMs: 1_700_000_000_000 + i + names.length,
+      });
+    expect(index.find("servertasks-300000_ABCDEFGHIJ.txt")).toBeUndefined();
   });
 });
