@@ -35,6 +35,8 @@ export interface ArgvRecipe {
   stop: string[];
   start: string[];
   status?: string[];
+  /** The node's Octopus.Server.exe as an argv run from here (database.moveTo appends `database …`). */
+  serverExe?: string[];
 }
 export type ControlRecipe = LocalRecipe | ScRecipe | WinRmRecipe | SshRecipe | ArgvRecipe;
 export type ControlKind = ControlRecipe["kind"];
