@@ -60,6 +60,13 @@ export interface ServiceControl {
   start(): Promise<void>;
   /** Read-only: undefined when the recipe has no status of its own (the node's ping then decides). */
   status(): Promise<RecipeStatus | undefined>;
+  /** `Octopus.Server.exe database --instance … --connectionString=…` on the node; absent when the recipe cannot run it (sc, ssh). */
+  setDatabase?(connectionString: string): Promise<void>;
+}
+
+/** The arguments after the executable, for every recipe that can run `database` (the string only ever on this argv). */
+export function databaseArgs(instance: string, connectionString: string): string[] {
+  return ["database", `--instance=${instance}`, `--connectionString=${connectionString}`];
 }
 
 /** Runs one command (argv, never a shell) with the recipe's timeout; exec.ts's runCommand in real use. */
