@@ -185,9 +185,49 @@ describe("a restored database and the move onto it", () => {
     expect(after.ha.OCTO2! - before.ha.OCTO2!).toBe(30_000);
     expect(after.ha.OCTO1).toBe(before.ha.OCTO1);
     // Tasks of the live database go to the node that uses it only.
-    const tasks = [0, 1, 2].map(() => s.cluster.queueTask({ requestedBy: "administrator" }));
+    const tasks = [0, 1, 2].map(() => s.cluster.queueTask({ requestedBy: "administrator", description: "on the old database" }));
     s.cluster.advance(1_000);
     expect(tasks.map((t) => s.cluster.task(t.id).serverNode)).toEqual(["OCTO1", "OCTO1", "OCTO1"]);
+
+    // Each node's API answers from its own database: the other node is offline from where it stands.
+    const get = async (node: number, p: string) => {
+      const res = await fetch(`${s.nodes[node]!.url}${p}`, { headers: { "X-Octopus-ApiKey": s.apiKey } });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const offline = async (node: number) =>
+      Object.fromEntries(
+        ((await get(node, "/api/octopusservernodes/summary")).body.Nodes as { Name: string; IsOffline: boolean }[]).map((n) => [
+          n.Name,
+          n.IsOffline,
+        ]),
+      );
+    expect(await offline(0)).toEqual({ OCTO1: false, OCTO2: true });
+    expect(await offline(1)).toEqual({ OCTO1: true, OCTO2: false });
+    expect((await get(0, `/api/tasks/${tasks[0]!.id}`)).body.Description).toBe("on the old database");
+    expect((await get(1, `/api/tasks/${tasks[0]!.id}`)).status).toBe(404);
+
+    // A drain through OCTO2's API is written to the database OCTO2 uses, not the live one.
+    const drain = await fetch(`${s.nodes[1]!.url}/api/octopusservernodes/OctopusServerNodes-OCTO2`, {
+      method: "PUT",
+      headers: { "X-Octopus-ApiKey": s.apiKey, "Content-Type": "application/json" },
+      body: JSON.stringify({ IsInMaintenanceMode: true }),
+    });
+    expect(drain.status).toBe(200);
+    const draining = async (cs: string) =>
+      await scalar(cs, "SELECT CAST(IsInMaintenanceMode AS int) AS d FROM dbo.OctopusServerNode WHERE Name = 'OCTO2'");
+    expect(await draining(ha.connectionString)).toBe(1);
+    expect(await draining(old)).toBe(0);
+    expect(s.cluster.node("OCTO2").isDraining).toBe(false);
+
+    // The rest of a rolling move: once OCTO1 follows, the new database is live, with what OCTO2 wrote there.
+    const node1 = s.nodes[0]!.serverExe;
+    expect((await exe(node1, ["service", "--stop"])).code).toBe(0);
+    expect((await exe(node1, ["database", `--connectionString=${ha.connectionString}`])).code).toBe(0);
+    expect((await exe(node1, ["service", "--start"])).code).toBe(0);
+    expect(s.databases().find((d) => d.live)!.name).toBe("OctopusHA");
+    expect(s.cluster.node("OCTO2").isDraining).toBe(true);
+    expect(await offline(0)).toEqual({ OCTO1: false, OCTO2: false });
+    expect((await get(0, `/api/tasks/${tasks[0]!.id}`)).status).toBe(404);
   });
 
   it("refuses a restore without SQL, an unknown variant and a name already taken", async () => {
