@@ -10,7 +10,9 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { createInventory } from "../../src/octopus/sql/inventory.js";
 import { CLI, cleanEnv } from "../helpers/cli.js";
+import { octohaInProcess, type E2eCase } from "./crash-harness.js";
 import { scenarios, type Scenario } from "./harness.js";
 
 const run = promisify(execFile);
@@ -65,6 +67,19 @@ async function nodeConnectionStrings(m: Move): Promise<Record<string, string>> {
   return out;
 }
 
+const apiStatus = async (m: Move, taskId: string) =>
+  (await fetch(`${m.s.standin.url}/api/tasks/${taskId}`, { headers: { "X-Octopus-ApiKey": m.s.standin.apiKey } })).status;
+/** ServerTask ids in a database, read with octoha's own read-only inventory. */
+async function taskIds(connectionString: string): Promise<string[]> {
+  const inventory = createInventory(connectionString);
+  try {
+    const ids: string[] = [];
+    for await (const t of inventory.tasks()) ids.push(t.id);
+    return ids;
+  } finally {
+    await inventory.close();
+  }
+}
 const onEveryNode = (m: Move, cs: string) => Object.fromEntries(m.s.plan.nodes.map((n) => [n.name, cs]));
 const live = (m: Move) => m.s.standin.databases().find((d) => d.live)?.name;
 
@@ -109,8 +124,9 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
     expect(live(m)).toBe("OctopusHA");
     // The API serves the new database: a task queued now is in its SQL, not in the old one's.
     const task = m.s.standin.cluster.queueTask({ requestedBy: "administrator" });
-    const res = await fetch(`${m.s.standin.url}/api/tasks/${task.id}`, { headers: { "X-Octopus-ApiKey": m.s.standin.apiKey } });
-    expect(res.status).toBe(200);
+    expect(await apiStatus(m, task.id)).toBe(200);
+    expect(await taskIds(m.target.connectionString)).toContain(task.id);
+    expect(await taskIds(m.old)).not.toContain(task.id);
     const report = await m.s.runReport(r.outcome);
     expect(report.databaseMove?.checks.every((c) => c.passed)).toBe(true);
     expect(report.databaseMove?.checks.map((c) => c.check)).toEqual(
@@ -126,10 +142,14 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
     const r = await m.cli("repair", "--yes", "--json");
     expect(r.code, r.stderr).toBe(0);
     expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.target.connectionString));
+    const onNew = m.s.standin.cluster.queueTask({ requestedBy: "administrator" });
+    expect(await apiStatus(m, onNew.id)).toBe(200);
     const back = await m.cli("rollback", "--yes", "--json");
     expect(back.code, back.stderr).toBe(4);
     expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
     expect(live(m)).toBe("Octopus");
+    // The API serves the old database again: the task written into the new one is not there.
+    expect(await apiStatus(m, onNew.id)).toBe(404);
     expect(m.s.standin.cluster.state().nodes.map((n) => [n.name, n.running])).toEqual([
       ["OCTO1", true],
       ["OCTO2", true],
@@ -187,6 +207,83 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
     expect(r.stdout).toContain("OCTO2 now names");
     expect(r.stdout).not.toContain("OCTO1 now names");
     expectNoSecret(m, [killed.stdout, killed.stderr, r.stdout, r.stderr]);
+  });
+});
+
+const REPAIR_WITH_MOVE = [
+  "preflight",
+  "provision-storage",
+  "drain-nodes",
+  "maintenance-on",
+  "stop-services",
+  "repoint-database",
+  "repath",
+  "copy-task-logs",
+  "copy-artifacts",
+  "copy-packages",
+  "verify-copy",
+  "start-services",
+  "verify-database",
+  "verify-octopus",
+  "maintenance-off",
+  "undrain",
+];
+
+/** The scenario as the in-process harness runs it: its secrets in this process's environment until the test ends. */
+function inProcessCase(m: Move): E2eCase & { done(): void } {
+  const secrets = {
+    [m.s.plan.octopus.apiKey!.env]: m.s.standin.apiKey,
+    [m.s.plan.octopus.sql.connectionString.env]: m.old,
+    [MOVE_ENV]: m.target.connectionString,
+  };
+  Object.assign(process.env, secrets);
+  return {
+    dir: m.s.root,
+    planFile: m.s.planFile,
+    stateDir: m.s.stateDir,
+    standin: m.s.standin,
+    env: cleanEnv(secrets),
+    close: async () => undefined,
+    done: () => Object.keys(secrets).forEach((k) => delete process.env[k]),
+  };
+}
+
+describe("database.moveTo killed at every step boundary, and rolled back from the middle (in-process kills)", () => {
+  it("killed after every step and resumed each time, every node ends on the new database", async () => {
+    const m = await moveScenario("faithful");
+    const c = inProcessCase(m);
+    try {
+      let verb: "repair" | "resume" = "repair";
+      for (const stepId of REPAIR_WITH_MOVE) {
+        const r = await octohaInProcess(c, verb, { killOn: { type: "step-applied", stepId } });
+        expect(r.simulatedKillAt?.record, `${stepId}: ${r.stderr.slice(-800)}`).toMatchObject({ stepId });
+        verb = "resume";
+      }
+      const r = await octohaInProcess(c, "resume");
+      expect(r.code, r.stderr).toBe(0);
+      expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.target.connectionString));
+      expect(live(m)).toBe("OctopusHA");
+      expectNoSecret(m, [r.stdout, r.stderr]);
+    } finally {
+      c.done();
+    }
+  });
+
+  it.each(["repoint-database", "verify-database"])("rolled back after %s, every node names the old database and runs", async (stepId) => {
+    const m = await moveScenario("faithful");
+    const c = inProcessCase(m);
+    try {
+      const killed = await octohaInProcess(c, "repair", { killOn: { type: "step-applied", stepId } });
+      expect(killed.simulatedKillAt?.record).toMatchObject({ stepId });
+      const back = await octohaInProcess(c, "rollback");
+      expect(back.code, back.stderr).toBe(4);
+      expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+      expect(live(m)).toBe("Octopus");
+      expect(m.s.standin.cluster.state().nodes.every((n) => n.running && !n.isDraining)).toBe(true);
+      expectNoSecret(m, [killed.stdout, back.stdout, back.stderr]);
+    } finally {
+      c.done();
+    }
   });
 });
 
