@@ -56,6 +56,7 @@ async function fingerprint(cs: string): Promise<Record<string, unknown>> {
     packages: await scalar(cs, "SELECT COUNT(*) AS n FROM dbo.NuGetPackage"),
     schema: await query(cs, "SELECT TOP 1 Id, ScriptName FROM dbo.SchemaVersions ORDER BY Id DESC"),
     installs: await query(cs, "SELECT Node, Installed FROM dbo.OctopusServerInstallationHistory ORDER BY Id"),
+    keys: await query(cs, "SELECT CollectionName, Allocated FROM dbo.KeyAllocation ORDER BY CollectionName"),
   };
 }
 
@@ -143,7 +144,13 @@ describe("a restored database and the move onto it", () => {
     s.cluster.advance(5_000);
     const other = await s.restoreDatabase({ name: "Other", variant: "other-installation" });
 
-    expect(await fingerprint(short.connectionString)).toEqual({ ...base, tasks: (base.tasks as number) - 1 });
+    const keys = base.keys as { CollectionName: string; Allocated: number }[];
+    expect(keys).toEqual([{ CollectionName: "ServerTasks", Allocated: base.tasks }]);
+    expect(await fingerprint(short.connectionString)).toEqual({
+      ...base,
+      tasks: (base.tasks as number) - 1,
+      keys: [{ CollectionName: "ServerTasks", Allocated: (base.tasks as number) - 1 }],
+    });
     const olderPrint = await fingerprint(older.connectionString);
     expect((olderPrint.schema as { Id: number }[])[0]!.Id).toBe((base.schema as { Id: number }[])[0]!.Id - 1);
     expect({ ...olderPrint, schema: base.schema }).toEqual(base);
