@@ -97,6 +97,12 @@ describe("a restored database and the move onto it", () => {
     // The old login does not open the new server, nor the old catalog name on it.
     const withOldPassword = ha.connectionString.replace(/Password=[^;]+/, old.match(/Password=[^;]+/)![0]);
     await expect(query(withOldPassword, "SELECT 1 AS x")).rejects.toThrow(/Login failed/);
+    // Each listener has its own fault knobs.
+    s.setDatabaseFaults("OctopusHA", { dropNextConnections: 1 });
+    await expect(query(ha.connectionString, "SELECT 1 AS x")).rejects.toThrow();
+    expect(await scalar(old, "SELECT 1 AS x")).toBe(1);
+    expect(await scalar(ha.connectionString, "SELECT 1 AS x")).toBe(1);
+    expect(() => s.setDatabaseFaults("Nope", {})).toThrow(/no database 'Nope'/);
   });
 
   it("after every node is moved and restarted, the API, the scheduler and the heartbeats are the new database's; rollback brings the old back", async () => {
