@@ -56,6 +56,7 @@ async function fingerprint(cs: string): Promise<Record<string, unknown>> {
     packages: await scalar(cs, "SELECT COUNT(*) AS n FROM dbo.NuGetPackage"),
     schema: await query(cs, "SELECT TOP 1 Id, ScriptName FROM dbo.SchemaVersions ORDER BY Id DESC"),
     installs: await query(cs, "SELECT Node, Installed FROM dbo.OctopusServerInstallationHistory ORDER BY Id"),
+    keys: await query(cs, "SELECT CollectionName, Allocated FROM dbo.KeyAllocation ORDER BY CollectionName"),
   };
 }
 
@@ -96,6 +97,12 @@ describe("a restored database and the move onto it", () => {
     // The old login does not open the new server, nor the old catalog name on it.
     const withOldPassword = ha.connectionString.replace(/Password=[^;]+/, old.match(/Password=[^;]+/)![0]);
     await expect(query(withOldPassword, "SELECT 1 AS x")).rejects.toThrow(/Login failed/);
+    // Each listener has its own fault knobs.
+    s.setDatabaseFaults("OctopusHA", { dropNextConnections: 1 });
+    await expect(query(ha.connectionString, "SELECT 1 AS x")).rejects.toThrow();
+    expect(await scalar(old, "SELECT 1 AS x")).toBe(1);
+    expect(await scalar(ha.connectionString, "SELECT 1 AS x")).toBe(1);
+    expect(() => s.setDatabaseFaults("Nope", {})).toThrow(/no database 'Nope'/);
   });
 
   it("after every node is moved and restarted, the API, the scheduler and the heartbeats are the new database's; rollback brings the old back", async () => {
@@ -143,7 +150,13 @@ describe("a restored database and the move onto it", () => {
     s.cluster.advance(5_000);
     const other = await s.restoreDatabase({ name: "Other", variant: "other-installation" });
 
-    expect(await fingerprint(short.connectionString)).toEqual({ ...base, tasks: (base.tasks as number) - 1 });
+    const keys = base.keys as { CollectionName: string; Allocated: number }[];
+    expect(keys).toEqual([{ CollectionName: "ServerTasks", Allocated: base.tasks }]);
+    expect(await fingerprint(short.connectionString)).toEqual({
+      ...base,
+      tasks: (base.tasks as number) - 1,
+      keys: [{ CollectionName: "ServerTasks", Allocated: (base.tasks as number) - 1 }],
+    });
     const olderPrint = await fingerprint(older.connectionString);
     expect((olderPrint.schema as { Id: number }[])[0]!.Id).toBe((base.schema as { Id: number }[])[0]!.Id - 1);
     expect({ ...olderPrint, schema: base.schema }).toEqual(base);
