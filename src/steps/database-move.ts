@@ -16,6 +16,7 @@ const CODES: Record<RestoreDifference["kind"], string> = {
   "table-missing": "DB_MOVE_TABLE_MISSING",
   "schema-version": "DB_MOVE_SCHEMA_VERSION",
   identity: "DB_MOVE_IDENTITY",
+  "key-allocation": "DB_MOVE_KEY_ALLOCATION",
   "row-count": "DB_MOVE_ROW_COUNT",
 };
 
@@ -27,6 +28,8 @@ export function describeDifference(d: RestoreDifference): string {
       return `schema version differs: current ${d.current}, target ${d.target} (a backup from another Octopus version)`;
     case "identity":
       return `installation differs: current ${d.current}; target ${d.target} (a restore of another Octopus installation)`;
+    case "key-allocation":
+      return `Id counters (KeyAllocation) differ: current ${d.current}; target ${d.target} (a backup taken before the last inserts)`;
     case "row-count":
       return `rows in ${d.table} differ: current ${d.current}, target ${d.target} (a backup taken before the last changes)`;
   }
@@ -36,7 +39,7 @@ export function describeDifference(d: RestoreDifference): string {
 export function restoreFindings(checks: RestoreCheck[], live: boolean): Finding[] {
   const differences = restoreDifferences(checks);
   const findings: Finding[] = differences.map((d) => {
-    const moving = live && d.kind === "row-count";
+    const moving = live && (d.kind === "row-count" || d.kind === "key-allocation");
     return {
       severity: moving ? "info" : "error",
       code: CODES[d.kind],

@@ -108,7 +108,7 @@ export function createRepointDatabaseStep(deps: RepointDeps): Step<RepointResult
       }));
       const checksToRun =
         "After stop-services: tables present, schema version (highest SchemaVersions row), installation identity " +
-        "(OctopusServerInstallationHistory), row counts of ServerTask, OctopusServerNode, NuGetPackage, Event, KeyAllocation, " +
+        "(OctopusServerInstallationHistory), Id counters (KeyAllocation), row counts of ServerTask, OctopusServerNode, NuGetPackage, Event, KeyAllocation, " +
         "SchemaVersions; then `database` on each node; after start-services each node's LastSeen must advance in the new database.";
       // The comparison's findings come from preflight (once per report); here: what runs, and when.
       const findings: Finding[] = [{ severity: "info", code: "DB_MOVE_CHECKS", summary: checksToRun }];

@@ -29,6 +29,7 @@ export const RESTORE_SQL = {
     `(${COUNTED_TABLES.map((t) => `N'${t}'`).join(", ")})`,
   schemaVersion: "SELECT TOP 1 [Id], [ScriptName] FROM [dbo].[SchemaVersions] ORDER BY [Id] DESC",
   installations: "SELECT [Id], [Installed], [Node], [Version] FROM [dbo].[OctopusServerInstallationHistory] ORDER BY [Id]",
+  keyAllocation: "SELECT [CollectionName], [Allocated] FROM [dbo].[KeyAllocation] ORDER BY [CollectionName]",
   count: (table: CountedTable) => `SELECT COUNT(*) AS [Rows] FROM [dbo].[${table}]`,
   heartbeats: (table: "OctopusServerNode" | "OctopusServerNodes") => `SELECT [Name], [LastSeen] FROM [dbo].[${table}] ORDER BY [Name]`,
 } as const;
@@ -41,6 +42,8 @@ export interface DatabaseSnapshot {
   /** The installation history: how many installs, the first one, and a digest of every row. */
   identity?: { installs: number; first: string; digest: string };
   rowCounts: Partial<Record<CountedTable, number>>;
+  /** KeyAllocation: the last Id handed out per collection (a restore from before the last insert has a lower one). */
+  keyAllocation?: Record<string, number>;
 }
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? "" : String(v));
@@ -60,6 +63,10 @@ export async function readSnapshot(reader: SqlReader): Promise<DatabaseSnapshot>
     const top = (await reader.rows<{ Id: number; ScriptName: string }>(RESTORE_SQL.schemaVersion))[0];
     if (top) snapshot.schemaVersion = { id: Number(top.Id), script: top.ScriptName };
   }
+  if (tables.includes("KeyAllocation")) {
+    const rows = await reader.rows<{ CollectionName: string; Allocated: number }>(RESTORE_SQL.keyAllocation);
+    snapshot.keyAllocation = Object.fromEntries(rows.map((r) => [r.CollectionName, Number(r.Allocated)]));
+  }
   if (tables.includes("OctopusServerInstallationHistory")) {
     type Row = { Id: string; Installed: unknown; Node: string | null; Version: string | null };
     const rows = await reader.rows<Row>(RESTORE_SQL.installations);
@@ -74,7 +81,7 @@ export async function readSnapshot(reader: SqlReader): Promise<DatabaseSnapshot>
   return snapshot;
 }
 
-export type RestoreDifferenceKind = "table-missing" | "schema-version" | "identity" | "row-count";
+export type RestoreDifferenceKind = "table-missing" | "schema-version" | "identity" | "key-allocation" | "row-count";
 
 export interface RestoreDifference {
   kind: RestoreDifferenceKind;
@@ -117,12 +124,27 @@ export function compareSnapshots(current: DatabaseSnapshot, target: DatabaseSnap
     current: describeIdentity(current.identity),
     target: describeIdentity(target.identity),
   });
+  if (current.keyAllocation && target.keyAllocation) checks.push(keyAllocationCheck(current.keyAllocation, target.keyAllocation));
   for (const t of current.tables) {
     if (!target.tables.includes(t)) continue;
     const [a, b] = [current.rowCounts[t] ?? 0, target.rowCounts[t] ?? 0];
     checks.push({ check: `rows in ${t}`, passed: a === b, current: String(a), target: String(b) });
   }
   return checks;
+}
+
+/** The Id counters per collection; a difference names the first few collections and both values. */
+function keyAllocationCheck(current: Record<string, number>, target: Record<string, number>): RestoreCheck {
+  const names = [...new Set([...Object.keys(current), ...Object.keys(target)])].sort();
+  const differ = names.filter((n) => current[n] !== target[n]);
+  const show = (values: Record<string, number>) =>
+    differ.length === 0
+      ? `${names.length} collection(s) equal`
+      : `${differ
+          .slice(0, 5)
+          .map((n) => `${n} ${values[n] ?? "(none)"}`)
+          .join(", ")}${differ.length > 5 ? ` and ${differ.length - 5} more` : ""}`;
+  return { check: "key allocation", passed: differ.length === 0, current: show(current), target: show(target) };
 }
 
 /** The checks that failed, as differences naming the table and both values. */
@@ -133,6 +155,7 @@ export function restoreDifferences(checks: RestoreCheck[]): RestoreDifference[] 
       if (c.check === "tables") return { kind: "table-missing", current: c.current, target: c.target };
       if (c.check === "schema version") return { kind: "schema-version", current: c.current, target: c.target };
       if (c.check === "installation identity") return { kind: "identity", current: c.current, target: c.target };
+      if (c.check === "key allocation") return { kind: "key-allocation", current: c.current, target: c.target };
       return { kind: "row-count", table: c.check.replace(/^rows in /, ""), current: c.current, target: c.target };
     });
 }
