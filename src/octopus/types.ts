@@ -6,6 +6,7 @@
  */
 
 import type { DatabaseHaFacts } from "./sql/ha-probe.js";
+import type { DatabaseSnapshot } from "./sql/restore-compare.js";
 
 /** Cluster-wide maintenance mode: REST GET/PUT /api/maintenanceconfiguration. */
 export interface MaintenanceMode {
@@ -131,6 +132,11 @@ export interface NodeServices {
   state(nodeName: string): Promise<ServiceState>;
   /** Read-only: the node's recipe, status and ping, or why they cannot be read. */
   check?(nodeName: string): Promise<NodeServiceCheck>;
+  /**
+   * Runs `Octopus.Server.exe database --instance … --connectionString=…` where the node runs (its own config
+   * file keeps the string). The string is a secret: never logged, only on that command's own argv.
+   */
+  setConnectionString?(nodeName: string, connectionString: string): Promise<void>;
 }
 
 /** A ServerTask row read from the database (read-only inventory). */
@@ -177,6 +183,10 @@ export interface DatabaseInventory {
   connectionInfo(): Promise<{ encrypted: boolean; server: string; database: string }>;
   /** Whether the database itself is highly available (read-only; unanswerable questions come back as unknown). */
   databaseHa?(): Promise<DatabaseHaFacts>;
+  /** Schema version, installation identity and row counts, for the faithful-restore comparison (read-only). */
+  snapshot?(): Promise<DatabaseSnapshot>;
+  /** Each node's heartbeat (LastSeen) by node name; undefined when the schema keeps it elsewhere. */
+  heartbeats?(): Promise<Record<string, string> | undefined>;
   close(): Promise<void>;
 }
 
@@ -194,4 +204,6 @@ export interface OctopusPorts {
   services: NodeServices;
   inventory: DatabaseInventory;
   version: VersionProbe;
+  /** database.moveTo's database, read-only (absent without a database section). */
+  targetDatabase?: DatabaseInventory;
 }

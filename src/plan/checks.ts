@@ -10,7 +10,7 @@ import { OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
 import type { LoadedPlan } from "./load.js";
 import { planWarnings } from "./warnings.js";
-import { describeMissing, missingFix, resolveSecrets, type ResolvedSecrets } from "./secrets.js";
+import { databaseMoveProblems, describeMissing, missingFix, resolveSecrets, type ResolvedSecrets } from "./secrets.js";
 
 export interface CheckContext {
   readonly loaded: LoadedPlan;
@@ -105,6 +105,8 @@ export const envRefsCheck: PlanCheck = {
       const path = "octopus.sql.connectionString";
       findings.push({ severity: "error", code: "SQL_CONNECTION_STRING_INVALID", summary: sql.summary, fix: sql.hint, path });
     }
+    for (const p of databaseMoveProblems(secrets))
+      findings.push({ severity: "error", code: "DATABASE_MOVE_INVALID", summary: p.summary, fix: p.fix, path: p.path });
     if (secrets.apiKey !== undefined && !/^API-/i.test(secrets.apiKey))
       findings.push({
         severity: "warning",

@@ -97,6 +97,9 @@ export const ArgvControl = z
     status: Argv.optional().describe(
       "Read-only state command: prints running/stopped (or active/inactive, true/false), or exits 3 when stopped. Without it the node's ping decides.",
     ),
+    serverExe: Argv.optional().describe(
+      "This node's Octopus.Server.exe as an argv run from here (a path, or a prefix such as docker exec CONTAINER /Octopus/Octopus.Server); only database.moveTo uses it, appending `database --instance <instance> --connectionString=…`.",
+    ),
   })
   .strict()
   .describe("Your own commands (docker, kubectl, Ansible …), each an argv array run without a shell.");
@@ -207,6 +210,19 @@ export const PlanOptions = z
   .strict();
 export type PlanOptions = z.infer<typeof PlanOptions>;
 
+export const DatabaseMove = z
+  .object({
+    moveTo: EnvRef.describe(
+      "The connection string of the database the nodes move to (a DBA's restore of the current database, e.g. on an HA instance), from this environment variable. repoint-database compares it with the current database and writes it into every node's config with `Octopus.Server.exe database --connectionString`.",
+    ),
+    current: EnvRef.optional().describe(
+      "The connection string the nodes use now, which a rollback writes back into every node's config. Default: octopus.sql.connectionString's variable (then that login must be the one Octopus runs with).",
+    ),
+  })
+  .strict()
+  .describe("Moving Octopus onto another database (issue 13): octoha never backs up, restores or writes to either database.");
+export type DatabaseMove = z.infer<typeof DatabaseMove>;
+
 export const Plan = z
   .object({
     $schema: z.string().optional(),
@@ -233,6 +249,7 @@ export const Plan = z
       .strict(),
     nodes: z.array(PlanNode).min(1),
     shared: SharedFolders,
+    database: DatabaseMove.optional(),
     options: PlanOptions.default(PlanOptions.parse({})),
   })
   .strict();

@@ -10,6 +10,7 @@
  *   over in a shell must not silently aim a run at another one; when OCTOPUS_URL is set and
  *   differs, `check` warns.
  */
+import { connectionStringProblem, connectionTarget, sameDatabase } from "../octopus/sql/connection-string.js";
 import { InputError } from "../shared/errors.js";
 import { Redactor, redactor as globalRedactor } from "../shared/redact.js";
 import { formatPath, type PlanIssue } from "./load.js";
@@ -58,7 +59,7 @@ export function inlineSecretIssues(secrets: InlineSecret[]): PlanIssue[] {
 }
 
 /** Paths whose value is a secret slot: whatever is there, it is never echoed. */
-const SECRET_SLOT = /(^|\.)(apiKey|connectionString)$/;
+const SECRET_SLOT = /(^|\.)(apiKey|connectionString|moveTo|current)$/;
 
 /** Hides inline secrets and secret-slot values from validation issues before anyone prints them. */
 export function redactIssues(issues: PlanIssue[], secrets: InlineSecret[]): PlanIssue[] {
@@ -81,9 +82,11 @@ export function redactIssues(issues: PlanIssue[], secrets: InlineSecret[]): Plan
 export interface ResolvedSecrets {
   apiKey: string | undefined;
   sqlConnectionString: string | undefined;
+  /** database.moveTo and the string the nodes use now (database.current, else the SQL one); only with a `database` section. */
+  database?: { moveTo: string | undefined; current: string | undefined };
   serverUrl: string;
   /** Which variable each value came from (names only, never values). */
-  sources: { apiKey?: string; sqlConnectionString?: string };
+  sources: { apiKey?: string; sqlConnectionString?: string; moveTo?: string; current?: string };
   /** One per unset variable; empty when every secret was found. */
   missing: MissingSecret[];
   /** Non-blocking remarks, e.g. an OCTOPUS_URL that differs from the plan. */
@@ -113,11 +116,18 @@ export function resolveSecrets(plan: Plan, env: Env, redactor: Redactor = global
   const sqlVars = [plan.octopus.sql.connectionString.env];
   const apiKey = firstSet(env, apiKeyVars);
   const sql = firstSet(env, sqlVars);
+  const move = plan.database;
+  const moveVars = move ? [move.moveTo.env] : [];
+  const currentVars = move ? [(move.current ?? plan.octopus.sql.connectionString).env] : [];
+  const moveTo = firstSet(env, moveVars);
+  const current = firstSet(env, currentVars);
   // Every candidate is a secret, also the one the fallback order did not pick.
-  for (const name of [...apiKeyVars, ...sqlVars]) redactor.add(env[name]);
+  for (const name of [...apiKeyVars, ...sqlVars, ...moveVars, ...currentVars]) redactor.add(env[name]);
   const missing: MissingSecret[] = [];
   if (!apiKey) missing.push({ path: "octopus.apiKey", variables: apiKeyVars });
   if (!sql) missing.push({ path: "octopus.sql.connectionString", variables: sqlVars });
+  if (move && !moveTo) missing.push({ path: "database.moveTo", variables: moveVars });
+  if (move?.current && !current) missing.push({ path: "database.current", variables: currentVars });
   const notes: string[] = [];
   const envUrl = env.OCTOPUS_URL?.trim();
   if (envUrl && envUrl.replace(/\/+$/, "").toLowerCase() !== plan.octopus.serverUrl.replace(/\/+$/, "").toLowerCase())
@@ -127,11 +137,39 @@ export function resolveSecrets(plan: Plan, env: Env, redactor: Redactor = global
   return {
     apiKey: apiKey?.value,
     sqlConnectionString: sql?.value,
+    ...(move ? { database: { moveTo: moveTo?.value, current: current?.value } } : {}),
     serverUrl: plan.octopus.serverUrl,
-    sources: { apiKey: apiKey?.name, sqlConnectionString: sql?.name },
+    sources: { apiKey: apiKey?.name, sqlConnectionString: sql?.name, moveTo: moveTo?.name, current: current?.name },
     missing,
     notes,
   };
+}
+
+export interface SecretProblem {
+  path: string;
+  summary: string;
+  fix: string;
+}
+
+/**
+ * What is wrong with database.moveTo's values (never quoting them): not a connection string octoha
+ * takes, or the database the nodes already use, which would make the move a no-op that looks like one.
+ */
+export function databaseMoveProblems(secrets: ResolvedSecrets): SecretProblem[] {
+  const { database, sources } = secrets;
+  if (!database?.moveTo) return [];
+  const problems: SecretProblem[] = [];
+  const bad = connectionStringProblem(database.moveTo, `The connection string in ${sources.moveTo} (database.moveTo)`);
+  if (bad) problems.push({ path: "database.moveTo", summary: bad.summary, fix: bad.hint });
+  if (database.current && !bad && sameDatabase(database.moveTo, database.current)) {
+    const t = connectionTarget(database.moveTo);
+    problems.push({
+      path: "database.moveTo",
+      summary: `database.moveTo (${sources.moveTo}) names the database the nodes use now (${sources.current}): server ${t.server}, database ${t.database}`,
+      fix: "Set it to the connection string of the restored database (another server, or another database name), or remove the database section to keep the nodes where they are.",
+    });
+  }
+  return problems;
 }
 
 /** "octopus.apiKey: environment variable X (or OCTOPUS_API_KEY) is not set": names only, never a value. */
@@ -154,6 +192,13 @@ export function requireSecrets(
   redactor: Redactor = globalRedactor,
 ): ResolvedSecrets & { apiKey: string; sqlConnectionString: string } {
   const secrets = resolveSecrets(plan, env, redactor);
+  const moveProblems = databaseMoveProblems(secrets);
+  if (moveProblems.length > 0)
+    throw new InputError(`${moveProblems.map((p) => `${p.path}: ${p.summary}`).join("\n")}\nNothing was changed.`, {
+      code: "DATABASE_MOVE_INVALID",
+      issues: moveProblems.map((p) => `${p.path}: ${p.summary}`),
+      hint: moveProblems.map((p) => p.fix).join("\n"),
+    });
   if (secrets.missing.length === 0 && secrets.apiKey !== undefined && secrets.sqlConnectionString !== undefined)
     return { ...secrets, apiKey: secrets.apiKey, sqlConnectionString: secrets.sqlConnectionString };
   const n = secrets.missing.length;

@@ -22,7 +22,50 @@ export function crossFieldIssues(plan: Plan): PlanIssue[] {
     ...kindsWithNowhereToGo(plan),
     ...stateDirIssues(plan),
     ...controlIssues(plan),
+    ...databaseMoveIssues(plan),
   ];
+}
+
+/** Which recipes can run `Octopus.Server.exe database` where the node runs (sc and ssh only reach the service). */
+const DATABASE_RECIPE_FIX =
+  'Reach the node with { "kind": "winrm", "host": … } (runs Octopus.Server.exe database there), or { "kind": "argv", …, "serverExe": [...] } ' +
+  "(your command that runs the node's Octopus.Server.exe, e.g. docker exec CONTAINER /Octopus/Octopus.Server), or remove database.moveTo.";
+
+/**
+ * database.moveTo: a variable of its own (naming the SQL or the current one would move the nodes to the
+ * database they use), and every node reachable for `Octopus.Server.exe database` (each keeps its own copy).
+ */
+function databaseMoveIssues(plan: Plan): PlanIssue[] {
+  const move = plan.database;
+  if (!move) return [];
+  const issues: PlanIssue[] = [];
+  const current = move.current ?? plan.octopus.sql.connectionString;
+  const currentPath = move.current ? "database.current" : "octopus.sql.connectionString";
+  if (move.moveTo.env === current.env)
+    issues.push({
+      path: "database.moveTo",
+      value: move.moveTo,
+      message: `names the same environment variable as ${currentPath} (${current.env}): the nodes would be "moved" to the database they use now`,
+      fix: 'Put the restored database\'s connection string in a variable of its own and name it here, e.g. { "env": "OCTOHA_NEW_SQL_CONNECTION_STRING" }.',
+    });
+  plan.nodes.forEach((n, i) => {
+    const kind = n.control?.kind ?? (n.service ? "argv" : "local");
+    const why =
+      kind === "sc"
+        ? "the sc recipe reaches only the Windows service manager"
+        : kind === "ssh"
+          ? "the ssh recipe runs only systemctl on the node"
+          : kind === "argv" && !(n.control?.kind === "argv" && n.control.serverExe)
+            ? "its argv recipe has no serverExe command"
+            : undefined;
+    if (why)
+      issues.push({
+        path: n.control?.kind === "argv" ? `nodes[${i}].control.serverExe` : `nodes[${i}].control`,
+        message: `database.moveTo needs \`Octopus.Server.exe database --connectionString\` run on node ${n.name}, and ${why}`,
+        fix: DATABASE_RECIPE_FIX,
+      });
+  });
+  return issues;
 }
 
 /**

@@ -26,6 +26,37 @@ export interface RunReport {
   packagesMissing: string[];
   packagesMissingTotal: number;
   errors: string[];
+  /** database.moveTo: which restore checks passed, which nodes were repointed and proven on the new database. */
+  databaseMove?: DatabaseMoveReport;
+}
+
+export interface DatabaseMoveReport {
+  from: string;
+  to: string;
+  checks: { check: string; passed: boolean; current: string; target: string }[];
+  /** Node → "written" (its config names the new database) or "writing" (stopped while its command ran). */
+  nodes: Record<string, string>;
+  /** Nodes whose heartbeat advanced in the new database after the start (absent before verify-database ran). */
+  proven?: string[];
+  unverifiable?: string;
+}
+
+/** The journaled results of repoint-database and verify-database (names and counts only: no connection string). */
+function databaseMoveReport(results: ReadonlyMap<string, unknown>): DatabaseMoveReport | undefined {
+  type Name = { server: string; database: string };
+  const r = results.get("repoint-database") as
+    { from: Name; to: Name; checks: DatabaseMoveReport["checks"]; nodes: Record<string, string> } | undefined;
+  if (!r) return undefined;
+  const v = results.get("verify-database") as { proven?: Record<string, string>; unverifiable?: string } | undefined;
+  const named = (d: Name) => `${d.database} on ${d.server}`;
+  return {
+    from: named(r.from),
+    to: named(r.to),
+    checks: r.checks,
+    nodes: r.nodes,
+    ...(v?.proven ? { proven: Object.keys(v.proven) } : {}),
+    ...(v?.unverifiable ? { unverifiable: v.unverifiable } : {}),
+  };
 }
 
 /** `results` maps step id → the result its apply returned (or its last checkpoint). */
@@ -60,7 +91,21 @@ export function buildRunReport(o: {
     packagesMissing: verify?.packagesMissing ?? [],
     packagesMissingTotal: verify?.packagesMissingTotal ?? verify?.packagesMissing.length ?? 0,
     errors: o.errors ?? [],
+    ...(databaseMoveReport(o.results) ? { databaseMove: databaseMoveReport(o.results)! } : {}),
   };
+}
+
+function databaseMoveMarkdown(m: DatabaseMoveReport): string[] {
+  const out = ["## Database move", "", `From ${m.from} to ${m.to}. Restore checks (after the services stopped):`, ""];
+  out.push("| check | current | target | |", "|---|---|---|---|");
+  for (const c of m.checks) out.push(`| ${c.check} | ${c.current} | ${c.target} | ${c.passed ? "passed" : "DIFFERS"} |`);
+  out.push(
+    "",
+    ...Object.entries(m.nodes).map(([n, s]) => `- ${n}: ${s === "written" ? `now names ${m.to}` : "stopped while its command ran"}`),
+  );
+  if (m.unverifiable) out.push(`- not verified: ${m.unverifiable}`);
+  else if (m.proven) out.push(`- heartbeating into the new database after the start: ${m.proven.join(", ") || "none"}`);
+  return [...out, ""];
 }
 
 export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): string {
@@ -95,6 +140,7 @@ export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): strin
     "",
   );
   if (r.packagesMissingTotal) out.push("## Packages missing", "", nameList(r.packagesMissing, r.packagesMissingTotal), "");
+  if (r.databaseMove) out.push(...databaseMoveMarkdown(r.databaseMove));
   if (r.errors.length) out.push("## Errors", "", ...r.errors.map((e) => `- ${e}`), "");
   return redactor.redact(out.join("\n"));
 }

@@ -180,7 +180,9 @@ function outcomeOf(
   // and so does a transient failure that outlasted its retries (Octopus or SQL unreachable): resume
   // once it is back. Its step re-applies from its last checkpoint.
   const resumable = c.failure?.exitCode === ExitCode.Resumable || c.failure?.behaviour === "retryable";
-  const exitCode = resumable ? ExitCode.Resumable : ExitCode.Failed;
+  // Bad input found by the first step, before any step applied (a preflight naming a wrong target): nothing changed.
+  const badInput = c.failure?.exitCode === ExitCode.BadInput && c.index === 0;
+  const exitCode = resumable ? ExitCode.Resumable : badInput ? ExitCode.BadInput : ExitCode.Failed;
   return finish("failed", exitCode, { ...(failure ? { failure } : {}), nextCommand: cmd("resume", false) });
 }
 

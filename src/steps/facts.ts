@@ -10,6 +10,7 @@
 import type { DrainResult } from "./drain-nodes.js";
 import type { MaintenanceResult } from "./maintenance.js";
 import type { PreflightResult } from "./preflight.js";
+import type { RepointResult } from "./repoint-database.js";
 import type { ServicesResult } from "./services.js";
 import type { StepId } from "../model/step-ids.js";
 import type { VerifyCopyResult } from "../model/copy-results.js";
@@ -19,6 +20,7 @@ export interface StepResults {
   "drain-nodes": DrainResult;
   "maintenance-on": MaintenanceResult;
   "stop-services": ServicesResult;
+  "repoint-database": RepointResult;
   "start-services": ServicesResult;
   "verify-copy": VerifyCopyResult;
 }

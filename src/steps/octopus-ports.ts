@@ -15,6 +15,8 @@ import type { OctopusPorts, VersionProbe } from "../octopus/types.js";
 export interface PortSecrets {
   apiKey: string;
   sqlConnectionString: string;
+  /** database.moveTo's connection string (only with a database section). */
+  databaseMoveTo?: string;
 }
 
 export interface CreatePortsOptions {
@@ -38,7 +40,11 @@ export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: Cr
   const command = [plan.octopus.serverExe];
   const knownVersion = options.knownVersion;
   // Children (Octopus.Server.exe, service recipes) never inherit the variables the plan reads secrets from.
-  const secretEnv = [plan.octopus.apiKey.env, plan.octopus.sql.connectionString.env];
+  const secretEnv = [
+    plan.octopus.apiKey.env,
+    plan.octopus.sql.connectionString.env,
+    ...(plan.database ? [plan.database.moveTo.env, ...(plan.database.current ? [plan.database.current.env] : [])] : []),
+  ];
   const version: VersionProbe = knownVersion ? { serverVersion: () => Promise.resolve(knownVersion) } : rest.version;
   return {
     ...rest,
@@ -58,5 +64,14 @@ export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: Cr
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
       ...signal,
     }),
+    ...(plan.database && secrets.databaseMoveTo
+      ? {
+          targetDatabase: createInventory(secrets.databaseMoveTo, {
+            envVar: plan.database.moveTo.env,
+            ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+            ...signal,
+          }),
+        }
+      : {}),
   };
 }

@@ -45,7 +45,14 @@ export const preflightCheck: PlanCheck = {
       const summary = "Preflight not run: the SQL connection string is not usable (see above)";
       return [{ severity: "info", code: "PREFLIGHT_SKIPPED", summary, fix: "Correct it and run `octoha check` again." }];
     }
-    const ports = createOctopusPorts(ctx.loaded.plan, { apiKey, sqlConnectionString }, ctx.signal ? { signal: ctx.signal } : {});
+    // A database.moveTo that is not usable is reported by env-refs; the comparison needs a usable one.
+    const moveTo = ctx.secrets.database?.moveTo;
+    const usableMoveTo = moveTo !== undefined && !connectionStringProblem(moveTo, "") ? { databaseMoveTo: moveTo } : {};
+    const ports = createOctopusPorts(
+      ctx.loaded.plan,
+      { apiKey, sqlConnectionString, ...usableMoveTo },
+      ctx.signal ? { signal: ctx.signal } : {},
+    );
     try {
       const step = createPreflightStep({
         plan: ctx.loaded.plan,
@@ -58,6 +65,7 @@ export const preflightCheck: PlanCheck = {
       return (await step.inspect(checkStepContext(ctx))).findings;
     } finally {
       await ports.inventory.close().catch(() => undefined);
+      await ports.targetDatabase?.close().catch(() => undefined);
     }
   },
 };

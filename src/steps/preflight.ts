@@ -8,12 +8,15 @@ import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import type { Plan } from "../plan/schema.js";
 import { databaseHaFindings } from "./database-ha.js";
+import { restoreFindings } from "./database-move.js";
+import { compareSnapshots } from "../octopus/sql/restore-compare.js";
 import type { DatabaseInventory, NodeServices, SchemaShape, ServerNodes, VersionProbe } from "../octopus/types.js";
 import type { FolderKind } from "../model/folders.js";
 import { featuresOf, type VersionFeatures } from "../octopus/versions.js";
 import type { Step, StepContext } from "../runner/step.js";
 import type { Finding } from "../model/preview.js";
 import { OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
 import type { CopyEngine, TargetCheck } from "./deps.js";
 import type { RunFacts } from "./facts.js";
 import { kindsToMove, nodeSources, sharedFolder } from "./folders.js";
@@ -34,7 +37,13 @@ export interface PreflightResult {
 export interface PreflightDeps {
   plan: Plan;
   /** services: each node's recipe status, read in inspect only (`check`, dry-run). */
-  ports: { version: VersionProbe; inventory: DatabaseInventory; nodes: ServerNodes; services?: NodeServices };
+  ports: {
+    version: VersionProbe;
+    inventory: DatabaseInventory;
+    nodes: ServerNodes;
+    services?: NodeServices;
+    targetDatabase?: DatabaseInventory;
+  };
   engine: CopyEngine;
   facts: RunFacts;
   /** The environment env references are read from. */
@@ -135,6 +144,7 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   // A failed login or an unreachable server is reported once, by the probe, not again here.
   const sqlEncrypted = sqlReached ? await connectionEncryption(ports.inventory, findings) : undefined;
   if (sqlEncrypted !== undefined && ports.inventory.databaseHa) findings.push(...databaseHaFindings(await ports.inventory.databaseHa()));
+  if (sqlEncrypted !== undefined && ports.targetDatabase) findings.push(...(await moveFindings(ports.inventory, ports.targetDatabase)));
 
   // The API root answers without a key: the node list is what proves the key is accepted.
   let apiOk = version !== "unknown";
@@ -369,6 +379,8 @@ export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, 
       if (errors.length > 0) {
         throw new OctohaError(`Preflight found ${errors.length} problem${errors.length === 1 ? "" : "s"}; nothing was changed`, {
           code: "PREFLIGHT_FAILED",
+          // A restore that is not of this database is bad input (the plan names the wrong target), like a bad plan.
+          ...(errors.every((f) => f.code.startsWith("DB_MOVE_")) ? { exitCode: ExitCode.BadInput } : {}),
           step: "preflight",
           hint: errors.map((f) => `${f.summary}${f.fix ? `\n  fix: ${f.fix}` : ""}`).join("\n"),
         });
@@ -388,4 +400,26 @@ export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, 
       // Preflight changes nothing.
     },
   };
+}
+
+/**
+ * database.moveTo compared with the current database while Octopus runs: a missing table, another schema
+ * version or installation are errors (a stop does not change them); row counts are compared for real after
+ * the stop. A target not restored yet is a warning: repoint-database compares it then.
+ */
+async function moveFindings(current: DatabaseInventory, target: DatabaseInventory): Promise<Finding[]> {
+  if (!current.snapshot || !target.snapshot) return [];
+  try {
+    return restoreFindings(compareSnapshots(await current.snapshot(), await target.snapshot()), true);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "INTERRUPTED") throw error;
+    return [
+      {
+        severity: "warning",
+        code: "DB_MOVE_TARGET_UNREADABLE",
+        summary: `database.moveTo's database cannot be read yet: ${(error as Error).message}`,
+        fix: "Restore it before repoint-database runs (in the window, after stop-services); it is compared then, and the run stops if it differs.",
+      },
+    ];
+  }
 }

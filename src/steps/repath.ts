@@ -85,6 +85,8 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
   const command = (paths: ServerFolderPaths) => renderCommand(deps.plan, pathCommandArgv(deps.plan, paths));
   /** Past the point of no return once a node ran on the new folders: it may have written there. */
   const refusal = async (r: RepathResult): Promise<string | undefined> => {
+    // Nothing written, nothing to undo: the nodes started on the folders Octopus already had.
+    if (keysOf(r.written).length === 0) return undefined;
     const { restore, lost } = restoreOf(r);
     if (lost.length > 0) return lostReason(lost);
     const started = deps.facts.get("start-services");

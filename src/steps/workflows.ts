@@ -24,6 +24,9 @@ import { createOctopusPorts, createCopyEngine } from "./ports.js";
 import { createPreflightStep, type PreflightResult } from "./preflight.js";
 import { createProvisionStorageStep } from "./provision-storage.js";
 import { createRepathStep } from "./repath.js";
+import { createRepointDatabaseStep } from "./repoint-database.js";
+import { renderCommand } from "./server-command.js";
+import { createVerifyDatabaseStep } from "./verify-database.js";
 import { createStartServicesStep, createStopServicesStep } from "./services.js";
 import { buildTaskLogOwner, taskNumberOfId } from "./task-log-owner.js";
 import { createUndrainStep } from "./undrain.js";
@@ -77,6 +80,8 @@ export type WorkflowFactory = (env: WorkflowEnv) => Promise<Workflow>;
 
 export interface BuildStepsOptions {
   plan: Plan;
+  /** database.moveTo's string and the one the nodes use now (memory only); repoint-database runs only with both. */
+  databaseMove?: { moveTo: string; current: string };
   stateDir: string;
   ports: OctopusPorts;
   engine: CopyEngine;
@@ -197,6 +202,7 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
       };
     },
   });
+  const move = databaseMoveSteps(o, facts, clock, nodeNames);
   const maintenanceOff = createMaintenanceOffStep({ ports, facts });
   const undrain = createUndrainStep({ ports, facts });
 
@@ -211,10 +217,12 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
             erase(drain),
             erase(maintenanceOn),
             erase(stop),
+            ...move.afterStop,
             ...copies.map(erase),
             erase(verifyCopy),
             erase(repath),
             erase(start),
+            ...move.afterStart,
             erase(verifyOctopus),
             erase(maintenanceOff),
             erase(undrain),
@@ -225,15 +233,50 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
             erase(drain),
             erase(maintenanceOn),
             erase(stop),
+            ...move.afterStop,
             erase(repath),
             ...copies.map(erase),
             erase(verifyCopy),
             erase(start),
+            ...move.afterStart,
             erase(verifyOctopus),
             erase(maintenanceOff),
             erase(undrain),
           ];
   return steps;
+}
+
+/**
+ * database.moveTo: repoint-database right after stop-services (compared with every node stopped, and before
+ * repath, whose `path` then writes the folders into the database the nodes will use), verify-database right
+ * after start-services. Nothing without a database section.
+ */
+function databaseMoveSteps(
+  o: BuildStepsOptions,
+  facts: RunFacts,
+  clock: Clock,
+  nodeNames: string[],
+): { afterStop: AnyStep[]; afterStart: AnyStep[] } {
+  const { plan, ports } = o;
+  if (!plan.database || !o.databaseMove || !ports.targetDatabase) return { afterStop: [], afterStart: [] };
+  const targetDatabase = ports.targetDatabase;
+  const shown = renderCommand(plan, [plan.octopus.serverExe, "database", `--instance=${plan.octopus.instance}`, "--connectionString=***"]);
+  const repoint = createRepointDatabaseStep({
+    nodeNames,
+    ports: { inventory: ports.inventory, targetDatabase, services: ports.services },
+    connection: o.databaseMove,
+    facts,
+    commandShown: shown,
+  });
+  const verify = createVerifyDatabaseStep({
+    nodeNames,
+    ports: { inventory: ports.inventory, targetDatabase },
+    facts,
+    clock,
+    timeoutMs: plan.options.serviceStartTimeoutMinutes * 60_000,
+    ...(o.pollIntervalMs ? { pollIntervalMs: o.pollIntervalMs } : {}),
+  });
+  return { afterStop: [erase(repoint)], afterStart: [erase(verify)] };
 }
 
 /** One Octopus workflow: its ports (REST, SQL, server command) and steps, built from the plan. */
@@ -245,7 +288,11 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
   const secrets = resolveSecrets(env.plan, process.env, env.redactor);
   const ports = createOctopusPorts(
     env.plan,
-    { apiKey: secrets.apiKey ?? "", sqlConnectionString: secrets.sqlConnectionString ?? "" },
+    {
+      apiKey: secrets.apiKey ?? "",
+      sqlConnectionString: secrets.sqlConnectionString ?? "",
+      ...(secrets.database?.moveTo ? { databaseMoveTo: secrets.database.moveTo } : {}),
+    },
     { ...(typeof journaled === "string" ? { knownVersion: journaled } : {}), ...(env.signal ? { signal: env.signal } : {}) },
   );
   const version = await ports.version.serverVersion();
@@ -259,9 +306,16 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
     flags,
     version,
     facts,
+    ...(secrets.database?.moveTo && secrets.database.current
+      ? { databaseMove: { moveTo: secrets.database.moveTo, current: secrets.database.current } }
+      : {}),
     ...(env.fullList ? { fullList: env.fullList } : {}),
   });
-  return { steps, close: () => ports.inventory.close(), afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a) };
+  const close = async () => {
+    await ports.inventory.close();
+    await ports.targetDatabase?.close();
+  };
+  return { steps, close, afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a) };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { CONTROL_ENV, MACHINE_ENV, type ControlInfo } from "./control-info.js";
-import type { InstalledService, MachineErrorCode, MachineFaults, MachineView } from "./machines.js";
+import type { InstalledService, InstanceConfig, MachineErrorCode, MachineFaults, MachineView } from "./machines.js";
 
 /** An error answer of the control API; machine errors carry the service manager's code and Win32 number. */
 export class ControlError extends Error {
@@ -70,6 +70,10 @@ export interface StandinMachines {
   /** Ask the service manager to stop or start a service by its key name; returns at *_PENDING. */
   control(host: string, service: string, action: "stop" | "start"): Promise<InstalledService>;
   setFaults(host: string, faults: MachineFaults): Promise<MachineView>;
+  /** An installed instance's config file (its connection string and master key). */
+  config(host: string, instance: string): Promise<InstanceConfig>;
+  /** Save a connection string and/or master key in an instance's config; ControlError code masterKeyMismatch. */
+  configureDatabase(host: string, instance: string, change: InstanceConfig): Promise<void>;
 }
 
 /** The simulated machines, for a process started with the stand-in's environment. */
@@ -84,5 +88,9 @@ export function standinMachines(env: NodeJS.ProcessEnv = process.env, f: typeof 
     service: (h, service) => ctl.get(`machines/${host(h)}/services/${encodeURIComponent(service)}`),
     control: (h, service, action) => ctl.post(`machines/${host(h)}/services/${encodeURIComponent(service)}/${action}`, {}),
     setFaults: (h, faults) => ctl.post(`machines/${host(h)}/faults`, faults),
+    config: (h, instance) => ctl.get(`machines/${host(h)}/instances/${encodeURIComponent(instance)}/config`),
+    configureDatabase: async (h, instance, change) => {
+      await ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(instance)}/database`, change);
+    },
   };
 }

@@ -8,6 +8,8 @@
  * `pendingMs`), so a caller that does not poll sees the node still up. A machine can be unreachable
  * (RPC unavailable, Win32 1722) or deny access (Win32 5) to test how callers report it.
  */
+import { appendFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
 import type { Cluster } from "./cluster.js";
 
 export type ServiceState = "RUNNING" | "STOPPED" | "STOP_PENDING" | "START_PENDING";
@@ -24,7 +26,33 @@ export interface InstalledService {
   state: ServiceState;
   /** The cluster node this instance runs, when it is the simulated node of this machine. */
   node?: string;
+  /**
+   * Set when the last start failed (the process exited while starting): 1067, "The process terminated
+   * unexpectedly", as `sc query` shows it in WIN32_EXIT_CODE. Cleared by the next successful start.
+   */
+  win32ExitCode?: number;
 }
+
+/** What an instance's own config file holds about its database (Octopus.Storage.*). */
+export interface InstanceConfig {
+  /** Octopus.Storage.ExternalDatabaseConnectionString: what `database --connectionString` last saved. */
+  connectionString?: string;
+  /** Octopus.Storage.MasterKey (the real one is DPAPI-protected on the machine). */
+  masterKey?: string;
+}
+
+/** How the machines reach the stand-in's databases (databases.ts); the stand-in supplies it. */
+export interface DatabaseDirectory {
+  /** What a node's process gets opening its connection string at start: the database, or the error it logs and stops on. */
+  open(connectionString: string): { database: string } | { failure: string };
+  /** The master key of the database a connection string reaches; undefined when the stand-in serves no such database. */
+  masterKey(connectionString: string): string | undefined;
+  /** A connection string fit for a log (no password). */
+  describe(connectionString: string): string;
+}
+
+/** Where a node's process logs, on its own disk (the real server logs to <Home>\Logs\OctopusServer.txt). */
+export const NODE_LOG = "C:\\Octopus\\Logs\\OctopusServer.txt";
 
 export interface MachineFaults {
   /** The machine's service manager cannot be reached (host down, firewall): Win32 1722. */
@@ -48,7 +76,9 @@ export type MachineErrorCode =
   | "serviceDoesNotExist"
   | "serviceNotActive"
   | "serviceAlreadyRunning"
-  | "cannotAcceptControl";
+  | "cannotAcceptControl"
+  /** Not the service manager's: `database --masterKey` with a key the database was not encrypted with. */
+  | "masterKeyMismatch";
 
 /** Win32 error numbers the service manager answers with (research §1.4). */
 const WIN32: Partial<Record<MachineErrorCode, number>> = {
@@ -86,6 +116,10 @@ export interface MachinesOptions {
   /** The machine octoha runs on (default the first node's). */
   localMachine?: string;
   pendingMs?: number;
+  /** The databases the nodes' connection strings can reach; without it a node starts on the live database. */
+  databases?: DatabaseDirectory;
+  /** What every instance's config holds at first (the cluster's own database). */
+  initialConfig?: InstanceConfig;
 }
 
 interface Pending {
@@ -100,6 +134,11 @@ export class Machines {
   private readonly otherState = new Map<string, "RUNNING" | "STOPPED">();
   private readonly pending = new Map<string, Pending>();
   private readonly pendingMs: number;
+  /** Each instance's config file, by "host\ninstance" (lower case); absent: initialConfig. */
+  private readonly configs = new Map<string, InstanceConfig>();
+  private readonly startFailed = new Set<string>();
+  private readonly databases: DatabaseDirectory | undefined;
+  private readonly initialConfig: InstanceConfig;
   readonly localMachine: string;
 
   constructor(
@@ -107,6 +146,8 @@ export class Machines {
     options: MachinesOptions = {},
   ) {
     this.pendingMs = options.pendingMs ?? DEFAULT_PENDING_MS;
+    this.databases = options.databases;
+    this.initialConfig = { ...options.initialConfig };
     for (const [host, list] of Object.entries(options.instances ?? {})) {
       const node = this.nodeName(host);
       if (!node) throw new RangeError(`instances names '${host}', which is not a node of the simulated cluster.`);
@@ -191,6 +232,40 @@ export class Machines {
     return this.serviceOf(name, list[i]!, i === 0);
   }
 
+  /** An installed instance's config file (its database settings); unknown instances fail as serviceDoesNotExist would. */
+  config(host: string, instance: string): InstanceConfig {
+    const { name, list, i } = this.findInstance(host, instance);
+    return { ...(this.configs.get(serviceKey(name, list[i]!)) ?? this.initialConfig) };
+  }
+
+  /**
+   * `database --connectionString [--masterKey]` run on the machine: saved in that instance's config file.
+   * A running node keeps the database it opened until it restarts. A master key that is not the one
+   * of the database the connection string reaches is refused (MachineError code masterKeyMismatch).
+   */
+  configureDatabase(host: string, instance: string, change: InstanceConfig): InstanceConfig {
+    const { name, list, i } = this.findInstance(host, instance, true);
+    const key = serviceKey(name, list[i]!);
+    const next = { ...(this.configs.get(key) ?? this.initialConfig) };
+    if (change.connectionString !== undefined) next.connectionString = change.connectionString;
+    if (change.masterKey !== undefined) {
+      const expected = next.connectionString === undefined ? undefined : this.databases?.masterKey(next.connectionString);
+      if (expected !== undefined && expected !== change.masterKey)
+        throw new MachineError("masterKeyMismatch", "The master key given is not the one the database was encrypted with.");
+      next.masterKey = change.masterKey;
+    }
+    this.configs.set(key, next);
+    return { ...next };
+  }
+
+  private findInstance(host: string, instance: string, reachable = false): { name: string; list: string[]; i: number } {
+    const name = reachable ? this.reachable(host) : this.requireHost(host);
+    const list = this.instancesOf(name);
+    const i = list.findIndex((x) => x.toLowerCase() === instance.toLowerCase());
+    if (i < 0) throw new MachineError("serviceDoesNotExist", `Instance ${instance} is not installed on ${name}.`);
+    return { name, list, i };
+  }
+
   /** Stop the clocks of pending services (the stand-in is closing). */
   close(): void {
     for (const p of this.pending.values()) clearTimeout(p.timer);
@@ -198,10 +273,44 @@ export class Machines {
   }
 
   private settle(host: string, instance: string, isNode: boolean, to: "STOPPED" | "RUNNING"): void {
-    this.pending.delete(serviceKey(host, instance));
-    if (!isNode) this.otherState.set(serviceKey(host, instance), to);
+    const key = serviceKey(host, instance);
+    this.pending.delete(key);
+    if (!isNode) this.otherState.set(key, to);
     else if (to === "STOPPED") this.cluster.stopNode(host);
-    else this.cluster.startNode(host);
+    else this.startNode(host, instance);
+  }
+
+  /**
+   * A node's process starting: it opens the database its own config names; when it cannot, it logs why
+   * on its own disk and exits, and the service is STOPPED again (as a real node that cannot reach its database).
+   */
+  private startNode(host: string, instance: string): void {
+    const key = serviceKey(host, instance);
+    const connectionString = (this.configs.get(key) ?? this.initialConfig).connectionString;
+    if (!this.databases || connectionString === undefined) {
+      this.startFailed.delete(key);
+      this.cluster.startNode(host);
+      return;
+    }
+    const opened = this.databases.open(connectionString);
+    if ("failure" in opened) {
+      this.startFailed.add(key);
+      this.nodeLog(
+        host,
+        `FATAL  Unable to connect to the Octopus database (${this.databases.describe(connectionString)}): ${opened.failure}`,
+      );
+      return;
+    }
+    this.startFailed.delete(key);
+    this.cluster.startNode(host, opened.database);
+  }
+
+  /** A line in the node's own server log (never a password: callers describe connection strings). */
+  private nodeLog(host: string, line: string): void {
+    const local = this.cluster.resolvePath(host, NODE_LOG);
+    if (local === null) return;
+    mkdirSync(path.dirname(local), { recursive: true });
+    appendFileSync(local, `${new Date(this.cluster.now()).toISOString()}  ${line}\n`);
   }
 
   private serviceOf(host: string, instance: string, isNode: boolean): InstalledService {
@@ -209,7 +318,14 @@ export class Machines {
     const pending = this.pending.get(key);
     const settled = isNode ? (this.cluster.node(host).running ? "RUNNING" : "STOPPED") : (this.otherState.get(key) ?? "RUNNING");
     const state: ServiceState = pending ? (pending.to === "STOPPED" ? "STOP_PENDING" : "START_PENDING") : settled;
-    return { service: serviceNameFor(instance), instance, state, ...(isNode ? { node: host } : {}) };
+    const failed = !pending && settled === "STOPPED" && this.startFailed.has(key);
+    return {
+      service: serviceNameFor(instance),
+      instance,
+      state,
+      ...(isNode ? { node: host } : {}),
+      ...(failed ? { win32ExitCode: 1067 } : {}),
+    };
   }
 
   private reachable(host: string): string {

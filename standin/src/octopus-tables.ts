@@ -82,7 +82,9 @@ export function octopusTables(variant: SchemaVariant): TableDef[] {
     name: "OctopusServerInstallationHistory",
     columns: [nv("Id", 50), dto("Installed"), nv("JSON", MAX), nv("Node", 200), nv("Version", 200)],
   };
-  return [serverTask, node, nuget, schemaVersions, installs];
+  // KeyAllocation(CollectionName nvarchar(50), Allocated int): the Id counters (reference §1.1, VERIFIED for 2018).
+  const keyAllocation: TableDef = { name: "KeyAllocation", columns: [nv("CollectionName", 50), int("Allocated")] };
+  return [serverTask, node, nuget, schemaVersions, installs, keyAllocation];
 }
 
 export type Row = Record<string, unknown>;
@@ -144,8 +146,13 @@ export function octopusRows(state: ClusterState): Map<string, Iterable<Row>> {
     "NuGetPackage",
     state.packages.map((p) => ({ Id: p.id, PackageId: p.packageId, Version: p.version, SpaceId: p.spaceId, JSON: "{}" })),
   );
-  const installed = state.nodes[0]?.lastSeen ?? "2020-01-01T00:00:00.000Z";
-  rows.set("SchemaVersions", [{ Id: 1, ScriptName: `Octopus.Core.UpgradeScripts.Script${state.version}.sql`, Applied: installed }]);
+  const installed = state.installation?.installedAt ?? state.nodes[0]?.lastSeen ?? "2020-01-01T00:00:00.000Z";
+  rows.set(
+    "SchemaVersions",
+    state.schemaVersions?.map((v) => ({ Id: v.id, ScriptName: v.scriptName, Applied: v.applied })) ?? [
+      { Id: 1, ScriptName: `Octopus.Core.UpgradeScripts.Script${state.version}.sql`, Applied: installed },
+    ],
+  );
   rows.set(
     "OctopusServerInstallationHistory",
     state.nodes.map((n, i) => ({
@@ -156,5 +163,8 @@ export function octopusRows(state: ClusterState): Map<string, Iterable<Row>> {
       Version: state.version,
     })),
   );
+  // The ServerTasks counter: the highest task number allocated (a restore taken earlier has a lower one).
+  const allocated = Math.max(0, ...state.tasks.map((t) => Number(/-(\d+)$/.exec(t.id)?.[1] ?? 0)));
+  rows.set("KeyAllocation", [{ CollectionName: "ServerTasks", Allocated: allocated }]);
   return rows;
 }

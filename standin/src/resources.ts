@@ -13,7 +13,7 @@ export function rootDocument(cluster: Cluster): Record<string, unknown> {
     Application: "Octopus Deploy",
     Version: cluster.version,
     ApiVersion: "3.0.0",
-    InstallationId: "6b3f1a52-7c1e-4d2b-9a55-0c2d5e8f9a10",
+    InstallationId: cluster.installationId,
     IsEarlyAccessProgram: false,
     HasLongTermSupport: false,
     Links: {
@@ -45,7 +45,8 @@ export function nodeResource(cluster: Cluster, node: SimNode): Record<string, un
     MaxConcurrentTasks: node.maxConcurrentTasks,
     IsInMaintenanceMode: node.isDraining,
     LastSeen: node.lastSeen,
-    IsOffline: !node.running,
+    // A node heartbeating into another database (a split cluster) is as silent as a stopped one here.
+    IsOffline: !node.running || !cluster.onLive(node),
     Version: cluster.version,
     Links: nodeLinks(node),
   };

@@ -160,7 +160,9 @@ function baseEnv(): NodeJS.ProcessEnv {
 
 /** Where the child kills itself: right after this --json event (see fixtures/kill-on-event.mjs). */
 export interface KillSpec {
-  type: "step-applied" | "step-verified" | "mid-copy";
+  type: "step-applied" | "step-verified" | "mid-copy" | "step-message";
+  /** step-message: a step event whose message contains this. */
+  message?: string;
   /** Without it, the first matching event. */
   stepId?: string;
   /** mid-copy: the folder kind being copied. */

@@ -363,3 +363,74 @@ describe("a command that hangs", () => {
       expect(e.hint).toContain(`Try it by hand from this machine: ${tool} \\\\OCTO2 stop "OctopusDeploy: Blue"`);
     }));
 });
+
+describe("Octopus.Server.exe database through a recipe (database.moveTo)", () => {
+  const CS = "Server=ag-listener;Database=Octopus;User Id=octopus;Password=N3w-S3cret;MultiSubnetFailover=True";
+
+  it("local and argv (serverExe) run database on the node's executable with the instance and the string as one argument", async () => {
+    const local = scripted({ kind: "local" }, () => ok("Saved"));
+    await local.control.setDatabase!(CS);
+    expect(local.calls).toEqual([
+      [
+        "C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe",
+        "database",
+        "--instance=OctopusServer",
+        `--connectionString=${CS}`,
+      ],
+    ]);
+    const argv = scripted(
+      { kind: "argv", stop: ["x"], start: ["y"], serverExe: ["docker", "exec", "octo2", "/Octopus/Octopus.Server"] },
+      () => ok(""),
+    );
+    await argv.control.setDatabase!(CS);
+    expect(argv.calls).toEqual([
+      ["docker", "exec", "octo2", "/Octopus/Octopus.Server", "database", "--instance=OctopusServer", `--connectionString=${CS}`],
+    ]);
+  });
+
+  it("winrm runs it on the host through Invoke-Command, the string a single-quoted literal", async () => {
+    const w = scripted({ kind: "winrm", host: "OCTO2" }, () => ok(""));
+    await w.control.setDatabase!(`${CS};Application Name='x'`);
+    const script = w.calls[0]!.at(-1)!;
+    expect(script).toContain("Invoke-Command -ComputerName 'OCTO2'");
+    expect(script).toContain('& $exe database --instance $instance "--connectionString=$cs"');
+    expect(script).toContain(`'${CS};Application Name=''x'''`);
+  });
+
+  it("sc, ssh and argv without serverExe cannot run it: no setDatabase, and the adapter says which recipes can", async () => {
+    expect(scripted({ kind: "sc", host: "OCTO2" }, () => ok("")).control.setDatabase).toBeUndefined();
+    expect(scripted({ kind: "ssh", host: "OCTO2" }, () => ok("")).control.setDatabase).toBeUndefined();
+    expect(scripted({ kind: "argv", stop: ["x"], start: ["y"] }, () => ok("")).control.setDatabase).toBeUndefined();
+    const services = new RecipeNodeServices({
+      recipes: { OCTO2: { kind: "sc", host: "OCTO2" } },
+      serverExe: "Octopus.Server.exe",
+      instance: "OctopusServer",
+      tools: DEFAULT_TOOLS,
+      timeoutMs: 1000,
+      ping: async () => "stopped",
+      runner: () => () => Promise.resolve(ok("")),
+    });
+    await expect(services.setConnectionString("OCTO2", CS)).rejects.toMatchObject({ code: "NODE_CONTROL_NO_DATABASE", node: "OCTO2" });
+  });
+
+  it("a failure is resumable and names the node, with the command to try by hand, the string and its echo redacted", async () => {
+    const services = new RecipeNodeServices({
+      recipes: { OCTO2: { kind: "argv", stop: ["x"], start: ["y"], serverExe: ["octopus-server-OCTO2"] } },
+      serverExe: "Octopus.Server.exe",
+      instance: "OctopusServer",
+      tools: DEFAULT_TOOLS,
+      timeoutMs: 1000,
+      ping: async () => "stopped",
+      runner: () => () => Promise.resolve({ exitCode: 1, stdout: `Could not connect using ${CS}`, stderr: "" }),
+    });
+    const error = (await services.setConnectionString("OCTO2", CS).catch((e: unknown) => e)) as OctohaError;
+    expect(error.exitCode).toBe(ExitCode.Resumable);
+    expect(error.message).toBe("Node OCTO2: Octopus.Server.exe database exited with code 1");
+    const text = `${error.message}\n${error.hint ?? ""}`;
+    expect(text).toContain(
+      'Try it by hand from this machine: octopus-server-OCTO2 database --instance=OctopusServer "--connectionString=***"',
+    );
+    expect(text).not.toContain("N3w-S3cret");
+    expect(text).not.toContain("ag-listener;Database");
+  });
+});

@@ -133,3 +133,29 @@ describe("step policy", () => {
     expect(outcome.failure?.hint).toContain("ServerTasks-1.log");
   });
 });
+
+describe("bad input found before any step applied", () => {
+  it("exits 2 (nothing changed) when the first step fails with a bad-input error, 1 when a later step does", async () => {
+    const badInput = () => new OctohaError("the restored database is not this one", { code: "PREFLIGHT_FAILED", exitCode: 2 });
+    const first = await run(flakyStep([badInput()], { attempts: 1 }, { n: 0, lastSeen: [] }));
+    expect(first.outcome).toMatchObject({ status: "failed", exitCode: 2, failure: { code: "PREFLIGHT_FAILED" } });
+
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const ok = flakyStep([], {}, { n: 0, lastSeen: [] });
+    const later = { ...flakyStep([badInput()], { attempts: 1 }, { n: 0, lastSeen: [] }), id: "later" };
+    const clock = fakeClock();
+    const outcome = await runSteps({
+      stateDir: t.dir,
+      steps: [ok, later],
+      mode: "run",
+      approve: "yes",
+      signal: new AbortController().signal,
+      view: new RecordingView(),
+      redactor: new Redactor(),
+      now: clock.now,
+      sleep: clock.sleep,
+    });
+    expect(outcome).toMatchObject({ status: "failed", exitCode: 1, failure: { stepId: "later" } });
+  });
+});

@@ -262,6 +262,23 @@ describe("repath", () => {
     expect(fx.cluster.state.folders.taskLogs).toBe("\\\\fs01\\Octopus Shared\\TaskLogs");
   });
 
+  it("a repath that wrote nothing (Octopus already pointed there) does not refuse a rollback after the start", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const steps = fx.steps("repair");
+    const repath = steps.find((s) => s.id === "repath")!;
+    const start = steps.find((s) => s.id === "start-services")!;
+    await repath.apply(recordingContext("repath"), undefined);
+    // A second run: the folders already are the shared ones, so this repath writes nothing.
+    const r = (await repath.apply(recordingContext("repath"), undefined)) as { written: object };
+    expect(r.written).toEqual({});
+    await start.apply(recordingContext("start-services"), undefined);
+    const writes = fx.cluster.writes().length;
+    expect(await repath.rollbackRefusal!(recordingContext("repath"), r)).toBeUndefined();
+    await repath.rollback(recordingContext("repath"), r);
+    expect(fx.cluster.writes().length).toBe(writes);
+  });
+
   it("a failing path write is reported and the recorded before-state still allows rollback", async () => {
     fx = await clusterFixture({ knobs: { failingPathWrites: new Set(["packages"]) } });
     fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));

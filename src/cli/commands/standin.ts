@@ -15,6 +15,8 @@ interface StandinFlags {
   startupMs: string;
   port: string;
   databaseHa?: string;
+  restoreDatabase: string[];
+  restoreDatabaseHa?: string;
   json?: boolean;
 }
 
@@ -38,6 +40,14 @@ export function register(program: Command): void {
         "availability-group-multi-subnet, azure-sql-database, managed-instance, mirroring, log-shipping, published, " +
         "no-view-server-state (default: $OCTOHA_STANDIN_DB_HA, else standalone)",
     )
+    .option(
+      "--restore-database <name[:variant]>",
+      "also serve a restore of the cluster's database on its own SQL listener, to rehearse a database move; variant " +
+        "faithful (default), table-short, older-schema or other-installation; repeatable",
+      (value: string, all: string[]) => [...all, value],
+      [] as string[],
+    )
+    .option("--restore-database-ha <config>", "how highly available the restores' server claims to be (default availability-group)")
     .option("--json", "print only the JSON line (no human summary on stderr)")
     .action(async (flags: StandinFlags) => runVerb("standin", flags.json === true, () => serve(flags)));
 }
@@ -53,6 +63,9 @@ function optionProblems(flags: StandinFlags, nodes: number, seedTasks: number): 
     flags.version === undefined || /^\d+(\.\d+)+$/.test(flags.version)
       ? undefined
       : `--version must look like 2024.1.12345, not ${flags.version}`,
+    ...flags.restoreDatabase.map((r) =>
+      /^[A-Za-z][A-Za-z0-9_-]*(:[a-z-]+)?$/.test(r) ? undefined : `--restore-database must be NAME or NAME:VARIANT, not ${r}`,
+    ),
   ].filter((p): p is string => p !== undefined);
 }
 
@@ -77,11 +90,22 @@ async function serve(flags: StandinFlags): Promise<VerbResult> {
     // The stand-in's own throwaway key; a fixed one may come from the environment, never argv.
     apiKey: process.env.OCTOHA_STANDIN_API_KEY || undefined,
   });
+  try {
+    for (const r of flags.restoreDatabase) {
+      const [name, variant] = r.split(":");
+      await standin.restoreDatabase({ name: name!, variant, databaseHa: flags.restoreDatabaseHa });
+    }
+  } catch (error) {
+    await standin.close();
+    throw new InputError(`--restore-database: ${error instanceof Error ? error.message : String(error)}`, { code: "STANDIN_BAD_OPTIONS" });
+  }
   const details = {
     url: standin.url,
     nodes: standin.nodes,
     apiKey: standin.apiKey,
     sqlConnectionString: standin.sqlConnectionString ?? null,
+    // The cluster's database first, then the restores: the stand-in's own throwaway logins.
+    databases: standin.databases(),
     controlUrl: standin.controlUrl,
     controlFile: standin.controlFile,
     serverExe: standin.serverExe,
@@ -92,12 +116,17 @@ async function serve(flags: StandinFlags): Promise<VerbResult> {
   };
   // stdout is the machine-readable connection details, always, once it serves; the human summary goes to stderr.
   // The stand-in's own throwaway key and connection string are what it exists to hand over: not redacted.
-  const keep = [details.apiKey, details.sqlConnectionString].filter((s): s is string => s !== null);
+  const keep = [details.apiKey, details.sqlConnectionString, ...details.databases.map((d) => d.connectionString)].filter(
+    (s): s is string => s !== null,
+  );
   const verdict = { exitCode: ExitCode.Done, result: details, keep, printed: true };
   outResult("standin", verdict);
   if (!flags.json)
     process.stderr.write(
-      `Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe} (on ${details.localMachine})\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`,
+      `Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe} (on ${details.localMachine})\n  SQL: ${details.sqlConnectionString ?? "not built in"}\n${details.databases
+        .slice(1)
+        .map((d) => `  restored database ${d.name} (${d.databaseHa}): ${d.connectionString}\n`)
+        .join("")}Press Ctrl+C to stop.\n`,
     );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

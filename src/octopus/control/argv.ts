@@ -5,7 +5,8 @@
  * exit 3 (LSB's "not running", what systemctl is-active uses), is stopped.
  */
 import type { ArgvRecipe, ControlContext, RecipeStatus, ServiceControl } from "./types.js";
-import { controlError } from "./errors.js";
+import { controlError, databaseCommandError } from "./errors.js";
+import { databaseArgs } from "./types.js";
 
 export function argvStatus(exitCode: number, stdout: string): RecipeStatus | undefined {
   const raw = stdout.trim().split(/\s+/).pop() ?? "";
@@ -31,7 +32,16 @@ export function argvControl(recipe: ArgvRecipe, ctx: ControlContext): ServiceCon
         `${r.stdout}\n${r.stderr}`,
       );
   };
+  const serverExe = recipe.serverExe;
+  const setDatabase = serverExe
+    ? async (connectionString: string) => {
+        const argv = [...serverExe, ...databaseArgs(ctx.instance, connectionString)];
+        const r = await ctx.run(argv);
+        if (r.exitCode !== 0) throw databaseCommandError(ctx.node, r.exitCode, argv, `${r.stdout}\n${r.stderr}`);
+      }
+    : undefined;
   return {
+    ...(setDatabase ? { setDatabase } : {}),
     description: `the plan's own commands (${recipe.stop[0] ?? ""} …)`,
     stop: () => act("stop"),
     start: () => act("start"),

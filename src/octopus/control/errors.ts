@@ -39,3 +39,15 @@ export function controlError(
     ].join("\n"),
   });
 }
+
+/** `database` failed on a node: its exit code and (redacted) output, resumable. */
+export function databaseCommandError(node: string, exitCode: number, argv: readonly string[], output: string): OctohaError {
+  return controlError(
+    node,
+    "failed",
+    `Octopus.Server.exe database exited with code ${exitCode}`,
+    "Read its message below: a wrong instance name, or an account that may not write the node's config file (C:\\Octopus\\OctopusServer.config), are the usual causes.",
+    argv,
+    output,
+  );
+}

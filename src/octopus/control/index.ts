@@ -6,6 +6,7 @@
  */
 import { realClock } from "../../shared/clock.js";
 import { OctohaError } from "../../shared/errors.js";
+import { redactor } from "../../shared/redact.js";
 import { runCommand, type ExeRunOptions } from "../cli/exec.js";
 import type { NodeServiceCheck, NodeServices, ServiceState } from "../types.js";
 import { argvControl } from "./argv.js";
@@ -107,6 +108,19 @@ export class RecipeNodeServices implements NodeServices {
 
   start(nodeName: string): Promise<void> {
     return this.control(nodeName).start();
+  }
+
+  async setConnectionString(nodeName: string, connectionString: string): Promise<void> {
+    // Registered here too: the command line and any output that echoes it are redacted in every error.
+    redactor.add(connectionString);
+    const control = this.control(nodeName);
+    if (!control.setDatabase)
+      throw new OctohaError(`Node ${nodeName}: its control recipe (${control.description}) cannot run Octopus.Server.exe database`, {
+        code: "NODE_CONTROL_NO_DATABASE",
+        node: nodeName,
+        hint: 'Give the node a winrm recipe, or an argv recipe with "serverExe"; plan validation says the same. Nothing was changed on this node.',
+      });
+    await control.setDatabase(connectionString);
   }
 
   async state(nodeName: string): Promise<ServiceState> {

@@ -1,6 +1,7 @@
 /** `local`: this machine's own Octopus.Server.exe (the node octoha runs on). Status comes from the node's ping. */
 import type { ControlContext, ServiceControl } from "./types.js";
-import { controlError } from "./errors.js";
+import { controlError, databaseCommandError } from "./errors.js";
+import { databaseArgs } from "./types.js";
 
 export function localControl(ctx: ControlContext): ServiceControl {
   const argv = (action: "stop" | "start") => [ctx.serverExe, "service", `--${action}`, `--instance=${ctx.instance}`];
@@ -32,5 +33,10 @@ export function localControl(ctx: ControlContext): ServiceControl {
     stop: () => act("stop"),
     start: () => act("start"),
     status: () => Promise.resolve(undefined),
+    async setDatabase(connectionString) {
+      const argv = [ctx.serverExe, ...databaseArgs(ctx.instance, connectionString)];
+      const r = await ctx.run(argv);
+      if (r.exitCode !== 0) throw databaseCommandError(ctx.node, r.exitCode, argv, `${r.stdout}\n${r.stderr}`);
+    },
   };
 }

@@ -35,6 +35,8 @@ export interface ArgvRecipe {
   stop: string[];
   start: string[];
   status?: string[];
+  /** The node's Octopus.Server.exe as an argv run from here (database.moveTo appends `database …`). */
+  serverExe?: string[];
 }
 export type ControlRecipe = LocalRecipe | ScRecipe | WinRmRecipe | SshRecipe | ArgvRecipe;
 export type ControlKind = ControlRecipe["kind"];
@@ -58,6 +60,13 @@ export interface ServiceControl {
   start(): Promise<void>;
   /** Read-only: undefined when the recipe has no status of its own (the node's ping then decides). */
   status(): Promise<RecipeStatus | undefined>;
+  /** `Octopus.Server.exe database --instance … --connectionString=…` on the node; absent when the recipe cannot run it (sc, ssh). */
+  setDatabase?(connectionString: string): Promise<void>;
+}
+
+/** The arguments after the executable, for every recipe that can run `database` (the string only ever on this argv). */
+export function databaseArgs(instance: string, connectionString: string): string[] {
+  return ["database", `--instance=${instance}`, `--connectionString=${connectionString}`];
 }
 
 /** Runs one command (argv, never a shell) with the recipe's timeout; exec.ts's runCommand in real use. */

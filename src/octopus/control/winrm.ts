@@ -9,7 +9,7 @@
 import { nextPollDelay } from "./poll.js";
 import type { ControlContext, RecipeStatus, ServiceControl, WinRmRecipe } from "./types.js";
 import { windowsServiceName } from "./types.js";
-import { controlError } from "./errors.js";
+import { controlError, databaseCommandError } from "./errors.js";
 
 export const DEFAULT_WINDOWS_SERVER_EXE = "C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe";
 
@@ -26,6 +26,19 @@ export function winrmScript(host: string, action: "stop" | "start" | "status", e
     `$r = ${invoke} -ScriptBlock { param($exe, $instance) ` +
     `$out = & $exe service --${action} --instance $instance 2>&1 | Out-String; [pscustomobject]@{ Out = $out; Code = $LASTEXITCODE } } ` +
     `-ArgumentList ${psQuote(exe)}, ${psQuote(instance)}; $r.Out; exit $r.Code`
+  );
+}
+
+/**
+ * `Octopus.Server.exe database` on HOST. The connection string reaches the script block as a single-quoted
+ * literal, like every value here; it is on this machine's powershell command line and the node's own
+ * Octopus.Server.exe command line (the only way Octopus takes it), and octoha never prints either unredacted.
+ */
+export function winrmDatabaseScript(host: string, exe: string, instance: string, connectionString: string): string {
+  return (
+    `$r = Invoke-Command -ComputerName ${psQuote(host)} -ErrorAction Stop -ScriptBlock { param($exe, $instance, $cs) ` +
+    `$out = & $exe database --instance $instance "--connectionString=$cs" 2>&1 | Out-String; [pscustomobject]@{ Out = $out; Code = $LASTEXITCODE } } ` +
+    `-ArgumentList ${psQuote(exe)}, ${psQuote(instance)}, ${psQuote(connectionString)}; $r.Out; exit $r.Code`
   );
 }
 
@@ -133,5 +146,16 @@ export function winrmControl(recipe: WinRmRecipe, ctx: ControlContext): ServiceC
       await settle("running", "start");
     },
     status,
+    async setDatabase(connectionString) {
+      const argv = [
+        ctx.tools.powershell,
+        "-NoProfile",
+        "-NonInteractive",
+        "-Command",
+        winrmDatabaseScript(recipe.host, exe, instance, connectionString),
+      ];
+      const r = await ctx.run(argv);
+      if (r.exitCode !== 0) throw databaseCommandError(ctx.node, r.exitCode, argv, `${r.stdout}\n${r.stderr}`);
+    },
   };
 }

@@ -51,3 +51,18 @@ export function connectionStringProblem(connectionString: string, where: string)
   }
   return undefined;
 }
+
+/** The server and database a connection string names (no login, no password), lower-cased for comparison and safe to show. */
+export function connectionTarget(connectionString: string): { server: string; database: string } {
+  const keys = keysOf(connectionString.trim());
+  const server = SERVER_KEYS.map((k) => keys.get(k)).find((v) => v) ?? "";
+  const database = ["database", "initial catalog"].map((k) => keys.get(k)).find((v) => v) ?? "";
+  return { server: server.replace(/^tcp:/i, ""), database };
+}
+
+/** Whether two connection strings name the same database on the same server (compared case-insensitively, as SQL Server names are). */
+export function sameDatabase(a: string, b: string): boolean {
+  const x = connectionTarget(a);
+  const y = connectionTarget(b);
+  return x.server.toLowerCase() === y.server.toLowerCase() && x.database.toLowerCase() === y.database.toLowerCase();
+}

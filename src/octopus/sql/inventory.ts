@@ -15,6 +15,7 @@ import { ACCEPTED_CONNECTION_STRINGS, connectionStringProblem } from "./connecti
 import { toOctohaError } from "./errors.js";
 import { probeDatabaseHa, type DatabaseHaFacts } from "./ha-probe.js";
 import { nodesSql, packagePageSql, PROBE_SQL, taskPageSql } from "./queries.js";
+import { readHeartbeats, readSnapshot, readSnapshotTables, type DatabaseSnapshot } from "./restore-compare.js";
 import { decideSchema, foundColumns, type ProbedSchema } from "./schema-probe.js";
 
 /**
@@ -269,6 +270,17 @@ class SqlInventory implements DatabaseInventory {
       { rows: <T>(text: string) => this.query<T>(text, "probing whether the Octopus database is highly available") },
       { server: this.serverName(), multiSubnetFailover: options.multiSubnetFailover === true, login: this.config.user ?? "octoha-login" },
     );
+  }
+
+  /** Schema version, installation identity and row counts, for the faithful-restore comparison (read-only). */
+  async snapshot(): Promise<DatabaseSnapshot> {
+    return readSnapshot({ rows: <T>(text: string) => this.query<T>(text, "reading the database for the restore comparison") });
+  }
+
+  /** Each node's LastSeen by name, or undefined when this schema keeps it elsewhere. */
+  async heartbeats(): Promise<Record<string, string> | undefined> {
+    const reader = { rows: <T>(text: string) => this.query<T>(text, "reading the nodes' heartbeats") };
+    return readHeartbeats(reader, (await readSnapshotTables(reader)).tables);
   }
 
   async connectionInfo(): Promise<{ encrypted: boolean; server: string; database: string }> {

@@ -1,0 +1,59 @@
+/**
+ * The faithful-restore comparison as findings (issue 13): what differs between the database the nodes
+ * use and database.moveTo's, and what to do. Live (preflight, dry-run) only what a stop cannot change is
+ * an error (a missing table, another schema version, another installation); row counts still move while
+ * Octopus runs, so they are compared for real by repoint-database, after the stop.
+ */
+import type { Finding } from "../model/preview.js";
+import type { RestoreCheck, RestoreDifference } from "../octopus/sql/restore-compare.js";
+import { restoreDifferences } from "../octopus/sql/restore-compare.js";
+
+export const RESTORE_FIX =
+  "Restore onto the target a backup of the current database taken after the services stopped (in the window, after " +
+  "stop-services: nothing moves then), then run `octoha resume`; or `octoha rollback` to start the nodes on the current database again.";
+
+const CODES: Record<RestoreDifference["kind"], string> = {
+  "table-missing": "DB_MOVE_TABLE_MISSING",
+  "schema-version": "DB_MOVE_SCHEMA_VERSION",
+  identity: "DB_MOVE_IDENTITY",
+  "key-allocation": "DB_MOVE_KEY_ALLOCATION",
+  "row-count": "DB_MOVE_ROW_COUNT",
+};
+
+export function describeDifference(d: RestoreDifference): string {
+  switch (d.kind) {
+    case "table-missing":
+      return `the target database is not a full restore: ${d.target} (the current one has ${d.current})`;
+    case "schema-version":
+      return `schema version differs: current ${d.current}, target ${d.target} (a backup from another Octopus version)`;
+    case "identity":
+      return `installation differs: current ${d.current}; target ${d.target} (a restore of another Octopus installation)`;
+    case "key-allocation":
+      return `Id counters (KeyAllocation) differ: current ${d.current}; target ${d.target} (a backup taken before the last inserts)`;
+    case "row-count":
+      return `rows in ${d.table} differ: current ${d.current}, target ${d.target} (a backup taken before the last changes)`;
+  }
+}
+
+/** One finding per difference; `live`: Octopus still runs, so row counts are only told, not held against the restore. */
+export function restoreFindings(checks: RestoreCheck[], live: boolean): Finding[] {
+  const differences = restoreDifferences(checks);
+  const findings: Finding[] = differences.map((d) => {
+    const moving = live && (d.kind === "row-count" || d.kind === "key-allocation");
+    return {
+      severity: moving ? "info" : "error",
+      code: CODES[d.kind],
+      summary: `database.moveTo: ${describeDifference(d)}`,
+      ...(moving ? { detail: "Octopus is running, so rows still change; repoint-database compares again after stop-services." } : {}),
+      fix: moving ? "Restore the backup in the window, after stop-services, before repoint-database runs." : RESTORE_FIX,
+    };
+  });
+  const passed = checks.filter((c) => c.passed).map((c) => c.check);
+  if (differences.length === 0 || passed.length > 0)
+    findings.push({
+      severity: "info",
+      code: "DB_MOVE_CHECKS_PASSED",
+      summary: `database.moveTo: ${passed.length} of ${checks.length} restore checks match (${passed.join(", ")})`,
+    });
+  return findings;
+}

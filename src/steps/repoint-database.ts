@@ -1,0 +1,174 @@
+/**
+ * repoint-database (database.moveTo): moves every node onto the database a DBA restored, in the window
+ * after stop-services. First it proves, read-only on both databases and with every node stopped (so
+ * nothing moves underneath), that the target is a faithful restore of the current database; any
+ * difference stops the run resumably before any node is touched. Then `Octopus.Server.exe database
+ * --connectionString` runs on each node through its control recipe (each node keeps its own copy),
+ * journaled per node so a resume continues. Rollback writes the current string back on every node it
+ * changed. verify-database, after start-services, proves each node heartbeats into the new database.
+ *
+ * The connection strings are secrets: they live in memory only. The journal holds each database's
+ * server and name (to notice on resume that a variable now names another database), never the strings.
+ * octoha never backs up, restores or writes to either database.
+ */
+import type { Change, Finding } from "../model/preview.js";
+import { connectionTarget } from "../octopus/sql/connection-string.js";
+import type { RestoreCheck } from "../octopus/sql/restore-compare.js";
+import { compareSnapshots, restoreDifferences } from "../octopus/sql/restore-compare.js";
+import type { DatabaseInventory, NodeServices } from "../octopus/types.js";
+import type { Step, StepContext } from "../runner/step.js";
+import { OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
+import { describeDifference, RESTORE_FIX } from "./database-move.js";
+import type { RunFacts } from "./facts.js";
+
+export interface DatabaseName {
+  server: string;
+  database: string;
+}
+
+export interface RepointResult {
+  from: DatabaseName;
+  to: DatabaseName;
+  /** Every comparison made after the stop, passed or not (all passed, or the step would have stopped). */
+  checks: RestoreCheck[];
+  /** Each node's LastSeen in the target when compared (nodes stopped): verify-database wants it to advance. */
+  heartbeatsBefore?: Record<string, string>;
+  /** Per node: "writing" just before `database` runs there, "written" once it exited 0. */
+  nodes: Record<string, "writing" | "written">;
+}
+
+export interface RepointDeps {
+  nodeNames: string[];
+  ports: { inventory: DatabaseInventory; targetDatabase: DatabaseInventory; services: NodeServices };
+  /** database.moveTo's string and the one the nodes use now (written back by rollback); memory only. */
+  connection: { moveTo: string; current: string };
+  facts: RunFacts;
+  /** The command as an operator would run it on a node, the string replaced by `***`. */
+  commandShown: string;
+}
+
+const named = (d: DatabaseName) => `${d.database || "(default database)"} on ${d.server}`;
+
+/** Both snapshots and every check; a database that cannot be read stops the run (resumable) with why. */
+async function compare(deps: RepointDeps): Promise<{ checks: RestoreCheck[]; heartbeats?: Record<string, string> }> {
+  const { inventory, targetDatabase } = deps.ports;
+  if (!inventory.snapshot || !targetDatabase.snapshot)
+    throw new OctohaError("The database adapter cannot read snapshots for the restore comparison", { code: "DB_MOVE_UNSUPPORTED" });
+  const current = await inventory.snapshot();
+  const target = await targetDatabase.snapshot();
+  const heartbeats = (await targetDatabase.heartbeats?.()) ?? undefined;
+  return { checks: compareSnapshots(current, target), ...(heartbeats ? { heartbeats } : {}) };
+}
+
+function notFaithful(checks: RestoreCheck[], to: DatabaseName): OctohaError {
+  const differences = restoreDifferences(checks);
+  return new OctohaError(
+    `The target database (${named(to)}) is not a faithful restore of the current one: ${differences.length} difference(s); no node was changed`,
+    {
+      code: "DB_MOVE_NOT_FAITHFUL",
+      step: "repoint-database",
+      exitCode: ExitCode.Resumable,
+      hint: [...differences.map((d) => `- ${describeDifference(d)}`), RESTORE_FIX].join("\n"),
+    },
+  );
+}
+
+/** A resume must move to the database the run compared: a variable that now names another one is refused. */
+function sameTarget(r: RepointResult, to: DatabaseName): void {
+  if (r.to.server.toLowerCase() === to.server.toLowerCase() && r.to.database.toLowerCase() === to.database.toLowerCase()) return;
+  throw new OctohaError(`database.moveTo now names ${named(to)}, but this run compared and started moving to ${named(r.to)}`, {
+    code: "DB_MOVE_TARGET_CHANGED",
+    step: "repoint-database",
+    exitCode: ExitCode.BadInput,
+    hint: "Set the variable back to the database this run compared, then run `octoha resume`; or `octoha rollback`.",
+  });
+}
+
+export function createRepointDatabaseStep(deps: RepointDeps): Step<RepointResult, "repoint-database"> {
+  const from = connectionTarget(deps.connection.current);
+  const to = connectionTarget(deps.connection.moveTo);
+  const { services } = deps.ports;
+  const write = async (node: string, connectionString: string) => {
+    if (!services.setConnectionString)
+      throw new OctohaError("The node-control adapter cannot run Octopus.Server.exe database", { code: "NODE_CONTROL_NO_DATABASE", node });
+    await services.setConnectionString(node, connectionString);
+  };
+  return {
+    id: "repoint-database",
+    title: "Move every node onto the restored database",
+    requiresApproval: true,
+    async inspect() {
+      const changes: Change[] = deps.nodeNames.map((n) => ({
+        action: "update",
+        target: `node ${n} database connection string`,
+        before: named(from),
+        after: named(to),
+        summary: `${n}: ${named(from)} → ${named(to)} (\`${deps.commandShown}\`)`,
+      }));
+      const checksToRun =
+        "After stop-services: tables present, schema version (highest SchemaVersions row), installation identity " +
+        "(OctopusServerInstallationHistory), Id counters (KeyAllocation), row counts of ServerTask, OctopusServerNode, NuGetPackage, Event, KeyAllocation, " +
+        "SchemaVersions; then `database` on each node; after start-services each node's LastSeen must advance in the new database.";
+      // The comparison's findings come from preflight (once per report); here: what runs, and when.
+      const findings: Finding[] = [{ severity: "info", code: "DB_MOVE_CHECKS", summary: checksToRun }];
+      return { changes, findings, facts: { checks: checksToRun, command: deps.commandShown, from, to } };
+    },
+    async apply(ctx: StepContext, last) {
+      let r = last;
+      if (r) sameTarget(r, to);
+      else {
+        const { checks, heartbeats } = await compare(deps);
+        if (restoreDifferences(checks).length > 0) throw notFaithful(checks, to);
+        ctx.emit({
+          level: "info",
+          message: `Restore comparison: all ${checks.length} checks passed (${checks.map((c) => c.check).join(", ")})`,
+        });
+        r = { from, to, checks, ...(heartbeats ? { heartbeatsBefore: heartbeats } : {}), nodes: {} };
+        await ctx.checkpoint(r);
+      }
+      for (const node of deps.nodeNames) {
+        if (r.nodes[node] === "written") continue;
+        r = { ...r, nodes: { ...r.nodes, [node]: "writing" } };
+        await ctx.checkpoint(r);
+        await write(node, deps.connection.moveTo);
+        r = { ...r, nodes: { ...r.nodes, [node]: "written" } };
+        await ctx.checkpoint(r);
+        ctx.emit({ level: "info", message: `${node} now names ${named(to)} (takes effect when it starts)` });
+      }
+      deps.facts.set("repoint-database", r);
+      return r;
+    },
+    async verify(_ctx, r) {
+      const pending = deps.nodeNames.filter((n) => r.nodes[n] !== "written");
+      return {
+        ok: pending.length === 0,
+        summary: pending.length === 0 ? `every node names ${named(r.to)}` : `not yet written: ${pending.join(", ")}`,
+        problems: pending,
+      };
+    },
+    async rollback(ctx, r) {
+      const changed = deps.nodeNames.filter((n) => r.nodes[n] !== undefined).reverse();
+      const failed: string[] = [];
+      for (const node of changed) {
+        try {
+          await write(node, deps.connection.current);
+        } catch (error) {
+          failed.push(`${node}: ${error instanceof OctohaError ? error.describe() : (error as Error).message}`);
+        }
+      }
+      if (failed.length > 0)
+        throw new OctohaError(`${failed.length} node(s) could not be pointed back at ${named(r.from)}`, {
+          code: "DB_MOVE_ROLLBACK_FAILED",
+          step: "repoint-database",
+          exitCode: ExitCode.Resumable,
+          hint: `${failed.join("\n")}\nFix the cause and run \`octoha rollback\` again, or run \`${deps.commandShown.replace("***", "<current connection string>")}\` on each by hand.`,
+        });
+      if (deps.facts.get("start-services"))
+        ctx.emit({
+          level: "warn",
+          message: `Nodes ran on ${named(r.to)} before this rollback: anything Octopus wrote there since (tasks, audit events) is not in ${named(r.from)}.`,
+        });
+    },
+  };
+}

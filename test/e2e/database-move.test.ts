@@ -1,0 +1,307 @@
+/**
+ * database.moveTo end to end (issue 13): the stand-in holds a second database, the DBA's restore onto an
+ * HA server (faithful, one row short, an older schema, another installation); each node keeps its own
+ * connection string, set by its own Octopus.Server look-alike through the plan's argv recipe, and a started
+ * node heartbeats into the database it names. octoha runs as the operator runs it.
+ */
+import { execFile, spawn } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { createInventory } from "../../src/octopus/sql/inventory.js";
+import { CLI, cleanEnv } from "../helpers/cli.js";
+import { octohaInProcess, type E2eCase } from "./crash-harness.js";
+import { scenarios, type Scenario } from "./harness.js";
+
+const run = promisify(execFile);
+const scenario = scenarios();
+const KILL_FIXTURE = path.join(import.meta.dirname, "fixtures", "kill-on-event.mjs");
+const MOVE_ENV = "OCTOHA_NEW_SQL_CONNECTION_STRING";
+
+type Variant = "faithful" | "table-short" | "older-schema" | "other-installation";
+
+interface Move {
+  s: Scenario;
+  old: string;
+  target: Awaited<ReturnType<Scenario["standin"]["restoreDatabase"]>>;
+  /** octoha VERB PLAN --yes --json with database.moveTo's variable set. */
+  cli(verb: string, ...args: string[]): ReturnType<Scenario["cli"]>;
+}
+
+/** A two-node cluster, a restore of its database, and a plan moving every node onto it (argv recipes with serverExe). */
+async function moveScenario(variant: Variant, workflow: "migrate" | "repair" = "repair"): Promise<Move> {
+  const s = await scenario(workflow === "migrate" ? { standin: { nodes: 1, seedTasks: 4 } } : {});
+  // The stand-in's `path` writes into the live database, not the one the calling instance names (real Octopus
+  // writes into its own instance's): so the database already names the shared folders and repath writes nothing.
+  const shared = (k: "taskLogs" | "artifacts" | "packages") => s.plan.shared[k].octopus;
+  s.standin.cluster.setFolders({ taskLogs: shared("taskLogs"), artifacts: shared("artifacts"), packages: shared("packages") });
+  // The stand-in stamps another installation with its clock: let it move first.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const target = await s.standin.restoreDatabase({ name: "OctopusHA", variant, multiSubnetFailover: true });
+  s.plan.nodes = s.plan.nodes.map((n) => {
+    const control = n.control?.kind === "argv" ? n.control : undefined;
+    if (!control) throw new Error("the demo plan reaches each node with argv");
+    return { ...n, control: { ...control, serverExe: [control.stop[0]!] } };
+  });
+  s.plan.database = { moveTo: { env: MOVE_ENV } };
+  await writeFile(s.planFile, `${JSON.stringify(s.plan, null, 2)}\n`);
+  return {
+    s,
+    old: s.standin.sqlConnectionString!,
+    target,
+    cli: (verb, ...args) => s.cliWithEnv({ [MOVE_ENV]: target.connectionString }, verb, s.planFile, ...args),
+  };
+}
+
+/** The connection string each node's own config names, as `show-configuration` on that node prints it. */
+async function nodeConnectionStrings(m: Move): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const n of m.s.plan.nodes) {
+    const exe = (n.control as { stop: string[] }).stop[0]!;
+    const { stdout } = await run(exe, ["show-configuration", "--format=json"]);
+    const json = JSON.parse(stdout.slice(stdout.indexOf("{"))) as Record<string, string>;
+    out[n.name] = json["Octopus.Storage.ExternalDatabaseConnectionString"]!;
+  }
+  return out;
+}
+
+const apiStatus = async (m: Move, taskId: string) =>
+  (await fetch(`${m.s.standin.url}/api/tasks/${taskId}`, { headers: { "X-Octopus-ApiKey": m.s.standin.apiKey } })).status;
+/** ServerTask ids in a database, read with octoha's own read-only inventory. */
+async function taskIds(connectionString: string): Promise<string[]> {
+  const inventory = createInventory(connectionString);
+  try {
+    const ids: string[] = [];
+    for await (const t of inventory.tasks()) ids.push(t.id);
+    return ids;
+  } finally {
+    await inventory.close();
+  }
+}
+const onEveryNode = (m: Move, cs: string) => Object.fromEntries(m.s.plan.nodes.map((n) => [n.name, cs]));
+const live = (m: Move) => m.s.standin.databases().find((d) => d.live)?.name;
+
+/** Every file under the state directory (journal, manifests, reports). */
+function stateFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Neither connection string nor either password anywhere octoha wrote or printed. */
+function expectNoSecret(m: Move, outputs: string[]): void {
+  const password = (cs: string) => /Password=([^;]+)/i.exec(cs)![1]!;
+  const secrets = [m.old, m.target.connectionString, password(m.old), password(m.target.connectionString)];
+  const files = stateFiles(m.s.stateDir);
+  expect(files.some((f) => f.endsWith("journal.jsonl"))).toBe(true);
+  for (const [where, text] of [
+    ...outputs.map((t, i) => [`output ${i}`, t] as const),
+    ...files.map((f) => [f, readFileSync(f, "utf8")] as const),
+  ])
+    for (const secret of secrets) expect(text.includes(secret), `${where} holds a secret`).toBe(false);
+}
+
+describe("moving every node onto a restored database (database.moveTo)", () => {
+  it("a migrate onto a faithful restore ends with every node on the new database, the API serving it, and no secret anywhere", async () => {
+    const m = await moveScenario("faithful", "migrate");
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+    const dry = await m.cli("dry-run", "--format", "md");
+    expect(dry.stdout).toContain("repoint-database");
+    expect(dry.stdout).toMatch(/restore checks match/);
+
+    const r = await m.cli("run", "--yes", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.target.connectionString));
+    expect(live(m)).toBe("OctopusHA");
+    // The API serves the new database: a task queued now is in its SQL, not in the old one's.
+    const task = m.s.standin.cluster.queueTask({ requestedBy: "administrator" });
+    expect(await apiStatus(m, task.id)).toBe(200);
+    expect(await taskIds(m.target.connectionString)).toContain(task.id);
+    expect(await taskIds(m.old)).not.toContain(task.id);
+    const report = await m.s.runReport(r.outcome);
+    expect(report.databaseMove?.checks.every((c) => c.passed)).toBe(true);
+    expect(report.databaseMove?.checks.map((c) => c.check)).toEqual(
+      expect.arrayContaining(["schema version", "installation identity", "rows in ServerTask"]),
+    );
+    expect(report.databaseMove?.proven).toEqual(["OCTO1"]);
+    expect(m.s.standin.cluster.state().folders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
+    expectNoSecret(m, [dry.stdout, dry.stderr, r.stdout, r.stderr]);
+  });
+
+  it("rolled back after the move, every node names the old database again and the API serves it", async () => {
+    const m = await moveScenario("faithful");
+    const r = await m.cli("repair", "--yes", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.target.connectionString));
+    const onNew = m.s.standin.cluster.queueTask({ requestedBy: "administrator" });
+    expect(await apiStatus(m, onNew.id)).toBe(200);
+    const back = await m.cli("rollback", "--yes", "--json");
+    expect(back.code, back.stderr).toBe(4);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+    expect(live(m)).toBe("Octopus");
+    // The API serves the old database again: the task written into the new one is not there.
+    expect(await apiStatus(m, onNew.id)).toBe(404);
+    expect(m.s.standin.cluster.state().nodes.map((n) => [n.name, n.running])).toEqual([
+      ["OCTO1", true],
+      ["OCTO2", true],
+    ]);
+    expectNoSecret(m, [r.stdout, r.stderr, back.stdout, back.stderr]);
+  });
+
+  it.each([
+    ["older-schema", "DB_MOVE_SCHEMA_VERSION", /schema version differs/],
+    ["other-installation", "DB_MOVE_IDENTITY", /installation differs/],
+  ] as const)("a restore with %s is refused by the preflight with exit 2: nothing changed, the fix named", async (variant, _code, why) => {
+    const m = await moveScenario(variant);
+    const before = m.s.standin.cluster.state();
+    const r = await m.cli("repair", "--yes", "--json");
+    expect(r.code, r.stderr).toBe(2);
+    const text = r.stdout + r.stderr;
+    expect(text).toContain("PREFLIGHT_FAILED");
+    expect(text).toMatch(why);
+    expect(text).toContain("backup of the current database taken after the services stopped");
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+    const after = m.s.standin.cluster.state();
+    expect(after.isInMaintenanceMode).toBe(before.isInMaintenanceMode);
+    expect(after.nodes.map((n) => [n.name, n.running, n.isDraining])).toEqual(before.nodes.map((n) => [n.name, n.running, n.isDraining]));
+    expect(live(m)).toBe("Octopus");
+  });
+
+  it("a restore one row short stops at repoint-database (exit 3) before any node changes, naming the table; rollback brings the cluster back", async () => {
+    const m = await moveScenario("table-short");
+    const r = await m.cli("repair", "--yes", "--json");
+    expect(r.code, r.stderr).toBe(3);
+    const text = r.stdout + r.stderr;
+    expect(text).toContain("DB_MOVE_NOT_FAITHFUL");
+    expect(text).toMatch(/rows in ServerTask differ: current (\d+), target (\d+)/);
+    expect(text).toContain("no node was changed");
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+    const back = await m.cli("rollback", "--yes", "--json");
+    expect(back.code, back.stderr).toBe(4);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+    expect(live(m)).toBe("Octopus");
+    expect(m.s.standin.cluster.state().nodes.every((n) => n.running && !n.isDraining)).toBe(true);
+    expectNoSecret(m, [r.stdout, r.stderr, back.stdout, back.stderr]);
+  });
+
+  it("killed (SIGKILL) in the middle of repoint-database and resumed, ends with every node on the new database", async () => {
+    const m = await moveScenario("faithful");
+    const killed = await killedChild(m, { type: "step-message", stepId: "repoint-database", message: "OCTO1 now names" });
+    expect(killed.signal).toBe("SIGKILL");
+    // OCTO1 was written, OCTO2 not yet.
+    const mid = await nodeConnectionStrings(m);
+    expect(mid).toEqual({ OCTO1: m.target.connectionString, OCTO2: m.old });
+    const r = await m.cli("resume", "--yes", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.target.connectionString));
+    expect(live(m)).toBe("OctopusHA");
+    expect(r.stdout).toContain("OCTO2 now names");
+    expect(r.stdout).not.toContain("OCTO1 now names");
+    expectNoSecret(m, [killed.stdout, killed.stderr, r.stdout, r.stderr]);
+  });
+});
+
+const REPAIR_WITH_MOVE = [
+  "preflight",
+  "provision-storage",
+  "drain-nodes",
+  "maintenance-on",
+  "stop-services",
+  "repoint-database",
+  "repath",
+  "copy-task-logs",
+  "copy-artifacts",
+  "copy-packages",
+  "verify-copy",
+  "start-services",
+  "verify-database",
+  "verify-octopus",
+  "maintenance-off",
+  "undrain",
+];
+
+/** The scenario as the in-process harness runs it: its secrets in this process's environment until the test ends. */
+function inProcessCase(m: Move): E2eCase & { done(): void } {
+  const secrets = {
+    [m.s.plan.octopus.apiKey!.env]: m.s.standin.apiKey,
+    [m.s.plan.octopus.sql.connectionString.env]: m.old,
+    [MOVE_ENV]: m.target.connectionString,
+  };
+  Object.assign(process.env, secrets);
+  return {
+    dir: m.s.root,
+    planFile: m.s.planFile,
+    stateDir: m.s.stateDir,
+    standin: m.s.standin,
+    env: cleanEnv(secrets),
+    close: async () => undefined,
+    done: () => Object.keys(secrets).forEach((k) => delete process.env[k]),
+  };
+}
+
+describe("database.moveTo killed at every step boundary, and rolled back from the middle (in-process kills)", () => {
+  it("killed after every step and resumed each time, every node ends on the new database", async () => {
+    const m = await moveScenario("faithful");
+    const c = inProcessCase(m);
+    try {
+      let verb: "repair" | "resume" = "repair";
+      for (const stepId of REPAIR_WITH_MOVE) {
+        const r = await octohaInProcess(c, verb, { killOn: { type: "step-applied", stepId } });
+        expect(r.simulatedKillAt?.record, `${stepId}: ${r.stderr.slice(-800)}`).toMatchObject({ stepId });
+        verb = "resume";
+      }
+      const r = await octohaInProcess(c, "resume");
+      expect(r.code, r.stderr).toBe(0);
+      expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.target.connectionString));
+      expect(live(m)).toBe("OctopusHA");
+      expectNoSecret(m, [r.stdout, r.stderr]);
+    } finally {
+      c.done();
+    }
+  });
+
+  it.each(["repoint-database", "verify-database"])("rolled back after %s, every node names the old database and runs", async (stepId) => {
+    const m = await moveScenario("faithful");
+    const c = inProcessCase(m);
+    try {
+      const killed = await octohaInProcess(c, "repair", { killOn: { type: "step-applied", stepId } });
+      expect(killed.simulatedKillAt?.record).toMatchObject({ stepId });
+      const back = await octohaInProcess(c, "rollback");
+      expect(back.code, back.stderr).toBe(4);
+      expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+      expect(live(m)).toBe("Octopus");
+      expect(m.s.standin.cluster.state().nodes.every((n) => n.running && !n.isDraining)).toBe(true);
+      expectNoSecret(m, [killed.stdout, back.stdout, back.stderr]);
+    } finally {
+      c.done();
+    }
+  });
+});
+
+/** `octoha repair PLAN --yes --json` as a child that SIGKILLs itself right after the named --json event. */
+function killedChild(m: Move, spec: Record<string, string>): Promise<{ signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const env = cleanEnv({
+    [m.s.plan.octopus.apiKey!.env]: m.s.standin.apiKey,
+    [m.s.plan.octopus.sql.connectionString.env]: m.old,
+    [MOVE_ENV]: m.target.connectionString,
+    E2E_KILL_ON: JSON.stringify(spec),
+  });
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", KILL_FIXTURE, CLI, "repair", m.s.planFile, "--json", "--yes"], { env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (_code, signal) => resolve({ signal, stdout, stderr }));
+  });
+}
