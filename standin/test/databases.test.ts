@@ -1,0 +1,74 @@
+/** How a node's connection string is read and which served database it reaches (SqlClient's rules, the keys the stand-in reads). */
+import { describe, expect, it } from "vitest";
+import { describeConnectionString, openConnectionString, parseConnectionString, type ServedDatabase } from "../src/databases.js";
+
+const served: ServedDatabase[] = [
+  {
+    name: "Octopus",
+    catalog: "Octopus",
+    host: "127.0.0.1",
+    port: 50001,
+    user: "octoha_reader",
+    password: "p;w'd",
+    connectionString: "",
+    masterKey: "k1",
+    databaseHa: "standalone",
+  },
+  {
+    name: "OctopusHA",
+    catalog: "OctopusHA",
+    host: "127.0.0.1",
+    port: 50002,
+    user: "octoha_reader",
+    password: "other",
+    connectionString: "",
+    masterKey: "k1",
+    databaseHa: "availability-group",
+  },
+];
+
+describe("connection strings", () => {
+  it("reads synonyms, case and quoted values as SqlClient does", () => {
+    const parsed = parseConnectionString(
+      `data source = tcp:LocalHost,50001; Initial Catalog=octopus;UID=octoha_reader;PWD="p;w'd";Encrypt=True`,
+    );
+    expect(Object.fromEntries(parsed!)).toEqual({
+      server: "tcp:LocalHost,50001",
+      database: "octopus",
+      user: "octoha_reader",
+      password: "p;w'd",
+    });
+    expect(parseConnectionString("Server=x;Password='it''s'")!.get("password")).toBe("it's");
+    expect(parseConnectionString("Server=x;Password='unterminated")).toBeUndefined();
+    expect(parseConnectionString("just words")).toBeUndefined();
+  });
+
+  it("reaches the database by listener, login and catalog, and says which of them failed", () => {
+    const open = (cs: string) => {
+      const r = openConnectionString(served, cs);
+      return "failure" in r ? r.failure : r.database.name;
+    };
+    expect(open(`Data Source=localhost,50001;Initial Catalog=OCTOPUS;User ID=octoha_reader;Password="p;w'd"`)).toBe("Octopus");
+    expect(open("Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader;Password=other;MultiSubnetFailover=True")).toBe(
+      "OctopusHA",
+    );
+    expect(open("Server=127.0.0.1,50003;Database=OctopusHA;User Id=octoha_reader;Password=other")).toMatch(/server was not found/);
+    expect(open("Server=127.0.0.1;Database=OctopusHA;User Id=octoha_reader;Password=other")).toMatch(/server was not found/);
+    expect(open("Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader;Password=wrong")).toBe(
+      "Login failed for user 'octoha_reader'.",
+    );
+    expect(open("Server=127.0.0.1,50002;Database=Octopus;User Id=octoha_reader;Password=other")).toMatch(/Cannot open database "Octopus"/);
+    expect(open("Server=127.0.0.1,50002;Database=OctopusHA;Integrated Security=SSPI")).toMatch(
+      /Login failed for user 'NT AUTHORITY\\SYSTEM'/,
+    );
+    expect(open("Database=OctopusHA")).toMatch(/names no server/);
+  });
+
+  it("describes a connection string for a log without its password", () => {
+    expect(describeConnectionString("Server=s,1;Database=d;User Id=u;Password=Secret-1;Encrypt=true")).toBe(
+      "Server=s,1;Database=d;User Id=u;Password=****",
+    );
+    expect(describeConnectionString("Server=s;Pwd='no;t'")).not.toContain("no;t");
+    expect(describeConnectionString("garbage")).toBe("(an unparseable connection string)");
+  });
+});
