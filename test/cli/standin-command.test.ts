@@ -106,9 +106,9 @@ describe("octoha standin", () => {
     tmps.push(tmp);
     const args = [main, "standin", "--data", tmp, "--seed-tasks", "2", "--json", "--restore-database", "OctopusHA:table-short"];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    const info = JSON.parse(await firstLine(child)) as {
+    const info = resultOf<{
       databases: { name: string; connectionString: string; databaseHa: string; live: boolean }[];
-    };
+    }>(await firstLine(child), "standin", 0);
     expect(info.databases.map((d) => [d.name, d.databaseHa, d.live])).toEqual([
       ["Octopus", "standalone", true],
       ["OctopusHA", "availability-group", false],
