@@ -5,10 +5,8 @@
  *
  * octohaInProcess runs the same verb in the test process (no node start, modules loaded once) and
  * simulates a kill at a journal record through the runner's journal hook: the record is on disk,
- * nothing after it is journaled, the run's signal aborts whatever it still had in flight, and the
- * call returns only once the run has unwound (lock released, connections closed), so nothing of it
- * runs on into the next command. The real SIGKILL path (octoha with killOn) stays covered by a few
- * child-process kills per workflow.
+ * nothing after it is journaled and the run stops there. The real SIGKILL path (octoha with killOn)
+ * stays covered by a few child-process kills per workflow.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -253,21 +251,17 @@ export async function octohaInProcess(
   const kill = new SimulatedKill(`simulated kill at ${JSON.stringify(o.killOn)}`);
   let killedAt: JournalRecord | undefined;
   const spec = o.killOn;
-  // A killed process does nothing more: at the kill the journal writer stops (the hook throws) and
-  // this signal aborts any request, query or copy the run still has in flight.
-  const stop = new AbortController();
   const hooks = spec
     ? {
         afterJournalWrite: (_count: number, record: JournalRecord) => {
           if (killedAt || !killRecordMatches(spec, record)) return;
           killedAt = record;
-          stop.abort(kill);
           throw kill;
         },
       }
     : undefined;
   const approve = o.noYes ? ("no" as const) : ("yes" as const);
-  const common = { approve, json: true, signal: stop.signal, streams, ...(hooks ? { hooks } : {}) };
+  const common = { approve, json: true, signal: new AbortController().signal, streams, ...(hooks ? { hooks } : {}) };
   let code: number | null = null;
   let result: ChildOutcome | undefined;
   try {

@@ -7,20 +7,14 @@
  * - once nodes have started on the new folders, `rollback` refuses with exit 1 and the reason, and
  *   undoes nothing; the run can still be resumed, and at its end restores that exact before-state.
  * Kill points ("applied" or "verified") come from a seeded PRNG: E2E_SEED replays one.
- *
- * The kills after stop-services and after start-services (the point of no return) are real
- * SIGKILLs of a child octoha, and the rollbacks after them are child processes too; every other
- * stop and rollback runs in this process, the kill simulated at the journal record through the
- * runner's journal hook (crash-harness octohaInProcess).
  */
 import { existsSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   describeChild,
   endState,
-  expectStoppedAtPlannedPoint,
+  expectKilledAtPlannedPoint,
   octoha,
-  octohaInProcess,
   octopusState,
   prng,
   sharedRoot,
@@ -36,13 +30,6 @@ const SEED = Number(process.env.E2E_SEED ?? 20261127);
 const BEFORE = { maintenance: true, nodes: { OCTO1: { maxConcurrentTasks: 7 }, OCTO2: { isDraining: true, maxConcurrentTasks: 3 } } };
 /** The first step past which a rollback must refuse. */
 const POINT_OF_NO_RETURN = "start-services";
-/** Stops that are real SIGKILLs of a child octoha, followed by a child `octoha rollback`: one before the point of no return, one at it. */
-const REAL_KILLS = new Set(["stop-services", POINT_OF_NO_RETURN]);
-
-/** The stop after `stepId` and the rollback after it: child processes at REAL_KILLS, in this process elsewhere. */
-function runner(stepId: string) {
-  return REAL_KILLS.has(stepId) ? octoha : octohaInProcess;
-}
 
 const outcomeOf = (r: ChildResult) => r.outcome;
 
@@ -107,17 +94,17 @@ describe.concurrent("rollback from after every step", () => {
         const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
         // Stopped by the first approval gate (maintenance-on) without --yes, or killed.
         const viaGate = steps[k + 1] === "maintenance-on";
-        const run = runner(steps[k]!);
-        const r = viaGate ? await run(c, verbFor(w), { noYes: true }) : await run(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
+        const r = viaGate
+          ? await octoha(c, verbFor(w), { noYes: true })
+          : await octoha(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
         if (viaGate) {
           expect(r.code, `${where}: ${describeChild(r)}`).toBe(3);
           expect(outcomeOf(r)?.status).toBe("awaiting-approval");
         } else {
-          await expectStoppedAtPlannedPoint(r, where);
-          if (REAL_KILLS.has(steps[k]!)) expect(r.signal, `${where}: a real SIGKILL`).toBe("SIGKILL");
+          expectKilledAtPlannedPoint(r, where);
         }
 
-        const rb = await run(c, "rollback");
+        const rb = await octoha(c, "rollback");
         expect(rb.code, `${where}: rollback\n${describeChild(rb)}`).toBe(4);
         expect(outcomeOf(rb)?.status).toBe("rolled-back");
         const after = await endState(c);
@@ -141,12 +128,10 @@ describe.concurrent("rollback from after every step", () => {
       // Past the point of no return: a rollback after any later step refuses and changes nothing.
       for (let k = ponr; k < steps.length; k++) {
         const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
-        const run = runner(steps[k]!);
-        const r = await run(c, k === ponr ? verbFor(w) : "resume", { killOn: afterStep(steps[k]!, random) });
-        await expectStoppedAtPlannedPoint(r, where);
-        if (REAL_KILLS.has(steps[k]!)) expect(r.signal, `${where}: a real SIGKILL`).toBe("SIGKILL");
+        const r = await octoha(c, k === ponr ? verbFor(w) : "resume", { killOn: afterStep(steps[k]!, random) });
+        expectKilledAtPlannedPoint(r, where);
         const stopped = octopusState(c.standin);
-        const rb = await run(c, "rollback");
+        const rb = await octoha(c, "rollback");
         expect(rb.code, `${where}: rollback must refuse\n${describeChild(rb)}`).toBe(1);
         const outcome = outcomeOf(rb);
         expect(outcome?.status).toBe("rollback-incomplete");
@@ -159,7 +144,7 @@ describe.concurrent("rollback from after every step", () => {
         expect(outcome?.partialRollbackCommand, where).toBe(`octoha rollback ${c.planFile} --run ${outcome?.runId} --to ${after} --yes`);
         expect(octopusState(c.standin), `${where}: a refused rollback changed Octopus`).toEqual(stopped);
       }
-      const done = await octohaInProcess(c, "resume");
+      const done = await octoha(c, "resume");
       expect(done.code, `${w}, seed ${SEED}: final resume\n${describeChild(done)}`).toBe(0);
 
       // The finished run restores the exact non-default before-state, on the shared folders.
