@@ -54,24 +54,18 @@ function hashOf(folded: string): number {
   return h >>> 0;
 }
 
-/** A chunk of the listed names' UTF-8 bytes (a name never spans two; a Windows name is at most 255 UTF-16 units). */
-const CHUNK_BYTES = 1 << 20;
-const SURROGATE = /[\ud800-\udfff]/;
-
 /**
- * Entries live in parallel typed arrays (kind, hash, size, mtime, where the name is) found through
- * an open-addressing table of case-folded hashes. A listed name is kept as UTF-8 bytes in shared
- * 1 MiB chunks, not as a string: a no-op re-run over a flat folder of a million task logs lists the
- * target before the source, and a million strings (~56 bytes each, and each one more object for
- * every full collection to mark) would stay alive beside the source's own listing. A name this run
- * reserves is the source listing's own string (alive while its folder is walked anyway). About 21
- * bytes a reserved name (a fresh target: no byte arrays at all) and 76 a listed one with its bytes.
+ * Entries live in parallel typed arrays (kind, hash, size, mtime) beside the names, found through an
+ * open-addressing table of case-folded hashes. A name is the listing's own string: the listing
+ * holds all of its folder's names until it ends (it sorts them), so a copy as UTF-8 bytes only added
+ * to the peak (a million-file no-op: 387 MB against 356 with strings). Sizes and mtimes exist only
+ * for listed entries: ~21 bytes a name a dry-run reserves, ~37 a listed one (was ~41 for every name).
  */
 export class TargetDirIndex {
   private count = 0;
-  /** Names kept as strings: reserved ones (the source's own) and any with a surrogate; undefined when in chunks. */
-  private readonly strings: (string | undefined)[] = [];
-  /** The name probe() matched last (find() hands it out instead of decoding it twice). */
+  /** The names: the listings' own strings (a listing holds its folder's names while it runs anyway). */
+  private readonly names: string[] = [];
+  /** The name probe() matched last (find() hands it out). */
   private matched = "";
   private lastName = "";
   private lastFolded = "";
@@ -79,14 +73,9 @@ export class TargetDirIndex {
   private kinds = new Uint8Array(16);
   /** FNV-1a of the case-folded name: a probe compares names only when the hashes are equal. */
   private hashes = new Uint32Array(16);
-  /** Listed names: chunk number * CHUNK_BYTES + offset, and byte length (allocated with the first). */
-  private starts: Float64Array | undefined;
-  private lengths: Uint16Array | undefined;
   /** Size and mtime of listed entries; allocated with the first one (a fresh target has none). */
   private sizes: Float64Array | undefined;
   private mtimes: Float64Array | undefined;
-  private readonly chunks: Buffer[] = [];
-  private chunkUsed = CHUNK_BYTES;
   /** Entry number + 1 per slot (0 = free). */
   private table = new Int32Array(32);
   /** In-flight writes only: deleted when they settle. */
@@ -180,12 +169,7 @@ export class TargetDirIndex {
   }
 
   private nameOf(e: number): string {
-    const kept = this.strings[e];
-    if (kept !== undefined) return kept;
-    const start = this.starts![e]!;
-    const chunk = Math.floor(start / CHUNK_BYTES);
-    const offset = start - chunk * CHUNK_BYTES;
-    return this.chunks[chunk]!.toString("utf8", offset, offset + this.lengths![e]!);
+    return this.names[e]!;
   }
 
   /** The entry holding `name` (hashed `hash`, folded `folded`) case-insensitively, or the free slot where it goes (-slot - 1). */
@@ -241,32 +225,13 @@ export class TargetDirIndex {
 
   private set(e: number, name: string, kind: Kind, size: number, mtimeMs: number): void {
     this.kinds[e] = kind;
-    if (kind === Kind.ReservedFile || kind === Kind.ReservedDir || SURROGATE.test(name)) {
-      // A lone surrogate (possible in a Windows name) would not survive UTF-8: kept as it is.
-      this.strings[e] = name;
-      if (kind === Kind.ReservedFile || kind === Kind.ReservedDir) return;
-    } else {
-      this.strings[e] = undefined;
-      this.storeBytes(e, name);
-    }
+    this.names[e] = name;
+    if (kind === Kind.ReservedFile || kind === Kind.ReservedDir) return;
     if (size === 0 && mtimeMs === 0 && this.sizes === undefined) return;
     this.sizes ??= new Float64Array(this.kinds.length);
     this.mtimes ??= new Float64Array(this.kinds.length);
     this.sizes[e] = size;
     this.mtimes[e] = mtimeMs;
-  }
-
-  private storeBytes(e: number, name: string): void {
-    const bytes = Buffer.byteLength(name);
-    if (this.chunkUsed + bytes > CHUNK_BYTES) {
-      this.chunks.push(Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes)));
-      this.chunkUsed = 0;
-    }
-    const chunk = this.chunks.length - 1;
-    this.chunks[chunk]!.write(name, this.chunkUsed, "utf8");
-    (this.starts ??= new Float64Array(this.kinds.length))[e] = chunk * CHUNK_BYTES + this.chunkUsed;
-    (this.lengths ??= new Uint16Array(this.kinds.length))[e] = bytes;
-    this.chunkUsed += bytes;
   }
 
   private growEntries(): void {
@@ -278,8 +243,6 @@ export class TargetDirIndex {
     };
     this.kinds = grow(this.kinds, (k) => new Uint8Array(k));
     this.hashes = grow(this.hashes, (k) => new Uint32Array(k));
-    if (this.starts) this.starts = grow(this.starts, (k) => new Float64Array(k));
-    if (this.lengths) this.lengths = grow(this.lengths, (k) => new Uint16Array(k));
     if (this.sizes) this.sizes = grow(this.sizes, (k) => new Float64Array(k));
     if (this.mtimes) this.mtimes = grow(this.mtimes, (k) => new Float64Array(k));
   }
