@@ -9,7 +9,15 @@ export type { ClusterOptions, QueueTaskInput, SeedOptions, SeedResult } from "./
 export type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
 export type { ExecutableFaults, ListenerFaults, StandinHttp } from "./http.js";
 export { DEFAULT_INSTANCE, DEFAULT_PENDING_MS, MachineError, Machines, serviceNameFor } from "./machines.js";
-export type { InstalledService, MachineErrorCode, MachineFaults, MachineView, ServiceState } from "./machines.js";
+export type {
+  InstalledService,
+  InstanceConfig,
+  MachineErrorCode,
+  MachineFaults,
+  MachineView,
+  ServiceState,
+  SpareMachine,
+} from "./machines.js";
 export { ControlError, standinMachines } from "./machine-client.js";
 export type { StandinMachines } from "./machine-client.js";
 export { HOME, runOctopusServer } from "./octopus-server.js";

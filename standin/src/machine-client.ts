@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { CONTROL_ENV, MACHINE_ENV, type ControlInfo } from "./control-info.js";
-import type { InstalledService, MachineErrorCode, MachineFaults, MachineView } from "./machines.js";
+import type { InstallResult, InstalledService, InstanceConfig, MachineErrorCode, MachineFaults, MachineView } from "./machines.js";
 
 /** An error answer of the control API; machine errors carry the service manager's code and Win32 number. */
 export class ControlError extends Error {
@@ -70,6 +70,14 @@ export interface StandinMachines {
   /** Ask the service manager to stop or start a service by its key name; returns at *_PENDING. */
   control(host: string, service: string, action: "stop" | "start"): Promise<InstalledService>;
   setFaults(host: string, faults: MachineFaults): Promise<MachineView>;
+  /** create-instance on a machine (ControlError instanceExists when it has one of that name). */
+  createInstance(host: string, config: InstanceConfig): Promise<MachineView>;
+  /** configure (and database): merge settings into an instance made by create-instance. */
+  configureInstance(host: string, instance: string, change: Partial<InstanceConfig>): Promise<InstanceConfig>;
+  /** service --install --start: the service exists and runs; the node registers in the cluster. */
+  installAndStart(host: string, instance: string): Promise<InstallResult>;
+  /** PowerShell's Test-Path on that machine. */
+  testPath(host: string, path: string): Promise<boolean>;
 }
 
 /** The simulated machines, for a process started with the stand-in's environment. */
@@ -84,5 +92,9 @@ export function standinMachines(env: NodeJS.ProcessEnv = process.env, f: typeof 
     service: (h, service) => ctl.get(`machines/${host(h)}/services/${encodeURIComponent(service)}`),
     control: (h, service, action) => ctl.post(`machines/${host(h)}/services/${encodeURIComponent(service)}/${action}`, {}),
     setFaults: (h, faults) => ctl.post(`machines/${host(h)}/faults`, faults),
+    createInstance: (h, config) => ctl.post(`machines/${host(h)}/instances`, config),
+    configureInstance: (h, i, change) => ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(i)}/configure`, change),
+    installAndStart: (h, i) => ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(i)}/install`, {}),
+    testPath: async (h, p) => (await ctl.post<{ exists: boolean }>(`machines/${host(h)}/test-path`, { path: p })).exists,
   };
 }

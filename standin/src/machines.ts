@@ -8,7 +8,14 @@
  * `pendingMs`), so a caller that does not poll sees the node still up. A machine can be unreachable
  * (RPC unavailable, Win32 1722) or deny access (Win32 5) to test how callers report it.
  */
-import type { Cluster } from "./cluster.js";
+import { existsSync } from "node:fs";
+import { resolveThroughMap, type Cluster } from "./cluster.js";
+
+export interface InstallResult {
+  node: string;
+  /** The node registered itself now (false: it was in the database already, and only started). */
+  joined: boolean;
+}
 
 export type ServiceState = "RUNNING" | "STOPPED" | "STOP_PENDING" | "START_PENDING";
 
@@ -33,12 +40,42 @@ export interface MachineFaults {
   accessDenied?: boolean;
   /** This machine's services stay pending this long (e.g. a stop that takes minutes). */
   pendingMs?: number;
+  /** The cluster's file share cannot be reached from this machine (Test-Path answers False; a joined node cannot read it). */
+  shareUnreachable?: boolean;
 }
 
 export interface MachineView {
   host: string;
   instances: string[];
   faults: MachineFaults;
+  /** The Octopus Server version installed on this machine (`Octopus.Server.exe version`). */
+  octopusVersion: string;
+  /** A machine with Octopus installed that is not (yet) a node of the cluster. */
+  spare: boolean;
+  /** What create-instance and configure wrote for each instance made on this machine (spare machines). */
+  configs: InstanceConfig[];
+}
+
+/** One instance's settings as create-instance / configure / service --install left them (the instance's config file). */
+export interface InstanceConfig {
+  instance: string;
+  config: string;
+  home: string;
+  nodeName: string;
+  webListenPrefixes?: string;
+  commsListenPort?: number;
+  webForceSSL?: boolean;
+  /** Set by the `database` command: the instance can reach the cluster's database. */
+  database?: { connectionString: string };
+  /** service --install ran: the Windows service exists. */
+  serviceInstalled?: boolean;
+}
+
+/** A machine with Octopus Server installed and no instance yet: a node waiting to join. */
+export interface SpareMachine {
+  host: string;
+  /** Its installed Octopus Server version (default the cluster's). */
+  version?: string;
 }
 
 export type MachineErrorCode =
@@ -48,7 +85,10 @@ export type MachineErrorCode =
   | "serviceDoesNotExist"
   | "serviceNotActive"
   | "serviceAlreadyRunning"
-  | "cannotAcceptControl";
+  | "cannotAcceptControl"
+  | "instanceExists"
+  | "notConfigured"
+  | "nodeNameTaken";
 
 /** Win32 error numbers the service manager answers with (research §1.4). */
 const WIN32: Partial<Record<MachineErrorCode, number>> = {
@@ -86,6 +126,7 @@ export interface MachinesOptions {
   /** The machine octoha runs on (default the first node's). */
   localMachine?: string;
   pendingMs?: number;
+  spares?: SpareMachine[];
 }
 
 interface Pending {
@@ -100,6 +141,10 @@ export class Machines {
   private readonly otherState = new Map<string, "RUNNING" | "STOPPED">();
   private readonly pending = new Map<string, Pending>();
   private readonly pendingMs: number;
+  /** Spare machines by lower-case host name, with their installed version. */
+  private readonly spares = new Map<string, { host: string; version: string | undefined }>();
+  /** Instances made by create-instance, by lower-case host name. */
+  private readonly configs = new Map<string, InstanceConfig[]>();
   readonly localMachine: string;
 
   constructor(
@@ -107,6 +152,11 @@ export class Machines {
     options: MachinesOptions = {},
   ) {
     this.pendingMs = options.pendingMs ?? DEFAULT_PENDING_MS;
+    for (const spare of options.spares ?? []) {
+      if (this.nodeName(spare.host) || this.spares.has(spare.host.toLowerCase()))
+        throw new RangeError(`spare machine '${spare.host}' repeats a node or another spare machine.`);
+      this.spares.set(spare.host.toLowerCase(), { host: spare.host, version: spare.version });
+    }
     for (const [host, list] of Object.entries(options.instances ?? {})) {
       const node = this.nodeName(host);
       if (!node) throw new RangeError(`instances names '${host}', which is not a node of the simulated cluster.`);
@@ -125,13 +175,80 @@ export class Machines {
   }
 
   hosts(): string[] {
-    return this.cluster.nodes().map((n) => n.name);
+    const nodes = this.cluster.nodes().map((n) => n.name);
+    const spares = [...this.spares.values()].map((s) => s.host).filter((h) => !nodes.some((n) => n.toLowerCase() === h.toLowerCase()));
+    return [...nodes, ...spares];
   }
 
   /** A machine's installed instances and faults; unknown host names throw (code unknownHost). */
   machine(host: string): MachineView {
     const name = this.requireHost(host);
-    return { host: name, instances: this.instancesOf(name), faults: { ...this.faults.get(name.toLowerCase()) } };
+    const key = name.toLowerCase();
+    return {
+      host: name,
+      instances: this.instancesOf(name),
+      faults: { ...this.faults.get(key) },
+      octopusVersion: this.spares.get(key)?.version ?? this.cluster.version,
+      spare: !this.isNode(name),
+      configs: structuredClone(this.configs.get(key) ?? []),
+    };
+  }
+
+  /** create-instance on a machine: a new instance with its config file, home and node name. */
+  createInstance(host: string, config: InstanceConfig): MachineView {
+    const name = this.reachable(host);
+    const list = this.configs.get(name.toLowerCase()) ?? [];
+    if (this.instancesOf(name).some((i) => i.toLowerCase() === config.instance.toLowerCase()))
+      throw new MachineError("instanceExists", `An instance named ${config.instance} already exists on ${name}.`);
+    list.push({ ...config });
+    this.configs.set(name.toLowerCase(), list);
+    return this.machine(name);
+  }
+
+  /** configure / database on an instance made by create-instance: merge the settings into its config. */
+  configureInstance(host: string, instance: string, change: Partial<InstanceConfig>): InstanceConfig {
+    const name = this.reachable(host);
+    const found = (this.configs.get(name.toLowerCase()) ?? []).find((c) => c.instance.toLowerCase() === instance.toLowerCase());
+    if (!found) throw new MachineError("serviceDoesNotExist", unknownInstanceMessage(instance, this.instancesOf(name)));
+    Object.assign(found, change, { instance: found.instance });
+    return structuredClone(found);
+  }
+
+  /**
+   * service --install --start for an instance made on a spare machine: the Windows service is installed
+   * and started, and the node registers itself in the cluster's database (OctopusServerNode) under its
+   * node name. Its service must point at the cluster's database first, as Octopus's own start-up needs.
+   */
+  installAndStart(host: string, instance: string): InstallResult {
+    const name = this.reachable(host);
+    const config = this.configureInstance(name, instance, {});
+    if (!config.database)
+      throw new MachineError(
+        "notConfigured",
+        `The instance ${config.instance} has no database configured: run database --instance ${config.instance} --connectionString=… first.`,
+      );
+    this.configureInstance(name, instance, { serviceInstalled: true });
+    const existing = this.cluster.nodes().find((n) => n.name.toLowerCase() === config.nodeName.toLowerCase());
+    if (existing && existing.name.toLowerCase() !== name.toLowerCase())
+      throw new MachineError(
+        "nodeNameTaken",
+        `A node named ${existing.name} already exists in the cluster database: choose another --serverNodeName.`,
+      );
+    if (!existing)
+      this.cluster.joinNode(config.nodeName, { starting: true, shareReachable: !this.faults.get(name.toLowerCase())?.shareUnreachable });
+    else this.cluster.startNode(existing.name);
+    return { node: config.nodeName, joined: !existing };
+  }
+
+  /** Whether an Octopus path (UNC share or a local drive) exists as seen from this machine (PowerShell's Test-Path). */
+  testPath(host: string, octopusPath: string): boolean {
+    const name = this.reachable(host);
+    const f = this.faults.get(name.toLowerCase());
+    const map = this.cluster.machinePathMap(name);
+    const share = map.slice(1);
+    if (f?.shareUnreachable && resolveThroughMap(share, octopusPath) !== null) return false;
+    const local = resolveThroughMap(map, octopusPath);
+    return local !== null && existsSync(local);
   }
 
   setFaults(host: string, faults: MachineFaults): MachineView {
@@ -145,7 +262,7 @@ export class Machines {
   /** Every installed instance's service on the machine, as the remote service manager reports it. */
   services(host: string): InstalledService[] {
     const name = this.reachable(host);
-    return this.instancesOf(name).map((instance, i) => this.serviceOf(name, instance, i === 0));
+    return this.serviceInstances(name).map((instance, i) => this.serviceOf(name, instance, i === 0));
   }
 
   /** One service by its key name (case-insensitive, as the service manager matches it). */
@@ -156,7 +273,7 @@ export class Machines {
 
   private find(host: string, service: string): { name: string; list: string[]; i: number } {
     const name = this.reachable(host);
-    const list = this.instancesOf(name);
+    const list = this.serviceInstances(name);
     const i = list.findIndex((x) => serviceNameFor(x).toLowerCase() === service.toLowerCase());
     if (i < 0)
       throw new MachineError(
@@ -221,7 +338,18 @@ export class Machines {
   }
 
   private instancesOf(host: string): string[] {
-    return this.instances.get(host.toLowerCase()) ?? [DEFAULT_INSTANCE];
+    const made = (this.configs.get(host.toLowerCase()) ?? []).map((c) => c.instance);
+    if (!this.isNode(host)) return made;
+    return this.instances.get(host.toLowerCase()) ?? (made.length > 0 ? made : [DEFAULT_INSTANCE]);
+  }
+
+  /** Instances whose Windows service exists: a spare machine has none until service --install makes it a node. */
+  private serviceInstances(host: string): string[] {
+    return this.isNode(host) ? this.instancesOf(host) : [];
+  }
+
+  private isNode(host: string): boolean {
+    return this.cluster.nodes().some((n) => n.name.toLowerCase() === host.toLowerCase());
   }
 
   private requireHost(host: string): string {
@@ -231,9 +359,9 @@ export class Machines {
     return name;
   }
 
-  /** Host names are node names, case-insensitive as Windows machine names are. */
+  /** Host names are node names (or spare machines' names), case-insensitive as Windows machine names are. */
   private nodeName(host: string): string | undefined {
-    return this.cluster.nodes().find((n) => n.name.toLowerCase() === host.toLowerCase())?.name;
+    return this.cluster.nodes().find((n) => n.name.toLowerCase() === host.toLowerCase())?.name ?? this.spares.get(host.toLowerCase())?.host;
   }
 }
 

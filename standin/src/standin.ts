@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { Cluster, type ClusterOptions } from "./cluster.js";
 import { CONTROL_ENV, CONTROL_FILE, MACHINE_ENV, type ControlInfo } from "./control-info.js";
 import { startStandinHttp, type StandinHttp } from "./http.js";
-import { Machines } from "./machines.js";
+import { Machines, type SpareMachine } from "./machines.js";
 
 export { CONTROL_ENV, CONTROL_FILE, MACHINE_ENV, type ControlInfo } from "./control-info.js";
 import type { ClusterState, SchemaVariant, SimFolders } from "./model.js";
@@ -49,6 +49,11 @@ export interface StandinOptions {
   instances?: Record<string, string[]>;
   /** The machine octoha runs on: where bin/octopus-server and serverExeArgv act (default the first node). */
   localMachine?: string;
+  /**
+   * Machines with Octopus Server installed and no instance yet, each with its own installed version (default the
+   * cluster's): `octoha join` adds them through the look-alike's create-instance, database, configure and service.
+   */
+  spareMachines?: SpareMachine[];
   /** How long a service stays STOP_PENDING / START_PENDING after a stop or start request (wall ms, default 300). */
   servicePendingMs?: number;
 }
@@ -73,6 +78,8 @@ export interface RunningStandin {
   serverExeArgv: string[];
   /** The machine octoha runs on (a node name). */
   localMachine: string;
+  /** The spare machines: the URL each answers on once joined, its own Octopus.Server, its installed version. */
+  spareMachines: { name: string; url: string; serverExe: string; version: string }[];
   /** The simulated machines: installed instances, service states, unreachable / access-denied knobs. */
   machines: Machines;
   dataDir: string;
@@ -123,6 +130,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     instances: options.instances,
     localMachine: options.localMachine,
     pendingMs: options.servicePendingMs,
+    spares: options.spareMachines,
   });
   let sql: SqlEndpoint | undefined;
   const http = await startStandinHttp({
@@ -133,6 +141,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     controlToken,
     port: options.port,
     controlExtensions: { "sql-faults": (body) => sql?.setFaults(body) },
+    spareHosts: (options.spareMachines ?? []).map((m) => m.host),
   });
   if (options.sql !== false) sql = await startSqlEndpoint(cluster, databaseHa);
   const stopClock = options.clock === "manual" ? () => undefined : cluster.startRealTimeDriver();
@@ -158,7 +167,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   writeScript(serverExe, "");
   // One script per machine: "Octopus.Server.exe as run on that node's machine", for plans' per-node service commands.
   const nodeServerExes: Record<string, string> = {};
-  for (const name of info.nodes) {
+  for (const name of [...info.nodes, ...(options.spareMachines ?? []).map((m) => m.host)]) {
     nodeServerExes[name] = path.join(dataDir, "bin", `octopus-server-${name}`);
     writeScript(nodeServerExes[name], `${MACHINE_ENV}=${shellQuote(name)} `);
   }
@@ -170,6 +179,12 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
       url,
       serverExe: nodeServerExes[name]!,
       instances: machines.machine(name).instances,
+    })),
+    spareMachines: Object.entries(http.spareUrls).map(([name, url]) => ({
+      name,
+      url,
+      serverExe: nodeServerExes[name]!,
+      version: machines.machine(name).octopusVersion,
     })),
     apiKey,
     userApiKey,
