@@ -7,7 +7,7 @@ import { MaintenanceModeError, NotFoundError, type Cluster } from "./cluster.js"
 import type { SimFolders } from "./model.js";
 import { HttpError, notFound, type Answer } from "./api-routes.js";
 import type { ExecutableFaults, ListenerFaults } from "./http.js";
-import { MachineError, type InstanceConfig, type MachineFaults, type Machines } from "./machines.js";
+import { MachineError, type CreatedInstance, type MachineFaults, type Machines } from "./machines.js";
 
 export interface ControlContext {
   cluster: Cluster;
@@ -139,8 +139,8 @@ async function answerInstances(
   if (what === "test-path" && instance === undefined)
     return { status: 200, body: { exists: machines.testPath(host, String(body.path ?? "")) } };
   if (what !== "instances") return undefined;
-  if (instance === undefined) return { status: 200, body: machines.createInstance(host, body as unknown as InstanceConfig) };
-  if (action === "configure") return { status: 200, body: machines.configureInstance(host, instance, body as Partial<InstanceConfig>) };
+  if (instance === undefined) return { status: 200, body: machines.createInstance(host, body as unknown as CreatedInstance) };
+  if (action === "configure") return { status: 200, body: machines.configureInstance(host, instance, body as Partial<CreatedInstance>) };
   if (action === "install") {
     const result = machines.installAndStart(host, instance);
     // The new node's own URL answers once this returns.

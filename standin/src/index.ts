@@ -11,7 +11,7 @@ export type { ExecutableFaults, ListenerFaults, StandinHttp } from "./http.js";
 export { DEFAULT_INSTANCE, DEFAULT_PENDING_MS, MachineError, Machines, serviceNameFor } from "./machines.js";
 export type {
   InstalledService,
-  InstanceConfig,
+  CreatedInstance,
   MachineErrorCode,
   MachineFaults,
   MachineView,

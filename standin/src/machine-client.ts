@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { CONTROL_ENV, MACHINE_ENV, type ControlInfo } from "./control-info.js";
-import type { InstallResult, InstalledService, InstanceConfig, MachineErrorCode, MachineFaults, MachineView } from "./machines.js";
+import type { InstallResult, InstalledService, CreatedInstance, MachineErrorCode, MachineFaults, MachineView } from "./machines.js";
 
 /** An error answer of the control API; machine errors carry the service manager's code and Win32 number. */
 export class ControlError extends Error {
@@ -71,9 +71,9 @@ export interface StandinMachines {
   control(host: string, service: string, action: "stop" | "start"): Promise<InstalledService>;
   setFaults(host: string, faults: MachineFaults): Promise<MachineView>;
   /** create-instance on a machine (ControlError instanceExists when it has one of that name). */
-  createInstance(host: string, config: InstanceConfig): Promise<MachineView>;
+  createInstance(host: string, config: CreatedInstance): Promise<MachineView>;
   /** configure (and database): merge settings into an instance made by create-instance. */
-  configureInstance(host: string, instance: string, change: Partial<InstanceConfig>): Promise<InstanceConfig>;
+  configureInstance(host: string, instance: string, change: Partial<CreatedInstance>): Promise<CreatedInstance>;
   /** service --install --start: the service exists and runs; the node registers in the cluster. */
   installAndStart(host: string, instance: string): Promise<InstallResult>;
   /** PowerShell's Test-Path on that machine. */

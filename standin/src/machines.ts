@@ -53,11 +53,11 @@ export interface MachineView {
   /** A machine with Octopus installed that is not (yet) a node of the cluster. */
   spare: boolean;
   /** What create-instance and configure wrote for each instance made on this machine (spare machines). */
-  configs: InstanceConfig[];
+  created: CreatedInstance[];
 }
 
 /** One instance's settings as create-instance / configure / service --install left them (the instance's config file). */
-export interface InstanceConfig {
+export interface CreatedInstance {
   instance: string;
   config: string;
   home: string;
@@ -144,7 +144,7 @@ export class Machines {
   /** Spare machines by lower-case host name, with their installed version. */
   private readonly spares = new Map<string, { host: string; version: string | undefined }>();
   /** Instances made by create-instance, by lower-case host name. */
-  private readonly configs = new Map<string, InstanceConfig[]>();
+  private readonly created = new Map<string, CreatedInstance[]>();
   readonly localMachine: string;
 
   constructor(
@@ -190,25 +190,25 @@ export class Machines {
       faults: { ...this.faults.get(key) },
       octopusVersion: this.spares.get(key)?.version ?? this.cluster.version,
       spare: !this.isNode(name),
-      configs: structuredClone(this.configs.get(key) ?? []),
+      created: structuredClone(this.created.get(key) ?? []),
     };
   }
 
   /** create-instance on a machine: a new instance with its config file, home and node name. */
-  createInstance(host: string, config: InstanceConfig): MachineView {
+  createInstance(host: string, config: CreatedInstance): MachineView {
     const name = this.reachable(host);
-    const list = this.configs.get(name.toLowerCase()) ?? [];
+    const list = this.created.get(name.toLowerCase()) ?? [];
     if (this.instancesOf(name).some((i) => i.toLowerCase() === config.instance.toLowerCase()))
       throw new MachineError("instanceExists", `An instance named ${config.instance} already exists on ${name}.`);
     list.push({ ...config });
-    this.configs.set(name.toLowerCase(), list);
+    this.created.set(name.toLowerCase(), list);
     return this.machine(name);
   }
 
   /** configure / database on an instance made by create-instance: merge the settings into its config. */
-  configureInstance(host: string, instance: string, change: Partial<InstanceConfig>): InstanceConfig {
+  configureInstance(host: string, instance: string, change: Partial<CreatedInstance>): CreatedInstance {
     const name = this.reachable(host);
-    const found = (this.configs.get(name.toLowerCase()) ?? []).find((c) => c.instance.toLowerCase() === instance.toLowerCase());
+    const found = (this.created.get(name.toLowerCase()) ?? []).find((c) => c.instance.toLowerCase() === instance.toLowerCase());
     if (!found) throw new MachineError("serviceDoesNotExist", unknownInstanceMessage(instance, this.instancesOf(name)));
     Object.assign(found, change, { instance: found.instance });
     return structuredClone(found);
@@ -338,7 +338,7 @@ export class Machines {
   }
 
   private instancesOf(host: string): string[] {
-    const made = (this.configs.get(host.toLowerCase()) ?? []).map((c) => c.instance);
+    const made = (this.created.get(host.toLowerCase()) ?? []).map((c) => c.instance);
     if (!this.isNode(host)) return made;
     return this.instances.get(host.toLowerCase()) ?? (made.length > 0 ? made : [DEFAULT_INSTANCE]);
   }

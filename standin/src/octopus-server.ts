@@ -30,7 +30,7 @@ import {
   DEFAULT_INSTANCE,
   unknownInstanceMessage,
   type InstalledService,
-  type InstanceConfig,
+  type CreatedInstance,
   type MachineView,
 } from "./machines.js";
 
@@ -317,11 +317,11 @@ async function configureCommand(argv: string[], exe: Exe): Promise<ExeResult> {
     ["console", "noconsolelogging"],
   );
   const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
-  if (!machine.configs.some((c) => c.instance === instance))
+  if (!machine.created.some((c) => c.instance === instance))
     throw new UsageError(
       `configure on ${instance}, an instance of the simulated cluster's own nodes, is not simulated by the octoha stand-in.`,
     );
-  const change: Partial<InstanceConfig> = {};
+  const change: Partial<CreatedInstance> = {};
   const v = parsed.values;
   if (v.has("home")) change.home = v.get("home")!;
   if (v.has("serverNodeName")) change.nodeName = v.get("serverNodeName")!;
@@ -350,7 +350,7 @@ async function configureCommand(argv: string[], exe: Exe): Promise<ExeResult> {
 async function installService(parsed: Parsed, exe: Exe): Promise<ExeResult> {
   if (parsed.flags.has("uninstall")) throw new UsageError("service --uninstall is not simulated by the octoha stand-in.");
   const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
-  if (!machine.configs.some((c) => c.instance === instance))
+  if (!machine.created.some((c) => c.instance === instance))
     throw new UsageError(
       `service --install on ${instance}, an instance of the simulated cluster's own nodes, is not simulated by the octoha stand-in.`,
     );

@@ -101,7 +101,7 @@ describe("a spare machine joins the cluster through the Octopus.Server look-alik
     const started = await exe(x, ["service", "--instance", "OctopusServer", "--install", "--reconfigure", "--start"]);
     expect(started).toMatchObject({ code: 0 });
     expect(started.stdout).toMatch(/Registered server node OCTO3/);
-    expect(s.machines.machine("OCTO3").configs[0]).toMatchObject({
+    expect(s.machines.machine("OCTO3").created[0]).toMatchObject({
       nodeName: "OCTO3",
       webListenPrefixes: "http://+:80/",
       commsListenPort: 10943,
@@ -179,6 +179,6 @@ describe("a spare machine joins the cluster through the Octopus.Server look-alik
       CONFIG_PATH: "D:\\O\\x.config",
     });
     expect(r.code).toBe(0);
-    expect(s.machines.machine("OCTO3").configs[0]).toMatchObject({ config: "D:\\O\\x.config", home: "D:\\O", nodeName: "OCTO3" });
+    expect(s.machines.machine("OCTO3").created[0]).toMatchObject({ config: "D:\\O\\x.config", home: "D:\\O", nodeName: "OCTO3" });
   });
 });
