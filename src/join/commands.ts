@@ -80,6 +80,11 @@ const DEFAULTS: Record<JoinPlatform, { exe: string; home: string; config: (insta
   },
 };
 
+/** Octopus.Server where an install puts it on that platform (Windows: VERIFIED; Linux: INFERRED, see above). */
+export function defaultServerExe(platform: JoinPlatform): string {
+  return DEFAULTS[platform].exe;
+}
+
 /** Windows PowerShell 5.1 passes a quoted argument ending in a backslash as an escaped quote: drop trailing separators. */
 const trimSeparators = (p: string): string => (/^[A-Za-z]:\\$/.test(p) || p === "/" ? p : p.replace(/[\\/]+$/, ""));
 

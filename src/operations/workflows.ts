@@ -4,13 +4,15 @@
  */
 import type { WorkflowFactory, WorkflowName } from "../runner/workflows.js";
 import { createWorkflow } from "../steps/workflows.js";
+import { createJoinWorkflow } from "../steps/join-workflow.js";
 
 export type WorkflowTable = Readonly<Partial<Record<WorkflowName, WorkflowFactory>>>;
 
-export const WORKFLOW_NAMES: readonly WorkflowName[] = ["migrate", "preseed", "repair"];
+export const WORKFLOW_NAMES: readonly WorkflowName[] = ["migrate", "preseed", "repair", "join"];
 
 export const octopusWorkflows: WorkflowTable = {
   migrate: (env) => createWorkflow("migrate", env),
   preseed: (env) => createWorkflow("preseed", env),
   repair: (env) => createWorkflow("repair", env),
+  join: (env) => createJoinWorkflow(env),
 };

@@ -97,6 +97,9 @@ export const ArgvControl = z
     status: Argv.optional().describe(
       "Read-only state command: prints running/stopped (or active/inactive, true/false), or exits 3 when stopped. Without it the node's ping decides.",
     ),
+    exec: Argv.optional().describe(
+      "A prefix that runs one command on the node (e.g. docker exec octo3): `octoha join` runs Octopus.Server through it.",
+    ),
   })
   .strict()
   .describe("Your own commands (docker, kubectl, Ansible …), each an argv array run without a shell.");

@@ -8,7 +8,7 @@ import type { Plan } from "../plan/schema.js";
 import type { Redactor } from "../shared/redact.js";
 import type { Step, StepContext } from "./step.js";
 
-export type WorkflowName = "migrate" | "preseed" | "repair";
+export type WorkflowName = "migrate" | "preseed" | "repair" | "join";
 
 export interface WorkflowEnv {
   plan: Plan;

@@ -35,6 +35,8 @@ export interface ArgvRecipe {
   stop: string[];
   start: string[];
   status?: string[];
+  /** A prefix that runs one command on the node (`docker exec octo3`, `kubectl exec octo3 --`): `octoha join` runs Octopus.Server through it. */
+  exec?: string[];
 }
 export type ControlRecipe = LocalRecipe | ScRecipe | WinRmRecipe | SshRecipe | ArgvRecipe;
 export type ControlKind = ControlRecipe["kind"];
