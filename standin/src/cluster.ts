@@ -15,13 +15,17 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFi
 import path from "node:path";
 import { hasPerTaskLogDirectories } from "./versions.js";
 import { xorshift } from "./prng.js";
-import type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
+import type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimSchemaVersion, SimTask } from "./model.js";
 
 export const DEFAULT_VERSION = "2024.1.12345";
 /** How long a started node answers 503 before it serves requests (cluster clock): never instantly ready. */
 export const DEFAULT_STARTUP_MS = 2_000;
 /** Fake clocks start here so runs are reproducible. */
 export const EPOCH = Date.parse("2026-01-05T09:00:00.000Z");
+/** The InstallationId of the cluster's own database (GET /api). */
+export const INSTALLATION_ID = "6b3f1a52-7c1e-4d2b-9a55-0c2d5e8f9a10";
+/** The handle of the database a cluster starts on (databases.ts names the others). */
+export const PRIMARY_DATABASE = "Octopus";
 
 export interface ClusterOptions {
   /** Where node-local disks and the share live: <dataDir>/nodes/<NAME>/C and <dataDir>/shared. */
@@ -120,6 +124,11 @@ export class Cluster {
   /** Nodes whose executing tasks never finish (the "drain that never finishes" knob). */
   private readonly stuckNodes = new Set<string>();
   private readonly listeners = new Set<() => void>();
+  /** The databases the nodes are not live on: their content as it was when last live (or restored). */
+  private readonly parked = new Map<string, ClusterState>();
+  private live = PRIMARY_DATABASE;
+  /** The highest upgrade script the running binaries need (the version's schema). */
+  private schemaNeeded: number;
   readonly dataDir: string;
 
   constructor(options: ClusterOptions) {
@@ -158,7 +167,10 @@ export class Cluster {
       })),
       tasks: [],
       packages: [],
+      schemaVersions: upgradeScripts(version, new Date(this.nowMs).toISOString()),
+      installation: { installationId: INSTALLATION_ID, installedAt: new Date(this.nowMs).toISOString() },
     };
+    this.schemaNeeded = maxSchemaVersion(this.s);
   }
 
   // ---- reading -------------------------------------------------------------------------------
@@ -179,6 +191,36 @@ export class Cluster {
 
   get version(): string {
     return this.s.version;
+  }
+
+  get installationId(): string {
+    return this.s.installation?.installationId ?? INSTALLATION_ID;
+  }
+
+  /**
+   * The database whose content this cluster state is: the one the running nodes use. The API, the
+   * scheduler and the heartbeats of nodes on it work on this state; other databases are parked.
+   */
+  get liveDatabase(): string {
+    return this.live;
+  }
+
+  /** Every database the stand-in holds, the live one first. */
+  databases(): string[] {
+    return [this.live, ...this.parked.keys()];
+  }
+
+  /** A database's content: the live state, or a parked database as it is now. */
+  databaseState(name: string): ClusterState {
+    if (sameName(name, this.live)) return this.state();
+    return structuredClone(this.requireParked(name));
+  }
+
+  /** A database restored next to the live one (the DBA's restore): parked until a node starts on it. */
+  addDatabase(name: string, content: ClusterState): void {
+    if (this.databases().some((d) => sameName(d, name))) throw new RangeError(`There is already a database '${name}' in the stand-in.`);
+    this.parked.set(name, structuredClone(content));
+    this.changed();
   }
 
   get isInMaintenanceMode(): boolean {
@@ -265,7 +307,20 @@ export class Cluster {
   /** An in-place upgrade of Octopus (same database, new version): what the API and the nodes report from now on. */
   upgrade(version: string): void {
     this.s.version = version;
+    const scripts = (this.s.schemaVersions ??= []);
+    const id = Math.max(0, ...scripts.map((v) => v.id)) + 1;
+    scripts.push({
+      id,
+      scriptName: `Octopus.Core.UpgradeScripts.Script${String(id).padStart(4, "0")} - Upgrade to ${version}.sql`,
+      applied: this.iso(),
+    });
+    this.schemaNeeded = id;
     this.changed();
+  }
+
+  /** The highest SchemaVersions Id the running version needs: a database below it is an older schema. */
+  requiredSchemaVersion(): number {
+    return this.schemaNeeded;
   }
 
   /**
@@ -309,14 +364,28 @@ export class Cluster {
   }
 
   /**
-   * Start the node's service: it re-reads the folder paths from the DB and, like Octopus after a restart,
-   * cancels the tasks it was executing when it went down (§1.4).
+   * Start the node's service on `database` (the one its connection string names; default the one it last
+   * used): it registers in that database's OctopusServerNode, re-reads the folder paths from it and, like
+   * Octopus after a restart, cancels the tasks it was executing when it went down (§1.4). A node starting
+   * on a parked database while no running node uses the live one makes that database live (the move of a
+   * stopped cluster); with nodes still running on the live one it runs on the parked one alone (a split).
    */
-  startNode(nameOrId: string): void {
+  startNode(nameOrId: string, database?: string): void {
     const node = this.requireNode(nameOrId);
     if (node.running) return;
+    const target = database ?? node.database ?? this.live;
+    if (!sameName(target, this.live)) this.requireParked(target);
+    node.database = this.databases().find((d) => sameName(d, target))!;
+    if (!sameName(node.database, this.live) && !this.s.nodes.some((n) => n.running && this.onLive(n))) this.goLive(node.database);
     node.running = true;
     node.startingUntil = new Date(this.nowMs + this.startupMs).toISOString();
+    if (!this.onLive(node)) {
+      const parked = this.requireParked(node.database);
+      node.effectiveFolders = { ...parked.folders };
+      this.heartbeat(node);
+      this.changed();
+      return;
+    }
     node.effectiveFolders = { ...this.s.folders };
     node.lastSeen = this.iso();
     for (const t of this.s.tasks) {
@@ -325,6 +394,52 @@ export class Cluster {
       }
     }
     this.changed();
+  }
+
+  /** Whether the node's process uses the live database. */
+  onLive(node: SimNode): boolean {
+    return node.database === undefined || sameName(node.database, this.live);
+  }
+
+  /** Park the live content and load `name`'s: node rows, tasks, packages, folders, maintenance mode come from it. */
+  private goLive(name: string): void {
+    const next = this.requireParked(name);
+    this.parked.delete(name);
+    this.parked.set(this.live, this.state());
+    this.live = name;
+    const machineNodes = this.s.nodes;
+    const { nodes: rows, version: _version, ...content } = structuredClone(next);
+    Object.assign(this.s, content);
+    // Machines stay; what a node row holds comes from the new database (a node it lacks registers when it starts).
+    for (const n of machineNodes) {
+      const row = rows.find((r) => sameName(r.name, n.name));
+      if (row)
+        Object.assign(n, { id: row.id, maxConcurrentTasks: row.maxConcurrentTasks, isDraining: row.isDraining, lastSeen: row.lastSeen });
+    }
+    this.nextTaskNumber = Math.max(0, ...this.s.tasks.map((t) => Number(/-(\d+)$/.exec(t.id)?.[1] ?? 0))) + 1;
+    this.nextPackageNumber = this.s.packages.length + 1;
+  }
+
+  /** A running node's heartbeat: LastSeen of its row in the database its process uses (registering it there if new). */
+  private heartbeat(node: SimNode): void {
+    if (this.onLive(node)) {
+      node.lastSeen = this.iso();
+      return;
+    }
+    const parked = this.requireParked(node.database!);
+    let row = parked.nodes.find((r) => sameName(r.name, node.name));
+    if (!row) {
+      row = { ...structuredClone(node), isDraining: false, running: true };
+      parked.nodes.push(row);
+    }
+    row.lastSeen = this.iso();
+  }
+
+  private requireParked(name: string): ClusterState {
+    const key = [...this.parked.keys()].find((d) => sameName(d, name));
+    if (key === undefined)
+      throw new NotFoundError(`There is no database '${name}' in the stand-in (it holds ${this.databases().join(", ")}).`);
+    return this.parked.get(key)!;
   }
 
   /** `path`: the folders in the DB, cluster-wide. Running nodes keep what they read at start. */
@@ -407,7 +522,7 @@ export class Cluster {
     this.nowMs = target;
     if (ms > 0) {
       // Heartbeats: a revision bump without listeners, nothing else changed.
-      for (const node of this.s.nodes) if (node.running) node.lastSeen = this.iso();
+      for (const node of this.s.nodes) if (node.running) this.heartbeat(node);
       this.rev++;
     }
     this.schedule();
@@ -516,6 +631,7 @@ export class Cluster {
     const max = Math.max(0, ...snapshot.tasks.map((t) => Number(/-(\d+)$/.exec(t.id)?.[1] ?? 0)));
     c.nextTaskNumber = max + 1;
     c.nextPackageNumber = snapshot.packages.length + 1;
+    c.schemaNeeded = maxSchemaVersion(c.s);
     return c;
   }
 
@@ -573,7 +689,7 @@ export class Cluster {
     for (const task of this.s.tasks) {
       if (task.state !== "Queued") continue;
       const candidates = this.s.nodes.filter(
-        (n) => this.isReady(n.name) && !n.isDraining && this.runningTaskCount(n.name) < n.maxConcurrentTasks,
+        (n) => this.isReady(n.name) && this.onLive(n) && !n.isDraining && this.runningTaskCount(n.name) < n.maxConcurrentTasks,
       );
       if (candidates.length === 0) break;
       candidates.sort(
@@ -621,6 +737,29 @@ export class Cluster {
     appendFileSync(local, text);
     return [local];
   }
+}
+
+/** The highest SchemaVersions Id of a database (a state without the rows has its one derived row). */
+export function maxSchemaVersion(state: ClusterState): number {
+  return state.schemaVersions ? Math.max(0, ...state.schemaVersions.map((v) => v.id)) : 1;
+}
+
+/** Database handles compare case-insensitively, as SQL Server catalog names do. */
+function sameName(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * SchemaVersions of a database at `version`: the upgrade scripts DbUp applied, one row each, the last
+ * for the version's own upgrade. Script names follow Octopus's numbered pattern; the numbers are the
+ * stand-in's own (the real list is not public).
+ */
+export function upgradeScripts(version: string, applied: string): SimSchemaVersion[] {
+  return [
+    { id: 1, scriptName: "Octopus.Core.UpgradeScripts.Script0001 - Initial.sql", applied },
+    { id: 2, scriptName: "Octopus.Core.UpgradeScripts.Script0002 - Server tasks.sql", applied },
+    { id: 3, scriptName: `Octopus.Core.UpgradeScripts.Script0003 - Upgrade to ${version}.sql`, applied },
+  ];
 }
 
 /** Longest matching prefix wins; matching is case-insensitive as on Windows. */

@@ -114,6 +114,14 @@ async function answerMachines(
   }
   if (what === "services" && service !== undefined && (action === "stop" || action === "start") && method === "POST")
     return { status: 200, body: machines.control(host, service, action) };
+  // An instance's config file: GET …/config; POST …/database { connectionString?, masterKey? } (`database` on the machine).
+  if (what === "instances" && service !== undefined && action === "config" && method === "GET")
+    return { status: 200, body: machines.config(host, service) };
+  if (what === "instances" && service !== undefined && action === "database" && method === "POST") {
+    const text = (k: string): string | undefined => (typeof body[k] === "string" ? (body[k] as string) : undefined);
+    machines.configureDatabase(host, service, { connectionString: text("connectionString"), masterKey: text("masterKey") });
+    return { status: 200, body: { ok: true } };
+  }
   if (what === "faults" && method === "POST") {
     const faults: MachineFaults = {};
     for (const k of ["unreachable", "accessDenied", "shareUnreachable"] as const) if (typeof body[k] === "boolean") faults[k] = body[k];
@@ -161,6 +169,7 @@ const MACHINE_STATUS: Record<MachineError["code"], number> = {
   instanceExists: 409,
   notConfigured: 409,
   nodeNameTaken: 409,
+  masterKeyMismatch: 400,
 };
 
 function machineError(error: MachineError): Answer {

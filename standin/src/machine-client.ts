@@ -5,7 +5,15 @@
  */
 import { readFileSync } from "node:fs";
 import { CONTROL_ENV, MACHINE_ENV, type ControlInfo } from "./control-info.js";
-import type { InstallResult, InstalledService, CreatedInstance, MachineErrorCode, MachineFaults, MachineView } from "./machines.js";
+import type {
+  CreatedInstance,
+  InstallResult,
+  InstalledService,
+  InstanceConfig,
+  MachineErrorCode,
+  MachineFaults,
+  MachineView,
+} from "./machines.js";
 
 /** An error answer of the control API; machine errors carry the service manager's code and Win32 number. */
 export class ControlError extends Error {
@@ -78,6 +86,10 @@ export interface StandinMachines {
   installAndStart(host: string, instance: string): Promise<InstallResult>;
   /** PowerShell's Test-Path on that machine. */
   testPath(host: string, path: string): Promise<boolean>;
+  /** An installed instance's config file (its connection string and master key). */
+  config(host: string, instance: string): Promise<InstanceConfig>;
+  /** Save a connection string and/or master key in an instance's config; ControlError code masterKeyMismatch. */
+  configureDatabase(host: string, instance: string, change: InstanceConfig): Promise<void>;
 }
 
 /** The simulated machines, for a process started with the stand-in's environment. */
@@ -96,5 +108,9 @@ export function standinMachines(env: NodeJS.ProcessEnv = process.env, f: typeof 
     configureInstance: (h, i, change) => ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(i)}/configure`, change),
     installAndStart: (h, i) => ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(i)}/install`, {}),
     testPath: async (h, p) => (await ctl.post<{ exists: boolean }>(`machines/${host(h)}/test-path`, { path: p })).exists,
+    config: (h, instance) => ctl.get(`machines/${host(h)}/instances/${encodeURIComponent(instance)}/config`),
+    configureDatabase: async (h, instance, change) => {
+      await ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(instance)}/database`, change);
+    },
   };
 }

@@ -8,7 +8,8 @@
  * `pendingMs`), so a caller that does not poll sees the node still up. A machine can be unreachable
  * (RPC unavailable, Win32 1722) or deny access (Win32 5) to test how callers report it.
  */
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
 import { resolveThroughMap, type Cluster } from "./cluster.js";
 
 export interface InstallResult {
@@ -31,7 +32,33 @@ export interface InstalledService {
   state: ServiceState;
   /** The cluster node this instance runs, when it is the simulated node of this machine. */
   node?: string;
+  /**
+   * Set when the last start failed (the process exited while starting): 1067, "The process terminated
+   * unexpectedly", as `sc query` shows it in WIN32_EXIT_CODE. Cleared by the next successful start.
+   */
+  win32ExitCode?: number;
 }
+
+/** What an instance's own config file holds about its database (Octopus.Storage.*). */
+export interface InstanceConfig {
+  /** Octopus.Storage.ExternalDatabaseConnectionString: what `database --connectionString` last saved. */
+  connectionString?: string;
+  /** Octopus.Storage.MasterKey (the real one is DPAPI-protected on the machine). */
+  masterKey?: string;
+}
+
+/** How the machines reach the stand-in's databases (databases.ts); the stand-in supplies it. */
+export interface DatabaseDirectory {
+  /** What a node's process gets opening its connection string at start: the database, or the error it logs and stops on. */
+  open(connectionString: string): { database: string } | { failure: string };
+  /** The master key of the database a connection string reaches; undefined when the stand-in serves no such database. */
+  masterKey(connectionString: string): string | undefined;
+  /** A connection string fit for a log (no password). */
+  describe(connectionString: string): string;
+}
+
+/** Where a node's process logs, on its own disk (the real server logs to <Home>\Logs\OctopusServer.txt). */
+export const NODE_LOG = "C:\\Octopus\\Logs\\OctopusServer.txt";
 
 export interface MachineFaults {
   /** The machine's service manager cannot be reached (host down, firewall): Win32 1722. */
@@ -65,8 +92,6 @@ export interface CreatedInstance {
   webListenPrefixes?: string;
   commsListenPort?: number;
   webForceSSL?: boolean;
-  /** Set by the `database` command: the instance can reach the cluster's database. */
-  database?: { connectionString: string };
   /** service --install ran: the Windows service exists. */
   serviceInstalled?: boolean;
 }
@@ -88,7 +113,9 @@ export type MachineErrorCode =
   | "cannotAcceptControl"
   | "instanceExists"
   | "notConfigured"
-  | "nodeNameTaken";
+  | "nodeNameTaken"
+  /** Not the service manager's: `database --masterKey` with a key the database was not encrypted with. */
+  | "masterKeyMismatch";
 
 /** Win32 error numbers the service manager answers with (research §1.4). */
 const WIN32: Partial<Record<MachineErrorCode, number>> = {
@@ -127,6 +154,10 @@ export interface MachinesOptions {
   localMachine?: string;
   pendingMs?: number;
   spares?: SpareMachine[];
+  /** The databases the nodes' connection strings can reach; without it a node starts on the live database. */
+  databases?: DatabaseDirectory;
+  /** What every instance's config holds at first (the cluster's own database). */
+  initialConfig?: InstanceConfig;
 }
 
 interface Pending {
@@ -145,6 +176,11 @@ export class Machines {
   private readonly spares = new Map<string, { host: string; version: string | undefined }>();
   /** Instances made by create-instance, by lower-case host name. */
   private readonly created = new Map<string, CreatedInstance[]>();
+  /** Each instance's config file, by "host\ninstance" (lower case); absent: initialConfig. */
+  private readonly configs = new Map<string, InstanceConfig>();
+  private readonly startFailed = new Set<string>();
+  private readonly databases: DatabaseDirectory | undefined;
+  private readonly initialConfig: InstanceConfig;
   readonly localMachine: string;
 
   constructor(
@@ -157,6 +193,8 @@ export class Machines {
         throw new RangeError(`spare machine '${spare.host}' repeats a node or another spare machine.`);
       this.spares.set(spare.host.toLowerCase(), { host: spare.host, version: spare.version });
     }
+    this.databases = options.databases;
+    this.initialConfig = { ...options.initialConfig };
     for (const [host, list] of Object.entries(options.instances ?? {})) {
       const node = this.nodeName(host);
       if (!node) throw new RangeError(`instances names '${host}', which is not a node of the simulated cluster.`);
@@ -222,11 +260,16 @@ export class Machines {
   installAndStart(host: string, instance: string): InstallResult {
     const name = this.reachable(host);
     const config = this.configureInstance(name, instance, {});
-    if (!config.database)
+    // What the `database` command saved in this instance's config: Octopus opens it at start.
+    const db = this.config(name, instance);
+    if (db.connectionString === undefined || db.masterKey === undefined)
       throw new MachineError(
         "notConfigured",
-        `The instance ${config.instance} has no database configured: run database --instance ${config.instance} --connectionString=… first.`,
+        `The instance ${config.instance} has no database configured: run database --instance ${config.instance} --connectionString=… --masterKey=… first.`,
       );
+    const opened = this.databases?.open(db.connectionString);
+    if (opened && "failure" in opened)
+      throw new MachineError("notConfigured", `The instance ${config.instance} cannot open its database: ${opened.failure}`);
     this.configureInstance(name, instance, { serviceInstalled: true });
     const existing = this.cluster.nodes().find((n) => n.name.toLowerCase() === config.nodeName.toLowerCase());
     if (existing && existing.name.toLowerCase() !== name.toLowerCase())
@@ -308,6 +351,40 @@ export class Machines {
     return this.serviceOf(name, list[i]!, i === 0);
   }
 
+  /** An installed instance's config file (its database settings); unknown instances fail as serviceDoesNotExist would. */
+  config(host: string, instance: string): InstanceConfig {
+    const { name, list, i } = this.findInstance(host, instance);
+    return { ...(this.configs.get(serviceKey(name, list[i]!)) ?? this.baseConfig(name, list[i]!)) };
+  }
+
+  /**
+   * `database --connectionString [--masterKey]` run on the machine: saved in that instance's config file.
+   * A running node keeps the database it opened until it restarts. A master key that is not the one
+   * of the database the connection string reaches is refused (MachineError code masterKeyMismatch).
+   */
+  configureDatabase(host: string, instance: string, change: InstanceConfig): InstanceConfig {
+    const { name, list, i } = this.findInstance(host, instance, true);
+    const key = serviceKey(name, list[i]!);
+    const next = { ...(this.configs.get(key) ?? this.baseConfig(name, list[i]!)) };
+    if (change.connectionString !== undefined) next.connectionString = change.connectionString;
+    if (change.masterKey !== undefined) {
+      const expected = next.connectionString === undefined ? undefined : this.databases?.masterKey(next.connectionString);
+      if (expected !== undefined && expected !== change.masterKey)
+        throw new MachineError("masterKeyMismatch", "The master key given is not the one the database was encrypted with.");
+      next.masterKey = change.masterKey;
+    }
+    this.configs.set(key, next);
+    return { ...next };
+  }
+
+  private findInstance(host: string, instance: string, reachable = false): { name: string; list: string[]; i: number } {
+    const name = reachable ? this.reachable(host) : this.requireHost(host);
+    const list = this.instancesOf(name);
+    const i = list.findIndex((x) => x.toLowerCase() === instance.toLowerCase());
+    if (i < 0) throw new MachineError("serviceDoesNotExist", `Instance ${instance} is not installed on ${name}.`);
+    return { name, list, i };
+  }
+
   /** Stop the clocks of pending services (the stand-in is closing). */
   close(): void {
     for (const p of this.pending.values()) clearTimeout(p.timer);
@@ -315,10 +392,44 @@ export class Machines {
   }
 
   private settle(host: string, instance: string, isNode: boolean, to: "STOPPED" | "RUNNING"): void {
-    this.pending.delete(serviceKey(host, instance));
-    if (!isNode) this.otherState.set(serviceKey(host, instance), to);
+    const key = serviceKey(host, instance);
+    this.pending.delete(key);
+    if (!isNode) this.otherState.set(key, to);
     else if (to === "STOPPED") this.cluster.stopNode(host);
-    else this.cluster.startNode(host);
+    else this.startNode(host, instance);
+  }
+
+  /**
+   * A node's process starting: it opens the database its own config names; when it cannot, it logs why
+   * on its own disk and exits, and the service is STOPPED again (as a real node that cannot reach its database).
+   */
+  private startNode(host: string, instance: string): void {
+    const key = serviceKey(host, instance);
+    const connectionString = (this.configs.get(key) ?? this.baseConfig(host, instance)).connectionString;
+    if (!this.databases || connectionString === undefined) {
+      this.startFailed.delete(key);
+      this.cluster.startNode(host);
+      return;
+    }
+    const opened = this.databases.open(connectionString);
+    if ("failure" in opened) {
+      this.startFailed.add(key);
+      this.nodeLog(
+        host,
+        `FATAL  Unable to connect to the Octopus database (${this.databases.describe(connectionString)}): ${opened.failure}`,
+      );
+      return;
+    }
+    this.startFailed.delete(key);
+    this.cluster.startNode(host, opened.database);
+  }
+
+  /** A line in the node's own server log (never a password: callers describe connection strings). */
+  private nodeLog(host: string, line: string): void {
+    const local = this.cluster.resolvePath(host, NODE_LOG);
+    if (local === null) return;
+    mkdirSync(path.dirname(local), { recursive: true });
+    appendFileSync(local, `${new Date(this.cluster.now()).toISOString()}  ${line}\n`);
   }
 
   private serviceOf(host: string, instance: string, isNode: boolean): InstalledService {
@@ -326,7 +437,14 @@ export class Machines {
     const pending = this.pending.get(key);
     const settled = isNode ? (this.cluster.node(host).running ? "RUNNING" : "STOPPED") : (this.otherState.get(key) ?? "RUNNING");
     const state: ServiceState = pending ? (pending.to === "STOPPED" ? "STOP_PENDING" : "START_PENDING") : settled;
-    return { service: serviceNameFor(instance), instance, state, ...(isNode ? { node: host } : {}) };
+    const failed = !pending && settled === "STOPPED" && this.startFailed.has(key);
+    return {
+      service: serviceNameFor(instance),
+      instance,
+      state,
+      ...(isNode ? { node: host } : {}),
+      ...(failed ? { win32ExitCode: 1067 } : {}),
+    };
   }
 
   private reachable(host: string): string {
@@ -341,6 +459,12 @@ export class Machines {
     const made = (this.created.get(host.toLowerCase()) ?? []).map((c) => c.instance);
     if (!this.isNode(host)) return made;
     return this.instances.get(host.toLowerCase()) ?? (made.length > 0 ? made : [DEFAULT_INSTANCE]);
+  }
+
+  /** A config nobody wrote: the cluster's own database for installed nodes; nothing for an instance create-instance just made. */
+  private baseConfig(host: string, instance: string): InstanceConfig {
+    const made = (this.created.get(host.toLowerCase()) ?? []).some((c) => c.instance.toLowerCase() === instance.toLowerCase());
+    return made ? {} : this.initialConfig;
   }
 
   /** Instances whose Windows service exists: a spare machine has none until service --install makes it a node. */

@@ -32,6 +32,12 @@ export interface SimNode {
    * Matching is case-insensitive on the prefix (Windows).
    */
   pathMap: { prefix: string; local: string }[];
+  /**
+   * The stand-in database (its handle, see databases.ts) this node's process connected to when it last
+   * started: what its own connection string named then. Machine-level, like running; undefined = the one
+   * the cluster started on.
+   */
+  database?: string;
 }
 
 export interface SimFolders {
@@ -78,4 +84,21 @@ export interface ClusterState {
   nodes: SimNode[];
   tasks: SimTask[];
   packages: SimPackage[];
+  /** The SchemaVersions rows (upgrade scripts applied to this database); absent: one row for `version`. */
+  schemaVersions?: SimSchemaVersion[];
+  /** Which installation this database belongs to (a restore keeps it; another installation has its own). */
+  installation?: SimInstallation;
+}
+
+export interface SimSchemaVersion {
+  id: number;
+  scriptName: string;
+  applied: string;
+}
+
+export interface SimInstallation {
+  /** The API root document's InstallationId. Where Octopus stores it in SQL is UNKNOWN (research-database §5). */
+  installationId: string;
+  /** OctopusServerInstallationHistory.Installed of every row. */
+  installedAt: string;
 }

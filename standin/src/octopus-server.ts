@@ -1,5 +1,5 @@
 /**
- * The stand-in's Octopus.Server.exe: `path`, `show-configuration` and `service`, with the options
+ * The stand-in's Octopus.Server.exe: `path`, `show-configuration`, `service` and `database`, with the options
  * reference/octopus.md §3 documents, acting on the running stand-in through its control API.
  *
  * It runs on one simulated machine: $OCTOHA_STANDIN_MACHINE, else the control file's localMachine (the
@@ -7,6 +7,7 @@
  * `--instance` must name one of them (case-insensitive); without it, the default instance OctopusServer,
  * else the only one. `service` acts on that machine only. `path` and `show-configuration` read and write
  * the cluster-wide settings in the shared database, so they work from any machine of the cluster.
+ * `database --connectionString` writes this machine's instance's own config file: each node keeps its own copy.
  * Where the stand-in is: the control file named by $OCTOHA_STANDIN_CONTROL (written by startStandin
  * into its data dir as standin-control.json).
  * Exit codes: 0 done; 1 a controlled failure (message on stderr); 42 access denied (the real tool's
@@ -88,7 +89,7 @@ export function parseOptions(argv: string[], valueOptions: string[], flagOptions
   return { values, flags };
 }
 
-const SIMULATED = ["path", "show-configuration", "service", "version", "create-instance", "configure"];
+const SIMULATED = ["path", "show-configuration", "service", "database", "version", "create-instance", "configure"];
 
 export interface ExeEnvironment {
   env: NodeJS.ProcessEnv;
@@ -117,6 +118,8 @@ export async function runOctopusServer(argv: string[], environment: ExeEnvironme
         return await createInstanceCommand(rest, exe);
       case "configure":
         return await configureCommand(rest, exe);
+      case "database":
+        return await databaseCommand(rest, exe);
       case undefined:
       case "help":
         return { exitCode: 0, stdout: `Usage: octopus-server <${SIMULATED.join("|")}> [options]\n`, stderr: "" };
@@ -216,7 +219,8 @@ async function showConfiguration(argv: string[], exe: Exe): Promise<ExeResult> {
   const { state } = await exe.ctl.get<{ state: ClusterState }>("state");
   const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
   const node = nodeOf(state, machine, instance);
-  const flat = configurationValues(state, node);
+  const { connectionString } = await exe.machines.config(machine.host, instance);
+  const flat = configurationValues(state, node, connectionString);
   let body: string;
   if (format === "json") body = JSON.stringify(flat, null, 2);
   else if (format === "json-hierarchical") body = JSON.stringify(hierarchical(flat), null, 2);
@@ -244,10 +248,19 @@ export const HOME = "C:\\Octopus";
  * A folder nobody set is not printed (what the real tool prints then is not documented): a reader
  * derives it from Octopus.Home, ClusterShared being Home and the other kinds its children.
  */
-export function configurationValues(state: ClusterState, node: SimNode): Record<string, string | number | boolean> {
+export function configurationValues(
+  state: ClusterState,
+  node: SimNode,
+  connectionString?: string,
+): Record<string, string | number | boolean> {
   const has = (min: string) => compareVersions(state.version, min) >= 0;
   const out: Record<string, string | number | boolean> = {
     "Octopus.Home": HOME,
+    // The node's own config file's value, printed as stored, password and all: VERIFIED (Octopus's upgrade
+    // script reads it from --format=JSON under this key; OctopusDSC's sample json-hierarchical output
+    // shows Storage.ExternalDatabaseConnectionString with its Password=). The master key is not printed:
+    // whether show-configuration shows Octopus.Storage.MasterKey is UNKNOWN.
+    ...(connectionString !== undefined ? { "Octopus.Storage.ExternalDatabaseConnectionString": connectionString } : {}),
     "Octopus.Server.NodeName": node.name,
     "Octopus.Server.TaskCap": node.maxConcurrentTasks,
     "Octopus.Server.MaintenanceMode": node.isDraining,
@@ -406,6 +419,52 @@ async function serviceCommand(argv: string[], exe: Exe): Promise<ExeResult> {
   } catch (error) {
     throw serviceFailure(error, machine.host);
   }
+  return { exitCode: 0, stdout: `${lines.join("\n")}\n`, stderr: "" };
+}
+
+/**
+ * `database --connectionString=VALUE [--masterKey=KEY]` (research-database §4.1): saved in this machine's
+ * instance's config file; the running node keeps its database until restarted. --create, --upgrade,
+ * --delete and --grant are not simulated (octoha never changes a database). The output lines are
+ * INFERRED (the real tool's wording is not documented); it never echoes the value.
+ */
+async function databaseCommand(argv: string[], exe: Exe): Promise<ExeResult> {
+  const parsed = parseOptions(
+    argv,
+    [...COMMON_VALUE_OPTIONS, "connectionString", "masterKey", "grant"],
+    ["create", "upgrade", "delete", "skipLicenseCheck", "skipDatabaseCompatibilityCheck"],
+  );
+  for (const unsupported of ["create", "upgrade", "delete"])
+    if (parsed.flags.has(unsupported)) throw new UsageError(`database --${unsupported} is not simulated by the octoha stand-in.`);
+  if (parsed.values.has("grant")) throw new UsageError("database --grant is not simulated by the octoha stand-in.");
+  const connectionString = parsed.values.get("connectionString");
+  const masterKey = parsed.values.get("masterKey");
+  if (connectionString === undefined && masterKey === undefined)
+    throw new UsageError("database needs --connectionString and/or --masterKey (the octoha stand-in simulates only those).");
+  for (const [option, value] of [
+    ["connectionString", connectionString],
+    ["masterKey", masterKey],
+  ] as const)
+    if (value !== undefined && value.trim() === "") throw new UsageError(`The value for --${option} cannot be empty.`);
+  const { state } = await exe.ctl.get<{ state: ClusterState }>("state");
+  const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
+  nodeOf(state, machine, instance);
+  try {
+    await exe.machines.configureDatabase(machine.host, instance, { connectionString, masterKey });
+  } catch (error) {
+    if (error instanceof ControlError && error.code === "masterKeyMismatch")
+      // Wording INFERRED: the real tool's refusal of a master key that does not decrypt the database is not documented.
+      throw new ExitError(
+        `The master key given does not match the one the database was encrypted with: nothing was saved for instance ${instance}. Use the cluster's master key (Octopus Manager: View master key on an existing node).`,
+        1,
+      );
+    throw serviceFailure(error, machine.host);
+  }
+  const lines = [
+    ...(connectionString !== undefined ? [`Database connection string saved for instance ${instance}.`] : []),
+    ...(masterKey !== undefined ? [`Master key saved for instance ${instance}.`] : []),
+    "These changes require a restart of the Octopus Server.",
+  ];
   return { exitCode: 0, stdout: `${lines.join("\n")}\n`, stderr: "" };
 }
 

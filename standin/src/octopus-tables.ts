@@ -144,8 +144,13 @@ export function octopusRows(state: ClusterState): Map<string, Iterable<Row>> {
     "NuGetPackage",
     state.packages.map((p) => ({ Id: p.id, PackageId: p.packageId, Version: p.version, SpaceId: p.spaceId, JSON: "{}" })),
   );
-  const installed = state.nodes[0]?.lastSeen ?? "2020-01-01T00:00:00.000Z";
-  rows.set("SchemaVersions", [{ Id: 1, ScriptName: `Octopus.Core.UpgradeScripts.Script${state.version}.sql`, Applied: installed }]);
+  const installed = state.installation?.installedAt ?? state.nodes[0]?.lastSeen ?? "2020-01-01T00:00:00.000Z";
+  rows.set(
+    "SchemaVersions",
+    state.schemaVersions?.map((v) => ({ Id: v.id, ScriptName: v.scriptName, Applied: v.applied })) ?? [
+      { Id: 1, ScriptName: `Octopus.Core.UpgradeScripts.Script${state.version}.sql`, Applied: installed },
+    ],
+  );
   rows.set(
     "OctopusServerInstallationHistory",
     state.nodes.map((n, i) => ({

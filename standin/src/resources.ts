@@ -13,7 +13,7 @@ export function rootDocument(cluster: Cluster): Record<string, unknown> {
     Application: "Octopus Deploy",
     Version: cluster.version,
     ApiVersion: "3.0.0",
-    InstallationId: "6b3f1a52-7c1e-4d2b-9a55-0c2d5e8f9a10",
+    InstallationId: cluster.installationId,
     IsEarlyAccessProgram: false,
     HasLongTermSupport: false,
     Links: {

@@ -13,7 +13,16 @@ import { fileURLToPath } from "node:url";
 import { Cluster, type ClusterOptions } from "./cluster.js";
 import { CONTROL_ENV, CONTROL_FILE, MACHINE_ENV, type ControlInfo } from "./control-info.js";
 import { startStandinHttp, type StandinHttp } from "./http.js";
-import { Machines, type SpareMachine } from "./machines.js";
+import { Machines, type DatabaseDirectory, type SpareMachine } from "./machines.js";
+import { maxSchemaVersion, PRIMARY_DATABASE } from "./cluster.js";
+import {
+  describeConnectionString,
+  openConnectionString,
+  RESTORE_VARIANTS,
+  restoredContent,
+  type RestoreVariant,
+  type ServedDatabase,
+} from "./databases.js";
 
 export { CONTROL_ENV, CONTROL_FILE, MACHINE_ENV, type ControlInfo } from "./control-info.js";
 import type { ClusterState, SchemaVariant, SimFolders } from "./model.js";
@@ -56,6 +65,31 @@ export interface StandinOptions {
   spareMachines?: SpareMachine[];
   /** How long a service stays STOP_PENDING / START_PENDING after a stop or start request (wall ms, default 300). */
   servicePendingMs?: number;
+  /** The cluster's master key (base64); default a random one. `database --masterKey` must match the database's. */
+  masterKey?: string;
+}
+
+export interface RestoreOptions {
+  /** The stand-in's handle of the new database, also its catalog (Database=) unless `catalog` is given. */
+  name: string;
+  variant?: RestoreVariant | string;
+  catalog?: string;
+  /** How highly available the new server claims to be (default availability-group: the DBA's HA instance). */
+  databaseHa?: DatabaseHaConfiguration | string;
+  /** Append MultiSubnetFailover=True to its connection string, as Octopus's AG documentation writes it. */
+  multiSubnetFailover?: boolean;
+  /** Restore from this database (default the live one: what the nodes use now). */
+  from?: string;
+}
+
+/** A database the stand-in serves, as tests and `octoha standin` see it. */
+export interface StandinDatabase {
+  name: string;
+  catalog: string;
+  connectionString: string;
+  databaseHa: DatabaseHaConfiguration;
+  /** The database the cluster state (API, scheduler) is: the one the running nodes use. */
+  live: boolean;
 }
 
 export interface RunningStandin {
@@ -91,11 +125,22 @@ export interface RunningStandin {
   sqlFaults?: () => TdsFaults;
   /** Messages the TDS endpoint has received (a query held by a latency fault is counted on arrival). */
   sqlRequestsReceived?: () => number;
+  /** The cluster's master key (what `database --masterKey` must give for its databases). */
+  masterKey: string;
+  /** Every database the stand-in serves, the cluster's own first. */
+  databases(): StandinDatabase[];
+  /**
+   * The DBA's restore of the live database (or `from`) onto another SQL Server, taken now: served by
+   * its own TDS listener on its own port. Needs the SQL endpoint (sql not false).
+   */
+  restoreDatabase(options: RestoreOptions): Promise<StandinDatabase>;
   close(): Promise<void>;
 }
 
 interface SqlEndpoint {
   connectionString: string;
+  port: number;
+  password: string;
   setFaults(f: TdsFaults): void;
   faults(): TdsFaults;
   received(): number;
@@ -126,13 +171,51 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   const apiKey = options.apiKey ?? `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
   const userApiKey = `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
   const controlToken = randomBytes(24).toString("hex");
+  const masterKey = options.masterKey ?? randomBytes(16).toString("base64");
+  const sql = options.sql !== false ? await startSqlEndpoint(cluster, PRIMARY_DATABASE, "Octopus", databaseHa) : undefined;
+  const endpoints: SqlEndpoint[] = sql ? [sql] : [];
+  // Without SQL the cluster's database still has a connection string: one that no listener answers (port 0).
+  const noSqlPassword = `Sa-${randomBytes(12).toString("hex")}`;
+  const served: ServedDatabase[] = [
+    {
+      name: PRIMARY_DATABASE,
+      catalog: "Octopus",
+      host: "127.0.0.1",
+      port: sql?.port ?? 0,
+      user: SQL_LOGIN,
+      password: sql?.password ?? noSqlPassword,
+      connectionString: sql?.connectionString ?? connectionStringFor(0, "Octopus", noSqlPassword),
+      masterKey,
+      databaseHa,
+    },
+  ];
+  const directory: DatabaseDirectory = {
+    open(connectionString) {
+      const opened = openConnectionString(served, connectionString);
+      if ("failure" in opened) return opened;
+      const db = opened.database;
+      // INFERRED: a node refuses a database whose schema is older than its version needs (it would need
+      // `database --upgrade`); a stand-in never upgrades a database on its own.
+      if (maxSchemaVersion(cluster.databaseState(db.name)) < cluster.requiredSchemaVersion())
+        return {
+          failure: `The database schema is older than Octopus Server ${cluster.version} needs (SchemaVersions is missing upgrade scripts): upgrade the database (Octopus.Server.exe database --upgrade) or point the node at the right database.`,
+        };
+      return { database: db.name };
+    },
+    masterKey: (connectionString) => {
+      const opened = openConnectionString(served, connectionString);
+      return "failure" in opened ? undefined : opened.database.masterKey;
+    },
+    describe: describeConnectionString,
+  };
   const machines = new Machines(cluster, {
     instances: options.instances,
     localMachine: options.localMachine,
     pendingMs: options.servicePendingMs,
     spares: options.spareMachines,
+    databases: directory,
+    initialConfig: { connectionString: served[0]!.connectionString, masterKey },
   });
-  let sql: SqlEndpoint | undefined;
   const http = await startStandinHttp({
     machines,
     cluster,
@@ -143,7 +226,40 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     controlExtensions: { "sql-faults": (body) => sql?.setFaults(body) },
     spareHosts: (options.spareMachines ?? []).map((m) => m.host),
   });
-  if (options.sql !== false) sql = await startSqlEndpoint(cluster, databaseHa);
+  const describe = (d: ServedDatabase): StandinDatabase => ({
+    name: d.name,
+    catalog: d.catalog,
+    connectionString: d.connectionString,
+    databaseHa: d.databaseHa,
+    live: d.name.toLowerCase() === cluster.liveDatabase.toLowerCase(),
+  });
+  const restoreDatabase = async (o: RestoreOptions): Promise<StandinDatabase> => {
+    if (!sql) throw new Error("restoreDatabase needs the stand-in's SQL endpoint: start it without sql: false.");
+    const variant = RESTORE_VARIANTS.find((v) => v === (o.variant ?? "faithful"));
+    if (!variant) throw new RangeError(`variant is "${o.variant}"; use one of: ${RESTORE_VARIANTS.join(", ")}`);
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,127}$/.test(o.name)) throw new RangeError(`name '${o.name}' is not a plain database name.`);
+    const catalog = o.catalog ?? o.name;
+    const ha = parseDatabaseHaConfiguration(o.databaseHa ?? "availability-group", "databaseHa");
+    const content = restoredContent(cluster.databaseState(o.from ?? cluster.liveDatabase), variant, new Date(cluster.now()).toISOString());
+    cluster.addDatabase(o.name, content);
+    const endpoint = await startSqlEndpoint(cluster, o.name, catalog, ha);
+    endpoints.push(endpoint);
+    const connectionString = endpoint.connectionString + (o.multiSubnetFailover ? ";MultiSubnetFailover=True" : "");
+    const db: ServedDatabase = {
+      name: o.name,
+      catalog,
+      host: "127.0.0.1",
+      port: endpoint.port,
+      user: SQL_LOGIN,
+      password: endpoint.password,
+      connectionString,
+      // A restore is the same installation's data, encrypted with the same master key; another installation's is not.
+      masterKey: variant === "other-installation" ? randomBytes(16).toString("base64") : masterKey,
+      databaseHa: ha,
+    };
+    served.push(db);
+    return describe(db);
+  };
   const stopClock = options.clock === "manual" ? () => undefined : cluster.startRealTimeDriver();
 
   const controlFile = path.join(dataDir, CONTROL_FILE);
@@ -202,10 +318,13 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     setSqlFaults: sql ? (f) => sql?.setFaults(f) : undefined,
     sqlFaults: sql ? () => sql?.faults() ?? {} : undefined,
     sqlRequestsReceived: sql ? () => sql?.received() ?? 0 : undefined,
+    masterKey,
+    databases: () => served.map(describe),
+    restoreDatabase,
     async close() {
       stopClock();
       machines.close();
-      await sql?.close();
+      for (const e of endpoints) await e.close();
       await http.close();
       if (options.snapshot) writeFileSync(snapshotFile, JSON.stringify(cluster.state(), null, 2));
     },
@@ -223,19 +342,35 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The cluster seen over TDS: the real mssql driver connects here and reads the simulated Octopus tables. */
-async function startSqlEndpoint(cluster: Cluster, databaseHa: DatabaseHaConfiguration): Promise<SqlEndpoint | undefined> {
+const SQL_LOGIN = "octoha_reader";
+
+function connectionStringFor(port: number, catalog: string, password: string): string {
+  return `Server=127.0.0.1,${port};Database=${catalog};User Id=${SQL_LOGIN};Password=${password};Encrypt=true;TrustServerCertificate=true`;
+}
+
+/**
+ * One stand-in database seen over TDS: the real mssql driver connects here and reads its Octopus tables
+ * (the live cluster state when it is the live database, else its parked content).
+ */
+async function startSqlEndpoint(
+  cluster: Cluster,
+  name: string,
+  catalog: string,
+  databaseHa: DatabaseHaConfiguration,
+): Promise<SqlEndpoint> {
   const password = `Sa-${randomBytes(12).toString("hex")}`;
   const server = await startTdsServer({
     host: "127.0.0.1",
     port: 0,
-    user: "octoha_reader",
+    user: SQL_LOGIN,
     password,
-    database: "Octopus",
-    handler: createSqlEngine(cluster, { databaseHa }),
+    database: catalog,
+    handler: createSqlEngine({ state: () => cluster.databaseState(name), revision: () => cluster.revision() }, { databaseHa }),
   });
   return {
     connectionString: server.connectionString,
+    port: server.port,
+    password,
     setFaults: (f) => server.setFaults(f),
     faults: () => server.faults(),
     received: () => server.received(),

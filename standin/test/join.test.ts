@@ -27,6 +27,7 @@ async function standin(options: Partial<StandinOptions> = {}): Promise<TestStand
     folders: FOLDERS,
     seedTasks: 2,
     spareMachines: [{ host: "OCTO3" }],
+    sql: true,
     ...options,
   });
   open.push(s);
@@ -48,6 +49,9 @@ async function exe(
 }
 
 const spareExe = (s: TestStandin) => s.spareMachines[0]!.serverExe;
+/** The look-alike's `database` command on the spare machine, with the cluster's connection string and master key. */
+const database = (s: TestStandin, masterKey = s.masterKey) =>
+  exe(spareExe(s), ["database", "--instance", "OctopusServer", `--connectionString=${s.sqlConnectionString!}`, `--masterKey=${masterKey}`]);
 
 describe("a spare machine joins the cluster through the Octopus.Server look-alike", () => {
   it("has Octopus installed at its own version and no instance until create-instance", async () => {
@@ -96,8 +100,10 @@ describe("a spare machine joins the cluster through the Octopus.Server look-alik
     const early = await exe(x, ["service", "--instance", "OctopusServer", "--install", "--reconfigure", "--start"]);
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/no database configured/);
+    // The master key must be the cluster's (the look-alike's database check).
+    expect((await database(s, "AAAAAAAAAAAAAAAAAAAAAA==")).code).toBe(1);
     expect(s.cluster.nodes().map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
-    s.machines.configureInstance("OCTO3", "OctopusServer", { database: { connectionString: "Server=sql;Database=Octopus" } });
+    expect((await database(s)).code).toBe(0);
     const started = await exe(x, ["service", "--instance", "OctopusServer", "--install", "--reconfigure", "--start"]);
     expect(started).toMatchObject({ code: 0 });
     expect(started.stdout).toMatch(/Registered server node OCTO3/);
@@ -139,7 +145,7 @@ describe("a spare machine joins the cluster through the Octopus.Server look-alik
       "--serverNodeName",
       "octo2",
     ]);
-    s.machines.configureInstance("OCTO3", "OctopusServer", { database: { connectionString: "Server=sql" } });
+    expect((await database(s)).code).toBe(0);
     const r = await exe(x, ["service", "--instance", "OctopusServer", "--install", "--reconfigure", "--start"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/A node named OCTO2 already exists/);
@@ -160,7 +166,7 @@ describe("a spare machine joins the cluster through the Octopus.Server look-alik
     // The same fault on the joined node: it cannot read a log another node wrote.
     const x = spareExe(s);
     await exe(x, ["create-instance", "--instance", "OctopusServer", "--config", "C:\\Octopus\\OctopusServer.config"]);
-    s.machines.configureInstance("OCTO3", "OctopusServer", { database: { connectionString: "Server=sql" } });
+    expect((await database(s)).code).toBe(0);
     expect((await exe(x, ["service", "--instance", "OctopusServer", "--install", "--reconfigure", "--start"])).code).toBe(0);
     const task = s.cluster.tasks().find((t) => t.serverNode === "OCTO1")!;
     const raw = await fetch(`${s.spareMachines[0]!.url}/api/tasks/${task.id}/raw`, { headers: { "X-Octopus-ApiKey": s.apiKey } });

@@ -57,6 +57,7 @@ async function joinCase(o: { spare?: Partial<SpareMachine>; editPlan?: (p: PlanI
     startupMs: 500,
     folders,
     spareMachines: [{ host: "OCTO3", ...o.spare }],
+    masterKey: MASTER_KEY,
   });
   const lookalikes = writeNodeControlLookalikes(path.join(root, "lookalikes"), standin);
   const stateDir = path.join(root, "plan", "state");
