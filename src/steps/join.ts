@@ -119,6 +119,8 @@ export interface CommandResult {
 interface CommandCheckpoint {
   started: true;
   command: string;
+  /** create-instance found the instance there before this run made it. */
+  preexisting?: true;
 }
 
 const argsOf = (c: JoinCommand): ShellArg[] => c.argv.slice(1).map((a) => (typeof a === "string" ? a : { secret: a.env }));
@@ -150,14 +152,25 @@ function commandStep(
       };
     },
     async apply(ctx: StepContext, last: CommandCheckpoint | CommandResult | undefined) {
-      const resumed = last !== undefined;
+      // Only this run's own earlier attempt may have made the instance; one that was there before is not ours.
+      const ranBefore = last !== undefined && "started" in last && last.preexisting !== true;
       await ctx.checkpoint({ started: true, command: shown } satisfies CommandCheckpoint);
       ctx.emit({ level: "info", message: `${deps.node}: ${shown}` });
       const r = await deps.shell.server(args);
       const output = tail(`${r.stdout}\n${r.stderr}`);
+      const exists = r.exitCode !== 0 && id === "join-create-instance" && /already exists/i.test(output);
       // create-instance refuses an instance that exists: after a kill between running it and journaling it, it ran [I].
-      if (r.exitCode !== 0 && resumed && id === "join-create-instance" && /already exists/i.test(output))
-        return { step: id, command: shown, exitCode: r.exitCode, output, alreadyDone: true };
+      if (exists && ranBefore) return { step: id, command: shown, exitCode: r.exitCode, output, alreadyDone: true };
+      if (exists) {
+        await ctx.checkpoint({ started: true, command: shown, preexisting: true } satisfies CommandCheckpoint);
+        throw new OctohaError(`Node ${deps.node} already has an instance ${deps.instance}, not made by this run`, {
+          code: "JOIN_INSTANCE_EXISTS",
+          exitCode: ExitCode.Resumable,
+          node: deps.node,
+          step: id,
+          hint: `It said:\n${output}\nRemove it on ${deps.node} if it is a failed earlier attempt (service --uninstall, delete-instance), or name another instance in the plan (octopus.instance); then run \`octoha resume\`.`,
+        });
+      }
       if (r.exitCode !== 0)
         throw new OctohaError(`Node ${deps.node}: ${command.step} exited with code ${r.exitCode}`, {
           code: "JOIN_COMMAND_FAILED",
