@@ -130,8 +130,10 @@ export class Cluster {
   /** The highest upgrade script the running binaries need (the version's schema). */
   private schemaNeeded: number;
   readonly dataDir: string;
+  private readonly options: ClusterOptions;
 
   constructor(options: ClusterOptions) {
+    this.options = options;
     this.dataDir = path.resolve(options.dataDir);
     this.nowMs = options.startTime ?? EPOCH;
     this.random = xorshift(options.seed ?? 42);
@@ -394,6 +396,37 @@ export class Cluster {
       }
     }
     this.changed();
+  }
+
+  /**
+   * Run `fn` against the database a node's process uses: this cluster, or, for a node on a parked database
+   * (a split cluster), a cluster over that database's content with the machines as they are. What `fn`
+   * changes there (drain, task cap, maintenance mode, queued tasks) is written back to that database.
+   */
+  withDatabaseOf<T>(nodeName: string, fn: (view: Cluster) => T): T {
+    const node = this.requireNode(nodeName);
+    if (this.onLive(node)) return fn(this);
+    const name = this.databases().find((d) => sameName(d, node.database!))!;
+    const parked = this.requireParked(name);
+    const machines = new Map(this.s.nodes.map((n) => [n.name.toLowerCase(), n]));
+    const nodes = parked.nodes.map((row) => {
+      const m = machines.get(row.name.toLowerCase());
+      if (!m) return { ...row, running: false };
+      const { running, startingUntil, effectiveFolders, pathMap } = m;
+      return { ...row, running, startingUntil, effectiveFolders, pathMap, database: m.database ?? this.live };
+    });
+    const view = Cluster.fromSnapshot(this.options, { ...structuredClone(parked), nodes: structuredClone(nodes) });
+    view.nowMs = this.nowMs;
+    view.live = name;
+    const before = view.rev;
+    try {
+      return fn(view);
+    } finally {
+      if (view.rev !== before) {
+        this.parked.set(name, view.state());
+        this.changed();
+      }
+    }
   }
 
   /** Whether the node's process uses the live database. */

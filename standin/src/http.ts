@@ -136,7 +136,13 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
         return send(res, HttpError(503, `Octopus Server node ${node.name} is starting up; try again in a moment.`));
       res.setHeader("Octopus-Node", node.name);
       const body = req.method === "PUT" || req.method === "POST" ? await readJson(req) : {};
-      send(res, answerApi(options, req.method ?? "GET", req.headers, url, node, body));
+      // Each node answers from the database its own process uses (they differ in a split cluster).
+      send(
+        res,
+        cluster.withDatabaseOf(node.name, (view) =>
+          answerApi({ ...options, cluster: view }, req.method ?? "GET", req.headers, url, view.node(node.name), body),
+        ),
+      );
     })().catch((error: unknown) => {
       if (!res.headersSent) send(res, HttpError(500, error instanceof Error ? error.message : String(error)));
     });

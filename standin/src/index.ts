@@ -3,15 +3,18 @@
  * look-alike, SQL Server over TDS backed by sql.js) for octoha's tests, its demo and rehearsals.
  */
 export { startStandin, octopusServerBinPath, CONTROL_ENV, CONTROL_FILE, MACHINE_ENV } from "./standin.js";
-export type { ControlInfo, RunningStandin, StandinOptions } from "./standin.js";
+export type { ControlInfo, RestoreOptions, RunningStandin, StandinDatabase, StandinOptions } from "./standin.js";
+export { describeConnectionString, parseConnectionString, RESTORE_VARIANTS } from "./databases.js";
+export type { RestoreVariant } from "./databases.js";
 export { Cluster, DEFAULT_VERSION, MaintenanceModeError, NotFoundError, TaskLogMissingError } from "./cluster.js";
 export type { ClusterOptions, QueueTaskInput, SeedOptions, SeedResult } from "./cluster.js";
 export type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
 export type { ExecutableFaults, ListenerFaults, StandinHttp } from "./http.js";
-export { DEFAULT_INSTANCE, DEFAULT_PENDING_MS, MachineError, Machines, serviceNameFor } from "./machines.js";
+export { DEFAULT_INSTANCE, DEFAULT_PENDING_MS, MachineError, Machines, NODE_LOG, serviceNameFor } from "./machines.js";
 export type {
-  InstalledService,
   CreatedInstance,
+  InstalledService,
+  InstanceConfig,
   MachineErrorCode,
   MachineFaults,
   MachineView,

@@ -82,7 +82,9 @@ export function octopusTables(variant: SchemaVariant): TableDef[] {
     name: "OctopusServerInstallationHistory",
     columns: [nv("Id", 50), dto("Installed"), nv("JSON", MAX), nv("Node", 200), nv("Version", 200)],
   };
-  return [serverTask, node, nuget, schemaVersions, installs];
+  // KeyAllocation(CollectionName nvarchar(50), Allocated int): the Id counters (reference §1.1, VERIFIED for 2018).
+  const keyAllocation: TableDef = { name: "KeyAllocation", columns: [nv("CollectionName", 50), int("Allocated")] };
+  return [serverTask, node, nuget, schemaVersions, installs, keyAllocation];
 }
 
 export type Row = Record<string, unknown>;
@@ -161,5 +163,8 @@ export function octopusRows(state: ClusterState): Map<string, Iterable<Row>> {
       Version: state.version,
     })),
   );
+  // The ServerTasks counter: the highest task number allocated (a restore taken earlier has a lower one).
+  const allocated = Math.max(0, ...state.tasks.map((t) => Number(/-(\d+)$/.exec(t.id)?.[1] ?? 0)));
+  rows.set("KeyAllocation", [{ CollectionName: "ServerTasks", Allocated: allocated }]);
   return rows;
 }

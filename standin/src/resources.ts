@@ -45,7 +45,8 @@ export function nodeResource(cluster: Cluster, node: SimNode): Record<string, un
     MaxConcurrentTasks: node.maxConcurrentTasks,
     IsInMaintenanceMode: node.isDraining,
     LastSeen: node.lastSeen,
-    IsOffline: !node.running,
+    // A node heartbeating into another database (a split cluster) is as silent as a stopped one here.
+    IsOffline: !node.running || !cluster.onLive(node),
     Version: cluster.version,
     Links: nodeLinks(node),
   };

@@ -134,6 +134,8 @@ export interface RunningStandin {
    * its own TDS listener on its own port. Needs the SQL endpoint (sql not false).
    */
   restoreDatabase(options: RestoreOptions): Promise<StandinDatabase>;
+  /** The TDS fault knobs (as setSqlFaults) of one database's listener, by its name. */
+  setDatabaseFaults(name: string, faults: TdsFaults): void;
   close(): Promise<void>;
 }
 
@@ -173,7 +175,8 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   const controlToken = randomBytes(24).toString("hex");
   const masterKey = options.masterKey ?? randomBytes(16).toString("base64");
   const sql = options.sql !== false ? await startSqlEndpoint(cluster, PRIMARY_DATABASE, "Octopus", databaseHa) : undefined;
-  const endpoints: SqlEndpoint[] = sql ? [sql] : [];
+  /** Each served database's listener, by handle (lower case). */
+  const endpoints = new Map<string, SqlEndpoint>(sql ? [[PRIMARY_DATABASE.toLowerCase(), sql]] : []);
   // Without SQL the cluster's database still has a connection string: one that no listener answers (port 0).
   const noSqlPassword = `Sa-${randomBytes(12).toString("hex")}`;
   const served: ServedDatabase[] = [
@@ -243,7 +246,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     const content = restoredContent(cluster.databaseState(o.from ?? cluster.liveDatabase), variant, new Date(cluster.now()).toISOString());
     cluster.addDatabase(o.name, content);
     const endpoint = await startSqlEndpoint(cluster, o.name, catalog, ha);
-    endpoints.push(endpoint);
+    endpoints.set(o.name.toLowerCase(), endpoint);
     const connectionString = endpoint.connectionString + (o.multiSubnetFailover ? ";MultiSubnetFailover=True" : "");
     const db: ServedDatabase = {
       name: o.name,
@@ -321,10 +324,15 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     masterKey,
     databases: () => served.map(describe),
     restoreDatabase,
+    setDatabaseFaults(name, faults) {
+      const endpoint = endpoints.get(name.toLowerCase());
+      if (!endpoint) throw new RangeError(`There is no database '${name}' served over TDS (${[...endpoints.keys()].join(", ")}).`);
+      endpoint.setFaults(faults);
+    },
     async close() {
       stopClock();
       machines.close();
-      for (const e of endpoints) await e.close();
+      for (const e of endpoints.values()) await e.close();
       await http.close();
       if (options.snapshot) writeFileSync(snapshotFile, JSON.stringify(cluster.state(), null, 2));
     },

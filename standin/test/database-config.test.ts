@@ -4,11 +4,13 @@
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { promisify } from "node:util";
 import sql from "mssql";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 import type { StandinOptions } from "../src/index.js";
+import { writeNodeControlLookalikes } from "../src/lookalikes/index.js";
 
 const run = promisify(execFile);
 const open: TestStandin[] = [];
@@ -132,6 +134,16 @@ describe("database --connectionString: each node's own config", () => {
     );
     expect(log).toMatch(/The server was not found or was not accessible/);
     expect(log).not.toContain("Elsewhere-Secret-42");
+    // The service managers say the process exited: sc's WIN32_EXIT_CODE 1067, systemd's "failed".
+    const tools = writeNodeControlLookalikes(path.join(s.tmp, "tools"), s);
+    expect((await exe(tools.sc, ["\\\\OCTO2", "query", "OctopusDeploy"])).stdout).toMatch(
+      /STATE {14}: 1 {2}STOPPED[\s\S]*WIN32_EXIT_CODE {4}: 1067 {2}\(0x42b\)/,
+    );
+    expect(await exe(tools.ssh, ["octoha@OCTO2", "systemctl", "is-active", "octopusdeploy"])).toMatchObject({
+      code: 3,
+      stdout: "failed\n",
+    });
+    expect((await exe(tools.sc, ["\\\\OCTO1", "query", "OctopusDeploy"])).stdout).toMatch(/WIN32_EXIT_CODE {4}: 0 {2}\(0x0\)/);
 
     // A wrong password on the right server is a login failure; the right string starts it again.
     const badPassword = primary.replace(/Password=[^;]+/, "Password=Not-The-Password");

@@ -72,7 +72,14 @@ describe("stand-in SQL engine", () => {
   test("sys.tables and INFORMATION_SCHEMA.TABLES list the tables, and no invented OctopusServerNodeStatus", async () => {
     const { pool } = await open();
     const names = (await pool.request().query<{ name: string }>("SELECT name FROM sys.tables ORDER BY name")).recordset.map((r) => r.name);
-    expect(names).toEqual(["NuGetPackage", "OctopusServerInstallationHistory", "OctopusServerNode", "SchemaVersions", "ServerTask"]);
+    expect(names).toEqual([
+      "KeyAllocation",
+      "NuGetPackage",
+      "OctopusServerInstallationHistory",
+      "OctopusServerNode",
+      "SchemaVersions",
+      "ServerTask",
+    ]);
     const t = await pool
       .request()
       .query("SELECT COUNT(*) AS n FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = N'OctopusServerNodeStatus'");

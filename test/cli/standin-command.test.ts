@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import sql from "mssql";
 import { afterEach, describe, expect, it } from "vitest";
 
 const main = path.resolve("dist/cli/main.js");
@@ -77,5 +78,36 @@ describe("octoha standin", () => {
     );
     expect(err).toMatchObject({ code: 2 });
     expect((err as { stderr: string }).stderr).toMatch(/--nodes must be a whole number[\s\S]*--schema must be 3.x or 2018\+/);
+  });
+
+  it("--restore-database serves a restore on its own SQL listener and lists it in the JSON line; a bad variant exits 2", async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "octoha-standin-cli-"));
+    tmps.push(tmp);
+    const args = [main, "standin", "--data", tmp, "--seed-tasks", "2", "--json", "--restore-database", "OctopusHA:table-short"];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const info = JSON.parse(await firstLine(child)) as {
+      databases: { name: string; connectionString: string; databaseHa: string; live: boolean }[];
+    };
+    expect(info.databases.map((d) => [d.name, d.databaseHa, d.live])).toEqual([
+      ["Octopus", "standalone", true],
+      ["OctopusHA", "availability-group", false],
+    ]);
+    const count = async (cs: string) => {
+      const pool = await new sql.ConnectionPool({ ...sql.ConnectionPool.parseConnectionString(cs), pool: { max: 1, min: 0 } }).connect();
+      try {
+        return (await pool.request().query<{ n: number }>("SELECT COUNT(*) AS n FROM dbo.ServerTask")).recordset[0]!.n;
+      } finally {
+        await pool.close();
+      }
+    };
+    expect(await count(info.databases[1]!.connectionString)).toBe((await count(info.databases[0]!.connectionString)) - 1);
+    const exited = new Promise<number | null>((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+
+    const bad = await promisify(execFile)(process.execPath, [main, "standin", "--data", tmp, "--restore-database", "X:corrupt"]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/variant is "corrupt"; use one of: faithful/) });
   });
 });

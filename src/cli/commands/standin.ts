@@ -14,6 +14,8 @@ interface StandinFlags {
   startupMs: string;
   port: string;
   databaseHa?: string;
+  restoreDatabase: string[];
+  restoreDatabaseHa?: string;
   json?: boolean;
 }
 
@@ -37,6 +39,14 @@ export function register(program: Command): void {
         "availability-group-multi-subnet, azure-sql-database, managed-instance, mirroring, log-shipping, published, " +
         "no-view-server-state (default: $OCTOHA_STANDIN_DB_HA, else standalone)",
     )
+    .option(
+      "--restore-database <name[:variant]>",
+      "also serve a restore of the cluster's database on its own SQL listener, to rehearse a database move; variant " +
+        "faithful (default), table-short, older-schema or other-installation; repeatable",
+      (value: string, all: string[]) => [...all, value],
+      [] as string[],
+    )
+    .option("--restore-database-ha <config>", "how highly available the restores' server claims to be (default availability-group)")
     .option("--json", "print only the JSON line (no human summary on stderr)")
     .action(async (flags: StandinFlags) => {
       const nodes = Number(flags.nodes);
@@ -53,6 +63,9 @@ export function register(program: Command): void {
         flags.version === undefined || /^\d+(\.\d+)+$/.test(flags.version)
           ? undefined
           : `--version must look like 2024.1.12345, not ${flags.version}`,
+        ...flags.restoreDatabase.map((r) =>
+          /^[A-Za-z][A-Za-z0-9_-]*(:[a-z-]+)?$/.test(r) ? undefined : `--restore-database must be NAME or NAME:VARIANT, not ${r}`,
+        ),
       ].filter((p): p is string => p !== undefined);
       if (problems.length > 0) {
         process.stderr.write(`octoha standin: ${problems.join("\n  ")}\n`);
@@ -79,11 +92,24 @@ export function register(program: Command): void {
         // The stand-in's own throwaway key; a fixed one may come from the environment, never argv.
         apiKey: process.env.OCTOHA_STANDIN_API_KEY || undefined,
       });
+      try {
+        for (const r of flags.restoreDatabase) {
+          const [name, variant] = r.split(":");
+          await standin.restoreDatabase({ name: name!, variant, databaseHa: flags.restoreDatabaseHa });
+        }
+      } catch (error) {
+        await standin.close();
+        process.stderr.write(`octoha standin: --restore-database: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = ExitCode.BadInput;
+        return;
+      }
       const details = {
         url: standin.url,
         nodes: standin.nodes,
         apiKey: standin.apiKey,
         sqlConnectionString: standin.sqlConnectionString ?? null,
+        // The cluster's database first, then the restores: the stand-in's own throwaway logins.
+        databases: standin.databases(),
         controlUrl: standin.controlUrl,
         controlFile: standin.controlFile,
         serverExe: standin.serverExe,
@@ -96,7 +122,10 @@ export function register(program: Command): void {
       process.stdout.write(`${JSON.stringify(details)}\n`);
       if (!flags.json)
         process.stderr.write(
-          `Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe} (on ${details.localMachine})\n  SQL: ${details.sqlConnectionString ?? "not built in"}\nPress Ctrl+C to stop.\n`,
+          `Octopus stand-in ${details.version} at ${details.url}\n${details.nodes.map((n) => `  node ${n.name}: ${n.url}`).join("\n")}\n  API key: ${details.apiKey}\n  octopus-server: ${details.serverExe} (on ${details.localMachine})\n  SQL: ${details.sqlConnectionString ?? "not built in"}\n${details.databases
+            .slice(1)
+            .map((d) => `  restored database ${d.name} (${d.databaseHa}): ${d.connectionString}\n`)
+            .join("")}Press Ctrl+C to stop.\n`,
         );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);

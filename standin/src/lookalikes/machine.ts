@@ -80,7 +80,8 @@ export function hasInstance(spec: LookalikeHost, instance: string): string | und
 }
 
 /** A service as the stand-in's machines model answers (machines.ts), or the service manager's refusal. */
-export type ServiceAnswer = { ok: true; state: string; instance: string } | { ok: false; code: string; win32?: number };
+export type ServiceAnswer =
+  { ok: true; state: string; instance: string; win32ExitCode?: number } | { ok: false; code: string; win32?: number };
 
 /** GET (or POST stop/start) /__standin/machines/<host>/services/<service>: the machine's service manager. */
 export async function machineService(
@@ -97,7 +98,13 @@ export async function machineService(
     ...(action ? { body: "{}" } : {}),
     signal: AbortSignal.timeout(10_000),
   });
-  const body = (await res.json()) as { state?: string; instance?: string; code?: string; win32Error?: number };
-  if (res.ok) return { ok: true, state: body.state ?? "", instance: body.instance ?? "" };
+  const body = (await res.json()) as { state?: string; instance?: string; code?: string; win32Error?: number; win32ExitCode?: number };
+  if (res.ok)
+    return {
+      ok: true,
+      state: body.state ?? "",
+      instance: body.instance ?? "",
+      ...(body.win32ExitCode ? { win32ExitCode: body.win32ExitCode } : {}),
+    };
   return { ok: false, code: body.code ?? `HTTP ${res.status}`, ...(body.win32Error ? { win32: body.win32Error } : {}) };
 }

@@ -23,7 +23,8 @@ const MESSAGES: Record<number, string> = {
 
 const crlf = (lines: string[]) => `${lines.join("\r\n")}\r\n`;
 
-export function scBlock(service: string, state: number, withPid = false): string {
+/** The query block; `exitCode` is the process's exit status after a failed start (1067: it terminated unexpectedly). */
+export function scBlock(service: string, state: number, withPid = false, exitCode = 0): string {
   const pending = state === 2 || state === 3;
   return crlf([
     "",
@@ -31,7 +32,7 @@ export function scBlock(service: string, state: number, withPid = false): string
     "        TYPE               : 10  WIN32_OWN_PROCESS  ",
     `        STATE              : ${state}  ${STATES[state]} `,
     ...(CONTROLS[state] ? [`                                ${CONTROLS[state]}`] : []),
-    "        WIN32_EXIT_CODE    : 0  (0x0)",
+    `        WIN32_EXIT_CODE    : ${exitCode}  (0x${exitCode.toString(16)})`,
     "        SERVICE_EXIT_CODE  : 0  (0x0)",
     `        CHECKPOINT         : ${pending ? "0x1" : "0x0"}`,
     `        WAIT_HINT          : ${pending ? "0x7530" : "0x0"}`,
@@ -91,5 +92,5 @@ export async function sc(config: LookalikeConfig, argv: string[]): Promise<ExeRu
   if (m.fault === "no-service") return scFailure(OPEN_SERVICE_API[verb]!, 1060);
   const answer = await machineService(config, m.host, service, verb === "query" ? undefined : (verb as "stop" | "start"));
   if (!answer.ok) return refusal(verb, answer.code, answer.win32);
-  return { exitCode: 0, stdout: scBlock(service, STATE_NUMBER[answer.state] ?? 1, verb === "start"), stderr: "" };
+  return { exitCode: 0, stdout: scBlock(service, STATE_NUMBER[answer.state] ?? 1, verb === "start", answer.win32ExitCode), stderr: "" };
 }

@@ -40,7 +40,8 @@ export async function ssh(config: LookalikeConfig, argv: string[]): Promise<ExeR
   const running = answer?.ok === true && answer.state === "RUNNING";
   if (verb === "is-active") {
     // systemd: a unit it does not have is "inactive" too.
-    const word = answer?.ok ? (UNIT_STATES[answer.state] ?? "inactive") : "inactive";
+    // A unit whose process exited while starting is "failed" (still exit 3).
+    const word = answer?.ok ? (answer.win32ExitCode ? "failed" : (UNIT_STATES[answer.state] ?? "inactive")) : "inactive";
     return { exitCode: word === "active" ? 0 : 3, stdout: `${word}\n`, stderr: "" };
   }
   if (verb !== "stop" && verb !== "start") return { exitCode: 1, stdout: "", stderr: `Unknown command verb ${verb}.\n` };
