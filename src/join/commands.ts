@@ -15,6 +15,7 @@
  * | service account from OCTOPUS_SERVICE_USERNAME / OCTOPUS_SERVICE_PASSWORD | VERIFIED | CMD/service ("Can also be passed via an environment variable") |
  * | listen prefix http://+:PORT/ (any host name, so the load balancer's Host header is accepted) | INFERRED | HTTP.sys prefix matching |
  * | Linux executable /opt/octopus/Octopus.Server, home /var/opt/octopus | INFERRED | no non-container Linux install path is documented |
+ * | version [--format text|json]: the Octopus Server installed on the machine (what it prints: UNKNOWN) | VERIFIED | CMD/version |
  * CMD = https://octopus.com/docs/octopus-rest-api/octopus.server.exe-command-line; HA guide =
  * https://octopus.com/docs/administration/high-availability/configure/octopus-with-active-directory
  */
@@ -61,6 +62,13 @@ export const JOIN_FACTS: { fact: string; conf: "VERIFIED" | "INFERRED"; source: 
   { fact: "service account from OCTOPUS_SERVICE_USERNAME / OCTOPUS_SERVICE_PASSWORD", conf: "VERIFIED", source: "CMD/service" },
   { fact: "listen prefix http://+:PORT/ accepts the load balancer's Host header", conf: "INFERRED", source: "HTTP.sys prefix matching" },
   { fact: "Linux paths /opt/octopus/Octopus.Server, /var/opt/octopus", conf: "INFERRED", source: "not documented outside containers" },
+  { fact: "version [--format text|json]: the installed Octopus Server version", conf: "VERIFIED", source: "CMD/version" },
+  { fact: "what version prints (octoha reads its first version-looking word)", conf: "INFERRED", source: "not documented" },
+  {
+    fact: "Test-Path in Invoke-Command checks a share as the remoting account; a UNC path meets the Kerberos double hop",
+    conf: "INFERRED",
+    source: "PowerShell remoting",
+  },
 ];
 export const JOIN_SOURCES = {
   CMD: "https://octopus.com/docs/octopus-rest-api/octopus.server.exe-command-line",
@@ -79,6 +87,11 @@ const DEFAULTS: Record<JoinPlatform, { exe: string; home: string; config: (insta
     config: (i) => `/var/opt/octopus/${i === "OctopusServer" ? "OctopusServer" : `OctopusServer-${i}`}.config`,
   },
 };
+
+/** Octopus.Server where an install puts it on that platform (Windows: VERIFIED; Linux: INFERRED, see above). */
+export function defaultServerExe(platform: JoinPlatform): string {
+  return DEFAULTS[platform].exe;
+}
 
 /** Windows PowerShell 5.1 passes a quoted argument ending in a backslash as an escaped quote: drop trailing separators. */
 const trimSeparators = (p: string): string => (/^[A-Za-z]:\\$/.test(p) || p === "/" ? p : p.replace(/[\\/]+$/, ""));

@@ -34,6 +34,6 @@ export const COPY_STEP_IDS = {
 } as const satisfies Record<FolderKind, StepId>;
 
 /** The workflows a verb runs (src/steps builds their steps, src/operations runs them). */
-export const WORKFLOW_NAMES = ["migrate", "preseed", "repair"] as const;
+export const WORKFLOW_NAMES = ["migrate", "preseed", "repair", "join"] as const;
 
 export type WorkflowName = (typeof WORKFLOW_NAMES)[number];

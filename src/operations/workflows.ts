@@ -4,6 +4,7 @@
  */
 import type { WorkflowName } from "../model/step-ids.js";
 import { createWorkflow, type WorkflowFactory } from "../steps/workflows.js";
+import { createJoinWorkflow } from "../steps/join-workflow.js";
 
 export type WorkflowTable = Readonly<Partial<Record<WorkflowName, WorkflowFactory>>>;
 
@@ -11,4 +12,5 @@ export const octopusWorkflows: WorkflowTable = {
   migrate: (env) => createWorkflow("migrate", env),
   preseed: (env) => createWorkflow("preseed", env),
   repair: (env) => createWorkflow("repair", env),
+  join: (env) => createJoinWorkflow(env),
 };

@@ -100,6 +100,9 @@ export const ArgvControl = z
     serverExe: Argv.optional().describe(
       "This node's Octopus.Server.exe as an argv run from here (a path, or a prefix such as docker exec CONTAINER /Octopus/Octopus.Server); only database.moveTo uses it, appending `database --instance <instance> --connectionString=…`.",
     ),
+    exec: Argv.optional().describe(
+      "A prefix that runs one command on the node (e.g. docker exec octo3): `octoha join` runs Octopus.Server through it.",
+    ),
   })
   .strict()
   .describe("Your own commands (docker, kubectl, Ansible …), each an argv array run without a shell.");

@@ -172,7 +172,7 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
         code: "NODE_UNKNOWN",
         node: n.name,
         summary: `Node ${n.name} is in the plan but Octopus has no node with that name`,
-        fix: `Use the names shown in Configuration ➜ Nodes: ${known.map((k) => k.name).join(", ")}.`,
+        fix: `Use the names shown in Configuration ➜ Nodes: ${known.map((k) => k.name).join(", ")}; a node still to be added joins with \`octoha join ${n.name} --plan PLAN\`.`,
       });
   }
   for (const n of known) {

@@ -325,8 +325,12 @@ export class Cluster {
     return this.schemaNeeded;
   }
 
-  /** A node that joined the cluster (registered in the database, listed by the API); it runs, with the cluster's folders. */
-  joinNode(name: string): SimNode {
+  /**
+   * A node that joined the cluster (registered in the database, listed by the API); it runs, with the cluster's folders.
+   * `starting`: it answers 503 for the start-up time first, as a freshly started service does; `shareReachable: false`:
+   * its machine cannot reach the file share, so the share's paths resolve nowhere on it.
+   */
+  joinNode(name: string, o: { starting?: boolean; shareReachable?: boolean } = {}): SimNode {
     if (this.s.nodes.some((n) => n.name.toLowerCase() === name.toLowerCase())) throw new Error(`node ${name} already exists`);
     const like = this.s.nodes[0]!;
     const node: SimNode = {
@@ -337,12 +341,20 @@ export class Cluster {
       running: true,
       lastSeen: new Date(this.nowMs).toISOString(),
       effectiveFolders: { ...this.s.folders },
-      pathMap: [{ prefix: "C:\\", local: path.join(this.dataDir, "nodes", name, "C") }, ...like.pathMap.slice(1)],
+      pathMap: this.machinePathMap(name).slice(0, o.shareReachable === false ? 1 : undefined),
     };
     delete node.startingUntil;
+    if (o.starting) node.startingUntil = new Date(this.nowMs + this.startupMs).toISOString();
     this.s.nodes.push(node);
     this.changed();
     return structuredClone(node);
+  }
+
+  /** How a machine's OS resolves Octopus paths: a node's own map; another machine has its own C:\ and the cluster's share. */
+  machinePathMap(host: string): SimNode["pathMap"] {
+    const node = this.findNode(host);
+    if (node) return structuredClone(node.pathMap);
+    return [{ prefix: "C:\\", local: path.join(this.dataDir, "nodes", host, "C") }, ...structuredClone(this.s.nodes[0]!.pathMap.slice(1))];
   }
 
   /** Stop the node's service: it takes no tasks; its running tasks are left as they are until it starts again. */

@@ -7,7 +7,7 @@ import { MaintenanceModeError, NotFoundError, type Cluster } from "./cluster.js"
 import type { SimFolders } from "./model.js";
 import { HttpError, notFound, type Answer } from "./api-routes.js";
 import type { ExecutableFaults, ListenerFaults } from "./http.js";
-import { MachineError, type MachineFaults, type Machines } from "./machines.js";
+import { MachineError, type CreatedInstance, type MachineFaults, type Machines } from "./machines.js";
 
 export interface ControlContext {
   cluster: Cluster;
@@ -124,9 +124,36 @@ async function answerMachines(
   }
   if (what === "faults" && method === "POST") {
     const faults: MachineFaults = {};
-    for (const k of ["unreachable", "accessDenied"] as const) if (typeof body[k] === "boolean") faults[k] = body[k];
+    for (const k of ["unreachable", "accessDenied", "shareUnreachable"] as const) if (typeof body[k] === "boolean") faults[k] = body[k];
     if (typeof body.pendingMs === "number") faults.pendingMs = body.pendingMs;
     return { status: 200, body: machines.setFaults(host, faults) };
+  }
+  return answerInstances(ctx, machines, method, parts, body);
+}
+
+/**
+ * Instances made on a machine by the look-alike's create-instance, configure, database and service --install
+ * (a spare machine joining the cluster), and PowerShell's Test-Path as that machine sees a path.
+ */
+async function answerInstances(
+  ctx: ControlContext,
+  machines: Machines,
+  method: string,
+  parts: string[],
+  body: Record<string, unknown>,
+): Promise<Answer | undefined> {
+  const [host, what, instance, action] = parts;
+  if (host === undefined || method !== "POST") return undefined;
+  if (what === "test-path" && instance === undefined)
+    return { status: 200, body: { exists: machines.testPath(host, String(body.path ?? "")) } };
+  if (what !== "instances") return undefined;
+  if (instance === undefined) return { status: 200, body: machines.createInstance(host, body as unknown as CreatedInstance) };
+  if (action === "configure") return { status: 200, body: machines.configureInstance(host, instance, body as Partial<CreatedInstance>) };
+  if (action === "install") {
+    const result = machines.installAndStart(host, instance);
+    // The new node's own URL answers once this returns.
+    await ctx.settle();
+    return { status: 200, body: result };
   }
   return undefined;
 }
@@ -139,6 +166,9 @@ const MACHINE_STATUS: Record<MachineError["code"], number> = {
   serviceNotActive: 409,
   serviceAlreadyRunning: 409,
   cannotAcceptControl: 409,
+  instanceExists: 409,
+  notConfigured: 409,
+  nodeNameTaken: 409,
   masterKeyMismatch: 400,
 };
 

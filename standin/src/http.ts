@@ -49,11 +49,15 @@ export interface StandinHttpOptions {
   controlExtensions?: Record<string, (body: Record<string, unknown>) => Promise<unknown> | unknown>;
   /** The simulated machines, served under /__standin/machines. */
   machines?: Machines;
+  /** Machines that may join the cluster later: each gets its port now, so its URL is known before it listens. */
+  spareHosts?: string[];
 }
 
 export interface StandinHttp {
   url: string;
   nodeUrls: Record<string, string>;
+  /** The URL each spare machine will answer on once it has joined. */
+  spareUrls: Record<string, string>;
   controlUrl: string;
   setFaults(listener: string, faults: ListenerFaults): void;
   /** Resolves once node listeners match the nodes' service state (a stop closes the node's port). */
@@ -178,7 +182,8 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
       .catch(() => undefined)
       .then(async () => {
         for (const node of cluster.nodes()) {
-          const l = nodeListeners.get(node.name)!;
+          const l = nodeListeners.get(node.name) ?? nodeListeners.get(spareKey(node.name)) ?? new Listener();
+          nodeListeners.set(node.name, l);
           if (!node.running && l.server) await closeListener(l);
           if (node.running && !l.server && !closed) await listen(l, handle(l, node.name), l.port);
         }
@@ -192,12 +197,20 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
     nodeListeners.set(node.name, l);
     if (node.running) await listen(l, handle(l, node.name), 0);
   }
+  // A port taken now and let go: the spare machine listens on it once it has joined (nothing answers before).
+  for (const host of options.spareHosts ?? []) {
+    const l = new Listener();
+    await listen(l, (_req, res) => res.end(), 0);
+    await closeListener(l);
+    nodeListeners.set(spareKey(host), l);
+  }
   const unsubscribe = cluster.onChange(() => void syncNodeListeners().catch(() => undefined));
 
   const base = (port: number) => `http://${host}:${port}`;
   return {
     url: base(lb.port),
-    nodeUrls: Object.fromEntries([...nodeListeners].map(([name, l]) => [name, base(l.port)])),
+    nodeUrls: Object.fromEntries([...nodeListeners].flatMap(([name, l]) => (name.startsWith("spare:") ? [] : [[name, base(l.port)]]))),
+    spareUrls: Object.fromEntries((options.spareHosts ?? []).map((h) => [h, base(nodeListeners.get(spareKey(h))!.port)])),
     controlUrl: `${base(lb.port)}/__standin`,
     setFaults,
     settle: () => syncNodeListeners(),
@@ -211,6 +224,8 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
     },
   };
 }
+
+const spareKey = (host: string) => `spare:${host}`;
 
 function send(res: ServerResponse, answer: Answer): void {
   if (res.headersSent || res.destroyed) return;

@@ -11,7 +11,16 @@ export type { ClusterOptions, QueueTaskInput, SeedOptions, SeedResult } from "./
 export type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
 export type { ExecutableFaults, ListenerFaults, StandinHttp } from "./http.js";
 export { DEFAULT_INSTANCE, DEFAULT_PENDING_MS, MachineError, Machines, NODE_LOG, serviceNameFor } from "./machines.js";
-export type { InstalledService, InstanceConfig, MachineErrorCode, MachineFaults, MachineView, ServiceState } from "./machines.js";
+export type {
+  CreatedInstance,
+  InstalledService,
+  InstanceConfig,
+  MachineErrorCode,
+  MachineFaults,
+  MachineView,
+  ServiceState,
+  SpareMachine,
+} from "./machines.js";
 export { ControlError, standinMachines } from "./machine-client.js";
 export type { StandinMachines } from "./machine-client.js";
 export { HOME, runOctopusServer } from "./octopus-server.js";

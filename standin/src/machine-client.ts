@@ -5,7 +5,15 @@
  */
 import { readFileSync } from "node:fs";
 import { CONTROL_ENV, MACHINE_ENV, type ControlInfo } from "./control-info.js";
-import type { InstalledService, InstanceConfig, MachineErrorCode, MachineFaults, MachineView } from "./machines.js";
+import type {
+  CreatedInstance,
+  InstallResult,
+  InstalledService,
+  InstanceConfig,
+  MachineErrorCode,
+  MachineFaults,
+  MachineView,
+} from "./machines.js";
 
 /** An error answer of the control API; machine errors carry the service manager's code and Win32 number. */
 export class ControlError extends Error {
@@ -70,6 +78,14 @@ export interface StandinMachines {
   /** Ask the service manager to stop or start a service by its key name; returns at *_PENDING. */
   control(host: string, service: string, action: "stop" | "start"): Promise<InstalledService>;
   setFaults(host: string, faults: MachineFaults): Promise<MachineView>;
+  /** create-instance on a machine (ControlError instanceExists when it has one of that name). */
+  createInstance(host: string, config: CreatedInstance): Promise<MachineView>;
+  /** configure (and database): merge settings into an instance made by create-instance. */
+  configureInstance(host: string, instance: string, change: Partial<CreatedInstance>): Promise<CreatedInstance>;
+  /** service --install --start: the service exists and runs; the node registers in the cluster. */
+  installAndStart(host: string, instance: string): Promise<InstallResult>;
+  /** PowerShell's Test-Path on that machine. */
+  testPath(host: string, path: string): Promise<boolean>;
   /** An installed instance's config file (its connection string and master key). */
   config(host: string, instance: string): Promise<InstanceConfig>;
   /** Save a connection string and/or master key in an instance's config; ControlError code masterKeyMismatch. */
@@ -88,6 +104,10 @@ export function standinMachines(env: NodeJS.ProcessEnv = process.env, f: typeof 
     service: (h, service) => ctl.get(`machines/${host(h)}/services/${encodeURIComponent(service)}`),
     control: (h, service, action) => ctl.post(`machines/${host(h)}/services/${encodeURIComponent(service)}/${action}`, {}),
     setFaults: (h, faults) => ctl.post(`machines/${host(h)}/faults`, faults),
+    createInstance: (h, config) => ctl.post(`machines/${host(h)}/instances`, config),
+    configureInstance: (h, i, change) => ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(i)}/configure`, change),
+    installAndStart: (h, i) => ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(i)}/install`, {}),
+    testPath: async (h, p) => (await ctl.post<{ exists: boolean }>(`machines/${host(h)}/test-path`, { path: p })).exists,
     config: (h, instance) => ctl.get(`machines/${host(h)}/instances/${encodeURIComponent(instance)}/config`),
     configureDatabase: async (h, instance, change) => {
       await ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(instance)}/database`, change);

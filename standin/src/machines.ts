@@ -8,9 +8,15 @@
  * `pendingMs`), so a caller that does not poll sees the node still up. A machine can be unreachable
  * (RPC unavailable, Win32 1722) or deny access (Win32 5) to test how callers report it.
  */
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Cluster } from "./cluster.js";
+import { resolveThroughMap, type Cluster } from "./cluster.js";
+
+export interface InstallResult {
+  node: string;
+  /** The node registered itself now (false: it was in the database already, and only started). */
+  joined: boolean;
+}
 
 export type ServiceState = "RUNNING" | "STOPPED" | "STOP_PENDING" | "START_PENDING";
 
@@ -61,12 +67,40 @@ export interface MachineFaults {
   accessDenied?: boolean;
   /** This machine's services stay pending this long (e.g. a stop that takes minutes). */
   pendingMs?: number;
+  /** The cluster's file share cannot be reached from this machine (Test-Path answers False; a joined node cannot read it). */
+  shareUnreachable?: boolean;
 }
 
 export interface MachineView {
   host: string;
   instances: string[];
   faults: MachineFaults;
+  /** The Octopus Server version installed on this machine (`Octopus.Server.exe version`). */
+  octopusVersion: string;
+  /** A machine with Octopus installed that is not (yet) a node of the cluster. */
+  spare: boolean;
+  /** What create-instance and configure wrote for each instance made on this machine (spare machines). */
+  created: CreatedInstance[];
+}
+
+/** One instance's settings as create-instance / configure / service --install left them (the instance's config file). */
+export interface CreatedInstance {
+  instance: string;
+  config: string;
+  home: string;
+  nodeName: string;
+  webListenPrefixes?: string;
+  commsListenPort?: number;
+  webForceSSL?: boolean;
+  /** service --install ran: the Windows service exists. */
+  serviceInstalled?: boolean;
+}
+
+/** A machine with Octopus Server installed and no instance yet: a node waiting to join. */
+export interface SpareMachine {
+  host: string;
+  /** Its installed Octopus Server version (default the cluster's). */
+  version?: string;
 }
 
 export type MachineErrorCode =
@@ -77,6 +111,9 @@ export type MachineErrorCode =
   | "serviceNotActive"
   | "serviceAlreadyRunning"
   | "cannotAcceptControl"
+  | "instanceExists"
+  | "notConfigured"
+  | "nodeNameTaken"
   /** Not the service manager's: `database --masterKey` with a key the database was not encrypted with. */
   | "masterKeyMismatch";
 
@@ -116,6 +153,7 @@ export interface MachinesOptions {
   /** The machine octoha runs on (default the first node's). */
   localMachine?: string;
   pendingMs?: number;
+  spares?: SpareMachine[];
   /** The databases the nodes' connection strings can reach; without it a node starts on the live database. */
   databases?: DatabaseDirectory;
   /** What every instance's config holds at first (the cluster's own database). */
@@ -134,6 +172,10 @@ export class Machines {
   private readonly otherState = new Map<string, "RUNNING" | "STOPPED">();
   private readonly pending = new Map<string, Pending>();
   private readonly pendingMs: number;
+  /** Spare machines by lower-case host name, with their installed version. */
+  private readonly spares = new Map<string, { host: string; version: string | undefined }>();
+  /** Instances made by create-instance, by lower-case host name. */
+  private readonly created = new Map<string, CreatedInstance[]>();
   /** Each instance's config file, by "host\ninstance" (lower case); absent: initialConfig. */
   private readonly configs = new Map<string, InstanceConfig>();
   private readonly startFailed = new Set<string>();
@@ -146,6 +188,11 @@ export class Machines {
     options: MachinesOptions = {},
   ) {
     this.pendingMs = options.pendingMs ?? DEFAULT_PENDING_MS;
+    for (const spare of options.spares ?? []) {
+      if (this.nodeName(spare.host) || this.spares.has(spare.host.toLowerCase()))
+        throw new RangeError(`spare machine '${spare.host}' repeats a node or another spare machine.`);
+      this.spares.set(spare.host.toLowerCase(), { host: spare.host, version: spare.version });
+    }
     this.databases = options.databases;
     this.initialConfig = { ...options.initialConfig };
     for (const [host, list] of Object.entries(options.instances ?? {})) {
@@ -166,13 +213,85 @@ export class Machines {
   }
 
   hosts(): string[] {
-    return this.cluster.nodes().map((n) => n.name);
+    const nodes = this.cluster.nodes().map((n) => n.name);
+    const spares = [...this.spares.values()].map((s) => s.host).filter((h) => !nodes.some((n) => n.toLowerCase() === h.toLowerCase()));
+    return [...nodes, ...spares];
   }
 
   /** A machine's installed instances and faults; unknown host names throw (code unknownHost). */
   machine(host: string): MachineView {
     const name = this.requireHost(host);
-    return { host: name, instances: this.instancesOf(name), faults: { ...this.faults.get(name.toLowerCase()) } };
+    const key = name.toLowerCase();
+    return {
+      host: name,
+      instances: this.instancesOf(name),
+      faults: { ...this.faults.get(key) },
+      octopusVersion: this.spares.get(key)?.version ?? this.cluster.version,
+      spare: !this.isNode(name),
+      created: structuredClone(this.created.get(key) ?? []),
+    };
+  }
+
+  /** create-instance on a machine: a new instance with its config file, home and node name. */
+  createInstance(host: string, config: CreatedInstance): MachineView {
+    const name = this.reachable(host);
+    const list = this.created.get(name.toLowerCase()) ?? [];
+    if (this.instancesOf(name).some((i) => i.toLowerCase() === config.instance.toLowerCase()))
+      throw new MachineError("instanceExists", `An instance named ${config.instance} already exists on ${name}.`);
+    list.push({ ...config });
+    this.created.set(name.toLowerCase(), list);
+    return this.machine(name);
+  }
+
+  /** configure / database on an instance made by create-instance: merge the settings into its config. */
+  configureInstance(host: string, instance: string, change: Partial<CreatedInstance>): CreatedInstance {
+    const name = this.reachable(host);
+    const found = (this.created.get(name.toLowerCase()) ?? []).find((c) => c.instance.toLowerCase() === instance.toLowerCase());
+    if (!found) throw new MachineError("serviceDoesNotExist", unknownInstanceMessage(instance, this.instancesOf(name)));
+    Object.assign(found, change, { instance: found.instance });
+    return structuredClone(found);
+  }
+
+  /**
+   * service --install --start for an instance made on a spare machine: the Windows service is installed
+   * and started, and the node registers itself in the cluster's database (OctopusServerNode) under its
+   * node name. Its service must point at the cluster's database first, as Octopus's own start-up needs.
+   */
+  installAndStart(host: string, instance: string): InstallResult {
+    const name = this.reachable(host);
+    const config = this.configureInstance(name, instance, {});
+    // What the `database` command saved in this instance's config: Octopus opens it at start.
+    const db = this.config(name, instance);
+    if (db.connectionString === undefined || db.masterKey === undefined)
+      throw new MachineError(
+        "notConfigured",
+        `The instance ${config.instance} has no database configured: run database --instance ${config.instance} --connectionString=… --masterKey=… first.`,
+      );
+    const opened = this.databases?.open(db.connectionString);
+    if (opened && "failure" in opened)
+      throw new MachineError("notConfigured", `The instance ${config.instance} cannot open its database: ${opened.failure}`);
+    this.configureInstance(name, instance, { serviceInstalled: true });
+    const existing = this.cluster.nodes().find((n) => n.name.toLowerCase() === config.nodeName.toLowerCase());
+    if (existing && existing.name.toLowerCase() !== name.toLowerCase())
+      throw new MachineError(
+        "nodeNameTaken",
+        `A node named ${existing.name} already exists in the cluster database: choose another --serverNodeName.`,
+      );
+    if (!existing)
+      this.cluster.joinNode(config.nodeName, { starting: true, shareReachable: !this.faults.get(name.toLowerCase())?.shareUnreachable });
+    else this.cluster.startNode(existing.name);
+    return { node: config.nodeName, joined: !existing };
+  }
+
+  /** Whether an Octopus path (UNC share or a local drive) exists as seen from this machine (PowerShell's Test-Path). */
+  testPath(host: string, octopusPath: string): boolean {
+    const name = this.reachable(host);
+    const f = this.faults.get(name.toLowerCase());
+    const map = this.cluster.machinePathMap(name);
+    const share = map.slice(1);
+    if (f?.shareUnreachable && resolveThroughMap(share, octopusPath) !== null) return false;
+    const local = resolveThroughMap(map, octopusPath);
+    return local !== null && existsSync(local);
   }
 
   setFaults(host: string, faults: MachineFaults): MachineView {
@@ -186,7 +305,7 @@ export class Machines {
   /** Every installed instance's service on the machine, as the remote service manager reports it. */
   services(host: string): InstalledService[] {
     const name = this.reachable(host);
-    return this.instancesOf(name).map((instance, i) => this.serviceOf(name, instance, i === 0));
+    return this.serviceInstances(name).map((instance, i) => this.serviceOf(name, instance, i === 0));
   }
 
   /** One service by its key name (case-insensitive, as the service manager matches it). */
@@ -197,7 +316,7 @@ export class Machines {
 
   private find(host: string, service: string): { name: string; list: string[]; i: number } {
     const name = this.reachable(host);
-    const list = this.instancesOf(name);
+    const list = this.serviceInstances(name);
     const i = list.findIndex((x) => serviceNameFor(x).toLowerCase() === service.toLowerCase());
     if (i < 0)
       throw new MachineError(
@@ -235,7 +354,7 @@ export class Machines {
   /** An installed instance's config file (its database settings); unknown instances fail as serviceDoesNotExist would. */
   config(host: string, instance: string): InstanceConfig {
     const { name, list, i } = this.findInstance(host, instance);
-    return { ...(this.configs.get(serviceKey(name, list[i]!)) ?? this.initialConfig) };
+    return { ...(this.configs.get(serviceKey(name, list[i]!)) ?? this.baseConfig(name, list[i]!)) };
   }
 
   /**
@@ -246,7 +365,7 @@ export class Machines {
   configureDatabase(host: string, instance: string, change: InstanceConfig): InstanceConfig {
     const { name, list, i } = this.findInstance(host, instance, true);
     const key = serviceKey(name, list[i]!);
-    const next = { ...(this.configs.get(key) ?? this.initialConfig) };
+    const next = { ...(this.configs.get(key) ?? this.baseConfig(name, list[i]!)) };
     if (change.connectionString !== undefined) next.connectionString = change.connectionString;
     if (change.masterKey !== undefined) {
       const expected = next.connectionString === undefined ? undefined : this.databases?.masterKey(next.connectionString);
@@ -286,7 +405,7 @@ export class Machines {
    */
   private startNode(host: string, instance: string): void {
     const key = serviceKey(host, instance);
-    const connectionString = (this.configs.get(key) ?? this.initialConfig).connectionString;
+    const connectionString = (this.configs.get(key) ?? this.baseConfig(host, instance)).connectionString;
     if (!this.databases || connectionString === undefined) {
       this.startFailed.delete(key);
       this.cluster.startNode(host);
@@ -337,7 +456,24 @@ export class Machines {
   }
 
   private instancesOf(host: string): string[] {
-    return this.instances.get(host.toLowerCase()) ?? [DEFAULT_INSTANCE];
+    const made = (this.created.get(host.toLowerCase()) ?? []).map((c) => c.instance);
+    if (!this.isNode(host)) return made;
+    return this.instances.get(host.toLowerCase()) ?? (made.length > 0 ? made : [DEFAULT_INSTANCE]);
+  }
+
+  /** A config nobody wrote: the cluster's own database for installed nodes; nothing for an instance create-instance just made. */
+  private baseConfig(host: string, instance: string): InstanceConfig {
+    const made = (this.created.get(host.toLowerCase()) ?? []).some((c) => c.instance.toLowerCase() === instance.toLowerCase());
+    return made ? {} : this.initialConfig;
+  }
+
+  /** Instances whose Windows service exists: a spare machine has none until service --install makes it a node. */
+  private serviceInstances(host: string): string[] {
+    return this.isNode(host) ? this.instancesOf(host) : [];
+  }
+
+  private isNode(host: string): boolean {
+    return this.cluster.nodes().some((n) => n.name.toLowerCase() === host.toLowerCase());
   }
 
   private requireHost(host: string): string {
@@ -347,9 +483,9 @@ export class Machines {
     return name;
   }
 
-  /** Host names are node names, case-insensitive as Windows machine names are. */
+  /** Host names are node names (or spare machines' names), case-insensitive as Windows machine names are. */
   private nodeName(host: string): string | undefined {
-    return this.cluster.nodes().find((n) => n.name.toLowerCase() === host.toLowerCase())?.name;
+    return this.cluster.nodes().find((n) => n.name.toLowerCase() === host.toLowerCase())?.name ?? this.spares.get(host.toLowerCase())?.host;
   }
 }
 

@@ -26,7 +26,14 @@ import {
   type ControlClient,
   type StandinMachines,
 } from "./machine-client.js";
-import { availableText, DEFAULT_INSTANCE, unknownInstanceMessage, type InstalledService, type MachineView } from "./machines.js";
+import {
+  availableText,
+  DEFAULT_INSTANCE,
+  unknownInstanceMessage,
+  type InstalledService,
+  type CreatedInstance,
+  type MachineView,
+} from "./machines.js";
 
 export interface ExeResult {
   exitCode: number;
@@ -82,6 +89,8 @@ export function parseOptions(argv: string[], valueOptions: string[], flagOptions
   return { values, flags };
 }
 
+const SIMULATED = ["path", "show-configuration", "service", "database", "version", "create-instance", "configure"];
+
 export interface ExeEnvironment {
   env: NodeJS.ProcessEnv;
   fetch?: typeof fetch;
@@ -103,15 +112,19 @@ export async function runOctopusServer(argv: string[], environment: ExeEnvironme
         return await showConfiguration(rest, exe);
       case "service":
         return await serviceCommand(rest, exe);
+      case "version":
+        return await versionCommand(rest, exe);
+      case "create-instance":
+        return await createInstanceCommand(rest, exe);
+      case "configure":
+        return await configureCommand(rest, exe);
       case "database":
         return await databaseCommand(rest, exe);
       case undefined:
       case "help":
-        return { exitCode: 0, stdout: "Usage: octopus-server <path|show-configuration|service|database> [options]\n", stderr: "" };
+        return { exitCode: 0, stdout: `Usage: octopus-server <${SIMULATED.join("|")}> [options]\n`, stderr: "" };
       default:
-        throw new UsageError(
-          `Command '${command}' is not simulated by the octoha stand-in (it simulates path, show-configuration, service and database).`,
-        );
+        throw new UsageError(`Command '${command}' is not simulated by the octoha stand-in (it simulates ${SIMULATED.join(", ")}).`);
     }
   } catch (error) {
     const exitCode = error instanceof ExitError ? error.exitCode : 1;
@@ -274,12 +287,112 @@ function hierarchical(flat: Record<string, unknown>): Record<string, unknown> {
   return root;
 }
 
+/**
+ * `version [--format text|json]`: the Octopus Server installed on this machine [V: the command, D-VER]. What it
+ * prints is not documented [U]: the look-alike prints the bare version (text) or {"Version": …} (json).
+ */
+async function versionCommand(argv: string[], exe: Exe): Promise<ExeResult> {
+  const parsed = parseOptions(argv, ["format"], ["console", "noconsolelogging"]);
+  const format = (parsed.values.get("format") ?? "text").toLowerCase();
+  if (!["text", "json"].includes(format)) throw new UsageError(`Unknown format '${format}': use text or json.`);
+  const machine = await exe.machines.machine(exe.machines.localMachine);
+  const body = format === "json" ? JSON.stringify({ Version: machine.octopusVersion }) : machine.octopusVersion;
+  return { exitCode: 0, stdout: `${body}\n`, stderr: "" };
+}
+
+/** `create-instance --instance X --config PATH [--home H] [--serverNodeName N]` (option names: JOIN_FACTS, CMD/create-instance). */
+async function createInstanceCommand(argv: string[], exe: Exe): Promise<ExeResult> {
+  const parsed = parseOptions(argv, ["instance", "config", "home", "serverNodeName"], ["console", "noconsolelogging"]);
+  const config = parsed.values.get("config");
+  if (!config) throw new UsageError("Missing value for option --config: the path of the configuration file to create.");
+  const instance = parsed.values.get("instance") ?? DEFAULT_INSTANCE;
+  const host = exe.machines.localMachine;
+  // The node name defaults to the machine name; Home to the config file's folder [V, CMD/create-instance].
+  const home = parsed.values.get("home") ?? path.win32.dirname(config);
+  const nodeName = parsed.values.get("serverNodeName") ?? host;
+  try {
+    await exe.machines.createInstance(host, { instance, config, home, nodeName });
+  } catch (error) {
+    throw serviceFailure(error, host);
+  }
+  return {
+    exitCode: 0,
+    stdout: `Creating installation instance ${instance}\nConfiguration file: ${config}\nHome directory: ${home}\n`,
+    stderr: "",
+  };
+}
+
+/** `configure --instance X [--home] [--serverNodeName] [--webForceSSL] [--webListenPrefixes] [--commsListenPort]` on an instance made here. */
+async function configureCommand(argv: string[], exe: Exe): Promise<ExeResult> {
+  const parsed = parseOptions(
+    argv,
+    [...COMMON_VALUE_OPTIONS, "home", "serverNodeName", "webForceSSL", "webListenPrefixes", "commsListenPort"],
+    ["console", "noconsolelogging"],
+  );
+  const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
+  if (!machine.created.some((c) => c.instance === instance))
+    throw new UsageError(
+      `configure on ${instance}, an instance of the simulated cluster's own nodes, is not simulated by the octoha stand-in.`,
+    );
+  const change: Partial<CreatedInstance> = {};
+  const v = parsed.values;
+  if (v.has("home")) change.home = v.get("home")!;
+  if (v.has("serverNodeName")) change.nodeName = v.get("serverNodeName")!;
+  if (v.has("webListenPrefixes")) change.webListenPrefixes = v.get("webListenPrefixes")!;
+  if (v.has("webForceSSL")) {
+    const b = v.get("webForceSSL")!.toLowerCase();
+    if (b !== "true" && b !== "false") throw new UsageError(`--webForceSSL takes True or False, not '${v.get("webForceSSL")}'.`);
+    change.webForceSSL = b === "true";
+  }
+  if (v.has("commsListenPort")) {
+    const port = Number(v.get("commsListenPort"));
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new UsageError(`--commsListenPort must be a port number, not '${v.get("commsListenPort")}'.`);
+    change.commsListenPort = port;
+  }
+  try {
+    await exe.machines.configureInstance(machine.host, instance, change);
+  } catch (error) {
+    throw serviceFailure(error, machine.host);
+  }
+  const lines = Object.entries(change).map(([k, value]) => `${k} set to: ${String(value)}`);
+  return { exitCode: 0, stdout: `${lines.join("\n")}\nThese changes require a restart of the Octopus Server.\n`, stderr: "" };
+}
+
+/** `service --install --reconfigure --start` for an instance create-instance made here: the node joins the cluster. */
+async function installService(parsed: Parsed, exe: Exe): Promise<ExeResult> {
+  if (parsed.flags.has("uninstall")) throw new UsageError("service --uninstall is not simulated by the octoha stand-in.");
+  const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
+  if (!machine.created.some((c) => c.instance === instance))
+    throw new UsageError(
+      `service --install on ${instance}, an instance of the simulated cluster's own nodes, is not simulated by the octoha stand-in.`,
+    );
+  const lines = [`Installing service for ${instance}`];
+  try {
+    if (!parsed.flags.has("start")) {
+      await exe.machines.configureInstance(machine.host, instance, { serviceInstalled: true });
+      return { exitCode: 0, stdout: `${lines.join("\n")}\nService installed\n`, stderr: "" };
+    }
+    const r = await exe.machines.installAndStart(machine.host, instance);
+    lines.push(
+      "Service installed",
+      `Starting service ${instance === DEFAULT_INSTANCE ? "OctopusDeploy" : `OctopusDeploy: ${instance}`}`,
+      "Service started",
+    );
+    if (r.joined) lines.push(`Registered server node ${r.node}`);
+  } catch (error) {
+    throw serviceFailure(error, machine.host);
+  }
+  return { exitCode: 0, stdout: `${lines.join("\n")}\n`, stderr: "" };
+}
+
 async function serviceCommand(argv: string[], exe: Exe): Promise<ExeResult> {
   const parsed = parseOptions(
     argv,
     [...COMMON_VALUE_OPTIONS, "username", "user", "password", "dependOn"],
     ["start", "stop", "restart", "install", "reconfigure", "uninstall"],
   );
+  if (parsed.flags.has("install") || parsed.flags.has("reconfigure")) return installService(parsed, exe);
   for (const unsupported of ["install", "reconfigure", "uninstall"]) {
     if (parsed.flags.has(unsupported)) throw new UsageError(`service --${unsupported} is not simulated by the octoha stand-in.`);
   }
@@ -388,6 +501,13 @@ function serviceFailure(error: unknown, host: string): unknown {
       "A security exception was encountered. Please try re-running the command as an Administrator from an elevated command prompt.",
       42,
     );
+  if (
+    error.code === "instanceExists" ||
+    error.code === "notConfigured" ||
+    error.code === "nodeNameTaken" ||
+    error.code === "serviceDoesNotExist"
+  )
+    return new ExitError(error.message, 1);
   if (error.code === "unreachable")
     // Stand-in wording: the machine is down or cut off, so nothing could be run on it.
     return new ExitError(`The octoha stand-in's machine ${host} is unreachable (machine fault): nothing ran on it.`, 1);

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { Cluster, type ClusterOptions } from "./cluster.js";
 import { CONTROL_ENV, CONTROL_FILE, MACHINE_ENV, type ControlInfo } from "./control-info.js";
 import { startStandinHttp, type StandinHttp } from "./http.js";
-import { Machines, type DatabaseDirectory } from "./machines.js";
+import { Machines, type DatabaseDirectory, type SpareMachine } from "./machines.js";
 import { maxSchemaVersion, PRIMARY_DATABASE } from "./cluster.js";
 import {
   describeConnectionString,
@@ -58,6 +58,11 @@ export interface StandinOptions {
   instances?: Record<string, string[]>;
   /** The machine octoha runs on: where bin/octopus-server and serverExeArgv act (default the first node). */
   localMachine?: string;
+  /**
+   * Machines with Octopus Server installed and no instance yet, each with its own installed version (default the
+   * cluster's): `octoha join` adds them through the look-alike's create-instance, database, configure and service.
+   */
+  spareMachines?: SpareMachine[];
   /** How long a service stays STOP_PENDING / START_PENDING after a stop or start request (wall ms, default 300). */
   servicePendingMs?: number;
   /** The cluster's master key (base64); default a random one. `database --masterKey` must match the database's. */
@@ -107,6 +112,8 @@ export interface RunningStandin {
   serverExeArgv: string[];
   /** The machine octoha runs on (a node name). */
   localMachine: string;
+  /** The spare machines: the URL each answers on once joined, its own Octopus.Server, its installed version. */
+  spareMachines: { name: string; url: string; serverExe: string; version: string }[];
   /** The simulated machines: installed instances, service states, unreachable / access-denied knobs. */
   machines: Machines;
   dataDir: string;
@@ -208,6 +215,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     instances: options.instances,
     localMachine: options.localMachine,
     pendingMs: options.servicePendingMs,
+    spares: options.spareMachines,
     databases: directory,
     initialConfig: { connectionString: served[0]!.connectionString, masterKey },
   });
@@ -219,6 +227,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     controlToken,
     port: options.port,
     controlExtensions: { "sql-faults": (body) => sql?.setFaults(body) },
+    spareHosts: (options.spareMachines ?? []).map((m) => m.host),
   });
   const describe = (d: ServedDatabase): StandinDatabase => ({
     name: d.name,
@@ -277,7 +286,7 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   writeScript(serverExe, "");
   // One script per machine: "Octopus.Server.exe as run on that node's machine", for plans' per-node service commands.
   const nodeServerExes: Record<string, string> = {};
-  for (const name of info.nodes) {
+  for (const name of [...info.nodes, ...(options.spareMachines ?? []).map((m) => m.host)]) {
     nodeServerExes[name] = path.join(dataDir, "bin", `octopus-server-${name}`);
     writeScript(nodeServerExes[name], `${MACHINE_ENV}=${shellQuote(name)} `);
   }
@@ -289,6 +298,12 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
       url,
       serverExe: nodeServerExes[name]!,
       instances: machines.machine(name).instances,
+    })),
+    spareMachines: Object.entries(http.spareUrls).map(([name, url]) => ({
+      name,
+      url,
+      serverExe: nodeServerExes[name]!,
+      version: machines.machine(name).octopusVersion,
     })),
     apiKey,
     userApiKey,

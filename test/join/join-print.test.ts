@@ -152,7 +152,7 @@ describe("octoha join NODE --print", () => {
     }
   });
 
-  it("needs the API key to check the cluster (exit 2), unless --offline; and --print itself", async () => {
+  it("needs the API key to check the cluster (exit 2), unless --offline; without --print, a node not in the plan points at --print", async () => {
     const noKey = cleanEnv({ OCTOHA_SQL_CONNECTION_STRING: SQL, OCTOPUS_MASTER_KEY: MASTER_KEY });
     const refused = await runCli(["join", "OCTO3", "--plan", planFile, "--print"], { env: noKey });
     expect(refused.code).toBe(2);
@@ -163,6 +163,7 @@ describe("octoha join NODE --print", () => {
     expect(offline.stdout).toContain("Not checked (--offline)");
     const noPrint = await runCli(["join", "OCTO3", "--plan", planFile], { env });
     expect(noPrint.code).toBe(2);
+    expect(noPrint.stderr).toContain("OCTO3 is not a node of the plan");
     expect(noPrint.stderr).toContain("--print");
   });
 });

@@ -1,4 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
+import type { VerbContext } from "../program.js";
+import { runWorkflow } from "../../operations/apply.js";
+import { withInterrupts } from "../interrupts.js";
+import { addApprovalOptions, approveMode } from "../run-options.js";
 import { joinPrint, renderJoinPrint } from "../../join/index.js";
 import type { JoinPlatform } from "../../join/commands.js";
 import { InputError } from "../../shared/errors.js";
@@ -17,6 +21,8 @@ interface JoinFlags extends OutputFlags {
   masterKeyEnv?: string;
   connectionStringEnv?: string;
   offline?: boolean;
+  yes?: boolean;
+  prompt?: boolean;
 }
 
 const port = (value: string): number => {
@@ -30,13 +36,43 @@ const envName = (value: string): string => {
   return value;
 };
 
-export function register(program: Command): void {
+/** `join NODE --plan PLAN`: the journaled, resumable workflow through the node's control recipe (exit codes as `octoha run`). */
+function runJoin(node: string, flags: JoinFlags, context: VerbContext): Promise<void> {
+  const json = wantsJson(flags);
+  return runVerb("join", json, async () => {
+    if (flags.offline)
+      throw new InputError("--offline is for --print: running the join reaches the cluster and the node", {
+        code: "JOIN_OFFLINE_RUN",
+        hint: `Run: octoha join ${node} --plan ${flags.plan} --print --offline`,
+      });
+    // Names of variables and options only: the run's flags are journaled.
+    const runFlags: Record<string, string | undefined> = {
+      joinNode: node,
+      masterKeyEnv: flags.masterKeyEnv,
+      connectionStringEnv: flags.connectionStringEnv,
+      platform: flags.platform,
+      commsPort: flags.commsPort === undefined ? undefined : String(flags.commsPort),
+      home: flags.home,
+      config: flags.config,
+      serverExe: flags.serverExe,
+    };
+    const defined = Object.fromEntries(Object.entries(runFlags).filter(([, v]) => v !== undefined));
+    const outcome = await withInterrupts((signal) =>
+      runWorkflow({ ...context, workflow: "join", planFile: flags.plan, flags: defined, approve: approveMode(flags, json), json, signal }),
+    );
+    return { exitCode: outcome.exitCode, result: outcome };
+  });
+}
+
+export function register(program: Command, context: VerbContext = {}): void {
   const command = program
     .command("join")
-    .description("Add a node to the cluster: with --print, the Octopus.Server.exe commands to run on it, after read-only checks")
+    .description(
+      "Add a node to the cluster through its control recipe, as a resumable run; with --print, the Octopus.Server.exe commands to run on it yourself",
+    )
     .argument("<node>", "the new node's name")
     .requiredOption("--plan <file>", "plan file of the cluster")
-    .option("--print", "print the commands to run on the new node (the only mode so far)")
+    .option("--print", "print the commands to run on the new node instead of running them")
     .addOption(new Option("--platform <platform>", "the new node's OS (default: the plan's)").choices(["windows", "linux"]))
     .option("--url <url>", "the new node's own URL (default: its url in the plan, if it is there)")
     .addOption(new Option("--comms-port <port>", "polling Tentacle port (default 10943)").argParser(port))
@@ -50,15 +86,15 @@ export function register(program: Command): void {
     .option("--offline", "do not reach Octopus (no name or version check)")
     .addHelpText(
       "after",
-      "\nThe master key and the connection string are never printed: the commands read environment variables.\nExample:\n  octoha join OCTO3 --plan plan.json --print --url http://octo3.corp:80/ > join-octo3.ps1",
+      "\nThe master key and the connection string are never printed: the commands read environment variables.\n" +
+        "Without --print the plan's node (url, control: winrm, ssh, local, or argv with exec) is joined as a resumable run;\n" +
+        "its first change asks to confirm the master key is backed up (--yes answers). Exit codes as for `octoha run`.\n" +
+        "Examples:\n  octoha join OCTO3 --plan plan.json --yes\n  octoha join OCTO3 --plan plan.json --print --url http://octo3.corp:80/ > join-octo3.ps1",
     );
-  addOutputOptions(command).action(async (node: string, flags: JoinFlags) =>
-    runVerb("join", wantsJson(flags), async () => {
-      if (!flags.print)
-        throw new InputError("octoha join runs only with --print for now: it prints the commands to run on the new node", {
-          code: "JOIN_PRINT_ONLY",
-          hint: `Run: octoha join ${node} --plan ${flags.plan} --print`,
-        });
+  addApprovalOptions(command);
+  addOutputOptions(command).action(async (node: string, flags: JoinFlags) => {
+    if (!flags.print) return runJoin(node, flags, context);
+    return runVerb("join", wantsJson(flags), async () => {
       const printed = await joinPrint({
         planFile: flags.plan,
         node,
@@ -75,6 +111,6 @@ export function register(program: Command): void {
       });
       if (!wantsJson(flags)) out(renderJoinPrint(printed));
       return { exitCode: ExitCode.Done, result: printed };
-    }),
-  );
+    });
+  });
 }

@@ -57,6 +57,10 @@ export interface CommandRunOptions extends ExeRunOptions {
   notFoundHint: string;
   /** What to tell the operator when it hangs past its timeout (the command to try by hand is added). */
   timeoutHint: string;
+  /** Variables for this child only, added after the secrets are removed (a recipe passing a secret on purpose). */
+  extraEnv?: Record<string, string>;
+  /** Written to the child's stdin, which is then closed (secrets a remote shell reads). */
+  stdin?: string;
 }
 
 /**
@@ -70,9 +74,9 @@ export function runCommand(argv: readonly string[], options: CommandRunOptions):
   const timeoutMs = options.timeoutMs ?? 120_000;
   const shown = commandLine(argv);
   return new Promise((resolve, reject) => {
-    const env = childEnv(options.env ?? process.env, options.secretEnv);
+    const env = { ...childEnv(options.env ?? process.env, options.secretEnv), ...options.extraEnv };
     const execOptions = { timeout: timeoutMs, killSignal: "SIGKILL" as const, env, maxBuffer: 16 * 1024 * 1024, windowsHide: true };
-    execFile(file ?? "", args, execOptions, (error, stdout, stderr) => {
+    const child = execFile(file ?? "", args, execOptions, (error, stdout, stderr) => {
       if (!error) return resolve({ stdout, stderr, exitCode: 0 });
       const e = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string; signal?: string };
       if (e.code === "ENOENT" || e.code === "EACCES" || !file)
@@ -98,6 +102,9 @@ export function runCommand(argv: readonly string[], options: CommandRunOptions):
         );
       resolve({ stdout, stderr, exitCode: typeof e.code === "number" ? e.code : 1 });
     });
+    // A child that exits without reading its stdin must not fail the run with EPIPE.
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(options.stdin ?? "");
   });
 }
 

@@ -15,12 +15,42 @@ import { scControl } from "./sc.js";
 import { sshControl } from "./ssh.js";
 import type { CommandRunner, ControlContext, ControlRecipe, ControlTools, RecipeStatus, ServiceControl } from "./types.js";
 import { winrmControl } from "./winrm.js";
+import { createNodeShell, type NodeShell } from "./shell.js";
 
 export * from "./types.js";
 export { controlError } from "./errors.js";
 export { parseScError, parseScState } from "./sc.js";
 export { psQuote, winrmScript, DEFAULT_WINDOWS_SERVER_EXE } from "./winrm.js";
 export { DEFAULT_SSH_UNIT, SAFE_REMOTE_WORD } from "./ssh.js";
+export { canRunCommands, createNodeShell, winrmServerScript, winrmTestPathScript, type NodeShell, type ShellArg } from "./shell.js";
+
+export interface NodeShellOptions extends ExeRunOptions {
+  node: string;
+  recipe: ControlRecipe;
+  serverExe: string;
+  tools: ControlTools;
+  /** One command's timeout (ms). */
+  timeoutMs: number;
+  secrets: Readonly<Record<string, string>>;
+}
+
+/** A node's shell through its recipe, running real child processes (argv, never a local shell). */
+export function nodeShell(o: NodeShellOptions): NodeShell {
+  return createNodeShell(o.recipe, {
+    node: o.node,
+    serverExe: o.serverExe,
+    tools: o.tools,
+    secrets: o.secrets,
+    run: (argv, extra) =>
+      runCommand(argv, {
+        ...o,
+        notFoundHint: TOOL_HINT[o.recipe.kind],
+        timeoutHint: TIMEOUT_HINT[o.recipe.kind],
+        ...(extra?.env ? { extraEnv: extra.env } : {}),
+        ...(extra?.stdin !== undefined ? { stdin: extra.stdin } : {}),
+      }),
+  });
+}
 
 const TOOL_HINT: Record<ControlRecipe["kind"], string> = {
   local: "Check octopus.serverExe in the plan: the full path of Octopus.Server.exe on this machine, runnable by this account.",

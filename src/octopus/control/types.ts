@@ -37,6 +37,8 @@ export interface ArgvRecipe {
   status?: string[];
   /** The node's Octopus.Server.exe as an argv run from here (database.moveTo appends `database …`). */
   serverExe?: string[];
+  /** A prefix that runs one command on the node (`docker exec octo3`, `kubectl exec octo3 --`): `octoha join` runs Octopus.Server through it. */
+  exec?: string[];
 }
 export type ControlRecipe = LocalRecipe | ScRecipe | WinRmRecipe | SshRecipe | ArgvRecipe;
 export type ControlKind = ControlRecipe["kind"];

@@ -38,7 +38,7 @@ export function writeNodeControlLookalikes(dir: string, standin: RunningStandin,
   const config: LookalikeConfig = {
     controlFile: standin.controlFile,
     hosts: Object.fromEntries(
-      standin.nodes.map((n) => [
+      [...standin.nodes, ...standin.spareMachines.map((m) => ({ ...m, instances: [] as string[] }))].map((n) => [
         n.name.toUpperCase(),
         {
           node: n.name,

@@ -41,6 +41,30 @@ export function runServerExe(spec: LookalikeHost, action: "stop" | "start", inst
   });
 }
 
+/** The machine's own Octopus.Server executable with any arguments (create-instance, database, configure, service, version). */
+export function runServerExeArgs(spec: LookalikeHost, args: string[]): Promise<ExeRun> {
+  return new Promise((resolve) => {
+    execFile(spec.serverExe, args, { timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
+      resolve({ exitCode: code, stdout, stderr });
+    });
+  });
+}
+
+/** PowerShell's Test-Path on the machine: POST /__standin/machines/<host>/test-path (its share fault answers False). */
+export async function machineTestPath(config: LookalikeConfig, host: string, p: string): Promise<boolean> {
+  const info = JSON.parse(readFileSync(config.controlFile, "utf8")) as ControlInfo;
+  const res = await fetch(`${info.controlUrl}/machines/${encodeURIComponent(host)}/test-path`, {
+    method: "POST",
+    headers: { "X-Standin-Token": info.token, "Content-Type": "application/json" },
+    body: JSON.stringify({ path: p }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json()) as { exists?: boolean; ErrorMessage?: string };
+  if (!res.ok) throw new Error(body.ErrorMessage ?? `HTTP ${res.status}`);
+  return body.exists === true;
+}
+
 /** Octopus's message for an instance this machine does not have (reference: shared library's text, exit 1). */
 export function unknownInstance(spec: LookalikeHost, instance: string): ExeRun {
   const available = spec.instances.join(", ");

@@ -5,7 +5,19 @@
  * error records (FullyQualifiedErrorId) and exit 1; anything else it does not understand fails loudly.
  */
 import type { LookalikeConfig } from "./config.js";
-import { hang, hasInstance, logCall, machine, machineService, runServerExe, unknownInstance, type ExeRun } from "./machine.js";
+import type { LookalikeHost } from "./config.js";
+import {
+  hang,
+  hasInstance,
+  logCall,
+  machine,
+  machineService,
+  machineTestPath,
+  runServerExe,
+  runServerExeArgs,
+  unknownInstance,
+  type ExeRun,
+} from "./machine.js";
 
 /** ServiceControllerStatus names, as Get-Service prints them. */
 const STATUS_NAMES: Record<string, string> = {
@@ -32,6 +44,27 @@ const UNREACHABLE =
   "and that a firewall exception for the WinRM service is enabled and allows access from this computer. By default, the WinRM firewall exception " +
   "for public profiles limits access to remote computers within the same local subnet.";
 
+/**
+ * `-ArgumentList '<exe>', @('<arg>', $env:NAME, …)`: the machine's Octopus.Server with those arguments. `$env:NAME` is
+ * this (local) PowerShell's variable, expanded here and carried to the remote side as a value, as real remoting does.
+ */
+async function runServerCommand(spec: LookalikeHost, script: string): Promise<ExeRun> {
+  const m = /-ArgumentList ('(?:[^']|'')*'), @\(((?:\s*(?:'(?:[^']|'')*'|\$env:[A-Za-z_][A-Za-z0-9_]*)\s*,?)*)\)/.exec(script);
+  if (!m) return { exitCode: 1, stdout: "", stderr: "The look-alike understands only octoha's Invoke-Command scripts.\n" };
+  const exe = unquote(m[1]!.slice(1, -1));
+  const items = [...m[2]!.matchAll(/'((?:[^']|'')*)'|\$env:([A-Za-z_][A-Za-z0-9_]*)/g)].map((x) =>
+    x[2] !== undefined ? (process.env[x[2]] ?? "") : unquote(x[1]!),
+  );
+  if (exe.toLowerCase() !== spec.windowsExe.toLowerCase())
+    return {
+      exitCode: 1,
+      stdout: "",
+      stderr: `The term '${exe}' is not recognized as the name of a cmdlet, function, script file, or operable program.\n`,
+    };
+  const r = await runServerExeArgs(spec, items);
+  return { exitCode: r.exitCode, stdout: `${r.stdout}${r.stderr}`, stderr: "" };
+}
+
 export async function powershell(config: LookalikeConfig, argv: string[]): Promise<ExeRun> {
   logCall(config, "powershell", argv);
   const i = argv.findIndex((a) => /^-c(ommand)?$/i.test(a));
@@ -45,6 +78,11 @@ export async function powershell(config: LookalikeConfig, argv: string[]): Promi
   if (m.fault === "hang") return hang();
   if (!m.spec || m.fault === "unreachable") return remoteError(m.host, UNREACHABLE, "WinRMOperationTimeout");
   if (m.fault === "denied") return remoteError(m.host, "Access is denied.", "AccessDenied");
+  if (/Test-Path -LiteralPath \$p/.test(script)) {
+    const exists = await machineTestPath(config, m.host, args[0] ?? "");
+    return { exitCode: 0, stdout: `${exists ? "True" : "False"}\r\n`, stderr: "" };
+  }
+  if (/& \$exe @a/.test(script)) return runServerCommand(m.spec, script);
   if (/Get-Service/.test(script)) {
     const service = args[0] ?? "";
     const answer =

@@ -1,0 +1,166 @@
+/**
+ * The "join" workflow: `octoha join NODE --plan PLAN` (without --print). The node is one of the plan's nodes,
+ * with its url and a control recipe that can run commands there (winrm, ssh, local, argv with `exec`).
+ * Everything that can refuse does so before the runner writes a state directory, a lock or a journal (exit 2):
+ * the node's recipe, the master key and connection string variables, and on a fresh run the checks from the
+ * node (version, name, shared folders). A resumed run was checked when it started: its name is now its own.
+ */
+import { joinCommands, listenPrefixFor, defaultServerExe, type JoinPlatform } from "../join/commands.js";
+import { canRunCommands, nodeShell, type ControlRecipe } from "../octopus/control/index.js";
+import { controlTools, nodeRecipe, RECIPE_EXAMPLES } from "../plan/control.js";
+import { resolveSecrets } from "../plan/secrets.js";
+import type { Plan } from "../plan/schema.js";
+import type { Workflow, WorkflowEnv } from "./workflows.js";
+import { InputError } from "../shared/errors.js";
+import { realClock } from "./deps.js";
+import { buildJoinSteps, joinChecks, joinRefusal } from "./join.js";
+import { createOctopusPorts } from "./ports.js";
+
+export const DEFAULT_MASTER_KEY_ENV = "OCTOPUS_MASTER_KEY";
+const DEFAULT_COMMS_PORT = 10943;
+
+/** What `octoha join` journals as the run's flags (names of variables, never values). */
+export interface JoinFlags {
+  joinNode: string;
+  masterKeyEnv?: string;
+  connectionStringEnv?: string;
+  platform?: JoinPlatform;
+  commsPort?: string;
+  home?: string;
+  config?: string;
+  serverExe?: string;
+}
+
+export function joinFlagsOf(flags: WorkflowEnv["flags"]): JoinFlags {
+  const str = (k: string) => (typeof flags[k] === "string" ? (flags[k] as string) : undefined);
+  const node = str("joinNode");
+  if (!node)
+    throw new InputError("The join workflow was started without a node name", {
+      code: "JOIN_NODE_MISSING",
+      hint: "Run: octoha join NODE --plan PLAN",
+    });
+  const platform = str("platform");
+  return {
+    joinNode: node,
+    ...(str("masterKeyEnv") ? { masterKeyEnv: str("masterKeyEnv") } : {}),
+    ...(str("connectionStringEnv") ? { connectionStringEnv: str("connectionStringEnv") } : {}),
+    ...(platform === "windows" || platform === "linux" ? { platform } : {}),
+    ...(str("commsPort") ? { commsPort: str("commsPort") } : {}),
+    ...(str("home") ? { home: str("home") } : {}),
+    ...(str("config") ? { config: str("config") } : {}),
+    ...(str("serverExe") ? { serverExe: str("serverExe") } : {}),
+  };
+}
+
+/** The plan's node and its recipe, or exit 2 saying how to give it one (or to paste the commands with --print). */
+export function joiningNode(plan: Plan, name: string, planFile: string): { url: string; recipe: ControlRecipe; pollingPort?: number } {
+  const node = plan.nodes.find((n) => n.name.toLowerCase() === name.toLowerCase());
+  const print = `octoha join ${name} --plan ${planFile} --print`;
+  if (!node)
+    throw new InputError(`${name} is not a node of the plan: octoha reaches a new node through the plan's nodes[].control`, {
+      code: "JOIN_NODE_NOT_IN_PLAN",
+      path: planFile,
+      hint: `Add { "name": "${name}", "url": "http://${name.toLowerCase()}:80/", "control": { "kind": "winrm", "host": "${name}" } } to the plan's nodes. Recipes: ${RECIPE_EXAMPLES.join("; ")}.\nWhere octoha cannot reach the node, print the commands to run there: ${print}`,
+    });
+  const recipe = nodeRecipe(plan, node);
+  if (!canRunCommands(recipe))
+    throw new InputError(
+      `Node ${name}'s control recipe (${recipe.kind}${recipe.kind === "argv" ? " without exec" : ""}) cannot run commands on it: the ${recipe.kind === "sc" ? "Windows service manager only stops and starts services" : "plan's argv commands only stop and start it"}`,
+      {
+        code: "JOIN_RECIPE_CANNOT_RUN",
+        path: planFile,
+        hint: `Give ${name} a winrm, ssh or local recipe (or argv with "exec": [...], a prefix that runs a command there), or print the commands to run on it yourself: ${print}`,
+      },
+    );
+  if (!node.url)
+    throw new InputError(`Node ${name} has no url in the plan: octoha checks the new node through its own URL`, {
+      code: "JOIN_NODE_URL_MISSING",
+      path: planFile,
+      hint: `Set nodes[].url for ${name} (e.g. http://${name.toLowerCase()}:80/): it also sets the node's listen prefix.`,
+    });
+  const pollingPort = node.pollingAddress ? Number(new URL(node.pollingAddress).port) || undefined : undefined;
+  return { url: node.url, recipe, ...(pollingPort ? { pollingPort } : {}) };
+}
+
+function requireVariable(env: NodeJS.ProcessEnv, name: string, what: string, flag: string): string {
+  const value = env[name];
+  if (value) return value;
+  throw new InputError(`Environment variable ${name} (${what}) is not set; nothing was changed`, {
+    code: "ENV_UNSET",
+    hint: `Set ${name} in this shell before running octoha join (PowerShell: $env:${name} = "…"; sh: export ${name}=…), or name another variable with ${flag}. Secrets are never read from the plan or the command line.`,
+  });
+}
+
+export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.ProcessEnv = process.env): Promise<Workflow> {
+  const { plan } = env;
+  const f = joinFlagsOf(env.flags);
+  const { url, recipe, pollingPort } = joiningNode(plan, f.joinNode, env.planFile);
+  const masterKeyEnv = f.masterKeyEnv ?? DEFAULT_MASTER_KEY_ENV;
+  const connectionStringEnv = f.connectionStringEnv ?? plan.octopus.sql.connectionString.env;
+  const masterKey = requireVariable(processEnv, masterKeyEnv, "the cluster's master key", "--master-key-env");
+  const connectionString = requireVariable(
+    processEnv,
+    connectionStringEnv,
+    "the connection string the new node uses",
+    "--connection-string-env",
+  );
+  env.redactor.add(masterKey);
+  env.redactor.add(connectionString);
+  const secrets = resolveSecrets(plan, processEnv, env.redactor);
+  const ports = createOctopusPorts(
+    plan,
+    { apiKey: secrets.apiKey ?? "", sqlConnectionString: secrets.sqlConnectionString ?? "" },
+    env.signal ? { signal: env.signal } : {},
+  );
+  const platform = f.platform ?? plan.octopus.platform;
+  const serverExe = f.serverExe ?? (recipe.kind === "local" ? plan.octopus.serverExe : defaultServerExe(platform));
+  const shell = nodeShell({
+    node: f.joinNode,
+    recipe,
+    serverExe,
+    tools: controlTools(plan),
+    timeoutMs: plan.options.serviceCommandTimeoutSeconds * 1000,
+    // Children get no secret by inheritance; the recipe hands over the two it needs, on purpose.
+    secretEnv: [plan.octopus.apiKey.env, plan.octopus.sql.connectionString.env, masterKeyEnv, connectionStringEnv],
+    secrets: { [masterKeyEnv]: masterKey, [connectionStringEnv]: connectionString },
+  });
+  const commands = joinCommands(plan, {
+    node: f.joinNode,
+    platform,
+    instance: plan.octopus.instance,
+    serverExe,
+    ...(f.home ? { home: f.home } : {}),
+    ...(f.config ? { config: f.config } : {}),
+    listenPrefixes: [listenPrefixFor(url)],
+    commsPort: f.commsPort ? Number(f.commsPort) : (pollingPort ?? DEFAULT_COMMS_PORT),
+    masterKeyEnv,
+    connectionStringEnv,
+  });
+  const sharedFolders = [
+    plan.shared.clusterShared,
+    plan.shared.taskLogs,
+    plan.shared.artifacts,
+    plan.shared.packages,
+    plan.shared.imports,
+    plan.shared.eventExports,
+  ].flatMap((l) => (l ? [l.octopus] : []));
+  const close = () => ports.inventory.close();
+  try {
+    const base = { node: f.joinNode, shell, ports, sharedFolders };
+    // A fresh run refuses here, before the runner writes anything; a resumed run's step re-checks if it never finished.
+    const checked = env.priorResult ? undefined : await joinChecks(base);
+    if (checked && checked.problems.length > 0) throw joinRefusal(f.joinNode, checked);
+    const steps = buildJoinSteps({
+      ...base,
+      instance: plan.octopus.instance,
+      commands,
+      clock: realClock,
+      startTimeoutMs: plan.options.serviceStartTimeoutMinutes * 60_000,
+      ...(checked ? { checked } : {}),
+    });
+    return { steps, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * `octoha join NODE`: add a node to the running cluster through its control recipe, as journaled steps
+ * (issue 14; research-join-lb §1.1, the HA guide's "second and additional nodes" order):
+ *   join-preflight (read-only) → join-create-instance (asks to confirm the master key is backed up) →
+ *   join-database → join-configure → join-service → join-verify (read-only)
+ * Each changing step checkpoints before it runs its command, so a resume after a kill knows the command may
+ * have run: create-instance's "already exists" then means it did. The master key and the connection string
+ * are secrets named by their environment variables; they never reach a checkpoint, an event or a shown line.
+ */
+import type { JoinCommand } from "../join/commands.js";
+import type { NodeShell, ShellArg } from "../octopus/control/index.js";
+import type { DatabaseInventory, ServerNodes, ServerTasks, VersionProbe } from "../octopus/types.js";
+import type { Step, StepContext } from "../runner/step.js";
+import { RollbackRefused } from "../runner/step.js";
+import { InputError, OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
+import type { Clock } from "./deps.js";
+
+export type JoinStepId = "join-preflight" | "join-create-instance" | "join-database" | "join-configure" | "join-service" | "join-verify";
+
+export interface JoinPorts {
+  nodes: ServerNodes;
+  version: VersionProbe;
+  tasks: ServerTasks;
+  inventory: DatabaseInventory;
+}
+
+export interface JoinDeps {
+  node: string;
+  instance: string;
+  shell: NodeShell;
+  ports: JoinPorts;
+  /** The commands in order (src/join/commands.ts); their EnvArgs become secrets named by the variable. */
+  commands: JoinCommand[];
+  /** The shared folders as Octopus on the node spells them. */
+  sharedFolders: string[];
+  clock: Clock;
+  /** How long the new node gets to answer its ping after its service starts. */
+  startTimeoutMs: number;
+  pollIntervalMs?: number;
+  /** The checks a fresh run already made before anything was written (journaled by join-preflight as they were). */
+  checked?: JoinChecks;
+}
+
+export interface JoinChecks {
+  clusterVersion: string;
+  nodeVersion: string;
+  nodes: string[];
+  sharedFolders: { path: string; reachable: boolean }[];
+  problems: { code: string; summary: string; fix: string }[];
+}
+
+/** The first version-looking token of `Octopus.Server version`'s output (its format is not documented [U]). */
+export function parseVersion(text: string): string | undefined {
+  return /\b(\d{4}\.\d+\.\d+(?:\.\d+)?|\d+\.\d+\.\d+(?:\.\d+)?)\b/.exec(text)?.[1];
+}
+
+/** Read-only: version, name, shared folders, as seen from the new node. Every problem at once, each with its fix. */
+export async function joinChecks(deps: Pick<JoinDeps, "node" | "shell" | "ports" | "sharedFolders">): Promise<JoinChecks> {
+  const [nodes, clusterVersion, versionRun] = await Promise.all([
+    deps.ports.nodes.list(),
+    deps.ports.version.serverVersion(),
+    deps.shell.server(["version"]),
+  ]);
+  const problems: JoinChecks["problems"] = [];
+  const nodeVersion = versionRun.exitCode === 0 ? (parseVersion(versionRun.stdout) ?? "unknown") : "unknown";
+  if (nodeVersion === "unknown")
+    problems.push({
+      code: "JOIN_VERSION_UNKNOWN",
+      summary: `Could not read the Octopus Server version installed on ${deps.node} (${deps.shell.shown(["version"])} exited ${versionRun.exitCode})`,
+      fix: `Check Octopus Server is installed on ${deps.node} where the plan's control recipe says (${deps.shell.description}).`,
+    });
+  else if (nodeVersion !== clusterVersion)
+    problems.push({
+      code: "JOIN_VERSION_MISMATCH",
+      summary: `${deps.node} has Octopus Server ${nodeVersion} installed; the cluster runs ${clusterVersion}`,
+      fix: `Install exactly Octopus Server ${clusterVersion} on ${deps.node} (every node of a cluster runs the same version), then run octoha join again.`,
+    });
+  const taken = nodes.find((n) => n.name.toLowerCase() === deps.node.toLowerCase());
+  if (taken)
+    problems.push({
+      code: "JOIN_NODE_NAME_TAKEN",
+      summary: `The cluster already has a node ${taken.name} (${taken.id}); nodes now: ${nodes.map((n) => n.name).join(", ")}`,
+      fix: "Choose another name for the new node. If it replaces a retired node of that name, delete that node first (Configuration > Nodes) once it is stopped for good.",
+    });
+  const sharedFolders: JoinChecks["sharedFolders"] = [];
+  for (const p of deps.sharedFolders) sharedFolders.push({ path: p, reachable: await deps.shell.testPath(p) });
+  const unreachable = sharedFolders.filter((f) => !f.reachable);
+  if (unreachable.length > 0)
+    problems.push({
+      code: "JOIN_SHARE_UNREACHABLE",
+      summary: `${deps.node} cannot reach the shared folder${unreachable.length === 1 ? "" : "s"} ${unreachable.map((f) => f.path).join(", ")}`,
+      fix: `From ${deps.node}, make the share reachable for the account Octopus will run as (DNS, firewall TCP 445, share and NTFS permissions); Test-Path must answer True there. Every node reads the task logs other nodes wrote.`,
+    });
+  return { clusterVersion, nodeVersion, nodes: nodes.map((n) => n.name), sharedFolders, problems };
+}
+
+/** The checks' refusal: bad input, nothing changed (exit 2). */
+export function joinRefusal(node: string, checks: JoinChecks): InputError {
+  const n = checks.problems.length;
+  return new InputError(`octoha join ${node}: ${n} problem${n === 1 ? "" : "s"} found before anything changed; nothing was changed`, {
+    code: checks.problems.length === 1 ? checks.problems[0]!.code : "JOIN_REFUSED",
+    node,
+    issues: checks.problems.map((p) => `${p.summary}\n  fix: ${p.fix}`),
+    hint: checks.problems.map((p) => `${p.summary}\n  fix: ${p.fix}`).join("\n"),
+  });
+}
+
+export interface CommandResult {
+  step: string;
+  /** The command as shown: secrets as <redacted>. */
+  command: string;
+  exitCode: number;
+  output: string;
+  /** The command had already done its work (resume after a kill between running it and journaling it). */
+  alreadyDone?: boolean;
+}
+
+interface CommandCheckpoint {
+  started: true;
+  command: string;
+  /** create-instance found the instance there before this run made it. */
+  preexisting?: true;
+}
+
+const argsOf = (c: JoinCommand): ShellArg[] => c.argv.slice(1).map((a) => (typeof a === "string" ? a : { secret: a.env }));
+const tail = (s: string) => s.trim().split(/\r?\n/).filter(Boolean).slice(-6).join("\n");
+
+function commandStep(
+  id: Exclude<JoinStepId, "join-preflight" | "join-verify">,
+  title: string,
+  command: JoinCommand,
+  deps: JoinDeps,
+  extra: Partial<Step<CommandResult, JoinStepId>> = {},
+): Step<CommandResult, JoinStepId> {
+  const args = argsOf(command);
+  const shown = deps.shell.shown(args);
+  return {
+    id,
+    title,
+    async inspect() {
+      return {
+        changes: [
+          {
+            action: id === "join-create-instance" ? "create" : "update",
+            target: `node ${deps.node}`,
+            summary: `On ${deps.node}: ${shown}`,
+            after: command.why,
+          },
+        ],
+        findings: [],
+      };
+    },
+    async apply(ctx: StepContext, last: CommandCheckpoint | CommandResult | undefined) {
+      // Only this run's own earlier attempt may have made the instance; one that was there before is not ours.
+      const ranBefore = last !== undefined && "started" in last && last.preexisting !== true;
+      await ctx.checkpoint({ started: true, command: shown } satisfies CommandCheckpoint);
+      ctx.emit({ level: "info", message: `${deps.node}: ${shown}` });
+      const r = await deps.shell.server(args);
+      const output = tail(`${r.stdout}\n${r.stderr}`);
+      const exists = r.exitCode !== 0 && id === "join-create-instance" && /already exists/i.test(output);
+      // create-instance refuses an instance that exists: after a kill between running it and journaling it, it ran [I].
+      if (exists && ranBefore) return { step: id, command: shown, exitCode: r.exitCode, output, alreadyDone: true };
+      if (exists) {
+        await ctx.checkpoint({ started: true, command: shown, preexisting: true } satisfies CommandCheckpoint);
+        throw new OctohaError(`Node ${deps.node} already has an instance ${deps.instance}, not made by this run`, {
+          code: "JOIN_INSTANCE_EXISTS",
+          exitCode: ExitCode.Resumable,
+          node: deps.node,
+          step: id,
+          hint: `It said:\n${output}\nRemove it on ${deps.node} if it is a failed earlier attempt (service --uninstall, delete-instance), or name another instance in the plan (octopus.instance); then run \`octoha resume\`.`,
+        });
+      }
+      if (r.exitCode !== 0)
+        throw new OctohaError(`Node ${deps.node}: ${command.step} exited with code ${r.exitCode}`, {
+          code: "JOIN_COMMAND_FAILED",
+          exitCode: ExitCode.Resumable,
+          node: deps.node,
+          step: id,
+          hint: `${output ? `It said:\n${output}\n` : ""}Fix the cause on ${deps.node}, then run \`octoha resume\` (the command runs again). By hand: ${shown}`,
+        });
+      return { step: id, command: shown, exitCode: 0, output };
+    },
+    async verify(_ctx, r) {
+      return { ok: r.exitCode === 0 || r.alreadyDone === true, summary: `${command.step} on ${deps.node}: done` };
+    },
+    async rollback() {
+      // Undone by the service step (stop) and by hand (delete-instance): see rollbackRefusal.
+    },
+    ...extra,
+  };
+}
+
+export interface JoinVerifyResult {
+  listed: boolean;
+  ping: string;
+  isDraining: boolean;
+  readTask?: { id: string; ranOn: string };
+}
+
+export function buildJoinSteps(deps: JoinDeps): Step<unknown, JoinStepId>[] {
+  const byStep = (s: JoinCommand["step"]) => {
+    const c = deps.commands.find((x) => x.step === s);
+    if (!c) throw new Error(`no ${s} command`);
+    return c;
+  };
+  const preflight: Step<JoinChecks, JoinStepId> = {
+    id: "join-preflight",
+    title: `Check ${deps.node} can join: same Octopus version as the cluster, name free, shared folders reachable from it`,
+    readOnly: true,
+    async inspect() {
+      const c = await joinChecks(deps);
+      return {
+        changes: [],
+        findings: c.problems.map((p) => ({ severity: "error" as const, code: p.code, summary: p.summary, fix: p.fix })),
+        facts: { ...c },
+      };
+    },
+    async apply(ctx) {
+      const c = deps.checked ?? (await joinChecks(deps));
+      await ctx.checkpoint(c);
+      if (c.problems.length > 0) {
+        const refusal = joinRefusal(deps.node, c);
+        // In a resumed run the name may be ours by now; anything else stops here, resumable once fixed.
+        throw new OctohaError(refusal.message, { code: refusal.code, exitCode: ExitCode.Resumable, node: deps.node, hint: refusal.hint });
+      }
+      return c;
+    },
+    async verify(_ctx, c) {
+      return {
+        ok: c.problems.length === 0,
+        summary: `${deps.node}: Octopus ${c.nodeVersion}, name free, ${c.sharedFolders.length} shared folder(s) reachable`,
+      };
+    },
+    async rollback() {
+      // Read-only.
+    },
+  };
+  const uninstall = (instance: string) =>
+    `${deps.shell.shown(["service", "--instance", instance, "--stop", "--uninstall"])}; ${deps.shell.shown(["delete-instance", "--instance", instance])}`;
+  const steps: Step<unknown, JoinStepId>[] = [
+    preflight,
+    commandStep(
+      "join-create-instance",
+      `Create instance ${deps.instance} on ${deps.node}: first confirm the master key is backed up (the cluster's data cannot be decrypted without it)`,
+      byStep("create-instance"),
+      deps,
+      {
+        requiresApproval: true,
+        async rollbackRefusal() {
+          return `octoha does not delete instances; on ${deps.node} run: ${uninstall(deps.instance)}`;
+        },
+        async rollback() {
+          throw new RollbackRefused(
+            "join-create-instance",
+            `octoha does not delete instances; on ${deps.node} run: ${uninstall(deps.instance)}`,
+          );
+        },
+      },
+    ),
+    commandStep("join-database", `Point ${deps.node} at the cluster's database with the cluster's master key`, byStep("database"), deps),
+    commandStep("join-configure", `Configure ${deps.node}'s listen prefixes and polling port`, byStep("configure"), deps),
+    commandStep(
+      "join-service",
+      `Install and start the Octopus service on ${deps.node}: it registers as a node`,
+      byStep("service-install"),
+      deps,
+      {
+        async rollback() {
+          const r = await deps.shell.server(["service", "--instance", deps.instance, "--stop"]);
+          if (r.exitCode !== 0)
+            throw new OctohaError(`Node ${deps.node}: service --stop exited with code ${r.exitCode}`, {
+              code: "JOIN_COMMAND_FAILED",
+              node: deps.node,
+              hint: tail(`${r.stdout}\n${r.stderr}`),
+            });
+        },
+      },
+    ),
+    verifyStep(deps),
+  ];
+  return steps;
+}
+
+function verifyStep(deps: JoinDeps): Step<JoinVerifyResult, JoinStepId> {
+  const fail = (why: string, fix: string) =>
+    new OctohaError(`Node ${deps.node} joined but ${why}`, {
+      code: "JOIN_VERIFY_FAILED",
+      exitCode: ExitCode.Resumable,
+      node: deps.node,
+      hint: `${fix}\nThen run \`octoha resume\` (only this check runs again).`,
+    });
+  return {
+    id: "join-verify",
+    title: `Prove ${deps.node} serves: listed in /api/octopusservernodes, ping 200, reads another node's task log, not draining`,
+    readOnly: true,
+    async inspect() {
+      return { changes: [], findings: [] };
+    },
+    async apply(ctx) {
+      const deadline = deps.clock.now() + deps.startTimeoutMs;
+      let ping = await deps.ports.nodes.ping(deps.node).catch(() => "offline" as const);
+      while (ping === "offline" && deps.clock.now() < deadline && !ctx.signal.aborted) {
+        ctx.emit({ level: "progress", message: `Waiting for ${deps.node} to answer its ping after its start` });
+        await deps.clock.sleep(deps.pollIntervalMs ?? 1000, ctx.signal);
+        ping = await deps.ports.nodes.ping(deps.node).catch(() => "offline" as const);
+      }
+      const listed = (await deps.ports.nodes.list()).find((n) => n.name.toLowerCase() === deps.node.toLowerCase());
+      if (!listed)
+        throw fail(
+          "it is not in /api/octopusservernodes",
+          `Look at ${deps.node}'s server log (Home\\Logs\\OctopusServer.txt): it did not register in the database.`,
+        );
+      if (ping === "offline")
+        throw fail(
+          `its ping did not answer within ${Math.round(deps.startTimeoutMs / 1000)} s`,
+          `Check its service runs and its listen prefix matches the plan's url for ${deps.node}.`,
+        );
+      if (ping === "draining" || listed.isDraining)
+        throw fail(
+          "it is draining (its ping answers 418): the load balancer sends it nothing",
+          "Undrain it in Configuration > Nodes if that is not intended.",
+        );
+      const task = await anotherNodesTask(deps);
+      if (task) {
+        try {
+          await deps.ports.tasks.readRawLog(task.id, deps.node);
+        } catch (error) {
+          throw fail(
+            `it cannot read task ${task.id}'s log, written by ${task.ranOn} (${error instanceof Error ? error.message : String(error)})`,
+            `${deps.node} must reach the shared TaskLogs folder as its service account: check the share's permissions for that account.`,
+          );
+        }
+      } else
+        ctx.emit({
+          level: "warn",
+          message: `No completed task of another node to read through ${deps.node}: the task-log check was skipped`,
+        });
+      const r: JoinVerifyResult = { listed: true, ping, isDraining: false, ...(task ? { readTask: task } : {}) };
+      await ctx.checkpoint(r);
+      return r;
+    },
+    async verify(_ctx, r) {
+      return { ok: true, summary: `${deps.node} serves${r.readTask ? ` and reads ${r.readTask.id} (run by ${r.readTask.ranOn})` : ""}` };
+    },
+    async rollback() {
+      // Read-only.
+    },
+  };
+}
+
+/** The newest completed task another node ran: its log is on the share, written by that node. */
+async function anotherNodesTask(deps: JoinDeps): Promise<{ id: string; ranOn: string } | undefined> {
+  let found: { id: string; ranOn: string } | undefined;
+  for await (const t of deps.ports.inventory.tasks({ completedOnly: true })) {
+    const ranOn = t.serverNode ?? "";
+    if (ranOn && ranOn.toLowerCase() !== deps.node.toLowerCase()) found = { id: t.id, ranOn };
+  }
+  return found;
+}

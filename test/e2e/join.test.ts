@@ -1,0 +1,341 @@
+/**
+ * `octoha join NODE --plan PLAN` against the stand-in (issue 14): a 2-node cluster whose folders are on the share
+ * becomes 3 through the spare machine OCTO3's PowerShell-remoting recipe (the powershell look-alike runs its own
+ * Octopus.Server). Killed after each step and resumed, the same. A wrong version, a missing master key variable,
+ * an unreachable share and a taken name are refused before anything changes (exit 2, the fix named; no state
+ * directory, no instance on OCTO3). The master key and the connection string appear in no output, journal,
+ * report or command line a look-alike logged.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { startStandin, type RunningStandin, type SpareMachine } from "@octoha/standin";
+import { writeNodeControlLookalikes, type NodeControlLookalikes } from "@octoha/standin/testing";
+import { demoPlan } from "../../src/demo/demo.js";
+import { continueRun, runWorkflow } from "../../src/operations/apply.js";
+import type { PlanInput } from "../../src/plan/schema.js";
+import type { JournalRecord } from "../../src/runner/journal.js";
+import { OctohaError } from "../../src/shared/errors.js";
+import { CLI, cleanEnv } from "../helpers/cli.js";
+
+vi.setConfig({ testTimeout: 240_000 });
+
+const SHARE = "\\\\fs01\\OctopusShared";
+const MASTER_KEY = "5qJcW9E6B99teMmrOzaYNA==";
+const MASTER_KEY_ENV = "OCTOPUS_MASTER_KEY";
+const KILL_FIXTURE = fileURLToPath(new URL("./fixtures/kill-on-event.mjs", import.meta.url));
+const JOIN_STEPS = ["join-preflight", "join-create-instance", "join-database", "join-configure", "join-service", "join-verify"];
+
+interface JoinCase {
+  root: string;
+  standin: RunningStandin;
+  lookalikes: NodeControlLookalikes;
+  plan: PlanInput;
+  planFile: string;
+  stateDir: string;
+  env: NodeJS.ProcessEnv;
+  close(): Promise<void>;
+}
+
+const open: JoinCase[] = [];
+afterEach(async () => {
+  while (open.length) await open.pop()!.close();
+});
+
+async function joinCase(o: { spare?: Partial<SpareMachine>; editPlan?: (p: PlanInput) => void } = {}): Promise<JoinCase> {
+  const root = await mkdtemp(path.join(os.tmpdir(), "octoha-join-"));
+  const folders = { taskLogs: `${SHARE}\\TaskLogs`, artifacts: `${SHARE}\\Artifacts`, packages: `${SHARE}\\Packages` };
+  const standin = await startStandin({
+    dataDir: path.join(root, "cluster"),
+    nodes: 2,
+    seedTasks: 3,
+    startupMs: 500,
+    folders,
+    spareMachines: [{ host: "OCTO3", ...o.spare }],
+    masterKey: MASTER_KEY,
+  });
+  const lookalikes = writeNodeControlLookalikes(path.join(root, "lookalikes"), standin);
+  const stateDir = path.join(root, "plan", "state");
+  const plan = demoPlan(standin, stateDir);
+  plan.nodes.push({ name: "OCTO3", url: standin.spareMachines[0]!.url, control: { kind: "winrm", host: "OCTO3" } });
+  plan.options = { ...plan.options, tools: { powershell: lookalikes.powershell }, serviceStartTimeoutMinutes: 1 };
+  o.editPlan?.(plan);
+  const planFile = path.join(root, "plan", "plan.json");
+  await mkdir(path.dirname(planFile), { recursive: true });
+  await writeFile(planFile, `${JSON.stringify(plan, null, 2)}\n`);
+  const env = cleanEnv({
+    [plan.octopus.apiKey!.env]: standin.apiKey,
+    [plan.octopus.sql.connectionString.env]: standin.sqlConnectionString ?? "",
+    [MASTER_KEY_ENV]: MASTER_KEY,
+  });
+  const c: JoinCase = {
+    root,
+    standin,
+    lookalikes,
+    plan,
+    planFile,
+    stateDir,
+    env,
+    async close() {
+      await standin.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+  open.push(c);
+  return c;
+}
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function octoha(c: JoinCase, args: string[], o: { env?: NodeJS.ProcessEnv; killOn?: object } = {}): Promise<Run> {
+  const preload = o.killOn ? ["--import", KILL_FIXTURE] : [];
+  const env = { ...(o.env ?? c.env), ...(o.killOn ? { E2E_KILL_ON: JSON.stringify(o.killOn) } : {}) };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...preload, CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+const join = (c: JoinCase, ...extra: string[]) => octoha(c, ["join", "OCTO3", "--plan", c.planFile, "--json", ...extra]);
+
+/** The secrets octoha handled, in every form a leak could take. */
+function expectNoSecret(c: JoinCase, text: string, where: string): void {
+  for (const secret of [MASTER_KEY, c.standin.sqlConnectionString ?? "(none)"])
+    expect(text.includes(secret), `${where} holds a secret`).toBe(false);
+}
+
+/** Every file the run wrote (journal, report.md, report.json, lock) and every command line a look-alike was given. */
+function expectNothingLeaked(c: JoinCase): void {
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name));
+  };
+  if (existsSync(c.stateDir)) walk(c.stateDir);
+  expect(files.some((f) => f.endsWith("journal.jsonl"))).toBe(true);
+  for (const f of files) expectNoSecret(c, readFileSync(f, "utf8"), f);
+  expectNoSecret(c, JSON.stringify(c.lookalikes.calls()), "the look-alikes' logged command lines");
+}
+
+function expectJoined(c: JoinCase): void {
+  const nodes = c.standin.cluster.nodes();
+  expect(nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2", "OCTO3"]);
+  expect(nodes.find((n) => n.name === "OCTO3")).toMatchObject({ running: true, isDraining: false });
+  expect(c.standin.machines.machine("OCTO3").created).toEqual([
+    expect.objectContaining({ instance: "OctopusServer", nodeName: "OCTO3", commsListenPort: 10943, serviceInstalled: true }),
+  ]);
+}
+
+/** Nothing changed: no state directory, no instance on OCTO3, still two nodes. */
+function expectUnchanged(c: JoinCase): void {
+  expect(existsSync(c.stateDir)).toBe(false);
+  expect(c.standin.machines.machine("OCTO3").created).toEqual([]);
+  expect(c.standin.cluster.nodes().map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
+}
+
+describe("octoha join: a 2-node stand-in cluster becomes 3", () => {
+  it("joins OCTO3 through its winrm recipe, proves it serves, leaks no secret, and tentacles lists it", async () => {
+    const c = await joinCase();
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expectJoined(c);
+    const applied = r.stdout
+      .split("\n")
+      .filter((l) => l.includes('"step-applied"'))
+      .map((l) => (JSON.parse(l) as { stepId: string }).stepId);
+    expect(applied).toEqual(JOIN_STEPS);
+    // The proof step read a log another node wrote, through OCTO3's own URL.
+    const raw = await fetch(`${c.standin.spareMachines[0]!.url}/api/octopusservernodes/ping`);
+    expect(raw.status).toBe(200);
+    expectNoSecret(c, r.stdout + r.stderr, "octoha's output");
+    expectNothingLeaked(c);
+    const powershell = c.lookalikes.calls().filter((x) => x.tool === "powershell");
+    expect(powershell.some((x) => x.argv.join(" ").includes(`$env:OCTOHA_SECRET_${MASTER_KEY_ENV}`))).toBe(true);
+
+    const tentacles = await octoha(c, ["tentacles", c.planFile]);
+    expect(tentacles.code, tentacles.stdout + tentacles.stderr).toBe(0);
+    // OCTO3, now in the plan and in the cluster, is one of the nodes every polling Tentacle registers with.
+    expect(tentacles.stdout).toContain("must poll every node (3)");
+    expect(tentacles.stdout).toMatch(/# OCTO3: polls \S+:10943\b[^\n]*\n[^\n]*poll-server/);
+  });
+
+  it("stops at the master-key approval gate without --yes (exit 3), changing nothing on OCTO3; resume --yes finishes", async () => {
+    const c = await joinCase();
+    const r = await join(c);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stdout + r.stderr).toMatch(/master key is backed up/);
+    expect(c.standin.machines.machine("OCTO3").created).toEqual([]);
+    const resumed = await octoha(c, ["resume", c.planFile, "--yes", "--json"]);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expectJoined(c);
+  });
+});
+
+describe("octoha join refuses before anything changes (exit 2, with the fix)", () => {
+  it("a node whose installed Octopus version is not the cluster's", async () => {
+    const c = await joinCase({ spare: { version: "2023.4.1000" } });
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/OCTO3 has Octopus Server 2023\.4\.1000 installed; the cluster runs 2024\.1\.12345/);
+    expect(r.stderr).toMatch(/Install exactly Octopus Server 2024\.1\.12345 on OCTO3/);
+    expectUnchanged(c);
+  });
+
+  it("a missing master key variable", async () => {
+    const c = await joinCase();
+    const r = await octoha(c, ["join", "OCTO3", "--plan", c.planFile, "--yes"], { env: { ...c.env, [MASTER_KEY_ENV]: undefined } });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/OCTOPUS_MASTER_KEY \(the cluster's master key\) is not set/);
+    expect(r.stderr).toMatch(/--master-key-env/);
+    expectUnchanged(c);
+    // No command reached OCTO3 either.
+    expect(c.lookalikes.calls()).toEqual([]);
+  });
+
+  it("a shared folder OCTO3 cannot reach", async () => {
+    const c = await joinCase();
+    c.standin.machines.setFaults("OCTO3", { shareUnreachable: true });
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/OCTO3 cannot reach the shared folders \\\\fs01\\OctopusShared\\TaskLogs/);
+    expect(r.stderr).toMatch(/Test-Path must answer True there/);
+    expectUnchanged(c);
+  });
+
+  it("a node name the cluster already has", async () => {
+    const c = await joinCase();
+    c.standin.cluster.joinNode("octo3");
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/already has a node octo3/);
+    expect(r.stderr).toMatch(/Choose another name/);
+    expect(existsSync(c.stateDir)).toBe(false);
+    expect(c.standin.machines.machine("OCTO3").created).toEqual([]);
+  });
+
+  it("a node whose recipe cannot run commands (sc), pointing at --print", async () => {
+    const c = await joinCase({ editPlan: (p) => (p.nodes[2]!.control = { kind: "sc", host: "OCTO3" }) });
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/cannot run commands on it/);
+    expect(r.stderr).toMatch(/octoha join OCTO3 --plan .* --print/);
+    expectUnchanged(c);
+  });
+});
+
+/** Thrown by the journal hook: the in-process run stops right after that record, as a kill -9 would leave it. */
+class SimulatedKill extends Error {}
+
+async function inProcess(c: JoinCase, mode: "run" | "resume", killAfter?: (r: JournalRecord) => boolean): Promise<number | "killed"> {
+  const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+  const kill = new SimulatedKill("simulated kill");
+  let killed = false;
+  const hooks = killAfter
+    ? {
+        afterJournalWrite: (_n: number, r: JournalRecord) => {
+          if (killed || !killAfter(r)) return;
+          killed = true;
+          throw kill;
+        },
+      }
+    : undefined;
+  const saved = { ...process.env };
+  Object.assign(process.env, c.env);
+  try {
+    const common = {
+      approve: "yes" as const,
+      json: true,
+      signal: new AbortController().signal,
+      streams: { out: sink, err: sink },
+      ...(hooks ? { hooks } : {}),
+    };
+    const outcome =
+      mode === "run"
+        ? await runWorkflow({ workflow: "join", planFile: c.planFile, flags: { joinNode: "OCTO3" }, ...common })
+        : await continueRun({ mode: "resume", planFile: c.planFile, ...common });
+    return outcome.exitCode;
+  } catch (error) {
+    if (error === kill) return "killed";
+    if (error instanceof OctohaError) throw new Error(`${error.message}\n${error.hint ?? ""}`);
+    throw error;
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+}
+
+/** What an earlier, manual attempt on OCTO3 would have left: the instance, made by its own Octopus.Server. */
+function createInstanceByHand(c: JoinCase): Promise<void> {
+  const args = [
+    "create-instance",
+    "--instance",
+    "OctopusServer",
+    "--config",
+    "C:\\Octopus\\OctopusServer.config",
+    "--serverNodeName",
+    "OCTO3",
+  ];
+  return new Promise<void>((resolve, reject) =>
+    spawn(c.standin.spareMachines[0]!.serverExe, args)
+      .on("close", (code) => (code === 0 ? resolve() : reject(new Error(`create-instance exited ${code}`))))
+      .on("error", reject),
+  );
+}
+
+describe("octoha join killed at each step and resumed ends the same", () => {
+  for (const step of JOIN_STEPS) {
+    it(`killed right after ${step} is journaled, then resumed`, async () => {
+      const c = await joinCase();
+      expect(await inProcess(c, "run", (r) => r.t === "applied" && r.stepId === step)).toBe("killed");
+      expect(await inProcess(c, "resume")).toBe(0);
+      expectJoined(c);
+      expectNothingLeaked(c);
+    });
+  }
+
+  it("killed after create-instance ran but before it was journaled: the resume finds the instance and goes on", async () => {
+    const c = await joinCase();
+    // Killed at the checkpoint written just before the command runs; then the command runs (as if the kill came a moment later).
+    expect(await inProcess(c, "run", (r) => r.t === "checkpoint" && r.stepId === "join-create-instance")).toBe("killed");
+    expect(c.standin.machines.machine("OCTO3").created).toEqual([]);
+    await createInstanceByHand(c);
+    expect(await inProcess(c, "resume")).toBe(0);
+    expectJoined(c);
+  });
+
+  it("an instance that was on OCTO3 before the run is not taken for this run's own, on the run or on a resume", async () => {
+    const c = await joinCase();
+    await createInstanceByHand(c);
+    expect(await inProcess(c, "run")).toBe(3);
+    expect(await inProcess(c, "resume")).toBe(3);
+    expect(c.standin.cluster.nodes()).toHaveLength(2);
+  });
+
+  it("a real SIGKILL of the octoha process after join-database, resumed from the command line", async () => {
+    const c = await joinCase();
+    const killed = await octoha(c, ["join", "OCTO3", "--plan", c.planFile, "--json", "--yes"], {
+      killOn: { type: "step-applied", stepId: "join-database" },
+    });
+    expect(killed.signal, killed.stderr).toBe("SIGKILL");
+    expect(c.standin.cluster.nodes()).toHaveLength(2);
+    const resumed = await octoha(c, ["resume", c.planFile, "--yes", "--json"]);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expectJoined(c);
+    expectNoSecret(c, killed.stdout + killed.stderr + resumed.stdout + resumed.stderr, "octoha's output");
+    expectNothingLeaked(c);
+  });
+});
