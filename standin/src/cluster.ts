@@ -11,7 +11,7 @@
  * - maintenance mode blocks new user tasks but not system tasks or already-queued ones (§6.3);
  * - a draining node takes nothing new (§6.4); nodes read folder paths when they start (§3.1).
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, existsSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, existsSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { hasPerTaskLogDirectories } from "./versions.js";
 import { xorshift } from "./prng.js";
@@ -764,6 +764,18 @@ export class Cluster {
       mkdirSync(local, { recursive: true });
       const part = path.join(local, `${this.rand10()}.tl.txt`);
       writeFileSync(part, text);
+      // Parts are read back in mtime order; the kernel's file clock is coarse (a few ms), so two writes
+      // in a row can share a stamp. Keep each new part strictly after the newest one already there.
+      const newest = Math.max(
+        0,
+        ...readdirSync(local)
+          .filter((f) => f.endsWith(".tl.txt") && path.join(local, f) !== part)
+          .map((f) => statSync(path.join(local, f)).mtimeMs),
+      );
+      if (statSync(part).mtimeMs <= newest) {
+        const at = new Date(Math.floor(newest) + 1);
+        utimesSync(part, at, at);
+      }
       return [part];
     }
     mkdirSync(path.dirname(local), { recursive: true });
