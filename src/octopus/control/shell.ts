@@ -11,7 +11,7 @@
  *   so they are in that one child's argv (as in Octopus's own scripts); every line octoha shows has `<redacted>`.
  */
 import { controlError } from "./errors.js";
-import { psQuote, DEFAULT_WINDOWS_SERVER_EXE } from "./winrm.js";
+import { psQuote, DEFAULT_WINDOWS_SERVER_EXE, throwIfWinRmUnreachable } from "./winrm.js";
 import { SAFE_REMOTE_WORD } from "./ssh.js";
 import type { CommandResult } from "../cli/exec.js";
 import type { ArgvRecipe, ControlRecipe, ControlTools, LocalRecipe, SshRecipe, WinRmRecipe } from "./types.js";
@@ -116,27 +116,7 @@ export function winrmTestPathScript(host: string, p: string): string {
 function winrmShell(recipe: WinRmRecipe, ctx: NodeShellContext): NodeShell {
   const exe = recipe.serverExe ?? DEFAULT_WINDOWS_SERVER_EXE;
   const ps = (script: string) => [ctx.tools.powershell, "-NoProfile", "-NonInteractive", "-Command", script];
-  const connection = (argv: string[], r: CommandResult) => {
-    const out = `${r.stdout}\n${r.stderr}`;
-    if (/FullyQualifiedErrorId\s*:\s*AccessDenied/i.test(out))
-      throw controlError(
-        ctx.node,
-        "denied",
-        `WinRM access denied by ${recipe.host}`,
-        `octoha's account needs to be an administrator on ${recipe.host}.`,
-        argv,
-        out,
-      );
-    if (/FullyQualifiedErrorId\s*:\s*(WinRMOperationTimeout|CannotConnect|ComputerNotFound)/i.test(out))
-      throw controlError(
-        ctx.node,
-        "unreachable",
-        `cannot reach ${recipe.host} over WinRM`,
-        `Check ${recipe.host} is up, WinRM is enabled there (Enable-PSRemoting) and TCP 5985/5986 is open from this machine.`,
-        argv,
-        out,
-      );
-  };
+  const connection = (argv: string[], r: CommandResult) => throwIfWinRmUnreachable(ctx.node, recipe.host, `${r.stdout}\n${r.stderr}`, argv);
   return {
     description: `PowerShell remoting to ${recipe.host} (${exe})`,
     shown: (args) => `Invoke-Command -ComputerName ${recipe.host} { ${show(exe, args)} }`,

@@ -67,25 +67,7 @@ export function winrmControl(recipe: WinRmRecipe, ctx: ControlContext): ServiceC
     const r = await ctx.run(argv(action));
     const out = `${r.stdout}\n${r.stderr}`;
     if (r.exitCode === 0) return r.stdout;
-    // FullyQualifiedErrorId is stable across languages; the message text is not.
-    if (/FullyQualifiedErrorId\s*:\s*AccessDenied|\bAccess is denied\b/i.test(out))
-      throw controlError(
-        ctx.node,
-        "denied",
-        `WinRM access denied by ${recipe.host}`,
-        `octoha's account needs to be a local administrator on ${recipe.host} (or in its Remote Management Users group with rights on the Octopus service); by IP address or outside a domain, use HTTPS or add ${recipe.host} to TrustedHosts.`,
-        argv(action),
-        out,
-      );
-    if (/FullyQualifiedErrorId\s*:\s*(WinRMOperationTimeout|CannotConnect|ComputerNotFound)/i.test(out))
-      throw controlError(
-        ctx.node,
-        "unreachable",
-        `cannot reach ${recipe.host} over WinRM`,
-        `Check ${recipe.host} is up and its name resolves, that WinRM is enabled there (\`winrm quickconfig\` / Enable-PSRemoting) and that the firewall allows TCP 5985 (HTTP) or 5986 (HTTPS) from this machine.`,
-        argv(action),
-        out,
-      );
+    throwIfWinRmUnreachable(ctx.node, recipe.host, out, argv(action));
     if (/NoServiceFoundForGivenName|has not been configured on this machine|no instances of|no default instance/i.test(out))
       throw controlError(
         ctx.node,
@@ -158,4 +140,27 @@ export function winrmControl(recipe: WinRmRecipe, ctx: ControlContext): ServiceC
       if (r.exitCode !== 0) throw databaseCommandError(ctx.node, r.exitCode, argv, `${r.stdout}\n${r.stderr}`);
     },
   };
+}
+
+/** A PowerShell remoting failure to reach or be let into `host` (not the remote command's own failure), as our error. */
+export function throwIfWinRmUnreachable(node: string, host: string, out: string, argv: readonly string[]): void {
+  // FullyQualifiedErrorId is stable across languages; the message text is not.
+  if (/FullyQualifiedErrorId\s*:\s*AccessDenied|\bAccess is denied\b/i.test(out))
+    throw controlError(
+      node,
+      "denied",
+      `WinRM access denied by ${host}`,
+      `octoha's account needs to be a local administrator on ${host} (or in its Remote Management Users group with rights on the Octopus service); by IP address or outside a domain, use HTTPS or add ${host} to TrustedHosts.`,
+      argv,
+      out,
+    );
+  if (/FullyQualifiedErrorId\s*:\s*(WinRMOperationTimeout|CannotConnect|ComputerNotFound)/i.test(out))
+    throw controlError(
+      node,
+      "unreachable",
+      `cannot reach ${host} over WinRM`,
+      `Check ${host} is up and its name resolves, that WinRM is enabled there (\`winrm quickconfig\` / Enable-PSRemoting) and that the firewall allows TCP 5985 (HTTP) or 5986 (HTTPS) from this machine.`,
+      argv,
+      out,
+    );
 }
