@@ -2,17 +2,15 @@
  * Each node keeps its own connection string (its config file), set by `database --connectionString`
  * on that node's machine; a node starts only on a database it can open, and heartbeats into it.
  */
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
 import sql from "mssql";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 import type { StandinOptions } from "../src/index.js";
 import { writeNodeControlLookalikes } from "../src/lookalikes/index.js";
+import { exe } from "./exe.js";
 
-const run = promisify(execFile);
 const open: TestStandin[] = [];
 afterEach(async () => {
   while (open.length) await open.pop()!.close();
@@ -22,22 +20,6 @@ async function standin(options: Partial<StandinOptions> = {}): Promise<TestStand
   const s = await startTestStandin({ servicePendingMs: 30, ...options });
   open.push(s);
   return s;
-}
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function exe(file: string, args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(file, args, { env: process.env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
 }
 
 async function showConnectionString(s: TestStandin, node: number, format = "json"): Promise<unknown> {

@@ -3,15 +3,13 @@
  * the real mssql driver on both databases, moved with the look-alike's `database` and `service`, and the
  * REST API serving whichever database the running nodes use.
  */
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { promisify } from "node:util";
 import sql from "mssql";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 import type { StandinOptions } from "../src/index.js";
+import { exe } from "./exe.js";
 
-const run = promisify(execFile);
 const open: TestStandin[] = [];
 afterEach(async () => {
   while (open.length) await open.pop()!.close();
@@ -21,16 +19,6 @@ async function standin(options: Partial<StandinOptions> = {}): Promise<TestStand
   const s = await startTestStandin({ sql: true, servicePendingMs: 30, startupMs: 0, seedTasks: 3, ...options });
   open.push(s);
   return s;
-}
-
-async function exe(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(file, args, { env: process.env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
 }
 
 async function query<T>(connectionString: string, text: string): Promise<T[]> {

@@ -3,15 +3,13 @@
  * create-instance, configure, service --install --reconfigure --start. It then registers as a node, is listed by
  * /api/octopusservernodes, answers its ping and reads a task log another node wrote through the share.
  */
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 import { writeNodeControlLookalikes } from "../src/lookalikes/index.js";
 import { DEFAULT_WINDOWS_EXE } from "../src/lookalikes/config.js";
 import type { StandinOptions } from "../src/index.js";
+import { exe } from "./exe.js";
 
-const run = promisify(execFile);
 const open: TestStandin[] = [];
 afterEach(async () => {
   while (open.length) await open.pop()!.close();
@@ -32,20 +30,6 @@ async function standin(options: Partial<StandinOptions> = {}): Promise<TestStand
   });
   open.push(s);
   return s;
-}
-
-async function exe(
-  file: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(file, args, { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
 }
 
 const spareExe = (s: TestStandin) => s.spareMachines[0]!.serverExe;

@@ -2,14 +2,12 @@
  * Every simulated node is its own machine: its Octopus.Server knows only that machine's instances, its
  * service goes through STOP_PENDING / START_PENDING, and a machine can be unreachable or deny access.
  */
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 import { standinMachines } from "../src/machine-client.js";
 import type { InstalledService, ServiceState, StandinOptions } from "../src/index.js";
+import { exe } from "./exe.js";
 
-const run = promisify(execFile);
 const open: TestStandin[] = [];
 afterEach(async () => {
   while (open.length) await open.pop()!.close();
@@ -19,22 +17,6 @@ async function standin(options: Partial<StandinOptions> = {}): Promise<TestStand
   const s = await startTestStandin(options);
   open.push(s);
   return s;
-}
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function exe(file: string, args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(file, args, { env: process.env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
 }
 
 /** The node's own port: "refused" once its service stopped, else the HTTP status. */

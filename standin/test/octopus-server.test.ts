@@ -2,14 +2,12 @@
  * The stand-in's octopus-server executable, run as a real process: the same options and output shapes
  * as Octopus.Server.exe (reference §3), acting on the running stand-in's state.
  */
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
+import { exe as runExe, type ExeResult } from "./exe.js";
 
-const run = promisify(execFile);
 let s: TestStandin;
 beforeAll(async () => {
   s = await startTestStandin({ version: "2022.1.2000" });
@@ -18,15 +16,7 @@ afterAll(async () => {
   await s.close();
 });
 
-async function exe(args: string[], file = s.serverExe): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(file, args, { env: process.env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const exe = (args: string[], file = s.serverExe): Promise<ExeResult> => runExe(file, args);
 
 describe("octopus-server executable", () => {
   it("path accepts both --x=v and --x v, writes the cluster-wide folders, and a restarted node picks them up", async () => {
@@ -93,9 +83,7 @@ describe("octopus-server executable", () => {
   });
 
   it("refuses the old OCTOHA_STANDIN_NODE instead of silently acting on its own machine", async () => {
-    const r = await run(s.serverExe, ["service", "--stop"], { env: { ...process.env, OCTOHA_STANDIN_NODE: "OCTO2" } }).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
+    const r = await runExe(s.serverExe, ["service", "--stop"], { ...process.env, OCTOHA_STANDIN_NODE: "OCTO2" });
     expect(r).toMatchObject({
       code: 1,
       stderr: expect.stringMatching(/OCTOHA_STANDIN_NODE is no longer read: set OCTOHA_STANDIN_MACHINE/),
