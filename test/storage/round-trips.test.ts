@@ -9,6 +9,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyTree, nodeFileOps, type FileOps } from "../../src/storage/index.js";
+import { listWithStats } from "../../src/storage/file-ops.js";
 import { countingOps, latencyOps, perFile, total } from "./round-trip-ops.js";
 import { sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
 
@@ -76,6 +77,33 @@ describe("round trips per folder", () => {
     expect(counts.get("target:list")).toBe(2);
     expect(counts.get("target:mkdir")).toBe(1 + 10); // the root, then each folder once
     expect(snapshot(target).size).toBe(20);
+  });
+});
+
+describe("target folders on a slow share", () => {
+  it("a no-op re-run over a folder per task lists several target folders at once", async () => {
+    const source = makeSource(20, 2);
+    const target = dir("target");
+    await copyOnce(source, target)();
+    const slow = latencyOps(20);
+    let listing = 0;
+    let most = 0;
+    const ops: FileOps = {
+      ...slow,
+      names: async (p) => {
+        const mine = p.startsWith(target + path.sep);
+        if (mine) most = Math.max(most, ++listing);
+        try {
+          return await slow.names(p);
+        } finally {
+          if (mine) listing--;
+        }
+      },
+    };
+    ops.list = (p) => listWithStats(ops, p);
+    const summary = await copyTree({ source, target, manifestPath: path.join(target, ".octoha", "manifest.jsonl"), ops });
+    expect(summary.filesSkipped).toBe(40);
+    expect(most).toBeGreaterThan(1);
   });
 });
 
