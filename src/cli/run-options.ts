@@ -2,7 +2,8 @@
  * What the run-family verbs (run, resume, rollback, status, unlock) share: output format options,
  * the approval mode, and mapping errors to exit codes (Ctrl-C: interrupts.ts). No fs, no I/O of its own.
  */
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
+import { concurrencyArg } from "./arg-parsers.js";
 import type { ApproveMode } from "../model/run.js";
 import { runWorkflow } from "../operations/apply.js";
 import type { WorkflowName } from "../model/step-ids.js";
@@ -34,12 +35,6 @@ export interface StepFlagOptions extends OutputFlags {
 }
 
 /** Parallel file copies: an integer from 1 to 256 (copy and the run-family verbs). */
-export function concurrencyArg(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("expected an integer from 1 to 256.");
-  return n;
-}
-
 export function addStepFlagOptions(cmd: Command): Command {
   return cmd
     .option("--cancel-tasks", "cancel tasks still running when the drain timeout ends (default: stop, resumable)")

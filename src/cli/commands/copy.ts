@@ -4,7 +4,7 @@ import { ExitCode } from "../../shared/exit-codes.js";
 import { LABEL_RULE, labelProblem } from "../../shared/names.js";
 import { withInterrupts, type InterruptMessages } from "../interrupts.js";
 import { exitOnUsageError, outResult, reportError } from "../output.js";
-import { concurrencyArg } from "../run-options.js";
+import { concurrencyArg } from "../arg-parsers.js";
 import { createProgressRenderer } from "../../report/progress.js";
 import { renderCopySummaryText } from "../../report/copy-summary.js";
 import { copyTree, DEFAULT_CONCURRENCY, STATE_FOLDER, type CollisionPolicy, type VerifyMode } from "../../storage/index.js";
