@@ -269,7 +269,8 @@ describe("database.moveTo killed at every step boundary, and rolled back from th
     }
   });
 
-  it.each(["repoint-database", "verify-database"])("rolled back after %s, every node names the old database and runs", async (stepId) => {
+  // Every step of the run but the last (a finished run's rollback is the test above).
+  it.each(REPAIR_WITH_MOVE.slice(0, -1))("rolled back after %s, every node names the old database and runs", async (stepId) => {
     const m = await moveScenario("faithful");
     const c = inProcessCase(m);
     try {
