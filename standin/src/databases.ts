@@ -7,6 +7,7 @@
  *
  * Connection strings are secrets: describe() is the only form that goes into a stand-in log.
  */
+import { randomUUID } from "node:crypto";
 import type { DatabaseHaConfiguration } from "./database-ha.js";
 import type { ClusterState } from "./model.js";
 
@@ -27,22 +28,17 @@ export interface ServedDatabase {
 }
 
 /** Keys of a SqlClient connection string, lower-cased, with their synonyms folded (only those the stand-in reads). */
-const SYNONYMS: Record<string, string> = {
-  server: "server",
-  "data source": "server",
-  address: "server",
-  addr: "server",
-  "network address": "server",
-  database: "database",
-  "initial catalog": "database",
-  "user id": "user",
-  uid: "user",
-  user: "user",
-  password: "password",
-  pwd: "password",
-  "integrated security": "integrated",
-  trusted_connection: "integrated",
+/** Each key octoha's parser knows, with the spellings SqlClient accepts for it. */
+const KEY_SPELLINGS: Record<string, string[]> = {
+  server: ["server", "data source", "address", "addr", "network address"],
+  database: ["database", "initial catalog"],
+  user: ["user id", "uid", "user"],
+  password: ["password", "pwd"],
+  integrated: ["integrated security", "trusted_connection"],
 };
+const SYNONYMS: Record<string, string> = Object.fromEntries(
+  Object.entries(KEY_SPELLINGS).flatMap(([key, spellings]) => spellings.map((spelling) => [spelling, key])),
+);
 
 /** Parses key=value;… as SqlClient does for the keys above (values may be quoted with ' or "); undefined when malformed. */
 export function parseConnectionString(value: string): Map<string, string> | undefined {
@@ -151,7 +147,7 @@ export function restoredContent(source: ClusterState, variant: RestoreVariant, n
       return copy;
     }
     case "other-installation":
-      copy.installation = { installationId: "0d3c9e27-5b1a-4f6e-8c2d-7a9b1e4f3c55", installedAt: now };
+      copy.installation = { installationId: randomUUID(), installedAt: now };
       copy.schemaVersions = copy.schemaVersions?.map((v) => ({ ...v, applied: now }));
       return copy;
   }

@@ -2,6 +2,7 @@
  * Each node keeps its own connection string (its config file), set by `database --connectionString`
  * on that node's machine; a node starts only on a database it can open, and heartbeats into it.
  */
+import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import sql from "mssql";
@@ -40,7 +41,12 @@ async function query<T>(connectionString: string, text: string): Promise<T[]> {
   }
 }
 
-const ELSEWHERE = "Server=127.0.0.1,1;Database=Octopus;User Id=octoha_reader;Password=Elsewhere-Secret-42";
+// A throwaway password made per run: a literal one here would read as a committed secret.
+/** A master key shaped like Octopus's (base64 of 16 bytes), made per run. */
+const masterKeyLike = (): string => randomBytes(16).toString("base64");
+
+const ELSEWHERE_PASSWORD = randomUUID();
+const ELSEWHERE = `Server=127.0.0.1,1;Database=Octopus;User Id=octoha_reader;Password=${ELSEWHERE_PASSWORD}`;
 
 describe("database --connectionString: each node's own config", () => {
   it("saves the value in that machine's instance only; show-configuration prints it under Octopus.Storage.ExternalDatabaseConnectionString", async () => {
@@ -52,7 +58,7 @@ describe("database --connectionString: each node's own config", () => {
     const r = await exe(s.nodes[1]!.serverExe, ["database", "--instance=OctopusServer", `--connectionString=${ELSEWHERE}`]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/connection string saved for instance OctopusServer/);
-    expect(`${r.stdout}${r.stderr}`).not.toContain("Elsewhere-Secret-42");
+    expect(`${r.stdout}${r.stderr}`).not.toContain(ELSEWHERE_PASSWORD);
     expect(await showConnectionString(s, 1)).toBe(ELSEWHERE);
     expect(await showConnectionString(s, 1, "json-hierarchical")).toBe(ELSEWHERE);
     expect(await showConnectionString(s, 0)).toBe(primary);
@@ -85,20 +91,18 @@ describe("database --connectionString: each node's own config", () => {
   });
 
   it("--masterKey that is not the database's is refused and saves nothing, the cluster's key is accepted", async () => {
-    const s = await standin({ masterKey: "q1xrYm9uZ3VzLWtleS0xMg==" });
+    const clusterKey = masterKeyLike();
+    const s = await standin({ masterKey: clusterKey });
     const primary = s.databases()[0]!.connectionString;
-    const wrong = await exe(s.nodes[1]!.serverExe, ["database", `--connectionString=${primary}`, "--masterKey=V3JvbmdLZXlXcm9uZ0tleQ=="]);
+    const wrongKey = masterKeyLike();
+    const wrong = await exe(s.nodes[1]!.serverExe, ["database", `--connectionString=${primary}`, `--masterKey=${wrongKey}`]);
     expect(wrong).toMatchObject({ code: 1, stderr: expect.stringMatching(/master key given does not match/) });
-    expect(wrong.stderr).not.toContain("V3JvbmdLZXlXcm9uZ0tleQ==");
-    expect(s.machines.config("OCTO2", "OctopusServer").masterKey).toBe("q1xrYm9uZ3VzLWtleS0xMg==");
+    expect(wrong.stderr).not.toContain(wrongKey);
+    expect(s.machines.config("OCTO2", "OctopusServer").masterKey).toBe(clusterKey);
     const right = await exe(s.nodes[1]!.serverExe, ["database", `--connectionString=${primary}`, `--masterKey=${s.masterKey}`]);
     expect(right).toMatchObject({ code: 0, stdout: expect.stringMatching(/Master key saved/) });
     // A database the stand-in does not serve cannot be checked: the key is saved, as the connection string is.
-    const unchecked = await exe(s.nodes[1]!.serverExe, [
-      "database",
-      `--connectionString=${ELSEWHERE}`,
-      "--masterKey=T3RoZXJLZXlPdGhlcktleQ==",
-    ]);
+    const unchecked = await exe(s.nodes[1]!.serverExe, ["database", `--connectionString=${ELSEWHERE}`, `--masterKey=${masterKeyLike()}`]);
     expect(unchecked.code).toBe(0);
   });
 
@@ -115,7 +119,7 @@ describe("database --connectionString: each node's own config", () => {
       /Unable to connect to the Octopus database \(Server=127\.0\.0\.1,1;Database=Octopus;User Id=octoha_reader;Password=\*\*\*\*\)/,
     );
     expect(log).toMatch(/The server was not found or was not accessible/);
-    expect(log).not.toContain("Elsewhere-Secret-42");
+    expect(log).not.toContain(ELSEWHERE_PASSWORD);
     // The service managers say the process exited: sc's WIN32_EXIT_CODE 1067, systemd's "failed".
     const tools = writeNodeControlLookalikes(path.join(s.tmp, "tools"), s);
     expect((await exe(tools.sc, ["\\\\OCTO2", "query", "OctopusDeploy"])).stdout).toMatch(
@@ -128,7 +132,7 @@ describe("database --connectionString: each node's own config", () => {
     expect((await exe(tools.sc, ["\\\\OCTO1", "query", "OctopusDeploy"])).stdout).toMatch(/WIN32_EXIT_CODE {4}: 0 {2}\(0x0\)/);
 
     // A wrong password on the right server is a login failure; the right string starts it again.
-    const badPassword = primary.replace(/Password=[^;]+/, "Password=Not-The-Password");
+    const badPassword = primary.replace(/Password=[^;]+/, `Password=${randomUUID()}`);
     expect((await exe(s.nodes[1]!.serverExe, ["database", `--connectionString=${badPassword}`])).code).toBe(0);
     expect((await exe(s.nodes[1]!.serverExe, ["service", "--start"])).code).toBe(1);
     expect(readFileSync(s.cluster.resolvePath("OCTO2", "C:\\Octopus\\Logs\\OctopusServer.txt")!, "utf8")).toMatch(
