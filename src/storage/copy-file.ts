@@ -1,12 +1,13 @@
 /**
- * One file, one tactic per function (rclone's operations/copy.go): hash a file; copy-verify-rename
- * (temp name beside the target, SHA-256 while the bytes stream, fsync, mtime, rename); quarantine.
- * A partial temp file is removed on every failure and on abort.
+ * One file, one tactic per function (rclone's operations/copy.go): hash a file; copy to a free name
+ * under a durable intent (exclusive create, SHA-256 while the bytes stream, fsync, mtime);
+ * copy-verify-rename (temp name beside the target, then rename: for replacing); quarantine. A
+ * partial file this process created is removed on every failure and on abort.
  */
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
-import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
+import { readFully, writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { CopyAborted, TargetAppeared, classifyFsError } from "./copy-errors.js";
 
 export { CopyAborted, TargetAppeared };
@@ -100,14 +101,15 @@ export async function hashFile(
  * Copy `from` to `to` through a temp file beside it (this process's own name, created with O_EXCL:
  * another copy can never write into it or truncate it): hash while streaming, check the byte count against
  * the source's size, fsync, set the source's times, rename. `to` is replaced atomically when it
- * exists (the caller decided that is safe). The caller creates the parent folder.
+ * exists (the caller decided that is safe). The caller creates the parent folder. Used where a
+ * file is replaced (the old bytes stay whole until the new ones are durable) and for quarantine.
  *
- * Round trips for a small file (what a share waits for; test/storage/round-trips.test.ts counts
- * them): source open, read, close; temp create, write, fsync, times, close; a stat of `to` when
- * noClobber; rename. `listed` (the source folder's listing, made moments ago) saves the source's
- * fstat: a file that changed since shows as a byte count other than the listed size, read to its end.
+ * Round trips for a small file (what a share waits for): source open, read, close; temp create,
+ * write, fsync, times, close; a stat of `to` when noClobber; rename. `listed` (the source folder's
+ * listing, made moments ago) saves the source's fstat: a file that changed since shows as a byte
+ * count other than the listed size, read to its end.
  */
-export async function copyVerifyRename(
+export function copyVerifyRename(
   ops: FileOps,
   from: string,
   to: string,
@@ -115,18 +117,61 @@ export async function copyVerifyRename(
   noClobber = false,
   listed?: ListedFile,
 ): Promise<CopiedFile> {
-  const temp = tempPathFor(to);
+  return copyBytes(ops, from, to, { viaTemp: true, noClobber, listed, signal });
+}
+
+/**
+ * Copy `from` to the free name `to` under the intent protocol (README, "Crash safety"): `intend`
+ * appends the write-ahead intent and resolves once it is durable; only then is `to` created,
+ * exclusively (EEXIST: someone else took the name, TargetAppeared, nothing of theirs touched). Then
+ * hash while streaming, check the byte count, fsync, set times, close. On failure the file is
+ * removed (a kill leaves it to the intent: the next run re-verifies it). The intent's commit
+ * overlaps the source's open.
+ *
+ * Round trips for a small file: source open, read, close; target create, write, fsync, times,
+ * close (5 at the target, was 7: no rename, and no stat before it, since O_EXCL is the check).
+ */
+export function copyToFreeName(
+  ops: FileOps,
+  from: string,
+  to: string,
+  intend: () => Promise<void>,
+  signal?: AbortSignal,
+  listed?: ListedFile,
+): Promise<CopiedFile> {
+  return copyBytes(ops, from, to, { viaTemp: false, noClobber: true, listed, signal, intend });
+}
+
+interface CopyMode {
+  /** Write a temp name and rename it over `to`; else create `to` itself exclusively. */
+  viaTemp: boolean;
+  noClobber: boolean;
+  listed: ListedFile | undefined;
+  signal: AbortSignal | undefined;
+  /** Resolves when `to` may be created (its intent is durable). */
+  intend?: () => Promise<void>;
+}
+
+async function copyBytes(ops: FileOps, from: string, to: string, mode: CopyMode): Promise<CopiedFile> {
+  const { signal } = mode;
+  const writeAt = mode.viaTemp ? tempPathFor(to) : to;
   let source: OpenFile | undefined;
   let target: OpenFile | undefined;
-  let tempCreated = false;
+  let created = false;
   let buffer: Buffer | undefined;
   let stage: "source" | "target" = "source";
   try {
+    const durable = mode.intend?.();
+    durable?.catch(() => undefined); // awaited below; a failing source open must not leave it unhandled
     source = await ops.open(from, "r");
-    const before = listed ?? (await source.stat());
+    const before = mode.listed ?? (await source.stat());
     stage = "target";
-    target = await ops.open(temp, "wx");
-    tempCreated = true;
+    await durable;
+    target = await ops.open(writeAt, "wx").catch((error: unknown) => {
+      if (!mode.viaTemp && (error as { code?: string }).code === "EEXIST") throw new TargetAppeared(to);
+      throw error;
+    });
+    created = true;
     const hash = createHash("sha256");
     let total = 0;
     const writing = new Set<Promise<void>>();
@@ -154,7 +199,7 @@ export async function copyVerifyRename(
         if (n < chunk.length && total === before.size) break;
       }
     } finally {
-      await Promise.all(writing); // never close or remove the temp file under a write in flight
+      await Promise.all(writing); // never close or remove the file under a write in flight
     }
     if (writeFailed !== undefined) {
       stage = "target";
@@ -176,12 +221,14 @@ export async function copyVerifyRename(
     await target.utimes(before.atimeMs, before.mtimeMs);
     await target.close();
     target = undefined;
-    // A name that was free when the folder was listed may have been taken since (the target lock
-    // keeps other copies out, not a node writing there): never let the rename replace it. The window
-    // left is the gap between this stat and the rename, microseconds instead of the whole run.
-    if (noClobber && (await ops.stat(to).catch(() => undefined))) throw new TargetAppeared(to);
-    await ops.rename(temp, to);
-    tempCreated = false;
+    if (mode.viaTemp) {
+      // A name that was free when the folder was listed may have been taken since (the target lock
+      // keeps other copies out, not a node writing there): never let the rename replace it. The window
+      // left is the gap between this stat and the rename, microseconds instead of the whole run.
+      if (mode.noClobber && (await ops.stat(to).catch(() => undefined))) throw new TargetAppeared(to);
+      await ops.rename(writeAt, to);
+    }
+    created = false;
     return { size: total, mtimeMs: before.mtimeMs, sha256: hash.digest("hex") };
   } catch (error) {
     if (error instanceof CopyAborted || error instanceof OctohaError || error instanceof TargetAppeared) throw error;
@@ -190,7 +237,57 @@ export async function copyVerifyRename(
     if (buffer) giveBack(buffer);
     await closeQuietly(source);
     await closeQuietly(target);
-    if (tempCreated) await ops.unlink(temp).catch(() => undefined);
+    // Ours (created exclusively by this call): an incomplete file never stays under a name.
+    if (created) await ops.unlink(writeAt).catch(() => undefined);
+  }
+}
+
+/** How a file a killed copy left under an open intent compares with its source. */
+export type LeftByKill =
+  /** The source's bytes exactly: `sha256` is theirs. */
+  | { match: "identical"; sha256: string }
+  /** No longer than the source, every byte the source's or zero (not written yet): a part of our write. */
+  | { match: "partial" }
+  /** Anything else: not provably what our write left. */
+  | { match: "different" };
+
+/**
+ * Compare a file left under an open intent with its source, reading both once in 1 MiB chunks.
+ * Zero bytes are allowed where the source has others: a large file's chunks are written several at
+ * a time, so a kill can leave a hole (read as zeros) before bytes that did arrive.
+ */
+export async function compareLeftByKill(ops: FileOps, sourcePath: string, targetPath: string, signal?: AbortSignal): Promise<LeftByKill> {
+  let source: OpenFile | undefined;
+  let target: OpenFile | undefined;
+  let stage: "source" | "target" = "source";
+  const a = Buffer.allocUnsafe(CHUNK);
+  const b = Buffer.allocUnsafe(CHUNK);
+  try {
+    source = await ops.open(sourcePath, "r");
+    stage = "target";
+    target = await ops.open(targetPath, "r");
+    const hash = createHash("sha256");
+    let same = true;
+    for (let position = 0; ; position += CHUNK) {
+      if (signal?.aborted) throw new CopyAborted();
+      stage = "source";
+      const n = await readFully(source, a, position);
+      stage = "target";
+      const m = await readFully(target, b, position);
+      if (m > n) return { match: "different" };
+      hash.update(a.subarray(0, n));
+      if (m < n || !a.subarray(0, n).equals(b.subarray(0, n))) {
+        same = false;
+        for (let i = 0; i < m; i++) if (b[i] !== a[i] && b[i] !== 0) return { match: "different" };
+      }
+      if (n < CHUNK) return same ? { match: "identical", sha256: hash.digest("hex") } : { match: "partial" };
+    }
+  } catch (error) {
+    if (error instanceof CopyAborted) throw error;
+    throw classifyFsError(error, { side: stage, path: stage === "source" ? sourcePath : targetPath });
+  } finally {
+    await closeQuietly(source);
+    await closeQuietly(target);
   }
 }
 

@@ -44,6 +44,40 @@ export class ManifestIndex {
   coveredBytes = 0;
   /** True when loaded from a snapshot that already covered the whole manifest. */
   snapshotFresh = false;
+  /**
+   * Intents without a later done or withdrawn record, by relPath: files a killed copy created (or
+   * was about to create). Few (at most the batches in flight at a kill), so a plain Map.
+   */
+  private readonly openIntents = new Map<string, ManifestRecord>();
+
+  /** The open intent for this target path: proof that a copy of ours created the file there. */
+  intentFor(relPath: string): ManifestRecord | undefined {
+    return this.openIntents.get(relPath);
+  }
+
+  /** Intents still open (a snapshot cannot hold them: they are appended again past its end). */
+  get openIntentCount(): number {
+    return this.openIntents.size;
+  }
+
+  /** The open intents as manifest lines. */
+  openIntentLines(): string[] {
+    return [...this.openIntents.values()].map((r) => JSON.stringify(r));
+  }
+
+  /** Apply an intent record, or close the intent a done record follows. */
+  note(r: ManifestRecord): void {
+    if (r.intent === "open") this.openIntents.set(r.relPath, r);
+    else {
+      this.openIntents.delete(r.relPath);
+      if (r.intent === undefined) this.set(r);
+    }
+  }
+
+  /** A done record read on the fast path: it closes any open intent for its path. */
+  closeIntent(relPath: string): void {
+    if (this.openIntents.size > 0) this.openIntents.delete(relPath);
+  }
 
   /** The table itself, for a snapshot. */
   table(): ManifestTable {
@@ -227,10 +261,23 @@ export async function refreshManifestSnapshot(ops: FileOps, file: string, index:
     const before = index.coveredBytes;
     index.coveredBytes = await parseFrom(handle, before, index, file);
     if (index.snapshotFresh && index.coveredBytes === before) return;
+    // A snapshot holds the vouching table only: intents still open (their source file gone, say)
+    // are appended again past the bytes it covers, durably before it is written, for the next run to parse.
+    if (index.openIntentCount > 0) await appendOpenIntents(ops, file, index);
     await writeSnapshot(ops, file, handle, index);
     index.snapshotFresh = true;
   } catch {
     // Left for the next run to parse in full.
+  } finally {
+    await handle.close();
+  }
+}
+
+async function appendOpenIntents(ops: FileOps, file: string, index: ManifestIndex): Promise<void> {
+  const handle = await ops.open(file, "a");
+  try {
+    await writeFully(handle, Buffer.from(index.openIntentLines().join("\n") + "\n"));
+    await handle.sync();
   } finally {
     await handle.close();
   }
@@ -273,6 +320,7 @@ function parseLine(index: ManifestIndex, line: string, file: string, lineNo: num
   if (own) {
     // Half the time of JSON.parse on 260 000 lines, and no object per record.
     index.set({ relPath: own[1]!, size: Number(own[2]), mtimeMs: Number(own[3]), sha256: "x", src: own[4] });
+    index.closeIntent(own[1]!);
     return;
   }
   let record: ManifestRecord;
@@ -289,7 +337,7 @@ function parseLine(index: ManifestIndex, line: string, file: string, lineNo: num
       hint: "It was written by another octoha version. Use that version, or pass another --state-dir (files are then re-verified by hash).",
     });
   }
-  index.set(record);
+  index.note(record);
 }
 
 /**
@@ -337,9 +385,17 @@ export interface ManifestWriterOptions {
   maxDelayMs?: number;
 }
 
-/** Appends records in fsync'd batches; close() commits the rest. */
+/**
+ * Appends records in fsync'd batches (group commit); close() commits the rest. Done records wait
+ * for a full batch or maxDelayMs. An intent (intend) is written as soon as no batch is being
+ * written, together with everything buffered, and its promise resolves once that batch is fsync'd:
+ * the copies waiting meanwhile share the next batch, so an intent costs a fraction of a round trip.
+ */
 export class ManifestWriter {
   private buffered: string[] = [];
+  /** Intents (and withdrawals) waiting for their batch to be durable. */
+  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private writing = false;
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private failure: unknown;
@@ -362,34 +418,62 @@ export class ManifestWriter {
   }
 
   add(record: ManifestRecord): void {
-    if (this.failure) throw classifyFsError(this.failure, { side: "target", path: this.file });
+    if (this.failure) throw this.failed();
     this.buffered.push(JSON.stringify(record));
     if (this.buffered.length >= this.batchSize) this.commit();
     else this.timer ??= setTimeout(() => this.commit(), this.maxDelayMs);
   }
 
+  /** Append a write-ahead record; resolves when it is durable (rejects if its batch failed). */
+  intend(record: ManifestRecord): Promise<void> {
+    if (this.failure) return Promise.reject(this.failed());
+    this.buffered.push(JSON.stringify(record));
+    const durable = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.commit();
+    return durable;
+  }
+
+  private failed(): OctohaError {
+    return classifyFsError(this.failure, { side: "target", path: this.file });
+  }
+
+  /** Write what is buffered, unless a batch is being written: its end writes the rest. */
   private commit(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.buffered.length === 0) return;
+    if (this.writing || this.buffered.length === 0) return;
     const bytes = Buffer.from(this.buffered.join("\n") + "\n");
+    const waiting = this.waiting;
     this.buffered = [];
+    this.waiting = [];
+    this.writing = true;
     this.chain = this.chain.then(async () => {
-      if (this.failure) return;
       try {
+        if (this.failure) throw this.failure;
         await writeFully(this.handle, bytes);
         await this.handle.sync();
+        for (const w of waiting) w.resolve();
       } catch (error) {
-        this.failure = error;
+        this.failure ??= error;
+        for (const w of waiting) w.reject(this.failed());
+      } finally {
+        this.writing = false;
+        // Intents that came while this batch was written go now; done records keep their timer.
+        if (this.waiting.length > 0 || this.buffered.length >= this.batchSize) this.commit();
+        else if (this.buffered.length > 0) this.timer ??= setTimeout(() => this.commit(), this.maxDelayMs);
       }
     });
   }
 
   /** Commit what is buffered and close. Throws if any batch failed to reach the disk. */
   async close(): Promise<void> {
-    this.commit();
-    await this.chain;
+    for (;;) {
+      this.commit();
+      const chain = this.chain;
+      await chain;
+      if (chain === this.chain && !this.writing && this.buffered.length === 0) break;
+    }
     await this.handle.close();
-    if (this.failure) throw classifyFsError(this.failure, { side: "target", path: this.file });
+    if (this.failure) throw this.failed();
   }
 }

@@ -51,6 +51,9 @@ async function historyOf(ops: FileOps, manifestPath: string, runId: string): Pro
   const prefix = `${runId}/`;
   const files = new Map<string, History>();
   for await (const r of manifestRecords(ops, manifestPath)) {
+    // Write-ahead intents say what a copy was about to write, not what it wrote: a file left under
+    // an open intent (a copy killed mid-write) is not proven this run's whole copy, and stays for the next copy.
+    if (r.intent !== undefined) continue;
     const h = files.get(r.relPath);
     if (h) h.last = r;
     else if (r.run?.startsWith(prefix)) files.set(r.relPath, { first: r, last: r });

@@ -6,7 +6,8 @@ import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
 import type { FileOps, FileStat } from "./file-ops.js";
 import { classifyFsError, withRetry } from "./copy-errors.js";
-import { CopyAborted, TargetAppeared, copyVerifyRename, hashFile, quarantineFile, quarantinePath } from "./copy-file.js";
+import { CopyAborted, TargetAppeared, compareLeftByKill, copyToFreeName, copyVerifyRename, hashFile } from "./copy-file.js";
+import { quarantineFile, quarantinePath } from "./copy-file.js";
 import { originOf, sameMtime, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
@@ -149,6 +150,7 @@ export class FileTactics {
       this.skipped(job);
       return false;
     }
+    if (job.kind === "same-name" && !this.s.dryRun && (await this.finishInterrupted(job, t, targetAbs, signal))) return true;
     await this.compareAndResolve(job, t, targetAbs, signal);
     return true;
   }
@@ -200,22 +202,74 @@ export class FileTactics {
   }
 
   private async writeToTarget(job: FileJob, signal: AbortSignal, noClobber: boolean): Promise<void> {
-    const to = joinUnder(this.s.target, job.targetRelPath); // its temp file sits beside it
+    const to = joinUnder(this.s.target, job.targetRelPath);
     await this.retry(() => job.ensureFolder(), path.dirname(to));
     const from = abs(this.s.source, job.entry.relPath);
-    const copied = await this.retry(() => copyVerifyRename(this.s.ops, from, to, signal, noClobber, job.entry), to);
+    const src = this.originOf(job);
+    const { writer } = this;
+    // A free name is created in place under a durable intent; a taken one (replacing an earlier copy
+    // or a loser already in quarantine) through a temp name, so its old bytes stay until the new are durable.
+    const copy =
+      noClobber && writer
+        ? () => {
+            const intent = { v: 2, relPath: job.targetRelPath, size: job.entry.size, mtimeMs: job.entry.mtimeMs } as const;
+            const open = { ...intent, node: this.s.node, src, run: this.s.runTag, intent: "open" as const };
+            return copyToFreeName(this.s.ops, from, to, () => writer.intend(open), signal, job.entry).catch(async (error: unknown) => {
+              // Not created, or removed again: the intent must not vouch for whatever is there later.
+              const withdrawn = writer.intend({ ...intent, intent: "withdrawn" });
+              // Someone else's file: durable before anything is decided about it (a kill now must not leave it "ours").
+              if (error instanceof TargetAppeared) await withdrawn;
+              else withdrawn.catch(() => undefined);
+              throw error;
+            });
+          }
+        : () => copyVerifyRename(this.s.ops, from, to, signal, noClobber, job.entry);
+    const copied = await this.retry(copy, to);
     // Undefined fields are left out of the line; the order is the one the manifest's fast parser expects.
-    this.writer?.add({
+    writer?.add({
       v: 2,
       relPath: job.targetRelPath,
       size: copied.size,
       mtimeMs: copied.mtimeMs,
       sha256: copied.sha256,
       node: this.s.node,
-      src: this.originOf(job),
+      src,
       run: this.s.runTag,
       replaced: noClobber ? undefined : true,
     });
+  }
+
+  /**
+   * The target holds a file under an open intent from this very source file (a copy killed between
+   * creating it and its done record): the intent proves a copy of ours created it. Identical bytes
+   * and times: its done record is written. Part of the source's bytes: rewritten. Anything else
+   * (someone may have taken the name between our intent and our create): replaced, with its bytes
+   * kept in quarantine. False when no such intent exists (the ordinary rules apply).
+   */
+  private async finishInterrupted(job: FileJob, t: FileStat, targetAbs: string, signal: AbortSignal): Promise<boolean> {
+    const intent = this.manifest.intentFor(job.targetRelPath);
+    const src = this.originOf(job);
+    if (!intent || src === undefined || intent.src !== src || !this.writer) return false;
+    const from = abs(this.s.source, job.entry.relPath);
+    const left = await this.retry(() => compareLeftByKill(this.s.ops, from, targetAbs, signal), targetAbs);
+    if (left.match === "identical" && sameMtime(t.mtimeMs, job.entry.mtimeMs)) {
+      const { node, run } = intent;
+      this.writer.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: left.sha256, node, src, run });
+      this.skipped(job);
+      return true;
+    }
+    if (left.match === "different") {
+      await this.replaceTarget(
+        job,
+        "different-bytes",
+        "an interrupted copy's intent names this file, but its bytes are not the source's",
+        signal,
+      );
+      return true;
+    }
+    await this.retry(() => this.s.ops.unlink(targetAbs), targetAbs);
+    await this.copyNew(job, signal);
+    return true;
   }
 
   private skipped(job: FileJob): void {

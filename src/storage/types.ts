@@ -90,4 +90,10 @@ export interface ManifestRecord {
   run?: string;
   /** True when the write replaced a file already under this name (an earlier copy, or a quarantined loser). */
   replaced?: true;
+  /**
+   * A write-ahead record, no sha256: "open" = this copy is about to create relPath (size and mtime
+   * are the source's), durable before the name is created; "withdrawn" = it did not create it (the
+   * name was taken) or removed what it created. A later record with a sha256 closes an intent.
+   */
+  intent?: "open" | "withdrawn";
 }

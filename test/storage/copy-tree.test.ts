@@ -48,12 +48,19 @@ describe("copyTree on a node folder", () => {
     const target = dir("target");
     const manifestPath = path.join(target, ".octoha", "m.jsonl");
     await copyTree({ source: path.join(home, "Artifacts"), target, sourceNode: "OCTO1", manifestPath });
-    const records = readFileSync(manifestPath, "utf8")
+    const lines = readFileSync(manifestPath, "utf8")
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l) as { relPath: string; sha256: string; node: string; v: number; src: string });
+      .map((l) => JSON.parse(l) as { relPath: string; sha256: string; node: string; v: number; src: string; intent?: string });
+    const records = lines.filter((r) => r.intent === undefined);
     const dst = snapshot(target);
     expect(records).toHaveLength(dst.size);
+    // Each done record follows the file's write-ahead intent (same path and origin), committed before the file was created.
+    for (const r of records) {
+      const intent = lines.findIndex((i) => i.intent === "open" && i.relPath === r.relPath && i.src === r.src);
+      expect(intent, r.relPath).toBeGreaterThanOrEqual(0);
+      expect(intent, r.relPath).toBeLessThan(lines.indexOf(r));
+    }
     for (const r of records) {
       expect(r.v).toBe(2);
       expect(r.node).toBe("OCTO1");
