@@ -242,9 +242,9 @@ export class FileTactics {
   /**
    * The target holds a file under an open intent from this very source file (a copy killed between
    * creating it and its done record): the intent proves a copy of ours created it. Identical bytes
-   * and times: its done record is written. Part of the source's bytes: rewritten. Anything else
-   * (someone may have taken the name between our intent and our create): replaced, with its bytes
-   * kept in quarantine. False when no such intent exists (the ordinary rules apply).
+   * and times: its done record is written. Part of the source's bytes (or identical but untimed):
+   * rewritten. False for anything else, and when there is no such intent: the ordinary collision
+   * rules apply, so a file that is not provably ours is never overwritten on the intent's word.
    */
   private async finishInterrupted(job: FileJob, t: FileStat, targetAbs: string, signal: AbortSignal): Promise<boolean> {
     const intent = this.manifest.intentFor(job.targetRelPath);
@@ -258,14 +258,12 @@ export class FileTactics {
       this.skipped(job);
       return true;
     }
+    // Not provably what our write left (someone may have taken the name between our intent and our
+    // create, and a kill lost the withdrawal; or the source was rewritten since): the ordinary rules.
     if (left.match === "different") {
-      await this.replaceTarget(
-        job,
-        "different-bytes",
-        "an interrupted copy's intent names this file, but its bytes are not the source's",
-        signal,
-      );
-      return true;
+      const { relPath, size, mtimeMs } = intent;
+      this.writer.add({ v: 2, relPath, size, mtimeMs, intent: "withdrawn" }); // it proves nothing more: not asked again
+      return false;
     }
     await this.retry(() => this.s.ops.unlink(targetAbs), targetAbs);
     await this.copyNew(job, signal);

@@ -166,3 +166,44 @@ describe("the copy manifest", () => {
     });
   });
 });
+
+describe("write-ahead intents in the manifest", () => {
+  const intent = (relPath: string, state: "open" | "withdrawn" = "open"): string =>
+    JSON.stringify({ v: 2, relPath, size: 5, mtimeMs: 1_790_000_000_123.4, node: "OCTO1", src: FROM_1, intent: state });
+
+  it("an intent stays open until a done or withdrawn record for its path, and vouches for nothing", async () => {
+    const file = path.join(dir("m"), "manifest.jsonl");
+    const lines = [intent("TaskLogs/a.txt"), intent("TaskLogs/b.txt"), intent("TaskLogs/c.txt"), record("TaskLogs/a.txt")];
+    writeFileSync(file, [...lines, intent("TaskLogs/b.txt", "withdrawn")].join("\n") + "\n");
+    const index = await loadManifest(nodeFileOps, file);
+    expect(index.intentFor("TaskLogs/a.txt")).toBeUndefined();
+    expect(index.intentFor("TaskLogs/b.txt")).toBeUndefined();
+    expect(index.intentFor("TaskLogs/c.txt")).toMatchObject({ src: FROM_1, intent: "open" });
+    expect(index.vouchesFor("TaskLogs/c.txt", 5, 1_790_000_000_123.4)).toBe(false);
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4)).toBe(true);
+  });
+
+  it("a version 2 manifest of the previous release, continued with intents: both read, the old records still vouch", async () => {
+    const file = path.join(dir("m"), "manifest.jsonl");
+    const before = [
+      record("TaskLogs/old.txt"),
+      JSON.stringify({ v: 1, relPath: "TaskLogs/v1.txt", size: 5, mtimeMs: 7, sha256: "cd".repeat(32) }),
+    ];
+    writeFileSync(file, [...before, intent("TaskLogs/new.txt")].join("\n") + "\n");
+    const index = await loadManifest(nodeFileOps, file);
+    expect(index.vouchesFor("TaskLogs/old.txt", 5, 1_790_000_000_123.4)).toBe(true);
+    expect(index.vouchesFor("TaskLogs/v1.txt", 5, 7)).toBe(true);
+    expect(index.intentFor("TaskLogs/new.txt")).toBeDefined();
+  });
+
+  it("an open intent survives the index snapshot: appended again past the bytes it covers", async () => {
+    const file = path.join(dir("m"), "manifest.jsonl");
+    writeFileSync(file, [record("TaskLogs/a.txt"), intent("TaskLogs/gone.txt")].join("\n") + "\n");
+    await refreshManifestSnapshot(nodeFileOps, file, await loadManifest(nodeFileOps, file));
+    expect(existsSync(snapshotPathOf(file))).toBe(true);
+    const next = await loadManifest(nodeFileOps, file);
+    expect(readFileSync(file, "utf8").match(/gone\.txt/g)).toHaveLength(2); // the intent, again past the snapshot's end
+    expect(next.intentFor("TaskLogs/gone.txt")).toMatchObject({ intent: "open" });
+    expect(next.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4)).toBe(true);
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * The intent protocol under real SIGKILLs (README, "Crash safety"): an `octoha copy` child kills
+ * itself at a named point of one file's copy (fixtures/copy-point.mjs), then a plain re-run must
+ * leave the target byte-identical to the source, with no stray file and nobody else's file
+ * overwritten.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, readFileSync, statSync, utimesSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { copyTree } from "../../src/storage/index.js";
+import { allFiles, faultyOps, snapshot, tempDirs, writeFile } from "./helpers.js";
+import { resultOf } from "../helpers/envelope.js";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const main = path.join(repo, "dist", "cli", "main.js");
+const hook = path.join(repo, "test", "storage", "fixtures", "copy-point.mjs");
+const dir = tempDirs();
+
+const BIG = "Artifacts/bundle.bin";
+const BIG_BYTES = 8 * 1024 * 1024 + 77;
+
+function makeSource(): string {
+  const source = dir("source");
+  for (let i = 0; i < 12; i++) writeFile(source, `TaskLogs/servertasks-${i}_log.txt`, `task ${i}\n`.repeat(40), 1_790_000_000 + i);
+  writeFile(source, BIG, randomBytes(BIG_BYTES), 1_790_000_100);
+  return source;
+}
+
+interface Run {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+}
+
+function copy(source: string, target: string, point?: object): Run {
+  const args = ["--import", hook, main, "copy", source, target, "--node", "OCTO1", "--json"];
+  const env = { ...process.env, COPY_POINT: point ? JSON.stringify(point) : "" };
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000, env });
+  return { status: r.status, signal: r.signal, stdout: r.stdout };
+}
+
+interface Line {
+  relPath: string;
+  sha256?: string;
+  intent?: "open" | "withdrawn";
+}
+
+const manifestOf = (target: string): string => path.join(target, ".octoha", "manifest-copy.jsonl");
+
+function lines(target: string): Line[] {
+  const file = manifestOf(target);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.endsWith("}"))
+    .map((l) => JSON.parse(l) as Line);
+}
+
+/** Each path's last record: "open" (an intent not yet closed), "withdrawn", or "done". */
+function lastState(target: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of lines(target)) out.set(l.relPath, l.intent ?? "done");
+  return out;
+}
+
+const sha = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+function expectWholeAndClean(source: string, target: string): void {
+  expect(snapshot(target)).toEqual(snapshot(source));
+  expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
+  expect(existsSync(path.join(target, ".octoha", "conflicts"))).toBe(false);
+  for (const rel of snapshot(source).keys()) expect(lastState(target).get(rel), rel).toBe("done");
+}
+
+describe("SIGKILL at each point of the intent protocol, then a re-run", () => {
+  const cases: { point: string; left: (at: string, source: string) => void }[] = [
+    { point: "before-create", left: (at) => expect(existsSync(at)).toBe(false) },
+    { point: "after-create", left: (at) => expect(statSync(at).size).toBe(0) },
+    {
+      point: "mid-write",
+      left: (at, source) => {
+        expect(statSync(at).size).toBeLessThanOrEqual(BIG_BYTES);
+        expect(sha(at)).not.toBe(sha(path.join(source, BIG))); // partial, under its final name
+      },
+    },
+    { point: "before-done", left: (at, source) => expect(sha(at)).toBe(sha(path.join(source, BIG))) },
+  ];
+
+  for (const { point, left } of cases) {
+    it(`${point}: the intent is durable and open, and the re-run finishes the file byte for byte`, () => {
+      const source = makeSource();
+      const target = dir("target");
+      const killed = copy(source, target, { name: "bundle.bin", point });
+      expect(killed.signal).toBe("SIGKILL");
+      expect(lastState(target).get(BIG)).toBe("open"); // written before the file was created
+      left(path.join(target, BIG), source);
+
+      const again = copy(source, target);
+      expect(again.status, again.stdout).toBe(0);
+      const summary = resultOf<{ collisions: unknown[]; filesCopied: number }>(again.stdout, "copy", 0);
+      expect(summary.collisions).toEqual([]);
+      expectWholeAndClean(source, target);
+    });
+  }
+
+  it("after-done: the file is vouched for, and the re-run skips it without reading it", () => {
+    const source = makeSource();
+    const target = dir("target");
+    const killed = copy(source, target, { name: "bundle.bin", point: "after-done" });
+    expect(killed.signal).toBe("SIGKILL");
+    expect(lastState(target).get(BIG)).toBe("done");
+    const again = copy(source, target);
+    expect(again.status).toBe(0);
+    const summary = resultOf<{ bytesSkipped: number }>(again.stdout, "copy", 0);
+    expect(summary.bytesSkipped).toBeGreaterThanOrEqual(BIG_BYTES);
+    expectWholeAndClean(source, target);
+  });
+
+  it("a log that grew between the kill and the re-run: the partial copy is rewritten from the grown file", () => {
+    const source = makeSource();
+    const target = dir("target");
+    expect(copy(source, target, { name: "bundle.bin", point: "mid-write" }).signal).toBe("SIGKILL");
+    appendFileSync(path.join(source, BIG), randomBytes(1000)); // appended, as a log grows
+    utimesSync(path.join(source, BIG), 1_790_000_200, 1_790_000_200); // whole seconds: times compare exactly
+    expect(copy(source, target).status).toBe(0);
+    expectWholeAndClean(source, target);
+  });
+});
+
+describe("someone else's file under a name we intended", () => {
+  const theirs = "written by someone else\n";
+
+  it("appearing between our intent and our create: never overwritten, the incoming copy quarantined, the intent withdrawn", () => {
+    const source = makeSource();
+    const target = dir("target");
+    const r = copy(source, target, { name: "bundle.bin", point: "before-create", plant: theirs, kill: false });
+    expect(r.signal).toBeNull();
+    const summary = resultOf<{ collisions: { targetRelPath: string; winner: string }[] }>(r.stdout, "copy", 0);
+    expect(summary.collisions).toEqual([expect.objectContaining({ targetRelPath: BIG, winner: "target" })]);
+    expect(readFileSync(path.join(target, BIG), "utf8")).toBe(theirs);
+    expect(sha(path.join(target, ".octoha", "conflicts", "OCTO1", ...BIG.split("/")))).toBe(sha(path.join(source, BIG)));
+    expect(lastState(target).get(BIG)).toBe("withdrawn");
+
+    copy(source, target);
+    expect(readFileSync(path.join(target, BIG), "utf8")).toBe(theirs);
+  });
+
+  it("appearing, then a kill before the withdrawal: the open intent does not make the re-run treat their file as ours", () => {
+    const source = makeSource();
+    const target = dir("target");
+    expect(copy(source, target, { name: "bundle.bin", point: "before-create", plant: theirs }).signal).toBe("SIGKILL");
+    expect(lastState(target).get(BIG)).toBe("open");
+
+    const r = copy(source, target);
+    const summary = resultOf<{ collisions: { targetRelPath: string; winner: string }[] }>(r.stdout, "copy", 0);
+    expect(summary.collisions).toEqual([expect.objectContaining({ targetRelPath: BIG, winner: "target" })]);
+    expect(readFileSync(path.join(target, BIG), "utf8")).toBe(theirs);
+    expect(lastState(target).get(BIG)).not.toBe("open");
+  });
+});
+
+describe("a source file that changes while it is copied", () => {
+  it("is discarded from its final name and reported, its intent withdrawn; the re-run copies it", async () => {
+    const source = makeSource();
+    const target = dir("target");
+    const manifestPath = manifestOf(target);
+    const big = path.join(source, BIG);
+    let grown = false;
+    const ops = faultyOps({
+      before: (call, p) => {
+        if (call === "read" && p === big && !grown) {
+          grown = true;
+          appendFileSync(big, "more\n");
+        }
+      },
+    });
+    const first = await copyTree({ source, target, manifestPath, ops, sourceNode: "OCTO1" });
+    expect(first.errors).toEqual([expect.objectContaining({ code: "COPY_SOURCE_CHANGING" })]);
+    expect(existsSync(path.join(target, BIG))).toBe(false);
+    expect(lastState(target).get(BIG)).toBe("withdrawn");
+    utimesSync(big, 1_790_000_200, 1_790_000_200); // whole seconds: times compare exactly
+    await copyTree({ source, target, manifestPath, sourceNode: "OCTO1" });
+    expect(snapshot(target)).toEqual(snapshot(source));
+  });
+});
