@@ -48,11 +48,12 @@ export class ManifestIndex {
    * Intents without a later done or withdrawn record, by relPath: files a killed copy created (or
    * was about to create). Few (at most the batches in flight at a kill), so a plain Map.
    */
-  private readonly openIntents = new Map<string, ManifestRecord>();
+  private readonly openIntents = new Map<string, string>();
 
   /** The open intent for this target path: proof that a copy of ours created the file there. */
   intentFor(relPath: string): ManifestRecord | undefined {
-    return this.openIntents.get(relPath);
+    const line = this.openIntents.get(relPath);
+    return line === undefined ? undefined : (JSON.parse(line) as ManifestRecord);
   }
 
   /** Intents still open (a snapshot cannot hold them: they are appended again past its end). */
@@ -62,12 +63,12 @@ export class ManifestIndex {
 
   /** The open intents as manifest lines. */
   openIntentLines(): string[] {
-    return [...this.openIntents.values()].map((r) => JSON.stringify(r));
+    return [...this.openIntents.values()];
   }
 
-  /** Apply an intent record, or close the intent a done record follows. */
-  note(r: ManifestRecord): void {
-    if (r.intent === "open") this.openIntents.set(r.relPath, r);
+  /** Apply a record (its line, kept while it is an open intent), closing the intent a done or withdrawn record follows. */
+  note(r: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs" | "sha256" | "src" | "intent">, line: string): void {
+    if (r.intent === "open") this.openIntents.set(r.relPath, line);
     else {
       this.openIntents.delete(r.relPath);
       if (r.intent === undefined) this.set(r);
@@ -315,7 +316,15 @@ const OWN_LINE = new RegExp(
     String.raw`(?:,"node":"[^"\\]*")?(?:,"src":"([0-9a-f]{16})")?(?:,"run":"[^"\\]*")?(?:,"replaced":true)?\}$`,
 );
 
+/** An intent line as ManifestWriter writes it: half the lines of a manifest, kept off JSON.parse too. */
+const INTENT_LINE = /^\{"v":2,"relPath":"([^"\\]*)","size":\d+,"mtimeMs":[-0-9.e+]+,[^{}]*"intent":"(open|withdrawn)"\}$/;
+
 function parseLine(index: ManifestIndex, line: string, file: string, lineNo: number, from: number): void {
+  const intent = INTENT_LINE.exec(line);
+  if (intent) {
+    index.note({ relPath: intent[1]!, size: 0, mtimeMs: 0, intent: intent[2] as "open" | "withdrawn" }, line);
+    return;
+  }
   const own = OWN_LINE.exec(line);
   if (own) {
     // Half the time of JSON.parse on 260 000 lines, and no object per record.
@@ -337,7 +346,7 @@ function parseLine(index: ManifestIndex, line: string, file: string, lineNo: num
       hint: "It was written by another octoha version. Use that version, or pass another --state-dir (files are then re-verified by hash).",
     });
   }
-  index.note(record);
+  index.note(record, line);
 }
 
 /**
