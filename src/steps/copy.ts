@@ -279,7 +279,7 @@ function reportUndo(id: string, t: UndoTotals, command: string | undefined, ctx:
   const kept = t.kept.slice(0, LISTED);
   const data = { tempsRemoved: t.temps, copiesRemoved: removing ? t.removed : 0, copiesStayed: stayed, kept, keptCount: t.kept.length };
   if (t.temps > 0)
-    ctx.emit({ level: "info", message: `${id}: removed ${t.temps} partial temp file(s) a stopped copy left in ${t.where}`, data });
+    ctx.emit({ level: "info", message: `${id}: removed ${t.temps} partial file(s) a stopped copy left in ${t.where}`, data });
   if (removing) {
     const folders = t.folders ? ` and ${t.folders} folder(s) left empty` : "";
     ctx.emit({ level: "info", message: `${id}: removed ${t.removed} file(s) this step copied${folders}; ${t.kept.length} kept`, data });

@@ -172,8 +172,37 @@ export interface UndoCopiesOptions {
 }
 
 export interface UndoCopiesResult extends RunCopiesResult {
-  /** Temp files of stopped copies that were removed. */
+  /** Partial files of stopped copies that were removed: temp files, and files this run left unfinished under an open intent. */
   tempsRemoved: string[];
+}
+
+/**
+ * Files this run created under an intent and left unfinished (a kill between the create and the
+ * done record): the intent is still open, and the file is not yet what the intent announced (its
+ * size or time differs; never longer). Removed as a stopped copy's temp files are. A file that
+ * already looks finished stays: it is a whole copy, and the next copy writes its done record.
+ */
+async function removeUnfinished(ops: FileOps, target: string, manifestPath: string, runId: string): Promise<string[]> {
+  const open = new Map<string, ManifestRecord>();
+  for await (const r of manifestRecords(ops, manifestPath)) {
+    if (r.intent === "open") open.set(r.relPath, r);
+    else open.delete(r.relPath);
+  }
+  const removed: string[] = [];
+  for (const intent of open.values()) {
+    if (!intent.run?.startsWith(`${runId}/`)) continue;
+    const at = joinUnder(target, intent.relPath);
+    const now = await ops.stat(at).catch(() => undefined);
+    if (!now?.isFile || now.size > intent.size || (now.size === intent.size && sameMtime(now.mtimeMs, intent.mtimeMs))) continue;
+    if (
+      await ops.unlink(at).then(
+        () => true,
+        () => false,
+      )
+    )
+      removed.push(at);
+  }
+  return removed;
 }
 
 /**
@@ -195,6 +224,7 @@ export async function undoRunCopies(o: UndoCopiesOptions, ops: FileOps = nodeFil
     for (const root of [o.target, ...o.quarantineDirs]) result.tempsRemoved.push(...(await removeStaleTemps(root, ops)));
     for (const manifestPath of o.manifests) {
       const { target, runId, stepId, remove, signal } = o;
+      result.tempsRemoved.push(...(await removeUnfinished(ops, target, manifestPath, runId)));
       const r = await runCopies({ manifestPath, target, runId, stepId, remove, ops, ...(signal ? { signal } : {}) });
       result.removed.push(...r.removed);
       result.kept.push(...r.kept);

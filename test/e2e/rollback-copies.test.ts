@@ -1,6 +1,6 @@
 /**
  * What a rollback does with the shared folders (issue 10, item 13), through the real CLI against
- * the stand-in: the partial temp files a killed copy left are removed; the files the run copied
+ * the stand-in: the partial files a killed copy left (under open intents, or temp files) are removed; the files the run copied
  * stay unless `rollback --remove-copies` is given (the output says how many stayed and the exact
  * command), which removes those still exactly as copied, lists what it kept, and removes the
  * folders provision-storage created once they are empty, even after an earlier plain rollback.
@@ -45,7 +45,7 @@ const progress = (events: ChildEvent[], stepId: string) =>
 const outcomeOf = (r: { outcome?: ChildOutcome }) => r.outcome;
 
 describe("rollback and the files a run copied", () => {
-  it("repair killed mid-copy: rollback removes the partial temp files and says how to remove the copies; that command removes them later, keeps what changed or was not ours", async () => {
+  it("repair killed mid-copy: rollback removes the partial files and says how to remove the copies; that command removes them later, keeps what changed or was not ours", async () => {
     const c = await startCase({ extraArtifacts: bigArtifacts });
     opened.push(c);
     const shared = sharedRoot(c);
@@ -58,7 +58,12 @@ describe("rollback and the files a run copied", () => {
     const killed = await octoha(c, "repair", { killOn: { type: "mid-copy", stepId: "copy-artifacts", kind: "artifacts" } });
     expectKilledAtPlannedPoint(killed, "repair mid copy-artifacts");
     const left = await hashTree(shared);
-    expect(temps(left).length, "a copy killed with files in flight leaves partial temp files").toBeGreaterThan(0);
+    // Files in flight at the kill may be partial under their final names (each under an open intent), or temp files.
+    const sourceBytes = new Set(Object.values(nodesBefore));
+    const partial = (tree: Record<string, string>) =>
+      Object.keys(tree).filter((p) => p.startsWith("Artifacts/") && !p.includes("/.octoha/") && !sourceBytes.has(tree[p]!));
+    // (Often none: the files in flight at a kill are mostly waiting for their intents' commit. The removal of
+    // unfinished files is proven deterministically in test/storage/intent-protocol.test.ts.)
     const copiedLogs = Object.keys(left).filter((p) => p.startsWith("TaskLogs/") && !p.includes(".octoha"));
     expect(copiedLogs.length).toBeGreaterThan(2);
     // Someone changes one copied log after the copy: it is no longer the run's copy.
@@ -69,6 +74,7 @@ describe("rollback and the files a run copied", () => {
     expect(rb.code, describeChild(rb)).toBe(4);
     const afterRollback = await hashTree(shared);
     expect(temps(afterRollback), "rollback removed the partial files the killed copy left").toEqual([]);
+    expect(partial(afterRollback), "rollback removed the partial files the killed copy left").toEqual([]);
     expect(
       Object.keys(afterRollback).filter((p) => p.startsWith("TaskLogs/")).length,
       "without --remove-copies the copies stay",

@@ -10,7 +10,7 @@ import { appendFileSync, existsSync, readFileSync, statSync, utimesSync } from "
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { copyTree } from "../../src/storage/index.js";
+import { copyTree, undoRunCopies } from "../../src/storage/index.js";
 import { allFiles, faultyOps, snapshot, tempDirs, writeFile } from "./helpers.js";
 import { resultOf } from "../helpers/envelope.js";
 
@@ -184,5 +184,26 @@ describe("a source file that changes while it is copied", () => {
     utimesSync(big, 1_790_000_200, 1_790_000_200); // whole seconds: times compare exactly
     await copyTree({ source, target, manifestPath, sourceNode: "OCTO1" });
     expect(snapshot(target)).toEqual(snapshot(source));
+  });
+});
+
+describe("a rollback and the files a killed run left under open intents", () => {
+  it("removes this run's unfinished files, keeps a finished one, and another run's", async () => {
+    const target = dir("target");
+    const manifestPath = manifestOf(target);
+    const t = 1_790_000_000_000;
+    const intent = (relPath: string, run: string) =>
+      JSON.stringify({ v: 2, relPath, size: 10, mtimeMs: t, node: "OCTO1", src: "0123456789abcdef", run, intent: "open" });
+    writeFile(target, "A/partial.bin", "12345"); // 5 of 10 bytes: unfinished
+    writeFile(target, "A/untimed.bin", "1234567890", t / 1000 + 500); // all bytes, times not yet set: unfinished
+    writeFile(target, "A/finished.bin", "1234567890", t / 1000); // bytes and times as announced: a whole copy
+    writeFile(target, "A/other-run.bin", "12345");
+    writeFile(target, "A/done.bin", "12345");
+    const done = JSON.stringify({ v: 2, relPath: "A/done.bin", size: 5, mtimeMs: t, sha256: "ab".repeat(32), run: "r1/copy" });
+    const lines = ["A/partial.bin", "A/untimed.bin", "A/finished.bin", "A/done.bin"].map((p) => intent(p, "r1/copy"));
+    writeFile(target, ".octoha/manifest-copy.jsonl", [...lines, intent("A/other-run.bin", "r0/copy"), done].join("\n") + "\n");
+    const r = await undoRunCopies({ target, quarantineDirs: [], manifests: [manifestPath], runId: "r1", stepId: "copy", remove: false });
+    expect(r.tempsRemoved.sort()).toEqual([path.join(target, "A", "partial.bin"), path.join(target, "A", "untimed.bin")]);
+    expect([...snapshot(target).keys()].sort()).toEqual(["A/done.bin", "A/finished.bin", "A/other-run.bin"]);
   });
 });
