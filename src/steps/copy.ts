@@ -259,6 +259,7 @@ async function undoCopies(id: string, deps: CopyStepDeps, ctx: StepContext): Pro
       target,
       quarantineDirs: jobs.flatMap((j) => quarantineDirFor(j) ?? []),
       manifests: jobs.map((j) => manifestPath(deps.stateDir, j.kind, j.source.node)),
+      sources: jobs.map((j) => j.source.access),
       runId: ctx.runId,
       stepId: id,
       remove,

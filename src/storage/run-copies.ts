@@ -13,7 +13,7 @@
 import path from "node:path";
 import type { FileOps, FileStat } from "./file-ops.js";
 import { nodeFileOps } from "./file-ops.js";
-import { hashFile } from "./copy-file.js";
+import { compareLeftByKill, hashFile } from "./copy-file.js";
 import { manifestRecords, sameMtime } from "./manifest.js";
 import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX } from "./walk.js";
@@ -164,6 +164,11 @@ export interface UndoCopiesOptions {
   quarantineDirs: string[];
   /** The manifests of the step's copies into this target (one per node). */
   manifests: string[];
+  /**
+   * The folder each manifest's copy read from (same order): a file left unfinished under an open
+   * intent is removed only when its bytes are a part of its source file's.
+   */
+  sources: string[];
   runId: string;
   stepId: string;
   /** Remove this step's copies (rollback --remove-copies), or only count them. */
@@ -179,21 +184,34 @@ export interface UndoCopiesResult extends RunCopiesResult {
 /**
  * Files this run created under an intent and left unfinished (a kill between the create and the
  * done record): the intent is still open, and the file is not yet what the intent announced (its
- * size or time differs; never longer). Removed as a stopped copy's temp files are. A file that
- * already looks finished stays: it is a whole copy, and the next copy writes its done record.
+ * size or time differs; never longer). Removed as a stopped copy's temp files are, but only when its
+ * bytes are a part of the source file's: someone may have taken the name between our intent and
+ * our create (a kill lost the withdrawal), and their file is never removed on the intent's word.
+ * A file that already looks finished stays: it is a whole copy, and the next copy writes its done record.
  */
-async function removeUnfinished(ops: FileOps, target: string, manifestPath: string, runId: string): Promise<string[]> {
+async function removeUnfinished(
+  ops: FileOps,
+  o: { target: string; source: string; manifestPath: string; runId: string; signal?: AbortSignal },
+): Promise<{ removed: string[]; kept: { path: string; reason: string }[] }> {
   const open = new Map<string, ManifestRecord>();
-  for await (const r of manifestRecords(ops, manifestPath)) {
+  for await (const r of manifestRecords(ops, o.manifestPath)) {
     if (r.intent === "open") open.set(r.relPath, r);
     else open.delete(r.relPath);
   }
   const removed: string[] = [];
+  const kept: { path: string; reason: string }[] = [];
   for (const intent of open.values()) {
-    if (!intent.run?.startsWith(`${runId}/`)) continue;
-    const at = joinUnder(target, intent.relPath);
+    if (!intent.run?.startsWith(`${o.runId}/`)) continue;
+    const at = joinUnder(o.target, intent.relPath);
     const now = await ops.stat(at).catch(() => undefined);
     if (!now?.isFile || now.size > intent.size || (now.size === intent.size && sameMtime(now.mtimeMs, intent.mtimeMs))) continue;
+    const from = joinUnder(o.source, intent.relPath);
+    const left = await compareLeftByKill(ops, from, at, o.signal).catch(() => undefined);
+    if (left === undefined || left.match === "different") {
+      const why = left ? "its bytes are not a part of" : "it could not be compared with";
+      kept.push({ path: at, reason: `left under an open intent of this run, but ${why} the source file ${from}; not provably octoha's` });
+      continue;
+    }
     if (
       await ops.unlink(at).then(
         () => true,
@@ -202,7 +220,7 @@ async function removeUnfinished(ops: FileOps, target: string, manifestPath: stri
     )
       removed.push(at);
   }
-  return removed;
+  return { removed, kept };
 }
 
 /**
@@ -222,9 +240,13 @@ export async function undoRunCopies(o: UndoCopiesOptions, ops: FileOps = nodeFil
   const lock = await lockTarget({ target: o.target, owner: { id: o.runId, operation: `rollback ${o.stepId}` } });
   try {
     for (const root of [o.target, ...o.quarantineDirs]) result.tempsRemoved.push(...(await removeStaleTemps(root, ops)));
-    for (const manifestPath of o.manifests) {
+    for (const [i, manifestPath] of o.manifests.entries()) {
       const { target, runId, stepId, remove, signal } = o;
-      result.tempsRemoved.push(...(await removeUnfinished(ops, target, manifestPath, runId)));
+      const source = o.sources[i];
+      if (source === undefined) throw new Error(`no source folder given for manifest ${manifestPath}`);
+      const unfinished = await removeUnfinished(ops, { target, source, manifestPath, runId, ...(signal ? { signal } : {}) });
+      result.tempsRemoved.push(...unfinished.removed);
+      result.kept.push(...unfinished.kept);
       const r = await runCopies({ manifestPath, target, runId, stepId, remove, ops, ...(signal ? { signal } : {}) });
       result.removed.push(...r.removed);
       result.kept.push(...r.kept);

@@ -188,22 +188,31 @@ describe("a source file that changes while it is copied", () => {
 });
 
 describe("a rollback and the files a killed run left under open intents", () => {
-  it("removes this run's unfinished files, keeps a finished one, and another run's", async () => {
+  it("removes this run's unfinished files, keeps a finished one, another run's, and one whose bytes are not its source's", async () => {
     const target = dir("target");
+    const source = dir("source");
     const manifestPath = manifestOf(target);
     const t = 1_790_000_000_000;
     const intent = (relPath: string, run: string) =>
       JSON.stringify({ v: 2, relPath, size: 10, mtimeMs: t, node: "OCTO1", src: "0123456789abcdef", run, intent: "open" });
+    for (const name of ["partial", "untimed", "finished", "other-run", "foreign"])
+      writeFile(source, `A/${name}.bin`, "1234567890", t / 1000);
     writeFile(target, "A/partial.bin", "12345"); // 5 of 10 bytes: unfinished
     writeFile(target, "A/untimed.bin", "1234567890", t / 1000 + 500); // all bytes, times not yet set: unfinished
     writeFile(target, "A/finished.bin", "1234567890", t / 1000); // bytes and times as announced: a whole copy
     writeFile(target, "A/other-run.bin", "12345");
+    writeFile(target, "A/foreign.bin", "abcde"); // someone took the name after our intent; a kill lost the withdrawal
     writeFile(target, "A/done.bin", "12345");
     const done = JSON.stringify({ v: 2, relPath: "A/done.bin", size: 5, mtimeMs: t, sha256: "ab".repeat(32), run: "r1/copy" });
-    const lines = ["A/partial.bin", "A/untimed.bin", "A/finished.bin", "A/done.bin"].map((p) => intent(p, "r1/copy"));
+    const lines = ["A/partial.bin", "A/untimed.bin", "A/finished.bin", "A/foreign.bin", "A/done.bin"].map((p) => intent(p, "r1/copy"));
     writeFile(target, ".octoha/manifest-copy.jsonl", [...lines, intent("A/other-run.bin", "r0/copy"), done].join("\n") + "\n");
-    const r = await undoRunCopies({ target, quarantineDirs: [], manifests: [manifestPath], runId: "r1", stepId: "copy", remove: false });
+    const undo = { target, quarantineDirs: [], manifests: [manifestPath], sources: [source], runId: "r1", stepId: "copy", remove: false };
+    const r = await undoRunCopies(undo);
     expect(r.tempsRemoved.sort()).toEqual([path.join(target, "A", "partial.bin"), path.join(target, "A", "untimed.bin")]);
-    expect([...snapshot(target).keys()].sort()).toEqual(["A/done.bin", "A/finished.bin", "A/other-run.bin"]);
+    expect([...snapshot(target).keys()].sort()).toEqual(["A/done.bin", "A/finished.bin", "A/foreign.bin", "A/other-run.bin"]);
+    expect(readFileSync(path.join(target, "A", "foreign.bin"), "utf8")).toBe("abcde");
+    expect(r.kept).toEqual(
+      expect.arrayContaining([{ path: path.join(target, "A", "foreign.bin"), reason: expect.stringContaining("not provably octoha's") }]),
+    );
   });
 });
