@@ -1,10 +1,15 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { sortedNames } from "../../src/storage/file-ops.js";
+import { PackedNames, sortedNames } from "../../src/storage/file-ops.js";
 import { tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
+
+async function all(root: string): Promise<string[]> {
+  const names = await sortedNames(root);
+  return names.slice(0, names.length);
+}
 
 describe("sortedNames (the listing behind every walk)", () => {
   it("gives readdirSync's order: case variants, accents, private-use and astral characters", async () => {
@@ -24,12 +29,23 @@ describe("sortedNames (the listing behind every walk)", () => {
       "servertasks-9_A.txt",
     ];
     for (const n of names) writeFileSync(path.join(root, n), "");
-    expect(await sortedNames(root)).toEqual(readdirSync(root));
+    expect(await all(root)).toEqual(readdirSync(root));
   });
 
   it("gives readdirSync's order for a folder of many names (no astral characters)", async () => {
     const root = dir("many");
     for (let i = 0; i < 3000; i++) writeFileSync(path.join(root, `servertasks-${(i * 7919) % 100000}_${i % 3 ? "a" : "A"}.txt`), "");
-    expect(await sortedNames(root)).toEqual(readdirSync(root));
+    expect(await all(root)).toEqual(readdirSync(root));
+  });
+
+  it("merges sorted runs in strcmp order of the UTF-8 bytes, names from several runs interleaved", () => {
+    const names = ["b", "\u{1f600}", "A", "é", "\ue000", "a", "ab", "", "z", "B", "Ab", "e\u0301"];
+    // Three runs, each sorted on its own, merged: the order readdirSync gives (a byte-wise sort).
+    const runs = [names.slice(0, 4), names.slice(4, 9), names.slice(9)].map((r) => PackedNames.sorted([...r]));
+    const merged = PackedNames.merge(runs);
+    const bytewise = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    expect(merged.slice(0, merged.length)).toEqual(bytewise);
+    expect(merged.slice(3, 5)).toEqual(bytewise.slice(3, 5));
+    expect(PackedNames.merge([PackedNames.sorted([]), PackedNames.sorted(["x"])]).slice(0, 9)).toEqual(["x"]);
   });
 });
