@@ -109,7 +109,10 @@ export interface FileOps {
   realpath(path: string): Promise<string>;
 }
 
-/** A folder's names in order, handed out a slice at a time (a `string[]` is one). */
+/**
+ * A folder's names in order, handed out a slice at a time, each slice starting where the last one
+ * ended (a `string[]` is one).
+ */
 export interface NameList {
   readonly length: number;
   slice(start: number, end: number): string[];
@@ -142,7 +145,7 @@ export async function sortedNames(dirPath: string): Promise<NameList> {
     }
   }
   if (run.length > 0 || runs.length === 0) runs.push(PackedNames.sorted(run));
-  return runs.length === 1 ? runs[0]! : PackedNames.merge(runs);
+  return runs.length === 1 ? runs[0]! : new MergedNames(runs);
 }
 
 /** Names as UTF-8 bytes end to end in one buffer; name i is bytes[ends[i-1], ends[i]). */
@@ -180,52 +183,6 @@ export class PackedNames implements NameList {
     return new PackedNames(bytes.subarray(0, at), ends, at === size);
   }
 
-  /** One list of several sorted ones, in the same order (a k-way merge over the bytes). */
-  static merge(lists: PackedNames[]): PackedNames {
-    let count = 0;
-    let size = 0;
-    for (const l of lists) {
-      count += l.length;
-      size += l.bytes.length;
-    }
-    const bytes = Buffer.allocUnsafe(size);
-    const ends = new Uint32Array(count);
-    const heads = lists.map(() => 0);
-    // A binary heap of list numbers, smallest head name first.
-    const heap = lists.map((_, k) => k).filter((k) => lists[k]!.length > 0);
-    const less = (a: number, b: number): boolean => lists[a]!.compareAt(heads[a]!, lists[b]!, heads[b]!) < 0;
-    const down = (i: number): void => {
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= heap.length) return;
-        const c = l + 1 < heap.length && less(heap[l + 1]!, heap[l]!) ? l + 1 : l;
-        if (!less(heap[c]!, heap[i]!)) return;
-        [heap[c], heap[i]] = [heap[i]!, heap[c]!];
-        i = c;
-      }
-    };
-    for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
-    let at = 0;
-    for (let n = 0; n < count; n++) {
-      const k = heap[0]!;
-      const list = lists[k]!;
-      const h = heads[k]!;
-      at += list.bytes.copy(bytes, at, h === 0 ? 0 : list.ends[h - 1]!, list.ends[h]!);
-      ends[n] = at;
-      heads[k] = h + 1;
-      if (h + 1 === list.length) {
-        heap[0] = heap[heap.length - 1]!;
-        heap.pop();
-      }
-      down(0);
-    }
-    return new PackedNames(
-      bytes,
-      ends,
-      lists.every((l) => l.ascii),
-    );
-  }
-
   slice(start: number, end: number): string[] {
     const to = Math.min(end, this.length);
     const out: string[] = [];
@@ -237,10 +194,64 @@ export class PackedNames implements NameList {
     return this.bytes.toString(this.ascii ? "latin1" : "utf8", i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!);
   }
 
-  private compareAt(i: number, other: PackedNames, j: number): number {
+  /** @internal name i against other's name j, by their bytes. */
+  compareAt(i: number, other: PackedNames, j: number): number {
     const a0 = i === 0 ? 0 : this.ends[i - 1]!;
     const b0 = j === 0 ? 0 : other.ends[j - 1]!;
     return this.bytes.compare(other.bytes, b0, other.ends[j]!, a0, this.ends[i]!);
+  }
+}
+
+/**
+ * Sorted runs merged as they are read (a k-way merge over their bytes): the merged order is never
+ * held, so a folder's names take their bytes once. Slices are read in order.
+ */
+export class MergedNames implements NameList {
+  readonly length: number;
+  private taken = 0;
+  private readonly heads: number[];
+  /** A binary heap of run numbers, the run with the smallest head name first. */
+  private readonly heap: number[];
+
+  constructor(private readonly runs: PackedNames[]) {
+    this.length = runs.reduce((n, r) => n + r.length, 0);
+    this.heads = runs.map(() => 0);
+    this.heap = runs.map((_, k) => k).filter((k) => runs[k]!.length > 0);
+    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  slice(start: number, end: number): string[] {
+    if (start !== this.taken) throw new Error(`merged names are read in order: asked from ${start}, at ${this.taken}`);
+    const out: string[] = [];
+    const { heap, heads, runs } = this;
+    for (const to = Math.min(end, this.length); this.taken < to; this.taken++) {
+      const k = heap[0]!;
+      const h = heads[k]!;
+      out.push(runs[k]!.at(h));
+      heads[k] = h + 1;
+      if (h + 1 === runs[k]!.length) {
+        heap[0] = heap[heap.length - 1]!;
+        heap.pop();
+      }
+      this.down(0);
+    }
+    return out;
+  }
+
+  private less(a: number, b: number): boolean {
+    return this.runs[a]!.compareAt(this.heads[a]!, this.runs[b]!, this.heads[b]!) < 0;
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= heap.length) return;
+      const c = l + 1 < heap.length && this.less(heap[l + 1]!, heap[l]!) ? l + 1 : l;
+      if (!this.less(heap[c]!, heap[i]!)) return;
+      [heap[c], heap[i]] = [heap[i]!, heap[c]!];
+      i = c;
+    }
   }
 }
 

@@ -39,6 +39,9 @@ export function foldName(name: string): string {
 }
 
 const SURROGATE = /[\ud800-\udfff]/;
+const NAME_BLOCK_BITS = 18;
+const NAME_BLOCK = 1 << NAME_BLOCK_BITS;
+const NAME_OFFSET_MASK = NAME_BLOCK - 1;
 
 /** What a slot holds. */
 const enum Kind {
@@ -65,13 +68,19 @@ function hashOf(folded: string): number {
  */
 export class TargetDirIndex {
   private count = 0;
-  /** The names as UTF-8, end to end; entry e's is nameBytes[nameStarts[e], + nameLengths[e]). */
-  private nameBytes = Buffer.allocUnsafe(256);
+  /**
+   * The names as UTF-8, end to end in blocks of up to NAME_BLOCK bytes (never copied to grow: a
+   * growing buffer left its old copies for the collector, ~60 MB at a million names); entry e's
+   * name is nameLengths[e] bytes at nameStarts[e] (block number << NAME_BLOCK_BITS | offset).
+   */
+  private readonly nameBlocks: Buffer[] = [];
   private nameUsed = 0;
   private nameStarts = new Uint32Array(16);
   private nameLengths = new Uint16Array(16);
   /** lastName as UTF-8 (a probe compares bytes before it decodes a name). */
-  private lastBytes = Buffer.alloc(0);
+  private lastBytes = Buffer.allocUnsafeSlow(1024);
+  /** lastName's length in bytes (lastBytes is a scratch buffer, reused: a Buffer per name was ~40 MB of garbage a million names). */
+  private lastLength = 0;
   /** lastName has a lone surrogate, which UTF-8 cannot hold: such names are kept as strings, in oddNames. */
   private lastOdd = false;
   private readonly oddNames = new Map<number, string>();
@@ -182,16 +191,23 @@ export class TargetDirIndex {
   private nameOf(e: number): string {
     const odd = this.oddNames.get(e);
     if (odd !== undefined) return odd;
-    const start = this.nameStarts[e]!;
-    return this.nameBytes.toString("utf8", start, start + this.nameLengths[e]!);
+    const at = this.nameStarts[e]!;
+    const start = at & NAME_OFFSET_MASK;
+    return this.nameBlocks[at >>> NAME_BLOCK_BITS]!.toString("utf8", start, start + this.nameLengths[e]!);
   }
 
   /** The probed name's bytes equal entry e's (the common find: the very name, not a case variant). */
   private sameBytes(e: number): boolean {
     if (this.lastOdd || (this.oddNames.size > 0 && this.oddNames.has(e))) return this.oddNames.get(e) === this.lastName;
-    const start = this.nameStarts[e]!;
     const length = this.nameLengths[e]!;
-    return length === this.lastBytes.length && this.nameBytes.compare(this.lastBytes, 0, length, start, start + length) === 0;
+    return length === this.lastLength && this.compareName(e) === 0;
+  }
+
+  /** Entry e's name against lastName's, byte by byte (strcmp: < 0 when e's sorts first). */
+  private compareName(e: number): number {
+    const at = this.nameStarts[e]!;
+    const start = at & NAME_OFFSET_MASK;
+    return this.nameBlocks[at >>> NAME_BLOCK_BITS]!.compare(this.lastBytes, 0, this.lastLength, start, start + this.nameLengths[e]!);
   }
 
   /** The entry holding `name` (hashed `hash`, folded `folded`) case-insensitively, or the free slot where it goes (-slot - 1). */
@@ -225,8 +241,9 @@ export class TargetDirIndex {
     this.lastName = name;
     this.lastFolded = foldName(name);
     this.lastHash = hashOf(this.lastFolded);
-    this.lastBytes = Buffer.from(name, "utf8");
-    this.lastOdd = SURROGATE.test(name) && this.lastBytes.toString("utf8") !== name;
+    if (name.length * 3 > this.lastBytes.length) this.lastBytes = Buffer.allocUnsafeSlow(name.length * 3);
+    this.lastLength = this.lastBytes.write(name, 0, "utf8");
+    this.lastOdd = SURROGATE.test(name) && this.lastBytes.toString("utf8", 0, this.lastLength) !== name;
   }
 
   /**
@@ -236,10 +253,7 @@ export class TargetDirIndex {
    */
   private putListed(name: string, kind: Kind, size: number, mtimeMs: number): void {
     const e = this.entryOf(name);
-    if (e >= 0 && !this.lastOdd && !this.oddNames.has(e)) {
-      const start = this.nameStarts[e]!;
-      if (this.nameBytes.compare(this.lastBytes, 0, this.lastBytes.length, start, start + this.nameLengths[e]!) > 0) return;
-    }
+    if (e >= 0 && !this.lastOdd && !this.oddNames.has(e) && this.compareName(e) > 0) return;
     this.put(name, kind, size, mtimeMs);
   }
 
@@ -278,19 +292,21 @@ export class TargetDirIndex {
 
   /** Entry e's name is lastName (keyOf's): its bytes appended (a replaced name's old bytes stay, unused). */
   private setName(e: number): void {
-    const bytes = this.lastBytes;
+    const length = this.lastLength;
     if (this.lastOdd) this.oddNames.set(e, this.lastName);
     else this.oddNames.delete(e);
-    if (this.nameLengths[e] === bytes.length && this.sameBytes(e)) return;
-    if (this.nameUsed + bytes.length > this.nameBytes.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.nameBytes.length * 2, this.nameUsed + bytes.length));
-      this.nameBytes.copy(next, 0, 0, this.nameUsed);
-      this.nameBytes = next;
+    if (this.nameLengths[e] === length && this.sameBytes(e)) return;
+    let block = this.nameBlocks[this.nameBlocks.length - 1];
+    if (block === undefined || this.nameUsed + length > block.length) {
+      // A small folder's index starts small; blocks double up to NAME_BLOCK (a name is at most 255 bytes on disk).
+      block = Buffer.allocUnsafe(Math.max(length, Math.min(NAME_BLOCK, 2 * (block?.length ?? 128))));
+      this.nameBlocks.push(block);
+      this.nameUsed = 0;
     }
-    bytes.copy(this.nameBytes, this.nameUsed);
-    this.nameStarts[e] = this.nameUsed;
-    this.nameLengths[e] = bytes.length;
-    this.nameUsed += bytes.length;
+    this.lastBytes.copy(block, this.nameUsed, 0, length);
+    this.nameStarts[e] = ((this.nameBlocks.length - 1) << NAME_BLOCK_BITS) | this.nameUsed;
+    this.nameLengths[e] = length;
+    this.nameUsed += length;
   }
 
   private growEntries(): void {

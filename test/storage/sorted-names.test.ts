@@ -1,7 +1,7 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { PackedNames, sortedNames } from "../../src/storage/file-ops.js";
+import { MergedNames, PackedNames, sortedNames } from "../../src/storage/file-ops.js";
 import { tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
@@ -38,14 +38,16 @@ describe("sortedNames (the listing behind every walk)", () => {
     expect(await all(root)).toEqual(readdirSync(root));
   });
 
-  it("merges sorted runs in strcmp order of the UTF-8 bytes, names from several runs interleaved", () => {
+  it("merges sorted runs in strcmp order of the UTF-8 bytes, names from several runs interleaved, read in order", () => {
     const names = ["b", "\u{1f600}", "A", "é", "\ue000", "a", "ab", "", "z", "B", "Ab", "e\u0301"];
     // Three runs, each sorted on its own, merged: the order readdirSync gives (a byte-wise sort).
-    const runs = [names.slice(0, 4), names.slice(4, 9), names.slice(9)].map((r) => PackedNames.sorted([...r]));
-    const merged = PackedNames.merge(runs);
+    const runs = () => [names.slice(0, 4), names.slice(4, 9), [], names.slice(9)].map((r) => PackedNames.sorted([...r]));
     const bytewise = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    const merged = new MergedNames(runs());
+    expect(merged.length).toBe(names.length);
     expect(merged.slice(0, merged.length)).toEqual(bytewise);
-    expect(merged.slice(3, 5)).toEqual(bytewise.slice(3, 5));
-    expect(PackedNames.merge([PackedNames.sorted([]), PackedNames.sorted(["x"])]).slice(0, 9)).toEqual(["x"]);
+    const inSlices = new MergedNames(runs());
+    expect([...inSlices.slice(0, 5), ...inSlices.slice(5, 7), ...inSlices.slice(7, 99)]).toEqual(bytewise);
+    expect(() => inSlices.slice(0, 1)).toThrow(/in order/);
   });
 });
