@@ -198,7 +198,7 @@ export class PackedNames implements NameList {
   compareAt(i: number, other: PackedNames, j: number): number {
     const a0 = i === 0 ? 0 : this.ends[i - 1]!;
     const b0 = j === 0 ? 0 : other.ends[j - 1]!;
-    return this.bytes.compare(other.bytes, b0, other.ends[j]!, a0, this.ends[i]!);
+    return compareBytes(this.bytes, a0, this.ends[i]!, other.bytes, b0, other.ends[j]!);
   }
 }
 
@@ -253,6 +253,19 @@ export class MergedNames implements NameList {
       i = c;
     }
   }
+}
+
+/**
+ * a[a0, a1) against b[b0, b1) as strcmp orders them (< 0: a first). In JS: Buffer#compare with
+ * offsets spent 0.8 s of a million-file no-op validating its arguments, for names ~34 bytes long.
+ */
+export function compareBytes(a: Uint8Array, a0: number, a1: number, b: Uint8Array, b0: number, b1: number): number {
+  const n = Math.min(a1 - a0, b1 - b0);
+  for (let i = 0; i < n; i++) {
+    const d = a[a0 + i]! - b[b0 + i]!;
+    if (d !== 0) return d;
+  }
+  return a1 - a0 - (b1 - b0);
 }
 
 /** A copy of bytes[0, used) in a buffer of at least `need` bytes. */

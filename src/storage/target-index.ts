@@ -3,7 +3,7 @@
  * file even when the Linux path we write through does not, so every lookup is case-insensitive.
  * Names being written by this run are reserved with a promise that settles when they are done.
  */
-import type { FileOps, FileStat } from "./file-ops.js";
+import { compareBytes, type FileOps, type FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
 import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
@@ -207,7 +207,7 @@ export class TargetDirIndex {
   private compareName(e: number): number {
     const at = this.nameStarts[e]!;
     const start = at & NAME_OFFSET_MASK;
-    return this.nameBlocks[at >>> NAME_BLOCK_BITS]!.compare(this.lastBytes, 0, this.lastLength, start, start + this.nameLengths[e]!);
+    return compareBytes(this.nameBlocks[at >>> NAME_BLOCK_BITS]!, start, start + this.nameLengths[e]!, this.lastBytes, 0, this.lastLength);
   }
 
   /** The entry holding `name` (hashed `hash`, folded `folded`) case-insensitively, or the free slot where it goes (-slot - 1). */
