@@ -80,6 +80,9 @@ export interface StatFs {
   totalBytes: number;
 }
 
+/** The order a listing gives: sortedNames' (the walk: deterministic plans and reports), or any. */
+export type ListOrder = "sorted" | "any";
+
 export interface FileOps {
   open(path: string, mode: OpenMode): Promise<OpenFile>;
   /** lstat: a symlink is reported as neither file nor directory. */
@@ -87,9 +90,13 @@ export interface FileOps {
   /** Streams a directory's entries (bounded memory even for 250 000 task logs in one folder). */
   readdir(path: string): AsyncIterable<DirEntry>;
   /** A folder's names in sortedNames' order (its readdir round trips, no stat). */
-  names(path: string): Promise<string[]>;
-  /** Streams a directory's entries in chunks, with each file's size and times (the walk's hot path): listWithStats. */
-  list(path: string): AsyncIterable<StatDirEntry[]>;
+  names(path: string): Promise<NameList>;
+  /**
+   * Streams a directory's entries in chunks, with each file's size and times (the walk's hot path):
+   * listWithStats. "any" order (a target folder's index) lets the names stream instead of being
+   * held and sorted; a FileOps may ignore it and list sorted.
+   */
+  list(path: string, order?: ListOrder): AsyncIterable<StatDirEntry[]>;
   mkdir(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -103,21 +110,169 @@ export interface FileOps {
 }
 
 /**
+ * A folder's names in order, handed out a slice at a time, each slice starting where the last one
+ * ended (a `string[]` is one).
+ */
+export interface NameList {
+  readonly length: number;
+  slice(start: number, end: number): string[];
+}
+
+/**
+ * Names sorted in runs of this many: a run's strings are alive at once, then kept as UTF-8 bytes.
+ * 65 536 keeps a run's strings to ~4 MB and a million names to 16 runs to merge.
+ */
+const SORT_RUN = 65_536;
+
+/**
  * A folder's names in readdirSync's order (strcmp of the UTF-8 bytes), read through opendir a
  * buffer at a time. readdirSync (libuv scandir) mallocs every entry of the folder at once: for a
- * million task logs that is ~100 MB the C allocator keeps after it is freed, the largest part of
- * a dry-run's peak RSS. Listing this way is faster; the sort costs ~0.8 s a million names.
+ * million task logs that is ~100 MB the C allocator keeps after it is freed. The names are kept as
+ * UTF-8 bytes, not strings (~34 bytes a task log's name against ~64: a million-file folder was
+ * 64 MB of strings, held while its files are planned): runs of SORT_RUN strings are sorted, packed,
+ * then the runs are merged by their bytes.
  */
-export async function sortedNames(dirPath: string): Promise<string[]> {
+export async function sortedNames(dirPath: string): Promise<NameList> {
   const dir = await fsp.opendir(dirPath, { bufferSize: 1024 });
-  const names: string[] = [];
-  let astral = false;
+  const runs: PackedNames[] = [];
+  let run: string[] = [];
   // The iterator closes the folder, also when the loop throws.
   for await (const d of dir) {
-    names.push(d.name);
-    if (!astral && ASTRAL_OR_PRIVATE.test(d.name)) astral = true;
+    run.push(d.name);
+    if (run.length === SORT_RUN) {
+      runs.push(PackedNames.sorted(run));
+      run = [];
+    }
   }
-  return astral ? names.sort(byCodePoint) : names.sort();
+  if (run.length > 0 || runs.length === 0) runs.push(PackedNames.sorted(run));
+  return runs.length === 1 ? runs[0]! : new MergedNames(runs);
+}
+
+/** Names as UTF-8 bytes end to end in one buffer; name i is bytes[ends[i-1], ends[i]). */
+export class PackedNames implements NameList {
+  private constructor(
+    private readonly bytes: Buffer,
+    private readonly ends: Uint32Array,
+    /** Every name is ASCII: latin1 decodes it (faster than utf8). */
+    private readonly ascii: boolean,
+  ) {}
+
+  get length(): number {
+    return this.ends.length;
+  }
+
+  /** Sorts `names` in place in strcmp order of their UTF-8 bytes, then packs them. */
+  static sorted(names: string[]): PackedNames {
+    let astral = false;
+    let size = 0;
+    for (const n of names) {
+      if (!astral && ASTRAL_OR_PRIVATE.test(n)) astral = true;
+      size += n.length;
+    }
+    if (astral) names.sort(byCodePoint);
+    else names.sort();
+    let bytes: Buffer = Buffer.allocUnsafe(size + 16);
+    const ends = new Uint32Array(names.length);
+    let at = 0;
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i]!;
+      if (bytes.length - at < n.length * 3) bytes = grown(bytes, at, at + n.length * 3);
+      at += bytes.write(n, at, "utf8");
+      ends[i] = at;
+    }
+    return new PackedNames(bytes.subarray(0, at), ends, at === size);
+  }
+
+  slice(start: number, end: number): string[] {
+    const to = Math.min(end, this.length);
+    const out: string[] = [];
+    for (let i = Math.max(0, start); i < to; i++) out.push(this.at(i));
+    return out;
+  }
+
+  at(i: number): string {
+    return this.bytes.toString(this.ascii ? "latin1" : "utf8", i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!);
+  }
+
+  /** @internal name i against other's name j, by their bytes. */
+  compareAt(i: number, other: PackedNames, j: number): number {
+    const a0 = i === 0 ? 0 : this.ends[i - 1]!;
+    const b0 = j === 0 ? 0 : other.ends[j - 1]!;
+    return compareBytes(this.bytes, a0, this.ends[i]!, other.bytes, b0, other.ends[j]!);
+  }
+}
+
+/**
+ * Sorted runs merged as they are read (a k-way merge over their bytes): the merged order is never
+ * held, so a folder's names take their bytes once. Slices are read in order.
+ */
+export class MergedNames implements NameList {
+  readonly length: number;
+  private taken = 0;
+  private readonly heads: number[];
+  /** A binary heap of run numbers, the run with the smallest head name first. */
+  private readonly heap: number[];
+
+  constructor(private readonly runs: PackedNames[]) {
+    this.length = runs.reduce((n, r) => n + r.length, 0);
+    this.heads = runs.map(() => 0);
+    this.heap = runs.map((_, k) => k).filter((k) => runs[k]!.length > 0);
+    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  slice(start: number, end: number): string[] {
+    if (start !== this.taken) throw new Error(`merged names are read in order: asked from ${start}, at ${this.taken}`);
+    const out: string[] = [];
+    const { heap, heads, runs } = this;
+    for (const to = Math.min(end, this.length); this.taken < to; this.taken++) {
+      const k = heap[0]!;
+      const h = heads[k]!;
+      out.push(runs[k]!.at(h));
+      heads[k] = h + 1;
+      if (h + 1 === runs[k]!.length) {
+        heap[0] = heap[heap.length - 1]!;
+        heap.pop();
+      }
+      this.down(0);
+    }
+    return out;
+  }
+
+  private less(a: number, b: number): boolean {
+    return this.runs[a]!.compareAt(this.heads[a]!, this.runs[b]!, this.heads[b]!) < 0;
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= heap.length) return;
+      const c = l + 1 < heap.length && this.less(heap[l + 1]!, heap[l]!) ? l + 1 : l;
+      if (!this.less(heap[c]!, heap[i]!)) return;
+      [heap[c], heap[i]] = [heap[i]!, heap[c]!];
+      i = c;
+    }
+  }
+}
+
+/**
+ * a[a0, a1) against b[b0, b1) as strcmp orders them (< 0: a first). In JS: Buffer#compare with
+ * offsets spent 0.8 s of a million-file no-op validating its arguments, for names ~34 bytes long.
+ */
+export function compareBytes(a: Uint8Array, a0: number, a1: number, b: Uint8Array, b0: number, b1: number): number {
+  const n = Math.min(a1 - a0, b1 - b0);
+  for (let i = 0; i < n; i++) {
+    const d = a[a0 + i]! - b[b0 + i]!;
+    if (d !== 0) return d;
+  }
+  return a1 - a0 - (b1 - b0);
+}
+
+/** A copy of bytes[0, used) in a buffer of at least `need` bytes. */
+function grown(bytes: Buffer, used: number, need: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.max(need, bytes.length * 2));
+  bytes.copy(next, 0, 0, used);
+  return next;
 }
 
 /** Entries a listing yields at a time. */
@@ -132,13 +287,12 @@ export const LIST_IN_FLIGHT = 32;
 /**
  * A folder's entries with their lstat facts, in sortedNames' order, LIST_CHUNK at a time: the
  * next chunk's lstats are in flight while the caller works on this one. Memory: the folder's names
- * as plain strings and two chunks of entries. Vanished entries are skipped.
+ * (packed: sortedNames) and two chunks of entries. Vanished entries are skipped.
  */
 export async function* listWithStats(ops: Pick<FileOps, "names" | "stat">, dirPath: string): AsyncGenerator<StatDirEntry[]> {
   const names = await ops.names(dirPath);
   const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
-  const statChunk = (start: number): Promise<StatDirEntry[]> =>
-    statAll(ops, prefix, names.slice(start, Math.min(names.length, start + LIST_CHUNK)));
+  const statChunk = (start: number): Promise<StatDirEntry[]> => statAll(ops, prefix, names.slice(start, start + LIST_CHUNK));
   let next: Promise<StatDirEntry[]> | undefined = names.length > 0 ? statChunk(0) : undefined;
   for (let i = 0; next; i += LIST_CHUNK) {
     const chunk: Promise<StatDirEntry[]> = next;
@@ -146,6 +300,35 @@ export async function* listWithStats(ops: Pick<FileOps, "names" | "stat">, dirPa
     next?.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the caller stops first
     yield await chunk;
   }
+}
+
+/**
+ * listWithStats in readdir's order: the names stream from opendir, LIST_CHUNK at a time, and no
+ * more than two chunks of them are held (a million-file target folder's names were ~34 MB more
+ * at the peak, held beside the source's while the index was built).
+ */
+export async function* listUnsorted(ops: Pick<FileOps, "stat">, dirPath: string): AsyncGenerator<StatDirEntry[]> {
+  const dir = await fsp.opendir(dirPath, { bufferSize: 1024 });
+  const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
+  let names: string[] = [];
+  let next: Promise<StatDirEntry[]> | undefined;
+  const start = (): Promise<StatDirEntry[]> => {
+    const chunk = statAll(ops, prefix, names);
+    chunk.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the caller stops first
+    names = [];
+    return chunk;
+  };
+  // The iterator closes the folder, also when the caller stops early or a stat throws.
+  for await (const d of dir) {
+    names.push(d.name);
+    if (names.length < LIST_CHUNK) continue;
+    const previous = next;
+    next = start(); // this chunk's lstats in flight while the caller works on the previous one
+    if (previous) yield await previous;
+  }
+  const last = names.length > 0 ? start() : undefined;
+  if (next) yield await next;
+  if (last) yield await last;
 }
 
 /** lstat every name, LIST_IN_FLIGHT at a time; the entries in the names' order. */
@@ -215,7 +398,7 @@ export const nodeFileOps: FileOps = {
    * The names, then LIST_IN_FLIGHT lstats at a time. (Was: a synchronous lstat per entry, faster
    * on a local disk but one round trip after another on a share: 0.45 s of a 500-file no-op at 500 µs.)
    */
-  list: (dirPath) => listWithStats(nodeFileOps, dirPath),
+  list: (dirPath, order) => (order === "any" ? listUnsorted(nodeFileOps, dirPath) : listWithStats(nodeFileOps, dirPath)),
   mkdir: async (path) => {
     await fsp.mkdir(path, { recursive: true });
   },

@@ -49,7 +49,18 @@ let liveAfterLast = 0;
  */
 export function boundHeap(): void {
   if (++calls % CHECK_EVERY !== 0) return;
-  if (v8.getHeapStatistics().used_heap_size - liveAfterLast < HEAP_GROWTH_LIMIT) return;
+  if (inUse() - liveAfterLast < HEAP_GROWTH_LIMIT) return;
   collectGarbage();
-  liveAfterLast = v8.getHeapStatistics().used_heap_size;
+  liveAfterLast = inUse();
+}
+
+/**
+ * The heap and the memory outside it that JS objects hold (ArrayBuffers). Each promise-based lstat
+ * leaves a small ArrayBuffer of stat fields behind; with a folder's names held as bytes instead of
+ * strings the heap stays small, so nothing else made V8 collect them: ~40 MB of them at a million
+ * files (`process.memoryUsage().arrayBuffers`).
+ */
+function inUse(): number {
+  const m = process.memoryUsage(); // a few µs, once every CHECK_EVERY listing chunks
+  return m.heapUsed + m.arrayBuffers;
 }

@@ -3,7 +3,7 @@
  * file even when the Linux path we write through does not, so every lookup is case-insensitive.
  * Names being written by this run are reserved with a promise that settles when they are done.
  */
-import type { FileOps, FileStat } from "./file-ops.js";
+import { compareBytes, type FileOps, type FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
 import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
@@ -38,6 +38,11 @@ export function foldName(name: string): string {
   return name.toLowerCase();
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
+const NAME_BLOCK_BITS = 18;
+const NAME_BLOCK = 1 << NAME_BLOCK_BITS;
+const NAME_OFFSET_MASK = NAME_BLOCK - 1;
+
 /** What a slot holds. */
 const enum Kind {
   Other = 0,
@@ -55,16 +60,30 @@ function hashOf(folded: string): number {
 }
 
 /**
- * Entries live in parallel typed arrays (kind, hash, size, mtime) beside the names, found through an
- * open-addressing table of case-folded hashes. A name is the listing's own string: the listing
- * holds all of its folder's names until it ends (it sorts them), so a copy as UTF-8 bytes only added
- * to the peak (a million-file no-op: 387 MB against 356 with strings). Sizes and mtimes exist only
- * for listed entries: ~21 bytes a name a dry-run reserves, ~37 a listed one (was ~41 for every name).
+ * Entries live in parallel typed arrays (kind, hash, size, mtime, where the name is) beside the
+ * names as UTF-8 bytes, found through an open-addressing table of case-folded hashes. Names are not
+ * kept as strings: a million task logs' names were 64 MB of strings, ~34 MB as bytes (the listings
+ * no longer hold their folder's names as strings either: see sortedNames). Sizes and mtimes exist
+ * only for listed entries.
  */
 export class TargetDirIndex {
   private count = 0;
-  /** The names: the listings' own strings (a listing holds its folder's names while it runs anyway). */
-  private readonly names: string[] = [];
+  /**
+   * The names as UTF-8, end to end in blocks of up to NAME_BLOCK bytes (never copied to grow: a
+   * growing buffer left its old copies for the collector, ~60 MB at a million names); entry e's
+   * name is nameLengths[e] bytes at nameStarts[e] (block number << NAME_BLOCK_BITS | offset).
+   */
+  private readonly nameBlocks: Buffer[] = [];
+  private nameUsed = 0;
+  private nameStarts = new Uint32Array(16);
+  private nameLengths = new Uint16Array(16);
+  /** lastName as UTF-8 (a probe compares bytes before it decodes a name). */
+  private lastBytes = Buffer.allocUnsafeSlow(1024);
+  /** lastName's length in bytes (lastBytes is a scratch buffer, reused: a Buffer per name was ~40 MB of garbage a million names). */
+  private lastLength = 0;
+  /** lastName has a lone surrogate, which UTF-8 cannot hold: such names are kept as strings, in oddNames. */
+  private lastOdd = false;
+  private readonly oddNames = new Map<number, string>();
   /** The name probe() matched last (find() hands it out). */
   private matched = "";
   private lastName = "";
@@ -104,11 +123,12 @@ export class TargetDirIndex {
     const index = new TargetDirIndex(sourceRel);
     const now = Date.now();
     try {
-      for await (const chunk of ops.list(absDir)) {
+      // In any order: the folder's names stream past instead of being held and sorted.
+      for await (const chunk of ops.list(absDir, "any")) {
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);
           if (isOwnName(relDir, d.name)) continue;
-          index.put(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs);
+          index.putListed(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs);
         }
       }
     } catch (error) {
@@ -169,7 +189,25 @@ export class TargetDirIndex {
   }
 
   private nameOf(e: number): string {
-    return this.names[e]!;
+    const odd = this.oddNames.get(e);
+    if (odd !== undefined) return odd;
+    const at = this.nameStarts[e]!;
+    const start = at & NAME_OFFSET_MASK;
+    return this.nameBlocks[at >>> NAME_BLOCK_BITS]!.toString("utf8", start, start + this.nameLengths[e]!);
+  }
+
+  /** The probed name's bytes equal entry e's (the common find: the very name, not a case variant). */
+  private sameBytes(e: number): boolean {
+    if (this.lastOdd || (this.oddNames.size > 0 && this.oddNames.has(e))) return this.oddNames.get(e) === this.lastName;
+    const length = this.nameLengths[e]!;
+    return length === this.lastLength && this.compareName(e) === 0;
+  }
+
+  /** Entry e's name against lastName's, byte by byte (strcmp: < 0 when e's sorts first). */
+  private compareName(e: number): number {
+    const at = this.nameStarts[e]!;
+    const start = at & NAME_OFFSET_MASK;
+    return compareBytes(this.nameBlocks[at >>> NAME_BLOCK_BITS]!, start, start + this.nameLengths[e]!, this.lastBytes, 0, this.lastLength);
   }
 
   /** The entry holding `name` (hashed `hash`, folded `folded`) case-insensitively, or the free slot where it goes (-slot - 1). */
@@ -179,8 +217,12 @@ export class TargetDirIndex {
       const e = this.table[s]! - 1;
       if (e < 0) return -s - 1;
       if (this.hashes[e] !== hash) continue;
+      if (this.sameBytes(e)) {
+        this.matched = name;
+        return e;
+      }
       const candidate = this.nameOf(e);
-      if (candidate === name || foldName(candidate) === folded) {
+      if (foldName(candidate) === folded) {
         this.matched = candidate;
         return e;
       }
@@ -199,6 +241,20 @@ export class TargetDirIndex {
     this.lastName = name;
     this.lastFolded = foldName(name);
     this.lastHash = hashOf(this.lastFolded);
+    if (name.length * 3 > this.lastBytes.length) this.lastBytes = Buffer.allocUnsafeSlow(name.length * 3);
+    this.lastLength = this.lastBytes.write(name, 0, "utf8");
+    this.lastOdd = SURROGATE.test(name) && this.lastBytes.toString("utf8", 0, this.lastLength) !== name;
+  }
+
+  /**
+   * A listed name. Case variants listed in one folder (`Foo.txt`, `foo.txt` on a Linux target): the
+   * index keeps the one last in sortedNames' order, as when the listing was sorted, whatever order
+   * it comes in.
+   */
+  private putListed(name: string, kind: Kind, size: number, mtimeMs: number): void {
+    const e = this.entryOf(name);
+    if (e >= 0 && !this.lastOdd && !this.oddNames.has(e) && this.compareName(e) > 0) return;
+    this.put(name, kind, size, mtimeMs);
   }
 
   /** Add a name, or replace what an equal (case-folded) name held. Returns its entry number. */
@@ -225,13 +281,32 @@ export class TargetDirIndex {
 
   private set(e: number, name: string, kind: Kind, size: number, mtimeMs: number): void {
     this.kinds[e] = kind;
-    this.names[e] = name;
+    this.setName(e);
     if (kind === Kind.ReservedFile || kind === Kind.ReservedDir) return;
     if (size === 0 && mtimeMs === 0 && this.sizes === undefined) return;
     this.sizes ??= new Float64Array(this.kinds.length);
     this.mtimes ??= new Float64Array(this.kinds.length);
     this.sizes[e] = size;
     this.mtimes[e] = mtimeMs;
+  }
+
+  /** Entry e's name is lastName (keyOf's): its bytes appended (a replaced name's old bytes stay, unused). */
+  private setName(e: number): void {
+    const length = this.lastLength;
+    if (this.lastOdd) this.oddNames.set(e, this.lastName);
+    else this.oddNames.delete(e);
+    if (this.nameLengths[e] === length && this.sameBytes(e)) return;
+    let block = this.nameBlocks[this.nameBlocks.length - 1];
+    if (block === undefined || this.nameUsed + length > block.length) {
+      // A small folder's index starts small; blocks double up to NAME_BLOCK (a name is at most 255 bytes on disk).
+      block = Buffer.allocUnsafe(Math.max(length, Math.min(NAME_BLOCK, 2 * (block?.length ?? 128))));
+      this.nameBlocks.push(block);
+      this.nameUsed = 0;
+    }
+    this.lastBytes.copy(block, this.nameUsed, 0, length);
+    this.nameStarts[e] = ((this.nameBlocks.length - 1) << NAME_BLOCK_BITS) | this.nameUsed;
+    this.nameLengths[e] = length;
+    this.nameUsed += length;
   }
 
   private growEntries(): void {
@@ -243,6 +318,8 @@ export class TargetDirIndex {
     };
     this.kinds = grow(this.kinds, (k) => new Uint8Array(k));
     this.hashes = grow(this.hashes, (k) => new Uint32Array(k));
+    this.nameStarts = grow(this.nameStarts, (k) => new Uint32Array(k));
+    this.nameLengths = grow(this.nameLengths, (k) => new Uint16Array(k));
     if (this.sizes) this.sizes = grow(this.sizes, (k) => new Float64Array(k));
     if (this.mtimes) this.mtimes = grow(this.mtimes, (k) => new Float64Array(k));
   }

@@ -5,7 +5,7 @@
  * printed it) would not fit.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -54,5 +54,31 @@ describe("a 200 000-entry folder through the planner with a 96 MB heap", () => {
     expect(summary.collisions).toHaveLength(1000);
     expect(summary.collisionsOmitted).toBe(COLLIDING - 1000);
     expect(summary.collisionsByKind).toEqual({ "different-bytes": COLLIDING });
+  });
+});
+
+describe("a no-op re-run over a 200 000-entry folder with a 96 MB heap", () => {
+  it("completes with every file skipped: the source's listing and the target's index fit together", { timeout: 600_000 }, async () => {
+    const source = path.join(root, "noop", "node", "TaskLogs");
+    const target = path.join(root, "noop", "shared", "TaskLogs");
+    mkdirSync(source, { recursive: true });
+    mkdirSync(target, { recursive: true });
+    // The target already holds every file (same size and mtime): `--verify size` trusts them, as a re-run does.
+    const mtime = new Date("2024-05-01T10:00:00Z");
+    for (let i = 0; i < ENTRIES; i++) {
+      const name = `servertasks-${i}_ABCDEFGHIJ.txt`;
+      for (const dir of [source, target]) {
+        writeFileSync(path.join(dir, name), "");
+        utimesSync(path.join(dir, name), mtime, mtime);
+      }
+    }
+    const r = await run(["copy", source, target, "--verify", "size", "--json", "--node", "OCTO2"]);
+    expect(r.stderr).not.toContain("heap out of memory");
+    expect(r.code).toBe(0);
+    const summary = resultOf<{ filesCopied: number; filesSkipped: number }>(r.stdout, "copy", 0);
+    expect(summary.filesSkipped).toBe(ENTRIES);
+    expect(summary.filesCopied).toBe(0);
+    // Nothing written beside the files (the state folder aside).
+    expect(readdirSync(target).filter((n) => n !== ".octoha").length).toBe(ENTRIES);
   });
 });

@@ -4,7 +4,7 @@
  * over n, so what a run costs once (lock, manifest, probe, folders) drops out.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -66,6 +66,35 @@ describe("round trips per file (a counting FileOps)", () => {
       return countCopy(source, target, copyOnce(source, target));
     };
     expect(perFile(await count(n), await count(2 * n), n, "state")).toEqual(NOOP);
+  });
+});
+
+describe("what a no-op re-run proves about the target (its one lstat per file)", () => {
+  it("a target file deleted, truncated or replaced since the copy is noticed, and the rest is still skipped", async () => {
+    const source = makeSource(1, 6);
+    const target = dir("target");
+    await copyOnce(source, target)();
+    const at = (i: number): string => path.join(target, "F0", `ServerTasks-${i}.log.txt`);
+    rmSync(at(0)); // deleted
+    truncateSync(at(1), 5); // truncated
+    writeFileSync(at(2), "someone else's bytes\n"); // replaced (other size, a new mtime)
+    writeFileSync(at(3), readFileSync(at(3), "utf8").toUpperCase()); // same size, other bytes, a new mtime
+    const ops = countingOps({ source, target });
+    const summary = await copyTree({
+      source,
+      target,
+      sourceNode: "OCTO1",
+      manifestPath: path.join(target, ".octoha", "manifest.jsonl"),
+      ops,
+    });
+    expect(summary.errors).toEqual([]);
+    expect(summary.filesCopied).toBe(1); // the deleted one, copied again
+    expect(sha256Of(at(0))).toBe(sha256Of(path.join(source, "F0", "ServerTasks-0.log.txt")));
+    // The others are not octoha's copies any more: never overwritten, reported, the incoming copy quarantined.
+    expect(summary.collisions.map((c) => c.targetRelPath).sort()).toEqual([1, 2, 3].map((i) => `F0/ServerTasks-${i}.log.txt`));
+    expect(summary.filesSkipped).toBe(2);
+    // Planning and copy pass each list F0's five files and, in the root, F0: nothing else is stat'ed.
+    expect(ops.counts.get("target:list.lstat")).toBe(2 * (5 + 1));
   });
 });
 

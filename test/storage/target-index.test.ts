@@ -51,7 +51,7 @@ describe("the target folder index", () => {
   });
 
   it("hands back listed names exactly as listed: accents, astral characters, a lone surrogate", async () => {
-    const names = ["Überprüfung-1.txt", "日志-2.txt", "log-😀-3.txt", "bad-\ud800-4.txt", "plain-5.txt"];
+    const names = ["Überprüfung-1.txt", "日志-2.txt", "log-😀-3.txt", "bad-\ud800-4.txt", "plain-5.txt", "odd-\ufffd-6.txt"];
     // 300 000 more: the table grows many times.
     const many = Array.from({ length: 300_000 }, (_, i) => `servertasks-${i}_ABCDEFGHIJ.txt`);
     const listing: StatDirEntry[] = [...names, ...many].map((name, i) => ({
@@ -74,6 +74,8 @@ describe("the target folder index", () => {
     expect(index.find("LOG-😀-3.txt")).toMatchObject({ name: "log-😀-3.txt", size: 2 });
     expect(index.find("BAD-\ud800-4.txt")).toMatchObject({ name: "bad-\ud800-4.txt", size: 3 });
     expect(index.find("bad-\ufffd-4.txt")).toBeUndefined(); // not confused with its UTF-8 replacement
+    expect(index.find("odd-\udc00-6.txt")).toBeUndefined(); // a lone surrogate's UTF-8 is U+FFFD's: not this name
+    expect(index.find("ODD-\ufffd-6.TXT")).toMatchObject({ name: "odd-\ufffd-6.txt", size: 5 });
     for (let i = 0; i < many.length; i += 4999)
       expect(index.find(many[i]!.toUpperCase())).toMatchObject({
         name: many[i],
@@ -81,5 +83,31 @@ describe("the target folder index", () => {
         mtimeMs: 1_700_000_000_000 + i + names.length,
       });
     expect(index.find("servertasks-300000_ABCDEFGHIJ.txt")).toBeUndefined();
+  });
+
+  it("keeps the case variant last in byte order among listed names, whatever order the folder lists in", async () => {
+    const entry = (name: string, size: number): StatDirEntry => ({ name, isFile: true, isDirectory: false, size, mtimeMs: 0, atimeMs: 0 });
+    // "FOO.txt" < "Foo.txt" < "foo.txt" in byte order: "foo.txt" is kept, as a sorted listing's last.
+    const listed = [entry("Foo.txt", 2), entry("foo.txt", 3), entry("FOO.txt", 1), entry("bar.txt", 4)];
+    for (const order of [listed, [...listed].reverse()]) {
+      const ops: FileOps = {
+        ...nodeFileOps,
+        async *list() {
+          yield order;
+        },
+      };
+      const index = await TargetDirIndex.load(ops, "/nowhere", "", []);
+      expect(index.find("FOO.TXT")).toMatchObject({ name: "foo.txt", size: 3 });
+      expect(index.find("Bar.txt")).toMatchObject({ name: "bar.txt", size: 4 });
+    }
+  });
+
+  it("lists a real folder in readdir's order, every entry with its size (more entries than one chunk)", async () => {
+    const target = dir("many");
+    for (let i = 0; i < 1000; i++) writeFileSync(path.join(target, `servertasks-${i}_ABC.txt`), "x".repeat(i % 7));
+    mkdirSync(path.join(target, "Sub"));
+    const index = await TargetDirIndex.load(nodeFileOps, target, "", []);
+    for (let i = 0; i < 1000; i++) expect(index.find(`SERVERTASKS-${i}_abc.txt`)).toMatchObject({ size: i % 7, isFile: true });
+    expect(index.find("sub")).toMatchObject({ name: "Sub", isDirectory: true });
   });
 });
