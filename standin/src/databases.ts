@@ -27,7 +27,6 @@ export interface ServedDatabase {
   databaseHa: DatabaseHaConfiguration;
 }
 
-/** Keys of a SqlClient connection string, lower-cased, with their synonyms folded (only those the stand-in reads). */
 /** Each key octoha's parser knows, with the spellings SqlClient accepts for it. */
 const KEY_SPELLINGS: Record<string, string[]> = {
   server: ["server", "data source", "address", "addr", "network address"],
@@ -75,14 +74,41 @@ export function parseConnectionString(value: string): Map<string, string> | unde
   return out;
 }
 
+/** What a log shows in place of a password. */
+export const REDACTED = "****";
+
+/** key=value;… in the pairs' order (values unquoted: the stand-in's and its tests' strings hold no ';'). */
+export function formatConnectionString(pairs: [key: string, value: string][]): string {
+  return pairs.map(([key, value]) => `${key}=${value}`).join(";");
+}
+
+/** The same connection string with one key's value (any of its spellings) replaced, or appended when absent. */
+export function withConnectionStringValue(value: string, key: string, next: string): string {
+  const canonical = (k: string): string => {
+    const folded = k.trim().toLowerCase().replace(/\s+/g, " ");
+    return SYNONYMS[folded] ?? folded;
+  };
+  const pairs = value
+    .split(";")
+    .filter((part) => part.includes("="))
+    .map((part): [string, string] => [part.slice(0, part.indexOf("=")), part.slice(part.indexOf("=") + 1)]);
+  const at = pairs.findIndex(([k]) => canonical(k) === canonical(key));
+  if (at >= 0) pairs[at] = [pairs[at]![0], next];
+  else pairs.push([key, next]);
+  return formatConnectionString(pairs);
+}
+
 /** A connection string fit for a log: server, database and user; never the password. */
 export function describeConnectionString(value: string): string {
   const parsed = parseConnectionString(value);
   if (!parsed) return "(an unparseable connection string)";
-  const parts = [`Server=${parsed.get("server") ?? "?"}`, `Database=${parsed.get("database") ?? "?"}`];
-  if (parsed.has("user")) parts.push(`User Id=${parsed.get("user")}`);
-  if (parsed.has("password")) parts.push("Password=****");
-  return parts.join(";");
+  const pairs: [string, string][] = [
+    ["Server", parsed.get("server") ?? "?"],
+    ["Database", parsed.get("database") ?? "?"],
+  ];
+  if (parsed.has("user")) pairs.push(["User Id", parsed.get("user")!]);
+  if (parsed.has("password")) pairs.push(["Password", REDACTED]);
+  return formatConnectionString(pairs);
 }
 
 /** What opening a connection string gives: the database, or the SqlClient error a node would log. */

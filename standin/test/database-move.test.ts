@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 import type { StandinOptions } from "../src/index.js";
 import { exe } from "./exe.js";
+import { parseConnectionString, withConnectionStringValue } from "../src/databases.js";
 
 const open: TestStandin[] = [];
 afterEach(async () => {
@@ -83,7 +84,7 @@ describe("a restored database and the move onto it", () => {
     expect(await scalar(old, "SELECT CAST(SERVERPROPERTY('IsHadrEnabled') AS int) AS v")).toBe(0);
     expect(await query(ha.connectionString, "SELECT dns_name FROM sys.availability_group_listeners")).toEqual([{ dns_name: "octopus-ag" }]);
     // The old login does not open the new server, nor the old catalog name on it.
-    const withOldPassword = ha.connectionString.replace(/Password=[^;]+/, old.match(/Password=[^;]+/)![0]);
+    const withOldPassword = withConnectionStringValue(ha.connectionString, "Password", parseConnectionString(old)!.get("password")!);
     await expect(query(withOldPassword, "SELECT 1 AS x")).rejects.toThrow(/Login failed/);
     // Each listener has its own fault knobs.
     s.setDatabaseFaults("OctopusHA", { dropNextConnections: 1 });
@@ -165,7 +166,7 @@ describe("a restored database and the move onto it", () => {
     expect((await exe(s.nodes[1]!.serverExe, ["service", "--start"])).code).toBe(1);
     const log = readFileSync(s.cluster.resolvePath("OCTO2", "C:\\Octopus\\Logs\\OctopusServer.txt")!, "utf8");
     expect(log).toMatch(/database schema is older than Octopus Server/);
-    expect(log).not.toContain(older.connectionString.match(/Password=([^;]+)/)![1]);
+    expect(log).not.toContain(parseConnectionString(older.connectionString)!.get("password")!);
     expect(s.databases().find((d) => d.live)!.name).toBe("Octopus");
   });
 
