@@ -39,6 +39,12 @@ const SYNONYMS: Record<string, string> = Object.fromEntries(
   Object.entries(KEY_SPELLINGS).flatMap(([key, spellings]) => spellings.map((spelling) => [spelling, key])),
 );
 
+/** A key as SqlClient compares it: case and runs of spaces folded, then its synonym's canonical name. */
+function canonicalKey(key: string): string {
+  const folded = key.trim().toLowerCase().replace(/\s+/g, " ");
+  return SYNONYMS[folded] ?? folded;
+}
+
 /** Parses key=value;… as SqlClient does for the keys above (values may be quoted with ' or "); undefined when malformed. */
 export function parseConnectionString(value: string): Map<string, string> | undefined {
   const out = new Map<string, string>();
@@ -50,7 +56,7 @@ export function parseConnectionString(value: string): Map<string, string> | unde
     }
     const eq = value.indexOf("=", i);
     if (eq < 0) return undefined;
-    const key = value.slice(i, eq).trim().toLowerCase().replace(/\s+/g, " ");
+    const key = canonicalKey(value.slice(i, eq));
     i = eq + 1;
     while (value[i] === " ") i++;
     let v = "";
@@ -68,8 +74,7 @@ export function parseConnectionString(value: string): Map<string, string> | unde
       v = value.slice(i, end < 0 ? value.length : end).trim();
       i = end < 0 ? value.length : end;
     }
-    const name = SYNONYMS[key];
-    if (name) out.set(name, v);
+    if (Object.hasOwn(KEY_SPELLINGS, key)) out.set(key, v);
   }
   return out;
 }
@@ -84,15 +89,11 @@ export function formatConnectionString(pairs: [key: string, value: string][]): s
 
 /** The same connection string with one key's value (any of its spellings) replaced, or appended when absent. */
 export function withConnectionStringValue(value: string, key: string, next: string): string {
-  const canonical = (k: string): string => {
-    const folded = k.trim().toLowerCase().replace(/\s+/g, " ");
-    return SYNONYMS[folded] ?? folded;
-  };
   const pairs = value
     .split(";")
     .filter((part) => part.includes("="))
     .map((part): [string, string] => [part.slice(0, part.indexOf("=")), part.slice(part.indexOf("=") + 1)]);
-  const at = pairs.findIndex(([k]) => canonical(k) === canonical(key));
+  const at = pairs.findIndex(([k]) => canonicalKey(k) === canonicalKey(key));
   if (at >= 0) pairs[at] = [pairs[at]![0], next];
   else pairs.push([key, next]);
   return formatConnectionString(pairs);
