@@ -63,6 +63,8 @@ export interface StandinHttp {
   /** Resolves once node listeners match the nodes' service state (a stop closes the node's port). */
   settle(): Promise<void>;
   executableFaults: ExecutableFaults;
+  /** Requests received on any listener (API, node URLs, control API), counted on arrival: a test can tell a run made no call. */
+  requestsReceived(): number;
   close(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
   const executableFaults: ExecutableFaults = {};
   let roundRobin = 0;
   let closed = false;
+  let requests = 0;
 
   const pickNode = (): SimNode | undefined => {
     // A starting node fails the load balancer's health check: it gets nothing until it is ready.
@@ -113,6 +116,7 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
   };
 
   const handle = (l: Listener, fixedNode: string | undefined) => (req: IncomingMessage, res: ServerResponse) => {
+    requests += 1;
     void (async () => {
       const url = new URL(req.url ?? "/", "http://standin");
       if (url.pathname.startsWith("/__standin/")) {
@@ -215,6 +219,7 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
     setFaults,
     settle: () => syncNodeListeners(),
     executableFaults,
+    requestsReceived: () => requests,
     async close() {
       closed = true;
       unsubscribe();

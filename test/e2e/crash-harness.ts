@@ -10,6 +10,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -83,7 +84,20 @@ export interface ChildResult {
   /** The event the child was killed on, when it was. */
   killedOn?: ChildEvent;
   /** In-process runs: the journal record the simulated kill happened at, when it did. */
-  simulatedKillAt?: { stateDir: string; runId: string; record: JournalRecord; spec: KillSpec };
+  simulatedKillAt?: SimulatedKillAt;
+}
+
+export interface SimulatedKillAt {
+  stateDir: string;
+  runId: string;
+  record: JournalRecord;
+  spec: KillSpec;
+  /**
+   * What the run still did after the kill point, that a killed process could not have: calls the stand-in
+   * received, files changed under the case's folder (journal, state, nodes, shared), output printed. Empty
+   * when the simulated kill was as hard as a real one.
+   */
+  effectsAfterKill: string[];
 }
 
 let cases = 0;
@@ -250,12 +264,15 @@ export async function octohaInProcess(
   const streams = { out: sink((t) => (stdout += t)), err: sink((t) => (stderr += t)) };
   const kill = new SimulatedKill(`simulated kill at ${JSON.stringify(o.killOn)}`);
   let killedAt: JournalRecord | undefined;
+  let atKill: CaseObservation | undefined;
   const spec = o.killOn;
   const hooks = spec
     ? {
         afterJournalWrite: (_count: number, record: JournalRecord) => {
           if (killedAt || !killRecordMatches(spec, record)) return;
           killedAt = record;
+          // Synchronously, at the instant of the "kill": everything after this is what a real kill would not do.
+          atKill = observeCase(c, stdout);
           throw kill;
         },
       }
@@ -287,7 +304,12 @@ export async function octohaInProcess(
   const events = parseEvents(stdout);
   const started = events.find((e) => e.type === "run-started") as { runId?: string; stateDir?: string } | undefined;
   const stopped = killedAt && spec && code === null && started?.runId && started.stateDir;
-  const simulatedKillAt = stopped ? { stateDir: started.stateDir!, runId: started.runId!, record: killedAt!, spec: spec! } : undefined;
+  // Work the run left behind without awaiting it (a timer, a poll) would show up a moment later.
+  if (atKill) await new Promise((resolve) => setTimeout(resolve, AFTER_KILL_GRACE_MS));
+  const effectsAfterKill = atKill ? effectsBetween(atKill, observeCase(c, stdout)) : [];
+  const simulatedKillAt = stopped
+    ? { stateDir: started.stateDir!, runId: started.runId!, record: killedAt!, spec: spec!, effectsAfterKill }
+    : undefined;
   return {
     code,
     signal: null,
@@ -297,6 +319,77 @@ export async function octohaInProcess(
     stderr,
     ...(simulatedKillAt ? { simulatedKillAt } : {}),
   };
+}
+
+const AFTER_KILL_GRACE_MS = 100;
+
+/** What a killed process can no longer change, observed synchronously (the journal hook cannot await). */
+export interface CaseObservation {
+  httpRequests: number;
+  sqlMessages: number;
+  octopus: string;
+  /** relPath under the case folder → SHA-256 (files) or "dir"; the state lock is left out (see below). */
+  tree: Record<string, string>;
+  printed: number;
+}
+
+/**
+ * The state lock (state/lock.json) is left out: an in-process run releases it as its promise unwinds, a
+ * killed process leaves it stale. That difference is covered by the real SIGKILL runs each kill test keeps.
+ */
+const LOCK_FILE = "state/lock.json";
+
+export function observeCase(c: E2eCase, stdout: string): CaseObservation {
+  const tree = hashTreeSync(c.dir);
+  delete tree[LOCK_FILE];
+  return {
+    httpRequests: c.standin.http.requestsReceived(),
+    sqlMessages: c.standin.sqlRequestsReceived?.() ?? 0,
+    octopus: JSON.stringify(octopusState(c.standin)),
+    tree,
+    printed: stdout.length,
+  };
+}
+
+/** Every difference between two observations of a case, as a line a failure message can show. */
+export function effectsBetween(before: CaseObservation, after: CaseObservation): string[] {
+  const out: string[] = [];
+  const grew = (what: string, n: number) => n !== 0 && out.push(`${what}: ${n} after the kill point`);
+  grew("HTTP requests the stand-in received", after.httpRequests - before.httpRequests);
+  grew("SQL messages the stand-in received", after.sqlMessages - before.sqlMessages);
+  grew("characters printed", after.printed - before.printed);
+  if (after.octopus !== before.octopus) out.push(`Octopus state changed: ${before.octopus} -> ${after.octopus}`);
+  for (const p of new Set([...Object.keys(before.tree), ...Object.keys(after.tree)])) {
+    const [b, a] = [before.tree[p], after.tree[p]];
+    if (b !== a) out.push(`${p} ${b === undefined ? "created" : a === undefined ? "removed" : "changed"} after the kill point`);
+  }
+  return out;
+}
+
+/** hashTree's synchronous twin, with directories listed too ("dir"): empty folders created or removed count. */
+export function hashTreeSync(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string, rel: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        out[r] = "dir";
+        walk(path.join(dir, e.name), r);
+      } else
+        out[r] = createHash("sha256")
+          .update(readFileSync(path.join(dir, e.name)))
+          .digest("hex");
+    }
+  };
+  walk(root, "");
+  return out;
 }
 
 function parseEvents(stdout: string): ChildEvent[] {
@@ -335,6 +428,7 @@ export async function expectStoppedAtPlannedPoint(r: ChildResult, where: string)
   });
   const { records } = await readJournal(stateDir, runId);
   expect(records.at(-1), `${where}: the journal goes on past the simulated kill`).toEqual(record);
+  expect(r.simulatedKillAt!.effectsAfterKill, `${where}: the run went on after the simulated kill`).toEqual([]);
 }
 
 export const verbFor = (w: Workflow) => (w === "migrate" ? "run" : "repair");
