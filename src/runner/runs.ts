@@ -6,12 +6,17 @@ import path from "node:path";
 /** Where runs live when no plan names a state directory. */
 export const DEFAULT_STATE_DIR = ".octoha";
 
-/** Sortable by start time: 20261126T040102Z-a1b2. */
+/**
+ * Sortable by start time: 20261126T040102Z-a1b2. The suffix is the millisecond (times 64) plus 6 random
+ * bits, so runs started within the same second still sort in start order: resume and rollback without
+ * --run take the newest, and a random suffix let them pick an older run started in that second.
+ */
 export function newRunId(now = new Date()): string {
+  const suffix = now.getUTCMilliseconds() * 64 + (randomBytes(1)[0]! & 63);
   return `${now
     .toISOString()
     .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z")}-${randomBytes(2).toString("hex")}`;
+    .replace(/\.\d+Z$/, "Z")}-${suffix.toString(16).padStart(4, "0")}`;
 }
 
 /** Run ids in the state directory, newest first. */
