@@ -42,6 +42,11 @@ export interface CaseOptions {
   extraArtifacts?: (node: string) => Record<string, Buffer>;
   /** "auto": the plan approves its gates in advance; "required": gates need --yes. */
   approvals?: "auto" | "required";
+  /**
+   * How long a started node answers 503 before it serves (the stand-in's default without it). Shorter for tests
+   * whose subject is not the wait: a node is still never ready at once, so the start wait is still exercised.
+   */
+  startupMs?: number;
 }
 
 export interface E2eCase {
@@ -105,7 +110,12 @@ let cases = 0;
 /** A fresh two-node cluster with node-local folders (the classic misconfiguration) and a plan for it. */
 export async function startCase(o: CaseOptions = {}): Promise<E2eCase> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "octoha-e2e-"));
-  const standin = await startStandin({ dataDir: path.join(dir, "cluster"), nodes: 2, seedTasks: o.tasksPerNode ?? 8 });
+  const standin = await startStandin({
+    dataDir: path.join(dir, "cluster"),
+    nodes: 2,
+    seedTasks: o.tasksPerNode ?? 8,
+    ...(o.startupMs !== undefined ? { startupMs: o.startupMs } : {}),
+  });
   try {
     const { cluster } = standin;
     if (o.extraArtifacts) {

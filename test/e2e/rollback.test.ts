@@ -7,6 +7,11 @@
  * - once nodes have started on the new folders, `rollback` refuses with exit 1 and the reason, and
  *   undoes nothing; the run can still be resumed, and at its end restores that exact before-state.
  * Kill points ("applied" or "verified") come from a seeded PRNG: E2E_SEED replays one.
+ *
+ * Most kills (and the rollbacks and resumes after them) run octoha in this process and simulate the kill
+ * at the journal record (octohaInProcess; expectStoppedAtPlannedPoint also checks the run had no effect
+ * after it). The kills after REAL_KILLS are real: a child SIGKILLs itself, leaves its lock stale, and a
+ * child rollback takes that lock over (one before the point of no return, one right past it).
  */
 import { existsSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,7 +19,9 @@ import {
   describeChild,
   endState,
   expectKilledAtPlannedPoint,
+  expectStoppedAtPlannedPoint,
   octoha,
+  octohaInProcess,
   octopusState,
   prng,
   sharedRoot,
@@ -27,9 +34,13 @@ import {
 } from "./crash-harness.js";
 
 const SEED = Number(process.env.E2E_SEED ?? 20261127);
+/** Nodes still answer 503 for a while after they start (two polls of the start wait), just not for 2 s. */
+const STARTUP_MS = 300;
 const BEFORE = { maintenance: true, nodes: { OCTO1: { maxConcurrentTasks: 7 }, OCTO2: { isDraining: true, maxConcurrentTasks: 3 } } };
 /** The first step past which a rollback must refuse. */
 const POINT_OF_NO_RETURN = "start-services";
+/** The steps after which a real child process is SIGKILLed (and rolled back by a child): every workflow has both. */
+const REAL_KILLS = new Set(["stop-services", POINT_OF_NO_RETURN]);
 
 const outcomeOf = (r: ChildResult) => r.outcome;
 
@@ -81,7 +92,7 @@ describe.concurrent("rollback from after every step", () => {
     "%s: before the point of no return, rollback puts a non-default cluster back exactly; after it, rollback refuses and the finished run restores that cluster",
     async (w) => {
       const random = prng(SEED + (w === "migrate" ? 1 : 2));
-      const c = await startCase({ before: BEFORE });
+      const c = await startCase({ before: BEFORE, startupMs: STARTUP_MS });
       opened.push(c);
       const before = await endState(c);
       expect(before.octopus.maintenance).toBe(true);
@@ -90,21 +101,30 @@ describe.concurrent("rollback from after every step", () => {
       const ponr = steps.indexOf(POINT_OF_NO_RETURN);
       let everCopied = false;
 
+      expect(
+        [...REAL_KILLS].filter((id) => steps.includes(id)),
+        "every real kill point is a step of the workflow",
+      ).toEqual([...REAL_KILLS]);
       for (let k = 0; k < ponr; k++) {
         const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
         // Stopped by the first approval gate (maintenance-on) without --yes, or killed.
         const viaGate = steps[k + 1] === "maintenance-on";
+        const real = REAL_KILLS.has(steps[k]!);
         const r = viaGate
-          ? await octoha(c, verbFor(w), { noYes: true })
-          : await octoha(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
+          ? await octohaInProcess(c, verbFor(w), { noYes: true })
+          : real
+            ? await octoha(c, verbFor(w), { killOn: afterStep(steps[k]!, random) })
+            : await octohaInProcess(c, verbFor(w), { killOn: afterStep(steps[k]!, random) });
         if (viaGate) {
           expect(r.code, `${where}: ${describeChild(r)}`).toBe(3);
           expect(outcomeOf(r)?.status).toBe("awaiting-approval");
-        } else {
+        } else if (real) {
           expectKilledAtPlannedPoint(r, where);
+        } else {
+          await expectStoppedAtPlannedPoint(r, where);
         }
 
-        const rb = await octoha(c, "rollback");
+        const rb = real ? await octoha(c, "rollback") : await octohaInProcess(c, "rollback");
         expect(rb.code, `${where}: rollback\n${describeChild(rb)}`).toBe(4);
         expect(outcomeOf(rb)?.status).toBe("rolled-back");
         const after = await endState(c);
@@ -128,10 +148,15 @@ describe.concurrent("rollback from after every step", () => {
       // Past the point of no return: a rollback after any later step refuses and changes nothing.
       for (let k = ponr; k < steps.length; k++) {
         const where = `${w}, seed ${SEED}, stopped after ${steps[k]}`;
-        const r = await octoha(c, k === ponr ? verbFor(w) : "resume", { killOn: afterStep(steps[k]!, random) });
-        expectKilledAtPlannedPoint(r, where);
+        const real = REAL_KILLS.has(steps[k]!);
+        const verb = k === ponr ? verbFor(w) : "resume";
+        const r = real
+          ? await octoha(c, verb, { killOn: afterStep(steps[k]!, random) })
+          : await octohaInProcess(c, verb, { killOn: afterStep(steps[k]!, random) });
+        if (real) expectKilledAtPlannedPoint(r, where);
+        else await expectStoppedAtPlannedPoint(r, where);
         const stopped = octopusState(c.standin);
-        const rb = await octoha(c, "rollback");
+        const rb = real ? await octoha(c, "rollback") : await octohaInProcess(c, "rollback");
         expect(rb.code, `${where}: rollback must refuse\n${describeChild(rb)}`).toBe(1);
         const outcome = outcomeOf(rb);
         expect(outcome?.status).toBe("rollback-incomplete");
@@ -144,7 +169,7 @@ describe.concurrent("rollback from after every step", () => {
         expect(outcome?.partialRollbackCommand, where).toBe(`octoha rollback ${c.planFile} --run ${outcome?.runId} --to ${after} --yes`);
         expect(octopusState(c.standin), `${where}: a refused rollback changed Octopus`).toEqual(stopped);
       }
-      const done = await octoha(c, "resume");
+      const done = await octohaInProcess(c, "resume");
       expect(done.code, `${w}, seed ${SEED}: final resume\n${describeChild(done)}`).toBe(0);
 
       // The finished run restores the exact non-default before-state, on the shared folders.
