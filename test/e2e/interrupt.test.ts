@@ -3,26 +3,31 @@
  * timeout and every retry. The request in flight is abandoned, the journal is flushed, the lock
  * released, and octoha exits 3 with the resume command within seconds; resume then finishes once
  * the server answers again.
+ *
+ * The interrupted runs are children (a real SIGINT); the resumes after them run in this process
+ * (octohaInProcess). Nodes start in 300 ms instead of the stand-in's 2 s.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { indexSteps, readJournal } from "../../src/runner/journal.js";
 import { lockFile } from "../../src/runner/lock.js";
 import type { RunOutcome } from "../../src/model/run.js";
 import { CLI } from "../helpers/cli.js";
 import { readJsonStdout } from "../helpers/envelope.js";
-import { describeChild, octoha, startCase, type E2eCase } from "./crash-harness.js";
+import { describeChild, octohaInProcess, startCase, type E2eCase } from "./crash-harness.js";
 import { until } from "./harness.js";
 
 /** Generous for a loaded 2-core CI machine; the goal is under 2 s. */
 const STOP_BOUND_MS = 5_000;
 /** How long the stand-in sits on a request: longer than the bound, shorter than a test. */
 const HANG_MS = 30_000;
+const STARTUP_MS = 300;
 
 const opened: E2eCase[] = [];
-afterEach(async () => {
+// Not afterEach: the tests run concurrently.
+afterAll(async () => {
   await Promise.all(opened.splice(0).map((c) => c.close()));
 });
 
@@ -65,9 +70,10 @@ async function stepRecords(c: E2eCase, runId: string) {
   return indexSteps((await readJournal(c.stateDir, runId)).records);
 }
 
-describe("Ctrl-C while Octopus or SQL Server does not answer", { timeout: 150_000 }, () => {
+// Concurrent: every test has its own stand-in, folders and secret variable names.
+describe.concurrent("Ctrl-C while Octopus or SQL Server does not answer", { timeout: 150_000 }, () => {
   it("the API hangs mid-drain: exit 3 within seconds, the journal says drain-nodes is in flight, resume finishes once the API answers", async () => {
-    const c = await startCase({ tasksPerNode: 2 });
+    const c = await startCase({ tasksPerNode: 2, startupMs: STARTUP_MS });
     opened.push(c);
     const { cluster, http } = c.standin;
     // The moment OCTO1 is drained, the API stops answering: the drain of OCTO2 is the request in flight.
@@ -93,7 +99,7 @@ describe("Ctrl-C while Octopus or SQL Server does not answer", { timeout: 150_00
     ]);
 
     http.setFaults("lb", {});
-    const resumed = await octoha(c, "resume");
+    const resumed = await octohaInProcess(c, "resume");
     expect(resumed.code, describeChild(resumed)).toBe(0);
     expect(cluster.nodes().map((n) => [n.name, n.isDraining])).toEqual([
       ["OCTO1", false],
@@ -102,7 +108,7 @@ describe("Ctrl-C while Octopus or SQL Server does not answer", { timeout: 150_00
   });
 
   it("SQL Server hangs on the task inventory: exit 3 within seconds, the step in flight is journaled, resume finishes once SQL answers", async () => {
-    const c = await startCase({ tasksPerNode: 2 });
+    const c = await startCase({ tasksPerNode: 2, startupMs: STARTUP_MS });
     opened.push(c);
     const { cluster } = c.standin;
     // Once every node is stopped, the next SQL request is the task inventory the copy needs.
@@ -122,13 +128,13 @@ describe("Ctrl-C while Octopus or SQL Server does not answer", { timeout: 150_00
     expect(existsSync(lockFile(c.stateDir)), "the lock was not released").toBe(false);
 
     c.standin.setSqlFaults!({});
-    const resumed = await octoha(c, "resume");
+    const resumed = await octohaInProcess(c, "resume");
     expect(resumed.code, describeChild(resumed)).toBe(0);
     expect(cluster.nodes().every((n) => n.running && !n.isDraining)).toBe(true);
   });
 
   it("SQL Server hangs during a dry-run: exit 3 within seconds, and no report of half-read findings is written", async () => {
-    const c = await startCase({ tasksPerNode: 2 });
+    const c = await startCase({ tasksPerNode: 2, startupMs: STARTUP_MS });
     opened.push(c);
     const before = c.standin.sqlRequestsReceived!();
     c.standin.setSqlFaults!({ latencyMs: HANG_MS });

@@ -6,21 +6,27 @@
  * creating journal.head and writing it, an empty head that every later command refused as a damaged
  * journal (exit 2). The kills land exactly there through fixtures/kill-on-open.mjs; on a loaded
  * machine a kill from outside hits these few milliseconds only by luck.
+ *
+ * The kills are real (a child SIGKILLs itself, its lock stays behind with a dead pid); the commands run
+ * after them run in this process (octohaInProcess), which saves a node start each, and take that lock the
+ * same way. Nodes start in 300 ms instead of the stand-in's 2 s.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeChild, octoha, octopusState, startCase, type E2eCase, type KillOnOpenSpec } from "./crash-harness.js";
+import { describeChild, octoha, octohaInProcess, octopusState, startCase, type E2eCase, type KillOnOpenSpec } from "./crash-harness.js";
 
 const opened: E2eCase[] = [];
 afterAll(async () => {
   await Promise.all(opened.splice(0).map((c) => c.close()));
 });
 
+const STARTUP_MS = 300;
+
 const runsOf = (c: E2eCase) => (existsSync(path.join(c.stateDir, "runs")) ? readdirSync(path.join(c.stateDir, "runs")) : []);
 
 async function killedBeforeFirstRecord(kill: KillOnOpenSpec): Promise<E2eCase> {
-  const c = await startCase({ tasksPerNode: 3 });
+  const c = await startCase({ tasksPerNode: 3, startupMs: STARTUP_MS });
   opened.push(c);
   const killed = await octoha(c, "repair", { killOnOpen: kill });
   expect(killed.signal, describeChild(killed)).toBe("SIGKILL");
@@ -29,7 +35,7 @@ async function killedBeforeFirstRecord(kill: KillOnOpenSpec): Promise<E2eCase> {
 }
 
 async function expectSameCommandFinishes(c: E2eCase): Promise<void> {
-  const again = await octoha(c, "repair");
+  const again = await octohaInProcess(c, "repair");
   expect(again.code, describeChild(again)).toBe(0);
   expect(again.stdout + again.stderr).toMatch(/Took over the lock of run/);
   const st = octopusState(c.standin);
@@ -42,13 +48,14 @@ async function expectSameCommandFinishes(c: E2eCase): Promise<void> {
   expect(existsSync(path.join(c.stateDir, "lock.json"))).toBe(false);
 }
 
-describe("SIGKILL before a run's first journal record", () => {
+// Concurrent: every test has its own stand-in, folders and secret variable names.
+describe.concurrent("SIGKILL before a run's first journal record", () => {
   it("killed right after creating journal.head: the head is whole, resume says the run recorded nothing (exit 2), and the same repair finishes", async () => {
     const c = await killedBeforeFirstRecord({ suffix: "journal.head" });
     const [runId] = runsOf(c);
     const head = readFileSync(path.join(c.stateDir, "runs", runId!, "journal.head"), "utf8");
     expect(head, "journal.head must never be seen empty").toMatch(/^\{"seq":0,"sum":""\}/);
-    const resumed = await octoha(c, "resume");
+    const resumed = await octohaInProcess(c, "resume");
     expect(resumed.code, describeChild(resumed)).toBe(2);
     expect(resumed.stderr).toMatch(/recorded nothing: it was stopped before its first journal record, so it changed nothing/);
     expect(resumed.stderr).not.toMatch(/damaged/);
@@ -62,14 +69,14 @@ describe("SIGKILL before a run's first journal record", () => {
   }, 240_000);
 
   it("a dead run that recorded something keeps its lock against a new repair (exit 1, stale lock): only resume continues it", async () => {
-    const c = await startCase({ tasksPerNode: 3 });
+    const c = await startCase({ tasksPerNode: 3, startupMs: STARTUP_MS });
     opened.push(c);
     const killed = await octoha(c, "repair", { killOn: { type: "step-applied" } });
     expect(killed.signal, describeChild(killed)).toBe("SIGKILL");
-    const again = await octoha(c, "repair");
+    const again = await octohaInProcess(c, "repair");
     expect(again.code, describeChild(again)).toBe(1);
     expect(again.stderr).toMatch(/has a stale lock/);
-    const resumed = await octoha(c, "resume");
+    const resumed = await octohaInProcess(c, "resume");
     expect(resumed.code, describeChild(resumed)).toBe(0);
   }, 240_000);
 });
