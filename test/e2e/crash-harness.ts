@@ -247,6 +247,11 @@ export function octoha(c: E2eCase, verb: "run" | "repair" | "resume" | "rollback
   });
 }
 
+export interface InProcessOptions {
+  /** The flags the command line would pass for these options, e.g. { removeCopies: true } for rollback --remove-copies. */
+  flags?: Record<string, boolean>;
+}
+
 /** Thrown by the journal hook at the planned record: the in-process run stops there as if killed. */
 class SimulatedKill extends Error {}
 
@@ -264,7 +269,7 @@ function killRecordMatches(spec: KillSpec, r: JournalRecord): boolean {
 export async function octohaInProcess(
   c: E2eCase,
   verb: "run" | "repair" | "resume" | "rollback",
-  o: Omit<OctohaOptions, "timeoutMs" | "args"> = {},
+  o: Omit<OctohaOptions, "timeoutMs" | "args"> & InProcessOptions = {},
 ): Promise<ChildResult> {
   if (o.killOn?.type === "mid-copy") throw new Error("a kill in the middle of a copy needs a real child process: use octoha()");
   let stdout = "";
@@ -297,10 +302,10 @@ export async function octohaInProcess(
         ? await runWorkflow({
             workflow: verb === "run" ? "migrate" : "repair",
             planFile: c.planFile,
-            flags: { cancelTasks: false, verifyAll: false },
+            flags: { cancelTasks: false, verifyAll: false, ...o.flags },
             ...common,
           })
-        : await continueRun({ mode: verb, planFile: c.planFile, ...common });
+        : await continueRun({ mode: verb, planFile: c.planFile, ...common, ...(o.flags ? { flags: o.flags } : {}) });
     code = outcome.exitCode;
     // The command line prints the outcome as the verb's result, in the envelope: as a child's, it is the outcome.
     result = outcome;

@@ -4,6 +4,9 @@
  * stay unless `rollback --remove-copies` is given (the output says how many stayed and the exact
  * command), which removes those still exactly as copied, lists what it kept, and removes the
  * folders provision-storage created once they are empty, even after an earlier plain rollback.
+ *
+ * The kill in the middle of a copy is a real SIGKILL; the kill after the preseed and every rollback run in
+ * this process (octohaInProcess; --remove-copies is its removeCopies flag). Nodes start in 300 ms, not 2 s.
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
@@ -12,10 +15,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   describeChild,
   expectKilledAtPlannedPoint,
+  expectStoppedAtPlannedPoint,
   hashTree,
   listDirs,
   nodesRoot,
   octoha,
+  octohaInProcess,
   octopusState,
   sharedRoot,
   startCase,
@@ -23,6 +28,9 @@ import {
   type ChildOutcome,
   type E2eCase,
 } from "./crash-harness.js";
+
+/** Nodes still answer 503 for a while after they start, just not for the stand-in's 2 s. */
+const STARTUP_MS = 300;
 
 const opened: E2eCase[] = [];
 afterAll(async () => {
@@ -44,9 +52,10 @@ const progress = (events: ChildEvent[], stepId: string) =>
     .map((e) => e.event as { message: string; data?: Record<string, unknown> });
 const outcomeOf = (r: { outcome?: ChildOutcome }) => r.outcome;
 
-describe("rollback and the files a run copied", () => {
+// Concurrent: every test has its own stand-in, folders and secret variable names.
+describe.concurrent("rollback and the files a run copied", () => {
   it("repair killed mid-copy: rollback removes the partial files and says how to remove the copies; that command removes them later, keeps what changed or was not ours", async () => {
-    const c = await startCase({ extraArtifacts: bigArtifacts });
+    const c = await startCase({ extraArtifacts: bigArtifacts, startupMs: STARTUP_MS });
     opened.push(c);
     const shared = sharedRoot(c);
     // The operator's own file in a shared folder that already exists: never ours to remove.
@@ -70,7 +79,7 @@ describe("rollback and the files a run copied", () => {
     const changed = path.join(shared, ...copiedLogs[0]!.split("/"));
     writeFileSync(changed, "edited by hand after the copy\n");
 
-    const rb = await octoha(c, "rollback");
+    const rb = await octohaInProcess(c, "rollback");
     expect(rb.code, describeChild(rb)).toBe(4);
     const afterRollback = await hashTree(shared);
     expect(temps(afterRollback), "rollback removed the partial files the killed copy left").toEqual([]);
@@ -88,7 +97,7 @@ describe("rollback and the files a run copied", () => {
     expect(octopusState(c.standin)).toEqual(octopusBefore);
 
     // The command it printed, run after the rollback: the copies go, what is not the run's stays.
-    const removal = await octoha(c, "rollback", { args: ["--remove-copies"] });
+    const removal = await octohaInProcess(c, "rollback", { flags: { removeCopies: true } });
     expect(removal.code, describeChild(removal)).toBe(4);
     const end = await hashTree(shared);
     const sources = new Set(Object.values(nodesBefore));
@@ -119,13 +128,13 @@ describe("rollback and the files a run copied", () => {
   }, 300_000);
 
   it("migrate stopped after the preseed: rollback --remove-copies removes every copy and the shared folders it created", async () => {
-    const c = await startCase();
+    const c = await startCase({ startupMs: STARTUP_MS });
     opened.push(c);
     const nodesBefore = await hashTree(nodesRoot(c));
-    const killed = await octoha(c, "run", { killOn: { type: "step-applied", stepId: "preseed" } });
-    expectKilledAtPlannedPoint(killed, "migrate after preseed");
+    const killed = await octohaInProcess(c, "run", { killOn: { type: "step-applied", stepId: "preseed" } });
+    await expectStoppedAtPlannedPoint(killed, "migrate after preseed");
     expect(Object.keys(await hashTree(sharedRoot(c))).length).toBeGreaterThan(0);
-    const rb = await octoha(c, "rollback", { args: ["--remove-copies"] });
+    const rb = await octohaInProcess(c, "rollback", { flags: { removeCopies: true } });
     expect(rb.code, describeChild(rb)).toBe(4);
     const removed = progress(rb.events, "preseed").find((e) => e.data?.["copiesRemoved"] !== undefined)!;
     expect(removed.data?.["copiesRemoved"]).toBeGreaterThan(0);
