@@ -3,17 +3,28 @@
  * JSON (a rollback restored task cap 9 instead of 5) and a journal cut in the middle (a resumed run
  * recorded the drained cluster as its before-state and left the nodes draining, exit 0). Both are
  * now refused with file:line, exit 2, and Octopus is not touched; the intact journal still works.
+ * The kills are real (SIGKILLed children); the commands after them run in this process (octohaInProcess).
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeChild, expectKilledAtPlannedPoint, octoha, octopusState, startCase, type E2eCase } from "./crash-harness.js";
+import {
+  describeChild,
+  expectKilledAtPlannedPoint,
+  octoha,
+  octohaInProcess,
+  octopusState,
+  startCase,
+  type E2eCase,
+} from "./crash-harness.js";
 
 const opened: E2eCase[] = [];
 afterAll(async () => {
   await Promise.all(opened.splice(0).map((c) => c.close()));
 });
 
+/** Nodes still answer 503 for a while after they start, just not for the stand-in's 2 s. */
+const STARTUP_MS = 300;
 const BEFORE = { nodes: { OCTO1: { maxConcurrentTasks: 5 } } };
 
 /** The journal of the case's one run. */
@@ -25,7 +36,7 @@ function journalOf(c: E2eCase): string {
 
 describe.concurrent("a damaged journal against the stand-in cluster", () => {
   it("a task cap flipped from 5 to 9 in drain-nodes' record (valid JSON) is refused by rollback; the intact journal restores 5", async () => {
-    const c = await startCase({ before: BEFORE });
+    const c = await startCase({ before: BEFORE, startupMs: STARTUP_MS });
     opened.push(c);
     const killed = await octoha(c, "repair", { killOn: { type: "step-applied", stepId: "drain-nodes" } });
     expectKilledAtPlannedPoint(killed, "repair killed after drain-nodes");
@@ -42,19 +53,19 @@ describe.concurrent("a damaged journal against the stand-in cluster", () => {
     const drained = octopusState(c.standin);
     expect(drained.nodes.find((n) => n.name === "OCTO1")).toMatchObject({ isDraining: true, maxConcurrentTasks: 5 });
 
-    const refused = await octoha(c, "rollback");
+    const refused = await octohaInProcess(c, "rollback");
     expect(refused.code, describeChild(refused)).toBe(2);
     expect(refused.stdout + refused.stderr).toContain(`${file}:${at + 1} is damaged: its checksum does not match`);
     expect(octopusState(c.standin), "a refused rollback changed Octopus").toEqual(drained);
 
     writeFileSync(file, intact);
-    const back = await octoha(c, "rollback");
+    const back = await octohaInProcess(c, "rollback");
     expect(back.code, describeChild(back)).toBe(4);
     expect(octopusState(c.standin).nodes.find((n) => n.name === "OCTO1")).toMatchObject({ isDraining: false, maxConcurrentTasks: 5 });
   });
 
   it("a journal cut in the middle is refused by resume (not taken for a torn last line); the intact journal finishes with the nodes undrained", async () => {
-    const c = await startCase({ before: BEFORE });
+    const c = await startCase({ before: BEFORE, startupMs: STARTUP_MS });
     opened.push(c);
     const killed = await octoha(c, "repair", { killOn: { type: "step-applied", stepId: "maintenance-on" } });
     expectKilledAtPlannedPoint(killed, "repair killed after maintenance-on");
@@ -64,7 +75,7 @@ describe.concurrent("a damaged journal against the stand-in cluster", () => {
     const stopped = octopusState(c.standin);
     expect(stopped.maintenance).toBe(true);
 
-    const refused = await octoha(c, "resume");
+    const refused = await octohaInProcess(c, "resume");
     expect(refused.code, describeChild(refused)).toBe(2);
     expect(refused.stdout + refused.stderr).toMatch(
       /is damaged: it ends after record \d+, but record \d+ was written \(journal.head\): the end of the journal is missing/,
@@ -72,7 +83,7 @@ describe.concurrent("a damaged journal against the stand-in cluster", () => {
     expect(octopusState(c.standin), "a refused resume changed Octopus").toEqual(stopped);
 
     writeFileSync(file, intact);
-    const done = await octoha(c, "resume");
+    const done = await octohaInProcess(c, "resume");
     expect(done.code, describeChild(done)).toBe(0);
     const end = octopusState(c.standin);
     expect(end.maintenance).toBe(false);
