@@ -4,6 +4,8 @@
  * `path` cannot unset a key, so rollback must write the folders they resolved to explicitly, say so,
  * and a refused rollback's manual `path` command must include them. Otherwise ClusterShared keeps
  * pointing at the share after "rolled back", and whatever follows it (Telemetry, Imports) moves there.
+ * The kill mid-copy is a real SIGKILL; the kill after start-services and the rollbacks run in this process
+ * (octohaInProcess). Nodes start in 300 ms, not the stand-in's 2 s.
  */
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
@@ -12,10 +14,19 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { configValue, parseShowConfiguration } from "../../src/octopus/cli/folders.js";
 import type { PlanInput } from "../../src/plan/schema.js";
-import { describeChild, expectKilledAtPlannedPoint, octoha, sharedRoot, startCase } from "./crash-harness.js";
+import {
+  describeChild,
+  expectKilledAtPlannedPoint,
+  expectStoppedAtPlannedPoint,
+  octoha,
+  octohaInProcess,
+  sharedRoot,
+  startCase,
+} from "./crash-harness.js";
 import type { ChildResult, E2eCase } from "./crash-harness.js";
 
 const SHARE = "\\\\fs01\\OctopusShared";
+const STARTUP_MS = 300;
 const opened: E2eCase[] = [];
 afterAll(async () => {
   await Promise.all(opened.splice(0).map((c) => c.close()));
@@ -23,7 +34,7 @@ afterAll(async () => {
 
 /** A cluster whose plan also moves ClusterShared and Imports to the share (neither is set on the cluster). */
 async function caseWithClusterShared(): Promise<E2eCase> {
-  const c = await startCase();
+  const c = await startCase({ startupMs: STARTUP_MS });
   opened.push(c);
   const plan = JSON.parse(await readFile(c.planFile, "utf8")) as PlanInput;
   plan.shared.clusterShared = { octopus: SHARE, access: sharedRoot(c) };
@@ -58,7 +69,7 @@ describe.concurrent("rollback puts back folder keys that were not set before the
     expectKilledAtPlannedPoint(r, "repair killed mid-copy");
     expect(c.standin.cluster.state().folders.clusterShared).toBe(SHARE);
 
-    const rb = await octoha(c, "rollback");
+    const rb = await octohaInProcess(c, "rollback");
     expect(rb.code, describeChild(rb)).toBe(4);
     expect(outcomeOf(rb)?.status).toBe("rolled-back");
     expect(await effectiveFolders(c)).toEqual({ ...before, printed: ["ClusterSharedDirectory", "ImportsDirectory"] });
@@ -69,9 +80,9 @@ describe.concurrent("rollback puts back folder keys that were not set before the
 
   it("past the point of no return, the refusal's manual path command also writes back ClusterShared and Imports", async () => {
     const c = await caseWithClusterShared();
-    const r = await octoha(c, "repair", { killOn: { type: "step-applied", stepId: "start-services" } });
-    expectKilledAtPlannedPoint(r, "repair killed after start-services");
-    const rb = await octoha(c, "rollback");
+    const r = await octohaInProcess(c, "repair", { killOn: { type: "step-applied", stepId: "start-services" } });
+    await expectStoppedAtPlannedPoint(r, "repair killed after start-services");
+    const rb = await octohaInProcess(c, "rollback");
     expect(rb.code, describeChild(rb)).toBe(1);
     const reason = outcomeOf(rb)?.undoProblems?.[0]?.reason ?? "";
     expect(reason).toMatch(/started on the new folders/);
