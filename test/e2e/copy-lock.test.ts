@@ -3,13 +3,15 @@
  * copy from elsewhere (another `octoha copy`, or a run with another state directory) holds the
  * folder's lock, the run's copy step is refused naming the holder, nothing of the run is copied
  * there, and `resume` finishes once the other copy is done, with both sets of files intact.
+ * The other copy is a child; the run and its resume run in this process (octohaInProcess), with nodes that
+ * start in 300 ms rather than the stand-in's 2 s.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI } from "../helpers/cli.js";
-import { describeChild, hashTree, nodesRoot, octoha, sharedRoot, startCase, type E2eCase } from "./crash-harness.js";
+import { describeChild, hashTree, nodesRoot, octohaInProcess, sharedRoot, startCase, type E2eCase } from "./crash-harness.js";
 
 const opened: E2eCase[] = [];
 afterAll(async () => {
@@ -26,7 +28,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
 
 describe("two writers into one shared folder", () => {
   it("a repair whose copy step meets a folder another copy holds is refused naming it (exit 1), and resume completes once it is done", async () => {
-    const c = await startCase();
+    const c = await startCase({ startupMs: 300 });
     opened.push(c);
     const taskLogs = path.join(sharedRoot(c), "TaskLogs");
     const other = path.join(c.dir, "other-node-logs");
@@ -40,7 +42,7 @@ describe("two writers into one shared folder", () => {
     try {
       await until("the other copy's lock", () => existsSync(lock) || copy.exitCode !== null);
       copy.kill("SIGSTOP"); // it holds the lock, alive, for as long as the run needs
-      run = await octoha(c, "repair");
+      run = await octohaInProcess(c, "repair");
     } finally {
       copy.kill("SIGCONT");
     }
@@ -54,7 +56,7 @@ describe("two writers into one shared folder", () => {
     expect(failed?.error?.hint).toContain(`octoha unlock ${holder.id} --target`);
     expect(await copyDone).toBe(0);
 
-    const resumed = await octoha(c, "resume");
+    const resumed = await octohaInProcess(c, "resume");
     expect(resumed.code, describeChild(resumed)).toBe(0);
     const shared = await hashTree(taskLogs);
     const theirs = await hashTree(other);
