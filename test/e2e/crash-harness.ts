@@ -23,6 +23,7 @@ import { expect } from "vitest";
 import { CLI } from "../helpers/cli.js";
 import { readJsonStdout } from "../helpers/envelope.js";
 import { readJournal, type JournalRecord } from "../../src/runner/journal.js";
+import { lockFile } from "../../src/runner/lock.js";
 import { continueRun, runWorkflow } from "../../src/operations/apply.js";
 import { OctohaError } from "../../src/shared/errors.js";
 
@@ -349,14 +350,12 @@ export interface CaseObservation {
 }
 
 /**
- * The state lock (state/lock.json) is left out: an in-process run releases it as its promise unwinds, a
+ * The state lock (<stateDir>/lock.json) is left out: an in-process run releases it as its promise unwinds, a
  * killed process leaves it stale. That difference is covered by the real SIGKILL runs each kill test keeps.
  */
-const LOCK_FILE = "state/lock.json";
-
 export function observeCase(c: E2eCase, stdout: string): CaseObservation {
   const tree = hashTreeSync(c.dir);
-  delete tree[LOCK_FILE];
+  delete tree[path.relative(c.dir, lockFile(c.stateDir)).split(path.sep).join("/")];
   return {
     httpRequests: c.standin.http.requestsReceived(),
     sqlMessages: c.standin.sqlRequestsReceived?.() ?? 0,

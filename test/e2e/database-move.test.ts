@@ -12,13 +12,14 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { createInventory } from "../../src/octopus/sql/inventory.js";
 import { CLI, cleanEnv } from "../helpers/cli.js";
-import { octohaInProcess, type E2eCase } from "./crash-harness.js";
+import { expectStoppedAtPlannedPoint, octohaInProcess, type E2eCase } from "./crash-harness.js";
 import { scenarios, type Scenario } from "./harness.js";
 
 const run = promisify(execFile);
 const scenario = scenarios();
 const KILL_FIXTURE = path.join(import.meta.dirname, "fixtures", "kill-on-event.mjs");
 const MOVE_ENV = "OCTOHA_NEW_SQL_CONNECTION_STRING";
+const STARTUP_MS = 300;
 
 type Variant = "faithful" | "table-short" | "older-schema" | "other-installation";
 
@@ -32,7 +33,8 @@ interface Move {
 
 /** A two-node cluster, a restore of its database, and a plan moving every node onto it (argv recipes with serverExe). */
 async function moveScenario(variant: Variant, workflow: "migrate" | "repair" = "repair"): Promise<Move> {
-  const s = await scenario(workflow === "migrate" ? { standin: { nodes: 1, seedTasks: 4 } } : {});
+  // Nodes still answer 503 for a while after they start, just not for the stand-in's 2 s.
+  const s = await scenario({ standin: { startupMs: STARTUP_MS, ...(workflow === "migrate" ? { nodes: 1, seedTasks: 4 } : {}) } });
   // The stand-in's `path` writes into the live database, not the one the calling instance names (real Octopus
   // writes into its own instance's): so the database already names the shared folders and repath writes nothing.
   const shared = (k: "taskLogs" | "artifacts" | "packages") => s.plan.shared[k].octopus;
@@ -257,6 +259,7 @@ describe("database.moveTo killed at every step boundary, and rolled back from th
       for (const stepId of REPAIR_WITH_MOVE) {
         const r = await octohaInProcess(c, verb, { killOn: { type: "step-applied", stepId } });
         expect(r.simulatedKillAt?.record, `${stepId}: ${r.stderr.slice(-800)}`).toMatchObject({ stepId });
+        await expectStoppedAtPlannedPoint(r, `repair with a database move killed after ${stepId}`);
         verb = "resume";
       }
       const r = await octohaInProcess(c, "resume");
