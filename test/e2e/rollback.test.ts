@@ -15,6 +15,7 @@
  */
 import { existsSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
+import { lockFile } from "../../src/runner/lock.js";
 import {
   describeChild,
   endState,
@@ -45,6 +46,11 @@ const REAL_KILLS = new Set(["stop-services", POINT_OF_NO_RETURN]);
 const outcomeOf = (r: ChildResult) => r.outcome;
 
 const afterStep = (stepId: string, random: () => number): KillSpec => ({ type: random() < 0.5 ? "step-verified" : "step-applied", stepId });
+
+const TOOK_OVER = /Took over the lock of run/;
+/** What an in-process kill cannot show: a killed process leaves its state lock behind, for the next command to take over. */
+const expectStaleLock = (c: E2eCase, where: string) =>
+  expect(existsSync(lockFile(c.stateDir)), `${where}: the killed run left no lock behind`).toBe(true);
 
 const opened: E2eCase[] = [];
 afterAll(async () => {
@@ -124,8 +130,10 @@ describe.concurrent("rollback from after every step", () => {
           await expectStoppedAtPlannedPoint(r, where);
         }
 
+        if (real) expectStaleLock(c, where);
         const rb = real ? await octoha(c, "rollback") : await octohaInProcess(c, "rollback");
         expect(rb.code, `${where}: rollback\n${describeChild(rb)}`).toBe(4);
+        if (real) expect(rb.stdout + rb.stderr, `${where}: the rollback did not take the dead run's lock over`).toMatch(TOOK_OVER);
         expect(outcomeOf(rb)?.status).toBe("rolled-back");
         const after = await endState(c);
         expect(after.octopus, `${where}: Octopus is not back as it was`).toEqual(before.octopus);
@@ -155,9 +163,11 @@ describe.concurrent("rollback from after every step", () => {
           : await octohaInProcess(c, verb, { killOn: afterStep(steps[k]!, random) });
         if (real) expectKilledAtPlannedPoint(r, where);
         else await expectStoppedAtPlannedPoint(r, where);
+        if (real) expectStaleLock(c, where);
         const stopped = octopusState(c.standin);
         const rb = real ? await octoha(c, "rollback") : await octohaInProcess(c, "rollback");
         expect(rb.code, `${where}: rollback must refuse\n${describeChild(rb)}`).toBe(1);
+        if (real) expect(rb.stdout + rb.stderr, `${where}: the rollback did not take the dead run's lock over`).toMatch(TOOK_OVER);
         const outcome = outcomeOf(rb);
         expect(outcome?.status).toBe("rollback-incomplete");
         expect(outcome?.undone, where).toEqual([]);
