@@ -9,11 +9,11 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createInventory } from "../../src/octopus/sql/inventory.js";
 import { CLI, cleanEnv } from "../helpers/cli.js";
 import { expectStoppedAtPlannedPoint, octohaInProcess, type E2eCase } from "./crash-harness.js";
-import { scenarios, type Scenario } from "./harness.js";
+import { scenarios, startScenario, type Scenario, type ScenarioOptions } from "./harness.js";
 
 const run = promisify(execFile);
 const scenario = scenarios();
@@ -32,9 +32,13 @@ interface Move {
 }
 
 /** A two-node cluster, a restore of its database, and a plan moving every node onto it (argv recipes with serverExe). */
-async function moveScenario(variant: Variant, workflow: "migrate" | "repair" = "repair"): Promise<Move> {
+async function moveScenario(
+  variant: Variant,
+  workflow: "migrate" | "repair" = "repair",
+  start: (o: ScenarioOptions) => Promise<Scenario> = scenario,
+): Promise<Move> {
   // Nodes still answer 503 for a while after they start, just not for the stand-in's 2 s.
-  const s = await scenario({ standin: { startupMs: STARTUP_MS, ...(workflow === "migrate" ? { nodes: 1, seedTasks: 4 } : {}) } });
+  const s = await start({ standin: { startupMs: STARTUP_MS, ...(workflow === "migrate" ? { nodes: 1, seedTasks: 4 } : {}) } });
   // The stand-in's `path` writes into the live database, not the one the calling instance names (real Octopus
   // writes into its own instance's): so the database already names the shared folders and repath writes nothing.
   const shared = (k: "taskLogs" | "artifacts" | "packages") => s.plan.shared[k].octopus;
@@ -231,13 +235,33 @@ const REPAIR_WITH_MOVE = [
   "undrain",
 ];
 
-/** The scenario as the in-process harness runs it: its secrets in this process's environment until the test ends. */
-function inProcessCase(m: Move): E2eCase & { done(): void } {
-  const secrets = {
-    [m.s.plan.octopus.apiKey!.env]: m.s.standin.apiKey,
-    [m.s.plan.octopus.sql.connectionString.env]: m.old,
-    [MOVE_ENV]: m.target.connectionString,
-  };
+/** Scenarios of the concurrent tests below, closed once they are all done (scenario()'s afterEach would close a neighbour's). */
+const concurrentScenarios: Scenario[] = [];
+afterAll(async () => {
+  await Promise.all(concurrentScenarios.splice(0).map((s) => s.close()));
+});
+const concurrentScenario = async (o: ScenarioOptions) => {
+  const s = await startScenario(o);
+  concurrentScenarios.push(s);
+  return s;
+};
+
+let inProcessCases = 0;
+
+/**
+ * The scenario as the in-process harness runs it: its secrets in this process's environment until the test ends,
+ * under names of its own (the plan is rewritten to name them), so that cases running at the same time never read
+ * each other's. The child CLI (m.cli) no longer finds them.
+ */
+async function inProcessCase(m: Move): Promise<E2eCase & { done(): void }> {
+  const n = ++inProcessCases;
+  const names = [`OCTOHA_E2E_DB${n}_API_KEY`, `OCTOHA_E2E_DB${n}_SQL_CONNECTION_STRING`, `OCTOHA_E2E_DB${n}_NEW_SQL_CONNECTION_STRING`];
+  const [apiKeyEnv, sqlEnv, moveToEnv] = names as [string, string, string];
+  m.s.plan.octopus.apiKey = { env: apiKeyEnv };
+  m.s.plan.octopus.sql.connectionString = { env: sqlEnv };
+  m.s.plan.database = { moveTo: { env: moveToEnv } };
+  await writeFile(m.s.planFile, `${JSON.stringify(m.s.plan, null, 2)}\n`);
+  const secrets = { [apiKeyEnv]: m.s.standin.apiKey, [sqlEnv]: m.old, [moveToEnv]: m.target.connectionString };
   Object.assign(process.env, secrets);
   return {
     dir: m.s.root,
@@ -252,8 +276,8 @@ function inProcessCase(m: Move): E2eCase & { done(): void } {
 
 describe("database.moveTo killed at every step boundary, and rolled back from the middle (in-process kills)", () => {
   it("killed after every step and resumed each time, every node ends on the new database", async () => {
-    const m = await moveScenario("faithful");
-    const c = inProcessCase(m);
+    const m = await moveScenario("faithful", "repair", concurrentScenario);
+    const c = await inProcessCase(m);
     try {
       let verb: "repair" | "resume" = "repair";
       for (const stepId of REPAIR_WITH_MOVE) {
@@ -273,9 +297,10 @@ describe("database.moveTo killed at every step boundary, and rolled back from th
   });
 
   // Every step of the run but the last (a finished run's rollback is the test above).
-  it.each(REPAIR_WITH_MOVE.slice(0, -1))("rolled back after %s, every node names the old database and runs", async (stepId) => {
-    const m = await moveScenario("faithful");
-    const c = inProcessCase(m);
+  // Concurrent: each has its own stand-in, folders and secret variable names.
+  it.concurrent.each(REPAIR_WITH_MOVE.slice(0, -1))("rolled back after %s, every node names the old database and runs", async (stepId) => {
+    const m = await moveScenario("faithful", "repair", concurrentScenario);
+    const c = await inProcessCase(m);
     try {
       const killed = await octohaInProcess(c, "repair", { killOn: { type: "step-applied", stepId } });
       expect(killed.simulatedKillAt?.record).toMatchObject({ stepId });
