@@ -77,7 +77,8 @@ describe("an in-process kill is as hard as a real one", () => {
     await Promise.all(cases.splice(0).map((c) => c.close()));
   });
   const newCase = async () => {
-    const c = await startCase();
+    // Nodes still answer 503 for a while after they start, just not for the stand-in's 2 s.
+    const c = await startCase({ startupMs: 300 });
     cases.push(c);
     return c;
   };
