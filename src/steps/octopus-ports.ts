@@ -58,6 +58,7 @@ export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: Cr
       timeoutMs: plan.options.serviceCommandTimeoutSeconds * 1000,
       secretEnv,
       ping: (name) => serviceStateViaPing(client, name),
+      ...signal,
     }),
     inventory: createInventory(secrets.sqlConnectionString, {
       envVar: plan.octopus.sql.connectionString.env,

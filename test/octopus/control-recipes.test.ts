@@ -245,6 +245,64 @@ describe("winrm recipe (PowerShell remoting)", () => {
   });
 });
 
+describe("Ctrl-C during a poll wait (the run's abort signal)", () => {
+  /** A fake clock whose sleeps only end on abort: a loop that ignored the signal would hang the test. */
+  function abortableRecipe(recipe: ControlRecipe, answer: (argv: readonly string[]) => CommandResult) {
+    const calls: string[][] = [];
+    const controller = new AbortController();
+    const base = fakeClock();
+    let sleeping: () => void = () => undefined;
+    const asleep = new Promise<void>((resolve) => (sleeping = resolve));
+    const clock = {
+      ...base,
+      sleep(ms: number, signal?: AbortSignal) {
+        base.slept.push(ms);
+        sleeping();
+        return new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve(), { once: true }));
+      },
+    };
+    const control = createServiceControl(recipe, {
+      node: "OCTO2",
+      serverExe: "Octopus.Server.exe",
+      instance: "OctopusServer",
+      tools: DEFAULT_TOOLS,
+      clock,
+      timeoutMs: 60_000,
+      signal: controller.signal,
+      run: (argv) => {
+        calls.push([...argv]);
+        return Promise.resolve(answer(argv));
+      },
+    });
+    return { control, calls, controller, asleep, clock: base };
+  }
+
+  it.each([
+    ["sc", { kind: "sc", host: "OCTO2" } as ControlRecipe, ok(scBlock("3  STOP_PENDING"))],
+    ["winrm", { kind: "winrm", host: "OCTO2" } as ControlRecipe, ok("StopPending\r\n")],
+  ])("%s: the stop's wait ends at once, resumable, with no further query", async (_k, recipe, pending) => {
+    const { control, calls, controller, asleep, clock } = abortableRecipe(recipe, () => pending);
+    const stopping = failure(control.stop());
+    await asleep;
+    const asked = calls.length;
+    controller.abort();
+    const e = await stopping;
+    expect([e.code, e.node, e.exitCode]).toEqual(["INTERRUPTED", "OCTO2", ExitCode.Resumable]);
+    expect(e.message).toContain("stopped while waiting for the service OctopusDeploy on OCTO2");
+    expect(calls.length).toBe(asked);
+    expect(clock.slept).toEqual([250]);
+  });
+
+  it("a signal already aborted stops the loop at its first wait: no second query", async () => {
+    const { control, calls, controller, clock } = abortableRecipe({ kind: "sc", host: "OCTO2" }, () => ok(scBlock("3  STOP_PENDING")));
+    controller.abort();
+    const e = await failure(control.stop());
+    expect(e.code).toBe("INTERRUPTED");
+    expect(calls.map((c) => c[2])).toEqual(["stop", "query"]);
+    expect(clock.slept).toEqual([]);
+  });
+});
+
 describe("ssh recipe (ssh + systemctl)", () => {
   it("builds ssh -o BatchMode=yes user@host sudo -n systemctl <verb> <unit>, and reads is-active", async () => {
     const { control, calls } = scripted({ kind: "ssh", host: "octo2.corp", user: "octoha", sudo: true }, (_a, i) =>

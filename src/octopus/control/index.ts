@@ -96,6 +96,8 @@ export interface RecipeNodeServicesOptions extends ExeRunOptions {
   ping: (nodeName: string) => Promise<ServiceState>;
   clock?: ControlContext["clock"];
   pollIntervalMs?: number;
+  /** The run's abort signal (Ctrl-C): ends the sc/winrm poll waits at once. */
+  signal?: AbortSignal;
   /** Replaces the child-process runner (unit tests). */
   runner?: (node: string, recipe: ControlRecipe) => CommandRunner;
 }
@@ -126,6 +128,7 @@ export class RecipeNodeServices implements NodeServices {
         clock: this.o.clock ?? realClock,
         timeoutMs: this.o.timeoutMs,
         ...(this.o.pollIntervalMs !== undefined ? { pollIntervalMs: this.o.pollIntervalMs } : {}),
+        ...(this.o.signal ? { signal: this.o.signal } : {}),
       });
       this.controls.set(nodeName, c);
     }

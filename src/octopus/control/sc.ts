@@ -7,7 +7,7 @@
 import type { ControlContext, RecipeStatus, ScRecipe, ServiceControl } from "./types.js";
 import { windowsServiceName } from "./types.js";
 import { controlError } from "./errors.js";
-import { nextPollDelay } from "./poll.js";
+import { pollPause } from "./poll.js";
 import type { CommandResult } from "../cli/exec.js";
 
 const STATE_NAMES: Record<number, string> = {
@@ -108,7 +108,7 @@ export function scControl(recipe: ScRecipe, ctx: ControlContext): ServiceControl
           argv("query"),
         );
       if (ctx.clock.now() >= deadline) break;
-      await ctx.clock.sleep(nextPollDelay(ctx, polled, deadline));
+      await pollPause(ctx, polled, deadline, `the service ${service} on ${recipe.host} to ${verb}`);
     }
     throw controlError(
       ctx.node,

@@ -95,6 +95,8 @@ export interface ControlContext {
   timeoutMs: number;
   /** Between two `sc query` polls (default 1 s). */
   pollIntervalMs?: number;
+  /** The run's abort signal: a Ctrl-C ends a poll loop's wait at once (no further query). */
+  signal?: AbortSignal;
 }
 
 /** Octopus's Windows service name: `OctopusDeploy` for the default instance, else `OctopusDeploy: <instance>` (exact match). */

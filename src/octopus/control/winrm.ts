@@ -6,7 +6,7 @@
  * the local script exits with it. Values reach the script block through -ArgumentList, each a
  * single-quoted literal: nothing in them is ever parsed as PowerShell.
  */
-import { nextPollDelay } from "./poll.js";
+import { pollPause } from "./poll.js";
 import type { ControlContext, RecipeStatus, ServiceControl, WinRmRecipe } from "./types.js";
 import { windowsServiceName } from "./types.js";
 import { controlError, databaseCommandError } from "./errors.js";
@@ -113,7 +113,7 @@ export function winrmControl(recipe: WinRmRecipe, ctx: ControlContext): ServiceC
           `Look at ${recipe.host}'s Octopus server log (Home\\Logs\\OctopusServer.txt) and check nodes[].control.instance names the instance this node runs.`,
           argv("status"),
         );
-      await ctx.clock.sleep(nextPollDelay(ctx, polled, deadline));
+      await pollPause(ctx, polled, deadline, `the service ${service} on ${recipe.host} to be ${want}`);
     }
   };
 
