@@ -6,12 +6,22 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi, type TestContext } from "vitest";
 import { writeNodeControlLookalikes, type HostFault, type NodeControlLookalikes } from "@octoha/standin/testing";
 import type { NodeControl } from "../../src/plan/schema.js";
-import { scenarios, unreadableLogs, type Scenario } from "./harness.js";
+import { E2E_TIMEOUT_MS, startScenario, unreadableLogs, type Scenario, type ScenarioOptions } from "./harness.js";
 
-const scenario = scenarios();
+vi.setConfig({ testTimeout: E2E_TIMEOUT_MS });
+
+/**
+ * Each test's own cluster, tools and temp dir (the tests run concurrently), closed when that test ends. Started
+ * nodes answer 503 for 300 ms, not 2 s: the start wait is still exercised, but it is not these tests' subject.
+ */
+async function scenario(t: Pick<TestContext, "onTestFinished">, o: ScenarioOptions = {}): Promise<Scenario> {
+  const s = await startScenario({ ...o, standin: { startupMs: 300, ...o.standin } });
+  t.onTestFinished(() => s.close());
+  return s;
+}
 
 const RECIPES: Record<"sc" | "winrm" | "ssh", (host: string) => NodeControl> = {
   sc: (host) => ({ kind: "sc", host }),
@@ -30,9 +40,9 @@ async function withRecipe(s: Scenario, kind: keyof typeof RECIPES, options: Reco
 
 const running = (s: Scenario) => s.standin.cluster.state().nodes.map((n) => [n.name, n.running]);
 
-describe("a multi-node plan must say how each node is reached", () => {
-  it("the old default (this machine's Octopus.Server.exe for every node) is refused with exit 2, naming nodes[i], nothing changed", async () => {
-    const s = await scenario();
+describe.concurrent("a multi-node plan must say how each node is reached", () => {
+  it("the old default (this machine's Octopus.Server.exe for every node) is refused with exit 2, naming nodes[i], nothing changed", async (t) => {
+    const s = await scenario(t);
     s.plan.nodes = s.plan.nodes.map(({ control: _drop, ...n }) => n);
     await writeFile(s.planFile, JSON.stringify(s.plan));
     const before = s.standin.cluster.state();
@@ -50,9 +60,9 @@ describe("a multi-node plan must say how each node is reached", () => {
   });
 });
 
-describe.each(["sc", "winrm", "ssh"] as const)("a two-node repair through the %s recipe", (kind) => {
-  it("stops and starts each node on its own machine, and every task log then opens through every node", async () => {
-    const s = await scenario();
+describe.concurrent.each(["sc", "winrm", "ssh"] as const)("a two-node repair through the %s recipe", (kind) => {
+  it("stops and starts each node on its own machine, and every task log then opens through every node", async (t) => {
+    const s = await scenario(t);
     const tools = await withRecipe(s, kind);
     expect((await unreadableLogs(s)).length).toBeGreaterThan(0);
 
@@ -104,9 +114,9 @@ const FAILURES: [keyof typeof RECIPES, HostFault, Record<string, unknown>, strin
   ["ssh", "no-service", {}, "NODE_STOPPED_BUT_ANSWERS", /says stopped \(inactive\) but the node still answers/, /check nodes\[\]\.control/],
 ];
 
-describe("a recipe failing on one node stops the run resumably (exit 3) with the node, the cause and the fix", () => {
-  it.each(FAILURES)("%s, OCTO2 %s", async (kind, fault, options, code, why, fix) => {
-    const s = await scenario();
+describe.concurrent("a recipe failing on one node stops the run resumably (exit 3) with the node, the cause and the fix", () => {
+  it.for(FAILURES)("%s, OCTO2 %s", async ([kind, fault, options, code, why, fix], t) => {
+    const s = await scenario(t);
     const tools = await withRecipe(s, kind, options);
     tools.setFault("OCTO2", fault);
     const r = await s.cli("repair", s.planFile, "--yes", "--json");
@@ -134,9 +144,9 @@ describe("a recipe failing on one node stops the run resumably (exit 3) with the
   });
 });
 
-describe("check and dry-run read each node's service read-only, two ways", () => {
-  it("check: 'reachable, running' per node, or exactly why not", async () => {
-    const s = await scenario();
+describe.concurrent("check and dry-run read each node's service read-only, two ways", () => {
+  it("check: 'reachable, running' per node, or exactly why not", async (t) => {
+    const s = await scenario(t);
     const tools = await withRecipe(s, "sc");
     const ok = await s.cli("check", s.planFile, "--json");
     const findings = (ok.result as { results: { findings: { code: string; node?: string; summary: string }[] }[] }).results.flatMap(
@@ -161,8 +171,8 @@ describe("check and dry-run read each node's service read-only, two ways", () =>
     ]);
   });
 
-  it("dry-run: a node whose service manager says stopped while its URL still answers is an error finding", async () => {
-    const s = await scenario();
+  it("dry-run: a node whose service manager says stopped while its URL still answers is an error finding", async (t) => {
+    const s = await scenario(t);
     await withRecipe(s, "sc");
     // OCTO2's recipe wrongly reaches OCTO1's machine; OCTO1 is stopped, OCTO2 still serves.
     s.plan.nodes[1]!.control = { kind: "sc", host: "OCTO1" };
@@ -176,9 +186,9 @@ describe("check and dry-run read each node's service read-only, two ways", () =>
   });
 });
 
-describe("more nodes, the migration and a rollback through the remote recipes", () => {
-  it("a three-node repair through sc reaches each node once for stop and once for start", async () => {
-    const s = await scenario({ standin: { nodes: 3, seedTasks: 2 } });
+describe.concurrent("more nodes, the migration and a rollback through the remote recipes", () => {
+  it("a three-node repair through sc reaches each node once for stop and once for start", async (t) => {
+    const s = await scenario(t, { standin: { nodes: 3, seedTasks: 2 } });
     const tools = await withRecipe(s, "sc");
     const r = await s.cli("repair", s.planFile, "--yes", "--json");
     expect(r.code, r.stderr).toBe(0);
@@ -190,8 +200,8 @@ describe("more nodes, the migration and a rollback through the remote recipes", 
     expect(acts).toEqual(["stop \\\\OCTO1", "stop \\\\OCTO2", "stop \\\\OCTO3", "start \\\\OCTO1", "start \\\\OCTO2", "start \\\\OCTO3"]);
   });
 
-  it("a two-node migration (`run`) through winrm repoints Octopus with every node restarted on the shared folders", async () => {
-    const s = await scenario();
+  it("a two-node migration (`run`) through winrm repoints Octopus with every node restarted on the shared folders", async (t) => {
+    const s = await scenario(t);
     await withRecipe(s, "winrm");
     const r = await s.cli("run", s.planFile, "--yes", "--json");
     expect(r.code, r.stderr).toBe(0);
@@ -202,8 +212,8 @@ describe("more nodes, the migration and a rollback through the remote recipes", 
     ]);
   });
 
-  it("a failed repair rolled back through sc starts the nodes it stopped, on their own machines (exit 4)", async () => {
-    const s = await scenario();
+  it("a failed repair rolled back through sc starts the nodes it stopped, on their own machines (exit 4)", async (t) => {
+    const s = await scenario(t);
     const tools = await withRecipe(s, "sc");
     s.standin.http.executableFaults.failPath = true;
     const r = await s.cli("repair", s.planFile, "--yes", "--json");
@@ -226,12 +236,12 @@ describe("more nodes, the migration and a rollback through the remote recipes", 
 
 // The issue's matrix: repair and migrate with three nodes through sc, WinRM and free-form argv (the
 // demo plan's own recipe: each node's own Octopus.Server), every node stopped and started on its machine.
-describe.each(["sc", "winrm", "argv"] as const)("three nodes through the %s recipe", (kind) => {
-  it.each([
+describe.concurrent.each(["sc", "winrm", "argv"] as const)("three nodes through the %s recipe", (kind) => {
+  it.for([
     ["repair", "repair"],
     ["migration", "run"],
-  ])("a %s ends with every node running and every task log open through every node", async (_name, verb) => {
-    const s = await scenario({ standin: { nodes: 3, seedTasks: 2 } });
+  ] as const)("a %s ends with every node running and every task log open through every node", async ([_name, verb], t) => {
+    const s = await scenario(t, { standin: { nodes: 3, seedTasks: 2 } });
     if (kind !== "argv") await withRecipe(s, kind);
     else expect(s.plan.nodes.map((n) => n.control?.kind)).toEqual(["argv", "argv", "argv"]);
     const r = await s.cli(verb, s.planFile, "--yes", "--json");
@@ -244,8 +254,8 @@ describe.each(["sc", "winrm", "argv"] as const)("three nodes through the %s reci
   });
 });
 
-it("a two-node migration (`run`) through sc ends with both nodes on the shared folders", async () => {
-  const s = await scenario();
+it.concurrent("a two-node migration (`run`) through sc ends with both nodes on the shared folders", async (t) => {
+  const s = await scenario(t);
   await withRecipe(s, "sc");
   const r = await s.cli("run", s.planFile, "--yes", "--json");
   expect(r.code, r.stderr).toBe(0);
