@@ -6,20 +6,11 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { demoPlan } from "../../src/demo/demo.js";
-import { startStandin, type DatabaseHaConfiguration, type RunningStandin } from "@octoha/standin";
+import { startStandin, type DatabaseHaConfiguration } from "@octoha/standin";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 import { resultOf } from "../helpers/envelope.js";
-
-let standin: RunningStandin | undefined;
-let dir: string | undefined;
-afterEach(async () => {
-  await standin?.close();
-  standin = undefined;
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = undefined;
-});
 
 interface Case {
   config: DatabaseHaConfiguration;
@@ -63,11 +54,14 @@ const CASES: Case[] = [
 
 type Report = { results: { id: string; findings: { code: string; severity: string; summary: string; fix?: string }[] }[] };
 
-describe("database HA findings in check and the dry-run report", () => {
+// Each case has its own stand-in and temp dir, closed when it ends: the cases run concurrently.
+describe.concurrent("database HA findings in check and the dry-run report", () => {
   for (const c of CASES)
-    it(`${c.config}: ${c.severity} ${c.code}`, async () => {
-      dir = await mkdtemp(path.join(os.tmpdir(), "octoha-dbha-"));
-      standin = await startStandin({ dataDir: path.join(dir, "cluster"), nodes: 2, clock: "manual", databaseHa: c.config });
+    it(`${c.config}: ${c.severity} ${c.code}`, async ({ onTestFinished }) => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), "octoha-dbha-"));
+      onTestFinished(() => rm(dir, { recursive: true, force: true }));
+      const standin = await startStandin({ dataDir: path.join(dir, "cluster"), nodes: 2, clock: "manual", databaseHa: c.config });
+      onTestFinished(() => standin.close());
       const planFile = path.join(dir, "plan.json");
       await writeFile(planFile, JSON.stringify(demoPlan(standin, path.join(dir, "state"))));
       const connectionString = standin.sqlConnectionString!;
@@ -84,11 +78,17 @@ describe("database HA findings in check and the dry-run report", () => {
         expect(findings.map((f) => f.code)).not.toContain("DB_HA_STANDALONE");
 
       const outputs = [check.stdout, check.stderr];
-      for (const format of ["md", "html", "json"] as const) {
-        const out = path.join(dir, `report.${format === "json" ? "changes.json" : format}`);
-        const r = await runCli(["dry-run", planFile, "--format", format, "--out", out], { env });
+      // The three dry-runs only read: they run side by side, each writing its own report file.
+      const formats = ["md", "html", "json"] as const;
+      const runs = await Promise.all(
+        formats.map(async (format) => {
+          const out = path.join(dir, `report.${format === "json" ? "changes.json" : format}`);
+          const r = await runCli(["dry-run", planFile, "--format", format, "--out", out], { env });
+          return { format, r, text: await readFile(out, "utf8") };
+        }),
+      );
+      for (const { format, r, text } of runs) {
         expect([0, 1], r.stdout + r.stderr).toContain(r.code);
-        const text = await readFile(out, "utf8");
         outputs.push(text, r.stdout, r.stderr);
         expect(text, `${format} report`).toContain(format === "json" ? c.code : c.text);
         if (format === "json") expect(text).toContain(JSON.stringify(c.text).slice(1, -1));
