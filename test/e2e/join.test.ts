@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi, type TestContext } from "vitest";
 import { startStandin, type RunningStandin, type SpareMachine } from "@octoha/standin";
 import { writeNodeControlLookalikes, type NodeControlLookalikes } from "@octoha/standin/testing";
 import { demoPlan } from "../../src/demo/demo.js";
@@ -42,12 +42,11 @@ interface JoinCase {
   close(): Promise<void>;
 }
 
-const open: JoinCase[] = [];
-afterEach(async () => {
-  while (open.length) await open.pop()!.close();
-});
-
-async function joinCase(o: { spare?: Partial<SpareMachine>; editPlan?: (p: PlanInput) => void } = {}): Promise<JoinCase> {
+/** A case of its own per test, closed when that test ends (the command-line tests run concurrently). */
+async function joinCase(
+  t: Pick<TestContext, "onTestFinished">,
+  o: { spare?: Partial<SpareMachine>; editPlan?: (p: PlanInput) => void } = {},
+): Promise<JoinCase> {
   const root = await mkdtemp(path.join(os.tmpdir(), "octoha-join-"));
   const folders = { taskLogs: `${SHARE}\\TaskLogs`, artifacts: `${SHARE}\\Artifacts`, packages: `${SHARE}\\Packages` };
   const standin = await startStandin({
@@ -86,7 +85,7 @@ async function joinCase(o: { spare?: Partial<SpareMachine>; editPlan?: (p: PlanI
       await rm(root, { recursive: true, force: true });
     },
   };
-  open.push(c);
+  t.onTestFinished(() => c.close());
   return c;
 }
 
@@ -147,9 +146,9 @@ function expectUnchanged(c: JoinCase): void {
   expect(c.standin.cluster.nodes().map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
 }
 
-describe("octoha join: a 2-node stand-in cluster becomes 3", () => {
-  it("joins OCTO3 through its winrm recipe, proves it serves, leaks no secret, and tentacles lists it", async () => {
-    const c = await joinCase();
+describe.concurrent("octoha join: a 2-node stand-in cluster becomes 3", () => {
+  it("joins OCTO3 through its winrm recipe, proves it serves, leaks no secret, and tentacles lists it", async (t) => {
+    const c = await joinCase(t);
     const r = await join(c, "--yes");
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expectJoined(c);
@@ -173,8 +172,8 @@ describe("octoha join: a 2-node stand-in cluster becomes 3", () => {
     expect(tentacles.stdout).toMatch(/# OCTO3: polls \S+:10943\b[^\n]*\n[^\n]*poll-server/);
   });
 
-  it("stops at the master-key approval gate without --yes (exit 3), changing nothing on OCTO3; resume --yes finishes", async () => {
-    const c = await joinCase();
+  it("stops at the master-key approval gate without --yes (exit 3), changing nothing on OCTO3; resume --yes finishes", async (t) => {
+    const c = await joinCase(t);
     const r = await join(c);
     expect(r.code, r.stdout + r.stderr).toBe(3);
     expect(r.stdout + r.stderr).toMatch(/master key is backed up/);
@@ -185,9 +184,9 @@ describe("octoha join: a 2-node stand-in cluster becomes 3", () => {
   });
 });
 
-describe("octoha join refuses before anything changes (exit 2, with the fix)", () => {
-  it("a node whose installed Octopus version is not the cluster's", async () => {
-    const c = await joinCase({ spare: { version: "2023.4.1000" } });
+describe.concurrent("octoha join refuses before anything changes (exit 2, with the fix)", () => {
+  it("a node whose installed Octopus version is not the cluster's", async (t) => {
+    const c = await joinCase(t, { spare: { version: "2023.4.1000" } });
     const r = await join(c, "--yes");
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.stderr).toMatch(/OCTO3 has Octopus Server 2023\.4\.1000 installed; the cluster runs 2024\.1\.12345/);
@@ -195,8 +194,8 @@ describe("octoha join refuses before anything changes (exit 2, with the fix)", (
     expectUnchanged(c);
   });
 
-  it("a missing master key variable", async () => {
-    const c = await joinCase();
+  it("a missing master key variable", async (t) => {
+    const c = await joinCase(t);
     const r = await octoha(c, ["join", "OCTO3", "--plan", c.planFile, "--yes"], { env: { ...c.env, [MASTER_KEY_ENV]: undefined } });
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.stderr).toMatch(/OCTOPUS_MASTER_KEY \(the cluster's master key\) is not set/);
@@ -206,8 +205,8 @@ describe("octoha join refuses before anything changes (exit 2, with the fix)", (
     expect(c.lookalikes.calls()).toEqual([]);
   });
 
-  it("a shared folder OCTO3 cannot reach", async () => {
-    const c = await joinCase();
+  it("a shared folder OCTO3 cannot reach", async (t) => {
+    const c = await joinCase(t);
     c.standin.machines.setFaults("OCTO3", { shareUnreachable: true });
     const r = await join(c, "--yes");
     expect(r.code, r.stdout + r.stderr).toBe(2);
@@ -216,8 +215,8 @@ describe("octoha join refuses before anything changes (exit 2, with the fix)", (
     expectUnchanged(c);
   });
 
-  it("a node name the cluster already has", async () => {
-    const c = await joinCase();
+  it("a node name the cluster already has", async (t) => {
+    const c = await joinCase(t);
     c.standin.cluster.joinNode("octo3");
     const r = await join(c, "--yes");
     expect(r.code, r.stdout + r.stderr).toBe(2);
@@ -227,8 +226,8 @@ describe("octoha join refuses before anything changes (exit 2, with the fix)", (
     expect(c.standin.machines.machine("OCTO3").created).toEqual([]);
   });
 
-  it("a node whose recipe cannot run commands (sc), pointing at --print", async () => {
-    const c = await joinCase({ editPlan: (p) => (p.nodes[2]!.control = { kind: "sc", host: "OCTO3" }) });
+  it("a node whose recipe cannot run commands (sc), pointing at --print", async (t) => {
+    const c = await joinCase(t, { editPlan: (p) => (p.nodes[2]!.control = { kind: "sc", host: "OCTO3" }) });
     const r = await join(c, "--yes");
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.stderr).toMatch(/cannot run commands on it/);
@@ -298,8 +297,8 @@ function createInstanceByHand(c: JoinCase): Promise<void> {
 
 describe("octoha join killed at each step and resumed ends the same", () => {
   for (const step of JOIN_STEPS) {
-    it(`killed right after ${step} is journaled, then resumed`, async () => {
-      const c = await joinCase();
+    it(`killed right after ${step} is journaled, then resumed`, async (t) => {
+      const c = await joinCase(t);
       expect(await inProcess(c, "run", (r) => r.t === "applied" && r.stepId === step)).toBe("killed");
       expect(await inProcess(c, "resume")).toBe(0);
       expectJoined(c);
@@ -307,8 +306,8 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     });
   }
 
-  it("killed after create-instance ran but before it was journaled: the resume finds the instance and goes on", async () => {
-    const c = await joinCase();
+  it("killed after create-instance ran but before it was journaled: the resume finds the instance and goes on", async (t) => {
+    const c = await joinCase(t);
     // Killed at the checkpoint written just before the command runs; then the command runs (as if the kill came a moment later).
     expect(await inProcess(c, "run", (r) => r.t === "checkpoint" && r.stepId === "join-create-instance")).toBe("killed");
     expect(c.standin.machines.machine("OCTO3").created).toEqual([]);
@@ -317,16 +316,16 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     expectJoined(c);
   });
 
-  it("an instance that was on OCTO3 before the run is not taken for this run's own, on the run or on a resume", async () => {
-    const c = await joinCase();
+  it("an instance that was on OCTO3 before the run is not taken for this run's own, on the run or on a resume", async (t) => {
+    const c = await joinCase(t);
     await createInstanceByHand(c);
     expect(await inProcess(c, "run")).toBe(3);
     expect(await inProcess(c, "resume")).toBe(3);
     expect(c.standin.cluster.nodes()).toHaveLength(2);
   });
 
-  it("a real SIGKILL of the octoha process after join-database, resumed from the command line", async () => {
-    const c = await joinCase();
+  it("a real SIGKILL of the octoha process after join-database, resumed from the command line", async (t) => {
+    const c = await joinCase(t);
     const killed = await octoha(c, ["join", "OCTO3", "--plan", c.planFile, "--json", "--yes"], {
       killOn: { type: "step-applied", stepId: "join-database" },
     });
