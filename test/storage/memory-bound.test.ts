@@ -5,10 +5,10 @@
  * printed it) would not fit.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, futimesSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, cleanEnv } from "../helpers/cli.js";
 import { resultOf } from "../helpers/envelope.js";
 
@@ -17,6 +17,28 @@ const COLLIDING = 100_000;
 const root = mkdtempSync(path.join(os.tmpdir(), "octoha-memory-"));
 // Removing 300 000 files takes more than the default minute on a busy machine.
 afterAll(() => rmSync(root, { recursive: true, force: true }), 300_000);
+
+const nameOf = (i: number) => `servertasks-${i}_ABCDEFGHIJ.txt`;
+const MTIME = new Date("2024-05-01T10:00:00Z");
+
+/** Writes files 0..count-1 into dir, each holding `bytes` and dated MTIME: one open, write and close each, all sync. */
+function writeFiles(dir: string, count: number, bytes: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const fd = openSync(path.join(dir, nameOf(i)), "w");
+    if (bytes) writeSync(fd, bytes);
+    futimesSync(fd, MTIME, MTIME);
+    closeSync(fd);
+  }
+}
+
+/**
+ * One source folder for both tests (neither writes to it: a dry-run, and a copy with every file skipped): 200 000
+ * empty files, all dated MTIME. Each test writes its own target. The tests run concurrently: one's child works
+ * while the other writes its target.
+ */
+const source = path.join(root, "node", "TaskLogs");
+beforeAll(() => writeFiles(source, ENTRIES, ""), 300_000);
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -29,18 +51,11 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-describe("a 200 000-entry folder through the planner with a 96 MB heap", () => {
+describe.concurrent("a 200 000-entry folder through the planner with a 96 MB heap", () => {
   it("completes, with every file and collision counted", { timeout: 600_000 }, async () => {
-    const source = path.join(root, "node", "TaskLogs");
     const target = path.join(root, "shared", "TaskLogs");
-    mkdirSync(source, { recursive: true });
-    mkdirSync(target, { recursive: true });
     // Empty source files (cheap); the target holds a 1-byte file under half the names: other bytes.
-    for (let i = 0; i < ENTRIES; i++) {
-      const name = `servertasks-${i}_ABCDEFGHIJ.txt`;
-      writeFileSync(path.join(source, name), "");
-      if (i < COLLIDING) writeFileSync(path.join(target, name), "x");
-    }
+    writeFiles(target, COLLIDING, "x");
     const r = await run(["copy", source, target, "--dry-run", "--json", "--node", "OCTO2"]);
     expect(r.stderr).not.toContain("heap out of memory");
     expect(r.code).toBe(0);
@@ -57,21 +72,11 @@ describe("a 200 000-entry folder through the planner with a 96 MB heap", () => {
   });
 });
 
-describe("a no-op re-run over a 200 000-entry folder with a 96 MB heap", () => {
+describe.concurrent("a no-op re-run over a 200 000-entry folder with a 96 MB heap", () => {
   it("completes with every file skipped: the source's listing and the target's index fit together", { timeout: 600_000 }, async () => {
-    const source = path.join(root, "noop", "node", "TaskLogs");
     const target = path.join(root, "noop", "shared", "TaskLogs");
-    mkdirSync(source, { recursive: true });
-    mkdirSync(target, { recursive: true });
     // The target already holds every file (same size and mtime): `--verify size` trusts them, as a re-run does.
-    const mtime = new Date("2024-05-01T10:00:00Z");
-    for (let i = 0; i < ENTRIES; i++) {
-      const name = `servertasks-${i}_ABCDEFGHIJ.txt`;
-      for (const dir of [source, target]) {
-        writeFileSync(path.join(dir, name), "");
-        utimesSync(path.join(dir, name), mtime, mtime);
-      }
-    }
+    writeFiles(target, ENTRIES, "");
     const r = await run(["copy", source, target, "--verify", "size", "--json", "--node", "OCTO2"]);
     expect(r.stderr).not.toContain("heap out of memory");
     expect(r.code).toBe(0);
