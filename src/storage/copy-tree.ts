@@ -35,6 +35,13 @@ import type { NameProblem } from "../model/copy-results.js";
 
 /** Measured on the bench (see README "Copy engine benchmark"): small files gain from more parallel calls. */
 export const DEFAULT_CONCURRENCY = 16;
+/**
+ * Without --concurrency the small-file limit starts at DEFAULT_CONCURRENCY and climbs up to this
+ * while files/s grows, but only once the target's fastest call has taken a network round trip
+ * (SHARE_ROUND_TRIP_MS): a local disk answers in microseconds and keeps the default.
+ */
+export const ADAPTIVE_CONCURRENCY_CAP = 64;
+const SHARE_ROUND_TRIP_MS = 0.2;
 /** Files at or above this size use the large-file limit, so a few packages do not starve the logs. */
 export const LARGE_FILE_BYTES = 8 * 1024 * 1024;
 /** Name problems listed in full; beyond this only counted (a summary line says how many more). */
@@ -89,6 +96,7 @@ async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Sett
       baseDelayMs: options.retryBaseDelayMs ?? RETRY_BUDGETS.fileOp.backoff.initialMs,
     },
     concurrency,
+    adaptive: options.concurrency === undefined,
     largeConcurrency: options.largeFileConcurrency ?? Math.max(2, Math.floor(concurrency / 4)),
   };
 }
@@ -189,7 +197,10 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
       summary.filesSkipped = plan.skipFiles;
       summary.bytesSkipped = plan.skipBytes;
       new ProgressMeter(0, 0, options.onProgress).finish(); // a renderer still gets its closing event
-    } else await copyPass(s, options, tactics, new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress, undefined, trips));
+    } else {
+      const meter = new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress, undefined, trips);
+      await copyPass(s, options, tactics, meter, undefined, trips);
+    }
     // The next run loads the index from a snapshot instead of parsing every line again.
     const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
     if (!s.dryRun && options.manifestPath && snapshotStale) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
@@ -290,6 +301,7 @@ async function copyPass(
   tactics: FileTactics,
   meter: ProgressMeter,
   tally?: PlanTally,
+  trips?: RoundTrips,
 ): Promise<void> {
   const writer = s.dryRun || !options.manifestPath ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
   tactics.writer = writer;
@@ -310,7 +322,9 @@ async function copyPass(
     });
     const tallied = tally ? tally.through(stream) : stream;
     const jobs = s.dryRun ? withoutIo(tallied, tactics, stop.signal) : tallied;
-    const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal };
+    const adapt =
+      s.adaptive && trips ? { cap: ADAPTIVE_CONCURRENCY_CAP, worthRaising: () => trips.floorMs >= SHARE_ROUND_TRIP_MS } : undefined;
+    const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal, adapt };
     await runPool(jobs, pool, async (job: FileJob | Problem) => {
       try {
         const counted = await tactics.process(job, stop.signal);

@@ -1,5 +1,5 @@
 /** The copy engine's public surface (design.md, "Copy engine"). */
-export { copyTree, DEFAULT_CONCURRENCY, LARGE_FILE_BYTES, type CopyEngineExtras } from "./copy-tree.js";
+export { ADAPTIVE_CONCURRENCY_CAP, copyTree, DEFAULT_CONCURRENCY, LARGE_FILE_BYTES, type CopyEngineExtras } from "./copy-tree.js";
 export { preflightTarget, defaultMargin, type PreflightOptions, type PreflightResult } from "./preflight.js";
 export { measureSample, estimateSeconds, type SampleOptions, type SampleResult } from "./sample.js";
 export { nameProblems, windowsNameProblem, WINDOWS_MAX_PATH } from "./windows-names.js";

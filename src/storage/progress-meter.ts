@@ -15,9 +15,12 @@ import type { CopyProgress } from "./types.js";
 export class RoundTrips {
   private fastest = Infinity;
   private smoothed: number | undefined;
+  /** The fastest call of the whole run: what one trip to the target costs at least (Infinity: none yet). */
+  floorMs = Infinity;
 
   sample(ms: number): void {
     if (ms < this.fastest) this.fastest = ms;
+    if (ms < this.floorMs) this.floorMs = ms;
   }
 
   /** The smoothed estimate in ms, folding in this interval's fastest call (undefined: none seen yet). */

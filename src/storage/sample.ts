@@ -1,12 +1,15 @@
 /**
  * A short measured copy for the dry-run's window estimate: copy up to maxBytes of real source files
- * into a scratch folder (created and removed here), time it, and extrapolate.
+ * into a scratch folder (created and removed here), time it, and extrapolate. Each file goes the way
+ * a real copy writes a free name: a group-committed intent in a scratch manifest, then the final
+ * name created exclusively (no temp name, no rename), so a share's costs are the copy's.
  */
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { copyVerifyRename } from "./copy-file.js";
+import { copyToFreeName } from "./copy-file.js";
 import { nodeFileOps, type FileOps } from "./file-ops.js";
+import { ManifestWriter } from "./manifest.js";
 import { runPool } from "./pool.js";
 import { walkTree } from "./walk.js";
 
@@ -58,9 +61,16 @@ export async function measureSample(options: SampleOptions): Promise<SampleResul
       }
     };
     const c = options.concurrency ?? 16;
-    await runPool(picked(), { small: c, large: Math.max(2, c >> 2), largeBytes: 8 << 20 }, async (job) => {
-      await copyVerifyRename(ops, job.from, job.to);
-    });
+    const writer = await ManifestWriter.open(ops, path.join(scratch, "manifest.jsonl"));
+    try {
+      await runPool(picked(), { small: c, large: Math.max(2, c >> 2), largeBytes: 8 << 20 }, async (job) => {
+        const intent = { v: 2, relPath: path.basename(job.to), size: job.entry.size, mtimeMs: job.entry.mtimeMs, intent: "open" } as const;
+        const copied = await copyToFreeName(ops, job.from, job.to, () => writer.intend(intent), undefined, job.entry);
+        writer.add({ v: 2, relPath: intent.relPath, size: copied.size, mtimeMs: copied.mtimeMs, sha256: copied.sha256 });
+      });
+    } finally {
+      await writer.close(); // its last batch's commit is part of the copy's cost
+    }
   } finally {
     await fsp.rm(scratch, { recursive: true, force: true });
   }

@@ -37,6 +37,8 @@ export interface Settings {
   /** Every collision as it is decided (the summary lists only the first COLLISION_LIMIT). */
   onCollision: ((c: Collision) => void) | undefined;
   concurrency: number;
+  /** No --concurrency given: the small-file limit may climb on a share (pool.ts, ConcurrencyClimber). */
+  adaptive: boolean;
   largeConcurrency: number;
 }
 

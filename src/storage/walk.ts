@@ -30,8 +30,43 @@ export function isOwnName(parentRel: string, name: string): boolean {
 }
 
 /**
+ * Source folders listed ahead of the walk (the next ones on its stack, each only up to its first
+ * chunk): a folder per task is otherwise one listing round trip after another, the whole walk
+ * waiting on each (a share, or a local disk whose thread pool is busy with the target's calls).
+ * Memory: at most this many folders' first chunks (and sorted names) beyond the current one.
+ */
+export const WALK_AHEAD = 16;
+
+/** A folder's listing, started early: its iterator, and its first chunk in flight. */
+interface Started {
+  chunks: AsyncGenerator<WalkEntry[]>;
+  first: Promise<IteratorResult<WalkEntry[]>>;
+}
+
+function start(ops: FileOps, root: string, rel: string): Started {
+  const chunks = listChunks(ops, root, rel);
+  const first = chunks.next();
+  first.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the walk stops first
+  return { chunks, first };
+}
+
+/** The started listing's chunks, the first one included. */
+async function* resume(started: Started): AsyncGenerator<WalkEntry[]> {
+  try {
+    const first = await started.first;
+    if (first.done) return;
+    yield first.value;
+    yield* started.chunks;
+  } finally {
+    // A walk stopped at the first chunk would otherwise leave the folder's listing (its handle) open.
+    await started.chunks.return(undefined);
+  }
+}
+
+/**
  * Walk root. A missing or unreadable root throws (fatal, with the Octopus docs' wording); a
- * sub-folder that cannot be read becomes an "error" entry and the walk carries on.
+ * sub-folder that cannot be read becomes an "error" entry and the walk carries on. The order is
+ * the same as listing one folder after another; only the listings overlap (WALK_AHEAD).
  */
 export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<WalkEntry[]> {
   try {
@@ -41,21 +76,36 @@ export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<Walk
     throw classifyFsError(error, { side: "source-root", path: root });
   }
   const pending: string[] = [""];
-  while (pending.length > 0) {
-    const rel = pending.pop()!;
-    const subdirs: string[] = [];
-    try {
-      for await (const entries of listChunks(ops, root, rel)) {
-        for (const entry of entries) if (entry.type === "dir") subdirs.push(entry.relPath);
-        yield entries;
-      }
-    } catch (error) {
-      if (rel === "") throw classifyFsError(error, { side: "source-root", path: root });
-      const parentRel = path.posix.dirname(rel) === "." ? "" : path.posix.dirname(rel);
-      yield [{ type: "error", relPath: rel, parentRel, name: path.posix.basename(rel), error }];
+  const ahead = new Map<string, Started>();
+  const listAhead = (): void => {
+    for (let i = pending.length - 1, n = 0; i >= 0 && n < WALK_AHEAD; i--, n++) {
+      const rel = pending[i]!;
+      if (!ahead.has(rel)) ahead.set(rel, start(ops, root, rel));
     }
-    // Reverse so pop() visits sub-folders in listing order.
-    for (let i = subdirs.length - 1; i >= 0; i--) pending.push(subdirs[i]!);
+  };
+  try {
+    while (pending.length > 0) {
+      const rel = pending.pop()!;
+      const started = ahead.get(rel) ?? start(ops, root, rel);
+      ahead.delete(rel);
+      const subdirs: string[] = [];
+      try {
+        for await (const entries of resume(started)) {
+          for (const entry of entries) if (entry.type === "dir") subdirs.push(entry.relPath);
+          yield entries;
+        }
+      } catch (error) {
+        if (rel === "") throw classifyFsError(error, { side: "source-root", path: root });
+        const parentRel = path.posix.dirname(rel) === "." ? "" : path.posix.dirname(rel);
+        yield [{ type: "error", relPath: rel, parentRel, name: path.posix.basename(rel), error }];
+      }
+      // Reverse so pop() visits sub-folders in listing order.
+      for (let i = subdirs.length - 1; i >= 0; i--) pending.push(subdirs[i]!);
+      listAhead();
+    }
+  } finally {
+    // The walk stopped early: listings started ahead close their folders once their chunk is in.
+    for (const started of ahead.values()) void started.first.then(() => started.chunks.return(undefined)).catch(() => undefined);
   }
 }
 

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { estimateSeconds, measureSample, preflightTarget } from "../../src/storage/index.js";
+import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
 import { faultyOps, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
@@ -42,5 +43,22 @@ describe("a measured sample for the window estimate", () => {
     expect(sample.bytesPerSecond).toBeGreaterThan(0);
     expect(readdirSync(scratch)).toEqual([]);
     expect(estimateSeconds(sample, 10, 100_000)).toBeCloseTo(Math.max(100_000 / sample.bytesPerSecond, 10 / sample.filesPerSecond));
+  });
+
+  it("times the protocol a copy uses for a free name: a durable intent, then the final name created exclusively, no rename", async () => {
+    const source = dir("source");
+    for (let i = 0; i < 6; i++) writeFile(source, `servertasks-${i}_ABCDEFGHIJ.txt`, "y".repeat(1000));
+    const calls: string[] = [];
+    const ops: FileOps = {
+      ...nodeFileOps,
+      open: async (p, mode) => (calls.push(`open ${mode} ${path.basename(p)}`), nodeFileOps.open(p, mode)),
+      rename: async (from, to) => (calls.push(`rename ${path.basename(to)}`), nodeFileOps.rename(from, to)),
+    };
+    const sample = await measureSample({ source, scratchDir: dir("scratch"), ops });
+    expect(sample.files).toBe(6);
+    expect(calls.filter((c) => c.startsWith("rename"))).toEqual([]);
+    // Was: six temp names, then renamed; now each file's own name, exclusively, beside one appended manifest.
+    expect(calls.filter((c) => c.startsWith("open wx")).sort()).toEqual(["0", "1", "2", "3", "4", "5"].map((n) => `open wx ${n}`));
+    expect(calls.filter((c) => c.startsWith("open a"))).toEqual(["open a manifest.jsonl"]);
   });
 });

@@ -7,10 +7,17 @@ import { exitOnUsageError, outResult, reportError } from "../output.js";
 import { concurrencyArg } from "../arg-parsers.js";
 import { createProgressRenderer } from "../../report/progress.js";
 import { renderCopySummaryText } from "../../report/copy-summary.js";
-import { copyTree, DEFAULT_CONCURRENCY, STATE_FOLDER, type CollisionPolicy, type VerifyMode } from "../../storage/index.js";
+import {
+  ADAPTIVE_CONCURRENCY_CAP,
+  copyTree,
+  DEFAULT_CONCURRENCY,
+  STATE_FOLDER,
+  type CollisionPolicy,
+  type VerifyMode,
+} from "../../storage/index.js";
 
 interface CopyFlags {
-  concurrency: number;
+  concurrency?: number;
   verify: VerifyMode;
   json?: boolean;
   node?: string;
@@ -38,9 +45,10 @@ export function register(program: Command): void {
     .argument("<src>", "source folder (a node's TaskLogs, Artifacts, Packages …)")
     .argument("<dst>", "target folder on the shared storage")
     .addOption(
-      new Option("--concurrency <n>", "parallel file copies (the folder listings keep as many lstats in flight)")
-        .argParser(concurrencyArg)
-        .default(DEFAULT_CONCURRENCY),
+      new Option(
+        "--concurrency <n>",
+        `parallel file copies (default ${DEFAULT_CONCURRENCY}, raised up to ${ADAPTIVE_CONCURRENCY_CAP} on a share while files/s grows; n fixes it)`,
+      ).argParser(concurrencyArg),
     )
     .addOption(
       new Option("--verify <mode>", "how a file already at the target is proven equal")
