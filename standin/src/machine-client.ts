@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { CONTROL_ENV, MACHINE_ENV, type ControlInfo } from "./control-info.js";
+import { controlRequest, type ControlResponse } from "./control-http.js";
 import type {
   CreatedInstance,
   InstallResult,
@@ -32,15 +33,14 @@ export interface ControlClient {
   post<T>(p: string, body: unknown): Promise<T>;
 }
 
-export function controlClient(info: ControlInfo, f: typeof fetch = fetch): ControlClient {
-  const call = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
-    let res: Response;
+export function controlClient(info: ControlInfo): ControlClient {
+  const call = async <T>(method: "GET" | "POST", p: string, body?: unknown): Promise<T> => {
+    let res: ControlResponse;
     try {
-      res = await f(`${info.controlUrl}/${p}`, {
+      res = await controlRequest(`${info.controlUrl}/${p}`, {
         method,
-        headers: { "X-Standin-Token": info.token, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
+        token: info.token,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {
       throw new ControlError(
@@ -48,7 +48,7 @@ export function controlClient(info: ControlInfo, f: typeof fetch = fetch): Contr
         0,
       );
     }
-    const text = await res.text();
+    const { text } = res;
     if (!res.ok) {
       const e = JSON.parse(text) as { ErrorMessage?: string; code?: MachineErrorCode; win32Error?: number };
       throw new ControlError(e.ErrorMessage ?? `HTTP ${res.status}`, res.status, e.code, e.win32Error);
@@ -93,9 +93,9 @@ export interface StandinMachines {
 }
 
 /** The simulated machines, for a process started with the stand-in's environment. */
-export function standinMachines(env: NodeJS.ProcessEnv = process.env, f: typeof fetch = fetch): StandinMachines {
+export function standinMachines(env: NodeJS.ProcessEnv = process.env): StandinMachines {
   const info = readControlInfo(env);
-  const ctl = controlClient(info, f);
+  const ctl = controlClient(info);
   const host = (h: string) => encodeURIComponent(h);
   return {
     localMachine: env[MACHINE_ENV] || info.localMachine,

@@ -93,7 +93,6 @@ const SIMULATED = ["path", "show-configuration", "service", "database", "version
 
 export interface ExeEnvironment {
   env: NodeJS.ProcessEnv;
-  fetch?: typeof fetch;
 }
 
 export async function runOctopusServer(argv: string[], environment: ExeEnvironment): Promise<ExeResult> {
@@ -103,8 +102,7 @@ export async function runOctopusServer(argv: string[], environment: ExeEnvironme
     if (environment.env.OCTOHA_STANDIN_NODE !== undefined)
       throw new UsageError(`OCTOHA_STANDIN_NODE is no longer read: set ${MACHINE_ENV} to the machine (node name) this executable runs on.`);
     const info = readControlInfo(environment.env);
-    const f = environment.fetch ?? fetch;
-    const exe: Exe = { ctl: controlClient(info, f), machines: standinMachines(environment.env, f) };
+    const exe: Exe = { ctl: controlClient(info), machines: standinMachines(environment.env) };
     switch (command) {
       case "path":
         return await pathCommand(rest, exe);

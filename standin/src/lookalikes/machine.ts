@@ -2,6 +2,7 @@
 import { execFile } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import type { ControlInfo } from "../control-info.js";
+import { controlRequest } from "../control-http.js";
 import type { HostFault, LookalikeConfig, LookalikeHost } from "./config.js";
 
 export interface Machine {
@@ -54,13 +55,12 @@ export function runServerExeArgs(spec: LookalikeHost, args: string[]): Promise<E
 /** PowerShell's Test-Path on the machine: POST /__standin/machines/<host>/test-path (its share fault answers False). */
 export async function machineTestPath(config: LookalikeConfig, host: string, p: string): Promise<boolean> {
   const info = JSON.parse(readFileSync(config.controlFile, "utf8")) as ControlInfo;
-  const res = await fetch(`${info.controlUrl}/machines/${encodeURIComponent(host)}/test-path`, {
+  const res = await controlRequest(`${info.controlUrl}/machines/${encodeURIComponent(host)}/test-path`, {
     method: "POST",
-    headers: { "X-Standin-Token": info.token, "Content-Type": "application/json" },
+    token: info.token,
     body: JSON.stringify({ path: p }),
-    signal: AbortSignal.timeout(10_000),
   });
-  const body = (await res.json()) as { exists?: boolean; ErrorMessage?: string };
+  const body = JSON.parse(res.text) as { exists?: boolean; ErrorMessage?: string };
   if (!res.ok) throw new Error(body.ErrorMessage ?? `HTTP ${res.status}`);
   return body.exists === true;
 }
@@ -92,13 +92,8 @@ export async function machineService(
 ): Promise<ServiceAnswer> {
   const info = JSON.parse(readFileSync(config.controlFile, "utf8")) as ControlInfo;
   const url = `${info.controlUrl}/machines/${encodeURIComponent(host)}/services/${encodeURIComponent(service)}${action ? `/${action}` : ""}`;
-  const res = await fetch(url, {
-    method: action ? "POST" : "GET",
-    headers: { "X-Standin-Token": info.token, "Content-Type": "application/json" },
-    ...(action ? { body: "{}" } : {}),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = (await res.json()) as { state?: string; instance?: string; code?: string; win32Error?: number; win32ExitCode?: number };
+  const res = await controlRequest(url, { method: action ? "POST" : "GET", token: info.token, ...(action ? { body: "{}" } : {}) });
+  const body = JSON.parse(res.text) as { state?: string; instance?: string; code?: string; win32Error?: number; win32ExitCode?: number };
   if (res.ok)
     return {
       ok: true,
