@@ -2,6 +2,7 @@
  * The command line's only way out to the terminal: everything passes the redactor, and errors
  * become exit codes in one place (OctohaError carries its own; anything else is a bug: 1).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { Option, type Command, type CommanderError } from "commander";
 import { OctohaError, InputError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
@@ -110,7 +111,7 @@ function describeError(error: unknown): string {
  * are bad input: exit 2, not its 1, and with --json the error envelope like any other bad input.
  */
 export function exitOnUsageError(error: CommanderError, argv: readonly string[] = process.argv): never {
-  if (error.exitCode === 0) process.exit(ExitCode.Done); // --help, --version
+  if (error.exitCode === 0) throw new CommandLineExit(ExitCode.Done); // --help, --version
   const args = argv.slice(2);
   const json = args.some(
     (a, i) => a === "--json" || /^(-f|--output-format)=?json$/.test(a) || (/^(-f|--output-format)$/.test(a) && args[i + 1] === "json"),
@@ -126,7 +127,36 @@ export function exitOnUsageError(error: CommanderError, argv: readonly string[] 
     };
     out(JSON.stringify(redactor.redactValue(envelope)));
   }
-  process.exit(ExitCode.BadInput);
+  throw new CommandLineExit(ExitCode.BadInput);
+}
+
+/** Ends the command line with this exit code (commander stops parsing when its exit callback throws). */
+export class CommandLineExit extends Error {
+  constructor(readonly exitCode: number) {
+    super(`octoha exits with ${exitCode}`);
+  }
+}
+
+/** The exit code of the command line running in this async context (runCommandLine gives each its own). */
+const exitCodeOfRun = new AsyncLocalStorage<{ code?: number }>();
+
+/** Sets the verb's exit code: its own run's, when several run in one process (in-process callers). */
+export function setExitCode(code: number): void {
+  const run = exitCodeOfRun.getStore();
+  if (run) run.code = code;
+  else process.exitCode = code;
+}
+
+/** Runs `work` (commander parsing and the verb) and resolves with the exit code it set (0 when none). */
+export async function withOwnExitCode(work: () => Promise<unknown>): Promise<number> {
+  const run: { code?: number } = {};
+  try {
+    await exitCodeOfRun.run(run, work);
+  } catch (error) {
+    if (error instanceof CommandLineExit) return error.exitCode;
+    throw error;
+  }
+  return run.code ?? ExitCode.Done;
 }
 
 export interface OutputFlags {
@@ -155,8 +185,8 @@ export async function runVerb(command: string, json: boolean, body: () => Promis
   try {
     const verdict = await body();
     if (json && !verdict.printed) outResult(command, verdict);
-    process.exitCode = verdict.exitCode;
+    setExitCode(verdict.exitCode);
   } catch (error) {
-    process.exitCode = reportError(error, json, command);
+    setExitCode(reportError(error, json, command));
   }
 }

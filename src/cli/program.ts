@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import type { WorkflowTable } from "../operations/workflows.js";
-import { exitOnUsageError } from "./output.js";
+import { exitOnUsageError, withOwnExitCode } from "./output.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
 
 export const VERSION = OCTOHA_VERSION;
@@ -28,4 +28,19 @@ export function buildProgram(verbs: readonly RegisterVerb[], context: VerbContex
     .exitOverride((error) => exitOnUsageError(error));
   for (const register of verbs) register(program, context);
   return program;
+}
+
+/** `copy` needs neither the workflows nor the other verbs: load only what it uses. */
+async function verbsFor(args: readonly string[]): Promise<RegisterVerb[]> {
+  if (args[0] === "copy") return [(await import("./commands/copy.js")).register];
+  return (await import("./commands/index.js")).commands;
+}
+
+/**
+ * The command line on `args` (without node and the script), resolving with its exit code: main.ts
+ * exits with it; the tests run several in one process, each with its own code.
+ */
+export async function runCommandLine(args: readonly string[], context: VerbContext = {}): Promise<number> {
+  const program = buildProgram(await verbsFor(args), context);
+  return withOwnExitCode(() => program.parseAsync(["node", "octoha", ...args]));
 }

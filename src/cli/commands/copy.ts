@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { LABEL_RULE, labelProblem } from "../../shared/names.js";
 import { withInterrupts, type InterruptMessages } from "../interrupts.js";
-import { exitOnUsageError, outResult, reportError } from "../output.js";
+import { exitOnUsageError, outResult, reportError, setExitCode } from "../output.js";
 import { concurrencyArg } from "../arg-parsers.js";
 import { createProgressRenderer } from "../../report/progress.js";
 import { renderCopySummaryText } from "../../report/copy-summary.js";
@@ -72,7 +72,7 @@ export function register(program: Command): void {
       "\nExit codes: 0 done, 1 a file failed (listed), 2 bad input, 3 interrupted (re-run to resume).\nExample: octoha copy /mnt/node1/TaskLogs /mnt/shared/TaskLogs --node OCTO1",
     )
     .action(async (src: string, dst: string, flags: CopyFlags) => {
-      process.exitCode = await runCopy(src, dst, flags);
+      setExitCode(await runCopy(src, dst, flags));
     });
 }
 

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { VerbContext } from "../program.js";
 import { addApprovalOptions, addOutputOptions, addStepFlagOptions, startWorkflow, type StepFlagOptions } from "../run-options.js";
 import { InputError } from "../../shared/errors.js";
-import { reportError, wantsJson } from "../output.js";
+import { reportError, setExitCode, wantsJson } from "../output.js";
 
 interface RunFlags extends StepFlagOptions {
   phase?: string;
@@ -34,7 +34,7 @@ Examples:
   cmd.action(async (plan: string, o: RunFlags) => {
     if (o.phase !== undefined && o.phase !== "preseed") {
       const message = `--phase must be "preseed" (got ${JSON.stringify(o.phase)}); without --phase the whole migration runs.`;
-      process.exitCode = reportError(new InputError(message, { code: "BAD_PHASE" }), wantsJson(o), "run");
+      setExitCode(reportError(new InputError(message, { code: "BAD_PHASE" }), wantsJson(o), "run"));
       return;
     }
     await startWorkflow(o.phase === "preseed" ? "preseed" : "migrate", plan, o, context);
