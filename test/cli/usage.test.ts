@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { runCliChild, type RunCliOptions } from "../helpers/cli.js";
+
+// As child processes: the exit code here is the one main.ts hands the shell (usage errors end the command line by a throw).
+const runCli = (args: string[], o: RunCliOptions = {}) => runCliChild(args, o);
 
 describe("octoha usage errors", () => {
   it("a missing argument or a bad option value is bad input (exit 2), with the usage shown", async () => {

@@ -24,6 +24,7 @@ describe("child processes and secrets", () => {
     const otherKey = "API-OTHERKEY0123456789ABCDEF";
     let records = "";
     const s = await scenario({
+      octoha: "child", // the subject is what a real octoha process hands its children
       env: { OCTOPUS_API_KEY: otherKey, OCTOHA_CHILD_MARKER: "inherited" },
       editPlan: (plan, root) => {
         records = path.join(root, "records");

@@ -3,7 +3,6 @@
  * runs it (`node dist/cli/main.js … --json`), against a plan written for that cluster.
  */
 import { createHash } from "node:crypto";
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
@@ -16,7 +15,8 @@ import type { RunOutcome } from "../../src/model/run.js";
 import type { ListenerFaults } from "@octoha/standin";
 import type { RunReport } from "../../src/report/run-report.js";
 import { indexSteps, readJournal } from "../../src/runner/journal.js";
-import { CLI, cleanEnv, type CliResult } from "../helpers/cli.js";
+import { cleanEnv, runCliChild, type CliResult } from "../helpers/cli.js";
+import { runCliInProcess } from "../helpers/in-process-cli.js";
 import { readJsonStdout, type Envelope } from "../helpers/envelope.js";
 
 export interface CliRun extends CliResult {
@@ -53,6 +53,11 @@ export interface ScenarioOptions {
   editPlan?: (plan: PlanInput, root: string) => void;
   /** Extra variables in octoha's environment (they win over the plan's secrets). */
   env?: Record<string, string> | ((standin: RunningStandin) => Record<string, string>);
+  /**
+   * "child": octoha runs as `node dist/cli/main.js`, for tests whose subject is the process (its exit, its
+   * environment, another process holding a lock). Default "in-process": the same command line in this process.
+   */
+  octoha?: "child" | "in-process";
 }
 
 export const E2E_TIMEOUT_MS = 180_000;
@@ -95,8 +100,8 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
     plan,
     planFile,
     stateDir,
-    cli: (...args) => runCliJson(args, env),
-    cliWithEnv: (changes, ...args) => runCliJson(args, { ...env, ...changes }),
+    cli: (...args) => runCliJson(args, env, o.octoha),
+    cliWithEnv: (changes, ...args) => runCliJson(args, { ...env, ...changes }, o.octoha),
     async runReport(outcome) {
       if (!outcome) throw new Error("no run outcome to read the report of");
       return JSON.parse(await readFile(path.join(path.dirname(outcome.journal), "report.json"), "utf8")) as RunReport;
@@ -108,16 +113,13 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
   };
 }
 
-function runCliJson(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env, timeout: 120_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
-      const verb = args[0] ?? "";
-      const { events, envelope, result } = readJsonStdout(stdout, verb, code);
-      const outcome = RUN_VERBS.has(verb) ? (result as RunOutcome | undefined) : undefined;
-      resolve({ code, stdout, stderr, lines: events, envelope, result, outcome });
-    });
-  });
+async function runCliJson(args: string[], env: NodeJS.ProcessEnv, octoha: ScenarioOptions["octoha"] = "in-process"): Promise<CliRun> {
+  const { code, stdout, stderr } =
+    octoha === "child" ? await runCliChild(args, { env, timeoutMs: 120_000 }) : await runCliInProcess(args, env);
+  const verb = args[0] ?? "";
+  const { events, envelope, result } = readJsonStdout(stdout, verb, code);
+  const outcome = RUN_VERBS.has(verb) ? (result as RunOutcome | undefined) : undefined;
+  return { code, stdout, stderr, lines: events, envelope, result, outcome };
 }
 
 export interface FileFacts {

@@ -22,6 +22,7 @@ import type { PlanInput } from "../../src/plan/schema.js";
 import type { JournalRecord } from "../../src/runner/journal.js";
 import { OctohaError } from "../../src/shared/errors.js";
 import { CLI, cleanEnv } from "../helpers/cli.js";
+import { runCliInProcess } from "../helpers/in-process-cli.js";
 
 vi.setConfig({ testTimeout: 240_000 });
 
@@ -96,8 +97,10 @@ interface Run {
   stderr: string;
 }
 
-function octoha(c: JoinCase, args: string[], o: { env?: NodeJS.ProcessEnv; killOn?: object } = {}): Promise<Run> {
-  const preload = o.killOn ? ["--import", KILL_FIXTURE] : [];
+/** octoha in this process, or as a child with the kill fixture when the test kills it (a real SIGKILL). */
+async function octoha(c: JoinCase, args: string[], o: { env?: NodeJS.ProcessEnv; killOn?: object } = {}): Promise<Run> {
+  if (!o.killOn) return { ...(await runCliInProcess(args, o.env ?? c.env)), signal: null };
+  const preload = ["--import", KILL_FIXTURE];
   const env = { ...(o.env ?? c.env), ...(o.killOn ? { E2E_KILL_ON: JSON.stringify(o.killOn) } : {}) };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...preload, CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });

@@ -21,12 +21,30 @@ export function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export interface RunCliOptions {
+  /** A working directory other than the repository's: octoha then runs as a child process in it. */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Run `node dist/cli/main.js` as a child: for tests whose subject is the process (its exit, modules it can load). */
+  child?: boolean;
+}
+
+/** `octoha ARGS`, in this process (see in-process-cli.ts) unless the test needs a process of its own. */
+export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  if (!options.child && options.cwd === undefined) {
+    const { runCliInProcess } = await import("./in-process-cli.js");
+    return runCliInProcess(args, options.env ?? cleanEnv());
+  }
+  return runCliChild(args, options);
+}
+
+export function runCliChild(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [CLI, ...args],
-      { cwd: options.cwd ?? REPO, env: options.env ?? cleanEnv(), timeout: options.timeoutMs ?? 30_000 },
+      { cwd: options.cwd ?? REPO, env: options.env ?? cleanEnv(), timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 << 20 },
       (error, stdout, stderr) => {
         const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
         resolve({ code, stdout, stderr });
