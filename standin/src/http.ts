@@ -4,6 +4,7 @@
  * simulated cluster. Anything not implemented answers 404 with an ErrorMessage: never a silent wrong
  * answer. A control API under /__standin/ (loopback, its own token) arranges state and faults.
  */
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { answerApi, HttpError, type Answer } from "./api-routes.js";
@@ -12,6 +13,17 @@ import { answerControl } from "./control-routes.js";
 import type { Machines } from "./machines.js";
 import type { SimNode } from "./model.js";
 import { xorshift } from "./prng.js";
+
+/** Ports for nodes: below the kernel's ephemeral range (Linux default 32768-60999), from 10000 up. */
+const NODE_PORTS: readonly [number, number] = (() => {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // Not Linux: keep the default range's bound.
+  }
+  return [Math.min(10_000, ephemeralLow - 1_000), ephemeralLow];
+})();
 
 /** Misbehaviour of one listener ("lb" or a node name). Counts are deterministic; rates use a seeded PRNG. */
 export interface ListenerFaults {
@@ -105,6 +117,25 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
       });
     });
 
+  /**
+   * A node's own port, chosen once and kept across stops and starts, like a real node's fixed port. It
+   * comes from below the kernel's ephemeral range: a port from listen(0) is in that range, and while
+   * the node was stopped an outgoing connection (any test's) could take it as its local port, so the
+   * restart failed with EADDRINUSE.
+   */
+  const listenOnNodePort = async (l: Listener, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> => {
+    if (l.port) return listen(l, handler, l.port);
+    const [low, high] = NODE_PORTS;
+    if (high - low < 2_000) return listen(l, handler, 0); // an unusual ephemeral range: take what the kernel gives
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await listen(l, handler, low + Math.floor(Math.random() * (high - low)));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 50) throw error;
+      }
+    }
+  };
+
   const closeListener = async (l: Listener): Promise<void> => {
     const server = l.server;
     if (!server) return;
@@ -189,7 +220,7 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
           const l = nodeListeners.get(node.name) ?? nodeListeners.get(spareKey(node.name)) ?? new Listener();
           nodeListeners.set(node.name, l);
           if (!node.running && l.server) await closeListener(l);
-          if (node.running && !l.server && !closed) await listen(l, handle(l, node.name), l.port);
+          if (node.running && !l.server && !closed) await listenOnNodePort(l, handle(l, node.name));
         }
       });
     return syncing;
@@ -199,12 +230,12 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
   for (const node of cluster.nodes()) {
     const l = new Listener();
     nodeListeners.set(node.name, l);
-    if (node.running) await listen(l, handle(l, node.name), 0);
+    if (node.running) await listenOnNodePort(l, handle(l, node.name));
   }
   // A port taken now and let go: the spare machine listens on it once it has joined (nothing answers before).
   for (const host of options.spareHosts ?? []) {
     const l = new Listener();
-    await listen(l, (_req, res) => res.end(), 0);
+    await listenOnNodePort(l, (_req, res) => res.end());
     await closeListener(l);
     nodeListeners.set(spareKey(host), l);
   }

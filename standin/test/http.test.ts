@@ -1,4 +1,5 @@
 /** The stand-in's HTTP API answers with Octopus's documented shapes and status codes (reference §2). */
+import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 
@@ -123,6 +124,21 @@ describe("stand-in HTTP API", () => {
       Nodes: { Name: string; IsOffline: boolean }[];
     };
     expect(summary.Nodes.find((n) => n.Name === "OCTO1")?.IsOffline).toBe(true);
+  });
+
+  it("a node keeps its own port across a stop and a start, and it lies below the ports the kernel hands outgoing connections", async () => {
+    const url = s.nodes[0]!.url;
+    const port = Number(new URL(url).port);
+    const ephemeralLow = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    expect(port).toBeLessThan(ephemeralLow);
+    s.cluster.stopNode("OCTO1");
+    await s.http.settle();
+    // Outgoing connections while it is stopped take ephemeral ports: none of them can be this one.
+    await Promise.all(Array.from({ length: 20 }, () => get(`${s.url}/api/serverstatus`, s.apiKey)));
+    s.cluster.startNode("OCTO1");
+    await s.http.settle();
+    expect(s.nodes[0]!.url).toBe(url);
+    await expect(get(`${url}/api/octopusservernodes/ping`)).resolves.toBeDefined();
   });
 
   it("the control API wants its own token, not the API key", async () => {

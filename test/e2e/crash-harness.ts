@@ -44,8 +44,8 @@ export interface CaseOptions {
   /** "auto": the plan approves its gates in advance; "required": gates need --yes. */
   approvals?: "auto" | "required";
   /**
-   * How long a started node answers 503 before it serves (the stand-in's default without it). Shorter for tests
-   * whose subject is not the wait: a node is still never ready at once, so the start wait is still exercised.
+   * How long a started node answers 503 before it serves (default 300 ms; the stand-in's own default is 2 s).
+   * A node is still never ready at once, so the start wait is still exercised.
    */
   startupMs?: number;
 }
@@ -115,7 +115,7 @@ export async function startCase(o: CaseOptions = {}): Promise<E2eCase> {
     dataDir: path.join(dir, "cluster"),
     nodes: 2,
     seedTasks: o.tasksPerNode ?? 8,
-    ...(o.startupMs !== undefined ? { startupMs: o.startupMs } : {}),
+    startupMs: o.startupMs ?? 300,
   });
   try {
     const { cluster } = standin;

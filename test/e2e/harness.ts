@@ -79,7 +79,16 @@ export function scenarios(): (o?: ScenarioOptions) => Promise<Scenario> {
 
 export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> {
   const root = await mkdtemp(path.join(os.tmpdir(), "octoha-e2e-"));
-  const standin = await startStandin({ dataDir: path.join(root, "cluster"), nodes: 2, seedTasks: 3, taskDurationMs: 1_000, ...o.standin });
+  // Nodes answer 503 for 300 ms after a start (the stand-in's default is 2 s): the start wait is still
+  // exercised, without seconds of sleep per test. Tests about that wait set their own (start-services).
+  const standin = await startStandin({
+    dataDir: path.join(root, "cluster"),
+    nodes: 2,
+    seedTasks: 3,
+    taskDurationMs: 1_000,
+    startupMs: 300,
+    ...o.standin,
+  });
   const stateDir = path.join(root, "plan", "state");
   const plan = demoPlan(standin, stateDir);
   // Short waits: nothing writes logs after the drain in the stand-in, and no handle lingers.
