@@ -5,7 +5,7 @@
  * printed it) would not fit.
  */
 import { execFile } from "node:child_process";
-import { closeSync, futimesSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, futimesSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,9 @@ import { resultOf } from "../helpers/envelope.js";
 
 const ENTRIES = 200_000;
 const COLLIDING = 100_000;
-const root = mkdtempSync(path.join(os.tmpdir(), "octoha-memory-"));
+// On tmpfs where there is one: the subject is the planner's heap, not the disk, and writing and removing
+// 500 000 files costs less CPU there (this file alone: 31.5 s of CPU on ext4, 26.3 s on tmpfs).
+const root = mkdtempSync(path.join(existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "octoha-memory-"));
 // Removing 300 000 files takes more than the default minute on a busy machine.
 afterAll(() => rmSync(root, { recursive: true, force: true }), 300_000);
 
