@@ -203,7 +203,12 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
     }
     // The next run loads the index from a snapshot instead of parsing every line again.
     const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
-    if (!s.dryRun && options.manifestPath && snapshotStale) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
+    if (!s.dryRun && options.manifestPath && snapshotStale) {
+      // The copy pass's listings go first, and the index takes this copy's records in one step.
+      collectGarbage();
+      manifest.reserve(manifest.table().used + summary.filesCopied + (summary.filesQuarantined ?? 0));
+      await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
+    }
   } finally {
     await lock?.release();
   }
