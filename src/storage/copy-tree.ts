@@ -21,7 +21,7 @@ import { jobStream, type FileJob, type Problem } from "./jobs.js";
 import { preflightTarget } from "./preflight.js";
 import { ProgressMeter, RoundTrips, timeRoundTrips } from "./progress-meter.js";
 import { runPool } from "./pool.js";
-import { collectGarbage } from "./heap.js";
+import { capYoungGeneration, collectGarbage } from "./heap.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
 import { lockTarget, newCopyLockId, type LockOwner } from "./target-lock.js";
@@ -167,6 +167,7 @@ async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string |
 
 export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise<CopySummary> {
   const started = Date.now();
+  capYoungGeneration();
   const s = await settingsOf(options);
   const trips = new RoundTrips();
   s.ops = timeRoundTrips(s.ops, s.target, trips);
