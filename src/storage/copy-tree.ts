@@ -21,7 +21,7 @@ import { jobStream, type FileJob, type Problem } from "./jobs.js";
 import { preflightTarget } from "./preflight.js";
 import { ProgressMeter, RoundTrips, timeRoundTrips } from "./progress-meter.js";
 import { runPool } from "./pool.js";
-import { collectGarbage } from "./heap.js";
+import { capYoungGeneration, collectGarbage } from "./heap.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
 import { lockTarget, newCopyLockId, type LockOwner } from "./target-lock.js";
@@ -167,6 +167,7 @@ async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string |
 
 export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise<CopySummary> {
   const started = Date.now();
+  capYoungGeneration();
   const s = await settingsOf(options);
   const trips = new RoundTrips();
   s.ops = timeRoundTrips(s.ops, s.target, trips);
@@ -203,7 +204,12 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
     }
     // The next run loads the index from a snapshot instead of parsing every line again.
     const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
-    if (!s.dryRun && options.manifestPath && snapshotStale) await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
+    if (!s.dryRun && options.manifestPath && snapshotStale) {
+      // The copy pass's listings go first, and the index takes this copy's records in one step.
+      collectGarbage();
+      manifest.reserve(manifest.table().used + summary.filesCopied + (summary.filesQuarantined ?? 0));
+      await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
+    }
   } finally {
     await lock?.release();
   }

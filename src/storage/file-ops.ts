@@ -176,7 +176,11 @@ export class PackedNames implements NameList {
     let at = 0;
     for (let i = 0; i < names.length; i++) {
       const n = names[i]!;
-      if (bytes.length - at < n.length * 3) bytes = grown(bytes, at, at + n.length * 3);
+      // Room for the worst case (3 bytes a UTF-16 unit) is checked first; the exact length only
+      // near the end: growing for the worst case doubled every run's buffer (30 MB at a million names).
+      if (bytes.length - at < n.length * 3 && bytes.length - at < Buffer.byteLength(n, "utf8")) {
+        bytes = grown(bytes, at, at + n.length * 3);
+      }
       at += bytes.write(n, at, "utf8");
       ends[i] = at;
     }

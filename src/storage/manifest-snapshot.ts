@@ -14,16 +14,16 @@
  *   16 u32 slots used        20 u32 reserved (0)    24 f64 manifestBytes    32 32 B manifest tail SHA-256
  *   64 u32 body checksum     68..80 reserved
  *   80 f64 mtimes[capacity], u32 hi[capacity], u32 lo[capacity], u32 srcHi[capacity], u32 srcLo[capacity]
- * (Version 1 held node names where version 2 holds each record's origin: a version 1 snapshot is
- * ignored and the manifest parsed again.)
+ * (Version 1 held node names where version 2 holds each record's origin; version 2's capacity was a
+ * power of two, at most half full. An older snapshot is ignored and the manifest parsed again.)
  */
 import { createHash } from "node:crypto";
-import { ManifestIndex, type ManifestTable } from "./manifest.js";
+import { MAX_LOAD, ManifestIndex, type ManifestTable } from "./manifest.js";
 import { readFully, writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { tempPathFor } from "./temp-names.js";
 
 const MAGIC = 0x584d484f; // "OHMX" little-endian
-const VERSION = 2;
+const VERSION = 3;
 /** Bytes per slot in the body. */
 const SLOT_BYTES = 24;
 const BYTE_ORDER = 0x01020304;
@@ -83,8 +83,8 @@ export async function readSnapshot(
   const capacity = head[3]!;
   const used = head[4]!;
   const covered = new Float64Array(data, 24, 1)[0]!;
-  // A power of two, at most half full, and exactly the file's length: anything else is not ours.
-  if (capacity < 16 || (capacity & (capacity - 1)) !== 0 || used * 2 > capacity || head[5] !== 0) return undefined;
+  // At most MAX_LOAD full, and exactly the file's length: anything else is not ours.
+  if (capacity < 16 || used > capacity * MAX_LOAD || head[5] !== 0) return undefined;
   if (HEADER + capacity * SLOT_BYTES !== data.byteLength) return undefined;
   if (!Number.isSafeInteger(covered) || covered < 0 || covered > manifestSize) return undefined;
   const bodyWords = new Uint32Array(data, HEADER, capacity * (SLOT_BYTES / 4));

@@ -42,6 +42,8 @@ const SURROGATE = /[\ud800-\udfff]/;
 const NAME_BLOCK_BITS = 18;
 const NAME_BLOCK = 1 << NAME_BLOCK_BITS;
 const NAME_OFFSET_MASK = NAME_BLOCK - 1;
+/** A size this large or larger is kept in bigSizes. */
+const BIG_SIZE = 0xffffffff;
 
 /** What a slot holds. */
 const enum Kind {
@@ -93,7 +95,9 @@ export class TargetDirIndex {
   /** FNV-1a of the case-folded name: a probe compares names only when the hashes are equal. */
   private hashes = new Uint32Array(16);
   /** Size and mtime of listed entries; allocated with the first one (a fresh target has none). */
-  private sizes: Float64Array | undefined;
+  private sizes: Uint32Array | undefined;
+  /** Sizes from BIG_SIZE up (packages past 4 GiB: a few), by entry; sizes holds BIG_SIZE for them. */
+  private readonly bigSizes = new Map<number, number>();
   private mtimes: Float64Array | undefined;
   /** Entry number + 1 per slot (0 = free). */
   private table = new Int32Array(32);
@@ -157,7 +161,8 @@ export class TargetDirIndex {
       if (pending) found.pending = pending;
     } else if (kind !== Kind.ReservedDir) {
       found.isFile = kind === Kind.File;
-      found.size = this.sizes?.[i] ?? 0;
+      const size = this.sizes?.[i] ?? 0;
+      found.size = size === BIG_SIZE ? (this.bigSizes.get(i) ?? size) : size;
       found.mtimeMs = this.mtimes?.[i] ?? 0;
       const v = this.virtual.get(i);
       if (v) {
@@ -284,9 +289,12 @@ export class TargetDirIndex {
     this.setName(e);
     if (kind === Kind.ReservedFile || kind === Kind.ReservedDir) return;
     if (size === 0 && mtimeMs === 0 && this.sizes === undefined) return;
-    this.sizes ??= new Float64Array(this.kinds.length);
+    this.sizes ??= new Uint32Array(this.kinds.length);
     this.mtimes ??= new Float64Array(this.kinds.length);
-    this.sizes[e] = size;
+    // 4 bytes a size, not 8 (4 MB at a million names); the rare larger size goes beside.
+    this.sizes[e] = Math.min(size, BIG_SIZE);
+    if (size >= BIG_SIZE) this.bigSizes.set(e, size);
+    else if (this.bigSizes.size > 0) this.bigSizes.delete(e);
     this.mtimes[e] = mtimeMs;
   }
 
@@ -320,7 +328,7 @@ export class TargetDirIndex {
     this.hashes = grow(this.hashes, (k) => new Uint32Array(k));
     this.nameStarts = grow(this.nameStarts, (k) => new Uint32Array(k));
     this.nameLengths = grow(this.nameLengths, (k) => new Uint16Array(k));
-    if (this.sizes) this.sizes = grow(this.sizes, (k) => new Float64Array(k));
+    if (this.sizes) this.sizes = grow(this.sizes, (k) => new Uint32Array(k));
     if (this.mtimes) this.mtimes = grow(this.mtimes, (k) => new Float64Array(k));
   }
 

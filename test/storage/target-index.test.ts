@@ -85,6 +85,23 @@ describe("the target folder index", () => {
     expect(index.find("servertasks-300000_ABCDEFGHIJ.txt")).toBeUndefined();
   });
 
+  it("hands back sizes of 4 GiB and more exactly (a package) beside smaller ones", async () => {
+    const entry = (name: string, size: number): StatDirEntry => ({ name, isFile: true, isDirectory: false, size, mtimeMs: 1, atimeMs: 0 });
+    const big = 5 * 2 ** 30 + 7;
+    const listed = [entry("a.nupkg", big), entry("b.nupkg", 2 ** 32 - 1), entry("c.nupkg", 2 ** 32 - 2), entry("A.NUPKG", 9)];
+    const ops: FileOps = {
+      ...nodeFileOps,
+      async *list() {
+        yield listed;
+      },
+    };
+    const index = await TargetDirIndex.load(ops, "/nowhere", "", []);
+    expect(index.find("b.nupkg")).toMatchObject({ size: 2 ** 32 - 1 });
+    expect(index.find("c.nupkg")).toMatchObject({ size: 2 ** 32 - 2 });
+    // "A.NUPKG" sorts before "a.nupkg": the big one is kept, as a sorted listing's last.
+    expect(index.find("a.nupkg")).toMatchObject({ name: "a.nupkg", size: big });
+  });
+
   it("keeps the case variant last in byte order among listed names, whatever order the folder lists in", async () => {
     const entry = (name: string, size: number): StatDirEntry => ({ name, isFile: true, isDirectory: false, size, mtimeMs: 0, atimeMs: 0 });
     // "FOO.txt" < "Foo.txt" < "foo.txt" in byte order: "foo.txt" is kept, as a sorted listing's last.
