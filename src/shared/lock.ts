@@ -214,10 +214,27 @@ async function takeOver(file: string, dead: LockInfo, ours: LockInfo, refuse: Lo
   try {
     const current = await readLockFile(file);
     if (current && (current.id !== dead.id || current.pid !== dead.pid)) throw refuse(current, staleness(current));
-    await unlink(file).catch(() => undefined);
-    if (!(await createExclusive(file, ours))) throw refuse((await readLockFile(file)) ?? dead, { stale: false });
+    if (!current) {
+      // Released meanwhile: an ordinary create, which another acquirer may win.
+      if (!(await createExclusive(file, ours))) throw refuse((await readLockFile(file)) ?? dead, { stale: false });
+      return;
+    }
+    // The dead holder's file is replaced in one step. Unlinking it and creating ours left a moment with
+    // no lock file, in which another acquirer's plain create won without the takeover (and its warning).
+    await replaceLockFile(file, ours);
   } finally {
     await unlink(guard).catch(() => undefined);
+  }
+}
+
+/** Writes `info` (fsync'd) under a private name and renames it over `file`. */
+async function replaceLockFile(file: string, info: LockInfo): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await writeNew(tmp, `${JSON.stringify(info, null, 2)}\n`);
+    await rename(tmp, file);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
 }
 
