@@ -127,17 +127,16 @@ export const planWarningsCheck: PlanCheck = {
   },
 };
 
-/** The checks `octoha check` runs when nothing else is registered: plan-only, no network. */
+/** The plan-only checks: no network. */
 const planChecks: readonly PlanCheck[] = [envRefsCheck, planWarningsCheck];
 
-const extraChecks: PlanCheck[] = [];
-
-/** Preflight checks from other modules (e.g. src/steps: Octopus, SQL, folder reachability) join `octoha check` here. */
-export function registerCheck(check: PlanCheck): void {
-  if (!extraChecks.some((c) => c.id === check.id)) extraChecks.push(check);
-}
-
-/** The plan-only checks followed by every registered preflight check. */
-export function allChecks(): readonly PlanCheck[] {
-  return [...planChecks, ...extraChecks];
+/**
+ * The plan-only checks followed by the given preflight checks (e.g. src/steps: Octopus, SQL, folder
+ * reachability), each once. A value, not a registry: a run without preflight never inherits one
+ * an earlier run in the same process asked for.
+ */
+export function checksWith(preflight: readonly PlanCheck[] = []): readonly PlanCheck[] {
+  const checks = [...planChecks];
+  for (const check of preflight) if (!checks.some((c) => c.id === check.id)) checks.push(check);
+  return checks;
 }

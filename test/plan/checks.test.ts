@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { allChecks, envRefsCheck, planWarningsCheck, registerCheck, runChecks, type PlanCheck } from "../../src/plan/checks.js";
+import { checksWith, envRefsCheck, planWarningsCheck, runChecks, type PlanCheck } from "../../src/plan/checks.js";
 import type { LoadedPlan } from "../../src/plan/load.js";
 import { Plan } from "../../src/plan/schema.js";
 import { InputError } from "../../src/shared/errors.js";
@@ -37,12 +37,13 @@ describe("runChecks", () => {
     expect(JSON.stringify(report)).not.toContain("Checks-Secret-1");
   });
 
-  it("lets other modules register preflight checks that octoha check then runs", () => {
-    const probe: PlanCheck = { id: "test-registered", title: "Registered", run: async () => [] };
-    registerCheck(probe);
-    registerCheck(probe);
-    expect(allChecks().filter((c) => c.id === "test-registered")).toHaveLength(1);
-    expect(allChecks()[0]).toBe(envRefsCheck);
+  it("adds preflight checks after the plan-only ones, each once, and keeps no list between calls", () => {
+    const probe: PlanCheck = { id: "test-preflight", title: "Preflight", run: async () => [] };
+    const checks = checksWith([probe, probe]);
+    expect(checks.filter((c) => c.id === "test-preflight")).toHaveLength(1);
+    expect(checks[0]).toBe(envRefsCheck);
+    // A later call without preflight (`octoha check --no-preflight` in the same process) gets none of it.
+    expect(checksWith().map((c) => c.id)).toEqual([envRefsCheck.id, planWarningsCheck.id]);
   });
 });
 

@@ -33,7 +33,7 @@ describe("the sample plans in plans/", () => {
     const result = await runCli(["check", path.join(PLANS, "repair-two-nodes.json"), "--no-preflight"], {
       env: cleanEnv({ OCTOPUS_API_KEY: SECRET_KEY, OCTOHA_SQL_CONNECTION_STRING: SECRET_SQL }),
     });
-    expect(result.code).toBe(0);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain("is valid");
     expect(result.stdout + result.stderr).not.toContain("SAMPLEKEY");
     expect(result.stdout + result.stderr).not.toContain("Sample-Pa55word");

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { allChecks, registerCheck, runChecks } from "../../plan/checks.js";
+import { checksWith, runChecks } from "../../plan/checks.js";
 import { renderCheckReport } from "../../plan/check-report.js";
 import { loadPlan } from "../../plan/load.js";
 import { ExitCode } from "../../shared/exit-codes.js";
@@ -21,8 +21,8 @@ export function register(program: Command): void {
   addOutputOptions(command).action(async (planFile: string, flags: OutputFlags & { preflight?: boolean }) =>
     runVerb("check", wantsJson(flags), async () => {
       const loaded = await loadPlan(planFile);
-      if (flags.preflight !== false) registerCheck(preflightCheck);
-      const report = await runChecks(loaded, allChecks(), { env: process.env });
+      const checks = checksWith(flags.preflight === false ? [] : [preflightCheck]);
+      const report = await runChecks(loaded, checks, { env: process.env });
       if (!wantsJson(flags)) out(renderCheckReport(report));
       if (report.ok) return { exitCode: ExitCode.Done, result: report };
       const planProblem = report.results.some((r) => r.id !== PREFLIGHT_CHECK_ID && r.findings.some((f) => f.severity === "error"));

@@ -6,8 +6,6 @@ export type HostFault = "denied" | "unreachable" | "hang" | "no-service" | "sudo
 export interface LookalikeHost {
   /** The stand-in node this machine runs. */
   node: string;
-  /** That node's own Octopus.Server executable (acts as that node only). */
-  serverExe: string;
   /** Octopus instances installed on this machine (default: OctopusServer, as real installs are). */
   instances: string[];
   /** Where Octopus.Server.exe is installed on this Windows machine (what a winrm script must name). */

@@ -42,7 +42,6 @@ export function writeNodeControlLookalikes(dir: string, standin: RunningStandin,
         n.name.toUpperCase(),
         {
           node: n.name,
-          serverExe: n.serverExe,
           instances: options.instances ?? n.instances,
           windowsExe: DEFAULT_WINDOWS_EXE,
           unit: DEFAULT_UNIT,

@@ -1,7 +1,6 @@
 /** The simulated machines behind the look-alikes: node state from the stand-in's control API, service acts through the node's own executable. */
-import { execFile } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
-import type { ControlInfo } from "../control-info.js";
+import { CONTROL_ENV, MACHINE_ENV, type ControlInfo } from "../control-info.js";
 import { controlRequest } from "../control-http.js";
 import type { HostFault, LookalikeConfig, LookalikeHost } from "./config.js";
 
@@ -33,23 +32,19 @@ export interface ExeRun {
 }
 
 /** The machine's own Octopus.Server executable: `service --stop|--start --instance=<instance>`. */
-export function runServerExe(spec: LookalikeHost, action: "stop" | "start", instance: string): Promise<ExeRun> {
-  return new Promise((resolve) => {
-    execFile(spec.serverExe, ["service", `--${action}`, `--instance=${instance}`], { timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
-      resolve({ exitCode: code, stdout, stderr });
-    });
-  });
+export function runServerExe(config: LookalikeConfig, spec: LookalikeHost, action: "stop" | "start", instance: string): Promise<ExeRun> {
+  return runServerExeArgs(config, spec, ["service", `--${action}`, `--instance=${instance}`]);
 }
 
-/** The machine's own Octopus.Server executable with any arguments (create-instance, database, configure, service, version). */
-export function runServerExeArgs(spec: LookalikeHost, args: string[]): Promise<ExeRun> {
-  return new Promise((resolve) => {
-    execFile(spec.serverExe, args, { timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
-      resolve({ exitCode: code, stdout, stderr });
-    });
-  });
+/**
+ * The machine's own Octopus.Server executable with any arguments (create-instance, database, configure, service,
+ * version): the code its script (the stand-in's bin/octopus-server-<node>) runs, with that script's environment,
+ * in this process. A second Node start would cost ~80 ms of CPU, and the suite makes hundreds of these calls.
+ */
+export async function runServerExeArgs(config: LookalikeConfig, spec: LookalikeHost, args: string[]): Promise<ExeRun> {
+  // Loaded here: sc never runs it, and every look-alike process would pay for the import.
+  const { runOctopusServer } = await import("../octopus-server.js");
+  return runOctopusServer(args, { env: { ...process.env, [MACHINE_ENV]: spec.node, [CONTROL_ENV]: config.controlFile } });
 }
 
 /** PowerShell's Test-Path on the machine: POST /__standin/machines/<host>/test-path (its share fault answers False). */

@@ -48,7 +48,7 @@ const UNREACHABLE =
  * `-ArgumentList '<exe>', @('<arg>', $env:NAME, …)`: the machine's Octopus.Server with those arguments. `$env:NAME` is
  * this (local) PowerShell's variable, expanded here and carried to the remote side as a value, as real remoting does.
  */
-async function runServerCommand(spec: LookalikeHost, script: string): Promise<ExeRun> {
+async function runServerCommand(config: LookalikeConfig, spec: LookalikeHost, script: string): Promise<ExeRun> {
   const m = /-ArgumentList ('(?:[^']|'')*'), @\(((?:\s*(?:'(?:[^']|'')*'|\$env:[A-Za-z_][A-Za-z0-9_]*)\s*,?)*)\)/.exec(script);
   if (!m) return { exitCode: 1, stdout: "", stderr: "The look-alike understands only octoha's Invoke-Command scripts.\n" };
   const exe = unquote(m[1]!.slice(1, -1));
@@ -61,7 +61,7 @@ async function runServerCommand(spec: LookalikeHost, script: string): Promise<Ex
       stdout: "",
       stderr: `The term '${exe}' is not recognized as the name of a cmdlet, function, script file, or operable program.\n`,
     };
-  const r = await runServerExeArgs(spec, items);
+  const r = await runServerExeArgs(config, spec, items);
   return { exitCode: r.exitCode, stdout: `${r.stdout}${r.stderr}`, stderr: "" };
 }
 
@@ -82,7 +82,7 @@ export async function powershell(config: LookalikeConfig, argv: string[]): Promi
     const exists = await machineTestPath(config, m.host, args[0] ?? "");
     return { exitCode: 0, stdout: `${exists ? "True" : "False"}\r\n`, stderr: "" };
   }
-  if (/& \$exe @a/.test(script)) return runServerCommand(m.spec, script);
+  if (/& \$exe @a/.test(script)) return runServerCommand(config, m.spec, script);
   if (/Get-Service/.test(script)) {
     const service = args[0] ?? "";
     const answer =
@@ -114,6 +114,7 @@ export async function powershell(config: LookalikeConfig, argv: string[]): Promi
     };
   const known = hasInstance(m.spec, instance);
   // The remote tool's output and exit code come back through the script block's result object.
-  const r = known === undefined || m.fault === "no-service" ? unknownInstance(m.spec, instance) : await runServerExe(m.spec, action, known);
+  const r =
+    known === undefined || m.fault === "no-service" ? unknownInstance(m.spec, instance) : await runServerExe(config, m.spec, action, known);
   return { exitCode: r.exitCode, stdout: `${r.stdout}${r.stderr}`, stderr: "" };
 }

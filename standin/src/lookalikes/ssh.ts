@@ -56,6 +56,6 @@ export async function ssh(config: LookalikeConfig, argv: string[]): Promise<ExeR
   if (!known) return { exitCode: 5, stdout: "", stderr: `${failed}: Unit ${name} not loaded.\n` };
   if ((verb === "stop") !== running) return { exitCode: 0, stdout: "", stderr: "" };
   // The unit's ExecStart/ExecStop: the machine's own Octopus.Server for its one instance.
-  const r = await runServerExe(m.spec, verb, "OctopusServer");
+  const r = await runServerExe(config, m.spec, verb, "OctopusServer");
   return r.exitCode === 0 ? { exitCode: 0, stdout: "", stderr: "" } : { exitCode: 1, stdout: "", stderr: `${failed}: ${r.stderr}` };
 }
