@@ -3,7 +3,7 @@ import "./threadpool.js";
 import { runCommandLine } from "./program.js";
 import { ExitCode } from "../shared/exit-codes.js";
 
-runCommandLine(process.argv.slice(2))
+runCommandLine(process.argv.slice(2), {}, true)
   .then((code) => {
     process.exitCode = code;
   })

@@ -38,9 +38,9 @@ async function verbsFor(args: readonly string[]): Promise<RegisterVerb[]> {
 
 /**
  * The command line on `args` (without node and the script), resolving with its exit code: main.ts
- * exits with it; the tests run several in one process, each with its own code.
+ * exits with it (`alone`: the process is this run's); the tests run several in one process, each with its own code.
  */
-export async function runCommandLine(args: readonly string[], context: VerbContext = {}): Promise<number> {
+export async function runCommandLine(args: readonly string[], context: VerbContext = {}, alone = false): Promise<number> {
   const program = buildProgram(await verbsFor(args), context);
-  return withOwnExitCode(() => program.parseAsync(["node", "octoha", ...args]));
+  return withOwnExitCode(() => program.parseAsync(["node", "octoha", ...args]), alone);
 }
