@@ -20,7 +20,8 @@ import { fileURLToPath } from "node:url";
 import { makeHome, PRESETS } from "./make-home.mjs";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const cli = path.join(repo, "dist", "cli", "main.js");
+// The installed command (dist/cli/octoha.cjs): it sizes the thread pool for a share, as a user gets.
+const cli = path.join(repo, "dist", "cli", "octoha.cjs");
 
 function args(argv) {
   const o = { preset: "huge", layout: "flat", rounds: 1, work: path.join(os.tmpdir(), "octoha-memory-bench"), keep: false };

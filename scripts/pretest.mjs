@@ -40,6 +40,6 @@ for (const [label, command, args] of sequential) if (!(await run(label, command,
 const checks = await Promise.all([
   run("typecheck of the tests (tsc -p tsconfig.test.json)", bin("tsc"), ["-p", "tsconfig.test.json"], { quiet: true }),
   run("lint (eslint)", bin("eslint"), ["--max-warnings", "0", "."], { quiet: true }),
-  run("format (prettier --check)", bin("prettier"), ["--check", "**/*.{ts,mjs,js}"], { quiet: true }),
+  run("format (prettier --check)", bin("prettier"), ["--check", "**/*.{ts,cts,mjs,js}"], { quiet: true }),
 ]);
 if (checks.includes(false)) process.exit(1);

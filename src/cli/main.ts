@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import "./threadpool.js";
 import { runCommandLine } from "./program.js";
 import { ExitCode } from "../shared/exit-codes.js";
 

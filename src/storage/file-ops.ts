@@ -284,7 +284,7 @@ const LIST_CHUNK = 256;
 /**
  * lstat calls in flight while a folder is listed. On a share each is a round trip: 16 in flight
  * took the lstat of 5,004 task logs from 3.6 s to 0.33 s at 500 µs; libuv's thread pool runs
- * them (cli/threadpool.ts sizes it).
+ * them (cli/octoha.cts sizes it).
  */
 export const LIST_IN_FLIGHT = 32;
 

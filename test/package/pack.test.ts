@@ -34,6 +34,7 @@ describe("npm pack of octoha", () => {
     const files = pack!.files.map((f) => f.path);
     expect(pack!.name).toBe("octoha");
     expect(files).toContain("dist/cli/main.js");
+    expect(files).toContain("dist/cli/octoha.cjs");
     expect(files.filter((f) => /(^|\/)(standin|tds)\/|sql-engine|octopus-server|tsql-rewrite|fakes/.test(f))).toEqual([]);
     const modules = standinModules().filter((m) => m !== "index");
     expect(modules).toEqual(expect.arrayContaining(["cluster", "sql-engine", "tds/server", "octopus-server-bin"]));
@@ -49,7 +50,7 @@ describe("npm pack of octoha", () => {
       bin: Record<string, string>;
       dependencies: Record<string, string>;
     };
-    expect(pkg.bin).toEqual({ octoha: "dist/cli/main.js" });
+    expect(pkg.bin).toEqual({ octoha: "dist/cli/octoha.cjs" });
     expect(Object.keys(pkg.dependencies)).not.toContain("sql.js");
   });
 
