@@ -2,6 +2,12 @@
 import { describe, expect, it } from "vitest";
 import { describeConnectionString, openConnectionString, parseConnectionString, type ServedDatabase } from "../src/databases.js";
 
+// Made-up logins of the stand-in's test databases, nobody's secrets. The first holds a ';' and a quote,
+// so a connection string must quote it.
+const FAKE_QUOTED_PASSWORD = "fake;pass'word";
+const FAKE_PASSWORD = "fake-password";
+const FAKE_WRONG_PASSWORD = "fake-wrong-password";
+
 const served: ServedDatabase[] = [
   {
     name: "Octopus",
@@ -9,7 +15,7 @@ const served: ServedDatabase[] = [
     host: "127.0.0.1",
     port: 50001,
     user: "octoha_reader",
-    password: "p;w'd",
+    password: FAKE_QUOTED_PASSWORD,
     connectionString: "",
     masterKey: "k1",
     databaseHa: "standalone",
@@ -20,7 +26,7 @@ const served: ServedDatabase[] = [
     host: "127.0.0.1",
     port: 50002,
     user: "octoha_reader",
-    password: "other",
+    password: FAKE_PASSWORD,
     connectionString: "",
     masterKey: "k1",
     databaseHa: "availability-group",
@@ -30,15 +36,15 @@ const served: ServedDatabase[] = [
 describe("connection strings", () => {
   it("reads synonyms, case and quoted values as SqlClient does", () => {
     const parsed = parseConnectionString(
-      `data source = tcp:LocalHost,50001; Initial Catalog=octopus;UID=octoha_reader;PWD="p;w'd";Encrypt=True`,
+      `data source = tcp:LocalHost,50001; Initial Catalog=octopus;UID=octoha_reader;PWD="${FAKE_QUOTED_PASSWORD}";Encrypt=True`,
     );
     expect(Object.fromEntries(parsed!)).toEqual({
       server: "tcp:LocalHost,50001",
       database: "octopus",
       user: "octoha_reader",
-      password: "p;w'd",
+      password: FAKE_QUOTED_PASSWORD,
     });
-    expect(parseConnectionString("Server=x;Password='it''s'")!.get("password")).toBe("it's");
+    expect(parseConnectionString("Server=x;Password='fake''s'")!.get("password")).toBe("fake's");
     expect(parseConnectionString("Server=x;Password='unterminated")).toBeUndefined();
     expect(parseConnectionString("just words")).toBeUndefined();
   });
@@ -48,16 +54,22 @@ describe("connection strings", () => {
       const r = openConnectionString(served, cs);
       return "failure" in r ? r.failure : r.database.name;
     };
-    expect(open(`Data Source=localhost,50001;Initial Catalog=OCTOPUS;User ID=octoha_reader;Password="p;w'd"`)).toBe("Octopus");
-    expect(open("Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader;Password=other;MultiSubnetFailover=True")).toBe(
+    expect(open(`Data Source=localhost,50001;Initial Catalog=OCTOPUS;User ID=octoha_reader;Password="${FAKE_QUOTED_PASSWORD}"`)).toBe(
+      "Octopus",
+    );
+    expect(open(`Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader;Password=${FAKE_PASSWORD};MultiSubnetFailover=True`)).toBe(
       "OctopusHA",
     );
-    expect(open("Server=127.0.0.1,50003;Database=OctopusHA;User Id=octoha_reader;Password=other")).toMatch(/server was not found/);
-    expect(open("Server=127.0.0.1;Database=OctopusHA;User Id=octoha_reader;Password=other")).toMatch(/server was not found/);
-    expect(open("Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader;Password=wrong")).toBe(
+    expect(open(`Server=127.0.0.1,50003;Database=OctopusHA;User Id=octoha_reader;Password=${FAKE_PASSWORD}`)).toMatch(
+      /server was not found/,
+    );
+    expect(open(`Server=127.0.0.1;Database=OctopusHA;User Id=octoha_reader;Password=${FAKE_PASSWORD}`)).toMatch(/server was not found/);
+    expect(open(`Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader;Password=${FAKE_WRONG_PASSWORD}`)).toBe(
       "Login failed for user 'octoha_reader'.",
     );
-    expect(open("Server=127.0.0.1,50002;Database=Octopus;User Id=octoha_reader;Password=other")).toMatch(/Cannot open database "Octopus"/);
+    expect(open(`Server=127.0.0.1,50002;Database=Octopus;User Id=octoha_reader;Password=${FAKE_PASSWORD}`)).toMatch(
+      /Cannot open database "Octopus"/,
+    );
     expect(open("Server=127.0.0.1,50002;Database=OctopusHA;Integrated Security=SSPI")).toMatch(
       /Login failed for user 'NT AUTHORITY\\SYSTEM'/,
     );
@@ -65,7 +77,7 @@ describe("connection strings", () => {
   });
 
   it("describes a connection string for a log without its password", () => {
-    expect(describeConnectionString("Server=s,1;Database=d;User Id=u;Password=Secret-1;Encrypt=true")).toBe(
+    expect(describeConnectionString(`Server=s,1;Database=d;User Id=u;Password=${FAKE_PASSWORD};Encrypt=true`)).toBe(
       "Server=s,1;Database=d;User Id=u;Password=****",
     );
     expect(describeConnectionString("Server=s;Pwd='no;t'")).not.toContain("no;t");
