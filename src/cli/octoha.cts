@@ -61,7 +61,11 @@ export function onNetwork(p: string, probe: PoolProbe, mounts: Mount[]): boolean
   return best !== undefined && NETWORK_TYPES.test(best.type);
 }
 
-/** The folders a plan names: the shared ones, each node's, and the state folder (as octoha reaches them). */
+/**
+ * The folders a plan names: the shared ones, each node's, and the state folder (as octoha reaches them).
+ * Read by hand, not through src/plan: that is ES modules, and loading them would start the pool. An
+ * unreadable or invalid plan simply asks for nothing; the command then says what is wrong with it.
+ */
 function planFolders(plan: unknown): string[] {
   const found: string[] = [];
   const folder = (f: unknown) => {

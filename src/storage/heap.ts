@@ -75,10 +75,10 @@ export function boundHeap(): void {
 }
 
 /**
- * The heap and the memory outside it that JS objects hold (ArrayBuffers). Each promise-based lstat
- * leaves a small ArrayBuffer of stat fields behind; with a folder's names held as bytes instead of
- * strings the heap stays small, so nothing else made V8 collect them: ~40 MB of them at a million
- * files (`process.memoryUsage().arrayBuffers`).
+ * The heap and the memory outside it that JS objects hold (ArrayBuffers). With a folder's names held
+ * as bytes instead of strings the heap stays small, so small buffers left behind (each fs/promises
+ * lstat left one, ~40 MB at a million files, before the engine moved to the callback calls) would
+ * otherwise never make V8 collect them.
  */
 function inUse(): number {
   const m = process.memoryUsage(); // a few µs, once every CHECK_EVERY listing chunks
