@@ -1,7 +1,7 @@
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { MergedNames, PackedNames, sortedNames } from "../../src/storage/file-ops.js";
+import { MergedNames, PackedNames, nodeFileOps, sortedNames, type ListOrder } from "../../src/storage/file-ops.js";
 import { tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
@@ -49,5 +49,47 @@ describe("sortedNames (the listing behind every walk)", () => {
     const inSlices = new MergedNames(runs());
     expect([...inSlices.slice(0, 5), ...inSlices.slice(5, 7), ...inSlices.slice(7, 99)]).toEqual(bytewise);
     expect(() => inSlices.slice(0, 1)).toThrow(/in order/);
+  });
+});
+
+describe("nodeFileOps.list (the real file system's listing)", () => {
+  const openFolders = (folder: string): number =>
+    readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === folder;
+      } catch {
+        return false; // closed while we looked
+      }
+    }).length;
+
+  it.each<ListOrder>(["sorted", "any"])(
+    "lists every file once with its size (%s order), and closes the folder, also when stopped early",
+    async (order) => {
+      const root = dir("list");
+      for (let i = 0; i < 700; i++) writeFileSync(path.join(root, `f${i}.log`), "x".repeat(i % 7));
+      const seen = new Map<string, number>();
+      for await (const chunk of nodeFileOps.list(root, order)) for (const e of chunk) seen.set(e.name, e.size);
+      expect(seen.size).toBe(700);
+      expect(seen.get("f13.log")).toBe(13 % 7);
+      expect(openFolders(root)).toBe(0);
+
+      const listing = nodeFileOps.list(root, order)[Symbol.asyncIterator]();
+      expect(((await listing.next()).value as unknown[]).length).toBeGreaterThan(0);
+      await listing.return?.(undefined);
+      expect(openFolders(root)).toBe(0);
+    },
+  );
+
+  it("leaves out a file removed between its folder's read and its lstat", async () => {
+    const root = dir("vanish");
+    for (let i = 0; i < 600; i++) writeFileSync(path.join(root, `f${String(i).padStart(3, "0")}.log`), "x");
+    const listing = nodeFileOps.list(root, "sorted")[Symbol.asyncIterator]();
+    const first = (await listing.next()).value as { name: string }[];
+    // The second chunk's lstats are already in flight; the third's (from f512) start after this.
+    unlinkSync(path.join(root, "f599.log"));
+    const names = first.map((e) => e.name);
+    for (let r = await listing.next(); !r.done; r = await listing.next()) names.push(...r.value.map((e) => e.name));
+    expect(names).toHaveLength(599);
+    expect(names).not.toContain("f599.log");
   });
 });
