@@ -79,8 +79,13 @@ export class TargetDirIndex {
   private nameUsed = 0;
   private nameStarts = new Uint32Array(16);
   private nameLengths = new Uint16Array(16);
-  /** lastName as UTF-8 (a probe compares bytes before it decodes a name). */
+  /**
+   * lastName as UTF-8 (a probe compares bytes before it decodes a name), written only for a name
+   * that is not ASCII: an ASCII name's characters are its bytes, compared and copied as they are.
+   */
   private lastBytes = Buffer.allocUnsafeSlow(1024);
+  /** lastName is ASCII (the common name: task logs, artifacts, packages). */
+  private lastAscii = true;
   /** lastName's length in bytes (lastBytes is a scratch buffer, reused: a Buffer per name was ~40 MB of garbage a million names). */
   private lastLength = 0;
   /** lastName has a lone surrogate, which UTF-8 cannot hold: such names are kept as strings, in oddNames. */
@@ -89,7 +94,8 @@ export class TargetDirIndex {
   /** The name probe() matched last (find() hands it out). */
   private matched = "";
   private lastName = "";
-  private lastFolded = "";
+  /** lastName case-folded, once a probe needs it (an ASCII name's hash folds as it goes). */
+  private lastFolded: string | undefined = "";
   private lastHash = hashOf("");
   private kinds = new Uint8Array(16);
   /** FNV-1a of the case-folded name: a probe compares names only when the hashes are equal. */
@@ -208,15 +214,29 @@ export class TargetDirIndex {
     return length === this.lastLength && this.compareName(e) === 0;
   }
 
+  /** lastName case-folded. */
+  private folded(): string {
+    return (this.lastFolded ??= foldName(this.lastName));
+  }
+
   /** Entry e's name against lastName's, byte by byte (strcmp: < 0 when e's sorts first). */
   private compareName(e: number): number {
     const at = this.nameStarts[e]!;
     const start = at & NAME_OFFSET_MASK;
-    return compareBytes(this.nameBlocks[at >>> NAME_BLOCK_BITS]!, start, start + this.nameLengths[e]!, this.lastBytes, 0, this.lastLength);
+    const block = this.nameBlocks[at >>> NAME_BLOCK_BITS]!;
+    const end = start + this.nameLengths[e]!;
+    if (!this.lastAscii) return compareBytes(block, start, end, this.lastBytes, 0, this.lastLength);
+    const name = this.lastName;
+    const n = Math.min(end - start, name.length);
+    for (let i = 0; i < n; i++) {
+      const d = block[start + i]! - name.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    return end - start - name.length;
   }
 
-  /** The entry holding `name` (hashed `hash`, folded `folded`) case-insensitively, or the free slot where it goes (-slot - 1). */
-  private probe(name: string, folded: string, hash: number): number {
+  /** The entry holding `name` (hashed `hash`) case-insensitively, or the free slot where it goes (-slot - 1). */
+  private probe(name: string, hash: number): number {
     const mask = this.table.length - 1;
     for (let s = hash & mask; ; s = (s + 1) & mask) {
       const e = this.table[s]! - 1;
@@ -227,7 +247,7 @@ export class TargetDirIndex {
         return e;
       }
       const candidate = this.nameOf(e);
-      if (foldName(candidate) === folded) {
+      if (foldName(candidate) === this.folded()) {
         this.matched = candidate;
         return e;
       }
@@ -237,13 +257,34 @@ export class TargetDirIndex {
   /** The entry number of a name, case-insensitively, or -1. */
   private entryOf(name: string): number {
     this.keyOf(name);
-    return Math.max(-1, this.probe(name, this.lastFolded, this.lastHash));
+    return Math.max(-1, this.probe(name, this.lastHash));
   }
 
   /** Folds and hashes a name once: find() then reserveFile() of the same name is the common path. */
   private keyOf(name: string): void {
     if (name === this.lastName) return;
     this.lastName = name;
+    // An ASCII name folds A-Z as it is hashed: no folded string, no UTF-8 copy (most of a million-file
+    // no-op's index time was those two). For ASCII, toLowerCase changes A-Z and nothing else.
+    let h = 0x811c9dc5;
+    let ascii = true;
+    for (let i = 0; i < name.length; i++) {
+      let c = name.charCodeAt(i);
+      if (c >= 0x80) {
+        ascii = false;
+        break;
+      }
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      h = Math.imul(h ^ c, 16777619);
+    }
+    this.lastAscii = ascii;
+    this.lastOdd = false;
+    if (ascii) {
+      this.lastFolded = undefined;
+      this.lastHash = h >>> 0;
+      this.lastLength = name.length;
+      return;
+    }
     this.lastFolded = foldName(name);
     this.lastHash = hashOf(this.lastFolded);
     if (name.length * 3 > this.lastBytes.length) this.lastBytes = Buffer.allocUnsafeSlow(name.length * 3);
@@ -265,9 +306,8 @@ export class TargetDirIndex {
   /** Add a name, or replace what an equal (case-folded) name held. Returns its entry number. */
   private put(name: string, kind: Kind, size: number, mtimeMs: number): number {
     this.keyOf(name);
-    const folded = this.lastFolded;
     const hash = this.lastHash;
-    const found = this.probe(name, folded, hash);
+    const found = this.probe(name, hash);
     if (found >= 0) {
       this.set(found, name, kind, size, mtimeMs);
       this.pending.delete(found);
@@ -311,7 +351,8 @@ export class TargetDirIndex {
       this.nameBlocks.push(block);
       this.nameUsed = 0;
     }
-    this.lastBytes.copy(block, this.nameUsed, 0, length);
+    if (this.lastAscii) for (let i = 0, at = this.nameUsed; i < length; i++) block[at + i] = this.lastName.charCodeAt(i);
+    else this.lastBytes.copy(block, this.nameUsed, 0, length);
     this.nameStarts[e] = ((this.nameBlocks.length - 1) << NAME_BLOCK_BITS) | this.nameUsed;
     this.nameLengths[e] = length;
     this.nameUsed += length;
