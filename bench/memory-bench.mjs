@@ -3,7 +3,9 @@
 // beside `rsync -an`, `rsync -a`, `rsync -a --fsync` (and rsync's no-op) on one generated node
 // folder (by default the huge preset: a million task logs in one flat TaskLogs folder). Each tool
 // runs once per round, in turns; copies are followed by `sync` inside the timing and the target is
-// removed between tools. Prints wall time and peak RSS per tool (medians over rounds).
+// removed between tools. Prints wall time and peak RSS per tool (medians over rounds). "node floor"
+// is bench/listing-floor.mjs: the least a Node program does for the same dry-run or no-op, so the
+// ratios say how much is octoha's own code and how much Node's asynchronous lstat against rsync's.
 //
 //   npm run bench:memory -- [--preset huge|large|...] [--layout flat|dirs] [--logs N] [--rounds 1]
 //                           [--work DIR] [--home DIR] [--only octoha-dry-run,rsync-an,rsync-a-fsync,...] [--keep]
@@ -22,6 +24,8 @@ import { makeHome, PRESETS } from "./make-home.mjs";
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // The installed command (dist/cli/octoha.cjs): it sizes the thread pool for a share, as a user gets.
 const cli = path.join(repo, "dist", "cli", "octoha.cjs");
+// The least a Node program does for the same no-op or dry-run (see the script): the floor under octoha's figures.
+const floor = path.join(repo, "bench", "listing-floor.mjs");
 
 function args(argv) {
   const o = { preset: "huge", layout: "flat", rounds: 1, work: path.join(os.tmpdir(), "octoha-memory-bench"), keep: false };
@@ -111,8 +115,10 @@ async function main() {
   const tools = [
     ["octoha dry-run", "empty", () => octoha("--dry-run")],
     ["rsync -an", "empty", () => run("rsync", ["-an", `${home}/`, `${dst}/`])],
+    ["node floor dry-run", "empty", () => run(process.execPath, [floor, home, dst, "--dry-run"])],
     ["octoha copy", "empty", () => octoha()],
     ["octoha no-op", "keep", () => octoha()],
+    ["node floor no-op", "keep", () => run(process.execPath, [floor, home, dst])],
     ["rsync -a", "empty", () => run("rsync", ["-a", `${home}/`, `${dst}/`])],
     ["rsync no-op", "keep", () => run("rsync", ["-a", `${home}/`, `${dst}/`])],
     ["rsync -a --fsync", "empty", () => run("rsync", ["-a", "--fsync", `${home}/`, `${dst}/`])],
@@ -140,11 +146,15 @@ async function main() {
     ...tools.map(([name]) => `| ${name} | ${m(name).s.toFixed(2)} s | ${m(name).mb.toFixed(0)} MB |`),
   ];
   const ratio = (a, b, goal) =>
-    results.has(a) && results.has(b) ? [`${a} / ${b}: ${(m(a).s / m(b).s).toFixed(2)} (goal <= ${goal})`] : [];
+    results.has(a) && results.has(b) ? [`${a} / ${b}: ${(m(a).s / m(b).s).toFixed(2)}${goal ? ` (goal <= ${goal})` : ""}`] : [];
   lines.push(
     ...ratio("octoha dry-run", "rsync -an", "1.0"),
+    ...ratio("node floor dry-run", "rsync -an"),
+    ...ratio("octoha dry-run", "node floor dry-run"),
     ...ratio("octoha copy", "rsync -a --fsync", "1.0"),
     ...ratio("octoha no-op", "rsync no-op", "1.5"),
+    ...ratio("node floor no-op", "rsync no-op"),
+    ...ratio("octoha no-op", "node floor no-op"),
   );
   process.stdout.write(lines.join("\n") + "\n");
 }
