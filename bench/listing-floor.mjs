@@ -17,7 +17,9 @@ if (!src || !dst) throw new Error("usage: listing-floor.mjs SRC DST [--dry-run]"
 
 const entries = (dir) =>
   new Promise((resolve, reject) =>
-    fs.readdir(dir, { withFileTypes: true }, (error, list) => (error ? (error.code === "ENOENT" ? resolve([]) : reject(error)) : resolve(list))),
+    fs.readdir(dir, { withFileTypes: true }, (error, list) =>
+      error ? (error.code === "ENOENT" ? resolve([]) : reject(error)) : resolve(list),
+    ),
   );
 
 /** lstat of each name under dir, IN_FLIGHT at a time: [size, mtimeMs] or undefined when gone. */
@@ -42,7 +44,7 @@ const lstatAll = (dir, names) =>
 let files = 0;
 let same = 0;
 const started = performance.now();
-for (const stack = [""]; stack.length > 0; ) {
+for (const stack = [""]; stack.length > 0;) {
   const rel = stack.pop();
   const [here, there] = await Promise.all([entries(path.join(src, rel)), dryRun ? [] : entries(path.join(dst, rel))]);
   const names = here.filter((d) => d.isFile()).map((d) => d.name);
