@@ -315,6 +315,7 @@ async function copyPass(
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   s.signal?.addEventListener("abort", onAbort, { once: true });
+  if (s.signal?.aborted) stop.abort(); // interrupted before this pass (its listener would never fire)
   let fatal: OctohaError | undefined;
   try {
     const stream = jobStream({
@@ -324,7 +325,7 @@ async function copyPass(
       // Dry-run writes nothing, so a case variant has nothing to wait for (it looks at the other source file).
       trackPending: !s.dryRun,
       reservations: s.reservations,
-      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined), createFolders: true }),
+      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined), createFolders: true, signal: stop.signal }),
     });
     const tallied = tally ? tally.through(stream) : stream;
     const jobs = s.dryRun ? withoutIo(tallied, tactics, stop.signal) : tallied;

@@ -117,6 +117,8 @@ export class FileTactics {
   }
 
   private async dispatch(job: FileJob, signal: AbortSignal): Promise<boolean> {
+    // Jobs queued ahead of the copies (pool.ts) start after an interrupt too: not even their folder is made.
+    if (signal.aborted) throw new CopyAborted();
     if (job.kind === "new") {
       await this.copyNew(job, signal);
       return true;

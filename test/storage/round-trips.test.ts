@@ -163,6 +163,94 @@ describe("overlapping round trips (a FileOps that waits 2 ms per call)", () => {
   });
 });
 
+describe("target folders on a slow target (a folder per task)", () => {
+  /** latencyOps whose mkdir records how many run at once under each parent, and when. */
+  function folderWatch(ms: number) {
+    const slow = latencyOps(ms);
+    const running = new Map<string, number>();
+    const seen = { most: 0, made: 0, afterAbort: 0, aborted: false };
+    const ops: FileOps = {
+      ...slow,
+      mkdir: async (p) => {
+        const parent = path.dirname(p);
+        const now = (running.get(parent) ?? 0) + 1;
+        running.set(parent, now);
+        seen.most = Math.max(seen.most, now);
+        if (seen.aborted) seen.afterAbort++;
+        try {
+          await slow.mkdir(p);
+          seen.made++;
+        } finally {
+          running.set(parent, running.get(parent)! - 1);
+        }
+      },
+    };
+    return { ops, seen };
+  }
+
+  it("creates several folders under one parent at once, never more than 16", async () => {
+    const source = makeSource(120, 1);
+    const target = dir("target");
+    const { ops, seen } = folderWatch(5);
+    const summary = await copyTree({ source, target, sourceNode: "OCTO1", manifestPath: path.join(target, ".octoha", "m.jsonl"), ops });
+    expect(summary.filesCopied).toBe(120);
+    expect(snapshot(target).size).toBe(120);
+    expect(seen.most).toBeGreaterThan(4);
+    expect(seen.most).toBeLessThanOrEqual(16);
+  });
+
+  it("after an interrupt, the jobs queued ahead create no folder and copy nothing", async () => {
+    const source = makeSource(300, 1);
+    const target = dir("target");
+    const { ops, seen } = folderWatch(5);
+    const abort = new AbortController();
+    const watched: FileOps = {
+      ...ops,
+      open: async (p, mode) => {
+        if (mode === "wx" && p.includes("ServerTasks-") && !seen.aborted) {
+          seen.aborted = true;
+          abort.abort();
+        }
+        return ops.open(p, mode);
+      },
+    };
+    const summary = await copyTree({
+      source,
+      target,
+      sourceNode: "OCTO1",
+      manifestPath: path.join(target, ".octoha", "m.jsonl"),
+      ops: watched,
+      signal: abort.signal,
+    });
+    expect(summary.interrupted).toBe(true);
+    // Folders already asked for finish; none is started after the interrupt.
+    expect(seen.afterAbort).toBe(0);
+    expect(summary.filesCopied).toBeLessThan(20);
+    expect(seen.made).toBeLessThan(300 / 2);
+  });
+});
+
+describe("an interrupt before the copy pass", () => {
+  it("while the target's write access is probed: nothing is copied and the run says it was interrupted", async () => {
+    const source = makeSource(5, 2);
+    const target = dir("target");
+    const abort = new AbortController();
+    const ops: FileOps = {
+      ...nodeFileOps,
+      open: async (p, mode) => {
+        // The first exclusive create is the free-space and access probe, before any file.
+        if (mode === "wx" && !abort.signal.aborted) abort.abort();
+        return nodeFileOps.open(p, mode);
+      },
+    };
+    const summary = await copyTree({ source, target, manifestPath: path.join(target, ".octoha", "m.jsonl"), ops, signal: abort.signal });
+    expect(abort.signal.aborted).toBe(true);
+    expect(summary.interrupted).toBe(true);
+    expect(summary.filesCopied).toBe(0);
+    expect([...snapshot(target).keys()].filter((k) => k.includes("ServerTasks-"))).toEqual([]);
+  });
+});
+
 describe("a large file on a slow target", () => {
   it("is written several chunks at a time, and its bytes arrive intact", async () => {
     const source = dir("src");
