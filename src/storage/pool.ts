@@ -105,21 +105,12 @@ function sizeOf(job: unknown): number {
   return typeof entry?.size === "number" ? entry.size : 0;
 }
 
-/**
- * Jobs taken from the stream ahead of the copies, at least. Planning a job starts its target
- * folder's creation (jobs.ts), so with a folder per task on a share, where creating the folders
- * under one parent is the bottleneck, the walk must run well ahead of the copies: 272 jobs ahead
- * kept the 500 artifacts of the small preset in the way, and TaskLogs' 5,000 folders started
- * 0.9 s into the copy. Memory: a queued job is a few hundred bytes.
- */
-const JOBS_AHEAD = 2048;
-
 /** Runs worker over every job (arriving in chunks); the worker must not throw (it records its own failures). */
 export async function runPool<J>(chunks: AsyncIterable<J[]>, options: PoolOptions, worker: (job: J) => Promise<void>): Promise<void> {
   const smallLimit = pLimit(options.small);
   const largeLimit = pLimit(options.large);
   const climber = options.adapt ? new ConcurrencyClimber(smallLimit, options.adapt) : undefined;
-  const maxQueued = Math.max(JOBS_AHEAD, (Math.max(options.small, options.adapt?.cap ?? 0) + options.large) * 4);
+  const maxQueued = (Math.max(options.small, options.adapt?.cap ?? 0) + options.large) * 4;
   let queued = 0;
   let wake: (() => void) | undefined;
   const settled = (): void => {
