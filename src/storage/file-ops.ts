@@ -322,11 +322,12 @@ type StatEach = (prefix: string, names: string[]) => Promise<StatDirEntry[]>;
  * (packed: sortedNames) and two chunks of entries. Vanished entries are skipped.
  */
 export function listWithStats(ops: Pick<FileOps, "names" | "stat">, dirPath: string): AsyncGenerator<StatDirEntry[]> {
-  return statChunks(ops.names(dirPath), dirPath, statVia(ops));
+  return statChunks(() => ops.names(dirPath), dirPath, statVia(ops));
 }
 
-async function* statChunks(listing: Promise<NameList>, dirPath: string, statEach: StatEach): AsyncGenerator<StatDirEntry[]> {
-  const names = await listing;
+/** listWithStats's chunks; the folder is read when the first chunk is asked for, not before. */
+async function* statChunks(listing: () => Promise<NameList>, dirPath: string, statEach: StatEach): AsyncGenerator<StatDirEntry[]> {
+  const names = await listing();
   const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
   const statChunk = (start: number): Promise<StatDirEntry[]> => statEach(prefix, names.slice(start, start + LIST_CHUNK));
   let next: Promise<StatDirEntry[]> | undefined = names.length > 0 ? statChunk(0) : undefined;
@@ -480,7 +481,7 @@ export const nodeFileOps: FileOps = {
    * The names, then LIST_IN_FLIGHT lstats at a time. (Was: a synchronous lstat per entry, faster
    * on a local disk but one round trip after another on a share: 0.45 s of a 500-file no-op at 500 µs.)
    */
-  list: (dirPath, order) => (order === "any" ? listUnsorted(dirPath) : statChunks(sortedNames(dirPath), dirPath, lstatEach)),
+  list: (dirPath, order) => (order === "any" ? listUnsorted(dirPath) : statChunks(() => sortedNames(dirPath), dirPath, lstatEach)),
   mkdir: async (path) => {
     await fsp.mkdir(path, { recursive: true });
   },

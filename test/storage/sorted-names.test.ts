@@ -80,6 +80,23 @@ describe("nodeFileOps.list (the real file system's listing)", () => {
     },
   );
 
+  it("reads nothing until the first chunk is asked for: a missing folder fails there, not unheard before", async () => {
+    const missing = path.join(dir("gone"), "no-such-folder");
+    const unheard: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unheard.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      for (const order of ["sorted", "any"] as const) {
+        const listing = nodeFileOps.list(missing, order)[Symbol.asyncIterator]();
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        await expect(listing.next()).rejects.toMatchObject({ code: "ENOENT" });
+      }
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unheard).toEqual([]);
+  });
+
   it("leaves out a file removed between its folder's read and its lstat", async () => {
     const root = dir("vanish");
     for (let i = 0; i < 600; i++) writeFileSync(path.join(root, `f${String(i).padStart(3, "0")}.log`), "x");
