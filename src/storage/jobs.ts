@@ -4,13 +4,11 @@
  * stream feeds the planning pass (totals, name report) and the copying pass.
  */
 import path from "node:path";
-import pLimit, { type LimitFunction } from "p-limit";
 import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
 import { TargetDirIndex, foldName, listedStat, type TargetName } from "./target-index.js";
 import { walkTree, type WalkEntry } from "./walk.js";
 import { boundHeap } from "./heap.js";
-import { CopyAborted } from "./copy-errors.js";
 
 export type FileEntry = Extract<WalkEntry, { type: "file" }>;
 
@@ -86,7 +84,7 @@ export interface JobStreamOptions {
   reservations?: TargetReservations;
   /** Start creating a target folder as soon as a file that needs it is planned (copy pass, not dry-run). */
   createFolders?: boolean;
-  /** Once aborted, a folder creation still waiting for its turn is not started (it fails with CopyAborted). */
+  /** Once aborted, planning starts no folder creation (the pool may still take a chunk after an interrupt). */
   signal?: AbortSignal;
 }
 
@@ -96,14 +94,6 @@ export interface JobStreamOptions {
  * after another). Each holds one folder's index until the walk gets there.
  */
 const LIST_AHEAD = 8;
-
-/**
- * Folders created at once under one parent. Creating a name takes the parent folder's lock, so a
- * share creates 5,000 task folders under TaskLogs one after another (~2.5 ms each at 500 µs a
- * round trip: 4 operations). A few in flight keep that chain busy; more would only hold libuv's
- * threads waiting on the lock, ahead of the file copies that need them.
- */
-const FOLDERS_IN_FLIGHT_PER_PARENT = 16;
 
 function join(a: string, b: string): string {
   return a === "" ? b : `${a}/${b}`;
@@ -132,22 +122,10 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
   const shared = new Set<string>();
   let current: DirContext | undefined;
 
-  // One limit per parent folder, dropped when its last creation is done.
-  const parents = new Map<string, LimitFunction>();
-  const mkdirUnder = async (abs: string): Promise<void> => {
-    const parent = path.dirname(abs);
-    let limit = parents.get(parent);
-    if (!limit) parents.set(parent, (limit = pLimit(FOLDERS_IN_FLIGHT_PER_PARENT)));
-    try {
-      await limit(() => (options.signal?.aborted ? Promise.reject(new CopyAborted()) : ops.mkdir(abs)));
-    } finally {
-      if (limit.activeCount === 0 && limit.pendingCount === 0) parents.delete(parent);
-    }
-  };
   const folderMaker = (abs: string): (() => Promise<void>) => {
     let made: Promise<void> | undefined;
     return () =>
-      (made ??= mkdirUnder(abs).catch((error: unknown) => {
+      (made ??= ops.mkdir(abs).catch((error: unknown) => {
         made = undefined; // let a retry try again
         throw error;
       }));
@@ -240,7 +218,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
       }
       const job = jobFor(current, entry, resolutions, options.trackPending, expect);
       if (entry.type === "dir") children.push(entry.relPath);
-      else if (job && options.createFolders && "kind" in job && job.kind === "new" && !current.creating) {
+      else if (job && options.createFolders && "kind" in job && job.kind === "new" && !current.creating && !options.signal?.aborted) {
         current.creating = true;
         job.ensureFolder().catch(() => undefined); // the file's own call waits for it, retries, reports
       }
