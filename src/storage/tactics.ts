@@ -117,7 +117,7 @@ export class FileTactics {
   }
 
   private async dispatch(job: FileJob, signal: AbortSignal): Promise<boolean> {
-    // Jobs queued in the pool start after an interrupt too: not even their folder is made.
+    // Jobs queued in the pool start after an interrupt too: they do nothing (not even make their folder).
     if (signal.aborted) throw new CopyAborted();
     if (job.kind === "new") {
       await this.copyNew(job, signal);
