@@ -1,9 +1,10 @@
 // The stand-in's TDS endpoint over N completed ServerTask rows on two nodes, for the SQL benches
 // (sql-inventory-bench, verify-copy-bench), which run it in a child process so its CPU is not theirs.
 // The stand-in is the workspace standin/ (built by npm run build), reached by its package name.
+import { randomBytes } from "node:crypto";
 import { startTdsServer, createSqlEngine } from "@octoha/standin";
 
-/** Starts the endpoint and returns its connection string (bench credentials, not a secret). */
+/** Starts the endpoint and returns its connection string (a password drawn for this run, not a secret). */
 export async function serveCompletedTasks(n) {
   const state = {
     version: "2022.4.3963",
@@ -37,6 +38,11 @@ export async function serveCompletedTasks(n) {
   };
   const engine = createSqlEngine({ state: () => state, revision: () => 1 });
   await engine.execute("SELECT COUNT(*) FROM dbo.ServerTask", {}); // materialise before timing
-  const server = await startTdsServer({ user: "bench", password: "Bench-Pass-1", database: "Octopus", handler: engine });
+  const server = await startTdsServer({
+    user: "bench",
+    password: `bench-${randomBytes(6).toString("hex")}`,
+    database: "Octopus",
+    handler: engine,
+  });
   return server.connectionString;
 }

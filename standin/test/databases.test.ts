@@ -1,12 +1,14 @@
 /** How a node's connection string is read and which served database it reaches (SqlClient's rules, the keys the stand-in reads). */
 import { describe, expect, it } from "vitest";
 import { describeConnectionString, openConnectionString, parseConnectionString, type ServedDatabase } from "../src/databases.js";
+import { madeUpPassword } from "../src/testing/made-up.js";
 
-// Made-up logins of the stand-in's test databases, nobody's secrets. The first holds a ';' and a quote,
-// so a connection string must quote it.
-const FAKE_QUOTED_PASSWORD = "fake;pass'word";
-const FAKE_PASSWORD = "fake-password";
-const FAKE_WRONG_PASSWORD = "fake-wrong-password";
+// Made-up logins of the stand-in's test databases, drawn in each run. The first holds a ';' and a
+// quote, so a connection string must quote it.
+const FAKE_QUOTED_PASSWORD = `${madeUpPassword("fake")};pass'word`;
+const FAKE_PASSWORD = madeUpPassword("fake");
+const FAKE_WRONG_PASSWORD = madeUpPassword("wrong");
+const WORD = madeUpPassword("word");
 
 const served: ServedDatabase[] = [
   {
@@ -44,8 +46,8 @@ describe("connection strings", () => {
       user: "octoha_reader",
       password: FAKE_QUOTED_PASSWORD,
     });
-    expect(parseConnectionString("Server=x;Password='fake''s'")!.get("password")).toBe("fake's");
-    expect(parseConnectionString("Server=x;Password='unterminated")).toBeUndefined();
+    expect(parseConnectionString(`Server=x;Password='${WORD}''s'`)!.get("password")).toBe(`${WORD}'s`);
+    expect(parseConnectionString(`Server=x;Password='${WORD}`)).toBeUndefined();
     expect(parseConnectionString("just words")).toBeUndefined();
   });
 
@@ -80,7 +82,7 @@ describe("connection strings", () => {
     expect(describeConnectionString(`Server=s,1;Database=d;User Id=u;Password=${FAKE_PASSWORD};Encrypt=true`)).toBe(
       "Server=s,1;Database=d;User Id=u;Password=****",
     );
-    expect(describeConnectionString("Server=s;Pwd='no;t'")).not.toContain("no;t");
+    expect(describeConnectionString(`Server=s;Pwd='${WORD};t'`)).not.toContain(`${WORD};t`);
     expect(describeConnectionString("garbage")).toBe("(an unparseable connection string)");
   });
 });

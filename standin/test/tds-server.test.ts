@@ -2,9 +2,10 @@
 import sql from "mssql";
 import { afterEach, describe, expect, test } from "vitest";
 import { SqlServerError, startTdsServer, type SqlHandler, type TdsServer } from "../src/tds/server.js";
+import { madeUpPassword } from "../src/testing/made-up.js";
 
 const USER = "octoha_reader";
-const PASSWORD = "Tds-Secret-9f3c!";
+const PASSWORD = `${madeUpPassword("tds")}!`;
 const DATABASE = "Octopus";
 
 describe("TDS stand-in", () => {
