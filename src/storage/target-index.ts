@@ -54,10 +54,25 @@ const enum Kind {
   ReservedDir = 4,
 }
 
-/** FNV-1a of the case-folded name (the folded string is not kept: 250 000 task logs in one folder). */
-function hashOf(folded: string): number {
+/** Whether the string the last hashOf call hashed was all ASCII. */
+let hashedAscii = true;
+
+/**
+ * FNV-1a of a name with A-Z folded as it goes: for an ASCII name that is its case-folded hash
+ * (toLowerCase changes A-Z and nothing else), with no folded string made; another name is hashed
+ * once folded (foldName). Notes in hashedAscii which it was. The folded string is not kept:
+ * 250 000 task logs in one folder.
+ */
+function hashOf(name: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < folded.length; i++) h = Math.imul(h ^ folded.charCodeAt(i), 16777619);
+  let ascii = true;
+  for (let i = 0; i < name.length; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 0x80) ascii = false;
+    else if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    h = Math.imul(h ^ c, 16777619);
+  }
+  hashedAscii = ascii;
   return h >>> 0;
 }
 
@@ -264,24 +279,14 @@ export class TargetDirIndex {
   private keyOf(name: string): void {
     if (name === this.lastName) return;
     this.lastName = name;
-    // An ASCII name folds A-Z as it is hashed: no folded string, no UTF-8 copy (most of a million-file
-    // no-op's index time was those two). For ASCII, toLowerCase changes A-Z and nothing else.
-    let h = 0x811c9dc5;
-    let ascii = true;
-    for (let i = 0; i < name.length; i++) {
-      let c = name.charCodeAt(i);
-      if (c >= 0x80) {
-        ascii = false;
-        break;
-      }
-      if (c >= 0x41 && c <= 0x5a) c += 0x20;
-      h = Math.imul(h ^ c, 16777619);
-    }
-    this.lastAscii = ascii;
+    // An ASCII name (most of them) needs no folded string and no UTF-8 copy: most of a million-file
+    // no-op's index time was those two.
+    const hash = hashOf(name);
+    this.lastAscii = hashedAscii;
     this.lastOdd = false;
-    if (ascii) {
+    if (hashedAscii) {
       this.lastFolded = undefined;
-      this.lastHash = h >>> 0;
+      this.lastHash = hash;
       this.lastLength = name.length;
       return;
     }
