@@ -38,6 +38,24 @@ describe("sortedNames (the listing behind every walk)", () => {
     expect(await all(root)).toEqual(readdirSync(root));
   });
 
+  it("gives back long names whole: prefixes and remainders past 127 bytes (two-byte counts), non-ASCII ones", async () => {
+    const root = dir("long");
+    const long = "servertasks-" + "0".repeat(150);
+    const names = [
+      `${long}1_A.txt`,
+      `${long}2_A.txt`,
+      `${long}${"9".repeat(80)}é.txt`,
+      `${"x".repeat(240)}.txt`,
+      `${"x".repeat(120)}${"\u{1f600}".repeat(30)}`,
+      "y",
+    ];
+    for (const n of names) writeFileSync(path.join(root, n), "");
+    expect(await all(root)).toEqual(readdirSync(root));
+    const runs = [names.slice(0, 3), names.slice(3)].map((r) => PackedNames.sorted([...r]));
+    const merged = new MergedNames(runs);
+    expect(merged.slice(0, merged.length)).toEqual(readdirSync(root));
+  });
+
   it("merges sorted runs in strcmp order of the UTF-8 bytes, names from several runs interleaved, read in order", () => {
     const names = ["b", "\u{1f600}", "A", "é", "\ue000", "a", "ab", "", "z", "B", "Ab", "e\u0301"];
     // Three runs, each sorted on its own, merged: the order readdirSync gives (a byte-wise sort).
