@@ -65,6 +65,21 @@ describe("the copy manifest", () => {
     });
   });
 
+  it("reads a manifest of several MB whole (parsed in windows of its reads): every record, a long line, the right line number", async () => {
+    const file = path.join(dir("m"), "manifest.jsonl");
+    const lines: string[] = [];
+    for (let i = 0; i < 12_000; i++) lines.push(record(`TaskLogs/servertasks-${i}_A.txt`, { size: i }));
+    lines.splice(5_000, 0, "", record(`TaskLogs/${"x".repeat(200_000)}.txt`, { size: 7 })); // an empty line, a line longer than a window
+    writeFileSync(file, lines.join("\n") + "\n");
+    const index = await loadManifest(nodeFileOps, file);
+    expect(index.size).toBe(12_001);
+    for (const i of [0, 4_999, 5_000, 8_191, 11_999])
+      expect(index.vouchesFor(`TaskLogs/servertasks-${i}_A.txt`, i, 1_790_000_000_123.4)).toBe(true);
+    expect(index.vouchesFor(`TaskLogs/${"x".repeat(200_000)}.txt`, 7, 1_790_000_000_123.4)).toBe(true);
+    appendFileSync(file, record("late", { v: 3 }) + "\n");
+    await expect(loadManifest(nodeFileOps, file)).rejects.toMatchObject({ message: expect.stringContaining("line 12003:") });
+  });
+
   it("reads a version 1 manifest: its records vouch for their hashes but prove no file's origin", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
     writeFileSync(
