@@ -5,6 +5,7 @@
  */
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
+import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, StatThreadGone, lstatOnThread } from "./stat-thread.js";
 
 export interface FileStat {
   size: number;
@@ -364,7 +365,7 @@ const LIST_CHUNK = 256;
 export const LIST_IN_FLIGHT = 32;
 
 /** lstat every name under prefix, LIST_IN_FLIGHT at a time: the entries in the names' order, vanished ones left out. */
-type StatEach = (prefix: string, names: string[]) => Promise<StatDirEntry[]>;
+export type StatEach = (prefix: string, names: string[]) => Promise<StatDirEntry[]>;
 
 /**
  * A folder's entries with their lstat facts, in sortedNames' order, LIST_CHUNK at a time: the
@@ -394,13 +395,13 @@ async function* statChunks(listing: () => Promise<NameList>, dirPath: string, st
  * at a time, and no more than two chunks of them are held (a million-file target folder's names
  * were ~34 MB more at the peak, held beside the source's while the index was built).
  */
-async function* listUnsorted(dirPath: string): AsyncGenerator<StatDirEntry[]> {
+async function* listUnsorted(dirPath: string, statEach: StatEach): AsyncGenerator<StatDirEntry[]> {
   const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
   let next: Promise<StatDirEntry[]> | undefined;
   // The generator closes the folder, also when the caller stops early or an lstat throws.
   for await (const names of nameBatches(dirPath, LIST_CHUNK)) {
     const previous = next;
-    next = lstatEach(prefix, names); // this chunk's lstats in flight while the caller works on the previous one
+    next = statEach(prefix, names); // this chunk's lstats in flight while the caller works on the previous one
     next.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the caller stops first
     if (previous) yield await previous;
   }
@@ -460,6 +461,83 @@ const lstatEach: StatEach = (prefix, names) =>
     if (names.length === 0) resolve([]);
     while (next < names.length && running < LIST_IN_FLIGHT) start(next++);
   });
+
+/**
+ * The lstat thread's own time per name under which it beats libuv's LIST_IN_FLIGHT calls. On a
+ * local disk an lstat takes ~2 µs on it, ~12 µs when the kernel has the folder's blocks but not
+ * its names (a target just copied): a million such lstats took 5.8 s on the thread and 8.1 s
+ * through libuv (parallel lookups in one folder contend in the kernel). A share's round trip, or a
+ * read from the disk itself, is 100 µs and more: there libuv's 32 in flight win. Measured on the
+ * thread, not on the main thread, whose wait for a chunk is mostly its own work on the previous one.
+ */
+const THREAD_MS_PER_NAME = 0.05;
+/**
+ * SLOW_CHUNKS chunks in a row on the thread slower than this a name send the rest of the folder
+ * back to libuv: a cold disk can answer the trial's names from its cache and the next ones from
+ * its platters (milliseconds each). Not one chunk: on a busy 2-core machine the thread can be
+ * kept off a core for a few milliseconds, which is no reason to give up the faster path.
+ */
+const SLOW_ON_THREAD_MS_PER_NAME = 0.2;
+const SLOW_CHUNKS = 2;
+/** Names of one chunk lstat'ed on the thread to learn its speed (the rest through libuv, beside them). */
+const TRIAL_NAMES = 16;
+
+/**
+ * One listing's lstats: libuv's (LIST_IN_FLIGHT at a time), or the lstat thread (stat-thread.ts)
+ * where the folder is fast enough for it. A folder's second full chunk sends TRIAL_NAMES names to
+ * the thread: under THREAD_MS_PER_NAME apiece (their lower quartile), the rest of the folder goes there,
+ * until SLOW_CHUNKS chunks in a row there take over SLOW_ON_THREAD_MS_PER_NAME; otherwise (a share, a cold disk) it
+ * stays with libuv, at the cost of one chunk waiting for those names. Small folders (under two
+ * chunks) never try it. (`thread`: tests stand in for it.)
+ */
+export function adaptiveLstat(thread: typeof lstatOnThread = lstatOnThread): StatEach {
+  let fullChunks = 0;
+  let slowChunks = 0;
+  let choice: "libuv" | "thread" | undefined;
+  return async (prefix, names) => {
+    if (names.length === LIST_CHUNK) fullChunks++;
+    try {
+      if (choice === "thread") {
+        const answer = await thread(prefix, names, (facts) => entriesFrom(names, facts));
+        slowChunks = answer.msPerName > SLOW_ON_THREAD_MS_PER_NAME ? slowChunks + 1 : 0;
+        if (slowChunks === SLOW_CHUNKS) choice = "libuv";
+        return answer.value;
+      }
+      if (choice === undefined && fullChunks === 2) {
+        choice = "libuv"; // until the trial says otherwise
+        const tried = names.slice(0, TRIAL_NAMES);
+        const [trial, rest] = await Promise.all([
+          thread(prefix, tried, (facts) => entriesFrom(tried, facts), true),
+          lstatEach(prefix, names.slice(TRIAL_NAMES)),
+        ]);
+        if (trial.msPerName < THREAD_MS_PER_NAME) choice = "thread";
+        return [...trial.value, ...rest];
+      }
+    } catch (error) {
+      if (!(error instanceof StatThreadGone)) throw error;
+      choice = "libuv";
+    }
+    return lstatEach(prefix, names);
+  };
+}
+
+/** The lstat thread's facts as entries, vanished names left out. */
+function entriesFrom(names: string[], facts: Float64Array): StatDirEntry[] {
+  const found: StatDirEntry[] = [];
+  for (let i = 0, at = 0; i < names.length; i++, at += FACTS_PER_NAME) {
+    const kind = facts[at]!;
+    if (kind === MISSING) continue;
+    found.push({
+      name: names[i]!,
+      isFile: kind === KIND_FILE,
+      isDirectory: kind === KIND_DIR,
+      size: facts[at + 1]!,
+      mtimeMs: facts[at + 2]!,
+      atimeMs: facts[at + 3]!,
+    });
+  }
+  return found;
+}
 
 /** UTF-16 order equals UTF-8 byte order except between surrogate pairs and U+E000-U+FFFF. */
 const ASTRAL_OR_PRIVATE = /[\ud800-\uffff]/;
@@ -531,7 +609,8 @@ export const nodeFileOps: FileOps = {
    * The names, then LIST_IN_FLIGHT lstats at a time. (Was: a synchronous lstat per entry, faster
    * on a local disk but one round trip after another on a share: 0.45 s of a 500-file no-op at 500 µs.)
    */
-  list: (dirPath, order) => (order === "any" ? listUnsorted(dirPath) : statChunks(() => sortedNames(dirPath), dirPath, lstatEach)),
+  list: (dirPath, order) =>
+    order === "any" ? listUnsorted(dirPath, adaptiveLstat()) : statChunks(() => sortedNames(dirPath), dirPath, adaptiveLstat()),
   mkdir: async (path) => {
     await fsp.mkdir(path, { recursive: true });
   },

@@ -1,0 +1,175 @@
+/**
+ * lstat on one worker thread, a batch of names per message. The main thread never blocks: the
+ * worker's lstatSync calls wait in its own thread, as libuv's pool threads wait in theirs. What a
+ * batch saves is libuv's cost per call (a queued request, a wake-up, a callback into JS and a
+ * `Stats` object on the main thread): a million task logs' lstats took 3.2 s through the callback
+ * with 64 in flight and 1.9 s on this thread (`bench/listing-floor.mjs`'s machine), with half the
+ * CPU. But a batch waits one lstat after another, so on a share (a round trip each) it is slower:
+ * listings choose per folder (file-ops.ts, adaptiveLstat).
+ */
+import { Worker } from "node:worker_threads";
+import { threadStarted } from "./heap.js";
+
+/** Per name in a reply: kind (MISSING, 0 other, 1 file, 2 folder), size, mtimeMs, atimeMs. */
+export const FACTS_PER_NAME = 4;
+export const MISSING = -1;
+export const KIND_FILE = 1;
+export const KIND_DIR = 2;
+
+/**
+ * The worker's code, evaluated (CommonJS): a file beside this one would not run under the test
+ * runner, which loads this module as TypeScript. Names arrive NUL-joined (no file name holds a NUL:
+ * one string to clone, not an array); facts are written into the caller's shared buffer.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { lstatSync } = require("node:fs");
+const started = new Int32Array(workerData);
+Atomics.store(started, 0, 1);
+Atomics.notify(started, 0);
+parentPort.on("message", ({ id, prefix, joined, timed, facts }) => {
+  const names = joined.split("\\0");
+  const took = timed ? new Float64Array(names.length) : undefined;
+  const began = performance.now();
+  try {
+    for (let i = 0, at = 0; i < names.length; i++, at += ${FACTS_PER_NAME}) {
+      const started = took ? performance.now() : 0;
+      const s = lstatSync(prefix + names[i], { throwIfNoEntry: false });
+      if (took) took[i] = performance.now() - started;
+      if (s === undefined) { facts[at] = ${MISSING}; continue; }
+      facts[at] = s.isFile() ? ${KIND_FILE} : s.isDirectory() ? ${KIND_DIR} : 0;
+      facts[at + 1] = s.size;
+      facts[at + 2] = s.mtimeMs;
+      facts[at + 3] = s.atimeMs;
+    }
+    parentPort.postMessage({ id, ms: took ? took.sort()[took.length >> 2] : (performance.now() - began) / names.length });
+  } catch (e) {
+    parentPort.postMessage({ id, error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } });
+  }
+});
+`;
+
+/** The worker is gone (it failed to start or died): the caller lstats another way. */
+export class StatThreadGone extends Error {
+  constructor(cause: unknown) {
+    super(`the lstat thread stopped: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "StatThreadGone";
+  }
+}
+
+/** What `read` made of a batch's facts, and the time of its lstats on the thread's clock (not the main thread's wait). */
+export interface ThreadAnswer<T> {
+  value: T;
+  /**
+   * Per lstat: when `timed`, the lower quartile (a fresh thread's first calls are slow, and a share
+   * answers none in microseconds); else the mean.
+   */
+  msPerName: number;
+}
+
+interface Reply {
+  id: number;
+  ms: number;
+  error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
+}
+
+interface Waiting {
+  resolve: (msPerName: number) => void;
+  reject: (error: Error) => void;
+}
+
+/** The longest the main thread waits for the lstat thread to start (it goes on without the wait). */
+const START_WAIT_MS = 2000;
+
+class StatThread {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, Waiting>();
+  /**
+   * Shared buffers the thread writes facts into, reused: a buffer transferred per batch was 8 KB
+   * outside the heap per 256 names, freed only when the collector found its wrapper (up to 16 MB
+   * more at a million-file no-op's peak). One per batch in flight.
+   */
+  private readonly spare: Float64Array[] = [];
+  private nextId = 0;
+  gone: StatThreadGone | undefined;
+
+  constructor() {
+    // A small heap: it holds one batch's names. Without limits an idle isolate grows
+    // young-generation space it never gives back (its RSS counts against the listing's).
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: started.buffer,
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
+    });
+    this.worker.unref(); // an idle thread never keeps the process alive
+    // Starting a V8 isolate undoes the young generation's cap (heap.ts, threadStarted). Waiting here
+    // until the thread runs (~20 ms, once a process) sets it again before this thread allocates:
+    // set on "online" instead, the young generation had already doubled.
+    Atomics.wait(started, 0, 0, START_WAIT_MS);
+    threadStarted();
+    this.worker.on("message", (reply: Reply) => this.settle(reply));
+    this.worker.on("error", (error) => this.fail(error));
+    this.worker.on("exit", (code) => this.fail(new Error(`exit code ${code}`)));
+  }
+
+  async lstat<T>(prefix: string, names: readonly string[], read: (facts: Float64Array) => T, timed: boolean): Promise<ThreadAnswer<T>> {
+    if (this.gone) throw this.gone;
+    const need = names.length * FACTS_PER_NAME;
+    let facts = this.spare.pop();
+    if (!facts || facts.length < need)
+      facts = new Float64Array(new SharedArrayBuffer(Math.max(need, 1024) * Float64Array.BYTES_PER_ELEMENT));
+    try {
+      const msPerName = await this.ask({ prefix, joined: names.join("\0"), timed, facts });
+      return { value: read(facts), msPerName };
+    } finally {
+      this.spare.push(facts); // read (synchronous) is done with it, or the batch failed
+    }
+  }
+
+  private ask(request: { prefix: string; joined: string; timed: boolean; facts: Float64Array }): Promise<number> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.waiting.size === 0) this.worker.ref(); // a batch out keeps the process alive until it is answered
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, ...request });
+    });
+  }
+
+  private settle(reply: Reply): void {
+    const waiting = this.waiting.get(reply.id);
+    if (!waiting) return;
+    this.waiting.delete(reply.id);
+    if (this.waiting.size === 0) this.worker.unref();
+    if (reply.error) waiting.reject(Object.assign(new Error(reply.error.message), reply.error));
+    else waiting.resolve(reply.ms);
+  }
+
+  private fail(cause: unknown): void {
+    this.gone ??= new StatThreadGone(cause);
+    for (const waiting of this.waiting.values()) waiting.reject(this.gone);
+    this.waiting.clear();
+  }
+}
+
+let thread: StatThread | undefined;
+
+/**
+ * lstat facts for a batch of names on the process's lstat thread, started on first use: `read`
+ * gets them (FACTS_PER_NAME apiece, in the names' order) and must not keep the array, which is
+ * reused. `timed` times each lstat, for their lower quartile. Rejects with the lstat's own error (code, path), or with StatThreadGone when the thread
+ * cannot answer.
+ */
+export async function lstatOnThread<T>(
+  prefix: string,
+  names: readonly string[],
+  read: (facts: Float64Array) => T,
+  timed = false,
+): Promise<ThreadAnswer<T>> {
+  try {
+    thread ??= new StatThread();
+  } catch (error) {
+    throw new StatThreadGone(error);
+  }
+  return thread.lstat(prefix, names, read, timed);
+}
