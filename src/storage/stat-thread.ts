@@ -18,8 +18,9 @@ export const KIND_DIR = 2;
 
 /**
  * The worker's code, evaluated (CommonJS): a file beside this one would not run under the test
- * runner, which loads this module as TypeScript. Names arrive NUL-joined (no file name holds a NUL:
- * one string to clone, not an array); facts are written into the caller's shared buffer.
+ * runner, which loads this module as TypeScript. It first says it runs (workerData: see the
+ * constructor). Names arrive NUL-joined (no file name holds a NUL: one string to clone, not an
+ * array); facts are written into the caller's shared buffer.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
@@ -33,9 +34,9 @@ parentPort.on("message", ({ id, prefix, joined, timed, facts }) => {
   const began = performance.now();
   try {
     for (let i = 0, at = 0; i < names.length; i++, at += ${FACTS_PER_NAME}) {
-      const started = took ? performance.now() : 0;
+      const t0 = took ? performance.now() : 0;
       const s = lstatSync(prefix + names[i], { throwIfNoEntry: false });
-      if (took) took[i] = performance.now() - started;
+      if (took) took[i] = performance.now() - t0;
       if (s === undefined) { facts[at] = ${MISSING}; continue; }
       facts[at] = s.isFile() ? ${KIND_FILE} : s.isDirectory() ? ${KIND_DIR} : 0;
       facts[at + 1] = s.size;
@@ -81,6 +82,7 @@ interface Waiting {
 /** The longest the main thread waits for the lstat thread to start (it goes on without the wait). */
 const START_WAIT_MS = 2000;
 
+/** The worker, and the batches it has not answered yet. */
 class StatThread {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, Waiting>();
@@ -104,8 +106,8 @@ class StatThread {
     });
     this.worker.unref(); // an idle thread never keeps the process alive
     // Starting a V8 isolate undoes the young generation's cap (heap.ts, threadStarted). Waiting here
-    // until the thread runs (~20 ms, once a process) sets it again before this thread allocates:
-    // set on "online" instead, the young generation had already doubled.
+    // until the thread runs (~20 ms, once a process) sets it again before the main thread allocates
+    // more: set on "online" instead, the young generation had already doubled.
     Atomics.wait(started, 0, 0, START_WAIT_MS);
     threadStarted();
     this.worker.on("message", (reply: Reply) => this.settle(reply));
@@ -157,8 +159,8 @@ let thread: StatThread | undefined;
 /**
  * lstat facts for a batch of names on the process's lstat thread, started on first use: `read`
  * gets them (FACTS_PER_NAME apiece, in the names' order) and must not keep the array, which is
- * reused. `timed` times each lstat, for their lower quartile. Rejects with the lstat's own error (code, path), or with StatThreadGone when the thread
- * cannot answer.
+ * reused. `timed` times each lstat, for their lower quartile. Rejects with the lstat's own error
+ * (code, path), or with StatThreadGone when the thread cannot answer.
  */
 export async function lstatOnThread<T>(
   prefix: string,
