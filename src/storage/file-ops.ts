@@ -5,6 +5,7 @@
  */
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
+import { boundHeap } from "./heap.js";
 import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, StatThreadGone, lstatOnThread } from "./stat-thread.js";
 
 export interface FileStat {
@@ -135,7 +136,10 @@ const SORT_RUN = 65_536;
  */
 export async function sortedNames(dirPath: string): Promise<NameList> {
   const runs: PackedNames[] = [];
-  for await (const run of nameBatches(dirPath, SORT_RUN)) runs.push(PackedNames.sorted(run));
+  for await (const run of nameBatches(dirPath, SORT_RUN)) {
+    runs.push(PackedNames.sorted(run));
+    boundHeap(1); // the run's strings, garbage now, lived long enough to be promoted
+  }
   if (runs.length === 0) runs.push(PackedNames.sorted([]));
   return runs.length === 1 ? runs[0]! : new MergedNames(runs);
 }
