@@ -4,13 +4,17 @@
  * Windows), libuv's default otherwise. The share itself is never touched to decide.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { REPO } from "../helpers/cli.js";
+
+/** Temp folders a test made, removed after it (a run of the suite left one behind each time). */
+const made: string[] = [];
+afterEach(() => made.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 const LAUNCHER = path.join(REPO, "dist", "cli", "octoha.cjs");
 type PoolProbe = { platform: NodeJS.Platform; mountinfo: string | undefined; cwd: string; readJson: (file: string) => unknown };
@@ -78,6 +82,7 @@ describe("the thread pool for a command line", () => {
 
   it("runs the command line with its exit code and output, and an operator's UV_THREADPOOL_SIZE wins", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "octoha-pool-"));
+    made.push(dir);
     const plan = path.join(dir, "plan.json");
     writeFileSync(plan, "{ not json");
     const run = promisify(execFile);
