@@ -1,11 +1,11 @@
 /** How a node's connection string is read and which served database it reaches (SqlClient's rules, the keys the stand-in reads). */
 import { describe, expect, it } from "vitest";
 import { describeConnectionString, openConnectionString, parseConnectionString, type ServedDatabase } from "../src/databases.js";
-import { madeUpPassword } from "../src/testing/made-up.js";
+import { madeUpPassword, withSecret } from "../src/testing/made-up.js";
 
 // Made-up logins of the stand-in's test databases, drawn in each run. The first holds a ';' and a
 // quote, so a connection string must quote it.
-const FAKE_QUOTED_PASSWORD = `${madeUpPassword("fake")};pass'word`;
+const FAKE_QUOTED_PASSWORD = madeUpPassword("fake", ";it's");
 const FAKE_PASSWORD = madeUpPassword("fake");
 const FAKE_WRONG_PASSWORD = madeUpPassword("wrong");
 const WORD = madeUpPassword("word");
@@ -38,7 +38,7 @@ const served: ServedDatabase[] = [
 describe("connection strings", () => {
   it("reads synonyms, case and quoted values as SqlClient does", () => {
     const parsed = parseConnectionString(
-      `data source = tcp:LocalHost,50001; Initial Catalog=octopus;UID=octoha_reader;PWD="${FAKE_QUOTED_PASSWORD}";Encrypt=True`,
+      `${withSecret("data source = tcp:LocalHost,50001; Initial Catalog=octopus;UID=octoha_reader", "PWD", FAKE_QUOTED_PASSWORD, '"')};Encrypt=True`,
     );
     expect(Object.fromEntries(parsed!)).toEqual({
       server: "tcp:LocalHost,50001",
@@ -46,8 +46,8 @@ describe("connection strings", () => {
       user: "octoha_reader",
       password: FAKE_QUOTED_PASSWORD,
     });
-    expect(parseConnectionString(`Server=x;Password='${WORD}''s'`)!.get("password")).toBe(`${WORD}'s`);
-    expect(parseConnectionString(`Server=x;Password='${WORD}`)).toBeUndefined();
+    expect(parseConnectionString(withSecret("Server=x", "Password", `${WORD}''s`, "'"))!.get("password")).toBe(`${WORD}'s`);
+    expect(parseConnectionString(withSecret("Server=x", "Password", `'${WORD}`))).toBeUndefined();
     expect(parseConnectionString("just words")).toBeUndefined();
   });
 
@@ -56,20 +56,24 @@ describe("connection strings", () => {
       const r = openConnectionString(served, cs);
       return "failure" in r ? r.failure : r.database.name;
     };
-    expect(open(`Data Source=localhost,50001;Initial Catalog=OCTOPUS;User ID=octoha_reader;Password="${FAKE_QUOTED_PASSWORD}"`)).toBe(
-      "Octopus",
-    );
-    expect(open(`Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader;Password=${FAKE_PASSWORD};MultiSubnetFailover=True`)).toBe(
-      "OctopusHA",
-    );
-    expect(open(`Server=127.0.0.1,50003;Database=OctopusHA;User Id=octoha_reader;Password=${FAKE_PASSWORD}`)).toMatch(
+    expect(
+      open(withSecret("Data Source=localhost,50001;Initial Catalog=OCTOPUS;User ID=octoha_reader", "Password", FAKE_QUOTED_PASSWORD, '"')),
+    ).toBe("Octopus");
+    expect(
+      open(
+        `${withSecret("Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader", "Password", FAKE_PASSWORD)};MultiSubnetFailover=True`,
+      ),
+    ).toBe("OctopusHA");
+    expect(open(withSecret("Server=127.0.0.1,50003;Database=OctopusHA;User Id=octoha_reader", "Password", FAKE_PASSWORD))).toMatch(
       /server was not found/,
     );
-    expect(open(`Server=127.0.0.1;Database=OctopusHA;User Id=octoha_reader;Password=${FAKE_PASSWORD}`)).toMatch(/server was not found/);
-    expect(open(`Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader;Password=${FAKE_WRONG_PASSWORD}`)).toBe(
+    expect(open(withSecret("Server=127.0.0.1;Database=OctopusHA;User Id=octoha_reader", "Password", FAKE_PASSWORD))).toMatch(
+      /server was not found/,
+    );
+    expect(open(withSecret("Server=127.0.0.1,50002;Database=OctopusHA;User Id=octoha_reader", "Password", FAKE_WRONG_PASSWORD))).toBe(
       "Login failed for user 'octoha_reader'.",
     );
-    expect(open(`Server=127.0.0.1,50002;Database=Octopus;User Id=octoha_reader;Password=${FAKE_PASSWORD}`)).toMatch(
+    expect(open(withSecret("Server=127.0.0.1,50002;Database=Octopus;User Id=octoha_reader", "Password", FAKE_PASSWORD))).toMatch(
       /Cannot open database "Octopus"/,
     );
     expect(open("Server=127.0.0.1,50002;Database=OctopusHA;Integrated Security=SSPI")).toMatch(
@@ -79,10 +83,10 @@ describe("connection strings", () => {
   });
 
   it("describes a connection string for a log without its password", () => {
-    expect(describeConnectionString(`Server=s,1;Database=d;User Id=u;Password=${FAKE_PASSWORD};Encrypt=true`)).toBe(
+    expect(describeConnectionString(`${withSecret("Server=s,1;Database=d;User Id=u", "Password", FAKE_PASSWORD)};Encrypt=true`)).toBe(
       "Server=s,1;Database=d;User Id=u;Password=****",
     );
-    expect(describeConnectionString(`Server=s;Pwd='${WORD};t'`)).not.toContain(`${WORD};t`);
+    expect(describeConnectionString(withSecret("Server=s", "Pwd", `${WORD};t`, "'"))).not.toContain(`${WORD};t`);
     expect(describeConnectionString("garbage")).toBe("(an unparseable connection string)");
   });
 });

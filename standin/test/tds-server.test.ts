@@ -5,7 +5,7 @@ import { SqlServerError, startTdsServer, type SqlHandler, type TdsServer } from 
 import { madeUpPassword } from "../src/testing/made-up.js";
 
 const USER = "octoha_reader";
-const PASSWORD = `${madeUpPassword("tds")}!`;
+const PASSWORD = madeUpPassword("tds", "!");
 const DATABASE = "Octopus";
 
 describe("TDS stand-in", () => {

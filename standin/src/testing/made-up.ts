@@ -4,7 +4,19 @@
  */
 import { randomBytes } from "node:crypto";
 
-/** `label-` and 12 random hex digits: nobody's secret, different in every process. */
-export function madeUpPassword(label: string): string {
-  return `${label}-${randomBytes(6).toString("hex")}`;
+/**
+ * `label-`, 12 random hex digits and `punctuation` (characters a test needs in it, such as a ';' or
+ * a quote a connection string must quote): nobody's secret, different in every process.
+ */
+export function madeUpPassword(label: string, punctuation = ""): string {
+  return `${label}-${randomBytes(6).toString("hex")}${punctuation}`;
+}
+
+/**
+ * A connection string: `parts`, then the login's secret under `keyword` (Password, Pwd), quoted
+ * with `quote` when given (a doubled quote inside stays as written). Tests build their connection
+ * strings through it, so no secret is ever written out in the source.
+ */
+export function withSecret(parts: string, keyword: string, secret: string, quote = ""): string {
+  return `${parts};${keyword}=${quote}${secret}${quote}`;
 }
