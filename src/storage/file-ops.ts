@@ -368,7 +368,7 @@ const LIST_CHUNK = 256;
  */
 export const LIST_IN_FLIGHT = 32;
 
-/** lstat every name under prefix, LIST_IN_FLIGHT at a time: the entries in the names' order, vanished ones left out. */
+/** lstat every name under prefix (how: statVia, lstatEach, adaptiveLstat): the entries in the names' order, vanished ones left out. */
 export type StatEach = (prefix: string, names: string[]) => Promise<StatDirEntry[]>;
 
 /**
