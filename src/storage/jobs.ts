@@ -53,6 +53,8 @@ interface DirResolution {
   blockedBy?: string;
   /** The parent's listing has nothing under this name: the target folder is not listed (it is empty). */
   absent?: boolean;
+  /** The target folder's own size, as its parent's listing found it (how to read it: ListOptions). */
+  folderSize?: number | undefined;
 }
 
 interface DirContext extends DirResolution {
@@ -135,7 +137,11 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     // Not there when its parent was listed: nothing to list (and no round trip to learn that).
     if (r.absent) return { index: new TargetDirIndex(srcRel), ensureFolder: folderMaker(abs) };
     const stale: string[] = [];
-    const index = await TargetDirIndex.load(ops, abs, r.targetRel, stale, options.reservations, srcRel);
+    const index = await TargetDirIndex.load(ops, abs, r.targetRel, stale, {
+      reservations: options.reservations,
+      sourceRel: srcRel,
+      folderSize: r.folderSize,
+    });
     if (options.onStaleTemp) await Promise.all(stale.map((name) => options.onStaleTemp!(path.join(abs, name))));
     return { index, ensureFolder: folderMaker(abs) };
   };
@@ -290,6 +296,6 @@ function resolveDir(ctx: DirContext, name: string, existing: TargetName | undefi
   if (ctx.blockedBy) return { targetRel: join(ctx.targetRel, name), blockedBy: ctx.blockedBy };
   if (!existing) return { targetRel: join(ctx.targetRel, name), absent: true };
   // A folder differing only in case is the same folder on a Windows share: merge into it.
-  if (existing.isDirectory) return { targetRel: join(ctx.targetRel, existing.name) };
+  if (existing.isDirectory) return { targetRel: join(ctx.targetRel, existing.name), folderSize: existing.size };
   return { targetRel: join(ctx.targetRel, name), blockedBy: join(ctx.targetRel, existing.name) };
 }

@@ -9,6 +9,15 @@ import { boundHeap } from "./heap.js";
 import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 
+export interface LoadOptions {
+  /** Dry-run: what earlier sources would have left here. */
+  reservations?: TargetReservations | undefined;
+  /** The source folder whose files are reserved here (default: the target folder's relPath). */
+  sourceRel?: string;
+  /** The folder's own size, from its parent's listing (ListOptions.folderSize). */
+  folderSize?: number | undefined;
+}
+
 /** A name at the target, as find() describes it: listed there, reserved by this run, or (dry-run) an earlier source's. */
 export interface TargetName {
   /** The name as it is (or will be) at the target. */
@@ -143,14 +152,13 @@ export class TargetDirIndex {
     absDir: string,
     relDir: string,
     staleTemps: string[],
-    reservations?: TargetReservations,
-    sourceRel = relDir,
+    { reservations, sourceRel = relDir, folderSize }: LoadOptions = {},
   ): Promise<TargetDirIndex> {
     const index = new TargetDirIndex(sourceRel);
     const now = Date.now();
     try {
       // In any order: the folder's names stream past instead of being held and sorted.
-      for await (const chunk of ops.list(absDir, "any")) {
+      for await (const chunk of ops.list(absDir, { order: "any", folderSize })) {
         boundHeap(); // the listing's garbage, promoted while the index is built (a million-file target's)
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);

@@ -15,7 +15,8 @@ export const STATE_FOLDER = ".octoha";
 
 export type WalkEntry =
   | { type: "file"; relPath: string; parentRel: string; name: string; size: number; mtimeMs: number; atimeMs: number }
-  | { type: "dir"; relPath: string; parentRel: string; name: string }
+  /** size: the folder's own (st_size), which says how to read it (ListOptions.folderSize). */
+  | { type: "dir"; relPath: string; parentRel: string; name: string; size: number }
   /** A symlink, device or socket: not copied, reported. */
   | { type: "other"; relPath: string; parentRel: string; name: string }
   /** A sub-folder or file that could not be listed or stat'ed. */
@@ -43,8 +44,8 @@ interface Started {
   first: Promise<IteratorResult<WalkEntry[]>>;
 }
 
-function start(ops: FileOps, root: string, rel: string): Started {
-  const chunks = listChunks(ops, root, rel);
+function start(ops: FileOps, root: string, rel: string, folderSize: number | undefined): Started {
+  const chunks = listChunks(ops, root, rel, folderSize);
   const first = chunks.next();
   first.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the walk stops first
   return { chunks, first };
@@ -69,29 +70,32 @@ async function* resume(started: Started): AsyncGenerator<WalkEntry[]> {
  * the same as listing one folder after another; only the listings overlap (WALK_AHEAD).
  */
 export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<WalkEntry[]> {
+  let rootSize: number;
   try {
     const s = await ops.stat(root);
     if (!s.isDirectory) throw Object.assign(new Error(`not a directory: ${root}`), { code: "ENOTDIR" });
+    rootSize = s.size;
   } catch (error) {
     throw classifyFsError(error, { side: "source-root", path: root });
   }
-  const pending: string[] = [""];
+  // Folders to list, next on top, with their own sizes.
+  const pending: { rel: string; size: number }[] = [{ rel: "", size: rootSize }];
   const ahead = new Map<string, Started>();
   const listAhead = (): void => {
     for (let i = pending.length - 1, n = 0; i >= 0 && n < WALK_AHEAD; i--, n++) {
-      const rel = pending[i]!;
-      if (!ahead.has(rel)) ahead.set(rel, start(ops, root, rel));
+      const { rel, size } = pending[i]!;
+      if (!ahead.has(rel)) ahead.set(rel, start(ops, root, rel, size));
     }
   };
   try {
     while (pending.length > 0) {
-      const rel = pending.pop()!;
-      const started = ahead.get(rel) ?? start(ops, root, rel);
+      const { rel, size } = pending.pop()!;
+      const started = ahead.get(rel) ?? start(ops, root, rel, size);
       ahead.delete(rel);
-      const subdirs: string[] = [];
+      const subdirs: { rel: string; size: number }[] = [];
       try {
         for await (const entries of resume(started)) {
-          for (const entry of entries) if (entry.type === "dir") subdirs.push(entry.relPath);
+          for (const entry of entries) if (entry.type === "dir") subdirs.push({ rel: entry.relPath, size: entry.size });
           yield entries;
         }
       } catch (error) {
@@ -110,16 +114,17 @@ export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<Walk
 }
 
 /** One directory's entries, a chunk at a time (one await per chunk, not per file). */
-async function* listChunks(ops: FileOps, root: string, rel: string): AsyncGenerator<WalkEntry[]> {
+async function* listChunks(ops: FileOps, root: string, rel: string, folderSize: number | undefined): AsyncGenerator<WalkEntry[]> {
   const abs = rel === "" ? root : root + path.sep + rel.split("/").join(path.sep);
-  for await (const chunk of ops.list(abs)) {
+  for await (const chunk of ops.list(abs, { folderSize })) {
     const out: WalkEntry[] = [];
     for (const d of chunk) {
       const name = d.name;
       if (isOwnName(rel, name)) continue;
       const relPath = join(rel, name);
       if (d.isFile) out.push({ type: "file", relPath, parentRel: rel, name, size: d.size, mtimeMs: d.mtimeMs, atimeMs: d.atimeMs });
-      else out.push({ type: d.isDirectory ? "dir" : "other", relPath, parentRel: rel, name });
+      else if (d.isDirectory) out.push({ type: "dir", relPath, parentRel: rel, name, size: d.size });
+      else out.push({ type: "other", relPath, parentRel: rel, name });
     }
     if (out.length > 0) yield out;
   }

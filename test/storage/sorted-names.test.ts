@@ -86,12 +86,12 @@ describe("nodeFileOps.list (the real file system's listing)", () => {
       const root = dir("list");
       for (let i = 0; i < 700; i++) writeFileSync(path.join(root, `f${i}.log`), "x".repeat(i % 7));
       const seen = new Map<string, number>();
-      for await (const chunk of nodeFileOps.list(root, order)) for (const e of chunk) seen.set(e.name, e.size);
+      for await (const chunk of nodeFileOps.list(root, { order })) for (const e of chunk) seen.set(e.name, e.size);
       expect(seen.size).toBe(700);
       expect(seen.get("f13.log")).toBe(13 % 7);
       expect(openFolders(root)).toBe(0);
 
-      const listing = nodeFileOps.list(root, order)[Symbol.asyncIterator]();
+      const listing = nodeFileOps.list(root, { order })[Symbol.asyncIterator]();
       expect(((await listing.next()).value as unknown[]).length).toBeGreaterThan(0);
       await listing.return?.(undefined);
       expect(openFolders(root)).toBe(0);
@@ -105,7 +105,7 @@ describe("nodeFileOps.list (the real file system's listing)", () => {
     process.on("unhandledRejection", onUnhandled);
     try {
       for (const order of ["sorted", "any"] as const) {
-        const listing = nodeFileOps.list(missing, order)[Symbol.asyncIterator]();
+        const listing = nodeFileOps.list(missing, { order })[Symbol.asyncIterator]();
         await new Promise((resolve) => setTimeout(resolve, 30));
         await expect(listing.next()).rejects.toMatchObject({ code: "ENOENT" });
       }
@@ -118,7 +118,7 @@ describe("nodeFileOps.list (the real file system's listing)", () => {
   it("leaves out a file removed between its folder's read and its lstat", async () => {
     const root = dir("vanish");
     for (let i = 0; i < 600; i++) writeFileSync(path.join(root, `f${String(i).padStart(3, "0")}.log`), "x");
-    const listing = nodeFileOps.list(root, "sorted")[Symbol.asyncIterator]();
+    const listing = nodeFileOps.list(root, { order: "sorted" })[Symbol.asyncIterator]();
     const first = (await listing.next()).value as { name: string }[];
     // The second chunk's lstats are already in flight; the third's (from f512) start after this.
     unlinkSync(path.join(root, "f599.log"));

@@ -83,7 +83,7 @@ describe("the lstat thread", () => {
     const sorted = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     expect(listed).toEqual(expected(root, sorted));
     const unsorted: StatDirEntry[] = [];
-    for await (const chunk of nodeFileOps.list(root, "any")) unsorted.push(...chunk);
+    for await (const chunk of nodeFileOps.list(root, { order: "any" })) unsorted.push(...chunk);
     expect(unsorted.sort((a, b) => (a.name < b.name ? -1 : 1))).toEqual(expected(root, sorted));
   });
 

@@ -29,13 +29,13 @@ function overlappingOps(ms: number, failing: Set<string>): FileOps & { peak: () 
     ...nodeFileOps,
     peak: () => peak,
     inFlight: () => inFlight,
-    list: async function* (dirPath, order) {
+    list: async function* (dirPath, options) {
       inFlight++;
       peak = Math.max(peak, inFlight);
       try {
         await sleep(ms);
         if (failing.has(path.basename(dirPath))) throw Object.assign(new Error(`EIO: ${dirPath}`), { code: "EIO" });
-        yield* nodeFileOps.list(dirPath, order);
+        yield* nodeFileOps.list(dirPath, options);
       } finally {
         inFlight--;
       }
