@@ -6,7 +6,6 @@
  */
 import { createHash } from "node:crypto";
 import path from "node:path";
-import { StringDecoder } from "node:string_decoder";
 import { OctohaError } from "../shared/errors.js";
 import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
@@ -305,15 +304,43 @@ async function appendOpenIntents(ops: FileOps, file: string, index: ManifestInde
 
 /** Parse the manifest's lines from byte `from` into index; returns the offset after the last whole line. */
 async function parseFrom(handle: OpenFile, from: number, index: ManifestIndex, file: string): Promise<number> {
+  let covered = from;
+  let lineNo = 0;
+  for await (const window of lineWindows(handle, from)) {
+    for (const line of window.text.split("\n")) {
+      lineNo++;
+      if (line.trim() !== "") parseLine(index, line, file, lineNo, from);
+    }
+    covered = window.end;
+  }
+  // Past `covered`: a line without its newline, a batch torn by a crash, ignored on purpose.
+  return covered;
+}
+
+/**
+ * A string of a read's bytes at a time, each about this many bytes. A string over ~128 KB lives in
+ * V8's large-object space, which only a full collection empties: the whole-read strings (1 MB each)
+ * of a million-file copy's manifest, parsed again at its end for the snapshot, piled up to 30 MB of
+ * heap there, the copy's peak RSS. Strings this size die young.
+ */
+const PARSE_WINDOW = 64 * 1024;
+
+/**
+ * A file's whole lines from byte `from`, read 1 MB at a time and decoded ~PARSE_WINDOW bytes at a
+ * time: each `text` is one or more whole lines joined by "\n" (a line is never cut: a newline byte is
+ * never part of a multi-byte UTF-8 character), `end` the offset after its last line's newline. The
+ * bytes after the last newline (a torn write) are never handed out.
+ */
+async function* lineWindows(handle: OpenFile, from: number): AsyncGenerator<{ text: string; end: number }> {
   const buffer = Buffer.allocUnsafe(1 << 20);
   let position = from;
   let carry: Buffer | undefined;
-  let lineNo = 0;
   for (;;) {
     const n = await handle.read(buffer, 0, buffer.length, position);
-    if (n === 0) break;
-    position += n;
+    if (n === 0) return;
     const chunk = carry ? Buffer.concat([carry, buffer.subarray(0, n)]) : buffer.subarray(0, n);
+    const chunkAt = position - (carry?.length ?? 0);
+    position += n;
     const last = chunk.lastIndexOf(10);
     if (last < 0) {
       carry = Buffer.from(chunk); // the buffer is reused: keep a copy
@@ -321,25 +348,12 @@ async function parseFrom(handle: OpenFile, from: number, index: ManifestIndex, f
     }
     for (let start = 0; start <= last;) {
       const end = windowEnd(chunk, start, last);
-      for (const line of chunk.toString("utf8", start, end).split("\n")) {
-        lineNo++;
-        if (line.trim() !== "") parseLine(index, line, file, lineNo, from);
-      }
+      yield { text: chunk.toString("utf8", start, end), end: chunkAt + end + 1 };
       start = end + 1;
     }
     carry = last + 1 < chunk.length ? Buffer.from(chunk.subarray(last + 1)) : undefined;
   }
-  // carry is a line without its newline: a batch torn by a crash, ignored on purpose.
-  return position - (carry?.length ?? 0);
 }
-
-/**
- * Bytes of a read turned into one string at a time. A string over ~128 KB lives in V8's large-object
- * space, which only a full collection empties: the whole-read strings (1 MB each) of a million-file
- * copy's manifest, parsed again at its end for the snapshot, piled up to 30 MB of heap there, the
- * copy's peak RSS. Strings this size die young.
- */
-const PARSE_WINDOW = 64 * 1024;
 
 /** Where the next string of chunk[start, last] ends: a newline about PARSE_WINDOW on (or `last`, itself a newline). */
 function windowEnd(chunk: Buffer, start: number, last: number): number {
@@ -401,22 +415,14 @@ export async function* manifestRecords(ops: FileOps, file: string): AsyncGenerat
     throw classifyFsError(error, { side: "target", path: file });
   }
   try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    const decoder = new StringDecoder("utf8"); // a character split between two reads stays whole
-    let position = 0;
-    let carry = "";
-    for (;;) {
-      const n = await handle.read(buffer, 0, buffer.length, position);
-      if (n === 0) break;
-      position += n;
-      const lines = (carry + decoder.write(buffer.subarray(0, n))).split("\n");
-      carry = lines.pop() ?? "";
-      for (const line of lines) {
+    // In windows, as loading reads it (lineWindows): rollback reads a million-file manifest too.
+    for await (const window of lineWindows(handle, 0)) {
+      for (const line of window.text.split("\n")) {
         try {
           const record = JSON.parse(line) as ManifestRecord;
           if (typeof record.relPath === "string" && READABLE_VERSIONS.includes(record.v)) yield record;
         } catch {
-          // a torn batch: nothing was vouched for by it
+          // a torn batch (or an empty line): nothing was vouched for by it
         }
       }
     }

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadManifest, originOf, refreshManifestSnapshot } from "../../src/storage/manifest.js";
+import { loadManifest, manifestRecords, originOf, refreshManifestSnapshot } from "../../src/storage/manifest.js";
 import { snapshotPathOf } from "../../src/storage/manifest-snapshot.js";
 import { nodeFileOps } from "../../src/storage/index.js";
 import { tempDirs } from "./helpers.js";
@@ -78,6 +78,17 @@ describe("the copy manifest", () => {
     expect(index.vouchesFor(`TaskLogs/${"x".repeat(200_000)}.txt`, 7, 1_790_000_000_123.4)).toBe(true);
     appendFileSync(file, record("late", { v: 3 }) + "\n");
     await expect(loadManifest(nodeFileOps, file)).rejects.toMatchObject({ message: expect.stringContaining("line 12003:") });
+  });
+
+  it("hands rollback every whole record of a manifest of several MB: names of several UTF-8 bytes across reads and windows, not a torn tail", async () => {
+    const file = path.join(dir("m"), "manifest.jsonl");
+    // 3-byte characters shift the lines so that reads (1 MB) and windows (64 KB) fall inside them.
+    const names = Array.from({ length: 15_000 }, (_, i) => `TaskLogs/日志-${"é".repeat(i % 7)}-${i}.txt`);
+    names.splice(7_000, 0, `TaskLogs/${"日".repeat(70_000)}.txt`); // one line longer than a window
+    writeFileSync(file, names.map((n) => record(n)).join("\n") + "\n" + record("TaskLogs/torn.txt").slice(0, 40));
+    const seen: string[] = [];
+    for await (const r of manifestRecords(nodeFileOps, file)) seen.push(r.relPath);
+    expect(seen).toEqual(names);
   });
 
   it("reads a version 1 manifest: its records vouch for their hashes but prove no file's origin", async () => {
