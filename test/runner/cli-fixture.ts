@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, expect } from "vitest";
+import { expect, onTestFinished } from "vitest";
 import { tempDir } from "./helpers.js";
 
 const CLI = fileURLToPath(new URL("./fixtures/cli-test-workflow.mjs", import.meta.url));
@@ -37,13 +37,15 @@ export async function waitForFile(file: string): Promise<void> {
   expect(existsSync(file), `${file} never appeared`).toBe(true);
 }
 
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
-
-/** A temp dir with a plan, the effects file's path, the environment the fixture reads, and its effects so far. */
+/**
+ * A temp dir with a plan, the effects file's path, the environment the fixture reads, and its effects
+ * so far; removed when the test calling it ends. (Per test, not a module-level afterEach: the suite
+ * runs files without isolation, so a module's top-level hook is registered in the first file that
+ * imports it only, and every later file's fixtures were left in /tmp.)
+ */
 export function cliFixture() {
   const t = tempDir("octoha-cli-");
-  cleanups.push(t.cleanup);
+  onTestFinished(t.cleanup);
   const plan = path.join(t.dir, "plan.json");
   writeFileSync(
     plan,

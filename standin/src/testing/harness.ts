@@ -10,7 +10,13 @@ export interface TestStandin extends RunningStandin {
 
 export async function startTestStandin(options: Partial<StandinOptions> = {}): Promise<TestStandin> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), "octoha-standin-"));
-  const standin = await startStandin({ dataDir: path.join(tmp, "data"), nodes: 2, clock: "manual", sql: false, ...options });
+  let standin: RunningStandin;
+  try {
+    standin = await startStandin({ dataDir: path.join(tmp, "data"), nodes: 2, clock: "manual", sql: false, ...options });
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true }); // a test that expects the refusal gets no close() to call
+    throw error;
+  }
   return {
     ...standin,
     tmp,
