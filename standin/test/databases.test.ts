@@ -9,6 +9,8 @@ const FAKE_QUOTED_PASSWORD = madeUpPassword("fake", ";it's");
 const FAKE_PASSWORD = madeUpPassword("fake");
 const FAKE_WRONG_PASSWORD = madeUpPassword("wrong");
 const WORD = madeUpPassword("word");
+// The databases' master key (an Octopus master key is a secret too): drawn like the logins.
+const MASTER_KEY = madeUpPassword("master-key");
 
 const served: ServedDatabase[] = [
   {
@@ -19,7 +21,7 @@ const served: ServedDatabase[] = [
     user: "octoha_reader",
     password: FAKE_QUOTED_PASSWORD,
     connectionString: "",
-    masterKey: "k1",
+    masterKey: MASTER_KEY,
     databaseHa: "standalone",
   },
   {
@@ -30,7 +32,7 @@ const served: ServedDatabase[] = [
     user: "octoha_reader",
     password: FAKE_PASSWORD,
     connectionString: "",
-    masterKey: "k1",
+    masterKey: MASTER_KEY,
     databaseHa: "availability-group",
   },
 ];
@@ -84,7 +86,7 @@ describe("connection strings", () => {
 
   it("describes a connection string for a log without its password", () => {
     expect(describeConnectionString(`${withSecret("Server=s,1;Database=d;User Id=u", "Password", FAKE_PASSWORD)};Encrypt=true`)).toBe(
-      "Server=s,1;Database=d;User Id=u;Password=****",
+      withSecret("Server=s,1;Database=d;User Id=u", "Password", "****"),
     );
     expect(describeConnectionString(withSecret("Server=s", "Pwd", `${WORD};t`, "'"))).not.toContain(`${WORD};t`);
     expect(describeConnectionString("garbage")).toBe("(an unparseable connection string)");
