@@ -117,14 +117,15 @@ describe("nodeFileOps.list (the real file system's listing)", () => {
 
   it("leaves out a file removed between its folder's read and its lstat", async () => {
     const root = dir("vanish");
-    for (let i = 0; i < 600; i++) writeFileSync(path.join(root, `f${String(i).padStart(3, "0")}.log`), "x");
+    // Five chunks of 256: the first four's lstats are in flight once the first is read, the last's
+    // (from f1024) start after this file is gone.
+    for (let i = 0; i < 1200; i++) writeFileSync(path.join(root, `f${String(i).padStart(4, "0")}.log`), "x");
     const listing = nodeFileOps.list(root, { order: "sorted" })[Symbol.asyncIterator]();
     const first = (await listing.next()).value as { name: string }[];
-    // The second chunk's lstats are already in flight; the third's (from f512) start after this.
-    unlinkSync(path.join(root, "f599.log"));
+    unlinkSync(path.join(root, "f1199.log"));
     const names = first.map((e) => e.name);
     for (let r = await listing.next(); !r.done; r = await listing.next()) names.push(...r.value.map((e) => e.name));
-    expect(names).toHaveLength(599);
-    expect(names).not.toContain("f599.log");
+    expect(names).toHaveLength(1199);
+    expect(names).not.toContain("f1199.log");
   });
 });
