@@ -1,7 +1,7 @@
 import { readdirSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { MergedNames, PackedNames, nodeFileOps, sortedNames, type ListOrder } from "../../src/storage/file-ops.js";
+import { MergedNames, PackedNames, listWithStats, nodeFileOps, sortedNames, type ListOrder } from "../../src/storage/file-ops.js";
 import { tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
@@ -112,6 +112,34 @@ describe("nodeFileOps.list (the real file system's listing)", () => {
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }
+    expect(unheard).toEqual([]);
+  });
+
+  it("an lstat that fails in a later chunk fails the listing in that chunk's turn; the chunks asked ahead of it raise nothing unheard", async () => {
+    const root = dir("denied");
+    for (let i = 0; i < 1200; i++) writeFileSync(path.join(root, `f${String(i).padStart(4, "0")}.log`), "x");
+    const denied = (file: string): boolean => /f0(300|600|900)\.log$/.test(file);
+    const ops = {
+      names: (d: string) => sortedNames(d),
+      stat: (file: string) =>
+        denied(file)
+          ? Promise.reject(Object.assign(new Error(`EACCES: permission denied, lstat '${file}'`), { code: "EACCES", path: file }))
+          : nodeFileOps.stat(file),
+    };
+    const unheard: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unheard.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const seen: string[] = [];
+    try {
+      const listing = listWithStats(ops, root)[Symbol.asyncIterator]();
+      seen.push(...((await listing.next()).value as { name: string }[]).map((e) => e.name));
+      await expect(listing.next()).rejects.toMatchObject({ code: "EACCES", path: path.join(root, "f0300.log") });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(seen).toHaveLength(256);
+    expect(seen.at(-1)).toBe("f0255.log");
     expect(unheard).toEqual([]);
   });
 
