@@ -410,19 +410,12 @@ export function listWithStats(ops: Pick<FileOps, "names" | "stat">, dirPath: str
 /** listWithStats's chunks; the folder is read when the first chunk is asked for, not before. */
 async function* statChunks(listing: () => Promise<NameList>, dirPath: string, statEach: StatEach): AsyncGenerator<StatDirEntry[]> {
   const names = await listing();
-  const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
-  const ahead: Promise<StatDirEntry[]>[] = [];
-  let asked = 0;
-  const askNext = (): void => {
-    ahead.push(inTurn(statEach(prefix, names.slice(asked, asked + LIST_CHUNK))));
-    asked += LIST_CHUNK;
-  };
-  while (asked < names.length && ahead.length < CHUNKS_AHEAD) askNext();
-  while (ahead.length > 0) {
-    const chunk = ahead.shift()!;
-    if (asked < names.length) askNext();
-    yield await chunk;
-  }
+  yield* statAhead(dirPath, chunksOf(names), statEach);
+}
+
+/** A NameList's names, LIST_CHUNK at a time, in order (a merged list is read in order). */
+function* chunksOf(names: NameList): Generator<string[]> {
+  for (let start = 0; start < names.length; start += LIST_CHUNK) yield names.slice(start, start + LIST_CHUNK);
 }
 
 /**
@@ -437,21 +430,30 @@ const CHUNKS_AHEAD = 3;
  * at a time, and no more than CHUNKS_AHEAD + 1 chunks of them are held (a million-file target
  * folder's names were ~34 MB more at the peak, held beside the source's while the index was built).
  */
-async function* listUnsorted(dirPath: string, statEach: StatEach, folderSize?: number): AsyncGenerator<StatDirEntry[]> {
+function listUnsorted(dirPath: string, statEach: StatEach, folderSize?: number): AsyncGenerator<StatDirEntry[]> {
+  return statAhead(dirPath, nameBatches(dirPath, LIST_CHUNK, folderSize), statEach);
+}
+
+/**
+ * Each batch of names in `dirPath` with its lstat facts, in the batches' order, with the lstats of
+ * up to CHUNKS_AHEAD more batches in flight while the caller works on one. Stopping early closes
+ * `batches` (the folder, for a readdir's). A failed batch fails the listing in its turn; the ones
+ * asked ahead of it never raise an unhandled rejection.
+ */
+async function* statAhead(
+  dirPath: string,
+  batches: AsyncIterable<string[]> | Iterable<string[]>,
+  statEach: StatEach,
+): AsyncGenerator<StatDirEntry[]> {
   const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
   const ahead: Promise<StatDirEntry[]>[] = [];
-  // The generator closes the folder, also when the caller stops early or an lstat throws.
-  for await (const names of nameBatches(dirPath, LIST_CHUNK, folderSize)) {
-    ahead.push(inTurn(statEach(prefix, names)));
+  for await (const names of batches) {
+    const chunk = statEach(prefix, names);
+    chunk.catch(() => undefined); // awaited in its turn
+    ahead.push(chunk);
     if (ahead.length > CHUNKS_AHEAD) yield await ahead.shift()!;
   }
   while (ahead.length > 0) yield await ahead.shift()!;
-}
-
-/** `p`, rejecting only when awaited in its turn: never an unhandled rejection if the caller stops first. */
-function inTurn<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
-  return p;
 }
 
 /** statEach over a FileOps's promise-returning stat (a wrapped FileOps: counting, slowed, faulty). */

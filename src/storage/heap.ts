@@ -77,10 +77,10 @@ let liveAfterLast = 0;
  * once per larger step (a large run of a folder's sorted names): collects when the heap has grown
  * by HEAP_GROWTH_LIMIT since the last collection. A walk allocates ~600 bytes of short-lived
  * objects per file (stat results, entries, jobs), and the few thousand in flight at each
- * young-generation collection are promoted;
- * V8 lets that garbage pile up in the old generation until its own limit, which it raises with the
- * heap: a million-file folder reached 300 MB of heap with 75 MB alive (--trace-gc), 525 MB RSS.
- * A collection here costs 30-50 ms with a million names alive, a few times per pass.
+ * young-generation collection are promoted; V8 lets that garbage pile up in the old generation
+ * until its own limit, which it raises with the heap: a million-file folder reached 300 MB of heap
+ * with 75 MB alive (--trace-gc), 525 MB RSS. A collection here costs 30-50 ms with a million names
+ * alive, a few times per pass.
  */
 export function boundHeap(checkEvery = CHECK_EVERY): void {
   if (++calls % checkEvery !== 0) return;
