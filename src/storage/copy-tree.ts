@@ -331,7 +331,8 @@ async function copyPass(
     const jobs = s.dryRun ? withoutIo(tallied, tactics, stop.signal) : tallied;
     const adapt =
       s.adaptive && trips ? { cap: ADAPTIVE_CONCURRENCY_CAP, worthRaising: () => trips.floorMs >= SHARE_ROUND_TRIP_MS } : undefined;
-    const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal, adapt };
+    const queued = (job: FileJob | Problem): void => tactics.queued(job);
+    const pool = { small: s.concurrency, large: s.largeConcurrency, largeBytes: LARGE_FILE_BYTES, signal: stop.signal, adapt, queued };
     await runPool(jobs, pool, async (job: FileJob | Problem) => {
       try {
         const counted = await tactics.process(job, stop.signal);

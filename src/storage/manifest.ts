@@ -438,16 +438,33 @@ export interface ManifestWriterOptions {
   maxDelayMs?: number;
 }
 
+/** An open intent written ahead of its copy (announce), and the durability of the batch holding it. */
+interface AheadIntent {
+  record: ManifestRecord;
+  line: string;
+  durable: Promise<void>;
+}
+
 /**
  * Appends records in fsync'd batches (group commit); close() commits the rest. Done records wait
  * for a full batch or maxDelayMs. An intent (intend) is written as soon as no batch is being
  * written, together with everything buffered, and its promise resolves once that batch is fsync'd:
  * the copies waiting meanwhile share the next batch, so an intent costs a fraction of a round trip.
+ *
+ * Intents of files queued to be copied are written ahead (announce), in the next batch whatever
+ * asks for it: in a flat folder creates serialize on the folder's lock, so each copy asked for its
+ * intent alone and paid a write and an fsync of its own (~2 round trips a file on a share). An
+ * intent written ahead and never used is withdrawn by close(); after a kill it is an open intent
+ * whose file is absent, which a re-run copies as any free name (README, "Crash safety").
  */
 export class ManifestWriter {
   private buffered: string[] = [];
   /** Intents (and withdrawals) waiting for their batch to be durable. */
   private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Intents announced and not yet in a batch, by relPath. */
+  private announced = new Map<string, { record: ManifestRecord; line: string }>();
+  /** Intents announced and in a batch (written or being written), not yet claimed by intend(), by relPath. */
+  private readonly ahead = new Map<string, AheadIntent>();
   private writing = false;
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -477,10 +494,27 @@ export class ManifestWriter {
     else this.timer ??= setTimeout(() => this.commit(), this.maxDelayMs);
   }
 
+  /**
+   * An open intent (intent "open") for a file a queued copy will create: written with the next
+   * batch, so that the copy's intend() finds it durable, or waits for a batch already on its way.
+   */
+  announce(record: ManifestRecord): void {
+    if (this.failure || record.intent !== "open") return;
+    this.announced.set(record.relPath, { record, line: JSON.stringify(record) });
+  }
+
   /** Append a write-ahead record; resolves when it is durable (rejects if its batch failed). */
   intend(record: ManifestRecord): Promise<void> {
     if (this.failure) return Promise.reject(this.failed());
-    this.buffered.push(JSON.stringify(record));
+    const line = JSON.stringify(record);
+    const ahead = this.ahead.get(record.relPath);
+    if (ahead) {
+      this.ahead.delete(record.relPath);
+      if (ahead.line === line) return ahead.durable; // written ahead: claimed
+      // Another record for the name (not what was announced): it goes in a batch of its own below.
+    }
+    this.announced.delete(record.relPath); // its own line goes now
+    this.buffered.push(line);
     const durable = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
     this.commit();
     return durable;
@@ -494,11 +528,20 @@ export class ManifestWriter {
   private commit(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.writing || this.buffered.length === 0) return;
-    const bytes = Buffer.from(this.buffered.join("\n") + "\n");
+    if (this.writing || this.buffered.length + this.announced.size === 0) return;
+    const lines = this.buffered;
     const waiting = this.waiting;
+    const announced = this.announced;
     this.buffered = [];
     this.waiting = [];
+    this.announced = new Map();
+    for (const { line } of announced.values()) lines.push(line);
+    const bytes = Buffer.from(lines.join("\n") + "\n");
+    if (announced.size > 0) {
+      const durable = new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
+      durable.catch(() => undefined); // claimed, or withdrawn unclaimed: never an unhandled rejection
+      for (const [relPath, { record, line }] of announced) this.ahead.set(relPath, { record, line, durable });
+    }
     this.writing = true;
     this.chain = this.chain.then(async () => {
       try {
@@ -518,8 +561,17 @@ export class ManifestWriter {
     });
   }
 
-  /** Commit what is buffered and close. Throws if any batch failed to reach the disk. */
+  /**
+   * Commit what is buffered and close. Intents written ahead and never claimed (their copies did
+   * not start: stopped, failed) are withdrawn first. Throws if any batch failed to reach the disk.
+   */
   async close(): Promise<void> {
+    this.announced.clear(); // never written: nothing to withdraw
+    for (const { record } of this.ahead.values()) {
+      const { relPath, size, mtimeMs } = record;
+      this.buffered.push(JSON.stringify({ v: 2, relPath, size, mtimeMs, intent: "withdrawn" } satisfies ManifestRecord));
+    }
+    this.ahead.clear();
     for (;;) {
       this.commit();
       const chain = this.chain;

@@ -6,7 +6,7 @@
 import { performance } from "node:perf_hooks";
 import pLimit from "p-limit";
 
-export interface PoolOptions {
+export interface PoolOptions<J = unknown> {
   small: number;
   large: number;
   largeBytes: number;
@@ -14,6 +14,8 @@ export interface PoolOptions {
   signal?: AbortSignal | undefined;
   /** Raise the small-file limit from `small` while files/s grows (absent: `small` is fixed). */
   adapt?: AdaptOptions | undefined;
+  /** Each job as it is queued, before its turn (the copy writes its manifest intent ahead). */
+  queued?: ((job: J) => void) | undefined;
 }
 
 export interface AdaptOptions {
@@ -106,7 +108,7 @@ function sizeOf(job: unknown): number {
 }
 
 /** Runs worker over every job (arriving in chunks); the worker must not throw (it records its own failures). */
-export async function runPool<J>(chunks: AsyncIterable<J[]>, options: PoolOptions, worker: (job: J) => Promise<void>): Promise<void> {
+export async function runPool<J>(chunks: AsyncIterable<J[]>, options: PoolOptions<J>, worker: (job: J) => Promise<void>): Promise<void> {
   const smallLimit = pLimit(options.small);
   const largeLimit = pLimit(options.large);
   const climber = options.adapt ? new ConcurrencyClimber(smallLimit, options.adapt) : undefined;
@@ -123,6 +125,7 @@ export async function runPool<J>(chunks: AsyncIterable<J[]>, options: PoolOption
       for (const job of jobs) {
         if (options.signal?.aborted) break outer;
         const small = sizeOf(job) < options.largeBytes;
+        options.queued?.(job);
         queued++;
         const p = (small ? smallLimit : largeLimit)(() =>
           small && climber ? worker(job).finally(() => climber.completed()) : worker(job),

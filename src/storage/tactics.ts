@@ -12,7 +12,7 @@ import { originOf, sameMtime, type ManifestIndex, type ManifestWriter } from "./
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
 import type { TargetReservations } from "./reservations.js";
-import type { CollisionPolicy, CopySummary, TaskLogOwner, VerifyMode } from "./types.js";
+import type { CollisionPolicy, CopySummary, ManifestRecord, TaskLogOwner, VerifyMode } from "./types.js";
 import type { Collision, CollisionKind } from "../model/copy-results.js";
 
 export interface Settings {
@@ -85,6 +85,14 @@ export class FileTactics {
     else return false;
     job.settle?.();
     return true;
+  }
+
+  /**
+   * A job was queued: a file it will create under a free name has its intent written ahead, with
+   * the next manifest batch (ManifestWriter.announce), the very record writeToTarget asks for.
+   */
+  queued(job: FileJob | Problem): void {
+    if (this.writer && "kind" in job && job.kind === "new") this.writer.announce(this.openIntent(job));
   }
 
   /** Do the job. Returns true when it was counted as work (progress), false for a cheap skip. */
@@ -217,7 +225,7 @@ export class FileTactics {
       noClobber && writer
         ? () => {
             const intent = { v: 2, relPath: job.targetRelPath, size: job.entry.size, mtimeMs: job.entry.mtimeMs } as const;
-            const open = { ...intent, node: this.s.node, src, run: this.s.runTag, intent: "open" as const };
+            const open = this.openIntent(job);
             return copyToFreeName(this.s.ops, from, to, () => writer.intend(open), signal, job.entry).catch(async (error: unknown) => {
               // Not created, or removed again: the intent must not vouch for whatever is there later.
               const withdrawn = writer.intend({ ...intent, intent: "withdrawn" });
@@ -318,6 +326,21 @@ export class FileTactics {
   }
 
   /** The origin recorded for a file written from this job's source file (undefined: cannot be proven later). */
+  /** The intent a copy to the free name writes before it creates it (the order the manifest's fast parser expects). */
+  private openIntent(job: FileJob): ManifestRecord {
+    const { targetRelPath: relPath, entry } = job;
+    return {
+      v: 2,
+      relPath,
+      size: entry.size,
+      mtimeMs: entry.mtimeMs,
+      node: this.s.node,
+      src: this.originOf(job),
+      run: this.s.runTag,
+      intent: "open",
+    };
+  }
+
   private originOf(job: FileJob): string | undefined {
     return this.s.sourceId === undefined ? undefined : originOf(this.s.sourceId, job.entry.relPath);
   }

@@ -35,8 +35,8 @@ interface Run {
   stdout: string;
 }
 
-function copy(source: string, target: string, point?: object): Run {
-  const args = ["--import", hook, main, "copy", source, target, "--node", "OCTO1", "--json"];
+function copy(source: string, target: string, point?: object, extra: string[] = []): Run {
+  const args = ["--import", hook, main, "copy", source, target, "--node", "OCTO1", "--json", ...extra];
   const env = { ...process.env, COPY_POINT: point ? JSON.stringify(point) : "" };
   const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000, env });
   return { status: r.status, signal: r.signal, stdout: r.stdout };
@@ -116,6 +116,24 @@ describe("SIGKILL at each point of the intent protocol, then a re-run", () => {
     expect(again.status).toBe(0);
     const summary = resultOf<{ bytesSkipped: number }>(again.stdout, "copy", 0);
     expect(summary.bytesSkipped).toBeGreaterThanOrEqual(BIG_BYTES);
+    expectWholeAndClean(source, target);
+  });
+
+  it("intents written ahead for the queued files, then a kill: their files were never created, and the re-run copies them", () => {
+    const source = makeSource();
+    const target = dir("target");
+    const LOG = "TaskLogs/servertasks-3_log.txt";
+    const killed = copy(source, target, { name: "servertasks-3_log.txt", point: "before-create" }, ["--concurrency", "1"]);
+    expect(killed.signal).toBe("SIGKILL");
+    expect(lastState(target).get(LOG)).toBe("open");
+    // Announced with the batch the killed file asked for: open, and their files never created.
+    const open = [...lastState(target)].filter(([, state]) => state === "open").map(([rel]) => rel);
+    const aheadOfIt = open.filter((rel) => rel !== LOG && !existsSync(path.join(target, rel)));
+    expect(aheadOfIt.length).toBeGreaterThan(0);
+
+    const again = copy(source, target);
+    expect(again.status, again.stdout).toBe(0);
+    expect(resultOf<{ collisions: unknown[] }>(again.stdout, "copy", 0).collisions).toEqual([]);
     expectWholeAndClean(source, target);
   });
 

@@ -1,10 +1,12 @@
 import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadManifest, manifestRecords, originOf, refreshManifestSnapshot } from "../../src/storage/manifest.js";
+import { ManifestWriter, loadManifest, manifestRecords, originOf, refreshManifestSnapshot } from "../../src/storage/manifest.js";
 import { snapshotPathOf } from "../../src/storage/manifest-snapshot.js";
 import { nodeFileOps } from "../../src/storage/index.js";
 import { tempDirs } from "./helpers.js";
+import { countingOps } from "./round-trip-ops.js";
+import type { ManifestRecord } from "../../src/storage/types.js";
 
 const dir = tempDirs();
 const FROM_1 = originOf("host:/mnt/octo1|1:2", "TaskLogs/a.txt");
@@ -231,5 +233,74 @@ describe("write-ahead intents in the manifest", () => {
     expect(readFileSync(file, "utf8").match(/gone\.txt/g)).toHaveLength(2); // the intent, again past the snapshot's end
     expect(next.intentFor("TaskLogs/gone.txt")).toMatchObject({ intent: "open" });
     expect(next.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4)).toBe(true);
+  });
+
+  describe("written ahead for the files queued to be copied (ManifestWriter.announce)", () => {
+    const open = (relPath: string): ManifestRecord => ({
+      v: 2,
+      relPath,
+      size: 5,
+      mtimeMs: 1_790_000_000_123.4,
+      node: "OCTO1",
+      src: FROM_1,
+      intent: "open",
+    });
+    const writerIn = async () => {
+      const root = dir("m");
+      const file = path.join(root, ".octoha", "manifest.jsonl");
+      const ops = countingOps({ source: dir("src"), target: root });
+      return { file, ops, writer: await ManifestWriter.open(ops, file) };
+    };
+
+    it("shares the first intent's batch: the next copies find theirs durable without a write or an fsync of their own", async () => {
+      const { file, ops, writer } = await writerIn();
+      for (const name of ["a", "b", "c", "d"]) writer.announce(open(`TaskLogs/${name}.txt`));
+      await writer.intend(open("TaskLogs/a.txt"));
+      expect(ops.counts.get("state:fsync")).toBe(1);
+      for (const name of ["b", "c", "d"]) await writer.intend(open(`TaskLogs/${name}.txt`));
+      expect(ops.counts.get("state:fsync")).toBe(1);
+      expect(ops.counts.get("state:write")).toBe(1);
+      const before = readFileSync(file, "utf8").trim().split("\n");
+      expect(before.map((l) => (JSON.parse(l) as ManifestRecord).relPath).sort()).toEqual(
+        ["a", "b", "c", "d"].map((n) => `TaskLogs/${n}.txt`),
+      );
+      await writer.close();
+      expect((await loadManifest(nodeFileOps, file)).openIntentCount).toBe(4); // all claimed: none withdrawn
+    });
+
+    it("withdraws at close an intent written ahead whose copy never asked for it (stopped), and drops one never written", async () => {
+      const { file, writer } = await writerIn();
+      writer.announce(open("TaskLogs/a.txt"));
+      writer.announce(open("TaskLogs/unused.txt"));
+      await writer.intend(open("TaskLogs/a.txt"));
+      writer.announce(open("TaskLogs/never-written.txt")); // no batch after it
+      writer.add({
+        v: 2,
+        relPath: "TaskLogs/a.txt",
+        size: 5,
+        mtimeMs: 1_790_000_000_123.4,
+        sha256: "ab".repeat(32),
+        node: "OCTO1",
+        src: FROM_1,
+      });
+      await writer.close();
+      const index = await loadManifest(nodeFileOps, file);
+      expect(index.openIntentCount).toBe(0);
+      expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4)).toBe(true);
+      const states = new Map<string, string>();
+      for await (const r of manifestRecords(nodeFileOps, file)) states.set(r.relPath, r.intent ?? "done");
+      expect(Object.fromEntries(states)).toEqual({ "TaskLogs/a.txt": "done", "TaskLogs/unused.txt": "withdrawn" });
+    });
+
+    it("a copy that asks again after withdrawing its intent (a retry) gets a new open intent, written and fsync'd anew", async () => {
+      const { file, ops, writer } = await writerIn();
+      writer.announce(open("TaskLogs/a.txt"));
+      await writer.intend(open("TaskLogs/a.txt"));
+      await writer.intend({ ...open("TaskLogs/a.txt"), intent: "withdrawn" });
+      await writer.intend(open("TaskLogs/a.txt"));
+      expect(ops.counts.get("state:fsync")).toBe(3);
+      await writer.close();
+      expect((await loadManifest(nodeFileOps, file)).intentFor("TaskLogs/a.txt")).toMatchObject({ intent: "open" });
+    });
   });
 });

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyTree, nodeFileOps, type FileOps } from "../../src/storage/index.js";
 import { listWithStats } from "../../src/storage/file-ops.js";
+import { loadManifest } from "../../src/storage/manifest.js";
 import { countingOps, latencyOps, perFile, total } from "./round-trip-ops.js";
 import { sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
 
@@ -66,6 +67,28 @@ describe("round trips per file (a counting FileOps)", () => {
       return countCopy(source, target, copyOnce(source, target));
     };
     expect(perFile(await count(n), await count(2 * n), n, "state")).toEqual(NOOP);
+  });
+});
+
+describe("the manifest's round trips per copied file", () => {
+  it("copies made one at a time into one folder (creates serialized, as a folder's lock does on a share) share their intents' batches", async () => {
+    const files = 60;
+    const source = makeSource(1, files);
+    const target = dir("target");
+    const ops = countingOps({ source, target });
+    const manifestPath = path.join(target, ".octoha", "manifest.jsonl");
+    const summary = await copyTree({ source, target, sourceNode: "OCTO1", manifestPath, ops, concurrency: 1 });
+    expect(summary.filesCopied).toBe(files);
+    // Each copy asked for its intent alone: an fsync a file (60). The queued files' intents now go
+    // in the batch of the first one to ask, and the done records in batches of their own.
+    expect(ops.counts.get("state:fsync")).toBeLessThanOrEqual(files / 4);
+    const states = new Map<string, string>();
+    for (const line of readFileSync(manifestPath, "utf8").trim().split("\n")) {
+      const r = JSON.parse(line) as { relPath: string; intent?: string };
+      states.set(r.relPath, r.intent ?? "done");
+    }
+    expect([...states.values()].filter((v) => v !== "done")).toEqual([]);
+    expect(states.size).toBe(files);
   });
 });
 
@@ -215,6 +238,11 @@ describe("target folders on a slow target (a folder per task)", () => {
     // Folders already asked for finish; none is started after the interrupt, and the copies stop.
     expect(seen.afterAbort).toBe(0);
     expect(summary.filesCopied).toBeLessThan(20);
+    // The queued files' intents, written ahead, are withdrawn: none is left open for a file never created.
+    const manifest = await loadManifest(nodeFileOps, path.join(target, ".octoha", "m.jsonl"));
+    expect(manifest.openIntentCount).toBe(0);
+    const lines = readFileSync(path.join(target, ".octoha", "m.jsonl"), "utf8");
+    expect(lines.match(/"intent":"withdrawn"/g)?.length ?? 0).toBeGreaterThan(0);
   });
 });
 
