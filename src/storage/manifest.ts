@@ -438,6 +438,11 @@ export interface ManifestWriterOptions {
   maxDelayMs?: number;
 }
 
+/** The record that closes an open intent whose file this copy did not create, or removed again (INTENT_LINE's order). */
+export function withdrawal({ relPath, size, mtimeMs }: Pick<ManifestRecord, "relPath" | "size" | "mtimeMs">): ManifestRecord {
+  return { v: 2, relPath, size, mtimeMs, intent: "withdrawn" };
+}
+
 /** An open intent written ahead of its copy (announce), and the durability of the batch holding it. */
 interface AheadIntent {
   record: ManifestRecord;
@@ -567,10 +572,7 @@ export class ManifestWriter {
    */
   async close(): Promise<void> {
     this.announced.clear(); // never written: nothing to withdraw
-    for (const { record } of this.ahead.values()) {
-      const { relPath, size, mtimeMs } = record;
-      this.buffered.push(JSON.stringify({ v: 2, relPath, size, mtimeMs, intent: "withdrawn" } satisfies ManifestRecord));
-    }
+    for (const { record } of this.ahead.values()) this.buffered.push(JSON.stringify(withdrawal(record)));
     this.ahead.clear();
     for (;;) {
       this.commit();

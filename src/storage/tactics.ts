@@ -8,7 +8,7 @@ import type { FileOps, FileStat } from "./file-ops.js";
 import { classifyFsError, withRetry } from "./copy-errors.js";
 import { CopyAborted, TargetAppeared, compareLeftByKill, copyToFreeName, copyVerifyRename, hashFile } from "./copy-file.js";
 import { quarantineFile, quarantinePath } from "./copy-file.js";
-import { originOf, sameMtime, type ManifestIndex, type ManifestWriter } from "./manifest.js";
+import { originOf, sameMtime, withdrawal, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
 import type { TargetReservations } from "./reservations.js";
@@ -224,11 +224,10 @@ export class FileTactics {
     const copy =
       noClobber && writer
         ? () => {
-            const intent = { v: 2, relPath: job.targetRelPath, size: job.entry.size, mtimeMs: job.entry.mtimeMs } as const;
-            const open = this.openIntent(job);
+            const open = this.openIntent(job, src);
             return copyToFreeName(this.s.ops, from, to, () => writer.intend(open), signal, job.entry).catch(async (error: unknown) => {
               // Not created, or removed again: the intent must not vouch for whatever is there later.
-              const withdrawn = writer.intend({ ...intent, intent: "withdrawn" });
+              const withdrawn = writer.intend(withdrawal(open));
               // Someone else's file: durable before anything is decided about it (a kill now must not leave it "ours").
               if (error instanceof TargetAppeared) await withdrawn;
               else withdrawn.catch(() => undefined);
@@ -273,8 +272,7 @@ export class FileTactics {
     // Not provably what our write left (someone may have taken the name between our intent and our
     // create, and a kill lost the withdrawal; or the source was rewritten since): the ordinary rules.
     if (left.match === "different") {
-      const { relPath, size, mtimeMs } = intent;
-      this.writer.add({ v: 2, relPath, size, mtimeMs, intent: "withdrawn" }); // it proves nothing more: not asked again
+      this.writer.add(withdrawal(intent)); // it proves nothing more: not asked again
       return false;
     }
     await this.retry(() => this.s.ops.unlink(targetAbs), targetAbs);
@@ -325,9 +323,11 @@ export class FileTactics {
     return job.kind === "same-name" && origin !== undefined && this.manifest.writtenFrom(job.targetRelPath, t.size, t.mtimeMs, origin);
   }
 
-  /** The origin recorded for a file written from this job's source file (undefined: cannot be proven later). */
-  /** The intent a copy to the free name writes before it creates it (the order the manifest's fast parser expects). */
-  private openIntent(job: FileJob): ManifestRecord {
+  /**
+   * The intent a copy to the free name writes before it creates it (the order the manifest's fast
+   * parser expects); `src`: the job's origin, when the caller has it already (a SHA-256 each).
+   */
+  private openIntent(job: FileJob, src = this.originOf(job)): ManifestRecord {
     const { targetRelPath: relPath, entry } = job;
     return {
       v: 2,
@@ -335,12 +335,13 @@ export class FileTactics {
       size: entry.size,
       mtimeMs: entry.mtimeMs,
       node: this.s.node,
-      src: this.originOf(job),
+      src,
       run: this.s.runTag,
       intent: "open",
     };
   }
 
+  /** The origin recorded for a file written from this job's source file (undefined: cannot be proven later). */
   private originOf(job: FileJob): string | undefined {
     return this.s.sourceId === undefined ? undefined : originOf(this.s.sourceId, job.entry.relPath);
   }
