@@ -6,6 +6,7 @@
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { boundHeap } from "./heap.js";
+import { foldedHash, sharedHashes } from "./fold.js";
 import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, StatThreadGone, lstatOnThread } from "./stat-thread.js";
 
 export interface FileStat {
@@ -23,6 +24,11 @@ export interface DirEntry {
   name: string;
   isFile: boolean;
   isDirectory: boolean;
+  /**
+   * True when no other name in the same listing is this one case-insensitively (foldedHash): set
+   * only by a listing that checked its whole folder (a sorted one); absent, nobody knows.
+   */
+  caseUnique?: boolean;
 }
 
 /** A directory entry with its lstat facts (size and times are 0 for anything but files). */
@@ -124,6 +130,8 @@ export interface FileOps {
 export interface NameList {
   readonly length: number;
   slice(start: number, end: number): string[];
+  /** The folded hashes (foldedHash) that two or more of the names share, when they were counted. */
+  readonly caseVariants?: ReadonlySet<number> | undefined;
 }
 
 /**
@@ -144,7 +152,17 @@ const BOUNDED_RUN = 4096;
  */
 export async function sortedNames(dirPath: string, folderSize?: number): Promise<NameList> {
   const runs: PackedNames[] = [];
+  // Every name's folded hash, to learn which names may have a case variant in the folder (4 bytes a
+  // name while the folder is read): the copy need not remember the others' names (caseUnique).
+  let hashes = new Uint32Array(0);
+  let count = 0;
   for await (const run of nameBatches(dirPath, SORT_RUN, folderSize)) {
+    if (count + run.length > hashes.length) {
+      const grown = new Uint32Array(Math.max(count + run.length, 2 * hashes.length));
+      grown.set(hashes.subarray(0, count));
+      hashes = grown;
+    }
+    for (const name of run) hashes[count++] = foldedHash(name);
     runs.push(PackedNames.sorted(run));
     // A large run's strings, garbage now, lived long enough to be promoted. A small folder's few
     // are left to the walk's bound, checked every 16 chunks: this check, once per folder, was 3 % of
@@ -152,7 +170,9 @@ export async function sortedNames(dirPath: string, folderSize?: number): Promise
     if (run.length >= BOUNDED_RUN) boundHeap(1);
   }
   if (runs.length === 0) runs.push(PackedNames.sorted([]));
-  return runs.length === 1 ? runs[0]! : new MergedNames(runs);
+  const list = runs.length === 1 ? runs[0]! : new MergedNames(runs);
+  list.caseVariants = sharedHashes(hashes, count);
+  return list;
 }
 
 /**
@@ -214,6 +234,7 @@ function readBatch(dir: fs.Dir, max: number): Promise<{ names: string[]; done: b
  */
 export class PackedNames implements NameList {
   readonly length: number;
+  caseVariants: ReadonlySet<number> | undefined;
   /** Names read so far. */
   private taken = 0;
   /** Where the next name's record starts in bytes. */
@@ -322,6 +343,7 @@ function writeCount(bytes: Buffer, at: number, n: number): number {
  */
 export class MergedNames implements NameList {
   readonly length: number;
+  caseVariants: ReadonlySet<number> | undefined;
   private taken = 0;
   /** A binary heap of the runs not yet read out, the run whose current name is smallest first. */
   private readonly heap: PackedNames[];
@@ -410,7 +432,11 @@ export function listWithStats(ops: Pick<FileOps, "names" | "stat">, dirPath: str
 /** listWithStats's chunks; the folder is read when the first chunk is asked for, not before. */
 async function* statChunks(listing: () => Promise<NameList>, dirPath: string, statEach: StatEach): AsyncGenerator<StatDirEntry[]> {
   const names = await listing();
-  yield* statAhead(dirPath, chunksOf(names), statEach);
+  const variants = names.caseVariants;
+  for await (const chunk of statAhead(dirPath, chunksOf(names), statEach)) {
+    if (variants) for (const entry of chunk) entry.caseUnique = variants.size === 0 || !variants.has(foldedHash(entry.name));
+    yield chunk;
+  }
 }
 
 /** A NameList's names, LIST_CHUNK at a time, in order (a merged list is read in order). */

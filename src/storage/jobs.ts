@@ -66,6 +66,11 @@ interface DirContext extends DirResolution {
   key?: string;
   /** createFolders: this folder's creation has been started. */
   creating?: boolean;
+  /**
+   * Another source folder maps onto this target folder or one above it (`Dir/`, `dir/`): its names
+   * meet this folder's in the index, so every name written is kept there, not only case variants.
+   */
+  shared?: boolean;
 }
 
 /** A target folder's index and folder creation, shared by every source folder that maps onto it. */
@@ -185,19 +190,23 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     const key = foldName(resolution.targetRel);
     let folder = folders.get(key);
     if (!folder) folders.set(key, (folder = await (early ?? load(resolution, srcRel))));
-    return { ...resolution, srcRel, key, index: folder.index, ensureFolder: folder.ensureFolder };
+    return { ...resolution, srcRel, key, index: folder.index, ensureFolder: folder.ensureFolder, shared: sharedAt(key) };
   };
 
+  /** The target folder `key`, or one above it, is one that several source folders map onto. */
+  const sharedAt = (key: string): boolean => {
+    if (shared.size > 0)
+      for (let k = key; ; k = k.slice(0, Math.max(0, k.lastIndexOf("/")))) {
+        if (shared.has(k)) return true;
+        if (k === "") break;
+      }
+    return false;
+  };
   /** The walk left a source folder mapped onto `key`: its index goes unless that target folder (or one above it) is shared. */
   const leave = (key: string | undefined): void => {
     if (key === undefined) return;
     mapped.delete(key);
-    if (shared.size > 0)
-      for (let k = key; ; k = k.slice(0, Math.max(0, k.lastIndexOf("/")))) {
-        if (shared.has(k)) return;
-        if (k === "") break;
-      }
-    folders.delete(key);
+    if (!sharedAt(key)) folders.delete(key);
   };
   // Case variants are siblings, listed together before either is entered: counted here, in time.
   const expect = (resolution: DirResolution): void => {
@@ -260,6 +269,9 @@ function jobFor(
     job.targetRelPath = ctx.blockedBy;
   } else if (!existing) {
     job.targetRelPath = join(ctx.targetRel, entry.name);
+    // A name no later name can meet (no case variant in its folder, no other source folder here) is
+    // not kept: a million task logs' names were ~46 MB of the index at the end of a copy.
+    if (entry.caseUnique && !ctx.shared) return job;
     if (trackPending) {
       const index = ctx.index;
       let slot = -1;

@@ -8,6 +8,9 @@ import type { TargetReservations } from "./reservations.js";
 import { boundHeap } from "./heap.js";
 import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
+import { foldName, hashOf, lastHashedAscii } from "./fold.js";
+
+export { foldName } from "./fold.js";
 
 export interface LoadOptions {
   /** Dry-run: what earlier sources would have left here. */
@@ -44,10 +47,6 @@ export function listedStat(t: TargetName): FileStat | undefined {
     : { size: t.size, mtimeMs: t.mtimeMs ?? 0, atimeMs: t.atimeMs ?? 0, isFile: t.isFile === true, isDirectory: t.isDirectory };
 }
 
-export function foldName(name: string): string {
-  return name.toLowerCase();
-}
-
 const SURROGATE = /[\ud800-\udfff]/;
 const NAME_BLOCK_BITS = 18;
 const NAME_BLOCK = 1 << NAME_BLOCK_BITS;
@@ -62,28 +61,6 @@ const enum Kind {
   Dir = 2,
   ReservedFile = 3,
   ReservedDir = 4,
-}
-
-/** Whether the string the last hashOf call hashed was all ASCII. */
-let hashedAscii = true;
-
-/**
- * FNV-1a of a name with A-Z folded as it goes: for an ASCII name that is its case-folded hash
- * (toLowerCase changes A-Z and nothing else), with no folded string made; another name is hashed
- * once folded (foldName). Notes in hashedAscii which it was. The folded string is not kept:
- * 250 000 task logs in one folder.
- */
-function hashOf(name: string): number {
-  let h = 0x811c9dc5;
-  let ascii = true;
-  for (let i = 0; i < name.length; i++) {
-    let c = name.charCodeAt(i);
-    if (c >= 0x80) ascii = false;
-    else if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    h = Math.imul(h ^ c, 16777619);
-  }
-  hashedAscii = ascii;
-  return h >>> 0;
 }
 
 /**
@@ -292,9 +269,10 @@ export class TargetDirIndex {
     // An ASCII name (most of them) needs no folded string and no UTF-8 copy: most of a million-file
     // no-op's index time was those two.
     const hash = hashOf(name);
-    this.lastAscii = hashedAscii;
+    const ascii = lastHashedAscii();
+    this.lastAscii = ascii;
     this.lastOdd = false;
-    if (hashedAscii) {
+    if (ascii) {
       this.lastFolded = undefined;
       this.lastHash = hash;
       this.lastLength = name.length;

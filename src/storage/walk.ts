@@ -14,7 +14,17 @@ export const TEMP_SUFFIX = ".octoha-tmp";
 export const STATE_FOLDER = ".octoha";
 
 export type WalkEntry =
-  | { type: "file"; relPath: string; parentRel: string; name: string; size: number; mtimeMs: number; atimeMs: number }
+  | {
+      type: "file";
+      relPath: string;
+      parentRel: string;
+      name: string;
+      size: number;
+      mtimeMs: number;
+      atimeMs: number;
+      /** No other name in the folder is this one case-insensitively (the listing checked: DirEntry.caseUnique). */
+      caseUnique: boolean;
+    }
   /** size: the folder's own (st_size), which says how to read it (ListOptions.folderSize). */
   | { type: "dir"; relPath: string; parentRel: string; name: string; size: number }
   /** A symlink, device or socket: not copied, reported. */
@@ -122,7 +132,17 @@ async function* listChunks(ops: FileOps, root: string, rel: string, folderSize: 
       const name = d.name;
       if (isOwnName(rel, name)) continue;
       const relPath = join(rel, name);
-      if (d.isFile) out.push({ type: "file", relPath, parentRel: rel, name, size: d.size, mtimeMs: d.mtimeMs, atimeMs: d.atimeMs });
+      if (d.isFile)
+        out.push({
+          type: "file",
+          relPath,
+          parentRel: rel,
+          name,
+          size: d.size,
+          mtimeMs: d.mtimeMs,
+          atimeMs: d.atimeMs,
+          caseUnique: d.caseUnique === true,
+        });
       else if (d.isDirectory) out.push({ type: "dir", relPath, parentRel: rel, name, size: d.size });
       else out.push({ type: "other", relPath, parentRel: rel, name });
     }

@@ -149,6 +149,27 @@ describe("merging two nodes into one target", () => {
   });
 });
 
+describe("case variants inside one node's folder", () => {
+  it("finds a pair that sorts hundreds of names apart, also through the Kelvin sign, and loses neither", async () => {
+    const node = dir("variants");
+    for (let i = 0; i < 700; i++) writeFile(node, `TaskLogs/servertasks-${i}_A.txt`, `task ${i}\n`);
+    writeFile(node, "TaskLogs/Log.txt", "upper L");
+    writeFile(node, "TaskLogs/log.txt", "lower l");
+    writeFile(node, "TaskLogs/\u212Aey.txt", "Kelvin sign");
+    writeFile(node, "TaskLogs/key.txt", "plain k");
+    const target = dir("variants-target");
+    const summary = await copyTree({ source: node, target, sourceNode: "OCTO1" });
+    const c = byPath(summary);
+    expect(c.get("TaskLogs/log.txt")).toMatchObject({ kind: "case-only", targetRelPath: "TaskLogs/Log.txt" });
+    // The Kelvin sign is three bytes from 0xE2: "key.txt" sorts first and is the one copied.
+    expect(c.get("TaskLogs/\u212Aey.txt")).toMatchObject({ kind: "case-only", targetRelPath: "TaskLogs/key.txt" });
+    expect(summary.collisions).toHaveLength(2);
+    expect(summary.filesCopied).toBe(702);
+    expect(readFileSync(path.join(target, "TaskLogs/servertasks-699_A.txt"), "utf8")).toBe("task 699\n");
+    expectNothingLost(target, node);
+  });
+});
+
 describe("dry-run of several nodes into one target (reservations of earlier nodes)", () => {
   /** Dry-run node1 then node2 sharing reservations, then really copy them in the same order. */
   async function dryThenReal(extra: Partial<CopyOptions> = {}) {

@@ -98,6 +98,25 @@ describe("nodeFileOps.list (the real file system's listing)", () => {
     },
   );
 
+  it("says which names have a case variant in their folder (Windows takes them as one), however far apart they sort", async () => {
+    const root = dir("variants");
+    // "Log.txt" sorts before every lower-case name, "log.txt" after them: chunks apart. The Kelvin
+    // sign folds to "k", so "\u212Aey.txt" is "key.txt" on a share.
+    for (let i = 0; i < 600; i++) writeFileSync(path.join(root, `f${i}.log`), "");
+    for (const n of ["Log.txt", "log.txt", "\u212Aey.txt", "key.txt", "k\u00e9y.txt"]) writeFileSync(path.join(root, n), "");
+    const unique = new Map<string, boolean | undefined>();
+    for await (const chunk of nodeFileOps.list(root)) for (const e of chunk) unique.set(e.name, e.caseUnique);
+    expect(unique.size).toBe(605);
+    expect(
+      [...unique]
+        .filter(([, u]) => u !== true)
+        .map(([n]) => n)
+        .sort(),
+    ).toEqual(["Log.txt", "key.txt", "log.txt", "\u212Aey.txt"].sort());
+    // A listing in any order has not seen the whole folder when it hands out a name: it says nothing.
+    for await (const chunk of nodeFileOps.list(root, { order: "any" })) for (const e of chunk) expect(e.caseUnique).toBeUndefined();
+  });
+
   it("reads nothing until the first chunk is asked for: a missing folder fails there, not unheard before", async () => {
     const missing = path.join(dir("gone"), "no-such-folder");
     const unheard: unknown[] = [];
