@@ -87,6 +87,7 @@ describe("the copy manifest", () => {
     // 3-byte characters shift the lines so that reads (1 MB) and windows (64 KB) fall inside them.
     const names = Array.from({ length: 15_000 }, (_, i) => `TaskLogs/日志-${"é".repeat(i % 7)}-${i}.txt`);
     names.splice(7_000, 0, `TaskLogs/${"日".repeat(70_000)}.txt`); // one line longer than a window
+    names.splice(9_000, 0, `TaskLogs/${"日".repeat(900_000)}.txt`); // one line longer than a read (2.7 MB)
     writeFileSync(file, names.map((n) => record(n)).join("\n") + "\n" + record("TaskLogs/torn.txt").slice(0, 40));
     const seen: string[] = [];
     for await (const r of manifestRecords(nodeFileOps, file)) seen.push(r.relPath);
