@@ -82,9 +82,9 @@ let liveAfterLast = 0;
  * with 75 MB alive (--trace-gc), 525 MB RSS. A collection here costs 30-50 ms with a million names
  * alive, a few times per pass.
  */
-export function boundHeap(checkEvery = CHECK_EVERY): void {
+export function boundHeap(checkEvery = CHECK_EVERY, growthLimit = HEAP_GROWTH_LIMIT): void {
   if (++calls % checkEvery !== 0) return;
-  if (inUse() - liveAfterLast < HEAP_GROWTH_LIMIT) return;
+  if (inUse() - liveAfterLast < growthLimit) return;
   collectGarbage();
   liveAfterLast = inUse();
 }
