@@ -53,6 +53,14 @@ const NAME_BLOCK = 1 << NAME_BLOCK_BITS;
 const NAME_OFFSET_MASK = NAME_BLOCK - 1;
 /** A size this large or larger is kept in bigSizes. */
 const BIG_SIZE = 0xffffffff;
+/** In nameLengths: the entry's name is `head` and then the nameLengths & NAME_LENGTH bytes stored. */
+const HEADED = 0x8000;
+const NAME_LENGTH = 0x7fff;
+/** Names looked at to learn a folder's head, and how many of them must share it. */
+const HEAD_SAMPLE = 64;
+const HEAD_QUORUM = 32;
+/** A head is a name's start up to its first `-` or `_` (`servertasks-`), of this many bytes at most. */
+const HEAD_END = /^[\x20-\x7e]{3,63}?[-_]/;
 
 /** What a slot holds. */
 const enum Kind {
@@ -79,6 +87,14 @@ export class TargetDirIndex {
    */
   private readonly nameBlocks: Buffer[] = [];
   private nameUsed = 0;
+  /**
+   * What most names here begin with, kept once (ASCII): a million task logs' `servertasks-` was
+   * 12 MB of the index. Learned from the first HEAD_SAMPLE names, which stay whole.
+   */
+  private head = "";
+  /** While the head is learned: how many names began with each candidate. */
+  private heads: Map<string, number> | undefined = new Map();
+  private sampled = 0;
   private nameStarts = new Uint32Array(16);
   private nameLengths = new Uint16Array(16);
   /**
@@ -206,14 +222,23 @@ export class TargetDirIndex {
     if (odd !== undefined) return odd;
     const at = this.nameStarts[e]!;
     const start = at & NAME_OFFSET_MASK;
-    return this.nameBlocks[at >>> NAME_BLOCK_BITS]!.toString("utf8", start, start + this.nameLengths[e]!);
+    const stored = this.nameLengths[e]!;
+    const block = this.nameBlocks[at >>> NAME_BLOCK_BITS]!;
+    // A headed name is ASCII (only ASCII names are headed).
+    if (stored & HEADED) return this.head + block.toString("latin1", start, start + (stored & NAME_LENGTH));
+    return block.toString("utf8", start, start + stored);
+  }
+
+  /** Entry e's name's length in bytes. */
+  private lengthOf(e: number): number {
+    const stored = this.nameLengths[e]!;
+    return stored & HEADED ? this.head.length + (stored & NAME_LENGTH) : stored;
   }
 
   /** The probed name's bytes equal entry e's (the common find: the very name, not a case variant). */
   private sameBytes(e: number): boolean {
     if (this.lastOdd || (this.oddNames.size > 0 && this.oddNames.has(e))) return this.oddNames.get(e) === this.lastName;
-    const length = this.nameLengths[e]!;
-    return length === this.lastLength && this.compareName(e) === 0;
+    return this.lengthOf(e) === this.lastLength && this.compareName(e) === 0;
   }
 
   /** lastName case-folded. */
@@ -226,15 +251,31 @@ export class TargetDirIndex {
     const at = this.nameStarts[e]!;
     const start = at & NAME_OFFSET_MASK;
     const block = this.nameBlocks[at >>> NAME_BLOCK_BITS]!;
-    const end = start + this.nameLengths[e]!;
-    if (!this.lastAscii) return compareBytes(block, start, end, this.lastBytes, 0, this.lastLength);
+    const stored = this.nameLengths[e]!;
     const name = this.lastName;
-    const n = Math.min(end - start, name.length);
+    let skip = 0;
+    if (stored & HEADED) {
+      if (!this.lastAscii) {
+        const whole = Buffer.from(this.nameOf(e), "latin1"); // rare: a name that is not ASCII meets a headed one
+        return compareBytes(whole, 0, whole.length, this.lastBytes, 0, this.lastLength);
+      }
+      const head = this.head;
+      const n = Math.min(head.length, name.length);
+      for (let i = 0; i < n; i++) {
+        const d = head.charCodeAt(i) - name.charCodeAt(i);
+        if (d !== 0) return d;
+      }
+      if (name.length < head.length) return 1; // the probe ends inside the head: it sorts first
+      skip = head.length;
+    }
+    const end = start + (stored & NAME_LENGTH);
+    if (!this.lastAscii) return compareBytes(block, start, end, this.lastBytes, 0, this.lastLength);
+    const n = Math.min(end - start, name.length - skip);
     for (let i = 0; i < n; i++) {
-      const d = block[start + i]! - name.charCodeAt(i);
+      const d = block[start + i]! - name.charCodeAt(skip + i);
       if (d !== 0) return d;
     }
-    return end - start - name.length;
+    return end - start - (name.length - skip);
   }
 
   /** The entry holding `name` (hashed `hash`) case-insensitively, or the free slot where it goes (-slot - 1). */
@@ -333,10 +374,14 @@ export class TargetDirIndex {
 
   /** Entry e's name is lastName (keyOf's): its bytes appended (a replaced name's old bytes stay, unused). */
   private setName(e: number): void {
-    const length = this.lastLength;
     if (this.lastOdd) this.oddNames.set(e, this.lastName);
     else this.oddNames.delete(e);
-    if (this.nameLengths[e] === length && this.sameBytes(e)) return;
+    if (this.lengthOf(e) === this.lastLength && this.sameBytes(e)) return;
+    const name = this.lastName;
+    if (this.heads && this.lastAscii) this.learnHead(name);
+    const headed = this.lastAscii && this.head !== "" && name.startsWith(this.head);
+    const skip = headed ? this.head.length : 0;
+    const length = this.lastLength - skip;
     let block = this.nameBlocks[this.nameBlocks.length - 1];
     if (block === undefined || this.nameUsed + length > block.length) {
       // A small folder's index starts small; blocks double up to NAME_BLOCK (a name is at most 255 bytes on disk).
@@ -344,11 +389,21 @@ export class TargetDirIndex {
       this.nameBlocks.push(block);
       this.nameUsed = 0;
     }
-    if (this.lastAscii) for (let i = 0, at = this.nameUsed; i < length; i++) block[at + i] = this.lastName.charCodeAt(i);
+    if (this.lastAscii) for (let i = 0, at = this.nameUsed; i < length; i++) block[at + i] = name.charCodeAt(skip + i);
     else this.lastBytes.copy(block, this.nameUsed, 0, length);
     this.nameStarts[e] = ((this.nameBlocks.length - 1) << NAME_BLOCK_BITS) | this.nameUsed;
-    this.nameLengths[e] = length;
+    this.nameLengths[e] = headed ? length | HEADED : length;
     this.nameUsed += length;
+  }
+
+  /** Counts an ASCII name's head; after HEAD_SAMPLE names, keeps the one most of them share, if any. */
+  private learnHead(name: string): void {
+    const heads = this.heads!;
+    const head = HEAD_END.exec(name)?.[0];
+    if (head !== undefined) heads.set(head, (heads.get(head) ?? 0) + 1);
+    if (++this.sampled < HEAD_SAMPLE) return;
+    for (const [candidate, n] of heads) if (n >= HEAD_QUORUM) this.head = candidate;
+    this.heads = undefined;
   }
 
   private growEntries(): void {

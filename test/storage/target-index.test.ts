@@ -119,6 +119,54 @@ describe("the target folder index", () => {
     }
   });
 
+  it("keeps the head most names share once (servertasks-) and still finds every name exactly, case variants and all", async () => {
+    const entry = (name: string, size: number): StatDirEntry => ({ name, isFile: true, isDirectory: false, size, mtimeMs: 0, atimeMs: 0 });
+    const listed: StatDirEntry[] = [];
+    // The first 64 names teach the index its head; the names after them are kept without it.
+    for (let i = 0; i < 200; i++) listed.push(entry(`servertasks-${i}_A.txt`, i));
+    listed.push(
+      entry("ServerTasks-7_A.txt", 1007), // the head in another case: not headed; a case variant of servertasks-7_A.txt
+      entry("servertasks-", 2000), // the head alone
+      entry("servertasks", 2001), // shorter than the head
+      entry("servertasks-300_\u00e9.txt", 2002), // begins with the head, not ASCII: kept whole
+      entry("servertasks-400_k.txt", 2003),
+      entry("scheduledtasks_processsubscriptions.txt", 2004),
+    );
+    const listing = (entries: StatDirEntry[]): FileOps => ({
+      ...nodeFileOps,
+      async *list() {
+        yield entries;
+      },
+    });
+    const index = await TargetDirIndex.load(listing(listed), "/nowhere", "TaskLogs", []);
+    for (let i = 0; i < 200; i++)
+      if (i !== 7) expect(index.find(`SERVERTASKS-${i}_a.txt`)).toMatchObject({ name: `servertasks-${i}_A.txt`, size: i });
+    // Of two case variants listed, the one last in byte order stays, headed or not.
+    expect(index.find("SERVERTASKS-7_A.TXT")).toMatchObject({ name: "servertasks-7_A.txt", size: 7 });
+    expect(index.find("servertasks-")).toMatchObject({ name: "servertasks-", size: 2000 });
+    expect(index.find("SERVERTASKS")).toMatchObject({ name: "servertasks", size: 2001 });
+    expect(index.find("servertasks-300_\u00c9.TXT")).toMatchObject({ name: "servertasks-300_\u00e9.txt", size: 2002 });
+    // A probe that is not ASCII meets a headed name: the Kelvin sign is "k" on a share.
+    expect(index.find("servertasks-400_\u212A.txt")).toMatchObject({ name: "servertasks-400_k.txt", size: 2003 });
+    expect(index.find("scheduledtasks_processsubscriptions.txt")).toMatchObject({ size: 2004 });
+    for (const missing of ["servertasks-200_A.txt", "servertasks-1", "servertasks-1_A.tx", "servertasks-1_A.txt2", "servertask", "x"])
+      expect(index.find(missing), missing).toBeUndefined();
+    // Of case variants listed after the head is learned, the last in byte order stays, in either
+    // listing order: `_a` after `_A`; the Kelvin sign (0xE2…) after `k`.
+    for (const [pair, last] of [
+      [["servertasks-8_a.txt", "servertasks-8_A.txt"], "servertasks-8_a.txt"],
+      [["servertasks-zz_k.txt", "servertasks-zz_\u212A.txt"], "servertasks-zz_\u212A.txt"],
+    ] as const)
+      for (const order of [pair, [...pair].reverse()]) {
+        const variants = [...listed.slice(0, 100), ...order.map((name, i) => entry(name, i))];
+        const kept = (await TargetDirIndex.load(listing(variants), "/nowhere", "TaskLogs", [])).find(pair[0].toUpperCase());
+        expect(kept?.name, order.join(" then ")).toBe(last);
+      }
+    // Names this run reserves are headed too, and handed out whole.
+    index.reserveFile("servertasks-900_B.txt");
+    expect(index.find("servertasks-900_b.txt")).toMatchObject({ name: "servertasks-900_B.txt", from: "TaskLogs/servertasks-900_B.txt" });
+  });
+
   it("lists a real folder in readdir's order, every entry with its size (more entries than one chunk)", async () => {
     const target = dir("many");
     for (let i = 0; i < 1000; i++) writeFileSync(path.join(target, `servertasks-${i}_ABC.txt`), "x".repeat(i % 7));
