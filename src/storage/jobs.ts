@@ -6,7 +6,8 @@
 import path from "node:path";
 import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
-import { TargetDirIndex, foldName, listedStat, type TargetName } from "./target-index.js";
+import { TargetDirIndex, listedStat, type TargetName } from "./target-index.js";
+import { foldName } from "./fold.js";
 import { walkTree, type WalkEntry } from "./walk.js";
 import { boundHeap } from "./heap.js";
 

@@ -15,7 +15,7 @@
  * One instance per target folder, dropped when the dry-run of that kind ends.
  */
 import path from "node:path";
-import { foldName } from "./target-index.js";
+import { foldName } from "./fold.js";
 
 export interface Reservation {
   /** The name as the earlier source would leave it at the target. */

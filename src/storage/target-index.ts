@@ -10,8 +10,6 @@ import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 import { foldName, hashOf, lastHashedAscii } from "./fold.js";
 
-export { foldName } from "./fold.js";
-
 export interface LoadOptions {
   /** Dry-run: what earlier sources would have left here. */
   reservations?: TargetReservations | undefined;
