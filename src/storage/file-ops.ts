@@ -5,7 +5,7 @@
  */
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
-import { boundHeap } from "./heap.js";
+import { BATCH_GROWTH_LIMIT, boundHeap } from "./heap.js";
 import { foldedHash, sharedHashes } from "./fold.js";
 import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, StatThreadGone, lstatOnThread } from "./stat-thread.js";
 
@@ -141,8 +141,6 @@ export interface NameList {
 const SORT_RUN = 65_536;
 /** A run of at least this many names (~256 KB of strings) has the heap bound checked after it. */
 const BOUNDED_RUN = 4096;
-/** Heap growth after which a large run's garbage is collected: about one full run's strings. */
-const RUN_GARBAGE_LIMIT = 6 * 2 ** 20;
 
 /**
  * A folder's names in readdirSync's order (strcmp of the UTF-8 bytes), read through opendir a
@@ -169,7 +167,7 @@ export async function sortedNames(dirPath: string, folderSize?: number): Promise
     // A large run's strings, garbage now, lived long enough to be promoted. A small folder's few
     // are left to the walk's bound, checked every 16 chunks: this check, once per folder, was 3 % of
     // a no-op's time on the medium preset's ~1,000 small folders.
-    if (run.length >= BOUNDED_RUN) boundHeap(1, RUN_GARBAGE_LIMIT);
+    if (run.length >= BOUNDED_RUN) boundHeap(1, BATCH_GROWTH_LIMIT);
   }
   if (runs.length === 0) runs.push(PackedNames.sorted([]));
   const list = runs.length === 1 ? runs[0]! : new MergedNames(runs);

@@ -11,7 +11,7 @@ import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import type { ManifestRecord } from "./types.js";
 import { readSnapshot, writeSnapshot } from "./manifest-snapshot.js";
-import { boundHeap } from "./heap.js";
+import { BATCH_GROWTH_LIMIT, boundHeap } from "./heap.js";
 
 export const MANIFEST_VERSION = 2;
 /** Version 1 lines (before records said which source file they came from) are still read: origin unknown. */
@@ -313,7 +313,9 @@ async function parseFrom(handle: OpenFile, from: number, index: ManifestIndex, f
       if (line.trim() !== "") parseLine(index, line, file, lineNo, from);
     }
     covered = window.end;
-    boundHeap(4, PARSE_GARBAGE_LIMIT);
+    // The windows' lines are promoted before they die: without this the heap swung by
+    // HEAP_GROWTH_LIMIT on top of the index a copy's end fills, its peak.
+    boundHeap(4, BATCH_GROWTH_LIMIT);
   }
   // Past `covered`: a line without its newline, a batch torn by a crash, ignored on purpose.
   return covered;
@@ -326,12 +328,6 @@ async function parseFrom(handle: OpenFile, from: number, index: ManifestIndex, f
  * heap there, the copy's peak RSS. Strings this size die young.
  */
 const PARSE_WINDOW = 64 * 1024;
-/**
- * Heap growth after which parsing collects its garbage (the windows' lines, promoted before they
- * die): a million-file copy's manifest, parsed again at its end, let the heap swing by ~24 MB
- * (HEAP_GROWTH_LIMIT) on top of the index it fills, the copy's peak.
- */
-const PARSE_GARBAGE_LIMIT = 6 * 2 ** 20;
 
 /**
  * A file's whole lines from byte `from`, read 1 MB at a time into one buffer and decoded
