@@ -3,7 +3,8 @@
  * file even when the Linux path we write through does not, so every lookup is case-insensitive.
  * Names being written by this run are reserved with a promise that settles when they are done.
  */
-import { compareBytes, type FileOps, type FileStat } from "./file-ops.js";
+import type { FileOps, FileStat } from "./file-ops.js";
+import { compareBytes } from "./packed-names.js";
 import type { TargetReservations } from "./reservations.js";
 import { boundHeap } from "./heap.js";
 import { isStaleTemp } from "./temp-names.js";

@@ -1,7 +1,8 @@
 import { readdirSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { MergedNames, PackedNames, listWithStats, nodeFileOps, sortedNames, type ListOrder } from "../../src/storage/file-ops.js";
+import { listWithStats, nodeFileOps, sortedNames, type ListOrder } from "../../src/storage/file-ops.js";
+import { MergedNames, PackedNames } from "../../src/storage/packed-names.js";
 import { tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
