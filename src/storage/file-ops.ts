@@ -5,7 +5,7 @@
  */
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
-import { BATCH_GROWTH_LIMIT, boundHeap } from "./heap.js";
+import { BATCH_GROWTH_LIMIT, boundHeap, collectNow } from "./heap.js";
 import { foldedHash, sharedHashes } from "./fold.js";
 import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, StatThreadGone, lstatOnThread } from "./stat-thread.js";
 import { MergedNames, PackedNames, type NameList } from "./packed-names.js";
@@ -162,6 +162,12 @@ export async function sortedNames(dirPath: string, folderSize?: number): Promise
   if (runs.length === 0) runs.push(PackedNames.sorted([]));
   const list = runs.length === 1 ? runs[0]! : new MergedNames(runs);
   list.caseVariants = sharedHashes(hashes, count);
+  if (runs.length > 1) {
+    // The hashes are garbage now, but outside the heap: left to the next collection they stayed
+    // through a million-file folder's whole planning, at its peak (the no-op's).
+    hashes = new Uint32Array(0);
+    collectNow();
+  }
   return list;
 }
 
