@@ -20,15 +20,61 @@ export const KIND_DIR = 2;
  * The worker's code, evaluated (CommonJS): a file beside this one would not run under the test
  * runner, which loads this module as TypeScript. It first says it runs (workerData: see the
  * constructor). Names arrive NUL-joined (no file name holds a NUL: one string to clone, not an
- * array); facts are written into the caller's shared buffer.
+ * array); facts are written into the caller's shared buffer. A folder read here (readNamesOnThread)
+ * stays open between requests, by its handle; its names go back NUL-joined as UTF-8, in a buffer
+ * handed over, not copied (a batch with a surrogate, which UTF-8 may not hold, as a string).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const { lstatSync } = require("node:fs");
+const { lstatSync, opendirSync } = require("node:fs");
 const started = new Int32Array(workerData);
 Atomics.store(started, 0, 1);
 Atomics.notify(started, 0);
-parentPort.on("message", ({ id, prefix, joined, timed, facts }) => {
+const failed = (id, e, path = e.path) =>
+  parentPort.postMessage({ id, error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path } });
+const folders = new Map();
+let nextHandle = 0;
+function readNames({ id, dirPath, handle, max }) {
+  if (handle === undefined) {
+    handle = nextHandle++;
+    folders.set(handle, opendirSync(dirPath, { bufferSize: 1024 }));
+  }
+  const dir = folders.get(handle);
+  try {
+    const names = [];
+    let done = false;
+    while (names.length < max) {
+      const entry = dir.readSync();
+      if (entry === null) { done = true; break; }
+      names.push(entry.name);
+    }
+    if (done) { folders.delete(handle); dir.closeSync(); }
+    const joined = names.join("\\0");
+    if (/[\\ud800-\\udfff]/.test(joined)) return parentPort.postMessage({ id, value: { handle, joined, done } });
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(joined));
+    bytes.write(joined);
+    parentPort.postMessage({ id, value: { handle, bytes, done } }, [bytes.buffer]);
+  } catch (e) {
+    folders.delete(handle);
+    try { dir.closeSync(); } catch {}
+    throw e;
+  }
+}
+parentPort.on("message", (request) => {
+  const { id } = request;
+  if (request.task === "read") {
+    // opendirSync's error has no path, as fs.opendir's does.
+    try { readNames(request); } catch (e) { failed(id, e, e.path ?? request.dirPath); }
+    return;
+  }
+  if (request.task === "close") {
+    const dir = folders.get(request.handle);
+    folders.delete(request.handle);
+    try { dir?.closeSync(); } catch {}
+    parentPort.postMessage({ id, value: {} });
+    return;
+  }
+  const { prefix, joined, timed, facts } = request;
   const names = joined.split("\\0");
   const took = timed ? new Float64Array(names.length) : undefined;
   const began = performance.now();
@@ -45,7 +91,7 @@ parentPort.on("message", ({ id, prefix, joined, timed, facts }) => {
     }
     parentPort.postMessage({ id, ms: took ? took.sort()[took.length >> 2] : (performance.now() - began) / names.length });
   } catch (e) {
-    parentPort.postMessage({ id, error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } });
+    failed(id, e);
   }
 });
 `;
@@ -70,12 +116,15 @@ export interface ThreadAnswer<T> {
 
 interface Reply {
   id: number;
-  ms: number;
+  /** An lstat batch's time per name. */
+  ms?: number;
+  /** A folder's batch of names. */
+  value?: NamesBatch;
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
 }
 
 interface Waiting {
-  resolve: (msPerName: number) => void;
+  resolve: (reply: Reply) => void;
   reject: (error: Error) => void;
 }
 
@@ -122,14 +171,25 @@ class StatThread {
     if (!facts || facts.length < need)
       facts = new Float64Array(new SharedArrayBuffer(Math.max(need, 1024) * Float64Array.BYTES_PER_ELEMENT));
     try {
-      const msPerName = await this.ask({ prefix, joined: names.join("\0"), timed, facts });
-      return { value: read(facts), msPerName };
+      const reply = await this.ask({ task: "lstat", prefix, joined: names.join("\0"), timed, facts });
+      return { value: read(facts), msPerName: reply.ms ?? 0 };
     } finally {
       this.spare.push(facts); // read (synchronous) is done with it, or the batch failed
     }
   }
 
-  private ask(request: { prefix: string; joined: string; timed: boolean; facts: Float64Array }): Promise<number> {
+  async readNames(dirPath: string, handle: number | undefined, max: number): Promise<NamesBatch> {
+    if (this.gone) throw this.gone;
+    const reply = await this.ask({ task: "read", dirPath, handle, max });
+    if (!reply.value) throw new StatThreadGone(new Error("a names reply without its names"));
+    return reply.value;
+  }
+
+  close(handle: number): void {
+    if (!this.gone) this.ask({ task: "close", handle }).catch(() => undefined);
+  }
+
+  private ask(request: Record<string, unknown>): Promise<Reply> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.waiting.size === 0) this.worker.ref(); // a batch out keeps the process alive until it is answered
@@ -144,7 +204,7 @@ class StatThread {
     this.waiting.delete(reply.id);
     if (this.waiting.size === 0) this.worker.unref();
     if (reply.error) waiting.reject(Object.assign(new Error(reply.error.message), reply.error));
-    else waiting.resolve(reply.ms);
+    else waiting.resolve(reply);
   }
 
   private fail(cause: unknown): void {
@@ -174,4 +234,35 @@ export async function lstatOnThread<T>(
     throw new StatThreadGone(error);
   }
   return thread.lstat(prefix, names, read, timed);
+}
+
+/** A batch of a folder's names from the lstat thread: NUL-joined, as UTF-8 bytes or (with a surrogate) a string. */
+export interface NamesBatch {
+  /** The folder, open on the thread until `done` (or closeNamesOnThread). */
+  handle: number;
+  bytes?: Uint8Array;
+  joined?: string;
+  /** The folder has no more names (the thread has closed it). */
+  done: boolean;
+}
+
+/**
+ * Up to `max` names of a folder, read on the lstat thread: the first batch opens it (handle
+ * undefined), the next ones go on from its handle. The main thread's own reading (Dir#read) costs
+ * a tick and a callback per name, ~1 s of a million-name folder there; the thread's synchronous
+ * reads are the same readdir calls, one after another as libuv's are. Rejects with the readdir's
+ * own error (code, path), or with StatThreadGone when the thread cannot answer.
+ */
+export async function readNamesOnThread(dirPath: string, handle: number | undefined, max: number): Promise<NamesBatch> {
+  try {
+    thread ??= new StatThread();
+  } catch (error) {
+    throw new StatThreadGone(error);
+  }
+  return thread.readNames(dirPath, handle, max);
+}
+
+/** Close a folder readNamesOnThread left open (a listing stopped early). */
+export function closeNamesOnThread(handle: number): void {
+  thread?.close(handle);
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, utimesSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, utimesSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach } from "vitest";
@@ -122,4 +122,15 @@ export function faultyOps(faults: Faults, base: FileOps = nodeFileOps): FileOps 
       return faults.statfsFree === undefined ? real : { ...real, freeBytes: faults.statfsFree };
     },
   };
+}
+
+/** This process's open descriptors of `folder` (a listing's, the lstat thread's: they are this process's). */
+export function openDescriptorsOf(folder: string): number {
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === folder;
+    } catch {
+      return false; // closed while we looked
+    }
+  }).length;
 }

@@ -1,9 +1,9 @@
-import { readdirSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { listWithStats, nodeFileOps, sortedNames, type ListOrder } from "../../src/storage/file-ops.js";
 import { MergedNames, PackedNames } from "../../src/storage/packed-names.js";
-import { tempDirs } from "./helpers.js";
+import { openDescriptorsOf, tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
 
@@ -72,14 +72,7 @@ describe("sortedNames (the listing behind every walk)", () => {
 });
 
 describe("nodeFileOps.list (the real file system's listing)", () => {
-  const openFolders = (folder: string): number =>
-    readdirSync("/proc/self/fd").filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`) === folder;
-      } catch {
-        return false; // closed while we looked
-      }
-    }).length;
+  const openFolders = openDescriptorsOf;
 
   it.each<ListOrder>(["sorted", "any"])(
     "lists every file once with its size (%s order), and closes the folder, also when stopped early",

@@ -52,27 +52,29 @@ describe("a small folder is read in one call (ListOptions.folderSize)", () => {
     expect(reads).toEqual({ whole: [root], batched: [root] });
   });
 
-  it("reads in batches when the size says nothing (0, as an SMB mount reports) or more than WHOLE_FOLDER_BYTES", async () => {
+  it("reads in batches when the size says nothing (0, as an SMB mount reports); more than WHOLE_FOLDER_BYTES, on the lstat thread", async () => {
     const root = dir("big");
     writeFileSync(path.join(root, "a.txt"), "a");
     const reads = await folderReads(async () => {
       expect(await listed(root, { folderSize: 0 })).toEqual(["a.txt:1"]);
       expect(await listed(root, { folderSize: WHOLE_FOLDER_BYTES + 1 })).toEqual(["a.txt:1"]);
     });
-    expect(reads).toEqual({ whole: [], batched: [root, root] });
+    expect(reads).toEqual({ whole: [], batched: [root] });
   });
 
-  it("a small folder that is gone or became a file fails on the first chunk as a batched read does", async () => {
+  it("a folder that is gone or became a file fails on the first chunk, with its code and path, however it is read", async () => {
     const root = dir("gone");
     writeFileSync(path.join(root, "file"), "x");
     for (const [where, code] of [
       [path.join(root, "missing"), "ENOENT"],
       [path.join(root, "file"), "ENOTDIR"],
     ] as const) {
-      for (const order of ["sorted", "any"] as const) {
-        const listing = nodeFileOps.list(where, { order, folderSize: 4096 })[Symbol.asyncIterator]();
-        await expect(listing.next()).rejects.toMatchObject({ code });
-      }
+      // 4096: read whole; past WHOLE_FOLDER_BYTES: in batches, a sorted listing's on the lstat thread.
+      for (const folderSize of [4096, WHOLE_FOLDER_BYTES + 1])
+        for (const order of ["sorted", "any"] as const) {
+          const listing = nodeFileOps.list(where, { order, folderSize })[Symbol.asyncIterator]();
+          await expect(listing.next()).rejects.toMatchObject({ code, path: where });
+        }
     }
   });
 });
