@@ -71,7 +71,7 @@ parentPort.on("message", (request) => {
     const dir = folders.get(request.handle);
     folders.delete(request.handle);
     try { dir?.closeSync(); } catch {}
-    parentPort.postMessage({ id, value: {} });
+    parentPort.postMessage({ id });
     return;
   }
   const { prefix, joined, timed, facts } = request;
@@ -216,6 +216,15 @@ class StatThread {
 
 let thread: StatThread | undefined;
 
+/** The process's lstat thread, started on first use. */
+function theThread(): StatThread {
+  try {
+    return (thread ??= new StatThread());
+  } catch (error) {
+    throw new StatThreadGone(error);
+  }
+}
+
 /**
  * lstat facts for a batch of names on the process's lstat thread, started on first use: `read`
  * gets them (FACTS_PER_NAME apiece, in the names' order) and must not keep the array, which is
@@ -228,12 +237,7 @@ export async function lstatOnThread<T>(
   read: (facts: Float64Array) => T,
   timed = false,
 ): Promise<ThreadAnswer<T>> {
-  try {
-    thread ??= new StatThread();
-  } catch (error) {
-    throw new StatThreadGone(error);
-  }
-  return thread.lstat(prefix, names, read, timed);
+  return theThread().lstat(prefix, names, read, timed);
 }
 
 /** A batch of a folder's names from the lstat thread: NUL-joined, as UTF-8 bytes or (with a surrogate) a string. */
@@ -254,12 +258,7 @@ export interface NamesBatch {
  * own error (code, path), or with StatThreadGone when the thread cannot answer.
  */
 export async function readNamesOnThread(dirPath: string, handle: number | undefined, max: number): Promise<NamesBatch> {
-  try {
-    thread ??= new StatThread();
-  } catch (error) {
-    throw new StatThreadGone(error);
-  }
-  return thread.readNames(dirPath, handle, max);
+  return theThread().readNames(dirPath, handle, max);
 }
 
 /** Close a folder readNamesOnThread left open (a listing stopped early). */
