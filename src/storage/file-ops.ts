@@ -144,8 +144,9 @@ const BOUNDED_RUN = 4096;
 
 /**
  * A folder's names in readdirSync's order (strcmp of the UTF-8 bytes), read through opendir a
- * buffer at a time (a large one on the lstat thread: nameBatches). readdirSync (libuv scandir) mallocs every entry of the folder at once: for a
- * million task logs that is ~100 MB the C allocator keeps after it is freed. The names are kept as
+ * buffer at a time (a large one on the lstat thread: nameBatches). readdirSync (libuv scandir)
+ * mallocs every entry of the folder at once: for a million task logs that is ~100 MB the C
+ * allocator keeps after it is freed. The names are kept as
  * UTF-8 bytes, not strings (~34 bytes a task log's name against ~64: a million-file folder was
  * 64 MB of strings, held while its files are planned): runs of SORT_RUN strings are sorted, packed,
  * then the runs are merged by their bytes.
@@ -165,8 +166,8 @@ export async function sortedNames(dirPath: string, folderSize?: number, runSize 
     for (const name of run) hashes[count++] = foldedHash(name);
     runs.push(PackedNames.sorted(run));
     // A large run's strings, garbage now, lived long enough to be promoted. A small folder's few
-    // are left to the walk's bound, checked every 16 chunks: this check, once per folder, was 3 % of
-    // a no-op's time on the medium preset's ~1,000 small folders.
+    // are left to the walk's bound, checked every CHECK_EVERY chunks: this check, once per folder,
+    // was 3 % of a no-op's time on the medium preset's ~1,000 small folders.
     if (run.length >= BOUNDED_RUN) boundHeap(1, BATCH_GROWTH_LIMIT);
   }
   if (runs.length === 0) runs.push(PackedNames.sorted([]));
@@ -237,15 +238,10 @@ async function* nameBatches(dirPath: string, max: number, folderSize?: number, o
  */
 const THREAD_BATCH = 2048;
 
-/** The batch size for `max` names at a time: `max` itself, or a divisor of it, so batches add up to it. */
-function threadBatch(max: number): number {
-  return max <= THREAD_BATCH || max % THREAD_BATCH !== 0 ? Math.min(max, THREAD_BATCH) : THREAD_BATCH;
-}
-
 /** A large folder's first batch of names from the lstat thread, or undefined when the thread is gone (read here instead). */
 async function firstBatchOnThread(dirPath: string, max: number): Promise<NamesBatch | undefined> {
   try {
-    return await readNamesOnThread(dirPath, undefined, threadBatch(max));
+    return await readNamesOnThread(dirPath, undefined, Math.min(max, THREAD_BATCH));
   } catch (error) {
     if (error instanceof StatThreadGone) return undefined;
     throw error;
@@ -255,12 +251,12 @@ async function firstBatchOnThread(dirPath: string, max: number): Promise<NamesBa
 /**
  * A large folder's names read on the lstat thread (its st_size says it is on a local file system:
  * an SMB mount reports 0), `max` at a time: the next batch is asked for while this one is decoded,
- * and batches of THREAD_BATCH add up to `max` exactly (a sorted run of SORT_RUN). Names
+ * and batches of THREAD_BATCH add up to `max` exactly where it is a multiple (SORT_RUN is). Names
  * are decoded from UTF-8 into strings of their own (slices of one joined string took twice as long
  * to sort). Stopping early closes the folder on the thread.
  */
 async function* batchesOnThread(dirPath: string, first: NamesBatch, max: number): AsyncGenerator<string[]> {
-  const size = threadBatch(max);
+  const size = Math.min(max, THREAD_BATCH);
   let batch = first;
   let names: string[] = [];
   try {
