@@ -74,30 +74,46 @@ export const HEAP_GROWTH_LIMIT = 12 * 2 ** 20;
  * 119.4 MiB with the runs' strings piling up, 108.5 MiB with this.
  */
 export const BATCH_GROWTH_LIMIT = 6 * 2 ** 20;
-/**
- * boundHeap looks at the heap once per this many calls (process.memoryUsage costs a few µs). 4, was
- * 16: the copy pass promotes ~4 KB of garbage a file, so 16 chunks of 256 overshot the limit by
- * ~16 MB (262,014-file copy: peak 116.2 MiB against 123.6, farm-bench in turns, the same time).
- */
-const CHECK_EVERY = 4;
 
 let calls = 0;
 let liveAfterLast = 0;
 
 /**
- * Called once per listing chunk (by the walk and by a target folder's index), or with checkEvery 1
- * once per larger step (a large run of a folder's sorted names): collects when the heap has grown
- * by HEAP_GROWTH_LIMIT since the last collection. A walk allocates ~600 bytes of short-lived
- * objects per file (stat results, entries, jobs), and the few thousand in flight at each
- * young-generation collection are promoted; V8 lets that garbage pile up in the old generation
- * until its own limit, which it raises with the heap: a million-file folder reached 300 MB of heap
- * with 75 MB alive (--trace-gc), 525 MB RSS. A collection here costs 30-50 ms with a million names
- * alive, a few times per pass.
+ * Collects when the heap has grown by `growthLimit` since the last collection, looked at once per
+ * `checkEvery` calls (process.memoryUsage reads /proc: ~60 µs on this machine). For a step that
+ * makes its garbage a few MB at a time (a large run of a folder's sorted names, the manifest's
+ * parse windows); a listing's chunks use boundListing.
+ *
+ * Why at all: a walk allocates ~600 bytes of short-lived objects per file (stat results, entries,
+ * jobs), and the few thousand in flight at each young-generation collection are promoted; V8 lets
+ * that garbage pile up in the old generation until its own limit, which it raises with the heap: a
+ * million-file folder reached 300 MB of heap with 75 MB alive (--trace-gc), 525 MB RSS. A
+ * collection here costs 30-50 ms with a million names alive, a few times per pass.
  */
-export function boundHeap(checkEvery = CHECK_EVERY, growthLimit = HEAP_GROWTH_LIMIT): void {
+export function boundHeap(checkEvery: number, growthLimit: number): void {
   if (++calls % checkEvery !== 0) return;
   if (inUse() - liveAfterLast < growthLimit) return;
   collectNow();
+}
+
+/**
+ * Work between two looks at the heap for a listing's chunks (boundListing): 4 chunks of 256
+ * entries (was 16: the copy pass promotes ~4 KB of garbage a file, so 16 chunks overshot the limit
+ * by ~16 MB; 262,014-file copy: peak 116.2 MiB against 123.6, farm-bench in turns). Counted in
+ * entries, plus LISTING_CHUNK_WORK per chunk (a folder's own objects: its listing, its index), not
+ * in chunks: a small folder is one chunk of a few entries, and a look per four of those cost 47 ms
+ * of a medium no-op's 0.8 s.
+ */
+const LISTING_CHECK_WORK = 1024;
+const LISTING_CHUNK_WORK = 16;
+let listingWork = 0;
+
+/** boundHeap for a listing chunk of `entries` entries (the walk's, a target folder's index's), at HEAP_GROWTH_LIMIT. */
+export function boundListing(entries: number): void {
+  listingWork += entries + LISTING_CHUNK_WORK;
+  if (listingWork < LISTING_CHECK_WORK) return;
+  listingWork = 0;
+  if (inUse() - liveAfterLast >= HEAP_GROWTH_LIMIT) collectNow();
 }
 
 /**
@@ -116,6 +132,6 @@ export function collectNow(): void {
  * otherwise never make V8 collect them.
  */
 function inUse(): number {
-  const m = process.memoryUsage(); // a few µs, once every CHECK_EVERY listing chunks
+  const m = process.memoryUsage(); // ~50 µs here (it reads /proc for the RSS), once per LISTING_CHECK_WORK entries listed
   return m.heapUsed + m.arrayBuffers;
 }

@@ -9,7 +9,7 @@ import type { TargetReservations } from "./reservations.js";
 import { TargetDirIndex, listedStat, type TargetName } from "./target-index.js";
 import { foldName } from "./fold.js";
 import { walkTree, type WalkEntry } from "./walk.js";
-import { boundHeap } from "./heap.js";
+import { boundListing } from "./heap.js";
 
 export type FileEntry = Extract<WalkEntry, { type: "file" }>;
 
@@ -242,7 +242,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     }
     listAhead();
     if (jobs.length > 0) yield jobs;
-    boundHeap();
+    boundListing(entries.length);
   }
 }
 

@@ -6,7 +6,7 @@
 import type { FileOps, FileStat } from "./file-ops.js";
 import { compareBytes } from "./packed-names.js";
 import type { TargetReservations } from "./reservations.js";
-import { boundHeap } from "./heap.js";
+import { boundListing } from "./heap.js";
 import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
 import { foldName, hashOf, lastHashedAscii } from "./fold.js";
@@ -151,7 +151,7 @@ export class TargetDirIndex {
     try {
       // In any order: the folder's names stream past instead of being held and sorted.
       for await (const chunk of ops.list(absDir, { order: "any", folderSize })) {
-        boundHeap(); // the listing's garbage, promoted while the index is built (a million-file target's)
+        boundListing(chunk.length); // the listing's garbage, promoted while the index is built (a million-file target's)
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);
           if (isOwnName(relDir, d.name)) continue;
