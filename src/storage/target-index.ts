@@ -50,6 +50,16 @@ const SURROGATE = /[\ud800-\udfff]/;
 const NAME_BLOCK_BITS = 18;
 const NAME_BLOCK = 1 << NAME_BLOCK_BITS;
 const NAME_OFFSET_MASK = NAME_BLOCK - 1;
+/**
+ * Entries an index starts with room for: its typed arrays (and its table of twice as many slots)
+ * then fit in V8's heap (64 bytes or less) instead of each taking a buffer outside it. A target of
+ * 50,000 small task folders (the 2025.2 layout) is 50,000 indexes, most of a few names; the maps
+ * beside them are made when first needed, for the same reason.
+ */
+const FIRST_ENTRIES = 8;
+/** lastBytes before a name that is not ASCII needs it. */
+const NO_BYTES = Buffer.alloc(0);
+
 /** A size this large or larger is kept in bigSizes. */
 const BIG_SIZE = 0xffffffff;
 /** In nameLengths: the entry's name is `head` and then the nameLengths & NAME_LENGTH bytes stored. */
@@ -92,44 +102,45 @@ export class TargetDirIndex {
    */
   private head = "";
   /** While the head is learned: how many names began with each candidate. */
-  private heads: Map<string, number> | undefined = new Map();
+  private heads: Map<string, number> | undefined;
+  private headLearned = false;
   private sampled = 0;
-  private nameStarts = new Uint32Array(16);
-  private nameLengths = new Uint16Array(16);
+  private nameStarts = new Uint32Array(FIRST_ENTRIES);
+  private nameLengths = new Uint16Array(FIRST_ENTRIES);
   /**
    * lastName as UTF-8 (a probe compares bytes before it decodes a name), written only for a name
    * that is not ASCII: an ASCII name's characters are its bytes, compared and copied as they are.
    */
-  private lastBytes = Buffer.allocUnsafeSlow(1024);
+  private lastBytes = NO_BYTES;
   /** lastName is ASCII (the common name: task logs, artifacts, packages). */
   private lastAscii = true;
   /** lastName's length in bytes (lastBytes is a scratch buffer, reused: a Buffer per name was ~40 MB of garbage a million names). */
   private lastLength = 0;
   /** lastName has a lone surrogate, which UTF-8 cannot hold: such names are kept as strings, in oddNames. */
   private lastOdd = false;
-  private readonly oddNames = new Map<number, string>();
+  private oddNames: Map<number, string> | undefined;
   /** The name probe() matched last (find() hands it out). */
   private matched = "";
   private lastName = "";
   /** lastName case-folded, once a probe needs it (an ASCII name's hash folds as it goes). */
   private lastFolded: string | undefined = "";
   private lastHash = hashOf("");
-  private kinds = new Uint8Array(16);
+  private kinds = new Uint8Array(FIRST_ENTRIES);
   /** FNV-1a of the case-folded name: a probe compares names only when the hashes are equal. */
-  private hashes = new Uint32Array(16);
+  private hashes = new Uint32Array(FIRST_ENTRIES);
   /** Size and mtime of listed entries; allocated with the first one (a fresh target has none). */
   private sizes: Uint32Array | undefined;
   /** Sizes from BIG_SIZE up (packages past 4 GiB: a few), by entry; sizes holds BIG_SIZE for them. */
-  private readonly bigSizes = new Map<number, number>();
+  private bigSizes: Map<number, number> | undefined;
   private mtimes: Float64Array | undefined;
   /** Entry number + 1 per slot (0 = free). */
-  private table = new Int32Array(32);
+  private table = new Int32Array(2 * FIRST_ENTRIES);
   /** In-flight writes only: deleted when they settle. */
-  private readonly pending = new Map<number, Promise<void>>();
+  private pending: Map<number, Promise<void>> | undefined;
   /** Dry-run overlay only. */
-  private readonly virtual = new Map<number, { at: string; node: string }>();
+  private virtual: Map<number, { at: string; node: string }> | undefined;
   /** Names reserved from another source folder than sourceRel (a case variant of it sharing this index). */
-  private readonly reservedFrom = new Map<number, string>();
+  private reservedFrom: Map<number, string> | undefined;
 
   /** @param sourceRel the source folder whose files are reserved here (for `from`). */
   constructor(private readonly sourceRel = "") {}
@@ -167,7 +178,7 @@ export class TargetDirIndex {
         if (!index.find(r.name)) index.put(r.name, Kind.Dir, 0, 0);
         continue;
       }
-      index.virtual.set(index.put(r.name, Kind.File, r.size, r.mtimeMs), { at: r.sourceAbs, node: r.node });
+      (index.virtual ??= new Map()).set(index.put(r.name, Kind.File, r.size, r.mtimeMs), { at: r.sourceAbs, node: r.node });
     }
     return index;
   }
@@ -178,16 +189,16 @@ export class TargetDirIndex {
     const kind = this.kinds[i]!;
     const found: TargetName = { name: this.matched, isDirectory: kind === Kind.Dir || kind === Kind.ReservedDir };
     if (kind === Kind.ReservedFile) {
-      const dir = this.reservedFrom.get(i) ?? this.sourceRel;
+      const dir = this.reservedFrom?.get(i) ?? this.sourceRel;
       found.from = dir === "" ? found.name : `${dir}/${found.name}`;
-      const pending = this.pending.get(i);
+      const pending = this.pending?.get(i);
       if (pending) found.pending = pending;
     } else if (kind !== Kind.ReservedDir) {
       found.isFile = kind === Kind.File;
       const size = this.sizes?.[i] ?? 0;
-      found.size = size === BIG_SIZE ? (this.bigSizes.get(i) ?? size) : size;
+      found.size = size === BIG_SIZE ? (this.bigSizes?.get(i) ?? size) : size;
       found.mtimeMs = this.mtimes?.[i] ?? 0;
-      const v = this.virtual.get(i);
+      const v = this.virtual?.get(i);
       if (v) {
         found.virtualAt = v.at;
         found.virtualNode = v.node;
@@ -207,17 +218,17 @@ export class TargetDirIndex {
    */
   reserveFile(name: string, pending?: Promise<void>, fromDir?: string): number {
     const i = this.put(name, Kind.ReservedFile, 0, 0);
-    if (pending) this.pending.set(i, pending);
-    if (fromDir !== undefined && fromDir !== this.sourceRel) this.reservedFrom.set(i, fromDir);
+    if (pending) (this.pending ??= new Map()).set(i, pending);
+    if (fromDir !== undefined && fromDir !== this.sourceRel) (this.reservedFrom ??= new Map()).set(i, fromDir);
     return i;
   }
 
   settle(entry: number): void {
-    this.pending.delete(entry);
+    this.pending?.delete(entry);
   }
 
   private nameOf(e: number): string {
-    const odd = this.oddNames.get(e);
+    const odd = this.oddNames?.get(e);
     if (odd !== undefined) return odd;
     const at = this.nameStarts[e]!;
     const start = at & NAME_OFFSET_MASK;
@@ -236,7 +247,7 @@ export class TargetDirIndex {
 
   /** The probed name's bytes equal entry e's (the common find: the very name, not a case variant). */
   private sameBytes(e: number): boolean {
-    if (this.lastOdd || (this.oddNames.size > 0 && this.oddNames.has(e))) return this.oddNames.get(e) === this.lastName;
+    if (this.lastOdd || this.oddNames?.has(e)) return this.oddNames?.get(e) === this.lastName;
     return this.lengthOf(e) === this.lastLength && this.compareName(e) === 0;
   }
 
@@ -332,7 +343,7 @@ export class TargetDirIndex {
    */
   private putListed(name: string, kind: Kind, size: number, mtimeMs: number): void {
     const e = this.entryOf(name);
-    if (e >= 0 && !this.lastOdd && !this.oddNames.has(e) && this.compareName(e) > 0) return;
+    if (e >= 0 && !this.lastOdd && !this.oddNames?.has(e) && this.compareName(e) > 0) return;
     this.put(name, kind, size, mtimeMs);
   }
 
@@ -343,9 +354,9 @@ export class TargetDirIndex {
     const found = this.probe(name, hash);
     if (found >= 0) {
       this.set(found, name, kind, size, mtimeMs);
-      this.pending.delete(found);
-      this.virtual.delete(found);
-      this.reservedFrom.delete(found);
+      this.pending?.delete(found);
+      this.virtual?.delete(found);
+      this.reservedFrom?.delete(found);
       return found;
     }
     const e = this.count++;
@@ -366,18 +377,18 @@ export class TargetDirIndex {
     this.mtimes ??= new Float64Array(this.kinds.length);
     // 4 bytes a size, not 8 (4 MB at a million names); the rare larger size goes beside.
     this.sizes[e] = Math.min(size, BIG_SIZE);
-    if (size >= BIG_SIZE) this.bigSizes.set(e, size);
-    else if (this.bigSizes.size > 0) this.bigSizes.delete(e);
+    if (size >= BIG_SIZE) (this.bigSizes ??= new Map()).set(e, size);
+    else this.bigSizes?.delete(e);
     this.mtimes[e] = mtimeMs;
   }
 
   /** Entry e's name is lastName (keyOf's): its bytes appended (a replaced name's old bytes stay, unused). */
   private setName(e: number): void {
-    if (this.lastOdd) this.oddNames.set(e, this.lastName);
-    else this.oddNames.delete(e);
+    if (this.lastOdd) (this.oddNames ??= new Map()).set(e, this.lastName);
+    else this.oddNames?.delete(e);
     if (this.lengthOf(e) === this.lastLength && this.sameBytes(e)) return;
     const name = this.lastName;
-    if (this.heads && this.lastAscii) this.learnHead(name);
+    if (!this.headLearned && this.lastAscii) this.learnHead(name);
     const headed = this.lastAscii && this.head !== "" && name.startsWith(this.head);
     const skip = headed ? this.head.length : 0;
     const length = this.lastLength - skip;
@@ -397,12 +408,13 @@ export class TargetDirIndex {
 
   /** Counts an ASCII name's head; after HEAD_SAMPLE names, keeps the one most of them share, if any. */
   private learnHead(name: string): void {
-    const heads = this.heads!;
+    const heads = (this.heads ??= new Map());
     const head = HEAD_END.exec(name)?.[0];
     if (head !== undefined) heads.set(head, (heads.get(head) ?? 0) + 1);
     if (++this.sampled < HEAD_SAMPLE) return;
     for (const [candidate, n] of heads) if (n >= HEAD_QUORUM) this.head = candidate;
     this.heads = undefined;
+    this.headLearned = true;
   }
 
   private growEntries(): void {
