@@ -14,11 +14,12 @@ import {
   MISSING,
   StatThreadGone,
   closeNamesOnThread,
+  listOnThread,
   lstatOnThread,
   readNamesOnThread,
   type NamesBatch,
 } from "./stat-thread.js";
-import { MergedNames, PackedNames, type NameList } from "./packed-names.js";
+import { MergedNames, PackedNames, byteOrderOf, type NameList } from "./packed-names.js";
 
 export interface FileStat {
   size: number;
@@ -107,6 +108,12 @@ export interface ListOptions {
   order?: ListOrder;
   /** The folder's own size (st_size) as its parent's listing found it, if known: a small folder is read in one call. */
   folderSize?: number;
+  /**
+   * The root of the tree the folder is listed for (a source, a target): what a listing learns of
+   * one folder's storage (how fast the lstat thread is there) holds for the others of its tree,
+   * not for another tree's (a local source beside a target on a share).
+   */
+  tree?: string;
 }
 
 export interface FileOps {
@@ -166,7 +173,7 @@ export async function sortedNames(dirPath: string, folderSize?: number, runSize 
     for (const name of run) hashes[count++] = foldedHash(name);
     runs.push(PackedNames.sorted(run));
     // A large run's strings, garbage now, lived long enough to be promoted. A small folder's few
-    // are left to the walk's bound, checked every CHECK_EVERY chunks: this check, once per folder,
+    // are left to the walk's bound (boundListing): this check, once per folder,
     // was 3 % of a no-op's time on the medium preset's ~1,000 small folders.
     if (run.length >= BOUNDED_RUN) boundHeap(1, BATCH_GROWTH_LIMIT);
   }
@@ -493,6 +500,66 @@ export function adaptiveLstat(thread: typeof lstatOnThread = lstatOnThread): Sta
   };
 }
 
+function isSmallFolder(folderSize: number | undefined): boolean {
+  return folderSize !== undefined && folderSize > 0 && folderSize <= WHOLE_FOLDER_BYTES;
+}
+
+/**
+ * While the lstat thread is slow for small folders, one in this many is still sent there, to learn
+ * whether it has become fast (a walk of a local disk after a slow target's folders, a cold cache warmed).
+ */
+const SMALL_RETRY_EVERY = 64;
+
+/**
+ * A small folder's (isSmallFolder: its size is known, so it is on a local disk or an NFS mount, not
+ * SMB's 0) entries: read whole on the lstat thread, its readdir and lstats in one message, while
+ * the thread answers in under THREAD_MS_PER_NAME a call; else through libuv (readdir, then
+ * LIST_IN_FLIGHT lstats). A no-op of the medium preset's 1,001 artifact folders paid ~15 µs of
+ * main-thread time per libuv request, five a folder a side. On a share or a cold disk each call
+ * is a round trip that the thread would wait for one after another: SLOW_CHUNKS slow folders in a
+ * row send the tree's next ones to libuv, and one in SMALL_RETRY_EVERY goes back to see if that
+ * changed. Each tree (ListOptions.tree) learns for itself: a local source's fast folders must not
+ * keep a share's target folders on the thread. (`thread`: tests stand in for it.)
+ */
+export function smallFolderLister(
+  thread: typeof listOnThread = listOnThread,
+): (dirPath: string, order: ListOrder, tree?: string) => AsyncGenerator<StatDirEntry[]> {
+  const trees = new Map<string, { slowInARow: number; onLibuv: number }>();
+  const viaThread = async (dirPath: string, prefix: string, tree: string): Promise<StatDirEntry[] | undefined> => {
+    let seen = trees.get(tree);
+    if (!seen) trees.set(tree, (seen = { slowInARow: 0, onLibuv: 0 }));
+    if (seen.slowInARow >= SLOW_CHUNKS && ++seen.onLibuv % SMALL_RETRY_EVERY !== 0) return undefined;
+    try {
+      const { value, msPerName } = await thread(dirPath, prefix, entriesFrom);
+      seen.slowInARow = msPerName > THREAD_MS_PER_NAME ? seen.slowInARow + 1 : 0;
+      return value;
+    } catch (error) {
+      if (!(error instanceof StatThreadGone)) throw error;
+      seen.slowInARow = SLOW_CHUNKS;
+      return undefined;
+    }
+  };
+  return async function* (dirPath, order, tree = "") {
+    const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
+    const entries =
+      (await viaThread(dirPath, prefix, tree)) ?? (await lstatEach(prefix, await called<string[]>((done) => fs.readdir(dirPath, done))));
+    if (order === "sorted") markAndSort(entries);
+    for (let i = 0; i < entries.length; i += LIST_CHUNK) yield entries.length <= LIST_CHUNK ? entries : entries.slice(i, i + LIST_CHUNK);
+  };
+}
+
+/** A whole small folder's entries in sortedNames' order, each marked caseUnique as statChunks marks them. */
+function markAndSort(entries: StatDirEntry[]): void {
+  const hashes = new Uint32Array(entries.length);
+  entries.forEach((entry, i) => (hashes[i] = foldedHash(entry.name)));
+  const variants = sharedHashes(hashes, hashes.length);
+  for (const entry of entries) entry.caseUnique = variants.size === 0 || !variants.has(foldedHash(entry.name));
+  const order = byteOrderOf(entries.map((entry) => entry.name));
+  entries.sort((a, b) => order(a.name, b.name));
+}
+
+const listSmallFolder = smallFolderLister();
+
 /** The lstat thread's facts as entries, vanished names left out. */
 function entriesFrom(names: string[], facts: Float64Array): StatDirEntry[] {
   const found: StatDirEntry[] = [];
@@ -563,10 +630,12 @@ export const nodeFileOps: FileOps = {
    * thread where the folder proves fast enough (adaptiveLstat). (Was: a synchronous lstat per entry
    * on the main thread, one round trip after another on a share: 0.45 s of a 500-file no-op at 500 µs.)
    */
-  list: (dirPath, { order = "sorted", folderSize }: ListOptions = {}) =>
-    order === "any"
-      ? listUnsorted(dirPath, adaptiveLstat(), folderSize)
-      : statChunks(() => sortedNames(dirPath, folderSize), dirPath, adaptiveLstat()),
+  list: (dirPath, { order = "sorted", folderSize, tree }: ListOptions = {}) =>
+    isSmallFolder(folderSize)
+      ? listSmallFolder(dirPath, order, tree)
+      : order === "any"
+        ? listUnsorted(dirPath, adaptiveLstat(), folderSize)
+        : statChunks(() => sortedNames(dirPath, folderSize), dirPath, adaptiveLstat()),
   mkdir: async (path) => {
     await fsp.mkdir(path, { recursive: true });
   },

@@ -147,6 +147,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
       reservations: options.reservations,
       sourceRel: srcRel,
       folderSize: r.folderSize,
+      tree: target,
     });
     if (options.onStaleTemp) await Promise.all(stale.map((name) => options.onStaleTemp!(path.join(abs, name))));
     return { index, ensureFolder: folderMaker(abs) };

@@ -200,6 +200,16 @@ function grown(bytes: Buffer, used: number, need: number): Buffer {
 /** UTF-16 order equals UTF-8 byte order except between surrogate pairs and U+E000-U+FFFF. */
 const ASTRAL_OR_PRIVATE = /[\ud800-\uffff]/;
 
+/** A comparison of names in strcmp order of their UTF-8 bytes (PackedNames' order), for a sort of `names`. */
+export function byteOrderOf(names: Iterable<string>): (a: string, b: string) => number {
+  for (const n of names) if (ASTRAL_OR_PRIVATE.test(n)) return byCodePoint;
+  return byCodeUnit;
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function byCodePoint(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {

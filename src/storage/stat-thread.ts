@@ -26,7 +26,7 @@ export const KIND_DIR = 2;
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const { lstatSync, opendirSync } = require("node:fs");
+const { lstatSync, opendirSync, readdirSync } = require("node:fs");
 const started = new Int32Array(workerData);
 Atomics.store(started, 0, 1);
 Atomics.notify(started, 0);
@@ -60,8 +60,38 @@ function readNames({ id, dirPath, handle, max }) {
     throw e;
   }
 }
+function lstatInto(prefix, names, facts, took) {
+  for (let i = 0, at = 0; i < names.length; i++, at += ${FACTS_PER_NAME}) {
+    const t0 = took ? performance.now() : 0;
+    const s = lstatSync(prefix + names[i], { throwIfNoEntry: false });
+    if (took) took[i] = performance.now() - t0;
+    if (s === undefined) { facts[at] = ${MISSING}; continue; }
+    facts[at] = s.isFile() ? ${KIND_FILE} : s.isDirectory() ? ${KIND_DIR} : 0;
+    facts[at + 1] = s.size;
+    facts[at + 2] = s.mtimeMs;
+    facts[at + 3] = s.atimeMs;
+  }
+}
 parentPort.on("message", (request) => {
   const { id } = request;
+  if (request.task === "list") {
+    // A small folder whole: its names and their lstats in one reply, the facts in the caller's
+    // shared buffer when they fit (else in a buffer of their own, handed over).
+    const { dirPath, prefix } = request;
+    try {
+      const began = performance.now();
+      const names = readdirSync(dirPath);
+      const fit = names.length * ${FACTS_PER_NAME} <= request.facts.length;
+      const facts = fit ? request.facts : new Float64Array(names.length * ${FACTS_PER_NAME});
+      lstatInto(prefix, names, facts);
+      const ms = (performance.now() - began) / (names.length + 1);
+      if (fit) parentPort.postMessage({ id, listed: { names }, ms });
+      else parentPort.postMessage({ id, listed: { names, facts }, ms }, [facts.buffer]);
+    } catch (e) {
+      failed(id, e, e.path ?? dirPath);
+    }
+    return;
+  }
   if (request.task === "read") {
     // opendirSync's error has no path, as fs.opendir's does.
     try { readNames(request); } catch (e) { failed(id, e, e.path ?? request.dirPath); }
@@ -79,16 +109,7 @@ parentPort.on("message", (request) => {
   const took = timed ? new Float64Array(names.length) : undefined;
   const began = performance.now();
   try {
-    for (let i = 0, at = 0; i < names.length; i++, at += ${FACTS_PER_NAME}) {
-      const t0 = took ? performance.now() : 0;
-      const s = lstatSync(prefix + names[i], { throwIfNoEntry: false });
-      if (took) took[i] = performance.now() - t0;
-      if (s === undefined) { facts[at] = ${MISSING}; continue; }
-      facts[at] = s.isFile() ? ${KIND_FILE} : s.isDirectory() ? ${KIND_DIR} : 0;
-      facts[at + 1] = s.size;
-      facts[at + 2] = s.mtimeMs;
-      facts[at + 3] = s.atimeMs;
-    }
+    lstatInto(prefix, names, facts, took);
     parentPort.postMessage({ id, ms: took ? took.sort()[took.length >> 2] : (performance.now() - began) / names.length });
   } catch (e) {
     failed(id, e);
@@ -120,6 +141,8 @@ interface Reply {
   ms?: number;
   /** A folder's batch of names. */
   value?: NamesBatch;
+  /** A small folder listed whole (its facts here only when they did not fit the shared buffer). */
+  listed?: { names: string[]; facts?: Float64Array };
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
 }
 
@@ -127,6 +150,9 @@ interface Waiting {
   resolve: (reply: Reply) => void;
   reject: (error: Error) => void;
 }
+
+/** Names a shared facts buffer holds at least: a listing's chunk (256), or a small folder. */
+const MIN_SHARED_NAMES = 256;
 
 /** The longest the main thread waits for the lstat thread to start (it goes on without the wait). */
 const START_WAIT_MS = 2000;
@@ -166,16 +192,34 @@ class StatThread {
 
   async lstat<T>(prefix: string, names: readonly string[], read: (facts: Float64Array) => T, timed: boolean): Promise<ThreadAnswer<T>> {
     if (this.gone) throw this.gone;
-    const need = names.length * FACTS_PER_NAME;
-    let facts = this.spare.pop();
-    if (!facts || facts.length < need)
-      facts = new Float64Array(new SharedArrayBuffer(Math.max(need, 1024) * Float64Array.BYTES_PER_ELEMENT));
+    const facts = this.spareFor(names.length);
     try {
       const reply = await this.ask({ task: "lstat", prefix, joined: names.join("\0"), timed, facts });
       return { value: read(facts), msPerName: reply.ms ?? 0 };
     } finally {
       this.spare.push(facts); // read (synchronous) is done with it, or the batch failed
     }
+  }
+
+  async list<T>(dirPath: string, prefix: string, read: (names: string[], facts: Float64Array) => T): Promise<ThreadAnswer<T>> {
+    if (this.gone) throw this.gone;
+    const facts = this.spareFor(0);
+    try {
+      const reply = await this.ask({ task: "list", dirPath, prefix, facts });
+      if (!reply.listed) throw new StatThreadGone(new Error("a list reply without its names"));
+      return { value: read(reply.listed.names, reply.listed.facts ?? facts), msPerName: reply.ms ?? 0 };
+    } finally {
+      this.spare.push(facts);
+    }
+  }
+
+  /** A shared buffer for the facts of at least `names` names (MIN_SHARED_NAMES), reused. */
+  private spareFor(names: number): Float64Array {
+    const need = Math.max(names, MIN_SHARED_NAMES) * FACTS_PER_NAME;
+    const facts = this.spare.pop();
+    if (facts && facts.length >= need) return facts;
+    if (facts) this.spare.push(facts);
+    return new Float64Array(new SharedArrayBuffer(need * Float64Array.BYTES_PER_ELEMENT));
   }
 
   async readNames(dirPath: string, handle: number | undefined, max: number): Promise<NamesBatch> {
@@ -238,6 +282,22 @@ export async function lstatOnThread<T>(
   timed = false,
 ): Promise<ThreadAnswer<T>> {
   return theThread().lstat(prefix, names, read, timed);
+}
+
+/**
+ * A small folder's names and their lstats, read whole on the lstat thread: one message instead of
+ * libuv's readdir and an lstat request per name, each a wake-up of a pool thread and a callback on
+ * the main thread. `read` gets the names in readdir's order and their facts (FACTS_PER_NAME apiece,
+ * in that order) and must not keep the array, which is reused. msPerName is the thread's time per
+ * call (the readdir and each lstat). Rejects with the readdir's or an lstat's own error (code,
+ * path), or with StatThreadGone.
+ */
+export async function listOnThread<T>(
+  dirPath: string,
+  prefix: string,
+  read: (names: string[], facts: Float64Array) => T,
+): Promise<ThreadAnswer<T>> {
+  return theThread().list(dirPath, prefix, read);
 }
 
 /** A batch of a folder's names from the lstat thread: NUL-joined, as UTF-8 bytes or (with a surrogate) a string. */

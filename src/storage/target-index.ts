@@ -18,6 +18,8 @@ export interface LoadOptions {
   sourceRel?: string;
   /** The folder's own size, from its parent's listing (ListOptions.folderSize). */
   folderSize?: number | undefined;
+  /** The target's root (ListOptions.tree). */
+  tree?: string;
 }
 
 /** A name at the target, as find() describes it: listed there, reserved by this run, or (dry-run) an earlier source's. */
@@ -155,13 +157,13 @@ export class TargetDirIndex {
     absDir: string,
     relDir: string,
     staleTemps: string[],
-    { reservations, sourceRel = relDir, folderSize }: LoadOptions = {},
+    { reservations, sourceRel = relDir, folderSize, tree }: LoadOptions = {},
   ): Promise<TargetDirIndex> {
     const index = new TargetDirIndex(sourceRel);
     const now = Date.now();
     try {
       // In any order: the folder's names stream past instead of being held and sorted.
-      for await (const chunk of ops.list(absDir, { order: "any", folderSize })) {
+      for await (const chunk of ops.list(absDir, { order: "any", folderSize, tree })) {
         boundListing(chunk.length); // the listing's garbage, promoted while the index is built (a million-file target's)
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);

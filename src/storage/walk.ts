@@ -126,7 +126,7 @@ export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<Walk
 /** One directory's entries, a chunk at a time (one await per chunk, not per file). */
 async function* listChunks(ops: FileOps, root: string, rel: string, folderSize: number | undefined): AsyncGenerator<WalkEntry[]> {
   const abs = rel === "" ? root : root + path.sep + rel.split("/").join(path.sep);
-  for await (const chunk of ops.list(abs, { folderSize })) {
+  for await (const chunk of ops.list(abs, { folderSize, tree: root })) {
     const out: WalkEntry[] = [];
     for (const d of chunk) {
       const name = d.name;

@@ -35,7 +35,7 @@ async function folderReads(fn: () => Promise<unknown>): Promise<{ whole: string[
   return { whole, batched };
 }
 
-describe("a small folder is read in one call (ListOptions.folderSize)", () => {
+describe("a small folder is read whole (ListOptions.folderSize)", () => {
   it.each<ListOrder>(["sorted", "any"])("gives the same entries either way (%s order), in the same order when sorted", async (order) => {
     const root = dir("small");
     for (let i = 0; i < 600; i++) writeFileSync(path.join(root, `ServerTasks-${i}_X.txt`), "x".repeat(i % 5));
@@ -49,7 +49,8 @@ describe("a small folder is read in one call (ListOptions.folderSize)", () => {
       if (order === "sorted") expect(whole).toEqual(batched);
       else expect([...whole].sort()).toEqual([...batched].sort());
     });
-    expect(reads).toEqual({ whole: [root], batched: [root] });
+    // The small folder is read whole on the lstat thread (small-folders.test.ts): not on this one.
+    expect(reads).toEqual({ whole: [], batched: [root] });
   });
 
   it("reads in batches when the size says nothing (0, as an SMB mount reports); more than WHOLE_FOLDER_BYTES, on the lstat thread", async () => {
@@ -79,20 +80,23 @@ describe("a small folder is read in one call (ListOptions.folderSize)", () => {
   });
 });
 
-/** nodeFileOps, recording the folderSize each listing was given. */
-function recordingOps(): FileOps & { sizes: Map<string, number | undefined> } {
+/** nodeFileOps, recording the folderSize and the tree each listing was given. */
+function recordingOps(): FileOps & { sizes: Map<string, number | undefined>; trees: Set<string | undefined> } {
   const sizes = new Map<string, number | undefined>();
+  const trees = new Set<string | undefined>();
   return {
     ...nodeFileOps,
     sizes,
+    trees,
     list: (p, options) => {
       sizes.set(p, options?.folderSize);
+      trees.add(options?.tree);
       return nodeFileOps.list(p, options);
     },
   };
 }
 
-describe("the walk and the target index pass each folder's own size to its listing", () => {
+describe("the walk and the target index pass each folder's own size and its tree to its listing", () => {
   it("the source's folders (the root's from its stat) and the target's (from the parent's listing)", async () => {
     const source = dir("src");
     const target = dir("dst");
@@ -107,6 +111,7 @@ describe("the walk and the target index pass each folder's own size to its listi
       const abs = path.join(source, rel);
       expect(ops.sizes.get(abs)).toBe(statSync(abs).size);
     }
+    expect([...ops.trees]).toEqual([source]);
 
     const jobs = recordingOps();
     for await (const chunk of jobStream({ ops: jobs, source, target, trackPending: false })) void chunk;
@@ -114,6 +119,7 @@ describe("the walk and the target index pass each folder's own size to its listi
       const abs = path.join(target, rel);
       expect(jobs.sizes.get(abs)).toBe(statSync(abs).size);
     }
+    expect([...jobs.trees].sort()).toEqual([source, target].sort());
     // The target root has no parent listing: read in batches.
     expect(jobs.sizes.has(target)).toBe(true);
     expect(jobs.sizes.get(target)).toBeUndefined();
