@@ -51,6 +51,12 @@ export function timeRoundTrips(ops: FileOps, root: string, trips: RoundTrips): F
   };
 }
 
+/**
+ * No ETA before this much of the copy has passed: the first event comes after the first file, and
+ * a rate from one file (or a burst of them) said "ETA 7h03m" for a copy of 36 s.
+ */
+const ETA_AFTER_MS = 2000;
+
 export class ProgressMeter {
   private filesDone = 0;
   private bytesDone = 0;
@@ -59,7 +65,7 @@ export class ProgressMeter {
   private lastEmit = 0;
   private lastBytes = 0;
   private lastFiles = 0;
-  private readonly started = Date.now();
+  private readonly started: number;
 
   constructor(
     private readonly filesTotal: number,
@@ -67,18 +73,22 @@ export class ProgressMeter {
     private readonly onProgress: ((p: CopyProgress) => void) | undefined,
     private readonly intervalMs = 250,
     private readonly trips?: RoundTrips,
-  ) {}
+    /** The clock, in ms (tests stand in for it). */
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.started = clock();
+  }
 
   add(files: number, bytes: number): void {
     this.filesDone += files;
     this.bytesDone += bytes;
-    const now = Date.now();
+    const now = this.clock();
     if (now - this.lastEmit >= this.intervalMs) this.emit(now);
   }
 
   /** The final event (always sent, so a renderer can close its bar). */
   finish(): void {
-    this.emit(Date.now());
+    this.emit(this.clock());
   }
 
   private emit(now: number): void {
@@ -104,8 +114,8 @@ export class ProgressMeter {
     };
     const latency = this.trips?.take();
     if (latency !== undefined) progress.roundTripMs = Math.round(latency * 100) / 100;
-    if (this.rate > 0) progress.etaSeconds = Math.round(left / this.rate);
-    else if (left === 0) progress.etaSeconds = 0;
+    if (left === 0) progress.etaSeconds = 0;
+    else if (this.rate > 0 && now - this.started >= ETA_AFTER_MS) progress.etaSeconds = Math.round(left / this.rate);
     this.onProgress(progress);
   }
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { copyTree, type CopyProgress } from "../../src/storage/index.js";
 import { createProgressRenderer } from "../../src/report/progress.js";
 import { stepFlags } from "../../src/steps/deps.js";
+import { ProgressMeter } from "../../src/storage/progress-meter.js";
 import { latencyOps } from "./round-trip-ops.js";
 import { tempDirs, writeFile } from "./helpers.js";
 
@@ -38,6 +39,41 @@ describe("the copy's progress line", () => {
     const p: CopyProgress = { filesDone: 1, filesTotal: 1, bytesDone: 10, bytesTotal: 10, rate: 10, filesRate: 1 };
     createProgressRenderer({ write: (t: string) => lines.push(t) }).update(p);
     expect(lines[0]).not.toContain("round trip");
+  });
+});
+
+describe("the ETA", () => {
+  it("is not guessed from the first file (ETA --), and is left / rate once two seconds have passed", () => {
+    let now = 1_000_000;
+    const events: CopyProgress[] = [];
+    const meter = new ProgressMeter(
+      1000,
+      1000 * 100,
+      (p) => events.push(p),
+      250,
+      undefined,
+      () => now,
+    );
+    now += 40; // the first file took 40 ms: alone it says 1,000 files take 40 s
+    meter.add(1, 100);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.etaSeconds).toBeUndefined();
+    const lines: string[] = [];
+    createProgressRenderer({ write: (t: string) => lines.push(t) }).update(events[0]!);
+    expect(lines[0]).toContain("ETA --");
+    // Then 100 files a second, for 2.5 s.
+    for (let t = 0; t < 10; t++) {
+      now += 250;
+      meter.add(25, 2500);
+    }
+    const last = events.at(-1)!;
+    expect(last.filesDone).toBe(251);
+    expect(last.etaSeconds).toBeDefined();
+    expect(last.etaSeconds!).toBeGreaterThanOrEqual(7);
+    expect(last.etaSeconds!).toBeLessThanOrEqual(8); // 749 files left at 100 a second
+    meter.add(749, 74_900);
+    meter.finish();
+    expect(events.at(-1)!.etaSeconds).toBe(0);
   });
 });
 
