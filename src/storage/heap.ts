@@ -80,7 +80,7 @@ let liveAfterLast = 0;
 
 /**
  * Collects when the heap has grown by `growthLimit` since the last collection, looked at once per
- * `checkEvery` calls (process.memoryUsage reads /proc: ~60 µs on this machine). For a step that
+ * `checkEvery` calls (process.memoryUsage reads /proc: ~50 µs here, milliseconds at times). For a step that
  * makes its garbage a few MB at a time (a large run of a folder's sorted names, the manifest's
  * parse windows); a listing's chunks use boundListing.
  *
@@ -132,6 +132,6 @@ export function collectNow(): void {
  * otherwise never make V8 collect them.
  */
 function inUse(): number {
-  const m = process.memoryUsage(); // ~50 µs here (it reads /proc for the RSS), once per LISTING_CHECK_WORK entries listed
+  const m = process.memoryUsage(); // see boundHeap: it costs, so it is looked at sparingly
   return m.heapUsed + m.arrayBuffers;
 }
