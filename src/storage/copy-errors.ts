@@ -76,6 +76,14 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
       hint: "Free space on the shared storage (or raise the quota for the account), then re-run: verified files are kept and not copied again, and the partial file was removed.",
     });
   }
+  if (code === "EILSEQ" && where.side === "source") {
+    return new OctohaError(`The name of '${where.path}' is not valid UTF-8: octoha cannot copy this file`, {
+      ...base,
+      code: "COPY_NAME_NOT_UTF8",
+      behaviour: "continue",
+      hint: "Linux lets a file name hold any bytes (U+FFFD above stands for those that are not UTF-8); a Windows share holds only Unicode names, and octoha cannot open this one by name. Rename it on the node (for example with `convmv -f latin1 -t utf-8`), then re-run: files already copied are not copied again.",
+    });
+  }
   if (code === "ENAMETOOLONG") {
     return new OctohaError(`The path '${where.path}' is too long for the file system`, {
       ...base,

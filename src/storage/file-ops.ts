@@ -41,6 +41,12 @@ export interface DirEntry {
    * only by a listing that checked its whole folder (a sorted one); absent, nobody knows.
    */
   caseUnique?: boolean;
+  /**
+   * The folder holds a name whose bytes are not UTF-8 (Linux allows any): it was read as this
+   * string, with U+FFFD for those bytes, and no file answers to it. Listed so that the walk can
+   * report it; its facts are 0.
+   */
+  undecodable?: boolean;
 }
 
 /** A directory entry with its lstat facts (size and times are 0 for anything but files). */
@@ -401,6 +407,7 @@ function statVia(ops: Pick<FileOps, "stat">): StatEach {
           found[k] = { name, isFile: s.isFile, isDirectory: s.isDirectory, size: s.size, mtimeMs: s.mtimeMs, atimeMs: s.atimeMs };
         } catch (error) {
           if ((error as { code?: string }).code !== "ENOENT") throw error;
+          found[k] = undecodableOrGone(name);
         }
       }
     };
@@ -432,7 +439,7 @@ const lstatEach: StatEach = (prefix, names) =>
           failed = true;
           reject(error);
           return;
-        }
+        } else found[k] = undecodableOrGone(name);
         if (next < names.length) start(next++);
         else if (running === 0) resolve(found.filter((e): e is StatDirEntry => e !== undefined));
       });
@@ -560,12 +567,26 @@ function markAndSort(entries: StatDirEntry[]): void {
 
 const listSmallFolder = smallFolderLister();
 
-/** The lstat thread's facts as entries, vanished names left out. */
+/**
+ * A name lstat did not find: gone since the folder was read (undefined: left out), or read from
+ * bytes that are not UTF-8 (U+FFFD in it), which no path we can build reaches: kept, marked, so
+ * that it is reported instead of silently skipped.
+ */
+function undecodableOrGone(name: string): StatDirEntry | undefined {
+  if (!name.includes("\ufffd")) return undefined;
+  return { name, isFile: false, isDirectory: false, size: 0, mtimeMs: 0, atimeMs: 0, undecodable: true };
+}
+
+/** The lstat thread's facts as entries, vanished names left out (an undecodable one kept: undecodableOrGone). */
 function entriesFrom(names: string[], facts: Float64Array): StatDirEntry[] {
   const found: StatDirEntry[] = [];
   for (let i = 0, at = 0; i < names.length; i++, at += FACTS_PER_NAME) {
     const kind = facts[at]!;
-    if (kind === MISSING) continue;
+    if (kind === MISSING) {
+      const undecodable = undecodableOrGone(names[i]!);
+      if (undecodable) found.push(undecodable);
+      continue;
+    }
     found.push({
       name: names[i]!,
       isFile: kind === KIND_FILE,

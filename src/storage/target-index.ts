@@ -167,7 +167,7 @@ export class TargetDirIndex {
         boundListing(chunk.length); // the listing's garbage, promoted while the index is built (a million-file target's)
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);
-          if (isOwnName(relDir, d.name)) continue;
+          if (isOwnName(relDir, d.name) || d.undecodable) continue; // no name of ours can be that one
           index.putListed(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs);
         }
       }

@@ -132,7 +132,10 @@ async function* listChunks(ops: FileOps, root: string, rel: string, folderSize: 
       const name = d.name;
       if (isOwnName(rel, name)) continue;
       const relPath = join(rel, name);
-      if (d.isFile)
+      if (d.undecodable) {
+        const error = Object.assign(new Error(`EILSEQ: a name that is not UTF-8, lstat '${abs}${path.sep}${name}'`), { code: "EILSEQ" });
+        out.push({ type: "error", relPath, parentRel: rel, name, error });
+      } else if (d.isFile)
         out.push({
           type: "file",
           relPath,
