@@ -1,8 +1,20 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, utimesSync } from "node:fs";
+import fs, {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  utimesSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach } from "vitest";
+import { afterEach, vi } from "vitest";
+import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING } from "../../src/storage/stat-thread.js";
 import { nodeFileOps, type FileOps, type OpenFile } from "../../src/storage/index.js";
 
 export function tempDir(label: string): { dir: string; cleanup: () => void } {
@@ -133,4 +145,38 @@ export function openDescriptorsOf(folder: string): number {
       return false; // closed while we looked
     }
   }).length;
+}
+
+/** What the lstat thread writes for `names` under `prefix` (FACTS_PER_NAME apiece): for tests' fake threads. */
+export function threadFacts(prefix: string, names: readonly string[]): Float64Array {
+  const facts = new Float64Array(names.length * FACTS_PER_NAME);
+  names.forEach((name, i) => {
+    const s = lstatSync(prefix + name, { throwIfNoEntry: false });
+    const at = i * FACTS_PER_NAME;
+    if (!s) facts[at] = MISSING;
+    else facts.set([s.isFile() ? KIND_FILE : s.isDirectory() ? KIND_DIR : 0, s.size, s.mtimeMs, s.atimeMs], at);
+  });
+  return facts;
+}
+
+/** Which node:fs calls on this thread read folders during fn: fs.readdir (whole) and fs.opendir (in batches). */
+export async function folderReads(fn: () => Promise<unknown>): Promise<{ whole: string[]; batched: string[] }> {
+  const whole: string[] = [];
+  const batched: string[] = [];
+  const readdir = fs.readdir.bind(fs);
+  const opendir = fs.opendir.bind(fs);
+  vi.spyOn(fs, "readdir").mockImplementation(((p: string, ...rest: never[]) => {
+    whole.push(p);
+    return (readdir as (...a: unknown[]) => unknown)(p, ...rest);
+  }) as typeof fs.readdir);
+  vi.spyOn(fs, "opendir").mockImplementation(((p: string, ...rest: never[]) => {
+    batched.push(p);
+    return (opendir as (...a: unknown[]) => unknown)(p, ...rest);
+  }) as typeof fs.opendir);
+  try {
+    await fn();
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return { whole, batched };
 }

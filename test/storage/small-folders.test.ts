@@ -1,9 +1,9 @@
-import fs, { lstatSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { nodeFileOps, smallFolderLister, type ListOrder, type StatDirEntry } from "../../src/storage/file-ops.js";
-import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, StatThreadGone, listOnThread } from "../../src/storage/stat-thread.js";
-import { tempDirs } from "./helpers.js";
+import { StatThreadGone, listOnThread } from "../../src/storage/stat-thread.js";
+import { folderReads, tempDirs, threadFacts } from "./helpers.js";
 
 const dir = tempDirs();
 afterEach(() => vi.restoreAllMocks());
@@ -39,13 +39,7 @@ function fakeThread(msPerName: (call: number, dirPath: string) => number, calls:
   return async (dirPath, prefix, read) => {
     calls.push(dirPath);
     const names = readdirSync(dirPath).reverse();
-    const facts = new Float64Array(names.length * FACTS_PER_NAME);
-    names.forEach((name, i) => {
-      const s = lstatSync(prefix + name, { throwIfNoEntry: false });
-      const at = i * FACTS_PER_NAME;
-      if (!s) facts[at] = MISSING;
-      else facts.set([s.isFile() ? KIND_FILE : s.isDirectory() ? KIND_DIR : 0, s.size, s.mtimeMs, s.atimeMs], at);
-    });
+    const facts = threadFacts(prefix, names);
     await Promise.resolve();
     return { value: read(names, facts), msPerName: msPerName(calls.length, dirPath) };
   };
@@ -53,15 +47,7 @@ function fakeThread(msPerName: (call: number, dirPath: string) => number, calls:
 
 /** Folders read through libuv during fn (fs.readdir: a small folder the thread does not read). */
 async function libuvReads(fn: () => Promise<unknown>): Promise<string[]> {
-  const reads: string[] = [];
-  const readdir = fs.readdir.bind(fs);
-  vi.spyOn(fs, "readdir").mockImplementation(((p: string, ...rest: never[]) => {
-    reads.push(p);
-    return (readdir as (...a: unknown[]) => unknown)(p, ...rest);
-  }) as typeof fs.readdir);
-  await fn();
-  vi.restoreAllMocks();
-  return reads;
+  return (await folderReads(fn)).whole;
 }
 
 describe("a small folder, read whole with its lstats on the lstat thread", () => {

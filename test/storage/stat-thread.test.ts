@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { adaptiveLstat, nodeFileOps, type StatDirEntry } from "../../src/storage/file-ops.js";
 import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, StatThreadGone, lstatOnThread } from "../../src/storage/stat-thread.js";
-import { tempDirs } from "./helpers.js";
+import { tempDirs, threadFacts } from "./helpers.js";
 
 const dir = tempDirs();
 const CHUNK = 256;
@@ -36,13 +36,7 @@ function expected(root: string, names: string[]): StatDirEntry[] {
 function fakeThread(trialMs: number, calls: number[], chunkMs: (call: number) => number = () => trialMs): typeof lstatOnThread {
   return async (prefix, names, read, timed) => {
     calls.push(names.length);
-    const facts = new Float64Array(names.length * FACTS_PER_NAME);
-    names.forEach((name, i) => {
-      const s = lstatSync(prefix + name, { throwIfNoEntry: false });
-      const at = i * FACTS_PER_NAME;
-      if (!s) facts[at] = MISSING;
-      else facts.set([s.isFile() ? KIND_FILE : s.isDirectory() ? KIND_DIR : 0, s.size, s.mtimeMs, s.atimeMs], at);
-    });
+    const facts = threadFacts(prefix, names);
     await Promise.resolve();
     return { value: read(facts), msPerName: timed ? trialMs : chunkMs(calls.length) };
   };

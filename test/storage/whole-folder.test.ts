@@ -1,10 +1,10 @@
-import fs, { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WHOLE_FOLDER_BYTES, nodeFileOps, type FileOps, type ListOptions, type ListOrder } from "../../src/storage/file-ops.js";
 import { walkTree } from "../../src/storage/walk.js";
 import { jobStream } from "../../src/storage/jobs.js";
-import { tempDirs } from "./helpers.js";
+import { folderReads, tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
 
@@ -14,25 +14,6 @@ async function listed(root: string, options: ListOptions): Promise<string[]> {
   const names: string[] = [];
   for await (const chunk of nodeFileOps.list(root, options)) for (const e of chunk) names.push(`${e.name}:${e.size}`);
   return names;
-}
-
-/** Which node:fs calls read folders during fn: fs.readdir (whole) and fs.opendir (in batches). */
-async function folderReads(fn: () => Promise<unknown>): Promise<{ whole: string[]; batched: string[] }> {
-  const whole: string[] = [];
-  const batched: string[] = [];
-  const readdir = fs.readdir.bind(fs);
-  const opendir = fs.opendir.bind(fs);
-  vi.spyOn(fs, "readdir").mockImplementation(((p: string, ...rest: never[]) => {
-    whole.push(p);
-    return (readdir as (...a: unknown[]) => unknown)(p, ...rest);
-  }) as typeof fs.readdir);
-  vi.spyOn(fs, "opendir").mockImplementation(((p: string, ...rest: never[]) => {
-    batched.push(p);
-    return (opendir as (...a: unknown[]) => unknown)(p, ...rest);
-  }) as typeof fs.opendir);
-  await fn();
-  vi.restoreAllMocks();
-  return { whole, batched };
 }
 
 describe("a small folder is read whole (ListOptions.folderSize)", () => {
