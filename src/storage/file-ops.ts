@@ -197,17 +197,18 @@ export async function sortedNames(dirPath: string, folderSize?: number, runSize 
 
 /**
  * A folder whose own size (st_size, from its parent's listing) is at most this is read whole, in
- * one call: fs.readdir, libuv's scandir (open, read, close in one request). Opening a Dir costs
- * three requests and a tick per entry: a no-op of the medium preset (1,017 folders, most with a
- * few files) took 0.82× the time with this (farm-bench, 1.23 s against 1.52 s). 64 KiB of folder is
- * ~1,300 task logs on ext4 (~48 bytes an entry) and ~3,200 names on tmpfs (20), so a whole read
- * stays small. A size of 0 says nothing (an SMB mount reports 0 for every folder): read in batches.
+ * one call (smallFolderLister: on the lstat thread, or libuv's scandir: open, read, close in one
+ * request). Opening a Dir costs three requests and a tick per entry: a no-op of the medium preset
+ * (1,017 folders, most with a few files) took 0.82× the time read whole (farm-bench, 1.23 s against
+ * 1.52 s). 64 KiB of folder is ~1,300 task logs on ext4 (~48 bytes an entry) and ~3,200 names on
+ * tmpfs (20), so a whole read stays small. A size of 0 says nothing (an SMB mount reports 0 for
+ * every folder): read in batches.
  */
 export const WHOLE_FOLDER_BYTES = 64 * 1024;
 
 /**
- * A folder's names, up to `max` at a time: a small folder's (WHOLE_FOLDER_BYTES) in one call, any
- * other's through Dir#read's callback, a promise per batch, not per name. `for await` over a Dir
+ * A folder's names, up to `max` at a time, through Dir#read's callback, a promise per batch, not
+ * per name (a small folder is listed whole: smallFolderLister). `for await` over a Dir
  * costs an async generator step and a promise per entry: with the lstats' promises, ~40 % of a
  * no-op's allocations (sampled with the inspector's heap profiler), young garbage on every file.
  * The folder is closed at the end, also when the caller stops early.
@@ -219,11 +220,6 @@ export const WHOLE_FOLDER_BYTES = 64 * 1024;
  * no-op was no faster and its peak 16 MiB higher.
  */
 async function* nameBatches(dirPath: string, max: number, folderSize?: number, onThread = false): AsyncGenerator<string[]> {
-  if (folderSize !== undefined && folderSize > 0 && folderSize <= WHOLE_FOLDER_BYTES) {
-    const names = await called<string[]>((done) => fs.readdir(dirPath, done));
-    for (let i = 0; i < names.length; i += max) yield names.length <= max ? names : names.slice(i, i + max);
-    return;
-  }
   if (onThread && folderSize !== undefined && folderSize > WHOLE_FOLDER_BYTES) {
     const first = await firstBatchOnThread(dirPath, max);
     if (first) {
