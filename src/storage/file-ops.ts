@@ -341,7 +341,7 @@ async function* statChunks(listing: () => Promise<NameList>, dirPath: string, st
   const names = await listing();
   const variants = names.caseVariants;
   for await (const chunk of statAhead(dirPath, chunksOf(names), statEach)) {
-    if (variants) for (const entry of chunk) entry.caseUnique = variants.size === 0 || !variants.has(foldedHash(entry.name));
+    if (variants) for (const entry of chunk) entry.caseUnique = hasNoVariant(variants, foldedHash(entry.name));
     yield chunk;
   }
 }
@@ -553,12 +553,17 @@ export function smallFolderLister(
 
 /** A whole small folder's entries in sortedNames' order, each marked caseUnique as statChunks marks them. */
 function markAndSort(entries: StatDirEntry[]): void {
-  const hashes = new Uint32Array(entries.length);
-  entries.forEach((entry, i) => (hashes[i] = foldedHash(entry.name)));
-  const variants = sharedHashes(hashes, hashes.length);
-  for (const entry of entries) entry.caseUnique = variants.size === 0 || !variants.has(foldedHash(entry.name));
+  const hashes = Uint32Array.from(entries, (entry) => foldedHash(entry.name));
+  // sharedHashes sorts its hashes: the entries' own stay in `hashes`, in the entries' order.
+  const variants = sharedHashes(hashes.slice(), hashes.length);
+  entries.forEach((entry, i) => (entry.caseUnique = hasNoVariant(variants, hashes[i]!)));
   const order = byteOrderOf(entries.map((entry) => entry.name));
   entries.sort((a, b) => order(a.name, b.name));
+}
+
+/** A name whose folded hash is not among a folder's shared ones has no case variant there (sharedHashes). */
+function hasNoVariant(variants: ReadonlySet<number>, hash: number): boolean {
+  return variants.size === 0 || !variants.has(hash);
 }
 
 const listSmallFolder = smallFolderLister();
