@@ -470,9 +470,11 @@ const TRIAL_NAMES = 16;
  * the thread: under THREAD_MS_PER_NAME apiece (their lower quartile), the rest of the folder goes there,
  * until SLOW_CHUNKS chunks in a row there take over SLOW_ON_THREAD_MS_PER_NAME; otherwise (a share, a cold disk) it
  * stays with libuv, at the cost of one chunk waiting for those names. Small folders (under two
- * chunks) never try it. (`thread`: tests stand in for it.)
+ * chunks) never try it. `spread`: the chunks on the thread may go to a second one (lstatOnThread);
+ * a sorted listing's (the walk's), not a target index's: a no-op lists its target while it holds
+ * the source's names, and its peak has no room for the second thread's ~10 MiB. (`thread`: tests stand in for it.)
  */
-export function adaptiveLstat(thread: typeof lstatOnThread = lstatOnThread): StatEach {
+export function adaptiveLstat(thread: typeof lstatOnThread = lstatOnThread, spread = false): StatEach {
   let fullChunks = 0;
   let slowChunks = 0;
   let choice: "libuv" | "thread" | undefined;
@@ -480,7 +482,7 @@ export function adaptiveLstat(thread: typeof lstatOnThread = lstatOnThread): Sta
     if (names.length === LIST_CHUNK) fullChunks++;
     try {
       if (choice === "thread") {
-        const answer = await thread(prefix, names, (facts) => entriesFrom(names, facts));
+        const answer = await thread(prefix, names, (facts) => entriesFrom(names, facts), false, spread);
         slowChunks = answer.msPerName > SLOW_ON_THREAD_MS_PER_NAME ? slowChunks + 1 : 0;
         if (slowChunks === SLOW_CHUNKS) choice = "libuv";
         return answer.value;
@@ -657,7 +659,7 @@ export const nodeFileOps: FileOps = {
       ? listSmallFolder(dirPath, order, tree)
       : order === "any"
         ? listUnsorted(dirPath, adaptiveLstat(), folderSize)
-        : statChunks(() => sortedNames(dirPath, folderSize), dirPath, adaptiveLstat()),
+        : statChunks(() => sortedNames(dirPath, folderSize), dirPath, adaptiveLstat(lstatOnThread, true)),
   mkdir: async (path) => {
     await fsp.mkdir(path, { recursive: true });
   },

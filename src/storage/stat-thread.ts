@@ -1,11 +1,12 @@
 /**
- * lstat on one worker thread, a batch of names per message. The main thread never blocks: the
+ * lstat on a worker thread, a batch of names per message. The main thread never blocks: the
  * worker's lstatSync calls wait in its own thread, as libuv's pool threads wait in theirs. What a
  * batch saves is libuv's cost per call (a queued request, a wake-up, a callback into JS and a
  * `Stats` object on the main thread): a million task logs' lstats took 3.2 s through the callback
  * with 64 in flight and 1.9 s on this thread (`bench/listing-floor.mjs`'s machine), with half the
  * CPU. But a batch waits one lstat after another, so on a share (a round trip each) it is slower:
- * listings choose per folder (file-ops.ts, adaptiveLstat).
+ * listings choose per folder (file-ops.ts, adaptiveLstat). A second thread joins a sorted
+ * listing's batches when the first is behind and the main thread has a core to spare (SpareCore).
  */
 import { Worker } from "node:worker_threads";
 import { threadStarted } from "./heap.js";
@@ -213,6 +214,11 @@ class StatThread {
     }
   }
 
+  /** Batches sent and not answered yet. */
+  busy(): number {
+    return this.waiting.size;
+  }
+
   /** A shared buffer for the facts of at least `names` names (MIN_SHARED_NAMES), reused. */
   private spareFor(names: number): Float64Array {
     const need = Math.max(names, MIN_SHARED_NAMES) * FACTS_PER_NAME;
@@ -272,16 +278,81 @@ function theThread(): StatThread {
 /**
  * lstat facts for a batch of names on the process's lstat thread, started on first use: `read`
  * gets them (FACTS_PER_NAME apiece, in the names' order) and must not keep the array, which is
- * reused. `timed` times each lstat, for their lower quartile. Rejects with the lstat's own error
- * (code, path), or with StatThreadGone when the thread cannot answer.
+ * reused. `timed` times each lstat, for their lower quartile. `spread`: the batch may go to a
+ * second thread (spreadingThread). Rejects with the lstat's own error (code, path), or with
+ * StatThreadGone when the thread cannot answer.
  */
 export async function lstatOnThread<T>(
   prefix: string,
   names: readonly string[],
   read: (facts: Float64Array) => T,
   timed = false,
+  spread = false,
 ): Promise<ThreadAnswer<T>> {
-  return theThread().lstat(prefix, names, read, timed);
+  return (spread ? spreadingThread() : theThread()).lstat(prefix, names, read, timed);
+}
+
+/** Batches unanswered on the first thread when another is asked for: it is behind. */
+const BEHIND_BATCHES = 3;
+/** A look at the main thread's load: the first thread behind at every ask for this long. */
+const LOOK_MS = 250;
+/** The main thread's event loop busy at most this share of a look: a core is spare. */
+const SPARE_CORE_UTILIZATION = 0.45;
+/** Looks in a row that must find a core spare. */
+const SPARE_LOOKS = 2;
+
+/** The event loop's time so far, busy and idle, in milliseconds (performance.eventLoopUtilization's). */
+export type LoopTimes = () => { active: number; idle: number };
+
+/**
+ * Whether a second lstat thread would pay: the first has been behind (BEHIND_BATCHES unanswered at
+ * every ask) for SPARE_LOOKS looks of LOOK_MS while the main thread mostly waited for it (its event
+ * loop busy under SPARE_CORE_UTILIZATION of each). A million-file dry-run's second phase was one
+ * lstat after another on one thread, the main thread's loop busy 0.32-0.49 of each look: with a
+ * second thread it took 0.90x the time (farm-bench in turns). A no-op's main thread is busy
+ * comparing (0.57-0.75 a look, same folder): there the second thread, ~10 MiB of RSS, made it no
+ * faster and its peak passed 200 MB.
+ */
+export class SpareCore {
+  private since: { active: number; idle: number } | undefined;
+  private spareLooks = 0;
+
+  constructor(private readonly loopTimes: LoopTimes = () => performance.eventLoopUtilization()) {}
+
+  /** Asked per batch that may be spread, with the first thread's unanswered batches. */
+  found(firstBusy: number): boolean {
+    const now = this.loopTimes();
+    if (firstBusy < BEHIND_BATCHES || !this.since) {
+      this.since = now;
+      this.spareLooks = 0;
+      return false;
+    }
+    const active = now.active - this.since.active;
+    const idle = now.idle - this.since.idle;
+    if (active + idle < LOOK_MS) return false;
+    this.since = now;
+    this.spareLooks = active <= SPARE_CORE_UTILIZATION * (active + idle) ? this.spareLooks + 1 : 0;
+    return this.spareLooks >= SPARE_LOOKS;
+  }
+}
+
+let second: StatThread | undefined;
+const spareCore = new SpareCore();
+
+/**
+ * The thread for a batch that may be spread: the first, until SpareCore finds that a second would
+ * pay; then each batch goes to the one with fewer unanswered.
+ */
+function spreadingThread(): StatThread {
+  const first = theThread();
+  if (second) return second.gone || first.busy() <= second.busy() ? first : second;
+  if (!spareCore.found(first.busy())) return first;
+  try {
+    second = new StatThread();
+  } catch {
+    return first;
+  }
+  return second;
 }
 
 /**

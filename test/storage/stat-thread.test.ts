@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { adaptiveLstat, nodeFileOps, type StatDirEntry } from "../../src/storage/file-ops.js";
-import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, StatThreadGone, lstatOnThread } from "../../src/storage/stat-thread.js";
+import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, SpareCore, StatThreadGone, lstatOnThread } from "../../src/storage/stat-thread.js";
 import { tempDirs, threadFacts } from "./helpers.js";
 
 const dir = tempDirs();
@@ -33,9 +33,15 @@ function expected(root: string, names: string[]): StatDirEntry[] {
 }
 
 /** The lstat thread as the test wants it: the real facts, chosen times (the trial's, then each chunk's), a record of each call. */
-function fakeThread(trialMs: number, calls: number[], chunkMs: (call: number) => number = () => trialMs): typeof lstatOnThread {
-  return async (prefix, names, read, timed) => {
+function fakeThread(
+  trialMs: number,
+  calls: number[],
+  chunkMs: (call: number) => number = () => trialMs,
+  spreads: boolean[] = [],
+): typeof lstatOnThread {
+  return async (prefix, names, read, timed, spread) => {
     calls.push(names.length);
+    spreads.push(spread === true);
     const facts = threadFacts(prefix, names);
     await Promise.resolve();
     return { value: read(facts), msPerName: timed ? trialMs : chunkMs(calls.length) };
@@ -102,6 +108,17 @@ describe("adaptiveLstat (libuv's lstat or the thread, per folder)", () => {
     expect(calls).toEqual([16, CHUNK, CHUNK, CHUNK, 2]); // the second chunk's trial, then every chunk after it
   });
 
+  it("lets a fast folder's chunks go to a second thread when asked to spread them, never the trial", async () => {
+    const { root, names } = folderOf(4 * CHUNK);
+    const calls: number[] = [];
+    const spreads: boolean[] = [];
+    await chunked(adaptiveLstat(fakeThread(0.002, calls, undefined, spreads), true), root, names);
+    expect(spreads).toEqual([false, true, true, true]); // the trial is timed on the first thread
+    const unspread: boolean[] = [];
+    await chunked(adaptiveLstat(fakeThread(0.002, [], undefined, unspread)), root, names);
+    expect(unspread).toEqual([false, false, false, false]);
+  });
+
   it("keeps a slow folder (a share's round trips) with libuv after the trial", async () => {
     const { root, names } = folderOf(5 * CHUNK);
     const calls: number[] = [];
@@ -136,5 +153,62 @@ describe("adaptiveLstat (libuv's lstat or the thread, per folder)", () => {
     };
     expect(await chunked(adaptiveLstat(gone), root, names)).toEqual(expected(root, names));
     expect(calls).toBe(1);
+  });
+});
+
+describe("SpareCore (when a second lstat thread pays)", () => {
+  /** An event loop whose next `ms` milliseconds are busy for `busyShare` of them. */
+  function fakeLoop(): { times: () => { active: number; idle: number }; pass: (ms: number, busyShare: number) => void } {
+    let active = 0;
+    let idle = 0;
+    return {
+      times: () => ({ active, idle }),
+      pass: (ms, busyShare) => {
+        active += ms * busyShare;
+        idle += ms * (1 - busyShare);
+      },
+    };
+  }
+
+  /** Asks every 50 ms of `busyShare` for `ms`, the first thread `busy` behind; true once a second thread is due. */
+  function ask(core: SpareCore, loop: ReturnType<typeof fakeLoop>, ms: number, busyShare: number, busy = 4): boolean {
+    for (let t = 0; t < ms; t += 50) {
+      loop.pass(50, busyShare);
+      if (core.found(busy)) return true;
+    }
+    return false;
+  }
+
+  it("starts one when the first thread has been behind for two looks while the main thread waited", () => {
+    const loop = fakeLoop();
+    const core = new SpareCore(loop.times);
+    expect(core.found(4)).toBe(false); // the first look starts here
+    expect(ask(core, loop, 250, 0.3)).toBe(false); // one look is not enough
+    expect(ask(core, loop, 250, 0.3)).toBe(true);
+  });
+
+  it("never starts one while the main thread is busy (a no-op comparing), however far behind the first thread is", () => {
+    const loop = fakeLoop();
+    const core = new SpareCore(loop.times);
+    core.found(4);
+    expect(ask(core, loop, 5000, 0.6, 100)).toBe(false);
+  });
+
+  it("never starts one while the first thread keeps up", () => {
+    const loop = fakeLoop();
+    const core = new SpareCore(loop.times);
+    expect(ask(core, loop, 5000, 0.05, 2)).toBe(false);
+  });
+
+  it("starts over when a spare look is followed by a busy one, or the first thread catches up in between", () => {
+    const loop = fakeLoop();
+    const core = new SpareCore(loop.times);
+    core.found(4);
+    expect(ask(core, loop, 250, 0.3)).toBe(false);
+    expect(ask(core, loop, 250, 0.8)).toBe(false);
+    expect(ask(core, loop, 250, 0.3)).toBe(false);
+    expect(core.found(1)).toBe(false); // caught up: the look starts again
+    expect(ask(core, loop, 250, 0.3)).toBe(false);
+    expect(ask(core, loop, 250, 0.3)).toBe(true);
   });
 });
