@@ -77,6 +77,29 @@ describe("the ETA", () => {
   });
 });
 
+describe("the rate", () => {
+  it("is not taken from a burst counted in one millisecond (a dry-run counts its files at the end)", () => {
+    let now = 1_000_000;
+    const events: CopyProgress[] = [];
+    const meter = new ProgressMeter(
+      1_002_014,
+      2_742_908_501,
+      (p) => events.push(p),
+      250,
+      undefined,
+      () => now,
+    );
+    now += 1;
+    meter.add(1_002_014, 2_742_908_501);
+    meter.finish();
+    // No interval long enough to measure a rate: none is claimed (it said "1002014000 files/s").
+    for (const event of events) expect([event.filesRate, event.rate]).toEqual([0, 0]);
+    const lines: string[] = [];
+    createProgressRenderer({ write: (t: string) => lines.push(t) }).update(events.at(-1)!);
+    expect(lines[0]).not.toMatch(/TiB\/s|\d{7,} files\/s/);
+  });
+});
+
 describe("--concurrency on the run-family verbs", () => {
   it("reaches the copy steps from the journal's string flag, and is absent unless given", () => {
     expect(stepFlags({ concurrency: "32" }).concurrency).toBe(32);
