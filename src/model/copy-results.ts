@@ -50,6 +50,14 @@ export interface CopyProgress {
   roundTripMs?: number;
   /** Seconds left, or undefined while unknown. */
   etaSeconds?: number;
+  /**
+   * "planning": the copy is still looking at what the source and the target hold (a dry-run does
+   * nothing else). filesDone and bytesDone are the files looked at so far, the totals are not known
+   * yet (0), and filesToCopy and bytesToCopy are what was found missing or different so far.
+   */
+  phase?: "planning";
+  filesToCopy?: number;
+  bytesToCopy?: number;
 }
 
 /** What one copy (copyTree) did: the `copy` verb prints it, a copy step journals it per job. */

@@ -20,8 +20,14 @@ export interface ProgressRenderer {
 function describe(p: CopyProgress): string {
   const eta = p.etaSeconds === undefined ? "ETA --" : `ETA ${formatDuration(p.etaSeconds)}`;
   const trip = p.roundTripMs === undefined ? "" : `  round trip ${formatRoundTrip(p.roundTripMs)}`;
+  if (p.phase === "planning") return `${describePlanning(p)}  ${p.filesRate} files/s${trip}`;
   const files = `${p.filesDone}/${p.filesTotal} files`;
   return `${files}  ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${p.filesRate} files/s  ${formatBytes(p.rate)}/s${trip}  ${eta}`;
+}
+
+/** What planning has looked at so far, and what it found to copy. */
+export function describePlanning(p: CopyProgress): string {
+  return `looking: ${p.filesDone} files (${formatBytes(p.bytesDone)}) so far, ${p.filesToCopy ?? 0} to copy (${formatBytes(p.bytesToCopy ?? 0)})`;
 }
 
 /** A share's 0.5 ms and a local disk's 0.02 ms both readable. */
@@ -37,7 +43,12 @@ export function createProgressRenderer(stream: ProgressStream, options: { plainE
         const fraction = p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : p.filesTotal > 0 ? p.filesDone / p.filesTotal : 1;
         const width = 24;
         const filled = Math.min(width, Math.round(fraction * width));
-        const line = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${describe(p)}`;
+        // No bar while planning: nothing is known of the whole yet.
+        const bar =
+          p.phase === "planning"
+            ? ""
+            : `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  `;
+        const line = `${bar}${describe(p)}`;
         stream.write(`\r${line.slice(0, (stream.columns ?? 120) - 1)}\x1b[K`);
         drawn = true;
       },
@@ -51,7 +62,7 @@ export function createProgressRenderer(stream: ProgressStream, options: { plainE
   return {
     update(p) {
       const now = Date.now();
-      const finished = p.filesDone >= p.filesTotal;
+      const finished = p.phase !== "planning" && p.filesDone >= p.filesTotal;
       if (now - last < every && !finished) return;
       last = now;
       stream.write(`progress: ${describe(p)}\n`);

@@ -105,7 +105,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
         : (p) =>
             ctx.emit({
               level: "progress",
-              message: `${job.kind} from ${job.source.node}: ${p.filesDone}/${p.filesTotal} files`,
+              message: `${job.kind} from ${job.source.node}: ${p.phase === "planning" ? `looking, ${p.filesDone} files so far, ${p.filesToCopy ?? 0} to copy` : `${p.filesDone}/${p.filesTotal} files`}`,
               data: { kind: job.kind, node: job.source.node, ...p },
             }),
       taskLogOwner: job.kind === "taskLogs" && deps.taskLogOwner ? await deps.taskLogOwner() : undefined,

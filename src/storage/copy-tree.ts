@@ -127,11 +127,21 @@ class PlanTally {
   constructor(
     private readonly tactics: FileTactics,
     private readonly octopusRoot: string | undefined,
+    /** Told what each chunk added (ProgressMeter.planning). */
+    private readonly meter?: ProgressMeter,
   ) {}
 
   async *through(chunks: AsyncIterable<(FileJob | Problem)[]>): AsyncGenerator<(FileJob | Problem)[]> {
+    const t = this.totals;
     for await (const jobs of chunks) {
+      const work = t.workFiles;
+      const workBytes = t.workBytes;
+      const skip = t.skipFiles;
+      const skipBytes = t.skipBytes;
       for (const job of jobs) this.add(job);
+      const newWork = t.workFiles - work;
+      const newWorkBytes = t.workBytes - workBytes;
+      this.meter?.looked(newWork + t.skipFiles - skip, newWorkBytes + t.skipBytes - skipBytes, newWork, newWorkBytes);
       yield jobs;
     }
   }
@@ -158,10 +168,12 @@ class PlanTally {
 }
 
 /** A real copy plans first (totals for progress and the free-space check), sequentially, before it writes. */
-async function planPass(s: Settings, tactics: FileTactics, octopusRoot: string | undefined): Promise<PlanTotals> {
-  const tally = new PlanTally(tactics, octopusRoot);
+async function planPass(s: Settings, tactics: FileTactics, options: CopyOptions, trips: RoundTrips): Promise<PlanTotals> {
+  const looking = ProgressMeter.planning(options.onProgress, trips);
+  const tally = new PlanTally(tactics, options.targetAsOctopusSeesIt, looking);
   const jobs = jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false, reservations: s.reservations });
   for await (const chunk of tally.through(jobs)) void chunk;
+  looking.finish(); // what planning found in all
   return tally.totals;
 }
 
@@ -186,8 +198,8 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
     interrupted: false,
   };
   const tactics = new FileTactics(s, manifest, summary);
-  if (s.dryRun) return dryRunPass(s, options, tactics, summary, started);
-  const plan = await planPass(s, tactics, options.targetAsOctopusSeesIt);
+  if (s.dryRun) return dryRunPass(s, options, tactics, summary, started, trips);
+  const plan = await planPass(s, tactics, options, trips);
   applyPlan(summary, plan);
 
   if (s.signal?.aborted) return { ...summary, interrupted: true, durationMs: Date.now() - started };
@@ -237,11 +249,14 @@ async function dryRunPass(
   tactics: FileTactics,
   summary: CopySummary,
   started: number,
+  trips: RoundTrips,
 ): Promise<CopySummary> {
-  const tally = new PlanTally(tactics, options.targetAsOctopusSeesIt);
+  const looking = ProgressMeter.planning(options.onProgress, trips);
+  const tally = new PlanTally(tactics, options.targetAsOctopusSeesIt, looking);
   let complete = false;
   try {
     await copyPass(s, options, tactics, new ProgressMeter(0, 0, undefined), tally);
+    looking.finish();
     const plan = tally.totals;
     applyPlan(summary, plan);
     // The closing event, with the totals the pass found (the pass itself cannot know them ahead).

@@ -64,6 +64,18 @@ const ETA_AFTER_MS = 2000;
 const MIN_RATE_INTERVAL_MS = 20;
 
 export class ProgressMeter {
+  /**
+   * While a copy plans (a dry-run, all along): events with phase "planning", the files looked at
+   * and those found to copy so far, no totals and no ETA. A long listing (a million task logs, a
+   * share's round trips) otherwise said nothing for minutes.
+   */
+  static planning(onProgress: ((p: CopyProgress) => void) | undefined, trips?: RoundTrips, clock: () => number = Date.now): ProgressMeter {
+    const meter = new ProgressMeter(0, 0, onProgress, undefined, trips, clock);
+    meter.toCopy = { files: 0, bytes: 0 };
+    return meter;
+  }
+
+  private toCopy: { files: number; bytes: number } | undefined;
   private filesDone = 0;
   private bytesDone = 0;
   private rate = 0;
@@ -90,6 +102,15 @@ export class ProgressMeter {
     this.bytesDone += bytes;
     const now = this.clock();
     if (now - this.lastEmit >= this.intervalMs) this.emit(now);
+  }
+
+  /** Planning: files looked at (`files`, `bytes`), of which `toCopyFiles` and `toCopyBytes` are to copy. */
+  looked(files: number, bytes: number, toCopyFiles: number, toCopyBytes: number): void {
+    if (this.toCopy) {
+      this.toCopy.files += toCopyFiles;
+      this.toCopy.bytes += toCopyBytes;
+    }
+    this.add(files, bytes);
   }
 
   /** The final event (always sent, so a renderer can close its bar). */
@@ -120,7 +141,11 @@ export class ProgressMeter {
     };
     const latency = this.trips?.take();
     if (latency !== undefined) progress.roundTripMs = Math.round(latency * 100) / 100;
-    if (left === 0) progress.etaSeconds = 0;
+    if (this.toCopy) {
+      progress.phase = "planning";
+      progress.filesToCopy = this.toCopy.files;
+      progress.bytesToCopy = this.toCopy.bytes;
+    } else if (left === 0) progress.etaSeconds = 0;
     else if (this.rate > 0 && now - this.started >= ETA_AFTER_MS) progress.etaSeconds = Math.round(left / this.rate);
     this.onProgress(progress);
   }

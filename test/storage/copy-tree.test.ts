@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileS
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeHome } from "../../bench/make-home.mjs";
-import { copyTree } from "../../src/storage/index.js";
+import { copyTree, type CopyProgress } from "../../src/storage/index.js";
 import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
 import { snapshotPathOf } from "../../src/storage/manifest-snapshot.js";
 import { allFiles, tempDir, faultyOps, snapshot, tempDirs } from "./helpers.js";
@@ -102,10 +102,18 @@ describe("copyTree on a node folder", () => {
     await copyTree({ source, target, manifestPath });
     writeFileSync(path.join(source, "servertasks-99_NEWTASK001.txt"), "new log\n");
     const progress: number[] = [];
-    const delta = await copyTree({ source, target, manifestPath, onProgress: (p) => progress.push(p.filesTotal) });
+    const planning: CopyProgress[] = [];
+    const delta = await copyTree({
+      source,
+      target,
+      manifestPath,
+      onProgress: (p) => (p.phase === "planning" ? planning.push(p) : progress.push(p.filesTotal)),
+    });
     expect(delta.filesCopied).toBe(1);
     expect(delta.filesPlanned).toBe(1);
     expect(new Set(progress)).toEqual(new Set([1]));
+    // While planning: the 21 files looked at, the one to copy among them.
+    expect(planning.at(-1)).toMatchObject({ filesDone: 21, filesToCopy: 1, bytesToCopy: "new log\n".length, filesTotal: 0 });
     expect(readFileSync(path.join(target, "servertasks-99_NEWTASK001.txt"), "utf8")).toBe("new log\n");
   });
 

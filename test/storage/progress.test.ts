@@ -100,6 +100,56 @@ describe("the rate", () => {
   });
 });
 
+describe("progress while a copy plans", () => {
+  it("says how many files were looked at and how many are to copy, before the copy's own events, and in a dry-run", async () => {
+    const source = dir("src");
+    for (let i = 0; i < 600; i++) writeFile(source, `TaskLogs/servertasks-${i}_A.txt`, `log ${i}\n`);
+    const target = dir("target");
+    const events: CopyProgress[] = [];
+    const manifestPath = path.join(target, ".octoha", "m.jsonl");
+    await copyTree({ source, target, manifestPath, onProgress: (p) => events.push(p) });
+    const firstCopy = events.findIndex((p) => p.phase !== "planning");
+    expect(firstCopy).toBeGreaterThan(0); // planning first
+    expect(events.slice(firstCopy).every((p) => p.phase === undefined)).toBe(true);
+    const planned = events.slice(0, firstCopy);
+    expect(planned.every((p) => p.filesTotal === 0 && p.etaSeconds === undefined)).toBe(true);
+    expect(planned.map((p) => p.filesDone)).toEqual([...planned.map((p) => p.filesDone)].sort((a, b) => a - b));
+    expect(planned.at(-1)!.filesToCopy).toBe(planned.at(-1)!.filesDone);
+
+    // A dry-run of a new file against that target: nothing else to copy.
+    writeFile(source, "TaskLogs/servertasks-999_A.txt", "new\n");
+    const dry: CopyProgress[] = [];
+    await copyTree({ source, target, manifestPath, dryRun: true, onProgress: (p) => dry.push(p) });
+    const lastLook = dry.filter((p) => p.phase === "planning").at(-1)!;
+    expect(lastLook).toMatchObject({ filesToCopy: 1, bytesToCopy: 4 });
+    expect(lastLook.filesDone).toBeGreaterThan(0);
+  });
+
+  it("renders as a line without a bar on a terminal, and as a plain line every few seconds in a log", () => {
+    const p: CopyProgress = {
+      phase: "planning",
+      filesDone: 230_114,
+      filesTotal: 0,
+      bytesDone: 5 * 2 ** 30,
+      bytesTotal: 0,
+      rate: 0,
+      filesRate: 91_000,
+      filesToCopy: 1204,
+      bytesToCopy: 3 * 2 ** 20,
+    };
+    const tty: string[] = [];
+    createProgressRenderer({ write: (t: string) => tty.push(t), isTTY: true, columns: 200 }).update(p);
+    expect(tty[0]).toContain("looking: 230114 files (5.0 GiB) so far, 1204 to copy (3.0 MiB)  91000 files/s");
+    expect(tty[0]).not.toMatch(/\[[#-]+\]/); // no bar
+    expect(tty[0]).not.toContain("ETA");
+    const plain: string[] = [];
+    const log = createProgressRenderer({ write: (t: string) => plain.push(t) }, { plainEveryMs: 60_000 });
+    log.update(p);
+    log.update({ ...p, filesDone: p.filesDone + 1 });
+    expect(plain).toHaveLength(1); // not every event: planning is never "finished"
+  });
+});
+
 describe("--concurrency on the run-family verbs", () => {
   it("reaches the copy steps from the journal's string flag, and is absent unless given", () => {
     expect(stepFlags({ concurrency: "32" }).concurrency).toBe(32);
