@@ -172,7 +172,9 @@ async function planPass(s: Settings, tactics: FileTactics, options: CopyOptions,
   const looking = ProgressMeter.planning(options.onProgress, trips);
   const tally = new PlanTally(tactics, options.targetAsOctopusSeesIt, looking);
   const jobs = jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false, reservations: s.reservations });
-  for await (const chunk of tally.through(jobs)) void chunk;
+  // An interrupt stops the listing here, not after it: a million-file plan on a share is minutes
+  // (Ctrl-C 3 s into a local million-file no-op's plan used to return 12 s later).
+  for await (const chunk of tally.through(jobs)) if (s.signal?.aborted) break;
   looking.finish(); // what planning found in all
   return tally.totals;
 }

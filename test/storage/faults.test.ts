@@ -201,4 +201,24 @@ describe("interrupting a copy", () => {
       .filter((l) => l.includes('"sha256"'));
     expect(done.length).toBe(snapshot(source).size);
   });
+
+  it("stops planning at an interrupt, not after listing every folder, and writes nothing", async () => {
+    const source = dir("source");
+    for (let i = 0; i < 60; i++) writeFile(source, `Artifacts/${i}/a.txt`, `artifact ${i}\n`);
+    const target = dir("target");
+    const abort = new AbortController();
+    let listed = 0;
+    const ops: FileOps = {
+      ...nodeFileOps,
+      list: (p, options) => {
+        if (p.startsWith(source) && ++listed === 5) abort.abort();
+        return nodeFileOps.list(p, options);
+      },
+    };
+    const result = await copyTree({ source, target, ops, signal: abort.signal });
+    expect(result.interrupted).toBe(true);
+    expect(result.filesCopied).toBe(0);
+    expect(listed).toBeLessThan(30); // of 62 source folders (the walk lists some ahead)
+    expect(allFiles(target)).toEqual([]);
+  });
 });
