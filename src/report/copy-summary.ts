@@ -12,7 +12,11 @@ export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): st
   );
   for (const w of summary.warnings ?? []) lines.push(`warning: ${w}`);
   if (summary.interrupted)
-    lines.push("interrupted: temp files were removed; re-run the same command to resume (verified files are not copied again)");
+    lines.push(
+      dryRun
+        ? "interrupted: the dry-run stopped before it had looked at everything, so the counts above are partial; nothing was written. Re-run it for the whole plan."
+        : "interrupted: temp files were removed; re-run the same command to resume (verified files are not copied again)",
+    );
   for (const c of summary.collisions) {
     lines.push(
       `collision (${c.kind}) ${c.relPath} vs ${c.targetRelPath}: kept the ${c.winner === "source" ? "incoming" : "target's"} copy; ${c.reason}${c.quarantinedAt ? `; other copy at ${c.quarantinedAt}` : ""}`,

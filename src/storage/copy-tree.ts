@@ -14,7 +14,7 @@ import path from "node:path";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { LABEL_RULE, labelProblem } from "../shared/names.js";
 import { RETRY_BUDGETS } from "../shared/retry.js";
-import { nodeFileOps, type FileOps } from "./file-ops.js";
+import { ListingInterrupted, nodeFileOps, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import { loadManifest, ManifestIndex, ManifestWriter, refreshManifestSnapshot } from "./manifest.js";
 import { jobStream, type FileJob, type Problem } from "./jobs.js";
@@ -171,10 +171,21 @@ class PlanTally {
 async function planPass(s: Settings, tactics: FileTactics, options: CopyOptions, trips: RoundTrips): Promise<PlanTotals> {
   const looking = ProgressMeter.planning(options.onProgress, trips);
   const tally = new PlanTally(tactics, options.targetAsOctopusSeesIt, looking);
-  const jobs = jobStream({ ops: s.ops, source: s.source, target: s.target, trackPending: false, reservations: s.reservations });
-  // An interrupt stops the listing here, not after it: a million-file plan on a share is minutes
+  const jobs = jobStream({
+    ops: s.ops,
+    source: s.source,
+    target: s.target,
+    trackPending: false,
+    reservations: s.reservations,
+    signal: s.signal,
+  });
+  // An interrupt stops the listing now, not after it: a million-file plan on a share is minutes
   // (Ctrl-C 3 s into a local million-file no-op's plan used to return 12 s later).
-  for await (const chunk of tally.through(jobs)) if (s.signal?.aborted) break;
+  try {
+    for await (const chunk of tally.through(jobs)) if (s.signal?.aborted) break;
+  } catch (error) {
+    if (!(error instanceof ListingInterrupted)) throw error;
+  }
   looking.finish(); // what planning found in all
   return tally.totals;
 }
@@ -342,7 +353,8 @@ async function copyPass(
       // Dry-run writes nothing, so a case variant has nothing to wait for (it looks at the other source file).
       trackPending: !s.dryRun,
       reservations: s.reservations,
-      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined), createFolders: true, signal: stop.signal }),
+      signal: stop.signal,
+      ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined), createFolders: true }),
     });
     const tallied = tally ? tally.through(stream) : stream;
     const jobs = s.dryRun ? withoutIo(tallied, tactics, stop.signal) : tallied;
@@ -358,6 +370,9 @@ async function copyPass(
         fatal ??= classifyFsError(error, { side: "target", path: s.target });
         stop.abort();
       }
+    }).catch((error: unknown) => {
+      // `stop` was aborted (an interrupt, or `fatal`): the listing stopped; the caller says which.
+      if (!(error instanceof ListingInterrupted)) throw error;
     });
   } finally {
     s.signal?.removeEventListener("abort", onAbort);

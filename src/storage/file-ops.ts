@@ -120,6 +120,26 @@ export interface ListOptions {
    * not for another tree's (a local source beside a target on a share).
    */
   tree?: string;
+  /**
+   * Once aborted, the listing stops at its next batch (a large folder's run of names, a chunk of
+   * lstats) with ListingInterrupted: a million-file folder's names and its target index are
+   * seconds of work before its first chunk, minutes on a share. A FileOps may ignore it (its
+   * callers also look between chunks).
+   */
+  signal?: AbortSignal | undefined;
+}
+
+/** A listing stopped because its signal was aborted (ListOptions.signal): nothing is wrong with the folder. */
+export class ListingInterrupted extends Error {
+  constructor(readonly path: string) {
+    super(`the listing of '${path}' was interrupted`);
+    this.name = "ListingInterrupted";
+  }
+}
+
+/** Throws ListingInterrupted once `signal` is aborted. */
+export function stopIfAborted(signal: AbortSignal | undefined, dirPath: string): void {
+  if (signal?.aborted) throw new ListingInterrupted(dirPath);
 }
 
 export interface FileOps {
@@ -164,13 +184,14 @@ const BOUNDED_RUN = 4096;
  * 64 MB of strings, held while its files are planned): runs of SORT_RUN strings are sorted, packed,
  * then the runs are merged by their bytes.
  */
-export async function sortedNames(dirPath: string, folderSize?: number, runSize = SORT_RUN): Promise<NameList> {
+export async function sortedNames(dirPath: string, folderSize?: number, runSize = SORT_RUN, signal?: AbortSignal): Promise<NameList> {
   const runs: PackedNames[] = [];
   // Every name's folded hash, to learn which names may have a case variant in the folder (4 bytes a
   // name while the folder is read): the copy need not remember the others' names (caseUnique).
   let hashes = new Uint32Array(0);
   let count = 0;
   for await (const run of nameBatches(dirPath, runSize, folderSize, true)) {
+    stopIfAborted(signal, dirPath);
     if (count + run.length > hashes.length) {
       const grown = new Uint32Array(Math.max(count + run.length, 2 * hashes.length));
       grown.set(hashes.subarray(0, count));
@@ -337,10 +358,15 @@ export function listWithStats(ops: Pick<FileOps, "names" | "stat">, dirPath: str
 }
 
 /** listWithStats's chunks; the folder is read when the first chunk is asked for, not before. */
-async function* statChunks(listing: () => Promise<NameList>, dirPath: string, statEach: StatEach): AsyncGenerator<StatDirEntry[]> {
+async function* statChunks(
+  listing: () => Promise<NameList>,
+  dirPath: string,
+  statEach: StatEach,
+  signal?: AbortSignal,
+): AsyncGenerator<StatDirEntry[]> {
   const names = await listing();
   const variants = names.caseVariants;
-  for await (const chunk of statAhead(dirPath, chunksOf(names), statEach)) {
+  for await (const chunk of statAhead(dirPath, chunksOf(names), statEach, signal)) {
     if (variants) for (const entry of chunk) entry.caseUnique = hasNoVariant(variants, foldedHash(entry.name));
     yield chunk;
   }
@@ -363,8 +389,8 @@ const CHUNKS_AHEAD = 3;
  * at a time, and no more than CHUNKS_AHEAD + 1 chunks of them are held (a million-file target
  * folder's names were ~34 MB more at the peak, held beside the source's while the index was built).
  */
-function listUnsorted(dirPath: string, statEach: StatEach, folderSize?: number): AsyncGenerator<StatDirEntry[]> {
-  return statAhead(dirPath, nameBatches(dirPath, LIST_CHUNK, folderSize), statEach);
+function listUnsorted(dirPath: string, statEach: StatEach, folderSize?: number, signal?: AbortSignal): AsyncGenerator<StatDirEntry[]> {
+  return statAhead(dirPath, nameBatches(dirPath, LIST_CHUNK, folderSize), statEach, signal);
 }
 
 /**
@@ -377,10 +403,12 @@ async function* statAhead(
   dirPath: string,
   batches: AsyncIterable<string[]> | Iterable<string[]>,
   statEach: StatEach,
+  signal?: AbortSignal,
 ): AsyncGenerator<StatDirEntry[]> {
   const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
   const ahead: Promise<StatDirEntry[]>[] = [];
   for await (const names of batches) {
+    stopIfAborted(signal, dirPath);
     const chunk = statEach(prefix, names);
     chunk.catch(() => undefined); // awaited in its turn
     ahead.push(chunk);
@@ -654,12 +682,12 @@ export const nodeFileOps: FileOps = {
    * thread where the folder proves fast enough (adaptiveLstat). (Was: a synchronous lstat per entry
    * on the main thread, one round trip after another on a share: 0.45 s of a 500-file no-op at 500 µs.)
    */
-  list: (dirPath, { order = "sorted", folderSize, tree }: ListOptions = {}) =>
+  list: (dirPath, { order = "sorted", folderSize, tree, signal }: ListOptions = {}) =>
     isSmallFolder(folderSize)
       ? listSmallFolder(dirPath, order, tree)
       : order === "any"
-        ? listUnsorted(dirPath, adaptiveLstat(), folderSize)
-        : statChunks(() => sortedNames(dirPath, folderSize), dirPath, adaptiveLstat(lstatOnThread, true)),
+        ? listUnsorted(dirPath, adaptiveLstat(), folderSize, signal)
+        : statChunks(() => sortedNames(dirPath, folderSize, SORT_RUN, signal), dirPath, adaptiveLstat(lstatOnThread, true), signal),
   mkdir: async (path) => {
     await fsp.mkdir(path, { recursive: true });
   },

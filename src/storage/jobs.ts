@@ -92,7 +92,10 @@ export interface JobStreamOptions {
   reservations?: TargetReservations;
   /** Start creating a target folder as soon as a file that needs it is planned (copy pass, not dry-run). */
   createFolders?: boolean;
-  /** Once aborted, planning starts no folder creation (the pool may still take a chunk after an interrupt). */
+  /**
+   * Once aborted, planning starts no folder creation (the pool may still take a chunk after an
+   * interrupt), and the listings stop with ListingInterrupted at their next batch.
+   */
   signal?: AbortSignal;
 }
 
@@ -148,6 +151,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
       sourceRel: srcRel,
       folderSize: r.folderSize,
       tree: target,
+      signal: options.signal,
     });
     if (options.onStaleTemp) await Promise.all(stale.map((name) => options.onStaleTemp!(path.join(abs, name))));
     return { index, ensureFolder: folderMaker(abs) };
@@ -219,7 +223,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     if (n > 1) shared.add(key);
   };
 
-  for await (const entries of walkTree(ops, options.source)) {
+  for await (const entries of walkTree(ops, options.source, options.signal)) {
     const jobs: (FileJob | Problem)[] = [];
     for (const entry of entries) {
       if (entry.type === "error") {

@@ -3,7 +3,7 @@
  * file even when the Linux path we write through does not, so every lookup is case-insensitive.
  * Names being written by this run are reserved with a promise that settles when they are done.
  */
-import type { FileOps, FileStat } from "./file-ops.js";
+import { stopIfAborted, type FileOps, type FileStat } from "./file-ops.js";
 import { compareBytes } from "./packed-names.js";
 import type { TargetReservations } from "./reservations.js";
 import { boundListing } from "./heap.js";
@@ -20,6 +20,8 @@ export interface LoadOptions {
   folderSize?: number | undefined;
   /** The target's root (ListOptions.tree). */
   tree?: string;
+  /** Stops the listing with ListingInterrupted once aborted (ListOptions.signal). */
+  signal?: AbortSignal | undefined;
 }
 
 /** A name at the target, as find() describes it: listed there, reserved by this run, or (dry-run) an earlier source's. */
@@ -157,13 +159,14 @@ export class TargetDirIndex {
     absDir: string,
     relDir: string,
     staleTemps: string[],
-    { reservations, sourceRel = relDir, folderSize, tree }: LoadOptions = {},
+    { reservations, sourceRel = relDir, folderSize, tree, signal }: LoadOptions = {},
   ): Promise<TargetDirIndex> {
     const index = new TargetDirIndex(sourceRel);
     const now = Date.now();
     try {
       // In any order: the folder's names stream past instead of being held and sorted.
-      for await (const chunk of ops.list(absDir, { order: "any", folderSize, tree })) {
+      for await (const chunk of ops.list(absDir, { order: "any", folderSize, tree, signal })) {
+        stopIfAborted(signal, absDir);
         boundListing(chunk.length); // the listing's garbage, promoted while the index is built (a million-file target's)
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);

@@ -5,7 +5,7 @@
  * one target-folder index at a time.
  */
 import path from "node:path";
-import type { FileOps } from "./file-ops.js";
+import { ListingInterrupted, stopIfAborted, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 
 /** Our own temp files: never inventoried, never copied, cleaned from the target. */
@@ -54,8 +54,8 @@ interface Started {
   first: Promise<IteratorResult<WalkEntry[]>>;
 }
 
-function start(ops: FileOps, root: string, rel: string, folderSize: number | undefined): Started {
-  const chunks = listChunks(ops, root, rel, folderSize);
+function start(ops: FileOps, root: string, rel: string, folderSize: number | undefined, signal: AbortSignal | undefined): Started {
+  const chunks = listChunks(ops, root, rel, folderSize, signal);
   const first = chunks.next();
   first.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the walk stops first
   return { chunks, first };
@@ -77,9 +77,10 @@ async function* resume(started: Started): AsyncGenerator<WalkEntry[]> {
 /**
  * Walk root. A missing or unreadable root throws (fatal, with the Octopus docs' wording); a
  * sub-folder that cannot be read becomes an "error" entry and the walk carries on. The order is
- * the same as listing one folder after another; only the listings overlap (WALK_AHEAD).
+ * the same as listing one folder after another; only the listings overlap (WALK_AHEAD). Once
+ * `signal` is aborted, the walk stops with ListingInterrupted at its next batch (ListOptions.signal).
  */
-export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<WalkEntry[]> {
+export async function* walkTree(ops: FileOps, root: string, signal?: AbortSignal): AsyncGenerator<WalkEntry[]> {
   let rootSize: number;
   try {
     const s = await ops.stat(root);
@@ -94,13 +95,13 @@ export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<Walk
   const listAhead = (): void => {
     for (let i = pending.length - 1, n = 0; i >= 0 && n < WALK_AHEAD; i--, n++) {
       const { rel, size } = pending[i]!;
-      if (!ahead.has(rel)) ahead.set(rel, start(ops, root, rel, size));
+      if (!ahead.has(rel)) ahead.set(rel, start(ops, root, rel, size, signal));
     }
   };
   try {
     while (pending.length > 0) {
       const { rel, size } = pending.pop()!;
-      const started = ahead.get(rel) ?? start(ops, root, rel, size);
+      const started = ahead.get(rel) ?? start(ops, root, rel, size, signal);
       ahead.delete(rel);
       const subdirs: { rel: string; size: number }[] = [];
       try {
@@ -109,6 +110,7 @@ export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<Walk
           yield entries;
         }
       } catch (error) {
+        if (error instanceof ListingInterrupted) throw error; // stopped, not a folder that cannot be read
         if (rel === "") throw classifyFsError(error, { side: "source-root", path: root });
         const parentRel = path.posix.dirname(rel) === "." ? "" : path.posix.dirname(rel);
         yield [{ type: "error", relPath: rel, parentRel, name: path.posix.basename(rel), error }];
@@ -124,9 +126,16 @@ export async function* walkTree(ops: FileOps, root: string): AsyncGenerator<Walk
 }
 
 /** One directory's entries, a chunk at a time (one await per chunk, not per file). */
-async function* listChunks(ops: FileOps, root: string, rel: string, folderSize: number | undefined): AsyncGenerator<WalkEntry[]> {
+async function* listChunks(
+  ops: FileOps,
+  root: string,
+  rel: string,
+  folderSize: number | undefined,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<WalkEntry[]> {
   const abs = rel === "" ? root : root + path.sep + rel.split("/").join(path.sep);
-  for await (const chunk of ops.list(abs, { folderSize, tree: root })) {
+  for await (const chunk of ops.list(abs, { folderSize, tree: root, signal })) {
+    stopIfAborted(signal, abs);
     const out: WalkEntry[] = [];
     for (const d of chunk) {
       const name = d.name;
