@@ -39,6 +39,8 @@ export interface DryRunOptions {
   workflows?: WorkflowTable;
   /** Write every collision and missing log here as JSON Lines (the report lists the first ones). */
   fullList?: string;
+  /** What the steps say while they are inspected (a copy step's planning: files looked at so far). */
+  onEvent?: (stepId: string, event: StepEvent) => void;
 }
 
 export interface DryRunOutcome {
@@ -85,6 +87,7 @@ export async function runDryRun(o: DryRunOptions): Promise<DryRunOutcome> {
       steps: workflow.steps,
       redactor: o.redactor,
       signal: o.signal,
+      ...(o.onEvent ? { onEvent: o.onEvent } : {}),
     });
     // Ctrl-C aborted the requests in flight: a report of "interrupted" findings would only mislead.
     if (o.signal?.aborted) {

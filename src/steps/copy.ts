@@ -100,14 +100,19 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       signal: ctx.signal,
       lockOwner: { id: ctx.runId, operation: id },
       runTag: `${ctx.runId}/${id}`,
-      onProgress: dryRun
-        ? undefined
-        : (p) =>
-            ctx.emit({
-              level: "progress",
-              message: `${job.kind} from ${job.source.node}: ${p.phase === "planning" ? `looking, ${p.filesDone} files so far, ${p.filesToCopy ?? 0} to copy` : `${p.filesDone}/${p.filesTotal} files`}`,
-              data: { kind: job.kind, node: job.source.node, ...p },
-            }),
+      // A dry-run has only its planning to show (its closing event's rates mean nothing).
+      onProgress: (p) => {
+        if (dryRun && p.phase !== "planning") return;
+        const done =
+          p.phase === "planning"
+            ? `looking, ${p.filesDone} files so far, ${p.filesToCopy ?? 0} to copy`
+            : `${p.filesDone}/${p.filesTotal} files`;
+        ctx.emit({
+          level: "progress",
+          message: `${job.kind} from ${job.source.node}: ${done}`,
+          data: { kind: job.kind, node: job.source.node, ...p },
+        });
+      },
       taskLogOwner: job.kind === "taskLogs" && deps.taskLogOwner ? await deps.taskLogOwner() : undefined,
       onCollision: fullList ? (c) => fullList({ list: "collision", step: id, folder: job.kind, node: job.source.node, ...c }) : undefined,
     });

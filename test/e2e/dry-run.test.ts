@@ -15,6 +15,8 @@ describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --deta
     const dry = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--detailed-exitcode", "--json");
     expect(dry.code, dry.stderr).toBe(10);
     expect(dry.result).toMatchObject({ format: "octoha-dry-run", wouldChange: true });
+    // While the copy steps plan, stderr says so (stdout is the one JSON envelope).
+    expect(dry.stderr).toMatch(/^dry-run: copy-task-logs: taskLogs from \S+: looking, \d+ files so far, \d+ to copy$/m);
     expect({ cluster: fullSnapshot(s.standin.dataDir), plan: fullSnapshot(planDir) }).toEqual(before);
     const stateAfter = s.standin.cluster.state();
     expect({ ...stateAfter, nodes: stateAfter.nodes.map((n) => ({ ...n, lastSeen: "" })) }).toEqual({

@@ -30,7 +30,13 @@ describe("dry-run of the task-log copy across nodes (real copy engine)", () => {
   it("lists the scheduled-task log collision between the nodes, with the winner the run then picks", async () => {
     fx = await clusterFixture({ engine: createCopyEngine() });
     const copy = fx.steps("repair").find((s) => s.id === "copy-task-logs")!;
-    const inspected = await copy.inspect(recordingContext("copy-task-logs"));
+    const ctx = recordingContext("copy-task-logs");
+    const inspected = await copy.inspect(ctx);
+    // Its planning is told as it goes, node by node; a dry-run's closing rates are not.
+    const said = ctx.events.filter((e) => e.level === "progress").map((e) => e.message);
+    expect(said.some((m) => /^taskLogs from OCTO1: looking, \d+ files so far, \d+ to copy$/.test(m))).toBe(true);
+    expect(said.some((m) => /^taskLogs from OCTO2: looking/.test(m))).toBe(true);
+    expect(said.filter((m) => !m.includes("looking"))).toEqual([]);
     const shared = path.join(fx.root, "shared/TaskLogs");
     // The dry-run wrote nothing: the shared folder is not even created.
     expect(existsSync(shared)).toBe(false);

@@ -6,6 +6,7 @@ import { InputError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import type { DryRunReport } from "../../report/model.js";
+import type { StepEvent } from "../../model/run.js";
 import { withInterrupts } from "../interrupts.js";
 import { err, runVerb } from "../output.js";
 import type { VerbContext } from "../program.js";
@@ -80,6 +81,7 @@ export function register(program: Command, context: VerbContext = {}): void {
               ...(flags.fullList ? { fullList: flags.fullList } : {}),
               redactor,
               signal,
+              onEvent: stepProgress(),
             }),
           { second: (name) => `octoha: second ${name}, exiting now; the dry-run changed nothing.` },
         );
@@ -95,6 +97,25 @@ export function register(program: Command, context: VerbContext = {}): void {
         return { exitCode, result };
       });
     });
+}
+
+/** Interval between two progress lines of one step (the report is the output; these say it is working). */
+const PROGRESS_EVERY_MS = 5000;
+
+/**
+ * The steps' progress while they are inspected, on stderr, at most one line per step every
+ * PROGRESS_EVERY_MS: a copy step's planning over a million task logs, or a share's round trips, is
+ * seconds to minutes of work before the report.
+ */
+function stepProgress(now: () => number = Date.now): (stepId: string, event: StepEvent) => void {
+  const last = new Map<string, number>();
+  return (stepId, event) => {
+    if (event.level !== "progress") return;
+    const at = now();
+    if (at - (last.get(stepId) ?? -Infinity) < PROGRESS_EVERY_MS) return;
+    last.set(stepId, at);
+    process.stderr.write(`${redactor.redact(`dry-run: ${stepId}: ${event.message}`)}\n`);
+  };
 }
 
 /**
