@@ -127,21 +127,15 @@ class PlanTally {
   constructor(
     private readonly tactics: FileTactics,
     private readonly octopusRoot: string | undefined,
-    /** Told what each chunk added (ProgressMeter.planning). */
+    /** Told the totals so far after each chunk (ProgressMeter.planning). */
     private readonly meter?: ProgressMeter,
   ) {}
 
   async *through(chunks: AsyncIterable<(FileJob | Problem)[]>): AsyncGenerator<(FileJob | Problem)[]> {
     const t = this.totals;
     for await (const jobs of chunks) {
-      const work = t.workFiles;
-      const workBytes = t.workBytes;
-      const skip = t.skipFiles;
-      const skipBytes = t.skipBytes;
       for (const job of jobs) this.add(job);
-      const newWork = t.workFiles - work;
-      const newWorkBytes = t.workBytes - workBytes;
-      this.meter?.looked(newWork + t.skipFiles - skip, newWorkBytes + t.skipBytes - skipBytes, newWork, newWorkBytes);
+      this.meter?.looked(t.workFiles + t.skipFiles, t.workBytes + t.skipBytes, t.workFiles, t.workBytes);
       yield jobs;
     }
   }

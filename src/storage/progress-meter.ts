@@ -104,13 +104,13 @@ export class ProgressMeter {
     if (now - this.lastEmit >= this.intervalMs) this.emit(now);
   }
 
-  /** Planning: files looked at (`files`, `bytes`), of which `toCopyFiles` and `toCopyBytes` are to copy. */
+  /** Planning: the files looked at so far (`files`, `bytes`), of which `toCopyFiles` and `toCopyBytes` are to copy. */
   looked(files: number, bytes: number, toCopyFiles: number, toCopyBytes: number): void {
     if (this.toCopy) {
-      this.toCopy.files += toCopyFiles;
-      this.toCopy.bytes += toCopyBytes;
+      this.toCopy.files = toCopyFiles;
+      this.toCopy.bytes = toCopyBytes;
     }
-    this.add(files, bytes);
+    this.add(files - this.filesDone, bytes - this.bytesDone);
   }
 
   /** The final event (always sent, so a renderer can close its bar). */
