@@ -70,12 +70,22 @@ function describeRequest(r: ApprovalRequest): string {
   return lines.join("\n");
 }
 
+/**
+ * A step's progress lines for people, at most one per this many ms: a copy step reports every
+ * 250 ms, an hour's copy was ~14,000 lines. The last one held back is printed before the step's
+ * next other line (its verdict, a warning), so its final count is never lost.
+ */
+const PROGRESS_LINE_EVERY_MS = 5000;
+
 /** Progress lines for people. */
 export class HumanRunView implements RunObserver {
   private readonly s: ViewStreams;
+  /** Per step: when its last progress line was printed, and the latest one held back since. */
+  private readonly progress = new Map<string, { at: number; held?: string }>();
   constructor(
     private readonly redactor: Redactor,
     streams: Partial<ViewStreams> = {},
+    private readonly clock: () => number = Date.now,
   ) {
     this.s = { ...defaultStreams(), ...streams };
   }
@@ -84,7 +94,29 @@ export class HumanRunView implements RunObserver {
     this.s[stream].write(`${this.redactor.redact(text)}\n`);
   }
 
+  private progressLine(stepId: string, message: string): void {
+    const now = this.clock();
+    const last = this.progress.get(stepId);
+    if (last && now - last.at < PROGRESS_LINE_EVERY_MS) {
+      last.held = message;
+      return;
+    }
+    this.progress.set(stepId, { at: now });
+    this.line(`    ${message}`);
+  }
+
+  /** The progress lines held back, before any other line. */
+  private flushProgress(): void {
+    for (const last of this.progress.values()) {
+      if (last.held === undefined) continue;
+      this.line(`    ${last.held}`);
+      last.held = undefined;
+    }
+  }
+
   notify(n: RunNotice): void {
+    if (n.type === "step-progress" && n.event.level === "progress") return this.progressLine(n.stepId, n.event.message);
+    this.flushProgress();
     switch (n.type) {
       case "run-started":
         return this.line(

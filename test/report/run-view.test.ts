@@ -76,3 +76,30 @@ describe("run views", () => {
     }
   });
 });
+
+describe("the human view's progress lines", () => {
+  it("prints a step's progress at most every 5 s, and its last held line before the step's verdict", async () => {
+    const c = capture();
+    let now = 0;
+    const view = new HumanRunView(new Redactor(), c, () => now);
+    const progress = (stepId: string, message: string, level: "progress" | "warn" = "progress") =>
+      view.notify({ type: "step-progress", stepId, event: { level, message } });
+    for (let i = 1; i <= 40; i++) {
+      now = i * 250; // a copy's events, 10 s of them
+      progress("copy-task-logs", `taskLogs from OCTO1: ${i}/40 files`);
+    }
+    progress("copy-artifacts", "artifacts from OCTO1: 1/3 files"); // another step has its own pace
+    progress("copy-task-logs", "a share is slow", "warn"); // never held back
+    view.notify({ type: "step-verified", stepId: "copy-task-logs", verdict: { ok: true, summary: "40 files" } });
+    await new Promise((resolve) => setImmediate(resolve));
+    const lines = c.text.out.split("\n").filter((l) => l !== "");
+    expect(lines).toEqual([
+      "    taskLogs from OCTO1: 1/40 files",
+      "    taskLogs from OCTO1: 21/40 files", // 5 s after the first
+      "    artifacts from OCTO1: 1/3 files",
+      "    taskLogs from OCTO1: 40/40 files", // held, then printed before the next other line
+      "    copy-task-logs: verified: 40 files",
+    ]);
+    expect(c.text.err).toContain("a share is slow");
+  });
+});
