@@ -42,19 +42,25 @@ describe("the copy's progress line", () => {
   });
 });
 
+/** A meter of `files` and `bytes` on a clock the test moves (`pass`), and the events it sent. */
+function meterOnFakeClock(files: number, bytes: number): { meter: ProgressMeter; events: CopyProgress[]; pass: (ms: number) => void } {
+  let now = 1_000_000;
+  const events: CopyProgress[] = [];
+  const meter = new ProgressMeter(
+    files,
+    bytes,
+    (p) => events.push(p),
+    250,
+    undefined,
+    () => now,
+  );
+  return { meter, events, pass: (ms) => void (now += ms) };
+}
+
 describe("the ETA", () => {
   it("is not guessed from the first file (ETA --), and is left / rate once two seconds have passed", () => {
-    let now = 1_000_000;
-    const events: CopyProgress[] = [];
-    const meter = new ProgressMeter(
-      1000,
-      1000 * 100,
-      (p) => events.push(p),
-      250,
-      undefined,
-      () => now,
-    );
-    now += 40; // the first file took 40 ms: alone it says 1,000 files take 40 s
+    const { meter, events, pass } = meterOnFakeClock(1000, 1000 * 100);
+    pass(40); // the first file took 40 ms: alone it says 1,000 files take 40 s
     meter.add(1, 100);
     expect(events).toHaveLength(1);
     expect(events[0]!.etaSeconds).toBeUndefined();
@@ -63,7 +69,7 @@ describe("the ETA", () => {
     expect(lines[0]).toContain("ETA --");
     // Then 100 files a second, for 2.5 s.
     for (let t = 0; t < 10; t++) {
-      now += 250;
+      pass(250);
       meter.add(25, 2500);
     }
     const last = events.at(-1)!;
@@ -79,17 +85,8 @@ describe("the ETA", () => {
 
 describe("the rate", () => {
   it("is not taken from a burst counted in one millisecond (a dry-run counts its files at the end)", () => {
-    let now = 1_000_000;
-    const events: CopyProgress[] = [];
-    const meter = new ProgressMeter(
-      1_002_014,
-      2_742_908_501,
-      (p) => events.push(p),
-      250,
-      undefined,
-      () => now,
-    );
-    now += 1;
+    const { meter, events, pass } = meterOnFakeClock(1_002_014, 2_742_908_501);
+    pass(1);
     meter.add(1_002_014, 2_742_908_501);
     meter.finish();
     // No interval long enough to measure a rate: none is claimed (it said "1002014000 files/s").
