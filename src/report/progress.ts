@@ -59,14 +59,36 @@ export function createProgressRenderer(stream: ProgressStream, options: { plainE
   }
   const every = options.plainEveryMs ?? 5000;
   let last = 0;
+  let lastLine = "";
+  // The latest planning event not printed: planning's own last event (what it looked at in all) is
+  // printed when the copy starts or the run ends, so that a log never stops at "3 files so far".
+  let heldPlanning: CopyProgress | undefined;
+  const print = (p: CopyProgress): void => {
+    const line = `progress: ${describe(p)}\n`;
+    if (line === lastLine) return; // a copy's last event and its closing one say the same
+    lastLine = line;
+    stream.write(line);
+  };
+  const flushPlanning = (): void => {
+    if (heldPlanning) print(heldPlanning);
+    heldPlanning = undefined;
+  };
   return {
     update(p) {
       const now = Date.now();
-      const finished = p.phase !== "planning" && p.filesDone >= p.filesTotal;
-      if (now - last < every && !finished) return;
+      const planning = p.phase === "planning";
+      if (!planning) flushPlanning();
+      const finished = !planning && p.filesDone >= p.filesTotal;
+      if (now - last < every && !finished) {
+        if (planning) heldPlanning = p;
+        return;
+      }
       last = now;
-      stream.write(`progress: ${describe(p)}\n`);
+      heldPlanning = undefined;
+      print(p);
     },
-    done() {},
+    done() {
+      flushPlanning();
+    },
   };
 }

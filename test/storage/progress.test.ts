@@ -145,6 +145,38 @@ describe("progress while a copy plans", () => {
     log.update({ ...p, filesDone: p.filesDone + 1 });
     expect(plain).toHaveLength(1); // not every event: planning is never "finished"
   });
+
+  it("a log keeps planning's last count, printed when the copy starts, and prints the copy's last line once", () => {
+    const looked = (filesDone: number): CopyProgress => ({
+      phase: "planning",
+      filesDone,
+      filesTotal: 0,
+      bytesDone: filesDone * 1000,
+      bytesTotal: 0,
+      rate: 0,
+      filesRate: 40_000,
+      filesToCopy: 0,
+      bytesToCopy: 0,
+    });
+    const copied: CopyProgress = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, rate: 0, filesRate: 0, etaSeconds: 0 };
+    const plain: string[] = [];
+    const log = createProgressRenderer({ write: (t: string) => plain.push(t) }, { plainEveryMs: 60_000 });
+    for (const n of [3, 20_000, 53_064]) log.update(looked(n));
+    log.update(copied);
+    log.update(copied); // the copy's closing event says the same
+    log.done();
+    expect(plain).toEqual([
+      expect.stringContaining("looking: 3 files"),
+      expect.stringContaining("looking: 53064 files"),
+      expect.stringContaining("0/0 files"),
+    ]);
+    // A dry-run plans and never copies: its last count comes out when the run ends.
+    const dry: string[] = [];
+    const dryLog = createProgressRenderer({ write: (t: string) => dry.push(t) }, { plainEveryMs: 60_000 });
+    for (const n of [3, 1_002_014]) dryLog.update(looked(n));
+    dryLog.done();
+    expect(dry).toEqual([expect.stringContaining("looking: 3 files"), expect.stringContaining("looking: 1002014 files")]);
+  });
 });
 
 describe("--concurrency on the run-family verbs", () => {
