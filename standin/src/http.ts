@@ -12,10 +12,11 @@ import { NotFoundError, type Cluster } from "./cluster.js";
 import { answerControl } from "./control-routes.js";
 import type { Machines } from "./machines.js";
 import type { SimNode } from "./model.js";
+import { NodePortClaims } from "./node-ports.js";
 import { xorshift } from "./prng.js";
 
 /** Ports for nodes: below the kernel's ephemeral range (Linux default 32768-60999), from 10000 up. */
-const NODE_PORTS: readonly [number, number] = (() => {
+export const NODE_PORTS: readonly [number, number] = (() => {
   let ephemeralLow = 32768;
   try {
     ephemeralLow = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || ephemeralLow;
@@ -94,6 +95,7 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
   const nodeListeners = new Map<string, Listener>();
   const executableFaults: ExecutableFaults = {};
   let roundRobin = 0;
+  const claims = new NodePortClaims();
   let closed = false;
   let requests = 0;
 
@@ -121,18 +123,23 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
    * A node's own port, chosen once and kept across stops and starts, like a real node's fixed port. It
    * comes from below the kernel's ephemeral range: a port from listen(0) is in that range, and while
    * the node was stopped an outgoing connection (any test's) could take it as its local port, so the
-   * restart failed with EADDRINUSE.
+   * restart failed with EADDRINUSE. It is claimed for the stand-in's life (node-ports.ts): another
+   * stand-in's node, picking its port while this node is stopped, would take it too.
    */
   const listenOnNodePort = async (l: Listener, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> => {
     if (l.port) return listen(l, handler, l.port);
     const [low, high] = NODE_PORTS;
     if (high - low < 2_000) return listen(l, handler, 0); // an unusual ephemeral range: take what the kernel gives
     for (let attempt = 0; ; attempt++) {
-      try {
-        return await listen(l, handler, low + Math.floor(Math.random() * (high - low)));
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 50) throw error;
-      }
+      const port = low + Math.floor(Math.random() * (high - low));
+      if (claims.claim(port)) {
+        try {
+          return await listen(l, handler, port);
+        } catch (error) {
+          claims.release(port);
+          if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 50) throw error;
+        }
+      } else if (attempt >= 50) throw new Error(`No free node port: 50 picks from ${low}-${high - 1} were all held by other stand-ins.`);
     }
   };
 
@@ -226,18 +233,24 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
     return syncing;
   };
 
-  await listen(lb, handle(lb, undefined), options.port ?? 0);
-  for (const node of cluster.nodes()) {
-    const l = new Listener();
-    nodeListeners.set(node.name, l);
-    if (node.running) await listenOnNodePort(l, handle(l, node.name));
-  }
-  // A port taken now and let go: the spare machine listens on it once it has joined (nothing answers before).
-  for (const host of options.spareHosts ?? []) {
-    const l = new Listener();
-    await listenOnNodePort(l, (_req, res) => res.end());
-    await closeListener(l);
-    nodeListeners.set(spareKey(host), l);
+  try {
+    await listen(lb, handle(lb, undefined), options.port ?? 0);
+    for (const node of cluster.nodes()) {
+      const l = new Listener();
+      nodeListeners.set(node.name, l);
+      if (node.running) await listenOnNodePort(l, handle(l, node.name));
+    }
+    // A port taken now and let go (still claimed): the spare machine listens on it once it has joined (nothing answers before).
+    for (const host of options.spareHosts ?? []) {
+      const l = new Listener();
+      await listenOnNodePort(l, (_req, res) => res.end());
+      await closeListener(l);
+      nodeListeners.set(spareKey(host), l);
+    }
+  } catch (error) {
+    for (const l of [lb, ...nodeListeners.values()]) await closeListener(l);
+    claims.releaseAll();
+    throw error;
   }
   const unsubscribe = cluster.onChange(() => void syncNodeListeners().catch(() => undefined));
 
@@ -257,6 +270,7 @@ export async function startStandinHttp(options: StandinHttpOptions): Promise<Sta
       await syncing.catch(() => undefined);
       await closeListener(lb);
       for (const l of nodeListeners.values()) await closeListener(l);
+      claims.releaseAll();
     },
   };
 }

@@ -1,6 +1,8 @@
 /** The stand-in's HTTP API answers with Octopus's documented shapes and status codes (reference §2). */
 import { readFileSync } from "node:fs";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DEFAULT_STARTUP_MS } from "../src/cluster.js";
+import { NODE_PORTS } from "../src/http.js";
 import { startTestStandin, type TestStandin } from "../src/testing/harness.js";
 
 let s: TestStandin;
@@ -139,6 +141,34 @@ describe("stand-in HTTP API", () => {
     await s.http.settle();
     expect(s.nodes[0]!.url).toBe(url);
     await expect(get(`${url}/api/octopusservernodes/ping`)).resolves.toBeDefined();
+  });
+
+  it("a stopped node's port stays its own: a stand-in started meanwhile picks others, so nothing else answers on its URL", async () => {
+    const url = s.nodes[0]!.url;
+    const port = Number(new URL(url).port);
+    s.cluster.stopNode("OCTO1");
+    await s.http.settle();
+    // Nothing listens on the port now. Another stand-in's nodes pick theirs at random: make its first two picks this one.
+    const [low, high] = NODE_PORTS;
+    const onPort = (port - low + 0.5) / (high - low);
+    const random = vi.spyOn(Math, "random").mockReturnValueOnce(onPort).mockReturnValueOnce(onPort);
+    let other: TestStandin;
+    try {
+      other = await startTestStandin();
+    } finally {
+      random.mockRestore();
+    }
+    try {
+      expect(other.nodes.map((n) => Number(new URL(n.url).port))).not.toContain(port);
+      // A caller asking the stopped node's URL still finds nothing there (a ping answered by another cluster said "running").
+      await expect(get(`${url}/api/octopusservernodes/ping`)).rejects.toThrow();
+      s.cluster.startNode("OCTO1");
+      await s.http.settle();
+      s.cluster.advance(DEFAULT_STARTUP_MS);
+      expect((await get(`${url}/api/octopusservernodes/ping`)).headers.get("octopus-node")).toBe("OCTO1");
+    } finally {
+      await other.close();
+    }
   });
 
   it("the control API wants its own token, not the API key", async () => {
