@@ -4,7 +4,16 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { adaptiveLstat, nodeFileOps, type StatDirEntry } from "../../src/storage/file-ops.js";
-import { FACTS_PER_NAME, KIND_DIR, KIND_FILE, MISSING, SpareCore, StatThreadGone, lstatOnThread } from "../../src/storage/stat-thread.js";
+import {
+  FACTS_PER_NAME,
+  KIND_DIR,
+  KIND_FILE,
+  MISSING,
+  SpareCore,
+  StatThreadGone,
+  lstatOnThread,
+  lstatWayOnThread,
+} from "../../src/storage/stat-thread.js";
 import { tempDirs, threadFacts } from "./helpers.js";
 
 const dir = tempDirs();
@@ -68,6 +77,40 @@ describe("the lstat thread", () => {
     expect([...facts.subarray(7 * FACTS_PER_NAME, 8 * FACTS_PER_NAME)]).toEqual([KIND_FILE, s.size, s.mtimeMs, s.atimeMs]);
   });
 
+  it("makes its lstats through node:fs's binding once they match lstatSync, and says so", async () => {
+    const { root, names } = folderOf(40);
+    const { value: facts } = await lstatOnThread(root + path.sep, names, (f) => f.slice(0, names.length * FACTS_PER_NAME));
+    expect(await lstatWayOnThread()).toBe("binding"); // Node 20, this runtime
+    const want = expected(root, names);
+    names.forEach((_, i) => {
+      const e = want[i]!;
+      const kind = e.isFile ? KIND_FILE : e.isDirectory ? KIND_DIR : 0;
+      expect([...facts.subarray(i * FACTS_PER_NAME, (i + 1) * FACTS_PER_NAME)]).toEqual([kind, e.size, e.mtimeMs, e.atimeMs]);
+    });
+  });
+
+  it("under --pending-deprecation (process.binding would warn) uses lstatSync: nothing on stderr, the same facts", () => {
+    const { root } = folderOf(3 * CHUNK);
+    const built = path.resolve(fileURLToPath(import.meta.url), "../../../dist/storage");
+    const script = [
+      `const { nodeFileOps } = await import(${JSON.stringify(path.join(built, "file-ops.js"))});`,
+      `const { lstatWayOnThread } = await import(${JSON.stringify(path.join(built, "stat-thread.js"))});`,
+      `const out = []; for await (const c of nodeFileOps.list(${JSON.stringify(root)})) out.push(...c);`,
+      `console.log(JSON.stringify({ way: await lstatWayOnThread(), entries: out.map(({ caseUnique, ...e }) => e) }));`,
+    ].join("\n");
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 20_000,
+      env: { ...process.env, NODE_OPTIONS: "--pending-deprecation" },
+    });
+    expect(run.stderr).toBe("");
+    const { way, entries } = JSON.parse(run.stdout) as { way: string; entries: StatDirEntry[] };
+    expect(way).toBe("lstatSync");
+    const sorted = entries.map((e) => e.name);
+    expect(entries).toEqual(expected(root, sorted));
+    expect(entries).toHaveLength(3 * CHUNK + 2);
+  });
+
   it("fails with lstat's own error, its code and path (not a vanished file)", async () => {
     const { root } = folderOf(2);
     const under = path.join(root, "servertasks-0_A.txt") + path.sep; // a file used as a folder
@@ -91,10 +134,13 @@ describe("the lstat thread", () => {
   it("does not keep the process alive once a listing is done (the built module, as the CLI runs it)", () => {
     const { root } = folderOf(3 * CHUNK);
     const fileOps = path.resolve(fileURLToPath(import.meta.url), "../../../dist/storage/file-ops.js");
-    const script = `const { nodeFileOps } = await import(${JSON.stringify(fileOps)}); let n = 0; for await (const c of nodeFileOps.list(${JSON.stringify(root)})) n += c.length; console.log(n);`;
+    const threadOps = path.join(path.dirname(fileOps), "stat-thread.js");
+    // The way asked for after the listing: "binding" says the thread served it (a thread that died
+    // at its start, as under --input-type=module before, left the listing to libuv unseen).
+    const script = `const { nodeFileOps } = await import(${JSON.stringify(fileOps)}); const { lstatWayOnThread } = await import(${JSON.stringify(threadOps)}); let n = 0; for await (const c of nodeFileOps.list(${JSON.stringify(root)})) n += c.length; console.log(n, await lstatWayOnThread());`;
     const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
     expect(run.stderr).toBe("");
-    expect(run.stdout.trim()).toBe(String(3 * CHUNK + 2));
+    expect(run.stdout.trim()).toBe(`${3 * CHUNK + 2} binding`);
     expect(run.status).toBe(0);
   });
 });
