@@ -303,7 +303,9 @@ describe("database.moveTo killed at every step boundary, and rolled back from th
     const c = await inProcessCase(m);
     try {
       const killed = await octohaInProcess(c, "repair", { killOn: { type: "step-applied", stepId } });
-      expect(killed.simulatedKillAt?.record).toMatchObject({ stepId });
+      // Stopped at that record, the journal ending there, and nothing done after it (no late drain
+      // or service stop from the killed run landing during the rollback).
+      await expectStoppedAtPlannedPoint(killed, `repair killed after ${stepId}`);
       const back = await octohaInProcess(c, "rollback");
       expect(back.code, back.stderr).toBe(4);
       expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
