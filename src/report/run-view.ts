@@ -3,7 +3,7 @@
  * object a line). Only views print; everything printed passes through the redactor.
  */
 import { createInterface } from "node:readline/promises";
-import type { ApprovalRequest, RunNotice, RunObserver, RunOutcome } from "../model/run.js";
+import type { ApprovalRequest, RunNotice, RunObserver, RunOutcome, StepEvent } from "../model/run.js";
 import type { Redactor } from "../shared/redact.js";
 import { ExitCode } from "../shared/exit-codes.js";
 
@@ -77,11 +77,20 @@ function describeRequest(r: ApprovalRequest): string {
  */
 const PROGRESS_LINE_EVERY_MS = 5000;
 
+/** Which of a step's jobs a progress event is about (a copy step's folder and node), "" when it does not say. */
+function jobOf(event: StepEvent): string {
+  const { kind, node } = event.data ?? {};
+  return typeof kind === "string" || typeof node === "string" ? `${String(kind)}/${String(node)}` : "";
+}
+
 /** Progress lines for people. */
 export class HumanRunView implements RunObserver {
   private readonly s: ViewStreams;
-  /** Per step: when its last progress line was printed, and the latest one held back since. */
-  private readonly progress = new Map<string, { at: number; held?: string }>();
+  /**
+   * Per step: when its last progress line was printed, and the latest one held back since, for the
+   * job that sent them (a copy step's node and folder: its events' data.node and data.kind).
+   */
+  private readonly progress = new Map<string, { at: number; job: string; printed: string; held?: string }>();
   constructor(
     private readonly redactor: Redactor,
     streams: Partial<ViewStreams> = {},
@@ -94,28 +103,36 @@ export class HumanRunView implements RunObserver {
     this.s[stream].write(`${this.redactor.redact(text)}\n`);
   }
 
-  private progressLine(stepId: string, message: string): void {
+  private progressLine(stepId: string, event: StepEvent): void {
     const now = this.clock();
+    const job = jobOf(event);
     const last = this.progress.get(stepId);
-    if (last && now - last.at < PROGRESS_LINE_EVERY_MS) {
-      last.held = message;
+    if (last && last.job !== job) {
+      // The step's next job (a copy step's next node): the one before keeps its last line (its final
+      // count), and this one starts with its first.
+      this.printHeld(last);
+    } else if (last && now - last.at < PROGRESS_LINE_EVERY_MS) {
+      last.held = event.message;
       return;
     }
-    this.progress.set(stepId, { at: now });
-    this.line(`    ${message}`);
+    this.progress.set(stepId, { at: now, job, printed: event.message });
+    this.line(`    ${event.message}`);
+  }
+
+  /** A step's progress line held back, unless it says what its last printed line said. */
+  private printHeld(last: { printed: string; held?: string }): void {
+    if (last.held !== undefined && last.held !== last.printed) this.line(`    ${last.held}`);
+    if (last.held !== undefined) last.printed = last.held;
+    last.held = undefined;
   }
 
   /** The progress lines held back, before any other line. */
   private flushProgress(): void {
-    for (const last of this.progress.values()) {
-      if (last.held === undefined) continue;
-      this.line(`    ${last.held}`);
-      last.held = undefined;
-    }
+    for (const last of this.progress.values()) this.printHeld(last);
   }
 
   notify(n: RunNotice): void {
-    if (n.type === "step-progress" && n.event.level === "progress") return this.progressLine(n.stepId, n.event.message);
+    if (n.type === "step-progress" && n.event.level === "progress") return this.progressLine(n.stepId, n.event);
     this.flushProgress();
     switch (n.type) {
       case "run-started":

@@ -102,4 +102,37 @@ describe("the human view's progress lines", () => {
     ]);
     expect(c.text.err).toContain("a share is slow");
   });
+
+  it("gives each of a step's jobs (a node's copy) its last line, and never prints the same line twice", async () => {
+    const c = capture();
+    let now = 0;
+    const view = new HumanRunView(new Redactor(), c, () => now);
+    const progress = (node: string, message: string) =>
+      view.notify({
+        type: "step-progress",
+        stepId: "copy-task-logs",
+        event: { level: "progress", message: `taskLogs from ${node}: ${message}`, data: { kind: "taskLogs", node } },
+      });
+    // Two nodes copied one after the other within a second, then verify's pass over both.
+    for (const node of ["OCTO1", "OCTO2"]) {
+      now += 10;
+      progress(node, "looking, 42 files so far, 42 to copy");
+      for (let i = 1; i <= 42; i++) progress(node, `${i}/42 files`);
+    }
+    for (const node of ["OCTO1", "OCTO2"]) {
+      progress(node, "checking, 42 files so far");
+      progress(node, "checking, 42 files so far"); // the pass's closing event says the same
+    }
+    view.notify({ type: "step-verified", stepId: "copy-task-logs", verdict: { ok: true, summary: "every source file is at the target" } });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(c.text.out.split("\n").filter((l) => l !== "")).toEqual([
+      "    taskLogs from OCTO1: looking, 42 files so far, 42 to copy",
+      "    taskLogs from OCTO1: 42/42 files",
+      "    taskLogs from OCTO2: looking, 42 files so far, 42 to copy",
+      "    taskLogs from OCTO2: 42/42 files",
+      "    taskLogs from OCTO1: checking, 42 files so far",
+      "    taskLogs from OCTO2: checking, 42 files so far",
+      "    copy-task-logs: verified: every source file is at the target",
+    ]);
+  });
 });

@@ -48,11 +48,19 @@ describe("dry-run of the task-log copy across nodes (real copy engine)", () => {
     expect(inspected.findings.find((f) => f.path === "servertasks-3_CCCCCCCCCC.txt")?.summary).toContain("OCTO1's copy stays");
 
     const predicted = outcome((inspected.facts as { jobs: JobFacts[] }).jobs);
-    const applied = outcome(((await copy.apply(recordingContext("copy-task-logs"), undefined)) as { jobs: JobFacts[] }).jobs);
+    const result = await copy.apply(recordingContext("copy-task-logs"), undefined);
+    const applied = outcome((result as { jobs: JobFacts[] }).jobs);
     expect(predicted.map((c) => c.relPath)).toEqual(["scheduledtasks_processsubscriptions.txt", "servertasks-3_CCCCCCCCCC.txt"]);
     expect(predicted).toEqual(applied);
     expect(await readFile(path.join(shared, "scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO1 scheduler");
     expect(await readFile(applied[0]!.quarantinedAt!, "utf8")).toBe("OCTO2 scheduler");
+    // Verify's pass says it is checking: its planning would count the quarantined collisions "to copy".
+    const checked = recordingContext("copy-task-logs");
+    expect((await copy.verify(checked, result)).ok).toBe(true);
+    const checking = checked.events.filter((e) => e.level === "progress").map((e) => e.message);
+    expect(checking.some((m) => /^taskLogs from OCTO1: checking, \d+ files so far$/.test(m))).toBe(true);
+    expect(checking.some((m) => /^taskLogs from OCTO2: checking, \d+ files so far$/.test(m))).toBe(true);
+    expect(checking.filter((m) => !m.includes("checking"))).toEqual([]);
   });
 
   it("keep-newer: the dry-run predicts the newer node's copy wins, as the run then does", async () => {
@@ -62,7 +70,8 @@ describe("dry-run of the task-log copy across nodes (real copy engine)", () => {
     await utimes(path.join(fx.root, "OCTO2/TaskLogs/scheduledtasks_processsubscriptions.txt"), 1_800_000_000, 1_800_000_000);
     const copy = fx.steps("repair").find((s) => s.id === "copy-task-logs")!;
     const predicted = outcome(((await copy.inspect(recordingContext("copy-task-logs"))).facts as { jobs: JobFacts[] }).jobs);
-    const applied = outcome(((await copy.apply(recordingContext("copy-task-logs"), undefined)) as { jobs: JobFacts[] }).jobs);
+    const result = await copy.apply(recordingContext("copy-task-logs"), undefined);
+    const applied = outcome((result as { jobs: JobFacts[] }).jobs);
     expect(predicted.find((c) => c.relPath.startsWith("scheduledtasks"))).toMatchObject({ node: "OCTO2", winner: "source" });
     expect(predicted).toEqual(applied);
     expect(await readFile(path.join(fx.root, "shared/TaskLogs/scheduledtasks_processsubscriptions.txt"), "utf8")).toBe("OCTO2 scheduler");
