@@ -84,17 +84,16 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
   deps: CopyStepDeps,
   live: boolean,
 ): Step<CopyResult, Id> {
-  // `checking`: verify's pass. It copies nothing, and its planning's "to copy" would count a name the
-  // target holds with other bytes (a collision, quarantined by apply): said as "checking" instead.
+  // `pass`: inspect and verify copy nothing (a dry-run). Verify's planning says "checking": its "to
+  // copy" would count a name the target holds with other bytes (a collision apply quarantined).
   const run = async (
     job: CopyJob,
-    dryRun: boolean,
+    pass: "inspect" | "apply" | "verify",
     ctx: StepContext,
-    reservations?: TargetReservations,
-    fullList?: FullListSink,
-    checking = false,
-  ) =>
-    deps.engine.copyTree({
+    { reservations, fullList }: { reservations?: TargetReservations; fullList?: FullListSink } = {},
+  ) => {
+    const dryRun = pass !== "apply";
+    return deps.engine.copyTree({
       source: job.source.access,
       target: job.target.access,
       sourceNode: job.source.node,
@@ -115,7 +114,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
         const done =
           p.phase !== "planning"
             ? `${p.filesDone}/${p.filesTotal} files`
-            : checking
+            : pass === "verify"
               ? `checking, ${p.filesDone} files so far`
               : `looking, ${p.filesDone} files so far, ${p.filesToCopy ?? 0} to copy`;
         ctx.emit({
@@ -127,6 +126,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       taskLogOwner: job.kind === "taskLogs" && deps.taskLogOwner ? await deps.taskLogOwner() : undefined,
       onCollision: fullList ? (c) => fullList({ list: "collision", step: id, folder: job.kind, node: job.source.node, ...c }) : undefined,
     });
+  };
 
   return {
     id,
@@ -141,7 +141,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       for (const job of deps.jobs) {
         let r = reservations.get(job.target.access);
         if (!r) reservations.set(job.target.access, (r = new TargetReservations()));
-        const s = await run(job, true, ctx, r, deps.fullList);
+        const s = await run(job, "inspect", ctx, { reservations: r, fullList: deps.fullList });
         jobs.push(toJobResult(job, s));
         changes.push({
           action: s.filesCopied > 0 ? "copy" : "noop",
@@ -201,7 +201,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       if (!last) await ctx.checkpoint({ jobs: [] });
       for (const job of deps.jobs) {
         if (done.has(jobKey({ kind: job.kind, node: job.source.node }))) continue;
-        const s = await run(job, false, ctx);
+        const s = await run(job, "apply", ctx);
         for (const warning of s.warnings ?? []) ctx.emit({ level: "warn", message: `${job.kind} from ${job.source.node}: ${warning}` });
         if (s.interrupted) {
           throw new OctohaError(`Copy of ${job.kind} from ${job.source.node} interrupted; verified files are kept`, {
@@ -229,7 +229,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
     async verify(ctx) {
       const problems: string[] = [];
       for (const job of deps.jobs) {
-        const s = await run(job, true, ctx, undefined, undefined, true);
+        const s = await run(job, "verify", ctx);
         if (s.filesCopied > 0)
           problems.push(
             `${s.filesCopied} ${job.kind} file(s) from ${job.source.node} are not (or no longer equal) at ${job.target.octopus}`,

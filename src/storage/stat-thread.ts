@@ -166,7 +166,7 @@ parentPort.on("message", (request) => {
 `;
 
 /** A process's node flags without --input-type (`--input-type=module` or `--input-type module`). */
-export function withoutInputType(execArgv: readonly string[]): string[] {
+function withoutInputType(execArgv: readonly string[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     if (execArgv[i] === "--input-type") i++;
@@ -283,6 +283,7 @@ class StatThread {
     }
   }
 
+  /** How this thread makes its lstats (LstatWay). */
   async way(): Promise<LstatWay> {
     if (this.gone) throw this.gone;
     return (await this.ask({ task: "how" })).how ?? "unproven";
