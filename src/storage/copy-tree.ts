@@ -24,7 +24,7 @@ import { runPool } from "./pool.js";
 import { capYoungGeneration, collectGarbage } from "./heap.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
-import { lockTarget, newCopyLockId, type LockOwner } from "./target-lock.js";
+import { lockTarget, newCopyLockId, releaseDeadLock, type LockOwner } from "./target-lock.js";
 import { removeStaleTemps } from "./run-copies.js";
 import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
@@ -214,6 +214,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   try {
     if (plan.workFiles === 0) {
       // Nothing to do: the planning pass already proved every file is at the target.
+      await releaseDeadLock({ target: s.target, owner: options.lockOwner ?? { id: newCopyLockId(), operation: "copy" } });
       summary.filesSkipped = plan.skipFiles;
       summary.bytesSkipped = plan.skipBytes;
       new ProgressMeter(0, 0, options.onProgress).finish(); // a renderer still gets its closing event

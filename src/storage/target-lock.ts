@@ -15,6 +15,7 @@ import {
   acquireLockFile,
   describeHolder,
   holderDeadHere,
+  readLockFile,
   unlockFile,
   type HeldLock,
   type LockInfo,
@@ -95,6 +96,24 @@ export async function lockTarget(o: TargetLockOptions): Promise<HeldLock> {
       await rmdir(path.dirname(file)).catch(() => undefined);
     },
   };
+}
+
+/**
+ * A copy with nothing left to do takes no lock, so a lock its killed predecessor left (a kill -9
+ * after the last file was written, before the lock was let go) stayed on the target after the re-run
+ * finished: found by the kill soak. A copy from another machine is then refused by it, and an
+ * administrator sees it on the share. Such a lock, its holder provably dead here, is taken over and
+ * let go. Best effort: a lock another copy has meanwhile taken, or an unreadable one, is left to the
+ * next copy that needs the lock.
+ */
+export async function releaseDeadLock(o: TargetLockOptions): Promise<void> {
+  try {
+    const holder = await readLockFile(targetLockFile(o.target));
+    if (!holder || !holderDeadHere(holder)) return;
+    await (await lockTarget(o)).release();
+  } catch {
+    // See above: left as it is.
+  }
 }
 
 /** `octoha unlock ID --target DST`. */

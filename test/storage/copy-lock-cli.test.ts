@@ -125,6 +125,49 @@ describe("two copies into one target", () => {
   });
 });
 
+describe("a lock left behind when nothing is left to copy", () => {
+  /** A lock file as a copy on this host writes it, held by `pid`. */
+  function lockHeldBy(target: string, pid: number): string {
+    const now = new Date().toISOString();
+    const file = path.join(target, ".octoha", "copy-lock.json");
+    const info = {
+      id: "copy-killed",
+      operation: "copy",
+      who: os.userInfo().username,
+      host: os.hostname(),
+      pid,
+      version: "0.1.0",
+      created: now,
+      path: target,
+      heartbeat: now,
+    };
+    writeFileSync(file, JSON.stringify(info));
+    return file;
+  }
+
+  it("a dead holder's (a kill -9 after the last file) is let go by the re-run that finds every file there", () => {
+    const source = tree("src", 20, 100);
+    const target = dir("target");
+    expect(run(["copy", source, target]).status).toBe(0);
+    const lock = lockHeldBy(target, deadPid());
+    const r = run(["copy", source, target, "--json"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('"filesSkipped":20');
+    expect(existsSync(lock)).toBe(false);
+    expect(snapshot(target)).toEqual(snapshot(source));
+  });
+
+  it("a live holder's is left alone, and the re-run with nothing to copy still succeeds", () => {
+    const source = tree("src", 20, 100);
+    const target = dir("target");
+    expect(run(["copy", source, target]).status).toBe(0);
+    const lock = lockHeldBy(target, process.pid); // this test process: alive
+    const r = run(["copy", source, target, "--json"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(lock, "utf8"))).toMatchObject({ id: "copy-killed", pid: process.pid });
+  });
+});
+
 describe("temp files", () => {
   it("are created exclusively: a file already under this process's temp name is never truncated or written", async () => {
     const d = dir("x");
