@@ -3,7 +3,8 @@
  * object a line). Only views print; everything printed passes through the redactor.
  */
 import { createInterface } from "node:readline/promises";
-import type { ApprovalRequest, RunNotice, RunObserver, RunOutcome, StepEvent } from "../model/run.js";
+import type { ApprovalRequest, RunNotice, RunObserver, RunOutcome } from "../model/run.js";
+import { StepProgressLines } from "./step-progress.js";
 import type { Redactor } from "../shared/redact.js";
 import { ExitCode } from "../shared/exit-codes.js";
 
@@ -77,63 +78,26 @@ function describeRequest(r: ApprovalRequest): string {
  */
 const PROGRESS_LINE_EVERY_MS = 5000;
 
-/** Which of a step's jobs a progress event is about (a copy step's folder and node), "" when it does not say. */
-function jobOf(event: StepEvent): string {
-  const { kind, node } = event.data ?? {};
-  return typeof kind === "string" || typeof node === "string" ? `${String(kind)}/${String(node)}` : "";
-}
-
 /** Progress lines for people. */
 export class HumanRunView implements RunObserver {
   private readonly s: ViewStreams;
-  /**
-   * Per step: when its last progress line was printed, and the latest one held back since, for the
-   * job that sent them (a copy step's node and folder: its events' data.node and data.kind).
-   */
-  private readonly progress = new Map<string, { at: number; job: string; printed: string; held?: string }>();
+  private readonly progress: StepProgressLines;
   constructor(
     private readonly redactor: Redactor,
     streams: Partial<ViewStreams> = {},
     private readonly clock: () => number = Date.now,
   ) {
     this.s = { ...defaultStreams(), ...streams };
+    this.progress = new StepProgressLines((_stepId, message) => this.line(`    ${message}`), clock, PROGRESS_LINE_EVERY_MS);
   }
 
   private line(text: string, stream: "out" | "err" = "out"): void {
     this.s[stream].write(`${this.redactor.redact(text)}\n`);
   }
 
-  private progressLine(stepId: string, event: StepEvent): void {
-    const now = this.clock();
-    const job = jobOf(event);
-    const last = this.progress.get(stepId);
-    if (last && last.job !== job) {
-      // The step's next job (a copy step's next node): the one before keeps its last line (its final
-      // count), and this one starts with its first.
-      this.printHeld(last);
-    } else if (last && now - last.at < PROGRESS_LINE_EVERY_MS) {
-      last.held = event.message;
-      return;
-    }
-    this.progress.set(stepId, { at: now, job, printed: event.message });
-    this.line(`    ${event.message}`);
-  }
-
-  /** A step's progress line held back, unless it says what its last printed line said. */
-  private printHeld(last: { printed: string; held?: string }): void {
-    if (last.held !== undefined && last.held !== last.printed) this.line(`    ${last.held}`);
-    if (last.held !== undefined) last.printed = last.held;
-    last.held = undefined;
-  }
-
-  /** The progress lines held back, before any other line. */
-  private flushProgress(): void {
-    for (const last of this.progress.values()) this.printHeld(last);
-  }
-
   notify(n: RunNotice): void {
-    if (n.type === "step-progress" && n.event.level === "progress") return this.progressLine(n.stepId, n.event);
-    this.flushProgress();
+    if (n.type === "step-progress" && n.event.level === "progress") return this.progress.progress(n.stepId, n.event);
+    this.progress.flush();
     switch (n.type) {
       case "run-started":
         return this.line(

@@ -17,6 +17,9 @@ describe("dry-run against the misconfigured cluster (`octoha dry-run PLAN --deta
     expect(dry.result).toMatchObject({ format: "octoha-dry-run", wouldChange: true });
     // While the copy steps plan, stderr says so (stdout is the one JSON envelope).
     expect(dry.stderr).toMatch(/^dry-run: copy-task-logs: taskLogs from \S+: looking, \d+ files so far, \d+ to copy$/m);
+    // Each node's planning has its own lines (the second node's are not thinned away behind the first's).
+    const nodes = new Set([...dry.stderr.matchAll(/^dry-run: copy-task-logs: taskLogs from (\S+): looking/gm)].map((m) => m[1]));
+    expect(nodes.size).toBe(stateBefore.nodes.length);
     expect({ cluster: fullSnapshot(s.standin.dataDir), plan: fullSnapshot(planDir) }).toEqual(before);
     const stateAfter = s.standin.cluster.state();
     expect({ ...stateAfter, nodes: stateAfter.nodes.map((n) => ({ ...n, lastSeen: "" })) }).toEqual({

@@ -6,7 +6,7 @@ import { InputError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import type { DryRunReport } from "../../report/model.js";
-import type { StepEvent } from "../../model/run.js";
+import { StepProgressLines } from "../../report/step-progress.js";
 import { withInterrupts } from "../interrupts.js";
 import { err, runVerb } from "../output.js";
 import type { VerbContext } from "../program.js";
@@ -68,6 +68,7 @@ export function register(program: Command, context: VerbContext = {}): void {
         const changeSet = changeSetWanted(flags.out, format, command.getOptionValueSource("format") === "cli");
         const stepFlags = { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true };
         const tolerance: ChangeSetTolerance | undefined = changeSet ? { copyGrowthPercent: flags.copyTolerance } : undefined;
+        const progress = stepProgress();
         const outcome = await withInterrupts(
           (signal) =>
             runDryRun({
@@ -81,8 +82,10 @@ export function register(program: Command, context: VerbContext = {}): void {
               ...(flags.fullList ? { fullList: flags.fullList } : {}),
               redactor,
               signal,
-              onEvent: stepProgress(),
-            }),
+              onEvent: (stepId, event) => {
+                if (event.level === "progress") progress.progress(stepId, event);
+              },
+            }).finally(() => progress.flush()),
           { second: (name) => `octoha: second ${name}, exiting now; the dry-run changed nothing.` },
         );
         const apply = verbFor(flags.workflow, planFile, flags.out);
@@ -99,23 +102,13 @@ export function register(program: Command, context: VerbContext = {}): void {
     });
 }
 
-/** Interval between two progress lines of one step (the report is the output; these say it is working). */
-const PROGRESS_EVERY_MS = 5000;
-
 /**
- * The steps' progress while they are inspected, on stderr, at most one line per step every
- * PROGRESS_EVERY_MS: a copy step's planning over a million task logs, or a share's round trips, is
- * seconds to minutes of work before the report.
+ * The steps' progress while they are inspected, on stderr, at most one line per step and node every
+ * 5 s (StepProgressLines), each node's last line kept: a copy step's planning over a million task
+ * logs, or a share's round trips, is seconds to minutes of work before the report.
  */
-function stepProgress(now: () => number = Date.now): (stepId: string, event: StepEvent) => void {
-  const last = new Map<string, number>();
-  return (stepId, event) => {
-    if (event.level !== "progress") return;
-    const at = now();
-    if (at - (last.get(stepId) ?? -Infinity) < PROGRESS_EVERY_MS) return;
-    last.set(stepId, at);
-    process.stderr.write(`${redactor.redact(`dry-run: ${stepId}: ${event.message}`)}\n`);
-  };
+function stepProgress(): StepProgressLines {
+  return new StepProgressLines((stepId, message) => process.stderr.write(`${redactor.redact(`dry-run: ${stepId}: ${message}`)}\n`));
 }
 
 /**
