@@ -71,13 +71,6 @@ function describeRequest(r: ApprovalRequest): string {
   return lines.join("\n");
 }
 
-/**
- * A step's progress lines for people, at most one per this many ms: a copy step reports every
- * 250 ms, an hour's copy was ~14,000 lines. The last one held back is printed before the step's
- * next other line (its verdict, a warning), so its final count is never lost.
- */
-const PROGRESS_LINE_EVERY_MS = 5000;
-
 /** Progress lines for people. */
 export class HumanRunView implements RunObserver {
   private readonly s: ViewStreams;
@@ -85,10 +78,11 @@ export class HumanRunView implements RunObserver {
   constructor(
     private readonly redactor: Redactor,
     streams: Partial<ViewStreams> = {},
-    private readonly clock: () => number = Date.now,
+    clock: () => number = Date.now,
   ) {
     this.s = { ...defaultStreams(), ...streams };
-    this.progress = new StepProgressLines((_stepId, message) => this.line(`    ${message}`), clock, PROGRESS_LINE_EVERY_MS);
+    // A step's progress thinned per node (a copy step reports every 250 ms), each node's last line kept.
+    this.progress = new StepProgressLines((_stepId, message) => this.line(`    ${message}`), clock);
   }
 
   private line(text: string, stream: "out" | "err" = "out"): void {

@@ -24,7 +24,7 @@ import { runPool } from "./pool.js";
 import { capYoungGeneration, collectGarbage } from "./heap.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
-import { lockTarget, newCopyLockId, releaseDeadLock, type LockOwner } from "./target-lock.js";
+import { lockTarget, releaseDeadLock, type LockOwner } from "./target-lock.js";
 import { removeStaleTemps } from "./run-copies.js";
 import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
@@ -214,7 +214,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   try {
     if (plan.workFiles === 0) {
       // Nothing to do: the planning pass already proved every file is at the target.
-      await releaseDeadLock({ target: s.target, owner: options.lockOwner ?? { id: newCopyLockId(), operation: "copy" } });
+      await releaseDeadLock({ target: s.target, owner: options.lockOwner });
       summary.filesSkipped = plan.skipFiles;
       summary.bytesSkipped = plan.skipBytes;
       new ProgressMeter(0, 0, options.onProgress).finish(); // a renderer still gets its closing event
@@ -310,7 +310,7 @@ async function prepareTarget(
     await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
     // One writer per target: the copy pass lists it again under the lock and decides from that.
     const onWarning = (message: string): void => void (summary.warnings ??= []).push(message);
-    lock = await lockTarget({ target: s.target, owner: owner ?? { id: newCopyLockId(), operation: "copy" }, onWarning });
+    lock = await lockTarget({ target: s.target, owner, onWarning });
     // The copy pass sweeps dead temp files from the target folders it lists, never from the quarantine:
     // a kill -9 while a losing copy was being quarantined left its temp file there for good.
     await removeStaleTemps(s.quarantineRoot, s.ops);

@@ -43,7 +43,7 @@ function targetUnlockCommand(info: LockInfo, target: string): string {
 }
 
 /** An id for a copy that is not part of a run. */
-export function newCopyLockId(): string {
+function newCopyLockId(): string {
   return `copy-${new Date().toISOString().replace(/[-:]|\.\d+/g, "")}-${randomBytes(3).toString("hex")}`;
 }
 
@@ -74,16 +74,18 @@ export class TargetLockedError extends OctohaError {
 
 export interface TargetLockOptions {
   target: string;
-  owner: LockOwner;
+  /** A run's step; absent: a copy of its own (newCopyLockId). */
+  owner?: LockOwner | undefined;
   onWarning?: (message: string) => void;
 }
 
 /** Takes the target's lock (creating `<target>/.octoha`), or throws TargetLockedError naming the holder. */
 export async function lockTarget(o: TargetLockOptions): Promise<HeldLock> {
   const file = targetLockFile(o.target);
+  const owner = o.owner ?? { id: newCopyLockId(), operation: "copy" };
   const held = await acquireLockFile({
     file,
-    holder: { id: o.owner.id, operation: o.owner.operation, version: OCTOHA_VERSION, path: path.resolve(o.target) },
+    holder: { id: owner.id, operation: owner.operation, version: OCTOHA_VERSION, path: path.resolve(o.target) },
     mayTakeOver: (holder) => holderDeadHere(holder),
     refuse: (holder, stale) => new TargetLockedError(holder, o.target, stale),
     ...(o.onWarning ? { onWarning: o.onWarning } : {}),
