@@ -45,6 +45,15 @@ function giveBack(buffer: Buffer): void {
   if (buffer.length === CHUNK && spare.length < SPARE_LIMIT) spare.push(buffer);
 }
 
+/**
+ * Let the kept buffers go once a copy's files are written: a million-file copy's index is filled
+ * at its end (ManifestIndex.reserve), its peak, and the 18-32 MiB kept here sat beside it unused.
+ * A copy still running elsewhere allocates again what it needs.
+ */
+export function releaseSpareBuffers(): void {
+  spare.length = 0;
+}
+
 async function closeQuietly(file: OpenFile | undefined): Promise<void> {
   try {
     await file?.close();

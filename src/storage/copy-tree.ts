@@ -22,6 +22,7 @@ import { preflightTarget } from "./preflight.js";
 import { ProgressMeter, RoundTrips, timeRoundTrips } from "./progress-meter.js";
 import { runPool } from "./pool.js";
 import { capYoungGeneration, collectGarbage } from "./heap.js";
+import { releaseSpareBuffers } from "./copy-file.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
 import { lockTarget, releaseDeadLock, type LockOwner } from "./target-lock.js";
@@ -225,7 +226,8 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
     // The next run loads the index from a snapshot instead of parsing every line again.
     const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
     if (!s.dryRun && options.manifestPath && snapshotStale) {
-      // The copy pass's listings go first, and the index takes this copy's records in one step.
+      // The copy pass's listings and spare buffers go first, and the index takes this copy's records in one step.
+      releaseSpareBuffers();
       collectGarbage();
       manifest.reserve(manifest.table().used + summary.filesCopied + (summary.filesQuarantined ?? 0));
       await refreshManifestSnapshot(s.ops, options.manifestPath, manifest);
