@@ -2,12 +2,13 @@
 import { redactor } from "../shared/redact.js";
 import type { CopySummary } from "../model/copy-results.js";
 import { formatBytes, formatDuration } from "./format.js";
+import { countOf } from "../shared/plural.js";
 
 export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): string {
   const lines: string[] = [];
   const verb = dryRun ? "would copy" : "copied";
   lines.push(
-    `${verb} ${summary.filesCopied} files (${formatBytes(summary.bytesCopied)}), already there ${summary.filesSkipped} (${formatBytes(summary.bytesSkipped)}), ` +
+    `${verb} ${countOf(summary.filesCopied, "file")} (${formatBytes(summary.bytesCopied)}), already there ${summary.filesSkipped} (${formatBytes(summary.bytesSkipped)}), ` +
       `quarantined ${summary.filesQuarantined ?? 0}, failed ${summary.errors.length}, in ${formatDuration(summary.durationMs / 1000)}`,
   );
   for (const w of summary.warnings ?? []) lines.push(`warning: ${w}`);

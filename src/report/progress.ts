@@ -4,6 +4,7 @@
  */
 import type { CopyProgress } from "../model/copy-results.js";
 import { formatBytes, formatDuration } from "./format.js";
+import { countOf } from "../shared/plural.js";
 
 export interface ProgressStream {
   write(text: string): unknown;
@@ -27,7 +28,7 @@ function describe(p: CopyProgress): string {
 
 /** What planning has looked at so far, and what it found to copy. */
 export function describePlanning(p: CopyProgress): string {
-  return `looking: ${p.filesDone} files (${formatBytes(p.bytesDone)}) so far, ${p.filesToCopy ?? 0} to copy (${formatBytes(p.bytesToCopy ?? 0)})`;
+  return `looking: ${countOf(p.filesDone, "file")} (${formatBytes(p.bytesDone)}) so far, ${p.filesToCopy ?? 0} to copy (${formatBytes(p.bytesToCopy ?? 0)})`;
 }
 
 /** A share's 0.5 ms and a local disk's 0.02 ms both readable. */

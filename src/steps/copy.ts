@@ -19,6 +19,7 @@ import { OctohaError } from "../shared/errors.js";
 import type { CopyEngine } from "./deps.js";
 import { COPY_STEP_IDS } from "../model/step-ids.js";
 import { manifestPath, type NodeSource, type PlacedFolder } from "./folders.js";
+import { countOf } from "../shared/plural.js";
 
 export interface CopyJob {
   kind: FolderKind;
@@ -115,8 +116,8 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
           p.phase !== "planning"
             ? `${p.filesDone}/${p.filesTotal} files`
             : pass === "verify"
-              ? `checking, ${p.filesDone} files so far`
-              : `looking, ${p.filesDone} files so far, ${p.filesToCopy ?? 0} to copy`;
+              ? `checking, ${countOf(p.filesDone, "file")} so far`
+              : `looking, ${countOf(p.filesDone, "file")} so far, ${p.filesToCopy ?? 0} to copy`;
         ctx.emit({
           level: "progress",
           message: `${job.kind} from ${job.source.node}: ${done}`,
@@ -150,7 +151,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
           after: job.target.octopus,
           bytes: s.bytesCopied,
           files: s.filesCopied,
-          summary: `copy ${s.filesCopied} ${job.kind} file(s) (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there`,
+          summary: `copy ${countOf(s.filesCopied, `${job.kind} file`)} (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there`,
         });
         for (const c of s.collisions.slice(0, FINDINGS_PER_JOB))
           findings.push({
@@ -218,7 +219,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       const jobs = [...done.values()];
       const failed = jobs.flatMap((j) => j.errors.map((e) => `${j.kind} from ${j.node}: ${e.relPath}: ${e.message}`));
       if (failed.length > 0) {
-        throw new OctohaError(`${failed.length} file(s) could not be copied`, {
+        throw new OctohaError(`${countOf(failed.length, "file")} could not be copied`, {
           code: "COPY_INCOMPLETE",
           step: id,
           hint: `${failed.slice(0, 20).join("\n")}${failed.length > 20 ? `\n… and ${failed.length - 20} more` : ""}\nFix the cause (permissions, locks) and run \`octoha resume\`; copied files are not copied again.`,
@@ -232,7 +233,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
         const s = await run(job, "verify", ctx);
         if (s.filesCopied > 0)
           problems.push(
-            `${s.filesCopied} ${job.kind} file(s) from ${job.source.node} are not (or no longer equal) at ${job.target.octopus}`,
+            `${countOf(s.filesCopied, `${job.kind} file`)} from ${job.source.node} ${s.filesCopied === 1 ? "is" : "are"} not (or no longer equal) at ${job.target.octopus}`,
           );
       }
       if (live && problems.length > 0) {
@@ -296,19 +297,23 @@ function reportUndo(id: string, t: UndoTotals, command: string | undefined, ctx:
   const kept = t.kept.slice(0, LISTED);
   const data = { tempsRemoved: t.temps, copiesRemoved: removing ? t.removed : 0, copiesStayed: stayed, kept, keptCount: t.kept.length };
   if (t.temps > 0)
-    ctx.emit({ level: "info", message: `${id}: removed ${t.temps} partial file(s) a stopped copy left in ${t.where}`, data });
+    ctx.emit({ level: "info", message: `${id}: removed ${countOf(t.temps, "partial file")} a stopped copy left in ${t.where}`, data });
   if (removing) {
-    const folders = t.folders ? ` and ${t.folders} folder(s) left empty` : "";
-    ctx.emit({ level: "info", message: `${id}: removed ${t.removed} file(s) this step copied${folders}; ${t.kept.length} kept`, data });
+    const folders = t.folders ? ` and ${countOf(t.folders, "folder")} left empty` : "";
+    ctx.emit({
+      level: "info",
+      message: `${id}: removed ${countOf(t.removed, "file")} this step copied${folders}; ${t.kept.length} kept`,
+      data,
+    });
   } else if (stayed > 0) {
     const how = command ? `. To remove them (only those still as copied), run:\n      ${command}` : "";
-    const message = `${id}: ${stayed} file(s) this step copied stay in ${t.where}${how}`;
+    const message = `${id}: ${countOf(stayed, "file")} this step copied ${stayed === 1 ? "stays" : "stay"} in ${t.where}${how}`;
     ctx.emit({ level: "info", message, data: { ...data, ...(command ? { command } : {}) } });
   }
   if (removing && t.kept.length > 0) {
     const lines = t.kept.slice(0, LISTED).map((k) => `      ${k.path}: ${k.reason}`);
     if (t.kept.length > LISTED) lines.push(`      … and ${t.kept.length - LISTED} more`);
-    ctx.emit({ level: "warn", message: `${id}: kept ${t.kept.length} file(s) it copied:\n${lines.join("\n")}`, data });
+    ctx.emit({ level: "warn", message: `${id}: kept ${countOf(t.kept.length, "file")} it copied:\n${lines.join("\n")}`, data });
   }
 }
 

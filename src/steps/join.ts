@@ -15,6 +15,7 @@ import { RollbackRefused } from "../runner/step.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import type { Clock } from "./deps.js";
+import { countOf } from "../shared/plural.js";
 
 export type JoinStepId = "join-preflight" | "join-create-instance" | "join-database" | "join-configure" | "join-service" | "join-verify";
 
@@ -229,7 +230,7 @@ export function buildJoinSteps(deps: JoinDeps): Step<unknown, JoinStepId>[] {
     async verify(_ctx, c) {
       return {
         ok: c.problems.length === 0,
-        summary: `${deps.node}: Octopus ${c.nodeVersion}, name free, ${c.sharedFolders.length} shared folder(s) reachable`,
+        summary: `${deps.node}: Octopus ${c.nodeVersion}, name free, ${countOf(c.sharedFolders.length, "shared folder")} reachable`,
       };
     },
     async rollback() {

@@ -7,6 +7,7 @@ import { mkdir, readdir, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Step, StepContext } from "../runner/step.js";
 import type { Change } from "../model/preview.js";
+import { countOf } from "../shared/plural.js";
 
 export interface ProvisionResult {
   /** Folders (access paths) this run created: the outermost one created for each target. */
@@ -57,7 +58,7 @@ export function createProvisionStorageStep(deps: ProvisionDeps): Step<ProvisionR
       for (const t of deps.targets) if (!(await exists(t))) missing.push(t);
       return {
         ok: missing.length === 0,
-        summary: missing.length === 0 ? "every shared folder exists" : `${missing.length} shared folder(s) missing`,
+        summary: missing.length === 0 ? "every shared folder exists" : `${countOf(missing.length, "shared folder")} missing`,
         problems: missing,
       };
     },

@@ -90,7 +90,7 @@ describe.concurrent("rollback and the files a run copied", () => {
     ).toBeGreaterThanOrEqual(copiedLogs.length);
     const stayed = progress(rb.events, "copy-task-logs").find((e) => e.data?.["copiesStayed"] !== undefined)!;
     expect(stayed.data?.["copiesStayed"]).toBeGreaterThan(0);
-    expect(stayed.message).toMatch(/file\(s\) this step copied stay in /);
+    expect(stayed.message).toMatch(/ files? this step copied stays? in /);
     const command = String(stayed.data?.["command"]);
     const runId = (outcomeOf(rb) as { runId?: string } | undefined)?.runId;
     expect(command).toBe(`octoha rollback ${c.planFile} --run ${runId} --yes --remove-copies`);
