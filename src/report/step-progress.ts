@@ -4,12 +4,17 @@
  * and data.node) prints at most one line per `everyMs`. The latest line held back is printed when
  * the next job of the step speaks, or at flush() (before the step's verdict, a warning, the end), so
  * each job's final count is never lost; a held line that repeats the last one printed is dropped.
+ * So is each phase's: when a job moves on from planning to copying (or to checking), its last
+ * planning line is printed first ("looking, 40 files so far, 40 to copy", not the first event's "1
+ * file so far" and then "40/40 files").
  */
 import type { StepEvent } from "../model/run.js";
 
 interface StepLines {
   at: number;
   job: string;
+  /** The phase of the job's last event (a copy's "planning", or "" while it copies). */
+  phase: string;
   printed: string;
   held?: string;
 }
@@ -18,6 +23,12 @@ interface StepLines {
 function jobOf(event: StepEvent): string {
   const { kind, node } = event.data ?? {};
   return typeof kind === "string" || typeof node === "string" ? `${String(kind)}/${String(node)}` : "";
+}
+
+/** A progress event's phase (CopyProgress.phase), "" when it has none. */
+function phaseOf(event: StepEvent): string {
+  const phase = event.data?.phase;
+  return typeof phase === "string" ? phase : "";
 }
 
 export class StepProgressLines {
@@ -33,16 +44,22 @@ export class StepProgressLines {
   progress(stepId: string, event: StepEvent): void {
     const now = this.clock();
     const job = jobOf(event);
+    const phase = phaseOf(event);
     const last = this.steps.get(stepId);
     if (last && last.job !== job) {
       // The step's next job (a copy step's next node): the one before keeps its last line (its final
       // count), and this one starts with its first.
       this.printHeld(stepId, last);
-    } else if (last && now - last.at < this.everyMs) {
-      last.held = event.message;
-      return;
+    } else if (last) {
+      // The same job in its next phase: the phase before keeps its last line, which starts the wait.
+      if (last.phase !== phase && this.printHeld(stepId, last)) last.at = now;
+      last.phase = phase;
+      if (now - last.at < this.everyMs) {
+        last.held = event.message;
+        return;
+      }
     }
-    this.steps.set(stepId, { at: now, job, printed: event.message });
+    this.steps.set(stepId, { at: now, job, phase, printed: event.message });
     this.print(stepId, event.message);
   }
 
@@ -51,10 +68,14 @@ export class StepProgressLines {
     for (const [stepId, last] of this.steps) this.printHeld(stepId, last);
   }
 
-  private printHeld(stepId: string, last: StepLines): void {
-    if (last.held === undefined) return;
-    if (last.held !== last.printed) this.print(stepId, last.held);
-    last.printed = last.held;
+  /** Prints the line held back, unless it repeats the last one printed; true when it printed. */
+  private printHeld(stepId: string, last: StepLines): boolean {
+    const held = last.held;
+    if (held === undefined) return false;
     last.held = undefined;
+    if (held === last.printed) return false;
+    this.print(stepId, held);
+    last.printed = held;
+    return true;
   }
 }

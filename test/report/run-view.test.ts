@@ -135,4 +135,41 @@ describe("the human view's progress lines", () => {
       "    copy-task-logs: verified: every source file is at the target",
     ]);
   });
+
+  it("prints a copy's last planning line before its copy lines, not only its first ('1 file so far', then '40/40')", async () => {
+    const c = capture();
+    let now = 0;
+    const view = new HumanRunView(new Redactor(), c, () => now);
+    const progress = (node: string, message: string, phase?: "planning") =>
+      view.notify({
+        type: "step-progress",
+        stepId: "copy-artifacts",
+        event: {
+          level: "progress",
+          message: `artifacts from ${node}: ${message}`,
+          data: { kind: "artifacts", node, ...(phase ? { phase } : {}) },
+        },
+      });
+    for (const node of ["OCTO1", "OCTO2"]) {
+      now += 10;
+      progress(node, "looking, 1 file so far, 1 to copy", "planning");
+      progress(node, "looking, 40 files so far, 40 to copy", "planning");
+      for (let i = 1; i <= 40; i++) progress(node, `${i}/40 files`);
+    }
+    progress("OCTO1", "checking, 1 file so far", "planning");
+    progress("OCTO1", "checking, 40 files so far", "planning");
+    view.notify({ type: "step-verified", stepId: "copy-artifacts", verdict: { ok: true, summary: "every source file is at the target" } });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(c.text.out.split("\n").filter((l) => l !== "")).toEqual([
+      "    artifacts from OCTO1: looking, 1 file so far, 1 to copy",
+      "    artifacts from OCTO1: looking, 40 files so far, 40 to copy",
+      "    artifacts from OCTO1: 40/40 files",
+      "    artifacts from OCTO2: looking, 1 file so far, 1 to copy",
+      "    artifacts from OCTO2: looking, 40 files so far, 40 to copy",
+      "    artifacts from OCTO2: 40/40 files",
+      "    artifacts from OCTO1: checking, 1 file so far",
+      "    artifacts from OCTO1: checking, 40 files so far",
+      "    copy-artifacts: verified: every source file is at the target",
+    ]);
+  });
 });
