@@ -31,6 +31,24 @@ export interface ServerNode {
 
 export type NodePing = "online" | "draining" | "offline";
 
+/**
+ * The code of the error a request to one node's own URL fails with when another node answered it
+ * (the ping's Name, or the Octopus-Node header, names another node): a load-balanced or mistyped
+ * nodes[].url. Never "offline": waiting, checking or reading logs there would be about the wrong node.
+ */
+export const OTHER_NODE_ANSWERED = "OCTOPUS_NODE_URL_OTHER_NODE";
+
+/** True for that error (steps that read any failed ping as "offline" must let it through). */
+export function answeredByOtherNode(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === OTHER_NODE_ANSWERED;
+}
+
+/** A failed ping read as "offline" (a node still starting), except another node answering: rethrown. */
+export function offlineUnlessOtherNode(error: unknown): "offline" {
+  if (answeredByOtherNode(error)) throw error;
+  return "offline";
+}
+
 /** Nodes, drain flag and task cap: REST /api/octopusservernodes (+/summary, /{id}, /ping). */
 export interface ServerNodes {
   /** Every node with its running-task count (from /summary). */

@@ -9,7 +9,7 @@
  */
 import type { JoinCommand } from "../join/commands.js";
 import type { NodeShell, ShellArg } from "../octopus/control/index.js";
-import type { DatabaseInventory, ServerNodes, ServerTasks, VersionProbe } from "../octopus/types.js";
+import { offlineUnlessOtherNode, type DatabaseInventory, type ServerNodes, type ServerTasks, type VersionProbe } from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { RollbackRefused } from "../runner/step.js";
 import { InputError, OctohaError } from "../shared/errors.js";
@@ -300,11 +300,11 @@ function verifyStep(deps: JoinDeps): Step<JoinVerifyResult, JoinStepId> {
     },
     async apply(ctx) {
       const deadline = deps.clock.now() + deps.startTimeoutMs;
-      let ping = await deps.ports.nodes.ping(deps.node).catch(() => "offline" as const);
+      let ping = await deps.ports.nodes.ping(deps.node).catch(offlineUnlessOtherNode);
       while (ping === "offline" && deps.clock.now() < deadline && !ctx.signal.aborted) {
         ctx.emit({ level: "progress", message: `Waiting for ${deps.node} to answer its ping after its start` });
         await deps.clock.sleep(deps.pollIntervalMs ?? 1000, ctx.signal);
-        ping = await deps.ports.nodes.ping(deps.node).catch(() => "offline" as const);
+        ping = await deps.ports.nodes.ping(deps.node).catch(offlineUnlessOtherNode);
       }
       const listed = (await deps.ports.nodes.list()).find((n) => n.name.toLowerCase() === deps.node.toLowerCase());
       if (!listed)

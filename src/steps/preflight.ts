@@ -10,7 +10,15 @@ import type { Plan } from "../plan/schema.js";
 import { databaseHaFindings } from "./database-ha.js";
 import { restoreFindings } from "./database-move.js";
 import { compareSnapshots } from "../octopus/sql/restore-compare.js";
-import type { DatabaseInventory, NodeServices, SchemaShape, ServerNodes, VersionProbe } from "../octopus/types.js";
+import {
+  answeredByOtherNode,
+  type DatabaseInventory,
+  type NodePing,
+  type NodeServices,
+  type SchemaShape,
+  type ServerNodes,
+  type VersionProbe,
+} from "../octopus/types.js";
 import type { FolderKind } from "../model/folders.js";
 import { featuresOf, type VersionFeatures } from "../octopus/versions.js";
 import type { Step, StepContext } from "../runner/step.js";
@@ -188,7 +196,20 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
 
   if (deps.pingNodes && apiOk) {
     for (const n of plan.nodes.filter((x) => x.url)) {
-      const answer = await ports.nodes.ping(n.name);
+      let answer: NodePing;
+      try {
+        answer = await ports.nodes.ping(n.name);
+      } catch (error) {
+        if (!answeredByOtherNode(error)) throw error;
+        findings.push({
+          severity: "error",
+          code: "NODE_URL_OTHER_NODE",
+          node: n.name,
+          summary: (error as Error).message,
+          fix: `Give nodes[].url for ${n.name} as that node's own address (its host name or IP and port, not the load balancer's): octoha waits for, checks and reads logs through each node there.`,
+        });
+        continue;
+      }
       if (answer === "offline")
         findings.push({
           severity: "error",

@@ -3,7 +3,13 @@
  * (bypassing the load balancer): any failure means that node still cannot see the shared file.
  * A sample spread evenly over the task history by default, every task with --verify-all.
  */
-import type { DatabaseInventory, ServerNodes, ServerTasks } from "../octopus/types.js";
+import {
+  answeredByOtherNode,
+  offlineUnlessOtherNode,
+  type DatabaseInventory,
+  type ServerNodes,
+  type ServerTasks,
+} from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { isRetryable, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
@@ -93,7 +99,7 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
     const deadline = deps.clock.now() + (deps.startupTimeoutSeconds ?? 300) * 1000;
     for (const node of deps.nodeNames) {
       while (
-        (await deps.ports.nodes.ping(node).catch(() => "offline" as const)) === "offline" &&
+        (await deps.ports.nodes.ping(node).catch(offlineUnlessOtherNode)) === "offline" &&
         deps.clock.now() < deadline &&
         !ctx.signal.aborted
       ) {
@@ -114,6 +120,7 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
       return undefined;
     } catch (error) {
       if (ctx.signal.aborted) throw interrupted();
+      if (answeredByOtherNode(error)) throw error; // not a read that failed: a read through another node
       return (error as Error).message;
     }
   };

@@ -171,6 +171,27 @@ describe.concurrent("check and dry-run read each node's service read-only, two w
     ]);
   });
 
+  it("check: a node URL that another node answers is an error finding that names both, and nothing is changed", async (t) => {
+    const s = await scenario(t);
+    // OCTO2's URL mistyped: another name for OCTO1's address (plan validation refuses the very same address).
+    s.plan.nodes[1]!.url = s.plan.nodes[0]!.url!.replace("127.0.0.1", "localhost");
+    await writeFile(s.planFile, JSON.stringify(s.plan));
+    const r = await s.cli("check", s.planFile, "--json");
+    const findings = (
+      r.result as { results: { findings: { code: string; node?: string; severity: string; summary: string; fix?: string }[] }[] }
+    ).results.flatMap((x) => x.findings);
+    const wrong = findings.filter((f) => f.code === "NODE_URL_OTHER_NODE");
+    expect(wrong).toMatchObject([{ node: "OCTO2", severity: "error" }]);
+    expect(wrong[0]!.summary).toMatch(/^Node OCTO2's URL \(.*\) was answered by node OCTO1: it does not reach OCTO2 itself\.$/);
+    expect(wrong[0]!.fix).toContain("nodes[].url for OCTO2");
+    expect(findings.filter((f) => f.code === "NODE_PING").map((f) => f.node)).toEqual(["OCTO1"]);
+    expect(r.code).toBe(1);
+    expect(running(s)).toEqual([
+      ["OCTO1", true],
+      ["OCTO2", true],
+    ]);
+  });
+
   it("dry-run: a node whose service manager says stopped while its URL still answers is an error finding", async (t) => {
     const s = await scenario(t);
     await withRecipe(s, "sc");

@@ -160,6 +160,37 @@ describe("REST adapters under faults", () => {
     expect(await p.nodes.ping("OCTO2")).toBe("draining");
   });
 
+  it("a node's URL that another node answers is refused, never taken for that node (the ping's Name, the Octopus-Node header)", async () => {
+    const id = s.cluster.queueTask().id;
+    s.cluster.advance(0);
+    const ranOn = s.cluster.task(id).serverNode!;
+    const other = s.cluster.nodes().find((n) => n.name !== ranOn)!.name;
+    const urls = nodeUrls(s);
+    // `other`'s URL mistyped as the node that wrote the log: a read there would succeed, through the wrong node.
+    const p = ports({ nodeUrls: { ...urls, [other]: urls[ranOn]! } });
+    const ping = await failure(p.nodes.ping(other));
+    expect(ping.code).toBe("OCTOPUS_NODE_URL_OTHER_NODE");
+    expect(ping.message).toBe(
+      `Node ${other}'s URL (${urls[ranOn]}/api/octopusservernodes/ping) was answered by node ${ranOn}: it does not reach ${other} itself.`,
+    );
+    expect(ping.hint).toContain(`nodes[].url for ${other}`);
+    const read = await failure(p.tasks.readRawLog(id, other));
+    expect(read.code).toBe("OCTOPUS_NODE_URL_OTHER_NODE");
+    expect(read.message).toContain(`was answered by node ${ranOn}`);
+    // Without the header (a proxy that drops it), the ping's body still names the node that answered.
+    const headerless: typeof fetch = async (input, init) => {
+      const r = await fetch(input, init);
+      const headers = new Headers(r.headers);
+      headers.delete("octopus-node");
+      return new Response(await r.text(), { status: r.status, headers });
+    };
+    const byName = await failure(ports({ nodeUrls: { ...urls, [other]: urls[ranOn]! }, fetch: headerless }).nodes.ping(other));
+    expect(byName.code).toBe("OCTOPUS_NODE_URL_OTHER_NODE");
+    // The node's own URL answers as it should.
+    expect(await p.nodes.ping(ranOn)).toBe("online");
+    expect(await p.tasks.readRawLog(id, ranOn)).toEqual(expect.any(String));
+  });
+
   it("ping of a node without a known URL says how to give one", async () => {
     const p = createRestPorts({ serverUrl: s.url, apiKey: s.apiKey });
     const e = await failure(p.nodes.ping("OCTO1"));

@@ -6,7 +6,7 @@
 import { OctohaError } from "../../shared/errors.js";
 import type { MaintenanceMode, NodePing, ServerNode, ServerNodes, ServerTask, ServerTasks, VersionProbe } from "../types.js";
 import { ACTIVE_TASK_STATES } from "../types.js";
-import { OctopusApiError, RequestInterrupted, type OctopusHttpClient } from "./client.js";
+import { OctopusApiError, RequestInterrupted, refuseOtherNode, type HttpAnswer, type OctopusHttpClient } from "./client.js";
 
 interface NodeResource {
   Id: string;
@@ -95,13 +95,18 @@ export class RestServerNodes implements ServerNodes {
 
   /** 200 online, 418 draining, anything else (or no answer) offline: what a load balancer concludes. */
   async ping(nodeName: string): Promise<NodePing> {
+    const path = "/api/octopusservernodes/ping";
+    let answer: HttpAnswer<Partial<NodeResource> | undefined>;
     try {
-      const { status } = await this.client.request("GET", "/api/octopusservernodes/ping", { node: nodeName, accept: [418], attempts: 2 });
-      return status === 418 ? "draining" : "online";
+      answer = await this.client.request("GET", path, { node: nodeName, accept: [418], attempts: 2 });
     } catch (error) {
       if (error instanceof OctopusApiError) return "offline";
-      throw error;
+      throw error; // an interruption, a node without a URL, another node answering
     }
+    // The ping's body is the answering node's resource: its Name says which node the URL reaches.
+    const name = answer.body?.Name;
+    refuseOtherNode(nodeName, `${this.client.nodeUrl(nodeName)}${path}`, typeof name === "string" ? name : undefined);
+    return answer.status === 418 ? "draining" : "online";
   }
 }
 

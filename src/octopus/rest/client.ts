@@ -12,6 +12,7 @@ import { OctohaError } from "../../shared/errors.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import { retry, RETRY_BUDGETS } from "../../shared/retry.js";
+import { OTHER_NODE_ANSWERED } from "../types.js";
 
 export interface OctopusClientOptions {
   /** The load-balanced URL, e.g. https://octopus.example.com */
@@ -136,6 +137,7 @@ export class OctopusHttpClient {
           if (this.o.signal?.aborted) throw this.interrupted(method, url, options);
           const result = await this.once<T>(method, url, options);
           if (result instanceof OctopusApiError) throw result;
+          if (options.node) refuseOtherNode(options.node, url, result.answeredBy);
           return result;
         },
         {
@@ -289,6 +291,22 @@ export class OctopusHttpClient {
       hint: "Octopus rejected the request; the message above says why.",
     });
   }
+}
+
+/**
+ * A request sent to one node's own URL must be answered by that node: through a load balancer (or
+ * another node's address) octoha would wait for, check and read logs through the wrong one, and say
+ * a node is fine that it never reached. `answeredBy` is the Octopus-Node header or the ping's Name;
+ * an answer that names no node is taken as it is.
+ */
+export function refuseOtherNode(node: string, url: string, answeredBy: string | undefined): void {
+  if (answeredBy === undefined || answeredBy.trim() === "" || answeredBy.trim().toLowerCase() === node.toLowerCase()) return;
+  throw new OctohaError(`Node ${node}'s URL (${url}) was answered by node ${answeredBy.trim()}: it does not reach ${node} itself.`, {
+    code: OTHER_NODE_ANSWERED,
+    behaviour: "fatal",
+    node,
+    hint: `Give nodes[].url for ${node} as that node's own address (its host name or IP and port, not the load balancer's), then run \`octoha check PLAN\`. Through another address octoha would wait for, check and read logs through another node.`,
+  });
 }
 
 function errnoOfFetch(error: unknown): string | undefined {
