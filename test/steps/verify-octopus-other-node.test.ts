@@ -65,20 +65,20 @@ function setup(wrong: { ping: boolean; read: boolean }) {
 describe("verify-octopus when a node's URL reaches another node", () => {
   it("stops at the ping with that reason, without waiting for the node as if it were starting", async () => {
     const { step, ctx, clock, events } = setup({ ping: true, read: false });
-    await expect(step.apply(ctx)).rejects.toMatchObject({ code: OTHER_NODE_ANSWERED, node: "OCTO2" });
+    await expect(step.apply(ctx, undefined)).rejects.toMatchObject({ code: OTHER_NODE_ANSWERED, node: "OCTO2" });
     expect(clock.slept).toEqual([]);
     expect(events.filter((m) => m.startsWith("Waiting"))).toEqual([]);
   });
 
   it("stops at the read with that reason, not as one more failed read", async () => {
     const { step, ctx, reads } = setup({ ping: false, read: true });
-    await expect(step.apply(ctx)).rejects.toMatchObject({ code: OTHER_NODE_ANSWERED, node: "OCTO2" });
+    await expect(step.apply(ctx, undefined)).rejects.toMatchObject({ code: OTHER_NODE_ANSWERED, node: "OCTO2" });
     expect(reads).toEqual(["ServerTasks-1@OCTO1"]);
   });
 
   it("reads through both nodes when each URL reaches its own node", async () => {
     const { step, ctx, reads } = setup({ ping: false, read: false });
-    await expect(step.apply(ctx)).resolves.toMatchObject({ checked: 4, failures: [] });
+    await expect(step.apply(ctx, undefined)).resolves.toMatchObject({ checked: 4, failures: [] });
     expect(reads).toEqual(["ServerTasks-1@OCTO1", "ServerTasks-1@OCTO2", "ServerTasks-2@OCTO1", "ServerTasks-2@OCTO2"]);
   });
 });
