@@ -28,7 +28,7 @@ import { ExitCode } from "../shared/exit-codes.js";
 import type { CopyEngine, TargetCheck } from "./deps.js";
 import type { RunFacts } from "./facts.js";
 import { kindsToMove, nodeSources, sharedFolder } from "./folders.js";
-import { serviceFindings } from "./service-findings.js";
+import { otherNodeFinding, serviceFindings } from "./service-findings.js";
 
 export interface PreflightResult {
   version: string;
@@ -194,22 +194,20 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
       });
   }
 
-  if (deps.pingNodes && apiOk) {
+  // A run pings too, before it changes anything, for one thing only: a node's URL that another node
+  // answers (its stop, start and task-log reads would be about the wrong node). A node that does not
+  // answer is not a problem here: a repair may find one stopped.
+  if ((deps.pingNodes || !dryRun) && apiOk) {
     for (const n of plan.nodes.filter((x) => x.url)) {
       let answer: NodePing;
       try {
         answer = await ports.nodes.ping(n.name);
       } catch (error) {
         if (!answeredByOtherNode(error)) throw error;
-        findings.push({
-          severity: "error",
-          code: "NODE_URL_OTHER_NODE",
-          node: n.name,
-          summary: (error as Error).message,
-          fix: `Give nodes[].url for ${n.name} as that node's own address (its host name or IP and port, not the load balancer's): octoha waits for, checks and reads logs through each node there.`,
-        });
+        findings.push(otherNodeFinding(n.name, error));
         continue;
       }
+      if (!deps.pingNodes) continue;
       if (answer === "offline")
         findings.push({
           severity: "error",
@@ -228,13 +226,18 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
     }
   }
 
-  if (dryRun && ports.services)
+  if (dryRun && ports.services) {
+    // A node's URL that another node answers is found by both pings: said once.
+    const said = new Set(findings.filter((f) => f.code === "NODE_URL_OTHER_NODE").map((f) => f.node));
     findings.push(
-      ...(await serviceFindings(
-        ports.services,
-        plan.nodes.map((n) => n.name),
-      )),
+      ...(
+        await serviceFindings(
+          ports.services,
+          plan.nodes.map((n) => n.name),
+        )
+      ).filter((f) => !(f.code === "NODE_URL_OTHER_NODE" && said.has(f.node))),
     );
+  }
 
   const bytesToCopy = new Map<FolderKind, number>();
   for (const kind of kinds) {

@@ -3,13 +3,34 @@
  * status and its ping. Either a node is "reachable, running", or the finding says exactly why not.
  */
 import type { Finding } from "../model/preview.js";
-import type { NodeServiceCheck, NodeServices } from "../octopus/types.js";
+import { answeredByOtherNode, type NodeServiceCheck, type NodeServices } from "../octopus/types.js";
 
 export async function serviceFindings(services: NodeServices, nodeNames: string[]): Promise<Finding[]> {
   if (!services.check) return [];
   const out: Finding[] = [];
-  for (const node of nodeNames) out.push(findingFor(node, await services.check(node)));
+  for (const node of nodeNames) {
+    let check: NodeServiceCheck;
+    try {
+      check = await services.check(node);
+    } catch (error) {
+      if (!answeredByOtherNode(error)) throw error;
+      out.push(otherNodeFinding(node, error));
+      continue;
+    }
+    out.push(findingFor(node, check));
+  }
   return out;
+}
+
+/** A node's URL answered by another node (OTHER_NODE_ANSWERED): an error, whatever asked. */
+export function otherNodeFinding(node: string, error: unknown): Finding {
+  return {
+    severity: "error",
+    code: "NODE_URL_OTHER_NODE",
+    node,
+    summary: (error as Error).message,
+    fix: `Give nodes[].url for ${node} as that node's own address (its host name or IP and port, not the load balancer's): octoha waits for, checks and reads logs through each node there.`,
+  };
 }
 
 const PING_WORDS = {

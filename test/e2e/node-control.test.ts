@@ -171,8 +171,9 @@ describe.concurrent("check and dry-run read each node's service read-only, two w
     ]);
   });
 
-  it("check: a node URL that another node answers is an error finding that names both, and nothing is changed", async (t) => {
+  it("check: a node URL that another node answers is an error finding that names both, once, and nothing is changed", async (t) => {
     const s = await scenario(t);
+    await withRecipe(s, "sc"); // the service check pings each node too: the finding is said once
     // OCTO2's URL mistyped: another name for OCTO1's address (plan validation refuses the very same address).
     s.plan.nodes[1]!.url = s.plan.nodes[0]!.url!.replace("127.0.0.1", "localhost");
     await writeFile(s.planFile, JSON.stringify(s.plan));
@@ -190,6 +191,23 @@ describe.concurrent("check and dry-run read each node's service read-only, two w
       ["OCTO1", true],
       ["OCTO2", true],
     ]);
+  });
+
+  it("repair: a node URL that another node answers stops the run at its preflight, before anything is changed", async (t) => {
+    const s = await scenario(t);
+    await withRecipe(s, "sc");
+    s.plan.nodes[1]!.url = s.plan.nodes[0]!.url!.replace("127.0.0.1", "localhost");
+    await writeFile(s.planFile, JSON.stringify(s.plan));
+    const before = s.standin.cluster.state();
+    const r = await s.cli("repair", s.planFile, "--yes");
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain("Preflight found 1 problem; nothing was changed");
+    expect(r.stderr).toMatch(/Node OCTO2's URL \(.*\) was answered by node OCTO1: it does not reach OCTO2 itself\./);
+    const after = s.standin.cluster.state();
+    expect(after.isInMaintenanceMode).toBe(before.isInMaintenanceMode);
+    const facts = (st: typeof before) => st.nodes.map((n) => [n.name, n.running, n.isDraining, n.maxConcurrentTasks, n.effectiveFolders]);
+    expect(facts(after)).toEqual(facts(before));
+    expect(after.folders).toEqual(before.folders);
   });
 
   it("dry-run: a node whose service manager says stopped while its URL still answers is an error finding", async (t) => {

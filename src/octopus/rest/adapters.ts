@@ -5,7 +5,7 @@
  */
 import { OctohaError } from "../../shared/errors.js";
 import type { MaintenanceMode, NodePing, ServerNode, ServerNodes, ServerTask, ServerTasks, VersionProbe } from "../types.js";
-import { ACTIVE_TASK_STATES } from "../types.js";
+import { ACTIVE_TASK_STATES, answeredByOtherNode } from "../types.js";
 import { OctopusApiError, RequestInterrupted, refuseOtherNode, type HttpAnswer, type OctopusHttpClient } from "./client.js";
 
 interface NodeResource {
@@ -202,11 +202,15 @@ async function readAllPages<T>(client: OctopusHttpClient, path: string, query: s
  * connection means nothing listens there, i.e. stopped; anything else is unknown.
  */
 export async function serviceStateViaPing(client: OctopusHttpClient, nodeName: string): Promise<"running" | "stopped" | "unknown"> {
+  const path = "/api/octopusservernodes/ping";
   try {
-    await client.request("GET", "/api/octopusservernodes/ping", { node: nodeName, accept: [418], attempts: 1 });
+    const { body } = await client.request<Partial<NodeResource> | undefined>("GET", path, { node: nodeName, accept: [418], attempts: 1 });
+    const name = body?.Name;
+    refuseOtherNode(nodeName, `${client.nodeUrl(nodeName)}${path}`, typeof name === "string" ? name : undefined);
     return "running";
   } catch (error) {
-    if (error instanceof RequestInterrupted) throw error;
+    // Not "unknown": a URL that another node answers would make this node look up while it is down.
+    if (error instanceof RequestInterrupted || answeredByOtherNode(error)) throw error;
     let e: unknown = error;
     for (let i = 0; e && i < 6; i++) {
       if ((e as { code?: unknown }).code === "ECONNREFUSED") return "stopped";
