@@ -95,6 +95,22 @@ export interface CopySummary {
   warnings?: string[];
 }
 
+/** A copy that has done nothing yet: what copyTree starts from. */
+export function emptyCopySummary(): CopySummary {
+  return {
+    filesCopied: 0,
+    bytesCopied: 0,
+    filesSkipped: 0,
+    bytesSkipped: 0,
+    filesQuarantined: 0,
+    collisions: [],
+    nameProblems: [],
+    errors: [],
+    durationMs: 0,
+    interrupted: false,
+  };
+}
+
 export interface CopyJobResult {
   kind: FolderKind;
   node: string;

@@ -32,7 +32,7 @@ import { nameProblems } from "./windows-names.js";
 import { sourceIdentity } from "./source-identity.js";
 import { refuseOverlap } from "./overlap.js";
 import type { CopyOptions, CopySummary } from "./types.js";
-import type { NameProblem } from "../model/copy-results.js";
+import { emptyCopySummary, type NameProblem } from "../model/copy-results.js";
 
 /** Measured on the bench (see README "Copy engine benchmark"): small files gain from more parallel calls. */
 export const DEFAULT_CONCURRENCY = 16;
@@ -193,18 +193,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   s.ops = timeRoundTrips(s.ops, s.target, trips);
   await refuseOverlap(s.ops, s.source, s.target, options.manifestPath);
   const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
-  const summary: CopySummary = {
-    filesCopied: 0,
-    bytesCopied: 0,
-    filesSkipped: 0,
-    bytesSkipped: 0,
-    filesQuarantined: 0,
-    collisions: [],
-    nameProblems: [],
-    errors: [],
-    durationMs: 0,
-    interrupted: false,
-  };
+  const summary = emptyCopySummary();
   const tactics = new FileTactics(s, manifest, summary);
   if (s.dryRun) return dryRunPass(s, options, tactics, summary, started, trips);
   const plan = await planPass(s, tactics, options, trips);

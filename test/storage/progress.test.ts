@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { copyTree, type CopyProgress } from "../../src/storage/index.js";
 import { createProgressRenderer } from "../../src/report/progress.js";
 import { renderCopySummaryText } from "../../src/report/copy-summary.js";
-import type { CopySummary } from "../../src/storage/types.js";
+import { emptyCopySummary } from "../../src/model/copy-results.js";
 import { stepFlags } from "../../src/steps/deps.js";
 import { ProgressMeter } from "../../src/storage/progress-meter.js";
 import { latencyOps } from "./round-trip-ops.js";
@@ -163,9 +163,9 @@ describe("progress while a copy plans", () => {
     };
     createProgressRenderer({ write: (t: string) => lines.push(t), isTTY: true, columns: 200 }).update(p);
     expect(lines[0]).toContain("looking: 1 file (5 B) so far, 1 to copy");
-    expect(renderCopySummaryText({ ...summaryOf(1), filesCopied: 1 }, false)).toMatch(/^copied 1 file \(/);
-    expect(renderCopySummaryText({ ...summaryOf(1), filesCopied: 2 }, false)).toMatch(/^copied 2 files \(/);
-    expect(renderCopySummaryText({ ...summaryOf(1), filesCopied: 0 }, true)).toMatch(/^would copy 0 files \(/);
+    expect(renderCopySummaryText({ ...emptyCopySummary(), filesCopied: 1 }, false)).toMatch(/^copied 1 file \(/);
+    expect(renderCopySummaryText({ ...emptyCopySummary(), filesCopied: 2 }, false)).toMatch(/^copied 2 files \(/);
+    expect(renderCopySummaryText({ ...emptyCopySummary(), filesCopied: 0 }, true)).toMatch(/^would copy 0 files \(/);
   });
 
   it("a log keeps planning's last count, printed when the copy starts, and prints the copy's last line once", () => {
@@ -207,18 +207,3 @@ describe("--concurrency on the run-family verbs", () => {
     expect(stepFlags({ cancelTasks: true }).concurrency).toBeUndefined();
   });
 });
-
-function summaryOf(durationMs: number): CopySummary {
-  return {
-    filesCopied: 0,
-    bytesCopied: 0,
-    filesSkipped: 0,
-    bytesSkipped: 0,
-    filesQuarantined: 0,
-    collisions: [],
-    nameProblems: [],
-    errors: [],
-    durationMs,
-    interrupted: false,
-  };
-}
