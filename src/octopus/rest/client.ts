@@ -301,12 +301,15 @@ export class OctopusHttpClient {
  */
 export function refuseOtherNode(node: string, url: string, answeredBy: string | undefined): void {
   if (answeredBy === undefined || answeredBy.trim() === "" || answeredBy.trim().toLowerCase() === node.toLowerCase()) return;
-  throw new OctohaError(`Node ${node}'s URL (${url}) was answered by node ${answeredBy.trim()}: it does not reach ${node} itself.`, {
-    code: OTHER_NODE_ANSWERED,
-    behaviour: "fatal",
-    node,
-    hint: `Give nodes[].url for ${node} as that node's own address (its host name or IP and port, not the load balancer's), then run \`octoha check PLAN\`. Through another address octoha would wait for, check and read logs through another node.`,
-  });
+  throw new OctohaError(
+    redactor.redact(`Node ${node}'s URL (${url}) was answered by node ${answeredBy.trim()}: it does not reach ${node} itself.`),
+    {
+      code: OTHER_NODE_ANSWERED,
+      behaviour: "fatal",
+      node,
+      hint: `Give nodes[].url for ${node} as that node's own address (its host name or IP and port, not the load balancer's), then run \`octoha check PLAN\`. Through another address octoha would wait for, check and read logs through another node.`,
+    },
+  );
 }
 
 function errnoOfFetch(error: unknown): string | undefined {
