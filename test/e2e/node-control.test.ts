@@ -210,6 +210,20 @@ describe.concurrent("check and dry-run read each node's service read-only, two w
     expect(after.folders).toEqual(before.folders);
   });
 
+  it("dry-run: a node URL that another node answers is an error finding, said once", async (t) => {
+    const s = await scenario(t);
+    await withRecipe(s, "sc");
+    s.plan.nodes[1]!.url = s.plan.nodes[0]!.url!.replace("127.0.0.1", "localhost");
+    await writeFile(s.planFile, JSON.stringify(s.plan));
+    const r = await s.cli("dry-run", s.planFile, "--format", "json");
+    const report = r.result as { findings?: { code: string; node?: string; severity: string }[]; report?: { findings: unknown[] } };
+    const findings = (report.findings ?? (report.report?.findings as typeof report.findings) ?? []).filter(
+      (f) => f.code === "NODE_URL_OTHER_NODE",
+    );
+    expect(findings).toMatchObject([{ node: "OCTO2", severity: "error" }]);
+    expect(r.code).toBe(1);
+  });
+
   it("dry-run: a node whose service manager says stopped while its URL still answers is an error finding", async (t) => {
     const s = await scenario(t);
     await withRecipe(s, "sc");
