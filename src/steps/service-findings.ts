@@ -3,6 +3,7 @@
  * status and its ping. Either a node is "reachable, running", or the finding says exactly why not.
  */
 import type { Finding } from "../model/preview.js";
+import type { OctohaError } from "../shared/errors.js";
 import { answeredByOtherNode, type NodeServiceCheck, type NodeServices } from "../octopus/types.js";
 
 export async function serviceFindings(services: NodeServices, nodeNames: string[]): Promise<Finding[]> {
@@ -28,8 +29,8 @@ export function otherNodeFinding(node: string, error: unknown): Finding {
     severity: "error",
     code: "NODE_URL_OTHER_NODE",
     node,
-    summary: (error as Error).message,
-    fix: `Give nodes[].url for ${node} as that node's own address (its host name or IP and port, not the load balancer's): octoha waits for, checks and reads logs through each node there.`,
+    summary: (error as OctohaError).message,
+    ...((error as OctohaError).hint ? { fix: (error as OctohaError).hint } : {}),
   };
 }
 

@@ -107,12 +107,7 @@ describe("the human view's progress lines", () => {
     const c = capture();
     let now = 0;
     const view = new HumanRunView(new Redactor(), c, () => now);
-    const progress = (node: string, message: string) =>
-      view.notify({
-        type: "step-progress",
-        stepId: "copy-task-logs",
-        event: { level: "progress", message: `taskLogs from ${node}: ${message}`, data: { kind: "taskLogs", node } },
-      });
+    const progress = copyProgress(view, "copy-task-logs", "taskLogs");
     // Two nodes copied one after the other within a second, then verify's pass over both.
     for (const node of ["OCTO1", "OCTO2"]) {
       now += 10;
@@ -140,16 +135,7 @@ describe("the human view's progress lines", () => {
     const c = capture();
     let now = 0;
     const view = new HumanRunView(new Redactor(), c, () => now);
-    const progress = (node: string, message: string, phase?: "planning") =>
-      view.notify({
-        type: "step-progress",
-        stepId: "copy-artifacts",
-        event: {
-          level: "progress",
-          message: `artifacts from ${node}: ${message}`,
-          data: { kind: "artifacts", node, ...(phase ? { phase } : {}) },
-        },
-      });
+    const progress = copyProgress(view, "copy-artifacts", "artifacts");
     for (const node of ["OCTO1", "OCTO2"]) {
       now += 10;
       progress(node, "looking, 1 file so far, 1 to copy", "planning");
@@ -173,3 +159,13 @@ describe("the human view's progress lines", () => {
     ]);
   });
 });
+
+/** A copy step's progress event for one node's job, as the copy step emits it (phase "planning" while it plans or checks). */
+function copyProgress(view: HumanRunView, stepId: string, kind: string) {
+  return (node: string, message: string, phase?: "planning") =>
+    view.notify({
+      type: "step-progress",
+      stepId,
+      event: { level: "progress", message: `${kind} from ${node}: ${message}`, data: { kind, node, ...(phase ? { phase } : {}) } },
+    });
+}

@@ -95,18 +95,12 @@ export class RestServerNodes implements ServerNodes {
 
   /** 200 online, 418 draining, anything else (or no answer) offline: what a load balancer concludes. */
   async ping(nodeName: string): Promise<NodePing> {
-    const path = "/api/octopusservernodes/ping";
-    let answer: HttpAnswer<Partial<NodeResource> | undefined>;
     try {
-      answer = await this.client.request("GET", path, { node: nodeName, accept: [418], attempts: 2 });
+      return (await pingThrough(this.client, nodeName, 2)).status === 418 ? "draining" : "online";
     } catch (error) {
       if (error instanceof OctopusApiError) return "offline";
       throw error; // an interruption, a node without a URL, another node answering
     }
-    // The ping's body is the answering node's resource: its Name says which node the URL reaches.
-    const name = answer.body?.Name;
-    refuseOtherNode(nodeName, `${this.client.nodeUrl(nodeName)}${path}`, typeof name === "string" ? name : undefined);
-    return answer.status === 418 ? "draining" : "online";
   }
 }
 
@@ -197,16 +191,30 @@ async function readAllPages<T>(client: OctopusHttpClient, path: string, query: s
   });
 }
 
+const PING_PATH = "/api/octopusservernodes/ping";
+
+/**
+ * The ping through a node's own URL (200, or 418 while draining). Its body is the answering node's
+ * resource, so its Name must be that node's (the client checks the Octopus-Node header the same way).
+ */
+async function pingThrough(
+  client: OctopusHttpClient,
+  nodeName: string,
+  attempts: number,
+): Promise<HttpAnswer<Partial<NodeResource> | undefined>> {
+  const answer = await client.request<Partial<NodeResource> | undefined>("GET", PING_PATH, { node: nodeName, accept: [418], attempts });
+  const name = answer.body?.Name;
+  refuseOtherNode(nodeName, `${client.nodeUrl(nodeName)}${PING_PATH}`, typeof name === "string" ? name : undefined);
+  return answer;
+}
+
 /**
  * A node's service state as seen from its own URL: an answer (200/418) means running; a refused
  * connection means nothing listens there, i.e. stopped; anything else is unknown.
  */
 export async function serviceStateViaPing(client: OctopusHttpClient, nodeName: string): Promise<"running" | "stopped" | "unknown"> {
-  const path = "/api/octopusservernodes/ping";
   try {
-    const { body } = await client.request<Partial<NodeResource> | undefined>("GET", path, { node: nodeName, accept: [418], attempts: 1 });
-    const name = body?.Name;
-    refuseOtherNode(nodeName, `${client.nodeUrl(nodeName)}${path}`, typeof name === "string" ? name : undefined);
+    await pingThrough(client, nodeName, 1);
     return "running";
   } catch (error) {
     // Not "unknown": a URL that another node answers would make this node look up while it is down.
