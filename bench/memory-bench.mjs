@@ -4,8 +4,9 @@
 // folder (by default the huge preset: a million task logs in one flat TaskLogs folder). Each tool
 // runs once per round, in turns; copies are followed by `sync` inside the timing and the target is
 // removed between tools. Prints wall time and peak RSS per tool (medians over rounds). "node floor"
-// is bench/listing-floor.mjs: the least a Node program does for the same dry-run or no-op, so the
-// ratios say how much is octoha's own code and how much Node's asynchronous lstat against rsync's.
+// is bench/listing-floor.mjs --threads: the least a Node program does for the same dry-run or no-op
+// with its lstats on threads, as octoha makes them (was: through libuv, which octoha beat), so the
+// ratios say how much is octoha's own code and how much Node's lstats cost against rsync's.
 //
 //   npm run bench:memory -- [--preset huge|large|...] [--layout flat|dirs] [--logs N] [--rounds 1]
 //                           [--work DIR] [--home DIR] [--only octoha-dry-run,rsync-an,rsync-a-fsync,...] [--keep]
@@ -115,10 +116,10 @@ async function main() {
   const tools = [
     ["octoha dry-run", "empty", () => octoha("--dry-run")],
     ["rsync -an", "empty", () => run("rsync", ["-an", `${home}/`, `${dst}/`])],
-    ["node floor dry-run", "empty", () => run(process.execPath, [floor, home, dst, "--dry-run"])],
+    ["node floor dry-run", "empty", () => run(process.execPath, [floor, home, dst, "--dry-run", "--threads"])],
     ["octoha copy", "empty", () => octoha()],
     ["octoha no-op", "keep", () => octoha()],
-    ["node floor no-op", "keep", () => run(process.execPath, [floor, home, dst])],
+    ["node floor no-op", "keep", () => run(process.execPath, [floor, home, dst, "--threads"])],
     ["rsync -a", "empty", () => run("rsync", ["-a", `${home}/`, `${dst}/`])],
     ["rsync no-op", "keep", () => run("rsync", ["-a", `${home}/`, `${dst}/`])],
     ["rsync -a --fsync", "empty", () => run("rsync", ["-a", "--fsync", `${home}/`, `${dst}/`])],
