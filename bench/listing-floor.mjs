@@ -59,12 +59,16 @@ parentPort.on("message", ({ id, prefix, joined }) => {
   const names = joined.split("\\0");
   const facts = new Float64Array(2 * names.length).fill(-1);
   for (let i = 0; i < names.length; i++) {
-    if (binding) {
-      const v = binding.lstat(toNamespacedPath(prefix + names[i]), false, undefined, false);
-      if (v) [facts[2 * i], facts[2 * i + 1]] = [v[8], v[12] * 1000 + v[13] / 1e6];
-    } else {
-      const s = lstatSync(prefix + names[i], { throwIfNoEntry: false });
-      if (s) [facts[2 * i], facts[2 * i + 1]] = [s.size, s.mtimeMs];
+    try {
+      if (binding) {
+        const v = binding.lstat(toNamespacedPath(prefix + names[i]), false, undefined, false);
+        if (v) [facts[2 * i], facts[2 * i + 1]] = [v[8], v[12] * 1000 + v[13] / 1e6];
+      } else {
+        const s = lstatSync(prefix + names[i], { throwIfNoEntry: false });
+        if (s) [facts[2 * i], facts[2 * i + 1]] = [s.size, s.mtimeMs];
+      }
+    } catch {
+      // unreadable: left out, as lstatAll leaves out an lstat that fails (never a hung batch)
     }
   }
   parentPort.postMessage({ id, facts }, [facts.buffer]);
