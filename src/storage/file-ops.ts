@@ -127,7 +127,24 @@ export interface ListOptions {
    * callers also look between chunks).
    */
   signal?: AbortSignal | undefined;
+  /**
+   * A sorted listing tells this, before its first chunk, the folded hashes (foldedHash) of all the
+   * folder's names, sorted, or undefined for a folder of more than NAMES_TOLD names. A FileOps may
+   * never call it (its listing's caller then learns nothing).
+   */
+  onNames?: ((foldedHashes: Uint32Array | undefined) => void) | undefined;
+  /**
+   * An any-order listing leaves out the names this refuses, without an lstat of them. A FileOps may
+   * ignore it (and list them all).
+   */
+  keep?: ((name: string) => boolean) | undefined;
 }
+
+/**
+ * A folder of at most this many names tells its names' hashes (ListOptions.onNames): 512 KiB. A
+ * larger one tells nothing, so a million-file folder's no-op holds no more than before.
+ */
+export const NAMES_TOLD = 131_072;
 
 /** A listing stopped because its signal was aborted (ListOptions.signal): nothing is wrong with the folder. */
 export class ListingInterrupted extends Error {
@@ -184,7 +201,13 @@ const BOUNDED_RUN = 4096;
  * 64 MB of strings, held while its files are planned): runs of SORT_RUN strings are sorted, packed,
  * then the runs are merged by their bytes.
  */
-export async function sortedNames(dirPath: string, folderSize?: number, runSize = SORT_RUN, signal?: AbortSignal): Promise<NameList> {
+export async function sortedNames(
+  dirPath: string,
+  folderSize?: number,
+  runSize = SORT_RUN,
+  signal?: AbortSignal,
+  onNames?: ListOptions["onNames"],
+): Promise<NameList> {
   const runs: PackedNames[] = [];
   // Every name's folded hash, to learn which names may have a case variant in the folder (4 bytes a
   // name while the folder is read): the copy need not remember the others' names (caseUnique).
@@ -199,6 +222,10 @@ export async function sortedNames(dirPath: string, folderSize?: number, runSize 
     }
     for (const name of run) hashes[count++] = foldedHash(name);
     runs.push(PackedNames.sorted(run));
+    if (count > NAMES_TOLD && onNames) {
+      onNames(undefined); // told now, not after the whole folder is read: nobody waits for a large folder's names
+      onNames = undefined;
+    }
     // A large run's strings, garbage now, lived long enough to be promoted. A small folder's few
     // are left to the walk's bound (boundListing): this check, once per folder,
     // was 3 % of a no-op's time on the medium preset's ~1,000 small folders.
@@ -207,6 +234,8 @@ export async function sortedNames(dirPath: string, folderSize?: number, runSize 
   if (runs.length === 0) runs.push(PackedNames.sorted([]));
   const list = runs.length === 1 ? runs[0]! : new MergedNames(runs);
   list.caseVariants = sharedHashes(hashes, count);
+  if (count <= NAMES_TOLD) list.foldedHashes = hashes.slice(0, count); // sorted by sharedHashes
+  onNames?.(list.foldedHashes);
   if (runs.length > 1) {
     // The hashes are garbage now, but outside the heap: left to the next collection they stayed
     // through a million-file folder's whole planning, at its peak (the no-op's).
@@ -389,8 +418,23 @@ const CHUNKS_AHEAD = 3;
  * at a time, and no more than CHUNKS_AHEAD + 1 chunks of them are held (a million-file target
  * folder's names were ~34 MB more at the peak, held beside the source's while the index was built).
  */
-function listUnsorted(dirPath: string, statEach: StatEach, folderSize?: number, signal?: AbortSignal): AsyncGenerator<StatDirEntry[]> {
-  return statAhead(dirPath, nameBatches(dirPath, LIST_CHUNK, folderSize), statEach, signal);
+function listUnsorted(
+  dirPath: string,
+  statEach: StatEach,
+  folderSize?: number,
+  signal?: AbortSignal,
+  keep?: (name: string) => boolean,
+): AsyncGenerator<StatDirEntry[]> {
+  const batches = nameBatches(dirPath, LIST_CHUNK, folderSize);
+  return statAhead(dirPath, keep ? kept(batches, keep) : batches, statEach, signal);
+}
+
+/** The names `keep` takes, batch by batch (a batch left empty is not handed on). */
+async function* kept(batches: AsyncGenerator<string[]>, keep: (name: string) => boolean): AsyncGenerator<string[]> {
+  for await (const names of batches) {
+    const taken = names.filter(keep);
+    if (taken.length > 0) yield taken;
+  }
 }
 
 /**
@@ -556,7 +600,7 @@ const SMALL_RETRY_EVERY = 64;
  */
 export function smallFolderLister(
   thread: typeof listOnThread = listOnThread,
-): (dirPath: string, order: ListOrder, tree?: string) => AsyncGenerator<StatDirEntry[]> {
+): (dirPath: string, order: ListOrder, tree?: string, told?: Pick<ListOptions, "onNames" | "keep">) => AsyncGenerator<StatDirEntry[]> {
   const trees = new Map<string, { slowInARow: number; onLibuv: number }>();
   const viaThread = async (dirPath: string, prefix: string, tree: string): Promise<StatDirEntry[] | undefined> => {
     let seen = trees.get(tree);
@@ -572,23 +616,31 @@ export function smallFolderLister(
       return undefined;
     }
   };
-  return async function* (dirPath, order, tree = "") {
+  return async function* (dirPath, order, tree = "", { onNames, keep } = {}) {
     const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
-    const entries =
+    let entries =
       (await viaThread(dirPath, prefix, tree)) ?? (await lstatEach(prefix, await called<string[]>((done) => fs.readdir(dirPath, done))));
-    if (order === "sorted") markAndSort(entries);
+    if (order === "sorted") {
+      const hashes = markAndSort(entries); // (not inside onNames?.(…): that would skip it when there is no onNames)
+      onNames?.(hashes);
+    } else if (keep) entries = entries.filter((entry) => keep(entry.name));
     for (let i = 0; i < entries.length; i += LIST_CHUNK) yield entries.length <= LIST_CHUNK ? entries : entries.slice(i, i + LIST_CHUNK);
   };
 }
 
-/** A whole small folder's entries in sortedNames' order, each marked caseUnique as statChunks marks them. */
-function markAndSort(entries: StatDirEntry[]): void {
+/**
+ * A whole small folder's entries in sortedNames' order, each marked caseUnique as statChunks marks
+ * them. Returns their folded hashes, sorted (ListOptions.onNames).
+ */
+function markAndSort(entries: StatDirEntry[]): Uint32Array {
   const hashes = Uint32Array.from(entries, (entry) => foldedHash(entry.name));
   // sharedHashes sorts its hashes: the entries' own stay in `hashes`, in the entries' order.
-  const variants = sharedHashes(hashes.slice(), hashes.length);
+  const sorted = hashes.slice();
+  const variants = sharedHashes(sorted, sorted.length);
   entries.forEach((entry, i) => (entry.caseUnique = hasNoVariant(variants, hashes[i]!)));
   const order = byteOrderOf(entries.map((entry) => entry.name));
   entries.sort((a, b) => order(a.name, b.name));
+  return sorted;
 }
 
 /** A name whose folded hash is not among a folder's shared ones has no case variant there (sharedHashes). */
@@ -682,12 +734,17 @@ export const nodeFileOps: FileOps = {
    * thread where the folder proves fast enough (adaptiveLstat). (Was: a synchronous lstat per entry
    * on the main thread, one round trip after another on a share: 0.45 s of a 500-file no-op at 500 µs.)
    */
-  list: (dirPath, { order = "sorted", folderSize, tree, signal }: ListOptions = {}) =>
+  list: (dirPath, { order = "sorted", folderSize, tree, signal, onNames, keep }: ListOptions = {}) =>
     isSmallFolder(folderSize)
-      ? listSmallFolder(dirPath, order, tree)
+      ? listSmallFolder(dirPath, order, tree, { onNames, keep })
       : order === "any"
-        ? listUnsorted(dirPath, adaptiveLstat(), folderSize, signal)
-        : statChunks(() => sortedNames(dirPath, folderSize, SORT_RUN, signal), dirPath, adaptiveLstat(lstatOnThread, true), signal),
+        ? listUnsorted(dirPath, adaptiveLstat(), folderSize, signal, keep)
+        : statChunks(
+            () => sortedNames(dirPath, folderSize, SORT_RUN, signal, onNames),
+            dirPath,
+            adaptiveLstat(lstatOnThread, true),
+            signal,
+          ),
   mkdir: async (path) => {
     await fsp.mkdir(path, { recursive: true });
   },

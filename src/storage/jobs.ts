@@ -8,7 +8,7 @@ import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
 import { TargetDirIndex, listedStat, type TargetName } from "./target-index.js";
 import { foldName } from "./fold.js";
-import { walkTree, type WalkEntry } from "./walk.js";
+import { FolderNames, walkTree, type WalkEntry } from "./walk.js";
 import { boundListing } from "./heap.js";
 
 export type FileEntry = Extract<WalkEntry, { type: "file" }>;
@@ -132,6 +132,8 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
   const mapped = new Map<string, number>();
   const shared = new Set<string>();
   let current: DirContext | undefined;
+  // What each source folder's listing told of its names (walk.ts, FolderNames).
+  const sourceNames = new FolderNames();
 
   const folderMaker = (abs: string): (() => Promise<void>) => {
     let made: Promise<void> | undefined;
@@ -146,12 +148,19 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     // Not there when its parent was listed: nothing to list (and no round trip to learn that).
     if (r.absent) return { index: new TargetDirIndex(srcRel), ensureFolder: folderMaker(abs) };
     const stale: string[] = [];
+    // The source folder's names, when its listing told them and no other source folder is known to
+    // map here (enter() loads again, whole, if one turns out to).
+    const key = foldName(r.targetRel);
+    const sharedNow = (): boolean => sharedAt(key) || (mapped.get(key) ?? 0) > 1;
+    let only = sharedNow() ? undefined : await sourceNames.of(srcRel);
+    if (sharedNow()) only = undefined; // another source folder showed up while this one's names were read
     const index = await TargetDirIndex.load(ops, abs, r.targetRel, stale, {
       reservations: options.reservations,
       sourceRel: srcRel,
       folderSize: r.folderSize,
       tree: target,
       signal: options.signal,
+      only,
     });
     if (options.onStaleTemp) await Promise.all(stale.map((name) => options.onStaleTemp!(path.join(abs, name))));
     return { index, ensureFolder: folderMaker(abs) };
@@ -195,7 +204,12 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     if (resolution.blockedBy) return { ...resolution, srcRel, index: new TargetDirIndex(srcRel), ensureFolder: () => Promise.resolve() };
     const key = foldName(resolution.targetRel);
     let folder = folders.get(key);
-    if (!folder) folders.set(key, (folder = await (early ?? load(resolution, srcRel))));
+    if (!folder) folder = await (early ?? load(resolution, srcRel));
+    // Listed ahead for this folder's names only, before its parent's listing showed that another
+    // source folder maps here too (`Dir/`, `dir/`): the other's names would not find theirs. The
+    // parent's listing is whole by now, so `shared` is known; nothing is reserved in it yet.
+    if (folder.index.filtered && sharedAt(key)) folder = await load(resolution, srcRel);
+    folders.set(key, folder);
     return { ...resolution, srcRel, key, index: folder.index, ensureFolder: folder.ensureFolder, shared: sharedAt(key) };
   };
 
@@ -223,7 +237,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     if (n > 1) shared.add(key);
   };
 
-  for await (const entries of walkTree(ops, options.source, options.signal)) {
+  for await (const entries of walkTree(ops, options.source, options.signal, sourceNames)) {
     const jobs: (FileJob | Problem)[] = [];
     for (const entry of entries) {
       if (entry.type === "error") {

@@ -12,6 +12,8 @@ export interface NameList {
   slice(start: number, end: number): string[];
   /** The folded hashes (foldedHash) that two or more of the names share, when they were counted. */
   readonly caseVariants?: ReadonlySet<number> | undefined;
+  /** Every name's folded hash, sorted, when the listing kept them (ListOptions.onNames). */
+  readonly foldedHashes?: Uint32Array | undefined;
 }
 
 /**
@@ -24,6 +26,7 @@ export interface NameList {
 export class PackedNames implements NameList {
   readonly length: number;
   caseVariants: ReadonlySet<number> | undefined;
+  foldedHashes: Uint32Array | undefined;
   /** Names read so far. */
   private taken = 0;
   /** Where the next name's record starts in bytes. */
@@ -133,6 +136,7 @@ function writeCount(bytes: Buffer, at: number, n: number): number {
 export class MergedNames implements NameList {
   readonly length: number;
   caseVariants: ReadonlySet<number> | undefined;
+  foldedHashes: Uint32Array | undefined;
   private taken = 0;
   /** A binary heap of the runs not yet read out, the run whose current name is smallest first. */
   private readonly heap: PackedNames[];

@@ -9,7 +9,7 @@ import type { TargetReservations } from "./reservations.js";
 import { boundListing } from "./heap.js";
 import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX, isOwnName } from "./walk.js";
-import { foldName, hashOf, lastHashedAscii } from "./fold.js";
+import { foldName, foldedHash, hashOf, lastHashedAscii } from "./fold.js";
 
 export interface LoadOptions {
   /** Dry-run: what earlier sources would have left here. */
@@ -22,6 +22,12 @@ export interface LoadOptions {
   tree?: string;
   /** Stops the listing with ListingInterrupted once aborted (ListOptions.signal). */
   signal?: AbortSignal | undefined;
+  /**
+   * The folded hashes (sorted) of every name the source folder can ask for: the index lists only
+   * target names among them (and our temp files), without an lstat of the rest. Only for a target
+   * folder no other source folder maps onto: their names would not be among them.
+   */
+  only?: Uint32Array | undefined;
 }
 
 /** A name at the target, as find() describes it: listed there, reserved by this run, or (dry-run) an earlier source's. */
@@ -92,6 +98,8 @@ const enum Kind {
  * only for listed entries.
  */
 export class TargetDirIndex {
+  /** Loaded for one source folder's names only (LoadOptions.only): another source folder must not use it. */
+  filtered = false;
   private count = 0;
   /**
    * The names as UTF-8, end to end in blocks of up to NAME_BLOCK bytes (never copied to grow: a
@@ -159,18 +167,22 @@ export class TargetDirIndex {
     absDir: string,
     relDir: string,
     staleTemps: string[],
-    { reservations, sourceRel = relDir, folderSize, tree, signal }: LoadOptions = {},
+    { reservations, sourceRel = relDir, folderSize, tree, signal, only }: LoadOptions = {},
   ): Promise<TargetDirIndex> {
     const index = new TargetDirIndex(sourceRel);
+    index.filtered = only !== undefined;
     const now = Date.now();
+    // A name no source name folds to can meet none of them: one node's logs copied into a shared
+    // folder that holds another's need not lstat or keep the other's. Our temp files are kept (swept).
+    const keep = only && ((name: string): boolean => name.endsWith(TEMP_SUFFIX) || hasHash(only, foldedHash(name)));
     try {
       // In any order: the folder's names stream past instead of being held and sorted.
-      for await (const chunk of ops.list(absDir, { order: "any", folderSize, tree, signal })) {
+      for await (const chunk of ops.list(absDir, { order: "any", folderSize, tree, signal, keep })) {
         stopIfAborted(signal, absDir);
         boundListing(chunk.length); // the listing's garbage, promoted while the index is built (a million-file target's)
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);
-          if (isOwnName(relDir, d.name) || d.undecodable) continue; // no name of ours can be that one
+          if (isOwnName(relDir, d.name) || d.undecodable || (keep && !keep(d.name))) continue; // no name of ours can be that one
           index.putListed(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs);
         }
       }
@@ -446,4 +458,18 @@ export class TargetDirIndex {
       this.table[s] = e + 1;
     }
   }
+}
+
+/** `hash` is among the sorted `hashes` (a binary search). */
+function hasHash(hashes: Uint32Array, hash: number): boolean {
+  let lo = 0;
+  let hi = hashes.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const h = hashes[mid]!;
+    if (h === hash) return true;
+    if (h < hash) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }

@@ -54,10 +54,58 @@ interface Started {
   first: Promise<IteratorResult<WalkEntry[]>>;
 }
 
-function start(ops: FileOps, root: string, rel: string, folderSize: number | undefined, signal: AbortSignal | undefined): Started {
-  const chunks = listChunks(ops, root, rel, folderSize, signal);
+/**
+ * What each source folder's listing told of its names' hashes (ListOptions.onNames: sorted, or
+ * undefined when it told nothing), by relPath, for whoever asks first: jobStream lists the target
+ * folder of the same name for those names only, and may ask before the walk has started that
+ * folder's listing (it lists target folders ahead). A folder's answer goes once the walk has left it.
+ */
+export class FolderNames {
+  private readonly told = new Map<string, { answer: Promise<Uint32Array | undefined>; tell: (hashes: Uint32Array | undefined) => void }>();
+
+  /** The folder's answer, once its listing has told it (or has shown its first chunk without telling). */
+  of(rel: string): Promise<Uint32Array | undefined> {
+    return this.entry(rel).answer;
+  }
+
+  /** The first answer counts. */
+  tell(rel: string, hashes: Uint32Array | undefined): void {
+    this.entry(rel).tell(hashes);
+  }
+
+  forget(rel: string): void {
+    this.told.delete(rel);
+  }
+
+  private entry(rel: string): { answer: Promise<Uint32Array | undefined>; tell: (hashes: Uint32Array | undefined) => void } {
+    let found = this.told.get(rel);
+    if (!found) {
+      let tell: (hashes: Uint32Array | undefined) => void = () => undefined;
+      const answer = new Promise<Uint32Array | undefined>((resolve) => (tell = resolve));
+      this.told.set(rel, (found = { answer, tell }));
+    }
+    return found;
+  }
+}
+
+function start(
+  ops: FileOps,
+  root: string,
+  rel: string,
+  folderSize: number | undefined,
+  signal: AbortSignal | undefined,
+  names: FolderNames | undefined,
+): Started {
+  const tell = names && ((hashes: Uint32Array | undefined): void => names.tell(rel, hashes));
+  const chunks = listChunks(ops, root, rel, folderSize, signal, tell);
   const first = chunks.next();
   first.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the walk stops first
+  // A FileOps that never tells (or a listing that failed) has told nothing by its first chunk.
+  if (tell)
+    void first.then(
+      () => tell!(undefined),
+      () => tell!(undefined),
+    );
   return { chunks, first };
 }
 
@@ -80,7 +128,7 @@ async function* resume(started: Started): AsyncGenerator<WalkEntry[]> {
  * the same as listing one folder after another; only the listings overlap (WALK_AHEAD). Once
  * `signal` is aborted, the walk stops with ListingInterrupted at its next batch (ListOptions.signal).
  */
-export async function* walkTree(ops: FileOps, root: string, signal?: AbortSignal): AsyncGenerator<WalkEntry[]> {
+export async function* walkTree(ops: FileOps, root: string, signal?: AbortSignal, names?: FolderNames): AsyncGenerator<WalkEntry[]> {
   let rootSize: number;
   try {
     const s = await ops.stat(root);
@@ -95,13 +143,13 @@ export async function* walkTree(ops: FileOps, root: string, signal?: AbortSignal
   const listAhead = (): void => {
     for (let i = pending.length - 1, n = 0; i >= 0 && n < WALK_AHEAD; i--, n++) {
       const { rel, size } = pending[i]!;
-      if (!ahead.has(rel)) ahead.set(rel, start(ops, root, rel, size, signal));
+      if (!ahead.has(rel)) ahead.set(rel, start(ops, root, rel, size, signal, names));
     }
   };
   try {
     while (pending.length > 0) {
       const { rel, size } = pending.pop()!;
-      const started = ahead.get(rel) ?? start(ops, root, rel, size, signal);
+      const started = ahead.get(rel) ?? start(ops, root, rel, size, signal, names);
       ahead.delete(rel);
       const subdirs: { rel: string; size: number }[] = [];
       try {
@@ -115,6 +163,7 @@ export async function* walkTree(ops: FileOps, root: string, signal?: AbortSignal
         const parentRel = path.posix.dirname(rel) === "." ? "" : path.posix.dirname(rel);
         yield [{ type: "error", relPath: rel, parentRel, name: path.posix.basename(rel), error }];
       }
+      names?.forget(rel);
       // Reverse so pop() visits sub-folders in listing order.
       for (let i = subdirs.length - 1; i >= 0; i--) pending.push(subdirs[i]!);
       listAhead();
@@ -132,9 +181,10 @@ async function* listChunks(
   rel: string,
   folderSize: number | undefined,
   signal: AbortSignal | undefined,
+  onNames: ((hashes: Uint32Array | undefined) => void) | undefined,
 ): AsyncGenerator<WalkEntry[]> {
   const abs = rel === "" ? root : root + path.sep + rel.split("/").join(path.sep);
-  for await (const chunk of ops.list(abs, { folderSize, tree: root, signal })) {
+  for await (const chunk of ops.list(abs, { folderSize, tree: root, signal, onNames })) {
     stopIfAborted(signal, abs);
     const out: WalkEntry[] = [];
     for (const d of chunk) {
