@@ -382,8 +382,22 @@ export type StatEach = (prefix: string, names: string[]) => Promise<StatDirEntry
  * next chunks' lstats are in flight while the caller works on this one. Memory: the folder's names
  * (packed: sortedNames) and CHUNKS_AHEAD + 1 chunks of entries. Vanished entries are skipped.
  */
-export function listWithStats(ops: Pick<FileOps, "names" | "stat">, dirPath: string): AsyncGenerator<StatDirEntry[]> {
-  return statChunks(() => ops.names(dirPath), dirPath, statVia(ops));
+export function listWithStats(
+  ops: Pick<FileOps, "names" | "stat">,
+  dirPath: string,
+  { onNames, keep }: Pick<ListOptions, "onNames" | "keep"> = {},
+): AsyncGenerator<StatDirEntry[]> {
+  return statChunks(
+    async () => {
+      const names = await ops.names(dirPath);
+      onNames?.(names.foldedHashes);
+      return names;
+    },
+    dirPath,
+    statVia(ops),
+    undefined,
+    keep,
+  );
 }
 
 /** listWithStats's chunks; the folder is read when the first chunk is asked for, not before. */
@@ -392,18 +406,23 @@ async function* statChunks(
   dirPath: string,
   statEach: StatEach,
   signal?: AbortSignal,
+  keep?: (name: string) => boolean,
 ): AsyncGenerator<StatDirEntry[]> {
   const names = await listing();
   const variants = names.caseVariants;
-  for await (const chunk of statAhead(dirPath, chunksOf(names), statEach, signal)) {
+  for await (const chunk of statAhead(dirPath, chunksOf(names, keep), statEach, signal)) {
     if (variants) for (const entry of chunk) entry.caseUnique = hasNoVariant(variants, foldedHash(entry.name));
     yield chunk;
   }
 }
 
 /** A NameList's names, LIST_CHUNK at a time, in order (a merged list is read in order). */
-function* chunksOf(names: NameList): Generator<string[]> {
-  for (let start = 0; start < names.length; start += LIST_CHUNK) yield names.slice(start, start + LIST_CHUNK);
+function* chunksOf(names: NameList, keep?: (name: string) => boolean): Generator<string[]> {
+  for (let start = 0; start < names.length; start += LIST_CHUNK) {
+    const chunk = names.slice(start, start + LIST_CHUNK);
+    const taken = keep ? chunk.filter(keep) : chunk;
+    if (taken.length > 0) yield taken;
+  }
 }
 
 /**

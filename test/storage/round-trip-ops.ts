@@ -51,13 +51,14 @@ export function countingOps(roots: { source: string; target: string }, base: Fil
       yield* base.readdir(p);
     },
     names: (p) => (hit(p, "list"), base.names(p)),
-    list: (p) =>
+    list: (p, options) =>
       listWithStats(
         {
           names: (d) => (hit(d, "list"), base.names(d)),
           stat: (f) => (hit(f, "list.lstat"), base.stat(f)),
         },
         p,
+        options,
       ),
     mkdir: (p) => (hit(p, "mkdir"), base.mkdir(p)),
     rename: (from, to) => (hit(to, "rename"), base.rename(from, to)),

@@ -47,6 +47,22 @@ describe("round trips per file (a counting FileOps)", () => {
     expect(total(big, "target") - total(small, "target")).toBe(n * TARGET_PER_COPIED);
   });
 
+  it("another node's files in the same target folders cost no round trip: a target folder is listed for the source's names", async () => {
+    const count = async (others: number) => {
+      const source = makeSource(2, n / 2);
+      const target = dir("target");
+      return countCopy(source, target, async () => {
+        for (let f = 0; f < 2; f++) for (let i = 0; i < others; i++) writeFile(target, `F${f}/ServerTasks-${i}-OCTO2.log.txt`, "theirs\n");
+        await copyOnce(source, target)();
+      });
+    };
+    const few = await count(n);
+    const many = await count(4 * n);
+    // The no-op's one lstat per source file and per folder (F0, F1), none of the other node's 2n or 8n.
+    expect(few.get("target:list.lstat")).toBe(n + 2);
+    expect(many.get("target:list.lstat")).toBe(n + 2);
+  });
+
   it("a file skipped by a run that copies others costs its listing on both sides, twice (plan and copy pass)", async () => {
     const count = async (files: number) => {
       const source = makeSource(2, files / 2);
