@@ -410,19 +410,15 @@ async function* statChunks(
 ): AsyncGenerator<StatDirEntry[]> {
   const names = await listing();
   const variants = names.caseVariants;
-  for await (const chunk of statAhead(dirPath, chunksOf(names, keep), statEach, signal)) {
+  for await (const chunk of statAhead(dirPath, chunksOf(names), statEach, signal, keep)) {
     if (variants) for (const entry of chunk) entry.caseUnique = hasNoVariant(variants, foldedHash(entry.name));
     yield chunk;
   }
 }
 
 /** A NameList's names, LIST_CHUNK at a time, in order (a merged list is read in order). */
-function* chunksOf(names: NameList, keep?: (name: string) => boolean): Generator<string[]> {
-  for (let start = 0; start < names.length; start += LIST_CHUNK) {
-    const chunk = names.slice(start, start + LIST_CHUNK);
-    const taken = keep ? chunk.filter(keep) : chunk;
-    if (taken.length > 0) yield taken;
-  }
+function* chunksOf(names: NameList): Generator<string[]> {
+  for (let start = 0; start < names.length; start += LIST_CHUNK) yield names.slice(start, start + LIST_CHUNK);
 }
 
 /**
@@ -444,16 +440,7 @@ function listUnsorted(
   signal?: AbortSignal,
   keep?: (name: string) => boolean,
 ): AsyncGenerator<StatDirEntry[]> {
-  const batches = nameBatches(dirPath, LIST_CHUNK, folderSize);
-  return statAhead(dirPath, keep ? kept(batches, keep) : batches, statEach, signal);
-}
-
-/** The names `keep` takes, batch by batch (a batch left empty is not handed on). */
-async function* kept(batches: AsyncGenerator<string[]>, keep: (name: string) => boolean): AsyncGenerator<string[]> {
-  for await (const names of batches) {
-    const taken = names.filter(keep);
-    if (taken.length > 0) yield taken;
-  }
+  return statAhead(dirPath, nameBatches(dirPath, LIST_CHUNK, folderSize), statEach, signal, keep);
 }
 
 /**
@@ -467,11 +454,14 @@ async function* statAhead(
   batches: AsyncIterable<string[]> | Iterable<string[]>,
   statEach: StatEach,
   signal?: AbortSignal,
+  keep?: (name: string) => boolean,
 ): AsyncGenerator<StatDirEntry[]> {
   const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
   const ahead: Promise<StatDirEntry[]>[] = [];
-  for await (const names of batches) {
+  for await (const batch of batches) {
     stopIfAborted(signal, dirPath);
+    const names = keep ? batch.filter(keep) : batch; // ListOptions.keep: no lstat of the others
+    if (names.length === 0) continue;
     const chunk = statEach(prefix, names);
     chunk.catch(() => undefined); // awaited in its turn
     ahead.push(chunk);

@@ -174,6 +174,7 @@ export class TargetDirIndex {
     const now = Date.now();
     // A name no source name folds to can meet none of them: one node's logs copied into a shared
     // folder that holds another's need not lstat or keep the other's. Our temp files are kept (swept).
+    // A FileOps that ignores `keep` lists them all: an index holding more is only larger.
     const keep = only && ((name: string): boolean => name.endsWith(TEMP_SUFFIX) || hasHash(only, foldedHash(name)));
     try {
       // In any order: the folder's names stream past instead of being held and sorted.
@@ -182,7 +183,7 @@ export class TargetDirIndex {
         boundListing(chunk.length); // the listing's garbage, promoted while the index is built (a million-file target's)
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);
-          if (isOwnName(relDir, d.name) || d.undecodable || (keep && !keep(d.name))) continue; // no name of ours can be that one
+          if (isOwnName(relDir, d.name) || d.undecodable) continue; // no name of ours can be that one
           index.putListed(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs);
         }
       }
