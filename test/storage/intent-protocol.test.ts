@@ -119,6 +119,19 @@ describe("SIGKILL at each point of the intent protocol, then a re-run", () => {
     expectWholeAndClean(source, target);
   });
 
+  it("between the index snapshot's write and its rename: the re-run, a no-op, leaves no temp file beside the manifest", () => {
+    const source = makeSource();
+    const target = dir("target");
+    const killed = copy(source, target, { name: "", point: "snapshot-rename" });
+    expect(killed.signal).toBe("SIGKILL");
+    const octoha = path.join(target, ".octoha");
+    expect(allFiles(octoha).filter((f) => f.endsWith(".octoha-tmp"))).toHaveLength(1);
+    const again = copy(source, target);
+    expect(again.status, again.stdout).toBe(0);
+    expect(resultOf<{ filesCopied: number }>(again.stdout, "copy", 0).filesCopied).toBe(0);
+    expectWholeAndClean(source, target); // no temp file anywhere under the target, .octoha included
+  });
+
   it("intents written ahead for the queued files, then a kill: their files were never created, and the re-run copies them", () => {
     const source = makeSource();
     const target = dir("target");
