@@ -5,8 +5,8 @@
  * (src/storage/target-lock.ts). Each decides what a refusal says and whether a holder found in the
  * file may be replaced; the stale-lock rules and the file handling live here, once.
  */
-import { randomBytes } from "node:crypto";
-import { link, mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { link, lstat, mkdir, open, readFile, readdir, rename, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { OctohaError } from "./errors.js";
@@ -16,6 +16,44 @@ import { ExitCode } from "./exit-codes.js";
 export const HEARTBEAT_MS = 10_000;
 /** A heartbeat older than this marks the lock stale (the holder on another host may be gone). */
 export const STALE_AFTER_MS = 120_000;
+
+/** This host, as temp file names tag it (a hostname can hold characters a file name cannot). */
+export const HOST_TAG = createHash("sha256").update(os.hostname().toLowerCase()).digest("hex").slice(0, 6);
+const LOCK_TEMP = /\.([0-9a-f]{6})-([0-9a-z]{1,8})-[0-9a-f]{8}\.tmp$/;
+
+/**
+ * The private name a lock file is written under before it is linked or renamed into place. It says
+ * who wrote it, so a kill -9 in between leaves a file the next holder can tell is stale.
+ */
+function lockTempPath(file: string): string {
+  return `${file}.${HOST_TAG}-${process.pid.toString(36)}-${randomBytes(4).toString("hex")}.tmp`;
+}
+
+/**
+ * A lock's temp file (`<lock>.….tmp`) whose writer is gone: on this host, its process is not
+ * running; from another host (or untagged, from an older octoha), untouched for STALE_AFTER_MS.
+ * A live one belongs to a process racing for the lock, for a few milliseconds.
+ */
+export function isStaleLockTemp(name: string, mtimeMs: number, now = Date.now()): boolean {
+  if (!name.endsWith(".tmp")) return false;
+  const tag = LOCK_TEMP.exec(name);
+  if (tag?.[1] === HOST_TAG) return tag[2] !== process.pid.toString(36) && !pidAlive(Number.parseInt(tag[2]!, 36));
+  return now - mtimeMs > STALE_AFTER_MS;
+}
+
+/** Removes the stale temp files of the lock in `file` (held by this process: nobody else writes the lock itself now). */
+async function removeStaleLockTemps(file: string): Promise<void> {
+  const folder = path.dirname(file);
+  const prefix = `${path.basename(file)}.`;
+  const now = Date.now();
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(".tmp")) continue;
+    const at = path.join(folder, name);
+    const stat = await lstat(at).catch(() => undefined);
+    if (stat?.isFile() && isStaleLockTemp(name, stat.mtimeMs, now)) await unlink(at).catch(() => undefined);
+  }
+}
 
 export interface LockInfo {
   /** Lock id: the run id of the holder (or a copy's own id). */
@@ -102,7 +140,7 @@ export interface HeldLock {
  */
 async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
   const text = `${JSON.stringify(info, null, 2)}\n`;
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const tmp = lockTempPath(file);
   try {
     await writeNew(tmp, text);
     try {
@@ -174,6 +212,8 @@ export async function acquireLockFile(o: LockFileOptions): Promise<HeldLock> {
     o.onWarning?.(`Took over the lock of run ${holder.id}: ${stale.reason} (it was interrupted without releasing it).`);
     break;
   }
+  // A kill -9 between a temp file's write and its link or rename left it beside the lock for good.
+  await removeStaleLockTemps(file);
   // One refresh at a time, and release waits for it: a refresh finishing after release would
   // resurrect the lock file.
   let beating: Promise<void> | undefined;
@@ -229,7 +269,7 @@ async function takeOver(file: string, dead: LockInfo, ours: LockInfo, refuse: Lo
 
 /** Writes `info` (fsync'd) under a private name and renames it over `file`. */
 async function replaceLockFile(file: string, info: LockInfo): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const tmp = lockTempPath(file);
   try {
     await writeNew(tmp, `${JSON.stringify(info, null, 2)}\n`);
     await rename(tmp, file);
@@ -243,9 +283,13 @@ async function refreshHeartbeat(file: string, info: LockInfo): Promise<void> {
   // Someone unlocked (and maybe relocked) behind our back: never overwrite their lock.
   if (current?.id !== info.id || current.pid !== info.pid) return;
   info.heartbeat = new Date().toISOString();
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(info, null, 2)}\n`);
-  await rename(tmp, file);
+  const tmp = lockTempPath(file);
+  try {
+    await writeFile(tmp, `${JSON.stringify(info, null, 2)}\n`);
+    await rename(tmp, file);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
 }
 
 export interface UnlockResult {

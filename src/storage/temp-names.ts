@@ -9,12 +9,10 @@
  * - an untagged `<name>.octoha-tmp` from an older octoha: stale (those runs took no lock, and the
  *   run that meets it holds the target's lock).
  */
-import { createHash, randomBytes } from "node:crypto";
-import os from "node:os";
-import { pidAlive, STALE_AFTER_MS } from "../shared/lock.js";
+import { randomBytes } from "node:crypto";
+import { HOST_TAG, pidAlive, STALE_AFTER_MS } from "../shared/lock.js";
 import { TEMP_SUFFIX } from "./walk.js";
 
-const HOST_TAG = createHash("sha256").update(os.hostname().toLowerCase()).digest("hex").slice(0, 6);
 /** This process's tag; the random part tells a reused pid's temp files from ours. */
 const PROCESS_TAG = `${HOST_TAG}-${process.pid.toString(36)}-${randomBytes(2).toString("hex")}`;
 const TAGGED = /\.([0-9a-f]{6})-([0-9a-z]{1,8})-[0-9a-f]{4}\.octoha-tmp$/;
