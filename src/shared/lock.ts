@@ -283,13 +283,7 @@ async function refreshHeartbeat(file: string, info: LockInfo): Promise<void> {
   // Someone unlocked (and maybe relocked) behind our back: never overwrite their lock.
   if (current?.id !== info.id || current.pid !== info.pid) return;
   info.heartbeat = new Date().toISOString();
-  const tmp = lockTempPath(file);
-  try {
-    await writeFile(tmp, `${JSON.stringify(info, null, 2)}\n`);
-    await rename(tmp, file);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
+  await replaceLockFile(file, info);
 }
 
 export interface UnlockResult {
