@@ -6,7 +6,7 @@
  * file may be replaced; the stale-lock rules and the file handling live here, once.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { link, lstat, mkdir, open, readFile, readdir, rename, unlink, writeFile } from "node:fs/promises";
+import { link, lstat, mkdir, open, readFile, readdir, rename, unlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { OctohaError } from "./errors.js";
