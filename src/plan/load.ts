@@ -12,6 +12,7 @@ import { pathStyle } from "./locations.js";
 import { inlineSecretIssues, inlineSecrets, looksSecret, redactIssues } from "./secrets.js";
 import { redactor } from "../shared/redact.js";
 import { checkPlanText, type TextProblem } from "./plan-text.js";
+import { formatPath, type PlanIssue } from "./issues.js";
 
 export interface LoadedPlan {
   plan: Plan;
@@ -19,27 +20,6 @@ export interface LoadedPlan {
   file: string;
   /** Absolute state directory: options.stateDir (relative to the plan) or .octoha next to the plan. */
   stateDir: string;
-}
-
-export interface PlanIssue {
-  /** JSON path, e.g. "nodes[1].folders.taskLogs.octopus". */
-  path: string;
-  /** Where in the file, for problems found in its text (encoding, duplicate keys, syntax). */
-  at?: { line: number; column: number };
-  message: string;
-  /** Value found (secrets redacted by the caller's redactor). */
-  value?: unknown;
-  fix?: string;
-}
-
-export function formatPath(segments: readonly PropertyKey[]): string {
-  let out = "";
-  for (const s of segments) {
-    const key = String(s);
-    // A key is echoed in every path under it: a 50 MB key is cut, not printed.
-    out += typeof s === "number" ? `[${s}]` : `${out ? "." : ""}${key.length > 60 ? `${key.slice(0, 60)}…` : key}`;
-  }
-  return out || "(plan)";
 }
 
 function valueAt(root: unknown, segments: readonly PropertyKey[]): unknown {

@@ -13,7 +13,7 @@
 import { connectionStringProblem, connectionTarget, sameDatabase } from "../octopus/sql/connection-string.js";
 import { InputError } from "../shared/errors.js";
 import { Redactor, redactor as globalRedactor } from "../shared/redact.js";
-import { formatPath, type PlanIssue } from "./load.js";
+import { formatPath, type PlanIssue } from "./issues.js";
 import type { Plan } from "./schema.js";
 
 const SECRET_SHAPES: { what: string; pattern: RegExp }[] = [

@@ -5,7 +5,7 @@
  */
 import type { Plan } from "./schema.js";
 import { LABEL_RULE, labelProblem } from "../shared/names.js";
-import type { PlanIssue } from "./load.js";
+import type { PlanIssue } from "./issues.js";
 import { RECIPE_EXAMPLES, usesLocalDefault } from "./control.js";
 import { accessPath, nodeLocations, pathStyle, relate, sharedLocations, type PlacedLocation, type PathRelation } from "./locations.js";
 

@@ -10,7 +10,6 @@ import { OctohaError } from "../shared/errors.js";
 import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import type { ManifestRecord } from "./types.js";
-import { readSnapshot, writeSnapshot } from "./manifest-snapshot.js";
 import { BATCH_GROWTH_LIMIT, boundHeap } from "./heap.js";
 
 export const MANIFEST_VERSION = 2;
@@ -241,70 +240,8 @@ export function sameMtime(a: number, b: number): boolean {
   return Math.abs(a - b) < 1;
 }
 
-/**
- * Read a manifest (missing file = empty): from its snapshot when one matches, plus the lines
- * appended since. A torn last line from a crash is ignored.
- */
-export async function loadManifest(ops: FileOps, file: string): Promise<ManifestIndex> {
-  let handle: OpenFile;
-  try {
-    handle = await ops.open(file, "r");
-  } catch (error) {
-    if ((error as { code?: string }).code === "ENOENT") return new ManifestIndex();
-    throw classifyFsError(error, { side: "target", path: file });
-  }
-  try {
-    const snapshot = await readSnapshot(ops, file, handle, (await handle.stat()).size);
-    const index = snapshot?.index ?? new ManifestIndex();
-    const from = snapshot?.bytes ?? 0;
-    index.coveredBytes = await parseFrom(handle, from, index, file);
-    index.snapshotFresh = snapshot !== undefined && index.coveredBytes === from;
-    return index;
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Bring `index` (loaded by loadManifest) up to the manifest's end and write its snapshot, so the
- * next run starts from it. Does nothing when the loaded snapshot was already current and nothing
- * was appended. A snapshot is a cache: failing to write one costs the next run time, not data.
- */
-export async function refreshManifestSnapshot(ops: FileOps, file: string, index: ManifestIndex): Promise<void> {
-  let handle: OpenFile;
-  try {
-    handle = await ops.open(file, "r");
-  } catch {
-    return;
-  }
-  try {
-    const before = index.coveredBytes;
-    index.coveredBytes = await parseFrom(handle, before, index, file);
-    if (index.snapshotFresh && index.coveredBytes === before) return;
-    // A snapshot holds the vouching table only: intents still open (their source file gone, say)
-    // are appended again past the bytes it covers, durably before it is written, for the next run to parse.
-    if (index.openIntentCount > 0) await appendOpenIntents(ops, file, index);
-    await writeSnapshot(ops, file, handle, index);
-    index.snapshotFresh = true;
-  } catch {
-    // Left for the next run to parse in full.
-  } finally {
-    await handle.close();
-  }
-}
-
-async function appendOpenIntents(ops: FileOps, file: string, index: ManifestIndex): Promise<void> {
-  const handle = await ops.open(file, "a");
-  try {
-    await writeFully(handle, Buffer.from(index.openIntentLines().join("\n") + "\n"));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Parse the manifest's lines from byte `from` into index; returns the offset after the last whole line. */
-async function parseFrom(handle: OpenFile, from: number, index: ManifestIndex, file: string): Promise<number> {
+export async function parseFrom(handle: OpenFile, from: number, index: ManifestIndex, file: string): Promise<number> {
   let covered = from;
   let lineNo = 0;
   for await (const window of lineWindows(handle, from)) {

@@ -1,7 +1,8 @@
 import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ManifestWriter, loadManifest, manifestRecords, originOf, refreshManifestSnapshot } from "../../src/storage/manifest.js";
+import { ManifestWriter, manifestRecords, originOf } from "../../src/storage/manifest.js";
+import { loadManifest, refreshManifestSnapshot } from "../../src/storage/manifest-load.js";
 import { snapshotPathOf } from "../../src/storage/manifest-snapshot.js";
 import { nodeFileOps } from "../../src/storage/index.js";
 import { tempDirs } from "./helpers.js";

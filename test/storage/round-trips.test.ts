@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyTree, nodeFileOps, type FileOps } from "../../src/storage/index.js";
 import { listWithStats } from "../../src/storage/file-ops.js";
-import { loadManifest } from "../../src/storage/manifest.js";
+import { loadManifest } from "../../src/storage/manifest-load.js";
 import { countingOps, latencyOps, perFile, total } from "./round-trip-ops.js";
 import { sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
 
