@@ -24,6 +24,7 @@ import { ProgressMeter, RoundTrips, timeRoundTrips } from "./progress-meter.js";
 import { runPool } from "./pool.js";
 import { capYoungGeneration, collectGarbage } from "./heap.js";
 import { releaseSpareBuffers } from "./copy-file.js";
+import { countOf } from "../shared/plural.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
 import { lockTarget, releaseDeadLock, type LockOwner } from "./target-lock.js";
@@ -195,6 +196,12 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   await refuseOverlap(s.ops, s.source, s.target, options.manifestPath);
   const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
   const summary = emptyCopySummary();
+  if (manifest.damaged) {
+    const { lines, first } = manifest.damaged;
+    (summary.warnings ??= []).push(
+      `${first}${lines > 1 ? ` and ${countOf(lines - 1, "more line")}` : ""} is not a record octoha writes (edited, or damaged on disk): ignored. The files it names are verified by hash again; one that differs is kept and reported, never overwritten.`,
+    );
+  }
   const tactics = new FileTactics(s, manifest, summary);
   if (s.dryRun) return dryRunPass(s, options, tactics, summary, started, trips);
   const plan = await planPass(s, tactics, options, trips);

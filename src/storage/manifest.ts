@@ -45,6 +45,12 @@ export class ManifestIndex {
   /** True when loaded from a snapshot that already covered the whole manifest. */
   snapshotFresh = false;
   /**
+   * Whole lines that are not a record octoha writes (edited by hand, damaged on disk, or glued to a
+   * torn batch by an older octoha), ignored: the files they named are verified by hash again. The
+   * first one's place, as a message names it.
+   */
+  damaged: { lines: number; first: string } | undefined;
+  /**
    * Intents without a later done or withdrawn record, by relPath: files a killed copy created (or
    * was about to create). Few (at most the batches in flight at a kill), so a plain Map.
    */
@@ -336,21 +342,38 @@ function parseLine(index: ManifestIndex, line: string, file: string, lineNo: num
     index.closeIntent(own[1]!);
     return;
   }
-  let record: ManifestRecord;
+  const where = `Manifest '${file}' line ${lineNo}${from > 0 ? ` after byte ${from}` : ""}`;
+  let record: unknown;
   try {
-    record = JSON.parse(line) as ManifestRecord;
+    record = JSON.parse(line);
   } catch {
-    return; // torn write inside a batch that was never fsync'd: ignore, the file is re-checked
+    record = undefined;
   }
-  if (!READABLE_VERSIONS.includes(record.v)) {
-    const where = `Manifest '${file}' line ${lineNo}${from > 0 ? ` after byte ${from}` : ""}`;
-    throw new OctohaError(`${where}: format version expected ${READABLE_VERSIONS.join(" or ")}, found ${String(record.v)}`, {
+  const v = (record as { v?: unknown } | null | undefined)?.v;
+  if (typeof v === "number" && !READABLE_VERSIONS.includes(v)) {
+    throw new OctohaError(`${where}: format version expected ${READABLE_VERSIONS.join(" or ")}, found ${v}`, {
       code: "MANIFEST_VERSION",
       path: file,
       hint: "It was written by another octoha version. Use that version, or pass another --state-dir (files are then re-verified by hash).",
     });
   }
+  // Only whole lines get here (a torn last line never does), so this one was damaged or edited.
+  if (!isRecord(record)) {
+    if (index.damaged) index.damaged.lines++;
+    else index.damaged = { lines: 1, first: where };
+    return;
+  }
   index.note(record, line);
+}
+
+/** A record as ManifestWriter writes one: a done record (with its hash) or an intent. */
+function isRecord(r: unknown): r is ManifestRecord {
+  if (typeof r !== "object" || r === null) return false;
+  const { relPath, size, mtimeMs, sha256, intent, src } = r as Record<string, unknown>;
+  if (typeof relPath !== "string" || relPath === "" || !Number.isSafeInteger(size) || (size as number) < 0) return false;
+  if (typeof mtimeMs !== "number" || !Number.isFinite(mtimeMs)) return false;
+  if (src !== undefined && typeof src !== "string") return false;
+  return intent === undefined ? typeof sha256 === "string" && /^[0-9a-f]{64}$/.test(sha256) : intent === "open" || intent === "withdrawn";
 }
 
 /**
@@ -402,6 +425,18 @@ interface AheadIntent {
   durable: Promise<void>;
 }
 
+/** Whether the `size` bytes of the manifest end inside a line: a batch torn by a crash (or a disk that filled). */
+async function endsTorn(ops: FileOps, file: string, size: number): Promise<boolean> {
+  if (size === 0) return false;
+  const reader = await ops.open(file, "r");
+  try {
+    const last = Buffer.alloc(1);
+    return (await reader.read(last, 0, 1, size - 1)) === 1 && last[0] !== 0x0a;
+  } finally {
+    await reader.close();
+  }
+}
+
 /**
  * Appends records in fsync'd batches (group commit); close() commits the rest. Done records wait
  * for a full batch or maxDelayMs. An intent (intend) is written as soon as no batch is being
@@ -426,6 +461,8 @@ export class ManifestWriter {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private failure: unknown;
+  /** The manifest ended inside a line (a batch torn by a crash) when this writer opened it. */
+  private tornTail = false;
 
   private constructor(
     private readonly handle: OpenFile,
@@ -438,7 +475,14 @@ export class ManifestWriter {
     try {
       await ops.mkdir(path.dirname(file));
       const handle = await ops.open(file, "a");
-      return new ManifestWriter(handle, file, options.batchSize ?? 512, options.maxDelayMs ?? 250);
+      const writer = new ManifestWriter(handle, file, options.batchSize ?? 512, options.maxDelayMs ?? 250);
+      try {
+        writer.tornTail = await endsTorn(ops, file, (await handle.stat()).size);
+      } catch (error) {
+        await handle.close().catch(() => undefined);
+        throw error;
+      }
+      return writer;
     } catch (error) {
       throw classifyFsError(error, { side: "target", path: file });
     }
@@ -493,7 +537,10 @@ export class ManifestWriter {
     this.waiting = [];
     this.announced = new Map();
     for (const { line } of announced.values()) lines.push(line);
-    const bytes = Buffer.from(lines.join("\n") + "\n");
+    // After a torn tail, the first line starts on a line of its own: appended to the torn bytes, it
+    // was one damaged line with them, and its record (an intent) was lost.
+    const bytes = Buffer.from((this.tornTail ? "\n" : "") + lines.join("\n") + "\n");
+    this.tornTail = false;
     if (announced.size > 0) {
       const durable = new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
       durable.catch(() => undefined); // claimed, or withdrawn unclaimed: never an unhandled rejection

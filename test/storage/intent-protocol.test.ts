@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, readFileSync, statSync, utimesSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -130,6 +130,39 @@ describe("SIGKILL at each point of the intent protocol, then a re-run", () => {
     expect(again.status, again.stdout).toBe(0);
     expect(resultOf<{ filesCopied: number }>(again.stdout, "copy", 0).filesCopied).toBe(0);
     expectWholeAndClean(source, target); // no temp file anywhere under the target, .octoha included
+  });
+
+  it("a batch torn by an earlier crash, then a kill mid-write: the intent written after the torn bytes still proves the file ours", () => {
+    const source = makeSource();
+    const target = dir("target");
+    const big = readFileSync(path.join(source, BIG));
+    rmSync(path.join(source, BIG));
+    expect(copy(source, target).status).toBe(0); // everything but the bundle, vouched for
+    appendFileSync(manifestOf(target), '{"v":2,"relPath":"TaskLogs/torn-by-a-cr'); // a batch a crash cut short
+    writeFileSync(path.join(source, BIG), big);
+    utimesSync(path.join(source, BIG), 1_790_000_100, 1_790_000_100);
+    // The bundle is the only file to copy: its intent is the first line written after the torn bytes.
+    expect(copy(source, target, { name: "bundle.bin", point: "mid-write" }).signal).toBe("SIGKILL");
+    expect(lastState(target).get(BIG)).toBe("open");
+
+    const again = copy(source, target);
+    expect(again.status, again.stdout).toBe(0);
+    expect(resultOf<{ collisions: unknown[] }>(again.stdout, "copy", 0).collisions).toEqual([]);
+    expectWholeAndClean(source, target);
+  });
+
+  it("a manifest edited by hand: the lines that are not records are named in a warning, and the copy is still whole", () => {
+    const source = makeSource();
+    const target = dir("target");
+    expect(copy(source, target).status).toBe(0);
+    appendFileSync(manifestOf(target), 'null\n{"v":2,"relPath":"Artifacts/bundle.bin","size":"big"}\n');
+    const again = copy(source, target);
+    expect(again.status, again.stdout).toBe(0);
+    const warnings = resultOf<{ warnings?: string[] }>(again.stdout, "copy", 0).warnings ?? [];
+    expect(warnings).toEqual([
+      expect.stringMatching(/^Manifest '.*manifest-copy\.jsonl' line \d+( after byte \d+)? and 1 more line is not a record/),
+    ]);
+    expectWholeAndClean(source, target);
   });
 
   it("intents written ahead for the queued files, then a kill: their files were never created, and the re-run copies them", () => {

@@ -59,6 +59,43 @@ describe("the copy manifest", () => {
     expect(index.size).toBe(2);
   });
 
+  it("a line that is not a record (edited, damaged) is ignored and counted, and the records around it still vouch", async () => {
+    const file = path.join(dir("m"), "manifest.jsonl");
+    const damaged = [
+      "null",
+      "[1,2]",
+      '{"v":2}',
+      '{"v":"2","relPath":"x"}',
+      record("TaskLogs/n.txt", { relPath: 5 }),
+      record("TaskLogs/h.txt", { sha256: "ab" }),
+      "{not json",
+    ];
+    writeFileSync(file, [record("TaskLogs/a.txt"), ...damaged, record("TaskLogs/b.txt")].join("\n") + "\n");
+    const index = await loadManifest(nodeFileOps, file);
+    expect(index.damaged).toEqual({ lines: damaged.length, first: `Manifest '${file}' line 2` });
+    expect(index.size).toBe(2);
+    expect(index.vouchesFor("TaskLogs/b.txt", 5, 1_790_000_000_123.4)).toBe(true);
+    expect(index.vouchesFor("TaskLogs/h.txt", 5, 1_790_000_000_123.4)).toBe(false);
+  });
+
+  it("a writer opening a manifest torn by a crash starts on a new line: the torn bytes stay one ignored line, the next record is whole", async () => {
+    const file = path.join(dir("m"), "manifest.jsonl");
+    writeFileSync(file, record("TaskLogs/a.txt") + "\n" + record("TaskLogs/torn.txt").slice(0, 30));
+    const writer = await ManifestWriter.open(nodeFileOps, file);
+    writer.add(JSON.parse(record("TaskLogs/b.txt")) as ManifestRecord);
+    await writer.close();
+    const index = await loadManifest(nodeFileOps, file);
+    expect(index.vouchesFor("TaskLogs/b.txt", 5, 1_790_000_000_123.4)).toBe(true);
+    expect(index.damaged?.lines).toBe(1); // the torn bytes, now a line of their own
+    // An intact manifest gets no blank line.
+    const clean = path.join(dir("m"), "manifest.jsonl");
+    writeFileSync(clean, record("TaskLogs/a.txt") + "\n");
+    const again = await ManifestWriter.open(nodeFileOps, clean);
+    again.add(JSON.parse(record("TaskLogs/b.txt")) as ManifestRecord);
+    await again.close();
+    expect(readFileSync(clean, "utf8")).toBe(record("TaskLogs/a.txt") + "\n" + record("TaskLogs/b.txt") + "\n");
+  });
+
   it("refuses a manifest written in another format version, saying which", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
     writeFileSync(file, record("a", { v: 3 }) + "\n");
