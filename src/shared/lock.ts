@@ -101,17 +101,55 @@ export function describeHolder(info: LockInfo): string {
 
 /** The lock in `file`, or undefined when there is none. */
 export async function readLockFile(file: string): Promise<LockInfo | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, "utf8")) as LockInfo;
+    text = await readFile(file, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new OctohaError(`Cannot read the lock file ${file}`, {
       code: "LOCK_UNREADABLE",
       path: file,
       cause: error,
-      hint: "If no octoha run is active, delete the file by hand.",
+      hint: "Check that this account may read it. If no octoha run is active, delete the file by hand.",
     });
   }
+  const info = lockInfoOf(text);
+  // A lock that says nothing usable is never taken over or ignored: whoever wrote it may be copying.
+  if (!info)
+    throw new OctohaError(`The lock file ${file} is not a lock octoha wrote (it was edited, or damaged on disk)`, {
+      code: "LOCK_UNREADABLE",
+      path: file,
+      hint: "It cannot say who holds the lock or whether they are still running. Make sure no octoha run or copy is using this folder, then delete the file by hand.",
+    });
+  return info;
+}
+
+/** The lock a file's text holds: its holder's id, host, pid and heartbeat at least; undefined for anything else. */
+function lockInfoOf(text: string): LockInfo | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
+  const r = parsed as Record<string, unknown>;
+  const text_ = (key: keyof LockInfo): string | undefined => (typeof r[key] === "string" && r[key] !== "" ? (r[key] as string) : undefined);
+  const [id, host, heartbeat] = [text_("id"), text_("host"), text_("heartbeat")];
+  if (!id || !host || !heartbeat || Number.isNaN(Date.parse(heartbeat))) return undefined;
+  if (!Number.isSafeInteger(r.pid) || (r.pid as number) <= 0) return undefined;
+  const shown = (key: keyof LockInfo): string => text_(key) ?? "(not recorded)";
+  return {
+    id,
+    operation: shown("operation"),
+    who: shown("who"),
+    host,
+    pid: r.pid as number,
+    version: shown("version"),
+    created: shown("created"),
+    path: shown("path"),
+    heartbeat,
+  };
 }
 
 export interface LockFileOptions {
@@ -243,10 +281,7 @@ async function takeOver(file: string, dead: LockInfo, ours: LockInfo, refuse: Lo
   const guardInfo = { ...ours, heartbeat: new Date().toISOString() };
   if (!(await createExclusive(guard, guardInfo))) {
     // A takeover guard left by a process that died mid-takeover is stale like any lock.
-    const other =
-      (await readFile(guard, "utf8")
-        .then((t) => JSON.parse(t) as LockInfo)
-        .catch(() => undefined)) ?? dead;
+    const other = (await readFile(guard, "utf8").then(lockInfoOf, () => undefined)) ?? dead;
     if (!staleness(other).stale) throw refuse(other, { stale: false });
     await unlink(guard).catch(() => undefined);
     if (!(await createExclusive(guard, guardInfo))) throw refuse(other, { stale: false });

@@ -5,7 +5,7 @@
  * never a live one.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -91,3 +91,29 @@ describe("a lock's temp files", () => {
 function deadPid(): number {
   return spawnSync(process.execPath, ["-e", ""]).pid!;
 }
+
+describe("a lock file that is not a lock (edited by hand, damaged on disk)", () => {
+  for (const text of ["null", "[]", "{}", '{"id":"r","host":"h","pid":"12","heartbeat":"now"}', "{garbage", ""]) {
+    it(`${JSON.stringify(text)}: refused at once, naming the file and what to do, and left as it is`, async () => {
+      const file = path.join(dir("state"), "lock");
+      writeFileSync(file, text);
+      const refused = await take(file).catch((error: unknown) => error);
+      expect(refused).toMatchObject({
+        code: "LOCK_UNREADABLE",
+        message: `The lock file ${file} is not a lock octoha wrote (it was edited, or damaged on disk)`,
+      });
+      expect((refused as { hint?: string }).hint).toContain("delete the file by hand");
+      expect(readFileSync(file, "utf8")).toBe(text);
+    });
+  }
+
+  it("a copy into a target whose lock reads null is refused (it hung, reading the lock again and again)", async () => {
+    const source = dir("source");
+    writeFile(source, "TaskLogs/servertasks-1_log.txt", "log\n");
+    const target = dir("target");
+    mkdirSync(path.dirname(targetLockFile(target)), { recursive: true });
+    writeFileSync(targetLockFile(target), "null");
+    await expect(copyTree({ source, target, sourceNode: "OCTO1" })).rejects.toMatchObject({ code: "LOCK_UNREADABLE" });
+    expect(existsSync(path.join(target, "TaskLogs"))).toBe(false);
+  });
+});
