@@ -3,7 +3,9 @@
  * troubleshooting docs use ("Could not find a part of the path", "Access to the path … is denied"),
  * so an operator who searches the text lands on the right page.
  */
+import { lstatSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import type { Clock } from "../shared/clock.js";
 import { OctohaError, TRANSIENT_ERRNO, errnoOf } from "../shared/errors.js";
 import { retry, RETRY_BUDGETS } from "../shared/retry.js";
@@ -23,6 +25,23 @@ export interface ErrorContext {
   side: FailingSide;
   path: string;
   node?: string;
+}
+
+/**
+ * The first part of `p` that is a file where a folder must be (ENOTDIR names only the whole path).
+ * Synchronous: it runs once, on the way to an error the run stops for.
+ */
+function fileInThePath(p: string): string | undefined {
+  const parts: string[] = [];
+  for (let at = path.dirname(p); at !== path.dirname(at); at = path.dirname(at)) parts.unshift(at);
+  for (const at of [...parts, p]) {
+    try {
+      if (!lstatSync(at).isDirectory()) return at;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** Classify a file-system error. Already-classified errors pass through unchanged. */
@@ -60,6 +79,14 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
       ...base,
       code: "COPY_ACCESS_DENIED",
       hint: `octoha runs as ${who}. Grant that account Full Control on the share AND on the NTFS/file-system ACLs of the folder (both are checked), then re-run.`,
+    });
+  }
+  const file = code === "ENOTDIR" ? fileInThePath(where.path) : undefined;
+  if (file !== undefined) {
+    return new OctohaError(`Could not find a part of the path '${where.path}': '${file}' is a file, not a folder`, {
+      ...base,
+      code: "COPY_PATH_NOT_FOUND",
+      hint: `octoha needs a folder there (the target, its .octoha folder for the manifest and lock, .octoha/conflicts for quarantined copies). The file is not octoha's: move or rename it, or choose another target, then re-run.`,
     });
   }
   if (code === "ENOENT" || code === "ENOTDIR") {

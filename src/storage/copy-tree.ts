@@ -310,14 +310,16 @@ async function prepareTarget(
     // One writer per target: the copy pass lists it again under the lock and decides from that.
     const onWarning = (message: string): void => void (summary.warnings ??= []).push(message);
     lock = await lockTarget({ target: s.target, owner, onWarning });
+  }
+  try {
     // The copy pass sweeps dead temp files from the target folders it lists, never from the quarantine:
     // a kill -9 while a losing copy was being quarantined left its temp file there for good.
-    await removeStaleTemps(s.quarantineRoot, s.ops);
-  }
-  const preflight = await preflightTarget({ target: s.target, bytesNeeded: bytes, probe: !s.dryRun, ops: s.ops });
-  if (!preflight.ok) {
-    await lock?.release();
-    throw preflight.problems[0]!;
+    if (!s.dryRun) await removeStaleTemps(s.quarantineRoot, s.ops);
+    const preflight = await preflightTarget({ target: s.target, bytesNeeded: bytes, probe: !s.dryRun, ops: s.ops });
+    if (!preflight.ok) throw preflight.problems[0]!;
+  } catch (error) {
+    await lock?.release(); // refused before the first byte: the next run must not find our lock
+    throw error;
   }
   return lock;
 }

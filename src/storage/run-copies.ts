@@ -18,6 +18,7 @@ import { manifestRecords, sameMtime } from "./manifest.js";
 import { isStaleTemp } from "./temp-names.js";
 import { TEMP_SUFFIX } from "./walk.js";
 import { joinUnder } from "./under-root.js";
+import { classifyFsError } from "./copy-errors.js";
 import { lockTarget } from "./target-lock.js";
 import type { ManifestRecord } from "./types.js";
 
@@ -151,7 +152,7 @@ export async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps)
         }
       }
     } catch (error) {
-      if ((error as { code?: string }).code !== "ENOENT") throw error;
+      if ((error as { code?: string }).code !== "ENOENT") throw classifyFsError(error, { side: "target", path: folder });
     }
   }
   return removed;

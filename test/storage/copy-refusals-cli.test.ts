@@ -117,3 +117,25 @@ describe("a target inside its source, or a source inside its target", () => {
     expect(r.status, r.stderr).toBe(0);
   });
 });
+
+describe("a file where octoha needs a folder (the target, .octoha, .octoha/conflicts)", () => {
+  it.each([
+    ["the target itself", (t: string) => t],
+    ["the target's .octoha", (t: string) => path.join(t, ".octoha")],
+    ["the quarantine folder .octoha/conflicts", (t: string) => path.join(t, ".octoha", "conflicts")],
+  ])("%s: refused with exit 1, naming that file, and the target lock is not left behind", (_label, fileAt) => {
+    const source = dir("src");
+    writeFile(source, "TaskLogs/a.txt", "a");
+    const target = path.join(dir("parent"), "dst");
+    const file = fileAt(target);
+    writeFile(path.dirname(file), path.basename(file), "not octoha's\n");
+    const before = allFiles(path.dirname(target)).sort();
+    const r = run(["copy", source, target, "--node", "OCTO1"]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`'${file}' is a file, not a folder`);
+    expect(r.stderr).toContain("move or rename it");
+    expect(r.stderr).not.toContain("internal error");
+    expect(allFiles(path.dirname(target)).sort()).toEqual(before); // nothing written, no lock left
+    expect(existsSync(path.join(target, "TaskLogs"))).toBe(false);
+  });
+});
