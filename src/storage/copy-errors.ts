@@ -86,7 +86,10 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
     return new OctohaError(`Could not find a part of the path '${where.path}': '${file}' is a file, not a folder`, {
       ...base,
       code: "COPY_PATH_NOT_FOUND",
-      hint: `octoha needs a folder there (the target, its .octoha folder for the manifest and lock, .octoha/conflicts for quarantined copies). The file is not octoha's: move or rename it, or choose another target, then re-run.`,
+      hint:
+        where.side === "target"
+          ? `octoha needs a folder there (the target, its .octoha folder for the manifest and lock, .octoha/conflicts for quarantined copies). The file is not octoha's: move or rename it, or choose another target, then re-run.`
+          : "The source must be a folder: a node's Octopus home, or one of its folders (TaskLogs, Artifacts, Packages). Pass the folder that holds the files, not a file.",
     });
   }
   if (code === "ENOENT" || code === "ENOTDIR") {

@@ -135,7 +135,7 @@ export class FileTactics {
       await this.loseIncoming(
         job,
         "file-vs-folder",
-        "the target has a folder where the source has a file (or a file where it has a folder)",
+        "the target has a folder where the source has a file, or a file or a link where the source has a folder (octoha never writes through a link)",
         undefined,
         signal,
       );

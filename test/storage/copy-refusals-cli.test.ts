@@ -4,7 +4,7 @@
  * the guard every write path goes through.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { copyTree } from "../../src/storage/index.js";
@@ -138,4 +138,28 @@ describe("a file where octoha needs a folder (the target, .octoha, .octoha/confl
     expect(allFiles(path.dirname(target)).sort()).toEqual(before); // nothing written, no lock left
     expect(existsSync(path.join(target, "TaskLogs"))).toBe(false);
   });
+});
+
+it("a source that is a file: refused with exit 1, saying the source must be a folder", () => {
+  const source = dir("src");
+  const file = writeFile(source, "TaskLogs/a.txt", "a");
+  const target = path.join(dir("parent"), "dst");
+  const r = run(["copy", file, target, "--node", "OCTO1"]);
+  expect(r.status, r.stderr).toBe(1);
+  expect(r.stderr).toContain(`'${file}' is a file, not a folder`);
+  expect(r.stderr).toContain("The source must be a folder");
+  expect(existsSync(target)).toBe(false);
+});
+
+it("a link at the target where the source has a folder: nothing is written through it, the incoming files are quarantined and the link named", () => {
+  const source = dir("src");
+  writeFile(source, "TaskLogs/a.txt", "a");
+  const target = dir("dst");
+  const elsewhere = dir("elsewhere");
+  symlinkSync(elsewhere, path.join(target, "TaskLogs"));
+  const r = run(["copy", source, target, "--node", "OCTO1"]);
+  expect(r.status, r.stderr).toBe(0);
+  expect(readdirSync(elsewhere)).toEqual([]);
+  expect(r.stdout).toContain("a file or a link where the source has a folder (octoha never writes through a link)");
+  expect(readFileSync(path.join(target, ".octoha", "conflicts", "OCTO1", "TaskLogs", "a.txt"), "utf8")).toBe("a");
 });
