@@ -105,12 +105,16 @@ export async function readLockFile(file: string): Promise<LockInfo | undefined> 
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new OctohaError(`Cannot read the lock file ${file}`, {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    throw new OctohaError(code === "EISDIR" ? `The lock file ${file} is a folder` : `Cannot read the lock file ${file}`, {
       code: "LOCK_UNREADABLE",
       path: file,
       cause: error,
-      hint: "Check that this account may read it. If no octoha run is active, delete the file by hand.",
+      hint:
+        code === "EISDIR"
+          ? "It is not octoha's (octoha writes its lock as a file). Move or rename it, then run the command again."
+          : "Check that this account may read it. If no octoha run is active, delete the file by hand.",
     });
   }
   const info = lockInfoOf(text);

@@ -99,6 +99,13 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
       hint: `A drive letter mapped in another session is invisible to ${who}, and the folder must exist. Map the drive under the account that runs octoha (and the Octopus service account), or use a UNC path (\\\\server\\share\\…), and check the folder exists.`,
     });
   }
+  if (code === "EISDIR") {
+    return new OctohaError(`'${where.path}' is a folder where octoha needs a file`, {
+      ...base,
+      code: "COPY_PATH_IS_FOLDER",
+      hint: "octoha keeps its manifest, its snapshot and its lock as files in the target's .octoha folder. The folder is not octoha's: move or rename it, then re-run.",
+    });
+  }
   if (code === "ENOSPC" || code === "EDQUOT") {
     return new OctohaError(`No space left on the target while writing '${where.path}'`, {
       ...base,

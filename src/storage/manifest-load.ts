@@ -28,6 +28,8 @@ export async function loadManifest(ops: FileOps, file: string): Promise<Manifest
     index.coveredBytes = await parseFrom(handle, from, index, file);
     index.snapshotFresh = snapshot !== undefined && index.coveredBytes === from;
     return index;
+  } catch (error) {
+    throw classifyFsError(error, { side: "target", path: file }); // a folder under the manifest's name, a read that failed
   } finally {
     await handle.close();
   }

@@ -163,3 +163,20 @@ it("a link at the target where the source has a folder: nothing is written throu
   expect(r.stdout).toContain("a file or a link where the source has a folder (octoha never writes through a link)");
   expect(readFileSync(path.join(target, ".octoha", "conflicts", "OCTO1", "TaskLogs", "a.txt"), "utf8")).toBe("a");
 });
+
+it.each([
+  ["the manifest", "manifest-copy.jsonl", "is a folder where octoha needs a file"],
+  ["the lock", "copy-lock.json", "is a folder"],
+])("a folder where octoha keeps %s: refused with exit 1, naming it, never an internal error", (_label, name, says) => {
+  const source = dir("src");
+  writeFile(source, "TaskLogs/a.txt", "a");
+  const target = dir("dst");
+  const folder = path.join(target, ".octoha", name);
+  mkdirSync(folder, { recursive: true });
+  const r = run(["copy", source, target, "--node", "OCTO1"]);
+  expect(r.status, r.stderr).toBe(1);
+  expect(r.stderr).toContain(folder);
+  expect(r.stderr).toContain(says);
+  expect(r.stderr).not.toContain("internal error");
+  expect(existsSync(path.join(target, "TaskLogs"))).toBe(false);
+});
