@@ -8,6 +8,7 @@ import { requireSecrets } from "../plan/secrets.js";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { buildRunReport, renderRunReportMarkdown } from "../report/run-report.js";
+import { dataPlanChanges, whereDataGoes } from "../plan/where-data-goes.js";
 import { loadPlan } from "../plan/load.js";
 import { createRunView, type ViewStreams } from "../report/run-view.js";
 import { InputError, OctohaError } from "../shared/errors.js";
@@ -54,6 +55,8 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   // refused before the state directory, the lock or a journal exists.
   requireSecrets(loaded.plan, process.env, redactor);
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : loaded.stateDir;
+  const dataPlan = whereDataGoes(loaded.plan);
+  if (o.runId) await refuseChangedDataPlan(stateDir, o.runId, loaded.file, dataPlan);
   const priorResult = o.runId ? await journaledResults(stateDir, o.runId) : undefined;
   const workflow = await factory({
     plan: loaded.plan,
@@ -77,7 +80,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
       signal: o.signal,
       view,
       redactor,
-      invocation: { workflow: o.workflow, planFile: loaded.file, flags: o.flags },
+      invocation: { workflow: o.workflow, planFile: loaded.file, flags: o.flags, dataPlan },
       ...(o.hooks ? { hooks: o.hooks } : {}),
     });
     if (o.mode === "rollback" && outcome.status === "rolled-back" && workflow.afterRollback) {
@@ -126,6 +129,29 @@ async function writeRunReport(workflow: WorkflowName, outcome: RunOutcome): Prom
  * What earlier steps of a resumed run recorded (their result, else their last checkpoint): a step
  * that finished before a crash is not re-applied, yet a later one may need its before-state.
  */
+/**
+ * A resume or rollback with a plan whose shared folders, nodes or node folders differ from the ones
+ * the run started with is refused before anything is done: the run already copied into (or
+ * provisioned) the folders it recorded, and would go on into others.
+ */
+async function refuseChangedDataPlan(stateDir: string, runId: string, planFile: string, now: Record<string, string>): Promise<void> {
+  const header = (await readJournal(stateDir, runId)).records.find((r) => r.t === "run");
+  const recorded = header?.t === "run" ? header.invocation?.dataPlan : undefined;
+  if (!recorded) return; // started by an earlier release, which did not record them
+  const changes = dataPlanChanges(recorded, now);
+  if (changes.length === 0) return;
+  const shown = changes.slice(0, 8).map((c) => `  ${c}`);
+  if (changes.length > 8) shown.push(`  and ${changes.length - 8} more`);
+  throw new InputError(
+    `Plan ${planFile} no longer says where run ${runId} reads and writes its data; nothing was done:\n${shown.join("\n")}`,
+    {
+      code: "PLAN_CHANGED_SINCE_RUN",
+      path: planFile,
+      hint: "Put these values back as they were when the run started, then run the command again. To move to other folders, finish or roll back this run first (rollback needs the plan as it was too), then start a new run with the new plan.",
+    },
+  );
+}
+
 async function journaledResults(stateDir: string, runId: string): Promise<(stepId: string) => unknown> {
   const steps = indexSteps((await readJournal(stateDir, runId)).records);
   return (stepId) => {

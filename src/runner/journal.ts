@@ -47,6 +47,8 @@ export interface RunInvocation {
   workflow?: string;
   planFile?: string;
   flags?: Record<string, boolean | string | undefined>;
+  /** Where the plan said data is read and written when the run started (plan/where-data-goes.ts); absent before 2026-12-07. */
+  dataPlan?: Record<string, string>;
 }
 
 /** What the journal says about one step in the current generation (a rollback starts a new one). */

@@ -1,0 +1,34 @@
+/**
+ * The parts of a plan that decide where data is read and written: the shared folders, each node's
+ * own folders (and which nodes there are), and a database move. A run records them when it starts;
+ * a resume or a rollback of that run with a plan that says otherwise would copy into one share and
+ * point Octopus at another, so it is refused (operations/apply.ts). Everything else in a plan (URLs,
+ * timeouts, approvals, how nodes are reached) may be corrected between a failure and its resume.
+ */
+import type { Plan } from "./schema.js";
+
+/** Dotted path → value, for every leaf of those parts (a node's by its name, not its place in the list). */
+export function whereDataGoes(plan: Plan): Record<string, string> {
+  const out: Record<string, string> = {};
+  const flatten = (prefix: string, value: unknown): void => {
+    if (value === undefined) return;
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value as Record<string, unknown>)) flatten(`${prefix}.${key}`, inner);
+    } else out[prefix] = JSON.stringify(value);
+  };
+  flatten("shared", plan.shared);
+  out["nodes"] = JSON.stringify(plan.nodes.map((n) => n.name));
+  for (const node of plan.nodes) flatten(`nodes.${node.name}.folders`, node.folders);
+  flatten("database", plan.database);
+  return out;
+}
+
+/** What differs between a run's recorded parts and a plan's: "shared.taskLogs.access: was "…", now "…"". */
+export function dataPlanChanges(recorded: Record<string, string>, now: Record<string, string>): string[] {
+  const changes: string[] = [];
+  for (const key of new Set([...Object.keys(recorded), ...Object.keys(now)])) {
+    const [was, is] = [recorded[key], now[key]];
+    if (was !== is) changes.push(`${key}: was ${was ?? "(not set)"}, now ${is ?? "(not set)"}`);
+  }
+  return changes.sort();
+}

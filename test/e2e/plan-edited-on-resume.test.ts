@@ -1,0 +1,50 @@
+/**
+ * An administrator edits the plan between a stopped run and its resume. Found by trying it: with the
+ * shared folders moved to another share, the resume copied the rest into the new share, pointed
+ * Octopus at it and failed only when Octopus could not read its task logs (maintenance mode left
+ * on). Now the run records where its data goes, and a resume (or rollback) with a plan that says
+ * otherwise is refused before anything is done; a plan corrected elsewhere (a timeout, a URL) resumes.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { octohaInProcess, sharedRoot, startCase, type E2eCase } from "./crash-harness.js";
+import { readJournal } from "../../src/runner/journal.js";
+
+const cases: E2eCase[] = [];
+afterAll(async () => {
+  for (const c of cases) await c.close();
+});
+
+describe("a plan edited between a stopped run and its resume", () => {
+  it("its shared folders moved: resume and rollback are refused, naming each change, and nothing is done; put back, the run resumes to the end", async () => {
+    const c = await startCase({ approvals: "auto" });
+    cases.push(c);
+    const first = await octohaInProcess(c, "run", { killOn: { type: "step-applied", stepId: "preseed" } });
+    expect(first.simulatedKillAt?.record).toMatchObject({ t: "applied", stepId: "preseed" });
+    const { runId, stateDir } = first.simulatedKillAt!;
+    const original = readFileSync(c.planFile, "utf8");
+    const moved = path.join(c.dir, "cluster", "shared2");
+    writeFileSync(c.planFile, original.replaceAll("OctopusShared", "OctopusShared2").replaceAll(sharedRoot(c), moved));
+    const journalBefore = (await readJournal(stateDir, runId)).records.length;
+
+    for (const verb of ["resume", "rollback"] as const) {
+      const refused = await octohaInProcess(c, verb);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain(`no longer says where run ${runId} reads and writes its data; nothing was done`);
+      expect(refused.stderr).toContain(
+        'shared.taskLogs.octopus: was "\\\\\\\\fs01\\\\OctopusShared\\\\TaskLogs", now "\\\\\\\\fs01\\\\OctopusShared2\\\\TaskLogs"',
+      );
+      expect(refused.stderr).toContain(`shared.taskLogs.access: was "${sharedRoot(c)}/TaskLogs", now "${moved}/TaskLogs"`);
+    }
+    expect((await readJournal(stateDir, runId)).records.length).toBe(journalBefore);
+    expect(existsSync(moved)).toBe(false);
+    expect(c.standin.cluster.nodes().every((n) => !n.isDraining)).toBe(true); // the next step (drain) never ran
+
+    // Put back, with a change that decides nothing about the data: the run resumes to its end.
+    writeFileSync(c.planFile, original.replace('"drainTimeoutMinutes": 1', '"drainTimeoutMinutes": 2'));
+    expect(readFileSync(c.planFile, "utf8")).not.toBe(original);
+    const resumed = await octohaInProcess(c, "resume");
+    expect(resumed.code, resumed.stderr).toBe(0);
+  }, 120_000);
+});
