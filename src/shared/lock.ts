@@ -34,7 +34,7 @@ function lockTempPath(file: string): string {
  * running; from another host (or untagged, from an older octoha), untouched for STALE_AFTER_MS.
  * A live one belongs to a process racing for the lock, for a few milliseconds.
  */
-export function isStaleLockTemp(name: string, mtimeMs: number, now = Date.now()): boolean {
+function isStaleLockTemp(name: string, mtimeMs: number, now = Date.now()): boolean {
   if (!name.endsWith(".tmp")) return false;
   const tag = LOCK_TEMP.exec(name);
   if (tag?.[1] === HOST_TAG) return tag[2] !== process.pid.toString(36) && !pidAlive(Number.parseInt(tag[2]!, 36));
@@ -138,11 +138,12 @@ function lockInfoOf(text: string): LockInfo | undefined {
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
   const r = parsed as Record<string, unknown>;
-  const text_ = (key: keyof LockInfo): string | undefined => (typeof r[key] === "string" && r[key] !== "" ? (r[key] as string) : undefined);
-  const [id, host, heartbeat] = [text_("id"), text_("host"), text_("heartbeat")];
+  const textAt = (key: keyof LockInfo): string | undefined =>
+    typeof r[key] === "string" && r[key] !== "" ? (r[key] as string) : undefined;
+  const [id, host, heartbeat] = [textAt("id"), textAt("host"), textAt("heartbeat")];
   if (!id || !host || !heartbeat || Number.isNaN(Date.parse(heartbeat))) return undefined;
   if (!Number.isSafeInteger(r.pid) || (r.pid as number) <= 0) return undefined;
-  const shown = (key: keyof LockInfo): string => text_(key) ?? "(not recorded)";
+  const shown = (key: keyof LockInfo): string => textAt(key) ?? "(not recorded)";
   return {
     id,
     operation: shown("operation"),

@@ -199,7 +199,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   if (manifest.damaged) {
     const { lines, first } = manifest.damaged;
     (summary.warnings ??= []).push(
-      `${first}${lines > 1 ? ` and ${countOf(lines - 1, "more line")}` : ""} is not a record octoha writes (edited, or damaged on disk): ignored. The files it names are verified by hash again; one that differs is kept and reported, never overwritten.`,
+      `${first}${lines > 1 ? ` and ${countOf(lines - 1, "more line")}` : ""} is not a record octoha writes (a batch a crash cut short, an edit by hand, or damage on disk): ignored. The files it names are verified by hash again; one that differs is kept and reported, never overwritten.`,
     );
   }
   const tactics = new FileTactics(s, manifest, summary);
