@@ -10,6 +10,7 @@ import { link, lstat, mkdir, open, readFile, readdir, rename, unlink } from "nod
 import os from "node:os";
 import path from "node:path";
 import { OctohaError } from "./errors.js";
+import { fileInThePath } from "./file-in-path.js";
 import { ExitCode } from "./exit-codes.js";
 
 /** The holder rewrites its heartbeat this often. */
@@ -230,7 +231,16 @@ async function createWithOpen(file: string, text: string): Promise<boolean> {
 
 export async function acquireLockFile(o: LockFileOptions): Promise<HeldLock> {
   const { file } = o;
-  await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
+    const blocking = fileInThePath(path.dirname(file));
+    if (blocking === undefined) throw error;
+    throw new OctohaError(`Cannot make the folder ${path.dirname(file)} for the lock file: '${blocking}' is a file, not a folder`, {
+      code: "LOCK_FOLDER_BLOCKED",
+      path: blocking,
+      cause: error,
+      hint: "The state directory (or a copy target's .octoha) must be a folder. The file is not octoha's: move or rename it, or choose another --state-dir, then run the command again.",
+    });
+  });
   const now = new Date().toISOString();
   const { id, operation, version } = o.holder;
   // Key order as LockInfo declares it (the file is read by people).

@@ -3,12 +3,11 @@
  * troubleshooting docs use ("Could not find a part of the path", "Access to the path … is denied"),
  * so an operator who searches the text lands on the right page.
  */
-import { lstatSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import type { Clock } from "../shared/clock.js";
 import { OctohaError, TRANSIENT_ERRNO, errnoOf } from "../shared/errors.js";
 import { retry, RETRY_BUDGETS } from "../shared/retry.js";
+import { fileInThePath } from "../shared/file-in-path.js";
 
 /** Which side of the copy a failing call touched: decides whether we stop or carry on. */
 export type FailingSide = "source-root" | "source" | "target";
@@ -25,23 +24,6 @@ export interface ErrorContext {
   side: FailingSide;
   path: string;
   node?: string;
-}
-
-/**
- * The first part of `p` that is a file where a folder must be (ENOTDIR names only the whole path).
- * Synchronous: it runs once, on the way to an error the run stops for.
- */
-function fileInThePath(p: string): string | undefined {
-  const parts: string[] = [];
-  for (let at = path.dirname(p); at !== path.dirname(at); at = path.dirname(at)) parts.unshift(at);
-  for (const at of [...parts, p]) {
-    try {
-      if (!lstatSync(at).isDirectory()) return at;
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
 }
 
 /** Classify a file-system error. Already-classified errors pass through unchanged. */

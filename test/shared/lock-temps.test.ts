@@ -5,7 +5,7 @@
  * never a live one.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -116,4 +116,22 @@ describe("a lock file that is not a lock (edited by hand, damaged on disk)", () 
     await expect(copyTree({ source, target, sourceNode: "OCTO1" })).rejects.toMatchObject({ code: "LOCK_UNREADABLE" });
     expect(existsSync(path.join(target, "TaskLogs"))).toBe(false);
   });
+});
+
+it("a file where the lock's folder must be: refused naming that file (it was a raw EEXIST), and a link to a folder is a folder", async () => {
+  const root = dir("state");
+  writeFileSync(path.join(root, "state"), "not a folder\n");
+  const refused = await take(path.join(root, "state", "lock")).catch((error: unknown) => error);
+  expect(refused).toMatchObject({
+    code: "LOCK_FOLDER_BLOCKED",
+    message: `Cannot make the folder ${path.join(root, "state")} for the lock file: '${path.join(root, "state")}' is a file, not a folder`,
+  });
+  const deeper = await take(path.join(root, "state", "runs", "lock")).catch((error: unknown) => error);
+  expect(deeper).toMatchObject({ code: "LOCK_FOLDER_BLOCKED", path: path.join(root, "state") });
+  // Through a link to a folder, the lock is taken as anywhere else.
+  const real = dir("real");
+  symlinkSync(real, path.join(root, "linked"));
+  const held = await take(path.join(root, "linked", "deep", "lock"));
+  expect(existsSync(path.join(real, "deep", "lock"))).toBe(true);
+  await held.release();
 });
