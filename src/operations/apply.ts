@@ -152,6 +152,9 @@ async function refuseChangedDataPlan(stateDir: string, runId: string, planFile: 
   );
 }
 
+/** "resume", "roll back": the mode as a verb in a sentence. */
+const verbOf = (mode: "resume" | "rollback"): string => (mode === "rollback" ? "roll back" : mode);
+
 async function journaledResults(stateDir: string, runId: string): Promise<(stepId: string) => unknown> {
   const steps = indexSteps((await readJournal(stateDir, runId)).records);
   return (stepId) => {
@@ -187,7 +190,7 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
       : path.resolve(DEFAULT_STATE_DIR);
   const runId = o.runId ?? (await listRuns(stateDir))[0];
   if (!runId)
-    throw new InputError(`No run to ${o.mode} in ${stateDir}`, {
+    throw new InputError(`No run to ${verbOf(o.mode)} in ${stateDir}`, {
       code: "RUN_NOT_FOUND",
       path: stateDir,
       hint: "Give the plan (its state directory is used) or --state-dir where the run's journal lives.",
@@ -195,7 +198,7 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
   const { records } = await readJournal(stateDir, runId);
   if (records.length === 0) {
     throw new InputError(
-      `Run ${runId} recorded nothing: it was stopped before its first journal record, so it changed nothing and there is nothing to ${o.mode}`,
+      `Run ${runId} recorded nothing: it was stopped before its first journal record, so it changed nothing and there is nothing to ${verbOf(o.mode)}`,
       {
         code: "RUN_EMPTY",
         path: stateDir,

@@ -108,6 +108,14 @@ export async function readLockFile(file: string): Promise<LockInfo | undefined> 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return undefined;
+    const blocking = code === "ENOTDIR" ? fileInThePath(path.dirname(file)) : undefined;
+    if (blocking !== undefined)
+      throw new OctohaError(`Cannot read the lock file ${file}: '${blocking}' is a file, not a folder`, {
+        code: "LOCK_UNREADABLE",
+        path: blocking,
+        cause: error,
+        hint: "Give the state directory (--state-dir) or the copy target (--target): a folder.",
+      });
     throw new OctohaError(code === "EISDIR" ? `The lock file ${file} is a folder` : `Cannot read the lock file ${file}`, {
       code: "LOCK_UNREADABLE",
       path: file,

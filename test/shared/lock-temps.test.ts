@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSy
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { HOST_TAG, acquireLockFile } from "../../src/shared/lock.js";
+import { HOST_TAG, acquireLockFile, readLockFile } from "../../src/shared/lock.js";
 import { copyTree } from "../../src/storage/index.js";
 import { targetLockFile } from "../../src/storage/target-lock.js";
 import { tempDirs, writeFile } from "../storage/helpers.js";
@@ -134,4 +134,13 @@ it("a file where the lock's folder must be: refused naming that file (it was a r
   const held = await take(path.join(root, "linked", "deep", "lock"));
   expect(existsSync(path.join(real, "deep", "lock"))).toBe(true);
   await held.release();
+});
+
+it("a lock looked for under a file (unlock --state-dir FILE): the file is named", async () => {
+  const file = path.join(dir("state"), "not-a-folder");
+  writeFileSync(file, "x\n");
+  await expect(readLockFile(path.join(file, "lock.json"))).rejects.toMatchObject({
+    code: "LOCK_UNREADABLE",
+    message: `Cannot read the lock file ${path.join(file, "lock.json")}: '${file}' is a file, not a folder`,
+  });
 });
