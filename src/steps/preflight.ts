@@ -249,8 +249,11 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
           code: "SOURCE_MISSING",
           node: src.node,
           path: src.access,
-          summary: `${kind} folder of ${src.node} does not exist: ${src.access}; nothing is copied from it`,
-          fix: "If that node did write there, correct the access path in the plan (a UNC path or a mount of that node's disk).",
+          summary: `${kind} folder of ${src.node} does not exist: ${src.access}`,
+          // It said "nothing is copied from it"; the copy stops on a missing source instead.
+          detail:
+            "A run stops at its first copy of it (after the shared folders are made): a missing folder is not taken for an empty one, since a path mistyped in the plan looks the same.",
+          fix: `If ${src.node} writes its ${kind} elsewhere, correct this access path in the plan (a UNC path or a mount of that node's disk). If ${src.node} never wrote any, create the folder empty.`,
         });
       else if (reach === "ok" && dryRun && engine.sourceTotals)
         bytesToCopy.set(kind, (bytesToCopy.get(kind) ?? 0) + (await engine.sourceTotals({ source: src.access })).bytes);

@@ -90,6 +90,10 @@ describe("octoha check runs the read-only preflight when the plan's secrets are 
       const missing = report.results.find((x) => x.id === "preflight")!.findings.find((f) => f.code === "SOURCE_MISSING");
       expect(missing).toMatchObject({ node: standin.nodes[1]!.name, path: taskLogs });
       expect(missing!.summary).toContain(taskLogs);
+      // It promised "nothing is copied from it" while the run's copy stopped on it: it says what happens.
+      expect(missing!.summary).not.toContain("nothing is copied");
+      expect((missing as { detail?: string }).detail).toContain("A run stops at its first copy of it");
+      expect((missing as { fix?: string }).fix).toContain("create the folder empty");
     } finally {
       await rename(moved, taskLogs);
     }
