@@ -81,7 +81,7 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
       hint: `A drive letter mapped in another session is invisible to ${who}, and the folder must exist. Map the drive under the account that runs octoha (and the Octopus service account), or use a UNC path (\\\\server\\share\\…), and check the folder exists.`,
     });
   }
-  if (code === "EISDIR") {
+  if (code === "EISDIR" && where.side === "target") {
     return new OctohaError(`'${where.path}' is a folder where octoha needs a file`, {
       ...base,
       code: "COPY_PATH_IS_FOLDER",
