@@ -14,7 +14,7 @@ import { createRunView, type ViewStreams } from "../report/run-view.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { redactor } from "../shared/redact.js";
 import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "../model/run.js";
-import { indexSteps, readJournal, type RunInvocation } from "../runner/journal.js";
+import { indexSteps, readJournal, type JournalRecord, type RunInvocation } from "../runner/journal.js";
 import { runSteps, type RunHooks } from "../runner/run-steps.js";
 import { DEFAULT_STATE_DIR, listRuns } from "../runner/runs.js";
 import { WORKFLOW_NAMES, type WorkflowName } from "../model/step-ids.js";
@@ -56,8 +56,10 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   requireSecrets(loaded.plan, process.env, redactor);
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : loaded.stateDir;
   const dataPlan = whereDataGoes(loaded.plan);
-  if (o.runId) await refuseChangedDataPlan(stateDir, o.runId, loaded.file, dataPlan);
-  const priorResult = o.runId ? await journaledResults(stateDir, o.runId) : undefined;
+  // A resume or rollback: its journal, read once for both.
+  const journaled = o.runId ? (await readJournal(stateDir, o.runId)).records : undefined;
+  if (o.runId && journaled) refuseChangedDataPlan(journaled, o.runId, loaded.file, dataPlan);
+  const priorResult = journaled ? journaledResults(journaled) : undefined;
   const workflow = await factory({
     plan: loaded.plan,
     planFile: loaded.file,
@@ -126,16 +128,12 @@ async function writeRunReport(workflow: WorkflowName, outcome: RunOutcome): Prom
 }
 
 /**
- * What earlier steps of a resumed run recorded (their result, else their last checkpoint): a step
- * that finished before a crash is not re-applied, yet a later one may need its before-state.
- */
-/**
  * A resume or rollback with a plan whose shared folders, nodes or node folders differ from the ones
  * the run started with is refused before anything is done: the run already copied into (or
  * provisioned) the folders it recorded, and would go on into others.
  */
-async function refuseChangedDataPlan(stateDir: string, runId: string, planFile: string, now: Record<string, string>): Promise<void> {
-  const header = (await readJournal(stateDir, runId)).records.find((r) => r.t === "run");
+function refuseChangedDataPlan(records: JournalRecord[], runId: string, planFile: string, now: Record<string, string>): void {
+  const header = records.find((r) => r.t === "run");
   const recorded = header?.t === "run" ? header.invocation?.dataPlan : undefined;
   if (!recorded) return; // started by an earlier release, which did not record them
   const changes = dataPlanChanges(recorded, now);
@@ -155,8 +153,12 @@ async function refuseChangedDataPlan(stateDir: string, runId: string, planFile: 
 /** "resume", "roll back": the mode as a verb in a sentence. */
 const verbOf = (mode: "resume" | "rollback"): string => (mode === "rollback" ? "roll back" : mode);
 
-async function journaledResults(stateDir: string, runId: string): Promise<(stepId: string) => unknown> {
-  const steps = indexSteps((await readJournal(stateDir, runId)).records);
+/**
+ * What earlier steps of a resumed run recorded (their result, else their last checkpoint): a step
+ * that finished before a crash is not re-applied, yet a later one may need its before-state.
+ */
+function journaledResults(records: JournalRecord[]): (stepId: string) => unknown {
+  const steps = indexSteps(records);
   return (stepId) => {
     const record = steps.get(stepId);
     return record?.applied ? record.result : record?.lastCheckpoint;

@@ -28,7 +28,7 @@ import { countOf } from "../shared/plural.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
 import { lockTarget, releaseDeadLock, type LockOwner } from "./target-lock.js";
-import { removeStaleTemps } from "./run-copies.js";
+import { removeStaleTemps } from "./temp-names.js";
 import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
 import { sourceIdentity } from "./source-identity.js";

@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import { MAX_LOAD, ManifestIndex, type ManifestTable } from "./manifest.js";
 import { readFully, writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import path from "node:path";
-import { isStaleTemp, tempPathFor } from "./temp-names.js";
+import { removeStaleTemps, tempPathFor } from "./temp-names.js";
 
 const MAGIC = 0x584d484f; // "OHMX" little-endian
 const VERSION = 3;
@@ -117,7 +117,10 @@ export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest
   const body = [t.mtimes, t.hi, t.lo, t.srcHi, t.srcLo];
   head[16] = checksum(...body.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.byteLength / 4)));
   const final = snapshotPathOf(manifestFile);
-  await removeStaleSnapshotTemps(ops, final);
+  // A kill -9 between a snapshot's write and its rename left its temp file beside the manifest, in a
+  // folder no copy pass lists (and a no-op never sweeps); the kill left the snapshot stale, so the next
+  // run that finishes writes one, and sweeps it here. A cache's temp file only takes room: never fatal.
+  await removeStaleTemps(path.dirname(final), ops, { shallow: true, prefix: `${path.basename(final)}.` }).catch(() => undefined);
   const temp = tempPathFor(final);
   const out = await ops.open(temp, "wx");
   let closed = false;
@@ -132,27 +135,5 @@ export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest
     if (!closed) await out.close().catch(() => undefined);
     await ops.unlink(temp).catch(() => undefined);
     throw error;
-  }
-}
-
-/**
- * A kill -9 between a snapshot's write and its rename leaves its temp file beside the manifest, in
- * a folder no copy pass lists (and a no-op never sweeps). The next writer of the snapshot removes
- * it: that run writes one because the kill left the snapshot stale.
- */
-async function removeStaleSnapshotTemps(ops: FileOps, final: string): Promise<void> {
-  const folder = path.dirname(final);
-  const prefix = `${path.basename(final)}.`;
-  const now = Date.now();
-  try {
-    for await (const chunk of ops.list(folder)) {
-      for (const e of chunk) {
-        if (!e.isDirectory && e.name.startsWith(prefix) && isStaleTemp(e.name, e.mtimeMs, now)) {
-          await ops.unlink(path.join(folder, e.name)).catch(() => undefined);
-        }
-      }
-    }
-  } catch {
-    // Left for a later run: the snapshot is a cache, and its temp file only takes room.
   }
 }

@@ -15,8 +15,7 @@ import type { FileOps, FileStat } from "./file-ops.js";
 import { nodeFileOps } from "./file-ops.js";
 import { compareLeftByKill, hashFile } from "./copy-file.js";
 import { manifestRecords, sameMtime } from "./manifest.js";
-import { isStaleTemp } from "./temp-names.js";
-import { TEMP_SUFFIX } from "./walk.js";
+import { removeStaleTemps } from "./temp-names.js";
 import { joinUnder } from "./under-root.js";
 import { classifyFsError } from "./copy-errors.js";
 import { lockTarget } from "./target-lock.js";
@@ -124,36 +123,6 @@ async function removeEmptied(ops: FileOps, root: string, folder: string): Promis
     )
       break;
     removed.push(current);
-  }
-  return removed;
-}
-
-/** Remove the temp files of copies that are gone (a kill -9, a crash) under `root`, its .octoha folder included. */
-export async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps): Promise<string[]> {
-  const removed: string[] = [];
-  const now = Date.now();
-  const pending = [root];
-  while (pending.length > 0) {
-    const folder = pending.pop()!;
-    try {
-      for await (const chunk of ops.list(folder)) {
-        for (const e of chunk) {
-          const at = path.join(folder, e.name);
-          if (e.isDirectory) pending.push(at);
-          else if (e.name.endsWith(TEMP_SUFFIX) && isStaleTemp(e.name, e.mtimeMs, now)) {
-            if (
-              await ops.unlink(at).then(
-                () => true,
-                () => false,
-              )
-            )
-              removed.push(at);
-          }
-        }
-      }
-    } catch (error) {
-      if ((error as { code?: string }).code !== "ENOENT") throw classifyFsError(error, { side: "target", path: folder });
-    }
   }
   return removed;
 }

@@ -75,6 +75,14 @@ function expectWholeAndClean(source: string, target: string): void {
   for (const rel of snapshot(source).keys()) expect(lastState(target).get(rel), rel).toBe("done");
 }
 
+/** The plain re-run after a kill: exit 0, the target whole and clean; its summary, for the test's own checks. */
+function rerunWhole(source: string, target: string): { collisions: unknown[] } {
+  const again = copy(source, target);
+  expect(again.status, again.stdout).toBe(0);
+  expectWholeAndClean(source, target);
+  return resultOf<{ collisions: unknown[] }>(again.stdout, "copy", 0);
+}
+
 describe("SIGKILL at each point of the intent protocol, then a re-run", () => {
   const cases: { point: string; left: (at: string, source: string) => void }[] = [
     { point: "before-create", left: (at) => expect(existsSync(at)).toBe(false) },
@@ -98,11 +106,7 @@ describe("SIGKILL at each point of the intent protocol, then a re-run", () => {
       expect(lastState(target).get(BIG)).toBe("open"); // written before the file was created
       left(path.join(target, BIG), source);
 
-      const again = copy(source, target);
-      expect(again.status, again.stdout).toBe(0);
-      const summary = resultOf<{ collisions: unknown[]; filesCopied: number }>(again.stdout, "copy", 0);
-      expect(summary.collisions).toEqual([]);
-      expectWholeAndClean(source, target);
+      expect(rerunWhole(source, target).collisions).toEqual([]);
     });
   }
 
@@ -145,10 +149,7 @@ describe("SIGKILL at each point of the intent protocol, then a re-run", () => {
     expect(copy(source, target, { name: "bundle.bin", point: "mid-write" }).signal).toBe("SIGKILL");
     expect(lastState(target).get(BIG)).toBe("open");
 
-    const again = copy(source, target);
-    expect(again.status, again.stdout).toBe(0);
-    expect(resultOf<{ collisions: unknown[] }>(again.stdout, "copy", 0).collisions).toEqual([]);
-    expectWholeAndClean(source, target);
+    expect(rerunWhole(source, target).collisions).toEqual([]);
   });
 
   it("a manifest edited by hand: the lines that are not records are named in a warning, and the copy is still whole", () => {
@@ -177,10 +178,7 @@ describe("SIGKILL at each point of the intent protocol, then a re-run", () => {
     const aheadOfIt = open.filter((rel) => rel !== LOG && !existsSync(path.join(target, rel)));
     expect(aheadOfIt.length).toBeGreaterThan(0);
 
-    const again = copy(source, target);
-    expect(again.status, again.stdout).toBe(0);
-    expect(resultOf<{ collisions: unknown[] }>(again.stdout, "copy", 0).collisions).toEqual([]);
-    expectWholeAndClean(source, target);
+    expect(rerunWhole(source, target).collisions).toEqual([]);
   });
 
   it("a log that grew between the kill and the re-run: the partial copy is rewritten from the grown file", () => {
