@@ -1,16 +1,9 @@
 import { Command } from "commander";
-import type { WorkflowTable } from "../operations/workflows.js";
 import { exitOnUsageError, withOwnExitCode } from "./output.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
+import type { RegisterVerb, VerbContext } from "./verb.js";
 
 export const VERSION = OCTOHA_VERSION;
-
-/** What verbs are given: the workflow table to run (default, when absent: the Octopus workflows). */
-export interface VerbContext {
-  workflows?: WorkflowTable;
-}
-
-export type RegisterVerb = (program: Command, context: VerbContext) => void;
 
 /**
  * The octoha command line with the given verbs (each registers itself from

@@ -10,7 +10,7 @@ import type { WorkflowName } from "../model/step-ids.js";
 import { checkApprovedChanges } from "../operations/approved-changes.js";
 import { redactor } from "../shared/redact.js";
 import { withInterrupts } from "./interrupts.js";
-import type { VerbContext } from "./program.js";
+import type { VerbContext } from "./verb.js";
 
 /** The run-family verbs print with the same --json / -f options as every other verb. */
 export { addOutputOptions, wantsJson, type OutputFlags as OutputOptions } from "./output.js";

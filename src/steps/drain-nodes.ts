@@ -10,22 +10,7 @@ import { ExitCode } from "../shared/exit-codes.js";
 import { OctohaError } from "../shared/errors.js";
 import type { Clock } from "./deps.js";
 import type { RunFacts } from "./facts.js";
-
-export interface NodeDrainState {
-  id: string;
-  name: string;
-  isDraining: boolean;
-  maxConcurrentTasks: number;
-}
-
-export interface DrainResult {
-  phase: "recorded" | "draining" | "handles" | "done";
-  /** Every node's flag and cap before this run touched them: undrain restores exactly these. */
-  before: NodeDrainState[];
-  drainDeadline?: number;
-  handleDeadline?: number;
-  cancelled?: string[];
-}
+import type { DrainResult, NodeDrainState } from "./results.js";
 
 export interface DrainDeps {
   ports: { nodes: ServerNodes; tasks: ServerTasks };

@@ -7,25 +7,7 @@
  * RunFacts falls back to `priorResult`, which operations/apply.ts backs with the journal (the last
  * checkpoint each step saved). Steps always set their result when apply finishes.
  */
-import type { DrainResult } from "./drain-nodes.js";
-import type { MaintenanceResult } from "./maintenance.js";
-import type { PreflightResult } from "./preflight.js";
-import type { RepointResult } from "./repoint-database.js";
-import type { ServicesResult } from "./services.js";
-import type { StepId } from "../model/step-ids.js";
-import type { VerifyCopyResult } from "../model/copy-results.js";
-
-export interface StepResults {
-  preflight: PreflightResult;
-  "drain-nodes": DrainResult;
-  "maintenance-on": MaintenanceResult;
-  "stop-services": ServicesResult;
-  "repoint-database": RepointResult;
-  "start-services": ServicesResult;
-  "verify-copy": VerifyCopyResult;
-}
-
-export type FactKey = keyof StepResults & StepId;
+import type { FactKey, StepResults } from "./results.js";
 
 export interface RunFacts {
   get<K extends FactKey>(stepId: K): StepResults[K] | undefined;

@@ -6,11 +6,7 @@
 import type { MaintenanceMode } from "../octopus/types.js";
 import type { Step } from "../runner/step.js";
 import type { RunFacts } from "./facts.js";
-
-export interface MaintenanceResult {
-  before: boolean;
-  after: boolean;
-}
+import type { MaintenanceResult } from "./results.js";
 
 export interface MaintenanceDeps {
   ports: { maintenance: MaintenanceMode };

@@ -27,20 +27,9 @@ import { OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import type { CopyEngine, TargetCheck } from "./deps.js";
 import type { RunFacts } from "./facts.js";
+import type { PreflightResult } from "./results.js";
 import { kindsToMove, nodeSources, sharedFolder } from "./folders.js";
 import { otherNodeFinding, serviceFindings } from "./service-findings.js";
-
-export interface PreflightResult {
-  version: string;
-  features: VersionFeatures;
-  schema?: SchemaShape;
-  kinds: FolderKind[];
-  sqlEncrypted?: boolean;
-  targets: { kind: FolderKind | "clusterShared"; access: string; check: TargetCheck }[];
-  findings: Finding[];
-  /** Octopus's nodes as the API listed them (absent when it could not be read). */
-  nodes?: { name: string; isDraining: boolean; maxConcurrentTasks: number }[];
-}
 
 export interface PreflightDeps {
   plan: Plan;

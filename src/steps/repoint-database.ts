@@ -21,22 +21,7 @@ import { OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { describeDifference, RESTORE_FIX } from "./database-move.js";
 import type { RunFacts } from "./facts.js";
-
-export interface DatabaseName {
-  server: string;
-  database: string;
-}
-
-export interface RepointResult {
-  from: DatabaseName;
-  to: DatabaseName;
-  /** Every comparison made after the stop, passed or not (all passed, or the step would have stopped). */
-  checks: RestoreCheck[];
-  /** Each node's LastSeen in the target when compared (nodes stopped): verify-database wants it to advance. */
-  heartbeatsBefore?: Record<string, string>;
-  /** Per node: "writing" just before `database` runs there, "written" once it exited 0. */
-  nodes: Record<string, "writing" | "written">;
-}
+import type { DatabaseName, RepointResult } from "./results.js";
 
 export interface RepointDeps {
   nodeNames: string[];

@@ -17,14 +17,7 @@ import { OctohaError } from "../shared/errors.js";
 import { backoffDelay } from "../shared/retry.js";
 import { realClock, type Clock } from "./deps.js";
 import type { RunFacts } from "./facts.js";
-
-export interface ServicesResult {
-  before: Record<string, ServiceState>;
-  /** Nodes this step acted on. */
-  acted: string[];
-  /** start-services: when every started node must answer by (ms since epoch), once the starts were sent. */
-  readyDeadline?: number;
-}
+import type { ServicesResult } from "./results.js";
 
 export interface ServicesDeps {
   ports: { services: NodeServices };

@@ -5,7 +5,8 @@
 import type { ServerNodes } from "../octopus/types.js";
 import type { Step } from "../runner/step.js";
 import { OctohaError } from "../shared/errors.js";
-import { restoreNodes, type NodeDrainState } from "./drain-nodes.js";
+import { restoreNodes } from "./drain-nodes.js";
+import type { NodeDrainState } from "./results.js";
 import type { RunFacts } from "./facts.js";
 
 export interface UndrainResult {

@@ -21,7 +21,8 @@ import { createRunFacts, type PriorResultLookup, type RunFacts } from "./facts.j
 import { kindsToMove, nodeSources, sharedFolder, targetServerFolders } from "./folders.js";
 import { createMaintenanceOffStep, createMaintenanceOnStep } from "./maintenance.js";
 import { createOctopusPorts, createCopyEngine } from "./ports.js";
-import { createPreflightStep, type PreflightResult } from "./preflight.js";
+import { createPreflightStep } from "./preflight.js";
+import type { PreflightResult } from "./results.js";
 import { createProvisionStorageStep } from "./provision-storage.js";
 import { createRepathStep } from "./repath.js";
 import { createRepointDatabaseStep } from "./repoint-database.js";

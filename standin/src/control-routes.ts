@@ -6,7 +6,7 @@
 import { MaintenanceModeError, NotFoundError, type Cluster } from "./cluster.js";
 import type { SimFolders } from "./model.js";
 import { HttpError, notFound, type Answer } from "./api-routes.js";
-import type { ExecutableFaults, ListenerFaults } from "./http.js";
+import type { ExecutableFaults, ListenerFaults } from "./faults.js";
 import { MachineError, type CreatedInstance, type MachineFaults, type Machines } from "./machines.js";
 
 export interface ControlContext {

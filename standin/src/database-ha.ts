@@ -5,7 +5,7 @@
  * SQL Server fails (Azure SQL Database has no msdb: 208; a login without VIEW SERVER STATE reading a
  * DMV: 300 then 297), never kinder.
  */
-import { SqlServerError } from "./tds/server.js";
+import { SqlServerError } from "./tds/handler.js";
 
 export const DATABASE_HA_CONFIGURATIONS = [
   "standalone",

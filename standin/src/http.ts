@@ -14,6 +14,7 @@ import type { Machines } from "./machines.js";
 import type { SimNode } from "./model.js";
 import { NodePortClaims } from "./node-ports.js";
 import { xorshift } from "./prng.js";
+import type { ExecutableFaults, ListenerFaults } from "./faults.js";
 
 /** Ports for nodes: below the kernel's ephemeral range (Linux default 32768-60999), from 10000 up. */
 export const NODE_PORTS: readonly [number, number] = (() => {
@@ -25,28 +26,6 @@ export const NODE_PORTS: readonly [number, number] = (() => {
   }
   return [Math.min(10_000, ephemeralLow - 1_000), ephemeralLow];
 })();
-
-/** Misbehaviour of one listener ("lb" or a node name). Counts are deterministic; rates use a seeded PRNG. */
-export interface ListenerFaults {
-  /** Answer the next N requests with errorStatus. */
-  failNext?: number;
-  /** Fraction (0..1) of requests answered with errorStatus. */
-  errorRate?: number;
-  /** 5xx status to answer with (default 503). */
-  errorStatus?: number;
-  /** Delay before every answer. */
-  latencyMs?: number;
-  /** Destroy the socket of the next N requests without answering. */
-  resetNext?: number;
-  /** Fraction (0..1) of requests whose socket is destroyed. */
-  resetRate?: number;
-}
-
-/** Faults of the octopus-server executable, read by it through the control API. */
-export interface ExecutableFaults {
-  /** `path` exits non-zero without changing anything. */
-  failPath?: boolean;
-}
 
 export interface StandinHttpOptions {
   cluster: Cluster;

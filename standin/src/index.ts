@@ -9,7 +9,8 @@ export type { RestoreVariant } from "./databases.js";
 export { Cluster, DEFAULT_VERSION, MaintenanceModeError, NotFoundError, TaskLogMissingError } from "./cluster.js";
 export type { ClusterOptions, QueueTaskInput, SeedOptions, SeedResult } from "./cluster.js";
 export type { ClusterState, SchemaVariant, SimFolders, SimNode, SimPackage, SimTask } from "./model.js";
-export type { ExecutableFaults, ListenerFaults, StandinHttp } from "./http.js";
+export type { ExecutableFaults, ListenerFaults } from "./faults.js";
+export type { StandinHttp } from "./http.js";
 export { DEFAULT_INSTANCE, DEFAULT_PENDING_MS, MachineError, Machines, NODE_LOG, serviceNameFor } from "./machines.js";
 export type {
   CreatedInstance,
@@ -30,6 +31,9 @@ export type { DatabaseHaConfiguration } from "./database-ha.js";
 export { octopusRows, octopusTables } from "./octopus-tables.js";
 export type { ColumnDef, Row, TableDef } from "./octopus-tables.js";
 export { createSqlEngine } from "./sql-engine.js";
-export { SqlServerError, startTdsServer } from "./tds/server.js";
-export type { SqlHandler, SqlResultSet, TdsFaults, TdsServer } from "./tds/server.js";
+export { startTdsServer } from "./tds/server.js";
+export type { TdsServer } from "./tds/server.js";
+export { SqlServerError } from "./tds/handler.js";
+export type { SqlHandler, SqlResultSet } from "./tds/handler.js";
+export type { TdsFaults } from "./tds/faults.js";
 export { xorshift } from "./prng.js";

@@ -5,7 +5,7 @@
  * are deliberately absent: the stand-in does not invent a shape.
  */
 import type { ClusterState, SchemaVariant, SimNode } from "./model.js";
-import type { SqlColumnType } from "./tds/server.js";
+import type { SqlColumnType } from "./tds/handler.js";
 
 export interface ColumnDef {
   name: string;

@@ -12,7 +12,7 @@ import initSqlJs, { type Database, type SqlJsStatic, type SqlValue, type Stateme
 import { deniedDmv, haCatalog, OCTOPUS_DATABASE_ID, serverProperty, type DatabaseHaConfiguration } from "./database-ha.js";
 import type { ClusterState } from "./model.js";
 import { octopusRows, octopusTables, type TableDef } from "./octopus-tables.js";
-import { SqlServerError, type SqlColumnType, type SqlHandler, type SqlResultSet } from "./tds/server.js";
+import { SqlServerError, type SqlColumnType, type SqlHandler, type SqlResultSet } from "./tds/handler.js";
 import { notSupported, rewriteTsql, sqlServerErrorFromSqlite } from "./tsql-rewrite.js";
 
 export interface ClusterStateSource {

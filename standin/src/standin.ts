@@ -3,7 +3,8 @@
  * One Cluster state seen three ways: the HTTP API, the octopus-server executable (through the control
  * API and a control file in the data dir), and the TDS endpoint when that module is present.
  */
-import { startTdsServer, type TdsFaults } from "./tds/server.js";
+import { startTdsServer } from "./tds/server.js";
+import type { TdsFaults } from "./tds/faults.js";
 import { parseDatabaseHaConfiguration, type DatabaseHaConfiguration } from "./database-ha.js";
 import { createSqlEngine } from "./sql-engine.js";
 import { randomBytes } from "node:crypto";

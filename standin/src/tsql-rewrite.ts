@@ -5,7 +5,7 @@
  * Constructs whose meaning differs (string "+", "||") or that SQLite lacks are refused with a
  * SQL Server-style error: a wrong answer is worse than none.
  */
-import { SqlServerError } from "./tds/server.js";
+import { SqlServerError } from "./tds/handler.js";
 
 export interface RewrittenQuery {
   sql: string;

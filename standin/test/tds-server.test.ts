@@ -1,7 +1,8 @@
 /** The TDS endpoint itself, driven by the real mssql/tedious client over loopback sockets. */
 import sql from "mssql";
 import { afterEach, describe, expect, test } from "vitest";
-import { SqlServerError, startTdsServer, type SqlHandler, type TdsServer } from "../src/tds/server.js";
+import { startTdsServer, type TdsServer } from "../src/tds/server.js";
+import { SqlServerError, type SqlHandler } from "../src/tds/handler.js";
 import { madeUpPassword } from "../src/testing/made-up.js";
 
 const USER = "octoha_reader";

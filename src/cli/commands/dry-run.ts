@@ -9,7 +9,7 @@ import type { DryRunReport } from "../../report/model.js";
 import { StepProgressLines } from "../../report/step-progress.js";
 import { withInterrupts } from "../interrupts.js";
 import { err, runVerb } from "../output.js";
-import type { VerbContext } from "../program.js";
+import type { VerbContext } from "../verb.js";
 
 interface DryRunFlags {
   format: ReportFormat;

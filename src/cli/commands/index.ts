@@ -1,4 +1,4 @@
-import type { RegisterVerb } from "../program.js";
+import type { RegisterVerb } from "../verb.js";
 import { register as check } from "./check.js";
 import { register as copy } from "./copy.js";
 import { register as demo } from "./demo.js";

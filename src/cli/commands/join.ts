@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import type { VerbContext } from "../program.js";
+import type { VerbContext } from "../verb.js";
 import { runWorkflow } from "../../operations/apply.js";
 import { withInterrupts } from "../interrupts.js";
 import { addApprovalOptions, approveMode } from "../run-options.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { VerbContext } from "../program.js";
+import type { VerbContext } from "../verb.js";
 import { addApprovalOptions, addOutputOptions, addStepFlagOptions, startWorkflow, type StepFlagOptions } from "../run-options.js";
 
 export function register(program: Command, context: VerbContext = {}): void {

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { withInterrupts } from "../interrupts.js";
-import type { VerbContext } from "../program.js";
+import type { VerbContext } from "../verb.js";
 import { continueRun } from "../../operations/apply.js";
 import { addApprovalOptions, addOutputOptions, approveMode, wantsJson, type OutputOptions } from "../run-options.js";
 import { ExitCode } from "../../shared/exit-codes.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { VerbContext } from "../program.js";
+import type { VerbContext } from "../verb.js";
 import { addApprovalOptions, addOutputOptions, addStepFlagOptions, startWorkflow, type StepFlagOptions } from "../run-options.js";
 import { InputError } from "../../shared/errors.js";
 import { reportError, setExitCode, wantsJson } from "../output.js";

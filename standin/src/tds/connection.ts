@@ -7,8 +7,8 @@ import type net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConnectionDropped, ResponseStream } from "./response-stream.js";
 import { parseLogin7, parseRpc, parseSqlBatch, preloginResponse, ProtocolError } from "./requests.js";
-import type { FaultState, SqlHandler, SqlResultSet } from "./server.js";
-import { SqlServerError } from "./server.js";
+import type { FaultState } from "./faults.js";
+import { SqlServerError, type SqlHandler, type SqlResultSet } from "./handler.js";
 import {
   CURCMD_SELECT,
   DEFAULT_COLLATION,

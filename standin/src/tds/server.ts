@@ -6,46 +6,8 @@
  */
 import net from "node:net";
 import { TdsConnection } from "./connection.js";
-
-export type SqlColumnType = "nvarchar" | "int" | "bigint" | "bit" | "datetimeoffset";
-
-export interface SqlResultSet {
-  columns: { name: string; type: SqlColumnType }[];
-  /** Rows in column order. May be a lazy (async) iterable: rows are written to the socket as produced. */
-  rows: unknown[][] | Iterable<unknown[]> | AsyncIterable<unknown[]>;
-}
-
-/**
- * Executes one SQL text. `params` holds sp_executesql's parameters by name without the "@"
- * (`{ after: "ServerTasks-1" }`). Throw SqlServerError for errors the client should see.
- */
-export interface SqlHandler {
-  execute(sql: string, params: Record<string, unknown>): Promise<SqlResultSet[]> | SqlResultSet[];
-}
-
-/** An error answered to the client as a SQL Server ERROR token (number, state, severity). */
-export class SqlServerError extends Error {
-  constructor(
-    readonly number: number,
-    message: string,
-    readonly state = 1,
-    readonly severity = 16,
-    /** Errors SQL Server sends before this one in the same response (300 before 297 for a denied DMV). */
-    readonly preceding: SqlServerError[] = [],
-  ) {
-    super(message);
-    this.name = "SqlServerError";
-  }
-}
-
-export interface TdsFaults {
-  /** One-shot: the next response that has sent this many rows cuts its connection, then the knob clears. */
-  dropConnectionAfterRows?: number;
-  /** Reset this many upcoming connections right after accept. */
-  dropNextConnections?: number;
-  /** Delay before answering each login and request. */
-  latencyMs?: number;
-}
+import { FaultState, type TdsFaults } from "./faults.js";
+import type { SqlHandler } from "./handler.js";
 
 export interface TdsServerOptions {
   host?: string;
@@ -67,30 +29,6 @@ export interface TdsServer {
   /** Messages (logins, queries, cancels) received so far, counted before any latency fault delays them. */
   received(): number;
   close(): Promise<void>;
-}
-
-/** Shared by every connection of one server: the current fault knobs. */
-export class FaultState {
-  /** Messages received by every connection (tests wait for a query to be in flight). */
-  received = 0;
-  constructor(public faults: TdsFaults = {}) {}
-
-  /** True (and consumes one) when the next accepted connection must be dropped. */
-  takeConnectionDrop(): boolean {
-    const n = this.faults.dropNextConnections ?? 0;
-    if (n <= 0) return false;
-    this.faults = { ...this.faults, dropNextConnections: n - 1 };
-    return true;
-  }
-
-  /** True (and clears the knob) when a response that has sent `rows` rows must cut its connection. */
-  takeRowDrop(rows: number): boolean {
-    const limit = this.faults.dropConnectionAfterRows;
-    if (limit === undefined || rows < limit) return false;
-    const { dropConnectionAfterRows: _dropped, ...rest } = this.faults;
-    this.faults = rest;
-    return true;
-  }
 }
 
 export async function startTdsServer(o: TdsServerOptions): Promise<TdsServer> {
