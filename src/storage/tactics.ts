@@ -66,12 +66,18 @@ export class FileTactics {
     return job.kind === "same-name" && job.targetStat !== undefined && this.trustedSame(job, job.targetStat);
   }
 
-  /** Size and mtime equal, and for sha256 the manifest vouches for the target's hash. */
+  /**
+   * Size and mtime equal, and for sha256 the manifest vouches for the target's hash as this very
+   * source file's bytes (written from it, or found equal to it): a record from another source proves
+   * nothing about this one's bytes.
+   */
   private trustedSame(job: FileJob, t: FileStat): boolean {
     if (!t.isFile || t.size !== job.entry.size || !sameMtime(t.mtimeMs, job.entry.mtimeMs)) return false;
+    if (this.s.verify !== "sha256") return true;
     // Another node's would-be copy (dry-run): this node's manifest cannot vouch for it, compare bytes.
-    if (job.virtualAt !== undefined) return this.s.verify !== "sha256";
-    return this.s.verify !== "sha256" || this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs);
+    if (job.virtualAt !== undefined) return false;
+    const origin = this.originOf(job);
+    return origin !== undefined && this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs, origin);
   }
 
   /**
@@ -296,8 +302,12 @@ export class FileTactics {
         this.skipped(job);
         if (kind === "case-only")
           this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
-        // Vouched for (no re-hash next time), but not written by us: no origin, no run.
-        else this.writer?.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: tgt, node: this.s.node });
+        // Vouched for as this source file's bytes (no re-hash next time), but not written by us: no
+        // `src` (never replaced as ours), no run (a rollback leaves it).
+        else {
+          const same = this.originOf(job);
+          this.writer?.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: tgt, node: this.s.node, same });
+        }
         return;
       }
     }

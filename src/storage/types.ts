@@ -86,6 +86,13 @@ export interface ManifestRecord {
    * relPath). Absent when the copy did not write the bytes (found identical ones already there).
    */
   src?: string;
+  /**
+   * The origin (as `src`) of the source file whose bytes this target file was found equal to, both
+   * hashed: octoha did not write it, so it is never replaced as "our own", but that source file's
+   * next no-op may skip it on size and mtime. Another source's file of the same size and mtime
+   * proves nothing and is hashed.
+   */
+  same?: string;
   /** The run and step whose copy wrote the bytes (`<runId>/<stepId>`), so a rollback can remove them. */
   run?: string;
   /** True when the write replaced a file already under this name (an earlier copy, or a quarantined loser). */

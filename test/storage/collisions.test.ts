@@ -149,6 +149,59 @@ describe("merging two nodes into one target", () => {
   });
 });
 
+describe("two nodes copied into one target through one manifest (`octoha copy`'s .octoha/manifest-copy.jsonl)", () => {
+  it("another node's file of the same name, size and time but other bytes is a collision, never 'already there'", async () => {
+    const node1 = dir("node1");
+    const node2 = dir("node2");
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
+    // Same size, same second: only the bytes differ. And a case-variant folder, the same way.
+    writeFile(node1, "TaskLogs/scheduledtasks_retention.txt", "AAAA\n");
+    writeFile(node2, "TaskLogs/scheduledtasks_retention.txt", "BBBB\n");
+    writeFile(node1, "Artifacts/Dir/x.txt", "one");
+    writeFile(node2, "Artifacts/dir/x.txt", "two");
+    // Identical bytes on both nodes: not a collision, hashed once, then vouched for.
+    writeFile(node1, "Packages/Acme.1.0.0.zip", "PK same");
+    writeFile(node2, "Packages/Acme.1.0.0.zip", "PK same");
+    await copyTree({ source: node1, target, sourceNode: "OCTO1", manifestPath });
+    const second = await copyTree({ source: node2, target, sourceNode: "OCTO2", manifestPath });
+    const c = byPath(second);
+    expect(c.get("TaskLogs/scheduledtasks_retention.txt")).toMatchObject({ kind: "different-bytes", winner: "target" });
+    expect(c.get("Artifacts/dir/x.txt")).toMatchObject({ winner: "target" });
+    expect(second.collisions).toHaveLength(2);
+    expect(second.filesSkipped).toBe(1); // the identical package
+    const q = path.join(target, ".octoha", "conflicts", "OCTO2");
+    expect(readFileSync(path.join(q, "TaskLogs/scheduledtasks_retention.txt"), "utf8")).toBe("BBBB\n");
+    expect(readFileSync(path.join(target, "TaskLogs/scheduledtasks_retention.txt"), "utf8")).toBe("AAAA\n");
+    expectNothingLost(target, node1, node2);
+    // The package was hashed once on each side, and found equal: OCTO2's next run trusts its record.
+    const packageRecords = (): unknown[][] =>
+      readFileSync(manifestPath, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((r) => r.relPath === "Packages/Acme.1.0.0.zip" && r.sha256 !== undefined)
+        .map((r) => [r.node, r.src !== undefined, r.same !== undefined]);
+    await copyTree({ source: node2, target, sourceNode: "OCTO2", manifestPath });
+    expect(packageRecords()).toEqual([
+      ["OCTO1", true, false],
+      ["OCTO2", false, true],
+    ]);
+    // Each node's re-run changes nothing at the target (the same collisions reported, nothing copied again).
+    const files = (): string[][] =>
+      [...snapshot(target, []).entries()].filter(([rel]) => !rel.startsWith(".octoha/manifest")).map(([rel, f]) => [rel, f.sha256]);
+    const before = files();
+    for (const [node, label] of [
+      [node1, "OCTO1"],
+      [node2, "OCTO2"],
+    ] as const) {
+      const again = await copyTree({ source: node, target, sourceNode: label, manifestPath });
+      expect(again.filesCopied).toBe(0);
+    }
+    expect(files()).toEqual(before);
+  });
+});
+
 describe("case variants inside one node's folder", () => {
   it("finds a pair that sorts hundreds of names apart, also through the Kelvin sign, and loses neither", async () => {
     const node = dir("variants");

@@ -20,10 +20,10 @@ describe("the copy manifest", () => {
     const file = path.join(dir("m"), "manifest.jsonl");
     writeFileSync(file, record("TaskLogs/a.txt") + "\n");
     const index = await loadManifest(nodeFileOps, file);
-    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4)).toBe(true);
-    expect(index.vouchesFor("TaskLogs/a.txt", 6, 1_790_000_000_123.4)).toBe(false);
-    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_009_000)).toBe(false);
-    expect(index.vouchesFor("TaskLogs/b.txt", 5, 1_790_000_000_123.4)).toBe(false);
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(true);
+    expect(index.vouchesFor("TaskLogs/a.txt", 6, 1_790_000_000_123.4, FROM_1)).toBe(false);
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_009_000, FROM_1)).toBe(false);
+    expect(index.vouchesFor("TaskLogs/b.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(false);
   });
 
   it("vouches for a target whose mtime rounds to the other millisecond than the recorded one", async () => {
@@ -32,9 +32,9 @@ describe("the copy manifest", () => {
     const file = path.join(dir("m"), "manifest.jsonl");
     writeFileSync(file, record("TaskLogs/a.txt", { mtimeMs: 1_790_000_000_123.4996 }) + "\n");
     const index = await loadManifest(nodeFileOps, file);
-    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.5004)).toBe(true);
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.5004, FROM_1)).toBe(true);
     expect(index.writtenFrom("TaskLogs/a.txt", 5, 1_790_000_000_123.5004, FROM_1)).toBe(true);
-    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_125.6)).toBe(false);
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_125.6, FROM_1)).toBe(false);
   });
 
   it("keeps the latest record of a file that was copied again after it grew", async () => {
@@ -49,7 +49,7 @@ describe("the copy manifest", () => {
     const index = await loadManifest(nodeFileOps, file);
     expect(index.writtenFrom("TaskLogs/a.txt", 9, 1_790_000_060_000, FROM_2)).toBe(true);
     expect(index.writtenFrom("TaskLogs/a.txt", 9, 1_790_000_060_000, FROM_1)).toBe(false);
-    expect(index.vouchesFor("TaskLogs/a.txt", 9, 1_790_000_000_123.4)).toBe(false);
+    expect(index.vouchesFor("TaskLogs/a.txt", 9, 1_790_000_000_123.4, FROM_1)).toBe(false);
   });
 
   it("ignores a last line torn by a crash and keeps every committed record", async () => {
@@ -74,8 +74,8 @@ describe("the copy manifest", () => {
     const index = await loadManifest(nodeFileOps, file);
     expect(index.damaged).toEqual({ lines: damaged.length, first: `Manifest '${file}' line 2` });
     expect(index.size).toBe(2);
-    expect(index.vouchesFor("TaskLogs/b.txt", 5, 1_790_000_000_123.4)).toBe(true);
-    expect(index.vouchesFor("TaskLogs/h.txt", 5, 1_790_000_000_123.4)).toBe(false);
+    expect(index.vouchesFor("TaskLogs/b.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(true);
+    expect(index.vouchesFor("TaskLogs/h.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(false);
   });
 
   it("a writer opening a manifest torn by a crash starts on a new line: the torn bytes stay one ignored line, the next record is whole", async () => {
@@ -85,7 +85,7 @@ describe("the copy manifest", () => {
     writer.add(JSON.parse(record("TaskLogs/b.txt")) as ManifestRecord);
     await writer.close();
     const index = await loadManifest(nodeFileOps, file);
-    expect(index.vouchesFor("TaskLogs/b.txt", 5, 1_790_000_000_123.4)).toBe(true);
+    expect(index.vouchesFor("TaskLogs/b.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(true);
     expect(index.damaged?.lines).toBe(1); // the torn bytes, now a line of their own
     // An intact manifest gets no blank line.
     const clean = path.join(dir("m"), "manifest.jsonl");
@@ -114,8 +114,8 @@ describe("the copy manifest", () => {
     const index = await loadManifest(nodeFileOps, file);
     expect(index.size).toBe(12_001);
     for (const i of [0, 4_999, 5_000, 8_191, 11_999])
-      expect(index.vouchesFor(`TaskLogs/servertasks-${i}_A.txt`, i, 1_790_000_000_123.4)).toBe(true);
-    expect(index.vouchesFor(`TaskLogs/${"x".repeat(200_000)}.txt`, 7, 1_790_000_000_123.4)).toBe(true);
+      expect(index.vouchesFor(`TaskLogs/servertasks-${i}_A.txt`, i, 1_790_000_000_123.4, FROM_1)).toBe(true);
+    expect(index.vouchesFor(`TaskLogs/${"x".repeat(200_000)}.txt`, 7, 1_790_000_000_123.4, FROM_1)).toBe(true);
     appendFileSync(file, record("late", { v: 3 }) + "\n");
     await expect(loadManifest(nodeFileOps, file)).rejects.toMatchObject({ message: expect.stringContaining("line 12003:") });
   });
@@ -132,14 +132,15 @@ describe("the copy manifest", () => {
     expect(seen).toEqual(names);
   });
 
-  it("reads a version 1 manifest: its records vouch for their hashes but prove no file's origin", async () => {
+  it("reads a version 1 manifest: its records prove no file's origin, so they vouch for no source's bytes (hashed once again)", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
     writeFileSync(
       file,
       JSON.stringify({ v: 1, relPath: "TaskLogs/a.txt", size: 5, mtimeMs: 1000, sha256: "ab".repeat(32), node: "OCTO1" }) + "\n",
     );
     const index = await loadManifest(nodeFileOps, file);
-    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1000)).toBe(true);
+    expect(index.size).toBe(1);
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1000, FROM_1)).toBe(false);
     expect(index.writtenFrom("TaskLogs/a.txt", 5, 1000, FROM_1)).toBe(false);
   });
 
@@ -165,11 +166,11 @@ describe("the copy manifest", () => {
       const index = await loadManifest(nodeFileOps, file);
       expect(index.snapshotFresh).toBe(true);
       expect(index.size).toBe(3000);
-      expect(index.vouchesFor("TaskLogs/servertasks-2999_x.txt", 2999, 1_790_000_000_123.4)).toBe(true);
-      expect(index.vouchesFor("TaskLogs/servertasks-3000_x.txt", 3000, 1_790_000_000_123.4)).toBe(false);
+      expect(index.vouchesFor("TaskLogs/servertasks-2999_x.txt", 2999, 1_790_000_000_123.4, FROM_1)).toBe(true);
+      expect(index.vouchesFor("TaskLogs/servertasks-3000_x.txt", 3000, 1_790_000_000_123.4, FROM_1)).toBe(false);
       expect(index.writtenFrom("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_060_000, FROM_2)).toBe(true);
       expect(index.writtenFrom("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_060_000, FROM_1)).toBe(false);
-      expect(index.vouchesFor("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_000_123.4)).toBe(false);
+      expect(index.vouchesFor("TaskLogs/servertasks-5_x.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(false);
       // The snapshot is the index, not the manifest: proven by a manifest whose lines no longer parse.
       const bytes = readFileSync(file);
       writeFileSync(
@@ -179,7 +180,7 @@ describe("the copy manifest", () => {
           "latin1",
         ),
       );
-      expect((await loadManifest(nodeFileOps, file)).vouchesFor("TaskLogs/servertasks-12_x.txt", 12, 1_790_000_000_123.4)).toBe(true);
+      expect((await loadManifest(nodeFileOps, file)).vouchesFor("TaskLogs/servertasks-12_x.txt", 12, 1_790_000_000_123.4, FROM_1)).toBe(true);
     });
 
     it("adds the lines appended since the snapshot, and a torn last line stays ignored", async () => {
@@ -190,13 +191,13 @@ describe("the copy manifest", () => {
       const index = await loadManifest(nodeFileOps, file);
       expect(index.snapshotFresh).toBe(false);
       expect(index.size).toBe(150);
-      expect(index.vouchesFor("TaskLogs/servertasks-149_x.txt", 149, 1_790_000_000_123.4)).toBe(true);
+      expect(index.vouchesFor("TaskLogs/servertasks-149_x.txt", 149, 1_790_000_000_123.4, FROM_1)).toBe(true);
       // The refreshed snapshot stops before the torn line; a later batch after it is still read.
       await refreshManifestSnapshot(nodeFileOps, file, index);
       appendFileSync(file, "\n" + lines(150, 151));
       const again = await loadManifest(nodeFileOps, file);
       expect(again.size).toBe(151);
-      expect(again.vouchesFor("TaskLogs/torn.txt", 5, 1_790_000_000_123.4)).toBe(false);
+      expect(again.vouchesFor("TaskLogs/torn.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(false);
     });
 
     it("is ignored when the manifest was replaced, cut short, or the snapshot is damaged", async () => {
@@ -206,8 +207,8 @@ describe("the copy manifest", () => {
       // Replaced by a longer manifest with other records: the snapshot must not vouch for the old ones.
       writeFileSync(file, lines(0, 300, { mtimeMs: 1_790_000_555_000 }));
       let index = await loadManifest(nodeFileOps, file);
-      expect(index.vouchesFor("TaskLogs/servertasks-7_x.txt", 7, 1_790_000_000_123.4)).toBe(false);
-      expect(index.vouchesFor("TaskLogs/servertasks-7_x.txt", 7, 1_790_000_555_000)).toBe(true);
+      expect(index.vouchesFor("TaskLogs/servertasks-7_x.txt", 7, 1_790_000_000_123.4, FROM_1)).toBe(false);
+      expect(index.vouchesFor("TaskLogs/servertasks-7_x.txt", 7, 1_790_000_555_000, FROM_1)).toBe(true);
       expect(index.size).toBe(300);
 
       writeFileSync(file, lines(0, 200));
@@ -215,7 +216,7 @@ describe("the copy manifest", () => {
       truncateSync(file, 1000); // shorter than the snapshot covers
       index = await loadManifest(nodeFileOps, file);
       expect(index.snapshotFresh).toBe(false);
-      expect(index.vouchesFor("TaskLogs/servertasks-150_x.txt", 150, 1_790_000_000_123.4)).toBe(false);
+      expect(index.vouchesFor("TaskLogs/servertasks-150_x.txt", 150, 1_790_000_000_123.4, FROM_1)).toBe(false);
 
       writeFileSync(file, lines(0, 200));
       await snapshotted(file);
@@ -246,11 +247,11 @@ describe("write-ahead intents in the manifest", () => {
     expect(index.intentFor("TaskLogs/a.txt")).toBeUndefined();
     expect(index.intentFor("TaskLogs/b.txt")).toBeUndefined();
     expect(index.intentFor("TaskLogs/c.txt")).toMatchObject({ src: FROM_1, intent: "open" });
-    expect(index.vouchesFor("TaskLogs/c.txt", 5, 1_790_000_000_123.4)).toBe(false);
-    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4)).toBe(true);
+    expect(index.vouchesFor("TaskLogs/c.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(false);
+    expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(true);
   });
 
-  it("a version 2 manifest of the previous release, continued with intents: both read, the old records still vouch", async () => {
+  it("a version 2 manifest of the previous release, continued with intents: both read, the old records with an origin still vouch", async () => {
     const file = path.join(dir("m"), "manifest.jsonl");
     const before = [
       record("TaskLogs/old.txt"),
@@ -258,8 +259,8 @@ describe("write-ahead intents in the manifest", () => {
     ];
     writeFileSync(file, [...before, intent("TaskLogs/new.txt")].join("\n") + "\n");
     const index = await loadManifest(nodeFileOps, file);
-    expect(index.vouchesFor("TaskLogs/old.txt", 5, 1_790_000_000_123.4)).toBe(true);
-    expect(index.vouchesFor("TaskLogs/v1.txt", 5, 7)).toBe(true);
+    expect(index.vouchesFor("TaskLogs/old.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(true);
+    expect(index.vouchesFor("TaskLogs/v1.txt", 5, 7, FROM_1)).toBe(false); // no origin: hashed once more
     expect(index.intentFor("TaskLogs/new.txt")).toBeDefined();
   });
 
@@ -271,7 +272,7 @@ describe("write-ahead intents in the manifest", () => {
     const next = await loadManifest(nodeFileOps, file);
     expect(readFileSync(file, "utf8").match(/gone\.txt/g)).toHaveLength(2); // the intent, again past the snapshot's end
     expect(next.intentFor("TaskLogs/gone.txt")).toMatchObject({ intent: "open" });
-    expect(next.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4)).toBe(true);
+    expect(next.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(true);
   });
 
   describe("written ahead for the files queued to be copied (ManifestWriter.announce)", () => {
@@ -325,7 +326,7 @@ describe("write-ahead intents in the manifest", () => {
       await writer.close();
       const index = await loadManifest(nodeFileOps, file);
       expect(index.openIntentCount).toBe(0);
-      expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4)).toBe(true);
+      expect(index.vouchesFor("TaskLogs/a.txt", 5, 1_790_000_000_123.4, FROM_1)).toBe(true);
       const states = new Map<string, string>();
       for await (const r of manifestRecords(nodeFileOps, file)) states.set(r.relPath, r.intent ?? "done");
       expect(Object.fromEntries(states)).toEqual({ "TaskLogs/a.txt": "done", "TaskLogs/unused.txt": "withdrawn" });

@@ -72,13 +72,21 @@ describe("ManifestIndex.writtenFrom", () => {
     const index = new ManifestIndex();
     const fromA = originOf("host:/mnt/octo1|1:2", "a.txt");
     index.set({ relPath: "a.txt", size: 5, mtimeMs: 1000.2, sha256: "ab".repeat(32), src: fromA });
-    index.set({ relPath: "b.txt", size: 1, mtimeMs: 1, sha256: "cd".repeat(32) });
+    const fromB = originOf("host:/mnt/octo1|1:2", "b.txt");
+    // b.txt was found equal to fromB's bytes (hashed both sides), not written: c.txt's record is an older octoha's, with no origin.
+    index.set({ relPath: "b.txt", size: 1, mtimeMs: 1, sha256: "cd".repeat(32), same: fromB });
+    index.set({ relPath: "c.txt", size: 1, mtimeMs: 1, sha256: "cd".repeat(32) });
     expect(index.writtenFrom("a.txt", 5, 1000.4, fromA)).toBe(true);
     expect(index.writtenFrom("a.txt", 5, 1000.4, originOf("host:/mnt/octo2|1:3", "a.txt"))).toBe(false);
     expect(index.writtenFrom("a.txt", 5, 1000.4, originOf("host:/mnt/octo1|1:2", "A.txt"))).toBe(false);
     expect(index.writtenFrom("a.txt", 6, 1000.2, fromA)).toBe(false);
     expect(index.writtenFrom("a.txt", 5, 2000, fromA)).toBe(false);
-    expect(index.writtenFrom("b.txt", 1, 1, originOf("host:/mnt/octo1|1:2", "b.txt"))).toBe(false);
-    expect(index.vouchesFor("b.txt", 1, 1)).toBe(true);
+    expect(index.writtenFrom("b.txt", 1, 1, fromB)).toBe(false);
+    expect(index.vouchesFor("b.txt", 1, 1, fromB)).toBe(true);
+    // Vouching is for that source file's bytes alone: another node's b.txt of the same size and time is hashed.
+    expect(index.vouchesFor("b.txt", 1, 1, originOf("host:/mnt/octo2|1:3", "b.txt"))).toBe(false);
+    expect(index.vouchesFor("a.txt", 5, 1000.4, fromA)).toBe(true);
+    expect(index.vouchesFor("a.txt", 5, 1000.4, originOf("host:/mnt/octo2|1:3", "a.txt"))).toBe(false);
+    expect(index.vouchesFor("c.txt", 1, 1, originOf("host:/mnt/octo1|1:2", "c.txt"))).toBe(false);
   });
 });
