@@ -4,7 +4,8 @@
  * 5 minutes before 2025.3.10568). Then it waits for task-log handles to close. Both deadlines are
  * timestamps in the checkpoint, so a resumed run continues the wait instead of restarting it.
  */
-import type { ServerNodes, ServerTask, ServerTasks } from "../octopus/types.js";
+import type { MaintenanceMode, ServerNode, ServerNodes, ServerTask, ServerTasks } from "../octopus/types.js";
+import type { Finding } from "../model/preview.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { OctohaError } from "../shared/errors.js";
@@ -13,7 +14,7 @@ import type { RunFacts } from "./facts.js";
 import type { DrainResult, NodeDrainState } from "./results.js";
 
 export interface DrainDeps {
-  ports: { nodes: ServerNodes; tasks: ServerTasks };
+  ports: { nodes: ServerNodes; tasks: ServerTasks; maintenance: MaintenanceMode };
   facts: RunFacts;
   clock: Clock;
   drainTimeoutMinutes: number;
@@ -38,6 +39,26 @@ function nodeNameOf(serverNode: string | null | undefined, nodes: readonly { id:
 
 export function describeTasks(tasks: ServerTask[], nodes: readonly { id: string; name: string }[] = []): string[] {
   return tasks.map((t) => `${t.id} (${t.name}, ${t.state}) on ${nodeNameOf(t.serverNode, nodes) ?? "no node yet"}`);
+}
+
+/**
+ * The cluster as this run finds it, before it changes anything, when every node is draining: what
+ * another run midway leaves (it drains every node first and undrains last; another state directory
+ * or machine, since the state lock is per directory). A second run would record that as "before"
+ * and restore it after its own "done", leaving no node to run tasks. One node draining (an
+ * operator's: a node being retired), or maintenance mode alone, is put back as found, by design.
+ */
+function outOfServiceAlready(list: readonly ServerNode[], maintenanceOn: boolean): Finding | undefined {
+  const draining = list.filter((n) => n.isDraining).map((n) => n.name);
+  if (list.length === 0 || draining.length < list.length) return undefined;
+  return {
+    severity: "error",
+    code: "CLUSTER_ALREADY_DRAINED",
+    summary: `Every node is draining (${draining.join(", ")})${maintenanceOn ? " and Octopus is in maintenance mode" : ""} before this run has changed anything`,
+    detail:
+      "octoha puts back at the end what it finds before it drains, so it would leave every node drained after its own run: no node would run a task. Another octoha run on this cluster (from another state directory or machine) may be in progress, or stopped midway.",
+    fix: "If another octoha run is in progress or stopped, let it finish (`octoha resume`) or roll it back (`octoha rollback`) from its own state directory first. If an administrator drained every node on purpose, undrain them (Configuration ➜ Nodes), then run `octoha resume` for this run: it drains them itself and undrains them at the end.",
+  };
 }
 
 export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-nodes"> {
@@ -77,8 +98,9 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
     id: "drain-nodes",
     title: "Drain every node and wait for running tasks to finish",
     async inspect() {
-      const [list, active] = await Promise.all([nodes.list(), tasks.listActive()]);
+      const [list, active, maintenanceOn] = await Promise.all([nodes.list(), tasks.listActive(), deps.ports.maintenance.isOn()]);
       const running = active.filter(isRunning);
+      const outOfService = outOfServiceAlready(list, maintenanceOn);
       return {
         changes: list.map((n) =>
           n.isDraining
@@ -97,19 +119,22 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
                 summary: `drain ${n.name} (task cap ${n.maxConcurrentTasks} kept, restored by undrain)`,
               },
         ),
-        findings: running.length
-          ? [
-              {
-                severity: "info",
-                code: "TASKS_RUNNING",
-                summary: `${running.length} task(s) running now; the drain waits up to ${deps.drainTimeoutMinutes} min for them`,
-                detail: describeTasks(running, list).join("\n"),
-                fix: deps.cancelOnTimeout
-                  ? "They will be cancelled if still running at the deadline."
-                  : "Schedule the window when nothing runs, or pass --cancel-tasks to cancel them at the deadline.",
-              },
-            ]
-          : [],
+        findings: [
+          ...(outOfService ? [outOfService] : []),
+          ...(running.length
+            ? [
+                {
+                  severity: "info" as const,
+                  code: "TASKS_RUNNING",
+                  summary: `${running.length} task(s) running now; the drain waits up to ${deps.drainTimeoutMinutes} min for them`,
+                  detail: describeTasks(running, list).join("\n"),
+                  fix: deps.cancelOnTimeout
+                    ? "They will be cancelled if still running at the deadline."
+                    : "Schedule the window when nothing runs, or pass --cancel-tasks to cancel them at the deadline.",
+                },
+              ]
+            : []),
+        ],
         facts: {
           runningTasks: running.map((t) => t.id),
           drainTimeoutMinutes: deps.drainTimeoutMinutes,
@@ -119,16 +144,23 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
     },
     async apply(ctx, last) {
       // Before-state first, once: a resumed run keeps the flags recorded before it drained anything.
-      let r: DrainResult = last ?? {
-        phase: "recorded",
-        before: (await nodes.list()).map((n) => ({
-          id: n.id,
-          name: n.name,
-          isDraining: n.isDraining,
-          maxConcurrentTasks: n.maxConcurrentTasks,
-        })),
-      };
-      if (!last) await ctx.checkpoint(r);
+      let r: DrainResult | undefined = last;
+      if (!r) {
+        const [list, maintenanceOn] = await Promise.all([nodes.list(), deps.ports.maintenance.isOn()]);
+        const outOfService = outOfServiceAlready(list, maintenanceOn);
+        if (outOfService)
+          throw new OctohaError(`${outOfService.summary}: drain refused, nothing changed`, {
+            code: outOfService.code,
+            step: "drain-nodes",
+            exitCode: ExitCode.Failed,
+            hint: `${outOfService.detail}\n${outOfService.fix}`,
+          });
+        r = {
+          phase: "recorded",
+          before: list.map((n) => ({ id: n.id, name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks })),
+        };
+        await ctx.checkpoint(r);
+      }
       deps.facts.set("drain-nodes", r);
 
       if (r.phase === "recorded" || r.phase === "draining") {

@@ -108,6 +108,36 @@ describe("drain-nodes", () => {
     expect(clock.slept.reduce((a, b) => a + b, 0)).toBe(5_000);
   });
 
+  it("refuses to record a cluster whose every node is already draining (another run's), changing nothing", async () => {
+    const { cluster, drain, clock } = drainFixture({ pollsUntilDone: 0 });
+    cluster.state.nodes[0]!.isDraining = true; // OCTO2 already was
+    cluster.state.maintenance = true;
+    const ctx = recordingContext("drain-nodes", clock);
+    const error = (await drain.apply(ctx, undefined).catch((e: unknown) => e)) as OctohaError;
+    expect(error).toBeInstanceOf(OctohaError);
+    expect(error.code).toBe("CLUSTER_ALREADY_DRAINED");
+    expect(error.describe()).toMatch(
+      /Every node is draining \(OCTO1, OCTO2\) and Octopus is in maintenance mode[\s\S]*octoha resume[\s\S]*octoha rollback/,
+    );
+    expect(ctx.checkpoints).toEqual([]);
+    expect(cluster.calls.filter((c) => c.method === "update" || c.method === "set")).toEqual([]);
+    // The dry-run says so too, as an error.
+    const preview = await drain.inspect(ctx);
+    expect(preview.findings.map((f) => [f.severity, f.code])).toContainEqual(["error", "CLUSTER_ALREADY_DRAINED"]);
+  });
+
+  it("an operator's maintenance mode and one drained node are recorded and put back, not refused", async () => {
+    const { cluster, drain, clock } = drainFixture({ pollsUntilDone: 0 });
+    cluster.state.maintenance = true; // OCTO2 drained by the operator (the fixture)
+    const ctx = recordingContext("drain-nodes", clock);
+    expect((await drain.inspect(ctx)).findings.map((f) => f.code)).not.toContain("CLUSTER_ALREADY_DRAINED");
+    const r = await drain.apply(ctx, undefined);
+    expect(r.before.map((n) => [n.name, n.isDraining])).toEqual([
+      ["OCTO1", false],
+      ["OCTO2", true],
+    ]);
+  });
+
   it("rollback puts back every node's flag and cap exactly", async () => {
     const { cluster, drain, clock } = drainFixture({ pollsUntilDone: 0 });
     const ctx = recordingContext("drain-nodes", clock);
