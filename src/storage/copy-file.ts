@@ -11,7 +11,7 @@ import { readFully, writeFully, type FileOps, type OpenFile } from "./file-ops.j
 import { CopyAborted, TargetAppeared, classifyFsError } from "./copy-errors.js";
 
 export { CopyAborted, TargetAppeared };
-import { tempPathFor } from "./temp-names.js";
+import { fitName, tempPathFor } from "./temp-names.js";
 import { joinUnder } from "./under-root.js";
 
 const CHUNK = 1 << 20;
@@ -302,7 +302,8 @@ export async function compareLeftByKill(ops: FileOps, sourcePath: string, target
 
 /**
  * Put a losing copy under quarantineRoot/<node>/<relPath>, never overwriting an earlier
- * quarantined copy with other bytes (a second one gets ".1", ".2" …). Returns where it is.
+ * quarantined copy with other bytes (a second one gets ".1", ".2" …; a name too long to take one
+ * is shortened first, as temp names are). Returns where it is.
  */
 export async function quarantineFile(
   ops: FileOps,
@@ -319,7 +320,7 @@ export async function quarantineFile(
   });
   const sha = fromSha256 ?? (await hashFile(ops, from, "source", signal)).sha256;
   for (let n = 0; n < 1000; n++) {
-    const candidate = n === 0 ? base : `${base}.${n}`;
+    const candidate = n === 0 ? base : numbered(base, n);
     const existing = await ops.stat(candidate).catch(() => undefined);
     if (!existing) {
       const copied = await copyVerifyRename(ops, from, candidate, signal);
@@ -334,6 +335,12 @@ export async function quarantineFile(
     path: base,
     hint: "Clean up the quarantine folder after reviewing it, then re-run.",
   });
+}
+
+/** `base.n`, within one folder entry's longest name. */
+function numbered(base: string, n: number): string {
+  const name = path.basename(base);
+  return `${base.slice(0, base.length - name.length)}${fitName(name, `.${n}`.length)}.${n}`;
 }
 
 /** Whether quarantine would need to be written for this file (dry-run): the path it would use. */

@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import { MAX_LOAD, ManifestIndex, type ManifestTable } from "./manifest.js";
 import { readFully, writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import path from "node:path";
-import { removeStaleTemps, tempPathFor } from "./temp-names.js";
+import { removeStaleTemps, tempPathFor, tempPrefixFor } from "./temp-names.js";
 
 const MAGIC = 0x584d484f; // "OHMX" little-endian
 const VERSION = 3;
@@ -120,7 +120,7 @@ export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest
   // A kill -9 between a snapshot's write and its rename left its temp file beside the manifest, in a
   // folder no copy pass lists (and a no-op never sweeps); the kill left the snapshot stale, so the next
   // run that finishes writes one, and sweeps it here. A cache's temp file only takes room: never fatal.
-  await removeStaleTemps(path.dirname(final), ops, { shallow: true, prefix: `${path.basename(final)}.` }).catch(() => undefined);
+  await removeStaleTemps(path.dirname(final), ops, { shallow: true, prefix: tempPrefixFor(path.basename(final)) }).catch(() => undefined);
   const temp = tempPathFor(final);
   const out = await ops.open(temp, "wx");
   let closed = false;

@@ -8,8 +8,10 @@
  *   live copy keeps writing to it);
  * - an untagged `<name>.octoha-tmp` from an older octoha: stale (those runs took no lock, and the
  *   run that meets it holds the target's lock).
+ * A name is at most 255 bytes (ext4, NAME_MAX) or 255 UTF-16 units (NTFS, SMB): for a final name
+ * too long to carry the tag, the temp name keeps a prefix of it and a hash of the whole (fitName).
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 import { HOST_TAG, pidAlive, STALE_AFTER_MS } from "../shared/lock.js";
 import { TEMP_SUFFIX } from "./walk.js";
@@ -20,9 +22,47 @@ import { classifyFsError } from "./copy-errors.js";
 const PROCESS_TAG = `${HOST_TAG}-${process.pid.toString(36)}-${randomBytes(2).toString("hex")}`;
 const TAGGED = /\.([0-9a-f]{6})-([0-9a-z]{1,8})-[0-9a-f]{4}\.octoha-tmp$/;
 
-/** The temp file this process writes `finalPath` through. */
+/** The longest name one folder entry may have: 255 bytes in UTF-8 (Linux NAME_MAX) and 255 UTF-16 units (NTFS, SMB). */
+export const NAME_MAX = 255;
+/** `.<host>-<pid>-<random>.octoha-tmp` at its longest (a pid of 8 base-36 digits, as TAGGED allows). */
+const LONGEST_TEMP_SUFFIX = `.${HOST_TAG}-${"z".repeat(8)}-0000${TEMP_SUFFIX}`.length;
+/** `~` and 8 hex digits of the whole name's SHA-256: what keeps a shortened name unique to its name. */
+const HASH_MARK = 9;
+
+function fits(name: string, room: number): boolean {
+  return Buffer.byteLength(name) <= room && name.length <= room;
+}
+
+/**
+ * `name` when `name` plus `room` more characters fits in one folder entry; otherwise its longest
+ * prefix (cut between characters) that leaves room for `~<8 hex>` and them. The same name always
+ * gives the same result, and two names that share the prefix give different ones.
+ */
+export function fitName(name: string, room: number): string {
+  if (fits(name, NAME_MAX - room)) return name;
+  const budget = NAME_MAX - room - HASH_MARK;
+  let cut = "";
+  let bytes = 0;
+  for (const character of name) {
+    bytes += Buffer.byteLength(character);
+    if (bytes > budget || cut.length + character.length > budget) break;
+    cut += character;
+  }
+  return `${cut}~${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
+}
+
+/**
+ * What every writer's temp name for `finalName` starts with, whatever its tag: the name itself and
+ * a dot, or for a long name its shortened form (sized for the longest tag, so it is one per name).
+ */
+export function tempPrefixFor(finalName: string): string {
+  return `${fitName(finalName, LONGEST_TEMP_SUFFIX)}.`;
+}
+
+/** The temp file this process writes `finalPath` through, beside it. */
 export function tempPathFor(finalPath: string): string {
-  return `${finalPath}.${PROCESS_TAG}${TEMP_SUFFIX}`;
+  const name = path.basename(finalPath);
+  return `${finalPath.slice(0, finalPath.length - name.length)}${tempPrefixFor(name)}${PROCESS_TAG}${TEMP_SUFFIX}`;
 }
 
 /** True for a temp file (by name) whose writer is provably or presumably gone; false for our own and for live ones. */
