@@ -26,6 +26,21 @@ export interface ErrorContext {
   node?: string;
 }
 
+/** The longest path the system takes (Linux PATH_MAX; macOS; Windows long paths, which Node uses). */
+const PATH_MAX = process.platform === "win32" ? 32_767 : process.platform === "darwin" ? 1024 : 4096;
+
+/**
+ * For an ENAMETOOLONG: undefined when `at` itself is past PATH_MAX (the path is too long), else the
+ * longest name in it (a path that fits can only have a name the file system refuses).
+ */
+function overlongName(at: string): string | undefined {
+  const win = process.platform === "win32";
+  if ((win ? at.length : Buffer.byteLength(at)) >= PATH_MAX) return undefined;
+  let longest = "";
+  for (const name of at.split(win ? /[\\/]/ : "/")) if (Buffer.byteLength(name) > Buffer.byteLength(longest)) longest = name;
+  return longest;
+}
+
 /** Classify a file-system error. Already-classified errors pass through unchanged. */
 export function classifyFsError(error: unknown, where: ErrorContext): OctohaError {
   if (error instanceof OctohaError) return error;
@@ -104,6 +119,16 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
     });
   }
   if (code === "ENAMETOOLONG") {
+    const name = overlongName(where.path);
+    if (name !== undefined) {
+      return new OctohaError(`The name '${name}' in '${where.path}' is too long for the file system (${Buffer.byteLength(name)} bytes)`, {
+        ...base,
+        code: "COPY_NAME_TOO_LONG",
+        // One name: the other files can still be copied (the source root's own name stops the copy).
+        behaviour: where.side === "source-root" ? "fatal" : "continue",
+        hint: "A file system holds at most 255 bytes (UTF-8) or 255 UTF-16 characters in one name, some fewer (eCryptfs: 143 bytes); a shorter target root does not help. Rename the file or folder on the node, then re-run: the other files were copied and are not copied again.",
+      });
+    }
     return new OctohaError(`The path '${where.path}' is too long for the file system`, {
       ...base,
       code: "COPY_NAME_TOO_LONG",

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { copyTree } from "../../src/storage/index.js";
 import { runCli } from "../helpers/cli.js";
-import { allFiles, tempDirs, writeFile } from "./helpers.js";
+import { allFiles, errno, faultyOps, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
 
@@ -123,5 +123,27 @@ describe("long names, the rest of the copy", () => {
     expect(read(target, name)).toBe("one\ntwo\n");
     expect(readdirSync(target).filter((n) => n !== ".octoha")).toHaveLength(61);
     expect(temps(target)).toEqual([]);
+  });
+
+  it("a name the target refuses as too long fails that file only, and says to rename it, not to shorten the root", async () => {
+    const source = dir("source");
+    const target = dir("target");
+    const refused = `${"R".repeat(140)}.txt`; // as an eCryptfs target (143 bytes a name) refuses it
+    writeFile(source, refused, "too long there");
+    for (let i = 1; i <= 5; i++) writeFile(source, `z${i}.txt`, `${i}\n`);
+    const ops = faultyOps({
+      before: (call, p) => {
+        if (call === "open" && p.startsWith(target) && path.basename(p).startsWith("R")) throw errno("ENAMETOOLONG");
+      },
+    });
+    const summary = await copy(source, target, { ops, concurrency: 1 });
+    expect(summary.filesCopied).toBe(5);
+    expect(summary.errors).toHaveLength(1);
+    const [e] = summary.errors;
+    expect(e!.relPath).toBe(refused);
+    expect(e!.code).toBe("COPY_NAME_TOO_LONG");
+    expect(e!.message).toContain(`The name '${refused}' in '${path.join(target, refused)}' is too long for the file system`);
+    expect(e!.message).toContain("Rename the file or folder on the node");
+    expect(e!.message).not.toContain("Use a shorter target root");
   });
 });
