@@ -75,9 +75,12 @@ async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Sett
       hint: `Use ${LABEL_RULE}, e.g. the node's name: --node OCTO1.`,
     });
   }
-  const source = path.resolve(options.source);
-  const target = path.resolve(options.target);
   const ops = options.ops ?? nodeFileOps;
+  // A source given through a link (a symlink or junction to the node's folder) is walked as the
+  // folder it leads to: the walk lstats, and took the link itself for "not a folder". Unresolvable
+  // (missing): left as typed, for the walk's error to name.
+  const source = await ops.realpath(path.resolve(options.source)).catch(() => path.resolve(options.source));
+  const target = path.resolve(options.target);
   const sourceId = await sourceIdentity(ops, source);
   return {
     ops,

@@ -4,7 +4,7 @@
  * it from this very source file; any other different file is a collision, reported and quarantined.
  */
 import { spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, utimesSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, symlinkSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CLI } from "../helpers/cli.js";
@@ -63,6 +63,20 @@ describe("copying two nodes' folders from one machine into one target, without -
     const labels = readdirSync(path.join(target, ".octoha", "conflicts"));
     expect(labels).toHaveLength(1);
     expect(labels[0]).toMatch(/^source-[0-9a-f]{8}$/);
+  });
+
+  it("a second node's file of the same name, size and mtime but other bytes is quarantined, not skipped as 'already there'", () => {
+    const one = dir("same-time-1");
+    const two = dir("same-time-2");
+    writeFile(one, "x.txt", "AAAA\n", 1_704_103_200);
+    writeFile(two, "x.txt", "BBBB\n", 1_704_103_200);
+    const target = dir("same-time-target");
+    copy(one, target, "--node", "N1");
+    const second = copy(two, target, "--node", "N2");
+    expect(second.filesQuarantined).toBe(1);
+    expect(second.collisions).toMatchObject([{ relPath: "x.txt", kind: "different-bytes", winner: "target" }]);
+    expect(readFileSync(path.join(target, "x.txt"), "utf8")).toBe("AAAA\n");
+    expect(readFileSync(path.join(target, ".octoha", "conflicts", "N2", "x.txt"), "utf8")).toBe("BBBB\n");
   });
 
   it("the same holds when both are given the same --node by mistake", () => {
@@ -162,5 +176,20 @@ describe("source folders whose names differ only in case (one folder on a Window
       expect(readFileSync(path.join(target, top!, "only-lower.txt"), "utf8")).toBe("only in dir/");
       expect(summary.collisions, `run ${run}`).toHaveLength(2 * pairs + 1);
     }
+  });
+});
+
+describe("a source given through a link", () => {
+  it("is walked as the folder it leads to, and a re-run through the folder's own path is the same source (a no-op)", () => {
+    const node = nodeFolder("OCTO1", 1_790_000_000);
+    const link = path.join(dir("links"), "octo1-logs");
+    symlinkSync(node, link, "dir");
+    const target = dir("link-target");
+    const first = copy(link, target, "--node", "OCTO1");
+    expect(first.filesCopied).toBe(4);
+    expect(sha256Of(path.join(target, "scheduledtasks_retention.txt"))).toBe(sha256Of(path.join(node, "scheduledtasks_retention.txt")));
+    const again = copy(node, target, "--node", "OCTO1");
+    expect(again.filesCopied).toBe(0);
+    expect(again.collisions).toEqual([]);
   });
 });
