@@ -96,7 +96,7 @@ export function haproxyConfig(t: LbTarget, o: HaproxyOptions): string {
   for (const b of t.backends) {
     const tls = b.scheme === "https" ? ` ssl verify none sni str(${b.host})` : "";
     const down = b.down ? " disabled" : "";
-    lines.push(`    server ${b.id} ${b.host.includes(":") ? `[${b.host}]` : b.host}:${b.port}${tls}${down}   # node ${b.node}: ${b.url}`);
+    lines.push(`    server ${b.id} ${b.host}:${b.port}${tls}${down}   # node ${b.node}: ${b.url}`);
   }
   if (t.backends.some((b) => b.scheme === "https"))
     lines.push(

@@ -46,9 +46,10 @@ export function nginxConfig(t: LbTarget, o: NginxOptions): string {
     "    # round-robin (the default), no stickiness: the web portal is stateless",
   ];
   for (const b of t.backends) {
-    const host = b.host.includes(":") ? `[${b.host}]` : b.host;
     const down = b.down ? " down" : "";
-    lines.push(`    server ${host}:${b.port} max_fails=${t.check.fall} fail_timeout=${failTimeout}s${down};   # node ${b.node}: ${b.url}`);
+    lines.push(
+      `    server ${b.host}:${b.port} max_fails=${t.check.fall} fail_timeout=${failTimeout}s${down};   # node ${b.node}: ${b.url}`,
+    );
   }
   lines.push("}", "");
   const { address } = splitBind(t.bind);

@@ -15,6 +15,7 @@ export interface LbBackend {
   /** An identifier safe in every generator's syntax (letters, digits, `-`, `_`, `.`). */
   id: string;
   scheme: "http" | "https";
+  /** As in a URL (URL.hostname): an IPv6 address keeps its brackets ("[::1]"), which HAProxy and nginx both expect. */
   host: string;
   port: number;
   /** The node's URL as the plan gives it. */

@@ -166,6 +166,42 @@ describe("octoha lb --format nginx", () => {
   });
 });
 
+describe("octoha lb, nodes on IPv6 addresses", () => {
+  /** URL.hostname keeps an IPv6 address's brackets: the generators must not add a second pair. */
+  const ipv6Plan = (): Plan => {
+    const plan = loopbackPlan("http://octopus.corp.local", "http");
+    plan.nodes[0]!.url = "http://[::1]:8081/";
+    plan.nodes[1]!.url = "http://[fe80::1]:8082/";
+    return Plan.parse(plan);
+  };
+
+  it("writes [address]:port on each server line, and haproxy -c and nginx -t accept both servers", async () => {
+    const haproxy = lbConfig(ipv6Plan(), { format: "haproxy" }).text;
+    expect(haproxy).toMatch(/^\s+server OCTO1 \[::1\]:8081 +# node OCTO1/m);
+    expect(haproxy).toMatch(/^\s+server OCTO2 \[fe80::1\]:8082 +# node OCTO2/m);
+    const nginx = lbConfig(ipv6Plan(), { format: "nginx", bind: "127.0.0.1:18080" }).text;
+    expect(nginx).toMatch(/^\s+server \[::1\]:8081 max_fails=2 fail_timeout=10s;/m);
+    expect(nginx).toMatch(/^\s+server \[fe80::1\]:8082 max_fails=2 fail_timeout=10s;/m);
+    for (const text of [haproxy, nginx]) expect(text).not.toContain("[[");
+    await withTempDir(async (dir) => {
+      if (HAPROXY) {
+        const file = path.join(dir, "ipv6.cfg");
+        writeFileSync(file, haproxy);
+        // haproxy -c exits 0 even when it disables a server it cannot resolve: its warnings say so.
+        const checked = haproxyCheck(file);
+        expect(checked.status, checked.out).toBe(0);
+        expect(checked.out).not.toMatch(/could not resolve|disabling server/);
+      }
+      if (NGINX) {
+        const file = path.join(dir, "ipv6.conf");
+        writeFileSync(file, nginx);
+        const checked = nginxCheck(dir, file);
+        expect(checked.status, checked.out).toBe(0);
+      }
+    });
+  });
+});
+
 describe("octoha lb --format iis-arr", () => {
   it("writes the server farm with its health test on the ping, no affinity, and the upload limit raised", () => {
     const { text } = lbConfig(httpPlan(), { format: "iis-arr", check: { intervalMs: 10_000 } });
