@@ -6,6 +6,7 @@
 import { loadPlan } from "../plan/load.js";
 import { describeMissing, missingFix, resolveSecrets } from "../plan/secrets.js";
 import type { Plan } from "../plan/schema.js";
+import { isHttpUrl } from "../plan/validate.js";
 import { createRestPorts } from "../octopus/rest/index.js";
 import type { ServerNodes, VersionProbe } from "../octopus/types.js";
 import { InputError } from "../shared/errors.js";
@@ -61,6 +62,15 @@ function checkName(node: string): void {
     });
 }
 
+/** --url becomes the node's listen prefix and its ping address: both are HTTP. */
+function checkUrl(url: string | undefined): void {
+  if (url !== undefined && !isHttpUrl(url))
+    throw new InputError(`--url ${url}: not an http(s) URL; only http:// or https:// node URLs are accepted, nothing was printed`, {
+      code: "JOIN_URL_INVALID",
+      hint: "Pass the new node's own web address, bypassing the load balancer, e.g. --url http://octo3.corp:80/ or https://octo3.corp/.",
+    });
+}
+
 async function readCluster(plan: Plan, o: JoinPrintOptions): Promise<{ version: string; nodes: string[] }> {
   let ports = o.ports;
   if (!ports) {
@@ -91,6 +101,7 @@ async function readCluster(plan: Plan, o: JoinPrintOptions): Promise<{ version: 
 
 export async function joinPrint(o: JoinPrintOptions): Promise<JoinPrint> {
   checkName(o.node);
+  checkUrl(o.url);
   const { plan } = await loadPlan(o.planFile);
   const platform = o.platform ?? plan.octopus.platform;
   const inPlan = plan.nodes.find((n) => n.name.toLowerCase() === o.node.toLowerCase());

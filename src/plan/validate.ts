@@ -147,7 +147,8 @@ function isUrlOf(value: string, protocols: readonly string[]): boolean {
   }
 }
 
-const isHttpUrl = (value: string): boolean => isUrlOf(value, ["http:", "https:"]);
+/** The rule for every node URL: `octoha check` applies it to the plan's, `octoha join --url` to its option. */
+export const isHttpUrl = (value: string): boolean => isUrlOf(value, ["http:", "https:"]);
 const isPollingAddress = (value: string): boolean => isUrlOf(value, ["https:", "wss:"]);
 
 function urlIssues(plan: Plan): PlanIssue[] {

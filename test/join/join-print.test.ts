@@ -166,4 +166,16 @@ describe("octoha join NODE --print", () => {
     expect(noPrint.stderr).toContain("OCTO3 is not a node of the plan");
     expect(noPrint.stderr).toContain("--print");
   });
+
+  it("refuses a --url that is not http(s) with exit 2, naming --url, printing no command", async () => {
+    for (const url of ["ftp://octo3/", "ws://octo3/", "gopher://octo3/", "octo3.corp:8080"]) {
+      const args = ["join", "OCTO3", "--plan", planFile, "--print", "--offline", "--url", url];
+      const result = await runCli(args, { env });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain(`--url ${url}: not an http(s) URL; only http:// or https:// node URLs are accepted`);
+      const json = await runCli([...args, "--json"], { env });
+      expect(errorOf(json.stdout, "join", 2)).toMatchObject({ code: "JOIN_URL_INVALID" });
+    }
+  });
 });
