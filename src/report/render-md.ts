@@ -3,23 +3,22 @@ import type { Change } from "../model/preview.js";
 import type { Redactor } from "../shared/redact.js";
 import { formatBytes, formatSeconds, type DryRunReport } from "./model.js";
 import { kindsLine, REPORT_FINDING_ROWS, totalsOf } from "./bounded.js";
+import { markdownValues, type MarkdownValues } from "./markdown.js";
 
-const cell = (v: unknown) =>
-  String(v ?? "")
-    .replace(/\|/g, "\\|")
-    .replace(/\n/g, " ");
 const show = (v: unknown) => (v === undefined ? "—" : typeof v === "string" ? v : JSON.stringify(v));
 
-function changeLine(c: Change): string {
-  const arrow = c.before !== undefined || c.after !== undefined ? ` (${show(c.before)} → ${show(c.after)})` : "";
-  return `- \`${c.action}\` ${c.summary}${c.action === "update" && !c.summary.includes("→") ? arrow : ""}`;
+function changeLine(c: Change, md: MarkdownValues): string {
+  const arrow = c.before !== undefined || c.after !== undefined ? ` (${md.text(show(c.before))} → ${md.text(show(c.after))})` : "";
+  return `- \`${c.action}\` ${md.text(c.summary)}${c.action === "update" && !c.summary.includes("→") ? arrow : ""}`;
 }
 
 export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
+  const md = markdownValues(redactor);
+  const cell = md.cell;
   const out: string[] = [];
-  out.push(`# octoha dry-run: ${r.workflow}`, "");
+  out.push(`# octoha dry-run: ${md.text(r.workflow)}`, "");
   out.push(
-    `Plan \`${r.planFile}\` · Octopus ${r.octopusVersion ?? "version unknown"} · folders moved: ${r.kinds.join(", ") || "none"} · ${r.generatedAt}`,
+    `Plan ${md.code(r.planFile)} · Octopus ${md.text(r.octopusVersion ?? "version unknown")} · folders moved: ${md.text(r.kinds.join(", ") || "none")} · ${md.text(r.generatedAt)}`,
     "",
   );
   out.push(
@@ -34,7 +33,7 @@ export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
   out.push("## Preflight findings", "");
   if (r.findings.length === 0) out.push("None.", "");
   for (const f of r.findings.slice(0, REPORT_FINDING_ROWS)) {
-    out.push(`- **${f.severity.toUpperCase()}** [${f.step}] ${f.summary}${f.fix ? `\n  - fix: ${f.fix}` : ""}`);
+    out.push(`- **${f.severity.toUpperCase()}** [${md.text(f.step)}] ${md.text(f.summary)}${f.fix ? `\n  - fix: ${md.text(f.fix)}` : ""}`);
   }
   if (r.findings.length > REPORT_FINDING_ROWS)
     out.push(`- … and ${r.findings.length - REPORT_FINDING_ROWS} more findings (--format json lists them)`);
@@ -42,13 +41,13 @@ export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
 
   out.push("## Steps", "");
   for (const s of r.steps) {
-    out.push(`### ${s.id}${s.requiresApproval ? " (asks for approval)" : ""}`, "", s.title, "");
-    if (s.error) out.push(`Could not preview: ${s.error}`, "");
-    for (const c of s.changes) out.push(changeLine(c));
+    out.push(`### ${md.text(s.id)}${s.requiresApproval ? " (asks for approval)" : ""}`, "", md.text(s.title), "");
+    if (s.error) out.push(`Could not preview: ${md.text(s.error)}`, "");
+    for (const c of s.changes) out.push(changeLine(c, md));
     if (s.changes.length) out.push("");
   }
 
-  if (r.pathCommand) out.push("## Command repath runs", "", "```", r.pathCommand, "```", "");
+  if (r.pathCommand) out.push("## Command repath runs", "", ...md.block(r.pathCommand), "");
 
   out.push("## Data to copy", "");
   if (r.copy.length === 0) out.push("Nothing to copy.", "");
@@ -63,7 +62,7 @@ export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
   const t = totalsOf(r);
   if (t.total === 0) out.push("None.", "");
   else {
-    out.push(`${t.total} collision(s), ${kindsLine(t.byKind)}. The other copy is always kept (quarantined), never dropped.`, "");
+    out.push(`${t.total} collision(s), ${md.text(kindsLine(t.byKind))}. The other copy is always kept (quarantined), never dropped.`, "");
     out.push("| folder | node | collisions |", "|---|---|---:|");
     for (const j of t.perJob) out.push(`| ${cell(j.folder)} | ${cell(j.node)} | ${j.count} |`);
     out.push("");
@@ -94,7 +93,7 @@ export function renderMarkdown(r: DryRunReport, redactor: Redactor): string {
     `- log handles: ${formatSeconds(e.logHandleWaitSeconds)}`,
     `- copy: ${formatSeconds(e.copySeconds)}${e.rateBytesPerSecond ? ` at ${formatBytes(e.rateBytesPerSecond)}/s` : ""}`,
     `- total: ${formatSeconds(e.totalSeconds)}`,
-    `- basis: ${e.basis}`,
+    `- basis: ${md.text(e.basis)}`,
     "",
   );
   return redactor.redact(out.join("\n"));

@@ -8,6 +8,7 @@ import type { CopyResult } from "../model/copy-results.js";
 import type { VerifyCopyResult } from "../model/copy-results.js";
 import { formatBytes, type CopyVolume, type DryRunReport } from "./model.js";
 import { collisionSample, collisionTotals, kindsLine, nameList, type CollisionTotals } from "./bounded.js";
+import { markdownValues, type MarkdownValues } from "./markdown.js";
 
 const RUN_REPORT_FORMAT_VERSION = 1;
 
@@ -95,27 +96,31 @@ export function buildRunReport(o: {
   };
 }
 
-function databaseMoveMarkdown(m: DatabaseMoveReport): string[] {
-  const out = ["## Database move", "", `From ${m.from} to ${m.to}. Restore checks (after the services stopped):`, ""];
+function databaseMoveMarkdown(m: DatabaseMoveReport, md: MarkdownValues): string[] {
+  const out = ["## Database move", "", `From ${md.text(m.from)} to ${md.text(m.to)}. Restore checks (after the services stopped):`, ""];
   out.push("| check | current | target | |", "|---|---|---|---|");
-  for (const c of m.checks) out.push(`| ${c.check} | ${c.current} | ${c.target} | ${c.passed ? "passed" : "DIFFERS"} |`);
+  for (const c of m.checks)
+    out.push(`| ${md.cell(c.check)} | ${md.cell(c.current)} | ${md.cell(c.target)} | ${c.passed ? "passed" : "DIFFERS"} |`);
   out.push(
     "",
-    ...Object.entries(m.nodes).map(([n, s]) => `- ${n}: ${s === "written" ? `now names ${m.to}` : "stopped while its command ran"}`),
+    ...Object.entries(m.nodes).map(
+      ([n, s]) => `- ${md.text(n)}: ${s === "written" ? `now names ${md.text(m.to)}` : "stopped while its command ran"}`,
+    ),
   );
-  if (m.unverifiable) out.push(`- not verified: ${m.unverifiable}`);
-  else if (m.proven) out.push(`- heartbeating into the new database after the start: ${m.proven.join(", ") || "none"}`);
+  if (m.unverifiable) out.push(`- not verified: ${md.text(m.unverifiable)}`);
+  else if (m.proven) out.push(`- heartbeating into the new database after the start: ${md.text(m.proven.join(", ") || "none")}`);
   return [...out, ""];
 }
 
 export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): string {
-  const out = [`# octoha ${r.workflow}: run ${r.runId}`, "", "## Copied", ""];
+  const md = markdownValues(redactor);
+  const out = [`# octoha ${md.text(r.workflow)}: run ${md.text(r.runId)}`, "", "## Copied", ""];
   if (r.copied.length === 0) out.push("Nothing copied.", "");
   else {
     out.push("| folder | node | files copied | bytes | already there |", "|---|---|---:|---:|---:|");
     for (const c of r.copied)
       out.push(
-        `| ${c.kind} | ${c.node} | ${c.files}${c.filesUpdated ? ` (${c.filesUpdated} updated)` : ""} | ${formatBytes(c.bytes)} | ${c.filesAlreadyThere} |`,
+        `| ${md.cell(c.kind)} | ${md.cell(c.node)} | ${c.files}${c.filesUpdated ? ` (${c.filesUpdated} updated)` : ""} | ${formatBytes(c.bytes)} | ${c.filesAlreadyThere} |`,
       );
     out.push("");
   }
@@ -129,18 +134,19 @@ export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): strin
     );
   for (const c of r.collisions)
     out.push(
-      `- ${c.folder}/${c.relPath} (${c.kind}, from ${c.node}): kept ${c.winner === "source" ? `${c.node}'s copy` : "the copy already there"}; the other is at ${c.quarantinedAt ?? "(not quarantined)"}. ${c.reason}`,
+      `- ${md.text(`${c.folder}/${c.relPath}`)} (${c.kind}, from ${md.text(c.node)}): kept ${c.winner === "source" ? `${md.text(c.node)}'s copy` : "the copy already there"}; ` +
+        `the other is at ${md.text(c.quarantinedAt ?? "(not quarantined)")}. ${md.text(c.reason)}`,
     );
   if (r.collisions.length) out.push("");
   out.push("## Task logs that exist nowhere", "");
   out.push(
     r.logsNowhereTotal
-      ? `${r.logsNowhereTotal} completed task(s) have no log on any node or on shared storage: ${nameList(r.logsNowhere, r.logsNowhereTotal)}`
+      ? `${r.logsNowhereTotal} completed task(s) have no log on any node or on shared storage: ${nameList(r.logsNowhere.map(md.text), r.logsNowhereTotal)}`
       : "None: every completed task has its log on shared storage.",
     "",
   );
-  if (r.packagesMissingTotal) out.push("## Packages missing", "", nameList(r.packagesMissing, r.packagesMissingTotal), "");
-  if (r.databaseMove) out.push(...databaseMoveMarkdown(r.databaseMove));
-  if (r.errors.length) out.push("## Errors", "", ...r.errors.map((e) => `- ${e}`), "");
+  if (r.packagesMissingTotal) out.push("## Packages missing", "", nameList(r.packagesMissing.map(md.text), r.packagesMissingTotal), "");
+  if (r.databaseMove) out.push(...databaseMoveMarkdown(r.databaseMove, md));
+  if (r.errors.length) out.push("## Errors", "", ...r.errors.map((e) => `- ${md.text(e)}`), "");
   return redactor.redact(out.join("\n"));
 }

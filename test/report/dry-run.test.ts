@@ -5,7 +5,7 @@ import { renderDryRun } from "../../src/report/render.js";
 import { buildRunReport, renderRunReportMarkdown } from "../../src/report/run-report.js";
 import { Redactor } from "../../src/shared/redact.js";
 import { clusterFixture, SQL_SECRET, type ClusterFixture } from "../steps/fixture.js";
-import { listTree, runAll } from "../steps/helpers.js";
+import { listTree, runAll, writeFiles } from "../steps/helpers.js";
 
 let fx: ClusterFixture | undefined;
 afterEach(async () => {
@@ -156,5 +156,84 @@ describe("run report", () => {
     const md = renderRunReportMarkdown(report, new Redactor());
     expect(md).toContain("ServerTasks-9");
     expect(md).toContain(".octoha/conflicts/OCTO2/servertasks-3_CCCCCCCCCC.txt");
+  });
+});
+
+describe("Markdown reports show file names literally", () => {
+  /** Each name on both nodes with different bytes: a collision, so it is in every table and list. */
+  const NAMES = [
+    "<script>alert(1)<script>.txt",
+    "a`b`c.txt",
+    "line1\nline2.txt",
+    "tab\there\u001b[31m.txt",
+    "x&amp;y.txt",
+    "pipe|[link](e).txt",
+    "back\\<slash.txt",
+  ];
+  /** As the Markdown must spell them (GitHub-flavoured Markdown renders each back to the name). */
+  const SHOWN = [
+    "\\<script\\>alert(1)\\<script\\>.txt",
+    "a\\`b\\`c.txt",
+    "line1\\u000aline2.txt",
+    "tab\\u0009here\\u001b[31m.txt",
+    "x\\&amp;y.txt",
+    "pipe|[link\\](e).txt",
+    "back\\\\\\<slash.txt",
+  ];
+
+  async function clusterWithOddNames(): Promise<ClusterFixture> {
+    const f = await clusterFixture();
+    for (const node of ["OCTO1", "OCTO2"])
+      await writeFiles(path.join(f.root, node), Object.fromEntries(NAMES.map((n) => [`TaskLogs/${n}`, `${n} on ${node}`])));
+    return f;
+  }
+
+  /** How often each escaped name is in a table cell (its pipe escaped too) and in the other lines. */
+  function expectEscaped(md: string, times: { cells: number; text: number }): void {
+    // Only escaped (\<script): raw, GitHub would take it as a tag.
+    expect(md).not.toMatch(/(?<!\\)<script/i);
+    expect(md).not.toContain("\u001b");
+    expect(md).not.toMatch(/^line2\.txt/m);
+    expect(md).not.toContain("line1 line2.txt");
+    for (const shown of SHOWN) {
+      const cells = md.split(`| ${shown.replace("|", "\\|")} |`).length - 1;
+      const prose = md
+        .split("\n")
+        .filter((line) => !line.startsWith("|"))
+        .join("\n");
+      const text = prose.split(shown).length - 1;
+      expect({ shown, cells, text }).toEqual({ shown, ...times });
+    }
+  }
+
+  it("escapes them in the dry-run report's collision table and findings (tags, code spans, links, newlines, controls)", async () => {
+    fx = await clusterWithOddNames();
+    await runAll(fx.steps("preseed"), fx.clock);
+    const { report, redactor } = await dryRunOf(fx, "repair");
+    const md = renderDryRun(report, "md", redactor);
+    // Collision table once; findings list: the summary and the fix's quarantine path.
+    expectEscaped(md, { cells: 1, text: 2 });
+  });
+
+  it("keeps the plan file's code span and the path command's block whole, and hides a secret with markup characters", async () => {
+    fx = await clusterFixture();
+    const { report, redactor } = await dryRunOf(fx, "repair");
+    redactor.add("pa<ss|w`rd");
+    report.planFile = "C:\\plans\\a`b\nc.json";
+    report.pathCommand = 'Octopus.Server.exe path --taskLogs "\\\\fs01\\x```y\nz"';
+    report.findings[0]!.summary = "connection uses pa<ss|w`rd";
+    const md = renderDryRun(report, "md", redactor);
+    expect(md).toContain("Plan ``C:\\plans\\a`b\\u000ac.json`` ·");
+    expect(md).toContain('\n````\nOctopus.Server.exe path --taskLogs "\\\\fs01\\x```y\\u000az"\n````\n');
+    expect(md).toContain("connection uses ***");
+    expect(md).not.toMatch(/pa\\?<ss/);
+  });
+
+  it("escapes them in the run report's collision list", async () => {
+    fx = await clusterWithOddNames();
+    const { results } = await runAll(fx.steps("repair"), fx.clock);
+    const md = renderRunReportMarkdown(buildRunReport({ workflow: "repair", runId: "r1", results }), new Redactor());
+    // The file, and the quarantined copy's path.
+    expectEscaped(md, { cells: 0, text: 2 });
   });
 });
