@@ -13,6 +13,8 @@ export { windowsNameProblem };
  * .NET Framework and Explorer open without long-path support.
  */
 export const WINDOWS_MAX_PATH = 260;
+/** The shortest folder Octopus could see a target as (a drive's root): a path too long under it is too long under any. */
+const SHORTEST_ROOT = "C:\\";
 
 /** Anything any of the three checks below could object to: one test for the common, clean name. */
 const SUSPECT = /[:*?"<>|\\\u0000-\u001f]|[. ]$|^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\.|$)/i;
@@ -27,7 +29,7 @@ export function nameProblems(relPath: string, octopusRoot: string | undefined, l
   // The planning pass asks once per file: a clean last name in a short path costs one regex test.
   // (root + separator + relPath is never shorter than the joined Windows path.)
   if (lastSegments === 1 && !SUSPECT.test(relPath.slice(relPath.lastIndexOf("/") + 1))) {
-    if (octopusRoot === undefined || octopusRoot.length + 1 + relPath.length < WINDOWS_MAX_PATH) return NONE;
+    if ((octopusRoot?.length ?? SHORTEST_ROOT.length) + 1 + relPath.length < WINDOWS_MAX_PATH) return NONE;
   }
   const problems: NameProblem[] = [];
   const segments = relPath.split("/");
@@ -38,15 +40,16 @@ export function nameProblems(relPath: string, octopusRoot: string | undefined, l
       break;
     }
   }
-  if (octopusRoot !== undefined) {
-    const full = path.win32.join(octopusRoot, ...segments);
-    if (full.length >= WINDOWS_MAX_PATH) {
-      problems.push({
-        relPath,
-        problem: "path-too-long",
-        detail: `${full.length} characters as Octopus sees it ('${full}'); Windows' limit is ${WINDOWS_MAX_PATH - 1} without long-path support`,
-      });
-    }
+  const full = path.win32.join(octopusRoot ?? SHORTEST_ROOT, ...segments);
+  if (full.length >= WINDOWS_MAX_PATH) {
+    problems.push({
+      relPath,
+      problem: "path-too-long",
+      detail:
+        octopusRoot === undefined
+          ? `${full.length - SHORTEST_ROOT.length} characters below the target folder: past Windows' limit of ${WINDOWS_MAX_PATH - 1} under any folder Octopus could see it in, without long-path support (give --octopus-path for the exact length)`
+          : `${full.length} characters as Octopus sees it ('${full}'); Windows' limit is ${WINDOWS_MAX_PATH - 1} without long-path support`,
+    });
   }
   return problems;
 }

@@ -20,6 +20,39 @@ function run(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+describe("--octopus-path must be the target as Octopus on Windows sees it", () => {
+  it.each([[""], ["relative\\dir"], ["/mnt/octoshared/TaskLogs"], ["C:"]])(
+    "--octopus-path %j is refused with exit 2, writing nothing",
+    (value) => {
+      const source = dir("op-src");
+      writeFile(source, "a.txt", "a");
+      const target = path.join(dir("op-root"), "dst");
+      const r = run(["copy", source, target, "--octopus-path", value]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain("--octopus-path");
+      expect(r.stderr).toContain("a drive path");
+      expect(existsSync(target)).toBe(false);
+    },
+  );
+
+  it("without it, a path too long under any Windows folder is still reported (dry-run)", () => {
+    const source = dir("op-deep");
+    const deep = Array.from({ length: 18 }, (_, i) => `folder_number_${i + 1}`).join("/");
+    writeFile(source, `${deep}/file.txt`, "deep");
+    const r = run(["copy", source, path.join(dir("op-deep-root"), "dst"), "--dry-run", "--json"]);
+    expect(r.status).toBe(0);
+    const problems = (JSON.parse(r.stdout) as { result: { nameProblems: { relPath: string; problem: string; detail: string }[] } }).result
+      .nameProblems;
+    expect(problems).toEqual([
+      expect.objectContaining({
+        relPath: `${deep}/file.txt`,
+        problem: "path-too-long",
+        detail: expect.stringContaining("under any folder"),
+      }),
+    ]);
+  });
+});
+
 describe("a node name that would lead out of the quarantine folder", () => {
   it("copy --node ../../../escaped is refused with exit 2, naming the option and the rule, and writes nothing anywhere", () => {
     const root = dir("root");

@@ -42,6 +42,11 @@ describe("names Windows cannot hold", () => {
     expect(nameProblems(fits, root, 1)).toEqual([]);
     expect(nameProblems(tooLong, root, 1)).toEqual([expect.objectContaining({ problem: "path-too-long" })]);
     expect(nameProblems(`${"a".repeat(100)}/${"b".repeat(126)}`, `${root}\\`, 1)).toEqual([]); // a trailing separator is not doubled
+    // Without the root, a path too long under the shortest one (C:\) is too long under any.
+    expect(nameProblems(`${"a".repeat(100)}/${"b".repeat(155)}`, undefined, 1)).toEqual([]); // 3 + 256 = 259
+    expect(nameProblems(`${"a".repeat(100)}/${"b".repeat(156)}`, undefined, 1)).toEqual([
+      expect.objectContaining({ problem: "path-too-long", detail: expect.stringContaining("257 characters below the target folder") }),
+    ]);
   });
 
   it.each([

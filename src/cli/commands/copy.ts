@@ -4,7 +4,7 @@ import { ExitCode } from "../../shared/exit-codes.js";
 import { LABEL_RULE, labelProblem } from "../../shared/names.js";
 import { withInterrupts, type InterruptMessages } from "../interrupts.js";
 import { exitOnUsageError, outResult, reportError, setExitCode } from "../output.js";
-import { concurrencyArg } from "../arg-parsers.js";
+import { concurrencyArg, windowsFolderArg } from "../arg-parsers.js";
 import { createProgressRenderer } from "../../report/progress.js";
 import { renderCopySummaryText } from "../../report/copy-summary.js";
 import {
@@ -62,7 +62,12 @@ export function register(program: Command): void {
     )
     .addOption(new Option("--node <name>", NODE_HELP).argParser(label))
     .option("--state-dir <dir>", `manifest folder (default <dst>/${STATE_FOLDER})`)
-    .option("--octopus-path <winpath>", "DST as Octopus will see it (e.g. \\\\fs01\\Octopus\\TaskLogs), for the 260-character check")
+    .addOption(
+      new Option(
+        "--octopus-path <winpath>",
+        "DST as Octopus will see it (e.g. \\\\fs01\\Octopus\\TaskLogs), for the 260-character check",
+      ).argParser(windowsFolderArg),
+    )
     .option("--dry-run", "report what would be copied; write nothing")
     .option("--json", "print the summary as one JSON line (the result envelope) on stdout")
     // Bad flags are bad input (exit 2), not a failed copy (commander's default is 1).
@@ -99,7 +104,7 @@ async function copyUntilDone(src: string, dst: string, flags: CopyFlags, signal:
       dryRun: flags.dryRun === true,
       signal,
       onProgress: (p) => progress.update(p),
-      ...(flags.octopusPath ? { targetAsOctopusSeesIt: flags.octopusPath } : {}),
+      ...(flags.octopusPath !== undefined ? { targetAsOctopusSeesIt: flags.octopusPath } : {}),
     });
     progress.done();
     const dryRun = flags.dryRun === true;
