@@ -40,7 +40,7 @@ export function register(program: Command): void {
   program
     .command("copy")
     .description(
-      "Copy a node folder to shared storage, verified and resumable (like robocopy /E /COPY:DT, but never overwriting a different file). Re-run the same command to resume.",
+      "Copy a node folder to shared storage, verified and resumable (like robocopy /S /COPY:DT: empty folders are not made; and never overwriting a different file). Re-run the same command to resume.",
     )
     .argument("<src>", "source folder (a node's TaskLogs, Artifacts, Packages …)")
     .argument("<dst>", "target folder on the shared storage")
