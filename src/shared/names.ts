@@ -16,7 +16,9 @@ export function windowsNameProblem(segment: string): string | undefined {
   if (bad)
     return `contains '${bad[0] < " " ? `\\x${bad[0].charCodeAt(0).toString(16).padStart(2, "0")}` : bad[0]}', which Windows does not allow in a name`;
   if (/[. ]$/.test(segment)) return "ends with a dot or a space, which Windows strips (the file could not be opened by that name)";
-  if (RESERVED.test(segment)) return `'${segment.split(".")[0]}' is a reserved device name on Windows`;
+  // Said without the segment (callers put the whole name first): "'nul.txt' is the reserved device name NUL …".
+  if (RESERVED.test(segment))
+    return `is the reserved device name ${segment.split(".")[0]!.toUpperCase()} on Windows (with or without an extension)`;
   return undefined;
 }
 

@@ -365,7 +365,7 @@ export class FileTactics {
     }
     const what = kind === "case-only" ? "a name differing only in case" : "the same name";
     if (this.s.policy === "fail") {
-      throw new OctohaError(`Collision on '${job.targetRelPath}': ${what} with different bytes from node ${this.s.node}`, {
+      throw new OctohaError(`Collision on '${job.targetRelPath}': ${what} with different bytes`, {
         code: "COPY_COLLISION",
         path: abs(this.s.target, job.targetRelPath),
         node: this.s.node,

@@ -30,6 +30,12 @@ describe("names Windows cannot hold", () => {
     },
   );
 
+  it("a device name is said once, with the device it names", () => {
+    expect(nameProblems("Artifacts/nul.txt", undefined)).toEqual([
+      expect.objectContaining({ detail: "'nul.txt' is the reserved device name NUL on Windows (with or without an extension)" }),
+    ]);
+  });
+
   it("a path of 260 characters or more as Octopus sees it is reported with its length", () => {
     const root = "\\\\fs01\\OctopusShared\\Artifacts"; // 30 characters
     const fits = `${"a".repeat(100)}/${"b".repeat(127)}`; // 30 + 1 + 100 + 1 + 127 = 259
