@@ -1,7 +1,7 @@
 /** The end of `octoha copy` for humans: a short account, redacted (machines get the summary in the --json envelope). */
 import { redactor } from "../shared/redact.js";
 import type { CopySummary } from "../model/copy-results.js";
-import { formatBytes, formatDuration } from "./format.js";
+import { formatBytes, formatDuration, oneLine } from "./format.js";
 import { countOf } from "../shared/plural.js";
 
 export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): string {
@@ -20,12 +20,13 @@ export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): st
     );
   for (const c of summary.collisions) {
     lines.push(
-      `collision (${c.kind}) ${c.relPath} vs ${c.targetRelPath}: kept the ${c.winner === "source" ? "incoming" : "target's"} copy; ${c.reason}${c.quarantinedAt ? `; other copy at ${c.quarantinedAt}` : ""}`,
+      `collision (${c.kind}) ${oneLine(c.relPath)} vs ${oneLine(c.targetRelPath)}: kept the ${c.winner === "source" ? "incoming" : "target's"} copy; ${c.reason}${c.quarantinedAt ? `; other copy at ${oneLine(c.quarantinedAt)}` : ""}`,
     );
   }
   if (summary.collisionsOmitted) lines.push(`… and ${summary.collisionsOmitted} more collisions (counted by kind in --json)`);
-  for (const p of summary.nameProblems) lines.push(`name problem (${p.problem}) ${p.relPath}: ${p.detail}`);
+  for (const p of summary.nameProblems) lines.push(`name problem (${p.problem}) ${oneLine(p.relPath)}: ${oneLine(p.detail)}`);
   if (summary.nameProblemsOmitted) lines.push(`… and ${summary.nameProblemsOmitted} more name problems (use --json for the listed ones)`);
-  for (const e of summary.errors) lines.push(`failed ${e.relPath} [${e.code}]: ${e.message}`);
+  // The message's own lines (its hint) stay; only the name is one line.
+  for (const e of summary.errors) lines.push(`failed ${oneLine(e.relPath)} [${e.code}]: ${e.message}`);
   return redactor.redact(lines.join("\n")) + "\n";
 }

@@ -18,3 +18,14 @@ export function formatDuration(seconds: number): string {
   const r = s % 60;
   return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : m > 0 ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
 }
+
+/** C0 and C1 controls and the Unicode line and paragraph separators. */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * A name octoha did not choose, on one line of plain text: a control character (a newline in a file
+ * name would split the line and read as two entries) is shown as \u000a, as the Markdown reports do.
+ */
+export function oneLine(name: string): string {
+  return name.replace(CONTROLS, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
+}

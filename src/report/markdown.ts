@@ -4,6 +4,7 @@
  * name cannot open an HTML tag or a code span, become a link, or split a line or a table row.
  */
 import type { Redactor } from "../shared/redact.js";
+import { oneLine } from "./format.js";
 
 /** Characters Markdown would read as markup; backslash-escaped (readable in a terminal, literal when rendered). */
 const MARKUP = new Set(["<", ">", "&", "`"]);
@@ -42,7 +43,7 @@ function escapeMarkdown(value: string, markup: ReadonlySet<string>): string {
 const CELL_MARKUP = new Set([...MARKUP, "|"]);
 
 /** The content of a code span or block: literal there, except control characters (shown) and the backtick fence. */
-const visibleControls = (value: string): string => [...value].map((c) => (CONTROL.test(c) ? visibleControl(c) : c)).join("");
+const visibleControls = oneLine;
 const longestBacktickRun = (value: string): number => Math.max(0, ...(value.match(/`+/g) ?? []).map((r) => r.length));
 
 export interface MarkdownValues {

@@ -168,6 +168,31 @@ describe("progress while a copy plans", () => {
     expect(renderCopySummaryText({ ...emptyCopySummary(), filesCopied: 0 }, true)).toMatch(/^would copy 0 files \(/);
   });
 
+  it("a file name with a newline stays on its line in the summary (shown as \\u000a)", () => {
+    const summary = {
+      ...emptyCopySummary(),
+      collisions: [
+        {
+          relPath: "TaskLogs/new\nline.txt",
+          targetRelPath: "TaskLogs/new\nline.txt",
+          kind: "different-bytes" as const,
+          winner: "target" as const,
+          reason: "r",
+          node: "N2",
+        },
+      ],
+      nameProblems: [
+        { relPath: "TaskLogs/tab\there.txt", problem: "invalid-windows-name" as const, detail: "'tab\there.txt' contains '\\x09'" },
+      ],
+      errors: [{ relPath: "TaskLogs/bell\u0007.txt", code: "COPY_X", message: "failed" }],
+    };
+    const lines = renderCopySummaryText(summary, false).trimEnd().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toContain("TaskLogs/new\\u000aline.txt vs TaskLogs/new\\u000aline.txt");
+    expect(lines[2]).toContain("TaskLogs/tab\\u0009here.txt");
+    expect(lines[3]).toContain("TaskLogs/bell\\u0007.txt");
+  });
+
   it("a log keeps planning's last count, printed when the copy starts, and prints the copy's last line once", () => {
     const looked = (filesDone: number): CopyProgress => ({
       phase: "planning",
