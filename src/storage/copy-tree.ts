@@ -308,7 +308,9 @@ async function prepareTarget(
 ): Promise<HeldLock | undefined> {
   collectGarbage(); // the planning pass's listings, before the copy pass lists the same folders
   let lock: HeldLock | undefined;
+  let madeTarget = false;
   if (!s.dryRun) {
+    madeTarget = !(await s.ops.stat(s.target).catch(() => undefined));
     await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
     // One writer per target: the copy pass lists it again under the lock and decides from that.
     const onWarning = (message: string): void => void (summary.warnings ??= []).push(message);
@@ -322,6 +324,8 @@ async function prepareTarget(
     if (!preflight.ok) throw preflight.problems[0]!;
   } catch (error) {
     await lock?.release(); // refused before the first byte: the next run must not find our lock
+    // Nor the target folder this copy made for it (a full share, no write access): nothing was written.
+    if (madeTarget) await s.ops.rmdir(s.target).catch(() => undefined);
     throw error;
   }
   return lock;

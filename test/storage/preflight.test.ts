@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { estimateSeconds, measureSample, preflightTarget } from "../../src/storage/index.js";
+import { copyTree, estimateSeconds, measureSample, preflightTarget } from "../../src/storage/index.js";
 import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
 import { faultyOps, tempDirs, writeFile } from "./helpers.js";
 
@@ -29,6 +29,18 @@ describe("preflight of a target", () => {
     expect(result.ok).toBe(false);
     expect(result.marginBytes).toBe(Math.ceil(10 * 1024 ** 3 * 0.05));
     expect(result.problems[0]!.message).toContain("5.00 GiB free, 10.00 GiB to copy plus 0.50 GiB margin");
+  });
+});
+
+describe("a copy refused before its first byte", () => {
+  it("leaves no target folder it made, and no lock: nothing was written", async () => {
+    const source = dir("source");
+    writeFile(source, "TaskLogs/servertasks-1_ABCDEFGHIJ.txt", "x".repeat(10_000));
+    const parent = dir("share");
+    const target = path.join(parent, "OctopusShared");
+    const refused = await copyTree({ source, target, sourceNode: "OCTO1", ops: faultyOps({ statfsFree: 1024 }) }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ message: expect.stringContaining("free") });
+    expect(readdirSync(parent)).toEqual([]);
   });
 });
 
