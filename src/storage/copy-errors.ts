@@ -107,7 +107,7 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
     return new OctohaError(`No space left on the target while writing '${where.path}'`, {
       ...base,
       code: "COPY_NO_SPACE",
-      hint: "Free space on the shared storage (or raise the quota for the account), then re-run: verified files are kept and not copied again, and the partial file was removed.",
+      hint: "Free space on the shared storage (or raise the quota for the account), then re-run: verified files are kept and not copied again, and whatever was being written when the space ran out is written again (the manifest vouches only for whole, verified files).",
     });
   }
   if (code === "EILSEQ" && where.side === "source") {
