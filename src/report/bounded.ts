@@ -3,12 +3,14 @@
  * says how many more there are; totals are counted over everything. The full lists go to a
  * separate JSON Lines file only when asked (`dry-run --full-list FILE`).
  */
-import { collisionCount, type Collision, type CollisionKind, type CopyJobResult } from "../model/copy-results.js";
+import { collisionCount, type Collision, type CollisionKind, type CopyJobResult, type NameProblem } from "../model/copy-results.js";
 
 /** Rows a report's collision table lists (across folders and nodes). */
 export const REPORT_COLLISION_ROWS = 200;
 /** Findings a Markdown or HTML report lists (the JSON report has them all: steps bound their own). */
 export const REPORT_FINDING_ROWS = 200;
+/** Names Windows cannot hold a run report lists (across folders and nodes). */
+export const REPORT_NAME_PROBLEM_ROWS = 200;
 /** Names a report lists inline for one problem (missing logs, packages). */
 export const REPORT_NAME_LIST = 50;
 
@@ -64,6 +66,22 @@ export function collisionSample(jobs: readonly CopyJobResult[], limit = REPORT_C
       out.push({ ...c, folder: j.kind, node: j.node });
     }
   return out;
+}
+
+export type ReportNameProblem = NameProblem & { folder: string; node: string };
+
+/** The first `limit` name problems over the jobs, in order, each with its folder and node, and how many there are in all. */
+export function nameProblemSample(
+  jobs: readonly CopyJobResult[],
+  limit = REPORT_NAME_PROBLEM_ROWS,
+): { listed: ReportNameProblem[]; total: number } {
+  const listed: ReportNameProblem[] = [];
+  let total = 0;
+  for (const j of jobs) {
+    total += j.nameProblems.length + (j.nameProblemsOmitted ?? 0);
+    for (const p of j.nameProblems.slice(0, Math.max(0, limit - listed.length))) listed.push({ ...p, folder: j.kind, node: j.node });
+  }
+  return { listed, total };
 }
 
 /** "a, b, c … and 97 more" from the listed names and the total. */

@@ -7,7 +7,15 @@ import type { Redactor } from "../shared/redact.js";
 import type { CopyResult } from "../model/copy-results.js";
 import type { VerifyCopyResult } from "../model/copy-results.js";
 import { formatBytes, type CopyVolume, type DryRunReport } from "./model.js";
-import { collisionSample, collisionTotals, kindsLine, nameList, type CollisionTotals } from "./bounded.js";
+import {
+  collisionSample,
+  collisionTotals,
+  kindsLine,
+  nameList,
+  nameProblemSample,
+  type CollisionTotals,
+  type ReportNameProblem,
+} from "./bounded.js";
 import { markdownValues, type MarkdownValues } from "./markdown.js";
 
 const RUN_REPORT_FORMAT_VERSION = 1;
@@ -26,6 +34,12 @@ export interface RunReport {
   logsNowhereTotal: number;
   packagesMissing: string[];
   packagesMissingTotal: number;
+  /**
+   * Files the copies put on the share (or found there) whose name or path Octopus on Windows cannot
+   * open: the first ones, and how many in all. The run copies them rather than stop mid-window.
+   */
+  nameProblems: ReportNameProblem[];
+  nameProblemTotal: number;
   errors: string[];
   /** database.moveTo: which restore checks passed, which nodes were repointed and proven on the new database. */
   databaseMove?: DatabaseMoveReport;
@@ -72,6 +86,7 @@ export function buildRunReport(o: {
   const jobs = ids.flatMap((id) => (o.results.get(id) as CopyResult | undefined)?.jobs ?? []);
   const verify = o.results.get("verify-copy") as VerifyCopyResult | undefined;
   const collisions = collisionSample(jobs);
+  const names = nameProblemSample(jobs);
   return {
     format: "octoha-run",
     formatVersion: RUN_REPORT_FORMAT_VERSION,
@@ -91,6 +106,8 @@ export function buildRunReport(o: {
     logsNowhereTotal: verify?.logsNowhereTotal ?? verify?.logsNowhere.length ?? 0,
     packagesMissing: verify?.packagesMissing ?? [],
     packagesMissingTotal: verify?.packagesMissingTotal ?? verify?.packagesMissing.length ?? 0,
+    nameProblems: names.listed,
+    nameProblemTotal: names.total,
     errors: o.errors ?? [],
     ...(databaseMoveReport(o.results) ? { databaseMove: databaseMoveReport(o.results)! } : {}),
   };
@@ -110,6 +127,20 @@ function databaseMoveMarkdown(m: DatabaseMoveReport, md: MarkdownValues): string
   if (m.unverifiable) out.push(`- not verified: ${md.text(m.unverifiable)}`);
   else if (m.proven) out.push(`- heartbeating into the new database after the start: ${md.text(m.proven.join(", ") || "none")}`);
   return [...out, ""];
+}
+
+function nameProblemsMarkdown(r: RunReport, md: MarkdownValues): string[] {
+  const first = r.nameProblemTotal > r.nameProblems.length ? `; the first ${r.nameProblems.length}` : "";
+  return [
+    "## Names Windows cannot hold",
+    "",
+    `${r.nameProblemTotal} file(s) copied to the share (or already there) have a name or path Octopus on Windows cannot open${first}:`,
+    "",
+    ...r.nameProblems.map((p) => `- ${md.text(`${p.folder}/${p.relPath}`)} (from ${md.text(p.node)}): ${md.text(p.detail)}`),
+    "",
+    "Rename or remove each on its node and on the share (a path too long: or choose a shorter shared path).",
+    "",
+  ];
 }
 
 export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): string {
@@ -146,6 +177,7 @@ export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): strin
     "",
   );
   if (r.packagesMissingTotal) out.push("## Packages missing", "", nameList(r.packagesMissing.map(md.text), r.packagesMissingTotal), "");
+  if (r.nameProblemTotal) out.push(...nameProblemsMarkdown(r, md));
   if (r.databaseMove) out.push(...databaseMoveMarkdown(r.databaseMove, md));
   if (r.errors.length) out.push("## Errors", "", ...r.errors.map((e) => `- ${md.text(e)}`), "");
   return redactor.redact(out.join("\n"));

@@ -78,6 +78,20 @@ function toJobResult(job: CopyJob, s: CopySummary): CopyJobResult {
   };
 }
 
+/**
+ * A name Windows cannot hold is copied, not a reason to stop: stopping mid-window (maintenance on,
+ * services stopped) over a log's name is worse than a file Octopus cannot open. The run says so
+ * here, the first ones by name, and the run report lists them.
+ */
+function nameProblemWarnings(s: CopySummary): string[] {
+  const lines = s.nameProblems
+    .slice(0, FINDINGS_PER_JOB)
+    .map((p) => `${p.relPath} is on the share, but Octopus on Windows cannot open it: ${p.detail}`);
+  const more = s.nameProblems.length + (s.nameProblemsOmitted ?? 0) - lines.length;
+  if (more > 0) lines.push(`${countOf(more, "more file")} like these (the run report lists the first ones)`);
+  return lines;
+}
+
 /** `live`: Octopus runs during the copy (preseed), so sources keep changing. */
 function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[FolderKind]>(
   id: Id,
@@ -171,23 +185,24 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
             summary: `${job.kind} from ${job.source.node}: ${moreCollisions} more collision(s) like these`,
             fix: "The report's collision table lists the first ones; `octoha dry-run --full-list FILE` writes every one.",
           });
+        // Warnings, not errors: the run copies such a file and lists it (see apply), it does not stop.
         for (const p of s.nameProblems.slice(0, FINDINGS_PER_JOB))
           findings.push({
-            severity: "error",
+            severity: "warning",
             code: p.problem === "path-too-long" ? "PATH_TOO_LONG" : "INVALID_WINDOWS_NAME",
             node: job.source.node,
             path: p.relPath,
             summary: `${job.kind}/${p.relPath}: ${p.detail}`,
-            fix: "Rename or remove the file on the source node, or choose a shorter shared path.",
+            fix: `A run copies it and lists it in its report; Octopus on Windows cannot open it on the share. Rename or remove it on ${job.source.node}${p.problem === "path-too-long" ? ", or choose a shorter shared path" : ""}, before the run or after it (and its copy on the share).`,
           });
         const moreNames = s.nameProblems.length + (s.nameProblemsOmitted ?? 0) - FINDINGS_PER_JOB;
         if (moreNames > 0)
           findings.push({
-            severity: "error",
+            severity: "warning",
             code: "INVALID_WINDOWS_NAME",
             node: job.source.node,
             summary: `${job.kind} from ${job.source.node}: ${moreNames} more name problem(s) like these`,
-            fix: "`octoha copy SRC DST --dry-run --json` lists the first 1000; rename or remove them on the source node.",
+            fix: "A run copies them and lists the first ones in its report. `octoha copy SRC DST --dry-run --json` lists the first 1000; rename or remove them on the source node.",
           });
       }
       // A short read sample, when the engine can measure one, turns bytes into an estimated duration.
@@ -203,7 +218,8 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       for (const job of deps.jobs) {
         if (done.has(jobKey({ kind: job.kind, node: job.source.node }))) continue;
         const s = await run(job, "apply", ctx);
-        for (const warning of s.warnings ?? []) ctx.emit({ level: "warn", message: `${job.kind} from ${job.source.node}: ${warning}` });
+        for (const warning of [...(s.warnings ?? []), ...nameProblemWarnings(s)])
+          ctx.emit({ level: "warn", message: `${job.kind} from ${job.source.node}: ${warning}` });
         if (s.interrupted) {
           throw new OctohaError(`Copy of ${job.kind} from ${job.source.node} interrupted; verified files are kept`, {
             code: "INTERRUPTED",

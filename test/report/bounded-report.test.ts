@@ -166,4 +166,24 @@ describe("a dry-run report of a plan with 100 000 collisions", () => {
     expect(md).toContain("4000 completed task(s) have no log on any node or on shared storage");
     expect(md).toContain("… and 3950 more");
   });
+
+  it("a run report counts every name Windows cannot hold and lists the first 200", () => {
+    const nameProblems = Array.from({ length: 1000 }, (_, i) => ({
+      relPath: `run-${i}/a|b.txt`,
+      problem: "invalid-windows-name" as const,
+      detail: "'a|b.txt' contains '|', which Windows does not allow in a name",
+    }));
+    const job = { kind: "artifacts" as const, node: "OCTO1", filesCopied: 1000, bytesCopied: 0, filesSkipped: 0, bytesSkipped: 0 };
+    const result: CopyResult = { jobs: [{ ...job, collisions: [], nameProblems, nameProblemsOmitted: 99_000, errors: [] }] };
+    const r = buildRunReport({ workflow: "repair", runId: "r1", results: new Map<string, unknown>([["copy-artifacts", result]]) });
+    expect(r.nameProblemTotal).toBe(100_000);
+    expect(r.nameProblems).toHaveLength(200);
+    const md = renderRunReportMarkdown(r, new Redactor());
+    expect(Buffer.byteLength(md)).toBeLessThan(MB);
+    expect(md).toContain(
+      "100000 file(s) copied to the share (or already there) have a name or path Octopus on Windows cannot open; the first 200:",
+    );
+    expect(md).toContain("- artifacts/run-199/a|b.txt (from OCTO1): 'a|b.txt' contains '|'");
+    expect(md).not.toContain("run-200/");
+  });
 });
