@@ -6,6 +6,7 @@
  * timeouts, approvals, how nodes are reached) may be corrected between a failure and its resume.
  */
 import type { Plan } from "./schema.js";
+import { pathStyle, relate } from "./locations.js";
 
 /** Dotted path → value, for every leaf of those parts (a node's by its name, not its place in the list). */
 export function whereDataGoes(plan: Plan): Record<string, string> {
@@ -23,12 +24,28 @@ export function whereDataGoes(plan: Plan): Record<string, string> {
   return out;
 }
 
+/**
+ * Two recorded values that name the same place: equal, or the same Windows path spelled in another
+ * case (or with other separators), as Octopus and the Windows file system see it. A POSIX path
+ * (an `access` on Linux) stays case-sensitive.
+ */
+function samePlace(was: string | undefined, is: string | undefined): boolean {
+  if (was === is) return true;
+  if (was === undefined || is === undefined) return false;
+  try {
+    const [a, b]: unknown[] = [JSON.parse(was), JSON.parse(is)];
+    return typeof a === "string" && typeof b === "string" && pathStyle(a) === "windows" && relate(a, b) === "same";
+  } catch {
+    return false;
+  }
+}
+
 /** What differs between a run's recorded parts and a plan's: "shared.taskLogs.access: was "…", now "…"". */
 export function dataPlanChanges(recorded: Record<string, string>, now: Record<string, string>): string[] {
   const changes: string[] = [];
   for (const key of new Set([...Object.keys(recorded), ...Object.keys(now)])) {
     const [was, is] = [recorded[key], now[key]];
-    if (was !== is) changes.push(`${key}: was ${was ?? "(not set)"}, now ${is ?? "(not set)"}`);
+    if (!samePlace(was, is)) changes.push(`${key}: was ${was ?? "(not set)"}, now ${is ?? "(not set)"}`);
   }
   return changes.sort();
 }

@@ -47,4 +47,32 @@ describe("a plan edited between a stopped run and its resume", () => {
     const resumed = await octohaInProcess(c, "resume");
     expect(resumed.code, resumed.stderr).toBe(0);
   }, 120_000);
+
+  it("its shared Windows paths respelled only in case: the same folders to Octopus and Windows, so the run resumes to the end", async () => {
+    const c = await startCase({ approvals: "auto" });
+    cases.push(c);
+    const first = await octohaInProcess(c, "run", { killOn: { type: "step-applied", stepId: "preseed" } });
+    expect(first.simulatedKillAt?.record).toMatchObject({ t: "applied", stepId: "preseed" });
+    const plan = JSON.parse(readFileSync(c.planFile, "utf8")) as { shared: Record<string, { octopus: string; access?: string }> };
+    expect(plan.shared.taskLogs!.octopus).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
+    // The share's part only: below it the stand-in's folders are on this (case-sensitive) disk, as a Linux share's would be.
+    for (const loc of Object.values(plan.shared)) loc.octopus = loc.octopus.replace("\\\\fs01\\OctopusShared", "\\\\FS01\\octopusshared");
+    expect(plan.shared.taskLogs!.octopus).toBe("\\\\FS01\\octopusshared\\TaskLogs");
+    // An access path on Linux is case-sensitive: another case there is another folder, still refused.
+    const taskLogs = plan.shared.taskLogs!;
+    const access = taskLogs.access!;
+    taskLogs.access = `${path.dirname(access)}/tasklogs`;
+    writeFileSync(c.planFile, JSON.stringify(plan, null, 2));
+    const refused = await octohaInProcess(c, "resume");
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain(`shared.taskLogs.access: was "${access}", now "${path.dirname(access)}/tasklogs"`);
+    expect(refused.stderr).not.toContain("octopus: was");
+
+    taskLogs.access = access;
+    writeFileSync(c.planFile, JSON.stringify(plan, null, 2));
+
+    const resumed = await octohaInProcess(c, "resume");
+    expect(resumed.code, `${resumed.stderr}${JSON.stringify(resumed.outcome)}`).toBe(0);
+    expect(resumed.outcome?.status).toBe("done");
+  }, 120_000);
 });
