@@ -24,6 +24,17 @@ export function whereDataGoes(plan: Plan): Record<string, string> {
   return out;
 }
 
+/** The recorded node list ("nodes" holds its JSON), or undefined if it is not one. */
+function nodeNames(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const names: unknown = JSON.parse(value);
+    return Array.isArray(names) && names.every((n) => typeof n === "string") ? names : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Two recorded values that name the same place: equal, or the same Windows path spelled in another
  * case (or with other separators), as Octopus and the Windows file system see it. A POSIX path
@@ -40,12 +51,36 @@ function samePlace(was: string | undefined, is: string | undefined): boolean {
   }
 }
 
-/** What differs between a run's recorded parts and a plan's: "shared.taskLogs.access: was "…", now "…"". */
+/** "nodes: was OCTO1, OCTO2, now octo1, OCTO2", saying why a rename that only changes case still counts. */
+function nodeListChange(was: string[], is: string[]): string {
+  const line = `nodes: was ${was.join(", ") || "(none)"}, now ${is.join(", ") || "(none)"}`;
+  const recased = is.flatMap((n) => {
+    const before = was.find((w) => w !== n && w.toLowerCase() === n.toLowerCase());
+    return before !== undefined && !was.includes(n) ? [`${before} → ${n}`] : [];
+  });
+  if (recased.length === 0) return line;
+  // Octopus sees one node either way, but the run's manifests, quarantine folders and journaled
+  // results are named after the node as the plan spelled it: on a case-sensitive disk, another node.
+  return `${line} (${recased.join(", ")} changes only the case: Octopus sees the same node, but this run recorded its copies and results under the old spelling)`;
+}
+
+/**
+ * What differs between a run's recorded parts and a plan's: "shared.taskLogs.access: was "…", now "…"".
+ * A changed node list comes first, as one line; the folders of a node only one side lists are in
+ * it, not listed again as "(not set)".
+ */
 export function dataPlanChanges(recorded: Record<string, string>, now: Record<string, string>): string[] {
+  const [wasNodes, isNodes] = [nodeNames(recorded["nodes"]), nodeNames(now["nodes"])];
+  const nodesChanged = wasNodes !== undefined && isNodes !== undefined && JSON.stringify(wasNodes) !== JSON.stringify(isNodes);
+  const onOneSide = nodesChanged
+    ? [...wasNodes.filter((n) => !isNodes.includes(n)), ...isNodes.filter((n) => !wasNodes.includes(n))].map((n) => `nodes.${n}.folders.`)
+    : [];
   const changes: string[] = [];
   for (const key of new Set([...Object.keys(recorded), ...Object.keys(now)])) {
+    if (nodesChanged && (key === "nodes" || onOneSide.some((prefix) => key.startsWith(prefix)))) continue;
     const [was, is] = [recorded[key], now[key]];
     if (!samePlace(was, is)) changes.push(`${key}: was ${was ?? "(not set)"}, now ${is ?? "(not set)"}`);
   }
-  return changes.sort();
+  changes.sort();
+  return nodesChanged ? [nodeListChange(wasNodes, isNodes), ...changes] : changes;
 }

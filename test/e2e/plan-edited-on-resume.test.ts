@@ -75,4 +75,29 @@ describe("a plan edited between a stopped run and its resume", () => {
     expect(resumed.code, `${resumed.stderr}${JSON.stringify(resumed.outcome)}`).toBe(0);
     expect(resumed.outcome?.status).toBe("done");
   }, 120_000);
+
+  it("a node renamed only in case: refused, saying first that the node list changed and why that still counts", async () => {
+    const c = await startCase({ approvals: "auto" });
+    cases.push(c);
+    const first = await octohaInProcess(c, "run", { killOn: { type: "step-applied", stepId: "preseed" } });
+    const { runId } = first.simulatedKillAt!;
+    const original = readFileSync(c.planFile, "utf8");
+    const plan = JSON.parse(original) as { nodes: { name: string }[] };
+    expect(plan.nodes.map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
+    plan.nodes[0]!.name = "octo1";
+    writeFileSync(c.planFile, JSON.stringify(plan, null, 2));
+
+    const refused = await octohaInProcess(c, "resume");
+    expect(refused.code, refused.stderr).toBe(2);
+    const lines = refused.stderr.split("\n");
+    const head = lines.findIndex((l) => l.includes(`no longer says where run ${runId} reads and writes its data`));
+    expect(lines[head + 1]).toBe(
+      "  nodes: was OCTO1, OCTO2, now octo1, OCTO2 (OCTO1 → octo1 changes only the case: Octopus sees the same node, but this run recorded its copies and results under the old spelling)",
+    );
+    expect(refused.stderr).not.toContain("(not set)");
+
+    writeFileSync(c.planFile, original);
+    const resumed = await octohaInProcess(c, "resume");
+    expect(resumed.code, resumed.stderr).toBe(0);
+  }, 120_000);
 });
