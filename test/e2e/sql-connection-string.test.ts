@@ -58,6 +58,16 @@ describe("a SQL connection string that does not work", () => {
     ],
     ["no server", () => `Database=Octopus;User Id=octoha_reader;Password=${WRONG}`, /names no server/],
     ["Integrated Security without a login", () => "Server=127.0.0.1,1433;Database=Octopus;Integrated Security=SSPI", /Integrated Security/],
+    [
+      "a port that is not a number",
+      () => `Server=127.0.0.1,abc;Database=Octopus;User Id=octoha_reader;Password=${WRONG}`,
+      /has Server=127\.0\.0\.1,abc: the port after the comma must be a number from 1 to 65535, not "abc"/,
+    ],
+    [
+      "a port out of range",
+      () => `Data Source=tcp:127.0.0.1,70000;Initial Catalog=Octopus;UID=octoha_reader;PWD=${WRONG}`,
+      /has Data Source=tcp:127\.0\.0\.1,70000: the port after the comma must be a number from 1 to 65535, not "70000"/,
+    ],
   ])(
     "%s is refused with exit 2 naming the accepted form, by check and by repair, and nothing is written",
     async (_what, connectionString, reason) => {

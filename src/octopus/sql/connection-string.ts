@@ -1,7 +1,7 @@
 /**
  * What octoha accepts as a SQL connection string, checked before anything connects (and without
  * loading mssql, so `octoha check` can say it cheaply). The string is a secret: no message here
- * quotes it or any part of it.
+ * quotes it or any part of it but the server's name and port (which reports show anyway).
  */
 
 /** The forms octoha takes, for every refusal's hint. */
@@ -26,6 +26,14 @@ function keysOf(connectionString: string): Map<string, string> {
 }
 
 const SERVER_KEYS = ["server", "data source", "address", "addr", "network address"];
+/** Each server key as the ADO.NET documentation spells it, to name the setting in a message. */
+const SERVER_KEY_NAMES: Record<string, string> = {
+  server: "Server",
+  "data source": "Data Source",
+  address: "Address",
+  addr: "Addr",
+  "network address": "Network Address",
+};
 const USER_KEYS = ["user id", "uid", "user"];
 const INTEGRATED_KEYS = ["integrated security", "trusted_connection"];
 
@@ -42,6 +50,8 @@ export function connectionStringProblem(connectionString: string, where: string)
   if (!SERVER_KEYS.some((k) => keys.get(k))) {
     return { summary: `${where} names no server (no Server= or Data Source=)`, hint: ACCEPTED_CONNECTION_STRINGS };
   }
+  const port = serverPortProblem(keys, where);
+  if (port) return port;
   const integrated = INTEGRATED_KEYS.map((k) => keys.get(k)?.toLowerCase()).find((v) => v !== undefined);
   if (integrated !== undefined && ["true", "yes", "sspi"].includes(integrated) && !USER_KEYS.some((k) => keys.get(k))) {
     return {
@@ -50,6 +60,25 @@ export function connectionStringProblem(connectionString: string, where: string)
     };
   }
   return undefined;
+}
+
+/**
+ * `Server=HOST,PORT`: mssql reads a port that is not a number as none and connects to 1433, so
+ * a typo became "a network drop, failover or timeout" after a 15 s wait. The server's name is not
+ * a secret (reports show it); the password is never looked at.
+ */
+function serverPortProblem(keys: Map<string, string>, where: string): ConnectionStringProblem | undefined {
+  const key = SERVER_KEYS.find((k) => keys.get(k));
+  const server = key === undefined ? "" : keys.get(key)!;
+  const comma = server.indexOf(",");
+  if (key === undefined || comma < 0) return undefined;
+  const port = server.slice(comma + 1).trim();
+  if (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535) return undefined;
+  const setting = SERVER_KEY_NAMES[key] ?? key;
+  return {
+    summary: `${where} has ${setting}=${server}: the port after the comma must be a number from 1 to 65535, not ${port ? `"${port}"` : "nothing"}`,
+    hint: `Give the port SQL Server listens on (1433 by default; a named instance's is in SQL Server Configuration Manager), or drop ",PORT" to use 1433 or a named instance's own. ${ACCEPTED_CONNECTION_STRINGS}`,
+  };
 }
 
 /** The server and database a connection string names (no login, no password), lower-cased for comparison and safe to show. */
