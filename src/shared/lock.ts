@@ -6,11 +6,12 @@
  * file may be replaced; the stale-lock rules and the file handling live here, once.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { link, lstat, mkdir, open, readFile, readdir, rename, unlink } from "node:fs/promises";
+import { link, lstat, open, readFile, readdir, rename, unlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { OctohaError } from "./errors.js";
 import { fileInThePath } from "./file-in-path.js";
+import { makeFolder } from "./make-folder.js";
 import { ExitCode } from "./exit-codes.js";
 
 /** The holder rewrites its heartbeat this often. */
@@ -239,7 +240,7 @@ async function createWithOpen(file: string, text: string): Promise<boolean> {
 
 export async function acquireLockFile(o: LockFileOptions): Promise<HeldLock> {
   const { file } = o;
-  await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
+  await makeFolder(path.dirname(file)).catch((error: unknown) => {
     const blocking = fileInThePath(path.dirname(file));
     if (blocking === undefined) throw error;
     throw new OctohaError(`Cannot make the folder ${path.dirname(file)} for the lock file: '${blocking}' is a file, not a folder`, {

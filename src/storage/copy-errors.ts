@@ -71,6 +71,20 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
       hint: "Octopus (retention) or another process removed it after the inventory. Nothing to do unless the file matters; re-run to confirm.",
     });
   }
+  if (code === "EROFS" && where.side === "target") {
+    return new OctohaError(`Access to the path '${where.path}' is denied: it is on a read-only file system`, {
+      ...base,
+      code: "COPY_ACCESS_DENIED",
+      hint: "The share or disk that holds it is mounted read-only (or is a read-only snapshot). Remount it read-write, or choose a target octoha may write to, then re-run.",
+    });
+  }
+  if ((code === "EACCES" || code === "EPERM") && where.side === "target") {
+    return new OctohaError(`Access to the path '${where.path}' is denied: it is read-only or not writable for ${who}`, {
+      ...base,
+      code: "COPY_ACCESS_DENIED",
+      hint: `Grant ${who} Full Control on the share AND on the NTFS/file-system ACLs of the folder (both are checked), and clear a read-only or immutable mark on it (Windows: attrib -r; Linux: chattr -i), then re-run.`,
+    });
+  }
   if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
     return new OctohaError(`Access to the path '${where.path}' is denied`, {
       ...base,

@@ -5,6 +5,7 @@
  */
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
+import { makeFolder } from "../shared/make-folder.js";
 import { BATCH_GROWTH_LIMIT, boundHeap, collectNow } from "./heap.js";
 import { foldedHash, sharedHashes } from "./fold.js";
 import {
@@ -754,9 +755,7 @@ export const nodeFileOps: FileOps = {
             adaptiveLstat(lstatOnThread, true),
             signal,
           ),
-  mkdir: async (path) => {
-    await fsp.mkdir(path, { recursive: true });
-  },
+  mkdir: (path) => makeFolder(path),
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
   rmdir: (path) => fsp.rmdir(path),

@@ -10,7 +10,8 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { rmdir } from "node:fs/promises";
-import { OctohaError } from "../shared/errors.js";
+import { OctohaError, errnoOf } from "../shared/errors.js";
+import { classifyFsError } from "./copy-errors.js";
 import {
   acquireLockFile,
   describeHolder,
@@ -83,21 +84,41 @@ export interface TargetLockOptions {
 export async function lockTarget(o: TargetLockOptions): Promise<HeldLock> {
   const file = targetLockFile(o.target);
   const owner = o.owner ?? { id: newCopyLockId(), operation: "copy" };
-  const held = await acquireLockFile({
-    file,
-    holder: { id: owner.id, operation: owner.operation, version: OCTOHA_VERSION, path: path.resolve(o.target) },
-    mayTakeOver: (holder) => holderDeadHere(holder),
-    refuse: (holder, stale) => new TargetLockedError(holder, o.target, stale),
-    ...(o.onWarning ? { onWarning: o.onWarning } : {}),
-  });
+  // Leave no empty .octoha behind (a Packages folder is Octopus's own repository).
+  const removeEmptyFolder = (): Promise<void> => rmdir(path.dirname(file)).catch(() => undefined);
+  let held: HeldLock;
+  try {
+    held = await acquireLockFile({
+      file,
+      holder: { id: owner.id, operation: owner.operation, version: OCTOHA_VERSION, path: path.resolve(o.target) },
+      mayTakeOver: (holder) => holderDeadHere(holder),
+      refuse: (holder, stale) => new TargetLockedError(holder, o.target, stale),
+      ...(o.onWarning ? { onWarning: o.onWarning } : {}),
+    });
+  } catch (error) {
+    await removeEmptyFolder();
+    throw lockFailure(error, path.dirname(file));
+  }
   return {
     info: held.info,
     async release() {
       await held.release();
-      // Leave no empty .octoha behind (a Packages folder is Octopus's own repository).
-      await rmdir(path.dirname(file)).catch(() => undefined);
+      await removeEmptyFolder();
     },
   };
+}
+
+/**
+ * A file-system error making `.octoha` or writing the lock in it, in the copy's own words: a
+ * read-only or immutable target said "internal error" (the bare errno of the folder's mkdir) or
+ * "Cannot create the lock file". A refusal naming the holder, or a lock octoha cannot read, passes.
+ */
+function lockFailure(error: unknown, folder: string): unknown {
+  const cause = error instanceof OctohaError ? (error.code === "LOCK_CREATE" ? error.cause : undefined) : error;
+  if (errnoOf(cause) === undefined) return error;
+  // The folder the failing call wrote into (the target, for making `.octoha`): the one to fix.
+  const at = (cause as { path?: unknown }).path;
+  return classifyFsError(cause, { side: "target", path: typeof at === "string" ? path.dirname(at) : folder });
 }
 
 /**

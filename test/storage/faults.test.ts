@@ -161,7 +161,7 @@ describe("transient and permanent storage errors", () => {
     expect(opened.filter((p) => p.startsWith(source))).toEqual([]);
   });
 
-  it("a target octoha may not write to is reported with the Octopus docs' wording and Full Control fix", async () => {
+  it("a target octoha may not write to is reported with the Octopus docs' wording, read-only or not writable, and the Full Control fix", async () => {
     const target = dir("target");
     const ops = faultyOps({
       before: (c, p) =>
@@ -175,7 +175,9 @@ describe("transient and permanent storage errors", () => {
     });
     const result = await preflightTarget({ target, bytesNeeded: 10, ops });
     expect(result.ok).toBe(false);
-    expect(result.problems[0]!.message).toBe(`Access to the path '${target}' is denied`);
+    expect(result.problems[0]!.message).toBe(
+      `Access to the path '${target}' is denied: it is read-only or not writable for ${os.userInfo().username}`,
+    );
     expect(result.problems[0]!.hint).toMatch(/Full Control on the share AND on the NTFS/);
   });
 });
