@@ -7,11 +7,23 @@
 
 const REDACTED = "***";
 
+/*
+ * The patterns must not take a file name for a secret: a copy's report that says
+ * "***.2.3.1.zip" (for API-PAYMENTSPROCESSOR.2.3.1.zip) or "Password=***" (swallowing the rest of
+ * the sentence up to the next ';') no longer says which file. A file name is not a secret; a
+ * secret octoha was told about (registered) is hidden wherever it appears, in a file name too.
+ */
 const PATTERNS: RegExp[] = [
-  // Octopus API keys: API-XXXXXXXX…
-  /\bAPI-[A-Z0-9]{16,}\b/gi,
-  // Password=…; / Pwd=…; in ADO.NET-style connection strings (value up to ; or end, or quoted).
-  /\b((?:password|pwd)\s*=\s*)(\{[^}]*\}|[^;"'\r\n]*)/gi,
+  // Octopus API keys: API- and a run of uppercase letters and digits (Octopus issues them so: case-
+  // sensitive). Not one glued to more of a name: a word character, or '.'/'-' and a letter or digit
+  // (API-PAYMENTSPROCESSOR.2.3.1.zip, API-ORDERSERVICE-2024); a key that ends a sentence is hidden.
+  /\bAPI-[A-Z0-9]{16,}(?!\w|[.-][A-Za-z0-9])/g,
+  // Password=… / Pwd=… as a setting of an ADO.NET-style connection string: after another setting
+  // (';'), its value up to ';' or the end (or {braced}) ...
+  /(?<=;\s*)((?:password|pwd)\s*=\s*)(\{[^}]*\}|[^;"'\r\n]*)/gi,
+  // ... or the first setting, at the start or after a space, quote, '(', '=', ':', ',' or bracket,
+  // its value one word followed by ';' (not "Password=x.txt" in a path or a sentence).
+  /(?<![^\s'"(=:,[{])((?:password|pwd)\s*=\s*)(\{[^}]*\}|[^;\s"'{][^;\s"']*)(?=\s*;)/gi,
   // user:password@ in URLs
   /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)([^@/\s]+)(@)/gi,
   // X-Octopus-ApiKey header values
@@ -37,8 +49,9 @@ export class Redactor {
     for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join(REDACTED);
     out = out.replace(PATTERNS[0]!, REDACTED);
     out = out.replace(PATTERNS[1]!, (_m, k: string) => `${k}${REDACTED}`);
-    out = out.replace(PATTERNS[2]!, (_m, a: string, _p: string, at: string) => `${a}${REDACTED}${at}`);
-    out = out.replace(PATTERNS[3]!, (_m, k: string) => `${k}${REDACTED}`);
+    out = out.replace(PATTERNS[2]!, (_m, k: string) => `${k}${REDACTED}`);
+    out = out.replace(PATTERNS[3]!, (_m, a: string, _p: string, at: string) => `${a}${REDACTED}${at}`);
+    out = out.replace(PATTERNS[4]!, (_m, k: string) => `${k}${REDACTED}`);
     return out;
   }
 

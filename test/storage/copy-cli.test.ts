@@ -109,6 +109,29 @@ describe("octoha copy", () => {
     expect(summary.errors).toEqual([expect.objectContaining({ relPath: "TaskLogs/link.txt", code: "COPY_NOT_A_FILE" })]);
   });
 
+  it("names each colliding file, even one named like an API key or a password setting, in the text and in --json", () => {
+    const names = ["API-PAYMENTSPROCESSOR.2.3.1.zip", "API-ORDERSERVICEBACKEND2024.1.0.0.nupkg", "Password=x.txt"];
+    const source = dir("source");
+    const [textTarget, jsonTarget] = [dir("target"), dir("target")];
+    for (const name of names) {
+      writeFile(source, name, "a\n");
+      for (const target of [textTarget, jsonTarget]) writeFile(target, name, "bb\n");
+    }
+    const text = run(["copy", source, textTarget, "--node", "N1"]);
+    expect(text.status, text.stderr).toBe(0);
+    for (const name of names)
+      expect(text.stdout).toContain(
+        `collision (different-bytes) ${name} vs ${name}: kept the target's copy; the same name with different bytes; keep-target: the target's copy stays; other copy at ${path.join(textTarget, ".octoha", "conflicts", "N1", name)}`,
+      );
+    expect(text.stdout).not.toContain("***");
+
+    const json = run(["copy", source, jsonTarget, "--node", "N1", "--json"]);
+    const summary = resultOf<{ collisions: { relPath: string; targetRelPath: string; quarantinedAt: string }[] }>(json.stdout, "copy", 0);
+    expect(summary.collisions.map((c) => [c.relPath, c.targetRelPath, c.quarantinedAt]).sort()).toEqual(
+      names.map((name) => [name, name, path.join(jsonTarget, ".octoha", "conflicts", "N1", name)]).sort(),
+    );
+  });
+
   it("--dry-run prints what it would copy and creates nothing", () => {
     const source = tree(5, 100);
     const target = path.join(dir("parent"), "TaskLogs");
