@@ -178,6 +178,7 @@ async function planPass(s: Settings, tactics: FileTactics, options: CopyOptions,
     trackPending: false,
     reservations: s.reservations,
     signal: s.signal,
+    onStateFolder: (name) => tactics.stateFolderLeftOut(name),
   });
   // An interrupt stops the listing now, not after it: a million-file plan on a share is minutes
   // (Ctrl-C 3 s into a local million-file no-op's plan used to return 12 s later).
@@ -357,6 +358,7 @@ async function copyPass(
       trackPending: !s.dryRun,
       reservations: s.reservations,
       signal: stop.signal,
+      onStateFolder: (name) => tactics.stateFolderLeftOut(name),
       ...(s.dryRun ? {} : { onStaleTemp: (p: string) => s.ops.unlink(p).catch(() => undefined), createFolders: true }),
     });
     const tallied = tally ? tally.through(stream) : stream;

@@ -97,6 +97,8 @@ export interface JobStreamOptions {
    * interrupt), and the listings stop with ListingInterrupted at their next batch.
    */
   signal?: AbortSignal;
+  /** Told each state folder at the source root that is not copied (walk.ts, isStateFolder). */
+  onStateFolder?: (name: string) => void;
 }
 
 /**
@@ -237,7 +239,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     if (n > 1) shared.add(key);
   };
 
-  for await (const entries of walkTree(ops, options.source, options.signal, sourceNames)) {
+  for await (const entries of walkTree(ops, options.source, options.signal, sourceNames, options.onStateFolder)) {
     const jobs: (FileJob | Problem)[] = [];
     for (const entry of entries) {
       if (entry.type === "error") {

@@ -11,6 +11,7 @@ import { quarantineFile, quarantinePath } from "./copy-file.js";
 import { originOf, sameMtime, withdrawal, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
+import { STATE_FOLDER } from "./walk.js";
 import type { TargetReservations } from "./reservations.js";
 import type { CollisionPolicy, CopySummary, ManifestRecord, TaskLogOwner, VerifyMode } from "./types.js";
 import type { Collision, CollisionKind } from "../model/copy-results.js";
@@ -54,12 +55,30 @@ function abs(root: string, relPath: string): string {
 
 export class FileTactics {
   writer: ManifestWriter | undefined;
+  /** State folders at the source root already warned about (both passes list the root). */
+  private readonly stateFoldersTold = new Set<string>();
 
   constructor(
     private readonly s: Settings,
     private readonly manifest: ManifestIndex,
     private readonly summary: CopySummary,
   ) {}
+
+  /**
+   * A state folder at the source root (`.octoha` in any case) is never copied: it holds another
+   * copy's manifest and quarantine, and on a Windows share it would land in the target's own (its
+   * manifest, lock and quarantine). Silently left out, quarantined files were lost from the copy.
+   */
+  stateFolderLeftOut(name: string): void {
+    if (this.stateFoldersTold.has(name)) return;
+    this.stateFoldersTold.add(name);
+    const where = abs(this.s.source, name);
+    (this.summary.warnings ??= []).push(
+      name === STATE_FOLDER
+        ? `'${where}' is an octoha state folder (a copy's manifest and quarantine): not copied. To copy quarantined files, copy that folder on its own into another target.`
+        : `'${where}' is not copied: on a Windows share it is the same folder as the target's ${STATE_FOLDER}, octoha's state folder (manifest, lock, quarantine). Rename it to copy it with the rest, or copy it on its own into another target.`,
+    );
+  }
 
   /** Planning: true when the target already holds this file and no hashing is needed to know it. */
   isCheapSkip(job: FileJob): boolean {

@@ -36,8 +36,17 @@ function join(parentRel: string, name: string): string {
   return parentRel === "" ? name : `${parentRel}/${name}`;
 }
 
+/**
+ * `.octoha` in any case at a copy's root: octoha's state folder, or on a Windows share (which
+ * ignores case) the same folder. A source's is never copied: its manifest, lock and quarantine
+ * would land in the target's own.
+ */
+export function isStateFolder(parentRel: string, name: string): boolean {
+  return parentRel === "" && name.toLowerCase() === STATE_FOLDER;
+}
+
 export function isOwnName(parentRel: string, name: string): boolean {
-  return name.endsWith(TEMP_SUFFIX) || (parentRel === "" && name === STATE_FOLDER);
+  return name.endsWith(TEMP_SUFFIX) || isStateFolder(parentRel, name);
 }
 
 /**
@@ -95,9 +104,10 @@ function start(
   folderSize: number | undefined,
   signal: AbortSignal | undefined,
   names: FolderNames | undefined,
+  onStateFolder: ((name: string) => void) | undefined,
 ): Started {
   const tell = names && ((hashes: Uint32Array | undefined): void => names.tell(rel, hashes));
-  const chunks = listChunks(ops, root, rel, folderSize, signal, tell);
+  const chunks = listChunks(ops, root, rel, folderSize, signal, tell, onStateFolder);
   const first = chunks.next();
   first.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the walk stops first
   // A FileOps that never tells (or a listing that failed) has told nothing by its first chunk.
@@ -128,7 +138,14 @@ async function* resume(started: Started): AsyncGenerator<WalkEntry[]> {
  * the same as listing one folder after another; only the listings overlap (WALK_AHEAD). Once
  * `signal` is aborted, the walk stops with ListingInterrupted at its next batch (ListOptions.signal).
  */
-export async function* walkTree(ops: FileOps, root: string, signal?: AbortSignal, names?: FolderNames): AsyncGenerator<WalkEntry[]> {
+export async function* walkTree(
+  ops: FileOps,
+  root: string,
+  signal?: AbortSignal,
+  names?: FolderNames,
+  /** Told the name of each state folder at the root that the walk leaves out (isStateFolder). */
+  onStateFolder?: (name: string) => void,
+): AsyncGenerator<WalkEntry[]> {
   let rootSize: number;
   try {
     const s = await ops.stat(root);
@@ -143,13 +160,13 @@ export async function* walkTree(ops: FileOps, root: string, signal?: AbortSignal
   const listAhead = (): void => {
     for (let i = pending.length - 1, n = 0; i >= 0 && n < WALK_AHEAD; i--, n++) {
       const { rel, size } = pending[i]!;
-      if (!ahead.has(rel)) ahead.set(rel, start(ops, root, rel, size, signal, names));
+      if (!ahead.has(rel)) ahead.set(rel, start(ops, root, rel, size, signal, names, onStateFolder));
     }
   };
   try {
     while (pending.length > 0) {
       const { rel, size } = pending.pop()!;
-      const started = ahead.get(rel) ?? start(ops, root, rel, size, signal, names);
+      const started = ahead.get(rel) ?? start(ops, root, rel, size, signal, names, onStateFolder);
       ahead.delete(rel);
       const subdirs: { rel: string; size: number }[] = [];
       try {
@@ -182,6 +199,7 @@ async function* listChunks(
   folderSize: number | undefined,
   signal: AbortSignal | undefined,
   onNames: ((hashes: Uint32Array | undefined) => void) | undefined,
+  onStateFolder: ((name: string) => void) | undefined,
 ): AsyncGenerator<WalkEntry[]> {
   const abs = rel === "" ? root : root + path.sep + rel.split("/").join(path.sep);
   for await (const chunk of ops.list(abs, { folderSize, tree: root, signal, onNames })) {
@@ -189,7 +207,10 @@ async function* listChunks(
     const out: WalkEntry[] = [];
     for (const d of chunk) {
       const name = d.name;
-      if (isOwnName(rel, name)) continue;
+      if (isOwnName(rel, name)) {
+        if (isStateFolder(rel, name)) onStateFolder?.(name);
+        continue;
+      }
       const relPath = join(rel, name);
       if (d.undecodable) {
         const error = Object.assign(new Error(`EILSEQ: a name that is not UTF-8, lstat '${abs}${path.sep}${name}'`), { code: "EILSEQ" });

@@ -132,6 +132,21 @@ describe("octoha copy", () => {
     );
   });
 
+  it("says the source's .octoha is not copied, and why, in the text, in --json and in --dry-run", () => {
+    const source = dir("s9");
+    writeFile(source, ".octoha/conflicts/OCTO2/x.txt", "only-copy\n");
+    writeFile(source, "a.txt", "a\n");
+    const warning = `warning: '${path.join(source, ".octoha")}' is an octoha state folder (a copy's manifest and quarantine): not copied. To copy quarantined files, copy that folder on its own into another target.`;
+    const dry = run(["copy", source, path.join(dir("parent"), "t9"), "--node", "N1", "--dry-run"]);
+    expect(dry.stdout).toContain(`would copy 1 file (2 B)`);
+    expect(dry.stdout).toContain(warning);
+    const text = run(["copy", source, dir("t9"), "--node", "N1"]);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toContain(warning);
+    const json = run(["copy", source, dir("t9"), "--node", "N1", "--json"]);
+    expect(resultOf<{ warnings?: string[] }>(json.stdout, "copy", 0).warnings).toEqual([warning.slice("warning: ".length)]);
+  });
+
   it("--dry-run prints what it would copy and creates nothing", () => {
     const source = tree(5, 100);
     const target = path.join(dir("parent"), "TaskLogs");

@@ -5,7 +5,7 @@ import { makeHome } from "../../bench/make-home.mjs";
 import { copyTree, type CopyProgress } from "../../src/storage/index.js";
 import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
 import { snapshotPathOf } from "../../src/storage/manifest-snapshot.js";
-import { allFiles, tempDir, faultyOps, snapshot, tempDirs } from "./helpers.js";
+import { allFiles, tempDir, faultyOps, snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
 
@@ -172,6 +172,29 @@ describe("copyTree on a node folder", () => {
     writeFileSync(path.join(target, "a.txt.octoha-tmp"), "partial");
     await copyTree({ source, target });
     expect(readdirSync(target).sort()).toEqual(["a.txt"]);
+  });
+
+  it("leaves the source's .octoha out in any case, saying so once per folder and why; one deeper down is copied", async () => {
+    const source = dir("source");
+    writeFile(source, "a.txt", "a");
+    writeFile(source, ".octoha/conflicts/OCTO2/x.txt", "the only copy of OCTO2's losing file");
+    writeFile(source, ".OCTOHA/manifest-copy.jsonl", "another copy's manifest, in another case");
+    writeFile(source, "TaskLogs/.octoha/y.txt", "not at the root: an ordinary folder");
+    const expected = (root: string): string[] => [
+      `'${path.join(root, ".OCTOHA")}' is not copied: on a Windows share it is the same folder as the target's .octoha, octoha's state folder (manifest, lock, quarantine). Rename it to copy it with the rest, or copy it on its own into another target.`,
+      `'${path.join(root, ".octoha")}' is an octoha state folder (a copy's manifest and quarantine): not copied. To copy quarantined files, copy that folder on its own into another target.`,
+    ];
+    const dry = await copyTree({ source, target: path.join(dir("parent"), "TaskLogs"), dryRun: true });
+    expect(dry.filesCopied).toBe(2);
+    expect([...(dry.warnings ?? [])].sort()).toEqual(expected(source));
+
+    const target = dir("target");
+    const summary = await copyTree({ source, target, manifestPath: path.join(target, ".octoha", "m.jsonl") });
+    expect(summary.filesCopied).toBe(2);
+    expect([...(summary.warnings ?? [])].sort()).toEqual(expected(source)); // the plan and the copy pass list the root: said once
+    expect([...snapshot(target).keys()].sort()).toEqual(["TaskLogs/.octoha/y.txt", "a.txt"]);
+    expect(readdirSync(target).sort()).toEqual([".octoha", "TaskLogs", "a.txt"]);
+    expect(readdirSync(path.join(target, ".octoha")).sort()).toEqual(["m.jsonl", "m.jsonl.index"]);
   });
 
   it("a missing source folder stops with the Octopus docs' wording and the fix", async () => {
