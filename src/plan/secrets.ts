@@ -10,7 +10,7 @@
  *   over in a shell must not silently aim a run at another one; when OCTOPUS_URL is set and
  *   differs, `check` warns.
  */
-import { connectionStringProblem, connectionTarget, sameDatabase } from "../octopus/sql/connection-string.js";
+import { connectionStringPasswords, connectionStringProblem, connectionTarget, sameDatabase } from "../octopus/sql/connection-string.js";
 import { InputError } from "../shared/errors.js";
 import { Redactor, redactor as globalRedactor } from "../shared/redact.js";
 import { formatPath, type PlanIssue } from "./issues.js";
@@ -123,6 +123,8 @@ export function resolveSecrets(plan: Plan, env: Env, redactor: Redactor = global
   const current = firstSet(env, currentVars);
   // Every candidate is a secret, also the one the fallback order did not pick.
   for (const name of [...apiKeyVars, ...sqlVars, ...moveVars, ...currentVars]) redactor.add(env[name]);
+  // And each connection string's password on its own: the patterns no longer guess at a lone "Password=…".
+  for (const name of [...sqlVars, ...moveVars, ...currentVars]) for (const p of connectionStringPasswords(env[name] ?? "")) redactor.add(p);
   const missing: MissingSecret[] = [];
   if (!apiKey) missing.push({ path: "octopus.apiKey", variables: apiKeyVars });
   if (!sql) missing.push({ path: "octopus.sql.connectionString", variables: sqlVars });

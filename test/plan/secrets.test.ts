@@ -23,6 +23,18 @@ describe("resolveSecrets", () => {
     expect(redactor.redact("key API-KEY123456789 cs Server=db;Integrated Security=true")).toBe("key *** cs ***");
   });
 
+  it("registers a connection string's password on its own: a message quoting only it hides it too", () => {
+    const redactor = new Redactor();
+    resolveSecrets(
+      plan(),
+      { OCTOPUS_API_KEY: "API-KEY123456789", OCTOHA_SQL_CONNECTION_STRING: "Server=db;User Id=octoha;Password={Hunter2;xyz}" },
+      redactor,
+    );
+    expect(redactor.redact("the password Hunter2;xyz was refused")).toBe("the password *** was refused");
+    resolveSecrets(plan(), { OCTOPUS_API_KEY: "API-KEY123456789", OCTOHA_SQL_CONNECTION_STRING: "Server=db;Pwd=s3cr3tpw" }, redactor);
+    expect(redactor.redact("the password s3cr3tpw")).toBe("the password ***");
+  });
+
   it("falls back to OCTOPUS_API_KEY when the plan's own variable is unset", () => {
     const s = resolveSecrets(
       plan((p) => (p.octopus.apiKey = { env: "PROD_OCTO_KEY" })),

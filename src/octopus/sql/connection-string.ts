@@ -25,6 +25,19 @@ function keysOf(connectionString: string): Map<string, string> {
   return keys;
 }
 
+/**
+ * The password settings' values (Password=, Pwd=; a {braced} value without its braces): registered
+ * as secrets of their own, so a message that quotes only the password (a driver's error, a
+ * fragment) hides it as the whole connection string is hidden.
+ */
+export function connectionStringPasswords(connectionString: string): string[] {
+  const out: string[] = [];
+  // A value may be {braced} or quoted and then hold a ';' (keysOf's split would cut it).
+  for (const m of connectionString.matchAll(/(?:^|;)\s*(?:password|pwd)\s*=\s*(?:\{([^}]*)\}|"([^"]*)"|'([^']*)'|([^;]*))/gi))
+    out.push((m[1] ?? m[2] ?? m[3] ?? m[4] ?? "").trim());
+  return out.filter((p) => p !== "");
+}
+
 const SERVER_KEYS = ["server", "data source", "address", "addr", "network address"];
 /** Each server key as the ADO.NET documentation spells it, to name the setting in a message. */
 const SERVER_KEY_NAMES: Record<string, string> = {
