@@ -180,7 +180,9 @@ describe("the copy manifest", () => {
           "latin1",
         ),
       );
-      expect((await loadManifest(nodeFileOps, file)).vouchesFor("TaskLogs/servertasks-12_x.txt", 12, 1_790_000_000_123.4, FROM_1)).toBe(true);
+      expect((await loadManifest(nodeFileOps, file)).vouchesFor("TaskLogs/servertasks-12_x.txt", 12, 1_790_000_000_123.4, FROM_1)).toBe(
+        true,
+      );
     });
 
     it("adds the lines appended since the snapshot, and a torn last line stays ignored", async () => {
