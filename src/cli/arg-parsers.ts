@@ -3,7 +3,7 @@
  * fast, does not load the workflow stack (operations, steps, plan schema) just to parse a number.
  */
 import { InvalidArgumentError } from "commander";
-import { pathStyle } from "../plan/locations.js";
+import { pathStyle } from "../shared/path-style.js";
 
 export function concurrencyArg(value: string): number {
   const n = Number(value);

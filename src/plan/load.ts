@@ -8,7 +8,7 @@ import { InputError } from "../shared/errors.js";
 import { Plan, PLAN_FORMAT_VERSION } from "./schema.js";
 import { crossFieldIssues } from "./validate.js";
 import { planJsonSchema } from "./json-schema.js";
-import { pathStyle } from "./locations.js";
+import { pathStyle } from "../shared/path-style.js";
 import { inlineSecretIssues, inlineSecrets, looksSecret, redactIssues } from "./secrets.js";
 import { redactor } from "../shared/redact.js";
 import { checkPlanText, type TextProblem } from "./plan-text.js";

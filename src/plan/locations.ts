@@ -5,23 +5,11 @@
 import path from "node:path";
 import type { Location, Plan } from "./schema.js";
 import type { FolderKind } from "../model/folders.js";
+import { pathStyle } from "../shared/path-style.js";
 
 /** Where this process reaches a location: `access` when given, else the `octopus` spelling. */
 export function accessPath(loc: Location): string {
   return loc.access ?? loc.octopus;
-}
-
-export type PathStyle = "windows" | "posix" | "relative";
-
-const DRIVE_ROOTED = /^[A-Za-z]:[\\/]/;
-/** \\server\share (at least a share) — a bare \\server is not a usable folder. */
-const UNC = /^[\\/]{2}[^\\/?.][^\\/]*[\\/]+[^\\/]+/;
-
-/** Classifies a path by its spelling, not by the host octoha runs on. */
-export function pathStyle(p: string): PathStyle {
-  if (DRIVE_ROOTED.test(p) || UNC.test(p)) return "windows";
-  if (p.startsWith("/") && !p.startsWith("//")) return "posix";
-  return "relative";
 }
 
 /** A comparable form: normalised separators, no trailing separator, lower-cased for Windows. */

@@ -7,7 +7,8 @@ import type { Plan } from "./schema.js";
 import { LABEL_RULE, labelProblem } from "../shared/names.js";
 import type { PlanIssue } from "./issues.js";
 import { RECIPE_EXAMPLES, usesLocalDefault } from "./control.js";
-import { accessPath, nodeLocations, pathStyle, relate, sharedLocations, type PlacedLocation, type PathRelation } from "./locations.js";
+import { accessPath, nodeLocations, relate, sharedLocations, type PlacedLocation, type PathRelation } from "./locations.js";
+import { pathStyle } from "../shared/path-style.js";
 
 export function crossFieldIssues(plan: Plan): PlanIssue[] {
   return [

@@ -6,7 +6,8 @@
  * timeouts, approvals, how nodes are reached) may be corrected between a failure and its resume.
  */
 import type { Plan } from "./schema.js";
-import { pathStyle, relate } from "./locations.js";
+import { relate } from "./locations.js";
+import { pathStyle } from "../shared/path-style.js";
 
 /** Dotted path → value, for every leaf of those parts (a node's by its name, not its place in the list). */
 export function whereDataGoes(plan: Plan): Record<string, string> {

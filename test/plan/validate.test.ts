@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parsePlan } from "../../src/plan/load.js";
-import { accessPath, pathStyle, relate } from "../../src/plan/locations.js";
+import { accessPath, relate } from "../../src/plan/locations.js";
+import { pathStyle } from "../../src/shared/path-style.js";
 import { linuxPlan, windowsPlan, type Loose } from "./fixtures.js";
 
 const issuesOf = (plan: unknown): string[] => parsePlan(plan).issues.map((i) => `${i.path}: ${i.message}`);
