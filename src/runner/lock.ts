@@ -6,7 +6,7 @@
  * dead (its pid is gone on this host) takes the lock over, with a warning.
  */
 import path from "node:path";
-import { OctohaError } from "../shared/errors.js";
+import { OctohaError, errnoOf } from "../shared/errors.js";
 import {
   acquireLockFile,
   describeHolder,
@@ -78,6 +78,27 @@ export interface AcquireOptions {
   onWarning?: (message: string) => void;
 }
 
+/** Why a state directory cannot be written, in the Octopus docs' words, or undefined for other errors. */
+function notWritable(error: unknown, stateDir: string): OctohaError | undefined {
+  const code = errnoOf(error);
+  const why =
+    code === "EROFS"
+      ? "it is on a read-only file system"
+      : code === "EACCES" || code === "EPERM"
+        ? "it is read-only, or not writable for this account"
+        : code === "ENOSPC" || code === "EDQUOT"
+          ? "its disk is full"
+          : undefined;
+  if (why === undefined) return undefined;
+  return new OctohaError(`Access to the path '${path.resolve(stateDir)}' is denied: ${why}`, {
+    code: "STATE_DIR_NOT_WRITABLE",
+    path: stateDir,
+    exitCode: ExitCode.Failed,
+    cause: error,
+    hint: "The state directory holds the run's lock and journal; nothing was changed. Choose a writable folder with --state-dir (or options.stateDir in the plan), or give this account write access (and free space), then run the command again.",
+  });
+}
+
 export function acquireLock(options: AcquireOptions): Promise<HeldLock> {
   const { stateDir } = options;
   return acquireLockFile({
@@ -87,6 +108,10 @@ export function acquireLock(options: AcquireOptions): Promise<HeldLock> {
     refuse: (holder, stale) => new LockedError(holder, stateDir, stale),
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+  }).catch((error: unknown) => {
+    // A bare errno (making the folder), or the one under "Cannot create the lock file".
+    const cause = error instanceof OctohaError ? (error.code === "LOCK_CREATE" ? error.cause : undefined) : error;
+    throw notWritable(cause, stateDir) ?? error;
   });
 }
 

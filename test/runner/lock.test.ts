@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process";
+import fsp from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,6 +10,7 @@ import { journalFile } from "../../src/runner/journal.js";
 import { runSteps } from "../../src/runner/run-steps.js";
 import type { Step } from "../../src/runner/step.js";
 import { Redactor } from "../../src/shared/redact.js";
+import { OctohaError } from "../../src/shared/errors.js";
 import { RecordingView, tempDir } from "./helpers.js";
 
 const cleanups: (() => void)[] = [];
@@ -169,5 +172,39 @@ describe("taking over a dead run's lock", () => {
       acquireLock({ stateDir: t.dir, runId: "run-2", operation: "run", version: "0", takeOverDeadHolderOf: "run-2" }),
     ).rejects.toMatchObject({ code: "STATE_LOCK_STALE" });
     expect((await readLock(t.dir))?.pid).toBe(dead.pid);
+  });
+});
+
+describe("a state directory octoha cannot write", () => {
+  it("is refused in the Octopus docs' words, naming the folder and why (read-only mount, no rights), not as an internal error", async () => {
+    for (const [code, why] of [
+      ["EROFS", "on a read-only file system"],
+      ["EACCES", "read-only, or not writable for this account"],
+      ["EPERM", "read-only, or not writable for this account"],
+    ] as const) {
+      const { dir: root, cleanup } = tempDir();
+      cleanups.push(cleanup);
+      const stateDir = path.join(root, "state");
+      const original = fsp.mkdir;
+      // As a read-only mount answers: the lock's folder cannot be made.
+      (fsp as { mkdir: unknown }).mkdir = (p: string, o?: unknown) =>
+        path.resolve(p) === stateDir
+          ? Promise.reject(Object.assign(new Error(`${code}: simulated, mkdir '${p}'`), { code, syscall: "mkdir", path: p }))
+          : original(p, o as Parameters<typeof fsp.mkdir>[1]);
+      syncBuiltinESMExports();
+      try {
+        const error = (await acquireLock({ stateDir, runId: "r1", operation: "run", version: "0.1.0" }).catch(
+          (e: unknown) => e,
+        )) as OctohaError;
+        expect(error).toBeInstanceOf(OctohaError);
+        expect(error.code).toBe("STATE_DIR_NOT_WRITABLE");
+        expect(error.describe()).toContain(`Access to the path '${stateDir}' is denied: it is ${why}`);
+        expect(error.describe()).toContain("--state-dir");
+        expect(existsSync(stateDir)).toBe(false);
+      } finally {
+        (fsp as { mkdir: unknown }).mkdir = original;
+        syncBuiltinESMExports();
+      }
+    }
   });
 });
