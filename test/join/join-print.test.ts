@@ -165,6 +165,10 @@ describe("octoha join NODE --print", () => {
     expect(noPrint.code).toBe(2);
     expect(noPrint.stderr).toContain("OCTO3 is not a node of the plan");
     expect(noPrint.stderr).toContain("--print");
+    // --url is for --print: a run would otherwise ignore it and reach the node at the plan's url.
+    const urlRun = await runCli(["join", "OCTO3", "--plan", planFile, "--url", "http://octo3.corp/"], { env });
+    expect(urlRun.code).toBe(2);
+    expect(urlRun.stderr).toContain("--url is for --print");
   });
 
   it("refuses a --url that is not http(s) with exit 2, naming --url, printing no command", async () => {

@@ -45,6 +45,11 @@ function runJoin(node: string, flags: JoinFlags, context: VerbContext): Promise<
         code: "JOIN_OFFLINE_RUN",
         hint: `Run: octoha join ${node} --plan ${flags.plan} --print --offline`,
       });
+    if (flags.url !== undefined)
+      throw new InputError("--url is for --print: a join run reaches the node at its url in the plan", {
+        code: "JOIN_URL_RUN",
+        hint: `Set nodes[].url for ${node} in ${flags.plan} and run again, or print the commands: octoha join ${node} --plan ${flags.plan} --print --url ${flags.url}`,
+      });
     // Names of variables and options only: the run's flags are journaled.
     const runFlags: Record<string, string | undefined> = {
       joinNode: node,
