@@ -20,18 +20,23 @@ function run(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `octoha copy SRC DST <option> <value>` is a usage error: exit 2, naming the option, DST never made. Returns stderr. */
+function refusedBeforeWriting(option: [string, string]): string {
+  const source = dir("src");
+  writeFile(source, "a.txt", "a");
+  const target = path.join(dir("parent"), "dst");
+  const r = run(["copy", source, target, ...option]);
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain(option[0]);
+  expect(existsSync(target)).toBe(false);
+  return r.stderr;
+}
+
 describe("--octopus-path must be the target as Octopus on Windows sees it", () => {
   it.each([[""], ["relative\\dir"], ["/mnt/octoshared/TaskLogs"], ["C:"]])(
     "--octopus-path %j is refused with exit 2, writing nothing",
     (value) => {
-      const source = dir("op-src");
-      writeFile(source, "a.txt", "a");
-      const target = path.join(dir("op-root"), "dst");
-      const r = run(["copy", source, target, "--octopus-path", value]);
-      expect(r.status).toBe(2);
-      expect(r.stderr).toContain("--octopus-path");
-      expect(r.stderr).toContain("a drive path");
-      expect(existsSync(target)).toBe(false);
+      expect(refusedBeforeWriting(["--octopus-path", value])).toContain("a drive path");
     },
   );
 
@@ -71,13 +76,7 @@ describe("a node name that would lead out of the quarantine folder", () => {
   });
 
   it.each([["."], [".."], ["a\\b"], ["CON"], ["x".repeat(101)]])("copy --node %j is refused with exit 2", (name) => {
-    const source = dir("src");
-    writeFile(source, "a.txt", "a");
-    const target = path.join(dir("parent"), "dst");
-    const r = run(["copy", source, target, "--node", name]);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toContain("--node");
-    expect(existsSync(target)).toBe(false);
+    refusedBeforeWriting(["--node", name]);
   });
 
   it("the engine refuses such a label too, and every quarantine path is proven to stay under its root", async () => {
