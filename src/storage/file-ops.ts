@@ -99,7 +99,9 @@ export type OpenMode =
   /** Create a new file for writing; fails with EEXIST when the name is taken (O_EXCL). */
   | "wx"
   /** Append (manifest). */
-  | "a";
+  | "a"
+  /** An existing file, for its times only (a retimed copy of ours): Windows sets times only through a handle open for writing. */
+  | "r+";
 
 export interface StatFs {
   /** Bytes available to an unprivileged writer. */

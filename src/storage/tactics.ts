@@ -321,6 +321,8 @@ export class FileTactics {
         this.skipped(job);
         if (kind === "case-only")
           this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
+        else if (!this.s.dryRun && this.writer && this.isOwnEarlierCopy(job, t) && !sameMtime(t.mtimeMs, job.entry.mtimeMs))
+          await this.retime(job, targetAbs, tgt);
         // Vouched for as this source file's bytes (no re-hash next time), but not written by us: no
         // `src` (never replaced as ours), no run (a rollback leaves it).
         else {
@@ -341,6 +343,34 @@ export class FileTactics {
     const winner = this.winner(job, t, kind);
     if (winner.side === "target") await this.loseIncoming(job, kind, winner.reason, src.sha256, signal);
     else await this.replaceTarget(job, kind, winner.reason, signal);
+  }
+
+  /**
+   * Our own earlier copy of this very source file, its bytes still equal, and the source's time moved
+   * (touched, or its bytes rewritten unchanged): the target takes the source's times, as the copy
+   * set them, so the next run skips it on size and mtime instead of hashing both sides every run.
+   * Only times are written (through the open file), and only to a file the manifest proves octoha
+   * wrote. The record carries no run: a rollback of this run leaves the file (an earlier run copied it).
+   */
+  private async retime(job: FileJob, targetAbs: string, sha256: string): Promise<void> {
+    await this.retry(async () => {
+      const file = await this.s.ops.open(targetAbs, "r+");
+      try {
+        await file.utimes(job.entry.atimeMs, job.entry.mtimeMs);
+      } finally {
+        await file.close();
+      }
+    }, targetAbs);
+    const src = this.originOf(job);
+    this.writer?.add({
+      v: 2,
+      relPath: job.targetRelPath,
+      size: job.entry.size,
+      mtimeMs: job.entry.mtimeMs,
+      sha256,
+      node: this.s.node,
+      src,
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync, utimesSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, statSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { copyTree } from "../../src/storage/index.js";
@@ -64,6 +64,37 @@ describe("a window copy after a preseed (same manifest)", () => {
     expect(readFileSync(path.join(target, ".octoha", "conflicts", "OCTO1", "scheduledtasks_processsubscriptions.txt"), "utf8")).toBe(
       "OCTO1 v2, longer\n",
     );
+  });
+});
+
+describe("a source file touched since its copy (same bytes, a new mtime)", () => {
+  it("is 'already there', and its copy takes the new time once: later runs skip it without hashing; another writer's file is never retimed", async () => {
+    const node = dir("touched");
+    const target = dir("touched-target");
+    const manifestPath = path.join(dir("touched-state"), "manifest.jsonl");
+    writeFile(node, "servertasks-9_ABCDEFGHIJ.txt", "finished\n", 1_790_000_000);
+    writeFile(node, "Artifacts/report.txt", "same bytes\n", 1_790_000_000);
+    writeFile(target, "Artifacts/report.txt", "same bytes\n", 1_780_000_000); // robocopy's, not ours
+    await copyTree({ source: node, target, sourceNode: "OCTO1", manifestPath });
+    for (const rel of ["servertasks-9_ABCDEFGHIJ.txt", "Artifacts/report.txt"])
+      utimesSync(path.join(node, rel), 1_790_000_500, 1_790_000_500);
+    const lines = (): number => readFileSync(manifestPath, "utf8").trim().split("\n").length;
+
+    const touched = await copyTree({ source: node, target, sourceNode: "OCTO1", manifestPath });
+    expect(touched).toMatchObject({ filesCopied: 0, filesSkipped: 2, collisions: [] });
+    expect(statSync(path.join(target, "servertasks-9_ABCDEFGHIJ.txt")).mtimeMs).toBe(1_790_000_500_000);
+    expect(statSync(path.join(target, "Artifacts/report.txt")).mtimeMs).toBe(1_780_000_000_000); // not ours: left as it is
+    // The next run trusts the retimed copy (no new record); the file it did not write is hashed again.
+    const before = lines();
+    const again = await copyTree({ source: node, target, sourceNode: "OCTO1", manifestPath });
+    expect(again).toMatchObject({ filesCopied: 0, filesSkipped: 2, collisions: [] });
+    expect(
+      readFileSync(manifestPath, "utf8")
+        .trim()
+        .split("\n")
+        .slice(before)
+        .map((l) => (JSON.parse(l) as { relPath: string }).relPath),
+    ).toEqual(["Artifacts/report.txt"]);
   });
 });
 
