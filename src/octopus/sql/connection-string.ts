@@ -15,27 +15,65 @@ export interface ConnectionStringProblem {
   hint: string;
 }
 
-/** The keys of an ADO.NET connection string, lower-cased (values are never looked at beyond being empty or not). */
-function keysOf(connectionString: string): Map<string, string> {
-  const keys = new Map<string, string>();
-  for (const part of connectionString.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0) keys.set(part.slice(0, eq).trim().toLowerCase().replace(/\s+/g, " "), part.slice(eq + 1).trim());
+/**
+ * The settings of an ADO.NET connection string in order, keys lower-cased, values unquoted. A value
+ * may be quoted ("…" or '…', the quote doubled inside) or {braced}, and then hold a ';' or an '=':
+ * a password `"Zq9;Server=h,1"` is one value, never a Server setting (a split on every ';' read it
+ * as one, and the port check then quoted a piece of the password back).
+ */
+function settingsOf(connectionString: string): [string, string][] {
+  const out: [string, string][] = [];
+  const text = connectionString;
+  let i = 0;
+  while (i < text.length) {
+    while (i < text.length && (text[i] === ";" || /\s/.test(text[i]!))) i++;
+    const eq = text.indexOf("=", i);
+    const semi = text.indexOf(";", i);
+    if (eq < 0 || (semi >= 0 && semi < eq)) {
+      i = semi < 0 ? text.length : semi + 1; // a part without '=': not a setting
+      continue;
+    }
+    const key = text.slice(i, eq).trim().toLowerCase().replace(/\s+/g, " ");
+    i = eq + 1;
+    while (i < text.length && text[i] !== "\n" && /\s/.test(text[i]!)) i++;
+    let value = "";
+    const open = text[i];
+    if (open === '"' || open === "'" || open === "{") {
+      const close = open === "{" ? "}" : open;
+      i++;
+      for (; i < text.length; i++) {
+        if (text[i] !== close) value += text[i];
+        else if (text[i + 1] === close)
+          value += text[i++]; // doubled: the character itself
+        else break;
+      }
+      i++; // the closing quote (or the end)
+      const end = text.indexOf(";", i);
+      i = end < 0 ? text.length : end + 1;
+    } else {
+      const end = text.indexOf(";", i);
+      value = text.slice(i, end < 0 ? text.length : end).trim();
+      i = end < 0 ? text.length : end + 1;
+    }
+    if (key !== "") out.push([key, value]);
   }
-  return keys;
+  return out;
+}
+
+/** The settings by key (the last one wins, as in ADO.NET); values are only looked at for the checks below. */
+function keysOf(connectionString: string): Map<string, string> {
+  return new Map(settingsOf(connectionString));
 }
 
 /**
- * The password settings' values (Password=, Pwd=; a {braced} value without its braces): registered
- * as secrets of their own, so a message that quotes only the password (a driver's error, a
- * fragment) hides it as the whole connection string is hidden.
+ * The password settings' values (Password=, Pwd=; quoted or braced values whole): registered as
+ * secrets of their own, so a message that quotes only the password (a driver's error, a fragment)
+ * hides it as the whole connection string is hidden.
  */
 export function connectionStringPasswords(connectionString: string): string[] {
-  const out: string[] = [];
-  // A value may be {braced} or quoted and then hold a ';' (keysOf's split would cut it).
-  for (const m of connectionString.matchAll(/(?:^|;)\s*(?:password|pwd)\s*=\s*(?:\{([^}]*)\}|"([^"]*)"|'([^']*)'|([^;]*))/gi))
-    out.push((m[1] ?? m[2] ?? m[3] ?? m[4] ?? "").trim());
-  return out.filter((p) => p !== "");
+  return settingsOf(connectionString)
+    .filter(([key, value]) => (key === "password" || key === "pwd") && value !== "")
+    .map(([, value]) => value);
 }
 
 const SERVER_KEYS = ["server", "data source", "address", "addr", "network address"];
@@ -84,6 +122,16 @@ function serverPortProblem(keys: Map<string, string>, where: string): Connection
   const key = SERVER_KEYS.find((k) => keys.get(k));
   const server = key === undefined ? "" : keys.get(key)!;
   const comma = server.indexOf(",");
+  // HOST:PORT (one colon after a protocol prefix; an IPv6 address has several): mssql took it for
+  // a host name and the lookup failed as "a network drop … retrying usually works".
+  const host = server.replace(/^(tcp|np|lpc|admin):/i, "");
+  if (key !== undefined && comma < 0 && /^[^:[\]]+:\d*$/.test(host)) {
+    const setting = SERVER_KEY_NAMES[key] ?? key;
+    return {
+      summary: `${where} has ${setting}=${server}: a port goes after a comma (${setting}=${host.replace(":", ",")}), not a colon`,
+      hint: `Write the port after a comma, as SQL Server's own clients do. ${ACCEPTED_CONNECTION_STRINGS}`,
+    };
+  }
   if (key === undefined || comma < 0) return undefined;
   const port = server.slice(comma + 1).trim();
   if (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535) return undefined;
