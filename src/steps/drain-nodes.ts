@@ -61,6 +61,11 @@ function outOfServiceAlready(list: readonly ServerNode[], maintenanceOn: boolean
   };
 }
 
+/** Some nodes draining before this run: put back draining at the end, which is right for an operator's drain, not for another run's. */
+function alreadyDrainingWarning(names: readonly string[]): string {
+  return `${names.join(", ")} ${names.length === 1 ? "is" : "are"} already draining before this run changed anything: put back draining at the end. If another octoha run drained ${names.length === 1 ? "it" : "them"} (from another state directory or machine), let that run finish (\`octoha resume\`) or roll it back (\`octoha rollback\`) first, then roll this one back and run it again.`;
+}
+
 export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-nodes"> {
   const { nodes, tasks } = deps.ports;
   const poll = deps.pollIntervalMs ?? 5000;
@@ -121,6 +126,15 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
         ),
         findings: [
           ...(outOfService ? [outOfService] : []),
+          ...(!outOfService && list.some((n) => n.isDraining)
+            ? [
+                {
+                  severity: "warning" as const,
+                  code: "NODE_ALREADY_DRAINING",
+                  summary: alreadyDrainingWarning(list.filter((n) => n.isDraining).map((n) => n.name)),
+                },
+              ]
+            : []),
           ...(running.length
             ? [
                 {
@@ -158,8 +172,11 @@ export function createDrainNodesStep(deps: DrainDeps): Step<DrainResult, "drain-
         r = {
           phase: "recorded",
           before: list.map((n) => ({ id: n.id, name: n.name, isDraining: n.isDraining, maxConcurrentTasks: n.maxConcurrentTasks })),
+          maintenanceBefore: maintenanceOn,
         };
         await ctx.checkpoint(r);
+        const already = list.filter((n) => n.isDraining).map((n) => n.name);
+        if (already.length > 0) ctx.emit({ level: "warn", message: alreadyDrainingWarning(already) });
       }
       deps.facts.set("drain-nodes", r);
 

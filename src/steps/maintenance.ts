@@ -37,7 +37,9 @@ export function createMaintenanceOnStep(deps: MaintenanceDeps): Step<Maintenance
       };
     },
     async apply(ctx, last) {
-      const r = last ?? { before: await maintenance.isOn(), after: true };
+      // The mode drain-nodes saw with the nodes, before this run changed anything (see DrainResult).
+      const recorded = deps.facts.get("drain-nodes")?.maintenanceBefore;
+      const r = last ?? { before: recorded ?? (await maintenance.isOn()), after: true };
       if (!last) await ctx.checkpoint(r);
       if (!(await maintenance.isOn())) await maintenance.set(true);
       deps.facts.set("maintenance-on", r);

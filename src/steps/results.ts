@@ -23,6 +23,13 @@ export interface DrainResult {
   phase: "recorded" | "draining" | "handles" | "done";
   /** Every node's flag and cap before this run touched them: undrain restores exactly these. */
   before: NodeDrainState[];
+  /**
+   * Maintenance mode at the same moment (maintenance-on records it as its before-state): a run
+   * started beside another one, before either changed anything, must not take the other's
+   * maintenance mode, switched on during its drain wait, for the operator's. Absent in journals
+   * written before it was recorded here: maintenance-on reads the mode itself then.
+   */
+  maintenanceBefore?: boolean;
   drainDeadline?: number;
   handleDeadline?: number;
   cancelled?: string[];

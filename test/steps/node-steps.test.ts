@@ -45,6 +45,7 @@ describe("drain-nodes", () => {
         { id: "OctopusServerNodes-OCTO1", name: "OCTO1", isDraining: false, maxConcurrentTasks: 5 },
         { id: "OctopusServerNodes-OCTO2", name: "OCTO2", isDraining: true, maxConcurrentTasks: 10 },
       ],
+      maintenanceBefore: false,
     });
     const firstUpdate = cluster.calls.findIndex((c) => c.method === "update");
     expect(firstUpdate).toBeGreaterThan(0);
@@ -124,6 +125,23 @@ describe("drain-nodes", () => {
     // The dry-run says so too, as an error.
     const preview = await drain.inspect(ctx);
     expect(preview.findings.map((f) => [f.severity, f.code])).toContainEqual(["error", "CLUSTER_ALREADY_DRAINED"]);
+  });
+
+  it("records maintenance mode with the nodes: another run's maintenance mode, switched on during this run's drain wait, is not taken for the operator's", async () => {
+    const { cluster, drain, clock, facts } = drainFixture({ pollsUntilDone: 0 });
+    const ctx = recordingContext("drain-nodes", clock);
+    await drain.apply(ctx, undefined);
+    expect(ctx.checkpoints[0]).toMatchObject({ phase: "recorded", maintenanceBefore: false });
+    // The fixture's OCTO2 was drained by the operator: said, and put back at the end.
+    expect(ctx.events.map((e) => [e.level, e.message])).toContainEqual([
+      "warn",
+      expect.stringMatching(/^OCTO2 is already draining before this run/),
+    ]);
+    cluster.state.maintenance = true; // another run, started beside this one, reached its maintenance-on first
+    const on = await createMaintenanceOnStep({ ports: cluster.ports, facts }).apply(recordingContext("maintenance-on"), undefined);
+    expect(on.before).toBe(false);
+    await createMaintenanceOffStep({ ports: cluster.ports, facts }).apply(recordingContext("maintenance-off"), undefined);
+    expect(cluster.state.maintenance).toBe(false);
   });
 
   it("an operator's maintenance mode and one drained node are recorded and put back, not refused", async () => {
