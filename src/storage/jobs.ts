@@ -43,7 +43,7 @@ export interface FileJob {
   ensureFolder: () => Promise<void>;
 }
 
-/** A source entry that is not a file job: a symlink or special file, or an unreadable entry. */
+/** A source entry that is not a file job: a symlink or special file, a name like our temp files', or an unreadable entry. */
 export interface Problem {
   entry: Exclude<WalkEntry, { type: "file" } | { type: "dir" }>;
 }
@@ -275,7 +275,7 @@ function jobFor(
   trackPending: boolean,
   expect: (r: DirResolution) => void,
 ): FileJob | Problem | undefined {
-  if (entry.type === "other" || entry.type === "error") return { entry };
+  if (entry.type === "other" || entry.type === "error" || entry.type === "temp-name") return { entry };
   const existing: TargetName | undefined = ctx.blockedBy ? undefined : ctx.index.find(entry.name);
   if (entry.type === "dir") {
     const resolution = resolveDir(ctx, entry.name, existing);

@@ -11,7 +11,7 @@ import { quarantineFile, quarantinePath } from "./copy-file.js";
 import { originOf, sameMtime, withdrawal, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
-import { STATE_FOLDER } from "./walk.js";
+import { STATE_FOLDER, TEMP_SUFFIX } from "./walk.js";
 import type { TargetReservations } from "./reservations.js";
 import type { CollisionPolicy, CopySummary, ManifestRecord, TaskLogOwner, VerifyMode } from "./types.js";
 import type { Collision, CollisionKind } from "../model/copy-results.js";
@@ -141,6 +141,17 @@ export class FileTactics {
   private problem(job: Problem): boolean {
     const where = abs(this.s.source, job.entry.relPath);
     if (job.entry.type === "error") throw classifyFsError(job.entry.error, { side: "source", path: where });
+    if (job.entry.type === "temp-name") {
+      const what = job.entry.isDirectory
+        ? `a folder whose name ends in ${TEMP_SUFFIX}: it and everything in it were`
+        : `a file whose name ends in ${TEMP_SUFFIX}: it was`;
+      this.summary.errors.push({
+        relPath: job.entry.relPath,
+        code: "COPY_TEMP_NAME",
+        message: `'${where}' is ${what} not copied\n  octoha's temp files end so, and at the target it would look like one; rename it on the node and run the copy again.`,
+      });
+      return true;
+    }
     this.summary.errors.push({
       relPath: job.entry.relPath,
       code: "COPY_NOT_A_FILE",

@@ -7,8 +7,8 @@ import { stopIfAborted, type FileOps, type FileStat } from "./file-ops.js";
 import { compareBytes } from "./packed-names.js";
 import type { TargetReservations } from "./reservations.js";
 import { boundListing } from "./heap.js";
-import { isStaleTemp } from "./temp-names.js";
-import { TEMP_SUFFIX, isOwnName } from "./walk.js";
+import { isStaleTemp, isTaggedTemp } from "./temp-names.js";
+import { TEMP_SUFFIX, isStateFolder } from "./walk.js";
 import { foldName, foldedHash, hashOf, lastHashedAscii } from "./fold.js";
 
 export interface LoadOptions {
@@ -183,7 +183,9 @@ export class TargetDirIndex {
         boundListing(chunk.length); // the listing's garbage, promoted while the index is built (a million-file target's)
         for (const d of chunk) {
           if (d.name.endsWith(TEMP_SUFFIX) && isStaleTemp(d.name, d.mtimeMs, now)) staleTemps.push(d.name);
-          if (isOwnName(relDir, d.name) || d.undecodable) continue; // no name of ours can be that one
+          // No source name can be one of ours. An untagged `*.octoha-tmp` is not ours (temp-names.ts):
+          // it is listed like any file, so a source name that differs from it only in case meets it.
+          if (isTaggedTemp(d.name) || isStateFolder(relDir, d.name) || d.undecodable) continue;
           index.putListed(d.name, d.isDirectory ? Kind.Dir : d.isFile ? Kind.File : Kind.Other, d.size, d.mtimeMs);
         }
       }

@@ -6,8 +6,10 @@
  * - written on this host: stale once its process is no longer running;
  * - written on another host: stale once untouched for longer than a lock's heartbeat limit (a
  *   live copy keeps writing to it);
- * - an untagged `<name>.octoha-tmp` from an older octoha: stale (those runs took no lock, and the
- *   run that meets it holds the target's lock).
+ * - an untagged `<name>.octoha-tmp`: never stale, never removed. Only the tag proves octoha wrote
+ *   it: the name may be a user's file (a source's is reported, not copied, but the target holds
+ *   whatever it holds). An older octoha's untagged temp files are left too: at worst a stray file
+ *   stays, where removing one would lose a user's file.
  * A name is at most 255 bytes (ext4, NAME_MAX) or 255 UTF-16 units (NTFS, SMB): for a final name
  * too long to carry the tag, the temp name keeps a prefix of it and a hash of the whole (fitName).
  */
@@ -65,12 +67,19 @@ export function tempPathFor(finalPath: string): string {
   return `${finalPath.slice(0, finalPath.length - name.length)}${tempPrefixFor(name)}${PROCESS_TAG}${TEMP_SUFFIX}`;
 }
 
-/** True for a temp file (by name) whose writer is provably or presumably gone; false for our own and for live ones. */
+/** A name octoha's temp files have: ending in its tag and TEMP_SUFFIX (an untagged `*.octoha-tmp` may be anyone's). */
+export function isTaggedTemp(name: string): boolean {
+  return TAGGED.test(name);
+}
+
+/**
+ * True for a temp file of ours (tagged) whose writer is provably or presumably gone; false for this
+ * process's, for live ones, and for any name without our tag (see the top of this file).
+ */
 export function isStaleTemp(name: string, mtimeMs: number, now = Date.now()): boolean {
-  if (!name.endsWith(TEMP_SUFFIX)) return false;
   if (name.endsWith(`.${PROCESS_TAG}${TEMP_SUFFIX}`)) return false;
   const tag = TAGGED.exec(name);
-  if (!tag) return true;
+  if (!tag) return false;
   if (tag[1] === HOST_TAG) return !pidAlive(Number.parseInt(tag[2]!, 36));
   return now - mtimeMs > STALE_AFTER_MS;
 }

@@ -8,7 +8,10 @@ import path from "node:path";
 import { ListingInterrupted, stopIfAborted, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 
-/** Our own temp files: never inventoried, never copied, cleaned from the target. */
+/**
+ * How our temp files' names end (temp-names.ts). A source name that ends so is not copied under it
+ * (at the target it would pass for a temp file of ours): the walk reports it ("temp-name").
+ */
 export const TEMP_SUFFIX = ".octoha-tmp";
 /** Our own state folder (manifest, quarantine) at the root of a copy target. */
 export const STATE_FOLDER = ".octoha";
@@ -29,6 +32,8 @@ export type WalkEntry =
   | { type: "dir"; relPath: string; parentRel: string; name: string; size: number }
   /** A symlink, device or socket: not copied, reported. */
   | { type: "other"; relPath: string; parentRel: string; name: string }
+  /** A file or folder named like one of our temp files (TEMP_SUFFIX): not copied (a folder not entered), reported. */
+  | { type: "temp-name"; relPath: string; parentRel: string; name: string; isDirectory: boolean }
   /** A sub-folder or file that could not be listed or stat'ed. */
   | { type: "error"; relPath: string; parentRel: string; name: string; error: unknown };
 
@@ -43,10 +48,6 @@ function join(parentRel: string, name: string): string {
  */
 export function isStateFolder(parentRel: string, name: string): boolean {
   return parentRel === "" && name.toLowerCase() === STATE_FOLDER;
-}
-
-export function isOwnName(parentRel: string, name: string): boolean {
-  return name.endsWith(TEMP_SUFFIX) || isStateFolder(parentRel, name);
 }
 
 /**
@@ -207,15 +208,16 @@ async function* listChunks(
     const out: WalkEntry[] = [];
     for (const d of chunk) {
       const name = d.name;
-      if (isOwnName(rel, name)) {
-        if (isStateFolder(rel, name)) onStateFolder?.(name);
+      if (isStateFolder(rel, name)) {
+        onStateFolder?.(name);
         continue;
       }
       const relPath = join(rel, name);
       if (d.undecodable) {
         const error = Object.assign(new Error(`EILSEQ: a name that is not UTF-8, lstat '${abs}${path.sep}${name}'`), { code: "EILSEQ" });
         out.push({ type: "error", relPath, parentRel: rel, name, error });
-      } else if (d.isFile)
+      } else if (name.endsWith(TEMP_SUFFIX)) out.push({ type: "temp-name", relPath, parentRel: rel, name, isDirectory: d.isDirectory });
+      else if (d.isFile)
         out.push({
           type: "file",
           relPath,

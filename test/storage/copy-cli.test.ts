@@ -109,6 +109,31 @@ describe("octoha copy", () => {
     expect(summary.errors).toEqual([expect.objectContaining({ relPath: "TaskLogs/link.txt", code: "COPY_NOT_A_FILE" })]);
   });
 
+  it("exits 1 and names each file and folder named like octoha's temp files, in the text and in --json, after copying the rest", () => {
+    const source = tree(3, 10);
+    writeFile(source, "TaskLogs/r.octoha-tmp", "a user's file");
+    writeFile(source, "TaskLogs/keep.octoha-tmp/a.log", "in a user's folder");
+    const notCopied = [
+      `failed TaskLogs/keep.octoha-tmp [COPY_TEMP_NAME]: '${path.join(source, "TaskLogs", "keep.octoha-tmp")}' is a folder whose name ends in .octoha-tmp: it and everything in it were not copied`,
+      `failed TaskLogs/r.octoha-tmp [COPY_TEMP_NAME]: '${path.join(source, "TaskLogs", "r.octoha-tmp")}' is a file whose name ends in .octoha-tmp: it was not copied`,
+    ];
+    const text = run(["copy", source, dir("target")]);
+    expect(text.status, text.stderr).toBe(1);
+    for (const line of notCopied) expect(text.stdout).toContain(line);
+    expect(text.stdout).toContain("rename it on the node and run the copy again");
+    const target = dir("target");
+    const r = run(["copy", source, target, "--json"]);
+    expect(r.status).toBe(1);
+    const summary = resultOf<{ filesCopied: number; errors: { relPath: string; code: string }[] }>(r.stdout, "copy", 1);
+    expect(summary.filesCopied).toBe(3);
+    expect(summary.errors.map((e) => `${e.code} ${e.relPath}`).sort()).toEqual([
+      "COPY_TEMP_NAME TaskLogs/keep.octoha-tmp",
+      "COPY_TEMP_NAME TaskLogs/r.octoha-tmp",
+    ]);
+    expect([...snapshot(target).keys()].every((rel) => !rel.includes("octoha-tmp"))).toBe(true);
+    expect(snapshot(target).size).toBe(3);
+  });
+
   it("names each colliding file, even one named like an API key or a password setting, in the text and in --json", () => {
     const names = ["API-PAYMENTSPROCESSOR.2.3.1.zip", "API-ORDERSERVICEBACKEND2024.1.0.0.nupkg", "Password=x.txt"];
     const source = dir("source");

@@ -92,21 +92,23 @@ describe("two copies into one target", () => {
     expect(run(["copy", second, target]).status).toBe(0);
   });
 
-  it("a live process's temp file in the target is left alone; a dead process's and an old-style one are removed", () => {
+  it("a live process's temp file in the target is left alone, and an untagged one (not provably ours); a dead process's is removed", () => {
     const source = tree("src", 3, 100);
     const target = dir("target");
     const folder = path.join(target, "TaskLogs");
     writeFile(target, "TaskLogs/servertasks-0_src.txt", "x"); // makes the copy list this folder
     const live = tempNameOf("servertasks-1_src.txt", process.pid); // this test process: alive
     const dead = tempNameOf("servertasks-2_src.txt", deadPid());
-    for (const name of [live, dead, "servertasks-2_src.txt.octoha-tmp"]) writeFileSync(path.join(folder, name), "partial");
+    const untagged = "servertasks-2_src.txt.octoha-tmp"; // an older octoha's, or a user's file
+    for (const name of [live, dead, untagged]) writeFileSync(path.join(folder, name), "partial");
     const r = run(["copy", source, target, "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const temps = allFiles(target)
       .filter((f) => f.endsWith(".octoha-tmp"))
       .map((f) => path.basename(f));
-    expect(temps).toEqual([live]);
+    expect(temps.sort()).toEqual([live, untagged].sort());
     expect(readFileSync(path.join(folder, live), "utf8")).toBe("partial");
+    expect(readFileSync(path.join(folder, untagged), "utf8")).toBe("partial");
   });
 
   it("a lock left by a killed copy on this host is taken over by the re-run, with a warning", async () => {

@@ -1,4 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeHome } from "../../bench/make-home.mjs";
@@ -164,14 +167,50 @@ describe("copyTree on a node folder", () => {
     expect(summary.filesSkipped).toBe(snapshot(path.join(home, "Packages")).size);
   });
 
-  it("removes temp files a killed run left behind and leaves our folder out of the copy", async () => {
+  it("names each source file and folder named like a temp file as not copied, and why, and copies the rest (dry-run too)", async () => {
     const source = dir("source");
-    writeFileSync(path.join(source, "a.txt"), "a");
-    writeFileSync(path.join(source, "stale.txt.octoha-tmp"), "from an earlier crash on the source side");
+    writeFile(source, "a.txt", "a");
+    writeFile(source, "d/r.octoha-tmp", "a user's file");
+    writeFile(source, "d/keep.octoha-tmp/a.log", "in a user's folder");
+    writeFile(source, "d/f", "f");
+    const reported = (root: string) => [
+      {
+        relPath: "d/keep.octoha-tmp",
+        code: "COPY_TEMP_NAME",
+        message: `'${path.join(root, "d", "keep.octoha-tmp")}' is a folder whose name ends in .octoha-tmp: it and everything in it were not copied\n  octoha's temp files end so, and at the target it would look like one; rename it on the node and run the copy again.`,
+      },
+      {
+        relPath: "d/r.octoha-tmp",
+        code: "COPY_TEMP_NAME",
+        message: `'${path.join(root, "d", "r.octoha-tmp")}' is a file whose name ends in .octoha-tmp: it was not copied\n  octoha's temp files end so, and at the target it would look like one; rename it on the node and run the copy again.`,
+      },
+    ];
+    const byPath = (errors: readonly object[]) => [...errors].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     const target = dir("target");
-    writeFileSync(path.join(target, "a.txt.octoha-tmp"), "partial");
-    await copyTree({ source, target });
-    expect(readdirSync(target).sort()).toEqual(["a.txt"]);
+    const dry = await copyTree({ source, target, dryRun: true });
+    expect(byPath(dry.errors)).toEqual(reported(source));
+    expect(dry.filesCopied).toBe(2);
+    const summary = await copyTree({ source, target });
+    expect(byPath(summary.errors)).toEqual(reported(source));
+    expect(summary.filesCopied).toBe(2);
+    expect([...snapshot(target).keys()].sort()).toEqual(["a.txt", "d/f"]);
+  });
+
+  it("removes a dead writer's temp file but never a target file named like one without octoha's tag", async () => {
+    const source = dir("source");
+    writeFile(source, "a.txt", "a");
+    const target = dir("target");
+    const host = createHash("sha256").update(os.hostname().toLowerCase()).digest("hex").slice(0, 6);
+    const deadPid = spawnSync(process.execPath, ["-e", ""]).pid!;
+    writeFile(target, `a.txt.${host}-${deadPid.toString(36)}-abcd.octoha-tmp`, "partial");
+    writeFile(target, "mine.octoha-tmp", "precious");
+    writeFile(target, "d/mine.octoha-tmp", "precious too");
+    writeFile(source, "d/g", "g"); // makes the copy list the target's d/
+    const summary = await copyTree({ source, target });
+    expect(summary.errors).toEqual([]);
+    expect(readdirSync(target).sort()).toEqual(["a.txt", "d", "mine.octoha-tmp"]);
+    expect(readFileSync(path.join(target, "mine.octoha-tmp"), "utf8")).toBe("precious");
+    expect(readFileSync(path.join(target, "d", "mine.octoha-tmp"), "utf8")).toBe("precious too");
   });
 
   it("leaves the source's .octoha out in any case, saying so once per folder and why; one deeper down is copied", async () => {

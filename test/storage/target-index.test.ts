@@ -1,4 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { TargetDirIndex, listedStat } from "../../src/storage/target-index.js";
@@ -14,7 +17,9 @@ describe("the target folder index", () => {
     writeFileSync(path.join(target, "ServerTasks-1_ABC.txt"), "12345");
     utimesSync(path.join(target, "ServerTasks-1_ABC.txt"), 1_700_000_000, 1_700_000_000.25);
     mkdirSync(path.join(target, "Spaces-1"));
-    writeFileSync(path.join(target, "half.txt.octoha-tmp"), "x");
+    const dead = `half.txt.${createHash("sha256").update(os.hostname().toLowerCase()).digest("hex").slice(0, 6)}-${spawnSync(process.execPath, ["-e", ""]).pid!.toString(36)}-abcd.octoha-tmp`;
+    writeFileSync(path.join(target, dead), "x");
+    writeFileSync(path.join(target, "mine.octoha-tmp"), "a user's file: no tag says octoha wrote it");
     const stale: string[] = [];
     const index = await TargetDirIndex.load(nodeFileOps, target, "TaskLogs", stale);
     const found = index.find("servertasks-1_abc.TXT");
@@ -22,7 +27,9 @@ describe("the target folder index", () => {
     expect(listedStat(found!)).toMatchObject({ size: 5, mtimeMs: 1_700_000_000_250, isFile: true });
     expect(index.find("SPACES-1")).toMatchObject({ name: "Spaces-1", isDirectory: true });
     expect(index.find("missing.txt")).toBeUndefined();
-    expect(stale).toEqual(["half.txt.octoha-tmp"]);
+    expect(stale).toEqual([dead]);
+    expect(index.find(dead)).toBeUndefined();
+    expect(index.find("MINE.octoha-tmp")).toMatchObject({ name: "mine.octoha-tmp", isFile: true });
   });
 
   it("a missing target folder is an empty index", async () => {
