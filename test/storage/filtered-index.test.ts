@@ -1,14 +1,17 @@
-import { readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { readFileSync, statSync, utimesSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { WHOLE_FOLDER_BYTES, nodeFileOps, type StatDirEntry } from "../../src/storage/file-ops.js";
 import { foldedHash } from "../../src/storage/fold.js";
 import { TargetDirIndex } from "../../src/storage/target-index.js";
 import { TEMP_SUFFIX } from "../../src/storage/walk.js";
+import { HOST_TAG } from "../../src/shared/lock.js";
 import { copyTree } from "../../src/storage/index.js";
 import { snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
+/** A temp file's writer tag (`.<host>-<pid>-<random>`) from a host that is not this one. */
+const STALE_TAG = `${HOST_TAG === "abcdef" ? "fedcba" : "abcdef"}-1z-0000`;
 
 function sortedHashes(names: string[]): Uint32Array {
   return Uint32Array.from(names, (n) => foldedHash(n)).sort();
@@ -27,9 +30,11 @@ function sharedTaskLogs(count: number): string {
   writeFileSync(path.join(root, "servertasks-5_MINE.txt"), "mine, already here\n");
   writeFileSync(path.join(root, "Report.TXT"), "a case variant of a source name\n");
   mkdirSync(path.join(root, "sub"));
-  // A temp file of ours left by a killed copy long ago: swept whatever the source's names.
-  const temp = path.join(root, `servertasks-9_OTHER.txt.1234.abcd${TEMP_SUFFIX}`);
+  // A temp file of ours (tagged by its writer: another machine, untouched for an hour) left by a
+  // killed copy long ago: swept whatever the source's names.
+  const temp = path.join(root, `servertasks-9_OTHER.txt.${STALE_TAG}${TEMP_SUFFIX}`);
   writeFileSync(temp, "half a copy");
+  utimesSync(temp, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
   return root;
 }
 
@@ -54,7 +59,7 @@ describe("a target folder listed for one source folder's names (one node's logs 
     expect(index.find("sub")).toMatchObject({ name: "sub", isDirectory: true });
     expect(index.find("servertasks-7_MINE.txt")).toBeUndefined();
     expect(index.find("servertasks-1_OTHER.txt")).toBeUndefined(); // not listed: no source name folds to it
-    expect(stale).toEqual([`servertasks-9_OTHER.txt.1234.abcd${TEMP_SUFFIX}`]); // no source name meets it; swept all the same
+    expect(stale).toEqual([`servertasks-9_OTHER.txt.${STALE_TAG}${TEMP_SUFFIX}`]); // no source name meets it; swept all the same
     const whole = await TargetDirIndex.load(nodeFileOps, root, "TaskLogs", [], { folderSize });
     expect(whole.filtered).toBe(false);
     expect(whole.find("servertasks-1_OTHER.txt")).toMatchObject({ isFile: true });
