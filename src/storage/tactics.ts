@@ -88,15 +88,21 @@ export class FileTactics {
   /**
    * Size and mtime equal, and for sha256 the manifest vouches for the target's hash as this very
    * source file's bytes (written from it, or found equal to it): a record from another source proves
-   * nothing about this one's bytes.
+   * nothing about this one's bytes. For size and none, size and mtime are the proof (as rsync's quick
+   * check), unless the manifest records that size and mtime as another source's file.
    */
   private trustedSame(job: FileJob, t: FileStat): boolean {
     if (!t.isFile || t.size !== job.entry.size || !sameMtime(t.mtimeMs, job.entry.mtimeMs)) return false;
-    if (this.s.verify !== "sha256") return true;
-    // Another node's would-be copy (dry-run): this node's manifest cannot vouch for it, compare bytes.
+    // Another node's would-be copy (dry-run): another source's file, as the real run's record will say: compare bytes.
     if (job.virtualAt !== undefined) return false;
+    if (this.s.verify !== "sha256") return !this.recordedFromAnother(job, t);
     const origin = this.originOf(job);
     return origin !== undefined && this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs, origin);
+  }
+
+  /** The manifest says the target as it is (size, mtime) was written from, or found equal to, another source file. */
+  private recordedFromAnother(job: FileJob, t: FileStat): boolean {
+    return this.manifest.recordedFromAnother(job.targetRelPath, t.size, t.mtimeMs, this.originOf(job));
   }
 
   /**
@@ -245,7 +251,13 @@ export class FileTactics {
     if (!t) await this.copyNew(job, signal);
     else if (!t.isFile)
       await this.loseIncoming(job, "file-vs-folder", "a folder appeared at the target under this name during the copy", undefined, signal);
-    else if (t.size === job.entry.size && sameMtime(t.mtimeMs, job.entry.mtimeMs) && this.s.verify !== "sha256") this.skipped(job);
+    else if (
+      t.size === job.entry.size &&
+      sameMtime(t.mtimeMs, job.entry.mtimeMs) &&
+      this.s.verify !== "sha256" &&
+      !this.recordedFromAnother(job, t)
+    )
+      this.skipped(job);
     else await this.compareAndResolve(job, t, targetAbs, signal);
   }
 

@@ -202,6 +202,32 @@ describe("two nodes copied into one target through one manifest (`octoha copy`'s
   });
 });
 
+describe("two nodes copied into one target with --verify size or none (size and mtime as proof)", () => {
+  for (const verify of ["size", "none"] as const) {
+    it(`--verify ${verify}: another node's file of the same name, size and time is compared, not skipped; one node's re-run reads no file`, async () => {
+      const node1 = dir("node1");
+      const node2 = dir("node2");
+      const target = dir("target");
+      const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
+      writeFile(node1, "TaskLogs/x.txt", "node1 AAA\n");
+      writeFile(node2, "TaskLogs/x.txt", "node2 BBB\n");
+      await copyTree({ source: node1, target, sourceNode: "OCTO1", manifestPath });
+      const second = await copyTree({ source: node2, target, sourceNode: "OCTO2", manifestPath, verify });
+      expect(second.filesSkipped).toBe(0);
+      expect(second.collisions).toEqual([expect.objectContaining({ kind: "different-bytes", winner: "target" })]);
+      expect(readFileSync(second.collisions[0]!.quarantinedAt!, "utf8")).toBe("node2 BBB\n");
+      expect(readFileSync(path.join(target, "TaskLogs/x.txt"), "utf8")).toBe("node1 AAA\n");
+      // Node 1's own re-run: its record names this very file, so size and mtime are proof, nothing hashed.
+      const opened: string[] = [];
+      const ops = faultyOps({ before: (call, p) => void (call === "open" && !p.includes(".octoha") && opened.push(p)) });
+      const again = await copyTree({ source: node1, target, sourceNode: "OCTO1", manifestPath, verify, ops });
+      expect(again.filesSkipped).toBe(1);
+      expect(again.collisions).toEqual([]);
+      expect(opened).toEqual([]);
+    });
+  }
+});
+
 describe("case variants inside one node's folder", () => {
   it("finds a pair that sorts hundreds of names apart, also through the Kelvin sign, and loses neither", async () => {
     const node = dir("variants");
