@@ -10,7 +10,8 @@
  *   over in a shell must not silently aim a run at another one; when OCTOPUS_URL is set and
  *   differs, `check` warns.
  */
-import { connectionStringPasswords, connectionStringProblem, connectionTarget, sameDatabase } from "../octopus/sql/connection-string.js";
+import { connectionStringProblem, connectionTarget, sameDatabase } from "../octopus/sql/connection-string.js";
+import { connectionStringPasswords } from "../shared/connection-string-settings.js";
 import { InputError } from "../shared/errors.js";
 import { Redactor, redactor as globalRedactor } from "../shared/redact.js";
 import { formatPath, type PlanIssue } from "./issues.js";

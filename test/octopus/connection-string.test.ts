@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { connectionStringPasswords, connectionStringProblem, connectionTarget } from "../../src/octopus/sql/connection-string.js";
+import { connectionStringProblem, connectionTarget } from "../../src/octopus/sql/connection-string.js";
+import { connectionStringPasswords } from "../../src/shared/connection-string-settings.js";
 
 const SECRET = "Zq9;Server=h,TOPSECRETTAIL";
 

@@ -28,8 +28,8 @@ function manifestPaths(file: string, intent?: "open" | "withdrawn"): string[] {
     .map((r) => r.relPath);
 }
 
-function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: "utf8", timeout: 60_000 });
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: "utf8", timeout: 60_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -155,6 +155,37 @@ describe("octoha copy", () => {
     expect(summary.collisions.map((c) => [c.relPath, c.targetRelPath, c.quarantinedAt]).sort()).toEqual(
       names.map((name) => [name, name, path.join(jsonTarget, ".octoha", "conflicts", "N1", name)]).sort(),
     );
+  });
+
+  it("hides the SQL password and the API key from the environment's default variables, also in a file's name, in the text and in --json", () => {
+    const env = {
+      ...process.env,
+      OCTOHA_SQL_CONNECTION_STRING: "Server=sqlsrv;Database=Octopus;User Id=octo;Password=S3cr3tPw!",
+      OCTOPUS_API_KEY: "plainKeyValue42",
+    };
+    const names = ["d/S3cr3tPw!", "plainKeyValue42.txt"];
+    const [node1, node2] = [dir("node1"), dir("node2")];
+    for (const name of names) {
+      writeFile(node1, name, "d\n");
+      writeFile(node2, name, "d\nzz\n");
+    }
+    const [textTarget, jsonTarget] = [dir("target"), dir("target")];
+    for (const target of [textTarget, jsonTarget]) expect(run(["copy", node1, target, "--node", "N1"], env).status).toBe(0);
+    const text = run(["copy", node2, textTarget, "--node", "N2"], env);
+    expect(text.status, text.stderr).toBe(0);
+    const conflicts = path.join(textTarget, ".octoha", "conflicts", "N2");
+    expect(text.stdout).toContain(`collision (different-bytes) d/*** vs d/***: kept the target's copy;`);
+    expect(text.stdout).toContain(`other copy at ${path.join(conflicts, "d", "***")}`);
+    expect(text.stdout).toContain(`collision (different-bytes) ***.txt vs ***.txt:`);
+    const json = run(["copy", node2, jsonTarget, "--node", "N2", "--json"], env);
+    const summary = resultOf<{ collisions: { relPath: string }[] }>(json.stdout, "copy", 0);
+    expect(summary.collisions.map((c) => c.relPath).sort()).toEqual(["***.txt", "d/***"]);
+    for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) {
+      expect(output).not.toContain("S3cr3tPw");
+      expect(output).not.toContain("plainKeyValue42");
+    }
+    // The bytes themselves are where they belong: only the output hides the names.
+    expect(readFileSync(path.join(conflicts, "d", "S3cr3tPw!"), "utf8")).toBe("d\nzz\n");
   });
 
   it("says the source's .octoha is not copied, and why, in the text, in --json and in --dry-run", () => {

@@ -2,6 +2,7 @@ import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { LABEL_RULE, labelProblem } from "../../shared/names.js";
+import { registerDefaultSecrets } from "../../shared/environment-secrets.js";
 import { withInterrupts, type InterruptMessages } from "../interrupts.js";
 import { exitOnUsageError, outResult, reportError, setExitCode } from "../output.js";
 import { concurrencyArg, windowsFolderArg } from "../arg-parsers.js";
@@ -77,6 +78,8 @@ export function register(program: Command): void {
       "\nExit codes: 0 done, 1 a file failed (listed), 2 bad input, 3 interrupted (re-run to resume).\nExample: octoha copy /mnt/node1/TaskLogs /mnt/shared/TaskLogs --node OCTO1",
     )
     .action(async (src: string, dst: string, flags: CopyFlags) => {
+      // No plan names the secrets here: the default variables' values (a file may be named after the SQL password).
+      registerDefaultSecrets(process.env);
       setExitCode(await runCopy(src, dst, flags));
     });
 }
