@@ -1,15 +1,7 @@
 /** Small human formats shared by progress lines and summaries. */
 
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
+// Below report, so the copy engine's messages (storage) say sizes the same way.
+export { formatBytes } from "../shared/format-bytes.js";
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));

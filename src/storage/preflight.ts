@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
+import { formatBytes } from "../shared/format-bytes.js";
 import { nodeFileOps, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 import { tempPathFor } from "./temp-names.js";
@@ -45,10 +46,6 @@ async function nearestExisting(ops: FileOps, folder: string): Promise<string> {
   }
 }
 
-function gib(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
-
 export async function preflightTarget(options: PreflightOptions): Promise<PreflightResult> {
   const ops = options.ops ?? nodeFileOps;
   const marginBytes = options.marginBytes ?? defaultMargin(options.bytesNeeded);
@@ -60,7 +57,7 @@ export async function preflightTarget(options: PreflightOptions): Promise<Prefli
     if (freeBytes < options.bytesNeeded + marginBytes) {
       problems.push(
         new OctohaError(
-          `Not enough free space on '${options.target}': ${gib(freeBytes)} free, ${gib(options.bytesNeeded)} to copy plus ${gib(marginBytes)} margin`,
+          `Not enough free space on '${options.target}': ${formatBytes(freeBytes)} free, ${formatBytes(options.bytesNeeded)} to copy plus ${formatBytes(marginBytes)} margin`,
           {
             code: "COPY_NO_SPACE",
             path: options.target,

@@ -28,7 +28,17 @@ describe("preflight of a target", () => {
     const result = await preflightTarget({ target, bytesNeeded: 10 * 1024 ** 3, ops: faultyOps({ statfsFree: 5 * 1024 ** 3 }) });
     expect(result.ok).toBe(false);
     expect(result.marginBytes).toBe(Math.ceil(10 * 1024 ** 3 * 0.05));
-    expect(result.problems[0]!.message).toContain("5.00 GiB free, 10.00 GiB to copy plus 0.50 GiB margin");
+    expect(result.problems[0]!.message).toContain("5.0 GiB free, 10.0 GiB to copy plus 512.0 MiB margin");
+  });
+
+  it("says small sizes in MiB or KiB, not as 0.00 GiB", async () => {
+    const target = dir("target");
+    const result = await preflightTarget({ target, bytesNeeded: 5 * 1024 ** 2, ops: faultyOps({ statfsFree: 2 * 1024 ** 2 }) });
+    expect(result.problems[0]!.message).toContain(
+      `Not enough free space on '${target}': 2.0 MiB free, 5.0 MiB to copy plus 64.0 MiB margin`,
+    );
+    const tiny = await preflightTarget({ target, bytesNeeded: 3000, marginBytes: 512, ops: faultyOps({ statfsFree: 1536 }) });
+    expect(tiny.problems[0]!.message).toContain("1.5 KiB free, 2.9 KiB to copy plus 512 B margin");
   });
 });
 
