@@ -4,16 +4,20 @@
  * are refused before anything is written (exit 2). Compared twice: the canonical paths (links
  * resolved, case-folded where the platform's paths ignore case), and the folders' identities
  * (device and file number up the parents), which also catches a bind mount or another spelling of
- * one folder on a case-insensitive share mounted on Linux.
+ * one folder on a case-insensitive share mounted on Linux. The manifest's folder is refused inside
+ * the source (a copy never writes there) and inside the target (the copy writes every source file
+ * there, so a source file of the manifest's name would meet it), except under the target's own
+ * .octoha, which the copy never writes a source file into (the default DST/.octoha).
  */
 import path from "node:path";
 import { InputError } from "../shared/errors.js";
 import type { FileOps, FileStat } from "./file-ops.js";
+import { STATE_FOLDER } from "./walk.js";
 
 const FOLD = process.platform === "win32" || process.platform === "darwin";
 
 /** The canonical form of `p`, which need not exist: its nearest existing parent resolved, the rest appended. */
-async function canonical(ops: FileOps, p: string): Promise<{ path: string; existing: string } | undefined> {
+export async function canonical(ops: FileOps, p: string): Promise<{ path: string; existing: string } | undefined> {
   const rest: string[] = [];
   for (let current = path.resolve(p); ; current = path.dirname(current)) {
     const real = await ops.realpath(current).catch(() => undefined);
@@ -23,7 +27,8 @@ async function canonical(ops: FileOps, p: string): Promise<{ path: string; exist
   }
 }
 
-function contains(outer: string, inner: string): boolean {
+/** True when `inner` is `outer` or inside it (both canonical), case-insensitively where the platform's paths are. */
+export function contains(outer: string, inner: string): boolean {
   const [o, i] = FOLD ? [outer.toLowerCase(), inner.toLowerCase()] : [outer, inner];
   const rel = path.relative(o, i);
   return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
@@ -77,5 +82,28 @@ export async function refuseOverlap(ops: FileOps, source: string, target: string
         hint: "A copy never writes into its source. Pass a --state-dir outside the source (or none: the default is DST/.octoha). Nothing was written.",
       });
     }
+    if (state && (await insideTargetTree(ops, state, tgt.path, tgtStat))) {
+      throw new InputError(`The copy manifest '${manifestPath}' would be written inside the target '${target}'`, {
+        code: "COPY_OVERLAP",
+        path: manifestPath,
+        hint:
+          "The copy writes every source file into the target, so a source file of the manifest's name would meet octoha's manifest. " +
+          `Pass a --state-dir outside the target, or none (the default, '${path.join(target, STATE_FOLDER)}', is the one folder of the target the copy never writes into). Nothing was written.`,
+      });
+    }
   }
+}
+
+/** True when the state folder is in the target's tree, by path or identity, but not under the target's own .octoha. */
+async function insideTargetTree(
+  ops: FileOps,
+  state: { path: string; existing: string },
+  target: string,
+  targetStat: FileStat | undefined,
+): Promise<boolean> {
+  if (!contains(target, state.path) && !(await underByIdentity(ops, state.existing, targetStat))) return false;
+  const own = path.join(target, STATE_FOLDER);
+  if (contains(own, state.path)) return false;
+  const ownStat = await ops.stat(own).catch(() => undefined);
+  return !(ownStat?.isDirectory === true && (await underByIdentity(ops, state.existing, ownStat)));
 }

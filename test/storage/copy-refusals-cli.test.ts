@@ -141,6 +141,40 @@ describe("a target inside its source, or a source inside its target", () => {
     expect(readdirSync(source)).toEqual(["a.txt"]);
   });
 
+  it("--state-dir inside the target is refused: a source file of the manifest's name would meet it (audit F6)", () => {
+    const parent = dir("parent");
+    const source = path.join(parent, "src");
+    writeFile(source, "d/manifest-copy.jsonl", '{"hello":1}\n', 1_900_000_000);
+    writeFile(source, "d/f", "x");
+    const target = path.join(parent, "dst");
+    const before = snapshot(parent, []);
+    for (const stateDir of [path.join(target, "d"), target]) {
+      const r = run(["copy", source, target, "--state-dir", stateDir, "--collision-policy", "keep-newer"]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain("--state-dir");
+      expect(r.stderr).toContain("inside the target");
+      expect(r.stderr).toContain("a source file of the manifest's name would meet octoha's manifest");
+      expect(snapshot(parent, [])).toEqual(before);
+    }
+    // Through a link to the target, too.
+    mkdirSync(target);
+    const link = path.join(parent, "link-to-dst");
+    symlinkSync(target, link);
+    expect(run(["copy", source, target, "--state-dir", path.join(link, "d")]).status).toBe(2);
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it("--state-dir DST/.octoha, the default the copy never writes into, is fine", () => {
+    const parent = dir("parent");
+    const source = path.join(parent, "src");
+    writeFile(source, "d/manifest-copy.jsonl", '{"hello":1}\n');
+    const target = path.join(parent, "dst");
+    const r = run(["copy", source, target, "--state-dir", path.join(target, ".octoha")]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(path.join(target, "d", "manifest-copy.jsonl"), "utf8")).toBe('{"hello":1}\n');
+    expect(readFileSync(path.join(target, ".octoha", "manifest-copy.jsonl"), "utf8")).toContain('"relPath":"d/manifest-copy.jsonl"');
+  });
+
   it("sibling folders whose names share a prefix are fine", () => {
     const parent = dir("parent");
     mkdirSync(path.join(parent, "TaskLogs"));
