@@ -33,6 +33,7 @@ import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
 import { sourceIdentity } from "./source-identity.js";
 import { refuseOverlap } from "./overlap.js";
+import { recordManifestTarget, refuseOtherTarget } from "./manifest-target.js";
 import type { CopyOptions, CopySummary } from "./types.js";
 import { emptyCopySummary, type NameProblem } from "../model/copy-results.js";
 
@@ -198,6 +199,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   const trips = new RoundTrips();
   s.ops = timeRoundTrips(s.ops, s.target, trips);
   await refuseOverlap(s.ops, s.source, s.target, options.manifestPath);
+  if (options.manifestPath) await refuseOtherTarget(s.ops, s.target, options.manifestPath);
   const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
   const summary = emptyCopySummary();
   if (manifest.damaged) {
@@ -214,6 +216,10 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   if (s.signal?.aborted) return { ...summary, interrupted: true, durationMs: Date.now() - started };
   const lock = plan.workFiles > 0 ? await prepareTarget(s, options.lockOwner, plan.workBytes, summary) : undefined;
   try {
+    // Before the manifest's first line; a manifest an older octoha wrote is adopted by this target.
+    if (options.manifestPath && (plan.workFiles > 0 || manifest.coveredBytes > 0)) {
+      await recordManifestTarget(s.ops, s.target, options.manifestPath);
+    }
     if (plan.workFiles === 0) {
       // Nothing to do: the planning pass already proved every file is at the target.
       await releaseDeadLock({ target: s.target, owner: options.lockOwner });
