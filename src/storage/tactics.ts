@@ -376,14 +376,20 @@ export class FileTactics {
    * wrote. The record carries no run: a rollback of this run leaves the file (an earlier run copied it).
    */
   private async retime(job: FileJob, targetAbs: string, sha256: string): Promise<void> {
-    await this.retry(async () => {
-      const file = await this.s.ops.open(targetAbs, "r+");
-      try {
-        await file.utimes(job.entry.atimeMs, job.entry.mtimeMs);
-      } finally {
-        await file.close();
-      }
-    }, targetAbs);
+    try {
+      await this.retry(async () => {
+        const file = await this.s.ops.open(targetAbs, "r+");
+        try {
+          await file.utimes(job.entry.atimeMs, job.entry.mtimeMs);
+        } finally {
+          await file.close();
+        }
+      }, targetAbs);
+    } catch (error) {
+      if (error instanceof CopyAborted || this.s.signal?.aborted) throw error;
+      // Times are a saving, not the copy: a target that refuses them (read-only) stays as it is, hashed again next run.
+      return;
+    }
     const src = this.originOf(job);
     this.writer?.add({
       v: 2,

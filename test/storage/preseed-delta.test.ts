@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { copyTree } from "../../src/storage/index.js";
 import { ManifestIndex, originOf } from "../../src/storage/manifest.js";
+import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
 import { snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
@@ -95,6 +96,27 @@ describe("a source file touched since its copy (same bytes, a new mtime)", () =>
         .slice(before)
         .map((l) => (JSON.parse(l) as { relPath: string }).relPath),
     ).toEqual(["Artifacts/report.txt"]);
+  });
+});
+
+describe("a retime the target refuses (a read-only file)", () => {
+  it("leaves the file as it is and the copy done: times are a saving, not the copy", async () => {
+    const node = dir("touched-ro");
+    const target = dir("touched-ro-target");
+    const manifestPath = path.join(dir("touched-ro-state"), "manifest.jsonl");
+    writeFile(node, "servertasks-9_ABCDEFGHIJ.txt", "finished\n", 1_790_000_000);
+    await copyTree({ source: node, target, sourceNode: "OCTO1", manifestPath });
+    utimesSync(path.join(node, "servertasks-9_ABCDEFGHIJ.txt"), 1_790_000_500, 1_790_000_500);
+    const refusing: FileOps = {
+      ...nodeFileOps,
+      open: (p, mode) =>
+        mode === "r+"
+          ? Promise.reject(Object.assign(new Error(`EACCES: simulated, open '${p}'`), { code: "EACCES" }))
+          : nodeFileOps.open(p, mode),
+    };
+    const again = await copyTree({ source: node, target, sourceNode: "OCTO1", manifestPath, ops: refusing, retryAttempts: 1 });
+    expect(again).toMatchObject({ filesCopied: 0, filesSkipped: 1, errors: [] });
+    expect(statSync(path.join(target, "servertasks-9_ABCDEFGHIJ.txt")).mtimeMs).toBe(1_790_000_000_000);
   });
 });
 
