@@ -31,7 +31,8 @@ import { lockTarget, releaseDeadLock, type LockOwner } from "./target-lock.js";
 import { removeStaleTemps } from "./temp-names.js";
 import type { HeldLock } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
-import { sourceIdentity } from "./source-identity.js";
+import { sourceFacts } from "./source-identity.js";
+import { recordSource, sourceIdUnder } from "./manifest-sources.js";
 import { refuseOverlap } from "./overlap.js";
 import { recordManifestTarget, refuseOtherTarget } from "./manifest-target.js";
 import type { CopyOptions, CopySummary } from "./types.js";
@@ -82,12 +83,16 @@ async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Sett
   // (missing): left as typed, for the walk's error to name.
   const source = await ops.realpath(path.resolve(options.source)).catch(() => path.resolve(options.source));
   const target = path.resolve(options.target);
-  const sourceId = await sourceIdentity(ops, source);
+  const facts = await sourceFacts(ops, source);
+  // Another folder mounted where this manifest's source was, with the same numbers, is told apart by its birth time.
+  const under = facts && options.manifestPath ? await sourceIdUnder(ops, options.manifestPath, facts) : undefined;
+  const sourceId = under?.id ?? facts?.id;
   return {
     ops,
     source,
     target,
     sourceId,
+    sourceBorn: under?.recorded === false ? facts?.born : undefined,
     runTag: options.runTag,
     node: options.sourceNode ?? defaultLabel(sourceId),
     verify: options.verify ?? "sha256",
@@ -219,6 +224,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
     // Before the manifest's first line; a manifest an older octoha wrote is adopted by this target.
     if (options.manifestPath && (plan.workFiles > 0 || manifest.coveredBytes > 0)) {
       await recordManifestTarget(s.ops, s.target, options.manifestPath);
+      if (s.sourceId !== undefined) await recordSource(s.ops, options.manifestPath, s.sourceId, s.sourceBorn);
     }
     if (plan.workFiles === 0) {
       // Nothing to do: the planning pass already proved every file is at the target.

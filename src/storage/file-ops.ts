@@ -31,6 +31,8 @@ export interface FileStat {
   /** Device and file number (a folder's identity; Windows: volume serial number and file index). */
   dev?: number;
   ino?: number;
+  /** Birth (creation) time; 0 or absent where the file system keeps none. */
+  birthtimeMs?: number;
 }
 
 export interface DirEntry {
@@ -695,7 +697,16 @@ function entriesFrom(names: string[], facts: Float64Array): StatDirEntry[] {
 }
 
 function toStat(s: fs.Stats): FileStat {
-  return { size: s.size, mtimeMs: s.mtimeMs, atimeMs: s.atimeMs, isFile: s.isFile(), isDirectory: s.isDirectory(), dev: s.dev, ino: s.ino };
+  return {
+    size: s.size,
+    mtimeMs: s.mtimeMs,
+    atimeMs: s.atimeMs,
+    isFile: s.isFile(),
+    isDirectory: s.isDirectory(),
+    dev: s.dev,
+    ino: s.ino,
+    birthtimeMs: s.birthtimeMs,
+  };
 }
 
 /**

@@ -16,7 +16,7 @@ import { InputError } from "../shared/errors.js";
 import { classifyFsError } from "./copy-errors.js";
 import { writeFully, type FileOps } from "./file-ops.js";
 import { canonical, contains } from "./overlap.js";
-import { tempPathFor } from "./temp-names.js";
+import { removeStaleTemps, tempPathFor, tempPrefixFor } from "./temp-names.js";
 import { STATE_FOLDER } from "./walk.js";
 
 const FORMAT = 1;
@@ -92,6 +92,8 @@ export async function recordManifestTarget(ops: FileOps, target: string, manifes
   if ((await recordedTarget(ops, file)) !== undefined) return;
   const here = await canonical(ops, target);
   if (!here) return;
+  // A kill -9 between a write and its rename left the temp file in a folder no copy pass lists: swept here, as the snapshot's.
+  await removeStaleTemps(path.dirname(file), ops, { shallow: true, prefix: tempPrefixFor(path.basename(file)) }).catch(() => undefined);
   const temp = tempPathFor(file);
   try {
     await ops.mkdir(path.dirname(file));

@@ -13,15 +13,21 @@
  */
 import os from "node:os";
 import type { FileOps } from "./file-ops.js";
+import type { SourceFacts } from "./manifest-sources.js";
 
-export async function sourceIdentity(ops: FileOps, root: string): Promise<string | undefined> {
+/**
+ * The identity, and the folder's birth time where the file system keeps one: the identity alone does
+ * not tell every folder mounted at one path from another (manifest-sources.ts uses the birth time).
+ */
+export async function sourceFacts(ops: FileOps, root: string): Promise<SourceFacts | undefined> {
   try {
     const real = await ops.realpath(root);
     const s = await ops.stat(real);
     if (!s.isDirectory) return undefined;
     const where = process.platform === "win32" || process.platform === "darwin" ? real.toLowerCase() : real;
     const machine = /^[\\/]{2}[^\\/]/.test(real) ? "" : `${os.hostname().toLowerCase()}:`;
-    return `${machine}${where}|${s.dev ?? "-"}:${s.ino ?? "-"}`;
+    const born = s.birthtimeMs !== undefined && s.birthtimeMs > 0 ? s.birthtimeMs : undefined;
+    return { id: `${machine}${where}|${s.dev ?? "-"}:${s.ino ?? "-"}`, born };
   } catch {
     return undefined; // the walk reports a missing or unreadable source root, with the fix
   }

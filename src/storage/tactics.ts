@@ -20,8 +20,10 @@ export interface Settings {
   ops: FileOps;
   source: string;
   target: string;
-  /** The source folder's identity (source-identity.ts); undefined when it could not be read. */
+  /** The source folder's identity (source-identity.ts; manifest-sources.ts tells remounted folders apart); undefined when it could not be read. */
   sourceId: string | undefined;
+  /** The source folder's birth time, when its file system keeps one and the manifest's sources file has yet to record it. */
+  sourceBorn?: number | undefined;
   /** Written into each manifest record of a file this copy writes. */
   runTag: string | undefined;
   /** The source's label (quarantine folder, reports). */

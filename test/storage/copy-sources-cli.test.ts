@@ -8,6 +8,8 @@ import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, syml
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CLI } from "../helpers/cli.js";
+import { copyTree } from "../../src/storage/index.js";
+import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
 import { sha256Of, tempDirs, writeFile } from "./helpers.js";
 import { resultOf } from "../helpers/envelope.js";
 
@@ -191,5 +193,42 @@ describe("a source given through a link", () => {
     const again = copy(node, target, "--node", "OCTO1");
     expect(again.filesCopied).toBe(0);
     expect(again.collisions).toEqual([]);
+  });
+});
+
+describe("another folder mounted where the first one was, with the same device and file number", () => {
+  /** The source's stat as a remount shows it: the same path, device and file number, another birth time. */
+  const bornAt = (born: number): FileOps => ({
+    ...nodeFileOps,
+    stat: async (p) => ({ ...(await nodeFileOps.stat(p)), birthtimeMs: born }),
+  });
+
+  it("is told apart by its birth time: its different file of the same name, size and time is a collision, its grown file never replaces the first's", async () => {
+    const mount = dir("mnt-node");
+    const target = dir("remount-target");
+    const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
+    writeFile(mount, "scheduledtasks_retention.txt", "OCTO1 ran retention\n", 1_790_000_000);
+    writeFile(mount, "scheduledtasks_health.txt", "OCTO1 health\n", 1_790_000_000);
+    await copyTree({ source: mount, target, sourceNode: "OCTO1", manifestPath, ops: bornAt(1_700_000_000_000) });
+    // OCTO1 unmounted, OCTO2 mounted at the same path: other bytes, one the same size and time, one longer.
+    writeFile(mount, "scheduledtasks_retention.txt", "OCTO2 ran retention\n", 1_790_000_000);
+    writeFile(mount, "scheduledtasks_health.txt", "OCTO2 health, a longer log\n", 1_790_000_100);
+    const second = await copyTree({ source: mount, target, sourceNode: "OCTO2", manifestPath, ops: bornAt(1_700_000_999_000) });
+    expect(second.filesUpdated ?? 0).toBe(0);
+    expect(second.collisions.map((c) => [c.relPath, c.winner]).sort()).toEqual([
+      ["scheduledtasks_health.txt", "target"],
+      ["scheduledtasks_retention.txt", "target"],
+    ]);
+    expect(readFileSync(path.join(target, "scheduledtasks_retention.txt"), "utf8")).toBe("OCTO1 ran retention\n");
+    expect(readFileSync(path.join(target, "scheduledtasks_health.txt"), "utf8")).toBe("OCTO1 health\n");
+    expect(readFileSync(path.join(target, ".octoha", "conflicts", "OCTO2", "scheduledtasks_health.txt"), "utf8")).toBe(
+      "OCTO2 health, a longer log\n",
+    );
+    // OCTO1 mounted again: its own folder, its own grown log updated as before.
+    writeFile(mount, "scheduledtasks_retention.txt", "OCTO1 ran retention\n", 1_790_000_000);
+    writeFile(mount, "scheduledtasks_health.txt", "OCTO1 health, and more\n", 1_790_000_200);
+    const back = await copyTree({ source: mount, target, sourceNode: "OCTO1", manifestPath, ops: bornAt(1_700_000_000_000) });
+    expect(back).toMatchObject({ filesUpdated: 1, collisions: [] });
+    expect(readFileSync(path.join(target, "scheduledtasks_health.txt"), "utf8")).toBe("OCTO1 health, and more\n");
   });
 });
