@@ -37,16 +37,16 @@ function nodeNames(value: string | undefined): string[] | undefined {
 }
 
 /**
- * Two recorded values that name the same place: equal, or the same Windows path spelled in another
- * case (or with other separators), as Octopus and the Windows file system see it. A POSIX path
- * (an `access` on Linux) stays case-sensitive.
+ * Two recorded values that name the same place: equal, or the same path spelled otherwise: a
+ * Windows path in another case or with other separators (as Octopus and the Windows file system see
+ * it), a POSIX path with a trailing '/' or a '.' segment (still case-sensitive, as Linux is).
  */
 function samePlace(was: string | undefined, is: string | undefined): boolean {
   if (was === is) return true;
   if (was === undefined || is === undefined) return false;
   try {
     const [a, b]: unknown[] = [JSON.parse(was), JSON.parse(is)];
-    return typeof a === "string" && typeof b === "string" && pathStyle(a) === "windows" && relate(a, b) === "same";
+    return typeof a === "string" && typeof b === "string" && pathStyle(a) !== "relative" && relate(a, b) === "same";
   } catch {
     return false;
   }
