@@ -7,13 +7,14 @@ import { Option, type Command, type CommanderError } from "commander";
 import { OctohaError, InputError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { redactor } from "../shared/redact.js";
+import { forTerminal } from "../report/format.js";
 
 export function out(text: string): void {
-  process.stdout.write(redactor.redact(text.endsWith("\n") ? text : `${text}\n`));
+  process.stdout.write(forTerminal(redactor.redact(text.endsWith("\n") ? text : `${text}\n`)));
 }
 
 export function err(text: string): void {
-  process.stderr.write(redactor.redact(text.endsWith("\n") ? text : `${text}\n`));
+  process.stderr.write(forTerminal(redactor.redact(text.endsWith("\n") ? text : `${text}\n`)));
 }
 
 /**

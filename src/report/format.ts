@@ -21,3 +21,14 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 export function oneLine(name: string): string {
   return name.replace(CONTROLS, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
 }
+
+/** Controls a terminal would act on (ESC starts a sequence that can clear the screen or retitle it), but not a line break or a tab. */
+const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text for a terminal: a file name's escape sequence or bell is shown (\u001b), never obeyed. Line
+ * breaks and tabs stay (octoha's own messages have them; a name with a line break is shown by oneLine).
+ */
+export function forTerminal(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
+}

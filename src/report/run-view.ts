@@ -5,6 +5,7 @@
 import { createInterface } from "node:readline/promises";
 import type { ApprovalRequest, RunNotice, RunObserver, RunOutcome } from "../model/run.js";
 import { StepProgressLines } from "./step-progress.js";
+import { forTerminal } from "./format.js";
 import type { Redactor } from "../shared/redact.js";
 import { ExitCode } from "../shared/exit-codes.js";
 
@@ -86,7 +87,7 @@ export class HumanRunView implements RunObserver {
   }
 
   private line(text: string, stream: "out" | "err" = "out"): void {
-    this.s[stream].write(`${this.redactor.redact(text)}\n`);
+    this.s[stream].write(`${forTerminal(this.redactor.redact(text))}\n`);
   }
 
   notify(n: RunNotice): void {

@@ -27,6 +27,13 @@ const refused: RunOutcome = {
 };
 
 describe("run views", () => {
+  it("the human view shows a file name's escape sequence, never passes it to the terminal", async () => {
+    const c = capture();
+    new HumanRunView(new Redactor(), c).notify({ type: "warning", message: "name problem TaskLogs/esc\u001b[2Jx\u0007.txt: contains '|'" });
+    await new Promise((r) => setImmediate(r));
+    expect(c.text.err).toBe("warning: name problem TaskLogs/esc\\u001b[2Jx\\u0007.txt: contains '|'\n");
+  });
+
   it("the human view names the step that refused rollback, the reason, and the command to retry", () => {
     const c = capture();
     new HumanRunView(new Redactor(), c).notify({ type: "outcome", outcome: refused });
