@@ -124,7 +124,7 @@ export function resolveSecrets(plan: Plan, env: Env, redactor: Redactor = global
   const current = firstSet(env, currentVars);
   // Every candidate is a secret, also the one the fallback order did not pick.
   for (const name of [...apiKeyVars, ...sqlVars, ...moveVars, ...currentVars]) redactor.add(env[name]);
-  // And each connection string's password on its own: the patterns no longer guess at a lone "Password=…".
+  // And each connection string's password on its own: the patterns no longer guess at a lone password setting.
   for (const name of [...sqlVars, ...moveVars, ...currentVars]) for (const p of connectionStringPasswords(env[name] ?? "")) redactor.add(p);
   const missing: MissingSecret[] = [];
   if (!apiKey) missing.push({ path: "octopus.apiKey", variables: apiKeyVars });

@@ -15,11 +15,19 @@ export function formatDuration(seconds: number): string {
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /**
+ * A control character as \u000a: visible, ASCII for any console, and not mistaken for a Windows
+ * path (\n would be: C:\new). Markdown shows it literally (a backslash before a letter is not an escape).
+ */
+function visibleControl(c: string): string {
+  return `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`;
+}
+
+/**
  * A name octoha did not choose, on one line of plain text: a control character (a newline in a file
  * name would split the line and read as two entries) is shown as \u000a, as the Markdown reports do.
  */
 export function oneLine(name: string): string {
-  return name.replace(CONTROLS, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
+  return name.replace(CONTROLS, visibleControl);
 }
 
 /** Controls a terminal would act on (ESC starts a sequence that can clear the screen or retitle it), but not a line break or a tab. */
@@ -30,5 +38,5 @@ const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
  * breaks and tabs stay (octoha's own messages have them; a name with a line break is shown by oneLine).
  */
 export function forTerminal(text: string): string {
-  return text.replace(TERMINAL_CONTROLS, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
+  return text.replace(TERMINAL_CONTROLS, visibleControl);
 }

@@ -8,14 +8,6 @@ import { oneLine } from "./format.js";
 
 /** Characters Markdown would read as markup; backslash-escaped (readable in a terminal, literal when rendered). */
 const MARKUP = new Set(["<", ">", "&", "`"]);
-/** C0 and C1 controls and the Unicode line and paragraph separators. */
-const CONTROL = /^[\u0000-\u001f\u007f-\u009f\u2028\u2029]$/;
-
-/**
- * \u000a style: visible, ASCII for any console, and not mistaken for a Windows path (\n would be:
- * C:\new). Markdown shows it literally (a backslash before a letter is not an escape).
- */
-const visibleControl = (c: string): string => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`;
 
 function escapeMarkdown(value: string, markup: ReadonlySet<string>): string {
   const pieces: string[] = [];
@@ -27,13 +19,8 @@ function escapeMarkdown(value: string, markup: ReadonlySet<string>): string {
     const c = chars[i]!;
     // "](" closes a link ("[text](url)"); brackets elsewhere stay, as in SQL a fix quotes ([octoha_reader]).
     const closesLink = c === "]" && (i === chars.length - 1 || chars[i + 1] === "(");
-    const piece: string = CONTROL.test(c)
-      ? visibleControl(c)
-      : markup.has(c) || closesLink
-        ? `\\${c}`
-        : c === "\\" && nextChanged
-          ? "\\\\"
-          : c;
+    const shown = oneLine(c); // a control character, shown as \u000a
+    const piece: string = shown !== c ? shown : markup.has(c) || closesLink ? `\\${c}` : c === "\\" && nextChanged ? "\\\\" : c;
     nextChanged = piece !== c;
     pieces.push(piece);
   }

@@ -9,20 +9,20 @@ const REDACTED = "***";
 
 /*
  * The patterns must not take a file name for a secret: a copy's report that says
- * "***.2.3.1.zip" (for API-PAYMENTSPROCESSOR.2.3.1.zip) or "Password=***" (swallowing the rest of
- * the sentence up to the next ';') no longer says which file. A file name is not a secret; a
+ * "***.2.3.1.zip" for a package named API- and a product name, or a file named after a password
+ * setting masked along with the rest of the sentence up to the next ';', no longer says which file. A file name is not a secret; a
  * secret octoha was told about (registered) is hidden wherever it appears, in a file name too.
  */
 const PATTERNS: RegExp[] = [
   // Octopus API keys: API- and a run of uppercase letters and digits (Octopus issues them so: case-
   // sensitive). Not one glued to more of a name: a word character, or '.'/'-' and a letter or digit
-  // (API-PAYMENTSPROCESSOR.2.3.1.zip, API-ORDERSERVICE-2024); a key that ends a sentence is hidden.
+  // (a package "API-" + product + ".2.3.1.zip", or + "-2024"); a key that ends a sentence is hidden.
   /\bAPI-[A-Z0-9]{16,}(?!\w|[.-][A-Za-z0-9])/g,
-  // Password=… / Pwd=… as a setting of an ADO.NET-style connection string: after another setting
+  // The Password or Pwd setting of an ADO.NET-style connection string: after another setting
   // (';'), its value up to ';' or the end (or {braced}) ...
   /(?<=;\s*)((?:password|pwd)\s*=\s*)(\{[^}]*\}|[^;"'\r\n]*)/gi,
   // ... or the first setting, at the start or after a space, quote, '(', '=', ':', ',' or bracket,
-  // its value one word followed by ';' (not "Password=x.txt" in a path or a sentence).
+  // its value one word followed by ';' (not such a setting's spelling inside a file name or a sentence).
   /(?<![^\s'"(=:,[{])((?:password|pwd)\s*=\s*)(\{[^}]*\}|[^;\s"'{][^;\s"']*)(?=\s*;)/gi,
   // user:password@ in URLs
   /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)([^@/\s]+)(@)/gi,

@@ -21,10 +21,8 @@
  * rebuilt from this run's facts.
  */
 import { createHash } from "node:crypto";
-import path from "node:path";
-import { classifyFsError } from "./copy-errors.js";
-import { readFully, writeFully, type FileOps } from "./file-ops.js";
-import { removeStaleTemps, tempPathFor, tempPrefixFor } from "./temp-names.js";
+import type { FileOps } from "./file-ops.js";
+import { readSmallFile, replaceSmallFile } from "./temp-names.js";
 
 const FORMAT = 1;
 
@@ -48,18 +46,10 @@ const hashOf = (id: string): string => createHash("sha256").update(id).digest("h
 
 async function readSources(ops: FileOps, file: string): Promise<SourcesFile["sources"]> {
   try {
-    const handle = await ops.open(file, "r");
-    try {
-      const size = (await handle.stat()).size;
-      const bytes = Buffer.alloc(Math.min(size, 1024 * 1024));
-      const read = await readFully(handle, bytes, 0);
-      const parsed = JSON.parse(bytes.toString("utf8", 0, read)) as Partial<SourcesFile>;
-      return parsed.v === FORMAT && parsed.sources && typeof parsed.sources === "object" ? parsed.sources : {};
-    } finally {
-      await handle.close();
-    }
+    const parsed = JSON.parse((await readSmallFile(ops, file, 1024 * 1024)) ?? "{}") as Partial<SourcesFile>;
+    return parsed.v === FORMAT && parsed.sources && typeof parsed.sources === "object" ? parsed.sources : {};
   } catch {
-    return {}; // missing, unreadable or not ours: rebuilt from this run's facts
+    return {}; // unreadable or not ours: rebuilt from this run's facts
   }
 }
 
@@ -85,21 +75,5 @@ export async function recordSource(ops: FileOps, manifestFile: string, id: strin
   const key = hashOf(id);
   if (sources[key] !== undefined) return;
   sources[key] = { born };
-  // A kill -9 between a write and its rename left the temp file in a folder no copy pass lists: swept here, as the snapshot's.
-  await removeStaleTemps(path.dirname(file), ops, { shallow: true, prefix: tempPrefixFor(path.basename(file)) }).catch(() => undefined);
-  const temp = tempPathFor(file);
-  try {
-    await ops.mkdir(path.dirname(file));
-    const out = await ops.open(temp, "wx");
-    try {
-      await writeFully(out, Buffer.from(`${JSON.stringify({ v: FORMAT, sources } satisfies SourcesFile)}\n`));
-      await out.sync();
-    } finally {
-      await out.close();
-    }
-    await ops.rename(temp, file);
-  } catch (error) {
-    await ops.unlink(temp).catch(() => undefined);
-    throw classifyFsError(error, { side: "target", path: file });
-  }
+  await replaceSmallFile(ops, file, `${JSON.stringify({ v: FORMAT, sources } satisfies SourcesFile)}\n`);
 }

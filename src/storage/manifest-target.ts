@@ -14,9 +14,9 @@
 import path from "node:path";
 import { InputError } from "../shared/errors.js";
 import { classifyFsError } from "./copy-errors.js";
-import { writeFully, type FileOps } from "./file-ops.js";
+import type { FileOps } from "./file-ops.js";
 import { canonical, contains } from "./overlap.js";
-import { removeStaleTemps, tempPathFor, tempPrefixFor } from "./temp-names.js";
+import { readSmallFile, replaceSmallFile } from "./temp-names.js";
 import { STATE_FOLDER } from "./walk.js";
 
 const FORMAT = 1;
@@ -33,21 +33,13 @@ async function keptApart(ops: FileOps, target: string, manifestFile: string): Pr
 }
 
 async function recordedTarget(ops: FileOps, file: string): Promise<string | undefined | { unreadable: string }> {
-  let text: string;
+  let text: string | undefined;
   try {
-    const handle = await ops.open(file, "r");
-    try {
-      const size = (await handle.stat()).size;
-      const bytes = Buffer.alloc(Math.min(size, 64 * 1024));
-      const read = await handle.read(bytes, 0, bytes.length, 0);
-      text = bytes.toString("utf8", 0, read);
-    } finally {
-      await handle.close();
-    }
+    text = await readSmallFile(ops, file, 64 * 1024);
   } catch (error) {
-    if ((error as { code?: string }).code === "ENOENT") return undefined;
     throw classifyFsError(error, { side: "target", path: file });
   }
+  if (text === undefined) return undefined;
   try {
     const parsed = JSON.parse(text) as { v?: unknown; target?: unknown };
     if (parsed.v === FORMAT && typeof parsed.target === "string" && parsed.target !== "") return parsed.target;
@@ -92,21 +84,5 @@ export async function recordManifestTarget(ops: FileOps, target: string, manifes
   if ((await recordedTarget(ops, file)) !== undefined) return;
   const here = await canonical(ops, target);
   if (!here) return;
-  // A kill -9 between a write and its rename left the temp file in a folder no copy pass lists: swept here, as the snapshot's.
-  await removeStaleTemps(path.dirname(file), ops, { shallow: true, prefix: tempPrefixFor(path.basename(file)) }).catch(() => undefined);
-  const temp = tempPathFor(file);
-  try {
-    await ops.mkdir(path.dirname(file));
-    const out = await ops.open(temp, "wx");
-    try {
-      await writeFully(out, Buffer.from(`${JSON.stringify({ v: FORMAT, target: here.path })}\n`));
-      await out.sync();
-    } finally {
-      await out.close();
-    }
-    await ops.rename(temp, file);
-  } catch (error) {
-    await ops.unlink(temp).catch(() => undefined);
-    throw classifyFsError(error, { side: "target", path: file });
-  }
+  await replaceSmallFile(ops, file, `${JSON.stringify({ v: FORMAT, target: here.path })}\n`);
 }

@@ -17,7 +17,7 @@ import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 import { HOST_TAG, pidAlive, STALE_AFTER_MS } from "../shared/lock.js";
 import { TEMP_SUFFIX } from "./walk.js";
-import { nodeFileOps, type FileOps } from "./file-ops.js";
+import { nodeFileOps, readFully, writeFully, type FileOps } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 
 /** This process's tag; the random part tells a reused pid's temp files from ours. */
@@ -125,4 +125,46 @@ export async function removeStaleTemps(root: string, ops: FileOps = nodeFileOps,
     }
   }
   return removed;
+}
+
+/**
+ * A small state file beside a manifest (its target, its sources) replaced whole: written to a temp
+ * name, synced, then renamed over the old one, so a reader sees the old text or the new, never a
+ * part. A kill -9's temp file from an earlier write is swept first: it sits in a folder no copy
+ * pass lists (as the snapshot's does).
+ */
+export async function replaceSmallFile(ops: FileOps, file: string, text: string): Promise<void> {
+  await removeStaleTemps(path.dirname(file), ops, { shallow: true, prefix: tempPrefixFor(path.basename(file)) }).catch(() => undefined);
+  const temp = tempPathFor(file);
+  try {
+    await ops.mkdir(path.dirname(file));
+    const out = await ops.open(temp, "wx");
+    try {
+      await writeFully(out, Buffer.from(text));
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await ops.rename(temp, file);
+  } catch (error) {
+    await ops.unlink(temp).catch(() => undefined);
+    throw classifyFsError(error, { side: "target", path: file });
+  }
+}
+
+/** A small state file's text (its first `max` bytes), or undefined when there is none. Other errors are thrown as they are. */
+export async function readSmallFile(ops: FileOps, file: string, max: number): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await ops.open(file, "r");
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") return undefined;
+    throw error;
+  }
+  try {
+    const bytes = Buffer.alloc(Math.min((await handle.stat()).size, max));
+    return bytes.toString("utf8", 0, await readFully(handle, bytes, 0));
+  } finally {
+    await handle.close();
+  }
 }
