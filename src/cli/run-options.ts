@@ -32,6 +32,8 @@ export interface StepFlagOptions extends OutputFlags {
   changes?: string;
   /** --concurrency: parallel file copies of the copy steps (overrides the plan's options.concurrency). */
   concurrency?: number;
+  /** repair --full: the whole outage even when there is nothing to repair. */
+  full?: boolean;
 }
 
 /** Parallel file copies: an integer from 1 to 256 (copy and the run-family verbs). */
@@ -52,6 +54,7 @@ export function startWorkflow(workflow: WorkflowName, planFile: string, o: StepF
       cancelTasks: o.cancelTasks === true,
       verifyAll: o.verifyAll === true,
       ...(o.concurrency === undefined ? {} : { concurrency: String(o.concurrency) }),
+      ...(o.full ? { full: true } : {}),
     };
     const outcome = await withInterrupts(async (signal) => {
       // Read-only, and before runWorkflow creates the state directory, the lock or a journal.

@@ -80,6 +80,11 @@ export interface CopySummary {
   /** Losing copies written to (or, in dry-run, that would go to) the quarantine folder. */
   filesQuarantined?: number;
   /**
+   * Dry-run: of filesQuarantined, the losing copies no earlier run has quarantined yet (a run would
+   * write them). A repair run again finds its earlier quarantined copies and counts none.
+   */
+  quarantinesPending?: number;
+  /**
    * Of filesCopied: targets that were this node's own earlier copy (per the manifest) of a file that
    * changed since, replaced by the newer bytes; not collisions, nothing quarantined.
    */

@@ -4,6 +4,7 @@ import type { FolderKind } from "./folders.js";
 export const STEP_IDS = [
   "preflight",
   "provision-storage",
+  "assess-repair",
   "preseed",
   "drain-nodes",
   "maintenance-on",

@@ -60,7 +60,9 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   const journaled = o.runId ? (await readJournal(stateDir, o.runId)).records : undefined;
   if (o.runId && journaled) refuseChangedDataPlan(journaled, o.runId, loaded.file, dataPlan);
   const priorResult = journaled ? journaledResults(journaled) : undefined;
+  const header = journaled?.find((r) => r.t === "run");
   const workflow = await factory({
+    ...(header?.t === "run" ? { journaledStepIds: header.stepIds } : {}),
     plan: loaded.plan,
     planFile: loaded.file,
     stateDir,

@@ -43,6 +43,8 @@ export interface RunReport {
   errors: string[];
   /** database.moveTo: which restore checks passed, which nodes were repointed and proven on the new database. */
   databaseMove?: DatabaseMoveReport;
+  /** A repair that found nothing to repair (assess-repair): why; it drained, stopped and restarted no node. */
+  nothingToRepair?: string;
 }
 
 export interface DatabaseMoveReport {
@@ -110,7 +112,13 @@ export function buildRunReport(o: {
     nameProblemTotal: names.total,
     errors: o.errors ?? [],
     ...(databaseMoveReport(o.results) ? { databaseMove: databaseMoveReport(o.results)! } : {}),
+    ...nothingToRepair(o.results),
   };
+}
+
+function nothingToRepair(results: ReadonlyMap<string, unknown>): { nothingToRepair?: string } {
+  const r = results.get("assess-repair") as { needed?: boolean; reason?: string } | undefined;
+  return r?.needed === false && typeof r.reason === "string" ? { nothingToRepair: r.reason } : {};
 }
 
 function databaseMoveMarkdown(m: DatabaseMoveReport, md: MarkdownValues): string[] {
@@ -145,7 +153,13 @@ function nameProblemsMarkdown(r: RunReport, md: MarkdownValues): string[] {
 
 export function renderRunReportMarkdown(r: RunReport, redactor: Redactor): string {
   const md = markdownValues(redactor);
-  const out = [`# octoha ${md.text(r.workflow)}: run ${md.text(r.runId)}`, "", "## Copied", ""];
+  const out = [`# octoha ${md.text(r.workflow)}: run ${md.text(r.runId)}`, ""];
+  if (r.nothingToRepair !== undefined)
+    out.push(
+      `Nothing to repair: ${md.text(r.nothingToRepair)}. No node was drained, stopped or restarted; the cluster was only verified.`,
+      "",
+    );
+  out.push("## Copied", "");
   if (r.copied.length === 0) out.push("Nothing copied.", "");
   else {
     out.push("| folder | node | files copied | bytes | already there |", "|---|---|---:|---:|---:|");

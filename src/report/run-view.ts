@@ -113,7 +113,10 @@ export class HumanRunView implements RunObserver {
       case "step-failed":
         return this.line(`    ${n.stepId} failed: ${n.error.message}`, "err");
       case "approval":
-        return n.decision === "approved" ? this.line(`    ${n.stepId}: approved${n.by === "flag" ? " by --yes" : ""}`) : undefined;
+        // Approved by "none": a step that will change nothing asks for no approval (its verdict says why).
+        return n.decision === "approved" && n.by !== "none"
+          ? this.line(`    ${n.stepId}: approved${n.by === "flag" ? " by --yes" : ""}`)
+          : undefined;
       case "undo-started":
         return this.line(`Undoing ${n.stepId}: ${n.title}`);
       case "undone":

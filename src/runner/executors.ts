@@ -176,6 +176,8 @@ export async function askApproval(deps: ExecutorDeps, input: StepInput): Promise
     return { kind: decision };
   };
   if (deps.holdSteps()) return { kind: "deferred" };
+  // Nothing to approve: the step will change nothing (its own line says why).
+  if (step.skippedBecause?.() !== undefined) return decide("approved", "none");
   if (deps.approve === "yes") return decide("approved", "flag");
   if (deps.approve === "no") return decide("deferred", "none");
   // Say exactly what will happen: inspect is read-only.

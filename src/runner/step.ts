@@ -59,6 +59,11 @@ export interface Step<C = unknown, Id extends string = string> {
    * changes, so a run that stopped having run only read-only steps leaves nothing to resume or undo.
    */
   readonly readOnly?: boolean;
+  /**
+   * Why this step will change nothing in this run, once an earlier step of it has found so (a
+   * repair of a cluster that needs none): then no approval is asked for it. Undefined: it may act.
+   */
+  skippedBecause?(): string | undefined;
   readonly policy?: StepPolicy;
   /** Read-only: what would change and why. Never writes anything. */
   inspect(ctx: StepContext): Promise<Preview>;

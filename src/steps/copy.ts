@@ -92,13 +92,23 @@ function nameProblemWarnings(s: CopySummary): string[] {
   return lines;
 }
 
+/** A copy step, which can also say whether a run of it would change anything (assess-repair). */
+export type CopyStep<Id extends string> = Step<CopyResult, Id> & {
+  /**
+   * Read-only, as inspect: why a run of this step would write something (the first node whose files
+   * are not all at the target, or whose losing copies are not yet in quarantine, or that has a file
+   * it cannot read), or undefined when it would write nothing.
+   */
+  pendingWork(ctx: StepContext): Promise<string | undefined>;
+};
+
 /** `live`: Octopus runs during the copy (preseed), so sources keep changing. */
 function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[FolderKind]>(
   id: Id,
   title: string,
   deps: CopyStepDeps,
   live: boolean,
-): Step<CopyResult, Id> {
+): CopyStep<Id> {
   // `pass`: inspect and verify copy nothing (a dry-run). Verify's planning says "checking": its "to
   // copy" would count a name the target holds with other bytes (a collision apply quarantined).
   const run = async (
@@ -146,6 +156,30 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
   return {
     id,
     title,
+    async pendingWork(ctx) {
+      const reservations = new Map<string, TargetReservations>();
+      for (const job of deps.jobs) {
+        let r = reservations.get(job.target.access);
+        if (!r) reservations.set(job.target.access, (r = new TargetReservations()));
+        const s = await run(job, "inspect", ctx, { reservations: r });
+        const from = `${job.kind} from ${job.source.node}`;
+        if (s.interrupted || ctx.signal.aborted)
+          throw new OctohaError(`Interrupted while looking at ${from}; nothing was changed`, {
+            code: "INTERRUPTED",
+            step: id,
+            node: job.source.node,
+            exitCode: ExitCode.Resumable,
+            hint: "Run the same command again.",
+          });
+        if (s.filesCopied > 0)
+          return `${countOf(s.filesCopied, "file")} of ${from} ${s.filesCopied === 1 ? "is" : "are"} not at ${job.target.octopus}`;
+        if ((s.quarantinesPending ?? 0) > 0)
+          return `${countOf(s.quarantinesPending ?? 0, "losing copy", "losing copies")} of ${from} ${s.quarantinesPending === 1 ? "is" : "are"} not in quarantine yet`;
+        if (s.errors.length > 0)
+          return `${countOf(s.errors.length, "file")} of ${from} could not be read (${s.errors[0]!.relPath}: ${s.errors[0]!.message})`;
+      }
+      return undefined;
+    },
     async inspect(ctx) {
       const changes: Change[] = [];
       const findings: Finding[] = [];
@@ -333,7 +367,7 @@ function reportUndo(id: string, t: UndoTotals, command: string | undefined, ctx:
   }
 }
 
-export function createCopyStep(kind: FolderKind, deps: CopyStepDeps): Step<CopyResult, (typeof COPY_STEP_IDS)[FolderKind]> {
+export function createCopyStep(kind: FolderKind, deps: CopyStepDeps): CopyStep<(typeof COPY_STEP_IDS)[FolderKind]> {
   return createCopyLikeStep(
     COPY_STEP_IDS[kind],
     `Copy ${kind} from every node into shared storage`,
@@ -343,6 +377,6 @@ export function createCopyStep(kind: FolderKind, deps: CopyStepDeps): Step<CopyR
 }
 
 /** Copies every kind while Octopus is live; nothing in Octopus changes. */
-export function createPreseedStep(deps: CopyStepDeps): Step<CopyResult, "preseed"> {
+export function createPreseedStep(deps: CopyStepDeps): CopyStep<"preseed"> {
   return createCopyLikeStep("preseed", "Pre-seed shared storage while Octopus runs", deps, true);
 }

@@ -41,11 +41,13 @@ export interface StepFlags {
   removeCopies: boolean;
   /** --concurrency: parallel file copies (overrides the plan's options.concurrency). */
   concurrency?: number;
+  /** repair --full: take the whole outage even when assess-repair finds nothing to repair. */
+  full?: boolean;
 }
 
 export function stepFlags(flags: Record<string, boolean | string | undefined>): StepFlags {
   const on = (name: string) => flags[name] === true;
-  const out: StepFlags = { cancelTasks: on("cancelTasks"), verifyAll: on("verifyAll"), removeCopies: on("removeCopies") };
+  const out: StepFlags = { cancelTasks: on("cancelTasks"), verifyAll: on("verifyAll"), removeCopies: on("removeCopies"), full: on("full") };
   const concurrency = Number(flags["concurrency"]);
   if (typeof flags["concurrency"] === "string" && Number.isInteger(concurrency)) out.concurrency = concurrency;
   return out;

@@ -76,8 +76,15 @@ export interface ServicesResult {
   readyDeadline?: number;
 }
 
+/** assess-repair: whether this repair needs the outage, and the first reason found either way. */
+export interface AssessRepairResult {
+  needed: boolean;
+  reason: string;
+}
+
 export interface StepResults {
   preflight: PreflightResult;
+  "assess-repair": AssessRepairResult;
   "drain-nodes": DrainResult;
   "maintenance-on": MaintenanceResult;
   "stop-services": ServicesResult;

@@ -15,6 +15,7 @@ import type { Step, StepContext } from "../runner/step.js";
 import { continueCommand } from "../runner/runs.js";
 import type { Redactor } from "../shared/redact.js";
 import { createCopyStep, createPreseedStep, type CopyJob, type CopyStepDeps } from "./copy.js";
+import { createAssessRepairStep, unlessNothingToRepair } from "./assess-repair.js";
 import { realClock, stepFlags, type Clock, type CopyEngine, type StepFlags } from "./deps.js";
 import { createDrainNodesStep } from "./drain-nodes.js";
 import { createRunFacts, type PriorResultLookup, type RunFacts } from "./facts.js";
@@ -54,6 +55,8 @@ export interface WorkflowEnv {
   signal?: AbortSignal;
   /** Dry-run `--full-list`: steps hand it every collision and missing log their previews find. */
   fullList?: FullListSink;
+  /** A resume or rollback: the steps the run's journal was started with (the workflow keeps them). */
+  journaledStepIds?: readonly string[];
 }
 
 export interface Workflow {
@@ -98,6 +101,8 @@ export interface BuildStepsOptions {
   planFile?: string;
   /** Dry-run: every collision and missing log a preview finds, beyond what the report lists. */
   fullList?: FullListSink;
+  /** A resumed or rolled-back run: the steps its journal was started with (it keeps them). */
+  journaledStepIds?: readonly string[];
 }
 
 export type AnyStep = Step<unknown, StepId>;
@@ -228,23 +233,71 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
             erase(maintenanceOff),
             erase(undrain),
           ]
-        : [
-            erase(preflight),
-            erase(provision),
-            erase(drain),
-            erase(maintenanceOn),
-            erase(stop),
-            ...move.afterStop,
-            erase(repath),
-            ...copies.map(erase),
-            erase(verifyCopy),
-            erase(start),
-            ...move.afterStart,
-            erase(verifyOctopus),
-            erase(maintenanceOff),
-            erase(undrain),
-          ];
+        : repairSteps(o, {
+            preflight,
+            provision,
+            drain,
+            maintenanceOn,
+            stop,
+            move,
+            repath,
+            copies,
+            verifyCopy,
+            start,
+            verifyOctopus,
+            maintenanceOff,
+            undrain,
+            facts,
+          });
   return steps;
+}
+
+interface RepairParts {
+  preflight: ReturnType<typeof createPreflightStep>;
+  provision: ReturnType<typeof createProvisionStorageStep>;
+  drain: ReturnType<typeof createDrainNodesStep>;
+  maintenanceOn: ReturnType<typeof createMaintenanceOnStep>;
+  stop: ReturnType<typeof createStopServicesStep>;
+  move: { afterStop: AnyStep[]; afterStart: AnyStep[] };
+  repath: ReturnType<typeof createRepathStep>;
+  copies: ReturnType<typeof createCopyStep>[];
+  verifyCopy: ReturnType<typeof createVerifyCopyStep>;
+  start: ReturnType<typeof createStartServicesStep>;
+  verifyOctopus: ReturnType<typeof createVerifyOctopusStep>;
+  maintenanceOff: ReturnType<typeof createMaintenanceOffStep>;
+  undrain: ReturnType<typeof createUndrainStep>;
+  facts: RunFacts;
+}
+
+/**
+ * The repair: assess-repair (after provision-storage) decides whether it needs the outage at all; when
+ * it finds nothing to repair, every step that drains, stops, re-points, copies, starts or restores
+ * changes nothing, and the two verify steps prove the cluster (assess-repair.ts). A run journaled by an
+ * octoha without that step resumes and rolls back with its own list.
+ */
+function repairSteps(o: BuildStepsOptions, p: RepairParts): AnyStep[] {
+  const forced = o.flags.full ? "--full: the whole outage was asked for" : o.databaseMove ? "the plan moves the database" : undefined;
+  const assessment = createAssessRepairStep({ facts: p.facts, repath: p.repath, copies: p.copies, forced });
+  const assessed = () => assessment.assessed();
+  const unless = <C, Id extends StepId>(step: Step<C, Id>): AnyStep => erase(unlessNothingToRepair(step, assessed));
+  const withAssessment = o.journaledStepIds === undefined || o.journaledStepIds.includes("assess-repair");
+  return [
+    erase(p.preflight),
+    erase(p.provision),
+    ...(withAssessment ? [erase(assessment)] : []),
+    unless(p.drain),
+    unless(p.maintenanceOn),
+    unless(p.stop),
+    ...p.move.afterStop,
+    unless(p.repath),
+    ...p.copies.map(unless),
+    erase(p.verifyCopy),
+    unless(p.start),
+    ...p.move.afterStart,
+    erase(p.verifyOctopus),
+    unless(p.maintenanceOff),
+    unless(p.undrain),
+  ];
 }
 
 /**
@@ -311,6 +364,7 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
       ? { databaseMove: { moveTo: secrets.database.moveTo, current: secrets.database.current } }
       : {}),
     ...(env.fullList ? { fullList: env.fullList } : {}),
+    ...(env.journaledStepIds ? { journaledStepIds: env.journaledStepIds } : {}),
   });
   const close = async () => {
     await ports.inventory.close();

@@ -337,6 +337,40 @@ export async function quarantineFile(
   });
 }
 
+/**
+ * Dry-run: where an earlier run already quarantined these very bytes of `from` (the path
+ * quarantineFile would return without writing), or undefined when quarantining them would write a
+ * copy. Read-only: stats the candidates quarantineFile walks, and hashes only one of `fromSize`
+ * bytes (and `from` itself, once, when its hash is not known). A candidate that cannot be read
+ * counts as not there: a run then writes (or finds) it, never trusts it unseen.
+ */
+export async function quarantinedAlready(
+  ops: FileOps,
+  from: string,
+  quarantineRoot: string,
+  node: string,
+  relPath: string,
+  fromSize: number,
+  fromSha256: string | undefined,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const base = quarantinePath(quarantineRoot, node, relPath);
+  let sha = fromSha256;
+  try {
+    for (let n = 0; n < 1000; n++) {
+      const candidate = n === 0 ? base : numbered(base, n);
+      const existing = await ops.stat(candidate).catch(() => undefined);
+      if (!existing) return undefined;
+      if (!existing.isFile || existing.size !== fromSize) continue;
+      sha ??= (await hashFile(ops, from, "source", signal, fromSize)).sha256;
+      if ((await hashFile(ops, candidate, "target", signal, existing.size)).sha256 === sha) return candidate;
+    }
+  } catch (error) {
+    if (error instanceof CopyAborted) throw error;
+  }
+  return undefined;
+}
+
 /** `base.n`, within one folder entry's longest name. */
 function numbered(base: string, n: number): string {
   const name = path.basename(base);

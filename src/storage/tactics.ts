@@ -7,7 +7,7 @@ import { OctohaError } from "../shared/errors.js";
 import type { FileOps, FileStat } from "./file-ops.js";
 import { classifyFsError, withRetry } from "./copy-errors.js";
 import { CopyAborted, TargetAppeared, compareLeftByKill, copyToFreeName, copyVerifyRename, hashFile } from "./copy-file.js";
-import { quarantineFile, quarantinePath } from "./copy-file.js";
+import { quarantineFile, quarantinePath, quarantinedAlready } from "./copy-file.js";
 import { originOf, sameMtime, withdrawal, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
@@ -467,13 +467,25 @@ export class FileTactics {
   ): Promise<void> {
     const from = abs(this.s.source, job.entry.relPath);
     const at = this.s.dryRun
-      ? quarantinePath(this.s.quarantineRoot, this.s.node, job.entry.relPath)
+      ? await this.wouldQuarantine(job, from, sha256, signal)
       : await this.retry(
           () => quarantineFile(this.s.ops, from, this.s.quarantineRoot, this.s.node, job.entry.relPath, sha256, signal),
           from,
         );
     this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
     this.report(job, kind, "target", at, reason);
+  }
+
+  /**
+   * Dry-run: where the losing copy goes. An earlier run that already quarantined these bytes (a
+   * repair run again) is named, and the copy is not counted as quarantine work still to do.
+   */
+  private async wouldQuarantine(job: FileJob, from: string, sha256: string | undefined, signal: AbortSignal): Promise<string> {
+    const { ops, quarantineRoot, node } = this.s;
+    const earlier = await quarantinedAlready(ops, from, quarantineRoot, node, job.entry.relPath, job.entry.size, sha256, signal);
+    if (earlier !== undefined) return earlier;
+    this.summary.quarantinesPending = (this.summary.quarantinesPending ?? 0) + 1;
+    return quarantinePath(quarantineRoot, node, job.entry.relPath);
   }
 
   /** The incoming copy wins: quarantine the target's copy first, then replace it atomically. */

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { nodeFolder, sharedFolder, unreadableLogs, scenarios } from "./harness.js";
+import { nodeFolder, sharedFolder, treeOf, unreadableLogs, scenarios } from "./harness.js";
 
 const scenario = scenarios();
 
@@ -39,5 +39,70 @@ describe("repair of a two-node cluster whose nodes wrote to their own disks (`oc
     ]);
     // Copy, never move: the node-local logs are still there.
     expect(existsSync(path.join(nodeFolder(s, "OCTO2", "TaskLogs"), name))).toBe(true);
+  });
+});
+
+/** Every moment the cluster was disturbed while `during` ran: maintenance mode on, a node draining or stopped. */
+async function disturbances(s: Awaited<ReturnType<typeof scenario>>, during: () => Promise<unknown>): Promise<string[]> {
+  const seen = new Set<string>();
+  const look = () => {
+    const state = s.standin.cluster.state();
+    if (state.isInMaintenanceMode) seen.add("maintenance mode on");
+    for (const n of state.nodes) {
+      if (n.isDraining) seen.add(`${n.name} draining`);
+      if (!n.running) seen.add(`${n.name} stopped`);
+    }
+  };
+  const timer = setInterval(look, 2);
+  try {
+    await during();
+  } finally {
+    clearInterval(timer);
+  }
+  look();
+  return [...seen].sort();
+}
+
+describe("`octoha repair` on a cluster that needs none", () => {
+  it("drains, stops and restarts no node and leaves maintenance mode off: it verifies, says so, and asks no approval", async () => {
+    const s = await scenario();
+    expect((await s.cli("repair", s.planFile, "--yes", "--json")).code).toBe(0);
+    const shared = treeOf(path.dirname(sharedFolder(s, "TaskLogs")), []);
+
+    let again: Awaited<ReturnType<typeof s.cli>> | undefined;
+    // No --yes, and no terminal: a gate would stop the run awaiting approval (exit 3).
+    const seen = await disturbances(s, async () => (again = await s.cli("repair", s.planFile, "--json")));
+    expect(again!.code, again!.stderr).toBe(0);
+    expect(again!.outcome?.status).toBe("done");
+    expect(seen).toEqual([]);
+    expect(treeOf(path.dirname(sharedFolder(s, "TaskLogs")), [])).toEqual(shared);
+    expect(await unreadableLogs(s)).toEqual([]);
+    const report = await s.runReport(again!.outcome);
+    expect(report.nothingToRepair).toMatch(/every node already uses the shared folders/);
+    expect(readFileSync(path.join(path.dirname(again!.outcome!.journal), "report.md"), "utf8")).toContain("Nothing to repair");
+
+    // --full takes the whole outage anyway (and shows the watch above would have seen one).
+    let full: Awaited<ReturnType<typeof s.cli>> | undefined;
+    const outage = await disturbances(s, async () => (full = await s.cli("repair", s.planFile, "--yes", "--full", "--json")));
+    expect(full!.code, full!.stderr).toBe(0);
+    expect(outage).toEqual(["OCTO1 draining", "OCTO1 stopped", "OCTO2 draining", "OCTO2 stopped", "maintenance mode on"]);
+  });
+
+  it("a file still only on a node's disk takes the repair's whole outage, names the node, and is copied", async () => {
+    const s = await scenario();
+    expect((await s.cli("repair", s.planFile, "--yes", "--json")).code).toBe(0);
+    const left = path.join(nodeFolder(s, "OCTO2", "Artifacts"), "Spaces-1", "left-behind.txt");
+    mkdirSync(path.dirname(left), { recursive: true });
+    writeFileSync(left, "written to OCTO2's own disk");
+
+    const dry = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--json");
+    expect(JSON.stringify(dry.result)).toMatch(/REPAIR_NEEDED.*1 file of artifacts from OCTO2 is not at/);
+    let again: Awaited<ReturnType<typeof s.cli>> | undefined;
+    const seen = await disturbances(s, async () => (again = await s.cli("repair", s.planFile, "--yes", "--json")));
+    expect(again!.code, again!.stderr).toBe(0);
+    expect(seen).toContain("maintenance mode on");
+    expect(readFileSync(path.join(sharedFolder(s, "Artifacts"), "Spaces-1", "left-behind.txt"), "utf8")).toBe(
+      "written to OCTO2's own disk",
+    );
   });
 });

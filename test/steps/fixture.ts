@@ -17,7 +17,12 @@ export interface ClusterFixture {
   facts: RunFacts;
   clock: ReturnType<typeof fakeClock>;
   stateDir: string;
-  steps(name: WorkflowName, flags?: { cancelTasks?: boolean; verifyAll?: boolean }, env?: Record<string, string | undefined>): AnyStep[];
+  steps(
+    name: WorkflowName,
+    flags?: { cancelTasks?: boolean; verifyAll?: boolean; full?: boolean },
+    env?: Record<string, string | undefined>,
+    journaledStepIds?: readonly string[],
+  ): AnyStep[];
   cleanup(): Promise<void>;
 }
 
@@ -83,13 +88,19 @@ export async function clusterFixture(
     facts,
     clock,
     stateDir,
-    steps: (name, flags = {}, env) =>
+    steps: (name, flags = {}, env, journaledStepIds) =>
       buildSteps(name, {
+        ...(journaledStepIds ? { journaledStepIds } : {}),
         plan,
         stateDir,
         ports: cluster.ports,
         engine: options.engine ?? engine,
-        flags: { cancelTasks: flags.cancelTasks ?? false, verifyAll: flags.verifyAll ?? false, removeCopies: false },
+        flags: {
+          cancelTasks: flags.cancelTasks ?? false,
+          verifyAll: flags.verifyAll ?? false,
+          removeCopies: false,
+          full: flags.full ?? false,
+        },
         version: state.version,
         facts,
         clock,

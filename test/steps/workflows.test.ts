@@ -24,6 +24,7 @@ describe("repair workflow", () => {
     expect(steps.map((s) => s.id)).toEqual([
       "preflight",
       "provision-storage",
+      "assess-repair",
       "drain-nodes",
       "maintenance-on",
       "stop-services",
@@ -73,6 +74,37 @@ describe("repair workflow", () => {
     ]);
     // Every node served every sampled task log.
     expect(fx.cluster.calls.filter((c) => c.method === "readRawLog").length).toBe(6);
+  });
+
+  it("a resumed repair keeps the finding its journal holds: nothing to repair means no node is drained, stopped or re-pointed", async () => {
+    fx = await clusterFixture();
+    // What assess-repair journaled before the process died (the cluster itself still needs the repair).
+    fx.facts.set("assess-repair", { needed: false, reason: "found before the crash" });
+    // The read-only proofs are left out: on this cluster verify-copy would stop the run (nothing was merged).
+    const later = fx
+      .steps("repair")
+      .filter((s) => !["preflight", "provision-storage", "assess-repair", "verify-copy", "verify-octopus"].includes(s.id));
+    const { results } = await runAll(later, fx.clock);
+    const acted = fx.cluster.calls.filter((c) => ["update", "set", "stop", "start", "write"].includes(c.method));
+    expect(acted).toEqual([]);
+    expect(results.get("drain-nodes")).toEqual({ nothingToRepair: "found before the crash" });
+    expect(fx.engine.runs.filter((r) => r.dryRun !== true)).toEqual([]);
+  });
+
+  it("a repair journaled by an octoha without assess-repair resumes with the steps it was started with", async () => {
+    fx = await clusterFixture();
+    const old = fx
+      .steps("repair")
+      .map((s) => s.id)
+      .filter((id) => id !== "assess-repair");
+    expect(fx.steps("repair", {}, undefined, old).map((s) => s.id)).toEqual(old);
+  });
+
+  it("--full: assess-repair finds the repair needed without looking, and every step acts", async () => {
+    fx = await clusterFixture();
+    const { results } = await runAll(fx.steps("repair", { full: true }), fx.clock);
+    expect(results.get("assess-repair")).toEqual({ needed: true, reason: "--full: the whole outage was asked for" });
+    expect(fx.cluster.calls.filter((c) => c.method === "stop")).toHaveLength(2);
   });
 
   it("lists tasks whose logs exist nowhere without failing the repair", async () => {

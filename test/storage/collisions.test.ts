@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
@@ -124,6 +124,23 @@ describe("merging two nodes into one target", () => {
     expect(dry.collisions.every((c) => c.quarantinedAt?.includes(path.join(".octoha", "conflicts", "OCTO2")))).toBe(true);
     expect(snapshot(target, [])).toEqual(before);
     expect(sha256Of(path.join(target, "Artifacts/Report.txt"))).toBe(sha256Of(path.join(node1, "Artifacts/Report.txt")));
+  });
+
+  it("a dry-run after the merge finds every losing copy already in quarantine (a repair run again has nothing to write), and one removed since", async () => {
+    const { node1, node2 } = corpus();
+    const target = dir("target");
+    await copyTree({ source: node1, target, sourceNode: "OCTO1" });
+    const merged = await copyTree({ source: node2, target, sourceNode: "OCTO2" });
+    const first = await copyTree({ source: node2, target, sourceNode: "OCTO2", dryRun: true });
+    expect(first.filesQuarantined).toBe(6);
+    expect(first.quarantinesPending ?? 0).toBe(0);
+    expect(new Set(first.collisions.map((c) => c.quarantinedAt))).toEqual(new Set(merged.collisions.map((c) => c.quarantinedAt)));
+    // An administrator cleans one up after reviewing it: a run would write it again, and the dry-run says so.
+    const removed = byPath(merged).get("TaskLogs/scheduledtasks_processsubscriptions.txt")!.quarantinedAt!;
+    rmSync(removed);
+    const second = await copyTree({ source: node2, target, sourceNode: "OCTO2", dryRun: true });
+    expect(second.quarantinesPending).toBe(1);
+    expect(existsSync(removed)).toBe(false);
   });
 
   it("a file another node writes under the same name while we copy is not replaced: it is compared and the loser quarantined", async () => {

@@ -21,6 +21,7 @@ interface DryRunFlags {
   outputFormat?: "json" | "table" | "basic";
   cancelTasks?: boolean;
   verifyAll?: boolean;
+  full?: boolean;
   fullList?: string;
 }
 
@@ -58,6 +59,7 @@ export function register(program: Command, context: VerbContext = {}): void {
     .option("--full-list <file>", "also write every collision and missing task log as JSON Lines (the report lists the first ones)")
     .option("--cancel-tasks", "preview a run that cancels tasks still running at the drain deadline")
     .option("--verify-all", "preview a run that reads every task log through every node")
+    .option("--full", "preview a repair that takes the whole outage even when there is nothing to repair")
     .addHelpText(
       "after",
       "\nExamples:\n  octoha dry-run plan.json\n  octoha dry-run plan.json --format html --out window-report.html\n  octoha dry-run plan.json --out changes.json   (then, once approved: octoha run plan.json --changes changes.json)\n  octoha dry-run plan.json --workflow repair --detailed-exitcode",
@@ -66,7 +68,11 @@ export function register(program: Command, context: VerbContext = {}): void {
       const format = flags.json || flags.outputFormat === "json" ? "json" : flags.outputFormat ? "md" : flags.format;
       await runVerb("dry-run", format === "json", async () => {
         const changeSet = changeSetWanted(flags.out, format, command.getOptionValueSource("format") === "cli");
-        const stepFlags = { cancelTasks: flags.cancelTasks === true, verifyAll: flags.verifyAll === true };
+        const stepFlags = {
+          cancelTasks: flags.cancelTasks === true,
+          verifyAll: flags.verifyAll === true,
+          ...(flags.full ? { full: true } : {}),
+        };
         const tolerance: ChangeSetTolerance | undefined = changeSet ? { copyGrowthPercent: flags.copyTolerance } : undefined;
         const progress = stepProgress();
         const outcome = await withInterrupts(
