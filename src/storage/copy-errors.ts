@@ -8,6 +8,7 @@ import type { Clock } from "../shared/clock.js";
 import { OctohaError, TRANSIENT_ERRNO, errnoOf } from "../shared/errors.js";
 import { retry, RETRY_BUDGETS } from "../shared/retry.js";
 import { fileInThePath } from "../shared/file-in-path.js";
+import { ExitCode } from "../shared/exit-codes.js";
 
 /** Which side of the copy a failing call touched: decides whether we stop or carry on. */
 export type FailingSide = "source-root" | "source" | "target";
@@ -24,6 +25,8 @@ export interface ErrorContext {
   side: FailingSide;
   path: string;
   node?: string;
+  /** A path that is missing (or a file where a folder must be) is the caller's bad input: exit 2, nothing was changed. */
+  missingIsBadInput?: boolean;
 }
 
 /** The longest path the system takes (Linux PATH_MAX; macOS; Windows long paths, which Node uses). */
@@ -46,6 +49,7 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
   if (error instanceof OctohaError) return error;
   const code = errnoOf(error) ?? "UNKNOWN";
   const base = { path: where.path, node: where.node, cause: error };
+  const notFound = { ...base, code: "COPY_PATH_NOT_FOUND", ...(where.missingIsBadInput ? { exitCode: ExitCode.BadInput } : {}) };
   const who = account();
   if (TRANSIENT_ERRNO.has(code)) {
     return new OctohaError(`Transient ${code} on '${where.path}'`, {
@@ -95,18 +99,16 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
   const file = code === "ENOTDIR" ? fileInThePath(where.path) : undefined;
   if (file !== undefined) {
     return new OctohaError(`Could not find a part of the path '${where.path}': '${file}' is a file, not a folder`, {
-      ...base,
-      code: "COPY_PATH_NOT_FOUND",
+      ...notFound,
       hint:
         where.side === "target"
-          ? `octoha needs a folder there (the target, its .octoha folder for the manifest and lock, .octoha/conflicts for quarantined copies). The file is not octoha's: move or rename it, or choose another target, then re-run.`
+          ? `octoha needs a folder there (the target; its state folder, .octoha or the one --state-dir names, for the manifest and lock; .octoha/conflicts for quarantined copies). The file is not octoha's: move or rename it, or choose another target (or --state-dir), then re-run.`
           : "The source must be a folder: a node's Octopus home, or one of its folders (TaskLogs, Artifacts, Packages). Pass the folder that holds the files, not a file.",
     });
   }
   if (code === "ENOENT" || code === "ENOTDIR") {
     return new OctohaError(`Could not find a part of the path '${where.path}'`, {
-      ...base,
-      code: "COPY_PATH_NOT_FOUND",
+      ...notFound,
       hint: `A drive letter mapped in another session is invisible to ${who}, and the folder must exist. Map the drive under the account that runs octoha (and the Octopus service account), or use a UNC path (\\\\server\\share\\…), and check the folder exists.`,
     });
   }

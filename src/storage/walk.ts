@@ -153,7 +153,8 @@ export async function* walkTree(
     if (!s.isDirectory) throw Object.assign(new Error(`not a directory: ${root}`), { code: "ENOTDIR" });
     rootSize = s.size;
   } catch (error) {
-    throw classifyFsError(error, { side: "source-root", path: root });
+    // No such folder, or a file: bad input, refused before anything is written (the target is made later).
+    throw classifyFsError(error, { side: "source-root", path: root, missingIsBadInput: true });
   }
   // Folders to list, next on top, with their own sizes.
   const pending: { rel: string; size: number }[] = [{ rel: "", size: rootSize }];

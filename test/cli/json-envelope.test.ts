@@ -22,7 +22,7 @@ describe("the JSON error envelope", { timeout: 60_000 }, () => {
         ["resume", ["resume", "--state-dir", "empty-state", "--json"], 2, "RUN_NOT_FOUND"],
         ["status", ["status", "missing.json", "-f", "json"], 2, "PLAN_UNREADABLE"],
         ["check", ["check", "missing.json", "--json"], 2, "PLAN_UNREADABLE"],
-        ["copy", ["copy", path.join(dir, "no-such-source"), path.join(dir, "target"), "--json"], 1, "COPY_PATH_NOT_FOUND"],
+        ["copy", ["copy", path.join(dir, "no-such-source"), path.join(dir, "target"), "--json"], 2, "COPY_PATH_NOT_FOUND"],
       ];
       for (const [command, args, exitCode, code] of cases) {
         const r = await runCli(args, { cwd: dir, env: cleanEnv() });

@@ -206,12 +206,31 @@ describe("a file where octoha needs a folder (the target, .octoha, .octoha/confl
   });
 });
 
-it("a source that is a file: refused with exit 1, saying the source must be a folder", () => {
+it("a source that does not exist: bad input (exit 2), nothing made", () => {
+  const missing = path.join(dir("src"), "TaskLogs");
+  const target = path.join(dir("parent"), "dst");
+  const r = run(["copy", missing, target, "--node", "OCTO1"]);
+  expect(r.status, r.stderr).toBe(2);
+  expect(r.stderr).toContain(`Could not find a part of the path '${missing}'`);
+  expect(existsSync(target)).toBe(false);
+});
+
+it("a --state-dir that is a file: refused, naming it and --state-dir as what to change", () => {
+  const source = dir("src");
+  writeFile(source, "TaskLogs/a.txt", "a");
+  const stateDir = writeFile(dir("state"), "not-a-folder", "x");
+  const r = run(["copy", source, path.join(dir("parent"), "dst"), "--node", "OCTO1", "--state-dir", stateDir]);
+  expect(r.status, r.stderr).toBe(1);
+  expect(r.stderr).toContain(`'${stateDir}' is a file, not a folder`);
+  expect(r.stderr).toContain("--state-dir");
+});
+
+it("a source that is a file: bad input (exit 2), saying the source must be a folder", () => {
   const source = dir("src");
   const file = writeFile(source, "TaskLogs/a.txt", "a");
   const target = path.join(dir("parent"), "dst");
   const r = run(["copy", file, target, "--node", "OCTO1"]);
-  expect(r.status, r.stderr).toBe(1);
+  expect(r.status, r.stderr).toBe(2);
   expect(r.stderr).toContain(`'${file}' is a file, not a folder`);
   expect(r.stderr).toContain("The source must be a folder");
   expect(existsSync(target)).toBe(false);
