@@ -127,11 +127,11 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
     });
   }
   if (code === "EILSEQ" && where.side === "source") {
-    return new OctohaError(`The name of '${where.path}' is not valid UTF-8: octoha cannot copy this file`, {
+    return new OctohaError(`The name of '${where.path}' is not valid UTF-8: octoha cannot copy it (a folder: nor anything in it)`, {
       ...base,
       code: "COPY_NAME_NOT_UTF8",
       behaviour: "continue",
-      hint: "Linux lets a file name hold any bytes (U+FFFD above stands for those that are not UTF-8); a Windows share holds only Unicode names, and octoha cannot open this one by name. Rename it on the node (for example with `convmv -f latin1 -t utf-8`), then re-run: files already copied are not copied again.",
+      hint: "Linux lets a file name hold any bytes (U+FFFD above stands for those that are not UTF-8); a Windows share holds only Unicode names, and octoha cannot open this one by name (where a name beside it reads the same, its U+FFFD a real character, that one is copied and this one is not). Rename it on the node (for example with `convmv -f latin1 -t utf-8`), then re-run: files already copied are not copied again.",
     });
   }
   if (code === "ENAMETOOLONG") {

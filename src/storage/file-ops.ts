@@ -463,6 +463,7 @@ async function* statAhead(
 ): AsyncGenerator<StatDirEntry[]> {
   const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
   const ahead: Promise<StatDirEntry[]>[] = [];
+  const repeats = new RepeatedNames();
   for await (const batch of batches) {
     stopIfAborted(signal, dirPath);
     const names = keep ? batch.filter(keep) : batch; // ListOptions.keep: no lstat of the others
@@ -470,9 +471,9 @@ async function* statAhead(
     const chunk = statEach(prefix, names);
     chunk.catch(() => undefined); // awaited in its turn
     ahead.push(chunk);
-    if (ahead.length > CHUNKS_AHEAD) yield await ahead.shift()!;
+    if (ahead.length > CHUNKS_AHEAD) yield repeats.marked(await ahead.shift()!);
   }
-  while (ahead.length > 0) yield await ahead.shift()!;
+  while (ahead.length > 0) yield repeats.marked(await ahead.shift()!);
 }
 
 /** statEach over a FileOps's promise-returning stat (a wrapped FileOps: counting, slowed, faulty). */
@@ -632,8 +633,9 @@ export function smallFolderLister(
   };
   return async function* (dirPath, order, tree = "", { onNames, keep } = {}) {
     const prefix = dirPath.endsWith(path.sep) ? dirPath : dirPath + path.sep;
-    let entries =
-      (await viaThread(dirPath, prefix, tree)) ?? (await lstatEach(prefix, await called<string[]>((done) => fs.readdir(dirPath, done))));
+    let entries = new RepeatedNames().marked(
+      (await viaThread(dirPath, prefix, tree)) ?? (await lstatEach(prefix, await called<string[]>((done) => fs.readdir(dirPath, done)))),
+    );
     if (order === "sorted") {
       const hashes = markAndSort(entries); // (not inside onNames?.(…): that would skip it when there is no onNames)
       onNames?.(hashes);
@@ -672,6 +674,30 @@ const listSmallFolder = smallFolderLister();
 function undecodableOrGone(name: string): StatDirEntry | undefined {
   if (!name.includes("\ufffd")) return undefined;
   return { name, isFile: false, isDirectory: false, size: 0, mtimeMs: 0, atimeMs: 0, undecodable: true };
+}
+
+/**
+ * One folder listing's names with U+FFFD in them, to mark undecodable each repeat of one. Node
+ * reads a name's bytes that are not UTF-8 as U+FFFD, so `caf\xe9.log` (Latin-1) reads as
+ * `caf\ufffd.log`, the name of a file whose U+FFFD is real (its UTF-8 bytes EF BF BD). Beside that
+ * file, lstat of the string finds it for both names: the Latin-1 file was counted as already
+ * copied, and a Latin-1 folder's files were never listed (its name listed the other folder again).
+ * A folder's names are unique, so each repeat stands for bytes no path reaches. Costs nothing
+ * until a name has U+FFFD but a search of each name (~5 ns: V8 does not scan a one-byte string for it).
+ */
+class RepeatedNames {
+  private replaced: Set<string> | undefined;
+
+  /** `entries`, each repeat of a name with U+FFFD (listed, found) marked undecodable as an unfound one is. */
+  marked(entries: StatDirEntry[]): StatDirEntry[] {
+    for (const entry of entries) {
+      if (entry.undecodable || !entry.name.includes("\ufffd")) continue;
+      this.replaced ??= new Set();
+      if (!this.replaced.has(entry.name)) this.replaced.add(entry.name);
+      else Object.assign(entry, undecodableOrGone(entry.name));
+    }
+    return entries;
+  }
 }
 
 /** The lstat thread's facts as entries, vanished names left out (an undecodable one kept: undecodableOrGone). */
