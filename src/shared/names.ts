@@ -5,8 +5,13 @@
  */
 
 const INVALID_CHARS = /[:*?"<>|\\\u0000-\u001f]/;
-/** CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension ("nul.txt" is still NUL). */
-const RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
+/**
+ * CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension ("nul.txt" is still NUL).
+ * Windows reads the superscript digits ¹ ² ³ (U+00B9, U+00B2, U+00B3) as digits there too
+ * (Microsoft's "Naming Files, Paths, and Namespaces"), and opens CONIN$ and CONOUT$ as the
+ * console (CreateFile). COM0 and LPT0 are not in Microsoft's list (Git for Windows found Windows 10 creates com0.c).
+ */
+const RESERVED = /^(con|prn|aux|nul|conin\$|conout\$|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])(\..*)?$/i;
 /** Longest label accepted as a folder name (a segment is at most 255 characters on NTFS and ext4). */
 const MAX_LABEL_LENGTH = 100;
 

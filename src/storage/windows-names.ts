@@ -16,8 +16,9 @@ export const WINDOWS_MAX_PATH = 260;
 /** The shortest folder Octopus could see a target as (a drive's root): a path too long under it is too long under any. */
 const SHORTEST_ROOT = "C:\\";
 
-/** Anything any of the three checks below could object to: one test for the common, clean name. */
-const SUSPECT = /[:*?"<>|\\\u0000-\u001f]|[. ]$|^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\.|$)/i;
+/** Anything any of the three checks below could object to (windowsNameProblem's): one test for the common, clean name. */
+const SUSPECT =
+  /[:*?"<>|\\\u0000-\u001f]|[. ]$|^(con|prn|aux|nul|conin\$|conout\$|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])(\.|$)/i;
 const NONE: readonly NameProblem[] = Object.freeze([]);
 
 /**

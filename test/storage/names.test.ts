@@ -23,12 +23,34 @@ describe("names Windows cannot hold", () => {
     expect(windowsNameProblem(name)).toContain(why);
   });
 
-  it.each(["servertasks-1_ABCDEFGHIJ.txt", "CONSOLE.txt", "COM10", "Acme.1.0.0.zip", "scheduledtasks_retention.txt"])(
-    "%s is fine",
-    (name) => {
-      expect(windowsNameProblem(name)).toBeUndefined();
-    },
-  );
+  // COM0 and LPT0 are not in Microsoft's list of reserved names.
+  it.each([
+    "servertasks-1_ABCDEFGHIJ.txt",
+    "CONSOLE.txt",
+    "COM10",
+    "Acme.1.0.0.zip",
+    "scheduledtasks_retention.txt",
+    "COM0",
+    "lpt0.txt",
+    "COM\u00b9x.log",
+    "conout$x",
+  ])("%s is fine", (name) => {
+    expect(windowsNameProblem(name)).toBeUndefined();
+  });
+
+  // Microsoft's list ("Naming Files, Paths, and Namespaces"): the superscripts ¹ ² ³ count as digits
+  // in COM# and LPT#; CONIN$ and CONOUT$ open the console. COM0 and LPT0 are not reserved (above).
+  it.each([
+    ["COM\u00b9.log", "COM\u00b9"],
+    ["lpt\u00b2.txt", "LPT\u00b2"],
+    ["Com\u00b3", "COM\u00b3"],
+    ["LPT\u00b9", "LPT\u00b9"],
+    ["CONIN$", "CONIN$"],
+    ["conout$.log", "CONOUT$"],
+  ])("%s is reported as the device %s, also where only the last name is checked", (name, device) => {
+    expect(windowsNameProblem(name)).toBe(`is the reserved device name ${device} on Windows (with or without an extension)`);
+    expect(nameProblems(`Artifacts/${name}`, "D:\\Octopus", 1)).toEqual([expect.objectContaining({ problem: "invalid-windows-name" })]);
+  });
 
   it("a device name is said once, with the device it names", () => {
     expect(nameProblems("Artifacts/nul.txt", undefined)).toEqual([
@@ -74,6 +96,9 @@ describe("the copy's name report", () => {
     writeFile(source.dir, "Artifacts/ok.txt", "ok");
     writeFile(source.dir, "Artifacts/bad:name.txt", "colon");
     writeFile(source.dir, "Artifacts/aux.zip", "aux");
+    writeFile(source.dir, "Artifacts/COM\u00b9.log", "superscript one");
+    writeFile(source.dir, "Artifacts/CONIN$", "console input");
+    writeFile(source.dir, "Artifacts/COM0.log", "not a device");
     writeFile(source.dir, `Artifacts/${"deep/".repeat(50)}file.txt`, "deep");
     const progress: number[] = [];
     const summary = await copyTree({
@@ -85,9 +110,12 @@ describe("the copy's name report", () => {
     const byPath = new Map(summary.nameProblems.map((p) => [p.relPath, p.problem]));
     expect(byPath.get("Artifacts/bad:name.txt")).toBe("invalid-windows-name");
     expect(byPath.get("Artifacts/aux.zip")).toBe("invalid-windows-name");
+    expect(byPath.get("Artifacts/COM\u00b9.log")).toBe("invalid-windows-name");
+    expect(byPath.get("Artifacts/CONIN$")).toBe("invalid-windows-name");
+    expect(byPath.has("Artifacts/COM0.log")).toBe(false);
     expect(byPath.get(`Artifacts/${"deep/".repeat(50)}file.txt`)).toBe("path-too-long");
     expect(byPath.has("Artifacts/ok.txt")).toBe(false);
-    expect(summary.filesCopied).toBe(4);
+    expect(summary.filesCopied).toBe(7);
     expect(path.isAbsolute(target.dir)).toBe(true);
   });
 });
