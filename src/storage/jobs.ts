@@ -275,7 +275,7 @@ function jobFor(
   trackPending: boolean,
   expect: (r: DirResolution) => void,
 ): FileJob | Problem | undefined {
-  if (entry.type === "other" || entry.type === "error" || entry.type === "temp-name") return { entry };
+  if (entry.type === "other" || entry.type === "error" || entry.type === "temp-name" || entry.type === "state-name") return { entry };
   const existing: TargetName | undefined = ctx.blockedBy ? undefined : ctx.index.find(entry.name);
   if (entry.type === "dir") {
     const resolution = resolveDir(ctx, entry.name, existing);

@@ -149,6 +149,14 @@ export class FileTactics {
   private problem(job: Problem): boolean {
     const where = abs(this.s.source, job.entry.relPath);
     if (job.entry.type === "error") throw classifyFsError(job.entry.error, { side: "source", path: where });
+    if (job.entry.type === "state-name") {
+      this.summary.errors.push({
+        relPath: job.entry.relPath,
+        code: "COPY_STATE_NAME",
+        message: `'${where}' is a file named like octoha's state folder (${STATE_FOLDER}) and was not copied\n  On a Windows share it would be the same name as the target's ${STATE_FOLDER} folder (manifest, lock, quarantine); rename it on the node and run the copy again.`,
+      });
+      return true;
+    }
     if (job.entry.type === "temp-name") {
       const what = job.entry.isDirectory
         ? `a folder whose name ends in ${TEMP_SUFFIX}: it and everything in it were`

@@ -34,6 +34,8 @@ export type WalkEntry =
   | { type: "other"; relPath: string; parentRel: string; name: string }
   /** A file or folder named like one of our temp files (TEMP_SUFFIX): not copied (a folder not entered), reported. */
   | { type: "temp-name"; relPath: string; parentRel: string; name: string; isDirectory: boolean }
+  /** A file at the root named `.octoha` in any case: on a Windows share the target's state folder's name. Not copied, reported. */
+  | { type: "state-name"; relPath: string; parentRel: string; name: string }
   /** A sub-folder or file that could not be listed or stat'ed. */
   | { type: "error"; relPath: string; parentRel: string; name: string; error: unknown };
 
@@ -209,11 +211,13 @@ async function* listChunks(
     const out: WalkEntry[] = [];
     for (const d of chunk) {
       const name = d.name;
+      const relPath = join(rel, name);
       if (isStateFolder(rel, name)) {
-        onStateFolder?.(name);
+        // A folder: a copy's state (left out, warned). A file cannot be one: it is the user's, and fails.
+        if (d.isFile) out.push({ type: "state-name", relPath, parentRel: rel, name });
+        else onStateFolder?.(name);
         continue;
       }
-      const relPath = join(rel, name);
       if (d.undecodable) {
         const error = Object.assign(new Error(`EILSEQ: a name that is not UTF-8, lstat '${abs}${path.sep}${name}'`), { code: "EILSEQ" });
         out.push({ type: "error", relPath, parentRel: rel, name, error });

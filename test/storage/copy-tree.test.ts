@@ -244,6 +244,21 @@ describe("copyTree on a node folder", () => {
     ).toEqual(["m.jsonl", "m.jsonl.index"]);
   });
 
+  it("a file named .Octoha at the source's root is the user's, not a state folder: not copied, and a failure naming it, not a warning", async () => {
+    const source = dir("source");
+    writeFile(source, "a.txt", "a");
+    writeFile(source, ".Octoha", "a user's notes");
+    const dry = await copyTree({ source, target: dir("dry-target"), dryRun: true });
+    expect(dry.errors.map((e) => [e.relPath, e.code])).toEqual([[".Octoha", "COPY_STATE_NAME"]]);
+    const target = dir("target");
+    const summary = await copyTree({ source, target });
+    expect(summary.warnings ?? []).toEqual([]);
+    expect(summary.errors.map((e) => [e.relPath, e.code])).toEqual([[".Octoha", "COPY_STATE_NAME"]]);
+    expect(summary.errors[0]!.message).toContain(`'${path.join(source, ".Octoha")}' is a file named like octoha's state folder`);
+    expect(summary.errors[0]!.message).toContain("rename it on the node");
+    expect([...snapshot(target).keys()]).toEqual(["a.txt"]);
+  });
+
   it("a missing source folder stops with the Octopus docs' wording and the fix", async () => {
     const target = dir("target");
     await expect(copyTree({ source: path.join(target, "nope"), target })).rejects.toMatchObject({
