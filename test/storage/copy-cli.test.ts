@@ -212,10 +212,10 @@ describe("octoha copy", () => {
     expect(existsSync(target)).toBe(false);
   });
 
-  it("a missing source exits 1 with the 'Could not find a part of the path' message and the fix", () => {
+  it("a missing source is bad input (exit 2) with the 'Could not find a part of the path' message and the fix", () => {
     const target = dir("target");
     const r = run(["copy", path.join(target, "missing"), path.join(target, "out")]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain("Could not find a part of the path");
     expect(r.stderr).toContain("UNC path");
   });
