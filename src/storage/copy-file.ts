@@ -12,6 +12,7 @@ import { CopyAborted, TargetAppeared, classifyFsError } from "./copy-errors.js";
 
 export { CopyAborted, TargetAppeared };
 import { fitName, tempPathFor } from "./temp-names.js";
+import { sameMtime } from "./manifest.js";
 import { joinUnder } from "./under-root.js";
 
 const CHUNK = 1 << 20;
@@ -52,6 +53,10 @@ function giveBack(buffer: Buffer): void {
  */
 export function releaseSpareBuffers(): void {
   spare.length = 0;
+}
+
+function isoTime(ms: number): string {
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms); // Date's range
 }
 
 async function closeQuietly(file: OpenFile | undefined): Promise<void> {
@@ -108,15 +113,16 @@ export async function hashFile(
 
 /**
  * Copy `from` to `to` through a temp file beside it (this process's own name, created with O_EXCL:
- * another copy can never write into it or truncate it): hash while streaming, check the byte count against
- * the source's size, fsync, set the source's times, rename. `to` is replaced atomically when it
- * exists (the caller decided that is safe). The caller creates the parent folder. Used where a
- * file is replaced (the old bytes stay whole until the new ones are durable) and for quarantine.
+ * another copy can never write into it or truncate it): hash while streaming, check the byte count
+ * and the source's size and mtime after the read, fsync, set the source's times, rename. `to` is
+ * replaced atomically when it exists (the caller decided that is safe). The caller creates the
+ * parent folder. Used where a file is replaced (the old bytes stay whole until the new ones are
+ * durable) and for quarantine.
  *
- * Round trips for a small file (what a share waits for): source open, read, close; temp create,
- * write, fsync, times, close; a stat of `to` when noClobber; rename. `listed` (the source folder's
- * listing, made moments ago) saves the source's fstat: a file that changed since shows as a byte
- * count other than the listed size, read to its end.
+ * Round trips for a small file (what a share waits for): source open, read, fstat, close; temp
+ * create, write, fsync, times, close; a stat of `to` when noClobber; rename. `listed` (the source folder's
+ * listing, made moments ago) saves the source's fstat at open: a file that changed since shows as a
+ * byte count other than the listed size, or as another size or mtime in the fstat after the read.
  */
 export function copyVerifyRename(
   ops: FileOps,
@@ -133,12 +139,13 @@ export function copyVerifyRename(
  * Copy `from` to the free name `to` under the intent protocol (README, "Crash safety"): `intend`
  * appends the write-ahead intent and resolves once it is durable; only then is `to` created,
  * exclusively (EEXIST: someone else took the name, TargetAppeared, nothing of theirs touched). Then
- * hash while streaming, check the byte count, fsync, set times, close. On failure the file is
- * removed (a kill leaves it to the intent: the next run re-verifies it). The intent's commit
- * overlaps the source's open.
+ * hash while streaming, check the byte count and the source's size and mtime, fsync, set times,
+ * close. On failure the file is removed (a kill leaves it to the intent: the next run re-verifies
+ * it). The intent's commit overlaps the source's open.
  *
- * Round trips for a small file: source open, read, close; target create, write, fsync, times,
- * close (5 at the target, was 7: no rename, and no stat before it, since O_EXCL is the check).
+ * Round trips for a small file: source open, read, fstat (did anything write it during the read),
+ * close; target create, write, fsync, times, close (5 at the target, was 7: no rename, and no stat
+ * before it, since O_EXCL is the check).
  */
 export function copyToFreeName(
   ops: FileOps,
@@ -214,8 +221,17 @@ async function copyBytes(ops: FileOps, from: string, to: string, mode: CopyMode)
       stage = "target";
       throw writeFailed;
     }
-    if (total !== before.size) {
-      throw new OctohaError(`The source file '${from}' changed while it was copied (${before.size} bytes when opened, ${total} read)`, {
+    // The byte count alone misses a file rewritten in place (same length, other bytes): the copy
+    // would hold a mix the source never had. Its size and mtime after the last read, through the
+    // handle already open (one fstat per copied file, on the source side: usually the node's own
+    // disk), must still be what the listing (or the fstat at open) said.
+    const after = total === before.size ? await source.stat() : undefined;
+    if (after === undefined || after.size !== before.size || !sameMtime(after.mtimeMs, before.mtimeMs)) {
+      const what =
+        after === undefined
+          ? `${before.size} bytes when opened, ${total} read`
+          : `written to during the copy: ${before.size} bytes modified ${isoTime(before.mtimeMs)} before, ${after.size} bytes modified ${isoTime(after.mtimeMs)} after`;
+      throw new OctohaError(`The source file '${from}' changed while it was copied (${what})`, {
         code: "COPY_SOURCE_CHANGING",
         behaviour: "continue",
         path: from,

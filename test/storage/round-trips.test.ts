@@ -321,8 +321,11 @@ describe("a large file on a slow target", () => {
 /**
  * Was 13 (7 at the target), then 11 (5 at the target): the intent protocol creates the final name
  * exclusively, so the temp file's rename and the stat before it (O_EXCL is the no-clobber check) went.
+ * Then 12: one fstat of the source through its open handle after the read, the only proof that
+ * nothing rewrote it in place during the copy (same size, other bytes: the byte count cannot tell);
+ * it is on the source side, usually the node's own disk, not the share.
  * What stays, each needed: the source's lstat in each pass's listing (plan, copy); its open, one
- * read (a small file's end shows as a short read) and close; the target's exclusive create, one
+ * read (a small file's end shows as a short read), fstat and close; the target's exclusive create, one
  * write, the fsync that makes the bytes durable before the done record, the times through the
  * handle, and close. The intent and done records are "state": group-committed appends shared by
  * the files in flight (see the 2 ms test below).
@@ -331,6 +334,7 @@ const COPIED = {
   "source:list.lstat": 2,
   "source:open": 1,
   "source:read": 1,
+  "source:fstat": 1,
   "source:close": 1,
   "target:open": 1,
   "target:write": 1,
