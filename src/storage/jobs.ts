@@ -28,9 +28,9 @@ export interface FileJob {
   entry: FileEntry;
   /** Where the file goes (or what it collides with), relative to the target root. */
   targetRelPath: string;
-  /** Set for "new" jobs when pending names are tracked: settle it when the job is finished. */
+  /** Set when pending names are tracked and a case variant may meet the name: settle it when the job is finished. */
   settle?: () => void;
-  /** For "case-only": the earlier name this run is still writing, if any. */
+  /** For "same-name" and "case-only": the earlier job on the name (a case variant's) still running, if any. */
   waitFor?: Promise<void>;
   /** For "case-only": the source file (relPath) this run writes under the existing name, if any. */
   reservedFrom?: string;
@@ -295,18 +295,8 @@ function jobFor(
     // not kept: a million task logs' names were ~46 MB of the index at the end of a copy.
     if (entry.caseUnique && !ctx.shared) return job;
     if (trackPending) {
-      const index = ctx.index;
-      let slot = -1;
-      slot = index.reserveFile(
-        entry.name,
-        new Promise<void>((resolve) => {
-          job.settle = () => {
-            index.settle(slot); // a folder of 250 000 files must not keep 250 000 promises
-            resolve();
-          };
-        }),
-        ctx.srcRel,
-      );
+      const { index } = ctx;
+      takeTurn(index, job, (turn) => index.reserveFile(entry.name, turn, ctx.srcRel));
     } else ctx.index.reserveFile(entry.name, undefined, ctx.srcRel);
   } else {
     job.targetRelPath = join(ctx.targetRel, existing.name);
@@ -315,8 +305,15 @@ function jobFor(
       job.kind = existing.name === entry.name ? "same-name" : "case-only";
       if (existing.pending) job.waitFor = existing.pending;
       if (existing.from) job.reservedFrom = existing.from;
-      const stat = listedStat(existing);
+      // After an earlier job's turn, the listing's facts may be stale (it replaced the file): stat then.
+      const stat = existing.pending ? undefined : listedStat(existing);
       if (stat) job.targetStat = stat;
+      // Case variants among the sources meet this one name: one job after another decides about it
+      // (two at once quarantined the same file through one temp name, and replaced each other).
+      if (trackPending && !(entry.caseUnique && !ctx.shared)) {
+        const { index } = ctx;
+        takeTurn(index, job, (turn) => index.takeTurn(entry.name, turn));
+      }
       if (existing.virtualAt !== undefined) {
         job.virtualAt = existing.virtualAt;
         job.virtualNode = existing.virtualNode;
@@ -324,6 +321,21 @@ function jobFor(
     }
   }
   return job;
+}
+
+/**
+ * The job's turn on its target name: `register` hands the index a promise that later jobs on the
+ * name wait for, settled (and dropped from the index) when the job is done.
+ */
+function takeTurn(index: TargetDirIndex, job: FileJob, register: (turn: Promise<void>) => number): void {
+  let slot = -1;
+  let done = (): void => undefined;
+  const turn = new Promise<void>((resolve) => (done = resolve));
+  job.settle = () => {
+    index.settle(slot, turn); // a folder of 250 000 files must not keep 250 000 promises
+    done();
+  };
+  slot = register(turn);
 }
 
 function resolveDir(ctx: DirContext, name: string, existing: TargetName | undefined): DirResolution {

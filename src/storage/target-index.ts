@@ -40,7 +40,10 @@ export interface TargetName {
   size?: number;
   mtimeMs?: number;
   atimeMs?: number;
-  /** Settles when this run has finished writing the name (case-only duplicates among sources wait for it). */
+  /**
+   * Settles when this run's last job on the name so far is done (writing it, or resolving a
+   * collision with it): a case-variant source file's job waits for it (TargetDirIndex.takeTurn).
+   */
   pending?: Promise<void> | undefined;
   /** The source file (relPath) this run is writing under the name: dry-run compares against it. */
   from?: string;
@@ -208,11 +211,11 @@ export class TargetDirIndex {
     if (i < 0) return undefined;
     const kind = this.kinds[i]!;
     const found: TargetName = { name: this.matched, isDirectory: kind === Kind.Dir || kind === Kind.ReservedDir };
+    const pending = this.pending?.get(i);
+    if (pending) found.pending = pending;
     if (kind === Kind.ReservedFile) {
       const dir = this.reservedFrom?.get(i) ?? this.sourceRel;
       found.from = dir === "" ? found.name : `${dir}/${found.name}`;
-      const pending = this.pending?.get(i);
-      if (pending) found.pending = pending;
     } else if (kind !== Kind.ReservedDir) {
       found.isFile = kind === Kind.File;
       const size = this.sizes?.[i] ?? 0;
@@ -243,8 +246,20 @@ export class TargetDirIndex {
     return i;
   }
 
-  settle(entry: number): void {
-    this.pending?.delete(entry);
+  /**
+   * A job of this run on the listed or reserved file `name` (one whose case variants among the
+   * sources meet it): find() hands `turn` to the next job on the name, which waits for it, so two
+   * jobs never decide about one target file (quarantine it, replace it) at once. Returns the entry.
+   */
+  takeTurn(name: string, turn: Promise<void>): number {
+    const i = this.entryOf(name);
+    if (i >= 0) (this.pending ??= new Map()).set(i, turn);
+    return i;
+  }
+
+  /** `turn` on `entry` is done; a later job's turn on it (takeTurn) stays. */
+  settle(entry: number, turn?: Promise<void>): void {
+    if (turn === undefined || this.pending?.get(entry) === turn) this.pending?.delete(entry);
   }
 
   private nameOf(e: number): string {

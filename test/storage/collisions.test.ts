@@ -3,6 +3,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { copyTree, TargetReservations, type CopyOptions, type CopySummary } from "../../src/storage/index.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
 import { faultyOps, sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
@@ -264,6 +266,41 @@ describe("case variants inside one node's folder", () => {
     expect(readFileSync(path.join(target, "TaskLogs/servertasks-699_A.txt"), "utf8")).toBe("task 699\n");
     expectNothingLost(target, node);
   });
+});
+
+describe("keep-newer with three case variants of one name in one node's folder", () => {
+  const variants = [
+    { name: "A.txt", bytes: "A".repeat(300_000), mtime: 1_700_000_000 },
+    { name: "a.TXT", bytes: "b".repeat(300_000), mtime: 1_710_000_000 },
+    { name: "a.txt", bytes: "c".repeat(300_000), mtime: 1_720_000_000 },
+  ];
+  /** Every quarantine copy's rename waits: a second job on the same name, if let in, meets its temp file. */
+  const slowQuarantine: FileOps = {
+    ...nodeFileOps,
+    rename: async (from, to) => {
+      if (to.includes(`${path.sep}conflicts${path.sep}`)) await sleep(150);
+      return nodeFileOps.rename(from, to);
+    },
+  };
+
+  for (const firstRun of ["all three", "only A.txt"])
+    it(`(${firstRun} in the first run) one job after another: the newest in place, the others quarantined, every run clean`, async () => {
+      const node = dir("variants");
+      const target = dir("variants-target");
+      const copy = () => copyTree({ source: node, target, sourceNode: "OCTO1", collisionPolicy: "keep-newer", ops: slowQuarantine });
+      for (const v of variants.slice(0, firstRun === "all three" ? 3 : 1)) writeFile(node, `TaskLogs/${v.name}`, v.bytes, v.mtime);
+      expect((await copy()).errors).toEqual([]);
+      for (const v of variants) writeFile(node, `TaskLogs/${v.name}`, v.bytes, v.mtime);
+
+      for (let run = 0; run < 2; run++) expect((await copy()).errors).toEqual([]);
+      expect(readFileSync(path.join(target, "TaskLogs", "A.txt"), "utf8")).toBe(variants[2]!.bytes);
+      expectNothingLost(target, node);
+      const settled = snapshot(target, []);
+      const last = await copy();
+      expect(last.errors).toEqual([]);
+      expect(last.filesCopied).toBe(0);
+      expect(snapshot(target, [])).toEqual(settled);
+    });
 });
 
 describe("dry-run of several nodes into one target (reservations of earlier nodes)", () => {
