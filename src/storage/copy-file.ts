@@ -184,8 +184,9 @@ async function copyBytes(ops: FileOps, from: string, to: string, mode: CopyMode)
     stage = "target";
     await durable;
     target = await ops.open(writeAt, "wx").catch((error: unknown) => {
-      if (!mode.viaTemp && (error as { code?: string }).code === "EEXIST") throw new TargetAppeared(to);
-      throw error;
+      if ((error as { code?: string }).code !== "EEXIST") throw error;
+      if (!mode.viaTemp) throw new TargetAppeared(to);
+      throw tempTaken(writeAt, to);
     });
     created = true;
     const hash = createHash("sha256");
@@ -265,6 +266,21 @@ async function copyBytes(ops: FileOps, from: string, to: string, mode: CopyMode)
     // Ours (created exclusively by this call): an incomplete file never stays under a name.
     if (created) await ops.unlink(writeAt).catch(() => undefined);
   }
+}
+
+/**
+ * Our temp name is this process's (temp-names.ts): taken, it is a write of this run to the same
+ * name still in flight (jobs.ts lets one job at a time write a name; case-insensitive folders can
+ * still meet), or a failed attempt's temp file that could not be removed. Never renamed over, never
+ * written into: this one file fails, the rest of the copy goes on.
+ */
+function tempTaken(temp: string, to: string): OctohaError {
+  return new OctohaError(`'${to}' was not written: octoha's temp file for it, '${temp}', is already there`, {
+    code: "COPY_TEMP_TAKEN",
+    behaviour: "continue",
+    path: temp,
+    hint: "This run is writing the same name another way (names that differ only in case, on a share that ignores case), or could not remove its own temp file after a failed attempt. Re-run once this copy has ended: its temp files are removed then, and this file is copied.",
+  });
 }
 
 /** How a file a killed copy left under an open intent compares with its source. */

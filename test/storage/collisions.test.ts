@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { copyTree, TargetReservations, type CopyOptions, type CopySummary } from "../../src/storage/index.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
+import { tempPathFor } from "../../src/storage/temp-names.js";
 import { faultyOps, sha256Of, snapshot, tempDirs, writeFile } from "./helpers.js";
 
 const dir = tempDirs();
@@ -301,6 +302,26 @@ describe("keep-newer with three case variants of one name in one node's folder",
       expect(last.filesCopied).toBe(0);
       expect(snapshot(target, [])).toEqual(settled);
     });
+});
+
+describe("this run's own temp name for a file already taken", () => {
+  it("fails that one file with COPY_TEMP_TAKEN, touches neither file, and copies the rest", async () => {
+    const node = dir("node");
+    const target = dir("target");
+    for (let i = 0; i < 5; i++) writeFile(node, `TaskLogs/servertasks-${i}_log.txt`, `task ${i}\n`);
+    writeFile(node, "TaskLogs/scheduled.txt", "newer, from the node\n", 1_790_000_500);
+    const replaced = writeFile(target, "TaskLogs/scheduled.txt", "older, at the target\n", 1_790_000_000);
+    const taken = tempPathFor(replaced);
+    writeFileSync(taken, "another write of this run\n");
+
+    const summary = await copyTree({ source: node, target, sourceNode: "OCTO1", collisionPolicy: "keep-newer" });
+
+    expect(summary.errors).toEqual([expect.objectContaining({ relPath: "TaskLogs/scheduled.txt", code: "COPY_TEMP_TAKEN" })]);
+    expect(summary.errors[0]!.message).toContain(taken);
+    expect(summary.filesCopied).toBe(5);
+    expect(readFileSync(replaced, "utf8")).toBe("older, at the target\n");
+    expect(readFileSync(taken, "utf8")).toBe("another write of this run\n");
+  });
 });
 
 describe("dry-run of several nodes into one target (reservations of earlier nodes)", () => {
