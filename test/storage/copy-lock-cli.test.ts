@@ -176,7 +176,7 @@ describe("temp files", () => {
     writeFileSync(path.join(d, "a.txt"), "incoming");
     const to = path.join(d, "b.txt");
     writeFileSync(tempPathFor(to), "somebody else's partial file");
-    await expect(copyVerifyRename(nodeFileOps, path.join(d, "a.txt"), to)).rejects.toMatchObject({ code: "COPY_EEXIST" });
+    await expect(copyVerifyRename(nodeFileOps, path.join(d, "a.txt"), to)).rejects.toMatchObject({ code: "COPY_TEMP_TAKEN" });
     expect(readFileSync(tempPathFor(to), "utf8")).toBe("somebody else's partial file");
     expect(existsSync(to)).toBe(false);
   });
