@@ -146,19 +146,6 @@ export class ManifestIndex {
     return this.namesOrigin(i, origin);
   }
 
-  /**
-   * True when a record with this path, size and mtime names a source file other than the one whose
-   * origin is `origin` (undefined: this copy cannot name its own, so any known origin is another's).
-   * `--verify size` and `none` take size and mtime as proof, but not when the manifest says those
-   * very size and mtime came from another source: two nodes' logs of one name, size and time.
-   * A record without an origin (v1) is unknown, not another's: it is trusted as before.
-   */
-  recordedFromAnother(relPath: string, size: number, mtimeMs: number, origin: string | undefined): boolean {
-    const i = this.lookup(relPath, size, mtimeMs);
-    if (i === undefined || (this.srcHi[i] === 0 && this.srcLo[i] === 0)) return false;
-    return origin === undefined || !this.namesOrigin(i, origin);
-  }
-
   /** Slot i's record was written from, or found equal to, the source file whose origin is `origin`. */
   private namesOrigin(i: number, origin: string): boolean {
     const hi = Number.parseInt(origin.slice(0, 8), 16);

@@ -88,23 +88,21 @@ export class FileTactics {
   }
 
   /**
-   * Size and mtime equal, and for sha256 the manifest vouches for the target's hash as this very
-   * source file's bytes (written from it, or found equal to it): a record from another source proves
-   * nothing about this one's bytes. For size and none, size and mtime are the proof (as rsync's quick
-   * check), unless the manifest records that size and mtime as another source's file.
+   * Size and mtime equal, and the manifest vouches for the target as this very source file's bytes
+   * (written from it, or found equal to it), whatever --verify says: size and mtime say nothing about
+   * whose file it is. Two nodes' logs of one name, size and time are common, and a manifest that has
+   * no record of the target (another --state-dir, a deleted manifest, robocopy) cannot tell them
+   * apart; skipped on size and mtime, the other node's log was never copied. A file it does not vouch
+   * for is hashed once, and then recorded as `same`. For size and none an empty file needs no hash:
+   * its size is all its bytes.
    */
   private trustedSame(job: FileJob, t: FileStat): boolean {
     if (!t.isFile || t.size !== job.entry.size || !sameMtime(t.mtimeMs, job.entry.mtimeMs)) return false;
     // Another node's would-be copy (dry-run): another source's file, as the real run's record will say: compare bytes.
     if (job.virtualAt !== undefined) return false;
-    if (this.s.verify !== "sha256") return !this.recordedFromAnother(job, t);
+    if (t.size === 0 && this.s.verify !== "sha256") return true;
     const origin = this.originOf(job);
     return origin !== undefined && this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs, origin);
-  }
-
-  /** The manifest says the target as it is (size, mtime) was written from, or found equal to, another source file. */
-  private recordedFromAnother(job: FileJob, t: FileStat): boolean {
-    return this.manifest.recordedFromAnother(job.targetRelPath, t.size, t.mtimeMs, this.originOf(job));
   }
 
   /**
@@ -261,13 +259,7 @@ export class FileTactics {
     if (!t) await this.copyNew(job, signal);
     else if (!t.isFile)
       await this.loseIncoming(job, "file-vs-folder", "a folder appeared at the target under this name during the copy", undefined, signal);
-    else if (
-      t.size === job.entry.size &&
-      sameMtime(t.mtimeMs, job.entry.mtimeMs) &&
-      this.s.verify !== "sha256" &&
-      !this.recordedFromAnother(job, t)
-    )
-      this.skipped(job);
+    else if (this.trustedSame(job, t)) this.skipped(job);
     else await this.compareAndResolve(job, t, targetAbs, signal);
   }
 

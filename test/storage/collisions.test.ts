@@ -245,6 +245,34 @@ describe("two nodes copied into one target with --verify size or none (size and 
       expect(again.collisions).toEqual([]);
       expect(opened).toEqual([]);
     });
+
+    it(`--verify ${verify}: a target the manifest has no record of (another --state-dir, robocopy) is compared once, never skipped on size and time`, async () => {
+      const node1 = dir("node1");
+      const node2 = dir("node2");
+      const target = dir("target");
+      writeFile(node1, "TaskLogs/T-1.log", "log node one\n");
+      writeFile(node2, "TaskLogs/T-1.log", "log node two\n");
+      writeFile(node2, "TaskLogs/same.log", "identical\n");
+      writeFile(node2, "TaskLogs/empty.log", "");
+      // Node 1 through the target's own manifest; node 2 through another state folder that has never seen the target.
+      await copyTree({ source: node1, target, sourceNode: "OCTO1", manifestPath: path.join(target, ".octoha", "manifest-copy.jsonl") });
+      writeFile(target, "TaskLogs/same.log", "identical\n"); // robocopy's copy: no manifest knows it
+      writeFile(target, "TaskLogs/empty.log", "");
+      const manifestPath = path.join(dir("state2"), "manifest-copy.jsonl");
+      const second = await copyTree({ source: node2, target, sourceNode: "OCTO2", manifestPath, verify });
+      expect(second.collisions).toEqual([
+        expect.objectContaining({ relPath: "TaskLogs/T-1.log", kind: "different-bytes", winner: "target" }),
+      ]);
+      expect(readFileSync(second.collisions[0]!.quarantinedAt!, "utf8")).toBe("log node two\n");
+      expect(readFileSync(path.join(target, "TaskLogs/T-1.log"), "utf8")).toBe("log node one\n");
+      expect(second.filesSkipped).toBe(2); // same.log (hashed, equal) and empty.log (its size is all its bytes)
+      // The equal file is now recorded as this source file's: the next run reads no file but the quarantined one's.
+      const opened: string[] = [];
+      const ops = faultyOps({ before: (call, p) => void (call === "open" && !p.includes(".octoha") && opened.push(p)) });
+      const again = await copyTree({ source: node2, target, sourceNode: "OCTO2", manifestPath, verify, ops });
+      expect(again.filesSkipped).toBe(2);
+      expect(opened.filter((p) => !p.endsWith("T-1.log") && !p.startsWith(path.dirname(manifestPath)))).toEqual([]);
+    });
   }
 });
 

@@ -87,3 +87,21 @@ describe("one --state-dir used for two targets", () => {
     expect(existsSync(path.join(t2Moved, ".octoha", "manifest-copy.jsonl.target"))).toBe(false);
   });
 });
+
+describe("a target copied into through its own manifest and through a --state-dir", () => {
+  it("node 2's log of node 1's name, size and time is quarantined, not 'already there', with --verify size; the second manifest is named", () => {
+    const root = realpathSync(dir("root"));
+    const [n1, n2, dst, st2] = ["n1", "n2", "dst", "st2"].map((n) => path.join(root, n)) as [string, string, string, string];
+    writeFile(n1, "T-1.log", "log node one\n", JAN_2024);
+    writeFile(n2, "T-1.log", "log node two\n", JAN_2024);
+    expect(run([n1, dst, "--node", "N1"]).status).toBe(0);
+    const r = run([n2, dst, "--node", "N2", "--verify", "size", "--state-dir", st2]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("already there 0");
+    expect(r.stdout).toContain("quarantined 1");
+    expect(readFileSync(path.join(dst, "T-1.log"), "utf8")).toBe("log node one\n");
+    expect(readFileSync(path.join(dst, ".octoha", "conflicts", "N2", "T-1.log"), "utf8")).toBe("log node two\n");
+    expect(r.stdout).toContain(`warning: '${path.join(dst, ".octoha", "manifest-copy.jsonl")}' exists`);
+    expect(r.stdout).toContain("Use one manifest per target");
+  });
+});

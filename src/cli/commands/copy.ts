@@ -1,3 +1,4 @@
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
@@ -27,6 +28,8 @@ interface CopyFlags {
   collisionPolicy: CollisionPolicy;
   dryRun?: boolean;
 }
+
+const MANIFEST_FILE = "manifest-copy.jsonl";
 
 const NODE_HELP =
   "label for SRC: its quarantine folder under DST/.octoha/conflicts/ and its name in reports (default source-<8 hex> from SRC's identity)";
@@ -103,13 +106,15 @@ async function copyUntilDone(src: string, dst: string, flags: CopyFlags, signal:
       concurrency: flags.concurrency,
       verify: flags.verify,
       collisionPolicy: flags.collisionPolicy,
-      manifestPath: path.join(stateDir, "manifest-copy.jsonl"),
+      manifestPath: path.join(stateDir, MANIFEST_FILE),
       dryRun: flags.dryRun === true,
       signal,
       onProgress: (p) => progress.update(p),
       ...(flags.octopusPath !== undefined ? { targetAsOctopusSeesIt: flags.octopusPath } : {}),
     });
     progress.done();
+    const twoManifests = await targetsOwnManifestBeside(dst, stateDir);
+    if (twoManifests) (summary.warnings ??= []).unshift(twoManifests);
     const dryRun = flags.dryRun === true;
     const exitCode = summary.interrupted ? ExitCode.Resumable : summary.errors.length > 0 ? ExitCode.Failed : ExitCode.Done;
     if (flags.json) outResult("copy", { exitCode, result: { ...summary, dryRun } });
@@ -120,4 +125,28 @@ async function copyUntilDone(src: string, dst: string, flags: CopyFlags, signal:
     // Interrupted while failing: the manifest is intact, so the exit (and the envelope) say resumable.
     return reportError(error, flags.json === true, "copy", signal.aborted ? ExitCode.Resumable : undefined);
   }
+}
+
+/**
+ * --state-dir names a manifest while the target's own (DST/.octoha) exists: copies recorded in one
+ * are unknown to the other, so a copy through one hashes the files only the other recorded (nothing
+ * is lost: such a file is compared, never skipped). Said, so the cost has a cause and a fix.
+ */
+async function targetsOwnManifestBeside(dst: string, stateDir: string): Promise<string | undefined> {
+  const ownDir = path.join(dst, STATE_FOLDER);
+  const own = path.join(ownDir, MANIFEST_FILE);
+  if (
+    !(await stat(own).then(
+      (s) => s.isFile(),
+      () => false,
+    ))
+  )
+    return undefined;
+  const [a, b] = await Promise.all([ownDir, stateDir].map((d) => realpath(d).catch(() => path.resolve(d))));
+  if (a === b) return undefined;
+  return (
+    `'${own}' exists: copies into this target were also recorded there, and this copy's manifest (--state-dir '${stateDir}') knows nothing of them. ` +
+    `A file a manifest has no record of is hashed on both sides once (then recorded), not skipped on size and time alone. ` +
+    `Use one manifest per target: run without --state-dir (the default is DST/${STATE_FOLDER}), or always with the same one.`
+  );
 }
