@@ -212,7 +212,7 @@ export class FileTactics {
       this.skipped(job);
       return false;
     }
-    if (job.kind === "same-name" && !this.s.dryRun && (await this.finishInterrupted(job, t, targetAbs, signal))) return true;
+    if (job.kind === "same-name" && (await this.finishInterrupted(job, t, targetAbs, signal))) return true;
     await this.compareAndResolve(job, t, targetAbs, signal);
     return true;
   }
@@ -306,26 +306,34 @@ export class FileTactics {
    * and times: its done record is written. Part of the source's bytes (or identical but untimed):
    * rewritten. False for anything else, and when there is no such intent: the ordinary collision
    * rules apply, so a file that is not provably ours is never overwritten on the intent's word.
+   * A dry-run decides the same, reading only (no record, no removal): it predicts what the run does,
+   * and it reported the files a killed copy left half-written as collisions the run never has.
    */
   private async finishInterrupted(job: FileJob, t: FileStat, targetAbs: string, signal: AbortSignal): Promise<boolean> {
     const intent = this.manifest.intentFor(job.targetRelPath);
     const src = this.originOf(job);
-    if (!intent || src === undefined || intent.src !== src || !this.writer) return false;
-    const from = abs(this.s.source, job.entry.relPath);
-    const left = await this.retry(() => compareLeftByKill(this.s.ops, from, targetAbs, signal), targetAbs);
+    if (!intent || src === undefined || intent.src !== src) return false;
+    const { writer, s } = this;
+    if (s.dryRun ? targetAbs !== abs(s.target, job.targetRelPath) : !writer) return false; // dry-run: another source's would-be copy
+    const from = abs(s.source, job.entry.relPath);
+    const left = await this.retry(() => compareLeftByKill(s.ops, from, targetAbs, signal), targetAbs);
     if (left.match === "identical" && sameMtime(t.mtimeMs, job.entry.mtimeMs)) {
       const { node, run } = intent;
-      this.writer.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: left.sha256, node, src, run });
+      writer?.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: left.sha256, node, src, run });
       this.skipped(job);
       return true;
     }
     // Not provably what our write left (someone may have taken the name between our intent and our
     // create, and a kill lost the withdrawal; or the source was rewritten since): the ordinary rules.
     if (left.match === "different") {
-      this.writer.add(withdrawal(intent)); // it proves nothing more: not asked again
+      writer?.add(withdrawal(intent)); // it proves nothing more: not asked again
       return false;
     }
-    await this.retry(() => this.s.ops.unlink(targetAbs), targetAbs);
+    if (s.dryRun) {
+      this.countNewDry(job); // would be rewritten from the source
+      return true;
+    }
+    await this.retry(() => s.ops.unlink(targetAbs), targetAbs);
     await this.copyNew(job, signal);
     return true;
   }

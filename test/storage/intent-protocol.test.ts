@@ -192,6 +192,31 @@ describe("SIGKILL at each point of the intent protocol, then a re-run", () => {
   });
 });
 
+describe("a dry-run after a kill predicts the re-run", () => {
+  // (before-done leaves the source's bytes and times: a dry-run found them equal already.)
+  for (const point of ["after-create", "mid-write"]) {
+    it(`${point}: the half-written file under this source's open intent is to be rewritten, not a collision; the dry-run writes nothing`, () => {
+      const source = makeSource();
+      const target = dir("target");
+      expect(copy(source, target, { name: "bundle.bin", point }).signal).toBe("SIGKILL");
+      const before = snapshot(target, []);
+      const dry = copy(source, target, undefined, ["--dry-run"]);
+      expect(dry.status, dry.stdout).toBe(0);
+      expect(snapshot(target, [])).toEqual(before); // no done record, no withdrawal, no removal
+      expect(lastState(target).get(BIG)).toBe("open");
+      type Counts = { collisions: unknown[]; filesQuarantined?: number; filesCopied: number; filesSkipped: number };
+      const predicted = resultOf<Counts>(dry.stdout, "copy", 0);
+      expect(predicted.collisions).toEqual([]);
+      expect(predicted.filesQuarantined ?? 0).toBe(0);
+      const done = copy(source, target);
+      expect(done.status, done.stdout).toBe(0);
+      const actual = resultOf<Counts>(done.stdout, "copy", 0);
+      expect([predicted.filesCopied, predicted.filesSkipped]).toEqual([actual.filesCopied, actual.filesSkipped]);
+      expectWholeAndClean(source, target);
+    });
+  }
+});
+
 describe("someone else's file under a name we intended", () => {
   const theirs = "written by someone else\n";
 
@@ -214,6 +239,11 @@ describe("someone else's file under a name we intended", () => {
     const source = makeSource();
     const target = dir("target");
     expect(copy(source, target, { name: "bundle.bin", point: "before-create", plant: theirs }).signal).toBe("SIGKILL");
+    expect(lastState(target).get(BIG)).toBe("open");
+    // The dry-run predicts the collision (their bytes are no part of ours), and leaves the intent open.
+    const dry = copy(source, target, undefined, ["--dry-run"]);
+    const predicted = resultOf<{ collisions: { targetRelPath: string; winner: string }[] }>(dry.stdout, "copy", 0);
+    expect(predicted.collisions).toEqual([expect.objectContaining({ targetRelPath: BIG, winner: "target" })]);
     expect(lastState(target).get(BIG)).toBe("open");
 
     const r = copy(source, target);
