@@ -4,6 +4,7 @@
  * copy-verify-rename (temp name beside the target, then rename: for replacing); quarantine. A
  * partial file this process created is removed on every failure and on abort.
  */
+import type { OwnFolders } from "./own-folders.js";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { OctohaError } from "../shared/errors.js";
@@ -335,19 +336,20 @@ export async function compareLeftByKill(ops: FileOps, sourcePath: string, target
 /**
  * Put a losing copy under quarantineRoot/<node>/<relPath>, never overwriting an earlier
  * quarantined copy with other bytes (a second one gets ".1", ".2" …; a name too long to take one
- * is shortened first, as temp names are). Returns where it is.
+ * is shortened first, as temp names are). Its folders are made through `folders`, so none is a
+ * link leading out of the target. Returns where it is.
  */
 export async function quarantineFile(
   ops: FileOps,
   from: string,
-  quarantineRoot: string,
+  quarantine: { root: string; folders: OwnFolders },
   node: string,
   relPath: string,
   fromSha256: string | undefined,
   signal?: AbortSignal,
 ): Promise<string> {
-  const base = quarantinePath(quarantineRoot, node, relPath);
-  await ops.mkdir(path.dirname(base)).catch((error: unknown) => {
+  const base = quarantinePath(quarantine.root, node, relPath);
+  await quarantine.folders.make(path.dirname(base)).catch((error: unknown) => {
     throw classifyFsError(error, { side: "target", path: path.dirname(base) });
   });
   const sha = fromSha256 ?? (await hashFile(ops, from, "source", signal)).sha256;

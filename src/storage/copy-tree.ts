@@ -34,6 +34,7 @@ import { nameProblems } from "./windows-names.js";
 import { sourceFacts } from "./source-identity.js";
 import { recordSource, sourceIdUnder } from "./manifest-sources.js";
 import { refuseOverlap } from "./overlap.js";
+import { refuseLinkedStateFolder } from "./own-folders.js";
 import { recordManifestTarget, refuseOtherTarget } from "./manifest-target.js";
 import type { CopyOptions, CopySummary } from "./types.js";
 import { emptyCopySummary, type NameProblem } from "../model/copy-results.js";
@@ -204,6 +205,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   const trips = new RoundTrips();
   s.ops = timeRoundTrips(s.ops, s.target, trips);
   await refuseOverlap(s.ops, s.source, s.target, options.manifestPath);
+  await refuseLinkedStateFolder(s.ops, s.target);
   if (options.manifestPath) await refuseOtherTarget(s.ops, s.target, options.manifestPath);
   const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
   const summary = emptyCopySummary();
@@ -332,7 +334,10 @@ async function prepareTarget(
   try {
     // The copy pass sweeps dead temp files from the target folders it lists, never from the quarantine:
     // a kill -9 while a losing copy was being quarantined left its temp file there for good.
-    if (!s.dryRun) await removeStaleTemps(s.quarantineRoot, s.ops);
+    // Never through a link where the quarantine should be: that would sweep a folder outside the target.
+    const quarantine = s.dryRun ? undefined : await s.ops.stat(s.quarantineRoot).catch(() => undefined);
+    const linked = quarantine !== undefined && !quarantine.isDirectory && !quarantine.isFile;
+    if (!s.dryRun && !linked) await removeStaleTemps(s.quarantineRoot, s.ops);
     const preflight = await preflightTarget({ target: s.target, bytesNeeded: bytes, probe: !s.dryRun, ops: s.ops });
     if (!preflight.ok) throw preflight.problems[0]!;
   } catch (error) {

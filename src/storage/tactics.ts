@@ -11,6 +11,7 @@ import { quarantineFile, quarantinePath, quarantinedAlready } from "./copy-file.
 import { originOf, sameMtime, withdrawal, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
+import { OwnFolders, commonFolder } from "./own-folders.js";
 import { STATE_FOLDER, TEMP_SUFFIX } from "./walk.js";
 import type { TargetReservations } from "./reservations.js";
 import type { CollisionPolicy, CopySummary, ManifestRecord, TaskLogOwner, VerifyMode } from "./types.js";
@@ -59,12 +60,16 @@ export class FileTactics {
   writer: ManifestWriter | undefined;
   /** State folders at the source root already warned about (both passes list the root). */
   private readonly stateFoldersTold = new Set<string>();
+  /** The quarantine, its folders made from where the target's and its own paths meet (never through a link). */
+  private readonly quarantine: { root: string; folders: OwnFolders };
 
   constructor(
     private readonly s: Settings,
     private readonly manifest: ManifestIndex,
     private readonly summary: CopySummary,
-  ) {}
+  ) {
+    this.quarantine = { root: s.quarantineRoot, folders: new OwnFolders(s.ops, commonFolder(s.target, s.quarantineRoot)) };
+  }
 
   /**
    * A state folder at the source root (`.octoha` in any case) is never copied: it holds another
@@ -476,10 +481,7 @@ export class FileTactics {
     const from = abs(this.s.source, job.entry.relPath);
     const at = this.s.dryRun
       ? await this.wouldQuarantine(job, from, sha256, signal)
-      : await this.retry(
-          () => quarantineFile(this.s.ops, from, this.s.quarantineRoot, this.s.node, job.entry.relPath, sha256, signal),
-          from,
-        );
+      : await this.retry(() => quarantineFile(this.s.ops, from, this.quarantine, this.s.node, job.entry.relPath, sha256, signal), from);
     this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
     this.report(job, kind, "target", at, reason);
   }
@@ -502,7 +504,7 @@ export class FileTactics {
     const at = this.s.dryRun
       ? quarantinePath(this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath)
       : await this.retry(
-          () => quarantineFile(this.s.ops, targetAbs, this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath, undefined, signal),
+          () => quarantineFile(this.s.ops, targetAbs, this.quarantine, EXISTING_TARGET_NODE, job.targetRelPath, undefined, signal),
           targetAbs,
         );
     this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;

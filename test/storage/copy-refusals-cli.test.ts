@@ -249,6 +249,49 @@ it("a link at the target where the source has a folder: nothing is written throu
   expect(readFileSync(path.join(target, ".octoha", "conflicts", "OCTO1", "TaskLogs", "a.txt"), "utf8")).toBe("a");
 });
 
+describe("a link where octoha makes its own folder: never written through", () => {
+  it.each([
+    ["the node's quarantine folder .octoha/conflicts/N1", ["conflicts", "N1"], "keep-target"],
+    ["the quarantine folder .octoha/conflicts, the target's copy losing", ["conflicts"], "keep-newer"],
+  ])("%s: that file fails (exit 1) naming the link, nothing lands outside the target, both copies stay", (_label, linkAt, policy) => {
+    const source = dir("src");
+    writeFile(source, "x", "a\n", 1_790_000_500);
+    writeFile(source, "y", "c\n");
+    const target = dir("dst");
+    writeFile(target, "x", "b\n");
+    const elsewhere = dir("elsewhere");
+    // Named like a temp file another host's octoha left long ago: the quarantine's sweep would remove it.
+    const notOurs = "old.000000-1-abcd.octoha-tmp";
+    writeFile(elsewhere, notOurs, "someone's\n", 1_600_000_000);
+    const link = path.join(target, ".octoha", ...linkAt);
+    mkdirSync(path.dirname(link), { recursive: true });
+    symlinkSync(elsewhere, link);
+    const r = run(["copy", source, target, "--node", "N1", "--collision-policy", policy]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(readdirSync(elsewhere)).toEqual([notOurs]);
+    expect(r.stdout).toContain(`failed x [COPY_LINK_IN_OWN_FOLDER]: '${link}' is a link`);
+    expect(r.stdout).toContain("Remove the link");
+    expect(readFileSync(path.join(target, "x"), "utf8")).toBe("b\n");
+    expect(readFileSync(path.join(target, "y"), "utf8")).toBe("c\n"); // the rest is copied
+  });
+
+  it("the target's .octoha itself: refused up front with exit 2, the copy and its dry-run alike, writing nothing anywhere", () => {
+    const source = dir("src");
+    writeFile(source, "x", "a\n");
+    const target = dir("dst");
+    const elsewhere = dir("elsewhere");
+    symlinkSync(elsewhere, path.join(target, ".octoha"));
+    for (const extra of [[], ["--dry-run"]]) {
+      const r = run(["copy", source, target, "--node", "N1", ...extra]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`'${path.join(target, ".octoha")}' is a link`);
+      expect(r.stderr).toContain("Nothing was written.");
+      expect(readdirSync(elsewhere)).toEqual([]);
+      expect(readdirSync(target)).toEqual([".octoha"]);
+    }
+  });
+});
+
 it.each([
   ["the manifest", "manifest-copy.jsonl", "is a folder where octoha needs a file"],
   ["the lock", "copy-lock.json", "is a folder"],
