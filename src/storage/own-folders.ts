@@ -61,7 +61,15 @@ export class OwnFolders {
         await this.ops.mkdir(at);
         found = await this.ops.stat(at);
       }
-      if (found.isFile) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${folder}'`), { code: "ENOTDIR", path: folder });
+      if (found.isFile) {
+        // One file's quarantine is blocked, not the copy: the rest goes on (as for a link, below).
+        throw new OctohaError(`Could not find a part of the path '${folder}': '${at}' is a file, not a folder`, {
+          code: "COPY_PATH_NOT_FOUND",
+          behaviour: "continue",
+          path: at,
+          hint: `octoha needs a folder there for quarantined copies. The file is not octoha's: move or rename it, then run the copy again. Nothing was quarantined there: this file is listed as failed (its source and the target's copy stay as they are), and the copy goes on with the rest.`,
+        });
+      }
       if (!found.isDirectory) {
         throw new OctohaError(`'${at}' is a link (a symbolic link or junction), not a folder: octoha does not write through it`, {
           code: "COPY_LINK_IN_OWN_FOLDER",

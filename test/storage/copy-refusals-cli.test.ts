@@ -275,6 +275,23 @@ describe("a link where octoha makes its own folder: never written through", () =
     expect(readFileSync(path.join(target, "y"), "utf8")).toBe("c\n"); // the rest is copied
   });
 
+  it("a file where a quarantine sub-folder goes: that file fails (exit 1) naming it, the rest is copied, nothing overwritten", () => {
+    const source = dir("src");
+    writeFile(source, "a/x.txt", "incoming\n");
+    writeFile(source, "b.txt", "b\n");
+    const target = dir("dst");
+    writeFile(target, "a/x.txt", "the target's own\n");
+    const blocker = writeFile(target, ".octoha/conflicts/N1/a", "a user's file\n");
+    const r = run(["copy", source, target, "--node", "N1"]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toContain(`failed a/x.txt [COPY_PATH_NOT_FOUND]: Could not find a part of the path`);
+    expect(r.stdout).toContain(`'${blocker}' is a file, not a folder`);
+    expect(r.stdout).toContain("move or rename it");
+    expect(readFileSync(blocker, "utf8")).toBe("a user's file\n");
+    expect(readFileSync(path.join(target, "a/x.txt"), "utf8")).toBe("the target's own\n");
+    expect(readFileSync(path.join(target, "b.txt"), "utf8")).toBe("b\n"); // the rest is copied
+  });
+
   it("the target's .octoha itself: refused up front with exit 2, the copy and its dry-run alike, writing nothing anywhere", () => {
     const source = dir("src");
     writeFile(source, "x", "a\n");
