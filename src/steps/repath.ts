@@ -1,8 +1,10 @@
 /**
  * repath: points Octopus at the shared folders with `Octopus.Server.exe path` (stored in the
  * database: once per cluster). Records the folders first, writes only what changes; rollback
- * writes the recorded folders back, and refuses once a node has started on the new folders,
- * because Octopus may have written new task logs there that the old folders do not have.
+ * reads the folders again and writes back only the recorded ones that differ now (a `path` that
+ * failed changed nothing, and must not be needed to undo nothing), and refuses once a node has
+ * started on the new folders, because Octopus may have written new task logs there that the old
+ * folders do not have.
  *
  * `path` cannot unset a key. A key nobody had set (ClusterShared is unset on most single nodes, and
  * then resolves to the Home folder) is recorded with the folder it resolved to, and rollback writes
@@ -83,12 +85,27 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
     return out;
   };
   const command = (paths: ServerFolderPaths) => renderCommand(deps.plan, pathCommandArgv(deps.plan, paths));
+  /**
+   * The keys this step wrote whose folder differs now from the recorded before-state: `restore` with
+   * the folders to write back, `lost` those whose before-folder was not recorded (and that are set now).
+   */
+  const differingNow = async (r: RepathResult): Promise<Differing> => {
+    const reading = await folders.read();
+    const current = effectiveFolders(reading);
+    const { restore: recorded, lost } = restoreOf(r);
+    const restore: ServerFolderPaths = {};
+    for (const key of keysOf(recorded)) {
+      if (!samePath(current[key], recorded[key], deps.plan.octopus.platform)) restore[key] = recorded[key];
+    }
+    // Not set before and not set now: as it was, whatever folder it resolved to.
+    return { restore, lost: lost.filter((key) => reading.stored[key] !== undefined) };
+  };
   /** Past the point of no return once a node ran on the new folders: it may have written there. */
-  const refusal = async (r: RepathResult): Promise<string | undefined> => {
-    // Nothing written, nothing to undo: the nodes started on the folders Octopus already had.
-    if (keysOf(r.written).length === 0) return undefined;
-    const { restore, lost } = restoreOf(r);
-    if (lost.length > 0) return lostReason(lost);
+  const refusal = async (r: RepathResult, differing: Differing): Promise<string | undefined> => {
+    // Nothing to write back, nothing to undo: the nodes run on the folders Octopus had before.
+    if (keysOf(differing.restore).length === 0 && differing.lost.length === 0) return undefined;
+    if (differing.lost.length > 0) return lostReason(differing.lost);
+    const { restore } = restoreOf(r);
     const started = deps.facts.get("start-services");
     const running: string[] = [];
     for (const n of deps.plan.nodes) if ((await services.state(n.name)) !== "stopped") running.push(n.name);
@@ -161,16 +178,36 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
       };
     },
     async rollbackRefusal(_ctx, r) {
-      return refusal(r);
+      if (keysOf(r.written).length === 0) return undefined;
+      return refusal(r, await differingNow(r));
     },
     async rollback(ctx, r) {
-      const reason = await refusal(r);
+      if (keysOf(r.written).length === 0) return;
+      const differing = await differingNow(r);
+      const reason = await refusal(r, differing);
       if (reason !== undefined) throw new RollbackRefused("repath", reason);
-      const { restore } = restoreOf(r);
-      if (keysOf(restore).length > 0) await folders.write(restore);
-      reportNowExplicit(ctx, r);
+      const keys = keysOf(differing.restore);
+      if (keys.length === 0) {
+        ctx.emit({
+          level: "info",
+          message: `Nothing to write back: Octopus still uses the folders it had before the run (${describe(restoreOf(r).restore)}), so \`path\` was not run.`,
+        });
+        return;
+      }
+      await folders.write(differing.restore);
+      reportNowExplicit(ctx, r, keys);
     },
   };
+}
+
+const describe = (paths: ServerFolderPaths) =>
+  keysOf(paths)
+    .map((k) => `${k} = ${paths[k]}`)
+    .join(", ");
+
+interface Differing {
+  restore: ServerFolderPaths;
+  lost: Key[];
 }
 
 /**
@@ -188,9 +225,9 @@ function restoreOf(r: RepathResult): { restore: ServerFolderPaths; lost: Key[] }
   return { restore, lost };
 }
 
-/** Says which keys were unset and are now set explicitly, to the same folder they resolved to. */
-function reportNowExplicit(ctx: StepContext, r: RepathResult): void {
-  const keys = keysOf(r.unsetBefore ?? {}).filter((k) => k in r.written && r.before[k] === undefined);
+/** Says which of the keys written back were unset and are now set explicitly, to the same folder they resolved to. */
+function reportNowExplicit(ctx: StepContext, r: RepathResult, writtenBack: readonly Key[]): void {
+  const keys = keysOf(r.unsetBefore ?? {}).filter((k) => writtenBack.includes(k) && r.before[k] === undefined);
   if (keys.length === 0) return;
   const list = keys.map((k) => `${k} = ${r.unsetBefore![k]}`).join(", ");
   ctx.emit({

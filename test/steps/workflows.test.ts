@@ -319,6 +319,25 @@ describe("repath", () => {
     await expect(repath.apply(ctx, undefined)).rejects.toMatchObject({ code: "PATH_WRITE_FAILED" });
     expect(ctx.checkpoints).toHaveLength(1);
   });
+
+  it("after a failed path (nothing changed), rollback writes nothing, so the same failure cannot block it, and says so", async () => {
+    fx = await clusterFixture({ knobs: { failingPathWrites: new Set(["packages"]) } });
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const before = { ...fx.cluster.state.folders };
+    const repath = fx.steps("repair").find((s) => s.id === "repath")!;
+    const ctx = recordingContext("repath");
+    await repath.apply(ctx, undefined).catch(() => undefined);
+    const recorded = ctx.checkpoints[0];
+    const writes = fx.cluster.writes().length;
+    expect(await repath.rollbackRefusal!(recordingContext("repath"), recorded)).toBeUndefined();
+    const undo = recordingContext("repath");
+    await repath.rollback(undo, recorded); // the fault is still there
+    expect(fx.cluster.writes().length).toBe(writes);
+    expect(fx.cluster.state.folders).toEqual(before);
+    expect(undo.events.map((e) => e.message)).toEqual([
+      expect.stringMatching(/^Nothing to write back: Octopus still uses the folders it had before the run/),
+    ]);
+  });
 });
 
 describe("repath: keys nobody had set (ClusterShared, Imports)", () => {
@@ -376,9 +395,43 @@ describe("repath: keys nobody had set (ClusterShared, Imports)", () => {
     fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
     const repath = repathOf(fx);
     const old = { before: { taskLogs: "C:\\Octopus\\TaskLogs" }, written: { clusterShared: SHARE, taskLogs: `${SHARE}\\TaskLogs` } };
+    Object.assign(fx.cluster.state.folders, old.written); // that run's path did write them
     expect(await repath.rollbackRefusal!(recordingContext("repath"), old)).toMatch(/clusterShared was not set before the run/);
     await expect(repath.rollback(recordingContext("repath"), old)).rejects.toBeInstanceOf(RollbackRefused);
     expect(fx.cluster.writes()).toEqual([]);
+  });
+
+  it("a journaled result that did not record an unset key's folder rolls back when that key is still not set (its path failed)", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const before = { ...fx.cluster.state.folders };
+    const repath = repathOf(fx);
+    const old = { before: { taskLogs: "C:\\Octopus\\TaskLogs" }, written: { clusterShared: SHARE, taskLogs: `${SHARE}\\TaskLogs` } };
+    expect(await repath.rollbackRefusal!(recordingContext("repath"), old)).toBeUndefined();
+    await repath.rollback(recordingContext("repath"), old);
+    expect(fx.cluster.writes()).toEqual([]);
+    expect(fx.cluster.state.folders).toEqual(before);
+  });
+
+  it("rollback writes back only the keys that differ now; a key still unset stays unset", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const before = { ...fx.cluster.state.folders };
+    const repath = repathOf(fx);
+    const r = await repath.apply(recordingContext("repath"), undefined);
+    // As if the write had only reached taskLogs: clusterShared and imports are still unset.
+    fx.cluster.state.folders = { ...before, taskLogs: `${SHARE}\\TaskLogs` };
+    const writes = fx.cluster.writes().length;
+    const ctx = recordingContext("repath");
+    await repath.rollback(ctx, r);
+    expect(
+      fx.cluster
+        .writes()
+        .slice(writes)
+        .map((c) => c.args),
+    ).toEqual([[{ taskLogs: "C:\\Octopus\\TaskLogs" }]]);
+    expect(fx.cluster.state.folders).toEqual(before);
+    expect(ctx.events.filter((e) => e.level === "warn")).toEqual([]);
   });
 });
 
