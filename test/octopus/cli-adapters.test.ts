@@ -69,6 +69,14 @@ describe("running Octopus.Server.exe", () => {
     expect(e.message).not.toContain("s3cret-Passw0rd");
   });
 
+  it("a non-zero exit says to try the command by hand on the machine octoha runs on, where it ran", async () => {
+    const exe = script("fails-plainly", "exit 1");
+    const e = (await runExe([exe, "path"]).catch((x: unknown) => x)) as OctohaError;
+    expect(e.hint).toMatch(/runs octopus.serverExe on this machine/);
+    expect(e.hint).toMatch(/run the same command by hand here/);
+    expect(e.hint).not.toMatch(/on that node/);
+  });
+
   it("a missing executable says to check octopus.serverExe", async () => {
     const e = (await runExe([path.join(tmp, "no-such-exe")]).catch((x: unknown) => x)) as OctohaError;
     expect(e.code).toBe("OCTOPUS_EXE_NOT_FOUND");

@@ -150,7 +150,7 @@ export function runExe(argv: readonly string[], options: ExeRunOptions = {}): Pr
         new OctohaError(`${shown} exited with code ${String(e.code)}${tail ? `:\n${tail}` : ""}`, {
           code: "OCTOPUS_EXE_FAILED",
           node: options.node,
-          hint: "Octopus.Server.exe refused or failed; its message is above. Run the same command by hand on that node to see the full output.",
+          hint: "Octopus.Server.exe refused or failed; its message is above. octoha runs octopus.serverExe on this machine (not on a node through its control), so run the same command by hand here, as the same account, to see the full output.",
           cause: error,
         }),
       );
