@@ -58,8 +58,28 @@ export interface RunOutcome {
   nextCommand?: string;
   /** After a refused rollback: `rollback --to` the oldest step after the refusing one (undoes only the later steps). */
   partialRollbackCommand?: string;
+  /**
+   * After a failed run that changed something: the rollback that undoes it, the other way out
+   * beside nextCommand's resume (absent where the workflow says a rollback would refuse).
+   */
+  rollbackCommand?: string;
+  /** After a failed run: what it left in place, in the workflow's words (e.g. every node stopped). */
+  leftInPlace?: string;
   /** The run report (Markdown) written beside the journal, when the verb writes one. */
   report?: string;
+}
+
+/** A run that failed: the steps it applied, and the step that failed. */
+export interface FailedRun {
+  applied: readonly string[];
+  failedStepId?: string;
+}
+
+export interface FailedRunNotes {
+  /** What the applied steps leave in place until the run is resumed or rolled back ("every node is stopped …"). */
+  leftInPlace?: string;
+  /** false: a rollback would refuse (past a point of no return), so only resume is offered. Default true. */
+  rollback?: boolean;
 }
 
 export type RunNotice =

@@ -72,6 +72,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
     ...(priorResult ? { priorResult } : {}),
   });
   const view = createRunView({ json: o.json, redactor, ...(o.streams ? { streams: o.streams } : {}) });
+  const afterFailure = workflow.afterFailure?.bind(workflow);
   try {
     const outcome = await runSteps({
       ...(o.runId ? { runId: o.runId } : {}),
@@ -86,6 +87,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
       redactor,
       invocation: { workflow: o.workflow, planFile: loaded.file, flags: o.flags, dataPlan },
       ...(o.hooks ? { hooks: o.hooks } : {}),
+      ...(afterFailure ? { afterFailure } : {}),
     });
     if (o.mode === "rollback" && outcome.status === "rolled-back" && workflow.afterRollback) {
       await workflow.afterRollback(await afterRollbackOf(outcome, view, o.signal));

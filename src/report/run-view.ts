@@ -52,7 +52,15 @@ function nextCommandLines(o: RunOutcome): string[] {
   if (!o.nextCommand) return [];
   const problem = o.status === "rollback-incomplete" ? o.undoProblems[0] : undefined;
   if (problem?.kind === "failed") return [`Once the cause is fixed, roll back again:\n  ${o.nextCommand}`];
-  if (problem?.kind !== "refused") return [`To continue, run:\n  ${o.nextCommand}`];
+  // A failed run: what it left in place, and both ways out when undoing it is one.
+  const left = o.status === "failed" && o.leftInPlace ? [`As the run left it: ${o.leftInPlace}.`] : [];
+  if (o.status === "failed" && o.rollbackCommand)
+    return [
+      ...left,
+      `Once the cause is fixed, finish the run:\n  ${o.nextCommand}`,
+      `Or undo the run, putting back everything it changed:\n  ${o.rollbackCommand}`,
+    ];
+  if (problem?.kind !== "refused") return [...left, `To continue, run:\n  ${o.nextCommand}`];
   const lines = [
     `The same rollback would refuse again. To keep the run's changes and finish the run${o.undone.length ? ` (re-applying ${o.undone.join(", ")})` : ""}, run:\n  ${o.nextCommand}`,
   ];

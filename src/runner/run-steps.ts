@@ -11,7 +11,7 @@ import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
-import type { ApproveMode, RunMode, RunObserver, RunOutcome, RunStatus } from "../model/run.js";
+import type { ApproveMode, FailedRun, FailedRunNotes, RunMode, RunObserver, RunOutcome, RunStatus } from "../model/run.js";
 import { applyStep, askApproval, compensationList, undoNext, type ExecutorDeps } from "./executors.js";
 import {
   JournalWriter,
@@ -49,6 +49,8 @@ export interface RunStepsOptions {
   /** Test hooks: crash tests stop the run right after a given journal record (see JournalWriterOptions.afterWrite). */
   hooks?: RunHooks;
   heartbeatMs?: number;
+  /** What a failed run left in place and whether rolling it back is a way out (the workflow knows; the runner does not). */
+  afterFailure?: (f: FailedRun) => FailedRunNotes;
 }
 
 export interface RunHooks {
@@ -183,7 +185,16 @@ function outcomeOf(
   // Bad input found by the first step, before any step applied (a preflight naming a wrong target): nothing changed.
   const badInput = c.failure?.exitCode === ExitCode.BadInput && c.index === 0;
   const exitCode = resumable ? ExitCode.Resumable : badInput ? ExitCode.BadInput : ExitCode.Failed;
-  return finish("failed", exitCode, { ...(failure ? { failure } : {}), nextCommand: cmd("resume", false) });
+  const notes = o.afterFailure?.({ applied: base.applied, ...(c.failure?.stepId ? { failedStepId: c.failure.stepId } : {}) });
+  // Undoing is a way out only when a step that changes something recorded anything (not after a failed preflight).
+  const undoable = notes?.rollback !== false && compensationList(o.steps, journal.steps).some((s) => !s.readOnly);
+  const where = { runId, stateDir: o.stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };
+  return finish("failed", exitCode, {
+    ...(failure ? { failure } : {}),
+    nextCommand: cmd("resume", false),
+    ...(undoable ? { rollbackCommand: continueCommand({ verb: "rollback", ...where }) } : {}),
+    ...(notes?.leftInPlace ? { leftInPlace: notes.leftInPlace } : {}),
+  });
 }
 
 /**

@@ -11,6 +11,7 @@ import { resolveSecrets } from "../plan/secrets.js";
 import type { OctopusPorts } from "../octopus/types.js";
 import { featuresOf } from "../octopus/versions.js";
 import type { Plan } from "../plan/schema.js";
+import type { FailedRun, FailedRunNotes } from "../model/run.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { continueCommand } from "../runner/runs.js";
 import type { Redactor } from "../shared/redact.js";
@@ -68,6 +69,8 @@ export interface Workflow {
    * the copies that rollback left, when asked with --remove-copies). Optional.
    */
   afterRollback?(a: AfterRollback): Promise<void>;
+  /** After a failed run: what it left in place, and whether a rollback is a way out. Optional. */
+  afterFailure?(f: FailedRun): FailedRunNotes;
 }
 
 export interface AfterRollback {
@@ -370,7 +373,33 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
     await ports.inventory.close();
     await ports.targetDatabase?.close();
   };
-  return { steps, close, afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a) };
+  return {
+    steps,
+    close,
+    afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a),
+    afterFailure: (f: FailedRun) => afterFailedRun(steps, f),
+  };
+}
+
+/**
+ * What a failed run left in place, said in its failure output: each outage step it applied (and did
+ * not skip: a repair with nothing to repair changes nothing) whose counterpart has not begun. Once
+ * start-services has begun after a repath that acted, a rollback would refuse (a node may have run on
+ * the new folders), so only resume is offered.
+ */
+export function afterFailedRun(steps: readonly AnyStep[], f: FailedRun): FailedRunNotes {
+  const skipped = new Set(steps.filter((s) => s.skippedBecause?.() !== undefined).map((s) => s.id as string));
+  const acted = (id: StepId) => f.applied.includes(id) && !skipped.has(id);
+  const begun = (id: StepId) => f.applied.includes(id) || f.failedStepId === id;
+  const left: string[] = [];
+  if (acted("stop-services") && !begun("start-services")) left.push("every node's Octopus service is stopped (Octopus is down)");
+  if (acted("maintenance-on") && !begun("maintenance-off")) left.push("maintenance mode is on");
+  if (acted("drain-nodes") && !begun("undrain")) left.push("every node is draining (takes no new tasks)");
+  const leftInPlace = left.length > 1 ? `${left.slice(0, -1).join(", ")} and ${left.at(-1)!}` : left[0];
+  return {
+    ...(leftInPlace ? { leftInPlace } : {}),
+    ...(acted("repath") && begun("start-services") ? { rollback: false } : {}),
+  };
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * A repair whose `Octopus.Server.exe path` fails (the stand-in's failPath fault): the run stops at
- * repath with every node stopped and maintenance mode on, and `path` changed nothing. Rollback must
- * bring the cluster back as it was without running that failing `path` again to write back folders
- * that never changed, so it works while the fault is still there.
+ * repath with every node stopped and maintenance mode on, and `path` changed nothing. The failure
+ * says so and offers resume and rollback. Rollback must bring the cluster back as it was without
+ * running that failing `path` again to write back folders that never changed, so it works while the
+ * fault is still there.
  */
 import { describe, expect, it } from "vitest";
 import { scenarios, type Scenario } from "./harness.js";
@@ -20,21 +21,30 @@ function clusterState(s: Scenario) {
 }
 
 describe("rollback of a repair whose path failed", () => {
-  it("brings every node back up, maintenance off, no node draining, folders as before, while path still fails (exit 4)", async () => {
+  it("the failure names the cluster's state and the rollback, which brings every node back up, maintenance off, no node draining, folders as before, while path still fails (exit 4)", async () => {
     const s = await scenario();
     const before = clusterState(s);
     s.standin.http.executableFaults.failPath = true;
 
-    const r = await s.cli("repair", s.planFile, "--yes", "--json");
+    const r = await s.cli("repair", s.planFile, "--yes");
     expect(r.code, r.stderr).toBe(1);
-    expect(r.outcome?.failure?.stepId).toBe("repath");
+    expect(r.stderr).toMatch(/failed at step repath/);
     expect(clusterState(s)).toEqual({
       maintenance: true,
       folders: before.folders,
       nodes: before.nodes.map((n) => ({ ...n, running: false, draining: true })),
     });
+    // The failure says how the cluster was left and offers both ways out, with the exact commands.
+    expect(r.stderr).toMatch(
+      /As the run left it: every node's Octopus service is stopped \(Octopus is down\), maintenance mode is on and every node is draining/,
+    );
+    expect(r.stderr).toMatch(/Once the cause is fixed, finish the run:\n {2}octoha resume \S+ --run \S+\n/);
+    const rollback = /Or undo the run, putting back everything it changed:\n {2}(octoha rollback \S+ --run \S+)\n/.exec(r.stderr)?.[1];
+    expect(rollback, r.stderr).toBe(`octoha rollback ${s.planFile} --run ${rollback?.split(" ").at(-1)}`);
+    expect(r.stderr).not.toMatch(/on that node/);
 
-    const rb = await s.cli("rollback", s.planFile, "--yes", "--json");
+    // The printed rollback, confirmed with --yes.
+    const rb = await s.cli(...rollback!.split(" ").slice(1), "--yes", "--json");
     expect(rb.code, `${rb.stdout.slice(-3000)}\n${rb.stderr}`).toBe(4);
     expect(rb.outcome?.undone).toContain("repath");
     expect(clusterState(s)).toEqual(before);

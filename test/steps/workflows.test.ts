@@ -9,6 +9,7 @@ import { clusterFixture, type ClusterFixture } from "./fixture.js";
 import { listTree, recordingContext, runAll, writeFiles } from "./helpers.js";
 import { VERIFY_LIST_LIMIT } from "../../src/model/copy-results.js";
 import { SpreadSampler } from "../../src/steps/verify-octopus.js";
+import { afterFailedRun, type AnyStep } from "../../src/steps/workflows.js";
 
 let fx: ClusterFixture | undefined;
 afterEach(async () => {
@@ -432,6 +433,54 @@ describe("repath: keys nobody had set (ClusterShared, Imports)", () => {
     ).toEqual([[{ taskLogs: "C:\\Octopus\\TaskLogs" }]]);
     expect(fx.cluster.state.folders).toEqual(before);
     expect(ctx.events.filter((e) => e.level === "warn")).toEqual([]);
+  });
+});
+
+describe("what a failed repair left in place (its failure output)", () => {
+  const REPAIR = [
+    "preflight",
+    "provision-storage",
+    "assess-repair",
+    "drain-nodes",
+    "maintenance-on",
+    "stop-services",
+    "repath",
+    "copy-task-logs",
+    "verify-copy",
+    "start-services",
+    "verify-octopus",
+    "maintenance-off",
+    "undrain",
+  ];
+  /** Steps as far as afterFailedRun looks at them: ids, and whether a repair with nothing to repair skipped them. */
+  const steps = (skipped: string[] = []) =>
+    REPAIR.map((id) => ({ id, skippedBecause: () => (skipped.includes(id) ? "nothing to repair" : undefined) }) as unknown as AnyStep);
+  const upTo = (id: string) => REPAIR.slice(0, REPAIR.indexOf(id));
+
+  it("failed at repath: every node stopped, maintenance on, every node draining; rollback offered", () => {
+    expect(afterFailedRun(steps(), { applied: upTo("repath"), failedStepId: "repath" })).toEqual({
+      leftInPlace:
+        "every node's Octopus service is stopped (Octopus is down), maintenance mode is on and every node is draining (takes no new tasks)",
+    });
+  });
+
+  it("failed before stop-services: claims nothing about the services", () => {
+    expect(afterFailedRun(steps(), { applied: upTo("stop-services"), failedStepId: "stop-services" })).toEqual({
+      leftInPlace: "maintenance mode is on and every node is draining (takes no new tasks)",
+    });
+    expect(afterFailedRun(steps(), { applied: upTo("drain-nodes"), failedStepId: "drain-nodes" })).toEqual({});
+  });
+
+  it("once start-services has begun after a repath, no rollback is offered (it would refuse) and no node is said stopped", () => {
+    expect(afterFailedRun(steps(), { applied: upTo("start-services"), failedStepId: "start-services" })).toEqual({
+      leftInPlace: "maintenance mode is on and every node is draining (takes no new tasks)",
+      rollback: false,
+    });
+  });
+
+  it("steps a repair with nothing to repair skipped changed nothing, so nothing is said left in place", () => {
+    const skipped = ["drain-nodes", "maintenance-on", "stop-services", "repath", "copy-task-logs", "start-services"];
+    expect(afterFailedRun(steps(skipped), { applied: upTo("verify-octopus"), failedStepId: "verify-octopus" })).toEqual({});
   });
 });
 
