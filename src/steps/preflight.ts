@@ -45,7 +45,11 @@ export interface PreflightDeps {
   facts: RunFacts;
   /** The environment env references are read from. */
   env: Record<string, string | undefined>;
-  /** Check each plan node's own URL answers the ping (inspect only: `octoha check` and dry-run). */
+  /**
+   * Each plan node with a URL must answer its ping: an error finding names one that does not, so the
+   * run stops here with nothing changed. `octoha check`, and migrate and repair (their dry-run too):
+   * they stop and start only the nodes that were running, and verify-octopus reads through every one.
+   */
   pingNodes?: boolean;
   /** Whether this process can read a node folder: "ok", "missing", or the error code (default: fs.access). */
   probeSource?: (accessPath: string) => Promise<string>;
@@ -183,9 +187,10 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
       });
   }
 
-  // A run pings too, before it changes anything, for one thing only: a node's URL that another node
-  // answers (its stop, start and task-log reads would be about the wrong node). A node that does not
-  // answer is not a problem here: a repair may find one stopped.
+  // Every run pings before it changes anything, at least for a node's URL that another node answers
+  // (its stop, start and task-log reads would be about the wrong node). With pingNodes a node that
+  // does not answer is an error too: a run that went on would end with maintenance mode on, every node
+  // drained and that node's reads failing.
   if ((deps.pingNodes || !dryRun) && apiOk) {
     for (const n of plan.nodes.filter((x) => x.url)) {
       let answer: NodePing;
@@ -203,7 +208,7 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
           code: "NODE_NO_PING",
           node: n.name,
           summary: `Node ${n.name} does not answer at ${n.url}/api/octopusservernodes/ping`,
-          fix: `Check the node's Octopus service is running and ${n.url} is reachable from this machine (firewall, binding, certificate), or correct nodes[].url in the plan.`,
+          fix: `Start ${n.name}'s Octopus service if it is stopped (a migrate or repair starts only the nodes it stopped, and reads task logs through every plan node). If it runs, check ${n.url} is reachable from this machine (firewall, binding, certificate) or correct nodes[].url in the plan. If ${n.name} is retired, remove it from plan.nodes and delete it in Configuration ➜ Nodes.`,
         });
       else
         findings.push({

@@ -158,7 +158,9 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
   const targets = [...(clusterShared ? [clusterShared.access] : []), ...kinds.map((k) => sharedFolder(plan, k)!.access)];
   const shared = (k: "taskLogs" | "packages") => sharedFolder(plan, k)!.access;
 
-  const preflight = createPreflightStep({ plan, ports, engine, facts, env: o.env ?? process.env });
+  // A preseed runs while Octopus serves and starts or reads through no node: a node down then is not its concern.
+  const pingNodes = name !== "preseed";
+  const preflight = createPreflightStep({ plan, ports, engine, facts, env: o.env ?? process.env, pingNodes });
   const provision = createProvisionStorageStep({ targets });
   const drain = createDrainNodesStep({
     ports,

@@ -44,3 +44,31 @@ describe("refused and failed-at-preflight runs", () => {
     expect(fixed.outcome?.status).toBe("done");
   });
 });
+
+describe("a plan node that is down before the run", () => {
+  it("repair stops at its preflight naming the node, with nothing changed; the dry-run reports the same error", async () => {
+    const s = await scenario();
+    s.standin.cluster.stopNode("OCTO2");
+    const before = s.standin.cluster.state();
+    const cluster = fullSnapshot(s.standin.dataDir);
+
+    const dry = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--format", "json");
+    expect(dry.code, dry.stderr).toBe(1);
+    const report = dry.result as { findings?: { code: string; node?: string; severity: string }[] };
+    expect(report.findings?.filter((f) => f.severity === "error")).toMatchObject([{ code: "NODE_NO_PING", node: "OCTO2" }]);
+
+    const r = await s.cli("repair", s.planFile, "--yes");
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain("Preflight found 1 problem; nothing was changed");
+    expect(r.stderr).toMatch(/Node OCTO2 does not answer at .*\/api\/octopusservernodes\/ping/);
+    expect(r.stderr).toContain("Start OCTO2's Octopus service");
+    expect(r.stderr).toContain("remove it from plan.nodes");
+
+    const after = s.standin.cluster.state();
+    expect(after.isInMaintenanceMode).toBe(false);
+    const facts = (st: typeof before) => st.nodes.map((n) => [n.name, n.running, n.isDraining, n.maxConcurrentTasks, n.effectiveFolders]);
+    expect(facts(after)).toEqual(facts(before));
+    expect(after.folders).toEqual(before.folders);
+    expect(fullSnapshot(s.standin.dataDir), "no shared folder made, no path written").toEqual(cluster);
+  });
+});
