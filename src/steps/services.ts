@@ -2,7 +2,8 @@
  * stop-services / start-services on every plan node. Stop records which nodes were running so
  * rollback starts only those; start brings up the nodes stop-services stopped (all plan nodes when
  * no record), and its result marks the point of no return for repath: once a node started on the
- * new folders, Octopus may have written there.
+ * new folders, Octopus may have written there. Its verify also names a plan node that was down
+ * before the run (not stopped, so not started, by it): task logs are read through every node next.
  *
  * A started Octopus Server answers 503 (or nothing) for a while before it serves requests, so
  * "started" is proven by polling each node's ping until a deadline, never by one attempt. The
@@ -85,6 +86,7 @@ async function waitUntilRunning(deps: ServicesDeps, ctx: StepContext, names: str
   }
 }
 
+const describeUntouched = (s: ServiceState | undefined) => (s === "stopped" ? "stopped" : "not answering its ping");
 const describeState = (s: ServiceState | undefined) => (s === "stopped" ? "not listening yet" : "not answering its ping yet");
 
 function interrupted(stepId: string): OctohaError {
@@ -206,14 +208,30 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
     id: "start-services",
     title: "Start the Octopus service on every node",
     async inspect() {
+      // A dry-run has no stop-services record: a node stopped now is one stop-services would not stop.
+      const recorded = deps.facts.get("stop-services")?.acted;
+      const now = recorded ? undefined : await states(services, deps.nodeNames);
+      const started = recorded ?? deps.nodeNames.filter((n) => now?.[n] !== "stopped");
       return {
-        changes: toStart().map((n) => ({
-          action: "update" as const,
-          target: `service on ${n}`,
-          before: "stopped",
-          after: "running",
-          summary: `start the Octopus service on ${n} (it reads the new folders at start)`,
-        })),
+        changes: deps.nodeNames.map((n) =>
+          started.includes(n)
+            ? {
+                action: "update" as const,
+                target: `service on ${n}`,
+                before: "stopped",
+                after: "running",
+                summary: `start the Octopus service on ${n} (it reads the new folders at start)`,
+              }
+            : {
+                action: "noop" as const,
+                target: `service on ${n}`,
+                before: "stopped",
+                after: "stopped",
+                summary: recorded
+                  ? `${n} was not running before the run: the run does not start it`
+                  : `${n} is stopped now: a run neither stops nor starts it`,
+              },
+        ),
         findings: [],
       };
     },
@@ -236,13 +254,34 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
       return r;
     },
     async verify(ctx, r) {
-      const s = await waitUntilRunning(deps, ctx, r.acted, Math.max(r.readyDeadline ?? 0, clock.now() + VERIFY_GRACE_MS));
+      // A plan node that was not running when the run stopped the others is neither stopped nor started
+      // by it, yet verify-octopus reads task logs through it: "every node running" would be false. One
+      // started by hand since (a resume) may still be starting: it is waited for like the others.
+      const untouched = await states(
+        services,
+        deps.nodeNames.filter((n) => !r.acted.includes(n)),
+      );
+      const starting = Object.keys(untouched).filter((n) => untouched[n] !== "stopped" && untouched[n] !== "running");
+      const deadline = Math.max(r.readyDeadline ?? 0, clock.now() + VERIFY_GRACE_MS);
+      const s = { ...untouched, ...(await waitUntilRunning(deps, ctx, [...r.acted, ...starting], deadline)) };
       if (ctx.signal.aborted) throw interrupted("start-services");
       const down = r.acted.filter((n) => s[n] !== "running");
+      const notStarted = Object.keys(untouched).filter((n) => s[n] !== "running");
+      const problems = [
+        ...down,
+        ...notStarted.map(
+          (n) =>
+            `${n} is ${describeUntouched(s[n])}: it was not running before the run, so the run did not start it, and task logs cannot be read through it. Start its Octopus service (or, if it is retired, remove it from the plan and delete it in Configuration ➜ Nodes), then run \`octoha resume\`.`,
+        ),
+      ];
+      const summary = [
+        ...(down.length > 0 ? [`not running: ${down.join(", ")}`] : []),
+        ...(notStarted.length > 0 ? [`not running before the run and not started by it: ${notStarted.join(", ")}`] : []),
+      ];
       return {
-        ok: down.length === 0,
-        summary: down.length === 0 ? "every node running" : `not running: ${down.join(", ")}`,
-        problems: down,
+        ok: problems.length === 0,
+        summary: problems.length === 0 ? "every node running" : summary.join("; "),
+        problems,
       };
     },
     async rollback(_ctx, r) {

@@ -253,6 +253,40 @@ describe("stop-services / start-services", () => {
     expect(cluster.state.nodes.map((n) => n.service)).toEqual(["running", "stopped"]);
   });
 
+  it("start-services verify names a plan node that was down before the run (not stopped, so not started, by it)", async () => {
+    const cluster = createFakeCluster(undefined, { statePollsWhileStarting: 2 });
+    cluster.state.nodes[1]!.service = "stopped";
+    const facts = createRunFacts();
+    const deps = { ports: cluster.ports, facts, nodeNames: ["OCTO1", "OCTO2"] };
+    const stopped = await createStopServicesStep(deps).apply(recordingContext("stop-services"), undefined);
+    expect(stopped.acted).toEqual(["OCTO1"]);
+    const start = createStartServicesStep(deps);
+    const ctx = recordingContext("start-services");
+    const r = await start.apply(ctx, undefined);
+    const verdict = await start.verify(ctx, r);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.summary).toBe("not running before the run and not started by it: OCTO2");
+    expect(verdict.problems).toHaveLength(1);
+    expect(verdict.problems![0]).toMatch(/^OCTO2 is stopped: it was not running before the run, so the run did not start it/);
+    expect(verdict.problems![0]).toContain("Start its Octopus service");
+
+    // Started by hand, and still starting when `octoha resume` verifies again: waited for, then verified.
+    await cluster.ports.services.start("OCTO2");
+    expect(await start.verify(ctx, r)).toMatchObject({ ok: true, summary: "every node running" });
+    expect(ctx.events.some((e) => /Waiting for OCTO2/.test(e.message))).toBe(true);
+  });
+
+  it("start-services' preview starts only the nodes a run would stop", async () => {
+    const cluster = createFakeCluster();
+    cluster.state.nodes[1]!.service = "stopped";
+    const start = createStartServicesStep({ ports: cluster.ports, facts: createRunFacts(), nodeNames: ["OCTO1", "OCTO2"] });
+    const preview = await start.inspect(recordingContext("start-services"));
+    expect(preview.changes.map((c) => [c.target, c.action])).toEqual([
+      ["service on OCTO1", "update"],
+      ["service on OCTO2", "noop"],
+    ]);
+  });
+
   it("a node that fails to start is named, and the other node is still started", async () => {
     const cluster = createFakeCluster(undefined, { nodesFailingToStart: new Set(["OCTO1"]) });
     cluster.state.nodes.forEach((n) => (n.service = "stopped"));
