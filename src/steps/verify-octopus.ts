@@ -142,6 +142,34 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
     return { checked, failures, failuresTotal };
   };
   const failedCount = (r: VerifyOctopusResult): number => r.failuresTotal ?? r.failures.length;
+  /**
+   * The nodes with failed reads that do not answer their ping now: their reads failed because the
+   * node is down (connection refused), not because it cannot see the shared folder.
+   */
+  const downAmong = async (ctx: StepContext, r: VerifyOctopusResult): Promise<string[]> => {
+    const down: string[] = [];
+    for (const node of deps.nodeNames.filter((n) => r.failures.some((f) => f.node === n))) {
+      if ((await deps.ports.nodes.ping(node).catch(offlineUnlessOtherNode)) === "offline") down.push(node);
+      if (ctx.signal.aborted) throw interrupted();
+    }
+    return down;
+  };
+  const failureHint = (r: VerifyOctopusResult, down: string[]): string => {
+    const reads = r.failures.slice(0, 20).map((f) => `${f.taskId} via ${f.node}: ${f.error}`);
+    const answering = [...new Set(r.failures.map((f) => f.node))].filter((n) => !down.includes(n));
+    return [
+      ...reads,
+      ...down.map(
+        (n) =>
+          `${n} does not answer its ping: its Octopus service is not running (or its URL is not reachable from here), so every read through it fails. Start it (a retired node: remove it from the plan and delete it in Configuration ➜ Nodes), then run \`octoha resume\`.`,
+      ),
+      ...(answering.length > 0
+        ? [
+            `${answering.join(", ")} answer${answering.length === 1 ? "s" : ""} but cannot read ${answering.length === 1 ? "a log: it does" : "logs: they do"} not see the shared folder. Check the service account's access and that the node restarted after the repath, then run \`octoha resume\`.`,
+          ]
+        : []),
+    ].join("\n");
+  };
   return {
     id: "verify-octopus",
     title: "Read task logs through every node",
@@ -155,16 +183,16 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
       const r = await readAll(ctx, await toRead());
       await ctx.checkpoint(r);
       if (failedCount(r) > 0) {
-        throw new OctohaError(`${failedCount(r)} of ${r.checked} task-log read(s) failed through the nodes; maintenance mode stays on`, {
-          code: "VERIFY_OCTOPUS_FAILED",
-          step: "verify-octopus",
-          hint: `${r.failures
-            .slice(0, 20)
-            .map((f) => `${f.taskId} via ${f.node}: ${f.error}`)
-            .join(
-              "\n",
-            )}\nA node that cannot read a log does not see the shared folder: check its service account's access and that it restarted after the repath, then run \`octoha resume\`.`,
-        });
+        const down = await downAmong(ctx, r);
+        const why = down.length > 0 ? ` (${down.join(", ")} ${down.length === 1 ? "does" : "do"} not answer)` : "";
+        throw new OctohaError(
+          `${failedCount(r)} of ${r.checked} task-log read(s) failed through the nodes${why}; maintenance mode stays on`,
+          {
+            code: "VERIFY_OCTOPUS_FAILED",
+            step: "verify-octopus",
+            hint: failureHint(r, down),
+          },
+        );
       }
       return r;
     },

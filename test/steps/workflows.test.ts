@@ -501,6 +501,18 @@ describe("verify-octopus", () => {
     expect(ctx.events.some((e) => e.message.includes("Waiting for OCTO2"))).toBe(true);
   });
 
+  it("reads failing through a node that is down name it as not answering (start it), not the shared folder's access", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.nodes[1]!.service = "stopped"; // never comes up
+    const verify = fx.steps("repair").find((s) => s.id === "verify-octopus")!;
+    const error = (await verify.apply(recordingContext("verify-octopus", fx.clock), undefined).catch((e: unknown) => e)) as OctohaError;
+    expect(error).toMatchObject({ code: "VERIFY_OCTOPUS_FAILED" });
+    expect(error.message).toBe("3 of 6 task-log read(s) failed through the nodes (OCTO2 does not answer); maintenance mode stays on");
+    expect(error.hint).toContain("OCTO2 does not answer its ping: its Octopus service is not running");
+    expect(error.hint).toContain("Start it");
+    expect(error.hint).not.toContain("shared folder");
+  });
+
   /** OCTO2 refuses its first `n` task-log reads as a node still settling does (retryable); `calls` counts its reads. */
   function refuseReadsViaOcto2(f: ClusterFixture, n: number) {
     const tasks = f.cluster.ports.tasks;
@@ -536,6 +548,7 @@ describe("verify-octopus", () => {
     expect(error).toMatchObject({ code: "VERIFY_OCTOPUS_FAILED" });
     expect((error as OctohaError).message).toContain("3 of 6");
     expect((error as OctohaError).hint).toContain("ServerTasks-1 via OCTO2: GET /api/tasks/ServerTasks-1/raw on OCTO2 answered 503");
+    expect((error as OctohaError).hint).toContain("OCTO2 answers but cannot read a log: it does not see the shared folder");
     expect(calls.octo2).toBe(9);
     expect(fx.clock.slept).toEqual([1000, 2000, 1000, 2000, 1000, 2000]);
   });
