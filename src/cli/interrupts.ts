@@ -1,7 +1,8 @@
 /**
- * The one Ctrl-C handling of the command line: the first SIGINT/SIGTERM aborts the signal handed to
- * the work (it checkpoints, stops and exits on its own); a second one exits at once with 3, since
- * everything octoha writes is resumable (journal, copy manifest) or nothing was written (dry-run).
+ * The one Ctrl-C handling of the command line: the first SIGINT/SIGTERM/SIGHUP aborts the signal
+ * handed to the work (it checkpoints, stops and exits on its own); a second SIGINT/SIGTERM exits at
+ * once with 3, since everything octoha writes is resumable (journal, copy manifest) or nothing was
+ * written (dry-run).
  */
 import { ExitCode } from "../shared/exit-codes.js";
 
@@ -14,11 +15,20 @@ export interface InterruptMessages {
 
 /** What a workflow run (run, repair, resume, rollback, demo) says. */
 export const RUN_INTERRUPTS: InterruptMessages = {
-  first: (name) => `octoha: ${name} received: letting the current step checkpoint, then stopping (press Ctrl-C again to exit now).`,
+  first: (name) =>
+    name === "SIGHUP"
+      ? "octoha: SIGHUP received (the terminal or SSH session is gone): letting the current step checkpoint, then stopping; continue with `octoha resume`."
+      : `octoha: ${name} received: letting the current step checkpoint, then stopping (press Ctrl-C again to exit now).`,
   second: (name) => `octoha: second ${name}, exiting now; the journal is intact, resume will redo the step in flight.`,
 };
 
-/** Runs `work` with a signal aborted on the first SIGINT/SIGTERM; a second one exits 3 at once. */
+/**
+ * SIGHUP is what a dropped SSH session or a closed terminal window sends: without a handler Node
+ * exits 129 mid-step, leaving the lock held and no resume command. It stops the work like Ctrl-C.
+ */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Runs `work` with a signal aborted on the first SIGINT/SIGTERM/SIGHUP; a second SIGINT/SIGTERM exits 3 at once. */
 export async function withInterrupts<T>(
   work: (signal: AbortSignal) => Promise<T>,
   messages: InterruptMessages = RUN_INTERRUPTS,
@@ -26,18 +36,19 @@ export async function withInterrupts<T>(
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) {
+      // A hang-up never means "exit now": one SSH disconnect delivers it twice (the shell forwards it to
+      // its jobs, and the kernel sends it again when the shell exits), and nobody is there asking.
+      if (name === "SIGHUP") return;
       process.stderr.write(`${messages.second(name)}\n`);
       process.exit(ExitCode.Resumable);
     }
     if (messages.first) process.stderr.write(`${messages.first(name)}\n`);
     controller.abort();
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  for (const name of STOP_SIGNALS) process.on(name, onSignal);
   try {
     return await work(controller.signal);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    for (const name of STOP_SIGNALS) process.off(name, onSignal);
   }
 }

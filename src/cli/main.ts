@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { runCommandLine } from "./program.js";
 import { ExitCode } from "../shared/exit-codes.js";
+import { keepRunningWhenOutputCloses } from "./output.js";
+
+keepRunningWhenOutputCloses();
 
 runCommandLine(process.argv.slice(2), {}, true)
   .then((code) => {

@@ -9,6 +9,28 @@ import { ExitCode } from "../shared/exit-codes.js";
 import { redactor } from "../shared/redact.js";
 import { forTerminal } from "../report/format.js";
 
+/**
+ * A closed stdout or stderr (`| head`, `| less` quit early, a dropped SSH session's terminal) must
+ * never kill a run mid-window: Node reports the failed write (EPIPE, EIO) as an 'error' event, and
+ * without a listener the process died with a stack trace, nodes stopped and the lock held. Output is
+ * best effort: the run carries on to the end, and its journal and report.md record everything it
+ * did. After the first failed write the stream is written no more (process.stdout is never
+ * destroyed, so every later write would fail again: a copy's progress four times a second).
+ */
+export function keepRunningWhenOutputCloses(streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  for (const stream of streams) stream.on("error", () => dropWrites(stream));
+}
+
+/** Every later write to `stream` succeeds at once and writes nothing. */
+function dropWrites(stream: NodeJS.WriteStream): void {
+  const dropped = (_chunk: unknown, encodingOrDone?: unknown, done?: unknown): boolean => {
+    const callback = [encodingOrDone, done].find((f): f is () => void => typeof f === "function");
+    if (callback) process.nextTick(callback);
+    return true;
+  };
+  stream.write = dropped as NodeJS.WriteStream["write"];
+}
+
 export function out(text: string): void {
   process.stdout.write(forTerminal(redactor.redact(text.endsWith("\n") ? text : `${text}\n`)));
 }

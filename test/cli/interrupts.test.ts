@@ -57,4 +57,18 @@ describe("Ctrl-C", { timeout: 30_000 }, () => {
     expect(r.stdout).not.toContain("finished");
     expect(r.stderr).toBe("second SIGINT: bye\n");
   });
+
+  it("SIGHUP (a dropped SSH session) aborts the work like SIGINT, and a second SIGHUP does not cut its checkpoint short", async () => {
+    const c = child(true, "undefined");
+    await c.ready;
+    c.p.kill("SIGHUP");
+    await c.aborted;
+    // One disconnect delivers it twice: the shell forwards it, the kernel sends it again as the shell exits.
+    c.p.kill("SIGHUP");
+    const r = await c.exited;
+    expect(r.code).toBe(7);
+    expect(r.stdout).toContain("aborted\nfinished 7");
+    expect(r.stderr).toContain("SIGHUP received (the terminal or SSH session is gone)");
+    expect(r.stderr).not.toContain("second SIGHUP");
+  });
 });
