@@ -308,6 +308,11 @@ export interface JournalWriterOptions {
    * If it throws, the writer stops as a killed process would: that error fails this and every later append.
    */
   afterWrite?: (count: number, record: JournalRecord) => void;
+  /**
+   * Runs before each record is written; if it throws (the run's lock is no longer its own), nothing
+   * is written, and that error fails this and every later append.
+   */
+  beforeWrite?: () => Promise<void>;
 }
 
 /** journal.head is one fixed-size line rewritten in place, so a reader never sees it half-long. */
@@ -373,6 +378,12 @@ export class JournalWriter {
     const redacted = this.options.redactor.redactValue({ at: now(), ...entry });
     const task = this.queue.then(async () => {
       if (this.failure !== undefined) throw this.failure;
+      try {
+        await this.options.beforeWrite?.();
+      } catch (error) {
+        this.failure = error;
+        throw error;
+      }
       const { handle, head } = this;
       if (!handle || !head) throw new OctohaError("Journal written before it was opened", { code: "INTERNAL" });
       // Key order is the line's: {"v":2,"seq":N,"at":…,"t":…,…,"sum":"…"}.

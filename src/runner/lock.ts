@@ -4,13 +4,22 @@
  * holder's details (exit 1, "state locked"); a stale lock is reported with the exact
  * `octoha unlock <id>` command. Only a resume/rollback of the same run whose holder is provably
  * dead (its pid is gone on this host) takes the lock over, with a warning.
+ *
+ * `unlock --force` of a holder still running on this host leaves its details in
+ * `<stateDir>/lock.forced.json`: no run starts, resumes or rolls back in that state directory while
+ * that process lives (it may still be changing Octopus and writing its journal). The holder itself
+ * notices the lock is gone (its heartbeat, and before each journal record) and stops.
  */
+import { readFile, unlink, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { OctohaError, errnoOf } from "../shared/errors.js";
 import {
+  HEARTBEAT_MS,
   acquireLockFile,
   describeHolder,
   holderDeadHere,
+  pidAlive,
   readLockFile,
   unlockFile,
   type HeldLock,
@@ -32,6 +41,7 @@ export {
 } from "../shared/lock.js";
 
 const LOCK_FILE = "lock.json";
+const FORCED_FILE = "lock.forced.json";
 
 export function lockFile(stateDir: string): string {
   return path.join(stateDir, LOCK_FILE);
@@ -76,6 +86,8 @@ export interface AcquireOptions {
   takeOverDeadHolderOf?: string;
   heartbeatMs?: number;
   onWarning?: (message: string) => void;
+  /** The heartbeat found the lock released (or taken) by someone else: see LockFileOptions.onLost. */
+  onLost?: (now: LockInfo | undefined) => void;
 }
 
 /** Why a state directory cannot be written, in the Octopus docs' words, or undefined for other errors. */
@@ -108,6 +120,7 @@ export function acquireLock(options: AcquireOptions): Promise<HeldLock> {
     refuse: (holder, stale) => new LockedError(holder, stateDir, stale),
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    ...(options.onLost ? { onLost: options.onLost } : {}),
   }).catch((error: unknown) => {
     // A bare errno (making the folder), or the one under "Cannot create the lock file".
     const cause = error instanceof OctohaError ? (error.code === "LOCK_CREATE" ? error.cause : undefined) : error;
@@ -115,7 +128,58 @@ export function acquireLock(options: AcquireOptions): Promise<HeldLock> {
   });
 }
 
-/** `octoha unlock ID`: releases the lock if its id matches; refuses a live holder unless forced. */
-export function unlock(stateDir: string, id: string, force = false): Promise<UnlockResult> {
-  return unlockFile(lockFile(stateDir), id, stateDir, force);
+/** Alive on this very host: a pid elsewhere cannot be checked. */
+const runningHere = (holder: LockInfo): boolean => holder.host === os.hostname() && pidAlive(holder.pid);
+
+export interface StateUnlockResult extends UnlockResult {
+  /** The holder's process still runs on this host (only ever with --force). */
+  holderRunningHere: boolean;
+}
+
+/**
+ * `octoha unlock ID`: releases the lock if its id matches; refuses a live holder unless forced. A
+ * forced release of a holder still running here is recorded, so that no run continues beside it.
+ */
+export async function unlock(stateDir: string, id: string, force = false): Promise<StateUnlockResult> {
+  const result = await unlockFile(lockFile(stateDir), id, stateDir, force);
+  const holderRunningHere = !result.wasStale && runningHere(result.released);
+  if (holderRunningHere) await writeFile(path.join(stateDir, FORCED_FILE), `${JSON.stringify(result.released, null, 2)}\n`);
+  return { ...result, holderRunningHere };
+}
+
+/**
+ * Refuses (exit 1) while a process whose lock `unlock --force` released still runs on this host:
+ * its run may still be changing Octopus and appending to its journal. Once it is gone, its record goes.
+ * Called under the lock.
+ */
+export async function refuseWhileForcedHolderRuns(stateDir: string): Promise<void> {
+  const file = path.join(stateDir, FORCED_FILE);
+  const text = await readFile(file, "utf8").catch(() => undefined);
+  if (text === undefined) return;
+  const holder = parseHolder(text);
+  if (!holder || !runningHere(holder)) {
+    await unlink(file).catch(() => undefined);
+    return;
+  }
+  throw new OctohaError(
+    `Run ${holder.id} (${holder.operation}) is still running as process ${holder.pid} on ${holder.host}, although \`octoha unlock --force\` released its lock`,
+    {
+      code: "RUN_STILL_RUNNING",
+      path: file,
+      exitCode: ExitCode.Failed,
+      hint: `Two octoha processes would change Octopus and write one journal at once; nothing was done. That run notices its lock is gone and stops by itself within ${Math.round(HEARTBEAT_MS / 1000)} s or so (exit 3); or stop it: Ctrl-C in its terminal, or \`kill -INT ${holder.pid}\`. Once process ${holder.pid} has exited, run this command again. If process ${holder.pid} is not octoha (its pid was reused), delete ${file}.`,
+    },
+  );
+}
+
+/** The holder a forced-release record names, or undefined for anything else. */
+function parseHolder(text: string): LockInfo | undefined {
+  try {
+    const holder = JSON.parse(text) as Partial<LockInfo>;
+    return typeof holder.id === "string" && typeof holder.host === "string" && Number.isSafeInteger(holder.pid) && (holder.pid ?? 0) > 0
+      ? (holder as LockInfo)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

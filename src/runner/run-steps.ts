@@ -23,7 +23,7 @@ import {
   type RunInvocation,
   type StepRecord,
 } from "./journal.js";
-import { acquireLock, readLock } from "./lock.js";
+import { acquireLock, describeHolder, readLock, refuseWhileForcedHolderRuns, type LockInfo } from "./lock.js";
 import { holderDeadHere } from "../shared/lock.js";
 import { MACHINE_VERSION, runMachine, SETTLED_STATES, type RunContext } from "./machine.js";
 import { continueCommand, listRuns, newRunId } from "./runs.js";
@@ -244,6 +244,15 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   const checked = o.mode === "run" ? undefined : await readPriorRun(o, runId, true);
   const invocation = checked?.invocation ?? o.invocation;
   const abandoned = o.mode === "run" ? await deadRunThatRecordedNothing(o.stateDir) : undefined;
+  // `unlock --force` behind this run's back: it stops (the heartbeat aborts it) and writes no more
+  // records (checked before each one), since another process may own the journal now.
+  let lockLost: OctohaError | undefined;
+  const lost = new AbortController();
+  const loseLock = (now: LockInfo | undefined) => {
+    lockLost ??= lockLostError(o, runId, invocation, now);
+    lost.abort();
+  };
+  const signal = AbortSignal.any([o.signal, lost.signal]);
   const lock = await acquireLock({
     stateDir: o.stateDir,
     runId,
@@ -252,9 +261,11 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     ...(o.mode === "run" ? (abandoned ? { takeOverDeadHolderOf: abandoned } : {}) : { takeOverDeadHolderOf: runId }),
     ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
     onWarning: (message) => o.view.notify({ type: "warning", message }),
+    onLost: loseLock,
   });
   let journal: JournalWriter | undefined;
   try {
+    await refuseWhileForcedHolderRuns(o.stateDir);
     if (abandoned) await removeEmptyRunDir(o, abandoned);
     if (o.mode === "run")
       await refuseUnfinishedRun(o.stateDir, runId, invocation, new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id)));
@@ -267,6 +278,10 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
       records: prior?.records ?? [],
       ...(o.now ? { now: o.now } : {}),
       ...(o.hooks?.afterJournalWrite ? { afterWrite: o.hooks.afterJournalWrite } : {}),
+      beforeWrite: async () => {
+        if (!lockLost && !(await lock.isHeld())) loseLock(await readLock(o.stateDir).catch(() => undefined));
+        if (lockLost) throw lockLost;
+      },
     });
     await journal.open();
     if (o.mode === "rollback") {
@@ -309,7 +324,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
         machineVersion: MACHINE_VERSION,
         ...(o.invocation ? { invocation: o.invocation } : {}),
       });
-    const outcome = await drive(o, runId, journal, prior);
+    const outcome = await drive({ ...o, signal }, runId, journal, prior);
     const final = outcomeOf(o, runId, journal, outcome, invocation);
     await journal.append({ t: "outcome", status: final.status, exitCode: final.exitCode });
     await journal.flush();
@@ -319,6 +334,24 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     await journal?.close().catch(() => undefined);
     await lock.release();
   }
+}
+
+/** What a run says when its lock was released (or taken) by another process while it ran: it stopped, resumable. */
+function lockLostError(o: RunStepsOptions, runId: string, invocation: RunInvocation | undefined, now: LockInfo | undefined): OctohaError {
+  const resume = continueCommand({
+    verb: "resume",
+    runId,
+    stateDir: o.stateDir,
+    ...(invocation?.planFile ? { planFile: invocation.planFile } : {}),
+  });
+  return new OctohaError(
+    `Run ${runId} stopped: its lock on ${o.stateDir} was released while it ran (\`octoha unlock --force\`)${now ? `, and is now held by ${describeHolder(now)}` : ""}; it wrote nothing more to its journal`,
+    {
+      code: "LOCK_LOST",
+      exitCode: ExitCode.Resumable,
+      hint: `Another octoha may be continuing this run now: \`octoha status\` shows who holds the lock. Once no other octoha runs against this state directory, continue with:\n  ${resume}\n(the step that was in flight starts over from its last checkpoint).`,
+    },
+  );
 }
 
 /**

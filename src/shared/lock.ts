@@ -177,12 +177,26 @@ export interface LockFileOptions {
   refuse(holder: LockInfo, stale: Staleness): Error;
   heartbeatMs?: number;
   onWarning?: (message: string) => void;
+  /**
+   * Called once when a heartbeat finds the lock file no longer ours (`octoha unlock --force`, or
+   * deleted by hand), with what it holds now (undefined: nothing).
+   */
+  onLost?: (now: LockInfo | undefined) => void;
 }
 
 export interface HeldLock {
   info: LockInfo;
+  /**
+   * Whether the lock file still names this holder. False once it names another or none; true when
+   * it cannot be read (a glitch of the share must not stop a run: its journal write would fail by itself).
+   */
+  isHeld(): Promise<boolean>;
   release(): Promise<void>;
 }
+
+/** Whether `current` (the lock file's content) is the lock `ours` took. */
+const isOurs = (current: LockInfo | undefined, ours: LockInfo): boolean =>
+  current?.id === ours.id && current.pid === ours.pid && current.host === ours.host && current.created === ours.created;
 
 /**
  * Creates `file` with `info` only if it does not exist, so that whoever sees the file sees all of it:
@@ -279,19 +293,32 @@ export async function acquireLockFile(o: LockFileOptions): Promise<HeldLock> {
   // One refresh at a time, and release waits for it: a refresh finishing after release would
   // resurrect the lock file.
   let beating: Promise<void> | undefined;
+  let lost = false;
   const beat = setInterval(() => {
     beating ??= refreshHeartbeat(file, ordered)
+      .then((now) => {
+        if (now.ours || lost) return;
+        lost = true;
+        o.onLost?.(now.holder);
+      })
       .catch((error: unknown) => o.onWarning?.(`Could not refresh the lock heartbeat: ${(error as Error).message}`))
       .finally(() => (beating = undefined));
   }, o.heartbeatMs ?? HEARTBEAT_MS);
   beat.unref();
   return {
     info: ordered,
+    async isHeld() {
+      try {
+        return isOurs(await readLockFile(file), ordered);
+      } catch {
+        return true;
+      }
+    },
     async release() {
       clearInterval(beat);
       await beating;
       const current = await readLockFile(file).catch(() => undefined);
-      if (current?.id === ordered.id && current.pid === ordered.pid) await unlink(file).catch(() => undefined);
+      if (isOurs(current, ordered)) await unlink(file).catch(() => undefined);
     },
   };
 }
@@ -337,12 +364,14 @@ async function replaceLockFile(file: string, info: LockInfo): Promise<void> {
   }
 }
 
-async function refreshHeartbeat(file: string, info: LockInfo): Promise<void> {
+/** Refreshes our heartbeat; when the file is no longer ours, says what it holds instead. */
+async function refreshHeartbeat(file: string, info: LockInfo): Promise<{ ours: boolean; holder: LockInfo | undefined }> {
   const current = await readLockFile(file);
   // Someone unlocked (and maybe relocked) behind our back: never overwrite their lock.
-  if (current?.id !== info.id || current.pid !== info.pid) return;
+  if (!isOurs(current, info)) return { ours: false, holder: current };
   info.heartbeat = new Date().toISOString();
   await replaceLockFile(file, info);
+  return { ours: true, holder: current };
 }
 
 export interface UnlockResult {

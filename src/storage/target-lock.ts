@@ -101,6 +101,7 @@ export async function lockTarget(o: TargetLockOptions): Promise<HeldLock> {
   }
   return {
     info: held.info,
+    isHeld: () => held.isHeld(),
     async release() {
       await held.release();
       await removeEmptyFolder();

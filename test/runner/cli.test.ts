@@ -1,6 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { lockFile, readLock } from "../../src/runner/lock.js";
+import { journalFile } from "../../src/runner/journal.js";
 import { runWorkflow } from "../../src/operations/apply.js";
 import { cliFixture as fixture, octoha, printedCommand, start, waitForFile } from "./cli-fixture.js";
 import { resultOf } from "../helpers/envelope.js";
@@ -67,6 +68,42 @@ describe("octoha run / resume / status / unlock", () => {
     expect(unlocked.code, unlocked.stderr).toBe(0);
     expect(existsSync(lockFile(f.stateDir))).toBe(false);
     const resumed = await octoha(["resume", "--state-dir", f.stateDir, "--yes"], { ...env, BLOCK: "" });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(f.lines()).toHaveLength(3);
+  });
+
+  it("unlock --force on a live run warns that its process still runs and advises no resume; resume refuses while it runs; the run then stops by itself (exit 3) without touching its journal, and resume finishes", async () => {
+    const f = fixture();
+    const env = { ...f.env, BLOCK: "1" };
+    const running = start(["run", f.plan, "--yes"], env);
+    await waitForFile(env.READY);
+    const readyAt = Date.now();
+    const holder = (await readLock(f.stateDir))!;
+    const pid = running.child.pid!;
+    const journal = journalFile(f.stateDir, holder.id);
+    const before = readFileSync(journal);
+    // Frozen, so it cannot notice before the resume below tries (it notices at its next heartbeat).
+    running.child.kill("SIGSTOP");
+    try {
+      const unlocked = await octoha(["unlock", holder.id, "--state-dir", f.stateDir, "--force"], env);
+      expect(unlocked.code, unlocked.stderr).toBe(0);
+      expect(unlocked.stderr).toContain(`WARNING: process ${pid} of run ${holder.id} (run) is STILL RUNNING on this host`);
+      expect(unlocked.stdout).toContain("(forced)");
+      expect(unlocked.stdout + unlocked.stderr).not.toContain("Resume that run");
+      const refused = await octoha(["resume", f.plan, "--yes"], { ...env, BLOCK: "" });
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toContain(`is still running as process ${pid}`);
+      expect(readFileSync(journal)).toEqual(before);
+    } finally {
+      running.child.kill("SIGCONT");
+    }
+    const stopped = await running.done;
+    // Its heartbeat (every 10 s) noticed and aborted the step, which would otherwise wait 30 s for a Ctrl-C.
+    expect(Date.now() - readyAt).toBeLessThan(25_000);
+    expect(stopped.code, stopped.stderr).toBe(3);
+    expect(stopped.stderr).toContain(`Run ${holder.id} stopped: its lock on ${f.stateDir} was released while it ran`);
+    expect(readFileSync(journal)).toEqual(before);
+    const resumed = await octoha(["resume", f.plan, "--yes"], { ...env, BLOCK: "" });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(f.lines()).toHaveLength(3);
   });

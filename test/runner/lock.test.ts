@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import fsp from "node:fs/promises";
 import { syncBuiltinESMExports } from "node:module";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -117,6 +117,51 @@ describe("state lock", () => {
     expect(existsSync(lockFile(t.dir))).toBe(true);
     await unlock(t.dir, live.id, true);
     expect(existsSync(lockFile(t.dir))).toBe(false);
+  });
+
+  it("a run whose lock another process took meanwhile stops at its next record (exit 3, LOCK_LOST), writing nothing more to the journal and leaving that lock alone", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const g = gatedStep();
+    const first = runSteps({ ...base(), stateDir: t.dir, steps: [g.step], view: new RecordingView() }).catch((e: unknown) => e);
+    await g.started;
+    const runId = (await readLock(t.dir))!.id;
+    const before = readFileSync(journalFile(t.dir, runId));
+    // `unlock --force`, then a resume elsewhere took the lock: the journal is that process's now.
+    const other = writeLock(t.dir, { id: runId, pid: deadPid(), operation: "resume" });
+    g.release();
+    const err = await first;
+    expect(err).toMatchObject({ code: "LOCK_LOST", exitCode: 3 });
+    expect((err as Error).message).toContain(`its lock on ${t.dir} was released while it ran`);
+    expect((err as { hint: string }).hint).toContain(`octoha resume --state-dir ${t.dir} --run ${runId}`);
+    expect(readFileSync(journalFile(t.dir, runId))).toEqual(before);
+    expect(await readLock(t.dir)).toEqual(other);
+  });
+
+  it("a forced unlock of a holder still running here is recorded: resume and rollback refuse while it runs, naming its pid; once it is gone they go on", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const steps = [gatedStep().step];
+    steps[0]!.apply = () => Promise.resolve({});
+    const done = await runSteps({ ...base(), stateDir: t.dir, steps, view: new RecordingView() });
+    // This process stands for the run's own, still running: its lock is forced away.
+    const live = writeLock(t.dir, { id: done.runId });
+    expect(await unlock(t.dir, live.id, true)).toMatchObject({ wasStale: false, holderRunningHere: true });
+    for (const mode of ["resume", "rollback"] as const) {
+      const refused = await runSteps({ ...base(), mode, runId: done.runId, stateDir: t.dir, steps, view: new RecordingView() }).catch(
+        (e: unknown) => e,
+      );
+      expect(refused).toMatchObject({ code: "RUN_STILL_RUNNING", exitCode: 1 });
+      expect((refused as Error).message).toContain(`is still running as process ${process.pid} on ${os.hostname()}`);
+      expect((refused as { hint: string }).hint).toContain(`kill -INT ${process.pid}`);
+      expect(existsSync(lockFile(t.dir)), "a refused run keeps no lock").toBe(false);
+    }
+    // The same record, once that process has exited: the resume goes on and the record goes.
+    const forced = path.join(t.dir, "lock.forced.json");
+    writeFileSync(forced, JSON.stringify({ ...live, pid: deadPid() }));
+    const resumed = await runSteps({ ...base(), mode: "resume", runId: done.runId, stateDir: t.dir, steps, view: new RecordingView() });
+    expect(resumed.exitCode).toBe(0);
+    expect(existsSync(forced)).toBe(false);
   });
 
   it("the holder refreshes its heartbeat while it runs", async () => {

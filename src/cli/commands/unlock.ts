@@ -5,7 +5,7 @@ import { DEFAULT_STATE_DIR } from "../../runner/runs.js";
 import { unlockTarget } from "../../storage/target-lock.js";
 import { ExitCode } from "../../shared/exit-codes.js";
 import { addOutputOptions, wantsJson, type OutputOptions } from "../run-options.js";
-import { out, runVerb } from "../output.js";
+import { err, out, runVerb } from "../output.js";
 
 interface UnlockFlags extends OutputOptions {
   stateDir?: string;
@@ -22,7 +22,10 @@ export function register(program: Command): void {
     )
     .option("--state-dir <dir>", "state directory (default ./.octoha)")
     .option("--target <dst>", "release the lock of this copy target (a shared folder octoha copy or a run's copy step writes into)")
-    .option("--force", "release even though the holder looks alive (dangerous: two runs could change Octopus at once)");
+    .option(
+      "--force",
+      "release even though the holder looks alive (dangerous: two runs could change Octopus at once; a run that loses its lock stops, and resume/rollback refuse while its process still runs here)",
+    );
   addOutputOptions(cmd);
   cmd.action(async (id: string, o: UnlockFlags) =>
     runVerb("unlock", wantsJson(o), async () => {
@@ -34,9 +37,20 @@ export function register(program: Command): void {
         return { exitCode: ExitCode.Done, result };
       }
       const result = await unlock(path.resolve(o.stateDir ?? DEFAULT_STATE_DIR), id, o.force === true);
+      const { released } = result;
+      // Its process still runs here: advising a resume now would put two processes on one journal.
+      if (result.holderRunningHere)
+        err(
+          `octoha: WARNING: process ${released.pid} of run ${released.id} (${released.operation}) is STILL RUNNING on this host. Its lock is released, but it may still be changing Octopus.\n` +
+            `  It notices within seconds that its lock is gone and stops (exit 3) without writing more to its journal; \`resume\` and \`rollback\` refuse until process ${released.pid} has exited.\n` +
+            `  To stop it now: Ctrl-C in its terminal, or \`kill -INT ${released.pid}\`. Then \`octoha status\` shows where it stopped.`,
+        );
       if (!json)
         out(
-          `Released the lock of ${describeHolder(result.released)}${result.wasStale ? "" : " (forced)"}.\nResume that run with: octoha resume --run ${result.released.id} --state-dir ${JSON.stringify(result.released.path)}`,
+          `Released the lock of ${describeHolder(released)}${result.wasStale ? "" : " (forced)"}.` +
+            (result.holderRunningHere
+              ? ""
+              : `\nResume that run with: octoha resume --run ${released.id} --state-dir ${JSON.stringify(released.path)}`),
         );
       return { exitCode: ExitCode.Done, result };
     }),
