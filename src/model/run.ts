@@ -47,7 +47,13 @@ export interface RunOutcome {
   /** Machine state the run stopped in. */
   state: string;
   applied: string[];
+  /** Steps this invocation undid, in order. */
   undone: string[];
+  /**
+   * Steps an earlier rollback of this run undid (one stopped part-way, or a `--to`) that are still
+   * undone; absent when there are none. Resume re-applies them with the others.
+   */
+  undoneEarlier?: string[];
   failure?: ErrorRecord & { stepId?: string };
   undoProblems: UndoProblem[];
   stop?: StopReason;

@@ -17,8 +17,20 @@ export interface ViewStreams {
 
 const defaultStreams = (): ViewStreams => ({ out: process.stdout, err: process.stderr, input: process.stdin });
 
+/** What the rollback undid: this invocation's undos, then those of an earlier one (stopped part-way, or `--to`). */
+function undidText(o: RunOutcome): string {
+  const earlier = o.undoneEarlier ?? [];
+  const now = o.undone.length
+    ? `undid ${o.undone.join(", ")}`
+    : earlier.length
+      ? "nothing was left to undo"
+      : "undid nothing (nothing was applied)";
+  return earlier.length ? `${now}; an earlier rollback undid ${earlier.join(", ")}` : now;
+}
+
 function outcomeLines(o: RunOutcome): string[] {
   const lines: string[] = [];
+  const earlier = o.undoneEarlier ?? [];
   const head: Record<RunOutcome["status"], string> = {
     done: `Run ${o.runId} is done: ${o.applied.length} step(s) applied and verified.`,
     failed: `Run ${o.runId} failed${o.failure?.stepId ? ` at step ${o.failure.stepId}` : ""}: ${o.failure?.message ?? "unknown error"}`,
@@ -27,16 +39,17 @@ function outcomeLines(o: RunOutcome): string[] {
       o.state === "unchanged"
         ? `Rollback of run ${o.runId} was not confirmed; nothing was undone.`
         : `Run ${o.runId} is waiting for approval; nothing more was changed.`,
-    "rolled-back": `Run ${o.runId} rolled back: undid ${o.undone.length ? o.undone.join(", ") : "nothing (nothing was applied)"}.`,
+    "rolled-back": `Run ${o.runId} rolled back: ${undidText(o)}.`,
     "rollback-incomplete": `Run ${o.runId} could NOT be fully rolled back.`,
   };
   lines.push(head[o.status]);
   if (o.failure?.hint && o.status === "failed") lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
   if (o.undone.length && o.status === "rollback-incomplete") lines.push(`  Undone: ${o.undone.join(", ")}`);
+  if (earlier.length && o.status === "rollback-incomplete") lines.push(`  Undone earlier: ${earlier.join(", ")}`);
   for (const p of o.undoProblems)
     lines.push(
       `  Step ${p.stepId} ${p.kind === "refused" ? "refused to roll back" : "failed to roll back"}: ${p.reason}`,
-      o.undone.length
+      o.undone.length || earlier.length
         ? "  Its changes, and those of the steps before it, are still in place."
         : "  Nothing was undone: the cluster is as the run left it.",
     );
@@ -61,8 +74,9 @@ function nextCommandLines(o: RunOutcome): string[] {
       `Or undo the run, putting back everything it changed:\n  ${o.rollbackCommand}`,
     ];
   if (problem?.kind !== "refused") return [...left, `To continue, run:\n  ${o.nextCommand}`];
+  const reapplied = [...(o.undoneEarlier ?? []), ...o.undone];
   const lines = [
-    `The same rollback would refuse again. To keep the run's changes and finish the run${o.undone.length ? ` (re-applying ${o.undone.join(", ")})` : ""}, run:\n  ${o.nextCommand}`,
+    `The same rollback would refuse again. To keep the run's changes and finish the run${reapplied.length ? ` (re-applying ${reapplied.join(", ")})` : ""}, run:\n  ${o.nextCommand}`,
   ];
   if (o.partialRollbackCommand)
     lines.push(

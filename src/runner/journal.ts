@@ -289,6 +289,18 @@ function foldRecord(steps: Map<string, StepRecord>, r: JournalRecord): void {
   else s.verified = r.ok;
 }
 
+/** Steps whose newest journaled fact is their undo (not applied or checkpointed again since), in the order they were undone. */
+export function undoneSteps(records: readonly JournalRecord[]): string[] {
+  const undone: string[] = [];
+  for (const r of records) {
+    if (r.t !== "rolled-back" && r.t !== "checkpoint" && r.t !== "applied") continue;
+    const at = undone.indexOf(r.stepId);
+    if (at >= 0) undone.splice(at, 1);
+    if (r.t === "rolled-back") undone.push(r.stepId);
+  }
+  return undone;
+}
+
 /** Replays records into per-step facts for the current generation of each step. */
 export function indexSteps(records: readonly JournalRecord[]): Map<string, StepRecord> {
   const steps = new Map<string, StepRecord>();
@@ -343,6 +355,8 @@ export class JournalWriter {
   /** seq and sum of the last record on disk: the next one chains to them. */
   private last: JournalHead = { seq: 0, sum: "" };
   private failure: unknown;
+  /** Steps this writer journaled as rolled back, in order: what this invocation undid (a restarted rollback's earlier undos are not). */
+  readonly undoneHere: string[] = [];
 
   constructor(private readonly options: JournalWriterOptions) {
     this.file = journalFile(options.stateDir, options.runId);
@@ -436,5 +450,6 @@ export class JournalWriter {
 
   private indexRecord(record: JournalRecord): void {
     foldRecord(this.steps, record);
+    if (record.t === "rolled-back") this.undoneHere.push(record.stepId);
   }
 }

@@ -19,6 +19,7 @@ import {
   legacyWarning,
   readJournal,
   runDir,
+  undoneSteps,
   type JournalRecord,
   type RunInvocation,
   type StepRecord,
@@ -118,17 +119,23 @@ function outcomeOf(
   journal: JournalWriter,
   snap: RunSnapshot,
   invocation: RunInvocation | undefined,
+  priorRecords: readonly JournalRecord[],
 ): RunOutcome {
   const journalFile = journal.file;
   const c: RunContext = snap.context;
   const state = String(snap.value);
+  // From the journal, not the machine: a rollback restarted after a kill begins a new undo list, and
+  // said "undid nothing" although it had just undone the rest.
+  const undone = [...journal.undoneHere];
+  const undoneEarlier = undoneSteps(priorRecords).filter((id) => !journal.steps.has(id) && !undone.includes(id));
   const base = {
     runId,
     stateDir: o.stateDir,
     journal: journalFile,
     state,
     applied: c.stepIds.slice(0, c.index),
-    undone: c.rollback?.undone ?? [],
+    undone,
+    ...(undoneEarlier.length > 0 ? { undoneEarlier } : {}),
     undoProblems: [] as RunOutcome["undoProblems"],
   };
   const cmd = (verb: "resume" | "rollback", yes: boolean) =>
@@ -325,7 +332,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
         ...(o.invocation ? { invocation: o.invocation } : {}),
       });
     const outcome = await drive({ ...o, signal }, runId, journal, prior);
-    const final = outcomeOf(o, runId, journal, outcome, invocation);
+    const final = outcomeOf(o, runId, journal, outcome, invocation, prior?.records ?? []);
     await journal.append({ t: "outcome", status: final.status, exitCode: final.exitCode });
     await journal.flush();
     o.view.notify({ type: "outcome", outcome: final });

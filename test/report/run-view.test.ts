@@ -41,6 +41,27 @@ describe("run views", () => {
     expect(c.text.err).toContain("octoha rollback plan.json --run r1");
   });
 
+  it("a rollback run again after one stopped part-way says what it undid and what the earlier one undid", () => {
+    const c = capture();
+    const outcome: RunOutcome = {
+      ...refused,
+      status: "rolled-back",
+      exitCode: 4,
+      state: "rolledBack",
+      undone: ["drain-nodes", "preflight"],
+      undoneEarlier: ["stop-services", "maintenance-on"],
+      undoProblems: [],
+    };
+    delete outcome.nextCommand;
+    new HumanRunView(new Redactor(), c).notify({ type: "outcome", outcome });
+    expect(c.text.err).toContain(
+      "Run r1 rolled back: undid drain-nodes, preflight; an earlier rollback undid stop-services, maintenance-on.",
+    );
+    const c2 = capture();
+    new HumanRunView(new Redactor(), c2).notify({ type: "outcome", outcome: { ...outcome, undone: [] } });
+    expect(c2.text.err).toContain("Run r1 rolled back: nothing was left to undo; an earlier rollback undid stop-services, maintenance-on.");
+  });
+
   it("the json view writes one redacted JSON object a line; the outcome is left to the verb's result envelope", () => {
     const c = capture();
     const r = new Redactor();

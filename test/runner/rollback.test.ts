@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { runSteps } from "../../src/runner/run-steps.js";
+import type { JournalRecord } from "../../src/runner/journal.js";
 import { Redactor } from "../../src/shared/redact.js";
 import { OctohaError } from "../../src/shared/errors.js";
 import { readWorld, RecordingView, settingStep, tempDir, type SettingStepOptions } from "./helpers.js";
@@ -45,6 +46,31 @@ describe("rollback", () => {
       expect(s.undoLog).toEqual([...touched].reverse());
     });
   }
+
+  it("a rollback killed part-way and run again lists the steps it undid, and those the killed one undid before", async () => {
+    const s = setup();
+    const run = await runSteps({ ...s.base, mode: "run", view: new RecordingView() });
+    expect(run.exitCode).toBe(0);
+    // Killed (as a kill -9 would leave it) right after its second undo is on disk: the journal says rollingBack.
+    const killed = new Error("simulated kill");
+    let undos = 0;
+    const hooks = {
+      afterJournalWrite: (_n: number, r: JournalRecord) => {
+        if (r.t === "rolled-back" && ++undos === 2) throw killed;
+      },
+    };
+    const first = await runSteps({ ...s.base, mode: "rollback", runId: run.runId, view: new RecordingView(), hooks }).catch(
+      (e: unknown) => e,
+    );
+    expect(first).toBe(killed);
+    expect(s.undoLog).toEqual(["set-d", "set-c"]);
+    const again = await runSteps({ ...s.base, mode: "rollback", runId: run.runId, view: new RecordingView() });
+    expect(again).toMatchObject({ status: "rolled-back", undone: ["set-b", "set-a"], undoneEarlier: ["set-d", "set-c"] });
+    expect(s.undoLog).toEqual(["set-d", "set-c", "set-b", "set-a"]);
+    // Once more on the rolled-back run: nothing left, and the earlier undos still said.
+    const third = await runSteps({ ...s.base, mode: "rollback", runId: run.runId, view: new RecordingView() });
+    expect(third).toMatchObject({ status: "rolled-back", undone: [], undoneEarlier: ["set-d", "set-c", "set-b", "set-a"] });
+  });
 
   it("a step past its point of no return refuses rollback with the reason, and earlier steps stay applied", async () => {
     const s = setup({ 2: { refuseRollback: "Octopus already wrote new task logs to the shared folder" } });
