@@ -18,27 +18,30 @@ afterEach(async () => {
 });
 const shared = (f: ClusterFixture, rel: string) => path.join(f.root, "shared", rel);
 
+/** The repair's steps, in order, for the fixture's version (task logs, artifacts, packages). */
+const REPAIR_STEP_IDS = [
+  "preflight",
+  "provision-storage",
+  "assess-repair",
+  "drain-nodes",
+  "maintenance-on",
+  "stop-services",
+  "repath",
+  "copy-task-logs",
+  "copy-artifacts",
+  "copy-packages",
+  "verify-copy",
+  "start-services",
+  "verify-octopus",
+  "maintenance-off",
+  "undrain",
+];
+
 describe("repair workflow", () => {
   it("merges every node's task logs, artifacts and packages into shared storage, task logs by the node that ran the task", async () => {
     fx = await clusterFixture();
     const steps = fx.steps("repair");
-    expect(steps.map((s) => s.id)).toEqual([
-      "preflight",
-      "provision-storage",
-      "assess-repair",
-      "drain-nodes",
-      "maintenance-on",
-      "stop-services",
-      "repath",
-      "copy-task-logs",
-      "copy-artifacts",
-      "copy-packages",
-      "verify-copy",
-      "start-services",
-      "verify-octopus",
-      "maintenance-off",
-      "undrain",
-    ]);
+    expect(steps.map((s) => s.id)).toEqual(REPAIR_STEP_IDS);
     await runAll(steps, fx.clock);
 
     expect(await readFile(shared(fx, "TaskLogs/servertasks-1_AAAAAAAAAA.txt"), "utf8")).toBe("log of task 1 from OCTO1");
@@ -437,21 +440,7 @@ describe("repath: keys nobody had set (ClusterShared, Imports)", () => {
 });
 
 describe("what a failed repair left in place (its failure output)", () => {
-  const REPAIR = [
-    "preflight",
-    "provision-storage",
-    "assess-repair",
-    "drain-nodes",
-    "maintenance-on",
-    "stop-services",
-    "repath",
-    "copy-task-logs",
-    "verify-copy",
-    "start-services",
-    "verify-octopus",
-    "maintenance-off",
-    "undrain",
-  ];
+  const REPAIR = REPAIR_STEP_IDS;
   /** Steps as far as afterFailedRun looks at them: ids, and whether a repair with nothing to repair skipped them. */
   const steps = (skipped: string[] = []) =>
     REPAIR.map((id) => ({ id, skippedBecause: () => (skipped.includes(id) ? "nothing to repair" : undefined) }) as unknown as AnyStep);

@@ -77,7 +77,10 @@ describe("octoha copy", () => {
     expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
   });
 
-  it("SIGINT stops cleanly with exit code 3 and no temp file; re-running finishes", async () => {
+  it.each([
+    ["SIGINT", "Ctrl-C"],
+    ["SIGHUP", "a dropped SSH session"],
+  ] as const)("%s (%s) stops it cleanly: exit 3, its lock released, no temp file; re-running finishes", async (signal) => {
     const source = tree(200, 48 * 1024);
     const target = dir("target");
     const manifest = path.join(target, ".octoha", "manifest-copy.jsonl");
@@ -90,28 +93,7 @@ describe("octoha copy", () => {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && manifestPaths(manifest).length < 5 && child.exitCode === null)
       await new Promise((r) => setTimeout(r, 10));
-    child.kill("SIGINT");
-    expect(await exited).toBe(3);
-    expect(resultOf<{ interrupted: boolean }>(stdout, "copy", 3).interrupted).toBe(true);
-    expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
-    expect(run(["copy", source, target]).status).toBe(0);
-    expect(snapshot(target)).toEqual(snapshot(source));
-  });
-
-  it("SIGHUP (a dropped SSH session) stops it like Ctrl-C: exit 3, its lock released, no temp file; re-running finishes", async () => {
-    const source = tree(200, 48 * 1024);
-    const target = dir("target");
-    const manifest = path.join(target, ".octoha", "manifest-copy.jsonl");
-    const child = spawn(process.execPath, [main, "copy", source, target, "--concurrency", "1", "--json"], {
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    let stdout = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && manifestPaths(manifest).length < 5 && child.exitCode === null)
-      await new Promise((r) => setTimeout(r, 10));
-    child.kill("SIGHUP");
+    child.kill(signal);
     expect(await exited).toBe(3);
     expect(resultOf<{ interrupted: boolean }>(stdout, "copy", 3).interrupted).toBe(true);
     expect(existsSync(path.join(target, ".octoha", "copy-lock.json")), "the copy's lock was not released").toBe(false);
