@@ -71,6 +71,8 @@ export interface RunOutcome {
   rollbackCommand?: string;
   /** After a failed run: what it left in place, in the workflow's words (e.g. every node stopped). */
   leftInPlace?: string;
+  /** A failed run: another way out its workflow offers (FailedRunNotes.advice). */
+  advice?: string;
   /** The run report (Markdown) written beside the journal, when the verb writes one. */
   report?: string;
 }
@@ -86,6 +88,8 @@ export interface FailedRunNotes {
   leftInPlace?: string;
   /** false: a rollback would refuse (past a point of no return), so only resume is offered. Default true. */
   rollback?: boolean;
+  /** A way out the workflow knows of besides resume and rollback (a repair that found nothing to repair: --full). */
+  advice?: string;
 }
 
 export type RunNotice =

@@ -66,7 +66,8 @@ function nextCommandLines(o: RunOutcome): string[] {
   const problem = o.status === "rollback-incomplete" ? o.undoProblems[0] : undefined;
   if (problem?.kind === "failed") return [`Once the cause is fixed, roll back again:\n  ${o.nextCommand}`];
   // A failed run: what it left in place, and both ways out when undoing it is one.
-  const left = o.status === "failed" && o.leftInPlace ? [`As the run left it: ${o.leftInPlace}.`] : [];
+  const left =
+    o.status === "failed" ? [...(o.leftInPlace ? [`As the run left it: ${o.leftInPlace}.`] : []), ...(o.advice ? [o.advice] : [])] : [];
   if (o.status === "failed" && o.rollbackCommand)
     return [
       ...left,

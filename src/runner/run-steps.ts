@@ -201,6 +201,7 @@ function outcomeOf(
     nextCommand: cmd("resume", false),
     ...(undoable ? { rollbackCommand: continueCommand({ verb: "rollback", ...where }) } : {}),
     ...(notes?.leftInPlace ? { leftInPlace: notes.leftInPlace } : {}),
+    ...(notes?.advice ? { advice: notes.advice } : {}),
   });
 }
 
@@ -274,8 +275,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   try {
     await refuseWhileForcedHolderRuns(o.stateDir);
     if (abandoned) await removeEmptyRunDir(o, abandoned);
-    if (o.mode === "run")
-      await refuseUnfinishedRun(o.stateDir, runId, invocation, new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id)));
+    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation, o.steps);
     // Read again under the lock: the first read only checked the run before taking the lock.
     const prior = checked ? await readPriorRun(o, runId, false) : undefined;
     journal = new JournalWriter({
@@ -400,15 +400,23 @@ async function refuseUnfinishedRun(
   stateDir: string,
   newRunId: string,
   invocation: RunInvocation | undefined,
-  readOnly: ReadonlySet<string>,
+  steps: readonly Step[],
 ): Promise<void> {
   const latest = (await listRuns(stateDir)).find((id) => id !== newRunId);
   if (!latest) return;
   const { records } = await readJournal(stateDir, latest);
   const last = [...records].reverse().find((r) => r.t === "outcome" || r.t === "snapshot");
   if (last?.t === "outcome" && (last.status === "done" || last.status === "rolled-back")) return;
-  // It never changed anything: no step but read-only ones (e.g. a failed preflight) got as far as a checkpoint.
-  if (!records.some((r) => (r.t === "applied" || r.t === "checkpoint") && !readOnly.has(r.stepId))) return;
+  // It never changed anything: no step but read-only ones (e.g. a failed preflight) got as far as a
+  // checkpoint, and the others were skipped (a repair with nothing to repair that failed to verify).
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const changed = (r: JournalRecord): boolean => {
+    if (r.t === "checkpoint") return !byId.get(r.stepId)?.readOnly;
+    if (r.t !== "applied") return false;
+    const step = byId.get(r.stepId);
+    return !step?.readOnly && !(step?.changedNothing?.(r.result) ?? false);
+  };
+  if (!records.some(changed)) return;
   const status = last?.t === "outcome" ? last.status : "stopped without an outcome (crash or kill)";
   const where = { runId: latest, stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };
   throw new OctohaError(`Run ${latest} in ${stateDir} is unfinished (${status}); a new run would start on top of it`, {

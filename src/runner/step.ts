@@ -64,6 +64,11 @@ export interface Step<C = unknown, Id extends string = string> {
    * repair of a cluster that needs none): then no approval is asked for it. Undefined: it may act.
    */
   skippedBecause?(): string | undefined;
+  /**
+   * True when this journaled result records that the step changed nothing (it was skipped): a run
+   * whose other steps were read-only then changed nothing either, and a rollback has nothing of it to undo.
+   */
+  changedNothing?(result: C): boolean;
   readonly policy?: StepPolicy;
   /** Read-only: what would change and why. Never writes anything. */
   inspect(ctx: StepContext): Promise<Preview>;

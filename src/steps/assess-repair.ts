@@ -3,7 +3,7 @@
  * `octoha repair` again to be sure; before this step that drained every node, switched maintenance
  * mode on, stopped and restarted every node, and found nothing to do.
  *
- * Read-only, after provision-storage. When every node already uses the shared folders (repath would
+ * Read-only, after provision-storage. When Octopus's folder settings already name the shared folders (repath would
  * change nothing) and every file on the nodes' own disks is already there (no copy step would write
  * a file, and every losing copy is already in quarantine), the steps that drain, stop, re-point,
  * copy, start and restore change nothing in this run and ask no approval; verify-copy and
@@ -16,13 +16,14 @@ import type { StepId } from "../model/step-ids.js";
 import type { Step, StepContext } from "../runner/step.js";
 import type { RunFacts } from "./facts.js";
 import type { AssessRepairResult } from "./results.js";
+import type { PendingCopyWork } from "./copy.js";
 
 export interface AssessRepairDeps {
   facts: RunFacts;
   /** repath: the nodes use the shared folders when its preview changes nothing. */
   repath: Pick<Step, "inspect">;
-  /** Each copy step: why a run of it would write something, or undefined. */
-  copies: readonly { pendingWork(ctx: StepContext): Promise<string | undefined> }[];
+  /** Each copy step: why a run of it would write something, and what no outage changes. */
+  copies: readonly { pendingWork(ctx: StepContext): Promise<PendingCopyWork> }[];
   /** Why this repair takes the whole outage whatever the cluster looks like (--full, a database move). */
   forced?: string | undefined;
 }
@@ -32,9 +33,10 @@ export type AssessRepairStep = Step<AssessRepairResult, "assess-repair"> & {
   assessed(): AssessRepairResult | undefined;
 };
 
-const NOTHING_LEFT = "every node already uses the shared folders, and every file on the nodes' own disks is already there";
+const NOTHING_LEFT =
+  "Octopus's folder settings already name the shared folders, and every file on the nodes' own disks is already there or in quarantine";
 const FULL_HINT =
-  "To drain, stop and restart every node anyway (a node started before its folders were changed), run the repair with --full.";
+  "The settings are what octoha can read: a node started before they were changed still uses its own disk until it restarts. To drain, stop and restart every node anyway, run the repair with --full.";
 
 /** First reason found that the cluster needs the repair, cheapest first (a first repair never lists a file here). */
 async function assess(deps: AssessRepairDeps, ctx: StepContext): Promise<AssessRepairResult> {
@@ -44,11 +46,13 @@ async function assess(deps: AssessRepairDeps, ctx: StepContext): Promise<AssessR
   if (refused) return { needed: true, reason: `repath: ${refused.summary}` };
   const change = repath.changes.find((c) => c.action !== "noop");
   if (change) return { needed: true, reason: `the nodes do not use the shared folders yet (${change.summary})` };
+  const notes: string[] = [];
   for (const copy of deps.copies) {
     const pending = await copy.pendingWork(ctx);
-    if (pending !== undefined) return { needed: true, reason: pending };
+    notes.push(...pending.notes);
+    if (pending.work !== undefined) return { needed: true, reason: pending.work };
   }
-  return { needed: false, reason: NOTHING_LEFT };
+  return { needed: false, reason: notes.length ? `${NOTHING_LEFT}, except what no outage changes: ${notes.join("; ")}` : NOTHING_LEFT };
 }
 
 function finding(r: AssessRepairResult): Finding {
@@ -123,6 +127,7 @@ export function unlessNothingToRepair<C, Id extends StepId>(
     ...(step.readOnly !== undefined ? { readOnly: step.readOnly } : {}),
     ...(step.policy !== undefined ? { policy: step.policy } : {}),
     skippedBecause: skipped,
+    changedNothing: (result) => isNothingToRepair(result) || (step.changedNothing?.(result) ?? false),
     async inspect(ctx) {
       const why = skipped();
       if (why === undefined) return step.inspect(ctx);

@@ -92,6 +92,14 @@ function nameProblemWarnings(s: CopySummary): string[] {
   return lines;
 }
 
+/** What a run of a copy step would do, as far as assess-repair needs to know. */
+export interface PendingCopyWork {
+  /** Why it would write something (the first node and folder found), or undefined when it would write nothing. */
+  work?: string;
+  /** What the operator should know that no outage changes: a node's folder that is gone, files that cannot be read. */
+  notes: string[];
+}
+
 /** A copy step, which can also say whether a run of it would change anything (assess-repair). */
 export type CopyStep<Id extends string> = Step<CopyResult, Id> & {
   /**
@@ -99,7 +107,7 @@ export type CopyStep<Id extends string> = Step<CopyResult, Id> & {
    * are not all at the target, or whose losing copies are not yet in quarantine, or that has a file
    * it cannot read), or undefined when it would write nothing.
    */
-  pendingWork(ctx: StepContext): Promise<string | undefined>;
+  pendingWork(ctx: StepContext): Promise<PendingCopyWork>;
 };
 
 /** `live`: Octopus runs during the copy (preseed), so sources keep changing. */
@@ -157,12 +165,21 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
     id,
     title,
     async pendingWork(ctx) {
+      const notes: string[] = [];
       const reservations = new Map<string, TargetReservations>();
       for (const job of deps.jobs) {
         let r = reservations.get(job.target.access);
         if (!r) reservations.set(job.target.access, (r = new TargetReservations()));
-        const s = await run(job, "inspect", ctx, { reservations: r });
         const from = `${job.kind} from ${job.source.node}`;
+        let s: CopySummary;
+        try {
+          s = await run(job, "inspect", ctx, { reservations: r });
+        } catch (error) {
+          // The node's folder is gone (cleaned up after an earlier repair): there is nothing on it to copy.
+          if (!(error instanceof OctohaError && error.code === "COPY_PATH_NOT_FOUND" && error.exitCode === ExitCode.BadInput)) throw error;
+          notes.push(`${job.source.octopus} does not exist on ${job.source.node}: nothing of ${job.kind} to copy from it`);
+          continue;
+        }
         if (s.interrupted || ctx.signal.aborted)
           throw new OctohaError(`Interrupted while looking at ${from}; nothing was changed`, {
             code: "INTERRUPTED",
@@ -172,13 +189,23 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
             hint: "Run the same command again.",
           });
         if (s.filesCopied > 0)
-          return `${countOf(s.filesCopied, "file")} of ${from} ${s.filesCopied === 1 ? "is" : "are"} not at ${job.target.octopus}`;
+          return {
+            work: `${countOf(s.filesCopied, "file")} of ${from} ${s.filesCopied === 1 ? "is" : "are"} not at ${job.target.octopus}`,
+            notes,
+          };
         if ((s.quarantinesPending ?? 0) > 0)
-          return `${countOf(s.quarantinesPending ?? 0, "losing copy", "losing copies")} of ${from} ${s.quarantinesPending === 1 ? "is" : "are"} not in quarantine yet`;
-        if (s.errors.length > 0)
-          return `${countOf(s.errors.length, "file")} of ${from} could not be read (${s.errors[0]!.relPath}: ${s.errors[0]!.message})`;
+          return {
+            work: `${countOf(s.quarantinesPending ?? 0, "losing copy", "losing copies")} of ${from} ${s.quarantinesPending === 1 ? "is" : "are"} not in quarantine yet`,
+            notes,
+          };
+        // An outage would not make these readable: a full repair would stop at them, nodes down.
+        const first = s.errors[0];
+        if (first)
+          notes.push(
+            `${countOf(s.errors.length, "file")} of ${from} cannot be copied, which no outage changes (${first.relPath}: ${first.message.split("\n")[0]}); \`octoha copy ${job.source.access} ${job.target.access} --dry-run\` lists them`,
+          );
       }
-      return undefined;
+      return { notes };
     },
     async inspect(ctx) {
       const changes: Change[] = [];
@@ -192,14 +219,16 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
         if (!r) reservations.set(job.target.access, (r = new TargetReservations()));
         const s = await run(job, "inspect", ctx, { reservations: r, fullList: deps.fullList });
         jobs.push(toJobResult(job, s));
+        const quarantines = s.quarantinesPending ?? 0;
         changes.push({
-          action: s.filesCopied > 0 ? "copy" : "noop",
+          // A losing copy still to quarantine is written too (and is why a repair would act).
+          action: s.filesCopied > 0 || quarantines > 0 ? "copy" : "noop",
           target: job.target.octopus,
           before: job.source.octopus,
           after: job.target.octopus,
           bytes: s.bytesCopied,
           files: s.filesCopied,
-          summary: `copy ${countOf(s.filesCopied, `${job.kind} file`)} (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there`,
+          summary: `copy ${countOf(s.filesCopied, `${job.kind} file`)} (${s.bytesCopied} bytes) from ${job.source.node}; ${s.filesSkipped} already there${quarantines > 0 ? `; ${countOf(quarantines, "losing copy", "losing copies")} to quarantine` : ""}`,
         });
         for (const c of s.collisions.slice(0, FINDINGS_PER_JOB))
           findings.push({

@@ -389,6 +389,9 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
  * start-services has begun after a repath that acted, a rollback would refuse (a node may have run on
  * the new folders), so only resume is offered.
  */
+const NOTHING_TO_REPAIR_FAILED =
+  "This repair found nothing to repair and changed nothing (no node was drained, stopped or restarted). A node started before its folders were changed still uses its own disk until it restarts: run the repair again with --full to drain, stop and restart every node on the shared folders.";
+
 export function afterFailedRun(steps: readonly AnyStep[], f: FailedRun): FailedRunNotes {
   const skipped = new Set(steps.filter((s) => s.skippedBecause?.() !== undefined).map((s) => s.id as string));
   const acted = (id: StepId) => f.applied.includes(id) && !skipped.has(id);
@@ -398,8 +401,11 @@ export function afterFailedRun(steps: readonly AnyStep[], f: FailedRun): FailedR
   if (acted("maintenance-on") && !begun("maintenance-off")) left.push("maintenance mode is on");
   if (acted("drain-nodes") && !begun("undrain")) left.push("every node is draining (takes no new tasks)");
   const leftInPlace = left.length > 1 ? `${left.slice(0, -1).join(", ")} and ${left.at(-1)!}` : left[0];
+  // A repair that found nothing to repair changed nothing; resume would verify the same cluster again.
+  const advice = skipped.size > 0 ? NOTHING_TO_REPAIR_FAILED : undefined;
   return {
     ...(leftInPlace ? { leftInPlace } : {}),
+    ...(advice ? { advice } : {}),
     ...(acted("repath") && begun("start-services") ? { rollback: false } : {}),
   };
 }

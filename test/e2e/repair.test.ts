@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { nodeFolder, sharedFolder, treeOf, unreadableLogs, scenarios } from "./harness.js";
@@ -78,7 +78,7 @@ describe("`octoha repair` on a cluster that needs none", () => {
     expect(treeOf(path.dirname(sharedFolder(s, "TaskLogs")), [])).toEqual(shared);
     expect(await unreadableLogs(s)).toEqual([]);
     const report = await s.runReport(again!.outcome);
-    expect(report.nothingToRepair).toMatch(/every node already uses the shared folders/);
+    expect(report.nothingToRepair).toMatch(/folder settings already name the shared folders/);
     expect(readFileSync(path.join(path.dirname(again!.outcome!.journal), "report.md"), "utf8")).toContain("Nothing to repair");
 
     // --full takes the whole outage anyway (and shows the watch above would have seen one).
@@ -86,6 +86,25 @@ describe("`octoha repair` on a cluster that needs none", () => {
     const outage = await disturbances(s, async () => (full = await s.cli("repair", s.planFile, "--yes", "--full", "--json")));
     expect(full!.code, full!.stderr).toBe(0);
     expect(outage).toEqual(["OCTO1 draining", "OCTO1 stopped", "OCTO2 draining", "OCTO2 stopped", "maintenance mode on"]);
+  });
+
+  it("a node's folder removed after the repair is nothing to copy, and the run says so", async () => {
+    const s = await scenario();
+    expect((await s.cli("repair", s.planFile, "--yes", "--json")).code).toBe(0);
+    rmSync(nodeFolder(s, "OCTO1", "Artifacts"), { recursive: true });
+    const again = await s.cli("repair", s.planFile, "--json");
+    expect(again.code, again.stderr).toBe(0);
+    expect((await s.runReport(again.outcome)).nothingToRepair).toMatch(/Artifacts does not exist on OCTO1: nothing of artifacts to copy/);
+  });
+
+  it("a losing copy not yet in quarantine is a change the dry-run shows (--detailed-exitcode 10), as the run will act on it", async () => {
+    const s = await scenario();
+    expect((await s.cli("repair", s.planFile, "--yes", "--json")).code).toBe(0);
+    // Octopus rewrites a scheduled-task log on the share: OCTO1's old copy of it now loses, and is not in quarantine yet.
+    appendFileSync(path.join(sharedFolder(s, "TaskLogs"), "scheduledtasks_processsubscriptions.txt"), "written since by Octopus\n");
+    const dry = await s.cli("dry-run", s.planFile, "--workflow", "repair", "--detailed-exitcode", "--json");
+    expect(dry.code, dry.stderr).toBe(10);
+    expect(JSON.stringify(dry.result)).toContain("1 losing copy to quarantine");
   });
 
   it("a file still only on a node's disk takes the repair's whole outage, names the node, and is copied", async () => {

@@ -156,6 +156,57 @@ describe("a new run over an unfinished one", () => {
   });
 });
 
+describe("a failed run whose steps changed nothing (skipped, or read-only)", () => {
+  it("does not block a new run, and its rollback has nothing to undo", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const acted: string[] = [];
+    const step = (id: string, o: { skipped?: boolean; fails?: boolean; readOnly?: boolean } = {}): Step => ({
+      id,
+      title: id,
+      ...(o.readOnly ? { readOnly: true } : {}),
+      changedNothing: (r) => (r as { skipped?: boolean } | undefined)?.skipped === true,
+      inspect: () => Promise.resolve({ changes: [], findings: [] }),
+      apply: () => {
+        if (o.fails) return Promise.reject(new OctohaError(`${id} failed`, { code: "VERIFY_FAILED" }));
+        if (!o.skipped) acted.push(id);
+        return Promise.resolve(o.skipped ? { skipped: true } : { done: true });
+      },
+      verify: () => Promise.resolve({ ok: true, summary: "ok" }),
+      rollback: () => {
+        acted.push(`undo ${id}`);
+        return Promise.resolve();
+      },
+    });
+    const base = { stateDir: t.dir, approve: "yes" as const, signal: new AbortController().signal, redactor: new Redactor() };
+    const failed = await runSteps({
+      ...base,
+      mode: "run",
+      steps: [step("check", { readOnly: true }), step("stop", { skipped: true }), step("verify", { readOnly: true, fails: true })],
+      view: new RecordingView(),
+    });
+    expect(failed.exitCode).toBe(1);
+    expect(failed.rollbackCommand).toBeUndefined(); // nothing to undo: not offered
+    const undo = await runSteps({
+      ...base,
+      mode: "rollback",
+      runId: failed.runId,
+      steps: [step("check", { readOnly: true }), step("stop", { skipped: true }), step("verify", { readOnly: true, fails: true })],
+      view: new RecordingView(),
+    });
+    expect(undo.undone).not.toContain("stop");
+    expect(acted).not.toContain("undo stop");
+    // Not refused as "unfinished": the failed run changed nothing.
+    const next = await runSteps({
+      ...base,
+      mode: "run",
+      steps: [step("check", { readOnly: true }), step("stop")],
+      view: new RecordingView(),
+    });
+    expect(next.exitCode).toBe(0);
+  });
+});
+
 describe("journal writer", () => {
   it("cuts a torn tail longer than its read-back chunk, keeping every complete line", async () => {
     const t = tempDir();

@@ -467,9 +467,11 @@ describe("what a failed repair left in place (its failure output)", () => {
     });
   });
 
-  it("steps a repair with nothing to repair skipped changed nothing, so nothing is said left in place", () => {
+  it("steps a repair with nothing to repair skipped changed nothing: nothing is said left in place, and --full is the way on", () => {
     const skipped = ["drain-nodes", "maintenance-on", "stop-services", "repath", "copy-task-logs", "start-services"];
-    expect(afterFailedRun(steps(skipped), { applied: upTo("verify-octopus"), failedStepId: "verify-octopus" })).toEqual({});
+    const notes = afterFailedRun(steps(skipped), { applied: upTo("verify-octopus"), failedStepId: "verify-octopus" });
+    expect(notes.leftInPlace).toBeUndefined();
+    expect(notes.advice).toMatch(/found nothing to repair and changed nothing.*run the repair again with --full/);
   });
 });
 

@@ -80,7 +80,7 @@ describe("octoha copy", () => {
   it.each([
     ["SIGINT", "Ctrl-C"],
     ["SIGHUP", "a dropped SSH session"],
-  ] as const)("%s (%s) stops it cleanly: exit 3, its lock released, no temp file; re-running finishes", async (signal) => {
+  ] as const)("%s (%s) stops it cleanly: exit 3, its lock released, no temp file; re-running finishes", async (signal, _why) => {
     const source = tree(200, 48 * 1024);
     const target = dir("target");
     const manifest = path.join(target, ".octoha", "manifest-copy.jsonl");

@@ -24,7 +24,7 @@ Examples:
   octoha repair plan.json --yes
   octoha repair plan.json --yes --full         # restart every node even if nothing is left to repair
 
-A repair of a cluster that needs none (every node already uses the shared folders, every file on the
+A repair of a cluster that needs none (Octopus's folder settings already name the shared folders, every file on the
 nodes' own disks is already there) drains, stops and restarts no node: it only verifies, and says so.
 `,
   );
