@@ -48,7 +48,7 @@ function spreadSample<T>(items: T[], size: number): T[] {
 }
 
 function interrupted(): OctohaError {
-  return new OctohaError("Task-log reads through the nodes interrupted; maintenance mode stays on", {
+  return new OctohaError("Task-log reads through the nodes interrupted", {
     code: "INTERRUPTED",
     step: "verify-octopus",
     exitCode: ExitCode.Resumable,
@@ -185,14 +185,11 @@ export function createVerifyOctopusStep(deps: VerifyOctopusDeps): Step<VerifyOct
       if (failedCount(r) > 0) {
         const down = await downAmong(ctx, r);
         const why = down.length > 0 ? ` (${down.join(", ")} ${down.length === 1 ? "does" : "do"} not answer)` : "";
-        throw new OctohaError(
-          `${failedCount(r)} of ${r.checked} task-log read(s) failed through the nodes${why}; maintenance mode stays on`,
-          {
-            code: "VERIFY_OCTOPUS_FAILED",
-            step: "verify-octopus",
-            hint: failureHint(r, down),
-          },
-        );
+        throw new OctohaError(`${failedCount(r)} of ${r.checked} task-log read(s) failed through the nodes${why}`, {
+          code: "VERIFY_OCTOPUS_FAILED",
+          step: "verify-octopus",
+          hint: failureHint(r, down),
+        });
       }
       return r;
     },

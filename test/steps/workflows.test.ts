@@ -498,7 +498,7 @@ describe("verify-octopus", () => {
     const verify = fx.steps("repair").find((s) => s.id === "verify-octopus")!;
     const error = (await verify.apply(recordingContext("verify-octopus", fx.clock), undefined).catch((e: unknown) => e)) as OctohaError;
     expect(error).toMatchObject({ code: "VERIFY_OCTOPUS_FAILED" });
-    expect(error.message).toBe("3 of 6 task-log read(s) failed through the nodes (OCTO2 does not answer); maintenance mode stays on");
+    expect(error.message).toBe("3 of 6 task-log read(s) failed through the nodes (OCTO2 does not answer)");
     expect(error.hint).toContain("OCTO2 does not answer its ping: its Octopus service is not running");
     expect(error.hint).toContain("Start it");
     expect(error.hint).not.toContain("shared folder");
