@@ -123,7 +123,8 @@ export interface RunObserver {
   confirm(request: ApprovalRequest, signal: AbortSignal): Promise<boolean>;
 }
 
-export type StepState = "pending" | "in-progress" | "applied" | "verified" | "not-verified" | "failed";
+/** skipped: applied, and its result says it changed nothing (a repair with nothing to repair). */
+export type StepState = "pending" | "in-progress" | "applied" | "skipped" | "verified" | "not-verified" | "failed";
 
 export interface RunStatusReport {
   runId: string;

@@ -137,7 +137,12 @@ export async function applyStep(deps: ExecutorDeps, input: StepInput): Promise<S
         const last = deps.journal.steps.get(step.id)?.lastCheckpoint;
         return withTimeout(step.id, policy.timeoutMs, (signal) => step.apply(stepContext(deps, step, signal), last), deps.signal);
       });
-      await deps.journal.append({ t: "applied", stepId: step.id, result });
+      await deps.journal.append({
+        t: "applied",
+        stepId: step.id,
+        result,
+        ...(step.changedNothing?.(result) ? { changedNothing: true as const } : {}),
+      });
       deps.view.notify({ type: "step-applied", stepId: step.id, alreadyApplied: false });
       record = deps.journal.steps.get(step.id);
     }

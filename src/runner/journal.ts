@@ -31,7 +31,8 @@ export type JournalRecord = { v: number; seq: number; at: number } & (
   | { t: "run"; runId: string; stepIds: string[]; octohaVersion: string; machineVersion: number; invocation?: RunInvocation }
   | { t: "snapshot"; machineVersion: number; state: string; snapshot: unknown }
   | { t: "checkpoint"; stepId: string; data: unknown }
-  | { t: "applied"; stepId: string; result: unknown }
+  /** changedNothing: the step said its result changed nothing (it was skipped: Step.changedNothing), for readers without the steps (status). */
+  | { t: "applied"; stepId: string; result: unknown; changedNothing?: true }
   | { t: "verified"; stepId: string; ok: boolean; summary: string; problems?: string[] }
   | { t: "step-failed"; stepId: string; error: ErrorRecord }
   | { t: "rolled-back"; stepId: string }
@@ -57,6 +58,8 @@ export interface StepRecord {
   lastCheckpoint?: unknown;
   applied: boolean;
   result?: unknown;
+  /** Its applied record says it changed nothing (skipped). */
+  changedNothing?: boolean;
   verified?: boolean;
 }
 
@@ -285,7 +288,7 @@ function foldRecord(steps: Map<string, StepRecord>, r: JournalRecord): void {
   const s = steps.get(r.stepId) ?? { checkpoints: 0, applied: false };
   steps.set(r.stepId, s);
   if (r.t === "checkpoint") Object.assign(s, { lastCheckpoint: r.data, checkpoints: s.checkpoints + 1 });
-  else if (r.t === "applied") Object.assign(s, { applied: true, result: r.result });
+  else if (r.t === "applied") Object.assign(s, { applied: true, result: r.result, changedNothing: r.changedNothing === true });
   else s.verified = r.ok;
 }
 

@@ -32,17 +32,19 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
   const steps = stepIds.map((id) => {
     const s = index.get(id);
     const state: StepState =
-      s?.verified === true
-        ? "verified"
-        : s?.verified === false
-          ? "not-verified"
-          : s?.applied
-            ? "applied"
-            : failed.has(id) && s
-              ? "failed"
-              : s
-                ? "in-progress"
-                : "pending";
+      s?.changedNothing && s.verified !== false
+        ? "skipped"
+        : s?.verified === true
+          ? "verified"
+          : s?.verified === false
+            ? "not-verified"
+            : s?.applied
+              ? "applied"
+              : failed.has(id) && s
+                ? "failed"
+                : s
+                  ? "in-progress"
+                  : "pending";
     return { id, state, checkpoints: s?.checkpoints ?? 0, ...(state === "failed" ? { lastError: failed.get(id)! } : {}) };
   });
   const lock = await readLock(stateDir);

@@ -80,6 +80,19 @@ describe("`octoha repair` on a cluster that needs none", () => {
     const report = await s.runReport(again!.outcome);
     expect(report.nothingToRepair).toMatch(/folder settings already name the shared folders/);
     expect(readFileSync(path.join(path.dirname(again!.outcome!.journal), "report.md"), "utf8")).toContain("Nothing to repair");
+    // status says which steps were skipped, and a rollback has none of them to undo.
+    const status = (await s.cli("status", s.planFile, "--run", again!.outcome!.runId, "--json")).result as {
+      steps: { id: string; state: string }[];
+    };
+    const state = new Map(status.steps.map((st) => [st.id, st.state]));
+    expect([state.get("drain-nodes"), state.get("repath"), state.get("undrain"), state.get("verify-octopus")]).toEqual([
+      "skipped",
+      "skipped",
+      "skipped",
+      "verified",
+    ]);
+    const undo = await s.cli("rollback", s.planFile, "--run", again!.outcome!.runId, "--yes", "--json");
+    expect(undo.outcome?.undone.filter((id) => state.get(id) === "skipped")).toEqual([]);
 
     // --full takes the whole outage anyway (and shows the watch above would have seen one).
     let full: Awaited<ReturnType<typeof s.cli>> | undefined;

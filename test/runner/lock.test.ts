@@ -126,7 +126,14 @@ describe("state lock", () => {
     const first = runSteps({ ...base(), stateDir: t.dir, steps: [g.step], view: new RecordingView() }).catch((e: unknown) => e);
     await g.started;
     const runId = (await readLock(t.dir))!.id;
-    const before = readFileSync(journalFile(t.dir, runId));
+    // The records of the step's start (its snapshot) may still be landing: take the journal once it is still.
+    let before = readFileSync(journalFile(t.dir, runId));
+    for (let still = 0; still < 3;) {
+      await new Promise((r) => setTimeout(r, 20));
+      const now = readFileSync(journalFile(t.dir, runId));
+      still = now.equals(before) ? still + 1 : 0;
+      before = now;
+    }
     // `unlock --force`, then a resume elsewhere took the lock: the journal is that process's now.
     const other = writeLock(t.dir, { id: runId, pid: deadPid(), operation: "resume" });
     g.release();
