@@ -132,8 +132,21 @@ export function copyVerifyRename(
   signal?: AbortSignal,
   noClobber = false,
   listed?: ListedFile,
+  replacing?: { size: number; mtimeMs: number },
 ): Promise<CopiedFile> {
-  return copyBytes(ops, from, to, { viaTemp: true, noClobber, listed, signal });
+  return copyBytes(ops, from, to, { viaTemp: true, noClobber, listed, signal, ...(replacing ? { replacing } : {}) });
+}
+
+/** The target file about to be replaced is no longer as it was when replacing it was decided. */
+async function refuseChangedTarget(ops: FileOps, to: string, was: { size: number; mtimeMs: number }): Promise<void> {
+  const now = await ops.stat(to).catch(() => undefined);
+  if (now?.isFile && now.size === was.size && sameMtime(now.mtimeMs, was.mtimeMs)) return;
+  throw new OctohaError(`The target file '${to}' changed while octoha was replacing it; it was kept as it is`, {
+    code: "COPY_TARGET_CHANGING",
+    behaviour: "continue",
+    path: to,
+    hint: `${now ? `It is ${now.size} bytes modified ${isoTime(now.mtimeMs)} now, ${was.size} bytes modified ${isoTime(was.mtimeMs)} when compared` : "It is gone now"}: something writes it (a node that still uses this folder). The incoming copy was discarded (its quarantined copy of the target stays); re-run once nothing writes it.`,
+  });
 }
 
 /**
@@ -167,6 +180,8 @@ interface CopyMode {
   signal: AbortSignal | undefined;
   /** Resolves when `to` may be created (its intent is durable). */
   intend?: () => Promise<void>;
+  /** `to` as it was when replacing it was decided: renamed over only while it is still so. */
+  replacing?: { size: number; mtimeMs: number };
 }
 
 async function copyBytes(ops: FileOps, from: string, to: string, mode: CopyMode): Promise<CopiedFile> {
@@ -253,6 +268,9 @@ async function copyBytes(ops: FileOps, from: string, to: string, mode: CopyMode)
       // keeps other copies out, not a node writing there): never let the rename replace it. The window
       // left is the gap between this stat and the rename, microseconds instead of the whole run.
       if (mode.noClobber && (await ops.stat(to).catch(() => undefined))) throw new TargetAppeared(to);
+      // A file being replaced that was written to since it was compared (and quarantined): the rename
+      // would drop what was written. Kept as it is; the window left is the gap between stat and rename.
+      if (mode.replacing) await refuseChangedTarget(ops, to, mode.replacing);
       await ops.rename(writeAt, to);
     }
     created = false;

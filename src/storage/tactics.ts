@@ -230,10 +230,11 @@ export class FileTactics {
   }
 
   /** Copy to a free name (noClobber: if the name got taken meanwhile, compare instead), or replace a loser. */
-  private async copyNew(job: FileJob, signal: AbortSignal, noClobber = true): Promise<void> {
+  /** `replacing`: the target file a replacement was decided on (noClobber off); one that changed since is kept. */
+  private async copyNew(job: FileJob, signal: AbortSignal, noClobber = true, replacing?: FileStat): Promise<void> {
     if (!this.s.dryRun) {
       try {
-        await this.writeToTarget(job, signal, noClobber);
+        await this.writeToTarget(job, signal, noClobber, replacing);
       } catch (error) {
         if (!(error instanceof TargetAppeared)) throw error;
         await this.resolveAppeared(job, signal);
@@ -268,7 +269,7 @@ export class FileTactics {
     else await this.compareAndResolve(job, t, targetAbs, signal);
   }
 
-  private async writeToTarget(job: FileJob, signal: AbortSignal, noClobber: boolean): Promise<void> {
+  private async writeToTarget(job: FileJob, signal: AbortSignal, noClobber: boolean, replacing?: FileStat): Promise<void> {
     const to = joinUnder(this.s.target, job.targetRelPath);
     await this.retry(() => job.ensureFolder(), path.dirname(to));
     const from = abs(this.s.source, job.entry.relPath);
@@ -289,7 +290,7 @@ export class FileTactics {
               throw error;
             });
           }
-        : () => copyVerifyRename(this.s.ops, from, to, signal, noClobber, job.entry);
+        : () => copyVerifyRename(this.s.ops, from, to, signal, noClobber, job.entry, replacing);
     const copied = await this.retry(copy, to);
     // Undefined fields are left out of the line; the order is the one the manifest's fast parser expects.
     writer?.add({
@@ -373,14 +374,14 @@ export class FileTactics {
     if (this.isOwnEarlierCopy(job, t)) {
       // The target is a copy octoha wrote from this very source file (a preseed, an interrupted run),
       // and the file has grown since: the incoming bytes are its newer state, not a rival. Replace it
-      // (no-clobber off: the name is taken by the very file being replaced).
-      await this.copyNew(job, signal, false);
+      // (no-clobber off: the name is taken by the very file being replaced), unless it changed since.
+      await this.copyNew(job, signal, false, t);
       this.summary.filesUpdated = (this.summary.filesUpdated ?? 0) + 1;
       return;
     }
     const winner = this.winner(job, t, kind);
     if (winner.side === "target") await this.loseIncoming(job, kind, winner.reason, src.sha256, signal);
-    else await this.replaceTarget(job, kind, winner.reason, signal);
+    else await this.replaceTarget(job, kind, winner.reason, t, signal);
   }
 
   /**
@@ -499,7 +500,7 @@ export class FileTactics {
   }
 
   /** The incoming copy wins: quarantine the target's copy first, then replace it atomically. */
-  private async replaceTarget(job: FileJob, kind: CollisionKind, reason: string, signal: AbortSignal): Promise<void> {
+  private async replaceTarget(job: FileJob, kind: CollisionKind, reason: string, t: FileStat, signal: AbortSignal): Promise<void> {
     const targetAbs = abs(this.s.target, job.targetRelPath);
     const at = this.s.dryRun
       ? quarantinePath(this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath)
@@ -508,7 +509,8 @@ export class FileTactics {
           targetAbs,
         );
     this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
-    await this.copyNew(job, signal, false);
+    // Written to since it was compared (a live writer appending): kept, and this file fails (COPY_TARGET_CHANGING).
+    await this.copyNew(job, signal, false, t);
     this.report(job, kind, "source", at, reason);
   }
 

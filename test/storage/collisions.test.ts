@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
@@ -144,6 +144,24 @@ describe("merging two nodes into one target", () => {
     const second = await copyTree({ source: node2, target, sourceNode: "OCTO2", dryRun: true });
     expect(second.quarantinesPending).toBe(1);
     expect(existsSync(removed)).toBe(false);
+  });
+
+  it("keep-newer: a target written to while it is being replaced is kept with what was written, and that one file fails", async () => {
+    const source = dir("node2");
+    const target = dir("target");
+    writeFile(source, "TaskLogs/pkg.log", "the newer incoming copy\n", 1_790_000_900);
+    const rival = writeFile(target, "TaskLogs/pkg.log", "target line 0\n", 1_790_000_000);
+    // Once the incoming copy is durable under its temp name, a live writer appends to the target.
+    const ops = faultyOps({
+      before: (call, p) =>
+        void (call === "sync" && p.startsWith(rival + ".") && p.endsWith(".octoha-tmp") && appendFileSync(rival, "APPENDED by Octopus\n")),
+    });
+    const summary = await copyTree({ source, target, sourceNode: "OCTO2", collisionPolicy: "keep-newer", ops });
+    expect(readFileSync(rival, "utf8")).toBe("target line 0\nAPPENDED by Octopus\n");
+    expect(summary.errors.map((e) => [e.relPath, e.code])).toEqual([["TaskLogs/pkg.log", "COPY_TARGET_CHANGING"]]);
+    expect(readdirSync(path.dirname(rival)).filter((n) => n.endsWith(".octoha-tmp"))).toEqual([]);
+    // The target as it was when compared is in quarantine; the incoming copy is still on the node, reported.
+    expect(readFileSync(path.join(target, ".octoha/conflicts/existing-target/TaskLogs/pkg.log"), "utf8")).toBe("target line 0\n");
   });
 
   it("a file another node writes under the same name while we copy is not replaced: it is compared and the loser quarantined", async () => {
