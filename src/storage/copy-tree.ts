@@ -34,7 +34,7 @@ import { nameProblems } from "./windows-names.js";
 import { sourceFacts } from "./source-identity.js";
 import { recordSource, sourceIdUnder } from "./manifest-sources.js";
 import { refuseOverlap } from "./overlap.js";
-import { refuseLinkedStateFolder } from "./own-folders.js";
+import { refuseLinkedStateFiles, refuseLinkedStateFolder } from "./own-folders.js";
 import { recordManifestTarget, refuseOtherTarget } from "./manifest-target.js";
 import type { CopyOptions, CopySummary } from "./types.js";
 import { emptyCopySummary, type NameProblem } from "../model/copy-results.js";
@@ -206,6 +206,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   s.ops = timeRoundTrips(s.ops, s.target, trips);
   await refuseOverlap(s.ops, s.source, s.target, options.manifestPath);
   await refuseLinkedStateFolder(s.ops, s.target);
+  if (options.manifestPath) await refuseLinkedStateFiles(s.ops, options.manifestPath);
   if (options.manifestPath) await refuseOtherTarget(s.ops, s.target, options.manifestPath);
   const manifest = options.manifestPath ? await loadManifest(s.ops, options.manifestPath) : new ManifestIndex();
   const summary = emptyCopySummary();

@@ -28,6 +28,23 @@ export async function refuseLinkedStateFolder(ops: FileOps, target: string): Pro
   );
 }
 
+/**
+ * The manifest (and the files kept beside it: its snapshot, `.sources`, `.target`) must be files, not
+ * links: a record appended through a link lands in whatever file it leads to. Refused before anything
+ * is written (exit 2).
+ */
+export async function refuseLinkedStateFiles(ops: FileOps, manifestPath: string): Promise<void> {
+  for (const at of [manifestPath, `${manifestPath}.index`, `${manifestPath}.sources`, `${manifestPath}.target`]) {
+    const found = await ops.stat(at).catch(() => undefined);
+    if (!found || found.isFile || found.isDirectory) continue; // a folder there: the manifest's own refusal names it
+    throw new InputError(`'${at}' is a link (a symbolic link or junction), not a file: octoha keeps its manifest there`, {
+      code: "COPY_STATE_FILE_LINK",
+      path: at,
+      hint: `Its records would be written into whatever file the link leads to. Remove the link (the manifest is rebuilt: files already at the target are hashed once more, never overwritten), then run the copy again. Nothing was written.`,
+    });
+  }
+}
+
 /** The deepest folder holding both `a` and `b`: where octoha's folders for a target start. */
 export function commonFolder(a: string, b: string): string {
   let folder = path.resolve(a);

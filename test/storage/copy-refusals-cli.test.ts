@@ -292,6 +292,21 @@ describe("a link where octoha makes its own folder: never written through", () =
     expect(readFileSync(path.join(target, "b.txt"), "utf8")).toBe("b\n"); // the rest is copied
   });
 
+  it("the manifest as a link: refused up front with exit 2, nothing appended to the file it leads to", () => {
+    const source = dir("src");
+    writeFile(source, "a.log", "a\n");
+    const target = dir("dst");
+    const victim = writeFile(dir("elsewhere"), "victim.txt", "VICTIM DATA\n");
+    mkdirSync(path.join(target, ".octoha"));
+    const manifest = path.join(target, ".octoha", "manifest-copy.jsonl");
+    symlinkSync(victim, manifest);
+    const r = run(["copy", source, target]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`'${manifest}' is a link`);
+    expect(readFileSync(victim, "utf8")).toBe("VICTIM DATA\n");
+    expect(existsSync(path.join(target, "a.log"))).toBe(false);
+  });
+
   it("the target's .octoha itself: refused up front with exit 2, the copy and its dry-run alike, writing nothing anywhere", () => {
     const source = dir("src");
     writeFile(source, "x", "a\n");
