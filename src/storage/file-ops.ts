@@ -760,7 +760,7 @@ function openFile(fd: number): OpenFile {
       called<number>((done) => fs.write(live(), buffer, offset, length, position ?? null, done)),
     sync: async () => called<void>((done) => fs.fsync(live(), done)),
     stat: async () => toStat(await called<fs.Stats>((done) => fs.fstat(live(), done))),
-    utimes: async (atimeMs, mtimeMs) => called<void>((done) => fs.futimes(live(), atimeMs / 1000, mtimeMs / 1000, done)),
+    utimes: async (atimeMs, mtimeMs) => called<void>((done) => fs.futimes(live(), timeArg(atimeMs), timeArg(mtimeMs), done)),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -805,3 +805,12 @@ export const nodeFileOps: FileOps = {
   canWrite: (path) => fsp.access(path, 2 /* W_OK */),
   realpath: (path) => fsp.realpath(path),
 };
+
+/**
+ * A time for fs.futimes: seconds, except before 1970, which Node takes as "now" when given as a
+ * negative number (a log stamped 1960 was copied with today's time, and hashed again every run);
+ * a Date carries it (to the millisecond).
+ */
+function timeArg(ms: number): number | Date {
+  return ms < 0 ? new Date(ms) : ms / 1000;
+}

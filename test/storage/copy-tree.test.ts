@@ -246,6 +246,17 @@ describe("copyTree on a node folder", () => {
     ).toEqual(["m.jsonl", "m.jsonl.index"]);
   });
 
+  it("keeps a source time before 1970 (Node takes a negative time as now), so a re-run skips the file", async () => {
+    const source = dir("source");
+    const file = writeFile(source, "old.log", "from 1960\n");
+    utimesSync(file, new Date("1960-01-01T00:00:00Z"), new Date("1960-01-01T00:00:00Z"));
+    const target = dir("target");
+    await copyTree({ source, target, manifestPath: path.join(target, ".octoha", "m.jsonl") });
+    expect(statSync(path.join(target, "old.log")).mtime.toISOString()).toBe("1960-01-01T00:00:00.000Z");
+    const again = await copyTree({ source, target, manifestPath: path.join(target, ".octoha", "m.jsonl") });
+    expect([again.filesCopied, again.filesSkipped]).toEqual([0, 1]);
+  });
+
   it("a file named .Octoha at the source's root is the user's, not a state folder: not copied, and a failure naming it, not a warning", async () => {
     const source = dir("source");
     writeFile(source, "a.txt", "a");
