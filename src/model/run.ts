@@ -135,6 +135,8 @@ export interface RunStatusReport {
   outcome?: { status: string; exitCode: number };
   steps: { id: string; state: StepState; checkpoints: number; lastError?: string }[];
   lock?: LockInfo & { stale: boolean; staleReason?: string; unlockCommand: string };
+  /** An unfinished run (interrupted, failed, awaiting approval, or stopped by a crash): the command that continues it. */
+  continueWith?: string;
   warnings: string[];
   otherRuns: string[];
 }

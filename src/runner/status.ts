@@ -4,7 +4,7 @@ import type { RunStatusReport, StepState } from "../model/run.js";
 import { InputError } from "../shared/errors.js";
 import { indexSteps, journalFile, legacyWarning, readJournal } from "./journal.js";
 import { readLock, staleness, unlockCommand, type LockInfo } from "./lock.js";
-import { DEFAULT_STATE_DIR, listRuns } from "./runs.js";
+import { continueCommand, DEFAULT_STATE_DIR, listRuns } from "./runs.js";
 
 /** `stateDir`: the plan's, or the one given (default ./.octoha). */
 export async function readRunStatus(o: { stateDir?: string; runId?: string }): Promise<RunStatusReport> {
@@ -47,6 +47,14 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
                   : "pending";
     return { id, state, checkpoints: s?.checkpoints ?? 0, ...(state === "failed" ? { lastError: failed.get(id)! } : {}) };
   });
+  // Unfinished: the verb that continues it is the one that started it (a rollback interrupted goes on as a rollback).
+  const finished = lastOutcome && ["done", "rolled-back"].includes(lastOutcome.status);
+  const rollingBack = snap?.t === "snapshot" && /rollingBack|undo/i.test(snap.state);
+  const planFile = header?.t === "run" ? header.invocation?.planFile : undefined;
+  const continueWith =
+    header && !finished
+      ? continueCommand({ verb: rollingBack ? "rollback" : "resume", runId, stateDir, ...(planFile ? { planFile } : {}) })
+      : undefined;
   const lock = await readLock(stateDir);
   const stale = lock ? staleness(lock) : undefined;
   return {
@@ -66,6 +74,7 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
           },
         }
       : {}),
+    ...(continueWith ? { continueWith } : {}),
     warnings: [
       ...(tornLastLine
         ? [`The journal's last line is torn (line ${tornLastLine.line}); the run stopped mid-write and resume will ignore it.`]

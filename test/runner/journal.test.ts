@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { journalFile, JournalWriter, parseJournal, readJournal, type JournalEntry } from "../../src/runner/journal.js";
 import { lockFile } from "../../src/runner/lock.js";
 import { runSteps } from "../../src/runner/run-steps.js";
+import { readRunStatus } from "../../src/runner/status.js";
+import { renderStatus } from "../../src/report/status-view.js";
 import type { Step } from "../../src/runner/step.js";
 import { Redactor } from "../../src/shared/redact.js";
 import { OctohaError } from "../../src/shared/errors.js";
@@ -136,6 +138,20 @@ describe("journal", () => {
     expect(bytes).not.toContain("Hunter2-ultra");
     expect(bytes).not.toContain("registered-s3cr3t-value");
     expect(bytes).toContain("Password=***");
+  });
+});
+
+describe("status of an unfinished run", () => {
+  it("says the command that continues it; a finished run has none", async () => {
+    const s = setup();
+    const { run } = await stoppedRun(s);
+    const stopped = await readRunStatus({ stateDir: s.base.stateDir, runId: run.runId });
+    expect(stopped.continueWith).toBe(`octoha resume --state-dir ${s.base.stateDir} --run ${run.runId}`);
+    expect(renderStatus(stopped, new Redactor())).toContain(
+      `To continue it: octoha resume --state-dir ${s.base.stateDir} --run ${run.runId}`,
+    );
+    await runSteps({ ...s.base, mode: "resume", approve: "yes", runId: run.runId, view: new RecordingView() });
+    expect((await readRunStatus({ stateDir: s.base.stateDir, runId: run.runId })).continueWith).toBeUndefined();
   });
 });
 
