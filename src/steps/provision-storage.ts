@@ -40,6 +40,8 @@ export function createProvisionStorageStep(deps: ProvisionDeps): Step<ProvisionR
       }
       return { changes, findings: [] };
     },
+    // Every folder was there already: nothing for a rollback to remove, nothing that blocks a new run.
+    changedNothing: (r) => r.created.length === 0,
     async apply(ctx: StepContext, last) {
       const created = [...(last?.created ?? [])];
       for (const t of deps.targets) {

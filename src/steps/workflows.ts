@@ -398,6 +398,8 @@ export function afterFailedRun(steps: readonly AnyStep[], f: FailedRun): FailedR
   const begun = (id: StepId) => f.applied.includes(id) || f.failedStepId === id;
   const left: string[] = [];
   if (acted("stop-services") && !begun("start-services")) left.push("every node's Octopus service is stopped (Octopus is down)");
+  else if (acted("stop-services") && f.failedStepId === "start-services")
+    left.push("Octopus may be down: start-services failed, and the nodes it names are not running");
   if (acted("maintenance-on") && !begun("maintenance-off")) left.push("maintenance mode is on");
   if (acted("drain-nodes") && !begun("undrain")) left.push("every node is draining (takes no new tasks)");
   const leftInPlace = left.length > 1 ? `${left.slice(0, -1).join(", ")} and ${left.at(-1)!}` : left[0];

@@ -249,6 +249,16 @@ describe("safety nets against a wrong plan", () => {
 });
 
 describe("provision-storage", () => {
+  it("with every folder there already it changed nothing: a failed run of it blocks no new run", async () => {
+    fx = await clusterFixture();
+    const provision = fx.steps("repair")[1]!;
+    for (const kind of ["TaskLogs", "Artifacts", "Packages"]) await writeFiles(path.join(fx.root, "shared"), { [`${kind}/x`]: "there" });
+    const r = await provision.apply(recordingContext("provision-storage"), undefined);
+    expect(r).toEqual({ created: [] });
+    expect(provision.changedNothing?.(r)).toBe(true);
+    expect(provision.changedNothing?.({ created: ["\\\\fs01\\x"] })).toBe(false);
+  });
+
   it("rollback removes only the folders this run created, and only when empty", async () => {
     fx = await clusterFixture();
     await writeFiles(path.join(fx.root, "shared"), { "Artifacts/keep.txt": "pre-existing" });
@@ -460,9 +470,10 @@ describe("what a failed repair left in place (its failure output)", () => {
     expect(afterFailedRun(steps(), { applied: upTo("drain-nodes"), failedStepId: "drain-nodes" })).toEqual({});
   });
 
-  it("once start-services has begun after a repath, no rollback is offered (it would refuse) and no node is said stopped", () => {
+  it("once start-services has begun after a repath, no rollback is offered (it would refuse); Octopus may be down, said as such", () => {
     expect(afterFailedRun(steps(), { applied: upTo("start-services"), failedStepId: "start-services" })).toEqual({
-      leftInPlace: "maintenance mode is on and every node is draining (takes no new tasks)",
+      leftInPlace:
+        "Octopus may be down: start-services failed, and the nodes it names are not running, maintenance mode is on and every node is draining (takes no new tasks)",
       rollback: false,
     });
   });
