@@ -45,7 +45,7 @@ async function assess(deps: AssessRepairDeps, ctx: StepContext): Promise<AssessR
   const refused = repath.findings.find((f) => f.severity === "error");
   if (refused) return { needed: true, reason: `repath: ${refused.summary}` };
   const change = repath.changes.find((c) => c.action !== "noop");
-  if (change) return { needed: true, reason: `the nodes do not use the shared folders yet (${change.summary})` };
+  if (change) return { needed: true, reason: `Octopus's folder settings do not name the shared folders yet (${change.summary})` };
   const notes: string[] = [];
   for (const copy of deps.copies) {
     const pending = await copy.pendingWork(ctx);
