@@ -208,7 +208,7 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
           code: "NODE_NO_PING",
           node: n.name,
           summary: `Node ${n.name} does not answer at ${n.url}/api/octopusservernodes/ping`,
-          fix: `Start ${n.name}'s Octopus service if it is stopped (a migrate or repair starts only the nodes it stopped, and reads task logs through every plan node). If it runs, check ${n.url} is reachable from this machine (firewall, binding, certificate) or correct nodes[].url in the plan. If ${n.name} is retired, remove it from plan.nodes and delete it in Configuration ➜ Nodes.`,
+          fix: `Start ${n.name}'s Octopus service if it is stopped (a migrate or repair starts only the nodes it stopped, and reads task logs through every plan node). One that has just started answers 503 for a while: wait until it answers, then run again. If it runs, check ${n.url} is reachable from this machine (firewall, binding, certificate) or correct nodes[].url in the plan. If ${n.name} is retired, remove it from plan.nodes and delete it in Configuration ➜ Nodes.`,
         });
       else
         findings.push({
