@@ -197,14 +197,17 @@ export async function askApproval(deps: ExecutorDeps, input: StepInput): Promise
 /** The compensation list: steps this run touched (applied, or checkpointed before a crash), newest first. */
 export function compensationList(steps: readonly Step[], journal: ReadonlyMap<string, StepRecord>, to?: string): Step[] {
   const floor = to === undefined ? 0 : steps.findIndex((s) => s.id === to);
-  return steps.filter((s, i) => i >= floor && touched(s, journal.get(s.id))).reverse();
+  return steps.filter((s, i) => i >= floor && touched(journal.get(s.id))).reverse();
 }
 
-/** The step changed something in this run, or may have (applied, or checkpointed before a crash); a skipped one did not. */
-export function touched(step: Step, record: StepRecord | undefined): boolean {
+/**
+ * The step changed something in this run, or may have (applied, or checkpointed before a crash);
+ * one whose applied record says it changed nothing (skipped: Step.changedNothing, judged once, when
+ * it was journaled) did not.
+ */
+function touched(record: StepRecord | undefined): boolean {
   if (!record) return false;
-  if (record.checkpoints > 0) return true;
-  return record.applied && !(step.changedNothing?.(record.result) ?? false);
+  return record.checkpoints > 0 || (record.applied && record.changedNothing !== true);
 }
 
 /** What a step's rollback works from: its result, or the last checkpoint of a step that crashed mid-apply (its first one is the before-state). */

@@ -275,7 +275,8 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   try {
     await refuseWhileForcedHolderRuns(o.stateDir);
     if (abandoned) await removeEmptyRunDir(o, abandoned);
-    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation, o.steps);
+    if (o.mode === "run")
+      await refuseUnfinishedRun(o.stateDir, runId, invocation, new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id)));
     // Read again under the lock: the first read only checked the run before taking the lock.
     const prior = checked ? await readPriorRun(o, runId, false) : undefined;
     journal = new JournalWriter({
@@ -400,7 +401,7 @@ async function refuseUnfinishedRun(
   stateDir: string,
   newRunId: string,
   invocation: RunInvocation | undefined,
-  steps: readonly Step[],
+  readOnly: ReadonlySet<string>,
 ): Promise<void> {
   const latest = (await listRuns(stateDir)).find((id) => id !== newRunId);
   if (!latest) return;
@@ -409,13 +410,8 @@ async function refuseUnfinishedRun(
   if (last?.t === "outcome" && (last.status === "done" || last.status === "rolled-back")) return;
   // It never changed anything: no step but read-only ones (e.g. a failed preflight) got as far as a
   // checkpoint, and the others were skipped (a repair with nothing to repair that failed to verify).
-  const byId = new Map(steps.map((s) => [s.id, s]));
-  const changed = (r: JournalRecord): boolean => {
-    if (r.t === "checkpoint") return !byId.get(r.stepId)?.readOnly;
-    if (r.t !== "applied") return false;
-    const step = byId.get(r.stepId);
-    return !step?.readOnly && !(step?.changedNothing?.(r.result) ?? false);
-  };
+  const changed = (r: JournalRecord): boolean =>
+    (r.t === "checkpoint" || (r.t === "applied" && r.changedNothing !== true)) && !readOnly.has(r.stepId);
   if (!records.some(changed)) return;
   const status = last?.t === "outcome" ? last.status : "stopped without an outcome (crash or kill)";
   const where = { runId: latest, stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };

@@ -49,7 +49,7 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
   });
   // Unfinished: the verb that continues it is the one that started it (a rollback interrupted goes on as a rollback).
   const finished = lastOutcome && ["done", "rolled-back"].includes(lastOutcome.status);
-  const rollingBack = snap?.t === "snapshot" && /rollingBack|undo/i.test(snap.state);
+  const rollingBack = snap?.t === "snapshot" && ["rollingBack", "rollbackRouting"].includes(snap.state);
   const planFile = header?.t === "run" ? header.invocation?.planFile : undefined;
   const continueWith =
     header && !finished

@@ -65,8 +65,9 @@ export interface Step<C = unknown, Id extends string = string> {
    */
   skippedBecause?(): string | undefined;
   /**
-   * True when this journaled result records that the step changed nothing (it was skipped): a run
-   * whose other steps were read-only then changed nothing either, and a rollback has nothing of it to undo.
+   * True when this result records that the step changed nothing (it was skipped). Asked once, as the
+   * result is journaled (`changedNothing` on its record): a run whose other steps were read-only then
+   * changed nothing either, and a rollback has nothing of it to undo.
    */
   changedNothing?(result: C): boolean;
   readonly policy?: StepPolicy;

@@ -100,6 +100,19 @@ export interface PendingCopyWork {
   notes: string[];
 }
 
+/**
+ * One set of would-be copies per shared folder, shared by the nodes in the order apply copies them:
+ * node 2's dry-run meets node 1's, so collisions between nodes are predicted with their winner.
+ */
+function reservationsByTarget(): (job: CopyJob) => TargetReservations {
+  const byTarget = new Map<string, TargetReservations>();
+  return (job) => {
+    let r = byTarget.get(job.target.access);
+    if (!r) byTarget.set(job.target.access, (r = new TargetReservations()));
+    return r;
+  };
+}
+
 /** A copy step, which can also say whether a run of it would change anything (assess-repair). */
 export type CopyStep<Id extends string> = Step<CopyResult, Id> & {
   /**
@@ -166,14 +179,12 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
     title,
     async pendingWork(ctx) {
       const notes: string[] = [];
-      const reservations = new Map<string, TargetReservations>();
+      const reservationsOf = reservationsByTarget();
       for (const job of deps.jobs) {
-        let r = reservations.get(job.target.access);
-        if (!r) reservations.set(job.target.access, (r = new TargetReservations()));
         const from = `${job.kind} from ${job.source.node}`;
         let s: CopySummary;
         try {
-          s = await run(job, "inspect", ctx, { reservations: r });
+          s = await run(job, "inspect", ctx, { reservations: reservationsOf(job) });
         } catch (error) {
           // The node's folder is gone (cleaned up after an earlier repair): there is nothing on it to copy.
           if (!(error instanceof OctohaError && error.code === "COPY_PATH_NOT_FOUND" && error.exitCode === ExitCode.BadInput)) throw error;
@@ -211,13 +222,9 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       const changes: Change[] = [];
       const findings: Finding[] = [];
       const jobs: CopyJobResult[] = [];
-      // One per shared folder, shared by the nodes in the order apply copies them: node 2's dry-run
-      // meets node 1's would-be copies, so collisions between nodes are predicted with their winner.
-      const reservations = new Map<string, TargetReservations>();
+      const reservationsOf = reservationsByTarget();
       for (const job of deps.jobs) {
-        let r = reservations.get(job.target.access);
-        if (!r) reservations.set(job.target.access, (r = new TargetReservations()));
-        const s = await run(job, "inspect", ctx, { reservations: r, fullList: deps.fullList });
+        const s = await run(job, "inspect", ctx, { reservations: reservationsOf(job), fullList: deps.fullList });
         jobs.push(toJobResult(job, s));
         const quarantines = s.quarantinesPending ?? 0;
         changes.push({

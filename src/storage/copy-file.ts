@@ -371,22 +371,42 @@ export async function quarantineFile(
     throw classifyFsError(error, { side: "target", path: path.dirname(base) });
   });
   const sha = fromSha256 ?? (await hashFile(ops, from, "source", signal)).sha256;
-  for (let n = 0; n < 1000; n++) {
-    const candidate = n === 0 ? base : numbered(base, n);
-    const existing = await ops.stat(candidate).catch(() => undefined);
-    if (!existing) {
-      const copied = await copyVerifyRename(ops, from, candidate, signal);
-      if (copied.sha256 !== sha)
-        throw classifyFsError(Object.assign(new Error("changed during quarantine"), { code: "EIO" }), { side: "source", path: from });
-      return candidate;
-    }
-    if (existing.isFile && (await hashFile(ops, candidate, "target", signal)).sha256 === sha) return candidate;
+  const slot = await quarantineSlot(ops, base, { size: undefined, sha256: () => Promise.resolve(sha) }, signal);
+  if (slot?.same) return slot.at;
+  if (slot) {
+    const copied = await copyVerifyRename(ops, from, slot.at, signal);
+    if (copied.sha256 !== sha)
+      throw classifyFsError(Object.assign(new Error("changed during quarantine"), { code: "EIO" }), { side: "source", path: from });
+    return slot.at;
   }
   throw new OctohaError(`Too many quarantined copies of '${relPath}'`, {
     code: "COPY_QUARANTINE_FULL",
     path: base,
     hint: "Clean up the quarantine folder after reviewing it, then re-run.",
   });
+}
+
+/**
+ * The quarantine candidates of `base` (`base`, `base.1`, … up to 1000), in turn: the first holding
+ * these bytes (`same`), else the first free one, or undefined when all are taken by other bytes.
+ * A candidate is hashed only when it is a file (of `size`, when known). Shared by the copy, which
+ * writes to the free one, and the dry-run, which only looks.
+ */
+async function quarantineSlot(
+  ops: FileOps,
+  base: string,
+  bytes: { size: number | undefined; sha256: () => Promise<string> },
+  signal?: AbortSignal,
+): Promise<{ at: string; same: boolean } | undefined> {
+  for (let n = 0; n < 1000; n++) {
+    const candidate = n === 0 ? base : numbered(base, n);
+    const existing = await ops.stat(candidate).catch(() => undefined);
+    if (!existing) return { at: candidate, same: false };
+    if (!existing.isFile || (bytes.size !== undefined && existing.size !== bytes.size)) continue;
+    if ((await hashFile(ops, candidate, "target", signal, existing.size)).sha256 === (await bytes.sha256()))
+      return { at: candidate, same: true };
+  }
+  return undefined;
 }
 
 /**
@@ -406,21 +426,16 @@ export async function quarantinedAlready(
   fromSha256: string | undefined,
   signal?: AbortSignal,
 ): Promise<string | undefined> {
-  const base = quarantinePath(quarantineRoot, node, relPath);
   let sha = fromSha256;
+  // The source is hashed once, and only when a candidate of its size is there to compare.
+  const sha256 = async (): Promise<string> => (sha ??= (await hashFile(ops, from, "source", signal, fromSize)).sha256);
   try {
-    for (let n = 0; n < 1000; n++) {
-      const candidate = n === 0 ? base : numbered(base, n);
-      const existing = await ops.stat(candidate).catch(() => undefined);
-      if (!existing) return undefined;
-      if (!existing.isFile || existing.size !== fromSize) continue;
-      sha ??= (await hashFile(ops, from, "source", signal, fromSize)).sha256;
-      if ((await hashFile(ops, candidate, "target", signal, existing.size)).sha256 === sha) return candidate;
-    }
+    const slot = await quarantineSlot(ops, quarantinePath(quarantineRoot, node, relPath), { size: fromSize, sha256 }, signal);
+    return slot?.same ? slot.at : undefined;
   } catch (error) {
     if (error instanceof CopyAborted) throw error;
+    return undefined;
   }
-  return undefined;
 }
 
 /** `base.n`, within one folder entry's longest name. */

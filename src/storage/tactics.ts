@@ -229,8 +229,10 @@ export class FileTactics {
     });
   }
 
-  /** Copy to a free name (noClobber: if the name got taken meanwhile, compare instead), or replace a loser. */
-  /** `replacing`: the target file a replacement was decided on (noClobber off); one that changed since is kept. */
+  /**
+   * Copy to a free name (noClobber: if the name got taken meanwhile, compare instead), or replace a
+   * loser (`replacing`: the target file the replacement was decided on; one that changed since is kept).
+   */
   private async copyNew(job: FileJob, signal: AbortSignal, noClobber = true, replacing?: FileStat): Promise<void> {
     if (!this.s.dryRun) {
       try {
