@@ -27,9 +27,9 @@ import { releaseSpareBuffers } from "./copy-file.js";
 import { countOf } from "../shared/plural.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
-import { lockTarget, releaseDeadLock, type LockOwner } from "./target-lock.js";
+import { lockTarget, releaseDeadLock, targetLockLostError, type LockOwner } from "./target-lock.js";
 import { removeStaleTemps } from "./temp-names.js";
-import type { HeldLock } from "../shared/lock.js";
+import type { HeldLock, LockInfo } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
 import { sourceFacts } from "./source-identity.js";
 import { recordSource, sourceIdUnder } from "./manifest-sources.js";
@@ -61,6 +61,8 @@ export interface CopyEngineExtras {
   /** Transient-error attempts per file operation (default 5) and first backoff (default 50 ms): RETRY_BUDGETS.fileOp. */
   retryAttempts?: number;
   retryBaseDelayMs?: number;
+  /** How often the target lock's heartbeat is refreshed (tests: a lock lost is found sooner); default HEARTBEAT_MS. */
+  lockHeartbeatMs?: number;
 }
 
 async function settingsOf(options: CopyOptions & CopyEngineExtras): Promise<Settings> {
@@ -222,7 +224,14 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
   applyPlan(summary, plan);
 
   if (s.signal?.aborted) return { ...summary, interrupted: true, durationMs: Date.now() - started };
-  const lock = plan.workFiles > 0 ? await prepareTarget(s, options.lockOwner, plan.workBytes, summary) : undefined;
+  // Aborted, with the error as its reason, when the heartbeat finds the lock no longer ours.
+  const lockLost = new AbortController();
+  const lockWatch: LockWatch = {
+    signal: lockLost.signal,
+    heartbeatMs: options.lockHeartbeatMs,
+    onLost: (now) => lockLost.abort(targetLockLostError(s.target, now)),
+  };
+  const lock = plan.workFiles > 0 ? await prepareTarget(s, options.lockOwner, plan.workBytes, summary, lockWatch) : undefined;
   try {
     // Before the manifest's first line; a manifest an older octoha wrote is adopted by this target.
     if (options.manifestPath && (plan.workFiles > 0 || manifest.coveredBytes > 0)) {
@@ -237,10 +246,11 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
       new ProgressMeter(0, 0, options.onProgress).finish(); // a renderer still gets its closing event
     } else {
       const meter = new ProgressMeter(plan.workFiles, plan.workBytes, options.onProgress, undefined, trips);
-      await copyPass(s, options, tactics, meter, undefined, trips);
+      await copyPass(s, options, tactics, meter, undefined, trips, lockLost.signal);
     }
     // The next run loads the index from a snapshot instead of parsing every line again.
     const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
+    if (lockLost.signal.aborted) throw lockLost.signal.reason as Error; // the target is another copy's now: write nothing more
     if (!s.dryRun && options.manifestPath && snapshotStale) {
       // The copy pass's listings and spare buffers go first, and the index takes this copy's records in one step.
       releaseSpareBuffers();
@@ -312,6 +322,13 @@ async function* withoutIo(
   }
 }
 
+/** The target lock's heartbeat, watched: `signal` is aborted (its reason the error) once the lock is no longer ours. */
+interface LockWatch {
+  signal: AbortSignal;
+  heartbeatMs: number | undefined;
+  onLost: (now: LockInfo | undefined) => void;
+}
+
 /**
  * Before the first byte: the target root exists (so the probe goes where the copies will), this
  * copy holds the target's lock (a real copy), and free space and write access are proven.
@@ -321,6 +338,7 @@ async function prepareTarget(
   owner: LockOwner | undefined,
   bytes: number,
   summary: CopySummary,
+  watch?: LockWatch,
 ): Promise<HeldLock | undefined> {
   collectGarbage(); // the planning pass's listings, before the copy pass lists the same folders
   let lock: HeldLock | undefined;
@@ -330,7 +348,7 @@ async function prepareTarget(
     await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
     // One writer per target: the copy pass lists it again under the lock and decides from that.
     const onWarning = (message: string): void => void (summary.warnings ??= []).push(message);
-    lock = await lockTarget({ target: s.target, owner, onWarning });
+    lock = await lockTarget({ target: s.target, owner, onWarning, onLost: watch?.onLost, heartbeatMs: watch?.heartbeatMs });
   }
   try {
     // The copy pass sweeps dead temp files from the target folders it lists, never from the quarantine:
@@ -358,6 +376,8 @@ async function copyPass(
   meter: ProgressMeter,
   tally?: PlanTally,
   trips?: RoundTrips,
+  /** Aborted when the target lock is lost: the copy stops, failing with the signal's reason. */
+  lockLost?: AbortSignal,
 ): Promise<void> {
   const writer = s.dryRun || !options.manifestPath ? undefined : await ManifestWriter.open(s.ops, options.manifestPath);
   tactics.writer = writer;
@@ -367,6 +387,12 @@ async function copyPass(
   s.signal?.addEventListener("abort", onAbort, { once: true });
   if (s.signal?.aborted) stop.abort(); // interrupted before this pass (its listener would never fire)
   let fatal: OctohaError | undefined;
+  const onLockLost = (): void => {
+    fatal ??= lockLost!.reason as OctohaError;
+    stop.abort();
+  };
+  lockLost?.addEventListener("abort", onLockLost, { once: true });
+  if (lockLost?.aborted) onLockLost();
   try {
     const stream = jobStream({
       ops: s.ops,
@@ -399,6 +425,7 @@ async function copyPass(
     });
   } finally {
     s.signal?.removeEventListener("abort", onAbort);
+    lockLost?.removeEventListener("abort", onLockLost);
     meter.finish();
     try {
       await writer?.close();

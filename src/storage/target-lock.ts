@@ -78,6 +78,10 @@ export interface TargetLockOptions {
   /** A run's step; absent: a copy of its own (newCopyLockId). */
   owner?: LockOwner | undefined;
   onWarning?: (message: string) => void;
+  /** The heartbeat found the lock released or taken by another (`octoha unlock --target … --force`): see LockFileOptions.onLost. */
+  onLost?: (now: LockInfo | undefined) => void;
+  /** How often the holder refreshes its heartbeat (tests); default HEARTBEAT_MS. */
+  heartbeatMs?: number | undefined;
 }
 
 /** Takes the target's lock (creating `<target>/.octoha`), or throws TargetLockedError naming the holder. */
@@ -94,6 +98,8 @@ export async function lockTarget(o: TargetLockOptions): Promise<HeldLock> {
       mayTakeOver: (holder) => holderDeadHere(holder),
       refuse: (holder, stale) => new TargetLockedError(holder, o.target, stale),
       ...(o.onWarning ? { onWarning: o.onWarning } : {}),
+      ...(o.onLost ? { onLost: o.onLost } : {}),
+      ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
     });
   } catch (error) {
     await removeEmptyFolder();
@@ -138,6 +144,25 @@ export async function releaseDeadLock(o: TargetLockOptions): Promise<void> {
   } catch {
     // See above: left as it is.
   }
+}
+
+/**
+ * What a copy says when its target lock was released (`octoha unlock --target … --force`) or taken
+ * while it ran: it stopped, so that two copies never write one folder at once. Resumable: what it
+ * copied is recorded, and the same command continues once the other is done.
+ */
+export function targetLockLostError(target: string, now: LockInfo | undefined): OctohaError {
+  return new OctohaError(
+    `The copy into ${target} stopped: its lock was released while it ran (\`octoha unlock --target --force\`)${now ? `, and is now held by ${describeHolder(now)}` : ""}`,
+    {
+      code: "COPY_LOCK_LOST",
+      path: targetLockFile(target),
+      exitCode: ExitCode.Resumable,
+      hint:
+        "Two copies writing one folder at once would take each other's files for their own, so this one stopped at once. " +
+        "What it copied so far is recorded and verified. Once no other octoha copies into this folder, run the same command again: it continues.",
+    },
+  );
 }
 
 /** `octoha unlock ID --target DST`. */
