@@ -74,6 +74,13 @@ export interface ServicesResult {
   acted: string[];
   /** start-services: when every started node must answer by (ms since epoch), once the starts were sent. */
   readyDeadline?: number;
+  /**
+   * start-services: nodes stop-services stopped that were running again when the run came to start
+   * them (started by someone during the window, perhaps before repath): stopped, then started with
+   * the others, so that each reads the shared folders. `restartStopped`: they have been stopped.
+   */
+  restart?: string[];
+  restartStopped?: boolean;
 }
 
 /** assess-repair: whether this repair needs the outage, and the first reason found either way. */

@@ -238,9 +238,28 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
     async apply(ctx, last) {
       const names = toStart();
       let r: ServicesResult = last ?? { before: await states(services, names), acted: names };
-      if (!last) await ctx.checkpoint(r);
+      if (!last) {
+        // A node stop-services stopped that runs again was started by someone during the window,
+        // perhaps before repath: Octopus reads its folders at start, so it may be writing task logs
+        // to its own disk. Skipping it as "already running" left it there; it is restarted.
+        const startedByHand = deps.facts.get("stop-services") ? names.filter((n) => r.before[n] === "running") : [];
+        if (startedByHand.length > 0) r = { ...r, restart: startedByHand };
+        await ctx.checkpoint(r);
+      }
       // Recorded before the first start: from here on Octopus may write to the new folders.
       deps.facts.set("start-services", r);
+      if (r.restart && !r.restartStopped) {
+        for (const n of r.restart) {
+          ctx.emit({
+            level: "warn",
+            message: `${n} was running again when the run came to start it (started during the window, not by this run): restarting it so that it reads the shared folders. Task logs it wrote while it ran may be on its own disk only: run \`octoha repair\` after this run to copy them.`,
+          });
+          if ((await services.state(n)) !== "stopped") await services.stop(n);
+        }
+        r = { ...r, restartStopped: true };
+        await ctx.checkpoint(r);
+        deps.facts.set("start-services", r);
+      }
       await startAll(services, r.acted);
       if (r.readyDeadline === undefined) {
         r = { ...r, readyDeadline: clock.now() + (deps.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) };

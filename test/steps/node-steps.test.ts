@@ -276,6 +276,31 @@ describe("stop-services / start-services", () => {
     expect(ctx.events.some((e) => /Waiting for OCTO2/.test(e.message))).toBe(true);
   });
 
+  it("a node started by someone between stop-services and start-services is restarted (it read the old folders at its start), with a warning", async () => {
+    const cluster = createFakeCluster();
+    const facts = createRunFacts();
+    const deps = { ports: cluster.ports, facts, nodeNames: ["OCTO1", "OCTO2"] };
+    const stopped = await createStopServicesStep(deps).apply(recordingContext("stop-services"), undefined);
+    expect(stopped.acted).toEqual(["OCTO1", "OCTO2"]);
+    await cluster.ports.services.start("OCTO2"); // by hand, before repath
+    cluster.calls.length = 0;
+    const start = createStartServicesStep(deps);
+    const ctx = recordingContext("start-services");
+    const r = await start.apply(ctx, undefined);
+    const changes = cluster.writes().map((c) => `${c.method} ${String(c.args[0])}`);
+    expect(changes).toEqual(["stop OCTO2", "start OCTO1", "start OCTO2"]);
+    expect(r.restart).toEqual(["OCTO2"]);
+    expect(ctx.events.some((e) => e.level === "warn" && /OCTO2 was running again .* restarting it .*octoha repair/.test(e.message))).toBe(
+      true,
+    );
+    expect(await start.verify(ctx, r)).toMatchObject({ ok: true });
+
+    // Resumed after the stop was recorded: the node is not stopped a second time once started.
+    cluster.calls.length = 0;
+    await start.apply(recordingContext("start-services"), r);
+    expect(cluster.writes().filter((c) => c.method === "stop")).toEqual([]);
+  });
+
   it("start-services' preview starts only the nodes a run would stop", async () => {
     const cluster = createFakeCluster();
     cluster.state.nodes[1]!.service = "stopped";
