@@ -241,8 +241,9 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
       if (!last) {
         // A node stop-services stopped that runs again was started by someone during the window,
         // perhaps before repath: Octopus reads its folders at start, so it may be writing task logs
-        // to its own disk. Skipping it as "already running" left it there; it is restarted.
-        const startedByHand = deps.facts.get("stop-services") ? names.filter((n) => r.before[n] === "running") : [];
+        // to its own disk. Skipping it as "already running" left it there; it is restarted (one still
+        // starting, "unknown", too).
+        const startedByHand = deps.facts.get("stop-services") ? names.filter((n) => r.before[n] !== "stopped") : [];
         if (startedByHand.length > 0) r = { ...r, restart: startedByHand };
         await ctx.checkpoint(r);
       }
