@@ -4,6 +4,8 @@
  * once with 3, since everything octoha writes is resumable (journal, copy manifest) or nothing was
  * written (dry-run).
  */
+import { closeSync } from "node:fs";
+import { isatty } from "node:tty";
 import { ExitCode } from "../shared/exit-codes.js";
 
 export interface InterruptMessages {
@@ -28,6 +30,28 @@ export const RUN_INTERRUPTS: InterruptMessages = {
  */
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
+/** Whether stdin, stdout and stderr were on a terminal at start: after a hang-up, isatty says no. */
+const STARTED_ON_TERMINAL = [0, 1, 2].map((fd) => isatty(fd));
+
+/**
+ * After a hang-up, the terminal octoha's stdin, stdout or stderr is on is gone, and Node 20 aborts
+ * at exit restoring its settings (tcsetattr fails with EIO: nodejs/node#51519): exit 134 and a core
+ * instead of 3. Node skips a descriptor the program closed, so those on a terminal are closed just
+ * before exit, once nothing more is written.
+ */
+function releaseHungUpTerminal(): void {
+  process.once("exit", () => {
+    for (const [fd, tty] of STARTED_ON_TERMINAL.entries()) {
+      if (!tty) continue;
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+  });
+}
+
 /** Runs `work` with a signal aborted on the first SIGINT/SIGTERM/SIGHUP; a second SIGINT/SIGTERM exits 3 at once. */
 export async function withInterrupts<T>(
   work: (signal: AbortSignal) => Promise<T>,
@@ -43,6 +67,7 @@ export async function withInterrupts<T>(
       process.exit(ExitCode.Resumable);
     }
     if (messages.first) process.stderr.write(`${messages.first(name)}\n`);
+    if (name === "SIGHUP") releaseHungUpTerminal();
     controller.abort();
   };
   for (const name of STOP_SIGNALS) process.on(name, onSignal);

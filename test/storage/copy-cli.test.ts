@@ -102,6 +102,40 @@ describe("octoha copy", () => {
     expect(snapshot(target)).toEqual(snapshot(source));
   });
 
+  // A terminal that goes away (a closed window, a dropped SSH session) is a hang-up on a terminal:
+  // Node 20 then aborted at exit restoring the terminal's settings (nodejs/node#51519), exit 134.
+  // A pseudo-terminal from Python's pty module stands in for it; its master closed is the hang-up.
+  const python = spawnSync("python3", ["--version"]).status === 0;
+  it.skipIf(!python)("a terminal that goes away mid-copy: exit 3, not Node's abort (134), and re-running finishes", async () => {
+    const source = tree(200, 48 * 1024);
+    const target = dir("target");
+    const manifest = path.join(target, ".octoha", "manifest-copy.jsonl");
+    const script = [
+      "import os, pty, sys, time",
+      "pid, fd = pty.fork()",
+      "if pid == 0:",
+      "    os.execv(sys.argv[1], sys.argv[1:])",
+      "deadline = time.time() + 30",
+      "while time.time() < deadline and not os.path.exists(os.environ['WAIT_FOR']):",
+      "    time.sleep(0.01)",
+      "time.sleep(0.2)",
+      "os.close(fd)",
+      "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))",
+    ].join("\n");
+    const child = spawn("python3", ["-c", script, process.execPath, main, "copy", source, target, "--concurrency", "1"], {
+      stdio: ["ignore", "pipe", "ignore"],
+      env: { ...process.env, WAIT_FOR: manifest },
+    });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    await new Promise((resolve) => child.on("exit", resolve));
+    expect(stdout.trim()).toBe("3");
+    expect(existsSync(path.join(target, ".octoha", "copy-lock.json")), "the copy's lock was not released").toBe(false);
+    expect(manifestPaths(manifest).length, "the copy was still running at the hang-up").toBeLessThan(200);
+    expect(run(["copy", source, target]).status).toBe(0);
+    expect(snapshot(target)).toEqual(snapshot(source));
+  });
+
   it("exits 1 and lists the file when one could not be copied (a symlink), after copying the rest", () => {
     const source = tree(3, 10);
     symlinkSync("/etc/hostname", path.join(source, "TaskLogs", "link.txt"));
