@@ -213,14 +213,24 @@ export function driftOf(approved: ChangeSet, now: ChangeSetBody): Drift[] {
   const b = now.facts;
   differ("Octopus version", a.octopusVersion, b.octopusVersion);
   out.push(...nodeDrift(a.nodes ?? [], b.nodes ?? []));
-  differ("maintenance mode", onOff(a.maintenance), onOff(b.maintenance));
+  // A repair approved with nothing to repair read neither maintenance mode nor the folders (its
+  // steps changed nothing): that it now needs repairing is the drift, said once, not "(none) → off".
+  const then = assessment(approved.report);
+  const nowAssessed = assessment(now.report);
+  const unread = then?.code === "NOTHING_TO_REPAIR";
+  if (unread && nowAssessed?.code === "REPAIR_NEEDED")
+    out.push({ what: "repair needed", approved: then.summary, now: nowAssessed.summary });
+  if (!unread || a.maintenance !== undefined) differ("maintenance mode", onOff(a.maintenance), onOff(b.maintenance));
   for (const key of new Set([...Object.keys(a.folders ?? {}), ...Object.keys(b.folders ?? {})]))
-    differ(`server folder ${key}`, a.folders?.[key], b.folders?.[key]);
+    if (!unread || a.folders?.[key] !== undefined) differ(`server folder ${key}`, a.folders?.[key], b.folders?.[key]);
   out.push(...copyDrift(a.copy, b.copy, approved.tolerance.copyGrowthPercent));
   for (const f of now.report.findings.filter((x) => x.severity === "error"))
     out.push({ what: `error ${f.code}`, approved: "(none)", now: f.summary });
   return out;
 }
+
+/** What a repair's dry-run found about whether it needs the outage (assess-repair's finding), if it has one. */
+const assessment = (report: DryRunReport) => report.steps.find((s) => s.id === "assess-repair")?.findings[0];
 
 const onOff = (v: boolean | undefined) => (v === undefined ? undefined : v ? "on" : "off");
 const kebab = (s: string) => s.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);

@@ -100,6 +100,46 @@ describe("change set drift", () => {
   });
 });
 
+describe("change set drift of a repair approved with nothing to repair", () => {
+  const assessed = (code: "NOTHING_TO_REPAIR" | "REPAIR_NEEDED", summary: string) => ({
+    id: "assess-repair",
+    title: "a",
+    requiresApproval: false,
+    changes: [],
+    findings: [{ severity: "info" as const, code, summary }],
+  });
+  const skipped = (id: string) => ({
+    id,
+    title: id,
+    requiresApproval: true,
+    changes: [],
+    findings: [{ severity: "info" as const, code: "NOTHING_TO_REPAIR", summary: "Changes nothing: …" }],
+  });
+
+  it("says once that a repair is needed now, not '(none) → off' for what it never read", () => {
+    const then = report([], {
+      workflow: "repair",
+      steps: [assessed("NOTHING_TO_REPAIR", "Nothing to repair: every folder is shared"), skipped("maintenance-on"), skipped("repath")],
+    });
+    const now = report([{ kind: "taskLogs", node: "OCTO1", files: 3, bytes: 30 }], {
+      workflow: "repair",
+      steps: [assessed("REPAIR_NEEDED", "Repair needed: taskLogs is not shared"), ...report([]).steps],
+    });
+    const drift = driftOf(build(then), build(now));
+    expect(drift).toContainEqual({
+      what: "repair needed",
+      approved: "Nothing to repair: every folder is shared",
+      now: "Repair needed: taskLogs is not shared",
+    });
+    expect(drift.filter((d) => d.approved === "(none)")).toEqual([]);
+    expect(drift.map((d) => d.what)).toEqual([
+      "repair needed",
+      "taskLogs from OCTO1 (files to copy)",
+      "taskLogs from OCTO1 (bytes to copy)",
+    ]);
+  });
+});
+
 describe("change set file", () => {
   it("reads back what was written, also re-indented with its keys re-ordered", () => {
     const c = build(report([{ kind: "taskLogs", node: "OCTO1", files: 1, bytes: 1 }]));
