@@ -11,7 +11,6 @@
  * notices the lock is gone (its heartbeat, and before each journal record) and stops.
  */
 import { readFile, unlink, writeFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { OctohaError, errnoOf } from "../shared/errors.js";
 import {
@@ -19,8 +18,9 @@ import {
   acquireLockFile,
   describeHolder,
   holderDeadHere,
-  pidAlive,
+  holderRunningHere,
   readLockFile,
+  silentHolderNote,
   unlockFile,
   type HeldLock,
   type LockInfo,
@@ -71,10 +71,18 @@ class LockedError extends OctohaError {
         exitCode: ExitCode.Failed,
         hint: stale.stale
           ? `The lock looks stale because ${stale.reason}. If no octoha is running against this state directory, release it with:\n  ${unlockCommand(holder, stateDir)}\nWarning: releasing a lock that a live run still holds lets two runs change Octopus at once.`
-          : `One run at a time changes a cluster; wait for it to finish, or stop it (Ctrl-C) and resume later. If you are sure it is gone:\n  ${unlockCommand(holder, stateDir)}`,
+          : liveHolderHint(holder, stateDir),
       },
     );
   }
+}
+
+/** What a second run is told to do about a live holder: a suspended one (Ctrl-Z) is brought back or ended first. */
+function liveHolderHint(holder: LockInfo, stateDir: string): string {
+  const silent = silentHolderNote(holder);
+  return silent
+    ? `One run at a time changes a cluster, and that one goes on when it is resumed. ${silent} Only if you are sure it must not go on:\n  ${unlockCommand(holder, stateDir)} --force`
+    : `One run at a time changes a cluster; wait for it to finish, or stop it (Ctrl-C) and resume later. If you are sure it is gone:\n  ${unlockCommand(holder, stateDir)}`;
 }
 
 export interface AcquireOptions {
@@ -128,9 +136,6 @@ export function acquireLock(options: AcquireOptions): Promise<HeldLock> {
   });
 }
 
-/** Alive on this very host: a pid elsewhere cannot be checked. */
-const runningHere = (holder: LockInfo): boolean => holder.host === os.hostname() && pidAlive(holder.pid);
-
 export interface StateUnlockResult extends UnlockResult {
   /** The holder's process still runs on this host (only ever with --force). */
   holderRunningHere: boolean;
@@ -142,9 +147,9 @@ export interface StateUnlockResult extends UnlockResult {
  */
 export async function unlock(stateDir: string, id: string, force = false): Promise<StateUnlockResult> {
   const result = await unlockFile(lockFile(stateDir), id, stateDir, force);
-  const holderRunningHere = !result.wasStale && runningHere(result.released);
-  if (holderRunningHere) await writeFile(path.join(stateDir, FORCED_FILE), `${JSON.stringify(result.released, null, 2)}\n`);
-  return { ...result, holderRunningHere };
+  const runningHere = !result.wasStale && holderRunningHere(result.released);
+  if (runningHere) await writeFile(path.join(stateDir, FORCED_FILE), `${JSON.stringify(result.released, null, 2)}\n`);
+  return { ...result, holderRunningHere: runningHere };
 }
 
 /**
@@ -157,7 +162,7 @@ export async function refuseWhileForcedHolderRuns(stateDir: string): Promise<voi
   const text = await readFile(file, "utf8").catch(() => undefined);
   if (text === undefined) return;
   const holder = parseHolder(text);
-  if (!holder || !runningHere(holder)) {
+  if (!holder || !holderRunningHere(holder)) {
     await unlink(file).catch(() => undefined);
     return;
   }

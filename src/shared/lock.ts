@@ -16,8 +16,21 @@ import { ExitCode } from "./exit-codes.js";
 
 /** The holder rewrites its heartbeat this often. */
 export const HEARTBEAT_MS = 10_000;
-/** A heartbeat older than this marks the lock stale (the holder on another host may be gone). */
+/**
+ * A heartbeat older than this marks the lock stale when its holder is on another host (it may be
+ * gone). On this host the holder's pid decides: a run suspended with Ctrl-Z beats no more, yet lives.
+ */
 export const STALE_AFTER_MS = 120_000;
+/** Clock adjustments move a computed boot time a little; a restart moves it by more. */
+const BOOT_SLACK_MS = 60_000;
+
+/**
+ * When this host started, to the second (wall clock less uptime; Windows too). A lock records it:
+ * after a restart, the pid it names may be another program's.
+ */
+export function hostBootTime(): string {
+  return new Date(Math.round((Date.now() - os.uptime() * 1000) / 1000) * 1000).toISOString();
+}
 
 /** This host, as temp file names tag it (a hostname can hold characters a file name cannot). */
 export const HOST_TAG = createHash("sha256").update(os.hostname().toLowerCase()).digest("hex").slice(0, 6);
@@ -64,6 +77,8 @@ export interface LockInfo {
   who: string;
   host: string;
   pid: number;
+  /** When the holder's host started (hostBootTime); absent in locks an older octoha wrote. */
+  boot?: string;
   version: string;
   created: string;
   /** What is locked: the state directory, or the copy target. */
@@ -83,18 +98,53 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Taken before this host last restarted: its process is gone, whatever now runs under its pid. Both
+ * the recorded boot and the last heartbeat must predate this boot, so that a wall clock set forward
+ * after the boot (NTP) does not pass a live holder for a gone one.
+ */
+function fromEarlierBoot(info: LockInfo): boolean {
+  if (info.boot === undefined) return false;
+  const thisBoot = Date.parse(hostBootTime());
+  return Date.parse(info.boot) < thisBoot - BOOT_SLACK_MS && Date.parse(info.heartbeat) < thisBoot;
+}
+
+/** Running on this very host: its pid is alive and was not taken before a restart (a pid elsewhere cannot be checked). */
+export function holderRunningHere(info: LockInfo): boolean {
+  return info.host === os.hostname() && pidAlive(info.pid) && !fromEarlierBoot(info);
+}
+
 export function staleness(info: LockInfo, now = Date.now(), staleAfterMs = STALE_AFTER_MS): Staleness {
-  if (info.host === os.hostname() && !pidAlive(info.pid))
-    return { stale: true, reason: `process ${info.pid} on ${info.host} is no longer running` };
+  if (info.host === os.hostname()) {
+    if (!pidAlive(info.pid)) return { stale: true, reason: `process ${info.pid} on ${info.host} is no longer running` };
+    if (fromEarlierBoot(info))
+      return { stale: true, reason: `${info.host} has restarted since process ${info.pid} took it (that pid is another program's now)` };
+    // Alive here: a run suspended with Ctrl-Z (SIGSTOP) beats no more but carries on after `fg`.
+    // A lock without the boot time (an older octoha's) keeps the heartbeat rule: its pid may be reused.
+    if (info.boot !== undefined) return { stale: false };
+  }
   const age = now - Date.parse(info.heartbeat);
   if (!(age <= staleAfterMs))
     return { stale: true, reason: `its heartbeat is ${Math.round(age / 1000)} s old (limit ${Math.round(staleAfterMs / 1000)} s)` };
   return { stale: false };
 }
 
-/** Provably gone: its process is no longer running on this very host (a stale heartbeat alone is not proof). */
+/** Provably gone: its process is no longer running on this very host, or the host restarted since (a stale heartbeat alone is not proof). */
 export function holderDeadHere(info: LockInfo): boolean {
-  return info.host === os.hostname() && !pidAlive(info.pid);
+  return info.host === os.hostname() && !holderRunningHere(info);
+}
+
+/**
+ * What to do about a holder alive on this host whose heartbeat stopped (suspended with Ctrl-Z, or
+ * frozen), or undefined for any other holder. Refusals add it to their hint.
+ */
+export function silentHolderNote(info: LockInfo, now = Date.now()): string | undefined {
+  const age = now - Date.parse(info.heartbeat);
+  if (!(age > STALE_AFTER_MS) || !holderRunningHere(info)) return undefined;
+  return (
+    `Its process ${info.pid} is alive on this host but has not refreshed the lock for ${Math.round(age / 1000)} s: it is perhaps suspended (Ctrl-Z). ` +
+    `Bring it back with \`fg\` in its terminal, or end it (\`kill -INT ${info.pid}\`, then \`kill -CONT ${info.pid}\` if it is suspended).`
+  );
 }
 
 export function describeHolder(info: LockInfo): string {
@@ -154,12 +204,15 @@ function lockInfoOf(text: string): LockInfo | undefined {
   if (!id || !host || !heartbeat || Number.isNaN(Date.parse(heartbeat))) return undefined;
   if (!Number.isSafeInteger(r.pid) || (r.pid as number) <= 0) return undefined;
   const shown = (key: keyof LockInfo): string => textAt(key) ?? "(not recorded)";
+  const boot = textAt("boot");
   return {
     id,
     operation: shown("operation"),
     who: shown("who"),
     host,
     pid: r.pid as number,
+    // An unreadable boot time is as good as none: the heartbeat rule, as for an older octoha's lock.
+    ...(boot !== undefined && !Number.isNaN(Date.parse(boot)) ? { boot } : {}),
     version: shown("version"),
     created: shown("created"),
     path: shown("path"),
@@ -273,6 +326,7 @@ export async function acquireLockFile(o: LockFileOptions): Promise<HeldLock> {
     who: `${os.userInfo().username}@${os.hostname()}`,
     host: os.hostname(),
     pid: process.pid,
+    boot: hostBootTime(),
     version,
     created: now,
     path: o.holder.path,
@@ -398,11 +452,19 @@ export async function unlockFile(file: string, id: string, what: string, force =
     });
   const stale = staleness(holder);
   if (!stale.stale && !force) {
-    throw new OctohaError(`Run ${holder.id} still holds the lock and looks alive`, {
-      code: "LOCK_HELD_LIVE",
-      path: file,
-      hint: `Held by ${describeHolder(holder)}. Stop that run (Ctrl-C lets it checkpoint) instead. If you are certain it is gone, add --force.`,
-    });
+    const silent = silentHolderNote(holder);
+    throw new OctohaError(
+      silent
+        ? `Run ${holder.id} still holds the lock: its process ${holder.pid} is alive on this host (perhaps suspended)`
+        : `Run ${holder.id} still holds the lock and looks alive`,
+      {
+        code: "LOCK_HELD_LIVE",
+        path: file,
+        hint: silent
+          ? `Held by ${describeHolder(holder)}. ${silent} Only if you are sure it must not go on, add --force.`
+          : `Held by ${describeHolder(holder)}. Stop that run (Ctrl-C lets it checkpoint) instead. If you are certain it is gone, add --force.`,
+      },
+    );
   }
   await unlink(file);
   return { released: holder, wasStale: stale.stale };

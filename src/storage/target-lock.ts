@@ -17,6 +17,7 @@ import {
   describeHolder,
   holderDeadHere,
   readLockFile,
+  silentHolderNote,
   unlockFile,
   type HeldLock,
   type LockInfo,
@@ -48,6 +49,14 @@ function newCopyLockId(): string {
   return `copy-${new Date().toISOString().replace(/[-:]|\.\d+/g, "")}-${randomBytes(3).toString("hex")}`;
 }
 
+/** What to do about a live holder: wait for it; a suspended one (Ctrl-Z) is brought back or ended first. */
+function liveHolderAdvice(holder: LockInfo, unlock: string): string {
+  const silent = silentHolderNote(holder);
+  return silent
+    ? `${silent} Only if you are sure it must not go on:\n  ${unlock} --force`
+    : `Wait for it to finish, then run this again. If you are sure it is gone:\n  ${unlock}`;
+}
+
 export class TargetLockedError extends OctohaError {
   constructor(
     readonly holder: LockInfo,
@@ -67,7 +76,7 @@ export class TargetLockedError extends OctohaError {
           ? `The lock looks stale because ${stale.reason}. If no octoha is copying into this folder any more, release it with:\n  ${unlock}\n` +
             "Warning: releasing a lock a live copy still holds lets two copies write this folder at once (files lost or corrupted)."
           : "Another octoha copy (or a run with another state directory) is writing into this folder, and two at once would corrupt it. " +
-            `Nothing was written. Wait for it to finish, then run this again. If you are sure it is gone:\n  ${unlock}`,
+            `Nothing was written. ${liveHolderAdvice(holder, unlock)}`,
       },
     );
   }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { lockFile, readLock } from "../../src/runner/lock.js";
 import { journalFile } from "../../src/runner/journal.js";
@@ -104,6 +104,43 @@ describe("octoha run / resume / status / unlock", () => {
     expect(stopped.stderr).toContain(`Run ${holder.id} stopped: its lock on ${f.stateDir} was released while it ran`);
     expect(readFileSync(journal)).toEqual(before);
     const resumed = await octoha(["resume", f.plan, "--yes"], { ...env, BLOCK: "" });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(f.lines()).toHaveLength(3);
+  });
+
+  it("a run suspended with Ctrl-Z keeps its lock however old its heartbeat: unlock without --force and a second run are refused, saying it is alive here; resumed, it carries on", async () => {
+    const f = fixture();
+    const env = { ...f.env, BLOCK: "1" };
+    const running = start(["run", f.plan, "--yes"], env);
+    await waitForFile(env.READY);
+    const holder = (await readLock(f.stateDir))!;
+    const pid = running.child.pid!;
+    running.child.kill("SIGSTOP");
+    try {
+      // Three minutes of suspension, as the lock file then reads (a suspended process writes nothing).
+      const lock = lockFile(f.stateDir);
+      const info = JSON.parse(readFileSync(lock, "utf8")) as { heartbeat: string };
+      writeFileSync(lock, JSON.stringify({ ...info, heartbeat: new Date(Date.now() - 180_000).toISOString() }));
+      const unlocked = await octoha(["unlock", holder.id, "--state-dir", f.stateDir], env);
+      expect(unlocked.code, unlocked.stdout).toBe(1);
+      expect(unlocked.stderr).toContain(
+        `Run ${holder.id} still holds the lock: its process ${pid} is alive on this host (perhaps suspended)`,
+      );
+      expect(unlocked.stderr).toContain("Bring it back with `fg` in its terminal");
+      expect(unlocked.stderr).toContain("add --force");
+      expect(existsSync(lock)).toBe(true);
+      const second = await octoha(["run", f.plan, "--yes"], { ...env, BLOCK: "" });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`is locked by run ${holder.id} (run)`);
+      expect(second.stderr).toContain(`octoha unlock ${holder.id} --state-dir "${f.stateDir}" --force`);
+      expect(f.lines()).toHaveLength(1);
+    } finally {
+      running.child.kill("SIGCONT");
+    }
+    running.child.kill("SIGINT");
+    const stopped = await running.done;
+    expect(stopped.code, stopped.stderr).toBe(3);
+    const resumed = await octoha(["resume", f.plan, "--yes"], f.env);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(f.lines()).toHaveLength(3);
   });

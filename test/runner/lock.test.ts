@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { acquireLock, lockFile, readLock, unlock, type LockInfo } from "../../src/runner/lock.js";
+import { acquireLock, lockFile, readLock, staleness, unlock, type LockInfo } from "../../src/runner/lock.js";
+import { hostBootTime } from "../../src/shared/lock.js";
 import { journalFile } from "../../src/runner/journal.js";
 import { runSteps } from "../../src/runner/run-steps.js";
 import type { Step } from "../../src/runner/step.js";
@@ -224,6 +225,64 @@ describe("taking over a dead run's lock", () => {
       acquireLock({ stateDir: t.dir, runId: "run-2", operation: "run", version: "0", takeOverDeadHolderOf: "run-2" }),
     ).rejects.toMatchObject({ code: "STATE_LOCK_STALE" });
     expect((await readLock(t.dir))?.pid).toBe(dead.pid);
+  });
+});
+
+describe("a holder alive on this host whose heartbeat stopped (suspended with Ctrl-Z)", () => {
+  const hourAgo = () => new Date(Date.now() - 3_600_000).toISOString();
+
+  it("a lock records this host's boot time", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const held = await acquireLock({ stateDir: t.dir, runId: "r1", operation: "run", version: "0" });
+    // Wall clock less uptime, to the second: two readings may round a second apart.
+    expect(Math.abs(Date.parse((await readLock(t.dir))!.boot!) - Date.parse(hostBootTime()))).toBeLessThanOrEqual(1000);
+    await held.release();
+  });
+
+  it("is not stale: unlock refuses it without --force, saying it is alive here; a forced unlock records it as still running", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const live = writeLock(t.dir, { boot: hostBootTime(), heartbeat: hourAgo() });
+    expect(staleness(live)).toEqual({ stale: false });
+    const refused = await unlock(t.dir, live.id).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: "LOCK_HELD_LIVE" });
+    expect((refused as Error).message).toContain(`its process ${process.pid} is alive on this host (perhaps suspended)`);
+    expect((refused as { hint: string }).hint).toContain("has not refreshed the lock for 3600 s");
+    expect(existsSync(lockFile(t.dir))).toBe(true);
+    expect(await unlock(t.dir, live.id, true)).toMatchObject({ wasStale: false, holderRunningHere: true });
+    expect(existsSync(path.join(t.dir, "lock.forced.json"))).toBe(true);
+  });
+
+  it("a lock an older octoha wrote (no boot time) keeps the heartbeat rule: its pid may be another program's after a restart", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const old = writeLock(t.dir, { heartbeat: hourAgo() });
+    expect(staleness(old)).toMatchObject({ stale: true, reason: expect.stringContaining("heartbeat is 3600 s old") });
+    expect(await unlock(t.dir, old.id)).toMatchObject({ wasStale: true });
+  });
+
+  it("a lock taken before this host restarted is gone although its pid runs again: stale, and its own resume takes it over", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const booted = Date.parse(hostBootTime());
+    const before = writeLock(t.dir, {
+      id: "run-1",
+      boot: new Date(booted - 86_400_000).toISOString(),
+      heartbeat: new Date(booted - 3_600_000).toISOString(),
+    });
+    expect(staleness(before)).toMatchObject({ stale: true, reason: expect.stringContaining("has restarted since process") });
+    const warnings: string[] = [];
+    const held = await acquireLock({
+      stateDir: t.dir,
+      runId: before.id,
+      operation: "resume",
+      version: "0",
+      takeOverDeadHolderOf: before.id,
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(warnings).toEqual([expect.stringContaining("Took over the lock of run run-1")]);
+    await held.release();
   });
 });
 

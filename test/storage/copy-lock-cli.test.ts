@@ -5,13 +5,14 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { copyVerifyRename } from "../../src/storage/copy-file.js";
 import { nodeFileOps } from "../../src/storage/index.js";
 import { tempPathFor } from "../../src/storage/temp-names.js";
+import { hostBootTime } from "../../src/shared/lock.js";
 import { CLI } from "../helpers/cli.js";
 import { allFiles, snapshot, tempDirs, writeFile } from "./helpers.js";
 
@@ -167,6 +168,49 @@ describe("a lock left behind when nothing is left to copy", () => {
     const r = run(["copy", source, target, "--json"]);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(lock, "utf8"))).toMatchObject({ id: "copy-killed", pid: process.pid });
+  });
+});
+
+describe("a copy suspended with Ctrl-Z", () => {
+  it("keeps the target's lock however old its heartbeat: unlock --target without --force and another copy are refused, saying it is alive here", async () => {
+    const source = tree("src", 3, 10);
+    const target = dir("target");
+    // Stands for the suspended copy: a live process on this host that writes nothing.
+    const holder = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+    const pid = holder.pid!;
+    holder.kill("SIGSTOP");
+    try {
+      const file = path.join(target, ".octoha", "copy-lock.json");
+      mkdirSync(path.dirname(file), { recursive: true });
+      const then = new Date(Date.now() - 180_000).toISOString();
+      writeFileSync(
+        file,
+        JSON.stringify({
+          id: "copy-suspended",
+          operation: "copy",
+          who: "ops",
+          host: os.hostname(),
+          pid,
+          boot: hostBootTime(),
+          version: "0.1.0",
+          created: then,
+          path: target,
+          heartbeat: then,
+        }),
+      );
+      const unlocked = run(["unlock", "copy-suspended", "--target", target]);
+      expect(unlocked.status, unlocked.stdout).toBe(1);
+      expect(unlocked.stderr).toContain(`its process ${pid} is alive on this host (perhaps suspended)`);
+      expect(unlocked.stderr).toContain("Bring it back with `fg` in its terminal");
+      expect(existsSync(file)).toBe(true);
+      const copy = run(["copy", source, target]);
+      expect(copy.status).toBe(1);
+      expect(copy.stderr).toContain(`The copy target ${target} is locked by run copy-suspended`);
+      expect(copy.stderr).toContain(`octoha unlock copy-suspended --target ${JSON.stringify(target)} --force`);
+      expect(allFiles(target), "nothing copied").toEqual([file]);
+    } finally {
+      holder.kill("SIGKILL");
+    }
   });
 });
 

@@ -42,7 +42,7 @@ export function register(program: Command): void {
       if (result.holderRunningHere)
         err(
           `octoha: WARNING: process ${released.pid} of run ${released.id} (${released.operation}) is STILL RUNNING on this host. Its lock is released, but it may still be changing Octopus.\n` +
-            `  It notices within seconds that its lock is gone and stops (exit 3) without writing more to its journal; \`resume\` and \`rollback\` refuse until process ${released.pid} has exited.\n` +
+            `  It notices within seconds that its lock is gone (a suspended one, once resumed) and stops (exit 3) without writing more to its journal; \`resume\` and \`rollback\` refuse until process ${released.pid} has exited.\n` +
             `  To stop it now: Ctrl-C in its terminal, or \`kill -INT ${released.pid}\`. Then \`octoha status\` shows where it stopped.`,
         );
       if (!json)
