@@ -110,7 +110,14 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
     const running: string[] = [];
     for (const n of deps.plan.nodes) if ((await services.state(n.name)) !== "stopped") running.push(n.name);
     if (!started && running.length === 0) return undefined;
-    return `node(s) ${(running.length ? running : (started?.acted ?? [])).join(", ")} started on the new folders, so Octopus may have written new task logs, artifacts or packages there that the old folders do not have. Keep the shared folders, or stop every node, copy the new files back, and run \`${command(restore)}\` yourself.`;
+    // A start-services that failed (a start refused, or nodes that never answered) may have started none.
+    const unfinished = started?.answered === false;
+    const what = !unfinished
+      ? `node(s) ${(running.length ? running : (started?.acted ?? [])).join(", ")} started on the new folders`
+      : running.length > 0
+        ? `start-services did not finish, and node(s) ${running.join(", ")} are not stopped: they may be running on the new folders, or still starting`
+        : `start-services tried to start node(s) ${started.acted.join(", ")} and did not finish: none of them runs now, but any of them may have run on the new folders for a while`;
+    return `${what}, so Octopus may have written new task logs, artifacts or packages there that the old folders do not have. Keep the shared folders, or stop every node, copy the new files back, and run \`${command(restore)}\` yourself.`;
   };
   const describeBefore = (reading: ServerFolderReading, key: Key) =>
     reading.stored[key] ?? (reading.defaults[key] !== undefined ? `(not set: uses ${reading.defaults[key]})` : "(not set)");

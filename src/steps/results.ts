@@ -81,6 +81,8 @@ export interface ServicesResult {
    */
   restart?: string[];
   restartStopped?: boolean;
+  /** start-services: false until every node it started answered (its apply finished); absent in an older octoha's journal. */
+  answered?: boolean;
 }
 
 /** assess-repair: whether this repair needs the outage, and the first reason found either way. */

@@ -237,7 +237,7 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
     },
     async apply(ctx, last) {
       const names = toStart();
-      let r: ServicesResult = last ?? { before: await states(services, names), acted: names };
+      let r: ServicesResult = last ?? { before: await states(services, names), acted: names, answered: false };
       if (!last) {
         // A node stop-services stopped that runs again was started by someone during the window,
         // perhaps before repath: Octopus reads its folders at start, so it may be writing task logs
@@ -271,6 +271,8 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
       if (ctx.signal.aborted) throw interrupted("start-services");
       const down = r.acted.filter((n) => s[n] !== "running");
       if (down.length > 0) throw notReady(deps, "start-services", s, down);
+      r = { ...r, answered: true };
+      deps.facts.set("start-services", r);
       return r;
     },
     async verify(ctx, r) {
