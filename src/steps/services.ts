@@ -2,8 +2,9 @@
  * stop-services / start-services on every plan node. Stop records which nodes were running so
  * rollback starts only those; start brings up the nodes stop-services stopped (all plan nodes when
  * no record), and its result marks the point of no return for repath: once a node started on the
- * new folders, Octopus may have written there. Its verify also names a plan node that was down
- * before the run (not stopped, so not started, by it): task logs are read through every node next.
+ * new folders, Octopus may have written there. Its verify also names a plan node that was already
+ * stopped when stop-services came to it (down before the run, or gone down since preflight heard it
+ * answer: not stopped, so not started, by the run): task logs are read through every node next.
  *
  * A started Octopus Server answers 503 (or nothing) for a while before it serves requests, so
  * "started" is proven by polling each node's ping until a deadline, never by one attempt. The
@@ -228,7 +229,7 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
                 before: "stopped",
                 after: "stopped",
                 summary: recorded
-                  ? `${n} was not running before the run: the run does not start it`
+                  ? `${n} was already stopped when the run stopped the nodes: the run does not start it`
                   : `${n} is stopped now: a run neither stops nor starts it`,
               },
         ),
@@ -289,16 +290,28 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
       if (ctx.signal.aborted) throw interrupted("start-services");
       const down = r.acted.filter((n) => s[n] !== "running");
       const notStarted = Object.keys(untouched).filter((n) => s[n] !== "running");
+      // Preflight heard it answer (migrate and repair ping every node with a URL): it went down during the run.
+      const pinged = new Set(
+        (deps.facts.get("preflight")?.findings ?? []).filter((f) => f.code === "NODE_PING" && f.node).map((f) => f.node),
+      );
+      const wentDown = notStarted.filter((n) => pinged.has(n));
+      const alreadyDown = notStarted.filter((n) => !pinged.has(n));
+      const unreadable = "so the run did not start it, and task logs cannot be read through it";
       const problems = [
         ...down,
-        ...notStarted.map(
+        ...wentDown.map(
           (n) =>
-            `${n} is ${describeUntouched(s[n])}: it was not running before the run, so the run did not start it, and task logs cannot be read through it. Start its Octopus service (or, if it is retired, remove it from the plan and delete it in Configuration ➜ Nodes), then run \`octoha resume\`.`,
+            `${n} is ${describeUntouched(s[n])}: it answered at preflight but was already stopped when the run came to stop the nodes (it went down during the run), ${unreadable}. Find out why it stopped (its Octopus server log, Home\\Logs\\OctopusServer.txt), start its Octopus service, then run \`octoha resume\`.`,
+        ),
+        ...alreadyDown.map(
+          (n) =>
+            `${n} is ${describeUntouched(s[n])}: it was already stopped when the run came to stop the nodes, ${unreadable}. Start its Octopus service (or, if it is retired, remove it from the plan and delete it in Configuration ➜ Nodes), then run \`octoha resume\`.`,
         ),
       ];
       const summary = [
         ...(down.length > 0 ? [`not running: ${down.join(", ")}`] : []),
-        ...(notStarted.length > 0 ? [`not running before the run and not started by it: ${notStarted.join(", ")}`] : []),
+        ...(wentDown.length > 0 ? [`went down during the run (after preflight), not started by it: ${wentDown.join(", ")}`] : []),
+        ...(alreadyDown.length > 0 ? [`already stopped when the run stopped the nodes, not started by it: ${alreadyDown.join(", ")}`] : []),
       ];
       return {
         ok: problems.length === 0,

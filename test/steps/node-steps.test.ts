@@ -253,7 +253,7 @@ describe("stop-services / start-services", () => {
     expect(cluster.state.nodes.map((n) => n.service)).toEqual(["running", "stopped"]);
   });
 
-  it("start-services verify names a plan node that was down before the run (not stopped, so not started, by it)", async () => {
+  it("start-services verify names a plan node already stopped when stop-services came to it (not stopped, so not started, by it)", async () => {
     const cluster = createFakeCluster(undefined, { statePollsWhileStarting: 2 });
     cluster.state.nodes[1]!.service = "stopped";
     const facts = createRunFacts();
@@ -265,9 +265,11 @@ describe("stop-services / start-services", () => {
     const r = await start.apply(ctx, undefined);
     const verdict = await start.verify(ctx, r);
     expect(verdict.ok).toBe(false);
-    expect(verdict.summary).toBe("not running before the run and not started by it: OCTO2");
+    expect(verdict.summary).toBe("already stopped when the run stopped the nodes, not started by it: OCTO2");
     expect(verdict.problems).toHaveLength(1);
-    expect(verdict.problems![0]).toMatch(/^OCTO2 is stopped: it was not running before the run, so the run did not start it/);
+    expect(verdict.problems![0]).toMatch(
+      /^OCTO2 is stopped: it was already stopped when the run came to stop the nodes, so the run did not start it/,
+    );
     expect(verdict.problems![0]).toContain("Start its Octopus service");
 
     // Started by hand, and still starting when `octoha resume` verifies again: waited for, then verified.
