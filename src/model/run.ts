@@ -124,7 +124,8 @@ export interface RunObserver {
 }
 
 /** skipped: applied, and its result says it changed nothing (a repair with nothing to repair). */
-export type StepState = "pending" | "in-progress" | "applied" | "skipped" | "verified" | "not-verified" | "failed";
+/** "rolled-back": undone by a rollback (and not applied again since). */
+export type StepState = "pending" | "in-progress" | "applied" | "skipped" | "verified" | "not-verified" | "failed" | "rolled-back";
 
 export interface RunStatusReport {
   runId: string;

@@ -2,7 +2,7 @@
 import path from "node:path";
 import type { RunStatusReport, StepState } from "../model/run.js";
 import { InputError } from "../shared/errors.js";
-import { indexSteps, journalFile, legacyWarning, readJournal } from "./journal.js";
+import { indexSteps, journalFile, legacyWarning, readJournal, undoneSteps } from "./journal.js";
 import { readLock, staleness, unlockCommand, type LockInfo } from "./lock.js";
 import { continueCommand, DEFAULT_STATE_DIR, listRuns } from "./runs.js";
 
@@ -21,6 +21,8 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
   const header = records.find((r) => r.t === "run");
   const stepIds = header?.t === "run" ? header.stepIds : [];
   const index = indexSteps(records);
+  // An undo drops the step from the index (a resume applies it afresh): without this it read "pending".
+  const undone = new Set(undoneSteps(records));
   const failed = new Map<string, string>();
   for (const r of records) if (r.t === "step-failed") failed.set(r.stepId, r.error.message);
   const snap = [...records].reverse().find((r) => r.t === "snapshot");
@@ -44,7 +46,9 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
                 ? "failed"
                 : s
                   ? "in-progress"
-                  : "pending";
+                  : undone.has(id)
+                    ? "rolled-back"
+                    : "pending";
     return { id, state, checkpoints: s?.checkpoints ?? 0, ...(state === "failed" ? { lastError: failed.get(id)! } : {}) };
   });
   // Unfinished: the verb that continues it is the one that started it (a rollback interrupted goes on as a rollback).

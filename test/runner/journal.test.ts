@@ -155,6 +155,36 @@ describe("status of an unfinished run", () => {
   });
 });
 
+describe("status of a rolled-back run", () => {
+  it("shows the undone steps as rolled-back, not pending; a step kept by rollback --to stays verified", async () => {
+    const s = setup();
+    const run = await runSteps({ ...s.base, mode: "run", approve: "yes", view: new RecordingView() });
+    expect(run.exitCode).toBe(0);
+    const partial = await runSteps({
+      ...s.base,
+      mode: "rollback",
+      approve: "yes",
+      runId: run.runId,
+      rollbackTo: "two",
+      view: new RecordingView(),
+    });
+    expect(partial.exitCode).toBe(4);
+    const afterPartial = await readRunStatus({ stateDir: s.base.stateDir, runId: run.runId });
+    expect(afterPartial.steps.map((st) => [st.id, st.state])).toEqual([
+      ["one", "verified"],
+      ["two", "rolled-back"],
+    ]);
+    const full = await runSteps({ ...s.base, mode: "rollback", approve: "yes", runId: run.runId, view: new RecordingView() });
+    expect(full.exitCode).toBe(4);
+    const status = await readRunStatus({ stateDir: s.base.stateDir, runId: run.runId });
+    expect(status.steps.map((st) => [st.id, st.state])).toEqual([
+      ["one", "rolled-back"],
+      ["two", "rolled-back"],
+    ]);
+    expect(renderStatus(status, new Redactor())).toMatch(/^one +rolled-back +0$/m);
+  });
+});
+
 describe("a new run over an unfinished one", () => {
   it("is refused with the commands that resume or undo the unfinished run, and changes nothing", async () => {
     const s = setup();
