@@ -109,7 +109,8 @@ export function createRepathStep(deps: RepathDeps): Step<RepathResult, "repath">
     const started = deps.facts.get("start-services");
     const running: string[] = [];
     for (const n of deps.plan.nodes) if ((await services.state(n.name)) !== "stopped") running.push(n.name);
-    if (!started && running.length === 0) return undefined;
+    // No node runs, and start-services started none (every node was down before the run): none ran on them.
+    if (running.length === 0 && (started?.acted.length ?? 0) === 0) return undefined;
     // A start-services that failed (a start refused, or nodes that never answered) may have started none.
     const unfinished = started?.answered === false;
     const what = !unfinished

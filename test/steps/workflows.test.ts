@@ -325,6 +325,19 @@ describe("repath", () => {
     expect(fx.cluster.writes().length).toBe(writes);
   });
 
+  it("a start-services that started no node (every node was down before the run) does not refuse repath's rollback", async () => {
+    fx = await clusterFixture();
+    fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
+    const steps = fx.steps("repair");
+    const stop = steps.find((s) => s.id === "stop-services")!;
+    const repath = steps.find((s) => s.id === "repath")!;
+    const start = steps.find((s) => s.id === "start-services")!;
+    expect(await stop.apply(recordingContext("stop-services"), undefined)).toMatchObject({ acted: [] });
+    const r = await repath.apply(recordingContext("repath"), undefined);
+    await start.apply(recordingContext("start-services"), undefined);
+    expect(await repath.rollbackRefusal!(recordingContext("repath"), r)).toBeUndefined();
+  });
+
   it("a failing path write is reported and the recorded before-state still allows rollback", async () => {
     fx = await clusterFixture({ knobs: { failingPathWrites: new Set(["packages"]) } });
     fx.cluster.state.nodes.forEach((n) => (n.service = "stopped"));
