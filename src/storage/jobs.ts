@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { FileOps, FileStat } from "./file-ops.js";
 import type { TargetReservations } from "./reservations.js";
-import { TargetDirIndex, listedStat, type TargetName } from "./target-index.js";
+import { TargetDirIndex, listedStat, type NameHolder, type TargetName } from "./target-index.js";
 import { foldName } from "./fold.js";
 import { FolderNames, walkTree, type WalkEntry } from "./walk.js";
 import { boundListing } from "./heap.js";
@@ -34,6 +34,8 @@ export interface FileJob {
   waitFor?: Promise<void>;
   /** For "case-only": the source file (relPath) this run writes under the existing name, if any. */
   reservedFrom?: string;
+  /** Case variants' jobs on one target name (they take turns): which of this run's files it holds now. */
+  holder?: NameHolder;
   /** What the target folder's listing said about the existing name (absent when this run reserved it). */
   targetStat?: FileStat;
   /** Dry-run: the existing name is an earlier source's file the run would have copied (its path and node). */
@@ -336,6 +338,7 @@ function takeTurn(index: TargetDirIndex, job: FileJob, register: (turn: Promise<
     done();
   };
   slot = register(turn);
+  if (slot >= 0) job.holder = index.holderOf(slot);
 }
 
 function resolveDir(ctx: DirContext, name: string, existing: TargetName | undefined): DirResolution {

@@ -117,7 +117,7 @@ export class FileTactics {
   doneWithoutIo(job: FileJob | Problem): boolean {
     if (!this.s.dryRun || !("kind" in job)) return false;
     if (job.kind === "new") this.countNewDry(job);
-    else if (this.isCheapSkip(job)) this.skipped(job);
+    else if (this.isCheapSkip(job)) this.skipped(job, job.targetStat!);
     else return false;
     job.settle?.();
     return true;
@@ -214,7 +214,7 @@ export class FileTactics {
       return true;
     }
     if (job.kind === "same-name" && this.trustedSame(job, t)) {
-      this.skipped(job);
+      this.skipped(job, t);
       return false;
     }
     if (job.kind === "same-name" && (await this.finishInterrupted(job, t, targetAbs, signal))) return true;
@@ -244,6 +244,7 @@ export class FileTactics {
       }
       this.summary.filesCopied++;
       this.summary.bytesCopied += job.entry.size;
+      this.held(job);
     } else this.countNewDry(job);
   }
 
@@ -267,7 +268,7 @@ export class FileTactics {
     if (!t) await this.copyNew(job, signal);
     else if (!t.isFile)
       await this.loseIncoming(job, "file-vs-folder", "a folder appeared at the target under this name during the copy", undefined, signal);
-    else if (this.trustedSame(job, t)) this.skipped(job);
+    else if (this.trustedSame(job, t)) this.skipped(job, t);
     else await this.compareAndResolve(job, t, targetAbs, signal);
   }
 
@@ -328,7 +329,7 @@ export class FileTactics {
     if (left.match === "identical" && sameMtime(t.mtimeMs, job.entry.mtimeMs)) {
       const { node, run } = intent;
       writer?.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: left.sha256, node, src, run });
-      this.skipped(job);
+      this.skipped(job, t);
       return true;
     }
     // Not provably what our write left (someone may have taken the name between our intent and our
@@ -346,9 +347,19 @@ export class FileTactics {
     return true;
   }
 
-  private skipped(job: FileJob): void {
+  /** The target (`left`: its size and mtime now) already holds this file's bytes. */
+  private skipped(job: FileJob, left: { size: number; mtimeMs: number }): void {
     this.summary.filesSkipped++;
     this.summary.bytesSkipped += job.entry.size;
+    const holder = job.holder;
+    if (!holder) return;
+    if (holder.from.length === 0) Object.assign(holder, { size: left.size, mtimeMs: left.mtimeMs });
+    holder.from.push(job.entry.relPath);
+  }
+
+  /** This job's file is now what its target name holds (copied there, or replacing what was). */
+  private held(job: FileJob): void {
+    if (job.holder) Object.assign(job.holder, { from: [job.entry.relPath], size: job.entry.size, mtimeMs: job.entry.mtimeMs });
   }
 
   /** Same name (or same name but case) with other size/mtime, or no trusted hash: compare bytes. */
@@ -359,17 +370,19 @@ export class FileTactics {
     if (t.size === job.entry.size) {
       const tgt = (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal, t.size), targetAbs)).sha256;
       if (tgt === src.sha256) {
-        this.skipped(job);
+        let left: { size: number; mtimeMs: number } = t;
         if (kind === "case-only")
           this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
-        else if (!this.s.dryRun && this.writer && this.isOwnEarlierCopy(job, t) && !sameMtime(t.mtimeMs, job.entry.mtimeMs))
-          await this.retime(job, targetAbs, tgt);
+        else if (!this.s.dryRun && this.writer && this.isOwnEarlierCopy(job, t) && !sameMtime(t.mtimeMs, job.entry.mtimeMs)) {
+          if (await this.retime(job, targetAbs, tgt)) left = job.entry;
+        }
         // Vouched for as this source file's bytes (no re-hash next time), but not written by us: no
         // `src` (never replaced as ours), no run (a rollback leaves it).
         else {
           const same = this.originOf(job);
           this.writer?.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: tgt, node: this.s.node, same });
         }
+        this.skipped(job, left);
         return;
       }
     }
@@ -392,8 +405,9 @@ export class FileTactics {
    * set them, so the next run skips it on size and mtime instead of hashing both sides every run.
    * Only times are written (through the open file), and only to a file the manifest proves octoha
    * wrote. The record carries no run: a rollback of this run leaves the file (an earlier run copied it).
+   * True when the target took the source's times.
    */
-  private async retime(job: FileJob, targetAbs: string, sha256: string): Promise<void> {
+  private async retime(job: FileJob, targetAbs: string, sha256: string): Promise<boolean> {
     try {
       await this.retry(async () => {
         const file = await this.s.ops.open(targetAbs, "r+");
@@ -406,7 +420,7 @@ export class FileTactics {
     } catch (error) {
       if (error instanceof CopyAborted || this.s.signal?.aborted) throw error;
       // Times are a saving, not the copy: a target that refuses them (read-only) stays as it is, hashed again next run.
-      return;
+      return false;
     }
     const src = this.originOf(job);
     this.writer?.add({
@@ -418,6 +432,7 @@ export class FileTactics {
       node: this.s.node,
       src,
     });
+    return true;
   }
 
   /**
@@ -504,16 +519,38 @@ export class FileTactics {
   /** The incoming copy wins: quarantine the target's copy first, then replace it atomically. */
   private async replaceTarget(job: FileJob, kind: CollisionKind, reason: string, t: FileStat, signal: AbortSignal): Promise<void> {
     const targetAbs = abs(this.s.target, job.targetRelPath);
-    const at = this.s.dryRun
-      ? quarantinePath(this.s.quarantineRoot, EXISTING_TARGET_NODE, job.targetRelPath)
-      : await this.retry(
-          () => quarantineFile(this.s.ops, targetAbs, this.quarantine, EXISTING_TARGET_NODE, job.targetRelPath, undefined, signal),
-          targetAbs,
-        );
-    this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
+    let at: string | undefined;
+    for (const { node, relPath } of this.replacedAs(job, t)) {
+      const to = this.s.dryRun
+        ? quarantinePath(this.s.quarantineRoot, node, relPath)
+        : await this.retry(() => quarantineFile(this.s.ops, targetAbs, this.quarantine, node, relPath, undefined, signal), targetAbs);
+      at ??= to;
+      this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
+    }
     // Written to since it was compared (a live writer appending): kept, and this file fails (COPY_TARGET_CHANGING).
     await this.copyNew(job, signal, false, t);
     this.report(job, kind, "source", at, reason);
+  }
+
+  /**
+   * Whose copy the target being replaced is, as its quarantine names it: this node's own source
+   * files when this run left them there (a case variant copied or kept earlier in the run), or when
+   * the manifest proves an earlier copy wrote it from (or found it equal to) the source file of the
+   * target's own name; otherwise the target's (we cannot know who wrote it). Each goes where it
+   * would have gone had it lost as the incoming copy, so a re-run, in which it does lose, finds it
+   * already there.
+   */
+  private replacedAs(job: FileJob, t: FileStat): { node: string; relPath: string }[] {
+    const { holder } = job;
+    if (holder && holder.from.length > 0 && holder.size === t.size && sameMtime(holder.mtimeMs, t.mtimeMs))
+      return holder.from.map((relPath) => ({ node: this.s.node, relPath }));
+    const name = job.targetRelPath.slice(job.targetRelPath.lastIndexOf("/") + 1);
+    const own = job.entry.parentRel === "" ? name : `${job.entry.parentRel}/${name}`;
+    const { sourceId } = this.s;
+    if (own !== job.entry.relPath && job.virtualAt === undefined && sourceId !== undefined)
+      if (this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs, originOf(sourceId, own)))
+        return [{ node: this.s.node, relPath: own }];
+    return [{ node: EXISTING_TARGET_NODE, relPath: job.targetRelPath }];
   }
 
   private report(job: FileJob, kind: CollisionKind, winner: "source" | "target", quarantinedAt: string | undefined, reason: string): void {

@@ -52,6 +52,22 @@ export interface TargetName {
   virtualNode?: string;
 }
 
+/**
+ * Which of this run's source files a target name holds now, as the jobs that take turns on it
+ * (case variants among the sources) leave it: the one copied there, and any found to hold the same
+ * bytes. Empty while the name holds what was there before the run. A variant that replaces it
+ * quarantines it as those files (this node's, under their own paths), where each would go had it
+ * lost: labelled as the target's own copy, a re-run quarantined the same bytes again under the
+ * node's name.
+ */
+export interface NameHolder {
+  /** Source relPaths whose bytes the name holds, the one copied there first. */
+  from: string[];
+  /** The target file's size and mtime as this run left it. */
+  size: number;
+  mtimeMs: number;
+}
+
 /** The listing's facts about a name, when it came from the listing. */
 export function listedStat(t: TargetName): FileStat | undefined {
   return t.size === undefined || t.from !== undefined
@@ -156,6 +172,8 @@ export class TargetDirIndex {
   private virtual: Map<number, { at: string; node: string }> | undefined;
   /** Names reserved from another source folder than sourceRel (a case variant of it sharing this index). */
   private reservedFrom: Map<number, string> | undefined;
+  /** Names jobs take turns on: what this run left there (NameHolder), kept while the index is. */
+  private holders: Map<number, NameHolder> | undefined;
 
   /** @param sourceRel the source folder whose files are reserved here (for `from`). */
   constructor(private readonly sourceRel = "") {}
@@ -255,6 +273,14 @@ export class TargetDirIndex {
     const i = this.entryOf(name);
     if (i >= 0) (this.pending ??= new Map()).set(i, turn);
     return i;
+  }
+
+  /** What this run left under entry `entry` (one it reserved or takes turns on), shared by the jobs on it. */
+  holderOf(entry: number): NameHolder {
+    const holders = (this.holders ??= new Map());
+    let holder = holders.get(entry);
+    if (!holder) holders.set(entry, (holder = { from: [], size: 0, mtimeMs: 0 }));
+    return holder;
   }
 
   /** `turn` on `entry` is done; a later job's turn on it (takeTurn) stays. */
@@ -392,6 +418,7 @@ export class TargetDirIndex {
       this.pending?.delete(found);
       this.virtual?.delete(found);
       this.reservedFrom?.delete(found);
+      this.holders?.delete(found);
       return found;
     }
     const e = this.count++;

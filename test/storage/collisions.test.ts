@@ -350,6 +350,102 @@ describe("keep-newer with three case variants of one name in one node's folder",
     });
 });
 
+describe("keep-newer with case variants: the quarantine names whose copy lost, and a re-run changes nothing", () => {
+  /** Every file under the target with its bytes, the manifest left out (each run appends to it). */
+  const onDisk = (target: string): Record<string, string> =>
+    Object.fromEntries(
+      [...snapshot(target, []).keys()]
+        .filter((rel) => !rel.startsWith(".octoha/manifest"))
+        .sort()
+        .map((rel) => [rel, readFileSync(path.join(target, ...rel.split("/")), "utf8")]),
+    );
+
+  it("node B's earlier copy and node A's three variants: the newest in place, each loser once, under the node it came from", async () => {
+    const nodeB = dir("nodeB");
+    const nodeA = dir("nodeA");
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
+    writeFile(nodeB, "T/A.txt", "B's A.txt, oldest", 1_690_000_000);
+    writeFile(nodeA, "T/A.txt", "A's A.txt", 1_700_000_000);
+    writeFile(nodeA, "T/a.TXT", "A's a.TXT, newer", 1_710_000_000);
+    writeFile(nodeA, "T/a.txt", "A's a.txt, newest of all", 1_720_000_000);
+    const copy = (source: string, sourceNode: string) =>
+      copyTree({ source, target, sourceNode, manifestPath, collisionPolicy: "keep-newer" });
+    await copy(nodeB, "B");
+
+    const first = await copy(nodeA, "A");
+    expect(first.errors).toEqual([]);
+    expect(onDisk(target)).toEqual({
+      "T/A.txt": "A's a.txt, newest of all",
+      ".octoha/conflicts/existing-target/T/A.txt": "B's A.txt, oldest",
+      ".octoha/conflicts/A/T/A.txt": "A's A.txt",
+      ".octoha/conflicts/A/T/a.TXT": "A's a.TXT, newer",
+    });
+    const q = path.join(target, ".octoha", "conflicts");
+    expect(first.collisions.map((c) => [c.relPath, c.winner, c.quarantinedAt])).toEqual([
+      ["T/A.txt", "source", path.join(q, "existing-target", "T", "A.txt")],
+      ["T/a.TXT", "source", path.join(q, "A", "T", "A.txt")],
+      ["T/a.txt", "source", path.join(q, "A", "T", "a.TXT")],
+    ]);
+
+    const settled = onDisk(target);
+    const second = await copy(nodeA, "A");
+    expect(second.errors).toEqual([]);
+    expect(second.filesCopied).toBe(0);
+    expect(onDisk(target)).toEqual(settled);
+  });
+
+  it("two variants with the same bytes, then a newer one: both quarantined under their own names, and the next run changes nothing", async () => {
+    const node = dir("node");
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
+    const copy = () => copyTree({ source: node, target, sourceNode: "A", manifestPath, collisionPolicy: "keep-newer" });
+    writeFile(node, "T/A.txt", "the same bytes", 1_700_000_000);
+    writeFile(node, "T/a.TXT", "the same bytes", 1_700_000_000);
+    writeFile(node, "T/a.txt", "the newest bytes", 1_710_000_000);
+
+    expect((await copy()).errors).toEqual([]);
+    const settled = onDisk(target);
+    expect(settled).toEqual({
+      "T/A.txt": "the newest bytes",
+      ".octoha/conflicts/A/T/A.txt": "the same bytes",
+      ".octoha/conflicts/A/T/a.TXT": "the same bytes",
+    });
+    const again = await copy();
+    expect(again.errors).toEqual([]);
+    expect(again.filesCopied).toBe(0);
+    expect(onDisk(target)).toEqual(settled);
+  });
+
+  // A variant that appears on the node after its folder was copied replaces this node's own earlier
+  // copy: whichever of the two names the target kept, that copy is quarantined as this node's file.
+  for (const [first, later] of [
+    ["A.txt", "a.txt"],
+    ["a.txt", "A.txt"],
+  ] as const)
+    it(`${first} copied in an earlier run, then a newer ${later} on the node: ${first} quarantined as node A's, and the next run changes nothing`, async () => {
+      const node = dir("node");
+      const target = dir("target");
+      const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
+      const copy = () => copyTree({ source: node, target, sourceNode: "A", manifestPath, collisionPolicy: "keep-newer" });
+      writeFile(node, `T/${first}`, `the first ${first}`, 1_700_000_000);
+      await copy();
+      writeFile(node, `T/${later}`, `the newer ${later}`, 1_710_000_000);
+
+      const replaced = await copy();
+      expect(replaced.errors).toEqual([]);
+      const settled = onDisk(target);
+      expect(settled).toEqual({
+        [`T/${first}`]: `the newer ${later}`,
+        [`.octoha/conflicts/A/T/${first}`]: `the first ${first}`,
+      });
+      const again = await copy();
+      expect(again.errors).toEqual([]);
+      expect(again.filesCopied).toBe(0);
+      expect(onDisk(target)).toEqual(settled);
+    });
+});
+
 describe("this run's own temp name for a file already taken", () => {
   it("fails that one file with COPY_TEMP_TAKEN, touches neither file, and copies the rest", async () => {
     const node = dir("node");
