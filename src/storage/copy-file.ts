@@ -410,13 +410,14 @@ async function quarantineSlot(
 }
 
 /**
- * Dry-run: where an earlier run already quarantined these very bytes of `from` (the path
- * quarantineFile would return without writing), or undefined when quarantining them would write a
- * copy. Read-only: stats the candidates quarantineFile walks, and hashes only one of `fromSize`
- * bytes (and `from` itself, once, when its hash is not known). A candidate that cannot be read
- * counts as not there: a run then writes (or finds) it, never trusts it unseen.
+ * Dry-run: where quarantineFile would put these bytes of `from`, reading only: the candidate an
+ * earlier run already quarantined them in (`already`: nothing to write), else the first free one
+ * (before, the first candidate's name even when it held other bytes, where the run writes `.1`).
+ * Stats the candidates quarantineFile walks, and hashes only those of `fromSize` bytes (and `from`
+ * itself, once, when its hash is not known). A candidate that cannot be read counts as not there:
+ * a run then writes (or finds) it, never trusts it unseen.
  */
-export async function quarantinedAlready(
+export async function wouldQuarantineAt(
   ops: FileOps,
   from: string,
   quarantineRoot: string,
@@ -425,16 +426,17 @@ export async function quarantinedAlready(
   fromSize: number,
   fromSha256: string | undefined,
   signal?: AbortSignal,
-): Promise<string | undefined> {
+): Promise<{ at: string; already: boolean }> {
   let sha = fromSha256;
   // The source is hashed once, and only when a candidate of its size is there to compare.
   const sha256 = async (): Promise<string> => (sha ??= (await hashFile(ops, from, "source", signal, fromSize)).sha256);
+  const base = quarantinePath(quarantineRoot, node, relPath);
   try {
-    const slot = await quarantineSlot(ops, quarantinePath(quarantineRoot, node, relPath), { size: fromSize, sha256 }, signal);
-    return slot?.same ? slot.at : undefined;
+    const slot = await quarantineSlot(ops, base, { size: fromSize, sha256 }, signal);
+    return slot ? { at: slot.at, already: slot.same } : { at: base, already: false };
   } catch (error) {
     if (error instanceof CopyAborted) throw error;
-    return undefined;
+    return { at: base, already: false };
   }
 }
 

@@ -398,8 +398,9 @@ async function copyPass(
       ops: s.ops,
       source: s.source,
       target: s.target,
-      // Dry-run writes nothing, so a case variant has nothing to wait for (it looks at the other source file).
-      trackPending: !s.dryRun,
+      // Case variants are decided one after another, in a dry-run too: each meets what the one
+      // before it would have left (the dry-run's winner and quarantine are the run's).
+      trackPending: true,
       reservations: s.reservations,
       signal: stop.signal,
       onStateFolder: (name) => tactics.stateFolderLeftOut(name),

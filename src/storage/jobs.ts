@@ -32,8 +32,6 @@ export interface FileJob {
   settle?: () => void;
   /** For "same-name" and "case-only": the earlier job on the name (a case variant's) still running, if any. */
   waitFor?: Promise<void>;
-  /** For "case-only": the source file (relPath) this run writes under the existing name, if any. */
-  reservedFrom?: string;
   /** Case variants' jobs on one target name (they take turns): which of this run's files it holds now. */
   holder?: NameHolder;
   /** What the target folder's listing said about the existing name (absent when this run reserved it). */
@@ -306,7 +304,6 @@ function jobFor(
     else {
       job.kind = existing.name === entry.name ? "same-name" : "case-only";
       if (existing.pending) job.waitFor = existing.pending;
-      if (existing.from) job.reservedFrom = existing.from;
       // After an earlier job's turn, the listing's facts may be stale (it replaced the file): stat then.
       const stat = existing.pending ? undefined : listedStat(existing);
       if (stat) job.targetStat = stat;

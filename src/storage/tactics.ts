@@ -7,7 +7,7 @@ import { OctohaError } from "../shared/errors.js";
 import type { FileOps, FileStat } from "./file-ops.js";
 import { classifyFsError, withRetry } from "./copy-errors.js";
 import { CopyAborted, TargetAppeared, compareLeftByKill, copyToFreeName, copyVerifyRename, hashFile } from "./copy-file.js";
-import { quarantineFile, quarantinePath, quarantinedAlready } from "./copy-file.js";
+import { quarantineFile, wouldQuarantineAt } from "./copy-file.js";
 import { originOf, sameMtime, withdrawal, type ManifestIndex, type ManifestWriter } from "./manifest.js";
 import type { FileJob, Problem } from "./jobs.js";
 import { joinUnder } from "./under-root.js";
@@ -198,13 +198,16 @@ export class FileTactics {
     }
     await job.waitFor;
     let targetAbs = job.virtualAt ?? abs(this.s.target, job.targetRelPath);
-    // The folder listing's facts are as fresh as an lstat now; a name this run wrote needs a stat.
-    let t = job.targetStat ?? (await this.s.ops.stat(targetAbs).catch(() => undefined));
-    if (!t && this.s.dryRun && job.reservedFrom) {
-      // Dry-run wrote nothing: the file that would be there is the other source file.
-      targetAbs = abs(this.s.source, job.reservedFrom);
-      t = await this.s.ops.stat(targetAbs).catch(() => undefined);
+    let t: FileStat | undefined;
+    const held = this.s.dryRun && job.holder !== undefined && job.holder.from.length > 0 ? job.holder : undefined;
+    if (held) {
+      // Dry-run wrote nothing: what the run finds there is what an earlier variant's job left (a
+      // source file it copied, or kept as the target's bytes), so it is compared with that file.
+      targetAbs = abs(this.s.source, held.from[0]!);
+      t = { size: held.size, mtimeMs: held.mtimeMs, atimeMs: held.mtimeMs, isFile: true, isDirectory: false };
     }
+    // The folder listing's facts are as fresh as an lstat now; a name this run wrote needs a stat.
+    else t = job.targetStat ?? (await this.s.ops.stat(targetAbs).catch(() => undefined));
     if (!t) {
       await this.copyNew(job, signal);
       return true;
@@ -213,7 +216,8 @@ export class FileTactics {
       await this.loseIncoming(job, "file-vs-folder", "the target has something other than a file under this name", undefined, signal);
       return true;
     }
-    if (job.kind === "same-name" && this.trustedSame(job, t)) {
+    // Another variant's would-be copy (dry-run) is another source file: its bytes are compared.
+    if (job.kind === "same-name" && !held && this.trustedSame(job, t)) {
       this.skipped(job, t);
       return false;
     }
@@ -259,6 +263,7 @@ export class FileTactics {
     });
     this.summary.filesCopied++;
     this.summary.bytesCopied += job.entry.size;
+    this.held(job);
   }
 
   /** Another writer took the name while we copied: treat it as what it now is. */
@@ -396,7 +401,7 @@ export class FileTactics {
     }
     const winner = this.winner(job, t, kind);
     if (winner.side === "target") await this.loseIncoming(job, kind, winner.reason, src.sha256, signal);
-    else await this.replaceTarget(job, kind, winner.reason, t, signal);
+    else await this.replaceTarget(job, kind, winner.reason, t, targetAbs, signal);
   }
 
   /**
@@ -498,31 +503,46 @@ export class FileTactics {
   ): Promise<void> {
     const from = abs(this.s.source, job.entry.relPath);
     const at = this.s.dryRun
-      ? await this.wouldQuarantine(job, from, sha256, signal)
+      ? await this.wouldQuarantine(from, this.s.node, job.entry.relPath, job.entry.size, sha256, signal)
       : await this.retry(() => quarantineFile(this.s.ops, from, this.quarantine, this.s.node, job.entry.relPath, sha256, signal), from);
     this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
     this.report(job, kind, "target", at, reason);
   }
 
   /**
-   * Dry-run: where the losing copy goes. An earlier run that already quarantined these bytes (a
-   * repair run again) is named, and the copy is not counted as quarantine work still to do.
+   * Dry-run: where the losing copy `from` (`size` bytes) goes, as the run's quarantineFile picks it.
+   * An earlier run that already quarantined these bytes (a repair run again) is named, and the copy
+   * is not counted as quarantine work still to do.
    */
-  private async wouldQuarantine(job: FileJob, from: string, sha256: string | undefined, signal: AbortSignal): Promise<string> {
-    const { ops, quarantineRoot, node } = this.s;
-    const earlier = await quarantinedAlready(ops, from, quarantineRoot, node, job.entry.relPath, job.entry.size, sha256, signal);
-    if (earlier !== undefined) return earlier;
-    this.summary.quarantinesPending = (this.summary.quarantinesPending ?? 0) + 1;
-    return quarantinePath(quarantineRoot, node, job.entry.relPath);
+  private async wouldQuarantine(
+    from: string,
+    node: string,
+    relPath: string,
+    size: number,
+    sha256: string | undefined,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const { at, already } = await wouldQuarantineAt(this.s.ops, from, this.s.quarantineRoot, node, relPath, size, sha256, signal);
+    if (!already) this.summary.quarantinesPending = (this.summary.quarantinesPending ?? 0) + 1;
+    return at;
   }
 
-  /** The incoming copy wins: quarantine the target's copy first, then replace it atomically. */
-  private async replaceTarget(job: FileJob, kind: CollisionKind, reason: string, t: FileStat, signal: AbortSignal): Promise<void> {
-    const targetAbs = abs(this.s.target, job.targetRelPath);
+  /**
+   * The incoming copy wins: quarantine the target's copy first, then replace it atomically.
+   * `targetAbs`: the file holding the target's bytes (dry-run: the source file the run would have put there).
+   */
+  private async replaceTarget(
+    job: FileJob,
+    kind: CollisionKind,
+    reason: string,
+    t: FileStat,
+    targetAbs: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     let at: string | undefined;
     for (const { node, relPath } of this.replacedAs(job, t)) {
       const to = this.s.dryRun
-        ? quarantinePath(this.s.quarantineRoot, node, relPath)
+        ? await this.wouldQuarantine(targetAbs, node, relPath, t.size, undefined, signal)
         : await this.retry(() => quarantineFile(this.s.ops, targetAbs, this.quarantine, node, relPath, undefined, signal), targetAbs);
       at ??= to;
       this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;

@@ -46,6 +46,16 @@ function byPath(summary: CopySummary): Map<string, CopySummary["collisions"][num
   return new Map(summary.collisions.map((c) => [c.relPath, c]));
 }
 
+/** Every file under the target with its bytes, the manifest left out (each run appends to it). */
+function onDisk(target: string): Record<string, string> {
+  return Object.fromEntries(
+    [...snapshot(target, []).keys()]
+      .filter((rel) => !rel.startsWith(".octoha/manifest"))
+      .sort()
+      .map((rel) => [rel, readFileSync(path.join(target, ...rel.split("/")), "utf8")]),
+  );
+}
+
 describe("merging two nodes into one target", () => {
   it("keeps the target's copy, quarantines every other one under the node's name, and loses nothing", async () => {
     const { node1, node2 } = corpus();
@@ -351,15 +361,6 @@ describe("keep-newer with three case variants of one name in one node's folder",
 });
 
 describe("keep-newer with case variants: the quarantine names whose copy lost, and a re-run changes nothing", () => {
-  /** Every file under the target with its bytes, the manifest left out (each run appends to it). */
-  const onDisk = (target: string): Record<string, string> =>
-    Object.fromEntries(
-      [...snapshot(target, []).keys()]
-        .filter((rel) => !rel.startsWith(".octoha/manifest"))
-        .sort()
-        .map((rel) => [rel, readFileSync(path.join(target, ...rel.split("/")), "utf8")]),
-    );
-
   it("node B's earlier copy and node A's three variants: the newest in place, each loser once, under the node it came from", async () => {
     const nodeB = dir("nodeB");
     const nodeA = dir("nodeA");
@@ -531,5 +532,82 @@ describe("dry-run of several nodes into one target (reservations of earlier node
     const { node2 } = corpus();
     const dry = await copyTree({ source: node2, target: dir("target"), sourceNode: "OCTO2", dryRun: true });
     expect(dry.collisions.map((c) => c.relPath)).toEqual(["Artifacts/dup/foo.txt"]);
+  });
+});
+
+describe("dry-run of keep-newer with case variants predicts the run", () => {
+  /** What a summary says the copy does: its collisions (winner, where the loser goes) and counts. */
+  const outcome = (s: CopySummary) => ({
+    collisions: s.collisions.map(({ targetNode: _, ...c }) => c).sort((a, b) => a.relPath.localeCompare(b.relPath)),
+    copied: s.filesCopied,
+    skipped: s.filesSkipped,
+    quarantined: s.filesQuarantined ?? 0,
+  });
+  const names = ["A.txt", "a.TXT", "a.txt"];
+  // Orders of the mtimes of node B's T/A.txt (0) and node A's variants (1-3), the first one newest:
+  // each variant replacing the one before it; a middle one winning, so the last one loses to it
+  // (before, the dry-run compared every variant with the first and named the last one the winner);
+  // A.txt winning over variants on both sides; node B's copy winning over all of node A's.
+  const orders = [
+    [3, 2, 1, 0],
+    [2, 3, 0, 1],
+    [1, 3, 0, 2],
+    [0, 3, 2, 1],
+  ];
+
+  for (const earlier of ["copied", "dry-run only"] as const)
+    it(`node B's T/A.txt (${earlier} before), node A's A.txt, a.TXT, a.txt: in several orders of their mtimes, the dry-run names the run's winner and quarantine, and a second run changes nothing`, async () => {
+      for (const order of orders) {
+        const nodeB = dir("nodeB");
+        const nodeA = dir("nodeA");
+        const target = dir("target");
+        const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
+        const mtime = (i: number): number => 1_700_000_000 - order.indexOf(i) * 1000;
+        writeFile(nodeB, "T/A.txt", "node B's A.txt", mtime(0));
+        names.forEach((name, i) => writeFile(nodeA, `T/${name}`, `node A's ${name}`, mtime(i + 1)));
+        const copy = (source: string, sourceNode: string, extra: Partial<CopyOptions> = {}) =>
+          copyTree({ source, target, sourceNode, manifestPath, collisionPolicy: "keep-newer", ...extra });
+        const reservations = new TargetReservations();
+        if (earlier === "copied") await copy(nodeB, "B");
+        else await copy(nodeB, "B", { dryRun: true, reservations });
+
+        const dry = await copy(nodeA, "A", { dryRun: true, reservations });
+        if (earlier === "dry-run only") await copy(nodeB, "B");
+        const real = await copy(nodeA, "A");
+        const what = `order ${order.join(",")}`;
+        expect(real.errors, what).toEqual([]);
+        expect(outcome(dry), what).toEqual(outcome(real));
+        const newest = order[0] === 0 ? "node B's A.txt" : `node A's ${names[order[0]! - 1]}`;
+        expect(readFileSync(path.join(target, "T", "A.txt"), "utf8"), what).toBe(newest);
+
+        const settled = onDisk(target);
+        expect(
+          Object.keys(settled).filter((rel) => rel.startsWith(".octoha/conflicts/")),
+          what,
+        ).toHaveLength(3);
+        const dryAgain = await copy(nodeA, "A", { dryRun: true });
+        expect([dryAgain.filesCopied, dryAgain.quarantinesPending ?? 0], what).toEqual([0, 0]);
+        expect((await copy(nodeA, "A")).filesCopied, what).toBe(0);
+        expect(onDisk(target), what).toEqual(settled);
+      }
+    });
+
+  it("a losing variant whose earlier bytes are quarantined already: the dry-run names the run's next free name (.1)", async () => {
+    const node = dir("node");
+    const target = dir("target");
+    const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
+    const copy = (dryRun = false) =>
+      copyTree({ source: node, target, sourceNode: "A", manifestPath, collisionPolicy: "keep-newer", dryRun });
+    writeFile(node, "T/A.txt", "the newest", 1_720_000_000);
+    writeFile(node, "T/a.txt", "older, first bytes", 1_700_000_000);
+    await copy();
+    writeFile(node, "T/a.txt", "older, rewritten", 1_710_000_000);
+
+    const dry = await copy(true);
+    const real = await copy();
+    const q = path.join(target, ".octoha", "conflicts", "A", "T");
+    expect(byPath(real).get("T/a.txt")?.quarantinedAt).toBe(path.join(q, "a.txt.1"));
+    expect(byPath(dry).get("T/a.txt")?.quarantinedAt).toBe(path.join(q, "a.txt.1"));
+    expect(readFileSync(path.join(q, "a.txt.1"), "utf8")).toBe("older, rewritten");
   });
 });
