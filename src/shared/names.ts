@@ -10,8 +10,12 @@ const INVALID_CHARS = /[:*?"<>|\\\u0000-\u001f]/;
  * Windows reads the superscript digits ¹ ² ³ (U+00B9, U+00B2, U+00B3) as digits there too
  * (Microsoft's "Naming Files, Paths, and Namespaces"), and opens CONIN$ and CONOUT$ as the
  * console (CreateFile). COM0 and LPT0 are not in Microsoft's list (Git for Windows found Windows 10 creates com0.c).
+ * Spaces before the extension are no escape: RtlIsDosDeviceName_U, which Win32 asks before it
+ * opens a name, ends the name at its first dot and then drops the spaces before it, so
+ * "nul .txt" is NUL (a name that ends in spaces is refused on its own, below). CLOCK$, an
+ * MS-DOS device, is in neither Microsoft's list nor RtlIsDosDeviceName_U's: not flagged.
  */
-const RESERVED = /^(con|prn|aux|nul|conin\$|conout\$|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])(\..*)?$/i;
+const RESERVED = /^(con|prn|aux|nul|conin\$|conout\$|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])( *)(\..*)?$/i;
 /** Longest label accepted as a folder name (a segment is at most 255 characters on NTFS and ext4). */
 const MAX_LABEL_LENGTH = 100;
 
@@ -22,8 +26,9 @@ export function windowsNameProblem(segment: string): string | undefined {
     return `contains '${bad[0] < " " ? `\\x${bad[0].charCodeAt(0).toString(16).padStart(2, "0")}` : bad[0]}', which Windows does not allow in a name`;
   if (/[. ]$/.test(segment)) return "ends with a dot or a space, which Windows strips (the file could not be opened by that name)";
   // Said without the segment (callers put the whole name first): "'nul.txt' is the reserved device name NUL …".
-  if (RESERVED.test(segment))
-    return `is the reserved device name ${segment.split(".")[0]!.toUpperCase()} on Windows (with or without an extension)`;
+  const device = RESERVED.exec(segment);
+  if (device)
+    return `is the reserved device name ${device[1]!.toUpperCase()} on Windows (with or without an extension${device[2] ? ", and with spaces before it" : ""})`;
   return undefined;
 }
 

@@ -18,7 +18,7 @@ const SHORTEST_ROOT = "C:\\";
 
 /** Anything any of the three checks below could object to (windowsNameProblem's): one test for the common, clean name. */
 const SUSPECT =
-  /[:*?"<>|\\\u0000-\u001f]|[. ]$|^(con|prn|aux|nul|conin\$|conout\$|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])(\.|$)/i;
+  /[:*?"<>|\\\u0000-\u001f]|[. ]$|^(con|prn|aux|nul|conin\$|conout\$|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])( |\.|$)/i;
 const NONE: readonly NameProblem[] = Object.freeze([]);
 
 /**

@@ -75,7 +75,7 @@ describe("a node name that would lead out of the quarantine folder", () => {
     expect(existsSync(path.join(root, "escaped"))).toBe(false);
   });
 
-  it.each([["."], [".."], ["a\\b"], ["CON"], ["x".repeat(101)]])("copy --node %j is refused with exit 2", (name) => {
+  it.each([["."], [".."], ["a\\b"], ["CON"], ["nul .x"], ["x".repeat(101)]])("copy --node %j is refused with exit 2", (name) => {
     refusedBeforeWriting(["--node", name]);
   });
 

@@ -52,6 +52,24 @@ describe("names Windows cannot hold", () => {
     expect(nameProblems(`Artifacts/${name}`, "D:\\Octopus", 1)).toEqual([expect.objectContaining({ problem: "invalid-windows-name" })]);
   });
 
+  // Win32 asks RtlIsDosDeviceName_U before it opens a name: it ends the name at its first dot and
+  // drops the spaces before it, so "NUL .txt" is the NUL device, not a file.
+  it.each([
+    ["nul .txt", "NUL"],
+    ["CON   .log", "CON"],
+    ["com1 .txt", "COM1"],
+    ["LPT\u00b2 .log", "LPT\u00b2"],
+    ["conout$ .x.y", "CONOUT$"],
+  ])(
+    "%j, a device name with spaces before its extension, is reported as the device %s, also where only the last name is checked",
+    (name, device) => {
+      expect(windowsNameProblem(name)).toBe(
+        `is the reserved device name ${device} on Windows (with or without an extension, and with spaces before it)`,
+      );
+      expect(nameProblems(`Artifacts/${name}`, "D:\\Octopus", 1)).toEqual([expect.objectContaining({ problem: "invalid-windows-name" })]);
+    },
+  );
+
   it("a device name is said once, with the device it names", () => {
     expect(nameProblems("Artifacts/nul.txt", undefined)).toEqual([
       expect.objectContaining({ detail: "'nul.txt' is the reserved device name NUL on Windows (with or without an extension)" }),
@@ -99,6 +117,7 @@ describe("the copy's name report", () => {
     writeFile(source.dir, "Artifacts/COM\u00b9.log", "superscript one");
     writeFile(source.dir, "Artifacts/CONIN$", "console input");
     writeFile(source.dir, "Artifacts/COM0.log", "not a device");
+    writeFile(source.dir, "Artifacts/nul .txt", "NUL to Win32");
     writeFile(source.dir, `Artifacts/${"deep/".repeat(50)}file.txt`, "deep");
     const progress: number[] = [];
     const summary = await copyTree({
@@ -113,9 +132,10 @@ describe("the copy's name report", () => {
     expect(byPath.get("Artifacts/COM\u00b9.log")).toBe("invalid-windows-name");
     expect(byPath.get("Artifacts/CONIN$")).toBe("invalid-windows-name");
     expect(byPath.has("Artifacts/COM0.log")).toBe(false);
+    expect(byPath.get("Artifacts/nul .txt")).toBe("invalid-windows-name");
     expect(byPath.get(`Artifacts/${"deep/".repeat(50)}file.txt`)).toBe("path-too-long");
     expect(byPath.has("Artifacts/ok.txt")).toBe(false);
-    expect(summary.filesCopied).toBe(7);
+    expect(summary.filesCopied).toBe(8);
     expect(path.isAbsolute(target.dir)).toBe(true);
   });
 });
