@@ -5,6 +5,7 @@
  */
 import { LB_FACTS } from "./facts.js";
 import { wrap } from "./haproxy.js";
+import { nginxWord } from "./quote.js";
 import { splitBind, type LbTarget } from "./target.js";
 
 export interface NginxOptions {
@@ -69,8 +70,8 @@ export function nginxConfig(t: LbTarget, o: NginxOptions): string {
     `    server_name ${t.hostname};`,
     ...(t.tls
       ? [
-          `    ssl_certificate     ${o.cert ?? DEFAULT_NGINX_CERT};   # nginx -t fails until these exist`,
-          `    ssl_certificate_key ${o.certKey ?? o.cert ?? DEFAULT_NGINX_KEY};`,
+          `    ssl_certificate     ${nginxWord(o.cert ?? DEFAULT_NGINX_CERT, "--cert", { takesVariables: true })};   # nginx -t fails until these exist`,
+          `    ssl_certificate_key ${nginxWord(o.certKey ?? o.cert ?? DEFAULT_NGINX_KEY, o.certKey ? "--cert-key" : "--cert", { takesVariables: true })};`,
         ]
       : []),
     "    client_max_body_size 0;           # Octopus has no upload size limit (1 GB+ packages)",

@@ -6,6 +6,7 @@
  */
 import { InputError } from "../shared/errors.js";
 import type { Plan } from "../plan/schema.js";
+import { checkHost, checkListenAddress } from "./quote.js";
 
 export const PING_PATH = "api/octopusservernodes/ping";
 
@@ -89,6 +90,9 @@ export function lbTarget(plan: Plan, options: TargetOptions = {}): LbTarget {
     });
   const taken = new Set<string>();
   const urls = plan.nodes.map((n) => ({ node: n.name, url: new URL(n.url!) }));
+  // Written bare into every format: a host name a URL parser lets through may not be one a config can hold.
+  checkHost(server.hostname, "octopus.serverUrl's host");
+  urls.forEach((u, i) => checkHost(u.url.hostname, `nodes[${i}].url's host (${u.node})`));
   const schemes = new Set(urls.map((u) => u.url.protocol));
   const paths = new Set(urls.map((u) => withSlash(u.url.pathname)));
   if (schemes.size > 1 || paths.size > 1)
@@ -139,11 +143,13 @@ export function lbTarget(plan: Plan, options: TargetOptions = {}): LbTarget {
   };
 }
 
-/** "address:port" split; "*" or "" means every address. */
-export function splitBind(bind: string): { address: string; port: number } {
+/** "address:port" split; "*" or "" means every address. `option` names where it came from (--bind, --stats). */
+export function splitBind(bind: string, option = "--bind"): { address: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(bind);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port < 1 || port > 65535)
-    throw new InputError(`--bind ${bind}: expected ADDRESS:PORT (e.g. *:443, 0.0.0.0:80, 127.0.0.1:8080)`, { code: "LB_BIND_INVALID" });
-  return { address: m[1] ?? m[2] ?? "*", port };
+    throw new InputError(`${option} ${bind}: expected ADDRESS:PORT (e.g. *:443, 0.0.0.0:80, 127.0.0.1:8080)`, { code: "LB_BIND_INVALID" });
+  const address = m[1] ?? m[2] ?? "*";
+  checkListenAddress(address, option, bind);
+  return { address, port };
 }

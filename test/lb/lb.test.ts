@@ -4,7 +4,7 @@
  * with exit 2, and no secret from the environment in any file or output.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { lbConfig } from "../../src/lb/index.js";
@@ -255,6 +255,95 @@ describe("octoha lb --down", () => {
     const result = await runCli(["lb", REPAIR_PLAN, "--format", "nginx", "--down", "OCTO9", "--json"], { env });
     expect(result.code).toBe(2);
     expect(errorOf(result.stdout, "lb", 2)).toMatchObject({ code: "LB_DOWN_UNKNOWN_NODE", issues: ["the plan's nodes: OCTO1, OCTO2"] });
+  });
+});
+
+describe("octoha lb, values with spaces, quotes and directive syntax", () => {
+  /** A folder name holding every character the formats treat specially, apart from `$` and control characters. */
+  const AWKWARD = `my certs "x"; {#} \\t o'brien`;
+
+  it.skipIf(!NGINX || !OPENSSL)("nginx: certificate paths are quoted, and nginx -t loads the files they name", async () => {
+    await withTempDir(async (dir) => {
+      const { crt, key } = selfSigned(dir);
+      const awkward = path.join(dir, AWKWARD);
+      mkdirSync(awkward);
+      copyFileSync(crt, path.join(awkward, "lb.crt"));
+      copyFileSync(key, path.join(awkward, "lb.key"));
+      const planFile = path.join(dir, "plan.json");
+      writeFileSync(planFile, JSON.stringify(loopbackPlan("https://octopus.example.com", "https")));
+      const conf = path.join(dir, "tls.conf");
+      const args = ["lb", planFile, "--format", "nginx", "--bind", "127.0.0.1:18443", "--out", conf];
+      args.push("--cert", path.join(awkward, "lb.crt"), "--cert-key", path.join(awkward, "lb.key"));
+      const result = await runCli(args, { env });
+      expect(result.code, result.stderr).toBe(0);
+      const checked = nginxCheck(dir, conf);
+      expect(checked.status, checked.out).toBe(0);
+    });
+  });
+
+  it("nginx: a --cert-key that carries a directive stays one quoted value; a '$' is refused (exit 2) naming the option", async () => {
+    await withTempDir(async (dir) => {
+      const planFile = path.join(dir, "plan.json");
+      writeFileSync(planFile, JSON.stringify(loopbackPlan("https://octopus.example.com", "https")));
+      const hostile = `${dir}/k.pem; add_header X-Injected yes`;
+      const conf = path.join(dir, "hostile.conf");
+      const cert = OPENSSL ? ["--cert", selfSigned(dir).crt] : [];
+      const result = await runCli(["lb", planFile, "--format", "nginx", ...cert, "--cert-key", hostile, "--out", conf], { env });
+      expect(result.code, result.stderr).toBe(0);
+      const text = readFileSync(conf, "utf8");
+      expect(text).toContain(`    ssl_certificate_key "${hostile}";`);
+      expect(text.split("\n").filter((l) => l.includes("add_header"))).toEqual([`    ssl_certificate_key "${hostile}";`]);
+      // nginx reads the whole value as the key's file name (and finds no such file): no directive was added.
+      if (NGINX && OPENSSL) expect(nginxCheck(dir, conf).out).toContain(`cannot load certificate key "${hostile}"`);
+      const dollar = await runCli(["lb", planFile, "--format", "nginx", "--cert-key", "/etc/nginx/$host.key", "--json"], { env });
+      expect(dollar.code).toBe(2);
+      expect(errorOf(dollar.stdout, "lb", 2)).toMatchObject({ code: "LB_VALUE_UNSAFE" });
+      expect(dollar.stderr).toContain(`--cert-key "/etc/nginx/$host.key": contains '$'`);
+    });
+  });
+
+  it.skipIf(!HAPROXY || !OPENSSL)(
+    "haproxy: a certificate path and a node path with quotes and spaces are quoted; haproxy -c accepts them",
+    async () => {
+      await withTempDir(async (dir) => {
+        const { pem } = selfSigned(dir);
+        const awkward = path.join(dir, AWKWARD);
+        mkdirSync(awkward);
+        copyFileSync(pem, path.join(awkward, "lb.pem"));
+        const plan = loopbackPlan("https://octopus.example.com/o'brien/", "http");
+        for (const n of plan.nodes) n.url = `${n.url!}o'brien/`;
+        const planFile = path.join(dir, "plan.json");
+        writeFileSync(planFile, JSON.stringify(plan));
+        const cfg = path.join(dir, "tls.cfg");
+        const args = ["lb", planFile, "--format", "haproxy", "--cert", path.join(awkward, "lb.pem"), "--out", cfg, "--stats", "none"];
+        const result = await runCli(args, { env });
+        expect(result.code, result.stderr).toBe(0);
+        const text = readFileSync(cfg, "utf8");
+        expect(text).toContain("http-check send meth GET uri '/o'\\''brien/api/octopusservernodes/ping' ver HTTP/1.1");
+        const checked = haproxyCheck(cfg);
+        expect(checked.status, checked.out).toBe(0);
+      });
+    },
+  );
+
+  it("refuses (exit 2) a host the formats would write bare, and a --bind or --stats that is not an address, naming it and the character", async () => {
+    await withTempDir(async (dir) => {
+      const plan = loopbackPlan("http://octopus.corp.local", "http");
+      plan.nodes[1]!.url = "http://octo2;evil:8080/";
+      const planFile = path.join(dir, "plan.json");
+      writeFileSync(planFile, JSON.stringify(plan));
+      const host = await runCli(["lb", planFile, "--format", "nginx"], { env });
+      expect(host.code).toBe(2);
+      expect(host.stderr).toContain(`nodes[1].url's host (OCTO2) "octo2;evil": contains ';'`);
+    });
+    const bind = await runCli(["lb", REPAIR_PLAN, "--format", "nginx", "--bind", "0.0.0.0 ssl; add_header X yes; listen 0.0.0.0:81"], {
+      env,
+    });
+    expect(bind.code).toBe(2);
+    expect(bind.stderr).toContain(`--bind "0.0.0.0 ssl; add_header X yes; listen 0.0.0.0:81": contains ' '`);
+    const stats = await runCli(["lb", REPAIR_PLAN, "--format", "haproxy", "--stats", "127.0.0.1\n:8404"], { env });
+    expect(stats.code).toBe(2);
+    expect(stats.stderr).toContain("--stats \"127.0.0.1\\n:8404\": contains '\\u000a'");
   });
 });
 
