@@ -104,6 +104,22 @@ export function lbTarget(plan: Plan, options: TargetOptions = {}): LbTarget {
         hint: "Give every node the same listen prefix (e.g. http://+:80/ on each) and write each node's url with it.",
       },
     );
+  // Every format forwards a request's path unchanged. Rewriting it is not enough: Octopus writes the links
+  // and redirects it answers with under its own path (its listen prefix), which clients then follow.
+  const nodePath = [...paths][0] ?? "/";
+  const serverPath = withSlash(server.pathname);
+  if (serverPath.toLowerCase() !== nodePath.toLowerCase())
+    throw new InputError(
+      `The plan's serverUrl path ${serverPath} is not the nodes' url path ${nodePath}: the load balancer forwards every request's path unchanged, so requests for ${serverPath}api/… would reach the nodes where nothing listens (404) while the health checks on ${nodePath}${PING_PATH} pass`,
+      {
+        code: "LB_SERVER_PATH_DIFFERS",
+        issues: [`octopus.serverUrl: ${plan.octopus.serverUrl}`, ...urls.map((u) => `${u.node}: ${u.url.href}`)],
+        hint:
+          `Make the two paths one: serverUrl ${new URL(nodePath, server).href} (clients use the nodes' path), or give every node ` +
+          `the listen prefix http://+:PORT${serverPath} (octoha join --print shows the configure command) and that path in its url. ` +
+          "A rewriting proxy is not generated: Octopus answers with links and redirects under its own path, which a rewrite of requests would not fix.",
+      },
+    );
   const unknown = (options.down ?? []).filter((d) => !plan.nodes.some((n) => n.name.toLowerCase() === d.toLowerCase()));
   if (unknown.length > 0)
     throw new InputError(`--down ${unknown.join(", ")}: not a node of the plan`, {
@@ -112,7 +128,7 @@ export function lbTarget(plan: Plan, options: TargetOptions = {}): LbTarget {
       hint: "Name a node as the plan spells it (any case).",
     });
   const down = new Set((options.down ?? []).map((d) => d.toLowerCase()));
-  const basePath = [...paths][0] ?? "/";
+  const basePath = nodePath;
   const backends = urls.map(({ node, url }): LbBackend => ({
     node,
     id: identifier(node, taken),

@@ -347,6 +347,36 @@ describe("octoha lb, values with spaces, quotes and directive syntax", () => {
   });
 });
 
+describe("octoha lb, the serverUrl's path and the nodes' path", () => {
+  it("refuses (exit 2) a serverUrl path the nodes do not listen on, naming both, in every format", async () => {
+    await withTempDir(async (dir) => {
+      const plan = loopbackPlan("http://lb.corp/", "http");
+      for (const n of plan.nodes) n.url = `${n.url!}octopus/`;
+      const planFile = path.join(dir, "plan.json");
+      writeFileSync(planFile, JSON.stringify(plan));
+      for (const format of ["haproxy", "nginx", "iis-arr"]) {
+        const out = path.join(dir, `${format}.conf`);
+        const result = await runCli(["lb", planFile, "--format", format, "--out", out, "--json"], { env });
+        expect(result.code, result.stderr).toBe(2);
+        expect(errorOf(result.stdout, "lb", 2)).toMatchObject({
+          code: "LB_SERVER_PATH_DIFFERS",
+          issues: ["octopus.serverUrl: http://lb.corp/", "OCTO1: http://127.0.0.1:8080/octopus/", "OCTO2: http://localhost:8081/octopus/"],
+        });
+        expect(result.stderr).toContain("The plan's serverUrl path / is not the nodes' url path /octopus/");
+        expect(result.stderr).toContain("serverUrl http://lb.corp/octopus/");
+        expect(existsSync(out)).toBe(false);
+      }
+    });
+  });
+
+  it("accepts the same path (any case, with or without its last slash): the ping and the requests are under it", () => {
+    const plan = loopbackPlan("http://lb.corp/Octopus", "http");
+    for (const n of plan.nodes) n.url = `${n.url!}octopus/`;
+    const { text } = lbConfig(Plan.parse(plan), { format: "haproxy" });
+    expect(text).toContain("http-check send meth GET uri /octopus/api/octopusservernodes/ping ver HTTP/1.1 hdr Host lb.corp");
+  });
+});
+
 describe("octoha lb, bad input and secrets", () => {
   it("refuses a plan whose node has no url, naming it, with exit 2 and no file written", async () => {
     await withTempDir(async (dir) => {
