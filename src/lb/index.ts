@@ -14,6 +14,8 @@ export interface LbOptions {
   bind?: string;
   /** Nodes to take out of the pool (nginx's only way to drain one). */
   down?: string[];
+  /** --allow-all-down: every node may be taken out. */
+  allowAllDown?: boolean;
   check?: Partial<HealthCheck>;
   /** HAProxy stats listener ADDRESS:PORT (HAProxy only). */
   stats?: string;
@@ -32,7 +34,7 @@ export interface LbConfig {
 }
 
 export function lbConfig(plan: Plan, options: LbOptions): LbConfig {
-  const target = lbTarget(plan, { bind: options.bind, down: options.down, check: options.check });
+  const target = lbTarget(plan, { bind: options.bind, down: options.down, allowAllDown: options.allowAllDown, check: options.check });
   const c = target.check;
   const notes: string[] = [];
   let text: string;
@@ -54,6 +56,8 @@ export function lbConfig(plan: Plan, options: LbOptions): LbConfig {
   }
   const down = target.backends.filter((b) => b.down).map((b) => b.node);
   if (down.length > 0) notes.push(`Marked down (no traffic until you generate and load the file without --down): ${down.join(", ")}.`);
+  if (down.length > 0 && down.length === target.backends.length)
+    notes.push("EVERY NODE IS DOWN (--allow-all-down): this file sends no request to any node; every client gets an error.");
   if (target.tls) notes.push(`TLS is terminated at the load balancer for ${target.hostname}: install its certificate where the file says.`);
   notes.push("Polling Tentacles must reach every node directly (octoha tentacles); they do not go through this load balancer.");
   return { format: options.format, text, target, notes };

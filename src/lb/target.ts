@@ -57,6 +57,8 @@ export interface TargetOptions {
   bind?: string;
   /** Node names to mark down (any case). */
   down?: string[];
+  /** Every node may be marked down (the frontend then sends traffic nowhere). */
+  allowAllDown?: boolean;
   check?: Partial<HealthCheck>;
 }
 
@@ -128,6 +130,14 @@ export function lbTarget(plan: Plan, options: TargetOptions = {}): LbTarget {
       hint: "Name a node as the plan spells it (any case).",
     });
   const down = new Set((options.down ?? []).map((d) => d.toLowerCase()));
+  if (!options.allowAllDown && plan.nodes.every((n) => down.has(n.name.toLowerCase())))
+    throw new InputError(
+      `--down ${plan.nodes.map((n) => n.name).join(", ")}: that is every node of the plan, so the load balancer would send every request nowhere (503 / 502 to every client); nothing was written`,
+      {
+        code: "LB_ALL_NODES_DOWN",
+        hint: "Leave at least one node in the pool (drop one --down). To take the whole cluster out on purpose, pass --allow-all-down as well.",
+      },
+    );
   const basePath = nodePath;
   const backends = urls.map(({ node, url }): LbBackend => ({
     node,

@@ -377,6 +377,25 @@ describe("octoha lb, the serverUrl's path and the nodes' path", () => {
   });
 });
 
+describe("octoha lb --down of every node", () => {
+  it("is refused with exit 2 and no file, in any case of the names, unless --allow-all-down, which says so loudly", async () => {
+    await withTempDir(async (dir) => {
+      const out = path.join(dir, "all-down.conf");
+      const args = ["lb", REPAIR_PLAN, "--format", "nginx", "--down", "OCTO1", "--down", "octo2", "--out", out];
+      const refused = await runCli([...args, "--json"], { env });
+      expect(refused.code).toBe(2);
+      expect(errorOf(refused.stdout, "lb", 2)).toMatchObject({ code: "LB_ALL_NODES_DOWN" });
+      expect(refused.stderr).toContain("--down OCTO1, OCTO2: that is every node of the plan");
+      expect(refused.stderr).toContain("--allow-all-down");
+      expect(existsSync(out)).toBe(false);
+      const forced = await runCli([...args, "--allow-all-down"], { env });
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(forced.stdout).toContain("EVERY NODE IS DOWN (--allow-all-down)");
+      expect(readFileSync(out, "utf8").match(/^\s+server .* down;/gm)).toHaveLength(2);
+    });
+  });
+});
+
 describe("octoha lb, bad input and secrets", () => {
   it("refuses a plan whose node has no url, naming it, with exit 2 and no file written", async () => {
     await withTempDir(async (dir) => {

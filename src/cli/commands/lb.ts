@@ -14,6 +14,7 @@ interface LbFlags extends OutputFlags {
   force?: boolean;
   bind?: string;
   down: string[];
+  allowAllDown?: boolean;
   checkInterval?: number;
   checkFall?: number;
   checkRise?: number;
@@ -64,6 +65,7 @@ export function register(program: Command): void {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option("--allow-all-down", "allow --down to name every node (the file then sends traffic nowhere)")
     .addOption(new Option("--check-interval <ms>", "milliseconds between two health checks of a node").argParser(intIn(100, 3_600_000)))
     .addOption(new Option("--check-fall <n>", "failed checks that take a node out").argParser(intIn(1, 100)))
     .addOption(new Option("--check-rise <n>", "good checks that put it back").argParser(intIn(1, 100)))
@@ -82,6 +84,7 @@ export function register(program: Command): void {
         format: flags.format,
         bind: flags.bind,
         down: flags.down,
+        allowAllDown: flags.allowAllDown,
         check: { intervalMs: flags.checkInterval, fall: flags.checkFall, rise: flags.checkRise, timeoutMs: flags.checkTimeout },
         stats: flags.stats === "none" ? undefined : flags.stats,
         cert: flags.cert,
