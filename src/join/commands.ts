@@ -19,6 +19,7 @@
  * CMD = https://octopus.com/docs/octopus-rest-api/octopus.server.exe-command-line; HA guide =
  * https://octopus.com/docs/administration/high-availability/configure/octopus-with-active-directory
  */
+import { shellLine } from "../octopus/control/index.js";
 import type { Plan } from "../plan/schema.js";
 
 export type JoinPlatform = "windows" | "linux";
@@ -96,17 +97,9 @@ export function defaultServerExe(platform: JoinPlatform): string {
 /** Windows PowerShell 5.1 passes a quoted argument ending in a backslash as an escaped quote: drop trailing separators. */
 const trimSeparators = (p: string): string => (/^[A-Za-z]:\\$/.test(p) || p === "/" ? p : p.replace(/[\\/]+$/, ""));
 
-function quote(platform: JoinPlatform, arg: JoinArg): string {
-  if (typeof arg !== "string") return platform === "windows" ? `$env:${arg.env}` : `"$${arg.env}"`;
-  if (/^[A-Za-z0-9_\-./:=+,@]+$/.test(arg)) return arg;
-  return platform === "windows" ? `'${arg.replace(/'/g, "''")}'` : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
+/** The same writing as the commands a join run shows (src/octopus/control/command-line.ts). */
 export function commandLine(platform: JoinPlatform, argv: JoinArg[]): string {
-  const [exe, ...rest] = argv.map((a) => quote(platform, a));
-  // PowerShell runs a quoted path only through the call operator.
-  const head = platform === "windows" && exe?.startsWith("'") ? `& ${exe}` : (exe ?? "");
-  return [head, ...rest].join(" ");
+  return shellLine(platform === "windows" ? "powershell" : "posix", argv);
 }
 
 export function joinCommands(plan: Plan, o: JoinCommandOptions): JoinCommand[] {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { canRunCommands, createNodeShell, DEFAULT_TOOLS, type ShellArg } from "../../src/octopus/control/index.js";
+import { commandLine } from "../../src/join/commands.js";
 import { parseVersion } from "../../src/steps/join.js";
 
 const SECRET = "5qJcW9E6B99teMmrOzaYNA==";
@@ -81,6 +82,23 @@ describe("node shells: Octopus.Server on the joining node", () => {
         { node: "OCTO3", serverExe: "x", tools: DEFAULT_TOOLS, secrets: {}, run: () => Promise.reject(new Error("no")) },
       ),
     ).toThrow(/cannot run commands/);
+  });
+
+  it("winrm's by-hand lines are PowerShell: the quoted Octopus.Server.exe behind `&`, written as join --print writes it", () => {
+    const exe = "C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe";
+    const { shell } = shellFor({ kind: "winrm", host: "OCTO3", serverExe: exe });
+    const stop = ["service", "--instance", "OctopusServer", "--stop", "--uninstall"];
+    expect(shell.shown(stop)).toBe(
+      "Invoke-Command -ComputerName OCTO3 { & 'C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe' service --instance OctopusServer --stop --uninstall }",
+    );
+    expect(shell.shown(stop)).toBe(`Invoke-Command -ComputerName OCTO3 { ${commandLine("windows", [exe, ...stop])} }`);
+    // A secret stays a placeholder PowerShell will not run as it is; a value with a quote is one literal.
+    expect(shell.shown(ARGS)).toContain(
+      "Octopus.Server.exe' database --instance OctopusServer --connectionString <redacted> --masterKey <redacted> }",
+    );
+    expect(shell.shown(["create-instance", "--home", "D:\\Octopus Home\\it's"])).toContain(
+      "Octopus.Server.exe' create-instance --home 'D:\\Octopus Home\\it''s' }",
+    );
   });
 
   it("winrm's Test-Path answers from the node's output", async () => {

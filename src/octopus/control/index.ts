@@ -22,6 +22,7 @@ export { controlError } from "./errors.js";
 export { parseScError, parseScState } from "./sc.js";
 export { psQuote, winrmScript, DEFAULT_WINDOWS_SERVER_EXE } from "./winrm.js";
 export { DEFAULT_SSH_UNIT, SAFE_REMOTE_WORD } from "./ssh.js";
+export { shellLine, shellWord, type LineArg, type LineShell } from "./command-line.js";
 export { canRunCommands, createNodeShell, winrmServerScript, winrmTestPathScript, type NodeShell, type ShellArg } from "./shell.js";
 
 export interface NodeShellOptions extends ExeRunOptions {

@@ -10,6 +10,7 @@
  * - local, argv: Octopus.Server takes them only as arguments [V, research §1.3: no env alternative is documented],
  *   so they are in that one child's argv (as in Octopus's own scripts); every line octoha shows has `<redacted>`.
  */
+import { shellLine, shellWord, type LineArg } from "./command-line.js";
 import { controlError } from "./errors.js";
 import { psQuote, DEFAULT_WINDOWS_SERVER_EXE, throwIfWinRmUnreachable } from "./winrm.js";
 import { SAFE_REMOTE_WORD } from "./ssh.js";
@@ -46,6 +47,9 @@ export interface NodeShell {
 export function canRunCommands(recipe: ControlRecipe): boolean {
   return recipe.kind !== "sc" && !(recipe.kind === "argv" && !recipe.exec);
 }
+
+/** A secret as a shown line has it: a placeholder PowerShell refuses to run until it is replaced. */
+const redacted = (a: ShellArg): LineArg => (typeof a === "string" ? a : { placeholder: "<redacted>" });
 
 const show = (exe: string, args: readonly ShellArg[]) =>
   [exe, ...args].map((a) => (typeof a === "string" ? (/[\s"']/.test(a) ? `"${a}"` : a) : "<redacted>")).join(" ");
@@ -119,7 +123,8 @@ function winrmShell(recipe: WinRmRecipe, ctx: NodeShellContext): NodeShell {
   const connection = (argv: string[], r: CommandResult) => throwIfWinRmUnreachable(ctx.node, recipe.host, `${r.stdout}\n${r.stderr}`, argv);
   return {
     description: `PowerShell remoting to ${recipe.host} (${exe})`,
-    shown: (args) => `Invoke-Command -ComputerName ${recipe.host} { ${show(exe, args)} }`,
+    shown: (args) =>
+      `Invoke-Command -ComputerName ${shellWord("powershell", recipe.host)} { ${shellLine("powershell", [exe, ...args.map(redacted)])} }`,
     async server(args) {
       const argv = ps(winrmServerScript(recipe.host, exe, args));
       const env = Object.fromEntries(
