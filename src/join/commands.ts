@@ -11,13 +11,14 @@
  * | configure --instance --webForceSSL --webListenPrefixes --commsListenPort | VERIFIED | CMD/configure; HA guide's "second and additional nodes" script |
  * | configure --serverNodeName is deprecated: the name goes to create-instance | VERIFIED | CMD/configure |
  * | path --clusterShared --taskLogs --artifacts --nugetRepository --imports --eventExports | VERIFIED | CMD/path (stored in the database, cluster-wide) |
- * | service --instance --stop; service --install --reconfigure --start | VERIFIED | CMD/service; HA guide script |
+ * | service --install --reconfigure --start | VERIFIED | CMD/service |
+ * | no `service --stop` before it: the commands before it install and start no service on the new node (as the join run does) | INFERRED | CMD/service |
  * | service account from OCTOPUS_SERVICE_USERNAME / OCTOPUS_SERVICE_PASSWORD | VERIFIED | CMD/service ("Can also be passed via an environment variable") |
  * | listen prefix http://+:PORT/ (any host name, so the load balancer's Host header is accepted) | INFERRED | HTTP.sys prefix matching |
  * | Linux executable /opt/octopus/Octopus.Server, home /var/opt/octopus | INFERRED | no non-container Linux install path is documented |
  * | version [--format text|json]: the Octopus Server installed on the machine (what it prints: UNKNOWN) | VERIFIED | CMD/version |
  * CMD = https://octopus.com/docs/octopus-rest-api/octopus.server.exe-command-line; HA guide =
- * https://octopus.com/docs/administration/high-availability/configure/octopus-with-active-directory
+ * https://octopus.com/docs/administration/high-availability
  */
 import { shellLine } from "../octopus/control/index.js";
 import type { Plan } from "../plan/schema.js";
@@ -31,7 +32,7 @@ export interface EnvArg {
 export type JoinArg = string | EnvArg;
 
 export interface JoinCommand {
-  step: "create-instance" | "database" | "configure" | "path" | "service-stop" | "service-install";
+  step: "create-instance" | "database" | "configure" | "path" | "service-install";
   why: string;
   argv: JoinArg[];
   commandLine: string;
@@ -59,7 +60,12 @@ export const JOIN_FACTS: { fact: string; conf: "VERIFIED" | "INFERRED"; source: 
   { fact: "configure --webForceSSL --webListenPrefixes --commsListenPort", conf: "VERIFIED", source: "CMD/configure; HA guide" },
   { fact: "node name at create-instance (configure --serverNodeName is deprecated)", conf: "VERIFIED", source: "CMD/configure" },
   { fact: "path: folders are stored in the database, cluster-wide", conf: "VERIFIED", source: "CMD/path; HA guide" },
-  { fact: "service --stop, then service --install --reconfigure --start", conf: "VERIFIED", source: "CMD/service; HA guide" },
+  { fact: "service --install --reconfigure --start", conf: "VERIFIED", source: "CMD/service" },
+  {
+    fact: "no service --stop before it: the commands before it install and start no service on the new node",
+    conf: "INFERRED",
+    source: "CMD/service",
+  },
   { fact: "service account from OCTOPUS_SERVICE_USERNAME / OCTOPUS_SERVICE_PASSWORD", conf: "VERIFIED", source: "CMD/service" },
   { fact: "listen prefix http://+:PORT/ accepts the load balancer's Host header", conf: "INFERRED", source: "HTTP.sys prefix matching" },
   { fact: "Linux paths /opt/octopus/Octopus.Server, /var/opt/octopus", conf: "INFERRED", source: "not documented outside containers" },
@@ -73,7 +79,7 @@ export const JOIN_FACTS: { fact: string; conf: "VERIFIED" | "INFERRED"; source: 
 ];
 export const JOIN_SOURCES = {
   CMD: "https://octopus.com/docs/octopus-rest-api/octopus.server.exe-command-line",
-  "HA guide": "https://octopus.com/docs/administration/high-availability/configure/octopus-with-active-directory",
+  "HA guide": "https://octopus.com/docs/administration/high-availability",
 };
 
 const DEFAULTS: Record<JoinPlatform, { exe: string; home: string; config: (instance: string) => string }> = {
@@ -157,7 +163,6 @@ export function joinCommands(plan: Plan, o: JoinCommandOptions): JoinCommand[] {
       ["path", ...instance, ...folders.flatMap(([opt, value]) => (value ? [opt, value] : []))],
       true,
     ),
-    make("service-stop", "Stop the instance if configuring started it.", ["service", ...instance, "--stop"]),
     make(
       "service-install",
       "Install and start the Windows service / systemd unit; a service account comes from OCTOPUS_SERVICE_USERNAME and OCTOPUS_SERVICE_PASSWORD when set.",

@@ -60,16 +60,9 @@ describe("octoha join NODE --print", () => {
     const version = standin.cluster.state().version;
     expect(printed.cluster).toEqual({ version, nodes: ["OCTO1", "OCTO2"] });
     expect(text.stdout).toContain(`Install Octopus Server ${version} on OCTO3, exactly that version`);
-    expect(printed.commands.map((c) => c.step)).toEqual([
-      "create-instance",
-      "database",
-      "configure",
-      "path",
-      "service-stop",
-      "service-install",
-    ]);
+    expect(printed.commands.map((c) => c.step)).toEqual(["create-instance", "database", "configure", "path", "service-install"]);
     const exe = "& 'C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe'";
-    const [create, database, configure, pathCmd, stop, install] = printed.commands.map((c) => c.commandLine);
+    const [create, database, configure, pathCmd, install] = printed.commands.map((c) => c.commandLine);
     expect(create).toBe(
       `${exe} create-instance --instance OctopusServer --config 'C:\\Octopus\\OctopusServer.config' --home 'C:\\Octopus Home\\it''s' --serverNodeName OCTO3`,
     );
@@ -81,7 +74,6 @@ describe("octoha join NODE --print", () => {
     );
     expect(pathCmd).toContain("path --instance OctopusServer --clusterShared '\\\\fs01\\Octopus Shared' --taskLogs");
     expect(printed.commands[3]!.optional).toBe(true);
-    expect(stop).toBe(`${exe} service --instance OctopusServer --stop`);
     expect(install).toBe(`${exe} service --instance OctopusServer --install --reconfigure --start`);
     // In the script: path commented out, each command stops the script when it fails, a guard first.
     expect(text.stdout).toContain(`\n# ${pathCmd}\n`);
@@ -89,6 +81,10 @@ describe("octoha join NODE --print", () => {
     expect(text.stdout).toContain("foreach ($v in 'OCTOPUS_MASTER_KEY', 'OCTOHA_SQL_CONNECTION_STRING')");
     expect(text.stdout).toContain("Confirm the master key is backed up");
     expect(text.stdout).toMatch(/VERIFIED +create-instance --instance --config --home --serverNodeName/);
+    // The same commands as a join run: no service --stop it does not have.
+    expect(text.stdout).not.toMatch(/service --instance \S+ --stop/);
+    expect(text.stdout).toContain("#  HA guide = https://octopus.com/docs/administration/high-availability\n");
+    expect(text.stdout).not.toContain("active-directory");
     noSecrets(text.stdout, text.stderr, json.stdout, json.stderr);
   });
 
@@ -135,7 +131,6 @@ describe("octoha join NODE --print", () => {
         "--commsListenPort",
         "10943",
       ],
-      ["service", "--instance", "OctopusServer", "--stop"],
       ["service", "--instance", "OctopusServer", "--install", "--reconfigure", "--start"],
     ]);
   });
