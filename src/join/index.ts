@@ -92,7 +92,8 @@ async function readCluster(plan: Plan, o: JoinPrintOptions): Promise<{ version: 
         code: "JOIN_NODE_NAME_TAKEN",
         issues: [`nodes now: ${nodes.map((n) => n.name).join(", ")}`],
         hint:
-          "Choose another name for the new node. If it replaces a retired node of that name, delete that node first " +
+          `If ${taken.name} is the machine you meant to join, it has joined already: there is nothing to run. ` +
+          "Otherwise choose another name for the new node; if it replaces a retired node of that name, delete that node first " +
           "(Configuration > Nodes, or DELETE /api/octopusservernodes/{id}) once it is stopped for good.",
       },
     );

@@ -12,6 +12,8 @@ import { resolveSecrets } from "../plan/secrets.js";
 import type { Plan } from "../plan/schema.js";
 import type { Workflow, WorkflowEnv } from "./workflows.js";
 import { InputError } from "../shared/errors.js";
+import { listRuns } from "../runner/runs.js";
+import { readJournal } from "../runner/journal.js";
 import { realClock } from "./deps.js";
 import { buildJoinSteps, joinChecks, joinRefusal } from "./join.js";
 import { createOctopusPorts } from "./ports.js";
@@ -82,6 +84,41 @@ export function joiningNode(plan: Plan, name: string, planFile: string): { url: 
   return { url: node.url, recipe, ...(pollingPort ? { pollingPort } : {}) };
 }
 
+/**
+ * The newest join run of NODE in the state directory, when it proved the node serves (join-verify
+ * verified) and no rollback stopped its service since: the node the cluster already has by that name
+ * is the one it joined (a rollback refused at create-instance leaves it joined too). Read-only; an
+ * unreadable journal counts as no run.
+ */
+async function finishedJoinOf(stateDir: string, node: string): Promise<string | undefined> {
+  for (const runId of await listRuns(stateDir)) {
+    const records = await readJournal(stateDir, runId).then(
+      (j) => j.records,
+      () => [],
+    );
+    const header = records.find((r) => r.t === "run");
+    const joined = header?.t === "run" && header.invocation?.workflow === "join" ? header.invocation.flags?.joinNode : undefined;
+    if (typeof joined !== "string" || joined.toLowerCase() !== node.toLowerCase()) continue;
+    const served = records.some((r) => r.t === "verified" && r.stepId === "join-verify" && r.ok);
+    const stopped = records.some((r) => r.t === "rolled-back" && r.stepId === "join-service");
+    return served && !stopped ? runId : undefined;
+  }
+  return undefined;
+}
+
+/** Running a join that already finished: nothing to do (exit 2: nothing was changed). */
+function alreadyJoined(node: string, runId: string, planFile: string, url: string): InputError {
+  const ping = new URL("api/octopusservernodes/ping", url.endsWith("/") ? url : `${url}/`).href;
+  return new InputError(`${node} is already a node of the cluster: run ${runId} joined it; nothing was changed`, {
+    code: "JOIN_ALREADY_JOINED",
+    node,
+    path: planFile,
+    hint:
+      `There is nothing to do. \`octoha status ${planFile} --run ${runId}\` shows that run; ${node}'s ping (GET ${ping}) answers 200 while it serves. ` +
+      `To replace ${node} with another machine of the same name, retire the old node first (stop it, then delete it in Configuration > Nodes).`,
+  });
+}
+
 function requireVariable(env: NodeJS.ProcessEnv, name: string, what: string, flag: string): string {
   const value = env[name];
   if (value) return value;
@@ -149,6 +186,10 @@ export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.Pr
     const base = { node: f.joinNode, shell, ports, sharedFolders };
     // A fresh run refuses here, before the runner writes anything; a resumed run's step re-checks if it never finished.
     const checked = env.priorResult ? undefined : await joinChecks(base);
+    if (checked && checked.problems.some((p) => p.code === "JOIN_NODE_NAME_TAKEN")) {
+      const joinedBy = await finishedJoinOf(env.stateDir, f.joinNode);
+      if (joinedBy) throw alreadyJoined(f.joinNode, joinedBy, env.planFile, url);
+    }
     if (checked && checked.problems.length > 0) throw joinRefusal(f.joinNode, checked);
     const steps = buildJoinSteps({
       ...base,

@@ -82,7 +82,10 @@ export async function joinChecks(deps: Pick<JoinDeps, "node" | "shell" | "ports"
     problems.push({
       code: "JOIN_NODE_NAME_TAKEN",
       summary: `The cluster already has a node ${taken.name} (${taken.id}); nodes now: ${nodes.map((n) => n.name).join(", ")}`,
-      fix: "Choose another name for the new node. If it replaces a retired node of that name, delete that node first (Configuration > Nodes) once it is stopped for good.",
+      fix:
+        `If ${taken.name} is this machine, joined already (by hand, or by a join run with another state directory), there is nothing to do: ` +
+        "its ping answers 200 while it serves. Otherwise choose another name for the new node; if it replaces a retired node of that name, " +
+        "delete that node first (Configuration > Nodes) once it is stopped for good.",
     });
   const sharedFolders: JoinChecks["sharedFolders"] = [];
   for (const p of deps.sharedFolders) sharedFolders.push({ path: p, reachable: await deps.shell.testPath(p) });
@@ -96,14 +99,16 @@ export async function joinChecks(deps: Pick<JoinDeps, "node" | "shell" | "ports"
   return { clusterVersion, nodeVersion, nodes: nodes.map((n) => n.name), sharedFolders, problems };
 }
 
-/** The checks' refusal: bad input, nothing changed (exit 2). */
+/** Each problem with its fix, one entry per problem. */
+const problemLines = (checks: JoinChecks): string[] => checks.problems.map((p) => `${p.summary}\n  fix: ${p.fix}`);
+
+/** The checks' refusal: bad input, nothing changed (exit 2). The problems are its issues, printed once, under the summary. */
 export function joinRefusal(node: string, checks: JoinChecks): InputError {
   const n = checks.problems.length;
   return new InputError(`octoha join ${node}: ${n} problem${n === 1 ? "" : "s"} found before anything changed; nothing was changed`, {
     code: checks.problems.length === 1 ? checks.problems[0]!.code : "JOIN_REFUSED",
     node,
-    issues: checks.problems.map((p) => `${p.summary}\n  fix: ${p.fix}`),
-    hint: checks.problems.map((p) => `${p.summary}\n  fix: ${p.fix}`).join("\n"),
+    issues: problemLines(checks),
   });
 }
 
@@ -223,7 +228,12 @@ export function buildJoinSteps(deps: JoinDeps): Step<unknown, JoinStepId>[] {
       if (c.problems.length > 0) {
         const refusal = joinRefusal(deps.node, c);
         // In a resumed run the name may be ours by now; anything else stops here, resumable once fixed.
-        throw new OctohaError(refusal.message, { code: refusal.code, exitCode: ExitCode.Resumable, node: deps.node, hint: refusal.hint });
+        throw new OctohaError(refusal.message, {
+          code: refusal.code,
+          exitCode: ExitCode.Resumable,
+          node: deps.node,
+          hint: refusal.issues.join("\n"),
+        });
       }
       return c;
     },

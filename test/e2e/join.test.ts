@@ -175,6 +175,19 @@ describe.concurrent("octoha join: a 2-node stand-in cluster becomes 3", () => {
     expect(tentacles.stdout).toMatch(/# OCTO3: polls \S+:10943\b[^\n]*\n[^\n]*poll-server/);
   });
 
+  it("run again once it finished: says OCTO3 is already joined (nothing to do, the status command), not to choose another name", async (t) => {
+    const c = await joinCase(t);
+    expect((await join(c, "--yes")).code).toBe(0);
+    const runId = readdirSync(path.join(c.stateDir, "runs"))[0]!;
+    const again = await octoha(c, ["join", "octo3", "--plan", c.planFile, "--yes"]);
+    expect(again.code, again.stdout + again.stderr).toBe(2);
+    expect(again.stderr).toContain(`octo3 is already a node of the cluster: run ${runId} joined it; nothing was changed`);
+    expect(again.stderr).toContain(`There is nothing to do. \`octoha status ${c.planFile} --run ${runId}\` shows that run`);
+    expect(again.stderr).not.toContain("choose another name");
+    expect(readdirSync(path.join(c.stateDir, "runs"))).toEqual([runId]);
+    expectJoined(c);
+  });
+
   it("stops at the master-key approval gate without --yes (exit 3), changing nothing on OCTO3; resume --yes finishes", async (t) => {
     const c = await joinCase(t);
     const r = await join(c);
@@ -223,8 +236,10 @@ describe.concurrent("octoha join refuses before anything changes (exit 2, with t
     c.standin.cluster.joinNode("octo3");
     const r = await join(c, "--yes");
     expect(r.code, r.stdout + r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/already has a node octo3/);
-    expect(r.stderr).toMatch(/Choose another name/);
+    // Said once (it was printed twice: as the error's issues and again as its hint).
+    expect(r.stderr.match(/already has a node octo3/g)).toHaveLength(1);
+    expect(r.stderr.match(/fix: If octo3 is this machine, joined already/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/Otherwise choose another name/);
     expect(existsSync(c.stateDir)).toBe(false);
     expect(c.standin.machines.machine("OCTO3").created).toEqual([]);
   });
