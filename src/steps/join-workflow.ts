@@ -7,7 +7,7 @@
  */
 import { joinCommands, listenPrefixFor, defaultServerExe, type JoinPlatform } from "../join/commands.js";
 import { canRunCommands, nodeShell, type ControlRecipe } from "../octopus/control/index.js";
-import { controlTools, nodeRecipe, RECIPE_EXAMPLES } from "../plan/control.js";
+import { controlTools, nodeRecipe } from "../plan/control.js";
 import { resolveSecrets } from "../plan/secrets.js";
 import type { Plan } from "../plan/schema.js";
 import type { Workflow, WorkflowEnv } from "./workflows.js";
@@ -54,6 +54,14 @@ export function joinFlagsOf(flags: WorkflowEnv["flags"]): JoinFlags {
   };
 }
 
+/** The recipes that can run a command on the node (canRunCommands): sc and argv without exec only stop and start a service. */
+const JOIN_RECIPE_EXAMPLES = [
+  '{ "kind": "winrm", "host": "OCTO3" }  (PowerShell remoting)',
+  '{ "kind": "ssh", "host": "octo3.corp", "sudo": true }  (Linux)',
+  '{ "kind": "argv", "stop": [...], "start": [...], "exec": ["docker", "exec", "octo3"] }  (a prefix that runs a command there)',
+  '{ "kind": "local" }  (the machine octoha runs on)',
+];
+
 /** The plan's node and its recipe, or exit 2 saying how to give it one (or to paste the commands with --print). */
 export function joiningNode(plan: Plan, name: string, planFile: string): { url: string; recipe: ControlRecipe; pollingPort?: number } {
   const node = plan.nodes.find((n) => n.name.toLowerCase() === name.toLowerCase());
@@ -62,7 +70,7 @@ export function joiningNode(plan: Plan, name: string, planFile: string): { url: 
     throw new InputError(`${name} is not a node of the plan: octoha reaches a new node through the plan's nodes[].control`, {
       code: "JOIN_NODE_NOT_IN_PLAN",
       path: planFile,
-      hint: `Add { "name": "${name}", "url": "http://${name.toLowerCase()}:80/", "control": { "kind": "winrm", "host": "${name}" } } to the plan's nodes. Recipes: ${RECIPE_EXAMPLES.join("; ")}.\nWhere octoha cannot reach the node, print the commands to run there: ${print}`,
+      hint: `Add { "name": "${name}", "url": "http://${name.toLowerCase()}:80/", "control": { "kind": "winrm", "host": "${name}" } } to the plan's nodes. Recipes join can use: ${JOIN_RECIPE_EXAMPLES.join("; ")}.\nWhere octoha cannot reach the node, print the commands to run there: ${print}`,
     });
   const recipe = nodeRecipe(plan, node);
   if (!canRunCommands(recipe))

@@ -160,6 +160,10 @@ describe("octoha join NODE --print", () => {
     expect(noPrint.code).toBe(2);
     expect(noPrint.stderr).toContain("OCTO3 is not a node of the plan");
     expect(noPrint.stderr).toContain("--print");
+    // Only recipes join accepts are suggested (sc, and argv without exec, are refused by join).
+    expect(noPrint.stderr).toContain('Recipes join can use: { "kind": "winrm"');
+    expect(noPrint.stderr).not.toContain('"kind": "sc"');
+    expect(noPrint.stderr).toContain('"exec": ["docker", "exec", "octo3"]');
     // --url is for --print: a run would otherwise ignore it and reach the node at the plan's url.
     const urlRun = await runCli(["join", "OCTO3", "--plan", planFile, "--url", "http://octo3.corp/"], { env });
     expect(urlRun.code).toBe(2);
