@@ -31,6 +31,12 @@ export interface ServerNode {
 
 export type NodePing = "online" | "draining" | "offline";
 
+/** A ping and, when it failed with an HTTP answer, that status (503: the node is still starting). */
+export interface NodePingAnswer {
+  ping: NodePing;
+  status?: number;
+}
+
 /**
  * The code of the error a request to one node's own URL fails with when another node answered it
  * (the ping's Name, or the Octopus-Node header, names another node): a load-balanced or mistyped
@@ -57,6 +63,8 @@ export interface ServerNodes {
   update(nodeId: string, change: { isDraining?: boolean; maxConcurrentTasks?: number }): Promise<ServerNode>;
   /** GET /api/octopusservernodes/ping on that node's own base URL: 200 online, 418 draining. */
   ping(nodeName: string): Promise<NodePing>;
+  /** The same ping with the HTTP status of a failed one; adapters that cannot tell leave it out (callers use ping). */
+  pingAnswer?(nodeName: string): Promise<NodePingAnswer>;
 }
 
 /**

@@ -9,7 +9,14 @@
  */
 import type { JoinCommand } from "../join/commands.js";
 import type { NodeShell, ShellArg } from "../octopus/control/index.js";
-import { offlineUnlessOtherNode, type DatabaseInventory, type ServerNodes, type ServerTasks, type VersionProbe } from "../octopus/types.js";
+import {
+  offlineUnlessOtherNode,
+  type DatabaseInventory,
+  type NodePingAnswer,
+  type ServerNodes,
+  type ServerTasks,
+  type VersionProbe,
+} from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { RollbackRefused } from "../runner/step.js";
 import { InputError, OctohaError } from "../shared/errors.js";
@@ -310,21 +317,37 @@ function verifyStep(deps: JoinDeps): Step<JoinVerifyResult, JoinStepId> {
     },
     async apply(ctx) {
       const deadline = deps.clock.now() + deps.startTimeoutMs;
-      let ping = await deps.ports.nodes.ping(deps.node).catch(offlineUnlessOtherNode);
-      while (ping === "offline" && deps.clock.now() < deadline && !ctx.signal.aborted) {
-        ctx.emit({ level: "progress", message: `Waiting for ${deps.node} to answer its ping after its start` });
+      const nodes = deps.ports.nodes;
+      const pingNow = (): Promise<NodePingAnswer> =>
+        (nodes.pingAnswer ? nodes.pingAnswer(deps.node) : nodes.ping(deps.node).then((ping) => ({ ping }))).catch((error: unknown) => ({
+          ping: offlineUnlessOtherNode(error),
+        }));
+      let answer = await pingNow();
+      while (answer.ping === "offline" && deps.clock.now() < deadline && !ctx.signal.aborted) {
+        const starting = answer.status === 503 ? " (503: still starting)" : "";
+        ctx.emit({ level: "progress", message: `Waiting for ${deps.node} to answer its ping after its start${starting}` });
         await deps.clock.sleep(deps.pollIntervalMs ?? 1000, ctx.signal);
-        ping = await deps.ports.nodes.ping(deps.node).catch(offlineUnlessOtherNode);
+        answer = await pingNow();
       }
+      const ping = answer.ping;
       const listed = (await deps.ports.nodes.list()).find((n) => n.name.toLowerCase() === deps.node.toLowerCase());
       if (!listed)
         throw fail(
           "it is not in /api/octopusservernodes",
           `Look at ${deps.node}'s server log (Home\\Logs\\OctopusServer.txt): it did not register in the database.`,
         );
+      const waited = `${Math.round(deps.startTimeoutMs / 1000)} s`;
+      if (ping === "offline" && answer.status === 503)
+        throw fail(
+          `it is still starting: its ping answered 503 (Service Unavailable) for ${waited}`,
+          `Its service runs; Octopus has not finished starting. Wait, or read ${deps.node}'s server log (Home\\Logs\\OctopusServer.txt) ` +
+            "for what holds it up (a database upgrade or a slow first start can take minutes; options.serviceStartTimeoutMinutes sets the wait).",
+        );
       if (ping === "offline")
         throw fail(
-          `its ping did not answer within ${Math.round(deps.startTimeoutMs / 1000)} s`,
+          answer.status !== undefined
+            ? `its ping answered HTTP ${answer.status}, not 200, for ${waited}`
+            : `its ping did not answer within ${waited}`,
           `Check its service runs and its listen prefix matches the plan's url for ${deps.node}.`,
         );
       if (ping === "draining" || listed.isDraining)

@@ -46,7 +46,7 @@ interface JoinCase {
 /** A case of its own per test, closed when that test ends (the command-line tests run concurrently). */
 async function joinCase(
   t: Pick<TestContext, "onTestFinished">,
-  o: { spare?: Partial<SpareMachine>; editPlan?: (p: PlanInput) => void } = {},
+  o: { spare?: Partial<SpareMachine>; editPlan?: (p: PlanInput) => void; startupMs?: number } = {},
 ): Promise<JoinCase> {
   const root = await mkdtemp(path.join(os.tmpdir(), "octoha-join-"));
   const folders = { taskLogs: `${SHARE}\\TaskLogs`, artifacts: `${SHARE}\\Artifacts`, packages: `${SHARE}\\Packages` };
@@ -54,7 +54,7 @@ async function joinCase(
     dataDir: path.join(root, "cluster"),
     nodes: 2,
     seedTasks: 3,
-    startupMs: 500,
+    startupMs: o.startupMs ?? 500,
     folders,
     spareMachines: [{ host: "OCTO3", ...o.spare }],
     masterKey: MASTER_KEY,
@@ -186,6 +186,19 @@ describe.concurrent("octoha join: a 2-node stand-in cluster becomes 3", () => {
     expect(again.stderr).not.toContain("choose another name");
     expect(readdirSync(path.join(c.stateDir, "runs"))).toEqual([runId]);
     expectJoined(c);
+  });
+
+  it("a node still starting (its ping answers 503) is said to be still starting, not to have not answered (exit 3)", async (t) => {
+    const c = await joinCase(t, {
+      startupMs: 600_000,
+      editPlan: (p) => (p.options = { ...p.options, serviceStartTimeoutMinutes: 0.05 }),
+    });
+    const r = await octoha(c, ["join", "OCTO3", "--plan", c.planFile, "--yes"]);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    const text = r.stdout + r.stderr;
+    expect(text).toContain("Node OCTO3 joined but it is still starting: its ping answered 503 (Service Unavailable) for 3 s");
+    expect(text).toContain("Its service runs; Octopus has not finished starting.");
+    expect(text).not.toContain("did not answer");
   });
 
   it("stops at the master-key approval gate without --yes (exit 3), changing nothing on OCTO3; resume --yes finishes", async (t) => {

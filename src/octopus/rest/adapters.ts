@@ -4,7 +4,16 @@
  * wording live in OctopusHttpClient.
  */
 import { OctohaError } from "../../shared/errors.js";
-import type { MaintenanceMode, NodePing, ServerNode, ServerNodes, ServerTask, ServerTasks, VersionProbe } from "../types.js";
+import type {
+  MaintenanceMode,
+  NodePing,
+  NodePingAnswer,
+  ServerNode,
+  ServerNodes,
+  ServerTask,
+  ServerTasks,
+  VersionProbe,
+} from "../types.js";
 import { ACTIVE_TASK_STATES, answeredByOtherNode } from "../types.js";
 import { OctopusApiError, RequestInterrupted, refuseOtherNode, type HttpAnswer, type OctopusHttpClient } from "./client.js";
 
@@ -95,10 +104,14 @@ export class RestServerNodes implements ServerNodes {
 
   /** 200 online, 418 draining, anything else (or no answer) offline: what a load balancer concludes. */
   async ping(nodeName: string): Promise<NodePing> {
+    return (await this.pingAnswer(nodeName)).ping;
+  }
+
+  async pingAnswer(nodeName: string): Promise<NodePingAnswer> {
     try {
-      return (await pingThrough(this.client, nodeName, 2)).status === 418 ? "draining" : "online";
+      return { ping: (await pingThrough(this.client, nodeName, 2)).status === 418 ? "draining" : "online" };
     } catch (error) {
-      if (error instanceof OctopusApiError) return "offline";
+      if (error instanceof OctopusApiError) return { ping: "offline", ...(error.status !== undefined ? { status: error.status } : {}) };
       throw error; // an interruption, a node without a URL, another node answering
     }
   }
