@@ -1,10 +1,10 @@
 /**
  * repoint-database (database.moveTo): moves every node onto the database a DBA restored, in the window
- * after stop-services. First it proves, read-only on both databases and with every node stopped (so
- * nothing moves underneath), that the target is a faithful restore of the current database; any
- * difference stops the run resumably before any node is touched. Then `Octopus.Server.exe database
- * --connectionString` runs on each node through its control recipe (each node keeps its own copy),
- * journaled per node so a resume continues. Rollback writes the current string back on every node it
+ * after stop-services. First it proves every node stopped, then, read-only on both databases (so nothing
+ * moves underneath), that the target is a faithful restore of the current database; any difference stops
+ * the run resumably before any node is touched; a resume proves both again before it writes a node.
+ * Then `Octopus.Server.exe database --connectionString` runs on each node through its control recipe
+ * (each node keeps its own copy), journaled per node so a resume continues. Rollback writes the current string back on every node it
  * changed. verify-database, after start-services, proves each node heartbeats into the new database.
  *
  * The connection strings are secrets: they live in memory only. The journal holds each database's
@@ -46,15 +46,53 @@ async function compare(deps: RepointDeps): Promise<{ checks: RestoreCheck[]; hea
   return { checks: compareSnapshots(current, target), ...(heartbeats ? { heartbeats } : {}) };
 }
 
-function notFaithful(checks: RestoreCheck[], to: DatabaseName): OctohaError {
+function notFaithful(checks: RestoreCheck[], to: DatabaseName, r: RepointResult | undefined): OctohaError {
   const differences = restoreDifferences(checks);
+  // On a resume, nodes the killed run wrote already name the target; say so instead of "no node was changed".
+  const written = Object.entries(r?.nodes ?? {})
+    .filter(([, s]) => s === "written")
+    .map(([n]) => n);
+  const writing = Object.entries(r?.nodes ?? {})
+    .filter(([, s]) => s === "writing")
+    .map(([n]) => n);
+  const changed =
+    written.length + writing.length === 0
+      ? "no node was changed"
+      : [
+          ...(written.length > 0 ? [`${written.join(", ")} already name(s) it (written before the stop)`] : []),
+          ...(writing.length > 0 ? [`${writing.join(", ")} may name it (its command did not finish)`] : []),
+          "no other node was changed",
+        ].join("; ");
   return new OctohaError(
-    `The target database (${named(to)}) is not a faithful restore of the current one: ${differences.length} difference(s); no node was changed`,
+    `The target database (${named(to)}) is not a faithful restore of the current one: ${differences.length} difference(s); ${changed}`,
     {
       code: "DB_MOVE_NOT_FAITHFUL",
       step: "repoint-database",
       exitCode: ExitCode.Resumable,
       hint: [...differences.map((d) => `- ${describeDifference(d)}`), RESTORE_FIX].join("\n"),
+    },
+  );
+}
+
+/**
+ * The comparison means something only with every node stopped: a node started since (by hand, after a kill)
+ * may have written into the current database. Proven through each node's recipe and ping, not assumed from
+ * stop-services' journal record.
+ */
+async function proveStopped(deps: RepointDeps): Promise<void> {
+  const states = await Promise.all(deps.nodeNames.map(async (n) => [n, await deps.ports.services.state(n)] as const));
+  const notStopped = states.filter(([, s]) => s !== "stopped");
+  if (notStopped.length === 0) return;
+  throw new OctohaError(
+    `Not every node is stopped: ${notStopped.map(([n, s]) => `${n} is ${s}`).join(", ")}; repoint-database compares the databases only with every node stopped, and changed nothing`,
+    {
+      code: "DB_MOVE_NODE_RUNNING",
+      step: "repoint-database",
+      exitCode: ExitCode.Resumable,
+      hint:
+        "A node running now writes into the current database, so the restore would fall behind it. Stop it through its recipe, then " +
+        "run `octoha resume`: the databases are compared again (a node that ran may have written rows the restore lacks: then restore " +
+        "a newer backup onto the target first).",
     },
   );
 }
@@ -102,15 +140,20 @@ export function createRepointDatabaseStep(deps: RepointDeps): Step<RepointResult
     async apply(ctx: StepContext, last) {
       let r = last;
       if (r) sameTarget(r, to);
-      else {
+      // Compared every time a node is still to be written, a resume included: a run killed after its
+      // comparison leaves the nodes stopped, but someone may start one (and Octopus write a row into the
+      // current database) before the resume. Nodes written already change neither database while stopped,
+      // so nothing differs legitimately; the new comparison and heartbeats replace the old ones.
+      if (!r || deps.nodeNames.some((n) => r?.nodes[n] !== "written")) {
+        await proveStopped(deps);
         const { checks, heartbeats } = await compare(deps);
-        if (restoreDifferences(checks).length > 0) throw notFaithful(checks, to);
+        if (restoreDifferences(checks).length > 0) throw notFaithful(checks, to, r);
+        r = { from, to, checks, ...(heartbeats ? { heartbeatsBefore: heartbeats } : {}), nodes: r?.nodes ?? {} };
+        await ctx.checkpoint(r);
         ctx.emit({
           level: "info",
           message: `Restore comparison: all ${checks.length} checks passed (${checks.map((c) => c.check).join(", ")})`,
         });
-        r = { from, to, checks, ...(heartbeats ? { heartbeatsBefore: heartbeats } : {}), nodes: {} };
-        await ctx.checkpoint(r);
       }
       for (const node of deps.nodeNames) {
         if (r.nodes[node] === "written") continue;

@@ -216,6 +216,32 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
   });
 });
 
+describe("a resumed repoint-database compares the databases again", () => {
+  it("killed after its comparison, a task Octopus wrote since into the current database stops the resume (exit 3): no node moves onto the restore lacking it", async () => {
+    const m = await moveScenario("faithful");
+    // SIGKILL right after the comparison's checkpoint, before any node is written.
+    const killed = await killedChild(m, { type: "step-message", stepId: "repoint-database", message: "Restore comparison: all" });
+    expect(killed.signal).toBe("SIGKILL");
+    // Someone starts a node by hand; Octopus writes a task into the database it names (the current one), and it stops again.
+    m.s.standin.cluster.startNode("OCTO1");
+    await m.s.standin.http.settle();
+    const task = m.s.standin.cluster.queueTask({ requestedBy: "administrator" });
+    m.s.standin.cluster.stopNode("OCTO1");
+    await m.s.standin.http.settle();
+    expect(await taskIds(m.old)).toContain(task.id);
+    expect(await taskIds(m.target.connectionString)).not.toContain(task.id);
+
+    const r = await m.cli("resume", "--yes", "--json");
+    expect(r.code, r.stderr).toBe(3);
+    const text = r.stdout + r.stderr;
+    expect(text).toContain("DB_MOVE_NOT_FAITHFUL");
+    expect(text).toMatch(/rows in ServerTask differ: current (\d+), target (\d+)/);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+    expect(m.s.standin.cluster.state().nodes.every((n) => !n.running)).toBe(true);
+    expectNoSecret(m, [killed.stdout, killed.stderr, r.stdout, r.stderr]);
+  });
+});
+
 const REPAIR_WITH_MOVE = [
   "preflight",
   "provision-storage",

@@ -138,6 +138,64 @@ describe("repoint-database", () => {
     expect(services.config).toEqual({ OCTO1: NEW, OCTO2: NEW, OCTO3: NEW });
   });
 
+  it("resumed after its comparison, compares again before writing a node: a row Octopus wrote since stops it (exit 3)", async () => {
+    const { step, services, current } = setUp();
+    const ctx = recordingContext("repoint-database");
+    await step.apply(ctx, undefined);
+    // Killed after the comparison and OCTO1's write; then a node started by hand wrote a task into the current database.
+    const killedAt = { ...(ctx.checkpoints[0] as RepointResult), nodes: { OCTO1: "written" as const } };
+    const grown = snapshot((s) => (s.rowCounts.ServerTask = 101));
+    (current as unknown as { snapshot: () => Promise<DatabaseSnapshot> }).snapshot = async () => grown;
+    services.calls.length = 0;
+    const resumed = recordingContext("repoint-database");
+    const error = (await step.apply(resumed, killedAt).catch((e: unknown) => e)) as {
+      code: string;
+      exitCode: number;
+      message: string;
+      hint: string;
+    };
+    expect(error.code).toBe("DB_MOVE_NOT_FAITHFUL");
+    expect(error.exitCode).toBe(3);
+    expect(error.hint).toContain("rows in ServerTask differ: current 101, target 100");
+    expect(error.message).toContain("OCTO1 already name(s) it");
+    expect(error.message).toContain("no other node was changed");
+    expect(services.calls).toEqual([]);
+    expect(resumed.checkpoints).toEqual([]);
+  });
+
+  it("resumed with a node running again, refuses (exit 3) before comparing or writing, naming the node", async () => {
+    const { step, services } = setUp();
+    const ctx = recordingContext("repoint-database");
+    await step.apply(ctx, undefined);
+    const killedAt = { ...(ctx.checkpoints[0] as RepointResult), nodes: {} };
+    services.calls.length = 0;
+    services.state = async (n) => (n === "OCTO2" ? "running" : "stopped");
+    const error = (await step.apply(recordingContext("repoint-database"), killedAt).catch((e: unknown) => e)) as {
+      code: string;
+      exitCode: number;
+      message: string;
+    };
+    expect(error.code).toBe("DB_MOVE_NODE_RUNNING");
+    expect(error.exitCode).toBe(3);
+    expect(error.message).toContain("OCTO2 is running");
+    expect(services.calls).toEqual([]);
+  });
+
+  it("resumed with nothing changed since, compares again and writes only the nodes not yet written", async () => {
+    const { step, services, next } = setUp();
+    const ctx = recordingContext("repoint-database");
+    await step.apply(ctx, undefined);
+    const killedAt = { ...(ctx.checkpoints[0] as RepointResult), nodes: { OCTO1: "written" as const } };
+    services.calls.length = 0;
+    next.beats.OCTO1 = "2026-12-04T20:30:00.000Z"; // OCTO1 started on the target by hand, then stopped again
+    const resumed = recordingContext("repoint-database");
+    const r = await step.apply(resumed, killedAt);
+    expect(services.calls).toEqual(["OCTO2", "OCTO3"]);
+    expect(r.nodes).toEqual({ OCTO1: "written", OCTO2: "written", OCTO3: "written" });
+    // The new comparison (and its heartbeats) is journaled before the first write.
+    expect(resumed.checkpoints[0]).toMatchObject({ nodes: { OCTO1: "written" }, heartbeatsBefore: { OCTO1: "2026-12-04T20:30:00.000Z" } });
+  });
+
   it("a resume whose moveTo now names another database is refused with exit 2", async () => {
     const { step } = setUp();
     const ctx = recordingContext("repoint-database");
