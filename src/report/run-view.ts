@@ -46,12 +46,16 @@ function outcomeLines(o: RunOutcome): string[] {
   if (o.failure?.hint && o.status === "failed") lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
   if (o.undone.length && o.status === "rollback-incomplete") lines.push(`  Undone: ${o.undone.join(", ")}`);
   if (earlier.length && o.status === "rollback-incomplete") lines.push(`  Undone earlier: ${earlier.join(", ")}`);
+  // A refusal and a failed check come before any undo of that step; a failed undo may have put back part of its step.
+  const partial = (p: RunOutcome["undoProblems"][number]) => p.kind === "failed" && o.failure?.code !== "ROLLBACK_CHECK_FAILED";
   for (const p of o.undoProblems)
     lines.push(
       `  Step ${p.stepId} ${p.kind === "refused" ? "refused to roll back" : "failed to roll back"}: ${p.reason}`,
-      o.undone.length || earlier.length
-        ? "  Its changes, and those of the steps before it, are still in place."
-        : "  Nothing was undone: the cluster is as the run left it.",
+      partial(p)
+        ? `  The steps before it are still applied; what ${p.stepId} itself put back before it stopped is in its message below.`
+        : o.undone.length || earlier.length
+          ? "  Its changes, and those of the steps before it, are still in place."
+          : "  Nothing was undone: the cluster is as the run left it.",
     );
   if (o.status === "rollback-incomplete" && o.undoProblems[0]?.kind === "failed" && o.failure?.hint)
     lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
@@ -64,7 +68,11 @@ function outcomeLines(o: RunOutcome): string[] {
 function nextCommandLines(o: RunOutcome): string[] {
   if (!o.nextCommand) return [];
   const problem = o.status === "rollback-incomplete" ? o.undoProblems[0] : undefined;
-  if (problem?.kind === "failed") return [`Once the cause is fixed, roll back again:\n  ${o.nextCommand}`];
+  if (problem?.kind === "failed")
+    return [
+      ...(o.leftInPlace ? [`As the rollback left it: ${o.leftInPlace}.`] : []),
+      `Once the cause is fixed, roll back again:\n  ${o.nextCommand}`,
+    ];
   // A failed run: what it left in place, and both ways out when undoing it is one.
   const left =
     o.status === "failed" ? [...(o.leftInPlace ? [`As the run left it: ${o.leftInPlace}.`] : []), ...(o.advice ? [o.advice] : [])] : [];

@@ -183,7 +183,15 @@ function outcomeOf(
     const next = refused
       ? afterRefusal(o, journal.steps, { runId, refusedStepId: problem.stepId, invocation })
       : { nextCommand: cmd("rollback", o.approve === "yes") };
-    return finish("rollback-incomplete", ExitCode.Failed, { ...(failure ? { failure } : {}), undoProblems: [problem], ...next });
+    // A failed undo leaves the cluster between the run and its before-state: say what the steps still applied hold in place.
+    const stillApplied = base.applied.filter((id) => !undone.includes(id) && !undoneEarlier.includes(id));
+    const left = refused ? undefined : o.afterFailure?.({ applied: stillApplied })?.leftInPlace;
+    return finish("rollback-incomplete", ExitCode.Failed, {
+      ...(failure ? { failure } : {}),
+      undoProblems: [problem],
+      ...next,
+      ...(left ? { leftInPlace: left } : {}),
+    });
   }
   // A step that stopped on purpose in a safe, resumable place (a drain timeout) says so with exit code 3,
   // and so does a transient failure that outlasted its retries (Octopus or SQL unreachable): resume

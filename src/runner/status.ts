@@ -24,7 +24,13 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
   // An undo drops the step from the index (a resume applies it afresh): without this it read "pending".
   const undone = new Set(undoneSteps(records));
   const failed = new Map<string, string>();
-  for (const r of records) if (r.t === "step-failed") failed.set(r.stepId, r.error.message);
+  // A step whose undo failed and was not undone or applied since: its message says what it put back and what not.
+  const undoFailed = new Map<string, string>();
+  for (const r of records) {
+    if (r.t === "step-failed") failed.set(r.stepId, r.error.message);
+    else if (r.t === "rollback-failed") undoFailed.set(r.stepId, `rollback failed: ${r.error.message}`);
+    else if (r.t === "rolled-back" || r.t === "applied") undoFailed.delete(r.stepId);
+  }
   const snap = [...records].reverse().find((r) => r.t === "snapshot");
   const out = [...records].reverse().find((r) => r.t === "outcome");
   const lastOutcome =
@@ -49,7 +55,8 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
                   : undone.has(id)
                     ? "rolled-back"
                     : "pending";
-    return { id, state, checkpoints: s?.checkpoints ?? 0, ...(state === "failed" ? { lastError: failed.get(id)! } : {}) };
+    const lastError = undoFailed.get(id) ?? (state === "failed" ? failed.get(id) : undefined);
+    return { id, state, checkpoints: s?.checkpoints ?? 0, ...(lastError ? { lastError } : {}) };
   });
   // Unfinished: the verb that continues it is the one that started it (a rollback interrupted goes on as a rollback).
   const finished = lastOutcome && ["done", "rolled-back"].includes(lastOutcome.status);

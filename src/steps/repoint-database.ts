@@ -31,6 +31,8 @@ export interface RepointDeps {
   facts: RunFacts;
   /** The command as an operator would run it on a node, the string replaced by `***`. */
   commandShown: string;
+  /** The variable the current string was read from, to say what `***` stands for in a command to run by hand. */
+  currentVariable?: string;
 }
 
 const named = (d: DatabaseName) => `${d.database || "(default database)"} on ${d.server}`;
@@ -108,6 +110,35 @@ function sameTarget(r: RepointResult, to: DatabaseName): void {
   });
 }
 
+/**
+ * Some nodes could not be pointed back. The rollback stops here, every node still stopped: a node that may
+ * name the target, started beside nodes on the current database, would split the cluster over two databases.
+ * Says which nodes were put back, which the run never changed, and each failure with its own command.
+ */
+function notPutBack(deps: RepointDeps, r: RepointResult, putBack: string[], failed: { node: string; why: string }[]): OctohaError {
+  const never = deps.nodeNames.filter((n) => r.nodes[n] === undefined);
+  const names = failed.map((f) => f.node).join(", ");
+  const mayName = (node: string) =>
+    r.nodes[node] === "writing"
+      ? `its \`database\` command failed or was cut off in the run, so it names ${named(r.from)} or ${named(r.to)}: octoha cannot tell which`
+      : `it names ${named(r.to)}`;
+  const current = deps.currentVariable ? `the value of ${deps.currentVariable}` : "the connection string the nodes used before the run";
+  return new OctohaError(
+    `${names} could not be pointed back at ${named(r.from)}; ${putBack.length > 0 ? `put back: ${putBack.join(", ")}` : "no node was put back"}${never.length > 0 ? `; never changed by the run: ${never.join(", ")}` : ""}`,
+    {
+      code: "DB_MOVE_ROLLBACK_FAILED",
+      step: "repoint-database",
+      exitCode: ExitCode.Failed,
+      hint: [
+        ...failed.map((f) => `${f.node} (${mayName(f.node)}): ${f.why}`),
+        ...(failed.some((f) => f.why.includes("***")) ? [`In the command above, *** stands for ${current}.`] : []),
+        `The rollback stopped here and started no node: a node on ${named(r.to)} beside nodes on ${named(r.from)} would split the cluster over two databases.`,
+        `Fix what made \`database\` fail on ${names} (a node's recipe, e.g. nodes[].control.serverExe, may be corrected in the plan), then roll back again: it points every node the run changed back again.`,
+      ].join("\n"),
+    },
+  );
+}
+
 export function createRepointDatabaseStep(deps: RepointDeps): Step<RepointResult, "repoint-database"> {
   const from = connectionTarget(deps.connection.current);
   const to = connectionTarget(deps.connection.moveTo);
@@ -176,22 +207,22 @@ export function createRepointDatabaseStep(deps: RepointDeps): Step<RepointResult
       };
     },
     async rollback(ctx, r) {
+      // Every node the run may have changed is tried, newest first: one that fails does not stop the others.
+      // A node journaled "writing" may not have changed (its command failed or was cut off): writing the
+      // current string back is harmless there, and its failure is reported like any other.
       const changed = deps.nodeNames.filter((n) => r.nodes[n] !== undefined).reverse();
-      const failed: string[] = [];
+      const putBack: string[] = [];
+      const failed: { node: string; why: string }[] = [];
       for (const node of changed) {
         try {
           await write(node, deps.connection.current);
+          putBack.push(node);
+          ctx.emit({ level: "info", message: `${node} names ${named(r.from)} again (takes effect when it starts)` });
         } catch (error) {
-          failed.push(`${node}: ${error instanceof OctohaError ? error.describe() : (error as Error).message}`);
+          failed.push({ node, why: error instanceof OctohaError ? error.describe() : (error as Error).message });
         }
       }
-      if (failed.length > 0)
-        throw new OctohaError(`${failed.length} node(s) could not be pointed back at ${named(r.from)}`, {
-          code: "DB_MOVE_ROLLBACK_FAILED",
-          step: "repoint-database",
-          exitCode: ExitCode.Resumable,
-          hint: `${failed.join("\n")}\nFix the cause and run \`octoha rollback\` again, or run \`${deps.commandShown.replace("***", "<current connection string>")}\` on each by hand.`,
-        });
+      if (failed.length > 0) throw notPutBack(deps, r, putBack, failed);
       if (deps.facts.get("start-services"))
         ctx.emit({
           level: "warn",

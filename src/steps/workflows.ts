@@ -87,8 +87,11 @@ export type WorkflowFactory = (env: WorkflowEnv) => Promise<Workflow>;
 
 export interface BuildStepsOptions {
   plan: Plan;
-  /** database.moveTo's string and the one the nodes use now (memory only); repoint-database runs only with both. */
-  databaseMove?: { moveTo: string; current: string };
+  /**
+   * database.moveTo's string and the one the nodes use now (memory only); repoint-database runs only with both.
+   * `currentVariable`: where the current one was read from (named, never shown, in a command to run by hand).
+   */
+  databaseMove?: { moveTo: string; current: string; currentVariable?: string };
   stateDir: string;
   ports: OctopusPorts;
   engine: CopyEngine;
@@ -323,9 +326,10 @@ function databaseMoveSteps(
   const repoint = createRepointDatabaseStep({
     nodeNames,
     ports: { inventory: ports.inventory, targetDatabase, services: ports.services },
-    connection: o.databaseMove,
+    connection: { moveTo: o.databaseMove.moveTo, current: o.databaseMove.current },
     facts,
     commandShown: shown,
+    ...(o.databaseMove.currentVariable ? { currentVariable: o.databaseMove.currentVariable } : {}),
   });
   const verify = createVerifyDatabaseStep({
     nodeNames,
@@ -366,7 +370,13 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
     version,
     facts,
     ...(secrets.database?.moveTo && secrets.database.current
-      ? { databaseMove: { moveTo: secrets.database.moveTo, current: secrets.database.current } }
+      ? {
+          databaseMove: {
+            moveTo: secrets.database.moveTo,
+            current: secrets.database.current,
+            ...(secrets.sources.current ? { currentVariable: secrets.sources.current } : {}),
+          },
+        }
       : {}),
     ...(env.fullList ? { fullList: env.fullList } : {}),
     ...(env.journaledStepIds ? { journaledStepIds: env.journaledStepIds } : {}),

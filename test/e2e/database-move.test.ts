@@ -242,6 +242,51 @@ describe("a resumed repoint-database compares the databases again", () => {
   });
 });
 
+describe("a rollback when one node's `database` command fails", () => {
+  it("puts back every other node, says which were put back and which not with that node's own command, and keeps every node stopped; once the recipe is fixed the rollback finishes", async () => {
+    const m = await moveScenario("faithful", "repair", (o) => scenario({ ...o, standin: { ...o.standin, nodes: 3 } }));
+    // OCTO2's serverExe saves nothing: its `database` fails (in the run and in the rollback).
+    const real = (m.s.plan.nodes[1]!.control as { serverExe: string[] }).serverExe;
+    const failing = path.join(m.s.root, "octo2-server.sh");
+    await writeFile(
+      failing,
+      `#!/bin/sh\nif [ "$1" = "database" ]; then echo "could not save the connection string" >&2; exit 1; fi\nexec ${real[0]!} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const withServerExe = async (exe: string[]) => {
+      (m.s.plan.nodes[1]!.control as { serverExe: string[] }).serverExe = exe;
+      await writeFile(m.s.planFile, `${JSON.stringify(m.s.plan, null, 2)}\n`);
+    };
+    await withServerExe([failing]);
+
+    const r = await m.cli("repair", "--yes", "--json");
+    expect(r.code, r.stderr).toBe(3);
+    expect(await nodeConnectionStrings(m)).toEqual({ OCTO1: m.target.connectionString, OCTO2: m.old, OCTO3: m.old });
+
+    const back = await m.cli("rollback", "--yes");
+    expect(back.code, back.stderr).toBe(1);
+    const text = back.stdout + back.stderr;
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+    expect(m.s.standin.cluster.state().nodes.every((n) => !n.running)).toBe(true);
+    expect(text).toMatch(/OCTO2 could not be pointed back at Octopus on \S+; put back: OCTO1; never changed by the run: OCTO3/);
+    expect(text).toContain(`Try it by hand from this machine: ${failing} database --instance=OctopusServer "--connectionString=***"`);
+    expect(text).toContain(`*** stands for the value of ${m.s.plan.octopus.sql.connectionString.env}`);
+    expect(text).toContain("As the rollback left it: every node's Octopus service is stopped (Octopus is down)");
+    expect(text).not.toContain("Nothing was undone");
+    expect(text).not.toContain("octoha resume");
+    expect(text).not.toContain("on each by hand");
+    const status = await m.s.cli("status", m.s.planFile);
+    expect(status.stdout).toMatch(/repoint-database .*rollback failed: OCTO2 could not be pointed back .*put back: OCTO1/);
+
+    await withServerExe(real);
+    const again = await m.cli("rollback", "--yes", "--json");
+    expect(again.code, again.stderr).toBe(4);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+    expect(m.s.standin.cluster.state().nodes.every((n) => n.running)).toBe(true);
+    expectNoSecret(m, [r.stdout, r.stderr, back.stdout, back.stderr, again.stdout, again.stderr]);
+  });
+});
+
 const REPAIR_WITH_MOVE = [
   "preflight",
   "provision-storage",

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { DatabaseSnapshot } from "../../src/octopus/sql/restore-compare.js";
 import type { DatabaseInventory, NodeServices } from "../../src/octopus/types.js";
+import { OctohaError } from "../../src/shared/errors.js";
 import { createRunFacts } from "../../src/steps/facts.js";
 import { createRepointDatabaseStep } from "../../src/steps/repoint-database.js";
 import type { RepointResult } from "../../src/steps/results.js";
@@ -217,6 +218,39 @@ describe("repoint-database", () => {
     await step.rollback(recordingContext("repoint-database"), last);
     expect(services.calls).toEqual(["OCTO2", "OCTO1"]);
     expect(services.config).toEqual({ OCTO1: OLD, OCTO2: OLD, OCTO3: OLD });
+  });
+
+  it("rollback puts back every node it can when one node's command keeps failing, and says which were put back, which not, and which never changed", async () => {
+    const { step, services } = setUp(snapshot(), "OCTO2");
+    const ctx = recordingContext("repoint-database");
+    await expect(step.apply(ctx, undefined)).rejects.toThrow();
+    const last = ctx.checkpoints.at(-1) as RepointResult;
+    expect(last.nodes).toEqual({ OCTO1: "written", OCTO2: "writing" });
+    const setOne = services.setConnectionString!.bind(services);
+    services.setConnectionString = async (node, cs) => {
+      if (node === "OCTO2")
+        throw new OctohaError("Node OCTO2: Octopus.Server.exe database exited with code 1", {
+          code: "NODE_CONTROL_FAILED",
+          hint: 'Try it by hand from this machine: /opt/octo2/server database --instance=OctopusServer "--connectionString=***"',
+        });
+      return setOne(node, cs);
+    };
+    const undo = recordingContext("repoint-database");
+    const error = (await step.rollback(undo, last).catch((e: unknown) => e)) as { code: string; message: string; hint: string };
+    expect(error.code).toBe("DB_MOVE_ROLLBACK_FAILED");
+    // OCTO1 was put back although OCTO2 failed first (newest first).
+    expect(services.config.OCTO1).toBe(OLD);
+    expect(error.message).toBe("OCTO2 could not be pointed back at Octopus on sql01; put back: OCTO1; never changed by the run: OCTO3");
+    expect(error.hint).toContain(
+      "OCTO2 (its `database` command failed or was cut off in the run, so it names Octopus on sql01 or Octopus on ag-listener",
+    );
+    expect(error.hint).toContain("started no node");
+    expect(error.hint).toContain(
+      'Try it by hand from this machine: /opt/octo2/server database --instance=OctopusServer "--connectionString=***"',
+    );
+    expect(error.hint).toContain("*** stands for the connection string the nodes used before the run");
+    expect(error.hint).not.toContain("on each by hand");
+    expect(undo.events.map((e) => e.message)).toContain("OCTO1 names Octopus on sql01 again (takes effect when it starts)");
   });
 
   it("the dry-run preview names every node's change and the checks it would run, without a connection string", async () => {

@@ -34,8 +34,8 @@ export function controlError(
     hint: [
       fix,
       ...(tail ? [`It said:\n${tail}`] : []),
+      // What to run next is the caller's to say (resume after a failed run, rollback again after a failed undo).
       `Try it by hand from this machine: ${commandLine(argv)}`,
-      "Then run `octoha resume`.",
     ].join("\n"),
   });
 }
