@@ -63,6 +63,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   const header = journaled?.find((r) => r.t === "run");
   const workflow = await factory({
     ...(header?.t === "run" ? { journaledStepIds: header.stepIds } : {}),
+    mode: o.mode ?? "run",
     plan: loaded.plan,
     planFile: loaded.file,
     stateDir,

@@ -66,7 +66,8 @@ function outcomeLines(o: RunOutcome): string[] {
 
 /** What to type next, said as what it does: after a refused rollback the same rollback would refuse again. */
 function nextCommandLines(o: RunOutcome): string[] {
-  if (!o.nextCommand) return [];
+  // A run refused as bad input (exit 2) changed nothing: no command continues it, only its advice.
+  if (!o.nextCommand) return o.status === "failed" && o.advice ? [o.advice] : [];
   const problem = o.status === "rollback-incomplete" ? o.undoProblems[0] : undefined;
   if (problem?.kind === "failed")
     return [

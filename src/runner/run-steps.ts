@@ -200,6 +200,13 @@ function outcomeOf(
   // Bad input found by the first step, before any step applied (a preflight naming a wrong target): nothing changed.
   const badInput = c.failure?.exitCode === ExitCode.BadInput && c.index === 0;
   const exitCode = resumable ? ExitCode.Resumable : badInput ? ExitCode.BadInput : ExitCode.Failed;
+  // Nothing was changed and nothing is left to continue or undo: the way on is the same command, once corrected.
+  if (badInput && !resumable)
+    return finish("failed", exitCode, {
+      ...(failure ? { failure } : {}),
+      advice:
+        "Nothing was changed. Once the cause is corrected, run the same command again: a run stopped in its first, read-only step does not block a new one.",
+    });
   const notes = o.afterFailure?.({ applied: base.applied, ...(c.failure?.stepId ? { failedStepId: c.failure.stepId } : {}) });
   // Undoing is a way out only when a step that changes something recorded anything (not after a failed preflight).
   const undoable = notes?.rollback !== false && compensationList(o.steps, journal.steps).some((s) => !s.readOnly);

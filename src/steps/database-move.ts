@@ -12,6 +12,12 @@ export const RESTORE_FIX =
   "Restore onto the target a backup of the current database taken after the services stopped (in the window, after " +
   "stop-services: nothing moves then), then run `octoha resume`; or `octoha rollback` to start the nodes on the current database again.";
 
+/** Before any run changed anything (check, dry-run, a run's preflight): there is nothing to resume or roll back. */
+export const RESTORE_FIX_BEFORE_RUN =
+  "Restore onto the target a backup of the current database (this installation, at its schema version), then run " +
+  "`octoha check` and start the run again: nothing was changed. The backup the nodes move onto is taken in the window, after " +
+  "stop-services; repoint-database compares again then.";
+
 const CODES: Record<RestoreDifference["kind"], string> = {
   "table-missing": "DB_MOVE_TABLE_MISSING",
   "schema-version": "DB_MOVE_SCHEMA_VERSION",
@@ -45,7 +51,11 @@ export function restoreFindings(checks: RestoreCheck[], live: boolean): Finding[
       code: CODES[d.kind],
       summary: `database.moveTo: ${describeDifference(d)}`,
       ...(moving ? { detail: "Octopus is running, so rows still change; repoint-database compares again after stop-services." } : {}),
-      fix: moving ? "Restore the backup in the window, after stop-services, before repoint-database runs." : RESTORE_FIX,
+      fix: moving
+        ? "Restore the backup in the window, after stop-services, before repoint-database runs."
+        : live
+          ? RESTORE_FIX_BEFORE_RUN
+          : RESTORE_FIX,
     };
   });
   const passed = checks.filter((c) => c.passed).map((c) => c.check);

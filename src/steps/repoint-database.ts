@@ -17,7 +17,7 @@ import type { RestoreCheck } from "../octopus/sql/restore-compare.js";
 import { compareSnapshots, restoreDifferences } from "../octopus/sql/restore-compare.js";
 import type { DatabaseInventory, NodeServices } from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
-import { OctohaError } from "../shared/errors.js";
+import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { describeDifference, RESTORE_FIX } from "./database-move.js";
 import type { RunFacts } from "./facts.js";
@@ -99,15 +99,22 @@ async function proveStopped(deps: RepointDeps): Promise<void> {
   );
 }
 
-/** A resume must move to the database the run compared: a variable that now names another one is refused. */
-function sameTarget(r: RepointResult, to: DatabaseName): void {
-  if (r.to.server.toLowerCase() === to.server.toLowerCase() && r.to.database.toLowerCase() === to.database.toLowerCase()) return;
-  throw new OctohaError(`database.moveTo now names ${named(to)}, but this run compared and started moving to ${named(r.to)}`, {
-    code: "DB_MOVE_TARGET_CHANGED",
-    step: "repoint-database",
-    exitCode: ExitCode.BadInput,
-    hint: "Set the variable back to the database this run compared, then run `octoha resume`; or `octoha rollback`.",
-  });
+/**
+ * A resume must move to the database the run compared: a variable that now names another one is bad input
+ * (exit 2). createWorkflow asks before the run is continued, so nothing is journaled; apply asks again.
+ */
+export function refuseChangedTarget(r: RepointResult | undefined, moveTo: string, variable?: string): void {
+  const to = connectionTarget(moveTo);
+  if (!r || (r.to.server.toLowerCase() === to.server.toLowerCase() && r.to.database.toLowerCase() === to.database.toLowerCase())) return;
+  const which = variable ? `${variable} (database.moveTo)` : "database.moveTo's variable";
+  throw new InputError(
+    `database.moveTo now names ${named(to)}, but this run compared and started moving to ${named(r.to)}; nothing was done`,
+    {
+      code: "DB_MOVE_TARGET_CHANGED",
+      step: "repoint-database",
+      hint: `Set ${which} back to the connection string of ${named(r.to)}, then run the resume again; or \`octoha rollback\` (it writes back the current string and does not use database.moveTo). To move to another database, finish or roll back this run first.`,
+    },
+  );
 }
 
 /**
@@ -170,7 +177,7 @@ export function createRepointDatabaseStep(deps: RepointDeps): Step<RepointResult
     },
     async apply(ctx: StepContext, last) {
       let r = last;
-      if (r) sameTarget(r, to);
+      refuseChangedTarget(r, deps.connection.moveTo);
       // Compared every time a node is still to be written, a resume included: a run killed after its
       // comparison leaves the nodes stopped, but someone may start one (and Octopus write a row into the
       // current database) before the resume. Nodes written already change neither database while stopped,

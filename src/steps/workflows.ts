@@ -11,7 +11,7 @@ import { resolveSecrets } from "../plan/secrets.js";
 import type { OctopusPorts } from "../octopus/types.js";
 import { featuresOf } from "../octopus/versions.js";
 import type { Plan } from "../plan/schema.js";
-import type { FailedRun, FailedRunNotes } from "../model/run.js";
+import type { FailedRun, FailedRunNotes, RunMode } from "../model/run.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { continueCommand } from "../runner/runs.js";
 import type { Redactor } from "../shared/redact.js";
@@ -27,7 +27,7 @@ import { createPreflightStep } from "./preflight.js";
 import type { PreflightResult } from "./results.js";
 import { createProvisionStorageStep } from "./provision-storage.js";
 import { createRepathStep } from "./repath.js";
-import { createRepointDatabaseStep } from "./repoint-database.js";
+import { createRepointDatabaseStep, refuseChangedTarget } from "./repoint-database.js";
 import { renderCommand } from "./server-command.js";
 import { createVerifyDatabaseStep } from "./verify-database.js";
 import { createStartServicesStep, createStopServicesStep } from "./services.js";
@@ -58,6 +58,8 @@ export interface WorkflowEnv {
   fullList?: FullListSink;
   /** A resume or rollback: the steps the run's journal was started with (the workflow keeps them). */
   journaledStepIds?: readonly string[];
+  /** What the operation does with the workflow; absent for a preview (dry-run, check). */
+  mode?: RunMode;
 }
 
 export interface Workflow {
@@ -349,6 +351,9 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
   const facts = createRunFacts(env.priorResult);
   const journaled = (facts.get("preflight") as Partial<PreflightResult> | undefined)?.version;
   const secrets = resolveSecrets(env.plan, process.env, env.redactor);
+  // Before anything is journaled: a resume whose moveTo now names another database than the one compared is bad input.
+  if (env.mode === "resume" && secrets.database?.moveTo)
+    refuseChangedTarget(facts.get("repoint-database"), secrets.database.moveTo, secrets.sources.moveTo);
   const ports = createOctopusPorts(
     env.plan,
     {

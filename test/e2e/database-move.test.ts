@@ -174,7 +174,18 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
     const text = r.stdout + r.stderr;
     expect(text).toContain("PREFLIGHT_FAILED");
     expect(text).toMatch(why);
-    expect(text).toContain("backup of the current database taken after the services stopped");
+    // Nothing was done, so no run to resume or roll back: restore a matching backup, then check and run again.
+    expect(text).toContain("Restore onto the target a backup of the current database (this installation, at its schema version)");
+    expect(text).toContain("Nothing was changed. Once the cause is corrected, run the same command again");
+    expect(text).not.toContain("octoha resume");
+    expect(text).not.toContain("octoha rollback");
+    const human = await m.cli("repair", "--yes");
+    expect(human.code, human.stderr).toBe(2);
+    expect(human.stdout + human.stderr).not.toMatch(/To continue, run|octoha resume/);
+    const check = await m.cli("check");
+    expect(check.stdout + check.stderr).toMatch(why);
+    expect(check.stdout + check.stderr).toContain("then run `octoha check` and start the run again");
+    expect(check.stdout + check.stderr).not.toMatch(/octoha resume|octoha rollback/);
     expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
     const after = m.s.standin.cluster.state();
     expect(after.isInMaintenanceMode).toBe(before.isInMaintenanceMode);
@@ -239,6 +250,30 @@ describe("a resumed repoint-database compares the databases again", () => {
     expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
     expect(m.s.standin.cluster.state().nodes.every((n) => !n.running)).toBe(true);
     expectNoSecret(m, [killed.stdout, killed.stderr, r.stdout, r.stderr]);
+  });
+});
+
+describe("a resume whose database.moveTo now names another database", () => {
+  it("is refused with exit 2 before anything is done: nothing journaled, no node touched; with the variable put back the resume finishes", async () => {
+    const m = await moveScenario("faithful");
+    const killed = await killedChild(m, { type: "step-message", stepId: "repoint-database", message: "Restore comparison: all" });
+    expect(killed.signal).toBe("SIGKILL");
+    const journal = path.join(m.s.stateDir, "runs", readdirSync(path.join(m.s.stateDir, "runs"))[0]!, "journal.jsonl");
+    const recorded = readFileSync(journal, "utf8");
+    const elsewhere = m.target.connectionString.replace(/Database=[^;]+/i, "Database=OctopusElsewhere");
+    const r = await m.s.cliWithEnv({ [MOVE_ENV]: elsewhere }, "resume", m.s.planFile, "--yes");
+    expect(r.code, r.stderr).toBe(2);
+    const text = r.stdout + r.stderr;
+    expect(text).toContain("database.moveTo now names OctopusElsewhere");
+    expect(text).toContain("nothing was done");
+    expect(text).toContain(`Set ${MOVE_ENV} (database.moveTo) back to the connection string of OctopusHA`);
+    expect(readFileSync(journal, "utf8")).toBe(recorded);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+
+    const resumed = await m.cli("resume", "--yes", "--json");
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.target.connectionString));
+    expectNoSecret(m, [killed.stdout, killed.stderr, r.stdout, r.stderr, resumed.stdout, resumed.stderr]);
   });
 });
 
