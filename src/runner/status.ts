@@ -60,7 +60,10 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
   });
   // Unfinished: the verb that continues it is the one that started it (a rollback interrupted goes on as a rollback).
   const finished = lastOutcome && ["done", "rolled-back"].includes(lastOutcome.status);
-  const rollingBack = snap?.t === "snapshot" && ["rollingBack", "rollbackRouting"].includes(snap.state);
+  // A rollback that failed (an undo that could not be done) is continued by a rollback, as it says itself.
+  const lastUndo = records.findLastIndex((r) => r.t === "rolled-back" || r.t === "rollback-failed");
+  const lastForward = records.findLastIndex((r) => r.t === "applied" || r.t === "step-failed" || r.t === "checkpoint");
+  const rollingBack = (snap?.t === "snapshot" && ["rollingBack", "rollbackRouting"].includes(snap.state)) || lastUndo > lastForward;
   const planFile = header?.t === "run" ? header.invocation?.planFile : undefined;
   const continueWith =
     header && !finished

@@ -155,6 +155,26 @@ describe("status of an unfinished run", () => {
   });
 });
 
+describe("status of a rollback that failed", () => {
+  it("says to continue with rollback (as the rollback itself says), not resume", async () => {
+    const s = setup();
+    const run = await runSteps({ ...s.base, mode: "run", approve: "yes", view: new RecordingView() });
+    expect(run.exitCode).toBe(0);
+    const failing: Step = { ...s.base.steps[1]!, rollback: () => Promise.reject(new Error("the node's recipe failed")) };
+    const rollback = await runSteps({
+      ...s.base,
+      steps: [s.base.steps[0]!, failing],
+      mode: "rollback",
+      approve: "yes",
+      runId: run.runId,
+      view: new RecordingView(),
+    });
+    expect(rollback.exitCode).toBe(1);
+    const status = await readRunStatus({ stateDir: s.base.stateDir, runId: run.runId });
+    expect(status.continueWith).toBe(`octoha rollback --state-dir ${s.base.stateDir} --run ${run.runId}`);
+  });
+});
+
 describe("status of a rolled-back run", () => {
   it("shows the undone steps as rolled-back, not pending; a step kept by rollback --to stays verified", async () => {
     const s = setup();
