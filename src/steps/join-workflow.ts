@@ -5,7 +5,7 @@
  * the node's recipe, the master key and connection string variables, and on a fresh run the checks from the
  * node (version, name, shared folders). A resumed run was checked when it started: its name is now its own.
  */
-import { joinCommands, listenPrefixFor, defaultServerExe, type JoinPlatform } from "../join/commands.js";
+import { joinCommands, listenPrefixFor, defaultServerExe, type JoinCommand, type JoinPlatform } from "../join/commands.js";
 import { canRunCommands, nodeShell, type ControlRecipe } from "../octopus/control/index.js";
 import { controlTools, nodeRecipe } from "../plan/control.js";
 import { resolveSecrets } from "../plan/secrets.js";
@@ -127,6 +127,15 @@ function alreadyJoined(node: string, runId: string, planFile: string, url: strin
   });
 }
 
+/** The config file create-instance will write (its --config): what the join checks look for on the node. */
+function configOf(commands: JoinCommand[]): string {
+  const argv = commands.find((c) => c.step === "create-instance")?.argv ?? [];
+  const at = argv.indexOf("--config");
+  const value = at < 0 ? undefined : argv[at + 1];
+  if (typeof value !== "string") throw new Error("the create-instance command has no --config");
+  return value;
+}
+
 function requireVariable(env: NodeJS.ProcessEnv, name: string, what: string, flag: string): string {
   const value = env[name];
   if (value) return value;
@@ -191,7 +200,7 @@ export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.Pr
   ].flatMap((l) => (l ? [l.octopus] : []));
   const close = () => ports.inventory.close();
   try {
-    const base = { node: f.joinNode, shell, ports, sharedFolders };
+    const base = { node: f.joinNode, instance: plan.octopus.instance, shell, ports, sharedFolders, instanceConfig: configOf(commands) };
     // A fresh run refuses here, before the runner writes anything; a resumed run's step re-checks if it never finished.
     const checked = env.priorResult ? undefined : await joinChecks(base);
     if (checked && checked.problems.some((p) => p.code === "JOIN_NODE_NAME_TAKEN")) {
@@ -201,7 +210,6 @@ export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.Pr
     if (checked && checked.problems.length > 0) throw joinRefusal(f.joinNode, checked);
     const steps = buildJoinSteps({
       ...base,
-      instance: plan.octopus.instance,
       commands,
       clock: realClock,
       startTimeoutMs: plan.options.serviceStartTimeoutMinutes * 60_000,

@@ -42,6 +42,8 @@ export interface JoinDeps {
   commands: JoinCommand[];
   /** The shared folders as Octopus on the node spells them. */
   sharedFolders: string[];
+  /** The instance's config file, as create-instance's --config names it on the node. */
+  instanceConfig: string;
   clock: Clock;
   /** How long the new node gets to answer its ping after its service starts. */
   startTimeoutMs: number;
@@ -55,6 +57,8 @@ export interface JoinChecks {
   nodeVersion: string;
   nodes: string[];
   sharedFolders: { path: string; reachable: boolean }[];
+  /** Whether the instance's config file was on the node before anything changed (create-instance writes it). */
+  instanceConfig?: { path: string; existed: boolean };
   problems: { code: string; summary: string; fix: string }[];
 }
 
@@ -64,7 +68,9 @@ export function parseVersion(text: string): string | undefined {
 }
 
 /** Read-only: version, name, shared folders, as seen from the new node. Every problem at once, each with its fix. */
-export async function joinChecks(deps: Pick<JoinDeps, "node" | "shell" | "ports" | "sharedFolders">): Promise<JoinChecks> {
+export async function joinChecks(
+  deps: Pick<JoinDeps, "node" | "instance" | "shell" | "ports" | "sharedFolders" | "instanceConfig">,
+): Promise<JoinChecks> {
   const [nodes, clusterVersion, versionRun] = await Promise.all([
     deps.ports.nodes.list(),
     deps.ports.version.serverVersion(),
@@ -103,7 +109,23 @@ export async function joinChecks(deps: Pick<JoinDeps, "node" | "shell" | "ports"
       summary: `${deps.node} cannot reach the shared folder${unreachable.length === 1 ? "" : "s"} ${unreachable.map((f) => f.path).join(", ")}`,
       fix: `From ${deps.node}, make the share reachable for the account Octopus will run as (DNS, firewall TCP 445, share and NTFS permissions); Test-Path must answer True there. Every node reads the task logs other nodes wrote.`,
     });
-  return { clusterVersion, nodeVersion, nodes: nodes.map((n) => n.name), sharedFolders, problems };
+  const instanceConfig = { path: deps.instanceConfig, existed: await deps.shell.testPath(deps.instanceConfig, "file") };
+  if (instanceConfig.existed) problems.push(instanceExistsProblem(deps));
+  return { clusterVersion, nodeVersion, nodes: nodes.map((n) => n.name), sharedFolders, instanceConfig, problems };
+}
+
+const uninstallCommands = (deps: Pick<JoinDeps, "shell">, instance: string) =>
+  `${deps.shell.shown(["service", "--instance", instance, "--stop", "--uninstall"])}; ${deps.shell.shown(["delete-instance", "--instance", instance])}`;
+
+/** An instance (its config file) that was on the node before this run: never this run's to configure and start. */
+function instanceExistsProblem(deps: Pick<JoinDeps, "node" | "instance" | "shell" | "instanceConfig">): JoinChecks["problems"][number] {
+  return {
+    code: "JOIN_INSTANCE_EXISTS",
+    summary: `${deps.node} already has the config file ${deps.instanceConfig}: an Octopus instance was made there before this run, not by it`,
+    fix:
+      `If it is a failed earlier attempt, remove it on ${deps.node} (${uninstallCommands(deps, deps.instance)}, then delete ${deps.instanceConfig}); ` +
+      "otherwise give the new instance another config file (--config) or name another instance in the plan (octopus.instance).",
+  };
 }
 
 /** Each problem with its fix, one entry per problem. */
@@ -134,8 +156,12 @@ interface CommandCheckpoint {
   command: string;
   /** create-instance found the instance there before this run made it. */
   preexisting?: true;
+  /**
+   * create-instance only: whether the instance's config file was on the node just before this run first ran the
+   * command (read-only Test-Path, journaled before the command). False proves the node had no instance there then.
+   */
+  configBefore?: boolean;
 }
-
 const argsOf = (c: JoinCommand): ShellArg[] => c.argv.slice(1).map((a) => (typeof a === "string" ? a : { secret: a.env }));
 const tail = (s: string) => s.trim().split(/\r?\n/).filter(Boolean).slice(-6).join("\n");
 
@@ -148,6 +174,14 @@ function commandStep(
 ): Step<CommandResult, JoinStepId> {
   const args = argsOf(command);
   const shown = deps.shell.shown(args);
+  const instanceExists = (why: string, said?: string) =>
+    new OctohaError(`Node ${deps.node} already has an instance ${deps.instance}, not made by this run: ${why}`, {
+      code: "JOIN_INSTANCE_EXISTS",
+      exitCode: ExitCode.Resumable,
+      node: deps.node,
+      step: id,
+      hint: `${said ? `It said:\n${said}\n` : ""}octoha configures and starts only an instance it made itself. ${instanceExistsProblem(deps).fix} Then run \`octoha resume\`.`,
+    });
   return {
     id,
     title,
@@ -165,24 +199,39 @@ function commandStep(
       };
     },
     async apply(ctx: StepContext, last: CommandCheckpoint | CommandResult | undefined) {
-      // Only this run's own earlier attempt may have made the instance; one that was there before is not ours.
-      const ranBefore = last !== undefined && "started" in last && last.preexisting !== true;
-      await ctx.checkpoint({ started: true, command: shown } satisfies CommandCheckpoint);
+      const creates = id === "join-create-instance";
+      const earlier = last !== undefined && "started" in last && last.preexisting !== true ? last : undefined;
+      // What was on the node before this run's first create-instance: journaled before the command can run, so a
+      // resume after a kill between the command and its answer knows whether an "already exists" can be its own.
+      let configBefore = earlier?.configBefore;
+      if (creates && earlier === undefined) {
+        configBefore = await deps.shell.testPath(deps.instanceConfig, "file");
+        if (configBefore) {
+          await ctx.checkpoint({ started: true, command: shown, preexisting: true, configBefore } satisfies CommandCheckpoint);
+          throw instanceExists(`its config file ${deps.instanceConfig} was there before create-instance ran`);
+        }
+      }
+      await ctx.checkpoint({
+        started: true,
+        command: shown,
+        ...(configBefore === undefined ? {} : { configBefore }),
+      } satisfies CommandCheckpoint);
       ctx.emit({ level: "info", message: `${deps.node}: ${shown}` });
       const r = await deps.shell.server(args);
       const output = tail(`${r.stdout}\n${r.stderr}`);
-      const exists = r.exitCode !== 0 && id === "join-create-instance" && /already exists/i.test(output);
-      // create-instance refuses an instance that exists: after a kill between running it and journaling it, it ran [I].
-      if (exists && ranBefore) return { step: id, command: shown, exitCode: r.exitCode, output, alreadyDone: true };
+      const exists = r.exitCode !== 0 && creates && /already exists/i.test(output);
+      // This run's own earlier create-instance made it only if the config file was absent before that attempt and is
+      // there now: create-instance writes it, and refuses an existing instance without writing it [I].
+      if (exists && earlier !== undefined && configBefore === false && (await deps.shell.testPath(deps.instanceConfig, "file")))
+        return { step: id, command: shown, exitCode: r.exitCode, output, alreadyDone: true };
       if (exists) {
         await ctx.checkpoint({ started: true, command: shown, preexisting: true } satisfies CommandCheckpoint);
-        throw new OctohaError(`Node ${deps.node} already has an instance ${deps.instance}, not made by this run`, {
-          code: "JOIN_INSTANCE_EXISTS",
-          exitCode: ExitCode.Resumable,
-          node: deps.node,
-          step: id,
-          hint: `It said:\n${output}\nRemove it on ${deps.node} if it is a failed earlier attempt (service --uninstall, delete-instance), or name another instance in the plan (octopus.instance); then run \`octoha resume\`.`,
-        });
+        throw instanceExists(
+          earlier === undefined || configBefore !== false
+            ? "create-instance answered that it already exists"
+            : `create-instance answers that it already exists, and its config file ${deps.instanceConfig}, absent before this run's create-instance, is still absent: another instance of that name is there`,
+          output,
+        );
       }
       if (r.exitCode !== 0)
         throw new OctohaError(`Node ${deps.node}: ${command.step} exited with code ${r.exitCode}`, {
@@ -254,8 +303,7 @@ export function buildJoinSteps(deps: JoinDeps): Step<unknown, JoinStepId>[] {
       // Read-only.
     },
   };
-  const uninstall = (instance: string) =>
-    `${deps.shell.shown(["service", "--instance", instance, "--stop", "--uninstall"])}; ${deps.shell.shown(["delete-instance", "--instance", instance])}`;
+  const uninstall = (instance: string) => uninstallCommands(deps, instance);
   const steps: Step<unknown, JoinStepId>[] = [
     preflight,
     commandStep(

@@ -8,7 +8,7 @@
  * `pendingMs`), so a caller that does not poll sees the node still up. A machine can be unreachable
  * (RPC unavailable, Win32 1722) or deny access (Win32 5) to test how callers report it.
  */
-import { appendFileSync, existsSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { resolveThroughMap, type Cluster } from "./cluster.js";
 
@@ -240,6 +240,16 @@ export class Machines {
       throw new MachineError("instanceExists", `An instance named ${config.instance} already exists on ${name}.`);
     list.push({ ...config });
     this.created.set(name.toLowerCase(), list);
+    // The real create-instance writes the instance's config file at --config: Test-Path on the machine then finds it.
+    const local = resolveThroughMap(this.cluster.machinePathMap(name), config.config);
+    if (local !== null) {
+      mkdirSync(path.dirname(local), { recursive: true });
+      writeFileSync(
+        local,
+        `<?xml version="1.0" encoding="utf-8"?>\n<octopus-settings>\n  <set key="Octopus.Home">${config.home}</set>\n` +
+          `  <set key="Octopus.Server.NodeName">${config.nodeName}</set>\n</octopus-settings>\n`,
+      );
+    }
     return this.machine(name);
   }
 

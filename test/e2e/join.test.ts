@@ -309,15 +309,15 @@ async function inProcess(c: JoinCase, mode: "run" | "resume", killAfter?: (r: Jo
 }
 
 /** What an earlier, manual attempt on OCTO3 would have left: the instance, made by its own Octopus.Server. */
-function createInstanceByHand(c: JoinCase): Promise<void> {
+function createInstanceByHand(c: JoinCase, o: { config?: string; nodeName?: string } = {}): Promise<void> {
   const args = [
     "create-instance",
     "--instance",
     "OctopusServer",
     "--config",
-    "C:\\Octopus\\OctopusServer.config",
+    o.config ?? "C:\\Octopus\\OctopusServer.config",
     "--serverNodeName",
-    "OCTO3",
+    o.nodeName ?? "OCTO3",
   ];
   return new Promise<void>((resolve, reject) =>
     spawn(c.standin.spareMachines[0]!.serverExe, args)
@@ -347,11 +347,37 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     expectJoined(c);
   });
 
-  it("an instance that was on OCTO3 before the run is not taken for this run's own, on the run or on a resume", async (t) => {
+  it("an instance that was on OCTO3 before the run (its config file there) is refused before anything changes", async (t) => {
     const c = await joinCase(t);
-    await createInstanceByHand(c);
-    expect(await inProcess(c, "run")).toBe(3);
-    expect(await inProcess(c, "resume")).toBe(3);
+    await createInstanceByHand(c, { nodeName: "DEVBOX" });
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /OCTO3 already has the config file C:\\Octopus\\OctopusServer\.config: an Octopus instance was made there before/,
+    );
+    expect(existsSync(c.stateDir)).toBe(false);
+    expect(c.standin.machines.machine("OCTO3").created).toEqual([expect.objectContaining({ nodeName: "DEVBOX" })]);
+    expect(c.standin.cluster.nodes().map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
+  });
+
+  it("an instance of that name made before the run under another config file is not taken for this run's own after a kill", async (t) => {
+    const c = await joinCase(t);
+    // The checks find no config file where the join will write one; the instance OctopusServer exists all the same.
+    await createInstanceByHand(c, { config: "C:\\DevBox\\OctopusServer.config", nodeName: "DEVBOX" });
+    // Killed once create-instance's checkpoint is on disk: the resume cannot tell from that alone whether the command ran.
+    expect(await inProcess(c, "run", (r) => r.t === "checkpoint" && r.stepId === "join-create-instance")).toBe("killed");
+    const resumed = await octoha(c, ["resume", c.planFile, "--yes"]);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(3);
+    expect(resumed.stdout + resumed.stderr).toMatch(/already has an instance OctopusServer, not made by this run/);
+    // DEVBOX was neither pointed at the cluster's database nor started: the cluster still has two nodes.
+    const devbox = c.standin.machines.machine("OCTO3").created;
+    expect(devbox).toEqual([expect.objectContaining({ nodeName: "DEVBOX" })]);
+    expect(devbox[0]!.serviceInstalled).toBeUndefined();
+    expect(devbox[0]!.webListenPrefixes).toBeUndefined();
+    expect(c.standin.machines.config("OCTO3", "OctopusServer").masterKey).toBeUndefined();
+    expect(c.standin.cluster.nodes().map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
+    const again = await octoha(c, ["resume", c.planFile, "--yes"]);
+    expect(again.code, again.stdout + again.stderr).toBe(3);
     expect(c.standin.cluster.nodes()).toHaveLength(2);
   });
 

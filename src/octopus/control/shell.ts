@@ -17,6 +17,9 @@ import { SAFE_REMOTE_WORD } from "./ssh.js";
 import type { CommandResult } from "../cli/exec.js";
 import type { ArgvRecipe, ControlRecipe, ControlTools, LocalRecipe, SshRecipe, WinRmRecipe } from "./types.js";
 
+/** What a path test looks for: PowerShell's Test-Path finds either; on Linux, `test -d` or `test -f`. */
+export type PathKind = "folder" | "file";
+
 /** An argument, or a secret named by key (its value is handed over only at run time). */
 export type ShellArg = string | { secret: string };
 
@@ -37,8 +40,8 @@ export interface NodeShell {
   readonly description: string;
   /** Octopus.Server <args> on the node: its exit code and output (the caller decides what a failure means). */
   server(args: readonly ShellArg[]): Promise<CommandResult>;
-  /** Whether a folder, as Octopus on that node spells it, exists as seen from the node. */
-  testPath(octopusPath: string): Promise<boolean>;
+  /** Whether a folder (or, with "file", a file), as Octopus on that node spells it, exists as seen from the node. */
+  testPath(octopusPath: string, kind?: PathKind): Promise<boolean>;
   /** The command as shown to the operator: secrets as <redacted>. */
   shown(args: readonly ShellArg[]): string;
 }
@@ -89,11 +92,11 @@ function argvShell(recipe: LocalRecipe | ArgvRecipe, prefix: readonly string[], 
     description: `${ctx.serverExe} on ${where}`,
     server: (args) => ctx.run(argv(args)),
     shown: (args) => show([...prefix, ctx.serverExe].join(" "), args),
-    async testPath(p) {
+    async testPath(p, kind = "folder") {
       const windows = /^[A-Za-z]:\\|^\\\\/.test(p);
       const test = windows
         ? [...prefix, ctx.tools.powershell, "-NoProfile", "-NonInteractive", "-Command", `Test-Path -LiteralPath ${psQuote(p)}`]
-        : [...prefix, "test", "-d", p];
+        : [...prefix, "test", kind === "file" ? "-f" : "-d", p];
       const r = await ctx.run(test);
       if (windows) return r.exitCode === 0 && /^\s*True\s*$/m.test(r.stdout);
       return r.exitCode === 0;
@@ -164,8 +167,8 @@ function sshShell(recipe: SshRecipe, ctx: NodeShellContext): NodeShell {
       const stdin = keys.map((k) => `${secretValue(ctx, k)}\n`).join("");
       return ctx.run([...base, remote], { stdin });
     },
-    async testPath(p) {
-      const r = await ctx.run([...base, `test -d ${shQuote(p)}`]);
+    async testPath(p, kind = "folder") {
+      const r = await ctx.run([...base, `test ${kind === "file" ? "-f" : "-d"} ${shQuote(p)}`]);
       if (r.exitCode === 255)
         throw controlError(ctx.node, "unreachable", `ssh to ${target} failed`, "Check key-based login to the node.", [...base], r.stderr);
       return r.exitCode === 0;
