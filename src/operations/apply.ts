@@ -63,13 +63,13 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   const header = journaled?.find((r) => r.t === "run");
   const workflow = await factory({
     ...(header?.t === "run" ? { journaledStepIds: header.stepIds } : {}),
-    mode: o.mode ?? "run",
     plan: loaded.plan,
     planFile: loaded.file,
     stateDir,
     redactor,
     flags: o.flags,
     signal: o.signal,
+    mode: o.mode ?? "run",
     ...(priorResult ? { priorResult } : {}),
   });
   const view = createRunView({ json: o.json, redactor, ...(o.streams ? { streams: o.streams } : {}) });

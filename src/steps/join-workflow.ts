@@ -15,7 +15,7 @@ import { InputError } from "../shared/errors.js";
 import { listRuns } from "../runner/runs.js";
 import { readJournal } from "../runner/journal.js";
 import { realClock } from "./deps.js";
-import { buildJoinSteps, joinChecks, joinRefusal } from "./join.js";
+import { argsOf, buildJoinSteps, joinChecks, joinRefusal } from "./join.js";
 import { createOctopusPorts } from "./ports.js";
 
 export const DEFAULT_MASTER_KEY_ENV = "OCTOPUS_MASTER_KEY";
@@ -127,6 +127,33 @@ function alreadyJoined(node: string, runId: string, planFile: string, url: strin
   });
 }
 
+/**
+ * A resume whose plan now gives the node another listen prefix or polling port than the one join-configure already
+ * set would check, balance and tell Tentacles about the new address while the node listens on the old one. The
+ * runner never applies a journaled step again, and configure takes effect only at the service's next start, so
+ * the resume is refused (nothing done) with the way through: roll back to before join-configure, then resume.
+ */
+function refuseReconfigured(env: WorkflowEnv, node: string, configureNow: string): void {
+  const recorded = env.priorResult?.("join-configure") as { command?: unknown; exitCode?: unknown } | undefined;
+  // Only an applied configure: one that was in flight runs again on the resume, with the plan as it is now.
+  if (recorded?.exitCode === undefined || typeof recorded.command !== "string" || recorded.command === configureNow) return;
+  const plan = env.planFile;
+  throw new InputError(
+    `Plan ${plan} now configures ${node} differently from what join-configure of this run already set; nothing was done:\n` +
+      `  set:  ${recorded.command}\n  plan: ${configureNow}`,
+    {
+      code: "JOIN_CONFIGURE_CHANGED",
+      node,
+      path: plan,
+      hint:
+        `${node} listens where it was configured, while the resume would check it (and lb and tentacles would send to it) at the plan's url. Either:\n` +
+        `  octoha rollback ${plan} --to join-configure --yes   (stops ${node}'s service if join-service ran), then\n` +
+        `  octoha resume ${plan} --yes                          (runs join-configure again with the plan's url, then starts the node)\n` +
+        `or put nodes[].url (and --comms-port / pollingAddress) for ${node} back as they were and resume.`,
+    },
+  );
+}
+
 /** The config file create-instance will write (its --config): what the join checks look for on the node. */
 function configOf(commands: JoinCommand[]): string {
   const argv = commands.find((c) => c.step === "create-instance")?.argv ?? [];
@@ -200,7 +227,16 @@ export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.Pr
   ].flatMap((l) => (l ? [l.octopus] : []));
   const close = () => ports.inventory.close();
   try {
-    const base = { node: f.joinNode, instance: plan.octopus.instance, shell, ports, sharedFolders, instanceConfig: configOf(commands) };
+    const base = {
+      node: f.joinNode,
+      instance: plan.octopus.instance,
+      shell,
+      ports,
+      sharedFolders,
+      instanceConfig: configOf(commands),
+      url,
+    };
+    if (env.mode === "resume") refuseReconfigured(env, f.joinNode, shell.shown(argsOf(commands.find((c) => c.step === "configure")!)));
     // A fresh run refuses here, before the runner writes anything; a resumed run's step re-checks if it never finished.
     const checked = env.priorResult ? undefined : await joinChecks(base);
     if (checked && checked.problems.some((p) => p.code === "JOIN_NODE_NAME_TAKEN")) {

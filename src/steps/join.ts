@@ -10,6 +10,7 @@
 import type { JoinCommand } from "../join/commands.js";
 import type { NodeShell, ShellArg } from "../octopus/control/index.js";
 import {
+  answeredByOtherNode,
   offlineUnlessOtherNode,
   type DatabaseInventory,
   type NodePingAnswer,
@@ -44,6 +45,8 @@ export interface JoinDeps {
   sharedFolders: string[];
   /** The instance's config file, as create-instance's --config names it on the node. */
   instanceConfig: string;
+  /** The node's own URL (the plan's nodes[].url): its listen prefix and where it is checked. */
+  url: string;
   clock: Clock;
   /** How long the new node gets to answer its ping after its service starts. */
   startTimeoutMs: number;
@@ -69,7 +72,7 @@ export function parseVersion(text: string): string | undefined {
 
 /** Read-only: version, name, shared folders, as seen from the new node. Every problem at once, each with its fix. */
 export async function joinChecks(
-  deps: Pick<JoinDeps, "node" | "instance" | "shell" | "ports" | "sharedFolders" | "instanceConfig">,
+  deps: Pick<JoinDeps, "node" | "instance" | "shell" | "ports" | "sharedFolders" | "instanceConfig" | "url">,
 ): Promise<JoinChecks> {
   const [nodes, clusterVersion, versionRun] = await Promise.all([
     deps.ports.nodes.list(),
@@ -109,9 +112,32 @@ export async function joinChecks(
       summary: `${deps.node} cannot reach the shared folder${unreachable.length === 1 ? "" : "s"} ${unreachable.map((f) => f.path).join(", ")}`,
       fix: `From ${deps.node}, make the share reachable for the account Octopus will run as (DNS, firewall TCP 445, share and NTFS permissions); Test-Path must answer True there. Every node reads the task logs other nodes wrote.`,
     });
+  const answered = await urlAnswer(deps);
+  if (answered) problems.push(answered);
   const instanceConfig = { path: deps.instanceConfig, existed: await deps.shell.testPath(deps.instanceConfig, "file") };
   if (instanceConfig.existed) problems.push(instanceExistsProblem(deps));
   return { clusterVersion, nodeVersion, nodes: nodes.map((n) => n.name), sharedFolders, instanceConfig, problems };
+}
+
+/**
+ * Read-only: who answers Octopus's node ping at the new node's URL. Before it joins nothing may answer there as an
+ * Octopus node: an existing node (named by the ping's Name or the Octopus-Node header) means the plan's url reaches
+ * that node, and every check after the join would be about it, not about the new one.
+ */
+async function urlAnswer(deps: Pick<JoinDeps, "node" | "ports" | "url">): Promise<JoinChecks["problems"][number] | undefined> {
+  const fix = `Set nodes[].url for ${deps.node} to its own address (host and a port nothing else listens on), not an existing node's or the load balancer's; it becomes ${deps.node}'s listen prefix.`;
+  try {
+    const ping = await deps.ports.nodes.ping(deps.node);
+    if (ping === "offline") return undefined;
+    return {
+      code: "JOIN_URL_ANSWERED",
+      summary: `An Octopus Server already answers the node ping at ${deps.node}'s url ${deps.url} (${ping}), before ${deps.node} has joined`,
+      fix,
+    };
+  } catch (error) {
+    if (!answeredByOtherNode(error)) throw error;
+    return { code: "JOIN_URL_ANSWERED", summary: error instanceof Error ? error.message : String(error), fix };
+  }
 }
 
 const uninstallCommands = (deps: Pick<JoinDeps, "shell">, instance: string) =>
@@ -162,7 +188,8 @@ interface CommandCheckpoint {
    */
   configBefore?: boolean;
 }
-const argsOf = (c: JoinCommand): ShellArg[] => c.argv.slice(1).map((a) => (typeof a === "string" ? a : { secret: a.env }));
+/** A command's arguments for the node's shell: its environment variables become secrets named by the variable. */
+export const argsOf = (c: JoinCommand): ShellArg[] => c.argv.slice(1).map((a) => (typeof a === "string" ? a : { secret: a.env }));
 const tail = (s: string) => s.trim().split(/\r?\n/).filter(Boolean).slice(-6).join("\n");
 
 function commandStep(
@@ -268,7 +295,7 @@ export function buildJoinSteps(deps: JoinDeps): Step<unknown, JoinStepId>[] {
   };
   const preflight: Step<JoinChecks, JoinStepId> = {
     id: "join-preflight",
-    title: `Check ${deps.node} can join: same Octopus version as the cluster, name free, shared folders reachable from it`,
+    title: `Check ${deps.node} can join: same Octopus version as the cluster, name free, shared folders reachable from it, no node answering at its url`,
     readOnly: true,
     async inspect() {
       const c = await joinChecks(deps);

@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -257,6 +258,16 @@ describe.concurrent("octoha join refuses before anything changes (exit 2, with t
     expect(c.standin.machines.machine("OCTO3").created).toEqual([]);
   });
 
+  it("a node url that an existing node answers (OCTO1's), named, before any change", async (t) => {
+    // Spelled differently from nodes[0].url (the plan check compares addresses as written), it reaches OCTO1 all the same.
+    const c = await joinCase(t, { editPlan: (p) => (p.nodes[2]!.url = p.nodes[0]!.url!.replace("127.0.0.1", "localhost")) });
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/Node OCTO3's URL \(\S+\) was answered by node OCTO1/);
+    expect(r.stderr).toMatch(/Set nodes\[\]\.url for OCTO3 to its own address/);
+    expectUnchanged(c);
+  });
+
   it("a node whose recipe cannot run commands (sc), pointing at --print", async (t) => {
     const c = await joinCase(t, { editPlan: (p) => (p.nodes[2]!.control = { kind: "sc", host: "OCTO3" }) });
     const r = await join(c, "--yes");
@@ -306,6 +317,18 @@ async function inProcess(c: JoinCase, mode: "run" | "resume", killAfter?: (r: Jo
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);
   }
+}
+
+/** A TCP port nothing listens on (taken from the OS and let go). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** What an earlier, manual attempt on OCTO3 would have left: the instance, made by its own Octopus.Server. */
@@ -379,6 +402,33 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     const again = await octoha(c, ["resume", c.planFile, "--yes"]);
     expect(again.code, again.stdout + again.stderr).toBe(3);
     expect(c.standin.cluster.nodes()).toHaveLength(2);
+  });
+
+  it("a resume whose plan corrected the node's url after join-configure is refused; rollback --to join-configure, then resume, reconfigures", async (t) => {
+    const c = await joinCase(t);
+    const right = c.plan.nodes[2]!.url!;
+    const wrongPort = await freePort();
+    c.plan.nodes[2]!.url = `http://127.0.0.1:${wrongPort}`;
+    await writeFile(c.planFile, JSON.stringify(c.plan, null, 2));
+    expect(await inProcess(c, "run", (r) => r.t === "applied" && r.stepId === "join-configure")).toBe("killed");
+    const prefixOf = () => c.standin.machines.machine("OCTO3").created[0]?.webListenPrefixes;
+    expect(prefixOf()).toBe(`http://+:${wrongPort}/`);
+
+    c.plan.nodes[2]!.url = right;
+    await writeFile(c.planFile, JSON.stringify(c.plan, null, 2));
+    const refused = await octoha(c, ["resume", c.planFile, "--yes"]);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/now configures OCTO3 differently from what join-configure of this run already set; nothing was done/);
+    expect(refused.stderr).toContain(`--webListenPrefixes http://+:${wrongPort}/`);
+    expect(refused.stderr).toContain(`rollback ${c.planFile} --to join-configure`);
+    expect(c.standin.cluster.nodes()).toHaveLength(2);
+
+    const back = await octoha(c, ["rollback", c.planFile, "--to", "join-configure", "--yes"]);
+    expect([1, 4], back.stdout + back.stderr).toContain(back.code);
+    const resumed = await octoha(c, ["resume", c.planFile, "--yes"]);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(prefixOf()).toBe(`http://+:${new URL(right).port}/`);
+    expectJoined(c);
   });
 
   it("a real SIGKILL of the octoha process after join-database, resumed from the command line", async (t) => {
