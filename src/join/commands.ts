@@ -22,6 +22,7 @@
  */
 import { shellLine } from "../octopus/control/index.js";
 import type { Plan } from "../plan/schema.js";
+import { InputError } from "../shared/errors.js";
 
 export type JoinPlatform = "windows" | "linux";
 
@@ -178,4 +179,51 @@ export function listenPrefixFor(url: string | undefined): string {
   const port = u.port || (u.protocol === "https:" ? "443" : "80");
   const p = u.pathname.endsWith("/") ? u.pathname : `${u.pathname}/`;
   return `${u.protocol}//+:${port}${p}`;
+}
+
+/** Octopus's polling port when none is given: configure --commsListenPort's and Tentacle's --server-comms-port default [V]. */
+export const DEFAULT_COMMS_PORT = 10943;
+
+/** The port written in an address, even the scheme's default (new URL() drops ":443"); undefined when none is written. */
+function writtenPort(address: string): number | undefined {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^/:?#]*)(?::(\d+))?/i.exec(address);
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
+export interface PollingPort {
+  /** The TCP port join configures (--commsListenPort). */
+  port: number;
+  /** The node's pollingAddress when it is WebSocket polling (wss://): a listener octoha does not configure. */
+  webSocket?: string;
+}
+
+/**
+ * The polling port join configures on a node, as `octoha tentacles` tells polling Tentacles to reach it: the port
+ * of the node's https:// pollingAddress (no port written: 10943, Tentacle's default [I]), else 10943, which
+ * `tentacles` assumes on the node's url host. A --comms-port that differs would leave every Tentacle polling a
+ * port nothing listens on: refused (exit 2), naming both. A wss:// pollingAddress is WebSocket polling, served by
+ * a WebSocket listener (configure --commsListenWebSocket, an HTTPS binding), not by --commsListenPort: the caller
+ * decides (a join run refuses; --print says to set it up by hand).
+ */
+export function pollingPortFor(node: string, pollingAddress: string | undefined, commsPort: number | undefined): PollingPort {
+  if (pollingAddress !== undefined && /^wss:/i.test(pollingAddress))
+    return { port: commsPort ?? DEFAULT_COMMS_PORT, webSocket: pollingAddress };
+  const told = pollingAddress === undefined ? DEFAULT_COMMS_PORT : (writtenPort(pollingAddress) ?? DEFAULT_COMMS_PORT);
+  if (commsPort !== undefined && commsPort !== told)
+    throw new InputError(
+      `--comms-port ${commsPort} differs from the port polling Tentacles are told for ${node} (${told}); nothing was changed`,
+      {
+        code: "JOIN_COMMS_PORT_MISMATCH",
+        node,
+        issues: [
+          pollingAddress === undefined
+            ? `${node} has no pollingAddress in the plan: \`octoha tentacles\` tells Tentacles its url host on port ${DEFAULT_COMMS_PORT}`
+            : `${node}'s pollingAddress is ${pollingAddress}: \`octoha tentacles\` tells Tentacles port ${told}`,
+        ],
+        hint:
+          `Drop --comms-port (join then configures ${told}), or set the plan's nodes[].pollingAddress for ${node} to ` +
+          `https://<${node} host>:${commsPort} so Tentacles poll the port the node listens on.`,
+      },
+    );
+  return { port: commsPort ?? told };
 }

@@ -11,9 +11,17 @@ import { createRestPorts } from "../octopus/rest/index.js";
 import type { ServerNodes, VersionProbe } from "../octopus/types.js";
 import { InputError } from "../shared/errors.js";
 import { labelProblem, LABEL_RULE } from "../shared/names.js";
-import { JOIN_FACTS, JOIN_SOURCES, joinCommands, listenPrefixFor, type JoinCommand, type JoinPlatform } from "./commands.js";
-
-const DEFAULT_COMMS_PORT = 10943;
+import {
+  JOIN_FACTS,
+  JOIN_SOURCES,
+  joinCommands,
+  listenPrefixFor,
+  pollingPortFor,
+  DEFAULT_COMMS_PORT,
+  type JoinCommand,
+  type JoinPlatform,
+  type PollingPort,
+} from "./commands.js";
 export const DEFAULT_MASTER_KEY_ENV = "OCTOPUS_MASTER_KEY";
 
 export interface JoinPrintOptions {
@@ -107,7 +115,10 @@ export async function joinPrint(o: JoinPrintOptions): Promise<JoinPrint> {
   const platform = o.platform ?? plan.octopus.platform;
   const inPlan = plan.nodes.find((n) => n.name.toLowerCase() === o.node.toLowerCase());
   const url = o.url ?? inPlan?.url;
-  const pollingPort = inPlan?.pollingAddress ? Number(new URL(inPlan.pollingAddress).port) || undefined : undefined;
+  // A node not in the plan yet: the printed "after" says which pollingAddress to give it.
+  const polling: PollingPort = inPlan
+    ? pollingPortFor(o.node, inPlan.pollingAddress, o.commsPort)
+    : { port: o.commsPort ?? DEFAULT_COMMS_PORT };
   const masterKeyEnv = o.masterKeyEnv ?? DEFAULT_MASTER_KEY_ENV;
   const connectionStringEnv = o.connectionStringEnv ?? plan.octopus.sql.connectionString.env;
   const cluster = o.offline ? undefined : await readCluster(plan, o);
@@ -119,7 +130,7 @@ export async function joinPrint(o: JoinPrintOptions): Promise<JoinPrint> {
     home: o.home,
     config: o.config,
     listenPrefixes: [listenPrefixFor(url)],
-    commsPort: o.commsPort ?? pollingPort ?? DEFAULT_COMMS_PORT,
+    commsPort: polling.port,
     masterKeyEnv,
     connectionStringEnv,
   });
@@ -144,6 +155,15 @@ export async function joinPrint(o: JoinPrintOptions): Promise<JoinPrint> {
     `${o.node} appears in Configuration > Nodes and its ping answers 200: ${ping}.`,
     `Add ${o.node} with its url to the plan's nodes, then: octoha lb PLAN --format … (load balancer) and octoha tentacles PLAN (polling Tentacles).`,
   ];
+  if (polling.webSocket)
+    before.push(
+      `${o.node}'s pollingAddress is ${polling.webSocket} (WebSocket polling): these commands set up TCP polling only (--commsListenPort ${polling.port}). ` +
+        'Add the WebSocket listener by hand as Octopus\'s "Polling Tentacles over WebSockets" guide says (configure --commsListenWebSocket and the certificate binding); octoha does not write it.',
+    );
+  if (!inPlan && polling.port !== DEFAULT_COMMS_PORT)
+    after.push(
+      `Give ${o.node} "pollingAddress": "https://<${o.node} host>:${polling.port}" in the plan: octoha tentacles assumes ${DEFAULT_COMMS_PORT} otherwise.`,
+    );
   if (platform === "linux")
     before.push(
       "Octopus Server on Linux is documented as a container: there, give the new container DB_CONNECTION_STRING, MASTER_KEY and " +

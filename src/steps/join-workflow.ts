@@ -5,7 +5,7 @@
  * the node's recipe, the master key and connection string variables, and on a fresh run the checks from the
  * node (version, name, shared folders). A resumed run was checked when it started: its name is now its own.
  */
-import { joinCommands, listenPrefixFor, defaultServerExe, type JoinCommand, type JoinPlatform } from "../join/commands.js";
+import { joinCommands, listenPrefixFor, defaultServerExe, pollingPortFor, type JoinCommand, type JoinPlatform } from "../join/commands.js";
 import { canRunCommands, nodeShell, type ControlRecipe } from "../octopus/control/index.js";
 import { controlTools, nodeRecipe } from "../plan/control.js";
 import { resolveSecrets } from "../plan/secrets.js";
@@ -19,7 +19,6 @@ import { argsOf, buildJoinSteps, joinChecks, joinRefusal } from "./join.js";
 import { createOctopusPorts } from "./ports.js";
 
 export const DEFAULT_MASTER_KEY_ENV = "OCTOPUS_MASTER_KEY";
-const DEFAULT_COMMS_PORT = 10943;
 
 /** What `octoha join` journals as the run's flags (names of variables, never values). */
 export interface JoinFlags {
@@ -63,7 +62,7 @@ const JOIN_RECIPE_EXAMPLES = [
 ];
 
 /** The plan's node and its recipe, or exit 2 saying how to give it one (or to paste the commands with --print). */
-export function joiningNode(plan: Plan, name: string, planFile: string): { url: string; recipe: ControlRecipe; pollingPort?: number } {
+export function joiningNode(plan: Plan, name: string, planFile: string): { url: string; recipe: ControlRecipe; pollingAddress?: string } {
   const node = plan.nodes.find((n) => n.name.toLowerCase() === name.toLowerCase());
   const print = `octoha join ${name} --plan ${planFile} --print`;
   if (!node)
@@ -88,8 +87,7 @@ export function joiningNode(plan: Plan, name: string, planFile: string): { url: 
       path: planFile,
       hint: `Set nodes[].url for ${name} (e.g. http://${name.toLowerCase()}:80/): it also sets the node's listen prefix.`,
     });
-  const pollingPort = node.pollingAddress ? Number(new URL(node.pollingAddress).port) || undefined : undefined;
-  return { url: node.url, recipe, ...(pollingPort ? { pollingPort } : {}) };
+  return { url: node.url, recipe, ...(node.pollingAddress ? { pollingAddress: node.pollingAddress } : {}) };
 }
 
 /**
@@ -163,6 +161,27 @@ function configOf(commands: JoinCommand[]): string {
   return value;
 }
 
+/**
+ * WebSocket polling is served by a WebSocket listener (configure --commsListenWebSocket and an HTTPS certificate
+ * binding on the node), not by the TCP port join configures. The reference names the option only, not its value
+ * or the binding: octoha writes nothing it cannot ground, so the run is refused before anything changes.
+ */
+function webSocketRefusal(node: string, address: string, planFile: string): InputError {
+  return new InputError(
+    `${node}'s pollingAddress ${address} is WebSocket polling: octoha join does not set up a WebSocket listener; nothing was changed`,
+    {
+      code: "JOIN_POLLING_WEBSOCKET",
+      node,
+      path: planFile,
+      hint:
+        `A join would configure only --commsListenPort, and Tentacles told ${address} would find nothing listening. ` +
+        `Join ${node} by hand (octoha join ${node} --plan ${planFile} --print) and add its WebSocket listener as Octopus's ` +
+        `"Polling Tentacles over WebSockets" guide says (configure --commsListenWebSocket, plus the certificate binding; ` +
+        `TLS must reach the node: "SSL offloading is not supported"), or give ${node} an https://<host>:10943 pollingAddress (TCP polling).`,
+    },
+  );
+}
+
 function requireVariable(env: NodeJS.ProcessEnv, name: string, what: string, flag: string): string {
   const value = env[name];
   if (value) return value;
@@ -175,7 +194,9 @@ function requireVariable(env: NodeJS.ProcessEnv, name: string, what: string, fla
 export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.ProcessEnv = process.env): Promise<Workflow> {
   const { plan } = env;
   const f = joinFlagsOf(env.flags);
-  const { url, recipe, pollingPort } = joiningNode(plan, f.joinNode, env.planFile);
+  const { url, recipe, pollingAddress } = joiningNode(plan, f.joinNode, env.planFile);
+  const polling = pollingPortFor(f.joinNode, pollingAddress, f.commsPort ? Number(f.commsPort) : undefined);
+  if (polling.webSocket) throw webSocketRefusal(f.joinNode, polling.webSocket, env.planFile);
   const masterKeyEnv = f.masterKeyEnv ?? DEFAULT_MASTER_KEY_ENV;
   const connectionStringEnv = f.connectionStringEnv ?? plan.octopus.sql.connectionString.env;
   const masterKey = requireVariable(processEnv, masterKeyEnv, "the cluster's master key", "--master-key-env");
@@ -213,7 +234,7 @@ export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.Pr
     ...(f.home ? { home: f.home } : {}),
     ...(f.config ? { config: f.config } : {}),
     listenPrefixes: [listenPrefixFor(url)],
-    commsPort: f.commsPort ? Number(f.commsPort) : (pollingPort ?? DEFAULT_COMMS_PORT),
+    commsPort: polling.port,
     masterKeyEnv,
     connectionStringEnv,
   });

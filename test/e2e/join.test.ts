@@ -268,6 +268,32 @@ describe.concurrent("octoha join refuses before anything changes (exit 2, with t
     expectUnchanged(c);
   });
 
+  it("a --comms-port other than the port Tentacles are told (the plan's pollingAddress, else 10943)", async (t) => {
+    const c = await joinCase(t, { editPlan: (p) => (p.nodes[2]!.pollingAddress = "https://octo3.corp:10944") });
+    const r = await join(c, "--yes", "--comms-port", "10950");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--comms-port 10950 differs from the port polling Tentacles are told for OCTO3 \(10944\)/);
+    expect(r.stderr).toMatch(/pollingAddress for OCTO3 to https:\/\/<OCTO3 host>:10950/);
+    expectUnchanged(c);
+    const bare = await joinCase(t);
+    const r2 = await join(bare, "--yes", "--comms-port", "10950");
+    expect(r2.code, r2.stdout + r2.stderr).toBe(2);
+    expect(r2.stderr).toMatch(/OCTO3 has no pollingAddress in the plan: `octoha tentacles` tells Tentacles its url host on port 10943/);
+    expectUnchanged(bare);
+  });
+
+  it("a wss:// pollingAddress (WebSocket polling), whose listener join does not set up", async (t) => {
+    const c = await joinCase(t, { editPlan: (p) => (p.nodes[2]!.pollingAddress = "wss://octo3.corp:8443/OctopusComms") });
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /pollingAddress wss:\/\/octo3\.corp:8443\/OctopusComms is WebSocket polling: octoha join does not set up a WebSocket listener/,
+    );
+    expect(r.stderr).toMatch(/--print/);
+    expectUnchanged(c);
+    expect(c.lookalikes.calls()).toEqual([]);
+  });
+
   it("a node whose recipe cannot run commands (sc), pointing at --print", async (t) => {
     const c = await joinCase(t, { editPlan: (p) => (p.nodes[2]!.control = { kind: "sc", host: "OCTO3" }) });
     const r = await join(c, "--yes");

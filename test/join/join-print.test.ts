@@ -170,6 +170,36 @@ describe("octoha join NODE --print", () => {
     expect(urlRun.stderr).toContain("--url is for --print");
   });
 
+  it("configures the plan's pollingAddress port, refuses a --comms-port that differs, and only notes a wss:// one", async () => {
+    const plan = JSON.parse(readFileSync(planFile, "utf8")) as { nodes: Record<string, unknown>[] };
+    const withOcto3 = (pollingAddress: string) => {
+      const file = path.join(standin.tmp, `plan-polling-${plan.nodes.length}-${pollingAddress.slice(0, 3)}.json`);
+      writeFileSync(
+        file,
+        JSON.stringify({
+          ...plan,
+          nodes: [...plan.nodes, { name: "OCTO3", url: "http://octo3.corp:80/", pollingAddress, control: { kind: "sc", host: "OCTO3" } }],
+        }),
+      );
+      return file;
+    };
+    const https = withOcto3("https://octo3.corp:10944");
+    const derived = await runCli(["join", "OCTO3", "--plan", https, "--print", "--json"], { env });
+    expect(derived.code, derived.stderr).toBe(0);
+    expect(resultOf<Printed>(derived.stdout, "join", 0).commands.find((c) => c.step === "configure")!.commandLine).toMatch(
+      /--commsListenPort 10944$/,
+    );
+    const mismatch = await runCli(["join", "OCTO3", "--plan", https, "--print", "--comms-port", "10950"], { env });
+    expect(mismatch.code, mismatch.stdout).toBe(2);
+    expect(mismatch.stdout).toBe("");
+    expect(mismatch.stderr).toMatch(/--comms-port 10950 differs from the port polling Tentacles are told for OCTO3 \(10944\)/);
+    const wss = await runCli(["join", "OCTO3", "--plan", withOcto3("wss://octo3.corp:8443/OctopusComms"), "--print"], { env });
+    expect(wss.code, wss.stderr).toBe(0);
+    expect(wss.stdout).toMatch(/--commsListenPort 10943/);
+    expect(wss.stdout).not.toMatch(/--commsListenPort 8443/);
+    expect(wss.stdout).toMatch(/WebSocket polling\): these commands set up TCP polling only/);
+  });
+
   it("refuses a --url that is not http(s) with exit 2, naming --url, printing no command", async () => {
     for (const url of ["ftp://octo3/", "ws://octo3/", "gopher://octo3/", "octo3.corp:8080"]) {
       const args = ["join", "OCTO3", "--plan", planFile, "--print", "--offline", "--url", url];

@@ -80,7 +80,12 @@ export function register(program: Command, context: VerbContext = {}): void {
     .option("--print", "print the commands to run on the new node instead of running them")
     .addOption(new Option("--platform <platform>", "the new node's OS (default: the plan's)").choices(["windows", "linux"]))
     .option("--url <url>", "the new node's own URL (default: its url in the plan, if it is there)")
-    .addOption(new Option("--comms-port <port>", "polling Tentacle port (default 10943)").argParser(port))
+    .addOption(
+      new Option(
+        "--comms-port <port>",
+        "polling Tentacle port (default: the port of the node's pollingAddress, else 10943; must match it)",
+      ).argParser(port),
+    )
     .option("--home <folder>", "the node's home folder (default C:\\Octopus)")
     .option("--config <file>", "the instance's config file (default C:\\Octopus\\OctopusServer.config)")
     .option("--server-exe <path>", "Octopus.Server.exe on the new node")
