@@ -11,11 +11,12 @@ import { controlTools, nodeRecipe } from "../plan/control.js";
 import { resolveSecrets } from "../plan/secrets.js";
 import type { Plan } from "../plan/schema.js";
 import type { Workflow, WorkflowEnv } from "./workflows.js";
-import { InputError } from "../shared/errors.js";
+import { InputError, OctohaError } from "../shared/errors.js";
+import { ExitCode } from "../shared/exit-codes.js";
 import { listRuns } from "../runner/runs.js";
 import { readJournal } from "../runner/journal.js";
 import { realClock } from "./deps.js";
-import { argsOf, buildJoinSteps, joinChecks, joinRefusal } from "./join.js";
+import { argsOf, buildJoinSteps, joinChecks, joinRefusal, type JoinChecks } from "./join.js";
 import { createOctopusPorts } from "./ports.js";
 
 export const DEFAULT_MASTER_KEY_ENV = "OCTOPUS_MASTER_KEY";
@@ -152,6 +153,27 @@ function refuseReconfigured(env: WorkflowEnv, node: string, configureNow: string
   );
 }
 
+/**
+ * The checks of a fresh run, made before the runner writes a state directory or a journal: a node that cannot be
+ * reached, refuses octoha's account or hangs stops it with nothing changed and no run to resume, so the
+ * recipe's "resumable" failure becomes exit 2 and its advice ends in running the join again, not `octoha resume`.
+ */
+async function freshChecks(base: Parameters<typeof joinChecks>[0], planFile: string): Promise<JoinChecks> {
+  try {
+    return await joinChecks(base);
+  } catch (error) {
+    if (!(error instanceof OctohaError) || error.exitCode !== ExitCode.Resumable) throw error;
+    const advice = (error.hint ?? "").replace(/\n?Then run `octoha resume`\.?\s*$/, "");
+    throw new OctohaError(`octoha join ${base.node}: ${error.message}; nothing was changed and no run was started`, {
+      code: error.code,
+      exitCode: ExitCode.BadInput,
+      node: base.node,
+      cause: error,
+      hint: `${advice ? `${advice}\n` : ""}Once that is fixed, run the join again: octoha join ${base.node} --plan ${planFile}`,
+    });
+  }
+}
+
 /** The config file create-instance will write (its --config): what the join checks look for on the node. */
 function configOf(commands: JoinCommand[]): string {
   const argv = commands.find((c) => c.step === "create-instance")?.argv ?? [];
@@ -259,7 +281,7 @@ export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.Pr
     };
     if (env.mode === "resume") refuseReconfigured(env, f.joinNode, shell.shown(argsOf(commands.find((c) => c.step === "configure")!)));
     // A fresh run refuses here, before the runner writes anything; a resumed run's step re-checks if it never finished.
-    const checked = env.priorResult ? undefined : await joinChecks(base);
+    const checked = env.priorResult ? undefined : await freshChecks(base, env.planFile);
     if (checked && checked.problems.some((p) => p.code === "JOIN_NODE_NAME_TAKEN")) {
       const joinedBy = await finishedJoinOf(env.stateDir, f.joinNode);
       if (joinedBy) throw alreadyJoined(f.joinNode, joinedBy, env.planFile, url);

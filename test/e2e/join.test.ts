@@ -294,6 +294,29 @@ describe.concurrent("octoha join refuses before anything changes (exit 2, with t
     expect(c.lookalikes.calls()).toEqual([]);
   });
 
+  for (const fault of ["unreachable", "denied"] as const)
+    it(`a node that is ${fault} over WinRM: exit 2, no run to resume`, async (t) => {
+      const c = await joinCase(t);
+      c.lookalikes.setFault("OCTO3", fault);
+      const r = await join(c, "--yes");
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/nothing was changed and no run was started/);
+      expect(r.stderr).toMatch(/run the join again: octoha join OCTO3 --plan/);
+      expect(r.stderr).not.toMatch(/octoha resume/);
+      expectUnchanged(c);
+    });
+
+  it("a node whose command hangs: exit 2, naming the command that hung (version), not service --start", async (t) => {
+    const c = await joinCase(t, { editPlan: (p) => (p.options = { ...p.options, serviceCommandTimeoutSeconds: 2 }) });
+    c.lookalikes.setFault("OCTO3", "hang");
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/Octopus\.Server version on OCTO3 did not finish within 2 s and was killed; nothing was changed/);
+    expect(r.stderr).not.toMatch(/service --start/);
+    expect(r.stderr).not.toMatch(/octoha resume/);
+    expectUnchanged(c);
+  });
+
   it("a node whose recipe cannot run commands (sc), pointing at --print", async (t) => {
     const c = await joinCase(t, { editPlan: (p) => (p.nodes[2]!.control = { kind: "sc", host: "OCTO3" }) });
     const r = await join(c, "--yes");

@@ -61,6 +61,8 @@ export interface CommandRunOptions extends ExeRunOptions {
   extraEnv?: Record<string, string>;
   /** Written to the child's stdin, which is then closed (secrets a remote shell reads). */
   stdin?: string;
+  /** The command as the operator knows it (e.g. `Octopus.Server version on OCTO3`): named first when it hangs. */
+  what?: string;
 }
 
 /**
@@ -92,7 +94,7 @@ export function runCommand(argv: readonly string[], options: CommandRunOptions):
         );
       if (e.killed || e.signal === "SIGKILL")
         return reject(
-          new OctohaError(`${shown} did not finish within ${Math.round(timeoutMs / 1000)} s and was killed`, {
+          new OctohaError(`${options.what ?? shown} did not finish within ${Math.round(timeoutMs / 1000)} s and was killed`, {
             code: "NODE_CONTROL_TIMEOUT",
             exitCode: ExitCode.Resumable,
             node: options.node,

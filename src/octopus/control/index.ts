@@ -46,7 +46,12 @@ export function nodeShell(o: NodeShellOptions): NodeShell {
       runCommand(argv, {
         ...o,
         notFoundHint: TOOL_HINT[o.recipe.kind],
-        timeoutHint: TIMEOUT_HINT[o.recipe.kind],
+        // Name the command that hung: only `service` waits on the service manager (TIMEOUT_HINT's explanation).
+        timeoutHint:
+          extra?.what && !extra.what.startsWith("Octopus.Server service")
+            ? `${extra.what} on ${o.node} did not return: the command hangs on the node, or the connection to it does (${o.recipe.kind}). Run it by hand (below) to see where it waits.`
+            : TIMEOUT_HINT[o.recipe.kind],
+        ...(extra?.what ? { what: `${extra.what} on ${o.node}` } : {}),
         ...(extra?.env ? { extraEnv: extra.env } : {}),
         ...(extra?.stdin !== undefined ? { stdin: extra.stdin } : {}),
       }),

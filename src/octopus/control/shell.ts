@@ -24,7 +24,14 @@ export type PathKind = "folder" | "file";
 export type ShellArg = string | { secret: string };
 
 /** Runs argv (never a shell) with extra variables for the child and text on its stdin. */
-export type ShellRunner = (argv: readonly string[], o?: { env?: Record<string, string>; stdin?: string }) => Promise<CommandResult>;
+export type ShellRunner = (
+  argv: readonly string[],
+  o?: { env?: Record<string, string>; stdin?: string; what?: string },
+) => Promise<CommandResult>;
+
+/** What a command is, as the operator knows it: the Octopus.Server command (never its secrets) or the path test. */
+const serverWhat = (args: readonly ShellArg[]) => `Octopus.Server ${typeof args[0] === "string" ? args[0] : "<redacted>"}`;
+const testWhat = (p: string) => `the path test of ${p}`;
 
 export interface NodeShellContext {
   node: string;
@@ -90,14 +97,14 @@ function argvShell(recipe: LocalRecipe | ArgvRecipe, prefix: readonly string[], 
   const where = recipe.kind === "local" ? "this machine" : `${prefix.join(" ")}`;
   return {
     description: `${ctx.serverExe} on ${where}`,
-    server: (args) => ctx.run(argv(args)),
+    server: (args) => ctx.run(argv(args), { what: serverWhat(args) }),
     shown: (args) => show([...prefix, ctx.serverExe].join(" "), args),
     async testPath(p, kind = "folder") {
       const windows = /^[A-Za-z]:\\|^\\\\/.test(p);
       const test = windows
         ? [...prefix, ctx.tools.powershell, "-NoProfile", "-NonInteractive", "-Command", `Test-Path -LiteralPath ${psQuote(p)}`]
         : [...prefix, "test", kind === "file" ? "-f" : "-d", p];
-      const r = await ctx.run(test);
+      const r = await ctx.run(test, { what: testWhat(p) });
       if (windows) return r.exitCode === 0 && /^\s*True\s*$/m.test(r.stdout);
       return r.exitCode === 0;
     },
@@ -133,13 +140,13 @@ function winrmShell(recipe: WinRmRecipe, ctx: NodeShellContext): NodeShell {
       const env = Object.fromEntries(
         args.flatMap((a) => (typeof a === "string" ? [] : [[psSecretVar(a.secret), secretValue(ctx, a.secret)]])),
       );
-      const r = await ctx.run(argv, { env });
+      const r = await ctx.run(argv, { env, what: serverWhat(args) });
       if (r.exitCode !== 0) connection(argv, r);
       return r;
     },
     async testPath(p) {
       const argv = ps(winrmTestPathScript(recipe.host, p));
-      const r = await ctx.run(argv);
+      const r = await ctx.run(argv, { what: testWhat(p) });
       if (r.exitCode !== 0) connection(argv, r);
       return r.exitCode === 0 && /^\s*True\s*$/m.test(r.stdout);
     },
@@ -165,10 +172,10 @@ function sshShell(recipe: SshRecipe, ctx: NodeShellContext): NodeShell {
       const words = args.map((a) => (typeof a === "string" ? shQuote(a) : `"$S${keys.indexOf(a.secret)}"`));
       const remote = `${reads}${sudo}${shQuote(ctx.serverExe)} ${words.join(" ")}`;
       const stdin = keys.map((k) => `${secretValue(ctx, k)}\n`).join("");
-      return ctx.run([...base, remote], { stdin });
+      return ctx.run([...base, remote], { stdin, what: serverWhat(args) });
     },
     async testPath(p, kind = "folder") {
-      const r = await ctx.run([...base, `test ${kind === "file" ? "-f" : "-d"} ${shQuote(p)}`]);
+      const r = await ctx.run([...base, `test ${kind === "file" ? "-f" : "-d"} ${shQuote(p)}`], { what: testWhat(p) });
       if (r.exitCode === 255)
         throw controlError(ctx.node, "unreachable", `ssh to ${target} failed`, "Check key-based login to the node.", [...base], r.stderr);
       return r.exitCode === 0;
