@@ -331,6 +331,11 @@ export function buildJoinSteps(deps: JoinDeps): Step<unknown, JoinStepId>[] {
     },
   };
   const uninstall = (instance: string) => uninstallCommands(deps, instance);
+  // No documented command takes a database or master key off an instance; delete-instance removes the instance and its node row [V].
+  const databaseStays = () =>
+    `octoha cannot take the cluster's connection string and master key off ${deps.node}'s instance ${deps.instance} (no documented command does, ` +
+    `short of deleting the instance, which octoha does not do), and ${deps.node} stays registered as a node if its service ever started. ` +
+    `On ${deps.node} run: ${uninstall(deps.instance)}. Then \`octoha join ${deps.node}\` can start over.`;
   const steps: Step<unknown, JoinStepId>[] = [
     preflight,
     commandStep(
@@ -351,15 +356,30 @@ export function buildJoinSteps(deps: JoinDeps): Step<unknown, JoinStepId>[] {
         },
       },
     ),
-    commandStep("join-database", `Point ${deps.node} at the cluster's database with the cluster's master key`, byStep("database"), deps),
-    commandStep("join-configure", `Configure ${deps.node}'s listen prefixes and polling port`, byStep("configure"), deps),
+    commandStep("join-database", `Point ${deps.node} at the cluster's database with the cluster's master key`, byStep("database"), deps, {
+      async rollbackRefusal() {
+        return databaseStays();
+      },
+      async rollback() {
+        throw new RollbackRefused("join-database", databaseStays());
+      },
+    }),
+    commandStep("join-configure", `Configure ${deps.node}'s listen prefixes and polling port`, byStep("configure"), deps, {
+      async rollback(ctx) {
+        // Nothing to put back (the run made the instance): the step counts as undone so a resume sets them again.
+        ctx.emit({
+          level: "info",
+          message: `${deps.node}: nothing taken back: its listen prefix and polling port stay in its config as join-configure set them; a resume sets them again from the plan.`,
+        });
+      },
+    }),
     commandStep(
       "join-service",
       `Install and start the Octopus service on ${deps.node}: it registers as a node`,
       byStep("service-install"),
       deps,
       {
-        async rollback() {
+        async rollback(ctx) {
           const r = await deps.shell.server(["service", "--instance", deps.instance, "--stop"]);
           if (r.exitCode !== 0)
             throw new OctohaError(`Node ${deps.node}: service --stop exited with code ${r.exitCode}`, {
@@ -367,6 +387,12 @@ export function buildJoinSteps(deps: JoinDeps): Step<unknown, JoinStepId>[] {
               node: deps.node,
               hint: tail(`${r.stdout}\n${r.stderr}`),
             });
+          ctx.emit({
+            level: "info",
+            message:
+              `${deps.node}: its service is stopped; it stays installed, and ${deps.node} stays registered as a node (offline in Configuration > Nodes): ` +
+              `a resume starts it again. To remove it for good, on ${deps.node}: ${uninstall(deps.instance)} (delete-instance also deletes its node registration).`,
+          });
         },
       },
     ),

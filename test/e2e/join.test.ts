@@ -473,11 +473,35 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     expect(c.standin.cluster.nodes()).toHaveLength(2);
 
     const back = await octoha(c, ["rollback", c.planFile, "--to", "join-configure", "--yes"]);
-    expect([1, 4], back.stdout + back.stderr).toContain(back.code);
+    expect(back.code, back.stdout + back.stderr).toBe(4);
     const resumed = await octoha(c, ["resume", c.planFile, "--yes"]);
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     expect(prefixOf()).toBe(`http://+:${new URL(right).port}/`);
     expectJoined(c);
+  });
+
+  it("rollback --to join-database refuses up front, saying what stays; --to join-configure stops the node and says what it left", async (t) => {
+    const c = await joinCase(t);
+    expect((await join(c, "--yes")).code).toBe(0);
+    const refused = await octoha(c, ["rollback", c.planFile, "--to", "join-database", "--yes"]);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(
+      /join-database: refused to roll back: octoha cannot take the cluster's connection string and master key off OCTO3's instance/,
+    );
+    expect(refused.stderr).toMatch(/delete-instance --instance OctopusServer/);
+    expect(refused.stderr).toMatch(/Nothing was undone/);
+    expect(refused.stdout + refused.stderr).not.toMatch(/join-database: undone/);
+    expect(c.standin.cluster.nodes().find((n) => n.name === "OCTO3")?.running).toBe(true);
+    const status = await octoha(c, ["status", c.planFile]);
+    expect(status.stdout).toMatch(/join-database\s+verified/);
+
+    const partial = await octoha(c, ["rollback", c.planFile, "--to", "join-configure", "--yes"]);
+    expect(partial.code, partial.stdout + partial.stderr).toBe(4);
+    expect(partial.stdout).toMatch(/OCTO3: its service is stopped; it stays installed, and OCTO3 stays registered as a node/);
+    expect(partial.stdout).toMatch(/OCTO3: nothing taken back: its listen prefix and polling port stay in its config/);
+    expect(partial.stdout).not.toMatch(/join-database: undone/);
+    expect(c.standin.cluster.nodes().find((n) => n.name === "OCTO3")?.running).toBe(false);
+    expect((await octoha(c, ["status", c.planFile])).stdout).toMatch(/join-database\s+verified/);
   });
 
   it("a real SIGKILL of the octoha process after join-database, resumed from the command line", async (t) => {
