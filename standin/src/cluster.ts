@@ -477,11 +477,20 @@ export class Cluster {
 
   /** `path`: the folders in the DB, cluster-wide. Running nodes keep what they read at start. */
   setFolders(change: Partial<SimFolders>): SimFolders {
+    return this.setFoldersIn(this.live, change);
+  }
+
+  /**
+   * `path` run by an instance whose config names `database`: the folders are written there, live or parked
+   * (after `database --connectionString` points an instance at a restore, its `path` writes into the restore).
+   */
+  setFoldersIn(database: string, change: Partial<SimFolders>): SimFolders {
+    const folders = sameName(database, this.live) ? this.s.folders : this.requireParked(database).folders;
     for (const [k, v] of Object.entries(change) as [keyof SimFolders, string | undefined][]) {
-      if (v !== undefined) this.s.folders[k] = v;
+      if (v !== undefined) folders[k] = v;
     }
     this.changed();
-    return { ...this.s.folders };
+    return { ...folders };
   }
 
   /** A node whose executing tasks never complete: its drain never finishes. */

@@ -117,6 +117,15 @@ async function answerMachines(
   // An instance's config file: GET …/config; POST …/database { connectionString?, masterKey? } (`database` on the machine).
   if (what === "instances" && service !== undefined && action === "config" && method === "GET")
     return { status: 200, body: machines.config(host, service) };
+  // `path` and `show-configuration` on an instance: the database its config names (machines.databaseOf).
+  if (what === "instances" && service !== undefined && action === "path" && method === "POST") {
+    if (ctx.executableFaults.failPath) return HttpError(500, "Injected fault: could not write the folder settings to the database.");
+    return { status: 200, body: ctx.cluster.setFoldersIn(machines.databaseOf(host, service), body as Partial<SimFolders>) };
+  }
+  if (what === "instances" && service !== undefined && action === "database" && method === "GET") {
+    const database = machines.databaseOf(host, service);
+    return { status: 200, body: { database, state: ctx.cluster.databaseState(database) } };
+  }
   if (what === "instances" && service !== undefined && action === "database" && method === "POST") {
     const text = (k: string): string | undefined => (typeof body[k] === "string" ? (body[k] as string) : undefined);
     machines.configureDatabase(host, service, { connectionString: text("connectionString"), masterKey: text("masterKey") });
@@ -170,6 +179,7 @@ const MACHINE_STATUS: Record<MachineError["code"], number> = {
   notConfigured: 409,
   nodeNameTaken: 409,
   masterKeyMismatch: 400,
+  databaseUnavailable: 503,
 };
 
 function machineError(error: MachineError): Answer {

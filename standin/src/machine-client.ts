@@ -15,6 +15,7 @@ import type {
   MachineFaults,
   MachineView,
 } from "./machines.js";
+import type { ClusterState, SimFolders } from "./model.js";
 
 /** An error answer of the control API; machine errors carry the service manager's code and Win32 number. */
 export class ControlError extends Error {
@@ -90,6 +91,10 @@ export interface StandinMachines {
   config(host: string, instance: string): Promise<InstanceConfig>;
   /** Save a connection string and/or master key in an instance's config; ControlError code masterKeyMismatch. */
   configureDatabase(host: string, instance: string, change: InstanceConfig): Promise<void>;
+  /** The database an instance's config names, and its content; ControlError code databaseUnavailable. */
+  instanceDatabase(host: string, instance: string): Promise<{ database: string; state: ClusterState }>;
+  /** `path` by that instance: the folders written into the database its config names. */
+  setInstanceFolders(host: string, instance: string, change: Partial<SimFolders>): Promise<SimFolders>;
 }
 
 /** The simulated machines, for a process started with the stand-in's environment. */
@@ -112,5 +117,7 @@ export function standinMachines(env: NodeJS.ProcessEnv = process.env): StandinMa
     configureDatabase: async (h, instance, change) => {
       await ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(instance)}/database`, change);
     },
+    instanceDatabase: (h, instance) => ctl.get(`machines/${host(h)}/instances/${encodeURIComponent(instance)}/database`),
+    setInstanceFolders: (h, instance, change) => ctl.post(`machines/${host(h)}/instances/${encodeURIComponent(instance)}/path`, change),
   };
 }

@@ -115,7 +115,9 @@ export type MachineErrorCode =
   | "notConfigured"
   | "nodeNameTaken"
   /** Not the service manager's: `database --masterKey` with a key the database was not encrypted with. */
-  | "masterKeyMismatch";
+  | "masterKeyMismatch"
+  /** Not the service manager's: the database an instance's config names cannot be opened (path, show-configuration). */
+  | "databaseUnavailable";
 
 /** Win32 error numbers the service manager answers with (research §1.4). */
 const WIN32: Partial<Record<MachineErrorCode, number>> = {
@@ -365,6 +367,23 @@ export class Machines {
   config(host: string, instance: string): InstanceConfig {
     const { name, list, i } = this.findInstance(host, instance);
     return { ...(this.configs.get(serviceKey(name, list[i]!)) ?? this.baseConfig(name, list[i]!)) };
+  }
+
+  /**
+   * The database an instance's own commands (`path`, `show-configuration`) open: the one its config file
+   * names, as the real tool connects with its instance's connection string, not the one the running nodes
+   * use. An instance with no connection string (a stand-in without databases) uses the live one.
+   */
+  databaseOf(host: string, instance: string): string {
+    const { connectionString } = this.config(host, instance);
+    if (!this.databases || connectionString === undefined) return this.cluster.liveDatabase;
+    const opened = this.databases.open(connectionString);
+    if ("failure" in opened)
+      throw new MachineError(
+        "databaseUnavailable",
+        `Instance ${instance} on ${host} could not open its database (${this.databases.describe(connectionString)}): ${opened.failure}`,
+      );
+    return opened.database;
   }
 
   /**

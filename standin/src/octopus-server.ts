@@ -6,7 +6,8 @@
  * machine octoha runs on). Like the real tool it knows only that machine's installed instances:
  * `--instance` must name one of them (case-insensitive); without it, the default instance OctopusServer,
  * else the only one. `service` acts on that machine only. `path` and `show-configuration` read and write
- * the cluster-wide settings in the shared database, so they work from any machine of the cluster.
+ * the cluster-wide settings in the shared database, so they work from any machine of the cluster: the
+ * database that instance's config names, as the real tool connects with its instance's connection string.
  * `database --connectionString` writes this machine's instance's own config file: each node keeps its own copy.
  * Where the stand-in is: the control file named by $OCTOHA_STANDIN_CONTROL (written by startStandin
  * into its data dir as standin-control.json).
@@ -169,6 +170,15 @@ async function localInstance(exe: Exe, wanted: string | undefined): Promise<{ ma
   return { machine, instance: byDefault };
 }
 
+/** The database an instance's config names, as that instance's commands open it; exit 1 when it cannot be opened. */
+async function instanceDatabase(exe: Exe, host: string, instance: string): Promise<{ database: string; state: ClusterState }> {
+  try {
+    return await exe.machines.instanceDatabase(host, instance);
+  } catch (error) {
+    throw serviceFailure(error, host);
+  }
+}
+
 /** The cluster node behind this machine's instance; other installations are not simulated. */
 function nodeOf(state: ClusterState, machine: MachineView, instance: string): SimNode {
   if (instance !== machine.instances[0])
@@ -187,10 +197,13 @@ async function pathCommand(argv: string[], exe: Exe): Promise<ExeResult> {
   const parsed = parseOptions(argv, [...known, ...COMMON_VALUE_OPTIONS], PATH_FLAGS);
   const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
   nodeOf(state, machine, instance);
+  // The folders live in the database this instance's config names (reference §1.5), which after
+  // `database --connectionString` is not the one the running nodes use.
+  const own = await instanceDatabase(exe, machine.host, instance);
   const change: Partial<SimFolders> = {};
   const lines: string[] = [];
   // An unset ClusterShared is the Home folder [V, reference §1.5].
-  const clusterShared = parsed.values.get("clusterShared") ?? state.folders.clusterShared ?? HOME;
+  const clusterShared = parsed.values.get("clusterShared") ?? own.state.folders.clusterShared ?? HOME;
   for (const [option, spec] of Object.entries(PATH_OPTIONS)) {
     const raw = parsed.values.get(option);
     if (raw === undefined) continue;
@@ -204,7 +217,11 @@ async function pathCommand(argv: string[], exe: Exe): Promise<ExeResult> {
     lines.push(`${spec.label} directory set to: ${value}`);
   }
   if (lines.length === 0) throw new UsageError("No folder was given: pass at least one of --" + known.join(", --"));
-  await exe.ctl.post("path", change);
+  try {
+    await exe.machines.setInstanceFolders(machine.host, instance, change);
+  } catch (error) {
+    throw serviceFailure(error, machine.host);
+  }
   lines.push("These changes require a restart of the Octopus Server.");
   return { exitCode: 0, stdout: `${lines.join("\n")}\n`, stderr: "" };
 }
@@ -218,7 +235,24 @@ async function showConfiguration(argv: string[], exe: Exe): Promise<ExeResult> {
   const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
   const node = nodeOf(state, machine, instance);
   const { connectionString } = await exe.machines.config(machine.host, instance);
-  const flat = configurationValues(state, node, connectionString);
+  // Folders, task cap and drain are read from the database this instance's config names (reference §1.5, §1.3).
+  // What the real tool prints when that database cannot be opened is UNKNOWN: the stand-in prints the config
+  // file's values only, leaves the database's out and says so on stderr, so a node's connection string stays readable.
+  let own: { state: ClusterState } | undefined;
+  let unavailable = "";
+  try {
+    own = await exe.machines.instanceDatabase(machine.host, instance);
+  } catch (error) {
+    if (!(error instanceof ControlError && error.code === "databaseUnavailable")) throw serviceFailure(error, machine.host);
+    unavailable = `The values kept in the database (folders, task cap, drain) are left out: ${error.message}\n`;
+  }
+  const row = own?.state.nodes.find((n) => n.name.toLowerCase() === node.name.toLowerCase());
+  const values = configurationValues(
+    { ...state, folders: own?.state.folders ?? state.folders },
+    row ? { ...node, maxConcurrentTasks: row.maxConcurrentTasks, isDraining: row.isDraining } : node,
+    connectionString,
+  );
+  const flat = own ? values : Object.fromEntries(Object.entries(values).filter(([key]) => !DATABASE_KEYS.test(key)));
   let body: string;
   if (format === "json") body = JSON.stringify(flat, null, 2);
   else if (format === "json-hierarchical") body = JSON.stringify(hierarchical(flat), null, 2);
@@ -235,8 +269,11 @@ async function showConfiguration(argv: string[], exe: Exe): Promise<ExeResult> {
   const banner = parsed.flags.has("noconsolelogging")
     ? ""
     : `Octopus Deploy: Octopus Server version ${state.version}\nShowing configuration for instance ${instance} (node ${node.name})\n`;
-  return { exitCode: 0, stdout: `${banner}${body}${body ? "\n" : ""}`, stderr: "" };
+  return { exitCode: 0, stdout: `${banner}${body}${body ? "\n" : ""}`, stderr: unavailable };
 }
+
+/** show-configuration's keys whose values live in the database, not in the instance's config file (reference §1.3, §1.5). */
+const DATABASE_KEYS = /^Octopus\.(Folders\.|Server\.TaskCap$|Server\.MaintenanceMode$)/;
 
 /** Every simulated node's Home folder (show-configuration's Octopus.Home). */
 export const HOME = "C:\\Octopus";
@@ -503,6 +540,7 @@ function serviceFailure(error: unknown, host: string): unknown {
     error.code === "instanceExists" ||
     error.code === "notConfigured" ||
     error.code === "nodeNameTaken" ||
+    error.code === "databaseUnavailable" ||
     error.code === "serviceDoesNotExist"
   )
     return new ExitError(error.message, 1);

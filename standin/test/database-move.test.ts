@@ -232,6 +232,47 @@ describe("a restored database and the move onto it", () => {
     expect((await get(0, `/api/tasks/${tasks[0]!.id}`)).status).toBe(404);
   });
 
+  it("path and show-configuration by an instance pointed at the restore use the restore, as the real tool uses its instance's database", async () => {
+    const s = await standin();
+    const ha = await s.restoreDatabase({ name: "OctopusHA" });
+    const [node1, node2] = [s.nodes[0]!.serverExe, s.nodes[1]!.serverExe];
+    const before = s.cluster.state().folders;
+    // Every node stopped and OCTO1 pointed at the restore: the point in a move where octoha runs `path`.
+    for (const n of s.nodes) expect((await exe(n.serverExe, ["service", "--stop"])).code).toBe(0);
+    expect((await exe(node1, ["database", `--connectionString=${ha.connectionString}`])).code).toBe(0);
+    const set = await exe(node1, ["path", "--taskLogs=\\\\fs01\\OctopusShared\\TaskLogs"]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(s.cluster.databaseState("OctopusHA").folders).toEqual({ ...before, taskLogs: "\\\\fs01\\OctopusShared\\TaskLogs" });
+    expect(s.cluster.databaseState("Octopus").folders).toEqual(before);
+    const logDirectory = async (file: string) => {
+      const { stdout } = await exe(file, ["show-configuration", "--format=json", "--noconsolelogging"]);
+      return (JSON.parse(stdout) as Record<string, string>)["Octopus.Folders.LogDirectory"];
+    };
+    expect(await logDirectory(node1)).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
+    expect(await logDirectory(node2)).toBe(before.taskLogs);
+    // Started on the restore, the nodes read its folders.
+    expect((await exe(node2, ["database", `--connectionString=${ha.connectionString}`])).code).toBe(0);
+    for (const n of s.nodes) expect((await exe(n.serverExe, ["service", "--start"])).code).toBe(0);
+    expect(s.cluster.node("OCTO2").effectiveFolders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
+    // An instance whose database cannot be opened writes nowhere, and says which database and why.
+    expect(
+      (await exe(node1, ["database", `--connectionString=${withConnectionStringValue(ha.connectionString, "Database", "Gone")}`])).code,
+    ).toBe(0);
+    const refused = await exe(node1, ["path", "--artifacts=\\\\fs01\\OctopusShared\\Artifacts"]);
+    expect(refused).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/could not open its database \(Server=127\.0\.0\.1,\d+;Database=Gone;.*Cannot open database "Gone"/),
+    });
+    expect(refused.stderr).not.toContain(parseConnectionString(ha.connectionString)!.get("password")!);
+    expect(s.cluster.databaseState("OctopusHA").folders.artifacts).toBe(before.artifacts);
+    // show-configuration still prints the config file's values, and leaves out (saying so) those of the database.
+    const shown = await exe(node1, ["show-configuration", "--format=json", "--noconsolelogging"]);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).not.toHaveProperty(["Octopus.Folders.LogDirectory"]);
+    expect(JSON.parse(shown.stdout)).toHaveProperty(["Octopus.Storage.ExternalDatabaseConnectionString"]);
+    expect(shown.stderr).toMatch(/folders, task cap, drain\) are left out: .*Cannot open database "Gone"/);
+  });
+
   it("refuses a restore without SQL, an unknown variant and a name already taken", async () => {
     const s = await standin();
     await expect(s.restoreDatabase({ name: "X", variant: "corrupt" })).rejects.toThrow(/use one of: faithful, table-short/);

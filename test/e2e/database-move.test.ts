@@ -36,13 +36,17 @@ async function moveScenario(
   variant: Variant,
   workflow: "migrate" | "repair" = "repair",
   start: (o: ScenarioOptions) => Promise<Scenario> = scenario,
+  nodes = 1,
 ): Promise<Move> {
   // Nodes still answer 503 for a while after they start, just not for the stand-in's 2 s.
-  const s = await start({ standin: { startupMs: STARTUP_MS, ...(workflow === "migrate" ? { nodes: 1, seedTasks: 4 } : {}) } });
-  // The stand-in's `path` writes into the live database, not the one the calling instance names (real Octopus
-  // writes into its own instance's): so the database already names the shared folders and repath writes nothing.
-  const shared = (k: "taskLogs" | "artifacts" | "packages") => s.plan.shared[k].octopus;
-  s.standin.cluster.setFolders({ taskLogs: shared("taskLogs"), artifacts: shared("artifacts"), packages: shared("packages") });
+  const s = await start({ standin: { startupMs: STARTUP_MS, ...(workflow === "migrate" ? { nodes, seedTasks: 4 } : {}) } });
+  // A repair of a cluster whose database already names the shared folders: repath writes nothing, so a
+  // rollback after start-services is not refused by repath (the nodes ran on the folders they had before).
+  // A migrate starts on each node's own folders, and its repath writes the shared ones into the new database.
+  if (workflow === "repair") {
+    const shared = (k: "taskLogs" | "artifacts" | "packages") => s.plan.shared[k].octopus;
+    s.standin.cluster.setFolders({ taskLogs: shared("taskLogs"), artifacts: shared("artifacts"), packages: shared("packages") });
+  }
   // The stand-in stamps another installation with its clock: let it move first.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const target = await s.standin.restoreDatabase({ name: "OctopusHA", variant, multiSubnetFailover: true });
@@ -141,6 +145,55 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
     expect(report.databaseMove?.proven).toEqual(["OCTO1"]);
     expect(m.s.standin.cluster.state().folders.taskLogs).toBe("\\\\fs01\\OctopusShared\\TaskLogs");
     expectNoSecret(m, [dry.stdout, dry.stderr, r.stdout, r.stderr]);
+  });
+
+  it("a two-node migrate writes the shared folders into the new database only: the nodes read logs through each other, the old database keeps its folders", async () => {
+    const m = await moveScenario("faithful", "migrate", scenario, 2);
+    const local = m.s.standin.cluster.state().folders;
+    const r = await m.cli("run", "--yes", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/"stepId":"verify-octopus","verdict":\{"ok":true/);
+    const shared = {
+      taskLogs: m.s.plan.shared.taskLogs.octopus,
+      artifacts: m.s.plan.shared.artifacts.octopus,
+      packages: m.s.plan.shared.packages.octopus,
+    };
+    expect(m.s.standin.cluster.databaseState("OctopusHA").folders).toEqual(shared);
+    expect(m.s.standin.cluster.databaseState("Octopus").folders).toEqual(local);
+    expect(m.s.standin.cluster.nodes().map((n) => n.effectiveFolders)).toEqual([shared, shared]);
+    // Its rollback refuses honestly (the nodes ran on the shared folders of the new database) and changes
+    // nothing: it does not put the nodes back on an old database that would send them to the shared folders.
+    const back = await m.cli("rollback", "--yes", "--json");
+    expect(back.code, back.stderr).toBe(1);
+    expect(back.stdout + back.stderr).toMatch(/node\(s\) OCTO1, OCTO2 started on the new folders/);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.target.connectionString));
+    expect(m.s.standin.cluster.databaseState("Octopus").folders).toEqual(local);
+    expect(m.s.standin.cluster.databaseState("OctopusHA").folders).toEqual(shared);
+  });
+
+  it("a migrate rolled back after repath leaves the folders of both databases as they were", async () => {
+    const m = await moveScenario("faithful", "migrate", scenario, 2);
+    const local = m.s.standin.cluster.state().folders;
+    const c = await inProcessCase(m);
+    try {
+      const killed = await octohaInProcess(c, "run", { killOn: { type: "step-applied", stepId: "repath" } });
+      await expectStoppedAtPlannedPoint(killed, "migrate with a database move killed after repath");
+      // repath wrote into the database the nodes now name, not into the one they left.
+      expect(m.s.standin.cluster.databaseState("OctopusHA").folders.taskLogs).toBe(m.s.plan.shared.taskLogs.octopus);
+      expect(m.s.standin.cluster.databaseState("Octopus").folders).toEqual(local);
+      const back = await octohaInProcess(c, "rollback");
+      expect(back.code, back.stderr).toBe(4);
+      expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+      expect(live(m)).toBe("Octopus");
+      expect(m.s.standin.cluster.databaseState("Octopus").folders).toEqual(local);
+      expect(m.s.standin.cluster.databaseState("OctopusHA").folders).toEqual(local);
+      expect(m.s.standin.cluster.nodes().map((n) => [n.name, n.running, n.effectiveFolders])).toEqual([
+        ["OCTO1", true, local],
+        ["OCTO2", true, local],
+      ]);
+    } finally {
+      c.done();
+    }
   });
 
   it("rolled back after the move, every node names the old database again and the API serves it", async () => {
