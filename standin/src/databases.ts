@@ -7,7 +7,7 @@
  *
  * Connection strings are secrets: describe() is the only form that goes into a stand-in log.
  */
-import { randomUUID } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import type { DatabaseHaConfiguration } from "./database-ha.js";
 import type { ClusterState } from "./model.js";
 
@@ -145,6 +145,8 @@ export function openConnectionString(served: ServedDatabase[], value: string): O
   return { database };
 }
 
+const DAY_MS = 86_400_000;
+
 /** How a restore differs from the database it was restored from. */
 export const RESTORE_VARIANTS = ["faithful", "table-short", "older-schema", "other-installation"] as const;
 export type RestoreVariant = (typeof RESTORE_VARIANTS)[number];
@@ -154,7 +156,8 @@ export type RestoreVariant = (typeof RESTORE_VARIANTS)[number];
  * - faithful: the same rows;
  * - table-short: the newest ServerTask row missing (a backup taken before the last task was written);
  * - older-schema: the last SchemaVersions row missing (a backup from before the last upgrade);
- * - other-installation: another installation's database (its own InstallationId, install history and
+ * - other-installation: another installation's database (its own InstallationId, install history from up to
+ *   a year before the source's, and
  *   master key; the master key is the caller's, databases.ts keeps it with the served database).
  */
 export function restoredContent(source: ClusterState, variant: RestoreVariant, now: string): ClusterState {
@@ -173,9 +176,15 @@ export function restoredContent(source: ClusterState, variant: RestoreVariant, n
       copy.schemaVersions = scripts.slice(0, -1);
       return copy;
     }
-    case "other-installation":
-      copy.installation = { installationId: randomUUID(), installedAt: now };
-      copy.schemaVersions = copy.schemaVersions?.map((v) => ({ ...v, applied: now }));
+    case "other-installation": {
+      // Another installation was installed at another time, whatever the clock says now: its
+      // OctopusServerInstallationHistory (what octoha compares) never equals this one's, even for a restore
+      // made the instant the stand-in started (when `now` is the source's own install time).
+      const sourceInstalled = Date.parse(copy.installation?.installedAt ?? copy.nodes[0]?.lastSeen ?? now);
+      const installedAt = new Date(sourceInstalled - (1 + randomInt(365)) * DAY_MS - randomInt(DAY_MS)).toISOString();
+      copy.installation = { installationId: randomUUID(), installedAt };
+      copy.schemaVersions = copy.schemaVersions?.map((v) => ({ ...v, applied: installedAt }));
       return copy;
+    }
   }
 }

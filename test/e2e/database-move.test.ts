@@ -36,10 +36,12 @@ async function moveScenario(
   variant: Variant,
   workflow: "migrate" | "repair" = "repair",
   start: (o: ScenarioOptions) => Promise<Scenario> = scenario,
-  nodes = 1,
+  o: { nodes?: number; standin?: ScenarioOptions["standin"] } = {},
 ): Promise<Move> {
   // Nodes still answer 503 for a while after they start, just not for the stand-in's 2 s.
-  const s = await start({ standin: { startupMs: STARTUP_MS, ...(workflow === "migrate" ? { nodes, seedTasks: 4 } : {}) } });
+  const s = await start({
+    standin: { startupMs: STARTUP_MS, ...(workflow === "migrate" ? { nodes: o.nodes ?? 1, seedTasks: 4 } : {}), ...o.standin },
+  });
   // A repair of a cluster whose database already names the shared folders: repath writes nothing, so a
   // rollback after start-services is not refused by repath (the nodes ran on the folders they had before).
   // A migrate starts on each node's own folders, and its repath writes the shared ones into the new database.
@@ -47,8 +49,6 @@ async function moveScenario(
     const shared = (k: "taskLogs" | "artifacts" | "packages") => s.plan.shared[k].octopus;
     s.standin.cluster.setFolders({ taskLogs: shared("taskLogs"), artifacts: shared("artifacts"), packages: shared("packages") });
   }
-  // The stand-in stamps another installation with its clock: let it move first.
-  await new Promise((resolve) => setTimeout(resolve, 500));
   const target = await s.standin.restoreDatabase({ name: "OctopusHA", variant, multiSubnetFailover: true });
   s.plan.nodes = s.plan.nodes.map((n) => {
     const control = n.control?.kind === "argv" ? n.control : undefined;
@@ -148,7 +148,7 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
   });
 
   it("a two-node migrate writes the shared folders into the new database only: the nodes read logs through each other, the old database keeps its folders", async () => {
-    const m = await moveScenario("faithful", "migrate", scenario, 2);
+    const m = await moveScenario("faithful", "migrate", scenario, { nodes: 2 });
     const local = m.s.standin.cluster.state().folders;
     const r = await m.cli("run", "--yes", "--json");
     expect(r.code, r.stderr).toBe(0);
@@ -172,7 +172,7 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
   });
 
   it("a migrate rolled back after repath leaves the folders of both databases as they were", async () => {
-    const m = await moveScenario("faithful", "migrate", scenario, 2);
+    const m = await moveScenario("faithful", "migrate", scenario, { nodes: 2 });
     const local = m.s.standin.cluster.state().folders;
     const c = await inProcessCase(m);
     try {
@@ -244,6 +244,20 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
     expect(after.isInMaintenanceMode).toBe(before.isInMaintenanceMode);
     expect(after.nodes.map((n) => [n.name, n.running, n.isDraining])).toEqual(before.nodes.map((n) => [n.name, n.running, n.isDraining]));
     expect(live(m)).toBe("Octopus");
+  });
+
+  it("another installation's database restored the instant the stand-in started is refused all the same (exit 2)", async () => {
+    // A manual clock: the restore is stamped at the very instant of the cluster's own install, as a
+    // `octoha standin --restore-database NAME:other-installation` is.
+    const m = await moveScenario("other-installation", "repair", scenario, { standin: { clock: "manual" } });
+    const check = await m.cli("check");
+    expect(check.code, check.stdout + check.stderr).toBe(1);
+    expect(check.stdout + check.stderr).toMatch(/error: database\.moveTo: installation differs/);
+    const r = await m.cli("repair", "--yes", "--json");
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout + r.stderr).toMatch(/installation differs/);
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+    expect(m.s.standin.cluster.state().nodes.every((n) => n.running && !n.isDraining)).toBe(true);
   });
 
   it("a restore one row short stops at repoint-database (exit 3) before any node changes, naming the table; rollback brings the cluster back", async () => {
