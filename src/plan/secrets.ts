@@ -164,6 +164,18 @@ export function databaseMoveProblems(secrets: ResolvedSecrets): SecretProblem[] 
   const problems: SecretProblem[] = [];
   const bad = connectionStringProblem(database.moveTo, `The connection string in ${sources.moveTo} (database.moveTo)`);
   if (bad) problems.push({ path: "database.moveTo", summary: bad.summary, fix: bad.hint });
+  // Without Database= SQL Server opens the login's default database: not a named target, and not one octoha can hold the move to.
+  for (const [path, value, what] of [
+    ["database.moveTo", database.moveTo, `${sources.moveTo} (database.moveTo)`],
+    ["database.current", database.current, `${sources.current} (database.current: what a rollback writes back to every node)`],
+  ] as const) {
+    if (value === undefined || (path === "database.moveTo" && bad) || connectionTarget(value).database) continue;
+    problems.push({
+      path,
+      summary: `The connection string in ${what} names no database (no Database= or Initial Catalog=): SQL Server would open the login's default database, whichever that is`,
+      fix: "Add Database=<name> (the database's name on that server) to the connection string; each node's config names its database the same way.",
+    });
+  }
   if (database.current && !bad && sameDatabase(database.moveTo, database.current)) {
     const t = connectionTarget(database.moveTo);
     problems.push({

@@ -18,7 +18,14 @@ export const RESTORE_FIX_BEFORE_RUN =
   "`octoha check` and start the run again: nothing was changed. The backup the nodes move onto is taken in the window, after " +
   "stop-services; repoint-database compares again then.";
 
+/** database.moveTo reaching the nodes' own database: nothing to restore, the plan names the wrong string. */
+export const SAME_DATABASE_FIX =
+  "Set database.moveTo to the connection string of the restored database (on its new server, or under its new name), " +
+  "not another spelling of the one the nodes use now (localhost or 127.0.0.1, a space after the comma, no Database=); " +
+  "or remove the database section to keep the nodes where they are.";
+
 const CODES: Record<RestoreDifference["kind"], string> = {
+  "same-database": "DB_MOVE_SAME_DATABASE",
   "table-missing": "DB_MOVE_TABLE_MISSING",
   "schema-version": "DB_MOVE_SCHEMA_VERSION",
   identity: "DB_MOVE_IDENTITY",
@@ -28,6 +35,8 @@ const CODES: Record<RestoreDifference["kind"], string> = {
 
 export function describeDifference(d: RestoreDifference): string {
   switch (d.kind) {
+    case "same-database":
+      return `the target is the database the nodes use now, reached under another spelling: current ${d.current}; target ${d.target} (the same server, instance, database id and creation time)`;
     case "table-missing":
       return `the target database is not a full restore: ${d.target} (the current one has ${d.current})`;
     case "schema-version":
@@ -53,11 +62,21 @@ export function restoreFindings(checks: RestoreCheck[], live: boolean): Finding[
       ...(moving ? { detail: "Octopus is running, so rows still change; repoint-database compares again after stop-services." } : {}),
       fix: moving
         ? "Restore the backup in the window, after stop-services, before repoint-database runs."
-        : live
-          ? RESTORE_FIX_BEFORE_RUN
-          : RESTORE_FIX,
+        : d.kind === "same-database"
+          ? SAME_DATABASE_FIX
+          : live
+            ? RESTORE_FIX_BEFORE_RUN
+            : RESTORE_FIX,
     };
   });
+  if (!checks.some((c) => c.check === "another database"))
+    findings.push({
+      severity: "warning",
+      code: "DB_MOVE_LOCATION_UNKNOWN",
+      summary:
+        "database.moveTo: could not tell whether it reaches another database than the nodes use (the server did not answer @@SERVERNAME, DB_ID() and sys.databases)",
+      fix: "Make sure database.moveTo names the restored database, not another spelling of the current one: a move onto the same database changes nothing.",
+    });
   const passed = checks.filter((c) => c.passed).map((c) => c.check);
   if (differences.length === 0 || passed.length > 0)
     findings.push({

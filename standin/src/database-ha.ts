@@ -39,6 +39,8 @@ export interface CatalogTable {
   /** schema.table as the engine creates it (msdb.dbo. becomes msdb_dbo.). */
   name: string;
   columns: string[];
+  /** Declared types of columns whose wire type is not inferred from their values. */
+  types?: Record<string, string>;
   rows: Record<string, unknown>[];
 }
 
@@ -46,8 +48,38 @@ function isAg(c: DatabaseHaConfiguration): boolean {
   return c === "availability-group" || c === "availability-group-multi-subnet";
 }
 
-export function serverProperty(c: DatabaseHaConfiguration, name: unknown): number | string | null {
+/**
+ * Which server and database a listener is, as SQL Server reports it (@@SERVERNAME, SERVERPROPERTY('MachineName'),
+ * DB_NAME(), sys.databases.create_date): each listener of the stand-in is another SQL Server (a default instance),
+ * so two databases of one stand-in differ, and one database reached by two spellings answers the same.
+ */
+export interface ServerIdentity {
+  /** @@SERVERNAME and SERVERPROPERTY('MachineName'). */
+  serverName: string;
+  /** DB_NAME() and sys.databases.name of the Octopus database. */
+  catalog: string;
+  /** sys.databases.create_date: when the database was created, or restored. */
+  created: string;
+}
+
+export const DEFAULT_SERVER_IDENTITY: ServerIdentity = {
+  serverName: "SQL-OCTOPUS",
+  catalog: "Octopus",
+  created: "2020-01-01T00:00:00.000Z",
+};
+
+export function serverProperty(
+  c: DatabaseHaConfiguration,
+  name: unknown,
+  server: ServerIdentity = DEFAULT_SERVER_IDENTITY,
+): number | string | null {
   switch (String(name).toLowerCase()) {
+    case "machinename":
+    case "servername":
+      return server.serverName;
+    case "instancename":
+      // A default instance: NULL, as SQL Server returns it.
+      return null;
     case "engineedition":
       return c === "azure-sql-database" ? 5 : c === "managed-instance" ? 8 : 3;
     case "isclustered":
@@ -61,17 +93,36 @@ export function serverProperty(c: DatabaseHaConfiguration, name: unknown): numbe
 }
 
 /** The system views SQL Server has, with the rows this configuration shows. */
-export function haCatalog(c: DatabaseHaConfiguration): CatalogTable[] {
+export function haCatalog(c: DatabaseHaConfiguration, server: ServerIdentity = DEFAULT_SERVER_IDENTITY): CatalogTable[] {
   const ag = isAg(c);
   const tables: CatalogTable[] = [
     {
       name: "sys.databases",
-      columns: ["database_id", "name", "is_published", "is_merge_published", "is_subscribed", "replica_id", "group_database_id"],
+      columns: [
+        "database_id",
+        "name",
+        "create_date",
+        "is_published",
+        "is_merge_published",
+        "is_subscribed",
+        "replica_id",
+        "group_database_id",
+      ],
+      // create_date is datetime in SQL Server; the stand-in sends it as datetimeoffset (UTC), as it does SchemaVersions.Applied.
+      types: { create_date: "DATETIMEOFFSET" },
       rows: [
-        { database_id: 1, name: "master", is_published: 0, is_merge_published: 0, is_subscribed: 0 },
+        {
+          database_id: 1,
+          name: "master",
+          create_date: "2003-04-08T09:13:36.390Z",
+          is_published: 0,
+          is_merge_published: 0,
+          is_subscribed: 0,
+        },
         {
           database_id: OCTOPUS_DATABASE_ID,
-          name: "Octopus",
+          name: server.catalog,
+          create_date: server.created,
           is_published: c === "published" ? 1 : 0,
           is_merge_published: 0,
           is_subscribed: 0,
@@ -158,7 +209,7 @@ export function haCatalog(c: DatabaseHaConfiguration): CatalogTable[] {
           ? [
               {
                 primary_id: "6f1c3f6e-2a39-4c55-9d0b-3f4a7a1c0401",
-                primary_database: "Octopus",
+                primary_database: server.catalog,
                 backup_directory: "D:\\LogShipping",
                 backup_share: "\\\\sql1\\LogShipping",
               },

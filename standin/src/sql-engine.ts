@@ -9,7 +9,15 @@
  */
 import { createRequire } from "node:module";
 import initSqlJs, { type Database, type SqlJsStatic, type SqlValue, type Statement } from "sql.js";
-import { deniedDmv, haCatalog, OCTOPUS_DATABASE_ID, serverProperty, type DatabaseHaConfiguration } from "./database-ha.js";
+import {
+  DEFAULT_SERVER_IDENTITY,
+  deniedDmv,
+  haCatalog,
+  OCTOPUS_DATABASE_ID,
+  serverProperty,
+  type DatabaseHaConfiguration,
+  type ServerIdentity,
+} from "./database-ha.js";
 import type { ClusterState } from "./model.js";
 import { octopusRows, octopusTables, type TableDef } from "./octopus-tables.js";
 import { SqlServerError, type SqlColumnType, type SqlHandler, type SqlResultSet } from "./tds/handler.js";
@@ -64,6 +72,8 @@ export interface SqlEngineOptions {
   now?: () => number;
   /** How highly available the server claims to be (default standalone). */
   databaseHa?: DatabaseHaConfiguration;
+  /** Which server and database this is (@@SERVERNAME, DB_NAME(), sys.databases.create_date). */
+  server?: ServerIdentity;
 }
 
 export function createSqlEngine(source: ClusterStateSource, options: SqlEngineOptions = {}): SqlHandler {
@@ -74,7 +84,11 @@ export function createSqlEngine(source: ClusterStateSource, options: SqlEngineOp
     const SQL = await loadSqlJs();
     const revision = source.revision();
     if (current && (current.revision === revision || now() - current.builtAt < (options.maxStalenessMs ?? 0))) return current;
-    const next = new Snapshot(materialise(SQL, source.state(), options.databaseHa ?? "standalone"), revision, now());
+    const next = new Snapshot(
+      materialise(SQL, source.state(), options.databaseHa ?? "standalone", options.server ?? DEFAULT_SERVER_IDENTITY),
+      revision,
+      now(),
+    );
     current?.retire();
     current = next;
     return next;
@@ -114,14 +128,15 @@ export function createSqlEngine(source: ClusterStateSource, options: SqlEngineOp
   };
 }
 
-function materialise(SQL: SqlJsStatic, state: ClusterState, ha: DatabaseHaConfiguration): Database {
+function materialise(SQL: SqlJsStatic, state: ClusterState, ha: DatabaseHaConfiguration, server: ServerIdentity): Database {
   const db = new SQL.Database();
   try {
     for (const schema of ["dbo", "INFORMATION_SCHEMA", "sys", ...(ha === "azure-sql-database" ? [] : ["msdb_dbo"])])
       db.run(`ATTACH DATABASE ':memory:' AS ${schema}`);
-    db.create_function("SERVERPROPERTY", (name: unknown) => serverProperty(ha, name));
+    db.create_function("SERVERPROPERTY", (name: unknown) => serverProperty(ha, name, server));
+    db.create_function("octoha_servername", () => server.serverName);
     db.create_function("DB_ID", () => OCTOPUS_DATABASE_ID);
-    db.create_function("DB_NAME", () => "Octopus");
+    db.create_function("DB_NAME", () => server.catalog);
     const tables = octopusTables(state.schema);
     db.run("BEGIN");
     for (const t of tables) {
@@ -139,8 +154,8 @@ function materialise(SQL: SqlJsStatic, state: ClusterState, ha: DatabaseHaConfig
         rows.get(t.name) ?? [],
       );
     createCatalog(db, tables);
-    for (const t of haCatalog(ha)) {
-      db.run(`CREATE TABLE ${t.name} (${t.columns.map((c) => `[${c}]`).join(", ")})`);
+    for (const t of haCatalog(ha, server)) {
+      db.run(`CREATE TABLE ${t.name} (${t.columns.map((c) => `[${c}]${t.types?.[c] ? ` ${t.types[c]}` : ""}`).join(", ")})`);
       insertAll(db, t.name, t.columns, t.rows);
     }
     db.run("COMMIT");

@@ -175,7 +175,8 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
   const userApiKey = `API-${randomBytes(16).toString("hex").toUpperCase().slice(0, 26)}`;
   const controlToken = randomBytes(24).toString("hex");
   const masterKey = options.masterKey ?? randomBytes(16).toString("base64");
-  const sql = options.sql !== false ? await startSqlEndpoint(cluster, PRIMARY_DATABASE, "Octopus", databaseHa) : undefined;
+  const installed = cluster.state().installation?.installedAt ?? new Date(cluster.now()).toISOString();
+  const sql = options.sql !== false ? await startSqlEndpoint(cluster, PRIMARY_DATABASE, "Octopus", databaseHa, installed) : undefined;
   /** Each served database's listener, by handle (lower case). */
   const endpoints = new Map<string, SqlEndpoint>(sql ? [[PRIMARY_DATABASE.toLowerCase(), sql]] : []);
   // Without SQL the cluster's database still has a connection string: one that no listener answers (port 0).
@@ -246,7 +247,8 @@ export async function startStandin(options: StandinOptions): Promise<RunningStan
     const ha = parseDatabaseHaConfiguration(o.databaseHa ?? "availability-group", "databaseHa");
     const content = restoredContent(cluster.databaseState(o.from ?? cluster.liveDatabase), variant, new Date(cluster.now()).toISOString());
     cluster.addDatabase(o.name, content);
-    const endpoint = await startSqlEndpoint(cluster, o.name, catalog, ha);
+    // A restored database's create_date is when it was restored.
+    const endpoint = await startSqlEndpoint(cluster, o.name, catalog, ha, new Date(cluster.now()).toISOString());
     endpoints.set(o.name.toLowerCase(), endpoint);
     const connectionString = endpoint.connectionString + (o.multiSubnetFailover ? ";MultiSubnetFailover=True" : "");
     const db: ServedDatabase = {
@@ -366,6 +368,7 @@ async function startSqlEndpoint(
   name: string,
   catalog: string,
   databaseHa: DatabaseHaConfiguration,
+  created: string,
 ): Promise<SqlEndpoint> {
   const password = `Sa-${randomBytes(12).toString("hex")}`;
   const server = await startTdsServer({
@@ -374,7 +377,11 @@ async function startSqlEndpoint(
     user: SQL_LOGIN,
     password,
     database: catalog,
-    handler: createSqlEngine({ state: () => cluster.databaseState(name), revision: () => cluster.revision() }, { databaseHa }),
+    handler: createSqlEngine(
+      { state: () => cluster.databaseState(name), revision: () => cluster.revision() },
+      // Each listener is another SQL Server: its own name, and the database's own creation (or restore) time.
+      { databaseHa, server: { serverName: `SQL-${name.toUpperCase()}`, catalog, created } },
+    ),
   });
   return {
     connectionString: server.connectionString,

@@ -1,6 +1,6 @@
 /**
  * The light T-SQL → SQLite rewriting the stand-in does for the fixed set of read-only queries
- * octoha sends: TOP, N'' literals, a trailing ";". [brackets], @params and schema-qualified names
+ * octoha sends: TOP, N'' literals, a trailing ";", @@SERVERNAME. [brackets], @params and schema-qualified names
  * (dbo., INFORMATION_SCHEMA., sys. are attached databases) already mean the same in SQLite.
  * Constructs whose meaning differs (string "+", "||") or that SQLite lacks are refused with a
  * SQL Server-style error: a wrong answer is worse than none.
@@ -26,6 +26,8 @@ export function rewriteTsql(text: string): RewrittenQuery {
   sql = sql.replace(
     LEXEME,
     (match: string, _n: string | undefined, body: string | undefined, at: string | undefined, name: string | undefined) => {
+      // @@SERVERNAME is a function the engine registers (sql-engine.ts); other system variables are not simulated.
+      if (at === "@@" && name!.toLowerCase() === "servername") return "octoha_servername()";
       if (at === "@@") throw notSupported(`The system variable @@${name}`);
       if (at === "@") {
         params.add(name!);

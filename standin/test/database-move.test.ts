@@ -276,6 +276,39 @@ describe("a restored database and the move onto it", () => {
     expect(shown.stderr).toMatch(/folders, task cap, drain\) are left out: .*Cannot open database "Gone"/);
   });
 
+  it("each database says truthfully which it is: two databases differ, one database reached by two spellings is the same", async () => {
+    const s = await standin();
+    const old = s.sqlConnectionString!;
+    const ha = await s.restoreDatabase({ name: "OctopusHA" });
+    const where = (cs: string) =>
+      query(
+        cs,
+        "SELECT @@SERVERNAME AS [ServerName], CAST(SERVERPROPERTY('MachineName') AS nvarchar(128)) AS [MachineName], " +
+          "CAST(SERVERPROPERTY('InstanceName') AS nvarchar(128)) AS [InstanceName], DB_NAME() AS [DatabaseName], " +
+          "DB_ID() AS [DatabaseId], [create_date] AS [CreateDate] FROM sys.databases WHERE [database_id] = DB_ID()",
+      );
+    const original = await where(old);
+    expect(original).toEqual([
+      {
+        ServerName: "SQL-OCTOPUS",
+        MachineName: "SQL-OCTOPUS",
+        InstanceName: null,
+        DatabaseName: "Octopus",
+        DatabaseId: 5,
+        CreateDate: expect.any(Date),
+      },
+    ]);
+    const restored = await where(ha.connectionString);
+    expect(restored[0]).toMatchObject({ ServerName: "SQL-OCTOPUSHA", DatabaseName: "OctopusHA" });
+    const port = old.match(/,(\d+);/)![1]!;
+    for (const spelling of [
+      old.replace("127.0.0.1,", "localhost,"),
+      old.replace(`127.0.0.1,${port}`, `127.0.0.1, ${port}`),
+      old.replace("Database=Octopus;", ""),
+    ])
+      expect(await where(spelling)).toEqual(original);
+  });
+
   it("refuses a restore without SQL, an unknown variant and a name already taken", async () => {
     const s = await standin();
     await expect(s.restoreDatabase({ name: "X", variant: "corrupt" })).rejects.toThrow(/use one of: faithful, table-short/);

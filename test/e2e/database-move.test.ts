@@ -251,13 +251,48 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
     // `octoha standin --restore-database NAME:other-installation` is.
     const m = await moveScenario("other-installation", "repair", scenario, { standin: { clock: "manual" } });
     const check = await m.cli("check");
-    expect(check.code, check.stdout + check.stderr).toBe(1);
+    expect(check.code, check.stdout + check.stderr).toBe(2);
     expect(check.stdout + check.stderr).toMatch(/error: database\.moveTo: installation differs/);
     const r = await m.cli("repair", "--yes", "--json");
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout + r.stderr).toMatch(/installation differs/);
     expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
     expect(m.s.standin.cluster.state().nodes.every((n) => n.running && !n.isDraining)).toBe(true);
+  });
+
+  it.each([
+    ["localhost for 127.0.0.1", (cs: string) => cs.replace("Server=127.0.0.1,", "Server=localhost,")],
+    ["a space after the comma", (cs: string) => cs.replace(/Server=127\.0\.0\.1,(\d+)/, "Server=127.0.0.1, $1")],
+  ])(
+    "the nodes' own database under another spelling (%s) is refused by check, dry-run and run with exit 2, naming both, nothing changed",
+    async (_what, respell) => {
+      const m = await moveScenario("faithful");
+      const before = m.s.standin.cluster.state();
+      const same = respell(m.old);
+      expect(same).not.toBe(m.old);
+      const cli = (verb: string, ...args: string[]) => m.s.cliWithEnv({ [MOVE_ENV]: same }, verb, m.s.planFile, ...args);
+      const spelled = (cs: string) => /Server=[^;]*;Database=[^;]*/.exec(cs)![0];
+      for (const [verb, ...args] of [["check"], ["dry-run"], ["repair", "--yes"]] as const) {
+        const r = await cli(verb, ...args);
+        const text = r.stdout + r.stderr;
+        expect(r.code, `${verb}: ${text}`).toBe(2);
+        expect(text).toContain("the target is the database the nodes use now, reached under another spelling");
+        expect(text).toContain(`current ${spelled(m.old)} reaches database Octopus (id 5`);
+        expect(text).toContain(`target ${spelled(same)} reaches database Octopus (id 5`);
+        expect(text).not.toMatch(/restore checks match \(another database/);
+      }
+      expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
+      const after = m.s.standin.cluster.state();
+      expect(after.isInMaintenanceMode).toBe(before.isInMaintenanceMode);
+      expect(after.nodes.map((n) => [n.name, n.running, n.isDraining])).toEqual(before.nodes.map((n) => [n.name, n.running, n.isDraining]));
+    },
+  );
+
+  it("a moveTo with no Database= is refused by check as bad input (exit 2): it would land on the login's default database", async () => {
+    const m = await moveScenario("faithful");
+    const r = await m.s.cliWithEnv({ [MOVE_ENV]: m.target.connectionString.replace("Database=OctopusHA;", "") }, "check", m.s.planFile);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stdout + r.stderr).toMatch(/\(database\.moveTo\) names no database \(no Database= or Initial Catalog=\)/);
   });
 
   it("a restore one row short stops at repoint-database (exit 3) before any node changes, naming the table; rollback brings the cluster back", async () => {

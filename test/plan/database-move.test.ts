@@ -101,6 +101,26 @@ describe("database.moveTo's values", () => {
     expect(`${e.message}${e.hint}`).not.toMatch(/Secret/);
   });
 
+  it("a string with no Database= is refused (SQL Server would open the login's default database), moveTo's or the one a rollback writes back", () => {
+    const noDatabase = "Server=ag-listener,1433;User Id=octopus;Password=New-Secret-2";
+    expect(databaseMoveProblems(resolveSecrets(plan(), env(noDatabase), new Redactor()))).toEqual([
+      expect.objectContaining({
+        path: "database.moveTo",
+        summary: expect.stringMatching(/OCTOHA_NEW_SQL \(database\.moveTo\) names no database/),
+      }),
+    ]);
+    const oldWithout = { ...env(NEW), OCTOHA_SQL_CONNECTION_STRING: "Server=db1;User Id=octopus;Password=Old-Secret-1" };
+    const problems = databaseMoveProblems(resolveSecrets(plan(), oldWithout, new Redactor()));
+    expect(problems).toEqual([
+      expect.objectContaining({
+        path: "database.current",
+        summary: expect.stringMatching(/what a rollback writes back to every node\) names no database/),
+      }),
+    ]);
+    expect(() => requireSecrets(plan(), env(noDatabase), new Redactor())).toThrow(expect.objectContaining({ exitCode: 2 }));
+    expect(JSON.stringify(problems)).not.toMatch(/Secret/);
+  });
+
   it("a URL instead of a connection string is refused, naming the field", () => {
     const s = resolveSecrets(plan(), env("mssql://octopus:pw@db2/Octopus"), new Redactor());
     expect(databaseMoveProblems(s)).toEqual([

@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option("--no-preflight", "validate the plan and its environment variables only; reach nothing on the network")
     .addHelpText(
       "after",
-      "\nExit codes: 0 ready, 1 the preflight found a problem, 2 plan or environment problems (each with its fix).\nExample:\n  octoha check plan.json\n  octoha check plan.json --no-preflight   (plan only, e.g. in CI)",
+      "\nExit codes: 0 ready, 1 the preflight found a problem, 2 plan or environment problems, or a database.moveTo that is not a restore of the nodes' database (each with its fix).\nExample:\n  octoha check plan.json\n  octoha check plan.json --no-preflight   (plan only, e.g. in CI)",
     );
   addOutputOptions(command).action(async (planFile: string, flags: OutputFlags & { preflight?: boolean }) =>
     runVerb("check", wantsJson(flags), async () => {
@@ -25,8 +25,13 @@ export function register(program: Command): void {
       const report = await runChecks(loaded, checks, { env: process.env });
       if (!wantsJson(flags)) out(renderCheckReport(report));
       if (report.ok) return { exitCode: ExitCode.Done, result: report };
-      const planProblem = report.results.some((r) => r.id !== PREFLIGHT_CHECK_ID && r.findings.some((f) => f.severity === "error"));
-      return { exitCode: planProblem ? ExitCode.BadInput : ExitCode.Failed, result: report };
+      const errors = report.results.flatMap((r) =>
+        r.findings.filter((f) => f.severity === "error").map((f) => ({ id: r.id, code: f.code })),
+      );
+      const planProblem = errors.some((e) => e.id !== PREFLIGHT_CHECK_ID);
+      // A database.moveTo that is not a restore of this database (or is this very database) is bad input, as a run treats it.
+      const wrongTarget = errors.every((e) => e.code.startsWith("DB_MOVE_"));
+      return { exitCode: planProblem || wrongTarget ? ExitCode.BadInput : ExitCode.Failed, result: report };
     }),
   );
 }

@@ -142,9 +142,17 @@ function percent(value: string): number {
 /**
  * A report with an error finding means a run would stop there: exit 1 (as Terraform's plan does on
  * an error), never 0 "nothing would change", since a blocked inspect cannot see what would change.
+ * Exit 2 when every error is a database.moveTo that is not a restore of the nodes' database (or is that
+ * very database): bad input, as the run's preflight treats it.
  */
-export function dryRunExitCode(report: Pick<DryRunReport, "blocked" | "wouldChange">, detailed: boolean): ExitCode {
-  if (report.blocked) return ExitCode.Failed;
+export function dryRunExitCode(
+  report: Pick<DryRunReport, "blocked" | "wouldChange"> & Partial<Pick<DryRunReport, "findings">>,
+  detailed: boolean,
+): ExitCode {
+  if (report.blocked) {
+    const errors = (report.findings ?? []).filter((f) => f.severity === "error");
+    return errors.length > 0 && errors.every((f) => f.code.startsWith("DB_MOVE_")) ? ExitCode.BadInput : ExitCode.Failed;
+  }
   return detailed && report.wouldChange ? ExitCode.WouldChange : ExitCode.Done;
 }
 

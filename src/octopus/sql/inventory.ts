@@ -11,7 +11,7 @@ import { ExitCode } from "../../shared/exit-codes.js";
 import { redactor } from "../../shared/redact.js";
 import { retry, RETRY_BUDGETS } from "../../shared/retry.js";
 import type { DatabaseInventory, NodeRow, PackageRow, TaskRow } from "../types.js";
-import { ACCEPTED_CONNECTION_STRINGS, connectionStringProblem } from "./connection-string.js";
+import { ACCEPTED_CONNECTION_STRINGS, connectionStringProblem, connectionTarget } from "./connection-string.js";
 import { toOctohaError } from "./errors.js";
 import { probeDatabaseHa, type DatabaseHaFacts } from "./ha-probe.js";
 import { nodesSql, packagePageSql, PROBE_SQL, taskPageSql } from "./queries.js";
@@ -76,6 +76,8 @@ class SqlInventory implements DatabaseInventory {
   private loginMessages: { number: number; message: string }[] = [];
   /** Every tedious connection not yet ended (logging in, idle or busy). */
   private readonly live = new Set<TediousConnection>();
+  /** Server= and Database= as the connection string spells them (no secret), to name it in the restore comparison. */
+  private readonly spelled: string;
 
   constructor(
     connectionString: string,
@@ -96,6 +98,8 @@ class SqlInventory implements DatabaseInventory {
       });
     }
     redactor.add(parsed.password);
+    const target = connectionTarget(connectionString);
+    this.spelled = `Server=${target.server};Database=${target.database || "(none)"}`;
     // mssql's parser turns Encrypt=strict into a boolean, silently dropping the operator's demand for TLS.
     this.strict = options.requireEncryption === true || /(^|;)\s*encrypt\s*=\s*strict\s*(;|$)/i.test(connectionString);
     this.pageSize = options.pageSize ?? 5000;
@@ -274,7 +278,10 @@ class SqlInventory implements DatabaseInventory {
 
   /** Schema version, installation identity and row counts, for the faithful-restore comparison (read-only). */
   async snapshot(): Promise<DatabaseSnapshot> {
-    return readSnapshot({ rows: <T>(text: string) => this.query<T>(text, "reading the database for the restore comparison") });
+    return readSnapshot(
+      { rows: <T>(text: string) => this.query<T>(text, "reading the database for the restore comparison") },
+      this.spelled,
+    );
   }
 
   /** Each node's LastSeen by name, or undefined when this schema keeps it elsewhere. */

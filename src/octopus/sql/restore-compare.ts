@@ -32,7 +32,29 @@ export const RESTORE_SQL = {
   keyAllocation: "SELECT [CollectionName], [Allocated] FROM [dbo].[KeyAllocation] ORDER BY [CollectionName]",
   count: (table: CountedTable) => `SELECT COUNT(*) AS [Rows] FROM [dbo].[${table}]`,
   heartbeats: (table: "OctopusServerNode" | "OctopusServerNodes") => `SELECT [Name], [LastSeen] FROM [dbo].[${table}] ORDER BY [Name]`,
+  /**
+   * Which database this connection reached, as the server itself says (no permission needed: a login
+   * always sees its own database's sys.databases row). Two connection strings spelled differently
+   * (localhost or 127.0.0.1, a space after the comma, no Database=) that reach one database get the same answer.
+   */
+  location:
+    "SELECT @@SERVERNAME AS [ServerName], CAST(SERVERPROPERTY('MachineName') AS nvarchar(128)) AS [MachineName], " +
+    "CAST(SERVERPROPERTY('InstanceName') AS nvarchar(128)) AS [InstanceName], DB_NAME() AS [DatabaseName], " +
+    "DB_ID() AS [DatabaseId], [create_date] AS [CreateDate] FROM sys.databases WHERE [database_id] = DB_ID()",
 } as const;
+
+/** The database a connection reached, as the server names it, and how the connection string spelled it (no secret). */
+export interface DatabaseLocation {
+  serverName: string;
+  machineName: string;
+  instanceName: string;
+  databaseName: string;
+  databaseId: number;
+  /** sys.databases.create_date (a restore's is when it was restored). */
+  created: string;
+  /** Server= and Database= as the connection string gives them. */
+  spelled: string;
+}
 
 export interface DatabaseSnapshot {
   /** Which of COUNTED_TABLES exist (as COUNTED_TABLES spells them). */
@@ -44,6 +66,8 @@ export interface DatabaseSnapshot {
   rowCounts: Partial<Record<CountedTable, number>>;
   /** KeyAllocation: the last Id handed out per collection (a restore from before the last insert has a lower one). */
   keyAllocation?: Record<string, number>;
+  /** Which database the connection reached; undefined when the server would not say. */
+  location?: DatabaseLocation;
 }
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? "" : String(v));
@@ -54,10 +78,43 @@ export async function readSnapshotTables(reader: SqlReader): Promise<{ tables: C
   return { tables: COUNTED_TABLES.filter((t) => found.has(t.toLowerCase())) };
 }
 
-/** Reads one database's snapshot; every query is a SELECT. */
-export async function readSnapshot(reader: SqlReader): Promise<DatabaseSnapshot> {
+/** Which database the reader's connection reached; undefined when the server does not answer the question. */
+export async function readLocation(reader: SqlReader, spelled: string): Promise<DatabaseLocation | undefined> {
+  type Row = {
+    ServerName: string | null;
+    MachineName: string | null;
+    InstanceName: string | null;
+    DatabaseName: string | null;
+    DatabaseId: number | null;
+    CreateDate: unknown;
+  };
+  let row: Row | undefined;
+  try {
+    row = (await reader.rows<Row>(RESTORE_SQL.location))[0];
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "INTERRUPTED") throw error;
+    return undefined;
+  }
+  if (!row) return undefined;
+  return {
+    serverName: row.ServerName ?? "",
+    machineName: row.MachineName ?? "",
+    instanceName: row.InstanceName ?? "",
+    databaseName: row.DatabaseName ?? "",
+    databaseId: Number(row.DatabaseId),
+    created: iso(row.CreateDate),
+    spelled,
+  };
+}
+
+/** Reads one database's snapshot; every query is a SELECT. `spelled`: Server= and Database= as its connection string gives them. */
+export async function readSnapshot(reader: SqlReader, spelled?: string): Promise<DatabaseSnapshot> {
   const { tables } = await readSnapshotTables(reader);
   const snapshot: DatabaseSnapshot = { tables, rowCounts: {} };
+  if (spelled !== undefined) {
+    const location = await readLocation(reader, spelled);
+    if (location) snapshot.location = location;
+  }
   for (const t of tables) snapshot.rowCounts[t] = Number((await reader.rows<{ Rows: number }>(RESTORE_SQL.count(t)))[0]?.Rows ?? 0);
   if (tables.includes("SchemaVersions")) {
     const top = (await reader.rows<{ Id: number; ScriptName: string }>(RESTORE_SQL.schemaVersion))[0];
@@ -81,7 +138,7 @@ export async function readSnapshot(reader: SqlReader): Promise<DatabaseSnapshot>
   return snapshot;
 }
 
-export type RestoreDifferenceKind = "table-missing" | "schema-version" | "identity" | "key-allocation" | "row-count";
+export type RestoreDifferenceKind = "same-database" | "table-missing" | "schema-version" | "identity" | "key-allocation" | "row-count";
 
 export interface RestoreDifference {
   kind: RestoreDifferenceKind;
@@ -102,9 +159,39 @@ const describeVersion = (v: DatabaseSnapshot["schemaVersion"]) => (v ? `#${v.id}
 const describeIdentity = (i: DatabaseSnapshot["identity"]) =>
   i ? `${i.installs} install record(s), first ${i.first} (digest ${i.digest})` : "(no OctopusServerInstallationHistory)";
 
-/** Every check made, passed or not, in a fixed order (tables, schema version, identity, each table's rows). */
+/** The server, instance and database a location names, with when the database was created. */
+export function describeLocation(l: DatabaseLocation): string {
+  const instance = l.instanceName ? `\\${l.instanceName}` : "";
+  return `${l.spelled} reaches database ${l.databaseName} (id ${l.databaseId}, created ${l.created}) on server ${l.serverName} (machine ${l.machineName}${instance})`;
+}
+
+/**
+ * One database reached twice: the server, instance, database name and id, and creation time the server
+ * reports are all equal. A restore is another database (another server, or another id and creation time on
+ * the same server), whatever the spelling of either string.
+ */
+export function sameLocation(a: DatabaseLocation, b: DatabaseLocation): boolean {
+  const same = (x: string, y: string) => x.toLowerCase() === y.toLowerCase();
+  return (
+    same(a.serverName, b.serverName) &&
+    same(a.machineName, b.machineName) &&
+    same(a.instanceName, b.instanceName) &&
+    same(a.databaseName, b.databaseName) &&
+    a.databaseId === b.databaseId &&
+    a.created === b.created
+  );
+}
+
+/** Every check made, passed or not, in a fixed order (another database, tables, schema version, identity, each table's rows). */
 export function compareSnapshots(current: DatabaseSnapshot, target: DatabaseSnapshot): RestoreCheck[] {
   const checks: RestoreCheck[] = [];
+  if (current.location && target.location)
+    checks.push({
+      check: "another database",
+      passed: !sameLocation(current.location, target.location),
+      current: describeLocation(current.location),
+      target: describeLocation(target.location),
+    });
   const missing = current.tables.filter((t) => !target.tables.includes(t));
   checks.push({
     check: "tables",
@@ -152,6 +239,7 @@ export function restoreDifferences(checks: RestoreCheck[]): RestoreDifference[] 
   return checks
     .filter((c) => !c.passed)
     .map((c) => {
+      if (c.check === "another database") return { kind: "same-database", current: c.current, target: c.target };
       if (c.check === "tables") return { kind: "table-missing", current: c.current, target: c.target };
       if (c.check === "schema version") return { kind: "schema-version", current: c.current, target: c.target };
       if (c.check === "installation identity") return { kind: "identity", current: c.current, target: c.target };
