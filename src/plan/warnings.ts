@@ -4,6 +4,7 @@
  */
 import type { Finding } from "../model/preview.js";
 import type { LoadedPlan } from "./load.js";
+import type { Plan } from "./schema.js";
 import { sharedLocations } from "./locations.js";
 
 const DRIVE = /^([A-Za-z]):[\\/]/;
@@ -52,6 +53,7 @@ export function planWarnings({ plan, stateDir }: LoadedPlan): Finding[] {
       fix: "Set options.stateDir to a folder on shared storage to resume a run from another node.",
       path: "options.stateDir",
     });
+  findings.push(...rollbackConnectionStringWarnings(plan));
   const kinds = sharedLocations(plan).map((l) => `${l.kind} ${l.loc.octopus}`);
   findings.push({
     severity: "info",
@@ -59,4 +61,30 @@ export function planWarnings({ plan, stateDir }: LoadedPlan): Finding[] {
     summary: `${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"} (${plan.nodes.map((n) => n.name).join(", ")}), ${plan.octopus.platform} paths; shared: ${kinds.join("; ")}`,
   });
   return findings;
+}
+
+/**
+ * Where the connection string that repoint-database's rollback writes back to every node comes from:
+ * database.current, else octoha's own octopus.sql.connectionString (often a read-only login).
+ */
+export function rollbackConnectionStringSource(plan: Plan): string {
+  if (plan.database?.current) return `database.current (${plan.database.current.env})`;
+  return `octopus.sql.connectionString (${plan.octopus.sql.connectionString.env}): octoha's own string, database.current not being set`;
+}
+
+/** A database move without database.current: a rollback would put octoha's own login into every node's config. */
+export function rollbackConnectionStringWarnings(plan: Plan): Finding[] {
+  if (!plan.database || plan.database.current) return [];
+  const own = plan.octopus.sql.connectionString.env;
+  return [
+    {
+      severity: "warning",
+      code: "DB_MOVE_ROLLBACK_WRITES_OCTOHA_LOGIN",
+      summary: `database.moveTo without database.current: a rollback would write octoha's own connection string (${own}, with its login, often a read-only one) into every node's config`,
+      detail:
+        "repoint-database's rollback points every node back at the current database with the string octoha has for it; Octopus then runs as that login, and cannot start or write if it is a reader.",
+      fix: `Set database.current to an env reference holding the nodes' own connection string (Octopus.Storage.ExternalDatabaseConnectionString, as \`Octopus.Server.exe show-configuration\` prints it on a node), e.g. "database": { "moveTo": { "env": "${plan.database.moveTo.env}" }, "current": { "env": "OCTOHA_NODES_SQL_CONNECTION_STRING" } }.`,
+      path: "database.current",
+    },
+  ];
 }

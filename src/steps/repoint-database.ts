@@ -33,6 +33,10 @@ export interface RepointDeps {
   commandShown: string;
   /** The variable the current string was read from, to say what `***` stands for in a command to run by hand. */
   currentVariable?: string;
+  /** Where the current string (the nodes' "before", written back by rollback) comes from, for previews. */
+  currentSource?: string;
+  /** Plan findings shown with the preview (dry-run, approval). */
+  planFindings?: Finding[];
 }
 
 const named = (d: DatabaseName) => `${d.database || "(default database)"} on ${d.server}`;
@@ -163,16 +167,16 @@ export function createRepointDatabaseStep(deps: RepointDeps): Step<RepointResult
       const changes: Change[] = deps.nodeNames.map((n) => ({
         action: "update",
         target: `node ${n} database connection string`,
-        before: named(from),
+        before: `${named(from)}${deps.currentSource ? `, from ${deps.currentSource}` : ""}`,
         after: named(to),
-        summary: `${n}: ${named(from)} → ${named(to)} (\`${deps.commandShown}\`)`,
+        summary: `${n}: ${named(from)} → ${named(to)} (\`${deps.commandShown}\`)${deps.currentSource ? `; the before, and what a rollback writes back, is ${deps.currentSource}` : ""}`,
       }));
       const checksToRun =
         "After stop-services: tables present, schema version (highest SchemaVersions row), installation identity " +
         "(OctopusServerInstallationHistory), Id counters (KeyAllocation), row counts of ServerTask, OctopusServerNode, NuGetPackage, Event, KeyAllocation, " +
         "SchemaVersions; then `database` on each node; after start-services each node's LastSeen must advance in the new database.";
       // The comparison's findings come from preflight (once per report); here: what runs, and when.
-      const findings: Finding[] = [{ severity: "info", code: "DB_MOVE_CHECKS", summary: checksToRun }];
+      const findings: Finding[] = [...(deps.planFindings ?? []), { severity: "info", code: "DB_MOVE_CHECKS", summary: checksToRun }];
       return { changes, findings, facts: { checks: checksToRun, command: deps.commandShown, from, to } };
     },
     async apply(ctx: StepContext, last) {

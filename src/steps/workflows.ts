@@ -8,6 +8,7 @@
  *            merge every node's folders → verify-copy → start → verify-octopus → maintenance off → undrain
  */
 import { resolveSecrets } from "../plan/secrets.js";
+import { rollbackConnectionStringSource, rollbackConnectionStringWarnings } from "../plan/warnings.js";
 import type { OctopusPorts } from "../octopus/types.js";
 import { featuresOf } from "../octopus/versions.js";
 import type { Plan } from "../plan/schema.js";
@@ -332,6 +333,8 @@ function databaseMoveSteps(
     facts,
     commandShown: shown,
     ...(o.databaseMove.currentVariable ? { currentVariable: o.databaseMove.currentVariable } : {}),
+    currentSource: rollbackConnectionStringSource(plan),
+    planFindings: rollbackConnectionStringWarnings(plan),
   });
   const verify = createVerifyDatabaseStep({
     nodeNames,

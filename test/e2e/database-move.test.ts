@@ -295,6 +295,36 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
     expect(r.stdout + r.stderr).toMatch(/\(database\.moveTo\) names no database \(no Database= or Initial Catalog=\)/);
   });
 
+  it("without database.current, check and dry-run warn (exit 0) that a rollback writes octoha's own string into every node, and the preview says whose string 'before' is", async () => {
+    const m = await moveScenario("faithful");
+    const own = m.s.plan.octopus.sql.connectionString.env;
+    const check = await m.cli("check");
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toContain(
+      `warning: database.moveTo without database.current: a rollback would write octoha's own connection string (${own}, with its login, often a read-only one) into every node's config`,
+    );
+    expect(check.stdout).toMatch(/fix: Set database\.current to an env reference holding the nodes' own connection string/);
+    const dry = await m.cli("dry-run", "--format", "md");
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain("database.moveTo without database.current: a rollback would write octoha's own connection string");
+    expect(dry.stdout).toContain(
+      `; the before, and what a rollback writes back, is octopus.sql.connectionString (${own}): octoha's own string, database.current not being set`,
+    );
+    const json = await m.cli("dry-run", "--format", "json");
+    expect(json.stdout).toMatch(/"before":"Octopus on [^"]*, from octopus\.sql\.connectionString \(/);
+
+    // With database.current the nodes' own string: no warning, and the preview names it.
+    m.s.plan.database = { moveTo: { env: MOVE_ENV }, current: { env: "OCTOHA_NODES_SQL" } };
+    await writeFile(m.s.planFile, `${JSON.stringify(m.s.plan, null, 2)}\n`);
+    const env = { [MOVE_ENV]: m.target.connectionString, OCTOHA_NODES_SQL: m.old };
+    const checked = await m.s.cliWithEnv(env, "check", m.s.planFile);
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    expect(checked.stdout).not.toContain("without database.current");
+    const dried = await m.s.cliWithEnv(env, "dry-run", m.s.planFile, "--format", "md");
+    expect(dried.stdout).not.toContain("without database.current");
+    expect(dried.stdout).toContain("; the before, and what a rollback writes back, is database.current (OCTOHA_NODES_SQL)");
+  });
+
   it("a restore one row short stops at repoint-database (exit 3) before any node changes, naming the table; rollback brings the cluster back", async () => {
     const m = await moveScenario("table-short");
     const r = await m.cli("repair", "--yes", "--json");
