@@ -59,7 +59,10 @@ export interface WorkflowEnv {
   fullList?: FullListSink;
   /** A resume or rollback: the steps the run's journal was started with (the workflow keeps them). */
   journaledStepIds?: readonly string[];
-  /** What the operation does with the workflow (new, resumed or rolled back: a workflow may refuse a resume its plan no longer fits); absent for a preview (dry-run, check). */
+  /**
+   * What the operation does with the workflow (new, resumed or rolled back: a workflow may refuse a
+   * resume its plan no longer fits); absent for a preview (dry-run, check).
+   */
   mode?: RunMode;
 }
 
