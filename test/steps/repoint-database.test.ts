@@ -13,6 +13,10 @@ import { createVerifyDatabaseStep } from "../../src/steps/verify-database.js";
 import { fakeClock } from "../helpers/fake-clock.js";
 import { recordingContext } from "./helpers.js";
 
+/** What a step's apply (or another call) rejected with: OctohaError's fields a test reads. */
+const failure = async (attempt: Promise<unknown>) =>
+  (await attempt.catch((e: unknown) => e)) as { code: string; exitCode: number; message: string; hint: string };
+
 const OLD = "Server=sql01;Database=Octopus;User Id=octopus;Password=Old-Pa55word";
 const NEW = "Server=ag-listener;Database=Octopus;User Id=octopus;Password=New-Pa55word;MultiSubnetFailover=True";
 const NODES = ["OCTO1", "OCTO2", "OCTO3"];
@@ -112,12 +116,7 @@ describe("repoint-database", () => {
   ])("refuses %s (exit 3) before any node is changed, naming the difference and the fix", async (_name, edit, why) => {
     const { step, services } = setUp(snapshot(edit));
     const ctx = recordingContext("repoint-database");
-    const error = (await step.apply(ctx, undefined).catch((e: unknown) => e)) as {
-      code: string;
-      exitCode: number;
-      message: string;
-      hint: string;
-    };
+    const error = await failure(step.apply(ctx, undefined));
     expect(error.code).toBe("DB_MOVE_NOT_FAITHFUL");
     expect(error.exitCode).toBe(3);
     expect(error.message).toContain("no node was changed");
@@ -149,12 +148,7 @@ describe("repoint-database", () => {
     (current as unknown as { snapshot: () => Promise<DatabaseSnapshot> }).snapshot = async () => grown;
     services.calls.length = 0;
     const resumed = recordingContext("repoint-database");
-    const error = (await step.apply(resumed, killedAt).catch((e: unknown) => e)) as {
-      code: string;
-      exitCode: number;
-      message: string;
-      hint: string;
-    };
+    const error = await failure(step.apply(resumed, killedAt));
     expect(error.code).toBe("DB_MOVE_NOT_FAITHFUL");
     expect(error.exitCode).toBe(3);
     expect(error.hint).toContain("rows in ServerTask differ: current 101, target 100");
@@ -171,11 +165,7 @@ describe("repoint-database", () => {
     const killedAt = { ...(ctx.checkpoints[0] as RepointResult), nodes: {} };
     services.calls.length = 0;
     services.state = async (n) => (n === "OCTO2" ? "running" : "stopped");
-    const error = (await step.apply(recordingContext("repoint-database"), killedAt).catch((e: unknown) => e)) as {
-      code: string;
-      exitCode: number;
-      message: string;
-    };
+    const error = await failure(step.apply(recordingContext("repoint-database"), killedAt));
     expect(error.code).toBe("DB_MOVE_NODE_RUNNING");
     expect(error.exitCode).toBe(3);
     expect(error.message).toContain("OCTO2 is running");
@@ -304,11 +294,7 @@ describe("verify-database", () => {
       clock,
       timeoutMs: 10_000,
     });
-    const error = (await verify.apply(recordingContext("verify-database", clock), undefined).catch((e: unknown) => e)) as {
-      code: string;
-      hint: string;
-      message: string;
-    };
+    const error = await failure(verify.apply(recordingContext("verify-database", clock), undefined));
     expect(error.code).toBe("DB_MOVE_NOT_VERIFIED");
     expect(error.message).toContain("OCTO3");
     expect(error.message).not.toContain("OCTO1");
