@@ -135,7 +135,7 @@ export class HumanRunView implements RunObserver {
       case "step-started":
         return this.line(`[${n.index + 1}/${n.total}] ${n.title}${n.attempt > 1 ? ` (attempt ${n.attempt})` : ""}`);
       case "step-progress":
-        return this.line(`    ${n.event.message}`, n.event.level === "warn" ? "err" : "out");
+        return n.event.level === "warn" ? this.line(`    warning: ${n.event.message}`, "err") : this.line(`    ${n.event.message}`);
       case "step-retry":
         return this.line(`    ${n.stepId}: ${n.error.message}; retrying in ${n.delayMs} ms`, "err");
       case "step-applied":

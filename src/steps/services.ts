@@ -313,9 +313,15 @@ export function createStartServicesStep(deps: ServicesDeps): Step<ServicesResult
         ...(wentDown.length > 0 ? [`went down during the run (after preflight), not started by it: ${wentDown.join(", ")}`] : []),
         ...(alreadyDown.length > 0 ? [`already stopped when the run stopped the nodes, not started by it: ${alreadyDown.join(", ")}`] : []),
       ];
+      // Said where it lasts (the journal, report and status), not only on the restarting process's stderr.
+      const restarted = r.restart?.length
+        ? [
+            `restarted ${r.restart.join(", ")}: running again when the run came to start it (started during the window, not by this run); task logs it wrote then may be on its own disk only: run \`octoha repair\` after this run`,
+          ]
+        : [];
       return {
         ok: problems.length === 0,
-        summary: problems.length === 0 ? "every node running" : summary.join("; "),
+        summary: [problems.length === 0 ? "every node running" : summary.join("; "), ...restarted].join("; "),
         problems,
       };
     },

@@ -34,6 +34,16 @@ describe("run views", () => {
     expect(c.text.err).toBe("warning: name problem TaskLogs/esc\\u001b[2Jx\\u0007.txt: contains '|'\n");
   });
 
+  it("the human view marks a step's warning as one (on stderr), its other lines not", async () => {
+    const c = capture();
+    const view = new HumanRunView(new Redactor(), c);
+    view.notify({ type: "step-progress", stepId: "start-services", event: { level: "warn", message: "OCTO2 was running again" } });
+    view.notify({ type: "step-progress", stepId: "start-services", event: { level: "info", message: "Waiting for OCTO1" } });
+    await new Promise((r) => setImmediate(r));
+    expect(c.text.err).toBe("    warning: OCTO2 was running again\n");
+    expect(c.text.out).toBe("    Waiting for OCTO1\n");
+  });
+
   it("the human view names the step that refused rollback, the reason, and the command to retry", () => {
     const c = capture();
     new HumanRunView(new Redactor(), c).notify({ type: "outcome", outcome: refused });

@@ -295,7 +295,10 @@ describe("stop-services / start-services", () => {
     expect(ctx.events.some((e) => e.level === "warn" && /OCTO2 was running again .* restarting it .*octoha repair/.test(e.message))).toBe(
       true,
     );
-    expect(await start.verify(ctx, r)).toMatchObject({ ok: true });
+    // Said in the verdict too: journaled, in the report and status, after a resume in another process.
+    const verdict = await start.verify(ctx, r);
+    expect(verdict.ok).toBe(true);
+    expect(verdict.summary).toMatch(/^every node running; restarted OCTO2: running again .* run `octoha repair` after this run$/);
 
     // Resumed after the stop was recorded: the node is not stopped a second time once started.
     cluster.calls.length = 0;
