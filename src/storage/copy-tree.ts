@@ -27,9 +27,9 @@ import { releaseSpareBuffers } from "./copy-file.js";
 import { countOf } from "../shared/plural.js";
 import { FileTactics, type Settings } from "./tactics.js";
 import { STATE_FOLDER } from "./walk.js";
-import { lockTarget, releaseDeadLock, targetLockLostError, type LockOwner } from "./target-lock.js";
+import { lockTarget, releaseDeadLock, targetLockFile, targetLockLostError, type LockOwner } from "./target-lock.js";
 import { removeStaleTemps } from "./temp-names.js";
-import type { HeldLock, LockInfo } from "../shared/lock.js";
+import { readLockFile, type HeldLock, type LockInfo } from "../shared/lock.js";
 import { nameProblems } from "./windows-names.js";
 import { sourceFacts } from "./source-identity.js";
 import { recordSource, sourceIdUnder } from "./manifest-sources.js";
@@ -251,6 +251,9 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
     // The next run loads the index from a snapshot instead of parsing every line again.
     const snapshotStale = tactics.writer !== undefined || !manifest.snapshotFresh;
     if (lockLost.signal.aborted) throw lockLost.signal.reason as Error; // the target is another copy's now: write nothing more
+    // Forced away after the last heartbeat: every file is written, but another copy may have judged them mid-write.
+    if (lock && !(await lock.isHeld()))
+      throw targetLockLostError(s.target, await readLockFile(targetLockFile(s.target)).catch(() => undefined), true);
     if (!s.dryRun && options.manifestPath && snapshotStale) {
       // The copy pass's listings and spare buffers go first, and the index takes this copy's records in one step.
       releaseSpareBuffers();

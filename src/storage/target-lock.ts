@@ -160,16 +160,21 @@ export async function releaseDeadLock(o: TargetLockOptions): Promise<void> {
  * while it ran: it stopped, so that two copies never write one folder at once. Resumable: what it
  * copied is recorded, and the same command continues once the other is done.
  */
-export function targetLockLostError(target: string, now: LockInfo | undefined): OctohaError {
+export function targetLockLostError(target: string, now: LockInfo | undefined, finished = false): OctohaError {
+  const holder = now ? `, and is now held by ${describeHolder(now)}` : "";
   return new OctohaError(
-    `The copy into ${target} stopped: its lock was released while it ran (\`octoha unlock --target --force\`)${now ? `, and is now held by ${describeHolder(now)}` : ""}`,
+    finished
+      ? `The copy into ${target} wrote every file, but its lock was released while it ran (\`octoha unlock --target --force\`)${holder}`
+      : `The copy into ${target} stopped: its lock was released while it ran (\`octoha unlock --target --force\`)${holder}`,
     {
       code: "COPY_LOCK_LOST",
       path: targetLockFile(target),
       exitCode: ExitCode.Resumable,
-      hint:
-        "Two copies writing one folder at once would take each other's files for their own, so this one stopped at once. " +
-        "What it copied so far is recorded and verified. Once no other octoha copies into this folder, run the same command again: it continues.",
+      hint: finished
+        ? "Another copy may have read this one's files while they were being written (and taken them for different files: collisions that are not). " +
+          "Once no other octoha copies into this folder, run the same command again: it verifies what is there and changes nothing that is right."
+        : "Two copies writing one folder at once would take each other's files for their own, so this one stopped at once. " +
+          "What it copied so far is recorded and verified. Once no other octoha copies into this folder, run the same command again: it continues.",
     },
   );
 }

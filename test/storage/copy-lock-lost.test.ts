@@ -81,4 +81,42 @@ describe("a copy whose target lock is released under it", () => {
     for (const [name, facts] of src) expect(dst.get(name)?.sha256, name).toBe(facts.sha256);
     expect(existsSync(lock)).toBe(false);
   }, 60_000);
+  it("a lock forced away after its last heartbeat: every file written, yet exit 3 (COPY_LOCK_LOST) instead of 0, the new holder's lock kept", async () => {
+    const source = dir("source");
+    const target = dir("target");
+    for (let i = 0; i < 8; i++) writeFile(source, `servertasks-${i}.log.txt`, `log ${i}\n`.repeat(50));
+    const lock = targetLockFile(target);
+    const other = {
+      id: "copy-other",
+      operation: "copy",
+      who: "someone@elsewhere",
+      host: `not-${os.hostname()}`,
+      pid: 1,
+      version: "0.0.0",
+      created: new Date().toISOString(),
+      path: target,
+      heartbeat: new Date().toISOString(),
+    };
+    let opened = 0;
+    // The last source file opened: `unlock --force` and another copy's lock, long before this copy's next heartbeat.
+    const ops = faultyOps({
+      before: (call, at) => void (call === "open" && at.startsWith(source) && ++opened === 8 && writeFileSync(lock, JSON.stringify(other))),
+    });
+    const failure = await copyTree({
+      source,
+      target,
+      sourceNode: "OCTO1",
+      manifestPath: path.join(target, ".octoha", "m.jsonl"),
+      concurrency: 1,
+      ops,
+      lockHeartbeatMs: 60_000,
+    }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: "COPY_LOCK_LOST", exitCode: 3 });
+    expect((failure as OctohaError).message).toContain("wrote every file");
+    expect(snapshot(target)).toEqual(snapshot(source));
+    expect(JSON.parse(readFileSync(lock, "utf8"))).toMatchObject({ id: "copy-other" });
+  });
 });
