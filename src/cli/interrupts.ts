@@ -58,6 +58,7 @@ export async function withInterrupts<T>(
   messages: InterruptMessages = RUN_INTERRUPTS,
 ): Promise<T> {
   const controller = new AbortController();
+  let hungUp = false;
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) {
       // A hang-up never means "exit now": one SSH disconnect delivers it twice (the shell forwards it to
@@ -67,7 +68,10 @@ export async function withInterrupts<T>(
       process.exit(ExitCode.Resumable);
     }
     if (messages.first) process.stderr.write(`${messages.first(name)}\n`);
-    if (name === "SIGHUP") releaseHungUpTerminal();
+    if (name === "SIGHUP") {
+      hungUp = true;
+      releaseHungUpTerminal();
+    }
     controller.abort();
   };
   for (const name of STOP_SIGNALS) process.on(name, onSignal);
@@ -75,5 +79,8 @@ export async function withInterrupts<T>(
     return await work(controller.signal);
   } finally {
     for (const name of STOP_SIGNALS) process.off(name, onSignal);
+    // The disconnect's second SIGHUP may come after the work stopped, while the process exits: Node's
+    // default would end it by the signal (no exit code 3). Nothing is asking any more: ignored.
+    if (hungUp) process.on("SIGHUP", () => undefined);
   }
 }

@@ -72,3 +72,33 @@ describe("Ctrl-C", { timeout: 30_000 }, () => {
     expect(r.stderr).not.toContain("second SIGHUP");
   });
 });
+
+describe("a hang-up", { timeout: 30_000 }, () => {
+  it("a second SIGHUP after the work stopped, while the process exits, does not end it by the signal: its exit code stands", async () => {
+    // One dropped SSH session often sends two; the second may land once the work is done but the process is still closing.
+    const script = `
+      const { withInterrupts } = await import(${JSON.stringify(MODULE)});
+      const alive = setInterval(() => {}, 1000); // a real CLI has sockets or files open meanwhile
+      const code = await withInterrupts((signal) => new Promise((resolve) => {
+        process.stdout.write("ready\\n");
+        signal.addEventListener("abort", () => resolve(3));
+      }));
+      clearInterval(alive);
+      process.stdout.write("finished " + code + "\\n");
+      setTimeout(() => (process.exitCode = code), 500); // closing files, flushing a report`;
+    const p = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    const seen = (text: string) =>
+      new Promise<void>((resolve) => p.stdout.on("data", (d: Buffer) => (stdout += d.toString()).includes(text) && resolve()));
+    const ready = seen("ready");
+    const finished = seen("finished");
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      p.on("close", (code, signal) => resolve({ code, signal })),
+    );
+    await ready;
+    p.kill("SIGHUP");
+    await finished;
+    p.kill("SIGHUP");
+    expect(await exited).toEqual({ code: 3, signal: null });
+  });
+});
