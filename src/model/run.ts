@@ -81,6 +81,8 @@ export interface RunOutcome {
 export interface FailedRun {
   applied: readonly string[];
   failedStepId?: string;
+  /** A rollback that failed: the step whose undo failed (still in applied; it may have put back part of its change). */
+  undoFailedStepId?: string;
 }
 
 export interface FailedRunNotes {

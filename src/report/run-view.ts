@@ -52,7 +52,7 @@ function outcomeLines(o: RunOutcome): string[] {
     lines.push(
       `  Step ${p.stepId} ${p.kind === "refused" ? "refused to roll back" : "failed to roll back"}: ${p.reason}`,
       partial(p)
-        ? `  The steps before it are still applied; what ${p.stepId} itself put back before it stopped is in its message below.`
+        ? `  The steps before it are still applied; ${p.stepId} may have put back part of its own change before it stopped${o.leftInPlace ? " (what is in place now is said below)" : " (its message below names what it could not)"}.`
         : o.undone.length || earlier.length
           ? "  Its changes, and those of the steps before it, are still in place."
           : "  Nothing was undone: the cluster is as the run left it.",

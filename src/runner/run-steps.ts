@@ -51,7 +51,7 @@ export interface RunStepsOptions {
   hooks?: RunHooks;
   heartbeatMs?: number;
   /** What a failed run left in place and whether rolling it back is a way out (the workflow knows; the runner does not). */
-  afterFailure?: (f: FailedRun) => FailedRunNotes;
+  afterFailure?: (f: FailedRun) => FailedRunNotes | Promise<FailedRunNotes>;
 }
 
 export interface RunHooks {
@@ -113,14 +113,14 @@ async function readPriorRun(o: RunStepsOptions, runId: string, warn: boolean): P
   };
 }
 
-function outcomeOf(
+async function outcomeOf(
   o: RunStepsOptions,
   runId: string,
   journal: JournalWriter,
   snap: RunSnapshot,
   invocation: RunInvocation | undefined,
   priorRecords: readonly JournalRecord[],
-): RunOutcome {
+): Promise<RunOutcome> {
   const journalFile = journal.file;
   const c: RunContext = snap.context;
   const state = String(snap.value);
@@ -185,7 +185,7 @@ function outcomeOf(
       : { nextCommand: cmd("rollback", o.approve === "yes") };
     // A failed undo leaves the cluster between the run and its before-state: say what the steps still applied hold in place.
     const stillApplied = base.applied.filter((id) => !undone.includes(id) && !undoneEarlier.includes(id));
-    const left = refused ? undefined : o.afterFailure?.({ applied: stillApplied })?.leftInPlace;
+    const left = refused ? undefined : (await o.afterFailure?.({ applied: stillApplied, undoFailedStepId: problem.stepId }))?.leftInPlace;
     return finish("rollback-incomplete", ExitCode.Failed, {
       ...(failure ? { failure } : {}),
       undoProblems: [problem],
@@ -207,7 +207,7 @@ function outcomeOf(
       advice:
         "Nothing was changed. Once the cause is corrected, run the same command again: a run stopped in its first, read-only step does not block a new one.",
     });
-  const notes = o.afterFailure?.({ applied: base.applied, ...(c.failure?.stepId ? { failedStepId: c.failure.stepId } : {}) });
+  const notes = await o.afterFailure?.({ applied: base.applied, ...(c.failure?.stepId ? { failedStepId: c.failure.stepId } : {}) });
   // Undoing is a way out only when a step that changes something recorded anything (not after a failed preflight).
   const undoable = notes?.rollback !== false && compensationList(o.steps, journal.steps).some((s) => !s.readOnly);
   const where = { runId, stateDir: o.stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };
@@ -348,7 +348,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
         ...(o.invocation ? { invocation: o.invocation } : {}),
       });
     const outcome = await drive({ ...o, signal }, runId, journal, prior);
-    const final = outcomeOf(o, runId, journal, outcome, invocation, prior?.records ?? []);
+    const final = await outcomeOf(o, runId, journal, outcome, invocation, prior?.records ?? []);
     await journal.append({ t: "outcome", status: final.status, exitCode: final.exitCode });
     await journal.flush();
     o.view.notify({ type: "outcome", outcome: final });

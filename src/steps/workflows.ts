@@ -9,7 +9,7 @@
  */
 import { resolveSecrets } from "../plan/secrets.js";
 import { rollbackConnectionStringSource, rollbackConnectionStringWarnings } from "../plan/warnings.js";
-import type { OctopusPorts } from "../octopus/types.js";
+import type { NodeServices, OctopusPorts, ServiceState } from "../octopus/types.js";
 import { featuresOf } from "../octopus/versions.js";
 import type { Plan } from "../plan/schema.js";
 import type { FailedRun, FailedRunNotes, RunMode } from "../model/run.js";
@@ -76,7 +76,7 @@ export interface Workflow {
    */
   afterRollback?(a: AfterRollback): Promise<void>;
   /** After a failed run: what it left in place, and whether a rollback is a way out. Optional. */
-  afterFailure?(f: FailedRun): FailedRunNotes;
+  afterFailure?(f: FailedRun): Promise<FailedRunNotes>;
 }
 
 export interface AfterRollback {
@@ -400,30 +400,107 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
     steps,
     close,
     afterRollback: (a: AfterRollback) => removeCopiesLeftEarlier(steps, flags, a),
-    afterFailure: (f: FailedRun) => afterFailedRun(steps, f),
+    afterFailure: async (f: FailedRun) =>
+      afterFailedRun(steps, f, {
+        stopped: facts.get("stop-services")?.acted,
+        // Read only when there is something to say about the services (stop-services still applied).
+        ...(f.applied.includes("stop-services")
+          ? {
+              live: await liveServiceStates(
+                ports.services,
+                env.plan.nodes.map((n) => n.name),
+              ),
+            }
+          : {}),
+      }),
   };
+}
+
+/** A node's service as read just now, or "unreadable" when its recipe or ping failed (or took too long). */
+export type LiveServiceStates = Record<string, ServiceState | "unreadable">;
+
+/** How long the failure output waits for the services' live states before saying what the journal says instead. */
+const LIVE_STATE_TIMEOUT_MS = 15_000;
+
+/** Each node's service state, read-only, for the failure output; a node that cannot be read is "unreadable". */
+export async function liveServiceStates(
+  services: NodeServices,
+  names: readonly string[],
+  timeoutMs = LIVE_STATE_TIMEOUT_MS,
+): Promise<LiveServiceStates> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"unreadable">((resolve) => {
+    timer = setTimeout(() => resolve("unreadable"), timeoutMs);
+    timer.unref();
+  });
+  const one = (n: string) => Promise.race([services.state(n).catch(() => "unreadable" as const), late]);
+  try {
+    const read = await Promise.all(names.map(one));
+    return Object.fromEntries(names.map((n, i) => [n, read[i]!]));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const joinAnd = (items: readonly string[]) =>
+  items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)!}` : (items[0] ?? "");
+
+/**
+ * What the services are, as read just now: "every node's … is stopped" only when every node reads
+ * stopped; otherwise which node runs and which is stopped, so the line never contradicts the error above it.
+ */
+function servicesAsRead(live: LiveServiceStates): string | undefined {
+  const names = Object.keys(live);
+  if (names.length === 0 || names.every((n) => live[n] === "unreadable")) return undefined;
+  if (names.every((n) => live[n] === "stopped")) return "every node's Octopus service is stopped (Octopus is down)";
+  const on = (state: ServiceState | "unreadable") => names.filter((n) => live[n] === state);
+  const parts = [
+    ...(on("running").length ? [`running on ${joinAnd(on("running"))}`] : []),
+    ...(on("stopped").length ? [`stopped on ${joinAnd(on("stopped"))}`] : []),
+    ...(on("unknown").length
+      ? [`neither clearly running nor stopped on ${joinAnd(on("unknown"))} (its service manager and its ping disagree)`]
+      : []),
+    ...(on("unreadable").length ? [`not readable on ${joinAnd(on("unreadable"))}`] : []),
+  ];
+  return `the Octopus service, read just now, is ${joinAnd(parts)}`;
 }
 
 /**
  * What a failed run left in place, said in its failure output: each outage step it applied (and did
  * not skip: a repair with nothing to repair changes nothing) whose counterpart has not begun. Once
  * start-services has begun after a repath that acted, a rollback would refuse (a node may have run on
- * the new folders), so only resume is offered.
+ * the new folders), so only resume is offered. The services are said as read just now when they can
+ * be read (a failed undo of stop-services started some nodes; someone may have started one by hand),
+ * else as the journal has them.
  */
 const NOTHING_TO_REPAIR_FAILED =
   "This repair found nothing to repair and changed nothing (no node was drained, stopped or restarted). A node started before its folders were changed still uses its own disk until it restarts: run the repair again with --full to drain, stop and restart every node on the shared folders.";
 
-export function afterFailedRun(steps: readonly AnyStep[], f: FailedRun): FailedRunNotes {
+export function afterFailedRun(
+  steps: readonly AnyStep[],
+  f: FailedRun,
+  services: { stopped?: readonly string[] | undefined; live?: LiveServiceStates } = {},
+): FailedRunNotes {
   const skipped = new Set(steps.filter((s) => s.skippedBecause?.() !== undefined).map((s) => s.id as string));
   const acted = (id: StepId) => f.applied.includes(id) && !skipped.has(id);
   const begun = (id: StepId) => f.applied.includes(id) || f.failedStepId === id;
   const left: string[] = [];
-  if (acted("stop-services") && !begun("start-services")) left.push("every node's Octopus service is stopped (Octopus is down)");
+  const read = services.live ? servicesAsRead(services.live) : undefined;
+  const stopped = services.stopped?.length ? joinAnd(services.stopped) : undefined;
+  if (acted("stop-services") && !begun("start-services"))
+    left.push(
+      read ??
+        (f.undoFailedStepId === "stop-services"
+          ? `the Octopus service may still be stopped on ${stopped ?? "every node"} (stop-services' undo stopped part-way, and the services could not be read now)`
+          : stopped
+            ? `the Octopus service is stopped on ${stopped}, as stop-services left it (the services could not be read now)`
+            : "every node's Octopus service is stopped (Octopus is down)"),
+    );
   else if (acted("stop-services") && f.failedStepId === "start-services")
-    left.push("Octopus may be down: start-services failed, and the nodes it names are not running");
+    left.push(read ?? "Octopus may be down: start-services failed, and the nodes it names are not running");
   if (acted("maintenance-on") && !begun("maintenance-off")) left.push("maintenance mode is on");
   if (acted("drain-nodes") && !begun("undrain")) left.push("every node is draining (takes no new tasks)");
-  const leftInPlace = left.length > 1 ? `${left.slice(0, -1).join(", ")} and ${left.at(-1)!}` : left[0];
+  const leftInPlace = left.length > 0 ? joinAnd(left) : undefined;
   // A repair that found nothing to repair changed nothing; resume would verify the same cluster again.
   const advice = skipped.size > 0 ? NOTHING_TO_REPAIR_FAILED : undefined;
   return {

@@ -52,3 +52,27 @@ describe("rollback of a repair whose path failed", () => {
     expect(said.join("\n")).toMatch(/Nothing to write back: Octopus still uses the folders it had before the run/);
   });
 });
+
+describe("a rollback whose undo of stop-services fails on one node", () => {
+  it("says which node runs again and which is still stopped, as read after the undo, not that every node is stopped", async () => {
+    const s = await scenario();
+    s.standin.http.executableFaults.failPath = true;
+    const r = await s.cli("repair", s.planFile, "--yes");
+    expect(r.code, r.stderr).toBe(1);
+    s.standin.http.executableFaults.failPath = false;
+    const [first, second] = s.standin.cluster.state().nodes.map((n) => n.name);
+    s.standin.machines.setFaults(second!, { accessDenied: true });
+
+    const rb = await s.cli("rollback", s.planFile, "--yes");
+    expect(rb.code, rb.stderr).toBe(1);
+    expect(s.standin.cluster.state().nodes.map((n) => [n.name, n.running])).toEqual([
+      [first, true],
+      [second, false],
+    ]);
+    expect(rb.stderr).toMatch(/Step stop-services failed to roll back/);
+    expect(rb.stderr).toContain(
+      `As the rollback left it: the Octopus service, read just now, is running on ${first} and stopped on ${second}, maintenance mode is on and every node is draining`,
+    );
+    expect(rb.stderr).not.toMatch(/every node's Octopus service is stopped/);
+  });
+});

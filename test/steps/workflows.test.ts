@@ -623,3 +623,26 @@ describe("verify-octopus's sample of a million completed tasks", () => {
     expect(few.result()).toEqual(Array.from({ length: 30 }, (_, i) => i));
   });
 });
+
+describe("what a failed run says of the services", () => {
+  const steps = REPAIR_STEP_IDS.map((id) => ({ id, skippedBecause: () => undefined }) as unknown as AnyStep);
+  const applied = REPAIR_STEP_IDS.slice(0, REPAIR_STEP_IDS.indexOf("repath"));
+
+  it("says the services as read, never 'every node stopped' while one runs", () => {
+    const notes = afterFailedRun(steps, { applied, failedStepId: "repath" }, { live: { OCTO1: "stopped", OCTO2: "running" } });
+    expect(notes.leftInPlace).toMatch(
+      /^the Octopus service, read just now, is running on OCTO2 and stopped on OCTO1, maintenance mode is on/,
+    );
+  });
+
+  it("when they cannot be read: what the journal says, and after a failed undo of stop-services that some may run again", () => {
+    const live = { OCTO1: "unreadable", OCTO2: "unreadable" } as const;
+    const stopped = ["OCTO1", "OCTO2"];
+    expect(afterFailedRun(steps, { applied, failedStepId: "repath" }, { live, stopped }).leftInPlace).toMatch(
+      /^the Octopus service is stopped on OCTO1 and OCTO2, as stop-services left it \(the services could not be read now\)/,
+    );
+    expect(afterFailedRun(steps, { applied, undoFailedStepId: "stop-services" }, { live, stopped }).leftInPlace).toMatch(
+      /^the Octopus service may still be stopped on OCTO1 and OCTO2 \(stop-services' undo stopped part-way/,
+    );
+  });
+});
