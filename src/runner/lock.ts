@@ -70,7 +70,7 @@ class LockedError extends OctohaError {
         path: lockFile(stateDir),
         exitCode: ExitCode.Failed,
         hint: stale.stale
-          ? `The lock looks stale because ${stale.reason}. If no octoha is running against this state directory, release it with:\n  ${unlockCommand(holder, stateDir)}\nWarning: releasing a lock that a live run still holds lets two runs change Octopus at once.`
+          ? `The lock looks stale because ${stale.reason}. ${holderDeadHere(holder) ? `Continuing that run takes its lock over, no unlock needed:\n  octoha resume PLAN --run ${holder.id}\nOr, if` : "If"} no octoha is running against this state directory, release it with:\n  ${unlockCommand(holder, stateDir)}\nWarning: releasing a lock that a live run still holds lets two runs change Octopus at once.`
           : liveHolderHint(holder, stateDir),
       },
     );

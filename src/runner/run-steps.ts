@@ -266,7 +266,8 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   const runId = await resolveRunId(o);
   const checked = o.mode === "run" ? undefined : await readPriorRun(o, runId, true);
   const invocation = checked?.invocation ?? o.invocation;
-  const abandoned = o.mode === "run" ? await deadRunThatRecordedNothing(o.stateDir) : undefined;
+  const readOnly = new Set(o.steps.filter((st) => st.readOnly).map((st) => st.id));
+  const abandoned = o.mode === "run" ? await deadRunThatChangedNothing(o.stateDir, readOnly) : undefined;
   // `unlock --force` behind this run's back: it stops (the heartbeat aborts it) and writes no more
   // records (checked before each one), since another process may own the journal now.
   let lockLost: OctohaError | undefined;
@@ -290,8 +291,7 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
   try {
     await refuseWhileForcedHolderRuns(o.stateDir);
     if (abandoned) await removeEmptyRunDir(o, abandoned);
-    if (o.mode === "run")
-      await refuseUnfinishedRun(o.stateDir, runId, invocation, new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id)));
+    if (o.mode === "run") await refuseUnfinishedRun(o.stateDir, runId, invocation, readOnly);
     // Read again under the lock: the first read only checked the run before taking the lock.
     const prior = checked ? await readPriorRun(o, runId, false) : undefined;
     journal = new JournalWriter({
@@ -379,27 +379,50 @@ function lockLostError(o: RunStepsOptions, runId: string, invocation: RunInvocat
 
 /**
  * The run holding the state lock, when its process is provably dead on this host and its journal
- * holds not one byte: it was killed between taking the lock and its first record (the `run` record
- * comes before any step), so it changed nothing and there is nothing to resume. Re-running the same
- * command takes its lock over, as resume does for a run that recorded something.
+ * shows it changed nothing: it holds not one byte (killed between taking the lock and its first
+ * record), or no step but read-only ones got as far as a checkpoint (killed in its preflight).
+ * There is nothing to resume or undo, so re-running the same command takes its lock over, as
+ * resume does for a run that changed something.
  */
-async function deadRunThatRecordedNothing(stateDir: string): Promise<string | undefined> {
+async function deadRunThatChangedNothing(stateDir: string, readOnly: ReadonlySet<string>): Promise<string | undefined> {
   const holder = await readLock(stateDir).catch(() => undefined);
   if (!holder || !holderDeadHere(holder)) return undefined;
   const size = await stat(journalFile(stateDir, holder.id)).then(
     (st) => st.size,
-    (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? 0 : 1),
+    (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? 0 : -1),
   );
-  return size === 0 ? holder.id : undefined;
+  if (size === 0) return holder.id;
+  if (size < 0) return undefined;
+  // A journal that cannot be read proves nothing: the lock stays refused.
+  const records = await readJournal(stateDir, holder.id).then(
+    (j) => j.records,
+    () => undefined,
+  );
+  return records && !records.some(changedSomething(readOnly)) ? holder.id : undefined;
 }
 
-/** The abandoned run's folder goes (an empty journal and head at most), so `resume` and `status` see the new run. */
+/** A record that shows a change: a checkpoint, or an apply that changed something, of a step that is not read-only. */
+const changedSomething =
+  (readOnly: ReadonlySet<string>) =>
+  (r: JournalRecord): boolean =>
+    (r.t === "checkpoint" || (r.t === "applied" && r.changedNothing !== true)) && !readOnly.has(r.stepId);
+
+/**
+ * The abandoned run's folder goes when it holds an empty journal and head at most, so `resume` and
+ * `status` see the new run; a journal with read-only steps in it stays (the new run is the newest).
+ */
 async function removeEmptyRunDir(o: RunStepsOptions, abandoned: string): Promise<void> {
   const dir = runDir(o.stateDir, abandoned);
   const names = await readdir(dir).catch(() => [] as string[]);
   const empty = async (name: string) => (await stat(path.join(dir, name)).catch(() => undefined))?.size === 0;
   const removable = names.every((n) => n === "journal.jsonl" || n === "journal.head" || /^journal\.head\.\d+\.tmp$/.test(n));
-  if (!removable || !(await empty("journal.jsonl").then((e) => e || !names.includes("journal.jsonl")))) return;
+  if (!removable || !(await empty("journal.jsonl").then((e) => e || !names.includes("journal.jsonl")))) {
+    o.view.notify({
+      type: "warning",
+      message: `Run ${abandoned} was stopped before any step changed anything (its journal holds only read-only steps); this run takes its place. Its folder stays: ${dir}.`,
+    });
+    return;
+  }
   await Promise.all(names.map((n) => unlink(path.join(dir, n))));
   await rmdir(dir).catch(() => undefined);
   o.view.notify({
@@ -425,9 +448,7 @@ async function refuseUnfinishedRun(
   if (last?.t === "outcome" && (last.status === "done" || last.status === "rolled-back")) return;
   // It never changed anything: no step but read-only ones (e.g. a failed preflight) got as far as a
   // checkpoint, and the others were skipped (a repair with nothing to repair that failed to verify).
-  const changed = (r: JournalRecord): boolean =>
-    (r.t === "checkpoint" || (r.t === "applied" && r.changedNothing !== true)) && !readOnly.has(r.stepId);
-  if (!records.some(changed)) return;
+  if (!records.some(changedSomething(readOnly))) return;
   const status = last?.t === "outcome" ? last.status : "stopped without an outcome (crash or kill)";
   const where = { runId: latest, stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };
   throw new OctohaError(`Run ${latest} in ${stateDir} is unfinished (${status}); a new run would start on top of it`, {

@@ -68,14 +68,34 @@ describe.concurrent("SIGKILL before a run's first journal record", () => {
     await expectSameCommandFinishes(c);
   }, 240_000);
 
-  it("a dead run that recorded something keeps its lock against a new repair (exit 1, stale lock): only resume continues it", async () => {
+  it("killed after its read-only preflight, before any step changed anything: the same repair takes the dead run's lock over and finishes", async () => {
     const c = await startCase({ tasksPerNode: 3, startupMs: STARTUP_MS });
     opened.push(c);
-    const killed = await octoha(c, "repair", { killOn: { type: "step-applied" } });
+    const killed = await octoha(c, "repair", { killOn: { type: "step-applied", stepId: "preflight" } });
     expect(killed.signal, describeChild(killed)).toBe("SIGKILL");
+    const [abandoned] = runsOf(c);
     const again = await octohaInProcess(c, "repair");
+    expect(again.code, describeChild(again)).toBe(0);
+    expect(again.stdout + again.stderr).toMatch(/Took over the lock of run/);
+    expect(again.stdout + again.stderr).toContain(`Run ${abandoned} was stopped before any step changed anything`);
+    expect(
+      octopusState(c.standin).nodes.every((n) => n.running && n.effectiveFolders.taskLogs === "\\\\fs01\\OctopusShared\\TaskLogs"),
+    ).toBe(true);
+    expect(existsSync(path.join(c.stateDir, "lock.json"))).toBe(false);
+  }, 240_000);
+
+  it("a dead run that changed something keeps its lock against a new repair (exit 1, stale lock, resume named): only resume continues it", async () => {
+    const c = await startCase({ tasksPerNode: 3, startupMs: STARTUP_MS });
+    opened.push(c);
+    const killed = await octoha(c, "repair", { killOn: { type: "step-applied", stepId: "drain-nodes" } });
+    expect(killed.signal, describeChild(killed)).toBe("SIGKILL");
+    // A child, for the refusal's hint as the command line prints it: the way on is resume, which takes the lock over.
+    const again = await octoha(c, "repair");
     expect(again.code, describeChild(again)).toBe(1);
-    expect(again.stderr).toMatch(/has a stale lock/);
+    const said = again.stdout + again.stderr;
+    expect(said).toMatch(/has a stale lock/);
+    expect(said).toContain("Continuing that run takes its lock over, no unlock needed:");
+    expect(said).toContain(`octoha resume PLAN --run ${runsOf(c)[0]}`);
     const resumed = await octohaInProcess(c, "resume");
     expect(resumed.code, describeChild(resumed)).toBe(0);
   }, 240_000);
