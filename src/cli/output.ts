@@ -124,8 +124,10 @@ function describeError(error: unknown): string {
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
     return `internal error: ${text}\n  This is a bug in octoha; please report it with the command you ran.`;
   }
-  // Issues not already spelled out in the message (plan errors list theirs) are listed under it.
-  const extra = error instanceof InputError ? error.issues.filter((i) => !error.message.includes(i.split(": ")[0] ?? i)) : [];
+  // Issues not already spelled out in the message (plan errors list theirs) or in the hint (a change
+  // set's drift, said there before what to do about it) are listed under it.
+  const said = (i: string) => error.message.includes(i.split(": ")[0] ?? i) || (error.hint?.split("\n").includes(i) ?? false);
+  const extra = error instanceof InputError ? error.issues.filter((i) => !said(i)) : [];
   return `${error.describe()}${extra.map((i) => `\n  ${i}`).join("")}`;
 }
 

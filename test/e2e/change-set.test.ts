@@ -26,6 +26,8 @@ async function expectDrift(s: Scenario, changes: string, what: RegExp, ...runArg
   expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(2);
   expect(r.stderr).toMatch(/change set .* is stale/);
   expect(r.stderr).toMatch(what);
+  // Said once: the drift list is the error's, not repeated under its hint.
+  expect(r.stderr.match(new RegExp(what.source, "g")), r.stderr).toHaveLength(1);
   expect(r.stderr).toContain("Nothing was changed");
   expect(existsSync(s.stateDir), "run --changes created the state directory (lock, journal) on drift").toBe(false);
   const after = s.standin.cluster.state();
