@@ -140,6 +140,8 @@ export interface RunStatusReport {
   lock?: LockInfo & { stale: boolean; staleReason?: string; unlockCommand: string };
   /** An unfinished run (interrupted, failed, awaiting approval, or stopped by a crash): the command that continues it. */
   continueWith?: string;
+  /** Instead of continueWith while the lock's holder is alive (running, perhaps suspended): who runs, and what to do. */
+  runningNow?: string;
   warnings: string[];
   otherRuns: string[];
 }

@@ -19,7 +19,8 @@ export function renderStatus(report: RunStatusReport, redactor: Redactor): strin
     if (report.lock.stale)
       lines.push(`  Stale: ${report.lock.staleReason ?? ""}. If no octoha is running here: ${report.lock.unlockCommand}`);
   }
-  if (report.continueWith) lines.push("", `To continue it: ${report.continueWith}`);
+  if (report.runningNow) lines.push("", `Running now: ${report.runningNow}`);
+  else if (report.continueWith) lines.push("", `To continue it: ${report.continueWith}`);
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   if (report.otherRuns.length) lines.push("", `Other runs: ${report.otherRuns.join(", ")}`);
   return `${redactor.redact(lines.join("\n"))}\n`;

@@ -4,6 +4,7 @@ import type { RunStatusReport, StepState } from "../model/run.js";
 import { InputError } from "../shared/errors.js";
 import { indexSteps, journalFile, legacyWarning, readJournal, undoneSteps } from "./journal.js";
 import { readLock, staleness, unlockCommand, type LockInfo } from "./lock.js";
+import { holderRunningHere, silentHolderNote } from "../shared/lock.js";
 import { continueCommand, DEFAULT_STATE_DIR, listRuns } from "./runs.js";
 
 /** `stateDir`: the plan's, or the one given (default ./.octoha). */
@@ -71,6 +72,8 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
       : undefined;
   const lock = await readLock(stateDir);
   const stale = lock ? staleness(lock) : undefined;
+  // A live holder (running, perhaps suspended with Ctrl-Z) would refuse any resume or rollback: say it runs instead.
+  const runningNow = lock && stale && !stale.stale ? runningNowNote(lock) : undefined;
   return {
     runId,
     stateDir,
@@ -88,7 +91,7 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
           },
         }
       : {}),
-    ...(continueWith ? { continueWith } : {}),
+    ...(runningNow ? { runningNow } : continueWith ? { continueWith } : {}),
     warnings: [
       ...(tornLastLine
         ? [`The journal's last line is torn (line ${tornLastLine.line}); the run stopped mid-write and resume will ignore it.`]
@@ -97,4 +100,14 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
     ],
     otherRuns: runs.filter((r) => r !== runId),
   };
+}
+
+/** What `status` says instead of a resume while the lock's holder is alive: it runs (or is suspended), and what to do. */
+function runningNowNote(lock: LockInfo): string {
+  const who = `run ${lock.id} (${lock.operation}), process ${lock.pid} on ${lock.host}`;
+  const silent = silentHolderNote(lock);
+  if (silent) return `${who} holds the lock and is still running here. ${silent}`;
+  return holderRunningHere(lock)
+    ? `${who} holds the lock and is running now (or suspended): a resume would be refused. Let it finish, or stop it (Ctrl-C in its terminal) and run \`octoha status\` again.`
+    : `${who} holds the lock and its heartbeat is fresh: it is running there now, and a resume would be refused. Let it finish, or stop it there.`;
 }

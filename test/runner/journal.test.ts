@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { journalFile, JournalWriter, parseJournal, readJournal, type JournalEntry } from "../../src/runner/journal.js";
@@ -8,6 +9,7 @@ import { readRunStatus } from "../../src/runner/status.js";
 import { renderStatus } from "../../src/report/status-view.js";
 import type { Step } from "../../src/runner/step.js";
 import { Redactor } from "../../src/shared/redact.js";
+import { hostBootTime } from "../../src/shared/lock.js";
 import { OctohaError } from "../../src/shared/errors.js";
 import { readWorld, RecordingView, settingStep, tempDir } from "./helpers.js";
 
@@ -152,6 +154,28 @@ describe("status of an unfinished run", () => {
     );
     await runSteps({ ...s.base, mode: "resume", approve: "yes", runId: run.runId, view: new RecordingView() });
     expect((await readRunStatus({ stateDir: s.base.stateDir, runId: run.runId })).continueWith).toBeUndefined();
+  });
+});
+
+describe("status of a run whose lock's holder is alive on this host", () => {
+  it("says it is running (perhaps suspended), not the resume that would be refused", async () => {
+    const s = setup();
+    const { run } = await stoppedRun(s);
+    // This test's process stands in for the holder: alive here, suspended long enough that its heartbeat stopped.
+    const heartbeat = new Date(Date.now() - 10 * 60_000).toISOString();
+    const holder = { id: run.runId, operation: "resume", who: "ops@here", host: os.hostname(), pid: process.pid, version: "0.1.0" };
+    writeFileSync(
+      lockFile(s.base.stateDir),
+      JSON.stringify({ ...holder, created: heartbeat, path: s.base.stateDir, heartbeat, boot: hostBootTime() }),
+    );
+    const status = await readRunStatus({ stateDir: s.base.stateDir, runId: run.runId });
+    expect(status.continueWith).toBeUndefined();
+    const text = renderStatus(status, new Redactor());
+    expect(text).not.toContain("To continue it");
+    expect(text).toContain(
+      `Running now: run ${run.runId} (resume), process ${process.pid} on ${os.hostname()} holds the lock and is still running here.`,
+    );
+    expect(text).toMatch(/perhaps suspended \(Ctrl-Z\)/);
   });
 });
 
