@@ -71,7 +71,7 @@ export interface RunOutcome {
   rollbackCommand?: string;
   /** After a failed run: what it left in place, in the workflow's words (e.g. every node stopped). */
   leftInPlace?: string;
-  /** A failed run: another way out its workflow offers (FailedRunNotes.advice). */
+  /** A failed run: another way out its workflow offers (FailedRunNotes.advice); a done one: what to do next (a finished database move). */
   advice?: string;
   /** The run report (Markdown) written beside the journal, when the verb writes one. */
   report?: string;

@@ -74,6 +74,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
   });
   const view = createRunView({ json: o.json, redactor, ...(o.streams ? { streams: o.streams } : {}) });
   const afterFailure = workflow.afterFailure?.bind(workflow);
+  const afterDone = workflow.afterDone?.bind(workflow);
   try {
     const outcome = await runSteps({
       ...(o.runId ? { runId: o.runId } : {}),
@@ -89,6 +90,7 @@ export async function runWorkflow(o: RunWorkflowOptions): Promise<RunOutcome> {
       invocation: { workflow: o.workflow, planFile: loaded.file, flags: o.flags, dataPlan },
       ...(o.hooks ? { hooks: o.hooks } : {}),
       ...(afterFailure ? { afterFailure } : {}),
+      ...(afterDone ? { afterDone } : {}),
     });
     if (o.mode === "rollback" && outcome.status === "rolled-back" && workflow.afterRollback) {
       await workflow.afterRollback(await afterRollbackOf(outcome, view, o.signal));

@@ -56,7 +56,14 @@ export interface DatabaseMoveReport {
   /** Nodes whose heartbeat advanced in the new database after the start (absent before verify-database ran). */
   proven?: string[];
   unverifiable?: string;
+  /** Once every node was moved and started: what the administrator changes in the plan before later runs. */
+  next?: string;
 }
+
+/** Said once every node runs on the new database: later runs must read it, and must not move again. */
+export const MOVE_DONE_NEXT =
+  "Before any later octoha run, point octopus.sql.connectionString's variable at the new database and remove database.moveTo " +
+  "(and database.current) from the plan: the nodes no longer use the old database, and a run with moveTo still set would try to move them again.";
 
 /** The journaled results of repoint-database and verify-database (names and counts only: no connection string). */
 function databaseMoveReport(results: ReadonlyMap<string, unknown>): DatabaseMoveReport | undefined {
@@ -73,6 +80,7 @@ function databaseMoveReport(results: ReadonlyMap<string, unknown>): DatabaseMove
     nodes: r.nodes,
     ...(v?.proven ? { proven: Object.keys(v.proven) } : {}),
     ...(v?.unverifiable ? { unverifiable: v.unverifiable } : {}),
+    ...(v && Object.values(r.nodes).every((s) => s === "written") ? { next: MOVE_DONE_NEXT } : {}),
   };
 }
 
@@ -134,6 +142,7 @@ function databaseMoveMarkdown(m: DatabaseMoveReport, md: MarkdownValues): string
   );
   if (m.unverifiable) out.push(`- not verified: ${md.text(m.unverifiable)}`);
   else if (m.proven) out.push(`- heartbeating into the new database after the start: ${md.text(m.proven.join(", ") || "none")}`);
+  if (m.next) out.push("", `**Next:** ${md.text(m.next)}`);
   return [...out, ""];
 }
 

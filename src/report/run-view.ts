@@ -43,6 +43,7 @@ function outcomeLines(o: RunOutcome): string[] {
     "rollback-incomplete": `Run ${o.runId} could NOT be fully rolled back.`,
   };
   lines.push(head[o.status]);
+  if (o.status === "done" && o.advice) lines.push(o.advice);
   if (o.failure?.hint && o.status === "failed") lines.push(`  ${o.failure.hint.split("\n").join("\n  ")}`);
   if (o.undone.length && o.status === "rollback-incomplete") lines.push(`  Undone: ${o.undone.join(", ")}`);
   if (earlier.length && o.status === "rollback-incomplete") lines.push(`  Undone earlier: ${earlier.join(", ")}`);

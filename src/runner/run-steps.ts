@@ -52,6 +52,8 @@ export interface RunStepsOptions {
   heartbeatMs?: number;
   /** What a failed run left in place and whether rolling it back is a way out (the workflow knows; the runner does not). */
   afterFailure?: (f: FailedRun) => FailedRunNotes | Promise<FailedRunNotes>;
+  /** After a run that is done: what the operator does next, from what the steps recorded (e.g. a finished database move). */
+  afterDone?: (recorded: (stepId: string) => unknown) => string | undefined;
 }
 
 export interface RunHooks {
@@ -153,7 +155,10 @@ async function outcomeOf(
     exitCode,
     ...extra,
   });
-  if (state === "done") return finish("done", ExitCode.Done);
+  if (state === "done") {
+    const advice = o.afterDone?.((stepId) => journal.steps.get(stepId)?.result);
+    return finish("done", ExitCode.Done, advice ? { advice } : {});
+  }
   if (state === "rolledBack") return finish("rolled-back", ExitCode.RolledBack);
   if (state === "interrupted") {
     const gate = c.stop === "approval-needed" || c.stop === "approval-declined";

@@ -7,6 +7,8 @@
 import type { Finding } from "../model/preview.js";
 import type { RestoreCheck, RestoreDifference } from "../octopus/sql/restore-compare.js";
 import { restoreDifferences } from "../octopus/sql/restore-compare.js";
+import type { Plan } from "../plan/schema.js";
+import type { RepointResult } from "./results.js";
 
 export const RESTORE_FIX =
   "Restore onto the target a backup of the current database taken after the services stopped (in the window, after " +
@@ -23,6 +25,22 @@ export const SAME_DATABASE_FIX =
   "Set database.moveTo to the connection string of the restored database (on its new server, or under its new name), " +
   "not another spelling of the one the nodes use now (localhost or 127.0.0.1, a space after the comma, no Database=); " +
   "or remove the database section to keep the nodes where they are.";
+
+/**
+ * The target holds rows or Ids the current lacks: something wrote into it after its restore, so it may be the
+ * database the nodes use now. Restoring over it would destroy that work: never advised then.
+ */
+export const TARGET_AHEAD_FIX =
+  "Do not restore anything over the target: it holds work the current database lacks and may be the one Octopus uses now. " +
+  "Find which database each node names (`Octopus.Server.exe show-configuration` on the node: Octopus.Storage.ExternalDatabaseConnectionString). " +
+  "If every node names the target, the move is done: point octopus.sql.connectionString's variable at the new database and remove " +
+  "database.moveTo (and database.current) from the plan before any other run.";
+
+/** The same, in repoint-database (after the stop): a node that ran on the target since is the usual cause. */
+export const TARGET_AHEAD_FIX_IN_RUN =
+  "Do not restore anything over the target: it holds work the current database lacks (a node that names it, started since, " +
+  "wrote into it). `octoha rollback` points every node back at the current database; what Octopus wrote into the target stays " +
+  "there only. To move anyway, the target must hold everything: that is a decision for you and the DBA, not a restore octoha can advise.";
 
 const CODES: Record<RestoreDifference["kind"], string> = {
   "same-database": "DB_MOVE_SAME_DATABASE",
@@ -44,9 +62,19 @@ export function describeDifference(d: RestoreDifference): string {
     case "identity":
       return `installation differs: current ${d.current}; target ${d.target} (a restore of another Octopus installation)`;
     case "key-allocation":
-      return `Id counters (KeyAllocation) differ: current ${d.current}; target ${d.target} (a backup taken before the last inserts)`;
+      return `Id counters (KeyAllocation) differ: current ${d.current}; target ${d.target} (${
+        d.ahead === "target"
+          ? "the target is ahead: it handed out Ids the current never did, so Octopus wrote into it after its restore; it may be the live one"
+          : d.ahead === "both"
+            ? "each is ahead in some collection: both were written after the restore"
+            : "a backup taken before the last inserts"
+      })`;
     case "row-count":
-      return `rows in ${d.table} differ: current ${d.current}, target ${d.target} (a backup taken before the last changes)`;
+      return `rows in ${d.table} differ: current ${d.current}, target ${d.target} (${
+        d.ahead === "target"
+          ? "the target has more: written after its restore, it may be the live one; or rows were deleted from the current since"
+          : "a backup taken before the last changes"
+      })`;
   }
 }
 
@@ -54,19 +82,27 @@ export function describeDifference(d: RestoreDifference): string {
 export function restoreFindings(checks: RestoreCheck[], live: boolean): Finding[] {
   const differences = restoreDifferences(checks);
   const findings: Finding[] = differences.map((d) => {
-    const moving = live && (d.kind === "row-count" || d.kind === "key-allocation");
+    // Ids only grow: a target that handed out Ids the current never did was written after its restore, and no
+    // stop of the nodes on the current database changes that. Row counts alone can drop (retention), so they are told.
+    const written = d.kind === "key-allocation" && (d.ahead === "target" || d.ahead === "both");
+    const moving = live && !written && (d.kind === "row-count" || d.kind === "key-allocation");
     return {
       severity: moving ? "info" : "error",
-      code: CODES[d.kind],
+      code: written ? "DB_MOVE_TARGET_AHEAD" : CODES[d.kind],
       summary: `database.moveTo: ${describeDifference(d)}`,
       ...(moving ? { detail: "Octopus is running, so rows still change; repoint-database compares again after stop-services." } : {}),
-      fix: moving
-        ? "Restore the backup in the window, after stop-services, before repoint-database runs."
-        : d.kind === "same-database"
-          ? SAME_DATABASE_FIX
-          : live
-            ? RESTORE_FIX_BEFORE_RUN
-            : RESTORE_FIX,
+      fix:
+        d.ahead === "target" || d.ahead === "both"
+          ? live
+            ? TARGET_AHEAD_FIX
+            : TARGET_AHEAD_FIX_IN_RUN
+          : moving
+            ? "Restore the backup in the window, after stop-services, before repoint-database runs."
+            : d.kind === "same-database"
+              ? SAME_DATABASE_FIX
+              : live
+                ? RESTORE_FIX_BEFORE_RUN
+                : RESTORE_FIX,
     };
   });
   if (!checks.some((c) => c.check === "another database"))
@@ -85,4 +121,46 @@ export function restoreFindings(checks: RestoreCheck[], live: boolean): Finding[
       summary: `database.moveTo: ${passed.length} of ${checks.length} restore checks match (${passed.join(", ")})`,
     });
   return findings;
+}
+
+/**
+ * Before a run (check, dry-run, preflight): nodes whose latest heartbeat is in the target run on it (a
+ * finished move, or a node started on it by hand). Moving them again would stop the cluster for nothing, and a
+ * comparison would then advise restoring the stale current database over the live one: refused instead.
+ */
+export function nodesOnTargetFinding(
+  beats: { current: Record<string, string>; target: Record<string, string> },
+  onTarget: string[],
+  onCurrent: string[],
+  sqlVariable: string,
+): Finding {
+  const seen = onTarget.map((n) => `${n} last seen ${beats.target[n]} in the target, ${beats.current[n] ?? "(never)"} in the current`);
+  const all = onCurrent.length === 0;
+  return {
+    severity: "error",
+    code: "DB_MOVE_ALREADY_MOVED",
+    summary: all
+      ? `database.moveTo: the nodes already run on database.moveTo's database (a finished move): ${seen.join("; ")}`
+      : `database.moveTo: ${onTarget.join(", ")} heartbeat(s) into database.moveTo's database, ${onCurrent.join(", ")} into the current one: the cluster is split over two databases (${seen.join("; ")})`,
+    detail:
+      "A restore copies each node's LastSeen as it was at the backup; only the database a node runs on gets its heartbeats after that.",
+    fix: all
+      ? `The move is done: set ${sqlVariable} (octopus.sql.connectionString) to the new database's connection string and remove database.moveTo (and database.current) from the plan, then run again. Do not restore anything over the new database: it is the live one.`
+      : `Do not restore anything over either database. Find which database each node names (\`Octopus.Server.exe show-configuration\` on the node), stop the nodes on the one you are leaving, and have the DBA decide which holds the work to keep before any run.`,
+  };
+}
+
+/**
+ * A run that moved every node and saw them start: later runs must read the new database and must not move
+ * again (a run with moveTo still set is refused). Said as the run's last words; the report says it too.
+ */
+export function afterMove(plan: Plan, recorded: (stepId: string) => unknown): string | undefined {
+  const r = recorded("repoint-database") as RepointResult | undefined;
+  if (!plan.database || !r || !recorded("verify-database") || Object.values(r.nodes).some((s) => s !== "written")) return undefined;
+  return (
+    `Every node now runs on ${r.to.database || "(default database)"} on ${r.to.server}. Before any later octoha run, set ` +
+    `${plan.octopus.sql.connectionString.env} (octopus.sql.connectionString) to the new database's connection string ` +
+    `(${plan.database.moveTo.env} holds octoha's) and remove database.moveTo${plan.database.current ? " and database.current" : ""} ` +
+    "from the plan: the nodes no longer use the old database, and a run with moveTo still set would try to move them again."
+  );
 }

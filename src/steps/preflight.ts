@@ -8,8 +8,8 @@ import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import type { Plan } from "../plan/schema.js";
 import { databaseHaFindings } from "./database-ha.js";
-import { restoreFindings } from "./database-move.js";
-import { compareSnapshots } from "../octopus/sql/restore-compare.js";
+import { nodesOnTargetFinding, restoreFindings } from "./database-move.js";
+import { compareSnapshots, heartbeatingIntoTarget } from "../octopus/sql/restore-compare.js";
 import {
   answeredByOtherNode,
   type DatabaseInventory,
@@ -145,7 +145,13 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
   // A failed login or an unreachable server is reported once, by the probe, not again here.
   const sqlEncrypted = sqlReached ? await connectionEncryption(ports.inventory, findings) : undefined;
   if (sqlEncrypted !== undefined && ports.inventory.databaseHa) findings.push(...databaseHaFindings(await ports.inventory.databaseHa()));
-  if (sqlEncrypted !== undefined && ports.targetDatabase) findings.push(...(await moveFindings(ports.inventory, ports.targetDatabase)));
+  if (sqlEncrypted !== undefined && ports.targetDatabase)
+    findings.push(
+      ...(await moveFindings(ports.inventory, ports.targetDatabase, {
+        nodes: plan.nodes.map((n) => n.name),
+        sqlVariable: plan.octopus.sql.connectionString.env,
+      })),
+    );
 
   // The API root answers without a key: the node list is what proves the key is accepted.
   let apiOk = version !== "unknown";
@@ -428,10 +434,22 @@ export function createPreflightStep(deps: PreflightDeps): Step<PreflightResult, 
  * version or installation are errors (a stop does not change them); row counts are compared for real after
  * the stop. A target not restored yet is a warning: repoint-database compares it then.
  */
-async function moveFindings(current: DatabaseInventory, target: DatabaseInventory): Promise<Finding[]> {
+async function moveFindings(
+  current: DatabaseInventory,
+  target: DatabaseInventory,
+  plan: { nodes: string[]; sqlVariable: string },
+): Promise<Finding[]> {
   if (!current.snapshot || !target.snapshot) return [];
   try {
-    return restoreFindings(compareSnapshots(await current.snapshot(), await target.snapshot()), true);
+    const findings = restoreFindings(compareSnapshots(await current.snapshot(), await target.snapshot()), true);
+    // Read-only proof of a finished move (or a node started on the target): its latest heartbeat is there.
+    const beats = { current: await heartbeatsOf(current), target: await heartbeatsOf(target) };
+    if (beats.current && beats.target) {
+      const { onTarget, onCurrent } = heartbeatingIntoTarget(beats.current, beats.target, plan.nodes);
+      if (onTarget.length > 0)
+        findings.unshift(nodesOnTargetFinding({ current: beats.current, target: beats.target }, onTarget, onCurrent, plan.sqlVariable));
+    }
+    return findings;
   } catch (error) {
     if ((error as { code?: unknown }).code === "INTERRUPTED") throw error;
     return [
@@ -442,5 +460,15 @@ async function moveFindings(current: DatabaseInventory, target: DatabaseInventor
         fix: "Restore it before repoint-database runs (in the window, after stop-services); it is compared then, and the run stops if it differs.",
       },
     ];
+  }
+}
+
+/** A database's heartbeats, or undefined when they cannot be read (another schema, a permission): then no proof either way. */
+async function heartbeatsOf(db: DatabaseInventory): Promise<Record<string, string> | undefined> {
+  try {
+    return (await db.heartbeats?.()) ?? undefined;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "INTERRUPTED") throw error;
+    return undefined;
   }
 }

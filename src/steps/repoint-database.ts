@@ -19,7 +19,7 @@ import type { DatabaseInventory, NodeServices } from "../octopus/types.js";
 import type { Step, StepContext } from "../runner/step.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
-import { describeDifference, RESTORE_FIX } from "./database-move.js";
+import { describeDifference, RESTORE_FIX, TARGET_AHEAD_FIX_IN_RUN } from "./database-move.js";
 import type { RunFacts } from "./facts.js";
 import type { DatabaseName, RepointResult } from "./results.js";
 
@@ -75,7 +75,11 @@ function notFaithful(checks: RestoreCheck[], to: DatabaseName, r: RepointResult 
       code: "DB_MOVE_NOT_FAITHFUL",
       step: "repoint-database",
       exitCode: ExitCode.Resumable,
-      hint: [...differences.map((d) => `- ${describeDifference(d)}`), RESTORE_FIX].join("\n"),
+      // A target ahead of the current holds work the current lacks: restoring over it would destroy that work.
+      hint: [
+        ...differences.map((d) => `- ${describeDifference(d)}`),
+        differences.some((d) => d.ahead === "target" || d.ahead === "both") ? TARGET_AHEAD_FIX_IN_RUN : RESTORE_FIX,
+      ].join("\n"),
     },
   );
 }

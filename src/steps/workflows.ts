@@ -17,6 +17,7 @@ import type { Step, StepContext } from "../runner/step.js";
 import { continueCommand } from "../runner/runs.js";
 import type { Redactor } from "../shared/redact.js";
 import { createCopyStep, createPreseedStep, type CopyJob, type CopyStepDeps } from "./copy.js";
+import { afterMove } from "./database-move.js";
 import { createAssessRepairStep, unlessNothingToRepair } from "./assess-repair.js";
 import { realClock, stepFlags, type Clock, type CopyEngine, type StepFlags } from "./deps.js";
 import { createDrainNodesStep } from "./drain-nodes.js";
@@ -77,6 +78,8 @@ export interface Workflow {
   afterRollback?(a: AfterRollback): Promise<void>;
   /** After a failed run: what it left in place, and whether a rollback is a way out. Optional. */
   afterFailure?(f: FailedRun): Promise<FailedRunNotes>;
+  /** After a run that is done: what the operator does next (a finished database move), from what the steps recorded. Optional. */
+  afterDone?(recorded: (stepId: string) => unknown): string | undefined;
 }
 
 export interface AfterRollback {
@@ -413,6 +416,7 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
             }
           : {}),
       }),
+    afterDone: (recorded) => afterMove(env.plan, recorded),
   };
 }
 

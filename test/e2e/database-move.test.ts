@@ -216,6 +216,43 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
     expectNoSecret(m, [r.stdout, r.stderr, back.stdout, back.stderr]);
   });
 
+  it("after a finished move, check, dry-run and a repair refuse (exit 2, nothing changed) as a finished move and never advise restoring the old database over the live one", async () => {
+    const m = await moveScenario("faithful");
+    const done = await m.cli("repair", "--yes");
+    expect(done.code, done.stderr).toBe(0);
+    // The run's last words: point the plan at the new database and drop moveTo.
+    expect(done.stdout).toContain(
+      `set ${m.s.plan.octopus.sql.connectionString.env} (octopus.sql.connectionString) to the new database's connection string`,
+    );
+    expect(done.stdout).toContain("remove database.moveTo from the plan");
+    const report = readFileSync(path.join(path.dirname(done.stdout.match(/Journal: (.+)/)![1]!), "report.md"), "utf8");
+    expect(report).toContain("remove database.moveTo");
+    // Production writes into the new database.
+    const task = m.s.standin.cluster.queueTask({ requestedBy: "administrator" });
+    expect(await taskIds(m.target.connectionString)).toContain(task.id);
+    const before = m.s.standin.cluster.state();
+
+    for (const verb of ["check", "dry-run"]) {
+      const r = await m.cli(verb);
+      const text = r.stdout + r.stderr;
+      expect(r.code, text).toBe(2);
+      expect(text).toContain("the nodes already run on database.moveTo's database (a finished move)");
+      expect(text).toContain("remove database.moveTo");
+      expect(text).toMatch(/target ServerTasks \d+ \(the target is ahead/);
+      expect(text).not.toMatch(/backup taken before the last|Restore onto the target/);
+    }
+    const again = await m.cli("repair", "--yes");
+    const text = again.stdout + again.stderr;
+    expect(again.code, text).toBe(2);
+    expect(text).toContain("already run on database.moveTo's database (a finished move)");
+    expect(text).not.toMatch(/backup taken before the last|Restore onto the target/);
+    const after = m.s.standin.cluster.state();
+    expect(after.isInMaintenanceMode).toBe(before.isInMaintenanceMode);
+    expect(after.nodes.map((n) => [n.name, n.running, n.isDraining])).toEqual(before.nodes.map((n) => [n.name, n.running, n.isDraining]));
+    expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.target.connectionString));
+    expect(live(m)).toBe("OctopusHA");
+  });
+
   it.each([
     ["older-schema", "DB_MOVE_SCHEMA_VERSION", /schema version differs/],
     ["other-installation", "DB_MOVE_IDENTITY", /installation differs/],

@@ -140,11 +140,19 @@ export async function readSnapshot(reader: SqlReader, spelled?: string): Promise
 
 export type RestoreDifferenceKind = "same-database" | "table-missing" | "schema-version" | "identity" | "key-allocation" | "row-count";
 
+/**
+ * Which side has more (rows, or Ids handed out): "current" is a backup taken before the last changes;
+ * "target" means something wrote into the target after its restore (it may be the database the nodes use);
+ * "both": each was written after the restore.
+ */
+export type Ahead = "current" | "target" | "both";
+
 export interface RestoreDifference {
   kind: RestoreDifferenceKind;
   table?: string;
   current: string;
   target: string;
+  ahead?: Ahead;
 }
 
 /** One line per check, for reports: what was compared and whether it matched. */
@@ -153,6 +161,8 @@ export interface RestoreCheck {
   passed: boolean;
   current: string;
   target: string;
+  /** Row counts and Id counters that differ: which side is ahead. */
+  ahead?: Ahead;
 }
 
 const describeVersion = (v: DatabaseSnapshot["schemaVersion"]) => (v ? `#${v.id} ${v.script}` : "(none)");
@@ -215,7 +225,13 @@ export function compareSnapshots(current: DatabaseSnapshot, target: DatabaseSnap
   for (const t of current.tables) {
     if (!target.tables.includes(t)) continue;
     const [a, b] = [current.rowCounts[t] ?? 0, target.rowCounts[t] ?? 0];
-    checks.push({ check: `rows in ${t}`, passed: a === b, current: String(a), target: String(b) });
+    checks.push({
+      check: `rows in ${t}`,
+      passed: a === b,
+      current: String(a),
+      target: String(b),
+      ...(a === b ? {} : { ahead: a > b ? "current" : "target" }),
+    });
   }
   return checks;
 }
@@ -231,7 +247,17 @@ function keyAllocationCheck(current: Record<string, number>, target: Record<stri
           .slice(0, 5)
           .map((n) => `${n} ${values[n] ?? "(none)"}`)
           .join(", ")}${differ.length > 5 ? ` and ${differ.length - 5} more` : ""}`;
-  return { check: "key allocation", passed: differ.length === 0, current: show(current), target: show(target) };
+  // A collection missing on one side counts as 0 there: Ids only grow.
+  const higher = (a: Record<string, number>, b: Record<string, number>) => differ.some((n) => (a[n] ?? 0) > (b[n] ?? 0));
+  const [currentAhead, targetAhead] = [higher(current, target), higher(target, current)];
+  const ahead: Ahead | undefined = currentAhead && targetAhead ? "both" : targetAhead ? "target" : currentAhead ? "current" : undefined;
+  return {
+    check: "key allocation",
+    passed: differ.length === 0,
+    current: show(current),
+    target: show(target),
+    ...(ahead ? { ahead } : {}),
+  };
 }
 
 /** The checks that failed, as differences naming the table and both values. */
@@ -243,8 +269,9 @@ export function restoreDifferences(checks: RestoreCheck[]): RestoreDifference[] 
       if (c.check === "tables") return { kind: "table-missing", current: c.current, target: c.target };
       if (c.check === "schema version") return { kind: "schema-version", current: c.current, target: c.target };
       if (c.check === "installation identity") return { kind: "identity", current: c.current, target: c.target };
-      if (c.check === "key allocation") return { kind: "key-allocation", current: c.current, target: c.target };
-      return { kind: "row-count", table: c.check.replace(/^rows in /, ""), current: c.current, target: c.target };
+      const ahead = c.ahead ? { ahead: c.ahead } : {};
+      if (c.check === "key allocation") return { kind: "key-allocation", current: c.current, target: c.target, ...ahead };
+      return { kind: "row-count", table: c.check.replace(/^rows in /, ""), current: c.current, target: c.target, ...ahead };
     });
 }
 
@@ -264,4 +291,20 @@ export async function readHeartbeats(reader: SqlReader, tables: CountedTable[]):
     if (sqlErrorNumbers(error).includes(207)) return undefined;
     throw error;
   }
+}
+
+/**
+ * The nodes whose heartbeat (LastSeen) is later in the target than in the current database. A restore copies
+ * LastSeen as it was at the backup, and afterwards only the database a node runs on gets its heartbeats: a
+ * later one in the target means the node ran on the target since (the move is done, or it was started on it).
+ */
+export function heartbeatingIntoTarget(
+  current: Record<string, string>,
+  target: Record<string, string>,
+  nodes: readonly string[],
+): { onTarget: string[]; onCurrent: string[] } {
+  const t = (v: string | undefined) => (v === undefined || v === "" ? Number.NaN : Date.parse(v));
+  const onTarget = nodes.filter((n) => t(target[n]) > t(current[n]));
+  const onCurrent = nodes.filter((n) => t(current[n]) > t(target[n]));
+  return { onTarget, onCurrent };
 }
