@@ -358,7 +358,7 @@ export class FileTactics {
     this.summary.bytesSkipped += job.entry.size;
     const holder = job.holder;
     if (!holder) return;
-    if (holder.from.length === 0) Object.assign(holder, { size: left.size, mtimeMs: left.mtimeMs });
+    Object.assign(holder, { size: left.size, mtimeMs: left.mtimeMs });
     holder.from.push(job.entry.relPath);
   }
 
@@ -375,17 +375,30 @@ export class FileTactics {
     if (t.size === job.entry.size) {
       const tgt = (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal, t.size), targetAbs)).sha256;
       if (tgt === src.sha256) {
+        const moved = !sameMtime(t.mtimeMs, job.entry.mtimeMs);
+        const ownCopy = moved && this.isOwnEarlierCopy(job, t);
+        // keep-newer: identical bytes are one version, and the newest of its copies decides its time
+        // (kept older, a variant between them in time replaced it, and the re-run undid that).
+        const newer = moved && this.s.policy === "keep-newer" && job.entry.mtimeMs > t.mtimeMs;
         let left: { size: number; mtimeMs: number } = t;
-        if (kind === "case-only")
-          this.report(job, kind, "target", undefined, "identical bytes under a name that differs only in case; the target's name is kept");
-        else if (!this.s.dryRun && this.writer && this.isOwnEarlierCopy(job, t) && !sameMtime(t.mtimeMs, job.entry.mtimeMs)) {
-          if (await this.retime(job, targetAbs, tgt)) left = job.entry;
+        if ((ownCopy && (this.writer || this.s.dryRun)) || newer) {
+          if (this.s.dryRun || (await this.retime(job, targetAbs, tgt, ownCopy))) left = job.entry;
         }
         // Vouched for as this source file's bytes (no re-hash next time), but not written by us: no
         // `src` (never replaced as ours), no run (a rollback leaves it).
-        else {
+        if (left === t && kind !== "case-only") {
           const same = this.originOf(job);
           this.writer?.add({ v: 2, relPath: job.targetRelPath, size: t.size, mtimeMs: t.mtimeMs, sha256: tgt, node: this.s.node, same });
+        }
+        if (kind === "case-only") {
+          const time = left === t ? "" : "; keep-newer: it takes the incoming copy's newer time";
+          this.report(
+            job,
+            kind,
+            "target",
+            undefined,
+            `identical bytes under a name that differs only in case; the target's name is kept${time}`,
+          );
         }
         this.skipped(job, left);
         return;
@@ -411,8 +424,11 @@ export class FileTactics {
    * Only times are written (through the open file), and only to a file the manifest proves octoha
    * wrote. The record carries no run: a rollback of this run leaves the file (an earlier run copied it).
    * True when the target took the source's times.
+   *
+   * keep-newer also gives a target that is not our copy the times of a newer source file with its
+   * very bytes (`written` false): its record then says `same`, as for any target found equal.
    */
-  private async retime(job: FileJob, targetAbs: string, sha256: string): Promise<boolean> {
+  private async retime(job: FileJob, targetAbs: string, sha256: string, written: boolean): Promise<boolean> {
     try {
       await this.retry(async () => {
         const file = await this.s.ops.open(targetAbs, "r+");
@@ -427,16 +443,11 @@ export class FileTactics {
       // Times are a saving, not the copy: a target that refuses them (read-only) stays as it is, hashed again next run.
       return false;
     }
-    const src = this.originOf(job);
-    this.writer?.add({
-      v: 2,
-      relPath: job.targetRelPath,
-      size: job.entry.size,
-      mtimeMs: job.entry.mtimeMs,
-      sha256,
-      node: this.s.node,
-      src,
-    });
+    const origin = this.originOf(job);
+    const { size, mtimeMs } = job.entry;
+    const { node } = this.s;
+    if (written) this.writer?.add({ v: 2, relPath: job.targetRelPath, size, mtimeMs, sha256, node, src: origin });
+    else this.writer?.add({ v: 2, relPath: job.targetRelPath, size, mtimeMs, sha256, node, same: origin });
     return true;
   }
 
@@ -502,11 +513,34 @@ export class FileTactics {
     signal: AbortSignal,
   ): Promise<void> {
     const from = abs(this.s.source, job.entry.relPath);
-    const at = this.s.dryRun
-      ? await this.wouldQuarantine(from, this.s.node, job.entry.relPath, job.entry.size, sha256, signal)
-      : await this.retry(() => quarantineFile(this.s.ops, from, this.quarantine, this.s.node, job.entry.relPath, sha256, signal), from);
-    this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
+    const at = await this.quarantineLoser(job, from, { node: this.s.node, relPath: job.entry.relPath }, job.entry.size, sha256, signal);
     this.report(job, kind, "target", at, reason);
+  }
+
+  /**
+   * Quarantine the losing copy `from` (`size` bytes, `sha256` when known) as `as` (dry-run: where
+   * it would go), and count it. Among case variants taking turns on one name, bytes a version
+   * already quarantined this run holds are that file: one copy per version, whichever variant
+   * brought it, and the same one on every run (the turns keep their order).
+   */
+  private async quarantineLoser(
+    job: FileJob,
+    from: string,
+    as: { node: string; relPath: string },
+    size: number,
+    sha256: string | undefined,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const { node, relPath } = as;
+    const earlier = sha256 === undefined ? undefined : job.holder?.quarantined?.get(sha256);
+    const at =
+      earlier ??
+      (this.s.dryRun
+        ? await this.wouldQuarantine(from, node, relPath, size, sha256, signal)
+        : await this.retry(() => quarantineFile(this.s.ops, from, this.quarantine, node, relPath, sha256, signal), from));
+    if (sha256 !== undefined && job.holder) (job.holder.quarantined ??= new Map()).set(sha256, at);
+    this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
+    return at;
   }
 
   /**
@@ -539,14 +573,11 @@ export class FileTactics {
     targetAbs: string,
     signal: AbortSignal,
   ): Promise<void> {
-    let at: string | undefined;
-    for (const { node, relPath } of this.replacedAs(job, t)) {
-      const to = this.s.dryRun
-        ? await this.wouldQuarantine(targetAbs, node, relPath, t.size, undefined, signal)
-        : await this.retry(() => quarantineFile(this.s.ops, targetAbs, this.quarantine, node, relPath, undefined, signal), targetAbs);
-      at ??= to;
-      this.summary.filesQuarantined = (this.summary.filesQuarantined ?? 0) + 1;
-    }
+    // Hashed first among case variants taking turns: its bytes may be a version already quarantined this run.
+    const sha256 = job.holder
+      ? (await this.retry(() => hashFile(this.s.ops, targetAbs, "target", signal, t.size), targetAbs)).sha256
+      : undefined;
+    const at = await this.quarantineLoser(job, targetAbs, this.replacedAs(job, t), t.size, sha256, signal);
     // Written to since it was compared (a live writer appending): kept, and this file fails (COPY_TARGET_CHANGING).
     await this.copyNew(job, signal, false, t);
     this.report(job, kind, "source", at, reason);
@@ -554,23 +585,23 @@ export class FileTactics {
 
   /**
    * Whose copy the target being replaced is, as its quarantine names it: this node's own source
-   * files when this run left them there (a case variant copied or kept earlier in the run), or when
-   * the manifest proves an earlier copy wrote it from (or found it equal to) the source file of the
-   * target's own name; otherwise the target's (we cannot know who wrote it). Each goes where it
-   * would have gone had it lost as the incoming copy, so a re-run, in which it does lose, finds it
-   * already there.
+   * file when this run left it there (a case variant copied or kept earlier in the run: the first
+   * of those holding its bytes, which are one version), or when the manifest proves an earlier copy
+   * wrote it from (or found it equal to) the source file of the target's own name; otherwise the
+   * target's (we cannot know who wrote it). It goes where it would have gone had it lost as the
+   * incoming copy, so a re-run, in which it does lose, finds it already there.
    */
-  private replacedAs(job: FileJob, t: FileStat): { node: string; relPath: string }[] {
+  private replacedAs(job: FileJob, t: FileStat): { node: string; relPath: string } {
     const { holder } = job;
     if (holder && holder.from.length > 0 && holder.size === t.size && sameMtime(holder.mtimeMs, t.mtimeMs))
-      return holder.from.map((relPath) => ({ node: this.s.node, relPath }));
+      return { node: this.s.node, relPath: holder.from[0]! };
     const name = job.targetRelPath.slice(job.targetRelPath.lastIndexOf("/") + 1);
     const own = job.entry.parentRel === "" ? name : `${job.entry.parentRel}/${name}`;
     const { sourceId } = this.s;
     if (own !== job.entry.relPath && job.virtualAt === undefined && sourceId !== undefined)
       if (this.manifest.vouchesFor(job.targetRelPath, t.size, t.mtimeMs, originOf(sourceId, own)))
-        return [{ node: this.s.node, relPath: own }];
-    return [{ node: EXISTING_TARGET_NODE, relPath: job.targetRelPath }];
+        return { node: this.s.node, relPath: own };
+    return { node: EXISTING_TARGET_NODE, relPath: job.targetRelPath };
   }
 
   private report(job: FileJob, kind: CollisionKind, winner: "source" | "target", quarantinedAt: string | undefined, reason: string): void {

@@ -66,6 +66,12 @@ export interface NameHolder {
   /** The target file's size and mtime as this run left it. */
   size: number;
   mtimeMs: number;
+  /**
+   * By SHA-256: where this run quarantined (or found quarantined) a version that lost on this name.
+   * Identical bytes are one version: a later variant with them names that file instead of writing
+   * a second copy under its own path.
+   */
+  quarantined?: Map<string, string>;
 }
 
 /** The listing's facts about a name, when it came from the listing. */

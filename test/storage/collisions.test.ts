@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
@@ -396,7 +396,7 @@ describe("keep-newer with case variants: the quarantine names whose copy lost, a
     expect(onDisk(target)).toEqual(settled);
   });
 
-  it("two variants with the same bytes, then a newer one: both quarantined under their own names, and the next run changes nothing", async () => {
+  it("two variants with the same bytes, then a newer one: their bytes quarantined once (one version), and the next run changes nothing", async () => {
     const node = dir("node");
     const target = dir("target");
     const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
@@ -410,13 +410,83 @@ describe("keep-newer with case variants: the quarantine names whose copy lost, a
     expect(settled).toEqual({
       "T/A.txt": "the newest bytes",
       ".octoha/conflicts/A/T/A.txt": "the same bytes",
-      ".octoha/conflicts/A/T/a.TXT": "the same bytes",
     });
     const again = await copy();
     expect(again.errors).toEqual([]);
     expect(again.filesCopied).toBe(0);
     expect(onDisk(target)).toEqual(settled);
   });
+
+  // Two of a.txt, A.txt, A.TXT hold the same bytes, in every order of their three mtimes. Those two
+  // are one version, dated by the newer of them: before, the first one's older time stayed in place,
+  // a variant between them in time replaced it (quarantining the same bytes twice, and the newest
+  // under no name the report gave), and the next run undid that.
+  const variants = ["a.txt", "A.txt", "A.TXT"];
+  for (const same of [
+    [0, 1],
+    [0, 2],
+    [1, 2],
+  ])
+    it(`identical bytes in ${same.map((i) => variants[i]).join(" and ")}: the newest version in place with its time, the other quarantined once; dry-run = run; the next run changes nothing`, async () => {
+      const orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+      ];
+      for (const order of orders) {
+        const node = dir("node");
+        const target = dir("target");
+        const manifestPath = path.join(target, ".octoha", "manifest-copy.jsonl");
+        const copy = (dryRun = false) =>
+          copyTree({ source: node, target, sourceNode: "N1", manifestPath, collisionPolicy: "keep-newer", dryRun });
+        const day = (i: number): number => 1_700_000_000 + order[i]! * 86_400;
+        const bytes = (i: number): string => (same.includes(i) ? "SAME" : `content-${i}`);
+        variants.forEach((name, i) => writeFile(node, name, bytes(i), day(i)));
+        const what = `mtime order ${order.join(",")}`;
+        const newest = order.indexOf(2);
+        const other = [0, 1, 2].find((i) => !same.includes(i))!;
+        // The version that loses: the other file's bytes, or the identical pair's (its newer copy's mtime decides).
+        const sameTime = Math.max(...same.map(day));
+        const loser = same.includes(newest) ? other : same.find((i) => day(i) === sameTime)!;
+
+        const dry = await copy(true);
+        const run = await copy();
+        expect(run.errors, what).toEqual([]);
+        const said = (s: CopySummary) => ({
+          copied: s.filesCopied,
+          skipped: s.filesSkipped,
+          quarantined: s.filesQuarantined ?? 0,
+          collisions: s.collisions.map((c) => [c.relPath, c.winner, c.quarantinedAt]),
+        });
+        expect(said(dry), what).toEqual(said(run));
+
+        const settled = onDisk(target);
+        const [placed] = Object.keys(settled).filter((rel) => !rel.startsWith(".octoha/"));
+        expect(settled[placed!], what).toBe(bytes(newest));
+        expect(statSync(path.join(target, placed!)).mtimeMs, what).toBe(day(newest) * 1000);
+        // The losing version quarantined once. Turns go in walk order, so an older copy of the
+        // winning bytes that a variant between them in time replaced is in quarantine too (once).
+        const quarantined = Object.entries(settled).filter(([rel]) => rel.startsWith(".octoha/"));
+        const kept = quarantined.map(([, b]) => b);
+        expect(
+          kept.filter((b) => b === bytes(loser)),
+          what,
+        ).toHaveLength(1);
+        expect(new Set(kept).size, what).toBe(kept.length);
+        for (const b of kept) expect([bytes(loser), bytes(newest)], what).toContain(b);
+        // The report names every quarantined file, and no other.
+        const named = run.collisions.filter((c) => c.quarantinedAt !== undefined).map((c) => c.quarantinedAt);
+        expect(new Set(named), what).toEqual(new Set(quarantined.map(([rel]) => path.join(target, ...rel.split("/")))));
+
+        const again = await copy();
+        expect([again.errors, again.filesCopied], what).toEqual([[], 0]);
+        expect(onDisk(target), what).toEqual(settled);
+        expect(statSync(path.join(target, placed!)).mtimeMs, what).toBe(day(newest) * 1000);
+      }
+    });
 
   // A variant that appears on the node after its folder was copied replaces this node's own earlier
   // copy: whichever of the two names the target kept, that copy is quarantined as this node's file.
