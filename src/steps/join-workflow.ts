@@ -174,12 +174,12 @@ async function freshChecks(base: Parameters<typeof joinChecks>[0], planFile: str
   }
 }
 
-/** The config file create-instance will write (its --config): what the join checks look for on the node. */
-function configOf(commands: JoinCommand[]): string {
+/** An option's value in create-instance (its --config: the file the join checks look for; its --home). */
+function createInstanceOption(commands: JoinCommand[], option: "--config" | "--home"): string {
   const argv = commands.find((c) => c.step === "create-instance")?.argv ?? [];
-  const at = argv.indexOf("--config");
+  const at = argv.indexOf(option);
   const value = at < 0 ? undefined : argv[at + 1];
-  if (typeof value !== "string") throw new Error("the create-instance command has no --config");
+  if (typeof value !== "string") throw new Error(`the create-instance command has no ${option}`);
   return value;
 }
 
@@ -276,7 +276,9 @@ export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.Pr
       shell,
       ports,
       sharedFolders,
-      instanceConfig: configOf(commands),
+      instanceConfig: createInstanceOption(commands, "--config"),
+      instanceHome: createInstanceOption(commands, "--home"),
+      planFile: env.planFile,
       url,
     };
     if (env.mode === "resume") refuseReconfigured(env, f.joinNode, shell.shown(argsOf(commands.find((c) => c.step === "configure")!)));

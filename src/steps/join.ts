@@ -24,6 +24,7 @@ import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import type { Clock } from "./deps.js";
 import { countOf } from "../shared/plural.js";
+import { configValue, parseShowConfiguration } from "../octopus/cli/folders.js";
 
 export type JoinStepId = "join-preflight" | "join-create-instance" | "join-database" | "join-configure" | "join-service" | "join-verify";
 
@@ -45,6 +46,10 @@ export interface JoinDeps {
   sharedFolders: string[];
   /** The instance's config file, as create-instance's --config names it on the node. */
   instanceConfig: string;
+  /** The instance's Home folder, as create-instance's --home names it on the node. */
+  instanceHome: string;
+  /** The plan file, for the commands a refusal names. */
+  planFile: string;
   /** The node's own URL (the plan's nodes[].url): its listen prefix and where it is checked. */
   url: string;
   clock: Clock;
@@ -62,6 +67,8 @@ export interface JoinChecks {
   sharedFolders: { path: string; reachable: boolean }[];
   /** Whether the instance's config file was on the node before anything changed (create-instance writes it). */
   instanceConfig?: { path: string; existed: boolean };
+  /** The instance of that name the node already had (under any config file), as show-configuration read it. */
+  instanceFound?: FoundInstance;
   problems: { code: string; summary: string; fix: string }[];
 }
 
@@ -72,7 +79,7 @@ export function parseVersion(text: string): string | undefined {
 
 /** Read-only: version, name, shared folders, as seen from the new node. Every problem at once, each with its fix. */
 export async function joinChecks(
-  deps: Pick<JoinDeps, "node" | "instance" | "shell" | "ports" | "sharedFolders" | "instanceConfig" | "url">,
+  deps: Pick<JoinDeps, "node" | "instance" | "shell" | "ports" | "sharedFolders" | "instanceConfig" | "url" | "planFile">,
 ): Promise<JoinChecks> {
   const [nodes, clusterVersion, versionRun] = await Promise.all([
     deps.ports.nodes.list(),
@@ -115,9 +122,60 @@ export async function joinChecks(
   const answered = await urlAnswer(deps);
   if (answered) problems.push(answered);
   const instanceConfig = { path: deps.instanceConfig, existed: await deps.shell.testPath(deps.instanceConfig, "file") };
+  // An instance of that name under another config file: create-instance would refuse it, after the run has begun.
+  const instanceFound = instanceConfig.existed ? undefined : await readInstance(deps);
   if (instanceConfig.existed) problems.push(instanceExistsProblem(deps));
-  return { clusterVersion, nodeVersion, nodes: nodes.map((n) => n.name), sharedFolders, instanceConfig, problems };
+  else if (instanceFound) problems.push(instanceNameTakenProblem(deps, instanceFound));
+  return {
+    clusterVersion,
+    nodeVersion,
+    nodes: nodes.map((n) => n.name),
+    sharedFolders,
+    instanceConfig,
+    ...(instanceFound ? { instanceFound } : {}),
+    problems,
+  };
 }
+
+/** An instance on the node as its config file says (show-configuration): the node name it runs as, and its Home. */
+export interface FoundInstance {
+  nodeName?: string;
+  home?: string;
+}
+
+const showConfigurationArgs = (instance: string) => [
+  "show-configuration",
+  "--instance",
+  instance,
+  "--format=json",
+  "--noconsolelogging",
+  "--console",
+];
+
+/**
+ * Read-only: the node's instance of that name, as `show-configuration --instance` prints it (every command takes
+ * --instance [V]; Octopus.Server.NodeName and Octopus.Home are config-file keys [V]). Undefined when the command
+ * fails: no such instance, or one it cannot read. Only a success is taken as proof that an instance is there.
+ */
+async function readInstance(deps: Pick<JoinDeps, "instance" | "shell">): Promise<FoundInstance | undefined> {
+  const r = await deps.shell.server(showConfigurationArgs(deps.instance));
+  if (r.exitCode !== 0) return undefined;
+  let config: Record<string, unknown>;
+  try {
+    config = parseShowConfiguration(r.stdout);
+  } catch {
+    return {};
+  }
+  const text = (key: string) => {
+    const v = configValue(config, key);
+    return typeof v === "string" && v !== "" ? v : undefined;
+  };
+  const nodeName = text("Octopus.Server.NodeName");
+  const home = text("Octopus.Home");
+  return { ...(nodeName ? { nodeName } : {}), ...(home ? { home } : {}) };
+}
+
+const describeFound = (f: FoundInstance) => `node name ${f.nodeName ?? "(not shown)"}, Home ${f.home ?? "(not shown)"}`;
 
 /**
  * Read-only: who answers Octopus's node ping at the new node's URL. Before it joins nothing may answer there as an
@@ -143,14 +201,28 @@ async function urlAnswer(deps: Pick<JoinDeps, "node" | "ports" | "url">): Promis
 const uninstallCommands = (deps: Pick<JoinDeps, "shell">, instance: string) =>
   `${deps.shell.shown(["service", "--instance", instance, "--stop", "--uninstall"])}; ${deps.shell.shown(["delete-instance", "--instance", instance])}`;
 
-/** An instance (its config file) that was on the node before this run: never this run's to configure and start. */
+/** An instance (its config file) that was on the node before the join: never the join's to configure and start. */
 function instanceExistsProblem(deps: Pick<JoinDeps, "node" | "instance" | "shell" | "instanceConfig">): JoinChecks["problems"][number] {
   return {
     code: "JOIN_INSTANCE_EXISTS",
-    summary: `${deps.node} already has the config file ${deps.instanceConfig}: an Octopus instance was made there before this run, not by it`,
+    summary: `${deps.node} already has the config file ${deps.instanceConfig}: an Octopus instance was made there before the join, not by it`,
     fix:
       `If it is a failed earlier attempt, remove it on ${deps.node} (${uninstallCommands(deps, deps.instance)}, then delete ${deps.instanceConfig}); ` +
       "otherwise give the new instance another config file (--config) or name another instance in the plan (octopus.instance).",
+  };
+}
+
+/** An instance of the plan's name under another config file: create-instance refuses a name that is taken, whatever --config says. */
+function instanceNameTakenProblem(
+  deps: Pick<JoinDeps, "node" | "instance" | "shell">,
+  found: FoundInstance,
+): JoinChecks["problems"][number] {
+  return {
+    code: "JOIN_INSTANCE_EXISTS",
+    summary: `${deps.node} already has an Octopus instance named ${deps.instance} (show-configuration --instance ${deps.instance} reads it: ${describeFound(found)}), made before the join, not by it`,
+    fix:
+      `If it is a failed earlier attempt, remove it on ${deps.node} (${uninstallCommands(deps, deps.instance)}, then delete its config file); ` +
+      `otherwise name another instance in the plan (octopus.instance): another --config does not help, the name ${deps.instance} is taken.`,
   };
 }
 
@@ -201,13 +273,19 @@ function commandStep(
 ): Step<CommandResult, JoinStepId> {
   const args = argsOf(command);
   const shown = deps.shell.shown(args);
-  const instanceExists = (why: string, said?: string) =>
+  // This run made no instance: the way out is to remove the other one and resume, or to close the run (its rollback
+  // has nothing to undo) and join again under another name; --config given to a resume would be ignored.
+  const instanceExists = (why: string, said?: string, proven = true) =>
     new OctohaError(`Node ${deps.node} already has an instance ${deps.instance}, not made by this run: ${why}`, {
       code: "JOIN_INSTANCE_EXISTS",
       exitCode: ExitCode.Resumable,
       node: deps.node,
       step: id,
-      hint: `${said ? `It said:\n${said}\n` : ""}octoha configures and starts only an instance it made itself. ${instanceExistsProblem(deps).fix} Then run \`octoha resume\`.`,
+      hint:
+        `${said ? `It said:\n${said}\n` : ""}octoha configures and starts only an instance it made itself` +
+        `${proven ? `; this run made none and changed nothing on ${deps.node}` : ` (read it on ${deps.node} with ${deps.shell.shown(showConfigurationArgs(deps.instance))}: this run's runs as ${deps.node} from ${deps.instanceHome})`}. Either:\n` +
+        `  if that instance is a failed earlier attempt, remove it on ${deps.node} (${uninstallCommands(deps, deps.instance)}, then delete its config file), then run \`octoha resume ${deps.planFile} --yes\`; or\n` +
+        `  keep it: close this run with \`octoha rollback ${deps.planFile} --yes\` (nothing to undo), then join again under another instance name (octopus.instance in the plan).`,
     });
   return {
     id,
@@ -280,6 +358,10 @@ function commandStep(
   };
 }
 
+/** create-instance stopped at an instance that was not this run's (its last checkpoint says so): it made nothing. */
+const madeNothing = (r: unknown): boolean =>
+  typeof r === "object" && r !== null && "started" in r && (r as CommandCheckpoint).preexisting === true;
+
 export interface JoinVerifyResult {
   listed: boolean;
   ping: string;
@@ -345,10 +427,18 @@ export function buildJoinSteps(deps: JoinDeps): Step<unknown, JoinStepId>[] {
       deps,
       {
         requiresApproval: true,
-        async rollbackRefusal() {
+        async rollbackRefusal(_ctx, r) {
+          if (madeNothing(r)) return undefined;
           return `octoha does not delete instances; on ${deps.node} run: ${uninstall(deps.instance)}`;
         },
-        async rollback() {
+        async rollback(ctx, r) {
+          if (madeNothing(r)) {
+            ctx.emit({
+              level: "info",
+              message: `${deps.node}: nothing to undo: this run made no instance there (the instance ${deps.instance} on ${deps.node} is not this run's and is left as it is).`,
+            });
+            return;
+          }
           throw new RollbackRefused(
             "join-create-instance",
             `octoha does not delete instances; on ${deps.node} run: ${uninstall(deps.instance)}`,

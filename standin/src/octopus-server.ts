@@ -233,6 +233,15 @@ async function showConfiguration(argv: string[], exe: Exe): Promise<ExeResult> {
     throw new UsageError(`Unknown format '${format}': use XML, json or json-hierarchical.`);
   const { state } = await exe.ctl.get<{ state: ClusterState }>("state");
   const { machine, instance } = await localInstance(exe, parsed.values.get("instance"));
+  const made = machine.spare ? machine.created.find((c) => c.instance.toLowerCase() === instance.toLowerCase()) : undefined;
+  if (made)
+    return showMadeInstance(
+      made,
+      format,
+      parsed.flags.has("noconsolelogging"),
+      state.version,
+      await exe.machines.config(machine.host, instance),
+    );
   const node = nodeOf(state, machine, instance);
   const { connectionString } = await exe.machines.config(machine.host, instance);
   // Folders, task cap and drain are read from the database this instance's config names (reference §1.5, §1.3).
@@ -270,6 +279,35 @@ async function showConfiguration(argv: string[], exe: Exe): Promise<ExeResult> {
     ? ""
     : `Octopus Deploy: Octopus Server version ${state.version}\nShowing configuration for instance ${instance} (node ${node.name})\n`;
   return { exitCode: 0, stdout: `${banner}${body}${body ? "\n" : ""}`, stderr: unavailable };
+}
+
+/**
+ * show-configuration of an instance create-instance made on a machine that is not a node yet: its config file's
+ * values (Home, node name, and the connection string once `database` set it). What the real tool adds from a
+ * database it cannot open, or has not been given, is UNKNOWN: the stand-in prints none of it.
+ */
+function showMadeInstance(
+  made: CreatedInstance,
+  format: string,
+  quiet: boolean,
+  version: string,
+  config: { connectionString?: string },
+): ExeResult {
+  const flat: Record<string, string> = {
+    "Octopus.Home": made.home,
+    ...(config.connectionString !== undefined ? { "Octopus.Storage.ExternalDatabaseConnectionString": config.connectionString } : {}),
+    "Octopus.Server.NodeName": made.nodeName,
+  };
+  const body =
+    format === "json"
+      ? JSON.stringify(flat, null, 2)
+      : format === "json-hierarchical"
+        ? JSON.stringify(hierarchical(flat), null, 2)
+        : `<?xml version="1.0" encoding="utf-8"?>\n<octopus-settings>\n${Object.entries(flat)
+            .map(([k, v]) => `  <set key="${k}">${xmlEscape(v)}</set>`)
+            .join("\n")}\n</octopus-settings>`;
+  const banner = quiet ? "" : `Octopus Deploy: Octopus Server version ${version}\nShowing configuration for instance ${made.instance}\n`;
+  return { exitCode: 0, stdout: `${banner}${body}\n`, stderr: "" };
 }
 
 /** show-configuration's keys whose values live in the database, not in the instance's config file (reference §1.3, §1.5). */

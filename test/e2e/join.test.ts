@@ -432,15 +432,32 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     expect(c.standin.cluster.nodes().map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
   });
 
-  it("an instance of that name made before the run under another config file is not taken for this run's own after a kill", async (t) => {
+  it("an instance of that name under another config file is refused by the checks (exit 2), naming it, not --config", async (t) => {
     const c = await joinCase(t);
-    // The checks find no config file where the join will write one; the instance OctopusServer exists all the same.
-    await createInstanceByHand(c, { config: "C:\\DevBox\\OctopusServer.config", nodeName: "DEVBOX" });
+    await createInstanceByHand(c, { config: "D:\\Other\\Other.config", nodeName: "SOMEONE" });
+    const r = await join(c, "--yes");
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /OCTO3 already has an Octopus instance named OctopusServer \(show-configuration --instance OctopusServer reads it: node name SOMEONE/,
+    );
+    expect(r.stderr).toMatch(/another --config does not help/);
+    expect(r.stderr).not.toMatch(/C:\\Octopus\\OctopusServer\.config/);
+    expect(existsSync(c.stateDir)).toBe(false);
+    expect(c.standin.machines.machine("OCTO3").created).toEqual([expect.objectContaining({ nodeName: "SOMEONE" })]);
+  });
+
+  it("an instance of that name made under another config file during a kill is not taken for this run's own; its rollback closes the run, pointing at nothing", async (t) => {
+    const c = await joinCase(t);
     // Killed once create-instance's checkpoint is on disk: the resume cannot tell from that alone whether the command ran.
     expect(await inProcess(c, "run", (r) => r.t === "checkpoint" && r.stepId === "join-create-instance")).toBe("killed");
+    // Meanwhile someone makes an instance of that name where the join would not write its config file.
+    await createInstanceByHand(c, { config: "C:\\DevBox\\OctopusServer.config", nodeName: "DEVBOX" });
     const resumed = await octoha(c, ["resume", c.planFile, "--yes"]);
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(3);
     expect(resumed.stdout + resumed.stderr).toMatch(/already has an instance OctopusServer, not made by this run/);
+    expect(resumed.stdout + resumed.stderr).toMatch(/this run made none/);
+    expect(resumed.stdout + resumed.stderr).toContain(`close this run with \`octoha rollback ${c.planFile} --yes\``);
+    expect(resumed.stdout + resumed.stderr).not.toMatch(/another config file \(--config\)/);
     // DEVBOX was neither pointed at the cluster's database nor started: the cluster still has two nodes.
     const devbox = c.standin.machines.machine("OCTO3").created;
     expect(devbox).toEqual([expect.objectContaining({ nodeName: "DEVBOX" })]);
@@ -451,6 +468,16 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     const again = await octoha(c, ["resume", c.planFile, "--yes"]);
     expect(again.code, again.stdout + again.stderr).toBe(3);
     expect(c.standin.cluster.nodes()).toHaveLength(2);
+    // This run made nothing: its rollback undoes nothing and never tells the admin to delete DEVBOX's instance.
+    const back = await octoha(c, ["rollback", c.planFile, "--yes"]);
+    expect(back.code, back.stdout + back.stderr).toBe(4);
+    expect(back.stdout).toMatch(/OCTO3: nothing to undo: this run made no instance there/);
+    expect(back.stdout + back.stderr).not.toMatch(/delete-instance/);
+    expect(c.standin.machines.machine("OCTO3").created).toEqual([expect.objectContaining({ nodeName: "DEVBOX" })]);
+    // The run is closed: a new join is refused by its checks (exit 2), not by an unfinished run.
+    const fresh = await join(c, "--yes");
+    expect(fresh.code, fresh.stdout + fresh.stderr).toBe(2);
+    expect(fresh.stderr).toMatch(/already has an Octopus instance named OctopusServer/);
   });
 
   it("a resume whose plan corrected the node's url after join-configure is refused; rollback --to join-configure, then resume, reconfigures", async (t) => {
