@@ -175,6 +175,18 @@ async function readInstance(deps: Pick<JoinDeps, "instance" | "shell">): Promise
   return { ...(nodeName ? { nodeName } : {}), ...(home ? { home } : {}) };
 }
 
+const samePath = (a: string, b: string) => a.replace(/[\\/]+$/, "").toLowerCase() === b.replace(/[\\/]+$/, "").toLowerCase();
+
+/** The instance is the one this run's create-instance makes: its node name and Home are the run's. */
+function isThisRunsInstance(deps: Pick<JoinDeps, "node" | "instanceHome">, found: FoundInstance | undefined): boolean {
+  return (
+    found?.nodeName !== undefined &&
+    found.nodeName.toLowerCase() === deps.node.toLowerCase() &&
+    found.home !== undefined &&
+    samePath(found.home, deps.instanceHome)
+  );
+}
+
 const describeFound = (f: FoundInstance) => `node name ${f.nodeName ?? "(not shown)"}, Home ${f.home ?? "(not shown)"}`;
 
 /**
@@ -326,9 +338,21 @@ function commandStep(
       const output = tail(`${r.stdout}\n${r.stderr}`);
       const exists = r.exitCode !== 0 && creates && /already exists/i.test(output);
       // This run's own earlier create-instance made it only if the config file was absent before that attempt and is
-      // there now: create-instance writes it, and refuses an existing instance without writing it [I].
-      if (exists && earlier !== undefined && configBefore === false && (await deps.shell.testPath(deps.instanceConfig, "file")))
-        return { step: id, command: shown, exitCode: r.exitCode, output, alreadyDone: true };
+      // there now (create-instance writes it, and refuses an existing instance without writing it [I]), and the
+      // instance runs as this node from this run's Home: someone may have made one at that path meanwhile.
+      if (exists && earlier !== undefined && configBefore === false && (await deps.shell.testPath(deps.instanceConfig, "file"))) {
+        const found = await readInstance(deps);
+        if (isThisRunsInstance(deps, found)) return { step: id, command: shown, exitCode: r.exitCode, output, alreadyDone: true };
+        // Proven someone else's only when it could be read; unread, it may still be this run's (a rollback then says how to remove it).
+        if (found) await ctx.checkpoint({ started: true, command: shown, preexisting: true } satisfies CommandCheckpoint);
+        throw instanceExists(
+          found
+            ? `its config file ${deps.instanceConfig} appeared after this run's create-instance was about to run, but show-configuration reads ${describeFound(found)}, not ${deps.node} and ${deps.instanceHome}: someone else made it`
+            : `its config file ${deps.instanceConfig} appeared after this run's create-instance was about to run, but show-configuration could not read it to prove it runs as ${deps.node}`,
+          output,
+          found !== undefined,
+        );
+      }
       if (exists) {
         await ctx.checkpoint({ started: true, command: shown, preexisting: true } satisfies CommandCheckpoint);
         throw instanceExists(

@@ -419,6 +419,24 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     expectJoined(c);
   });
 
+  it("an instance someone made at the run's config path during a kill, under another node name, is not taken for this run's own", async (t) => {
+    const c = await joinCase(t);
+    // Killed at the checkpoint written just before the command runs: the command never reached OCTO3.
+    expect(await inProcess(c, "run", (r) => r.t === "checkpoint" && r.stepId === "join-create-instance")).toBe("killed");
+    // Meanwhile someone makes an instance of that name at that config path, running as another node.
+    await createInstanceByHand(c, { nodeName: "SOMEONE" });
+    const resumed = await octoha(c, ["resume", c.planFile, "--yes"]);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(3);
+    expect(resumed.stderr).toMatch(/JOIN_INSTANCE_EXISTS|already has an instance OctopusServer, not made by this run/);
+    expect(resumed.stderr).toMatch(/show-configuration reads node name SOMEONE, Home C:\\Octopus, not OCTO3/);
+    // SOMEONE's instance got neither the cluster's database and master key nor a service: the cluster still has two nodes.
+    const someone = c.standin.machines.machine("OCTO3").created;
+    expect(someone).toEqual([expect.objectContaining({ nodeName: "SOMEONE" })]);
+    expect(someone[0]!.serviceInstalled).toBeUndefined();
+    expect(c.standin.machines.config("OCTO3", "OctopusServer").masterKey).toBeUndefined();
+    expect(c.standin.cluster.nodes().map((n) => n.name)).toEqual(["OCTO1", "OCTO2"]);
+  });
+
   it("an instance that was on OCTO3 before the run (its config file there) is refused before anything changes", async (t) => {
     const c = await joinCase(t);
     await createInstanceByHand(c, { nodeName: "DEVBOX" });
