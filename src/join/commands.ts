@@ -197,18 +197,32 @@ export interface PollingPort {
   webSocket?: string;
 }
 
+/** A Tentacle reads an https:// comms address without a port on https's own port, as any URL does [I]. */
+export const HTTPS_PORT = 443;
+
 /**
- * The polling port join configures on a node, as `octoha tentacles` tells polling Tentacles to reach it: the port
- * of the node's https:// pollingAddress (no port written: 10943, Tentacle's default [I]), else 10943, which
- * `tentacles` assumes on the node's url host. A --comms-port that differs would leave every Tentacle polling a
- * port nothing listens on: refused (exit 2), naming both. A wss:// pollingAddress is WebSocket polling, served by
- * a WebSocket listener (configure --commsListenWebSocket, an HTTPS binding), not by --commsListenPort: the caller
- * decides (a join run refuses; --print says to set it up by hand).
+ * The polling port join configures on a node: the port `octoha tentacles` tells polling Tentacles to reach it on.
+ * No pollingAddress: 10943 on the node's url host (what `tentacles` prints). An https:// pollingAddress: its port,
+ * and without one 443, since `tentacles` passes the address as written and a Tentacle reads it on https's port.
+ * A port outside 1-65535 (e.g. :0) is refused (exit 2). A --comms-port that differs would leave every Tentacle
+ * polling a port nothing listens on: refused (exit 2), naming both. A wss:// pollingAddress is WebSocket polling,
+ * served by a WebSocket listener (configure --commsListenWebSocket, an HTTPS binding), not by --commsListenPort:
+ * the caller decides (a join run refuses; --print says to set it up by hand).
  */
 export function pollingPortFor(node: string, pollingAddress: string | undefined, commsPort: number | undefined): PollingPort {
   if (pollingAddress !== undefined && /^wss:/i.test(pollingAddress))
     return { port: commsPort ?? DEFAULT_COMMS_PORT, webSocket: pollingAddress };
-  const told = pollingAddress === undefined ? DEFAULT_COMMS_PORT : (writtenPort(pollingAddress) ?? DEFAULT_COMMS_PORT);
+  const written = pollingAddress === undefined ? undefined : writtenPort(pollingAddress);
+  if (written !== undefined && !(written >= 1 && written <= 65535))
+    throw new InputError(
+      `${node}'s pollingAddress ${pollingAddress} names port ${written}, not a port from 1 to 65535; nothing was changed`,
+      {
+        code: "JOIN_POLLING_PORT_INVALID",
+        node,
+        hint: `Set the plan's nodes[].pollingAddress for ${node} to https://<${node} host>:${DEFAULT_COMMS_PORT} (or the port its Tentacles reach it on).`,
+      },
+    );
+  const told = pollingAddress === undefined ? DEFAULT_COMMS_PORT : (written ?? HTTPS_PORT);
   if (commsPort !== undefined && commsPort !== told)
     throw new InputError(
       `--comms-port ${commsPort} differs from the port polling Tentacles are told for ${node} (${told}); nothing was changed`,
@@ -218,7 +232,9 @@ export function pollingPortFor(node: string, pollingAddress: string | undefined,
         issues: [
           pollingAddress === undefined
             ? `${node} has no pollingAddress in the plan: \`octoha tentacles\` tells Tentacles its url host on port ${DEFAULT_COMMS_PORT}`
-            : `${node}'s pollingAddress is ${pollingAddress}: \`octoha tentacles\` tells Tentacles port ${told}`,
+            : written === undefined
+              ? `${node}'s pollingAddress is ${pollingAddress}, with no port: \`octoha tentacles\` tells Tentacles that address, which they reach on https's port ${HTTPS_PORT}`
+              : `${node}'s pollingAddress is ${pollingAddress}: \`octoha tentacles\` tells Tentacles port ${told}`,
         ],
         hint:
           `Drop --comms-port (join then configures ${told}), or set the plan's nodes[].pollingAddress for ${node} to ` +

@@ -150,7 +150,8 @@ function isUrlOf(value: string, protocols: readonly string[]): boolean {
 
 /** The rule for every node URL: `octoha check` applies it to the plan's, `octoha join --url` to its option. */
 export const isHttpUrl = (value: string): boolean => isUrlOf(value, ["http:", "https:"]);
-const isPollingAddress = (value: string): boolean => isUrlOf(value, ["https:", "wss:"]);
+/** https:// or wss://, with no port or a port from 1 (new URL() takes :0, which no Tentacle can reach). */
+const isPollingAddress = (value: string): boolean => isUrlOf(value, ["https:", "wss:"]) && new URL(value).port !== "0";
 
 function urlIssues(plan: Plan): PlanIssue[] {
   const issues: PlanIssue[] = [];
@@ -198,7 +199,7 @@ function urlIssues(plan: Plan): PlanIssue[] {
       issues.push({
         path: `nodes[${i}].pollingAddress`,
         value: n.pollingAddress,
-        message: "not an https:// or wss:// address",
+        message: "not an https:// or wss:// address with a port from 1 to 65535 (or none)",
         fix: "Use https://<node host>:10943 (the node's comms port), or wss://<node host>/OctopusComms for WebSocket polling.",
       });
     else if (seenPolling.has(polling))

@@ -200,6 +200,31 @@ describe("octoha join NODE --print", () => {
     expect(wss.stdout).toMatch(/WebSocket polling\): these commands set up TCP polling only/);
   });
 
+  it("a pollingAddress with no port configures the port tentacles tells (443), and one with port 0 is refused", async () => {
+    const plan = JSON.parse(readFileSync(planFile, "utf8")) as { nodes: Record<string, unknown>[] };
+    const withOcto3 = (pollingAddress: string, name: string) => {
+      const file = path.join(standin.tmp, `plan-polling-${name}.json`);
+      const node = { name: "OCTO3", url: "http://octo3.corp:80/", pollingAddress, control: { kind: "sc", host: "OCTO3" } };
+      writeFileSync(file, JSON.stringify({ ...plan, nodes: [...plan.nodes, node] }));
+      return file;
+    };
+    const bare = withOcto3("https://octo3.corp", "bare");
+    const printed = await runCli(["join", "OCTO3", "--plan", bare, "--print", "--offline"], { env });
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(/--commsListenPort 443;/);
+    const told = await runCli(["tentacles", bare, "--json"], { env });
+    expect(told.stdout).toContain("--server-comms-address=https://octo3.corp");
+    const agreed = await runCli(["join", "OCTO3", "--plan", bare, "--print", "--offline", "--comms-port", "443"], { env });
+    expect(agreed.code, agreed.stderr).toBe(0);
+    const other = await runCli(["join", "OCTO3", "--plan", bare, "--print", "--offline", "--comms-port", "10943"], { env });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/with no port: `octoha tentacles` tells Tentacles that address, which they reach on https's port 443/);
+    const zero = await runCli(["join", "OCTO3", "--plan", withOcto3("https://octo3.corp:0", "zero"), "--print", "--offline"], { env });
+    expect(zero.code, zero.stdout).toBe(2);
+    expect(zero.stdout).not.toMatch(/--commsListenPort 0/);
+    expect(zero.stderr).toMatch(/pollingAddress/);
+  });
+
   it("refuses a --url that is not http(s) with exit 2, naming --url, printing no command", async () => {
     for (const url of ["ftp://octo3/", "ws://octo3/", "gopher://octo3/", "octo3.corp:8080"]) {
       const args = ["join", "OCTO3", "--plan", planFile, "--print", "--offline", "--url", url];

@@ -83,7 +83,7 @@ export function register(program: Command, context: VerbContext = {}): void {
     .addOption(
       new Option(
         "--comms-port <port>",
-        "polling Tentacle port (default: the port of the node's pollingAddress, else 10943; must match it)",
+        "polling Tentacle port (default: the port of the node's pollingAddress, 443 if it names none; no pollingAddress: 10943; must match it)",
       ).argParser(port),
     )
     .option("--home <folder>", "the node's home folder (default C:\\Octopus)")
