@@ -210,6 +210,23 @@ async function urlAnswer(deps: Pick<JoinDeps, "node" | "ports" | "url">): Promis
   }
 }
 
+/**
+ * join-configure's re-check of the url it is about to make the node's listen prefix (the checks ran when the run
+ * started; a resume reads the plan as it is now). Answered by a node, it stops before configure runs, resumable:
+ * join-configure has not set anything yet, so a resume after the url is corrected configures the corrected one.
+ */
+async function refuseAnsweredUrl(deps: Pick<JoinDeps, "node" | "ports" | "url" | "planFile">): Promise<void> {
+  const answered = await urlAnswer(deps);
+  if (!answered) return;
+  throw new OctohaError(`${answered.summary.replace(/\.$/, "")}; join-configure did not run`, {
+    code: answered.code,
+    exitCode: ExitCode.Resumable,
+    node: deps.node,
+    step: "join-configure",
+    hint: `${answered.fix}\nThen run \`octoha resume ${deps.planFile} --yes\`: join-configure runs with the corrected url.`,
+  });
+}
+
 const uninstallCommands = (deps: Pick<JoinDeps, "shell">, instance: string) =>
   `${deps.shell.shown(["service", "--instance", instance, "--stop", "--uninstall"])}; ${deps.shell.shown(["delete-instance", "--instance", instance])}`;
 
@@ -317,6 +334,8 @@ function commandStep(
     },
     async apply(ctx: StepContext, last: CommandCheckpoint | CommandResult | undefined) {
       const creates = id === "join-create-instance";
+      // The url becomes the listen prefix here: a resume may run with a plan whose url changed since the checks.
+      if (id === "join-configure") await refuseAnsweredUrl(deps);
       const earlier = last !== undefined && "started" in last && last.preexisting !== true ? last : undefined;
       // What was on the node before this run's first create-instance: journaled before the command can run, so a
       // resume after a kill between the command and its answer knows whether an "already exists" can be its own.

@@ -525,6 +525,27 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     expectJoined(c);
   });
 
+  it("a resume whose plan changed the url to one an existing node answers, before join-configure, is stopped before configure runs", async (t) => {
+    const c = await joinCase(t);
+    const right = c.plan.nodes[2]!.url!;
+    expect(await inProcess(c, "run", (r) => r.t === "applied" && r.stepId === "join-database")).toBe("killed");
+    c.plan.nodes[2]!.url = c.plan.nodes[1]!.url!.replace("127.0.0.1", "localhost");
+    await writeFile(c.planFile, JSON.stringify(c.plan, null, 2));
+    const refused = await octoha(c, ["resume", c.planFile, "--yes"]);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(/was answered by node OCTO2: it does not reach OCTO3 itself; join-configure did not run/);
+    expect(refused.stderr).toMatch(/Set nodes\[\]\.url for OCTO3 to its own address/);
+    expect(refused.stderr).not.toMatch(/JOIN_CONFIGURE_CHANGED|--to join-configure/);
+    expect(c.standin.machines.machine("OCTO3").created[0]?.webListenPrefixes).toBeUndefined();
+    expect(c.standin.cluster.nodes()).toHaveLength(2);
+    // Its advice does not loop: with the url corrected, the resume configures and finishes.
+    c.plan.nodes[2]!.url = right;
+    await writeFile(c.planFile, JSON.stringify(c.plan, null, 2));
+    const resumed = await octoha(c, ["resume", c.planFile, "--yes"]);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expectJoined(c);
+  });
+
   it("rollback --to join-database refuses up front, saying what stays; --to join-configure stops the node and says what it left", async (t) => {
     const c = await joinCase(t);
     expect((await join(c, "--yes")).code).toBe(0);
