@@ -55,6 +55,11 @@ export interface RunOutcome {
    */
   undoneEarlier?: string[];
   failure?: ErrorRecord & { stepId?: string };
+  /**
+   * After a rollback `--to` a step: the steps before it that changed something and stay applied. Then
+   * nextCommand resumes the run (applying the undone steps again) and rollbackCommand undoes the rest.
+   */
+  stillApplied?: string[];
   undoProblems: UndoProblem[];
   stop?: StopReason;
   /**

@@ -69,6 +69,14 @@ function outcomeLines(o: RunOutcome): string[] {
 function nextCommandLines(o: RunOutcome): string[] {
   // A run refused as bad input (exit 2) changed nothing: no command continues it, only its advice.
   if (!o.nextCommand) return o.status === "failed" && o.advice ? [o.advice] : [];
+  if (o.status === "rolled-back" && o.stillApplied?.length)
+    return [
+      `Still applied: ${o.stillApplied.join(", ")} (a rollback --to undoes only the later steps).`,
+      `To apply the undone steps again and finish the run, run:\n  ${o.nextCommand}`,
+      ...(o.rollbackCommand
+        ? [`Or undo the rest of the run (a step may refuse and name what to do by hand):\n  ${o.rollbackCommand}`]
+        : []),
+    ];
   const problem = o.status === "rollback-incomplete" ? o.undoProblems[0] : undefined;
   if (problem?.kind === "failed")
     return [

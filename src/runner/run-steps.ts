@@ -159,7 +159,21 @@ async function outcomeOf(
     const advice = o.afterDone?.((stepId) => journal.steps.get(stepId)?.result);
     return finish("done", ExitCode.Done, advice ? { advice } : {});
   }
-  if (state === "rolledBack") return finish("rolled-back", ExitCode.RolledBack);
+  if (state === "rolledBack") {
+    // A rollback --to leaves the steps before it applied: say which, and the two ways on (finish, or undo the rest).
+    const readOnly = new Set(o.steps.filter((s) => s.readOnly).map((s) => s.id));
+    // Nor a step whose journaled result changed nothing (a repair with nothing to repair skipped it): nothing of it stays.
+    const stillApplied = base.applied.filter(
+      (id) => !undone.includes(id) && !undoneEarlier.includes(id) && !readOnly.has(id) && journal.steps.get(id)?.changedNothing !== true,
+    );
+    if (stillApplied.length === 0) return finish("rolled-back", ExitCode.RolledBack);
+    const where = { runId, stateDir: o.stateDir, ...(invocation?.planFile ? { planFile: invocation.planFile } : {}) };
+    return finish("rolled-back", ExitCode.RolledBack, {
+      stillApplied,
+      nextCommand: cmd("resume", false),
+      rollbackCommand: continueCommand({ verb: "rollback", ...where }),
+    });
+  }
   if (state === "interrupted") {
     const gate = c.stop === "approval-needed" || c.stop === "approval-declined";
     // An interrupted rollback is continued by rollback (resume would too, but says less).

@@ -13,7 +13,7 @@ import type { Plan } from "../plan/schema.js";
 import type { Workflow, WorkflowEnv } from "./workflows.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
-import { listRuns } from "../runner/runs.js";
+import { continueCommand, listRuns } from "../runner/runs.js";
 import { readJournal } from "../runner/journal.js";
 import { realClock } from "./deps.js";
 import { argsOf, buildJoinSteps, joinChecks, joinRefusal, type JoinChecks } from "./join.js";
@@ -111,6 +111,70 @@ async function finishedJoinOf(stateDir: string, node: string): Promise<string | 
     return served && !stopped ? runId : undefined;
   }
   return undefined;
+}
+
+/** Steps of a join run that change the node (preflight and verify only read). */
+const CHANGING_JOIN_STEPS = ["join-create-instance", "join-database", "join-configure", "join-service"];
+
+/**
+ * The newest join run of NODE in the state directory when it is not finished: a changing step of it is still applied
+ * (or was begun) while the run did not end joined, e.g. one stopped part-way or rolled back `--to` a step. A new join
+ * would start over on top of what it left; its resume or rollback is the way on. Read-only.
+ */
+async function unfinishedJoinOf(stateDir: string, node: string): Promise<UnfinishedJoin | undefined> {
+  for (const runId of await listRuns(stateDir)) {
+    const records = await readJournal(stateDir, runId).then(
+      (j) => j.records,
+      () => [],
+    );
+    const header = records.find((r) => r.t === "run");
+    const joined = header?.t === "run" && header.invocation?.workflow === "join" ? header.invocation.flags?.joinNode : undefined;
+    if (typeof joined !== "string" || joined.toLowerCase() !== node.toLowerCase()) continue;
+    const served = records.some((r) => r.t === "verified" && r.stepId === "join-verify" && r.ok);
+    const stopped = records.some((r) => r.t === "rolled-back" && r.stepId === "join-service");
+    if (served && !stopped) return undefined;
+    const last = new Map<string, "applied" | "begun" | "undone" | "nothing">();
+    for (const r of records)
+      if (r.t === "applied") last.set(r.stepId, "applied");
+      else if (r.t === "rolled-back") last.set(r.stepId, "undone");
+      else if (r.t === "checkpoint" && last.get(r.stepId) !== "applied")
+        // create-instance that met someone else's instance made nothing (its checkpoint says so).
+        last.set(r.stepId, (r.data as { preexisting?: unknown } | null)?.preexisting === true ? "nothing" : "begun");
+    const applied = CHANGING_JOIN_STEPS.filter((id) => last.get(id) === "applied");
+    const begun = CHANGING_JOIN_STEPS.filter((id) => last.get(id) === "begun");
+    const undone = CHANGING_JOIN_STEPS.filter((id) => last.get(id) === "undone");
+    return applied.length + begun.length > 0 ? { runId, applied, begun, undone } : undefined;
+  }
+  return undefined;
+}
+
+interface UnfinishedJoin {
+  runId: string;
+  applied: string[];
+  /** Begun (checkpointed) but not journaled as applied: its command may have run. */
+  begun: string[];
+  undone: string[];
+}
+
+/** A new join while an earlier join run of the node is unfinished: its resume or rollback is the way on (exit 2). */
+function unfinishedJoin(node: string, open: UnfinishedJoin, planFile: string, stateDir: string): InputError {
+  const where = { runId: open.runId, stateDir, planFile };
+  const said = [
+    ...(open.applied.length ? [`${open.applied.join(", ")} ${open.applied.length === 1 ? "stays" : "stay"} applied`] : []),
+    ...(open.begun.length ? [`${open.begun.join(", ")} began (its command may have run)`] : []),
+    ...(open.undone.length ? [`${open.undone.join(", ")} undone by a rollback`] : []),
+  ];
+  return new InputError(
+    `Join run ${open.runId} of ${node} is not finished (${said.join("; ")}): a new join would start over on top of it; nothing was changed`,
+    {
+      code: "JOIN_RUN_UNFINISHED",
+      node,
+      path: planFile,
+      hint:
+        `Finish that run (it applies the steps not applied yet, then proves ${node} serves):\n  ${continueCommand({ verb: "resume", ...where, yes: true })}\n` +
+        `or undo it (a step that cannot be undone by octoha refuses and names the commands to run on ${node}):\n  ${continueCommand({ verb: "rollback", ...where })}`,
+    },
+  );
 }
 
 /** Running a join that already finished: nothing to do (exit 2: nothing was changed). */
@@ -282,6 +346,11 @@ export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.Pr
       url,
     };
     if (env.mode === "resume") refuseReconfigured(env, f.joinNode, shell.shown(argsOf(commands.find((c) => c.step === "configure")!)));
+    // An earlier join of this node left steps applied: its resume or rollback, not a new run (whose checks would blame them on someone else).
+    if (!env.priorResult) {
+      const open = await unfinishedJoinOf(env.stateDir, f.joinNode);
+      if (open) throw unfinishedJoin(f.joinNode, open, env.planFile, env.stateDir);
+    }
     // A fresh run refuses here, before the runner writes anything; a resumed run's step re-checks if it never finished.
     const checked = env.priorResult ? undefined : await freshChecks(base, env.planFile);
     if (checked && checked.problems.some((p) => p.code === "JOIN_NODE_NAME_TAKEN")) {

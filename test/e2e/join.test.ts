@@ -568,6 +568,21 @@ describe("octoha join killed at each step and resumed ends the same", () => {
     expect(partial.stdout).not.toMatch(/join-database: undone/);
     expect(c.standin.cluster.nodes().find((n) => n.name === "OCTO3")?.running).toBe(false);
     expect((await octoha(c, ["status", c.planFile])).stdout).toMatch(/join-database\s+verified/);
+    // Its closing lines say what stays applied and what to do next.
+    expect(partial.stderr).toMatch(/Still applied: join-create-instance, join-database/);
+    expect(partial.stderr).toMatch(/To apply the undone steps again and finish the run, run:\n\s+octoha resume \S+ --run \S+/);
+
+    // Joining again points at that run's resume, with true statements (not "joined already", not "made before this run").
+    const again = await join(c, "--yes");
+    expect(again.code, again.stdout + again.stderr).toBe(2);
+    expect(again.stderr).toMatch(
+      /Join run \S+ of OCTO3 is not finished \(join-create-instance, join-database stay applied; join-configure, join-service undone by a rollback\)/,
+    );
+    expect(again.stderr).toMatch(/octoha resume \S+ --run \S+ --yes/);
+    expect(again.stderr).not.toMatch(/joined already|ping answers 200|made there before/);
+    const resumed = await octoha(c, ["resume", c.planFile, "--yes"]);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expectJoined(c);
   });
 
   it("a real SIGKILL of the octoha process after join-database, resumed from the command line", async (t) => {
