@@ -387,7 +387,7 @@ function commandStep(
           exitCode: ExitCode.Resumable,
           node: deps.node,
           step: id,
-          hint: `${output ? `It said:\n${output}\n` : ""}Fix the cause on ${deps.node}, then run \`octoha resume\` (the command runs again). By hand: ${shown}`,
+          hint: `${output ? `It said:\n${output}\n` : ""}Fix the cause on ${deps.node}, then run \`octoha resume\` (the command runs again). By hand: ${deps.shell.byHand(args)}`,
         });
       return { step: id, command: shown, exitCode: 0, output };
     },

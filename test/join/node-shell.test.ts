@@ -101,6 +101,23 @@ describe("node shells: Octopus.Server on the joining node", () => {
     );
   });
 
+  it("by-hand lines read each secret from its variable (winrm through $using:), never <redacted> or the value", () => {
+    const exe = "C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe";
+    const winrm = shellFor({ kind: "winrm", host: "OCTO3", serverExe: exe }).shell.byHand(ARGS);
+    expect(winrm).toBe(
+      "$CS = $env:CS; $MK = $env:MK; Invoke-Command -ComputerName OCTO3 { & 'C:\\Program Files\\Octopus Deploy\\Octopus\\Octopus.Server.exe' database --instance OctopusServer --connectionString $using:CS --masterKey $using:MK }",
+    );
+    const docker = shellFor({ kind: "argv", stop: ["x"], start: ["y"], exec: ["docker", "exec", "octo3"] }).shell.byHand(ARGS);
+    expect(docker).toBe(
+      'docker exec octo3 /opt/octopus/Octopus.Server database --instance OctopusServer --connectionString "$CS" --masterKey "$MK"',
+    );
+    for (const line of [winrm, docker]) {
+      expect(line).not.toContain("<redacted>");
+      expect(line).not.toContain(SECRET);
+      expect(line).not.toContain(CONN);
+    }
+  });
+
   it("winrm's Test-Path answers from the node's output", async () => {
     expect(await shellFor({ kind: "winrm", host: "OCTO3" }, "True\r\n").shell.testPath("\\\\fs01\\share\\TaskLogs")).toBe(true);
     expect(await shellFor({ kind: "winrm", host: "OCTO3" }, "False\r\n").shell.testPath("\\\\fs01\\share\\TaskLogs")).toBe(false);

@@ -51,6 +51,11 @@ export interface NodeShell {
   testPath(octopusPath: string, kind?: PathKind): Promise<boolean>;
   /** The command as shown to the operator: secrets as <redacted>. */
   shown(args: readonly ShellArg[]): string;
+  /**
+   * The command for the operator to run by hand: each secret read from its environment variable (named by the
+   * secret's key), as `octoha join --print` writes it; the value is never written. ssh: as shown (<redacted>).
+   */
+  byHand(args: readonly ShellArg[]): string;
 }
 
 /** How each recipe's kind runs commands on its node; undefined for sc (it cannot). */
@@ -99,6 +104,13 @@ function argvShell(recipe: LocalRecipe | ArgvRecipe, prefix: readonly string[], 
     description: `${ctx.serverExe} on ${where}`,
     server: (args) => ctx.run(argv(args), { what: serverWhat(args) }),
     shown: (args) => show([...prefix, ctx.serverExe].join(" "), args),
+    // Run from a shell where the variables are set: it expands them into the argv, as octoha's own call does.
+    byHand: (args) =>
+      shellLine(/^[A-Za-z]:\\/.test(ctx.serverExe) && prefix.length === 0 ? "powershell" : "posix", [
+        ...prefix,
+        ctx.serverExe,
+        ...args.map((a) => (typeof a === "string" ? a : { env: a.secret })),
+      ]),
     async testPath(p, kind = "folder") {
       const windows = /^[A-Za-z]:\\|^\\\\/.test(p);
       const test = windows
@@ -110,6 +122,9 @@ function argvShell(recipe: LocalRecipe | ArgvRecipe, prefix: readonly string[], 
     },
   };
 }
+
+/** A PowerShell variable name for an environment variable's value (letters, digits, underscores). */
+const psLocalVar = (key: string) => key.replace(/[^A-Za-z0-9_]/g, "_");
 
 /** Names of the local PowerShell's variables that carry secrets into the remoting session. */
 const psSecretVar = (key: string) => `OCTOHA_SECRET_${key.replace(/[^A-Za-z0-9]/g, "_").toUpperCase()}`;
@@ -135,6 +150,13 @@ function winrmShell(recipe: WinRmRecipe, ctx: NodeShellContext): NodeShell {
     description: `PowerShell remoting to ${recipe.host} (${exe})`,
     shown: (args) =>
       `Invoke-Command -ComputerName ${shellWord("powershell", recipe.host)} { ${shellLine("powershell", [exe, ...args.map(redacted)])} }`,
+    // The remote session has none of the local variables: each secret goes in as a local variable through $using:.
+    byHand: (args) => {
+      const keys = [...new Set(args.flatMap((a) => (typeof a === "string" ? [] : [a.secret])))];
+      const words = args.map((a): LineArg => (typeof a === "string" ? a : { placeholder: `$using:${psLocalVar(a.secret)}` }));
+      const sets = keys.map((k) => `$${psLocalVar(k)} = $env:${k}; `).join("");
+      return `${sets}Invoke-Command -ComputerName ${shellWord("powershell", recipe.host)} { ${shellLine("powershell", [exe, ...words])} }`;
+    },
     async server(args) {
       const argv = ps(winrmServerScript(recipe.host, exe, args));
       const env = Object.fromEntries(
@@ -164,6 +186,7 @@ function sshShell(recipe: SshRecipe, ctx: NodeShellContext): NodeShell {
   return {
     description: `ssh ${target} (${ctx.serverExe})`,
     shown: (args) => `ssh ${target} ${sudo}${show(ctx.serverExe, args)}`,
+    byHand: (args) => `ssh ${target} ${sudo}${show(ctx.serverExe, args)}`,
     async server(args) {
       // Secrets on stdin, read into shell variables on the node: never on a command line, here or there (until Octopus.Server).
       const keys = [...new Set(args.flatMap((a) => (typeof a === "string" ? [] : [a.secret])))];
