@@ -20,7 +20,8 @@ const comment = (lines: string[]): string[] => lines.flatMap((l) => wrap(l, 110)
 
 function listen(bind: string, extra = ""): string {
   const { address, port } = splitBind(bind);
-  const host = address === "*" ? "" : address.includes(":") ? `[${address}]:` : `${address}:`;
+  // Every address ("*", or none as in --bind=:8080) is the port alone: nginx rejects "listen :8080;".
+  const host = address === "*" || address === "" ? "" : address.includes(":") ? `[${address}]:` : `${address}:`;
   return `    listen ${host}${port}${extra};`;
 }
 

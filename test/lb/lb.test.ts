@@ -175,6 +175,12 @@ describe("octoha lb, nodes on IPv6 addresses", () => {
     return Plan.parse(plan);
   };
 
+  it("--bind=:8080 (no address) listens on the port alone, as --bind=*:8080 does: nginx rejects `listen :8080;`", () => {
+    const text = lbConfig(httpPlan(), { format: "nginx", bind: ":8080" }).text;
+    expect(text).toMatch(/^\s+listen 8080;$/m);
+    expect(text).not.toMatch(/listen :/);
+  });
+
   it("writes [address]:port on each server line, and haproxy -c and nginx -t accept both servers", async () => {
     const haproxy = lbConfig(ipv6Plan(), { format: "haproxy" }).text;
     expect(haproxy).toMatch(/^\s+server OCTO1 \[::1\]:8081 +# node OCTO1/m);
