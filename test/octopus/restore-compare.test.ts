@@ -97,7 +97,7 @@ describe("the faithful-restore comparison", () => {
     );
     expect(restoreDifferences(checks)).toEqual([
       { kind: "schema-version", current: "#2 Script2024.2.sql", target: "#1 Script0001.sql" },
-      { kind: "row-count", table: "SchemaVersions", current: "2", target: "1" },
+      { kind: "row-count", table: "SchemaVersions", current: "2", target: "1", ahead: "current" },
     ]);
   });
 
@@ -112,7 +112,9 @@ describe("the faithful-restore comparison", () => {
       octopusDatabase(),
       octopusDatabase((t) => t.ServerTask!.splice(0, 3)),
     );
-    expect(restoreDifferences(checks)).toEqual([{ kind: "row-count", table: "ServerTask", current: "120", target: "117" }]);
+    expect(restoreDifferences(checks)).toEqual([
+      { kind: "row-count", table: "ServerTask", current: "120", target: "117", ahead: "current" },
+    ]);
     const live = restoreFindings(checks, true).find((f) => f.code === "DB_MOVE_ROW_COUNT")!;
     const stopped = restoreFindings(checks, false).find((f) => f.code === "DB_MOVE_ROW_COUNT")!;
     expect([live.severity, stopped.severity]).toEqual(["info", "error"]);
