@@ -164,11 +164,17 @@ export function createStopServicesStep(deps: ServicesDeps): Step<ServicesResult,
       };
     },
     async rollback(ctx, r) {
-      await startAll(services, r.acted);
-      // Rolled back means serving again: the undos after this one talk to the API.
+      let failedStart: unknown;
+      await startAll(services, r.acted).catch((error: unknown) => (failedStart = error));
+      // Rolled back means serving again: the undos after this one talk to the API. The nodes that did
+      // start are waited for even when another's start failed, so that what the failed rollback says
+      // it left (read just after) is what serves, not a node still starting.
+      const started = failedStart ? await states(services, r.acted) : undefined;
+      const waitFor = started ? r.acted.filter((n) => started[n] !== "stopped") : r.acted;
       const deadline = (deps.clock ?? realClock).now() + (deps.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
-      const s = await waitUntilRunning(deps, ctx, r.acted, deadline);
+      const s = await waitUntilRunning(deps, ctx, waitFor, deadline);
       if (ctx.signal.aborted) throw interrupted("stop-services");
+      if (failedStart) throw failedStart;
       const down = r.acted.filter((n) => s[n] !== "running");
       if (down.length > 0) throw notReady(deps, "stop-services", s, down);
     },
