@@ -14,7 +14,7 @@ import type { Workflow, WorkflowEnv } from "./workflows.js";
 import { InputError, OctohaError } from "../shared/errors.js";
 import { ExitCode } from "../shared/exit-codes.js";
 import { continueCommand, listRuns } from "../runner/runs.js";
-import { readJournal } from "../runner/journal.js";
+import { readJournal, type JournalRecord } from "../runner/journal.js";
 import { realClock } from "./deps.js";
 import { argsOf, buildJoinSteps, joinChecks, joinRefusal, type JoinChecks } from "./join.js";
 import { createOctopusPorts } from "./ports.js";
@@ -91,26 +91,32 @@ export function joiningNode(plan: Plan, name: string, planFile: string): { url: 
   return { url: node.url, recipe, ...(node.pollingAddress ? { pollingAddress: node.pollingAddress } : {}) };
 }
 
-/**
- * The newest join run of NODE in the state directory, when it proved the node serves (join-verify
- * verified) and no rollback stopped its service since: the node the cluster already has by that name
- * is the one it joined (a rollback refused at create-instance leaves it joined too). Read-only; an
- * unreadable journal counts as no run.
- */
-async function finishedJoinOf(stateDir: string, node: string): Promise<string | undefined> {
+/** The newest join run of NODE in the state directory, with its records and whether it ended joined. Read-only; an unreadable journal counts as no run. */
+async function newestJoinOf(
+  stateDir: string,
+  node: string,
+): Promise<{ runId: string; records: JournalRecord[]; joined: boolean } | undefined> {
   for (const runId of await listRuns(stateDir)) {
     const records = await readJournal(stateDir, runId).then(
       (j) => j.records,
       () => [],
     );
     const header = records.find((r) => r.t === "run");
-    const joined = header?.t === "run" && header.invocation?.workflow === "join" ? header.invocation.flags?.joinNode : undefined;
-    if (typeof joined !== "string" || joined.toLowerCase() !== node.toLowerCase()) continue;
+    const joinNode = header?.t === "run" && header.invocation?.workflow === "join" ? header.invocation.flags?.joinNode : undefined;
+    if (typeof joinNode !== "string" || joinNode.toLowerCase() !== node.toLowerCase()) continue;
+    // Joined: it proved the node serves (join-verify verified) and no rollback stopped its service since
+    // (a rollback refused at create-instance leaves it joined too).
     const served = records.some((r) => r.t === "verified" && r.stepId === "join-verify" && r.ok);
     const stopped = records.some((r) => r.t === "rolled-back" && r.stepId === "join-service");
-    return served && !stopped ? runId : undefined;
+    return { runId, records, joined: served && !stopped };
   }
   return undefined;
+}
+
+/** The newest join run of NODE when it ended joined: the node the cluster already has by that name is the one it joined. */
+async function finishedJoinOf(stateDir: string, node: string): Promise<string | undefined> {
+  const newest = await newestJoinOf(stateDir, node);
+  return newest?.joined ? newest.runId : undefined;
 }
 
 /** Steps of a join run that change the node (preflight and verify only read). */
@@ -122,30 +128,20 @@ const CHANGING_JOIN_STEPS = ["join-create-instance", "join-database", "join-conf
  * would start over on top of what it left; its resume or rollback is the way on. Read-only.
  */
 async function unfinishedJoinOf(stateDir: string, node: string): Promise<UnfinishedJoin | undefined> {
-  for (const runId of await listRuns(stateDir)) {
-    const records = await readJournal(stateDir, runId).then(
-      (j) => j.records,
-      () => [],
-    );
-    const header = records.find((r) => r.t === "run");
-    const joined = header?.t === "run" && header.invocation?.workflow === "join" ? header.invocation.flags?.joinNode : undefined;
-    if (typeof joined !== "string" || joined.toLowerCase() !== node.toLowerCase()) continue;
-    const served = records.some((r) => r.t === "verified" && r.stepId === "join-verify" && r.ok);
-    const stopped = records.some((r) => r.t === "rolled-back" && r.stepId === "join-service");
-    if (served && !stopped) return undefined;
-    const last = new Map<string, "applied" | "begun" | "undone" | "nothing">();
-    for (const r of records)
-      if (r.t === "applied") last.set(r.stepId, "applied");
-      else if (r.t === "rolled-back") last.set(r.stepId, "undone");
-      else if (r.t === "checkpoint" && last.get(r.stepId) !== "applied")
-        // create-instance that met someone else's instance made nothing (its checkpoint says so).
-        last.set(r.stepId, (r.data as { preexisting?: unknown } | null)?.preexisting === true ? "nothing" : "begun");
-    const applied = CHANGING_JOIN_STEPS.filter((id) => last.get(id) === "applied");
-    const begun = CHANGING_JOIN_STEPS.filter((id) => last.get(id) === "begun");
-    const undone = CHANGING_JOIN_STEPS.filter((id) => last.get(id) === "undone");
-    return applied.length + begun.length > 0 ? { runId, applied, begun, undone } : undefined;
-  }
-  return undefined;
+  const newest = await newestJoinOf(stateDir, node);
+  if (!newest || newest.joined) return undefined;
+  const { runId, records } = newest;
+  const last = new Map<string, "applied" | "begun" | "undone" | "nothing">();
+  for (const r of records)
+    if (r.t === "applied") last.set(r.stepId, "applied");
+    else if (r.t === "rolled-back") last.set(r.stepId, "undone");
+    else if (r.t === "checkpoint" && last.get(r.stepId) !== "applied")
+      // create-instance that met someone else's instance made nothing (its checkpoint says so).
+      last.set(r.stepId, (r.data as { preexisting?: unknown } | null)?.preexisting === true ? "nothing" : "begun");
+  const applied = CHANGING_JOIN_STEPS.filter((id) => last.get(id) === "applied");
+  const begun = CHANGING_JOIN_STEPS.filter((id) => last.get(id) === "begun");
+  const undone = CHANGING_JOIN_STEPS.filter((id) => last.get(id) === "undone");
+  return applied.length + begun.length > 0 ? { runId, applied, begun, undone } : undefined;
 }
 
 interface UnfinishedJoin {

@@ -15,24 +15,27 @@ import { allFiles, faultyOps, snapshot, tempDirs, writeFile } from "./helpers.js
 
 const dir = tempDirs();
 
+/** The lock another copy (on another machine) writes once `unlock --force` released ours. */
+const anotherCopysLock = (target: string) => ({
+  id: "copy-other",
+  operation: "copy",
+  who: "someone@elsewhere",
+  host: `not-${os.hostname()}`,
+  pid: 1,
+  version: "0.0.0",
+  created: new Date().toISOString(),
+  path: target,
+  heartbeat: new Date().toISOString(),
+});
+
 describe("a copy whose target lock is released under it", () => {
   it("stops (COPY_LOCK_LOST, exit 3) instead of writing beside the new holder, and a re-run completes", async () => {
     const source = dir("source");
     const target = dir("target");
-    for (let i = 0; i < 60; i++) writeFile(source, `servertasks-${i}.log.txt`, `log ${i}\n`.repeat(200));
+    for (let i = 0; i < 300; i++) writeFile(source, `servertasks-${i}.log.txt`, `log ${i}\n`.repeat(200));
     const manifestPath = path.join(target, ".octoha", "m.jsonl");
     const lock = targetLockFile(target);
-    const other = {
-      id: "copy-other",
-      operation: "copy",
-      who: "someone@elsewhere",
-      host: `not-${os.hostname()}`,
-      pid: 1,
-      version: "0.0.0",
-      created: new Date().toISOString(),
-      path: target,
-      heartbeat: new Date().toISOString(),
-    };
+    const other = anotherCopysLock(target);
     let opened = 0;
     const ops = faultyOps({
       before: (call) => {
@@ -67,7 +70,7 @@ describe("a copy whose target lock is released under it", () => {
     expect(error.message).toContain("someone@elsewhere");
     // It stopped well before the end, and left the new holder's lock as it found it.
     const copied = allFiles(target).filter((f) => !f.includes(".octoha"));
-    expect(copied.length).toBeLessThan(60);
+    expect(copied.length).toBeLessThan(300);
     expect(JSON.parse(readFileSync(lock, "utf8"))).toMatchObject({ id: "copy-other" });
     expect(allFiles(target).filter((f) => f.endsWith(".octoha-tmp"))).toEqual([]);
 
@@ -86,17 +89,7 @@ describe("a copy whose target lock is released under it", () => {
     const target = dir("target");
     for (let i = 0; i < 8; i++) writeFile(source, `servertasks-${i}.log.txt`, `log ${i}\n`.repeat(50));
     const lock = targetLockFile(target);
-    const other = {
-      id: "copy-other",
-      operation: "copy",
-      who: "someone@elsewhere",
-      host: `not-${os.hostname()}`,
-      pid: 1,
-      version: "0.0.0",
-      created: new Date().toISOString(),
-      path: target,
-      heartbeat: new Date().toISOString(),
-    };
+    const other = anotherCopysLock(target);
     let opened = 0;
     // The last source file opened: `unlock --force` and another copy's lock, long before this copy's next heartbeat.
     const ops = faultyOps({
