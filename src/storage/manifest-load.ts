@@ -54,6 +54,7 @@ export async function refreshManifestSnapshot(ops: FileOps, file: string, index:
     // A snapshot holds the vouching table only: intents still open (their source file gone, say)
     // are appended again past the bytes it covers, durably before it is written, for the next run to parse.
     if (index.openIntentCount > 0) await appendOpenIntents(ops, file, index);
+    index.fit();
     await writeSnapshot(ops, file, handle, index);
     index.snapshotFresh = true;
   } catch {

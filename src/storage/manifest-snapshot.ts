@@ -13,9 +13,11 @@
  *   0  u32 magic 'OHMX'      4  u32 version        8  u32 byte-order mark   12 u32 capacity (slots)
  *   16 u32 slots used        20 u32 reserved (0)    24 f64 manifestBytes    32 32 B manifest tail SHA-256
  *   64 u32 body checksum     68..80 reserved
- *   80 f64 mtimes[capacity], u32 hi[capacity], u32 lo[capacity], u32 srcHi[capacity], u32 srcLo[capacity]
+ *   80 u32 mtLo[capacity], u32 hi[capacity], u32 lo[capacity], u32 srcHi[capacity], u32 srcLo[capacity],
+ *      u16 mtHi[capacity]
  * (Version 1 held node names where version 2 holds each record's origin; version 2's capacity was a
- * power of two, at most half full. An older snapshot is ignored and the manifest parsed again.)
+ * power of two, at most half full; version 3 held each mtime as a double. An older snapshot is
+ * ignored and the manifest parsed again, once.)
  */
 import { createHash } from "node:crypto";
 import { MAX_LOAD, ManifestIndex, type ManifestTable } from "./manifest.js";
@@ -24,9 +26,9 @@ import path from "node:path";
 import { removeStaleTemps, tempPathFor, tempPrefixFor } from "./temp-names.js";
 
 const MAGIC = 0x584d484f; // "OHMX" little-endian
-const VERSION = 3;
+const VERSION = 4;
 /** Bytes per slot in the body. */
-const SLOT_BYTES = 24;
+const SLOT_BYTES = 22;
 const BYTE_ORDER = 0x01020304;
 const HEADER = 80;
 const TAIL = 4096;
@@ -43,8 +45,8 @@ async function tailHash(manifest: OpenFile, end: number): Promise<Buffer> {
   return createHash("sha256").update(bytes.subarray(0, got)).digest();
 }
 
-/** FNV-1a over 32-bit words, across the parts in order (the body: mtimes, hi, lo, srcHi, srcLo). */
-function checksum(...parts: Uint32Array[]): number {
+/** FNV-1a over the arrays' elements, across the parts in order (the body: mtLo, hi, lo, srcHi, srcLo, mtHi). */
+function checksum(...parts: (Uint32Array | Uint16Array)[]): number {
   let h = 0x811c9dc5;
   for (const words of parts) for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 16777619);
   return h >>> 0;
@@ -88,12 +90,11 @@ export async function readSnapshot(
   if (capacity < 16 || used > capacity * MAX_LOAD || head[5] !== 0) return undefined;
   if (HEADER + capacity * SLOT_BYTES !== data.byteLength) return undefined;
   if (!Number.isSafeInteger(covered) || covered < 0 || covered > manifestSize) return undefined;
-  const bodyWords = new Uint32Array(data, HEADER, capacity * (SLOT_BYTES / 4));
-  if (checksum(bodyWords) !== head[16]!) return undefined;
+  const words = (k: number) => new Uint32Array(data, HEADER + capacity * 4 * k, capacity);
+  const mtHi = new Uint16Array(data, HEADER + capacity * 20, capacity);
+  if (checksum(new Uint32Array(data, HEADER, capacity * 5), mtHi) !== head[16]!) return undefined;
   if (!(await tailHash(manifest, covered)).equals(Buffer.from(data, 32, 32))) return undefined;
-  const words = (k: number) => new Uint32Array(data, HEADER + capacity * (8 + 4 * k), capacity);
-  const mtimes = new Float64Array(data, HEADER, capacity);
-  const table: ManifestTable = { mtimes, hi: words(0), lo: words(1), srcHi: words(2), srcLo: words(3), used };
+  const table: ManifestTable = { mtLo: words(0), hi: words(1), lo: words(2), srcHi: words(3), srcLo: words(4), mtHi, used };
   return { index: ManifestIndex.fromTable(table), bytes: covered };
 }
 
@@ -103,7 +104,7 @@ export async function readSnapshot(
  */
 export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest: OpenFile, index: ManifestIndex): Promise<void> {
   const t = index.table();
-  const capacity = t.mtimes.length;
+  const capacity = t.hi.length;
   const header = new ArrayBuffer(HEADER);
   const head = new Uint32Array(header, 0, 20);
   head[0] = MAGIC;
@@ -114,8 +115,8 @@ export async function writeSnapshot(ops: FileOps, manifestFile: string, manifest
   new Float64Array(header, 24, 1)[0] = index.coveredBytes;
   Buffer.from(header).set(await tailHash(manifest, index.coveredBytes), 32);
   // The body's words in file order, without copying the arrays.
-  const body = [t.mtimes, t.hi, t.lo, t.srcHi, t.srcLo];
-  head[16] = checksum(...body.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.byteLength / 4)));
+  const body = [t.mtLo, t.hi, t.lo, t.srcHi, t.srcLo, t.mtHi];
+  head[16] = checksum(...body);
   const final = snapshotPathOf(manifestFile);
   // A kill -9 between a snapshot's write and its rename left its temp file beside the manifest, in a
   // folder no copy pass lists (and a no-op never sweeps); the kill left the snapshot stale, so the next

@@ -17,9 +17,10 @@ export const MANIFEST_VERSION = 2;
 const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 /**
- * Which target files the manifest vouches for, and which source file each was written from: 24
- * bytes per slot instead of its path and hash, at most 3 records per 4 slots (MAX_LOAD): a million
- * records in ~36 MB (at most 2 per 4 slots, in a power-of-two table, took 48 MB). The key is a 64-bit
+ * Which target files the manifest vouches for, and which source file each was written from: 22
+ * bytes per slot instead of its path and hash, at most 7 records per 8 slots (MAX_LOAD): a million
+ * records in ~26 MB after a copy's reserve (24-byte slots at 0.7 took 34 MB, at most 2 per 4 slots
+ * in a power-of-two table 48 MB; issue 15 counts every byte a file). The key is a 64-bit
  * fingerprint of (relPath, size); the values are the recorded mtime (whole milliseconds) and the
  * 64-bit origin of the copy that wrote the file (see `src` in ManifestRecord; 0 = unknown). The
  * mtime is compared with sameMtime's tolerance, never hashed: a time rounded to the millisecond
@@ -35,10 +36,12 @@ const READABLE_VERSIONS: readonly number[] = [1, 2];
  */
 export class ManifestIndex {
   // Open addressing in typed arrays (a Map of 260 000 doubles cost ~40 MB and most of a no-op's
-  // lookup time): slot i holds the fingerprint's two halves, the mtime and the origin's two halves.
+  // lookup time): slot i holds the fingerprint's two halves, the mtime (48 bits: MTIME_BIAS) and
+  // the origin's two halves.
   private hi: Uint32Array = new Uint32Array(MIN_CAPACITY);
   private lo: Uint32Array = new Uint32Array(MIN_CAPACITY);
-  private mtimes: Float64Array = new Float64Array(MIN_CAPACITY).fill(EMPTY);
+  private mtLo: Uint32Array = new Uint32Array(MIN_CAPACITY);
+  private mtHi: Uint16Array = new Uint16Array(MIN_CAPACITY).fill(EMPTY_HI);
   private srcHi: Uint32Array = new Uint32Array(MIN_CAPACITY);
   private srcLo: Uint32Array = new Uint32Array(MIN_CAPACITY);
   private used = 0;
@@ -90,13 +93,13 @@ export class ManifestIndex {
 
   /** The table itself, for a snapshot. */
   table(): ManifestTable {
-    return { hi: this.hi, lo: this.lo, mtimes: this.mtimes, srcHi: this.srcHi, srcLo: this.srcLo, used: this.used };
+    return { hi: this.hi, lo: this.lo, mtLo: this.mtLo, mtHi: this.mtHi, srcHi: this.srcHi, srcLo: this.srcLo, used: this.used };
   }
 
   /** An index over a snapshot's table (used as is, not copied). */
   static fromTable(t: ManifestTable): ManifestIndex {
     const index = new ManifestIndex();
-    Object.assign(index, { hi: t.hi, lo: t.lo, mtimes: t.mtimes, srcHi: t.srcHi, srcLo: t.srcLo, used: t.used });
+    Object.assign(index, { hi: t.hi, lo: t.lo, mtLo: t.mtLo, mtHi: t.mtHi, srcHi: t.srcHi, srcLo: t.srcLo, used: t.used });
     return index;
   }
 
@@ -104,12 +107,14 @@ export class ManifestIndex {
     if (!r.sha256) return;
     fingerprint(r.relPath, r.size);
     const i = this.slot(fpHi, fpLo);
-    if (this.mtimes[i] === EMPTY) {
+    if (this.mtHi[i] === EMPTY_HI) {
       this.hi[i] = fpHi;
       this.lo[i] = fpLo;
       this.used++;
     }
-    this.mtimes[i] = Math.round(r.mtimeMs);
+    const biased = Math.min(Math.max(Math.round(r.mtimeMs) + MTIME_BIAS, 0), MAX_BIASED);
+    this.mtHi[i] = Math.floor(biased / 2 ** 32);
+    this.mtLo[i] = biased >>> 0;
     if (r.src !== undefined && ORIGIN.test(r.src)) {
       this.srcHi[i] = Number.parseInt(r.src.slice(0, 8), 16);
       this.srcLo[i] = Number.parseInt(r.src.slice(8), 16);
@@ -121,7 +126,7 @@ export class ManifestIndex {
       this.srcHi[i] = 0;
       this.srcLo[i] = 0;
     }
-    if (this.used > this.mtimes.length * MAX_LOAD) this.rehash(Math.ceil(this.mtimes.length * 1.5));
+    if (this.used > this.hi.length * MAX_LOAD) this.rehash(Math.ceil(this.hi.length * 1.5));
   }
 
   /**
@@ -131,7 +136,17 @@ export class ManifestIndex {
    */
   reserve(records: number): void {
     const capacity = Math.ceil(records / RESERVE_LOAD);
-    if (records > this.mtimes.length * MAX_LOAD) this.rehash(capacity);
+    if (records > this.hi.length * MAX_LOAD) this.rehash(capacity);
+  }
+
+  /**
+   * The table at reserve()'s load before a snapshot is written: the snapshot is the next run's table
+   * as it is, and a manifest parsed in full grew by halves (a million records in 33 MB at two thirds
+   * full, against 26 MB at RESERVE_LOAD). Done once; a copy's reserve() already fits it.
+   */
+  fit(): void {
+    const capacity = Math.max(MIN_CAPACITY, Math.ceil(this.used / RESERVE_LOAD));
+    if (capacity < this.hi.length * 0.9) this.rehash(capacity);
   }
 
   /**
@@ -167,17 +182,16 @@ export class ManifestIndex {
 
   /** Files the manifest vouches for. */
   get size(): number {
-    let n = 0;
-    for (let i = 0; i < this.mtimes.length; i++) if (this.mtimes[i]! > GONE) n++;
-    return n;
+    return this.used;
   }
 
   /** The slot of a matching record. */
   private lookup(relPath: string, size: number, mtimeMs: number): number | undefined {
     fingerprint(relPath, size);
     const i = this.slot(fpHi, fpLo);
-    const ms = this.mtimes[i]!;
-    if (ms <= GONE) return undefined;
+    const high = this.mtHi[i]!;
+    if (high === EMPTY_HI) return undefined;
+    const ms = high * 2 ** 32 + this.mtLo[i]! - MTIME_BIAS;
     // The record was rounded to the millisecond: allow that half millisecond on top of sameMtime's.
     return Math.abs(ms - mtimeMs) < 1.5 ? i : undefined;
   }
@@ -187,9 +201,9 @@ export class ManifestIndex {
    * capacity: the mixed 32 bits are scaled onto it (multiply-shift), not masked.
    */
   private slot(h: number, l: number): number {
-    const capacity = this.mtimes.length;
+    const capacity = this.hi.length;
     let i = Math.floor((((l ^ Math.imul(h, 0x9e3779b1)) >>> 0) * capacity) / 2 ** 32);
-    while (this.mtimes[i] !== EMPTY && (this.hi[i] !== h || this.lo[i] !== l)) if (++i === capacity) i = 0;
+    while (this.mtHi[i] !== EMPTY_HI && (this.hi[i] !== h || this.lo[i] !== l)) if (++i === capacity) i = 0;
     return i;
   }
 
@@ -197,15 +211,17 @@ export class ManifestIndex {
     const old = this.table();
     this.hi = new Uint32Array(n);
     this.lo = new Uint32Array(n);
-    this.mtimes = new Float64Array(n).fill(EMPTY);
+    this.mtLo = new Uint32Array(n);
+    this.mtHi = new Uint16Array(n).fill(EMPTY_HI);
     this.srcHi = new Uint32Array(n);
     this.srcLo = new Uint32Array(n);
-    for (let i = 0; i < old.mtimes.length; i++) {
-      if (old.mtimes[i] === EMPTY) continue;
+    for (let i = 0; i < old.hi.length; i++) {
+      if (old.mtHi[i] === EMPTY_HI) continue;
       const j = this.slot(old.hi[i]!, old.lo[i]!);
       this.hi[j] = old.hi[i]!;
       this.lo[j] = old.lo[i]!;
-      this.mtimes[j] = old.mtimes[i]!;
+      this.mtLo[j] = old.mtLo[i]!;
+      this.mtHi[j] = old.mtHi[i]!;
       this.srcHi[j] = old.srcHi[i]!;
       this.srcLo[j] = old.srcLo[i]!;
     }
@@ -216,21 +232,32 @@ export class ManifestIndex {
 export interface ManifestTable {
   hi: Uint32Array;
   lo: Uint32Array;
-  mtimes: Float64Array;
+  /** The biased mtime's low 32 bits and high 16 (EMPTY_HI: a free slot). */
+  mtLo: Uint32Array;
+  mtHi: Uint16Array;
   srcHi: Uint32Array;
   srcLo: Uint32Array;
   used: number;
 }
 
-/** Records per slot at most (linear probing stays short: ~2.5 slots a hit, ~8.5 a miss at the limit). */
-export const MAX_LOAD = 0.75;
-/** Records per slot after reserve(): room left for what comes after, under MAX_LOAD. */
-const RESERVE_LOAD = 0.7;
+/**
+ * Records per slot at most. Linear probing at the limit: ~4.5 slots a hit, ~32 a miss. Hits are what
+ * a no-op asks (a file that looks the same); a miss is a file the manifest never saw.
+ */
+export const MAX_LOAD = 0.875;
+/** Records per slot after reserve() (a copy's end: the snapshot the next run reads as it is), under MAX_LOAD. */
+const RESERVE_LOAD = 0.85;
 const MIN_CAPACITY = 1024;
 
-/** Values below any real mtime: a free slot, and a slot whose record was withdrawn. */
-const EMPTY = -(2 ** 60);
-const GONE = -(2 ** 59);
+/**
+ * A recorded mtime is whole milliseconds plus this, in 48 bits (a 16-bit high part and a 32-bit low
+ * part: 2 bytes a slot less than a double): the years 1413 to 10334, so Windows' 1601 and .NET's 9999
+ * fit. A time outside is kept at the nearest end, where no file's time asks for it: never vouched for,
+ * its file is hashed again. The high part's largest value marks a free slot.
+ */
+const MTIME_BIAS = 2 ** 44;
+const EMPTY_HI = 0xffff;
+const MAX_BIASED = EMPTY_HI * 2 ** 32 - 1;
 const ORIGIN = /^[0-9a-f]{16}$/;
 /** A `same` origin's two halves are stored XORed with these (any fixed odd pattern): see set(). */
 const SAME_MASK_HI = 0x5a3c96e1;

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ManifestWriter, manifestRecords, originOf } from "../../src/storage/manifest.js";
@@ -183,6 +183,54 @@ describe("the copy manifest", () => {
       expect((await loadManifest(nodeFileOps, file)).vouchesFor("TaskLogs/servertasks-12_x.txt", 12, 1_790_000_000_123.4, FROM_1)).toBe(
         true,
       );
+    });
+
+    it("keeps mtimes from 1601 to the year 9999 to the millisecond, through a snapshot (48 bits a time)", async () => {
+      const file = path.join(dir("m"), "manifest.jsonl");
+      const times = [-11_644_473_600_000, -1_000_000_000_001, -1, 0, 1_790_000_000_123, 253_402_300_799_999];
+      writeFileSync(file, times.map((mtimeMs, i) => record(`TaskLogs/t${i}.txt`, { mtimeMs })).join("\n") + "\n");
+      await snapshotted(file);
+      const index = await loadManifest(nodeFileOps, file);
+      expect(index.snapshotFresh).toBe(true);
+      times.forEach((mtimeMs, i) => {
+        expect(index.vouchesFor(`TaskLogs/t${i}.txt`, 5, mtimeMs, FROM_1), String(mtimeMs)).toBe(true);
+        expect(index.vouchesFor(`TaskLogs/t${i}.txt`, 5, mtimeMs + 2, FROM_1), String(mtimeMs + 2)).toBe(false);
+        expect(index.vouchesFor(`TaskLogs/t${i}.txt`, 5, mtimeMs + 2 ** 32, FROM_1), `${mtimeMs} + 2^32`).toBe(false);
+      });
+    });
+
+    it("never vouches for an mtime outside the years it keeps (the year 1000, 20000): such a file is hashed again", async () => {
+      const file = path.join(dir("m"), "manifest.jsonl");
+      const times = [-30_610_224_000_000, 568_971_820_800_000];
+      writeFileSync(file, times.map((mtimeMs, i) => record(`TaskLogs/t${i}.txt`, { mtimeMs })).join("\n") + "\n");
+      const index = await loadManifest(nodeFileOps, file);
+      expect(index.size).toBe(2);
+      times.forEach((mtimeMs, i) => expect(index.vouchesFor(`TaskLogs/t${i}.txt`, 5, mtimeMs, FROM_1), String(mtimeMs)).toBe(false));
+    });
+
+    it("is written at 85 % full whatever the parse grew the table to: 22 bytes a slot, the next run's table as it is", async () => {
+      const file = path.join(dir("m"), "manifest.jsonl");
+      writeFileSync(file, lines(0, 12_000)); // parsed in full, the table grows by halves to 17,496 slots (69 % full)
+      await snapshotted(file);
+      expect(statSync(snapshotPathOf(file)).size).toBe(80 + 22 * Math.ceil(12_000 / 0.85));
+      const index = await loadManifest(nodeFileOps, file);
+      expect(index.snapshotFresh).toBe(true);
+      expect(index.size).toBe(12_000);
+      for (const i of [0, 5_999, 11_999])
+        expect(index.vouchesFor(`TaskLogs/servertasks-${i}_x.txt`, i, 1_790_000_000_123.4, FROM_1)).toBe(true);
+      expect(index.vouchesFor("TaskLogs/servertasks-12000_x.txt", 12_000, 1_790_000_000_123.4, FROM_1)).toBe(false);
+    });
+
+    it("an older snapshot (version 3: a double per mtime) is not read as this one: the manifest is parsed again", async () => {
+      const file = path.join(dir("m"), "manifest.jsonl");
+      writeFileSync(file, lines(0, 50));
+      await snapshotted(file);
+      const snap = readFileSync(snapshotPathOf(file));
+      snap.writeUInt32LE(3, 4);
+      writeFileSync(snapshotPathOf(file), snap);
+      const index = await loadManifest(nodeFileOps, file);
+      expect(index.snapshotFresh).toBe(false);
+      expect(index.vouchesFor("TaskLogs/servertasks-49_x.txt", 49, 1_790_000_000_123.4, FROM_1)).toBe(true);
     });
 
     it("adds the lines appended since the snapshot, and a torn last line stays ignored", async () => {
