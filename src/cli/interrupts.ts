@@ -78,9 +78,24 @@ export async function withInterrupts<T>(
   try {
     return await work(controller.signal);
   } finally {
-    for (const name of STOP_SIGNALS) process.off(name, onSignal);
     // The disconnect's second SIGHUP may come after the work stopped, while the process exits: Node's
-    // default would end it by the signal (no exit code 3). Nothing is asking any more: ignored.
-    if (hungUp) process.on("SIGHUP", () => undefined);
+    // default would end it by the signal (no exit code 3). Nothing is asking any more: ignored. Added
+    // before onSignal goes: removing a signal's last listener puts back the default disposition, and a
+    // SIGHUP landing before the next one is added would end the process.
+    if (hungUp) ignoreLateHangUps();
+    for (const name of STOP_SIGNALS) process.off(name, onSignal);
   }
+}
+
+/**
+ * A listener alone does not cover the whole exit: when the event loop runs dry, Node emits 'exit',
+ * then closes every handle, its signal handles too (the default disposition is back), and only then
+ * tears down V8, its threads and the heap before exit_group: on a loaded machine tens of milliseconds
+ * in which a SIGHUP ends the process by the signal, exit code 3 lost. process.exit() skips closing
+ * the handles (the handler stays until exit_group), so once the loop is idle the process leaves by it,
+ * with the exit code already set; 'beforeExit' comes only then, after every pending write and close.
+ */
+function ignoreLateHangUps(): void {
+  process.on("SIGHUP", () => undefined);
+  process.once("beforeExit", () => process.exit());
 }

@@ -101,4 +101,42 @@ describe("a hang-up", { timeout: 30_000 }, () => {
     p.kill("SIGHUP");
     expect(await exited).toEqual({ code: 3, signal: null });
   });
+
+  it("SIGHUPs while Node itself is exiting (after 'exit', its handles closed) do not end it by the signal either", async () => {
+    // Once the loop runs dry Node closes its signal handles, default disposition back, then spends milliseconds
+    // (tens on a loaded machine) tearing V8 down before exit_group: a SIGHUP then ended the e2e repair by the
+    // signal, 2 full-suite runs in 7. A SIGHUP every millisecond from the work's end to the exit hits that window.
+    const script = `
+      const { withInterrupts } = await import(${JSON.stringify(MODULE)});
+      const alive = setInterval(() => {}, 1000);
+      const code = await withInterrupts((signal) => new Promise((resolve) => {
+        process.stdout.write("ready\\n");
+        signal.addEventListener("abort", () => resolve(3));
+      }));
+      clearInterval(alive);
+      process.stdout.write("finished\\n");
+      process.exitCode = code;`;
+    const p = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    const seen = (text: string) =>
+      new Promise<void>((resolve) => p.stdout.on("data", (d: Buffer) => (stdout += d.toString()).includes(text) && resolve()));
+    const ready = seen("ready");
+    const finished = seen("finished");
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      p.on("close", (code, signal) => resolve({ code, signal })),
+    );
+    await ready;
+    p.kill("SIGHUP");
+    await finished;
+    let sent = 0;
+    const storm = setInterval(() => {
+      if (p.exitCode === null && p.signalCode === null) sent += Number(p.kill("SIGHUP"));
+    }, 1);
+    try {
+      expect(await exited).toEqual({ code: 3, signal: null });
+    } finally {
+      clearInterval(storm);
+    }
+    expect(sent).toBeGreaterThan(0);
+  });
 });
