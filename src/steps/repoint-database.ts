@@ -35,6 +35,8 @@ export interface RepointDeps {
   currentVariable?: string;
   /** Where the current string (the nodes' "before", written back by rollback) comes from, for previews. */
   currentSource?: string;
+  /** `show-configuration` as an operator would run it on a node, to read which database a node names. */
+  showConfigurationShown: string;
   /** Plan findings shown with the preview (dry-run, approval). */
   planFindings?: Finding[];
 }
@@ -87,22 +89,36 @@ function notFaithful(checks: RestoreCheck[], to: DatabaseName, r: RepointResult 
 /**
  * The comparison means something only with every node stopped: a node started since (by hand, after a kill)
  * may have written into the current database. Proven through each node's recipe and ping, not assumed from
- * stop-services' journal record.
+ * stop-services' journal record. The hint names, per running node, the database it is configured for as far
+ * as the journal knows: written → the target, writing → either (how to read it on the node), not yet → the current.
  */
-async function proveStopped(deps: RepointDeps): Promise<void> {
+async function proveStopped(deps: RepointDeps, r: RepointResult | undefined, from: DatabaseName, to: DatabaseName): Promise<void> {
   const states = await Promise.all(deps.nodeNames.map(async (n) => [n, await deps.ports.services.state(n)] as const));
   const notStopped = states.filter(([, s]) => s !== "stopped");
   if (notStopped.length === 0) return;
+  const perNode = notStopped.map(([n]) => {
+    const state = r?.nodes[n];
+    if (state === "written")
+      return `- ${n} names the target database (${named(to)}): this run wrote it before the stop, so it writes into the target, not the current database.`;
+    if (state === "writing")
+      return (
+        `- ${n}: its \`database\` command was cut off or failed in this run, so it names ${named(from)} or ${named(to)}: octoha cannot tell which. ` +
+        `On ${n}, run \`${deps.showConfigurationShown}\` and read Octopus.Storage.ExternalDatabaseConnectionString: that is the database it writes into.`
+      );
+    return `- ${n} names the current database (${named(from)}), not yet written by this run: it writes into the current database, so the restore would fall behind it.`;
+  });
   throw new OctohaError(
     `Not every node is stopped: ${notStopped.map(([n, s]) => `${n} is ${s}`).join(", ")}; repoint-database compares the databases only with every node stopped, and changed nothing`,
     {
       code: "DB_MOVE_NODE_RUNNING",
       step: "repoint-database",
       exitCode: ExitCode.Resumable,
-      hint:
-        "A node running now writes into the current database, so the restore would fall behind it. Stop it through its recipe, then " +
-        "run `octoha resume`: the databases are compared again (a node that ran may have written rows the restore lacks: then restore " +
-        "a newer backup onto the target first).",
+      hint: [
+        ...perNode,
+        "Stop every running node through its recipe, then run `octoha resume`: the databases are compared again. A node that ran on the " +
+          "current database may have written rows the restore lacks (then restore a newer backup onto the target first); one that ran on " +
+          "the target wrote work the current database lacks (the comparison then says so: do not restore anything over the target).",
+      ].join("\n"),
     },
   );
 }
@@ -191,7 +207,7 @@ export function createRepointDatabaseStep(deps: RepointDeps): Step<RepointResult
       // current database) before the resume. Nodes written already change neither database while stopped,
       // so nothing differs legitimately; the new comparison and heartbeats replace the old ones.
       if (!r || deps.nodeNames.some((n) => r?.nodes[n] !== "written")) {
-        await proveStopped(deps);
+        await proveStopped(deps, r, from, to);
         const { checks, heartbeats } = await compare(deps);
         if (restoreDifferences(checks).length > 0) throw notFaithful(checks, to, r);
         r = { from, to, checks, ...(heartbeats ? { heartbeatsBefore: heartbeats } : {}), nodes: r?.nodes ?? {} };

@@ -338,6 +338,12 @@ function databaseMoveSteps(
     connection: { moveTo: o.databaseMove.moveTo, current: o.databaseMove.current },
     facts,
     commandShown: shown,
+    showConfigurationShown: renderCommand(plan, [
+      plan.octopus.serverExe,
+      "show-configuration",
+      `--instance=${plan.octopus.instance}`,
+      "--format=json",
+    ]),
     ...(o.databaseMove.currentVariable ? { currentVariable: o.databaseMove.currentVariable } : {}),
     currentSource: rollbackConnectionStringSource(plan),
     planFindings: rollbackConnectionStringWarnings(plan),

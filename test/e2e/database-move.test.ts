@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createInventory } from "../../src/octopus/sql/inventory.js";
 import { CLI, cleanEnv } from "../helpers/cli.js";
 import { expectStoppedAtPlannedPoint, octohaInProcess, type E2eCase } from "./crash-harness.js";
-import { scenarios, startScenario, type Scenario, type ScenarioOptions } from "./harness.js";
+import { scenarios, startScenario, until, type Scenario, type ScenarioOptions } from "./harness.js";
 
 const run = promisify(execFile);
 const scenario = scenarios();
@@ -418,6 +418,35 @@ describe("a resumed repoint-database compares the databases again", () => {
     expect(text).toMatch(/rows in ServerTask differ: current (\d+), target (\d+)/);
     expect(await nodeConnectionStrings(m)).toEqual(onEveryNode(m, m.old));
     expect(m.s.standin.cluster.state().nodes.every((n) => !n.running)).toBe(true);
+    expectNoSecret(m, [killed.stdout, killed.stderr, r.stdout, r.stderr]);
+  });
+});
+
+describe("a resumed repoint-database with nodes started by hand after a kill", () => {
+  it("refuses (exit 3) and names, per running node, the database it is configured for: a written node the target, the others the current one", async () => {
+    const m = await moveScenario("faithful");
+    // SIGKILL right after OCTO1 was written (it names the target), before OCTO2 (it still names the current one).
+    const killed = await killedChild(m, { type: "step-message", stepId: "repoint-database", message: "OCTO1 now names" });
+    expect(killed.signal).toBe("SIGKILL");
+    m.s.standin.cluster.startNode("OCTO1");
+    m.s.standin.cluster.startNode("OCTO2");
+    // Past their start-up (a starting node's ping answers 503: its state is then unknown, not running).
+    await until("OCTO1 and OCTO2 serve", () => m.s.standin.cluster.isReady("OCTO1") && m.s.standin.cluster.isReady("OCTO2"));
+    await m.s.standin.http.settle();
+
+    const r = await m.cli("resume", "--yes");
+    expect(r.code, r.stderr).toBe(3);
+    const text = r.stdout + r.stderr;
+    expect(text).toContain("OCTO1 is running, OCTO2 is running");
+    expect(text).toMatch(
+      /OCTO1 names the target database \(OctopusHA on [^)]+\): this run wrote it before the stop, so it writes into the target/,
+    );
+    expect(text).toMatch(
+      /OCTO2 names the current database \(Octopus on [^)]+\), not yet written by this run: it writes into the current database/,
+    );
+    expect(text).not.toMatch(/OCTO1[^\n]*writes into the current database/);
+    expect(text).not.toContain("A node running now writes into the current database");
+    expect(await nodeConnectionStrings(m)).toEqual({ OCTO1: m.target.connectionString, OCTO2: m.old });
     expectNoSecret(m, [killed.stdout, killed.stderr, r.stdout, r.stderr]);
   });
 });

@@ -79,6 +79,7 @@ function setUp(target = snapshot(), failOn?: string) {
     connection: { moveTo: NEW, current: OLD },
     facts,
     commandShown: "Octopus.Server.exe database --instance=OctopusServer --connectionString=***",
+    showConfigurationShown: "Octopus.Server.exe show-configuration --instance=OctopusServer --format=json",
   });
   return { facts, current, next, services, step };
 }
@@ -169,6 +170,33 @@ describe("repoint-database", () => {
     expect(error.code).toBe("DB_MOVE_NODE_RUNNING");
     expect(error.exitCode).toBe(3);
     expect(error.message).toContain("OCTO2 is running");
+    expect(services.calls).toEqual([]);
+  });
+
+  it("resumed with nodes running again, names per node the database it is configured for: written → target, writing → check it, not yet → current", async () => {
+    const { step, services } = setUp();
+    const ctx = recordingContext("repoint-database");
+    await step.apply(ctx, undefined);
+    const killedAt = { ...(ctx.checkpoints[0] as RepointResult), nodes: { OCTO1: "written" as const, OCTO2: "writing" as const } };
+    services.calls.length = 0;
+    services.state = async () => "running";
+    const error = await failure(step.apply(recordingContext("repoint-database"), killedAt));
+    expect(error.code).toBe("DB_MOVE_NODE_RUNNING");
+    expect(error.exitCode).toBe(3);
+    const lines = error.hint.split("\n");
+    expect(lines[0]).toBe(
+      "- OCTO1 names the target database (Octopus on ag-listener): this run wrote it before the stop, so it writes into the target, not the current database.",
+    );
+    expect(lines[1]).toContain(
+      "OCTO2: its `database` command was cut off or failed in this run, so it names Octopus on sql01 or Octopus on ag-listener: octoha cannot tell which.",
+    );
+    expect(lines[1]).toContain(
+      "On OCTO2, run `Octopus.Server.exe show-configuration --instance=OctopusServer --format=json` and read Octopus.Storage.ExternalDatabaseConnectionString",
+    );
+    expect(lines[2]).toBe(
+      "- OCTO3 names the current database (Octopus on sql01), not yet written by this run: it writes into the current database, so the restore would fall behind it.",
+    );
+    expect(error.hint).not.toContain("A node running now writes into the current database");
     expect(services.calls).toEqual([]);
   });
 
