@@ -28,6 +28,7 @@ import {
   type UnlockResult,
 } from "../shared/lock.js";
 import { ExitCode } from "../shared/exit-codes.js";
+import { continueCommand } from "./runs.js";
 
 export {
   HEARTBEAT_MS,
@@ -60,6 +61,7 @@ class LockedError extends OctohaError {
     readonly holder: LockInfo,
     stateDir: string,
     readonly stale: Staleness,
+    planFile: string | undefined,
   ) {
     super(
       stale.stale
@@ -70,7 +72,7 @@ class LockedError extends OctohaError {
         path: lockFile(stateDir),
         exitCode: ExitCode.Failed,
         hint: stale.stale
-          ? `The lock looks stale because ${stale.reason}. ${holderDeadHere(holder) ? `Continuing that run takes its lock over, no unlock needed:\n  octoha resume PLAN --run ${holder.id}\nOr, if` : "If"} no octoha is running against this state directory, release it with:\n  ${unlockCommand(holder, stateDir)}\nWarning: releasing a lock that a live run still holds lets two runs change Octopus at once.`
+          ? `The lock looks stale because ${stale.reason}. ${holderDeadHere(holder) ? `Continuing that run takes its lock over, no unlock needed:\n  ${continueCommand({ verb: "resume", runId: holder.id, stateDir, ...(planFile ? { planFile } : {}) })}\nOr, if` : "If"} no octoha is running against this state directory, release it with:\n  ${unlockCommand(holder, stateDir)}\nWarning: releasing a lock that a live run still holds lets two runs change Octopus at once.`
           : liveHolderHint(holder, stateDir),
       },
     );
@@ -90,6 +92,8 @@ export interface AcquireOptions {
   runId: string;
   operation: string;
   version: string;
+  /** The plan file the operator gave, for the resume command a stale-lock refusal shows (else --state-dir). */
+  planFile?: string;
   /** Resume/rollback of this run may take over its own lock when the holder's pid is dead here. */
   takeOverDeadHolderOf?: string;
   heartbeatMs?: number;
@@ -125,7 +129,7 @@ export function acquireLock(options: AcquireOptions): Promise<HeldLock> {
     file: lockFile(stateDir),
     holder: { id: options.runId, operation: options.operation, version: options.version, path: path.resolve(stateDir) },
     mayTakeOver: (holder) => holderDeadHere(holder) && holder.id === options.takeOverDeadHolderOf,
-    refuse: (holder, stale) => new LockedError(holder, stateDir, stale),
+    refuse: (holder, stale) => new LockedError(holder, stateDir, stale, options.planFile),
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     ...(options.onLost ? { onLost: options.onLost } : {}),

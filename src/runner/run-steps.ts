@@ -296,9 +296,11 @@ export async function runSteps(o: RunStepsOptions): Promise<RunOutcome> {
     lost.abort();
   };
   const signal = AbortSignal.any([o.signal, lost.signal]);
+  const planFile = o.invocation?.planFile ?? invocation?.planFile;
   const lock = await acquireLock({
     stateDir: o.stateDir,
     runId,
+    ...(planFile ? { planFile } : {}),
     operation: o.mode,
     version: OCTOHA_VERSION,
     ...(o.mode === "run" ? (abandoned ? { takeOverDeadHolderOf: abandoned } : {}) : { takeOverDeadHolderOf: runId }),

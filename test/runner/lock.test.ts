@@ -100,6 +100,33 @@ describe("state lock", () => {
     expect(existsSync(lockFile(t.dir))).toBe(false);
   });
 
+  it("a stale lock's hint shows the resume command with the plan file the operator gave, quoted for the shell, never a literal PLAN", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const stale = writeLock(t.dir, { pid: deadPid() });
+    mkdirSync(path.dirname(journalFile(t.dir, stale.id)), { recursive: true });
+    writeFileSync(journalFile(t.dir, stale.id), '{"v":2,"seq":1,"t":"run"}\n');
+    const planFile = path.join(t.dir, "my plans", "prod plan.json");
+    const refused = async (invocation?: { planFile: string }) =>
+      (await runSteps({
+        ...base(),
+        stateDir: t.dir,
+        steps: [gatedStep().step],
+        view: new RecordingView(),
+        ...(invocation ? { invocation } : {}),
+      }).catch((e: unknown) => e)) as { code: string; hint: string };
+    const withPlan = await refused({ planFile });
+    expect(withPlan.code).toBe("STATE_LOCK_STALE");
+    expect(withPlan.hint).toContain(
+      `Continuing that run takes its lock over, no unlock needed:\n  octoha resume ${JSON.stringify(planFile)} --run ${stale.id}\n`,
+    );
+    expect(withPlan.hint).not.toContain("PLAN");
+    // Without a plan file (a resume given only --state-dir), the command names the state directory instead.
+    const withoutPlan = await refused();
+    expect(withoutPlan.hint).toContain(`octoha resume --state-dir ${t.dir} --run ${stale.id}\n`);
+    expect(withoutPlan.hint).not.toContain("PLAN");
+  });
+
   it("a lock whose heartbeat is too old is stale even when its host is another machine", async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
