@@ -163,7 +163,8 @@ export class HumanRunView implements RunObserver {
       case "undone":
         return this.line(`    ${n.stepId}: undone`);
       case "undo-refused":
-        return this.line(`    ${n.stepId}: refused to roll back: ${n.reason}`, "err");
+        // The reason, with what to do, is said once: in the outcome's lines that always follow a refusal.
+        return this.line(`    ${n.stepId}: refused to roll back (why, and what to do, below)`, "err");
       case "undo-failed":
         return this.line(`    ${n.stepId}: rollback failed: ${n.error.message}`, "err");
       case "outcome":

@@ -51,6 +51,17 @@ describe("run views", () => {
     expect(c.text.err).toContain("octoha rollback plan.json --run r1");
   });
 
+  it("a refused rollback's reason is printed once: the live line points below, the outcome says why and what to do", () => {
+    const c = capture();
+    const view = new HumanRunView(new Redactor(), c);
+    view.notify({ type: "undo-refused", stepId: "b", reason: "Octopus wrote new task logs there" });
+    view.notify({ type: "outcome", outcome: refused });
+    const text = c.text.out + c.text.err;
+    expect(text.split("Octopus wrote new task logs there")).toHaveLength(2);
+    expect(c.text.err).toContain("    b: refused to roll back (why, and what to do, below)\n");
+    expect(c.text.err).toContain("Step b refused to roll back: Octopus wrote new task logs there");
+  });
+
   it("a rollback run again after one stopped part-way says what it undid and what the earlier one undid", () => {
     const c = capture();
     const outcome: RunOutcome = {
