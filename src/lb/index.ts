@@ -1,6 +1,7 @@
 /** `octoha lb`: a load balancer configuration for the plan's nodes. Reads the plan only; reaches nothing. */
 import type { Plan } from "../plan/schema.js";
-import { haproxyConfig } from "./haproxy.js";
+import { InputError } from "../shared/errors.js";
+import { DEFAULT_HAPROXY_CERT, haproxyConfig } from "./haproxy.js";
 import { arrConfig } from "./iis-arr.js";
 import { nginxConfig } from "./nginx.js";
 import { lbTarget, type HealthCheck, type LbTarget } from "./target.js";
@@ -33,7 +34,31 @@ export interface LbConfig {
   notes: string[];
 }
 
+/**
+ * HAProxy's `bind … ssl crt` reads the certificate and its key from one PEM: a separate --cert-key would be
+ * left out of the file, and HAProxy then fails to start on a certificate without its key. Refused (exit 2),
+ * saying how to make that one PEM.
+ */
+function refuseHaproxyCertKey(options: LbOptions): void {
+  if (options.format !== "haproxy" || options.certKey === undefined) return;
+  // A new file beside the certificate, never the certificate or key itself: `cat a b > a` would empty it.
+  const pem = options.cert ? `${options.cert.replace(/\.[^./\\]*$/, "")}-with-key.pem` : DEFAULT_HAPROXY_CERT;
+  // One word of a POSIX shell, for the command shown.
+  const q = (arg: string) => (/^[A-Za-z0-9_/.:=@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+  throw new InputError(
+    `--cert-key ${JSON.stringify(options.certKey)}: HAProxy takes no separate key file (\`bind … ssl crt\` reads the certificate and its key from the one PEM given with --cert); nothing was written`,
+    {
+      code: "LB_CERT_KEY_UNUSED",
+      hint:
+        `Put the certificate (then its chain) and the key into one PEM, readable by HAProxy only: ` +
+        `\`cat ${q(options.cert ?? "<certificate.pem>")} ${q(options.certKey)} > ${q(pem)} && chmod 600 ${q(pem)}\`; ` +
+        `then run octoha lb again with --cert ${q(pem)} and without --cert-key (--cert-key is for --format nginx).`,
+    },
+  );
+}
+
 export function lbConfig(plan: Plan, options: LbOptions): LbConfig {
+  refuseHaproxyCertKey(options);
   const target = lbTarget(plan, { bind: options.bind, down: options.down, allowAllDown: options.allowAllDown, check: options.check });
   const c = target.check;
   const notes: string[] = [];

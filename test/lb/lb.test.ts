@@ -100,6 +100,33 @@ describe("octoha lb --format haproxy", () => {
     expect(text).toContain("https://octopus.com/docs/installation/load-balancers");
   });
 
+  it("refuses --cert-key (exit 2, nothing written): HAProxy reads the certificate and its key from one PEM, and says how to make it", async () => {
+    await withTempDir(async (dir) => {
+      const cfg = path.join(dir, "haproxy.cfg");
+      const args = [
+        "lb",
+        REPAIR_PLAN,
+        "--format",
+        "haproxy",
+        "--cert",
+        "/etc/haproxy/certs/octo.crt",
+        "--cert-key",
+        "/etc/haproxy/certs/octo.key",
+      ];
+      const result = await runCli([...args, "--out", cfg], { env });
+      expect(result.code, result.stderr).toBe(2);
+      expect(existsSync(cfg)).toBe(false);
+      expect(result.stderr).toContain(`--cert-key "/etc/haproxy/certs/octo.key": HAProxy takes no separate key file`);
+      expect(result.stderr).toContain(
+        "cat /etc/haproxy/certs/octo.crt /etc/haproxy/certs/octo.key > /etc/haproxy/certs/octo-with-key.pem && chmod 600 /etc/haproxy/certs/octo-with-key.pem",
+      );
+      expect(result.stderr).toContain("then run octoha lb again with --cert /etc/haproxy/certs/octo-with-key.pem and without --cert-key");
+      const json = await runCli([...args, "--json"], { env });
+      expect(json.code).toBe(2);
+      expect(errorOf(json.stdout, "lb", 2)).toMatchObject({ code: "LB_CERT_KEY_UNUSED" });
+    });
+  });
+
   it("terminates TLS for an https serverUrl, redirects port 80, and talks TLS to https nodes", async () => {
     const result = await runCli(["lb", REPAIR_PLAN, "--format", "haproxy", "--cert", "/etc/haproxy/certs/octo.pem"], { env });
     expect(result.code, result.stderr).toBe(0);

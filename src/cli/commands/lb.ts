@@ -72,7 +72,7 @@ export function register(program: Command): void {
     .addOption(new Option("--check-timeout <ms>", "how long one check may take").argParser(intIn(100, 3_600_000)))
     .option("--stats <address:port>", "HAProxy stats page listener, or 'none'", "127.0.0.1:8404")
     .option("--cert <file>", "TLS certificate when the plan's serverUrl is https (HAProxy: one PEM with the key)")
-    .option("--cert-key <file>", "nginx: the certificate's key")
+    .option("--cert-key <file>", "nginx only: the certificate's key (HAProxy's --cert PEM holds the key)")
     .addHelpText(
       "after",
       "\nReads the plan only; reaches nothing and holds no secret.\nExamples:\n  octoha lb plan.json --format haproxy --out /etc/haproxy/haproxy.cfg && haproxy -c -f /etc/haproxy/haproxy.cfg\n  octoha lb plan.json --format nginx --out /etc/nginx/conf.d/octopus.conf",
