@@ -18,6 +18,13 @@ function timeSpan(msValue: number): string {
   return `${pad(Math.floor(s / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
 }
 
+/**
+ * A value cmd.exe passes on as written: it expands %NAME% anywhere on a line, inside "…" too, and has no
+ * escape for % there (^ is literal inside quotes; a .cmd file's %% is literal when typed). Host names and
+ * ports cannot hold one (checkHost); the nodes' url path can (a space is %20, and % stays as written).
+ */
+export const cmdSafe = (s: string): boolean => !s.includes("%");
+
 /** appcmd quoting: the value sits inside "…" and ['…']; a single quote is doubled. */
 const q = (s: string): string => s.replace(/'/g, "''");
 
@@ -45,8 +52,16 @@ export function arrConfig(t: LbTarget): string {
       `${appcmd} -section:webFarms /+"${F}.[address='${q(b.host)}']" /commit:apphost`,
       `${appcmd} -section:webFarms /"${F}.[address='${q(b.host)}'].applicationRequestRouting.${portAttr}:${b.port}" /commit:apphost`,
     ]),
-    `${appcmd} -section:webFarms /"${F}.applicationRequestRouting.healthCheck.url:${checkUrl}" ` +
+    `${appcmd} -section:webFarms ${cmdSafe(checkUrl) ? `/"${F}.applicationRequestRouting.healthCheck.url:${checkUrl}" ` : ""}` +
       `/"${F}.applicationRequestRouting.healthCheck.interval:${interval}" /"${F}.applicationRequestRouting.healthCheck.timeout:${timeout}" /commit:apphost`,
+    // cmd.exe expands %NAME% on the line (and a .cmd file drops a lone %): no escape holds inside "…", so no
+    // command sets that url; a rem line (harmless when pasted with the rest) says where to enter it.
+    ...(cmdSafe(checkUrl)
+      ? []
+      : [
+          `rem The health test url is not set by these commands: it holds a percent sign, which cmd.exe would expand, setting another url. ` +
+            `Enter the url of the healthCheck element below in IIS Manager, Server Farms, ${farm}, Health Test, URL.`,
+        ]),
     `${appcmd} -section:webFarms /"${F}.applicationRequestRouting.loadBalancing.algorithm:WeightedRoundRobin" ` +
       `/"${F}.applicationRequestRouting.affinity.useCookie:False" /"${F}.applicationRequestRouting.protocol.timeout:00:05:00" /commit:apphost`,
     `${appcmd} -section:system.webServer/rewrite/globalRules /+"[name='${q(rule)}',patternSyntax='Wildcard',stopProcessing='True']" /commit:apphost`,

@@ -2,7 +2,7 @@
 import type { Plan } from "../plan/schema.js";
 import { InputError } from "../shared/errors.js";
 import { DEFAULT_HAPROXY_CERT, haproxyConfig } from "./haproxy.js";
-import { arrConfig } from "./iis-arr.js";
+import { arrConfig, cmdSafe } from "./iis-arr.js";
 import { nginxConfig } from "./nginx.js";
 import { lbTarget, type HealthCheck, type LbTarget } from "./target.js";
 
@@ -77,6 +77,10 @@ export function lbConfig(plan: Plan, options: LbOptions): LbConfig {
     case "iis-arr":
       text = arrConfig(target);
       notes.push("Set the farm's Health Test 'Acceptable status codes' to 200 in IIS Manager so that a draining node (418) is taken out.");
+      if (!cmdSafe(target.pingPath))
+        notes.push(
+          `The nodes' url path ${target.pingPath.replace(/api\/octopusservernodes\/ping$/, "")} holds '%', which cmd.exe expands as %NAME%: the appcmd commands leave out the health test url; enter it in IIS Manager (Health Test > URL) or merge the file's healthCheck element.`,
+        );
       break;
   }
   const down = target.backends.filter((b) => b.down).map((b) => b.node);

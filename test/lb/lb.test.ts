@@ -253,6 +253,31 @@ describe("octoha lb --format iis-arr", () => {
     for (const c of text.match(/<!--([\s\S]*?)-->/g) ?? []) expect(c.slice(4, -3)).not.toContain("--");
   });
 
+  it("writes no appcmd line cmd.exe would change: a url path with '%' (%OS%, a space's %20) is left to IIS Manager and the XML, and said so", () => {
+    const plan = JSON.parse(JSON.stringify(httpPlan())) as PlanInput;
+    const p = "/Octopus Deploy/%OS%/";
+    plan.octopus.serverUrl = `http://octopus.corp.local${p}`;
+    plan.nodes = plan.nodes.map((n) => ({ ...n, url: `${n.url!.replace(/\/$/, "")}${p}` }));
+    const { text, notes } = lbConfig(Plan.parse(plan), { format: "iis-arr" });
+    const url = "http://octopus.corp.local/Octopus%20Deploy/%OS%/api/octopusservernodes/ping";
+    // Every line cmd.exe would run: the appcmd commands (and the rem line), each with no % but %windir%'s.
+    const start = text.split("\n").indexOf("  appcmd equivalents (elevated cmd.exe):");
+    const cmdLines = text.split("\n").slice(start + 1, text.split("\n").indexOf("-->"));
+    expect(cmdLines.length).toBeGreaterThan(5);
+    for (const line of cmdLines) expect(line.replace(/^ {2}%windir%\\/, "  "), line).not.toContain("%");
+    expect(cmdLines.some((l) => l.includes("healthCheck.interval:00:00:05") && !l.includes("healthCheck.url"))).toBe(true);
+    expect(cmdLines).toContain(
+      "  rem The health test url is not set by these commands: it holds a percent sign, which cmd.exe would expand, setting another url. " +
+        "Enter the url of the healthCheck element below in IIS Manager, Server Farms, octopus.corp.local, Health Test, URL.",
+    );
+    expect(text).toContain(`<healthCheck url="${url}" interval="00:00:05" timeout="00:00:05" />`);
+    expect(notes.join("\n")).toContain("The nodes' url path /Octopus%20Deploy/%OS%/ holds '%', which cmd.exe expands as %NAME%");
+    // A path without '%' keeps the url in its appcmd line.
+    expect(lbConfig(httpPlan(), { format: "iis-arr" }).text).toContain(
+      "healthCheck.url:http://octopus.corp.local/api/octopusservernodes/ping",
+    );
+  });
+
   it("refuses two nodes on one host (ARR keys farm servers by address) with exit 2", async () => {
     await withTempDir(async (dir) => {
       const plan = JSON.parse(JSON.stringify(httpPlan())) as { nodes: { url: string }[] };
