@@ -166,7 +166,8 @@ export class HumanRunView implements RunObserver {
         // The reason, with what to do, is said once: in the outcome's lines that always follow a refusal.
         return this.line(`    ${n.stepId}: refused to roll back (why, and what to do, below)`, "err");
       case "undo-failed":
-        return this.line(`    ${n.stepId}: rollback failed: ${n.error.message}`, "err");
+        // As for a refusal: what failed, and what to do, is said once in the outcome's lines that always follow.
+        return this.line(`    ${n.stepId}: rollback failed (why, and what to do, below)`, "err");
       case "outcome":
         return this.line(outcomeLines(n.outcome).join("\n"), n.outcome.exitCode === ExitCode.Done ? "out" : "err");
     }

@@ -62,6 +62,22 @@ describe("run views", () => {
     expect(c.text.err).toContain("Step b refused to roll back: Octopus wrote new task logs there");
   });
 
+  it("a failed rollback's reason is printed once: the live line points below, the outcome says what failed and what to do", () => {
+    const c = capture();
+    const view = new HumanRunView(new Redactor(), c);
+    const failed: RunOutcome = {
+      ...refused,
+      failure: { code: "UNDO_FAILED", message: "OCTO2 could not be pointed back", stepId: "b" },
+      undoProblems: [{ stepId: "b", kind: "failed", reason: "OCTO2 could not be pointed back" }],
+    };
+    view.notify({ type: "undo-failed", stepId: "b", error: { code: "UNDO_FAILED", message: "OCTO2 could not be pointed back" } });
+    view.notify({ type: "outcome", outcome: failed });
+    const text = c.text.out + c.text.err;
+    expect(text.split("OCTO2 could not be pointed back")).toHaveLength(2);
+    expect(c.text.err).toContain("    b: rollback failed (why, and what to do, below)\n");
+    expect(c.text.err).toContain("Step b failed to roll back: OCTO2 could not be pointed back");
+  });
+
   it("a rollback run again after one stopped part-way says what it undid and what the earlier one undid", () => {
     const c = capture();
     const outcome: RunOutcome = {
