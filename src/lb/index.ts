@@ -57,9 +57,34 @@ function refuseHaproxyCertKey(options: LbOptions): void {
   );
 }
 
+/**
+ * IIS binds a site's certificate from the Windows certificate store (its https binding), never from a file:
+ * the farm XML and appcmd lines have no place for --cert or --cert-key, so either would be silently dropped.
+ * Refused (exit 2), saying what an IIS admin does instead.
+ */
+function refuseIisCertFiles(options: LbOptions, target: LbTarget): void {
+  if (options.format !== "iis-arr") return;
+  const given = [...(options.cert !== undefined ? ["--cert"] : []), ...(options.certKey !== undefined ? ["--cert-key"] : [])];
+  if (given.length === 0) return;
+  const named = given.join(" and ");
+  const port = target.tls ? (target.bind.split(":").pop() ?? "443") : "443";
+  throw new InputError(
+    `${named}: IIS ARR reads no certificate file (IIS binds a site's certificate from the Windows certificate store); nothing was written`,
+    {
+      code: "LB_CERT_UNUSED",
+      hint:
+        `On the IIS server, import the certificate with its private key (a .pfx) into Local Computer > Personal, then bind it to the ARR site's https binding on port ${port}: ` +
+        `IIS Manager > Sites > the site > Bindings > https > SSL certificate, or elevated: ` +
+        `netsh http add sslcert ipport=0.0.0.0:${port} certhash=<certificate thumbprint> appid={4dc3e181-e14b-4a21-b022-59fc669b0914}\n` +
+        `then run octoha lb again without ${named}.`,
+    },
+  );
+}
+
 export function lbConfig(plan: Plan, options: LbOptions): LbConfig {
   refuseHaproxyCertKey(options);
   const target = lbTarget(plan, { bind: options.bind, down: options.down, allowAllDown: options.allowAllDown, check: options.check });
+  refuseIisCertFiles(options, target);
   const c = target.check;
   const notes: string[] = [];
   let text: string;

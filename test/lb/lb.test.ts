@@ -127,6 +127,27 @@ describe("octoha lb --format haproxy", () => {
     });
   });
 
+  it("iis-arr refuses --cert and --cert-key (exit 2, nothing written): IIS binds its certificate from its own store, and says how", async () => {
+    await withTempDir(async (dir) => {
+      const xml = path.join(dir, "octopus-farm.xml");
+      const certOnly = await runCli(["lb", REPAIR_PLAN, "--format", "iis-arr", "--cert", "C:\\certs\\octo.pfx", "--out", xml], { env });
+      expect(certOnly.code, certOnly.stderr).toBe(2);
+      expect(existsSync(xml)).toBe(false);
+      expect(certOnly.stderr).toContain("--cert: IIS ARR reads no certificate file");
+      expect(certOnly.stderr).toContain("IIS Manager");
+      expect(certOnly.stderr).toContain("netsh http add sslcert ipport=0.0.0.0:443 certhash=");
+      expect(certOnly.stderr).toContain("then run octoha lb again without --cert");
+      const both = ["lb", REPAIR_PLAN, "--format", "iis-arr", "--cert", "octo.crt", "--cert-key", "octo.key"];
+      const withKey = await runCli(both, { env });
+      expect(withKey.code).toBe(2);
+      expect(withKey.stderr).toContain("--cert and --cert-key: IIS ARR reads no certificate file");
+      expect(withKey.stderr).toContain("without --cert and --cert-key");
+      const keyOnly = await runCli(["lb", REPAIR_PLAN, "--format", "iis-arr", "--cert-key", "octo.key", "--json"], { env });
+      expect(keyOnly.code).toBe(2);
+      expect(errorOf(keyOnly.stdout, "lb", 2)).toMatchObject({ code: "LB_CERT_UNUSED" });
+    });
+  });
+
   it("terminates TLS for an https serverUrl, redirects port 80, and talks TLS to https nodes", async () => {
     const result = await runCli(["lb", REPAIR_PLAN, "--format", "haproxy", "--cert", "/etc/haproxy/certs/octo.pem"], { env });
     expect(result.code, result.stderr).toBe(0);

@@ -71,7 +71,10 @@ export function register(program: Command): void {
     .addOption(new Option("--check-rise <n>", "good checks that put it back").argParser(intIn(1, 100)))
     .addOption(new Option("--check-timeout <ms>", "how long one check may take").argParser(intIn(100, 3_600_000)))
     .option("--stats <address:port>", "HAProxy stats page listener, or 'none'", "127.0.0.1:8404")
-    .option("--cert <file>", "TLS certificate when the plan's serverUrl is https (HAProxy: one PEM with the key)")
+    .option(
+      "--cert <file>",
+      "TLS certificate when the plan's serverUrl is https (HAProxy: one PEM with the key; not iis-arr: IIS binds it from its store)",
+    )
     .option("--cert-key <file>", "nginx only: the certificate's key (HAProxy's --cert PEM holds the key)")
     .addHelpText(
       "after",
