@@ -22,6 +22,7 @@ import {
   type JoinPlatform,
   type PollingPort,
 } from "./commands.js";
+import { shellWord } from "../shared/shell-word.js";
 export const DEFAULT_MASTER_KEY_ENV = "OCTOPUS_MASTER_KEY";
 
 export interface JoinPrintOptions {
@@ -153,7 +154,7 @@ export async function joinPrint(o: JoinPrintOptions): Promise<JoinPrint> {
     : "GET <its own URL>/api/octopusservernodes/ping";
   const after = [
     `${o.node} appears in Configuration > Nodes and its ping answers 200: ${ping}.`,
-    `Add ${o.node} with its url to the plan's nodes, then: octoha lb PLAN --format … (load balancer) and octoha tentacles PLAN (polling Tentacles).`,
+    `Add ${o.node} with its url to the plan's nodes, then: octoha lb ${shellWord(o.planFile)} --format … (load balancer) and octoha tentacles ${shellWord(o.planFile)} (polling Tentacles).`,
   ];
   if (polling.webSocket)
     before.push(

@@ -21,6 +21,7 @@ import { WORKFLOW_NAMES, type WorkflowName } from "../model/step-ids.js";
 import type { AfterRollback } from "../steps/workflows.js";
 import { octopusWorkflows, type WorkflowTable } from "./workflows.js";
 import { ExitCode } from "../shared/exit-codes.js";
+import { shellWord } from "../shared/shell-word.js";
 
 export interface RunWorkflowOptions {
   workflow: WorkflowName;
@@ -211,7 +212,9 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
       {
         code: "RUN_EMPTY",
         path: stateDir,
-        hint: "Start the run again with the same command (`octoha run PLAN` or `octoha repair PLAN`): it takes over the stopped run's lock once that process is gone.",
+        hint: o.planFile
+          ? `Start the run again with the same command (\`octoha run ${shellWord(o.planFile)}\` or \`octoha repair ${shellWord(o.planFile)}\`): it takes over the stopped run's lock once that process is gone.`
+          : "Start the run again with the command that started it (`octoha run` or `octoha repair` with its plan file): it takes over the stopped run's lock once that process is gone.",
       },
     );
   }

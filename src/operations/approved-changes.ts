@@ -9,7 +9,16 @@ import type { WorkflowTable } from "./workflows.js";
 import { InputError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
 import { OCTOHA_VERSION } from "../shared/version.js";
-import { buildChangeSet, driftOf, parseChangeSet, renderDrift, requireApplicable, verbFor, type Drift } from "../report/change-set.js";
+import {
+  buildChangeSet,
+  driftOf,
+  dryRunFor,
+  parseChangeSet,
+  renderDrift,
+  requireApplicable,
+  verbFor,
+  type Drift,
+} from "../report/change-set.js";
 import { pinnedFlags, planSha256, runDryRun } from "./dry-run.js";
 
 /** The world moved since the change set was approved: exit 2, with the diff. */
@@ -54,11 +63,11 @@ export async function checkApprovedChanges(o: CheckChangesOptions): Promise<void
     throw new InputError(`Cannot read change set ${file} (${error.code ?? error.message})`, {
       code: "CHANGE_SET_UNREADABLE",
       path: file,
-      hint: "Pass the file `octoha dry-run PLAN --out changes.json` wrote.",
+      hint: `Pass the file \`${dryRunFor(o.workflow, o.planFile, "changes.json")}\` wrote.`,
     });
   });
-  const approved = parseChangeSet(text, file);
-  requireApplicable(approved, file, o.workflow);
+  const approved = parseChangeSet(text, file, dryRunFor(o.workflow, o.planFile, "changes.json"));
+  requireApplicable(approved, file, o.workflow, o.planFile);
   const { report } = await runDryRun({
     planFile: o.planFile,
     workflow: o.workflow,
@@ -80,7 +89,6 @@ export async function checkApprovedChanges(o: CheckChangesOptions): Promise<void
   );
   const drift = driftOf(approved, now);
   if (drift.length === 0) return;
-  const workflow = o.workflow === "migrate" ? "" : ` --workflow ${o.workflow}`;
-  const dryRun = `octoha dry-run ${o.planFile}${workflow} --out ${o.file}`;
+  const dryRun = dryRunFor(o.workflow, o.planFile, o.file);
   throw new ChangeSetDrift(file, drift, approved.tolerance.copyGrowthPercent, { dryRun, run: verbFor(o.workflow, o.planFile, o.file) });
 }

@@ -9,6 +9,7 @@ import type { Change } from "../model/preview.js";
 import { InputError } from "../shared/errors.js";
 import type { Redactor } from "../shared/redact.js";
 import type { DryRunReport } from "./model.js";
+import { shellWord } from "../shared/shell-word.js";
 
 export const CHANGE_SET_KIND = "octoha-change-set";
 export const CHANGE_SET_VERSION = 1;
@@ -134,8 +135,11 @@ const refuse = (file: string, summary: string, hint: string, code = "CHANGE_SET_
   new InputError(summary, { code, path: file, hint });
 const REDO = "Run the dry-run again with --out to write a new change set, have it approved, and run with that one.";
 
-/** Reads a change set file's text: the right kind, a version we know, an intact checksum. */
-export function parseChangeSet(text: string, file: string): ChangeSet {
+/**
+ * Reads a change set file's text: the right kind, a version we know, an intact checksum. `dryRun` is the
+ * command that writes one for this plan and workflow (dryRunFor), shown when the file is not a change set.
+ */
+export function parseChangeSet(text: string, file: string, dryRun: string): ChangeSet {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -147,7 +151,7 @@ export function parseChangeSet(text: string, file: string): ChangeSet {
     throw refuse(
       file,
       `${file} is not an octoha change set (kind ${JSON.stringify(doc.kind ?? null)})`,
-      `Pass the file written by \`octoha dry-run PLAN --out changes.json\`. ${REDO}`,
+      `Pass the file written by \`${dryRun}\`. ${REDO}`,
     );
   }
   if (doc.version !== CHANGE_SET_VERSION) {
@@ -170,13 +174,13 @@ export function parseChangeSet(text: string, file: string): ChangeSet {
   return doc as ChangeSet;
 }
 
-/** The run must be the one approved: same workflow, and a change set a run could apply. */
-export function requireApplicable(c: ChangeSet, file: string, workflow: string): void {
+/** The run must be the one approved: same workflow, and a change set a run could apply (`planFile`: for the command shown). */
+export function requireApplicable(c: ChangeSet, file: string, workflow: string, planFile: string): void {
   if (c.workflow !== workflow) {
     throw refuse(
       file,
       `Change set ${file} was approved for the ${c.workflow} workflow, not ${workflow}`,
-      `Run the verb that matches it (${verbFor(c.workflow)}), or ${REDO.charAt(0).toLowerCase()}${REDO.slice(1)}`,
+      `Run the verb that matches it (${verbFor(c.workflow, planFile, file)}), or ${REDO.charAt(0).toLowerCase()}${REDO.slice(1)}`,
       "CHANGE_SET_WORKFLOW",
     );
   }
@@ -191,10 +195,15 @@ export function requireApplicable(c: ChangeSet, file: string, workflow: string):
   }
 }
 
-/** The command that applies a change set of this workflow. */
-export function verbFor(workflow: string, planFile = "PLAN", changes = "CHANGES"): string {
+/** The command that applies a change set of this workflow: the plan file and change set as given, quoted for the shell. */
+export function verbFor(workflow: string, planFile: string, changes: string): string {
   const verb = workflow === "repair" ? "octoha repair" : workflow === "preseed" ? "octoha run --phase preseed" : "octoha run";
-  return `${verb} ${planFile} --changes ${changes}`;
+  return `${verb} ${shellWord(planFile)} --changes ${shellWord(changes)}`;
+}
+
+/** The dry-run that writes a change set of this workflow for this plan, quoted for the shell. */
+export function dryRunFor(workflow: string, planFile: string, out: string): string {
+  return `octoha dry-run ${shellWord(planFile)}${workflow === "migrate" ? "" : ` --workflow ${workflow}`} --out ${shellWord(out)}`;
 }
 
 const show = (v: unknown): string => (v === undefined ? "(none)" : typeof v === "string" ? v : JSON.stringify(v));

@@ -29,6 +29,7 @@ import { holderDeadHere } from "../shared/lock.js";
 import { MACHINE_VERSION, runMachine, SETTLED_STATES, type RunContext } from "./machine.js";
 import { continueCommand, listRuns, newRunId } from "./runs.js";
 import type { Step } from "./step.js";
+import { shellWord } from "../shared/shell-word.js";
 
 export interface RunStepsOptions {
   /** Required for resume/rollback unless the state directory's newest run is meant. */
@@ -269,7 +270,9 @@ async function resolveRunId(o: RunStepsOptions): Promise<string> {
     throw new InputError(`No run to ${o.mode} in ${o.stateDir}`, {
       code: "RUN_NOT_FOUND",
       path: o.stateDir,
-      hint: "Start one with `octoha run PLAN`, or point --state-dir at the state directory of the run.",
+      hint: o.invocation?.planFile
+        ? `Start one with \`octoha run ${shellWord(o.invocation.planFile)}\`, or point --state-dir at the state directory of the run.`
+        : "Start one with `octoha run` and the plan file, or point --state-dir at the state directory of the run.",
     });
   return latest;
 }

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { shellWord } from "../shared/shell-word.js";
 
 /** Where runs live when no plan names a state directory. */
 export const DEFAULT_STATE_DIR = ".octoha";
@@ -33,9 +34,7 @@ export async function listRuns(stateDir: string): Promise<string[]> {
   }
 }
 
-function quote(arg: string): string {
-  return /^[\w@%+=:,./\\-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\$`])/g, "\\$1")}"`;
-}
+const quote = shellWord;
 
 export interface ContinueCommandOptions {
   verb: "resume" | "rollback";

@@ -18,6 +18,7 @@ import { readJournal, type JournalRecord } from "../runner/journal.js";
 import { realClock } from "./deps.js";
 import { argsOf, buildJoinSteps, joinChecks, joinRefusal, type JoinChecks } from "./join.js";
 import { createOctopusPorts } from "./ports.js";
+import { shellWord } from "../shared/shell-word.js";
 
 export const DEFAULT_MASTER_KEY_ENV = "OCTOPUS_MASTER_KEY";
 
@@ -33,13 +34,13 @@ export interface JoinFlags {
   serverExe?: string;
 }
 
-export function joinFlagsOf(flags: WorkflowEnv["flags"]): JoinFlags {
+export function joinFlagsOf(flags: WorkflowEnv["flags"], planFile: string): JoinFlags {
   const str = (k: string) => (typeof flags[k] === "string" ? (flags[k] as string) : undefined);
   const node = str("joinNode");
   if (!node)
     throw new InputError("The join workflow was started without a node name", {
       code: "JOIN_NODE_MISSING",
-      hint: "Run: octoha join NODE --plan PLAN",
+      hint: `Run, with the new node's name for NODE: octoha join NODE --plan ${shellWord(planFile)}`,
     });
   const platform = str("platform");
   return {
@@ -65,7 +66,7 @@ const JOIN_RECIPE_EXAMPLES = [
 /** The plan's node and its recipe, or exit 2 saying how to give it one (or to paste the commands with --print). */
 export function joiningNode(plan: Plan, name: string, planFile: string): { url: string; recipe: ControlRecipe; pollingAddress?: string } {
   const node = plan.nodes.find((n) => n.name.toLowerCase() === name.toLowerCase());
-  const print = `octoha join ${name} --plan ${planFile} --print`;
+  const print = `octoha join ${shellWord(name)} --plan ${shellWord(planFile)} --print`;
   if (!node)
     throw new InputError(`${name} is not a node of the plan: octoha reaches a new node through the plan's nodes[].control`, {
       code: "JOIN_NODE_NOT_IN_PLAN",
@@ -275,7 +276,7 @@ function requireVariable(env: NodeJS.ProcessEnv, name: string, what: string, fla
 
 export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.ProcessEnv = process.env): Promise<Workflow> {
   const { plan } = env;
-  const f = joinFlagsOf(env.flags);
+  const f = joinFlagsOf(env.flags, env.planFile);
   const { url, recipe, pollingAddress } = joiningNode(plan, f.joinNode, env.planFile);
   const polling = pollingPortFor(f.joinNode, pollingAddress, f.commsPort ? Number(f.commsPort) : undefined);
   if (polling.webSocket) throw webSocketRefusal(f.joinNode, polling.webSocket, env.planFile);
@@ -294,7 +295,7 @@ export async function createJoinWorkflow(env: WorkflowEnv, processEnv: NodeJS.Pr
   const ports = createOctopusPorts(
     plan,
     { apiKey: secrets.apiKey ?? "", sqlConnectionString: secrets.sqlConnectionString ?? "" },
-    env.signal ? { signal: env.signal } : {},
+    { ...(env.signal ? { signal: env.signal } : {}), planFile: env.planFile },
   );
   const platform = f.platform ?? plan.octopus.platform;
   const serverExe = f.serverExe ?? (recipe.kind === "local" ? plan.octopus.serverExe : defaultServerExe(platform));

@@ -11,6 +11,7 @@ import { controlTools, nodeRecipes } from "../plan/control.js";
 import { createRestPorts, OctopusHttpClient, serviceStateViaPing } from "../octopus/rest/index.js";
 import { createInventory } from "../octopus/sql/inventory.js";
 import type { OctopusPorts, VersionProbe } from "../octopus/types.js";
+import { shellWord } from "../shared/shell-word.js";
 
 export interface PortSecrets {
   apiKey: string;
@@ -29,12 +30,15 @@ export interface CreatePortsOptions {
   knownVersion?: string;
   /** The run's abort signal: a Ctrl-C aborts the REST request or SQL query in flight. */
   signal?: AbortSignal;
+  /** The plan file the operator gave, for commands a hint shows (`octoha check "PLAN FILE"`). */
+  planFile?: string;
 }
 
 export function createOctopusPorts(plan: Plan, secrets: PortSecrets, options: CreatePortsOptions = {}): OctopusPorts {
   const nodeUrls = Object.fromEntries(plan.nodes.flatMap((n) => (n.url ? [[n.name, n.url] as const] : [])));
   const signal = options.signal ? { signal: options.signal } : {};
-  const clientOptions = { serverUrl: plan.octopus.serverUrl, apiKey: secrets.apiKey, nodeUrls, ...signal };
+  const checkCommand = options.planFile ? { checkCommand: `octoha check ${shellWord(options.planFile)}` } : {};
+  const clientOptions = { serverUrl: plan.octopus.serverUrl, apiKey: secrets.apiKey, nodeUrls, ...signal, ...checkCommand };
   const rest = createRestPorts(clientOptions);
   const client = new OctopusHttpClient(clientOptions);
   const command = [plan.octopus.serverExe];

@@ -51,7 +51,7 @@ export const preflightCheck: PlanCheck = {
     const ports = createOctopusPorts(
       ctx.loaded.plan,
       { apiKey, sqlConnectionString, ...usableMoveTo },
-      ctx.signal ? { signal: ctx.signal } : {},
+      { ...(ctx.signal ? { signal: ctx.signal } : {}), planFile: ctx.loaded.file },
     );
     try {
       const step = createPreflightStep({
@@ -61,6 +61,7 @@ export const preflightCheck: PlanCheck = {
         facts: createRunFacts(),
         env: { ...ctx.env },
         pingNodes: true,
+        planFile: ctx.loaded.file,
       });
       return (await step.inspect(checkStepContext(ctx))).findings;
     } finally {

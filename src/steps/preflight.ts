@@ -30,6 +30,7 @@ import type { RunFacts } from "./facts.js";
 import type { PreflightResult } from "./results.js";
 import { kindsToMove, nodeSources, sharedFolder } from "./folders.js";
 import { otherNodeFinding, serviceFindings } from "./service-findings.js";
+import { shellWord } from "../shared/shell-word.js";
 
 export interface PreflightDeps {
   plan: Plan;
@@ -51,6 +52,8 @@ export interface PreflightDeps {
    * they stop and start only the nodes that were running, and verify-octopus reads through every one.
    */
   pingNodes?: boolean;
+  /** The plan file the operator gave, for commands a finding's fix shows (`octoha join NODE --plan "PLAN FILE"`). */
+  planFile?: string;
   /** Whether this process can read a node folder: "ok", "missing", or the error code (default: fs.access). */
   probeSource?: (accessPath: string) => Promise<string>;
 }
@@ -179,7 +182,7 @@ async function examine(deps: PreflightDeps, dryRun: boolean): Promise<PreflightR
         code: "NODE_UNKNOWN",
         node: n.name,
         summary: `Node ${n.name} is in the plan but Octopus has no node with that name`,
-        fix: `Use the names shown in Configuration ➜ Nodes: ${known.map((k) => k.name).join(", ")}; a node still to be added joins with \`octoha join ${n.name} --plan PLAN\`.`,
+        fix: `Use the names shown in Configuration ➜ Nodes: ${known.map((k) => k.name).join(", ")}; a node still to be added joins with ${deps.planFile ? `\`octoha join ${n.name} --plan ${shellWord(deps.planFile)}\`` : `\`octoha join ${n.name}\` and --plan naming the plan file`}.`,
       });
   }
   for (const n of known) {

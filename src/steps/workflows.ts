@@ -172,7 +172,15 @@ export function buildSteps(name: WorkflowName, o: BuildStepsOptions): AnyStep[] 
 
   // A preseed runs while Octopus serves and starts or reads through no node: a node down then is not its concern.
   const pingNodes = name !== "preseed";
-  const preflight = createPreflightStep({ plan, ports, engine, facts, env: o.env ?? process.env, pingNodes });
+  const preflight = createPreflightStep({
+    plan,
+    ports,
+    engine,
+    facts,
+    env: o.env ?? process.env,
+    pingNodes,
+    ...(o.planFile ? { planFile: o.planFile } : {}),
+  });
   const provision = createProvisionStorageStep({ targets });
   const drain = createDrainNodesStep({
     ports,
@@ -376,7 +384,11 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
       sqlConnectionString: secrets.sqlConnectionString ?? "",
       ...(secrets.database?.moveTo ? { databaseMoveTo: secrets.database.moveTo } : {}),
     },
-    { ...(typeof journaled === "string" ? { knownVersion: journaled } : {}), ...(env.signal ? { signal: env.signal } : {}) },
+    {
+      ...(typeof journaled === "string" ? { knownVersion: journaled } : {}),
+      ...(env.signal ? { signal: env.signal } : {}),
+      planFile: env.planFile,
+    },
   );
   const version = await ports.version.serverVersion();
   const flags = stepFlags(env.flags);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -97,6 +97,28 @@ describe("octoha check runs the read-only preflight when the plan's secrets are 
     } finally {
       await rename(moved, taskLogs);
     }
+  });
+
+  it("a plan node Octopus does not know: its fix shows the join command with the plan file given, quoted for the shell", async () => {
+    const plan = demoPlan(standin, path.join(dir, "state")) as { nodes: { name: string; url?: string }[] };
+    const {
+      url: _url,
+      folders: _folders,
+      ...spare
+    } = { ...plan.nodes[1]!, name: "OCTO9" } as { name: string; url?: string; folders?: unknown };
+    const spaced = path.join(dir, "my plans", "prod plan.json");
+    await mkdir(path.dirname(spaced), { recursive: true });
+    await writeFile(spaced, JSON.stringify({ ...plan, nodes: [...plan.nodes, spare] }));
+    const r = await runCli(["check", spaced, "--json"], { env: env(standin.apiKey) });
+    const report = resultOf<{ results: { id: string; findings: { code: string; node?: string; fix?: string }[] }[] }>(
+      r.stdout,
+      "check",
+      r.code,
+    );
+    const unknown = report.results.find((x) => x.id === "preflight")!.findings.find((f) => f.code === "NODE_UNKNOWN");
+    expect(unknown?.node).toBe("OCTO9");
+    expect(unknown?.fix).toContain(`a node still to be added joins with \`octoha join OCTO9 --plan ${JSON.stringify(spaced)}\`.`);
+    expect(unknown?.fix).not.toContain("PLAN");
   });
 
   it("with a secret unset it exits 2 and does not reach Octopus", async () => {

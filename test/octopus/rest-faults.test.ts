@@ -184,8 +184,14 @@ describe("REST adapters under faults", () => {
       headers.delete("octopus-node");
       return new Response(await r.text(), { status: r.status, headers });
     };
-    const byName = await failure(ports({ nodeUrls: { ...urls, [other]: urls[ranOn]! }, fetch: headerless }).nodes.ping(other));
+    const checkCommand = 'octoha check "/srv/my plans/prod plan.json"';
+    const byName = await failure(
+      ports({ nodeUrls: { ...urls, [other]: urls[ranOn]! }, fetch: headerless, checkCommand }).nodes.ping(other),
+    );
     expect(byName.code).toBe("OCTOPUS_NODE_URL_OTHER_NODE");
+    // Its hint names the command that checks the plan the operator gave (never a literal PLAN).
+    expect(byName.hint).toContain(`then run \`${checkCommand}\`.`);
+    expect(ping.hint).not.toContain("PLAN");
     // The node's own URL answers as it should.
     expect(await p.nodes.ping(ranOn)).toBe("online");
     expect(await p.tasks.readRawLog(id, ranOn)).toEqual(expect.any(String));

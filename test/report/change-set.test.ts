@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { checkApprovedChanges } from "../../src/operations/approved-changes.js";
 import {
   buildChangeSet,
   driftOf,
+  dryRunFor,
   parseChangeSet,
   requireApplicable,
   serializeChangeSet,
@@ -10,6 +15,8 @@ import {
 import type { DryRunReport } from "../../src/report/model.js";
 import { OctohaError } from "../../src/shared/errors.js";
 import { Redactor } from "../../src/shared/redact.js";
+
+const DRY = dryRunFor("migrate", "plan.json", "changes.json");
 
 function report(copy: { kind: string; node: string; files: number; bytes: number }[], extra: Partial<DryRunReport> = {}): DryRunReport {
   return {
@@ -143,16 +150,16 @@ describe("change set drift of a repair approved with nothing to repair", () => {
 describe("change set file", () => {
   it("reads back what was written, also re-indented with its keys re-ordered", () => {
     const c = build(report([{ kind: "taskLogs", node: "OCTO1", files: 1, bytes: 1 }]));
-    expect(parseChangeSet(serializeChangeSet(c), "c.json")).toEqual(c);
+    expect(parseChangeSet(serializeChangeSet(c), "c.json", DRY)).toEqual(c);
     const reordered = Object.fromEntries(Object.entries(c).reverse());
-    expect(parseChangeSet(JSON.stringify(reordered, null, 4), "c.json")).toEqual(c);
+    expect(parseChangeSet(JSON.stringify(reordered, null, 4), "c.json", DRY)).toEqual(c);
   });
 
   it("an edited value, an unknown version or another kind of file is refused as bad input (exit 2)", () => {
     const c = build(report([{ kind: "taskLogs", node: "OCTO1", files: 1, bytes: 1 }]));
     const refused = (text: string) => {
       try {
-        parseChangeSet(text, "c.json");
+        parseChangeSet(text, "c.json", DRY);
       } catch (error) {
         return error instanceof OctohaError ? `${error.exitCode} ${error.code}` : String(error);
       }
@@ -169,8 +176,42 @@ describe("change set file", () => {
       blocked: true,
       findings: [{ step: "preflight", severity: "error", code: "OCTOPUS_AUTH", summary: "HTTP 401" }],
     });
-    expect(() => requireApplicable(build(r), "c.json", "migrate")).toThrow(/found errors \(first: HTTP 401\); a run would stop there/);
-    expect(() => requireApplicable(build(report([])), "c.json", "repair")).toThrow(/approved for the migrate workflow, not repair/);
+    expect(() => requireApplicable(build(r), "c.json", "migrate", "plan.json")).toThrow(
+      /found errors \(first: HTTP 401\); a run would stop there/,
+    );
+    expect(() => requireApplicable(build(report([])), "c.json", "repair", "plan.json")).toThrow(
+      /approved for the migrate workflow, not repair/,
+    );
+  });
+
+  it("a refused change set's hint names the plan file given, quoted for the shell, never a literal PLAN", async () => {
+    const t = mkdtempSync(path.join(tmpdir(), "octoha-cs-"));
+    try {
+      const planFile = path.join(t, "my plans", "prod plan.json");
+      const hintOf = async (file: string, workflow: "migrate" | "repair") =>
+        (
+          (await checkApprovedChanges({ file, planFile, workflow, flags: {}, redactor: new Redactor() }).catch((e: unknown) => e)) as {
+            code: string;
+            hint: string;
+          }
+        ).hint;
+      const quoted = JSON.stringify(planFile);
+      const missing = path.join(t, "gone.json");
+      expect(await hintOf(missing, "repair")).toBe(
+        `Pass the file \`octoha dry-run ${quoted} --workflow repair --out changes.json\` wrote.`,
+      );
+      const notOne = path.join(t, "report.json");
+      writeFileSync(notOne, JSON.stringify({ format: "octoha-dry-run" }));
+      expect(await hintOf(notOne, "migrate")).toContain(`Pass the file written by \`octoha dry-run ${quoted} --out changes.json\`.`);
+      const other = path.join(t, "approved changes.json");
+      writeFileSync(other, serializeChangeSet(build(report([]))));
+      expect(await hintOf(other, "repair")).toContain(
+        `Run the verb that matches it (octoha run ${quoted} --changes ${JSON.stringify(other)})`,
+      );
+      for (const f of [missing, notOne, other]) expect(await hintOf(f, f === notOne ? "migrate" : "repair")).not.toContain("PLAN");
+    } finally {
+      rmSync(t, { recursive: true, force: true });
+    }
   });
 
   it("secrets the redactor knows are gone before the checksum, so the file still reads back", () => {
@@ -179,6 +220,6 @@ describe("change set file", () => {
     const r = report([], { findings: [{ step: "preflight", severity: "info", code: "X", summary: "Server=db;Password=S3cret-Passw0rd" }] });
     const text = serializeChangeSet(build(r, 10, redactor));
     expect(text).not.toContain("S3cret-Passw0rd");
-    expect(parseChangeSet(text, "c.json").report.findings[0]?.summary).toBe("Server=db;Password=***");
+    expect(parseChangeSet(text, "c.json", DRY).report.findings[0]?.summary).toBe("Server=db;Password=***");
   });
 });

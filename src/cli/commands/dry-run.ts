@@ -94,9 +94,10 @@ export function register(program: Command, context: VerbContext = {}): void {
             }).finally(() => progress.flush()),
           { second: (name) => `octoha: second ${name}, exiting now; the dry-run changed nothing.` },
         );
-        const apply = verbFor(flags.workflow, planFile, flags.out);
         if (outcome.writtenTo && changeSet)
-          process.stderr.write(`octoha: change set written to ${outcome.writtenTo}; once approved, apply it with: ${apply}\n`);
+          process.stderr.write(
+            `octoha: change set written to ${outcome.writtenTo}; once approved, apply it with: ${verbFor(flags.workflow, planFile, flags.out ?? outcome.writtenTo)}\n`,
+          );
         else if (outcome.writtenTo) process.stderr.write(`octoha: report written to ${outcome.writtenTo}\n`);
         else if (format !== "json") process.stdout.write(outcome.text.endsWith("\n") ? outcome.text : `${outcome.text}\n`);
         if (outcome.report.blocked) err(`octoha: ${blockedSummary(outcome.report)}`);

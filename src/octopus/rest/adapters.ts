@@ -217,7 +217,7 @@ async function pingThrough(
 ): Promise<HttpAnswer<Partial<NodeResource> | undefined>> {
   const answer = await client.request<Partial<NodeResource> | undefined>("GET", PING_PATH, { node: nodeName, accept: [418], attempts });
   const name = answer.body?.Name;
-  refuseOtherNode(nodeName, `${client.nodeUrl(nodeName)}${PING_PATH}`, typeof name === "string" ? name : undefined);
+  refuseOtherNode(nodeName, `${client.nodeUrl(nodeName)}${PING_PATH}`, typeof name === "string" ? name : undefined, client.checkCommand);
   return answer;
 }
 

@@ -34,6 +34,11 @@ export interface OctopusClientOptions {
    * short, so an interrupted run stops at once instead of after every attempt has timed out.
    */
   signal?: AbortSignal;
+  /**
+   * The command that checks the plan again (`octoha check "my plan.json"`), for the hint of a node URL that
+   * another node answered; octopus/ knows no plan file. Without it the hint says to check the plan.
+   */
+  checkCommand?: string;
 }
 
 export interface RequestOptions {
@@ -101,6 +106,11 @@ export class OctopusHttpClient {
     this.nodeUrls = new Map(Object.entries(options.nodeUrls ?? {}).map(([k, v]) => [k.toLowerCase(), v.replace(/\/+$/, "")]));
   }
 
+  /** See OctopusClientOptions.checkCommand. */
+  get checkCommand(): string | undefined {
+    return this.o.checkCommand;
+  }
+
   nodeUrl(node: string): string {
     const url = this.nodeUrls.get(node.toLowerCase());
     if (!url)
@@ -137,7 +147,7 @@ export class OctopusHttpClient {
           if (this.o.signal?.aborted) throw this.interrupted(method, url, options);
           const result = await this.once<T>(method, url, options);
           if (result instanceof OctopusApiError) throw result;
-          if (options.node) refuseOtherNode(options.node, url, result.answeredBy);
+          if (options.node) refuseOtherNode(options.node, url, result.answeredBy, this.o.checkCommand);
           return result;
         },
         {
@@ -299,7 +309,7 @@ export class OctopusHttpClient {
  * a node is fine that it never reached. `answeredBy` is the Octopus-Node header or the ping's Name;
  * an answer that names no node is taken as it is.
  */
-export function refuseOtherNode(node: string, url: string, answeredBy: string | undefined): void {
+export function refuseOtherNode(node: string, url: string, answeredBy: string | undefined, checkCommand?: string): void {
   if (answeredBy === undefined || answeredBy.trim() === "" || answeredBy.trim().toLowerCase() === node.toLowerCase()) return;
   throw new OctohaError(
     redactor.redact(`Node ${node}'s URL (${url}) was answered by node ${answeredBy.trim()}: it does not reach ${node} itself.`),
@@ -307,7 +317,7 @@ export function refuseOtherNode(node: string, url: string, answeredBy: string | 
       code: OTHER_NODE_ANSWERED,
       behaviour: "fatal",
       node,
-      hint: `Give nodes[].url for ${node} as that node's own address (its host name or IP and port, not the load balancer's), then run \`octoha check PLAN\`. Through another address octoha would wait for, check and read logs through another node.`,
+      hint: `Give nodes[].url for ${node} as that node's own address (its host name or IP and port, not the load balancer's), then ${checkCommand ? `run \`${checkCommand}\`` : "check the plan again with `octoha check`"}. Through another address octoha would wait for, check and read logs through another node.`,
     },
   );
 }
