@@ -21,6 +21,7 @@ import {
   type NamesBatch,
 } from "./stat-thread.js";
 import { MergedNames, PackedNames, byteOrderOf, type NameList } from "./packed-names.js";
+import { NAMES_TOLD, NameSpill, partLimits, type SpilledPart } from "./name-spill.js";
 
 export interface FileStat {
   size: number;
@@ -111,7 +112,30 @@ export interface StatFs {
   totalBytes: number;
 }
 
-/** The order a listing gives: sortedNames' (the walk: deterministic plans and reports), or any. */
+/**
+ * A part of a large folder's listing (name-spill.ts): the names of buckets [lo, hi), and their
+ * folded hashes, sorted (what the target folder's index for the part must hold: LoadOptions.only).
+ */
+export interface ListedPart {
+  lo: number;
+  hi: number;
+  hashes: Uint32Array;
+}
+
+/** A listing's chunk. The first chunk of each part of a folder walked a part at a time says so. */
+export type ListChunk = StatDirEntry[] & { part?: ListedPart };
+
+/**
+ * What a sorted listing tells of its names (ListOptions.onNames): their folded hashes, sorted;
+ * "parts" when the folder is walked a part at a time (each part's first chunk then brings its
+ * hashes); undefined when it tells nothing.
+ */
+export type ToldNames = Uint32Array | "parts" | undefined;
+
+/**
+ * The order a listing gives: sortedNames' (the walk: deterministic plans and reports; a folder walked
+ * a part at a time is by part, then in its own order, still deterministic), or any.
+ */
 export type ListOrder = "sorted" | "any";
 
 export interface ListOptions {
@@ -134,10 +158,16 @@ export interface ListOptions {
   signal?: AbortSignal | undefined;
   /**
    * A sorted listing tells this, before its first chunk, the folded hashes (foldedHash) of all the
-   * folder's names, sorted, or undefined for a folder of more than NAMES_TOLD names. A FileOps may
-   * never call it (its listing's caller then learns nothing).
+   * folder's names, sorted, or undefined for a folder of more than NAMES_TOLD names, or "parts" for
+   * one walked a part at a time (its chunks are then by part: ListChunk). A FileOps may never call
+   * it (its listing's caller then learns nothing).
    */
-  onNames?: ((foldedHashes: Uint32Array | undefined) => void) | undefined;
+  onNames?: ((told: ToldNames) => void) | undefined;
+  /**
+   * An any-order listing of these names of the folder (nameStream's, read already), not of the
+   * folder as it is read now. A FileOps may ignore it (and read the folder).
+   */
+  names?: AsyncIterable<string[]> | Iterable<string[]> | undefined;
   /**
    * An any-order listing leaves out the names this refuses, without an lstat of them. A FileOps may
    * ignore it (and list them all).
@@ -147,9 +177,9 @@ export interface ListOptions {
 
 /**
  * A folder of at most this many names tells its names' hashes (ListOptions.onNames): 512 KiB. A
- * larger one tells nothing, so a million-file folder's no-op holds no more than before.
+ * larger one is walked a part at a time (name-spill.ts), or tells nothing where it cannot be.
  */
-export const NAMES_TOLD = 131_072;
+export { NAMES_TOLD };
 
 /** A listing stopped because its signal was aborted (ListOptions.signal): nothing is wrong with the folder. */
 export class ListingInterrupted extends Error {
@@ -176,7 +206,12 @@ export interface FileOps {
    * Streams a directory's entries in chunks, with each file's size and times (the walk's hot path):
    * listWithStats. A FileOps may ignore the options (and list sorted).
    */
-  list(path: string, options?: ListOptions): AsyncIterable<StatDirEntry[]>;
+  list(path: string, options?: ListOptions): AsyncIterable<ListChunk>;
+  /**
+   * A folder's names in readdir's order, no lstat, a batch at a time (a large target folder's, to
+   * be spilled: ListOptions.names). A FileOps may lack it: such a folder is then indexed whole.
+   */
+  nameStream?(path: string, options?: Pick<ListOptions, "folderSize">): AsyncIterable<string[]>;
   mkdir(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -213,28 +248,76 @@ export async function sortedNames(
   signal?: AbortSignal,
   onNames?: ListOptions["onNames"],
 ): Promise<NameList> {
+  const listed = await namesOrSpill(dirPath, folderSize, runSize, signal, onNames, false);
+  if (listed instanceof NameSpill) throw new Error("a folder's names were spilled where they were to be held");
+  return listed;
+}
+
+/**
+ * sortedNames, or with `spillLarge` for a folder of more than partLimits().folderNames names, its
+ * names spilled by bucket (NameSpill: the caller reads it a part at a time, and closes it). The
+ * names held until the folder is known to be large (two runs) go to the spill in their runs'
+ * order, the rest in the folder's. Where no scratch file can be made the folder is held whole, as
+ * before; where one fills up, the folder is read again and held whole.
+ */
+async function namesOrSpill(
+  dirPath: string,
+  folderSize: number | undefined,
+  runSize: number,
+  signal: AbortSignal | undefined,
+  onNames: ListOptions["onNames"],
+  spillLarge: boolean,
+): Promise<NameList | NameSpill> {
   const runs: PackedNames[] = [];
   // Every name's folded hash, to learn which names may have a case variant in the folder (4 bytes a
   // name while the folder is read): the copy need not remember the others' names (caseUnique).
   let hashes = new Uint32Array(0);
   let count = 0;
-  for await (const run of nameBatches(dirPath, runSize, folderSize, true)) {
-    stopIfAborted(signal, dirPath);
-    if (count + run.length > hashes.length) {
-      const grown = new Uint32Array(Math.max(count + run.length, 2 * hashes.length));
-      grown.set(hashes.subarray(0, count));
-      hashes = grown;
+  let spill: NameSpill | undefined;
+  try {
+    for await (const run of nameBatches(dirPath, runSize, folderSize, true)) {
+      stopIfAborted(signal, dirPath);
+      if (spill) {
+        for (const name of run) spill.add(name, foldedHash(name));
+        if (run.length >= BOUNDED_RUN) boundHeap(1, BATCH_GROWTH_LIMIT);
+        continue;
+      }
+      if (count + run.length > hashes.length) {
+        const grown = new Uint32Array(Math.max(count + run.length, 2 * hashes.length));
+        grown.set(hashes.subarray(0, count));
+        hashes = grown;
+      }
+      for (const name of run) hashes[count++] = foldedHash(name);
+      runs.push(PackedNames.sorted(run));
+      if (spillLarge && count > partLimits().folderNames) {
+        spillLarge = false; // one try
+        spill = NameSpill.open();
+        if (spill) {
+          for (const held of runs) for (const name of held.slice(0, held.length)) spill.add(name, foldedHash(name));
+          runs.length = 0;
+          hashes = new Uint32Array(0);
+          onNames?.("parts"); // told now: the target folder is spilled while this one is read
+          onNames = undefined;
+        }
+      }
+      if (count > NAMES_TOLD && onNames) {
+        onNames(undefined); // told now, not after the whole folder is read: nobody waits for a large folder's names
+        onNames = undefined;
+      }
+      // A large run's strings, garbage now, lived long enough to be promoted. A small folder's few
+      // are left to the walk's bound (boundListing): this check, once per folder,
+      // was 3 % of a no-op's time on the medium preset's ~1,000 small folders.
+      if (run.length >= BOUNDED_RUN) boundHeap(1, BATCH_GROWTH_LIMIT);
     }
-    for (const name of run) hashes[count++] = foldedHash(name);
-    runs.push(PackedNames.sorted(run));
-    if (count > NAMES_TOLD && onNames) {
-      onNames(undefined); // told now, not after the whole folder is read: nobody waits for a large folder's names
-      onNames = undefined;
-    }
-    // A large run's strings, garbage now, lived long enough to be promoted. A small folder's few
-    // are left to the walk's bound (boundListing): this check, once per folder,
-    // was 3 % of a no-op's time on the medium preset's ~1,000 small folders.
-    if (run.length >= BOUNDED_RUN) boundHeap(1, BATCH_GROWTH_LIMIT);
+  } catch (error) {
+    spill?.close();
+    throw error;
+  }
+  if (spill) {
+    spill.finish();
+    if (!spill.broken) return spill;
+    spill.close();
+    return namesOrSpill(dirPath, folderSize, runSize, signal, undefined, false);
   }
   if (runs.length === 0) runs.push(PackedNames.sorted([]));
   const list = runs.length === 1 ? runs[0]! : new MergedNames(runs);
@@ -370,6 +453,9 @@ function readBatch(dir: fs.Dir, max: number): Promise<{ names: string[]; done: b
   });
 }
 
+/** Names a nameStream batch holds (a target folder's, spilled as they come). */
+const NAME_STREAM_BATCH = 2048;
+
 /** Entries a listing yields at a time. */
 const LIST_CHUNK = 256;
 /**
@@ -419,6 +505,74 @@ async function* statChunks(
     if (variants) for (const entry of chunk) entry.caseUnique = hasNoVariant(variants, foldedHash(entry.name));
     yield chunk;
   }
+}
+
+/**
+ * A source folder's chunks: sorted (statChunks), or for a large one a part at a time (partChunks).
+ * The folder is read when the first chunk is asked for.
+ */
+async function* sourceChunks(
+  dirPath: string,
+  folderSize: number | undefined,
+  statEach: StatEach,
+  signal: AbortSignal | undefined,
+  onNames: ListOptions["onNames"],
+): AsyncGenerator<ListChunk> {
+  const listed = await namesOrSpill(dirPath, folderSize, partLimits().runNames ?? SORT_RUN, signal, onNames, true);
+  if (listed instanceof NameSpill) yield* partChunks(listed, dirPath, statEach, signal);
+  else yield* statChunks(() => Promise.resolve(listed), dirPath, statEach, signal);
+}
+
+/**
+ * A spilled folder's entries, a part at a time: bucket by bucket, each bucket in the folder's own
+ * order (a sort of each part on this thread left the lstat thread idle at every part: 1.1× the
+ * time). Only names with a case variant are put in sortedNames' order among themselves, where
+ * they stand, so that variants take their turns as in a sorted listing. caseUnique is the whole
+ * folder's (variants share a bucket). One lstat pipeline runs through all the parts; the first
+ * chunk of each part carries it (ListChunk.part). Closes the spill at the end.
+ */
+async function* partChunks(
+  spill: NameSpill,
+  dirPath: string,
+  statEach: StatEach,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<ListChunk> {
+  // Per batch handed to statAhead (one chunk comes back for each, in order): its part's names with
+  // a variant, and the part on its first batch.
+  const sent: { variants: ReadonlySet<number>; part: ListedPart | undefined }[] = [];
+  function* batches(): Generator<string[]> {
+    for (const { lo, hi } of spill.parts()) {
+      const names = spill.read(lo, hi);
+      const sorted = names.hashes.slice();
+      const variants = sharedHashes(sorted, sorted.length);
+      if (variants.size > 0) sortAmongThemselves(names, variants);
+      for (let i = 0; i < names.length; i += LIST_CHUNK) {
+        sent.push({ variants, part: i === 0 ? { lo, hi, hashes: sorted } : undefined });
+        yield names.names(i, i + LIST_CHUNK);
+      }
+    }
+  }
+  try {
+    let part: ListedPart | undefined;
+    for await (const chunk of statAhead(dirPath, batches(), statEach, signal)) {
+      const batch = sent.shift()!;
+      part = batch.part ?? part; // a part whose first names are all gone: its mark goes on its next chunk
+      if (chunk.length === 0) continue;
+      for (const entry of chunk) entry.caseUnique = hasNoVariant(batch.variants, foldedHash(entry.name));
+      if (part) yield Object.assign(chunk, { part });
+      else yield chunk;
+      part = undefined;
+    }
+  } finally {
+    spill.close();
+  }
+}
+
+/** The names whose hash is among `variants`, sorted among themselves into the places they hold. */
+function sortAmongThemselves(names: SpilledPart, variants: ReadonlySet<number>): void {
+  const places: number[] = [];
+  for (let k = 0; k < names.length; k++) if (variants.has(names.hash(k))) places.push(k);
+  names.reorder(places, byteOrderOf(places.map((k) => names.name(k))));
 }
 
 /** A NameList's names, LIST_CHUNK at a time, in order (a merged list is read in order). */
@@ -783,17 +937,15 @@ export const nodeFileOps: FileOps = {
    * thread where the folder proves fast enough (adaptiveLstat). (Was: a synchronous lstat per entry
    * on the main thread, one round trip after another on a share: 0.45 s of a 500-file no-op at 500 µs.)
    */
-  list: (dirPath, { order = "sorted", folderSize, tree, signal, onNames, keep }: ListOptions = {}) =>
-    isSmallFolder(folderSize)
-      ? listSmallFolder(dirPath, order, tree, { onNames, keep })
-      : order === "any"
-        ? listUnsorted(dirPath, adaptiveLstat(), folderSize, signal, keep)
-        : statChunks(
-            () => sortedNames(dirPath, folderSize, SORT_RUN, signal, onNames),
-            dirPath,
-            adaptiveLstat(lstatOnThread, true),
-            signal,
-          ),
+  list: (dirPath, { order = "sorted", folderSize, tree, signal, onNames, keep, names }: ListOptions = {}) =>
+    order === "any" && names
+      ? statAhead(dirPath, names, adaptiveLstat(), signal, keep)
+      : isSmallFolder(folderSize)
+        ? listSmallFolder(dirPath, order, tree, { onNames, keep })
+        : order === "any"
+          ? listUnsorted(dirPath, adaptiveLstat(), folderSize, signal, keep)
+          : sourceChunks(dirPath, folderSize, adaptiveLstat(lstatOnThread, true), signal, onNames),
+  nameStream: (dirPath, { folderSize } = {}) => nameBatches(dirPath, NAME_STREAM_BATCH, folderSize),
   mkdir: (path) => makeFolder(path),
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),

@@ -79,11 +79,15 @@ export class TargetReservations {
   /** Folded folders the current source already recorded (a file's folders are recorded once). */
   private currentDirs = new Set<string>();
 
-  /** Entries earlier sources would have left in the target folder `targetRel` (a later one for a name wins). */
-  *in(targetRel: string): Iterable<Reservation> {
+  /**
+   * Entries earlier sources would have left in the target folder `targetRel` (a later one for a
+   * name wins), only those whose name `keep` takes when it is given.
+   */
+  *in(targetRel: string, keep?: (name: string) => boolean): Iterable<Reservation> {
     const chain = this.folders.get(foldName(targetRel));
     if (!chain) return;
-    for (let e = chain.head; e >= 0 && e < this.committed; e = this.next[e]!) yield this.entry(e, chain.dir);
+    for (let e = chain.head; e >= 0 && e < this.committed; e = this.next[e]!)
+      if (!keep || keep(this.nameOf(e))) yield this.entry(e, chain.dir);
   }
 
   /**

@@ -28,6 +28,11 @@ export interface LoadOptions {
    * folder no other source folder maps onto: their names would not be among them.
    */
   only?: Uint32Array | undefined;
+  /**
+   * The folder's names, read already (a large folder's part: name-spill.ts), lstat'ed instead of
+   * reading the folder (ListOptions.names).
+   */
+  names?: AsyncIterable<string[]> | Iterable<string[]> | undefined;
 }
 
 /** A name at the target, as find() describes it: listed there, reserved by this run, or (dry-run) an earlier source's. */
@@ -194,7 +199,7 @@ export class TargetDirIndex {
     absDir: string,
     relDir: string,
     staleTemps: string[],
-    { reservations, sourceRel = relDir, folderSize, tree, signal, only }: LoadOptions = {},
+    { reservations, sourceRel = relDir, folderSize, tree, signal, only, names }: LoadOptions = {},
   ): Promise<TargetDirIndex> {
     const index = new TargetDirIndex(sourceRel);
     index.filtered = only !== undefined;
@@ -205,7 +210,7 @@ export class TargetDirIndex {
     const keep = only && ((name: string): boolean => name.endsWith(TEMP_SUFFIX) || hasHash(only, foldedHash(name)));
     try {
       // In any order: the folder's names stream past instead of being held and sorted.
-      for await (const chunk of ops.list(absDir, { order: "any", folderSize, tree, signal, keep })) {
+      for await (const chunk of ops.list(absDir, { order: "any", folderSize, tree, signal, keep, names })) {
         stopIfAborted(signal, absDir);
         boundListing(chunk.length); // the listing's garbage, promoted while the index is built (a million-file target's)
         for (const d of chunk) {
@@ -220,7 +225,8 @@ export class TargetDirIndex {
       const code = (error as { code?: string }).code;
       if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
     }
-    for (const r of reservations?.in(relDir) ?? []) {
+    // Filtered as the listing is: a large folder's part lays only what its names can meet.
+    for (const r of reservations?.in(relDir, only && ((name) => hasHash(only, foldedHash(name)))) ?? []) {
       if (r.isDir) {
         if (!index.find(r.name)) index.put(r.name, Kind.Dir, 0, 0);
         continue;

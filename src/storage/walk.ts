@@ -5,7 +5,7 @@
  * one target-folder index at a time.
  */
 import path from "node:path";
-import { ListingInterrupted, stopIfAborted, type FileOps } from "./file-ops.js";
+import { ListingInterrupted, stopIfAborted, type FileOps, type ListedPart, type ToldNames } from "./file-ops.js";
 import { classifyFsError } from "./copy-errors.js";
 
 /**
@@ -39,6 +39,9 @@ export type WalkEntry =
   /** A sub-folder or file that could not be listed or stat'ed. */
   | { type: "error"; relPath: string; parentRel: string; name: string; error: unknown };
 
+/** A folder's entries, a chunk of them. The first chunk of each part of a folder walked a part at a time says so (ListChunk). */
+export type WalkChunk = WalkEntry[] & { part?: ListedPart };
+
 function join(parentRel: string, name: string): string {
   return parentRel === "" ? name : `${parentRel}/${name}`;
 }
@@ -62,26 +65,27 @@ export const WALK_AHEAD = 16;
 
 /** A folder's listing, started early: its iterator, and its first chunk in flight. */
 interface Started {
-  chunks: AsyncGenerator<WalkEntry[]>;
-  first: Promise<IteratorResult<WalkEntry[]>>;
+  chunks: AsyncGenerator<WalkChunk>;
+  first: Promise<IteratorResult<WalkChunk>>;
 }
 
 /**
- * What each source folder's listing told of its names' hashes (ListOptions.onNames: sorted, or
- * undefined when it told nothing), by relPath, for whoever asks first: jobStream lists the target
- * folder of the same name for those names only, and may ask before the walk has started that
- * folder's listing (it lists target folders ahead). A folder's answer goes once the walk has left it.
+ * What each source folder's listing told of its names' hashes (ListOptions.onNames: sorted, "parts"
+ * for a folder walked a part at a time, or undefined when it told nothing), by relPath, for whoever
+ * asks first: jobStream lists the target folder of the same name for those names only (or spills
+ * it for the parts), and may ask before the walk has started that folder's listing (it lists
+ * target folders ahead). A folder's answer goes once the walk has left it.
  */
 export class FolderNames {
-  private readonly told = new Map<string, { answer: Promise<Uint32Array | undefined>; tell: (hashes: Uint32Array | undefined) => void }>();
+  private readonly told = new Map<string, { answer: Promise<ToldNames>; tell: (hashes: ToldNames) => void }>();
 
   /** The folder's answer, once its listing has told it (or has shown its first chunk without telling). */
-  of(rel: string): Promise<Uint32Array | undefined> {
+  of(rel: string): Promise<ToldNames> {
     return this.entry(rel).answer;
   }
 
   /** The first answer counts. */
-  tell(rel: string, hashes: Uint32Array | undefined): void {
+  tell(rel: string, hashes: ToldNames): void {
     this.entry(rel).tell(hashes);
   }
 
@@ -89,11 +93,11 @@ export class FolderNames {
     this.told.delete(rel);
   }
 
-  private entry(rel: string): { answer: Promise<Uint32Array | undefined>; tell: (hashes: Uint32Array | undefined) => void } {
+  private entry(rel: string): { answer: Promise<ToldNames>; tell: (hashes: ToldNames) => void } {
     let found = this.told.get(rel);
     if (!found) {
-      let tell: (hashes: Uint32Array | undefined) => void = () => undefined;
-      const answer = new Promise<Uint32Array | undefined>((resolve) => (tell = resolve));
+      let tell: (hashes: ToldNames) => void = () => undefined;
+      const answer = new Promise<ToldNames>((resolve) => (tell = resolve));
       this.told.set(rel, (found = { answer, tell }));
     }
     return found;
@@ -109,7 +113,7 @@ function start(
   names: FolderNames | undefined,
   onStateFolder: ((name: string) => void) | undefined,
 ): Started {
-  const tell = names && ((hashes: Uint32Array | undefined): void => names.tell(rel, hashes));
+  const tell = names && ((hashes: ToldNames): void => names.tell(rel, hashes));
   const chunks = listChunks(ops, root, rel, folderSize, signal, tell, onStateFolder);
   const first = chunks.next();
   first.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the walk stops first
@@ -123,7 +127,7 @@ function start(
 }
 
 /** The started listing's chunks, the first one included. */
-async function* resume(started: Started): AsyncGenerator<WalkEntry[]> {
+async function* resume(started: Started): AsyncGenerator<WalkChunk> {
   try {
     const first = await started.first;
     if (first.done) return;
@@ -148,7 +152,7 @@ export async function* walkTree(
   names?: FolderNames,
   /** Told the name of each state folder at the root that the walk leaves out (isStateFolder). */
   onStateFolder?: (name: string) => void,
-): AsyncGenerator<WalkEntry[]> {
+): AsyncGenerator<WalkChunk> {
   let rootSize: number;
   try {
     const s = await ops.stat(root);
@@ -202,13 +206,16 @@ async function* listChunks(
   rel: string,
   folderSize: number | undefined,
   signal: AbortSignal | undefined,
-  onNames: ((hashes: Uint32Array | undefined) => void) | undefined,
+  onNames: ((hashes: ToldNames) => void) | undefined,
   onStateFolder: ((name: string) => void) | undefined,
-): AsyncGenerator<WalkEntry[]> {
+): AsyncGenerator<WalkChunk> {
   const abs = rel === "" ? root : root + path.sep + rel.split("/").join(path.sep);
+  // A part's first chunk left empty here (only a state folder in it) hands its mark to the next one.
+  let part: ListedPart | undefined;
   for await (const chunk of ops.list(abs, { folderSize, tree: root, signal, onNames })) {
     stopIfAborted(signal, abs);
-    const out: WalkEntry[] = [];
+    part = chunk.part ?? part;
+    const out: WalkChunk = [];
     for (const d of chunk) {
       const name = d.name;
       const relPath = join(rel, name);
@@ -236,6 +243,9 @@ async function* listChunks(
       else if (d.isDirectory) out.push({ type: "dir", relPath, parentRel: rel, name, size: d.size });
       else out.push({ type: "other", relPath, parentRel: rel, name });
     }
-    if (out.length > 0) yield out;
+    if (out.length === 0) continue;
+    if (part) out.part = part;
+    part = undefined;
+    yield out;
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync, statSync, utimesSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { WHOLE_FOLDER_BYTES, nodeFileOps, type StatDirEntry } from "../../src/storage/file-ops.js";
+import { WHOLE_FOLDER_BYTES, nodeFileOps, type StatDirEntry, type ToldNames } from "../../src/storage/file-ops.js";
 import { foldedHash } from "../../src/storage/fold.js";
 import { TargetDirIndex } from "../../src/storage/target-index.js";
 import { TEMP_SUFFIX } from "../../src/storage/walk.js";
@@ -70,7 +70,7 @@ describe("a target folder listed for one source folder's names (one node's logs 
       const root = dir("told");
       const names = Array.from({ length: count }, (_, i) => `File-${i}.txt`);
       for (const n of names) writeFileSync(path.join(root, n), "x");
-      let told: Uint32Array | undefined;
+      let told: ToldNames;
       const listing = nodeFileOps.list(root, { folderSize: statSync(root).size, onNames: (h) => (told = h) });
       const first = await listing[Symbol.asyncIterator]().next();
       expect(first.done).toBe(false);
