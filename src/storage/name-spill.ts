@@ -37,9 +37,17 @@ export interface PartLimits {
    * folder's own. Tests lower it, so that a small folder's parts hold names in the folder's order.
    */
   runNames: number | undefined;
+  /** Tests: a scratch file takes no more bytes than this, as if the temp folder were full. */
+  scratchBytes: number | undefined;
 }
 
-const limits: PartLimits = { folderNames: NAMES_TOLD, partNames: PART_NAMES, scratchDir: undefined, runNames: undefined };
+const limits: PartLimits = {
+  folderNames: NAMES_TOLD,
+  partNames: PART_NAMES,
+  scratchDir: undefined,
+  runNames: undefined,
+  scratchBytes: undefined,
+};
 
 export function partLimits(): Readonly<PartLimits> {
   return limits;
@@ -231,6 +239,8 @@ export class NameSpill {
       return;
     }
     try {
+      if (limits.scratchBytes !== undefined && this.written + length > limits.scratchBytes)
+        throw Object.assign(new Error("ENOSPC: the scratch file's limit"), { code: "ENOSPC" });
       for (let done = 0; done < length;) done += fs.writeSync(this.fd, buffer, done, length - done, this.written + done);
     } catch {
       this.broken = true; // the temp folder is full: the caller holds the folder whole

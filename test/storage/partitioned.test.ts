@@ -13,7 +13,7 @@ import { jobStream, type JobPart } from "../../src/storage/jobs.js";
 import { bucketOf, setPartLimits } from "../../src/storage/name-spill.js";
 import { TargetReservations } from "../../src/storage/reservations.js";
 import { copyTree } from "../../src/storage/index.js";
-import { snapshot, tempDirs } from "./helpers.js";
+import { snapshot, tempDirs, writeFile } from "./helpers.js";
 import { MTIMES, decisions, randomTree, targetFrom, write } from "./differential-trees.js";
 import { seededRandom } from "../helpers/fake-clock.js";
 
@@ -133,6 +133,32 @@ describe("a folder over the limit is listed a part at a time", () => {
     expect(jobs).toBe(readdirSync(source).length);
     expect(seen.length).toBeGreaterThan(5);
     expect(seen.every((p) => p.targetRel === "")).toBe(true);
+  });
+});
+
+describe("a temp folder that fills up while a source folder is spilled", () => {
+  it("reads the folder again and holds it whole; its target folder, spilled already, is indexed whole; decisions as the whole engine's", async () => {
+    // The source's long names overflow the scratch limit, the target's few do not.
+    const source = dir("source");
+    const long = "x".repeat(120);
+    for (let i = 0; i < 150; i++) writeFile(source, `servertasks-${i}_${long}.txt`, `mine ${i}\n`);
+    const target = dir("target");
+    for (let i = 0; i < 150; i += 10) writeFile(target, `servertasks-${i}_${long}.txt`, `mine ${i}\n`);
+    for (let i = 5; i < 150; i += 10) writeFile(target, `SERVERTASKS-${i}_${long.toUpperCase()}.TXT`, `theirs ${i}\n`);
+    const reference = dir("target");
+    cpSync(target, reference, { recursive: true, preserveTimestamps: true });
+    const scratch = dir("scratch");
+
+    const whole = await copyTree({ source, target: reference, sourceNode: "OCTO2", ops: nodeFileOps });
+    restore = setPartLimits({ folderNames: 100, partNames: 40, runNames: 16, scratchDir: scratch, scratchBytes: 6_000 });
+    const parts: JobPart[] = [];
+    for await (const chunk of jobStream({ ops: batched, source, target, trackPending: false, onPart: async (p) => void parts.push(p) }))
+      for (const job of chunk) if ("kind" in job && job.entry.name.startsWith("servertasks-5_")) expect(job.kind).toBe("case-only");
+    expect(parts).toEqual([]); // held whole: no parts
+    const held = await copyTree({ source, target, sourceNode: "OCTO2", ops: batched });
+    expect(decisions(held)).toEqual(decisions(whole));
+    expect(snapshot(target, [])).toEqual(snapshot(reference, []));
+    expect(readdirSync(scratch)).toEqual([]);
   });
 });
 
