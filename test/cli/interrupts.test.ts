@@ -35,6 +35,18 @@ function child(finish: boolean, messages: string) {
   return { p, ready, aborted, exited };
 }
 
+/** A node child running `script`; it prints "ready" when its work waits, "finished" once withInterrupts returned. */
+function scriptChild(script: string) {
+  const p = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  const seen = (text: string) =>
+    new Promise<void>((resolve) => p.stdout.on("data", (d: Buffer) => (stdout += d.toString()).includes(text) && resolve()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    p.on("close", (code, signal) => resolve({ code, signal })),
+  );
+  return { p, ready: seen("ready"), finished: seen("finished"), exited };
+}
+
 describe("Ctrl-C", { timeout: 30_000 }, () => {
   it("the first SIGINT aborts the work, which stops by itself with its own exit code; the run's message is printed", async () => {
     const c = child(true, "undefined");
@@ -86,15 +98,7 @@ describe("a hang-up", { timeout: 30_000 }, () => {
       clearInterval(alive);
       process.stdout.write("finished " + code + "\\n");
       setTimeout(() => (process.exitCode = code), 500); // closing files, flushing a report`;
-    const p = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    const seen = (text: string) =>
-      new Promise<void>((resolve) => p.stdout.on("data", (d: Buffer) => (stdout += d.toString()).includes(text) && resolve()));
-    const ready = seen("ready");
-    const finished = seen("finished");
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      p.on("close", (code, signal) => resolve({ code, signal })),
-    );
+    const { p, ready, finished, exited } = scriptChild(script);
     await ready;
     p.kill("SIGHUP");
     await finished;
@@ -116,15 +120,7 @@ describe("a hang-up", { timeout: 30_000 }, () => {
       clearInterval(alive);
       process.stdout.write("finished\\n");
       process.exitCode = code;`;
-    const p = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    const seen = (text: string) =>
-      new Promise<void>((resolve) => p.stdout.on("data", (d: Buffer) => (stdout += d.toString()).includes(text) && resolve()));
-    const ready = seen("ready");
-    const finished = seen("finished");
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      p.on("close", (code, signal) => resolve({ code, signal })),
-    );
+    const { p, ready, finished, exited } = scriptChild(script);
     await ready;
     p.kill("SIGHUP");
     await finished;
