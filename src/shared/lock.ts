@@ -418,14 +418,27 @@ async function replaceLockFile(file: string, info: LockInfo): Promise<void> {
   }
 }
 
-/** Refreshes our heartbeat; when the file is no longer ours, says what it holds instead. */
+/**
+ * Refreshes our heartbeat; when the file is no longer ours, says what it holds instead. The new
+ * file is written and fsync'd first, and only then is the lock read and, if still ours, renamed
+ * over: a lock taken by someone else (after `unlock --force`) during the write and fsync was
+ * overwritten by ours, and two copies went on writing one target (a CI run caught it). What remains
+ * is the instant between the read and the rename: a file system has no compare-and-swap.
+ */
 async function refreshHeartbeat(file: string, info: LockInfo): Promise<{ ours: boolean; holder: LockInfo | undefined }> {
-  const current = await readLockFile(file);
-  // Someone unlocked (and maybe relocked) behind our back: never overwrite their lock.
-  if (!isOurs(current, info)) return { ours: false, holder: current };
-  info.heartbeat = new Date().toISOString();
-  await replaceLockFile(file, info);
-  return { ours: true, holder: current };
+  const heartbeat = new Date().toISOString();
+  const tmp = lockTempPath(file);
+  try {
+    await writeNew(tmp, `${JSON.stringify({ ...info, heartbeat }, null, 2)}\n`);
+    const current = await readLockFile(file);
+    // Someone unlocked (and maybe relocked) behind our back: never overwrite their lock.
+    if (!isOurs(current, info)) return { ours: false, holder: current };
+    await rename(tmp, file);
+    info.heartbeat = heartbeat;
+    return { ours: true, holder: current };
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
 }
 
 export interface UnlockResult {

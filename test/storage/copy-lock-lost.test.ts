@@ -4,7 +4,7 @@
  * lock next, the very two-writers case the lock exists to prevent. The copy now stops at its next
  * heartbeat, resumable (exit 3), leaves the other holder's lock alone, and a re-run completes.
  */
-import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -37,11 +37,16 @@ describe("a copy whose target lock is released under it", () => {
     const lock = targetLockFile(target);
     const other = anotherCopysLock(target);
     let opened = 0;
+    let taken = false;
     const ops = faultyOps({
       before: (call) => {
-        if (call !== "open") return;
-        // After a few files: `unlock --force`, and another copy takes the lock.
-        if (++opened === 10) writeFileSync(lock, JSON.stringify(other));
+        if (call !== "open" || taken || ++opened < 10) return;
+        // After a few files: `unlock --force`, and another copy takes the lock. Not while our heartbeat's
+        // new file is being written (its temp file is there): the rename after its check would still
+        // land on theirs (the instant between a read and a rename, which no file system closes).
+        if (readdirSync(path.dirname(lock)).some((name) => name.startsWith(`${path.basename(lock)}.`) && name.endsWith(".tmp"))) return;
+        writeFileSync(lock, JSON.stringify(other));
+        taken = true;
       },
     });
     const slow = {
