@@ -34,8 +34,6 @@ export async function listRuns(stateDir: string): Promise<string[]> {
   }
 }
 
-const quote = shellWord;
-
 export interface ContinueCommandOptions {
   verb: "resume" | "rollback";
   runId: string;
@@ -47,6 +45,6 @@ export interface ContinueCommandOptions {
 
 /** `octoha resume plan.json --run ID --yes`: what the operator types to go on. */
 export function continueCommand(o: ContinueCommandOptions): string {
-  const where = o.planFile ? [quote(o.planFile)] : ["--state-dir", quote(o.stateDir)];
-  return ["octoha", o.verb, ...where, "--run", o.runId, ...(o.to ? ["--to", quote(o.to)] : []), ...(o.yes ? ["--yes"] : [])].join(" ");
+  const where = o.planFile ? [shellWord(o.planFile)] : ["--state-dir", shellWord(o.stateDir)];
+  return ["octoha", o.verb, ...where, "--run", o.runId, ...(o.to ? ["--to", shellWord(o.to)] : []), ...(o.yes ? ["--yes"] : [])].join(" ");
 }

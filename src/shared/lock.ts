@@ -407,12 +407,17 @@ async function takeOver(file: string, dead: LockInfo, ours: LockInfo, refuse: Lo
   }
 }
 
-/** Writes `info` (fsync'd) under a private name and renames it over `file`. */
-async function replaceLockFile(file: string, info: LockInfo): Promise<void> {
+/**
+ * Writes `info` (fsync'd) under a private name and renames it over `file`; with `mayReplace`, only
+ * if it still says yes once the new file is written (false: nothing replaced, false returned).
+ */
+async function replaceLockFile(file: string, info: LockInfo, mayReplace?: () => Promise<boolean>): Promise<boolean> {
   const tmp = lockTempPath(file);
   try {
     await writeNew(tmp, `${JSON.stringify(info, null, 2)}\n`);
+    if (mayReplace && !(await mayReplace())) return false;
     await rename(tmp, file);
+    return true;
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
@@ -427,18 +432,12 @@ async function replaceLockFile(file: string, info: LockInfo): Promise<void> {
  */
 async function refreshHeartbeat(file: string, info: LockInfo): Promise<{ ours: boolean; holder: LockInfo | undefined }> {
   const heartbeat = new Date().toISOString();
-  const tmp = lockTempPath(file);
-  try {
-    await writeNew(tmp, `${JSON.stringify({ ...info, heartbeat }, null, 2)}\n`);
-    const current = await readLockFile(file);
-    // Someone unlocked (and maybe relocked) behind our back: never overwrite their lock.
-    if (!isOurs(current, info)) return { ours: false, holder: current };
-    await rename(tmp, file);
-    info.heartbeat = heartbeat;
-    return { ours: true, holder: current };
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
+  let current: LockInfo | undefined;
+  // Someone unlocked (and maybe relocked) behind our back: never overwrite their lock.
+  const stillOurs = async (): Promise<boolean> => isOurs((current = await readLockFile(file)), info);
+  const ours = await replaceLockFile(file, { ...info, heartbeat }, stillOurs);
+  if (ours) info.heartbeat = heartbeat;
+  return { ours, holder: current };
 }
 
 export interface UnlockResult {
