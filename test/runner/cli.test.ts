@@ -81,6 +81,9 @@ describe("octoha run / resume / status / unlock", () => {
     const holder = (await readLock(f.stateDir))!;
     const pid = running.child.pid!;
     const journal = journalFile(f.stateDir, holder.id);
+    // The blocked step's start is journaled beside its READY file, not before it: wait for that record.
+    for (let tries = 0; !readFileSync(journal, "utf8").includes('"current":{"stepId":"step-2"') && tries < 200; tries++)
+      await new Promise((resolve) => setTimeout(resolve, 25));
     const before = readFileSync(journal);
     // Frozen, so it cannot notice before the resume below tries (it notices at its next heartbeat).
     running.child.kill("SIGSTOP");
