@@ -350,12 +350,15 @@ export interface CaseObservation {
 }
 
 /**
- * The state lock (<stateDir>/lock.json) is left out: an in-process run releases it as its promise unwinds, a
- * killed process leaves it stale. That difference is covered by the real SIGKILL runs each kill test keeps.
+ * The state lock (<stateDir>/lock.json) and its temp files are left out: an in-process run releases it (and
+ * finishes a heartbeat's write) as its promise unwinds, a killed process leaves them stale. That difference is covered by the real SIGKILL runs each kill test keeps.
  */
 export function observeCase(c: E2eCase, stdout: string): CaseObservation {
   const tree = hashTreeSync(c.dir);
-  delete tree[path.relative(c.dir, lockFile(c.stateDir)).split(path.sep).join("/")];
+  const lock = path.relative(c.dir, lockFile(c.stateDir)).split(path.sep).join("/");
+  // Its temp files too (`lock.json.<host>-<pid>-<random>.tmp`): a heartbeat in flight at the kill point
+  // renames or removes its own as the in-process run unwinds, where a killed process leaves it for the next holder.
+  for (const p of Object.keys(tree)) if (p === lock || (p.startsWith(`${lock}.`) && p.endsWith(".tmp"))) delete tree[p];
   return {
     httpRequests: c.standin.http.requestsReceived(),
     sqlMessages: c.standin.sqlRequestsReceived?.() ?? 0,
