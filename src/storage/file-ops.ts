@@ -278,7 +278,7 @@ async function namesOrSpill(
     for await (const run of nameBatches(dirPath, runSize, folderSize, true)) {
       stopIfAborted(signal, dirPath);
       if (spill) {
-        for (const name of run) spill.add(name, foldedHash(name));
+        await spill.addAll(run);
         if (run.length >= BOUNDED_RUN) boundHeap(1, BATCH_GROWTH_LIMIT);
         continue;
       }
@@ -291,9 +291,9 @@ async function namesOrSpill(
       runs.push(PackedNames.sorted(run));
       if (spillLarge && count > partLimits().folderNames) {
         spillLarge = false; // one try
-        spill = NameSpill.open();
+        spill = await NameSpill.open();
         if (spill) {
-          for (const held of runs) for (const name of held.slice(0, held.length)) spill.add(name, foldedHash(name));
+          for (const held of runs) await spill.addAll(held.slice(0, held.length));
           runs.length = 0;
           hashes = new Uint32Array(0);
           onNames?.("parts"); // told now: the target folder is spilled while this one is read
@@ -310,13 +310,13 @@ async function namesOrSpill(
       if (run.length >= BOUNDED_RUN) boundHeap(1, BATCH_GROWTH_LIMIT);
     }
   } catch (error) {
-    spill?.close();
+    await spill?.close();
     throw error;
   }
   if (spill) {
-    spill.finish();
+    await spill.finish();
     if (!spill.broken) return spill;
-    spill.close();
+    await spill.close();
     return namesOrSpill(dirPath, folderSize, runSize, signal, undefined, false);
   }
   if (runs.length === 0) runs.push(PackedNames.sorted([]));
@@ -540,9 +540,9 @@ async function* partChunks(
   // Per batch handed to statAhead (one chunk comes back for each, in order): its part's names with
   // a variant, and the part on its first batch.
   const sent: { variants: ReadonlySet<number>; part: ListedPart | undefined }[] = [];
-  function* batches(): Generator<string[]> {
+  async function* batches(): AsyncGenerator<string[]> {
     for (const { lo, hi } of spill.parts()) {
-      const names = spill.read(lo, hi);
+      const names = await spill.read(lo, hi);
       const sorted = names.hashes.slice();
       const variants = sharedHashes(sorted, sorted.length);
       if (variants.size > 0) sortAmongThemselves(names, variants);
@@ -564,7 +564,7 @@ async function* partChunks(
       part = undefined;
     }
   } finally {
-    spill.close();
+    await spill.close();
   }
 }
 

@@ -153,6 +153,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
   const sourceNames = new FolderNames();
   // Target folders' names spilled for a source folder walked a part at a time: closed once left, or at the end.
   const spills = new Set<SpilledTarget>();
+  let ended = false;
   const sweepStale = async (absDir: string, stale: string[]): Promise<void> => {
     if (options.onStaleTemp) await Promise.all(stale.map((name) => options.onStaleTemp!(path.join(absDir, name))));
   };
@@ -180,7 +181,10 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
       // Walked a part at a time: each part's index is built when the part comes (enterPart).
       const spilled = await spillTarget(ops, abs, r.targetRel, r.folderSize, options.signal);
       if (spilled) {
-        spills.add(spilled);
+        // Loaded ahead for a folder the stream ended before: closed here, or nothing would close it
+        // (a FileHandle left to the collector is closed with a warning).
+        if (ended) await spilled.names.close();
+        else spills.add(spilled);
         const placeholder = new TargetDirIndex(srcRel);
         placeholder.filtered = true;
         return { index: placeholder, ensureFolder: folderMaker(abs), spilled };
@@ -277,16 +281,16 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
     return false;
   };
   /** The walk left a source folder mapped onto `key`: its index goes unless that target folder (or one above it) is shared. */
-  const leave = (key: string | undefined): void => {
+  const leave = async (key: string | undefined): Promise<void> => {
     if (key === undefined) return;
     mapped.delete(key);
     if (sharedAt(key)) return;
     const spilled = folders.get(key)?.spilled;
-    if (spilled) {
-      spilled.names.close();
-      spills.delete(spilled);
-    }
     folders.delete(key);
+    if (spilled) {
+      spills.delete(spilled);
+      await spilled.names.close();
+    }
   };
   // Case variants are siblings, listed together before either is entered: counted here, in time.
   const expect = (resolution: DirResolution): void => {
@@ -305,7 +309,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
         // A part's first chunk: the part's index before its first job (a chunk is one folder's).
         const rel = entries[0]!.parentRel;
         if (rel !== current?.srcRel) {
-          leave(current?.key);
+          await leave(current?.key);
           current = await enter(rel);
         }
         await enterPart(current, part);
@@ -319,7 +323,7 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
           continue;
         }
         if (entry.parentRel !== current?.srcRel) {
-          leave(current?.key);
+          await leave(current?.key);
           current = await enter(entry.parentRel);
           // Spilled, and its first chunk unmarked (its names held whole after all): all of the target's.
           if (current.key !== undefined && folders.get(current.key)?.spilled) await enterPart(current, undefined);
@@ -337,7 +341,8 @@ export async function* jobStream(options: JobStreamOptions): AsyncGenerator<(Fil
       boundListing(entries.length);
     }
   } finally {
-    for (const spilled of spills) spilled.names.close();
+    ended = true;
+    await Promise.all([...spills].map((spilled) => spilled.names.close()));
   }
 }
 

@@ -5,7 +5,6 @@
  * `only`). A no-op of a million task logs then indexes a part's ~65,000 names, not a million.
  */
 import { stopIfAborted, type FileOps, type ListedPart } from "./file-ops.js";
-import { foldedHash } from "./fold.js";
 import { BUCKETS, NameSpill, type SpilledPart } from "./name-spill.js";
 import { TargetDirIndex, type LoadOptions } from "./target-index.js";
 
@@ -32,23 +31,23 @@ export async function spillTarget(
   signal: AbortSignal | undefined,
 ): Promise<SpilledTarget | undefined> {
   if (!ops.nameStream) return undefined;
-  const names = NameSpill.open();
+  const names = await NameSpill.open();
   if (!names) return undefined;
   try {
     for await (const batch of ops.nameStream(absDir, { folderSize })) {
       stopIfAborted(signal, absDir);
-      for (const name of batch) names.add(name, foldedHash(name));
+      await names.addAll(batch);
     }
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code !== "ENOENT" && code !== "ENOTDIR") {
-      names.close();
+      await names.close();
       throw error;
     }
   }
-  names.finish();
+  await names.finish();
   if (!names.broken) return { names, absDir, relDir };
-  names.close();
+  await names.close();
   return undefined;
 }
 
@@ -57,14 +56,14 @@ export async function spillTarget(
  * files there, collected in staleTemps as a whole listing collects them); without a part, of all of
  * them (a spilled source held whole after all: its temp folder filled up).
  */
-export function partIndex(
+export async function partIndex(
   ops: FileOps,
   target: SpilledTarget,
   part: ListedPart | undefined,
   staleTemps: string[],
   options: Omit<LoadOptions, "only" | "names" | "folderSize">,
 ): Promise<TargetDirIndex> {
-  const names = target.names.read(part?.lo ?? 0, part?.hi ?? BUCKETS);
+  const names = await target.names.read(part?.lo ?? 0, part?.hi ?? BUCKETS);
   return TargetDirIndex.load(ops, target.absDir, target.relDir, staleTemps, { ...options, only: part?.hashes, names: batchesOf(names) });
 }
 
