@@ -382,7 +382,7 @@ describe("moving every node onto a restored database (database.moveTo)", () => {
   it("killed (SIGKILL) in the middle of repoint-database and resumed, ends with every node on the new database", async () => {
     const m = await moveScenario("faithful");
     const killed = await killedChild(m, { type: "step-message", stepId: "repoint-database", message: "OCTO1 now names" });
-    expect(killed.signal, `child exited ${killed.code}: ${killed.stderr}${killed.stdout.slice(-3000)}`).toBe("SIGKILL");
+    expectKilled(killed);
     // OCTO1 was written, OCTO2 not yet.
     const mid = await nodeConnectionStrings(m);
     expect(mid).toEqual({ OCTO1: m.target.connectionString, OCTO2: m.old });
@@ -401,7 +401,7 @@ describe("a resumed repoint-database compares the databases again", () => {
     const m = await moveScenario("faithful");
     // SIGKILL right after the comparison's checkpoint, before any node is written.
     const killed = await killedChild(m, { type: "step-message", stepId: "repoint-database", message: "Restore comparison: all" });
-    expect(killed.signal, `child exited ${killed.code}: ${killed.stderr}${killed.stdout.slice(-3000)}`).toBe("SIGKILL");
+    expectKilled(killed);
     // Someone starts a node by hand; Octopus writes a task into the database it names (the current one), and it stops again.
     m.s.standin.cluster.startNode("OCTO1");
     await m.s.standin.http.settle();
@@ -427,7 +427,7 @@ describe("a resumed repoint-database with nodes started by hand after a kill", (
     const m = await moveScenario("faithful");
     // SIGKILL right after OCTO1 was written (it names the target), before OCTO2 (it still names the current one).
     const killed = await killedChild(m, { type: "step-message", stepId: "repoint-database", message: "OCTO1 now names" });
-    expect(killed.signal, `child exited ${killed.code}: ${killed.stderr}${killed.stdout.slice(-3000)}`).toBe("SIGKILL");
+    expectKilled(killed);
     m.s.standin.cluster.startNode("OCTO1");
     m.s.standin.cluster.startNode("OCTO2");
     // Past their start-up (a starting node's ping answers 503: its state is then unknown, not running).
@@ -455,7 +455,7 @@ describe("a resume whose database.moveTo now names another database", () => {
   it("is refused with exit 2 before anything is done: nothing journaled, no node touched; with the variable put back the resume finishes", async () => {
     const m = await moveScenario("faithful");
     const killed = await killedChild(m, { type: "step-message", stepId: "repoint-database", message: "Restore comparison: all" });
-    expect(killed.signal, `child exited ${killed.code}: ${killed.stderr}${killed.stdout.slice(-3000)}`).toBe("SIGKILL");
+    expectKilled(killed);
     const journal = path.join(m.s.stateDir, "runs", readdirSync(path.join(m.s.stateDir, "runs"))[0]!, "journal.jsonl");
     const recorded = readFileSync(journal, "utf8");
     const elsewhere = m.target.connectionString.replace(/Database=[^;]+/i, "Database=OctopusElsewhere");
@@ -621,6 +621,11 @@ describe("database.moveTo killed at every step boundary, and rolled back from th
     }
   });
 });
+
+/** The child ended by its own SIGKILL; if it exited instead, the failure shows how and what it printed. */
+function expectKilled(killed: Awaited<ReturnType<typeof killedChild>>): void {
+  expect(killed.signal, `child exited ${killed.code}: ${killed.stderr}${killed.stdout.slice(-3000)}`).toBe("SIGKILL");
+}
 
 /** `octoha repair PLAN --yes --json` as a child that SIGKILLs itself right after the named --json event. */
 function killedChild(
