@@ -6,12 +6,15 @@
  *
  * The scratch file is on the node's own disk, never the share. On Linux it is unlinked as soon as
  * it is open, so a kill -9 leaves nothing behind; elsewhere it is removed when closed.
+ * The first open in a folder sweeps it of the scratch files of processes no longer running: a run
+ * killed on Windows (or on Linux between the open and the unlink) left its file there for good.
  */
 import fs from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { pidAlive } from "../shared/lock.js";
 import { foldedHash } from "./fold.js";
 
 /** A folder of more than this many names tells its names' hashes no longer, and is walked a part at a time. */
@@ -69,6 +72,39 @@ export interface PartRange {
   names: number;
 }
 
+/** A scratch file's name: `octoha-names-<pid>-<12 hex digits>.tmp`, the pid of the process that made it. */
+const SCRATCH_RANDOM_BYTES = 6;
+const SCRATCH_NAME = new RegExp(`^octoha-names-([1-9][0-9]{0,9})-[0-9a-f]{${2 * SCRATCH_RANDOM_BYTES}}\\.tmp$`);
+/** The largest pid process.kill takes (a larger one throws, which pidAlive would take for a dead process). */
+const PID_MAX = 0x7fffffff;
+
+function scratchName(): string {
+  return `octoha-names-${process.pid}-${randomBytes(SCRATCH_RANDOM_BYTES).toString("hex")}.tmp`;
+}
+
+/** Each scratch folder's sweep, started by the first open there (the temp folder: once a process). */
+const sweeps = new Map<string, Promise<void>>();
+
+/** Tests: the sweep of `dir`, once a NameSpill was opened there. */
+export function scratchSweep(dir: string): Promise<void> | undefined {
+  return sweeps.get(dir);
+}
+
+/**
+ * Removes from `dir` the scratch files whose process is gone (on this host: the temp folder is the
+ * node's own). Only names of exactly SCRATCH_NAME's form; a file whose pid is running, or may be
+ * (EPERM), is left: this process's own, another run's, or a reused pid's (a stray file stays, where
+ * a live run's would be lost). One readdir, then an unlink per dead file; never fails.
+ */
+async function sweepDeadScratch(dir: string): Promise<void> {
+  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(SCRATCH_NAME.exec(name)?.[1] ?? 0);
+    if (pid === 0 || pid > PID_MAX || pidAlive(pid)) continue;
+    await fs.promises.unlink(path.join(dir, name)).catch(() => undefined);
+  }
+}
+
 /** Bytes a bucket gathers before they are written (64 of them: 1 MiB). */
 const BUCKET_BYTES = 16 * 1024;
 /** A record: the name's folded hash (4 bytes), its length in UTF-8 (2), then its bytes. */
@@ -121,26 +157,31 @@ export class NameSpill {
     file: FileHandle,
     /** Removed after close (where it could not be unlinked while open). */
     private readonly leftAt: string | undefined,
+    /** The scratch folder's sweep, awaited by `close` (nothing of the spill's is left running). */
+    private readonly sweep: Promise<void>,
   ) {
     this.file = file;
   }
 
-  /** A new scratch file, or undefined when none can be made (the caller then holds the folder whole). */
-  static async open(): Promise<NameSpill | undefined> {
+  /**
+   * A new scratch file, or undefined when none can be made (the caller then holds the folder whole).
+   * The first open in a folder starts its sweep (sweepDeadScratch) once its own file is made (or
+   * failed to be), and does not wait for it. `unlinkWhileOpen` is false on Windows, where an open file cannot be
+   * unlinked (tests pass false to take that path anywhere).
+   */
+  static async open(unlinkWhileOpen = process.platform !== "win32"): Promise<NameSpill | undefined> {
     const dir = limits.scratchDir ?? os.tmpdir();
-    const at = path.join(dir, `octoha-names-${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
-    let file: FileHandle;
-    try {
-      file = await fs.promises.open(at, "wx+", 0o600);
-    } catch {
-      return undefined;
-    }
-    if (process.platform === "win32") return new NameSpill(file, at);
+    const at = path.join(dir, scratchName());
+    const file = await fs.promises.open(at, "wx+", 0o600).catch(() => undefined);
+    let sweep = sweeps.get(dir);
+    if (sweep === undefined) sweeps.set(dir, (sweep = sweepDeadScratch(dir)));
+    if (file === undefined) return undefined;
+    if (!unlinkWhileOpen) return new NameSpill(file, at, sweep);
     try {
       await fs.promises.unlink(at);
-      return new NameSpill(file, undefined);
+      return new NameSpill(file, undefined, sweep);
     } catch {
-      return new NameSpill(file, at);
+      return new NameSpill(file, at, sweep);
     }
   }
 
@@ -255,6 +296,7 @@ export class NameSpill {
       // nothing left to do with it
     }
     if (this.leftAt !== undefined) await fs.promises.rm(this.leftAt, { force: true }).catch(() => undefined);
+    await this.sweep;
   }
 
   private countOf(lo: number, hi: number): number {

@@ -1,15 +1,18 @@
 /**
  * The scratch file of a large folder's names (name-spill.ts) is written and read without a
  * synchronous call (issue 16: on the main thread every such call stops the listing): its writes
- * are handed over as buckets fill, in each bucket's order, with the memory they hold bounded.
+ * are handed over as buckets fill, in each bucket's order, with the memory they hold bounded. The
+ * first open in a folder sweeps it of the scratch files of processes that are gone, and only those.
  */
-import fs, { cpSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import fs, { cpSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { nodeFileOps, type FileOps } from "../../src/storage/file-ops.js";
 import { foldedHash } from "../../src/storage/fold.js";
 import { jobStream, type JobPart } from "../../src/storage/jobs.js";
-import { BUCKETS, NameSpill, bucketOf, setPartLimits } from "../../src/storage/name-spill.js";
+import { BUCKETS, NameSpill, bucketOf, scratchSweep, setPartLimits } from "../../src/storage/name-spill.js";
 import { tempDirs } from "./helpers.js";
 
 const dir = tempDirs();
@@ -128,5 +131,111 @@ describe("the scratch file of a folder's names", () => {
     expect(spill.broken).toBe(true);
     await spill.close();
     expect(readdirSync(scratch)).toEqual([]);
+  });
+});
+
+/** The engine as built: a child process opens its scratch file there (as partitioned-kill.test.ts runs the CLI). */
+const builtSpill = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/storage/name-spill.js")).href;
+
+/** A pid no process has now: a child's that has exited (a pid reused that soon would only leave its file). */
+function deadPid(): number {
+  const pid = spawnSync(process.execPath, ["-e", ""]).pid;
+  expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+  return pid;
+}
+
+describe("the sweep of a dead process's scratch files", () => {
+  it("removes, at the first open in a folder, only the scratch files whose process is gone", async () => {
+    const scratch = dir("scratch");
+    const dead = deadPid();
+    const hex = "0123456789ab";
+    const gone = `octoha-names-${dead}-${hex}.tmp`;
+    const left = [
+      // Another process that runs (the parent of this test's worker): another octoha's file is never touched.
+      `octoha-names-${process.ppid}-${hex}.tmp`,
+      // This process's, not open: the sweep cannot tell which of ours are open, and leaves them all.
+      `octoha-names-${process.pid}-${hex}.tmp`,
+      // Not exactly our names, though they hold a dead pid.
+      "octoha-names-x.tmp",
+      "other.tmp",
+      `octoha-names-${dead}-${hex}.tmp.keep`,
+      `octoha-names-${dead}-${hex}0.tmp`,
+      `octoha-names-${dead}-${hex.toUpperCase()}.tmp`,
+      `octoha-names-${dead}.tmp`,
+      // A pid process.kill refuses (past 2^31 - 1): its refusal is no proof that a process is gone.
+      `octoha-names-2147483648-${hex}.tmp`,
+      `x-octoha-names-${dead}-${hex}.tmp`,
+    ];
+    for (const name of [gone, ...left]) writeFileSync(path.join(scratch, name), "names\n");
+    mkdirSync(path.join(scratch, `octoha-names-${dead}-ba9876543210.tmp`)); // a folder: unlink leaves it, and the error is not ours
+    left.push(`octoha-names-${dead}-ba9876543210.tmp`);
+    restore = setPartLimits({ scratchDir: scratch });
+
+    const spill = (await NameSpill.open())!;
+    expect(spill).toBeDefined();
+    await scratchSweep(scratch);
+    expect(readdirSync(scratch).sort()).toEqual([...left].sort());
+    await spill.close();
+    expect(readdirSync(scratch).sort()).toEqual([...left].sort());
+  });
+
+  it("removes the file a run killed on Windows left (kept while open there), not this run's open one", async () => {
+    const scratch = dir("scratch");
+    const script = [
+      `import { NameSpill, setPartLimits } from ${JSON.stringify(builtSpill)};`,
+      `setPartLimits({ scratchDir: ${JSON.stringify(scratch)} });`,
+      "const spill = await NameSpill.open(false);",
+      `spill.add("servertasks-1.txt", 1);`,
+      "await spill.finish();",
+      `process.stdout.write("open\\n");`,
+      "setInterval(() => undefined, 1000);",
+    ].join("\n");
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("open") && resolve());
+      child.on("exit", (code) => reject(new Error(`the child exited (${String(code)}) before its scratch file was open`)));
+    });
+    child.kill("SIGKILL");
+    await exited;
+    const killed = readdirSync(scratch);
+    expect(killed).toEqual([expect.stringMatching(new RegExp(`^octoha-names-${child.pid}-[0-9a-f]{12}\\.tmp$`))]);
+
+    restore = setPartLimits({ scratchDir: scratch });
+    const spill = (await NameSpill.open(false))!;
+    await scratchSweep(scratch);
+    const ours = readdirSync(scratch);
+    expect(ours).toEqual([expect.stringMatching(new RegExp(`^octoha-names-${process.pid}-[0-9a-f]{12}\\.tmp$`))]);
+    await spill.close();
+    expect(readdirSync(scratch)).toEqual([]);
+  });
+
+  it("sweeps a folder once, without holding up the open; close waits for it", async () => {
+    const scratch = dir("scratch");
+    restore = setPartLimits({ scratchDir: scratch });
+    const readdir = fs.promises.readdir;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const swept: string[] = [];
+    vi.spyOn(fs.promises, "readdir").mockImplementation((async (at: string) => {
+      swept.push(at);
+      await held;
+      return readdir(at);
+    }) as typeof fs.promises.readdir);
+
+    const first = await Promise.race([NameSpill.open(), new Promise<"held up">((resolve) => setTimeout(() => resolve("held up"), 5000))]);
+    expect(first).toBeInstanceOf(NameSpill); // opened while the sweep's readdir waits
+    let closed = false;
+    const closing = (first as NameSpill).close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(false); // the sweep is not left running after the spill
+    release();
+    await closing;
+
+    writeFileSync(path.join(scratch, `octoha-names-${deadPid()}-0123456789ab.tmp`), "names\n");
+    const second = (await NameSpill.open())!;
+    await second.close();
+    expect(swept).toEqual([scratch]); // the second open did not sweep again: the dead file stays until the next process
+    expect(readdirSync(scratch)).toHaveLength(1);
   });
 });
