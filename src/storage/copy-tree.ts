@@ -200,6 +200,17 @@ async function planPass(s: Settings, tactics: FileTactics, options: CopyOptions,
   return tally.totals;
 }
 
+/** The manifest is shorter than its snapshot says it was (or gone): someone emptied, cut, deleted or replaced it. */
+function shrunkManifestWarning(file: string, { was, now }: { was: number; now: number | undefined }): string {
+  const what = now === undefined ? "is gone" : `holds ${countOf(now, "byte")}`;
+  return (
+    `Manifest '${file}' ${what}, but octoha last wrote it with ${countOf(was, "byte")} (its snapshot '${file}.index' says so): ` +
+    "it was emptied, cut short, deleted or replaced since, and octoha only ever appends to it. The files its lost records named are " +
+    "verified by hash again (each is read on both sides, so this copy is slower); one that differs, a log that grew since its copy too, " +
+    "is kept and reported as a collision, never overwritten."
+  );
+}
+
 export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise<CopySummary> {
   const started = Date.now();
   capYoungGeneration();
@@ -218,6 +229,7 @@ export async function copyTree(options: CopyOptions & CopyEngineExtras): Promise
       `${first}${lines > 1 ? ` and ${countOf(lines - 1, "more line")}` : ""} is not a record octoha writes (a batch a crash cut short, an edit by hand, or damage on disk): ignored. The files it names are verified by hash again; one that differs is kept and reported, never overwritten.`,
     );
   }
+  if (manifest.shrunk && options.manifestPath) (summary.warnings ??= []).push(shrunkManifestWarning(options.manifestPath, manifest.shrunk));
   const tactics = new FileTactics(s, manifest, summary);
   if (s.dryRun) return dryRunPass(s, options, tactics, summary, started, trips);
   const plan = await planPass(s, tactics, options, trips);

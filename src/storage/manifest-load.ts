@@ -7,7 +7,7 @@
 import { classifyFsError } from "./copy-errors.js";
 import { writeFully, type FileOps, type OpenFile } from "./file-ops.js";
 import { ManifestIndex, parseFrom } from "./manifest.js";
-import { readSnapshot, writeSnapshot } from "./manifest-snapshot.js";
+import { readSnapshot, snapshotCoveredBytes, writeSnapshot } from "./manifest-snapshot.js";
 
 /**
  * Read a manifest (missing file = empty): from its snapshot when one matches, plus the lines
@@ -18,12 +18,20 @@ export async function loadManifest(ops: FileOps, file: string): Promise<Manifest
   try {
     handle = await ops.open(file, "r");
   } catch (error) {
-    if ((error as { code?: string }).code === "ENOENT") return new ManifestIndex();
-    throw classifyFsError(error, { side: "target", path: file });
+    if ((error as { code?: string }).code !== "ENOENT") throw classifyFsError(error, { side: "target", path: file });
+    const index = new ManifestIndex();
+    const was = await snapshotCoveredBytes(ops, file);
+    if (was !== undefined) index.shrunk = { was, now: undefined };
+    return index;
   }
   try {
-    const snapshot = await readSnapshot(ops, file, handle, (await handle.stat()).size);
+    const size = (await handle.stat()).size;
+    const snapshot = await readSnapshot(ops, file, handle, size);
     const index = snapshot?.index ?? new ManifestIndex();
+    if (!snapshot) {
+      const was = await snapshotCoveredBytes(ops, file);
+      if (was !== undefined && was > size) index.shrunk = { was, now: size };
+    }
     const from = snapshot?.bytes ?? 0;
     index.coveredBytes = await parseFrom(handle, from, index, file);
     index.snapshotFresh = snapshot !== undefined && index.coveredBytes === from;

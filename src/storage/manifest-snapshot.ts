@@ -70,6 +70,33 @@ async function readAll(ops: FileOps, file: string): Promise<ArrayBuffer | undefi
 }
 
 /**
+ * The manifest length a snapshot says it covered, read from its header alone (magic, version and
+ * byte order checked), or undefined when there is no such snapshot. A manifest shorter than that
+ * (or gone) was emptied, cut short, deleted or replaced since octoha last wrote it: octoha only
+ * ever appends to it.
+ */
+export async function snapshotCoveredBytes(ops: FileOps, manifestFile: string): Promise<number | undefined> {
+  let handle: OpenFile;
+  try {
+    handle = await ops.open(snapshotPathOf(manifestFile), "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const data = new ArrayBuffer(HEADER);
+    if ((await readFully(handle, Buffer.from(data), 0)) !== HEADER) return undefined;
+    const head = new Uint32Array(data, 0, 20);
+    if (head[0] !== MAGIC || head[1] !== VERSION || head[2] !== BYTE_ORDER) return undefined;
+    const covered = new Float64Array(data, 24, 1)[0]!;
+    return Number.isSafeInteger(covered) && covered > 0 ? covered : undefined;
+  } catch {
+    return undefined; // a cache: unreadable says nothing
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/**
  * The index a snapshot holds and the manifest length it covers, or undefined when there is no
  * snapshot that matches this manifest (`manifestSize` is the manifest's current length).
  */

@@ -56,6 +56,11 @@ export class ManifestIndex {
    */
   damaged: { lines: number; first: string } | undefined;
   /**
+   * The manifest holds fewer bytes than its snapshot says it covered (`now`; undefined: it is gone):
+   * emptied, cut short, deleted or replaced since octoha last wrote it (octoha only appends).
+   */
+  shrunk: { was: number; now: number | undefined } | undefined;
+  /**
    * Intents without a later done or withdrawn record, by relPath: files a killed copy created (or
    * was about to create). Few (at most the batches in flight at a kill), so a plain Map.
    */

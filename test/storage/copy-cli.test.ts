@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, symlinkSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -239,6 +239,35 @@ describe("octoha copy", () => {
     expect(text.stdout).toContain(warning);
     const json = run(["copy", source, dir("t9"), "--node", "N1", "--json"]);
     expect(resultOf<{ warnings?: string[] }>(json.stdout, "copy", 0).warnings).toEqual([warning.slice("warning: ".length)]);
+  });
+
+  it("a manifest emptied, cut short or deleted by hand: the re-run says so, naming it, overwrites nothing, and says it once", () => {
+    const source = tree(4, 100);
+    const target = dir("target");
+    const manifest = path.join(target, ".octoha", "manifest-copy.jsonl");
+    expect(run(["copy", source, target, "--node", "OCTO1"]).status).toBe(0);
+    const written = readFileSync(manifest).length;
+    const log = "TaskLogs/servertasks-0_ABCDEFGHIJ.txt";
+    const before = readFileSync(path.join(target, log));
+    // The log grew on the node since; without its record nothing proves the target's copy is octoha's.
+    appendFileSync(path.join(source, log), "more\n");
+    for (const [edit, says] of [
+      [() => writeFileSync(manifest, ""), `Manifest '${manifest}' holds 0 bytes, but octoha last wrote it with ${written} bytes`],
+      [() => rmSync(manifest), `Manifest '${manifest}' is gone, but octoha last wrote it with`],
+      [() => truncateSync(manifest, 10), `Manifest '${manifest}' holds 10 bytes, but octoha last wrote it with`],
+    ] as const) {
+      edit();
+      const dry = run(["copy", source, target, "--node", "OCTO1", "--dry-run"]);
+      expect(dry.stdout).toContain(`warning: ${says}`);
+      const r = run(["copy", source, target, "--node", "OCTO1"]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`warning: ${says}`);
+      expect(r.stdout).toContain("emptied, cut short, deleted or replaced since");
+      expect(r.stdout).toContain(`collision (different-bytes) ${log} vs ${log}: kept the target's copy`);
+      expect(readFileSync(path.join(target, log))).toEqual(before); // never overwritten on a lost record's word
+      const again = run(["copy", source, target, "--node", "OCTO1"]);
+      expect(again.stdout).not.toContain("warning: Manifest");
+    }
   });
 
   it("--dry-run prints what it would copy and creates nothing", () => {
