@@ -26,7 +26,17 @@ export function renderCopySummaryText(summary: CopySummary, dryRun: boolean): st
   if (summary.collisionsOmitted) lines.push(`… and ${summary.collisionsOmitted} more collisions (counted by kind in --json)`);
   for (const p of summary.nameProblems) lines.push(`name problem (${p.problem}) ${oneLine(p.relPath)}: ${oneLine(p.detail)}`);
   if (summary.nameProblemsOmitted) lines.push(`… and ${summary.nameProblemsOmitted} more name problems (use --json for the listed ones)`);
+  if (summary.nameProblems.length > 0) lines.push(nameProblemsFix(summary, dryRun));
   // The message's own lines (its hint) stay; only the name is one line.
   for (const e of summary.errors) lines.push(`failed ${oneLine(e.relPath)} [${e.code}]: ${e.message}`);
   return redactor.redact(lines.join("\n")) + "\n";
+}
+
+/** What a name problem means for the copy and what to do: the lines above name the files only. */
+function nameProblemsFix(summary: CopySummary, dryRun: boolean): string {
+  const tooLong = summary.nameProblems.some((p) => p.problem === "path-too-long");
+  return (
+    `  these ${dryRun ? "would be" : "are"} copied all the same (not fatal), but Octopus on Windows cannot open them on the share: ` +
+    `rename or remove them on the node${tooLong ? ", or choose a shorter shared folder for the paths too long" : ""}, and their copies in the target, then re-run.`
+  );
 }

@@ -270,6 +270,26 @@ describe("octoha copy", () => {
     }
   });
 
+  it("a name Windows cannot hold: copied as it is (exit 0), and the text says so and what to do, the dry-run too", () => {
+    const source = tree(1, 10);
+    writeFile(source, "TaskLogs/CON.txt", "con\n");
+    writeFile(source, "TaskLogs/a|b.txt", "pipe\n");
+    const target = dir("target");
+    const fix =
+      "Octopus on Windows cannot open them on the share: rename or remove them on the node, and their copies in the target, then re-run.";
+    const dry = run(["copy", source, target, "--node", "OCTO1", "--dry-run"]);
+    expect(dry.stdout).toContain(`  these would be copied all the same (not fatal), but ${fix}`);
+    const r = run(["copy", source, target, "--node", "OCTO1"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("name problem (invalid-windows-name) TaskLogs/CON.txt: 'CON.txt' is the reserved device name CON");
+    expect(r.stdout).toContain("name problem (invalid-windows-name) TaskLogs/a|b.txt: 'a|b.txt' contains '|'");
+    expect(r.stdout).toContain(`  these are copied all the same (not fatal), but ${fix}`);
+    expect(readFileSync(path.join(target, "TaskLogs", "CON.txt"), "utf8")).toBe("con\n");
+    expect(readFileSync(path.join(target, "TaskLogs", "a|b.txt"), "utf8")).toBe("pipe\n");
+    const clean = run(["copy", tree(1, 10), dir("target"), "--node", "OCTO1"]);
+    expect(clean.stdout).not.toContain("copied all the same");
+  });
+
   it("--dry-run prints what it would copy and creates nothing", () => {
     const source = tree(5, 100);
     const target = path.join(dir("parent"), "TaskLogs");

@@ -187,10 +187,11 @@ describe("progress while a copy plans", () => {
       errors: [{ relPath: "TaskLogs/bell\u0007.txt", code: "COPY_X", message: "failed" }],
     };
     const lines = renderCopySummaryText(summary, false).trimEnd().split("\n");
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(5); // the name problems' fix is a line of its own, after them
     expect(lines[1]).toContain("TaskLogs/new\\u000aline.txt vs TaskLogs/new\\u000aline.txt");
     expect(lines[2]).toContain("TaskLogs/tab\\u0009here.txt");
-    expect(lines[3]).toContain("TaskLogs/bell\\u0007.txt");
+    expect(lines[3]).toContain("copied all the same (not fatal)");
+    expect(lines[4]).toContain("TaskLogs/bell\\u0007.txt");
   });
 
   it("a log keeps planning's last count, printed when the copy starts, and prints the copy's last line once", () => {
