@@ -64,7 +64,14 @@ export function classifyFsError(error: unknown, where: ErrorContext): OctohaErro
       ...base,
       code: "COPY_SOURCE_UNREADABLE",
       behaviour: "continue",
-      hint: `Grant ${who} read access to this file (or run octoha as an account that has it), then re-run: the rest was copied and will not be copied again.`,
+      hint: `Grant ${who} read access to it (a folder: the right to list it and to read what it holds), or run octoha as an account that has it, then re-run: the rest was copied and will not be copied again.`,
+    });
+  }
+  if ((code === "EACCES" || code === "EPERM") && where.side === "source-root") {
+    return new OctohaError(`Access to the path '${where.path}' is denied (listing the source folder as ${who})`, {
+      ...base,
+      code: "COPY_ACCESS_DENIED",
+      hint: `octoha only reads the source: grant ${who} read access to this folder and everything in it (the share's permissions and the NTFS/file-system ACLs), or run octoha as an account that has it, then re-run.`,
     });
   }
   if (code === "ENOENT" && where.side === "source") {

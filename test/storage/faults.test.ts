@@ -85,6 +85,40 @@ describe("a source folder octoha may not list", () => {
   });
 });
 
+describe("a source folder the account may not list, the hint asks for read access to a folder", () => {
+  const denying = (folder: string): FileOps => ({
+    ...nodeFileOps,
+    async *list(p) {
+      if (p === folder) throw errno("EACCES", "scandir");
+      yield* nodeFileOps.list(p);
+    },
+  });
+
+  it("the source itself: refused, named as the source being listed, read access (not Full Control) as the fix", async () => {
+    const source = smallTree();
+    const target = dir("target");
+    const error = await copyTree({ source, target, ops: denying(source) }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "COPY_ACCESS_DENIED",
+      message: `Access to the path '${source}' is denied (listing the source folder as ${os.userInfo().username})`,
+    });
+    expect((error as { hint: string }).hint).toMatch(
+      /^octoha only reads the source: grant .* read access to this folder and everything in it/,
+    );
+    expect((error as { hint: string }).hint).not.toContain("Full Control");
+    expect(allFiles(target)).toEqual([]);
+  });
+
+  it("a folder inside it: listed as a failure whose fix speaks of a folder, not a file", async () => {
+    const source = smallTree();
+    const summary = await copyTree({ source, target: dir("target"), ops: denying(path.join(source, "TaskLogs")) });
+    expect(summary.errors).toHaveLength(1);
+    expect(summary.errors[0]).toMatchObject({ relPath: "TaskLogs", code: "COPY_SOURCE_UNREADABLE" });
+    expect(summary.errors[0]!.message).toContain("read access to it (a folder: the right to list it and to read what it holds)");
+    expect(summary.errors[0]!.message).not.toContain("this file");
+  });
+});
+
 describe("transient and permanent storage errors", () => {
   it("an EIO while reading is retried and the file arrives intact", async () => {
     const source = smallTree();
