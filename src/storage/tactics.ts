@@ -492,12 +492,16 @@ export class FileTactics {
     }
     const what = kind === "case-only" ? "a name differing only in case" : "the same name";
     if (this.s.policy === "fail") {
-      throw new OctohaError(`Collision on '${job.targetRelPath}': ${what} with different bytes`, {
-        code: "COPY_COLLISION",
-        path: abs(this.s.target, job.targetRelPath),
-        node: this.s.node,
-        hint: "The collision policy is 'fail'. Compare the two files, remove or rename one, or choose keep-target / keep-newer, then re-run.",
-      });
+      const [source, target] = [abs(this.s.source, job.entry.relPath), abs(this.s.target, job.targetRelPath)];
+      throw new OctohaError(
+        `Collision on '${job.targetRelPath}': ${what} with different bytes ('${source}' from ${this.s.node}, '${target}' at the target)`,
+        {
+          code: "COPY_COLLISION",
+          path: target,
+          node: this.s.node,
+          hint: "The collision policy is 'fail'. Compare the two files, remove or rename one, or choose keep-target / keep-newer, then re-run: files copied before it stay copied and are not copied again.",
+        },
+      );
     }
     if (this.s.policy === "keep-newer" && job.entry.mtimeMs > t.mtimeMs)
       return { side: "source", reason: `${what} with different bytes; keep-newer: the incoming copy is newer` };

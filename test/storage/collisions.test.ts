@@ -115,6 +115,20 @@ describe("merging two nodes into one target", () => {
     });
   });
 
+  it("the fail policy names both files, the node's and the target's, so the two can be compared", async () => {
+    const [node1, node2, target] = [dir("node1"), dir("node2"), dir("target")];
+    const rel = "TaskLogs/scheduledtasks_processsubscriptions.txt";
+    writeFile(node1, rel, "node1 subscriptions\n");
+    writeFile(node2, rel, "node2 subscriptions!\n");
+    await copyTree({ source: node1, target, sourceNode: "OCTO1" });
+    const error = await copyTree({ source: node2, target, sourceNode: "OCTO2", collisionPolicy: "fail" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "COPY_COLLISION",
+      message: `Collision on '${rel}': the same name with different bytes ('${path.join(node2, rel)}' from OCTO2, '${path.join(target, rel)}' at the target)`,
+    });
+    expect(readFileSync(path.join(target, rel), "utf8")).toBe("node1 subscriptions\n");
+  });
+
   it("a re-run after the merge quarantines nothing twice and reports the same collisions", async () => {
     const { node1, node2 } = corpus();
     const target = dir("target");
