@@ -92,6 +92,38 @@ function nameProblemWarnings(s: CopySummary): string[] {
   return lines;
 }
 
+/**
+ * Files the dry pass already knows a run cannot copy (a link or special file, a name like octoha's
+ * temp files, a folder it may not list): errors, since apply copies the rest and then stops the run
+ * at this step (COPY_INCOMPLETE), in a migration or repair with the nodes stopped. Before, the
+ * dry-run left them out and said a run would only change things.
+ */
+function copyFailureFindings(job: CopyJob, s: CopySummary): Finding[] {
+  const node = job.source.node;
+  const stops = `A run copies the rest, then stops at this step until it is fixed (in a migration or repair: with Octopus stopped and maintenance mode on). Fix it on ${node} before the run, as said, or move it out of the node's folder.`;
+  const findings: Finding[] = s.errors.slice(0, FINDINGS_PER_JOB).map((e) => {
+    const [first = "", ...hint] = e.message.split("\n");
+    return {
+      severity: "error",
+      code: e.code,
+      node,
+      path: e.relPath,
+      summary: `${job.kind}/${e.relPath} from ${node} cannot be copied: ${first}`,
+      fix: [...hint.map((l) => l.trim()).filter(Boolean), stops].join(" "),
+    };
+  });
+  const more = s.errors.length - findings.length;
+  if (more > 0)
+    findings.push({
+      severity: "error",
+      code: "COPY_INCOMPLETE",
+      node,
+      summary: `${job.kind} from ${node}: ${countOf(more, "more file")} that cannot be copied`,
+      fix: `\`octoha copy ${job.source.access} ${job.target.access} --dry-run\` lists them. ${stops}`,
+    });
+  return findings;
+}
+
 /** What a run of a copy step would do, as far as assess-repair needs to know. */
 export interface PendingCopyWork {
   /** Why it would write something (the first node and folder found), or undefined when it would write nothing. */
@@ -274,6 +306,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
             summary: `${job.kind} from ${job.source.node}: ${moreNames} more name problem(s) like these`,
             fix: "A run copies them and lists the first ones in its report. `octoha copy SRC DST --dry-run --json` lists the first 1000; rename or remove them on the source node.",
           });
+        findings.push(...copyFailureFindings(job, s));
       }
       // A short read sample, when the engine can measure one, turns bytes into an estimated duration.
       const first = deps.jobs[0];
