@@ -16,7 +16,7 @@ import { redactor } from "../shared/redact.js";
 import type { ApproveMode, RunMode, RunObserver, RunOutcome } from "../model/run.js";
 import { indexSteps, readJournal, type JournalRecord, type RunInvocation } from "../runner/journal.js";
 import { runSteps, type RunHooks } from "../runner/run-steps.js";
-import { DEFAULT_STATE_DIR, listRuns } from "../runner/runs.js";
+import { copyStateNote, DEFAULT_STATE_DIR, listRuns } from "../runner/runs.js";
 import { WORKFLOW_NAMES, type WorkflowName } from "../model/step-ids.js";
 import type { AfterRollback } from "../steps/workflows.js";
 import { octopusWorkflows, type WorkflowTable } from "./workflows.js";
@@ -203,7 +203,7 @@ export async function continueRun(o: ContinueRunOptions): Promise<RunOutcome> {
     throw new InputError(`No run to ${verbOf(o.mode)} in ${stateDir}`, {
       code: "RUN_NOT_FOUND",
       path: stateDir,
-      hint: "Give the plan (its state directory is used) or --state-dir where the run's journal lives.",
+      hint: `Give the plan (its state directory is used) or --state-dir where the run's journal lives.${await copyStateNote(stateDir)}`,
     });
   const { records } = await readJournal(stateDir, runId);
   if (records.length === 0) {

@@ -1,6 +1,6 @@
 /** Run ids, finding runs in a state directory, and the exact commands that continue a run. */
 import { randomBytes } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { access, readdir } from "node:fs/promises";
 import path from "node:path";
 import { shellWord } from "../shared/shell-word.js";
 
@@ -32,6 +32,20 @@ export async function listRuns(stateDir: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/**
+ * Said after "no run in DIR" when DIR is an `octoha copy` target's state folder (it holds the copy's
+ * manifest): a copy keeps no run, so resume, rollback and status find none there; the same copy
+ * command resumes it. Empty otherwise.
+ */
+export async function copyStateNote(stateDir: string): Promise<string> {
+  try {
+    await access(path.join(stateDir, "manifest-copy.jsonl"));
+  } catch {
+    return "";
+  }
+  return ` ${stateDir} is the state folder of an \`octoha copy\` target (it holds manifest-copy.jsonl): a copy keeps no run, so nothing here resumes, rolls back or shows it; run the same \`octoha copy SRC DST\` command again to resume it.`;
 }
 
 export interface ContinueCommandOptions {

@@ -5,7 +5,7 @@ import { InputError } from "../shared/errors.js";
 import { indexSteps, journalFile, legacyWarning, readJournal, undoneSteps } from "./journal.js";
 import { readLock, staleness, unlockCommand, type LockInfo } from "./lock.js";
 import { holderRunningHere, silentHolderNote } from "../shared/lock.js";
-import { continueCommand, DEFAULT_STATE_DIR, listRuns } from "./runs.js";
+import { continueCommand, copyStateNote, DEFAULT_STATE_DIR, listRuns } from "./runs.js";
 
 /** `stateDir`: the plan's, or the one given (default ./.octoha). */
 export async function readRunStatus(o: { stateDir?: string; runId?: string }): Promise<RunStatusReport> {
@@ -16,7 +16,7 @@ export async function readRunStatus(o: { stateDir?: string; runId?: string }): P
     throw new InputError(`No runs in ${stateDir}`, {
       code: "RUN_NOT_FOUND",
       path: stateDir,
-      hint: "Give the plan (its state directory is used) or --state-dir.",
+      hint: `Give the plan (its state directory is used) or --state-dir.${await copyStateNote(stateDir)}`,
     });
   const { records, tornLastLine, legacyRecords } = await readJournal(stateDir, runId);
   const header = records.find((r) => r.t === "run");

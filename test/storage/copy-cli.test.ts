@@ -290,6 +290,22 @@ describe("octoha copy", () => {
     expect(clean.stdout).not.toContain("copied all the same");
   });
 
+  it("resume, rollback and status pointed at a copy target's .octoha say a copy is resumed by running it again", () => {
+    const source = tree(2, 10);
+    const target = dir("target");
+    expect(run(["copy", source, target, "--node", "OCTO1"]).status).toBe(0);
+    const state = path.join(target, ".octoha");
+    const note = `${state} is the state folder of an \`octoha copy\` target (it holds manifest-copy.jsonl): a copy keeps no run, so nothing here resumes, rolls back or shows it; run the same \`octoha copy SRC DST\` command again to resume it.`;
+    for (const verb of ["resume", "rollback", "status"]) {
+      const r = run([verb, "--state-dir", state]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(note);
+    }
+    const empty = run(["resume", "--state-dir", dir("state")]);
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).not.toContain("octoha copy");
+  });
+
   it("--dry-run prints what it would copy and creates nothing", () => {
     const source = tree(5, 100);
     const target = path.join(dir("parent"), "TaskLogs");
