@@ -124,6 +124,28 @@ function copyFailureFindings(job: CopyJob, s: CopySummary): Finding[] {
   return findings;
 }
 
+/**
+ * A preseed copies while Octopus is live: a log written to while it is read (a running deployment),
+ * or removed meanwhile (retention), is the normal state of a live node, not a failure. The preseed
+ * says so and leaves it to the window's copy, which moves it with the nodes stopped (its copy
+ * steps, not live, still fail on these). Before, one busy log failed the whole preseed (exit 1)
+ * with "re-run once the node is idle", which a live node never is.
+ */
+const LIVE_CHANGES: ReadonlySet<string> = new Set(["COPY_SOURCE_CHANGING", "COPY_SOURCE_VANISHED"]);
+
+function liveChangeWarnings(s: CopySummary): string[] {
+  const changed = s.errors.filter((e) => LIVE_CHANGES.has(e.code));
+  const lines = changed
+    .slice(0, FINDINGS_PER_JOB)
+    .map(
+      (e) =>
+        `${e.relPath} ${e.code === "COPY_SOURCE_VANISHED" ? "was removed" : "was being written"} while the preseed copied it (Octopus is live): left for the window's copy, which moves it with the nodes stopped`,
+    );
+  if (changed.length > lines.length)
+    lines.push(`${countOf(changed.length - lines.length, "more file")} like these, left for the window's copy`);
+  return lines;
+}
+
 /** What a run of a copy step would do, as far as assess-repair needs to know. */
 export interface PendingCopyWork {
   /** Why it would write something (the first node and folder found), or undefined when it would write nothing. */
@@ -321,7 +343,7 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
       for (const job of deps.jobs) {
         if (done.has(jobKey({ kind: job.kind, node: job.source.node }))) continue;
         const s = await run(job, "apply", ctx);
-        for (const warning of [...(s.warnings ?? []), ...nameProblemWarnings(s)])
+        for (const warning of [...(s.warnings ?? []), ...nameProblemWarnings(s), ...(live ? liveChangeWarnings(s) : [])])
           ctx.emit({ level: "warn", message: `${job.kind} from ${job.source.node}: ${warning}` });
         if (s.interrupted) {
           throw new OctohaError(`Copy of ${job.kind} from ${job.source.node} interrupted; verified files are kept`, {
@@ -336,7 +358,9 @@ function createCopyLikeStep<Id extends "preseed" | (typeof COPY_STEP_IDS)[Folder
         await ctx.checkpoint({ jobs: [...done.values()] });
       }
       const jobs = [...done.values()];
-      const failed = jobs.flatMap((j) => j.errors.map((e) => `${j.kind} from ${j.node}: ${e.relPath}: ${e.message}`));
+      const failed = jobs.flatMap((j) =>
+        j.errors.filter((e) => !(live && LIVE_CHANGES.has(e.code))).map((e) => `${j.kind} from ${j.node}: ${e.relPath}: ${e.message}`),
+      );
       if (failed.length > 0) {
         throw new OctohaError(`${countOf(failed.length, "file")} could not be copied`, {
           code: "COPY_INCOMPLETE",

@@ -5,7 +5,8 @@ import type { OctohaError } from "../../src/shared/errors.js";
 import { buildTaskLogOwner, taskNumberOf } from "../../src/steps/task-log-owner.js";
 import { packageStem } from "../../src/steps/verify-copy.js";
 import { clusterFixture, type ClusterFixture } from "./fixture.js";
-import { recordingContext } from "./helpers.js";
+import { createFileCopyEngine, recordingContext } from "./helpers.js";
+import type { CopyEngine } from "../../src/steps/deps.js";
 
 let fx: ClusterFixture | undefined;
 afterEach(async () => {
@@ -59,6 +60,39 @@ describe("copy steps", () => {
     for (const s of fx.steps("repair").filter((x) => x.id.startsWith("copy-"))) await s.apply(recordingContext(s.id), undefined);
     expect(fx.cluster.writes()).toEqual([]);
     expect(await readFile(path.join(fx.root, "OCTO1/TaskLogs/servertasks-1_AAAAAAAAAA.txt"), "utf8")).toBe("log of task 1 from OCTO1");
+  });
+});
+
+describe("a log written to while a copy reads it (a running deployment)", () => {
+  /** The real file copy, except that OCTO1's busy task log changes under each copy that writes. */
+  function busyLogEngine(): CopyEngine {
+    const real = createFileCopyEngine();
+    return {
+      ...real,
+      copyTree: async (o) => {
+        const s = await real.copyTree(o);
+        if (o.dryRun || o.sourceNode !== "OCTO1" || !o.source.endsWith("TaskLogs")) return s;
+        const busy = "servertasks-1_AAAAAAAAAA.txt";
+        const message = `The source file '${path.join(o.source, busy)}' changed while it was copied (24 bytes when opened, 40 read)\n  Something is still writing it.`;
+        return { ...s, errors: [...s.errors, { relPath: busy, code: "COPY_SOURCE_CHANGING", message }] };
+      },
+    };
+  }
+
+  it("the preseed (Octopus live) warns and leaves it to the window's copy instead of failing; the window's copy step still fails on it", async () => {
+    fx = await clusterFixture({ engine: busyLogEngine() });
+    const preseed = fx.steps("preseed").find((s) => s.id === "preseed")!;
+    const ctx = recordingContext("preseed");
+    await expect(preseed.apply(ctx, undefined)).resolves.toBeDefined();
+    expect(ctx.events.filter((e) => e.level === "warn").map((e) => e.message)).toContainEqual(
+      "taskLogs from OCTO1: servertasks-1_AAAAAAAAAA.txt was being written while the preseed copied it (Octopus is live): left for the window's copy, which moves it with the nodes stopped",
+    );
+
+    const copy = fx.steps("repair").find((s) => s.id === "copy-task-logs")!;
+    await expect(copy.apply(recordingContext("copy-task-logs"), undefined)).rejects.toMatchObject({
+      code: "COPY_INCOMPLETE",
+      message: "1 file could not be copied",
+    });
   });
 });
 
