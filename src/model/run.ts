@@ -74,7 +74,7 @@ export interface RunOutcome {
    * beside nextCommand's resume (absent where the workflow says a rollback would refuse).
    */
   rollbackCommand?: string;
-  /** After a failed run: what it left in place, in the workflow's words (e.g. every node stopped). */
+  /** After a failed or stopped run: what it left in place, in the workflow's words (e.g. every node stopped). */
   leftInPlace?: string;
   /** A failed run: another way out its workflow offers (FailedRunNotes.advice); a done one: what to do next (a finished database move). */
   advice?: string;
@@ -88,6 +88,11 @@ export interface FailedRun {
   failedStepId?: string;
   /** A rollback that failed: the step whose undo failed (still in applied; it may have put back part of its change). */
   undoFailedStepId?: string;
+  /**
+   * Not failed: stopped on request (Ctrl-C) or at an approval gate. Said from the journal only: the
+   * services are not read live, so stopping stays prompt when Octopus does not answer.
+   */
+  stopped?: boolean;
 }
 
 export interface FailedRunNotes {

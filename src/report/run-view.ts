@@ -92,6 +92,8 @@ function nextCommandLines(o: RunOutcome): string[] {
       `Once the cause is fixed, finish the run:\n  ${o.nextCommand}`,
       `Or undo the run, putting back everything it changed:\n  ${o.rollbackCommand}`,
     ];
+  // Stopped on request or at a gate: what the run left in place comes before the way on.
+  if ((o.status === "interrupted" || o.status === "awaiting-approval") && o.leftInPlace) left.push(`As the run left it: ${o.leftInPlace}.`);
   if (problem?.kind !== "refused") return [...left, `To continue, run:\n  ${o.nextCommand}`];
   const reapplied = [...(o.undoneEarlier ?? []), ...o.undone];
   const lines = [

@@ -179,9 +179,13 @@ async function outcomeOf(
     const gate = c.stop === "approval-needed" || c.stop === "approval-declined";
     // An interrupted rollback is continued by rollback (resume would too, but says less).
     const undoing = c.rollback !== undefined && !c.rollback.finished;
+    // Stopped mid-window (Ctrl-C, or an approval nobody gave), the cluster may be drained, in
+    // maintenance mode or stopped: said as for a failed run, or "nothing more was changed" misled.
+    const left = undoing ? undefined : (await o.afterFailure?.({ applied: base.applied, stopped: true }))?.leftInPlace;
     return finish(gate ? "awaiting-approval" : "interrupted", ExitCode.Resumable, {
       ...(c.stop ? { stop: c.stop } : {}),
       nextCommand: undoing ? cmd("rollback", true) : cmd("resume", gate),
+      ...(left ? { leftInPlace: left } : {}),
     });
   }
   const failure = c.failure

@@ -425,7 +425,7 @@ export async function createWorkflow(name: WorkflowName, env: WorkflowEnv): Prom
       afterFailedRun(steps, f, {
         stopped: facts.get("stop-services")?.acted,
         // Read only when there is something to say about the services (stop-services still applied).
-        ...(f.applied.includes("stop-services")
+        ...(f.applied.includes("stop-services") && !f.stopped
           ? {
               live: await liveServiceStates(
                 ports.services,
@@ -515,7 +515,7 @@ export function afterFailedRun(
         (f.undoFailedStepId === "stop-services"
           ? `the Octopus service may still be stopped on ${stopped ?? "every node"} (stop-services' undo stopped part-way, and the services could not be read now)`
           : stopped
-            ? `the Octopus service is stopped on ${stopped}, as stop-services left it (the services could not be read now)`
+            ? `the Octopus service is stopped on ${stopped}, as stop-services left it${f.stopped ? "" : " (the services could not be read now)"}`
             : "every node's Octopus service is stopped (Octopus is down)"),
     );
   else if (acted("stop-services") && f.failedStepId === "start-services")

@@ -44,6 +44,27 @@ describe("run views", () => {
     expect(c.text.out).toBe("    Waiting for OCTO1\n");
   });
 
+  it("a run stopped by Ctrl-C says what it left in place (e.g. maintenance mode on) before the command that continues it", () => {
+    const c = capture();
+    const stopped: RunOutcome = {
+      status: "interrupted",
+      exitCode: 3,
+      runId: "r2",
+      stateDir: "/s",
+      journal: "/s/runs/r2/journal.jsonl",
+      state: "interrupted",
+      applied: ["drain-nodes", "maintenance-on"],
+      undone: [],
+      undoProblems: [],
+      nextCommand: "octoha resume plan.json --run r2",
+      leftInPlace: "maintenance mode is on and every node is draining (takes no new tasks)",
+    };
+    new HumanRunView(new Redactor(), c).notify({ type: "outcome", outcome: stopped });
+    expect(c.text.out + c.text.err).toContain(
+      "Run r2 stopped on request; everything done so far is journaled.\nAs the run left it: maintenance mode is on and every node is draining (takes no new tasks).\nTo continue, run:\n  octoha resume plan.json --run r2",
+    );
+  });
+
   it("the human view names the step that refused rollback, the reason, and the command to retry", () => {
     const c = capture();
     new HumanRunView(new Redactor(), c).notify({ type: "outcome", outcome: refused });
