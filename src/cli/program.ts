@@ -25,13 +25,7 @@ export function buildProgram(verbs: readonly RegisterVerb[], context: VerbContex
 
 /** `copy` needs neither the workflows nor the other verbs: load only what it uses. */
 async function verbsFor(args: readonly string[]): Promise<RegisterVerb[]> {
-  if (args[0] === "copy") {
-    // Its lstat thread boots while the copy's modules load (stat-thread.ts, startStatThread).
-    const early = import("../storage/stat-thread.js").then(({ startStatThread }) => startStatThread());
-    const verb = (await import("./commands/copy.js")).register;
-    await early;
-    return [verb];
-  }
+  if (args[0] === "copy") return [(await import("./commands/copy.js")).register];
   return (await import("./commands/index.js")).commands;
 }
 

@@ -235,14 +235,11 @@ class StatThread {
   private readonly spare: Float64Array[] = [];
   private nextId = 0;
   gone: StatThreadGone | undefined;
-  /** Set to 1 by the thread once it runs (see waitUntilRunning). */
-  private readonly started = new Int32Array(new SharedArrayBuffer(4));
-  private running = false;
 
   constructor() {
     // A small heap: it holds one batch's names. Without limits an idle isolate grows
     // young-generation space it never gives back (its RSS counts against the listing's).
-    const started = this.started;
+    const started = new Int32Array(new SharedArrayBuffer(4));
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       // The worker's code is CommonJS: under a parent's --input-type=module (node -e scripts, the
@@ -252,29 +249,15 @@ class StatThread {
       workerData: started.buffer,
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
-    // Started early, it may boot after the copy capped the young generation: capped again at once.
-    this.worker.once("online", () => threadStarted());
+    this.worker.unref(); // an idle thread never keeps the process alive
+    // Starting a V8 isolate undoes the young generation's cap (heap.ts, threadStarted). Waiting here
+    // until the thread runs (~20 ms, once a process) sets it again before the main thread allocates
+    // more: set on "online" instead, the young generation had already doubled.
+    Atomics.wait(started, 0, 0, START_WAIT_MS);
+    threadStarted();
     this.worker.on("message", (reply: Reply) => this.settle(reply));
     this.worker.on("error", (error) => this.fail(error));
     this.worker.on("exit", (code) => this.fail(new Error(`exit code ${code}`)));
-    // An idle thread never keeps the process alive. After the listeners: a "message" listener
-    // refs the worker again, and a thread started early and never asked anything (a usage error)
-    // kept `octoha copy` from exiting.
-    this.worker.unref();
-  }
-
-  /**
-   * Starting a V8 isolate undoes the young generation's cap (heap.ts, threadStarted). Waiting until
-   * the thread runs (~20-70 ms, once a process) sets it again before the main thread allocates
-   * more: set on "online" instead, the young generation had already doubled. Started early
-   * (startStatThread), the thread is running by the first use, and this does not wait.
-   */
-  waitUntilRunning(): this {
-    if (this.running) return this;
-    Atomics.wait(this.started, 0, 0, START_WAIT_MS);
-    threadStarted();
-    this.running = true;
-    return this;
   }
 
   async lstat<T>(prefix: string, names: readonly string[], read: (facts: Float64Array) => T, timed: boolean): Promise<ThreadAnswer<T>> {
@@ -358,26 +341,12 @@ class StatThread {
 
 let thread: StatThread | undefined;
 
-/** The process's lstat thread, started on first use (or by startStatThread), and running. */
+/** The process's lstat thread, started on first use. */
 function theThread(): StatThread {
   try {
-    return (thread ??= new StatThread()).waitUntilRunning();
+    return (thread ??= new StatThread());
   } catch (error) {
     throw new StatThreadGone(error);
-  }
-}
-
-/**
- * Starts the process's lstat thread without waiting for it: a copy asks for it as it starts, so
- * the thread boots while the copy's modules load, instead of the main thread waiting for it at the
- * first listing (~70 ms of a medium no-op's ~1.7 s on a 2-core machine). Failing here is not an
- * error: the first use tries again, and says why.
- */
-export function startStatThread(): void {
-  try {
-    thread ??= new StatThread();
-  } catch {
-    // theThread() reports it.
   }
 }
 
@@ -454,7 +423,7 @@ function spreadingThread(): StatThread {
   if (second) return second.gone || first.busy() <= second.busy() ? first : second;
   if (!spareCore.found(first.busy())) return first;
   try {
-    second = new StatThread().waitUntilRunning();
+    second = new StatThread();
   } catch {
     return first;
   }

@@ -145,33 +145,6 @@ describe("the lstat thread", () => {
   });
 });
 
-describe("the lstat thread started early (startStatThread, as `octoha copy` does while its modules load)", () => {
-  const built = path.resolve(fileURLToPath(import.meta.url), "../../../dist");
-
-  it("serves the first listing, and an early thread never used keeps no process alive", () => {
-    const { root } = folderOf(3 * CHUNK);
-    const threadOps = path.join(built, "storage", "stat-thread.js");
-    const fileOps = path.join(built, "storage", "file-ops.js");
-    const used = `const t = await import(${JSON.stringify(threadOps)}); t.startStatThread(); const { nodeFileOps } = await import(${JSON.stringify(fileOps)}); let n = 0; for await (const c of nodeFileOps.list(${JSON.stringify(root)})) n += c.length; console.log(n, await t.lstatWayOnThread());`;
-    const run = spawnSync(process.execPath, ["--input-type=module", "-e", used], { encoding: "utf8", timeout: 20_000 });
-    expect(run.stderr).toBe("");
-    expect(run.stdout.trim()).toBe(`${3 * CHUNK + 2} binding`);
-    const unused = `const t = await import(${JSON.stringify(threadOps)}); t.startStatThread(); console.log("started");`;
-    const idle = spawnSync(process.execPath, ["--input-type=module", "-e", unused], { encoding: "utf8", timeout: 20_000 });
-    expect(idle.stdout.trim()).toBe("started");
-    expect(idle.status, "the unused thread kept the process alive").toBe(0);
-  });
-
-  it("`octoha copy` with a usage error exits 2 at once, its thread started and never used", () => {
-    const run = spawnSync(process.execPath, [path.join(built, "cli", "main.js"), "copy", "/nowhere"], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
-    expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/missing required argument 'dst'/);
-  });
-});
-
 describe("adaptiveLstat (libuv's lstat or the thread, per folder)", () => {
   it("moves a fast folder to the thread after one trial, and gives the same entries", async () => {
     const { root, names } = folderOf(5 * CHUNK);
