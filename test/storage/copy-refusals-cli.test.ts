@@ -79,6 +79,10 @@ describe("a node name that would lead out of the quarantine folder", () => {
     refusedBeforeWriting(["--node", name]);
   });
 
+  it("copy --node --json (the name left out) is refused with exit 2, not taken as a node named '--json'", () => {
+    expect(refusedBeforeWriting(["--node", "--json"])).toContain("the node name '--json' looks like an option");
+  });
+
   it("the engine refuses such a label too, and every quarantine path is proven to stay under its root", async () => {
     const source = dir("src");
     writeFile(source, "a.txt", "a");

@@ -35,6 +35,12 @@ const NODE_HELP =
   "label for SRC: its quarantine folder under DST/.octoha/conflicts/ and its name in reports (default source-<8 hex> from SRC's identity)";
 
 function label(value: string): string {
+  // `--node --json` gave the node the name "--json" and printed no JSON: an option where the name
+  // should be. No machine name starts with '-'.
+  if (value.startsWith("-"))
+    throw new InvalidArgumentError(
+      `the node name '${value}' looks like an option: --node takes the node's name next (e.g. --node OCTO1 ${value}).`,
+    );
   const problem = labelProblem(value);
   if (problem) throw new InvalidArgumentError(`the node name ${problem}. It names SRC's quarantine folder, so it must be ${LABEL_RULE}.`);
   return value;
