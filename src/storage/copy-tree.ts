@@ -337,6 +337,18 @@ async function* withoutIo(
   }
 }
 
+/**
+ * DST is a link (a symlink or junction) that leads to no folder: said as such, not as the generic
+ * "Could not find a part of the path", which sent an operator looking for a folder that is there.
+ */
+function targetLinkError(target: string): InputError {
+  return new InputError(`The target '${target}' is a link (a symlink or junction) that does not lead to a folder`, {
+    code: "COPY_TARGET_LINK",
+    path: target,
+    hint: "Give the shared folder itself as DST, or create the folder the link leads to, then re-run.",
+  });
+}
+
 /** The target lock's heartbeat, watched: `signal` is aborted (its reason the error) once the lock is no longer ours. */
 interface LockWatch {
   signal: AbortSignal;
@@ -359,8 +371,15 @@ async function prepareTarget(
   let lock: HeldLock | undefined;
   let madeTarget = false;
   if (!s.dryRun) {
-    madeTarget = !(await s.ops.stat(s.target).catch(() => undefined));
-    await s.ops.mkdir(s.target).catch((error: unknown) => Promise.reject(classifyFsError(error, { side: "target", path: s.target })));
+    const before = await s.ops.stat(s.target).catch(() => undefined);
+    madeTarget = !before;
+    // lstat's answer: neither a file nor a folder is a link (or a special file) where DST should be.
+    const link = before !== undefined && !before.isDirectory && !before.isFile;
+    await s.ops
+      .mkdir(s.target)
+      .catch((error: unknown) =>
+        Promise.reject(link ? targetLinkError(s.target) : classifyFsError(error, { side: "target", path: s.target })),
+      );
     // One writer per target: the copy pass lists it again under the lock and decides from that.
     const onWarning = (message: string): void => void (summary.warnings ??= []).push(message);
     lock = await lockTarget({ target: s.target, owner, onWarning, onLost: watch?.onLost, heartbeatMs: watch?.heartbeatMs });

@@ -58,6 +58,21 @@ describe("--octopus-path must be the target as Octopus on Windows sees it", () =
   });
 });
 
+describe("a target that is a link leading nowhere", () => {
+  it("is named as a link with exit 2, and nothing is made where it leads", () => {
+    const source = dir("src");
+    writeFile(source, "TaskLogs/a.txt", "a");
+    const parent = dir("parent");
+    const target = path.join(parent, "dst");
+    symlinkSync(path.join(parent, "gone"), target);
+    const r = run(["copy", source, target, "--node", "OCTO1"]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`The target '${target}' is a link (a symlink or junction) that does not lead to a folder`);
+    expect(r.stderr).toContain("Give the shared folder itself as DST");
+    expect(existsSync(path.join(parent, "gone"))).toBe(false);
+  });
+});
+
 describe("a node name that would lead out of the quarantine folder", () => {
   it("copy --node ../../../escaped is refused with exit 2, naming the option and the rule, and writes nothing anywhere", () => {
     const root = dir("root");
