@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { access, readdir } from "node:fs/promises";
 import path from "node:path";
+import { COPY_MANIFEST_FILE } from "../shared/names.js";
 import { shellWord } from "../shared/shell-word.js";
 
 /** Where runs live when no plan names a state directory. */
@@ -41,11 +42,11 @@ export async function listRuns(stateDir: string): Promise<string[]> {
  */
 export async function copyStateNote(stateDir: string): Promise<string> {
   try {
-    await access(path.join(stateDir, "manifest-copy.jsonl"));
+    await access(path.join(stateDir, COPY_MANIFEST_FILE));
   } catch {
     return "";
   }
-  return ` ${stateDir} is the state folder of an \`octoha copy\` target (it holds manifest-copy.jsonl): a copy keeps no run, so nothing here resumes, rolls back or shows it; run the same \`octoha copy SRC DST\` command again to resume it.`;
+  return ` ${stateDir} is the state folder of an \`octoha copy\` target (it holds ${COPY_MANIFEST_FILE}): a copy keeps no run, so nothing here resumes, rolls back or shows it; run the same \`octoha copy SRC DST\` command again to resume it.`;
 }
 
 export interface ContinueCommandOptions {

@@ -49,3 +49,6 @@ export function labelProblem(name: string): string | undefined {
 export const LABEL_RULE =
   `one folder name: at most ${MAX_LABEL_LENGTH} characters, not '.' or '..', none of / \\ : * ? " < > | or control characters, ` +
   "no trailing dot or space, not a Windows device name (CON, NUL, COM1 …)";
+
+/** The manifest `octoha copy` keeps in its state folder (DST/.octoha unless --state-dir). */
+export const COPY_MANIFEST_FILE = "manifest-copy.jsonl";

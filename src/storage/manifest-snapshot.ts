@@ -69,6 +69,14 @@ async function readAll(ops: FileOps, file: string): Promise<ArrayBuffer | undefi
   }
 }
 
+/** A snapshot's header words and the manifest length it covers, when its magic, version and byte order are ours. */
+function headerOf(data: ArrayBuffer): { head: Uint32Array; covered: number } | undefined {
+  const head = new Uint32Array(data, 0, 20);
+  if (head[0] !== MAGIC || head[1] !== VERSION || head[2] !== BYTE_ORDER) return undefined;
+  const covered = new Float64Array(data, 24, 1)[0]!;
+  return Number.isSafeInteger(covered) && covered >= 0 ? { head, covered } : undefined;
+}
+
 /**
  * The manifest length a snapshot says it covered, read from its header alone (magic, version and
  * byte order checked), or undefined when there is no such snapshot. A manifest shorter than that
@@ -85,10 +93,8 @@ export async function snapshotCoveredBytes(ops: FileOps, manifestFile: string): 
   try {
     const data = new ArrayBuffer(HEADER);
     if ((await readFully(handle, Buffer.from(data), 0)) !== HEADER) return undefined;
-    const head = new Uint32Array(data, 0, 20);
-    if (head[0] !== MAGIC || head[1] !== VERSION || head[2] !== BYTE_ORDER) return undefined;
-    const covered = new Float64Array(data, 24, 1)[0]!;
-    return Number.isSafeInteger(covered) && covered > 0 ? covered : undefined;
+    const covered = headerOf(data)?.covered;
+    return covered !== undefined && covered > 0 ? covered : undefined;
   } catch {
     return undefined; // a cache: unreadable says nothing
   } finally {
@@ -107,16 +113,15 @@ export async function readSnapshot(
   manifestSize: number,
 ): Promise<{ index: ManifestIndex; bytes: number } | undefined> {
   const data = await readAll(ops, snapshotPathOf(manifestFile));
-  if (!data) return undefined;
-  const head = new Uint32Array(data, 0, 20);
-  if (head[0] !== MAGIC || head[1] !== VERSION || head[2] !== BYTE_ORDER) return undefined;
+  const header = data && headerOf(data);
+  if (!data || !header) return undefined;
+  const { head, covered } = header;
   const capacity = head[3]!;
   const used = head[4]!;
-  const covered = new Float64Array(data, 24, 1)[0]!;
   // At most MAX_LOAD full, and exactly the file's length: anything else is not ours.
   if (capacity < 16 || used > capacity * MAX_LOAD || head[5] !== 0) return undefined;
   if (HEADER + capacity * SLOT_BYTES !== data.byteLength) return undefined;
-  if (!Number.isSafeInteger(covered) || covered < 0 || covered > manifestSize) return undefined;
+  if (covered > manifestSize) return undefined;
   const words = (k: number) => new Uint32Array(data, HEADER + capacity * 4 * k, capacity);
   const mtHi = new Uint16Array(data, HEADER + capacity * 20, capacity);
   if (checksum(new Uint32Array(data, HEADER, capacity * 5), mtHi) !== head[16]!) return undefined;

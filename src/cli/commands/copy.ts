@@ -2,7 +2,7 @@ import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode } from "../../shared/exit-codes.js";
-import { LABEL_RULE, labelProblem } from "../../shared/names.js";
+import { COPY_MANIFEST_FILE, LABEL_RULE, labelProblem } from "../../shared/names.js";
 import { registerDefaultSecrets } from "../../shared/environment-secrets.js";
 import { withInterrupts, type InterruptMessages } from "../interrupts.js";
 import { exitOnUsageError, outResult, reportError, setExitCode } from "../output.js";
@@ -28,8 +28,6 @@ interface CopyFlags {
   collisionPolicy: CollisionPolicy;
   dryRun?: boolean;
 }
-
-const MANIFEST_FILE = "manifest-copy.jsonl";
 
 const NODE_HELP =
   "label for SRC: its quarantine folder under DST/.octoha/conflicts/ and its name in reports (default source-<8 hex> from SRC's identity)";
@@ -112,7 +110,7 @@ async function copyUntilDone(src: string, dst: string, flags: CopyFlags, signal:
       concurrency: flags.concurrency,
       verify: flags.verify,
       collisionPolicy: flags.collisionPolicy,
-      manifestPath: path.join(stateDir, MANIFEST_FILE),
+      manifestPath: path.join(stateDir, COPY_MANIFEST_FILE),
       dryRun: flags.dryRun === true,
       signal,
       onProgress: (p) => progress.update(p),
@@ -140,7 +138,7 @@ async function copyUntilDone(src: string, dst: string, flags: CopyFlags, signal:
  */
 async function targetsOwnManifestBeside(dst: string, stateDir: string): Promise<string | undefined> {
   const ownDir = path.join(dst, STATE_FOLDER);
-  const own = path.join(ownDir, MANIFEST_FILE);
+  const own = path.join(ownDir, COPY_MANIFEST_FILE);
   if (
     !(await stat(own).then(
       (s) => s.isFile(),
